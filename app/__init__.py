@@ -1,0 +1,1 @@
+"""Ledgergate: the edge and composition root of the integration gateway."""

@@ -1,0 +1,36 @@
+"""Shared building blocks of canonical schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+
+
+class InputModel(BaseModel):
+    """Base of everything a caller sends: unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Versioned(OutputModel):
+    id: str
+    version: int = Field(description="Incremented on every change; optimistic concurrency token.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class BackendRefs(OutputModel):
+    """Cross-references to the same object in each backend."""
+
+    billing: str | None = Field(default=None, description="Id in the billing system (Stripe).")
+    erp: str | None = Field(default=None, description="Id in the ERP (Business Central).")
+    crm: str | None = Field(default=None, description="Id in the CRM / channel platform.")

@@ -1,0 +1,22 @@
+"""Customers."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.canonical.parties import CustomerStatus
+from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+
+
+class CustomerRow(VersionedMixin, BackendRefsMixin, Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    status: Mapped[CustomerStatus] = mapped_column(String(20))
+    erp_number: Mapped[str] = mapped_column(String(20), unique=True)

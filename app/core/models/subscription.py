@@ -1,0 +1,24 @@
+"""Subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.canonical.subscriptions import SubscriptionStatus
+from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+
+
+class SubscriptionRow(VersionedMixin, BackendRefsMixin, Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    price_id: Mapped[str] = mapped_column(ForeignKey("prices.id"))
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    quantity: Mapped[int]
+    status: Mapped[SubscriptionStatus] = mapped_column(String(20))
+    current_period_start: Mapped[datetime | None]
+    current_period_end: Mapped[datetime | None]

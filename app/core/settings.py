@@ -1,0 +1,96 @@
+"""Runtime configuration from `LEDGERGATE_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
+
+
+class BackendSettings(BaseModel):
+    """How to reach one backend. No `url` means the built-in sandbox, in process."""
+
+    url: str | None = None
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=10.0, gt=0)
+    write_timeout_seconds: float = Field(default=10.0, gt=0)
+    pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    max_connections: int = Field(default=50, ge=1)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_budget_seconds: float = Field(default=8.0, gt=0)
+    retry_initial_backoff_seconds: float = Field(default=0.2, ge=0)
+    retry_max_backoff_seconds: float = Field(default=2.0, ge=0)
+
+
+class ErpSettings(BackendSettings):
+    """Dynamics 365 Business Central: `url` is the API root ending in `/api/v1.0`."""
+
+    access_token: SecretStr = SecretStr("sandbox-token")
+
+
+class BillingSettings(BackendSettings):
+    """Stripe: `url` is the API root (`https://api.stripe.com`)."""
+
+    api_key: SecretStr = SecretStr("sk_test_sandbox")
+    api_version: str = "2020-08-27"
+    webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+
+
+class Settings(BaseSettings):
+    """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGERGATE_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Environment = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/ledgergate.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    migrate_on_start: bool = True
+    seed_demo_data: bool | None = None
+    erp: ErpSettings = ErpSettings()
+    billing: BillingSettings = BillingSettings()
+
+    @property
+    def should_seed_demo_data(self) -> bool:
+        if self.seed_demo_data is None:
+            return self.environment == "development"
+        return self.seed_demo_data
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        placeholders = [
+            name
+            for name, secret in (
+                ("erp.access_token", self.erp.access_token),
+                ("billing.api_key", self.billing.api_key),
+                ("billing.webhook_secret", self.billing.webhook_secret),
+            )
+            if secret.get_secret_value() in PLACEHOLDER_SECRETS
+        ]
+        if placeholders:
+            raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
+        sandboxed = [name for name, b in (("erp", self.erp), ("billing", self.billing)) if not b.url]
+        if sandboxed:
+            raise ValueError(f"production needs real backend URLs for: {sandboxed}")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

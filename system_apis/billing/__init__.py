@@ -1,0 +1,1 @@
+"""The billing system API: the canonical port, the Stripe adapter and its wire mapping."""

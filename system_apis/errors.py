@@ -1,0 +1,78 @@
+"""Backend failures, classified so callers know whether to retry, fix or escalate."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from app.core.errors import ErrorClass, LedgergateError
+
+
+class BackendError(LedgergateError):
+    """A backend call that did not succeed. `error_class` drives retry and queueing."""
+
+    error_class: ClassVar[ErrorClass]
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        backend: str,
+        operation: str,
+        vendor_status: int | None = None,
+        vendor_code: str | None = None,
+        retry_after: float | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail, backend=backend, operation=operation, **extensions)
+        self.backend = backend
+        self.operation = operation
+        self.vendor_status = vendor_status
+        self.vendor_code = vendor_code
+        self.retry_after = retry_after
+
+
+class BackendTransientError(BackendError):
+    """Connection failures, timeouts, 429 and 5xx: worth retrying later."""
+
+    error_class = ErrorClass.TRANSIENT
+    status_code = 503
+    slug = "backend-unavailable"
+    title = "A backend is temporarily unavailable"
+
+
+class BackendTimeout(BackendTransientError):
+    status_code = 504
+    slug = "backend-timeout"
+    title = "A backend did not answer in time"
+
+
+class BackendBusinessError(BackendError):
+    """The backend understood the request and refused it on its own rules."""
+
+    error_class = ErrorClass.BUSINESS
+    status_code = 422
+    slug = "backend-rejected"
+    title = "A backend rejected the request"
+
+
+class BackendNotFound(BackendBusinessError):
+    slug = "backend-not-found"
+    title = "A backend does not know the referenced object"
+
+
+class BackendAuthError(BackendError):
+    """Our credentials were refused: configuration to fix, not the caller's fault."""
+
+    error_class = ErrorClass.AUTH
+    status_code = 502
+    slug = "backend-auth-failed"
+    title = "A backend refused the gateway's credentials"
+
+
+class BackendContractError(BackendError):
+    """The backend answered with something its contract does not allow."""
+
+    error_class = ErrorClass.CONTRACT
+    status_code = 502
+    slug = "backend-contract-violation"
+    title = "A backend answered outside its contract"

@@ -1,0 +1,224 @@
+"""The resilient HTTP client every adapter uses to reach its backend.
+
+One pooled `httpx.AsyncClient` per backend, explicit timeouts, retries with
+exponential backoff and jitter for transient faults only (honouring `Retry-After`)
+within a total time budget, the correlation id sent downstream, and every failure
+classified (`system_apis.errors`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from app.core.context import correlation_id
+from app.core.settings import BackendSettings
+from system_apis.errors import (
+    BackendAuthError,
+    BackendBusinessError,
+    BackendContractError,
+    BackendError,
+    BackendNotFound,
+    BackendTimeout,
+    BackendTransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+AUTH_STATUSES = frozenset({401, 403})
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+class ResilientClient:
+    """Sends requests to one backend; raises a classified `BackendError` on failure."""
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        base_url: str,
+        settings: BackendSettings,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            transport=transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_seconds,
+                read=settings.read_timeout_seconds,
+                write=settings.write_timeout_seconds,
+                pool=settings.pool_timeout_seconds,
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool | None = None,
+        params: Any = None,
+        json_body: Any = None,
+        form: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one logical request, retrying transient faults when that is safe.
+
+        `idempotent` defaults to what the method and an `Idempotency-Key` header say;
+        adapters pass `True` for creates the backend deduplicates on its own (for
+        example by external document number).
+        """
+        method = method.upper()
+        request_headers = dict(headers or {})
+        if (cid := correlation_id.get()) is not None:
+            request_headers.setdefault("X-Correlation-ID", cid)
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in request_headers
+        attempts = self.settings.retry_attempts if idempotent else 1
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts) | stop_after_delay(self.settings.retry_budget_seconds),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, BackendTransientError)),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(
+                    method,
+                    url,
+                    operation=operation,
+                    params=params,
+                    json_body=json_body,
+                    form=form,
+                    headers=request_headers,
+                )
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        params: Any,
+        json_body: Any,
+        form: Any,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        context = {"backend": self.backend, "operation": operation}
+        try:
+            response = await self._client.request(
+                method, url, params=params, json=json_body, data=form, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"{self.backend} timed out ({type(exc).__name__})", **context) from exc
+        except httpx.TransportError as exc:
+            raise BackendTransientError(
+                f"{self.backend} unreachable ({type(exc).__name__})", **context
+            ) from exc
+        if response.is_success:
+            return response
+        raise self.classify(response, operation=operation)
+
+    def classify(self, response: httpx.Response, *, operation: str) -> BackendError:
+        """Map a non-2xx response to the error class that says what to do about it."""
+        status = response.status_code
+        context: dict[str, Any] = {
+            "backend": self.backend,
+            "operation": operation,
+            "vendor_status": status,
+        }
+        message = f"{self.backend} answered {status} to {operation}"
+        if status in TRANSIENT_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return BackendTransientError(message, retry_after=retry_after, **context)
+        if status in AUTH_STATUSES:
+            return BackendAuthError(message, **context)
+        if status == 404:
+            return BackendNotFound(message, **context)
+        if 400 <= status < 500:
+            return BackendBusinessError(message, **context)
+        return BackendContractError(message, **context)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(
+            initial=self.settings.retry_initial_backoff_seconds,
+            max=self.settings.retry_max_backoff_seconds,
+        )(state)
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            backoff = max(backoff, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+        remaining = self.settings.retry_budget_seconds - (state.seconds_since_start or 0.0)
+        return max(0.0, min(backoff, remaining))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "backend.retry",
+            extra={
+                "backend": self.backend,
+                "operation": getattr(error, "operation", None),
+                "attempt": state.attempt_number,
+                "error": str(error),
+            },
+        )
+
+
+def parse_body(response: httpx.Response, model: type[M], *, backend: str, operation: str) -> M:
+    """Validate a backend's JSON body against `model`; anything else is a contract error."""
+    try:
+        return model.model_validate_json(response.content)
+    except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BackendContractError(
+            f"{backend} answered {operation} with a body outside its contract",
+            backend=backend,
+            operation=operation,
+            vendor_status=response.status_code,
+        ) from exc

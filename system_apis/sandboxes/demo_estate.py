@@ -1,0 +1,54 @@
+"""The demo estate the sandboxes and the development seed share.
+
+Two companies (legal entities) in different currencies, each with the previous
+calendar month closed for posting, and the tax groups their invoices may use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    id: str
+    code: str
+    name: str
+    country: str
+    currency: str
+    closed_period_policy: str
+    tax_codes: tuple[str, ...]
+
+
+DEMO_COMPANIES = (
+    DemoCompany(
+        id="5a1c0de0-0000-4000-8000-000000000001",
+        code="LG-US",
+        name="Ledgergate Demo US Inc.",
+        country="US",
+        currency="USD",
+        closed_period_policy="reject",
+        tax_codes=("STANDARD", "EXEMPT"),
+    ),
+    DemoCompany(
+        id="5a1c0de0-0000-4000-8000-000000000002",
+        code="LG-DE",
+        name="Ledgergate Demo GmbH",
+        country="DE",
+        currency="EUR",
+        closed_period_policy="roll_forward",
+        tax_codes=("STANDARD", "REDUCED", "REVERSE"),
+    ),
+)
+
+
+def first_open_day(today: date | None = None) -> date:
+    """Postings before this date fall in the closed prior period."""
+    return (today or date.today()).replace(day=1)
+
+
+def closed_period(today: date | None = None) -> tuple[date, date]:
+    """The first and last day of the demo estate's closed period (the previous month)."""
+    end = first_open_day(today) - timedelta(days=1)
+    return end.replace(day=1), end
