@@ -121,7 +121,8 @@ class ResilientClient:
         attempts = self.settings.retry_attempts if idempotent else 1
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts) | stop_after_delay(self.settings.retry_budget_seconds),
+            stop=stop_after_attempt(attempts)
+            | stop_after_delay(self.settings.retry_budget_seconds),
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, BackendTransientError)),
             reraise=True,
@@ -129,7 +130,7 @@ class ResilientClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(
+                return await self.send_once(
                     method,
                     url,
                     operation=operation,
@@ -140,7 +141,7 @@ class ResilientClient:
                 )
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _send_once(
+    async def send_once(
         self,
         method: str,
         url: str,
@@ -151,16 +152,21 @@ class ResilientClient:
         form: Any,
         headers: dict[str, str],
     ) -> httpx.Response:
-        context = {"backend": self.backend, "operation": operation}
         try:
             response = await self._client.request(
                 method, url, params=params, json=json_body, data=form, headers=headers
             )
         except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"{self.backend} timed out ({type(exc).__name__})", **context) from exc
+            raise BackendTimeout(
+                f"{self.backend} timed out ({type(exc).__name__})",
+                backend=self.backend,
+                operation=operation,
+            ) from exc
         except httpx.TransportError as exc:
             raise BackendTransientError(
-                f"{self.backend} unreachable ({type(exc).__name__})", **context
+                f"{self.backend} unreachable ({type(exc).__name__})",
+                backend=self.backend,
+                operation=operation,
             ) from exc
         if response.is_success:
             return response
@@ -222,3 +228,14 @@ def parse_body(response: httpx.Response, model: type[M], *, backend: str, operat
             operation=operation,
             vendor_status=response.status_code,
         ) from exc
+
+
+async def probe(client: ResilientClient, path: str) -> str:
+    """One quick GET for readiness: `ok`, or the class of the failure (no retries)."""
+    try:
+        await client.send_once(
+            "GET", path, operation="readiness", params=None, json_body=None, form=None, headers={}
+        )
+    except BackendError as error:
+        return error.error_class.value
+    return "ok"

@@ -19,8 +19,7 @@ ZWG:2
 """
 
 MINOR_UNIT_EXPONENTS: dict[str, int] = {
-    code: int(exponent)
-    for code, exponent in (entry.split(":") for entry in _TABLE.split())
+    code: int(exponent) for code, exponent in (entry.split(":") for entry in _TABLE.split())
 }
 
 

@@ -33,7 +33,7 @@ MinorUnits = Annotated[
     Field(
         ge=-MAX_MINOR_UNITS,
         le=MAX_MINOR_UNITS,
-        description="Amount in the currency's minor unit (cents for USD): an integer, never a float.",
+        description="Amount in minor units (cents for USD): an integer, never a float.",
         examples=[1999],
     ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     migrate_on_start: bool = True
+    idempotency_retention: timedelta = Field(
+        default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."
+    )
     seed_demo_data: bool | None = None
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
@@ -85,7 +89,9 @@ class Settings(BaseSettings):
         ]
         if placeholders:
             raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
-        sandboxed = [name for name, b in (("erp", self.erp), ("billing", self.billing)) if not b.url]
+        sandboxed = [
+            name for name, b in (("erp", self.erp), ("billing", self.billing)) if not b.url
+        ]
         if sandboxed:
             raise ValueError(f"production needs real backend URLs for: {sandboxed}")
         return self

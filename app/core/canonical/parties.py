@@ -90,7 +90,9 @@ class CustomerCreate(InputModel):
     email: EmailStr = Field(examples=["billing@acme.example"])
     legal_entity_id: str = Field(description="The legal entity that bills this customer.")
     currency: CurrencyCode
-    partner_id: str | None = Field(default=None, description="Partner the customer is attributed to.")
+    partner_id: str | None = Field(
+        default=None, description="Partner the customer is attributed to."
+    )
     erp_number: Code | None = Field(
         default=None, description="Customer number in the ERP; derived from the id when omitted."
     )

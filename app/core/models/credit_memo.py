@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.documents import CreditMemoStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class CreditMemoRow(VersionedMixin, BackendRefsMixin, Base):

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.parties import CustomerStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class CustomerRow(VersionedMixin, BackendRefsMixin, Base):

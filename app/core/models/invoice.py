@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.canonical.documents import InvoiceStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class InvoiceRow(VersionedMixin, BackendRefsMixin, Base):

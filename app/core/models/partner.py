@@ -6,7 +6,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.parties import PartnerStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class PartnerRow(VersionedMixin, BackendRefsMixin, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class ProductRow(VersionedMixin, BackendRefsMixin, Base):

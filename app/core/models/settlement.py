@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.documents import SettlementStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class SettlementRow(VersionedMixin, BackendRefsMixin, Base):

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.subscriptions import SubscriptionStatus
-from app.core.models.base import Base, BackendRefsMixin, VersionedMixin
+from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
 class SubscriptionRow(VersionedMixin, BackendRefsMixin, Base):

@@ -1,0 +1,69 @@
+"""Builds the system-API ports from settings: real endpoints, or the sandboxes in process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from starlette.types import ASGIApp
+from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
+from system_apis.erp.adapters.business_central import BusinessCentralAdapter
+
+from app.core.settings import Settings
+from system_apis.billing.port import BillingPort
+from system_apis.erp.port import ErpPort
+from system_apis.http import ResilientClient
+from system_apis.sandboxes import business_central, stripe
+
+ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
+BILLING_SANDBOX_URL = "http://billing.sandbox"
+
+
+@dataclass
+class Backends:
+    erp: ErpPort
+    billing: BillingPort
+    clients: dict[str, ResilientClient]
+    erp_sandbox: business_central.BusinessCentralState | None = None
+    billing_sandbox: stripe.StripeState | None = None
+    probes: dict[str, str] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+
+def _transport(url: str | None, sandbox: ASGIApp) -> httpx.AsyncBaseTransport | None:
+    return httpx.ASGITransport(app=sandbox) if url is None else None
+
+
+def build_backends(settings: Settings) -> Backends:
+    """One resilient client per backend; a URL in settings replaces the in-process sandbox."""
+    erp_state = business_central.BusinessCentralState() if settings.erp.url is None else None
+    billing_state = stripe.StripeState() if settings.billing.url is None else None
+    erp_client = ResilientClient(
+        backend="erp",
+        base_url=settings.erp.url or ERP_SANDBOX_URL,
+        settings=settings.erp,
+        headers={"Authorization": f"Bearer {settings.erp.access_token.get_secret_value()}"},
+        transport=_transport(settings.erp.url, business_central.create_app(erp_state))
+        if erp_state
+        else None,
+    )
+    billing_client = ResilientClient(
+        backend="billing",
+        base_url=settings.billing.url or BILLING_SANDBOX_URL,
+        settings=settings.billing,
+        headers=stripe_headers(settings.billing),
+        transport=_transport(settings.billing.url, stripe.create_app(billing_state))
+        if billing_state
+        else None,
+    )
+    return Backends(
+        erp=BusinessCentralAdapter(erp_client),
+        billing=StripeAdapter(billing_client),
+        clients={"erp": erp_client, "billing": billing_client},
+        erp_sandbox=erp_state,
+        billing_sandbox=billing_state,
+        probes={"erp": "companies?$top=1", "billing": "/v1/customers?limit=1"},
+    )

@@ -1,0 +1,1 @@
+"""The edge: everything a request crosses before it reaches a tier, enforced once."""

@@ -1,0 +1,106 @@
+"""Outermost middleware: correlation id, request log line, and the last-resort 500 problem.
+
+`X-Correlation-ID` is accepted when it is a sane token, minted otherwise, returned
+on every response (errors included) and visible to every log line and backend call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.context import correlation_id
+from app.core.errors import LedgergateError
+from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, internal_error_document
+
+logger = logging.getLogger("ledgergate.http")
+
+HEADER = "x-correlation-id"
+_VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def accept_or_mint(value: str | None) -> str:
+    if value is not None and _VALID.match(value):
+        return value
+    return str(uuid.uuid4())
+
+
+class CorrelationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        cid = accept_or_mint(headers.get(HEADER.encode(), b"").decode("latin-1") or None)
+        token = correlation_id.set(cid)
+        scope.setdefault("state", {})["correlation_id"] = cid
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [
+                    *[
+                        (k, v)
+                        for k, v in message.get("headers", [])
+                        if k.lower() != HEADER.encode()
+                    ],
+                    (HEADER.encode(), cid.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except LedgergateError as error:  # raised by middleware outside the app's handlers
+            if response_started:
+                raise
+            await self._send_problem(
+                send_with_id,
+                error.status_code,
+                error_document(error, instance=scope["path"], correlation_id=cid),
+            )
+        except Exception:
+            logger.exception("http.unhandled_exception", extra={"path": scope["path"]})
+            if response_started:
+                raise
+            await self._send_problem(send_with_id, 500, internal_error_document(scope["path"], cid))
+        finally:
+            route = scope.get("route")
+            logger.info(
+                "http.request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": getattr(route, "path", None),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            correlation_id.reset(token)
+
+    @staticmethod
+    async def _send_problem(send: Send, status: int, document: dict[str, object]) -> None:
+        body = json.dumps(document).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

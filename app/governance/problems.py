@@ -1,0 +1,108 @@
+"""Exception handlers: every error the app raises leaves as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import LedgergateError, VersionConflict, problem_type
+from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
+
+logger = logging.getLogger(__name__)
+
+# Framework statuses get stable slugs like our own errors.
+HTTP_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Resource not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict with the current state"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def _correlation_id(request: Request) -> str | None:
+    return getattr(request.state, "correlation_id", None)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """One entry per bad field: a JSON pointer into the body, or the parameter's name."""
+    errors = []
+    for error in exc.errors():
+        location, *path = error["loc"]
+        entry: dict[str, Any] = {"detail": error["msg"], "code": error["type"]}
+        if location == "body":
+            entry["pointer"] = "#/" + "/".join(str(part) for part in path)
+        else:
+            entry["in"] = location
+            entry["parameter"] = ".".join(str(part) for part in path)
+        errors.append(entry)
+    return errors
+
+
+async def handle_ledgergate_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, LedgergateError)
+    document = error_document(
+        exc, instance=request.url.path, correlation_id=_correlation_id(request)
+    )
+    return ProblemResponse(document, status_code=exc.status_code, headers=exc.headers or None)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(error["type"] == "json_invalid" for error in exc.errors()):
+        status, slug, title = 400, "malformed-json", "Malformed JSON body"
+        detail = "the request body is not valid JSON"
+    else:
+        status, slug, title = 422, "validation-error", "Request validation failed"
+        detail = "one or more fields are invalid; see `errors`"
+    document = problem_document(
+        type_uri=problem_type(slug),
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        correlation_id=_correlation_id(request),
+        errors=_field_errors(exc),
+    )
+    return ProblemResponse(document, status_code=status)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = HTTP_STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    document = problem_document(
+        type_uri=problem_type(slug),
+        title=title,
+        status=exc.status_code,
+        detail=str(exc.detail),
+        instance=request.url.path,
+        correlation_id=_correlation_id(request),
+    )
+    return ProblemResponse(document, status_code=exc.status_code, headers=exc.headers)
+
+
+async def handle_stale_data(request: Request, _exc: Exception) -> ProblemResponse:
+    conflict = VersionConflict("the resource changed while this request was applied; retry it")
+    return await handle_ledgergate_error(request, conflict)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LedgergateError, handle_ledgergate_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(StaleDataError, handle_stale_data)

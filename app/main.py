@@ -1,0 +1,85 @@
+"""`create_app()`: the gateway assembled from its tiers, edge first."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
+
+from app.backends import Backends, build_backends
+from app.core.db import create_engine, create_sessionmaker
+from app.core.migrate import upgrade
+from app.core.problems import Problem
+from app.core.settings import Settings, get_settings
+from app.governance.body_limit import BodyLimitMiddleware
+from app.governance.correlation import CorrelationMiddleware
+from app.governance.problems import install_problem_handlers
+from app.routers import include_routers
+from app.seed import seed_demo_estate
+from process_apis.deps import ProcessContext
+
+DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
+
+Every error is an RFC 9457 `application/problem+json` document with a stable `type`.
+Writes with financial effect take an `Idempotency-Key`."""
+
+
+def create_app(settings: Settings | None = None, *, backends: Backends | None = None) -> FastAPI:
+    """The ASGI app. `backends` replaces the ones built from settings (tests, benchmarks)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        if settings.migrate_on_start:
+            await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        if settings.should_seed_demo_data:
+            await seed_demo_estate(sessionmaker)
+        app.state.backends = backends or build_backends(settings)
+        app.state.process = ProcessContext(
+            settings=settings,
+            sessionmaker=sessionmaker,
+            erp=app.state.backends.erp,
+            billing=app.state.backends.billing,
+        )
+        try:
+            yield
+        finally:
+            if backends is None:
+                await app.state.backends.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Ledgergate",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    include_routers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorrelationMiddleware)  # added last: outermost
+    app.openapi = _openapi_with_problem_schema(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi_with_problem_schema(app: FastAPI) -> Any:
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            _, definitions = models_json_schema(
+                [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                definitions["$defs"]
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

@@ -1,0 +1,19 @@
+"""Every router of the gateway, mounted with the edge policies that apply to it."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from app import health
+from app.governance.content_type import require_json_body
+from process_apis.customers import router as customers
+from process_apis.invoices import router as invoices
+from process_apis.legal_entities import router as legal_entities
+from process_apis.runs import router as runs
+
+
+def include_routers(app: FastAPI) -> None:
+    app.include_router(health.router)
+    json_only = [Depends(require_json_body)]
+    for module in (legal_entities, customers, invoices, runs):
+        app.include_router(module.router, dependencies=json_only)

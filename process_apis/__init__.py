@@ -1,0 +1,1 @@
+"""Process APIs: synchronous orchestration of the workflows across backends."""

@@ -1,0 +1,1 @@
+"""Customers: the canonical record and its cross-references to each backend."""

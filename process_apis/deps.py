@@ -1,0 +1,54 @@
+"""What process routers need from the composition root, typed and injected per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.settings import Settings
+from system_apis.billing.port import BillingPort
+from system_apis.erp.port import ErpPort
+
+
+@dataclass(frozen=True)
+class ProcessContext:
+    """Set on `app.state.process` by `create_app`; one per application."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    erp: ErpPort
+    billing: BillingPort
+
+
+def get_context(request: Request) -> ProcessContext:
+    context: ProcessContext = request.app.state.process
+    return context
+
+
+ContextDep = Annotated[ProcessContext, Depends(get_context)]
+
+
+async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
+    """One session per request; the route commits what it changed."""
+    async with context.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_id(request: Request) -> str:
+    """The authenticated API client, or `anonymous` where the edge has not set one."""
+    return getattr(request.state, "client_id", None) or "anonymous"
+
+
+def correlation(request: Request) -> str | None:
+    return getattr(request.state, "correlation_id", None)
+
+
+ClientIdDep = Annotated[str, Depends(client_id)]
+CorrelationDep = Annotated[str | None, Depends(correlation)]

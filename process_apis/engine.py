@@ -1,0 +1,208 @@
+"""The workflow engine: runs and steps persisted around every backend call.
+
+A run is committed before any backend is called; each step is committed as
+`started` before its call and as `succeeded`/`failed` after it, so a crash at any
+point leaves a record of how far the run got. No transaction is open while a
+backend call is awaited. Steps must be idempotent downstream (each carries a key
+derived from the run), so a resumed run simply executes its steps again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from app.core.errors import ErrorClass, LedgergateError, NotFound
+from app.core.ids import new_id
+from app.core.models.base import utcnow
+from app.core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from system_apis.errors import BackendError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A `running` run whose lease has passed was abandoned (its process died): resumable.
+RUN_LEASE = timedelta(minutes=2)
+RESUMABLE = frozenset({RunStatus.PENDING_RETRY, RunStatus.RUNNING})
+
+
+def retry_delay(
+    attempts: int, *, base_seconds: float = 30.0, cap_seconds: float = 3600.0
+) -> timedelta:
+    """Exponential backoff for queued runs: 30 s, 60 s, 2 min, ... capped at an hour."""
+    return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+
+
+def digest(payload: Any) -> str:
+    """A stable SHA-256 of a JSON-able payload or pydantic model."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def error_class_of(error: Exception) -> ErrorClass:
+    if isinstance(error, BackendError):
+        return error.error_class
+    if isinstance(error, LedgergateError) and 400 <= error.status_code < 500:
+        return ErrorClass.BUSINESS
+    return ErrorClass.CONTRACT
+
+
+class Engine:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    @staticmethod
+    def new_run(
+        *,
+        workflow: str,
+        subject_id: str,
+        params: dict[str, Any],
+        correlation_id: str | None,
+        client_id: str | None,
+    ) -> WorkflowRunRow:
+        """A run row to add in the caller's transaction (with its subject's own changes)."""
+        now = utcnow()
+        return WorkflowRunRow(
+            id=new_id("workflow_run"),
+            workflow=workflow,
+            subject_id=subject_id,
+            status=RunStatus.RUNNING,
+            params=params,
+            attempts=1,
+            next_attempt_at=now + RUN_LEASE,
+            correlation_id=correlation_id,
+            client_id=client_id,
+        )
+
+    @staticmethod
+    def resume(run: WorkflowRunRow, *, correlation_id: str | None) -> None:
+        """Take a queued or abandoned run back into `running` for one more attempt."""
+        run.status = RunStatus.RUNNING
+        run.attempts += 1
+        run.next_attempt_at = utcnow() + RUN_LEASE
+        run.correlation_id = correlation_id or run.correlation_id
+
+    async def step(
+        self,
+        run_id: str,
+        name: str,
+        sequence: int,
+        call: Callable[[], Awaitable[T]],
+        *,
+        request: Any,
+        downstream_key: str | None = None,
+        backend_ref: Callable[[T], str | None] | None = None,
+    ) -> T:
+        """Persist the step, await `call` with no transaction open, persist its outcome."""
+        async with self.sessionmaker.begin() as session:
+            step = await session.scalar(
+                select(WorkflowStepRow).where(
+                    WorkflowStepRow.run_id == run_id, WorkflowStepRow.name == name
+                )
+            )
+            if step is None:
+                step = WorkflowStepRow(id=new_id("workflow_step"), run_id=run_id, name=name)
+                session.add(step)
+            step.sequence = sequence
+            step.status = StepStatus.STARTED
+            step.request_digest = digest(request)
+            step.downstream_key = downstream_key
+            step.attempts = (step.attempts or 0) + 1
+            step.started_at = utcnow()
+            step.finished_at = None
+            step_id = step.id
+        started = time.perf_counter()
+        try:
+            result = await call()
+        except Exception as error:
+            await self._finish_step(
+                step_id,
+                status=StepStatus.FAILED,
+                error_class=error_class_of(error),
+                error_detail=str(error),
+            )
+            raise
+        outcome = result.model_dump(mode="json") if isinstance(result, BaseModel) else None
+        await self._finish_step(
+            step_id,
+            status=StepStatus.SUCCEEDED,
+            outcome=outcome,
+            backend_ref=backend_ref(result) if backend_ref else None,
+        )
+        logger.info(
+            "workflow.step.succeeded",
+            extra={
+                "run_id": run_id,
+                "step": name,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return result
+
+    async def _finish_step(self, step_id: str, **values: Any) -> None:
+        async with self.sessionmaker.begin() as session:
+            step = await session.get_one(WorkflowStepRow, step_id)
+            for key, value in values.items():
+                setattr(step, key, value)
+            step.finished_at = utcnow()
+
+    async def defer(self, run_id: str, error: Exception) -> datetime:
+        """Queue the run for a later retry (transient failure); returns when it is due."""
+        async with self.sessionmaker.begin() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            run.status = RunStatus.PENDING_RETRY
+            run.error_class = error_class_of(error)
+            run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+            run.error_detail = str(error)
+            run.next_attempt_at = utcnow() + retry_delay(run.attempts)
+            logger.warning(
+                "workflow.run.deferred",
+                extra={"run_id": run_id, "workflow": run.workflow, "error": str(error)},
+            )
+            return run.next_attempt_at
+
+    @staticmethod
+    def mark_failed(run: WorkflowRunRow, error: Exception) -> None:
+        """Put the run in the exception queue for a person: business, auth or contract."""
+        run.status = RunStatus.FAILED
+        run.error_class = error_class_of(error)
+        run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+        run.error_detail = str(error)
+        run.next_attempt_at = None
+        run.finished_at = utcnow()
+        logger.warning(
+            "workflow.run.failed",
+            extra={"run_id": run.id, "workflow": run.workflow, "error_class": run.error_class},
+        )
+
+    @staticmethod
+    def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
+        run.status = RunStatus.SUCCEEDED
+        run.result = result
+        run.error_class = run.error_type = run.error_detail = None
+        run.next_attempt_at = None
+        run.finished_at = utcnow()
+
+
+async def get_run(session: AsyncSession, run_id: str) -> WorkflowRunRow:
+    run = await session.scalar(
+        select(WorkflowRunRow)
+        .where(WorkflowRunRow.id == run_id)
+        .options(selectinload(WorkflowRunRow.steps))
+    )
+    if run is None:
+        raise NotFound(f"no workflow run {run_id}")
+    return run

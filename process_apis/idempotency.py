@@ -1,0 +1,228 @@
+"""`Idempotency-Key` for writes with financial effect (Stripe's semantics, IETF draft).
+
+Keys are scoped per client. The same key with the same request replays the stored
+response (`Idempotent-Replayed: true`); with a different request it is a 422
+problem; while the first request with that key is still in flight it is a 409
+problem. A request that crashed leaves its key locked only until `LOCK_TTL`
+passes, after which a retry takes it over (the workflow itself is resumable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.errors import BadRequest, Conflict, LedgergateError
+from app.core.models.base import utcnow
+from app.core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from app.core.problems import PROBLEM_MEDIA_TYPE, error_document
+from process_apis.engine import digest
+
+logger = logging.getLogger(__name__)
+
+LOCK_TTL = timedelta(minutes=5)
+REPLAYED_HEADER = "Idempotent-Replayed"
+STORED_HEADERS = ("location", "content-type")
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Unique key per intended write; retries with the same key are safe.",
+    ),
+]
+
+
+class IdempotencyKeyRequired(BadRequest):
+    slug = "idempotency-key-required"
+    title = "Idempotency-Key header required"
+
+
+class IdempotencyKeyReused(LedgergateError):
+    status_code = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key reused with a different request"
+
+
+class IdempotentRequestInFlight(Conflict):
+    slug = "idempotency-request-in-flight"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A handler's result: the status and JSON-able body to send and to store."""
+
+    status_code: int
+    body: BaseModel
+    headers: dict[str, str] | None = None
+
+
+class IdempotencyStore:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], retention: timedelta
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.retention = retention
+
+    async def claim(
+        self, *, client_id: str, key: str, method: str, path: str, request_hash: str
+    ) -> IdempotencyKeyRow | None:
+        """Lock the key for this request; return the stored row when it must be replayed."""
+        now = utcnow()
+        for _ in range(2):  # a second pass only when a concurrent insert beat ours
+            async with self.sessionmaker() as session:
+                row = await session.get(IdempotencyKeyRow, (client_id, key))
+                if row is None:
+                    session.add(
+                        IdempotencyKeyRow(
+                            client_id=client_id,
+                            key=key,
+                            method=method,
+                            path=path,
+                            request_hash=request_hash,
+                            status=IdempotencyStatus.IN_FLIGHT,
+                            locked_until=now + LOCK_TTL,
+                            expires_at=now + self.retention,
+                        )
+                    )
+                    try:
+                        await session.commit()
+                    except IntegrityError:
+                        await session.rollback()
+                        continue
+                    return None
+                if (row.method, row.path, row.request_hash) != (method, path, request_hash):
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was first used for a different request; "
+                        "use a new key for a new request"
+                    )
+                if row.status == IdempotencyStatus.COMPLETED:
+                    return row
+                if row.locked_until is not None and row.locked_until > now:
+                    raise IdempotentRequestInFlight(
+                        "the first request with this key has not finished; retry shortly"
+                    )
+                # The first request died holding the lock: take it over, atomically.
+                taken = await session.execute(
+                    update(IdempotencyKeyRow)
+                    .where(
+                        IdempotencyKeyRow.client_id == client_id,
+                        IdempotencyKeyRow.key == key,
+                        IdempotencyKeyRow.locked_until == row.locked_until,
+                    )
+                    .values(locked_until=now + LOCK_TTL)
+                )
+                await session.commit()
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    return None
+                raise IdempotentRequestInFlight("another retry with this key took it over first")
+        raise IdempotentRequestInFlight("concurrent first use of this key; retry shortly")
+
+    async def complete(
+        self, *, client_id: str, key: str, status: int, headers: dict[str, str], body: str
+    ) -> None:
+        async with self.sessionmaker.begin() as session:
+            row = await session.get_one(IdempotencyKeyRow, (client_id, key))
+            row.status = IdempotencyStatus.COMPLETED
+            row.response_status = status
+            row.response_headers = headers
+            row.response_body = body
+            row.locked_until = None
+
+    async def release(self, *, client_id: str, key: str) -> None:
+        """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                delete(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key
+                )
+            )
+
+    async def purge_expired(self, *, now: datetime | None = None) -> int:
+        """Delete keys past their retention; returns how many."""
+        async with self.sessionmaker.begin() as session:
+            result = await session.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= (now or utcnow()))
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _replay(row: IdempotencyKeyRow) -> Response:
+    headers = dict(row.response_headers or {})
+    headers[REPLAYED_HEADER] = "true"
+    media_type = headers.pop("content-type", "application/json")
+    return Response(
+        content=row.response_body or "",
+        status_code=row.response_status or 200,
+        headers=headers,
+        media_type=media_type,
+    )
+
+
+async def run_idempotently(
+    store: IdempotencyStore,
+    request: Request,
+    *,
+    client_id: str,
+    key: str | None,
+    body: BaseModel | None,
+    handler: Callable[[], Awaitable[Outcome]],
+) -> Response:
+    """Run `handler` once per (client, key); replay its stored response afterwards.
+
+    Problems raised by the handler are final answers too, and are stored, except
+    conflicts and server-side failures, which release the key so a retry runs again.
+    """
+    if key is None:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header with this request")
+    request_hash = digest(body.model_dump(mode="json") if body is not None else None)
+    method, path = request.method, request.url.path
+    stored = await store.claim(
+        client_id=client_id, key=key, method=method, path=path, request_hash=request_hash
+    )
+    if stored is not None:
+        logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})
+        return _replay(stored)
+    try:
+        outcome = await handler()
+        status, content = outcome.status_code, outcome.body.model_dump_json()
+        headers = {"content-type": "application/json", **(outcome.headers or {})}
+    except LedgergateError as error:
+        status = error.status_code
+        document: dict[str, Any] = error_document(
+            error,
+            instance=path,
+            correlation_id=getattr(request.state, "correlation_id", None),
+        )
+        content = json.dumps(document)
+        headers = {"content-type": PROBLEM_MEDIA_TYPE}
+    except BaseException:
+        await store.release(client_id=client_id, key=key)
+        raise
+    media_type = headers.pop("content-type")
+    response = Response(content, status_code=status, headers=headers, media_type=media_type)
+    if status >= 500 or status == 409:
+        # Not a final answer (a concurrent change, a failure of ours): let a retry run again.
+        await store.release(client_id=client_id, key=key)
+        return response
+    stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
+    stored_headers["content-type"] = media_type
+    await store.complete(
+        client_id=client_id, key=key, status=status, headers=stored_headers, body=content
+    )
+    return response

@@ -1,0 +1,1 @@
+"""Invoices: registration and the invoice → ERP posting workflow."""

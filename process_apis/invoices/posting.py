@@ -1,0 +1,344 @@
+"""The invoice → ERP posting workflow.
+
+prepare (one transaction): the invoice moves `open → posting`, the posting date is
+checked against the legal entity's accounting periods (a closed period is refused
+or rolled to the next open period, by policy) and the run is persisted. Then, with
+no transaction open, the steps: check tax codes, upsert the ERP customer, create
+the sales invoice (keyed by our invoice id as external document number, so a
+repeat finds the existing document) and post it. Finally the acknowledgement is
+recorded and the invoice is `posted`.
+
+A transient failure queues the run (`pending_retry`) and the caller gets 202; a
+business failure records a `failed` run and returns the invoice to `open`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
+from app.core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
+from app.core.errors import LedgergateError
+from app.core.models.base import utcnow
+from app.core.models.customer import CustomerRow
+from app.core.models.invoice import InvoiceRow
+from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.deps import ProcessContext
+from process_apis.engine import RESUMABLE, Engine
+from process_apis.invoices import repository
+from process_apis.invoices.errors import (
+    ClosedPeriod,
+    PeriodNotDefined,
+    PostingInProgress,
+    UnknownTaxCode,
+)
+from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
+from process_apis.legal_entities.repository import get_legal_entity
+from system_apis.erp.schemas import (
+    ErpCustomerUpsert,
+    ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesInvoice,
+    ErpSalesInvoiceCreate,
+)
+from system_apis.errors import BackendContractError, BackendTransientError
+
+WORKFLOW = "invoice_posting"
+
+
+@dataclass(frozen=True)
+class PostingPlan:
+    """Everything the steps need, captured in the prepare transaction."""
+
+    run_id: str
+    invoice_id: str
+    company_id: str
+    customer_id: str
+    customer: ErpCustomerUpsert
+    document: ErpSalesInvoiceCreate
+
+
+def resolve_posting_date(
+    requested: date, *, periods: list[AccountingPeriodRow], policy: ClosedPeriodPolicy
+) -> date:
+    """The date to post on: `requested`, or the next open period's first day by policy."""
+    period = next((p for p in periods if p.starts_on <= requested <= p.ends_on), None)
+    if period is None:
+        raise PeriodNotDefined(f"no accounting period of the legal entity covers {requested}")
+    if period.status == PeriodStatus.OPEN:
+        return requested
+    if policy == ClosedPeriodPolicy.REJECT:
+        raise ClosedPeriod(
+            f"{requested} falls in the closed period {period.starts_on}..{period.ends_on}",
+            period_start=period.starts_on.isoformat(),
+            period_end=period.ends_on.isoformat(),
+            policy=policy.value,
+        )
+    later_open = (
+        p for p in periods if p.starts_on > period.ends_on and p.status == PeriodStatus.OPEN
+    )
+    next_open = next(later_open, None)
+    if next_open is None:
+        raise PeriodNotDefined(f"no open accounting period after {period.ends_on}")
+    return next_open.starts_on
+
+
+class InvoicePostingWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker)
+
+    async def post(
+        self,
+        *,
+        invoice_id: str,
+        request: PostingCreate,
+        client_id: str,
+        correlation_id: str | None,
+    ) -> PostingResult:
+        """Post the invoice, or report the posting it already has."""
+        prepared = await self._prepare(
+            invoice_id, request=request, client_id=client_id, correlation_id=correlation_id
+        )
+        if isinstance(prepared, PostingResult):
+            return prepared
+        return await self.execute(prepared)
+
+    async def resume(self, run_id: str, *, correlation_id: str | None) -> PostingResult:
+        """Run a queued or failed run once more (replay)."""
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            params = PostingCreate.model_validate(run.params)
+            return await self.post(
+                invoice_id=run.subject_id,
+                request=params,
+                client_id=run.client_id or "replay",
+                correlation_id=correlation_id or run.correlation_id,
+            )
+
+    async def _prepare(
+        self,
+        invoice_id: str,
+        *,
+        request: PostingCreate,
+        client_id: str,
+        correlation_id: str | None,
+    ) -> PostingPlan | PostingResult:
+        async with self.context.sessionmaker() as session:
+            invoice = await repository.get_invoice(session, invoice_id, for_update=True)
+            run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+            if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
+                return _result(invoice, run, PostingState.POSTED, already_posted=True)
+            if (
+                run is not None
+                and run.status == RunStatus.RUNNING
+                and run.next_attempt_at
+                and (run.next_attempt_at > utcnow())
+            ):
+                raise PostingInProgress(f"run {run.id} is posting invoice {invoice_id} now")
+            if invoice.status != InvoiceStatus.POSTING:
+                INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
+
+            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
+                Engine.resume(run, correlation_id=correlation_id)
+            else:
+                run = Engine.new_run(
+                    workflow=WORKFLOW,
+                    subject_id=invoice_id,
+                    params=request.model_dump(mode="json"),
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                )
+                session.add(run)
+
+            legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+            try:
+                posting_date = resolve_posting_date(
+                    request.posting_date or invoice.invoice_date,
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                )
+            except LedgergateError as error:
+                await self._fail_in_session(session, invoice, run, error)
+                raise
+
+            invoice.status = InvoiceStatus.POSTING
+            invoice.posting_date = posting_date
+            customer = await session.get_one(CustomerRow, invoice.customer_id)
+            plan = _plan(run.id, invoice, customer, legal_entity, posting_date)
+            await session.commit()
+            return plan
+
+    async def execute(self, plan: PostingPlan) -> PostingResult:
+        try:
+            document = await self._run_steps(plan)
+        except BackendTransientError as error:
+            retry_at = await self.engine.defer(plan.run_id, error)
+            async with self.context.sessionmaker() as session:
+                invoice = await repository.get_invoice(session, plan.invoice_id)
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                return _result(invoice, run, PostingState.PENDING_RETRY, retry_at=retry_at)
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await self._fail_in_session(session, invoice, run, error)
+            raise
+        return await self._record(plan, document)
+
+    async def _run_steps(self, plan: PostingPlan) -> ErpSalesInvoice:
+        erp, company = self.context.erp, plan.company_id
+        tax_codes = await self.engine.step(
+            plan.run_id,
+            "check_tax_codes",
+            1,
+            lambda: erp.list_tax_codes(company),
+            request={"company_id": company},
+        )
+        unknown = sorted({line.tax_code for line in plan.document.lines} - tax_codes)
+        if unknown:
+            raise UnknownTaxCode(
+                f"the ERP company has no tax group {', '.join(unknown)}", tax_codes=unknown
+            )
+        await self.engine.step(
+            plan.run_id,
+            "upsert_customer",
+            2,
+            lambda: erp.upsert_customer(company, plan.customer),
+            request=plan.customer,
+            downstream_key=plan.customer.number,
+            backend_ref=lambda customer: customer.id,
+        )
+        draft = await self.engine.step(
+            plan.run_id,
+            "create_document",
+            3,
+            lambda: erp.create_sales_invoice(company, plan.document),
+            request=plan.document,
+            downstream_key=plan.document.external_document_number,
+            backend_ref=lambda document: document.id,
+        )
+        posted = await self.engine.step(
+            plan.run_id,
+            "post_document",
+            4,
+            lambda: erp.post_sales_invoice(company, draft.id),
+            request={"document_id": draft.id},
+            downstream_key=plan.document.external_document_number,
+            backend_ref=lambda document: document.number,
+        )
+        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
+            raise BackendContractError(
+                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
+                backend="erp",
+                operation="post_sales_invoice",
+            )
+        return posted
+
+    async def _record(self, plan: PostingPlan, document: ErpSalesInvoice) -> PostingResult:
+        async with self.context.sessionmaker() as session:
+            invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            customer = await session.get_one(CustomerRow, plan.customer_id)
+            invoice.status = INVOICE_STATUS.check(
+                InvoiceStatus(invoice.status), InvoiceStatus.POSTED
+            )
+            invoice.erp_ref = document.id
+            invoice.erp_document_number = document.number
+            invoice.posted_at = utcnow()
+            customer.erp_ref = customer.erp_ref or document.customer_number
+            Engine.mark_succeeded(run, _acknowledgement(invoice, document))
+            await session.commit()
+            return _result(invoice, run, PostingState.POSTED)
+
+    async def _fail_in_session(
+        self, session: AsyncSession, invoice: InvoiceRow, run: WorkflowRunRow, error: Exception
+    ) -> None:
+        """Record the failure; a business failure hands the invoice back as `open`."""
+        Engine.mark_failed(run, error)
+        if invoice.status == InvoiceStatus.POSTING and run.error_class == "business":
+            invoice.status = InvoiceStatus.OPEN
+        await session.commit()
+        if isinstance(error, LedgergateError):
+            error.extensions.setdefault("run_id", run.id)
+            error.extensions.setdefault("run_url", run_url(run.id))
+
+
+def run_url(run_id: str) -> str:
+    return f"/v1/runs/{run_id}"
+
+
+def _plan(
+    run_id: str,
+    invoice: InvoiceRow,
+    customer: CustomerRow,
+    legal_entity: LegalEntityRow,
+    posting_date: date,
+) -> PostingPlan:
+    return PostingPlan(
+        run_id=run_id,
+        invoice_id=invoice.id,
+        company_id=legal_entity.erp_company_id,
+        customer_id=customer.id,
+        customer=ErpCustomerUpsert(
+            number=customer.erp_number,
+            display_name=customer.name[:100],
+            email=customer.email[:80],
+            currency=customer.currency,
+        ),
+        document=ErpSalesInvoiceCreate(
+            external_document_number=invoice.id,
+            customer_number=customer.erp_number,
+            currency=invoice.currency,
+            posting_date=posting_date,
+            due_date=max(invoice.due_date, posting_date),
+            lines=tuple(
+                ErpInvoiceLine(
+                    sequence=line.sequence,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_price=line.unit_amount,
+                    tax_code=line.tax_code,
+                )
+                for line in invoice.lines
+            ),
+        ),
+    )
+
+
+def _acknowledgement(invoice: InvoiceRow, document: ErpSalesInvoice) -> dict[str, Any]:
+    return {
+        "erp_document_id": document.id,
+        "erp_document_number": document.number,
+        "erp_status": document.status.value,
+        "posting_date": invoice.posting_date.isoformat() if invoice.posting_date else None,
+        "erp_total_excluding_tax": document.total_excluding_tax,
+        "erp_total_tax": document.total_tax,
+        "erp_total_including_tax": document.total_including_tax,
+        "totals_match": (document.total_excluding_tax, document.total_tax)
+        == (invoice.subtotal, invoice.tax_total),
+    }
+
+
+def _result(
+    invoice: InvoiceRow,
+    run: WorkflowRunRow,
+    state: PostingState,
+    *,
+    retry_at: datetime | None = None,
+    already_posted: bool = False,
+) -> PostingResult:
+    return PostingResult(
+        invoice_id=invoice.id,
+        state=state,
+        run_id=run.id,
+        run_url=run_url(run.id),
+        posting=InvoicePosting.model_validate(invoice.posting),
+        retry_at=retry_at,
+        already_posted=already_posted,
+    )

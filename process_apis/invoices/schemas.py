@@ -1,0 +1,48 @@
+"""Request and response bodies of `/v1/invoices`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from app.core.canonical.base import InputModel, OutputModel
+from app.core.canonical.documents import Invoice, InvoicePosting
+from process_apis.runs.schemas import RunSummary
+
+
+class InvoiceResource(Invoice):
+    """An invoice with the latest workflow run that touched it."""
+
+    last_run: RunSummary | None = Field(
+        default=None, description="The most recent posting run, if any."
+    )
+
+
+class PostingCreate(InputModel):
+    posting_date: date | None = Field(
+        default=None,
+        description="Date to post on; defaults to the invoice date. A date in a closed period "
+        "is refused or rolled to the next open period, by the legal entity's policy.",
+    )
+
+
+class PostingState(StrEnum):
+    POSTED = "posted"
+    PENDING_RETRY = "pending_retry"
+
+
+class PostingResult(OutputModel):
+    invoice_id: str
+    state: PostingState = Field(
+        description="`posted`: the ERP acknowledged it. `pending_retry`: a backend is down; "
+        "the run is queued and will be retried (follow `run_url`)."
+    )
+    run_id: str
+    run_url: str
+    posting: InvoicePosting
+    already_posted: bool = Field(
+        default=False, description="True when an earlier request had already posted the invoice."
+    )
+    retry_at: datetime | None = None

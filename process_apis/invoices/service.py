@@ -1,0 +1,69 @@
+"""Invoice registration and reads."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
+from app.core.canonical.parties import CustomerStatus
+from app.core.ids import new_id
+from app.core.models.customer import CustomerRow
+from app.core.models.invoice import InvoiceLineRow, InvoiceRow
+from process_apis.customers.service import UnknownReference
+from process_apis.invoices import repository
+from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive
+from process_apis.invoices.posting import WORKFLOW
+from process_apis.invoices.schemas import InvoiceResource
+from process_apis.runs.schemas import RunSummary
+
+
+async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> InvoiceRow:
+    """Register an invoice for a known, active customer in the customer's currency."""
+    customer = await session.get(CustomerRow, data.customer_id)
+    if customer is None:
+        raise UnknownReference(f"no customer {data.customer_id}", pointer="#/customer_id")
+    if customer.status != CustomerStatus.ACTIVE:
+        raise CustomerNotActive(f"customer {customer.id} is {customer.status}")
+    if data.currency != customer.currency:
+        raise CurrencyMismatch(
+            f"invoice in {data.currency} for a customer billed in {customer.currency}",
+            pointer="#/currency",
+        )
+    invoice = InvoiceRow(
+        id=new_id("invoice"),
+        customer_id=customer.id,
+        legal_entity_id=customer.legal_entity_id,
+        subscription_id=data.subscription_id,
+        currency=data.currency,
+        invoice_date=data.invoice_date,
+        due_date=data.due_date,
+        subtotal=data.subtotal,
+        tax_total=data.tax_total,
+        total=data.total,
+        status=InvoiceStatus.OPEN,
+        lines=[
+            InvoiceLineRow(
+                id=new_id("invoice_line"),
+                sequence=sequence,
+                description=line.description,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                amount=line.amount,
+                tax_code=line.tax_code,
+                tax_amount=line.tax_amount,
+                product_id=line.product_id,
+            )
+            for sequence, line in enumerate(data.lines, start=1)
+        ],
+    )
+    session.add(invoice)
+    await session.flush()
+    return invoice
+
+
+async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> InvoiceResource:
+    """The invoice, its lines, its posting acknowledgement and its latest posting run."""
+    invoice = await repository.get_invoice(session, invoice_id)
+    run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+    last_run = RunSummary.model_validate(run) if run is not None else None
+    return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})

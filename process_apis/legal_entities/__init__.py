@@ -1,0 +1,1 @@
+"""Legal entities: the ERP companies that issue invoices, with their posting calendars."""

@@ -1,0 +1,32 @@
+"""Reads of legal entities and their accounting periods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.core.errors import NotFound
+from app.core.models.legal_entity import LegalEntityRow
+
+
+async def list_legal_entities(session: AsyncSession) -> Sequence[LegalEntityRow]:
+    rows = await session.scalars(
+        select(LegalEntityRow)
+        .options(selectinload(LegalEntityRow.periods))
+        .order_by(LegalEntityRow.code)
+    )
+    return rows.all()
+
+
+async def get_legal_entity(session: AsyncSession, legal_entity_id: str) -> LegalEntityRow:
+    row = await session.scalar(
+        select(LegalEntityRow)
+        .where(LegalEntityRow.id == legal_entity_id)
+        .options(selectinload(LegalEntityRow.periods))
+    )
+    if row is None:
+        raise NotFound(f"no legal entity {legal_entity_id}")
+    return row

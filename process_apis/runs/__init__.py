@@ -1,0 +1,1 @@
+"""Workflow runs as callers see them: the URL a 202 answer points at."""
