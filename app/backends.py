@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -9,10 +10,10 @@ from starlette.types import ASGIApp
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 
-from app.core.settings import Settings
+from app.core.settings import BackendSettings, Settings
 from system_apis.billing.port import BillingPort
 from system_apis.erp.port import ErpPort
-from system_apis.http import ResilientClient
+from system_apis.http import ResilientClient, http_transport
 from system_apis.sandboxes import business_central, stripe
 
 ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
@@ -33,12 +34,23 @@ class Backends:
             await client.aclose()
 
 
-def _transport(url: str | None, sandbox: ASGIApp) -> httpx.AsyncBaseTransport | None:
-    return httpx.ASGITransport(app=sandbox) if url is None else None
+TransportWrapper = Callable[[str, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
-def build_backends(settings: Settings) -> Backends:
-    """One resilient client per backend; a URL in settings replaces the in-process sandbox."""
+def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) -> Backends:
+    """One resilient client per backend; a URL in settings replaces the in-process sandbox.
+
+    `wrap` decorates each backend's transport (tests and benchmarks inject faults there).
+    """
+
+    def transport(
+        name: str, backend: BackendSettings, sandbox: Callable[[], ASGIApp]
+    ) -> httpx.AsyncBaseTransport:
+        inner = (
+            httpx.ASGITransport(app=sandbox()) if backend.url is None else http_transport(backend)
+        )
+        return wrap(name, inner) if wrap else inner
+
     erp_state = business_central.BusinessCentralState() if settings.erp.url is None else None
     billing_state = stripe.StripeState() if settings.billing.url is None else None
     erp_client = ResilientClient(
@@ -46,18 +58,14 @@ def build_backends(settings: Settings) -> Backends:
         base_url=settings.erp.url or ERP_SANDBOX_URL,
         settings=settings.erp,
         headers={"Authorization": f"Bearer {settings.erp.access_token.get_secret_value()}"},
-        transport=_transport(settings.erp.url, business_central.create_app(erp_state))
-        if erp_state
-        else None,
+        transport=transport("erp", settings.erp, lambda: business_central.create_app(erp_state)),
     )
     billing_client = ResilientClient(
         backend="billing",
         base_url=settings.billing.url or BILLING_SANDBOX_URL,
         settings=settings.billing,
         headers=stripe_headers(settings.billing),
-        transport=_transport(settings.billing.url, stripe.create_app(billing_state))
-        if billing_state
-        else None,
+        transport=transport("billing", settings.billing, lambda: stripe.create_app(billing_state)),
     )
     return Backends(
         erp=BusinessCentralAdapter(erp_client),

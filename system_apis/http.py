@@ -61,6 +61,16 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
+    """The pooled network transport for a real backend endpoint."""
+    return httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
+    )
+
+
 class ResilientClient:
     """Sends requests to one backend; raises a classified `BackendError` on failure."""
 
@@ -75,19 +85,20 @@ class ResilientClient:
     ) -> None:
         self.backend = backend
         self.settings = settings
+        self._backoff = wait_exponential_jitter(
+            multiplier=settings.retry_initial_backoff_seconds,
+            jitter=settings.retry_initial_backoff_seconds,
+            max=settings.retry_max_backoff_seconds,
+        )
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers or {}),
-            transport=transport,
+            transport=transport or http_transport(settings),
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout_seconds,
                 read=settings.read_timeout_seconds,
                 write=settings.write_timeout_seconds,
                 pool=settings.pool_timeout_seconds,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
             ),
         )
 
@@ -193,10 +204,7 @@ class ResilientClient:
         return BackendContractError(message, **context)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(
-            initial=self.settings.retry_initial_backoff_seconds,
-            max=self.settings.retry_max_backoff_seconds,
-        )(state)
+        backoff = self._backoff(state)
         error = state.outcome.exception() if state.outcome else None
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:

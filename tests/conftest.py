@@ -1,0 +1,106 @@
+"""Fixtures shared by the whole suite.
+
+`database_url` runs each test that depends on it twice: on SQLite and on PostgreSQL.
+`make_gateway` builds the whole ASGI app (edge, tiers, in-process sandboxes) on that
+database, emptied and re-seeded with the demo estate for every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.backends import Backends, TransportWrapper, build_backends
+from app.core.db import create_engine, create_sessionmaker
+from app.core.settings import BackendSettings, Settings
+from app.main import create_app
+from app.seed import seed_demo_estate
+from tests.support.databases import clear, postgres_database, sqlite_database
+
+FAST_RETRIES = {
+    "retry_attempts": 3,
+    "retry_initial_backoff_seconds": 0.001,
+    "retry_max_backoff_seconds": 0.005,
+    "retry_budget_seconds": 2.0,
+    "read_timeout_seconds": 2.0,
+}
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        async with sqlite_database(tmp_path_factory.mktemp("sqlite")) as url:
+            yield url
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+def settings_for(database_url: str, **overrides: object) -> Settings:
+    backend = BackendSettings(**FAST_RETRIES).model_dump()  # type: ignore[arg-type]
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "migrate_on_start": False,
+        "seed_demo_data": False,
+        "erp": backend,
+        "billing": backend,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Gateway:
+    app: FastAPI
+    client: httpx.AsyncClient
+    backends: Backends
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def make_gateway(database_url: str) -> AsyncIterator[GatewayFactory]:
+    """Build gateways on an emptied, freshly seeded database; closes them after the test."""
+    engine = create_engine(database_url)
+    await clear(engine)
+    sessionmaker = create_sessionmaker(engine)
+    await seed_demo_estate(sessionmaker)
+    opened: list[tuple[FastAPI, httpx.AsyncClient, Backends, object]] = []
+
+    async def make(*, wrap: TransportWrapper | None = None, **overrides: object) -> Gateway:
+        settings = settings_for(database_url, **overrides)
+        backends = build_backends(settings, wrap=wrap)
+        app = create_app(settings, backends=backends)
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://gateway.test",
+        )
+        opened.append((app, client, backends, lifespan))
+        return Gateway(app, client, backends, sessionmaker)
+
+    yield make
+    for _app, client, backends, lifespan in reversed(opened):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+        await backends.aclose()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> Gateway:
+    return await make_gateway()

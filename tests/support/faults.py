@@ -1,0 +1,23 @@
+"""Transports that make a backend fail on demand."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class SwitchableTransport(httpx.AsyncBaseTransport):
+    """Passes requests through, or fails them like an unreachable host while `down`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused (injected)", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,40 @@
+import pytest
+from pydantic import ValidationError
+
+from app.core.settings import Settings
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url.startswith("sqlite+aiosqlite://")
+    assert settings.erp.url is None and settings.billing.url is None
+    assert settings.should_seed_demo_data
+
+
+def test_environment_variables_use_the_prefix_and_nest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGERGATE_ERP__URL", "https://erp.example/api/v1.0")
+    monkeypatch.setenv("LEDGERGATE_ERP__RETRY_ATTEMPTS", "5")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.erp.url == "https://erp.example/api/v1.0"
+    assert settings.erp.retry_attempts == 5
+
+
+def test_secrets_are_never_rendered() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "sk_test_sandbox" not in repr(settings)
+    assert "sk_test_sandbox" not in str(settings.model_dump())
+
+
+def test_production_refuses_placeholder_secrets_and_sandboxes() -> None:
+    with pytest.raises(ValidationError, match="placeholder secrets"):
+        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+
+
+def test_production_accepts_real_configuration() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="production",
+        erp={"url": "https://erp.example/api/v1.0", "access_token": "real-token"},
+        billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "whsec_x"},
+    )
+    assert not settings.should_seed_demo_data

@@ -1,0 +1,145 @@
+"""The resilient client: what it retries, what it never retries, and how it classifies."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from app.core.context import correlation_id
+from app.core.settings import BackendSettings
+from system_apis.errors import (
+    BackendAuthError,
+    BackendBusinessError,
+    BackendContractError,
+    BackendNotFound,
+    BackendTimeout,
+    BackendTransientError,
+)
+from system_apis.http import ResilientClient, parse_body, parse_retry_after
+
+SETTINGS = BackendSettings(
+    retry_attempts=3,
+    retry_initial_backoff_seconds=0.001,
+    retry_max_backoff_seconds=0.002,
+    retry_budget_seconds=5,
+)
+
+
+def client_answering(
+    answers: list[httpx.Response | Exception], seen: list[httpx.Request] | None = None
+) -> ResilientClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return ResilientClient(
+        backend="erp",
+        base_url="http://backend.test",
+        settings=SETTINGS,
+        transport=httpx.MockTransport(handler),
+    )
+
+
+async def test_transient_faults_are_retried_until_success() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering(
+        [httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(200, json={})], seen
+    )
+    response = await client.request("GET", "/x", operation="get_x")
+    assert response.status_code == 200
+    assert len(seen) == 3
+
+
+async def test_retries_stop_at_the_attempt_limit_with_the_last_error() -> None:
+    client = client_answering([httpx.Response(502)] * 3)
+    with pytest.raises(BackendTransientError) as raised:
+        await client.request("GET", "/x", operation="get_x")
+    assert raised.value.vendor_status == 502
+
+
+async def test_a_non_idempotent_call_without_a_key_is_never_retried() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering([httpx.Response(503), httpx.Response(200)], seen)
+    with pytest.raises(BackendTransientError):
+        await client.request("POST", "/x", operation="create_x")
+    assert len(seen) == 1
+
+
+async def test_a_post_with_an_idempotency_key_is_retried() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering([httpx.Response(500), httpx.Response(200)], seen)
+    await client.request("POST", "/x", operation="create_x", headers={"Idempotency-Key": "k1"})
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["k1", "k1"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.Response(400), BackendBusinessError),
+        (httpx.Response(404), BackendNotFound),
+        (httpx.Response(401), BackendAuthError),
+        (httpx.Response(403), BackendAuthError),
+        (httpx.Response(302), BackendContractError),
+        (httpx.ReadTimeout("slow"), BackendTimeout),
+    ],
+)
+async def test_failures_are_classified(answer: httpx.Response | Exception, error: type[Exception]) -> None:
+    client = client_answering([answer] * 3)
+    with pytest.raises(error):
+        await client.request("GET", "/x", operation="get_x")
+
+
+async def test_business_errors_are_not_retried() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering([httpx.Response(422), httpx.Response(200)], seen)
+    with pytest.raises(BackendBusinessError):
+        await client.request("GET", "/x", operation="get_x")
+    assert len(seen) == 1
+
+
+async def test_retry_after_is_honoured_within_the_budget() -> None:
+    waits: list[float] = []
+    client = client_answering(
+        [httpx.Response(429, headers={"Retry-After": "0.05"}), httpx.Response(200)]
+    )
+    original: Callable[..., float] = client._wait
+
+    def recording_wait(state):  # type: ignore[no-untyped-def]
+        waits.append(original(state))
+        return waits[-1]
+
+    client._wait = recording_wait  # type: ignore[method-assign]
+    await client.request("GET", "/x", operation="get_x")
+    assert waits and waits[0] >= 0.05
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after(None) is None
+
+
+async def test_the_correlation_id_travels_downstream() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering([httpx.Response(200)], seen)
+    token = correlation_id.set("req-42")
+    try:
+        await client.request("GET", "/x", operation="get_x")
+    finally:
+        correlation_id.reset(token)
+    assert seen[0].headers["X-Correlation-ID"] == "req-42"
+
+
+class Thing(BaseModel):
+    id: str
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"other": 1}', b"\xff\xfe"])
+def test_a_body_outside_the_contract_is_a_contract_error(body: bytes) -> None:
+    with pytest.raises(BackendContractError):
+        parse_body(httpx.Response(200, content=body), Thing, backend="erp", operation="get")
