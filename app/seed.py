@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.canonical.catalog import BillingInterval
 from app.core.canonical.parties import CustomerStatus, PartnerStatus, PeriodStatus
-from app.core.ids import new_id
+from app.core.ids import PREFIXES, new_id
 from app.core.models import (
     AccountingPeriodRow,
     CustomerRow,
@@ -26,6 +26,11 @@ from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 logger = logging.getLogger(__name__)
 
 MONTHS_OF_PERIODS = 12
+
+
+def demo_id(kind: str, number: int) -> str:
+    """Fixed ids for the demo estate (`cus_00000000000000000000000001`), so docs can cite them."""
+    return f"{PREFIXES[kind]}_{number:026d}"
 
 
 def _month_start(day: date, offset: int) -> date:
@@ -61,9 +66,9 @@ async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bo
         if await session.scalar(select(LegalEntityRow.id).limit(1)) is not None:
             return False
         entities = {}
-        for company in DEMO_COMPANIES:
+        for number, company in enumerate(DEMO_COMPANIES, start=1):
             entity = LegalEntityRow(
-                id=new_id("legal_entity"),
+                id=demo_id("legal_entity", number),
                 code=company.code,
                 name=company.name,
                 country=company.country,
@@ -76,36 +81,43 @@ async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bo
             entities[company.currency] = entity
         partners = [
             PartnerRow(
-                id=new_id("partner"), name=name, status=PartnerStatus.ACTIVE, commission_plan=plan
+                id=demo_id("partner", number),
+                name=name,
+                status=PartnerStatus.ACTIVE,
+                commission_plan=plan,
             )
-            for name, plan in (
-                ("Northwind Resellers", "reseller-20"),
-                ("Fabrikam Referrals", "referral-10"),
+            for number, (name, plan) in enumerate(
+                (("Northwind Resellers", "reseller-20"), ("Fabrikam Referrals", "referral-10")),
+                start=1,
             )
         ]
         session.add_all(partners)
-        for name, tier, amounts in (
+        catalog = (
             ("Ledgergate Pro", "pro", (4900, 4500)),
             ("Ledgergate Enterprise", "enterprise", (19900, 18500)),
-        ):
-            product = ProductRow(id=new_id("product"), name=name, tier=tier, tax_code="STANDARD")
+        )
+        for number, (name, tier, amounts) in enumerate(catalog, start=1):
+            product = ProductRow(
+                id=demo_id("product", number), name=name, tier=tier, tax_code="STANDARD"
+            )
             session.add(product)
-            for currency, amount in zip(("USD", "EUR"), amounts, strict=True):
+            for offset, (currency, amount) in enumerate(zip(("USD", "EUR"), amounts, strict=True)):
                 session.add(
                     PriceRow(
-                        id=new_id("price"),
+                        id=demo_id("price", number * 10 + offset + 1),
                         product_id=product.id,
                         currency=currency,
                         unit_amount=amount,
                         interval=BillingInterval.MONTH,
                     )
                 )
-        for name, email, currency, partner in (
+        customers = (
             ("Acme Robotics Inc.", "billing@acme.example", "USD", partners[0]),
             ("Globex Corporation", "ap@globex.example", "USD", None),
             ("Initech GmbH", "rechnung@initech.example", "EUR", partners[1]),
-        ):
-            customer_id = new_id("customer")
+        )
+        for number, (name, email, currency, partner) in enumerate(customers, start=1):
+            customer_id = demo_id("customer", number)
             session.add(
                 CustomerRow(
                     id=customer_id,

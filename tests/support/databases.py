@@ -45,7 +45,9 @@ async def postgres_database() -> AsyncIterator[str]:
         _require_or_skip(str(error))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
         url = f"{base}/{name}"
         await _migrate(url)
         yield url

@@ -13,8 +13,14 @@ def invoice(**overrides: Any) -> dict[str, Any]:
         "invoice_date": "2026-11-20",
         "due_date": "2026-12-20",
         "lines": [
-            {"description": "Pro", "quantity": 2, "unit_amount": 4900, "amount": 9800,
-             "tax_code": "STANDARD", "tax_amount": 870},
+            {
+                "description": "Pro",
+                "quantity": 2,
+                "unit_amount": 4900,
+                "amount": 9800,
+                "tax_code": "STANDARD",
+                "tax_amount": 870,
+            },
         ],
         "subtotal": 9800,
         "tax_total": 870,
@@ -49,9 +55,7 @@ def test_line_amount_must_be_quantity_times_unit_amount() -> None:
         InvoiceCreate.model_validate(body)
 
 
-@pytest.mark.parametrize(
-    "field", ["status", "id", "legal_entity_id", "posted_at"]
-)
+@pytest.mark.parametrize("field", ["status", "id", "legal_entity_id", "posted_at"])
 def test_server_owned_fields_cannot_be_sent(field: str) -> None:
     with pytest.raises(ValidationError, match="Extra inputs"):
         InvoiceCreate.model_validate(invoice(**{field: "x"}))

@@ -37,7 +37,11 @@ def test_minor_unit_exponents_follow_iso_4217(currency: str, exponent: int) -> N
 
 @pytest.mark.parametrize(
     ("minor", "currency", "major"),
-    [(1999, "USD", Decimal("19.99")), (500, "JPY", Decimal("500")), (1234, "KWD", Decimal("1.234"))],
+    [
+        (1999, "USD", Decimal("19.99")),
+        (500, "JPY", Decimal("500")),
+        (1234, "KWD", Decimal("1.234")),
+    ],
 )
 def test_decimal_conversion_round_trips(minor: int, currency: str, major: Decimal) -> None:
     assert to_decimal(minor, currency) == major

@@ -7,7 +7,8 @@ from app.core.settings import Settings
 def test_defaults_are_the_embedded_development_setup() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.database_url.startswith("sqlite+aiosqlite://")
-    assert settings.erp.url is None and settings.billing.url is None
+    assert settings.erp.url is None
+    assert settings.billing.url is None
     assert settings.should_seed_demo_data
 
 
@@ -35,6 +36,10 @@ def test_production_accepts_real_configuration() -> None:
         _env_file=None,
         environment="production",
         erp={"url": "https://erp.example/api/v1.0", "access_token": "real-token"},
-        billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "whsec_x"},
+        billing={
+            "url": "https://api.stripe.com",
+            "api_key": "sk_live_x",
+            "webhook_secret": "whsec_x",
+        },
     )
     assert not settings.should_seed_demo_data

@@ -18,12 +18,19 @@ def test_allowed_transitions_pass() -> None:
         (InvoiceStatus.OPEN, InvoiceStatus.PAID),
     ],
 )
-def test_forbidden_transitions_raise_a_409_problem(current: InvoiceStatus, new: InvoiceStatus) -> None:
+def test_forbidden_transitions_raise_a_409_problem(
+    current: InvoiceStatus, new: InvoiceStatus
+) -> None:
     with pytest.raises(InvalidTransition) as raised:
         INVOICE_STATUS.check(current, new)
     assert raised.value.status_code == 409
-    assert raised.value.extensions == {"current_status": current.value, "requested_status": new.value}
+    assert raised.value.extensions == {
+        "current_status": current.value,
+        "requested_status": new.value,
+    }
 
 
 def test_a_canceled_subscription_is_final() -> None:
-    assert not any(SUBSCRIPTION_STATUS.can(SubscriptionStatus.CANCELED, s) for s in SubscriptionStatus)
+    assert not any(
+        SUBSCRIPTION_STATUS.can(SubscriptionStatus.CANCELED, s) for s in SubscriptionStatus
+    )
