@@ -1,0 +1,226 @@
+"""The invoice → ERP posting workflow across all three tiers, on SQLite and PostgreSQL."""
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import httpx
+
+from app.core.errors import PROBLEM_BASE_URI
+from app.core.models.invoice import InvoiceRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from tests.conftest import Gateway, GatewayFactory
+from tests.support.faults import SwitchableTransport
+from tests.support.invoices import (
+    ACME,
+    DE_COMPANY,
+    INITECH,
+    US_COMPANY,
+    invoice_body,
+    last_month,
+)
+
+
+async def register(gateway: Gateway, body: dict[str, Any] | None = None) -> str:
+    response = await gateway.client.post("/v1/invoices", json=body or invoice_body())
+    assert response.status_code == 201, response.text
+    invoice_id: str = response.json()["id"]
+    return invoice_id
+
+
+async def post(gateway: Gateway, invoice_id: str, key: str, **body: Any) -> httpx.Response:
+    return await gateway.client.post(
+        f"/v1/invoices/{invoice_id}/postings", json=body, headers={"Idempotency-Key": key}
+    )
+
+
+def erp_documents(gateway: Gateway, invoice_id: str, company: str = US_COMPANY) -> int:
+    assert gateway.backends.erp_sandbox is not None
+    return gateway.backends.erp_sandbox.document_count(company, invoice_id)
+
+
+async def test_posting_records_the_erp_acknowledgement(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert result["state"] == "posted"
+    assert result["already_posted"] is False
+    assert result["posting"]["erp_document_number"]
+
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert invoice["status"] == "posted"
+    assert invoice["posting"]["erp_document_id"] == result["posting"]["erp_document_id"]
+    assert invoice["last_run"]["status"] == "succeeded"
+
+    run = (await gateway.client.get(result["run_url"])).json()
+    assert [s["name"] for s in run["steps"]] == [
+        "check_tax_codes",
+        "upsert_customer",
+        "create_document",
+        "post_document",
+    ]
+    assert all(step["status"] == "succeeded" for step in run["steps"])
+    assert run["result"]["totals_match"] is True
+    assert erp_documents(gateway, invoice_id) == 1
+    assert gateway.backends.erp_sandbox is not None
+    posted = gateway.backends.erp_sandbox.posted_invoices(US_COMPANY)
+    assert [p.external_document_number for p in posted] == [invoice_id]
+
+
+async def test_the_same_key_and_body_replays_the_first_answer(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    first = await post(gateway, invoice_id, "key-1")
+    second = await post(gateway, invoice_id, "key-1")
+    assert second.status_code == first.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_the_same_key_with_another_body_is_a_422_problem(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    await post(gateway, invoice_id, "key-1")
+    response = await post(gateway, invoice_id, "key-1", posting_date="2030-01-01")
+    assert response.status_code == 422
+    assert response.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-reused"
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_two_keys_for_one_invoice_still_make_one_erp_document(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    first = await post(gateway, invoice_id, "key-1")
+    second = await post(gateway, invoice_id, "key-2")
+    assert second.status_code == 200
+    assert second.json()["already_posted"] is True
+    assert second.json()["posting"] == first.json()["posting"]
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_the_erp_external_number_guards_a_lost_acknowledgement(gateway: Gateway) -> None:
+    """The gateway crashed after the ERP posted but before it recorded: no second document."""
+    invoice_id = await register(gateway)
+    first = await post(gateway, invoice_id, "key-1")
+    document_id = first.json()["posting"]["erp_document_id"]
+    async with gateway.sessionmaker() as session:  # forget the acknowledgement, as a crash would
+        invoice = await session.get_one(InvoiceRow, invoice_id)
+        invoice.status, invoice.erp_ref, invoice.erp_document_number = "posting", None, None
+        run = await session.get_one(WorkflowRunRow, first.json()["run_id"])
+        run.status = RunStatus.PENDING_RETRY
+        await session.commit()
+    again = await post(gateway, invoice_id, "key-2")
+    assert again.status_code == 201, again.text
+    assert again.json()["posting"]["erp_document_id"] == document_id
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_a_closed_period_is_refused_by_the_reject_policy(gateway: Gateway) -> None:
+    invoice_id = await register(gateway, invoice_body(invoice_date=last_month()))
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "closed-period"
+    assert problem["policy"] == "reject"
+    run = (await gateway.client.get(problem["run_url"])).json()
+    assert run["status"] == "failed"
+    assert run["error_class"] == "business"
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert invoice["status"] == "open"
+    assert erp_documents(gateway, invoice_id) == 0
+
+
+async def test_a_closed_period_rolls_forward_by_policy(gateway: Gateway) -> None:
+    body = invoice_body(INITECH, currency="EUR", invoice_date=last_month())
+    invoice_id = await register(gateway, body)
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 201, response.text
+    first_open_day = date.today().replace(day=1)  # the first day of the next open period
+    assert response.json()["posting"]["posting_date"] == first_open_day.isoformat()
+    assert erp_documents(gateway, invoice_id, DE_COMPANY) == 1
+
+
+async def test_an_unknown_tax_code_is_a_business_problem(gateway: Gateway) -> None:
+    body = invoice_body(lines=(("Luxury add-on", 1, 1000, "LUXURY"),))
+    invoice_id = await register(gateway, body)
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 422
+    assert response.json()["type"] == PROBLEM_BASE_URI + "unknown-tax-code"
+    assert response.json()["tax_codes"] == ["LUXURY"]
+    assert erp_documents(gateway, invoice_id) == 0
+
+
+async def test_an_unreachable_erp_queues_the_run_and_a_retry_completes_it(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice_id = await register(gateway)
+    switches["erp"].down = True
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 202, response.text
+    assert response.json()["state"] == "pending_retry"
+    assert response.headers["location"] == response.json()["run_url"]
+    assert switches["erp"].refused == 3  # the whole retry budget was used
+    run = (await gateway.client.get(response.json()["run_url"])).json()
+    assert run["status"] == "pending_retry"
+    assert run["error_class"] == "transient"
+    assert run["next_attempt_at"]
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert invoice["status"] == "posting"
+    assert erp_documents(gateway, invoice_id) == 0
+
+    switches["erp"].down = False
+    retried = await post(gateway, invoice_id, "key-2")
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["run_id"] == run["id"]
+    run = (await gateway.client.get(retried.json()["run_url"])).json()
+    assert run["attempts"] == 2
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_concurrent_requests_with_one_key_make_one_document(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    responses = await asyncio.gather(*(post(gateway, invoice_id, "same-key") for _ in range(8)))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}
+    assert 201 in statuses
+    answers = {r.json()["posting"]["erp_document_id"] for r in responses if r.status_code == 201}
+    assert len(answers) == 1
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_concurrent_requests_with_different_keys_make_one_document(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    responses = await asyncio.gather(*(post(gateway, invoice_id, f"key-{i}") for i in range(6)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 1, [r.text for r in responses]
+    assert set(statuses) <= {200, 201, 409}
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_a_posting_needs_an_idempotency_key(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    response = await gateway.client.post(f"/v1/invoices/{invoice_id}/postings", json={})
+    assert response.status_code == 400
+    assert response.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-required"
+
+
+async def test_an_invoice_for_an_unknown_customer_is_refused(gateway: Gateway) -> None:
+    body = invoice_body("cus_01jd0000000000000000000000")
+    response = await gateway.client.post("/v1/invoices", json=body)
+    assert response.status_code == 422
+    assert response.json()["type"] == PROBLEM_BASE_URI + "unknown-reference"
+
+
+async def test_an_invoice_in_another_currency_than_the_customer_is_refused(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.post("/v1/invoices", json=invoice_body(ACME, currency="EUR"))
+    assert response.status_code == 422
+    assert response.json()["type"] == PROBLEM_BASE_URI + "currency-mismatch"
