@@ -1,0 +1,1 @@
+"""Billing adapters: one module per vendor wire format, each implementing `BillingPort`."""

@@ -1,0 +1,167 @@
+"""Canonical ⇄ Stripe mapping, and the bracket-notation form encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from system_apis.billing.adapters.stripe import StripeCustomer, StripeInvoice, StripeList
+from system_apis.billing.mapping import (
+    customer_create_params,
+    customer_from_stripe,
+    encode_form,
+    invoice_from_stripe,
+    invoice_page_from_stripe,
+    list_invoices_params,
+)
+from system_apis.billing.schemas import BillingCustomerCreate, BillingInvoiceStatus
+from system_apis.sandboxes.stripe import decode_form
+
+
+def wire(params: Mapping[str, object]) -> str:
+    """The body httpx sends for `encode_form(params)`, brackets unescaped for reading."""
+    request = httpx.Request("POST", "http://stripe.test/v1/x", data=encode_form(params))
+    return unquote(request.content.decode())
+
+
+def test_scalars_booleans_and_none() -> None:
+    assert encode_form(
+        {"name": "Acme", "amount": 100, "paid": True, "draft": False, "x": None}
+    ) == {
+        "name": "Acme",
+        "amount": "100",
+        "paid": "true",
+        "draft": "false",
+    }
+
+
+def test_nested_dicts_use_brackets() -> None:
+    params = {"metadata": {"ledgergate_id": "cus_1"}, "address": {"geo": {"lat": "1"}}}
+    assert encode_form(params) == {
+        "metadata[ledgergate_id]": "cus_1",
+        "address[geo][lat]": "1",
+    }
+
+
+def test_lists_of_scalars_repeat_an_empty_bracket() -> None:
+    assert wire({"expand": ["customer", "lines.data"]}) == "expand[]=customer&expand[]=lines.data"
+
+
+def test_lists_of_dicts_are_numbered() -> None:
+    params = {"lines": [{"amount": 1, "tax_rates": ["txr_1"]}, {"amount": 2}]}
+    assert wire(params) == "lines[0][amount]=1&lines[0][tax_rates][]=txr_1&lines[1][amount]=2"
+
+
+def test_order_is_kept_and_empty_containers_vanish() -> None:
+    params = {"b": "1", "metadata": {}, "expand": [], "a": {"z": None, "y": "2"}}
+    assert wire(params) == "b=1&a[y]=2"
+
+
+def test_encoded_forms_decode_back_to_the_same_nesting() -> None:
+    params = {
+        "metadata": {"ledgergate_id": "cus_1", "note": "a&b=c [x]"},
+        "expand": ["customer"],
+        "lines": [{"amount": 5, "period": {"start": 1}}],
+    }
+    body = httpx.Request("POST", "http://stripe.test", data=encode_form(params)).content
+    assert decode_form(body.decode()) == {
+        "metadata": {"ledgergate_id": "cus_1", "note": "a&b=c [x]"},
+        "expand": ["customer"],
+        "lines": {"0": {"amount": "5", "period": {"start": "1"}}},
+    }
+
+
+def test_unencodable_values_are_refused() -> None:
+    with pytest.raises(TypeError, match=r"amount=1\.5"):
+        encode_form({"amount": 1.5})
+
+
+def test_customer_create_params_carry_reference_and_currency_in_metadata() -> None:
+    params = customer_create_params(
+        BillingCustomerCreate(reference="cus_01j", name="Acme", email=None, currency="EUR")
+    )
+    assert encode_form(params) == {
+        "name": "Acme",
+        "metadata[ledgergate_id]": "cus_01j",
+        "metadata[currency]": "eur",
+    }
+
+
+def test_list_params_leave_out_what_is_not_asked() -> None:
+    params = list_invoices_params(customer_id=None, limit=5, cursor=None)
+    assert encode_form(params) == {"limit": "5"}
+
+
+def stripe_customer(**fields: object) -> StripeCustomer:
+    base: dict[str, object] = {
+        "id": "cus_X",
+        "object": "customer",
+        "created": 1_600_000_000,
+        "livemode": False,
+        "metadata": {"ledgergate_id": "cus_01j", "currency": "eur"},
+    }
+    return StripeCustomer.model_validate(base | fields)
+
+
+def test_customer_from_stripe() -> None:
+    customer = customer_from_stripe(stripe_customer(name="Acme", email="a@acme.test"))
+    assert customer.id == "cus_X"
+    assert customer.reference == "cus_01j"
+    assert customer.currency == "EUR"
+    assert customer.created_at == datetime(2020, 9, 13, 12, 26, 40, tzinfo=UTC)
+
+
+def test_customer_currency_set_by_stripe_wins_over_metadata() -> None:
+    assert customer_from_stripe(stripe_customer(currency="usd")).currency == "USD"
+    assert customer_from_stripe(stripe_customer(metadata={})).currency is None
+
+
+def stripe_invoice(invoice_id: str = "in_1", **fields: object) -> StripeInvoice:
+    base: dict[str, object] = {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": "cus_X",
+        "currency": "usd",
+        "status": "open",
+        "subtotal": 1_000,
+        "tax": None,
+        "total": 1_000,
+        "amount_paid": 0,
+        "metadata": {},
+    }
+    return StripeInvoice.model_validate(base | fields)
+
+
+def test_invoice_from_stripe() -> None:
+    invoice = invoice_from_stripe(
+        stripe_invoice(tax=190, total=1_190, metadata={"ledgergate_id": "inv_1"})
+    )
+    assert invoice.status is BillingInvoiceStatus.OPEN
+    assert (invoice.currency, invoice.subtotal, invoice.tax, invoice.total) == (
+        "USD",
+        1_000,
+        190,
+        1_190,
+    )
+    assert invoice.reference == "inv_1"
+
+
+def test_invoice_without_tax_rates_has_zero_tax() -> None:
+    assert invoice_from_stripe(stripe_invoice(tax=None, metadata=None)).tax == 0
+
+
+@pytest.mark.parametrize(("has_more", "cursor"), [(True, "in_2"), (False, None)])
+def test_page_cursor_is_the_last_id_only_when_there_is_more(
+    has_more: bool, cursor: str | None
+) -> None:
+    page = StripeList[StripeInvoice](
+        object="list",
+        data=[stripe_invoice("in_1"), stripe_invoice("in_2")],
+        has_more=has_more,
+        url="/v1/invoices",
+    )
+    assert invoice_page_from_stripe(page).next_cursor == cursor
