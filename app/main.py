@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from pydantic.json_schema import models_json_schema
 
 from app.backends import Backends, build_backends
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrate import upgrade
-from app.core.problems import Problem
 from app.core.settings import Settings, get_settings
 from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
+from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.routers import include_routers
 from app.seed import seed_demo_estate
@@ -63,23 +61,5 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     include_routers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)  # added last: outermost
-    app.openapi = _openapi_with_problem_schema(app)  # type: ignore[method-assign]
+    install_openapi(app)
     return app
-
-
-def _openapi_with_problem_schema(app: FastAPI) -> Any:
-    base = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = base()
-            _, definitions = models_json_schema(
-                [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
-            )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                definitions["$defs"]
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    return openapi
