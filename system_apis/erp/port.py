@@ -24,7 +24,9 @@ class ErpPort(Protocol):
 
     async def list_tax_codes(self, company_id: str) -> frozenset[str]: ...
 
-    async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer: ...
+    async def upsert_customer(
+        self, company_id: str, customer: ErpCustomerUpsert
+    ) -> ErpCustomer: ...
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str
