@@ -79,9 +79,9 @@ def sandbox(
     """Run a built-in backend sandbox as its own HTTP server."""
     from system_apis.sandboxes import business_central, stripe
 
-    apps = {Sandbox.ERP: business_central.create_app, Sandbox.BILLING: stripe.create_app}
+    sandbox_app = business_central.create_app() if backend == Sandbox.ERP else stripe.create_app()
     console.print(f"[bold]{backend.value} sandbox[/] listening on http://{host}:{port}")
-    uvicorn.run(apps[backend](), host=host, port=port, log_level="warning")
+    uvicorn.run(sandbox_app, host=host, port=port, log_level="warning")
 
 
 @app.command()

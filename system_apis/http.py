@@ -12,7 +12,8 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -46,6 +47,18 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class VendorError:
+    """What a backend's own error body says: its error code and its message."""
+
+    code: str | None
+    message: str | None
+
+
+ErrorDecoder = Callable[[httpx.Response], VendorError | None]
+"""Reads a vendor error body; adapters pass one so refusals keep the vendor's words."""
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -116,12 +129,14 @@ class ResilientClient:
         json_body: Any = None,
         form: Any = None,
         headers: Mapping[str, str] | None = None,
+        decode_error: ErrorDecoder | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying transient faults when that is safe.
 
         `idempotent` defaults to what the method and an `Idempotency-Key` header say;
         adapters pass `True` for creates the backend deduplicates on its own (for
-        example by external document number).
+        example by external document number). `decode_error` reads the vendor's
+        error body so the raised error carries the vendor's code and message.
         """
         method = method.upper()
         request_headers = dict(headers or {})
@@ -149,6 +164,7 @@ class ResilientClient:
                     json_body=json_body,
                     form=form,
                     headers=request_headers,
+                    decode_error=decode_error,
                 )
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
@@ -162,6 +178,7 @@ class ResilientClient:
         json_body: Any,
         form: Any,
         headers: dict[str, str],
+        decode_error: ErrorDecoder | None,
     ) -> httpx.Response:
         try:
             response = await self._client.request(
@@ -181,17 +198,27 @@ class ResilientClient:
             ) from exc
         if response.is_success:
             return response
-        raise self.classify(response, operation=operation)
+        raise self.classify(response, operation=operation, decode_error=decode_error)
 
-    def classify(self, response: httpx.Response, *, operation: str) -> BackendError:
+    def classify(
+        self,
+        response: httpx.Response,
+        *,
+        operation: str,
+        decode_error: ErrorDecoder | None = None,
+    ) -> BackendError:
         """Map a non-2xx response to the error class that says what to do about it."""
         status = response.status_code
+        vendor = decode_error(response) if decode_error is not None else None
         context: dict[str, Any] = {
             "backend": self.backend,
             "operation": operation,
             "vendor_status": status,
+            "vendor_code": vendor.code if vendor else None,
         }
         message = f"{self.backend} answered {status} to {operation}"
+        if vendor is not None and vendor.message:
+            message = f"{message}: {vendor.message}"
         if status in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return BackendTransientError(message, retry_after=retry_after, **context)
@@ -242,7 +269,14 @@ async def probe(client: ResilientClient, path: str) -> str:
     """One quick GET for readiness: `ok`, or the class of the failure (no retries)."""
     try:
         await client.send_once(
-            "GET", path, operation="readiness", params=None, json_body=None, form=None, headers={}
+            "GET",
+            path,
+            operation="readiness",
+            params=None,
+            json_body=None,
+            form=None,
+            headers={},
+            decode_error=None,
         )
     except BackendError as error:
         return error.error_class.value

@@ -1,0 +1,1 @@
+"""Contract tests: what adapters send and sandboxes answer, against vendor documents."""

@@ -1,0 +1,1 @@
+"""Tests of the system tier, mirroring `system_apis/`."""

@@ -3,13 +3,13 @@
 The caller builds the `ResilientClient` with the API root as base URL and
 `stripe_headers(settings)` as default headers. Wire models here are permissive
 (`extra="ignore"`): Stripe adds fields without a version change, and we read only
-what the mapping needs. Stripe's typed error bodies refine the status-based
-classification of `ResilientClient.classify` (see `refine_stripe_error`).
+what the mapping needs. Stripe's typed error bodies give the classified error its
+`vendor_code` and message (`decode_stripe_error`).
 """
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -30,8 +30,8 @@ from system_apis.billing.schemas import (
     BillingInvoice,
     BillingPage,
 )
-from system_apis.errors import BackendBusinessError, BackendError, BackendNotFound
-from system_apis.http import ResilientClient, parse_body
+from system_apis.errors import BackendNotFound
+from system_apis.http import ResilientClient, VendorError, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,29 +103,13 @@ def stripe_headers(settings: BillingSettings) -> dict[str, str]:
     }
 
 
-def refine_stripe_error(error: BackendError, response: httpx.Response) -> BackendError:
-    """Sharpen a status-classified error with Stripe's typed error body, when there is one.
-
-    The class stays the one the status gave (auth, transient, business) except that
-    `resource_missing` is always "not found"; `vendor_code` is Stripe's `code`, or its
-    `type` when there is no code (`idempotency_error` has none). A body that is not a
-    Stripe error leaves the error as it was.
-    """
+def decode_stripe_error(response: httpx.Response) -> VendorError | None:
+    """Stripe's typed error body: `code`, or `type` when there is none (`idempotency_error`)."""
     try:
         detail = StripeError.model_validate_json(response.content).error
     except ValidationError:
-        return error
-    cls: type[BackendError] = type(error)
-    if detail.code == "resource_missing" and isinstance(error, BackendBusinessError):
-        cls = BackendNotFound
-    return cls(
-        f"{error.detail}: {detail.message}" if detail.message else error.detail,
-        backend=error.backend,
-        operation=error.operation,
-        vendor_status=error.vendor_status,
-        vendor_code=detail.code or detail.type,
-        retry_after=error.retry_after,
-    )
+        return None
+    return VendorError(code=detail.code or detail.type, message=detail.message)
 
 
 class StripeAdapter:
@@ -133,20 +117,15 @@ class StripeAdapter:
 
     def __init__(self, client: ResilientClient) -> None:
         self._client = client
-        status_classify = client.classify
 
-        def classify(response: httpx.Response, *, operation: str) -> BackendError:
-            return refine_stripe_error(status_classify(response, operation=operation), response)
-
-        # The client raises what `classify` returns and keeps no response on the error,
-        # so Stripe's error body can only be read here. The client is this backend's own.
-        client.classify = classify  # type: ignore[method-assign]
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self._client.request(method, path, decode_error=decode_stripe_error, **kwargs)
 
     async def create_customer(
         self, customer: BillingCustomerCreate, *, idempotency_key: str
     ) -> BillingCustomer:
         operation = "create_customer"
-        response = await self._client.request(
+        response = await self._request(
             "POST",
             "/v1/customers",
             operation=operation,
@@ -157,7 +136,7 @@ class StripeAdapter:
 
     async def get_customer(self, customer_id: str) -> BillingCustomer:
         operation = "get_customer"
-        response = await self._client.request(
+        response = await self._request(
             "GET", f"/v1/customers/{quote(customer_id, safe='')}", operation=operation
         )
         result = self._parse(response, StripeCustomerResult, operation).root
@@ -173,7 +152,7 @@ class StripeAdapter:
 
     async def get_invoice(self, invoice_id: str) -> BillingInvoice:
         operation = "get_invoice"
-        response = await self._client.request(
+        response = await self._request(
             "GET", f"/v1/invoices/{quote(invoice_id, safe='')}", operation=operation
         )
         return invoice_from_stripe(self._parse(response, StripeInvoice, operation))
@@ -183,7 +162,7 @@ class StripeAdapter:
     ) -> BillingPage:
         operation = "list_invoices"
         params = list_invoices_params(customer_id=customer_id, limit=limit, cursor=cursor)
-        response = await self._client.request(
+        response = await self._request(
             "GET", "/v1/invoices", operation=operation, params=encode_form(params)
         )
         return invoice_page_from_stripe(self._parse(response, StripeList[StripeInvoice], operation))

@@ -240,7 +240,7 @@ def stripe_error(status: int, type_: str, code: str | None = None) -> Responder:
         ),
         (
             stripe_error(400, "invalid_request_error", "resource_missing"),
-            BackendNotFound,
+            BackendBusinessError,
             "resource_missing",
         ),
         (

@@ -1,0 +1,1 @@
+"""ERP adapters: one module per vendor wire format, each implementing `ErpPort`."""

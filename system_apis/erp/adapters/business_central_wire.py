@@ -1,0 +1,152 @@
+"""Business Central API v1.0 wire models: what goes over HTTP, in BC's own field names.
+
+Responses are read leniently (unknown fields ignored: BC adds properties between
+releases), requests are built strictly. Amounts are decimals in major units and
+dates are sent as date-time strings, as the vendor's OpenAPI document says; both
+`2024-05-01` and `2024-05-01T00:00:00Z` are read as a date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from app.core.money import CurrencyCode
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+BcAmount = Annotated[
+    Decimal, PlainSerializer(_json_number, return_type=int | float, when_used="json")
+]
+"""A decimal amount, written as a JSON number (BC's `Edm.Decimal`), never a string."""
+
+BcInvoiceStatus = Literal["Draft", "In Review", "Open", "Paid", "Canceled", "Corrective"]
+
+
+class BcModel(BaseModel):
+    """A BC response entity: camelCase on the wire, unknown properties ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class BcRequest(BaseModel):
+    """A BC request body: camelCase on the wire, nothing we did not mean to send."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+    )
+
+
+class BcError(BaseModel):
+    """The `error` member of BC's OData error body."""
+
+    code: str
+    message: str
+
+
+class BcErrorBody(BaseModel):
+    error: BcError
+
+
+class BcCompany(BcModel):
+    id: str
+    name: str
+    display_name: str
+
+
+class BcTaxGroup(BcModel):
+    id: str
+    code: str
+    display_name: str | None = None
+    tax_type: str | None = None
+
+
+class BcTaxGroupList(BcModel):
+    value: list[BcTaxGroup]
+
+
+class BcCustomer(BcModel):
+    id: str
+    number: str
+    display_name: str
+    email: str | None = None
+    currency_code: str | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+class BcCustomerList(BcModel):
+    value: list[BcCustomer]
+
+
+class BcCustomerCreate(BcRequest):
+    number: str
+    display_name: str
+    email: str
+    currency_code: str
+
+
+class BcCustomerUpdate(BcRequest):
+    display_name: str
+    email: str
+    currency_code: str
+
+
+class BcSalesInvoiceLine(BcModel):
+    id: str
+    document_id: str
+    sequence: int
+    description: str | None = None
+    quantity: BcAmount
+    unit_price: BcAmount
+    tax_code: str | None = None
+    amount_excluding_tax: BcAmount
+    total_tax_amount: BcAmount
+    amount_including_tax: BcAmount
+
+
+class BcSalesInvoice(BcModel):
+    id: str
+    number: str | None = None
+    external_document_number: str | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    customer_number: str | None = None
+    currency_code: CurrencyCode
+    status: BcInvoiceStatus
+    total_amount_excluding_tax: BcAmount
+    total_tax_amount: BcAmount
+    total_amount_including_tax: BcAmount
+    sales_invoice_lines: list[BcSalesInvoiceLine] | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+class BcSalesInvoiceList(BcModel):
+    value: list[BcSalesInvoice]
+
+
+class BcSalesInvoiceCreate(BcRequest):
+    external_document_number: str
+    customer_number: str
+    currency_code: str
+    invoice_date: datetime
+    due_date: datetime
+
+
+class BcSalesInvoiceUpdate(BcRequest):
+    invoice_date: datetime
+    due_date: datetime
+
+
+class BcSalesInvoiceLineCreate(BcRequest):
+    sequence: int
+    description: str
+    quantity: BcAmount
+    unit_price: BcAmount
+    tax_code: str

@@ -1,0 +1,251 @@
+"""What the BC adapter sends, and what the BC sandbox answers, against BC's OpenAPI document.
+
+A scenario drives every `ErpPort` method through the adapter into the sandbox while a
+recording transport keeps each exchange; every request must be one the vendor
+document allows and every successful answer must match the declared response schema.
+Refusals are not declared in the document, so their bodies are checked against BC's
+OData error shape instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine
+from system_apis.errors import BackendBusinessError
+from system_apis.sandboxes.demo_estate import closed_period
+from tests.support.business_central import (
+    BC_BASE_PATH,
+    BC_BASE_URL,
+    BC_SPEC,
+    DE,
+    US,
+    BcHarness,
+    bc_harness,
+    invoice_request,
+)
+from tests.support.openapi_check import OpenApiDocument
+from tests.support.recording import Exchange
+
+CUSTOMER = ErpCustomerUpsert(
+    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
+)
+EXPECTED_OPERATIONS = {
+    "getCompany",
+    "listTaxGroups",
+    "listCustomers",
+    "postCustomer",
+    "patchCustomer",
+    "listSalesInvoices",
+    "postSalesInvoice",
+    "getSalesInvoice",
+    "patchSalesInvoice",
+    "postSalesInvoiceLineForSalesInvoice",
+    "postActionSalesInvoices",
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> OpenApiDocument:
+    return OpenApiDocument.load(BC_SPEC, base_path=BC_BASE_PATH)
+
+
+async def happy_path(bc: BcHarness) -> None:
+    """Every port method, including the update and resume branches."""
+    adapter = bc.adapter
+    await adapter.get_company(US.id)
+    await adapter.list_tax_codes(DE.id)
+    await adapter.upsert_customer(US.id, CUSTOMER)
+    await adapter.upsert_customer(US.id, CUSTOMER.model_copy(update={"display_name": "Acme Two"}))
+    assert await adapter.find_sales_invoice(US.id, "inv_c1") is None
+    closed_day, _ = closed_period()
+    await adapter.create_sales_invoice(US.id, invoice_request("inv_c1", posting_date=closed_day))
+    draft = await adapter.create_sales_invoice(US.id, invoice_request("inv_c1"))
+    await adapter.post_sales_invoice(US.id, draft.id)
+    await adapter.post_sales_invoice(US.id, draft.id)
+
+
+async def refusals(bc: BcHarness) -> None:
+    """Requests BC refuses on its rules: they must still be well-formed requests."""
+    adapter = bc.adapter
+    await adapter.upsert_customer(US.id, CUSTOMER)
+    closed_day, _ = closed_period()
+    draft = await adapter.create_sales_invoice(
+        US.id, invoice_request("inv_c2", posting_date=closed_day)
+    )
+    bad_line = ErpInvoiceLine(
+        sequence=1, description="Seat", quantity=1, unit_price=100, tax_code="NOPE"
+    )
+    attempts = [
+        adapter.post_sales_invoice(US.id, draft.id),
+        adapter.create_sales_invoice(US.id, invoice_request("inv_c3", lines=(bad_line,))),
+        adapter.get_company("00000000-0000-4000-8000-00000000dead"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(BackendBusinessError):
+            await attempt
+
+
+def operation_ids(spec: OpenApiDocument, exchanges: list[Exchange]) -> set[str]:
+    ids = set()
+    for exchange in exchanges:
+        path = exchange.request.url.path.removeprefix(BC_BASE_PATH)
+        operation = spec.operation(exchange.request.method, path)
+        assert operation is not None
+        ids.add(operation.spec["operationId"])
+    return ids
+
+
+async def test_every_exchange_of_the_port_conforms_to_the_vendor_document(
+    spec: OpenApiDocument,
+) -> None:
+    bc = bc_harness()
+    await happy_path(bc)
+    exchanges = bc.recording.exchanges
+
+    problems = [p for exchange in exchanges for p in spec.check_exchange(exchange)]
+
+    assert problems == []
+    assert all(exchange.response.is_success for exchange in exchanges)
+    assert operation_ids(spec, exchanges) == EXPECTED_OPERATIONS
+
+
+async def test_refused_requests_are_well_formed_and_answered_in_bc_error_shape(
+    spec: OpenApiDocument,
+) -> None:
+    bc = bc_harness()
+    await refusals(bc)
+    failures = [e for e in bc.recording.exchanges if not e.response.is_success]
+
+    problems = [
+        p for e in bc.recording.exchanges for p in spec.check_request(e.request, e.request_body)
+    ]
+
+    assert problems == []
+    assert [e.response.status_code for e in failures] == [400, 400, 404]
+    for failure in failures:
+        error = json.loads(failure.response_body)["error"]
+        assert set(error) == {"code", "message"}
+        assert all(isinstance(value, str) and value for value in error.values())
+
+
+def request(
+    method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+) -> httpx.Request:
+    return httpx.Request(method, f"{BC_BASE_URL}{path}", json=json, params=params)
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        pytest.param(
+            request("GET", f"/companies({US.id})/invoices"),
+            "no such operation",
+            id="unknown-path",
+        ),
+        pytest.param(
+            request("DELETE", f"/companies({US.id})/taxGroups"),
+            "no such operation",
+            id="unknown-method",
+        ),
+        pytest.param(
+            request("GET", "/companies(LG-US)"),
+            "path parameter company_id",
+            id="company-id-not-a-uuid",
+        ),
+        pytest.param(
+            request("GET", f"/companies({US.id})/customers", params={"$orderby": "number"}),
+            "'$orderby' is not declared",
+            id="undeclared-query-parameter",
+        ),
+        pytest.param(
+            request("GET", f"/companies({US.id})/customers", params={"$top": "many"}),
+            "query parameter $top",
+            id="query-parameter-of-wrong-type",
+        ),
+        pytest.param(
+            request("POST", f"/companies({US.id})/customers", json={"displayName": 42}),
+            "displayName: 42 is not of type 'string'",
+            id="body-field-of-wrong-type",
+        ),
+        pytest.param(
+            request(
+                "POST",
+                f"/companies({US.id})/customers",
+                json={"number": "C" * 21, "displayName": "X"},
+            ),
+            "is too long",
+            id="body-field-too-long",
+        ),
+        pytest.param(
+            request(
+                "POST",
+                f"/companies({US.id})/salesInvoices",
+                json={"invoiceDate": "2025-06-01"},
+            ),
+            "is not a 'date-time'",
+            id="date-where-date-time-is-declared",
+        ),
+        pytest.param(
+            request("PATCH", f"/companies({US.id})/customers({US.id})", json={"displayName": "X"}),
+            "required header 'If-Match' is missing",
+            id="patch-without-if-match",
+        ),
+        pytest.param(
+            request(
+                "POST", f"/companies({US.id})/salesInvoices({US.id})/Microsoft.NAV.post", json={}
+            ),
+            "a body the operation does not take",
+            id="body-on-an-action",
+        ),
+        pytest.param(
+            httpx.Request("GET", f"https://api.example/elsewhere/companies({US.id})"),
+            "no such operation",
+            id="outside-the-base-path",
+        ),
+    ],
+)
+def test_the_checker_catches_bad_requests(
+    spec: OpenApiDocument, bad: httpx.Request, expected: str
+) -> None:
+    problems = spec.check_request(bad, bad.read())
+
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        pytest.param(200, b'{"value": [{"id": "not-a-uuid"}]}', "is not a 'uuid'", id="format"),
+        pytest.param(200, b'{"value": [{"code": 7}]}', "7 is not of type", id="type"),
+        pytest.param(200, b'{"value": {}}', "is not of type 'array'", id="shape"),
+        pytest.param(200, b"<html/>", "not JSON", id="not-json"),
+        pytest.param(201, b'{"value": []}', "status 201 is not declared", id="status"),
+    ],
+)
+def test_the_checker_catches_bad_responses(
+    spec: OpenApiDocument, status: int, body: bytes, expected: str
+) -> None:
+    listing = request("GET", f"/companies({US.id})/taxGroups")
+
+    problems = spec.check_response(listing, status, "application/json", body)
+
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_checker_accepts_nullable_values_and_an_empty_action_answer(
+    spec: OpenApiDocument,
+) -> None:
+    listing = request("GET", f"/companies({US.id})/taxGroups")
+    action = request("POST", f"/companies({US.id})/salesInvoices({US.id})/Microsoft.NAV.post")
+    nullable = b'{"value": [{"id": "%s", "code": null, "lastModifiedDateTime": null}]}' % (
+        US.id.encode()
+    )
+
+    assert spec.check_response(listing, 200, "application/json", nullable) == []
+    assert spec.check_response(action, 204, None, b"") == []
+    assert spec.check_response(action, 204, None, b"{}") != []

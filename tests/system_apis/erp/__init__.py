@@ -1,0 +1,1 @@
+"""Tests of the ERP system API."""

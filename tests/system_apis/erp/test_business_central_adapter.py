@@ -1,0 +1,331 @@
+"""The Business Central adapter against the BC sandbox, in process, over real HTTP framing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from system_apis.erp.adapters.business_central import BusinessCentralAdapter
+from system_apis.erp.schemas import (
+    ErpCompany,
+    ErpCustomerUpsert,
+    ErpDocumentStatus,
+    ErpInvoiceLine,
+)
+from system_apis.errors import (
+    BackendBusinessError,
+    BackendContractError,
+    BackendNotFound,
+    BackendTransientError,
+)
+from system_apis.http import ResilientClient
+from system_apis.sandboxes.demo_estate import closed_period, first_open_day
+from tests.support.business_central import (
+    BC_BASE_URL,
+    DE,
+    FAST_SETTINGS,
+    US,
+    BcHarness,
+    bc_harness,
+    invoice_request,
+)
+
+CUSTOMER = ErpCustomerUpsert(
+    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
+)
+
+
+@pytest.fixture
+async def bc() -> BcHarness:
+    harness = bc_harness()
+    await harness.adapter.upsert_customer(US.id, CUSTOMER)
+    harness.recording.exchanges.clear()
+    return harness
+
+
+def _is_line_create(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path.endswith("/salesInvoiceLines")
+
+
+async def test_get_company_maps_name_and_display_name(bc: BcHarness) -> None:
+    company = await bc.adapter.get_company(US.id)
+
+    assert company == ErpCompany(id=US.id, name=US.code, display_name=US.name)
+
+
+async def test_list_tax_codes_returns_the_company_tax_groups(bc: BcHarness) -> None:
+    assert await bc.adapter.list_tax_codes(US.id) == frozenset(US.tax_codes)
+    assert await bc.adapter.list_tax_codes(DE.id) == frozenset(DE.tax_codes)
+
+
+async def test_upsert_customer_creates_then_leaves_an_unchanged_customer_alone() -> None:
+    bc = bc_harness()
+
+    created = await bc.adapter.upsert_customer(US.id, CUSTOMER)
+    again = await bc.adapter.upsert_customer(US.id, CUSTOMER)
+
+    assert created == again
+    assert (created.number, created.display_name, created.currency) == ("C0001", "Acme Corp", "USD")
+    assert len(bc.requests("POST", "/customers")) == 1
+    assert bc.requests("PATCH", f"/customers({created.id})") == []
+    assert len(bc.state.books[US.id].customers) == 1
+
+
+async def test_upsert_customer_patches_changes_with_the_current_etag(bc: BcHarness) -> None:
+    stored = next(iter(bc.state.books[US.id].customers.values()))
+    etag_before = stored.etag
+
+    updated = await bc.adapter.upsert_customer(
+        US.id, CUSTOMER.model_copy(update={"display_name": "Acme Corporation", "email": None})
+    )
+
+    (patch,) = bc.requests("PATCH", f"/customers({updated.id})")
+    assert patch.headers["If-Match"] == etag_before
+    assert updated.display_name == "Acme Corporation"
+    assert (stored.display_name, stored.email) == ("Acme Corporation", "")
+    assert stored.etag != etag_before
+
+
+async def test_upsert_customer_surfaces_a_concurrent_change_as_a_business_error(
+    bc: BcHarness,
+) -> None:
+    stored = next(iter(bc.state.books[US.id].customers.values()))
+
+    def someone_else_edits_first(request: httpx.Request) -> bool:
+        if request.method == "PATCH":
+            stored.version += 1
+        return False
+
+    bc.faults.matches = someone_else_edits_first
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.upsert_customer(
+            US.id, CUSTOMER.model_copy(update={"display_name": "Acme Two"})
+        )
+
+    assert caught.value.vendor_status == 412
+    assert caught.value.vendor_code == "Request_EntityChanged"
+    assert stored.display_name == "Acme Corp"
+
+
+async def test_create_sales_invoice_creates_header_and_lines_with_bc_totals(
+    bc: BcHarness,
+) -> None:
+    invoice = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_001"))
+
+    assert invoice.status is ErpDocumentStatus.DRAFT
+    assert (invoice.external_document_number, invoice.customer_number) == ("inv_001", "C0001")
+    assert invoice.posting_date == first_open_day()
+    assert invoice.line_count == 2
+    # 2 x 19.99 at 8.875 % = 39.98 + 3.55 tax; 100.00 exempt.
+    assert (invoice.total_excluding_tax, invoice.total_tax, invoice.total_including_tax) == (
+        13998,
+        355,
+        14353,
+    )
+    (header,) = bc.requests("POST", "/salesInvoices")
+    assert b'"invoiceDate":"' in header.content
+
+
+async def test_create_sales_invoice_twice_yields_one_document(bc: BcHarness) -> None:
+    first = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_002"))
+    second = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_002"))
+
+    assert second == first
+    assert bc.state.document_count(US.id, "inv_002") == 1
+    assert len(bc.requests("POST", "/salesInvoices")) == 1
+    assert len(bc.requests("POST", "/salesInvoiceLines")) == 2
+
+
+async def test_a_retry_after_a_crash_between_lines_completes_without_duplicates(
+    bc: BcHarness,
+) -> None:
+    line_posts = 0
+
+    def second_line(request: httpx.Request) -> bool:
+        nonlocal line_posts
+        line_posts += _is_line_create(request)
+        return _is_line_create(request) and line_posts == 2
+
+    bc.faults.matches = second_line
+    with pytest.raises(BackendTransientError):
+        await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_003"))
+    (draft,) = bc.state.books[US.id].invoices.values()
+    assert [line.sequence for line in draft.lines] == [1]
+
+    invoice = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_003"))
+
+    assert invoice.line_count == 2
+    assert [line.sequence for line in draft.lines] == [1, 2]
+    assert bc.state.document_count(US.id, "inv_003") == 1
+
+
+async def test_a_lost_answer_to_the_header_create_is_not_retried_blindly(bc: BcHarness) -> None:
+    bc.faults.matches = lambda r: r.method == "POST" and r.url.path.endswith("/salesInvoices")
+    bc.faults.after_forwarding = True
+    with pytest.raises(BackendTransientError):
+        await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_004"))
+    assert len(bc.faults.failed) == 1
+
+    invoice = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_004"))
+
+    assert invoice.line_count == 2
+    assert bc.state.document_count(US.id, "inv_004") == 1
+
+
+async def test_find_sales_invoice(bc: BcHarness) -> None:
+    assert await bc.adapter.find_sales_invoice(US.id, "inv_005") is None
+    created = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_005"))
+
+    assert await bc.adapter.find_sales_invoice(US.id, "inv_005") == created
+
+
+async def test_external_document_numbers_with_quotes_are_escaped(bc: BcHarness) -> None:
+    created = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_'quoted'"))
+
+    assert await bc.adapter.find_sales_invoice(US.id, "inv_'quoted'") == created
+
+
+async def test_post_sales_invoice_posts_once(bc: BcHarness) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+
+    posted = await bc.adapter.post_sales_invoice(US.id, draft.id)
+    again = await bc.adapter.post_sales_invoice(US.id, draft.id)
+
+    assert posted.status is ErpDocumentStatus.POSTED
+    assert posted.number == "PS-INV103001"
+    assert again == posted
+    assert len(bc.requests("POST", "/Microsoft.NAV.post")) == 1
+    assert [i.number for i in bc.state.posted_invoices(US.id)] == [posted.number]
+
+
+async def test_create_after_posting_returns_the_posted_document(bc: BcHarness) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_007"))
+    posted = await bc.adapter.post_sales_invoice(US.id, draft.id)
+
+    assert await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_007")) == posted
+    assert bc.state.document_count(US.id, "inv_007") == 1
+
+
+async def test_closed_period_is_refused_with_the_bc_code_and_message(bc: BcHarness) -> None:
+    closed_day, _ = closed_period()
+    draft = await bc.adapter.create_sales_invoice(
+        US.id, invoice_request("inv_008", posting_date=closed_day)
+    )
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.post_sales_invoice(US.id, draft.id)
+
+    assert caught.value.vendor_status == 400
+    assert caught.value.vendor_code == "Application_DialogException"
+    assert "Posting Date is not within your range of allowed posting dates." in str(caught.value)
+    assert bc.state.posted_invoices(US.id) == []
+
+
+async def test_a_retry_with_a_rolled_forward_date_moves_the_draft_and_posts(
+    bc: BcHarness,
+) -> None:
+    closed_day, _ = closed_period()
+    draft = await bc.adapter.create_sales_invoice(
+        US.id, invoice_request("inv_009", posting_date=closed_day)
+    )
+    etag = bc.state.books[US.id].invoices[draft.id].etag
+
+    moved = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_009"))
+    posted = await bc.adapter.post_sales_invoice(US.id, moved.id)
+
+    (patch,) = bc.requests("PATCH", f"/salesInvoices({draft.id})")
+    assert patch.headers["If-Match"] == etag
+    assert moved.id == draft.id
+    assert posted.posting_date == first_open_day()
+    assert posted.status is ErpDocumentStatus.POSTED
+
+
+async def test_unknown_tax_code_is_a_business_error(bc: BcHarness) -> None:
+    request = invoice_request(
+        "inv_010",
+        lines=(
+            ErpInvoiceLine(
+                sequence=1, description="Seat", quantity=1, unit_price=500, tax_code="REDUCED"
+            ),
+        ),
+    )
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.create_sales_invoice(US.id, request)
+
+    assert caught.value.vendor_code == "Internal_InvalidTableRelation"
+    assert "Tax Group" in str(caught.value)
+
+
+async def test_posting_a_draft_without_lines_is_a_business_error(bc: BcHarness) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_011", lines=()))
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.post_sales_invoice(US.id, draft.id)
+
+    assert caught.value.vendor_code == "Application_DialogException"
+    assert "There is nothing to post." in str(caught.value)
+
+
+async def test_unknown_customer_is_a_business_error(bc: BcHarness) -> None:
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.create_sales_invoice(
+            US.id, invoice_request("inv_012", customer_number="C9999")
+        )
+
+    assert caught.value.vendor_code == "Internal_RecordNotFound"
+
+
+async def test_unknown_company_is_not_found(bc: BcHarness) -> None:
+    unknown = "00000000-0000-4000-8000-00000000dead"
+
+    with pytest.raises(BackendNotFound) as caught:
+        await bc.adapter.get_company(unknown)
+
+    assert caught.value.vendor_code == "Internal_CompanyNotFound"
+    assert caught.value.vendor_status == 404
+
+
+def _adapter_answering(status: int, content: bytes) -> BusinessCentralAdapter:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=content, headers={"content-type": "application/json"})
+
+    client = ResilientClient(
+        backend="erp",
+        base_url=BC_BASE_URL,
+        settings=FAST_SETTINGS,
+        transport=httpx.MockTransport(answer),
+    )
+    return BusinessCentralAdapter(client)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"<html>gateway</html>", id="not-json"),
+        pytest.param(b'{"value": "nope"}', id="wrong-shape"),
+        pytest.param(b'{"value": [{"id": "x"}]}', id="missing-fields"),
+    ],
+)
+async def test_a_body_outside_the_contract_is_a_contract_error(content: bytes) -> None:
+    with pytest.raises(BackendContractError):
+        await _adapter_answering(200, content).list_tax_codes(US.id)
+
+
+async def test_an_amount_finer_than_the_currency_is_a_contract_error() -> None:
+    body = (
+        b'{"value": [{"@odata.etag": "W/\\"1\\"", "id": "i1", "status": "Draft",'
+        b' "currencyCode": "USD", "totalAmountExcludingTax": 1.005, "totalTaxAmount": 0,'
+        b' "totalAmountIncludingTax": 1.005, "salesInvoiceLines": []}]}'
+    )
+
+    with pytest.raises(BackendContractError):
+        await _adapter_answering(200, body).find_sales_invoice(US.id, "inv_x")
+
+
+async def test_an_error_without_a_bc_body_is_still_classified() -> None:
+    with pytest.raises(BackendBusinessError) as caught:
+        await _adapter_answering(400, b"Bad Request").get_company(US.id)
+
+    assert caught.value.vendor_code is None
+    assert caught.value.vendor_status == 400
