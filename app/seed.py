@@ -14,6 +14,7 @@ from app.core.canonical.parties import CustomerStatus, PartnerStatus, PeriodStat
 from app.core.ids import PREFIXES, new_id
 from app.core.models import (
     AccountingPeriodRow,
+    Base,
     CustomerRow,
     LegalEntityRow,
     PartnerRow,
@@ -60,15 +61,17 @@ def monthly_periods(
     return periods
 
 
-async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    """Create the demo estate once; returns False when it is already there."""
-    async with sessionmaker() as session:
-        if await session.scalar(select(LegalEntityRow.id).limit(1)) is not None:
-            return False
-        entities = {}
-        for number, company in enumerate(DEMO_COMPANIES, start=1):
-            entity = LegalEntityRow(
-                id=demo_id("legal_entity", number),
+def _demo_rows() -> tuple[list[Base], list[Base]]:
+    """The demo estate as two layers of rows: parents, then the rows that refer to them."""
+    parents: list[Base] = []
+    children: list[Base] = []
+    entity_ids = {}
+    for number, company in enumerate(DEMO_COMPANIES, start=1):
+        entity_id = demo_id("legal_entity", number)
+        entity_ids[company.currency] = entity_id
+        parents.append(
+            LegalEntityRow(
+                id=entity_id,
                 code=company.code,
                 name=company.name,
                 country=company.country,
@@ -76,60 +79,65 @@ async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bo
                 closed_period_policy=company.closed_period_policy,
                 erp_company_id=company.id,
             )
-            session.add(entity)
-            session.add_all(monthly_periods(entity.id))
-            entities[company.currency] = entity
-        partners = [
+        )
+        children.extend(monthly_periods(entity_id))
+    partners = (("Northwind Resellers", "reseller-20"), ("Fabrikam Referrals", "referral-10"))
+    for number, (name, plan) in enumerate(partners, start=1):
+        parents.append(
             PartnerRow(
                 id=demo_id("partner", number),
                 name=name,
                 status=PartnerStatus.ACTIVE,
                 commission_plan=plan,
             )
-            for number, (name, plan) in enumerate(
-                (("Northwind Resellers", "reseller-20"), ("Fabrikam Referrals", "referral-10")),
-                start=1,
-            )
-        ]
-        session.add_all(partners)
-        catalog = (
-            ("Ledgergate Pro", "pro", (4900, 4500)),
-            ("Ledgergate Enterprise", "enterprise", (19900, 18500)),
         )
-        for number, (name, tier, amounts) in enumerate(catalog, start=1):
-            product = ProductRow(
-                id=demo_id("product", number), name=name, tier=tier, tax_code="STANDARD"
-            )
-            session.add(product)
-            for offset, (currency, amount) in enumerate(zip(("USD", "EUR"), amounts, strict=True)):
-                session.add(
-                    PriceRow(
-                        id=demo_id("price", number * 10 + offset + 1),
-                        product_id=product.id,
-                        currency=currency,
-                        unit_amount=amount,
-                        interval=BillingInterval.MONTH,
-                    )
-                )
-        customers = (
-            ("Acme Robotics Inc.", "billing@acme.example", "USD", partners[0]),
-            ("Globex Corporation", "ap@globex.example", "USD", None),
-            ("Initech GmbH", "rechnung@initech.example", "EUR", partners[1]),
-        )
-        for number, (name, email, currency, partner) in enumerate(customers, start=1):
-            customer_id = demo_id("customer", number)
-            session.add(
-                CustomerRow(
-                    id=customer_id,
-                    name=name,
-                    email=email,
-                    legal_entity_id=entities[currency].id,
+    catalog = (
+        ("Ledgergate Pro", "pro", {"USD": 4900, "EUR": 4500}),
+        ("Ledgergate Enterprise", "enterprise", {"USD": 19900, "EUR": 18500}),
+    )
+    for number, (name, tier, amounts) in enumerate(catalog, start=1):
+        product_id = demo_id("product", number)
+        parents.append(ProductRow(id=product_id, name=name, tier=tier, tax_code="STANDARD"))
+        for offset, (currency, amount) in enumerate(amounts.items(), start=1):
+            children.append(
+                PriceRow(
+                    id=demo_id("price", number * 10 + offset),
+                    product_id=product_id,
                     currency=currency,
-                    partner_id=partner.id if partner else None,
-                    status=CustomerStatus.ACTIVE,
-                    erp_number=default_erp_number(customer_id),
+                    unit_amount=amount,
+                    interval=BillingInterval.MONTH,
                 )
             )
+    customers = (
+        ("Acme Robotics Inc.", "billing@acme.example", "USD", 1),
+        ("Globex Corporation", "ap@globex.example", "USD", None),
+        ("Initech GmbH", "rechnung@initech.example", "EUR", 2),
+    )
+    for number, (name, email, currency, partner) in enumerate(customers, start=1):
+        customer_id = demo_id("customer", number)
+        children.append(
+            CustomerRow(
+                id=customer_id,
+                name=name,
+                email=email,
+                legal_entity_id=entity_ids[currency],
+                currency=currency,
+                partner_id=demo_id("partner", partner) if partner else None,
+                status=CustomerStatus.ACTIVE,
+                erp_number=default_erp_number(customer_id),
+            )
+        )
+    return parents, children
+
+
+async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    """Create the demo estate once; returns False when it is already there."""
+    async with sessionmaker() as session:
+        if await session.scalar(select(LegalEntityRow.id).limit(1)) is not None:
+            return False
+        for layer in _demo_rows():
+            session.add_all(layer)
+            await session.flush()  # parents first: the unit of work orders by relationships
         await session.commit()
     logger.info("seed.demo_estate.created")
     return True

@@ -1,20 +1,28 @@
 """Request body size limit, enforced while the body streams in (chunked bodies included).
 
-Starlette has no limit of its own: without this a client could send gigabytes.
-A declared `Content-Length` over the limit is refused before reading anything.
+Starlette has no limit of its own: without this a client could send gigabytes. A
+declared `Content-Length` over the limit is answered at once, before any byte of
+the body is read; a body that grows past the limit while streaming is cut off.
 """
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import LedgergateError
+from app.core.errors import problem_type
+from app.core.problems import problem_document
+from app.governance.asgi import send_problem
+
+SLUG = "payload-too-large"
+TITLE = "Request body too large"
 
 
-class PayloadTooLarge(LedgergateError):
-    status_code = 413
-    slug = "payload-too-large"
-    title = "Request body too large"
+class PayloadTooLarge(HTTPException):
+    """Raised from `receive`: an `HTTPException`, so FastAPI's body parsing passes it on."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body exceeds {max_bytes} bytes")
 
 
 class BodyLimitMiddleware:
@@ -28,7 +36,8 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large()
+            await send_problem(send, 413, self._problem(scope))
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -37,12 +46,18 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._too_large()
+                    raise PayloadTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"the request body exceeds {self.max_bytes} bytes", max_bytes=self.max_bytes
+    def _problem(self, scope: Scope) -> dict[str, object]:
+        return problem_document(
+            type_uri=problem_type(SLUG),
+            title=TITLE,
+            status=413,
+            detail=f"the request body exceeds {self.max_bytes} bytes",
+            instance=scope["path"],
+            correlation_id=scope.get("state", {}).get("correlation_id"),
+            max_bytes=self.max_bytes,
         )

@@ -6,7 +6,6 @@ on every response (errors included) and visible to every log line and backend ca
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,8 +14,8 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import correlation_id
-from app.core.errors import LedgergateError
-from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, internal_error_document
+from app.core.problems import internal_error_document
+from app.governance.asgi import send_problem
 
 logger = logging.getLogger("ledgergate.http")
 
@@ -63,19 +62,11 @@ class CorrelationMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except LedgergateError as error:  # raised by middleware outside the app's handlers
-            if response_started:
-                raise
-            await self._send_problem(
-                send_with_id,
-                error.status_code,
-                error_document(error, instance=scope["path"], correlation_id=cid),
-            )
         except Exception:
             logger.exception("http.unhandled_exception", extra={"path": scope["path"]})
             if response_started:
                 raise
-            await self._send_problem(send_with_id, 500, internal_error_document(scope["path"], cid))
+            await send_problem(send_with_id, 500, internal_error_document(scope["path"], cid))
         finally:
             route = scope.get("route")
             logger.info(
@@ -89,18 +80,3 @@ class CorrelationMiddleware:
                 },
             )
             correlation_id.reset(token)
-
-    @staticmethod
-    async def _send_problem(send: Send, status: int, document: dict[str, object]) -> None:
-        body = json.dumps(document).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

@@ -5,9 +5,9 @@ documented status (never a 5xx), with a conforming content type and a body valid
 against the operation's documented schema.
 """
 
+import tempfile
 from pathlib import Path
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -32,10 +32,10 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def served_schema(tmp_path_factory: pytest.TempPathFactory) -> object:
-    database = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.db"
-    app = create_app(
+def served_app() -> object:
+    """The gateway on a throwaway SQLite file; schemathesis runs its lifespan."""
+    database = Path(tempfile.mkdtemp(prefix="ledgergate-fuzz-")) / "fuzz.db"
+    return create_app(
         Settings(  # type: ignore[call-arg]
             _env_file=None,
             environment="test",
@@ -43,10 +43,9 @@ def served_schema(tmp_path_factory: pytest.TempPathFactory) -> object:
             seed_demo_data=True,
         )
     )
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-schema = schemathesis.pytest.from_fixture("served_schema")
+schema = schemathesis.openapi.from_asgi("/openapi.json", served_app())
 
 
 @schema.parametrize()

@@ -167,11 +167,12 @@ async def test_list_invoices_of_everyone(adapter: StripeAdapter, http: httpx.Asy
     assert page.next_cursor is None
 
 
-async def test_unknown_cursor_is_not_found(adapter: StripeAdapter) -> None:
-    with pytest.raises(BackendNotFound) as caught:
+async def test_unknown_cursor_is_refused_with_stripes_code(adapter: StripeAdapter) -> None:
+    with pytest.raises(BackendBusinessError) as caught:
         await adapter.list_invoices(cursor="in_missing")
 
     assert caught.value.vendor_status == 400
+    assert caught.value.vendor_code == "resource_missing"
 
 
 async def test_bad_api_key_is_an_auth_error(stripe_state: StripeState) -> None:

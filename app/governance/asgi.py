@@ -1,0 +1,25 @@
+"""Sending a problem+json answer from raw ASGI middleware, outside the app's handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.types import Send
+
+from app.core.problems import PROBLEM_MEDIA_TYPE
+
+
+async def send_problem(send: Send, status: int, document: Mapping[str, object]) -> None:
+    body = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
