@@ -90,3 +90,7 @@ def openapi() -> None:
     from app.main import create_app
 
     typer.echo(json.dumps(create_app().openapi(), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    app()

@@ -11,8 +11,11 @@ from app.core.context import correlation_id
 
 
 class CorrelationIdFilter(logging.Filter):
+    """Stamps the correlation id on every record (and drops uvicorn's ANSI-coloured copy)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = correlation_id.get()
+        record.__dict__.pop("color_message", None)
         return True
 
 

@@ -1,0 +1,77 @@
+"""`ledgergate serve` as `make run` starts it: a real uvicorn process on a fresh SQLite file."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.invoices import invoice_body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    database = tmp_path_factory.mktemp("serve") / "ledgergate.db"
+    env = {
+        **os.environ,
+        "LEDGERGATE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "LEDGERGATE_PORT": str(port),
+        "LEDGERGATE_ENVIRONMENT": "development",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            pytest.fail(f"the gateway did not start: {process.communicate()[0].decode()[-2000:]}")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_served_gateway_is_ready_on_its_seeded_estate(served: str) -> None:
+    readiness = httpx.get(f"{served}/readyz").json()
+    assert readiness == {
+        "status": "ready",
+        "checks": {"database": "ok", "erp": "ok", "billing": "ok"},
+    }
+    codes = [entity["code"] for entity in httpx.get(f"{served}/v1/legal-entities").json()]
+    assert codes == ["LG-DE", "LG-US"]
+
+
+def test_the_served_gateway_posts_an_invoice(served: str) -> None:
+    invoice = httpx.post(f"{served}/v1/invoices", json=invoice_body()).json()
+    posted = httpx.post(
+        f"{served}/v1/invoices/{invoice['id']}/postings",
+        json={},
+        headers={"Idempotency-Key": f"serve-{invoice['id']}"},
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["posting"]["erp_document_number"].startswith("PS-INV")
