@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import httpx
 from starlette.types import ASGIApp
-from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
-from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 
 from app.core.settings import BackendSettings, Settings
+from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
+from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.port import ErpPort
 from system_apis.http import ResilientClient, http_transport
 from system_apis.sandboxes import business_central, stripe
