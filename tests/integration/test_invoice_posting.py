@@ -9,6 +9,8 @@ import httpx
 from app.core.errors import PROBLEM_BASE_URI
 from app.core.models.invoice import InvoiceRow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.engine import Engine
+from process_apis.invoices.posting import WORKFLOW
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import (
@@ -224,3 +226,28 @@ async def test_an_invoice_in_another_currency_than_the_customer_is_refused(
     response = await gateway.client.post("/v1/invoices", json=invoice_body(ACME, currency="EUR"))
     assert response.status_code == 422
     assert response.json()["type"] == PROBLEM_BASE_URI + "currency-mismatch"
+
+
+async def test_a_posting_already_running_elsewhere_is_a_409_problem(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    async with gateway.sessionmaker() as session:  # another replica holds the run's lease
+        invoice = await session.get_one(InvoiceRow, invoice_id)
+        invoice.status = "posting"
+        session.add(
+            Engine.new_run(
+                workflow=WORKFLOW,
+                subject_id=invoice_id,
+                params={},
+                correlation_id=None,
+                client_id="other",
+            )
+        )
+        await session.commit()
+    response = await post(gateway, invoice_id, "key-1")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == PROBLEM_BASE_URI + "posting-in-progress"
+    assert erp_documents(gateway, invoice_id) == 0
+    retry = await post(gateway, invoice_id, "key-1")  # a 409 is not stored against the key
+    assert retry.status_code == 409
+    assert "idempotent-replayed" not in retry.headers
