@@ -28,8 +28,8 @@ run: install ## Start the gateway on the embedded default (SQLite, in-process sa
 test: install lint pytest ## Lint, type-check and run every test (SQLite and PostgreSQL)
 
 lint: install ## ruff format --check, ruff check, mypy --strict
-	$(UV) run ruff format --check .
-	$(UV) run ruff check .
+	$(UV) run ruff format --no-cache --check .
+	$(UV) run ruff check --no-cache .
 	$(UV) run mypy app system_apis process_apis
 
 format: install ## Apply ruff's formatting and autofixes

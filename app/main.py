@@ -11,12 +11,13 @@ from app.backends import Backends, build_backends
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrate import upgrade
 from app.core.settings import Settings, get_settings
+from app.governance.auth.context import AuthContext
 from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.routers import include_routers
-from app.seed import seed_demo_estate
+from app.seed import seed_demo_clients, seed_demo_estate
 from process_apis.deps import ProcessContext
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
@@ -37,6 +38,9 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         sessionmaker = create_sessionmaker(engine)
         if settings.should_seed_demo_data:
             await seed_demo_estate(sessionmaker)
+            await seed_demo_clients(sessionmaker)
+        app.state.auth = await AuthContext.start(settings.auth, sessionmaker)
+        app.state.authenticator = app.state.auth.authenticator
         app.state.backends = backends or build_backends(settings)
         app.state.process = ProcessContext(
             settings=settings,
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         try:
             yield
         finally:
+            await app.state.auth.aclose()
             if backends is None:
                 await app.state.backends.aclose()
             await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from app import health
+from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from process_apis.customers import router as customers
 from process_apis.invoices import router as invoices
@@ -14,6 +15,7 @@ from process_apis.runs import router as runs
 
 def include_routers(app: FastAPI) -> None:
     app.include_router(health.router)
+    app.include_router(auth_server.build_router())
     json_only = [Depends(require_json_body)]
     for module in (legal_entities, customers, invoices, runs):
         app.include_router(module.router, dependencies=json_only)

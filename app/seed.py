@@ -1,9 +1,11 @@
 """The development demo estate: legal entities with a closed prior period, partners,
-products and prices, and a few customers, so the README's tour works as pasted."""
+products and prices, a few customers and demo API clients with published secrets,
+so the README's tour works as pasted. Seeded in development only, unless asked for."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from app.core.canonical.parties import CustomerStatus, PartnerStatus, PeriodStat
 from app.core.ids import PREFIXES, new_id
 from app.core.models import (
     AccountingPeriodRow,
+    ApiClientRow,
     Base,
     CustomerRow,
     LegalEntityRow,
@@ -21,6 +24,8 @@ from app.core.models import (
     PriceRow,
     ProductRow,
 )
+from app.core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
+from app.governance.auth.clients import create_client
 from process_apis.customers.service import default_erp_number
 from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 
@@ -141,3 +146,57 @@ async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bo
         await session.commit()
     logger.info("seed.demo_estate.created")
     return True
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    client_id: str
+    secret: str
+    scopes: frozenset[str]
+    partner: int | None = None
+
+
+DEMO_CLIENTS = (
+    DemoClient("demo-platform", "demo-platform-secret", DEFAULT_CLIENT_SCOPES),
+    DemoClient(
+        "demo-finance-ops",
+        "demo-finance-ops-secret",
+        frozenset(
+            {
+                "ops:read",
+                "ops:write",
+                "audit:read",
+                "runs:read",
+                "invoices:read",
+                "credit_memos:approve",
+                "settlements:read",
+                "legal_entities:read",
+            }
+        ),
+    ),
+    DemoClient("demo-partner", "demo-partner-secret", frozenset({"partner:read"}), partner=1),
+    DemoClient("demo-internal", "demo-internal-secret", SYSTEM_SCOPES),
+)
+
+
+async def seed_demo_clients(sessionmaker: async_sessionmaker[AsyncSession]) -> list[DemoClient]:
+    """Create the demo API clients that are missing (development only: the secrets are public)."""
+    created = []
+    async with sessionmaker() as session:
+        for demo in DEMO_CLIENTS:
+            if await session.get(ApiClientRow, demo.client_id) is not None:
+                continue
+            await create_client(
+                session,
+                name=demo.client_id,
+                scopes=demo.scopes,
+                client_id=demo.client_id,
+                secret=demo.secret,
+                partner_id=demo_id("partner", demo.partner) if demo.partner else None,
+                tier="internal" if demo.scopes & SYSTEM_SCOPES else "standard",
+            )
+            created.append(demo)
+        await session.commit()
+    for demo in created:
+        logger.info("seed.demo_client.created", extra={"client_id": demo.client_id})
+    return created

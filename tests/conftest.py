@@ -7,8 +7,9 @@ database, emptied and re-seeded with the demo estate for every test.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,10 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.backends import Backends, TransportWrapper, build_backends
 from app.core.db import create_engine, create_sessionmaker
+from app.core.models.api_client import ApiClientRow
+from app.core.scopes import DEFAULT_CLIENT_SCOPES
 from app.core.settings import BackendSettings, Settings
+from app.governance.auth.clients import create_client
+from app.governance.auth.tokens import issue_token
 from app.main import create_app
 from app.seed import seed_demo_estate
-from tests.support.databases import clear, postgres_database, sqlite_database
+from tests.support.databases import fresh_database, postgres_database, sqlite_database
 
 FAST_RETRIES = {
     "retry_attempts": 3,
@@ -63,19 +68,50 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
 @dataclass
 class Gateway:
     app: FastAPI
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # authenticated as a SaaS platform client (default scopes)
+    anonymous: httpx.AsyncClient
     backends: Backends
     sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def token(
+        self, scopes: Iterable[str], *, client_id: str | None = None, partner_id: str | None = None
+    ) -> str:
+        """An access token for a (new) client holding `scopes`."""
+        auth = self.app.state.auth
+        async with self.sessionmaker() as session:
+            row = await session.get(ApiClientRow, client_id) if client_id else None
+            if row is None:
+                row, _ = await create_client(
+                    session, name="test", scopes=scopes, partner_id=partner_id, client_id=client_id
+                )
+                await session.commit()
+        token, _ = issue_token(
+            auth.ring,
+            auth.settings,
+            client_id=row.id,
+            scopes=sorted(scopes),
+            partner_id=row.partner_id,
+            tier=row.tier,
+        )
+        return token
+
+    async def client_with(self, scopes: Iterable[str], **kwargs: str | None) -> httpx.AsyncClient:
+        token = await self.token(scopes, **kwargs)
+        return httpx.AsyncClient(
+            transport=self.anonymous._transport,
+            base_url=self.anonymous.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
-async def make_gateway(database_url: str) -> AsyncIterator[GatewayFactory]:
+async def make_gateway(database_url: str, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     """Build gateways on an emptied, freshly seeded database; closes them after the test."""
+    database_url = await fresh_database(database_url, tmp_path)
     engine = create_engine(database_url)
-    await clear(engine)
     sessionmaker = create_sessionmaker(engine)
     await seed_demo_estate(sessionmaker)
     opened: list[tuple[FastAPI, httpx.AsyncClient, Backends, object]] = []
@@ -86,18 +122,22 @@ async def make_gateway(database_url: str) -> AsyncIterator[GatewayFactory]:
         app = create_app(settings, backends=backends)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        client = httpx.AsyncClient(
+        anonymous = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
             base_url="http://gateway.test",
         )
-        opened.append((app, client, backends, lifespan))
-        return Gateway(app, client, backends, sessionmaker)
+        gateway = Gateway(app, anonymous, anonymous, backends, sessionmaker)
+        gateway.client = await gateway.client_with(DEFAULT_CLIENT_SCOPES, client_id="test-platform")
+        opened.append((app, gateway.client, backends, lifespan))
+        opened.append((app, anonymous, backends, None))
+        return gateway
 
     yield make
     for _app, client, backends, lifespan in reversed(opened):
         await client.aclose()
-        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
-        await backends.aclose()
+        if lifespan is not None:
+            await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+            await backends.aclose()
     await engine.dispose()
 
 

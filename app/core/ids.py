@@ -27,6 +27,9 @@ PREFIXES = {
     "accounting_period": "per",
     "workflow_run": "run",
     "workflow_step": "step",
+    "audit_event": "aud",
+    "api_client": "cli",
+    "signing_key": "key",
 }
 
 

@@ -85,6 +85,8 @@ class Problem(BaseModel):
 
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, missing header).",
+    401: "No valid bearer token.",
+    403: "The token lacks a required scope.",
     404: "No such resource.",
     409: "Conflicts with the current state or a concurrent request.",
     413: "Body too large.",

@@ -43,6 +43,41 @@ class BillingSettings(BackendSettings):
     webhook_secret: SecretStr = SecretStr("whsec_sandbox")
 
 
+class AuthSettings(BaseModel):
+    """Token issuance and verification."""
+
+    issuer: str = "https://ledgergate.local"
+    audience: str = "ledgergate-api"
+    token_ttl: timedelta = Field(default=timedelta(minutes=15))
+    algorithm: Literal["ES256", "RS256"] = "ES256"
+    clock_skew_seconds: int = Field(default=30, ge=0, le=300)
+    key_refresh_seconds: int = Field(default=60, ge=1)
+    client_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a client's status may be served from memory."
+    )
+    # An external identity provider whose tokens are accepted as well (all three, or none).
+    external_issuer: str | None = None
+    external_audience: str | None = None
+    external_jwks_url: str | None = None
+    external_jwks_cache_seconds: int = Field(default=300, ge=1)
+    external_scope_claim: str = "scope"
+    external_client_claim: str = "azp"
+    external_partner_claim: str = "partner_id"
+
+    @model_validator(mode="after")
+    def _external_all_or_nothing(self) -> AuthSettings:
+        external = (self.external_issuer, self.external_audience, self.external_jwks_url)
+        if any(external) and not all(external):
+            raise ValueError(
+                "set external_issuer, external_audience and external_jwks_url together"
+            )
+        return self
+
+    @property
+    def external_enabled(self) -> bool:
+        return self.external_jwks_url is not None
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -65,6 +100,7 @@ class Settings(BaseSettings):
         default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."
     )
     seed_demo_data: bool | None = None
+    auth: AuthSettings = AuthSettings()
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from app.core.auth import requires
 from app.core.canonical.parties import Customer, CustomerCreate
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
@@ -22,8 +23,9 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
     response_model=Customer,
     status_code=201,
     operation_id="customers-create",
+    dependencies=[requires("customers:write")],
     summary="Register a customer",
-    responses=problem_responses(400, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 async def create_customer(
     data: CustomerCreate, session: SessionDep, response: Response
@@ -39,8 +41,9 @@ async def create_customer(
     "/{customer_id}",
     response_model=Customer,
     operation_id="customers-get",
+    dependencies=[requires("customers:read")],
     summary="Get a customer",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_customer(customer_id: CustomerID, session: SessionDep) -> Customer:
     """One customer with its backend cross-references."""

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from app.core.auth import requires
 from app.core.canonical.documents import InvoiceCreate
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
@@ -37,8 +38,9 @@ router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
     response_model=InvoiceResource,
     status_code=201,
     operation_id="invoices-create",
+    dependencies=[requires("invoices:write")],
     summary="Register an invoice",
-    responses=problem_responses(400, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
 async def create_invoice(
     data: InvoiceCreate, session: SessionDep, response: Response
@@ -54,8 +56,9 @@ async def create_invoice(
     "/{invoice_id}",
     response_model=InvoiceResource,
     operation_id="invoices-get",
+    dependencies=[requires("invoices:read")],
     summary="Get an invoice",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceResource:
     """An invoice with its lines, its ERP posting status and its latest posting run."""
@@ -67,6 +70,7 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceReso
     response_model=PostingResult,
     status_code=201,
     operation_id="invoices-post",
+    dependencies=[requires("invoices:post")],
     summary="Post an invoice to the ERP",
     responses={
         200: {"description": "Already posted: the existing posting.", "model": PostingResult},
@@ -74,7 +78,7 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceReso
             "description": "A backend is down: the run is queued for retry; follow `run_url`.",
             "model": PostingResult,
         },
-        **problem_responses(400, 404, 409, 413, 415, 422, 502, 503),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
     },
 )
 async def post_invoice(

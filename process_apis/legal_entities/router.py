@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from app.core.auth import requires
 from app.core.canonical.parties import LegalEntity
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
@@ -21,7 +22,9 @@ router = APIRouter(prefix="/v1/legal-entities", tags=["legal-entities"])
     "",
     response_model=list[LegalEntity],
     operation_id="legal-entities-list",
+    dependencies=[requires("legal_entities:read")],
     summary="List legal entities",
+    responses=problem_responses(401, 403),
 )
 async def list_legal_entities(session: SessionDep) -> list[LegalEntity]:
     """Every legal entity with its currency, closed-period policy and accounting periods."""
@@ -34,8 +37,9 @@ async def list_legal_entities(session: SessionDep) -> list[LegalEntity]:
     "/{legal_entity_id}",
     response_model=LegalEntity,
     operation_id="legal-entities-get",
+    dependencies=[requires("legal_entities:read")],
     summary="Get a legal entity",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_legal_entity(legal_entity_id: LegalEntityID, session: SessionDep) -> LegalEntity:
     """One legal entity with its accounting periods."""

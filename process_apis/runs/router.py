@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from app.core.auth import requires
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
 from process_apis.deps import SessionDep
@@ -23,8 +24,9 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
     "/{run_id}",
     response_model=Run,
     operation_id="runs-get",
+    dependencies=[requires("runs:read")],
     summary="Get a workflow run",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_workflow_run(run_id: RunID, session: SessionDep) -> Run:
     """A workflow run with every step it took, its outcome and, if queued, when it retries."""

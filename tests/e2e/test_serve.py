@@ -56,20 +56,36 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def test_the_served_gateway_is_ready_on_its_seeded_estate(served: str) -> None:
+@pytest.fixture(scope="module")
+def platform(served: str) -> Iterator[httpx.Client]:
+    """The seeded demo platform client, with a token from the real token endpoint."""
+    token = httpx.post(
+        f"{served}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("demo-platform", "demo-platform-secret"),
+    )
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    with httpx.Client(base_url=served, headers=headers) as client:
+        yield client
+
+
+def test_the_served_gateway_is_ready_on_its_seeded_estate(
+    served: str, platform: httpx.Client
+) -> None:
     readiness = httpx.get(f"{served}/readyz").json()
     assert readiness == {
         "status": "ready",
         "checks": {"database": "ok", "erp": "ok", "billing": "ok"},
     }
-    codes = [entity["code"] for entity in httpx.get(f"{served}/v1/legal-entities").json()]
+    codes = [entity["code"] for entity in platform.get("/v1/legal-entities").json()]
     assert codes == ["LG-DE", "LG-US"]
 
 
-def test_the_served_gateway_posts_an_invoice(served: str) -> None:
-    invoice = httpx.post(f"{served}/v1/invoices", json=invoice_body()).json()
-    posted = httpx.post(
-        f"{served}/v1/invoices/{invoice['id']}/postings",
+def test_the_served_gateway_posts_an_invoice(platform: httpx.Client) -> None:
+    invoice = platform.post("/v1/invoices", json=invoice_body()).json()
+    posted = platform.post(
+        f"/v1/invoices/{invoice['id']}/postings",
         json={},
         headers={"Idempotency-Key": f"serve-{invoice['id']}"},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,8 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
 
 from app.core.db import create_engine
 from app.core.migrate import upgrade
@@ -64,12 +64,22 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def clear(engine: AsyncEngine) -> None:
-    """Empty every table (children first), keeping Alembic's version row."""
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
+async def fresh_database(url: str, directory: Path) -> str:
+    """An empty, migrated database for one test.
+
+    SQLite: a copy of the migrated template file (rows of the append-only audit table
+    cannot be deleted). PostgreSQL: the session's database, truncated (TRUNCATE does
+    not fire the audit table's row triggers).
+    """
+    if url.startswith("sqlite"):
+        copy = directory / "ledgergate.db"
+        shutil.copyfile(url.split("///", 1)[1], copy)
+        return f"sqlite+aiosqlite:///{copy}"
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
             tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
             await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(delete(table))
+    finally:
+        await engine.dispose()
+    return url

@@ -1,5 +1,7 @@
 """ORM models, one module per table. Importing this package registers them all."""
 
+from app.core.models.api_client import ApiClientRow
+from app.core.models.audit_event import AuditEventRow
 from app.core.models.base import Base
 from app.core.models.credit_memo import CreditMemoRow
 from app.core.models.customer import CustomerRow
@@ -11,10 +13,13 @@ from app.core.models.partner import PartnerRow
 from app.core.models.price import PriceRow
 from app.core.models.product import ProductRow
 from app.core.models.settlement import SettlementRow
+from app.core.models.signing_key import SigningKeyRow
 from app.core.models.subscription import SubscriptionRow
 from app.core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
 
 __all__ = [
+    "ApiClientRow",
+    "AuditEventRow",
     "AccountingPeriodRow",
     "Base",
     "CreditMemoRow",
@@ -28,6 +33,7 @@ __all__ = [
     "PriceRow",
     "ProductRow",
     "SettlementRow",
+    "SigningKeyRow",
     "SubscriptionRow",
     "WorkflowRunRow",
     "WorkflowStepRow",

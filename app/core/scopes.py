@@ -1,0 +1,41 @@
+"""Every OAuth2 scope the gateway knows: per domain and action."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "legal_entities:read": "Read legal entities and their accounting periods.",
+    "customers:read": "Read customers.",
+    "customers:write": "Register and update customers.",
+    "invoices:read": "Read invoices and their posting status.",
+    "invoices:write": "Register invoices.",
+    "invoices:post": "Post invoices to the ERP.",
+    "credit_memos:write": "Request credit memos.",
+    "credit_memos:approve": "Approve credit memos above the approval threshold.",
+    "settlements:read": "Read partner settlements and their lineage.",
+    "runs:read": "Follow workflow runs.",
+    "partner:read": "Partner portal: a partner's own objects (partner-bound tokens).",
+    "ops:read": "Finance operations: runs, exception queue, reconciliation.",
+    "ops:write": "Finance operations: replay, resolve and discard queued runs.",
+    "audit:read": "Read the audit trail.",
+    "system:erp": "Call the ERP system API directly (trusted internal callers).",
+    "system:billing": "Call the billing system API directly (trusted internal callers).",
+    "system:crm": "Call the CRM system API directly (trusted internal callers).",
+    "system:support": "Call the support system API directly (trusted internal callers).",
+}
+
+SYSTEM_SCOPES = frozenset(scope for scope in SCOPES if scope.startswith("system:"))
+
+# What a SaaS platform client gets unless told otherwise: no system, ops or audit scopes.
+DEFAULT_CLIENT_SCOPES = frozenset(
+    {
+        "legal_entities:read",
+        "customers:read",
+        "customers:write",
+        "invoices:read",
+        "invoices:write",
+        "invoices:post",
+        "credit_memos:write",
+        "settlements:read",
+        "runs:read",
+    }
+)

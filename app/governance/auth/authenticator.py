@@ -1,0 +1,100 @@
+"""Turns a request's bearer token into a `Principal`, or refuses it with a 401 problem."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.auth import Principal, Unauthorized
+from app.core.models.api_client import ApiClientRow, ClientStatus
+from app.core.settings import AuthSettings
+from app.governance.auth.tokens import TokenVerifier
+
+
+@dataclass(frozen=True)
+class ClientSnapshot:
+    active: bool
+    partner_id: str | None
+    money_limits: dict[str, Any]
+
+
+class ClientCache:
+    """Client status by id, kept briefly so a disabled client is refused within seconds."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+        self.sessionmaker = sessionmaker
+        self.ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, ClientSnapshot | None]] = {}
+
+    async def get(self, client_id: str) -> ClientSnapshot | None:
+        now = time.monotonic()
+        cached = self._entries.get(client_id)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        async with self.sessionmaker() as session:
+            row = await session.get(ApiClientRow, client_id)
+            snapshot = (
+                None
+                if row is None
+                else ClientSnapshot(
+                    active=row.status == ClientStatus.ACTIVE,
+                    partner_id=row.partner_id,
+                    money_limits=dict(row.money_limits or {}),
+                )
+            )
+        self._entries[client_id] = (now, snapshot)
+        return snapshot
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("send `Authorization: Bearer <token>`", reason="missing_token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be `Bearer <token>`", reason="bad_scheme")
+    return token.strip()
+
+
+class GatewayAuthenticator:
+    def __init__(
+        self, verifier: TokenVerifier, clients: ClientCache, settings: AuthSettings
+    ) -> None:
+        self.verifier = verifier
+        self.clients = clients
+        self.settings = settings
+
+    async def authenticate(self, request: Request) -> Principal:
+        verified = await self.verifier.verify(bearer_token(request))
+        claims = verified.claims
+        if verified.external:
+            return self._external_principal(claims)
+        client_id = str(claims.get("client_id") or claims.get("sub") or "")
+        client = await self.clients.get(client_id)
+        if client is None or not client.active:
+            raise Unauthorized(f"API client {client_id} is disabled", reason="client_disabled")
+        return Principal(
+            client_id=client_id,
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            partner_id=client.partner_id,
+            tier=str(claims.get("tier", "standard")),
+            money_limits=client.money_limits,
+        )
+
+    def _external_principal(self, claims: dict[str, Any]) -> Principal:
+        settings = self.settings
+        scope_claim = claims.get(settings.external_scope_claim, "")
+        scopes = scope_claim.split() if isinstance(scope_claim, str) else list(scope_claim or [])
+        client_id = claims.get(settings.external_client_claim) or claims.get("sub")
+        if not client_id:
+            raise Unauthorized("the token names no client", reason="missing_client")
+        partner = claims.get(settings.external_partner_claim)
+        return Principal(
+            client_id=f"ext:{client_id}",
+            scopes=frozenset(str(scope) for scope in scopes),
+            partner_id=str(partner) if partner else None,
+        )

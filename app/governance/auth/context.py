@@ -1,0 +1,49 @@
+"""The auth objects one application instance shares, built at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.settings import AuthSettings
+from app.governance.auth.authenticator import ClientCache, GatewayAuthenticator
+from app.governance.auth.keys import KeyRing
+from app.governance.auth.tokens import ExternalJwks, TokenVerifier
+
+
+@dataclass
+class AuthContext:
+    settings: AuthSettings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    ring: KeyRing
+    authenticator: GatewayAuthenticator
+    http: httpx.AsyncClient
+
+    @classmethod
+    async def start(
+        cls,
+        settings: AuthSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        jwks_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AuthContext:
+        ring = KeyRing(
+            sessionmaker,
+            algorithm=settings.algorithm,
+            token_ttl=settings.token_ttl,
+            refresh_seconds=settings.key_refresh_seconds,
+        )
+        await ring.start()
+        http = httpx.AsyncClient(transport=jwks_transport)
+        external = ExternalJwks(settings, http) if settings.external_enabled else None
+        authenticator = GatewayAuthenticator(
+            TokenVerifier(ring, settings, external),
+            ClientCache(sessionmaker, settings.client_cache_seconds),
+            settings,
+        )
+        return cls(settings, sessionmaker, ring, authenticator, http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
