@@ -12,7 +12,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import create_engine, create_sessionmaker
@@ -127,7 +127,14 @@ def clients_list() -> None:
             for r in await clients.list_clients(session)
         ]
 
-    table = Table("client_id", "name", "status", "tier", "partner", "scopes")
+    table = Table(
+        Column("client_id", no_wrap=True, min_width=30),
+        "name",
+        "status",
+        "tier",
+        "partner",
+        "scopes",
+    )
     for row in _in_session(work):
         table.add_row(*row)
     Console().print(table)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.core.settings import get_settings
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture
@@ -36,3 +36,33 @@ def test_openapi_prints_the_served_document(sqlite_env: Path) -> None:
     document = json.loads(result.stdout)
     assert "/v1/invoices/{invoice_id}/postings" in document["paths"]
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_clients_can_be_created_listed_rotated_and_disabled(sqlite_env: Path) -> None:
+    created = runner.invoke(
+        app,
+        ["clients", "create", "--name", "crm", "--scope", "invoices:read", "--scope", "runs:read"],
+    )
+    assert created.exit_code == 0, created.output
+    client_id = created.output.split("client_id")[1].split()[0]
+    assert "lgs_" in created.output
+    listed = runner.invoke(app, ["clients", "list"])
+    assert client_id in listed.output
+    rotated = runner.invoke(app, ["clients", "rotate", client_id, "--grace-minutes", "5"])
+    assert rotated.exit_code == 0
+    assert "lgs_" in rotated.output
+    disabled = runner.invoke(app, ["clients", "disable", client_id])
+    assert disabled.exit_code == 0
+    assert "disabled" in runner.invoke(app, ["clients", "list"]).output
+
+
+def test_unknown_scopes_are_refused(sqlite_env: Path) -> None:
+    result = runner.invoke(app, ["clients", "create", "--name", "x", "--scope", "root"])
+    assert result.exit_code != 0
+
+
+def test_keys_rotate_adds_a_signing_key(sqlite_env: Path) -> None:
+    first = runner.invoke(app, ["keys", "rotate"])
+    second = runner.invoke(app, ["keys", "rotate"])
+    assert first.exit_code == second.exit_code == 0
+    assert first.output != second.output
