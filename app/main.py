@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.backends import Backends, build_backends
 from app.core.db import create_engine, create_sessionmaker
@@ -14,8 +15,10 @@ from app.core.settings import Settings, get_settings
 from app.governance.auth.context import AuthContext
 from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
+from app.governance.headers import ResponseHeadersMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
+from app.governance.rate_limit import RateLimiter
 from app.routers import include_routers
 from app.seed import seed_demo_clients, seed_demo_estate
 from process_apis.deps import ProcessContext
@@ -39,7 +42,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         if settings.should_seed_demo_data:
             await seed_demo_estate(sessionmaker)
             await seed_demo_clients(sessionmaker)
-        app.state.auth = await AuthContext.start(settings.auth, sessionmaker)
+        app.state.rate_limiter = RateLimiter(settings.rate_limits, settings.rate_limit_storage_url)
+        app.state.auth = await AuthContext.start(
+            settings.auth, sessionmaker, app.state.rate_limiter
+        )
         app.state.authenticator = app.state.auth.authenticator
         app.state.backends = backends or build_backends(settings)
         app.state.process = ProcessContext(
@@ -65,6 +71,22 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     install_problem_handlers(app)
     include_routers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-ID"],
+            expose_headers=[
+                "X-Correlation-ID",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "Idempotent-Replayed",
+                "Location",
+            ],
+        )
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)  # added last: outermost
     install_openapi(app)
     return app

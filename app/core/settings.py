@@ -78,6 +78,27 @@ class AuthSettings(BaseModel):
         return self.external_jwks_url is not None
 
 
+def _default_tiers() -> dict[str, dict[str, str]]:
+    return {
+        "standard": {"read": "600/minute", "write": "120/minute", "system": "60/minute"},
+        "premium": {"read": "3000/minute", "write": "600/minute", "system": "300/minute"},
+        "internal": {"read": "6000/minute", "write": "3000/minute", "system": "3000/minute"},
+    }
+
+
+class RateLimitSettings(BaseModel):
+    """Limits per client tier and route class (`read`, `write`, `system`), and per IP."""
+
+    enabled: bool = True
+    tiers: dict[str, dict[str, str]] = Field(default_factory=_default_tiers)
+    token: str = Field(default="30/minute", description="Token requests per client IP.")
+    anonymous: str = Field(default="300/minute", description="Public routes, per client IP.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs whose X-Forwarded-For is believed; nobody else's is.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -101,6 +122,15 @@ class Settings(BaseSettings):
     )
     seed_demo_data: bool | None = None
     auth: AuthSettings = AuthSettings()
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="`memory://` (one process) or `redis://host:6379/0` (shared by replicas).",
+    )
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API; none by default.",
+    )
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
 

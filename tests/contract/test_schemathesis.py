@@ -27,6 +27,7 @@ from app.core.settings import Settings
 from app.governance.auth.clients import create_client
 from app.governance.auth.context import AuthContext
 from app.governance.auth.tokens import issue_token
+from app.governance.rate_limit import RateLimiter
 from app.main import create_app
 from app.seed import seed_demo_estate
 
@@ -59,7 +60,8 @@ def served_app() -> tuple[object, str]:
         await upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
         await seed_demo_estate(sessionmaker)
-        auth = await AuthContext.start(settings.auth, sessionmaker)
+        limiter = RateLimiter(settings.rate_limits, settings.rate_limit_storage_url)
+        auth = await AuthContext.start(settings.auth, sessionmaker, limiter)
         async with sessionmaker() as session:
             await create_client(session, name="fuzzer", scopes=SCOPES, client_id="fuzzer")
             await session.commit()

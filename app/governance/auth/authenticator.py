@@ -13,6 +13,7 @@ from app.core.auth import Principal, Unauthorized
 from app.core.models.api_client import ApiClientRow, ClientStatus
 from app.core.settings import AuthSettings
 from app.governance.auth.tokens import TokenVerifier
+from app.governance.rate_limit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,26 @@ def bearer_token(request: Request) -> str:
 
 
 class GatewayAuthenticator:
+    """Verifies the token, checks the client is still active, then applies its rate limit."""
+
     def __init__(
-        self, verifier: TokenVerifier, clients: ClientCache, settings: AuthSettings
+        self,
+        verifier: TokenVerifier,
+        clients: ClientCache,
+        settings: AuthSettings,
+        limiter: RateLimiter,
     ) -> None:
         self.verifier = verifier
         self.clients = clients
         self.settings = settings
+        self.limiter = limiter
 
     async def authenticate(self, request: Request) -> Principal:
+        principal = await self._principal(request)
+        await self.limiter.enforce_client(request, principal)
+        return principal
+
+    async def _principal(self, request: Request) -> Principal:
         verified = await self.verifier.verify(bearer_token(request))
         claims = verified.claims
         if verified.external:

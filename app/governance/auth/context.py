@@ -11,6 +11,7 @@ from app.core.settings import AuthSettings
 from app.governance.auth.authenticator import ClientCache, GatewayAuthenticator
 from app.governance.auth.keys import KeyRing
 from app.governance.auth.tokens import ExternalJwks, TokenVerifier
+from app.governance.rate_limit import RateLimiter
 
 
 @dataclass
@@ -26,8 +27,7 @@ class AuthContext:
         cls,
         settings: AuthSettings,
         sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        jwks_transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter,
     ) -> AuthContext:
         ring = KeyRing(
             sessionmaker,
@@ -36,12 +36,13 @@ class AuthContext:
             refresh_seconds=settings.key_refresh_seconds,
         )
         await ring.start()
-        http = httpx.AsyncClient(transport=jwks_transport)
+        http = httpx.AsyncClient()
         external = ExternalJwks(settings, http) if settings.external_enabled else None
         authenticator = GatewayAuthenticator(
             TokenVerifier(ring, settings, external),
             ClientCache(sessionmaker, settings.client_cache_seconds),
             settings,
+            limiter,
         )
         return cls(settings, sessionmaker, ring, authenticator, http)
 

@@ -176,6 +176,8 @@ def build_router() -> APIRouter:
     )
     async def token(request: Request) -> JSONResponse:
         """OAuth2 client credentials grant: a short-lived JWT for the client's scopes."""
+        limiter = request.app.state.rate_limiter
+        await limiter.enforce_ip(request, policy="token", limit=limiter.settings.token)
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/x-www-form-urlencoded":
             return _problem(
@@ -247,6 +249,8 @@ def build_router() -> APIRouter:
     )
     async def jwks(request: Request) -> JSONResponse:
         """The public keys that verify Ledgergate's access tokens (JWKS, RFC 7517)."""
+        limiter = request.app.state.rate_limiter
+        await limiter.enforce_ip(request, policy="anonymous", limit=limiter.settings.anonymous)
         ring: KeyRing = request.app.state.auth.ring
         await ring.refresh_if_stale()
         return JSONResponse(ring.jwks(), headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,134 @@
+"""Rate limits per authenticated client (by tier and route class) and per IP elsewhere.
+
+Backed by `limits` with its asyncio storage (memory, or Redis so every replica
+shares the counters) and the sliding-window-counter strategy. Every limited answer
+carries the IETF `RateLimit-Policy` / `RateLimit` headers; a refusal is a 429
+problem with `Retry-After`. If the counter store is unreachable the request is let
+through and the failure logged: an outage of Redis must not become an outage of
+the gateway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from limits import RateLimitItem, parse
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+
+from app.core.auth import Principal
+from app.core.errors import LedgergateError
+from app.core.settings import RateLimitSettings
+
+logger = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RateLimited(LedgergateError):
+    status_code = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    headers: dict[str, str]
+
+
+def route_class(request: Request) -> str:
+    if request.url.path.startswith("/system/"):
+        return "system"
+    return "read" if request.method in READ_METHODS else "write"
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str:
+    """The caller's address; `X-Forwarded-For` counts only when a trusted proxy sent it."""
+    peer = request.client.host if request.client else "unknown"
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not trusted(peer):
+        return peer
+    forwarded = [
+        a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()
+    ]
+    for address in reversed(forwarded):  # the right-most hop that is not one of ours
+        if not trusted(address):
+            return address
+    return peer
+
+
+def _stash_headers(request: Request, headers: dict[str, str]) -> None:
+    """Headers for whatever response this request ends with (see `headers.py`)."""
+    stash: dict[str, str] = getattr(request.state, "response_headers", None) or {}
+    stash.update(headers)
+    request.state.response_headers = stash
+
+
+class RateLimiter:
+    def __init__(self, settings: RateLimitSettings, storage_url: str) -> None:
+        self.settings = settings
+        url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
+        self.storage = storage_from_string(url)
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._items: dict[str, RateLimitItem] = {}
+
+    def _item(self, limit: str) -> RateLimitItem:
+        if limit not in self._items:
+            self._items[limit] = parse(limit)
+        return self._items[limit]
+
+    async def _hit(self, policy: str, key: str, limit: str) -> Verdict:
+        item = self._item(limit)
+        try:
+            allowed = await self.strategy.hit(item, policy, key)
+            stats = await self.strategy.get_window_stats(item, policy, key)
+        except Exception as error:  # the counter store is down: fail open, loudly
+            logger.error("rate_limit.storage_unavailable", extra={"error": repr(error)})
+            return Verdict(True, {})
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "RateLimit-Policy": f'"{policy}";q={item.amount};w={item.get_expiry()}',
+            "RateLimit": f'"{policy}";r={stats.remaining};t={reset}',
+        }
+        if not allowed:
+            headers["Retry-After"] = str(max(1, reset))
+        return Verdict(allowed, headers)
+
+    async def enforce(self, request: Request, *, policy: str, key: str, limit: str) -> None:
+        if not self.settings.enabled:
+            return
+        verdict = await self._hit(policy, key, limit)
+        _stash_headers(request, verdict.headers)
+        if not verdict.allowed:
+            error = RateLimited(
+                f"the {policy} limit of {limit} is used up; retry after "
+                f"{verdict.headers['Retry-After']} s",
+                policy=policy,
+            )
+            error.headers = verdict.headers
+            raise error
+
+    async def enforce_client(self, request: Request, principal: Principal) -> None:
+        cls = route_class(request)
+        tier = self.settings.tiers.get(principal.tier) or self.settings.tiers["standard"]
+        await self.enforce(
+            request, policy=f"{principal.tier}-{cls}", key=principal.client_id, limit=tier[cls]
+        )
+
+    async def enforce_ip(self, request: Request, *, policy: str, limit: str) -> None:
+        ip = client_ip(request, self.settings.trusted_proxies)
+        await self.enforce(request, policy=policy, key=ip, limit=limit)

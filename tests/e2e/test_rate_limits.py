@@ -1,0 +1,136 @@
+"""Rate limits (OWASP API4, unrestricted resource consumption)."""
+
+import os
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+from app.core.errors import PROBLEM_BASE_URI
+from app.governance.rate_limit import client_ip
+from tests.conftest import GatewayFactory
+
+TIGHT = {
+    "tiers": {
+        "standard": {"read": "3/minute", "write": "2/minute", "system": "1/minute"},
+        "premium": {"read": "6/minute", "write": "4/minute", "system": "2/minute"},
+        "internal": {"read": "100/minute", "write": "100/minute", "system": "100/minute"},
+    },
+    "token": "2/minute",
+    "anonymous": "2/minute",
+}
+REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def test_a_client_over_its_limit_gets_a_429_problem(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(rate_limits=TIGHT)
+    responses = [await gateway.client.get("/v1/legal-entities") for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    for index, response in enumerate(responses):
+        assert response.headers["ratelimit-policy"] == '"standard-read";q=3;w=60'
+        assert response.headers["ratelimit"].startswith(f'"standard-read";r={max(0, 2 - index)};t=')
+    refused = responses[-1]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "rate-limited"
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_reads_and_writes_have_separate_budgets(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(rate_limits=TIGHT)
+    for _ in range(3):
+        assert (await gateway.client.get("/v1/legal-entities")).status_code == 200
+    response = await gateway.client.post("/v1/customers", json={})
+    assert response.status_code == 422  # counted against the write budget, not refused
+    assert response.headers["ratelimit-policy"].startswith('"standard-write"')
+
+
+async def test_a_premium_client_gets_its_tiers_limit(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(rate_limits=TIGHT)
+    async with gateway.sessionmaker() as session:
+        from app.core.models.api_client import ApiClientRow
+        from app.governance.auth.clients import create_client
+
+        await create_client(
+            session,
+            name="p",
+            scopes=["legal_entities:read"],
+            tier="premium",
+            client_id="premium-one",
+        )
+        await session.commit()
+        assert await session.get(ApiClientRow, "premium-one") is not None
+    premium = await gateway.client_with(["legal_entities:read"], client_id="premium-one")
+    statuses = [(await premium.get("/v1/legal-entities")).status_code for _ in range(7)]
+    assert statuses == [200] * 6 + [429]
+    await premium.aclose()
+
+
+async def test_the_token_endpoint_is_limited_per_ip(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(rate_limits=TIGHT)
+    statuses = [
+        (
+            await gateway.anonymous.post("/oauth/token", data={"grant_type": "client_credentials"})
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses[-1] == 429
+    assert statuses[:2] != [429, 429]
+
+
+def request_from(peer: str, forwarded: str | None = None) -> Request:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return Request(
+        {
+            "type": "http",
+            "client": (peer, 1234),
+            "headers": headers,
+            "method": "GET",
+            "path": "/",
+            "query_string": b"",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("203.0.113.9", "198.51.100.1", [], "203.0.113.9"),  # untrusted peer: header ignored
+        ("10.0.0.5", "198.51.100.1", ["10.0.0.0/8"], "198.51.100.1"),
+        ("10.0.0.5", "6.6.6.6, 198.51.100.1, 10.0.0.7", ["10.0.0.0/8"], "198.51.100.1"),
+        ("10.0.0.5", "not-an-ip", ["10.0.0.0/8"], "not-an-ip"),
+        ("10.0.0.5", None, ["10.0.0.0/8"], "10.0.0.5"),
+    ],
+)
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    peer: str, forwarded: str | None, trusted: list[str], expected: str
+) -> None:
+    assert client_ip(request_from(peer, forwarded), trusted) == expected
+
+
+async def test_limits_hold_across_two_instances_sharing_redis(make_gateway: GatewayFactory) -> None:
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required under CI=true: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    shared = {"rate_limit_storage_url": REDIS_URL, "rate_limits": TIGHT}
+    first = await make_gateway(**shared)
+    second = await make_gateway(**shared)
+    client_id = f"shared-{uuid.uuid4().hex[:8]}"
+    a = await first.client_with(["legal_entities:read"], client_id=client_id)
+    b = await second.client_with(["legal_entities:read"], client_id=client_id)
+    statuses = [(await (a if i % 2 else b).get("/v1/legal-entities")).status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_an_unreachable_counter_store_lets_requests_through(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(rate_limit_storage_url="redis://127.0.0.1:1/0", rate_limits=TIGHT)
+    statuses = [(await gateway.client.get("/v1/legal-entities")).status_code for _ in range(5)]
+    assert statuses == [200] * 5
