@@ -12,10 +12,12 @@ from app.backends import Backends, build_backends
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrate import upgrade
 from app.core.settings import Settings, get_settings
+from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
 from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 "Location",
             ],
         )
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)  # added last: outermost
     install_openapi(app)

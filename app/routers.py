@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from app import health
+from app.experience.ops import audit
+from app.governance import metrics
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from process_apis.customers import router as customers
@@ -16,6 +18,8 @@ from process_apis.runs import router as runs
 def include_routers(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(auth_server.build_router())
+    app.include_router(metrics.router)
+    app.include_router(audit.router)
     json_only = [Depends(require_json_body)]
     for module in (legal_entities, customers, invoices, runs):
         app.include_router(module.router, dependencies=json_only)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core.errors import ErrorClass, LedgergateError, NotFound
 from app.core.ids import new_id
+from app.core.metrics import WORKFLOW_RUNS
 from app.core.models.base import utcnow
 from app.core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
 from system_apis.errors import BackendError
@@ -168,6 +169,7 @@ class Engine:
             run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
             run.error_detail = str(error)
             run.next_attempt_at = utcnow() + retry_delay(run.attempts)
+            WORKFLOW_RUNS.labels(run.workflow, "deferred", run.error_class).inc()
             logger.warning(
                 "workflow.run.deferred",
                 extra={"run_id": run_id, "workflow": run.workflow, "error": str(error)},
@@ -183,6 +185,7 @@ class Engine:
         run.error_detail = str(error)
         run.next_attempt_at = None
         run.finished_at = utcnow()
+        WORKFLOW_RUNS.labels(run.workflow, "failed", run.error_class).inc()
         logger.warning(
             "workflow.run.failed",
             extra={"run_id": run.id, "workflow": run.workflow, "error_class": run.error_class},
@@ -195,6 +198,7 @@ class Engine:
         run.error_class = run.error_type = run.error_detail = None
         run.next_attempt_at = None
         run.finished_at = utcnow()
+        WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
 
 
 async def get_run(session: AsyncSession, run_id: str) -> WorkflowRunRow:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import BadRequest, Conflict, LedgergateError
+from app.core.metrics import IDEMPOTENT_REPLAYS
 from app.core.models.base import utcnow
 from app.core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from app.core.problems import PROBLEM_MEDIA_TYPE, error_document
@@ -196,6 +197,7 @@ async def run_idempotently(
         client_id=client_id, key=key, method=method, path=path, request_hash=request_hash
     )
     if stored is not None:
+        IDEMPOTENT_REPLAYS.inc()
         logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})
         return _replay(stored)
     try:

@@ -24,6 +24,7 @@ from limits.storage import storage_from_string
 from app.core.auth import Principal
 from app.core.errors import LedgergateError
 from app.core.settings import RateLimitSettings
+from app.governance.metrics import RATE_LIMITED
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class RateLimiter:
         verdict = await self._hit(policy, key, limit)
         _stash_headers(request, verdict.headers)
         if not verdict.allowed:
+            RATE_LIMITED.labels(policy).inc()
             error = RateLimited(
                 f"the {policy} limit of {limit} is used up; retry after "
                 f"{verdict.headers['Retry-After']} s",

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+
+def _not_a_number(value: object) -> object:
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value)
+    ):
+        raise ValueError("use an ISO 8601 date-time with a time zone, not a number")
+    return value
+
+
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_not_a_number),
+    Field(examples=["2026-11-01T00:00:00Z"], description="ISO 8601 date-time with a time zone."),
+]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 

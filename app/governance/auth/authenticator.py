@@ -13,6 +13,7 @@ from app.core.auth import Principal, Unauthorized
 from app.core.models.api_client import ApiClientRow, ClientStatus
 from app.core.settings import AuthSettings
 from app.governance.auth.tokens import TokenVerifier
+from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimiter
 
 
@@ -77,7 +78,11 @@ class GatewayAuthenticator:
         self.limiter = limiter
 
     async def authenticate(self, request: Request) -> Principal:
-        principal = await self._principal(request)
+        try:
+            principal = await self._principal(request)
+        except Unauthorized as refusal:
+            AUTH_FAILURES.labels(refusal.extensions.get("reason", "unknown")).inc()
+            raise
         await self.limiter.enforce_client(request, principal)
         return principal
 

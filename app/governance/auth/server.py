@@ -32,6 +32,7 @@ from app.core.scopes import SCOPES
 from app.governance.auth.keys import KeyRing
 from app.governance.auth.secrets import verify_secret
 from app.governance.auth.tokens import issue_token
+from app.governance.metrics import AUTH_FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +229,8 @@ def build_router() -> APIRouter:
         logger.info(
             "auth.token.refused", extra={"client_id": client_id, "error": payload.get("error")}
         )
-        request.state.auth_failure = payload.get("error")
+        AUTH_FAILURES.labels(f"token_{payload.get('error', 'error')}").inc()
+        request.state.audit_refusal = {"client_id": client_id}
         extra = {k: v for k, v in dict(headers).items() if k.lower() == "www-authenticate"}
         return _problem(
             request,

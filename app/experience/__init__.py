@@ -1,0 +1,1 @@
+"""Experience APIs: what partner portals and finance operations consume."""

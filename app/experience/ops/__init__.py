@@ -1,0 +1,1 @@
+"""`/ops/v1`: the finance-operations experience API."""

@@ -1,0 +1,93 @@
+"""The audit trail: every write and every refused authentication, appended once.
+
+Recorded after the response is sent (the caller does not wait for it), with the
+client, partner, action (method and route template), object, outcome, correlation
+id and a SHA-256 of the request body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.ids import new_id
+from app.core.models.audit_event import AuditEventRow
+from app.governance.metrics import route_template
+
+logger = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DENIED = frozenset({401, 403})
+
+
+def outcome_of(status: int) -> str:
+    if status in DENIED:
+        return "denied"
+    if status < 400:
+        return "succeeded"
+    return "rejected" if status < 500 else "failed"
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_hash = hashlib.sha256()
+        status = 500
+        location: str | None = None
+
+        async def hashing_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body_hash.update(message.get("body", b""))
+            return message
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, location
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"location":
+                        location = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, hashing_receive, recording_send)
+        finally:
+            if scope["method"] not in READ_METHODS or status in DENIED:
+                await self._record(scope, status, location, body_hash.hexdigest())
+
+    async def _record(self, scope: Scope, status: int, location: str | None, digest: str) -> None:
+        state = scope.get("state", {})
+        principal = state.get("principal")
+        refusal = state.get("audit_refusal")  # an authentication refused inside a handler
+        params = scope.get("path_params") or {}
+        object_id = next(iter(params.values()), None) or (
+            location.rstrip("/").rsplit("/", 1)[-1] if location else None
+        )
+        client = scope.get("client")
+        event = AuditEventRow(
+            id=new_id("audit_event"),
+            client_id=principal.client_id if principal else (refusal or {}).get("client_id"),
+            partner_id=principal.partner_id if principal else None,
+            action=f"{scope['method']} {route_template(scope)}"[:120],
+            object_id=str(object_id)[:80] if object_id else None,
+            outcome="denied" if refusal else outcome_of(status),
+            status_code=status,
+            correlation_id=state.get("correlation_id"),
+            request_hash=digest,
+            source_ip=client[0] if client else None,
+        )
+        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.process.sessionmaker
+        try:
+            async with sessionmaker.begin() as session:
+                session.add(event)
+        except Exception as error:  # the request is answered; losing its audit row must be seen
+            logger.error("audit.write_failed", extra={"action": event.action, "error": repr(error)})
