@@ -1364,10 +1364,11 @@ class _Api:
                 totals[key] = totals.get(key, ZERO) + line.amount
             for (document, _day), total in totals.items():
                 if total != ZERO:
+                    shown = _round(total, book.company.currency)
                     raise BcFault(
                         400,
                         "Application_DialogException",
-                        f"Document No. {document} is out of balance by {total}. Please check "
+                        f"Document No. {document} is out of balance by {shown}. Please check "
                         "that Posting Date, Document Type, Document No. and Amount are correct "
                         "for each line.",
                     )
@@ -1580,7 +1581,8 @@ def _check_payment(invoice: SalesInvoice, customer: Customer, amount: Decimal) -
         raise BcFault(
             400,
             "Application_DialogException",
-            f"A payment of {amount} cannot be applied to sales invoice {invoice.number}, which "
+            f"A payment of {_round(amount, invoice.currency_code)} cannot be applied to sales "
+            f"invoice {invoice.number}, which "
             f"still owes {invoice.remaining_amount}.",
         )
 
