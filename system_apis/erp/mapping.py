@@ -12,22 +12,48 @@ from datetime import UTC, date, datetime, time
 
 from app.core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
+    GL_ACCOUNT,
     BcCompany,
+    BcCurrency,
     BcCustomer,
     BcCustomerCreate,
+    BcCustomerPayment,
+    BcCustomerPaymentCreate,
     BcCustomerUpdate,
+    BcGeneralLedgerEntry,
     BcInvoiceStatus,
+    BcJournal,
+    BcJournalCreate,
+    BcJournalLine,
+    BcJournalLineCreate,
+    BcJournalLineUpdate,
+    BcJournalUpdate,
+    BcSalesCreditMemo,
+    BcSalesCreditMemoCreate,
+    BcSalesCreditMemoUpdate,
+    BcSalesDocumentLine,
+    BcSalesDocumentLineCreate,
     BcSalesInvoice,
     BcSalesInvoiceCreate,
-    BcSalesInvoiceLineCreate,
     BcSalesInvoiceUpdate,
 )
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCurrency,
     ErpCustomer,
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpJournal,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpJournalLine,
+    ErpLedgerEntry,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
@@ -46,6 +72,11 @@ def odata_eq(field: str, value: str) -> str:
     """An OData `$filter` equality on a string property, quotes escaped by doubling."""
     escaped = value.replace("'", "''")
     return f"{field} eq '{escaped}'"
+
+
+def posted_between(field: str, first: date, last: date) -> str:
+    """An OData `$filter` for documents past draft dated `first..last` (both included)."""
+    return f"{field} ge {first.isoformat()} and {field} le {last.isoformat()} and status ne 'Draft'"
 
 
 def bc_datetime(value: date) -> datetime:
@@ -116,8 +147,8 @@ def sales_invoice_header_changes(
     )
 
 
-def sales_invoice_line_to_bc(line: ErpInvoiceLine, currency: str) -> BcSalesInvoiceLineCreate:
-    return BcSalesInvoiceLineCreate(
+def sales_line_to_bc(line: ErpInvoiceLine, currency: str) -> BcSalesDocumentLineCreate:
+    return BcSalesDocumentLineCreate(
         sequence=line.sequence,
         description=line.description,
         quantity=line.quantity,
@@ -126,10 +157,12 @@ def sales_invoice_line_to_bc(line: ErpInvoiceLine, currency: str) -> BcSalesInvo
     )
 
 
-def missing_lines(current: BcSalesInvoice, wanted: ErpSalesInvoiceCreate) -> list[ErpInvoiceLine]:
+def missing_lines(
+    present: list[BcSalesDocumentLine] | None, wanted: tuple[ErpInvoiceLine, ...]
+) -> list[ErpInvoiceLine]:
     """Requested lines the draft does not have yet, matched by sequence number."""
-    present = {line.sequence for line in current.sales_invoice_lines or ()}
-    return [line for line in wanted.lines if line.sequence not in present]
+    sequences = {line.sequence for line in present or ()}
+    return [line for line in wanted if line.sequence not in sequences]
 
 
 def sales_invoice_from_bc(invoice: BcSalesInvoice) -> ErpSalesInvoice:
@@ -149,4 +182,194 @@ def sales_invoice_from_bc(invoice: BcSalesInvoice) -> ErpSalesInvoice:
         total_excluding_tax=from_decimal(invoice.total_amount_excluding_tax, currency),
         total_tax=from_decimal(invoice.total_tax_amount, currency),
         total_including_tax=from_decimal(invoice.total_amount_including_tax, currency),
+        remaining_amount=from_decimal(invoice.remaining_amount, currency),
+    )
+
+
+def currency_from_bc(currency: BcCurrency) -> ErpCurrency:
+    return ErpCurrency(
+        code=currency.code,
+        display_name=currency.display_name or None,
+        symbol=currency.symbol or None,
+    )
+
+
+def sales_credit_memo_to_bc(memo: ErpSalesCreditMemoCreate) -> BcSalesCreditMemoCreate:
+    return BcSalesCreditMemoCreate(
+        external_document_number=memo.external_document_number,
+        customer_number=memo.customer_number,
+        currency_code=memo.currency,
+        credit_memo_date=bc_datetime(memo.posting_date),
+        due_date=bc_datetime(memo.due_date),
+        invoice_id=memo.applies_to_invoice_id,
+    )
+
+
+def sales_credit_memo_header_changes(
+    current: BcSalesCreditMemo, wanted: ErpSalesCreditMemoCreate
+) -> BcSalesCreditMemoUpdate | None:
+    """The PATCH that moves a draft memo to the requested dates, or `None` when they match."""
+    if current.credit_memo_date == wanted.posting_date and current.due_date == wanted.due_date:
+        return None
+    return BcSalesCreditMemoUpdate(
+        credit_memo_date=bc_datetime(wanted.posting_date),
+        due_date=bc_datetime(wanted.due_date),
+    )
+
+
+def sales_credit_memo_from_bc(memo: BcSalesCreditMemo) -> ErpSalesCreditMemo:
+    """The canonical memo; `memo` must have been read with its lines expanded."""
+    if memo.sales_credit_memo_lines is None:
+        raise ValueError("salesCreditMemoLines were not expanded")
+    currency = memo.currency_code
+    return ErpSalesCreditMemo(
+        id=memo.id,
+        number=memo.number or None,
+        external_document_number=memo.external_document_number or None,
+        customer_number=memo.customer_number or None,
+        currency=currency,
+        posting_date=memo.credit_memo_date,
+        status=BC_STATUS[memo.status],
+        applies_to_invoice_id=_no_empty_id(memo.invoice_id),
+        applies_to_invoice_number=memo.invoice_number or None,
+        line_count=len(memo.sales_credit_memo_lines),
+        total_excluding_tax=from_decimal(memo.total_amount_excluding_tax, currency),
+        total_tax=from_decimal(memo.total_tax_amount, currency),
+        total_including_tax=from_decimal(memo.total_amount_including_tax, currency),
+    )
+
+
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _no_empty_id(value: str | None) -> str | None:
+    """BC writes an absent reference as the empty GUID."""
+    return None if not value or value == EMPTY_GUID else value
+
+
+def journal_from_bc(journal: BcJournal) -> ErpJournal:
+    return ErpJournal(
+        id=journal.id,
+        code=journal.code,
+        display_name=journal.display_name or None,
+        balancing_account_number=journal.balancing_account_number or None,
+    )
+
+
+def journal_to_bc(journal: ErpJournalCreate) -> BcJournalCreate:
+    return BcJournalCreate(
+        code=journal.code,
+        display_name=journal.display_name,
+        balancing_account_number=journal.balancing_account_number,
+    )
+
+
+def journal_changes(current: BcJournal, wanted: ErpJournalCreate) -> BcJournalUpdate | None:
+    """The PATCH that makes `current` match `wanted`, or `None` when they already match."""
+    update = BcJournalUpdate(
+        display_name=wanted.display_name,
+        balancing_account_number=wanted.balancing_account_number or "",
+    )
+    unchanged = (current.display_name or "") == update.display_name and (
+        current.balancing_account_number or ""
+    ) == update.balancing_account_number
+    return None if unchanged else update
+
+
+def journal_line_to_bc(line: ErpJournalLine, entry: ErpJournalEntryCreate) -> BcJournalLineCreate:
+    return BcJournalLineCreate(
+        account_type=GL_ACCOUNT,
+        account_number=line.account_number,
+        posting_date=bc_datetime(entry.posting_date),
+        document_number=entry.document_number,
+        external_document_number=entry.external_document_number,
+        amount=to_decimal(line.amount, entry.currency),
+        description=line.description,
+    )
+
+
+def journal_lines_match(present: list[BcJournalLine], entry: ErpJournalEntryCreate) -> bool:
+    """Whether the journal's lines for the document are a prefix of the entry's lines."""
+    if len(present) > len(entry.lines):
+        return False
+    return all(
+        journal_line_from_bc(line, entry.currency) == wanted
+        for line, wanted in zip(present, entry.lines, strict=False)
+    )
+
+
+def journal_line_changes(
+    current: BcJournalLine, entry: ErpJournalEntryCreate
+) -> BcJournalLineUpdate | None:
+    """The PATCH that moves a pending line to the entry's posting date, if it moved."""
+    if current.posting_date == entry.posting_date:
+        return None
+    return BcJournalLineUpdate(posting_date=bc_datetime(entry.posting_date))
+
+
+def journal_line_from_bc(line: BcJournalLine, currency: str) -> ErpJournalLine:
+    return ErpJournalLine(
+        account_number=line.account_number or "",
+        amount=from_decimal(line.amount, currency),
+        description=line.description or "",
+    )
+
+
+def ledger_entry_from_bc(entry: BcGeneralLedgerEntry, currency: str) -> ErpLedgerEntry:
+    return ErpLedgerEntry(
+        entry_number=entry.id,
+        posting_date=entry.posting_date,
+        document_number=entry.document_number or None,
+        account_number=entry.account_number or None,
+        description=entry.description or None,
+        debit=from_decimal(entry.debit_amount, currency),
+        credit=from_decimal(entry.credit_amount, currency),
+    )
+
+
+def journal_entry_from_bc(
+    journal_id: str,
+    document_number: str,
+    currency: str,
+    *,
+    lines: list[BcJournalLine],
+    ledger: list[BcGeneralLedgerEntry],
+) -> ErpJournalEntry:
+    """Posted when the ledger holds entries for the document, a draft otherwise."""
+    return ErpJournalEntry(
+        journal_id=journal_id,
+        document_number=document_number,
+        status=ErpDocumentStatus.POSTED if ledger else ErpDocumentStatus.DRAFT,
+        currency=currency,
+        lines=tuple(journal_line_from_bc(line, currency) for line in lines),
+        ledger_entries=tuple(ledger_entry_from_bc(entry, currency) for entry in ledger),
+    )
+
+
+def customer_payment_to_bc(payment: ErpCustomerPaymentCreate) -> BcCustomerPaymentCreate:
+    return BcCustomerPaymentCreate(
+        customer_number=payment.customer_number,
+        posting_date=bc_datetime(payment.posting_date),
+        external_document_number=payment.external_document_number,
+        amount=to_decimal(payment.amount, payment.currency),
+        applies_to_invoice_id=payment.applies_to_invoice_id,
+        description=payment.description,
+    )
+
+
+def customer_payment_from_bc(
+    payment: BcCustomerPayment, journal_id: str, currency: str
+) -> ErpCustomerPayment:
+    return ErpCustomerPayment(
+        id=payment.id,
+        journal_id=journal_id,
+        line_number=payment.line_number,
+        document_number=payment.document_number or None,
+        external_document_number=payment.external_document_number or None,
+        customer_number=payment.customer_number or None,
+        posting_date=payment.posting_date,
+        currency=currency,
+        amount=from_decimal(payment.amount, currency),
+        applies_to_invoice_id=_no_empty_id(payment.applies_to_invoice_id),
+        applies_to_invoice_number=payment.applies_to_invoice_number or None,
     )

@@ -1,28 +1,40 @@
-"""`ErpPort`: what the process tier may ask of any ERP. Adapters implement it."""
+"""What the process tier may ask of any ERP, as small Protocols adapters implement.
+
+An adapter implements the Protocols its ERP's API supports and claims no more:
+the Business Central adapter is a complete `ErpPort`, the smaller NetSuite adapter
+a complete `ErpInvoicing`. Workflows depend on the narrowest Protocol they use.
+
+Every write is idempotent: creates are keyed by the caller's number (customer
+number, external document number, journal code, journal document number) and
+posting a posted document is a no-op.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import date
+from typing import Protocol, runtime_checkable
 
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCurrency,
     ErpCustomer,
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpJournal,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
 
 
-class ErpPort(Protocol):
-    """Vendor-neutral ERP operations. `company_id` is the ERP's id of a legal entity.
-
-    Every write is idempotent: creates are keyed by the caller's number (customer
-    number, external document number) and posting a posted document is a no-op.
-    """
-
-    async def get_company(self, company_id: str) -> ErpCompany: ...
-
-    async def list_tax_codes(self, company_id: str) -> frozenset[str]: ...
+@runtime_checkable
+class ErpInvoicing(Protocol):
+    """Customers and sales invoices. `company_id` is the ERP's id of a legal entity."""
 
     async def upsert_customer(
         self, company_id: str, customer: ErpCustomerUpsert
@@ -32,6 +44,10 @@ class ErpPort(Protocol):
         self, company_id: str, external_document_number: str
     ) -> ErpSalesInvoice | None: ...
 
+    async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+        """The document as the ERP holds it now: its status and remaining amount."""
+        ...
+
     async def create_sales_invoice(
         self, company_id: str, invoice: ErpSalesInvoiceCreate
     ) -> ErpSalesInvoice:
@@ -39,3 +55,105 @@ class ErpPort(Protocol):
         ...
 
     async def post_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice: ...
+
+
+@runtime_checkable
+class ErpLedgerSetup(Protocol):
+    """The legal entity and the reference data documents must agree with."""
+
+    async def get_company(self, company_id: str) -> ErpCompany: ...
+
+    async def list_tax_codes(self, company_id: str) -> frozenset[str]: ...
+
+    async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]: ...
+
+
+@runtime_checkable
+class ErpInvoiceQueries(Protocol):
+    """Reading posted invoices back, for reconciliation."""
+
+    async def find_sales_invoice_by_number(
+        self, company_id: str, number: str
+    ) -> ErpSalesInvoice | None:
+        """The invoice with this ERP document number (draft or posted), if any."""
+        ...
+
+    async def list_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesInvoice, ...]:
+        """Every posted invoice dated within `posted_from..posted_to` (both included)."""
+        ...
+
+
+@runtime_checkable
+class ErpCreditMemos(Protocol):
+    """Sales credit memos, optionally applied to the posted invoice they correct."""
+
+    async def find_sales_credit_memo(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesCreditMemo | None: ...
+
+    async def create_sales_credit_memo(
+        self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
+    ) -> ErpSalesCreditMemo:
+        """Create the draft (header and every line), or complete the one that exists."""
+        ...
+
+    async def post_sales_credit_memo(
+        self, company_id: str, credit_memo_id: str
+    ) -> ErpSalesCreditMemo:
+        """Post a draft, applying it to its invoice; a posted memo is returned unchanged."""
+        ...
+
+
+@runtime_checkable
+class ErpJournals(Protocol):
+    """General journal entries (settlements, adjustments) and the ledger they post to."""
+
+    async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
+        """The journal batch with this code, created or brought in line with `journal`."""
+        ...
+
+    async def add_journal_entry(
+        self, company_id: str, journal_id: str, entry: ErpJournalEntryCreate
+    ) -> ErpJournalEntry:
+        """Add the lines the journal does not hold yet; a posted entry is returned as it is."""
+        ...
+
+    async def post_journal_entry(
+        self, company_id: str, journal_id: str, document_number: str, currency: str
+    ) -> ErpJournalEntry:
+        """Post the journal; an entry already in the ledger is returned unchanged.
+
+        Posting a journal posts every line in it: give each purpose its own journal so
+        that a batch only ever holds entries that are ready.
+        """
+        ...
+
+
+@runtime_checkable
+class ErpPayments(Protocol):
+    """Customer payments applied to posted invoices."""
+
+    async def ensure_customer_payment_journal(
+        self, company_id: str, journal: ErpJournalCreate
+    ) -> ErpJournal: ...
+
+    async def apply_customer_payment(
+        self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
+    ) -> ErpCustomerPayment:
+        """Register the payment against its invoice, once per external document number."""
+        ...
+
+
+@runtime_checkable
+class ErpPort(
+    ErpLedgerSetup,
+    ErpInvoicing,
+    ErpInvoiceQueries,
+    ErpCreditMemos,
+    ErpJournals,
+    ErpPayments,
+    Protocol,
+):
+    """Everything the process tier may ask of an ERP."""

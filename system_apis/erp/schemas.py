@@ -70,3 +70,130 @@ class ErpSalesInvoice(ErpModel):
     total_excluding_tax: int
     total_tax: int
     total_including_tax: int
+    remaining_amount: int = Field(
+        description="What the customer still owes: 0 on a draft, reduced by payments and "
+        "credit memos applied to the posted invoice."
+    )
+
+
+class ErpCurrency(ErpModel):
+    code: str
+    display_name: str | None
+    symbol: str | None
+
+
+class ErpSalesCreditMemoCreate(ErpModel):
+    external_document_number: str = Field(
+        max_length=35, description="Our credit memo id: the ERP's guard against duplicates."
+    )
+    customer_number: str
+    currency: str
+    posting_date: date
+    due_date: date
+    applies_to_invoice_id: str | None = Field(
+        default=None, description="The ERP id of the posted invoice this memo corrects."
+    )
+    lines: tuple[ErpInvoiceLine, ...]
+
+
+class ErpSalesCreditMemo(ErpModel):
+    id: str
+    number: str | None
+    external_document_number: str | None
+    customer_number: str | None
+    currency: str
+    posting_date: date | None
+    status: ErpDocumentStatus
+    applies_to_invoice_id: str | None
+    applies_to_invoice_number: str | None
+    line_count: int
+    total_excluding_tax: int
+    total_tax: int
+    total_including_tax: int
+
+
+class ErpJournalCreate(ErpModel):
+    """A journal batch, found or created by `code`."""
+
+    code: str = Field(max_length=10)
+    display_name: str = Field(max_length=100)
+    balancing_account_number: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Every line is balanced against this account when posted; without one "
+        "the lines of each document must add up to zero.",
+    )
+
+
+class ErpJournal(ErpModel):
+    id: str
+    code: str
+    display_name: str | None
+    balancing_account_number: str | None
+
+
+class ErpJournalLine(ErpModel):
+    """One line of a journal entry; an entry's lines keep their order in the ERP."""
+
+    account_number: str = Field(max_length=20)
+    amount: int = Field(description="Minor units; positive debits the account, negative credits.")
+    description: str = Field(max_length=100)
+
+
+class ErpJournalEntryCreate(ErpModel):
+    document_number: str = Field(
+        max_length=20, description="Our key for the entry: its lines and its ledger entries."
+    )
+    external_document_number: str | None = Field(default=None, max_length=35)
+    posting_date: date
+    currency: str = Field(
+        description="The legal entity's own currency, which journal amounts are kept in."
+    )
+    lines: tuple[ErpJournalLine, ...]
+
+
+class ErpLedgerEntry(ErpModel):
+    entry_number: int
+    posting_date: date | None
+    document_number: str | None
+    account_number: str | None
+    description: str | None
+    debit: int = Field(ge=0)
+    credit: int = Field(ge=0)
+
+
+class ErpJournalEntry(ErpModel):
+    """A journal entry: its pending lines while a draft, its ledger entries once posted."""
+
+    journal_id: str
+    document_number: str
+    status: ErpDocumentStatus
+    currency: str
+    lines: tuple[ErpJournalLine, ...]
+    ledger_entries: tuple[ErpLedgerEntry, ...]
+
+
+class ErpCustomerPaymentCreate(ErpModel):
+    external_document_number: str = Field(
+        max_length=35, description="Our payment id: the ERP's guard against duplicates."
+    )
+    customer_number: str = Field(max_length=20)
+    currency: str = Field(description="The invoice's currency, which the payment is made in.")
+    posting_date: date
+    amount: int = Field(gt=0, description="Minor units received.")
+    applies_to_invoice_id: str
+    description: str = Field(default="", max_length=100)
+
+
+class ErpCustomerPayment(ErpModel):
+    id: str
+    journal_id: str
+    line_number: int | None
+    document_number: str | None
+    external_document_number: str | None
+    customer_number: str | None
+    posting_date: date | None
+    currency: str
+    amount: int
+    applies_to_invoice_id: str | None
+    applies_to_invoice_number: str | None

@@ -15,18 +15,23 @@ from typing import Any
 import httpx
 import pytest
 
-from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine
+from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine, ErpJournalLine
 from system_apis.errors import BackendBusinessError
-from system_apis.sandboxes.demo_estate import closed_period
+from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import (
     BC_BASE_PATH,
     BC_BASE_URL,
     BC_SPEC,
     DE,
+    PAYMENTS,
+    SETTLEMENTS,
     US,
     BcHarness,
     bc_harness,
+    credit_memo_request,
     invoice_request,
+    payment_request,
+    settlement_entry,
 )
 from tests.support.openapi_check import OpenApiDocument
 from tests.support.recording import Exchange
@@ -46,6 +51,26 @@ EXPECTED_OPERATIONS = {
     "patchSalesInvoice",
     "postSalesInvoiceLineForSalesInvoice",
     "postActionSalesInvoices",
+    "listCurrencies",
+    "listSalesCreditMemos",
+    "postSalesCreditMemo",
+    "getSalesCreditMemo",
+    "patchSalesCreditMemo",
+    "postSalesCreditMemoLineForSalesCreditMemo",
+    "postActionSalesCreditMemos",
+    "listJournals",
+    "postJournal",
+    "patchJournal",
+    "listJournalLinesForJournal",
+    "postJournalLineForJournal",
+    "patchJournalLineForJournal",
+    "postActionJournals",
+    "listGeneralLedgerEntries",
+    "listCustomerPaymentJournals",
+    "postCustomerPaymentJournal",
+    "patchCustomerPaymentJournal",
+    "listCustomerPaymentsForCustomerPaymentJournal",
+    "postCustomerPaymentForCustomerPaymentJournal",
 }
 
 
@@ -65,8 +90,38 @@ async def happy_path(bc: BcHarness) -> None:
     closed_day, _ = closed_period()
     await adapter.create_sales_invoice(US.id, invoice_request("inv_c1", posting_date=closed_day))
     draft = await adapter.create_sales_invoice(US.id, invoice_request("inv_c1"))
+    posted = await adapter.post_sales_invoice(US.id, draft.id)
     await adapter.post_sales_invoice(US.id, draft.id)
-    await adapter.post_sales_invoice(US.id, draft.id)
+    await adapter.list_currencies(US.id)
+    await adapter.get_sales_invoice(US.id, draft.id)
+    assert posted.number is not None
+    await adapter.find_sales_invoice_by_number(US.id, posted.number)
+    await adapter.list_sales_invoices(US.id, first_open_day(), first_open_day().replace(day=28))
+
+    memo = credit_memo_request("cm_c1", applies_to_invoice_id=posted.id, posting_date=closed_day)
+    assert await adapter.find_sales_credit_memo(US.id, "cm_c1") is None
+    await adapter.create_sales_credit_memo(US.id, memo)
+    memo = memo.model_copy(update={"posting_date": first_open_day()})
+    memo_draft = await adapter.create_sales_credit_memo(US.id, memo)
+    await adapter.post_sales_credit_memo(US.id, memo_draft.id)
+    await adapter.post_sales_credit_memo(US.id, memo_draft.id)
+
+    journal = await adapter.ensure_journal(US.id, SETTLEMENTS)
+    await adapter.ensure_journal(US.id, SETTLEMENTS.model_copy(update={"display_name": "Renamed"}))
+    await adapter.add_journal_entry(
+        US.id, journal.id, settlement_entry("STL-C1", posting_date=closed_day)
+    )
+    await adapter.add_journal_entry(US.id, journal.id, settlement_entry("STL-C1"))
+    await adapter.post_journal_entry(US.id, journal.id, "STL-C1", "USD")
+    await adapter.post_journal_entry(US.id, journal.id, "STL-C1", "USD")
+
+    payments = await adapter.ensure_customer_payment_journal(US.id, PAYMENTS)
+    await adapter.ensure_customer_payment_journal(
+        US.id, PAYMENTS.model_copy(update={"balancing_account_number": None})
+    )
+    payment = payment_request("pay_c1", posted.id, 1000)
+    await adapter.apply_customer_payment(US.id, payments.id, payment)
+    await adapter.apply_customer_payment(US.id, payments.id, payment)
 
 
 async def refusals(bc: BcHarness) -> None:
@@ -80,10 +135,35 @@ async def refusals(bc: BcHarness) -> None:
     bad_line = ErpInvoiceLine(
         sequence=1, description="Seat", quantity=1, unit_price=100, tax_code="NOPE"
     )
+    invoice = await adapter.create_sales_invoice(US.id, invoice_request("inv_c4"))
+    invoice = await adapter.post_sales_invoice(US.id, invoice.id)
+    too_large = credit_memo_request(
+        "cm_c2", applies_to_invoice_id=invoice.id, unit_price=invoice.total_including_tax
+    )
+    memo = await adapter.create_sales_credit_memo(US.id, too_large)
+    journal = await adapter.ensure_journal(US.id, SETTLEMENTS)
+    unbalanced = settlement_entry("STL-C2")
+    unbalanced = unbalanced.model_copy(
+        update={
+            "lines": (
+                *unbalanced.lines,
+                ErpJournalLine(account_number="60100", amount=1, description="Off"),
+            )
+        }
+    )
+    await adapter.add_journal_entry(US.id, journal.id, unbalanced)
+    payments = await adapter.ensure_customer_payment_journal(US.id, PAYMENTS)
     attempts = [
         adapter.post_sales_invoice(US.id, draft.id),
         adapter.create_sales_invoice(US.id, invoice_request("inv_c3", lines=(bad_line,))),
         adapter.get_company("00000000-0000-4000-8000-00000000dead"),
+        adapter.post_sales_credit_memo(US.id, memo.id),
+        adapter.post_journal_entry(US.id, journal.id, "STL-C2", "USD"),
+        adapter.apply_customer_payment(
+            US.id,
+            payments.id,
+            payment_request("pay_c2", invoice.id, invoice.total_including_tax + 1),
+        ),
     ]
     for attempt in attempts:
         with pytest.raises(BackendBusinessError):
@@ -126,7 +206,7 @@ async def test_refused_requests_are_well_formed_and_answered_in_bc_error_shape(
     ]
 
     assert problems == []
-    assert [e.response.status_code for e in failures] == [400, 400, 404]
+    assert [e.response.status_code for e in failures] == [400, 400, 404, 400, 400, 400]
     for failure in failures:
         error = json.loads(failure.response_body)["error"]
         assert set(error) == {"code", "message"}

@@ -11,7 +11,15 @@ import httpx
 
 from app.core.settings import ErpSettings
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
-from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
+from system_apis.erp.schemas import (
+    ErpCustomerPaymentCreate,
+    ErpInvoiceLine,
+    ErpJournalCreate,
+    ErpJournalEntryCreate,
+    ErpJournalLine,
+    ErpSalesCreditMemoCreate,
+    ErpSalesInvoiceCreate,
+)
 from system_apis.http import ResilientClient
 from system_apis.sandboxes.business_central import BusinessCentralState, create_app
 from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
@@ -71,14 +79,15 @@ class BcHarness:
         ]
 
 
-def bc_harness(state: BusinessCentralState | None = None) -> BcHarness:
+def bc_harness(state: BusinessCentralState | None = None, *, page_size: int = 100) -> BcHarness:
     state = state or BusinessCentralState()
     recording = RecordingTransport(httpx.ASGITransport(app=create_app(state)))
     faults = FaultyTransport(recording)
     client = ResilientClient(
         backend="erp", base_url=BC_BASE_URL, settings=FAST_SETTINGS, transport=faults
     )
-    return BcHarness(state, recording, faults, client, BusinessCentralAdapter(client))
+    adapter = BusinessCentralAdapter(client, page_size=page_size)
+    return BcHarness(state, recording, faults, client, adapter)
 
 
 def invoice_request(
@@ -115,4 +124,69 @@ def invoice_request(
                 tax_code="EXEMPT",
             ),
         ),
+    )
+
+
+SETTLEMENTS = ErpJournalCreate(code="SETTLE", display_name="Partner settlements")
+PAYMENTS = ErpJournalCreate(
+    code="PAYMENTS", display_name="Customer payments", balancing_account_number="10100"
+)
+
+
+def credit_memo_request(
+    external_document_number: str,
+    *,
+    applies_to_invoice_id: str | None = None,
+    posting_date: date | None = None,
+    unit_price: int = 1999,
+    customer_number: str = "C0001",
+) -> ErpSalesCreditMemoCreate:
+    """A one-line credit memo: 1 x `unit_price` taxed STANDARD (US rates)."""
+    posting = posting_date or first_open_day()
+    return ErpSalesCreditMemoCreate(
+        external_document_number=external_document_number,
+        customer_number=customer_number,
+        currency="USD",
+        posting_date=posting,
+        due_date=posting.replace(day=28),
+        applies_to_invoice_id=applies_to_invoice_id,
+        lines=(
+            ErpInvoiceLine(
+                sequence=1,
+                description="Seat licence refund",
+                quantity=1,
+                unit_price=unit_price,
+                tax_code="STANDARD",
+            ),
+        ),
+    )
+
+
+def settlement_entry(
+    document_number: str, *, amount: int = 2500, posting_date: date | None = None
+) -> ErpJournalEntryCreate:
+    """A balanced commission accrual: debit commissions expense, credit partner payable."""
+    return ErpJournalEntryCreate(
+        document_number=document_number,
+        external_document_number=f"stl_{document_number}",
+        posting_date=posting_date or first_open_day(),
+        currency="USD",
+        lines=(
+            ErpJournalLine(account_number="60100", amount=amount, description="Commission"),
+            ErpJournalLine(account_number="21500", amount=-amount, description="Commission"),
+        ),
+    )
+
+
+def payment_request(
+    external_document_number: str, invoice_id: str, amount: int, *, posting_date: date | None = None
+) -> ErpCustomerPaymentCreate:
+    return ErpCustomerPaymentCreate(
+        external_document_number=external_document_number,
+        customer_number="C0001",
+        currency="USD",
+        posting_date=posting_date or first_open_day(),
+        amount=amount,
+        applies_to_invoice_id=invoice_id,
+        description="Card payment",
     )

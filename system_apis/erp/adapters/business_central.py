@@ -16,7 +16,9 @@ automatic retries.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -24,65 +26,79 @@ from pydantic import ValidationError
 
 from system_apis.erp.adapters.business_central_wire import (
     BcCompany,
+    BcCurrencyList,
     BcCustomer,
-    BcCustomerCreate,
     BcCustomerList,
-    BcCustomerUpdate,
+    BcCustomerPayment,
+    BcCustomerPaymentList,
     BcErrorBody,
+    BcGeneralLedgerEntry,
+    BcGeneralLedgerEntryList,
+    BcJournal,
+    BcJournalLine,
+    BcJournalLineList,
+    BcJournalList,
     BcModel,
     BcRequest,
+    BcSalesCreditMemo,
+    BcSalesCreditMemoList,
     BcSalesInvoice,
-    BcSalesInvoiceCreate,
-    BcSalesInvoiceLine,
-    BcSalesInvoiceLineCreate,
     BcSalesInvoiceList,
-    BcSalesInvoiceUpdate,
-    BcTaxGroup,
     BcTaxGroupList,
 )
 from system_apis.erp.mapping import (
     company_from_bc,
+    currency_from_bc,
     customer_changes,
     customer_from_bc,
+    customer_payment_from_bc,
+    customer_payment_to_bc,
     customer_to_bc,
+    journal_changes,
+    journal_entry_from_bc,
+    journal_from_bc,
+    journal_line_changes,
+    journal_line_to_bc,
+    journal_lines_match,
+    journal_to_bc,
     missing_lines,
     odata_eq,
+    posted_between,
+    sales_credit_memo_from_bc,
+    sales_credit_memo_header_changes,
+    sales_credit_memo_to_bc,
     sales_invoice_from_bc,
     sales_invoice_header_changes,
-    sales_invoice_line_to_bc,
     sales_invoice_to_bc,
+    sales_line_to_bc,
 )
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCurrency,
     ErpCustomer,
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpJournal,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import BackendBusinessError, BackendContractError
 from system_apis.http import ResilientClient, VendorError, parse_body
 
-__all__ = [
-    "BcCompany",
-    "BcCustomer",
-    "BcCustomerCreate",
-    "BcCustomerList",
-    "BcCustomerUpdate",
-    "BcSalesInvoice",
-    "BcSalesInvoiceCreate",
-    "BcSalesInvoiceLine",
-    "BcSalesInvoiceLineCreate",
-    "BcSalesInvoiceList",
-    "BcSalesInvoiceUpdate",
-    "BcTaxGroup",
-    "BcTaxGroupList",
-    "BusinessCentralAdapter",
-    "decode_bc_error",
-]
+__all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 
 M = TypeVar("M", bound=BcModel)
+T = TypeVar("T")
 
 EXPAND_LINES = "salesInvoiceLines"
+EXPAND_MEMO_LINES = "salesCreditMemoLines"
+DEFAULT_PAGE_SIZE = 100
 
 
 def decode_bc_error(response: httpx.Response) -> VendorError | None:
@@ -102,8 +118,9 @@ def _query(**options: str) -> str:
 class BusinessCentralAdapter:
     """Business Central implementation of `ErpPort`; wire mapping only, no business rules."""
 
-    def __init__(self, client: ResilientClient) -> None:
+    def __init__(self, client: ResilientClient, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self._client = client
+        self._page_size = page_size
 
     async def get_company(self, company_id: str) -> ErpCompany:
         operation = "get_company"
@@ -180,12 +197,12 @@ class BusinessCentralAdapter:
                 body=changes,
                 headers={"If-Match": current.etag},
             )
-        for line in missing_lines(current, invoice):
+        for line in missing_lines(current.sales_invoice_lines, invoice.lines):
             await self._send(
                 "POST",
                 f"{invoices}({current.id})/salesInvoiceLines",
                 operation=operation,
-                body=sales_invoice_line_to_bc(line, invoice.currency),
+                body=sales_line_to_bc(line, invoice.currency),
             )
         return self._canonical_invoice(
             await self._get_sales_invoice(company_id, current.id, operation), operation
@@ -204,25 +221,240 @@ class BusinessCentralAdapter:
             current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
 
+    async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+        operation = "get_sales_invoice"
+        current = await self._get_sales_invoice(company_id, invoice_id, operation)
+        return self._canonical_invoice(current, operation)
+
+    async def find_sales_invoice_by_number(
+        self, company_id: str, number: str
+    ) -> ErpSalesInvoice | None:
+        operation = "find_sales_invoice_by_number"
+        found = await self._find_invoice_where(company_id, "number", number, operation)
+        return None if found is None else self._canonical_invoice(found, operation)
+
+    async def list_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesInvoice, ...]:
+        """Pages through the invoices with `$top`/`$skip` until a page comes back short."""
+        operation = "list_sales_invoices"
+        invoices: list[ErpSalesInvoice] = []
+        while True:
+            query = _query(
+                filter=posted_between("invoiceDate", posted_from, posted_to),
+                expand=EXPAND_LINES,
+                top=str(self._page_size),
+                skip=str(len(invoices)),
+            )
+            response = await self._send(
+                "GET", f"/companies({company_id})/salesInvoices?{query}", operation=operation
+            )
+            page = self._parse(response, BcSalesInvoiceList, operation).value
+            invoices.extend(self._canonical_invoice(invoice, operation) for invoice in page)
+            if len(page) < self._page_size:
+                return tuple(invoices)
+
+    async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:
+        operation = "list_currencies"
+        response = await self._send(
+            "GET", f"/companies({company_id})/currencies", operation=operation
+        )
+        currencies = self._parse(response, BcCurrencyList, operation).value
+        return tuple(currency_from_bc(currency) for currency in currencies)
+
+    async def find_sales_credit_memo(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesCreditMemo | None:
+        operation = "find_sales_credit_memo"
+        found = await self._find_credit_memo(company_id, external_document_number, operation)
+        return None if found is None else self._canonical_memo(found, operation)
+
+    async def create_sales_credit_memo(
+        self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
+    ) -> ErpSalesCreditMemo:
+        """Create the draft (header and every line), or complete the one that exists."""
+        operation = "create_sales_credit_memo"
+        memos = f"/companies({company_id})/salesCreditMemos"
+        current = await self._find_credit_memo(
+            company_id, credit_memo.external_document_number, operation
+        )
+        if current is None:
+            response = await self._send(
+                "POST", memos, operation=operation, body=sales_credit_memo_to_bc(credit_memo)
+            )
+            current = self._parse(response, BcSalesCreditMemo, operation)
+        elif current.status != "Draft":
+            return self._canonical_memo(current, operation)
+        elif (changes := sales_credit_memo_header_changes(current, credit_memo)) is not None:
+            await self._send(
+                "PATCH",
+                f"{memos}({current.id})",
+                operation=operation,
+                body=changes,
+                headers={"If-Match": current.etag},
+            )
+        for line in missing_lines(current.sales_credit_memo_lines, credit_memo.lines):
+            await self._send(
+                "POST",
+                f"{memos}({current.id})/salesCreditMemoLines",
+                operation=operation,
+                body=sales_line_to_bc(line, credit_memo.currency),
+            )
+        current = await self._get_credit_memo(company_id, current.id, operation)
+        return self._canonical_memo(current, operation)
+
+    async def post_sales_credit_memo(
+        self, company_id: str, credit_memo_id: str
+    ) -> ErpSalesCreditMemo:
+        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged."""
+        operation = "post_sales_credit_memo"
+        current = await self._get_credit_memo(company_id, credit_memo_id, operation)
+        if current.status == "Draft":
+            await self._send(
+                "POST",
+                f"/companies({company_id})/salesCreditMemos({credit_memo_id})/Microsoft.NAV.post",
+                operation=operation,
+            )
+            current = await self._get_credit_memo(company_id, credit_memo_id, operation)
+        return self._canonical_memo(current, operation)
+
+    async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
+        return await self._ensure_journal(
+            f"/companies({company_id})/journals", journal, "ensure_journal"
+        )
+
+    async def add_journal_entry(
+        self, company_id: str, journal_id: str, entry: ErpJournalEntryCreate
+    ) -> ErpJournalEntry:
+        """Add the entry's lines the journal lacks; an entry in the ledger is left alone.
+
+        BC numbers journal lines per batch, not per document, so the entry's lines are
+        matched by position among the journal's lines with the same document number: an
+        interrupted attempt leaves a prefix of them, and only the rest are added.
+        """
+        operation = "add_journal_entry"
+        document = entry.document_number
+        ledger = await self._ledger_entries(company_id, document, operation)
+        if ledger:
+            return self._mapped(
+                operation,
+                journal_entry_from_bc,
+                journal_id,
+                document,
+                entry.currency,
+                lines=[],
+                ledger=ledger,
+            )
+        lines_url = f"/companies({company_id})/journals({journal_id})/journalLines"
+        present = await self._journal_lines(company_id, journal_id, document, operation)
+        if not self._mapped(operation, journal_lines_match, present, entry):
+            raise BackendBusinessError(
+                f"{self._client.backend} journal {journal_id} holds lines for document "
+                f"{document!r} that differ from the entry; they must be removed by hand",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        for existing in present:
+            if (changes := journal_line_changes(existing, entry)) is not None:
+                await self._send(
+                    "PATCH",
+                    f"{lines_url}({existing.id})",
+                    operation=operation,
+                    body=changes,
+                    headers={"If-Match": existing.etag},
+                )
+        for line in entry.lines[len(present) :]:
+            await self._send(
+                "POST", lines_url, operation=operation, body=journal_line_to_bc(line, entry)
+            )
+        present = await self._journal_lines(company_id, journal_id, document, operation)
+        return self._mapped(
+            operation,
+            journal_entry_from_bc,
+            journal_id,
+            document,
+            entry.currency,
+            lines=present,
+            ledger=[],
+        )
+
+    async def post_journal_entry(
+        self, company_id: str, journal_id: str, document_number: str, currency: str
+    ) -> ErpJournalEntry:
+        """Post the journal unless the ledger already holds the document's entries."""
+        operation = "post_journal_entry"
+        ledger = await self._ledger_entries(company_id, document_number, operation)
+        lines: list[BcJournalLine] = []
+        if not ledger:
+            await self._send(
+                "POST",
+                f"/companies({company_id})/journals({journal_id})/Microsoft.NAV.post",
+                operation=operation,
+            )
+            ledger = await self._ledger_entries(company_id, document_number, operation)
+            if not ledger:
+                lines = await self._journal_lines(
+                    company_id, journal_id, document_number, operation
+                )
+        return self._mapped(
+            operation,
+            journal_entry_from_bc,
+            journal_id,
+            document_number,
+            currency,
+            lines=lines,
+            ledger=ledger,
+        )
+
+    async def ensure_customer_payment_journal(
+        self, company_id: str, journal: ErpJournalCreate
+    ) -> ErpJournal:
+        return await self._ensure_journal(
+            f"/companies({company_id})/customerPaymentJournals",
+            journal,
+            "ensure_customer_payment_journal",
+        )
+
+    async def apply_customer_payment(
+        self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
+    ) -> ErpCustomerPayment:
+        """Create the payment line applied to its invoice, unless the journal has it already."""
+        operation = "apply_customer_payment"
+        payments = (
+            f"/companies({company_id})/customerPaymentJournals({journal_id})/customerPayments"
+        )
+        external = payment.external_document_number
+        query = _query(filter=odata_eq("externalDocumentNumber", external))
+        response = await self._send("GET", f"{payments}?{query}", operation=operation)
+        found = self._parse(response, BcCustomerPaymentList, operation).value
+        current = self._unique(
+            found, f"customer payments with externalDocumentNumber {external!r}", operation
+        )
+        if current is None:
+            response = await self._send(
+                "POST", payments, operation=operation, body=customer_payment_to_bc(payment)
+            )
+            current = self._parse(response, BcCustomerPayment, operation)
+        return self._mapped(
+            operation, customer_payment_from_bc, current, journal_id, payment.currency
+        )
+
     async def _find_sales_invoice(
         self, company_id: str, external_document_number: str, operation: str
     ) -> BcSalesInvoice | None:
-        query = _query(
-            filter=odata_eq("externalDocumentNumber", external_document_number),
-            expand=EXPAND_LINES,
+        return await self._find_invoice_where(
+            company_id, "externalDocumentNumber", external_document_number, operation
         )
+
+    async def _find_invoice_where(
+        self, company_id: str, field: str, value: str, operation: str
+    ) -> BcSalesInvoice | None:
+        query = _query(filter=odata_eq(field, value), expand=EXPAND_LINES)
         response = await self._send(
             "GET", f"/companies({company_id})/salesInvoices?{query}", operation=operation
         )
         found = self._parse(response, BcSalesInvoiceList, operation).value
-        if len(found) > 1:
-            raise BackendBusinessError(
-                f"{self._client.backend} holds {len(found)} sales invoices with external "
-                f"document number {external_document_number!r}; one must be removed by hand",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        return found[0] if found else None
+        return self._unique(found, f"sales invoices with {field} {value!r}", operation)
 
     async def _get_sales_invoice(
         self, company_id: str, invoice_id: str, operation: str
@@ -233,6 +465,90 @@ class BusinessCentralAdapter:
             operation=operation,
         )
         return self._parse(response, BcSalesInvoice, operation)
+
+    async def _find_credit_memo(
+        self, company_id: str, external_document_number: str, operation: str
+    ) -> BcSalesCreditMemo | None:
+        query = _query(
+            filter=odata_eq("externalDocumentNumber", external_document_number),
+            expand=EXPAND_MEMO_LINES,
+        )
+        response = await self._send(
+            "GET", f"/companies({company_id})/salesCreditMemos?{query}", operation=operation
+        )
+        found = self._parse(response, BcSalesCreditMemoList, operation).value
+        return self._unique(
+            found,
+            f"sales credit memos with externalDocumentNumber {external_document_number!r}",
+            operation,
+        )
+
+    async def _get_credit_memo(
+        self, company_id: str, credit_memo_id: str, operation: str
+    ) -> BcSalesCreditMemo:
+        query = _query(expand=EXPAND_MEMO_LINES)
+        response = await self._send(
+            "GET",
+            f"/companies({company_id})/salesCreditMemos({credit_memo_id})?{query}",
+            operation=operation,
+        )
+        return self._parse(response, BcSalesCreditMemo, operation)
+
+    async def _ensure_journal(
+        self, journals: str, journal: ErpJournalCreate, operation: str
+    ) -> ErpJournal:
+        """Find the batch by code; create it, or PATCH it to match `journal`."""
+        query = _query(filter=odata_eq("code", journal.code))
+        response = await self._send("GET", f"{journals}?{query}", operation=operation)
+        found = self._parse(response, BcJournalList, operation).value
+        current = self._unique(found, f"journals with code {journal.code!r}", operation)
+        if current is None:
+            response = await self._send(
+                "POST", journals, operation=operation, body=journal_to_bc(journal)
+            )
+            return journal_from_bc(self._parse(response, BcJournal, operation))
+        changes = journal_changes(current, journal)
+        if changes is None:
+            return journal_from_bc(current)
+        response = await self._send(
+            "PATCH",
+            f"{journals}({current.id})",
+            operation=operation,
+            body=changes,
+            headers={"If-Match": current.etag},
+        )
+        return journal_from_bc(self._parse(response, BcJournal, operation))
+
+    async def _journal_lines(
+        self, company_id: str, journal_id: str, document_number: str, operation: str
+    ) -> list[BcJournalLine]:
+        query = _query(filter=odata_eq("documentNumber", document_number))
+        response = await self._send(
+            "GET",
+            f"/companies({company_id})/journals({journal_id})/journalLines?{query}",
+            operation=operation,
+        )
+        lines = self._parse(response, BcJournalLineList, operation).value
+        return sorted(lines, key=lambda line: line.line_number)
+
+    async def _ledger_entries(
+        self, company_id: str, document_number: str, operation: str
+    ) -> list[BcGeneralLedgerEntry]:
+        query = _query(filter=odata_eq("documentNumber", document_number))
+        response = await self._send(
+            "GET", f"/companies({company_id})/generalLedgerEntries?{query}", operation=operation
+        )
+        return self._parse(response, BcGeneralLedgerEntryList, operation).value
+
+    def _unique(self, found: list[T], what: str, operation: str) -> T | None:
+        """The one record a key lookup found, if any; several is a mess to clean by hand."""
+        if len(found) > 1:
+            raise BackendBusinessError(
+                f"{self._client.backend} holds {len(found)} {what}; one must be removed by hand",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return found[0] if found else None
 
     async def _send(
         self,
@@ -247,7 +563,9 @@ class BusinessCentralAdapter:
             method,
             url,
             operation=operation,
-            json_body=None if body is None else body.model_dump(mode="json", by_alias=True),
+            json_body=None
+            if body is None
+            else body.model_dump(mode="json", by_alias=True, exclude_none=True),
             headers=headers,
             decode_error=decode_bc_error,
         )
@@ -256,11 +574,18 @@ class BusinessCentralAdapter:
         return parse_body(response, model, backend=self._client.backend, operation=operation)
 
     def _canonical_invoice(self, invoice: BcSalesInvoice, operation: str) -> ErpSalesInvoice:
+        return self._mapped(operation, sales_invoice_from_bc, invoice)
+
+    def _canonical_memo(self, memo: BcSalesCreditMemo, operation: str) -> ErpSalesCreditMemo:
+        return self._mapped(operation, sales_credit_memo_from_bc, memo)
+
+    def _mapped(self, operation: str, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`convert(*args, **kwargs)`; a value the mapping refuses breaches BC's contract."""
         try:
-            return sales_invoice_from_bc(invoice)
+            return convert(*args, **kwargs)
         except ValueError as exc:
             raise BackendContractError(
-                f"{self._client.backend} answered {operation} with an invoice outside its "
+                f"{self._client.backend} answered {operation} with a record outside its "
                 f"contract: {exc}",
                 backend=self._client.backend,
                 operation=operation,

@@ -28,6 +28,10 @@ BcAmount = Annotated[
 """A decimal amount, written as a JSON number (BC's `Edm.Decimal`), never a string."""
 
 BcInvoiceStatus = Literal["Draft", "In Review", "Open", "Paid", "Canceled", "Corrective"]
+"""The status of a sales invoice or a sales credit memo."""
+
+GL_ACCOUNT = "G/L Account"
+"""The journal line `accountType` of a general ledger account."""
 
 
 class BcModel(BaseModel):
@@ -98,7 +102,9 @@ class BcCustomerUpdate(BcRequest):
     currency_code: str
 
 
-class BcSalesInvoiceLine(BcModel):
+class BcSalesDocumentLine(BcModel):
+    """A line of a sales invoice or of a sales credit memo: BC gives both the same shape."""
+
     id: str
     document_id: str
     sequence: int
@@ -123,7 +129,8 @@ class BcSalesInvoice(BcModel):
     total_amount_excluding_tax: BcAmount
     total_tax_amount: BcAmount
     total_amount_including_tax: BcAmount
-    sales_invoice_lines: list[BcSalesInvoiceLine] | None = None
+    remaining_amount: BcAmount
+    sales_invoice_lines: list[BcSalesDocumentLine] | None = None
     etag: str = Field(alias="@odata.etag")
 
 
@@ -144,9 +151,154 @@ class BcSalesInvoiceUpdate(BcRequest):
     due_date: datetime
 
 
-class BcSalesInvoiceLineCreate(BcRequest):
+class BcSalesDocumentLineCreate(BcRequest):
     sequence: int
     description: str
     quantity: BcAmount
     unit_price: BcAmount
     tax_code: str
+
+
+class BcCurrency(BcModel):
+    id: str
+    code: str
+    display_name: str | None = None
+    symbol: str | None = None
+
+
+class BcCurrencyList(BcModel):
+    value: list[BcCurrency]
+
+
+class BcSalesCreditMemo(BcModel):
+    id: str
+    number: str | None = None
+    external_document_number: str | None = None
+    credit_memo_date: date | None = None
+    due_date: date | None = None
+    customer_number: str | None = None
+    currency_code: CurrencyCode
+    status: BcInvoiceStatus
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+    total_amount_excluding_tax: BcAmount
+    total_tax_amount: BcAmount
+    total_amount_including_tax: BcAmount
+    sales_credit_memo_lines: list[BcSalesDocumentLine] | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+class BcSalesCreditMemoList(BcModel):
+    value: list[BcSalesCreditMemo]
+
+
+class BcSalesCreditMemoCreate(BcRequest):
+    external_document_number: str
+    customer_number: str
+    currency_code: str
+    credit_memo_date: datetime
+    due_date: datetime
+    invoice_id: str | None = None
+
+
+class BcSalesCreditMemoUpdate(BcRequest):
+    credit_memo_date: datetime
+    due_date: datetime
+
+
+class BcJournal(BcModel):
+    """A general journal batch or a customer payment journal: BC gives both this shape."""
+
+    id: str
+    code: str
+    display_name: str | None = None
+    balancing_account_number: str | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+class BcJournalList(BcModel):
+    value: list[BcJournal]
+
+
+class BcJournalCreate(BcRequest):
+    code: str
+    display_name: str
+    balancing_account_number: str | None = None
+
+
+class BcJournalUpdate(BcRequest):
+    display_name: str
+    balancing_account_number: str
+
+
+class BcJournalLine(BcModel):
+    id: str
+    line_number: int
+    account_type: str | None = None
+    account_number: str | None = None
+    posting_date: date | None = None
+    document_number: str | None = None
+    external_document_number: str | None = None
+    amount: BcAmount
+    description: str | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+class BcJournalLineList(BcModel):
+    value: list[BcJournalLine]
+
+
+class BcJournalLineCreate(BcRequest):
+    """BC numbers the line itself, after the batch's last line."""
+
+    account_type: str
+    account_number: str
+    posting_date: datetime
+    document_number: str
+    external_document_number: str | None = None
+    amount: BcAmount
+    description: str
+
+
+class BcJournalLineUpdate(BcRequest):
+    posting_date: datetime
+
+
+class BcGeneralLedgerEntry(BcModel):
+    id: int
+    posting_date: date | None = None
+    document_number: str | None = None
+    account_number: str | None = None
+    description: str | None = None
+    debit_amount: BcAmount
+    credit_amount: BcAmount
+
+
+class BcGeneralLedgerEntryList(BcModel):
+    value: list[BcGeneralLedgerEntry]
+
+
+class BcCustomerPayment(BcModel):
+    id: str
+    line_number: int | None = None
+    customer_number: str | None = None
+    posting_date: date | None = None
+    document_number: str | None = None
+    external_document_number: str | None = None
+    amount: BcAmount
+    applies_to_invoice_id: str | None = None
+    applies_to_invoice_number: str | None = None
+    description: str | None = None
+
+
+class BcCustomerPaymentList(BcModel):
+    value: list[BcCustomerPayment]
+
+
+class BcCustomerPaymentCreate(BcRequest):
+    customer_number: str
+    posting_date: datetime
+    external_document_number: str
+    amount: BcAmount
+    applies_to_invoice_id: str
+    description: str

@@ -1,0 +1,264 @@
+"""`ErpInvoicing` over NetSuite's REST record API (`/services/rest/record/v1`).
+
+A smaller adapter than Business Central's: customers and sales invoices only, which
+is a complete `ErpInvoicing`. The client's base URL is the record API root
+(`https://{account}.suitetalk.api.netsuite.com/services/rest/record/v1`); `company_id`
+is a subsidiary's internal id. Every line goes on one service item (`line_item_id`),
+and tax codes and currencies are looked up by their NetSuite names (`itemId`,
+`symbol`).
+
+Idempotency: a customer is upserted with `PUT /customer/eid:{number}`, which NetSuite
+makes safe to repeat. An invoice is created in one request with all its lines and
+its `externalId`, pending approval; NetSuite refuses a second record with the same
+external id, and the adapter looks the external id up before creating, so a caller
+that retries after a lost answer finds the invoice instead of failing. Approving
+the invoice posts it to the ledger; an approved invoice is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from system_apis.erp.adapters.netsuite_wire import (
+    NsCollection,
+    NsCurrency,
+    NsCustomer,
+    NsErrorBody,
+    NsInvoice,
+    NsRequest,
+)
+from system_apis.erp.netsuite_mapping import (
+    approval,
+    customer_from_ns,
+    customer_to_ns,
+    invoice_date_changes,
+    invoice_from_ns,
+    invoice_status,
+    invoice_to_ns,
+    ns_any_of,
+    ns_is,
+)
+from system_apis.erp.schemas import (
+    ErpCustomer,
+    ErpCustomerUpsert,
+    ErpDocumentStatus,
+    ErpSalesInvoice,
+    ErpSalesInvoiceCreate,
+)
+from system_apis.errors import BackendBusinessError, BackendContractError
+from system_apis.http import ResilientClient, VendorError, parse_body
+
+__all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def decode_netsuite_error(response: httpx.Response) -> VendorError | None:
+    """NetSuite's first `o:errorDetails` entry, or `None` when the body is not an error body."""
+    try:
+        body = NsErrorBody.model_validate_json(response.content)
+    except ValidationError:
+        return None
+    detail = body.details[0]
+    return VendorError(code=detail.error_code, message=detail.detail)
+
+
+def _q(*conditions: str) -> str:
+    return "q=" + quote(" AND ".join(conditions), safe="")
+
+
+class NetSuiteAdapter:
+    """NetSuite implementation of `ErpInvoicing`; wire mapping only, no business rules."""
+
+    def __init__(self, client: ResilientClient, *, line_item_id: str) -> None:
+        self._client = client
+        self._line_item_id = line_item_id
+
+    async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
+        operation = "upsert_customer"
+        currency_id = await self._currency_id(customer.currency, operation)
+        record = f"/customer/eid:{quote(customer.number, safe='')}"
+        body = customer_to_ns(customer, company_id, currency_id)
+        await self._send("PUT", record, operation=operation, body=body)
+        current = self._parse(
+            await self._send("GET", record, operation=operation), NsCustomer, operation
+        )
+        currency = (
+            None
+            if current.currency is None
+            else await self._currency_code(current.currency.id, operation)
+        )
+        return self._mapped(operation, customer_from_ns, current, currency)
+
+    async def find_sales_invoice(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesInvoice | None:
+        operation = "find_sales_invoice"
+        found = await self._find_invoice(company_id, external_document_number, operation)
+        return None if found is None else await self._canonical(found, operation)
+
+    async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+        operation = "get_sales_invoice"
+        return await self._canonical(
+            await self._get_invoice(company_id, invoice_id, operation), operation
+        )
+
+    async def create_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        """Create the invoice pending approval, or move the unapproved one to the new dates."""
+        operation = "create_sales_invoice"
+        current = await self._find_invoice(company_id, invoice.external_document_number, operation)
+        if current is None:
+            invoice_id = await self._create_invoice(company_id, invoice, operation)
+        elif self._mapped(operation, invoice_status, current) is not ErpDocumentStatus.DRAFT:
+            return await self._canonical(current, operation)
+        elif (changes := invoice_date_changes(current, invoice)) is not None:
+            invoice_id = current.id
+            await self._send("PATCH", f"/invoice/{current.id}", operation=operation, body=changes)
+        else:
+            return await self._canonical(current, operation)
+        return await self._canonical(
+            await self._get_invoice(company_id, invoice_id, operation), operation
+        )
+
+    async def post_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+        """Approve an invoice pending approval; any other is returned unchanged."""
+        operation = "post_sales_invoice"
+        current = await self._get_invoice(company_id, invoice_id, operation)
+        if self._mapped(operation, invoice_status, current) is ErpDocumentStatus.DRAFT:
+            await self._send(
+                "PATCH", f"/invoice/{invoice_id}", operation=operation, body=approval()
+            )
+            current = await self._get_invoice(company_id, invoice_id, operation)
+        return await self._canonical(current, operation)
+
+    async def _create_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, operation: str
+    ) -> str:
+        record = f"/customer/eid:{quote(invoice.customer_number, safe='')}"
+        customer = self._parse(
+            await self._send("GET", record, operation=operation), NsCustomer, operation
+        )
+        currency_id = await self._currency_id(invoice.currency, operation)
+        tax_code_ids = {
+            code: await self._tax_code_id(company_id, code, operation)
+            for code in sorted({line.tax_code for line in invoice.lines})
+        }
+        body = invoice_to_ns(
+            invoice,
+            company_id=company_id,
+            customer_id=customer.id,
+            currency_id=currency_id,
+            tax_code_ids=tax_code_ids,
+            line_item_id=self._line_item_id,
+        )
+        response = await self._send("POST", "/invoice", operation=operation, body=body)
+        location: str = response.headers.get("Location", "")
+        created_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if "/invoice/" not in location or not created_id:
+            raise BackendContractError(
+                f"{self._client.backend} created an invoice without saying where (Location "
+                f"{location!r})",
+                backend=self._client.backend,
+                operation=operation,
+                vendor_status=response.status_code,
+            )
+        return created_id
+
+    async def _find_invoice(
+        self, company_id: str, external_id: str, operation: str
+    ) -> NsInvoice | None:
+        response = await self._send(
+            "GET", f"/invoice?{_q(ns_is('externalId', external_id))}", operation=operation
+        )
+        found = self._parse(response, NsCollection, operation).items
+        if len(found) > 1:
+            raise BackendBusinessError(
+                f"{self._client.backend} holds {len(found)} invoices with externalId "
+                f"{external_id!r}; one must be removed by hand",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return await self._get_invoice(company_id, found[0].id, operation) if found else None
+
+    async def _get_invoice(self, company_id: str, invoice_id: str, operation: str) -> NsInvoice:
+        response = await self._send(
+            "GET",
+            f"/invoice/{quote(invoice_id, safe='')}?expandSubResources=true",
+            operation=operation,
+        )
+        invoice = self._parse(response, NsInvoice, operation)
+        if invoice.subsidiary.id != company_id:
+            raise BackendBusinessError(
+                f"{self._client.backend} invoice {invoice_id} belongs to subsidiary "
+                f"{invoice.subsidiary.id}, not {company_id}",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return invoice
+
+    async def _canonical(self, invoice: NsInvoice, operation: str) -> ErpSalesInvoice:
+        response = await self._send("GET", f"/customer/{invoice.entity.id}", operation=operation)
+        customer = self._parse(response, NsCustomer, operation)
+        currency = await self._currency_code(invoice.currency.id, operation)
+        return self._mapped(operation, invoice_from_ns, invoice, customer.external_id, currency)
+
+    async def _currency_id(self, code: str, operation: str) -> str:
+        return await self._one_id(
+            f"/currency?{_q(ns_is('symbol', code))}", f"currency {code}", operation
+        )
+
+    async def _currency_code(self, currency_id: str, operation: str) -> str:
+        response = await self._send("GET", f"/currency/{currency_id}", operation=operation)
+        return self._parse(response, NsCurrency, operation).symbol
+
+    async def _tax_code_id(self, company_id: str, code: str, operation: str) -> str:
+        query = _q(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
+        return await self._one_id(
+            f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
+        )
+
+    async def _one_id(self, url: str, what: str, operation: str) -> str:
+        found = self._parse(
+            await self._send("GET", url, operation=operation), NsCollection, operation
+        ).items
+        if len(found) != 1:
+            raise BackendBusinessError(
+                f"{self._client.backend} has {len(found)} records for {what}, not one",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return found[0].id
+
+    async def _send(
+        self, method: str, url: str, *, operation: str, body: NsRequest | None = None
+    ) -> httpx.Response:
+        return await self._client.request(
+            method,
+            url,
+            operation=operation,
+            json_body=None if body is None else body.model_dump(mode="json", by_alias=True),
+            decode_error=decode_netsuite_error,
+        )
+
+    def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
+        return parse_body(response, model, backend=self._client.backend, operation=operation)
+
+    def _mapped(self, operation: str, convert: Callable[..., T], *args: Any) -> T:
+        """`convert(*args)`; a value the mapping refuses breaches NetSuite's contract."""
+        try:
+            return convert(*args)
+        except ValueError as exc:
+            raise BackendContractError(
+                f"{self._client.backend} answered {operation} with a record outside its "
+                f"contract: {exc}",
+                backend=self._client.backend,
+                operation=operation,
+            ) from exc

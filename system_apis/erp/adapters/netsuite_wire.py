@@ -1,0 +1,152 @@
+"""NetSuite REST record API (`/services/rest/record/v1`) wire models, in NetSuite's names.
+
+Responses are read leniently (NetSuite returns many more fields than we use),
+requests are built strictly. References to other records are `{"id": ...}`
+objects; amounts are JSON numbers in major units; dates are `YYYY-MM-DD`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from system_apis.erp.adapters.business_central_wire import BcAmount
+
+NsAmount = BcAmount
+"""A decimal amount written as a JSON number: NetSuite and BC agree on that."""
+
+PENDING_APPROVAL = "1"
+APPROVED = "2"
+REJECTED = "3"
+"""`approvalStatus` ids: an invoice pending approval has not posted to the ledger yet."""
+
+
+class NsModel(BaseModel):
+    """A NetSuite response object: unknown fields ignored."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+
+class NsRequest(BaseModel):
+    """A NetSuite request body: nothing we did not mean to send."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+
+
+class NsErrorDetail(BaseModel):
+    detail: str
+    error_code: str = Field(alias="o:errorCode")
+
+
+class NsErrorBody(BaseModel):
+    """NetSuite's RFC 9457-style error body."""
+
+    title: str
+    status: int
+    details: list[NsErrorDetail] = Field(alias="o:errorDetails", min_length=1)
+
+
+class NsRef(NsModel):
+    id: str
+    ref_name: str | None = Field(default=None, alias="refName")
+
+
+class NsRefRequest(NsRequest):
+    id: str
+
+
+class NsCollectionItem(NsModel):
+    id: str
+
+
+class NsCollection(NsModel):
+    """A query result: the matching records' ids."""
+
+    items: list[NsCollectionItem]
+    has_more: bool = Field(alias="hasMore")
+    total_results: int = Field(alias="totalResults")
+
+
+class NsCurrency(NsModel):
+    id: str
+    name: str
+    symbol: str
+
+
+class NsCustomer(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    company_name: str | None = Field(default=None, alias="companyName")
+    email: str | None = None
+    currency: NsRef | None = None
+    subsidiary: NsRef
+
+
+class NsCustomerUpsert(NsRequest):
+    entity_id: str = Field(serialization_alias="entityId")
+    company_name: str = Field(serialization_alias="companyName")
+    email: str
+    currency: NsRefRequest
+    subsidiary: NsRefRequest
+
+
+class NsInvoiceLine(NsModel):
+    line: int
+    quantity: NsAmount
+    rate: NsAmount
+    amount: NsAmount
+    description: str | None = None
+
+
+class NsInvoiceLines(NsModel):
+    items: list[NsInvoiceLine]
+
+
+class NsInvoice(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    due_date: date | None = Field(default=None, alias="dueDate")
+    entity: NsRef
+    subsidiary: NsRef
+    currency: NsRef
+    approval_status: NsRef = Field(alias="approvalStatus")
+    subtotal: NsAmount
+    tax_total: NsAmount = Field(alias="taxTotal")
+    total: NsAmount
+    amount_remaining: NsAmount = Field(alias="amountRemaining")
+    item: NsInvoiceLines
+
+
+class NsInvoiceLineCreate(NsRequest):
+    item: NsRefRequest
+    description: str
+    quantity: NsAmount
+    rate: NsAmount
+    tax_code: NsRefRequest = Field(serialization_alias="taxCode")
+
+
+class NsInvoiceLinesCreate(NsRequest):
+    items: list[NsInvoiceLineCreate]
+
+
+class NsInvoiceCreate(NsRequest):
+    external_id: str = Field(serialization_alias="externalId")
+    entity: NsRefRequest
+    subsidiary: NsRefRequest
+    currency: NsRefRequest
+    tran_date: date = Field(serialization_alias="tranDate")
+    due_date: date = Field(serialization_alias="dueDate")
+    approval_status: NsRefRequest = Field(serialization_alias="approvalStatus")
+    item: NsInvoiceLinesCreate
+
+
+class NsInvoiceDates(NsRequest):
+    tran_date: date = Field(serialization_alias="tranDate")
+    due_date: date = Field(serialization_alias="dueDate")
+
+
+class NsInvoiceApproval(NsRequest):
+    approval_status: NsRefRequest = Field(serialization_alias="approvalStatus")

@@ -1,0 +1,239 @@
+"""NetSuite's own ways, in the adapter and the sandbox; the shared scenario is elsewhere.
+
+`test_port_conformance.py` runs the port-level scenario against this adapter too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from system_apis.erp.adapters.netsuite import NetSuiteAdapter
+from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine
+from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
+from system_apis.http import ResilientClient
+from system_apis.sandboxes.demo_estate import first_open_day
+from system_apis.sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
+from tests.support.business_central import DE, FAST_SETTINGS, invoice_request
+from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
+
+CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
+
+
+@pytest.fixture
+async def ns() -> NsHarness:
+    harness = netsuite_harness()
+    await harness.adapter.upsert_customer(harness.us_subsidiary, CUSTOMER)
+    harness.recording.exchanges.clear()
+    return harness
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(NetSuiteState()))
+    async with httpx.AsyncClient(transport=transport, base_url=NS_BASE_URL) as client:
+        yield client
+
+
+def error_of(response: httpx.Response) -> dict[str, str]:
+    detail: dict[str, str] = response.json()["o:errorDetails"][0]
+    return detail
+
+
+async def test_customers_are_upserted_by_external_id(ns: NsHarness) -> None:
+    renamed = await ns.adapter.upsert_customer(
+        ns.us_subsidiary, CUSTOMER.model_copy(update={"display_name": "Acme Two"})
+    )
+
+    (put,) = ns.requests("PUT", "/customer/eid:C0001")
+    assert ns.requests("POST", "/customer") == []
+    assert b'"subsidiary":{"id":"1"}' in put.content
+    assert renamed.display_name == "Acme Two"
+    assert len(ns.state.customers) == 1
+
+
+async def test_an_unknown_customer_is_not_found(ns: NsHarness) -> None:
+    with pytest.raises(BackendNotFound) as caught:
+        await ns.adapter.create_sales_invoice(
+            ns.us_subsidiary, invoice_request("inv_1", customer_number="C9999")
+        )
+
+    assert caught.value.vendor_code == "NONEXISTENT_ID"
+    assert ns.state.invoices == {}
+
+
+async def test_a_tax_code_the_subsidiary_lacks_is_a_business_error(ns: NsHarness) -> None:
+    line = ErpInvoiceLine(
+        sequence=1, description="Seat", quantity=1, unit_price=1, tax_code="REDUCED"
+    )
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await ns.adapter.create_sales_invoice(
+            ns.us_subsidiary, invoice_request("inv_2", lines=(line,))
+        )
+
+    assert "0 records for tax code REDUCED for subsidiary 1" in str(caught.value)
+
+
+async def test_an_invoice_of_another_subsidiary_is_refused(ns: NsHarness) -> None:
+    invoice = await ns.adapter.create_sales_invoice(ns.us_subsidiary, invoice_request("inv_3"))
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await ns.adapter.get_sales_invoice(ns.state.subsidiary_id(DE), invoice.id)
+
+    assert "belongs to subsidiary 1" in str(caught.value)
+
+
+def _adapter_answering(status: int, content: bytes, headers: dict[str, str]) -> NetSuiteAdapter:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and "q=" in str(request.url):
+            found = (
+                b'"items": []' if "externalId" in str(request.url) else b'"items": [{"id": "1"}]'
+            )
+            return httpx.Response(
+                200, content=b'{"hasMore": false, "totalResults": 1, ' + found + b"}"
+            )
+        if request.method == "GET":
+            return httpx.Response(
+                200, content=b'{"id": "5", "subsidiary": {"id": "1"}, "symbol": "USD"}'
+            )
+        return httpx.Response(status, content=content, headers=headers)
+
+    client = ResilientClient(
+        backend="erp",
+        base_url=NS_BASE_URL,
+        settings=FAST_SETTINGS,
+        transport=httpx.MockTransport(answer),
+    )
+    return NetSuiteAdapter(client, line_item_id=SERVICE_ITEM_ID)
+
+
+async def test_a_create_without_a_location_is_a_contract_error() -> None:
+    adapter = _adapter_answering(204, b"", {})
+
+    with pytest.raises(BackendContractError):
+        await adapter.create_sales_invoice("1", invoice_request("inv_4"))
+
+
+async def test_a_netsuite_refusal_keeps_its_error_code() -> None:
+    body = (
+        b'{"type": "x", "title": "Bad Request", "status": 400,'
+        b' "o:errorDetails": [{"detail": "Nope.", "o:errorCode": "USER_ERROR"}]}'
+    )
+    adapter = _adapter_answering(400, body, {"content-type": "application/json"})
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await adapter.create_sales_invoice("1", invoice_request("inv_5"))
+
+    assert (caught.value.vendor_code, caught.value.vendor_status) == ("USER_ERROR", 400)
+    assert "Nope." in str(caught.value)
+
+
+async def create_customer(http: httpx.AsyncClient) -> str:
+    response = await http.put(
+        "/customer/eid:C0001",
+        json={"companyName": "Acme", "subsidiary": {"id": "1"}, "currency": {"id": "1"}},
+    )
+    assert response.status_code == 204, response.text
+    return str(response.headers["Location"]).rsplit("/", 1)[-1]
+
+
+def invoice_body(customer_id: str, external: str = "inv_1", **changes: Any) -> dict[str, Any]:
+    body = {
+        "externalId": external,
+        "entity": {"id": customer_id},
+        "tranDate": first_open_day().isoformat(),
+        "approvalStatus": {"id": "1"},
+        "item": {
+            "items": [
+                {
+                    "item": {"id": SERVICE_ITEM_ID},
+                    "quantity": 2,
+                    "rate": 10.5,
+                    "taxCode": {"id": "101"},
+                }
+            ]
+        },
+    }
+    return body | changes
+
+
+async def test_sandbox_refuses_a_second_invoice_with_the_same_external_id(
+    http: httpx.AsyncClient,
+) -> None:
+    customer = await create_customer(http)
+
+    first = await http.post("/invoice", json=invoice_body(customer))
+    second = await http.post("/invoice", json=invoice_body(customer))
+    found = await http.get("/invoice", params={"q": 'externalId IS "inv_1"'})
+
+    assert first.status_code == 204
+    assert first.headers["Location"].endswith("/invoice/" + found.json()["items"][0]["id"])
+    assert (second.status_code, error_of(second)["o:errorCode"]) == (400, "USER_ERROR")
+    assert found.json()["totalResults"] == 1
+
+
+async def test_sandbox_prices_taxes_and_expands_lines_only_on_request(
+    http: httpx.AsyncClient,
+) -> None:
+    customer = await create_customer(http)
+    created = await http.post("/invoice", json=invoice_body(customer))
+    url = created.headers["Location"].removeprefix(NS_BASE_URL)
+
+    plain = (await http.get(url)).json()
+    expanded = (await http.get(url, params={"expandSubResources": "true"})).json()
+
+    assert "items" not in plain["item"]
+    assert (expanded["subtotal"], expanded["taxTotal"], expanded["total"]) == (21, 1.86, 22.86)
+    assert expanded["item"]["items"][0]["amount"] == 21
+    assert expanded["approvalStatus"]["id"] == "1"
+
+
+async def test_sandbox_approval_posts_and_freezes_the_dates(http: httpx.AsyncClient) -> None:
+    customer = await create_customer(http)
+    closed = first_open_day().replace(day=1).toordinal() - 1
+    created = await http.post(
+        "/invoice",
+        json=invoice_body(customer, tranDate=first_open_day().fromordinal(closed).isoformat()),
+    )
+    url = created.headers["Location"].removeprefix(NS_BASE_URL)
+
+    refused = await http.patch(url, json={"approvalStatus": {"id": "2"}})
+    await http.patch(url, json={"tranDate": first_open_day().isoformat()})
+    approved = await http.patch(url, json={"approvalStatus": {"id": "2"}})
+    frozen = await http.patch(url, json={"dueDate": first_open_day().isoformat()})
+
+    assert "closed for posting" in error_of(refused)["detail"]
+    assert approved.status_code == 204
+    assert (frozen.status_code, error_of(frozen)["o:errorCode"]) == (400, "USER_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "code"),
+    [
+        pytest.param(
+            "GET", "/invoice?q=externalId%20LIKE%20%22x%22", None, "INVALID_CONTENT", id="q"
+        ),
+        pytest.param("PUT", "/customer/eid:C1", {"nickname": "x"}, "INVALID_CONTENT", id="field"),
+        pytest.param(
+            "PUT",
+            "/customer/eid:C1",
+            {"companyName": "X", "subsidiary": {"id": "9"}},
+            "INVALID_KEY_OR_REF",
+            id="reference",
+        ),
+        pytest.param("GET", "/invoice/999", None, "NONEXISTENT_ID", id="unknown-record"),
+        pytest.param("PUT", "/customer/42", {"companyName": "X"}, "USER_ERROR", id="upsert-by-id"),
+    ],
+)
+async def test_sandbox_refusals_use_netsuite_error_bodies(
+    http: httpx.AsyncClient, method: str, url: str, body: dict[str, Any] | None, code: str
+) -> None:
+    response = await http.request(method, url, json=body)
+
+    assert response.status_code in (400, 404)
+    assert response.json()["status"] == response.status_code
+    assert error_of(response)["o:errorCode"] == code
