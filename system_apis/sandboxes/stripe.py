@@ -1718,8 +1718,12 @@ def _draft_credit_note(state: StripeState, call: Call) -> tuple[JsonObject, Json
             param="amount",
         )
     post_payment = invoice["status"] == "paid"
+    # What is still owed, before payment; after it, the total (paid in money or from
+    # the customer's balance) less what earlier credit notes took off it.
     creditable = (
-        invoice["amount_paid"] - invoice["post_payment_credit_notes_amount"]
+        invoice["total"]
+        - invoice["pre_payment_credit_notes_amount"]
+        - invoice["post_payment_credit_notes_amount"]
         if post_payment
         else invoice["amount_remaining"]
     )

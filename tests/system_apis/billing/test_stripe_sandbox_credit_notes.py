@@ -140,7 +140,9 @@ async def test_post_payment_credit_out_of_band_leaves_the_balance(http: httpx.As
     assert (uneven.status_code, error_of(uneven)["param"]) == (400, "credit_amount")
 
 
-async def test_post_payment_credits_are_capped_by_what_was_paid(http: httpx.AsyncClient) -> None:
+async def test_post_payment_credits_are_capped_by_the_invoice_total(
+    http: httpx.AsyncClient,
+) -> None:
     invoice = await invoice_of(http, pay=True)
     await post(http, "/v1/credit_notes", {"invoice": invoice["id"], "amount": 1_400})
 
