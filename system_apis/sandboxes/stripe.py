@@ -21,8 +21,10 @@ Subscriptions bill in advance for periods counted from their creation (`month` a
 `year` keep the day of the month). Changing items prorates the way Stripe documents
 it: to the second, the unused time on the old price credited and the remaining time
 on the new price charged, as separate `proration: true` invoice items over
-`[proration_date, current_period_end]`. The clock is `StripeState.clock`: requests
-first bill every period it has moved past, so a `ManualClock` drives renewals.
+`[proration_date, current_period_end]`. A change may not alter the billing interval
+(Stripe would restart the cycle; that is not modelled). The clock is
+`StripeState.clock`: requests first bill every period it has moved past, so a
+`ManualClock` drives renewals.
 
 Events (`invoice.finalized`, `invoice.paid`, `customer.subscription.updated` and
 `.deleted`, `credit_note.created`) are kept in `StripeState.events` and, after the
@@ -1104,8 +1106,21 @@ def _plan_items(
         after[item_id] = item
     items = [*after.values(), *new_items]
     _check_items(items, customer=state.customers[subscription["customer"]])
+    if _cycle(items[0]) != _cycle(subscription["items"]["data"][0]):
+        # Stripe would restart the billing cycle now; this sandbox keeps cycles fixed.
+        raise StripeApiError(
+            400,
+            "Changing the billing interval of a subscription is not supported by this "
+            "sandbox; prices must keep the subscription's interval.",
+            param="items",
+        )
     changes = [ItemChange(i, current[i], after.get(i)) for i in current]
     return changes + [ItemChange(item["id"], None, item) for item in new_items]
+
+
+def _cycle(item: JsonObject) -> tuple[str, int]:
+    recurring = item["price"]["recurring"]
+    return recurring["interval"], recurring["interval_count"]
 
 
 def _check_items(items: list[JsonObject], *, customer: JsonObject) -> None:

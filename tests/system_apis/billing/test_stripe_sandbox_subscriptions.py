@@ -557,3 +557,18 @@ async def test_upcoming_for_a_customer_picks_its_subscription(http: httpx.AsyncC
         FEB_1_2021,
     )
     assert "subscription_proration_date" not in upcoming
+
+
+async def test_changing_the_interval_is_refused(http: httpx.AsyncClient) -> None:
+    subscription, _, _ = await subscribed(http)
+    yearly = await create_price(http, unit_amount=30000, interval="year")
+    item_id = subscription["items"]["data"][0]["id"]
+
+    response = await send(
+        http,
+        f"/v1/subscriptions/{subscription['id']}",
+        {"items": [{"id": item_id, "price": yearly["id"]}]},
+    )
+
+    assert (response.status_code, error_of(response)["param"]) == (400, "items")
+    assert "interval" in error_of(response)["message"]
