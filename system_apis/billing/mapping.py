@@ -3,6 +3,7 @@
 Stripe takes `application/x-www-form-urlencoded` bodies and query strings with
 nested values in bracket notation (`metadata[ledgergate_id]=cus_...`,
 `expand[]=customer`, `lines[0][amount]=100`); `encode_form` produces them.
+Timestamps are unix seconds on the wire and aware UTC datetimes here.
 Stripe has no customer currency parameter (a customer's `currency` is set by its
 first invoice), so the canonical currency travels in `metadata[currency]` next to
 our reference in `metadata[ledgergate_id]`.
@@ -12,19 +13,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from system_apis.billing.adapters.stripe_wire import (
+    StripeCreditNote,
+    StripeCustomer,
+    StripeEvent,
+    StripeInvoice,
+    StripeList,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    StripeUpcomingInvoice,
+)
 from system_apis.billing.schemas import (
+    BillingCreditNote,
+    BillingCreditNoteCreate,
+    BillingCreditNoteLine,
+    BillingCreditNoteLineCreate,
+    BillingCreditNotePage,
+    BillingCreditNoteType,
     BillingCustomer,
     BillingCustomerCreate,
+    BillingEvent,
+    BillingEventType,
+    BillingInterval,
     BillingInvoice,
     BillingInvoiceStatus,
     BillingPage,
+    BillingPrice,
+    BillingPriceCreate,
+    BillingPricePage,
+    BillingProduct,
+    BillingProductCreate,
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionCreate,
+    BillingSubscriptionItem,
+    BillingSubscriptionStatus,
+    CreditNoteReason,
+    ProrationLine,
+    ProrationPreview,
 )
-
-if TYPE_CHECKING:
-    # Only for annotations: the adapter module imports this one at runtime.
-    from system_apis.billing.adapters.stripe import StripeCustomer, StripeInvoice, StripeList
 
 REFERENCE_KEY = "ledgergate_id"
 CURRENCY_KEY = "currency"
@@ -124,4 +154,297 @@ def invoice_page_from_stripe(page: StripeList[StripeInvoice]) -> BillingPage:
     return BillingPage(
         invoices=tuple(invoice_from_stripe(invoice) for invoice in page.data),
         next_cursor=page.data[-1].id if page.has_more and page.data else None,
+    )
+
+
+def _time(value: int) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _unix(value: datetime | None) -> int | None:
+    """Unix seconds; a naive datetime is taken as UTC."""
+    if value is None:
+        return None
+    return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp())
+
+
+def _reference(reference: str | None) -> dict[str, str] | None:
+    return None if reference is None else {REFERENCE_KEY: reference}
+
+
+# --- params ----------------------------------------------------------------------------
+
+
+def pay_invoice_params(*, paid_out_of_band: bool) -> dict[str, Any]:
+    """`POST /v1/invoices/{invoice}/pay` params."""
+    return {"paid_out_of_band": paid_out_of_band}
+
+
+def product_create_params(product: BillingProductCreate) -> dict[str, Any]:
+    """`POST /v1/products` params."""
+    return {
+        "name": product.name,
+        "description": product.description,
+        "metadata": _reference(product.reference),
+    }
+
+
+def price_create_params(price: BillingPriceCreate) -> dict[str, Any]:
+    """`POST /v1/prices` params; `recurring` only for a recurring price."""
+    recurring = (
+        None
+        if price.interval is None
+        else {"interval": price.interval.value, "interval_count": price.interval_count}
+    )
+    return {
+        "product": price.product_id,
+        "currency": price.currency.lower(),
+        "unit_amount": price.unit_amount,
+        "recurring": recurring,
+        "nickname": price.nickname,
+        "metadata": _reference(price.reference),
+    }
+
+
+def list_prices_params(*, product_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """`GET /v1/prices` query params."""
+    return {"product": product_id, "limit": limit, "starting_after": cursor}
+
+
+def subscription_create_params(subscription: BillingSubscriptionCreate) -> dict[str, Any]:
+    """`POST /v1/subscriptions` params."""
+    return {
+        "customer": subscription.customer_id,
+        "items": [
+            {"price": item.price_id, "quantity": item.quantity} for item in subscription.items
+        ],
+        "metadata": _reference(subscription.reference),
+        "proration_behavior": subscription.proration_behavior.value,
+    }
+
+
+def _item_changes(change: BillingSubscriptionChange) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": item.item_id,
+            "price": item.price_id,
+            "quantity": item.quantity,
+            "deleted": True if item.deleted else None,
+        }
+        for item in change.items
+    ]
+
+
+def subscription_change_params(change: BillingSubscriptionChange) -> dict[str, Any]:
+    """`POST /v1/subscriptions/{id}` params for an item change."""
+    return {
+        "items": _item_changes(change),
+        "proration_behavior": change.proration_behavior.value,
+        "proration_date": _unix(change.proration_date),
+    }
+
+
+def upcoming_invoice_params(
+    subscription_id: str, change: BillingSubscriptionChange
+) -> dict[str, Any]:
+    """`GET /v1/invoices/upcoming` query params previewing `change` on a subscription."""
+    return {
+        "subscription": subscription_id,
+        "subscription_items": _item_changes(change),
+        "subscription_proration_behavior": change.proration_behavior.value,
+        "subscription_proration_date": _unix(change.proration_date),
+    }
+
+
+def cancel_subscription_params(*, prorate: bool, invoice_now: bool) -> dict[str, Any]:
+    """`DELETE /v1/subscriptions/{id}` params (the 2020-08-27 API's names)."""
+    return {"prorate": prorate, "invoice_now": invoice_now}
+
+
+def _credit_note_line(line: BillingCreditNoteLineCreate) -> dict[str, Any]:
+    if line.invoice_line_id is None:
+        return {
+            "type": "custom_line_item",
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_amount": line.unit_amount,
+        }
+    return {
+        "type": "invoice_line_item",
+        "invoice_line_item": line.invoice_line_id,
+        "quantity": line.quantity,
+        "amount": line.amount,
+        "description": line.description,
+    }
+
+
+def credit_note_params(note: BillingCreditNoteCreate) -> dict[str, Any]:
+    """`POST /v1/credit_notes` params, and `GET /v1/credit_notes/preview` query params."""
+    return {
+        "invoice": note.invoice_id,
+        "amount": note.amount,
+        "lines": [_credit_note_line(line) for line in note.lines],
+        "reason": None if note.reason is None else note.reason.value,
+        "memo": note.memo,
+        "metadata": _reference(note.reference),
+    }
+
+
+def list_credit_notes_params(
+    *, invoice_id: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """`GET /v1/credit_notes` query params."""
+    return {"invoice": invoice_id, "limit": limit, "starting_after": cursor}
+
+
+# --- objects ---------------------------------------------------------------------------
+
+
+def product_from_stripe(product: StripeProduct) -> BillingProduct:
+    return BillingProduct(
+        id=product.id,
+        reference=product.metadata.get(REFERENCE_KEY),
+        name=product.name,
+        active=product.active,
+        created_at=_time(product.created),
+    )
+
+
+def price_from_stripe(price: StripePrice) -> BillingPrice:
+    return BillingPrice(
+        id=price.id,
+        reference=price.metadata.get(REFERENCE_KEY),
+        product_id=price.product,
+        currency=price.currency.upper(),
+        unit_amount=price.unit_amount,
+        interval=None if price.recurring is None else BillingInterval(price.recurring.interval),
+        interval_count=None if price.recurring is None else price.recurring.interval_count,
+        active=price.active,
+    )
+
+
+def price_page_from_stripe(page: StripeList[StripePrice]) -> BillingPricePage:
+    return BillingPricePage(
+        prices=tuple(price_from_stripe(price) for price in page.data),
+        next_cursor=page.data[-1].id if page.has_more and page.data else None,
+    )
+
+
+def subscription_from_stripe(subscription: StripeSubscription) -> BillingSubscription:
+    return BillingSubscription(
+        id=subscription.id,
+        reference=subscription.metadata.get(REFERENCE_KEY),
+        customer_id=subscription.customer,
+        status=BillingSubscriptionStatus(subscription.status),
+        items=tuple(
+            BillingSubscriptionItem(
+                id=item.id,
+                price_id=item.price.id,
+                quantity=item.quantity if item.quantity is not None else 1,
+                unit_amount=item.price.unit_amount,
+                currency=item.price.currency.upper(),
+            )
+            for item in subscription.items.data
+        ),
+        current_period_start=_time(subscription.current_period_start),
+        current_period_end=_time(subscription.current_period_end),
+        cancel_at_period_end=subscription.cancel_at_period_end,
+        canceled_at=None if subscription.canceled_at is None else _time(subscription.canceled_at),
+        latest_invoice_id=subscription.latest_invoice,
+    )
+
+
+def proration_preview_from_stripe(
+    subscription_id: str, upcoming: StripeUpcomingInvoice
+) -> ProrationPreview:
+    """The prorations of an upcoming invoice: as Stripe advises, the proration lines
+    whose period starts at the invoice's `subscription_proration_date`."""
+    date = upcoming.subscription_proration_date
+    lines = tuple(
+        ProrationLine(
+            description=line.description,
+            amount=line.amount,
+            quantity=line.quantity,
+            price_id=None if line.price is None else line.price.id,
+            subscription_item_id=line.subscription_item,
+            period_start=_time(line.period.start),
+            period_end=_time(line.period.end),
+        )
+        for line in upcoming.lines.data
+        if line.proration and date is not None and line.period.start == date
+    )
+    return ProrationPreview(
+        subscription_id=subscription_id,
+        currency=upcoming.currency.upper(),
+        proration_date=None if date is None else _time(date),
+        period_start=_time(upcoming.period_start),
+        period_end=_time(upcoming.period_end),
+        lines=lines,
+        total=sum(line.amount for line in lines),
+        next_invoice_total=upcoming.total,
+    )
+
+
+def credit_note_from_stripe(note: StripeCreditNote) -> BillingCreditNote:
+    return BillingCreditNote(
+        id=note.id,
+        reference=(note.metadata or {}).get(REFERENCE_KEY),
+        number=note.number,
+        invoice_id=note.invoice,
+        customer_id=note.customer,
+        currency=note.currency.upper(),
+        type=BillingCreditNoteType(note.type),
+        status=note.status,
+        reason=None if note.reason is None else CreditNoteReason(note.reason),
+        memo=note.memo,
+        lines=tuple(
+            BillingCreditNoteLine(
+                id=line.id,
+                invoice_line_id=line.invoice_line_item,
+                description=line.description,
+                quantity=line.quantity,
+                amount=line.amount,
+            )
+            for line in note.lines.data
+        ),
+        total=note.total,
+        created_at=_time(note.created),
+    )
+
+
+def credit_note_page_from_stripe(page: StripeList[StripeCreditNote]) -> BillingCreditNotePage:
+    return BillingCreditNotePage(
+        credit_notes=tuple(credit_note_from_stripe(note) for note in page.data),
+        next_cursor=page.data[-1].id if page.has_more and page.data else None,
+    )
+
+
+EVENT_TYPES = {
+    "invoice.finalized": BillingEventType.INVOICE_FINALIZED,
+    "invoice.paid": BillingEventType.INVOICE_PAID,
+    "customer.subscription.updated": BillingEventType.SUBSCRIPTION_UPDATED,
+    "customer.subscription.deleted": BillingEventType.SUBSCRIPTION_CANCELED,
+    "credit_note.created": BillingEventType.CREDIT_NOTE_CREATED,
+}
+
+
+def event_from_stripe(event: StripeEvent) -> BillingEvent:
+    """A Stripe event as canonical; raises `ValidationError` if its object is malformed."""
+    kind = EVENT_TYPES.get(event.type, BillingEventType.OTHER)
+    payload = event.data.object
+    invoice = subscription = credit_note = None
+    if kind in (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID):
+        invoice = invoice_from_stripe(StripeInvoice.model_validate(payload))
+    elif kind in (BillingEventType.SUBSCRIPTION_UPDATED, BillingEventType.SUBSCRIPTION_CANCELED):
+        subscription = subscription_from_stripe(StripeSubscription.model_validate(payload))
+    elif kind is BillingEventType.CREDIT_NOTE_CREATED:
+        credit_note = credit_note_from_stripe(StripeCreditNote.model_validate(payload))
+    return BillingEvent(
+        id=event.id,
+        type=kind,
+        vendor_type=event.type,
+        occurred_at=_time(event.created),
+        invoice=invoice,
+        subscription=subscription,
+        credit_note=credit_note,
     )

@@ -1,28 +1,119 @@
-"""`BillingPort`: what the process tier may ask of any billing engine."""
+"""`BillingPort`: what the process tier may ask of any billing engine.
+
+It is the union of smaller Protocols, one per kind of object, so a caller (or a
+test double) that needs only subscriptions can depend on `SubscriptionPort` alone.
+Every write with financial effect carries our idempotency key downstream.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from system_apis.billing.schemas import (
+    BillingCreditNote,
+    BillingCreditNoteCreate,
+    BillingCreditNotePage,
     BillingCustomer,
     BillingCustomerCreate,
     BillingInvoice,
     BillingPage,
+    BillingPrice,
+    BillingPriceCreate,
+    BillingPricePage,
+    BillingProduct,
+    BillingProductCreate,
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionCreate,
+    ProrationPreview,
 )
 
 
-class BillingPort(Protocol):
-    """Vendor-neutral billing operations. Writes carry our idempotency key downstream."""
-
+class CustomerPort(Protocol):
     async def create_customer(
         self, customer: BillingCustomerCreate, *, idempotency_key: str
     ) -> BillingCustomer: ...
 
     async def get_customer(self, customer_id: str) -> BillingCustomer: ...
 
+
+class InvoicePort(Protocol):
     async def get_invoice(self, invoice_id: str) -> BillingInvoice: ...
 
     async def list_invoices(
         self, *, customer_id: str | None = None, limit: int = 20, cursor: str | None = None
     ) -> BillingPage: ...
+
+    async def pay_invoice(
+        self, invoice_id: str, *, paid_out_of_band: bool = False, idempotency_key: str
+    ) -> BillingInvoice:
+        """Collect an open (or finalize and collect a draft) invoice; it becomes paid."""
+        ...
+
+
+class CatalogPort(Protocol):
+    async def create_product(
+        self, product: BillingProductCreate, *, idempotency_key: str
+    ) -> BillingProduct: ...
+
+    async def create_price(
+        self, price: BillingPriceCreate, *, idempotency_key: str
+    ) -> BillingPrice: ...
+
+    async def get_price(self, price_id: str) -> BillingPrice: ...
+
+    async def list_prices(
+        self, *, product_id: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> BillingPricePage: ...
+
+
+class SubscriptionPort(Protocol):
+    async def create_subscription(
+        self, subscription: BillingSubscriptionCreate, *, idempotency_key: str
+    ) -> BillingSubscription:
+        """Start a subscription now; its first period is invoiced at once."""
+        ...
+
+    async def get_subscription(self, subscription_id: str) -> BillingSubscription: ...
+
+    async def preview_subscription_change(
+        self, subscription_id: str, change: BillingSubscriptionChange
+    ) -> ProrationPreview:
+        """What `change` would prorate; apply it with the preview's `proration_date`."""
+        ...
+
+    async def change_subscription(
+        self, subscription_id: str, change: BillingSubscriptionChange, *, idempotency_key: str
+    ) -> BillingSubscription: ...
+
+    async def cancel_subscription(
+        self, subscription_id: str, *, prorate: bool = False, invoice_now: bool = False
+    ) -> BillingSubscription:
+        """End it now; `prorate` credits the unused time, `invoice_now` bills what is pending.
+
+        Not keyed: a cancel is idempotent by nature (cancelling again is refused as
+        not found, and the subscription can still be read).
+        """
+        ...
+
+
+class CreditNotePort(Protocol):
+    async def create_credit_note(
+        self, credit_note: BillingCreditNoteCreate, *, idempotency_key: str
+    ) -> BillingCreditNote: ...
+
+    async def preview_credit_note(self, credit_note: BillingCreditNoteCreate) -> BillingCreditNote:
+        """The credit note `create_credit_note` would issue, without issuing it."""
+        ...
+
+    async def get_credit_note(self, credit_note_id: str) -> BillingCreditNote: ...
+
+    async def list_credit_notes(
+        self, *, invoice_id: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> BillingCreditNotePage: ...
+
+
+class BillingPort(
+    CustomerPort, InvoicePort, CatalogPort, SubscriptionPort, CreditNotePort, Protocol
+):
+    """Vendor-neutral billing operations: the whole interface an adapter implements."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from app.core.money import MAX_MINOR_UNITS, CurrencyCode, NonNegativeMinorUnits
+
+PositiveMinorUnits = Annotated[StrictInt, Field(ge=1, le=MAX_MINOR_UNITS, examples=[1999])]
 
 
 class BillingModel(BaseModel):
@@ -53,3 +58,260 @@ class BillingPage(BillingModel):
 
     invoices: tuple[BillingInvoice, ...]
     next_cursor: str | None
+
+
+class BillingProductCreate(BillingModel):
+    reference: str = Field(description="Our product id, stored as vendor metadata.")
+    name: str = Field(min_length=1)
+    description: str | None = None
+
+
+class BillingProduct(BillingModel):
+    id: str
+    reference: str | None
+    name: str
+    active: bool
+    created_at: datetime
+
+
+class BillingInterval(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class BillingPriceCreate(BillingModel):
+    """A price of a product; with an `interval` it recurs, without it it is one-time."""
+
+    reference: str | None = Field(default=None, description="Our price id, as vendor metadata.")
+    product_id: str
+    currency: CurrencyCode
+    unit_amount: NonNegativeMinorUnits
+    interval: BillingInterval | None = None
+    interval_count: int = Field(default=1, ge=1, le=365)
+    nickname: str | None = None
+
+
+class BillingPrice(BillingModel):
+    id: str
+    reference: str | None
+    product_id: str
+    currency: str
+    unit_amount: int | None
+    interval: BillingInterval | None
+    interval_count: int | None
+    active: bool
+
+
+class BillingPricePage(BillingModel):
+    prices: tuple[BillingPrice, ...]
+    next_cursor: str | None
+
+
+class ProrationBehavior(StrEnum):
+    """What an item change does to the current period (Stripe's `proration_behavior`)."""
+
+    CREATE_PRORATIONS = "create_prorations"
+    NONE = "none"
+    ALWAYS_INVOICE = "always_invoice"
+
+
+class BillingSubscriptionItemCreate(BillingModel):
+    price_id: str
+    quantity: int = Field(default=1, ge=0)
+
+
+class BillingSubscriptionCreate(BillingModel):
+    reference: str = Field(description="Our subscription id, stored as vendor metadata.")
+    customer_id: str
+    items: tuple[BillingSubscriptionItemCreate, ...] = Field(min_length=1, max_length=20)
+    proration_behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
+
+
+class BillingSubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELED = "canceled"
+    INCOMPLETE = "incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+    PAST_DUE = "past_due"
+    TRIALING = "trialing"
+    UNPAID = "unpaid"
+
+
+class BillingSubscriptionItem(BillingModel):
+    id: str
+    price_id: str
+    quantity: int
+    unit_amount: int | None
+    currency: str
+
+
+class BillingSubscription(BillingModel):
+    id: str
+    reference: str | None
+    customer_id: str
+    status: BillingSubscriptionStatus
+    items: tuple[BillingSubscriptionItem, ...]
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    latest_invoice_id: str | None
+
+
+class BillingSubscriptionItemChange(BillingModel):
+    """One item of a change: `item_id` alone with `deleted`, or a new price/quantity.
+
+    Without `item_id` the item is added to the subscription.
+    """
+
+    item_id: str | None = None
+    price_id: str | None = None
+    quantity: int | None = Field(default=None, ge=0)
+    deleted: bool = False
+
+    @model_validator(mode="after")
+    def _says_something(self) -> BillingSubscriptionItemChange:
+        if self.item_id is None and (self.price_id is None or self.deleted):
+            raise ValueError("a new item needs a price_id and cannot be deleted")
+        if self.deleted and (self.price_id is not None or self.quantity is not None):
+            raise ValueError("a deleted item takes no price_id or quantity")
+        return self
+
+
+class BillingSubscriptionChange(BillingModel):
+    """A mid-cycle change; preview it, then apply it with the preview's `proration_date`."""
+
+    items: tuple[BillingSubscriptionItemChange, ...] = Field(min_length=1, max_length=20)
+    proration_behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
+    proration_date: datetime | None = Field(
+        default=None, description="Prorate as of this instant (default: now); whole seconds."
+    )
+
+
+class ProrationLine(BillingModel):
+    """A credit (negative) for unused time or a charge for remaining time."""
+
+    description: str | None
+    amount: int
+    quantity: int | None
+    price_id: str | None
+    subscription_item_id: str | None
+    period_start: datetime
+    period_end: datetime
+
+
+class ProrationPreview(BillingModel):
+    """The prorations a change would create and the invoice that would follow."""
+
+    subscription_id: str
+    currency: str
+    proration_date: datetime | None = Field(description="None when nothing is prorated.")
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[ProrationLine, ...]
+    total: int = Field(description="The sum of the proration lines, in minor units.")
+    next_invoice_total: int = Field(description="The whole upcoming invoice, prorations included.")
+
+
+class CreditNoteReason(StrEnum):
+    DUPLICATE = "duplicate"
+    FRAUDULENT = "fraudulent"
+    ORDER_CHANGE = "order_change"
+    PRODUCT_UNSATISFACTORY = "product_unsatisfactory"
+
+
+class BillingCreditNoteLineCreate(BillingModel):
+    """Credit an invoice line (all that is left of it, a quantity or an amount) or a custom line."""
+
+    invoice_line_id: str | None = None
+    quantity: int | None = Field(default=None, ge=1)
+    amount: PositiveMinorUnits | None = None
+    description: str | None = None
+    unit_amount: NonNegativeMinorUnits | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BillingCreditNoteLineCreate:
+        if self.invoice_line_id is None:
+            if self.unit_amount is None or self.description is None or self.amount is not None:
+                raise ValueError("a custom line needs description and unit_amount, not amount")
+        elif self.unit_amount is not None or (
+            self.amount is not None and self.quantity is not None
+        ):
+            raise ValueError("an invoice line takes quantity or amount, not unit_amount")
+        return self
+
+
+class BillingCreditNoteCreate(BillingModel):
+    """A credit against a finalized invoice: an `amount`, or `lines` (or both, equal)."""
+
+    reference: str | None = Field(default=None, description="Our credit memo id, as metadata.")
+    invoice_id: str
+    amount: PositiveMinorUnits | None = None
+    lines: tuple[BillingCreditNoteLineCreate, ...] = ()
+    reason: CreditNoteReason | None = None
+    memo: str | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self) -> BillingCreditNoteCreate:
+        if self.amount is None and not self.lines:
+            raise ValueError("give an amount or lines")
+        return self
+
+
+class BillingCreditNoteType(StrEnum):
+    PRE_PAYMENT = "pre_payment"
+    POST_PAYMENT = "post_payment"
+
+
+class BillingCreditNoteLine(BillingModel):
+    id: str
+    invoice_line_id: str | None
+    description: str | None
+    quantity: int | None
+    amount: int
+
+
+class BillingCreditNote(BillingModel):
+    id: str
+    reference: str | None
+    number: str
+    invoice_id: str
+    customer_id: str
+    currency: str
+    type: BillingCreditNoteType
+    status: str
+    reason: CreditNoteReason | None
+    memo: str | None
+    lines: tuple[BillingCreditNoteLine, ...]
+    total: int
+    created_at: datetime
+
+
+class BillingCreditNotePage(BillingModel):
+    credit_notes: tuple[BillingCreditNote, ...]
+    next_cursor: str | None
+
+
+class BillingEventType(StrEnum):
+    """What happened in billing; `other` for vendor events we do not act on."""
+
+    INVOICE_FINALIZED = "invoice.finalized"
+    INVOICE_PAID = "invoice.paid"
+    SUBSCRIPTION_UPDATED = "subscription.updated"
+    SUBSCRIPTION_CANCELED = "subscription.canceled"
+    CREDIT_NOTE_CREATED = "credit_note.created"
+    OTHER = "other"
+
+
+class BillingEvent(BillingModel):
+    """A verified billing event; the object it is about is set for the types we know."""
+
+    id: str
+    type: BillingEventType
+    vendor_type: str
+    occurred_at: datetime
+    invoice: BillingInvoice | None = None
+    subscription: BillingSubscription | None = None
+    credit_note: BillingCreditNote | None = None

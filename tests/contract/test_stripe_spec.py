@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,11 +12,26 @@ import pytest
 
 from system_apis.billing.adapters.stripe import StripeAdapter
 from system_apis.billing.mapping import encode_form
-from system_apis.billing.schemas import BillingCustomerCreate
+from system_apis.billing.schemas import (
+    BillingCreditNoteCreate,
+    BillingCreditNoteLineCreate,
+    BillingCustomerCreate,
+    BillingInterval,
+    BillingPriceCreate,
+    BillingProductCreate,
+    BillingSubscriptionChange,
+    BillingSubscriptionCreate,
+    BillingSubscriptionItemChange,
+    BillingSubscriptionItemCreate,
+    CreditNoteReason,
+    ProrationBehavior,
+)
 from system_apis.errors import BackendAuthError, BackendBusinessError, BackendNotFound
-from system_apis.sandboxes.stripe import StripeState, create_app
+from system_apis.sandboxes.stripe import ManualClock, StripeState, create_app
 from tests.support.recording import RecordingTransport
 from tests.support.stripe_sandbox import (
+    DAY,
+    JAN_1_2021,
     create_customer,
     create_invoice,
     sandbox_http,
@@ -34,8 +50,13 @@ def spec() -> StripeSpec:
 
 
 @pytest.fixture
-def recording() -> RecordingTransport:
-    return RecordingTransport(httpx.ASGITransport(app=create_app(StripeState())))
+def clock() -> ManualClock:
+    return ManualClock(JAN_1_2021)
+
+
+@pytest.fixture
+def recording(clock: ManualClock) -> RecordingTransport:
+    return RecordingTransport(httpx.ASGITransport(app=create_app(StripeState(clock=clock))))
 
 
 @pytest.fixture
@@ -92,12 +113,134 @@ async def run_scenario(adapter: StripeAdapter, http: httpx.AsyncClient) -> None:
     page = await adapter.list_invoices(customer_id=customer.id, limit=2)
     await adapter.list_invoices(customer_id=customer.id, limit=2, cursor=page.next_cursor)
     await adapter.list_invoices()
+    await adapter.pay_invoice(invoices[1]["id"], idempotency_key="pay-1")
+    await adapter.pay_invoice(invoices[0]["id"], paid_out_of_band=True, idempotency_key="pay-2")
+    with pytest.raises(BackendBusinessError):
+        await adapter.pay_invoice(invoices[0]["id"], idempotency_key="pay-3")
+
+
+async def run_breadth_scenario(
+    adapter: StripeAdapter, http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """Catalog, subscriptions, prorations, cancellation and credit notes, errors included."""
+    customer = await adapter.create_customer(ACME, idempotency_key="b-cus")
+    product = await adapter.create_product(
+        BillingProductCreate(reference="prd_1", name="Pro", description="The pro plan"),
+        idempotency_key="b-prod",
+    )
+    monthly = BillingPriceCreate(
+        reference="prc_1",
+        product_id=product.id,
+        currency="USD",
+        unit_amount=3000,
+        interval=BillingInterval.MONTH,
+        nickname="Pro monthly",
+    )
+    basic = await adapter.create_price(monthly, idempotency_key="b-price-1")
+    pro = await adapter.create_price(
+        monthly.model_copy(update={"unit_amount": 6000}), idempotency_key="b-price-2"
+    )
+    await adapter.create_price(
+        monthly.model_copy(update={"interval": None}), idempotency_key="b-price-3"
+    )
+    await adapter.get_price(basic.id)
+    with pytest.raises(BackendNotFound):
+        await adapter.get_price("price_missing")
+    prices = await adapter.list_prices(product_id=product.id, limit=2)
+    await adapter.list_prices(product_id=product.id, cursor=prices.next_cursor)
+    await http.get(f"/v1/products/{product.id}")
+
+    subscription = await adapter.create_subscription(
+        BillingSubscriptionCreate(
+            reference="sub_1",
+            customer_id=customer.id,
+            items=(BillingSubscriptionItemCreate(price_id=basic.id, quantity=2),),
+        ),
+        idempotency_key="b-sub",
+    )
+    with pytest.raises(BackendBusinessError):
+        await adapter.create_subscription(
+            BillingSubscriptionCreate(
+                reference="sub_2",
+                customer_id=customer.id,
+                items=(BillingSubscriptionItemCreate(price_id="price_missing"),),
+            ),
+            idempotency_key="b-sub-2",
+        )
+    await adapter.get_subscription(subscription.id)
+    clock.advance(10 * DAY)
+    item = subscription.items[0].id
+    change = BillingSubscriptionChange(
+        items=(BillingSubscriptionItemChange(item_id=item, price_id=pro.id, quantity=3),),
+        proration_date=datetime.fromtimestamp(clock.now, UTC),
+    )
+    await adapter.preview_subscription_change(subscription.id, change)
+    await adapter.change_subscription(subscription.id, change, idempotency_key="b-chg-1")
+    for behavior in (ProrationBehavior.ALWAYS_INVOICE, ProrationBehavior.NONE):
+        grow = BillingSubscriptionChange(
+            items=(
+                BillingSubscriptionItemChange(item_id=item, deleted=True),
+                BillingSubscriptionItemChange(price_id=basic.id, quantity=1),
+            )
+            if behavior is ProrationBehavior.NONE
+            else (BillingSubscriptionItemChange(item_id=item, quantity=4),),
+            proration_behavior=behavior,
+        )
+        await adapter.preview_subscription_change(subscription.id, grow)
+        await adapter.change_subscription(subscription.id, grow, idempotency_key=f"b-{behavior}")
+    with pytest.raises(BackendBusinessError):
+        await adapter.change_subscription(
+            subscription.id,
+            BillingSubscriptionChange(items=(BillingSubscriptionItemChange(item_id="si_no"),)),
+            idempotency_key="b-chg-bad",
+        )
+    await http.get("/v1/invoices/upcoming", params={"customer": customer.id})
+    canceled = await adapter.cancel_subscription(subscription.id, prorate=True, invoice_now=True)
+    with pytest.raises(BackendNotFound):
+        await adapter.cancel_subscription(subscription.id)
+
+    paid = await adapter.get_invoice(canceled.latest_invoice_id or "")
+    open_invoice = await create_invoice(http, customer.id, amounts=(700, 300), finalize=True)
+    lines = open_invoice["lines"]["data"]
+    note = BillingCreditNoteCreate(
+        reference="cm_1",
+        invoice_id=open_invoice["id"],
+        lines=(
+            BillingCreditNoteLineCreate(invoice_line_id=lines[0]["id"], amount=100),
+            BillingCreditNoteLineCreate(description="Goodwill", unit_amount=50, quantity=2),
+        ),
+        reason=CreditNoteReason.PRODUCT_UNSATISFACTORY,
+        memo="Sorry",
+    )
+    await adapter.preview_credit_note(note)
+    created = await adapter.create_credit_note(note, idempotency_key="b-cn-1")
+    await adapter.create_credit_note(note, idempotency_key="b-cn-1")
+    with pytest.raises(BackendBusinessError):
+        await adapter.create_credit_note(
+            BillingCreditNoteCreate(invoice_id=open_invoice["id"], amount=5_000),
+            idempotency_key="b-cn-2",
+        )
+    with pytest.raises(BackendBusinessError):
+        await adapter.preview_credit_note(
+            BillingCreditNoteCreate(invoice_id="in_missing", amount=1)
+        )
+    await adapter.get_credit_note(created.id)
+    with pytest.raises(BackendNotFound):
+        await adapter.get_credit_note("cn_missing")
+    await adapter.list_credit_notes(invoice_id=open_invoice["id"])
+    await adapter.list_credit_notes(limit=1)
+    assert paid.id == canceled.latest_invoice_id
 
 
 async def test_every_request_and_response_matches_the_spec(
-    spec: StripeSpec, adapter: StripeAdapter, http: httpx.AsyncClient, recording: RecordingTransport
+    spec: StripeSpec,
+    adapter: StripeAdapter,
+    http: httpx.AsyncClient,
+    recording: RecordingTransport,
+    clock: ManualClock,
 ) -> None:
     await run_scenario(adapter, http)
+    await run_breadth_scenario(adapter, http, clock)
 
     problems = [
         problem for exchange in recording.exchanges for problem in spec.exchange_errors(exchange)
@@ -114,6 +257,20 @@ async def test_every_request_and_response_matches_the_spec(
         ("GET", "/v1/invoices/{invoice}"),
         ("POST", "/v1/invoices/{invoice}/finalize"),
         ("POST", "/v1/invoices/{invoice}/pay"),
+        ("GET", "/v1/invoices/upcoming"),
+        ("POST", "/v1/products"),
+        ("GET", "/v1/products/{id}"),
+        ("POST", "/v1/prices"),
+        ("GET", "/v1/prices"),
+        ("GET", "/v1/prices/{price}"),
+        ("POST", "/v1/subscriptions"),
+        ("GET", "/v1/subscriptions/{subscription_exposed_id}"),
+        ("POST", "/v1/subscriptions/{subscription_exposed_id}"),
+        ("DELETE", "/v1/subscriptions/{subscription_exposed_id}"),
+        ("POST", "/v1/credit_notes"),
+        ("GET", "/v1/credit_notes"),
+        ("GET", "/v1/credit_notes/preview"),
+        ("GET", "/v1/credit_notes/{id}"),
     }
     statuses = {e.response.status_code for e in recording.exchanges}
     assert statuses == {200, 400, 404}
@@ -137,7 +294,8 @@ async def test_auth_errors_match_the_error_schema(
 def test_stripe_fixtures_are_valid(spec: StripeSpec) -> None:
     """The checker's reading of the spec accepts Stripe's own example objects."""
     fixtures = json.loads((SPEC_DIR / "fixtures3.json").read_text())["resources"]
-    for name in ("customer", "invoice", "invoiceitem"):
+    names = ("customer", "invoice", "invoiceitem", "product", "price", "subscription")
+    for name in (*names, "credit_note", "event"):
         schema = {"$ref": f"urn:stripe:spec3#/components/schemas/{name}"}
         assert spec.errors(fixtures[name], schema, name) == []
 

@@ -84,3 +84,45 @@ async def create_invoice(
     if pay:
         invoice = await post(http, f"/v1/invoices/{invoice['id']}/pay", {"paid_out_of_band": True})
     return invoice
+
+
+JAN_1_2021 = 1_609_459_200  # 2021-01-01T00:00:00Z: January has 31 days
+DAY = 86_400
+
+
+async def create_price(
+    http: httpx.AsyncClient,
+    *,
+    unit_amount: int,
+    interval: str | None = "month",
+    currency: str = "usd",
+    product_name: str = "Ledgergate Pro",
+) -> dict[str, Any]:
+    """A product and one price of it (recurring unless `interval` is None)."""
+    product = await post(http, "/v1/products", {"name": product_name})
+    recurring = None if interval is None else {"interval": interval}
+    return await post(
+        http,
+        "/v1/prices",
+        {
+            "product": product["id"],
+            "currency": currency,
+            "unit_amount": unit_amount,
+            "recurring": recurring,
+        },
+    )
+
+
+async def create_subscription(
+    http: httpx.AsyncClient, customer_id: str, *items: tuple[str, int], **params: Any
+) -> dict[str, Any]:
+    """A subscription of `(price id, quantity)` items."""
+    return await post(
+        http,
+        "/v1/subscriptions",
+        {
+            "customer": customer_id,
+            "items": [{"price": price, "quantity": quantity} for price, quantity in items],
+            **params,
+        },
+    )

@@ -1,98 +1,81 @@
 """`BillingPort` over Stripe's REST API (API version 2020-08-27) or the sandbox speaking it.
 
 The caller builds the `ResilientClient` with the API root as base URL and
-`stripe_headers(settings)` as default headers. Wire models here are permissive
-(`extra="ignore"`): Stripe adds fields without a version change, and we read only
-what the mapping needs. Stripe's typed error bodies give the classified error its
-`vendor_code` and message (`decode_stripe_error`).
+`stripe_headers(settings)` as default headers. The wire models are in
+`stripe_wire`; every POST carries the caller's `Idempotency-Key`. Stripe's typed
+error bodies give the classified error its `vendor_code` and message
+(`decode_stripe_error`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.core.settings import BillingSettings
+from system_apis.billing.adapters.stripe_wire import (
+    StripeCreditNote,
+    StripeCustomer,
+    StripeCustomerResult,
+    StripeDeletedCustomer,
+    StripeError,
+    StripeInvoice,
+    StripeList,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    StripeUpcomingInvoice,
+)
 from system_apis.billing.mapping import (
+    cancel_subscription_params,
+    credit_note_from_stripe,
+    credit_note_page_from_stripe,
+    credit_note_params,
     customer_create_params,
     customer_from_stripe,
     encode_form,
     invoice_from_stripe,
     invoice_page_from_stripe,
+    list_credit_notes_params,
     list_invoices_params,
+    list_prices_params,
+    pay_invoice_params,
+    price_create_params,
+    price_from_stripe,
+    price_page_from_stripe,
+    product_create_params,
+    product_from_stripe,
+    proration_preview_from_stripe,
+    subscription_change_params,
+    subscription_create_params,
+    subscription_from_stripe,
+    upcoming_invoice_params,
 )
 from system_apis.billing.schemas import (
+    BillingCreditNote,
+    BillingCreditNoteCreate,
+    BillingCreditNotePage,
     BillingCustomer,
     BillingCustomerCreate,
     BillingInvoice,
     BillingPage,
+    BillingPrice,
+    BillingPriceCreate,
+    BillingPricePage,
+    BillingProduct,
+    BillingProductCreate,
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionCreate,
+    ProrationPreview,
 )
 from system_apis.errors import BackendNotFound
 from system_apis.http import ResilientClient, VendorError, parse_body
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class StripeModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class StripeCustomer(StripeModel):
-    id: str
-    object: Literal["customer"]
-    created: int
-    livemode: bool
-    deleted: Literal[False] = False
-    name: str | None = None
-    email: str | None = None
-    currency: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
-
-
-class StripeDeletedCustomer(StripeModel):
-    """What Stripe answers for a customer that has been deleted (still `200`)."""
-
-    id: str
-    object: Literal["customer"]
-    deleted: Literal[True]
-
-
-class StripeCustomerResult(RootModel[StripeCustomer | StripeDeletedCustomer]):
-    """`GET /v1/customers/{customer}` answers a customer or a deleted customer."""
-
-
-class StripeInvoice(StripeModel):
-    id: str
-    object: Literal["invoice"]
-    customer: str
-    currency: str
-    status: Literal["draft", "open", "paid", "uncollectible", "void"]
-    subtotal: int
-    tax: int | None = None
-    total: int
-    amount_paid: int
-    metadata: dict[str, str] | None = None
-
-
-class StripeList(StripeModel, Generic[M]):
-    object: Literal["list"]
-    data: list[M]
-    has_more: bool
-    url: str
-
-
-class StripeErrorDetail(StripeModel):
-    type: str
-    code: str | None = None
-    message: str | None = None
-    param: str | None = None
-
-
-class StripeError(StripeModel):
-    error: StripeErrorDetail
 
 
 def stripe_headers(settings: BillingSettings) -> dict[str, str]:
@@ -125,13 +108,8 @@ class StripeAdapter:
         self, customer: BillingCustomerCreate, *, idempotency_key: str
     ) -> BillingCustomer:
         operation = "create_customer"
-        response = await self._request(
-            "POST",
-            "/v1/customers",
-            operation=operation,
-            form=encode_form(customer_create_params(customer)),
-            headers={"Idempotency-Key": idempotency_key},
-        )
+        params = customer_create_params(customer)
+        response = await self._post("/v1/customers", params, operation, idempotency_key)
         return customer_from_stripe(self._parse(response, StripeCustomer, operation))
 
     async def get_customer(self, customer_id: str) -> BillingCustomer:
@@ -166,6 +144,145 @@ class StripeAdapter:
             "GET", "/v1/invoices", operation=operation, params=encode_form(params)
         )
         return invoice_page_from_stripe(self._parse(response, StripeList[StripeInvoice], operation))
+
+    async def pay_invoice(
+        self, invoice_id: str, *, paid_out_of_band: bool = False, idempotency_key: str
+    ) -> BillingInvoice:
+        operation = "pay_invoice"
+        params = pay_invoice_params(paid_out_of_band=paid_out_of_band)
+        response = await self._post(
+            f"/v1/invoices/{quote(invoice_id, safe='')}/pay", params, operation, idempotency_key
+        )
+        return invoice_from_stripe(self._parse(response, StripeInvoice, operation))
+
+    async def create_product(
+        self, product: BillingProductCreate, *, idempotency_key: str
+    ) -> BillingProduct:
+        operation = "create_product"
+        params = product_create_params(product)
+        response = await self._post("/v1/products", params, operation, idempotency_key)
+        return product_from_stripe(self._parse(response, StripeProduct, operation))
+
+    async def create_price(
+        self, price: BillingPriceCreate, *, idempotency_key: str
+    ) -> BillingPrice:
+        operation = "create_price"
+        params = price_create_params(price)
+        response = await self._post("/v1/prices", params, operation, idempotency_key)
+        return price_from_stripe(self._parse(response, StripePrice, operation))
+
+    async def get_price(self, price_id: str) -> BillingPrice:
+        operation = "get_price"
+        response = await self._request(
+            "GET", f"/v1/prices/{quote(price_id, safe='')}", operation=operation
+        )
+        return price_from_stripe(self._parse(response, StripePrice, operation))
+
+    async def list_prices(
+        self, *, product_id: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> BillingPricePage:
+        operation = "list_prices"
+        params = list_prices_params(product_id=product_id, limit=limit, cursor=cursor)
+        response = await self._request(
+            "GET", "/v1/prices", operation=operation, params=encode_form(params)
+        )
+        return price_page_from_stripe(self._parse(response, StripeList[StripePrice], operation))
+
+    async def create_subscription(
+        self, subscription: BillingSubscriptionCreate, *, idempotency_key: str
+    ) -> BillingSubscription:
+        operation = "create_subscription"
+        params = subscription_create_params(subscription)
+        response = await self._post("/v1/subscriptions", params, operation, idempotency_key)
+        return subscription_from_stripe(self._parse(response, StripeSubscription, operation))
+
+    async def get_subscription(self, subscription_id: str) -> BillingSubscription:
+        operation = "get_subscription"
+        response = await self._request(
+            "GET", f"/v1/subscriptions/{quote(subscription_id, safe='')}", operation=operation
+        )
+        return subscription_from_stripe(self._parse(response, StripeSubscription, operation))
+
+    async def preview_subscription_change(
+        self, subscription_id: str, change: BillingSubscriptionChange
+    ) -> ProrationPreview:
+        operation = "preview_subscription_change"
+        params = upcoming_invoice_params(subscription_id, change)
+        response = await self._request(
+            "GET", "/v1/invoices/upcoming", operation=operation, params=encode_form(params)
+        )
+        upcoming = self._parse(response, StripeUpcomingInvoice, operation)
+        return proration_preview_from_stripe(subscription_id, upcoming)
+
+    async def change_subscription(
+        self, subscription_id: str, change: BillingSubscriptionChange, *, idempotency_key: str
+    ) -> BillingSubscription:
+        operation = "change_subscription"
+        response = await self._post(
+            f"/v1/subscriptions/{quote(subscription_id, safe='')}",
+            subscription_change_params(change),
+            operation,
+            idempotency_key,
+        )
+        return subscription_from_stripe(self._parse(response, StripeSubscription, operation))
+
+    async def cancel_subscription(
+        self, subscription_id: str, *, prorate: bool = False, invoice_now: bool = False
+    ) -> BillingSubscription:
+        operation = "cancel_subscription"
+        params = cancel_subscription_params(prorate=prorate, invoice_now=invoice_now)
+        response = await self._request(
+            "DELETE",
+            f"/v1/subscriptions/{quote(subscription_id, safe='')}",
+            operation=operation,
+            form=encode_form(params),
+        )
+        return subscription_from_stripe(self._parse(response, StripeSubscription, operation))
+
+    async def create_credit_note(
+        self, credit_note: BillingCreditNoteCreate, *, idempotency_key: str
+    ) -> BillingCreditNote:
+        operation = "create_credit_note"
+        params = credit_note_params(credit_note)
+        response = await self._post("/v1/credit_notes", params, operation, idempotency_key)
+        return credit_note_from_stripe(self._parse(response, StripeCreditNote, operation))
+
+    async def preview_credit_note(self, credit_note: BillingCreditNoteCreate) -> BillingCreditNote:
+        operation = "preview_credit_note"
+        params = encode_form(credit_note_params(credit_note))
+        response = await self._request(
+            "GET", "/v1/credit_notes/preview", operation=operation, params=params
+        )
+        return credit_note_from_stripe(self._parse(response, StripeCreditNote, operation))
+
+    async def get_credit_note(self, credit_note_id: str) -> BillingCreditNote:
+        operation = "get_credit_note"
+        response = await self._request(
+            "GET", f"/v1/credit_notes/{quote(credit_note_id, safe='')}", operation=operation
+        )
+        return credit_note_from_stripe(self._parse(response, StripeCreditNote, operation))
+
+    async def list_credit_notes(
+        self, *, invoice_id: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> BillingCreditNotePage:
+        operation = "list_credit_notes"
+        params = list_credit_notes_params(invoice_id=invoice_id, limit=limit, cursor=cursor)
+        response = await self._request(
+            "GET", "/v1/credit_notes", operation=operation, params=encode_form(params)
+        )
+        page = self._parse(response, StripeList[StripeCreditNote], operation)
+        return credit_note_page_from_stripe(page)
+
+    async def _post(
+        self, path: str, params: dict[str, Any], operation: str, idempotency_key: str
+    ) -> httpx.Response:
+        return await self._request(
+            "POST",
+            path,
+            operation=operation,
+            form=encode_form(params),
+            headers={"Idempotency-Key": idempotency_key},
+        )
 
     def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
         return parse_body(response, model, backend=self._client.backend, operation=operation)

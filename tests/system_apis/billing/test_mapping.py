@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from system_apis.billing.adapters.stripe import StripeCustomer, StripeInvoice, StripeList
+from system_apis.billing.adapters.stripe_wire import StripeUpcomingInvoice
 from system_apis.billing.mapping import (
     customer_create_params,
     customer_from_stripe,
@@ -17,8 +18,16 @@ from system_apis.billing.mapping import (
     invoice_from_stripe,
     invoice_page_from_stripe,
     list_invoices_params,
+    proration_preview_from_stripe,
+    subscription_change_params,
 )
-from system_apis.billing.schemas import BillingCustomerCreate, BillingInvoiceStatus
+from system_apis.billing.schemas import (
+    BillingCustomerCreate,
+    BillingInvoiceStatus,
+    BillingSubscriptionChange,
+    BillingSubscriptionItemChange,
+    ProrationBehavior,
+)
 from system_apis.sandboxes.stripe import decode_form
 
 
@@ -165,3 +174,65 @@ def test_page_cursor_is_the_last_id_only_when_there_is_more(
         url="/v1/invoices",
     )
     assert invoice_page_from_stripe(page).next_cursor == cursor
+
+
+def upcoming_line(amount: int, start: int, *, proration: bool = True) -> dict[str, object]:
+    return {
+        "id": f"il_tmp_{amount}",
+        "object": "line_item",
+        "amount": amount,
+        "currency": "usd",
+        "description": None,
+        "period": {"start": start, "end": 2_000},
+        "proration": proration,
+        "quantity": 1,
+        "price": None,
+        "type": "invoiceitem" if proration else "subscription",
+    }
+
+
+def test_a_proration_preview_counts_only_the_lines_of_its_date() -> None:
+    upcoming = StripeUpcomingInvoice.model_validate(
+        {
+            "object": "invoice",
+            "currency": "eur",
+            "subscription": "sub_1",
+            "period_start": 0,
+            "period_end": 2_000,
+            "total": 4_400,
+            "subscription_proration_date": 1_500,
+            "lines": {
+                "object": "list",
+                "has_more": False,
+                "url": "/v1/invoices/upcoming/lines",
+                "data": [
+                    upcoming_line(-300, 1_000),  # an earlier change, still pending
+                    upcoming_line(-100, 1_500),
+                    upcoming_line(400, 1_500),
+                    upcoming_line(4_400, 2_000, proration=False),
+                ],
+            },
+        }
+    )
+
+    preview = proration_preview_from_stripe("sub_1", upcoming)
+
+    assert [line.amount for line in preview.lines] == [-100, 400]
+    assert (preview.total, preview.next_invoice_total, preview.currency) == (300, 4_400, "EUR")
+    assert preview.proration_date == datetime.fromtimestamp(1_500, UTC)
+
+
+def test_subscription_change_params_say_only_what_changes() -> None:
+    change = BillingSubscriptionChange(
+        items=(
+            BillingSubscriptionItemChange(item_id="si_1", deleted=True),
+            BillingSubscriptionItemChange(price_id="price_2", quantity=3),
+        ),
+        proration_behavior=ProrationBehavior.NONE,
+        proration_date=datetime(2021, 1, 11),  # naive: taken as UTC
+    )
+
+    assert wire(subscription_change_params(change)) == (
+        "items[0][id]=si_1&items[0][deleted]=true&items[1][price]=price_2&items[1][quantity]=3"
+        "&proration_behavior=none&proration_date=1610323200"
+    )
