@@ -33,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from system_apis.faults import install_faults
+
 API_VERSION = "2020-08-27"
 ACCOUNT_NAME = "Ledgergate Sandbox"
 ACCOUNT_COUNTRY = "US"
@@ -788,4 +790,5 @@ def create_app(state: StripeState | None = None) -> Starlette:
         exception_handlers={HTTPException: _unrecognized_url},
     )
     app.state.stripe = state or StripeState()
+    install_faults(app)  # tests and benchmarks only: see system_apis.faults
     return app

@@ -61,6 +61,7 @@ def test_the_served_gateway_is_ready_on_its_seeded_estate(served: str) -> None:
     assert readiness == {
         "status": "ready",
         "checks": {"database": "ok", "erp": "ok", "billing": "ok"},
+        "circuits": {"erp": "closed", "billing": "closed"},
     }
     codes = [entity["code"] for entity in httpx.get(f"{served}/v1/legal-entities").json()]
     assert codes == ["LG-DE", "LG-US"]
