@@ -93,6 +93,11 @@ class CircuitBreaker:
             raise
         self._on_success(probe)
 
+    def check(self, operation: str) -> None:
+        """Refuse at once while the circuit is open (admits nothing, claims no probe)."""
+        if self.state is CircuitState.OPEN:
+            raise self._refusal(operation)
+
     def _admit(self, operation: str) -> bool:
         """True when the admitted call is the half-open probe."""
         state = self.state
@@ -101,8 +106,11 @@ class CircuitBreaker:
         if state is CircuitState.HALF_OPEN and not self._probing:
             self._probing = True
             return True
+        raise self._refusal(operation)
+
+    def _refusal(self, operation: str) -> BackendCircuitOpen:
         remaining = max(0.0, self.reset_seconds - (self._clock() - self._opened_at))
-        raise BackendCircuitOpen(
+        return BackendCircuitOpen(
             f"{self.backend} failed {self.failure_threshold} times in a row; "
             f"calls are paused (next probe in {remaining:.1f}s)",
             backend=self.backend,

@@ -22,9 +22,11 @@ At most one of the last five hits a request: their rates add up to at most 1.
 Configure it over HTTP with `POST /_sandbox/faults` (a JSON `FaultConfig`; the RNG is
 reseeded and the counters reset), read it and what was injected so far with
 `GET /_sandbox/faults`, and switch it off with `DELETE /_sandbox/faults`. A sandbox
-started on its own takes its initial configuration from the `LEDGERGATE_SANDBOX_FAULTS`
-environment variable, the same JSON, e.g.
-`LEDGERGATE_SANDBOX_FAULTS='{"error_rate": 0.3, "seed": 7}' ledgergate sandbox erp`.
+takes its initial configuration from the `LEDGERGATE_SANDBOX_FAULTS` environment
+variable, the same JSON, e.g.
+`LEDGERGATE_SANDBOX_FAULTS='{"error_rate": 0.3, "seed": 7}' ledgergate sandbox erp`
+(the in-process sandboxes of `ledgergate serve` read it too: a chaos demo needs no
+code). Unset, nothing is injected.
 """
 
 from __future__ import annotations

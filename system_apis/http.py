@@ -196,14 +196,15 @@ class ResilientClient:
         budget = self.settings.retry_budget_seconds
         started = time.monotonic()
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts) | stop_before_delay(budget),
-            wait=self._wait,
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
         try:
+            self.circuit.check(operation)  # while open: no retry machinery, no network
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(attempts) | stop_before_delay(budget),
+                wait=self._wait,
+                retry=retry_if_exception(_retryable),
+                reraise=True,
+                before_sleep=self._log_retry,
+            )
             async for attempt in retrying:
                 with attempt:
                     response = await self._attempt(

@@ -38,6 +38,8 @@ class SandboxProcess:
     backend: Backend
     port: int
     process: subprocess.Popen[bytes]
+    initial_faults: dict[str, object]
+    """The fault report the sandbox answered when it came up (its configuration from env)."""
 
     @property
     def origin(self) -> str:
@@ -97,25 +99,29 @@ def _start(backend: Backend, env: dict[str, str], output: IO[bytes]) -> SandboxP
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-        sandbox = SandboxProcess(backend, port, process)
-        if _wait_ready(sandbox):
-            return sandbox
+        origin = f"http://127.0.0.1:{port}"
+        if (report := _wait_ready(origin, process)) is not None:
+            return SandboxProcess(backend, port, process, report)
         _stop(process)
         failures.append(f"port {port}: exit code {process.returncode}")
     raise RuntimeError(f"the {backend} sandbox did not start: {'; '.join(failures)}")
 
 
-def _wait_ready(sandbox: SandboxProcess) -> bool:
+def _wait_ready(origin: str, process: subprocess.Popen[bytes]) -> dict[str, object] | None:
+    """The sandbox's fault report once it answers; `None` if it exits or never answers."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
-        if sandbox.process.poll() is not None:
-            return False
+        if process.poll() is not None:
+            return None
         try:
-            if httpx.get(sandbox.origin + FAULTS_PATH, timeout=1).status_code == 200:
-                return True
+            response = httpx.get(origin + FAULTS_PATH, timeout=1)
         except httpx.TransportError:
             time.sleep(0.05)
-    return False
+            continue
+        if response.status_code == 200:
+            report: dict[str, object] = response.json()
+            return report
+    return None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -29,6 +29,8 @@ FAST = {
     "retry_max_backoff_seconds": 0.0,
     "read_timeout_seconds": 2.0,
 }
+BOOT_FAULTS = FaultConfig(seed=11, latency_rate=0.5, latency_seconds=0.001)
+"""What the billing sandbox process is started with, through its environment."""
 
 
 def seed_for(config: FaultConfig, faults: list[Fault | None]) -> FaultConfig:
@@ -51,7 +53,7 @@ def erp_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPro
 @pytest.fixture(scope="module")
 def billing_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     log = tmp_path_factory.mktemp("sandboxes") / "billing.log"
-    with sandbox_process("billing", log=log) as process:
+    with sandbox_process("billing", faults=BOOT_FAULTS, log=log) as process:
         yield process
 
 
@@ -141,3 +143,9 @@ async def test_stripe_customer_created_once_though_the_first_answer_was_cut(
     assert created.reference == "cus_01http"
     page = await billing.list_invoices(customer_id=created.id)
     assert page.invoices == ()
+
+
+def test_a_sandbox_process_takes_its_faults_from_the_environment(
+    billing_process: SandboxProcess,
+) -> None:
+    assert billing_process.initial_faults["config"] == BOOT_FAULTS.model_dump(mode="json")

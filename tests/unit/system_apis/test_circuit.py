@@ -109,6 +109,13 @@ async def test_an_open_circuit_answers_at_once_without_the_network() -> None:
     assert (error.status_code, error.slug) == (503, "backend-circuit-open")
     assert error.retry_after == pytest.approx(RESET - 4)
     assert (error.backend, error.operation) == ("circuit-refuses", "get_x")
+    refusals = {
+        "backend": "circuit-refuses",
+        "operation": "get_x",
+        "error_class": "transient",
+        "error": "backend-circuit-open",
+    }
+    assert REGISTRY.get_sample_value("ledgergate_backend_failures_total", refusals) == 1
 
 
 async def test_the_refusal_is_not_retried_even_when_the_call_may_be() -> None:
