@@ -45,7 +45,7 @@ async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
         "open",
     )  # the backend answers again, but the breaker has not probed it yet
 
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.25)
     assert (await gateway.client.get("/readyz")).json()["circuits"]["erp"] == "half_open"
     await erp.request("GET", "companies", operation="list_companies")
     assert (await gateway.client.get("/readyz")).json()["status"] == "ready"

@@ -196,7 +196,7 @@ async def test_retries_stop_within_the_total_budget() -> None:
         await client.request("GET", "/x", operation="get_x")
     elapsed = time.monotonic() - started
     assert 1 < len(seen) < 10  # retried, but the budget ended it before the attempt limit
-    assert elapsed <= 0.3 + 0.05
+    assert elapsed <= 0.3 + 0.15  # the budget, give or take the scheduler
 
 
 async def test_a_slow_attempt_is_cut_when_the_budget_runs_out() -> None:
@@ -208,7 +208,7 @@ async def test_a_slow_attempt_is_cut_when_the_budget_runs_out() -> None:
     started = time.monotonic()
     with pytest.raises(BackendTimeout, match="budget"):
         await client.request("GET", "/x", operation="get_x")
-    assert time.monotonic() - started < 0.3 + 0.05
+    assert time.monotonic() - started < 0.3 + 0.15
 
 
 async def test_an_undecodable_body_is_a_contract_error() -> None:
