@@ -7,7 +7,7 @@ UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),.tools/bin/uv)
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck pytest migrate openapi clean
+.PHONY: help install run test lint format typecheck pytest bench migrate openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ format: install ## Apply ruff's formatting and autofixes
 
 pytest: install ## Run the test suite only
 	$(UV) run pytest
+
+bench: install ## Run the benchmarks; each appends its results to bench/RESULTS.md
+	$(UV) run python -m bench.circuit
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate

@@ -13,7 +13,7 @@ from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.port import ErpPort
-from system_apis.http import ResilientClient, http_transport
+from system_apis.http import InProcessTransport, ResilientClient, http_transport
 from system_apis.sandboxes import business_central, stripe
 
 ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
@@ -47,7 +47,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
         name: str, backend: BackendSettings, sandbox: Callable[[], ASGIApp]
     ) -> httpx.AsyncBaseTransport:
         inner = (
-            httpx.ASGITransport(app=sandbox()) if backend.url is None else http_transport(backend)
+            InProcessTransport(app=sandbox()) if backend.url is None else http_transport(backend)
         )
         return wrap(name, inner) if wrap else inner
 

@@ -2,12 +2,26 @@
 
 One pooled `httpx.AsyncClient` per backend, explicit timeouts, retries with
 exponential backoff and jitter for transient faults only (honouring `Retry-After`)
-within a total time budget, the correlation id sent downstream, and every failure
-classified (`system_apis.errors`).
+within a total time budget, a circuit breaker (`system_apis.circuit`), the
+correlation id sent downstream, every failure classified (`system_apis.errors`) and
+every request measured (`system_apis.metrics`).
+
+The promises, each tested in `tests/unit/system_apis/test_http.py`:
+
+- a call that is not idempotent (a POST or PATCH without an `Idempotency-Key`, unless
+  the adapter says the backend deduplicates it) is sent once, never retried;
+- a logical request, attempts and waits included, never outlasts
+  `retry_budget_seconds`: a wait that would end past the budget (a long
+  `Retry-After`, say) is not started, and a slow attempt is cut at the budget;
+- `Retry-After` is honoured: no retry before the backend said to;
+- every failure is a `BackendError` of one class (transient, business, auth,
+  contract); a response that cannot be read, or a body outside the vendor's
+  schema (`parse_body`), is a contract error, never an unhandled exception.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -23,12 +37,14 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 
 from app.core.context import correlation_id
 from app.core.settings import BackendSettings
+from system_apis import metrics
+from system_apis.circuit import BackendCircuitOpen, CircuitBreaker
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,
@@ -84,6 +100,32 @@ def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
     )
 
 
+class InProcessTransport(httpx.ASGITransport):
+    """Calls an ASGI app (a sandbox) in process, with the read timeout a socket would have.
+
+    httpx's ASGI transport enforces no timeout at all. In process there is no connect
+    or write phase and the body arrives whole, so the request's read timeout bounds
+    the whole exchange; running out raises `httpx.ReadTimeout`, as the network would.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        read = request.extensions.get("timeout", {}).get("read")
+        if read is None:
+            return await super().handle_async_request(request)
+        try:
+            async with asyncio.timeout(read) as deadline:
+                return await super().handle_async_request(request)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                raise
+            raise httpx.ReadTimeout(f"no answer within {read}s", request=request) from exc
+
+
+def _retryable(error: BaseException) -> bool:
+    """Transient failures are retried, except our own breaker's refusal (it would refuse again)."""
+    return isinstance(error, BackendTransientError) and not isinstance(error, BackendCircuitOpen)
+
+
 class ResilientClient:
     """Sends requests to one backend; raises a classified `BackendError` on failure."""
 
@@ -95,9 +137,15 @@ class ResilientClient:
         settings: BackendSettings,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        circuit: CircuitBreaker | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
+        self.circuit = circuit or CircuitBreaker(
+            backend,
+            failure_threshold=settings.circuit_failure_threshold,
+            reset_seconds=settings.circuit_reset_seconds,
+        )
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_initial_backoff_seconds,
             jitter=settings.retry_initial_backoff_seconds,
@@ -145,28 +193,73 @@ class ResilientClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in request_headers
         attempts = self.settings.retry_attempts if idempotent else 1
+        budget = self.settings.retry_budget_seconds
+        started = time.monotonic()
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts)
-            | stop_after_delay(self.settings.retry_budget_seconds),
-            wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, BackendTransientError)),
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self.send_once(
-                    method,
-                    url,
+        try:
+            self.circuit.check(operation)  # while open: no retry machinery, no network
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(attempts) | stop_before_delay(budget),
+                wait=self._wait,
+                retry=retry_if_exception(_retryable),
+                reraise=True,
+                before_sleep=self._log_retry,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._attempt(
+                        method,
+                        url,
+                        operation=operation,
+                        deadline=started + budget,
+                        params=params,
+                        json_body=json_body,
+                        form=form,
+                        headers=request_headers,
+                        decode_error=decode_error,
+                    )
+        except BackendError as error:
+            metrics.observe_request(self.backend, operation, time.monotonic() - started, error)
+            raise
+        metrics.observe_request(self.backend, operation, time.monotonic() - started, None)
+        return response
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        deadline: float,
+        params: Any,
+        json_body: Any,
+        form: Any,
+        headers: dict[str, str],
+        decode_error: ErrorDecoder | None,
+    ) -> httpx.Response:
+        """One attempt through the circuit breaker, cut short when the budget runs out."""
+        with self.circuit.call(operation):
+            try:
+                async with asyncio.timeout(deadline - time.monotonic()) as timeout:
+                    return await self.send_once(
+                        method,
+                        url,
+                        operation=operation,
+                        params=params,
+                        json_body=json_body,
+                        form=form,
+                        headers=headers,
+                        decode_error=decode_error,
+                    )
+            except TimeoutError as exc:
+                if not timeout.expired():
+                    raise
+                raise BackendTimeout(
+                    f"{self.backend} did not answer {operation} within the "
+                    f"{self.settings.retry_budget_seconds}s budget",
+                    backend=self.backend,
                     operation=operation,
-                    params=params,
-                    json_body=json_body,
-                    form=form,
-                    headers=request_headers,
-                    decode_error=decode_error,
-                )
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+                ) from exc
 
     async def send_once(
         self,
@@ -193,6 +286,12 @@ class ResilientClient:
         except httpx.TransportError as exc:
             raise BackendTransientError(
                 f"{self.backend} unreachable ({type(exc).__name__})",
+                backend=self.backend,
+                operation=operation,
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise BackendContractError(
+                f"{self.backend} answered {operation} with a body that cannot be decoded",
                 backend=self.backend,
                 operation=operation,
             ) from exc
@@ -231,16 +330,21 @@ class ResilientClient:
         return BackendContractError(message, **context)
 
     def _wait(self, state: RetryCallState) -> float:
+        """Backoff, or longer when the backend said `Retry-After`.
+
+        Never shortened to fit the budget: `stop_before_delay` gives up instead of
+        retrying earlier than the backend asked.
+        """
         backoff = self._backoff(state)
         error = state.outcome.exception() if state.outcome else None
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             backoff = max(backoff, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-        remaining = self.settings.retry_budget_seconds - (state.seconds_since_start or 0.0)
-        return max(0.0, min(backoff, remaining))
+        return backoff
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        metrics.count_retry(self.backend, getattr(error, "operation", "unknown"))
         logger.warning(
             "backend.retry",
             extra={
@@ -257,12 +361,14 @@ def parse_body(response: httpx.Response, model: type[M], *, backend: str, operat
     try:
         return model.model_validate_json(response.content)
     except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BackendContractError(
+        error = BackendContractError(
             f"{backend} answered {operation} with a body outside its contract",
             backend=backend,
             operation=operation,
             vendor_status=response.status_code,
-        ) from exc
+        )
+        metrics.count_failure(error)
+        raise error from exc
 
 
 async def probe(client: ResilientClient, path: str) -> str:

@@ -27,6 +27,12 @@ class BackendSettings(BaseModel):
     retry_budget_seconds: float = Field(default=8.0, gt=0)
     retry_initial_backoff_seconds: float = Field(default=0.2, ge=0)
     retry_max_backoff_seconds: float = Field(default=2.0, ge=0)
+    circuit_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive transient failures that open the circuit."
+    )
+    circuit_reset_seconds: float = Field(
+        default=30.0, gt=0, description="How long an open circuit refuses calls before a probe."
+    )
 
 
 class ErpSettings(BackendSettings):

@@ -87,6 +87,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from app.core.currencies import is_known_currency, minor_unit_exponent
+from system_apis.faults import install_faults
 from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
 
 API_ROOT = "/v2.0/{environment}/api/v1.0"
@@ -1751,6 +1752,7 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.business_central = api.state
+    install_faults(app)  # tests and benchmarks only: see system_apis.faults
     return app
 
 

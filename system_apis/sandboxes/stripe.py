@@ -62,6 +62,8 @@ from starlette.types import ASGIApp
 
 logger = logging.getLogger(__name__)
 
+from system_apis.faults import install_faults
+
 API_VERSION = "2020-08-27"
 ACCOUNT_NAME = "Ledgergate Sandbox"
 ACCOUNT_COUNTRY = "US"
@@ -2123,4 +2125,5 @@ def create_app(state: StripeState | None = None) -> Starlette:
         exception_handlers={HTTPException: _unrecognized_url},
     )
     app.state.stripe = state or StripeState()
+    install_faults(app)  # tests and benchmarks only: see system_apis.faults
     return app

@@ -77,6 +77,7 @@ def test_the_served_gateway_is_ready_on_its_seeded_estate(
     assert readiness == {
         "status": "ready",
         "checks": {"database": "ok", "erp": "ok", "billing": "ok"},
+        "circuits": {"erp": "closed", "billing": "closed"},
     }
     codes = [entity["code"] for entity in platform.get("/v1/legal-entities").json()]
     assert codes == ["LG-DE", "LG-US"]

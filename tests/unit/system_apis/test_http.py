@@ -1,22 +1,27 @@
 """The resilient client: what it retries, what it never retries, and how it classifies."""
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from app.core.context import correlation_id
+from app.core.errors import ErrorClass
 from app.core.settings import BackendSettings
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,
     BackendContractError,
+    BackendError,
     BackendNotFound,
     BackendTimeout,
     BackendTransientError,
 )
-from system_apis.http import ResilientClient, parse_body, parse_retry_after
+from system_apis.http import InProcessTransport, ResilientClient, parse_body, parse_retry_after
 
 SETTINGS = BackendSettings(
     retry_attempts=3,
@@ -145,3 +150,100 @@ class Thing(BaseModel):
 def test_a_body_outside_the_contract_is_a_contract_error(body: bytes) -> None:
     with pytest.raises(BackendContractError):
         parse_body(httpx.Response(200, content=body), Thing, backend="erp", operation="get")
+
+
+async def test_a_retry_after_beyond_the_budget_ends_the_call_at_once() -> None:
+    seen: list[httpx.Request] = []
+    client = client_answering(
+        [httpx.Response(503, headers={"Retry-After": "30"}), httpx.Response(200)], seen
+    )
+    started = time.monotonic()
+    with pytest.raises(BackendTransientError) as raised:
+        await client.request("GET", "/x", operation="get_x")
+    assert time.monotonic() - started < 1  # did not sleep 30 s, did not retry early either
+    assert len(seen) == 1
+    assert raised.value.retry_after == 30
+
+
+def budgeted_client(
+    handler: Callable[[httpx.Request], Awaitable[httpx.Response]],
+) -> ResilientClient:
+    return ResilientClient(
+        backend="erp",
+        base_url="http://backend.test",
+        settings=BackendSettings(
+            retry_attempts=10,
+            retry_initial_backoff_seconds=0.05,
+            retry_max_backoff_seconds=0.05,
+            retry_budget_seconds=0.3,
+            circuit_failure_threshold=10,
+        ),
+        transport=httpx.MockTransport(handler),
+    )
+
+
+async def test_retries_stop_within_the_total_budget() -> None:
+    seen: list[float] = []
+
+    async def failing(request: httpx.Request) -> httpx.Response:
+        seen.append(time.monotonic())
+        await asyncio.sleep(0.04)
+        return httpx.Response(503)
+
+    client = budgeted_client(failing)
+    started = time.monotonic()
+    with pytest.raises(BackendTransientError):
+        await client.request("GET", "/x", operation="get_x")
+    elapsed = time.monotonic() - started
+    assert 1 < len(seen) < 10  # retried, but the budget ended it before the attempt limit
+    assert elapsed <= 0.3 + 0.15  # the budget, give or take the scheduler
+
+
+async def test_a_slow_attempt_is_cut_when_the_budget_runs_out() -> None:
+    async def hanging(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200)
+
+    client = budgeted_client(hanging)
+    started = time.monotonic()
+    with pytest.raises(BackendTimeout, match="budget"):
+        await client.request("GET", "/x", operation="get_x")
+    assert time.monotonic() - started < 0.3 + 0.15
+
+
+async def test_an_undecodable_body_is_a_contract_error() -> None:
+    client = client_answering(
+        [
+            httpx.Response(
+                200, stream=httpx.ByteStream(b"not gzip"), headers={"Content-Encoding": "gzip"}
+            )
+        ]
+    )
+    with pytest.raises(BackendContractError):
+        await client.request("GET", "/x", operation="get_x")
+
+
+async def test_every_failure_has_one_of_the_four_classes() -> None:
+    answers: list[httpx.Response | Exception] = [
+        httpx.Response(status) for status in (301, 400, 401, 404, 409, 429, 500, 503, 504)
+    ] + [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("cut")]
+    classes = []
+    for answer in answers:
+        client = client_answering([answer])
+        with pytest.raises(BackendError) as raised:
+            await client.request("POST", "/x", operation="create_x")
+        classes.append(raised.value.error_class)
+    assert set(classes) == set(ErrorClass)
+
+
+async def test_the_in_process_transport_keeps_the_read_timeout() -> None:
+    async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(5)
+
+    async with httpx.AsyncClient(
+        transport=InProcessTransport(app=slow_app), base_url="http://sandbox", timeout=0.05
+    ) as http:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/x")
+    assert time.monotonic() - started < 1

@@ -1,0 +1,70 @@
+"""Prometheus metrics of backend calls, registered in the default registry.
+
+The edge's metrics endpoint exposes the default registry; this module only defines
+and feeds the series:
+
+- `ledgergate_backend_request_seconds{backend,operation,outcome}`: one observation
+  per logical request (all its attempts and backoff waits), `outcome` being `ok` or
+  the error class of the failure the caller received.
+- `ledgergate_backend_retries_total{backend,operation}`: attempts repeated after a
+  transient failure.
+- `ledgergate_backend_failures_total{backend,operation,error_class,error}`: every
+  classified failure, including bodies found outside the contract after a 2xx;
+  `error` is the problem slug (`backend-timeout`, `backend-circuit-open`, ...).
+- `ledgergate_backend_circuit_state{backend}`: 0 closed, 1 half-open, 2 open.
+
+Label values come from code (backend names, operation names, error classes and
+slugs), never from requests, so the number of series stays bounded.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from system_apis.errors import BackendError
+
+OK = "ok"
+
+REQUEST_SECONDS = Histogram(
+    "ledgergate_backend_request_seconds",
+    "Time a logical backend request took, retries included, by outcome.",
+    ["backend", "operation", "outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RETRIES = Counter(
+    "ledgergate_backend_retries",
+    "Backend attempts repeated after a transient failure.",
+    ["backend", "operation"],
+)
+FAILURES = Counter(
+    "ledgergate_backend_failures",
+    "Classified backend failures.",
+    ["backend", "operation", "error_class", "error"],
+)
+CIRCUIT_STATE = Gauge(
+    "ledgergate_backend_circuit_state",
+    "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
+    ["backend"],
+)
+
+
+def observe_request(
+    backend: str, operation: str, seconds: float, error: BackendError | None
+) -> None:
+    """Record one logical request's duration and outcome (and the failure, if any)."""
+    outcome = OK if error is None else error.error_class.value
+    REQUEST_SECONDS.labels(backend, operation, outcome).observe(seconds)
+    if error is not None:
+        count_failure(error)
+
+
+def count_failure(error: BackendError) -> None:
+    FAILURES.labels(error.backend, error.operation, error.error_class.value, error.slug).inc()
+
+
+def count_retry(backend: str, operation: str) -> None:
+    RETRIES.labels(backend, operation).inc()
+
+
+def set_circuit_state(backend: str, value: int) -> None:
+    CIRCUIT_STATE.labels(backend).set(value)

@@ -1,0 +1,68 @@
+"""`/readyz`: a backend's probe and its circuit make the gateway degraded, the database unready."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from app.main import create_app
+from system_apis.errors import BackendTransientError
+from tests.conftest import FAST_RETRIES, GatewayFactory, settings_for
+from tests.support.faults import SwitchableTransport
+
+CIRCUIT = {"circuit_failure_threshold": 2, "circuit_reset_seconds": 0.2}
+
+
+async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap, erp={**FAST_RETRIES, **CIRCUIT, "retry_attempts": 1})
+    erp = gateway.backends.clients["erp"]
+    switches["erp"].down = True
+    for _ in range(2):
+        with pytest.raises(BackendTransientError):
+            await erp.request("GET", "companies", operation="list_companies")
+
+    readiness = await gateway.client.get("/readyz")
+    assert readiness.status_code == 200
+    assert readiness.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "erp": "transient", "billing": "ok"},
+        "circuits": {"erp": "open", "billing": "closed"},
+    }
+
+    switches["erp"].down = False
+    body = (await gateway.client.get("/readyz")).json()
+    assert (body["status"], body["checks"]["erp"], body["circuits"]["erp"]) == (
+        "degraded",
+        "ok",
+        "open",
+    )  # the backend answers again, but the breaker has not probed it yet
+
+    await asyncio.sleep(0.25)
+    assert (await gateway.client.get("/readyz")).json()["circuits"]["erp"] == "half_open"
+    await erp.request("GET", "companies", operation="list_companies")
+    assert (await gateway.client.get("/readyz")).json()["status"] == "ready"
+
+
+async def test_an_unreachable_database_is_unready() -> None:
+    settings = settings_for("postgresql+asyncpg://ledgergate:secret@127.0.0.1:1/ledgergate")
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
+        readiness = await client.get("/readyz")
+    assert readiness.status_code == 503
+    body = readiness.json()
+    assert body["status"] == "unready"
+    assert body["checks"]["database"] != "ok"
+    assert body["circuits"] == {"erp": "closed", "billing": "closed"}

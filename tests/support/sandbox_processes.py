@@ -1,0 +1,135 @@
+"""Sandboxes as separate processes: `ledgergate sandbox erp|billing --port N` over real HTTP.
+
+`sandbox_process` starts the CLI command under uvicorn on a free loopback port, waits
+until it answers (its fault control endpoint, which every sandbox serves), yields
+where to reach it and stops it afterwards: SIGTERM, then SIGKILL if a held answer (an
+injected timeout) keeps uvicorn's graceful shutdown waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import httpx
+
+from system_apis.faults import FAULTS_ENV, FAULTS_PATH, FaultConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BC_API_ROOT = "/v2.0/sandbox/api/v1.0"
+STARTUP_SECONDS = 30.0
+STOP_SECONDS = 5.0
+PORT_ATTEMPTS = 3
+
+Backend = Literal["erp", "billing"]
+
+
+@dataclass(frozen=True)
+class SandboxProcess:
+    backend: Backend
+    port: int
+    process: subprocess.Popen[bytes]
+    initial_faults: dict[str, object]
+    """The fault report the sandbox answered when it came up (its configuration from env)."""
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_root(self) -> str:
+        """The base URL an adapter's client takes."""
+        return self.origin + (BC_API_ROOT if self.backend == "erp" else "")
+
+    def set_faults(self, config: FaultConfig) -> dict[str, object]:
+        """Configure the sandbox's fault injection; answers its report."""
+        response = httpx.post(self.origin + FAULTS_PATH, content=config.model_dump_json())
+        response.raise_for_status()
+        report: dict[str, object] = response.json()
+        return report
+
+    def faults(self) -> dict[str, object]:
+        report: dict[str, object] = httpx.get(self.origin + FAULTS_PATH).json()
+        return report
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def sandbox_process(
+    backend: Backend, *, faults: FaultConfig | None = None, log: Path | None = None
+) -> Iterator[SandboxProcess]:
+    """A running sandbox process; `faults` is its initial fault configuration (via env)."""
+    env = {**os.environ}
+    env.pop(FAULTS_ENV, None)
+    if faults is not None:
+        env[FAULTS_ENV] = json.dumps(faults.model_dump(mode="json"))
+    log_path = log or Path(os.devnull)
+    with log_path.open("ab") as output:
+        sandbox = _start(backend, env, output)
+        try:
+            yield sandbox
+        finally:
+            _stop(sandbox.process)
+
+
+def _start(backend: Backend, env: dict[str, str], output: IO[bytes]) -> SandboxProcess:
+    """Start on a free port; another process may take the port first, so try a few."""
+    failures: list[str] = []
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "sandbox", backend, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        origin = f"http://127.0.0.1:{port}"
+        if (report := _wait_ready(origin, process)) is not None:
+            return SandboxProcess(backend, port, process, report)
+        _stop(process)
+        failures.append(f"port {port}: exit code {process.returncode}")
+    raise RuntimeError(f"the {backend} sandbox did not start: {'; '.join(failures)}")
+
+
+def _wait_ready(origin: str, process: subprocess.Popen[bytes]) -> dict[str, object] | None:
+    """The sandbox's fault report once it answers; `None` if it exits or never answers."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return None
+        try:
+            response = httpx.get(origin + FAULTS_PATH, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)
+            continue
+        if response.status_code == 200:
+            report: dict[str, object] = response.json()
+            return report
+    return None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
