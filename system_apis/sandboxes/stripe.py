@@ -60,9 +60,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-logger = logging.getLogger(__name__)
-
 from system_apis.faults import install_faults
+
+logger = logging.getLogger(__name__)
 
 API_VERSION = "2020-08-27"
 ACCOUNT_NAME = "Ledgergate Sandbox"

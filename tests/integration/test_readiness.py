@@ -1,13 +1,14 @@
 """`/readyz`: a backend's probe and its circuit make the gateway degraded, the database unready."""
 
 import asyncio
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from app.main import create_app
+from app.core.db import create_engine, create_sessionmaker
 from system_apis.errors import BackendTransientError
-from tests.conftest import FAST_RETRIES, GatewayFactory, settings_for
+from tests.conftest import FAST_RETRIES, GatewayFactory
 from tests.support.faults import SwitchableTransport
 
 CIRCUIT = {"circuit_failure_threshold": 2, "circuit_reset_seconds": 0.2}
@@ -51,16 +52,18 @@ async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
     assert (await gateway.client.get("/readyz")).json()["status"] == "ready"
 
 
-async def test_an_unreachable_database_is_unready() -> None:
-    settings = settings_for("postgresql+asyncpg://ledgergate:secret@127.0.0.1:1/ledgergate")
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
-        readiness = await client.get("/readyz")
+async def test_a_database_lost_after_start_makes_the_gateway_unready(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway()
+    unreachable = create_engine("postgresql+asyncpg://ledgergate:secret@127.0.0.1:1/ledgergate")
+    context = gateway.app.state.process
+    gateway.app.state.process = replace(context, sessionmaker=create_sessionmaker(unreachable))
+    try:
+        readiness = await gateway.client.get("/readyz")
+    finally:
+        gateway.app.state.process = context
+        await unreachable.dispose()
     assert readiness.status_code == 503
     body = readiness.json()
     assert body["status"] == "unready"
