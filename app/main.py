@@ -16,6 +16,7 @@ from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
+from app.governance.versioning import install_versioning
 from app.routers import include_routers
 from app.seed import seed_demo_clients, seed_demo_estate
 from process_apis.deps import ProcessContext
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     install_problem_handlers(app)
     include_routers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CorrelationMiddleware)  # added last: outermost
+    app.add_middleware(CorrelationMiddleware)
+    install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
     return app
