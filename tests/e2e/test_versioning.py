@@ -23,6 +23,7 @@ from app.governance.versioning import (
 )
 from app.main import create_app
 from tests.conftest import Gateway, GatewayFactory, settings_for
+from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, invoice_body
 
 REPLACED = {
@@ -163,6 +164,28 @@ async def test_v2_posts_an_invoice_registered_through_v1(gateway: Gateway) -> No
     assert v2.status_code == 200, v2.text
     assert v2.json()["already_posted"] is True
     assert v2.json()["posting"]["erp_document"]["id"] == v1.json()["posting"]["erp_document_id"]
+
+
+async def test_v2_queued_posting_nests_its_run(make_gateway: GatewayFactory) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice_id = await register_v1(gateway)
+    switches["erp"].down = True
+    queued = await gateway.client.post(
+        f"/v2/invoices/{invoice_id}/postings", json={}, headers={"Idempotency-Key": "v2-q"}
+    )
+    assert queued.status_code == 202, queued.text
+    result = queued.json()
+    assert result["state"] == "pending_retry"
+    assert result["run"]["retry_at"]
+    assert queued.headers["location"] == result["run"]["url"]
+    assert result["posting"]["erp_document"] is None
+    assert result["posting"]["posting_date"] == invoice_body()["invoice_date"]
 
 
 async def test_v2_refuses_amounts_in_more_than_one_currency(gateway: Gateway) -> None:
