@@ -21,6 +21,7 @@ from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
+from app.governance.versioning import install_versioning
 from app.routers import include_routers
 from app.seed import seed_demo_clients, seed_demo_estate
 from process_apis.deps import ProcessContext
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
-    app.add_middleware(CorrelationMiddleware)  # added last: outermost
+    app.add_middleware(CorrelationMiddleware)
+    install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
     return app

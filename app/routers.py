@@ -6,11 +6,12 @@ from fastapi import Depends, FastAPI
 
 from app import health
 from app.experience.ops import audit
-from app.governance import metrics
+from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from process_apis.customers import router as customers
 from process_apis.invoices import router as invoices
+from process_apis.invoices.v2 import router as invoices_v2
 from process_apis.legal_entities import router as legal_entities
 from process_apis.runs import router as runs
 
@@ -20,6 +21,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(auth_server.build_router())
     app.include_router(metrics.router)
     app.include_router(audit.router)
+    app.include_router(versioning.router)
     json_only = [Depends(require_json_body)]
-    for module in (legal_entities, customers, invoices, runs):
+    for module in (legal_entities, customers, invoices, invoices_v2, runs):
         app.include_router(module.router, dependencies=json_only)

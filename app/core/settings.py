@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -105,6 +105,17 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class VersioningSettings(BaseModel):
+    """Overrides of the lifecycle dates in the version registry (`app.governance.versioning`)."""
+
+    v1_deprecation: AwareDatetime | None = Field(
+        default=None, description="When the `/v1` operations that `/v2` replaces are deprecated."
+    )
+    v1_sunset: AwareDatetime | None = Field(
+        default=None, description="When those `/v1` operations are to be withdrawn."
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -139,6 +150,7 @@ class Settings(BaseSettings):
     )
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
+    versioning: VersioningSettings = VersioningSettings()
 
     @property
     def should_seed_demo_data(self) -> bool:

@@ -1,0 +1,116 @@
+"""Request and response bodies of `/v2/invoices`.
+
+What v2 changes in the contract: every amount is a `Money` object (`{"amount": 1999,
+"currency": "USD"}`, integer minor units) instead of a bare integer beside one
+invoice-level `currency`; a line has `unit_price`, `amount` and `tax`; the invoice's
+sums are one `totals` object; the ERP document of a posting and the run of a posting
+result are nested objects. Business rules are the canonical model's, unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
+from app.core.canonical.base import BackendRefs, Code, InputModel, OutputModel, Versioned
+from app.core.canonical.documents import MAX_INVOICE_LINES, InvoiceStatus
+from app.core.money import Money
+from process_apis.invoices.schemas import PostingState
+from process_apis.runs.schemas import RunSummary
+
+
+class InvoiceLineCreateV2(InputModel):
+    description: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        examples=["Pro plan, November 2026"]
+    )
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = Field(examples=[1])
+    unit_price: Money = Field(description="Price per unit; not negative.")
+    amount: Money = Field(description="quantity × unit_price.")
+    tax_code: Code = Field(description="Tax group code known to the ERP.", examples=["STANDARD"])
+    tax: Money = Field(description="Tax on this line; not negative.")
+    product_id: str | None = None
+
+
+class InvoiceTotalsV2(InputModel):
+    """The invoice's sums, each in the invoice's one currency."""
+
+    subtotal: Money = Field(description="Sum of the lines' `amount`.")
+    tax: Money = Field(description="Sum of the lines' `tax`.")
+    total: Money = Field(description="subtotal + tax.")
+
+
+class InvoiceCreateV2(InputModel):
+    """An invoice to register. Every amount in it must be in the same currency."""
+
+    customer_id: str
+    invoice_date: date = Field(description="Document date; the default posting date.")
+    due_date: date
+    lines: list[InvoiceLineCreateV2] = Field(min_length=1, max_length=MAX_INVOICE_LINES)
+    totals: InvoiceTotalsV2
+    subscription_id: str | None = None
+
+
+class InvoiceLineV2(OutputModel):
+    id: str
+    sequence: int
+    description: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+    tax_code: str
+    tax: Money
+    product_id: str | None
+
+
+class ErpDocumentV2(OutputModel):
+    """The ERP's sales document for the invoice."""
+
+    id: str
+    number: str | None = Field(description="The ERP's document number, once it assigned one.")
+
+
+class InvoicePostingV2(OutputModel):
+    """Where the invoice stands in the ERP."""
+
+    posting_date: date | None = Field(description="The date it was (or is being) posted on.")
+    posted_at: datetime | None = Field(description="When the ERP acknowledged the posting.")
+    erp_document: ErpDocumentV2 | None = Field(
+        description="The ERP document, once one was created."
+    )
+
+
+class InvoiceV2(Versioned):
+    customer_id: str
+    legal_entity_id: str
+    subscription_id: str | None
+    invoice_date: date
+    due_date: date
+    status: InvoiceStatus
+    lines: list[InvoiceLineV2]
+    totals: InvoiceTotalsV2
+    posting: InvoicePostingV2
+    refs: BackendRefs
+    last_run: RunSummary | None = Field(description="The most recent posting run, if any.")
+
+
+class PostingRunV2(OutputModel):
+    """The workflow run that posted (or will retry posting) the invoice."""
+
+    id: str
+    url: str = Field(description="Follow the run and its steps here.")
+    retry_at: datetime | None = Field(description="When a queued run is retried next.")
+
+
+class PostingResultV2(OutputModel):
+    invoice_id: str
+    state: PostingState = Field(
+        description="`posted`: the ERP acknowledged it. `pending_retry`: a backend is down; "
+        "the run is queued and will be retried (follow `run.url`)."
+    )
+    already_posted: bool = Field(
+        description="True when an earlier request had already posted the invoice."
+    )
+    posting: InvoicePostingV2
+    run: PostingRunV2
