@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url="/docs" if settings.serves_docs else None,
+        redoc_url="/redoc" if settings.serves_docs else None,
+        openapi_url="/openapi.json" if settings.serves_docs else None,
     )
     install_problem_handlers(app)
     include_routers(app)

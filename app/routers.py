@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from app import health
 from app.experience.ops import audit
+from app.experience.partner import router as partner
 from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
@@ -21,6 +22,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(auth_server.build_router())
     app.include_router(metrics.router)
     app.include_router(audit.router)
+    app.include_router(partner.router)
     app.include_router(versioning.router)
     json_only = [Depends(require_json_body)]
     for module in (legal_entities, customers, invoices, invoices_v2, runs):

@@ -35,6 +35,11 @@ class Forbidden(LedgergateError):
     title = "Not allowed"
 
 
+class MoneyLimitExceeded(Forbidden):
+    slug = "money-limit-exceeded"
+    title = "The amount exceeds this client's limit for the action"
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated API client, as its token describes it."""
@@ -48,6 +53,32 @@ class Principal:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def check_money_limit(
+        self, action: str, *, amount: int, currency: str, approver_scope: str | None = None
+    ) -> None:
+        """Refuse an amount over the client's limit for `action`, unless it may approve."""
+        limit = self.money_limits.get(action, {}).get(currency)
+        if limit is None or amount <= limit:
+            return
+        if approver_scope is not None and self.allows(approver_scope):
+            return
+        raise MoneyLimitExceeded(
+            f"{amount} {currency} is over this client's {action} limit of {limit} {currency}"
+            + (f"; a client with {approver_scope} must do it" if approver_scope else ""),
+            action=action,
+            limit=limit,
+            currency=currency,
+        )
+
+
+ANONYMOUS = Principal(client_id="anonymous", scopes=frozenset())
+
+
+def principal_of(request: Request) -> Principal:
+    """The principal the edge authenticated for this request (anonymous when none)."""
+    principal: Principal = getattr(request.state, "principal", None) or ANONYMOUS
+    return principal
 
 
 class Authenticator(Protocol):

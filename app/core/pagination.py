@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import BadRequest
 
@@ -62,3 +65,25 @@ def decode_cursor(cursor: str | None) -> str | None:
 def next_cursor(ids: list[str], limit: int) -> str | None:
     """Given the ids of up to `limit + 1` fetched rows, the cursor for the next page."""
     return encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+
+
+class HasId(Protocol):
+    id: str
+
+
+Row = TypeVar("Row", bound=HasId)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: Select[Row],
+    id_column: InstrumentedAttribute[str],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """One page of `query`, newest id first, after `cursor`; and the next page's cursor."""
+    if (after := decode_cursor(cursor)) is not None:
+        query = query.where(id_column < after)
+    rows = list(await session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
+    return rows[:limit], next_cursor([row.id for row in rows], limit)

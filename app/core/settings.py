@@ -138,6 +138,7 @@ class Settings(BaseSettings):
         default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."
     )
     seed_demo_data: bool | None = None
+    docs_enabled: bool | None = None
     auth: AuthSettings = AuthSettings()
     rate_limit_storage_url: str = Field(
         default="memory://",
@@ -151,6 +152,11 @@ class Settings(BaseSettings):
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
     versioning: VersioningSettings = VersioningSettings()
+
+    @property
+    def serves_docs(self) -> bool:
+        """Swagger UI, ReDoc and the OpenAPI document: off in production unless asked for."""
+        return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
 
     @property
     def should_seed_demo_data(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Principal
 from app.core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from app.core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
 from app.core.errors import LedgergateError
@@ -100,10 +101,19 @@ class InvoicePostingWorkflow:
         request: PostingCreate,
         client_id: str,
         correlation_id: str | None,
+        principal: Principal | None = None,
     ) -> PostingResult:
-        """Post the invoice, or report the posting it already has."""
+        """Post the invoice, or report the posting it already has.
+
+        `principal` is the caller whose money limit for `invoices:post` applies; replays
+        by the worker pass none.
+        """
         prepared = await self._prepare(
-            invoice_id, request=request, client_id=client_id, correlation_id=correlation_id
+            invoice_id,
+            request=request,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            principal=principal,
         )
         if isinstance(prepared, PostingResult):
             return prepared
@@ -128,9 +138,14 @@ class InvoicePostingWorkflow:
         request: PostingCreate,
         client_id: str,
         correlation_id: str | None,
+        principal: Principal | None,
     ) -> PostingPlan | PostingResult:
         async with self.context.sessionmaker() as session:
             invoice = await repository.get_invoice(session, invoice_id, for_update=True)
+            if principal is not None:
+                principal.check_money_limit(
+                    "invoices:post", amount=invoice.total, currency=invoice.currency
+                )
             run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
             if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
                 return _result(invoice, run, PostingState.POSTED, already_posted=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.core.auth import requires
+from app.core.auth import principal_of, requires
 from app.core.canonical.documents import InvoiceCreate
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
@@ -105,7 +105,11 @@ async def post_invoice(
 
     async def handle() -> Outcome:
         result = await workflow.post(
-            invoice_id=invoice_id, request=data, client_id=client_id, correlation_id=correlation_id
+            invoice_id=invoice_id,
+            request=data,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            principal=principal_of(request),
         )
         if result.state == PostingState.PENDING_RETRY:
             return Outcome(202, result, {"Location": result.run_url})

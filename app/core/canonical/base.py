@@ -29,7 +29,7 @@ Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z
 class InputModel(BaseModel):
     """Base of everything a caller sends: unknown fields are an error, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=10_000)
 
 
 class OutputModel(BaseModel):

@@ -12,14 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import requires
 from app.core.canonical.base import Instant, OutputModel
 from app.core.models.audit_event import AuditEventRow
-from app.core.pagination import (
-    DEFAULT_PAGE_SIZE,
-    Cursor,
-    Page,
-    PageSize,
-    decode_cursor,
-    next_cursor,
-)
+from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
 from app.core.problems import problem_responses
 from process_apis.deps import SessionDep
 
@@ -71,12 +64,11 @@ async def list_events(
     session: AsyncSession, filters: AuditFilters, *, cursor: str | None, limit: int
 ) -> Page[AuditEvent]:
     query = select(AuditEventRow).where(*filters.conditions)
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(AuditEventRow.id < after)
-    rows = list(await session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit + 1)))
+    rows, cursor_out = await keyset_page(
+        session, query, AuditEventRow.id, cursor=cursor, limit=limit
+    )
     return Page[AuditEvent](
-        items=[AuditEvent.model_validate(row) for row in rows[:limit]],
-        next_cursor=next_cursor([row.id for row in rows], limit),
+        items=[AuditEvent.model_validate(row) for row in rows], next_cursor=cursor_out
     )
 
 

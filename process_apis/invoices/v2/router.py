@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.core.auth import requires
+from app.core.auth import principal_of, requires
 from app.core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
@@ -89,7 +89,11 @@ async def post_invoice(
 
     async def handle() -> Outcome:
         result = await workflow.post(
-            invoice_id=invoice_id, request=data, client_id=client_id, correlation_id=correlation_id
+            invoice_id=invoice_id,
+            request=data,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            principal=principal_of(request),
         )
         body = mapping.posting_result(result)
         if result.state == PostingState.PENDING_RETRY:
