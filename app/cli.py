@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -12,16 +13,24 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Column, Table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import LedgergateError
 from app.core.migrate import upgrade
+from app.core.models.base import utcnow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.core.settings import get_settings
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
+from app.runtime import runtime
 from app.seed import DEMO_CLIENTS
+from process_apis.queue import queue_condition
+from process_apis.replay import Replayer
 
 T = TypeVar("T")
 
@@ -206,6 +215,141 @@ def openapi() -> None:
     from app.main import create_app
 
     typer.echo(json.dumps(create_app().openapi(), indent=2, sort_keys=True))
+
+
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 5.0,
+    once: Annotated[bool, typer.Option(help="Drain what is due once, then exit.")] = False,
+) -> None:
+    """The replay worker: retries due runs of the exception queue, purges old idempotency keys.
+
+    Several workers (and replicas) cooperate: each claims runs with FOR UPDATE SKIP LOCKED.
+    """
+    settings = get_settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        async with runtime(settings) as running:
+            replayer = Replayer(running.context)
+            if once:
+                report = await replayer.run_once()
+                console.print(f"claimed {report.claimed}: {report.outcomes}")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signal_number, stop.set)
+            console.print(f"[bold]replay worker[/] polling every {interval} s")
+            await replayer.run_forever(interval=interval, stop=stop)
+
+    asyncio.run(run())
+
+
+exceptions_app = typer.Typer(help="The exception queue: runs waiting for a retry or a person.")
+app.add_typer(exceptions_app, name="exceptions")
+
+
+@exceptions_app.command("list")
+def exceptions_list(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
+    error_class: Annotated[
+        str | None, typer.Option("--class", help="transient, business, ...")
+    ] = None,
+) -> None:
+    """Queued runs, oldest first, with their age and error."""
+
+    async def work(session: AsyncSession) -> list[WorkflowRunRow]:
+        now = utcnow()
+        query = select(WorkflowRunRow).where(queue_condition(now))
+        if workflow:
+            query = query.where(WorkflowRunRow.workflow == workflow)
+        if error_class:
+            query = query.where(WorkflowRunRow.error_class == error_class)
+        return list(await session.scalars(query.order_by(WorkflowRunRow.created_at)))
+
+    table = Table(
+        Column("run", no_wrap=True),
+        "workflow",
+        "subject",
+        "status",
+        "class",
+        "age",
+        "attempts",
+        "error",
+    )
+    now = utcnow()
+    for run in _in_session(work):
+        age = int((now - run.created_at).total_seconds())
+        table.add_row(
+            run.id,
+            run.workflow,
+            run.subject_id,
+            run.status,
+            run.error_class or "",
+            f"{age}s",
+            str(run.attempts),
+            (run.error_detail or "")[:60],
+        )
+    Console().print(table)
+
+
+@exceptions_app.command("replay")
+def exceptions_replay(
+    run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to replay.")] = None,
+    all_queued: Annotated[bool, typer.Option("--all", help="Every queued run.")] = False,
+) -> None:
+    """Replay runs now (a progress bar for many); each ends posted, queued again or failed."""
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        async with runtime(settings) as running:
+            ids = list(run_ids or [])
+            if all_queued:
+                async with running.sessionmaker() as session:
+                    query = select(WorkflowRunRow.id).where(queue_condition(utcnow()))
+                    ids += list(await session.scalars(query.order_by(WorkflowRunRow.created_at)))
+            replayer = Replayer(running.context)
+            outcomes: dict[str, int] = {}
+            with Progress(console=console) as progress:
+                task = progress.add_task("replaying", total=len(ids))
+                for run_id in ids:
+                    try:
+                        status = await replayer.replay(run_id)
+                    except LedgergateError as error:
+                        status = f"skipped ({error.slug})"
+                    outcomes[status] = outcomes.get(status, 0) + 1
+                    progress.advance(task)
+            return outcomes
+
+    console.print(asyncio.run(run()))
+
+
+def _close(run_id: str, status: RunStatus, note: str) -> None:
+    settings = get_settings()
+
+    async def run() -> None:
+        async with runtime(settings) as running:
+            await Replayer(running.context).close(run_id, status=status, note=note, operator="cli")
+
+    asyncio.run(run())
+    console.print(f"{run_id} {status}")
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    run_id: str, note: Annotated[str, typer.Option(help="What was done, for the record.")]
+) -> None:
+    """Close a run that was fixed outside the gateway."""
+    _close(run_id, RunStatus.RESOLVED, note)
+
+
+@exceptions_app.command("discard")
+def exceptions_discard(
+    run_id: str, note: Annotated[str, typer.Option(help="Why it is given up.")]
+) -> None:
+    """Give a run up; its subject is compensated."""
+    _close(run_id, RunStatus.DISCARDED, note)
 
 
 if __name__ == "__main__":

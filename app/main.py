@@ -8,9 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.backends import Backends, build_backends
-from app.core.db import create_engine, create_sessionmaker
-from app.core.migrate import upgrade
+from app.backends import Backends
 from app.core.settings import Settings, get_settings
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
@@ -23,8 +21,8 @@ from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
 from app.governance.versioning import install_versioning
 from app.routers import include_routers
+from app.runtime import runtime
 from app.seed import seed_demo_clients, seed_demo_estate
-from process_apis.deps import ProcessContext
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 
@@ -38,32 +36,23 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-        if settings.migrate_on_start:
-            await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        if settings.should_seed_demo_data:
-            await seed_demo_estate(sessionmaker)
-            await seed_demo_clients(sessionmaker)
-        app.state.rate_limiter = RateLimiter(settings.rate_limits, settings.rate_limit_storage_url)
-        app.state.auth = await AuthContext.start(
-            settings.auth, sessionmaker, app.state.rate_limiter
-        )
-        app.state.authenticator = app.state.auth.authenticator
-        app.state.backends = backends or build_backends(settings)
-        app.state.process = ProcessContext(
-            settings=settings,
-            sessionmaker=sessionmaker,
-            erp=app.state.backends.erp,
-            billing=app.state.backends.billing,
-        )
-        try:
-            yield
-        finally:
-            await app.state.auth.aclose()
-            if backends is None:
-                await app.state.backends.aclose()
-            await engine.dispose()
+        async with runtime(settings, backends=backends) as running:
+            if settings.should_seed_demo_data:
+                await seed_demo_estate(running.sessionmaker)
+                await seed_demo_clients(running.sessionmaker)
+            app.state.rate_limiter = RateLimiter(
+                settings.rate_limits, settings.rate_limit_storage_url
+            )
+            app.state.auth = await AuthContext.start(
+                settings.auth, running.sessionmaker, app.state.rate_limiter
+            )
+            app.state.authenticator = app.state.auth.authenticator
+            app.state.backends = running.backends
+            app.state.process = running.context
+            try:
+                yield
+            finally:
+                await app.state.auth.aclose()
 
     app = FastAPI(
         title="Ledgergate",

@@ -33,6 +33,11 @@ def problem_document(
     return document
 
 
+RESERVED_MEMBERS = frozenset(
+    {"type", "title", "status", "detail", "instance", "correlation_id", "type_uri"}
+)
+
+
 def error_document(
     error: LedgergateError, *, instance: str, correlation_id: str | None
 ) -> dict[str, Any]:
@@ -43,7 +48,8 @@ def error_document(
         detail=error.detail,
         instance=instance,
         correlation_id=correlation_id,
-        **error.extensions,
+        # RFC 9457's own members cannot be overridden by an extension of the same name.
+        **{k: v for k, v in error.extensions.items() if k not in RESERVED_MEMBERS},
     )
 
 

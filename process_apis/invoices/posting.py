@@ -102,11 +102,12 @@ class InvoicePostingWorkflow:
         client_id: str,
         correlation_id: str | None,
         principal: Principal | None = None,
+        claimed_run_id: str | None = None,
     ) -> PostingResult:
         """Post the invoice, or report the posting it already has.
 
         `principal` is the caller whose money limit for `invoices:post` applies; replays
-        by the worker pass none.
+        pass none and name the run they have claimed from the queue.
         """
         prepared = await self._prepare(
             invoice_id,
@@ -114,13 +115,14 @@ class InvoicePostingWorkflow:
             client_id=client_id,
             correlation_id=correlation_id,
             principal=principal,
+            claimed_run_id=claimed_run_id,
         )
         if isinstance(prepared, PostingResult):
             return prepared
         return await self.execute(prepared)
 
-    async def resume(self, run_id: str, *, correlation_id: str | None) -> PostingResult:
-        """Run a queued or failed run once more (replay)."""
+    async def resume(self, run_id: str) -> PostingResult:
+        """Run a run claimed from the exception queue once more (replay)."""
         async with self.context.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             params = PostingCreate.model_validate(run.params)
@@ -128,8 +130,15 @@ class InvoicePostingWorkflow:
                 invoice_id=run.subject_id,
                 request=params,
                 client_id=run.client_id or "replay",
-                correlation_id=correlation_id or run.correlation_id,
+                correlation_id=run.correlation_id,
+                claimed_run_id=run_id,
             )
+
+    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Compensation when an operator gives a posting up: the invoice is open again."""
+        invoice = await repository.get_invoice(session, run.subject_id, for_update=True)
+        if invoice.status == InvoiceStatus.POSTING:
+            invoice.status = InvoiceStatus.OPEN
 
     async def _prepare(
         self,
@@ -139,6 +148,7 @@ class InvoicePostingWorkflow:
         client_id: str,
         correlation_id: str | None,
         principal: Principal | None,
+        claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
         async with self.context.sessionmaker() as session:
             invoice = await repository.get_invoice(session, invoice_id, for_update=True)
@@ -151,6 +161,7 @@ class InvoicePostingWorkflow:
                 return _result(invoice, run, PostingState.POSTED, already_posted=True)
             if (
                 run is not None
+                and run.id != claimed_run_id
                 and run.status == RunStatus.RUNNING
                 and run.next_attempt_at
                 and (run.next_attempt_at > utcnow())

@@ -66,3 +66,15 @@ def test_keys_rotate_adds_a_signing_key(sqlite_env: Path) -> None:
     second = runner.invoke(app, ["keys", "rotate"])
     assert first.exit_code == second.exit_code == 0
     assert first.output != second.output
+
+
+def test_the_worker_drains_once_and_the_queue_lists(sqlite_env: Path) -> None:
+    drained = runner.invoke(app, ["worker", "--once"])
+    assert drained.exit_code == 0, drained.output
+    assert "claimed 0" in drained.output
+    listed = runner.invoke(app, ["exceptions", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "workflow" in listed.output
+    replayed = runner.invoke(app, ["exceptions", "replay", "run_01jd0000000000000000000000"])
+    assert replayed.exit_code == 0, replayed.output
+    assert "skipped (not-found)" in replayed.output

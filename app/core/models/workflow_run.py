@@ -18,7 +18,8 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     PENDING_RETRY = "pending_retry"
     FAILED = "failed"
-    DISCARDED = "discarded"
+    RESOLVED = "resolved"  # an operator fixed it outside the gateway
+    DISCARDED = "discarded"  # an operator gave it up; the subject is compensated
 
 
 class StepStatus(StrEnum):

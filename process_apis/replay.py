@@ -1,0 +1,109 @@
+"""Replaying queued runs: the worker loop and an operator's replay, resolve and discard.
+
+Replays re-execute a run's steps; each step is idempotent downstream (it looks the
+document up by its external number before it writes), so a replay after a crash
+finds what the interrupted attempt created instead of creating it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import LedgergateError
+from app.core.models.base import utcnow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.deps import ProcessContext
+from process_apis.idempotency import IdempotencyStore
+from process_apis.invoices import posting
+from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
+
+logger = logging.getLogger(__name__)
+
+WORKER_BATCH = 50
+
+
+@dataclass
+class ReplayReport:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class Replayer:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        invoice_posting = posting.InvoicePostingWorkflow(context)
+        self.resumers: dict[str, Callable[[str], Awaitable[Any]]] = {
+            posting.WORKFLOW: invoice_posting.resume,
+        }
+        self.compensators: dict[str, Callable[[AsyncSession, WorkflowRunRow], Awaitable[None]]] = {
+            posting.WORKFLOW: invoice_posting.discard,
+        }
+
+    async def _resume(self, run_id: str, workflow: str) -> str:
+        """Run one claimed run; returns the run's status afterwards."""
+        try:
+            await self.resumers[workflow](run_id)
+        except LedgergateError as error:  # recorded on the run by the workflow itself
+            logger.info("replay.run.failed", extra={"run_id": run_id, "error": str(error)})
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            return str(run.status)
+
+    async def replay(self, run_id: str) -> str:
+        """An operator's replay of one run, now, whatever its schedule."""
+        workflow = await claim(self.context.sessionmaker, run_id)
+        return await self._resume(run_id, workflow)
+
+    async def run_once(self, *, limit: int = WORKER_BATCH) -> ReplayReport:
+        """Claim the due runs and replay them one by one."""
+        report = ReplayReport()
+        claimed = await claim_due(self.context.sessionmaker, limit=limit)
+        report.claimed = len(claimed)
+        for run_id, workflow in claimed:
+            report.add(await self._resume(run_id, workflow))
+        return report
+
+    async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
+        """The worker loop: drain due runs, purge expired idempotency keys, sleep."""
+        store = IdempotencyStore(
+            self.context.sessionmaker, self.context.settings.idempotency_retention
+        )
+        while not stop.is_set():
+            report = await self.run_once()
+            if report.claimed:
+                logger.info("replay.batch", extra={"claimed": report.claimed, **report.outcomes})
+            purged = await store.purge_expired()
+            if purged:
+                logger.info("idempotency.purged", extra={"count": purged})
+            if report.claimed < WORKER_BATCH:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                except TimeoutError:
+                    pass
+
+    async def close(self, run_id: str, *, status: RunStatus, note: str, operator: str) -> None:
+        """Resolve (fixed elsewhere) or discard (given up, compensated) a queued run."""
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id, with_for_update=True)
+            if run.status not in REPLAYABLE or (
+                run.status == RunStatus.RUNNING
+                and run.next_attempt_at is not None
+                and run.next_attempt_at > utcnow()
+            ):
+                raise RunNotReplayable(f"run {run_id} is {run.status}", run_status=run.status)
+            if status == RunStatus.DISCARDED:
+                await self.compensators[run.workflow](session, run)
+            run.status = status
+            run.next_attempt_at = None
+            run.finished_at = utcnow()
+            run.result = {**(run.result or {}), "closed_by": operator, "note": note}
+            await session.commit()
