@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import LedgergateError
+from app.core.errors import LedgergateError, NotFound
 from app.core.models.base import utcnow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
@@ -93,7 +93,9 @@ class Replayer:
     async def close(self, run_id: str, *, status: RunStatus, note: str, operator: str) -> None:
         """Resolve (fixed elsewhere) or discard (given up, compensated) a queued run."""
         async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id, with_for_update=True)
+            run = await session.get(WorkflowRunRow, run_id, with_for_update=True)
+            if run is None:
+                raise NotFound(f"no workflow run {run_id}")
             if run.status not in REPLAYABLE or (
                 run.status == RunStatus.RUNNING
                 and run.next_attempt_at is not None

@@ -53,6 +53,7 @@ def served_app() -> tuple[object, str]:
         environment="test",
         database_url=f"sqlite+aiosqlite:///{database}",
         seed_demo_data=True,
+        max_body_bytes=64 * 1024 * 1024,  # the size limit has its own tests; fuzz the contract
     )
 
     async def all_scopes_token() -> str:

@@ -226,3 +226,12 @@ async def test_finished_runs_are_not_in_the_queue(gateway: Gateway, status: RunS
     ops = await ops_client(gateway)
     assert (await ops.get("/ops/v1/exceptions")).json()["items"] == []
     await ops.aclose()
+
+
+async def test_closing_an_unknown_run_is_a_404(gateway: Gateway) -> None:
+    ops = await ops_client(gateway)
+    response = await ops.post(
+        "/ops/v1/exceptions/run_01jd0000000000000000000000/resolve", json={"note": "n"}
+    )
+    assert response.status_code == 404
+    await ops.aclose()
