@@ -29,7 +29,9 @@ from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.runtime import runtime
 from app.seed import DEMO_CLIENTS
+from process_apis import reconciliation
 from process_apis.queue import queue_condition
+from process_apis.reconciliation import Reconciliation
 from process_apis.replay import Replayer
 
 T = TypeVar("T")
@@ -350,6 +352,56 @@ def exceptions_discard(
 ) -> None:
     """Give a run up; its subject is compensated."""
     _close(run_id, RunStatus.DISCARDED, note)
+
+
+@app.command()
+def reconcile(
+    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    legal_entity: Annotated[str, typer.Option(help="The legal entity id (le_...).")],
+) -> None:
+    """Compare the gateway's posted documents with the ERP's for one period."""
+    settings = get_settings()
+
+    async def run() -> Reconciliation:
+        async with runtime(settings) as running, running.sessionmaker() as session:
+            return await reconciliation.reconcile(
+                running.context, session, legal_entity_id=legal_entity, period=period
+            )
+
+    result = asyncio.run(run())
+    totals = Table(
+        "currency",
+        "gateway count",
+        "gateway total",
+        "ERP count",
+        "ERP total",
+        title=f"{legal_entity} {result.period_start}..{result.period_end}",
+    )
+    for line in result.totals:
+        totals.add_row(
+            line.currency,
+            str(line.gateway_count),
+            str(line.gateway_total),
+            str(line.erp_count),
+            str(line.erp_total),
+        )
+    Console().print(totals)
+    if result.clean:
+        console.print("[green]clean: both sides agree[/]")
+        return
+    differences = Table("kind", "type", "gateway id", "ERP number", "currency", "gateway", "ERP")
+    for diff in result.differences:
+        differences.add_row(
+            diff.kind,
+            diff.document_type,
+            diff.gateway_id or "",
+            diff.erp_number or "",
+            diff.currency,
+            str(diff.gateway_amount or ""),
+            str(diff.erp_amount or ""),
+        )
+    Console().print(differences)
+    raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

@@ -78,3 +78,12 @@ def test_the_worker_drains_once_and_the_queue_lists(sqlite_env: Path) -> None:
     replayed = runner.invoke(app, ["exceptions", "replay", "run_01jd0000000000000000000000"])
     assert replayed.exit_code == 0, replayed.output
     assert "skipped (not-found)" in replayed.output
+
+
+def test_reconcile_prints_totals_and_exits_zero_when_clean(sqlite_env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(
+        app, ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"]
+    )
+    assert result.exit_code == 1, result.output  # no legal entity without the demo seed
+    assert "no legal entity" in str(result.exception) or "not found" in result.output.lower()
