@@ -39,8 +39,10 @@ format: install ## Apply ruff's formatting and autofixes
 pytest: install ## Run the test suite only
 	$(UV) run pytest
 
-bench: install ## Run the benchmarks; each appends its results to bench/RESULTS.md
+bench: install ## Run the benchmarks (a few minutes); each appends its results to bench/RESULTS.md
 	$(UV) run python -m bench.circuit
+	$(UV) run python -m bench.governance
+	$(UV) run python -m bench.redis_limiter
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate

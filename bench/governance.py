@@ -1,0 +1,220 @@
+"""Benchmark: what edge governance costs a governed read, against the same read ungoverned.
+
+Run with `make bench` (or `uv run python -m bench.governance [--duration S] [--rounds N]`).
+In one run, on one throwaway database (PostgreSQL on 127.0.0.1:5432, else SQLite), it
+starts two uvicorn servers on loopback:
+
+- governed: the gateway (`bench.serve gateway`), answering `GET /v1/invoices/{id}`
+  through token verification, the `invoices:read` scope check, the per-client rate
+  limit (memory storage; limits raised so nothing is refused, every request still
+  counted), metrics, security and rate-limit headers, correlation id and its request
+  log line; reads are not audited;
+- bare (the baseline): `bench.serve bare`, the same handler and query with no
+  middleware and no dependencies.
+
+After checking both answer the same body, a load generator process
+(`bench.loadgen`) drives each in turn, alternating rounds: one request at a time
+(the per-request cost) and `--concurrency` in flight (saturated throughput). It
+prints throughput, p50/p99 latency and errors with governed/bare ratios, appends a
+dated section with the command to `bench/RESULTS.md`, and exits 1 if any request
+failed or the servers disagreed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import (
+    Database,
+    Measured,
+    Server,
+    append_results,
+    host_line,
+    issue_token,
+    measure,
+    register_invoices,
+    running,
+    scratch_directory,
+    throwaway_database,
+)
+from bench.loadgen import Plan
+
+GOVERNED_HEADERS = ("ratelimit", "x-content-type-options", "x-correlation-id", "cache-control")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    concurrency: int
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    bare: Measured
+    governed: Measured
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.governed.throughput / self.bare.throughput
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.governed.latency(99) / self.bare.latency(99)
+
+    @property
+    def p50_added_ms(self) -> float:
+        return self.governed.latency(50) - self.bare.latency(50)
+
+
+def check_same_read(gateway: Server, bare: Server, token: str, invoice_id: str) -> list[str]:
+    """Both servers give the same invoice; only the gateway governs (headers, 401 without token)."""
+    path = f"/v1/invoices/{invoice_id}"
+    governed = httpx.get(
+        gateway.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    plain = httpx.get(bare.base_url + path, timeout=10)
+    anonymous = httpx.get(gateway.base_url + path, timeout=10)
+    problems = []
+    if governed.status_code != 200 or plain.status_code != 200:
+        problems.append(f"reads answered {governed.status_code} and {plain.status_code}")
+    elif governed.json() != plain.json():
+        problems.append("the governed and bare reads returned different bodies")
+    missing = [name for name in GOVERNED_HEADERS if name not in governed.headers]
+    if missing:
+        problems.append(f"the governed read lacks {missing}")
+    if any(name in plain.headers for name in GOVERNED_HEADERS):
+        problems.append("the bare read carries governance headers")
+    if anonymous.status_code != 401:
+        problems.append(f"the governed read without a token answered {anonymous.status_code}")
+    return problems
+
+
+def run(gateway: Server, bare: Server, args: argparse.Namespace) -> tuple[list[Outcome], list[str]]:
+    with running([gateway, bare]):
+        writer = issue_token(gateway, "invoices:write")
+        ids = register_invoices(gateway, writer, args.invoices)
+        token = issue_token(gateway, "invoices:read")
+        problems = check_same_read(gateway, bare, token, ids[0])
+        if problems:
+            return [], problems
+
+        def plan(server: Server, concurrency: int, duration: float) -> Plan:
+            headers = {"Authorization": f"Bearer {token}"} if server is gateway else {}
+            return Plan(
+                urls=[f"{server.base_url}/v1/invoices/{i}" for i in ids],
+                headers=headers,
+                concurrency=concurrency,
+                duration=duration,
+                max_requests=args.max_requests,
+            )
+
+        warmup = Measured()
+        for server in (bare, gateway):
+            measure(server, plan(server, args.concurrency, 1.0), warmup)
+
+        outcomes = []
+        for scenario in (
+            Scenario("one at a time", 1),
+            Scenario(f"{args.concurrency} in flight", args.concurrency),
+        ):
+            outcome = Outcome(scenario, Measured(), Measured())
+            for round_ in range(args.rounds):
+                order = [(bare, outcome.bare), (gateway, outcome.governed)]
+                for server, into in order if round_ % 2 == 0 else reversed(order):
+                    measure(server, plan(server, scenario.concurrency, args.duration), into)
+            outcomes.append(outcome)
+        errors = warmup.errors + sum(o.bare.errors + o.governed.errors for o in outcomes)
+        if errors:
+            problems.append(f"{errors} requests failed (see the table)")
+        return outcomes, problems
+
+
+def table(outcomes: list[Outcome], title: str) -> Table:
+    result = Table(title=title)
+    for column in ("load", "server", "requests", "errors", "req/s", "p50 ms", "p99 ms"):
+        result.add_column(column, justify="left" if column in ("load", "server") else "right")
+    for outcome in outcomes:
+        for name, measured in (("bare", outcome.bare), ("governed", outcome.governed)):
+            result.add_row(
+                outcome.scenario.name,
+                name,
+                str(measured.requests),
+                str(measured.errors),
+                f"{measured.throughput:.0f}",
+                f"{measured.latency(50):.2f}",
+                f"{measured.latency(99):.2f}",
+            )
+    return result
+
+
+def ratio_lines(outcomes: list[Outcome]) -> list[str]:
+    return [
+        f"{o.scenario.name}: governed/bare throughput {o.throughput_ratio:.2f}, "
+        f"p99 {o.p99_ratio:.2f}x, p50 +{o.p50_added_ms:.2f} ms"
+        for o in outcomes
+    ]
+
+
+def section(
+    command: str, database: Database, args: argparse.Namespace, outcomes: list[Outcome]
+) -> str:
+    rows = "".join(
+        f"| {o.scenario.name} | {name} | {m.requests} | {m.errors} | {m.throughput:.0f} "
+        f"| {m.latency(50):.2f} | {m.latency(99):.2f} |\n"
+        for o in outcomes
+        for name, m in (("bare", o.bare), ("governed", o.governed))
+    )
+    ratios = "".join(f"- {line}\n" for line in ratio_lines(outcomes))
+    return (
+        f"## Edge governance (`bench/governance.py`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"Command: `{command}` (via `make bench`). `GET /v1/invoices/{{id}}` governed (token, "
+        f"scope, rate limit in memory, metrics, headers, correlation id and request log; "
+        f"reads not audited) against the same handler and query bare, each a uvicorn process "
+        f"on loopback; load from a separate `bench.loadgen` process, {args.rounds} alternating "
+        f"rounds of {args.duration:g} s per server and load, over {args.invoices} invoices. "
+        f"Database: {database.description}. Host: {host_line()}.\n\n"
+        "| load | server | requests | errors | req/s | p50 ms | p99 ms |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n" + rows + "\n" + ratios
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per load")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--invoices", type=int, default=50, help="invoices to read in turn")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
+    args = parser.parse_args()
+    command = " ".join(["python -m bench.governance", *sys.argv[1:]])
+    console = Console(width=max(Console().width, 100))
+
+    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+        gateway = Server("gateway", database, scratch)
+        bare = Server("bare", database, scratch)
+        outcomes, problems = run(gateway, bare, args)
+
+    for problem in problems:
+        console.print(f"[red]{problem}[/]")
+    if not outcomes:
+        return 1
+    console.print(
+        table(outcomes, f"Governed vs bare GET /v1/invoices/{{id}} ({database.description})")
+    )
+    for line in ratio_lines(outcomes):
+        console.print(line)
+    append_results(section(command, database, args, outcomes))
+    console.print("section appended to bench/RESULTS.md")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""What the HTTP benchmarks share: a throwaway database, server processes, the load generator.
+
+Everything binds to and talks over loopback. Servers run as `python -m bench.serve`
+children in their own sessions and are stopped (TERM, then KILL) when the `with`
+block ends, however it ends; a throwaway PostgreSQL database is dropped after them,
+and a SQLite fallback lives in a temporary directory that is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+
+from app.core.db import create_engine, create_sessionmaker
+from app.core.migrate import upgrade
+from app.seed import demo_id, seed_demo_clients, seed_demo_estate
+from bench.loadgen import Plan, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("RESULTS.md")
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "LEDGERGATE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+DEMO_CLIENT = ("demo-platform", "demo-platform-secret")
+START_TIMEOUT = 60.0
+# The limiter still counts every request (same storage calls), it just never refuses one.
+UNREFUSING_TIERS = (
+    '{"standard": {"read": "1000000000/minute", "write": "1000000/minute", "system": "60/minute"}}'
+)
+
+
+def host_line() -> str:
+    return (
+        f"{os.cpu_count()} CPU, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
+    )
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    description: str
+
+
+async def _prepare(url: str) -> None:
+    """Migrate and seed the demo estate and clients, as `ledgergate serve` does in development."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        await seed_demo_estate(sessionmaker)
+        await seed_demo_clients(sessionmaker)
+    finally:
+        await engine.dispose()
+
+
+async def _create_postgres() -> str | None:
+    name = f"lg_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _drop_postgres(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def throwaway_database(scratch: Path) -> Iterator[Database]:
+    """A migrated, seeded PostgreSQL database (dropped afterwards), else a SQLite file."""
+    url = asyncio.run(_create_postgres())
+    if url is None:
+        sqlite = f"sqlite+aiosqlite:///{scratch / 'ledgergate-bench.db'}"
+        print(f"note: PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}; falling back to SQLite")  # noqa: T201
+        asyncio.run(_prepare(sqlite))
+        yield Database(sqlite, "SQLite (PostgreSQL unreachable)")
+        return
+    try:
+        asyncio.run(_prepare(url))
+        yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)")
+    finally:
+        asyncio.run(_drop_postgres(url))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """One `bench.serve` process on a loopback port."""
+
+    def __init__(self, kind: str, database: Database, scratch: Path, **env: str) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = scratch / f"{kind}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "LEDGERGATE_DATABASE_URL": database.url,
+            "LEDGERGATE_MIGRATE_ON_START": "false",  # done once, before any server starts
+            "LEDGERGATE_SEED_DEMO_DATA": "false",
+            "LEDGERGATE_RATE_LIMIT_STORAGE_URL": "memory://",
+            "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited at start:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/bench/stats", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.kind} server did not start in {START_TIMEOUT} s")
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        """The probe's loop-lag samples (ms), the limiter's storage time since the last reset."""
+        response = httpx.get(f"{self.base_url}/bench/stats", params={"reset": reset}, timeout=10)
+        response.raise_for_status()
+        stats: dict[str, Any] = response.json()
+        return stats
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+@contextmanager
+def running(servers: list[Server]) -> Iterator[list[Server]]:
+    """Start the servers one after the other; stop every one of them on the way out."""
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def issue_token(server: Server, scope: str) -> str:
+    response = httpx.post(
+        f"{server.base_url}/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=DEMO_CLIENT,
+        timeout=10,
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def invoice_body(day: date) -> dict[str, Any]:
+    """The README tour's invoice: one line, US sales tax, totals that add up."""
+    return {
+        "customer_id": demo_id("customer", 1),
+        "currency": "USD",
+        "invoice_date": day.isoformat(),
+        "due_date": (day + timedelta(days=30)).isoformat(),
+        "lines": [
+            {
+                "description": "Ledgergate Pro, monthly",
+                "quantity": 3,
+                "unit_amount": 4900,
+                "amount": 14700,
+                "tax_code": "STANDARD",
+                "tax_amount": 1305,
+            }
+        ],
+        "subtotal": 14700,
+        "tax_total": 1305,
+        "total": 16005,
+    }
+
+
+def register_invoices(server: Server, token: str, count: int) -> list[str]:
+    """Invoices to read, registered through the governed `POST /v1/invoices`."""
+    ids = []
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for _ in range(count):
+            response = client.post(
+                "/v1/invoices",
+                json=invoice_body(date.today()),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+    return ids
+
+
+def generate(plan: Plan) -> Result:
+    """Run the load generator in its own process and return what it measured."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen"],
+        input=plan.model_dump_json(),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=plan.duration + 60,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{completed.stderr[-2000:]}")
+    return Result.model_validate_json(completed.stdout)
+
+
+def percentile(samples: list[float], q: int) -> float:
+    if len(samples) < 2:
+        return float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+@dataclass
+class Measured:
+    """Load results pooled over rounds, with the server's own view of its event loop."""
+
+    requests: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    lag_ms: list[float] = field(default_factory=list)
+    storage_seconds: float = 0.0
+
+    def add(self, result: Result, stats: dict[str, Any]) -> None:
+        self.requests += result.requests
+        self.errors += result.errors
+        self.elapsed += result.elapsed
+        self.latencies_ms.extend(result.latencies_ms)
+        self.lag_ms.extend(stats["loop_lag_ms"])
+        self.storage_seconds += stats["rate_limit_storage"]["seconds"]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.elapsed if self.elapsed else 0.0
+
+    def latency(self, q: int) -> float:
+        return percentile(self.latencies_ms, q)
+
+    def lag(self, q: int) -> float:
+        return percentile(self.lag_ms, q)
+
+    @property
+    def storage_us_per_request(self) -> float:
+        return self.storage_seconds / self.requests * 1e6 if self.requests else 0.0
+
+
+def measure(server: Server, plan: Plan, into: Measured) -> None:
+    """One round of load against `server`, its loop-lag window limited to the round."""
+    server.stats(reset=True)
+    result = generate(plan)
+    into.add(result, server.stats(reset=True))
+
+
+def append_results(section: str) -> None:
+    with RESULTS.open("a") as results:
+        results.write("\n" + section)
+
+
+@contextmanager
+def scratch_directory() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="ledgergate-bench-") as directory:
+        yield Path(directory)
