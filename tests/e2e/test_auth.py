@@ -16,6 +16,7 @@ from app.core.errors import PROBLEM_BASE_URI
 from app.core.scopes import SCOPES
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
+from app.governance.auth.tokens import VerifiedToken, VerifiedTokenCache
 from tests.conftest import Gateway, GatewayFactory
 
 PLATFORM = "/v1/legal-entities"
@@ -318,3 +319,24 @@ async def test_every_api_operation_declares_its_scopes_in_the_contract(gateway: 
             assert all(scope in SCOPES for r in requirement for scope in r["OAuth2"])
     flows = document["components"]["securitySchemes"]["OAuth2"]["flows"]
     assert flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
+
+
+async def test_a_cached_token_still_expires(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = gateway.app.state.auth.authenticator.verifier
+    now = time.time()
+    token = signed(gateway, claims(gateway, exp=int(now) + 60))
+    assert (await call(gateway, token)).status_code == 200
+    assert verifier.cache.get(token) is not None
+    monkeypatch.setattr(time, "time", lambda: now + 600)  # ten minutes pass
+    assert_unauthorized(await call(gateway, token))
+    assert verifier.cache.get(token) is None
+
+
+def test_the_verified_token_cache_is_bounded() -> None:
+    cache = VerifiedTokenCache(max_entries=2)
+    for name in ("a", "b", "c"):
+        cache.put(name, VerifiedToken({"exp": time.time() + 60}, external=False))
+    assert cache.get("a") is None
+    assert cache.get("c") is not None

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,34 @@ class ExternalJwks:
             ) from error
 
 
+class VerifiedTokenCache:
+    """Tokens whose signature and claims were already checked, kept until they expire.
+
+    A client sends the same token on every call for its lifetime: a repeat costs a
+    dictionary lookup instead of a signature verification. Bounded, oldest out first.
+    Client status is not cached here (see `ClientCache`), so disabling a client still
+    takes effect within seconds.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, VerifiedToken] = OrderedDict()
+
+    def get(self, token: str) -> VerifiedToken | None:
+        verified = self._entries.get(token)
+        if verified is None:
+            return None
+        if verified.claims.get("exp", 0) <= time.time():
+            del self._entries[token]
+            return None
+        return verified
+
+    def put(self, token: str, verified: VerifiedToken) -> None:
+        self._entries[token] = verified
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     def __init__(
         self, ring: KeyRing, settings: AuthSettings, external: ExternalJwks | None
@@ -135,8 +164,17 @@ class TokenVerifier:
         self.ring = ring
         self.settings = settings
         self.external = external
+        self.cache = VerifiedTokenCache()
 
     async def verify(self, token: str) -> VerifiedToken:
+        cached = self.cache.get(token)
+        if cached is not None:
+            return cached
+        verified = await self._verify(token)
+        self.cache.put(token, verified)
+        return verified
+
+    async def _verify(self, token: str) -> VerifiedToken:
         header = _unverified_header(token)
         kid = header.get("kid")
         if header.get("alg") not in ALLOWED_ALGORITHMS:
