@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             sessionmaker=sessionmaker,
             erp=app.state.backends.erp,
             billing=app.state.backends.billing,
+            crm=app.state.backends.crm,
+            support=app.state.backends.support,
         )
         try:
             yield
