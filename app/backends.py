@@ -11,22 +11,34 @@ from starlette.types import ASGIApp
 from app.core.settings import BackendSettings, Settings
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
+from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
+from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.port import ErpPort
 from system_apis.http import InProcessTransport, ResilientClient, http_transport
 from system_apis.sandboxes import business_central, stripe
+from system_apis.sandboxes import crm as channel_sandbox
+from system_apis.sandboxes import support as desk_sandbox
+from system_apis.support.adapters.desk import DeskAdapter, desk_headers
+from system_apis.support.port import SupportPort
 
 ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
 BILLING_SANDBOX_URL = "http://billing.sandbox"
+CRM_SANDBOX_URL = "http://crm.sandbox/api/v1"
+SUPPORT_SANDBOX_URL = "http://support.sandbox/desk/v2"
 
 
 @dataclass
 class Backends:
     erp: ErpPort
     billing: BillingPort
+    crm: CrmPort
+    support: SupportPort
     clients: dict[str, ResilientClient]
     erp_sandbox: business_central.BusinessCentralState | None = None
     billing_sandbox: stripe.StripeState | None = None
+    crm_sandbox: channel_sandbox.CrmState | None = None
+    support_sandbox: desk_sandbox.DeskState | None = None
     probes: dict[str, str] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -67,11 +79,43 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
         headers=stripe_headers(settings.billing),
         transport=transport("billing", settings.billing, lambda: stripe.create_app(billing_state)),
     )
+    crm_state = channel_sandbox.seeded_state() if settings.crm.url is None else None
+    support_state = desk_sandbox.DeskState() if settings.support.url is None else None
+    crm_client = ResilientClient(
+        backend="crm",
+        base_url=settings.crm.url or CRM_SANDBOX_URL,
+        settings=settings.crm,
+        headers=channel_headers(settings.crm),
+        transport=transport("crm", settings.crm, lambda: channel_sandbox.create_app(crm_state)),
+    )
+    support_client = ResilientClient(
+        backend="support",
+        base_url=settings.support.url or SUPPORT_SANDBOX_URL,
+        settings=settings.support,
+        headers=desk_headers(settings.support),
+        transport=transport(
+            "support", settings.support, lambda: desk_sandbox.create_app(support_state)
+        ),
+    )
     return Backends(
         erp=BusinessCentralAdapter(erp_client),
         billing=StripeAdapter(billing_client),
-        clients={"erp": erp_client, "billing": billing_client},
+        crm=ChannelAdapter(crm_client),
+        support=DeskAdapter(support_client),
+        clients={
+            "erp": erp_client,
+            "billing": billing_client,
+            "crm": crm_client,
+            "support": support_client,
+        },
         erp_sandbox=erp_state,
         billing_sandbox=billing_state,
-        probes={"erp": "companies?$top=1", "billing": "/v1/customers?limit=1"},
+        crm_sandbox=crm_state,
+        support_sandbox=support_state,
+        probes={
+            "erp": "companies?$top=1",
+            "billing": "/v1/customers?limit=1",
+            "crm": "partners?status=active",
+            "support": "service_credits?status=requested",
+        },
     )

@@ -195,6 +195,8 @@ def keys_rotate() -> None:
 class Sandbox(StrEnum):
     ERP = "erp"
     BILLING = "billing"
+    CRM = "crm"
+    SUPPORT = "support"
 
 
 @app.command()
@@ -204,9 +206,17 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
     """Run a built-in backend sandbox as its own HTTP server."""
-    from system_apis.sandboxes import business_central, stripe
+    from starlette.types import ASGIApp
 
-    sandbox_app = business_central.create_app() if backend == Sandbox.ERP else stripe.create_app()
+    from system_apis.sandboxes import business_central, crm, stripe, support
+
+    factories: dict[Sandbox, Callable[[], ASGIApp]] = {
+        Sandbox.ERP: business_central.create_app,
+        Sandbox.BILLING: stripe.create_app,
+        Sandbox.CRM: crm.create_app,
+        Sandbox.SUPPORT: support.create_app,
+    }
+    sandbox_app = factories[backend]()
     console.print(f"[bold]{backend.value} sandbox[/] listening on http://{host}:{port}")
     uvicorn.run(sandbox_app, host=host, port=port, log_level="warning")
 

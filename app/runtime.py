@@ -43,7 +43,12 @@ async def runtime(
             await upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
         context = ProcessContext(
-            settings=settings, sessionmaker=sessionmaker, erp=built.erp, billing=built.billing
+            settings=settings,
+            sessionmaker=sessionmaker,
+            erp=built.erp,
+            billing=built.billing,
+            crm=built.crm,
+            support=built.support,
         )
         yield Runtime(engine, sessionmaker, built, context)
     finally:

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
 from system_apis.billing.port import BillingPort
+from system_apis.crm.port import CrmPort
 from system_apis.erp.port import ErpPort
+from system_apis.support.port import SupportPort
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class ProcessContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     erp: ErpPort
     billing: BillingPort
+    crm: CrmPort
+    support: SupportPort
 
 
 def get_context(request: Request) -> ProcessContext:

@@ -47,6 +47,21 @@ class BillingSettings(BackendSettings):
     api_key: SecretStr = SecretStr("sk_test_sandbox")
     api_version: str = "2020-08-27"
     webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=3600, description="How old a signed webhook delivery may be."
+    )
+
+
+class CrmSettings(BackendSettings):
+    """The CRM / channel platform (Channel API v1): `url` is the API root ending in `/api/v1`."""
+
+    access_token: SecretStr = SecretStr("sandbox-token")
+
+
+class SupportSettings(BackendSettings):
+    """The support desk (Desk API v2): `url` is the API root ending in `/desk/v2`."""
+
+    api_token: SecretStr = SecretStr("sandbox-token")
 
 
 class AuthSettings(BaseModel):
@@ -151,6 +166,8 @@ class Settings(BaseSettings):
     )
     erp: ErpSettings = ErpSettings()
     billing: BillingSettings = BillingSettings()
+    crm: CrmSettings = CrmSettings()
+    support: SupportSettings = SupportSettings()
     versioning: VersioningSettings = VersioningSettings()
 
     @property
@@ -174,14 +191,20 @@ class Settings(BaseSettings):
                 ("erp.access_token", self.erp.access_token),
                 ("billing.api_key", self.billing.api_key),
                 ("billing.webhook_secret", self.billing.webhook_secret),
+                ("crm.access_token", self.crm.access_token),
+                ("support.api_token", self.support.api_token),
             )
             if secret.get_secret_value() in PLACEHOLDER_SECRETS
         ]
         if placeholders:
             raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
-        sandboxed = [
-            name for name, b in (("erp", self.erp), ("billing", self.billing)) if not b.url
-        ]
+        backends = (
+            ("erp", self.erp),
+            ("billing", self.billing),
+            ("crm", self.crm),
+            ("support", self.support),
+        )
+        sandboxed = [name for name, b in backends if not b.url]
         if sandboxed:
             raise ValueError(f"production needs real backend URLs for: {sandboxed}")
         return self

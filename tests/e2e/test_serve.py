@@ -76,8 +76,8 @@ def test_the_served_gateway_is_ready_on_its_seeded_estate(
     readiness = httpx.get(f"{served}/readyz").json()
     assert readiness == {
         "status": "ready",
-        "checks": {"database": "ok", "erp": "ok", "billing": "ok"},
-        "circuits": {"erp": "closed", "billing": "closed"},
+        "checks": {"database": "ok", "erp": "ok", "billing": "ok", "crm": "ok", "support": "ok"},
+        "circuits": {"erp": "closed", "billing": "closed", "crm": "closed", "support": "closed"},
     }
     codes = [entity["code"] for entity in platform.get("/v1/legal-entities").json()]
     assert codes == ["LG-DE", "LG-US"]

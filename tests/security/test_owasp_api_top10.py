@@ -227,6 +227,8 @@ async def test_api8_production_serves_no_interactive_docs(tmp_path: Any) -> None
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}",
         erp={"url": "https://erp.example/api/v1.0", "access_token": "t"},
         billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
+        crm={"url": "https://crm.example/api/v1", "access_token": "t"},
+        support={"url": "https://desk.example/desk/v2", "api_token": "t"},
     )
     app = create_app(settings)
     paths = {getattr(route, "path", None) for route in app.routes}

@@ -15,6 +15,7 @@ from app.core.models.product import ProductRow
 from app.core.models.settlement import SettlementRow
 from app.core.models.signing_key import SigningKeyRow
 from app.core.models.subscription import SubscriptionRow
+from app.core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
 from app.core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "SettlementRow",
     "SigningKeyRow",
     "SubscriptionRow",
+    "WebhookInboxRow",
+    "WebhookReceiptRow",
     "WorkflowRunRow",
     "WorkflowStepRow",
 ]

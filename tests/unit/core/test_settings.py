@@ -41,5 +41,7 @@ def test_production_accepts_real_configuration() -> None:
             "api_key": "sk_live_x",
             "webhook_secret": "whsec_x",
         },
+        crm={"url": "https://crm.example/api/v1", "access_token": "real-token"},
+        support={"url": "https://desk.example/desk/v2", "api_token": "real-token"},
     )
     assert not settings.should_seed_demo_data

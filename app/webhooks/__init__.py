@@ -1,0 +1,1 @@
+"""Webhook receivers: backends telling the gateway what happened on their side."""

@@ -1,0 +1,1 @@
+"""The CRM / channel system API: partners, commission plans, deal registrations, eligibility."""

@@ -1,0 +1,1 @@
+"""Adapters from `CrmPort` to each CRM's wire format."""

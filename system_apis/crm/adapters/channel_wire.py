@@ -1,0 +1,89 @@
+"""The Channel API v1 wire objects (`system_apis.sandboxes.crm` documents the format).
+
+Permissive on reading (`extra="ignore"`): a CRM adds fields without a version change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChannelModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class ChannelPartner(ChannelModel):
+    partner_ref: str = Field(alias="partnerRef")
+    name: str
+    status: Literal["active", "suspended", "terminated"]
+    tier: Literal["registered", "silver", "gold"]
+    commission_plan: str = Field(alias="commissionPlan")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class ChannelPartnerList(ChannelModel):
+    data: list[ChannelPartner]
+
+
+class ChannelRate(ChannelModel):
+    product_tier: str = Field(alias="productTier")
+    rate_bps: int = Field(alias="rateBps", ge=0, le=10_000)
+
+
+class ChannelRateCard(ChannelModel):
+    version: int = Field(ge=1)
+    effective_from: date = Field(alias="effectiveFrom")
+    rates: list[ChannelRate]
+
+
+class ChannelCommissionPlan(ChannelModel):
+    code: str
+    name: str
+    rate_cards: list[ChannelRateCard] = Field(alias="rateCards")
+
+
+class ChannelRegistration(ChannelModel):
+    id: str
+    partner_ref: str = Field(alias="partnerRef")
+    customer_ref: str = Field(alias="customerRef")
+    product_tiers: list[str] = Field(alias="productTiers")
+    status: Literal["pending", "approved", "rejected", "expired"]
+    registered_on: date = Field(alias="registeredOn")
+    decided_on: date | None = Field(alias="decidedOn")
+    expires_on: date = Field(alias="expiresOn")
+    note: str | None = None
+
+
+class ChannelRegistrationList(ChannelModel):
+    data: list[ChannelRegistration]
+
+
+class ChannelEligibility(ChannelModel):
+    partner_ref: str = Field(alias="partnerRef")
+    customer_ref: str = Field(alias="customerRef")
+    product_tier: str = Field(alias="productTier")
+    on: date
+    eligible: bool
+    reason: Literal[
+        "eligible",
+        "partner_inactive",
+        "no_deal_registration",
+        "deal_registration_pending",
+        "deal_registration_rejected",
+        "deal_registration_not_yet_approved",
+        "deal_registration_expired",
+    ]
+    deal_registration_id: str | None = Field(alias="dealRegistrationId")
+
+
+class ChannelErrorDetail(ChannelModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ChannelErrorBody(ChannelModel):
+    error: ChannelErrorDetail

@@ -1,0 +1,1 @@
+"""The support system API: entitlements, cases routed by entitlement, service credits."""

@@ -1,0 +1,1 @@
+"""Adapters from `SupportPort` to each support desk's wire format."""
