@@ -146,6 +146,8 @@ def test_pods_run_as_non_root_on_a_read_only_root(manifests: list[dict[str, Any]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] != 0
         assert pod["automountServiceAccountToken"] is False
+        # Service links would add LEDGERGATE_PORT=tcp://... (the Service "ledgergate") to the env.
+        assert pod["enableServiceLinks"] is False
         emptydirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
         assert emptydirs == {v["name"] for v in pod["volumes"]}
         for each in pod["containers"]:

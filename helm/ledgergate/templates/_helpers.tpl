@@ -91,6 +91,8 @@ PROMETHEUS_MULTIPROC_DIR: {{ .Values.metrics.multiprocDir | quote }}
 serviceAccountName: {{ . }}
 {{- end }}
 automountServiceAccountToken: false
+{{- /* Service links would put LEDGERGATE_PORT=tcp://... and more LEDGERGATE_* variables
+(for the Service "ledgergate") among the settings' own. */}}
 enableServiceLinks: false
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
