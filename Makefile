@@ -7,7 +7,7 @@ UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),.tools/bin/uv)
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck pytest bench migrate openapi clean
+.PHONY: help install run test lint format pytest packaging audit bench migrate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,16 @@ format: install ## Apply ruff's formatting and autofixes
 
 pytest: install ## Run the test suite only
 	$(UV) run pytest
+
+packaging: install ## hadolint the Dockerfile, lint the helm chart, validate its manifests (in `make test` too)
+	$(UV) run pytest tests/packaging
+
+audit: install ## pip-audit every locked dependency against PyPI's vulnerability data (needs PyPI)
+	@mkdir -p var
+	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet \
+		--output-file var/requirements-audit.txt
+	$(UV) run pip-audit --strict --disable-pip --progress-spinner off \
+		--requirement var/requirements-audit.txt
 
 bench: install ## Run the benchmarks (a few minutes); each appends its results to bench/RESULTS.md
 	$(UV) run python -m bench.circuit
