@@ -250,6 +250,8 @@ def test_credentials_come_from_the_secret(
         "LEDGERGATE_ERP__ACCESS_TOKEN",
         "LEDGERGATE_BILLING__API_KEY",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET",
+        "LEDGERGATE_CRM__ACCESS_TOKEN",
+        "LEDGERGATE_SUPPORT__API_TOKEN",
     }
     names = {name for name, _ in refs.values()}
     if values_name == "production":
@@ -288,6 +290,8 @@ def test_production_environment_is_a_valid_configuration(
         "LEDGERGATE_ERP__ACCESS_TOKEN": "erp-token",
         "LEDGERGATE_BILLING__API_KEY": "sk_live_key",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET": "whsec_live",
+        "LEDGERGATE_CRM__ACCESS_TOKEN": "crm-token",
+        "LEDGERGATE_SUPPORT__API_TOKEN": "desk-token",
     }
     assert set(secret_refs(gateway["env"])) == set(secrets)
     environment.update(secrets)

@@ -62,6 +62,12 @@ LEDGERGATE_ERP__URL: {{ . | quote }}
 {{- with .Values.billing.url }}
 LEDGERGATE_BILLING__URL: {{ . | quote }}
 {{- end }}
+{{- with .Values.crm.url }}
+LEDGERGATE_CRM__URL: {{ . | quote }}
+{{- end }}
+{{- with .Values.support.url }}
+LEDGERGATE_SUPPORT__URL: {{ . | quote }}
+{{- end }}
 PROMETHEUS_MULTIPROC_DIR: {{ .Values.metrics.multiprocDir | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | toString | quote }}
@@ -76,7 +82,9 @@ PROMETHEUS_MULTIPROC_DIR: {{ .Values.metrics.multiprocDir | quote }}
   "LEDGERGATE_RATE_LIMIT_STORAGE_URL" .Values.redis.secretKey
   "LEDGERGATE_ERP__ACCESS_TOKEN" .Values.erp.accessTokenSecretKey
   "LEDGERGATE_BILLING__API_KEY" .Values.billing.apiKeySecretKey
-  "LEDGERGATE_BILLING__WEBHOOK_SECRET" .Values.billing.webhookSecretSecretKey }}
+  "LEDGERGATE_BILLING__WEBHOOK_SECRET" .Values.billing.webhookSecretSecretKey
+  "LEDGERGATE_CRM__ACCESS_TOKEN" .Values.crm.accessTokenSecretKey
+  "LEDGERGATE_SUPPORT__API_TOKEN" .Values.support.apiTokenSecretKey }}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef:
