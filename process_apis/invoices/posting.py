@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
@@ -202,7 +203,7 @@ class InvoicePostingWorkflow:
 
     async def execute(self, plan: PostingPlan) -> PostingResult:
         try:
-            document = await self._run_steps(plan)
+            erp_customer_id, document = await self._run_steps(plan)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -215,9 +216,10 @@ class InvoicePostingWorkflow:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
                 await self._fail_in_session(session, invoice, run, error)
             raise
-        return await self._record(plan, document)
+        return await self._record(plan, erp_customer_id, document)
 
-    async def _run_steps(self, plan: PostingPlan) -> ErpSalesInvoice:
+    async def _run_steps(self, plan: PostingPlan) -> tuple[str, ErpSalesInvoice]:
+        """The ERP steps; returns the ERP customer's id and the posted document."""
         erp, company = self.context.erp, plan.company_id
         tax_codes = await self.engine.step(
             plan.run_id,
@@ -231,7 +233,7 @@ class InvoicePostingWorkflow:
             raise UnknownTaxCode(
                 f"the ERP company has no tax group {', '.join(unknown)}", tax_codes=unknown
             )
-        await self.engine.step(
+        erp_customer = await self.engine.step(
             plan.run_id,
             "upsert_customer",
             2,
@@ -264,20 +266,28 @@ class InvoicePostingWorkflow:
                 backend="erp",
                 operation="post_sales_invoice",
             )
-        return posted
+        return erp_customer.id, posted
 
-    async def _record(self, plan: PostingPlan, document: ErpSalesInvoice) -> PostingResult:
+    async def _record(
+        self, plan: PostingPlan, erp_customer_id: str, document: ErpSalesInvoice
+    ) -> PostingResult:
         async with self.context.sessionmaker() as session:
             invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
-            customer = await session.get_one(CustomerRow, plan.customer_id)
             invoice.status = INVOICE_STATUS.check(
                 InvoiceStatus(invoice.status), InvoiceStatus.POSTED
             )
             invoice.erp_ref = document.id
             invoice.erp_document_number = document.number
             invoice.posted_at = utcnow()
-            customer.erp_ref = customer.erp_ref or document.customer_number
+            # Many postings of one customer may finish at once: set the cross-reference once,
+            # without the row's version check, so none of them fails on the others.
+            await session.execute(
+                update(CustomerRow)
+                .where(CustomerRow.id == plan.customer_id, CustomerRow.erp_ref.is_(None))
+                .values(erp_ref=erp_customer_id)
+                .execution_options(synchronize_session=False)
+            )
             Engine.mark_succeeded(run, _acknowledgement(invoice, document))
             await session.commit()
             return _result(invoice, run, PostingState.POSTED)
