@@ -7,7 +7,8 @@ UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),.tools/bin/uv)
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format pytest packaging audit bench migrate clean
+.PHONY: help install tools run test lint format pytest packaging audit bench chaos migrate openapi \
+	openapi-release docs-assets clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,10 +23,17 @@ help: ## List the targets
 
 install: .venv/.synced ## Install the locked dependencies into .venv
 
+# The contract governance tools (Spectral, Optic) come from npm, locked by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+tools: node_modules/.installed ## Install the npm contract tools into node_modules/
+
 run: install ## Start the gateway on the embedded default (SQLite, in-process sandboxes)
 	$(UV) run ledgergate serve
 
-test: install lint pytest ## Lint, type-check and run every test (SQLite and PostgreSQL)
+test: install tools lint pytest ## Lint, type-check and run every test, contract checks included
 
 lint: install ## ruff format --check, ruff check, mypy --strict
 	$(UV) run ruff format --no-cache --check .
@@ -36,7 +44,7 @@ format: install ## Apply ruff's formatting and autofixes
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-pytest: install ## Run the test suite only
+pytest: install tools ## Run the test suite only
 	$(UV) run pytest
 
 packaging: install ## hadolint the Dockerfile, lint the helm chart, validate its manifests (in `make test` too)
@@ -57,5 +65,33 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate
 
+openapi: install ## Regenerate the contracts in openapi/ from the app (deterministic)
+	$(UV) run python -m app.governance.contracts write
+
+openapi-release: openapi ## Snapshot the contracts into openapi/released/<name>/<version>.json
+	$(UV) run python -m app.governance.contracts release
+
+# Swagger UI and ReDoc, vendored so the docs work offline: `npm pack` checks each
+# tarball against the registry's integrity hash; bump the versions here to refresh.
+SWAGGER_UI_VERSION := 5.35.0
+REDOC_VERSION := 2.5.4
+DOCS_ASSETS := app/governance/docs_assets
+
+docs-assets: ## Vendor the pinned Swagger UI and ReDoc assets into app/governance/docs_assets/
+	rm -rf .tools/docs-assets && mkdir -p .tools/docs-assets/swagger .tools/docs-assets/redoc
+	cd .tools/docs-assets && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) redoc@$(REDOC_VERSION)
+	tar -xzf .tools/docs-assets/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C .tools/docs-assets/swagger
+	tar -xzf .tools/docs-assets/redoc-$(REDOC_VERSION).tgz -C .tools/docs-assets/redoc
+	mkdir -p $(DOCS_ASSETS)
+	cp .tools/docs-assets/swagger/package/swagger-ui-bundle.js \
+	   .tools/docs-assets/swagger/package/swagger-ui.css \
+	   .tools/docs-assets/swagger/package/favicon-32x32.png $(DOCS_ASSETS)/
+	cp .tools/docs-assets/swagger/package/LICENSE $(DOCS_ASSETS)/swagger-ui.LICENSE
+	cp .tools/docs-assets/swagger/package/NOTICE $(DOCS_ASSETS)/swagger-ui.NOTICE
+	cp .tools/docs-assets/redoc/package/bundles/redoc.standalone.js $(DOCS_ASSETS)/
+	cp .tools/docs-assets/redoc/package/LICENSE $(DOCS_ASSETS)/redoc.LICENSE
+	printf 'swagger-ui-dist %s\nredoc %s\n' $(SWAGGER_UI_VERSION) $(REDOC_VERSION) > $(DOCS_ASSETS)/VERSIONS
+	rm -rf .tools/docs-assets
+
 clean: ## Remove the local database, caches and virtual environments
-	rm -rf var .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .venv .tools node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
 from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
+from app.governance.docs import install_docs
 from app.governance.headers import ResponseHeadersMiddleware
 from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
@@ -59,10 +60,12 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.serves_docs else None,
-        redoc_url="/redoc" if settings.serves_docs else None,
+        docs_url=None,  # `install_docs` serves them from packaged assets, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.serves_docs else None,
     )
+    if settings.serves_docs:
+        install_docs(app)
     install_problem_handlers(app)
     include_routers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -1,0 +1,296 @@
+"""The contracts: one OpenAPI document per tier and URL major version, split from the served one.
+
+`/openapi.json` stays the whole; `split()` cuts it by path prefix into the documents
+committed in `openapi/` and served at `/openapi/<name>.json`. Each document carries only
+the components its operations use, so it stands alone. A path no contract claims is an
+error, so a new router cannot ship undocumented: it lands in a contract by its prefix
+(`/system/<backend>/v1/...` joins `system-v1` without a change here).
+
+`openapi/released/<name>/<version>.json` are the published snapshots: the breaking-change
+check compares each document with the newest snapshot of the same major version.
+
+    python -m app.governance.contracts write     # regenerate openapi/*.json (make openapi)
+    python -m app.governance.contracts release   # snapshot them into openapi/released/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from app.governance.openapi import operations
+
+# Served outside any URL version: probes, metrics, tokens and their keys, the version
+# list and signed webhooks. They are documented in the `v1` contract.
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/versions",
+        "/oauth/token",
+        "/.well-known/jwks.json",
+        "/webhooks/billing/stripe",
+    }
+)
+SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+REF = re.compile(r"^#/components/schemas/(.+)$")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One committed document: the paths matching `pattern` (and the public ones if `public`)."""
+
+    name: str
+    title: str
+    description: str
+    version: str
+    pattern: str
+    public: bool = False
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".", 1)[0])
+
+    def claims(self, path: str) -> bool:
+        return re.match(self.pattern, path) is not None or (self.public and path in PUBLIC_PATHS)
+
+
+CONTRACTS = (
+    Contract(
+        "v1",
+        "Ledgergate process APIs v1",
+        "Process APIs for SaaS platforms: legal entities, customers, invoices and their "
+        "posting to the ERP, workflow runs; and the public platform routes (tokens, keys, "
+        "health, metrics, versions, webhooks). The invoice operations are deprecated in "
+        "favour of `/v2/invoices` (see `GET /versions`).",
+        "1.0.0",
+        r"^/v1/",
+        public=True,
+    ),
+    Contract(
+        "v2",
+        "Ledgergate process APIs v2",
+        "Invoices with money as `{amount, currency}` objects, on the same workflows as v1.",
+        "2.0.0",
+        r"^/v2/",
+    ),
+    Contract(
+        "partner-v1",
+        "Ledgergate partner portal API v1",
+        "Experience API for partner portals: a partner-bound token sees only its own "
+        "partner's customers, invoices and statements.",
+        "1.0.0",
+        r"^/partner/v1/",
+    ),
+    Contract(
+        "ops-v1",
+        "Ledgergate finance operations API v1",
+        "Experience API for finance operations: audit trail, exception queue, replay and "
+        "reconciliation against the ERP.",
+        "1.0.0",
+        r"^/ops/v1/",
+    ),
+    Contract(
+        "system-v1",
+        "Ledgergate system APIs v1",
+        "One canonical API per backend (ERP, billing, CRM, support) for trusted internal "
+        "callers; adapters map it to each vendor's wire format.",
+        "1.0.0",
+        r"^/system/[a-z][a-z0-9-]*/v1/",
+    ),
+)
+CONTRACT_NAMES = tuple(contract.name for contract in CONTRACTS)
+
+
+class UnassignedPathError(ValueError):
+    """A served path that no contract claims."""
+
+
+def contract_of(path: str) -> Contract:
+    claimants = [contract for contract in CONTRACTS if contract.claims(path)]
+    if len(claimants) != 1:
+        raise UnassignedPathError(
+            f"{path} is claimed by {len(claimants)} contracts; give it a versioned prefix "
+            "(/v1/, /partner/v1/, ...) or list it in PUBLIC_PATHS"
+        )
+    return claimants[0]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and (match := REF.match(value)):
+                yield match.group(1)
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _used_schemas(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, Any]:
+    """The component schemas `paths` reference, directly or through other schemas."""
+    used: dict[str, Any] = {}
+    pending = list(_refs(paths))
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used[name] = schemas[name]
+            pending.extend(_refs(schemas[name]))
+    return used
+
+
+def _document(
+    contract: Contract, whole: Mapping[str, Any], paths: dict[str, Any]
+) -> dict[str, Any]:
+    components = whole.get("components", {})
+    used_tags = {tag for _, _, op in operations({"paths": paths}) for tag in op.get("tags", [])}
+    document: dict[str, Any] = {
+        "openapi": whole["openapi"],
+        "info": {
+            **{k: v for k, v in whole["info"].items() if k in ("contact", "license")},
+            "title": contract.title,
+            "description": contract.description,
+            "version": contract.version,
+        },
+        "servers": whole.get("servers", [{"url": "/"}]),
+        "paths": paths,
+        "tags": [tag for tag in whole.get("tags", []) if tag["name"] in used_tags],
+        "components": {"schemas": _used_schemas(paths, components.get("schemas", {}))},
+    }
+    schemes = {
+        name
+        for _, _, op in operations(document)
+        for requirement in op.get("security", [])
+        for name in requirement
+    }
+    if schemes:
+        document["components"]["securitySchemes"] = {
+            name: components["securitySchemes"][name] for name in sorted(schemes)
+        }
+    return document
+
+
+def split(whole: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The whole served document cut into the contracts, by path: name -> document."""
+    paths: dict[str, dict[str, Any]] = {contract.name: {} for contract in CONTRACTS}
+    for path, item in whole.get("paths", {}).items():
+        paths[contract_of(path).name][path] = item
+    return {
+        contract.name: _document(contract, whole, paths[contract.name]) for contract in CONTRACTS
+    }
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """The committed form: sorted keys, two-space indent, one trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def contracts_of(app: FastAPI) -> dict[str, dict[str, Any]]:
+    """The app's contracts, split once from its (cached) OpenAPI document."""
+    cached: dict[str, dict[str, Any]] | None = getattr(app.state, "contracts", None)
+    if cached is None:
+        cached = split(app.openapi())
+        app.state.contracts = cached
+    return cached
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/openapi/{name}.json")
+async def contract_document(name: str, request: Request) -> JSONResponse:
+    """One contract, as committed in `openapi/<name>.json`."""
+    documents = contracts_of(request.app)
+    if name not in documents:
+        raise HTTPException(404, f"no contract {name}; there are {', '.join(CONTRACT_NAMES)}")
+    return JSONResponse(documents[name])
+
+
+# Files: the committed documents and their released snapshots.
+
+
+def write(app: FastAPI, directory: Path) -> list[Path]:
+    """Write every contract to `directory/<name>.json`; the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, document in contracts_of(app).items():
+        target = directory / f"{name}.json"
+        target.write_text(render(document), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def _semver(version: str) -> tuple[int, int, int]:
+    match = SEMVER.match(version)
+    if match is None:
+        raise ValueError(f"{version!r} is not MAJOR.MINOR.PATCH")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch)
+
+
+def baseline(released: Path, name: str, version: str) -> Path | None:
+    """The newest released snapshot of `name` with the major version of `version`, if any."""
+    major = _semver(version)[0]
+    snapshots = [
+        (_semver(path.stem), path)
+        for path in (released / name).glob("*.json")
+        if SEMVER.match(path.stem) and _semver(path.stem)[0] == major
+    ]
+    return max(snapshots)[1] if snapshots else None
+
+
+class AlreadyReleasedError(ValueError):
+    """A version is released once: new content needs a new `info.version`."""
+
+
+def release(directory: Path) -> list[Path]:
+    """Snapshot each committed contract with operations as `released/<name>/<version>.json`."""
+    created = []
+    for name in CONTRACT_NAMES:
+        text = (directory / f"{name}.json").read_text(encoding="utf-8")
+        document = json.loads(text)
+        if not document.get("paths"):
+            continue  # nothing to promise yet
+        target = directory / "released" / name / f"{document['info']['version']}.json"
+        if target.exists():
+            if target.read_text(encoding="utf-8") != text:
+                raise AlreadyReleasedError(
+                    f"{name} {document['info']['version']} is released with other content; "
+                    "raise info.version in app.governance.contracts.CONTRACTS"
+                )
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        created.append(target)
+    return created
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.governance.contracts")
+    parser.add_argument("command", choices=["write", "release"])
+    parser.add_argument("--dir", type=Path, default=Path("openapi"), help="default: openapi")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "write":
+        from app.core.settings import Settings
+        from app.main import create_app
+
+        settings = Settings(_env_file=None, environment="test")
+        paths = write(create_app(settings), arguments.dir)
+    else:
+        paths = release(arguments.dir)
+    sys.stdout.writelines(f"{path}\n" for path in paths)
+
+
+if __name__ == "__main__":
+    main()
