@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.errors import LedgergateError, VersionConflict, problem_type
 from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
@@ -29,6 +30,9 @@ HTTP_STATUS_SLUGS = {
     415: ("unsupported-media-type", "Unsupported media type"),
     429: ("rate-limited", "Too many requests"),
 }
+
+
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class ProblemResponse(JSONResponse):
@@ -82,9 +86,28 @@ async def handle_validation_error(request: Request, exc: Exception) -> ProblemRe
     return ProblemResponse(document, status_code=status)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only one route's).
+
+    Each method is tried against the router as a whole, so routes of included routers,
+    however the framework wraps them, answer for themselves.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in PROBED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
+
+
 async def handle_http_exception(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = HTTP_STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     document = problem_document(
         type_uri=problem_type(slug),
         title=title,
@@ -93,7 +116,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> ProblemResp
         instance=request.url.path,
         correlation_id=_correlation_id(request),
     )
-    return ProblemResponse(document, status_code=exc.status_code, headers=exc.headers)
+    return ProblemResponse(document, status_code=exc.status_code, headers=headers or None)
 
 
 async def handle_stale_data(request: Request, _exc: Exception) -> ProblemResponse:

@@ -137,6 +137,8 @@ def test_production_serves_no_contracts_and_no_docs() -> None:
         environment="production",
         erp={"url": "https://erp.example/api/v1.0", "access_token": "t"},
         billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
+        crm={"url": "https://crm.example/api/v1", "access_token": "t"},
+        support={"url": "https://desk.example/desk/v2", "api_token": "t"},
     )
     paths = {getattr(route, "path", None) for route in production.routes}
     assert not paths & {"/docs", "/redoc", "/openapi.json", "/openapi/{name}.json", "/docs/assets"}
@@ -167,7 +169,13 @@ def test_a_release_is_never_overwritten(tmp_path: Path) -> None:
     shutil.copytree(OPENAPI, directory)
     shutil.rmtree(directory / "released")
     created = contracts.release(directory)
-    assert {path.parent.name for path in created} == {"v1", "v2", "partner-v1", "ops-v1"}
+    assert {path.parent.name for path in created} == {
+        "v1",
+        "v2",
+        "partner-v1",
+        "ops-v1",
+        "system-v1",
+    }
     assert contracts.release(directory) == []  # same content: nothing to do
     document = json.loads((directory / "v2.json").read_text(encoding="utf-8"))
     document["info"]["description"] = "Changed without a new version."

@@ -33,8 +33,14 @@ async def test_unknown_object_is_a_404_problem(gateway: Gateway) -> None:
     assert "inv_01jd0000000000000000000000" in assert_problem(response, 404, "not-found")["detail"]
 
 
-async def test_wrong_method_is_a_405_problem(gateway: Gateway) -> None:
-    assert_problem(await gateway.client.delete("/v1/legal-entities"), 405, "method-not-allowed")
+async def test_wrong_method_is_a_405_problem_listing_every_allowed_method(
+    gateway: Gateway,
+) -> None:
+    response = await gateway.client.delete("/v1/legal-entities")
+    assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET"
+    both = await gateway.client.delete("/v1/invoices")
+    assert both.headers["allow"] == "POST"
 
 
 async def test_invalid_fields_are_listed_with_json_pointers(gateway: Gateway) -> None:
