@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ConfigDict
 
 from app.core.auth import requires
@@ -23,19 +23,7 @@ from system_apis.billing.schemas import (
     BillingPrice,
     BillingSubscription,
 )
-
-BACKEND_PROBLEMS = (401, 403, 422, 502, 503, 504)
-VendorID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Unique per intended write; passed to the billing engine.",
-    ),
-]
+from system_apis.rest import BACKEND_PROBLEMS, IdempotencyKey, VendorID
 
 
 def get_billing(request: Request) -> BillingPort:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.auth import requires
 from app.core.problems import problem_responses
@@ -25,21 +25,13 @@ from system_apis.crm.schemas import (
     DealRegistrationStatus,
     PartnerEligibility,
 )
-
-BACKEND_PROBLEMS = (401, 403, 422, 502, 503, 504)
-WRITE_PROBLEMS = (400, 413, 415, *BACKEND_PROBLEMS)
-REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$"
-VendorID = Annotated[str, Path(pattern=REF_PATTERN)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Unique per intended write; passed to the CRM.",
-    ),
-]
+from system_apis.rest import (
+    BACKEND_PROBLEMS,
+    VENDOR_ID_PATTERN,
+    WRITE_PROBLEMS,
+    IdempotencyKey,
+    VendorID,
+)
 
 
 def get_crm(request: Request) -> CrmPort:
@@ -91,7 +83,7 @@ async def get_partner(partner_id: VendorID, crm: CrmDep) -> CrmPartner:
 async def check_eligibility(
     partner_id: VendorID,
     crm: CrmDep,
-    customer_id: Annotated[str, Query(pattern=REF_PATTERN)],
+    customer_id: Annotated[str, Query(pattern=VENDOR_ID_PATTERN)],
     product_tier: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_-]{0,39}$")],
     on: Annotated[date, Query(description="The day the partner would be credited.")],
 ) -> PartnerEligibility:
@@ -160,8 +152,8 @@ async def register_deal(
 )
 async def list_deal_registrations(
     crm: CrmDep,
-    partner_id: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
-    customer_id: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
+    partner_id: Annotated[str | None, Query(pattern=VENDOR_ID_PATTERN)] = None,
+    customer_id: Annotated[str | None, Query(pattern=VENDOR_ID_PATTERN)] = None,
     status: Annotated[DealRegistrationStatus | None, Query()] = None,
 ) -> list[DealRegistration]:
     """Deal registrations of a partner, a customer or in a status."""

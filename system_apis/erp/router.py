@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from app.core.auth import requires
@@ -22,9 +22,7 @@ from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpSalesInvoice,
 )
-
-BACKEND_PROBLEMS = (401, 403, 422, 502, 503, 504)
-VendorID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+from system_apis.rest import BACKEND_PROBLEMS, VendorID
 
 
 def get_erp(request: Request) -> ErpPort:

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.auth import requires
 from app.core.problems import problem_responses
+from system_apis.rest import (
+    BACKEND_PROBLEMS,
+    VENDOR_ID_PATTERN,
+    WRITE_PROBLEMS,
+    IdempotencyKey,
+    VendorID,
+)
 from system_apis.support.port import SupportPort
 from system_apis.support.schemas import (
     ServiceCredit,
@@ -25,21 +32,6 @@ from system_apis.support.schemas import (
     SupportEntitlementGrant,
     SupportTierChange,
 )
-
-BACKEND_PROBLEMS = (401, 403, 422, 502, 503, 504)
-WRITE_PROBLEMS = (400, 413, 415, *BACKEND_PROBLEMS)
-REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$"
-VendorID = Annotated[str, Path(pattern=REF_PATTERN)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Unique per intended write; passed to the support desk.",
-    ),
-]
 
 
 def get_support(request: Request) -> SupportPort:
@@ -173,7 +165,7 @@ async def request_service_credit(
 )
 async def list_service_credits(
     support: SupportDep,
-    case_id: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
+    case_id: Annotated[str | None, Query(pattern=VENDOR_ID_PATTERN)] = None,
     status: Annotated[ServiceCreditStatus | None, Query()] = None,
 ) -> list[ServiceCredit]:
     """Service credits of a case or in a status."""
