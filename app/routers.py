@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from app import health
-from app.experience.ops import audit, exceptions, reconciliation
+from app.experience.ops import audit, exceptions, reconciliation, summary
 from app.experience.partner import router as partner
 from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
@@ -29,6 +29,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(audit.router)
     app.include_router(exceptions.router, dependencies=[Depends(require_json_body)])
     app.include_router(reconciliation.router)
+    app.include_router(summary.router)
     app.include_router(partner.router)
     app.include_router(versioning.router)
     json_only = [Depends(require_json_body)]
