@@ -64,6 +64,7 @@ from process_apis.subscriptions.errors import (
     PartnerNotEligible,
     PriceCurrencyMismatch,
     PriceNotActive,
+    SubscriptionNotActive,
 )
 from process_apis.subscriptions.schemas import SubscriptionCreate, SubscriptionResult
 from system_apis.billing.schemas import (
@@ -129,12 +130,13 @@ class SubscriptionOrderWorkflow:
                 session, run.subject_id, for_update=True
             )
             if subscription.status != SubscriptionStatus.PENDING:
-                # Recorded already (the run only lost its lease afterwards): nothing to redo.
-                ref = RunRef(state=RunState.COMPLETED, run_id=run_id, run_url=run_url(run_id))
-                if run.status != RunStatus.SUCCEEDED:
-                    Engine.mark_succeeded(run, {"subscription_status": subscription.status})
-                    await session.commit()
-                return await repository.result(session, subscription.id, ref)
+                # The record step makes it active and the run succeeded in one transaction,
+                # so a queued order's subscription is pending unless changed by hand.
+                raise SubscriptionNotActive(
+                    f"subscription {subscription.id} is {subscription.status}, not pending; "
+                    "resolve the run instead",
+                    subscription_status=subscription.status,
+                )
             plan = await self._plan(
                 session,
                 subscription,

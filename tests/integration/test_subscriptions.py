@@ -361,3 +361,52 @@ async def test_cancelling_one_of_two_subscriptions_keeps_the_shared_tier(gateway
     response = await gateway.client.post(path, json={}, headers={"Idempotency-Key": "c-1"})
     assert response.status_code == 200, response.text
     assert desk_entitlements(gateway, ACME) == {PRO: ("pro", "active")}
+
+
+async def test_without_proration_billing_changes_and_the_erp_gets_nothing(
+    gateway: Gateway,
+) -> None:
+    subscription = (await ordered(gateway))["subscription"]
+    response = await amend(
+        gateway,
+        subscription["id"],
+        "up-1",
+        price_id=ENTERPRISE_USD,
+        proration_behavior="none",
+    )
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert (result["proration"]["total"], result["erp_adjustment"]) == (0, None)
+    assert erp_adjustments(gateway, result["amendment_id"]) == (0, 0)
+    [item] = billing(gateway).subscriptions[subscription["refs"]["billing"]]["items"]["data"]
+    assert item["price"]["metadata"]["ledgergate_id"] == ENTERPRISE_USD
+    assert desk_entitlements(gateway, ACME)[ENTERPRISE] == ("enterprise", "active")
+
+
+async def test_a_resync_repairs_the_desk_and_a_second_finds_nothing_to_do(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway, switches = await with_switch(make_gateway)
+    await ordered(gateway)
+    [held] = desk(gateway).entitlements.values()
+    held.revoked_at = held.granted_at  # revoked in the desk by hand: drift
+    switches["support"].down = True
+    path = f"/v1/customers/{ACME}/entitlements/resync"
+    queued = await gateway.client.post(path)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["support"] == []
+    switches["support"].down = False
+    status = await Replayer(gateway.app.state.process).replay(queued.json()["run"]["run_id"])
+    assert status == "succeeded"
+    states = sorted((e.product_ref, e.active) for e in desk(gateway).entitlements.values())
+    assert states == [(PRO, False), (PRO, True)]  # the drifted one stays revoked; a new grant
+    again = await gateway.client.post(path)
+    assert again.status_code == 200, again.text
+    assert [(e["product_id"], e["tier"]) for e in again.json()["support"]] == [(PRO, "pro")]
+    run = (await gateway.client.get(again.json()["run"]["run_url"])).json()
+    assert (run["result"]["granted"], run["result"]["revoked"]) == ([], [])
+    assert len(desk(gateway).entitlements) == 2
+    unknown = await gateway.client.post(
+        f"/v1/customers/{demo_id('customer', 9)}/entitlements/resync"
+    )
+    assert unknown.status_code == 404
