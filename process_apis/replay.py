@@ -18,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import LedgergateError, NotFound
 from app.core.models.base import utcnow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.customers import sync as customer_sync
 from process_apis.deps import ProcessContext
+from process_apis.entitlements import resync as entitlement_resync
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices import posting
 from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
+from process_apis.subscriptions import amendment, cancellation, order
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,15 @@ class Replayer:
         self.compensators: dict[str, Callable[[AsyncSession, WorkflowRunRow], Awaitable[None]]] = {
             posting.WORKFLOW: invoice_posting.discard,
         }
+        for module, workflow in (
+            (customer_sync, customer_sync.CustomerSyncWorkflow(context)),
+            (entitlement_resync, entitlement_resync.EntitlementResyncWorkflow(context)),
+            (order, order.SubscriptionOrderWorkflow(context)),
+            (amendment, amendment.SubscriptionAmendmentWorkflow(context)),
+            (cancellation, cancellation.SubscriptionCancelWorkflow(context)),
+        ):
+            self.resumers[module.WORKFLOW] = workflow.resume
+            self.compensators[module.WORKFLOW] = workflow.discard
 
     async def _resume(self, run_id: str, workflow: str) -> str:
         """Run one claimed run; returns the run's status afterwards."""

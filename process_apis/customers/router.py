@@ -1,50 +1,165 @@
-"""`/v1/customers`."""
+"""`/v1/customers`: register and update customers, synced to billing and the ERP."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.auth import requires
-from app.core.canonical.parties import Customer, CustomerCreate
+from app.core.canonical.parties import CustomerCreate
+from app.core.errors import VersionConflict
 from app.core.ids import id_pattern
 from app.core.problems import problem_responses
 from process_apis.customers import service
-from process_apis.deps import SessionDep
+from process_apis.customers.runs import RunRef, RunState
+from process_apis.customers.schemas import CustomerResource, CustomerUpdate
+from process_apis.customers.sync import CustomerSyncWorkflow
+from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
+from process_apis.idempotency import (
+    IdempotencyKeyHeader,
+    IdempotencyStore,
+    Outcome,
+    run_idempotently,
+)
 
 CustomerID = Annotated[str, Path(pattern=id_pattern("customer"))]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description='The customer\'s `ETag` (its version, `"3"`) as last read; `*` for any.',
+    ),
+]
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "A backend is down: the customer is saved and its sync is queued; "
+        "follow `sync.run_url`.",
+        "model": CustomerResource,
+    },
+}
+
+
+async def _outcome(
+    context: ContextDep, customer_id: str, sync: RunRef, *, synced_status: int
+) -> Outcome:
+    """The customer as saved now: `synced_status`, or 202 pointing at the queued run."""
+    async with context.sessionmaker() as session:
+        customer = await service.get_customer(session, customer_id)
+        resource = CustomerResource.model_validate(customer).model_copy(update={"sync": sync})
+    headers = {"ETag": service.etag(customer.version)}
+    if sync.state == RunState.PENDING_RETRY:
+        return Outcome(202, resource, {**headers, "Location": sync.run_url})
+    return Outcome(synced_status, resource, {**headers, "Location": f"/v1/customers/{customer_id}"})
 
 
 @router.post(
     "",
-    response_model=Customer,
+    response_model=CustomerResource,
     status_code=201,
     operation_id="customers-create",
     dependencies=[requires("customers:write")],
     summary="Register a customer",
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    responses={**SYNC_RESPONSES, **problem_responses(400, 401, 403, 409, 413, 415, 422, 502)},
 )
 async def create_customer(
-    data: CustomerCreate, session: SessionDep, response: Response
-) -> Customer:
-    """Register a customer of a legal entity, optionally attributed to a partner."""
-    customer = await service.create_customer(session, data=data)
-    await session.commit()
-    response.headers["Location"] = f"/v1/customers/{customer.id}"
-    return Customer.model_validate(customer)
+    data: CustomerCreate,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Register a customer of a legal entity and sync it to billing and the ERP.
+
+    Requires `Idempotency-Key`. `201` synced, `202` saved with its sync queued.
+    """
+    workflow = CustomerSyncWorkflow(context)
+
+    async def handle() -> Outcome:
+        async with context.sessionmaker() as session:
+            customer = await service.create_customer(session, data=data)
+            plan = await workflow.start(
+                session, customer, client_id=client_id, correlation_id=correlation_id
+            )
+            await session.commit()
+        sync = await workflow.execute(plan)
+        return await _outcome(context, customer.id, sync, synced_status=201)
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerResource,
+    operation_id="customers-update",
+    dependencies=[requires("customers:write")],
+    summary="Update a customer",
+    responses={
+        **SYNC_RESPONSES,
+        **problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 502),
+    },
+)
+async def update_customer(
+    customer_id: CustomerID,
+    data: CustomerUpdate,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    if_match: IfMatchHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Change a customer's name, email, status or partner and sync it to billing and the ERP.
+
+    Requires `Idempotency-Key`; `If-Match` with the version read makes it conditional
+    (`412` when the customer changed since). `200` synced, `202` saved with its sync queued.
+    """
+    workflow = CustomerSyncWorkflow(context)
+
+    async def handle() -> Outcome:
+        async with context.sessionmaker() as session:
+            customer = await service.update_customer(
+                session, customer_id, data=data, if_match=if_match
+            )
+            plan = await workflow.start(
+                session, customer, client_id=client_id, correlation_id=correlation_id
+            )
+            try:
+                await session.commit()
+            except StaleDataError:
+                raise VersionConflict(
+                    f"customer {customer_id} was changed by another request; read it again"
+                ) from None
+        sync = await workflow.execute(plan)
+        return await _outcome(context, customer_id, sync, synced_status=200)
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
 
 
 @router.get(
     "/{customer_id}",
-    response_model=Customer,
+    response_model=CustomerResource,
     operation_id="customers-get",
     dependencies=[requires("customers:read")],
     summary="Get a customer",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_customer(customer_id: CustomerID, session: SessionDep) -> Customer:
-    """One customer with its backend cross-references."""
-    return Customer.model_validate(await service.get_customer(session, customer_id))
+async def get_customer(
+    customer_id: CustomerID, session: SessionDep, response: Response
+) -> CustomerResource:
+    """One customer with its backend cross-references; its `ETag` is its version."""
+    customer = await service.get_customer(session, customer_id)
+    response.headers["ETag"] = service.etag(customer.version)
+    return CustomerResource.model_validate(customer)

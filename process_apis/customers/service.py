@@ -1,16 +1,17 @@
-"""Customer registration and reads."""
+"""Customer registration, updates under optimistic concurrency, and reads."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.parties import CustomerCreate, CustomerStatus
-from app.core.errors import BusinessRuleViolation, Conflict, NotFound
+from app.core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
+from app.core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
 from app.core.ids import new_id
 from app.core.models.customer import CustomerRow
 from app.core.models.legal_entity import LegalEntityRow
 from app.core.models.partner import PartnerRow
+from process_apis.customers.schemas import CustomerUpdate
 
 
 class UnknownReference(BusinessRuleViolation):
@@ -58,4 +59,49 @@ async def get_customer(session: AsyncSession, customer_id: str) -> CustomerRow:
     customer = await session.get(CustomerRow, customer_id)
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
+    return customer
+
+
+class PreconditionFailed(LedgergateError):
+    status_code = 412
+    slug = "precondition-failed"
+    title = "The resource's version is not the one If-Match names"
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """`If-Match` with the version the caller read (`"3"`, `W/"3"` or `*`); none: no check."""
+    if if_match is None:
+        return
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")]
+    if "*" in tags or str(version) in tags:
+        return
+    raise PreconditionFailed(
+        f"the customer is at version {version}, not {if_match}; read it again and retry",
+        current_version=version,
+    )
+
+
+async def update_customer(
+    session: AsyncSession, customer_id: str, *, data: CustomerUpdate, if_match: str | None
+) -> CustomerRow:
+    """Apply the fields the caller sent, if the caller saw the current version."""
+    customer = await session.get(CustomerRow, customer_id, with_for_update=True)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}")
+    check_if_match(if_match, customer.version)
+    if data.name is not None:
+        customer.name = data.name
+    if data.email is not None:
+        customer.email = str(data.email)
+    if data.status is not None and data.status != customer.status:
+        customer.status = CUSTOMER_STATUS.check(CustomerStatus(customer.status), data.status)
+    if "partner_id" in data.model_fields_set and data.partner_id != customer.partner_id:
+        if data.partner_id is not None and await session.get(PartnerRow, data.partner_id) is None:
+            raise UnknownReference(f"no partner {data.partner_id}", pointer="#/partner_id")
+        customer.partner_id = data.partner_id
+    await session.flush()
     return customer

@@ -1,0 +1,1 @@
+"""Subscriptions: orders, mid-cycle amendments and cancellations across billing, ERP and support."""

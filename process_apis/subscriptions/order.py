@@ -1,0 +1,369 @@
+"""The order → subscription workflow.
+
+prepare (one transaction): the customer must be active, the price and its product
+active and in the customer's currency, the product's tier one that grants
+entitlements; the subscription is saved `pending` with a `subscription_order` run.
+Then, with no transaction open, the steps:
+
+1. partner eligibility in the CRM (the request's partner, else the customer's
+   attributed one): an approved, unexpired deal registration covering the product
+   tier; a refusal is a 422 `partner-not-eligible` carrying the CRM's reason code;
+2. the customer, the product and the price synced into billing when they are not
+   there yet (see `customers.sync` and `subscriptions.catalog`);
+3. the billing subscription, keyed by our subscription id;
+4. the ERP customer upserted by number in the legal entity's company;
+5. the support desk reconciled with the customer's subscriptions (grants the tier).
+
+Finally the subscription is `active` with its billing reference and current period,
+its deal registration as CRM reference, and its local entitlements.
+
+A transient failure queues the run (202, the subscription stays `pending`); a
+business failure fails it into the exception queue, also `pending`, fixable and
+replayable. Discarding a failed order compensates with a cancelled subscription: a
+`subscription_cancel` run is queued that cancels it in billing (when it got there)
+and revokes what the desk granted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.parties import CustomerStatus
+from app.core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
+from app.core.errors import LedgergateError
+from app.core.ids import new_id
+from app.core.models.base import utcnow
+from app.core.models.customer import CustomerRow
+from app.core.models.partner import PartnerRow
+from app.core.models.price import PriceRow
+from app.core.models.product import ProductRow
+from app.core.models.subscription import SubscriptionRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, save_refs, take_run
+from process_apis.customers.service import UnknownReference
+from process_apis.customers.sync import (
+    CustomerSnapshot,
+    billing_key,
+    snapshot,
+    sync_billing_customer,
+    upsert_erp_customer,
+)
+from process_apis.deps import ProcessContext
+from process_apis.engine import Engine
+from process_apis.entitlements import service as entitlements
+from process_apis.entitlements.features import support_tier
+from process_apis.invoices.errors import CustomerNotActive
+from process_apis.subscriptions import repository
+from process_apis.subscriptions.cancellation import WORKFLOW as CANCEL_WORKFLOW
+from process_apis.subscriptions.catalog import PriceSnapshot, price_snapshot, sync_billing_price
+from process_apis.subscriptions.errors import (
+    PartnerNotEligible,
+    PriceCurrencyMismatch,
+    PriceNotActive,
+    SubscriptionNotActive,
+)
+from process_apis.subscriptions.schemas import SubscriptionCreate, SubscriptionResult
+from system_apis.billing.schemas import (
+    BillingSubscription,
+    BillingSubscriptionCreate,
+    BillingSubscriptionItemCreate,
+)
+from system_apis.errors import BackendTransientError
+from system_apis.support.schemas import SupportTier
+
+WORKFLOW = "subscription_order"
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """Everything the steps need, captured in the prepare transaction."""
+
+    run_id: str
+    subscription_id: str
+    quantity: int
+    partner_id: str | None
+    customer: CustomerSnapshot
+    price: PriceSnapshot
+    tier: SupportTier
+    support: dict[str, SupportTier]
+    key_prefix: str
+    on: date
+
+
+@dataclass(frozen=True)
+class Ordered:
+    billing: BillingSubscription
+    deal_registration_id: str | None
+
+
+class SubscriptionOrderWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker)
+
+    async def order(
+        self, *, request: SubscriptionCreate, client_id: str, correlation_id: str | None
+    ) -> SubscriptionResult:
+        async with self.context.sessionmaker() as session:
+            subscription = await _validated_subscription(session, request)
+            session.add(subscription)
+            await session.flush()
+            plan = await self._plan(
+                session,
+                subscription,
+                client_id=client_id,
+                correlation_id=correlation_id,
+                claimed_run_id=None,
+            )
+            await session.commit()
+        return await self.execute(plan)
+
+    async def resume(self, run_id: str) -> SubscriptionResult:
+        """Run a run claimed from the exception queue once more (replay)."""
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            subscription = await repository.get_subscription(
+                session, run.subject_id, for_update=True
+            )
+            if subscription.status != SubscriptionStatus.PENDING:
+                # The record step makes it active and the run succeeded in one transaction,
+                # so a queued order's subscription is pending unless changed by hand.
+                raise SubscriptionNotActive(
+                    f"subscription {subscription.id} is {subscription.status}, not pending; "
+                    "resolve the run instead",
+                    subscription_status=subscription.status,
+                )
+            plan = await self._plan(
+                session,
+                subscription,
+                client_id=run.client_id,
+                correlation_id=run.correlation_id,
+                claimed_run_id=run_id,
+            )
+            await session.commit()
+        return await self.execute(plan)
+
+    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Compensation of a failed order: a cancelled subscription.
+
+        Queues a `subscription_cancel` run, due now, which cancels the subscription in
+        billing if it got there and revokes what the desk granted; the replay worker
+        (or an operator's replay) executes it with no transaction open.
+        """
+        subscription = await repository.get_subscription(session, run.subject_id)
+        if subscription.status == SubscriptionStatus.CANCELED:
+            return
+        compensation = Engine.new_run(
+            workflow=CANCEL_WORKFLOW,
+            subject_id=subscription.id,
+            params={"note": f"compensates the discarded order run {run.id}", "compensates": run.id},
+            correlation_id=run.correlation_id,
+            client_id=run.client_id,
+        )
+        compensation.status = RunStatus.PENDING_RETRY
+        compensation.next_attempt_at = utcnow()
+        session.add(compensation)
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        subscription: SubscriptionRow,
+        *,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None,
+    ) -> OrderPlan:
+        customer = await session.get_one(CustomerRow, subscription.customer_id)
+        price = await session.get_one(PriceRow, subscription.price_id)
+        catalog = await price_snapshot(session, price)
+        tier = support_tier(catalog.product_tier)
+        run = await take_run(
+            session,
+            workflow=WORKFLOW,
+            subject_id=subscription.id,
+            params={
+                "customer_id": subscription.customer_id,
+                "price_id": subscription.price_id,
+                "quantity": subscription.quantity,
+                "partner_id": subscription.partner_id,
+            },
+            correlation_id=correlation_id,
+            client_id=client_id,
+            claimed_run_id=claimed_run_id,
+        )
+        await session.flush()
+        return OrderPlan(
+            run_id=run.id,
+            subscription_id=subscription.id,
+            quantity=subscription.quantity,
+            partner_id=subscription.partner_id,
+            customer=await snapshot(session, customer),
+            price=catalog,
+            tier=tier,
+            support=await entitlements.desired_support(
+                session, customer.id, exclude=subscription.id, plus={catalog.product_id: tier}
+            ),
+            key_prefix=f"{run.id}:{run.attempts}",
+            on=utcnow().date(),
+        )
+
+    async def execute(self, plan: OrderPlan) -> SubscriptionResult:
+        try:
+            ordered = await self._run_steps(plan)
+        except BackendTransientError as error:
+            retry_at = await self.engine.defer(plan.run_id, error)
+            ref = RunRef(
+                state=RunState.PENDING_RETRY,
+                run_id=plan.run_id,
+                run_url=run_url(plan.run_id),
+                retry_at=retry_at,
+            )
+            async with self.context.sessionmaker() as session:
+                return await repository.result(session, plan.subscription_id, ref)
+        except LedgergateError as error:
+            await fail_run(self.context.sessionmaker, plan.run_id, error)
+            error.extensions.setdefault("subscription_id", plan.subscription_id)
+            raise
+        return await self._record(plan, ordered)
+
+    async def _run_steps(self, plan: OrderPlan) -> Ordered:
+        crm, billing, engine = self.context.crm, self.context.billing, self.engine
+        deal_registration_id = None
+        if plan.partner_id is not None:
+            partner_id = plan.partner_id
+            eligibility = await engine.step(
+                plan.run_id,
+                "check_partner_eligibility",
+                1,
+                lambda: crm.check_eligibility(
+                    partner_id,
+                    customer_id=plan.customer.customer_id,
+                    product_tier=plan.price.product_tier,
+                    on=plan.on,
+                ),
+                request={"partner_id": partner_id, "tier": plan.price.product_tier},
+                backend_ref=lambda answer: answer.deal_registration_id,
+            )
+            if not eligibility.eligible:
+                raise PartnerNotEligible(
+                    f"the CRM does not credit partner {partner_id} for customer "
+                    f"{plan.customer.customer_id} on {plan.price.product_tier}: "
+                    f"{eligibility.reason.value}",
+                    reason=eligibility.reason.value,
+                    partner_id=partner_id,
+                    deal_registration_id=eligibility.deal_registration_id,
+                )
+            deal_registration_id = eligibility.deal_registration_id
+        customer_ref = await sync_billing_customer(
+            self.context, engine, plan.run_id, 2, plan.customer
+        )
+        price_ref = await sync_billing_price(self.context, engine, plan.run_id, 3, plan.price)
+        body = BillingSubscriptionCreate(
+            reference=plan.subscription_id,
+            customer_id=customer_ref,
+            items=(BillingSubscriptionItemCreate(price_id=price_ref, quantity=plan.quantity),),
+        )
+        key = billing_key("subscription", plan.subscription_id, body)
+        created = await engine.step(
+            plan.run_id,
+            "create_billing_subscription",
+            5,
+            lambda: billing.create_subscription(body, idempotency_key=key),
+            request=body,
+            downstream_key=key,
+            backend_ref=lambda created: created.id,
+        )
+        await save_refs(
+            self.context.sessionmaker,
+            SubscriptionRow,
+            plan.subscription_id,
+            billing_ref=created.id,
+        )
+        await upsert_erp_customer(self.context, engine, plan.run_id, 6, plan.customer)
+        support = self.context.support
+        await engine.step(
+            plan.run_id,
+            "sync_support_entitlements",
+            7,
+            lambda: entitlements.reconcile(
+                support, plan.customer.customer_id, plan.support, key_prefix=plan.key_prefix
+            ),
+            request={k: v.value for k, v in plan.support.items()},
+            downstream_key=plan.customer.customer_id,
+        )
+        return Ordered(billing=created, deal_registration_id=deal_registration_id)
+
+    async def _record(self, plan: OrderPlan, ordered: Ordered) -> SubscriptionResult:
+        async with self.context.sessionmaker() as session:
+            subscription = await repository.get_subscription(
+                session, plan.subscription_id, for_update=True
+            )
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            subscription.status = SUBSCRIPTION_STATUS.check(
+                SubscriptionStatus(subscription.status), SubscriptionStatus.ACTIVE
+            )
+            subscription.billing_ref = ordered.billing.id
+            subscription.crm_ref = ordered.deal_registration_id
+            subscription.current_period_start = ordered.billing.current_period_start
+            subscription.current_period_end = ordered.billing.current_period_end
+            await entitlements.grant_local(
+                session,
+                subscription_id=subscription.id,
+                customer_id=subscription.customer_id,
+                product_id=plan.price.product_id,
+                tier=plan.tier,
+            )
+            Engine.mark_succeeded(run, _acknowledgement(ordered))
+            await session.commit()
+            ref = RunRef(state=RunState.COMPLETED, run_id=run.id, run_url=run_url(run.id))
+            return await repository.result(session, subscription.id, ref)
+
+
+async def _validated_subscription(
+    session: AsyncSession, request: SubscriptionCreate
+) -> SubscriptionRow:
+    """A `pending` subscription for an active customer and price in its currency."""
+    customer = await session.get(CustomerRow, request.customer_id)
+    if customer is None:
+        raise UnknownReference(f"no customer {request.customer_id}", pointer="#/customer_id")
+    if customer.status != CustomerStatus.ACTIVE:
+        raise CustomerNotActive(f"customer {customer.id} is {customer.status}")
+    price = await session.get(PriceRow, request.price_id)
+    if price is None:
+        raise UnknownReference(f"no price {request.price_id}", pointer="#/price_id")
+    product = await session.get_one(ProductRow, price.product_id)
+    if not (price.active and product.active):
+        raise PriceNotActive(f"price {price.id} of {product.name} is no longer sold")
+    if price.currency != customer.currency:
+        raise PriceCurrencyMismatch(
+            f"price {price.id} is in {price.currency}; customer {customer.id} is billed in "
+            f"{customer.currency}",
+            pointer="#/price_id",
+        )
+    support_tier(product.tier)
+    partner_id = request.partner_id or customer.partner_id
+    if request.partner_id is not None and await session.get(PartnerRow, partner_id) is None:
+        raise UnknownReference(f"no partner {request.partner_id}", pointer="#/partner_id")
+    return SubscriptionRow(
+        id=new_id("subscription"),
+        customer_id=customer.id,
+        price_id=price.id,
+        partner_id=partner_id,
+        quantity=request.quantity,
+        status=SubscriptionStatus.PENDING,
+    )
+
+
+def _acknowledgement(ordered: Ordered) -> dict[str, Any]:
+    return {
+        "billing_subscription_id": ordered.billing.id,
+        "billing_status": ordered.billing.status.value,
+        "latest_invoice_id": ordered.billing.latest_invoice_id,
+        "current_period_start": ordered.billing.current_period_start.isoformat(),
+        "current_period_end": ordered.billing.current_period_end.isoformat(),
+        "deal_registration_id": ordered.deal_registration_id,
+    }
