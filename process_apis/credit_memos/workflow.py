@@ -488,8 +488,9 @@ class CreditMemoWorkflow:
             downstream_key=key,
             backend_ref=lambda credit: credit.id,
         )
+        # The desk keeps the decision's note: it starts with our id too, so a replay finds it.
         decision = ServiceCreditDecision(
-            decision=ServiceCreditOutcome.APPROVED, note=f"credit memo {key} posted"
+            decision=ServiceCreditOutcome.APPROVED, note=f"{key}: credit memo posted in the ERP"
         )
         credit = await step(
             plan.run_id,

@@ -251,13 +251,10 @@ class PaymentWorkflow:
                 await _fail_in_session(session, run, error)
                 raise
             product_ids = {line.product_id for line in invoice.lines if line.product_id}
-            tiers = dict(
-                (
-                    await session.execute(
-                        select(ProductRow.id, ProductRow.tier).where(ProductRow.id.in_(product_ids))
-                    )
-                ).tuples()
+            products = await session.execute(
+                select(ProductRow.id, ProductRow.tier).where(ProductRow.id.in_(product_ids))
             )
+            tiers: dict[str, str] = dict(products.all())
             payment.posting_date = posting_date
             settings = self.context.settings.ledger
             plan = PaymentPlan(

@@ -59,7 +59,7 @@ async def draw_up(
             .where(_settleable(period_end))
             .group_by(Line.partner_id, Line.legal_entity_id, Line.currency)
         )
-    ).tuples()
+    ).all()
     existing = {
         (row.partner_id, row.legal_entity_id, row.currency): row
         for row in await period_settlements(session, period_start)
@@ -105,7 +105,7 @@ async def draw_up(
                 .where(Line.settlement_id.in_(drawn))
                 .group_by(Line.settlement_id)
             )
-        ).tuples()
+        ).all()
         for settlement_id, count, total in totals:
             if settlement_id is not None:
                 drawn[settlement_id].line_count = count
@@ -154,7 +154,7 @@ async def lineage(
     )
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(Line.id < after)
-    rows = (await session.execute(query.order_by(Line.id.desc()).limit(limit + 1))).tuples().all()
+    rows = (await session.execute(query.order_by(Line.id.desc()).limit(limit + 1))).all()
     entries = [
         LineageEntry(
             payment=LineagePayment.model_validate(payment),
