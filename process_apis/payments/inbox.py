@@ -134,6 +134,7 @@ class BillingInbox:
             correlation_id=None,
             client_id=CONSUMER,
         )
+        run.attempts = 0  # `apply` counts the first attempt when it takes the leased run
         session.add_all([payment, run])
         await session.flush()
         return payment.id, run.id

@@ -419,6 +419,7 @@ async def test_an_invoice_paid_in_billing_is_applied_from_the_inbox(gateway: Gat
         "applied",
         invoice["total"],
     )
+    assert payment["last_run"]["attempts"] == 1
     assert erp_payments(gateway) == {payment["id"]: Decimal(invoice["total"]) / 100}
     assert len(payment["commission_lines"]) == 2
     assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "paid"
