@@ -11,12 +11,15 @@ from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from app.webhooks import router as webhooks
+from process_apis.credit_memos import router as credit_memos
 from process_apis.customers import router as customers
 from process_apis.entitlements import router as entitlements
 from process_apis.invoices import router as invoices
 from process_apis.invoices.v2 import router as invoices_v2
 from process_apis.legal_entities import router as legal_entities
+from process_apis.payments import router as payments
 from process_apis.runs import router as runs
+from process_apis.settlements import router as settlements
 from process_apis.subscriptions import router as subscriptions
 from system_apis.billing import router as system_billing
 from system_apis.crm import router as system_crm
@@ -44,6 +47,8 @@ def include_routers(app: FastAPI) -> None:
         invoices_v2,
         runs,
     ):
+        app.include_router(module.router, dependencies=json_only)
+    for module in (credit_memos, payments, settlements):
         app.include_router(module.router, dependencies=json_only)
     for system in (system_erp, system_billing, system_crm, system_support):
         app.include_router(system.router, dependencies=json_only)

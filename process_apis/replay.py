@@ -18,12 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import LedgergateError, NotFound
 from app.core.models.base import utcnow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.credit_memos import workflow as credit_memos
 from process_apis.customers import sync as customer_sync
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import resync as entitlement_resync
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices import posting
+from process_apis.payments import workflow as payments
+from process_apis.payments.inbox import BillingInbox
 from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
+from process_apis.settlements import posting as settlements
 from process_apis.subscriptions import amendment, cancellation, order
 
 logger = logging.getLogger(__name__)
@@ -44,11 +48,22 @@ class Replayer:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
         invoice_posting = posting.InvoicePostingWorkflow(context)
+        credit_memo = credit_memos.CreditMemoWorkflow(context)
+        payment = payments.PaymentWorkflow(context)
+        settlement = settlements.SettlementPostingWorkflow(context)
+        self.inbox = BillingInbox(context)
         self.resumers: dict[str, Callable[[str], Awaitable[Any]]] = {
             posting.WORKFLOW: invoice_posting.resume,
+            credit_memos.WORKFLOW: credit_memo.resume,
+            credit_memos.REVERSAL_WORKFLOW: credit_memo.reverse,
+            payments.WORKFLOW: payment.resume,
+            settlements.WORKFLOW: settlement.resume,
         }
         self.compensators: dict[str, Callable[[AsyncSession, WorkflowRunRow], Awaitable[None]]] = {
             posting.WORKFLOW: invoice_posting.discard,
+            credit_memos.WORKFLOW: credit_memo.discard,
+            payments.WORKFLOW: payment.discard,
+            settlements.WORKFLOW: settlement.discard,
         }
         for module, workflow in (
             (customer_sync, customer_sync.CustomerSyncWorkflow(context)),
@@ -90,6 +105,9 @@ class Replayer:
             self.context.sessionmaker, self.context.settings.idempotency_retention
         )
         while not stop.is_set():
+            inbox = await self.inbox.drain()
+            if inbox.consumed:
+                logger.info("billing.inbox.batch", extra={"consumed": inbox.consumed})
             report = await self.run_once()
             if report.claimed:
                 logger.info("replay.batch", extra={"claimed": report.claimed, **report.outcomes})

@@ -30,6 +30,8 @@ PREFIXES = {
     "audit_event": "aud",
     "api_client": "cli",
     "signing_key": "key",
+    "payment": "pay",
+    "commission_line": "cml",
 }
 
 

@@ -131,6 +131,30 @@ class VersioningSettings(BaseModel):
     )
 
 
+def _default_approval_thresholds() -> dict[str, int]:
+    return {"USD": 10_000, "EUR": 10_000}
+
+
+class CreditMemoSettings(BaseModel):
+    """When a support credit needs an approver (`credit_memos:approve`)."""
+
+    approval_thresholds: dict[str, int] = Field(
+        default_factory=_default_approval_thresholds,
+        description="Largest credit per currency, in minor units, granted without approval; "
+        "a credit in a currency not listed always needs one.",
+    )
+
+
+class LedgerSettings(BaseModel):
+    """The ERP journals and G/L accounts the process tier posts payments and settlements to."""
+
+    payment_journal: str = Field(default="LGPAY", max_length=10)
+    bank_account: str = Field(default="10100", max_length=20)
+    settlement_journal: str = Field(default="LGSETTLE", max_length=10)
+    commission_expense_account: str = Field(default="60100", max_length=20)
+    commission_payable_account: str = Field(default="21500", max_length=20)
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -169,6 +193,8 @@ class Settings(BaseSettings):
     crm: CrmSettings = CrmSettings()
     support: SupportSettings = SupportSettings()
     versioning: VersioningSettings = VersioningSettings()
+    credit_memos: CreditMemoSettings = CreditMemoSettings()
+    ledger: LedgerSettings = LedgerSettings()
 
     @property
     def serves_docs(self) -> bool:

@@ -40,13 +40,18 @@ LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
 
 TAG_DESCRIPTIONS = {
     "auth": "OAuth2 client credentials: access tokens and the keys that verify them.",
+    "credit-memos": "Support credits turned into credit memos: approval, billing and ERP.",
     "customers": "Canonical customers, kept in step with billing and the ERP.",
     "health": "Liveness, readiness and Prometheus metrics for the platform.",
     "invoices": "Invoices and their posting to the ERP (the invoice → ERP workflow).",
+    "entitlements": "What customers may use, granted by their subscriptions.",
     "legal-entities": "Legal entities, their currencies and accounting periods.",
     "ops": "Finance operations: audit trail, exception queue, replay and reconciliation.",
     "partner": "Partner portal: a partner's own customers, invoices and statements.",
+    "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
+    "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
+    "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",
     "system-billing": "Canonical billing system API over the billing engine.",
     "system-crm": "Canonical CRM system API: partners, commission plans, deal registrations.",
     "system-erp": "Canonical ERP system API over the cloud ERP.",

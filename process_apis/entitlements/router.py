@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/customers", tags=["entitlements"])
 @router.get(
     "/{customer_id}/entitlements",
     response_model=EntitlementList,
-    operation_id="entitlements-list",
+    operation_id="customers-entitlements-list",
     dependencies=[requires("entitlements:read")],
     summary="List a customer's entitlements",
     responses=problem_responses(401, 403, 404, 422),
@@ -46,7 +46,7 @@ async def list_entitlements(
 @router.post(
     "/{customer_id}/entitlements/resync",
     response_model=EntitlementResync,
-    operation_id="entitlements-resync",
+    operation_id="customers-entitlements-resync",
     dependencies=[requires("entitlements:write")],
     summary="Re-sync a customer's entitlements to the support desk",
     responses={

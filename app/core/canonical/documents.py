@@ -135,7 +135,8 @@ CREDIT_MEMO_STATUS = StatusMachine[CreditMemoStatus](
         CreditMemoStatus.REQUESTED: frozenset(
             {CreditMemoStatus.APPROVED, CreditMemoStatus.REJECTED}
         ),
-        CreditMemoStatus.APPROVED: frozenset({CreditMemoStatus.ISSUED}),
+        # An approved credit given up (discarded run) is withdrawn, reversed if it was posted.
+        CreditMemoStatus.APPROVED: frozenset({CreditMemoStatus.ISSUED, CreditMemoStatus.REJECTED}),
         CreditMemoStatus.ISSUED: frozenset({CreditMemoStatus.POSTED}),
     },
 )
@@ -157,13 +158,15 @@ class SettlementStatus(StrEnum):
     APPROVED = "approved"
     POSTED = "posted"
     PAID = "paid"
+    VOID = "void"
 
 
 SETTLEMENT_STATUS = StatusMachine[SettlementStatus](
     "settlement",
     {
-        SettlementStatus.DRAFT: frozenset({SettlementStatus.APPROVED}),
-        SettlementStatus.APPROVED: frozenset({SettlementStatus.POSTED}),
+        # A statement whose journal never reached the ERP may be voided; its lines are freed.
+        SettlementStatus.DRAFT: frozenset({SettlementStatus.APPROVED, SettlementStatus.VOID}),
+        SettlementStatus.APPROVED: frozenset({SettlementStatus.POSTED, SettlementStatus.VOID}),
         SettlementStatus.POSTED: frozenset({SettlementStatus.PAID}),
     },
 )

@@ -3,6 +3,7 @@
 from app.core.models.api_client import ApiClientRow
 from app.core.models.audit_event import AuditEventRow
 from app.core.models.base import Base
+from app.core.models.commission_line import CommissionLineRow
 from app.core.models.credit_memo import CreditMemoRow
 from app.core.models.customer import CustomerRow
 from app.core.models.entitlement import EntitlementRow
@@ -10,6 +11,7 @@ from app.core.models.idempotency_key import IdempotencyKeyRow
 from app.core.models.invoice import InvoiceLineRow, InvoiceRow
 from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
 from app.core.models.partner import PartnerRow
+from app.core.models.payment import PaymentRow
 from app.core.models.price import PriceRow
 from app.core.models.product import ProductRow
 from app.core.models.settlement import SettlementRow
@@ -23,6 +25,7 @@ __all__ = [
     "AuditEventRow",
     "AccountingPeriodRow",
     "Base",
+    "CommissionLineRow",
     "CreditMemoRow",
     "CustomerRow",
     "EntitlementRow",
@@ -31,6 +34,7 @@ __all__ = [
     "InvoiceRow",
     "LegalEntityRow",
     "PartnerRow",
+    "PaymentRow",
     "PriceRow",
     "ProductRow",
     "SettlementRow",

@@ -1,0 +1,1 @@
+"""The support credit → credit memo workflow and `/v1/credit-memos`."""

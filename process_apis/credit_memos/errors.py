@@ -1,0 +1,35 @@
+"""Business problems of credit memos, each with its own stable type."""
+
+from __future__ import annotations
+
+from app.core.errors import BusinessRuleViolation, Conflict
+
+
+class InvoiceNotPosted(BusinessRuleViolation):
+    slug = "invoice-not-posted"
+    title = "The invoice is not posted to the ERP"
+
+
+class CreditCurrencyMismatch(BusinessRuleViolation):
+    slug = "credit-currency-mismatch"
+    title = "The credit is in another currency than the invoice"
+
+
+class CreditExceedsRemaining(BusinessRuleViolation):
+    slug = "credit-exceeds-remaining"
+    title = "The credit is more than the invoice still owes"
+
+
+class CaseMismatch(BusinessRuleViolation):
+    slug = "support-case-mismatch"
+    title = "The support case belongs to another customer"
+
+
+class EntitlementNotFound(BusinessRuleViolation):
+    slug = "entitlement-not-found"
+    title = "The customer has no active entitlement for the product"
+
+
+class CreditMemoInProgress(Conflict):
+    slug = "credit-memo-in-progress"
+    title = "The credit memo is being issued by another request"

@@ -1,0 +1,129 @@
+"""`/v1/credit-memos`: support credits, their approval and their issue everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from app.core.auth import principal_of, requires
+from app.core.ids import id_pattern
+from app.core.models.workflow_run import RunStatus
+from app.core.problems import problem_responses
+from process_apis.credit_memos.schemas import (
+    CreditMemoApproval,
+    CreditMemoCreate,
+    CreditMemoResource,
+)
+from process_apis.credit_memos.workflow import CreditMemoWorkflow
+from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
+from process_apis.idempotency import (
+    IdempotencyKeyHeader,
+    IdempotencyStore,
+    Outcome,
+    run_idempotently,
+)
+
+CreditMemoID = Annotated[
+    str, Path(pattern=id_pattern("credit_memo"), examples=["cm_01jd0000000000000000000000"])
+]
+
+router = APIRouter(prefix="/v1/credit-memos", tags=["credit-memos"])
+
+QUEUED = {
+    "description": "A backend is down: the run is queued for retry; follow `run_url`.",
+    "model": CreditMemoResource,
+}
+
+
+def _outcome(memo: CreditMemoResource, created: bool) -> Outcome:
+    location = {"Location": f"/v1/credit-memos/{memo.id}"}
+    if memo.last_run is not None and memo.last_run.status == RunStatus.PENDING_RETRY:
+        return Outcome(202, memo, {"Location": memo.run_url or location["Location"]})
+    return Outcome(201 if created else 200, memo, location)
+
+
+@router.post(
+    "",
+    response_model=CreditMemoResource,
+    status_code=201,
+    operation_id="credit-memos-create",
+    dependencies=[requires("credit_memos:write")],
+    summary="Request a credit memo for a support case",
+    responses={202: QUEUED, **problem_responses(400, 401, 403, 409, 413, 415, 422, 502, 503)},
+)
+async def create_credit_memo(
+    data: CreditMemoCreate,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Request a credit on a posted invoice; above the approval threshold it awaits approval.
+
+    Requires `Idempotency-Key`. `201` with `status` `requested` (awaiting a client with
+    `credit_memos:approve`) or `posted` (under the threshold: issued at once), `202` a
+    backend is down and the run is queued.
+    """
+    workflow = CreditMemoWorkflow(context)
+
+    async def handle() -> Outcome:
+        memo = await workflow.request(
+            data, principal=principal_of(request), correlation_id=correlation_id
+        )
+        return _outcome(memo, created=True)
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.get(
+    "/{credit_memo_id}",
+    response_model=CreditMemoResource,
+    operation_id="credit-memos-get",
+    dependencies=[requires("credit_memos:read")],
+    summary="Get a credit memo",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_credit_memo(credit_memo_id: CreditMemoID, context: ContextDep) -> CreditMemoResource:
+    """A credit memo, its approval, its documents in each backend and its latest run."""
+    return await CreditMemoWorkflow(context).read(credit_memo_id)
+
+
+@router.post(
+    "/{credit_memo_id}/approve",
+    response_model=CreditMemoResource,
+    operation_id="credit-memos-approve",
+    dependencies=[requires("credit_memos:approve")],
+    summary="Approve a credit memo and issue it",
+    responses={202: QUEUED, **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)},
+)
+async def approve_credit_memo(
+    credit_memo_id: CreditMemoID,
+    data: CreditMemoApproval,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Approve the credit, then issue it: ERP credit memo, billing credit note, support desk.
+
+    Requires `Idempotency-Key`. `200` issued (or issued before), `202` a backend is down
+    and the run is queued; approving again resumes a queued or failed run.
+    """
+    workflow = CreditMemoWorkflow(context)
+
+    async def handle() -> Outcome:
+        memo = await workflow.approve(
+            credit_memo_id, approver=client_id, correlation_id=correlation_id, note=data.note
+        )
+        return _outcome(memo, created=False)
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )

@@ -1,0 +1,87 @@
+"""Request and response bodies of `/v1/credit-memos`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, StrictInt, model_validator
+
+from app.core.canonical.base import InputModel
+from app.core.canonical.documents import CreditMemo
+from app.core.ids import id_pattern
+from app.core.money import MAX_MINOR_UNITS, CurrencyCode
+from process_apis.runs.schemas import RunSummary
+from system_apis.support.schemas import SupportTier
+
+PositiveMinorUnits = Annotated[StrictInt, Field(ge=1, le=MAX_MINOR_UNITS, examples=[2500])]
+
+
+class CreditReason(StrEnum):
+    """Why a support case credits the customer; `plan_downgrade` also lowers an entitlement."""
+
+    OUTAGE = "outage"
+    SLA_BREACH = "sla_breach"
+    BILLING_ERROR = "billing_error"
+    GOODWILL = "goodwill"
+    PLAN_DOWNGRADE = "plan_downgrade"
+
+
+class EntitlementChange(InputModel):
+    """The support entitlement the credit moves to a lower tier."""
+
+    product_id: Annotated[str, Field(pattern=id_pattern("product"))]
+    tier: SupportTier
+
+
+class CreditMemoCreate(InputModel):
+    invoice_id: Annotated[str, Field(pattern=id_pattern("invoice"))] = Field(
+        description="The posted invoice to credit."
+    )
+    amount: PositiveMinorUnits = Field(
+        description="The credit before tax, in minor units; the ERP adds the tax of the "
+        "invoice's main tax code, as it did on the invoice."
+    )
+    currency: CurrencyCode
+    reason_code: CreditReason
+    case_id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")] = (
+        Field(description="The support desk's case the credit comes from.", examples=["TCK-1001"])
+    )
+    note: Annotated[str, Field(min_length=1, max_length=400)] | None = None
+    entitlement_change: EntitlementChange | None = Field(
+        default=None, description="Required with `plan_downgrade`, refused with other reasons."
+    )
+
+    @model_validator(mode="after")
+    def _entitlement_change_with_downgrade(self) -> Self:
+        downgrade = self.reason_code == CreditReason.PLAN_DOWNGRADE
+        if downgrade and self.entitlement_change is None:
+            raise ValueError("a plan_downgrade credit names the entitlement_change")
+        if not downgrade and self.entitlement_change is not None:
+            raise ValueError("only a plan_downgrade credit changes an entitlement")
+        return self
+
+
+class CreditMemoApproval(InputModel):
+    note: Annotated[str, Field(min_length=1, max_length=400)] | None = None
+
+
+class CreditMemoResource(CreditMemo):
+    case_id: str | None
+    note: str | None
+    approval_required: bool | None
+    requested_by: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    support_ref: str | None = Field(description="The support desk's service credit.")
+    erp_document_number: str | None = Field(description="The posted ERP credit memo's number.")
+    erp_total_including_tax: int | None = Field(
+        description="What the ERP credited, tax included: the billing credit note's amount."
+    )
+    entitlement_product_id: str | None
+    entitlement_tier: str | None
+    last_run: RunSummary | None = Field(
+        default=None, description="The latest issuing run: none while awaiting approval."
+    )
+    run_url: str | None = None

@@ -1,0 +1,695 @@
+"""The support credit → credit memo workflow.
+
+request (one transaction): the credit is checked against its invoice (posted, same
+currency) and the client's money limit, and stored `requested`. Above the approval
+threshold of its currency it waits for a client with `credit_memos:approve`; at or
+under it, it is approved at once.
+
+approve → prepare (one transaction: `approved`, posting date, persisted run), then the
+steps with no transaction open:
+
+1. the support case is read (it must be the customer's), and with `plan_downgrade` the
+   customer's active entitlement for the product;
+2. the ERP sales credit memo is created (keyed by our id as external document number)
+   against the posted ERP invoice, and posted, which applies it to the invoice. The ERP
+   is the gatekeeper of what the invoice still owes: it refuses a credit over it, a
+   `credit-exceeds-remaining` problem, before anything is issued anywhere else;
+3. the billing credit note for what the ERP credited (tax included) is issued on the
+   invoice's billing document, found first by our id so a repeat issues nothing. An
+   invoice registered in the gateway without a billing document (`billing_ref` unset:
+   it was not billed by the billing engine) has no balance there to correct: the
+   credit lives in the ERP alone and the step is not run;
+4. the desk's service credit on the case is requested (found first by our id in its
+   note) and approved; with `plan_downgrade` the entitlement moves to the lower tier.
+
+Finally the references are recorded and the credit memo is `posted`. A transient
+failure queues the run (202); a business one fails it (422) and leaves the memo
+`approved`, to be approved again (which resumes the run) once fixed.
+
+Discarding a failed run is compensated in accounting terms: a credit never posted in
+the ERP is withdrawn (`rejected`); one already posted is reversed by a reversing
+sales invoice for the same line (`credit_memo_reversal`, run by the replay worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Principal
+from app.core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
+from app.core.canonical.parties import ClosedPeriodPolicy
+from app.core.errors import Conflict, LedgergateError
+from app.core.ids import new_id
+from app.core.models.base import utcnow
+from app.core.models.credit_memo import CreditMemoRow
+from app.core.models.customer import CustomerRow
+from app.core.models.invoice import InvoiceRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.credit_memos import repository
+from process_apis.credit_memos.errors import (
+    CaseMismatch,
+    CreditCurrencyMismatch,
+    CreditExceedsRemaining,
+    CreditMemoInProgress,
+    EntitlementNotFound,
+    InvoiceNotPosted,
+)
+from process_apis.credit_memos.schemas import (
+    CreditMemoCreate,
+    CreditMemoResource,
+    CreditReason,
+)
+from process_apis.customers.service import UnknownReference
+from process_apis.deps import ProcessContext
+from process_apis.engine import RESUMABLE, Engine
+from process_apis.invoices import repository as invoices
+from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.runs.schemas import RunSummary
+from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
+from system_apis.erp.schemas import (
+    ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
+    ErpSalesInvoice,
+    ErpSalesInvoiceCreate,
+)
+from system_apis.errors import BackendBusinessError, BackendContractError, BackendTransientError
+from system_apis.support.schemas import (
+    ServiceCredit,
+    ServiceCreditCreate,
+    ServiceCreditDecision,
+    ServiceCreditOutcome,
+    ServiceCreditReason,
+    SupportEntitlement,
+    SupportEntitlementStatus,
+    SupportTier,
+)
+
+WORKFLOW = "credit_memo"
+REVERSAL_WORKFLOW = "credit_memo_reversal"
+APPROVER_SCOPE = "credit_memos:approve"
+
+SUPPORT_REASON = {
+    CreditReason.OUTAGE: ServiceCreditReason.OUTAGE,
+    CreditReason.SLA_BREACH: ServiceCreditReason.SLA_BREACH,
+    CreditReason.BILLING_ERROR: ServiceCreditReason.BILLING_ERROR,
+    CreditReason.GOODWILL: ServiceCreditReason.GOODWILL,
+    # The customer was billed for a tier above what it is to keep.
+    CreditReason.PLAN_DOWNGRADE: ServiceCreditReason.BILLING_ERROR,
+}
+BILLING_REASON: dict[CreditReason, CreditNoteReason | None] = {
+    CreditReason.OUTAGE: CreditNoteReason.PRODUCT_UNSATISFACTORY,
+    CreditReason.SLA_BREACH: CreditNoteReason.PRODUCT_UNSATISFACTORY,
+    CreditReason.BILLING_ERROR: None,
+    CreditReason.GOODWILL: None,
+    CreditReason.PLAN_DOWNGRADE: CreditNoteReason.ORDER_CHANGE,
+}
+
+
+@dataclass(frozen=True)
+class CreditPlan:
+    """Everything the steps need, captured in the prepare transaction."""
+
+    run_id: str
+    credit_memo_id: str
+    customer_id: str
+    company_id: str
+    case_id: str
+    erp_invoice_id: str
+    document: ErpSalesCreditMemoCreate
+    billing_invoice_id: str | None
+    billing_reason: CreditNoteReason | None
+    service_credit: ServiceCreditCreate
+    entitlement_product_id: str | None
+    entitlement_tier: SupportTier | None
+
+
+@dataclass(frozen=True)
+class CreditOutcome:
+    erp_memo: ErpSalesCreditMemo
+    credit_note: BillingCreditNote | None
+    service_credit: ServiceCredit
+    entitlement: SupportEntitlement | None
+
+
+@dataclass(frozen=True)
+class ReversalPlan:
+    run_id: str
+    credit_memo_id: str
+    company_id: str
+    document: ErpSalesInvoiceCreate
+
+
+def credit_line(invoice: InvoiceRow, memo: CreditMemoRow) -> ErpInvoiceLine:
+    """One line for the credited amount, taxed like the invoice's largest line."""
+    main = max(invoice.lines, key=lambda line: (line.amount, -line.sequence))
+    return ErpInvoiceLine(
+        sequence=1,
+        description=f"Credit {memo.reason_code} on {invoice.id}"[:100],
+        quantity=1,
+        unit_price=memo.amount,
+        tax_code=main.tax_code,
+    )
+
+
+def resource(memo: CreditMemoRow, run: WorkflowRunRow | None) -> CreditMemoResource:
+    """The credit memo as the API shows it, with its latest run."""
+    return CreditMemoResource.model_validate(
+        {
+            **{name: getattr(memo, name) for name in CreditMemoResource.model_fields.keys() & _ROW},
+            "refs": memo.refs,
+            "last_run": RunSummary.model_validate(run) if run is not None else None,
+            "run_url": run_url(run.id) if run is not None else None,
+        }
+    )
+
+
+_ROW = frozenset(CreditMemoRow.__table__.columns.keys())
+
+
+class CreditMemoWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker)
+
+    async def read(self, credit_memo_id: str) -> CreditMemoResource:
+        async with self.context.sessionmaker() as session:
+            memo = await repository.get_credit_memo(session, credit_memo_id)
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
+            return resource(memo, run)
+
+    async def request(
+        self,
+        data: CreditMemoCreate,
+        *,
+        principal: Principal,
+        correlation_id: str | None,
+    ) -> CreditMemoResource:
+        """Store the requested credit; under the threshold of its currency, approve it now."""
+        async with self.context.sessionmaker() as session:
+            invoice = await session.get(InvoiceRow, data.invoice_id)
+            if invoice is None:
+                raise UnknownReference(f"no invoice {data.invoice_id}", pointer="#/invoice_id")
+            if invoice.status not in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
+                raise InvoiceNotPosted(
+                    f"invoice {invoice.id} is {invoice.status}: only a posted invoice is credited"
+                )
+            if data.currency != invoice.currency:
+                raise CreditCurrencyMismatch(
+                    f"a credit in {data.currency} on an invoice in {invoice.currency}",
+                    pointer="#/currency",
+                )
+            principal.check_money_limit(
+                "credit_memos:write",
+                amount=data.amount,
+                currency=data.currency,
+                approver_scope=APPROVER_SCOPE,
+            )
+            threshold = self.context.settings.credit_memos.approval_thresholds.get(data.currency)
+            change = data.entitlement_change
+            memo = CreditMemoRow(
+                id=new_id("credit_memo"),
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+                legal_entity_id=invoice.legal_entity_id,
+                currency=data.currency,
+                amount=data.amount,
+                reason_code=data.reason_code.value,
+                status=CreditMemoStatus.REQUESTED,
+                case_id=data.case_id,
+                note=data.note,
+                entitlement_product_id=change.product_id if change else None,
+                entitlement_tier=change.tier.value if change else None,
+                approval_required=threshold is None or data.amount > threshold,
+                requested_by=principal.client_id,
+            )
+            session.add(memo)
+            await session.commit()
+        if memo.approval_required:
+            return resource(memo, None)
+        return await self.approve(
+            memo.id, approver=principal.client_id, correlation_id=correlation_id
+        )
+
+    async def approve(
+        self,
+        credit_memo_id: str,
+        *,
+        approver: str,
+        correlation_id: str | None,
+        note: str | None = None,
+        claimed_run_id: str | None = None,
+    ) -> CreditMemoResource:
+        """Approve the credit (if it waits for it) and issue it, or report it issued."""
+        prepared = await self._prepare(
+            credit_memo_id,
+            approver=approver,
+            note=note,
+            correlation_id=correlation_id,
+            claimed_run_id=claimed_run_id,
+        )
+        if isinstance(prepared, CreditMemoResource):
+            return prepared
+        return await self._execute(prepared)
+
+    async def resume(self, run_id: str) -> CreditMemoResource:
+        """Run a run claimed from the exception queue once more (replay)."""
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+        return await self.approve(
+            run.subject_id,
+            approver=run.client_id or "replay",
+            correlation_id=run.correlation_id,
+            claimed_run_id=run_id,
+        )
+
+    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Compensation: withdraw a credit the ERP never booked, else queue its reversal."""
+        memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
+        if memo.status in (CreditMemoStatus.POSTED, CreditMemoStatus.REJECTED):
+            return
+        posted = await repository.succeeded_step(session, run.id, "post_erp_credit_memo")
+        if posted is None:
+            memo.status = CREDIT_MEMO_STATUS.check(
+                CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
+            )
+            return
+        billing = await repository.succeeded_step(session, run.id, "issue_billing_credit_note")
+        reversal = Engine.new_run(
+            workflow=REVERSAL_WORKFLOW,
+            subject_id=memo.id,
+            params={
+                "discarded_run_id": run.id,
+                "erp_credit_memo_number": posted.backend_ref,
+                "billing_credit_note": billing.backend_ref if billing else None,
+            },
+            correlation_id=run.correlation_id,
+            client_id=run.client_id,
+        )
+        reversal.status = RunStatus.PENDING_RETRY
+        reversal.next_attempt_at = utcnow()  # due at once: the replay worker runs it
+        session.add(reversal)
+
+    async def _prepare(
+        self,
+        credit_memo_id: str,
+        *,
+        approver: str,
+        note: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None,
+    ) -> CreditPlan | CreditMemoResource:
+        async with self.context.sessionmaker() as session:
+            memo = await repository.get_credit_memo(session, credit_memo_id, for_update=True)
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
+            if memo.status == CreditMemoStatus.POSTED:
+                return resource(memo, run)
+            if run is not None and run.status == RunStatus.DISCARDED:
+                raise Conflict(f"credit memo {memo.id} was given up by an operator")
+            if memo.status == CreditMemoStatus.REQUESTED:
+                memo.status = CREDIT_MEMO_STATUS.check(
+                    CreditMemoStatus.REQUESTED, CreditMemoStatus.APPROVED
+                )
+                memo.approved_by = approver
+                memo.approved_at = utcnow()
+            elif memo.status != CreditMemoStatus.APPROVED:
+                CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
+            if (
+                run is not None
+                and run.id != claimed_run_id
+                and run.status == RunStatus.RUNNING
+                and run.next_attempt_at
+                and run.next_attempt_at > utcnow()
+            ):
+                raise CreditMemoInProgress(f"run {run.id} is issuing credit memo {memo.id} now")
+            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
+                Engine.resume(run, correlation_id=correlation_id)
+            else:
+                run = Engine.new_run(
+                    workflow=WORKFLOW,
+                    subject_id=memo.id,
+                    params={"approved_by": memo.approved_by, "approval_note": note},
+                    correlation_id=correlation_id,
+                    client_id=memo.requested_by,
+                )
+                session.add(run)
+            invoice = await invoices.get_invoice(session, memo.invoice_id)
+            customer = await session.get_one(CustomerRow, memo.customer_id)
+            legal_entity = await get_legal_entity(session, memo.legal_entity_id)
+            try:
+                posting_date = resolve_posting_date(
+                    date.today(),
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                )
+            except LedgergateError as error:
+                await self._fail_in_session(session, run, error)
+                raise
+            reason = CreditReason(memo.reason_code)
+            plan = CreditPlan(
+                run_id=run.id,
+                credit_memo_id=memo.id,
+                customer_id=customer.id,
+                company_id=legal_entity.erp_company_id,
+                case_id=memo.case_id or "",
+                erp_invoice_id=invoice.erp_ref or "",
+                document=ErpSalesCreditMemoCreate(
+                    external_document_number=memo.id,
+                    customer_number=customer.erp_number,
+                    currency=memo.currency,
+                    posting_date=posting_date,
+                    due_date=posting_date,
+                    applies_to_invoice_id=invoice.erp_ref,
+                    lines=(credit_line(invoice, memo),),
+                ),
+                billing_invoice_id=invoice.billing_ref,
+                billing_reason=BILLING_REASON[reason],
+                service_credit=ServiceCreditCreate(
+                    case_id=memo.case_id or "",
+                    customer_id=customer.id,
+                    invoice_id=invoice.id,
+                    amount=memo.amount,
+                    currency=memo.currency,
+                    reason_code=SUPPORT_REASON[reason],
+                    note=f"{memo.id}: {memo.note or reason.value}"[:500],
+                ),
+                entitlement_product_id=memo.entitlement_product_id,
+                entitlement_tier=SupportTier(memo.entitlement_tier)
+                if memo.entitlement_tier
+                else None,
+            )
+            await session.commit()
+            return plan
+
+    async def _execute(self, plan: CreditPlan) -> CreditMemoResource:
+        try:
+            outcome = await self._run_steps(plan)
+        except BackendTransientError as error:
+            await self.engine.defer(plan.run_id, error)
+            return await self.read(plan.credit_memo_id)
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await self._fail_in_session(session, run, error)
+            raise
+        return await self._record(plan, outcome)
+
+    async def _run_steps(self, plan: CreditPlan) -> CreditOutcome:
+        erp, support, company = self.context.erp, self.context.support, plan.company_id
+        step = self.engine.step
+        case = await step(
+            plan.run_id,
+            "check_case",
+            1,
+            lambda: support.get_case(plan.case_id),
+            request={"case_id": plan.case_id},
+            backend_ref=lambda found: found.id,
+        )
+        if case.customer_id != plan.customer_id:
+            raise CaseMismatch(f"support case {case.id} is not customer {plan.customer_id}'s")
+        entitlement = None
+        if plan.entitlement_product_id is not None:
+            held = await step(
+                plan.run_id,
+                "check_entitlement",
+                2,
+                lambda: support.list_entitlements(plan.customer_id),
+                request={"customer_id": plan.customer_id},
+            )
+            entitlement = next(
+                (
+                    e
+                    for e in held
+                    if e.product_id == plan.entitlement_product_id
+                    and e.status == SupportEntitlementStatus.ACTIVE
+                ),
+                None,
+            )
+            if entitlement is None:
+                raise EntitlementNotFound(
+                    f"customer {plan.customer_id} holds no active entitlement for "
+                    f"{plan.entitlement_product_id}"
+                )
+        key = plan.credit_memo_id
+        draft = await step(
+            plan.run_id,
+            "create_erp_credit_memo",
+            3,
+            lambda: erp.create_sales_credit_memo(company, plan.document),
+            request=plan.document,
+            downstream_key=key,
+            backend_ref=lambda memo: memo.id,
+        )
+        try:
+            posted = await step(
+                plan.run_id,
+                "post_erp_credit_memo",
+                4,
+                lambda: erp.post_sales_credit_memo(company, draft.id),
+                request={"credit_memo_id": draft.id},
+                downstream_key=key,
+                backend_ref=lambda memo: memo.number,
+            )
+        except BackendBusinessError as error:
+            await self._explain_refusal(plan, draft, error)
+            raise
+        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
+            raise BackendContractError(
+                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
+                backend="erp",
+                operation="post_sales_credit_memo",
+            )
+        note = None
+        if plan.billing_invoice_id is not None:
+            note = await step(
+                plan.run_id,
+                "issue_billing_credit_note",
+                6,
+                lambda: self._credit_note(plan, posted.total_including_tax),
+                request={
+                    "invoice_id": plan.billing_invoice_id,
+                    "amount": posted.total_including_tax,
+                },
+                downstream_key=key,
+                backend_ref=lambda issued: issued.id,
+            )
+        requested = await step(
+            plan.run_id,
+            "request_service_credit",
+            7,
+            lambda: self._service_credit(plan),
+            request=plan.service_credit,
+            downstream_key=key,
+            backend_ref=lambda credit: credit.id,
+        )
+        # The desk keeps the decision's note: it starts with our id too, so a replay finds it.
+        decision = ServiceCreditDecision(
+            decision=ServiceCreditOutcome.APPROVED, note=f"{key}: credit memo posted in the ERP"
+        )
+        credit = await step(
+            plan.run_id,
+            "approve_service_credit",
+            8,
+            lambda: support.decide_service_credit(requested.id, decision),
+            request=decision,
+            downstream_key=requested.id,
+            backend_ref=lambda decided: decided.id,
+        )
+        changed = None
+        if entitlement is not None and plan.entitlement_tier is not None:
+            tier = plan.entitlement_tier
+            changed = await step(
+                plan.run_id,
+                "change_entitlement",
+                9,
+                lambda: support.change_entitlement_tier(entitlement.id, tier),
+                request={"entitlement_id": entitlement.id, "tier": tier.value},
+                downstream_key=entitlement.id,
+                backend_ref=lambda changed: changed.id,
+            )
+        return CreditOutcome(posted, note, credit, changed)
+
+    async def _explain_refusal(
+        self, plan: CreditPlan, draft: ErpSalesCreditMemo, error: BackendBusinessError
+    ) -> None:
+        """Name the usual refusal: a credit over what the posted invoice still owes."""
+        invoice: ErpSalesInvoice = await self.engine.step(
+            plan.run_id,
+            "read_erp_invoice",
+            5,
+            lambda: self.context.erp.get_sales_invoice(plan.company_id, plan.erp_invoice_id),
+            request={"invoice_id": plan.erp_invoice_id},
+            backend_ref=lambda found: found.number,
+        )
+        if draft.total_including_tax > invoice.remaining_amount:
+            raise CreditExceedsRemaining(
+                f"the credit of {draft.total_including_tax} {draft.currency} (tax included) is "
+                f"more than the {invoice.remaining_amount} invoice {invoice.number} still owes",
+                credit_total=draft.total_including_tax,
+                remaining_amount=invoice.remaining_amount,
+            ) from error
+
+    async def _credit_note(self, plan: CreditPlan, amount: int) -> BillingCreditNote:
+        """The credit note issued for this memo earlier, or a new one."""
+        billing, invoice_id = self.context.billing, plan.billing_invoice_id or ""
+        page = await billing.list_credit_notes(invoice_id=invoice_id, limit=100)
+        for note in page.credit_notes:
+            if note.reference == plan.credit_memo_id:
+                return note
+        return await billing.create_credit_note(
+            BillingCreditNoteCreate(
+                reference=plan.credit_memo_id,
+                invoice_id=invoice_id,
+                amount=amount,
+                reason=plan.billing_reason,
+                memo=plan.service_credit.note,
+            ),
+            idempotency_key=f"credit-note-{plan.credit_memo_id}",
+        )
+
+    async def _service_credit(self, plan: CreditPlan) -> ServiceCredit:
+        """The desk's service credit for this memo (its note starts with our id), or a new one."""
+        support = self.context.support
+        for credit in await support.list_service_credits(case_id=plan.case_id):
+            if (credit.note or "").startswith(f"{plan.credit_memo_id}:"):
+                return credit
+        return await support.request_service_credit(
+            plan.service_credit, idempotency_key=f"service-credit-{plan.credit_memo_id}"
+        )
+
+    async def _record(self, plan: CreditPlan, outcome: CreditOutcome) -> CreditMemoResource:
+        async with self.context.sessionmaker() as session:
+            memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            issued = CREDIT_MEMO_STATUS.check(
+                CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED
+            )
+            memo.status = CREDIT_MEMO_STATUS.check(issued, CreditMemoStatus.POSTED)
+            memo.erp_ref = outcome.erp_memo.id
+            memo.erp_document_number = outcome.erp_memo.number
+            memo.erp_total_including_tax = outcome.erp_memo.total_including_tax
+            memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
+            memo.support_ref = outcome.service_credit.id
+            Engine.mark_succeeded(run, _acknowledgement(outcome))
+            await session.commit()
+            return resource(memo, run)
+
+    async def _fail_in_session(
+        self, session: AsyncSession, run: WorkflowRunRow, error: Exception
+    ) -> None:
+        Engine.mark_failed(run, error)
+        await session.commit()
+        if isinstance(error, LedgergateError):
+            error.extensions.setdefault("run_id", run.id)
+            error.extensions.setdefault("run_url", run_url(run.id))
+
+    # --- the reversal of a discarded, already posted credit ---------------------------
+
+    async def reverse(self, run_id: str) -> None:
+        """Book a reversing sales invoice for the credit, then withdraw the credit memo."""
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id, with_for_update=True)
+            memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
+            Engine.resume(run, correlation_id=None)
+            invoice = await invoices.get_invoice(session, memo.invoice_id)
+            customer = await session.get_one(CustomerRow, memo.customer_id)
+            legal_entity = await get_legal_entity(session, memo.legal_entity_id)
+            try:
+                posting_date = resolve_posting_date(
+                    date.today(),
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                )
+            except LedgergateError as error:
+                await self._fail_in_session(session, run, error)
+                raise
+            plan = ReversalPlan(
+                run_id=run.id,
+                credit_memo_id=memo.id,
+                company_id=legal_entity.erp_company_id,
+                document=ErpSalesInvoiceCreate(
+                    external_document_number=f"{memo.id}-R",
+                    customer_number=customer.erp_number,
+                    currency=memo.currency,
+                    posting_date=posting_date,
+                    due_date=posting_date,
+                    lines=(credit_line(invoice, memo),),
+                ),
+            )
+            await session.commit()
+        try:
+            document = await self._reverse_steps(plan)
+        except BackendTransientError as error:
+            await self.engine.defer(plan.run_id, error)
+            return
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await self._fail_in_session(session, run, error)
+            raise
+        async with self.context.sessionmaker() as session:
+            memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            memo.status = CREDIT_MEMO_STATUS.check(
+                CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
+            )
+            Engine.mark_succeeded(
+                run,
+                {
+                    "reversing_invoice_id": document.id,
+                    "reversing_invoice_number": document.number,
+                    "reversed_total_including_tax": document.total_including_tax,
+                    # The billing port cannot void a credit note: finance settles it there.
+                    "billing_credit_note_kept": run.params.get("billing_credit_note"),
+                },
+            )
+            await session.commit()
+
+    async def _reverse_steps(self, plan: ReversalPlan) -> ErpSalesInvoice:
+        erp, company, key = (
+            self.context.erp,
+            plan.company_id,
+            plan.document.external_document_number,
+        )
+        draft = await self.engine.step(
+            plan.run_id,
+            "create_reversing_invoice",
+            1,
+            lambda: erp.create_sales_invoice(company, plan.document),
+            request=plan.document,
+            downstream_key=key,
+            backend_ref=lambda document: document.id,
+        )
+        return await self.engine.step(
+            plan.run_id,
+            "post_reversing_invoice",
+            2,
+            lambda: erp.post_sales_invoice(company, draft.id),
+            request={"document_id": draft.id},
+            downstream_key=key,
+            backend_ref=lambda document: document.number,
+        )
+
+
+def _acknowledgement(outcome: CreditOutcome) -> dict[str, Any]:
+    memo = outcome.erp_memo
+    return {
+        "erp_credit_memo_id": memo.id,
+        "erp_credit_memo_number": memo.number,
+        "erp_applies_to_invoice_number": memo.applies_to_invoice_number,
+        "erp_total_including_tax": memo.total_including_tax,
+        "billing_credit_note": outcome.credit_note.id if outcome.credit_note else None,
+        "billing_skipped": None
+        if outcome.credit_note
+        else "the invoice has no billing document: the credit is the ERP's alone",
+        "service_credit": outcome.service_credit.id,
+        "service_credit_status": outcome.service_credit.status.value,
+        "entitlement": outcome.entitlement.id if outcome.entitlement else None,
+        "entitlement_tier": outcome.entitlement.tier.value if outcome.entitlement else None,
+    }

@@ -1,0 +1,30 @@
+"""Business problems of payments, each with its own stable type."""
+
+from __future__ import annotations
+
+from app.core.errors import BusinessRuleViolation, Conflict
+
+
+class PaymentCurrencyMismatch(BusinessRuleViolation):
+    slug = "payment-currency-mismatch"
+    title = "The payment is in another currency than the invoice"
+
+
+class InvoiceAlreadyPaid(BusinessRuleViolation):
+    slug = "invoice-already-paid"
+    title = "The invoice is paid in full"
+
+
+class PaymentExceedsRemaining(BusinessRuleViolation):
+    slug = "payment-exceeds-remaining"
+    title = "The payment is more than the invoice still owes"
+
+
+class PaymentInProgress(Conflict):
+    slug = "payment-in-progress"
+    title = "The payment is being applied by another request"
+
+
+class PaymentInLedger(Conflict):
+    slug = "payment-in-ledger"
+    title = "The payment is applied in the ERP and cannot be given up"

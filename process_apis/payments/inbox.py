@@ -1,0 +1,160 @@
+"""The billing inbox consumer: acts on the billing events the webhook receiver stored.
+
+`app/webhooks` puts each verified billing event in the inbox once; this consumer
+takes the pending ones it handles in arrival order (locked with `SKIP LOCKED`, so
+replicas share the work), and marks each processed in the transaction that acts on it:
+
+- `invoice.finalized` and `invoice.paid` link the billing invoice to the gateway's
+  invoice: the one whose `billing_ref` is the billing invoice, or the one the billing
+  invoice names as ours (`metadata[ledgergate_id]`), which then gets the `billing_ref`;
+- `invoice.paid` also records the payment (one per billing invoice: a redelivery finds
+  it) with its workflow run, and the payment is then applied (`PaymentWorkflow`). The run
+  is leased in that same transaction: if the process dies before it is applied, the
+  replay worker takes the abandoned run over.
+
+Events of other types are left for their own consumers. An event about an invoice the
+gateway does not know is marked processed and logged: nothing here can act on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import LedgergateError
+from app.core.ids import new_id
+from app.core.models.base import utcnow
+from app.core.models.invoice import InvoiceRow
+from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from app.core.models.webhook_event import WebhookInboxRow
+from process_apis.deps import ProcessContext
+from process_apis.engine import Engine
+from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
+from system_apis.billing.schemas import BillingEvent, BillingEventType, BillingInvoice
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "stripe"
+HANDLED = (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID)
+CONSUMER = "billing-inbox"
+BATCH = 50
+
+
+@dataclass
+class InboxReport:
+    consumed: int = 0
+    payments: list[str] = field(default_factory=list)
+
+
+class BillingInbox:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.payments = PaymentWorkflow(context)
+
+    async def drain(self, *, limit: int = BATCH) -> InboxReport:
+        """Handle up to `limit` pending events; then apply the payments they recorded."""
+        report = InboxReport()
+        started: list[tuple[str, str]] = []
+        async with self.context.sessionmaker() as session:
+            rows = (
+                await session.scalars(
+                    select(WebhookInboxRow)
+                    .where(
+                        WebhookInboxRow.processed_at.is_(None),
+                        WebhookInboxRow.provider == PROVIDER,
+                        WebhookInboxRow.event_type.in_([kind.value for kind in HANDLED]),
+                    )
+                    .order_by(WebhookInboxRow.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                event = BillingEvent.model_validate(row.payload)
+                payment = await self._handle(session, event)
+                if payment is not None:
+                    started.append(payment)
+                row.processed_at = utcnow()
+            report.consumed = len(rows)
+            await session.commit()
+        for payment_id, run_id in started:
+            try:
+                await self.payments.apply(
+                    payment_id, client_id=CONSUMER, correlation_id=None, claimed_run_id=run_id
+                )
+            except LedgergateError as error:  # recorded on the run, which waits in the queue
+                logger.info(
+                    "billing.inbox.payment_failed",
+                    extra={"payment_id": payment_id, "error": str(error)},
+                )
+            report.payments.append(payment_id)
+        return report
+
+    async def _handle(self, session: AsyncSession, event: BillingEvent) -> tuple[str, str] | None:
+        """Link the event's invoice; for a payment, record it and its run."""
+        billed = event.invoice
+        if billed is None:
+            return None
+        invoice = await _linked_invoice(session, billed)
+        if invoice is None:
+            logger.warning(
+                "billing.inbox.invoice_unknown",
+                extra={"event_id": event.id, "billing_invoice": billed.id},
+            )
+            return None
+        if event.type != BillingEventType.INVOICE_PAID or billed.amount_paid <= 0:
+            return None
+        known = await session.scalar(
+            select(PaymentRow.id).where(
+                PaymentRow.source == PaymentSource.BILLING, PaymentRow.source_ref == billed.id
+            )
+        )
+        if known is not None:
+            return None
+        payment = PaymentRow(
+            id=new_id("payment"),
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            legal_entity_id=invoice.legal_entity_id,
+            currency=billed.currency,
+            amount=billed.amount_paid,
+            paid_on=event.occurred_at.date(),
+            source=PaymentSource.BILLING,
+            source_ref=billed.id,
+            reference=event.id,
+            status=PaymentStatus.RECORDED,
+        )
+        run = Engine.new_run(
+            workflow=WORKFLOW,
+            subject_id=payment.id,
+            params={"source": PaymentSource.BILLING.value, "source_ref": billed.id},
+            correlation_id=None,
+            client_id=CONSUMER,
+        )
+        run.attempts = 0  # `apply` counts the first attempt when it takes the leased run
+        session.add_all([payment, run])
+        await session.flush()
+        return payment.id, run.id
+
+
+async def _linked_invoice(session: AsyncSession, billed: BillingInvoice) -> InvoiceRow | None:
+    """The gateway invoice of a billing invoice, linked by `billing_ref` if it was not yet."""
+    invoice = await session.scalar(select(InvoiceRow).where(InvoiceRow.billing_ref == billed.id))
+    if invoice is not None:
+        return invoice
+    if billed.reference is None:
+        return None
+    invoice = await session.get(InvoiceRow, billed.reference, with_for_update=True)
+    if invoice is None:
+        return None
+    if invoice.billing_ref is not None:  # ours, but linked to another billing document
+        logger.warning(
+            "billing.inbox.invoice_linked_elsewhere",
+            extra={"invoice_id": invoice.id, "billing_invoice": billed.id},
+        )
+        return None
+    invoice.billing_ref = billed.id
+    return invoice

@@ -1,0 +1,88 @@
+"""Payments received against posted invoices: recorded, applied in the ERP, rated."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from app.core.auth import requires
+from app.core.ids import id_pattern
+from app.core.models.payment import PaymentStatus
+from app.core.problems import problem_responses
+from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
+from process_apis.idempotency import (
+    IdempotencyKeyHeader,
+    IdempotencyStore,
+    Outcome,
+    run_idempotently,
+)
+from process_apis.payments.schemas import PaymentCreate, PaymentResource
+from process_apis.payments.workflow import PaymentWorkflow
+
+InvoiceID = Annotated[
+    str, Path(pattern=id_pattern("invoice"), examples=["inv_01jd0000000000000000000000"])
+]
+PaymentID = Annotated[
+    str, Path(pattern=id_pattern("payment"), examples=["pay_01jd0000000000000000000000"])
+]
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/payments",
+    response_model=PaymentResource,
+    status_code=201,
+    operation_id="invoices-payments-create",
+    dependencies=[requires("payments:write")],
+    summary="Record a payment against a posted invoice",
+    responses={
+        202: {
+            "description": "A backend is down: the run is queued for retry; follow `run_url`.",
+            "model": PaymentResource,
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+    },
+)
+async def create_payment(
+    invoice_id: InvoiceID,
+    data: PaymentCreate,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Apply a payment to the posted invoice in the ERP and rate the partner's commission.
+
+    Requires `Idempotency-Key`. `201` applied, `202` the ERP or CRM is unreachable and
+    the run is queued. The invoice becomes `paid` once the ERP says it owes nothing.
+    """
+    workflow = PaymentWorkflow(context)
+
+    async def handle() -> Outcome:
+        payment = await workflow.record(
+            invoice_id, data, client_id=client_id, correlation_id=correlation_id
+        )
+        if payment.status == PaymentStatus.RECORDED:
+            return Outcome(202, payment, {"Location": payment.run_url or ""})
+        return Outcome(201, payment, {"Location": f"/v1/payments/{payment.id}"})
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.get(
+    "/v1/payments/{payment_id}",
+    response_model=PaymentResource,
+    operation_id="payments-get",
+    dependencies=[requires("invoices:read")],
+    summary="Get a payment",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_payment(payment_id: PaymentID, context: ContextDep) -> PaymentResource:
+    """A payment, its application in the ERP and the commission lines it earned."""
+    return await PaymentWorkflow(context).read(payment_id)

@@ -1,0 +1,70 @@
+"""Request and response bodies of payments and their commission lines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
+from app.core.canonical.base import BackendRefs, InputModel, OutputModel
+from app.core.models.payment import PaymentSource, PaymentStatus
+from app.core.money import MAX_MINOR_UNITS, CurrencyCode
+from process_apis.runs.schemas import RunSummary
+
+
+class PaymentCreate(InputModel):
+    amount: Annotated[StrictInt, Field(ge=1, le=MAX_MINOR_UNITS, examples=[16005])] = Field(
+        description="Received, in minor units; no more than the invoice still owes."
+    )
+    currency: CurrencyCode
+    paid_on: date | None = Field(
+        default=None,
+        description="When it was received (default today): the date commissions are rated on.",
+    )
+    reference: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="The payer's or the bank's reference."
+    )
+
+
+class CommissionLine(OutputModel):
+    """What the payment earns the customer's partner on one invoice line, and why."""
+
+    id: str
+    invoice_line_id: str
+    partner_id: str
+    product_id: str
+    product_tier: str
+    eligible: bool
+    eligibility_reason: str
+    deal_registration_id: str | None
+    plan_code: str
+    rate_card_version: int | None
+    rate_effective_from: date | None
+    rate_bps: int
+    base_amount: int = Field(description="The part of the payment allocated to the line.")
+    commission_amount: int
+    currency: str
+    settlement_id: str | None
+
+
+class PaymentResource(OutputModel):
+    id: str
+    invoice_id: str
+    customer_id: str
+    legal_entity_id: str
+    amount: int
+    currency: str
+    paid_on: date
+    source: PaymentSource
+    reference: str | None
+    status: PaymentStatus = Field(
+        description="`recorded`: not yet in the ERP. `applied`: applied to the posted invoice."
+    )
+    posting_date: date | None
+    erp_document_number: str | None
+    refs: BackendRefs
+    created_at: datetime
+    commission_lines: list[CommissionLine]
+    last_run: RunSummary | None
+    run_url: str | None

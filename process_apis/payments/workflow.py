@@ -1,0 +1,471 @@
+"""The payment → commission workflow: a payment applied in the ERP, rated for the partner.
+
+A payment is recorded first (through the API, or from a billing `invoice.paid` event
+by the inbox consumer). Then prepare (one transaction: checks, posting date, persisted
+run) and the steps with no transaction open: the ERP's customer payment journal is
+ensured and the payment applied to the posted ERP invoice (keyed by our payment id as
+external document number, so a repeat finds it); the invoice is read back for what it
+still owes. When the customer is attributed to a partner, the CRM is asked for the
+partner's commission plan, its rate card version in force on the payment date and the
+partner's eligibility per product tier (deal registration). Finally, in one
+transaction, the payment is `applied`, the invoice `paid` once it owes nothing, and
+one commission line per invoice line of a product is written with its lineage.
+
+A transient failure queues the run (202); a business one fails it (422). Discarding a
+run gives up a payment that never reached the ERP (`void`); one applied in the ERP
+stays (the ERP's customer ledger has it), so the discard is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.documents import INVOICE_STATUS, InvoiceStatus
+from app.core.canonical.parties import ClosedPeriodPolicy
+from app.core.errors import LedgergateError, NotFound
+from app.core.ids import new_id
+from app.core.models.base import utcnow
+from app.core.models.commission_line import CommissionLineRow
+from app.core.models.customer import CustomerRow
+from app.core.models.invoice import InvoiceRow
+from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from app.core.models.product import ProductRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.credit_memos.errors import InvoiceNotPosted
+from process_apis.credit_memos.repository import succeeded_step
+from process_apis.deps import ProcessContext
+from process_apis.engine import RESUMABLE, Engine
+from process_apis.invoices import repository as invoices
+from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
+from process_apis.payments.errors import (
+    InvoiceAlreadyPaid,
+    PaymentCurrencyMismatch,
+    PaymentExceedsRemaining,
+    PaymentInLedger,
+    PaymentInProgress,
+)
+from process_apis.payments.schemas import CommissionLine, PaymentCreate, PaymentResource
+from process_apis.runs.schemas import RunSummary
+from system_apis.crm.schemas import CrmRateCardVersion, PartnerEligibility
+from system_apis.erp.schemas import (
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
+    ErpJournalCreate,
+    ErpSalesInvoice,
+)
+from system_apis.errors import BackendBusinessError, BackendTransientError
+
+WORKFLOW = "payment"
+
+
+@dataclass(frozen=True)
+class PaymentPlan:
+    run_id: str
+    payment_id: str
+    company_id: str
+    erp_invoice_id: str
+    journal: ErpJournalCreate
+    payment: ErpCustomerPaymentCreate
+    paid_on: date
+    invoice_total: int
+    customer_id: str
+    partner_id: str | None
+    lines: list[LineToRate]
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    applied: ErpCustomerPayment
+    invoice: ErpSalesInvoice
+    plan_code: str | None
+    rated: list[RatedLine]
+
+
+def check_payable(invoice: InvoiceRow, *, currency: str) -> None:
+    """A payment is taken on a posted invoice, in its currency."""
+    if invoice.status == InvoiceStatus.PAID:
+        raise InvoiceAlreadyPaid(f"invoice {invoice.id} is paid in full")
+    if invoice.status != InvoiceStatus.POSTED:
+        raise InvoiceNotPosted(
+            f"invoice {invoice.id} is {invoice.status}: post it before a payment is applied"
+        )
+    if currency != invoice.currency:
+        raise PaymentCurrencyMismatch(
+            f"a payment in {currency} on an invoice in {invoice.currency}", pointer="#/currency"
+        )
+
+
+class PaymentWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker)
+
+    async def read(self, payment_id: str) -> PaymentResource:
+        async with self.context.sessionmaker() as session:
+            payment = await session.get(PaymentRow, payment_id)
+            if payment is None:
+                raise NotFound(f"no payment {payment_id}")
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            lines = (
+                await session.scalars(
+                    select(CommissionLineRow)
+                    .where(CommissionLineRow.payment_id == payment.id)
+                    .order_by(CommissionLineRow.id)
+                )
+            ).all()
+            return PaymentResource.model_validate(
+                {
+                    **{name: getattr(payment, name) for name in _PAYMENT_FIELDS},
+                    "refs": payment.refs,
+                    "commission_lines": [CommissionLine.model_validate(line) for line in lines],
+                    "last_run": RunSummary.model_validate(run) if run else None,
+                    "run_url": run_url(run.id) if run else None,
+                }
+            )
+
+    async def record(
+        self, invoice_id: str, data: PaymentCreate, *, client_id: str, correlation_id: str | None
+    ) -> PaymentResource:
+        """Record a payment received against a posted invoice, and apply it."""
+        async with self.context.sessionmaker() as session:
+            invoice = await invoices.get_invoice(session, invoice_id)
+            check_payable(invoice, currency=data.currency)
+            payment = PaymentRow(
+                id=new_id("payment"),
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+                legal_entity_id=invoice.legal_entity_id,
+                currency=data.currency,
+                amount=data.amount,
+                paid_on=data.paid_on or date.today(),
+                source=PaymentSource.DIRECT,
+                reference=data.reference,
+                status=PaymentStatus.RECORDED,
+            )
+            session.add(payment)
+            await session.commit()
+        return await self.apply(payment.id, client_id=client_id, correlation_id=correlation_id)
+
+    async def apply(
+        self,
+        payment_id: str,
+        *,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None = None,
+    ) -> PaymentResource:
+        """Apply the payment in the ERP and rate its commissions, or report it applied."""
+        plan = await self._prepare(
+            payment_id,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            claimed_run_id=claimed_run_id,
+        )
+        if plan is None:
+            return await self.read(payment_id)
+        try:
+            outcome = await self._run_steps(plan)
+        except BackendTransientError as error:
+            await self.engine.defer(plan.run_id, error)
+            return await self.read(payment_id)
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await _fail_in_session(session, run, error)
+            raise
+        await self._record(plan, outcome)
+        return await self.read(payment_id)
+
+    async def resume(self, run_id: str) -> PaymentResource:
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+        return await self.apply(
+            run.subject_id,
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
+            claimed_run_id=run_id,
+        )
+
+    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Compensation: void a payment the ERP never took; an applied one cannot be undone."""
+        payment = await session.get_one(PaymentRow, run.subject_id, with_for_update=True)
+        if payment.status != PaymentStatus.RECORDED:
+            return
+        if await succeeded_step(session, run.id, "apply_payment") is not None:
+            raise PaymentInLedger(
+                f"payment {payment.id} is applied in the ERP; replay the run or resolve it"
+            )
+        payment.status = PaymentStatus.VOID
+
+    async def _prepare(
+        self,
+        payment_id: str,
+        *,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None,
+    ) -> PaymentPlan | None:
+        async with self.context.sessionmaker() as session:
+            payment = await session.get_one(PaymentRow, payment_id, with_for_update=True)
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            if payment.status != PaymentStatus.RECORDED:
+                return None
+            if (
+                run is not None
+                and run.id != claimed_run_id
+                and run.status == RunStatus.RUNNING
+                and run.next_attempt_at
+                and run.next_attempt_at > utcnow()
+            ):
+                raise PaymentInProgress(f"run {run.id} is applying payment {payment.id} now")
+            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
+                Engine.resume(run, correlation_id=correlation_id)
+            else:
+                run = Engine.new_run(
+                    workflow=WORKFLOW,
+                    subject_id=payment.id,
+                    params={"source": payment.source, "source_ref": payment.source_ref},
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                )
+                session.add(run)
+            invoice = await invoices.get_invoice(session, payment.invoice_id)
+            customer = await session.get_one(CustomerRow, payment.customer_id)
+            legal_entity = await get_legal_entity(session, payment.legal_entity_id)
+            try:
+                check_payable(invoice, currency=payment.currency)
+                posting_date = resolve_posting_date(
+                    payment.paid_on,
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                )
+            except LedgergateError as error:
+                await _fail_in_session(session, run, error)
+                raise
+            product_ids = {line.product_id for line in invoice.lines if line.product_id}
+            products = await session.execute(
+                select(ProductRow.id, ProductRow.tier).where(ProductRow.id.in_(product_ids))
+            )
+            tiers: dict[str, str] = dict(products.all())
+            payment.posting_date = posting_date
+            settings = self.context.settings.ledger
+            plan = PaymentPlan(
+                run_id=run.id,
+                payment_id=payment.id,
+                company_id=legal_entity.erp_company_id,
+                erp_invoice_id=invoice.erp_ref or "",
+                journal=ErpJournalCreate(
+                    code=settings.payment_journal,
+                    display_name="Ledgergate customer payments",
+                    balancing_account_number=settings.bank_account,
+                ),
+                payment=ErpCustomerPaymentCreate(
+                    external_document_number=payment.id,
+                    customer_number=customer.erp_number,
+                    currency=payment.currency,
+                    posting_date=posting_date,
+                    amount=payment.amount,
+                    applies_to_invoice_id=invoice.erp_ref or "",
+                    description=f"Payment {payment.reference or payment.id}"[:100],
+                ),
+                paid_on=payment.paid_on,
+                invoice_total=invoice.total,
+                customer_id=customer.id,
+                partner_id=customer.partner_id,
+                lines=[
+                    LineToRate(
+                        invoice_line_id=line.id,
+                        product_id=line.product_id,
+                        product_tier=tiers[line.product_id],
+                        amount=line.amount,
+                    )
+                    for line in invoice.lines
+                    if line.product_id in tiers
+                ],
+            )
+            await session.commit()
+            return plan
+
+    async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
+        erp, crm, company, step = (
+            self.context.erp,
+            self.context.crm,
+            plan.company_id,
+            self.engine.step,
+        )
+        journal = await step(
+            plan.run_id,
+            "ensure_payment_journal",
+            1,
+            lambda: erp.ensure_customer_payment_journal(company, plan.journal),
+            request=plan.journal,
+            downstream_key=plan.journal.code,
+            backend_ref=lambda found: found.id,
+        )
+        try:
+            applied = await step(
+                plan.run_id,
+                "apply_payment",
+                2,
+                lambda: erp.apply_customer_payment(company, journal.id, plan.payment),
+                request=plan.payment,
+                downstream_key=plan.payment_id,
+                backend_ref=lambda payment: payment.document_number,
+            )
+        except BackendBusinessError as error:
+            owed = await erp.get_sales_invoice(company, plan.erp_invoice_id)
+            if plan.payment.amount > owed.remaining_amount:
+                raise PaymentExceedsRemaining(
+                    f"the payment of {plan.payment.amount} {plan.payment.currency} is more than "
+                    f"the {owed.remaining_amount} invoice {owed.number} still owes",
+                    remaining_amount=owed.remaining_amount,
+                ) from error
+            raise
+        invoice = await step(
+            plan.run_id,
+            "read_erp_invoice",
+            3,
+            lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
+            request={"invoice_id": plan.erp_invoice_id},
+            backend_ref=lambda found: found.number,
+        )
+        partner_id = plan.partner_id
+        if partner_id is None or not plan.lines:
+            return PaymentOutcome(applied, invoice, None, [])
+        partner = await step(
+            plan.run_id,
+            "get_partner",
+            4,
+            lambda: crm.get_partner(partner_id),
+            request={"partner_id": partner_id},
+            backend_ref=lambda found: found.commission_plan,
+        )
+        commission_plan = await step(
+            plan.run_id,
+            "get_commission_plan",
+            5,
+            lambda: crm.get_commission_plan(partner.commission_plan),
+            request={"code": partner.commission_plan},
+            backend_ref=lambda found: found.code,
+        )
+        version: CrmRateCardVersion | None = commission_plan.version_on(plan.paid_on)
+        eligibility: dict[str, PartnerEligibility] = {}
+        for sequence, tier in enumerate(sorted({line.product_tier for line in plan.lines}), 6):
+            eligibility[tier] = await step(
+                plan.run_id,
+                f"check_eligibility:{tier}",
+                sequence,
+                partial(
+                    crm.check_eligibility,
+                    partner_id,
+                    customer_id=plan.customer_id,
+                    product_tier=tier,
+                    on=plan.paid_on,
+                ),
+                request={"partner_id": partner_id, "product_tier": tier, "on": plan.paid_on},
+                backend_ref=lambda answer: answer.reason.value,
+            )
+        rated = rate_lines(
+            plan.lines,
+            paid=plan.payment.amount,
+            invoice_total=plan.invoice_total,
+            version=version,
+            eligibility=eligibility,
+        )
+        return PaymentOutcome(applied, invoice, commission_plan.code, rated)
+
+    async def _record(self, plan: PaymentPlan, outcome: PaymentOutcome) -> None:
+        async with self.context.sessionmaker() as session:
+            payment = await session.get_one(PaymentRow, plan.payment_id, with_for_update=True)
+            invoice = await invoices.get_invoice(session, payment.invoice_id, for_update=True)
+            customer = await session.get_one(CustomerRow, payment.customer_id)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            payment.status = PaymentStatus.APPLIED
+            payment.erp_ref = outcome.applied.id
+            payment.erp_document_number = outcome.applied.document_number
+            payment.applied_at = utcnow()
+            if outcome.invoice.remaining_amount == 0 and invoice.status == InvoiceStatus.POSTED:
+                invoice.status = INVOICE_STATUS.check(InvoiceStatus.POSTED, InvoiceStatus.PAID)
+            present = set(
+                (
+                    await session.scalars(
+                        select(CommissionLineRow.invoice_line_id).where(
+                            CommissionLineRow.payment_id == payment.id
+                        )
+                    )
+                ).all()
+            )
+            partner_id = plan.partner_id or ""  # rated lines exist only for a partner's customer
+            session.add_all(
+                CommissionLineRow(
+                    id=new_id("commission_line"),
+                    payment_id=payment.id,
+                    invoice_id=invoice.id,
+                    invoice_line_id=line.invoice_line_id,
+                    customer_id=customer.id,
+                    partner_id=partner_id,
+                    legal_entity_id=payment.legal_entity_id,
+                    currency=payment.currency,
+                    paid_on=payment.paid_on,
+                    product_id=line.product_id,
+                    product_tier=line.product_tier,
+                    eligible=line.eligible,
+                    eligibility_reason=line.eligibility_reason,
+                    deal_registration_id=line.deal_registration_id,
+                    plan_code=outcome.plan_code or "",
+                    rate_card_version=line.rate_card_version,
+                    rate_effective_from=line.rate_effective_from,
+                    rate_bps=line.rate_bps,
+                    base_amount=line.base_amount,
+                    commission_amount=line.commission_amount,
+                )
+                for line in outcome.rated
+                if line.invoice_line_id not in present
+            )
+            Engine.mark_succeeded(run, _acknowledgement(outcome))
+            await session.commit()
+
+
+async def _fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
+    Engine.mark_failed(run, error)
+    await session.commit()
+    if isinstance(error, LedgergateError):
+        error.extensions.setdefault("run_id", run.id)
+        error.extensions.setdefault("run_url", run_url(run.id))
+
+
+def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
+    return {
+        "erp_payment_id": outcome.applied.id,
+        "erp_document_number": outcome.applied.document_number,
+        "erp_applied_to_invoice_number": outcome.applied.applies_to_invoice_number,
+        "erp_invoice_remaining_amount": outcome.invoice.remaining_amount,
+        "commission_plan": outcome.plan_code,
+        "commission_total": sum(line.commission_amount for line in outcome.rated),
+        "commission_lines": len(outcome.rated),
+    }
+
+
+_PAYMENT_FIELDS = (
+    "id",
+    "invoice_id",
+    "customer_id",
+    "legal_entity_id",
+    "amount",
+    "currency",
+    "paid_on",
+    "source",
+    "reference",
+    "status",
+    "posting_date",
+    "erp_document_number",
+    "created_at",
+)

@@ -1,0 +1,359 @@
+"""The settlement → ERP journal workflow, and the settlement run that feeds it.
+
+prepare (one transaction): the statement moves `draft → approved`, its posting date
+(the period's last day, or the next open period's first by the legal entity's policy)
+and currency (the legal entity's own: journal amounts are kept in it) are checked,
+and the run is persisted. The steps, with no transaction open: the settlement journal
+batch is ensured; the balanced entry is added (commission expense debited, partner
+payable credited, its document number derived from the settlement id and the
+settlement id as external document number, so a repeat adds only missing lines); the
+journal is posted, unless the ledger already holds the entry. Then the ledger entries
+are recorded and the statement is `posted`.
+
+Discarding a run voids a statement whose entry never reached the ERP journal and
+frees its lines for the next period's run; one whose entry is in the journal stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from app.core.canonical.parties import ClosedPeriodPolicy
+from app.core.errors import LedgergateError
+from app.core.models.base import utcnow
+from app.core.models.commission_line import CommissionLineRow
+from app.core.models.settlement import SettlementRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.credit_memos.repository import succeeded_step
+from process_apis.deps import ProcessContext
+from process_apis.engine import RESUMABLE, Engine
+from process_apis.invoices import repository as invoices
+from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.runs.schemas import RunSummary
+from process_apis.settlements import service
+from process_apis.settlements.errors import (
+    SettlementCurrencyNotFunctional,
+    SettlementInErpJournal,
+    SettlementInProgress,
+    SettlementVoid,
+)
+from process_apis.settlements.schemas import (
+    SettlementResource,
+    SettlementRunResult,
+    period_bounds,
+)
+from system_apis.erp.schemas import (
+    ErpDocumentStatus,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpJournalLine,
+)
+from system_apis.errors import BackendContractError, BackendTransientError
+
+WORKFLOW = "settlement_posting"
+UNPOSTED = (SettlementStatus.DRAFT, SettlementStatus.APPROVED)
+
+
+def journal_document_number(settlement_id: str) -> str:
+    """`STL-` and the id's 16 random characters: within the ERP's 20."""
+    return "STL-" + settlement_id.rsplit("_", 1)[1][-16:].upper()
+
+
+def resource(settlement: SettlementRow, run: WorkflowRunRow | None) -> SettlementResource:
+    fields = SettlementResource.model_fields.keys() & _ROW
+    return SettlementResource.model_validate(
+        {
+            **{name: getattr(settlement, name) for name in fields},
+            "refs": settlement.refs,
+            "last_run": RunSummary.model_validate(run) if run is not None else None,
+            "run_url": run_url(run.id) if run is not None else None,
+        }
+    )
+
+
+_ROW = frozenset(SettlementRow.__table__.columns.keys())
+
+
+@dataclass(frozen=True)
+class SettlementPlan:
+    run_id: str
+    settlement_id: str
+    company_id: str
+    journal: ErpJournalCreate
+    entry: ErpJournalEntryCreate
+
+
+class SettlementPostingWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker)
+
+    async def read(self, settlement_id: str) -> SettlementResource:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, settlement_id)
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
+            return resource(settlement, run)
+
+    async def run_period(
+        self, period: str, *, client_id: str, correlation_id: str | None
+    ) -> SettlementRunResult:
+        """Draw up the period's missing statements, then post every one not yet posted."""
+        period_start, period_end = period_bounds(period)
+        async with self.context.sessionmaker() as session:
+            settlements, drawn_up = await service.draw_up(
+                session, period_start=period_start, period_end=period_end
+            )
+            ids = [s.id for s in settlements if s.status in UNPOSTED]
+            await session.commit()
+        for settlement_id in ids:
+            try:
+                await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
+            except (SettlementInProgress, SettlementVoid):
+                continue  # another request has it, or an operator gave it up: shown as it is
+            except LedgergateError:
+                continue  # recorded on its run, which waits in the exception queue
+        async with self.context.sessionmaker() as session:
+            rows = await service.period_settlements(session, period_start)
+            runs = {
+                row.id: await invoices.latest_run(session, workflow=WORKFLOW, subject_id=row.id)
+                for row in rows
+            }
+            return SettlementRunResult(
+                period=period,
+                period_start=period_start,
+                period_end=period_end,
+                drawn_up=drawn_up,
+                settlements=[resource(row, runs[row.id]) for row in rows],
+            )
+
+    async def post(
+        self,
+        settlement_id: str,
+        *,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None = None,
+    ) -> SettlementResource:
+        plan = await self._prepare(
+            settlement_id,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            claimed_run_id=claimed_run_id,
+        )
+        if isinstance(plan, SettlementResource):
+            return plan
+        try:
+            entry = await self._run_steps(plan)
+        except BackendTransientError as error:
+            await self.engine.defer(plan.run_id, error)
+            return await self.read(settlement_id)
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await _fail_in_session(session, run, error)
+            raise
+        return await self._record(plan, entry)
+
+    async def resume(self, run_id: str) -> SettlementResource:
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+        return await self.post(
+            run.subject_id,
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
+            claimed_run_id=run_id,
+        )
+
+    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Compensation: void a statement the ERP journal never held and free its lines."""
+        settlement = await service.get_settlement(session, run.subject_id, for_update=True)
+        if settlement.status not in UNPOSTED:
+            return
+        if await succeeded_step(session, run.id, "add_journal_entry") is not None:
+            raise SettlementInErpJournal(
+                f"the entry of settlement {settlement.id} is in the ERP journal; replay the run "
+                "or resolve it"
+            )
+        settlement.status = SETTLEMENT_STATUS.check(
+            SettlementStatus(settlement.status), SettlementStatus.VOID
+        )
+        await session.execute(
+            update(CommissionLineRow)
+            .where(CommissionLineRow.settlement_id == settlement.id)
+            .values(settlement_id=None)
+        )
+
+    async def _prepare(
+        self,
+        settlement_id: str,
+        *,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None,
+    ) -> SettlementPlan | SettlementResource:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, settlement_id, for_update=True)
+            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
+            if settlement.status not in UNPOSTED:
+                if settlement.status == SettlementStatus.VOID:
+                    raise SettlementVoid(f"settlement {settlement.id} was voided")
+                return resource(settlement, run)
+            if (
+                run is not None
+                and run.id != claimed_run_id
+                and run.status == RunStatus.RUNNING
+                and run.next_attempt_at
+                and run.next_attempt_at > utcnow()
+            ):
+                raise SettlementInProgress(f"run {run.id} is posting settlement {settlement.id}")
+            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
+                Engine.resume(run, correlation_id=correlation_id)
+            else:
+                run = Engine.new_run(
+                    workflow=WORKFLOW,
+                    subject_id=settlement.id,
+                    params={"period_start": settlement.period_start.isoformat()},
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                )
+                session.add(run)
+            if settlement.status == SettlementStatus.DRAFT:
+                settlement.status = SETTLEMENT_STATUS.check(
+                    SettlementStatus.DRAFT, SettlementStatus.APPROVED
+                )
+            legal_entity = await get_legal_entity(session, settlement.legal_entity_id)
+            try:
+                if settlement.currency != legal_entity.functional_currency:
+                    raise SettlementCurrencyNotFunctional(
+                        f"commissions in {settlement.currency} cannot be journaled by "
+                        f"{legal_entity.code}, which keeps its books in "
+                        f"{legal_entity.functional_currency}"
+                    )
+                posting_date = resolve_posting_date(
+                    settlement.period_end,
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                )
+            except LedgergateError as error:
+                await _fail_in_session(session, run, error)
+                raise
+            ledger = self.context.settings.ledger
+            document = journal_document_number(settlement.id)
+            total = settlement.total_commission
+            text = f"Commissions {settlement.partner_id} {settlement.period_start:%Y-%m}"
+            settlement.posting_date = posting_date
+            settlement.journal_document_number = document
+            plan = SettlementPlan(
+                run_id=run.id,
+                settlement_id=settlement.id,
+                company_id=legal_entity.erp_company_id,
+                journal=ErpJournalCreate(
+                    code=ledger.settlement_journal,
+                    display_name="Ledgergate partner settlements",
+                ),
+                entry=ErpJournalEntryCreate(
+                    document_number=document,
+                    external_document_number=settlement.id,
+                    posting_date=posting_date,
+                    currency=settlement.currency,
+                    lines=(
+                        ErpJournalLine(
+                            account_number=ledger.commission_expense_account,
+                            amount=total,
+                            description=text[:100],
+                        ),
+                        ErpJournalLine(
+                            account_number=ledger.commission_payable_account,
+                            amount=-total,
+                            description=text[:100],
+                        ),
+                    ),
+                ),
+            )
+            await session.commit()
+            return plan
+
+    async def _run_steps(self, plan: SettlementPlan) -> ErpJournalEntry:
+        erp, company, step = self.context.erp, plan.company_id, self.engine.step
+        document = plan.entry.document_number
+        journal = await step(
+            plan.run_id,
+            "ensure_settlement_journal",
+            1,
+            lambda: erp.ensure_journal(company, plan.journal),
+            request=plan.journal,
+            downstream_key=plan.journal.code,
+            backend_ref=lambda found: found.id,
+        )
+        await step(
+            plan.run_id,
+            "add_journal_entry",
+            2,
+            lambda: erp.add_journal_entry(company, journal.id, plan.entry),
+            request=plan.entry,
+            downstream_key=document,
+            backend_ref=lambda entry: entry.document_number,
+        )
+        posted = await step(
+            plan.run_id,
+            "post_journal_entry",
+            3,
+            lambda: erp.post_journal_entry(company, journal.id, document, plan.entry.currency),
+            request={"journal_id": journal.id, "document_number": document},
+            downstream_key=document,
+            backend_ref=lambda entry: entry.document_number,
+        )
+        if posted.status != ErpDocumentStatus.POSTED or not posted.ledger_entries:
+            raise BackendContractError(
+                f"the ERP acknowledged the post of journal entry {document} but reports it "
+                f"{posted.status} with {len(posted.ledger_entries)} ledger entries",
+                backend="erp",
+                operation="post_journal_entry",
+            )
+        return posted
+
+    async def _record(self, plan: SettlementPlan, entry: ErpJournalEntry) -> SettlementResource:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, plan.settlement_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            settlement.status = SETTLEMENT_STATUS.check(
+                SettlementStatus(settlement.status), SettlementStatus.POSTED
+            )
+            settlement.erp_ref = entry.journal_id
+            settlement.posted_at = utcnow()
+            Engine.mark_succeeded(run, _acknowledgement(entry))
+            await session.commit()
+            return resource(settlement, run)
+
+
+async def _fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
+    Engine.mark_failed(run, error)
+    await session.commit()
+    if isinstance(error, LedgergateError):
+        error.extensions.setdefault("run_id", run.id)
+        error.extensions.setdefault("run_url", run_url(run.id))
+
+
+def _acknowledgement(entry: ErpJournalEntry) -> dict[str, Any]:
+    return {
+        "erp_journal_id": entry.journal_id,
+        "document_number": entry.document_number,
+        "ledger_entries": [
+            {
+                "account_number": ledger.account_number,
+                "debit": ledger.debit,
+                "credit": ledger.credit,
+                "posting_date": ledger.posting_date.isoformat() if ledger.posting_date else None,
+            }
+            for ledger in entry.ledger_entries
+        ],
+        "balanced": sum(e.debit for e in entry.ledger_entries)
+        == sum(e.credit for e in entry.ledger_entries),
+    }

@@ -1,0 +1,119 @@
+"""`/v1/settlements`: partner settlement runs, statements and their lineage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from app.core.auth import requires
+from app.core.ids import id_pattern
+from app.core.models.workflow_run import RunStatus
+from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
+from app.core.problems import problem_responses
+from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
+from process_apis.idempotency import (
+    IdempotencyKeyHeader,
+    IdempotencyStore,
+    Outcome,
+    run_idempotently,
+)
+from process_apis.settlements import service
+from process_apis.settlements.posting import SettlementPostingWorkflow
+from process_apis.settlements.schemas import (
+    LineageEntry,
+    SettlementResource,
+    SettlementRunCreate,
+    SettlementRunResult,
+)
+
+SettlementID = Annotated[
+    str, Path(pattern=id_pattern("settlement"), examples=["stl_01jd0000000000000000000000"])
+]
+
+router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
+
+
+@router.post(
+    "/runs",
+    response_model=SettlementRunResult,
+    status_code=201,
+    operation_id="settlements-run",
+    dependencies=[requires("settlements:write")],
+    summary="Run the partner settlement of a period",
+    responses={
+        200: {
+            "description": "Nothing new to draw up: the period's statements.",
+            "model": SettlementRunResult,
+        },
+        202: {
+            "description": "The ERP is down: a statement's posting run is queued for retry.",
+            "model": SettlementRunResult,
+        },
+        **problem_responses(400, 401, 403, 409, 413, 415, 422),
+    },
+)
+async def run_settlements(
+    data: SettlementRunCreate,
+    request: Request,
+    context: ContextDep,
+    client_id: ClientIdDep,
+    correlation_id: CorrelationDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Draw up one statement per partner, legal entity and currency, and journal each in the ERP.
+
+    Requires `Idempotency-Key`. Idempotent per partner and period: running a period again
+    draws up nothing new and resumes the postings that did not finish. `201` statements
+    drawn up, `200` none new, `202` a posting is queued; a statement whose posting failed
+    for a business reason shows its failed `last_run`.
+    """
+    workflow = SettlementPostingWorkflow(context)
+
+    async def handle() -> Outcome:
+        result = await workflow.run_period(
+            data.period, client_id=client_id, correlation_id=correlation_id
+        )
+        queued = any(
+            s.last_run is not None and s.last_run.status == RunStatus.PENDING_RETRY
+            for s in result.settlements
+        )
+        status = 202 if queued else 201 if result.drawn_up else 200
+        return Outcome(status, result)
+
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return await run_idempotently(
+        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.get(
+    "/{settlement_id}",
+    response_model=SettlementResource,
+    operation_id="settlements-get",
+    dependencies=[requires("settlements:read")],
+    summary="Get a settlement statement",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_settlement(settlement_id: SettlementID, context: ContextDep) -> SettlementResource:
+    """A statement: its partner, period, total, ERP journal entry and latest posting run."""
+    return await SettlementPostingWorkflow(context).read(settlement_id)
+
+
+@router.get(
+    "/{settlement_id}/lineage",
+    response_model=Page[LineageEntry],
+    operation_id="settlements-lineage",
+    dependencies=[requires("settlements:read")],
+    summary="Get the lineage of a settlement statement",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def get_lineage(
+    settlement_id: SettlementID,
+    session: SessionDep,
+    cursor: Cursor = None,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+) -> Page[LineageEntry]:
+    """Each commission of the statement: payment → invoice line → attribution → rate card."""
+    entries, next_cursor = await service.lineage(session, settlement_id, cursor=cursor, limit=limit)
+    return Page[LineageEntry](items=entries, next_cursor=next_cursor)

@@ -1,0 +1,112 @@
+"""Request and response bodies of `/v1/settlements`."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from app.core.canonical.base import InputModel, OutputModel
+from app.core.canonical.documents import Settlement
+from app.core.models.payment import PaymentSource
+from process_apis.runs.schemas import RunSummary
+
+Period = Annotated[
+    str,
+    Field(
+        pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$",
+        description="A calendar month, `YYYY-MM`.",
+        examples=["2026-11"],
+    ),
+]
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """The first and last day of a `YYYY-MM` month."""
+    year, month = (int(part) for part in period.split("-"))
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+class SettlementRunCreate(InputModel):
+    period: Period = Field(
+        description="Settle every eligible commission paid up to the month's end that no "
+        "statement holds yet: one statement per partner, legal entity and currency."
+    )
+
+
+class SettlementResource(Settlement):
+    line_count: int | None
+    journal_document_number: str | None = Field(
+        description="The ERP journal entry's document number (the settlement's posting key)."
+    )
+    posting_date: date | None
+    posted_at: datetime | None
+    last_run: RunSummary | None = None
+    run_url: str | None = None
+
+
+class SettlementRunResult(OutputModel):
+    period: str
+    period_start: date
+    period_end: date
+    drawn_up: int = Field(description="Statements this run drew up (0 when they all existed).")
+    settlements: list[SettlementResource] = Field(description="Every statement of the period.")
+
+
+class LineagePayment(OutputModel):
+    id: str
+    amount: int
+    currency: str
+    paid_on: date
+    source: PaymentSource
+    erp_document_number: str | None
+
+
+class LineageInvoiceLine(OutputModel):
+    invoice_id: str
+    erp_document_number: str | None
+    line_id: str
+    sequence: int
+    description: str
+    amount: int
+
+
+class LineageAttribution(OutputModel):
+    partner_id: str
+    customer_id: str
+    deal_registration_id: str | None
+    eligibility_reason: str
+
+
+class LineageRateCard(OutputModel):
+    plan_code: str
+    version: int | None
+    effective_from: date | None
+    product_id: str
+    product_tier: str
+    rate_bps: int
+
+
+class LineageCommission(OutputModel):
+    line_id: str
+    base_amount: int
+    amount: int
+    currency: str
+
+
+class LineageStatement(OutputModel):
+    settlement_id: str
+    journal_document_number: str | None
+
+
+class LineageEntry(OutputModel):
+    """payment → invoice line → attribution → rate card version → commission → statement."""
+
+    payment: LineagePayment
+    invoice_line: LineageInvoiceLine
+    attribution: LineageAttribution
+    rate_card: LineageRateCard
+    commission: LineageCommission
+    statement: LineageStatement

@@ -1,0 +1,464 @@
+"""Payment → commission → partner settlement → ERP journal, across the tiers and the ERP,
+billing and CRM sandboxes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import event, select
+
+from app.core.errors import PROBLEM_BASE_URI
+from app.core.models.commission_line import CommissionLineRow
+from app.core.models.payment import PaymentRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from app.seed import demo_id
+from process_apis.payments.inbox import BillingInbox
+from process_apis.replay import Replayer
+from system_apis.crm.schemas import CrmRate, CrmRateCardVersionCreate
+from system_apis.http import InProcessTransport
+from system_apis.sandboxes import stripe
+from tests.conftest import Gateway, GatewayFactory
+from tests.integration.test_credit_memos import bill_in_stripe, posted_invoice
+from tests.support.faults import SwitchableTransport
+from tests.support.invoices import ACME, DE_COMPANY, INITECH, US_COMPANY, invoice_body
+from tests.support.stripe_sandbox import post, sandbox_http
+
+PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
+NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
+SETTLER = ["settlements:write", "settlements:read", "invoices:read"]
+PERIOD = date.today().strftime("%Y-%m")
+
+
+def product_invoice(
+    customer_id: str = ACME, currency: str = "USD", seats: int = 3
+) -> dict[str, Any]:
+    """Pro seats and an Enterprise add-on (commissionable) and onboarding (not a product)."""
+    pro, enterprise = (4900, 19900) if currency == "USD" else (4500, 18500)
+    body = invoice_body(
+        customer_id,
+        currency=currency,
+        lines=(
+            ("Ledgergate Pro, monthly", seats, pro, "STANDARD"),
+            ("Ledgergate Enterprise add-on", 1, enterprise, "STANDARD"),
+            ("Onboarding", 1, 25000, "STANDARD"),
+        ),
+    )
+    body["lines"][0]["product_id"] = PRO
+    body["lines"][1]["product_id"] = ENTERPRISE
+    return body
+
+
+async def pay(
+    gateway: Gateway, invoice: dict[str, Any], amount: int, key: str, **extra: Any
+) -> httpx.Response:
+    return await gateway.client.post(
+        f"/v1/invoices/{invoice['id']}/payments",
+        json={"amount": amount, "currency": invoice["currency"], **extra},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def run_settlements(
+    client: httpx.AsyncClient, key: str, period: str = PERIOD
+) -> httpx.Response:
+    return await client.post(
+        "/v1/settlements/runs", json={"period": period}, headers={"Idempotency-Key": key}
+    )
+
+
+def erp_payments(gateway: Gateway, company: str = US_COMPANY) -> dict[str, Decimal]:
+    """External document number → amount of every customer payment in the ERP."""
+    assert gateway.backends.erp_sandbox is not None
+    book = gateway.backends.erp_sandbox.books[company]
+    return {
+        payment.external_document_number: payment.amount
+        for journal in book.payment_journals.values()
+        for payment in journal.payments
+    }
+
+
+def ledger(
+    gateway: Gateway, document: str, company: str = US_COMPANY
+) -> list[tuple[str, Decimal, Decimal]]:
+    assert gateway.backends.erp_sandbox is not None
+    return [
+        (entry.account_number, entry.debit_amount, entry.credit_amount)
+        for entry in gateway.backends.erp_sandbox.ledger(company)
+        if entry.document_number == document
+    ]
+
+
+async def test_a_payment_is_applied_in_the_erp_and_rated_for_the_partner(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    response = await pay(gateway, invoice, invoice["total"], "p1", reference="WIRE-1")
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["status"] == "applied"
+    # ERP: the payment applied to the posted invoice, which owes nothing now
+    assert erp_payments(gateway) == {payment["id"]: Decimal(invoice["total"]) / 100}
+    erp_invoice = await gateway.backends.erp.get_sales_invoice(
+        US_COMPANY, invoice["posting"]["erp_document_id"]
+    )
+    assert (erp_invoice.remaining_amount, erp_invoice.status) == (0, "paid")
+    assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "paid"
+    # commission: 20 % (Northwind's reseller-20 plan, version 1) of each product line
+    lines = {line["product_tier"]: line for line in payment["commission_lines"]}
+    assert set(lines) == {"pro", "enterprise"}
+    assert (lines["pro"]["base_amount"], lines["pro"]["commission_amount"]) == (14700, 2940)
+    assert (lines["enterprise"]["base_amount"], lines["enterprise"]["commission_amount"]) == (
+        19900,
+        3980,
+    )
+    for line in lines.values():
+        assert line["partner_id"] == NORTHWIND
+        assert (line["plan_code"], line["rate_card_version"], line["rate_bps"]) == (
+            "reseller-20",
+            1,
+            2000,
+        )
+        assert (line["eligible"], line["eligibility_reason"]) == (True, "eligible")
+        assert line["deal_registration_id"]
+        assert line["settlement_id"] is None
+    run = (await gateway.client.get(payment["run_url"])).json()
+    assert [s["name"] for s in run["steps"]] == [
+        "ensure_payment_journal",
+        "apply_payment",
+        "read_erp_invoice",
+        "get_partner",
+        "get_commission_plan",
+        "check_eligibility:enterprise",
+        "check_eligibility:pro",
+    ]
+    assert run["result"]["commission_total"] == 2940 + 3980
+    again = await pay(gateway, invoice, invoice["total"], "p1", reference="WIRE-1")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(erp_payments(gateway)) == 1
+    paid_twice = await pay(gateway, invoice, 100, "p2")
+    assert paid_twice.json()["type"] == PROBLEM_BASE_URI + "invoice-already-paid"
+
+
+async def test_partial_payments_are_allocated_pro_rata(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    first = (await pay(gateway, invoice, invoice["total"] // 2, "p1")).json()
+    assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "posted"
+    rest = invoice["total"] - invoice["total"] // 2
+    second = (await pay(gateway, invoice, rest, "p2")).json()
+    assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "paid"
+    bases = [
+        sum(line["base_amount"] for line in p["commission_lines"] if line["product_tier"] == "pro")
+        for p in (first, second)
+    ]
+    assert abs(bases[0] - bases[1]) <= 1
+    assert sum(bases) == 14700
+    too_much = await pay(gateway, invoice, 1, "p3")
+    assert too_much.status_code == 422
+
+
+async def test_a_payment_over_what_the_invoice_owes_is_refused_by_the_erp(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    response = await pay(gateway, invoice, invoice["total"] + 1, "p1")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "payment-exceeds-remaining"
+    assert problem["remaining_amount"] == invoice["total"]
+    assert erp_payments(gateway) == {}
+    run = (await gateway.client.get(problem["run_url"])).json()
+    assert (run["status"], run["error_class"]) == ("failed", "business")
+    unposted = (await gateway.client.post("/v1/invoices", json=product_invoice())).json()
+    refused = await pay(gateway, unposted, 100, "p2")
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "invoice-not-posted"
+
+
+async def test_commissions_use_the_rate_card_version_in_force_on_the_payment_date(
+    gateway: Gateway,
+) -> None:
+    tomorrow = date.today() + timedelta(days=1)
+    await gateway.backends.crm.add_rate_card_version(
+        "reseller-20",
+        CrmRateCardVersionCreate(
+            effective_from=tomorrow,
+            rates=(
+                CrmRate(product_tier="pro", rate_bps=2500),
+                CrmRate(product_tier="enterprise", rate_bps=3000),
+            ),
+        ),
+        idempotency_key="rates-v2",
+    )
+    today_invoice = await posted_invoice(gateway, product_invoice())
+    tomorrow_invoice = await posted_invoice(gateway, product_invoice())
+    today = (await pay(gateway, today_invoice, today_invoice["total"], "p1")).json()
+    later = (
+        await pay(
+            gateway, tomorrow_invoice, tomorrow_invoice["total"], "p2", paid_on=tomorrow.isoformat()
+        )
+    ).json()
+    assert {
+        (line["rate_card_version"], line["rate_bps"]) for line in today["commission_lines"]
+    } == {(1, 2000)}
+    by_tier = {line["product_tier"]: line for line in later["commission_lines"]}
+    assert (by_tier["pro"]["rate_card_version"], by_tier["pro"]["rate_bps"]) == (2, 2500)
+    assert by_tier["pro"]["rate_effective_from"] == tomorrow.isoformat()
+    assert by_tier["enterprise"]["commission_amount"] == 19900 * 3000 // 10000
+
+
+async def test_a_partner_without_a_deal_registration_earns_nothing_on_record(
+    gateway: Gateway,
+) -> None:
+    created = await gateway.client.post(
+        "/v1/customers",
+        json={
+            "name": "Hooli Inc.",
+            "email": "ap@hooli.example",
+            "legal_entity_id": demo_id("legal_entity", 1),
+            "currency": "USD",
+            "partner_id": FABRIKAM,
+        },
+    )
+    assert created.status_code == 201, created.text
+    invoice = await posted_invoice(gateway, product_invoice(created.json()["id"]))
+    payment = (await pay(gateway, invoice, invoice["total"], "p1")).json()
+    assert payment["status"] == "applied"
+    assert {
+        (line["eligible"], line["eligibility_reason"], line["commission_amount"])
+        for line in payment["commission_lines"]
+    } == {(False, "no_deal_registration", 0)}
+    run = await run_settlements(await gateway.client_with(SETTLER), "s1")
+    assert run.status_code == 200
+    assert run.json()["settlements"] == []
+
+
+async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gateway) -> None:
+    acme = [await posted_invoice(gateway, product_invoice(seats=seats)) for seats in (1, 2)]
+    initech = await posted_invoice(gateway, product_invoice(INITECH, "EUR"))
+    for number, invoice in enumerate([*acme, initech]):
+        assert (await pay(gateway, invoice, invoice["total"], f"p{number}")).status_code == 201
+    settler = await gateway.client_with(SETTLER, client_id="finance-settler")
+    response = await run_settlements(settler, "s1")
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert result["drawn_up"] == 2
+    by_partner = {s["partner_id"]: s for s in result["settlements"]}
+    northwind, fabrikam = by_partner[NORTHWIND], by_partner[FABRIKAM]
+    northwind_total = sum(4900 * seats * 2000 // 10000 + 3980 for seats in (1, 2))
+    assert (northwind["currency"], northwind["total_commission"], northwind["line_count"]) == (
+        "USD",
+        northwind_total,
+        4,
+    )
+    assert (fabrikam["currency"], fabrikam["total_commission"]) == ("EUR", (13500 + 18500) // 10)
+    for settlement in (northwind, fabrikam):
+        assert settlement["status"] == "posted"
+        assert settlement["last_run"]["status"] == "succeeded"
+        assert settlement["period_start"] == date.today().replace(day=1).isoformat()
+    # ERP: balanced journal entries, commission expense against partner payable
+    document = northwind["journal_document_number"]
+    amount = Decimal(northwind_total) / 100
+    assert ledger(gateway, document) == [("60100", amount, 0), ("21500", 0, amount)]
+    assert ledger(gateway, fabrikam["journal_document_number"], DE_COMPANY) == [
+        ("60100", Decimal(3200) / 100, 0),
+        ("21500", 0, Decimal(3200) / 100),
+    ]
+    # the statement and its lineage, payment → invoice line → attribution → rate card → commission
+    read = (await settler.get(f"/v1/settlements/{northwind['id']}")).json()
+    assert read == {**northwind, "updated_at": read["updated_at"]}
+    lineage = (await settler.get(f"/v1/settlements/{northwind['id']}/lineage?limit=3")).json()
+    assert len(lineage["items"]) == 3
+    rest = (
+        await settler.get(
+            f"/v1/settlements/{northwind['id']}/lineage", params={"cursor": lineage["next_cursor"]}
+        )
+    ).json()
+    entries = lineage["items"] + rest["items"]
+    assert rest["next_cursor"] is None
+    assert {e["invoice_line"]["invoice_id"] for e in entries} == {i["id"] for i in acme}
+    for entry in entries:
+        assert entry["attribution"]["partner_id"] == NORTHWIND
+        assert entry["attribution"]["customer_id"] == ACME
+        assert entry["attribution"]["deal_registration_id"]
+        assert entry["rate_card"]["plan_code"] == "reseller-20"
+        assert entry["rate_card"]["version"] == 1
+        assert entry["payment"]["erp_document_number"]
+        assert entry["invoice_line"]["erp_document_number"]
+        assert entry["statement"] == {
+            "settlement_id": northwind["id"],
+            "journal_document_number": document,
+        }
+    assert sum(e["commission"]["amount"] for e in entries) == northwind_total
+    # idempotent per partner and period: a second run draws up nothing, journals nothing
+    again = await run_settlements(settler, "s2")
+    assert again.status_code == 200
+    assert again.json()["drawn_up"] == 0
+    assert {s["id"] for s in again.json()["settlements"]} == {northwind["id"], fabrikam["id"]}
+    assert len(ledger(gateway, document)) == 2
+    replayed = await run_settlements(settler, "s1")
+    assert replayed.headers["idempotent-replayed"] == "true"
+    await settler.aclose()
+
+
+async def test_late_lines_roll_into_the_next_run_and_never_change_a_statement(
+    gateway: Gateway,
+) -> None:
+    settler = await gateway.client_with(SETTLER)
+    first = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, first, first["total"], "p1")
+    drawn = (await run_settlements(settler, "s1")).json()["settlements"][0]
+    late = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, late, late["total"], "p2")
+    again = (await run_settlements(settler, "s2")).json()
+    assert again["settlements"] == [{**drawn, "last_run": again["settlements"][0]["last_run"]}]
+    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
+    rolled = (await run_settlements(settler, "s3", next_month)).json()
+    assert rolled["drawn_up"] == 1
+    assert rolled["settlements"][0]["total_commission"] == drawn["total_commission"]
+    assert rolled["settlements"][0]["id"] != drawn["id"]
+
+
+async def test_a_settlement_runs_cost_does_not_grow_with_its_invoices(gateway: Gateway) -> None:
+    """Set-based: the statements a run draws up cost the same for 2 or 6 paid invoices."""
+    engine = gateway.app.state.process.sessionmaker.kw["bind"]
+    settler = await gateway.client_with(SETTLER)
+
+    async def statements_for(invoices: int, period: str) -> int:
+        for number in range(invoices):
+            invoice = await posted_invoice(gateway, product_invoice())
+            await pay(gateway, invoice, invoice["total"], f"{period}-{number}")
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            response = await run_settlements(settler, period, period)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert response.json()["drawn_up"] == 1
+        return len(seen)
+
+    warm = await run_settlements(settler, "warm-up", "2000-01")  # the client's first call
+    assert warm.json()["drawn_up"] == 0
+    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
+    assert await statements_for(2, PERIOD) == await statements_for(6, next_month)
+
+
+async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    switches["erp"].down = True
+    response = await run_settlements(settler, "s1")
+    assert response.status_code == 202, response.text
+    settlement = response.json()["settlements"][0]
+    assert (settlement["status"], settlement["last_run"]["status"]) == ("approved", "pending_retry")
+    switches["erp"].down = False
+    await _make_due(gateway, settlement["last_run"]["id"])
+    report = await Replayer(gateway.app.state.process).run_once()
+    assert report.outcomes == {"succeeded": 1}
+    posted = (await settler.get(f"/v1/settlements/{settlement['id']}")).json()
+    assert posted["status"] == "posted"
+    assert len(ledger(gateway, posted["journal_document_number"])) == 2
+
+
+async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    switches["erp"].down = True
+    queued = (await run_settlements(settler, "s1")).json()["settlements"][0]
+    switches["erp"].down = False
+    await Replayer(gateway.app.state.process).close(
+        queued["last_run"]["id"], status=RunStatus.DISCARDED, note="wrong period", operator="ops"
+    )
+    assert (await settler.get(f"/v1/settlements/{queued['id']}")).json()["status"] == "void"
+    async with gateway.sessionmaker() as session:
+        held = await session.scalar(
+            select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))
+        )
+    assert held is None
+    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
+    rolled = (await run_settlements(settler, "s2", next_month)).json()
+    assert rolled["settlements"][0]["total_commission"] == queued["total_commission"]
+    assert rolled["settlements"][0]["status"] == "posted"
+
+
+async def test_an_invoice_paid_in_billing_is_applied_from_the_inbox(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    billing_invoice = await bill_in_stripe(gateway, invoice)
+    state = gateway.backends.billing_sandbox
+    assert state is not None
+    async with sandbox_http(InProcessTransport(app=stripe.create_app(state))) as http:
+        await post(http, f"/v1/invoices/{billing_invoice}/pay", {"paid_out_of_band": True})
+    inbox = BillingInbox(gateway.app.state.process)
+    report = await inbox.drain()
+    assert report.consumed == 1
+    assert len(report.payments) == 1
+    payment = (await gateway.client.get(f"/v1/payments/{report.payments[0]}")).json()
+    assert (payment["source"], payment["status"], payment["amount"]) == (
+        "billing",
+        "applied",
+        invoice["total"],
+    )
+    assert payment["last_run"]["attempts"] == 1
+    assert erp_payments(gateway) == {payment["id"]: Decimal(invoice["total"]) / 100}
+    assert len(payment["commission_lines"]) == 2
+    assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "paid"
+    # a redelivery of the same event is refused by the receiver; the inbox has nothing left
+    assert (await inbox.drain()).consumed == 0
+    async with gateway.sessionmaker() as session:
+        payments = (await session.scalars(select(PaymentRow.id))).all()
+    assert payments == [payment["id"]]
+
+
+async def test_a_billing_payment_for_an_unposted_invoice_waits_in_the_queue(
+    gateway: Gateway,
+) -> None:
+    created = (await gateway.client.post("/v1/invoices", json=product_invoice())).json()
+    billing_invoice = await bill_in_stripe(gateway, created)
+    state = gateway.backends.billing_sandbox
+    assert state is not None
+    async with sandbox_http(InProcessTransport(app=stripe.create_app(state))) as http:
+        await post(http, f"/v1/invoices/{billing_invoice}/pay", {"paid_out_of_band": True})
+    report = await BillingInbox(gateway.app.state.process).drain()
+    payment = (await gateway.client.get(f"/v1/payments/{report.payments[0]}")).json()
+    assert payment["status"] == "recorded"
+    assert (payment["last_run"]["status"], payment["last_run"]["error_class"]) == (
+        "failed",
+        "business",
+    )
+    # posted later, the operator replays the run: the payment is applied
+    posted = await gateway.client.post(
+        f"/v1/invoices/{created['id']}/postings", json={}, headers={"Idempotency-Key": "post"}
+    )
+    assert posted.status_code == 201
+    status = await Replayer(gateway.app.state.process).replay(payment["last_run"]["id"])
+    assert status == "succeeded"
+    assert erp_payments(gateway) == {payment["id"]: Decimal(created["total"]) / 100}
+
+
+async def _make_due(gateway: Gateway, run_id: str) -> None:
+    async with gateway.sessionmaker() as session:
+        run = await session.get_one(WorkflowRunRow, run_id)
+        assert run.next_attempt_at is not None
+        run.next_attempt_at -= timedelta(hours=2)
+        await session.commit()
