@@ -183,14 +183,24 @@ async def run_idempotently(
     key: str | None,
     body: BaseModel | None,
     handler: Callable[[], Awaitable[Outcome]],
+    required: bool = True,
 ) -> Response:
     """Run `handler` once per (client, key); replay its stored response afterwards.
 
     Problems raised by the handler are final answers too, and are stored, except
     conflicts and server-side failures, which release the key so a retry runs again.
+    Where the key is not `required`, a request without one simply runs.
     """
     if key is None:
-        raise IdempotencyKeyRequired("send an Idempotency-Key header with this request")
+        if required:
+            raise IdempotencyKeyRequired("send an Idempotency-Key header with this request")
+        outcome = await handler()
+        return Response(
+            outcome.body.model_dump_json(),
+            status_code=outcome.status_code,
+            headers=outcome.headers,
+            media_type="application/json",
+        )
     request_hash = digest(body.model_dump(mode="json") if body is not None else None)
     method, path = request.method, request.url.path
     stored = await store.claim(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from app.core.errors import LedgergateError, VersionConflict, problem_type
 from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
@@ -87,19 +87,22 @@ async def handle_validation_error(request: Request, exc: Exception) -> ProblemRe
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path (Starlette's 405 names only one route's).
+    """The methods the path's operation serves, from the OpenAPI document.
 
-    Each method is tried against the router as a whole, so routes of included routers,
-    however the framework wraps them, answer for themselves.
+    Starlette's 405 names the methods of one route only. Where several templates match,
+    the one with the fewest parameters wins: a literal segment beats a parameter.
     """
-    routes = request.app.router.routes
-    return ", ".join(
-        method
-        for method in PROBED_METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
-        )
-    )
+    path = request.url.path
+    matching = [
+        (template.count("{"), item)
+        for template, item in request.app.openapi().get("paths", {}).items()
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path)
+    ]
+    if not matching:
+        return ""
+    fewest = min(params for params, _ in matching)
+    methods = {m.upper() for params, item in matching if params == fewest for m in item}
+    return ", ".join(sorted(methods & set(PROBED_METHODS)))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> ProblemResponse:

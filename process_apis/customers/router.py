@@ -77,7 +77,7 @@ async def create_customer(
 ) -> Response:
     """Register a customer of a legal entity and sync it to billing and the ERP.
 
-    Requires `Idempotency-Key`. `201` synced, `202` saved with its sync queued.
+    An `Idempotency-Key` makes a retry safe. `201` synced, `202` saved with its sync queued.
     """
     workflow = CustomerSyncWorkflow(context)
 
@@ -93,7 +93,13 @@ async def create_customer(
 
     store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
     return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+        store,
+        request,
+        client_id=client_id,
+        key=idempotency_key,
+        body=data,
+        handler=handle,
+        required=False,
     )
 
 
@@ -120,7 +126,7 @@ async def update_customer(
 ) -> Response:
     """Change a customer's name, email, status or partner and sync it to billing and the ERP.
 
-    Requires `Idempotency-Key`; `If-Match` with the version read makes it conditional
+    An `Idempotency-Key` makes a retry safe; `If-Match` with the version read makes it conditional
     (`412` when the customer changed since). `200` synced, `202` saved with its sync queued.
     """
     workflow = CustomerSyncWorkflow(context)
@@ -144,7 +150,13 @@ async def update_customer(
 
     store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
     return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+        store,
+        request,
+        client_id=client_id,
+        key=idempotency_key,
+        body=data,
+        handler=handle,
+        required=False,
     )
 
 

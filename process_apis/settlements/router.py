@@ -31,14 +31,14 @@ SettlementID = Annotated[
     str, Path(pattern=id_pattern("settlement"), examples=["stl_01jd0000000000000000000000"])
 ]
 
-router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
+router = APIRouter(prefix="/v1", tags=["settlements"])
 
 
 @router.post(
-    "/runs",
+    "/settlement-runs",
     response_model=SettlementRunResult,
     status_code=201,
-    operation_id="settlements-run",
+    operation_id="settlement-runs-create",
     dependencies=[requires("settlements:write")],
     summary="Run the partner settlement of a period",
     responses={
@@ -88,7 +88,7 @@ async def run_settlements(
 
 
 @router.get(
-    "/{settlement_id}",
+    "/settlements/{settlement_id}",
     response_model=SettlementResource,
     operation_id="settlements-get",
     dependencies=[requires("settlements:read")],
@@ -101,7 +101,7 @@ async def get_settlement(settlement_id: SettlementID, context: ContextDep) -> Se
 
 
 @router.get(
-    "/{settlement_id}/lineage",
+    "/settlements/{settlement_id}/lineage",
     response_model=Page[LineageEntry],
     operation_id="settlements-lineage",
     dependencies=[requires("settlements:read")],

@@ -89,7 +89,7 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
 
     # the month's settlement: one statement for Fabrikam, journaled in the ERP
     run = await finance.post(
-        "/v1/settlements/runs", json={"period": PERIOD}, headers={"Idempotency-Key": "stl-1"}
+        "/v1/settlement-runs", json={"period": PERIOD}, headers={"Idempotency-Key": "stl-1"}
     )
     assert run.status_code == 201, run.text
     [statement] = run.json()["settlements"]

@@ -65,7 +65,7 @@ async def run_settlements(
     client: httpx.AsyncClient, key: str, period: str = PERIOD
 ) -> httpx.Response:
     return await client.post(
-        "/v1/settlements/runs", json={"period": period}, headers={"Idempotency-Key": key}
+        "/v1/settlement-runs", json={"period": period}, headers={"Idempotency-Key": key}
     )
 
 
