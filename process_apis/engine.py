@@ -201,6 +201,49 @@ class Engine:
         WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
 
 
+def is_leased(run: WorkflowRunRow) -> bool:
+    """A `running` run whose lease has not passed: some process is executing it now."""
+    return (
+        run.status == RunStatus.RUNNING
+        and run.next_attempt_at is not None
+        and run.next_attempt_at > utcnow()
+    )
+
+
+def take_run(
+    session: AsyncSession,
+    latest: WorkflowRunRow | None,
+    *,
+    workflow: str,
+    subject_id: str,
+    params: dict[str, Any],
+    correlation_id: str | None,
+    client_id: str | None,
+    claimed_run_id: str | None,
+    busy: Callable[[WorkflowRunRow], LedgergateError],
+) -> WorkflowRunRow:
+    """The subject's `latest` run resumed when queued or failed, else a new run in `session`.
+
+    A run another process holds now is refused with `busy(run)` (a 409 problem); the
+    replayer names the run it has claimed as `claimed_run_id`.
+    """
+    if latest is not None and latest.id != claimed_run_id and is_leased(latest):
+        raise busy(latest)
+    if latest is not None and (latest.status in RESUMABLE or latest.status == RunStatus.FAILED):
+        Engine.resume(latest, correlation_id=correlation_id)
+        latest.params = params
+        return latest
+    run = Engine.new_run(
+        workflow=workflow,
+        subject_id=subject_id,
+        params=params,
+        correlation_id=correlation_id,
+        client_id=client_id,
+    )
+    session.add(run)
+    return run
+
+
 async def get_run(session: AsyncSession, run_id: str) -> WorkflowRunRow:
     run = await session.scalar(
         select(WorkflowRunRow)

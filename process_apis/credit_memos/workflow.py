@@ -65,7 +65,7 @@ from process_apis.credit_memos.schemas import (
 )
 from process_apis.customers.service import UnknownReference
 from process_apis.deps import ProcessContext
-from process_apis.engine import RESUMABLE, Engine
+from process_apis.engine import Engine, take_run
 from process_apis.invoices import repository as invoices
 from process_apis.invoices.posting import resolve_posting_date, run_url
 from process_apis.legal_entities.repository import get_legal_entity
@@ -320,25 +320,19 @@ class CreditMemoWorkflow:
                 memo.approved_at = utcnow()
             elif memo.status != CreditMemoStatus.APPROVED:
                 CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
-            if (
-                run is not None
-                and run.id != claimed_run_id
-                and run.status == RunStatus.RUNNING
-                and run.next_attempt_at
-                and run.next_attempt_at > utcnow()
-            ):
-                raise CreditMemoInProgress(f"run {run.id} is issuing credit memo {memo.id} now")
-            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
-                Engine.resume(run, correlation_id=correlation_id)
-            else:
-                run = Engine.new_run(
-                    workflow=WORKFLOW,
-                    subject_id=memo.id,
-                    params={"approved_by": memo.approved_by, "approval_note": note},
-                    correlation_id=correlation_id,
-                    client_id=memo.requested_by,
-                )
-                session.add(run)
+            run = take_run(
+                session,
+                run,
+                workflow=WORKFLOW,
+                subject_id=memo.id,
+                params={"approved_by": memo.approved_by, "approval_note": note},
+                correlation_id=correlation_id,
+                client_id=memo.requested_by,
+                claimed_run_id=claimed_run_id,
+                busy=lambda busy_run: CreditMemoInProgress(
+                    f"run {busy_run.id} is issuing credit memo {memo.id} now"
+                ),
+            )
             invoice = await invoices.get_invoice(session, memo.invoice_id)
             customer = await session.get_one(CustomerRow, memo.customer_id)
             legal_entity = await get_legal_entity(session, memo.legal_entity_id)

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.canonical.base import OutputModel
 from app.core.errors import Conflict, LedgergateError
-from app.core.models.base import Base, utcnow
-from app.core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
-from process_apis.engine import RESUMABLE, Engine
+from app.core.models.base import Base
+from app.core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
+from process_apis import engine
+from process_apis.engine import Engine
 from process_apis.invoices.posting import run_url
 from process_apis.invoices.repository import latest_run
 
@@ -49,15 +50,6 @@ class WorkInProgress(Conflict):
     title = "Another run is working on this object"
 
 
-def is_leased(run: WorkflowRunRow) -> bool:
-    """A `running` run whose lease has not passed: some process is executing it now."""
-    return (
-        run.status == RunStatus.RUNNING
-        and run.next_attempt_at is not None
-        and run.next_attempt_at > utcnow()
-    )
-
-
 async def take_run(
     session: AsyncSession,
     *,
@@ -73,26 +65,21 @@ async def take_run(
     A run another process is executing now is a 409; the replayer passes the run it
     has claimed as `claimed_run_id`.
     """
-    run = await latest_run(session, workflow=workflow, subject_id=subject_id)
-    if run is not None and run.id != claimed_run_id and is_leased(run):
-        raise WorkInProgress(
-            f"run {run.id} is working on {subject_id} now; retry shortly",
-            run_id=run.id,
-            run_url=run_url(run.id),
-        )
-    if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
-        Engine.resume(run, correlation_id=correlation_id)
-        run.params = params
-        return run
-    run = Engine.new_run(
+    return engine.take_run(
+        session,
+        await latest_run(session, workflow=workflow, subject_id=subject_id),
         workflow=workflow,
         subject_id=subject_id,
         params=params,
         correlation_id=correlation_id,
         client_id=client_id,
+        claimed_run_id=claimed_run_id,
+        busy=lambda run: WorkInProgress(
+            f"run {run.id} is working on {subject_id} now; retry shortly",
+            run_id=run.id,
+            run_url=run_url(run.id),
+        ),
     )
-    session.add(run)
-    return run
 
 
 async def step_outcome(

@@ -29,9 +29,9 @@ from app.core.models.base import utcnow
 from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceRow
 from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.deps import ProcessContext
-from process_apis.engine import RESUMABLE, Engine
+from process_apis.engine import Engine, take_run
 from process_apis.invoices import repository
 from process_apis.invoices.errors import (
     ClosedPeriod,
@@ -160,28 +160,21 @@ class InvoicePostingWorkflow:
             run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
             if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
                 return _result(invoice, run, PostingState.POSTED, already_posted=True)
-            if (
-                run is not None
-                and run.id != claimed_run_id
-                and run.status == RunStatus.RUNNING
-                and run.next_attempt_at
-                and (run.next_attempt_at > utcnow())
-            ):
-                raise PostingInProgress(f"run {run.id} is posting invoice {invoice_id} now")
             if invoice.status != InvoiceStatus.POSTING:
                 INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
-
-            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
-                Engine.resume(run, correlation_id=correlation_id)
-            else:
-                run = Engine.new_run(
-                    workflow=WORKFLOW,
-                    subject_id=invoice_id,
-                    params=request.model_dump(mode="json"),
-                    correlation_id=correlation_id,
-                    client_id=client_id,
-                )
-                session.add(run)
+            run = take_run(
+                session,
+                run,
+                workflow=WORKFLOW,
+                subject_id=invoice_id,
+                params=request.model_dump(mode="json"),
+                correlation_id=correlation_id,
+                client_id=client_id,
+                claimed_run_id=claimed_run_id,
+                busy=lambda busy_run: PostingInProgress(
+                    f"run {busy_run.id} is posting invoice {invoice_id} now"
+                ),
+            )
 
             legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
             try:

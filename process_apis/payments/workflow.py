@@ -36,11 +36,11 @@ from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceRow
 from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from app.core.models.product import ProductRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.errors import InvoiceNotPosted
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
-from process_apis.engine import RESUMABLE, Engine
+from process_apis.engine import Engine, take_run
 from process_apis.invoices import repository as invoices
 from process_apis.invoices.posting import resolve_posting_date, run_url
 from process_apis.legal_entities.repository import get_legal_entity
@@ -218,25 +218,19 @@ class PaymentWorkflow:
             run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
             if payment.status != PaymentStatus.RECORDED:
                 return None
-            if (
-                run is not None
-                and run.id != claimed_run_id
-                and run.status == RunStatus.RUNNING
-                and run.next_attempt_at
-                and run.next_attempt_at > utcnow()
-            ):
-                raise PaymentInProgress(f"run {run.id} is applying payment {payment.id} now")
-            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
-                Engine.resume(run, correlation_id=correlation_id)
-            else:
-                run = Engine.new_run(
-                    workflow=WORKFLOW,
-                    subject_id=payment.id,
-                    params={"source": payment.source, "source_ref": payment.source_ref},
-                    correlation_id=correlation_id,
-                    client_id=client_id,
-                )
-                session.add(run)
+            run = take_run(
+                session,
+                run,
+                workflow=WORKFLOW,
+                subject_id=payment.id,
+                params={"source": payment.source, "source_ref": payment.source_ref},
+                correlation_id=correlation_id,
+                client_id=client_id,
+                claimed_run_id=claimed_run_id,
+                busy=lambda busy_run: PaymentInProgress(
+                    f"run {busy_run.id} is applying payment {payment.id} now"
+                ),
+            )
             invoice = await invoices.get_invoice(session, payment.invoice_id)
             customer = await session.get_one(CustomerRow, payment.customer_id)
             legal_entity = await get_legal_entity(session, payment.legal_entity_id)

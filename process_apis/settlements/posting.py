@@ -28,10 +28,10 @@ from app.core.errors import LedgergateError
 from app.core.models.base import utcnow
 from app.core.models.commission_line import CommissionLineRow
 from app.core.models.settlement import SettlementRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
-from process_apis.engine import RESUMABLE, Engine
+from process_apis.engine import Engine, take_run
 from process_apis.invoices import repository as invoices
 from process_apis.invoices.posting import resolve_posting_date, run_url
 from process_apis.legal_entities.repository import get_legal_entity
@@ -205,25 +205,19 @@ class SettlementPostingWorkflow:
                 if settlement.status == SettlementStatus.VOID:
                     raise SettlementVoid(f"settlement {settlement.id} was voided")
                 return resource(settlement, run)
-            if (
-                run is not None
-                and run.id != claimed_run_id
-                and run.status == RunStatus.RUNNING
-                and run.next_attempt_at
-                and run.next_attempt_at > utcnow()
-            ):
-                raise SettlementInProgress(f"run {run.id} is posting settlement {settlement.id}")
-            if run is not None and (run.status in RESUMABLE or run.status == RunStatus.FAILED):
-                Engine.resume(run, correlation_id=correlation_id)
-            else:
-                run = Engine.new_run(
-                    workflow=WORKFLOW,
-                    subject_id=settlement.id,
-                    params={"period_start": settlement.period_start.isoformat()},
-                    correlation_id=correlation_id,
-                    client_id=client_id,
-                )
-                session.add(run)
+            run = take_run(
+                session,
+                run,
+                workflow=WORKFLOW,
+                subject_id=settlement.id,
+                params={"period_start": settlement.period_start.isoformat()},
+                correlation_id=correlation_id,
+                client_id=client_id,
+                claimed_run_id=claimed_run_id,
+                busy=lambda busy_run: SettlementInProgress(
+                    f"run {busy_run.id} is posting settlement {settlement.id}"
+                ),
+            )
             if settlement.status == SettlementStatus.DRAFT:
                 settlement.status = SETTLEMENT_STATUS.check(
                     SettlementStatus.DRAFT, SettlementStatus.APPROVED
