@@ -79,6 +79,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpInvoiceLine,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -182,6 +183,7 @@ class BusinessCentralAdapter:
         current = await self._find_sales_invoice(
             company_id, invoice.external_document_number, operation
         )
+        changes = None
         if current is None:
             response = await self._send(
                 "POST", invoices, operation=operation, body=sales_invoice_to_bc(invoice)
@@ -189,21 +191,17 @@ class BusinessCentralAdapter:
             current = self._parse(response, BcSalesInvoice, operation)
         elif current.status != "Draft":
             return self._canonical_invoice(current, operation)
-        elif (changes := sales_invoice_header_changes(current, invoice)) is not None:
-            await self._send(
-                "PATCH",
-                f"{invoices}({current.id})",
-                operation=operation,
-                body=changes,
-                headers={"If-Match": current.etag},
-            )
-        for line in missing_lines(current.sales_invoice_lines, invoice.lines):
-            await self._send(
-                "POST",
-                f"{invoices}({current.id})/salesInvoiceLines",
-                operation=operation,
-                body=sales_line_to_bc(line, invoice.currency),
-            )
+        else:
+            changes = sales_invoice_header_changes(current, invoice)
+        await self._complete_draft(
+            f"{invoices}({current.id})",
+            etag=current.etag,
+            changes=changes,
+            lines_segment="salesInvoiceLines",
+            missing=missing_lines(current.sales_invoice_lines, invoice.lines),
+            currency=invoice.currency,
+            operation=operation,
+        )
         return self._canonical_invoice(
             await self._get_sales_invoice(company_id, current.id, operation), operation
         )
@@ -278,6 +276,7 @@ class BusinessCentralAdapter:
         current = await self._find_credit_memo(
             company_id, credit_memo.external_document_number, operation
         )
+        changes = None
         if current is None:
             response = await self._send(
                 "POST", memos, operation=operation, body=sales_credit_memo_to_bc(credit_memo)
@@ -285,21 +284,17 @@ class BusinessCentralAdapter:
             current = self._parse(response, BcSalesCreditMemo, operation)
         elif current.status != "Draft":
             return self._canonical_memo(current, operation)
-        elif (changes := sales_credit_memo_header_changes(current, credit_memo)) is not None:
-            await self._send(
-                "PATCH",
-                f"{memos}({current.id})",
-                operation=operation,
-                body=changes,
-                headers={"If-Match": current.etag},
-            )
-        for line in missing_lines(current.sales_credit_memo_lines, credit_memo.lines):
-            await self._send(
-                "POST",
-                f"{memos}({current.id})/salesCreditMemoLines",
-                operation=operation,
-                body=sales_line_to_bc(line, credit_memo.currency),
-            )
+        else:
+            changes = sales_credit_memo_header_changes(current, credit_memo)
+        await self._complete_draft(
+            f"{memos}({current.id})",
+            etag=current.etag,
+            changes=changes,
+            lines_segment="salesCreditMemoLines",
+            missing=missing_lines(current.sales_credit_memo_lines, credit_memo.lines),
+            currency=credit_memo.currency,
+            operation=operation,
+        )
         current = await self._get_credit_memo(company_id, current.id, operation)
         return self._canonical_memo(current, operation)
 
@@ -549,6 +544,34 @@ class BusinessCentralAdapter:
                 operation=operation,
             )
         return found[0] if found else None
+
+    async def _complete_draft(
+        self,
+        document: str,
+        *,
+        etag: str,
+        changes: BcRequest | None,
+        lines_segment: str,
+        missing: list[ErpInvoiceLine],
+        currency: str,
+        operation: str,
+    ) -> None:
+        """Bring a draft up to the request: its changed header fields, then its missing lines.
+
+        Both are idempotent on retry: the header is patched only where it differs, and a
+        line is added only when no line with its sequence number exists yet.
+        """
+        if changes is not None:
+            await self._send(
+                "PATCH", document, operation=operation, body=changes, headers={"If-Match": etag}
+            )
+        for line in missing:
+            await self._send(
+                "POST",
+                f"{document}/{lines_segment}",
+                operation=operation,
+                body=sales_line_to_bc(line, currency),
+            )
 
     async def _send(
         self,
