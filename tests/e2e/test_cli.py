@@ -1,15 +1,20 @@
 """The `ledgergate` command."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.core.db import create_sessionmaker
+from app.core.errors import NotFound
 from app.core.settings import get_settings
+from app.seed import demo_id, seed_demo_estate
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -80,10 +85,25 @@ def test_the_worker_drains_once_and_the_queue_lists(sqlite_env: Path) -> None:
     assert "skipped (not-found)" in replayed.output
 
 
-def test_reconcile_prints_totals_and_exits_zero_when_clean(sqlite_env: Path) -> None:
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
+def test_reconcile_refuses_an_unknown_legal_entity(sqlite_env: Path) -> None:
     result = runner.invoke(
         app, ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"]
     )
-    assert result.exit_code == 1, result.output  # no legal entity without the demo seed
-    assert "no legal entity" in str(result.exception) or "not found" in result.output.lower()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, NotFound)
+
+
+def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+    async def seed() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{sqlite_env}")
+        await seed_demo_estate(create_sessionmaker(engine))
+        await engine.dispose()
+
+    asyncio.run(seed())
+    result = runner.invoke(
+        app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "clean: both sides agree" in result.output
