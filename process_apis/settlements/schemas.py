@@ -101,12 +101,22 @@ class LineageStatement(OutputModel):
     journal_document_number: str | None
 
 
-class LineageEntry(OutputModel):
-    """payment → invoice line → attribution → rate card version → commission → statement."""
-
+class Lineage(OutputModel):
     payment: LineagePayment
     invoice_line: LineageInvoiceLine
     attribution: LineageAttribution
     rate_card: LineageRateCard
     commission: LineageCommission
+
+
+class LineageEntry(Lineage):
+    """payment → invoice line → attribution → rate card version → commission → statement."""
+
     statement: LineageStatement
+
+
+class CommissionLineage(Lineage):
+    """payment → invoice line → attribution → rate card version → commission → statement,
+    the last once a statement holds the commission."""
+
+    statement: LineageStatement | None

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.canonical.base import OutputModel
 from app.core.canonical.documents import SettlementStatus
 from app.core.errors import NotFound
 from app.core.ids import new_id
@@ -28,6 +29,7 @@ from app.core.models.settlement import SettlementRow
 from app.core.pagination import decode_cursor, next_cursor
 from process_apis.settlements.errors import SettlementRunInProgress
 from process_apis.settlements.schemas import (
+    CommissionLineage,
     LineageAttribution,
     LineageCommission,
     LineageEntry,
@@ -140,57 +142,92 @@ async def get_settlement(
     return settlement
 
 
+def _lineage(
+    line: Line, payment: PaymentRow, invoice_line: InvoiceLineRow, invoice_number: str | None
+) -> dict[str, OutputModel]:
+    """A commission line's lineage up to the commission itself (the statement comes apart)."""
+    return {
+        "payment": LineagePayment.model_validate(payment),
+        "invoice_line": LineageInvoiceLine(
+            invoice_id=line.invoice_id,
+            erp_document_number=invoice_number,
+            line_id=invoice_line.id,
+            sequence=invoice_line.sequence,
+            description=invoice_line.description,
+            amount=invoice_line.amount,
+        ),
+        "attribution": LineageAttribution(
+            partner_id=line.partner_id,
+            customer_id=line.customer_id,
+            deal_registration_id=line.deal_registration_id,
+            eligibility_reason=line.eligibility_reason,
+        ),
+        "rate_card": LineageRateCard(
+            plan_code=line.plan_code,
+            version=line.rate_card_version,
+            effective_from=line.rate_effective_from,
+            product_id=line.product_id,
+            product_tier=line.product_tier,
+            rate_bps=line.rate_bps,
+        ),
+        "commission": LineageCommission(
+            line_id=line.id,
+            base_amount=line.base_amount,
+            amount=line.commission_amount,
+            currency=line.currency,
+        ),
+    }
+
+
+def _lineage_query() -> Select[Line, PaymentRow, InvoiceLineRow, str | None]:
+    return (
+        select(Line, PaymentRow, InvoiceLineRow, InvoiceRow.erp_document_number)
+        .join(PaymentRow, PaymentRow.id == Line.payment_id)
+        .join(InvoiceLineRow, InvoiceLineRow.id == Line.invoice_line_id)
+        .join(InvoiceRow, InvoiceRow.id == Line.invoice_id)
+    )
+
+
 async def lineage(
     session: AsyncSession, settlement_id: str, *, cursor: str | None, limit: int
 ) -> tuple[list[LineageEntry], str | None]:
     """One page of the statement's lines with their whole lineage, in one query."""
     settlement = await get_settlement(session, settlement_id)
-    query = (
-        select(Line, PaymentRow, InvoiceLineRow, InvoiceRow.erp_document_number)
-        .join(PaymentRow, PaymentRow.id == Line.payment_id)
-        .join(InvoiceLineRow, InvoiceLineRow.id == Line.invoice_line_id)
-        .join(InvoiceRow, InvoiceRow.id == Line.invoice_id)
-        .where(Line.settlement_id == settlement.id)
-    )
+    query = _lineage_query().where(Line.settlement_id == settlement.id)
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(Line.id < after)
     rows = (await session.execute(query.order_by(Line.id.desc()).limit(limit + 1))).all()
+    statement = LineageStatement(
+        settlement_id=settlement.id,
+        journal_document_number=settlement.journal_document_number,
+    )
     entries = [
-        LineageEntry(
-            payment=LineagePayment.model_validate(payment),
-            invoice_line=LineageInvoiceLine(
-                invoice_id=line.invoice_id,
-                erp_document_number=invoice_number,
-                line_id=invoice_line.id,
-                sequence=invoice_line.sequence,
-                description=invoice_line.description,
-                amount=invoice_line.amount,
-            ),
-            attribution=LineageAttribution(
-                partner_id=line.partner_id,
-                customer_id=line.customer_id,
-                deal_registration_id=line.deal_registration_id,
-                eligibility_reason=line.eligibility_reason,
-            ),
-            rate_card=LineageRateCard(
-                plan_code=line.plan_code,
-                version=line.rate_card_version,
-                effective_from=line.rate_effective_from,
-                product_id=line.product_id,
-                product_tier=line.product_tier,
-                rate_bps=line.rate_bps,
-            ),
-            commission=LineageCommission(
-                line_id=line.id,
-                base_amount=line.base_amount,
-                amount=line.commission_amount,
-                currency=line.currency,
-            ),
-            statement=LineageStatement(
-                settlement_id=settlement.id,
-                journal_document_number=settlement.journal_document_number,
-            ),
-        )
-        for line, payment, invoice_line, invoice_number in rows[:limit]
+        LineageEntry(**_lineage(line, payment, invoice_line, number), statement=statement)
+        for line, payment, invoice_line, number in rows[:limit]
     ]
     return entries, next_cursor([row[0].id for row in rows], limit)
+
+
+async def lineage_of(
+    session: AsyncSession, line_ids: Sequence[str]
+) -> dict[str, CommissionLineage]:
+    """The lineage of each of `line_ids` (a page's worth), by line id, in one query."""
+    rows = (
+        await session.execute(
+            _lineage_query()
+            .add_columns(SettlementRow.journal_document_number)
+            .outerjoin(SettlementRow, SettlementRow.id == Line.settlement_id)
+            .where(Line.id.in_(line_ids))
+        )
+    ).all()
+    return {
+        line.id: CommissionLineage(
+            **_lineage(line, payment, invoice_line, number),
+            statement=None
+            if line.settlement_id is None
+            else LineageStatement(
+                settlement_id=line.settlement_id, journal_document_number=journal_number
+            ),
+        )
+        for line, payment, invoice_line, number, journal_number in rows
+    }

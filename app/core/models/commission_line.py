@@ -29,6 +29,8 @@ class CommissionLineRow(Base):
             "currency",
             "paid_on",
         ),
+        # The partner portal's keyset pages: a partner's lines, newest id first.
+        Index("ix_commission_lines_partner_keyset", "partner_id", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

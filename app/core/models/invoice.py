@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.canonical.documents import InvoiceStatus
@@ -13,9 +13,11 @@ from app.core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 class InvoiceRow(VersionedMixin, BackendRefsMixin, Base):
     __tablename__ = "invoices"
+    # Keyset pages of a customer's invoices, newest id first (the partner portal's filter).
+    __table_args__ = (Index("ix_invoices_customer_keyset", "customer_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
     subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"))
     currency: Mapped[str] = mapped_column(String(3))

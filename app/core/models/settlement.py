@@ -23,10 +23,12 @@ class SettlementRow(VersionedMixin, BackendRefsMixin, Base):
             "period_start",
             unique=True,
         ),
+        # The partner portal's statements: a partner's months, newest first.
+        Index("ix_settlements_partner_period", "partner_id", "period_start"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
     legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)

@@ -1,0 +1,1 @@
+"""A partner's deal registrations, read through the CRM port."""
