@@ -47,7 +47,8 @@ TAG_DESCRIPTIONS = {
     "entitlements": "What customers may use, granted by their subscriptions.",
     "legal-entities": "Legal entities, their currencies and accounting periods.",
     "ops": "Finance operations: audit trail, exception queue, replay and reconciliation.",
-    "partner": "Partner portal: a partner's own customers, invoices and statements.",
+    "partner": "Partner portal: a partner's own customers, subscriptions, invoices and "
+    "payments, commissions with lineage, statements and deal registrations.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
@@ -129,6 +130,21 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
             "parameters": {"invoice_id": "$response.body#/items/0/id"},
             "description": "The first invoice of the page.",
         }
+    },
+    **{
+        (f"partner-{resource}-list", "200"): {
+            link: {
+                "operationId": f"partner-{resource}-get",
+                "parameters": {parameter: f"$response.body#/items/0/{field}"},
+                "description": f"The first {noun} of the page.",
+            }
+        }
+        for resource, link, parameter, field, noun in (
+            ("subscriptions", "GetSubscription", "subscription_id", "id", "subscription"),
+            ("commission-lines", "GetCommissionLine", "commission_line_id", "id", "line"),
+            ("statements", "GetStatement", "period", "period", "statement"),
+            ("deal-registrations", "GetDealRegistration", "registration_id", "id", "registration"),
+        )
     },
 }
 

@@ -110,12 +110,12 @@ def test_drift_bites_when_a_route_changes(tmp_path: Path) -> None:
     edited = new_app()
 
     @edited.get(
-        "/partner/v1/statements",
-        operation_id="partner-statements-list",
-        summary="List statements",
+        "/partner/v1/payouts",
+        operation_id="partner-payouts-list",
+        summary="List payouts",
     )
-    async def statements() -> list[str]:
-        """The partner's settlement statements."""
+    async def payouts() -> list[str]:
+        """The partner's payouts."""
         return []
 
     assert drifted(edited, committed) == ["partner-v1"]

@@ -194,7 +194,7 @@ async def _with_lineage(
                 SettlementRow.id.in_(settlement_ids)
             )
         )
-        periods = dict(rows.tuples())
+        periods = {row.id: row.period_start for row in rows}
     return [
         PartnerCommissionLine(
             id=line.id,
