@@ -5,7 +5,9 @@ On a throwaway database (PostgreSQL on 127.0.0.1:5432, else SQLite) it starts th
 gateway (`bench.serve gateway`, a uvicorn process on loopback), posts and pays one
 Pro invoice for Acme through the governed process API (a real payment and commission
 line with its lineage), then bulk-inserts `--lines` more payments and commission lines
-for Northwind, copies of those, every one on one posted settlement statement.
+for Northwind, copies of those, every one on one posted settlement statement,
+interleaved with `--other-lines` unsettled lines of Fabrikam (so a page must find
+Northwind's lines among another partner's, as in a shared database).
 
 With Northwind's partner-bound token it follows the cursors of
 `GET /partner/v1/commission-lines` from the first page to the last (checking that
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,6 +48,7 @@ from bench.harness import (
     Measured,
     Server,
     append_results,
+    generate,
     host_line,
     issue_token,
     measure,
@@ -53,7 +58,7 @@ from bench.harness import (
 )
 from bench.loadgen import Plan
 
-NORTHWIND = demo_id("partner", 1)
+NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
 PARTNER_CLIENT = ("demo-partner", "demo-partner-secret")
 PATH = "/partner/v1/commission-lines"
 CHUNK = 5_000
@@ -107,8 +112,9 @@ def paid_invoice(server: Server) -> str:
         return payment_id
 
 
-async def bulk_insert(url: str, payment_id: str, count: int) -> None:
-    """`count` copies of the payment and its commission line, all on one posted statement."""
+async def bulk_insert(url: str, payment_id: str, count: int, others: int) -> None:
+    """`count` copies of the payment and its commission line, all on one posted statement,
+    and `others` unsettled copies for another partner, their ids interleaved."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
@@ -154,9 +160,11 @@ async def bulk_insert(url: str, payment_id: str, count: int) -> None:
                     updated_at=now,
                 )
             )
-            for offset in range(0, count, CHUNK):
+            owners = [(NORTHWIND, settlement_id)] * count + [(FABRIKAM, None)] * others
+            random.shuffle(owners)
+            for offset in range(0, len(owners), CHUNK):
                 payments, lines = [], []
-                for _ in range(min(CHUNK, count - offset)):
+                for partner, settlement in owners[offset : offset + CHUNK]:
                     new_payment = new_id("payment")
                     payments.append({**payment, "id": new_payment})
                     lines.append(
@@ -164,7 +172,8 @@ async def bulk_insert(url: str, payment_id: str, count: int) -> None:
                             **line,
                             "id": new_id("commission_line"),
                             "payment_id": new_payment,
-                            "settlement_id": settlement_id,
+                            "partner_id": partner,
+                            "settlement_id": settlement,
                         }
                     )
                 await connection.execute(insert(PaymentRow.__table__), payments)
@@ -221,6 +230,7 @@ class Target:
     page: int  # 1-based page number
     cursor: str | None
     measured: Measured
+    error_kinds: Counter[str] = field(default_factory=Counter)
 
 
 def targets(cursors: list[str]) -> list[Target]:
@@ -284,7 +294,8 @@ def section(
         f"Command: `{command}` (via `make bench`). `GET {PATH}` through the governed gateway "
         f"(uvicorn process on loopback) with a partner-bound token, {args.page_size} lines "
         f"per page each with its lineage, over {args.lines:,} settled commission lines of one "
-        f"partner ({pages} pages; bulk insert {seconds['insert']:.1f} s, walking every cursor "
+        f"partner among {args.other_lines:,} of another ({pages} pages; bulk insert "
+        f"{seconds['insert']:.1f} s, walking every cursor "
         f"{seconds['walk']:.1f} s). Load from a separate `bench.loadgen` process, one request "
         f"at a time, {args.rounds} alternating rounds of {args.duration:g} s per page. "
         f"Database: {database.description}. Host: {host_line()}.\n\n"
@@ -299,6 +310,9 @@ def section(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--lines", type=int, default=100_000, help="commission lines to insert")
+    parser.add_argument(
+        "--other-lines", type=int, default=100_000, help="another partner's lines, interleaved"
+    )
     parser.add_argument("--page-size", type=int, default=100, help="lines per page (max 200)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per page per round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
@@ -314,7 +328,7 @@ def main() -> int:
         with running([gateway]):
             payment_id = paid_invoice(gateway)
             started = time.perf_counter()
-            asyncio.run(bulk_insert(database.url, payment_id, args.lines))
+            asyncio.run(bulk_insert(database.url, payment_id, args.lines, args.other_lines))
             seconds["insert"] = time.perf_counter() - started
             token = partner_token(gateway)
             started = time.perf_counter()
@@ -345,11 +359,15 @@ def main() -> int:
                         duration=args.duration,
                         max_requests=100_000,
                     )
-                    measure(gateway, plan, target.measured)
+                    gateway.stats(reset=True)
+                    result = generate(plan)
+                    target.measured.add(result, gateway.stats(reset=True))
+                    target.error_kinds.update(result.error_kinds)
 
     errors = sum(t.measured.errors for t in chosen)
     if errors:
-        problems.append(f"{errors} requests failed")
+        kinds = sum((t.error_kinds for t in chosen), Counter[str]())
+        problems.append(f"{errors} requests failed: {dict(kinds)}")
     title = f"GET {PATH}: {args.lines:,} lines, {args.page_size} per page ({database.description})"
     console.print(table(chosen, title))
     worst = max(chosen[1:], key=lambda t: ratio(t, chosen[0]))

@@ -1,9 +1,12 @@
 """The partner portal's queries, every one scoped to the token's partner.
 
-Lists are keyset pages, newest first, each over an index that starts with the
-partner and ends with the order (migration 0005), so a page costs the same at any
-depth. A page's related rows (payments, lineage) come in one more query by the
-page's ids, never one per item.
+Lists are keyset pages, newest first. Customers, subscriptions and commission lines
+are read from an index on (partner, id) and statements from one on (partner, month)
+(migration 0005), so a page costs the same at any depth. Invoices carry no partner:
+they are read backwards by id and kept when their customer is the partner's, which
+costs the same at any depth too, in proportion to how rare the partner's invoices
+are among all. A page's related rows (payments, lineage) come in one more query by
+the page's ids, never one per item.
 """
 
 from __future__ import annotations
