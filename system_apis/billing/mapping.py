@@ -35,6 +35,7 @@ from system_apis.billing.schemas import (
     BillingCreditNoteType,
     BillingCustomer,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingEvent,
     BillingEventType,
     BillingInterval,
@@ -112,6 +113,11 @@ def customer_create_params(customer: BillingCustomerCreate) -> dict[str, Any]:
         "email": customer.email,
         "metadata": {REFERENCE_KEY: customer.reference, CURRENCY_KEY: customer.currency.lower()},
     }
+
+
+def customer_update_params(customer: BillingCustomerUpdate) -> dict[str, Any]:
+    """`POST /v1/customers/{customer}` params; an empty `email` unsets it, as Stripe documents."""
+    return {"name": customer.name, "email": customer.email or ""}
 
 
 def list_invoices_params(

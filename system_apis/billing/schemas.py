@@ -24,6 +24,13 @@ class BillingCustomerCreate(BillingModel):
     currency: str
 
 
+class BillingCustomerUpdate(BillingModel):
+    """What of a billing customer follows ours; its reference and currency never change."""
+
+    name: str
+    email: str | None = None
+
+
 class BillingCustomer(BillingModel):
     id: str
     reference: str | None
