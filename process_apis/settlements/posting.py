@@ -59,11 +59,12 @@ from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "settlement_posting"
 UNPOSTED = (SettlementStatus.DRAFT, SettlementStatus.APPROVED)
+JOURNAL_PREFIX = "STL-"
 
 
 def journal_document_number(settlement_id: str) -> str:
     """`STL-` and the id's 16 random characters: within the ERP's 20."""
-    return "STL-" + settlement_id.rsplit("_", 1)[1][-16:].upper()
+    return JOURNAL_PREFIX + settlement_id.rsplit("_", 1)[1][-16:].upper()
 
 
 def resource(settlement: SettlementRow, run: WorkflowRunRow | None) -> SettlementResource:
