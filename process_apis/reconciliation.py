@@ -36,7 +36,7 @@ from app.core.models.settlement import SettlementRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.settlements.posting import JOURNAL_PREFIX
-from system_apis.erp.schemas import ErpLedgerEntry
+from system_apis.erp.schemas import ErpLedgerEntry, ErpSalesCreditMemo, ErpSalesInvoice
 
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
 
@@ -160,16 +160,7 @@ async def reconcile(
         compare(
             DocumentType.INVOICE,
             [Document(i.id, i.id, i.erp_document_number, i.currency, i.total) for i in invoices],
-            [
-                Document(
-                    d.external_document_number or "",
-                    d.external_document_number,
-                    d.number,
-                    d.currency,
-                    d.total_including_tax,
-                )
-                for d in erp_invoices
-            ],
+            [_sales_document(d) for d in erp_invoices],
         ),
         compare(
             DocumentType.CREDIT_MEMO,
@@ -179,16 +170,7 @@ async def reconcile(
                 )
                 for m in memos
             ],
-            [
-                Document(
-                    d.external_document_number or "",
-                    d.external_document_number,
-                    d.number,
-                    d.currency,
-                    d.total_including_tax,
-                )
-                for d in erp_memos
-            ],
+            [_sales_document(d) for d in erp_memos],
         ),
         compare(
             DocumentType.SETTLEMENT,
@@ -212,6 +194,14 @@ async def reconcile(
         totals=[line for totals, _ in compared for line in totals],
         differences=[diff for _, differences in compared for diff in differences],
         clean=not any(differences for _, differences in compared),
+    )
+
+
+def _sales_document(document: ErpSalesInvoice | ErpSalesCreditMemo) -> Document:
+    """An ERP sales document, known to both sides by its external number (our id)."""
+    external = document.external_document_number
+    return Document(
+        external or "", external, document.number, document.currency, document.total_including_tax
     )
 
 
