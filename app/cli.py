@@ -369,7 +369,7 @@ def reconcile(
     period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
     legal_entity: Annotated[str, typer.Option(help="The legal entity id (le_...).")],
 ) -> None:
-    """Compare the gateway's posted documents with the ERP's for one period."""
+    """Compare the gateway's posted invoices, credit memos and settlements with the ERP's."""
     settings = get_settings()
 
     async def run() -> Reconciliation:
@@ -380,6 +380,7 @@ def reconcile(
 
     result = asyncio.run(run())
     totals = Table(
+        "type",
         "currency",
         "gateway count",
         "gateway total",
@@ -389,6 +390,7 @@ def reconcile(
     )
     for line in result.totals:
         totals.add_row(
+            line.document_type,
             line.currency,
             str(line.gateway_count),
             str(line.gateway_total),

@@ -146,7 +146,13 @@ async def lineage(
     """One page of the statement's lines with their whole lineage, in one query."""
     settlement = await get_settlement(session, settlement_id)
     query = (
-        select(Line, PaymentRow, InvoiceLineRow, InvoiceRow.erp_document_number)
+        select(
+            Line,
+            PaymentRow,
+            InvoiceLineRow,
+            InvoiceRow.erp_document_number,
+            InvoiceRow.subscription_id,
+        )
         .join(PaymentRow, PaymentRow.id == Line.payment_id)
         .join(InvoiceLineRow, InvoiceLineRow.id == Line.invoice_line_id)
         .join(InvoiceRow, InvoiceRow.id == Line.invoice_id)
@@ -160,6 +166,7 @@ async def lineage(
             payment=LineagePayment.model_validate(payment),
             invoice_line=LineageInvoiceLine(
                 invoice_id=line.invoice_id,
+                subscription_id=subscription_id,
                 erp_document_number=invoice_number,
                 line_id=invoice_line.id,
                 sequence=invoice_line.sequence,
@@ -191,6 +198,6 @@ async def lineage(
                 journal_document_number=settlement.journal_document_number,
             ),
         )
-        for line, payment, invoice_line, invoice_number in rows[:limit]
+        for line, payment, invoice_line, invoice_number, subscription_id in rows[:limit]
     ]
     return entries, next_cursor([row[0].id for row in rows], limit)
