@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -436,6 +437,7 @@ class Measured:
     http_requests: int = 0
     errors: int = 0
     elapsed: float = 0.0
+    error_kinds: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     lag_ms: list[float] = field(default_factory=list)
     storage_seconds: float = 0.0
@@ -444,6 +446,7 @@ class Measured:
         self.requests += result.requests
         self.http_requests += result.http_requests
         self.errors += result.errors
+        self.error_kinds.update(result.error_kinds)
         self.elapsed += result.elapsed
         self.latencies_ms.extend(result.latencies_ms)
         if stats is not None:
@@ -477,6 +480,14 @@ def measure(server: Server, plan: Plan, into: Measured) -> Result:
     result = generate(plan)
     into.add(result, server.stats(reset=True) if single else None)
     return result
+
+
+def alternate(rounds: int, loads: Sequence[Callable[[], object]]) -> None:
+    """Each load once per round, in reverse order every other round: on a busy host the
+    background drifts, and neither side should always go first."""
+    for round_ in range(rounds):
+        for load in loads if round_ % 2 == 0 else reversed(loads):
+            load()
 
 
 def append_results(section: str) -> None:
