@@ -70,6 +70,7 @@ status the document declares for the create) instead of making a second one.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import operator
 import re
@@ -939,12 +940,16 @@ def _count_option(request: Request, name: str) -> int | None:
 def _select(
     request: Request, entity: str, records: Iterable[R], properties: Filterable[R]
 ) -> list[R]:
-    """The records `$filter` keeps, then the page `$skip` and `$top` ask for."""
+    """The records `$filter` keeps, then the page `$skip` and `$top` ask for.
+
+    The scan stops at the page's last record: paging through a large ledger would
+    otherwise test every record for every page.
+    """
     conditions = _odata_filter(request, entity, properties)
-    chosen = [record for record in records if _meets(conditions, record, properties)]
     skip = _count_option(request, "$skip") or 0
     top = _count_option(request, "$top")
-    return chosen[skip:] if top is None else chosen[skip : skip + top]
+    chosen = (record for record in records if _meets(conditions, record, properties))
+    return list(itertools.islice(chosen, skip, None if top is None else skip + top))
 
 
 def _expand(request: Request, navigation: str) -> bool:
