@@ -349,7 +349,7 @@ def section(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per round, at most")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per load")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per load")
     parser.add_argument("--concurrency", type=int, default=8, help="postings in flight")
     parser.add_argument("--per-round", type=int, default=400, help="postings per round, at most")
     parser.add_argument("--workers", type=int, default=2, help="the gateway's uvicorn workers")
