@@ -34,10 +34,9 @@ import redis
 
 from app.core.canonical.documents import InvoiceCreate
 from app.core.db import create_engine, create_sessionmaker
-from app.core.migrate import upgrade
 from app.core.scopes import DEFAULT_CLIENT_SCOPES
-from app.governance.auth.clients import create_client
-from app.seed import demo_id, seed_demo_clients, seed_demo_estate
+from app.runtime import prepare_database
+from app.seed import demo_id
 from bench.loadgen import Plan, Result
 from process_apis.invoices.service import create_invoice
 
@@ -71,27 +70,6 @@ class Database:
     description: str
 
 
-async def _prepare(url: str) -> None:
-    """Migrate and seed the demo estate and clients, as `ledgergate serve` does in development."""
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        await seed_demo_estate(sessionmaker)
-        await seed_demo_clients(sessionmaker)
-        async with sessionmaker() as session:
-            await create_client(
-                session,
-                name=OPERATOR_CLIENT[0],
-                client_id=OPERATOR_CLIENT[0],
-                secret=OPERATOR_CLIENT[1],
-                scopes=OPERATOR_SCOPES,
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
 async def _create_postgres() -> str | None:
     name = f"lg_bench_{uuid.uuid4().hex[:12]}"
     try:
@@ -122,11 +100,11 @@ def throwaway_database(scratch: Path) -> Iterator[Database]:
     if url is None:
         sqlite = f"sqlite+aiosqlite:///{scratch / 'ledgergate-bench.db'}"
         print(f"note: PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}; falling back to SQLite")  # noqa: T201
-        asyncio.run(_prepare(sqlite))
+        asyncio.run(prepare_database(sqlite, seed=True))
         yield Database(sqlite, "SQLite (PostgreSQL unreachable)")
         return
     try:
-        asyncio.run(_prepare(url))
+        asyncio.run(prepare_database(url, seed=True))
         yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)")
     finally:
         asyncio.run(_drop_postgres(url))

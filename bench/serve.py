@@ -53,7 +53,7 @@ from app.core.models.legal_entity import LegalEntityRow
 from app.core.settings import Settings, get_settings
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
-from app.main import create_app
+from app.main import WORKER_START_SECONDS, create_app
 from process_apis.invoices import service
 from process_apis.invoices.router import InvoiceID
 from process_apis.invoices.schemas import InvoiceResource
@@ -66,7 +66,6 @@ PROBE_INTERVAL = 0.01
 KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
-WORKER_HEALTHCHECK_SECONDS = 30
 POSTED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 
 
@@ -368,9 +367,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
-        # A spawned worker imports the whole app before it can answer the supervisor's
-        # first health check (3 s on an idle 2-CPU host): the 5 s default kills it under load.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 
 
