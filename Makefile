@@ -61,6 +61,9 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.circuit
 	$(UV) run python -m bench.governance
 	$(UV) run python -m bench.redis_limiter
+	$(UV) run python -m bench.posting
+	$(UV) run python -m bench.replay
+	$(UV) run python -m bench.scale
 	$(UV) run python -m bench.partner_paging
 
 chaos: install ## Recovery at full size: 1,000 postings through a 30% failing ERP, SIGKILL mid-burst

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,7 +28,8 @@ from app.core.settings import get_settings
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
-from app.runtime import runtime
+from app.main import WORKER_START_SECONDS
+from app.runtime import prepare_database, runtime
 from app.seed import DEMO_CLIENTS
 from process_apis import reconciliation
 from process_apis.queue import queue_condition
@@ -63,8 +65,13 @@ def serve(
             console.print(
                 f"  {demo.client_id:<18} secret {demo.secret:<26} {' '.join(sorted(demo.scopes))}"
             )
+    if workers > 1:
+        # Once here, rather than every worker racing to migrate and seed at its start.
+        asyncio.run(prepare_database(settings.database_url, seed=settings.should_seed_demo_data))
+        os.environ["LEDGERGATE_MIGRATE_ON_START"] = "false"
+        os.environ["LEDGERGATE_SEED_DEMO_DATA"] = "false"
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_served_app",
         factory=True,
         host=host,
         port=port,
@@ -72,6 +79,7 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 
 
@@ -369,7 +377,7 @@ def reconcile(
     period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
     legal_entity: Annotated[str, typer.Option(help="The legal entity id (le_...).")],
 ) -> None:
-    """Compare the gateway's posted documents with the ERP's for one period."""
+    """Compare the gateway's posted invoices, credit memos and settlements with the ERP's."""
     settings = get_settings()
 
     async def run() -> Reconciliation:
@@ -380,6 +388,7 @@ def reconcile(
 
     result = asyncio.run(run())
     totals = Table(
+        "type",
         "currency",
         "gateway count",
         "gateway total",
@@ -389,6 +398,7 @@ def reconcile(
     )
     for line in result.totals:
         totals.add_row(
+            line.document_type,
             line.currency,
             str(line.gateway_count),
             str(line.gateway_total),

@@ -16,6 +16,7 @@ from app.governance.body_limit import BodyLimitMiddleware
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
 from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.logging import configure_logging
 from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
@@ -29,6 +30,18 @@ DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 
 Every error is an RFC 9457 `application/problem+json` document with a stable `type`.
 Writes with financial effect take an `Idempotency-Key`."""
+
+# How long uvicorn's supervisor waits for a new worker's first health check. A spawned
+# worker imports the whole gateway before it can answer (about 3 s on an idle 2-CPU
+# host); uvicorn's 5 s default kills workers in a loop on a loaded one.
+WORKER_START_SECONDS = 60
+
+
+def create_served_app() -> FastAPI:
+    """The app in each process `ledgergate serve` runs, logging JSON like the supervisor."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, *, backends: Backends | None = None) -> FastAPI:

@@ -16,6 +16,7 @@ from app.backends import Backends, build_backends
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrate import upgrade
 from app.core.settings import Settings
+from app.seed import seed_demo_clients, seed_demo_estate
 from process_apis.deps import ProcessContext
 
 
@@ -54,4 +55,17 @@ async def runtime(
     finally:
         if backends is None:
             await built.aclose()
+        await engine.dispose()
+
+
+async def prepare_database(database_url: str, *, seed: bool) -> None:
+    """Migrate the database and, when asked, seed the demo estate and clients, once."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        if seed:
+            sessionmaker = create_sessionmaker(engine)
+            await seed_demo_estate(sessionmaker)
+            await seed_demo_clients(sessionmaker)
+    finally:
         await engine.dispose()

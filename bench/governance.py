@@ -1,23 +1,26 @@
 """Benchmark: what edge governance costs a governed read, against the same read ungoverned.
 
-Run with `make bench` (or `uv run python -m bench.governance [--duration S] [--rounds N]`).
-In one run, on one throwaway database (PostgreSQL on 127.0.0.1:5432, else SQLite), it
-starts two uvicorn servers on loopback:
+Run with `make bench` (or `uv run python -m bench.governance [--duration S] [--rounds N]
+[--workers W]`). In one run, on one throwaway database (PostgreSQL on 127.0.0.1:5432,
+else SQLite), it starts two uvicorn servers on loopback, each with `--workers` worker
+processes (2 by default, one per CPU of the reference host, as production runs them):
 
 - governed: the gateway (`bench.serve gateway`), answering `GET /v1/invoices/{id}`
   through token verification, the `invoices:read` scope check, the per-client rate
-  limit (memory storage; limits raised so nothing is refused, every request still
-  counted), metrics, security and rate-limit headers, correlation id and its request
-  log line; reads are not audited;
+  limit (in Redis when it is reachable, as workers and replicas share their counts,
+  else in memory; limits raised so nothing is refused, every request still counted),
+  metrics, security and rate-limit headers, correlation id and its request log line;
+  reads are not audited;
 - bare (the baseline): `bench.serve bare`, the same handler and query with no
   middleware and no dependencies.
 
 After checking both answer the same body, a load generator process
 (`bench.loadgen`) drives each in turn, alternating rounds: one request at a time
 (the per-request cost) and `--concurrency` in flight (saturated throughput). It
-prints throughput, p50/p99 latency and errors with governed/bare ratios, appends a
-dated section with the command to `bench/RESULTS.md`, and exits 1 if any request
-failed or the servers disagreed.
+prints throughput, p50/p99 latency and errors with governed/bare ratios and each
+server's peak RSS per process after the load, appends a dated section with the
+command to `bench/RESULTS.md`, and exits 1 if any request failed or the servers
+disagreed.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ from bench.harness import (
     host_line,
     issue_token,
     measure,
+    memory_line,
+    rate_limit_storage,
     register_invoices,
     running,
     scratch_directory,
     throwaway_database,
 )
-from bench.loadgen import Plan
+from bench.loadgen import Plan, gets
 
 GOVERNED_HEADERS = ("ratelimit", "x-content-type-options", "x-correlation-id", "cache-control")
 
@@ -97,19 +102,26 @@ def check_same_read(gateway: Server, bare: Server, token: str, invoice_id: str) 
     return problems
 
 
-def run(gateway: Server, bare: Server, args: argparse.Namespace) -> tuple[list[Outcome], list[str]]:
+@dataclass
+class Run:
+    outcomes: list[Outcome]
+    problems: list[str]
+    memory: list[str]
+
+
+def run(gateway: Server, bare: Server, args: argparse.Namespace) -> Run:
     with running([gateway, bare]):
         writer = issue_token(gateway, "invoices:write")
         ids = register_invoices(gateway, writer, args.invoices)
         token = issue_token(gateway, "invoices:read")
         problems = check_same_read(gateway, bare, token, ids[0])
         if problems:
-            return [], problems
+            return Run([], problems, [])
 
         def plan(server: Server, concurrency: int, duration: float) -> Plan:
             headers = {"Authorization": f"Bearer {token}"} if server is gateway else {}
             return Plan(
-                urls=[f"{server.base_url}/v1/invoices/{i}" for i in ids],
+                units=gets(f"{server.base_url}/v1/invoices/{i}" for i in ids),
                 headers=headers,
                 concurrency=concurrency,
                 duration=duration,
@@ -134,7 +146,7 @@ def run(gateway: Server, bare: Server, args: argparse.Namespace) -> tuple[list[O
         errors = warmup.errors + sum(o.bare.errors + o.governed.errors for o in outcomes)
         if errors:
             problems.append(f"{errors} requests failed (see the table)")
-        return outcomes, problems
+        return Run(outcomes, problems, [memory_line(gateway), memory_line(bare)])
 
 
 def table(outcomes: list[Outcome], title: str) -> Table:
@@ -164,8 +176,9 @@ def ratio_lines(outcomes: list[Outcome]) -> list[str]:
 
 
 def section(
-    command: str, database: Database, args: argparse.Namespace, outcomes: list[Outcome]
+    command: str, database: Database, storage: str, args: argparse.Namespace, result: Run
 ) -> str:
+    outcomes = result.outcomes
     rows = "".join(
         f"| {o.scenario.name} | {name} | {m.requests} | {m.errors} | {m.throughput:.0f} "
         f"| {m.latency(50):.2f} | {m.latency(99):.2f} |\n"
@@ -176,13 +189,18 @@ def section(
     return (
         f"## Edge governance (`bench/governance.py`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"Command: `{command}` (via `make bench`). `GET /v1/invoices/{{id}}` governed (token, "
-        f"scope, rate limit in memory, metrics, headers, correlation id and request log; "
-        f"reads not audited) against the same handler and query bare, each a uvicorn process "
-        f"on loopback; load from a separate `bench.loadgen` process, {args.rounds} alternating "
-        f"rounds of {args.duration:g} s per server and load, over {args.invoices} invoices. "
+        f"scope, rate limit in {storage}, metrics, headers, correlation id and request log; "
+        f"reads not audited) against the same handler and query bare, each uvicorn with "
+        f"{args.workers} worker{'s' if args.workers > 1 else ''} on loopback; load from a "
+        f"separate `bench.loadgen` process, {args.rounds} alternating rounds of "
+        f"{args.duration:g} s per server and load, over {args.invoices} invoices. "
         f"Database: {database.description}. Host: {host_line()}.\n\n"
         "| load | server | requests | errors | req/s | p50 ms | p99 ms |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |\n" + rows + "\n" + ratios
+        "| --- | --- | --- | --- | --- | --- | --- |\n"
+        + rows
+        + "\n"
+        + ratios
+        + "".join(f"- peak RSS after the load, {line}\n" for line in result.memory)
     )
 
 
@@ -193,15 +211,27 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--invoices", type=int, default=50, help="invoices to read in turn")
     parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     args = parser.parse_args()
     command = " ".join(["python -m bench.governance", *sys.argv[1:]])
     console = Console(width=max(Console().width, 100))
 
-    with scratch_directory() as scratch, throwaway_database(scratch) as database:
-        gateway = Server("gateway", database, scratch)
-        bare = Server("bare", database, scratch)
-        outcomes, problems = run(gateway, bare, args)
+    with (
+        scratch_directory() as scratch,
+        throwaway_database(scratch) as database,
+        rate_limit_storage() as (storage_url, storage),
+    ):
+        gateway = Server(
+            "gateway",
+            database,
+            scratch,
+            workers=args.workers,
+            LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
+        )
+        bare = Server("bare", database, scratch, workers=args.workers)
+        result = run(gateway, bare, args)
 
+    outcomes, problems = result.outcomes, result.problems
     for problem in problems:
         console.print(f"[red]{problem}[/]")
     if not outcomes:
@@ -209,9 +239,9 @@ def main() -> int:
     console.print(
         table(outcomes, f"Governed vs bare GET /v1/invoices/{{id}} ({database.description})")
     )
-    for line in ratio_lines(outcomes):
+    for line in ratio_lines(outcomes) + result.memory:
         console.print(line)
-    append_results(section(command, database, args, outcomes))
+    append_results(section(command, database, storage, args, result))
     console.print("section appended to bench/RESULTS.md")
     return 1 if problems else 0
 

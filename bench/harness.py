@@ -3,7 +3,8 @@
 Everything binds to and talks over loopback. Servers run as `python -m bench.serve`
 children in their own sessions and are stopped (TERM, then KILL) when the `with`
 block ends, however it ends; a throwaway PostgreSQL database is dropped after them,
-and a SQLite fallback lives in a temporary directory that is removed.
+and a SQLite fallback lives in a temporary directory that is removed. Each server's
+peak resident memory (`VmHWM`) can be read, per process, while it runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,11 +30,15 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
+import redis
 
+from app.core.canonical.documents import InvoiceCreate
 from app.core.db import create_engine, create_sessionmaker
-from app.core.migrate import upgrade
-from app.seed import demo_id, seed_demo_clients, seed_demo_estate
+from app.core.scopes import DEFAULT_CLIENT_SCOPES
+from app.runtime import prepare_database
+from app.seed import demo_id
 from bench.loadgen import Plan, Result
+from process_apis.invoices.service import create_invoice
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -40,6 +46,11 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "LEDGERGATE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 DEMO_CLIENT = ("demo-platform", "demo-platform-secret")
+# The platform's scopes and the operator's the scale benchmark needs (runs, audit, ops).
+OPERATOR_CLIENT = ("bench-operator", "bench-operator-secret")
+OPERATOR_SCOPES = DEFAULT_CLIENT_SCOPES | {"settlements:write", "audit:read", "ops:read"}
+REDIS_URL = os.environ.get("LEDGERGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+LIMITS_KEYS = "LIMITS*"  # the prefix of every key `limits` writes, async and sync alike
 START_TIMEOUT = 60.0
 # The limiter still counts every request (same storage calls), it just never refuses one.
 UNREFUSING_TIERS = (
@@ -57,18 +68,6 @@ def host_line() -> str:
 class Database:
     url: str
     description: str
-
-
-async def _prepare(url: str) -> None:
-    """Migrate and seed the demo estate and clients, as `ledgergate serve` does in development."""
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        await seed_demo_estate(sessionmaker)
-        await seed_demo_clients(sessionmaker)
-    finally:
-        await engine.dispose()
 
 
 async def _create_postgres() -> str | None:
@@ -101,11 +100,11 @@ def throwaway_database(scratch: Path) -> Iterator[Database]:
     if url is None:
         sqlite = f"sqlite+aiosqlite:///{scratch / 'ledgergate-bench.db'}"
         print(f"note: PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}; falling back to SQLite")  # noqa: T201
-        asyncio.run(_prepare(sqlite))
+        asyncio.run(prepare_database(sqlite, seed=True))
         yield Database(sqlite, "SQLite (PostgreSQL unreachable)")
         return
     try:
-        asyncio.run(_prepare(url))
+        asyncio.run(prepare_database(url, seed=True))
         yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)")
     finally:
         asyncio.run(_drop_postgres(url))
@@ -118,11 +117,56 @@ def free_port() -> int:
         return port
 
 
-class Server:
-    """One `bench.serve` process on a loopback port."""
+@dataclass(frozen=True)
+class PeakMemory:
+    """One process's peak resident set size (`VmHWM`), in MiB."""
 
-    def __init__(self, kind: str, database: Database, scratch: Path, **env: str) -> None:
+    pid: int
+    role: str
+    peak_mib: float
+
+
+def _peak_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux `/proc`; none elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class Server:
+    """One `bench.serve` process on a loopback port, with `workers` uvicorn workers."""
+
+    def __init__(
+        self,
+        kind: str,
+        database: Database,
+        scratch: Path,
+        *,
+        workers: int = 1,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
         self.kind = kind
+        self.workers = workers
+        self.args = args
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = scratch / f"{kind}-{self.port}.log"
@@ -138,9 +182,10 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        command = [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port)],
+                [*command, "--workers", str(self.workers), *self.args],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -151,20 +196,57 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} server exited at start:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/bench/stats", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            if self._workers_ready():
+                return
             time.sleep(0.2)
         raise RuntimeError(f"{self.kind} server did not start in {START_TIMEOUT} s")
 
+    def _workers_ready(self) -> bool:
+        """Whether every worker answers (each answer names the worker's pid)."""
+        pids = set()
+        try:
+            for _ in range(self.workers * 8):
+                response = httpx.get(f"{self.base_url}/bench/stats", timeout=1)
+                if response.status_code != 200:
+                    return False
+                pids.add(response.json()["pid"])
+                if len(pids) == self.workers:
+                    return True
+        except httpx.TransportError:
+            return False
+        return False
+
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
-        """The probe's loop-lag samples (ms), the limiter's storage time since the last reset."""
+        """The probe's loop-lag samples (ms), requests served and the limiter's storage time.
+
+        Since the last reset, in one process: meaningful only with one worker.
+        """
         response = httpx.get(f"{self.base_url}/bench/stats", params={"reset": reset}, timeout=10)
         response.raise_for_status()
         stats: dict[str, Any] = response.json()
         return stats
+
+    def peak_memory(self) -> list[PeakMemory]:
+        """Peak RSS of the server's processes: the supervisor and its workers, or the one."""
+        if self.process is None:
+            return []
+        root = self.process.pid
+        workers = _children(root)
+        pids = [(root, "supervisor" if self.workers > 1 else "server")]
+        pids += [(pid, "worker") for pid in workers if self._is_worker(pid)]
+        return [
+            PeakMemory(pid, role, peak)
+            for pid, role in pids
+            if (peak := _peak_mib(pid)) is not None
+        ]
+
+    @staticmethod
+    def _is_worker(pid: int) -> bool:
+        """uvicorn's workers, not multiprocessing's helpers (its resource tracker)."""
+        try:
+            return b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -176,8 +258,52 @@ class Server:
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
+
+
+def memory_line(server: Server) -> str:
+    """`gateway: supervisor 60 MiB, workers 140 + 138 MiB` (peak RSS so far)."""
+    peaks = server.peak_memory()
+    parts = [f"{p.role} {p.peak_mib:.0f} MiB" for p in peaks if p.role != "worker"]
+    workers = [f"{p.peak_mib:.0f}" for p in peaks if p.role == "worker"]
+    if workers:
+        parts.append(f"worker{'s' if len(workers) > 1 else ''} {' + '.join(workers)} MiB")
+    return f"{server.kind}: {', '.join(parts)}"
+
+
+def redis_unreachable(url: str) -> str | None:
+    try:
+        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        return repr(error)
+    return None
+
+
+def clear_limits_keys(url: str) -> int:
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    keys = list(client.scan_iter(match=LIMITS_KEYS, count=1000))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
+
+
+@contextmanager
+def rate_limit_storage(url: str = REDIS_URL) -> Iterator[tuple[str, str]]:
+    """Redis at `url` (its limiter keys cleared before and after), else memory: (URL, note).
+
+    Several workers must share their counters, as replicas do in production, so a
+    gateway with workers counts in Redis; memory storage, per process, is the fallback.
+    """
+    unreachable = redis_unreachable(url)
+    if unreachable is not None:
+        yield "memory://", f"memory (Redis unreachable at {url}: counted per worker)"
+        return
+    clear_limits_keys(url)
+    try:
+        yield url, f"Redis ({url})"
+    finally:
+        clear_limits_keys(url)
 
 
 @contextmanager
@@ -192,11 +318,11 @@ def running(servers: list[Server]) -> Iterator[list[Server]]:
             server.stop()
 
 
-def issue_token(server: Server, scope: str) -> str:
+def issue_token(server: Server, scope: str, client: tuple[str, str] = DEMO_CLIENT) -> str:
     response = httpx.post(
         f"{server.base_url}/oauth/token",
         data={"grant_type": "client_credentials", "scope": scope},
-        auth=DEMO_CLIENT,
+        auth=client,
         timeout=10,
     )
     response.raise_for_status()
@@ -242,6 +368,23 @@ def register_invoices(server: Server, token: str, count: int) -> list[str]:
     return ids
 
 
+def seed_invoices(database: Database, count: int, day: date) -> list[str]:
+    """Open invoices (the README tour's), registered in process by the service the API calls."""
+    data = InvoiceCreate.model_validate(invoice_body(day))
+
+    async def seed() -> list[str]:
+        engine = create_engine(database.url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                ids = [(await create_invoice(session, data=data)).id for _ in range(count)]
+                await session.commit()
+                return ids
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(seed())
+
+
 def generate(plan: Plan) -> Result:
     """Run the load generator in its own process and return what it measured."""
     completed = subprocess.run(
@@ -269,19 +412,24 @@ class Measured:
     """Load results pooled over rounds, with the server's own view of its event loop."""
 
     requests: int = 0
+    http_requests: int = 0
     errors: int = 0
     elapsed: float = 0.0
+    error_kinds: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     lag_ms: list[float] = field(default_factory=list)
     storage_seconds: float = 0.0
 
-    def add(self, result: Result, stats: dict[str, Any]) -> None:
+    def add(self, result: Result, stats: dict[str, Any] | None) -> None:
         self.requests += result.requests
+        self.http_requests += result.http_requests
         self.errors += result.errors
+        self.error_kinds.update(result.error_kinds)
         self.elapsed += result.elapsed
         self.latencies_ms.extend(result.latencies_ms)
-        self.lag_ms.extend(stats["loop_lag_ms"])
-        self.storage_seconds += stats["rate_limit_storage"]["seconds"]
+        if stats is not None:
+            self.lag_ms.extend(stats["loop_lag_ms"])
+            self.storage_seconds += stats["rate_limit_storage"]["seconds"]
 
     @property
     def throughput(self) -> float:
@@ -298,11 +446,26 @@ class Measured:
         return self.storage_seconds / self.requests * 1e6 if self.requests else 0.0
 
 
-def measure(server: Server, plan: Plan, into: Measured) -> None:
-    """One round of load against `server`, its loop-lag window limited to the round."""
-    server.stats(reset=True)
+def measure(server: Server, plan: Plan, into: Measured) -> Result:
+    """One round of load against `server`, its loop-lag window limited to the round.
+
+    The server's own stats are taken with one worker only: with several, one answer
+    would speak for one of them.
+    """
+    single = server.workers == 1
+    if single:
+        server.stats(reset=True)
     result = generate(plan)
-    into.add(result, server.stats(reset=True))
+    into.add(result, server.stats(reset=True) if single else None)
+    return result
+
+
+def alternate(rounds: int, loads: Sequence[Callable[[], object]]) -> None:
+    """Each load once per round, in reverse order every other round: on a busy host the
+    background drifts, and neither side should always go first."""
+    for round_ in range(rounds):
+        for load in loads if round_ % 2 == 0 else reversed(loads):
+            load()
 
 
 def append_results(section: str) -> None:

@@ -28,8 +28,9 @@ import random
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -47,8 +48,8 @@ from bench.harness import (
     Database,
     Measured,
     Server,
+    alternate,
     append_results,
-    generate,
     host_line,
     issue_token,
     measure,
@@ -56,7 +57,7 @@ from bench.harness import (
     scratch_directory,
     throwaway_database,
 )
-from bench.loadgen import Plan
+from bench.loadgen import Plan, gets
 
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
 PARTNER_CLIENT = ("demo-partner", "demo-partner-secret")
@@ -142,7 +143,7 @@ async def bulk_insert(url: str, payment_id: str, count: int, others: int) -> Non
             settlement_id = new_id("settlement")
             now = datetime.now(UTC)
             await connection.execute(
-                insert(SettlementRow.__table__).values(
+                insert(SettlementRow).values(
                     id=settlement_id,
                     partner_id=NORTHWIND,
                     legal_entity_id=line["legal_entity_id"],
@@ -176,25 +177,13 @@ async def bulk_insert(url: str, payment_id: str, count: int, others: int) -> Non
                             "settlement_id": settlement,
                         }
                     )
-                await connection.execute(insert(PaymentRow.__table__), payments)
-                await connection.execute(insert(CommissionLineRow.__table__), lines)
+                await connection.execute(insert(PaymentRow), payments)
+                await connection.execute(insert(CommissionLineRow), lines)
         async with engine.connect() as connection:  # fresh statistics, as autovacuum would
             await connection.execute(text("ANALYZE"))
             await connection.commit()
     finally:
         await engine.dispose()
-
-
-def partner_token(server: Server) -> str:
-    response = httpx.post(
-        f"{server.base_url}/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "partner:read"},
-        auth=PARTNER_CLIENT,
-        timeout=10,
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
 
 
 def walk(server: Server, token: str, page_size: int) -> tuple[list[str], int]:
@@ -230,7 +219,6 @@ class Target:
     page: int  # 1-based page number
     cursor: str | None
     measured: Measured
-    error_kinds: Counter[str] = field(default_factory=Counter)
 
 
 def targets(cursors: list[str]) -> list[Target]:
@@ -330,7 +318,7 @@ def main() -> int:
             started = time.perf_counter()
             asyncio.run(bulk_insert(database.url, payment_id, args.lines, args.other_lines))
             seconds["insert"] = time.perf_counter() - started
-            token = partner_token(gateway)
+            token = issue_token(gateway, "partner:read", PARTNER_CLIENT)
             started = time.perf_counter()
             cursors, total = walk(gateway, token, args.page_size)
             seconds["walk"] = time.perf_counter() - started
@@ -338,35 +326,29 @@ def main() -> int:
                 problems.append(f"paging found {total} lines, not {args.lines + 1}")
             chosen = targets(cursors)
             headers = {"Authorization": f"Bearer {token}"}
-            for target in chosen:  # warm-up
-                measure(
-                    gateway,
-                    Plan(
-                        urls=[url(gateway, target, args.page_size)],
-                        headers=headers,
-                        concurrency=1,
-                        duration=0.5,
-                        max_requests=1000,
-                    ),
-                    Measured(),
+
+            def plan(target: Target, duration: float) -> Plan:
+                return Plan(
+                    units=gets([url(gateway, target, args.page_size)]),
+                    headers=headers,
+                    concurrency=1,
+                    duration=duration,
+                    max_requests=100_000,
                 )
-            for round_ in range(args.rounds):
-                for target in chosen if round_ % 2 == 0 else reversed(chosen):
-                    plan = Plan(
-                        urls=[url(gateway, target, args.page_size)],
-                        headers=headers,
-                        concurrency=1,
-                        duration=args.duration,
-                        max_requests=100_000,
-                    )
-                    gateway.stats(reset=True)
-                    result = generate(plan)
-                    target.measured.add(result, gateway.stats(reset=True))
-                    target.error_kinds.update(result.error_kinds)
+
+            for target in chosen:  # warm-up
+                measure(gateway, plan(target, 0.5), Measured())
+            alternate(
+                args.rounds,
+                [
+                    partial(measure, gateway, plan(target, args.duration), target.measured)
+                    for target in chosen
+                ],
+            )
 
     errors = sum(t.measured.errors for t in chosen)
     if errors:
-        kinds = sum((t.error_kinds for t in chosen), Counter[str]())
+        kinds = sum((t.measured.error_kinds for t in chosen), Counter[str]())
         problems.append(f"{errors} requests failed: {dict(kinds)}")
     title = f"GET {PATH}: {args.lines:,} lines, {args.page_size} per page ({database.description})"
     console.print(table(chosen, title))

@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
 from rich.console import Console
 from rich.table import Table
 
@@ -37,17 +36,18 @@ from bench.harness import (
     Measured,
     Server,
     append_results,
+    clear_limits_keys,
     host_line,
     issue_token,
     measure,
+    redis_unreachable,
     register_invoices,
     running,
     scratch_directory,
     throwaway_database,
 )
-from bench.loadgen import Plan
+from bench.loadgen import Plan, gets
 
-KEY_PATTERN = "LIMITS*"  # the prefix of every key `limits` writes, async and sync alike
 OPEN_LOOP_IN_FLIGHT = 64
 # The sync cost "shows" when, against async at the same load, it loses at least this much
 # saturated throughput, or its p99 latency or p99 loop lag grows by at least this factor.
@@ -72,22 +72,6 @@ class Pair:
     @property
     def lag_p99_ratio(self) -> float:
         return self.blocking.lag(99) / self.asynchronous.lag(99)
-
-
-def redis_unreachable(url: str) -> str | None:
-    try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        return repr(error)
-    return None
-
-
-def clear_limits_keys(url: str) -> int:
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    keys = list(client.scan_iter(match=KEY_PATTERN, count=1000))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
 
 
 def measure_pair(
@@ -115,7 +99,7 @@ def run(
 
         def plan(server: Server, concurrency: int, rate: float | None = None) -> Plan:
             return Plan(
-                urls=[f"{server.base_url}/v1/invoices/{i}" for i in ids],
+                units=gets(f"{server.base_url}/v1/invoices/{i}" for i in ids),
                 headers={"Authorization": f"Bearer {token}"},
                 concurrency=concurrency,
                 duration=args.duration,

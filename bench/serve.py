@@ -1,4 +1,4 @@
-"""The servers the benchmarks start, one process each: `python -m bench.serve KIND --port N`.
+"""The servers the benchmarks start: `python -m bench.serve KIND --port N [--workers W]`.
 
 - `gateway`: the gateway exactly as `ledgergate serve` builds it (`create_app()`,
   JSON logging, uvicorn with the same options), configured by `LEDGERGATE_*`;
@@ -7,21 +7,30 @@
   path, as slowapi does: the variant the gateway avoids, kept here to measure it;
 - `bare`: the governed read's handler and query (`get_invoice_resource` on the same
   database, same response model and path validation) in a plain FastAPI app with no
-  middleware and no dependencies: the baseline that shows what governance costs.
+  middleware and no dependencies: the baseline that shows what governance costs;
+- `erp-sandbox`: the Business Central sandbox app `ledgergate sandbox erp` serves,
+  one process (its ledger lives in memory). With `--mirror-posted` it starts holding
+  the gateway database's posted and paid invoices as posted documents, so a
+  reconciliation at scale needs no hundred thousand postings over HTTP first.
+
+`--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
+in production; each worker builds its own app.
 
 Every kind also runs an event-loop lag probe (how late `asyncio.sleep(0.01)` wakes
-up) and serves `GET /bench/stats[?reset=true]`: the probe's percentiles and, on the
-gateway kinds, how long the rate limiter spent in its storage per request. Loopback
-only; the route exists only in these benchmark servers.
+up) and serves `GET /bench/stats[?reset=true]`: the probe's percentiles, the HTTP
+requests served and, on the gateway kinds, how long the rate limiter spent in its
+storage. With several workers the answer is one worker's. Loopback only; the route
+exists only in these benchmark servers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -31,18 +40,33 @@ from limits import RateLimitItem, WindowStats
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.canonical.documents import InvoiceStatus
 from app.core.db import create_engine, create_sessionmaker
+from app.core.models.customer import CustomerRow
+from app.core.models.invoice import InvoiceLineRow, InvoiceRow
+from app.core.models.legal_entity import LegalEntityRow
 from app.core.settings import Settings, get_settings
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
-from app.main import create_app
+from app.main import WORKER_START_SECONDS, create_app
 from process_apis.invoices import service
 from process_apis.invoices.router import InvoiceID
 from process_apis.invoices.schemas import InvoiceResource
+from system_apis.erp.mapping import sales_line_to_bc
+from system_apis.erp.schemas import ErpInvoiceLine
+from system_apis.sandboxes import business_central
+from system_apis.sandboxes.business_central import BusinessCentralState, Customer
 
 PROBE_INTERVAL = 0.01
-KINDS = ("gateway", "gateway-blocking-redis", "bare")
+KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox")
+KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
+MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
+POSTED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 
 
 class LoopLagProbe:
@@ -78,6 +102,19 @@ class StorageClock:
 
     def reset(self) -> None:
         self.seconds, self.calls = 0.0, 0
+
+
+class RequestCounter:
+    """Counts the HTTP requests an app serves, its own `/bench/` routes aside."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/bench/"):
+            self.requests += 1
+        await self.app(scope, receive, send)
 
 
 class AwaitedStrategy(AsyncSlidingWindow):
@@ -131,18 +168,27 @@ class BlockingStrategy(AsyncSlidingWindow):
             self.clock.add(started)
 
 
-def instrument(app: FastAPI, on_start: Callable[[FastAPI], None] | None = None) -> None:
-    """Add the lag probe, `/bench/stats` and a start-up hook around the app's own lifespan."""
+def instrument(
+    app: Starlette, on_start: Callable[[Starlette], Awaitable[None]] | None = None
+) -> None:
+    """Add the lag probe, the request counter, `/bench/stats` and a start-up hook."""
     probe = LoopLagProbe()
     clock = StorageClock()
     app.state.bench_clock = clock
+    counters: list[RequestCounter] = []
+
+    def counting(inner: ASGIApp) -> RequestCounter:
+        counters.append(RequestCounter(inner))
+        return counters[-1]
+
+    app.add_middleware(counting)  # outermost: every request the app serves
     inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(instance: FastAPI) -> AsyncIterator[Any]:
+    async def lifespan(instance: Starlette) -> AsyncIterator[Any]:
         async with inner(instance) as state:
             if on_start is not None:
-                on_start(instance)
+                await on_start(instance)
             task = asyncio.create_task(probe.run())
             try:
                 yield state
@@ -153,19 +199,27 @@ def instrument(app: FastAPI, on_start: Callable[[FastAPI], None] | None = None) 
 
     app.router.lifespan_context = lifespan
 
-    @app.get("/bench/stats", include_in_schema=False)
-    async def bench_stats(reset: bool = False) -> dict[str, Any]:
-        stats = {"loop_lag_ms": probe.samples_ms(), "rate_limit_storage": clock.stats()}
-        if reset:
+    async def bench_stats(request: Request) -> JSONResponse:
+        stats = {
+            "pid": os.getpid(),
+            "loop_lag_ms": probe.samples_ms(),
+            "rate_limit_storage": clock.stats(),
+            "requests": sum(counter.requests for counter in counters),
+        }
+        if request.query_params.get("reset") == "true":
             probe.samples.clear()
             clock.reset()
-        return stats
+            for counter in counters:
+                counter.requests = 0
+        return JSONResponse(stats)
+
+    app.add_route("/bench/stats", bench_stats, methods=["GET"], include_in_schema=False)
 
 
 def gateway(settings: Settings, *, blocking_redis: bool) -> FastAPI:
     app = create_app(settings)
 
-    def swap_strategy(instance: FastAPI) -> None:
+    async def swap_strategy(instance: Starlette) -> None:
         limiter: RateLimiter = instance.state.rate_limiter
         clock: StorageClock = instance.state.bench_clock
         if blocking_redis:
@@ -201,27 +255,119 @@ def bare(settings: Settings) -> FastAPI:
     return app
 
 
-BUILDERS: dict[str, Callable[[Settings], FastAPI]] = {
+async def mirror_posted_invoices(state: BusinessCentralState, database_url: str) -> int:
+    """Hold the database's posted and paid invoices as posted documents; returns how many."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            customers = (
+                await connection.execute(
+                    select(CustomerRow, LegalEntityRow.erp_company_id).join(
+                        LegalEntityRow, LegalEntityRow.id == CustomerRow.legal_entity_id
+                    )
+                )
+            ).all()
+            invoices = (
+                await connection.execute(select(InvoiceRow).where(InvoiceRow.status.in_(POSTED)))
+            ).all()
+            lines: defaultdict[str, list[ErpInvoiceLine]] = defaultdict(list)
+            for line in await connection.execute(
+                select(InvoiceLineRow)
+                .join(InvoiceRow, InvoiceRow.id == InvoiceLineRow.invoice_id)
+                .where(InvoiceRow.status.in_(POSTED))
+            ):
+                lines[line.invoice_id].append(
+                    ErpInvoiceLine(
+                        sequence=line.sequence,
+                        description=line.description,
+                        quantity=line.quantity,
+                        unit_price=line.unit_amount,
+                        tax_code=line.tax_code,
+                    )
+                )
+    finally:
+        await engine.dispose()
+    in_erp: dict[str, tuple[str, Customer]] = {}
+    for row in customers:
+        in_erp[row.id] = (
+            row.erp_company_id,
+            state.add_customer(
+                row.erp_company_id,
+                number=row.erp_number,
+                display_name=row.name,
+                email=row.email,
+                currency_code=row.currency,
+            ),
+        )
+    for invoice in invoices:
+        company_id, customer = in_erp[invoice.customer_id]
+        posted_on = invoice.posting_date or invoice.invoice_date
+        state.add_posted_invoice(
+            company_id,
+            customer=customer,
+            external_document_number=invoice.id,
+            invoice_date=posted_on,
+            due_date=max(invoice.due_date, posted_on),
+            lines=[
+                sales_line_to_bc(line, invoice.currency).model_dump(by_alias=True)
+                for line in lines[invoice.id]
+            ],
+            paid=invoice.status == InvoiceStatus.PAID,
+        )
+    return len(invoices)
+
+
+def erp_sandbox(settings: Settings) -> Starlette:
+    state = BusinessCentralState()
+    app = business_central.create_app(state)
+
+    async def mirror(_: Starlette) -> None:
+        if os.environ.get(MIRROR_ENV) == "1":
+            await mirror_posted_invoices(state, settings.database_url)
+
+    instrument(app, mirror)
+    return app
+
+
+BUILDERS: dict[str, Callable[[Settings], Starlette]] = {
     "gateway": lambda settings: gateway(settings, blocking_redis=False),
     "gateway-blocking-redis": lambda settings: gateway(settings, blocking_redis=True),
     "bare": bare,
+    "erp-sandbox": erp_sandbox,
 }
+
+
+def build() -> Starlette:
+    """The app of the kind `main` chose; uvicorn calls it in each worker process."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return BUILDERS[os.environ[KIND_ENV]](settings)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--mirror-posted", action="store_true", help="erp-sandbox: hold the posted invoices"
+    )
     args = parser.parse_args()
-    settings = get_settings()
-    configure_logging(settings.log_level)
+    if args.kind == "erp-sandbox" and args.workers != 1:
+        parser.error("the ERP sandbox keeps its ledger in memory: one worker only")
+    os.environ[KIND_ENV] = args.kind
+    os.environ[MIRROR_ENV] = "1" if args.mirror_posted else "0"
+    configure_logging(get_settings().log_level)
     uvicorn.run(
-        BUILDERS[args.kind](settings),
+        "bench.serve:build",
+        factory=True,
         host="127.0.0.1",
         port=args.port,
+        workers=args.workers,
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 
 

@@ -1,7 +1,11 @@
 """The business summary of a period, computed from persisted runs and documents.
 
 Straight-through processing (STP) is the share of runs that succeeded on their first
-attempt, with no retry and no person involved.
+attempt, with no retry and no person involved. Latencies count the events that ended in
+the period: invoices posted, subscriptions first invoiced, settlements journaled.
+Order-to-invoice runs from a subscription's order to the registration of its first
+invoice; settlement cycle time from the close of a statement's period to its ERP
+journal posting (see `settlements.posting.cycle_seconds`).
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import InvoiceStatus
+from app.core.canonical.documents import InvoiceStatus, SettlementStatus
 from app.core.models.base import utcnow
 from app.core.models.invoice import InvoiceRow
+from app.core.models.settlement import SettlementRow
+from app.core.models.subscription import SubscriptionRow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.queue import queue_condition
 from process_apis.reconciliation import month_bounds
+from process_apis.settlements.posting import cycle_seconds
 
 
 class WorkflowFigures(BaseModel):
@@ -43,11 +50,27 @@ class Summary(BaseModel):
     invoice_to_posting_seconds_avg: float | None = Field(
         description="Mean time from registering an invoice to its ERP acknowledgement."
     )
+    subscriptions_invoiced: int = Field(
+        description="Subscriptions whose first invoice was registered in the period."
+    )
+    order_to_invoice_seconds_avg: float | None = Field(
+        description="Mean time from a subscription's order to its first invoice."
+    )
+    settlements_posted: int
+    settlement_cycle_seconds_avg: float | None = Field(
+        description="Mean time from the close of a statement's period (the next day, 00:00 "
+        "UTC) to its ERP journal posting; a statement posted before its period closed "
+        "counts 0."
+    )
     queue: list[QueueFigures] = Field(description="The exception queue now, by error class.")
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
 
 
 async def summarize(session: AsyncSession, *, period: str) -> Summary:
@@ -89,6 +112,35 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
     latencies = [
         (posted_at - created).total_seconds() for created, posted_at in posted if posted_at
     ]
+    first_invoices = (
+        select(
+            InvoiceRow.subscription_id,
+            func.min(InvoiceRow.created_at).label("invoiced_at"),
+        )
+        .where(InvoiceRow.subscription_id.is_not(None))
+        .group_by(InvoiceRow.subscription_id)
+        .subquery()
+    )
+    ordered = await session.execute(
+        select(SubscriptionRow.created_at, first_invoices.c.invoiced_at)
+        .join(first_invoices, first_invoices.c.subscription_id == SubscriptionRow.id)
+        .where(first_invoices.c.invoiced_at >= start, first_invoices.c.invoiced_at <= end)
+    )
+    order_to_invoice = [
+        (_aware(invoiced_at) - created).total_seconds() for created, invoiced_at in ordered.all()
+    ]
+    journaled = await session.execute(
+        select(SettlementRow.period_end, SettlementRow.posted_at).where(
+            SettlementRow.status.in_((SettlementStatus.POSTED, SettlementStatus.PAID)),
+            SettlementRow.posted_at >= start,
+            SettlementRow.posted_at <= end,
+        )
+    )
+    cycles = [
+        cycle_seconds(period_end, posted_at)
+        for period_end, posted_at in journaled.all()
+        if posted_at is not None
+    ]
     now = utcnow()
     queued = await session.execute(
         select(WorkflowRunRow.error_class, func.count(), func.min(WorkflowRunRow.created_at))
@@ -100,9 +152,11 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
         period_end=end,
         workflows=workflows,
         invoices_posted=len(latencies),
-        invoice_to_posting_seconds_avg=round(sum(latencies) / len(latencies), 3)
-        if latencies
-        else None,
+        invoice_to_posting_seconds_avg=_mean(latencies),
+        subscriptions_invoiced=len(order_to_invoice),
+        order_to_invoice_seconds_avg=_mean(order_to_invoice),
+        settlements_posted=len(cycles),
+        settlement_cycle_seconds_avg=_mean(cycles),
         queue=[
             QueueFigures(
                 error_class=error_class or "unclassified",

@@ -1,7 +1,7 @@
 """Business metrics every tier may record (Prometheus, default registry).
 
-The edge exposes them at `/metrics`; the process tier records workflow outcomes and
-idempotent replays here.
+The edge exposes them at `/metrics`; the process tier records workflow outcomes,
+idempotent replays and the business latencies here, where the events happen.
 """
 
 from __future__ import annotations
@@ -22,4 +22,15 @@ WORKFLOW_DURATION = Histogram(
 IDEMPOTENT_REPLAYS = Counter(
     "ledgergate_idempotent_replays_total",
     "Requests answered from a stored Idempotency-Key response (duplicates suppressed).",
+)
+ORDER_TO_INVOICE = Histogram(
+    "ledgergate_order_to_invoice_seconds",
+    "From a subscription's order to the registration of its first invoice.",
+    buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 31 * 86400),
+)
+SETTLEMENT_CYCLE = Histogram(
+    "ledgergate_settlement_cycle_seconds",
+    "From the close of a settlement's period to its ERP journal posting (0 when posted "
+    "before the period closed).",
+    buckets=(0, 3600, 6 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 10 * 86400, 31 * 86400),
 )

@@ -114,6 +114,10 @@ class RateLimitSettings(BaseModel):
     tiers: dict[str, dict[str, str]] = Field(default_factory=_default_tiers)
     token: str = Field(default="30/minute", description="Token requests per client IP.")
     anonymous: str = Field(default="300/minute", description="Public routes, per client IP.")
+    webhooks: str = Field(
+        default="1200/minute",
+        description="Webhook deliveries per sender IP, counted before the signature is checked.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses or CIDRs whose X-Forwarded-For is believed; nobody else's is.",

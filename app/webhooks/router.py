@@ -40,7 +40,7 @@ class WebhookReceipt(BaseModel):
     response_model=WebhookReceipt,
     operation_id="webhooks-billing-stripe",
     summary="Receive a Stripe event",
-    responses=problem_responses(400, 413),
+    responses=problem_responses(400, 413, 429),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -56,7 +56,13 @@ async def receive_stripe_event(
         Header(alias="Stripe-Signature", description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`"),
     ] = None,
 ) -> WebhookReceipt:
-    """Verify a signed Stripe event delivery and put the event in the inbox once."""
+    """Verify a signed Stripe event delivery and put the event in the inbox once.
+
+    Deliveries are rate limited per sender IP before any signature check, so a flood of
+    forged events costs a counter increment, not an HMAC and a database round trip.
+    """
+    limiter = request.app.state.rate_limiter
+    await limiter.enforce_ip(request, policy="webhooks", limit=limiter.settings.webhooks)
     payload = await request.body()
     billing = context.settings.billing
     async with context.sessionmaker() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -75,6 +75,9 @@ class CreditMemoResource(CreditMemo):
     approved_by: str | None
     approved_at: datetime | None
     support_ref: str | None = Field(description="The support desk's service credit.")
+    posting_date: date | None = Field(
+        default=None, description="The ERP posting date, set when the credit is issued."
+    )
     erp_document_number: str | None = Field(description="The posted ERP credit memo's number.")
     erp_total_including_tax: int | None = Field(
         description="What the ERP credited, tax included: the billing credit note's amount."

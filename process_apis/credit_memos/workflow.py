@@ -345,6 +345,7 @@ class CreditMemoWorkflow:
             except LedgergateError as error:
                 await self._fail_in_session(session, run, error)
                 raise
+            memo.posting_date = posting_date
             reason = CreditReason(memo.reason_code)
             plan = CreditPlan(
                 run_id=run.id,

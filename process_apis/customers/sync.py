@@ -28,7 +28,7 @@ from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, save_refs, take_run
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine, digest
-from system_apis.billing.schemas import BillingCustomerCreate
+from system_apis.billing.schemas import BillingCustomerCreate, BillingCustomerUpdate
 from system_apis.erp.schemas import ErpCustomerUpsert
 from system_apis.errors import BackendTransientError
 
@@ -79,20 +79,22 @@ def billing_key(kind: str, object_id: str, body: object) -> str:
 async def sync_billing_customer(
     context: ProcessContext, engine: Engine, run_id: str, sequence: int, customer: CustomerSnapshot
 ) -> str:
-    """The billing customer's id: proved when we hold one, created otherwise."""
+    """The billing customer's id: brought up to date when we hold one, created otherwise."""
     billing = context.billing
     if customer.billing_ref is not None:
         ref = customer.billing_ref
-        found = await engine.step(
+        update = BillingCustomerUpdate(name=customer.billing.name, email=customer.billing.email)
+        key = billing_key("customer-update", customer.customer_id, update)
+        updated = await engine.step(
             run_id,
-            "check_billing_customer",
+            "update_billing_customer",
             sequence,
-            lambda: billing.get_customer(ref),
-            request={"billing_customer_id": ref},
-            downstream_key=customer.customer_id,
-            backend_ref=lambda found: found.id,
+            lambda: billing.update_customer(ref, update, idempotency_key=key),
+            request={"billing_customer_id": ref, **update.model_dump()},
+            downstream_key=key,
+            backend_ref=lambda updated: updated.id,
         )
-        return found.id
+        return updated.id
     key = billing_key("customer", customer.customer_id, customer.billing)
     created = await engine.step(
         run_id,

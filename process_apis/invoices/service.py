@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
 from app.core.canonical.parties import CustomerStatus
 from app.core.ids import new_id
+from app.core.metrics import ORDER_TO_INVOICE
+from app.core.models.base import utcnow
 from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceLineRow, InvoiceRow
+from app.core.models.subscription import SubscriptionRow
 from process_apis.customers.service import UnknownReference
 from process_apis.invoices import repository
 from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive
@@ -18,7 +22,11 @@ from process_apis.runs.schemas import RunSummary
 
 
 async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> InvoiceRow:
-    """Register an invoice for a known, active customer in the customer's currency."""
+    """Register an invoice for a known, active customer in the customer's currency.
+
+    An invoice for a subscription names one of the customer's; the first one records
+    the subscription's order-to-invoice latency.
+    """
     customer = await session.get(CustomerRow, data.customer_id)
     if customer is None:
         raise UnknownReference(f"no customer {data.customer_id}", pointer="#/customer_id")
@@ -29,6 +37,18 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
             f"invoice in {data.currency} for a customer billed in {customer.currency}",
             pointer="#/currency",
         )
+    first_of: SubscriptionRow | None = None
+    if data.subscription_id is not None:
+        subscription = await session.get(SubscriptionRow, data.subscription_id)
+        if subscription is None or subscription.customer_id != customer.id:
+            raise UnknownReference(
+                f"customer {customer.id} has no subscription {data.subscription_id}",
+                pointer="#/subscription_id",
+            )
+        invoiced = await session.scalar(
+            select(exists().where(InvoiceRow.subscription_id == subscription.id))
+        )
+        first_of = None if invoiced else subscription
     invoice = InvoiceRow(
         id=new_id("invoice"),
         customer_id=customer.id,
@@ -58,6 +78,8 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
     )
     session.add(invoice)
     await session.flush()
+    if first_of is not None:
+        ORDER_TO_INVOICE.observe((utcnow() - first_of.created_at).total_seconds())
     return invoice
 
 

@@ -7,6 +7,9 @@ replicas share the work), and marks each processed in the transaction that acts 
 - `invoice.finalized` and `invoice.paid` link the billing invoice to the gateway's
   invoice: the one whose `billing_ref` is the billing invoice, or the one the billing
   invoice names as ours (`metadata[ledgergate_id]`), which then gets the `billing_ref`;
+  a billing invoice of one of our subscriptions that is neither is registered as a
+  gateway invoice (`invoices.billed`) and, once committed, posted to the ERP by the
+  invoice posting workflow, before any payment is applied to it;
 - `invoice.paid` also records the payment (one per billing invoice: a redelivery finds
   it) with its workflow run, and the payment is then applied (`PaymentWorkflow`). The run
   is leased in that same transaction: if the process dies before it is applied, the
@@ -32,6 +35,9 @@ from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from app.core.models.webhook_event import WebhookInboxRow
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine
+from process_apis.invoices.billed import register_billed_invoice
+from process_apis.invoices.posting import InvoicePostingWorkflow
+from process_apis.invoices.schemas import PostingCreate
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
 from system_apis.billing.schemas import BillingEvent, BillingEventType, BillingInvoice
 
@@ -46,6 +52,7 @@ BATCH = 50
 @dataclass
 class InboxReport:
     consumed: int = 0
+    invoices: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
 
 
@@ -53,9 +60,11 @@ class BillingInbox:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
         self.payments = PaymentWorkflow(context)
+        self.postings = InvoicePostingWorkflow(context)
 
     async def drain(self, *, limit: int = BATCH) -> InboxReport:
-        """Handle up to `limit` pending events; then apply the payments they recorded."""
+        """Handle up to `limit` pending events; then post the invoices they registered and
+        apply the payments they recorded."""
         report = InboxReport()
         started: list[tuple[str, str]] = []
         async with self.context.sessionmaker() as session:
@@ -74,12 +83,25 @@ class BillingInbox:
             ).all()
             for row in rows:
                 event = BillingEvent.model_validate(row.payload)
-                payment = await self._handle(session, event)
+                payment = await self._handle(session, event, report.invoices)
                 if payment is not None:
                     started.append(payment)
                 row.processed_at = utcnow()
             report.consumed = len(rows)
             await session.commit()
+        for invoice_id in report.invoices:
+            try:
+                await self.postings.post(
+                    invoice_id=invoice_id,
+                    request=PostingCreate(),
+                    client_id=CONSUMER,
+                    correlation_id=None,
+                )
+            except LedgergateError as error:  # recorded on the run, which waits in the queue
+                logger.info(
+                    "billing.inbox.posting_failed",
+                    extra={"invoice_id": invoice_id, "error": str(error)},
+                )
         for payment_id, run_id in started:
             try:
                 await self.payments.apply(
@@ -93,12 +115,20 @@ class BillingInbox:
             report.payments.append(payment_id)
         return report
 
-    async def _handle(self, session: AsyncSession, event: BillingEvent) -> tuple[str, str] | None:
-        """Link the event's invoice; for a payment, record it and its run."""
+    async def _handle(
+        self, session: AsyncSession, event: BillingEvent, registered: list[str]
+    ) -> tuple[str, str] | None:
+        """Link (or register) the event's invoice; for a payment, record it and its run."""
         billed = event.invoice
         if billed is None:
             return None
         invoice = await _linked_invoice(session, billed)
+        if invoice is None:
+            invoice = await register_billed_invoice(
+                session, billed, invoiced_on=event.occurred_at.date()
+            )
+            if invoice is not None and invoice.id not in registered:
+                registered.append(invoice.id)
         if invoice is None:
             logger.warning(
                 "billing.inbox.invoice_unknown",

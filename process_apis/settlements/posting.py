@@ -17,6 +17,7 @@ frees its lines for the next period's run; one whose entry is in the journal sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
 from app.core.canonical.parties import ClosedPeriodPolicy
 from app.core.errors import LedgergateError
+from app.core.metrics import SETTLEMENT_CYCLE
 from app.core.models.base import utcnow
 from app.core.models.commission_line import CommissionLineRow
 from app.core.models.settlement import SettlementRow
@@ -59,11 +61,20 @@ from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "settlement_posting"
 UNPOSTED = (SettlementStatus.DRAFT, SettlementStatus.APPROVED)
+JOURNAL_PREFIX = "STL-"
+
+
+def cycle_seconds(period_end: date, posted_at: datetime) -> float:
+    """Settlement cycle time: from the close of the statement's period (the day after its
+    last day, 00:00 UTC) to its ERP journal posting; 0 when posted before the period closed.
+    """
+    closed = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
+    return max(0.0, (posted_at - closed).total_seconds())
 
 
 def journal_document_number(settlement_id: str) -> str:
     """`STL-` and the id's 16 random characters: within the ERP's 20."""
-    return "STL-" + settlement_id.rsplit("_", 1)[1][-16:].upper()
+    return JOURNAL_PREFIX + settlement_id.rsplit("_", 1)[1][-16:].upper()
 
 
 def resource(settlement: SettlementRow, run: WorkflowRunRow | None) -> SettlementResource:
@@ -324,6 +335,7 @@ class SettlementPostingWorkflow:
             settlement.posted_at = utcnow()
             Engine.mark_succeeded(run, _acknowledgement(entry))
             await session.commit()
+            SETTLEMENT_CYCLE.observe(cycle_seconds(settlement.period_end, settlement.posted_at))
             return resource(settlement, run)
 
 

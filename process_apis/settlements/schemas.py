@@ -66,6 +66,9 @@ class LineagePayment(OutputModel):
 
 class LineageInvoiceLine(OutputModel):
     invoice_id: str
+    subscription_id: str | None = Field(
+        default=None, description="The subscription the invoice bills, if it bills one."
+    )
     erp_document_number: str | None
     line_id: str
     sequence: int

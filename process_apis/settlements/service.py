@@ -143,13 +143,18 @@ async def get_settlement(
 
 
 def _lineage(
-    line: Line, payment: PaymentRow, invoice_line: InvoiceLineRow, invoice_number: str | None
+    line: Line,
+    payment: PaymentRow,
+    invoice_line: InvoiceLineRow,
+    invoice_number: str | None,
+    subscription_id: str | None,
 ) -> dict[str, OutputModel]:
     """A commission line's lineage up to the commission itself (the statement comes apart)."""
     return {
         "payment": LineagePayment.model_validate(payment),
         "invoice_line": LineageInvoiceLine(
             invoice_id=line.invoice_id,
+            subscription_id=subscription_id,
             erp_document_number=invoice_number,
             line_id=invoice_line.id,
             sequence=invoice_line.sequence,
@@ -179,9 +184,15 @@ def _lineage(
     }
 
 
-def _lineage_query() -> Select[Line, PaymentRow, InvoiceLineRow, str | None]:
+def _lineage_query() -> Select[Line, PaymentRow, InvoiceLineRow, str | None, str | None]:
     return (
-        select(Line, PaymentRow, InvoiceLineRow, InvoiceRow.erp_document_number)
+        select(
+            Line,
+            PaymentRow,
+            InvoiceLineRow,
+            InvoiceRow.erp_document_number,
+            InvoiceRow.subscription_id,
+        )
         .join(PaymentRow, PaymentRow.id == Line.payment_id)
         .join(InvoiceLineRow, InvoiceLineRow.id == Line.invoice_line_id)
         .join(InvoiceRow, InvoiceRow.id == Line.invoice_id)
@@ -201,10 +212,7 @@ async def lineage(
         settlement_id=settlement.id,
         journal_document_number=settlement.journal_document_number,
     )
-    entries = [
-        LineageEntry(**_lineage(line, payment, invoice_line, number), statement=statement)
-        for line, payment, invoice_line, number in rows[:limit]
-    ]
+    entries = [LineageEntry(**_lineage(*row), statement=statement) for row in rows[:limit]]
     return entries, next_cursor([row[0].id for row in rows], limit)
 
 
@@ -222,12 +230,12 @@ async def lineage_of(
     ).all()
     return {
         line.id: CommissionLineage(
-            **_lineage(line, payment, invoice_line, number),
+            **_lineage(line, payment, invoice_line, number, subscription_id),
             statement=None
             if line.settlement_id is None
             else LineageStatement(
                 settlement_id=line.settlement_id, journal_document_number=journal_number
             ),
         )
-        for line, payment, invoice_line, number, journal_number in rows
+        for line, payment, invoice_line, number, subscription_id, journal_number in rows
     }

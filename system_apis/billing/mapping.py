@@ -20,6 +20,7 @@ from system_apis.billing.adapters.stripe_wire import (
     StripeCustomer,
     StripeEvent,
     StripeInvoice,
+    StripeInvoiceLine,
     StripeList,
     StripePrice,
     StripeProduct,
@@ -35,10 +36,12 @@ from system_apis.billing.schemas import (
     BillingCreditNoteType,
     BillingCustomer,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingEvent,
     BillingEventType,
     BillingInterval,
     BillingInvoice,
+    BillingInvoiceLine,
     BillingInvoiceStatus,
     BillingPage,
     BillingPrice,
@@ -114,6 +117,11 @@ def customer_create_params(customer: BillingCustomerCreate) -> dict[str, Any]:
     }
 
 
+def customer_update_params(customer: BillingCustomerUpdate) -> dict[str, Any]:
+    """`POST /v1/customers/{customer}` params; an empty `email` unsets it, as Stripe documents."""
+    return {"name": customer.name, "email": customer.email or ""}
+
+
 def list_invoices_params(
     *, customer_id: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
@@ -135,7 +143,11 @@ def customer_from_stripe(customer: StripeCustomer) -> BillingCustomer:
 
 
 def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
-    """A Stripe invoice as canonical. No tax rates means Stripe reports `tax: null`."""
+    """A Stripe invoice as canonical. No tax rates means Stripe reports `tax: null`.
+
+    Its lines are kept only when Stripe sent all of them (`has_more` false).
+    """
+    lines = invoice.lines
     return BillingInvoice(
         id=invoice.id,
         customer_id=invoice.customer,
@@ -146,6 +158,22 @@ def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
         total=invoice.total,
         amount_paid=invoice.amount_paid,
         reference=(invoice.metadata or {}).get(REFERENCE_KEY),
+        subscription_id=invoice.subscription,
+        due_date=_time(invoice.due_date).date() if invoice.due_date is not None else None,
+        lines=None
+        if lines is None or lines.has_more
+        else tuple(invoice_line_from_stripe(line) for line in lines.data),
+    )
+
+
+def invoice_line_from_stripe(line: StripeInvoiceLine) -> BillingInvoiceLine:
+    return BillingInvoiceLine(
+        description=line.description,
+        quantity=line.quantity or 1,
+        amount=line.amount,
+        tax=sum(tax.amount for tax in line.tax_amounts),
+        price_id=line.price.id if line.price else None,
+        proration=line.proration,
     )
 
 

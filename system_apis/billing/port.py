@@ -15,6 +15,7 @@ from system_apis.billing.schemas import (
     BillingCreditNotePage,
     BillingCustomer,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingInvoice,
     BillingPage,
     BillingPrice,
@@ -35,6 +36,10 @@ class CustomerPort(Protocol):
     ) -> BillingCustomer: ...
 
     async def get_customer(self, customer_id: str) -> BillingCustomer: ...
+
+    async def update_customer(
+        self, customer_id: str, customer: BillingCustomerUpdate, *, idempotency_key: str
+    ) -> BillingCustomer: ...
 
 
 class InvoicePort(Protocol):

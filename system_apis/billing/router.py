@@ -18,6 +18,7 @@ from system_apis.billing.port import BillingPort
 from system_apis.billing.schemas import (
     BillingCustomer,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingInvoice,
     BillingPage,
     BillingPrice,
@@ -36,6 +37,10 @@ BillingDep = Annotated[BillingPort, Depends(get_billing)]
 
 
 class BillingCustomerCreateBody(BillingCustomerCreate):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BillingCustomerUpdateBody(BillingCustomerUpdate):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -76,6 +81,23 @@ async def create_customer(
 async def get_customer(customer_id: VendorID, billing: BillingDep) -> BillingCustomer:
     """One billing customer."""
     return await billing.get_customer(customer_id)
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    response_model=BillingCustomer,
+    operation_id="system-billing-update-customer",
+    summary="Update a customer",
+    responses=problem_responses(400, 413, 415, *BACKEND_PROBLEMS),
+)
+async def update_customer(
+    customer_id: VendorID,
+    customer: BillingCustomerUpdateBody,
+    idempotency_key: IdempotencyKey,
+    billing: BillingDep,
+) -> BillingCustomer:
+    """Set a billing customer's name and email to ours (no email unsets it)."""
+    return await billing.update_customer(customer_id, customer, idempotency_key=idempotency_key)
 
 
 @router.get(

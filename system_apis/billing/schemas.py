@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -24,6 +24,13 @@ class BillingCustomerCreate(BillingModel):
     currency: str
 
 
+class BillingCustomerUpdate(BillingModel):
+    """What of a billing customer follows ours; its reference and currency never change."""
+
+    name: str
+    email: str | None = None
+
+
 class BillingCustomer(BillingModel):
     id: str
     reference: str | None
@@ -41,6 +48,15 @@ class BillingInvoiceStatus(StrEnum):
     UNCOLLECTIBLE = "uncollectible"
 
 
+class BillingInvoiceLine(BillingModel):
+    description: str | None
+    quantity: int
+    amount: int = Field(description="Minor units, before tax; negative for a credit.")
+    tax: int
+    price_id: str | None
+    proration: bool = Field(description="A mid-cycle change's proration, not a period's charge.")
+
+
 class BillingInvoice(BillingModel):
     id: str
     customer_id: str
@@ -51,6 +67,11 @@ class BillingInvoice(BillingModel):
     total: int
     amount_paid: int
     reference: str | None
+    subscription_id: str | None = Field(default=None, description="The subscription it bills.")
+    due_date: date | None = None
+    lines: tuple[BillingInvoiceLine, ...] | None = Field(
+        default=None, description="Every line; none when the vendor sent only some of them."
+    )
 
 
 class BillingPage(BillingModel):

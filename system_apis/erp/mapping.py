@@ -74,9 +74,14 @@ def odata_eq(field: str, value: str) -> str:
     return f"{field} eq '{escaped}'"
 
 
+def dated_between(field: str, first: date, last: date) -> str:
+    """An OData `$filter` for records dated `first..last` (both included)."""
+    return f"{field} ge {first.isoformat()} and {field} le {last.isoformat()}"
+
+
 def posted_between(field: str, first: date, last: date) -> str:
     """An OData `$filter` for documents past draft dated `first..last` (both included)."""
-    return f"{field} ge {first.isoformat()} and {field} le {last.isoformat()} and status ne 'Draft'"
+    return f"{dated_between(field, first, last)} and status ne 'Draft'"
 
 
 def bc_datetime(value: date) -> datetime:

@@ -25,6 +25,7 @@ from system_apis.erp.schemas import (
     ErpJournalCreate,
     ErpJournalEntry,
     ErpJournalEntryCreate,
+    ErpLedgerEntry,
     ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
@@ -82,6 +83,32 @@ class ErpInvoiceQueries(Protocol):
         self, company_id: str, posted_from: date, posted_to: date
     ) -> tuple[ErpSalesInvoice, ...]:
         """Every posted invoice dated within `posted_from..posted_to` (both included)."""
+        ...
+
+
+@runtime_checkable
+class ErpLedgerQueries(Protocol):
+    """Reading posted credit memos and general ledger entries back, for reconciliation."""
+
+    async def list_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesCreditMemo, ...]:
+        """Every posted credit memo dated within `posted_from..posted_to` (both included)."""
+        ...
+
+    async def list_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> tuple[ErpLedgerEntry, ...]:
+        """The ledger entries on one account posted within `posted_from..posted_to`.
+
+        Ledger amounts are kept in the company's own currency, `currency`.
+        """
         ...
 
 
@@ -151,6 +178,7 @@ class ErpPort(
     ErpLedgerSetup,
     ErpInvoicing,
     ErpInvoiceQueries,
+    ErpLedgerQueries,
     ErpCreditMemos,
     ErpJournals,
     ErpPayments,

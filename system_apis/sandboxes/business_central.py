@@ -70,6 +70,7 @@ status the document declares for the create) instead of making a second one.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import operator
 import re
@@ -630,6 +631,57 @@ class BusinessCentralState:
             if memo.external_document_number == external_document_number
         )
 
+    def add_customer(
+        self, company_id: str, *, number: str, display_name: str, email: str, currency_code: str
+    ) -> Customer:
+        """A customer, as `POST customers` would create it (for seeding without HTTP)."""
+        customer = Customer(
+            id=str(uuid.uuid4()),
+            number=number,
+            display_name=display_name,
+            email=email,
+            currency_code=currency_code,
+        )
+        self.books[company_id].customers[customer.id] = customer
+        return customer
+
+    def add_posted_invoice(
+        self,
+        company_id: str,
+        *,
+        customer: Customer,
+        external_document_number: str,
+        invoice_date: date,
+        due_date: date,
+        lines: Iterable[Mapping[str, Any]],
+        paid: bool = False,
+    ) -> SalesInvoice:
+        """A posted invoice as create, add lines and post leave it, without HTTP.
+
+        For tests and benchmarks that need a large ledger. `lines` are line bodies
+        (`sequence`, `description`, `quantity`, `unitPrice`, `taxCode`), priced and taxed
+        as `POST salesInvoiceLines` does; `paid` settles the invoice in full.
+        """
+        book = self.books[company_id]
+        invoice = SalesInvoice(
+            id=str(uuid.uuid4()),
+            number=f"PS-INV{book.next_posted_number}",
+            external_document_number=external_document_number,
+            customer=customer,
+            currency_code=customer.currency_code or book.company.currency,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            status="Open",
+        )
+        book.next_posted_number += 1
+        for values in lines:
+            _add_sales_line(book, invoice, "Invoice", dict(values))
+        invoice.remaining_amount = invoice.total_including_tax
+        if paid:
+            _settle(invoice, invoice.remaining_amount)
+        book.invoices[invoice.id] = invoice
+        return invoice
+
     def document_count(self, company_id: str, external_document_number: str) -> int:
         """How many sales invoices carry this external document number (should be 0 or 1)."""
         return sum(
@@ -888,12 +940,16 @@ def _count_option(request: Request, name: str) -> int | None:
 def _select(
     request: Request, entity: str, records: Iterable[R], properties: Filterable[R]
 ) -> list[R]:
-    """The records `$filter` keeps, then the page `$skip` and `$top` ask for."""
+    """The records `$filter` keeps, then the page `$skip` and `$top` ask for.
+
+    The scan stops at the page's last record: paging through a large ledger would
+    otherwise test every record for every page.
+    """
     conditions = _odata_filter(request, entity, properties)
-    chosen = [record for record in records if _meets(conditions, record, properties)]
     skip = _count_option(request, "$skip") or 0
     top = _count_option(request, "$top")
-    return chosen[skip:] if top is None else chosen[skip : skip + top]
+    chosen = (record for record in records if _meets(conditions, record, properties))
+    return list(itertools.islice(chosen, skip, None if top is None else skip + top))
 
 
 def _expand(request: Request, navigation: str) -> bool:

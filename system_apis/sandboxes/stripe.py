@@ -6,7 +6,7 @@ bracket notation, `Idempotency-Key` replay, typed error bodies, cursor lists
 (newest first, `limit` and `starting_after`), Stripe-style ids and unix timestamps.
 State lives in memory (`StripeState`).
 
-Covered: customers (create, retrieve, list by `email`), invoice items (create),
+Covered: customers (create, retrieve, update, list by `email`), invoice items (create),
 invoices (create from the customer's pending items, finalize, pay, retrieve, list,
 upcoming), products (create, retrieve), prices (create, retrieve, list), subscriptions
 (create, retrieve, update items with prorations, cancel) and credit notes (create,
@@ -492,6 +492,21 @@ def create_customer(state: StripeState, call: Call) -> JsonObject:
 def retrieve_customer(state: StripeState, call: Call) -> JsonObject:
     call.check_known(frozenset())
     return state.customer(call.path["customer"], param="id")
+
+
+def update_customer(state: StripeState, call: Call) -> JsonObject:
+    """Only the parameters sent change; an empty `email`, `phone` or `description` unsets it."""
+    call.check_known(
+        frozenset({"name", "email", "description", "phone", "metadata", "preferred_locales"}),
+    )
+    customer = state.customer(call.path["customer"], param="id")
+    for name in ("name", "email", "description", "phone"):
+        if name in call.params:
+            customer[name] = call.string(name)
+    if "preferred_locales" in call.params:
+        customer["preferred_locales"] = call.string_list("preferred_locales")
+    customer["metadata"] = call.updated_metadata(customer["metadata"])
+    return customer
 
 
 def list_customers(state: StripeState, call: Call) -> JsonObject:
@@ -2087,6 +2102,7 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/customers", _endpoint(create_customer), methods=["POST"]),
         Route("/v1/customers", _endpoint(list_customers), methods=["GET"]),
         Route("/v1/customers/{customer}", _endpoint(retrieve_customer), methods=["GET"]),
+        Route("/v1/customers/{customer}", _endpoint(update_customer), methods=["POST"]),
         Route("/v1/invoiceitems", _endpoint(create_invoice_item), methods=["POST"]),
         Route("/v1/invoices", _endpoint(create_invoice), methods=["POST"]),
         Route("/v1/invoices", _endpoint(list_invoices), methods=["GET"]),

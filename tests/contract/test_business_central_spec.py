@@ -114,6 +114,9 @@ async def happy_path(bc: BcHarness) -> None:
     await adapter.add_journal_entry(US.id, journal.id, settlement_entry("STL-C1"))
     await adapter.post_journal_entry(US.id, journal.id, "STL-C1", "USD")
     await adapter.post_journal_entry(US.id, journal.id, "STL-C1", "USD")
+    month = (first_open_day(), first_open_day().replace(day=28))
+    await adapter.list_sales_credit_memos(US.id, *month)
+    await adapter.list_ledger_entries(US.id, *month, account_number="21500", currency="USD")
 
     payments = await adapter.ensure_customer_payment_journal(US.id, PAYMENTS)
     await adapter.ensure_customer_payment_journal(

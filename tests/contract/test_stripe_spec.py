@@ -16,6 +16,7 @@ from system_apis.billing.schemas import (
     BillingCreditNoteCreate,
     BillingCreditNoteLineCreate,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingInterval,
     BillingPriceCreate,
     BillingProductCreate,
@@ -89,6 +90,15 @@ async def run_scenario(adapter: StripeAdapter, http: httpx.AsyncClient) -> None:
     await adapter.get_customer(customer.id)
     with pytest.raises(BackendNotFound):
         await adapter.get_customer("cus_missing")
+    renamed = BillingCustomerUpdate(name="Acme Group Ltd", email=None)
+    updated = await adapter.update_customer(customer.id, renamed, idempotency_key="idem-u")
+    assert (updated.name, updated.email, updated.reference) == (
+        "Acme Group Ltd",
+        None,
+        "cus_01acme",
+    )
+    with pytest.raises(BackendNotFound):
+        await adapter.update_customer("cus_missing", renamed, idempotency_key="idem-u2")
 
     other = await create_customer(http, email="b@acme.test", preferred_locales=["de"])
     invoices = [
@@ -251,6 +261,7 @@ async def test_every_request_and_response_matches_the_spec(
         ("POST", "/v1/customers"),
         ("GET", "/v1/customers"),
         ("GET", "/v1/customers/{customer}"),
+        ("POST", "/v1/customers/{customer}"),
         ("POST", "/v1/invoiceitems"),
         ("POST", "/v1/invoices"),
         ("GET", "/v1/invoices"),

@@ -107,3 +107,4 @@ def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "clean: both sides agree" in result.output
+    assert "┃ type ┃ currency ┃" in result.output  # a line per document type and currency

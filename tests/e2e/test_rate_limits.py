@@ -20,6 +20,7 @@ TIGHT = {
     },
     "token": "2/minute",
     "anonymous": "2/minute",
+    "webhooks": "2/minute",
 }
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -77,6 +78,21 @@ async def test_the_token_endpoint_is_limited_per_ip(make_gateway: GatewayFactory
     ]
     assert statuses[-1] == 429
     assert statuses[:2] != [429, 429]
+
+
+async def test_webhook_deliveries_are_limited_per_ip_before_verification(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(rate_limits=TIGHT)
+    forged = [
+        await gateway.anonymous.post(
+            "/webhooks/billing/stripe", json={"id": "evt_x"}, headers={"Stripe-Signature": "t=1"}
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in forged] == [400, 400, 429]
+    assert forged[-1].json()["type"] == PROBLEM_BASE_URI + "rate-limited"
+    assert forged[-1].headers["ratelimit-policy"] == '"webhooks";q=2;w=60'
 
 
 def request_from(peer: str, forwarded: str | None = None) -> Request:

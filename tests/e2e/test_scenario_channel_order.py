@@ -1,11 +1,13 @@
 """Reference scenario (a): a channel order to the partner's settlement, through the HTTP API.
 
-A reseller registers the deal for a new customer in the CRM and the CRM approves it;
-the customer is registered and invoiced, the invoice is posted to the ERP, paid, and
-the month's settlement journals the partner's commission in the ERP, with the lineage
-from payment to statement. The order → subscription step (billing subscription and
-entitlements) is built separately: once it joins, the invoice comes from the
-subscription instead of `POST /v1/invoices`, and the rest of the scenario is the same.
+A reseller registers the deal for a new customer in the CRM and the CRM approves it; the
+order (`POST /v1/subscriptions`) checks the partner's eligibility, starts the subscription
+in billing, which invoices its first period and collects it at once, and grants the
+support entitlement. Billing's signed `invoice.finalized` and `invoice.paid` deliveries
+reach the gateway's webhook; the inbox worker registers the subscription's invoice,
+posts it to the ERP and applies the payment there, rating the partner's commission.
+The month's settlement journals the commission in the ERP, with the lineage from the
+payment back to the invoice line, the subscription, the deal and the rate card.
 """
 
 from __future__ import annotations
@@ -14,18 +16,28 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app.seed import demo_id
+from process_apis.replay import Replayer
+from system_apis.sandboxes import stripe
 from tests.conftest import Gateway
-from tests.support.invoices import US_COMPANY, invoice_body
+from tests.support.invoices import US_COMPANY
 
 FABRIKAM = demo_id("partner", 2)
-PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
+PRO, PRO_USD = demo_id("product", 1), demo_id("price", 11)
 PERIOD = date.today().strftime("%Y-%m")
+WEBHOOK_URL = "http://gateway.test/webhooks/billing/stripe"
+SEATS, SEAT_PRICE = 5, 4900
 
 
 async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gateway) -> None:
     internal = await gateway.client_with(["system:crm"], client_id="channel-platform")
     finance = await gateway.client_with(
-        ["settlements:write", "settlements:read", "invoices:read"], client_id="finance-ops"
+        ["settlements:write", "settlements:read", "invoices:read"],
+        client_id="finance-ops",
+    )
+    billing = gateway.backends.billing_sandbox
+    assert billing is not None
+    billing.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
     )
 
     # the channel: a customer attributed to Fabrikam, its deal registered and approved
@@ -58,34 +70,53 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
     )
     assert decided.json()["status"] == "approved"
 
-    # the order's invoice: Pro seats and the Enterprise add-on, posted to the ERP
-    body = invoice_body(
-        customer_id,
-        lines=(
-            ("Ledgergate Pro, monthly", 5, 4900, "STANDARD"),
-            ("Ledgergate Enterprise add-on", 1, 19900, "STANDARD"),
-        ),
+    # the order: Pro seats, the partner eligible through the approved deal registration
+    ordered = await gateway.client.post(
+        "/v1/subscriptions",
+        json={"customer_id": customer_id, "price_id": PRO_USD, "quantity": SEATS},
+        headers={"Idempotency-Key": "order-1"},
     )
-    body["lines"][0]["product_id"], body["lines"][1]["product_id"] = PRO, ENTERPRISE
-    invoice = (await gateway.client.post("/v1/invoices", json=body)).json()
-    posting = await gateway.client.post(
-        f"/v1/invoices/{invoice['id']}/postings", json={}, headers={"Idempotency-Key": "post-1"}
-    )
-    assert posting.status_code == 201, posting.text
-    erp_invoice_id = posting.json()["posting"]["erp_document_id"]
+    assert ordered.status_code == 201, ordered.text
+    subscription = ordered.json()["subscription"]
+    assert (subscription["status"], subscription["partner_id"]) == ("active", FABRIKAM)
+    assert subscription["refs"]["crm"] == deal["id"]
+    billed_subscription = billing.subscriptions[subscription["refs"]["billing"]]
+    billed = billing.invoices[billed_subscription["latest_invoice"]]
+    assert (billed["status"], billed["amount_paid"]) == ("paid", SEATS * SEAT_PRICE)
+    # billing's signed deliveries are in the inbox; the worker's cycle acts on them
+    delivered = [e["type"] for e in billing.events if e["data"]["object"]["id"] == billed["id"]]
+    assert delivered == ["invoice.finalized", "invoice.paid"]
+    report = await Replayer(gateway.app.state.process).inbox.drain()
+    assert report.consumed == 2
+    [invoice_id], [payment_id] = report.invoices, report.payments
 
-    # the customer pays: applied in the ERP, commission rated on the payment date
-    paid = await gateway.client.post(
-        f"/v1/invoices/{invoice['id']}/payments",
-        json={"amount": invoice["total"], "currency": "USD", "reference": "ACH-7781"},
-        headers={"Idempotency-Key": "pay-1"},
+    # the subscription's invoice: registered from billing and posted to the ERP
+    invoice = (await finance.get(f"/v1/invoices/{invoice_id}")).json()
+    assert (invoice["subscription_id"], invoice["refs"]["billing"]) == (
+        subscription["id"],
+        billed["id"],
     )
-    assert paid.status_code == 201, paid.text
-    payment = paid.json()
-    assert {(c["product_tier"], c["commission_amount"]) for c in payment["commission_lines"]} == {
-        ("pro", 24500 // 10),
-        ("enterprise", 19900 // 10),
-    }
+    assert [(li["quantity"], li["unit_amount"], li["product_id"]) for li in invoice["lines"]] == [
+        (SEATS, SEAT_PRICE, PRO)
+    ]
+    assert invoice["total"] == SEATS * SEAT_PRICE
+    assert invoice["posting"]["erp_document_number"] is not None
+    again = await gateway.client.post(
+        f"/v1/invoices/{invoice_id}/postings", json={}, headers={"Idempotency-Key": "post-1"}
+    )
+    assert again.status_code == 200, again.text  # already posted by the inbox: nothing re-sent
+    erp_invoice_id = invoice["posting"]["erp_document_id"]
+
+    # the payment billing collected: applied in the ERP, commission rated on it
+    payment = (await finance.get(f"/v1/payments/{payment_id}")).json()
+    assert (payment["source"], payment["status"], payment["amount"]) == (
+        "billing",
+        "applied",
+        SEATS * SEAT_PRICE,
+    )
+    assert [(c["product_tier"], c["commission_amount"]) for c in payment["commission_lines"]] == [
+        ("pro", SEATS * SEAT_PRICE // 10)
+    ]
 
     # the month's settlement: one statement for Fabrikam, journaled in the ERP
     run = await finance.post(
@@ -93,45 +124,55 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
     )
     assert run.status_code == 201, run.text
     [statement] = run.json()["settlements"]
-    total = 2450 + 1990
+    total = SEATS * SEAT_PRICE // 10
     assert (statement["partner_id"], statement["total_commission"], statement["status"]) == (
         FABRIKAM,
         total,
         "posted",
     )
     lineage = (await finance.get(f"/v1/settlements/{statement['id']}/lineage")).json()["items"]
-    assert {
+    assert [
         (
             e["payment"]["id"],
             e["invoice_line"]["invoice_id"],
+            e["invoice_line"]["line_id"],
+            e["invoice_line"]["subscription_id"],
             e["attribution"]["deal_registration_id"],
             e["rate_card"]["plan_code"],
             e["rate_card"]["rate_bps"],
+            e["commission"]["amount"],
             e["statement"]["journal_document_number"],
         )
         for e in lineage
-    } == {
+    ] == [
         (
-            payment["id"],
-            invoice["id"],
+            payment_id,
+            invoice_id,
+            invoice["lines"][0]["id"],
+            subscription["id"],
             deal["id"],
             "referral-10",
             1000,
+            total,
             statement["journal_document_number"],
         )
-    }
-    assert {e["commission"]["amount"] for e in lineage} == {2450, 1990}
+    ]
 
-    # ERP: the invoice posted and paid by the payment; the balanced settlement journal
+    # ERP: the invoice keyed by our id, the payment applied to it, the balanced journal
     erp = gateway.backends.erp_sandbox
     assert erp is not None
     book = erp.books[US_COMPANY]
-    assert book.invoices[erp_invoice_id].status == "Paid"
-    assert book.invoices[erp_invoice_id].remaining_amount == 0
+    erp_invoice = book.invoices[erp_invoice_id]
+    assert erp_invoice.external_document_number == invoice_id
+    net = Decimal(SEATS * SEAT_PRICE) / 100
+    # Billing charges the net price; the ERP books sales tax on top, which stays open.
+    assert erp_invoice.total_excluding_tax == net
+    assert erp_invoice.remaining_amount == erp_invoice.total_tax > 0
     [erp_payment] = [p for j in book.payment_journals.values() for p in j.payments]
-    assert (erp_payment.external_document_number, erp_payment.invoice) == (
-        payment["id"],
-        book.invoices[erp_invoice_id],
+    assert (erp_payment.external_document_number, erp_payment.invoice, erp_payment.amount) == (
+        payment_id,
+        erp_invoice,
+        net,
     )
     journal = [
         (e.account_number, e.debit_amount, e.credit_amount)
@@ -139,14 +180,24 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
         if e.document_number == statement["journal_document_number"]
     ]
     assert journal == [("60100", Decimal(total) / 100, 0), ("21500", 0, Decimal(total) / 100)]
-    # CRM: the registration the commission rests on, and the plan version it was rated with
+    # CRM: the registration the eligibility and the commission rest on, the plan rated with
     crm = gateway.backends.crm_sandbox
     assert crm is not None
     assert crm.registrations[deal["id"]].status == "approved"
     assert crm.partners[FABRIKAM].commission_plan == "referral-10"
     assert len(crm.plans["referral-10"].rate_cards) == 1
-    # billing: the order was not billed there (no subscription yet): nothing to reconcile
-    assert gateway.backends.billing_sandbox is not None
-    assert gateway.backends.billing_sandbox.invoices == {}
+    # billing: the subscription keyed by ours, its first period invoiced and paid
+    assert billed_subscription["metadata"]["ledgergate_id"] == subscription["id"]
+    assert (billed_subscription["status"], billed_subscription["items"]["data"][0]["quantity"]) == (
+        "active",
+        SEATS,
+    )
+    assert [i["id"] for i in billing.invoices.values()] == [billed["id"]]
+    # support: the Pro entitlement the order granted
+    support = gateway.backends.support_sandbox
+    assert support is not None
+    assert [(e.product_ref, e.tier, e.active) for e in support.entitlements.values()] == [
+        (PRO, "pro", True)
+    ]
     await internal.aclose()
     await finance.aclose()

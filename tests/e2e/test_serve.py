@@ -1,5 +1,6 @@
 """`ledgergate serve` as `make run` starts it: a real uvicorn process on a fresh SQLite file."""
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.gateway_process import gateway_env, start_gateway, stop
 from tests.support.invoices import invoice_body
 
 
@@ -92,3 +94,21 @@ def test_the_served_gateway_posts_an_invoice(platform: httpx.Client) -> None:
     )
     assert posted.status_code == 201, posted.text
     assert posted.json()["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_several_workers_start_and_log_json(tmp_path: Path) -> None:
+    """The supervisor migrates and seeds once; each worker answers and logs JSON lines."""
+    log = tmp_path / "serve.log"
+    env = gateway_env(tmp_path / "ledgergate.db")
+    process, base = start_gateway(env, log, workers=2)
+    try:
+        for attempt in range(8):  # spread over both workers
+            answer = httpx.get(
+                f"{base}/versions", headers={"X-Correlation-ID": f"workers-{attempt}"}
+            )
+            assert answer.status_code == 200
+    finally:
+        stop(process)
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    logged = {r.get("correlation_id") for r in records if r.get("message") == "http.request"}
+    assert {f"workers-{attempt}" for attempt in range(8)} <= logged

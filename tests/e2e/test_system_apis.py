@@ -113,6 +113,21 @@ async def test_billing_creates_are_keyed_downstream(internal: httpx.AsyncClient)
 
     fetched = await internal.get(f"/system/billing/v1/customers/{customer_id}")
     assert (fetched.json()["reference"], fetched.json()["currency"]) == (ACME, "USD")
+    renamed = await internal.patch(
+        f"/system/billing/v1/customers/{customer_id}",
+        json={"name": "Acme Robotics Group", "email": "ap@acme.test"},
+        headers={"Idempotency-Key": "billing-acme-2"},
+    )
+    assert (renamed.json()["name"], renamed.json()["email"]) == (
+        "Acme Robotics Group",
+        "ap@acme.test",
+    )
+    unknown = await internal.patch(
+        f"/system/billing/v1/customers/{customer_id}",
+        json={"name": "x", "currency": "EUR"},
+        headers={"Idempotency-Key": "billing-acme-3"},
+    )
+    assert unknown.status_code == 422  # the reference and currency never change
     page = await internal.get("/system/billing/v1/invoices", params={"customer_id": customer_id})
     assert page.json() == {"invoices": [], "next_cursor": None}
 

@@ -111,9 +111,11 @@ async def test_an_update_reaches_the_erp_under_if_match(gateway: Gateway) -> Non
     assert updated["refs"] == customer["refs"]  # the same backend records, updated in place
     erp = erp_customer(gateway, DE_COMPANY, customer["erp_number"])
     assert erp.display_name == "Hooli Deutschland GmbH"
-    assert len(billing_customers(gateway, customer["id"])) == 1
+    [billing] = billing_customers(gateway, customer["id"])
+    assert billing["name"] == "Hooli Deutschland GmbH"
+    assert billing["email"] == customer["email"]
     run = (await gateway.client.get(updated["sync"]["run_url"])).json()
-    assert [s["name"] for s in run["steps"]] == ["check_billing_customer", "upsert_erp_customer"]
+    assert [s["name"] for s in run["steps"]] == ["update_billing_customer", "upsert_erp_customer"]
 
     again = await update(gateway, customer["id"], "u-2", etag, name="Too late")
     assert again.status_code == 412

@@ -28,11 +28,11 @@ def gateway_env(database: Path, **settings: str) -> dict[str, str]:
 
 
 def start_gateway(
-    env: dict[str, str], log: Path | None = None
+    env: dict[str, str], log: Path | None = None, *, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     output = (log or Path(os.devnull)).open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, "-m", "app.cli", "serve", "--workers", str(workers)],
         env=env,
         cwd=REPO_ROOT,
         stdout=output,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.canonical.documents import CreditMemoStatus
@@ -32,5 +32,6 @@ class CreditMemoRow(VersionedMixin, BackendRefsMixin, Base):
     requested_by: Mapped[str | None] = mapped_column(String(80))
     approved_by: Mapped[str | None] = mapped_column(String(80))
     approved_at: Mapped[datetime | None]
+    posting_date: Mapped[date | None] = mapped_column(Date)
     erp_document_number: Mapped[str | None] = mapped_column(String(40))
     erp_total_including_tax: Mapped[int | None] = mapped_column(BigInteger)

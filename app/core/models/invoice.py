@@ -19,7 +19,7 @@ class InvoiceRow(VersionedMixin, BackendRefsMixin, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
-    subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"))
+    subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     invoice_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)

@@ -2,7 +2,7 @@
 
 Lists are keyset pages, newest first. Customers, subscriptions and commission lines
 are read from an index on (partner, id) and statements from one on (partner, month)
-(migration 0005), so a page costs the same at any depth. Invoices carry no partner:
+(migration 0006), so a page costs the same at any depth. Invoices carry no partner:
 they are read backwards by id and kept when their customer is the partner's, which
 costs the same at any depth too, in proportion to how rare the partner's invoices
 are among all. A page's related rows (payments, lineage) come in one more query by

@@ -36,6 +36,7 @@ from system_apis.billing.mapping import (
     credit_note_params,
     customer_create_params,
     customer_from_stripe,
+    customer_update_params,
     encode_form,
     invoice_from_stripe,
     invoice_page_from_stripe,
@@ -60,6 +61,7 @@ from system_apis.billing.schemas import (
     BillingCreditNotePage,
     BillingCustomer,
     BillingCustomerCreate,
+    BillingCustomerUpdate,
     BillingInvoice,
     BillingPage,
     BillingPrice,
@@ -127,6 +129,15 @@ class StripeAdapter:
                 vendor_code="deleted",
             )
         return customer_from_stripe(result)
+
+    async def update_customer(
+        self, customer_id: str, customer: BillingCustomerUpdate, *, idempotency_key: str
+    ) -> BillingCustomer:
+        operation = "update_customer"
+        params = customer_update_params(customer)
+        path = f"/v1/customers/{quote(customer_id, safe='')}"
+        response = await self._post(path, params, operation, idempotency_key)
+        return customer_from_stripe(self._parse(response, StripeCustomer, operation))
 
     async def get_invoice(self, invoice_id: str) -> BillingInvoice:
         operation = "get_invoice"

@@ -79,12 +79,17 @@ class StripePeriod(StripeModel):
     end: int
 
 
+class StripeTaxAmount(StripeModel):
+    amount: int
+
+
 class StripeInvoiceLine(StripeModel):
     id: str
     object: Literal["line_item"]
     amount: int
     currency: str
     description: str | None = None
+    tax_amounts: list[StripeTaxAmount] = Field(default_factory=list)
     period: StripePeriod
     proration: bool
     quantity: int | None = None
@@ -104,6 +109,9 @@ class StripeInvoice(StripeModel):
     total: int
     amount_paid: int
     metadata: dict[str, str] | None = None
+    subscription: str | None = None
+    due_date: int | None = None
+    lines: StripeList[StripeInvoiceLine] | None = None
 
 
 class StripeUpcomingInvoice(StripeModel):

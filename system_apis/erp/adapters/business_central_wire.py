@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -38,6 +38,15 @@ class BcModel(BaseModel):
     """A BC response entity: camelCase on the wire, unknown properties ignored."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+R = TypeVar("R", bound=BcModel)
+
+
+class BcPage(BcModel, Generic[R]):
+    """One answer of a list: BC's OData collection `{"value": [...]}`."""
+
+    value: list[R]
 
 
 class BcRequest(BaseModel):
@@ -72,8 +81,7 @@ class BcTaxGroup(BcModel):
     tax_type: str | None = None
 
 
-class BcTaxGroupList(BcModel):
-    value: list[BcTaxGroup]
+BcTaxGroupList = BcPage[BcTaxGroup]
 
 
 class BcCustomer(BcModel):
@@ -85,8 +93,7 @@ class BcCustomer(BcModel):
     etag: str = Field(alias="@odata.etag")
 
 
-class BcCustomerList(BcModel):
-    value: list[BcCustomer]
+BcCustomerList = BcPage[BcCustomer]
 
 
 class BcCustomerCreate(BcRequest):
@@ -134,8 +141,7 @@ class BcSalesInvoice(BcModel):
     etag: str = Field(alias="@odata.etag")
 
 
-class BcSalesInvoiceList(BcModel):
-    value: list[BcSalesInvoice]
+BcSalesInvoiceList = BcPage[BcSalesInvoice]
 
 
 class BcSalesInvoiceCreate(BcRequest):
@@ -166,8 +172,7 @@ class BcCurrency(BcModel):
     symbol: str | None = None
 
 
-class BcCurrencyList(BcModel):
-    value: list[BcCurrency]
+BcCurrencyList = BcPage[BcCurrency]
 
 
 class BcSalesCreditMemo(BcModel):
@@ -188,8 +193,7 @@ class BcSalesCreditMemo(BcModel):
     etag: str = Field(alias="@odata.etag")
 
 
-class BcSalesCreditMemoList(BcModel):
-    value: list[BcSalesCreditMemo]
+BcSalesCreditMemoList = BcPage[BcSalesCreditMemo]
 
 
 class BcSalesCreditMemoCreate(BcRequest):
@@ -216,8 +220,7 @@ class BcJournal(BcModel):
     etag: str = Field(alias="@odata.etag")
 
 
-class BcJournalList(BcModel):
-    value: list[BcJournal]
+BcJournalList = BcPage[BcJournal]
 
 
 class BcJournalCreate(BcRequest):
@@ -244,8 +247,7 @@ class BcJournalLine(BcModel):
     etag: str = Field(alias="@odata.etag")
 
 
-class BcJournalLineList(BcModel):
-    value: list[BcJournalLine]
+BcJournalLineList = BcPage[BcJournalLine]
 
 
 class BcJournalLineCreate(BcRequest):
@@ -274,8 +276,7 @@ class BcGeneralLedgerEntry(BcModel):
     credit_amount: BcAmount
 
 
-class BcGeneralLedgerEntryList(BcModel):
-    value: list[BcGeneralLedgerEntry]
+BcGeneralLedgerEntryList = BcPage[BcGeneralLedgerEntry]
 
 
 class BcCustomerPayment(BcModel):
@@ -291,8 +292,7 @@ class BcCustomerPayment(BcModel):
     description: str | None = None
 
 
-class BcCustomerPaymentList(BcModel):
-    value: list[BcCustomerPayment]
+BcCustomerPaymentList = BcPage[BcCustomerPayment]
 
 
 class BcCustomerPaymentCreate(BcRequest):

@@ -236,3 +236,46 @@ def test_subscription_change_params_say_only_what_changes() -> None:
         "items[0][id]=si_1&items[0][deleted]=true&items[1][price]=price_2&items[1][quantity]=3"
         "&proration_behavior=none&proration_date=1610323200"
     )
+
+
+def _lines(has_more: bool) -> dict[str, object]:
+    line = {
+        "id": "il_1",
+        "object": "line_item",
+        "amount": 9_800,
+        "currency": "usd",
+        "description": "2 × Pro (at $49.00 / month)",
+        "period": {"start": 1_700_000_000, "end": 1_702_592_000},
+        "proration": False,
+        "quantity": 2,
+        "price": {
+            "id": "price_1",
+            "object": "price",
+            "active": True,
+            "currency": "usd",
+            "product": "prod_1",
+            "type": "recurring",
+            "unit_amount": 4_900,
+        },
+        "tax_amounts": [{"amount": 300, "inclusive": False, "tax_rate": "txr_1"}],
+        "type": "subscription",
+    }
+    return {"object": "list", "data": [line], "has_more": has_more, "url": "/v1/invoices/x/lines"}
+
+
+def test_invoice_lines_are_kept_only_when_stripe_sent_all_of_them() -> None:
+    complete = invoice_from_stripe(
+        stripe_invoice(subscription="sub_1", due_date=1_702_592_000, lines=_lines(False))
+    )
+    assert (complete.subscription_id, str(complete.due_date)) == ("sub_1", "2023-12-14")
+    assert complete.lines is not None
+    [line] = complete.lines
+    assert (line.quantity, line.amount, line.tax, line.price_id, line.proration) == (
+        2,
+        9_800,
+        300,
+        "price_1",
+        False,
+    )
+    assert invoice_from_stripe(stripe_invoice(lines=_lines(True))).lines is None
+    assert invoice_from_stripe(stripe_invoice()).lines is None

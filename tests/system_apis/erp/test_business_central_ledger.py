@@ -92,6 +92,58 @@ async def test_list_sales_invoices_pages_through_the_posted_ones_in_the_range(
     assert pages == ["0", "2", "4"]
 
 
+async def test_list_sales_credit_memos_pages_through_the_posted_ones_in_the_range(
+    bc: BcHarness,
+) -> None:
+    invoice = await posted_invoice(bc, "inv_cm")
+    posted = []
+    for n in range(3):
+        request = credit_memo_request(f"cm_2{n}", applies_to_invoice_id=invoice.id, unit_price=100)
+        draft = await bc.adapter.create_sales_credit_memo(US.id, request)
+        posted.append(await bc.adapter.post_sales_credit_memo(US.id, draft.id))
+    await bc.adapter.create_sales_credit_memo(US.id, credit_memo_request("cm_draft"))
+    bc.recording.exchanges.clear()
+
+    listed = await bc.adapter.list_sales_credit_memos(
+        US.id, first_open_day(), first_open_day() + timedelta(days=40)
+    )
+    outside = await bc.adapter.list_sales_credit_memos(
+        US.id, first_open_day() + timedelta(days=1), first_open_day() + timedelta(days=40)
+    )
+
+    assert listed == tuple(posted)
+    assert outside == ()
+    pages = [r.url.params["$skip"] for r in bc.requests("GET", "/salesCreditMemos")]
+    assert pages == ["0", "2", "0"]
+
+
+async def test_list_ledger_entries_keeps_one_account_within_the_range(bc: BcHarness) -> None:
+    journal = await bc.adapter.ensure_journal(US.id, SETTLEMENTS)
+    later = first_open_day() + timedelta(days=40)
+    for number, amount, posting_date in (
+        ("STL-L1", 100, None),
+        ("STL-L2", 200, None),
+        ("STL-L3", 300, None),
+        ("STL-L4", 400, later),
+    ):
+        entry = settlement_entry(number, amount=amount, posting_date=posting_date)
+        await bc.adapter.add_journal_entry(US.id, journal.id, entry)
+        await bc.adapter.post_journal_entry(US.id, journal.id, number, "USD")
+    bc.recording.exchanges.clear()
+
+    listed = await bc.adapter.list_ledger_entries(
+        US.id, first_open_day(), later - timedelta(days=1), account_number="21500", currency="USD"
+    )
+
+    assert [(e.document_number, e.account_number, e.debit, e.credit) for e in listed] == [
+        ("STL-L1", "21500", 0, 100),
+        ("STL-L2", "21500", 0, 200),
+        ("STL-L3", "21500", 0, 300),
+    ]
+    pages = [r.url.params["$skip"] for r in bc.requests("GET", "/generalLedgerEntries")]
+    assert pages == ["0", "2"]
+
+
 async def test_list_currencies(bc: BcHarness) -> None:
     currencies = await bc.adapter.list_currencies(US.id)
 

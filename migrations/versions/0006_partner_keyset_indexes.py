@@ -1,17 +1,17 @@
 """keyset indexes for the partner portal: each list ordered by an index that starts with
 the partner (or customer), so a page costs the same at any depth
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-28 09:00:00.000000
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-29 09:00:00.000000
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

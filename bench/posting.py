@@ -1,0 +1,402 @@
+"""Benchmark: what orchestration costs an invoice posting, against the ERP called directly.
+
+Run with `make bench` (or `uv run python -m bench.posting [--duration S] [--rounds N]
+[--workers W] [--concurrency C]`). In one run, on one throwaway database (PostgreSQL
+on 127.0.0.1:5432, else SQLite), it starts on loopback:
+
+- the ERP: the Business Central sandbox in its own process (`bench.serve erp-sandbox`,
+  the app `ledgergate sandbox erp` serves), shared by both paths;
+- whole stack: the gateway, uvicorn with `--workers` workers, its ERP over HTTP at
+  that sandbox and its rate limits in Redis when reachable, answering
+  `POST /v1/invoices/{id}/postings` with a fresh `Idempotency-Key` each, on invoices
+  registered beforehand (one per posting): the edge, the idempotency key, the
+  workflow's persisted run and steps, and the adapter's read-before-write requests;
+- direct (the baseline): the requests a point-to-point integration sends for the same
+  document, their bodies made by the adapter's own wire mapping, straight to the
+  sandbox: create the draft, add its line, post it (the last two name the draft by
+  the id the first answered).
+
+The load generator process drives both in alternating rounds, one posting at a time
+and `--concurrency` in flight; a posting is timed whole, from the first request to
+the last answer. It prints postings per second, p50/p99 latency, errors and the ERP
+requests per posting on each path, the ratios (the issue's target: whole-stack latency
+within 3x of the direct call) and each server's peak RSS per process after the load,
+checks that every posting the gateway acknowledged is `posted` in its database,
+appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
+failed request or missing posting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
+from app.core.db import create_engine
+from app.core.models.invoice import InvoiceRow
+from app.seed import demo_id
+from bench.harness import (
+    Database,
+    Measured,
+    Server,
+    alternate,
+    append_results,
+    host_line,
+    invoice_body,
+    issue_token,
+    measure,
+    memory_line,
+    rate_limit_storage,
+    running,
+    scratch_directory,
+    seed_invoices,
+    throwaway_database,
+)
+from bench.loadgen import Plan, Step, Unit
+from process_apis.customers.service import default_erp_number
+from system_apis.erp.adapters.business_central_wire import BcRequest
+from system_apis.erp.mapping import sales_invoice_to_bc, sales_line_to_bc
+from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
+from system_apis.faults import FAULTS_PATH, FaultConfig
+from system_apis.sandboxes.business_central import API_ROOT
+from system_apis.sandboxes.demo_estate import DEMO_COMPANIES
+
+ERP_API = API_ROOT.format(environment="sandbox")
+COMPANY = DEMO_COMPANIES[0]  # the US company: demo customer 1's legal entity
+CUSTOMER = demo_id("customer", 1)
+TARGET_LATENCY_RATIO = 3.0
+WARMUP_POSTINGS = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    concurrency: int
+    erp_latency_ms: float = 0.0
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    stack: Measured = field(default_factory=Measured)
+    direct: Measured = field(default_factory=Measured)
+    stack_erp_requests: int = 0
+
+    @property
+    def p50_ratio(self) -> float:
+        return self.stack.latency(50) / self.direct.latency(50)
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.stack.latency(99) / self.direct.latency(99)
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.stack.throughput / self.direct.throughput
+
+    def erp_requests_per_posting(self, path: str) -> float:
+        if path == "direct":
+            return self.direct.http_requests / self.direct.requests if self.direct.requests else 0
+        return self.stack_erp_requests / self.stack.requests if self.stack.requests else 0
+
+
+@dataclass
+class Run:
+    outcomes: list[Outcome]
+    problems: list[str]
+    memory: list[str]
+
+
+def _wire(body: BcRequest) -> str:
+    """A request body as the adapter sends it."""
+    return body.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def direct_posting(sandbox: Server, day: date) -> Unit:
+    """Create, add the line, post: the README tour's invoice, straight to the ERP."""
+    invoice = InvoiceCreate.model_validate(invoice_body(day))
+    document = ErpSalesInvoiceCreate(
+        external_document_number=f"direct_{uuid.uuid4().hex[:26]}",
+        customer_number=default_erp_number(CUSTOMER),
+        currency=invoice.currency,
+        posting_date=day,
+        due_date=invoice.due_date,
+        lines=tuple(
+            ErpInvoiceLine(
+                sequence=sequence,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_amount,
+                tax_code=line.tax_code,
+            )
+            for sequence, line in enumerate(invoice.lines, start=1)
+        ),
+    )
+    invoices = f"{sandbox.base_url}{ERP_API}/companies({COMPANY.id})/salesInvoices"
+    draft = invoices + "({{draft}})"
+    return Unit(
+        steps=[
+            Step(
+                method="POST",
+                url=invoices,
+                body=_wire(sales_invoice_to_bc(document)),
+                expect=[201],
+                capture={"draft": "id"},
+            ),
+            *(
+                Step(
+                    method="POST",
+                    url=f"{draft}/salesInvoiceLines",
+                    body=_wire(sales_line_to_bc(line, document.currency)),
+                    expect=[201],
+                )
+                for line in document.lines
+            ),
+            Step(method="POST", url=f"{draft}/Microsoft.NAV.post", expect=[204]),
+        ]
+    )
+
+
+def stack_posting(gateway: Server, invoice_id: str) -> Unit:
+    return Unit(
+        steps=[
+            Step(
+                method="POST",
+                url=f"{gateway.base_url}/v1/invoices/{invoice_id}/postings",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                body="{}",
+                expect=[201],
+            )
+        ]
+    )
+
+
+def set_faults(sandbox: Server, config: FaultConfig) -> None:
+    """The sandbox's fault injection; here only a fixed delay on every request."""
+    response = httpx.post(sandbox.base_url + FAULTS_PATH, content=config.model_dump_json())
+    response.raise_for_status()
+
+
+def posted_count(database: Database) -> int:
+    async def count() -> int:
+        engine = create_engine(database.url)
+        try:
+            async with engine.connect() as connection:
+                query = select(func.count()).where(InvoiceRow.status == InvoiceStatus.POSTED)
+                return int((await connection.execute(query)).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
+def run(gateway: Server, sandbox: Server, database: Database, args: argparse.Namespace) -> Run:
+    day = date.today()
+    scenarios = [
+        Scenario("one at a time", 1),
+        Scenario(f"{args.concurrency} in flight", args.concurrency),
+    ]
+    if args.erp_latency_ms:
+        name = f"one at a time, ERP +{args.erp_latency_ms:g} ms"
+        scenarios.append(Scenario(name, 1, args.erp_latency_ms))
+    rounds_per_path = len(scenarios) * args.rounds + 1  # and the warm-up
+    invoices: Iterator[str] = iter(seed_invoices(database, rounds_per_path * args.per_round, day))
+    with running([sandbox, gateway]):
+        headers = {"Authorization": f"Bearer {issue_token(gateway, 'invoices:post')}"}
+        erp_headers = {"Authorization": "Bearer sandbox-token"}  # what the adapter sends
+
+        def plan(server: Server, concurrency: int, count: int) -> Plan:
+            if server is gateway:
+                units = [stack_posting(gateway, i) for i in itertools.islice(invoices, count)]
+            else:
+                units = [direct_posting(sandbox, day) for _ in range(count)]
+            return Plan(
+                units=units,
+                headers=headers if server is gateway else erp_headers,
+                concurrency=concurrency,
+                duration=args.duration,
+                max_requests=len(units),
+                once=True,
+            )
+
+        # The gateway first: its first posting creates the customer the direct path uses.
+        stack_warmup, direct_warmup = Measured(), Measured()
+        measure(gateway, plan(gateway, 4, WARMUP_POSTINGS), stack_warmup)
+        measure(sandbox, plan(sandbox, 4, WARMUP_POSTINGS), direct_warmup)
+
+        outcomes = []
+        for scenario in scenarios:
+            delay = scenario.erp_latency_ms / 1000
+            set_faults(sandbox, FaultConfig(latency_rate=1 if delay else 0, latency_seconds=delay))
+            outcome = Outcome(scenario)
+
+            def stack(outcome: Outcome = outcome) -> None:
+                sandbox.stats(reset=True)
+                load = plan(gateway, outcome.scenario.concurrency, args.per_round)
+                measure(gateway, load, outcome.stack)
+                outcome.stack_erp_requests += sandbox.stats(reset=True)["requests"]
+
+            def direct(outcome: Outcome = outcome) -> None:
+                load = plan(sandbox, outcome.scenario.concurrency, args.per_round)
+                measure(sandbox, load, outcome.direct)
+
+            alternate(args.rounds, [stack, direct])
+            outcomes.append(outcome)
+        set_faults(sandbox, FaultConfig())
+        memory = [memory_line(gateway), memory_line(sandbox)]
+
+    problems = []
+    stacks = [stack_warmup, *(o.stack for o in outcomes)]
+    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks]), Counter[str]())
+    kinds += sum((o.direct.error_kinds for o in outcomes), Counter[str]())
+    if kinds:
+        problems.append(f"{kinds.total()} postings failed: {dict(kinds)}")
+    acknowledged = sum(m.requests - m.errors for m in stacks)
+    posted = posted_count(database)
+    if posted < acknowledged:
+        problems.append(f"the gateway acknowledged {acknowledged} postings; {posted} are posted")
+    return Run(outcomes, problems, memory)
+
+
+COLUMNS = (
+    "load",
+    "path",
+    "postings",
+    "errors",
+    "postings/s",
+    "p50 ms",
+    "p99 ms",
+    "ERP req/posting",
+)
+PATHS = (("whole stack", "stack"), ("direct", "direct"))
+
+
+def rows(outcomes: list[Outcome]) -> list[list[str]]:
+    result = []
+    for outcome in outcomes:
+        for label, path in PATHS:
+            m: Measured = getattr(outcome, path)
+            result.append(
+                [
+                    outcome.scenario.name,
+                    label,
+                    str(m.requests),
+                    str(m.errors),
+                    f"{m.throughput:.1f}",
+                    f"{m.latency(50):.2f}",
+                    f"{m.latency(99):.2f}",
+                    f"{outcome.erp_requests_per_posting(path):.1f}",
+                ]
+            )
+    return result
+
+
+def ratio_lines(outcomes: list[Outcome]) -> list[str]:
+    return [
+        f"{o.scenario.name}: whole-stack/direct p50 latency {o.p50_ratio:.2f}x (target ≤ "
+        f"{TARGET_LATENCY_RATIO:g}x: {'met' if o.p50_ratio <= TARGET_LATENCY_RATIO else 'missed'}"
+        f"), p99 {o.p99_ratio:.2f}x, throughput {o.throughput_ratio:.2f}"
+        for o in outcomes
+    ]
+
+
+def section(
+    command: str, database: Database, storage: str, args: argparse.Namespace, result: Run
+) -> str:
+    table = (
+        "| "
+        + " | ".join(COLUMNS)
+        + " |\n"
+        + "| --- " * len(COLUMNS)
+        + "|\n"
+        + "".join("| " + " | ".join(row) + " |\n" for row in rows(result.outcomes))
+    )
+    return (
+        f"## Invoice posting: whole stack vs direct to the ERP (`bench/posting.py`), "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"Command: `{command}` (via `make bench`). Whole stack: "
+        f"`POST /v1/invoices/{{id}}/postings` (fresh `Idempotency-Key` each, one registered "
+        f"invoice per posting) on the gateway, "
+        f"uvicorn with {args.workers} worker{'s' if args.workers > 1 else ''}, rate limits in "
+        f"{storage}, its ERP the Business Central sandbox in its own process over HTTP. "
+        f"Direct: the same document sent straight to that sandbox as create draft, add line, "
+        f"post (bodies from the adapter's wire mapping). A posting is timed whole; load from "
+        f"a separate `bench.loadgen` process, {args.rounds} alternating rounds of at most "
+        f"{args.duration:g} s and {args.per_round} postings per path and load; in the last "
+        f"load the sandbox delays every request by {args.erp_latency_ms:g} ms, as an ERP "
+        f"across a network would. ERP req/posting: requests the sandbox served per posting. "
+        f"Database: {database.description}. "
+        f"Host: {host_line()}.\n\n"
+        + table
+        + "\n"
+        + "".join(f"- {line}\n" for line in ratio_lines(result.outcomes))
+        + "".join(f"- peak RSS after the load, {line}\n" for line in result.memory)
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round, at most")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per load")
+    parser.add_argument("--concurrency", type=int, default=8, help="postings in flight")
+    parser.add_argument("--per-round", type=int, default=400, help="postings per round, at most")
+    parser.add_argument("--workers", type=int, default=2, help="the gateway's uvicorn workers")
+    parser.add_argument(
+        "--erp-latency-ms",
+        type=float,
+        default=20.0,
+        help="delay per ERP request in the third load, as a remote ERP has (0: no third load)",
+    )
+    args = parser.parse_args()
+    command = " ".join(["python -m bench.posting", *sys.argv[1:]])
+    console = Console(width=max(Console().width, 120))
+
+    with (
+        scratch_directory() as scratch,
+        throwaway_database(scratch) as database,
+        rate_limit_storage() as (storage_url, storage),
+    ):
+        sandbox = Server("erp-sandbox", database, scratch)
+        gateway = Server(
+            "gateway",
+            database,
+            scratch,
+            workers=args.workers,
+            LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
+            LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
+        )
+        result = run(gateway, sandbox, database, args)
+
+    for problem in result.problems:
+        console.print(f"[red]{problem}[/]")
+    if not result.outcomes:
+        return 1
+    table = Table(
+        title=f"Invoice posting: whole stack vs direct to the ERP ({database.description})"
+    )
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in COLUMNS[:2] else "right")
+    for row in rows(result.outcomes):
+        table.add_row(*row)
+    console.print(table)
+    for line in ratio_lines(result.outcomes) + result.memory:
+        console.print(line)
+    append_results(section(command, database, storage, args, result))
+    console.print("section appended to bench/RESULTS.md")
+    return 1 if result.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Invoices the billing engine issued for our subscriptions, registered in the gateway.
+
+When a billing invoice of one of our subscriptions reaches the inbox and no gateway
+invoice is linked to it, the gateway registers one (linked by `billing_ref`, naming
+the subscription) from the billing invoice's period charges: one line per line of a
+price of our catalog, with that price's product and tax code and the tax billing
+charged. Proration lines are left out: the amendment that caused them already posts
+its net adjustment to the ERP. An invoice without such a line, with a line of a price
+we do not sell, or whose lines billing did not send in full is not registered; the
+reason is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.canonical.documents import InvoiceCreate, InvoiceLineCreate
+from app.core.models.invoice import InvoiceRow
+from app.core.models.price import PriceRow
+from app.core.models.product import ProductRow
+from app.core.models.subscription import SubscriptionRow
+from process_apis.invoices.service import create_invoice
+from system_apis.billing.schemas import BillingInvoice
+
+logger = logging.getLogger(__name__)
+
+
+async def register_billed_invoice(
+    session: AsyncSession, billed: BillingInvoice, *, invoiced_on: date
+) -> InvoiceRow | None:
+    """The gateway invoice for a subscription's billing invoice, registered now; or `None`."""
+    if billed.subscription_id is None:
+        return None
+    subscription = await session.scalar(
+        select(SubscriptionRow)
+        .where(SubscriptionRow.billing_ref == billed.subscription_id)
+        .with_for_update()  # one registration per billing invoice across replicas
+    )
+    if subscription is None:
+        return None
+    # Another consumer may have registered it while this one waited for the lock.
+    linked = await session.scalar(select(InvoiceRow).where(InvoiceRow.billing_ref == billed.id))
+    if linked is not None:
+        return linked
+    data = await _invoice_create(session, billed, subscription, invoiced_on=invoiced_on)
+    if data is None:
+        return None
+    invoice = await create_invoice(session, data=data)
+    invoice.billing_ref = billed.id
+    await session.flush()
+    return invoice
+
+
+async def _invoice_create(
+    session: AsyncSession,
+    billed: BillingInvoice,
+    subscription: SubscriptionRow,
+    *,
+    invoiced_on: date,
+) -> InvoiceCreate | None:
+    why = None
+    charges = [line for line in billed.lines or () if not line.proration]
+    prices = await session.execute(
+        select(PriceRow.billing_ref, ProductRow.id, ProductRow.tax_code)
+        .join(ProductRow, ProductRow.id == PriceRow.product_id)
+        .where(PriceRow.billing_ref.in_({line.price_id for line in charges if line.price_id}))
+    )
+    products = {ref: (product_id, tax_code) for ref, product_id, tax_code in prices.all()}
+    if billed.lines is None:
+        why = "billing sent only some of its lines"
+    elif not charges:
+        why = "it holds prorations only, which the amendments posted"
+    elif unknown := sorted({line.price_id or "none" for line in charges} - products.keys()):
+        why = f"it bills prices outside the catalog: {', '.join(unknown)}"
+    else:
+        try:
+            lines = [
+                InvoiceLineCreate(
+                    description=(line.description or "Subscription")[:100],
+                    quantity=line.quantity,
+                    unit_amount=line.amount // line.quantity,
+                    amount=line.amount,
+                    tax_code=products[line.price_id or ""][1],
+                    tax_amount=line.tax,
+                    product_id=products[line.price_id or ""][0],
+                )
+                for line in charges
+            ]
+            subtotal = sum(line.amount for line in lines)
+            tax = sum(line.tax_amount for line in lines)
+            return InvoiceCreate(
+                customer_id=subscription.customer_id,
+                currency=billed.currency,
+                invoice_date=invoiced_on,
+                due_date=max(billed.due_date or invoiced_on, invoiced_on),
+                lines=lines,
+                subtotal=subtotal,
+                tax_total=tax,
+                total=subtotal + tax,
+                subscription_id=subscription.id,
+            )
+        except ValidationError as error:
+            why = f"its lines are not an invoice's: {error.errors()[0]['msg']}"
+    logger.warning(
+        "billing.inbox.invoice_not_registered",
+        extra={"billing_invoice": billed.id, "subscription_id": subscription.id, "reason": why},
+    )
+    return None

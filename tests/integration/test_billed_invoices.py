@@ -1,0 +1,48 @@
+"""Billing invoices of our subscriptions, registered and posted by the inbox worker, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from process_apis.payments.inbox import BillingInbox
+from system_apis.sandboxes import stripe
+from tests.conftest import Gateway
+from tests.integration.test_subscriptions import ENTERPRISE_USD, amend, billing, ordered
+from tests.support.invoices import US_COMPANY
+
+WEBHOOK_URL = "http://gateway.test/webhooks/billing/stripe"
+
+
+async def test_an_orders_invoice_is_registered_once_and_prorations_are_left_to_amendments(
+    gateway: Gateway,
+) -> None:
+    state = billing(gateway)
+    state.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    subscription = (await ordered(gateway))["subscription"]
+    inbox = BillingInbox(gateway.app.state.process)
+    report = await inbox.drain()
+    [invoice_id] = report.invoices
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert (invoice["status"], invoice["subscription_id"]) == ("posted", subscription["id"])
+    first = state.subscriptions[subscription["refs"]["billing"]]["latest_invoice"]
+    assert invoice["refs"]["billing"] == first
+    erp = gateway.backends.erp_sandbox
+    assert erp is not None
+    assert erp.document_count(US_COMPANY, invoice_id) == 1
+
+    # an upgrade invoiced now: billing's invoice holds prorations only, which the
+    # amendment posted to the ERP itself; the inbox registers nothing for it
+    upgraded = await amend(
+        gateway,
+        subscription["id"],
+        "upgrade",
+        price_id=ENTERPRISE_USD,
+        proration_behavior="always_invoice",
+    )
+    assert upgraded.status_code == 201, upgraded.text
+    assert len(state.invoices) == 2
+    report = await inbox.drain()
+    assert report.consumed == 2
+    assert (report.invoices, report.payments) == ([], [])
+    assert erp.document_count(US_COMPANY, invoice_id) == 1
