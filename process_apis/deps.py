@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
+from process_apis.cache import TtlCache
 from system_apis.billing.port import BillingPort
 from system_apis.crm.port import CrmPort
 from system_apis.erp.port import ErpPort
 from system_apis.support.port import SupportPort
+
+# How long a worker trusts the tax groups it read from an ERP company. A code missing
+# from them is always looked up afresh, so only a removed tax group can go unseen this long.
+ERP_TAX_CODES_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class ProcessContext:
     billing: BillingPort
     crm: CrmPort
     support: SupportPort
+    # An ERP company's tax group codes, as its invoices are checked against them.
+    erp_tax_codes: TtlCache[str, frozenset[str]] = field(
+        default_factory=lambda: TtlCache(ttl=ERP_TAX_CODES_TTL_SECONDS)
+    )
 
 
 def get_context(request: Request) -> ProcessContext:

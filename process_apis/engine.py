@@ -5,6 +5,14 @@ A run is committed before any backend is called; each step is committed as
 point leaves a record of how far the run got. No transaction is open while a
 backend call is awaited. Steps must be idempotent downstream (each carries a key
 derived from the run), so a resumed run simply executes its steps again.
+
+An engine made with `hold_outcomes` writes a step's success with its next write
+instead of in a transaction of its own: with the next step's `started` (so both land
+in one commit), with a deferral or failure, or in the workflow's closing transaction
+through `write_held`. Nothing is called in between, so a crash there leaves the step
+`started`, exactly as a crash during its call would, and a resumed run repeats it.
+A step answered without any backend call (a cached or already known result) is
+recorded with `record_step`, held the same way: there is no call to guard.
 """
 
 from __future__ import annotations
@@ -13,12 +21,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -61,9 +71,23 @@ def error_class_of(error: Exception) -> ErrorClass:
     return ErrorClass.CONTRACT
 
 
+@dataclass(frozen=True)
+class _HeldStep:
+    """A step's success not yet written: its row's id, or its whole record (`record_step`)."""
+
+    run_id: str
+    name: str
+    values: dict[str, Any]
+    step_id: str | None = None
+
+
 class Engine:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, hold_outcomes: bool = False
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.hold_outcomes = hold_outcomes
+        self._held: dict[str, list[_HeldStep]] = {}  # by run id
 
     @staticmethod
     def new_run(
@@ -108,15 +132,8 @@ class Engine:
         backend_ref: Callable[[T], str | None] | None = None,
     ) -> T:
         """Persist the step, await `call` with no transaction open, persist its outcome."""
-        async with self.sessionmaker.begin() as session:
-            step = await session.scalar(
-                select(WorkflowStepRow).where(
-                    WorkflowStepRow.run_id == run_id, WorkflowStepRow.name == name
-                )
-            )
-            if step is None:
-                step = WorkflowStepRow(id=new_id("workflow_step"), run_id=run_id, name=name)
-                session.add(step)
+        async with self.transaction(run_id) as session:
+            step = await _step_row(session, run_id, name)
             step.sequence = sequence
             step.status = StepStatus.STARTED
             step.request_digest = digest(request)
@@ -130,6 +147,7 @@ class Engine:
             result = await call()
         except Exception as error:
             await self._finish_step(
+                run_id,
                 step_id,
                 status=StepStatus.FAILED,
                 error_class=error_class_of(error),
@@ -137,11 +155,18 @@ class Engine:
             )
             raise
         outcome = result.model_dump(mode="json") if isinstance(result, BaseModel) else None
-        await self._finish_step(
-            step_id,
-            status=StepStatus.SUCCEEDED,
-            outcome=outcome,
-            backend_ref=backend_ref(result) if backend_ref else None,
+        await self._hold(
+            _HeldStep(
+                run_id=run_id,
+                name=name,
+                step_id=step_id,
+                values={
+                    "status": StepStatus.SUCCEEDED,
+                    "outcome": outcome,
+                    "backend_ref": backend_ref(result) if backend_ref else None,
+                    "finished_at": utcnow(),
+                },
+            )
         )
         logger.info(
             "workflow.step.succeeded",
@@ -153,8 +178,70 @@ class Engine:
         )
         return result
 
-    async def _finish_step(self, step_id: str, **values: Any) -> None:
+    async def record_step(
+        self,
+        run_id: str,
+        name: str,
+        sequence: int,
+        *,
+        request: Any,
+        outcome: dict[str, Any],
+        downstream_key: str | None = None,
+        backend_ref: str | None = None,
+    ) -> None:
+        """Record a step answered without a backend call as succeeded (held, see above)."""
+        now = utcnow()
+        await self._hold(
+            _HeldStep(
+                run_id=run_id,
+                name=name,
+                values={
+                    "sequence": sequence,
+                    "status": StepStatus.SUCCEEDED,
+                    "request_digest": digest(request),
+                    "downstream_key": downstream_key,
+                    "backend_ref": backend_ref,
+                    "outcome": outcome,
+                    "error_class": None,
+                    "error_detail": None,
+                    "started_at": now,
+                    "finished_at": now,
+                },
+            )
+        )
+        logger.info("workflow.step.recorded", extra={"run_id": run_id, "step": name})
+
+    async def write_held(self, session: AsyncSession, run_id: str) -> None:
+        """Write the run's held step outcomes in `session`'s transaction (the caller commits)."""
+        for write in self._held.pop(run_id, []):
+            if write.step_id is not None:
+                await session.execute(
+                    update(WorkflowStepRow)
+                    .where(WorkflowStepRow.id == write.step_id)
+                    .values(**write.values)
+                    .execution_options(synchronize_session=False)
+                )
+                continue
+            step = await _step_row(session, write.run_id, write.name)
+            for key, value in write.values.items():
+                setattr(step, key, value)
+            step.attempts = (step.attempts or 0) + 1
+
+    @asynccontextmanager
+    async def transaction(self, run_id: str) -> AsyncIterator[AsyncSession]:
+        """A transaction that first writes the run's held step outcomes; committed on exit."""
         async with self.sessionmaker.begin() as session:
+            await self.write_held(session, run_id)
+            yield session
+
+    async def _hold(self, write: _HeldStep) -> None:
+        self._held.setdefault(write.run_id, []).append(write)
+        if not self.hold_outcomes:
+            async with self.transaction(write.run_id):
+                pass
+
+    async def _finish_step(self, run_id: str, step_id: str, **values: Any) -> None:
+        async with self.transaction(run_id) as session:
             step = await session.get_one(WorkflowStepRow, step_id)
             for key, value in values.items():
                 setattr(step, key, value)
@@ -162,7 +249,7 @@ class Engine:
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""
-        async with self.sessionmaker.begin() as session:
+        async with self.transaction(run_id) as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             run.status = RunStatus.PENDING_RETRY
             run.error_class = error_class_of(error)
@@ -199,6 +286,19 @@ class Engine:
         run.next_attempt_at = None
         run.finished_at = utcnow()
         WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
+
+
+async def _step_row(session: AsyncSession, run_id: str, name: str) -> WorkflowStepRow:
+    """The run's step of that name: the row of an earlier attempt, or a new one."""
+    step = await session.scalar(
+        select(WorkflowStepRow).where(
+            WorkflowStepRow.run_id == run_id, WorkflowStepRow.name == name
+        )
+    )
+    if step is None:
+        step = WorkflowStepRow(id=new_id("workflow_step"), run_id=run_id, name=name)
+        session.add(step)
+    return step
 
 
 def is_leased(run: WorkflowRunRow) -> bool:

@@ -8,13 +8,22 @@ the sales invoice (keyed by our invoice id as external document number, so a
 repeat finds the existing document) and post it. Finally the acknowledgement is
 recorded and the invoice is `posted`.
 
+Round trips are spared where nothing can be lost by it. A step's success is written
+with the next step's start (the engine holds outcomes). The company's tax groups come
+from a short-lived per-process cache when it holds every code the invoice uses. On a
+run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
+is not looked up again (a retry upserts it). The document is not looked up before
+its creation when no run ever posted the invoice before, and the fresh draft is
+posted without being read first; every retry looks both up, so nothing is re-sent
+unchecked.
+
 A transient failure queues the run (`pending_retry`) and the caller gets 202; a
 business failure records a `failed` run and returns the invoice to `open`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -29,7 +38,7 @@ from app.core.models.base import utcnow
 from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceRow
 from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
-from app.core.models.workflow_run import WorkflowRunRow
+from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine, take_run
 from process_apis.invoices import repository
@@ -51,6 +60,8 @@ from system_apis.erp.schemas import (
 from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "invoice_posting"
+# `process_apis.customers.sync.WORKFLOW`, whose package imports this module.
+CUSTOMER_SYNC_WORKFLOW = "customer_sync"
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,10 @@ class PostingPlan:
     customer_id: str
     customer: ErpCustomerUpsert
     document: ErpSalesInvoiceCreate
+    # The customer's ERP id, when it may stand for the upsert (see the module docstring).
+    known_erp_customer_id: str | None = None
+    # No run of this workflow ever had the invoice before: the ERP cannot hold it yet.
+    first_run: bool = False
 
 
 def resolve_posting_date(
@@ -93,7 +108,7 @@ def resolve_posting_date(
 class InvoicePostingWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, hold_outcomes=True)
 
     async def post(
         self,
@@ -162,6 +177,7 @@ class InvoicePostingWorkflow:
                 return _result(invoice, run, PostingState.POSTED, already_posted=True)
             if invoice.status != InvoiceStatus.POSTING:
                 INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
+            first_run = run is None
             run = take_run(
                 session,
                 run,
@@ -191,8 +207,13 @@ class InvoicePostingWorkflow:
             invoice.posting_date = posting_date
             customer = await session.get_one(CustomerRow, invoice.customer_id)
             plan = _plan(run.id, invoice, customer, legal_entity, posting_date)
+            known_customer = run.attempts == 1 and await _customer_synced(session, customer)
             await session.commit()
-            return plan
+            return replace(
+                plan,
+                first_run=first_run,
+                known_erp_customer_id=customer.erp_ref if known_customer else None,
+            )
 
     async def execute(self, plan: PostingPlan) -> PostingResult:
         try:
@@ -205,6 +226,7 @@ class InvoicePostingWorkflow:
                 return _result(invoice, run, PostingState.PENDING_RETRY, retry_at=retry_at)
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
+                await self.engine.write_held(session, plan.run_id)
                 invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
                 await self._fail_in_session(session, invoice, run, error)
@@ -214,32 +236,34 @@ class InvoicePostingWorkflow:
     async def _run_steps(self, plan: PostingPlan) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
         erp, company = self.context.erp, plan.company_id
-        tax_codes = await self.engine.step(
-            plan.run_id,
-            "check_tax_codes",
-            1,
-            lambda: erp.list_tax_codes(company),
-            request={"company_id": company},
-        )
-        unknown = sorted({line.tax_code for line in plan.document.lines} - tax_codes)
-        if unknown:
-            raise UnknownTaxCode(
-                f"the ERP company has no tax group {', '.join(unknown)}", tax_codes=unknown
+        await self._check_tax_codes(plan)
+        erp_customer_id = plan.known_erp_customer_id
+        if erp_customer_id is not None:
+            await self.engine.record_step(
+                plan.run_id,
+                "upsert_customer",
+                2,
+                request=plan.customer,
+                outcome={"id": erp_customer_id, "source": "cross-reference"},
+                downstream_key=plan.customer.number,
+                backend_ref=erp_customer_id,
             )
-        erp_customer = await self.engine.step(
-            plan.run_id,
-            "upsert_customer",
-            2,
-            lambda: erp.upsert_customer(company, plan.customer),
-            request=plan.customer,
-            downstream_key=plan.customer.number,
-            backend_ref=lambda customer: customer.id,
-        )
+        else:
+            erp_customer = await self.engine.step(
+                plan.run_id,
+                "upsert_customer",
+                2,
+                lambda: erp.upsert_customer(company, plan.customer),
+                request=plan.customer,
+                downstream_key=plan.customer.number,
+                backend_ref=lambda customer: customer.id,
+            )
+            erp_customer_id = erp_customer.id
         draft = await self.engine.step(
             plan.run_id,
             "create_document",
             3,
-            lambda: erp.create_sales_invoice(company, plan.document),
+            lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
             request=plan.document,
             downstream_key=plan.document.external_document_number,
             backend_ref=lambda document: document.id,
@@ -248,7 +272,9 @@ class InvoicePostingWorkflow:
             plan.run_id,
             "post_document",
             4,
-            lambda: erp.post_sales_invoice(company, draft.id),
+            lambda: erp.post_sales_invoice(
+                company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
+            ),
             request={"document_id": draft.id},
             downstream_key=plan.document.external_document_number,
             backend_ref=lambda document: document.number,
@@ -259,12 +285,41 @@ class InvoicePostingWorkflow:
                 backend="erp",
                 operation="post_sales_invoice",
             )
-        return erp_customer.id, posted
+        return erp_customer_id, posted
+
+    async def _check_tax_codes(self, plan: PostingPlan) -> None:
+        """Every tax code of the invoice is a tax group of the ERP company, or a 422."""
+        company, cache = plan.company_id, self.context.erp_tax_codes
+        wanted = {line.tax_code for line in plan.document.lines}
+        cached = cache.get(company)
+        if cached is not None and wanted <= cached:
+            await self.engine.record_step(
+                plan.run_id,
+                "check_tax_codes",
+                1,
+                request={"company_id": company},
+                outcome={"tax_codes": sorted(wanted), "source": "cache"},
+            )
+            return
+        tax_codes = await self.engine.step(
+            plan.run_id,
+            "check_tax_codes",
+            1,
+            lambda: self.context.erp.list_tax_codes(company),
+            request={"company_id": company},
+        )
+        cache.put(company, tax_codes)
+        unknown = sorted(wanted - tax_codes)
+        if unknown:
+            raise UnknownTaxCode(
+                f"the ERP company has no tax group {', '.join(unknown)}", tax_codes=unknown
+            )
 
     async def _record(
         self, plan: PostingPlan, erp_customer_id: str, document: ErpSalesInvoice
     ) -> PostingResult:
         async with self.context.sessionmaker() as session:
+            await self.engine.write_held(session, plan.run_id)
             invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             invoice.status = INVOICE_STATUS.check(
@@ -275,12 +330,13 @@ class InvoicePostingWorkflow:
             invoice.posted_at = utcnow()
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
-            await session.execute(
-                update(CustomerRow)
-                .where(CustomerRow.id == plan.customer_id, CustomerRow.erp_ref.is_(None))
-                .values(erp_ref=erp_customer_id)
-                .execution_options(synchronize_session=False)
-            )
+            if plan.known_erp_customer_id is None:
+                await session.execute(
+                    update(CustomerRow)
+                    .where(CustomerRow.id == plan.customer_id, CustomerRow.erp_ref.is_(None))
+                    .values(erp_ref=erp_customer_id)
+                    .execution_options(synchronize_session=False)
+                )
             Engine.mark_succeeded(run, _acknowledgement(invoice, document))
             await session.commit()
             return _result(invoice, run, PostingState.POSTED)
@@ -296,6 +352,17 @@ class InvoicePostingWorkflow:
         if isinstance(error, LedgergateError):
             error.extensions.setdefault("run_id", run.id)
             error.extensions.setdefault("run_url", run_url(run.id))
+
+
+async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool:
+    """Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
+    is unfinished (every change of a customer takes a sync run, in the same transaction)."""
+    if customer.erp_ref is None:
+        return False
+    sync = await repository.latest_run(
+        session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id
+    )
+    return sync is None or sync.status == RunStatus.SUCCEEDED
 
 
 def run_url(run_id: str) -> str:

@@ -9,6 +9,7 @@ never null, so an absent e-mail is `""` on the wire and `None` here.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 from app.core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
@@ -168,6 +169,26 @@ def missing_lines(
     """Requested lines the draft does not have yet, matched by sequence number."""
     sequences = {line.sequence for line in present or ()}
     return [line for line in wanted if line.sequence not in sequences]
+
+
+def with_lines(invoice: BcSalesInvoice, lines: list[BcSalesDocumentLine]) -> BcSalesInvoice:
+    """A new draft's header, as BC answered its creation, with the lines BC answered since.
+
+    The header's answer predates the lines, so its totals are taken as its lines' sums:
+    spares reading the draft back after the lines were added.
+    """
+    return invoice.model_copy(
+        update={
+            "sales_invoice_lines": lines,
+            "total_amount_excluding_tax": sum(
+                (line.amount_excluding_tax for line in lines), Decimal(0)
+            ),
+            "total_tax_amount": sum((line.total_tax_amount for line in lines), Decimal(0)),
+            "total_amount_including_tax": sum(
+                (line.amount_including_tax for line in lines), Decimal(0)
+            ),
+        }
+    )
 
 
 def sales_invoice_from_bc(invoice: BcSalesInvoice) -> ErpSalesInvoice:

@@ -50,12 +50,24 @@ class ErpInvoicing(Protocol):
         ...
 
     async def create_sales_invoice(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
     ) -> ErpSalesInvoice:
-        """Create the draft (header and every line), or complete the one that exists."""
+        """Create the draft (header and every line), or complete the one that exists.
+
+        `known_absent`: the caller knows no earlier attempt can have sent this document
+        (its first attempt ever), so the lookup by external document number is skipped.
+        """
         ...
 
-    async def post_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice: ...
+    async def post_sales_invoice(
+        self, company_id: str, invoice_id: str, *, known_draft: bool = False
+    ) -> ErpSalesInvoice:
+        """Post a draft; a posted document is returned unchanged.
+
+        `known_draft`: the caller has just had the document as a draft (from
+        `create_sales_invoice` in the same attempt), so it is not read before posting.
+        """
+        ...
 
 
 @runtime_checkable

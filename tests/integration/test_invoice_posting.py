@@ -1,6 +1,7 @@
 """The invoice → ERP posting workflow across all three tiers, on SQLite and PostgreSQL."""
 
 import asyncio
+import re
 from datetime import date
 from typing import Any
 
@@ -34,6 +35,31 @@ async def post(gateway: Gateway, invoice_id: str, key: str, **body: Any) -> http
     return await gateway.client.post(
         f"/v1/invoices/{invoice_id}/postings", json=body, headers={"Idempotency-Key": key}
     )
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes requests through and notes each as `METHOD resource`, `?$filter` if a lookup."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resource = re.sub(r"\([^)]*\)", "()", request.url.path.rsplit("/", 1)[-1])
+        lookup = "?$filter" if b"$filter" in request.url.query else ""
+        self.sent.append(f"{request.method} {resource}{lookup}")
+        return await self.inner.handle_async_request(request)
+
+
+async def recording_gateway(make_gateway: GatewayFactory) -> tuple[Gateway, RecordingTransport]:
+    transports: dict[str, RecordingTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        transports[name] = RecordingTransport(inner)
+        return transports[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    return gateway, transports["erp"]
 
 
 def erp_documents(gateway: Gateway, invoice_id: str, company: str = US_COMPANY) -> int:
@@ -251,3 +277,84 @@ async def test_a_posting_already_running_elsewhere_is_a_409_problem(gateway: Gat
     retry = await post(gateway, invoice_id, "key-1")  # a 409 is not stored against the key
     assert retry.status_code == 409
     assert "idempotent-replayed" not in retry.headers
+
+
+async def test_a_synced_customer_s_next_posting_sends_only_the_document(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Known tax groups and ERP customer are not asked again; the steps are still recorded."""
+    gateway, erp = await recording_gateway(make_gateway)
+    first = await post(gateway, await register(gateway), "key-1")
+    assert first.status_code == 201, first.text
+    body = invoice_body()
+    invoice_id = await register(gateway, body)
+    erp.sent.clear()
+    response = await post(gateway, invoice_id, "key-2")
+    assert response.status_code == 201, response.text
+    assert erp.sent == [
+        "POST salesInvoices",
+        *["POST salesInvoiceLines"] * len(body["lines"]),
+        "POST Microsoft.NAV.post",
+        "GET salesInvoices()",
+    ]
+    run = (await gateway.client.get(response.json()["run_url"])).json()
+    steps = {step["name"]: step for step in run["steps"]}
+    assert list(steps) == ["check_tax_codes", "upsert_customer", "create_document", "post_document"]
+    assert all(step["status"] == "succeeded" for step in steps.values())
+    assert steps["check_tax_codes"]["outcome"]["source"] == "cache"
+    customer_ref = steps["upsert_customer"]["backend_ref"]
+    assert steps["upsert_customer"]["outcome"] == {"id": customer_ref, "source": "cross-reference"}
+    assert (
+        steps["post_document"]["backend_ref"] == response.json()["posting"]["erp_document_number"]
+    )
+    assert response.json()["posting"]["erp_document_number"].startswith("PS-INV")
+    assert run["result"]["totals_match"] is True
+    assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_a_customer_with_an_unfinished_sync_is_upserted_again(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway, erp = await recording_gateway(make_gateway)
+    assert (await post(gateway, await register(gateway), "key-1")).status_code == 201
+    async with gateway.sessionmaker() as session:  # a change of the customer waits for the ERP
+        sync = Engine.new_run(
+            workflow="customer_sync",
+            subject_id=ACME,
+            params={},
+            correlation_id=None,
+            client_id="other",
+        )
+        sync.status = RunStatus.PENDING_RETRY
+        session.add(sync)
+        await session.commit()
+    erp.sent.clear()
+    assert (await post(gateway, await register(gateway), "key-2")).status_code == 201
+    assert "GET customers?$filter" in erp.sent
+
+
+async def test_a_retried_posting_looks_everything_up_before_sending(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Only a run's first attempt ever may skip the lookups; a retry checks before it sends."""
+    switches: dict[str, SwitchableTransport] = {}
+    recorders: dict[str, RecordingTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        recorders[name] = RecordingTransport(inner)
+        switches[name] = SwitchableTransport(recorders[name])
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    assert (await post(gateway, await register(gateway), "key-1")).status_code == 201
+    invoice_id = await register(gateway)
+    switches["erp"].down = True
+    assert (await post(gateway, invoice_id, "key-2")).status_code == 202
+    switches["erp"].down = False
+    recorders["erp"].sent.clear()
+    retried = await post(gateway, invoice_id, "key-3")
+    assert retried.status_code == 201, retried.text
+    sent = recorders["erp"].sent
+    assert sent[:2] == ["GET customers?$filter", "GET salesInvoices?$filter"]
+    assert sent.index("GET salesInvoices?$filter") < sent.index("POST salesInvoices")
+    assert erp_documents(gateway, invoice_id) == 1

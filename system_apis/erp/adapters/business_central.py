@@ -43,6 +43,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcRequest,
     BcSalesCreditMemo,
     BcSalesCreditMemoList,
+    BcSalesDocumentLine,
     BcSalesInvoice,
     BcSalesInvoiceList,
     BcTaxGroupList,
@@ -74,6 +75,7 @@ from system_apis.erp.mapping import (
     sales_invoice_header_changes,
     sales_invoice_to_bc,
     sales_line_to_bc,
+    with_lines,
 )
 from system_apis.erp.schemas import (
     ErpCompany,
@@ -179,32 +181,44 @@ class BusinessCentralAdapter:
         return None if found is None else self._canonical_invoice(found, operation)
 
     async def create_sales_invoice(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
     ) -> ErpSalesInvoice:
         """Create the draft (header and every line), or complete the one that exists.
 
         A document that is no longer a draft is returned as it is: it was created and
-        posted by an earlier attempt.
+        posted by an earlier attempt. A draft created here is described from BC's
+        answers to its header and lines; one completed here is read back.
         """
         operation = "create_sales_invoice"
         invoices = f"/companies({company_id})/salesInvoices"
-        current = await self._find_sales_invoice(
-            company_id, invoice.external_document_number, operation
+        current = (
+            None
+            if known_absent
+            else await self._find_sales_invoice(
+                company_id, invoice.external_document_number, operation
+            )
         )
-        changes = None
         if current is None:
             response = await self._send(
                 "POST", invoices, operation=operation, body=sales_invoice_to_bc(invoice)
             )
-            current = self._parse(response, BcSalesInvoice, operation)
-        elif current.status != "Draft":
+            created = self._parse(response, BcSalesInvoice, operation)
+            lines = await self._complete_draft(
+                f"{invoices}({created.id})",
+                etag=created.etag,
+                changes=None,
+                lines_segment="salesInvoiceLines",
+                missing=list(invoice.lines),
+                currency=invoice.currency,
+                operation=operation,
+            )
+            return self._canonical_invoice(with_lines(created, lines), operation)
+        if current.status != "Draft":
             return self._canonical_invoice(current, operation)
-        else:
-            changes = sales_invoice_header_changes(current, invoice)
         await self._complete_draft(
             f"{invoices}({current.id})",
             etag=current.etag,
-            changes=changes,
+            changes=sales_invoice_header_changes(current, invoice),
             lines_segment="salesInvoiceLines",
             missing=missing_lines(current.sales_invoice_lines, invoice.lines),
             currency=invoice.currency,
@@ -214,11 +228,17 @@ class BusinessCentralAdapter:
             await self._get_sales_invoice(company_id, current.id, operation), operation
         )
 
-    async def post_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+    async def post_sales_invoice(
+        self, company_id: str, invoice_id: str, *, known_draft: bool = False
+    ) -> ErpSalesInvoice:
         """Post a draft; a document that is already posted is returned unchanged."""
         operation = "post_sales_invoice"
-        current = await self._get_sales_invoice(company_id, invoice_id, operation)
-        if current.status == "Draft":
+        current = (
+            None
+            if known_draft
+            else await self._get_sales_invoice(company_id, invoice_id, operation)
+        )
+        if current is None or current.status == "Draft":
             await self._send(
                 "POST",
                 f"/companies({company_id})/salesInvoices({invoice_id})/Microsoft.NAV.post",
@@ -602,23 +622,27 @@ class BusinessCentralAdapter:
         missing: list[ErpInvoiceLine],
         currency: str,
         operation: str,
-    ) -> None:
+    ) -> list[BcSalesDocumentLine]:
         """Bring a draft up to the request: its changed header fields, then its missing lines.
 
         Both are idempotent on retry: the header is patched only where it differs, and a
-        line is added only when no line with its sequence number exists yet.
+        line is added only when no line with its sequence number exists yet. Returns the
+        lines added, as BC answered them.
         """
         if changes is not None:
             await self._send(
                 "PATCH", document, operation=operation, body=changes, headers={"If-Match": etag}
             )
+        added = []
         for line in missing:
-            await self._send(
+            response = await self._send(
                 "POST",
                 f"{document}/{lines_segment}",
                 operation=operation,
                 body=sales_line_to_bc(line, currency),
             )
+            added.append(self._parse(response, BcSalesDocumentLine, operation))
+        return added
 
     async def _send(
         self,

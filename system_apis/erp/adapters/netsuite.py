@@ -110,11 +110,15 @@ class NetSuiteAdapter:
         )
 
     async def create_sales_invoice(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
     ) -> ErpSalesInvoice:
         """Create the invoice pending approval, or move the unapproved one to the new dates."""
         operation = "create_sales_invoice"
-        current = await self._find_invoice(company_id, invoice.external_document_number, operation)
+        current = (
+            None
+            if known_absent
+            else await self._find_invoice(company_id, invoice.external_document_number, operation)
+        )
         if current is None:
             invoice_id = await self._create_invoice(company_id, invoice, operation)
         elif self._mapped(operation, invoice_status, current) is not ErpDocumentStatus.DRAFT:
@@ -128,11 +132,17 @@ class NetSuiteAdapter:
             await self._get_invoice(company_id, invoice_id, operation), operation
         )
 
-    async def post_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+    async def post_sales_invoice(
+        self, company_id: str, invoice_id: str, *, known_draft: bool = False
+    ) -> ErpSalesInvoice:
         """Approve an invoice pending approval; any other is returned unchanged."""
         operation = "post_sales_invoice"
-        current = await self._get_invoice(company_id, invoice_id, operation)
-        if self._mapped(operation, invoice_status, current) is ErpDocumentStatus.DRAFT:
+        current = (
+            None if known_draft else await self._get_invoice(company_id, invoice_id, operation)
+        )
+        if current is None or (
+            self._mapped(operation, invoice_status, current) is ErpDocumentStatus.DRAFT
+        ):
             await self._send(
                 "PATCH", f"/invoice/{invoice_id}", operation=operation, body=approval()
             )
