@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import redis
+from rich.table import Table
 
 from app.core.canonical.documents import InvoiceCreate
 from app.core.db import create_engine, create_sessionmaker
@@ -477,3 +478,19 @@ def append_results(section: str) -> None:
 def scratch_directory() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="ledgergate-bench-") as directory:
         yield Path(directory)
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table, as `bench/RESULTS.md` holds them."""
+    header = "| " + " | ".join(columns) + " |\n" + "| --- " * len(columns) + "|\n"
+    return header + "".join("| " + " | ".join(row) + " |\n" for row in rows)
+
+
+def rich_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """The same rows for the terminal: the first two columns name the row, the rest are figures."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column in columns[:2] else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -40,7 +40,6 @@ from datetime import UTC, date, datetime
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 
 from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
@@ -56,9 +55,11 @@ from bench.harness import (
     host_line,
     invoice_body,
     issue_token,
+    markdown_table,
     measure,
     memory_line,
     rate_limit_storage,
+    rich_table,
     running,
     scratch_directory,
     seed_invoices,
@@ -315,14 +316,7 @@ def ratio_lines(outcomes: list[Outcome]) -> list[str]:
 def section(
     command: str, database: Database, storage: str, args: argparse.Namespace, result: Run
 ) -> str:
-    table = (
-        "| "
-        + " | ".join(COLUMNS)
-        + " |\n"
-        + "| --- " * len(COLUMNS)
-        + "|\n"
-        + "".join("| " + " | ".join(row) + " |\n" for row in rows(result.outcomes))
-    )
+    table = markdown_table(COLUMNS, rows(result.outcomes))
     return (
         f"## Invoice posting: whole stack vs direct to the ERP (`bench/posting.py`), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
@@ -383,13 +377,8 @@ def main() -> int:
         console.print(f"[red]{problem}[/]")
     if not result.outcomes:
         return 1
-    table = Table(
-        title=f"Invoice posting: whole stack vs direct to the ERP ({database.description})"
-    )
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in COLUMNS[:2] else "right")
-    for row in rows(result.outcomes):
-        table.add_row(*row)
+    title = f"Invoice posting: whole stack vs direct to the ERP ({database.description})"
+    table = rich_table(title, COLUMNS, rows(result.outcomes))
     console.print(table)
     for line in ratio_lines(result.outcomes) + result.memory:
         console.print(line)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.console import Console
-from rich.table import Table
 
 from bench.harness import (
     Database,
@@ -39,9 +38,11 @@ from bench.harness import (
     clear_limits_keys,
     host_line,
     issue_token,
+    markdown_table,
     measure,
     redis_unreachable,
     register_invoices,
+    rich_table,
     running,
     scratch_directory,
     throwaway_database,
@@ -206,14 +207,7 @@ def ratio_lines(pairs: list[Pair]) -> list[str]:
 
 def section(command: str, database: Database, args: argparse.Namespace, pairs: list[Pair]) -> str:
     shows, reasons = verdict(pairs)
-    table = (
-        "| "
-        + " | ".join(COLUMNS)
-        + " |\n"
-        + "| --- " * len(COLUMNS)
-        + "|\n"
-        + "".join("| " + " | ".join(row) + " |\n" for row in rows(pairs))
-    )
+    table = markdown_table(COLUMNS, rows(pairs))
     return (
         f"## Rate-limit storage: blocking vs asyncio Redis (`bench/redis_limiter.py`), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
@@ -272,11 +266,11 @@ def main() -> int:
         console.print(f"[red]{problem}[/]")
     if not pairs:
         return 1
-    table = Table(title=f"Rate-limit storage in Redis: blocking vs async ({database.description})")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in COLUMNS[:2] else "right")
-    for row in rows(pairs):
-        table.add_row(*row)
+    table = rich_table(
+        f"Rate-limit storage in Redis: blocking vs async ({database.description})",
+        COLUMNS,
+        rows(pairs),
+    )
     console.print(table)
     for line in ratio_lines(pairs):
         console.print(line)

@@ -28,7 +28,6 @@ from datetime import UTC, date, datetime
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
 from bench.harness import (
     Database,
@@ -38,8 +37,10 @@ from bench.harness import (
     append_results,
     host_line,
     issue_token,
+    markdown_table,
     measure,
     rate_limit_storage,
+    rich_table,
     running,
     scratch_directory,
     seed_invoices,
@@ -183,14 +184,7 @@ def section(
     args: argparse.Namespace,
     outcomes: list[Outcome],
 ) -> str:
-    table = (
-        "| "
-        + " | ".join(COLUMNS)
-        + " |\n"
-        + "| --- " * len(COLUMNS)
-        + "|\n"
-        + "".join("| " + " | ".join(row) + " |\n" for row in rows(outcomes))
-    )
+    table = markdown_table(COLUMNS, rows(outcomes))
     return (
         f"## Idempotent replay vs governed read (`bench/replay.py`), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
@@ -237,11 +231,9 @@ def main() -> int:
         console.print(f"[red]{problem}[/]")
     if not outcomes:
         return 1
-    table = Table(title=f"Idempotent replay vs governed read ({database.description})")
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column in COLUMNS[:2] else "right")
-    for row in rows(outcomes):
-        table.add_row(*row)
+    table = rich_table(
+        f"Idempotent replay vs governed read ({database.description})", COLUMNS, rows(outcomes)
+    )
     console.print(table)
     for line in ratio_lines(outcomes):
         console.print(line)

@@ -53,6 +53,7 @@ from bench.harness import (
     host_line,
     invoice_body,
     issue_token,
+    markdown_table,
     measure,
     memory_line,
     running,
@@ -329,14 +330,7 @@ COLUMNS = ("measure", "small", "figure", "large", "figure", "large/small")
 
 def section(command: str, args: argparse.Namespace, figures: Figures) -> str:
     seeding = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in figures.seeding_s.items())
-    table = (
-        "| "
-        + " | ".join(COLUMNS)
-        + " |\n"
-        + "| --- " * len(COLUMNS)
-        + "|\n"
-        + "".join("| " + " | ".join(row) + " |\n" for row in rows(figures, args))
-    )
+    table = markdown_table(COLUMNS, rows(figures, args))
     return (
         f"## Scale: lists, settlement runs and reconciliation (`bench/scale.py`), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
