@@ -331,9 +331,12 @@ def issue_token(server: Server, scope: str, client: tuple[str, str] = DEMO_CLIEN
     return token
 
 
-def invoice_body(day: date) -> dict[str, Any]:
-    """The README tour's invoice: one line, US sales tax, totals that add up."""
-    return {
+def invoice_body(day: date, *, product_id: str | None = None) -> dict[str, Any]:
+    """The README tour's invoice: one line, US sales tax, totals that add up.
+
+    With `product_id` the line sells that catalog product (commissionable for a partner).
+    """
+    body: dict[str, Any] = {
         "customer_id": demo_id("customer", 1),
         "currency": "USD",
         "invoice_date": day.isoformat(),
@@ -352,6 +355,9 @@ def invoice_body(day: date) -> dict[str, Any]:
         "tax_total": 1305,
         "total": 16005,
     }
+    if product_id is not None:
+        body["lines"][0]["product_id"] = product_id
+    return body
 
 
 def register_invoices(server: Server, token: str, count: int) -> list[str]:

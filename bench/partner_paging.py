@@ -51,6 +51,7 @@ from bench.harness import (
     alternate,
     append_results,
     host_line,
+    invoice_body,
     issue_token,
     measure,
     running,
@@ -65,36 +66,14 @@ PATH = "/partner/v1/commission-lines"
 CHUNK = 5_000
 
 
-def pro_invoice(day: date) -> dict[str, Any]:
-    """Acme's three Pro seats: one commissionable line for Northwind."""
-    return {
-        "customer_id": demo_id("customer", 1),
-        "currency": "USD",
-        "invoice_date": day.isoformat(),
-        "due_date": (day + timedelta(days=30)).isoformat(),
-        "lines": [
-            {
-                "description": "Ledgergate Pro, monthly",
-                "quantity": 3,
-                "unit_amount": 4900,
-                "amount": 14700,
-                "tax_code": "STANDARD",
-                "tax_amount": 1305,
-                "product_id": demo_id("product", 1),
-            }
-        ],
-        "subtotal": 14700,
-        "tax_total": 1305,
-        "total": 16005,
-    }
-
-
 def paid_invoice(server: Server) -> str:
     """An invoice posted and paid through the governed API; the payment's id."""
     token = issue_token(server, "invoices:write invoices:post payments:write")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
-        invoice = client.post("/v1/invoices", json=pro_invoice(date.today()))
+        invoice = client.post(
+            "/v1/invoices", json=invoice_body(date.today(), product_id=demo_id("product", 1))
+        )
         invoice.raise_for_status()
         invoice_id = invoice.json()["id"]
         client.post(
