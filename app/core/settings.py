@@ -149,14 +149,25 @@ class CreditMemoSettings(BaseModel):
     )
 
 
+def _default_untaxed_tax_codes() -> dict[str, str]:
+    return {"US": "EXEMPT"}
+
+
 class LedgerSettings(BaseModel):
-    """The ERP journals and G/L accounts the process tier posts payments and settlements to."""
+    """How the process tier books in the ERP: journals, G/L accounts, tax groups."""
 
     payment_journal: str = Field(default="LGPAY", max_length=10)
     bank_account: str = Field(default="10100", max_length=20)
     settlement_journal: str = Field(default="LGSETTLE", max_length=10)
     commission_expense_account: str = Field(default="60100", max_length=20)
     commission_payable_account: str = Field(default="21500", max_length=20)
+    untaxed_tax_codes: dict[str, str] = Field(
+        default_factory=_default_untaxed_tax_codes,
+        description=(
+            "Per legal-entity country, the ERP tax group of a billed line billing charged no "
+            "tax on: billing is the tax engine, and the ERP books what the customer owes."
+        ),
+    )
 
 
 class Settings(BaseSettings):

@@ -4,15 +4,18 @@ When a billing invoice of one of our subscriptions reaches the inbox and no gate
 invoice is linked to it, the gateway registers one (linked by `billing_ref`, naming
 the subscription) from the billing invoice's period charges: one line per line of a
 price of our catalog, with that price's product and tax code and the tax billing
-charged. Proration lines are left out: the amendment that caused them already posts
-its net adjustment to the ERP. An invoice without such a line, with a line of a price
-we do not sell, or whose lines billing did not send in full is not registered; the
-reason is logged.
+charged. Billing is the tax engine: a line it charged no tax on takes the legal
+entity's untaxed ERP tax group (`LEDGERGATE_LEDGER__UNTAXED_TAX_CODES`, per country) when
+one is configured, so the ERP books what the customer owes. Proration lines are left
+out: the amendment that caused them already posts its net adjustment to the ERP. An
+invoice without such a line, with a line of a price we do not sell, or whose lines
+billing did not send in full is not registered; the reason is logged.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date
 
 from pydantic import ValidationError
@@ -20,7 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.canonical.documents import InvoiceCreate, InvoiceLineCreate
+from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceRow
+from app.core.models.legal_entity import LegalEntityRow
 from app.core.models.price import PriceRow
 from app.core.models.product import ProductRow
 from app.core.models.subscription import SubscriptionRow
@@ -31,7 +36,11 @@ logger = logging.getLogger(__name__)
 
 
 async def register_billed_invoice(
-    session: AsyncSession, billed: BillingInvoice, *, invoiced_on: date
+    session: AsyncSession,
+    billed: BillingInvoice,
+    *,
+    invoiced_on: date,
+    untaxed_tax_codes: Mapping[str, str],
 ) -> InvoiceRow | None:
     """The gateway invoice for a subscription's billing invoice, registered now; or `None`."""
     if billed.subscription_id is None:
@@ -47,7 +56,18 @@ async def register_billed_invoice(
     linked = await session.scalar(select(InvoiceRow).where(InvoiceRow.billing_ref == billed.id))
     if linked is not None:
         return linked
-    data = await _invoice_create(session, billed, subscription, invoiced_on=invoiced_on)
+    country = await session.scalar(
+        select(LegalEntityRow.country)
+        .join(CustomerRow, CustomerRow.legal_entity_id == LegalEntityRow.id)
+        .where(CustomerRow.id == subscription.customer_id)
+    )
+    data = await _invoice_create(
+        session,
+        billed,
+        subscription,
+        invoiced_on=invoiced_on,
+        untaxed_tax_code=untaxed_tax_codes.get(country or ""),
+    )
     if data is None:
         return None
     invoice = await create_invoice(session, data=data)
@@ -62,6 +82,7 @@ async def _invoice_create(
     subscription: SubscriptionRow,
     *,
     invoiced_on: date,
+    untaxed_tax_code: str | None,
 ) -> InvoiceCreate | None:
     why = None
     charges = [line for line in billed.lines or () if not line.proration]
@@ -85,7 +106,11 @@ async def _invoice_create(
                     quantity=line.quantity,
                     unit_amount=line.amount // line.quantity,
                     amount=line.amount,
-                    tax_code=products[line.price_id or ""][1],
+                    tax_code=(
+                        untaxed_tax_code
+                        if untaxed_tax_code and not line.tax
+                        else products[line.price_id or ""][1]
+                    ),
                     tax_amount=line.tax,
                     product_id=products[line.price_id or ""][0],
                 )

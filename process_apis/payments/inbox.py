@@ -125,7 +125,10 @@ class BillingInbox:
         invoice = await _linked_invoice(session, billed)
         if invoice is None:
             invoice = await register_billed_invoice(
-                session, billed, invoiced_on=event.occurred_at.date()
+                session,
+                billed,
+                invoiced_on=event.occurred_at.date(),
+                untaxed_tax_codes=self.context.settings.ledger.untaxed_tax_codes,
             )
             if invoice is not None and invoice.id not in registered:
                 registered.append(invoice.id)

@@ -31,7 +31,7 @@ SEATS, SEAT_PRICE = 5, 4900
 async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gateway) -> None:
     internal = await gateway.client_with(["system:crm"], client_id="channel-platform")
     finance = await gateway.client_with(
-        ["settlements:write", "settlements:read", "invoices:read"],
+        ["settlements:write", "settlements:read", "invoices:read", "ops:read"],
         client_id="finance-ops",
     )
     billing = gateway.backends.billing_sandbox
@@ -96,9 +96,10 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
         subscription["id"],
         billed["id"],
     )
-    assert [(li["quantity"], li["unit_amount"], li["product_id"]) for li in invoice["lines"]] == [
-        (SEATS, SEAT_PRICE, PRO)
-    ]
+    assert [
+        (li["quantity"], li["unit_amount"], li["product_id"], li["tax_code"], li["tax_amount"])
+        for li in invoice["lines"]
+    ] == [(SEATS, SEAT_PRICE, PRO, "EXEMPT", 0)]  # billing charged no tax; the ERP books none
     assert invoice["total"] == SEATS * SEAT_PRICE
     assert invoice["posting"]["erp_document_number"] is not None
     again = await gateway.client.post(
@@ -165,9 +166,9 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
     erp_invoice = book.invoices[erp_invoice_id]
     assert erp_invoice.external_document_number == invoice_id
     net = Decimal(SEATS * SEAT_PRICE) / 100
-    # Billing charges the net price; the ERP books sales tax on top, which stays open.
-    assert erp_invoice.total_excluding_tax == net
-    assert erp_invoice.remaining_amount == erp_invoice.total_tax > 0
+    # The ERP books what billing charged, and the payment settles it in full.
+    assert (erp_invoice.total_including_tax, erp_invoice.total_tax) == (net, 0)
+    assert erp_invoice.remaining_amount == 0
     [erp_payment] = [p for j in book.payment_journals.values() for p in j.payments]
     assert (erp_payment.external_document_number, erp_payment.invoice, erp_payment.amount) == (
         payment_id,
@@ -180,6 +181,12 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
         if e.document_number == statement["journal_document_number"]
     ]
     assert journal == [("60100", Decimal(total) / 100, 0), ("21500", 0, Decimal(total) / 100)]
+    reconciliation = await finance.get(
+        "/ops/v1/reconciliation",
+        params={"period": PERIOD, "legal_entity": demo_id("legal_entity", 1)},
+    )
+    assert reconciliation.status_code == 200, reconciliation.text
+    assert reconciliation.json()["clean"], reconciliation.json()["differences"]
     # CRM: the registration the eligibility and the commission rest on, the plan rated with
     crm = gateway.backends.crm_sandbox
     assert crm is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from process_apis.payments.inbox import BillingInbox
 from system_apis.sandboxes import stripe
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import ENTERPRISE_USD, amend, billing, ordered
 from tests.support.invoices import US_COMPANY
 
@@ -24,7 +24,10 @@ async def test_an_orders_invoice_is_registered_once_and_prorations_are_left_to_a
     report = await inbox.drain()
     [invoice_id] = report.invoices
     invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
-    assert (invoice["status"], invoice["subscription_id"]) == ("posted", subscription["id"])
+    # billing charged no tax, so the line takes the US entity's untaxed group and the
+    # payment of what billing charged settles the ERP invoice in full
+    assert (invoice["status"], invoice["subscription_id"]) == ("paid", subscription["id"])
+    assert {line["tax_code"] for line in invoice["lines"]} == {"EXEMPT"}
     first = state.subscriptions[subscription["refs"]["billing"]]["latest_invoice"]
     assert invoice["refs"]["billing"] == first
     erp = gateway.backends.erp_sandbox
@@ -46,3 +49,18 @@ async def test_an_orders_invoice_is_registered_once_and_prorations_are_left_to_a
     assert report.consumed == 2
     assert (report.invoices, report.payments) == ([], [])
     assert erp.document_count(US_COMPANY, invoice_id) == 1
+
+
+async def test_without_an_untaxed_group_a_billed_line_keeps_its_products_tax_group(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(ledger={"untaxed_tax_codes": {}})
+    billing(gateway).webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    await ordered(gateway)
+    report = await BillingInbox(gateway.app.state.process).drain()
+    [invoice_id] = report.invoices
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert {line["tax_code"] for line in invoice["lines"]} == {"STANDARD"}
+    assert invoice["status"] == "posted"  # the ERP's sales tax on top stays open
