@@ -4,8 +4,8 @@
   and identical answers (or 409 problems while the first is in flight).
 - With the ERP sandbox failing 30 % of its calls, every posting ends posted exactly
   once after the replay worker drains the queue, and reconciliation is clean.
-  `make test` posts `LEDGERGATE_RECOVERY_POSTINGS` (200) invoices; `make chaos`
-  posts 1,000.
+  It posts `LEDGERGATE_RECOVERY_POSTINGS` (200) invoices in process; `make chaos`
+  runs a storm of 1,000 against the gateway and the ERP sandbox as processes.
 """
 
 import asyncio
