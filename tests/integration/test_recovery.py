@@ -5,7 +5,7 @@
 - With the ERP sandbox failing 30 % of its calls, every posting ends posted exactly
   once after the replay worker drains the queue, and reconciliation is clean.
   It posts `LEDGERGATE_RECOVERY_POSTINGS` (200) invoices in process; `make chaos`
-  runs a storm of 1,000 against the gateway and the ERP sandbox as processes.
+  runs a storm of 500 against the gateway and the ERP sandbox as processes.
 """
 
 import asyncio
