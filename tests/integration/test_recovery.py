@@ -32,7 +32,8 @@ CONCURRENCY = 20
 async def test_200_identical_concurrent_requests_make_one_erp_document(
     make_gateway: GatewayFactory,
 ) -> None:
-    gateway = await make_gateway(rate_limits={"enabled": False})
+    # All 200 at once, past the default admission limit: here the key decides, not the limit.
+    gateway = await make_gateway(rate_limits={"enabled": False}, max_in_flight=0)
     invoice_id = (await gateway.client.post("/v1/invoices", json=invoice_body())).json()["id"]
     responses = await asyncio.gather(
         *(
