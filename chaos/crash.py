@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-from chaos.estate import WORKERS, Estate, estate
+from chaos.estate import Estate, estate
 from chaos.ledger import count
 from chaos.load import Answer, burst, client, register_invoices, tally
 from chaos.report import Outcome
@@ -48,7 +48,7 @@ async def _crash(place: Estate, postings: int) -> Outcome:
 
     await place.time_passes()
     await place.drain()  # the worker finishes the runs the dead process held
-    drained = place.drain_rounds
+    drained = place.rounds
     base = place.start_gateway()
     async with client(base, place.headers()) as http:
         retried = await burst(http, unanswered, key_prefix="crash", concurrency=CONCURRENCY)
@@ -61,7 +61,7 @@ async def _crash(place: Estate, postings: int) -> Outcome:
     refused = [a for a in answers if not a.accepted]
     summary = (
         f"{ledger.summary()}; SIGKILL after {kill_after} answers, "
-        f"{drained} rounds of {WORKERS} workers resumed the dead process's runs, then the "
+        f"{drained} resumed the dead process's runs, then the "
         f"{len(unanswered)} unanswered postings were sent again ({tally(retried)})"
     )
     details = ledger.problems()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from chaos.estate import WORKERS, Estate, estate
+from chaos.estate import Estate, estate
 from chaos.ledger import count
 from chaos.load import Answer, burst, client, register_invoices, tally
 from chaos.report import Outcome
@@ -106,10 +106,10 @@ async def _restart(place: Estate, postings: int, command: list[str], seconds: fl
     ledger = await count(place, invoice_ids, {a.invoice_id for a in answers if a.accepted})
     unclean = [a for a in during if not a.accepted and not _clean_refusal(a)]
     summary = (
-        f"{ledger.summary()}; during the outage {tally(during)}, "
+        f"{ledger.summary()}; burst answers {tally(during)}, "
         f"ready {ready:.1f} s after PostgreSQL was back, refused postings sent again "
         f"({tally(retried)}); "
-        f"queue drained in {place.drain_rounds} rounds of {WORKERS} workers"
+        f"queue drained in {place.rounds}"
     )
     details = ledger.problems()
     if unclean:

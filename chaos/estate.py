@@ -61,6 +61,12 @@ class Estate:
     starts: int = 0
     drain_rounds: int = 0
 
+    @property
+    def rounds(self) -> str:
+        """`2 rounds of 4 workers`"""
+        plural = "s" if self.drain_rounds != 1 else ""
+        return f"{self.drain_rounds} round{plural} of {WORKERS} workers"
+
     def start_gateway(self) -> str:
         self.starts += 1
         self.gateway, self.base = start_gateway(

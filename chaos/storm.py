@@ -13,7 +13,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from chaos.estate import WORKERS, Estate, estate
+from chaos.estate import Estate, estate
 from chaos.ledger import count
 from chaos.load import burst, client, register_invoices, tally
 from chaos.report import Outcome
@@ -68,7 +68,7 @@ async def _storm(place: Estate, postings: int) -> Outcome:
         f"ERP faults injected "
         f"{sum(injected.values())} of {report['requests']} requests "
         f"({', '.join(f'{k} {v}' for k, v in sorted(injected.items()))}); "
-        f"queue drained in {place.drain_rounds} rounds of {WORKERS} workers"
+        f"queue drained in {place.rounds}"
     )
     details = ledger.problems() + [f"refused: {tally(refused)}"] * bool(refused)
     return Outcome(CHECK, ledger.clean and not refused, summary, details)
