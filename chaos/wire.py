@@ -13,6 +13,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+KEEP_ALIVE_SECONDS = 3.0
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -30,30 +32,39 @@ class WireClient:
     def __init__(self, host: str, port: int, headers: dict[str, str], *, timeout: float) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
 
     async def get(self, path: str, *, since: float | None = None) -> Reply:
         """GET `path`; the latency counts from `since` (when it was due) if given."""
         started = since if since is not None else time.perf_counter()
         request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.extra}\r\n".encode()
-        try:
-            reader, writer = (
-                self.idle.pop()
-                if self.idle
-                else await asyncio.wait_for(
+        connection = self._reusable()
+        if connection is None:
+            try:
+                connection = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port), self.timeout
                 )
-            )
-        except (OSError, TimeoutError):
-            return Reply(0, {}, b"", time.perf_counter() - started)
+            except (OSError, TimeoutError):
+                return Reply(0, {}, b"", time.perf_counter() - started)
+        reader, writer = connection
         try:
             writer.write(request)
             status, headers, body = await asyncio.wait_for(self._answer(reader), self.timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             writer.close()
             return Reply(0, {}, b"", time.perf_counter() - started)
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.monotonic()))
         return Reply(status, headers, body, time.perf_counter() - started)
+
+    def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The most recently used idle connection that the server has not closed and will
+        not close before this request reaches it (uvicorn closes one idle for 5 s)."""
+        while self.idle:
+            reader, writer, idle_since = self.idle.pop()
+            if not reader.at_eof() and time.monotonic() - idle_since < KEEP_ALIVE_SECONDS:
+                return reader, writer
+            writer.close()
+        return None
 
     @staticmethod
     async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
@@ -67,6 +78,6 @@ class WireClient:
         return status, headers, body
 
     async def aclose(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
