@@ -66,10 +66,8 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.scale
 	$(UV) run python -m bench.partner_paging
 
-chaos: install ## Recovery at full size: 1,000 postings through a 30% failing ERP, SIGKILL mid-burst
-	LEDGERGATE_RECOVERY_POSTINGS=1000 $(UV) run pytest -q --durations=5 \
-		tests/integration/test_recovery.py tests/e2e/test_crash_recovery.py \
-		tests/integration/test_fault_storm.py
+chaos: install ## Reliability harness: fault storm, SIGKILL, PostgreSQL restart, overload (one line each)
+	$(UV) run python -m chaos
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.backends import Backends
 from app.core.settings import Settings, get_settings
+from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
 from app.governance.body_limit import BodyLimitMiddleware
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             ],
         )
     app.add_middleware(AuditMiddleware)
+    if settings.max_in_flight:  # inside metrics and correlation: a refusal is counted and logged
+        app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)

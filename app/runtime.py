@@ -37,7 +37,11 @@ async def runtime(
     `backends` replaces the ones built from settings (tests, benchmarks); the caller
     then owns and closes them.
     """
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     built = backends or build_backends(settings)
     try:
         if settings.migrate_on_start:

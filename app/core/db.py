@@ -1,7 +1,12 @@
 """Async SQLAlchemy engine and sessions for SQLite (default) and PostgreSQL.
 
 The dialect is chosen by the URL scheme. SQLite gets the PRAGMAs a concurrent
-server needs on every connection (WAL, foreign keys, busy timeout).
+server needs on every connection (WAL, foreign keys, busy timeout). PostgreSQL
+connections are pinged before use, so a pool outlives a database restart.
+
+`database_unavailable` tells a database that cannot serve now (down, restarting,
+refusing connections) from a failed statement: the edge answers the first with a
+503 the caller may retry, the second with a 500.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +27,40 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Server states that pass: shutting down or starting up (57P0x), out of connection slots,
+# the connection lost. A query cancelled by a timeout (57014) is a failed statement.
+_UNAVAILABLE_SERVER_ERRORS = (
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
+class DatabaseUnreachable(ConnectionError):
+    """Opening a connection failed at the socket: the database server is not there."""
+
+
+def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect as SQLAlchemy would, marking a socket failure as the database's."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        raise DatabaseUnreachable(f"cannot connect to the database: {error}") from error
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot serve now, rather than a failed statement."""
+    if isinstance(error, DatabaseUnreachable):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    cause = error.orig.__cause__ if error.orig is not None else None
+    return isinstance(cause, _UNAVAILABLE_SERVER_ERRORS)
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,15 +76,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
+    """`pool_timeout`: how long a request waits for a free connection before it gives up."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_timeout=pool_timeout,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
+    )
+    event.listen(engine.sync_engine, "do_connect", _connect)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -183,6 +183,17 @@ class Settings(BaseSettings):
     environment: Environment = "development"
     database_url: str = "sqlite+aiosqlite:///./var/ledgergate.db"
     database_pool_size: int = Field(default=10, ge=1)
+    database_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a free database connection; then a 503.",
+    )
+    max_in_flight: int = Field(
+        default=100,
+        ge=0,
+        description="Requests one worker process handles at once; more are refused at once "
+        "with a 503 `overloaded` problem (probes and /metrics exempt). 0: no limit.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

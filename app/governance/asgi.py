@@ -10,7 +10,12 @@ from starlette.types import Send
 from app.core.problems import PROBLEM_MEDIA_TYPE
 
 
-async def send_problem(send: Send, status: int, document: Mapping[str, object]) -> None:
+async def send_problem(
+    send: Send,
+    status: int,
+    document: Mapping[str, object],
+    headers: Mapping[str, str] | None = None,
+) -> None:
     body = json.dumps(document).encode()
     await send(
         {
@@ -19,6 +24,7 @@ async def send_problem(send: Send, status: int, document: Mapping[str, object]) 
             "headers": [
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
             ],
         }
     )

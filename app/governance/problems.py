@@ -9,11 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.db import DatabaseUnreachable, database_unavailable
 from app.core.errors import LedgergateError, VersionConflict, problem_type
 from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
+from app.governance.admission import SHED, Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,20 @@ HTTP_STATUS_SLUGS = {
 
 
 PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable(LedgergateError):
+    """The database is down, restarting or refusing connections: retry, nothing was done
+    that a retry with the same `Idempotency-Key` would not finish."""
+
+    status_code = 503
+    slug = "database-unavailable"
+    title = "The database is temporarily unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
 
 
 class ProblemResponse(JSONResponse):
@@ -127,8 +145,24 @@ async def handle_stale_data(request: Request, _exc: Exception) -> ProblemRespons
     return await handle_ledgergate_error(request, conflict)
 
 
+async def handle_database_error(request: Request, exc: Exception) -> ProblemResponse:
+    """A database that cannot serve now is a 503; any other driver error stays a 500."""
+    if isinstance(exc, PoolTimeout):
+        SHED.labels("database_pool").inc()
+        logger.warning("db.pool_timeout", extra={"path": request.url.path})
+        overloaded = Overloaded("no database connection came free in time; retry shortly")
+        return await handle_ledgergate_error(request, overloaded)
+    if not database_unavailable(exc):
+        raise exc
+    logger.warning("db.unavailable", extra={"path": request.url.path, "error": repr(exc)})
+    unavailable = DatabaseUnavailable("the database cannot be reached now; retry shortly")
+    return await handle_ledgergate_error(request, unavailable)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LedgergateError, handle_ledgergate_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(StaleDataError, handle_stale_data)
+    for database_error in (DBAPIError, DatabaseUnreachable, PoolTimeout):
+        app.add_exception_handler(database_error, handle_database_error)

@@ -64,7 +64,10 @@ error codes and, where BC has one, BC's own message text (with BC's
 Dates are written as date-time strings (midnight UTC), as the v1.0 OpenAPI document
 declares, and read in either form. Creating a sales invoice or credit memo whose
 external document number exists answers `201` with the existing document (the only
-status the document declares for the create) instead of making a second one.
+status the document declares for the create) instead of making a second one. Such
+repeated creates are counted and served at `GET /_sandbox/repeated-creates`: a
+gateway that looks before it writes sends none, and the reliability harness checks
+that it relied on this rule for none of its documents.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ import json
 import operator
 import re
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -92,6 +96,7 @@ from system_apis.faults import install_faults
 from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
 
 API_ROOT = "/v2.0/{environment}/api/v1.0"
+REPEATED_CREATES_PATH = "/_sandbox/repeated-creates"
 
 TAX_PERCENT: dict[tuple[str, str], Decimal] = {
     ("US", "STANDARD"): Decimal("8.875"),
@@ -602,6 +607,8 @@ class BusinessCentralState:
     ) -> None:
         self.today = today
         self.books: dict[str, CompanyBook] = {}
+        self.repeated_creates: Counter[str] = Counter()
+        """External document numbers created again while their document existed."""
         for company in companies:
             taxes = {
                 code: TaxGroup(
@@ -999,6 +1006,10 @@ class _Api:
     def __init__(self, state: BusinessCentralState) -> None:
         self.state = state
 
+    async def repeated_creates(self, _request: Request) -> Response:
+        """Sandbox only: external document numbers created again, with how often."""
+        return JSONResponse(dict(self.state.repeated_creates))
+
     def _book(self, request: Request) -> CompanyBook:
         company_id = request.path_params["company_id"].lower()
         book = self.state.books.get(company_id)
@@ -1110,6 +1121,7 @@ class _Api:
         if external:
             for existing in book.invoices.values():
                 if existing.external_document_number == external:
+                    self.state.repeated_creates[external] += 1
                     return ODataResponse(existing.wire(), status_code=201)
         customer = _invoice_customer(book, values)
         currency = values.get("currencyCode") or customer.currency_code or book.company.currency
@@ -1230,6 +1242,7 @@ class _Api:
         if external:
             for existing in book.credit_memos.values():
                 if existing.external_document_number == external:
+                    self.state.repeated_creates[external] += 1
                     return ODataResponse(existing.wire(), status_code=201)
         customer = _invoice_customer(book, values)
         currency = values.get("currencyCode") or customer.currency_code or book.company.currency
@@ -1803,7 +1816,8 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
                     Route(path, _dispatch(handlers), methods=list(handlers))
                     for path, handlers in by_path.items()
                 ],
-            )
+            ),
+            Route(REPEATED_CREATES_PATH, api.repeated_creates, methods=["GET"]),
         ],
         exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
     )

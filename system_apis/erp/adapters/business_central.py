@@ -110,6 +110,7 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # makes the server pass over every earlier record again. BC serves up to 20,000 records
 # a page; 1,000 keeps answers near a megabyte with lines expanded.
 DEFAULT_PAGE_SIZE = 1000
+SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
 def decode_bc_error(response: httpx.Response) -> VendorError | None:
@@ -147,20 +148,27 @@ class BusinessCentralAdapter:
         return frozenset(group.code for group in groups.value)
 
     async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
+        """Create the customer, or bring the one with its number up to date.
+
+        Two postings for one new customer may both find no customer and both create
+        it: BC refuses the second create (the number is taken), which then carries on
+        with the customer the first one made.
+        """
         operation = "upsert_customer"
         customers = f"/companies({company_id})/customers"
-        response = await self._send(
-            "GET",
-            f"{customers}?{_query(filter=odata_eq('number', customer.number))}",
-            operation=operation,
-        )
-        found = self._parse(response, BcCustomerList, operation).value
-        if not found:
-            response = await self._send(
-                "POST", customers, operation=operation, body=customer_to_bc(customer)
-            )
-            return customer_from_bc(self._parse(response, BcCustomer, operation))
-        current = found[0]
+        current = await self._find_customer(customers, customer.number, operation)
+        if current is None:
+            try:
+                response = await self._send(
+                    "POST", customers, operation=operation, body=customer_to_bc(customer)
+                )
+                return customer_from_bc(self._parse(response, BcCustomer, operation))
+            except BackendBusinessError as refused:
+                if refused.vendor_code != SAME_KEY_EXISTS:
+                    raise
+                current = await self._find_customer(customers, customer.number, operation)
+                if current is None:
+                    raise
         changes = customer_changes(current, customer)
         if changes is None:
             return customer_from_bc(current)
@@ -172,6 +180,15 @@ class BusinessCentralAdapter:
             headers={"If-Match": current.etag},
         )
         return customer_from_bc(self._parse(response, BcCustomer, operation))
+
+    async def _find_customer(
+        self, customers: str, number: str, operation: str
+    ) -> BcCustomer | None:
+        response = await self._send(
+            "GET", f"{customers}?{_query(filter=odata_eq('number', number))}", operation=operation
+        )
+        found = self._parse(response, BcCustomerList, operation).value
+        return found[0] if found else None
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str

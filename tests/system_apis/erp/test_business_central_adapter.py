@@ -71,6 +71,42 @@ async def test_upsert_customer_creates_then_leaves_an_unchanged_customer_alone()
     assert len(bc.state.books[US.id].customers) == 1
 
 
+class RacedTransport(httpx.AsyncBaseTransport):
+    """Lets a concurrent caller's identical customer create reach the ERP first, once."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.raced = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.raced and request.method == "POST" and request.url.path.endswith("/customers"):
+            self.raced = True
+            other = httpx.Request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+            assert (await self.inner.handle_async_request(other)).status_code == 201
+        return await self.inner.handle_async_request(request)
+
+
+async def test_upsert_customer_carries_on_with_a_customer_created_concurrently() -> None:
+    bc = bc_harness()
+    adapter = BusinessCentralAdapter(
+        ResilientClient(
+            backend="erp",
+            base_url=BC_BASE_URL,
+            settings=FAST_SETTINGS,
+            transport=RacedTransport(bc.recording),
+        )
+    )
+
+    customer = await adapter.upsert_customer(US.id, CUSTOMER)
+
+    (stored,) = bc.state.books[US.id].customers.values()
+    assert (customer.id, customer.number) == (stored.id, "C0001")
+    posts = [e.response.status_code for e in bc.recording.exchanges if e.request.method == "POST"]
+    assert posts == [201, 400]  # ours was refused: the number was taken a moment before
+
+
 async def test_upsert_customer_patches_changes_with_the_current_etag(bc: BcHarness) -> None:
     stored = next(iter(bc.state.books[US.id].customers.values()))
     etag_before = stored.etag

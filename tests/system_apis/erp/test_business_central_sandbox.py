@@ -9,7 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from system_apis.sandboxes.business_central import BusinessCentralState, create_app
+from system_apis.sandboxes.business_central import (
+    REPEATED_CREATES_PATH,
+    BusinessCentralState,
+    create_app,
+)
 from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import BC_BASE_URL, DE, US
 
@@ -208,8 +212,11 @@ async def test_an_external_document_number_makes_one_document(
         f"{company()}/salesInvoices", params={"$filter": "externalDocumentNumber eq 'inv_1'"}
     )
 
+    repeated = await http.get(http.base_url.copy_with(path=REPEATED_CREATES_PATH))
+
     assert second["id"] == first["id"]
     assert state.document_count(DE.id, "inv_1") == 1
+    assert repeated.json() == {"inv_1": 1}  # the second create relied on the rule
     assert [i["id"] for i in found.json()["value"]] == [first["id"]]
     assert (first["status"], first["number"]) == ("Draft", "S-INV102001")
     assert (first["invoiceDate"], first["currencyCode"]) == ("2025-06-02T00:00:00Z", "EUR")
