@@ -99,7 +99,10 @@ _DESCRIPTIONS = {
     415: "Body is not JSON.",
     422: "Validation failed or a business rule was breached.",
     502: "A backend answered outside its contract or refused our credentials.",
-    503: "A backend is unavailable.",
+    503: (
+        "Unavailable: a backend or the database is down, or the gateway is shedding load "
+        "(`overloaded`); retry after `Retry-After`."
+    ),
 }
 
 

@@ -269,7 +269,9 @@ def _problem_schemas() -> dict[str, Any]:
 
 
 def _edge_statuses(operation: dict[str, Any]) -> tuple[int, ...]:
-    statuses = [422]
+    """What the edge may answer to any operation: admission control and a database outage
+    are 503 everywhere."""
+    statuses = [422, 503]
     if "requestBody" in operation:
         statuses += [400, 413, 415]
     return tuple(statuses)
