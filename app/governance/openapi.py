@@ -426,8 +426,12 @@ def _document_operation(path: str, operation: dict[str, Any], schemas: Mapping[s
     operation.setdefault("security", [])  # public: no bearer token
     responses = operation.setdefault("responses", {})
     for status, response in problem_responses(*_edge_statuses(operation)).items():
-        existing = responses.get(str(status), {})
-        if PROBLEM_MEDIA_TYPE not in existing.get("content", {}):
+        existing = responses.get(str(status))
+        # An operation's own answer stands (`/readyz` reports its checks with a 503); only
+        # FastAPI's generated validation error gives way to the problem the edge sends.
+        if existing is None or (
+            status == 422 and PROBLEM_MEDIA_TYPE not in existing.get("content", {})
+        ):
             responses[str(status)] = response
     body = operation.get("requestBody", {}).get("content", {})
     for media in body.values():
