@@ -36,6 +36,7 @@ from rich.table import Table
 from app.core.canonical.documents import InvoiceCreate
 from app.core.db import create_engine, create_sessionmaker
 from app.core.scopes import DEFAULT_CLIENT_SCOPES
+from app.governance.auth.clients import create_client
 from app.runtime import prepare_database
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
@@ -71,6 +72,24 @@ class Database:
     description: str
 
 
+async def _prepare(url: str) -> None:
+    """Migrate and seed as `ledgergate serve` does in development, plus the operator client."""
+    await prepare_database(url, seed=True)
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await create_client(
+                session,
+                name=OPERATOR_CLIENT[0],
+                client_id=OPERATOR_CLIENT[0],
+                secret=OPERATOR_CLIENT[1],
+                scopes=OPERATOR_SCOPES,
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
 async def _create_postgres() -> str | None:
     name = f"lg_bench_{uuid.uuid4().hex[:12]}"
     try:
@@ -101,11 +120,11 @@ def throwaway_database(scratch: Path) -> Iterator[Database]:
     if url is None:
         sqlite = f"sqlite+aiosqlite:///{scratch / 'ledgergate-bench.db'}"
         print(f"note: PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}; falling back to SQLite")  # noqa: T201
-        asyncio.run(prepare_database(sqlite, seed=True))
+        asyncio.run(_prepare(sqlite))
         yield Database(sqlite, "SQLite (PostgreSQL unreachable)")
         return
     try:
-        asyncio.run(prepare_database(url, seed=True))
+        asyncio.run(_prepare(url))
         yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)")
     finally:
         asyncio.run(_drop_postgres(url))
