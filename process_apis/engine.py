@@ -301,6 +301,24 @@ async def _step_row(session: AsyncSession, run_id: str, name: str) -> WorkflowSt
     return step
 
 
+def run_url(run_id: str) -> str:
+    return f"/v1/runs/{run_id}"
+
+
+def attach_run(error: LedgergateError, run_id: str) -> None:
+    """Point a problem at the failed run, so the caller can follow it."""
+    error.extensions.setdefault("run_id", run_id)
+    error.extensions.setdefault("run_url", run_url(run_id))
+
+
+async def fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
+    """Put the run in the exception queue (committing `session`) and point the problem at it."""
+    Engine.mark_failed(run, error)
+    await session.commit()
+    if isinstance(error, LedgergateError):
+        attach_run(error, run.id)
+
+
 def is_leased(run: WorkflowRunRow) -> bool:
     """A `running` run whose lease has not passed: some process is executing it now."""
     return (

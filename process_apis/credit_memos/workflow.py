@@ -65,9 +65,9 @@ from process_apis.credit_memos.schemas import (
 )
 from process_apis.customers.service import UnknownReference
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, take_run
+from process_apis.engine import Engine, fail_in_session, run_url, take_run
 from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.invoices.posting import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.schemas import RunSummary
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
@@ -343,7 +343,7 @@ class CreditMemoWorkflow:
                     policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
                 )
             except LedgergateError as error:
-                await self._fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
                 raise
             memo.posting_date = posting_date
             reason = CreditReason(memo.reason_code)
@@ -391,7 +391,7 @@ class CreditMemoWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await self._fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
             raise
         return await self._record(plan, outcome)
 
@@ -575,15 +575,6 @@ class CreditMemoWorkflow:
             await session.commit()
             return resource(memo, run)
 
-    async def _fail_in_session(
-        self, session: AsyncSession, run: WorkflowRunRow, error: Exception
-    ) -> None:
-        Engine.mark_failed(run, error)
-        await session.commit()
-        if isinstance(error, LedgergateError):
-            error.extensions.setdefault("run_id", run.id)
-            error.extensions.setdefault("run_url", run_url(run.id))
-
     # --- the reversal of a discarded, already posted credit ---------------------------
 
     async def reverse(self, run_id: str) -> None:
@@ -602,7 +593,7 @@ class CreditMemoWorkflow:
                     policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
                 )
             except LedgergateError as error:
-                await self._fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
                 raise
             plan = ReversalPlan(
                 run_id=run.id,
@@ -626,7 +617,7 @@ class CreditMemoWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await self._fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
             raise
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)

@@ -21,8 +21,7 @@ from app.core.errors import Conflict, LedgergateError
 from app.core.models.base import Base
 from app.core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
 from process_apis import engine
-from process_apis.engine import Engine
-from process_apis.invoices.posting import run_url
+from process_apis.engine import Engine, attach_run, run_url
 from process_apis.invoices.repository import latest_run
 
 __all__ = ["latest_run", "run_url"]
@@ -113,12 +112,6 @@ async def save_refs(
         for name, value in refs.items():
             if getattr(row, name) != value:
                 setattr(row, name, value)
-
-
-def attach_run(error: LedgergateError, run_id: str) -> None:
-    """Point a problem at the failed run, so the caller can follow it."""
-    error.extensions.setdefault("run_id", run_id)
-    error.extensions.setdefault("run_url", run_url(run_id))
 
 
 async def fail_run(

@@ -33,14 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Principal
 from app.core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from app.core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
-from app.core.errors import LedgergateError
+from app.core.errors import ErrorClass, LedgergateError
 from app.core.models.base import utcnow
 from app.core.models.customer import CustomerRow
 from app.core.models.invoice import InvoiceRow
 from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
 from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, take_run
+from process_apis.engine import Engine, error_class_of, fail_in_session, run_url, take_run
 from process_apis.invoices import repository
 from process_apis.invoices.errors import (
     ClosedPeriod,
@@ -345,13 +345,9 @@ class InvoicePostingWorkflow:
         self, session: AsyncSession, invoice: InvoiceRow, run: WorkflowRunRow, error: Exception
     ) -> None:
         """Record the failure; a business failure hands the invoice back as `open`."""
-        Engine.mark_failed(run, error)
-        if invoice.status == InvoiceStatus.POSTING and run.error_class == "business":
+        if invoice.status == InvoiceStatus.POSTING and error_class_of(error) == ErrorClass.BUSINESS:
             invoice.status = InvoiceStatus.OPEN
-        await session.commit()
-        if isinstance(error, LedgergateError):
-            error.extensions.setdefault("run_id", run.id)
-            error.extensions.setdefault("run_url", run_url(run.id))
+        await fail_in_session(session, run, error)
 
 
 async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool:
@@ -363,10 +359,6 @@ async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool
         session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id
     )
     return sync is None or sync.status == RunStatus.SUCCEEDED
-
-
-def run_url(run_id: str) -> str:
-    return f"/v1/runs/{run_id}"
 
 
 def _plan(

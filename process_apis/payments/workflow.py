@@ -40,9 +40,9 @@ from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.errors import InvoiceNotPosted
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, take_run
+from process_apis.engine import Engine, fail_in_session, run_url, take_run
 from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.invoices.posting import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
@@ -179,7 +179,7 @@ class PaymentWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await _fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
             raise
         await self._record(plan, outcome)
         return await self.read(payment_id)
@@ -242,7 +242,7 @@ class PaymentWorkflow:
                     policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
                 )
             except LedgergateError as error:
-                await _fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
                 raise
             product_ids = {line.product_id for line in invoice.lines if line.product_id}
             products = await session.execute(
@@ -426,14 +426,6 @@ class PaymentWorkflow:
             )
             Engine.mark_succeeded(run, _acknowledgement(outcome))
             await session.commit()
-
-
-async def _fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
-    Engine.mark_failed(run, error)
-    await session.commit()
-    if isinstance(error, LedgergateError):
-        error.extensions.setdefault("run_id", run.id)
-        error.extensions.setdefault("run_url", run_url(run.id))
 
 
 def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:

@@ -33,9 +33,9 @@ from app.core.models.settlement import SettlementRow
 from app.core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, take_run
+from process_apis.engine import Engine, fail_in_session, run_url, take_run
 from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date, run_url
+from process_apis.invoices.posting import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.schemas import RunSummary
 from process_apis.settlements import service
@@ -168,7 +168,7 @@ class SettlementPostingWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await _fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
             raise
         return await self._record(plan, entry)
 
@@ -247,7 +247,7 @@ class SettlementPostingWorkflow:
                     policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
                 )
             except LedgergateError as error:
-                await _fail_in_session(session, run, error)
+                await fail_in_session(session, run, error)
                 raise
             ledger = self.context.settings.ledger
             document = journal_document_number(settlement.id)
@@ -337,14 +337,6 @@ class SettlementPostingWorkflow:
             await session.commit()
             SETTLEMENT_CYCLE.observe(cycle_seconds(settlement.period_end, settlement.posted_at))
             return resource(settlement, run)
-
-
-async def _fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
-    Engine.mark_failed(run, error)
-    await session.commit()
-    if isinstance(error, LedgergateError):
-        error.extensions.setdefault("run_id", run.id)
-        error.extensions.setdefault("run_url", run_url(run.id))
 
 
 def _acknowledgement(entry: ErpJournalEntry) -> dict[str, Any]:
