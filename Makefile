@@ -38,7 +38,7 @@ test: install tools lint pytest ## Lint, type-check and run every test, contract
 lint: install ## ruff format --check, ruff check, mypy --strict
 	$(UV) run ruff format --no-cache --check .
 	$(UV) run ruff check --no-cache .
-	$(UV) run mypy app system_apis process_apis
+	$(UV) run mypy core app process_apis system_apis sandboxes
 
 format: install ## Apply ruff's formatting and autofixes
 	$(UV) run ruff format .

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 import httpx
 from starlette.types import ASGIApp
 
-from app.core.settings import BackendSettings, Settings
+from core.settings import BackendSettings, Settings
+from sandboxes import business_central, stripe
+from sandboxes import crm as channel_sandbox
+from sandboxes import support as desk_sandbox
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
@@ -16,9 +19,6 @@ from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.port import ErpPort
 from system_apis.http import InProcessTransport, ResilientClient, http_transport
-from system_apis.sandboxes import business_central, stripe
-from system_apis.sandboxes import crm as channel_sandbox
-from system_apis.sandboxes import support as desk_sandbox
 from system_apis.support.adapters.desk import DeskAdapter, desk_headers
 from system_apis.support.port import SupportPort
 

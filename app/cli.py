@@ -19,18 +19,18 @@ from rich.table import Column, Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import LedgergateError
-from app.core.migrate import upgrade
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
-from app.core.settings import get_settings
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.main import WORKER_START_SECONDS
 from app.runtime import prepare_database, runtime
 from app.seed import DEMO_CLIENTS
+from core.db import create_engine, create_sessionmaker
+from core.errors import LedgergateError
+from core.migrate import upgrade
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.settings import get_settings
 from process_apis import reconciliation
 from process_apis.queue import queue_condition
 from process_apis.reconciliation import Reconciliation
@@ -216,7 +216,7 @@ def sandbox(
     """Run a built-in backend sandbox as its own HTTP server."""
     from starlette.types import ASGIApp
 
-    from system_apis.sandboxes import business_central, crm, stripe, support
+    from sandboxes import business_central, crm, stripe, support
 
     factories: dict[Sandbox, Callable[[], ASGIApp]] = {
         Sandbox.ERP: business_central.create_app,

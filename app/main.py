@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.backends import Backends
-from app.core.settings import Settings, get_settings
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
@@ -26,6 +25,7 @@ from app.governance.versioning import install_versioning
 from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import seed_demo_clients, seed_demo_estate
+from core.settings import Settings, get_settings
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.backends import Backends, build_backends
-from app.core.db import create_engine, create_sessionmaker
-from app.core.migrate import upgrade
-from app.core.settings import Settings
 from app.seed import seed_demo_clients, seed_demo_estate
+from core.db import create_engine, create_sessionmaker
+from core.migrate import upgrade
+from core.settings import Settings
 from process_apis.deps import ProcessContext
 
 

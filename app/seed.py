@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.canonical.catalog import BillingInterval
-from app.core.canonical.parties import CustomerStatus, PartnerStatus, PeriodStatus
-from app.core.ids import PREFIXES, new_id
-from app.core.models import (
+from app.governance.auth.clients import create_client
+from core.canonical.catalog import BillingInterval
+from core.canonical.parties import CustomerStatus, PartnerStatus, PeriodStatus
+from core.ids import PREFIXES, new_id
+from core.models import (
     AccountingPeriodRow,
     ApiClientRow,
     Base,
@@ -24,10 +25,9 @@ from app.core.models import (
     PriceRow,
     ProductRow,
 )
-from app.core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
-from app.governance.auth.clients import create_client
+from core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
 from process_apis.customers.service import default_erp_number
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
+from sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 
 logger = logging.getLogger(__name__)
 

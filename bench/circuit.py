@@ -28,12 +28,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from app.core.settings import ErpSettings
+from core.settings import ErpSettings
+from sandboxes.business_central import create_app
+from sandboxes.faults import FaultConfig
 from system_apis.circuit import BackendCircuitOpen, CircuitState
 from system_apis.errors import BackendTransientError
-from system_apis.faults import FaultConfig
 from system_apis.http import InProcessTransport, ResilientClient
-from system_apis.sandboxes.business_central import create_app
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BASE_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"

@@ -33,13 +33,13 @@ import httpx
 import redis
 from rich.table import Table
 
-from app.core.canonical.documents import InvoiceCreate
-from app.core.db import create_engine, create_sessionmaker
-from app.core.scopes import DEFAULT_CLIENT_SCOPES
 from app.governance.auth.clients import create_client
 from app.runtime import prepare_database
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
+from core.canonical.documents import InvoiceCreate
+from core.db import create_engine, create_sessionmaker
+from core.scopes import DEFAULT_CLIENT_SCOPES
 from process_apis.invoices.service import create_invoice
 
 ROOT = Path(__file__).resolve().parent.parent

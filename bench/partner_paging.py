@@ -38,11 +38,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, select, text
 
-from app.core.db import create_engine
-from app.core.ids import new_id
-from app.core.models.commission_line import CommissionLineRow
-from app.core.models.payment import PaymentRow
-from app.core.models.settlement import SettlementRow
 from app.seed import demo_id
 from bench.harness import (
     Database,
@@ -59,6 +54,11 @@ from bench.harness import (
     throwaway_database,
 )
 from bench.loadgen import Plan, gets
+from core.db import create_engine
+from core.ids import new_id
+from core.models.commission_line import CommissionLineRow
+from core.models.payment import PaymentRow
+from core.models.settlement import SettlementRow
 
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
 PARTNER_CLIENT = ("demo-partner", "demo-partner-secret")

@@ -42,9 +42,6 @@ import httpx
 from rich.console import Console
 from sqlalchemy import func, select
 
-from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
-from app.core.db import create_engine
-from app.core.models.invoice import InvoiceRow
 from app.seed import demo_id
 from bench.harness import (
     Database,
@@ -66,13 +63,16 @@ from bench.harness import (
     throwaway_database,
 )
 from bench.loadgen import Plan, Step, Unit
+from core.canonical.documents import InvoiceCreate, InvoiceStatus
+from core.db import create_engine
+from core.models.invoice import InvoiceRow
 from process_apis.customers.service import default_erp_number
+from sandboxes.business_central import API_ROOT
+from sandboxes.demo_estate import DEMO_COMPANIES
+from sandboxes.faults import FAULTS_PATH, FaultConfig
 from system_apis.erp.adapters.business_central_wire import BcRequest
 from system_apis.erp.mapping import sales_invoice_to_bc, sales_line_to_bc
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
-from system_apis.faults import FAULTS_PATH, FaultConfig
-from system_apis.sandboxes.business_central import API_ROOT
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES
 
 ERP_API = API_ROOT.format(environment="sandbox")
 COMPANY = DEMO_COMPANIES[0]  # the US company: demo customer 1's legal entity

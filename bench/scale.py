@@ -42,7 +42,6 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from app.core.pagination import encode_cursor
 from app.seed import demo_id
 from bench.harness import (
     OPERATOR_CLIENT,
@@ -62,6 +61,7 @@ from bench.harness import (
 )
 from bench.loadgen import Plan, gets
 from bench.posting import ERP_API
+from core.pagination import encode_cursor
 
 CUSTOMER = demo_id("customer", 1)  # USD, the US legal entity, partner 1 (reseller-20)
 LEGAL_ENTITY = demo_id("legal_entity", 1)

@@ -45,22 +45,22 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.canonical.documents import InvoiceStatus
-from app.core.db import create_engine, create_sessionmaker
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceLineRow, InvoiceRow
-from app.core.models.legal_entity import LegalEntityRow
-from app.core.settings import Settings, get_settings
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
 from app.main import WORKER_START_SECONDS, create_app
+from core.canonical.documents import InvoiceStatus
+from core.db import create_engine, create_sessionmaker
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.legal_entity import LegalEntityRow
+from core.settings import Settings, get_settings
 from process_apis.invoices import service
 from process_apis.invoices.router import InvoiceID
 from process_apis.invoices.schemas import InvoiceResource
+from sandboxes import business_central
+from sandboxes.business_central import BusinessCentralState, Customer
 from system_apis.erp.mapping import sales_line_to_bc
 from system_apis.erp.schemas import ErpInvoiceLine
-from system_apis.sandboxes import business_central
-from system_apis.sandboxes.business_central import BusinessCentralState, Customer
 
 PROBE_INTERVAL = 0.01
 KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox")

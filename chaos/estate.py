@@ -26,10 +26,10 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import create_engine, create_sessionmaker
-from app.core.models.base import utcnow
-from app.core.models.idempotency_key import IdempotencyKeyRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.db import create_engine, create_sessionmaker
+from core.models.base import utcnow
+from core.models.idempotency_key import IdempotencyKeyRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from tests.support.gateway_process import start_gateway, stop, token
 from tests.support.sandbox_processes import (
     BC_API_ROOT,

@@ -21,11 +21,11 @@ from datetime import date
 
 from sqlalchemy import select
 
-from app.core.models.invoice import InvoiceRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.seed import demo_id
 from chaos.estate import Estate, erp_documents, repeated_creates
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from sandboxes.demo_estate import DEMO_COMPANIES
 
 COMPANY = DEMO_COMPANIES[0].id  # the demo customer's legal entity, LG-US
 LEGAL_ENTITY = demo_id("legal_entity", 1)

@@ -17,7 +17,7 @@ from chaos.estate import Estate, estate
 from chaos.ledger import count
 from chaos.load import burst, client, register_invoices, tally
 from chaos.report import Outcome
-from system_apis.faults import FaultConfig
+from sandboxes.faults import FaultConfig
 
 CHECK = "fault storm"
 CONCURRENCY = 40

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `app.core.migrate` hands over, or its own."""
+"""Alembic environment: runs on the connection `core.migrate` hands over, or its own."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.core.db import create_engine
-from app.core.models import Base
-from app.core.settings import get_settings
+from core.db import create_engine
+from core.models import Base
+from core.settings import get_settings
 
 target_metadata = Base.metadata
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.settings import Settings
+from core.settings import Settings
 from process_apis.cache import TtlCache
 from system_apis.billing.port import BillingPort
 from system_apis.crm.port import CrmPort

@@ -32,11 +32,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from app.core.errors import ErrorClass, LedgergateError, NotFound
-from app.core.ids import new_id
-from app.core.metrics import WORKFLOW_RUNS
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from core.errors import ErrorClass, LedgergateError, NotFound
+from core.ids import new_id
+from core.metrics import WORKFLOW_RUNS
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
 from system_apis.errors import BackendError
 
 logger = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import BadRequest, Conflict, LedgergateError
-from app.core.metrics import IDEMPOTENT_REPLAYS
-from app.core.models.base import utcnow
-from app.core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
-from app.core.problems import PROBLEM_MEDIA_TYPE, error_document
+from core.errors import BadRequest, Conflict, LedgergateError
+from core.metrics import IDEMPOTENT_REPLAYS
+from core.models.base import utcnow
+from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from core.problems import PROBLEM_MEDIA_TYPE, error_document
 from process_apis.engine import digest
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import Conflict, NotFound
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.errors import Conflict, NotFound
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.engine import RUN_LEASE
 
 QUEUED = (RunStatus.PENDING_RETRY, RunStatus.FAILED)

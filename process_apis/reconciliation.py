@@ -28,11 +28,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import CreditMemoStatus, InvoiceStatus, SettlementStatus
-from app.core.errors import BadRequest
-from app.core.models.credit_memo import CreditMemoRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.settlement import SettlementRow
+from core.canonical.documents import CreditMemoStatus, InvoiceStatus, SettlementStatus
+from core.errors import BadRequest
+from core.models.credit_memo import CreditMemoRow
+from core.models.invoice import InvoiceRow
+from core.models.settlement import SettlementRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.settlements.posting import JOURNAL_PREFIX

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import LedgergateError, NotFound
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.errors import LedgergateError, NotFound
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.credit_memos import workflow as credit_memos
 from process_apis.customers import sync as customer_sync
 from process_apis.deps import ProcessContext

@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import InvoiceStatus, SettlementStatus
-from app.core.models.base import utcnow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.settlement import SettlementRow
-from app.core.models.subscription import SubscriptionRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.canonical.documents import InvoiceStatus, SettlementStatus
+from core.models.base import utcnow
+from core.models.invoice import InvoiceRow
+from core.models.settlement import SettlementRow
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.queue import queue_condition
 from process_apis.reconciliation import month_bounds
 from process_apis.settlements.posting import cycle_seconds

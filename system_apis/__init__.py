@@ -1,1 +1,1 @@
-"""System APIs: one canonical API per backend, vendor adapters and the built-in sandboxes."""
+"""System APIs: one canonical API per backend, its vendor adapters and the resilient HTTP client."""

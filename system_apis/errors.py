@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.core.errors import ErrorClass, LedgergateError
+from core.errors import ErrorClass, LedgergateError
 
 
 class BackendError(LedgergateError):

@@ -41,8 +41,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from app.core.context import correlation_id
-from app.core.settings import BackendSettings
+from core.context import correlation_id
+from core.settings import BackendSettings
 from system_apis import metrics
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker
 from system_apis.errors import (

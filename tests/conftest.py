@@ -17,14 +17,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.backends import Backends, TransportWrapper, build_backends
-from app.core.db import create_engine, create_sessionmaker
-from app.core.models.api_client import ApiClientRow
-from app.core.scopes import DEFAULT_CLIENT_SCOPES
-from app.core.settings import BackendSettings, Settings
 from app.governance.auth.clients import create_client
 from app.governance.auth.tokens import issue_token
 from app.main import create_app
 from app.seed import seed_demo_estate
+from core.db import create_engine, create_sessionmaker
+from core.models.api_client import ApiClientRow
+from core.scopes import DEFAULT_CLIENT_SCOPES
+from core.settings import BackendSettings, Settings
 from tests.support.databases import fresh_database, postgres_database, sqlite_database
 
 FAST_RETRIES = {

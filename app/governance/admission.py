@@ -14,9 +14,9 @@ from __future__ import annotations
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import LedgergateError
-from app.core.problems import error_document
 from app.governance.asgi import send_problem
+from core.errors import LedgergateError
+from core.problems import error_document
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1

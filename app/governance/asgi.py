@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from starlette.types import Send
 
-from app.core.problems import PROBLEM_MEDIA_TYPE
+from core.problems import PROBLEM_MEDIA_TYPE
 
 
 async def send_problem(

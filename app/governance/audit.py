@@ -13,9 +13,9 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.ids import new_id
-from app.core.models.audit_event import AuditEventRow
 from app.governance.metrics import route_template
+from core.ids import new_id
+from core.models.audit_event import AuditEventRow
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem_type
-from app.core.problems import problem_document
 from app.governance.asgi import send_problem
+from core.errors import problem_type
+from core.problems import problem_document
 
 SLUG = "payload-too-large"
 TITLE = "Request body too large"

@@ -6,7 +6,7 @@ import re
 
 from fastapi import Request
 
-from app.core.errors import BadRequest, LedgergateError
+from core.errors import BadRequest, LedgergateError
 
 MAX_JSON_DEPTH = 32
 # Strings (skipped whole, escapes included) or the brackets that open and close nesting.

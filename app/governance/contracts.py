@@ -282,8 +282,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, default=Path("openapi"), help="default: openapi")
     arguments = parser.parse_args(argv)
     if arguments.command == "write":
-        from app.core.settings import Settings
         from app.main import create_app
+        from core.settings import Settings
 
         settings = Settings(_env_file=None, environment="test")
         paths = write(create_app(settings), arguments.dir)

@@ -13,9 +13,9 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import correlation_id
-from app.core.problems import internal_error_document
 from app.governance.asgi import send_problem
+from core.context import correlation_id
+from core.problems import internal_error_document
 
 logger = logging.getLogger("ledgergate.http")
 

@@ -7,7 +7,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-from app.core.context import correlation_id
+from core.context import correlation_id
 
 
 class CorrelationIdFilter(logging.Filter):

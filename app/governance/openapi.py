@@ -28,9 +28,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from app.core.errors import problem_type
-from app.core.ids import PREFIXES
-from app.core.problems import PROBLEM_MEDIA_TYPE, Problem, problem_responses
+from core.errors import problem_type
+from core.ids import PREFIXES
+from core.problems import PROBLEM_MEDIA_TYPE, Problem, problem_responses
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -184,7 +184,7 @@ OPERATION_EXAMPLES: dict[tuple[str, str], Any] = {
 }
 
 # Values for properties whose schema alone makes a poor example; used when they fit it.
-# Ids (`id`, `<kind>_id`) are made from `app.core.ids.PREFIXES` instead.
+# Ids (`id`, `<kind>_id`) are made from `core.ids.PREFIXES` instead.
 PROPERTY_EXAMPLES: dict[str, Any] = {
     "amount": 14700,
     "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImstMjAyNi0xMS0yNSJ9.eyJzdWIiOiJkZW1vIn0.c2ln",

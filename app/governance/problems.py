@@ -14,10 +14,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.db import DatabaseUnreachable, database_unavailable
-from app.core.errors import LedgergateError, VersionConflict, problem_type
-from app.core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
 from app.governance.admission import SHED, Overloaded
+from core.db import DatabaseUnreachable, database_unavailable
+from core.errors import LedgergateError, VersionConflict, problem_type
+from core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
 
 logger = logging.getLogger(__name__)
 

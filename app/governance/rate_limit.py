@@ -21,10 +21,10 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
-from app.core.auth import Principal
-from app.core.errors import LedgergateError
-from app.core.settings import RateLimitSettings
 from app.governance.metrics import RATE_LIMITED
+from core.auth import Principal
+from core.errors import LedgergateError
+from core.settings import RateLimitSettings
 
 logger = logging.getLogger(__name__)
 

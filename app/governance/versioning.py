@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.settings import VersioningSettings
+from core.settings import VersioningSettings
 
 SUCCESSOR_EXTENSION = "x-successor-version"
 VERSIONS_PATH = "/versions"

@@ -18,8 +18,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
-from app.core.problems import problem_responses
 from app.webhooks.store import DatabaseReplayStore, add_to_inbox
+from core.problems import problem_responses
 from process_apis.deps import ContextDep
 from system_apis.billing.webhooks import WebhookReplayed, verify_stripe_event
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
+from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
 from system_apis.billing.schemas import BillingEvent
 
 RETENTION_FACTOR = 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import BusinessRuleViolation, Conflict
+from core.errors import BusinessRuleViolation, Conflict
 
 
 class InvoiceNotPosted(BusinessRuleViolation):

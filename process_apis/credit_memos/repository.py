@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import NotFound
-from app.core.models.credit_memo import CreditMemoRow
-from app.core.models.workflow_run import StepStatus, WorkflowStepRow
+from core.errors import NotFound
+from core.models.credit_memo import CreditMemoRow
+from core.models.workflow_run import StepStatus, WorkflowStepRow
 
 
 async def get_credit_memo(

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.core.auth import principal_of, requires
-from app.core.ids import id_pattern
-from app.core.models.workflow_run import RunStatus
-from app.core.problems import problem_responses
+from core.auth import principal_of, requires
+from core.ids import id_pattern
+from core.models.workflow_run import RunStatus
+from core.problems import problem_responses
 from process_apis.credit_memos.schemas import (
     CreditMemoApproval,
     CreditMemoCreate,

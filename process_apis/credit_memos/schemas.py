@@ -8,10 +8,10 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from app.core.canonical.base import InputModel
-from app.core.canonical.documents import CreditMemo
-from app.core.ids import id_pattern
-from app.core.money import MAX_MINOR_UNITS, CurrencyCode
+from core.canonical.base import InputModel
+from core.canonical.documents import CreditMemo
+from core.ids import id_pattern
+from core.money import MAX_MINOR_UNITS, CurrencyCode
 from process_apis.runs.schemas import RunSummary
 from system_apis.support.schemas import SupportTier
 

@@ -39,16 +39,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
-from app.core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
-from app.core.canonical.parties import ClosedPeriodPolicy
-from app.core.errors import Conflict, LedgergateError
-from app.core.ids import new_id
-from app.core.models.base import utcnow
-from app.core.models.credit_memo import CreditMemoRow
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.auth import Principal
+from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
+from core.canonical.parties import ClosedPeriodPolicy
+from core.errors import Conflict, LedgergateError
+from core.ids import new_id
+from core.models.base import utcnow
+from core.models.credit_memo import CreditMemoRow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.errors import (
     CaseMismatch,

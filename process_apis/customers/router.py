@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request, Response
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core.auth import requires
-from app.core.canonical.parties import CustomerCreate
-from app.core.errors import VersionConflict
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.canonical.parties import CustomerCreate
+from core.errors import VersionConflict
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.customers import service
 from process_apis.customers.runs import RunRef, RunState
 from process_apis.customers.schemas import CustomerResource, CustomerUpdate

@@ -16,10 +16,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.canonical.base import OutputModel
-from app.core.errors import Conflict, LedgergateError
-from app.core.models.base import Base
-from app.core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
+from core.canonical.base import OutputModel
+from core.errors import Conflict, LedgergateError
+from core.models.base import Base
+from core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
 from process_apis import engine
 from process_apis.engine import Engine, attach_run, run_url
 from process_apis.invoices.repository import latest_run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import EmailStr, Field
 
-from app.core.canonical.base import InputModel, ShortText
-from app.core.canonical.parties import Customer, CustomerStatus
+from core.canonical.base import InputModel, ShortText
+from core.canonical.parties import Customer, CustomerStatus
 from process_apis.customers.runs import RunRef
 
 

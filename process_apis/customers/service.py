@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
-from app.core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
-from app.core.ids import new_id
-from app.core.models.customer import CustomerRow
-from app.core.models.legal_entity import LegalEntityRow
-from app.core.models.partner import PartnerRow
+from core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
+from core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
+from core.ids import new_id
+from core.models.customer import CustomerRow
+from core.models.legal_entity import LegalEntityRow
+from core.models.partner import PartnerRow
 from process_apis.customers.schemas import CustomerUpdate
 
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import LedgergateError
-from app.core.models.customer import CustomerRow
-from app.core.models.legal_entity import LegalEntityRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.errors import LedgergateError
+from core.models.customer import CustomerRow
+from core.models.legal_entity import LegalEntityRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, save_refs, take_run
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine, digest

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import Field
 
-from app.core.canonical.base import OutputModel
+from core.canonical.base import OutputModel
 from system_apis.crm.schemas import DealRegistrationStatus
 from system_apis.rest import VENDOR_ID_PATTERN
 

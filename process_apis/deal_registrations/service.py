@@ -8,8 +8,8 @@ registration of another partner, or one the CRM does not know, is not found.
 
 from __future__ import annotations
 
-from app.core.errors import NotFound
-from app.core.pagination import decode_cursor, next_cursor
+from core.errors import NotFound
+from core.pagination import decode_cursor, next_cursor
 from process_apis.deal_registrations.schemas import DealRegistrationResource
 from system_apis.crm.port import CrmDealRegistrations
 from system_apis.crm.schemas import DealRegistration, DealRegistrationStatus

@@ -6,7 +6,7 @@ knows the tier, which routes the customer's cases (see `system_apis.support.port
 
 from __future__ import annotations
 
-from app.core.errors import BusinessRuleViolation
+from core.errors import BusinessRuleViolation
 from system_apis.support.schemas import SupportTier
 
 TIER_FEATURES: dict[SupportTier, tuple[str, ...]] = {

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.subscriptions import Entitlement
-from app.core.errors import LedgergateError
-from app.core.models.workflow_run import WorkflowRunRow
+from core.canonical.subscriptions import Entitlement
+from core.errors import LedgergateError
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, take_run
 from process_apis.customers.service import get_customer
 from process_apis.deps import ProcessContext

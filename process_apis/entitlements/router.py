@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.core.auth import requires
-from app.core.canonical.subscriptions import Entitlement, EntitlementStatus
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.canonical.subscriptions import Entitlement, EntitlementStatus
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.customers.runs import RunState
 from process_apis.customers.service import get_customer
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.core.canonical.base import OutputModel
-from app.core.canonical.subscriptions import Entitlement
+from core.canonical.base import OutputModel
+from core.canonical.subscriptions import Entitlement
 from process_apis.customers.runs import RunRef
 
 

@@ -16,16 +16,16 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.subscriptions import (
+from core.canonical.subscriptions import (
     ENTITLEMENT_STATUS,
     EntitlementStatus,
     SubscriptionStatus,
 )
-from app.core.ids import new_id
-from app.core.models.entitlement import EntitlementRow
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
-from app.core.models.subscription import SubscriptionRow
+from core.ids import new_id
+from core.models.entitlement import EntitlementRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.subscription import SubscriptionRow
 from process_apis.entitlements.features import TIER_FEATURES, support_tier
 from system_apis.support.port import SupportEntitlements
 from system_apis.support.schemas import (

@@ -22,13 +22,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import InvoiceCreate, InvoiceLineCreate
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.legal_entity import LegalEntityRow
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
-from app.core.models.subscription import SubscriptionRow
+from core.canonical.documents import InvoiceCreate, InvoiceLineCreate
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.legal_entity import LegalEntityRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.subscription import SubscriptionRow
 from process_apis.invoices.service import create_invoice
 from system_apis.billing.schemas import BillingInvoice
 

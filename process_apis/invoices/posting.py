@@ -30,15 +30,15 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Principal
-from app.core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
-from app.core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
-from app.core.errors import ErrorClass, LedgergateError
-from app.core.models.base import utcnow
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.auth import Principal
+from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
+from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
+from core.errors import ErrorClass, LedgergateError
+from core.models.base import utcnow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine, error_class_of, fail_in_session, run_url, take_run
 from process_apis.invoices import repository

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.errors import NotFound
-from app.core.models.invoice import InvoiceRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.errors import NotFound
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import WorkflowRunRow
 
 
 async def get_invoice(

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.core.auth import principal_of, requires
-from app.core.canonical.documents import InvoiceCreate
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import principal_of, requires
+from core.canonical.documents import InvoiceCreate
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
     IdempotencyKeyHeader,

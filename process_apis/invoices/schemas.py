@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from app.core.canonical.base import InputModel, OutputModel
-from app.core.canonical.documents import Invoice, InvoicePosting
+from core.canonical.base import InputModel, OutputModel
+from core.canonical.documents import Invoice, InvoicePosting
 from process_apis.runs.schemas import RunSummary
 
 

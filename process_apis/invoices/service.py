@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import InvoiceCreate, InvoiceStatus
-from app.core.canonical.parties import CustomerStatus
-from app.core.ids import new_id
-from app.core.metrics import ORDER_TO_INVOICE
-from app.core.models.base import utcnow
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceLineRow, InvoiceRow
-from app.core.models.subscription import SubscriptionRow
+from core.canonical.documents import InvoiceCreate, InvoiceStatus
+from core.canonical.parties import CustomerStatus
+from core.ids import new_id
+from core.metrics import ORDER_TO_INVOICE
+from core.models.base import utcnow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.subscription import SubscriptionRow
 from process_apis.customers.service import UnknownReference
 from process_apis.invoices import repository
 from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive

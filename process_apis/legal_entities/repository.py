@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.errors import NotFound
-from app.core.models.legal_entity import LegalEntityRow
+from core.errors import NotFound
+from core.models.legal_entity import LegalEntityRow
 
 
 async def list_legal_entities(session: AsyncSession) -> Sequence[LegalEntityRow]:

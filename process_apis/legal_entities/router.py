@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.core.auth import requires
-from app.core.canonical.parties import LegalEntity
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.canonical.parties import LegalEntity
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.deps import SessionDep
 from process_apis.legal_entities import repository
 

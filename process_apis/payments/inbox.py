@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import LedgergateError
-from app.core.ids import new_id
-from app.core.models.base import utcnow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
-from app.core.models.webhook_event import WebhookInboxRow
+from core.errors import LedgergateError
+from core.ids import new_id
+from core.models.base import utcnow
+from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.webhook_event import WebhookInboxRow
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine
 from process_apis.invoices.billed import register_billed_invoice

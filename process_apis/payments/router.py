@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.core.auth import requires
-from app.core.ids import id_pattern
-from app.core.models.payment import PaymentStatus
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.ids import id_pattern
+from core.models.payment import PaymentStatus
+from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
 from process_apis.idempotency import (
     IdempotencyKeyHeader,

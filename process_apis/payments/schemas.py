@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from app.core.canonical.base import BackendRefs, InputModel, OutputModel
-from app.core.models.payment import PaymentSource, PaymentStatus
-from app.core.money import MAX_MINOR_UNITS, CurrencyCode
+from core.canonical.base import BackendRefs, InputModel, OutputModel
+from core.models.payment import PaymentSource, PaymentStatus
+from core.money import MAX_MINOR_UNITS, CurrencyCode
 from process_apis.runs.schemas import RunSummary
 
 

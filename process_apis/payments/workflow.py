@@ -26,17 +26,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import INVOICE_STATUS, InvoiceStatus
-from app.core.canonical.parties import ClosedPeriodPolicy
-from app.core.errors import LedgergateError, NotFound
-from app.core.ids import new_id
-from app.core.models.base import utcnow
-from app.core.models.commission_line import CommissionLineRow
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.payment import PaymentRow, PaymentSource, PaymentStatus
-from app.core.models.product import ProductRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
+from core.canonical.parties import ClosedPeriodPolicy
+from core.errors import LedgergateError, NotFound
+from core.ids import new_id
+from core.models.base import utcnow
+from core.models.commission_line import CommissionLineRow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.product import ProductRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.errors import InvoiceNotPosted
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.core.auth import requires
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.deps import SessionDep
 from process_apis.engine import get_run
 from process_apis.runs.schemas import Run

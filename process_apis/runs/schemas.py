@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
-from app.core.canonical.base import OutputModel
-from app.core.errors import ErrorClass
-from app.core.models.workflow_run import RunStatus, StepStatus
+from core.canonical.base import OutputModel
+from core.errors import ErrorClass
+from core.models.workflow_run import RunStatus, StepStatus
 
 
 class RunSummary(OutputModel):

@@ -23,14 +23,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
-from app.core.canonical.parties import ClosedPeriodPolicy
-from app.core.errors import LedgergateError
-from app.core.metrics import SETTLEMENT_CYCLE
-from app.core.models.base import utcnow
-from app.core.models.commission_line import CommissionLineRow
-from app.core.models.settlement import SettlementRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from core.canonical.parties import ClosedPeriodPolicy
+from core.errors import LedgergateError
+from core.metrics import SETTLEMENT_CYCLE
+from core.models.base import utcnow
+from core.models.commission_line import CommissionLineRow
+from core.models.settlement import SettlementRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
 from process_apis.engine import Engine, fail_in_session, run_url, take_run

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.core.auth import requires
-from app.core.ids import id_pattern
-from app.core.models.workflow_run import RunStatus
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.ids import id_pattern
+from core.models.workflow_run import RunStatus
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
+from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
     IdempotencyKeyHeader,

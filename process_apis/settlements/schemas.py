@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.core.canonical.base import InputModel, OutputModel
-from app.core.canonical.documents import Settlement
-from app.core.models.payment import PaymentSource
+from core.canonical.base import InputModel, OutputModel
+from core.canonical.documents import Settlement
+from core.models.payment import PaymentSource
 from process_apis.runs.schemas import RunSummary
 
 Period = Annotated[

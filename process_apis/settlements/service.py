@@ -18,15 +18,15 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.base import OutputModel
-from app.core.canonical.documents import SettlementStatus
-from app.core.errors import NotFound
-from app.core.ids import new_id
-from app.core.models.commission_line import CommissionLineRow as Line
-from app.core.models.invoice import InvoiceLineRow, InvoiceRow
-from app.core.models.payment import PaymentRow
-from app.core.models.settlement import SettlementRow
-from app.core.pagination import decode_cursor, next_cursor
+from core.canonical.base import OutputModel
+from core.canonical.documents import SettlementStatus
+from core.errors import NotFound
+from core.ids import new_id
+from core.models.commission_line import CommissionLineRow as Line
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.payment import PaymentRow
+from core.models.settlement import SettlementRow
+from core.pagination import decode_cursor, next_cursor
 from process_apis.settlements.errors import SettlementRunInProgress
 from process_apis.settlements.schemas import (
     CommissionLineage,

@@ -42,16 +42,16 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.parties import ClosedPeriodPolicy
-from app.core.canonical.subscriptions import SubscriptionStatus
-from app.core.errors import LedgergateError
-from app.core.models.base import utcnow
-from app.core.models.customer import CustomerRow
-from app.core.models.legal_entity import AccountingPeriodRow
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
-from app.core.models.subscription import SubscriptionRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.canonical.parties import ClosedPeriodPolicy
+from core.canonical.subscriptions import SubscriptionStatus
+from core.errors import LedgergateError
+from core.models.base import utcnow
+from core.models.customer import CustomerRow
+from core.models.legal_entity import AccountingPeriodRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.customers.runs import (
     RunRef,
     RunState,

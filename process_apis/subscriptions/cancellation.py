@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
-from app.core.errors import LedgergateError
-from app.core.models.subscription import SubscriptionRow
-from app.core.models.workflow_run import WorkflowRunRow
+from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
+from core.errors import LedgergateError
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.customers.runs import (
     RunRef,
     RunState,

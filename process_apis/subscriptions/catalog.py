@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
 from process_apis.customers.runs import save_refs
 from process_apis.customers.sync import billing_key
 from process_apis.deps import ProcessContext

@@ -32,17 +32,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.parties import CustomerStatus
-from app.core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
-from app.core.errors import LedgergateError
-from app.core.ids import new_id
-from app.core.models.base import utcnow
-from app.core.models.customer import CustomerRow
-from app.core.models.partner import PartnerRow
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
-from app.core.models.subscription import SubscriptionRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.canonical.parties import CustomerStatus
+from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
+from core.errors import LedgergateError
+from core.ids import new_id
+from core.models.base import utcnow
+from core.models.customer import CustomerRow
+from core.models.partner import PartnerRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, save_refs, take_run
 from process_apis.customers.service import UnknownReference
 from process_apis.customers.sync import (

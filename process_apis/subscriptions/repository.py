@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.canonical.subscriptions import Entitlement, Subscription
-from app.core.errors import NotFound
-from app.core.models.price import PriceRow
-from app.core.models.product import ProductRow
-from app.core.models.subscription import SubscriptionRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.canonical.subscriptions import Entitlement, Subscription
+from core.errors import NotFound
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.customers.runs import RunRef
 from process_apis.entitlements.service import subscription_entitlements
 from process_apis.runs.schemas import RunSummary

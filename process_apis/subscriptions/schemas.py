@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.core.canonical.base import InputModel, OutputModel
-from app.core.canonical.subscriptions import Entitlement, Subscription
-from app.core.ids import id_pattern
+from core.canonical.base import InputModel, OutputModel
+from core.canonical.subscriptions import Entitlement, Subscription
+from core.ids import id_pattern
 from process_apis.customers.runs import RunRef
 from process_apis.runs.schemas import RunSummary
 

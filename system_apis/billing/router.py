@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ConfigDict
 
-from app.core.auth import requires
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.problems import problem_responses
 from system_apis.billing.port import BillingPort
 from system_apis.billing.schemas import (
     BillingCustomer,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from app.core.money import MAX_MINOR_UNITS, CurrencyCode, NonNegativeMinorUnits
+from core.money import MAX_MINOR_UNITS, CurrencyCode, NonNegativeMinorUnits
 
 PositiveMinorUnits = Annotated[StrictInt, Field(ge=1, le=MAX_MINOR_UNITS, examples=[1999])]
 

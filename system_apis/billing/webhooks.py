@@ -25,7 +25,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from app.core.errors import BadRequest
+from core.errors import BadRequest
 from system_apis.billing.adapters.stripe_wire import StripeEvent
 from system_apis.billing.mapping import event_from_stripe
 from system_apis.billing.schemas import BillingEvent

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.core.auth import requires
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.problems import problem_responses
 from system_apis.crm.port import CrmPort
 from system_apis.crm.schemas import (
     CrmCommissionPlan,

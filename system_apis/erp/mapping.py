@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from app.core.money import from_decimal, to_decimal
+from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
     GL_ACCOUNT,
     BcCompany,

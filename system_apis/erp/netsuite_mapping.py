@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.core.money import from_decimal, to_decimal
+from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.netsuite_wire import (
     APPROVED,
     PENDING_APPROVAL,

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from app.core.auth import requires
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.problems import problem_responses
 from system_apis.erp.port import ErpPort
 from system_apis.erp.schemas import (
     ErpCompany,

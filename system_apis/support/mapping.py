@@ -1,14 +1,14 @@
 """Canonical support objects ⇄ Desk API v2 wire objects. Pure functions, no I/O.
 
 The desk speaks money as decimal strings in major units; the canonical model in
-integer minor units (`app.core.money`). Its priorities are words; ours are P1-P4.
+integer minor units (`core.money`). Its priorities are words; ours are P1-P4.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.core.money import from_decimal, to_decimal
+from core.money import from_decimal, to_decimal
 from system_apis.support.adapters.desk_wire import DeskEntitlement, DeskServiceCredit, DeskTicket
 from system_apis.support.schemas import (
     CasePriority,

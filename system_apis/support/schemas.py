@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from app.core.money import MAX_MINOR_UNITS, CurrencyCode
+from core.money import MAX_MINOR_UNITS, CurrencyCode
 
 Reference = Annotated[str, Field(min_length=1, max_length=40)]
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine, ErpJournalLine
 from system_apis.errors import BackendBusinessError
-from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import (
     BC_BASE_PATH,
     BC_BASE_URL,

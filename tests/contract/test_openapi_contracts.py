@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.settings import Settings
 from app.governance import contracts
 from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations
 from app.main import create_app
+from core.settings import Settings
 from tests.support.governance import OPENAPI
 
 

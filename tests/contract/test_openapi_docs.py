@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from app.core.settings import Settings
 from app.governance.docs import ASSETS_DIRECTORY
 from app.main import create_app
+from core.settings import Settings
 
 
 class References(HTMLParser):

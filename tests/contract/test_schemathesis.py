@@ -21,10 +21,6 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app.core.db import create_engine, create_sessionmaker
-from app.core.migrate import upgrade
-from app.core.scopes import SCOPES
-from app.core.settings import Settings
 from app.governance.auth.clients import create_client
 from app.governance.auth.context import AuthContext
 from app.governance.auth.tokens import issue_token
@@ -33,6 +29,10 @@ from app.governance.openapi import operations
 from app.governance.rate_limit import RateLimiter
 from app.main import create_app
 from app.seed import demo_id, seed_demo_estate
+from core.db import create_engine, create_sessionmaker
+from core.migrate import upgrade
+from core.scopes import SCOPES
+from core.settings import Settings
 
 # Every default check, less one that does not fit a gateway of business rules:
 # `positive_data_acceptance` wants any schema-valid body accepted, but a valid invoice

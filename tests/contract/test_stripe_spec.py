@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandboxes.stripe import ManualClock, StripeState, create_app
 from system_apis.billing.adapters.stripe import StripeAdapter
 from system_apis.billing.mapping import encode_form
 from system_apis.billing.schemas import (
@@ -28,7 +29,6 @@ from system_apis.billing.schemas import (
     ProrationBehavior,
 )
 from system_apis.errors import BackendAuthError, BackendBusinessError, BackendNotFound
-from system_apis.sandboxes.stripe import ManualClock, StripeState, create_app
 from tests.support.recording import RecordingTransport
 from tests.support.stripe_sandbox import (
     DAY,

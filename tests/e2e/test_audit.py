@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
-from app.core.models.audit_event import AuditEventRow
+from core.models.audit_event import AuditEventRow
 from tests.conftest import Gateway
 from tests.support.invoices import invoice_body
 

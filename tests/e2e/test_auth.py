@@ -12,11 +12,11 @@ import httpx
 import pytest
 from joserfc import jwk, jwt
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.scopes import SCOPES
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.auth.tokens import VerifiedToken, VerifiedTokenCache
+from core.errors import PROBLEM_BASE_URI
+from core.scopes import SCOPES
 from tests.conftest import Gateway, GatewayFactory
 
 PLATFORM = "/v1/legal-entities"

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.core.db import create_sessionmaker
-from app.core.errors import NotFound
-from app.core.settings import get_settings
 from app.seed import demo_id, seed_demo_estate
+from core.db import create_sessionmaker
+from core.errors import NotFound
+from core.settings import get_settings
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.core.errors import PROBLEM_BASE_URI
+from core.errors import PROBLEM_BASE_URI
 from tests.conftest import Gateway
 
 PROBLEM = "application/problem+json"

@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from app.core.errors import PROBLEM_BASE_URI
 from app.governance.rate_limit import client_ip
+from core.errors import PROBLEM_BASE_URI
 from tests.conftest import GatewayFactory
 
 TIGHT = {
@@ -50,8 +50,8 @@ async def test_reads_and_writes_have_separate_budgets(make_gateway: GatewayFacto
 async def test_a_premium_client_gets_its_tiers_limit(make_gateway: GatewayFactory) -> None:
     gateway = await make_gateway(rate_limits=TIGHT)
     async with gateway.sessionmaker() as session:
-        from app.core.models.api_client import ApiClientRow
         from app.governance.auth.clients import create_client
+        from core.models.api_client import ApiClientRow
 
         await create_client(
             session,

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from app.seed import demo_id
 from process_apis.replay import Replayer
-from system_apis.sandboxes import stripe
+from sandboxes import stripe
 from tests.conftest import Gateway
 from tests.support.invoices import US_COMPANY
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from app.seed import demo_id
 from process_apis.replay import Replayer
+from sandboxes import stripe
 from system_apis.http import InProcessTransport
-from system_apis.sandboxes import stripe
 from tests.conftest import Gateway
 from tests.support.invoices import ACME, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, sandbox_http

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app.seed import demo_id
-from system_apis.sandboxes.stripe import ManualClock, prorate
+from sandboxes.stripe import ManualClock, prorate
 from tests.conftest import Gateway
 from tests.support.invoices import US_COMPANY
 

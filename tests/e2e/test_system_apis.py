@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.seed import demo_id
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES
+from sandboxes.demo_estate import DEMO_COMPANIES
 from tests.conftest import Gateway
 
 US = DEMO_COMPANIES[0].id

@@ -11,8 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.settings import VersioningSettings
 from app.governance.versioning import (
     SUCCESSOR_EXTENSION,
     V1_DEPRECATION,
@@ -22,6 +20,8 @@ from app.governance.versioning import (
     VersionRegistry,
 )
 from app.main import create_app
+from core.errors import PROBLEM_BASE_URI
+from core.settings import VersioningSettings
 from tests.conftest import Gateway, GatewayFactory, settings_for
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, invoice_body

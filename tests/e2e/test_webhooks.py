@@ -12,8 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.core.models import WebhookInboxRow, WebhookReceiptRow
 from app.webhooks.store import DatabaseReplayStore
+from core.models import WebhookInboxRow, WebhookReceiptRow
+from sandboxes.stripe import WebhookEndpoint, signature_header
 from system_apis.billing.schemas import (
     BillingCustomerCreate,
     BillingPriceCreate,
@@ -21,7 +22,6 @@ from system_apis.billing.schemas import (
     BillingSubscriptionCreate,
     BillingSubscriptionItemCreate,
 )
-from system_apis.sandboxes.stripe import WebhookEndpoint, signature_header
 from tests.conftest import Gateway
 
 URL = "http://gateway.test/webhooks/billing/stripe"

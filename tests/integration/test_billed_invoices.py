@@ -4,7 +4,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from process_apis.payments.inbox import BillingInbox
-from system_apis.sandboxes import stripe
+from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import ENTERPRISE_USD, amend, billing, ordered
 from tests.support.invoices import US_COMPANY

@@ -9,16 +9,16 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.models.credit_memo import CreditMemoRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.governance.auth.clients import create_client
 from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
+from core.models.credit_memo import CreditMemoRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.payments.inbox import BillingInbox
 from process_apis.replay import Replayer
+from sandboxes import stripe
 from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.http import InProcessTransport
-from system_apis.sandboxes import stripe
 from system_apis.support.schemas import SupportCaseCreate, SupportEntitlementGrant, SupportTier
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport

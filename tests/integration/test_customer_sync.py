@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from app.core.errors import PROBLEM_BASE_URI
 from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
 from process_apis.replay import Replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.invoices import US_COMPANY, invoice_body
 

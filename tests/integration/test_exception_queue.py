@@ -7,12 +7,12 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from app.core.canonical.parties import ClosedPeriodPolicy
-from app.core.models.base import utcnow
-from app.core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
-from app.core.models.legal_entity import LegalEntityRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.seed import demo_id
+from core.canonical.parties import ClosedPeriodPolicy
+from core.models.base import utcnow
+from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from core.models.legal_entity import LegalEntityRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.engine import Engine
 from process_apis.idempotency import IdempotencyStore
 from process_apis.queue import claim_due

@@ -23,14 +23,14 @@ from decimal import Decimal
 
 from prometheus_client import REGISTRY
 
-from app.core.errors import ErrorClass
-from app.core.settings import ErpSettings
+from core.errors import ErrorClass
+from core.settings import ErpSettings
+from sandboxes.business_central import BusinessCentralState, create_app
+from sandboxes.faults import FaultConfig
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus, ErpSalesInvoice
 from system_apis.errors import BackendError, BackendTransientError
-from system_apis.faults import FaultConfig
 from system_apis.http import InProcessTransport, ResilientClient
-from system_apis.sandboxes.business_central import BusinessCentralState, create_app
 from tests.support.business_central import BC_BASE_URL, US, invoice_request
 
 POSTINGS = 500

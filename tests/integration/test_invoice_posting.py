@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.models.invoice import InvoiceRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.errors import PROBLEM_BASE_URI
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.engine import Engine
 from process_apis.invoices.posting import WORKFLOW
 from tests.conftest import Gateway, GatewayFactory

@@ -5,9 +5,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from app.core.db import create_engine
-from app.core.migrate import upgrade
-from app.core.models import Base
+from core.db import create_engine
+from core.migrate import upgrade
+from core.models import Base
 
 
 def _drift(connection: Connection) -> list[object]:

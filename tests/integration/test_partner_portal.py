@@ -19,14 +19,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from app.core.canonical.documents import SettlementStatus
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.ids import new_id
-from app.core.models.settlement import SettlementRow
-from app.core.settings import Settings
 from app.governance.openapi import operations
 from app.main import create_app
 from app.seed import demo_id
+from core.canonical.documents import SettlementStatus
+from core.errors import PROBLEM_BASE_URI
+from core.ids import new_id
+from core.models.settlement import SettlementRow
+from core.settings import Settings
 from tests.conftest import Gateway
 from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_settlements import pay, product_invoice, run_settlements

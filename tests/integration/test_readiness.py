@@ -6,7 +6,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from app.core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker
 from system_apis.errors import BackendTransientError
 from tests.conftest import FAST_RETRIES, GatewayFactory
 from tests.support.faults import SwitchableTransport

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from app.core.ids import new_id
-from app.core.models.credit_memo import CreditMemoRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.settlement import SettlementRow
 from app.seed import demo_id
+from core.ids import new_id
+from core.models.credit_memo import CreditMemoRow
+from core.models.invoice import InvoiceRow
+from core.models.settlement import SettlementRow
 from system_apis.erp.schemas import (
     ErpInvoiceLine,
     ErpJournalCreate,

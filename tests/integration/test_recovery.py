@@ -17,11 +17,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import update
 
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.seed import demo_id
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.replay import Replayer
-from system_apis.faults import FAULTS_ENV, FAULTS_PATH
+from sandboxes.faults import FAULTS_ENV, FAULTS_PATH
 from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
 from tests.support.invoices import US_COMPANY, invoice_body
 

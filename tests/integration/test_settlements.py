@@ -10,16 +10,16 @@ from typing import Any
 import httpx
 from sqlalchemy import event, select
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.models.commission_line import CommissionLineRow
-from app.core.models.payment import PaymentRow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
 from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
+from core.models.commission_line import CommissionLineRow
+from core.models.payment import PaymentRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.payments.inbox import BillingInbox
 from process_apis.replay import Replayer
+from sandboxes import stripe
 from system_apis.crm.schemas import CrmRate, CrmRateCardVersionCreate
 from system_apis.http import InProcessTransport
-from system_apis.sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import bill_in_stripe, posted_invoice
 from tests.support.faults import SwitchableTransport

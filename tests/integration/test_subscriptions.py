@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx
 
-from app.core.errors import PROBLEM_BASE_URI
 from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
 from process_apis.replay import Replayer
-from system_apis.sandboxes.stripe import StripeState
-from system_apis.sandboxes.support import DeskState
+from sandboxes.stripe import StripeState
+from sandboxes.support import DeskState
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, INITECH, US_COMPANY

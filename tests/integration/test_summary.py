@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime
 
 from prometheus_client import REGISTRY
 
-from app.core.models.invoice import InvoiceRow
-from app.core.models.subscription import SubscriptionRow
 from app.seed import demo_id
+from core.models.invoice import InvoiceRow
+from core.models.subscription import SubscriptionRow
 from process_apis.settlements.posting import cycle_seconds
 from tests.conftest import Gateway
 from tests.support.invoices import ACME, invoice_body, last_month

@@ -22,7 +22,7 @@ import yaml
 from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
 from pydantic import BaseModel
 
-from app.core.settings import Settings
+from core.settings import Settings
 from tests.packaging.support import CHART, NAMESPACE, dockerfile_stages, load_values, render
 
 VALUES = ["default", "production"]

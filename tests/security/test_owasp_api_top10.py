@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.errors import PROBLEM_BASE_URI
-from app.core.settings import Settings
 from app.governance.auth.clients import create_client
 from app.main import create_app
 from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
+from core.settings import Settings
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.invoices import INITECH, US_COMPANY, invoice_body
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from app.core.settings import ErpSettings
+from core.settings import ErpSettings
+from sandboxes.business_central import BusinessCentralState, create_app
+from sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import (
     ErpCustomerPaymentCreate,
@@ -21,8 +23,6 @@ from system_apis.erp.schemas import (
     ErpSalesInvoiceCreate,
 )
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.business_central import BusinessCentralState, create_app
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 from tests.support.recording import RecordingTransport
 
 BC_BASE_PATH = "/v2.0/sandbox/api/v1.0"

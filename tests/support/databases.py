@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from app.core.db import create_engine
-from app.core.migrate import upgrade
-from app.core.models import Base
+from core.db import create_engine
+from core.migrate import upgrade
+from core.models import Base
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "LEDGERGATE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"

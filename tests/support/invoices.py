@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.seed import demo_id
-from system_apis.sandboxes.demo_estate import DEMO_COMPANIES
+from sandboxes.demo_estate import DEMO_COMPANIES
 
 ACME = demo_id("customer", 1)  # USD, legal entity LG-US (closed period: reject)
 INITECH = demo_id("customer", 3)  # EUR, legal entity LG-DE (closed period: roll forward)

@@ -22,7 +22,7 @@ from typing import IO, Literal
 
 import httpx
 
-from system_apis.faults import FAULTS_ENV, FAULTS_PATH, FaultConfig
+from sandboxes.faults import FAULTS_ENV, FAULTS_PATH, FaultConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BC_API_ROOT = "/v2.0/sandbox/api/v1.0"

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from app.core.settings import BillingSettings
+from core.settings import BillingSettings
 from system_apis.billing.adapters.stripe import stripe_headers
 from system_apis.billing.mapping import encode_form
 from system_apis.http import ResilientClient

@@ -2,7 +2,7 @@
 
 Stripe-specific on purpose (a generic OpenAPI checker lives elsewhere): request
 bodies and query strings are bracket-notation forms, so they are decoded the way
-Stripe's server does (`system_apis.sandboxes.stripe.decode_form`) and then coerced by
+Stripe's server does (`sandboxes.stripe.decode_form`) and then coerced by
 the operation's schema — strings to integers and booleans, numbered keys to arrays —
 before JSON Schema validation. The OpenAPI 3.0 document is made plain JSON Schema
 (draft 4) once: `nullable` becomes a `null` type and local `$ref`s become absolute,
@@ -23,7 +23,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from system_apis.sandboxes.stripe import StripeApiError, decode_form
+from sandboxes.stripe import StripeApiError, decode_form
 from tests.support.recording import Exchange
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from app.core.settings import BackendSettings, BillingSettings, ErpSettings
+from core.settings import BackendSettings, BillingSettings, ErpSettings
+from sandboxes.faults import Fault, FaultConfig, FaultInjector
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
 from system_apis.errors import BackendTimeout, BackendTransientError
-from system_apis.faults import Fault, FaultConfig, FaultInjector
 from system_apis.http import ResilientClient
 from tests.support.business_central import US, invoice_request
 from tests.support.sandbox_processes import SandboxProcess, sandbox_process

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from bench.loadgen import Plan, Step, Unit, gets, run
 from bench.posting import COMPANY, ERP_API, _wire
+from sandboxes.business_central import BusinessCentralState, create_app
 from system_apis.erp.mapping import customer_to_bc, sales_invoice_to_bc, sales_line_to_bc
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine, ErpSalesInvoiceCreate
-from system_apis.sandboxes.business_central import BusinessCentralState, create_app
 
 CUSTOMER = ErpCustomerUpsert(number="C-1", display_name="Acme", email="", currency="USD")
 LINE = ErpInvoiceLine(

@@ -2,8 +2,8 @@ import io
 import json
 import logging
 
-from app.core.context import correlation_id
 from app.governance.logging import configure_logging
+from core.context import correlation_id
 
 
 def test_log_lines_are_json_with_the_correlation_id() -> None:

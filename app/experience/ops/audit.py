@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import requires
-from app.core.canonical.base import Instant, OutputModel
-from app.core.models.audit_event import AuditEventRow
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.canonical.base import Instant, OutputModel
+from core.models.audit_event import AuditEventRow
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
+from core.problems import problem_responses
 from process_apis.deps import SessionDep
 
 router = APIRouter(prefix="/ops/v1/audit", tags=["ops"])

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from app.core.auth import Principal, requires
-from app.core.canonical.base import InputModel
-from app.core.errors import ErrorClass
-from app.core.ids import id_pattern
-from app.core.models.base import utcnow
-from app.core.models.workflow_run import RunStatus, WorkflowRunRow
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
-from app.core.problems import problem_responses
+from core.auth import Principal, requires
+from core.canonical.base import InputModel
+from core.errors import ErrorClass
+from core.ids import id_pattern
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
+from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
 from process_apis.engine import get_run
 from process_apis.queue import queue_condition

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.core.auth import requires
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.ids import id_pattern
+from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
 from process_apis.reconciliation import Reconciliation, reconcile
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.core.auth import requires
-from app.core.problems import problem_responses
+from core.auth import requires
+from core.problems import problem_responses
 from process_apis.deps import SessionDep
 from process_apis.summary import Summary, summarize
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.core.ids import id_pattern
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from app.experience.partner import repository
 from app.experience.partner.deps import ERRORS, PERIOD_PATTERN, CurrencyFilter, PartnerID
 from app.experience.partner.schemas import CommissionStatus, PartnerCommissionLine
+from core.ids import id_pattern
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from process_apis.deps import SessionDep
 
 router = APIRouter()

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.core.canonical.parties import Customer, CustomerStatus
-from app.core.errors import NotFound
-from app.core.ids import id_pattern
-from app.core.models.customer import CustomerRow
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
 from app.experience.partner.deps import ERRORS, PartnerID
 from app.experience.partner.repository import own_customers
+from core.canonical.parties import Customer, CustomerStatus
+from core.errors import NotFound
+from core.ids import id_pattern
+from core.models.customer import CustomerRow
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
 from process_apis.deps import SessionDep
 
 router = APIRouter()

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
-from app.core.problems import problem_responses
 from app.experience.partner.deps import ERRORS, CustomerFilter, PartnerID
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
+from core.problems import problem_responses
 from process_apis.deal_registrations import service
 from process_apis.deal_registrations.schemas import (
     REGISTRATION_ID_PATTERN,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from app.core.auth import Forbidden, Principal, requires
-from app.core.ids import id_pattern
-from app.core.problems import problem_responses
+from core.auth import Forbidden, Principal, requires
+from core.ids import id_pattern
+from core.problems import problem_responses
 
 
 class PartnerBindingRequired(Forbidden):

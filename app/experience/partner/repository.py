@@ -20,16 +20,6 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.canonical.documents import Invoice, InvoiceStatus, SettlementStatus
-from app.core.canonical.subscriptions import Subscription, SubscriptionStatus
-from app.core.errors import NotFound
-from app.core.models.commission_line import CommissionLineRow as Line
-from app.core.models.customer import CustomerRow
-from app.core.models.invoice import InvoiceRow
-from app.core.models.payment import PaymentRow, PaymentStatus
-from app.core.models.settlement import SettlementRow
-from app.core.models.subscription import SubscriptionRow
-from app.core.pagination import InvalidCursor, decode_cursor, keyset_page, next_cursor
 from app.experience.partner.schemas import (
     CommissionStatus,
     InvoicePayment,
@@ -41,6 +31,16 @@ from app.experience.partner.schemas import (
     StatementSettlement,
     StatementTotal,
 )
+from core.canonical.documents import Invoice, InvoiceStatus, SettlementStatus
+from core.canonical.subscriptions import Subscription, SubscriptionStatus
+from core.errors import NotFound
+from core.models.commission_line import CommissionLineRow as Line
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow, PaymentStatus
+from core.models.settlement import SettlementRow
+from core.models.subscription import SubscriptionRow
+from core.pagination import InvalidCursor, decode_cursor, keyset_page, next_cursor
 from process_apis.settlements.schemas import period_bounds
 from process_apis.settlements.service import lineage_of
 

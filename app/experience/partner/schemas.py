@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from app.core.canonical.base import OutputModel
-from app.core.canonical.documents import Invoice, SettlementStatus
-from app.core.models.payment import PaymentStatus
+from core.canonical.base import OutputModel
+from core.canonical.documents import Invoice, SettlementStatus
+from core.models.payment import PaymentStatus
 from process_apis.settlements.schemas import CommissionLineage
 
 

@@ -11,12 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.core.canonical.documents import SettlementStatus
-from app.core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from app.experience.partner import repository
 from app.experience.partner.deps import ERRORS, PERIOD_PATTERN, CurrencyFilter, PartnerID
 from app.experience.partner.etag import IfNoneMatch, conditional, etag_responses
 from app.experience.partner.schemas import Statement
+from core.canonical.documents import SettlementStatus
+from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from process_apis.deps import SessionDep
 
 router = APIRouter()

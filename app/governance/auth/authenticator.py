@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.auth import Principal, Unauthorized
-from app.core.models.api_client import ApiClientRow, ClientStatus
-from app.core.settings import AuthSettings
 from app.governance.auth.tokens import TokenVerifier
 from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimiter
+from core.auth import Principal, Unauthorized
+from core.models.api_client import ApiClientRow, ClientStatus
+from core.settings import AuthSettings
 
 
 @dataclass(frozen=True)

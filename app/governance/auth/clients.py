@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import BusinessRuleViolation, NotFound
-from app.core.ids import new_id
-from app.core.models.api_client import ApiClientRow, ClientStatus
-from app.core.models.base import utcnow
-from app.core.models.partner import PartnerRow
-from app.core.scopes import SCOPES
 from app.governance.auth.secrets import hash_secret, new_secret
+from core.errors import BusinessRuleViolation, NotFound
+from core.ids import new_id
+from core.models.api_client import ApiClientRow, ClientStatus
+from core.models.base import utcnow
+from core.models.partner import PartnerRow
+from core.scopes import SCOPES
 
 TIERS = ("standard", "premium", "internal")
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.settings import AuthSettings
 from app.governance.auth.authenticator import ClientCache, GatewayAuthenticator
 from app.governance.auth.keys import KeyRing
 from app.governance.auth.tokens import ExternalJwks, TokenVerifier
 from app.governance.rate_limit import RateLimiter
+from core.settings import AuthSettings
 
 
 @dataclass

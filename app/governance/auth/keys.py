@@ -19,8 +19,8 @@ from joserfc.jwk import KeyParameters
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.models.base import utcnow
-from app.core.models.signing_key import SigningKeyRow
+from core.models.base import utcnow
+from core.models.signing_key import SigningKeyRow
 
 Key = jwk.ECKey | jwk.RSAKey
 

@@ -24,15 +24,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.core.errors import problem_type
-from app.core.models.api_client import ApiClientRow, ClientStatus
-from app.core.models.base import utcnow
-from app.core.problems import PROBLEM_MEDIA_TYPE, problem_document, problem_responses
-from app.core.scopes import SCOPES
 from app.governance.auth.keys import KeyRing
 from app.governance.auth.secrets import verify_secret
 from app.governance.auth.tokens import issue_token
 from app.governance.metrics import AUTH_FAILURES
+from core.errors import problem_type
+from core.models.api_client import ApiClientRow, ClientStatus
+from core.models.base import utcnow
+from core.problems import PROBLEM_MEDIA_TYPE, problem_document, problem_responses
+from core.scopes import SCOPES
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import httpx
 from joserfc import jwk, jwt
 from joserfc.errors import JoseError
 
-from app.core.auth import Unauthorized
-from app.core.settings import AuthSettings
 from app.governance.auth.keys import KeyRing
+from core.auth import Unauthorized
+from core.settings import AuthSettings
 
 logger = logging.getLogger(__name__)
 

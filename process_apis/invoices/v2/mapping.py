@@ -15,9 +15,9 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from app.core.canonical.documents import InvoiceCreate, InvoicePosting
-from app.core.errors import LedgergateError
-from app.core.money import Money
+from core.canonical.documents import InvoiceCreate, InvoicePosting
+from core.errors import LedgergateError
+from core.money import Money
 from process_apis.invoices.schemas import InvoiceResource, PostingResult
 from process_apis.invoices.v2.schemas import (
     ErpDocumentV2,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.core.auth import principal_of, requires
-from app.core.problems import problem_responses
+from core.auth import principal_of, requires
+from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
     IdempotencyKeyHeader,

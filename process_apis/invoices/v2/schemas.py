@@ -14,9 +14,9 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from app.core.canonical.base import BackendRefs, Code, InputModel, OutputModel, Versioned
-from app.core.canonical.documents import MAX_INVOICE_LINES, InvoiceStatus
-from app.core.money import Money
+from core.canonical.base import BackendRefs, Code, InputModel, OutputModel, Versioned
+from core.canonical.documents import MAX_INVOICE_LINES, InvoiceStatus
+from core.money import Money
 from process_apis.invoices.schemas import PostingState
 from process_apis.runs.schemas import RunSummary
 

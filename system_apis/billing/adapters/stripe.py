@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.core.settings import BillingSettings
+from core.settings import BillingSettings
 from system_apis.billing.adapters.stripe_wire import (
     StripeCreditNote,
     StripeCustomer,

@@ -1,4 +1,4 @@
-"""`CrmPort` over the Channel API v1 (the format `system_apis.sandboxes.crm` serves).
+"""`CrmPort` over the Channel API v1 (the format `sandboxes.crm` serves).
 
 The client's base URL is the API root (`.../api/v1`) and its default headers carry
 the bearer token (`channel_headers`). Creates send the caller's `Idempotency-Key`,
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.core.settings import CrmSettings
+from core.settings import CrmSettings
 from system_apis.crm.adapters.channel_wire import (
     ChannelCommissionPlan,
     ChannelEligibility,

@@ -1,4 +1,4 @@
-"""The Channel API v1 wire objects (`system_apis.sandboxes.crm` documents the format).
+"""The Channel API v1 wire objects (`sandboxes.crm` documents the format).
 
 Permissive on reading (`extra="ignore"`): a CRM adds fields without a version change.
 """

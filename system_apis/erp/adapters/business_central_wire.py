@@ -15,7 +15,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from app.core.money import CurrencyCode
+from core.money import CurrencyCode
 
 
 def _json_number(value: Decimal) -> int | float:

@@ -1,4 +1,4 @@
-"""`SupportPort` over the Desk API v2 (the format `system_apis.sandboxes.support` serves).
+"""`SupportPort` over the Desk API v2 (the format `sandboxes.support` serves).
 
 The client's base URL is the API root (`.../desk/v2`) and its default headers carry
 the desk token (`desk_headers`). Creates send the caller's `Idempotency-Key`, which
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.core.settings import SupportSettings
+from core.settings import SupportSettings
 from system_apis.errors import BackendContractError
 from system_apis.http import ResilientClient, VendorError, parse_body
 from system_apis.support.adapters.desk_wire import (

@@ -1,4 +1,4 @@
-"""The Desk API v2 wire objects (`system_apis.sandboxes.support` documents the format).
+"""The Desk API v2 wire objects (`sandboxes.support` documents the format).
 
 Permissive on reading (`extra="ignore"`): a desk adds fields without a version change.
 """

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from sandboxes.stripe import StripeState, create_app
 from system_apis.billing.adapters.stripe import StripeAdapter
-from system_apis.sandboxes.stripe import StripeState, create_app
 from tests.support.recording import RecordingTransport
 from tests.support.stripe_sandbox import sandbox_http, stripe_client
 

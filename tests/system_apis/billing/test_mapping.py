@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from sandboxes.stripe import decode_form
 from system_apis.billing.adapters.stripe import StripeCustomer, StripeInvoice, StripeList
 from system_apis.billing.adapters.stripe_wire import StripeUpcomingInvoice
 from system_apis.billing.mapping import (
@@ -28,7 +29,6 @@ from system_apis.billing.schemas import (
     BillingSubscriptionItemChange,
     ProrationBehavior,
 )
-from system_apis.sandboxes.stripe import decode_form
 
 
 def wire(params: Mapping[str, object]) -> str:

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from sandboxes.stripe import StripeState, create_app
 from system_apis.billing.adapters.stripe import StripeAdapter
 from system_apis.billing.port import BillingPort
 from system_apis.billing.schemas import BillingCustomerCreate, BillingInvoiceStatus
@@ -18,7 +19,6 @@ from system_apis.errors import (
     BackendNotFound,
     BackendTransientError,
 )
-from system_apis.sandboxes.stripe import StripeState, create_app
 from tests.support.recording import RecordingTransport
 from tests.support.stripe_sandbox import create_customer, create_invoice, stripe_client
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from sandboxes.stripe import ManualClock, StripeState
 from system_apis.billing.adapters.stripe import StripeAdapter
 from system_apis.billing.schemas import (
     BillingCreditNoteCreate,
@@ -28,7 +29,6 @@ from system_apis.billing.schemas import (
     ProrationBehavior,
 )
 from system_apis.errors import BackendBusinessError, BackendNotFound
-from system_apis.sandboxes.stripe import ManualClock, StripeState
 from tests.support.recording import RecordingTransport
 from tests.support.stripe_sandbox import DAY, JAN_1_2021, create_customer, create_invoice
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from sandboxes.stripe import StripeState
 from system_apis.billing.mapping import encode_form
-from system_apis.sandboxes.stripe import StripeState
 from tests.support.stripe_sandbox import create_customer, create_invoice, post
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from sandboxes.stripe import ManualClock, StripeState, prorate, shift
 from system_apis.billing.mapping import encode_form
-from system_apis.sandboxes.stripe import ManualClock, StripeState, prorate, shift
 from tests.support.stripe_sandbox import (
     DAY,
     JAN_1_2021,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from system_apis.sandboxes.stripe import (
+from sandboxes.stripe import (
     WEBHOOK_RETRY_DELAYS,
     ManualClock,
     StripeState,

@@ -14,6 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandboxes.stripe import (
+    ManualClock,
+    StripeState,
+    WebhookEndpoint,
+    create_app,
+    deliver_event,
+    signature_header,
+)
 from system_apis.billing.adapters.stripe import StripeAdapter
 from system_apis.billing.schemas import (
     BillingCreditNoteCreate,
@@ -36,14 +44,6 @@ from system_apis.billing.webhooks import (
     WebhookTimestampOutsideTolerance,
     WebhookVerificationError,
     verify_stripe_event,
-)
-from system_apis.sandboxes.stripe import (
-    ManualClock,
-    StripeState,
-    WebhookEndpoint,
-    create_app,
-    deliver_event,
-    signature_header,
 )
 from tests.support.stripe_sandbox import (
     DAY,

@@ -8,10 +8,10 @@ from datetime import date
 import httpx
 import pytest
 
-from app.core.settings import CrmSettings
+from core.settings import CrmSettings
+from sandboxes.crm import CrmState, create_app, seeded_state
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.crm import CrmState, create_app, seeded_state
 
 TODAY = date(2026, 6, 15)
 

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from app.core.models import CustomerRow, PartnerRow
 from app.seed import _demo_rows, demo_id
+from core.models import CustomerRow, PartnerRow
+from sandboxes.crm import CrmState, create_app
 from system_apis.crm.adapters.channel import ChannelAdapter
 from system_apis.crm.port import CrmPort
 from system_apis.crm.schemas import (
@@ -23,7 +24,6 @@ from system_apis.crm.schemas import (
     EligibilityReason,
 )
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
-from system_apis.sandboxes.crm import CrmState, create_app
 from tests.system_apis.crm.conftest import TODAY, Clock, channel_client
 
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from sandboxes.netsuite import API_ROOT, SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.netsuite import API_ROOT, SERVICE_ITEM_ID, NetSuiteState, create_app
 from tests.support.business_central import FAST_SETTINGS, US, FaultyTransport
 from tests.support.recording import RecordingTransport
 

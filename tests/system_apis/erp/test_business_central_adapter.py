@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import (
     ErpCompany,
@@ -19,7 +20,6 @@ from system_apis.errors import (
     BackendTransientError,
 )
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import (
     BC_BASE_URL,
     DE,

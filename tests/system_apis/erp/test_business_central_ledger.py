@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.schemas import (
     ErpCurrency,
     ErpCustomerUpsert,
@@ -18,7 +19,6 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
 )
 from system_apis.errors import BackendBusinessError, BackendTransientError
-from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import (
     PAYMENTS,
     SETTLEMENTS,

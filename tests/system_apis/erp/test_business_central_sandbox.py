@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from system_apis.sandboxes.business_central import (
+from sandboxes.business_central import (
     REPEATED_CREATES_PATH,
     BusinessCentralState,
     create_app,
 )
-from system_apis.sandboxes.demo_estate import closed_period, first_open_day
+from sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import BC_BASE_URL, DE, US
 
 TODAY = date(2025, 6, 17)

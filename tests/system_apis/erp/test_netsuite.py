@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from sandboxes.demo_estate import first_open_day
+from sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.demo_estate import first_open_day
-from system_apis.sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from tests.support.business_central import DE, FAST_SETTINGS, invoice_request
 from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
 

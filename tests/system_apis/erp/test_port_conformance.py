@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import (
     ErpCreditMemos,
     ErpInvoiceQueries,
@@ -24,7 +25,6 @@ from system_apis.erp.port import (
 )
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
 from system_apis.errors import BackendBusinessError, BackendTransientError
-from system_apis.sandboxes.demo_estate import closed_period, first_open_day
 from tests.support.business_central import US, FaultyTransport, bc_harness, invoice_request
 from tests.system_apis.erp.harness import netsuite_harness
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from app.core.settings import SupportSettings
+from core.settings import SupportSettings
+from sandboxes.support import DeskState, create_app
 from system_apis.http import ResilientClient
-from system_apis.sandboxes.support import DeskState, create_app
 from system_apis.support.adapters.desk import DeskAdapter, desk_headers
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)

@@ -8,8 +8,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from sandboxes.support import DeskState
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
-from system_apis.sandboxes.support import DeskState
 from system_apis.support.adapters.desk import DeskAdapter
 from system_apis.support.port import SupportPort
 from system_apis.support.schemas import (

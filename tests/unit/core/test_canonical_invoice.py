@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.core.canonical.documents import InvoiceCreate
+from core.canonical.documents import InvoiceCreate
 
 
 def invoice(**overrides: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.core.db import DatabaseUnreachable, create_engine, database_unavailable
+from core.db import DatabaseUnreachable, create_engine, database_unavailable
 
 
 def driver_error(cause: Exception, *, invalidated: bool = False) -> DBAPIError:

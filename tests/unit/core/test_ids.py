@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from app.core.ids import PREFIXES, id_pattern, new_id
+from core.ids import PREFIXES, id_pattern, new_id
 
 
 @pytest.mark.parametrize("kind", sorted(PREFIXES))

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from app.core.currencies import minor_unit_exponent
-from app.core.money import Money, from_decimal, to_decimal
+from core.currencies import minor_unit_exponent
+from core.money import Money, from_decimal, to_decimal
 
 
 def test_money_takes_integer_minor_units_and_a_known_currency() -> None:

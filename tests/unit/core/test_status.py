@@ -1,8 +1,8 @@
 import pytest
 
-from app.core.canonical.documents import INVOICE_STATUS, InvoiceStatus
-from app.core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
-from app.core.errors import InvalidTransition
+from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
+from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
+from core.errors import InvalidTransition
 
 
 def test_allowed_transitions_pass() -> None:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from app.core.settings import BackendSettings
+from core.settings import BackendSettings
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import BackendBusinessError, BackendTransientError
 from system_apis.http import ResilientClient

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from app.core.settings import BackendSettings, BillingSettings
+from core.settings import BackendSettings, BillingSettings
+from sandboxes.faults import MALFORMED_BODIES
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert
 from system_apis.errors import BackendContractError
-from system_apis.faults import MALFORMED_BODIES
 from system_apis.http import ResilientClient
 from tests.support.business_central import US, invoice_request
 

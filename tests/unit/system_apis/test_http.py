@@ -9,9 +9,9 @@ import pytest
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
-from app.core.context import correlation_id
-from app.core.errors import ErrorClass
-from app.core.settings import BackendSettings
+from core.context import correlation_id
+from core.errors import ErrorClass
+from core.settings import BackendSettings
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,

@@ -5,7 +5,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from app.core.settings import BackendSettings
+from core.settings import BackendSettings
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,

@@ -1,0 +1,47 @@
+"""ORM models, one module per table. Importing this package registers them all."""
+
+from core.models.api_client import ApiClientRow
+from core.models.audit_event import AuditEventRow
+from core.models.base import Base
+from core.models.commission_line import CommissionLineRow
+from core.models.credit_memo import CreditMemoRow
+from core.models.customer import CustomerRow
+from core.models.entitlement import EntitlementRow
+from core.models.idempotency_key import IdempotencyKeyRow
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
+from core.models.partner import PartnerRow
+from core.models.payment import PaymentRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
+from core.models.settlement import SettlementRow
+from core.models.signing_key import SigningKeyRow
+from core.models.subscription import SubscriptionRow
+from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
+from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
+
+__all__ = [
+    "ApiClientRow",
+    "AuditEventRow",
+    "AccountingPeriodRow",
+    "Base",
+    "CommissionLineRow",
+    "CreditMemoRow",
+    "CustomerRow",
+    "EntitlementRow",
+    "IdempotencyKeyRow",
+    "InvoiceLineRow",
+    "InvoiceRow",
+    "LegalEntityRow",
+    "PartnerRow",
+    "PaymentRow",
+    "PriceRow",
+    "ProductRow",
+    "SettlementRow",
+    "SigningKeyRow",
+    "SubscriptionRow",
+    "WebhookInboxRow",
+    "WebhookReceiptRow",
+    "WorkflowRunRow",
+    "WorkflowStepRow",
+]

@@ -1,0 +1,57 @@
+"""Commission lines: what a payment earns a partner, with the lineage of the calculation.
+
+A line links the payment, the invoice line it allocates the payment to, the partner
+attribution (the customer's partner and the CRM's eligibility answer with its deal
+registration), the rate card version in force on the payment date, the amounts, and
+finally the settlement statement that pays it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, utcnow
+
+
+class CommissionLineRow(Base):
+    __tablename__ = "commission_lines"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "invoice_line_id"),
+        # A settlement run's grouping: the unsettled lines of a partner up to a date.
+        Index(
+            "ix_commission_lines_unsettled",
+            "settlement_id",
+            "partner_id",
+            "legal_entity_id",
+            "currency",
+            "paid_on",
+        ),
+        # The partner portal's keyset pages: a partner's lines, newest id first.
+        Index("ix_commission_lines_partner_keyset", "partner_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_line_id: Mapped[str] = mapped_column(ForeignKey("invoice_lines.id"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_on: Mapped[date] = mapped_column(Date)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    product_tier: Mapped[str] = mapped_column(String(40))
+    eligible: Mapped[bool]
+    eligibility_reason: Mapped[str] = mapped_column(String(60))
+    deal_registration_id: Mapped[str | None] = mapped_column(String(40))
+    plan_code: Mapped[str] = mapped_column(String(50))
+    rate_card_version: Mapped[int | None] = mapped_column(Integer)
+    rate_effective_from: Mapped[date | None] = mapped_column(Date)
+    rate_bps: Mapped[int] = mapped_column(Integer)
+    base_amount: Mapped[int] = mapped_column(BigInteger)
+    commission_amount: Mapped[int] = mapped_column(BigInteger)
+    settlement_id: Mapped[str | None] = mapped_column(ForeignKey("settlements.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
