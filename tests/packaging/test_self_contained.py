@@ -8,7 +8,7 @@ from tests.packaging.support import REPO
 from tests.support.vendor_specs import VENDOR_SPECS, vendor_spec_text
 
 # Built from pieces so that this file does not match itself.
-OUTSIDE = "(" + r"\.\./" + '|")' + "shared" + '(/|")'
+OUTSIDE = "(" + r"\.\./" + '|")' + "sha" + "red" + '(/|")'
 
 
 def test_nothing_refers_to_a_folder_beside_the_clone() -> None:
