@@ -90,7 +90,7 @@ def test_reconcile_refuses_an_unknown_legal_entity(sqlite_env: Path) -> None:
         app, ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"]
     )
     assert result.exit_code == 1
-    assert isinstance(result.exception, NotFound)
+    assert result.output.strip().endswith(f"({NotFound.type_uri()})")
 
 
 def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:
