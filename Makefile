@@ -1,5 +1,7 @@
 # Ledgergate — `make run` starts the gateway, `make test` runs the whole suite.
-# Needs only python3 (>= 3.11) on the PATH: uv is bootstrapped into .tools/ when absent.
+# Needs python3 (>= 3.11) on the PATH, uv being bootstrapped into .tools/ when absent,
+# and for `make test` Node.js and npm: scripts/prerequisites installs a missing one with
+# the machine's package manager where it can, or says in one sentence what to install.
 
 UV_VERSION := 0.13.9
 SYSTEM_UV := $(shell command -v uv 2>/dev/null)
@@ -14,6 +16,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
+	@PYTHON=$(PYTHON) scripts/prerequisites python
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
@@ -25,6 +28,7 @@ install: .venv/.synced ## Install the locked dependencies into .venv
 
 # The contract governance tools (Spectral, Optic) come from npm, locked by package-lock.json.
 node_modules/.installed: package.json package-lock.json
+	@scripts/prerequisites node
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
@@ -44,8 +48,8 @@ format: install ## Apply ruff's formatting and autofixes
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-pytest: install tools ## Run the test suite only
-	$(UV) run pytest
+pytest: install tools ## Run the test suite only (PYTEST_ARGS="tests/unit -x" for a part)
+	$(UV) run pytest $(PYTEST_ARGS)
 
 packaging: install ## hadolint the Dockerfile, lint the helm chart, validate its manifests (in `make test` too)
 	$(UV) run pytest tests/packaging

@@ -9,16 +9,17 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Column, Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cli_errors import ReportingGroup
+from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
@@ -38,8 +39,19 @@ from process_apis.replay import Replayer
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Ledgergate: the API-led integration gateway.", no_args_is_help=True)
+app = typer.Typer(
+    cls=ReportingGroup, help="Ledgergate: the API-led integration gateway.", no_args_is_help=True
+)
 console = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="On failure, show the whole error, not one line.")
+    ] = False,
+) -> None:
+    """Ledgergate: the API-led integration gateway."""
 
 
 @app.command()
@@ -137,26 +149,37 @@ def clients_create(
 
 
 @clients_app.command("list")
-def clients_list() -> None:
+def clients_list(output: OutputOption = OutputFormat.TABLE) -> None:
     """List clients with their scopes, partner binding and status."""
 
-    async def work(session: AsyncSession) -> list[tuple[str, ...]]:
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
         return [
-            (r.id, r.name, r.status, r.tier, r.partner_id or "", " ".join(r.scopes))
+            {
+                "client_id": r.id,
+                "name": r.name,
+                "status": r.status,
+                "tier": r.tier,
+                "partner_id": r.partner_id,
+                "scopes": sorted(r.scopes),
+            }
             for r in await clients.list_clients(session)
         ]
 
-    table = Table(
-        Column("client_id", no_wrap=True, min_width=30),
-        "name",
-        "status",
-        "tier",
-        "partner",
-        "scopes",
-    )
-    for row in _in_session(work):
-        table.add_row(*row)
-    Console().print(table)
+    listed = _in_session(work)
+    if output is OutputFormat.JSON:
+        print_json(listed)
+        return
+    rows = table("client_id", "name", "status", "tier", "partner", "scopes")
+    for client in listed:
+        rows.add_row(
+            client["client_id"],
+            client["name"],
+            client["status"],
+            client["tier"],
+            client["partner_id"] or "",
+            " ".join(client["scopes"]),
+        )
+    print_table(rows)
 
 
 @clients_app.command("rotate")
@@ -276,6 +299,7 @@ def exceptions_list(
     error_class: Annotated[
         str | None, typer.Option("--class", help="transient, business, ...")
     ] = None,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Queued runs, oldest first, with their age and error."""
 
@@ -288,30 +312,37 @@ def exceptions_list(
             query = query.where(WorkflowRunRow.error_class == error_class)
         return list(await session.scalars(query.order_by(WorkflowRunRow.created_at)))
 
-    table = Table(
-        Column("run", no_wrap=True),
-        "workflow",
-        "subject",
-        "status",
-        "class",
-        "age",
-        "attempts",
-        "error",
-    )
     now = utcnow()
-    for run in _in_session(work):
-        age = int((now - run.created_at).total_seconds())
-        table.add_row(
-            run.id,
-            run.workflow,
-            run.subject_id,
-            run.status,
-            run.error_class or "",
-            f"{age}s",
-            str(run.attempts),
-            (run.error_detail or "")[:60],
+    queued: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "workflow": run.workflow,
+            "subject_id": run.subject_id,
+            "status": run.status,
+            "error_class": run.error_class,
+            "created_at": run.created_at.isoformat(),
+            "age_seconds": int((now - run.created_at).total_seconds()),
+            "attempts": run.attempts,
+            "error_detail": run.error_detail,
+        }
+        for run in _in_session(work)
+    ]
+    if output is OutputFormat.JSON:
+        print_json(queued)
+        return
+    rows = table("run", "workflow", "subject", "status", "class", "age", "attempts", "error")
+    for run in queued:
+        rows.add_row(
+            run["run_id"],
+            run["workflow"],
+            run["subject_id"],
+            run["status"],
+            run["error_class"] or "",
+            f"{run['age_seconds']}s",
+            str(run["attempts"]),
+            run["error_detail"] or "",
         )
-    Console().print(table)
+    print_table(rows)
 
 
 @exceptions_app.command("replay")
@@ -376,6 +407,7 @@ def exceptions_discard(
 def reconcile(
     period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
     legal_entity: Annotated[str, typer.Option(help="The legal entity id (le_...).")],
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Compare the gateway's posted invoices, credit memos and settlements with the ERP's."""
     settings = get_settings()
@@ -387,7 +419,12 @@ def reconcile(
             )
 
     result = asyncio.run(run())
-    totals = Table(
+    if output is OutputFormat.JSON:
+        print_json(result.model_dump(mode="json"))
+        if not result.clean:
+            raise typer.Exit(code=1)
+        return
+    totals = table(
         "type",
         "currency",
         "gateway count",
@@ -405,11 +442,11 @@ def reconcile(
             str(line.erp_count),
             str(line.erp_total),
         )
-    Console().print(totals)
+    print_table(totals)
     if result.clean:
         console.print("[green]clean: both sides agree[/]")
         return
-    differences = Table("kind", "type", "gateway id", "ERP number", "currency", "gateway", "ERP")
+    differences = table("kind", "type", "gateway id", "ERP number", "currency", "gateway", "ERP")
     for diff in result.differences:
         differences.add_row(
             diff.kind,
@@ -420,7 +457,7 @@ def reconcile(
             str(diff.gateway_amount or ""),
             str(diff.erp_amount or ""),
         )
-    Console().print(differences)
+    print_table(differences)
     raise typer.Exit(code=1)
 
 

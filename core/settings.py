@@ -6,12 +6,13 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, SecretStr, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
+DEVELOPMENT_ISSUER = "https://ledgergate.local"
 
 
 class BackendSettings(BaseModel):
@@ -32,6 +33,11 @@ class BackendSettings(BaseModel):
     )
     circuit_reset_seconds: float = Field(
         default=30.0, gt=0, description="How long an open circuit refuses calls before a probe."
+    )
+    ca_bundle: FilePath | None = Field(
+        default=None,
+        description="PEM file of the certificate authorities trusted for this backend's TLS "
+        "certificate, instead of the public ones (a private or corporate CA).",
     )
 
 
@@ -67,7 +73,7 @@ class SupportSettings(BackendSettings):
 class AuthSettings(BaseModel):
     """Token issuance and verification."""
 
-    issuer: str = "https://ledgergate.local"
+    issuer: str = DEVELOPMENT_ISSUER
     audience: str = "ledgergate-api"
     token_ttl: timedelta = Field(default=timedelta(minutes=15))
     algorithm: Literal["ES256", "RS256"] = "ES256"
@@ -233,33 +239,68 @@ class Settings(BaseSettings):
             return self.environment == "development"
         return self.seed_demo_data
 
+    def backends(self) -> list[tuple[str, BackendSettings]]:
+        """Every backend's settings, by the name of its settings section."""
+        return [
+            (name, value)
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), BackendSettings)
+        ]
+
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets_in_production(self) -> Settings:
+    def _refuse_what_production_cannot_run_on(self) -> Settings:
         if self.environment != "production":
             return self
-        placeholders = [
-            name
-            for name, secret in (
-                ("erp.access_token", self.erp.access_token),
-                ("billing.api_key", self.billing.api_key),
-                ("billing.webhook_secret", self.billing.webhook_secret),
-                ("crm.access_token", self.crm.access_token),
-                ("support.api_token", self.support.api_token),
+        problems = production_problems(self)
+        if problems:
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            raise ValueError(
+                f"production configuration refused, {count}:\n  - " + "\n  - ".join(problems)
             )
-            if secret.get_secret_value() in PLACEHOLDER_SECRETS
-        ]
-        if placeholders:
-            raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
-        backends = (
-            ("erp", self.erp),
-            ("billing", self.billing),
-            ("crm", self.crm),
-            ("support", self.support),
-        )
-        sandboxed = [name for name, b in backends if not b.url]
-        if sandboxed:
-            raise ValueError(f"production needs real backend URLs for: {sandboxed}")
         return self
+
+
+def env_name(*path: str) -> str:
+    """The environment variable of a setting: `env_name("erp", "url")` is `LEDGERGATE_ERP__URL`."""
+    return "LEDGERGATE_" + "__".join(path).upper()
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Everything that keeps `settings` from running as production replicas, each a sentence."""
+    problems: list[str] = []
+    if settings.database_url.startswith("sqlite"):
+        problems.append(
+            f"{env_name('database_url')} is SQLite, a file one process owns: replicas share "
+            "PostgreSQL (postgresql+asyncpg://user:password@host:5432/ledgergate)"
+        )
+    if settings.rate_limits.enabled and settings.rate_limit_storage_url.startswith("memory://"):
+        problems.append(
+            f"{env_name('rate_limit_storage_url')} is memory://, so each replica counts on its "
+            "own: share the limits in Redis (redis://host:6379/0)"
+        )
+    if settings.auth.issuer == DEVELOPMENT_ISSUER:
+        problems.append(
+            f"{env_name('auth', 'issuer')} is the development default {DEVELOPMENT_ISSUER}: "
+            "set the gateway's public URL"
+        )
+    for name, backend in settings.backends():
+        for field in type(backend).model_fields:
+            secret = getattr(backend, field)
+            if isinstance(secret, SecretStr) and secret.get_secret_value() in PLACEHOLDER_SECRETS:
+                problems.append(
+                    f"{env_name(name, field)} is the sandbox's placeholder secret: set the real one"
+                )
+        if backend.url is None:
+            problems.append(
+                f"{env_name(name, 'url')} is not set, which means the built-in {name} sandbox: "
+                "set the real endpoint"
+            )
+        elif not backend.url.startswith("https://"):
+            problems.append(
+                f"{env_name(name, 'url')} is not https://, so credentials and financial data "
+                "would cross the network in clear"
+            )
+    return problems
 
 
 @lru_cache

@@ -17,6 +17,9 @@ The promises, each tested in `tests/unit/system_apis/test_http.py`:
 - every failure is a `BackendError` of one class (transient, business, auth,
   contract); a response that cannot be read, or a body outside the vendor's
   schema (`parse_body`), is a contract error, never an unhandled exception.
+- a TLS certificate that fails verification is a contract error, never retried (it
+  would fail the same way); `ca_bundle` trusts a private certificate authority
+  (`tests/unit/system_apis/test_tls.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -93,10 +97,13 @@ def parse_retry_after(value: str | None) -> float | None:
 def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
     """The pooled network transport for a real backend endpoint."""
     return httpx.AsyncHTTPTransport(
+        verify=True
+        if settings.ca_bundle is None
+        else ssl.create_default_context(cafile=settings.ca_bundle),
         limits=httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
-        )
+        ),
     )
 
 
@@ -119,6 +126,20 @@ class InProcessTransport(httpx.ASGITransport):
             if not deadline.expired():
                 raise
             raise httpx.ReadTimeout(f"no answer within {read}s", request=request) from exc
+
+
+def _certificate_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind a transport error, if that is its cause.
+
+    A certificate that does not verify fails the same way on every try: it is a
+    configuration or endpoint fault to fix, not a transient one to retry.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _retryable(error: BaseException) -> bool:
@@ -284,6 +305,15 @@ class ResilientClient:
                 operation=operation,
             ) from exc
         except httpx.TransportError as exc:
+            if (failure := _certificate_failure(exc)) is not None:
+                raise BackendContractError(
+                    f"{self.backend}: the TLS certificate of {exc.request.url.host} failed "
+                    f"verification ({failure.verify_message}); fix the endpoint's certificate, "
+                    f"or trust the authority that signed it with "
+                    f"LEDGERGATE_{self.backend.upper()}__CA_BUNDLE",
+                    backend=self.backend,
+                    operation=operation,
+                ) from exc
             raise BackendTransientError(
                 f"{self.backend} unreachable ({type(exc).__name__})",
                 backend=self.backend,

@@ -19,6 +19,7 @@ from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations
 from app.main import create_app
 from core.settings import Settings
 from tests.support.governance import OPENAPI
+from tests.support.production import PRODUCTION
 
 
 def new_app(**overrides: object) -> FastAPI:
@@ -133,13 +134,7 @@ def test_drift_bites_when_a_committed_file_is_edited(app: FastAPI, tmp_path: Pat
 
 
 def test_production_serves_no_contracts_and_no_docs() -> None:
-    production = new_app(
-        environment="production",
-        erp={"url": "https://erp.example/api/v1.0", "access_token": "t"},
-        billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
-        crm={"url": "https://crm.example/api/v1", "access_token": "t"},
-        support={"url": "https://desk.example/desk/v2", "api_token": "t"},
-    )
+    production = new_app(**PRODUCTION)
     paths = {getattr(route, "path", None) for route in production.routes}
     assert not paths & {"/docs", "/redoc", "/openapi.json", "/openapi/{name}.json", "/docs/assets"}
 

@@ -38,7 +38,8 @@ from tests.support.stripe_sandbox import (
     sandbox_http,
     stripe_client,
 )
-from tests.support.stripe_spec import SPEC_DIR, StripeSpec, load_stripe_spec
+from tests.support.stripe_spec import FIXTURES, StripeSpec, load_stripe_spec
+from tests.support.vendor_specs import vendor_spec_text
 
 ACME = BillingCustomerCreate(
     reference="cus_01acme", name="Acme Ltd", email="ap@acme.test", currency="USD"
@@ -304,7 +305,7 @@ async def test_auth_errors_match_the_error_schema(
 
 def test_stripe_fixtures_are_valid(spec: StripeSpec) -> None:
     """The checker's reading of the spec accepts Stripe's own example objects."""
-    fixtures = json.loads((SPEC_DIR / "fixtures3.json").read_text())["resources"]
+    fixtures = json.loads(vendor_spec_text(FIXTURES))["resources"]
     names = ("customer", "invoice", "invoiceitem", "product", "price", "subscription")
     for name in (*names, "credit_note", "event"):
         schema = {"$ref": f"urn:stripe:spec3#/components/schemas/{name}"}
@@ -374,7 +375,7 @@ def test_checker_catches_a_missing_key(spec: StripeSpec) -> None:
 
 
 def test_checker_catches_an_invalid_response(spec: StripeSpec) -> None:
-    invoice = json.loads((SPEC_DIR / "fixtures3.json").read_text())["resources"]["invoice"]
+    invoice = json.loads(vendor_spec_text(FIXTURES))["resources"]["invoice"]
     del invoice["lines"]["data"][0]["type"]
     invoice["status"] = "pending"
 

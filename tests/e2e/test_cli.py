@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,17 @@ from core.errors import NotFound
 from core.settings import get_settings
 
 runner = CliRunner(env={"COLUMNS": "200"})
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """`worker` and `serve` point the root logger at the runner's stream, closed afterwards:
+    later tests would print logging errors into their output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -90,7 +102,7 @@ def test_reconcile_refuses_an_unknown_legal_entity(sqlite_env: Path) -> None:
         app, ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"]
     )
     assert result.exit_code == 1
-    assert isinstance(result.exception, NotFound)
+    assert result.output.strip().endswith(f"({NotFound.type_uri()})")
 
 
 def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:

@@ -24,6 +24,7 @@ from core.errors import PROBLEM_BASE_URI
 from core.settings import Settings
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.invoices import INITECH, US_COMPANY, invoice_body
+from tests.support.production import PRODUCTION
 
 NORTHWIND = demo_id("partner", 1)  # Acme (cus_..01) is attributed to Northwind
 FABRIKAM = demo_id("partner", 2)  # Initech (cus_..03) is attributed to Fabrikam
@@ -220,16 +221,8 @@ async def test_api7_no_operation_accepts_a_url_to_fetch(gateway: Gateway) -> Non
 # API8: security misconfiguration
 
 
-async def test_api8_production_serves_no_interactive_docs(tmp_path: Any) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        environment="production",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}",
-        erp={"url": "https://erp.example/api/v1.0", "access_token": "t"},
-        billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
-        crm={"url": "https://crm.example/api/v1", "access_token": "t"},
-        support={"url": "https://desk.example/desk/v2", "api_token": "t"},
-    )
+async def test_api8_production_serves_no_interactive_docs() -> None:
+    settings = Settings(_env_file=None, **PRODUCTION)  # type: ignore[arg-type]
     app = create_app(settings)
     paths = {getattr(route, "path", None) for route in app.routes}
     assert not paths & {"/docs", "/redoc", "/openapi.json"}

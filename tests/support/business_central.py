@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import httpx
 
@@ -27,13 +26,7 @@ from tests.support.recording import RecordingTransport
 
 BC_BASE_PATH = "/v2.0/sandbox/api/v1.0"
 BC_BASE_URL = f"https://api.businesscentral.dynamics.com{BC_BASE_PATH}"
-BC_SPEC = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "vendor-specs"
-    / "dynamics365-business-central-v1.0"
-    / "openapi.yaml"
-)
+BC_SPEC = "dynamics365-business-central-v1.0/openapi.yaml"
 US, DE = DEMO_COMPANIES
 FAST_SETTINGS = ErpSettings(retry_initial_backoff_seconds=0, retry_max_backoff_seconds=0)
 

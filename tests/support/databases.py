@@ -10,23 +10,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
-import pytest
 from sqlalchemy import text
 
 from core.db import create_engine
 from core.migrate import upgrade
 from core.models import Base
+from tests.support.services import service_missing
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "LEDGERGATE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def _require_or_skip(reason: str) -> None:
-    """Under CI a missing service fails the run; on a laptop it skips the PostgreSQL half."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
-    pytest.skip(f"PostgreSQL not reachable: {reason}")
 
 
 @asynccontextmanager
@@ -42,7 +35,7 @@ async def postgres_database() -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as error:
-        _require_or_skip(str(error))
+        service_missing("PostgreSQL", str(error))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace(

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.services import service_missing
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "openapi"
@@ -30,10 +30,7 @@ def tool(name: str) -> Path:
     """`node_modules/.bin/<name>`, or a skip (a failure under CI) when it is not installed."""
     path = BIN / name
     if not path.exists():
-        reason = f"{name} is not installed: run `make tools` (npm ci)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        service_missing(name, "not installed: run `make tools` (npm ci)")
     return path
 
 

@@ -24,11 +24,9 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
@@ -147,12 +145,6 @@ class OpenApiDocument:
         self._templates = [_compile(path) for path in self.document.get("paths", {})]
         resource = DRAFT4.create_resource(self.document)
         self._registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, resource)
-
-    @classmethod
-    def load(cls, path: Path, *, base_path: str) -> OpenApiDocument:
-        text = path.read_text(encoding="utf-8")
-        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        return cls(document, base_path=base_path)
 
     def resolve(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
         """`node`, or what its `$ref` into the document points at."""

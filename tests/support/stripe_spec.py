@@ -15,7 +15,6 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,10 +24,10 @@ from referencing.jsonschema import DRAFT4
 
 from sandboxes.stripe import StripeApiError, decode_form
 from tests.support.recording import Exchange
+from tests.support.vendor_specs import vendor_spec_text
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_DIR = REPO_ROOT / ".." / "shared" / "vendor-specs" / "stripe-2020-08-27"
-SPEC_PATH = SPEC_DIR / "spec3.json"
+SPEC = "stripe-2020-08-27/spec3.json"
+FIXTURES = "stripe-2020-08-27/fixtures3.json"
 SPEC_URI = "urn:stripe:spec3"
 FORM = "application/x-www-form-urlencoded"
 MAX_MESSAGE = 300
@@ -204,4 +203,4 @@ class StripeSpec:
 @cache
 def load_stripe_spec() -> StripeSpec:
     """Stripe's spec3.json for API version 2020-08-27, loaded once per test session."""
-    return StripeSpec(json.loads(SPEC_PATH.read_text()))
+    return StripeSpec(json.loads(vendor_spec_text(SPEC)))

@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import Settings
+from tests.support.production import PRODUCTION
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -26,22 +27,61 @@ def test_secrets_are_never_rendered() -> None:
     assert "sk_test_sandbox" not in str(settings.model_dump())
 
 
-def test_production_refuses_placeholder_secrets_and_sandboxes() -> None:
-    with pytest.raises(ValidationError, match="placeholder secrets"):
-        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+def refusal(**values: object) -> str:
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return str(raised.value)
 
 
-def test_production_accepts_real_configuration() -> None:
+def test_production_lists_everything_that_is_wrong_at_once() -> None:
+    message = refusal(environment="production")
+
+    for problem in (
+        "LEDGERGATE_DATABASE_URL",
+        "SQLite",
+        "LEDGERGATE_RATE_LIMIT_STORAGE_URL",
+        "memory://",
+        "LEDGERGATE_AUTH__ISSUER",
+        "LEDGERGATE_ERP__ACCESS_TOKEN",
+        "LEDGERGATE_BILLING__API_KEY",
+        "LEDGERGATE_BILLING__WEBHOOK_SECRET",
+        "LEDGERGATE_CRM__ACCESS_TOKEN",
+        "LEDGERGATE_SUPPORT__API_TOKEN",
+        "LEDGERGATE_ERP__URL",
+        "LEDGERGATE_BILLING__URL",
+        "LEDGERGATE_CRM__URL",
+        "LEDGERGATE_SUPPORT__URL",
+    ):
+        assert problem in message
+    assert "12 problems" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"database_url": "sqlite+aiosqlite:///./var/prod.db"}, "LEDGERGATE_DATABASE_URL"),
+        ({"rate_limit_storage_url": "memory://"}, "LEDGERGATE_RATE_LIMIT_STORAGE_URL"),
+        ({"crm": {**PRODUCTION["crm"], "url": None}}, "LEDGERGATE_CRM__URL"),
+        ({"erp": {**PRODUCTION["erp"], "url": "http://erp.example/api/v1.0"}}, "https"),
+        ({"support": {**PRODUCTION["support"], "api_token": "sandbox-token"}}, "placeholder"),
+        ({"auth": {}}, "LEDGERGATE_AUTH__ISSUER"),
+    ],
+)
+def test_production_refuses_each_misconfiguration(change: dict[str, object], expected: str) -> None:
+    message = refusal(**{**PRODUCTION, **change})
+
+    assert expected in message
+    assert "1 problem" in message
+
+
+def test_in_memory_rate_limits_are_fine_when_rate_limiting_is_off() -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
-        environment="production",
-        erp={"url": "https://erp.example/api/v1.0", "access_token": "real-token"},
-        billing={
-            "url": "https://api.stripe.com",
-            "api_key": "sk_live_x",
-            "webhook_secret": "whsec_x",
-        },
-        crm={"url": "https://crm.example/api/v1", "access_token": "real-token"},
-        support={"url": "https://desk.example/desk/v2", "api_token": "real-token"},
+        **{**PRODUCTION, "rate_limit_storage_url": "memory://", "rate_limits": {"enabled": False}},
     )
+    assert settings.environment == "production"
+
+
+def test_production_accepts_a_replica_ready_configuration() -> None:
+    settings = Settings(_env_file=None, **PRODUCTION)  # type: ignore[arg-type]
     assert not settings.should_seed_demo_data
