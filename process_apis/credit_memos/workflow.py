@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
+from core.canonical.base import fit
 from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
 from core.errors import Conflict, LedgergateError
 from core.ids import new_id
@@ -162,7 +163,9 @@ def credit_line(invoice: InvoiceRow, memo: CreditMemoRow) -> ErpInvoiceLine:
     main = max(invoice.lines, key=lambda line: (line.amount, -line.sequence))
     return ErpInvoiceLine(
         sequence=1,
-        description=f"Credit {memo.reason_code} on {invoice.id}"[:100],
+        description=fit(
+            ErpInvoiceLine, "description", f"Credit {memo.reason_code} on {invoice.id}"
+        ),
         quantity=1,
         unit_price=memo.amount,
         tax_code=main.tax_code,
@@ -385,7 +388,9 @@ class CreditMemoWorkflow:
                     amount=memo.amount,
                     currency=memo.currency,
                     reason_code=SUPPORT_REASON[reason],
-                    note=f"{memo.id}: {memo.note or reason.value}"[:500],
+                    note=fit(
+                        ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}"
+                    ),
                 ),
                 entitlement_product_id=memo.entitlement_product_id,
                 entitlement_tier=SupportTier(memo.entitlement_tier)

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
 from core.errors import LedgergateError, NotFound
 from core.ids import new_id
@@ -271,7 +272,11 @@ class PaymentWorkflow:
                     posting_date=posting_date,
                     amount=payment.amount,
                     applies_to_invoice_id=invoice.erp_ref or "",
-                    description=f"Payment {payment.reference or payment.id}"[:100],
+                    description=fit(
+                        ErpCustomerPaymentCreate,
+                        "description",
+                        f"Payment {payment.reference or payment.id}",
+                    ),
                 ),
                 paid_on=payment.paid_on,
                 invoice_total=invoice.total,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
 from core.errors import LedgergateError
 from core.metrics import SETTLEMENT_CYCLE
@@ -268,12 +269,12 @@ class SettlementPostingWorkflow:
                         ErpJournalLine(
                             account_number=ledger.commission_expense_account,
                             amount=total,
-                            description=text[:100],
+                            description=fit(ErpJournalLine, "description", text),
                         ),
                         ErpJournalLine(
                             account_number=ledger.commission_payable_account,
                             amount=-total,
-                            description=text[:100],
+                            description=fit(ErpJournalLine, "description", text),
                         ),
                     ),
                 ),

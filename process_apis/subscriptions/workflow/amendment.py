@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.parties import ClosedPeriodPolicy
 from core.canonical.subscriptions import SubscriptionStatus
 from core.errors import LedgergateError
@@ -448,10 +449,12 @@ class SubscriptionAmendmentWorkflow:
         lines = (
             ErpInvoiceLine(
                 sequence=1,
-                description=(
+                description=fit(
+                    ErpInvoiceLine,
+                    "description",
                     f"Proration {terms.old.product_name} x{terms.old_quantity} -> "
-                    f"{terms.new.product_name} x{terms.quantity} from {since}"
-                )[:100],
+                    f"{terms.new.product_name} x{terms.quantity} from {since}",
+                ),
                 quantity=1,
                 unit_price=abs(preview.total),
                 tax_code=terms.new.tax_code,
