@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from core.auth import principal_of, requires
+from core.canonical.documents import CreditMemo, CreditMemoStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
+from core.pagination import Page
 from core.problems import problem_responses
+from process_apis.credit_memos import repository
 from process_apis.credit_memos.schemas import (
     CreditMemoApproval,
     CreditMemoCreate,
     CreditMemoResource,
 )
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
+from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
     IdempotencyKeyHeader,
     IdempotencyStore,
     Outcome,
     run_idempotently,
 )
+from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
 
 CreditMemoID = Annotated[
     str, Path(pattern=id_pattern("credit_memo"), examples=["cm_01jd0000000000000000000000"])
@@ -77,6 +81,29 @@ async def create_credit_memo(
     store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
     return await run_idempotently(
         store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.get(
+    "",
+    response_model=Page[CreditMemo],
+    operation_id="credit-memos-list",
+    dependencies=[requires("credit_memos:read")],
+    summary="List credit memos",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_credit_memos(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        CreditMemoStatus | None, Query(description="Only credit memos in this status.")
+    ] = None,
+    customer_id: CustomerFilter = None,
+    invoice_id: InvoiceFilter = None,
+) -> Page[CreditMemo]:
+    """Credit memos, newest first; `date_from`/`date_to` filter on the day each was requested."""
+    return await repository.list_credit_memos(
+        session, listing=listing, status=status, customer_id=customer_id, invoice_id=invoice_id
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.auth import requires
-from core.canonical.parties import CustomerCreate
+from core.canonical.parties import Customer, CustomerCreate, CustomerStatus
 from core.errors import VersionConflict
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.customers import service
 from process_apis.customers.runs import RunRef, RunState
@@ -23,6 +24,7 @@ from process_apis.idempotency import (
     Outcome,
     run_idempotently,
 )
+from process_apis.listing import ListQueryDep, PartnerFilter
 
 CustomerID = Annotated[str, Path(pattern=id_pattern("customer"))]
 IfMatchHeader = Annotated[
@@ -35,6 +37,29 @@ IfMatchHeader = Annotated[
 ]
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+@router.get(
+    "",
+    response_model=Page[Customer],
+    operation_id="customers-list",
+    dependencies=[requires("customers:read")],
+    summary="List customers",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_customers(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        CustomerStatus | None, Query(description="Only customers in this status.")
+    ] = None,
+    partner_id: PartnerFilter = None,
+) -> Page[Customer]:
+    """Customers, newest first; `date_from`/`date_to` filter on the day each was registered."""
+    return await service.list_customers(
+        session, listing=listing, status=status, partner_id=partner_id
+    )
+
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from core.auth import principal_of, requires
-from core.canonical.documents import InvoiceCreate
+from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
@@ -25,12 +26,51 @@ from process_apis.invoices.schemas import (
     PostingResult,
     PostingState,
 )
+from process_apis.listing import CustomerFilter, ListQueryDep
 
 InvoiceID = Annotated[
     str, Path(pattern=id_pattern("invoice"), examples=["inv_01jd0000000000000000000000"])
 ]
 
+InvoiceStatusFilter = Annotated[
+    InvoiceStatus | None, Query(description="Only invoices in this status.")
+]
+SubscriptionFilter = Annotated[
+    str | None,
+    Query(pattern=id_pattern("subscription"), description="Only this subscription's invoices."),
+]
+LIST_DESCRIPTION = (
+    "Newest first; `date_from`/`date_to` filter on the invoice date. Follow `next_cursor`."
+)
+
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+
+@router.get(
+    "",
+    response_model=Page[InvoiceResource],
+    operation_id="invoices-list",
+    deprecated=True,
+    openapi_extra={"x-successor-version": "/v2/invoices"},
+    dependencies=[requires("invoices:read")],
+    summary="List invoices",
+    description=LIST_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_invoices(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: InvoiceStatusFilter = None,
+    customer_id: CustomerFilter = None,
+    subscription_id: SubscriptionFilter = None,
+) -> Page[InvoiceResource]:
+    return await service.list_invoices(
+        session,
+        listing=listing,
+        status=status,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+    )
 
 
 @router.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.canonical.parties import CustomerStatus
@@ -13,11 +14,13 @@ from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
+from core.pagination import Page
 from process_apis.customers.service import UnknownReference
 from process_apis.invoices import repository
 from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive
 from process_apis.invoices.posting import WORKFLOW
 from process_apis.invoices.schemas import InvoiceResource
+from process_apis.listing import ListQuery, list_rows
 from process_apis.runs.schemas import RunSummary
 
 
@@ -89,3 +92,38 @@ async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> Invoic
     run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
     last_run = RunSummary.model_validate(run) if run is not None else None
     return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})
+
+
+async def list_invoices(
+    session: AsyncSession,
+    *,
+    listing: ListQuery,
+    status: InvoiceStatus | None = None,
+    customer_id: str | None = None,
+    subscription_id: str | None = None,
+) -> Page[InvoiceResource]:
+    """A page of invoices, newest first, each with its latest posting run."""
+    rows, cursor = await list_rows(
+        session,
+        select(InvoiceRow).options(selectinload(InvoiceRow.lines)),
+        InvoiceRow.id,
+        listing,
+        date_column=InvoiceRow.invoice_date,
+        updated_column=InvoiceRow.updated_at,
+        legal_entity_column=InvoiceRow.legal_entity_id,
+        equal={
+            InvoiceRow.status: status,
+            InvoiceRow.customer_id: customer_id,
+            InvoiceRow.subscription_id: subscription_id,
+        },
+    )
+    runs = await repository.latest_runs(
+        session, workflow=WORKFLOW, subject_ids=[row.id for row in rows]
+    )
+    items = [
+        InvoiceResource.model_validate(row).model_copy(
+            update={"last_run": RunSummary.model_validate(runs[row.id]) if row.id in runs else None}
+        )
+        for row in rows
+    ]
+    return Page[InvoiceResource](items=items, next_cursor=cursor)

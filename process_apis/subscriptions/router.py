@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from core.auth import requires
+from core.canonical.subscriptions import Subscription, SubscriptionStatus
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.customers.runs import RunState
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
@@ -17,6 +19,7 @@ from process_apis.idempotency import (
     Outcome,
     run_idempotently,
 )
+from process_apis.listing import CustomerFilter, ListQueryDep, PartnerFilter
 from process_apis.subscriptions import repository
 from process_apis.subscriptions.amendment import SubscriptionAmendmentWorkflow
 from process_apis.subscriptions.cancellation import SubscriptionCancelWorkflow
@@ -90,6 +93,29 @@ async def create_subscription(
     store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
     return await run_idempotently(
         store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
+    )
+
+
+@router.get(
+    "",
+    response_model=Page[Subscription],
+    operation_id="subscriptions-list",
+    dependencies=[requires("subscriptions:read")],
+    summary="List subscriptions",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_subscriptions(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        SubscriptionStatus | None, Query(description="Only subscriptions in this status.")
+    ] = None,
+    customer_id: CustomerFilter = None,
+    partner_id: PartnerFilter = None,
+) -> Page[Subscription]:
+    """Subscriptions, newest first; `date_from`/`date_to` filter on the day each was ordered."""
+    return await repository.list_subscriptions(
+        session, listing=listing, status=status, customer_id=customer_id, partner_id=partner_id
     )
 
 

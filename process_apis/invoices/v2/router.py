@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from core.auth import principal_of, requires
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
 from process_apis.idempotency import (
@@ -15,14 +16,48 @@ from process_apis.idempotency import (
 )
 from process_apis.invoices import service
 from process_apis.invoices.posting import InvoicePostingWorkflow
-from process_apis.invoices.router import InvoiceID
+from process_apis.invoices.router import (
+    LIST_DESCRIPTION,
+    InvoiceID,
+    InvoiceStatusFilter,
+    SubscriptionFilter,
+)
 from process_apis.invoices.schemas import PostingCreate, PostingState
 from process_apis.invoices.v2 import mapping
 from process_apis.invoices.v2.schemas import InvoiceCreateV2, InvoiceV2, PostingResultV2
+from process_apis.listing import CustomerFilter, ListQueryDep
 
 PREFIX = "/v2/invoices"
 
 router = APIRouter(prefix=PREFIX, tags=["invoices"])
+
+
+@router.get(
+    "",
+    response_model=Page[InvoiceV2],
+    operation_id="invoices-v2-list",
+    dependencies=[requires("invoices:read")],
+    summary="List invoices",
+    description=LIST_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_invoices(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: InvoiceStatusFilter = None,
+    customer_id: CustomerFilter = None,
+    subscription_id: SubscriptionFilter = None,
+) -> Page[InvoiceV2]:
+    page = await service.list_invoices(
+        session,
+        listing=listing,
+        status=status,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+    )
+    return Page[InvoiceV2](
+        items=[mapping.invoice(item) for item in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post(
