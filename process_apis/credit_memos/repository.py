@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.canonical.documents import CreditMemo, CreditMemoStatus
 from core.errors import NotFound
 from core.models.credit_memo import CreditMemoRow
-from core.models.workflow_run import StepStatus, WorkflowStepRow
 from core.pagination import Page
 from process_apis.listing import ListQuery, list_rows
 
@@ -23,18 +22,6 @@ async def get_credit_memo(
     if memo is None:
         raise NotFound(f"no credit memo {credit_memo_id}")
     return memo
-
-
-async def succeeded_step(session: AsyncSession, run_id: str, name: str) -> WorkflowStepRow | None:
-    """The run's step `name`, if it succeeded."""
-    step: WorkflowStepRow | None = await session.scalar(
-        select(WorkflowStepRow).where(
-            WorkflowStepRow.run_id == run_id,
-            WorkflowStepRow.name == name,
-            WorkflowStepRow.status == StepStatus.SUCCEEDED,
-        )
-    )
-    return step
 
 
 async def list_credit_memos(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from core.auth import principal_of, requires
+from core.auth import requires
 from core.canonical.documents import CreditMemo, CreditMemoStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
@@ -19,13 +19,8 @@ from process_apis.credit_memos.schemas import (
     CreditMemoResource,
 )
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep, SessionDep
+from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
 
 CreditMemoID = Annotated[
@@ -58,11 +53,9 @@ def _outcome(memo: CreditMemoResource, created: bool) -> Outcome:
 )
 async def create_credit_memo(
     data: CreditMemoCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Request a credit on a posted invoice; above the approval threshold it awaits approval.
 
@@ -74,14 +67,11 @@ async def create_credit_memo(
 
     async def handle() -> Outcome:
         memo = await workflow.request(
-            data, principal=principal_of(request), correlation_id=correlation_id
+            data, principal=caller.principal, correlation_id=caller.correlation_id
         )
         return _outcome(memo, created=True)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -131,11 +121,9 @@ async def get_credit_memo(credit_memo_id: CreditMemoID, context: ContextDep) -> 
 async def approve_credit_memo(
     credit_memo_id: CreditMemoID,
     data: CreditMemoApproval,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Approve the credit, then issue it: ERP credit memo, billing credit note, support desk.
 
@@ -146,11 +134,11 @@ async def approve_credit_memo(
 
     async def handle() -> Outcome:
         memo = await workflow.approve(
-            credit_memo_id, approver=client_id, correlation_id=correlation_id, note=data.note
+            credit_memo_id,
+            approver=caller.client_id,
+            correlation_id=caller.correlation_id,
+            note=data.note,
         )
         return _outcome(memo, created=False)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)

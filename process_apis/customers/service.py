@@ -6,19 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import CUSTOMER_STATUS, Customer, CustomerCreate, CustomerStatus
-from core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
+from core.errors import Conflict, LedgergateError, NotFound
 from core.ids import new_id
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.partner import PartnerRow
 from core.pagination import Page
 from process_apis.customers.schemas import CustomerUpdate
+from process_apis.errors import UnknownReference
 from process_apis.listing import ListQuery, list_rows
-
-
-class UnknownReference(BusinessRuleViolation):
-    slug = "unknown-reference"
-    title = "The request refers to an object that does not exist"
 
 
 class DuplicateErpNumber(Conflict):
@@ -54,13 +50,6 @@ async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Cus
     )
     session.add(customer)
     await session.flush()
-    return customer
-
-
-async def get_customer(session: AsyncSession, customer_id: str) -> CustomerRow:
-    customer = await session.get(CustomerRow, customer_id)
-    if customer is None:
-        raise NotFound(f"no customer {customer_id}")
     return customer
 
 

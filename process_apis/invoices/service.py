@@ -1,4 +1,4 @@
-"""Invoice registration and reads."""
+"""Invoice registration, reads, and the entry to their posting."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
 from core.pagination import Page
-from process_apis.customers.service import UnknownReference
-from process_apis.invoices import repository
-from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive
-from process_apis.invoices.posting import WORKFLOW
-from process_apis.invoices.schemas import InvoiceResource
+from process_apis.deps import Caller, ProcessContext
+from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.invoices.errors import CurrencyMismatch
+from process_apis.invoices.schemas import InvoiceResource, PostingCreate, PostingResult
+from process_apis.invoices.workflow import WORKFLOW, InvoicePostingWorkflow
 from process_apis.listing import ListQuery, list_rows
+from process_apis.lookups import get_invoice
+from process_apis.runs.repository import latest_run, latest_runs
 from process_apis.runs.schemas import RunSummary
 
 
@@ -88,8 +90,8 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
 
 async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> InvoiceResource:
     """The invoice, its lines, its posting acknowledgement and its latest posting run."""
-    invoice = await repository.get_invoice(session, invoice_id)
-    run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+    invoice = await get_invoice(session, invoice_id)
+    run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
     last_run = RunSummary.model_validate(run) if run is not None else None
     return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})
 
@@ -117,9 +119,7 @@ async def list_invoices(
             InvoiceRow.subscription_id: subscription_id,
         },
     )
-    runs = await repository.latest_runs(
-        session, workflow=WORKFLOW, subject_ids=[row.id for row in rows]
-    )
+    runs = await latest_runs(session, workflow=WORKFLOW, subject_ids=[row.id for row in rows])
     items = [
         InvoiceResource.model_validate(row).model_copy(
             update={"last_run": RunSummary.model_validate(runs[row.id]) if row.id in runs else None}
@@ -127,3 +127,22 @@ async def list_invoices(
         for row in rows
     ]
     return Page[InvoiceResource](items=items, next_cursor=cursor)
+
+
+async def register_invoice(session: AsyncSession, *, data: InvoiceCreate) -> InvoiceResource:
+    """`create_invoice`, answered as the resource a caller reads back."""
+    invoice = await create_invoice(session, data=data)
+    return await get_invoice_resource(session, invoice.id)
+
+
+async def post_invoice(
+    context: ProcessContext, *, invoice_id: str, request: PostingCreate, caller: Caller
+) -> PostingResult:
+    """Post the invoice to the ERP (every API version's one entry to the posting workflow)."""
+    return await InvoicePostingWorkflow(context).post(
+        invoice_id=invoice_id,
+        request=request,
+        client_id=caller.client_id,
+        correlation_id=caller.correlation_id,
+        principal=caller.principal,
+    )
