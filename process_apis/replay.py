@@ -7,7 +7,6 @@ finds what the interrupted attempt created instead of creating it twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,10 +21,8 @@ from process_apis.credit_memos import workflow as credit_memos
 from process_apis.customers import sync as customer_sync
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import resync as entitlement_resync
-from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices import posting
 from process_apis.payments import workflow as payments
-from process_apis.payments.inbox import BillingInbox
 from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
 from process_apis.settlements import posting as settlements
 from process_apis.subscriptions import amendment, cancellation, order
@@ -51,7 +48,6 @@ class Replayer:
         credit_memo = credit_memos.CreditMemoWorkflow(context)
         payment = payments.PaymentWorkflow(context)
         settlement = settlements.SettlementPostingWorkflow(context)
-        self.inbox = BillingInbox(context)
         self.resumers: dict[str, Callable[[str], Awaitable[Any]]] = {
             posting.WORKFLOW: invoice_posting.resume,
             credit_memos.WORKFLOW: credit_memo.resume,
@@ -98,27 +94,6 @@ class Replayer:
         for run_id, workflow in claimed:
             report.add(await self._resume(run_id, workflow))
         return report
-
-    async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
-        """The worker loop: drain due runs, purge expired idempotency keys, sleep."""
-        store = IdempotencyStore(
-            self.context.sessionmaker, self.context.settings.idempotency_retention
-        )
-        while not stop.is_set():
-            inbox = await self.inbox.drain()
-            if inbox.consumed:
-                logger.info("billing.inbox.batch", extra={"consumed": inbox.consumed})
-            report = await self.run_once()
-            if report.claimed:
-                logger.info("replay.batch", extra={"claimed": report.claimed, **report.outcomes})
-            purged = await store.purge_expired()
-            if purged:
-                logger.info("idempotency.purged", extra={"count": purged})
-            if report.claimed < WORKER_BATCH:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
-                except TimeoutError:
-                    pass
 
     async def close(self, run_id: str, *, status: RunStatus, note: str, operator: str) -> None:
         """Resolve (fixed elsewhere) or discard (given up, compensated) a queued run."""

@@ -1822,7 +1822,7 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.business_central = api.state
-    install_faults(app)  # tests and benchmarks only: see sandboxes.faults
+    install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
 
 

@@ -2141,5 +2141,5 @@ def create_app(state: StripeState | None = None) -> Starlette:
         exception_handlers={HTTPException: _unrecognized_url},
     )
     app.state.stripe = state or StripeState()
-    install_faults(app)  # tests and benchmarks only: see sandboxes.faults
+    install_faults(app, "billing")  # tests, demos and benchmarks only: see sandboxes.faults
     return app

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.gateway_process import gateway_env, start_gateway, stop
 from tests.support.invoices import invoice_body
+from tests.support.sandbox_processes import UNREACHABLE_URLS
 
 
 def free_port() -> int:
@@ -32,6 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LEDGERGATE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "LEDGERGATE_PORT": str(port),
         "LEDGERGATE_ENVIRONMENT": "development",
+        "LEDGERGATE_WORKER_INTERVAL_SECONDS": "1",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
@@ -96,10 +98,45 @@ def test_the_served_gateway_posts_an_invoice(platform: httpx.Client) -> None:
     assert posted.json()["posting"]["erp_document_number"].startswith("PS-INV")
 
 
+def test_a_queued_posting_completes_by_itself(served: str, platform: httpx.Client) -> None:
+    """`make run`: the ERP fails, the posting is queued (202); the ERP comes back, and the
+    gateway's own background work posts it at the run's retry time, with nobody asking."""
+    faults = f"{served}/_sandbox/erp/faults"
+    assert httpx.post(faults, json={"error_rate": 1.0}).status_code == 200
+    invoice = platform.post("/v1/invoices", json=invoice_body()).json()
+    try:
+        queued = platform.post(
+            f"/v1/invoices/{invoice['id']}/postings",
+            json={},
+            headers={"Idempotency-Key": f"queued-{invoice['id']}"},
+        )
+    finally:
+        assert httpx.delete(faults).status_code == 200
+    assert queued.status_code == 202, queued.text
+    run_url = queued.headers["Location"]
+    deadline = time.monotonic() + 90  # the first retry is due 30 s after the failure
+    while (run := platform.get(run_url).json())["status"] != "succeeded":
+        assert run["status"] == "pending_retry", run
+        assert time.monotonic() < deadline, run
+        time.sleep(1)
+    posted = platform.get(f"/v1/invoices/{invoice['id']}").json()
+    assert posted["status"] == "posted"
+    assert posted["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_faults_of_a_backend_that_is_not_an_in_process_sandbox_are_not_found(
+    served: str,
+) -> None:
+    answer = httpx.get(f"{served}/_sandbox/ledger/faults")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_several_workers_start_and_log_json(tmp_path: Path) -> None:
     """The supervisor migrates and seeds once; each worker answers and logs JSON lines."""
     log = tmp_path / "serve.log"
-    env = gateway_env(tmp_path / "ledgergate.db")
+    # several processes may not each run a sandbox of their own: backends are shared
+    env = gateway_env(tmp_path / "ledgergate.db", **UNREACHABLE_URLS)
     process, base = start_gateway(env, log, workers=2)
     try:
         for attempt in range(8):  # spread over both workers

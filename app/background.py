@@ -1,0 +1,83 @@
+"""The background work: one pass drains the webhook inbox, retries due runs, purges keys.
+
+`ledgergate worker` runs it beside the gateway (production); `ledgergate serve` runs it
+in process when `LEDGERGATE_BACKGROUND_WORK` is on (the default in development), so a
+`202` posting completes by itself. Every kind of work claims with `SKIP LOCKED`, so any
+number of processes run it side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from process_apis.deps import ProcessContext
+from process_apis.idempotency import IdempotencyStore
+from process_apis.payments.inbox import BillingInbox
+from process_apis.replay import WORKER_BATCH, Replayer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    inbox: int = 0
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    purged: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
+        )
+
+
+class BackgroundWork:
+    def __init__(self, context: ProcessContext) -> None:
+        self.inbox = BillingInbox(context)
+        self.replayer = Replayer(context)
+        self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+
+    async def run_once(self) -> PassReport:
+        """One pass of every kind of background work, inbox first (it may queue runs)."""
+        inbox = await self.inbox.drain()
+        replayed = await self.replayer.run_once()
+        report = PassReport(
+            inbox=inbox.consumed,
+            claimed=replayed.claimed,
+            outcomes=replayed.outcomes,
+            purged=await self.keys.purge_expired(),
+        )
+        if report.inbox or report.claimed or report.purged:
+            logger.info(
+                "background.pass",
+                extra={
+                    "inbox": report.inbox,
+                    "claimed": report.claimed,
+                    "purged": report.purged,
+                    **report.outcomes,
+                },
+            )
+        return report
+
+    async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
+        """Passes until `stop` is set; sleeps `interval` when a pass left nothing waiting.
+
+        A failed pass (the database restarting, say) is logged and tried again after
+        `interval`: the loop outlives it.
+        """
+        while not stop.is_set():
+            busy = False
+            try:
+                report = await self.run_once()
+                busy = report.claimed >= WORKER_BATCH
+            except Exception:
+                logger.exception("background.pass.failed")
+            if not busy:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                except TimeoutError:
+                    pass
