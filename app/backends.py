@@ -6,11 +6,13 @@ every backend has one, never loads them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
+from starlette.types import ASGIApp
 
 from core.settings import BackendSettings, Settings
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
@@ -36,6 +38,7 @@ ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
 BILLING_SANDBOX_URL = "http://billing.sandbox"
 CRM_SANDBOX_URL = "http://crm.sandbox/api/v1"
 SUPPORT_SANDBOX_URL = "http://support.sandbox/desk/v2"
+GATEWAY_BILLING_WEBHOOK = "http://gateway.internal/webhooks/billing/stripe"
 
 
 @dataclass
@@ -56,6 +59,22 @@ class Backends:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        if self.billing_sandbox is not None and self.billing_sandbox.webhook_tasks:
+            for task in self.billing_sandbox.webhook_tasks:
+                task.cancel()
+            await asyncio.gather(*self.billing_sandbox.webhook_tasks, return_exceptions=True)
+
+    def deliver_billing_events(self, gateway: ASGIApp, *, secret: str) -> None:
+        """Have the in-process billing sandbox send its signed events to the gateway's
+        webhook, as Stripe would, so billing-driven workflows run on their own."""
+        from sandboxes.stripe import WebhookEndpoint
+
+        if self.billing_sandbox is None:
+            return
+        self.billing_sandbox.webhook_tasks = set()
+        self.billing_sandbox.webhook_endpoints.append(
+            WebhookEndpoint(url=GATEWAY_BILLING_WEBHOOK, secret=secret, app=gateway)
+        )
 
 
 TransportWrapper = Callable[[str, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]

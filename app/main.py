@@ -55,6 +55,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime(settings, backends=backends) as running:
+            if backends is None:  # a billing sandbox of its own sends it its events
+                running.backends.deliver_billing_events(
+                    app, secret=settings.billing.webhook_secret.get_secret_value()
+                )
             if settings.should_seed_demo_data:
                 await seed_demo_estate(running.sessionmaker)
                 await seed_demo_clients(running.sessionmaker)

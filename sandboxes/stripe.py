@@ -14,8 +14,8 @@ preview, retrieve, list). Each operation accepts the documented parameters it
 implements and refuses any other as `parameter_unknown`, like Stripe does for a
 parameter it does not know. Stripe has no customer currency parameter: a customer's
 `currency` is set by its first invoice item or subscription; Ledgergate keeps its
-canonical currency in `metadata[currency]`. Paying always succeeds: there are no
-payment methods here, so automatically collected invoices are paid when finalized.
+canonical currency in `metadata[currency]`. Payment succeeds unless the customer's
+default payment method is one of Stripe's failing test payment methods.
 
 Subscriptions bill in advance for periods counted from their creation (`month` and
 `year` keep the day of the month). Changing items prorates the way Stripe documents
@@ -26,8 +26,11 @@ on the new price charged, as separate `proration: true` invoice items over
 `StripeState.clock`: requests first bill every period it has moved past, so a
 `ManualClock` drives renewals.
 
-Events (`invoice.finalized`, `invoice.paid`, `customer.subscription.updated` and
-`.deleted`, `credit_note.created`) are kept in `StripeState.events` and, after the
+Collecting an invoice charges the customer's `invoice_settings[default_payment_method]`,
+where Stripe's test payment methods decide the outcome (`_charge`). Events
+(`invoice.finalized`, `invoice.paid`, `invoice.payment_failed`,
+`customer.subscription.updated` and `.deleted`, `credit_note.created`,
+`charge.dispute.created`) are kept in `StripeState.events` and, after the
 request that caused them is answered, POSTed to each `WebhookEndpoint` with Stripe's
 `Stripe-Signature` header, retried with backoff on failure.
 """
@@ -73,6 +76,8 @@ INVOICE_LINES_SHOWN = 10
 MAX_SUBSCRIPTION_ITEMS = 20
 WEBHOOK_RETRY_DELAYS = (1.0, 5.0, 25.0)
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+DECLINED_PAYMENT_METHOD = "pm_card_chargeCustomerFail"
+DISPUTED_PAYMENT_METHOD = "pm_card_createDispute"
 
 JsonObject = dict[str, Any]
 Params = dict[str, Any]
@@ -379,6 +384,7 @@ class StripeState:
     prices: dict[str, JsonObject] = field(default_factory=dict)
     subscriptions: dict[str, JsonObject] = field(default_factory=dict)
     credit_notes: dict[str, JsonObject] = field(default_factory=dict)
+    disputes: dict[str, JsonObject] = field(default_factory=dict)
     events: list[JsonObject] = field(default_factory=list)
     idempotent_responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     clock: Callable[[], int] = _now
@@ -386,6 +392,10 @@ class StripeState:
     webhook_retry_delays: tuple[float, ...] = WEBHOOK_RETRY_DELAYS
     webhook_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
+    webhook_tasks: set[asyncio.Task[None]] | None = None
+    """When set, deliveries run as tasks of their own, kept here until done, instead of
+    after the answer within its request: a gateway running this sandbox in process must
+    not wait for its own webhook (and its retries) inside a billing call."""
     outbox: list[JsonObject] = field(default_factory=list)
     request: RequestContext | None = None
 
@@ -458,10 +468,22 @@ def _page(objects: list[JsonObject], call: Call, *, url: str, kind: str) -> Json
 # --- operations ------------------------------------------------------------------------
 
 
+CUSTOMER_PARAMS = frozenset(
+    {"name", "email", "description", "phone", "metadata", "preferred_locales", "invoice_settings"}
+)
+
+
+def _invoice_settings(call: Call, current: JsonObject) -> JsonObject:
+    """The customer's `invoice_settings` with the `default_payment_method` sent, if any."""
+    settings = call.nested("invoice_settings")
+    if settings is None:
+        return current
+    settings.check_known(frozenset({"default_payment_method"}))
+    return {**current, "default_payment_method": settings.string("default_payment_method")}
+
+
 def create_customer(state: StripeState, call: Call) -> JsonObject:
-    call.check_known(
-        frozenset({"name", "email", "description", "phone", "metadata", "preferred_locales"}),
-    )
+    call.check_known(CUSTOMER_PARAMS)
     customer: JsonObject = {
         "id": new_object_id("cus"),
         "object": "customer",
@@ -475,7 +497,9 @@ def create_customer(state: StripeState, call: Call) -> JsonObject:
         "discount": None,
         "email": call.string("email"),
         "invoice_prefix": secrets.token_hex(4).upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None},
+        "invoice_settings": _invoice_settings(
+            call, {"custom_fields": None, "default_payment_method": None, "footer": None}
+        ),
         "livemode": False,
         "metadata": call.metadata(),
         "name": call.string("name"),
@@ -496,10 +520,9 @@ def retrieve_customer(state: StripeState, call: Call) -> JsonObject:
 
 def update_customer(state: StripeState, call: Call) -> JsonObject:
     """Only the parameters sent change; an empty `email`, `phone` or `description` unsets it."""
-    call.check_known(
-        frozenset({"name", "email", "description", "phone", "metadata", "preferred_locales"}),
-    )
+    call.check_known(CUSTOMER_PARAMS)
     customer = state.customer(call.path["customer"], param="id")
+    customer["invoice_settings"] = _invoice_settings(call, customer["invoice_settings"])
     for name in ("name", "email", "description", "phone"):
         if name in call.params:
             customer[name] = call.string(name)
@@ -849,14 +872,56 @@ def _mark_paid(state: StripeState, invoice: JsonObject, *, out_of_band: bool) ->
     if not out_of_band and invoice["amount_due"] > 0:
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
+        invoice["charge"] = new_object_id("ch")
     _emit(state, "invoice.paid", invoice)
 
 
+def _charge(state: StripeState, invoice: JsonObject) -> bool:
+    """Charge the customer's default payment method; False when it is declined.
+
+    Stripe's test payment methods decide: `pm_card_chargeCustomerFail` is declined
+    (`invoice.payment_failed`, the invoice stays open), `pm_card_createDispute` pays and
+    is then disputed (`charge.dispute.created`); any other, or none, pays.
+    """
+    customer = state.customers[invoice["customer"]]
+    method = customer["invoice_settings"]["default_payment_method"]
+    if method == DECLINED_PAYMENT_METHOD:
+        invoice["attempted"] = True
+        invoice["attempt_count"] += 1
+        _emit(state, "invoice.payment_failed", invoice)
+        return False
+    _mark_paid(state, invoice, out_of_band=False)
+    if method == DISPUTED_PAYMENT_METHOD and invoice["charge"] is not None:
+        _dispute(state, invoice)
+    return True
+
+
+def _dispute(state: StripeState, invoice: JsonObject) -> None:
+    """The cardholder disputes the invoice's charge, as Stripe's test card does at once."""
+    dispute: JsonObject = {
+        "id": new_object_id("dp"),
+        "object": "dispute",
+        "amount": invoice["amount_paid"],
+        "balance_transactions": [],
+        "charge": invoice["charge"],
+        "created": state.clock(),
+        "currency": invoice["currency"],
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {"invoice": invoice["id"]},
+        "payment_intent": None,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    state.disputes[dispute["id"]] = dispute
+    _emit(state, "charge.dispute.created", dispute)
+
+
 def _collect(state: StripeState, invoice: JsonObject) -> None:
-    """Finalize; charge automatically collected invoices (payment always succeeds here)."""
+    """Finalize; charge automatically collected invoices."""
     _finalize(state, invoice)
     if invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
-        _mark_paid(state, invoice, out_of_band=False)
+        _charge(state, invoice)
 
 
 def finalize_invoice(state: StripeState, call: Call) -> JsonObject:
@@ -883,8 +948,14 @@ def pay_invoice(state: StripeState, call: Call) -> JsonObject:
         raise StripeApiError(400, "You cannot pay a void invoice.")
     if invoice["status"] == "draft":
         _finalize(state, invoice)
-    if invoice["status"] != "paid":
-        _mark_paid(state, invoice, out_of_band=out_of_band)
+    if invoice["status"] == "paid":
+        return invoice
+    if out_of_band:
+        _mark_paid(state, invoice, out_of_band=True)
+    elif not _charge(state, invoice):
+        raise StripeApiError(
+            402, "Your card was declined.", type_="card_error", code="card_declined"
+        )
     return invoice
 
 
@@ -2006,7 +2077,12 @@ def _endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
             state.request = None
         events, state.outbox = state.outbox, []
         if events and state.webhook_endpoints:
-            response.background = BackgroundTask(deliver_events, state, events)
+            if state.webhook_tasks is None:
+                response.background = BackgroundTask(deliver_events, state, events)
+            else:
+                task = asyncio.create_task(deliver_events(state, events))
+                state.webhook_tasks.add(task)
+                task.add_done_callback(state.webhook_tasks.discard)
         return response
 
     return handle

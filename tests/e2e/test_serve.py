@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway_process import gateway_env, start_gateway, stop
+from app.seed import demo_id
+from tests.support.gateway_process import gateway_env, start_gateway, stop, token
 from tests.support.invoices import invoice_body
 from tests.support.sandbox_processes import UNREACHABLE_URLS
 
@@ -122,6 +123,54 @@ def test_a_queued_posting_completes_by_itself(served: str, platform: httpx.Clien
     posted = platform.get(f"/v1/invoices/{invoice['id']}").json()
     assert posted["status"] == "posted"
     assert posted["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_billing_events_drive_the_served_gateway_by_themselves(
+    served: str, platform: httpx.Client
+) -> None:
+    """An order bills a first invoice in the billing sandbox, which sends its signed
+    `invoice.finalized` and `invoice.paid` to the gateway's webhook; the gateway's own
+    background work registers the invoice, posts it to the ERP and applies the payment."""
+    customer = platform.post(
+        "/v1/customers",
+        json={
+            "name": "Initech",
+            "email": "ap@initech.example",
+            "legal_entity_id": demo_id("legal_entity", 1),
+            "currency": "USD",
+        },
+    )
+    assert customer.status_code == 201, customer.text
+    ordered = platform.post(
+        "/v1/subscriptions",
+        json={
+            "customer_id": customer.json()["id"],
+            "price_id": demo_id("price", 11),
+            "quantity": 2,
+        },
+        headers={"Idempotency-Key": "serve-order-1"},
+    )
+    assert ordered.status_code == 201, ordered.text
+    subscription_id = ordered.json()["subscription"]["id"]
+    finance = token(served, "demo-finance-ops", "demo-finance-ops-secret")
+    ops = httpx.Client(base_url=served, headers={"Authorization": f"Bearer {finance}"})
+    deadline = time.monotonic() + 60
+    while not (
+        applied := ops.get(
+            "/ops/v1/runs", params={"workflow": "payment", "status": "succeeded"}
+        ).json()["items"]
+    ):
+        assert time.monotonic() < deadline, "billing's payment was never applied"
+        time.sleep(1)
+    payment = ops.get(f"/v1/payments/{applied[0]['subject_id']}").json()
+    assert (payment["source"], payment["status"], payment["amount"]) == (
+        "billing",
+        "applied",
+        2 * 4900,
+    )
+    invoice = ops.get(f"/v1/invoices/{payment['invoice_id']}").json()
+    assert (invoice["subscription_id"], invoice["status"]) == (subscription_id, "paid")
+    assert invoice["posting"]["erp_document_number"].startswith("PS-INV")
 
 
 def test_faults_of_a_backend_that_is_not_an_in_process_sandbox_are_not_found(

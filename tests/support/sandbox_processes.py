@@ -79,29 +79,36 @@ def free_port() -> int:
 
 @contextmanager
 def sandbox_process(
-    backend: Backend, *, faults: FaultConfig | None = None, log: Path | None = None
+    backend: Backend,
+    *,
+    faults: FaultConfig | None = None,
+    log: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[SandboxProcess]:
-    """A running sandbox process; `faults` is its initial fault configuration (via env)."""
+    """A running sandbox process; `faults` is its initial fault configuration (via env),
+    `options` more options of `ledgergate sandbox`."""
     env = {**os.environ}
     env.pop(FAULTS_ENV, None)
     if faults is not None:
         env[FAULTS_ENV] = json.dumps(faults.model_dump(mode="json"))
     log_path = log or Path(os.devnull)
     with log_path.open("ab") as output:
-        sandbox = _start(backend, env, output)
+        sandbox = _start(backend, env, output, options)
         try:
             yield sandbox
         finally:
             _stop(sandbox.process)
 
 
-def _start(backend: Backend, env: dict[str, str], output: IO[bytes]) -> SandboxProcess:
+def _start(
+    backend: Backend, env: dict[str, str], output: IO[bytes], options: tuple[str, ...]
+) -> SandboxProcess:
     """Start on a free port; another process may take the port first, so try a few."""
     failures: list[str] = []
     for _ in range(PORT_ATTEMPTS):
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "sandbox", backend, "--port", str(port)],
+            [sys.executable, "-m", "app.cli", "sandbox", backend, "--port", str(port), *options],
             cwd=REPO_ROOT,
             env=env,
             stdout=output,
