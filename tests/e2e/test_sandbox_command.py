@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.sandbox_processes import sandbox_process
+from app.sandbox_servers import PORTS, sandbox_url
+from sandboxes.faults import FAULTS_PATH
+from tests.support.sandbox_processes import REPO_ROOT, STARTUP_SECONDS, free_port, sandbox_process
 
 SECRET = "whsec_sandbox"  # the billing webhook secret's default, which the sandbox signs with
 
@@ -79,3 +83,36 @@ def test_the_billing_sandbox_sends_signed_events_and_retries_a_failed_delivery(
     signed = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     assert digest == signed.hexdigest()
     assert first_signature.startswith("t=")
+
+
+def test_sandbox_all_serves_the_four_backends_on_consecutive_ports() -> None:
+    first = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "sandbox", "all", "--port", str(first)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        urls = {name: sandbox_url(name, port=first + offset) for offset, name in enumerate(PORTS)}
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                answers = {
+                    name: httpx.get(httpx.URL(url).join(FAULTS_PATH)) for name, url in urls.items()
+                }
+                break
+            except httpx.TransportError:
+                assert process.poll() is None
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert {name: answer.status_code for name, answer in answers.items()} == dict.fromkeys(
+            PORTS, 200
+        )
+        companies = httpx.get(f"{urls['erp']}/companies").json()["value"]
+        assert len(companies) == 2
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    for name, url in urls.items():
+        assert f"LEDGERGATE_{name.upper()}__URL={url}" in output

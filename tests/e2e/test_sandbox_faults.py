@@ -39,7 +39,9 @@ async def test_an_invalid_configuration_is_refused(gateway: Gateway) -> None:
     assert gateway.backends.faults["erp"].config == FaultConfig()
 
 
-async def test_a_production_gateway_on_real_backends_exposes_no_fault_control(tmp_path: Path) -> None:
+async def test_a_production_gateway_on_real_backends_exposes_no_fault_control(
+    tmp_path: Path,
+) -> None:
     backends = {
         name.removeprefix("LEDGERGATE_").split("__")[0].lower(): {"url": url}
         for name, url in UNREACHABLE_URLS.items()
