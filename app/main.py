@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import sandbox_faults
 from app.backends import Backends
-from process_apis.worker import BackgroundWork
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
@@ -29,6 +28,7 @@ from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import seed_demo_clients, seed_demo_estate
 from core.settings import Settings, get_settings
+from process_apis.worker import BackgroundWork
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 
