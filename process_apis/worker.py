@@ -22,6 +22,7 @@ from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
 from process_apis.idempotency import IdempotencyStore
+from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoicePostingWorkflow,
+    InvoiceVoidWorkflow,
     CreditMemoWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,

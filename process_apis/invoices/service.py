@@ -18,7 +18,14 @@ from core.pagination import Page
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
 from process_apis.invoices.errors import CurrencyMismatch
-from process_apis.invoices.schemas import InvoiceResource, PostingCreate, PostingResult
+from process_apis.invoices.schemas import (
+    InvoiceResource,
+    PostingCreate,
+    PostingResult,
+    VoidCreate,
+    VoidResult,
+)
+from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import WORKFLOW, InvoicePostingWorkflow
 from process_apis.listing import ListQuery, list_rows
 from process_apis.lookups import get_invoice
@@ -146,3 +153,10 @@ async def post_invoice(
         correlation_id=caller.correlation_id,
         principal=caller.principal,
     )
+
+
+async def void_invoice(
+    context: ProcessContext, *, invoice_id: str, request: VoidCreate, caller: Caller
+) -> VoidResult:
+    """Void an invoice that was never posted, here and in billing (every API version's entry)."""
+    return await InvoiceVoidWorkflow(context).void(invoice_id, request, caller=caller)

@@ -34,6 +34,7 @@ from sandboxes.stripe.invoices import (
     list_invoices,
     pay_invoice,
     retrieve_invoice,
+    void_invoice,
 )
 from sandboxes.stripe.products import (
     create_price,
@@ -231,6 +232,7 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/invoices/{invoice}", _endpoint(retrieve_invoice), methods=["GET"]),
         Route("/v1/invoices/{invoice}/finalize", _endpoint(finalize_invoice), methods=["POST"]),
         Route("/v1/invoices/{invoice}/pay", _endpoint(pay_invoice), methods=["POST"]),
+        Route("/v1/invoices/{invoice}/void", _endpoint(void_invoice), methods=["POST"]),
         Route("/v1/products", _endpoint(create_product), methods=["POST"]),
         Route("/v1/products/{id}", _endpoint(retrieve_product), methods=["GET"]),
         Route("/v1/prices", _endpoint(create_price), methods=["POST"]),

@@ -440,6 +440,20 @@ def pay_invoice(state: StripeState, call: Call) -> JsonObject:
     return invoice
 
 
+def void_invoice(state: StripeState, call: Call) -> JsonObject:
+    """Void a finalized invoice that is still open; paid, draft and void ones are refused."""
+    call.check_known(frozenset())
+    invoice = state.invoice(call.path["invoice"])
+    if invoice["status"] != "open":
+        raise StripeApiError(
+            400, f"You can only void open invoices; this invoice is {invoice['status']}."
+        )
+    invoice["status"] = "void"
+    invoice["status_transitions"]["voided_at"] = state.clock()
+    emit(state, "invoice.voided", invoice)
+    return invoice
+
+
 def retrieve_invoice(state: StripeState, call: Call) -> JsonObject:
     call.check_known(frozenset())
     return state.invoice(call.path["invoice"])
