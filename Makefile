@@ -34,7 +34,7 @@ node_modules/.installed: package.json package-lock.json
 
 tools: node_modules/.installed ## Install the npm contract tools into node_modules/
 
-run: install ## Start the gateway on the embedded default (SQLite, in-process sandboxes)
+run: install ## Start the gateway on the embedded default (SQLite, in-process sandboxes and background work)
 	$(UV) run ledgergate serve
 
 test: install tools lint pytest ## Lint, type-check and run every test, contract checks included

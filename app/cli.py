@@ -20,22 +20,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
+from app.backends import private_sandboxes
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.main import WORKER_START_SECONDS
 from app.runtime import prepare_database, runtime
+from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
 from core.migrate import upgrade
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from process_apis import reconciliation
 from process_apis.reconciliation import Reconciliation
 from process_apis.runs.queue import queue_condition
-from process_apis.worker import replayer, run_forever
+from process_apis.worker import BackgroundWork, replayer
 
 T = TypeVar("T")
 
@@ -61,15 +63,28 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    background: Annotated[
+        bool | None,
+        typer.Option(
+            help="Run the background work (retries, webhook inbox, purges) in process "
+            "[default: on in development]."
+        ),
+    ] = None,
 ) -> None:
     """Start the gateway (migrates the database first)."""
+    if background is not None:  # each uvicorn process reads its settings afresh
+        os.environ["LEDGERGATE_BACKGROUND_WORK"] = str(background).lower()
+        get_settings.cache_clear()
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     configure_logging(settings.log_level)
+    if workers > 1:
+        _refuse_private_sandboxes(settings, f"serve --workers {workers}")
     console.print(
         f"[bold green]Ledgergate[/] listening on [bold]http://{host}:{port}[/] "
         f"(docs: http://{host}:{port}/docs) · environment {settings.environment} · "
-        f"database {settings.database_url.split('://', 1)[0]}"
+        f"database {settings.database_url.split('://', 1)[0]} · background work "
+        f"{'in process' if settings.runs_background_work else 'off (run `ledgergate worker`)'}"
     )
     if settings.should_seed_demo_data:
         console.print("Demo API clients (development only; the secrets are public):")
@@ -93,6 +108,22 @@ def serve(
         proxy_headers=False,
         timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
+
+
+def _refuse_private_sandboxes(settings: Settings, command: str) -> None:
+    """Stop when this process would get sandboxes of its own that no other process sees."""
+    private = private_sandboxes(settings)
+    if not private:
+        return
+    console.print(
+        f"[red]ledgergate {command} refuses to start:[/] no URL for {', '.join(private)}, so "
+        "it would run a private in-memory sandbox that the gateway cannot see. Start the "
+        "sandboxes once for every process (`ledgergate sandbox all`) and give each process "
+        "their URLs:"
+    )
+    for name in private:
+        console.print(f"  LEDGERGATE_{name.upper()}__URL={sandbox_url(name)}")
+    raise typer.Exit(code=2)
 
 
 def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -224,6 +255,7 @@ def keys_rotate() -> None:
 
 
 class Sandbox(StrEnum):
+    ALL = "all"
     ERP = "erp"
     BILLING = "billing"
     CRM = "crm"
@@ -232,24 +264,41 @@ class Sandbox(StrEnum):
 
 @app.command()
 def sandbox(
-    backend: Annotated[Sandbox, typer.Argument(help="Which backend to impersonate.")],
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    backend: Annotated[Sandbox, typer.Argument(help="Which backend to impersonate, or all four.")],
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port [default: erp 8101, billing 8102, crm 8103, support 8104]."),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Billing: where to POST its signed events, e.g. "
+            "http://127.0.0.1:8000/webhooks/billing/stripe (none: events are only kept)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a built-in backend sandbox as its own HTTP server."""
-    from starlette.types import ASGIApp
+    """Run built-in backend sandboxes as HTTP servers, shared by every process given their URL.
 
-    from sandboxes import business_central, crm, stripe, support
-
-    factories: dict[Sandbox, Callable[[], ASGIApp]] = {
-        Sandbox.ERP: business_central.create_app,
-        Sandbox.BILLING: stripe.create_app,
-        Sandbox.CRM: crm.create_app,
-        Sandbox.SUPPORT: support.create_app,
-    }
-    sandbox_app = factories[backend]()
-    console.print(f"[bold]{backend.value} sandbox[/] listening on http://{host}:{port}")
-    uvicorn.run(sandbox_app, host=host, port=port, log_level="warning")
+    With `all`, the four listen on consecutive ports from `--port` (default 8101).
+    """
+    names = list(PORTS) if backend is Sandbox.ALL else [backend.value]
+    first = port if port is not None else PORTS[names[0]]
+    ports = {name: first + offset for offset, name in enumerate(names)}
+    settings = get_settings()
+    for name, bound in ports.items():
+        url = sandbox_url(name, host=host, port=bound)
+        console.print(f"[bold]{name} sandbox[/] LEDGERGATE_{name.upper()}__URL={url}")
+    if webhook_url and "billing" in ports:
+        console.print(f"billing events are signed and sent to {webhook_url}")
+    asyncio.run(
+        serve_sandboxes(
+            ports,
+            host=host,
+            webhook_url=webhook_url,
+            webhook_secret=settings.billing.webhook_secret.get_secret_value(),
+        )
+    )
 
 
 @app.command()
@@ -262,28 +311,33 @@ def openapi() -> None:
 
 @app.command()
 def worker(
-    interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 5.0,
-    once: Annotated[bool, typer.Option(help="Drain what is due once, then exit.")] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between passes when idle [default: from settings, 5]."),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="One pass of every kind of work, then exit.")] = False,
 ) -> None:
-    """The replay worker: retries due runs of the exception queue, purges old idempotency keys.
+    """The background worker: drains the webhook inbox, retries due runs, purges old keys.
 
-    Several workers (and replicas) cooperate: each claims runs with FOR UPDATE SKIP LOCKED.
+    Several workers (and replicas) cooperate: each claims work with FOR UPDATE SKIP LOCKED.
     """
     settings = get_settings()
     configure_logging(settings.log_level)
+    _refuse_private_sandboxes(settings, "worker")
 
     async def run() -> None:
         async with runtime(settings) as running:
+            work = BackgroundWork(running.context)
             if once:
-                report = await replayer(running.context).run_once()
-                console.print(f"claimed {report.claimed}: {report.outcomes}")
+                console.print(str(await work.run_once()))
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signal_number in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signal_number, stop.set)
-            console.print(f"[bold]replay worker[/] polling every {interval} s")
-            await run_forever(running.context, interval=interval, stop=stop)
+            every = interval or settings.worker_interval_seconds
+            console.print(f"[bold]background worker[/] passing every {every} s when idle")
+            await work.run_forever(interval=every, stop=stop)
 
     asyncio.run(run())
 
@@ -351,6 +405,7 @@ def exceptions_replay(
 ) -> None:
     """Replay runs now (a progress bar for many); each ends posted, queued again or failed."""
     settings = get_settings()
+    _refuse_private_sandboxes(settings, "exceptions replay")
 
     async def run() -> dict[str, int]:
         async with runtime(settings) as running:
@@ -410,6 +465,7 @@ def reconcile(
 ) -> None:
     """Compare the gateway's posted invoices, credit memos and settlements with the ERP's."""
     settings = get_settings()
+    _refuse_private_sandboxes(settings, "reconcile")
 
     async def run() -> Reconciliation:
         async with runtime(settings) as running, running.sessionmaker() as session:

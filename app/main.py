@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import sandbox_faults
 from app.backends import Backends
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
@@ -26,6 +28,7 @@ from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import seed_demo_clients, seed_demo_estate
 from core.settings import Settings, get_settings
+from process_apis.worker import BackgroundWork
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 
@@ -52,6 +55,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime(settings, backends=backends) as running:
+            if backends is None:  # a billing sandbox of its own sends it its events
+                running.backends.deliver_billing_events(
+                    app, secret=settings.billing.webhook_secret.get_secret_value()
+                )
             if settings.should_seed_demo_data:
                 await seed_demo_estate(running.sessionmaker)
                 await seed_demo_clients(running.sessionmaker)
@@ -64,9 +71,22 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             app.state.authenticator = app.state.auth.authenticator
             app.state.backends = running.backends
             app.state.process = running.context
+            stop = asyncio.Event()
+            background = (
+                asyncio.create_task(
+                    BackgroundWork(running.context).run_forever(
+                        interval=settings.worker_interval_seconds, stop=stop
+                    )
+                )
+                if settings.runs_background_work
+                else None
+            )
             try:
                 yield
             finally:
+                stop.set()
+                if background is not None:
+                    await background
                 await app.state.auth.aclose()
 
     app = FastAPI(
@@ -82,6 +102,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         install_docs(app)
     install_problem_handlers(app)
     include_routers(app)
+    if settings.environment != "production":
+        app.include_router(sandbox_faults.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

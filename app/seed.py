@@ -27,7 +27,6 @@ from core.models import (
 )
 from core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
 from process_apis.customers.service import default_erp_number
-from sandboxes.demo_estate import DEMO_COMPANIES, first_open_day
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,8 @@ def monthly_periods(
     legal_entity_id: str, *, today: date | None = None
 ) -> list[AccountingPeriodRow]:
     """A year of periods either side of this month; those before `first_open_day` are closed."""
+    from sandboxes.demo_estate import first_open_day  # the sandboxes' estate: demo data only
+
     today = today or date.today()
     open_from = first_open_day(today)
     periods = []
@@ -68,6 +69,8 @@ def monthly_periods(
 
 def _demo_rows() -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
+    from sandboxes.demo_estate import DEMO_COMPANIES  # the sandboxes' estate: demo data only
+
     parents: list[Base] = []
     children: list[Base] = []
     entity_ids = {}

@@ -195,6 +195,7 @@ class Server:
             "LEDGERGATE_DATABASE_URL": database.url,
             "LEDGERGATE_MIGRATE_ON_START": "false",  # done once, before any server starts
             "LEDGERGATE_SEED_DEMO_DATA": "false",
+            "LEDGERGATE_BACKGROUND_WORK": "false",  # as production: measured without a worker
             "LEDGERGATE_RATE_LIMIT_STORAGE_URL": "memory://",
             "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
             **env,

@@ -32,7 +32,6 @@ from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from tests.support.gateway_process import start_gateway, stop, token
 from tests.support.sandbox_processes import (
-    BC_API_ROOT,
     REPO_ROOT,
     SandboxProcess,
     free_port,
@@ -190,13 +189,23 @@ def estate(name: str, logs: Path, **settings: str) -> Iterator[Estate]:
     """A fresh estate for one check; `settings` are extra `LEDGERGATE_*` variables."""
     database_url = asyncio.run(_create_database())
     try:
-        with sandbox_process("erp", log=logs / f"{name}-erp.log") as erp:
+        # Every backend in its own process, shared by the gateway and the replay workers.
+        with (
+            sandbox_process("erp", log=logs / f"{name}-erp.log") as erp,
+            sandbox_process("billing", log=logs / f"{name}-billing.log") as billing,
+            sandbox_process("crm", log=logs / f"{name}-crm.log") as crm,
+            sandbox_process("support", log=logs / f"{name}-support.log") as support,
+        ):
             env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERGATE_")}
             env.update(
                 LEDGERGATE_DATABASE_URL=database_url,
                 LEDGERGATE_ENVIRONMENT="development",  # the demo estate and demo clients
+                LEDGERGATE_BACKGROUND_WORK="false",  # the checks drain with `worker --once`
                 LEDGERGATE_PORT=str(free_port()),
-                LEDGERGATE_ERP__URL=erp.origin + BC_API_ROOT,
+                LEDGERGATE_ERP__URL=erp.api_root,
+                LEDGERGATE_BILLING__URL=billing.api_root,
+                LEDGERGATE_CRM__URL=crm.api_root,
+                LEDGERGATE_SUPPORT__URL=support.api_root,
                 LEDGERGATE_RATE_LIMITS__ENABLED="false",
                 LEDGERGATE_LOG_LEVEL="WARNING",
                 **settings,

@@ -214,6 +214,15 @@ class Settings(BaseSettings):
         "every step renews it, and a run whose lease has passed is taken over as abandoned.",
     )
     seed_demo_data: bool | None = None
+    background_work: bool | None = Field(
+        default=None,
+        description="Whether `ledgergate serve` runs the background work (retries, the webhook "
+        "inbox, purges) in process; on in development, off elsewhere, where `ledgergate worker` "
+        "runs beside the gateway.",
+    )
+    worker_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How long background work sleeps when nothing is due."
+    )
     docs_enabled: bool | None = None
     auth: AuthSettings = AuthSettings()
     rate_limit_storage_url: str = Field(
@@ -237,6 +246,12 @@ class Settings(BaseSettings):
     def serves_docs(self) -> bool:
         """Swagger UI, ReDoc and the OpenAPI document: off in production unless asked for."""
         return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def runs_background_work(self) -> bool:
+        if self.background_work is None:
+            return self.environment == "development"
+        return self.background_work
 
     @property
     def should_seed_demo_data(self) -> bool:

@@ -1,7 +1,12 @@
-"""The background worker: the billing inbox, due runs of every workflow, idempotency purges.
+"""The background work: one pass drains the billing inbox, retries due runs of every
+workflow, purges expired idempotency keys.
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
-worker loop and an operator's replay share that one replayer.
+worker loop and an operator's replay share that one replayer. `ledgergate worker`
+runs the passes beside the gateway (production); `ledgergate serve` runs them in
+process when `LEDGERGATE_BACKGROUND_WORK` is on (the default in development), so a
+`202` posting completes by itself. Every kind of work claims with `SKIP LOCKED`, so
+any number of processes run it side by side.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from process_apis.billing_inbox import BillingInbox
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
@@ -16,6 +22,7 @@ from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
 from process_apis.idempotency import IdempotencyStore
+from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
@@ -28,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoicePostingWorkflow,
+    InvoiceVoidWorkflow,
     CreditMemoWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
@@ -48,22 +56,64 @@ def replayer(context: ProcessContext) -> Replayer:
     )
 
 
-async def run_forever(context: ProcessContext, *, interval: float, stop: asyncio.Event) -> None:
-    """The worker loop: drain the inbox and the due runs, purge expired keys, sleep."""
-    inbox, replay = BillingInbox(context), replayer(context)
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    while not stop.is_set():
-        drained = await inbox.drain()
-        if drained.consumed:
-            logger.info("billing.inbox.batch", extra={"consumed": drained.consumed})
-        report = await replay.run_once()
-        if report.claimed:
-            logger.info("replay.batch", extra={"claimed": report.claimed, **report.outcomes})
-        purged = await store.purge_expired()
-        if purged:
-            logger.info("idempotency.purged", extra={"count": purged})
-        if report.claimed < WORKER_BATCH:
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    inbox: int = 0
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    purged: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
+        )
+
+
+class BackgroundWork:
+    def __init__(self, context: ProcessContext) -> None:
+        self.inbox = BillingInbox(context)
+        self.replayer = replayer(context)
+        self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+
+    async def run_once(self) -> PassReport:
+        """One pass of every kind of background work, inbox first (it may queue runs)."""
+        inbox = await self.inbox.drain()
+        replayed = await self.replayer.run_once()
+        report = PassReport(
+            inbox=inbox.consumed,
+            claimed=replayed.claimed,
+            outcomes=replayed.outcomes,
+            purged=await self.keys.purge_expired(),
+        )
+        if report.inbox or report.claimed or report.purged:
+            logger.info(
+                "background.pass",
+                extra={
+                    "inbox": report.inbox,
+                    "claimed": report.claimed,
+                    "purged": report.purged,
+                    **report.outcomes,
+                },
+            )
+        return report
+
+    async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
+        """Passes until `stop` is set; sleeps `interval` when a pass left nothing waiting.
+
+        A failed pass (the database restarting, say) is logged and tried again after
+        `interval`: the loop outlives it.
+        """
+        while not stop.is_set():
+            busy = False
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
+                report = await self.run_once()
+                busy = report.claimed >= WORKER_BATCH
+            except Exception:
+                logger.exception("background.pass.failed")
+            if not busy:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                except TimeoutError:
+                    pass

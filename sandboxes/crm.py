@@ -517,5 +517,5 @@ def create_app(state: CrmState | None = None) -> Starlette:
         exception_handlers={HTTPException: _not_found},
     )
     app.state.crm = state if state is not None else seeded_state()
-    install_faults(app)  # tests and benchmarks only: see sandboxes.faults
+    install_faults(app, "crm")  # tests, demos and benchmarks only: see sandboxes.faults
     return app

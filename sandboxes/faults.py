@@ -19,14 +19,16 @@ with its own probability, drawn from a seeded RNG so a run can be replayed:
 
 At most one of the last five hits a request: their rates add up to at most 1.
 
-Configure it over HTTP with `POST /_sandbox/faults` (a JSON `FaultConfig`; the RNG is
-reseeded and the counters reset), read it and what was injected so far with
-`GET /_sandbox/faults`, and switch it off with `DELETE /_sandbox/faults`. A sandbox
-takes its initial configuration from the `LEDGERGATE_SANDBOX_FAULTS` environment
-variable, the same JSON, e.g.
-`LEDGERGATE_SANDBOX_FAULTS='{"error_rate": 0.3, "seed": 7}' ledgergate sandbox erp`
-(the in-process sandboxes of `ledgergate serve` read it too: a chaos demo needs no
-code). Unset, nothing is injected.
+Each sandbox has its own injector, configured at run time over HTTP with
+`POST /_sandbox/faults` (a JSON `FaultConfig`; the RNG is reseeded and the counters
+reset), read with what was injected so far by `GET /_sandbox/faults`, and switched off
+with `DELETE /_sandbox/faults`. The sandboxes a gateway runs in process are reached the
+same way through the gateway, at `/_sandbox/{backend}/faults` (outside production only;
+see `app/sandbox_faults.py`). A sandbox takes its initial configuration from
+`LEDGERGATE_SANDBOX_FAULTS_<BACKEND>` (`ERP`, `BILLING`, `CRM`, `SUPPORT`) or else
+`LEDGERGATE_SANDBOX_FAULTS` (every backend), the same JSON, e.g.
+`LEDGERGATE_SANDBOX_FAULTS_ERP='{"error_rate": 0.3, "seed": 7}' ledgergate serve`.
+Unset, nothing is injected.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import logging
 import os
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -160,10 +163,32 @@ class FaultInjector:
         }
 
 
-def config_from_env(environ: dict[str, str] | None = None) -> FaultConfig:
-    """The configuration in `LEDGERGATE_SANDBOX_FAULTS`, or no faults when it is unset."""
-    raw = (os.environ if environ is None else environ).get(FAULTS_ENV)
+def config_from_env(backend: str, environ: Mapping[str, str] | None = None) -> FaultConfig:
+    """The backend's configuration from the environment, or no faults when none is set."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(f"{FAULTS_ENV}_{backend.upper()}") or environ.get(FAULTS_ENV)
     return FaultConfig() if not raw else FaultConfig.model_validate_json(raw)
+
+
+async def control(injector: FaultInjector, request: Request) -> Response:
+    """The control endpoint: `GET` the report, `POST` a configuration, `DELETE` to stop."""
+    if request.method == "POST":
+        try:
+            config = FaultConfig.model_validate_json(await request.body())
+        except ValidationError as error:
+            errors = json.loads(error.json(include_url=False, include_input=False))
+            return JSONResponse({"errors": errors}, status_code=422)
+        injector.configure(config)
+        logger.info("sandbox.faults.configured", extra={"faults": config.model_dump()})
+    elif request.method == "DELETE":
+        injector.configure(FaultConfig())
+    elif request.method != "GET":
+        return JSONResponse(
+            {"error": "use GET, POST or DELETE"},
+            status_code=405,
+            headers={"Allow": "GET, POST, DELETE"},
+        )
+    return JSONResponse(injector.report())
 
 
 class FaultMiddleware:
@@ -178,7 +203,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["path"] == FAULTS_PATH:
-            response = await self._control(Request(scope, receive))
+            response = await control(self.injector, Request(scope, receive))
             await response(scope, receive, send)
             return
         decision = self.injector.draw()
@@ -224,25 +249,6 @@ class FaultMiddleware:
         await self.app(scope, receive, keep)
         return messages
 
-    async def _control(self, request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                config = FaultConfig.model_validate_json(await request.body())
-            except ValidationError as error:
-                errors = json.loads(error.json(include_url=False, include_input=False))
-                return JSONResponse({"errors": errors}, status_code=422)
-            self.injector.configure(config)
-            logger.info("sandbox.faults.configured", extra={"faults": config.model_dump()})
-        elif request.method == "DELETE":
-            self.injector.configure(FaultConfig())
-        elif request.method != "GET":
-            return JSONResponse(
-                {"error": "use GET, POST or DELETE"},
-                status_code=405,
-                headers={"Allow": "GET, POST, DELETE"},
-            )
-        return JSONResponse(self.injector.report())
-
 
 async def _answer(
     send: Send, status: int, body: bytes, content_type: str, *, retry_after: str | None = None
@@ -257,9 +263,9 @@ async def _answer(
     await send({"type": "http.response.body", "body": body})
 
 
-def install_faults(app: Starlette, config: FaultConfig | None = None) -> FaultInjector:
-    """Mount fault injection on a sandbox app (configured from the environment by default)."""
-    injector = FaultInjector(config if config is not None else config_from_env())
+def install_faults(app: Starlette, backend: str) -> FaultInjector:
+    """Mount fault injection on a sandbox app, configured from the environment."""
+    injector = FaultInjector(config_from_env(backend))
     app.add_middleware(FaultMiddleware, injector=injector)
     app.state.faults = injector
     return injector

@@ -485,5 +485,5 @@ def create_app(state: DeskState | None = None) -> Starlette:
         exception_handlers={HTTPException: _not_found},
     )
     app.state.desk = state if state is not None else DeskState()
-    install_faults(app)  # tests and benchmarks only: see sandboxes.faults
+    install_faults(app, "support")  # tests, demos and benchmarks only: see sandboxes.faults
     return app

@@ -30,6 +30,8 @@ INVOICE_STATUS = StatusMachine[InvoiceStatus](
         # A posting that fails for a business reason returns the invoice to `open`.
         InvoiceStatus.POSTING: frozenset({InvoiceStatus.POSTED, InvoiceStatus.OPEN}),
         InvoiceStatus.POSTED: frozenset({InvoiceStatus.PAID}),
+        # A void that billing refuses (it was paid meanwhile) is withdrawn.
+        InvoiceStatus.VOID: frozenset({InvoiceStatus.OPEN}),
     },
 )
 

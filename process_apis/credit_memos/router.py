@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.auth import requires
+from core.canonical.documents import CreditMemo, CreditMemoStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
+from core.pagination import Page
 from core.problems import problem_responses
+from process_apis.credit_memos import repository
 from process_apis.credit_memos.schemas import (
     CreditMemoApproval,
     CreditMemoCreate,
     CreditMemoResource,
 )
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
-from process_apis.deps import CallerDep, ContextDep
+from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
 
 CreditMemoID = Annotated[
     str, Path(pattern=id_pattern("credit_memo"), examples=["cm_01jd0000000000000000000000"])
@@ -68,6 +72,29 @@ async def create_credit_memo(
         return _outcome(memo, created=True)
 
     return await idempotency(data, handle)
+
+
+@router.get(
+    "",
+    response_model=Page[CreditMemo],
+    operation_id="credit-memos-list",
+    dependencies=[requires("credit_memos:read")],
+    summary="List credit memos",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_credit_memos(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        CreditMemoStatus | None, Query(description="Only credit memos in this status.")
+    ] = None,
+    customer_id: CustomerFilter = None,
+    invoice_id: InvoiceFilter = None,
+) -> Page[CreditMemo]:
+    """Credit memos, newest first; `date_from`/`date_to` filter on the day each was requested."""
+    return await repository.list_credit_memos(
+        session, listing=listing, status=status, customer_id=customer_id, invoice_id=invoice_id
+    )
 
 
 @router.get(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from core.auth import requires
-from core.canonical.parties import CustomerCreate
+from core.canonical.parties import Customer, CustomerCreate, CustomerStatus
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.customers import service
 from process_apis.customers.schemas import CustomerResource, CustomerUpdate
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.listing import ListQueryDep, PartnerFilter
 from process_apis.lookups import get_customer as find_customer
 from process_apis.runs.schemas import RunState
 
@@ -29,6 +31,29 @@ IfMatchHeader = Annotated[
 ]
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+
+@router.get(
+    "",
+    response_model=Page[Customer],
+    operation_id="customers-list",
+    dependencies=[requires("customers:read")],
+    summary="List customers",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_customers(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        CustomerStatus | None, Query(description="Only customers in this status.")
+    ] = None,
+    partner_id: PartnerFilter = None,
+) -> Page[Customer]:
+    """Customers, newest first; `date_from`/`date_to` filter on the day each was registered."""
+    return await service.list_customers(
+        session, listing=listing, status=status, partner_id=partner_id
+    )
+
 
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {

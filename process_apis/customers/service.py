@@ -5,14 +5,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
+from core.canonical.parties import CUSTOMER_STATUS, Customer, CustomerCreate, CustomerStatus
 from core.errors import Conflict, LedgergateError, NotFound
 from core.ids import new_id
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.partner import PartnerRow
+from core.pagination import Page
 from process_apis.customers.schemas import CustomerUpdate
 from process_apis.errors import UnknownReference
+from process_apis.listing import ListQuery, list_rows
 
 
 class DuplicateErpNumber(Conflict):
@@ -94,3 +96,24 @@ async def update_customer(
         customer.partner_id = data.partner_id
     await session.flush()
     return customer
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    listing: ListQuery,
+    status: CustomerStatus | None = None,
+    partner_id: str | None = None,
+) -> Page[Customer]:
+    """A page of customers, newest first."""
+    rows, cursor = await list_rows(
+        session,
+        select(CustomerRow),
+        CustomerRow.id,
+        listing,
+        date_column=CustomerRow.created_at,
+        updated_column=CustomerRow.updated_at,
+        legal_entity_column=CustomerRow.legal_entity_id,
+        equal={CustomerRow.status: status, CustomerRow.partner_id: partner_id},
+    )
+    return Page[Customer](items=[Customer.model_validate(row) for row in rows], next_cursor=cursor)

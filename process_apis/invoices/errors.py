@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import BusinessRuleViolation
+from core.errors import BusinessRuleViolation, Conflict
 
 
 class UnknownTaxCode(BusinessRuleViolation):
@@ -13,3 +13,13 @@ class UnknownTaxCode(BusinessRuleViolation):
 class CurrencyMismatch(BusinessRuleViolation):
     slug = "currency-mismatch"
     title = "The invoice currency differs from the customer's"
+
+
+class InvoiceNotVoidable(Conflict):
+    slug = "invoice-not-voidable"
+    title = "Only an invoice that was never posted can be voided"
+
+
+class BillingRefusedVoid(BusinessRuleViolation):
+    slug = "billing-refused-void"
+    title = "Billing refused to void its invoice"

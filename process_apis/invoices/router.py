@@ -2,30 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
 from core.auth import requires
-from core.canonical.documents import InvoiceCreate
+from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
-from process_apis.idempotency import OptionalIdempotentWrite, Outcome, ReleasedIdempotentWrite
+from process_apis.idempotency import (
+    IdempotentWrite,
+    OptionalIdempotentWrite,
+    Outcome,
+    ReleasedIdempotentWrite,
+)
 from process_apis.invoices import service
 from process_apis.invoices.schemas import (
     InvoiceResource,
     PostingCreate,
     PostingResult,
     PostingState,
+    VoidCreate,
+    VoidResult,
 )
+from process_apis.listing import CustomerFilter, ListQueryDep
+from process_apis.runs.schemas import RunState
 
 InvoiceID = Annotated[
     str, Path(pattern=id_pattern("invoice"), examples=["inv_01jd0000000000000000000000"])
 ]
 
+InvoiceStatusFilter = Annotated[
+    InvoiceStatus | None, Query(description="Only invoices in this status.")
+]
+SubscriptionFilter = Annotated[
+    str | None,
+    Query(pattern=id_pattern("subscription"), description="Only this subscription's invoices."),
+]
+LIST_DESCRIPTION = (
+    "Newest first; `date_from`/`date_to` filter on the invoice date. Follow `next_cursor`."
+)
+
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+
+@router.get(
+    "",
+    response_model=Page[InvoiceResource],
+    operation_id="invoices-list",
+    deprecated=True,
+    openapi_extra={"x-successor-version": "/v2/invoices"},
+    dependencies=[requires("invoices:read")],
+    summary="List invoices",
+    description=LIST_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_invoices(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: InvoiceStatusFilter = None,
+    customer_id: CustomerFilter = None,
+    subscription_id: SubscriptionFilter = None,
+) -> Page[InvoiceResource]:
+    return await service.list_invoices(
+        session,
+        listing=listing,
+        status=status,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+    )
 
 
 def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Outcome:
@@ -113,5 +161,54 @@ async def post_invoice(
             context, invoice_id=invoice_id, request=data, caller=caller
         )
         return posting_outcome(result, result, f"/v1/invoices/{invoice_id}")
+
+    return await idempotency(data, handle)
+
+
+VOID_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Billing is unreachable: the invoice is void here and the run is queued "
+        "to void billing's invoice; follow `run.run_url`.",
+        "model": VoidResult,
+    },
+    **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+}
+
+
+def void_outcome(result: VoidResult, body: BaseModel) -> Outcome:
+    """`200` void (now or before), `202` billing still to be told (pointing at the run)."""
+    if result.run.state == RunState.PENDING_RETRY:
+        return Outcome(202, body, {"Location": result.run.run_url})
+    return Outcome(200, body)
+
+
+@router.post(
+    "/{invoice_id}/void",
+    response_model=VoidResult,
+    operation_id="invoices-void",
+    deprecated=True,
+    openapi_extra={"x-successor-version": "/v2/invoices/{invoice_id}/void"},
+    dependencies=[requires("invoices:write")],
+    summary="Void an invoice that was never posted",
+    responses=VOID_RESPONSES,
+)
+async def void_invoice(
+    invoice_id: InvoiceID,
+    data: VoidCreate,
+    context: ContextDep,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
+) -> Response:
+    """Void an invoice before it reaches the ERP; a posted invoice is corrected by a credit memo.
+
+    Requires `Idempotency-Key`. `200` void, `202` billing is unreachable (the run is queued),
+    `409 invoice-not-voidable` once a posting has started.
+    """
+
+    async def handle() -> Outcome:
+        result = await service.void_invoice(
+            context, invoice_id=invoice_id, request=data, caller=caller
+        )
+        return void_outcome(result, result)
 
     return await idempotency(data, handle)

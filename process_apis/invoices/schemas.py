@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from core.canonical.base import InputModel, OutputModel
-from core.canonical.documents import Invoice, InvoicePosting
-from process_apis.runs.schemas import RunSummary
+from core.canonical.documents import Invoice, InvoicePosting, InvoiceStatus
+from process_apis.runs.schemas import RunRef, RunSummary
 
 
 class InvoiceResource(Invoice):
@@ -46,3 +47,20 @@ class PostingResult(OutputModel):
         default=False, description="True when an earlier request had already posted the invoice."
     )
     retry_at: datetime | None = None
+
+
+class VoidCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=400, pattern=r"\S")] = Field(
+        description="Why the invoice is voided, kept on its run for the audit trail.",
+        examples=["Registered twice by mistake"],
+    )
+
+
+class VoidResult(OutputModel):
+    invoice_id: str
+    status: InvoiceStatus = Field(description="`void`: it will never be posted.")
+    reason: str
+    already_voided: bool = Field(description="The invoice had been voided before this request.")
+    run: RunRef = Field(
+        description="The `invoice_void` run; `pending_retry` while billing is unreachable."
+    )

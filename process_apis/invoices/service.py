@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.canonical.parties import CustomerStatus
@@ -13,13 +14,22 @@ from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
+from core.pagination import Page
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
 from process_apis.invoices.errors import CurrencyMismatch
-from process_apis.invoices.schemas import InvoiceResource, PostingCreate, PostingResult
+from process_apis.invoices.schemas import (
+    InvoiceResource,
+    PostingCreate,
+    PostingResult,
+    VoidCreate,
+    VoidResult,
+)
+from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import WORKFLOW, InvoicePostingWorkflow
+from process_apis.listing import ListQuery, list_rows
 from process_apis.lookups import get_invoice
-from process_apis.runs.repository import latest_run
+from process_apis.runs.repository import latest_run, latest_runs
 from process_apis.runs.schemas import RunSummary
 
 
@@ -93,6 +103,39 @@ async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> Invoic
     return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})
 
 
+async def list_invoices(
+    session: AsyncSession,
+    *,
+    listing: ListQuery,
+    status: InvoiceStatus | None = None,
+    customer_id: str | None = None,
+    subscription_id: str | None = None,
+) -> Page[InvoiceResource]:
+    """A page of invoices, newest first, each with its latest posting run."""
+    rows, cursor = await list_rows(
+        session,
+        select(InvoiceRow).options(selectinload(InvoiceRow.lines)),
+        InvoiceRow.id,
+        listing,
+        date_column=InvoiceRow.invoice_date,
+        updated_column=InvoiceRow.updated_at,
+        legal_entity_column=InvoiceRow.legal_entity_id,
+        equal={
+            InvoiceRow.status: status,
+            InvoiceRow.customer_id: customer_id,
+            InvoiceRow.subscription_id: subscription_id,
+        },
+    )
+    runs = await latest_runs(session, workflow=WORKFLOW, subject_ids=[row.id for row in rows])
+    items = [
+        InvoiceResource.model_validate(row).model_copy(
+            update={"last_run": RunSummary.model_validate(runs[row.id]) if row.id in runs else None}
+        )
+        for row in rows
+    ]
+    return Page[InvoiceResource](items=items, next_cursor=cursor)
+
+
 async def register_invoice(session: AsyncSession, *, data: InvoiceCreate) -> InvoiceResource:
     """`create_invoice`, answered as the resource a caller reads back."""
     invoice = await create_invoice(session, data=data)
@@ -110,3 +153,10 @@ async def post_invoice(
         correlation_id=caller.correlation_id,
         principal=caller.principal,
     )
+
+
+async def void_invoice(
+    context: ProcessContext, *, invoice_id: str, request: VoidCreate, caller: Caller
+) -> VoidResult:
+    """Void an invoice that was never posted, here and in billing (every API version's entry)."""
+    return await InvoiceVoidWorkflow(context).void(invoice_id, request, caller=caller)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.auth import requires
 from core.ids import id_pattern
 from core.models.payment import PaymentStatus
+from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep
+from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
-from process_apis.payments.schemas import PaymentCreate, PaymentResource
+from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
+from process_apis.payments import repository
+from process_apis.payments.schemas import PaymentCreate, PaymentResource, PaymentSummary
 from process_apis.payments.workflow import PaymentWorkflow
 
 InvoiceID = Annotated[
@@ -63,6 +66,29 @@ async def create_payment(
         return Outcome(201, payment, {"Location": f"/v1/payments/{payment.id}"})
 
     return await idempotency(data, handle)
+
+
+@router.get(
+    "/v1/payments",
+    response_model=Page[PaymentSummary],
+    operation_id="payments-list",
+    dependencies=[requires("invoices:read")],
+    summary="List payments",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_payments(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        PaymentStatus | None, Query(description="Only payments in this status.")
+    ] = None,
+    customer_id: CustomerFilter = None,
+    invoice_id: InvoiceFilter = None,
+) -> Page[PaymentSummary]:
+    """Payments, newest first; `date_from`/`date_to` filter on the day each was received."""
+    return await repository.list_payments(
+        session, listing=listing, status=status, customer_id=customer_id, invoice_id=invoice_id
+    )
 
 
 @router.get(

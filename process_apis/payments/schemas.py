@@ -48,7 +48,9 @@ class CommissionLine(OutputModel):
     settlement_id: str | None
 
 
-class PaymentResource(OutputModel):
+class PaymentSummary(OutputModel):
+    """A payment as lists show it: without its commission lines and runs."""
+
     id: str
     invoice_id: str
     customer_id: str
@@ -65,6 +67,9 @@ class PaymentResource(OutputModel):
     erp_document_number: str | None
     refs: BackendRefs
     created_at: datetime
+
+
+class PaymentResource(PaymentSummary):
     commission_lines: list[CommissionLine]
     last_run: RunSummary | None
     run_url: str | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -43,6 +45,18 @@ async def latest_run(
         .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
         .limit(1)
     )
+
+
+async def latest_runs(
+    session: AsyncSession, *, workflow: str, subject_ids: Sequence[str]
+) -> dict[str, WorkflowRunRow]:
+    """The most recent run of `workflow` per subject, in one query for a whole page."""
+    runs = await session.scalars(
+        select(WorkflowRunRow)
+        .where(WorkflowRunRow.workflow == workflow, WorkflowRunRow.subject_id.in_(subject_ids))
+        .order_by(WorkflowRunRow.created_at, WorkflowRunRow.id)
+    )
+    return {run.subject_id: run for run in runs}
 
 
 async def step_row(session: AsyncSession, run_id: str, name: str) -> WorkflowStepRow:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.auth import requires
+from core.canonical.documents import Settlement, SettlementStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.listing import ListQueryDep, PartnerFilter
 from process_apis.settlements import service
 from process_apis.settlements.schemas import (
     LineageEntry,
@@ -75,6 +77,28 @@ async def run_settlements(
         return Outcome(status, result)
 
     return await idempotency(data, handle)
+
+
+@router.get(
+    "/settlements",
+    response_model=Page[Settlement],
+    operation_id="settlements-list",
+    dependencies=[requires("settlements:read")],
+    summary="List partner settlements",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_settlements(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        SettlementStatus | None, Query(description="Only statements in this status.")
+    ] = None,
+    partner_id: PartnerFilter = None,
+) -> Page[Settlement]:
+    """Partner statements, newest first; `date_from`/`date_to` filter on the period's start."""
+    return await service.list_settlements(
+        session, listing=listing, status=status, partner_id=partner_id
+    )
 
 
 @router.get(

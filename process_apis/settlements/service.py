@@ -19,14 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import OutputModel
-from core.canonical.documents import SettlementStatus
+from core.canonical.documents import Settlement, SettlementStatus
 from core.errors import NotFound
 from core.ids import new_id
 from core.models.commission_line import CommissionLineRow as Line
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.payment import PaymentRow
 from core.models.settlement import SettlementRow
-from core.pagination import decode_cursor, next_cursor
+from core.pagination import Page, decode_cursor, next_cursor
+from process_apis.listing import ListQuery, list_rows
 from process_apis.settlements.errors import SettlementRunInProgress
 from process_apis.settlements.schemas import (
     CommissionLineage,
@@ -239,3 +240,26 @@ async def lineage_of(
         )
         for line, payment, invoice_line, number, subscription_id, journal_number in rows
     }
+
+
+async def list_settlements(
+    session: AsyncSession,
+    *,
+    listing: ListQuery,
+    status: SettlementStatus | None = None,
+    partner_id: str | None = None,
+) -> Page[Settlement]:
+    """A page of partner statements, newest first, dated by the first day of their period."""
+    rows, cursor = await list_rows(
+        session,
+        select(SettlementRow),
+        SettlementRow.id,
+        listing,
+        date_column=SettlementRow.period_start,
+        updated_column=SettlementRow.updated_at,
+        legal_entity_column=SettlementRow.legal_entity_id,
+        equal={SettlementRow.status: status, SettlementRow.partner_id: partner_id},
+    )
+    return Page[Settlement](
+        items=[Settlement.model_validate(row) for row in rows], next_cursor=cursor
+    )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.canonical.subscriptions import Entitlement, Subscription
+from core.canonical.subscriptions import Entitlement, Subscription, SubscriptionStatus
 from core.errors import NotFound
+from core.models.customer import CustomerRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.pagination import Page
 from process_apis.entitlements.service import subscription_entitlements
+from process_apis.listing import ListQuery, list_rows
 from process_apis.runs.schemas import RunRef, RunSummary
 from process_apis.subscriptions.schemas import SubscriptionResource, SubscriptionResult
 
@@ -70,4 +73,32 @@ async def result(session: AsyncSession, subscription_id: str, run: RunRef) -> Su
         subscription=await resource(session, subscription),
         run=run,
         entitlements=[Entitlement.model_validate(row) for row in rows],
+    )
+
+
+async def list_subscriptions(
+    session: AsyncSession,
+    *,
+    listing: ListQuery,
+    status: SubscriptionStatus | None = None,
+    customer_id: str | None = None,
+    partner_id: str | None = None,
+) -> Page[Subscription]:
+    """A page of subscriptions, newest first; the legal entity is the customer's."""
+    rows, cursor = await list_rows(
+        session,
+        select(SubscriptionRow).join(CustomerRow, CustomerRow.id == SubscriptionRow.customer_id),
+        SubscriptionRow.id,
+        listing,
+        date_column=SubscriptionRow.created_at,
+        updated_column=SubscriptionRow.updated_at,
+        legal_entity_column=CustomerRow.legal_entity_id,
+        equal={
+            SubscriptionRow.status: status,
+            SubscriptionRow.customer_id: customer_id,
+            SubscriptionRow.partner_id: partner_id,
+        },
+    )
+    return Page[Subscription](
+        items=[Subscription.model_validate(row) for row in rows], next_cursor=cursor
     )

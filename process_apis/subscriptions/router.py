@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from core.auth import requires
+from core.canonical.subscriptions import Subscription, SubscriptionStatus
 from core.ids import id_pattern
+from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.listing import CustomerFilter, ListQueryDep, PartnerFilter
 from process_apis.runs.schemas import RunState
 from process_apis.subscriptions import repository
 from process_apis.subscriptions.schemas import (
@@ -81,6 +84,29 @@ async def create_subscription(
         return _outcome(result, 201)
 
     return await idempotency(data, handle)
+
+
+@router.get(
+    "",
+    response_model=Page[Subscription],
+    operation_id="subscriptions-list",
+    dependencies=[requires("subscriptions:read")],
+    summary="List subscriptions",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_subscriptions(
+    session: SessionDep,
+    listing: ListQueryDep,
+    status: Annotated[
+        SubscriptionStatus | None, Query(description="Only subscriptions in this status.")
+    ] = None,
+    customer_id: CustomerFilter = None,
+    partner_id: PartnerFilter = None,
+) -> Page[Subscription]:
+    """Subscriptions, newest first; `date_from`/`date_to` filter on the day each was ordered."""
+    return await repository.list_subscriptions(
+        session, listing=listing, status=status, customer_id=customer_id, partner_id=partner_id
+    )
 
 
 @router.get(

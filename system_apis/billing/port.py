@@ -55,6 +55,10 @@ class InvoicePort(Protocol):
         """Collect an open (or finalize and collect a draft) invoice; it becomes paid."""
         ...
 
+    async def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> BillingInvoice:
+        """Void a finalized invoice nobody paid; billing refuses a paid or draft one."""
+        ...
+
 
 class CatalogPort(Protocol):
     async def create_product(

@@ -4,18 +4,24 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.sandbox_servers import sandbox_url
 from app.seed import demo_id, seed_demo_estate
 from core.db import create_sessionmaker
 from core.errors import NotFound
+from core.models.base import utcnow
+from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from core.models.webhook_event import WebhookInboxRow
 from core.settings import get_settings
+from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -85,10 +91,88 @@ def test_keys_rotate_adds_a_signing_key(sqlite_env: Path) -> None:
     assert first.output != second.output
 
 
-def test_the_worker_drains_once_and_the_queue_lists(sqlite_env: Path) -> None:
+@pytest.fixture
+def shared_backends(sqlite_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """URLs for every backend (unreachable ones: these commands call none)."""
+    for name, url in UNREACHABLE_URLS.items():
+        monkeypatch.setenv(name, url)
+    get_settings.cache_clear()
+    yield sqlite_env
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["worker", "--once"],
+        ["serve", "--workers", "2"],
+        ["exceptions", "replay", "--all"],
+        ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"],
+    ],
+)
+def test_a_process_that_would_get_a_private_sandbox_refuses_to_start(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("LEDGERGATE_ERP__URL", sandbox_url("erp"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "no URL for billing, crm, support" in result.output
+    assert f"LEDGERGATE_CRM__URL={sandbox_url('crm')}" in result.output
+    assert "LEDGERGATE_ERP__URL" not in result.output
+
+
+def test_one_worker_pass_does_every_kind_of_background_work(shared_backends: Path) -> None:
+    """The webhook inbox is drained and expired idempotency keys purged, not only retries."""
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    now = utcnow()
+
+    async def seed() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{shared_backends}")
+        async with create_sessionmaker(engine).begin() as session:
+            event = {"id": "evt_1", "type": "invoice.paid", "vendor_type": "invoice.paid"}
+            session.add(
+                WebhookInboxRow(
+                    provider="stripe",
+                    event_id="evt_1",
+                    event_type="invoice.paid",
+                    vendor_type="invoice.paid",
+                    payload={**event, "occurred_at": now.isoformat()},
+                    received_at=now,
+                )
+            )
+            session.add(
+                IdempotencyKeyRow(
+                    client_id="c",
+                    key="k",
+                    method="POST",
+                    path="/v1/invoices",
+                    request_hash="0" * 64,
+                    status=IdempotencyStatus.COMPLETED,
+                    expires_at=now - timedelta(minutes=1),
+                )
+            )
+        await engine.dispose()
+
+    async def left() -> tuple[int, int]:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{shared_backends}")
+        async with create_sessionmaker(engine)() as session:
+            pending = await session.scalar(
+                select(func.count()).where(WebhookInboxRow.processed_at.is_(None))
+            )
+            keys = await session.scalar(select(func.count()).select_from(IdempotencyKeyRow))
+        await engine.dispose()
+        return int(pending or 0), int(keys or 0)
+
+    asyncio.run(seed())
     drained = runner.invoke(app, ["worker", "--once"])
     assert drained.exit_code == 0, drained.output
-    assert "claimed 0" in drained.output
+    assert "inbox 1 · claimed 0: {} · purged 1" in drained.output
+    assert asyncio.run(left()) == (0, 0)
+
+
+def test_the_queue_lists_and_replays(shared_backends: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
     listed = runner.invoke(app, ["exceptions", "list"])
     assert listed.exit_code == 0, listed.output
     assert "workflow" in listed.output
@@ -97,7 +181,7 @@ def test_the_worker_drains_once_and_the_queue_lists(sqlite_env: Path) -> None:
     assert "skipped (not-found)" in replayed.output
 
 
-def test_reconcile_refuses_an_unknown_legal_entity(sqlite_env: Path) -> None:
+def test_reconcile_refuses_an_unknown_legal_entity(shared_backends: Path) -> None:
     result = runner.invoke(
         app, ["reconcile", "--period", "2026-11", "--legal-entity", "le_00000000000000000000000001"]
     )
@@ -105,8 +189,11 @@ def test_reconcile_refuses_an_unknown_legal_entity(sqlite_env: Path) -> None:
     assert result.output.strip().endswith(f"({NotFound.type_uri()})")
 
 
-def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:
+def test_reconcile_exits_zero_when_both_sides_agree(
+    shared_backends: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
+    sqlite_env = shared_backends
 
     async def seed() -> None:
         engine = create_async_engine(f"sqlite+aiosqlite:///{sqlite_env}")
@@ -114,9 +201,12 @@ def test_reconcile_exits_zero_when_both_sides_agree(sqlite_env: Path) -> None:
         await engine.dispose()
 
     asyncio.run(seed())
-    result = runner.invoke(
-        app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]
-    )
+    with sandbox_process("erp") as erp:  # the ERP the gateway posted to, shared
+        monkeypatch.setenv("LEDGERGATE_ERP__URL", erp.api_root)
+        get_settings.cache_clear()
+        result = runner.invoke(
+            app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]
+        )
     assert result.exit_code == 0, result.output
     assert "clean: both sides agree" in result.output
     assert "┃ type ┃ currency ┃" in result.output  # a line per document type and currency

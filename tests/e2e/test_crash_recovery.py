@@ -19,7 +19,12 @@ import httpx
 
 from tests.support.gateway_process import gateway_env, start_gateway, stop, token
 from tests.support.invoices import US_COMPANY, invoice_body
-from tests.support.sandbox_processes import BC_API_ROOT, REPO_ROOT, sandbox_process
+from tests.support.sandbox_processes import (
+    BC_API_ROOT,
+    REPO_ROOT,
+    UNREACHABLE_URLS,
+    sandbox_process,
+)
 
 INVOICES = 60
 KILL_AFTER = 12  # answers received before the kill
@@ -70,7 +75,7 @@ async def test_a_killed_gateway_loses_no_accepted_posting(tmp_path: Path) -> Non
     with sandbox_process("erp") as erp:
         env = gateway_env(
             database,
-            LEDGERGATE_ERP__URL=erp.origin + BC_API_ROOT,
+            **{**UNREACHABLE_URLS, "LEDGERGATE_ERP__URL": erp.api_root},
             LEDGERGATE_RATE_LIMITS__ENABLED="false",
         )
         process, base = start_gateway(env, log=tmp_path / "gateway-1.log")

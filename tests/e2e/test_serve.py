@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway_process import gateway_env, start_gateway, stop
+from app.seed import demo_id
+from tests.support.gateway_process import gateway_env, start_gateway, stop, token
 from tests.support.invoices import invoice_body
+from tests.support.sandbox_processes import UNREACHABLE_URLS
 
 
 def free_port() -> int:
@@ -32,6 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LEDGERGATE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "LEDGERGATE_PORT": str(port),
         "LEDGERGATE_ENVIRONMENT": "development",
+        "LEDGERGATE_WORKER_INTERVAL_SECONDS": "1",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
@@ -96,10 +99,93 @@ def test_the_served_gateway_posts_an_invoice(platform: httpx.Client) -> None:
     assert posted.json()["posting"]["erp_document_number"].startswith("PS-INV")
 
 
+def test_a_queued_posting_completes_by_itself(served: str, platform: httpx.Client) -> None:
+    """`make run`: the ERP fails, the posting is queued (202); the ERP comes back, and the
+    gateway's own background work posts it at the run's retry time, with nobody asking."""
+    faults = f"{served}/_sandbox/erp/faults"
+    assert httpx.post(faults, json={"error_rate": 1.0}).status_code == 200
+    invoice = platform.post("/v1/invoices", json=invoice_body()).json()
+    try:
+        queued = platform.post(
+            f"/v1/invoices/{invoice['id']}/postings",
+            json={},
+            headers={"Idempotency-Key": f"queued-{invoice['id']}"},
+        )
+    finally:
+        assert httpx.delete(faults).status_code == 200
+    assert queued.status_code == 202, queued.text
+    run_url = queued.headers["Location"]
+    deadline = time.monotonic() + 90  # the first retry is due 30 s after the failure
+    while (run := platform.get(run_url).json())["status"] != "succeeded":
+        assert run["status"] in ("pending_retry", "running"), run  # running: being retried
+        assert time.monotonic() < deadline, run
+        time.sleep(1)
+    posted = platform.get(f"/v1/invoices/{invoice['id']}").json()
+    assert posted["status"] == "posted"
+    assert posted["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_billing_events_drive_the_served_gateway_by_themselves(
+    served: str, platform: httpx.Client
+) -> None:
+    """An order bills a first invoice in the billing sandbox, which sends its signed
+    `invoice.finalized` and `invoice.paid` to the gateway's webhook; the gateway's own
+    background work registers the invoice, posts it to the ERP and applies the payment."""
+    customer = platform.post(
+        "/v1/customers",
+        json={
+            "name": "Initech",
+            "email": "ap@initech.example",
+            "legal_entity_id": demo_id("legal_entity", 1),
+            "currency": "USD",
+        },
+    )
+    assert customer.status_code == 201, customer.text
+    ordered = platform.post(
+        "/v1/subscriptions",
+        json={
+            "customer_id": customer.json()["id"],
+            "price_id": demo_id("price", 11),
+            "quantity": 2,
+        },
+        headers={"Idempotency-Key": "serve-order-1"},
+    )
+    assert ordered.status_code == 201, ordered.text
+    subscription_id = ordered.json()["subscription"]["id"]
+    finance = token(served, "demo-finance-ops", "demo-finance-ops-secret")
+    ops = httpx.Client(base_url=served, headers={"Authorization": f"Bearer {finance}"})
+    deadline = time.monotonic() + 60
+    while not (
+        applied := ops.get(
+            "/ops/v1/runs", params={"workflow": "payment", "status": "succeeded"}
+        ).json()["items"]
+    ):
+        assert time.monotonic() < deadline, "billing's payment was never applied"
+        time.sleep(1)
+    payment = ops.get(f"/v1/payments/{applied[0]['subject_id']}").json()
+    assert (payment["source"], payment["status"], payment["amount"]) == (
+        "billing",
+        "applied",
+        2 * 4900,
+    )
+    invoice = ops.get(f"/v1/invoices/{payment['invoice_id']}").json()
+    assert (invoice["subscription_id"], invoice["status"]) == (subscription_id, "paid")
+    assert invoice["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_faults_of_a_backend_that_is_not_an_in_process_sandbox_are_not_found(
+    served: str,
+) -> None:
+    answer = httpx.get(f"{served}/_sandbox/ledger/faults")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_several_workers_start_and_log_json(tmp_path: Path) -> None:
     """The supervisor migrates and seeds once; each worker answers and logs JSON lines."""
     log = tmp_path / "serve.log"
-    env = gateway_env(tmp_path / "ledgergate.db")
+    # several processes may not each run a sandbox of their own: backends are shared
+    env = gateway_env(tmp_path / "ledgergate.db", **UNREACHABLE_URLS)
     process, base = start_gateway(env, log, workers=2)
     try:
         for attempt in range(8):  # spread over both workers

@@ -22,15 +22,23 @@ from typing import IO, Literal
 
 import httpx
 
+from app.sandbox_servers import API_ROOTS
 from sandboxes.faults import FAULTS_ENV, FAULTS_PATH, FaultConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BC_API_ROOT = "/v2.0/sandbox/api/v1.0"
-STARTUP_SECONDS = 30.0
+BC_API_ROOT = API_ROOTS["erp"]
+STARTUP_SECONDS = 60.0  # a loaded 2-CPU host takes 20 s and more to import the CLI
 STOP_SECONDS = 5.0
 PORT_ATTEMPTS = 3
 
-Backend = Literal["erp", "billing"]
+Backend = Literal["erp", "billing", "crm", "support"]
+
+UNREACHABLE_URLS = {
+    f"LEDGERGATE_{backend.upper()}__URL": f"http://127.0.0.1:9{root}"
+    for backend, root in API_ROOTS.items()
+}
+"""Backend URLs for processes that call none of them: every process sees the same (no)
+backend, so none starts a private sandbox. Override the ones a test does call."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class SandboxProcess:
     @property
     def api_root(self) -> str:
         """The base URL an adapter's client takes."""
-        return self.origin + (BC_API_ROOT if self.backend == "erp" else "")
+        return self.origin + API_ROOTS[self.backend]
 
     def set_faults(self, config: FaultConfig) -> dict[str, object]:
         """Configure the sandbox's fault injection; answers its report."""
@@ -71,29 +79,36 @@ def free_port() -> int:
 
 @contextmanager
 def sandbox_process(
-    backend: Backend, *, faults: FaultConfig | None = None, log: Path | None = None
+    backend: Backend,
+    *,
+    faults: FaultConfig | None = None,
+    log: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[SandboxProcess]:
-    """A running sandbox process; `faults` is its initial fault configuration (via env)."""
+    """A running sandbox process; `faults` is its initial fault configuration (via env),
+    `options` more options of `ledgergate sandbox`."""
     env = {**os.environ}
     env.pop(FAULTS_ENV, None)
     if faults is not None:
         env[FAULTS_ENV] = json.dumps(faults.model_dump(mode="json"))
     log_path = log or Path(os.devnull)
     with log_path.open("ab") as output:
-        sandbox = _start(backend, env, output)
+        sandbox = _start(backend, env, output, options)
         try:
             yield sandbox
         finally:
             _stop(sandbox.process)
 
 
-def _start(backend: Backend, env: dict[str, str], output: IO[bytes]) -> SandboxProcess:
+def _start(
+    backend: Backend, env: dict[str, str], output: IO[bytes], options: tuple[str, ...]
+) -> SandboxProcess:
     """Start on a free port; another process may take the port first, so try a few."""
     failures: list[str] = []
     for _ in range(PORT_ATTEMPTS):
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "sandbox", backend, "--port", str(port)],
+            [sys.executable, "-m", "app.cli", "sandbox", backend, "--port", str(port), *options],
             cwd=REPO_ROOT,
             env=env,
             stdout=output,

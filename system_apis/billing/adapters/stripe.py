@@ -166,6 +166,13 @@ class StripeAdapter:
         )
         return invoice_from_stripe(self._parse(response, StripeInvoice, operation))
 
+    async def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> BillingInvoice:
+        operation = "void_invoice"
+        response = await self._post(
+            f"/v1/invoices/{quote(invoice_id, safe='')}/void", {}, operation, idempotency_key
+        )
+        return invoice_from_stripe(self._parse(response, StripeInvoice, operation))
+
     async def create_product(
         self, product: BillingProductCreate, *, idempotency_key: str
     ) -> BillingProduct:

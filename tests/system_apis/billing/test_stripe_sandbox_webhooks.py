@@ -107,6 +107,59 @@ async def test_invoice_events_are_sent_signed(http: httpx.AsyncClient, receiver:
     assert signature == expected.hexdigest()
 
 
+async def test_a_declined_payment_method_sends_invoice_payment_failed(
+    http: httpx.AsyncClient, receiver: Receiver, stripe_state: StripeState
+) -> None:
+    customer = await create_customer(
+        http, invoice_settings={"default_payment_method": "pm_card_chargeCustomerFail"}
+    )
+    price = await create_price(http, unit_amount=3000)
+    subscription = await create_subscription(http, customer["id"], (price["id"], 1))
+
+    assert [e["type"] for e in receiver.events][-2:] == [
+        "invoice.finalized",
+        "invoice.payment_failed",
+    ]
+    failed = receiver.events[-1]["data"]["object"]
+    assert (failed["id"], failed["status"], failed["attempt_count"]) == (
+        subscription["latest_invoice"],
+        "open",
+        1,
+    )
+    declined = await http.post(f"/v1/invoices/{failed['id']}/pay")
+    assert declined.status_code == 402
+    assert declined.json()["error"]["type"] == "card_error"
+    assert receiver.events[-1]["type"] == "invoice.payment_failed"
+    assert stripe_state.invoices[failed["id"]]["attempt_count"] == 2
+
+
+async def test_a_disputed_payment_sends_the_dispute_after_the_payment(
+    http: httpx.AsyncClient, receiver: Receiver, stripe_state: StripeState
+) -> None:
+    customer = await create_customer(http)
+    await post(
+        http,
+        f"/v1/customers/{customer['id']}",
+        {"invoice_settings": {"default_payment_method": "pm_card_createDispute"}},
+    )
+    invoice = await create_invoice(http, customer["id"], amounts=(2_500,), finalize=True)
+    await post(http, f"/v1/invoices/{invoice['id']}/pay", {})
+
+    assert [e["type"] for e in receiver.events] == [
+        "invoice.finalized",
+        "invoice.paid",
+        "charge.dispute.created",
+    ]
+    paid, dispute = (e["data"]["object"] for e in receiver.events[1:])
+    assert (dispute["object"], dispute["amount"], dispute["charge"]) == (
+        "dispute",
+        2_500,
+        paid["charge"],
+    )
+    assert dispute["status"] == "needs_response"
+    assert stripe_state.disputes[dispute["id"]] == dispute
+
+
 async def test_subscription_and_credit_note_events(
     http: httpx.AsyncClient, receiver: Receiver, stripe_state: StripeState
 ) -> None:

@@ -152,5 +152,12 @@ async def test_a_standalone_sandbox_takes_its_faults_from_the_environment(
 
 
 def test_no_environment_means_no_faults() -> None:
-    assert config_from_env({}) == FaultConfig()
-    assert config_from_env({FAULTS_ENV: '{"drop_rate": 0.5}'}).drop_rate == 0.5
+    assert config_from_env("erp", {}) == FaultConfig()
+    assert config_from_env("erp", {FAULTS_ENV: '{"drop_rate": 0.5}'}).drop_rate == 0.5
+
+
+def test_a_backends_own_variable_overrides_the_shared_one() -> None:
+    environ = {FAULTS_ENV: '{"drop_rate": 0.5}', f"{FAULTS_ENV}_BILLING": '{"error_rate": 1}'}
+    billing = config_from_env("billing", environ)
+    assert (billing.error_rate, billing.drop_rate) == (1, 0)
+    assert config_from_env("erp", environ).drop_rate == 0.5

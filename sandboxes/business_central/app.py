@@ -1,0 +1,133 @@
+"""The ASGI app: the routes under the API root, BC's error bodies, the handlers' dispatch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from sandboxes.business_central.api import CompaniesApi
+from sandboxes.business_central.books import BusinessCentralState
+from sandboxes.business_central.credit_memos import CreditMemosApi
+from sandboxes.business_central.customers import CustomersApi
+from sandboxes.business_central.journals import JournalsApi
+from sandboxes.business_central.odata import API_ROOT, REPEATED_CREATES_PATH, BcFault, ODataResponse
+from sandboxes.business_central.payments import PaymentsApi
+from sandboxes.business_central.sales_invoices import SalesInvoicesApi
+from sandboxes.faults import install_faults
+
+
+class _Api(CompaniesApi, CustomersApi, SalesInvoicesApi, CreditMemosApi, JournalsApi, PaymentsApi):
+    """The request handlers, bound to one `BusinessCentralState`."""
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    correlation = uuid.uuid4()
+    body = {"error": {"code": code, "message": f"{message}  CorrelationId:  {correlation}."}}
+    return ODataResponse(body, status_code=status)
+
+
+async def _on_fault(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BcFault)
+    return _error(exc.status, exc.code, exc.message)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _error(
+            405,
+            "BadRequest_MethodNotAllowed",
+            f"'{request.method}' requests for '{request.url.path}' are not allowed.",
+        )
+    return _error(
+        exc.status_code,
+        "BadRequest_ResourceNotFound",
+        f"Resource not found for the segment '{request.url.path}'.",
+    )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(state: BusinessCentralState | None = None) -> Starlette:
+    """The sandbox as an ASGI app; pass a `state` to inspect or seed it from tests."""
+    api = _Api(state or BusinessCentralState())
+    company = "/companies({company_id})"
+    invoice = f"{company}/salesInvoices({{invoice_id}})"
+    memo = f"{company}/salesCreditMemos({{memo_id}})"
+    journal = f"{company}/journals({{journal_id}})"
+    payment_journal = f"{company}/customerPaymentJournals({{journal_id}})"
+    routes: list[tuple[str, Handler, str]] = [
+        ("/companies", api.list_companies, "GET"),
+        (company, api.get_company, "GET"),
+        (f"{company}/taxGroups", api.list_tax_groups, "GET"),
+        (f"{company}/customers", api.list_customers, "GET"),
+        (f"{company}/customers", api.create_customer, "POST"),
+        (f"{company}/customers({{customer_id}})", api.get_customer, "GET"),
+        (f"{company}/customers({{customer_id}})", api.update_customer, "PATCH"),
+        (f"{company}/salesInvoices", api.list_sales_invoices, "GET"),
+        (f"{company}/salesInvoices", api.create_sales_invoice, "POST"),
+        (invoice, api.get_sales_invoice, "GET"),
+        (invoice, api.update_sales_invoice, "PATCH"),
+        (f"{invoice}/salesInvoiceLines", api.list_sales_invoice_lines, "GET"),
+        (f"{invoice}/salesInvoiceLines", api.create_sales_invoice_line, "POST"),
+        (f"{invoice}/Microsoft.NAV.post", api.post_sales_invoice, "POST"),
+        (f"{company}/currencies", api.list_currencies, "GET"),
+        (f"{company}/salesCreditMemos", api.list_sales_credit_memos, "GET"),
+        (f"{company}/salesCreditMemos", api.create_sales_credit_memo, "POST"),
+        (memo, api.get_sales_credit_memo, "GET"),
+        (memo, api.update_sales_credit_memo, "PATCH"),
+        (f"{memo}/salesCreditMemoLines", api.list_sales_credit_memo_lines, "GET"),
+        (f"{memo}/salesCreditMemoLines", api.create_sales_credit_memo_line, "POST"),
+        (f"{memo}/Microsoft.NAV.post", api.post_sales_credit_memo, "POST"),
+        (f"{company}/journals", api.list_journals, "GET"),
+        (f"{company}/journals", api.create_journal, "POST"),
+        (journal, api.get_journal, "GET"),
+        (journal, api.update_journal, "PATCH"),
+        (f"{journal}/journalLines", api.list_journal_lines, "GET"),
+        (f"{journal}/journalLines", api.create_journal_line, "POST"),
+        (f"{journal}/journalLines({{line_id}})", api.update_journal_line, "PATCH"),
+        (f"{journal}/Microsoft.NAV.post", api.post_journal, "POST"),
+        (f"{company}/generalLedgerEntries", api.list_ledger_entries, "GET"),
+        (f"{company}/customerPaymentJournals", api.list_payment_journals, "GET"),
+        (f"{company}/customerPaymentJournals", api.create_payment_journal, "POST"),
+        (payment_journal, api.get_payment_journal, "GET"),
+        (payment_journal, api.update_payment_journal, "PATCH"),
+        (f"{payment_journal}/customerPayments", api.list_customer_payments, "GET"),
+        (f"{payment_journal}/customerPayments", api.create_customer_payment, "POST"),
+    ]
+    by_path: dict[str, dict[str, Handler]] = {}
+    for path, handler, method in routes:
+        by_path.setdefault(path, {})[method] = handler
+    app = Starlette(
+        routes=[
+            Mount(
+                API_ROOT,
+                routes=[
+                    Route(path, _dispatch(handlers), methods=list(handlers))
+                    for path, handlers in by_path.items()
+                ],
+            ),
+            Route(REPEATED_CREATES_PATH, api.repeated_creates, methods=["GET"]),
+        ],
+        exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
+    )
+    app.state.business_central = api.state
+    install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
+    return app
+
+
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    """One endpoint for several methods on the same path."""
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return endpoint

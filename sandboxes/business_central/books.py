@@ -1,0 +1,249 @@
+"""A company's books (its master data, documents and journals by id) and the sandbox's state."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from core.currencies import minor_unit_exponent
+from sandboxes.business_central.documents import SalesCreditMemo, SalesInvoice, SalesInvoiceLine
+from sandboxes.business_central.ledger import GeneralLedgerEntry, Journal, JournalLine
+from sandboxes.business_central.master_data import Customer, TaxGroup
+from sandboxes.business_central.odata import (
+    CURRENCIES,
+    EMPTY_GUID,
+    FIRST_DRAFT_NUMBER,
+    FIRST_MEMO_DRAFT_NUMBER,
+    FIRST_MEMO_POSTED_NUMBER,
+    FIRST_PAYMENT_NUMBER,
+    FIRST_POSTED_NUMBER,
+    LINE_NUMBER_STEP,
+    TAX_PERCENT,
+    ZERO,
+    BcFault,
+    round_amount,
+)
+from sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
+
+
+@dataclass
+class CompanyBook:
+    """One company's records and number series."""
+
+    company: DemoCompany
+    tax_groups: dict[str, TaxGroup]
+    customers: dict[str, Customer] = field(default_factory=dict)
+    invoices: dict[str, SalesInvoice] = field(default_factory=dict)
+    credit_memos: dict[str, SalesCreditMemo] = field(default_factory=dict)
+    journals: dict[str, Journal] = field(default_factory=dict)
+    payment_journals: dict[str, Journal] = field(default_factory=dict)
+    ledger: list[GeneralLedgerEntry] = field(default_factory=list)
+    next_draft_number: int = FIRST_DRAFT_NUMBER
+    next_posted_number: int = FIRST_POSTED_NUMBER
+    next_memo_draft_number: int = FIRST_MEMO_DRAFT_NUMBER
+    next_memo_posted_number: int = FIRST_MEMO_POSTED_NUMBER
+    next_payment_number: int = FIRST_PAYMENT_NUMBER
+
+    def record_id(self, kind: str, key: str) -> str:
+        """A stable id for a seeded record (account, currency) of this company."""
+        return str(uuid.uuid5(uuid.UUID(self.company.id), f"{kind}/{key}"))
+
+    def account_id(self, number: str) -> str:
+        return self.record_id("account", number) if number else EMPTY_GUID
+
+    def post_entry(self, line: JournalLine, account_number: str, amount: Decimal) -> None:
+        """One general ledger entry: a debit when `amount` is positive, a credit otherwise."""
+        self.ledger.append(
+            GeneralLedgerEntry(
+                id=len(self.ledger) + 1,
+                posting_date=line.posting_date,
+                document_number=line.document_number,
+                account_number=account_number,
+                account_id=self.account_id(account_number),
+                description=line.description,
+                debit_amount=max(amount, ZERO),
+                credit_amount=max(-amount, ZERO),
+            )
+        )
+
+    def currency_wire(self, code: str) -> dict[str, Any]:
+        name, symbol = CURRENCIES[code]
+        exponent = minor_unit_exponent(code)
+        return {
+            "id": self.record_id("currency", code),
+            "code": code,
+            "displayName": name,
+            "symbol": symbol,
+            "amountDecimalPlaces": f"{exponent}:{exponent}",
+            "amountRoundingPrecision": Decimal(1).scaleb(-exponent),
+            "lastModifiedDateTime": "2024-01-01T00:00:00Z",
+        }
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.company.id,
+            "systemVersion": "16.0.0.0",
+            "name": self.company.code,
+            "displayName": self.company.name,
+            "businessProfileId": "",
+        }
+
+
+class BusinessCentralState:
+    """The sandbox's memory, plus the ledger views tests assert on."""
+
+    def __init__(
+        self, companies: Iterable[DemoCompany] = DEMO_COMPANIES, *, today: date | None = None
+    ) -> None:
+        self.today = today
+        self.books: dict[str, CompanyBook] = {}
+        self.repeated_creates: Counter[str] = Counter()
+        """External document numbers created again while their document existed."""
+        for company in companies:
+            taxes = {
+                code: TaxGroup(
+                    id=str(uuid.uuid5(uuid.UUID(company.id), f"taxGroup/{code}")),
+                    code=code,
+                    percent=TAX_PERCENT[(company.country, code)],
+                    tax_type="Sales Tax" if company.country == "US" else "VAT",
+                )
+                for code in company.tax_codes
+            }
+            self.books[company.id] = CompanyBook(company=company, tax_groups=taxes)
+
+    def first_open_day(self) -> date:
+        return first_open_day(self.today)
+
+    def posted_invoices(self, company_id: str) -> list[SalesInvoice]:
+        return [i for i in self.books[company_id].invoices.values() if i.status != "Draft"]
+
+    def ledger(self, company_id: str) -> list[GeneralLedgerEntry]:
+        return list(self.books[company_id].ledger)
+
+    def credit_memo_count(self, company_id: str, external_document_number: str) -> int:
+        """How many credit memos carry this external document number (should be 0 or 1)."""
+        return sum(
+            1
+            for memo in self.books[company_id].credit_memos.values()
+            if memo.external_document_number == external_document_number
+        )
+
+    def add_customer(
+        self, company_id: str, *, number: str, display_name: str, email: str, currency_code: str
+    ) -> Customer:
+        """A customer, as `POST customers` would create it (for seeding without HTTP)."""
+        customer = Customer(
+            id=str(uuid.uuid4()),
+            number=number,
+            display_name=display_name,
+            email=email,
+            currency_code=currency_code,
+        )
+        self.books[company_id].customers[customer.id] = customer
+        return customer
+
+    def add_posted_invoice(
+        self,
+        company_id: str,
+        *,
+        customer: Customer,
+        external_document_number: str,
+        invoice_date: date,
+        due_date: date,
+        lines: Iterable[Mapping[str, Any]],
+        paid: bool = False,
+    ) -> SalesInvoice:
+        """A posted invoice as create, add lines and post leave it, without HTTP.
+
+        For tests and benchmarks that need a large ledger. `lines` are line bodies
+        (`sequence`, `description`, `quantity`, `unitPrice`, `taxCode`), priced and taxed
+        as `POST salesInvoiceLines` does; `paid` settles the invoice in full.
+        """
+        book = self.books[company_id]
+        invoice = SalesInvoice(
+            id=str(uuid.uuid4()),
+            number=f"PS-INV{book.next_posted_number}",
+            external_document_number=external_document_number,
+            customer=customer,
+            currency_code=customer.currency_code or book.company.currency,
+            invoice_date=invoice_date,
+            due_date=due_date,
+            status="Open",
+        )
+        book.next_posted_number += 1
+        for values in lines:
+            add_sales_line(book, invoice, "Invoice", dict(values))
+        invoice.remaining_amount = invoice.total_including_tax
+        if paid:
+            settle(invoice, invoice.remaining_amount)
+        book.invoices[invoice.id] = invoice
+        return invoice
+
+    def document_count(self, company_id: str, external_document_number: str) -> int:
+        """How many sales invoices carry this external document number (should be 0 or 1)."""
+        return sum(
+            1
+            for invoice in self.books[company_id].invoices.values()
+            if invoice.external_document_number == external_document_number
+        )
+
+
+def add_sales_line(
+    book: CompanyBook,
+    document: SalesInvoice | SalesCreditMemo,
+    document_type: str,
+    values: dict[str, Any],
+) -> SalesInvoiceLine:
+    """A line priced and taxed from the line's tax group, added to a draft document."""
+    last = max((line.sequence for line in document.lines), default=0)
+    sequence = values.get("sequence", last + LINE_NUMBER_STEP)
+    if any(line.sequence == sequence for line in document.lines):
+        raise BcFault(
+            400,
+            "Internal_EntityWithSameKeyExists",
+            "The Sales Line already exists. Identification fields and values: Document "
+            f"Type='{document_type}',Document No.='{document.number}',Line No.='{sequence}'",
+        )
+    tax_code = values.get("taxCode", "")
+    percent = ZERO
+    if tax_code:
+        group = book.tax_groups.get(tax_code)
+        if group is None:
+            raise BcFault(
+                400,
+                "Internal_InvalidTableRelation",
+                f"The field Tax Group Code of table Sales Line contains a value ({tax_code}) "
+                "that cannot be found in the related table (Tax Group).",
+            )
+        percent = group.percent
+    quantity = values.get("quantity", ZERO)
+    unit_price = values.get("unitPrice", ZERO)
+    amount = round_amount(quantity * unit_price, document.currency_code)
+    line = SalesInvoiceLine(
+        document_id=document.id,
+        sequence=sequence,
+        line_type=values.get("lineType", "Account"),
+        description=values.get("description", ""),
+        quantity=quantity,
+        unit_price=unit_price,
+        tax_code=tax_code,
+        tax_percent=percent,
+        amount_excluding_tax=amount,
+        total_tax_amount=round_amount(amount * percent / 100, document.currency_code),
+    )
+    document.lines.append(line)
+    document.lines.sort(key=lambda item: item.sequence)
+    return line
+
+
+def settle(invoice: SalesInvoice, amount: Decimal) -> None:
+    """Apply a payment or a credit memo: the invoice owes less, and is paid at zero."""
+    invoice.remaining_amount -= amount
+    if invoice.remaining_amount == ZERO:
+        invoice.status = "Paid"
+    invoice.touch()

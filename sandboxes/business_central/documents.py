@@ -1,0 +1,198 @@
+"""Sales invoices and sales credit memos with their lines, as BC stores and answers them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sandboxes.business_central.master_data import Customer
+from sandboxes.business_central.odata import (
+    EMPTY_GUID,
+    ZERO,
+    etag_of,
+    utc_now,
+    wire_date,
+    wire_datetime,
+)
+
+
+@dataclass
+class SalesInvoiceLine:
+    document_id: str
+    sequence: int
+    line_type: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_code: str
+    tax_percent: Decimal
+    amount_excluding_tax: Decimal
+    total_tax_amount: Decimal
+
+    @property
+    def id(self) -> str:
+        return f"{self.document_id}-{self.sequence}"
+
+    @property
+    def amount_including_tax(self) -> Decimal:
+        return self.amount_excluding_tax + self.total_tax_amount
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "@odata.etag": etag_of(self.id, 1),
+            "id": self.id,
+            "documentId": self.document_id,
+            "sequence": self.sequence,
+            "lineType": self.line_type,
+            "description": self.description,
+            "unitPrice": self.unit_price,
+            "quantity": self.quantity,
+            "discountAmount": ZERO,
+            "discountPercent": ZERO,
+            "discountAppliedBeforeTax": False,
+            "amountExcludingTax": self.amount_excluding_tax,
+            "taxCode": self.tax_code,
+            "taxPercent": self.tax_percent,
+            "totalTaxAmount": self.total_tax_amount,
+            "amountIncludingTax": self.amount_including_tax,
+            "netAmount": self.amount_excluding_tax,
+            "netTaxAmount": self.total_tax_amount,
+            "netAmountIncludingTax": self.amount_including_tax,
+        }
+
+
+@dataclass
+class SalesInvoice:
+    id: str
+    number: str
+    external_document_number: str
+    customer: Customer
+    currency_code: str
+    invoice_date: date
+    due_date: date
+    status: str = "Draft"
+    lines: list[SalesInvoiceLine] = field(default_factory=list)
+    remaining_amount: Decimal = ZERO
+    version: int = 1
+    modified: datetime = field(default_factory=utc_now)
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.id, self.version)
+
+    @property
+    def total_excluding_tax(self) -> Decimal:
+        return sum((line.amount_excluding_tax for line in self.lines), ZERO)
+
+    @property
+    def total_tax(self) -> Decimal:
+        return sum((line.total_tax_amount for line in self.lines), ZERO)
+
+    @property
+    def total_including_tax(self) -> Decimal:
+        return self.total_excluding_tax + self.total_tax
+
+    def touch(self) -> None:
+        self.version += 1
+        self.modified = utc_now()
+
+    def wire(self, *, expand_lines: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "@odata.etag": self.etag,
+            "id": self.id,
+            "number": self.number,
+            "externalDocumentNumber": self.external_document_number,
+            "invoiceDate": wire_date(self.invoice_date),
+            "dueDate": wire_date(self.due_date),
+            "customerId": self.customer.id,
+            "customerNumber": self.customer.number,
+            "customerName": self.customer.display_name,
+            "billToCustomerId": self.customer.id,
+            "billToCustomerNumber": self.customer.number,
+            "billToName": self.customer.display_name,
+            "currencyCode": self.currency_code,
+            "pricesIncludeTax": False,
+            "remainingAmount": self.remaining_amount,
+            "discountAmount": ZERO,
+            "discountAppliedBeforeTax": True,
+            "totalAmountExcludingTax": self.total_excluding_tax,
+            "totalTaxAmount": self.total_tax,
+            "totalAmountIncludingTax": self.total_including_tax,
+            "status": self.status,
+            "lastModifiedDateTime": wire_datetime(self.modified),
+            "phoneNumber": "",
+            "email": self.customer.email,
+        }
+        if expand_lines:
+            body["salesInvoiceLines"] = [line.wire() for line in self.lines]
+        return body
+
+
+@dataclass
+class SalesCreditMemo:
+    id: str
+    number: str
+    external_document_number: str
+    customer: Customer
+    currency_code: str
+    credit_memo_date: date
+    due_date: date
+    invoice: SalesInvoice | None = None
+    status: str = "Draft"
+    lines: list[SalesInvoiceLine] = field(default_factory=list)
+    version: int = 1
+    modified: datetime = field(default_factory=utc_now)
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.id, self.version)
+
+    @property
+    def total_excluding_tax(self) -> Decimal:
+        return sum((line.amount_excluding_tax for line in self.lines), ZERO)
+
+    @property
+    def total_tax(self) -> Decimal:
+        return sum((line.total_tax_amount for line in self.lines), ZERO)
+
+    @property
+    def total_including_tax(self) -> Decimal:
+        return self.total_excluding_tax + self.total_tax
+
+    def touch(self) -> None:
+        self.version += 1
+        self.modified = utc_now()
+
+    def wire(self, *, expand_lines: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "@odata.etag": self.etag,
+            "id": self.id,
+            "number": self.number,
+            "externalDocumentNumber": self.external_document_number,
+            "creditMemoDate": wire_date(self.credit_memo_date),
+            "dueDate": wire_date(self.due_date),
+            "customerId": self.customer.id,
+            "customerNumber": self.customer.number,
+            "customerName": self.customer.display_name,
+            "billToCustomerId": self.customer.id,
+            "billToCustomerNumber": self.customer.number,
+            "billToName": self.customer.display_name,
+            "currencyCode": self.currency_code,
+            "pricesIncludeTax": False,
+            "discountAmount": ZERO,
+            "discountAppliedBeforeTax": True,
+            "totalAmountExcludingTax": self.total_excluding_tax,
+            "totalTaxAmount": self.total_tax,
+            "totalAmountIncludingTax": self.total_including_tax,
+            "status": self.status,
+            "lastModifiedDateTime": wire_datetime(self.modified),
+            "invoiceId": self.invoice.id if self.invoice else EMPTY_GUID,
+            "invoiceNumber": self.invoice.number if self.invoice else "",
+            "phoneNumber": "",
+            "email": self.customer.email,
+        }
+        if expand_lines:
+            body["salesCreditMemoLines"] = [line.wire() for line in self.lines]
+        return body

@@ -1,0 +1,35 @@
+"""A NetSuite REST record API sandbox (`/services/rest/record/v1`), in memory.
+
+The slice a gateway needs to invoice through NetSuite: subsidiaries (one per demo
+company, internal ids `1` and `2`), currencies, sales tax items, one service item
+(`SERVICE_ITEM_ID`) for invoice lines, customers and invoices. It keeps NetSuite's
+ways that matter to an adapter:
+
+- records are addressed by internal id or by external id (`/customer/eid:C0001`);
+  `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
+  Content` with the record's URL in `Location`, and the record is read back by GET;
+- queries use `q` with `<field> IS "<text>"` and `<field> ANY_OF [<id>, ...]`
+  conditions joined by `AND`, and answer a collection of ids (`items`,
+  `totalResults`, `hasMore`); a record is never cut short, so `hasMore` is false;
+- references are `{"id": ...}`; amounts are JSON numbers; dates `YYYY-MM-DD`;
+- sublists come back only as links unless `expandSubResources=true`;
+- an external id belongs to one record of a type: a second create with it is refused;
+- an invoice pending approval (`approvalStatus` 1) is not posted; approving it (2)
+  posts it, which is refused for a `tranDate` before the first open day (the demo
+  estate's closed period); an approved invoice's dates cannot change. Lines are
+  priced `quantity x rate`, taxed by their tax item's rate, rounded per line.
+
+Refusals use NetSuite's error body (`type`, `title`, `status`, `o:errorDetails` with
+`detail` and `o:errorCode`): `INVALID_CONTENT` for a malformed body, an unknown field
+or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `USER_ERROR` for
+business rules, `NONEXISTENT_ID` (404) for an unknown record.
+
+Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
+reference records), one per record type (`customers`, `invoices`), and `app`.
+"""
+
+from sandboxes.netsuite.app import create_app
+from sandboxes.netsuite.records import NetSuiteState
+from sandboxes.netsuite.wire import API_ROOT, SERVICE_ITEM_ID
+
+__all__ = ["API_ROOT", "SERVICE_ITEM_ID", "NetSuiteState", "create_app"]

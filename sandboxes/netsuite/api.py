@@ -1,0 +1,84 @@
+"""The request handlers' shared lookups, and the reference records (currencies, tax items)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sandboxes.netsuite.records import CustomerRecord, InvoiceRecord, NetSuiteState
+from sandboxes.netsuite.wire import (
+    CURRENCIES,
+    NsFault,
+    NsResponse,
+    links_of,
+    meets,
+    query_conditions,
+)
+
+
+class ApiBase:
+    """The request handlers' shared lookups, bound to one `NetSuiteState`."""
+
+    def __init__(self, state: NetSuiteState) -> None:
+        self.state = state
+
+    def _collection(self, request: Request, record_type: str, ids: list[str]) -> NsResponse:
+        return NsResponse(
+            {
+                "links": [{"rel": "self", "href": str(request.url)}],
+                "count": len(ids),
+                "hasMore": False,
+                "items": [
+                    {"links": links_of(request, f"/{record_type}/{i}"), "id": i} for i in ids
+                ],
+                "offset": 0,
+                "totalResults": len(ids),
+            }
+        )
+
+    def _customer(self, key: str) -> CustomerRecord | None:
+        if key.startswith("eid:"):
+            external = key.removeprefix("eid:")
+            return next(
+                (c for c in self.state.customers.values() if c.external_id == external), None
+            )
+        return self.state.customers.get(key)
+
+    def _invoice(self, request: Request) -> InvoiceRecord:
+        invoice = self.state.invoices.get(request.path_params["record_id"])
+        if invoice is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        return invoice
+
+
+class ReferenceApi(ApiBase):
+    """Currencies and sales tax items."""
+
+    async def list_currencies(self, request: Request) -> Response:
+        conditions = query_conditions(request, frozenset({"symbol"}))
+        ids = [i for i, (code, _) in CURRENCIES.items() if meets(conditions, {"symbol": code})]
+        return self._collection(request, "currency", ids)
+
+    async def get_currency(self, request: Request) -> Response:
+        currency_id = request.path_params["record_id"]
+        if currency_id not in CURRENCIES:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        code, name = CURRENCIES[currency_id]
+        return NsResponse(
+            {
+                "links": links_of(request, f"/currency/{currency_id}"),
+                "id": currency_id,
+                "name": name,
+                "symbol": code,
+                "isInactive": False,
+            }
+        )
+
+    async def list_tax_items(self, request: Request) -> Response:
+        conditions = query_conditions(request, frozenset({"itemId", "subsidiary"}))
+        ids = [
+            item.id
+            for item in self.state.tax_items.values()
+            if meets(conditions, {"itemId": item.item_id, "subsidiary": item.subsidiary_id})
+        ]
+        return self._collection(request, "salesTaxItem", ids)

@@ -1,0 +1,93 @@
+"""The ASGI app: the routes under the record service root, NetSuite's error bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from sandboxes.netsuite.api import ReferenceApi
+from sandboxes.netsuite.customers import CustomersApi
+from sandboxes.netsuite.invoices import InvoicesApi
+from sandboxes.netsuite.records import NetSuiteState
+from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
+
+
+class _Api(ReferenceApi, CustomersApi, InvoicesApi):
+    """The request handlers, bound to one `NetSuiteState`."""
+
+
+def _error(status: int, code: str, detail: str) -> Response:
+    section = SECTIONS.get(status, "15.5.1")
+    return NsResponse(
+        {
+            "type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-{section}",
+            "title": TITLES.get(status, "Bad Request"),
+            "status": status,
+            "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
+        },
+        status_code=status,
+    )
+
+
+async def _on_fault(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NsFault)
+    return _error(exc.status, exc.code, exc.detail)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _error(
+            405, "INVALID_REQUEST", f"{request.method} is not allowed on {request.url.path}."
+        )
+    return _error(404, "NONEXISTENT_ID", f"Unknown record type or path {request.url.path}.")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(state: NetSuiteState | None = None) -> Starlette:
+    """The sandbox as an ASGI app; pass a `state` to inspect or seed it from tests."""
+    api = _Api(state or NetSuiteState())
+    routes: list[tuple[str, Handler, str]] = [
+        ("/currency", api.list_currencies, "GET"),
+        ("/currency/{record_id}", api.get_currency, "GET"),
+        ("/salesTaxItem", api.list_tax_items, "GET"),
+        ("/customer", api.create_customer, "POST"),
+        ("/customer/{record_id}", api.get_customer, "GET"),
+        ("/customer/{record_id}", api.upsert_customer, "PUT"),
+        ("/invoice", api.list_invoices, "GET"),
+        ("/invoice", api.create_invoice, "POST"),
+        ("/invoice/{record_id}", api.get_invoice, "GET"),
+        ("/invoice/{record_id}", api.update_invoice, "PATCH"),
+    ]
+    by_path: dict[str, dict[str, Handler]] = {}
+    for path, handler, method in routes:
+        by_path.setdefault(path, {})[method] = handler
+    app = Starlette(
+        routes=[
+            Mount(
+                API_ROOT,
+                routes=[
+                    Route(path, _dispatch(handlers), methods=list(handlers))
+                    for path, handlers in by_path.items()
+                ],
+            )
+        ],
+        exception_handlers={NsFault: _on_fault, HTTPException: _on_http_error},
+    )
+    app.state.netsuite = api.state
+    return app
+
+
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return endpoint

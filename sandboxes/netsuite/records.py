@@ -1,0 +1,105 @@
+"""The records the sandbox keeps: tax items, customers, invoices with their lines, the account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sandboxes.business_central import TAX_PERCENT
+from sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
+from sandboxes.netsuite.wire import FIRST_RECORD_ID, FIRST_TRAN_NUMBER, utc_now
+
+
+@dataclass
+class TaxItem:
+    id: str
+    item_id: str
+    subsidiary_id: str
+    rate: Decimal
+
+
+@dataclass
+class CustomerRecord:
+    id: str
+    external_id: str
+    entity_id: str
+    company_name: str
+    email: str
+    currency_id: str
+    subsidiary_id: str
+    modified: str = field(default_factory=utc_now)
+
+
+@dataclass
+class InvoiceLine:
+    line: int
+    description: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal
+    tax_item: TaxItem
+    tax_amount: Decimal
+
+
+@dataclass
+class InvoiceRecord:
+    id: str
+    external_id: str
+    tran_id: str
+    customer: CustomerRecord
+    currency_id: str
+    tran_date: date
+    due_date: date
+    approval_status: str
+    lines: list[InvoiceLine]
+    modified: str = field(default_factory=utc_now)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax_total
+
+
+class NetSuiteState:
+    """The sandbox's records, plus views tests assert on."""
+
+    def __init__(
+        self, companies: Iterable[DemoCompany] = DEMO_COMPANIES, *, today: date | None = None
+    ) -> None:
+        self.today = today
+        self.subsidiaries: dict[str, DemoCompany] = {}
+        self.tax_items: dict[str, TaxItem] = {}
+        self.customers: dict[str, CustomerRecord] = {}
+        self.invoices: dict[str, InvoiceRecord] = {}
+        self._next_id = FIRST_RECORD_ID
+        self.next_tran_number = FIRST_TRAN_NUMBER
+        for number, company in enumerate(companies, start=1):
+            self.subsidiaries[str(number)] = company
+            for code in company.tax_codes:
+                item = TaxItem(
+                    self.new_id(), code, str(number), TAX_PERCENT[(company.country, code)]
+                )
+                self.tax_items[item.id] = item
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    def subsidiary_id(self, company: DemoCompany) -> str:
+        return next(key for key, value in self.subsidiaries.items() if value == company)
+
+    def invoice_count(self, external_id: str) -> int:
+        """How many invoices carry this external id (NetSuite keeps it at 0 or 1)."""
+        return sum(1 for invoice in self.invoices.values() if invoice.external_id == external_id)
+
+    def first_open_day(self) -> date:
+        return first_open_day(self.today)

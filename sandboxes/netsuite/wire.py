@@ -1,0 +1,157 @@
+"""NetSuite's REST record service wire format: faults, links, references, body fields, queries."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.currencies import minor_unit_exponent
+
+API_ROOT = "/services/rest/record/v1"
+SERVICE_ITEM_ID = "20"
+
+
+PENDING_APPROVAL, APPROVED = "1", "2"
+
+
+APPROVAL_NAMES = {PENDING_APPROVAL: "Pending Approval", APPROVED: "Approved"}
+CURRENCIES = {"1": ("USD", "US Dollar"), "2": ("EUR", "Euro"), "3": ("GBP", "British Pound")}
+FIRST_RECORD_ID = 100
+FIRST_TRAN_NUMBER = 1001
+_CONDITION = re.compile(r'(\w+) (?:IS "((?:[^"\\]|\\.)*)"|ANY_OF \[\s*(\d+(?:\s*,\s*\d+)*)\s*\])')
+_AND = re.compile(r" AND ")
+TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+SECTIONS = {400: "15.5.1", 404: "15.5.5", 405: "15.5.6"}
+
+
+class NsFault(Exception):
+    """A refusal rendered as NetSuite's error body."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def links_of(request: Request, path: str) -> list[dict[str, str]]:
+    return [{"rel": "self", "href": f"{request.url.scheme}://{request.url.netloc}{API_ROOT}{path}"}]
+
+
+def ref_of(request: Request, record_type: str, record_id: str, name: str) -> dict[str, Any]:
+    return {
+        "links": links_of(request, f"/{record_type}/{record_id}"),
+        "id": record_id,
+        "refName": name,
+    }
+
+
+def round_amount(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency)), ROUND_HALF_UP)
+
+
+def _render(value: Any) -> int | float:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+class NsResponse(JSONResponse):
+    """JSON with decimals as JSON numbers."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_render, separators=(",", ":")).encode()
+
+
+def created(request: Request, record_type: str, record_id: str) -> Response:
+    href = links_of(request, f"/{record_type}/{record_id}")[0]["href"]
+    return Response(status_code=204, headers={"Location": href})
+
+
+async def read_body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body(), parse_float=Decimal)
+    except ValueError:
+        raise NsFault(400, "INVALID_CONTENT", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise NsFault(400, "INVALID_CONTENT", "The request body must be a JSON object.")
+    for name in data:
+        if name not in allowed:
+            raise NsFault(400, "INVALID_CONTENT", f"Invalid field name: {name}.")
+    return data
+
+
+def text_value(values: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = values.get(name, default)
+    if not isinstance(value, str):
+        raise NsFault(400, "INVALID_CONTENT", f"Field {name} must be a string.")
+    return value
+
+
+def number_value(values: Mapping[str, Any], name: str) -> Decimal:
+    value = values.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise NsFault(400, "INVALID_CONTENT", f"Field {name} must be a number.")
+    return Decimal(value)
+
+
+def date_value(values: Mapping[str, Any], name: str, default: date) -> date:
+    if name not in values:
+        return default
+    try:
+        return date.fromisoformat(text_value(values, name))
+    except ValueError:
+        raise NsFault(400, "INVALID_CONTENT", f"Field {name} must be a date.") from None
+
+
+def ref_id(values: Mapping[str, Any], name: str) -> str:
+    value = values.get(name)
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or len(value) != 1:
+        raise NsFault(400, "INVALID_CONTENT", f'Field {name} must be a reference {{"id": "..."}}.')
+    record_id: str = value["id"]
+    return record_id
+
+
+def invalid_ref(name: str, record_id: str) -> NsFault:
+    return NsFault(400, "INVALID_KEY_OR_REF", f"Invalid {name} reference key {record_id}.")
+
+
+Condition = tuple[str, str | frozenset[str]]
+
+
+def query_conditions(request: Request, fields: frozenset[str]) -> list[Condition]:
+    """The conditions of `q`: `IS` compares text, `ANY_OF` a reference's id."""
+    text = request.query_params.get("q")
+    if text is None:
+        return []
+    conditions: list[Condition] = []
+    for position, part in enumerate(_AND.split(text.strip())):
+        match = _CONDITION.fullmatch(part)
+        if match is None or match.group(1) not in fields:
+            raise NsFault(
+                400, "INVALID_CONTENT", f"Invalid search query: {text} (part {position})."
+            )
+        name, literal, ids = match.groups()
+        if ids is not None:
+            conditions.append((name, frozenset(i.strip() for i in ids.split(","))))
+        else:
+            conditions.append((name, re.sub(r"\\(.)", r"\1", literal)))
+    return conditions
+
+
+def meets(conditions: list[Condition], values: Mapping[str, str]) -> bool:
+    return all(
+        values[name] in wanted if isinstance(wanted, frozenset) else values[name] == wanted
+        for name, wanted in conditions
+    )

@@ -1,0 +1,62 @@
+"""A Stripe sandbox: the slice of Stripe's API (version 2020-08-27) that Ledgergate uses.
+
+It speaks Stripe's wire format at the API root (`/v1/...`): bearer secret keys
+(any `sk_test_...` key; others get Stripe's `401`), form bodies and query strings in
+bracket notation, `Idempotency-Key` replay, typed error bodies, cursor lists
+(newest first, `limit` and `starting_after`), Stripe-style ids and unix timestamps.
+State lives in memory (`StripeState`).
+
+Covered: customers (create, retrieve, update, list by `email`), invoice items (create),
+invoices (create from the customer's pending items, finalize, pay, retrieve, list,
+upcoming), products (create, retrieve), prices (create, retrieve, list), subscriptions
+(create, retrieve, update items with prorations, cancel) and credit notes (create,
+preview, retrieve, list). Each operation accepts the documented parameters it
+implements and refuses any other as `parameter_unknown`, like Stripe does for a
+parameter it does not know. Stripe has no customer currency parameter: a customer's
+`currency` is set by its first invoice item or subscription; Ledgergate keeps its
+canonical currency in `metadata[currency]`. Payment succeeds unless the customer's
+default payment method is one of Stripe's failing test payment methods.
+
+Subscriptions bill in advance for periods counted from their creation (`month` and
+`year` keep the day of the month). Changing items prorates the way Stripe documents
+it: to the second, the unused time on the old price credited and the remaining time
+on the new price charged, as separate `proration: true` invoice items over
+`[proration_date, current_period_end]`. A change may not alter the billing interval
+(Stripe would restart the cycle; that is not modelled). The clock is
+`StripeState.clock`: requests first bill every period it has moved past, so a
+`ManualClock` drives renewals.
+
+Collecting an invoice charges the customer's `invoice_settings[default_payment_method]`,
+where Stripe's test payment methods decide the outcome (`_charge`). Events
+(`invoice.finalized`, `invoice.paid`, `invoice.payment_failed`,
+`customer.subscription.updated` and `.deleted`, `credit_note.created`,
+`charge.dispute.created`) are kept in `StripeState.events` and, after the
+request that caused them is answered, POSTed to each `WebhookEndpoint` with Stripe's
+`Stripe-Signature` header, retried with backoff on failure.
+
+Modules, one per resource: `wire` (ids, errors, parameter readers), `state`, `customers`,
+`invoices`, `products`, `subscriptions`, `upcoming`, `credit_notes`, `events` (and
+webhook delivery) and `app` (the HTTP layer and routes).
+"""
+
+from sandboxes.stripe.app import create_app
+from sandboxes.stripe.events import deliver_event, deliver_events, signature_header
+from sandboxes.stripe.state import ManualClock, StripeState, WebhookAttempt, WebhookEndpoint
+from sandboxes.stripe.subscriptions import prorate, shift
+from sandboxes.stripe.wire import WEBHOOK_RETRY_DELAYS, StripeApiError, decode_form
+
+__all__ = [
+    "WEBHOOK_RETRY_DELAYS",
+    "ManualClock",
+    "StripeApiError",
+    "StripeState",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "create_app",
+    "decode_form",
+    "deliver_event",
+    "deliver_events",
+    "prorate",
+    "shift",
+    "signature_header",
+]
