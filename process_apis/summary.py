@@ -23,7 +23,7 @@ from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.queue import queue_condition
-from process_apis.reconciliation import month_bounds
+from process_apis.reconciliation.periods import month_bounds
 from process_apis.settlements.posting import cycle_seconds
 
 
