@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,11 +68,6 @@ async def link_billing(sessionmaker: async_sessionmaker[AsyncSession], scope: Sc
     that are not this period's to report: dated outside it, or linked to a gateway
     document of another period (or one not posted yet, which is the ERP's difference)."""
     gateway = aliased(Item)
-    linked = select(gateway.key).where(
-        gateway.run_id == Item.run_id,
-        gateway.side == Side.GATEWAY.value,
-        gateway.link == Item.link,
-    )
     billing = and_(Item.run_id == scope.run_id, Item.side == Side.BILLING.value)
     known = or_(
         exists().where(InvoiceRow.billing_ref == Item.link),
@@ -79,10 +75,18 @@ async def link_billing(sessionmaker: async_sessionmaker[AsyncSession], scope: Sc
         exists().where(PaymentRow.source_ref == func.substr(Item.link, len(PAID) + 1)),
     )
     async with sessionmaker.begin() as session:
-        await session.execute(
+        # Fresh statistics (the same statement on both databases): without them the
+        # planner takes the freshly filled table for empty and joins it row by row.
+        await session.execute(text(f"ANALYZE {Item.__tablename__}"))
+        await session.execute(  # UPDATE ... FROM: one join, not a lookup per row
             update(Item)
-            .where(billing, exists(linked))
-            .values(key=linked.scalar_subquery())
+            .where(
+                billing,
+                gateway.run_id == scope.run_id,
+                gateway.side == Side.GATEWAY.value,
+                gateway.link == Item.link,
+            )
+            .values(key=gateway.key)
             .execution_options(synchronize_session=False)
         )
         unlinked = and_(billing, Item.key.startswith(UNLINKED))

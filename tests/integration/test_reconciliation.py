@@ -4,7 +4,7 @@ kind of difference with its probable cause."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from core.models.reconciliation import ReconciliationItemRow, ReconciliationRunR
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import RunStatus
 from process_apis.payments.inbox import BillingInbox
+from process_apis.reconciliation import schedule
 from process_apis.replay import Replayer
 from sandboxes import stripe
 from system_apis.erp.schemas import (
@@ -399,3 +400,19 @@ async def test_a_malformed_period_is_refused(gateway: Gateway) -> None:
     )
     assert response.status_code == 422
     await client.aclose()
+
+
+async def test_the_worker_reconciles_each_entitys_two_months_once_a_day(gateway: Gateway) -> None:
+    await posted_invoice(gateway)
+    context = gateway.app.state.process
+    today = datetime.now(UTC)
+    early, due = today.replace(hour=1), today.replace(hour=3)
+    assert await schedule.run_due(context, now=early) == 0  # before the configured hour
+    ran = await schedule.run_due(context, now=due)
+    assert await schedule.run_due(context, now=due) == 0  # once a day
+    async with gateway.sessionmaker() as session:
+        runs = (await session.scalars(select(ReconciliationRunRow))).all()
+    months = {(run.legal_entity_id, run.period) for run in runs}
+    assert ran == len(runs) == len(months) >= 4
+    assert (US_ENTITY, PERIOD) in months
+    assert {(run.trigger, run.status) for run in runs} == {("schedule", "completed")}
