@@ -71,6 +71,7 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.replay
 	$(UV) run python -m bench.scale
 	$(UV) run python -m bench.partner_paging
+	$(UV) run python -m bench.reconciliation
 
 chaos: install ## Reliability harness: fault storm, SIGKILL, PostgreSQL restart, overload (one line each)
 	$(UV) run python -m chaos

@@ -34,8 +34,8 @@ from core.migrate import upgrade
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
-from process_apis import reconciliation
-from process_apis.reconciliation import Reconciliation
+from process_apis.reconciliation import service as reconciliation
+from process_apis.reconciliation.schemas import Reconciliation
 from process_apis.runs.queue import queue_condition
 from process_apis.worker import BackgroundWork, replayer
 
@@ -317,7 +317,8 @@ def worker(
     ] = None,
     once: Annotated[bool, typer.Option(help="One pass of every kind of work, then exit.")] = False,
 ) -> None:
-    """The background worker: drains the webhook inbox, retries due runs, purges old keys.
+    """The background worker: drains the webhook inbox, retries due runs, purges old keys,
+    and reconciles each legal entity's previous and current month daily.
 
     Several workers (and replicas) cooperate: each claims work with FOR UPDATE SKIP LOCKED.
     """
@@ -463,14 +464,17 @@ def reconcile(
     legal_entity: Annotated[str, typer.Option(help="The legal entity id (le_...).")],
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Compare the gateway's posted invoices, credit memos and settlements with the ERP's."""
+    """Compare billing, the gateway and the ERP for a month; exit 1 on any difference.
+
+    The run is kept, like the API's and the schedule's: `GET /ops/v1/reconciliation/runs`.
+    """
     settings = get_settings()
     _refuse_private_sandboxes(settings, "reconcile")
 
     async def run() -> Reconciliation:
-        async with runtime(settings) as running, running.sessionmaker() as session:
+        async with runtime(settings) as running:
             return await reconciliation.reconcile(
-                running.context, session, legal_entity_id=legal_entity, period=period
+                running.context, legal_entity_id=legal_entity, period=period, trigger="cli"
             )
 
     result = asyncio.run(run())
@@ -482,16 +486,20 @@ def reconcile(
     totals = table(
         "type",
         "currency",
+        "billing count",
+        "billing total",
         "gateway count",
         "gateway total",
         "ERP count",
         "ERP total",
-        title=f"{legal_entity} {result.period_start}..{result.period_end}",
+        title=f"{legal_entity} {result.period_start}..{result.period_end} (run {result.id})",
     )
     for line in result.totals:
         totals.add_row(
             line.document_type,
             line.currency,
+            str(line.billing_count),
+            str(line.billing_total),
             str(line.gateway_count),
             str(line.gateway_total),
             str(line.erp_count),
@@ -499,21 +507,31 @@ def reconcile(
         )
     print_table(totals)
     if result.clean:
-        console.print("[green]clean: both sides agree[/]")
+        console.print("[green]clean: all sides agree[/]")
         return
-    differences = table("kind", "type", "gateway id", "ERP number", "currency", "gateway", "ERP")
+    differences = table(
+        "type", "key", "cause", "currency", "billing", "gateway", "ERP", "ERP number"
+    )
     for diff in result.differences:
         differences.add_row(
-            diff.kind,
             diff.document_type,
-            diff.gateway_id or "",
-            diff.erp_number or "",
+            diff.key,
+            diff.explanation,
             diff.currency,
-            str(diff.gateway_amount or ""),
-            str(diff.erp_amount or ""),
+            _amount(diff.billing_amount),
+            _amount(diff.gateway_amount),
+            _amount(diff.erp_amount),
+            diff.erp_number or "",
         )
     print_table(differences)
+    shown = len(result.differences)
+    if shown < result.difference_count:
+        console.print(f"{shown} of {result.difference_count} differences shown")
     raise typer.Exit(code=1)
+
+
+def _amount(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ PREFIXES = {
     "signing_key": "key",
     "payment": "pay",
     "commission_line": "cml",
+    "reconciliation": "rec",
 }
 
 

@@ -159,6 +159,24 @@ def _default_untaxed_tax_codes() -> dict[str, str]:
     return {"US": "EXEMPT"}
 
 
+class ReconciliationSettings(BaseModel):
+    """When the worker reconciles on its own, and how much of a report an answer shows."""
+
+    schedule_enabled: bool = Field(
+        default=True,
+        description="The worker reconciles every legal entity's previous and current month "
+        "once a day.",
+    )
+    daily_at_hour: int = Field(
+        default=2, ge=0, le=23, description="The UTC hour from which the day's runs are due."
+    )
+    report_differences: int = Field(
+        default=1000,
+        ge=0,
+        description="Differences shown in an answer; every one is kept with the run.",
+    )
+
+
 class LedgerSettings(BaseModel):
     """How the process tier books in the ERP: journals, G/L accounts, tax groups."""
 
@@ -241,6 +259,7 @@ class Settings(BaseSettings):
     versioning: VersioningSettings = VersioningSettings()
     credit_memos: CreditMemoSettings = CreditMemoSettings()
     ledger: LedgerSettings = LedgerSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
 
     @property
     def serves_docs(self) -> bool:

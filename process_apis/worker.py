@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from process_apis.billing_inbox import BillingInbox
@@ -25,6 +25,7 @@ from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
+from process_apis.reconciliation import schedule as reconciliation_schedule
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
 from process_apis.settlements.workflow import SettlementPostingWorkflow
 from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
@@ -32,6 +33,9 @@ from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelW
 from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
 
 logger = logging.getLogger(__name__)
+
+# How often the schedules look whether a job is due.
+SCHEDULE_CHECK_SECONDS = 60.0
 
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoicePostingWorkflow,
@@ -64,21 +68,30 @@ class PassReport:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     purged: int = 0
+    reconciled: int = 0
 
     def __str__(self) -> str:
         return (
             f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
+            f" · reconciled {self.reconciled}"
         )
 
 
 class BackgroundWork:
     def __init__(self, context: ProcessContext) -> None:
+        self.context = context
         self.inbox = BillingInbox(context)
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
 
     async def run_once(self) -> PassReport:
-        """One pass of every kind of background work, inbox first (it may queue runs)."""
+        """One pass of every kind of background work: the passes' work, then the schedules."""
+        report = await self._pass()
+        report.reconciled = await reconciliation_schedule.run_due(self.context)
+        return report
+
+    async def _pass(self) -> PassReport:
+        """The inbox first (it may queue runs), the due runs, the expired keys."""
         inbox = await self.inbox.drain()
         replayed = await self.replayer.run_once()
         report = PassReport(
@@ -100,7 +113,22 @@ class BackgroundWork:
         return report
 
     async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
-        """Passes until `stop` is set; sleeps `interval` when a pass left nothing waiting.
+        """Passes and schedules until `stop` is set, side by side, so a long scheduled job
+        (a month's reconciliation) never holds up the retries."""
+        await asyncio.gather(
+            self._loop(self._pass, interval=interval, stop=stop),
+            self._loop(
+                lambda: reconciliation_schedule.run_due(self.context),
+                interval=SCHEDULE_CHECK_SECONDS,
+                stop=stop,
+            ),
+        )
+
+    @staticmethod
+    async def _loop(
+        work: Callable[[], Awaitable[object]], *, interval: float, stop: asyncio.Event
+    ) -> None:
+        """`work` until `stop` is set; sleeps `interval` unless a pass left a full batch.
 
         A failed pass (the database restarting, say) is logged and tried again after
         `interval`: the loop outlives it.
@@ -108,8 +136,8 @@ class BackgroundWork:
         while not stop.is_set():
             busy = False
             try:
-                report = await self.run_once()
-                busy = report.claimed >= WORKER_BATCH
+                report = await work()
+                busy = isinstance(report, PassReport) and report.claimed >= WORKER_BATCH
             except Exception:
                 logger.exception("background.pass.failed")
             if not busy:

@@ -14,6 +14,11 @@ from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
+from core.models.reconciliation import (
+    ReconciliationDifferenceRow,
+    ReconciliationItemRow,
+    ReconciliationRunRow,
+)
 from core.models.settlement import SettlementRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
@@ -37,6 +42,9 @@ __all__ = [
     "PaymentRow",
     "PriceRow",
     "ProductRow",
+    "ReconciliationDifferenceRow",
+    "ReconciliationItemRow",
+    "ReconciliationRunRow",
     "SettlementRow",
     "SigningKeyRow",
     "SubscriptionRow",

@@ -638,6 +638,8 @@ class CreditMemoWorkflow:
                     "reversing_invoice_id": document.id,
                     "reversing_invoice_number": document.number,
                     "reversed_total_including_tax": document.total_including_tax,
+                    "reversing_posting_date": plan.document.posting_date.isoformat(),
+                    "currency": plan.document.currency,
                     # The billing port cannot void a credit note: finance settles it there.
                     "billing_credit_note_kept": run.params.get("billing_credit_note"),
                 },

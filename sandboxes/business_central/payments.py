@@ -51,6 +51,7 @@ _PAYMENT_PROPERTIES: Filterable[CustomerPayment] = {
     "lineNumber": lambda p: p.line_number,
     "documentNumber": lambda p: p.document_number,
     "externalDocumentNumber": lambda p: p.external_document_number,
+    "postingDate": lambda p: p.posting_date,
 }
 
 

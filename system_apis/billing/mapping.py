@@ -160,6 +160,10 @@ def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
         reference=(invoice.metadata or {}).get(REFERENCE_KEY),
         subscription_id=invoice.subscription,
         due_date=_time(invoice.due_date).date() if invoice.due_date is not None else None,
+        created_at=None if invoice.created is None else _time(invoice.created),
+        paid_at=_time(paid_at)
+        if invoice.status_transitions and (paid_at := invoice.status_transitions.paid_at)
+        else None,
         lines=None
         if lines is None or lines.has_more
         else tuple(invoice_line_from_stripe(line) for line in lines.data),

@@ -7,6 +7,8 @@ Every write with financial effect carries our idempotency key downstream.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
 from system_apis.billing.schemas import (
@@ -122,7 +124,29 @@ class CreditNotePort(Protocol):
     ) -> BillingCreditNotePage: ...
 
 
+class DocumentStreamPort(Protocol):
+    """A period's documents page by page, for reconciliation: newest first, bounded memory."""
+
+    def stream_invoices(
+        self, *, created_from: datetime, created_to: datetime
+    ) -> AsyncIterator[BillingInvoice]:
+        """Every invoice created within `created_from..created_to` (both included)."""
+        ...
+
+    def stream_credit_notes(
+        self, *, created_from: datetime, created_to: datetime
+    ) -> AsyncIterator[BillingCreditNote]:
+        """Every credit note created within `created_from..created_to` (both included)."""
+        ...
+
+
 class BillingPort(
-    CustomerPort, InvoicePort, CatalogPort, SubscriptionPort, CreditNotePort, Protocol
+    CustomerPort,
+    InvoicePort,
+    CatalogPort,
+    SubscriptionPort,
+    CreditNotePort,
+    DocumentStreamPort,
+    Protocol,
 ):
     """Vendor-neutral billing operations: the whole interface an adapter implements."""

@@ -69,6 +69,8 @@ class BillingInvoice(BillingModel):
     reference: str | None
     subscription_id: str | None = Field(default=None, description="The subscription it bills.")
     due_date: date | None = None
+    created_at: datetime | None = None
+    paid_at: datetime | None = Field(default=None, description="When it was paid in full.")
     lines: tuple[BillingInvoiceLine, ...] | None = Field(
         default=None, description="Every line; none when the vendor sent only some of them."
     )

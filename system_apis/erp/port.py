@@ -11,6 +11,7 @@ posting a posted document is a no-op.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -125,6 +126,51 @@ class ErpLedgerQueries(Protocol):
 
 
 @runtime_checkable
+class ErpDocumentStreams(Protocol):
+    """Every posted document of a period, read page by page: reconciliation's input.
+
+    Each yields documents as the ERP pages them, in no promised order, and holds no more
+    than a page in memory.
+    """
+
+    def stream_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesInvoice]:
+        """Posted sales invoices dated within `posted_from..posted_to`, without lines."""
+        ...
+
+    def stream_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesCreditMemo]:
+        """Posted sales credit memos dated within `posted_from..posted_to`, without lines."""
+        ...
+
+    def stream_customer_payments(
+        self,
+        company_id: str,
+        journal_code: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        currency: str,
+    ) -> AsyncIterator[ErpCustomerPayment]:
+        """The payments of the journal with this code dated within the period, in `currency`."""
+        ...
+
+    def stream_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> AsyncIterator[ErpLedgerEntry]:
+        """The ledger entries on one account posted within the period."""
+        ...
+
+
+@runtime_checkable
 class ErpCreditMemos(Protocol):
     """Sales credit memos, optionally applied to the posted invoice they correct."""
 
@@ -191,6 +237,7 @@ class ErpPort(
     ErpInvoicing,
     ErpInvoiceQueries,
     ErpLedgerQueries,
+    ErpDocumentStreams,
     ErpCreditMemos,
     ErpJournals,
     ErpPayments,

@@ -208,5 +208,5 @@ def test_reconcile_exits_zero_when_both_sides_agree(
             app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]
         )
     assert result.exit_code == 0, result.output
-    assert "clean: both sides agree" in result.output
+    assert "clean: all sides agree" in result.output
     assert "┃ type ┃ currency ┃" in result.output  # a line per document type and currency

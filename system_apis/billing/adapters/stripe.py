@@ -9,6 +9,8 @@ error bodies give the classified error its `vendor_code` and message
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -78,6 +80,9 @@ from system_apis.errors import BackendNotFound
 from system_apis.http import ResilientClient, VendorError, parse_body
 
 M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D", StripeInvoice, StripeCreditNote)
+# Stripe serves at most 100 objects a page.
+STREAM_PAGE = 100
 
 
 def stripe_headers(settings: BillingSettings) -> dict[str, str]:
@@ -290,6 +295,49 @@ class StripeAdapter:
         )
         page = self._parse(response, StripeList[StripeCreditNote], operation)
         return credit_note_page_from_stripe(page)
+
+    async def stream_invoices(
+        self, *, created_from: datetime, created_to: datetime
+    ) -> AsyncIterator[BillingInvoice]:
+        operation = "stream_invoices"
+        async for invoice in self._newest_first(
+            "/v1/invoices", StripeInvoice, operation, created_from, created_to
+        ):
+            yield invoice_from_stripe(invoice)
+
+    async def stream_credit_notes(
+        self, *, created_from: datetime, created_to: datetime
+    ) -> AsyncIterator[BillingCreditNote]:
+        operation = "stream_credit_notes"
+        async for note in self._newest_first(
+            "/v1/credit_notes", StripeCreditNote, operation, created_from, created_to
+        ):
+            yield credit_note_from_stripe(note)
+
+    async def _newest_first(
+        self,
+        path: str,
+        model: type[D],
+        operation: str,
+        created_from: datetime,
+        created_to: datetime,
+    ) -> AsyncIterator[D]:
+        """The objects created within the window, paging newest first until one is older."""
+        first, last = created_from.timestamp(), created_to.timestamp()
+        cursor: str | None = None
+        while True:
+            params = encode_form({"limit": STREAM_PAGE, "starting_after": cursor})
+            response = await self._request("GET", path, operation=operation, params=params)
+            page: StripeList[D] = self._parse(response, StripeList[model], operation)  # type: ignore[valid-type]
+            for item in page.data:
+                created = item.created
+                if created is not None and created < first:
+                    return
+                if created is None or created <= last:
+                    yield item
+            if not page.has_more or not page.data:
+                return
+            cursor = page.data[-1].id
 
     async def _post(
         self, path: str, params: dict[str, Any], operation: str, idempotency_key: str

@@ -98,6 +98,11 @@ class StripeInvoiceLine(StripeModel):
     type: Literal["invoiceitem", "subscription"]
 
 
+class StripeInvoiceTransitions(StripeModel):
+    finalized_at: int | None = None
+    paid_at: int | None = None
+
+
 class StripeInvoice(StripeModel):
     id: str
     object: Literal["invoice"]
@@ -111,6 +116,8 @@ class StripeInvoice(StripeModel):
     metadata: dict[str, str] | None = None
     subscription: str | None = None
     due_date: int | None = None
+    created: int | None = None
+    status_transitions: StripeInvoiceTransitions | None = None
     lines: StripeList[StripeInvoiceLine] | None = None
 
 

@@ -16,7 +16,7 @@ automatic retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -323,6 +323,76 @@ class BusinessCentralAdapter:
             self._mapped(operation, ledger_entry_from_bc, entry, currency) for entry in entries
         )
 
+    async def stream_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesInvoice]:
+        operation = "stream_sales_invoices"
+        async for invoice in self._pages(
+            f"/companies({company_id})/salesInvoices",
+            BcSalesInvoiceList,
+            operation,
+            filter=posted_between("invoiceDate", posted_from, posted_to),
+            expand=EXPAND_LINES,
+        ):
+            yield self._canonical_invoice(invoice, operation)
+
+    async def stream_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesCreditMemo]:
+        operation = "stream_sales_credit_memos"
+        async for memo in self._pages(
+            f"/companies({company_id})/salesCreditMemos",
+            BcSalesCreditMemoList,
+            operation,
+            filter=posted_between("creditMemoDate", posted_from, posted_to),
+            expand=EXPAND_MEMO_LINES,
+        ):
+            yield self._canonical_memo(memo, operation)
+
+    async def stream_customer_payments(
+        self,
+        company_id: str,
+        journal_code: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        currency: str,
+    ) -> AsyncIterator[ErpCustomerPayment]:
+        operation = "stream_customer_payments"
+        journals = f"/companies({company_id})/customerPaymentJournals"
+        query = _query(filter=odata_eq("code", journal_code))
+        response = await self._send("GET", f"{journals}?{query}", operation=operation)
+        found = self._parse(response, BcJournalList, operation).value
+        journal = self._unique(found, f"journals with code {journal_code!r}", operation)
+        if journal is None:
+            return
+        async for payment in self._pages(
+            f"{journals}({journal.id})/customerPayments",
+            BcCustomerPaymentList,
+            operation,
+            filter=dated_between("postingDate", posted_from, posted_to),
+        ):
+            yield self._mapped(operation, customer_payment_from_bc, payment, journal.id, currency)
+
+    async def stream_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> AsyncIterator[ErpLedgerEntry]:
+        operation = "stream_ledger_entries"
+        period = dated_between("postingDate", posted_from, posted_to)
+        async for entry in self._pages(
+            f"/companies({company_id})/generalLedgerEntries",
+            BcGeneralLedgerEntryList,
+            operation,
+            filter=f"{odata_eq('accountNumber', account_number)} and {period}",
+        ):
+            yield self._mapped(operation, ledger_entry_from_bc, entry, currency)
+
     async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:
         operation = "list_currencies"
         response = await self._send(
@@ -508,15 +578,23 @@ class BusinessCentralAdapter:
     async def _list(
         self, url: str, model: type[BcPage[W]], operation: str, **options: str
     ) -> list[W]:
-        """Every record of a filtered list, paged with `$top`/`$skip` until a page is short."""
-        records: list[W] = []
+        """Every record of a filtered list."""
+        return [record async for record in self._pages(url, model, operation, **options)]
+
+    async def _pages(
+        self, url: str, model: type[BcPage[W]], operation: str, **options: str
+    ) -> AsyncIterator[W]:
+        """The records of a filtered list, paged with `$top`/`$skip` until a page is short."""
+        read = 0
         while True:
-            query = _query(**options, top=str(self._page_size), skip=str(len(records)))
+            query = _query(**options, top=str(self._page_size), skip=str(read))
             response = await self._send("GET", f"{url}?{query}", operation=operation)
             page = self._parse(response, model, operation).value
-            records.extend(page)
+            for record in page:
+                yield record
+            read += len(page)
             if len(page) < self._page_size:
-                return records
+                return
 
     async def _find_sales_invoice(
         self, company_id: str, external_document_number: str, operation: str

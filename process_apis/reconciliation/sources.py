@@ -1,0 +1,410 @@
+"""Each side's documents of a period, as rows for the staging table.
+
+The ERP and billing are read page by page through their ports; the gateway's tables
+are copied by the database itself (`gateway_selects`), and its own adjustment
+documents (an amendment's proration, a credit's reversal), which live in the
+results of their workflow runs, in keyset pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, String, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.canonical.documents import InvoiceStatus, SettlementStatus
+from core.models.credit_memo import CreditMemoRow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.settlement import SettlementRow
+from core.models.subscription import SubscriptionRow
+from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from process_apis.reconciliation.schemas import DocumentType, Side
+from process_apis.settlements.workflow import JOURNAL_PREFIX
+from system_apis.billing.port import DocumentStreamPort
+from system_apis.billing.schemas import BillingInvoiceStatus
+from system_apis.erp.port import ErpDocumentStreams
+from system_apis.erp.schemas import ErpSalesCreditMemo
+
+Row = dict[str, Any]
+
+# The staged columns, in the order `gateway_selects` select them.
+COLUMNS = (
+    "run_id",
+    "side",
+    "key",
+    "document_type",
+    "currency",
+    "amount",
+    "tax",
+    "billed",
+    "ref",
+    "number",
+    "link",
+    "dated",
+)
+# A billing payment is linked by its invoice id under this prefix (the invoice has its own).
+PAID = "paid:"
+# A billing document's key until it is linked to the gateway's.
+UNLINKED = "billing:"
+# Billing documents are read this far either side of the period: a document billed at
+# a month's end may be posted in the next one.
+BILLING_MARGIN = timedelta(days=31)
+AMENDMENT_WORKFLOW = "subscription_amendment"
+REVERSAL_WORKFLOW = "credit_memo_reversal"
+POSTED_MEMO_STEP = "post_erp_credit_memo"
+RUN_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One run's legal entity and period, as each backend knows them."""
+
+    run_id: str
+    legal_entity_id: str
+    company_id: str
+    functional_currency: str
+    start: date
+    end: date
+
+
+def _row(scope: Scope, side: Side, **values: Any) -> Row:
+    row: Row = dict.fromkeys(COLUMNS)
+    row.update(run_id=scope.run_id, side=side.value, **values)
+    return row
+
+
+def gateway_selects(scope: Scope) -> list[Select[Any]]:
+    """One `SELECT` per gateway table, in `COLUMNS` order, for `INSERT ... SELECT`."""
+    run, gateway = literal(scope.run_id, String), literal(Side.GATEWAY.value, String)
+    none, no_amount = literal(None, String), literal(None, BigInteger)
+    invoices = select(
+        run,
+        gateway,
+        InvoiceRow.id,
+        literal(DocumentType.INVOICE.value, String),
+        InvoiceRow.currency,
+        InvoiceRow.total,
+        InvoiceRow.tax_total,
+        InvoiceRow.total,
+        InvoiceRow.id,
+        InvoiceRow.erp_document_number,
+        InvoiceRow.billing_ref,
+        InvoiceRow.posting_date,
+    ).where(
+        InvoiceRow.legal_entity_id == scope.legal_entity_id,
+        InvoiceRow.status.in_((InvoiceStatus.POSTED, InvoiceStatus.PAID)),
+        InvoiceRow.posting_date.between(scope.start, scope.end),
+    )
+    # A memo reached the ERP when the ERP acknowledged it; one later withdrawn stays
+    # there, and its reversal is an adjustment of its own.
+    memos = select(
+        run,
+        gateway,
+        CreditMemoRow.id,
+        literal(DocumentType.CREDIT_MEMO.value, String),
+        CreditMemoRow.currency,
+        CreditMemoRow.erp_total_including_tax,
+        no_amount,
+        CreditMemoRow.amount,
+        CreditMemoRow.id,
+        CreditMemoRow.erp_document_number,
+        CreditMemoRow.billing_ref,
+        CreditMemoRow.posting_date,
+    ).where(
+        CreditMemoRow.legal_entity_id == scope.legal_entity_id,
+        CreditMemoRow.erp_total_including_tax.is_not(None),
+        CreditMemoRow.posting_date.between(scope.start, scope.end),
+    )
+    payments = select(
+        run,
+        gateway,
+        PaymentRow.id,
+        literal(DocumentType.PAYMENT.value, String),
+        PaymentRow.currency,
+        PaymentRow.amount,
+        no_amount,
+        PaymentRow.amount,
+        PaymentRow.id,
+        PaymentRow.erp_document_number,
+        literal(PAID, String) + PaymentRow.source_ref,
+        PaymentRow.posting_date,
+    ).where(
+        PaymentRow.legal_entity_id == scope.legal_entity_id,
+        PaymentRow.status == PaymentStatus.APPLIED,
+        PaymentRow.source == PaymentSource.BILLING,
+        PaymentRow.posting_date.between(scope.start, scope.end),
+    )
+    direct_payments = select(
+        run,
+        gateway,
+        PaymentRow.id,
+        literal(DocumentType.PAYMENT.value, String),
+        PaymentRow.currency,
+        PaymentRow.amount,
+        no_amount,
+        no_amount,
+        PaymentRow.id,
+        PaymentRow.erp_document_number,
+        none,
+        PaymentRow.posting_date,
+    ).where(
+        PaymentRow.legal_entity_id == scope.legal_entity_id,
+        PaymentRow.status == PaymentStatus.APPLIED,
+        PaymentRow.source != PaymentSource.BILLING,
+        PaymentRow.posting_date.between(scope.start, scope.end),
+    )
+    settlements = select(
+        run,
+        gateway,
+        SettlementRow.journal_document_number,
+        literal(DocumentType.SETTLEMENT.value, String),
+        SettlementRow.currency,
+        SettlementRow.total_commission,
+        no_amount,
+        no_amount,
+        SettlementRow.id,
+        SettlementRow.journal_document_number,
+        none,
+        SettlementRow.posting_date,
+    ).where(
+        SettlementRow.legal_entity_id == scope.legal_entity_id,
+        SettlementRow.status.in_((SettlementStatus.POSTED, SettlementStatus.PAID)),
+        SettlementRow.journal_document_number.is_not(None),
+        SettlementRow.posting_date.between(scope.start, scope.end),
+    )
+    selects: list[Select[Any]] = [invoices, memos, payments, direct_payments, settlements]  # type: ignore[list-item]
+    return selects
+
+
+async def gateway_adjustments(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
+) -> AsyncIterator[Row]:
+    """The ERP documents the gateway's amendments and credit reversals posted, dated in scope."""
+    amendments = (
+        select(WorkflowRunRow.id, WorkflowRunRow.result, WorkflowRunRow.finished_at)
+        .join(SubscriptionRow, SubscriptionRow.id == WorkflowRunRow.subject_id)
+        .join(CustomerRow, CustomerRow.id == SubscriptionRow.customer_id)
+        .where(
+            WorkflowRunRow.workflow == AMENDMENT_WORKFLOW,
+            CustomerRow.legal_entity_id == scope.legal_entity_id,
+        )
+    )
+    async for run_id, result, _ in _succeeded(sessionmaker, amendments):
+        adjustment = (result or {}).get("erp_adjustment")
+        if adjustment is None:
+            continue
+        dated = date.fromisoformat(adjustment["posting_date"])
+        if scope.start <= dated <= scope.end:
+            yield _adjustment(scope, run_id, adjustment, dated)
+    reversals = (
+        select(WorkflowRunRow.id, WorkflowRunRow.result, WorkflowRunRow.finished_at)
+        .join(CreditMemoRow, CreditMemoRow.id == WorkflowRunRow.subject_id)
+        .add_columns(WorkflowRunRow.params, CreditMemoRow.id, CreditMemoRow.erp_total_including_tax)
+        .where(
+            WorkflowRunRow.workflow == REVERSAL_WORKFLOW,
+            CreditMemoRow.legal_entity_id == scope.legal_entity_id,
+        )
+    )
+    async for _, result, finished_at, params, memo_id, recorded in _succeeded(
+        sessionmaker, reversals
+    ):
+        reversal = result or {}
+        posted_on = reversal.get("reversing_posting_date")
+        dated = date.fromisoformat(posted_on) if posted_on else finished_at.date()
+        if scope.start <= dated <= scope.end:
+            yield _row(
+                scope,
+                Side.GATEWAY,
+                key=f"{memo_id}-R",
+                document_type=DocumentType.ADJUSTMENT.value,
+                currency=reversal.get("currency") or scope.functional_currency,
+                amount=reversal["reversed_total_including_tax"],
+                ref=f"{memo_id}-R",
+                number=reversal.get("reversing_invoice_number"),
+                dated=dated,
+            )
+        if recorded is None:  # the discarded run never recorded the memo it posted
+            memo = await _posted_memo(sessionmaker, params["discarded_run_id"])
+            posted = memo.posting_date if memo else None
+            if memo is not None and posted is not None and scope.start <= posted <= scope.end:
+                yield _row(
+                    scope,
+                    Side.GATEWAY,
+                    key=memo_id,
+                    document_type=DocumentType.CREDIT_MEMO.value,
+                    currency=memo.currency,
+                    amount=memo.total_including_tax,
+                    billed=memo.total_including_tax,
+                    ref=memo_id,
+                    number=memo.number,
+                    link=params.get("billing_credit_note"),
+                    dated=posted,
+                )
+
+
+async def _posted_memo(
+    sessionmaker: async_sessionmaker[AsyncSession], run_id: str
+) -> ErpSalesCreditMemo | None:
+    """The ERP credit memo a run posted, as the ERP answered it."""
+    async with sessionmaker() as session:
+        outcome = await session.scalar(
+            select(WorkflowStepRow.outcome).where(
+                WorkflowStepRow.run_id == run_id,
+                WorkflowStepRow.name == POSTED_MEMO_STEP,
+                WorkflowStepRow.status == StepStatus.SUCCEEDED,
+            )
+        )
+    if outcome is None:
+        return None
+    return ErpSalesCreditMemo.model_validate(outcome)
+
+
+def _adjustment(scope: Scope, run_id: str, adjustment: dict[str, Any], dated: date) -> Row:
+    return _row(
+        scope,
+        Side.GATEWAY,
+        key=run_id,
+        document_type=DocumentType.ADJUSTMENT.value,
+        currency=adjustment["currency"],
+        amount=adjustment["total_including_tax"],
+        ref=run_id,
+        number=adjustment.get("document_number"),
+        dated=dated,
+    )
+
+
+async def _succeeded(
+    sessionmaker: async_sessionmaker[AsyncSession], query: Select[Any]
+) -> AsyncIterator[Any]:
+    """The succeeded runs `query` selects, in keyset pages by run id, a session per page."""
+    after = ""
+    while True:
+        async with sessionmaker() as session:
+            page = (
+                await session.execute(
+                    query.where(
+                        WorkflowRunRow.status == RunStatus.SUCCEEDED, WorkflowRunRow.id > after
+                    )
+                    .order_by(WorkflowRunRow.id)
+                    .limit(RUN_PAGE)
+                )
+            ).all()
+        for row in page:
+            yield row
+        if len(page) < RUN_PAGE:
+            return
+        after = page[-1][0]
+
+
+async def erp_documents(
+    erp: ErpDocumentStreams, scope: Scope, *, payment_journal: str, payable_account: str
+) -> AsyncIterator[Row]:
+    """The ERP's posted invoices, credit memos, payments and settlement journal entries."""
+    company, start, end = scope.company_id, scope.start, scope.end
+    async for invoice in erp.stream_sales_invoices(company, start, end):
+        yield _erp_row(scope, DocumentType.INVOICE, invoice.external_document_number, invoice)
+    async for memo in erp.stream_sales_credit_memos(company, start, end):
+        yield _erp_row(scope, DocumentType.CREDIT_MEMO, memo.external_document_number, memo)
+    async for payment in erp.stream_customer_payments(
+        company, payment_journal, start, end, currency=scope.functional_currency
+    ):
+        yield _row(
+            scope,
+            Side.ERP,
+            key=payment.external_document_number or f"erp:{payment.id}",
+            document_type=DocumentType.PAYMENT.value,
+            currency=payment.currency,
+            amount=payment.amount,
+            ref=payment.id,
+            number=payment.document_number,
+            dated=payment.posting_date,
+        )
+    async for entry in erp.stream_ledger_entries(
+        company, start, end, account_number=payable_account, currency=scope.functional_currency
+    ):
+        number = entry.document_number or ""
+        if number.startswith(JOURNAL_PREFIX):
+            yield _row(
+                scope,
+                Side.ERP,
+                key=number,
+                document_type=DocumentType.SETTLEMENT.value,
+                currency=scope.functional_currency,
+                amount=entry.credit - entry.debit,
+                number=number,
+                dated=entry.posting_date,
+            )
+
+
+def _erp_row(scope: Scope, document_type: DocumentType, external: str | None, document: Any) -> Row:
+    return _row(
+        scope,
+        Side.ERP,
+        key=external or f"erp:{document.number or document.id}",
+        document_type=document_type.value,
+        currency=document.currency,
+        amount=document.total_including_tax,
+        tax=document.total_tax,
+        ref=document.id,
+        number=document.number,
+        dated=document.posting_date,
+    )
+
+
+async def billing_documents(billing: DocumentStreamPort, scope: Scope) -> AsyncIterator[Row]:
+    """Billing's finalized invoices, the payments on them, and its credit notes."""
+    created_from = datetime.combine(scope.start - BILLING_MARGIN, time(), tzinfo=UTC)
+    created_to = datetime.combine(scope.end + BILLING_MARGIN, time.max, tzinfo=UTC)
+    async for invoice in billing.stream_invoices(created_from=created_from, created_to=created_to):
+        if invoice.status in (BillingInvoiceStatus.DRAFT, BillingInvoiceStatus.VOID):
+            continue
+        created = invoice.created_at.date() if invoice.created_at else None
+        yield _billing_row(
+            scope, DocumentType.INVOICE, invoice.id, invoice.currency, invoice.total, created
+        ) | {"tax": invoice.tax}
+        if invoice.status == BillingInvoiceStatus.PAID and invoice.amount_paid:
+            paid = invoice.paid_at.date() if invoice.paid_at else created
+            yield _billing_row(
+                scope,
+                DocumentType.PAYMENT,
+                f"{PAID}{invoice.id}",
+                invoice.currency,
+                invoice.amount_paid,
+                paid,
+            )
+    async for note in billing.stream_credit_notes(created_from=created_from, created_to=created_to):
+        yield _billing_row(
+            scope,
+            DocumentType.CREDIT_MEMO,
+            note.id,
+            note.currency,
+            note.total,
+            note.created_at.date(),
+        )
+
+
+def _billing_row(
+    scope: Scope,
+    document_type: DocumentType,
+    link: str,
+    currency: str,
+    amount: int,
+    dated: date | None,
+) -> Row:
+    return _row(
+        scope,
+        Side.BILLING,
+        key=f"{UNLINKED}{link}",
+        document_type=document_type.value,
+        currency=currency,
+        amount=amount,
+        ref=link.removeprefix(PAID),
+        link=link,
+        dated=dated,
+    )
