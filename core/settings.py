@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
+DEFAULT_ERP_CONNECTION = "default"
+
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
 
 
@@ -35,10 +37,19 @@ class BackendSettings(BaseModel):
     )
 
 
-class ErpSettings(BackendSettings):
-    """Dynamics 365 Business Central: `url` is the API root ending in `/api/v1.0`."""
+ErpKind = Literal["business_central", "netsuite"]
 
+
+class ErpSettings(BackendSettings):
+    """One ERP connection. Business Central: `url` is the API root ending in `/api/v1.0`.
+
+    NetSuite: `url` is the REST record API root ending in `/services/rest/record/v1`,
+    and every invoice line is booked on the service item `netsuite_line_item_id`.
+    """
+
+    kind: ErpKind = "business_central"
     access_token: SecretStr = SecretStr("sandbox-token")
+    netsuite_line_item_id: str = Field(default="1", max_length=40)
 
 
 class BillingSettings(BackendSettings):
@@ -214,7 +225,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call the API; none by default.",
     )
-    erp: ErpSettings = ErpSettings()
+    erp: ErpSettings = Field(
+        default_factory=ErpSettings, description="The `default` ERP connection."
+    )
+    erp_connections: dict[str, ErpSettings] = Field(
+        default_factory=dict,
+        description="Further ERP connections by name (`LEDGERGATE_ERP_CONNECTIONS__EMEA__KIND`); "
+        "each legal entity names the one it posts through.",
+    )
     billing: BillingSettings = BillingSettings()
     crm: CrmSettings = CrmSettings()
     support: SupportSettings = SupportSettings()
@@ -228,19 +246,38 @@ class Settings(BaseSettings):
         return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
 
     @property
+    def erp_connection_settings(self) -> dict[str, ErpSettings]:
+        """Every ERP connection by name, `default` (`LEDGERGATE_ERP__*`) first."""
+        return {DEFAULT_ERP_CONNECTION: self.erp, **self.erp_connections}
+
+    @property
     def should_seed_demo_data(self) -> bool:
         if self.seed_demo_data is None:
             return self.environment == "development"
         return self.seed_demo_data
 
+    @property
+    def should_seed_demo_clients(self) -> bool:
+        """The demo clients' secrets are public: development only, whatever else is asked."""
+        return self.should_seed_demo_data and self.environment == "development"
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
+        if self.seed_demo_data:
+            raise ValueError(
+                "seed_demo_data is not allowed in production: load reference data with "
+                "`ledgergate refdata import`"
+            )
+        erps = {
+            ("erp" if name == DEFAULT_ERP_CONNECTION else f"erp_connections.{name}"): erp
+            for name, erp in self.erp_connection_settings.items()
+        }
         placeholders = [
             name
             for name, secret in (
-                ("erp.access_token", self.erp.access_token),
+                *((f"{name}.access_token", erp.access_token) for name, erp in erps.items()),
                 ("billing.api_key", self.billing.api_key),
                 ("billing.webhook_secret", self.billing.webhook_secret),
                 ("crm.access_token", self.crm.access_token),
@@ -250,8 +287,8 @@ class Settings(BaseSettings):
         ]
         if placeholders:
             raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
-        backends = (
-            ("erp", self.erp),
+        backends: tuple[tuple[str, BackendSettings], ...] = (
+            *erps.items(),
             ("billing", self.billing),
             ("crm", self.crm),
             ("support", self.support),

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
-from core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
+from core.errors import BusinessRuleViolation, Conflict, NotFound, PreconditionFailed
 from core.ids import new_id
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
@@ -60,12 +60,6 @@ async def get_customer(session: AsyncSession, customer_id: str) -> CustomerRow:
     if customer is None:
         raise NotFound(f"no customer {customer_id}")
     return customer
-
-
-class PreconditionFailed(LedgergateError):
-    status_code = 412
-    slug = "precondition-failed"
-    title = "The resource's version is not the one If-Match names"
 
 
 def etag(version: int) -> str:
