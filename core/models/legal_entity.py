@@ -34,6 +34,10 @@ class LegalEntityRow(VersionedMixin, Base):
         lazy="raise", order_by="TaxCodeMappingRow.tax_code"
     )
 
+    def erp_tax_code(self, tax_code: str) -> str:
+        """The ERP tax group of a canonical tax code: its mapping, or the code itself."""
+        return next((m.erp_tax_code for m in self.tax_codes if m.tax_code == tax_code), tax_code)
+
 
 class AccountingPeriodRow(Base):
     __tablename__ = "accounting_periods"

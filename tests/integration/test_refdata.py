@@ -10,7 +10,7 @@ import pytest
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from tests.conftest import Gateway
-from tests.support.invoices import invoice_body
+from tests.support.invoices import US_COMPANY, invoice_body
 
 US_ENTITY = demo_id("legal_entity", 1)
 REFDATA = ("refdata:read", "refdata:write", "audit:read")
@@ -237,3 +237,26 @@ async def test_reference_data_needs_its_own_scopes_and_is_audited(
     assert [(e["client_id"], e["outcome"]) for e in trail["items"]] == [
         ("test-finance-ops", "succeeded")
     ]
+
+
+async def test_a_tax_code_mapping_decides_the_erp_tax_group_of_a_posting(
+    gateway: Gateway, ops: httpx.AsyncClient
+) -> None:
+    url = f"/ops/v1/legal-entities/{US_ENTITY}/tax-codes/STANDARD"
+    mapped = await ops.put(url, json={"erp_tax_code": "EXEMPT"}, headers={"If-Match": '"1"'})
+    assert mapped.status_code == 200, mapped.text
+    posted = await post_invoice(gateway, date.today(), "k-1")
+    assert posted.status_code == 201, posted.text
+    assert gateway.backends.erp_sandbox is not None
+    book = gateway.backends.erp_sandbox.books[US_COMPANY]
+    (document,) = (
+        d
+        for d in book.invoices.values()
+        if d.external_document_number == posted.json()["invoice_id"]
+    )
+    assert {line.tax_code for line in document.lines} == {"EXEMPT"}
+
+    await ops.put(url, json={"erp_tax_code": "NOWHERE"}, headers={"If-Match": '"2"'})
+    refused = await post_invoice(gateway, date.today(), "k-2")
+    assert refused.status_code == 422
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-tax-code"
