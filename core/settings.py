@@ -49,7 +49,17 @@ class ErpSettings(BackendSettings):
 
     kind: ErpKind = "business_central"
     access_token: SecretStr = SecretStr("sandbox-token")
-    netsuite_line_item_id: str = Field(default="1", max_length=40)
+    netsuite_line_item_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="NetSuite: the service item's internal id (the sandbox's without a URL).",
+    )
+
+    @model_validator(mode="after")
+    def _netsuite_needs_its_line_item(self) -> ErpSettings:
+        if self.kind == "netsuite" and self.url and not self.netsuite_line_item_id:
+            raise ValueError("a NetSuite connection with a url needs netsuite_line_item_id")
+        return self
 
 
 class BillingSettings(BackendSettings):

@@ -328,6 +328,39 @@ class _Api:
             }
         )
 
+    async def get_subsidiary(self, request: Request) -> Response:
+        subsidiary_id = request.path_params["record_id"]
+        company = self.state.subsidiaries.get(subsidiary_id)
+        if company is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        currency_id = self._currency_of_subsidiary(subsidiary_id)
+        return NsResponse(
+            {
+                "links": _links(request, f"/subsidiary/{subsidiary_id}"),
+                "id": subsidiary_id,
+                "name": company.code,
+                "legalName": company.name,
+                "country": company.country,
+                "currency": _ref(request, "currency", currency_id, CURRENCIES[currency_id][1]),
+                "isInactive": False,
+            }
+        )
+
+    async def get_tax_item(self, request: Request) -> Response:
+        item = self.state.tax_items.get(request.path_params["record_id"])
+        if item is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        company = self.state.subsidiaries[item.subsidiary_id]
+        return NsResponse(
+            {
+                "links": _links(request, f"/salesTaxItem/{item.id}"),
+                "id": item.id,
+                "itemId": item.item_id,
+                "rate": _render(item.rate),
+                "subsidiary": _ref(request, "subsidiary", item.subsidiary_id, company.name),
+            }
+        )
+
     async def list_tax_items(self, request: Request) -> Response:
         conditions = _query(request, frozenset({"itemId", "subsidiary"}))
         ids = [
@@ -648,7 +681,9 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
     routes: list[tuple[str, Handler, str]] = [
         ("/currency", api.list_currencies, "GET"),
         ("/currency/{record_id}", api.get_currency, "GET"),
+        ("/subsidiary/{record_id}", api.get_subsidiary, "GET"),
         ("/salesTaxItem", api.list_tax_items, "GET"),
+        ("/salesTaxItem/{record_id}", api.get_tax_item, "GET"),
         ("/customer", api.create_customer, "POST"),
         ("/customer/{record_id}", api.get_customer, "GET"),
         ("/customer/{record_id}", api.upsert_customer, "PUT"),

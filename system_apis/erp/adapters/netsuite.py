@@ -1,7 +1,8 @@
 """`ErpInvoicing` over NetSuite's REST record API (`/services/rest/record/v1`).
 
-A smaller adapter than Business Central's: customers and sales invoices only, which
-is a complete `ErpInvoicing`. The client's base URL is the record API root
+A smaller adapter than Business Central's: customers, sales invoices and the ledger
+setup they are checked against (subsidiary, tax items, currencies), which is a complete
+`ErpInvoicing` and `ErpLedgerSetup`. The client's base URL is the record API root
 (`https://{account}.suitetalk.api.netsuite.com/services/rest/record/v1`); `company_id`
 is a subsidiary's internal id. Every line goes on one service item (`line_item_id`),
 and tax codes and currencies are looked up by their NetSuite names (`itemId`,
@@ -31,6 +32,8 @@ from system_apis.erp.adapters.netsuite_wire import (
     NsErrorBody,
     NsInvoice,
     NsRequest,
+    NsSubsidiary,
+    NsTaxItem,
 )
 from system_apis.erp.netsuite_mapping import (
     approval,
@@ -44,6 +47,8 @@ from system_apis.erp.netsuite_mapping import (
     ns_is,
 )
 from system_apis.erp.schemas import (
+    ErpCompany,
+    ErpCurrency,
     ErpCustomer,
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -74,11 +79,46 @@ def _q(*conditions: str) -> str:
 
 
 class NetSuiteAdapter:
-    """NetSuite implementation of `ErpInvoicing`; wire mapping only, no business rules."""
+    """NetSuite implementation of `ErpInvoicing` and `ErpLedgerSetup`; wire mapping only."""
 
     def __init__(self, client: ResilientClient, *, line_item_id: str) -> None:
         self._client = client
         self._line_item_id = line_item_id
+
+    async def get_company(self, company_id: str) -> ErpCompany:
+        operation = "get_company"
+        response = await self._send(
+            "GET", f"/subsidiary/{quote(company_id, safe='')}", operation=operation
+        )
+        subsidiary = self._parse(response, NsSubsidiary, operation)
+        return ErpCompany(
+            id=subsidiary.id,
+            name=subsidiary.name,
+            display_name=subsidiary.legal_name or subsidiary.name,
+        )
+
+    async def list_tax_codes(self, company_id: str) -> frozenset[str]:
+        operation = "list_tax_codes"
+        query = _q(ns_any_of("subsidiary", company_id))
+        found = await self._send("GET", f"/salesTaxItem?{query}", operation=operation)
+        codes = set()
+        for item in self._parse(found, NsCollection, operation).items:
+            response = await self._send("GET", f"/salesTaxItem/{item.id}", operation=operation)
+            codes.add(self._parse(response, NsTaxItem, operation).item_id)
+        return frozenset(codes)
+
+    async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:  # noqa: ARG002
+        """Every currency of the account: NetSuite's currencies are not per subsidiary."""
+        operation = "list_currencies"
+        found = await self._send("GET", "/currency", operation=operation)
+        currencies = []
+        for item in self._parse(found, NsCollection, operation).items:
+            response = await self._send("GET", f"/currency/{item.id}", operation=operation)
+            currency = self._parse(response, NsCurrency, operation)
+            currencies.append(
+                ErpCurrency(code=currency.symbol, display_name=currency.name, symbol=None)
+            )
+        return tuple(currencies)
 
     async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
         operation = "upsert_customer"

@@ -74,6 +74,17 @@ class NsCurrency(NsModel):
     symbol: str
 
 
+class NsSubsidiary(NsModel):
+    id: str
+    name: str
+    legal_name: str | None = Field(default=None, alias="legalName")
+
+
+class NsTaxItem(NsModel):
+    id: str
+    item_id: str = Field(alias="itemId")
+
+
 class NsCustomer(NsModel):
     id: str
     external_id: str | None = Field(default=None, alias="externalId")

@@ -237,3 +237,18 @@ async def test_sandbox_refusals_use_netsuite_error_bodies(
     assert response.status_code in (400, 404)
     assert response.json()["status"] == response.status_code
     assert error_of(response)["o:errorCode"] == code
+
+
+async def test_the_ledger_setup_is_read_from_the_subsidiary(ns: NsHarness) -> None:
+    company = await ns.adapter.get_company(ns.us_subsidiary)
+    assert (company.id, company.name, company.display_name) == (
+        ns.us_subsidiary,
+        "LG-US",
+        "Ledgergate Demo US Inc.",
+    )
+    assert await ns.adapter.list_tax_codes(ns.us_subsidiary) == {"STANDARD", "EXEMPT"}
+    assert await ns.adapter.list_tax_codes("2") == {"STANDARD", "REDUCED", "REVERSE"}
+    codes = {currency.code for currency in await ns.adapter.list_currencies(ns.us_subsidiary)}
+    assert {"USD", "EUR"} <= codes
+    with pytest.raises(BackendNotFound):
+        await ns.adapter.get_company("99")

@@ -1,0 +1,95 @@
+"""Several ERPs at once: each legal entity posts through its own ERP connection."""
+
+from datetime import date
+
+import httpx
+
+from app.seed import demo_id
+from core.errors import PROBLEM_BASE_URI
+from sandboxes.netsuite import NetSuiteState
+from system_apis.support.schemas import SupportCaseCreate
+from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
+from tests.support.invoices import DE_COMPANY, INITECH, US_COMPANY, invoice_body
+
+DE_ENTITY = demo_id("legal_entity", 2)
+NETSUITE = {"emea": {"kind": "netsuite", **FAST_RETRIES}}
+DE_SUBSIDIARY = "2"  # the NetSuite sandbox's subsidiary of the demo GmbH
+
+
+async def move_de_to_netsuite(gateway: Gateway) -> None:
+    ops = await gateway.client_with({"refdata:write"})
+    moved = await ops.patch(
+        f"/ops/v1/legal-entities/{DE_ENTITY}",
+        json={"erp_connection": "emea", "erp_company_id": DE_SUBSIDIARY},
+        headers={"If-Match": '"1"'},
+    )
+    assert moved.status_code == 200, moved.text
+
+
+async def post(gateway: Gateway, body: dict[str, object], key: str) -> httpx.Response:
+    invoice = await gateway.client.post("/v1/invoices", json=body)
+    assert invoice.status_code == 201, invoice.text
+    return await gateway.client.post(
+        f"/v1/invoices/{invoice.json()['id']}/postings", json={}, headers={"Idempotency-Key": key}
+    )
+
+
+async def test_each_legal_entity_posts_to_its_own_erp(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(erp_connections=NETSUITE)
+    await move_de_to_netsuite(gateway)
+    netsuite = gateway.backends.erp_sandboxes["emea"]
+    business_central = gateway.backends.erp_sandbox
+    assert isinstance(netsuite, NetSuiteState)
+    assert business_central is not None
+
+    today = date.today()
+    emea = await post(gateway, invoice_body(INITECH, currency="EUR", invoice_date=today), "k-1")
+    assert emea.status_code == 201, emea.text
+    emea_id = emea.json()["invoice_id"]
+    assert netsuite.invoice_count(emea_id) == 1
+    assert business_central.document_count(DE_COMPANY, emea_id) == 0
+
+    us = await post(gateway, invoice_body(invoice_date=today), "k-2")
+    assert us.status_code == 201, us.text
+    us_id = us.json()["invoice_id"]
+    assert business_central.document_count(US_COMPANY, us_id) == 1
+    assert netsuite.invoice_count(us_id) == 0
+
+
+async def test_an_operation_the_connection_lacks_is_a_business_problem(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(erp_connections=NETSUITE)
+    await move_de_to_netsuite(gateway)
+    body = invoice_body(INITECH, currency="EUR", invoice_date=date.today())
+    posted = await post(gateway, body, "k-1")
+    assert posted.status_code == 201, posted.text
+    case = await gateway.backends.support.open_case(
+        SupportCaseCreate(customer_id=INITECH, subject="Down for two hours"), idempotency_key="c"
+    )
+    credit = await gateway.client.post(
+        "/v1/credit-memos",
+        json={
+            "invoice_id": posted.json()["invoice_id"],
+            "amount": 100,
+            "currency": "EUR",
+            "reason_code": "outage",
+            "case_id": case.id,
+        },
+        headers={"Idempotency-Key": "c-1"},
+    )
+    assert credit.status_code == 422, credit.text
+    problem = credit.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "erp-operation-unsupported", problem
+    assert problem["erp_connection"] == "emea"
+
+
+async def test_a_legal_entity_names_only_a_configured_connection(gateway: Gateway) -> None:
+    ops = await gateway.client_with({"refdata:write"})
+    refused = await ops.patch(
+        f"/ops/v1/legal-entities/{DE_ENTITY}",
+        json={"erp_connection": "emea"},
+        headers={"If-Match": '"1"'},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-erp-connection"
