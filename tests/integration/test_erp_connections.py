@@ -1,15 +1,18 @@
 """Several ERPs at once: each legal entity posts through its own ERP connection."""
 
 from datetime import date
+from typing import Any
 
 import httpx
+import pytest
 
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from sandboxes.netsuite import NetSuiteState
+from system_apis.erp.schemas import ErpDocumentStatus
 from system_apis.support.schemas import SupportCaseCreate
 from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
-from tests.support.invoices import DE_COMPANY, INITECH, US_COMPANY, invoice_body
+from tests.support.invoices import DE_COMPANY, INITECH, US_COMPANY, invoice_body, last_month
 
 DE_ENTITY = demo_id("legal_entity", 2)
 NETSUITE = {"emea": {"kind": "netsuite", **FAST_RETRIES}}
@@ -93,3 +96,63 @@ async def test_a_legal_entity_names_only_a_configured_connection(gateway: Gatewa
     )
     assert refused.status_code == 422
     assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-erp-connection"
+
+
+@pytest.fixture(params=["business_central", "netsuite"])
+async def de_on(
+    request: pytest.FixtureRequest, make_gateway: GatewayFactory
+) -> tuple[Gateway, str]:
+    """A gateway whose LG-DE posts to the ERP of the parameter's kind, and its company there."""
+    if request.param == "business_central":
+        return await make_gateway(), DE_COMPANY
+    gateway = await make_gateway(erp_connections=NETSUITE)
+    await move_de_to_netsuite(gateway)
+    return gateway, DE_SUBSIDIARY
+
+
+def de_invoice(invoice_date: date, **overrides: Any) -> dict[str, Any]:
+    return invoice_body(INITECH, currency="EUR", invoice_date=invoice_date, **overrides)
+
+
+async def test_posting_is_acknowledged_once_by_either_erp(de_on: tuple[Gateway, str]) -> None:
+    gateway, company = de_on
+    body = de_invoice(date.today())
+    posted = await post(gateway, body, "k-1")
+    assert posted.status_code == 201, posted.text
+    invoice_id, document = posted.json()["invoice_id"], posted.json()["posting"]
+    again = await gateway.client.post(
+        f"/v1/invoices/{invoice_id}/postings", json={}, headers={"Idempotency-Key": "k-2"}
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["already_posted"] is True
+    assert again.json()["posting"]["erp_document_id"] == document["erp_document_id"]
+    erp = await gateway.backends.erp.find_sales_invoice(company, invoice_id)
+    assert erp is not None
+    assert (erp.id, erp.status, erp.total_including_tax) == (
+        document["erp_document_id"],
+        ErpDocumentStatus.POSTED,
+        body["total"],
+    )
+
+
+async def test_a_closed_period_rolls_forward_in_either_erp(de_on: tuple[Gateway, str]) -> None:
+    gateway, company = de_on
+    posted = await post(gateway, de_invoice(last_month()), "k-1")
+    assert posted.status_code == 201, posted.text
+    first_open_day = date.today().replace(day=1)
+    assert posted.json()["posting"]["posting_date"] == first_open_day.isoformat()
+    erp = await gateway.backends.erp.find_sales_invoice(company, posted.json()["invoice_id"])
+    assert erp is not None
+    assert erp.posting_date == first_open_day
+
+
+async def test_a_tax_group_the_erp_lacks_is_a_business_problem_in_either_erp(
+    de_on: tuple[Gateway, str],
+) -> None:
+    gateway, company = de_on
+    lines = (("Seat", 1, 1000, "EXEMPT"),)  # LG-DE has STANDARD, REDUCED and REVERSE
+    refused = await post(gateway, de_invoice(date.today(), lines=lines), "k-1")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-tax-code"
+    invoice_id = refused.json()["instance"].split("/")[3]
+    assert await gateway.backends.erp.find_sales_invoice(company, invoice_id) is None
