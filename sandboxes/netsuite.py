@@ -2,8 +2,9 @@
 
 The slice a gateway needs to invoice through NetSuite: subsidiaries (one per demo
 company, internal ids `1` and `2`), currencies, sales tax items, one service item
-(`SERVICE_ITEM_ID`) for invoice lines, customers and invoices. It keeps NetSuite's
-ways that matter to an adapter:
+(`SERVICE_ITEM_ID`) for invoice lines, customers, invoices and credit memos (posted
+when saved, applied to the invoice they are created from, reducing its amount due).
+It keeps NetSuite's ways that matter to an adapter:
 
 - records are addressed by internal id or by external id (`/customer/eid:C0001`);
   `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
@@ -116,6 +117,33 @@ class InvoiceRecord:
     approval_status: str
     lines: list[InvoiceLine]
     modified: str = field(default_factory=_now)
+    credited: Decimal = Decimal(0)  # by the credit memos applied to it
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax_total
+
+
+@dataclass
+class CreditMemoRecord:
+    """A credit memo posts when it is saved; `created_from` is the invoice it is applied to."""
+
+    id: str
+    external_id: str
+    tran_id: str
+    customer: CustomerRecord
+    currency_id: str
+    tran_date: date
+    created_from: InvoiceRecord | None
+    lines: list[InvoiceLine]
 
     @property
     def subtotal(self) -> Decimal:
@@ -141,6 +169,7 @@ class NetSuiteState:
         self.tax_items: dict[str, TaxItem] = {}
         self.customers: dict[str, CustomerRecord] = {}
         self.invoices: dict[str, InvoiceRecord] = {}
+        self.credit_memos: dict[str, CreditMemoRecord] = {}
         self._next_id = FIRST_RECORD_ID
         self.next_tran_number = FIRST_TRAN_NUMBER
         for number, company in enumerate(companies, start=1):
@@ -601,9 +630,101 @@ class _Api:
                 "subtotal": invoice.subtotal,
                 "taxTotal": invoice.tax_total,
                 "total": invoice.total,
-                "amountRemaining": _round(invoice.total, currency),
+                "amountRemaining": _round(invoice.total - invoice.credited, currency),
                 "lastModifiedDate": invoice.modified,
                 "item": sublist,
+            }
+        )
+
+    async def list_credit_memos(self, request: Request) -> Response:
+        conditions = _query(request, frozenset({"externalId"}))
+        ids = [
+            memo.id
+            for memo in self.state.credit_memos.values()
+            if _meets(conditions, {"externalId": memo.external_id})
+        ]
+        return self._collection(request, "creditMemo", ids)
+
+    async def create_credit_memo(self, request: Request) -> Response:
+        values = await _read_body(request, _CREDIT_MEMO_FIELDS)
+        external = _text(values, "externalId", "")
+        if external and any(m.external_id == external for m in self.state.credit_memos.values()):
+            raise NsFault(400, "USER_ERROR", "A record with the same external ID already exists.")
+        customer = self.state.customers.get(_ref_id(values, "entity"))
+        if customer is None:
+            raise _invalid_ref("entity", _ref_id(values, "entity"))
+        currency = _ref_id(values, "currency") if "currency" in values else customer.currency_id
+        if currency != customer.currency_id:
+            raise _invalid_ref("currency", currency)
+        tran_date = _date(values, "tranDate", self.state.today or date.today())
+        if tran_date < self.state.first_open_day():
+            raise NsFault(
+                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
+            )
+        invoice = None
+        if "createdFrom" in values:
+            invoice = self.state.invoices.get(_ref_id(values, "createdFrom"))
+            if invoice is None or invoice.customer is not customer:
+                raise _invalid_ref("createdFrom", _ref_id(values, "createdFrom"))
+            if invoice.approval_status != APPROVED:
+                raise NsFault(400, "USER_ERROR", "A credit memo applies to an approved invoice.")
+        lines = self._lines(values.get("item"), customer.subsidiary_id, CURRENCIES[currency][0])
+        memo = CreditMemoRecord(
+            id=self.state.new_id(),
+            external_id=external,
+            tran_id=f"CM{self.state.next_tran_number}",
+            customer=customer,
+            currency_id=currency,
+            tran_date=tran_date,
+            created_from=invoice,
+            lines=lines,
+        )
+        if invoice is not None:
+            if memo.total > invoice.total - invoice.credited:
+                raise NsFault(400, "USER_ERROR", "The credit exceeds the invoice's amount due.")
+            invoice.credited += memo.total
+            invoice.modified = _now()
+        self.state.next_tran_number += 1
+        self.state.credit_memos[memo.id] = memo
+        return _created(request, "creditMemo", memo.id)
+
+    async def get_credit_memo(self, request: Request) -> Response:
+        memo = self.state.credit_memos.get(request.path_params["record_id"])
+        if memo is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        currency, currency_name = CURRENCIES[memo.currency_id]
+        invoice = memo.created_from
+        return NsResponse(
+            {
+                "links": _links(request, f"/creditMemo/{memo.id}"),
+                "id": memo.id,
+                "externalId": memo.external_id,
+                "tranId": memo.tran_id,
+                "tranDate": memo.tran_date.isoformat(),
+                "entity": _ref(request, "customer", memo.customer.id, memo.customer.company_name),
+                "subsidiary": _ref(
+                    request,
+                    "subsidiary",
+                    memo.customer.subsidiary_id,
+                    self.state.subsidiaries[memo.customer.subsidiary_id].name,
+                ),
+                "currency": _ref(request, "currency", memo.currency_id, currency_name),
+                **(
+                    {"createdFrom": _ref(request, "invoice", invoice.id, invoice.tran_id)}
+                    if invoice is not None
+                    else {}
+                ),
+                "subtotal": memo.subtotal,
+                "taxTotal": memo.tax_total,
+                "total": memo.total,
+                "item": {
+                    "links": _links(request, f"/creditMemo/{memo.id}/item"),
+                    "items": [{"links": [], "line": line.line} for line in memo.lines],
+                    "count": len(memo.lines),
+                    "hasMore": False,
+                    "offset": 0,
+                    "totalResults": len(memo.lines),
+                },
             }
         )
 
@@ -629,6 +750,9 @@ class _Api:
         return _created(request, "invoice", invoice.id)
 
 
+_CREDIT_MEMO_FIELDS = frozenset(
+    {"externalId", "entity", "currency", "tranDate", "createdFrom", "item"}
+)
 _CUSTOMER_FIELDS = frozenset({"entityId", "companyName", "email", "currency", "subsidiary"})
 _INVOICE_FIELDS = frozenset(
     {
@@ -691,6 +815,9 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/invoice", api.create_invoice, "POST"),
         ("/invoice/{record_id}", api.get_invoice, "GET"),
         ("/invoice/{record_id}", api.update_invoice, "PATCH"),
+        ("/creditMemo", api.list_credit_memos, "GET"),
+        ("/creditMemo", api.create_credit_memo, "POST"),
+        ("/creditMemo/{record_id}", api.get_credit_memo, "GET"),
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

@@ -67,22 +67,13 @@ async def test_an_operation_the_connection_lacks_is_a_business_problem(
     body = invoice_body(INITECH, currency="EUR", invoice_date=date.today())
     posted = await post(gateway, body, "k-1")
     assert posted.status_code == 201, posted.text
-    case = await gateway.backends.support.open_case(
-        SupportCaseCreate(customer_id=INITECH, subject="Down for two hours"), idempotency_key="c"
+    payment = await gateway.client.post(
+        f"/v1/invoices/{posted.json()['invoice_id']}/payments",
+        json={"amount": body["total"], "currency": "EUR"},
+        headers={"Idempotency-Key": "p-1"},
     )
-    credit = await gateway.client.post(
-        "/v1/credit-memos",
-        json={
-            "invoice_id": posted.json()["invoice_id"],
-            "amount": 100,
-            "currency": "EUR",
-            "reason_code": "outage",
-            "case_id": case.id,
-        },
-        headers={"Idempotency-Key": "c-1"},
-    )
-    assert credit.status_code == 422, credit.text
-    problem = credit.json()
+    assert payment.status_code == 422, payment.text
+    problem = payment.json()
     assert problem["type"] == PROBLEM_BASE_URI + "erp-operation-unsupported", problem
     assert problem["erp_connection"] == "emea"
 
@@ -156,3 +147,40 @@ async def test_a_tax_group_the_erp_lacks_is_a_business_problem_in_either_erp(
     assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-tax-code"
     invoice_id = refused.json()["instance"].split("/")[3]
     assert await gateway.backends.erp.find_sales_invoice(company, invoice_id) is None
+
+
+async def test_a_credit_memo_is_applied_to_its_invoice_in_either_erp(
+    de_on: tuple[Gateway, str],
+) -> None:
+    gateway, company = de_on
+    body = de_invoice(date.today())
+    posted = await post(gateway, body, "k-1")
+    assert posted.status_code == 201, posted.text
+    case = await gateway.backends.support.open_case(
+        SupportCaseCreate(customer_id=INITECH, subject="Down for two hours"), idempotency_key="c"
+    )
+    invoice_id = posted.json()["invoice_id"]
+    credit = await gateway.client.post(
+        "/v1/credit-memos",
+        json={
+            "invoice_id": invoice_id,
+            "amount": 1000,
+            "currency": "EUR",
+            "reason_code": "outage",
+            "case_id": case.id,
+        },
+        headers={"Idempotency-Key": "c-1"},
+    )
+    assert credit.status_code == 201, credit.text
+    memo = credit.json()
+    assert memo["status"] == "posted", memo
+    erp_memo = await gateway.backends.erp.find_sales_credit_memo(company, memo["id"])
+    assert erp_memo is not None
+    assert (erp_memo.status, erp_memo.applies_to_invoice_id) == (
+        ErpDocumentStatus.PAID,  # applied in full
+        posted.json()["posting"]["erp_document_id"],
+    )
+    erp_invoice = await gateway.backends.erp.get_sales_invoice(
+        company, posted.json()["posting"]["erp_document_id"]
+    )
+    assert erp_invoice.remaining_amount == body["total"] - erp_memo.total_including_tax

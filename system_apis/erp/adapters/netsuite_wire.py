@@ -154,6 +154,38 @@ class NsInvoiceCreate(NsRequest):
     item: NsInvoiceLinesCreate
 
 
+class NsLineNumber(NsModel):
+    line: int
+
+
+class NsCreditMemoLines(NsModel):
+    items: list[NsLineNumber]
+
+
+class NsCreditMemo(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    entity: NsRef
+    subsidiary: NsRef
+    currency: NsRef
+    created_from: NsRef | None = Field(default=None, alias="createdFrom")
+    subtotal: NsAmount
+    tax_total: NsAmount = Field(alias="taxTotal")
+    total: NsAmount
+    item: NsCreditMemoLines
+
+
+class NsCreditMemoCreate(NsRequest):
+    external_id: str = Field(serialization_alias="externalId")
+    entity: NsRefRequest
+    currency: NsRefRequest
+    tran_date: date = Field(serialization_alias="tranDate")
+    created_from: NsRefRequest | None = Field(default=None, serialization_alias="createdFrom")
+    item: NsInvoiceLinesCreate
+
+
 class NsInvoiceDates(NsRequest):
     tran_date: date = Field(serialization_alias="tranDate")
     due_date: date = Field(serialization_alias="dueDate")
