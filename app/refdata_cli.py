@@ -24,6 +24,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.experience.ops.refdata import importer, service
+from app.experience.ops.refdata.importer import from_text
 from app.experience.ops.refdata.schemas import (
     LegalEntityResource,
     LegalEntityUpdate,
@@ -164,7 +165,8 @@ def create(
     values = _fields(fields)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        data = importer.ReferenceData.model_validate({kind.replace("-", "_"): [values]})
+        row = importer.from_text(importer.LIST_MODELS[kind.replace("-", "_")], values)
+        data = importer.ReferenceData.model_validate({kind.replace("-", "_"): [row]})
         return await importer.import_reference_data(session, data=data, erp_connections=connections)
 
     report = _run(work, action=f"create {kind}")
@@ -253,18 +255,18 @@ def update(kind: Kind, object_id: str, fields: SetOption, if_match: IfMatchOptio
             await service.update_legal_entity(
                 session,
                 object_id,
-                data=LegalEntityUpdate.model_validate(values),
+                data=LegalEntityUpdate.model_validate(from_text(LegalEntityUpdate, values)),
                 if_match=tag,
                 erp_connections=get_settings().erp_connection_settings,
             )
         elif kind is Kind.PARTNERS:
-            data = PartnerUpdate.model_validate(values)
+            data = PartnerUpdate.model_validate(from_text(PartnerUpdate, values))
             await service.update_partner(session, object_id, data=data, if_match=tag)
         elif kind is Kind.PRODUCTS:
-            product = ProductUpdate.model_validate(values)
+            product = ProductUpdate.model_validate(from_text(ProductUpdate, values))
             await service.update_product(session, object_id, data=product, if_match=tag)
         else:
-            price = PriceUpdate.model_validate(values)
+            price = PriceUpdate.model_validate(from_text(PriceUpdate, values))
             await service.update_price(session, object_id, data=price, if_match=tag)
         return await _read(session, kind, object_id)
 

@@ -260,3 +260,23 @@ async def test_a_tax_code_mapping_decides_the_erp_tax_group_of_a_posting(
     refused = await post_invoice(gateway, date.today(), "k-2")
     assert refused.status_code == 422
     assert refused.json()["type"] == PROBLEM_BASE_URI + "unknown-tax-code"
+
+
+async def test_the_api_takes_only_json_types_not_text_or_numbers(ops: httpx.AsyncClient) -> None:
+    product = (await ops.get("/ops/v1/products")).json()[0]
+    text_flag = await ops.patch(
+        f"/ops/v1/products/{product['id']}", json={"active": "false"}, headers={"If-Match": "*"}
+    )
+    assert text_flag.status_code == 422
+    text_amount = await ops.post(
+        f"/ops/v1/products/{product['id']}/prices",
+        json={"currency": "USD", "unit_amount": "2900", "interval": "month"},
+    )
+    assert text_amount.status_code == 422
+    created = (await ops.post("/ops/v1/legal-entities", json=entity_body())).json()
+    number_day = await ops.post(
+        f"/ops/v1/legal-entities/{created['id']}/periods",
+        json={"starts_on": 0, "ends_on": "2027-01-31"},
+        headers={"If-Match": "*"},
+    )
+    assert number_day.status_code == 422

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +72,37 @@ class UnreadableFile(BadRequest):
     title = "The reference data file cannot be read"
 
 
+def _json_types(schema: dict[str, Any]) -> set[str]:
+    options = schema.get("anyOf", [schema])
+    return {option["type"] for option in options if "type" in option}
+
+
+def from_text(model: type[BaseModel], values: dict[str, str]) -> dict[str, Any]:
+    """Text values (a CSV cell, a command-line `--set`) as the JSON types the model takes:
+    the API accepts only real booleans and integers, so the text is converted first."""
+    properties = model.model_json_schema()["properties"]
+    converted: dict[str, Any] = {}
+    for name, value in values.items():
+        types = _json_types(properties.get(name, {}))
+        if "boolean" in types and value.lower() in {"true", "false"}:
+            converted[name] = value.lower() == "true"
+        elif "integer" in types and value.lstrip("-").isdigit():
+            converted[name] = int(value)
+        else:
+            converted[name] = value
+    return converted
+
+
+LIST_MODELS: dict[str, type[BaseModel]] = {
+    "legal_entities": LegalEntityCreate,
+    "periods": PeriodImport,
+    "tax_codes": TaxCodeImport,
+    "partners": PartnerCreate,
+    "products": ProductCreate,
+    "prices": PriceImport,
+}
+
+
 def parse_file(path: Path, kind: str | None = None) -> ReferenceData:
     """Read a `.yaml`/`.yml` file of lists, or a `.csv` file of one list (`kind`)."""
     text = path.read_text(encoding="utf-8")
@@ -86,7 +117,10 @@ def parse_file(path: Path, kind: str | None = None) -> ReferenceData:
         if kind not in KINDS:
             raise UnreadableFile(f"say which list {path.name} holds: one of {', '.join(KINDS)}")
         rows = [
-            {name: value for name, value in row.items() if value not in (None, "")}
+            from_text(
+                LIST_MODELS[kind],
+                {name: value for name, value in row.items() if value not in (None, "")},
+            )
             for row in csv.DictReader(io.StringIO(text))
         ]
         return ReferenceData.model_validate({kind: rows})

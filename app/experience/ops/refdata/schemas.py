@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, model_validator
 
 from core.canonical.base import Code, InputModel, OutputModel, ShortText
 from core.canonical.catalog import BillingInterval
@@ -32,6 +32,15 @@ ConnectionName = Annotated[
         examples=["default"],
     ),
 ]
+
+
+def _not_a_number(value: object) -> object:
+    if isinstance(value, int | float):
+        raise ValueError("use an ISO 8601 date (YYYY-MM-DD), not a number")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_not_a_number), Field(examples=["2027-01-01"])]
 BackendRef = Annotated[str, Field(min_length=1, max_length=255)]
 Reason = Annotated[
     str, Field(min_length=1, max_length=500, description="Why, for the audit trail.")
@@ -75,8 +84,8 @@ class LegalEntityUpdate(InputModel):
 
 
 class PeriodCreate(InputModel):
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     status: PeriodStatus = PeriodStatus.OPEN
 
     @model_validator(mode="after")
@@ -126,7 +135,7 @@ class ProductUpdate(InputModel):
     name: ShortText | None = None
     tier: ProductTier | None = None
     tax_code: Code | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     erp_item: BackendRef | None = None
     billing_product: BackendRef | None = None
 
@@ -135,7 +144,7 @@ class PriceCreate(InputModel):
     """A price's amount never changes: a new price replaces it, the old one is deactivated."""
 
     currency: CurrencyCode
-    unit_amount: int = Field(ge=0, le=10**12, description="Minor units.", examples=[2900])
+    unit_amount: StrictInt = Field(ge=0, le=10**12, description="Minor units.", examples=[2900])
     interval: BillingInterval
     billing_price: BackendRef | None = Field(
         default=None, description="The billing price id; created on first order when absent."
@@ -143,5 +152,5 @@ class PriceCreate(InputModel):
 
 
 class PriceUpdate(InputModel):
-    active: bool | None = None
+    active: StrictBool | None = None
     billing_price: BackendRef | None = None
