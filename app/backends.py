@@ -1,5 +1,9 @@
 """Builds the system-API ports from settings: real endpoints, or the sandboxes in process.
 
+The ERP is one port over every configured connection (`default` and
+`LEDGERGATE_ERP_CONNECTIONS`), each a Business Central or NetSuite adapter with its
+own resilient client (backend `erp` for the default, `erp-<name>` for the others).
+
 The sandboxes are imported only when a backend has no URL: a production gateway, where
 every backend has one, never loads them.
 """
@@ -9,18 +13,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx
 from starlette.types import ASGIApp
 
-from core.settings import BackendSettings, Settings
+from app.erp_routing import ErpRouter
+from core.settings import DEFAULT_ERP_CONNECTION, BackendSettings, ErpSettings, Settings
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
 from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
-from system_apis.erp.port import ErpPort
+from system_apis.erp.adapters.netsuite import NetSuiteAdapter
+from system_apis.erp.port import ErpInvoicing
 from system_apis.http import InProcessTransport, ResilientClient, http_transport
 from system_apis.support.adapters.desk import DeskAdapter, desk_headers
 from system_apis.support.port import SupportPort
@@ -31,10 +37,13 @@ if TYPE_CHECKING:
     from sandboxes.business_central import BusinessCentralState
     from sandboxes.crm import CrmState
     from sandboxes.faults import FaultInjector
+    from sandboxes.netsuite import NetSuiteState
     from sandboxes.stripe import StripeState
     from sandboxes.support import DeskState
 
 ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
+NETSUITE_SANDBOX_URL = "http://netsuite.sandbox/services/rest/record/v1"
+ERP_PROBES = {"business_central": "companies?$top=1", "netsuite": "currency"}
 BILLING_SANDBOX_URL = "http://billing.sandbox"
 CRM_SANDBOX_URL = "http://crm.sandbox/api/v1"
 SUPPORT_SANDBOX_URL = "http://support.sandbox/desk/v2"
@@ -43,12 +52,13 @@ GATEWAY_BILLING_WEBHOOK = "http://gateway.internal/webhooks/billing/stripe"
 
 @dataclass
 class Backends:
-    erp: ErpPort
+    erp: ErpRouter
     billing: BillingPort
     crm: CrmPort
     support: SupportPort
     clients: dict[str, ResilientClient]
-    erp_sandbox: BusinessCentralState | None = None
+    erp_sandbox: BusinessCentralState | None = None  # the default connection's
+    erp_sandboxes: dict[str, BusinessCentralState | NetSuiteState] = field(default_factory=dict)
     billing_sandbox: StripeState | None = None
     crm_sandbox: CrmState | None = None
     support_sandbox: DeskState | None = None
@@ -86,13 +96,7 @@ def private_sandboxes(settings: Settings) -> list[str]:
     Such a sandbox is private: another process (a worker, a second gateway process)
     would get its own, empty one, and post into an ERP nobody else sees.
     """
-    backends = {
-        "erp": settings.erp,
-        "billing": settings.billing,
-        "crm": settings.crm,
-        "support": settings.support,
-    }
-    return [name for name, backend in backends.items() if backend.url is None]
+    return [name for name, backend in settings.backends() if backend.url is None]
 
 
 def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) -> Backends:
@@ -108,26 +112,52 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
     ) -> httpx.AsyncBaseTransport:
         if backend.url is None:
             sandbox_app = sandbox()
-            faults[name] = sandbox_app.state.faults
+            if (injector := getattr(sandbox_app.state, "faults", None)) is not None:
+                faults[name] = injector
             inner: httpx.AsyncBaseTransport = InProcessTransport(app=sandbox_app)
         else:
             inner = http_transport(backend)
         return wrap(name, inner) if wrap else inner
 
     if private_sandboxes(settings):
-        from sandboxes import business_central, stripe
+        from sandboxes import business_central, netsuite, stripe
         from sandboxes import crm as channel_sandbox
         from sandboxes import support as desk_sandbox
 
-    erp_state = business_central.BusinessCentralState() if settings.erp.url is None else None
+    erp_sandboxes: dict[str, BusinessCentralState | NetSuiteState] = {}
+
+    def erp_connection(name: str, erp: ErpSettings) -> tuple[ErpInvoicing, ResilientClient]:
+        backend = "erp" if name == DEFAULT_ERP_CONNECTION else f"erp-{name}"
+        sandbox: Callable[[], Starlette]
+        state: BusinessCentralState | NetSuiteState | None
+        if erp.kind == "netsuite":
+            ns_state = netsuite.NetSuiteState() if erp.url is None else None
+            sandbox = lambda: netsuite.create_app(ns_state)  # noqa: E731
+            sandbox_url, state = NETSUITE_SANDBOX_URL, ns_state
+        else:
+            bc_state = business_central.BusinessCentralState() if erp.url is None else None
+            sandbox = lambda: business_central.create_app(bc_state)  # noqa: E731
+            sandbox_url, state = ERP_SANDBOX_URL, bc_state
+        if state is not None:
+            erp_sandboxes[name] = state
+        client = ResilientClient(
+            backend=backend,
+            base_url=erp.url or sandbox_url,
+            settings=erp,
+            headers={"Authorization": f"Bearer {erp.access_token.get_secret_value()}"},
+            transport=transport(backend, erp, sandbox),
+        )
+        if erp.kind == "netsuite":
+            line_item = erp.netsuite_line_item_id or netsuite.SERVICE_ITEM_ID
+            return NetSuiteAdapter(client, line_item_id=line_item), client
+        return BusinessCentralAdapter(client), client
+
+    connections = settings.erp_connection_settings
+    erps = {name: erp_connection(name, erp) for name, erp in connections.items()}
+    erp_clients = {client.backend: client for _, client in erps.values()}
+    erp_probes = {erps[name][1].backend: ERP_PROBES[erp.kind] for name, erp in connections.items()}
+    default_sandbox = erp_sandboxes.get(DEFAULT_ERP_CONNECTION)
     billing_state = stripe.StripeState() if settings.billing.url is None else None
-    erp_client = ResilientClient(
-        backend="erp",
-        base_url=settings.erp.url or ERP_SANDBOX_URL,
-        settings=settings.erp,
-        headers={"Authorization": f"Bearer {settings.erp.access_token.get_secret_value()}"},
-        transport=transport("erp", settings.erp, lambda: business_central.create_app(erp_state)),
-    )
     billing_client = ResilientClient(
         backend="billing",
         base_url=settings.billing.url or BILLING_SANDBOX_URL,
@@ -154,22 +184,28 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
         ),
     )
     return Backends(
-        erp=BusinessCentralAdapter(erp_client),
+        erp=ErpRouter(
+            {name: adapter for name, (adapter, _) in erps.items()},
+            {name: erp.kind for name, erp in connections.items()},
+        ),
         billing=StripeAdapter(billing_client),
         crm=ChannelAdapter(crm_client),
         support=DeskAdapter(support_client),
         clients={
-            "erp": erp_client,
+            **erp_clients,
             "billing": billing_client,
             "crm": crm_client,
             "support": support_client,
         },
-        erp_sandbox=erp_state,
+        erp_sandbox=cast("BusinessCentralState | None", default_sandbox)
+        if settings.erp.kind == "business_central"
+        else None,
+        erp_sandboxes=erp_sandboxes,
         billing_sandbox=billing_state,
         crm_sandbox=crm_state,
         support_sandbox=support_state,
         probes={
-            "erp": "companies?$top=1",
+            **erp_probes,
             "billing": "/v1/customers?limit=1",
             "crm": "partners?status=active",
             "support": "service_credits?status=requested",

@@ -25,6 +25,7 @@ from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.main import WORKER_START_SECONDS
+from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
@@ -86,7 +87,7 @@ def serve(
         f"database {settings.database_url.split('://', 1)[0]} · background work "
         f"{'in process' if settings.runs_background_work else 'off (run `ledgergate worker`)'}"
     )
-    if settings.should_seed_demo_data:
+    if settings.should_seed_demo_clients:
         console.print("Demo API clients (development only; the secrets are public):")
         for demo in DEMO_CLIENTS:
             console.print(
@@ -94,7 +95,13 @@ def serve(
             )
     if workers > 1:
         # Once here, rather than every worker racing to migrate and seed at its start.
-        asyncio.run(prepare_database(settings.database_url, seed=settings.should_seed_demo_data))
+        asyncio.run(
+            prepare_database(
+                settings.database_url,
+                seed=settings.should_seed_demo_data,
+                demo_clients=settings.should_seed_demo_clients,
+            )
+        )
         os.environ["LEDGERGATE_MIGRATE_ON_START"] = "false"
         os.environ["LEDGERGATE_SEED_DEMO_DATA"] = "false"
     uvicorn.run(
@@ -238,6 +245,8 @@ def clients_disable(client_id: str) -> None:
     _in_session(work)
     console.print(f"[red]{client_id} disabled[/]")
 
+
+app.add_typer(refdata_app, name="refdata")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")

@@ -26,7 +26,7 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.versioning import install_versioning
 from app.routers import include_routers
 from app.runtime import runtime
-from app.seed import seed_demo_clients, seed_demo_estate
+from app.seed import disable_demo_clients, seed_demo_clients, seed_demo_estate
 from core.settings import Settings, get_settings
 from process_apis.worker import BackgroundWork
 
@@ -61,7 +61,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 )
             if settings.should_seed_demo_data:
                 await seed_demo_estate(running.sessionmaker)
+            if settings.should_seed_demo_clients:
                 await seed_demo_clients(running.sessionmaker)
+            elif settings.environment != "development":
+                await disable_demo_clients(running.sessionmaker)
             app.state.rate_limiter = RateLimiter(
                 settings.rate_limits, settings.rate_limit_storage_url
             )

@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from app import health
 from app.experience.ops import audit, exceptions, reconciliation, summary
+from app.experience.ops.refdata import router as refdata
 from app.experience.partner import router as partner
 from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
@@ -35,6 +36,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(exceptions.router, dependencies=[Depends(require_json_body)])
     app.include_router(reconciliation.router)
     app.include_router(summary.router)
+    app.include_router(refdata.router, dependencies=[Depends(require_json_body)])
     app.include_router(partner.router)
     app.include_router(versioning.router)
     json_only = [Depends(require_json_body)]

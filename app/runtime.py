@@ -47,6 +47,7 @@ async def runtime(
         if settings.migrate_on_start:
             await upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
+        built.erp.bind(sessionmaker)  # the ERP connection of a company is its legal entity's
         context = ProcessContext(
             settings=settings,
             sessionmaker=sessionmaker,
@@ -62,14 +63,15 @@ async def runtime(
         await engine.dispose()
 
 
-async def prepare_database(database_url: str, *, seed: bool) -> None:
-    """Migrate the database and, when asked, seed the demo estate and clients, once."""
+async def prepare_database(database_url: str, *, seed: bool, demo_clients: bool) -> None:
+    """Migrate the database and, when asked, seed the demo estate and its clients, once."""
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
         if seed:
             sessionmaker = create_sessionmaker(engine)
             await seed_demo_estate(sessionmaker)
-            await seed_demo_clients(sessionmaker)
+        if demo_clients:
+            await seed_demo_clients(create_sessionmaker(engine))
     finally:
         await engine.dispose()

@@ -25,6 +25,7 @@ from core.models import (
     PriceRow,
     ProductRow,
 )
+from core.models.api_client import ClientStatus
 from core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
 from process_apis.customers.service import default_erp_number
 
@@ -174,6 +175,8 @@ DEMO_CLIENTS = (
                 "credit_memos:approve",
                 "settlements:read",
                 "legal_entities:read",
+                "refdata:read",
+                "refdata:write",
             }
         ),
     ),
@@ -203,3 +206,22 @@ async def seed_demo_clients(sessionmaker: async_sessionmaker[AsyncSession]) -> l
     for demo in created:
         logger.info("seed.demo_client.created", extra={"client_id": demo.client_id})
     return created
+
+
+async def disable_demo_clients(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    """Outside development, disable any demo client a database still has: its secret is public."""
+    async with sessionmaker() as session:
+        found = await session.scalars(
+            select(ApiClientRow).where(
+                ApiClientRow.id.in_([demo.client_id for demo in DEMO_CLIENTS]),
+                ApiClientRow.status == ClientStatus.ACTIVE,
+            )
+        )
+        disabled = []
+        for client in found:
+            client.status = ClientStatus.DISABLED
+            disabled.append(client.id)
+        await session.commit()
+    for client_id in disabled:
+        logger.warning("seed.demo_client.disabled", extra={"client_id": client_id})
+    return disabled

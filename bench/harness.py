@@ -74,7 +74,7 @@ class Database:
 
 async def _prepare(url: str) -> None:
     """Migrate and seed as `ledgergate serve` does in development, plus the operator client."""
-    await prepare_database(url, seed=True)
+    await prepare_database(url, seed=True, demo_clients=True)
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:

@@ -63,6 +63,18 @@ class VersionConflict(Conflict):
     title = "The resource was modified concurrently"
 
 
+class PreconditionFailed(LedgergateError):
+    status_code = 412
+    slug = "precondition-failed"
+    title = "The resource's version is not the one If-Match names"
+
+
+class PreconditionRequired(LedgergateError):
+    status_code = 428
+    slug = "precondition-required"
+    title = "The change needs an If-Match with the version last read"
+
+
 class BusinessRuleViolation(LedgergateError):
     """A request that is well formed but breaks a business rule (422)."""
 

@@ -25,6 +25,7 @@ PREFIXES = {
     "product": "prod",
     "price": "price",
     "accounting_period": "per",
+    "tax_code_mapping": "txm",
     "workflow_run": "run",
     "workflow_step": "step",
     "audit_event": "aud",

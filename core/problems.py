@@ -95,9 +95,11 @@ _DESCRIPTIONS = {
     403: "The token lacks a required scope.",
     404: "No such resource.",
     409: "Conflicts with the current state or a concurrent request.",
+    412: "The `If-Match` version is no longer the resource's: read it again.",
     413: "Body too large.",
     415: "Body is not JSON.",
     422: "Validation failed or a business rule was breached.",
+    428: "The change needs an `If-Match` with the version last read.",
     502: "A backend answered outside its contract or refused our credentials.",
     503: (
         "Unavailable: a backend or the database is down, or the gateway is shedding load "

@@ -24,6 +24,9 @@ SCOPES: dict[str, str] = {
     "ops:read": "Finance operations: runs, exception queue, reconciliation.",
     "ops:write": "Finance operations: replay, resolve and discard queued runs.",
     "audit:read": "Read the audit trail.",
+    "refdata:read": "Finance operations: read reference data (legal entities, periods, "
+    "tax codes, partners, products, prices).",
+    "refdata:write": "Finance operations: create and change reference data.",
     "system:erp": "Call the ERP system API directly (trusted internal callers).",
     "system:billing": "Call the billing system API directly (trusted internal callers).",
     "system:crm": "Call the CRM system API directly (trusted internal callers).",

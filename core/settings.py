@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 
+DEFAULT_ERP_CONNECTION = "default"
+
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
 DEVELOPMENT_ISSUER = "https://ledgergate.local"
 
@@ -41,10 +43,29 @@ class BackendSettings(BaseModel):
     )
 
 
-class ErpSettings(BackendSettings):
-    """Dynamics 365 Business Central: `url` is the API root ending in `/api/v1.0`."""
+ErpKind = Literal["business_central", "netsuite"]
 
+
+class ErpSettings(BackendSettings):
+    """One ERP connection. Business Central: `url` is the API root ending in `/api/v1.0`.
+
+    NetSuite: `url` is the REST record API root ending in `/services/rest/record/v1`,
+    and every invoice line is booked on the service item `netsuite_line_item_id`.
+    """
+
+    kind: ErpKind = "business_central"
     access_token: SecretStr = SecretStr("sandbox-token")
+    netsuite_line_item_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="NetSuite: the service item's internal id (the sandbox's without a URL).",
+    )
+
+    @model_validator(mode="after")
+    def _netsuite_needs_its_line_item(self) -> ErpSettings:
+        if self.kind == "netsuite" and self.url and not self.netsuite_line_item_id:
+            raise ValueError("a NetSuite connection with a url needs netsuite_line_item_id")
+        return self
 
 
 class BillingSettings(BackendSettings):
@@ -252,7 +273,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call the API; none by default.",
     )
-    erp: ErpSettings = ErpSettings()
+    erp: ErpSettings = Field(
+        default_factory=ErpSettings, description="The `default` ERP connection."
+    )
+    erp_connections: dict[str, ErpSettings] = Field(
+        default_factory=dict,
+        description="Further ERP connections by name (`LEDGERGATE_ERP_CONNECTIONS__EMEA__KIND`); "
+        "each legal entity names the one it posts through.",
+    )
     billing: BillingSettings = BillingSettings()
     crm: CrmSettings = CrmSettings()
     support: SupportSettings = SupportSettings()
@@ -273,6 +301,11 @@ class Settings(BaseSettings):
         return self.background_work
 
     @property
+    def erp_connection_settings(self) -> dict[str, ErpSettings]:
+        """Every ERP connection by name, `default` (`LEDGERGATE_ERP__*`) first."""
+        return {DEFAULT_ERP_CONNECTION: self.erp, **self.erp_connections}
+
+    @property
     def should_seed_demo_data(self) -> bool:
         if self.seed_demo_data is None:
             return self.environment == "development"
@@ -280,17 +313,31 @@ class Settings(BaseSettings):
 
     def backends(self) -> list[tuple[str, BackendSettings]]:
         """Every backend's settings, by the name of its settings section."""
-        return [
+        sections = [
             (name, value)
             for name in type(self).model_fields
             if isinstance(value := getattr(self, name), BackendSettings)
         ]
+        connections = [
+            (f"erp_connections__{key}", erp) for key, erp in self.erp_connections.items()
+        ]
+        return sections + connections
+
+    @property
+    def should_seed_demo_clients(self) -> bool:
+        """The demo clients' secrets are public: development only, whatever else is asked."""
+        return self.should_seed_demo_data and self.environment == "development"
 
     @model_validator(mode="after")
     def _refuse_what_production_cannot_run_on(self) -> Settings:
         if self.environment != "production":
             return self
         problems = production_problems(self)
+        if self.seed_demo_data:
+            problems.append(
+                f"{env_name('seed_demo_data')} is on: load reference data with "
+                "`ledgergate refdata import` instead (the demo clients' secrets are public)"
+            )
         if problems:
             count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
             raise ValueError(

@@ -47,6 +47,8 @@ TAG_DESCRIPTIONS = {
     "entitlements": "What customers may use, granted by their subscriptions.",
     "legal-entities": "Legal entities, their currencies and accounting periods.",
     "ops": "Finance operations: audit trail, exception queue, replay and reconciliation.",
+    "ops-reference-data": "Finance operations: legal entities, accounting periods, tax codes, "
+    "partners and rate cards, products and prices, versioned with `ETag`/`If-Match`.",
     "partner": "Partner portal: a partner's own customers, subscriptions, invoices and "
     "payments, commissions with lineage, statements and deal registrations.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",

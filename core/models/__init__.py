@@ -9,7 +9,7 @@ from core.models.customer import CustomerRow
 from core.models.entitlement import EntitlementRow
 from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
-from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
+from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
 from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
 from core.models.price import PriceRow
@@ -48,6 +48,7 @@ __all__ = [
     "SettlementRow",
     "SigningKeyRow",
     "SubscriptionRow",
+    "TaxCodeMappingRow",
     "WebhookInboxRow",
     "WebhookReceiptRow",
     "WorkflowRunRow",

@@ -48,6 +48,7 @@ from core.models.base import utcnow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
+from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis import lookups
 from process_apis.credit_memos import repository
@@ -158,7 +159,9 @@ class ReversalPlan:
     document: ErpSalesInvoiceCreate
 
 
-def credit_line(invoice: InvoiceRow, memo: CreditMemoRow) -> ErpInvoiceLine:
+def credit_line(
+    invoice: InvoiceRow, memo: CreditMemoRow, legal_entity: LegalEntityRow
+) -> ErpInvoiceLine:
     """One line for the credited amount, taxed like the invoice's largest line."""
     main = max(invoice.lines, key=lambda line: (line.amount, -line.sequence))
     return ErpInvoiceLine(
@@ -168,7 +171,7 @@ def credit_line(invoice: InvoiceRow, memo: CreditMemoRow) -> ErpInvoiceLine:
         ),
         quantity=1,
         unit_price=memo.amount,
-        tax_code=main.tax_code,
+        tax_code=legal_entity.erp_tax_code(main.tax_code),
     )
 
 
@@ -377,7 +380,7 @@ class CreditMemoWorkflow:
                     posting_date=posting_date,
                     due_date=posting_date,
                     applies_to_invoice_id=invoice.erp_ref,
-                    lines=(credit_line(invoice, memo),),
+                    lines=(credit_line(invoice, memo, legal_entity),),
                 ),
                 billing_invoice_id=invoice.billing_ref,
                 billing_reason=BILLING_REASON[reason],
@@ -612,7 +615,7 @@ class CreditMemoWorkflow:
                     currency=memo.currency,
                     posting_date=posting_date,
                     due_date=posting_date,
-                    lines=(credit_line(invoice, memo),),
+                    lines=(credit_line(invoice, memo, legal_entity),),
                 ),
             )
             await session.commit()

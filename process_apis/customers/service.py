@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import CUSTOMER_STATUS, Customer, CustomerCreate, CustomerStatus
-from core.errors import Conflict, LedgergateError, NotFound
+from core.errors import Conflict, NotFound, PreconditionFailed
 from core.ids import new_id
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
@@ -51,12 +51,6 @@ async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Cus
     session.add(customer)
     await session.flush()
     return customer
-
-
-class PreconditionFailed(LedgergateError):
-    status_code = 412
-    slug = "precondition-failed"
-    title = "The resource's version is not the one If-Match names"
 
 
 def etag(version: int) -> str:

@@ -358,7 +358,7 @@ def _plan(
                     description=line.description,
                     quantity=line.quantity,
                     unit_price=line.unit_amount,
-                    tax_code=line.tax_code,
+                    tax_code=legal_entity.erp_tax_code(line.tax_code),
                 )
                 for line in invoice.lines
             ),

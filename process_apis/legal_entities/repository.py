@@ -15,7 +15,7 @@ from core.models.legal_entity import LegalEntityRow
 async def list_legal_entities(session: AsyncSession) -> Sequence[LegalEntityRow]:
     rows = await session.scalars(
         select(LegalEntityRow)
-        .options(selectinload(LegalEntityRow.periods))
+        .options(selectinload(LegalEntityRow.periods), selectinload(LegalEntityRow.tax_codes))
         .order_by(LegalEntityRow.code)
     )
     return rows.all()
@@ -25,7 +25,7 @@ async def get_legal_entity(session: AsyncSession, legal_entity_id: str) -> Legal
     row = await session.scalar(
         select(LegalEntityRow)
         .where(LegalEntityRow.id == legal_entity_id)
-        .options(selectinload(LegalEntityRow.periods))
+        .options(selectinload(LegalEntityRow.periods), selectinload(LegalEntityRow.tax_codes))
     )
     if row is None:
         raise NotFound(f"no legal entity {legal_entity_id}")

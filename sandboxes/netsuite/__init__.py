@@ -2,8 +2,9 @@
 
 The slice a gateway needs to invoice through NetSuite: subsidiaries (one per demo
 company, internal ids `1` and `2`), currencies, sales tax items, one service item
-(`SERVICE_ITEM_ID`) for invoice lines, customers and invoices. It keeps NetSuite's
-ways that matter to an adapter:
+(`SERVICE_ITEM_ID`) for invoice lines, customers, invoices and credit memos (posted
+when saved, applied to the invoice they are created from, reducing its amount due). It
+keeps NetSuite's ways that matter to an adapter:
 
 - records are addressed by internal id or by external id (`/customer/eid:C0001`);
   `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
@@ -25,7 +26,7 @@ or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `USER_ERROR` for
 business rules, `NONEXISTENT_ID` (404) for an unknown record.
 
 Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
-reference records), one per record type (`customers`, `invoices`), and `app`.
+reference records), one per record type (`customers`, `invoices`, `credit_memos`), and `app`.
 """
 
 from sandboxes.netsuite.app import create_app

@@ -1,4 +1,5 @@
-"""The request handlers' shared lookups, and the reference records (currencies, tax items)."""
+"""The request handlers' shared lookups, and the reference records (currencies,
+subsidiaries, tax items)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sandboxes.netsuite.wire import (
     links_of,
     meets,
     query_conditions,
+    ref_of,
 )
 
 
@@ -44,6 +46,10 @@ class ApiBase:
             )
         return self.state.customers.get(key)
 
+    def _currency_of_subsidiary(self, subsidiary: str) -> str:
+        code = self.state.subsidiaries[subsidiary].currency
+        return next(i for i, (c, _) in CURRENCIES.items() if c == code)
+
     def _invoice(self, request: Request) -> InvoiceRecord:
         invoice = self.state.invoices.get(request.path_params["record_id"])
         if invoice is None:
@@ -52,7 +58,7 @@ class ApiBase:
 
 
 class ReferenceApi(ApiBase):
-    """Currencies and sales tax items."""
+    """Currencies, subsidiaries and sales tax items."""
 
     async def list_currencies(self, request: Request) -> Response:
         conditions = query_conditions(request, frozenset({"symbol"}))
@@ -82,3 +88,36 @@ class ReferenceApi(ApiBase):
             if meets(conditions, {"itemId": item.item_id, "subsidiary": item.subsidiary_id})
         ]
         return self._collection(request, "salesTaxItem", ids)
+
+    async def get_tax_item(self, request: Request) -> Response:
+        item = self.state.tax_items.get(request.path_params["record_id"])
+        if item is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        company = self.state.subsidiaries[item.subsidiary_id]
+        return NsResponse(
+            {
+                "links": links_of(request, f"/salesTaxItem/{item.id}"),
+                "id": item.id,
+                "itemId": item.item_id,
+                "rate": item.rate,
+                "subsidiary": ref_of(request, "subsidiary", item.subsidiary_id, company.name),
+            }
+        )
+
+    async def get_subsidiary(self, request: Request) -> Response:
+        subsidiary_id = request.path_params["record_id"]
+        company = self.state.subsidiaries.get(subsidiary_id)
+        if company is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        currency_id = self._currency_of_subsidiary(subsidiary_id)
+        return NsResponse(
+            {
+                "links": links_of(request, f"/subsidiary/{subsidiary_id}"),
+                "id": subsidiary_id,
+                "name": company.code,
+                "legalName": company.name,
+                "country": company.country,
+                "currency": ref_of(request, "currency", currency_id, CURRENCIES[currency_id][1]),
+                "isInactive": False,
+            }
+        )

@@ -11,13 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from sandboxes.netsuite.api import ReferenceApi
+from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
-from sandboxes.netsuite.invoices import InvoicesApi
 from sandboxes.netsuite.records import NetSuiteState
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
-class _Api(ReferenceApi, CustomersApi, InvoicesApi):
+class _Api(ReferenceApi, CustomersApi, CreditMemosApi):
     """The request handlers, bound to one `NetSuiteState`."""
 
 
@@ -57,7 +57,9 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
     routes: list[tuple[str, Handler, str]] = [
         ("/currency", api.list_currencies, "GET"),
         ("/currency/{record_id}", api.get_currency, "GET"),
+        ("/subsidiary/{record_id}", api.get_subsidiary, "GET"),
         ("/salesTaxItem", api.list_tax_items, "GET"),
+        ("/salesTaxItem/{record_id}", api.get_tax_item, "GET"),
         ("/customer", api.create_customer, "POST"),
         ("/customer/{record_id}", api.get_customer, "GET"),
         ("/customer/{record_id}", api.upsert_customer, "PUT"),
@@ -65,6 +67,9 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/invoice", api.create_invoice, "POST"),
         ("/invoice/{record_id}", api.get_invoice, "GET"),
         ("/invoice/{record_id}", api.update_invoice, "PATCH"),
+        ("/creditMemo", api.list_credit_memos, "GET"),
+        ("/creditMemo", api.create_credit_memo, "POST"),
+        ("/creditMemo/{record_id}", api.get_credit_memo, "GET"),
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

@@ -90,10 +90,6 @@ class CustomersApi(ApiBase):
         self.state.customers[customer.id] = customer
         return customer
 
-    def _currency_of_subsidiary(self, subsidiary: str) -> str:
-        code = self.state.subsidiaries[subsidiary].currency
-        return next(i for i, (c, _) in CURRENCIES.items() if c == code)
-
     def _update_customer(self, customer: CustomerRecord, values: Mapping[str, Any]) -> None:
         if "subsidiary" in values and ref_id(values, "subsidiary") != customer.subsidiary_id:
             raise NsFault(400, "USER_ERROR", "The subsidiary of a customer cannot be changed.")

@@ -189,7 +189,7 @@ class InvoicesApi(ApiBase):
                 "subtotal": invoice.subtotal,
                 "taxTotal": invoice.tax_total,
                 "total": invoice.total,
-                "amountRemaining": round_amount(invoice.total, currency),
+                "amountRemaining": round_amount(invoice.total - invoice.credited, currency),
                 "lastModifiedDate": invoice.modified,
                 "item": sublist,
             }

@@ -1,4 +1,5 @@
-"""The records the sandbox keeps: tax items, customers, invoices with their lines, the account."""
+"""The records the sandbox keeps: tax items, customers, invoices with their lines, credit
+memos, the account."""
 
 from __future__ import annotations
 
@@ -55,6 +56,33 @@ class InvoiceRecord:
     approval_status: str
     lines: list[InvoiceLine]
     modified: str = field(default_factory=utc_now)
+    credited: Decimal = Decimal(0)  # by the credit memos applied to it
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax_total
+
+
+@dataclass
+class CreditMemoRecord:
+    """A credit memo posts when it is saved; `created_from` is the invoice it is applied to."""
+
+    id: str
+    external_id: str
+    tran_id: str
+    customer: CustomerRecord
+    currency_id: str
+    tran_date: date
+    created_from: InvoiceRecord | None
+    lines: list[InvoiceLine]
 
     @property
     def subtotal(self) -> Decimal:
@@ -80,6 +108,7 @@ class NetSuiteState:
         self.tax_items: dict[str, TaxItem] = {}
         self.customers: dict[str, CustomerRecord] = {}
         self.invoices: dict[str, InvoiceRecord] = {}
+        self.credit_memos: dict[str, CreditMemoRecord] = {}
         self._next_id = FIRST_RECORD_ID
         self.next_tran_number = FIRST_TRAN_NUMBER
         for number, company in enumerate(companies, start=1):

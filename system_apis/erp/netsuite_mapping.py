@@ -15,6 +15,8 @@ from system_apis.erp.adapters.netsuite_wire import (
     APPROVED,
     PENDING_APPROVAL,
     REJECTED,
+    NsCreditMemo,
+    NsCreditMemoCreate,
     NsCustomer,
     NsCustomerUpsert,
     NsInvoice,
@@ -29,6 +31,9 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerUpsert,
     ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
@@ -67,6 +72,70 @@ def customer_from_ns(customer: NsCustomer, currency: str | None) -> ErpCustomer:
     )
 
 
+def _lines_to_ns(
+    lines: tuple[ErpInvoiceLine, ...],
+    currency: str,
+    tax_code_ids: Mapping[str, str],
+    line_item_id: str,
+) -> NsInvoiceLinesCreate:
+    return NsInvoiceLinesCreate(
+        items=[
+            NsInvoiceLineCreate(
+                item=NsRefRequest(id=line_item_id),
+                description=line.description,
+                quantity=line.quantity,
+                rate=to_decimal(line.unit_price, currency),
+                tax_code=NsRefRequest(id=tax_code_ids[line.tax_code]),
+            )
+            for line in sorted(lines, key=lambda line: line.sequence)
+        ]
+    )
+
+
+def credit_memo_to_ns(
+    memo: ErpSalesCreditMemoCreate,
+    *,
+    customer_id: str,
+    currency_id: str,
+    tax_code_ids: Mapping[str, str],
+    line_item_id: str,
+) -> NsCreditMemoCreate:
+    """A credit memo, applied to the invoice it is created from (NetSuite posts it on save)."""
+    return NsCreditMemoCreate(
+        external_id=memo.external_document_number,
+        entity=NsRefRequest(id=customer_id),
+        currency=NsRefRequest(id=currency_id),
+        tran_date=memo.posting_date,
+        created_from=(
+            None
+            if memo.applies_to_invoice_id is None
+            else NsRefRequest(id=memo.applies_to_invoice_id)
+        ),
+        item=_lines_to_ns(memo.lines, memo.currency, tax_code_ids, line_item_id),
+    )
+
+
+def credit_memo_from_ns(
+    memo: NsCreditMemo, customer_number: str | None, currency: str
+) -> ErpSalesCreditMemo:
+    return ErpSalesCreditMemo(
+        id=memo.id,
+        number=memo.tran_id or None,
+        external_document_number=memo.external_id or None,
+        customer_number=customer_number,
+        currency=currency,
+        posting_date=memo.tran_date,
+        # Posted on save; applied in full to the invoice it was created from, as in BC.
+        status=ErpDocumentStatus.POSTED if memo.created_from is None else ErpDocumentStatus.PAID,
+        applies_to_invoice_id=None if memo.created_from is None else memo.created_from.id,
+        applies_to_invoice_number=None if memo.created_from is None else memo.created_from.ref_name,
+        line_count=len(memo.item.items),
+        total_excluding_tax=from_decimal(memo.subtotal, currency),
+        total_tax=from_decimal(memo.tax_total, currency),
+        total_including_tax=from_decimal(memo.total, currency),
+    )
+
+
 def invoice_to_ns(
     invoice: ErpSalesInvoiceCreate,
     *,
@@ -85,18 +154,7 @@ def invoice_to_ns(
         tran_date=invoice.posting_date,
         due_date=invoice.due_date,
         approval_status=NsRefRequest(id=PENDING_APPROVAL),
-        item=NsInvoiceLinesCreate(
-            items=[
-                NsInvoiceLineCreate(
-                    item=NsRefRequest(id=line_item_id),
-                    description=line.description,
-                    quantity=line.quantity,
-                    rate=to_decimal(line.unit_price, invoice.currency),
-                    tax_code=NsRefRequest(id=tax_code_ids[line.tax_code]),
-                )
-                for line in sorted(invoice.lines, key=lambda line: line.sequence)
-            ]
-        ),
+        item=_lines_to_ns(invoice.lines, invoice.currency, tax_code_ids, line_item_id),
     )
 
 

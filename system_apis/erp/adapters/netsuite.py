@@ -1,7 +1,12 @@
-"""`ErpInvoicing` over NetSuite's REST record API (`/services/rest/record/v1`).
+"""NetSuite's REST record API (`/services/rest/record/v1`) as an ERP port.
 
-A smaller adapter than Business Central's: customers and sales invoices only, which
-is a complete `ErpInvoicing`. The client's base URL is the record API root
+A smaller adapter than Business Central's: customers, sales invoices, credit memos
+and the ledger setup documents are checked against (subsidiary, tax items,
+currencies), which is a complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`.
+A credit memo is created from the invoice it corrects (`createdFrom`), which applies
+it; NetSuite posts it on save, keyed by its `externalId` like an invoice.
+
+The client's base URL is the record API root
 (`https://{account}.suitetalk.api.netsuite.com/services/rest/record/v1`); `company_id`
 is a subsidiary's internal id. Every line goes on one service item (`line_item_id`),
 and tax codes and currencies are looked up by their NetSuite names (`itemId`,
@@ -26,14 +31,19 @@ from pydantic import BaseModel, ValidationError
 
 from system_apis.erp.adapters.netsuite_wire import (
     NsCollection,
+    NsCreditMemo,
     NsCurrency,
     NsCustomer,
     NsErrorBody,
     NsInvoice,
     NsRequest,
+    NsSubsidiary,
+    NsTaxItem,
 )
 from system_apis.erp.netsuite_mapping import (
     approval,
+    credit_memo_from_ns,
+    credit_memo_to_ns,
     customer_from_ns,
     customer_to_ns,
     invoice_date_changes,
@@ -44,9 +54,14 @@ from system_apis.erp.netsuite_mapping import (
     ns_is,
 )
 from system_apis.erp.schemas import (
+    ErpCompany,
+    ErpCurrency,
     ErpCustomer,
     ErpCustomerUpsert,
     ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
@@ -74,11 +89,46 @@ def _q(*conditions: str) -> str:
 
 
 class NetSuiteAdapter:
-    """NetSuite implementation of `ErpInvoicing`; wire mapping only, no business rules."""
+    """NetSuite's `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`; wire mapping only."""
 
     def __init__(self, client: ResilientClient, *, line_item_id: str) -> None:
         self._client = client
         self._line_item_id = line_item_id
+
+    async def get_company(self, company_id: str) -> ErpCompany:
+        operation = "get_company"
+        response = await self._send(
+            "GET", f"/subsidiary/{quote(company_id, safe='')}", operation=operation
+        )
+        subsidiary = self._parse(response, NsSubsidiary, operation)
+        return ErpCompany(
+            id=subsidiary.id,
+            name=subsidiary.name,
+            display_name=subsidiary.legal_name or subsidiary.name,
+        )
+
+    async def list_tax_codes(self, company_id: str) -> frozenset[str]:
+        operation = "list_tax_codes"
+        query = _q(ns_any_of("subsidiary", company_id))
+        found = await self._send("GET", f"/salesTaxItem?{query}", operation=operation)
+        codes = set()
+        for item in self._parse(found, NsCollection, operation).items:
+            response = await self._send("GET", f"/salesTaxItem/{item.id}", operation=operation)
+            codes.add(self._parse(response, NsTaxItem, operation).item_id)
+        return frozenset(codes)
+
+    async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:  # noqa: ARG002
+        """Every currency of the account: NetSuite's currencies are not per subsidiary."""
+        operation = "list_currencies"
+        found = await self._send("GET", "/currency", operation=operation)
+        currencies = []
+        for item in self._parse(found, NsCollection, operation).items:
+            response = await self._send("GET", f"/currency/{item.id}", operation=operation)
+            currency = self._parse(response, NsCurrency, operation)
+            currencies.append(
+                ErpCurrency(code=currency.symbol, display_name=currency.name, symbol=None)
+            )
+        return tuple(currencies)
 
     async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
         operation = "upsert_customer"
@@ -149,18 +199,117 @@ class NetSuiteAdapter:
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
 
-    async def _create_invoice(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate, operation: str
-    ) -> str:
-        record = f"/customer/eid:{quote(invoice.customer_number, safe='')}"
+    async def find_sales_credit_memo(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesCreditMemo | None:
+        operation = "find_sales_credit_memo"
+        found = await self._find_credit_memo(company_id, external_document_number, operation)
+        return None if found is None else await self._canonical_memo(found, operation)
+
+    async def create_sales_credit_memo(
+        self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
+    ) -> ErpSalesCreditMemo:
+        """Create the memo, or return the one with its external id (NetSuite keeps one)."""
+        operation = "create_sales_credit_memo"
+        found = await self._find_credit_memo(
+            company_id, credit_memo.external_document_number, operation
+        )
+        if found is None:
+            customer, currency_id, tax_code_ids = await self._document_refs(
+                company_id,
+                credit_memo.customer_number,
+                credit_memo.currency,
+                credit_memo.lines,
+                operation,
+            )
+            body = credit_memo_to_ns(
+                credit_memo,
+                customer_id=customer.id,
+                currency_id=currency_id,
+                tax_code_ids=tax_code_ids,
+                line_item_id=self._line_item_id,
+            )
+            response = await self._send("POST", "/creditMemo", operation=operation, body=body)
+            created_id = self._created_id(response, "creditMemo", operation)
+            found = await self._get_credit_memo(company_id, created_id, operation)
+        return await self._canonical_memo(found, operation)
+
+    async def post_sales_credit_memo(
+        self, company_id: str, credit_memo_id: str
+    ) -> ErpSalesCreditMemo:
+        """NetSuite posts a credit memo when it is saved: the memo as it stands."""
+        operation = "post_sales_credit_memo"
+        memo = await self._get_credit_memo(company_id, credit_memo_id, operation)
+        return await self._canonical_memo(memo, operation)
+
+    async def _find_credit_memo(
+        self, company_id: str, external_id: str, operation: str
+    ) -> NsCreditMemo | None:
+        response = await self._send(
+            "GET", f"/creditMemo?{_q(ns_is('externalId', external_id))}", operation=operation
+        )
+        found = self._parse(response, NsCollection, operation).items
+        return await self._get_credit_memo(company_id, found[0].id, operation) if found else None
+
+    async def _get_credit_memo(self, company_id: str, memo_id: str, operation: str) -> NsCreditMemo:
+        response = await self._send(
+            "GET", f"/creditMemo/{quote(memo_id, safe='')}", operation=operation
+        )
+        memo = self._parse(response, NsCreditMemo, operation)
+        if memo.subsidiary.id != company_id:
+            raise BackendBusinessError(
+                f"{self._client.backend} credit memo {memo_id} belongs to subsidiary "
+                f"{memo.subsidiary.id}, not {company_id}",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return memo
+
+    async def _canonical_memo(self, memo: NsCreditMemo, operation: str) -> ErpSalesCreditMemo:
+        response = await self._send("GET", f"/customer/{memo.entity.id}", operation=operation)
+        customer = self._parse(response, NsCustomer, operation)
+        currency = await self._currency_code(memo.currency.id, operation)
+        return self._mapped(operation, credit_memo_from_ns, memo, customer.external_id, currency)
+
+    async def _document_refs(
+        self,
+        company_id: str,
+        customer_number: str,
+        currency: str,
+        lines: tuple[ErpInvoiceLine, ...],
+        operation: str,
+    ) -> tuple[NsCustomer, str, dict[str, str]]:
+        """The customer, currency and tax items a document's lines refer to, by their ids."""
+        record = f"/customer/eid:{quote(customer_number, safe='')}"
         customer = self._parse(
             await self._send("GET", record, operation=operation), NsCustomer, operation
         )
-        currency_id = await self._currency_id(invoice.currency, operation)
+        currency_id = await self._currency_id(currency, operation)
         tax_code_ids = {
             code: await self._tax_code_id(company_id, code, operation)
-            for code in sorted({line.tax_code for line in invoice.lines})
+            for code in sorted({line.tax_code for line in lines})
         }
+        return customer, currency_id, tax_code_ids
+
+    def _created_id(self, response: httpx.Response, record_type: str, operation: str) -> str:
+        location: str = response.headers.get("Location", "")
+        created_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if f"/{record_type}/" not in location or not created_id:
+            raise BackendContractError(
+                f"{self._client.backend} created a {record_type} without saying where "
+                f"(Location {location!r})",
+                backend=self._client.backend,
+                operation=operation,
+                vendor_status=response.status_code,
+            )
+        return created_id
+
+    async def _create_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, operation: str
+    ) -> str:
+        customer, currency_id, tax_code_ids = await self._document_refs(
+            company_id, invoice.customer_number, invoice.currency, invoice.lines, operation
+        )
         body = invoice_to_ns(
             invoice,
             company_id=company_id,
@@ -170,17 +319,7 @@ class NetSuiteAdapter:
             line_item_id=self._line_item_id,
         )
         response = await self._send("POST", "/invoice", operation=operation, body=body)
-        location: str = response.headers.get("Location", "")
-        created_id = location.rstrip("/").rsplit("/", 1)[-1]
-        if "/invoice/" not in location or not created_id:
-            raise BackendContractError(
-                f"{self._client.backend} created an invoice without saying where (Location "
-                f"{location!r})",
-                backend=self._client.backend,
-                operation=operation,
-                vendor_status=response.status_code,
-            )
-        return created_id
+        return self._created_id(response, "invoice", operation)
 
     async def _find_invoice(
         self, company_id: str, external_id: str, operation: str
@@ -254,7 +393,9 @@ class NetSuiteAdapter:
             method,
             url,
             operation=operation,
-            json_body=None if body is None else body.model_dump(mode="json", by_alias=True),
+            json_body=None
+            if body is None
+            else body.model_dump(mode="json", by_alias=True, exclude_none=True),
             decode_error=decode_netsuite_error,
         )
 

@@ -74,6 +74,17 @@ class NsCurrency(NsModel):
     symbol: str
 
 
+class NsSubsidiary(NsModel):
+    id: str
+    name: str
+    legal_name: str | None = Field(default=None, alias="legalName")
+
+
+class NsTaxItem(NsModel):
+    id: str
+    item_id: str = Field(alias="itemId")
+
+
 class NsCustomer(NsModel):
     id: str
     external_id: str | None = Field(default=None, alias="externalId")
@@ -140,6 +151,38 @@ class NsInvoiceCreate(NsRequest):
     tran_date: date = Field(serialization_alias="tranDate")
     due_date: date = Field(serialization_alias="dueDate")
     approval_status: NsRefRequest = Field(serialization_alias="approvalStatus")
+    item: NsInvoiceLinesCreate
+
+
+class NsLineNumber(NsModel):
+    line: int
+
+
+class NsCreditMemoLines(NsModel):
+    items: list[NsLineNumber]
+
+
+class NsCreditMemo(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    entity: NsRef
+    subsidiary: NsRef
+    currency: NsRef
+    created_from: NsRef | None = Field(default=None, alias="createdFrom")
+    subtotal: NsAmount
+    tax_total: NsAmount = Field(alias="taxTotal")
+    total: NsAmount
+    item: NsCreditMemoLines
+
+
+class NsCreditMemoCreate(NsRequest):
+    external_id: str = Field(serialization_alias="externalId")
+    entity: NsRefRequest
+    currency: NsRefRequest
+    tran_date: date = Field(serialization_alias="tranDate")
+    created_from: NsRefRequest | None = Field(default=None, serialization_alias="createdFrom")
     item: NsInvoiceLinesCreate
 
 

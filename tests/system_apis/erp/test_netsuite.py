@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -14,7 +15,12 @@ import pytest
 from sandboxes.demo_estate import first_open_day
 from sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
-from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine
+from system_apis.erp.schemas import (
+    ErpCustomerUpsert,
+    ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesCreditMemoCreate,
+)
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.http import ResilientClient
 from tests.support.business_central import DE, FAST_SETTINGS, invoice_request
@@ -237,3 +243,50 @@ async def test_sandbox_refusals_use_netsuite_error_bodies(
     assert response.status_code in (400, 404)
     assert response.json()["status"] == response.status_code
     assert error_of(response)["o:errorCode"] == code
+
+
+async def test_the_ledger_setup_is_read_from_the_subsidiary(ns: NsHarness) -> None:
+    company = await ns.adapter.get_company(ns.us_subsidiary)
+    assert (company.id, company.name, company.display_name) == (
+        ns.us_subsidiary,
+        "LG-US",
+        "Ledgergate Demo US Inc.",
+    )
+    assert await ns.adapter.list_tax_codes(ns.us_subsidiary) == {"STANDARD", "EXEMPT"}
+    assert await ns.adapter.list_tax_codes("2") == {"STANDARD", "REDUCED", "REVERSE"}
+    codes = {currency.code for currency in await ns.adapter.list_currencies(ns.us_subsidiary)}
+    assert {"USD", "EUR"} <= codes
+    with pytest.raises(BackendNotFound):
+        await ns.adapter.get_company("99")
+
+
+async def test_a_credit_memo_is_applied_once_to_its_invoice(ns: NsHarness) -> None:
+    draft = await ns.adapter.create_sales_invoice(ns.us_subsidiary, invoice_request("inv_1"))
+    invoice = await ns.adapter.post_sales_invoice(ns.us_subsidiary, draft.id)
+    memo = ErpSalesCreditMemoCreate(
+        external_document_number="cm_1",
+        customer_number="C0001",
+        currency="USD",
+        posting_date=invoice.posting_date or date.today(),
+        due_date=invoice.posting_date or date.today(),
+        applies_to_invoice_id=invoice.id,
+        lines=(
+            ErpInvoiceLine(
+                sequence=1, description="Credit", quantity=1, unit_price=1000, tax_code="EXEMPT"
+            ),
+        ),
+    )
+    created = await ns.adapter.create_sales_credit_memo(ns.us_subsidiary, memo)
+    again = await ns.adapter.create_sales_credit_memo(ns.us_subsidiary, memo)
+    posted = await ns.adapter.post_sales_credit_memo(ns.us_subsidiary, created.id)
+
+    assert again.id == created.id == posted.id
+    assert len(ns.state.credit_memos) == 1
+    assert (posted.status, posted.applies_to_invoice_id, posted.total_including_tax) == (
+        ErpDocumentStatus.PAID,
+        invoice.id,
+        1000,
+    )
+    assert await ns.adapter.find_sales_credit_memo(ns.us_subsidiary, "cm_1") == posted
+    after = await ns.adapter.get_sales_invoice(ns.us_subsidiary, invoice.id)
+    assert after.remaining_amount == invoice.remaining_amount - 1000

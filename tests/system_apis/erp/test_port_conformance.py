@@ -7,11 +7,13 @@ for the smaller NetSuite adapter as much as for Business Central.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import typing_extensions
 
 from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import (
@@ -156,11 +158,38 @@ async def test_a_closed_period_is_refused_and_a_rolled_forward_retry_posts(erp: 
     assert (posted.status, posted.posting_date) == (ErpDocumentStatus.POSTED, first_open_day())
 
 
+def port_methods(protocol: type) -> dict[str, inspect.Signature]:
+    """The methods a Protocol declares, with their signatures, by introspection."""
+    return {
+        name: inspect.signature(getattr(protocol, name))
+        for name in sorted(typing_extensions.get_protocol_members(protocol))
+    }
+
+
+def implemented(adapter: object, protocol: type) -> set[str]:
+    """The protocol's methods the adapter has, with the same parameters in the same order."""
+    return {
+        name
+        for name, signature in port_methods(protocol).items()
+        if inspect.iscoroutinefunction(getattr(adapter, name, None))
+        and list(inspect.signature(getattr(type(adapter), name)).parameters)
+        == list(signature.parameters)
+    }
+
+
 def test_each_adapter_implements_exactly_the_protocols_it_claims() -> None:
     bc, ns = business_central().adapter, netsuite().adapter
-    smaller = (ErpLedgerSetup, ErpInvoiceQueries, ErpCreditMemos, ErpJournals, ErpPayments)
+    everything = set(port_methods(ErpPort))
+    claimed = {
+        name
+        for protocol in (ErpInvoicing, ErpLedgerSetup, ErpCreditMemos)
+        for name in port_methods(protocol)
+    }
 
-    assert isinstance(bc, ErpPort)
+    assert implemented(bc, ErpPort) == everything
+    assert implemented(ns, ErpPort) == claimed
     assert isinstance(ns, ErpInvoicing)
-    assert not isinstance(ns, ErpPort)
+    assert isinstance(ns, ErpLedgerSetup)
+    assert isinstance(ns, ErpCreditMemos)
+    smaller = (ErpInvoiceQueries, ErpJournals, ErpPayments)
     assert [protocol for protocol in smaller if isinstance(ns, protocol)] == []

@@ -85,3 +85,38 @@ def test_in_memory_rate_limits_are_fine_when_rate_limiting_is_off() -> None:
 def test_production_accepts_a_replica_ready_configuration() -> None:
     settings = Settings(_env_file=None, **PRODUCTION)  # type: ignore[arg-type]
     assert not settings.should_seed_demo_data
+
+
+def test_erp_connections_are_named_and_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__KIND", "netsuite")
+    monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__URL", "https://1.suitetalk.example")
+    monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__NETSUITE_LINE_ITEM_ID", "20")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    connections = settings.erp_connection_settings
+    assert list(connections) == ["default", "emea"]
+    assert (connections["default"].kind, connections["emea"].kind) == (
+        "business_central",
+        "netsuite",
+    )
+
+
+def test_a_netsuite_connection_with_a_url_needs_its_line_item() -> None:
+    with pytest.raises(ValidationError, match="netsuite_line_item_id"):
+        Settings(  # type: ignore[call-arg]
+            _env_file=None, erp_connections={"emea": {"kind": "netsuite", "url": "https://x"}}
+        )
+
+
+def test_production_checks_every_erp_connection() -> None:
+    with pytest.raises(ValidationError, match=r"erp_connections\.emea\.access_token"):
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            environment="production",
+            erp={"url": "https://erp.example/api/v1.0", "access_token": "real-token"},
+            erp_connections={
+                "emea": {"kind": "netsuite", "url": "https://x", "netsuite_line_item_id": "20"}
+            },
+            billing={"url": "https://api.stripe.com", "api_key": "k", "webhook_secret": "w"},
+            crm={"url": "https://crm.example/api/v1", "access_token": "real-token"},
+            support={"url": "https://desk.example/desk/v2", "api_token": "real-token"},
+        )

@@ -1,0 +1,271 @@
+# mypy: disable-error-code="type-abstract"
+# (Protocols are passed to `_port` to be checked with isinstance; they are runtime_checkable.)
+"""One `ErpPort` over several ERP connections: each call goes to the connection of the
+legal entity whose company it names.
+
+Companies that grew by acquisition run an ERP per region; every `ErpPort` method names
+the company (a Business Central company, a NetSuite subsidiary) first, and each legal
+entity records its connection and company, so the document's legal entity decides.
+A company no legal entity names goes to the `default` connection. An operation the
+connection's adapter does not implement is refused as a business problem (fixable:
+move the entity, or book by hand), never an `AttributeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.models.legal_entity import LegalEntityRow
+from core.settings import DEFAULT_ERP_CONNECTION
+from system_apis.erp.port import (
+    ErpCreditMemos,
+    ErpDocumentStreams,
+    ErpInvoiceQueries,
+    ErpInvoicing,
+    ErpJournals,
+    ErpLedgerQueries,
+    ErpLedgerSetup,
+    ErpPayments,
+)
+from system_apis.erp.schemas import (
+    ErpCompany,
+    ErpCurrency,
+    ErpCustomer,
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
+    ErpCustomerUpsert,
+    ErpJournal,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpLedgerEntry,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
+    ErpSalesInvoice,
+    ErpSalesInvoiceCreate,
+)
+from system_apis.errors import BackendBusinessError
+
+P = TypeVar("P")
+
+
+class ErpOperationUnsupported(BackendBusinessError):
+    slug = "erp-operation-unsupported"
+    title = "The legal entity's ERP connection does not support the operation"
+
+
+class ErpRouter:
+    """`ErpPort` by legal entity. The composition root binds the database once it has one;
+    with a single connection no lookup is made."""
+
+    def __init__(self, connections: Mapping[str, ErpInvoicing], kinds: Mapping[str, str]) -> None:
+        self.connections = dict(connections)
+        self._kinds = dict(kinds)
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    def bind(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def connection_of(self, company_id: str) -> str:
+        if len(self.connections) == 1 or self._sessionmaker is None:
+            return DEFAULT_ERP_CONNECTION
+        async with self._sessionmaker() as session:
+            name = await session.scalar(
+                select(LegalEntityRow.erp_connection).where(
+                    LegalEntityRow.erp_company_id == company_id
+                )
+            )
+        return name or DEFAULT_ERP_CONNECTION
+
+    async def _port(self, company_id: str, protocol: type[P], operation: str) -> P:
+        name = await self.connection_of(company_id)
+        adapter = self.connections[name]
+        if not isinstance(adapter, protocol):
+            raise ErpOperationUnsupported(
+                f"ERP connection {name!r} ({self._kinds[name]}) does not support {operation}",
+                backend="erp",
+                operation=operation,
+                erp_connection=name,
+            )
+        return adapter
+
+    # ErpLedgerSetup
+
+    async def get_company(self, company_id: str) -> ErpCompany:
+        port = await self._port(company_id, ErpLedgerSetup, "get_company")
+        return await port.get_company(company_id)
+
+    async def list_tax_codes(self, company_id: str) -> frozenset[str]:
+        port = await self._port(company_id, ErpLedgerSetup, "list_tax_codes")
+        return await port.list_tax_codes(company_id)
+
+    async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:
+        port = await self._port(company_id, ErpLedgerSetup, "list_currencies")
+        return await port.list_currencies(company_id)
+
+    # ErpInvoicing
+
+    async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
+        port = await self._port(company_id, ErpInvoicing, "upsert_customer")
+        return await port.upsert_customer(company_id, customer)
+
+    async def find_sales_invoice(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesInvoice | None:
+        port = await self._port(company_id, ErpInvoicing, "find_sales_invoice")
+        return await port.find_sales_invoice(company_id, external_document_number)
+
+    async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
+        port = await self._port(company_id, ErpInvoicing, "get_sales_invoice")
+        return await port.get_sales_invoice(company_id, invoice_id)
+
+    async def create_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
+    ) -> ErpSalesInvoice:
+        port = await self._port(company_id, ErpInvoicing, "create_sales_invoice")
+        return await port.create_sales_invoice(company_id, invoice, known_absent=known_absent)
+
+    async def post_sales_invoice(
+        self, company_id: str, invoice_id: str, *, known_draft: bool = False
+    ) -> ErpSalesInvoice:
+        port = await self._port(company_id, ErpInvoicing, "post_sales_invoice")
+        return await port.post_sales_invoice(company_id, invoice_id, known_draft=known_draft)
+
+    # ErpInvoiceQueries
+
+    async def find_sales_invoice_by_number(
+        self, company_id: str, number: str
+    ) -> ErpSalesInvoice | None:
+        port = await self._port(company_id, ErpInvoiceQueries, "find_sales_invoice_by_number")
+        return await port.find_sales_invoice_by_number(company_id, number)
+
+    async def list_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesInvoice, ...]:
+        port = await self._port(company_id, ErpInvoiceQueries, "list_sales_invoices")
+        return await port.list_sales_invoices(company_id, posted_from, posted_to)
+
+    # ErpLedgerQueries
+
+    async def list_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesCreditMemo, ...]:
+        port = await self._port(company_id, ErpLedgerQueries, "list_sales_credit_memos")
+        return await port.list_sales_credit_memos(company_id, posted_from, posted_to)
+
+    async def list_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> tuple[ErpLedgerEntry, ...]:
+        port = await self._port(company_id, ErpLedgerQueries, "list_ledger_entries")
+        return await port.list_ledger_entries(
+            company_id, posted_from, posted_to, account_number=account_number, currency=currency
+        )
+
+    # ErpDocumentStreams
+
+    async def stream_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesInvoice]:
+        port = await self._port(company_id, ErpDocumentStreams, "stream_sales_invoices")
+        async for invoice in port.stream_sales_invoices(company_id, posted_from, posted_to):
+            yield invoice
+
+    async def stream_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesCreditMemo]:
+        port = await self._port(company_id, ErpDocumentStreams, "stream_sales_credit_memos")
+        async for memo in port.stream_sales_credit_memos(company_id, posted_from, posted_to):
+            yield memo
+
+    async def stream_customer_payments(
+        self,
+        company_id: str,
+        journal_code: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        currency: str,
+    ) -> AsyncIterator[ErpCustomerPayment]:
+        port = await self._port(company_id, ErpDocumentStreams, "stream_customer_payments")
+        async for payment in port.stream_customer_payments(
+            company_id, journal_code, posted_from, posted_to, currency=currency
+        ):
+            yield payment
+
+    async def stream_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> AsyncIterator[ErpLedgerEntry]:
+        port = await self._port(company_id, ErpDocumentStreams, "stream_ledger_entries")
+        async for entry in port.stream_ledger_entries(
+            company_id, posted_from, posted_to, account_number=account_number, currency=currency
+        ):
+            yield entry
+
+    # ErpCreditMemos
+
+    async def find_sales_credit_memo(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesCreditMemo | None:
+        port = await self._port(company_id, ErpCreditMemos, "find_sales_credit_memo")
+        return await port.find_sales_credit_memo(company_id, external_document_number)
+
+    async def create_sales_credit_memo(
+        self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
+    ) -> ErpSalesCreditMemo:
+        port = await self._port(company_id, ErpCreditMemos, "create_sales_credit_memo")
+        return await port.create_sales_credit_memo(company_id, credit_memo)
+
+    async def post_sales_credit_memo(
+        self, company_id: str, credit_memo_id: str
+    ) -> ErpSalesCreditMemo:
+        port = await self._port(company_id, ErpCreditMemos, "post_sales_credit_memo")
+        return await port.post_sales_credit_memo(company_id, credit_memo_id)
+
+    # ErpJournals
+
+    async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
+        port = await self._port(company_id, ErpJournals, "ensure_journal")
+        return await port.ensure_journal(company_id, journal)
+
+    async def add_journal_entry(
+        self, company_id: str, journal_id: str, entry: ErpJournalEntryCreate
+    ) -> ErpJournalEntry:
+        port = await self._port(company_id, ErpJournals, "add_journal_entry")
+        return await port.add_journal_entry(company_id, journal_id, entry)
+
+    async def post_journal_entry(
+        self, company_id: str, journal_id: str, document_number: str, currency: str
+    ) -> ErpJournalEntry:
+        port = await self._port(company_id, ErpJournals, "post_journal_entry")
+        return await port.post_journal_entry(company_id, journal_id, document_number, currency)
+
+    # ErpPayments
+
+    async def ensure_customer_payment_journal(
+        self, company_id: str, journal: ErpJournalCreate
+    ) -> ErpJournal:
+        port = await self._port(company_id, ErpPayments, "ensure_customer_payment_journal")
+        return await port.ensure_customer_payment_journal(company_id, journal)
+
+    async def apply_customer_payment(
+        self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
+    ) -> ErpCustomerPayment:
+        port = await self._port(company_id, ErpPayments, "apply_customer_payment")
+        return await port.apply_customer_payment(company_id, journal_id, payment)

@@ -1,0 +1,127 @@
+"""Credit memo records: posted when saved, applied to the invoice they are created from."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sandboxes.netsuite.invoices import InvoicesApi
+from sandboxes.netsuite.records import CreditMemoRecord
+from sandboxes.netsuite.wire import (
+    APPROVED,
+    CURRENCIES,
+    NsFault,
+    NsResponse,
+    created,
+    date_value,
+    invalid_ref,
+    links_of,
+    meets,
+    query_conditions,
+    read_body,
+    ref_id,
+    ref_of,
+    text_value,
+    utc_now,
+)
+
+_CREDIT_MEMO_FIELDS = frozenset(
+    {"externalId", "entity", "currency", "tranDate", "createdFrom", "item"}
+)
+
+
+class CreditMemosApi(InvoicesApi):
+    """Credit memos: list by external id, create (applied at once), read."""
+
+    async def list_credit_memos(self, request: Request) -> Response:
+        conditions = query_conditions(request, frozenset({"externalId"}))
+        ids = [
+            memo.id
+            for memo in self.state.credit_memos.values()
+            if meets(conditions, {"externalId": memo.external_id})
+        ]
+        return self._collection(request, "creditMemo", ids)
+
+    async def create_credit_memo(self, request: Request) -> Response:
+        values = await read_body(request, _CREDIT_MEMO_FIELDS)
+        external = text_value(values, "externalId", "")
+        if external and any(m.external_id == external for m in self.state.credit_memos.values()):
+            raise NsFault(400, "USER_ERROR", "A record with the same external ID already exists.")
+        customer = self.state.customers.get(ref_id(values, "entity"))
+        if customer is None:
+            raise invalid_ref("entity", ref_id(values, "entity"))
+        currency = ref_id(values, "currency") if "currency" in values else customer.currency_id
+        if currency != customer.currency_id:
+            raise invalid_ref("currency", currency)
+        tran_date = date_value(values, "tranDate", self.state.today or date.today())
+        if tran_date < self.state.first_open_day():
+            raise NsFault(
+                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
+            )
+        invoice = None
+        if "createdFrom" in values:
+            invoice = self.state.invoices.get(ref_id(values, "createdFrom"))
+            if invoice is None or invoice.customer is not customer:
+                raise invalid_ref("createdFrom", ref_id(values, "createdFrom"))
+            if invoice.approval_status != APPROVED:
+                raise NsFault(400, "USER_ERROR", "A credit memo applies to an approved invoice.")
+        lines = self._lines(values.get("item"), customer.subsidiary_id, CURRENCIES[currency][0])
+        memo = CreditMemoRecord(
+            id=self.state.new_id(),
+            external_id=external,
+            tran_id=f"CM{self.state.next_tran_number}",
+            customer=customer,
+            currency_id=currency,
+            tran_date=tran_date,
+            created_from=invoice,
+            lines=lines,
+        )
+        if invoice is not None:
+            if memo.total > invoice.total - invoice.credited:
+                raise NsFault(400, "USER_ERROR", "The credit exceeds the invoice's amount due.")
+            invoice.credited += memo.total
+            invoice.modified = utc_now()
+        self.state.next_tran_number += 1
+        self.state.credit_memos[memo.id] = memo
+        return created(request, "creditMemo", memo.id)
+
+    async def get_credit_memo(self, request: Request) -> Response:
+        memo = self.state.credit_memos.get(request.path_params["record_id"])
+        if memo is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        subsidiary = memo.customer.subsidiary_id
+        invoice = memo.created_from
+        return NsResponse(
+            {
+                "links": links_of(request, f"/creditMemo/{memo.id}"),
+                "id": memo.id,
+                "externalId": memo.external_id,
+                "tranId": memo.tran_id,
+                "tranDate": memo.tran_date.isoformat(),
+                "entity": ref_of(request, "customer", memo.customer.id, memo.customer.company_name),
+                "subsidiary": ref_of(
+                    request, "subsidiary", subsidiary, self.state.subsidiaries[subsidiary].name
+                ),
+                "currency": ref_of(
+                    request, "currency", memo.currency_id, CURRENCIES[memo.currency_id][1]
+                ),
+                **(
+                    {"createdFrom": ref_of(request, "invoice", invoice.id, invoice.tran_id)}
+                    if invoice is not None
+                    else {}
+                ),
+                "subtotal": memo.subtotal,
+                "taxTotal": memo.tax_total,
+                "total": memo.total,
+                "item": {
+                    "links": links_of(request, f"/creditMemo/{memo.id}/item"),
+                    "items": [{"links": [], "line": line.line} for line in memo.lines],
+                    "count": len(memo.lines),
+                    "hasMore": False,
+                    "offset": 0,
+                    "totalResults": len(memo.lines),
+                },
+            }
+        )
