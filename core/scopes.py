@@ -30,6 +30,9 @@ SCOPES: dict[str, str] = {
     "system:support": "Call the support system API directly (trusted internal callers).",
 }
 
+# All a partner-bound client may hold: every other scope reads across partners.
+PARTNER_SCOPES = frozenset({"partner:read"})
+
 SYSTEM_SCOPES = frozenset(scope for scope in SCOPES if scope.startswith("system:"))
 
 # What a SaaS platform client gets unless told otherwise: no system, ops or audit scopes.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr, model_validator
@@ -12,6 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
+
+# Encrypts signing keys at rest outside production when no key-encryption key is set:
+# it is public, so production refuses to start with it.
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "bGVkZ2VyZ2F0ZS1kZXZlbG9wbWVudC1vbmx5LWtleSE="
 
 
 class BackendSettings(BaseModel):
@@ -74,7 +79,25 @@ class AuthSettings(BaseModel):
     clock_skew_seconds: int = Field(default=30, ge=0, le=300)
     key_refresh_seconds: int = Field(default=60, ge=1)
     client_cache_seconds: float = Field(
-        default=5.0, ge=0, description="How long a client's status may be served from memory."
+        default=5.0,
+        ge=0,
+        description="How long a client's grant (scopes, partner, money limits) may be served "
+        "from memory; a revoked scope stops working within this window. Disablement is "
+        "checked on every request.",
+    )
+    key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt the token signing keys at rest, comma-separated "
+        "newest first (older ones still decrypt, for a rotation). Required in production.",
+    )
+    key_encryption_key_file: Path | None = Field(
+        default=None,
+        description="A mounted secret file holding `key_encryption_key` (used when that is unset).",
+    )
+    metrics_scope_required: bool | None = Field(
+        default=None,
+        description="`/metrics` needs a bearer token with `metrics:read`; "
+        "default: in production only.",
     )
     # An external identity provider whose tokens are accepted as well (all three, or none).
     external_issuer: str | None = None
@@ -97,6 +120,16 @@ class AuthSettings(BaseModel):
     @property
     def external_enabled(self) -> bool:
         return self.external_jwks_url is not None
+
+    def key_encryption_keys(self) -> list[str]:
+        """The configured key-encryption keys, newest first (none when unset)."""
+        if self.key_encryption_key is not None:
+            raw = self.key_encryption_key.get_secret_value()
+        elif self.key_encryption_key_file is not None:
+            raw = self.key_encryption_key_file.read_text()
+        else:
+            return []
+        return [key.strip() for key in raw.replace("\n", ",").split(",") if key.strip()]
 
 
 def _default_tiers() -> dict[str, dict[str, str]]:
@@ -250,6 +283,12 @@ class Settings(BaseSettings):
         ]
         if placeholders:
             raise ValueError(f"placeholder secrets are not allowed in production: {placeholders}")
+        kek = self.auth.key_encryption_keys()
+        if not kek or DEVELOPMENT_KEY_ENCRYPTION_KEY in kek:
+            raise ValueError(
+                "production needs auth.key_encryption_key (or auth.key_encryption_key_file) "
+                "to encrypt the token signing keys"
+            )
         backends = (
             ("erp", self.erp),
             ("billing", self.billing),

@@ -139,6 +139,7 @@ def test_production_serves_no_contracts_and_no_docs() -> None:
         billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
         crm={"url": "https://crm.example/api/v1", "access_token": "t"},
         support={"url": "https://desk.example/desk/v2", "api_token": "t"},
+        auth={"key_encryption_key": "x0sQ5c1yYH3G0aX3mJ3v5m6oVh8f0b2kq9Jc2mXy1Zk="},
     )
     paths = {getattr(route, "path", None) for route in production.routes}
     assert not paths & {"/docs", "/redoc", "/openapi.json", "/openapi/{name}.json", "/docs/assets"}

@@ -229,6 +229,7 @@ async def test_api8_production_serves_no_interactive_docs(tmp_path: Any) -> None
         billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "webhook_secret": "w"},
         crm={"url": "https://crm.example/api/v1", "access_token": "t"},
         support={"url": "https://desk.example/desk/v2", "api_token": "t"},
+        auth={"key_encryption_key": "x0sQ5c1yYH3G0aX3mJ3v5m6oVh8f0b2kq9Jc2mXy1Zk="},
     )
     app = create_app(settings)
     paths = {getattr(route, "path", None) for route in app.routes}
