@@ -24,6 +24,7 @@ SCOPES: dict[str, str] = {
     "ops:read": "Finance operations: runs, exception queue, reconciliation.",
     "ops:write": "Finance operations: replay, resolve and discard queued runs.",
     "audit:read": "Read the audit trail.",
+    "metrics:read": "Scrape `/metrics` where it is not public (production).",
     "system:erp": "Call the ERP system API directly (trusted internal callers).",
     "system:billing": "Call the billing system API directly (trusted internal callers).",
     "system:crm": "Call the CRM system API directly (trusted internal callers).",

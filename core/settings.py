@@ -94,11 +94,6 @@ class AuthSettings(BaseModel):
         default=None,
         description="A mounted secret file holding `key_encryption_key` (used when that is unset).",
     )
-    metrics_scope_required: bool | None = Field(
-        default=None,
-        description="`/metrics` needs a bearer token with `metrics:read`; "
-        "default: in production only.",
-    )
     # An external identity provider whose tokens are accepted as well (all three, or none).
     external_issuer: str | None = None
     external_audience: str | None = None
@@ -237,6 +232,11 @@ class Settings(BaseSettings):
     )
     seed_demo_data: bool | None = None
     docs_enabled: bool | None = None
+    metrics_scope_required: bool | None = Field(
+        default=None,
+        description="`/metrics` answers only a bearer token holding `metrics:read` "
+        "(it names every client and its traffic); default: in production only.",
+    )
     auth: AuthSettings = AuthSettings()
     rate_limit_storage_url: str = Field(
         default="memory://",
@@ -259,6 +259,12 @@ class Settings(BaseSettings):
     def serves_docs(self) -> bool:
         """Swagger UI, ReDoc and the OpenAPI document: off in production unless asked for."""
         return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def metrics_need_scope(self) -> bool:
+        if self.metrics_scope_required is None:
+            return self.environment == "production"
+        return self.metrics_scope_required
 
     @property
     def should_seed_demo_data(self) -> bool:
