@@ -102,7 +102,7 @@ router = APIRouter(tags=["health"])
     summary="Prometheus metrics",
     response_class=Response,
     dependencies=[Depends(metrics_access)],
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}} | problem_responses(401, 403),
+    responses={**problem_responses(401, 403), 200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     # Public in development, `metrics:read` in production (`metrics_scope_required`).
     openapi_extra={"security": [{"OAuth2": [METRICS_SCOPE]}, {}]},
 )
