@@ -226,7 +226,9 @@ def build_router() -> APIRouter:
 
         def issue(*, client: _Client, scope: str | None = None, **_: Any) -> dict[str, Any]:
             row = client.row
-            scopes = client.get_allowed_scope(scope).split()  # requested ∩ granted, or granted
+            scopes = client.get_allowed_scope(
+                scope
+            ).split()  # requested (all granted), or the grant
             token, ttl = issue_token(
                 context.ring,
                 context.settings,
