@@ -31,6 +31,7 @@ from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
+from core.key_encryption import KeyEncryption
 from core.migrate import upgrade
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
@@ -258,7 +259,12 @@ def keys_rotate() -> None:
     auth = get_settings().auth
 
     async def work(session: AsyncSession) -> str:
-        return await rotate_keys(session, algorithm=auth.algorithm, token_ttl=auth.token_ttl)
+        return await rotate_keys(
+            session,
+            algorithm=auth.algorithm,
+            token_ttl=auth.token_ttl,
+            encryption=KeyEncryption.from_settings(auth),
+        )
 
     console.print(f"new signing key [bold]{_in_session(work)}[/]")
 

@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     )
     if settings.serves_docs:
         install_docs(app)
+    app.state.metrics_need_scope = settings.metrics_need_scope
     install_problem_handlers(app)
     include_routers(app)
     if settings.environment != "production":

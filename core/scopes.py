@@ -27,11 +27,15 @@ SCOPES: dict[str, str] = {
     "refdata:read": "Finance operations: read reference data (legal entities, periods, "
     "tax codes, partners, products, prices).",
     "refdata:write": "Finance operations: create and change reference data.",
+    "metrics:read": "Scrape `/metrics` where it is not public (production).",
     "system:erp": "Call the ERP system API directly (trusted internal callers).",
     "system:billing": "Call the billing system API directly (trusted internal callers).",
     "system:crm": "Call the CRM system API directly (trusted internal callers).",
     "system:support": "Call the support system API directly (trusted internal callers).",
 }
+
+# All a partner-bound client may hold: every other scope reads across partners.
+PARTNER_SCOPES = frozenset({"partner:read"})
 
 SYSTEM_SCOPES = frozenset(scope for scope in SCOPES if scope.startswith("system:"))
 

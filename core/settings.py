@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, FilePath, SecretStr, model_validator
@@ -15,6 +16,10 @@ DEFAULT_ERP_CONNECTION = "default"
 
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
 DEVELOPMENT_ISSUER = "https://ledgergate.local"
+
+# Encrypts signing keys at rest outside production when no key-encryption key is set:
+# it is public, so production refuses to start with it.
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "bGVkZ2VyZ2F0ZS1kZXZlbG9wbWVudC1vbmx5LWtleSE="
 
 
 class BackendSettings(BaseModel):
@@ -101,7 +106,20 @@ class AuthSettings(BaseModel):
     clock_skew_seconds: int = Field(default=30, ge=0, le=300)
     key_refresh_seconds: int = Field(default=60, ge=1)
     client_cache_seconds: float = Field(
-        default=5.0, ge=0, description="How long a client's status may be served from memory."
+        default=5.0,
+        ge=0,
+        description="How long a client's grant (scopes, partner, money limits) may be served "
+        "from memory; a revoked scope stops working within this window. Disablement is "
+        "checked on every request.",
+    )
+    key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt the token signing keys at rest, comma-separated "
+        "newest first (older ones still decrypt, for a rotation). Required in production.",
+    )
+    key_encryption_key_file: Path | None = Field(
+        default=None,
+        description="A mounted secret file holding `key_encryption_key` (used when that is unset).",
     )
     # An external identity provider whose tokens are accepted as well (all three, or none).
     external_issuer: str | None = None
@@ -124,6 +142,16 @@ class AuthSettings(BaseModel):
     @property
     def external_enabled(self) -> bool:
         return self.external_jwks_url is not None
+
+    def key_encryption_keys(self) -> list[str]:
+        """The configured key-encryption keys, newest first (none when unset)."""
+        if self.key_encryption_key is not None:
+            raw = self.key_encryption_key.get_secret_value()
+        elif self.key_encryption_key_file is not None:
+            raw = self.key_encryption_key_file.read_text()
+        else:
+            return []
+        return [key.strip() for key in raw.replace("\n", ",").split(",") if key.strip()]
 
 
 def _default_tiers() -> dict[str, dict[str, str]]:
@@ -263,6 +291,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long background work sleeps when nothing is due."
     )
     docs_enabled: bool | None = None
+    metrics_scope_required: bool | None = Field(
+        default=None,
+        description="`/metrics` answers only a bearer token holding `metrics:read` "
+        "(it names every client and its traffic); default: in production only.",
+    )
     auth: AuthSettings = AuthSettings()
     rate_limit_storage_url: str = Field(
         default="memory://",
@@ -304,6 +337,12 @@ class Settings(BaseSettings):
     def erp_connection_settings(self) -> dict[str, ErpSettings]:
         """Every ERP connection by name, `default` (`LEDGERGATE_ERP__*`) first."""
         return {DEFAULT_ERP_CONNECTION: self.erp, **self.erp_connections}
+
+    @property
+    def metrics_need_scope(self) -> bool:
+        if self.metrics_scope_required is None:
+            return self.environment == "production"
+        return self.metrics_scope_required
 
     @property
     def should_seed_demo_data(self) -> bool:
@@ -363,6 +402,12 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append(
             f"{env_name('rate_limit_storage_url')} is memory://, so each replica counts on its "
             "own: share the limits in Redis (redis://host:6379/0)"
+        )
+    kek = settings.auth.key_encryption_keys()
+    if not kek or DEVELOPMENT_KEY_ENCRYPTION_KEY in kek:
+        problems.append(
+            f"{env_name('auth', 'key_encryption_key')} (or its _FILE) is not set or is the "
+            "public development key: the token signing keys are encrypted at rest under it"
         )
     if settings.auth.issuer == DEVELOPMENT_ISSUER:
         problems.append(

@@ -76,7 +76,7 @@ class Gateway:
     async def token(
         self, scopes: Iterable[str], *, client_id: str | None = None, partner_id: str | None = None
     ) -> str:
-        """An access token for a (new) client holding `scopes`."""
+        """An access token for a (new) client holding `scopes` (added to its grant)."""
         auth = self.app.state.auth
         async with self.sessionmaker() as session:
             row = await session.get(ApiClientRow, client_id) if client_id else None
@@ -84,7 +84,9 @@ class Gateway:
                 row, _ = await create_client(
                     session, name="test", scopes=scopes, partner_id=partner_id, client_id=client_id
                 )
-                await session.commit()
+            elif not set(scopes) <= set(row.scopes):
+                row.scopes = sorted(set(row.scopes) | set(scopes))
+            await session.commit()
         token, _ = issue_token(
             auth.ring,
             auth.settings,

@@ -6,11 +6,15 @@ the components its operations use, so it stands alone. A path no contract claims
 error, so a new router cannot ship undocumented: it lands in a contract by its prefix
 (`/system/<backend>/v1/...` joins `system-v1` without a change here).
 
-`openapi/released/<name>/<version>.json` are the published snapshots: the breaking-change
-check compares each document with the newest snapshot of the same major version.
+`openapi/released/<name>/<version>.json` are the published snapshots. A served document
+is always its newest release: `release` snapshots a changed document under the next
+minor version (operations, fields, anything a client can use) or patch version (prose
+and examples only), records it in `contract_versions.json` (which the served documents'
+`info.version` comes from, shipped with the package) and stamps the committed document.
+The breaking-change checks compare each release with the one before it.
 
     python -m app.governance.contracts write     # regenerate openapi/*.json (make openapi)
-    python -m app.governance.contracts release   # snapshot them into openapi/released/
+    python -m app.governance.contracts release   # release what changed (make openapi-release)
 """
 
 from __future__ import annotations
@@ -43,6 +47,20 @@ PUBLIC_PATHS = frozenset(
     }
 )
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+VERSIONS_FILE = Path(__file__).with_name("contract_versions.json")
+# Changing only these is a patch release; changing anything else a minor one.
+PROSE = frozenset({"description", "summary", "example", "examples"})
+
+
+def released_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    """The newest released version of each contract, as `release` recorded it."""
+    if not path.exists():
+        return {}
+    versions: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return versions
+
+
+RELEASED_VERSIONS = released_versions()
 REF = re.compile(r"^#/components/schemas/(.+)$")
 
 
@@ -53,13 +71,17 @@ class Contract:
     name: str
     title: str
     description: str
-    version: str
+    major: int
     pattern: str
     public: bool = False
 
     @property
-    def major(self) -> int:
-        return int(self.version.split(".", 1)[0])
+    def version(self) -> str:
+        """The newest release of this major version (x.0.0 before the first one)."""
+        released = RELEASED_VERSIONS.get(self.name, "")
+        if SEMVER.match(released) and _semver(released)[0] == self.major:
+            return released
+        return f"{self.major}.0.0"
 
     def claims(self, path: str) -> bool:
         return re.match(self.pattern, path) is not None or (self.public and path in PUBLIC_PATHS)
@@ -73,7 +95,7 @@ CONTRACTS = (
         "posting to the ERP, workflow runs; and the public platform routes (tokens, keys, "
         "health, metrics, versions, webhooks). The invoice operations are deprecated in "
         "favour of `/v2/invoices` (see `GET /versions`).",
-        "1.0.0",
+        1,
         r"^/v1/",
         public=True,
     ),
@@ -81,7 +103,7 @@ CONTRACTS = (
         "v2",
         "Ledgergate process APIs v2",
         "Invoices with money as `{amount, currency}` objects, on the same workflows as v1.",
-        "2.0.0",
+        2,
         r"^/v2/",
     ),
     Contract(
@@ -89,7 +111,7 @@ CONTRACTS = (
         "Ledgergate partner portal API v1",
         "Experience API for partner portals: a partner-bound token sees only its own "
         "partner's customers, invoices and statements.",
-        "1.0.0",
+        1,
         r"^/partner/v1/",
     ),
     Contract(
@@ -97,7 +119,7 @@ CONTRACTS = (
         "Ledgergate finance operations API v1",
         "Experience API for finance operations: audit trail, exception queue, replay and "
         "reconciliation against the ERP.",
-        "1.0.0",
+        1,
         r"^/ops/v1/",
     ),
     Contract(
@@ -105,7 +127,7 @@ CONTRACTS = (
         "Ledgergate system APIs v1",
         "One canonical API per backend (ERP, billing, CRM, support) for trusted internal "
         "callers; adapters map it to each vendor's wire format.",
-        "1.0.0",
+        1,
         r"^/system/[a-z][a-z0-9-]*/v1/",
     ),
 )
@@ -239,40 +261,73 @@ def _semver(version: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch)
 
 
-def baseline(released: Path, name: str, version: str) -> Path | None:
-    """The newest released snapshot of `name` with the major version of `version`, if any."""
-    major = _semver(version)[0]
+def releases(released: Path, name: str, major: int) -> list[Path]:
+    """The released snapshots of `name` with major version `major`, oldest first."""
     snapshots = [
         (_semver(path.stem), path)
         for path in (released / name).glob("*.json")
         if SEMVER.match(path.stem) and _semver(path.stem)[0] == major
     ]
-    return max(snapshots)[1] if snapshots else None
+    return [path for _, path in sorted(snapshots)]
 
 
-class AlreadyReleasedError(ValueError):
-    """A version is released once: new content needs a new `info.version`."""
+def baseline(released: Path, name: str, version: str) -> Path | None:
+    """The newest released snapshot of `name` with the major version of `version`, if any."""
+    found = releases(released, name, _semver(version)[0])
+    return found[-1] if found else None
 
 
-def release(directory: Path) -> list[Path]:
-    """Snapshot each committed contract with operations as `released/<name>/<version>.json`."""
+def _without(node: Any, keys: frozenset[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _without(v, keys) for k, v in node.items() if k not in keys}
+    if isinstance(node, list):
+        return [_without(item, keys) for item in node]
+    return node
+
+
+def _unversioned(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {**document, "info": {k: v for k, v in document["info"].items() if k != "version"}}
+
+
+def next_version(previous: Mapping[str, Any], current: Mapping[str, Any], version: str) -> str:
+    """Minor when anything but prose and examples changed, else patch."""
+    major, minor, patch = _semver(version)
+    if _without(_unversioned(previous), PROSE) != _without(_unversioned(current), PROSE):
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def release(directory: Path, versions_file: Path = VERSIONS_FILE) -> list[Path]:
+    """Release every committed contract that differs from its newest release; the snapshots.
+
+    Each gets `released/<name>/<version>.json` (x.0.0 for a first release), its
+    committed document is stamped with that version, and `versions_file` records it.
+    A released snapshot is never rewritten.
+    """
+    versions = released_versions(versions_file)
     created = []
-    for name in CONTRACT_NAMES:
-        text = (directory / f"{name}.json").read_text(encoding="utf-8")
-        document = json.loads(text)
+    for contract in CONTRACTS:
+        path = directory / f"{contract.name}.json"
+        document = json.loads(path.read_text(encoding="utf-8"))
         if not document.get("paths"):
             continue  # nothing to promise yet
-        target = directory / "released" / name / f"{document['info']['version']}.json"
-        if target.exists():
-            if target.read_text(encoding="utf-8") != text:
-                raise AlreadyReleasedError(
-                    f"{name} {document['info']['version']} is released with other content; "
-                    "raise info.version in app.governance.contracts.CONTRACTS"
-                )
-            continue
+        base = releases(directory / "released", contract.name, contract.major)
+        if not base:
+            version = f"{contract.major}.0.0"
+        else:
+            previous = json.loads(base[-1].read_text(encoding="utf-8"))
+            if _unversioned(previous) == _unversioned(document):
+                continue
+            version = next_version(previous, document, base[-1].stem)
+        document["info"]["version"] = version
+        text = render(document)
+        path.write_text(text, encoding="utf-8")
+        target = directory / "released" / contract.name / f"{version}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+        versions[contract.name] = version
         created.append(target)
+    versions_file.write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n", "utf-8")
     return created
 
 

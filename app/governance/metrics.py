@@ -1,11 +1,15 @@
-"""HTTP metrics by route template (never raw paths: bounded cardinality) and `/metrics`."""
+"""HTTP metrics by route template (never raw paths: bounded cardinality) and `/metrics`.
+
+The metrics name every API client and its traffic, so where `metrics_need_scope` holds
+(production by default) `/metrics` answers only a bearer token holding `metrics:read`.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -16,6 +20,11 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.auth import Authenticator, Forbidden
+from core.problems import problem_responses
+
+METRICS_SCOPE = "metrics:read"
 
 HTTP_REQUESTS = Counter(
     "ledgergate_http_requests_total",
@@ -70,6 +79,20 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
 
 
+async def metrics_access(request: Request) -> None:
+    """Anyone in development; a caller holding `metrics:read` where the scope is required."""
+    if not request.app.state.metrics_need_scope:
+        return
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(request)
+    request.state.principal = principal
+    request.state.client_id = principal.client_id
+    if not principal.allows(METRICS_SCOPE):
+        raise Forbidden(
+            f"this operation needs the scope {METRICS_SCOPE}", missing_scopes=[METRICS_SCOPE]
+        )
+
+
 router = APIRouter(tags=["health"])
 
 
@@ -78,7 +101,10 @@ router = APIRouter(tags=["health"])
     operation_id="health-metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    dependencies=[Depends(metrics_access)],
+    responses={**problem_responses(401, 403), 200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    # Public in development, `metrics:read` in production (`metrics_scope_required`).
+    openapi_extra={"security": [{"OAuth2": [METRICS_SCOPE]}, {}]},
 )
 async def metrics(_: Request) -> Response:
     """Metrics in the Prometheus text format (all workers, in multiprocess mode)."""

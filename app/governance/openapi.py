@@ -35,7 +35,11 @@ from core.problems import PROBLEM_MEDIA_TYPE, Problem, problem_responses
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
-CONTACT = {"name": "Ledgergate maintainers", "url": "https://ledgergate.dev"}
+CONTACT = {
+    "name": "Ledgergate maintainers",
+    "url": "https://ledgergate.dev",
+    "email": "maintainers@ledgergate.dev",
+}
 LICENSE = {"name": "Apache 2.0", "identifier": "Apache-2.0"}
 
 TAG_DESCRIPTIONS = {
@@ -423,9 +427,43 @@ def _with_example(media: dict[str, Any], example: Any) -> None:
         media["example"] = example
 
 
+# What a query parameter is for, where its route does not say; a path id says it itself.
+PARAMETER_DESCRIPTIONS = {
+    "status": "Only objects in this status.",
+    "customer_id": "Only this customer's.",
+    "partner_id": "Only this partner's.",
+    "workflow": "Only runs of this workflow.",
+    "period": "The accounting period, `YYYY-MM`.",
+    "client_id": "Only requests of this API client.",
+    "action": "Only entries of this action.",
+    "object_id": "Only entries about this object.",
+    "outcome": "Only entries with this outcome.",
+    "error_class": "Only runs failed with this class of error (`business` or `technical`).",
+    "legal_entity": "Only this legal entity's.",
+    "limit": "Items per page.",
+    "cursor": "Where the page starts: `next_cursor` of the page before.",
+    "product_tier": "The product tier to check.",
+    "external_document_number": "The document number the ERP document was posted under.",
+    "case_id": "The support case.",
+}
+
+
+def _describe_parameters(operation: dict[str, Any]) -> None:
+    """Every parameter gets a description: its route's, or the shared one for its name."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("description"):
+            continue
+        name = parameter["name"]
+        if parameter["in"] == "path" and name.endswith("_id"):
+            parameter["description"] = f"The {name[:-3].replace('_', ' ')}'s id."
+        elif name in PARAMETER_DESCRIPTIONS:
+            parameter["description"] = PARAMETER_DESCRIPTIONS[name]
+
+
 def _document_operation(path: str, operation: dict[str, Any], schemas: Mapping[str, Any]) -> None:
     operation_id = operation.get("operationId", "")
     operation.setdefault("security", [])  # public: no bearer token
+    _describe_parameters(operation)
     responses = operation.setdefault("responses", {})
     for status, response in problem_responses(*_edge_statuses(operation)).items():
         existing = responses.get(str(status))

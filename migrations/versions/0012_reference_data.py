@@ -4,7 +4,7 @@ keep why they were closed or reopened, and tax codes map to each entity's ERP ta
 Existing legal entities are on the `default` ERP connection (`LEDGERGATE_ERP`).
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0011
 Create Date: 2026-12-06 04:00:00.000000
 """
 

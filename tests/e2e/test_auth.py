@@ -241,7 +241,12 @@ async def test_key_rotation_keeps_tokens_of_the_old_key_valid(gateway: Gateway) 
     before = signed(gateway, claims(gateway))
     old_kid = auth.ring.signing_key().kid
     async with gateway.sessionmaker() as session:
-        new_kid = await rotate_keys(session, algorithm="ES256", token_ttl=auth.settings.token_ttl)
+        new_kid = await rotate_keys(
+            session,
+            algorithm="ES256",
+            token_ttl=auth.settings.token_ttl,
+            encryption=auth.ring.encryption,
+        )
         await session.commit()
     await auth.ring.reload()
     published = {

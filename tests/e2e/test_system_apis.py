@@ -10,7 +10,7 @@ import pytest
 
 from app.seed import demo_id
 from sandboxes.demo_estate import DEMO_COMPANIES
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory
 
 US = DEMO_COMPANIES[0].id
 ACME, GLOBEX = demo_id("customer", 1), demo_id("customer", 2)
@@ -221,3 +221,29 @@ async def test_every_system_operation_declares_its_system_scope(gateway: Gateway
             assert operation["summary"]
             assert operation["description"]
             assert "403" in operation["responses"]
+
+
+async def test_idempotency_keys_are_namespaced_per_client(make_gateway: GatewayFactory) -> None:
+    sent: list[str] = []
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        class Recording(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                if name == "billing" and "Idempotency-Key" in request.headers:
+                    sent.append(request.headers["Idempotency-Key"])
+                return await inner.handle_async_request(request)
+
+        return Recording()
+
+    gateway = await make_gateway(wrap=wrap)
+    body = {"reference": ACME, "name": "Acme Robotics Inc.", "currency": "USD"}
+    same_key = {"Idempotency-Key": "shared-key-1"}
+    ids = []
+    for caller in ("tenant-a", "tenant-b"):
+        client = await gateway.client_with(["system:billing"], client_id=caller)
+        created = await client.post("/system/billing/v1/customers", json=body, headers=same_key)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    assert ids[0] != ids[1]  # neither got the other's replay
+    assert len(set(sent)) == 2
+    assert "shared-key-1" not in sent

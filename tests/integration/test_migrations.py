@@ -1,13 +1,20 @@
 """Alembic is the only way the schema is made: it must match the models on both databases."""
 
+import json
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from app.governance.auth.keys import generate_key
 from core.db import create_engine
+from core.key_encryption import KeyEncryption
 from core.migrate import upgrade
 from core.models import Base
+from core.models.base import utcnow
+from core.settings import AuthSettings
 
 
 def _drift(connection: Connection) -> list[object]:
@@ -34,3 +41,46 @@ async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
         assert "alembic_version" in tables
     finally:
         await engine.dispose()
+
+
+async def test_existing_signing_keys_are_encrypted_and_partner_grants_narrowed(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    private = generate_key("ES256").as_dict(private=True)
+    try:
+        await upgrade(engine, "0006")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO partners (id, name, status, commission_plan, version, created_at, "
+                    "updated_at) VALUES ('prt_1', 'P', 'active', 'reseller-20', 1, :now, :now)"
+                ),
+                {"now": utcnow()},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, "
+                    "created_at) VALUES ('k1', 'ES256', :private, '{}', :now)"
+                ),
+                {"private": json.dumps(private), "now": utcnow()},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO api_clients (id, name, secret_hash, scopes, partner_id, tier, "
+                    "money_limits, status, version, created_at, updated_at) VALUES ('c1', 'c', "
+                    "'x', :scopes, 'prt_1', 'standard', '{}', 'active', 1, :now, :now)"
+                ),
+                {"scopes": json.dumps(["invoices:read", "partner:read"]), "now": utcnow()},
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT * FROM signing_keys"))).one()
+            scopes = await connection.scalar(text("SELECT scopes FROM api_clients"))
+    finally:
+        await engine.dispose()
+    assert private["d"] not in repr(stored)
+    assert KeyEncryption.from_settings(AuthSettings()).decrypt(stored.private_jwk_encrypted) == (
+        private
+    )
+    assert json.loads(scopes) == ["partner:read"]

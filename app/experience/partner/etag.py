@@ -17,6 +17,7 @@ from pydantic import BaseModel
 IfNoneMatch = Annotated[
     str | None,
     Header(
+        alias="If-None-Match",
         max_length=2000,
         description="An `ETag` of an earlier answer: `304 Not Modified` if it still matches.",
     ),

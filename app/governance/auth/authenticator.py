@@ -1,4 +1,9 @@
-"""Turns a request's bearer token into a `Principal`, or refuses it with a 401 problem."""
+"""Turns a request's bearer token into a `Principal`, or refuses it with a 401 problem.
+
+A token's scopes are never trusted alone: the principal holds only those the client is
+still granted (the grant is cached for `auth.client_cache_seconds`), a partner-bound
+principal only partner scopes, and a disabled client is refused on its next request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.governance.auth.tokens import TokenVerifier
@@ -14,18 +20,19 @@ from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimiter
 from core.auth import Principal, Unauthorized
 from core.models.api_client import ApiClientRow, ClientStatus
+from core.scopes import PARTNER_SCOPES
 from core.settings import AuthSettings
 
 
 @dataclass(frozen=True)
 class ClientSnapshot:
-    active: bool
+    scopes: frozenset[str]
     partner_id: str | None
     money_limits: dict[str, Any]
 
 
 class ClientCache:
-    """Client status by id, kept briefly so a disabled client is refused within seconds."""
+    """Clients' grants by id, kept briefly; their status is read on every call."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
         self.sessionmaker = sessionmaker
@@ -33,20 +40,23 @@ class ClientCache:
         self._entries: dict[str, tuple[float, ClientSnapshot | None]] = {}
 
     async def get(self, client_id: str) -> ClientSnapshot | None:
+        """The grant of an active client; None for an unknown or disabled one."""
         now = time.monotonic()
         cached = self._entries.get(client_id)
-        if cached is not None and now - cached[0] < self.ttl:
-            return cached[1]
         async with self.sessionmaker() as session:
-            row = await session.get(ApiClientRow, client_id)
-            snapshot = (
-                None
-                if row is None
-                else ClientSnapshot(
-                    active=row.status == ClientStatus.ACTIVE,
-                    partner_id=row.partner_id,
-                    money_limits=dict(row.money_limits or {}),
+            if cached is not None and now - cached[0] < self.ttl:
+                status = await session.scalar(
+                    select(ApiClientRow.status).where(ApiClientRow.id == client_id)
                 )
+                return cached[1] if status == ClientStatus.ACTIVE else None
+            row = await session.get(ApiClientRow, client_id)
+            if row is None or row.status != ClientStatus.ACTIVE:
+                self._entries.pop(client_id, None)
+                return None
+            snapshot = ClientSnapshot(
+                scopes=frozenset(row.scopes),
+                partner_id=row.partner_id,
+                money_limits=dict(row.money_limits or {}),
             )
         self._entries[client_id] = (now, snapshot)
         return snapshot
@@ -93,11 +103,12 @@ class GatewayAuthenticator:
             return self._external_principal(claims)
         client_id = str(claims.get("client_id") or claims.get("sub") or "")
         client = await self.clients.get(client_id)
-        if client is None or not client.active:
+        if client is None:
             raise Unauthorized(f"API client {client_id} is disabled", reason="client_disabled")
+        scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
         return Principal(
             client_id=client_id,
-            scopes=frozenset(str(claims.get("scope", "")).split()),
+            scopes=_partner_bound(scopes, client.partner_id),
             partner_id=client.partner_id,
             tier=str(claims.get("tier", "standard")),
             money_limits=client.money_limits,
@@ -110,9 +121,14 @@ class GatewayAuthenticator:
         client_id = claims.get(settings.external_client_claim) or claims.get("sub")
         if not client_id:
             raise Unauthorized("the token names no client", reason="missing_client")
-        partner = claims.get(settings.external_partner_claim)
+        partner = str(claims.get(settings.external_partner_claim) or "") or None
         return Principal(
             client_id=f"ext:{client_id}",
-            scopes=frozenset(str(scope) for scope in scopes),
-            partner_id=str(partner) if partner else None,
+            scopes=_partner_bound(frozenset(str(scope) for scope in scopes), partner),
+            partner_id=partner,
         )
+
+
+def _partner_bound(scopes: frozenset[str], partner_id: str | None) -> frozenset[str]:
+    """A partner-bound caller holds partner scopes only: the others read across partners."""
+    return scopes if partner_id is None else scopes & PARTNER_SCOPES

@@ -15,7 +15,7 @@ from core.ids import new_id
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.models.base import utcnow
 from core.models.partner import PartnerRow
-from core.scopes import SCOPES
+from core.scopes import PARTNER_SCOPES, SCOPES
 
 TIERS = ("standard", "premium", "internal")
 
@@ -45,6 +45,11 @@ async def create_client(
         raise InvalidClient(f"tier must be one of {TIERS}")
     if partner_id is not None and await session.get(PartnerRow, partner_id) is None:
         raise InvalidClient(f"no partner {partner_id}")
+    if partner_id is not None and set(scope_set) - PARTNER_SCOPES:
+        raise InvalidClient(
+            f"a partner-bound client may hold only {sorted(PARTNER_SCOPES)}, "
+            f"not {sorted(set(scope_set) - PARTNER_SCOPES)}"
+        )
     secret = secret or new_secret()
     client = ApiClientRow(
         id=client_id or new_id("api_client"),

@@ -11,6 +11,7 @@ from app.governance.auth.authenticator import ClientCache, GatewayAuthenticator
 from app.governance.auth.keys import KeyRing
 from app.governance.auth.tokens import ExternalJwks, TokenVerifier
 from app.governance.rate_limit import RateLimiter
+from core.key_encryption import KeyEncryption
 from core.settings import AuthSettings
 
 
@@ -34,6 +35,7 @@ class AuthContext:
             algorithm=settings.algorithm,
             token_ttl=settings.token_ttl,
             refresh_seconds=settings.key_refresh_seconds,
+            encryption=KeyEncryption.from_settings(settings),
         )
         await ring.start()
         http = httpx.AsyncClient()

@@ -19,6 +19,7 @@ from joserfc.jwk import KeyParameters
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.key_encryption import KeyEncryption
 from core.models.base import utcnow
 from core.models.signing_key import SigningKeyRow
 
@@ -32,16 +33,18 @@ def generate_key(algorithm: str) -> Key:
     return jwk.RSAKey.generate_key(2048, parameters=parameters, private=True)
 
 
-def key_row(key: Key, algorithm: str) -> SigningKeyRow:
+def key_row(key: Key, algorithm: str, encryption: KeyEncryption) -> SigningKeyRow:
     return SigningKeyRow(
         kid=key.kid,
         algorithm=algorithm,
-        private_jwk=key.as_dict(private=True),
+        private_jwk_encrypted=encryption.encrypt(dict(key.as_dict(private=True))),
         public_jwk=key.as_dict(private=False),
     )
 
 
-async def rotate_keys(session: AsyncSession, *, algorithm: str, token_ttl: timedelta) -> str:
+async def rotate_keys(
+    session: AsyncSession, *, algorithm: str, token_ttl: timedelta, encryption: KeyEncryption
+) -> str:
     """Add a new signing key; retire the current ones once tokens they signed expire."""
     now = utcnow()
     active = await session.scalars(
@@ -53,7 +56,7 @@ async def rotate_keys(session: AsyncSession, *, algorithm: str, token_ttl: timed
         row.retires_at = now
         row.expires_at = now + token_ttl
     key = generate_key(algorithm)
-    session.add(key_row(key, algorithm))
+    session.add(key_row(key, algorithm, encryption))
     await session.flush()
     return key.kid or ""
 
@@ -66,13 +69,16 @@ class KeyRing:
         algorithm: str,
         token_ttl: timedelta,
         refresh_seconds: int,
+        encryption: KeyEncryption,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.encryption = encryption
         self.algorithm = algorithm
         self.token_ttl = token_ttl
         self.refresh_seconds = refresh_seconds
         self._rows: list[SigningKeyRow] = []
         self._keyset = jwk.KeySet([])
+        self._private: dict[str, Key] = {}  # decrypted once per kid
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -80,7 +86,7 @@ class KeyRing:
         """Load the ring, creating the first signing key when there is none."""
         async with self.sessionmaker.begin() as session:
             if await session.scalar(select(SigningKeyRow.kid).limit(1)) is None:
-                session.add(key_row(generate_key(self.algorithm), self.algorithm))
+                session.add(key_row(generate_key(self.algorithm), self.algorithm, self.encryption))
         await self.reload()
 
     async def reload(self) -> None:
@@ -108,9 +114,12 @@ class KeyRing:
         signing = [row for row in self._rows if row.retires_at is None or row.retires_at > now]
         if not signing:
             raise RuntimeError("no signing key: run `ledgergate keys rotate`")
-        key = jwk.import_key(signing[-1].private_jwk)
-        assert isinstance(key, jwk.ECKey | jwk.RSAKey)
-        return key
+        row = signing[-1]
+        if row.kid not in self._private:
+            key = jwk.import_key(self.encryption.decrypt(row.private_jwk_encrypted))
+            assert isinstance(key, jwk.ECKey | jwk.RSAKey)
+            self._private[row.kid] = key
+        return self._private[row.kid]
 
     @property
     def public_keys(self) -> jwk.KeySet:

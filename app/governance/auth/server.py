@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from fastapi import APIRouter, Request
@@ -25,25 +26,36 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.governance.auth.keys import KeyRing
-from app.governance.auth.secrets import verify_secret
+from app.governance.auth.secrets import hash_secret, new_secret, verify_secret
 from app.governance.auth.tokens import issue_token
 from app.governance.metrics import AUTH_FAILURES
 from core.errors import problem_type
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.models.base import utcnow
 from core.problems import PROBLEM_MEDIA_TYPE, problem_document, problem_responses
-from core.scopes import SCOPES
+from core.scopes import PARTNER_SCOPES, SCOPES
 
 logger = logging.getLogger(__name__)
 
 # authlib refuses plain-http URIs; TLS is terminated in front of the gateway.
 TOKEN_ENDPOINT = "https://ledgergate/oauth/token"
 MAX_FORM_BYTES = 4096
+# Checked against when the client is unknown or disabled, so that answer costs the same
+# time as a wrong secret and the two cannot be told apart.
+_NOBODY_SECRET_HASH = hash_secret(new_secret())
+INVALID_CLIENT_DESCRIPTION = "client authentication failed"
 
 
 class _Client(ClientMixin):  # type: ignore[misc]
-    def __init__(self, row: ApiClientRow) -> None:
+    def __init__(self, row: ApiClientRow, *, authenticates: bool = True) -> None:
         self.row = row
+        self.authenticates = authenticates
+
+    @property
+    def granted(self) -> frozenset[str]:
+        """The client's grant; a partner-bound client's only partner scopes."""
+        granted = frozenset(self.row.scopes)
+        return granted if self.row.partner_id is None else granted & PARTNER_SCOPES
 
     def get_client_id(self) -> str:
         return self.row.id
@@ -52,16 +64,17 @@ class _Client(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        granted = self.row.scopes
-        if not scope:
-            return " ".join(granted)
-        return " ".join(s for s in scope.split() if s in granted)
+        """The requested scopes (all granted, as checked before), or the whole grant."""
+        return " ".join(sorted(scope.split() if scope else self.granted))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:  # noqa: ARG002 - no redirects
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
         row = self.row
+        if not self.authenticates:
+            verify_secret(client_secret, _NOBODY_SECRET_HASH)
+            return False
         if verify_secret(client_secret, row.secret_hash):
             return True
         in_grace = row.previous_secret_expires_at is not None and (
@@ -107,12 +120,23 @@ class _TokenServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(ClientCredentialsGrant)
         self.register_token_generator("default", issue)
 
-    def query_client(self, client_id: str) -> _Client | None:
-        if self._client is None or self._client.id != client_id:
-            return None
-        if self._client.status != ClientStatus.ACTIVE:
-            return None
-        return _Client(self._client)
+    def query_client(self, client_id: str) -> _Client:
+        """The client; an unknown or disabled one fails authentication like a wrong secret."""
+        row = self._client
+        if row is None or row.id != client_id:
+            return _Client(ApiClientRow(id=client_id, scopes=[]), authenticates=False)
+        return _Client(row, authenticates=row.status == ClientStatus.ACTIVE)
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        """RFC 6749 §5.2 `invalid_scope`: a scope the client is not granted is refused."""
+        requested = set(scope.split()) if scope else set()
+        granted = _Client(self._client).granted if self._client is not None else frozenset()
+        if requested - granted:
+            raise InvalidScopeError(
+                description=f"not granted to this client: {' '.join(sorted(requested - granted))}"
+            )
+        if not requested and not granted:
+            raise InvalidScopeError(description="this client is granted no scope")
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Access tokens are self-contained JWTs: nothing to store."""
@@ -202,7 +226,9 @@ def build_router() -> APIRouter:
 
         def issue(*, client: _Client, scope: str | None = None, **_: Any) -> dict[str, Any]:
             row = client.row
-            scopes = client.get_allowed_scope(scope).split()  # requested ∩ granted, or granted
+            scopes = client.get_allowed_scope(
+                scope
+            ).split()  # requested (all granted), or the grant
             token, ttl = issue_token(
                 context.ring,
                 context.settings,
@@ -231,6 +257,8 @@ def build_router() -> APIRouter:
         )
         AUTH_FAILURES.labels(f"token_{payload.get('error', 'error')}").inc()
         request.state.audit_refusal = {"client_id": client_id}
+        if payload.get("error") == "invalid_client":
+            payload["error_description"] = INVALID_CLIENT_DESCRIPTION
         extra = {k: v for k, v in dict(headers).items() if k.lower() == "www-authenticate"}
         return _problem(
             request,

@@ -134,8 +134,8 @@ class VerifiedTokenCache:
 
     A client sends the same token on every call for its lifetime: a repeat costs a
     dictionary lookup instead of a signature verification. Bounded, oldest out first.
-    Client status is not cached here (see `ClientCache`), so disabling a client still
-    takes effect within seconds.
+    Only the signature and claims are cached: the client's status and grant are checked
+    on every call (`ClientCache`), so disabling a client or revoking a scope still bites.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:

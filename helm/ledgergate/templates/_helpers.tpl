@@ -84,7 +84,8 @@ PROMETHEUS_MULTIPROC_DIR: {{ .Values.metrics.multiprocDir | quote }}
   "LEDGERGATE_BILLING__API_KEY" .Values.billing.apiKeySecretKey
   "LEDGERGATE_BILLING__WEBHOOK_SECRET" .Values.billing.webhookSecretSecretKey
   "LEDGERGATE_CRM__ACCESS_TOKEN" .Values.crm.accessTokenSecretKey
-  "LEDGERGATE_SUPPORT__API_TOKEN" .Values.support.apiTokenSecretKey }}
+  "LEDGERGATE_SUPPORT__API_TOKEN" .Values.support.apiTokenSecretKey
+  "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY" .Values.auth.keyEncryptionKeySecretKey }}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef:

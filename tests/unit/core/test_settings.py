@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings
+from core.settings import DEVELOPMENT_KEY_ENCRYPTION_KEY, Settings
 from tests.support.production import PRODUCTION
 
 
@@ -42,6 +44,7 @@ def test_production_lists_everything_that_is_wrong_at_once() -> None:
         "LEDGERGATE_RATE_LIMIT_STORAGE_URL",
         "memory://",
         "LEDGERGATE_AUTH__ISSUER",
+        "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY",
         "LEDGERGATE_ERP__ACCESS_TOKEN",
         "LEDGERGATE_BILLING__API_KEY",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET",
@@ -53,7 +56,7 @@ def test_production_lists_everything_that_is_wrong_at_once() -> None:
         "LEDGERGATE_SUPPORT__URL",
     ):
         assert problem in message
-    assert "12 problems" in message
+    assert "13 problems" in message
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,20 @@ def test_production_checks_every_erp_connection() -> None:
             crm={"url": "https://crm.example/api/v1", "access_token": "real-token"},
             support={"url": "https://desk.example/desk/v2", "api_token": "real-token"},
         )
+
+
+def test_production_refuses_a_missing_or_public_key_encryption_key() -> None:
+    for auth in (
+        {"issuer": PRODUCTION["auth"]["issuer"]},
+        {**PRODUCTION["auth"], "key_encryption_key": DEVELOPMENT_KEY_ENCRYPTION_KEY},
+    ):
+        message = refusal(**{**PRODUCTION, "auth": auth})
+        assert "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY" in message
+        assert "1 problem" in message
+
+
+def test_the_key_encryption_key_may_come_from_a_mounted_file(tmp_path: Path) -> None:
+    secret = tmp_path / "kek"
+    secret.write_text("new-key,old-key\n")
+    settings = Settings(_env_file=None, auth={"key_encryption_key_file": secret})  # type: ignore[call-arg]
+    assert settings.auth.key_encryption_keys() == ["new-key", "old-key"]
