@@ -80,10 +80,10 @@ migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate
 
 openapi: install ## Regenerate the contracts in openapi/ from the app (deterministic)
-	$(UV) run python -m app.governance.contracts write
+	$(UV) run python -m app.contracts write
 
 openapi-release: openapi ## Snapshot the contracts into openapi/released/<name>/<version>.json
-	$(UV) run python -m app.governance.contracts release
+	$(UV) run python -m app.contracts release
 
 # Swagger UI and ReDoc, vendored so the docs work offline: `npm pack` checks each
 # tarball against the registry's integrity hash; bump the versions here to refresh.

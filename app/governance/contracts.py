@@ -13,17 +13,15 @@ and examples only), records it in `contract_versions.json` (which the served doc
 `info.version` comes from, shipped with the package) and stamps the committed document.
 The breaking-change checks compare each release with the one before it.
 
-    python -m app.governance.contracts write     # regenerate openapi/*.json (make openapi)
-    python -m app.governance.contracts release   # release what changed (make openapi-release)
+    python -m app.contracts write     # regenerate openapi/*.json (make openapi)
+    python -m app.contracts release   # release what changed (make openapi-release)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -329,23 +327,3 @@ def release(directory: Path, versions_file: Path = VERSIONS_FILE) -> list[Path]:
         created.append(target)
     versions_file.write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n", "utf-8")
     return created
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.governance.contracts")
-    parser.add_argument("command", choices=["write", "release"])
-    parser.add_argument("--dir", type=Path, default=Path("openapi"), help="default: openapi")
-    arguments = parser.parse_args(argv)
-    if arguments.command == "write":
-        from app.main import create_app
-        from core.settings import Settings
-
-        settings = Settings(_env_file=None, environment="test")
-        paths = write(create_app(settings), arguments.dir)
-    else:
-        paths = release(arguments.dir)
-    sys.stdout.writelines(f"{path}\n" for path in paths)
-
-
-if __name__ == "__main__":
-    main()

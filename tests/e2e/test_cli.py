@@ -201,8 +201,10 @@ def test_reconcile_exits_zero_when_both_sides_agree(
         await engine.dispose()
 
     asyncio.run(seed())
-    with sandbox_process("erp") as erp:  # the ERP the gateway posted to, shared
+    # the ERP and billing the gateway would have used, shared (both hold nothing yet)
+    with sandbox_process("erp") as erp, sandbox_process("billing") as billing:
         monkeypatch.setenv("LEDGERGATE_ERP__URL", erp.api_root)
+        monkeypatch.setenv("LEDGERGATE_BILLING__URL", billing.api_root)
         get_settings.cache_clear()
         result = runner.invoke(
             app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]

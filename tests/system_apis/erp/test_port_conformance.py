@@ -166,12 +166,17 @@ def port_methods(protocol: type) -> dict[str, inspect.Signature]:
     }
 
 
+def _is_async(method: object) -> bool:
+    """A coroutine method, or an async generator (the document streams)."""
+    return inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
+
+
 def implemented(adapter: object, protocol: type) -> set[str]:
     """The protocol's methods the adapter has, with the same parameters in the same order."""
     return {
         name
         for name, signature in port_methods(protocol).items()
-        if inspect.iscoroutinefunction(getattr(adapter, name, None))
+        if _is_async(getattr(adapter, name, None))
         and list(inspect.signature(getattr(type(adapter), name)).parameters)
         == list(signature.parameters)
     }
