@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
+from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.main import WORKER_START_SECONDS
 from app.runtime import prepare_database, runtime
 from app.seed import DEMO_CLIENTS
@@ -79,6 +80,8 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=HeaderTimeoutProtocol,
+        server_header=False,  # no banner naming the server software
         timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 

@@ -12,7 +12,7 @@ from app.backends import Backends
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
-from app.governance.body_limit import BodyLimitMiddleware
+from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
 from app.governance.headers import ResponseHeadersMiddleware
@@ -21,6 +21,7 @@ from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
+from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
 from app.routers import include_routers
 from app.runtime import runtime
@@ -62,11 +63,14 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 settings.auth, running.sessionmaker, app.state.rate_limiter
             )
             app.state.authenticator = app.state.auth.authenticator
+            app.state.auth_failures = FailedAuthTally(running.sessionmaker)
+            app.state.auth_failures.start()
             app.state.backends = running.backends
             app.state.process = running.context
             try:
                 yield
             finally:
+                await app.state.auth_failures.aclose()
                 await app.state.auth.aclose()
 
     app = FastAPI(
@@ -82,7 +86,6 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         install_docs(app)
     install_problem_handlers(app)
     include_routers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -101,6 +104,14 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(AuditMiddleware)
     if settings.max_in_flight:  # inside metrics and correlation: a refusal is counted and logged
         app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
+    # Outside admission: a request still sending its body does not hold a slot.
+    app.add_middleware(
+        UploadMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+        max_per_client=settings.max_uploads_per_client,
+        trusted_proxies=settings.rate_limits.trusted_proxies,
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)

@@ -114,6 +114,11 @@ class RateLimitSettings(BaseModel):
     tiers: dict[str, dict[str, str]] = Field(default_factory=_default_tiers)
     token: str = Field(default="30/minute", description="Token requests per client IP.")
     anonymous: str = Field(default="300/minute", description="Public routes, per client IP.")
+    failed_auth: str = Field(
+        default="20/minute",
+        description="Failed authentications per client IP; past it the address is refused "
+        "(429) before its tokens are even checked, until the window frees up.",
+    )
     webhooks: str = Field(
         default="1200/minute",
         description="Webhook deliveries per sender IP, counted before the signature is checked.",
@@ -191,13 +196,31 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         default=100,
         ge=0,
-        description="Requests one worker process handles at once; more are refused at once "
-        "with a 503 `overloaded` problem (probes and /metrics exempt). 0: no limit.",
+        description="Requests one worker process handles at once, counted once their body "
+        "has arrived; more are refused at once with a 503 `overloaded` problem (probes and "
+        "/metrics exempt). 0: no limit.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    request_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a connection may take to send a request's headers; then it is "
+        "closed (`ledgergate serve`).",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a request may take to send its whole body; then a 408 problem.",
+    )
+    max_uploads_per_client: int = Field(
+        default=8,
+        ge=1,
+        description="Request bodies one client address may be sending at once; more are "
+        "refused with a 429 `too-many-uploads` problem.",
+    )
     migrate_on_start: bool = True
     idempotency_retention: timedelta = Field(
         default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."

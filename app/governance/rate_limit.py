@@ -29,6 +29,7 @@ from core.settings import RateLimitSettings
 logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FAILED_AUTH = "failed-auth"
 
 
 class RateLimited(LedgergateError):
@@ -134,3 +135,34 @@ class RateLimiter:
     async def enforce_ip(self, request: Request, *, policy: str, limit: str) -> None:
         ip = client_ip(request, self.settings.trusted_proxies)
         await self.enforce(request, policy=policy, key=ip, limit=limit)
+
+    async def refuse_failing_address(self, request: Request) -> None:
+        """429 if this address has used up its failed authentications (nothing counted)."""
+        if not self.settings.enabled:
+            return
+        limit = self.settings.failed_auth
+        item = self._item(limit)
+        key = client_ip(request, self.settings.trusted_proxies)
+        try:
+            allowed = await self.strategy.test(item, FAILED_AUTH, key)
+            stats = await self.strategy.get_window_stats(item, FAILED_AUTH, key)
+        except Exception as error:
+            logger.error("rate_limit.storage_unavailable", extra={"error": repr(error)})
+            return
+        if allowed:
+            return
+        RATE_LIMITED.labels(FAILED_AUTH).inc()
+        retry_after = str(max(1, math.ceil(stats.reset_time - time.time())))
+        refusal = RateLimited(
+            f"too many failed authentications from this address ({limit}); retry after "
+            f"{retry_after} s",
+            policy=FAILED_AUTH,
+        )
+        refusal.headers = {"Retry-After": retry_after}
+        raise refusal
+
+    async def count_failed_auth(self, request: Request) -> None:
+        if not self.settings.enabled:
+            return
+        key = client_ip(request, self.settings.trusted_proxies)
+        await self._hit(FAILED_AUTH, key, self.settings.failed_auth)

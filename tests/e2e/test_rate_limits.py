@@ -6,10 +6,12 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from starlette.requests import Request
 
 from app.governance.rate_limit import client_ip
 from core.errors import PROBLEM_BASE_URI
+from core.models.audit_event import AuditEventRow
 from tests.conftest import GatewayFactory
 
 TIGHT = {
@@ -78,6 +80,36 @@ async def test_the_token_endpoint_is_limited_per_ip(make_gateway: GatewayFactory
     ]
     assert statuses[-1] == 429
     assert statuses[:2] != [429, 429]
+
+
+async def test_an_address_failing_authentication_is_refused_before_its_token_is_checked(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(rate_limits={"failed_auth": "3/minute"})
+    verified: list[str] = []
+    verify = gateway.app.state.auth.authenticator.verifier.verify
+
+    async def counting_verify(token: str) -> object:
+        verified.append(token)
+        return await verify(token)
+
+    gateway.app.state.auth.authenticator.verifier.verify = counting_verify
+    bad = {"Authorization": "Bearer not-a-token"}
+    answers = [await gateway.anonymous.post("/v1/invoices", json={}, headers=bad) for _ in range(5)]
+    valid = await gateway.client.get("/v1/legal-entities")
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
+    assert answers[-1].json()["type"] == PROBLEM_BASE_URI + "rate-limited"
+    assert answers[-1].json()["policy"] == "failed-auth"
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert len(verified) == 3  # refused ones cost no verification
+    assert (
+        valid.status_code == 429
+    )  # the address is refused, whatever it sends, until the window frees
+    await gateway.app.state.auth_failures.flush(finished_only=False)
+    async with gateway.sessionmaker() as session:
+        rows = (await session.scalars(select(AuditEventRow))).all()
+    assert [(row.action, row.count) for row in rows] == [("authentication", 6)]
 
 
 async def test_webhook_deliveries_are_limited_per_ip_before_verification(
