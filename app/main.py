@@ -23,6 +23,7 @@ from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
+from app.readiness import ReadinessMonitor
 from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import seed_demo_clients, seed_demo_estate
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 await seed_demo_estate(running.sessionmaker)
                 await seed_demo_clients(running.sessionmaker)
             app.state.rate_limiter = RateLimiter(
-                settings.rate_limits, settings.rate_limit_storage_url
+                settings.rate_limits,
+                settings.rate_limit_storage_url,
+                fail_open=settings.rate_limits_fail_open,
             )
             app.state.auth = await AuthContext.start(
                 settings.auth, running.sessionmaker, app.state.rate_limiter
@@ -67,9 +70,17 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             app.state.auth_failures.start()
             app.state.backends = running.backends
             app.state.process = running.context
+            app.state.readiness = ReadinessMonitor(
+                running.sessionmaker,
+                running.backends,
+                app.state.rate_limiter,
+                interval_seconds=settings.readiness_probe_seconds,
+            )
+            await app.state.readiness.start()
             try:
                 yield
             finally:
+                await app.state.readiness.aclose()
                 await app.state.auth_failures.aclose()
                 await app.state.auth.aclose()
 

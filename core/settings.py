@@ -232,7 +232,19 @@ class Settings(BaseSettings):
         default="memory://",
         description="`memory://` (one process) or `redis://host:6379/0` (shared by replicas).",
     )
+    rate_limit_failure_mode: Literal["open", "closed"] | None = Field(
+        default=None,
+        description="When the rate-limit store (Redis) cannot be reached: `open` lets "
+        "requests through unlimited, `closed` refuses them with a 503 "
+        "`rate-limiter-unavailable` problem. Default: closed in production, open elsewhere.",
+    )
     rate_limits: RateLimitSettings = RateLimitSettings()
+    readiness_probe_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the database, backends and Redis are checked in the "
+        "background; `/readyz` serves the last result.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API; none by default.",
@@ -249,6 +261,12 @@ class Settings(BaseSettings):
     def serves_docs(self) -> bool:
         """Swagger UI, ReDoc and the OpenAPI document: off in production unless asked for."""
         return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def rate_limits_fail_open(self) -> bool:
+        if self.rate_limit_failure_mode is None:
+            return self.environment != "production"
+        return self.rate_limit_failure_mode == "open"
 
     @property
     def should_seed_demo_data(self) -> bool:

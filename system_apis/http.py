@@ -44,7 +44,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.circuit import BackendCircuitOpen, CircuitBreaker
+from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,
@@ -372,8 +372,13 @@ def parse_body(response: httpx.Response, model: type[M], *, backend: str, operat
 
 
 async def probe(client: ResilientClient, path: str) -> str:
-    """One quick GET for readiness: `ok`, or the class of the failure (no retries)."""
-    try:
+    """One quick GET for readiness: `ok`, or the class of the failure (no retries).
+
+    A half-open circuit is probed through the breaker, so the answer closes (or opens)
+    it; any other state is only observed: the GET goes around the breaker.
+    """
+
+    async def get() -> None:
         await client.send_once(
             "GET",
             path,
@@ -384,6 +389,13 @@ async def probe(client: ResilientClient, path: str) -> str:
             headers={},
             decode_error=None,
         )
+
+    try:
+        if client.circuit.state is CircuitState.HALF_OPEN:
+            with client.circuit.call("readiness"):
+                await get()
+        else:
+            await get()
     except BackendError as error:
         return error.error_class.value
     return "ok"

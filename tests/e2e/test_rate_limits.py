@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from app.governance.rate_limit import client_ip
 from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
+from core.settings import Settings
 from tests.conftest import GatewayFactory
 
 TIGHT = {
@@ -176,9 +178,34 @@ async def test_limits_hold_across_two_instances_sharing_redis(make_gateway: Gate
     await b.aclose()
 
 
-async def test_an_unreachable_counter_store_lets_requests_through(
-    make_gateway: GatewayFactory,
+@pytest.mark.parametrize(("mode", "expected"), [("open", 200), (None, 200), ("closed", 503)])
+async def test_an_unreachable_counter_store_fails_open_or_closed_by_setting(
+    make_gateway: GatewayFactory, mode: str | None, expected: int
 ) -> None:
-    gateway = await make_gateway(rate_limit_storage_url="redis://127.0.0.1:1/0", rate_limits=TIGHT)
-    statuses = [(await gateway.client.get("/v1/legal-entities")).status_code for _ in range(5)]
-    assert statuses == [200] * 5
+    gateway = await make_gateway(
+        rate_limit_storage_url="redis://127.0.0.1:1/0",
+        rate_limit_failure_mode=mode,
+        rate_limits=TIGHT,
+    )
+    responses = [await gateway.client.get("/v1/legal-entities") for _ in range(5)]
+    assert [r.status_code for r in responses] == [expected] * 5
+    if expected == 503:
+        assert responses[0].json()["type"] == PROBLEM_BASE_URI + "rate-limiter-unavailable"
+        assert responses[0].headers["retry-after"] == "2"
+
+
+def test_the_limiter_fails_closed_by_default_in_production_only() -> None:
+    assert (
+        Settings(environment="production", **production_backends()).rate_limits_fail_open is False
+    )
+    assert Settings(environment="development").rate_limits_fail_open is True
+
+
+def production_backends() -> dict[str, Any]:
+    """The least a production configuration needs: real URLs and secrets for each backend."""
+    return {
+        "erp": {"url": "https://erp.example", "access_token": "t"},
+        "billing": {"url": "https://billing.example", "api_key": "k", "webhook_secret": "w"},
+        "crm": {"url": "https://crm.example", "access_token": "t"},
+        "support": {"url": "https://support.example", "api_token": "t"},
+    }
