@@ -81,6 +81,12 @@ class AuthSettings(BaseModel):
     external_audience: str | None = None
     external_jwks_url: str | None = None
     external_jwks_cache_seconds: int = Field(default=300, ge=1)
+    external_jwks_min_refetch_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between key-set fetches caused by a token with an unknown "
+        "`kid`; such tokens are refused in between.",
+    )
     external_scope_claim: str = "scope"
     external_client_claim: str = "azp"
     external_partner_claim: str = "partner_id"
