@@ -16,6 +16,7 @@ from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
 from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
 from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(AuditMiddleware)
     if settings.max_in_flight:  # inside metrics and correlation: a refusal is counted and logged
         app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(InputHygieneMiddleware)  # sees the body `UploadMiddleware` received
     # Outside admission: a request still sending its body does not hold a slot.
     app.add_middleware(
         UploadMiddleware,

@@ -17,10 +17,11 @@ and amounts that differ.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -38,7 +39,9 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.settlements.posting import JOURNAL_PREFIX
 from system_apis.erp.schemas import ErpLedgerEntry, ErpSalesCreditMemo, ErpSalesInvoice
 
-Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+# A month of the years 1000 to 9999: year 0 is no accounting year.
+PERIOD_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2026-11"])]
 
 
 class InvalidPeriod(BadRequest):
@@ -113,8 +116,7 @@ def month_bounds(period: str) -> tuple[date, date]:
         start = date(year, month, 1)
     except ValueError as error:
         raise InvalidPeriod(f"{period!r} is not a YYYY-MM month") from error
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return start, end
+    return start, start.replace(day=calendar.monthrange(year, month)[1])
 
 
 async def reconcile(

@@ -54,7 +54,7 @@ class UploadMiddleware:
         self.uploading: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(headers := Headers(scope=scope)):
+        if scope["type"] != "http" or not has_body(headers := Headers(scope=scope)):
             await self.app(scope, receive, send)
             return
         declared = headers.get("content-length", "")
@@ -98,7 +98,7 @@ class UploadMiddleware:
                 del self.uploading[address]
         if body is None:  # the client went away mid-upload: nobody to answer
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None if the client disconnected first."""
@@ -153,11 +153,11 @@ class UploadMiddleware:
         await send_problem(send, status, document, headers)
 
 
-def _has_body(headers: Headers) -> bool:
+def has_body(headers: Headers) -> bool:
     return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands over the buffered body, then waits on the connection."""
     delivered = False
 

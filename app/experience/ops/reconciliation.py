@@ -10,7 +10,7 @@ from core.auth import requires
 from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
-from process_apis.reconciliation import Reconciliation, reconcile
+from process_apis.reconciliation import PERIOD_PATTERN, Reconciliation, reconcile
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
 
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/ops/v1", tags=["ops"])
 async def get_reconciliation(
     context: ContextDep,
     session: SessionDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2026-11"])],
     legal_entity: Annotated[str, Query(pattern=id_pattern("legal_entity"))],
 ) -> Reconciliation:
     """Counts and control totals per currency, documents missing on either side, mismatches."""
