@@ -94,3 +94,13 @@ async def test_the_last_month_of_year_9999_is_no_500(ops: httpx.AsyncClient, pat
 async def test_year_zero_is_no_period(ops: httpx.AsyncClient, path: str) -> None:
     response = await ops.get(path, params={"period": "0000-01", "legal_entity": US_ENTITY})
     assert_problem(response, 422, "validation-error")
+
+
+async def test_a_whitespace_only_note_is_refused(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        f"/v1/subscriptions/{demo_id('subscription', 1)}/cancel",
+        json={"note": "   "},
+        headers={"Idempotency-Key": "hygiene-cancel"},
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"][0]["pointer"] == "#/note"
