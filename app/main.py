@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.backends import Backends
+from app.governance.accept import AcceptMiddleware
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
@@ -125,9 +126,11 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         max_per_client=settings.max_uploads_per_client,
         trusted_proxies=settings.rate_limits.trusted_proxies,
     )
+    app.add_middleware(AcceptMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)
+    # Outside the correlation middleware, so that its last-resort 500 gets them too.
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
     return app
