@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from core.errors import ErrorClass, LedgergateError
@@ -31,13 +32,25 @@ class BackendError(LedgergateError):
         self.retry_after = retry_after
 
 
+DEFAULT_RETRY_AFTER_SECONDS = 5
+
+
 class BackendTransientError(BackendError):
-    """Connection failures, timeouts, 429 and 5xx: worth retrying later."""
+    """Connection failures, timeouts, 429 and 5xx: worth retrying later.
+
+    Answered with `Retry-After`: the backend's own (or the circuit's pause), rounded up,
+    else `DEFAULT_RETRY_AFTER_SECONDS`.
+    """
 
     error_class = ErrorClass.TRANSIENT
     status_code = 503
     slug = "backend-unavailable"
     title = "A backend is temporarily unavailable"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        wait = DEFAULT_RETRY_AFTER_SECONDS if self.retry_after is None else self.retry_after
+        self.headers["Retry-After"] = str(max(1, math.ceil(wait)))
 
 
 class BackendTimeout(BackendTransientError):

@@ -10,7 +10,8 @@ import pytest
 
 from app.seed import demo_id
 from sandboxes.demo_estate import DEMO_COMPANIES
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory
+from tests.support.faults import SwitchableTransport
 
 US = DEMO_COMPANIES[0].id
 ACME, GLOBEX = demo_id("customer", 1), demo_id("customer", 2)
@@ -221,3 +222,22 @@ async def test_every_system_operation_declares_its_system_scope(gateway: Gateway
             assert operation["summary"]
             assert operation["description"]
             assert "403" in operation["responses"]
+
+
+async def test_a_backend_that_is_down_is_a_503_with_retry_after(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    caller = await gateway.client_with(["system:erp"], client_id="internal-down")
+    switches["erp"].down = True
+    response = await caller.get(f"/system/erp/v1/companies/{US}/tax-codes")
+    await caller.aclose()
+    assert response.status_code == 503
+    assert response.json()["type"] == "https://ledgergate.dev/problems/backend-unavailable"
+    assert int(response.headers["retry-after"]) >= 1
