@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         docs_url=None,  # `install_docs` serves them from packaged assets, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.serves_docs else None,
+        # Starlette's slash redirect builds its `Location` from the Host header: no redirects.
+        redirect_slashes=False,
     )
     if settings.serves_docs:
         install_docs(app)

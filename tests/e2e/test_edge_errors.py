@@ -156,3 +156,11 @@ async def test_a_missing_correlation_id_is_minted_per_request(gateway: Gateway) 
     first = await gateway.client.get("/healthz")
     second = await gateway.client.get("/healthz")
     assert first.headers["x-correlation-id"] != second.headers["x-correlation-id"]
+
+
+async def test_a_trailing_slash_is_not_redirected_to_the_host_header(gateway: Gateway) -> None:
+    response = await gateway.client.get(
+        "/v1/legal-entities/", headers={"Host": "evil.example"}, follow_redirects=False
+    )
+    assert "location" not in response.headers
+    assert_problem(response, 404, "not-found")
