@@ -22,6 +22,7 @@ class BackendError(LedgergateError):
         vendor_status: int | None = None,
         vendor_code: str | None = None,
         retry_after: float | None = None,
+        vendor_message: str | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail, backend=backend, operation=operation, **extensions)
@@ -30,6 +31,12 @@ class BackendError(LedgergateError):
         self.vendor_status = vendor_status
         self.vendor_code = vendor_code
         self.retry_after = retry_after
+        self.vendor_message = vendor_message
+
+    def __str__(self) -> str:
+        """Our detail and the vendor's own words: what a run records. A response carries
+        only `detail`, since vendor text may say more than a caller should read."""
+        return f"{self.detail}: {self.vendor_message}" if self.vendor_message else self.detail
 
 
 DEFAULT_RETRY_AFTER_SECONDS = 5

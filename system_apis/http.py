@@ -314,10 +314,9 @@ class ResilientClient:
             "operation": operation,
             "vendor_status": status,
             "vendor_code": vendor.code if vendor else None,
+            "vendor_message": vendor.message if vendor else None,
         }
         message = f"{self.backend} answered {status} to {operation}"
-        if vendor is not None and vendor.message:
-            message = f"{message}: {vendor.message}"
         if status in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return BackendTransientError(message, retry_after=retry_after, **context)

@@ -10,6 +10,7 @@ import pytest
 
 from app.seed import demo_id
 from sandboxes.demo_estate import DEMO_COMPANIES
+from system_apis.errors import BackendBusinessError
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 
@@ -241,3 +242,38 @@ async def test_a_backend_that_is_down_is_a_503_with_retry_after(
     assert response.status_code == 503
     assert response.json()["type"] == "https://ledgergate.dev/problems/backend-unavailable"
     assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_a_vendors_error_text_stays_out_of_the_response(
+    make_gateway: GatewayFactory,
+) -> None:
+    vendor_text = "Table 36 locked by SQL session 51 on host bc-prod-7"
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": "Internal_X", "message": vendor_text}})
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(refusing) if name == "erp" else inner
+
+    gateway = await make_gateway(wrap=wrap)
+    caller = await gateway.client_with(["system:erp"], client_id="internal-vendor-text")
+    response = await caller.get(f"/system/erp/v1/companies/{US}/tax-codes")
+    await caller.aclose()
+    assert response.status_code == 422
+    assert response.json()["type"] == "https://ledgergate.dev/problems/backend-rejected"
+    assert vendor_text not in response.text
+    assert response.json()["detail"] == "erp answered 400 to list_tax_codes"
+
+
+def test_the_vendors_text_is_kept_for_the_run() -> None:
+    error = BackendBusinessError(
+        "erp answered 400 to post_invoice",
+        backend="erp",
+        operation="post_invoice",
+        vendor_message="Posting date is not within your range of allowed posting dates",
+    )
+    assert error.detail == "erp answered 400 to post_invoice"
+    assert str(error) == (  # what the engine stores as the run's error_detail
+        "erp answered 400 to post_invoice: "
+        "Posting date is not within your range of allowed posting dates"
+    )
