@@ -86,8 +86,8 @@ async def test_erp_reference_data_and_customer_upsert(internal: httpx.AsyncClien
     )
     assert (found.status_code, found.json()) == (200, [])
     unknown = await internal.get("/system/erp/v1/companies/00000000-0000-0000-0000-000000000000")
-    assert unknown.status_code == 422
-    assert unknown.json()["type"] == "https://ledgergate.dev/problems/backend-not-found"
+    assert unknown.status_code == 404  # an unknown id in the path, not a validation failure
+    assert unknown.json()["type"] == "https://ledgergate.dev/problems/not-found"
 
 
 async def test_request_bodies_refuse_unknown_fields(internal: httpx.AsyncClient) -> None:
