@@ -24,6 +24,7 @@ from app.cli_output import OutputFormat, OutputOption, print_json, print_table, 
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
+from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.main import WORKER_START_SECONDS
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
@@ -114,6 +115,8 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=HeaderTimeoutProtocol,
+        server_header=False,  # no banner naming the server software
         timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 

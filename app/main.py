@@ -11,19 +11,23 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import sandbox_faults
 from app.backends import Backends
+from app.governance.accept import AcceptMiddleware
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.context import AuthContext
-from app.governance.body_limit import BodyLimitMiddleware
+from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
 from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
 from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.rate_limit import RateLimiter
+from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
+from app.readiness import ReadinessMonitor
 from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import disable_demo_clients, seed_demo_clients, seed_demo_estate
@@ -66,14 +70,25 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             elif settings.environment != "development":
                 await disable_demo_clients(running.sessionmaker)
             app.state.rate_limiter = RateLimiter(
-                settings.rate_limits, settings.rate_limit_storage_url
+                settings.rate_limits,
+                settings.rate_limit_storage_url,
+                fail_open=settings.rate_limits_fail_open,
             )
             app.state.auth = await AuthContext.start(
                 settings.auth, running.sessionmaker, app.state.rate_limiter
             )
             app.state.authenticator = app.state.auth.authenticator
+            app.state.auth_failures = FailedAuthTally(running.sessionmaker)
+            app.state.auth_failures.start()
             app.state.backends = running.backends
             app.state.process = running.context
+            app.state.readiness = ReadinessMonitor(
+                running.sessionmaker,
+                running.backends,
+                app.state.rate_limiter,
+                interval_seconds=settings.readiness_probe_seconds,
+            )
+            await app.state.readiness.start()
             stop = asyncio.Event()
             background = (
                 asyncio.create_task(
@@ -90,6 +105,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 stop.set()
                 if background is not None:
                     await background
+                await app.state.readiness.aclose()
+                await app.state.auth_failures.aclose()
                 await app.state.auth.aclose()
 
     app = FastAPI(
@@ -100,6 +117,8 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         docs_url=None,  # `install_docs` serves them from packaged assets, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.serves_docs else None,
+        # Starlette's slash redirect builds its `Location` from the Host header: no redirects.
+        redirect_slashes=False,
     )
     if settings.serves_docs:
         install_docs(app)
@@ -108,7 +127,6 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     include_routers(app)
     if settings.environment != "production":
         app.include_router(sandbox_faults.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -127,9 +145,20 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(AuditMiddleware)
     if settings.max_in_flight:  # inside metrics and correlation: a refusal is counted and logged
         app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(InputHygieneMiddleware)  # sees the body `UploadMiddleware` received
+    # Outside admission: a request still sending its body does not hold a slot.
+    app.add_middleware(
+        UploadMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+        max_per_client=settings.max_uploads_per_client,
+        trusted_proxies=settings.rate_limits.trusted_proxies,
+    )
+    app.add_middleware(AcceptMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     app.add_middleware(CorrelationMiddleware)
+    # Outside the correlation middleware, so that its last-resort 500 gets them too.
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chaos import crash, database, overload, storm
+from chaos import crash, database, overload, slow_uploads, storm
 from chaos.report import Outcome, print_outcome
 
 LOGS = Path(__file__).resolve().parent.parent / "var" / "chaos"
@@ -30,7 +30,9 @@ def main() -> int:
         "--overload-seconds", type=float, default=8.0, help="seconds of load at twice the rate"
     )
     parser.add_argument(
-        "--only", choices=["storm", "crash", "database", "overload"], action="append"
+        "--only",
+        choices=["storm", "crash", "database", "overload", "slow-uploads"],
+        action="append",
     )
     args = parser.parse_args()
 
@@ -44,6 +46,7 @@ def main() -> int:
             lambda: database.run(args.restart_postings, logs, outage=args.outage),
         ),
         "overload": (overload.CHECK, lambda: overload.run(args.overload_seconds, logs)),
+        "slow-uploads": (slow_uploads.CHECK, lambda: slow_uploads.run(logs)),
     }
     console = Console(highlight=False)
     started = time.monotonic()

@@ -126,6 +126,12 @@ class AuthSettings(BaseModel):
     external_audience: str | None = None
     external_jwks_url: str | None = None
     external_jwks_cache_seconds: int = Field(default=300, ge=1)
+    external_jwks_min_refetch_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between key-set fetches caused by a token with an unknown "
+        "`kid`; such tokens are refused in between.",
+    )
     external_scope_claim: str = "scope"
     external_client_claim: str = "azp"
     external_partner_claim: str = "partner_id"
@@ -169,6 +175,11 @@ class RateLimitSettings(BaseModel):
     tiers: dict[str, dict[str, str]] = Field(default_factory=_default_tiers)
     token: str = Field(default="30/minute", description="Token requests per client IP.")
     anonymous: str = Field(default="300/minute", description="Public routes, per client IP.")
+    failed_auth: str = Field(
+        default="20/minute",
+        description="Failed authentications per client IP; past it the address is refused "
+        "(429) before its tokens are even checked, until the window frees up.",
+    )
     webhooks: str = Field(
         default="1200/minute",
         description="Webhook deliveries per sender IP, counted before the signature is checked.",
@@ -264,13 +275,31 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         default=100,
         ge=0,
-        description="Requests one worker process handles at once; more are refused at once "
-        "with a 503 `overloaded` problem (probes and /metrics exempt). 0: no limit.",
+        description="Requests one worker process handles at once, counted once their body "
+        "has arrived; more are refused at once with a 503 `overloaded` problem (probes and "
+        "/metrics exempt). 0: no limit.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    request_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a connection may take to send a request's headers; then it is "
+        "closed (`ledgergate serve`).",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a request may take to send its whole body; then a 408 problem.",
+    )
+    max_uploads_per_client: int = Field(
+        default=8,
+        ge=1,
+        description="Request bodies one client address may be sending at once; more are "
+        "refused with a 429 `too-many-uploads` problem.",
+    )
     migrate_on_start: bool = True
     idempotency_retention: timedelta = Field(
         default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."
@@ -301,7 +330,19 @@ class Settings(BaseSettings):
         default="memory://",
         description="`memory://` (one process) or `redis://host:6379/0` (shared by replicas).",
     )
+    rate_limit_failure_mode: Literal["open", "closed"] | None = Field(
+        default=None,
+        description="When the rate-limit store (Redis) cannot be reached: `open` lets "
+        "requests through unlimited, `closed` refuses them with a 503 "
+        "`rate-limiter-unavailable` problem. Default: closed in production, open elsewhere.",
+    )
     rate_limits: RateLimitSettings = RateLimitSettings()
+    readiness_probe_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the database, backends and Redis are checked in the "
+        "background; `/readyz` serves the last result.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API; none by default.",
@@ -343,6 +384,12 @@ class Settings(BaseSettings):
         if self.metrics_scope_required is None:
             return self.environment == "production"
         return self.metrics_scope_required
+
+    @property
+    def rate_limits_fail_open(self) -> bool:
+        if self.rate_limit_failure_mode is None:
+            return self.environment != "production"
+        return self.rate_limit_failure_mode == "open"
 
     @property
     def should_seed_demo_data(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from core.errors import ErrorClass, LedgergateError
@@ -21,6 +22,7 @@ class BackendError(LedgergateError):
         vendor_status: int | None = None,
         vendor_code: str | None = None,
         retry_after: float | None = None,
+        vendor_message: str | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail, backend=backend, operation=operation, **extensions)
@@ -29,15 +31,33 @@ class BackendError(LedgergateError):
         self.vendor_status = vendor_status
         self.vendor_code = vendor_code
         self.retry_after = retry_after
+        self.vendor_message = vendor_message
+
+    def __str__(self) -> str:
+        """Our detail and the vendor's own words: what a run records. A response carries
+        only `detail`, since vendor text may say more than a caller should read."""
+        return f"{self.detail}: {self.vendor_message}" if self.vendor_message else self.detail
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
 
 
 class BackendTransientError(BackendError):
-    """Connection failures, timeouts, 429 and 5xx: worth retrying later."""
+    """Connection failures, timeouts, 429 and 5xx: worth retrying later.
+
+    Answered with `Retry-After`: the backend's own (or the circuit's pause), rounded up,
+    else `DEFAULT_RETRY_AFTER_SECONDS`.
+    """
 
     error_class = ErrorClass.TRANSIENT
     status_code = 503
     slug = "backend-unavailable"
     title = "A backend is temporarily unavailable"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        wait = DEFAULT_RETRY_AFTER_SECONDS if self.retry_after is None else self.retry_after
+        self.headers["Retry-After"] = str(max(1, math.ceil(wait)))
 
 
 class BackendTimeout(BackendTransientError):

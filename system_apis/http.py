@@ -48,7 +48,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.circuit import BackendCircuitOpen, CircuitBreaker
+from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
     BackendBusinessError,
@@ -344,10 +344,9 @@ class ResilientClient:
             "operation": operation,
             "vendor_status": status,
             "vendor_code": vendor.code if vendor else None,
+            "vendor_message": vendor.message if vendor else None,
         }
         message = f"{self.backend} answered {status} to {operation}"
-        if vendor is not None and vendor.message:
-            message = f"{message}: {vendor.message}"
         if status in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return BackendTransientError(message, retry_after=retry_after, **context)
@@ -402,8 +401,13 @@ def parse_body(response: httpx.Response, model: type[M], *, backend: str, operat
 
 
 async def probe(client: ResilientClient, path: str) -> str:
-    """One quick GET for readiness: `ok`, or the class of the failure (no retries)."""
-    try:
+    """One quick GET for readiness: `ok`, or the class of the failure (no retries).
+
+    A half-open circuit is probed through the breaker, so the answer closes (or opens)
+    it; any other state is only observed: the GET goes around the breaker.
+    """
+
+    async def get() -> None:
         await client.send_once(
             "GET",
             path,
@@ -414,6 +418,13 @@ async def probe(client: ResilientClient, path: str) -> str:
             headers={},
             decode_error=None,
         )
+
+    try:
+        if client.circuit.state is CircuitState.HALF_OPEN:
+            with client.circuit.call("readiness"):
+                await get()
+        else:
+            await get()
     except BackendError as error:
         return error.error_class.value
     return "ok"

@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Path, Request
 
 from core.auth import principal_of
 
-BACKEND_PROBLEMS = (401, 403, 422, 502, 503, 504)
+BACKEND_PROBLEMS = (401, 403, 404, 422, 502, 503, 504)
 WRITE_PROBLEMS = (400, 413, 415, *BACKEND_PROBLEMS)
 
 VENDOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"

@@ -1,8 +1,10 @@
-"""The audit trail: every write and every refused authentication, appended once.
+"""The audit trail: every write appended once, refused authentications counted.
 
 Recorded after the response is sent (the caller does not wait for it), with the
 client, partner, action (method and route template), object, outcome, correlation
-id and a SHA-256 of the request body.
+id and a SHA-256 of the request body. A failed authentication (a 401, or an address
+refused for failing too often) is not a row of its own but a count on the row of its
+source address and minute (`auth_failures.py`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.governance.auth_failures import FailedAuthTally
 from app.governance.metrics import route_template
+from app.governance.rate_limit import RateLimiter, client_ip
 from core.ids import new_id
 from core.models.audit_event import AuditEventRow
 
@@ -61,7 +66,12 @@ class AuditMiddleware:
         try:
             await self.app(scope, hashing_receive, recording_send)
         finally:
-            if scope["method"] not in READ_METHODS or status in DENIED:
+            state = scope.get("state", {})
+            if status == 401 or state.get("auth_failed") or state.get("audit_refusal"):
+                tally: FailedAuthTally = scope["app"].state.auth_failures
+                limiter: RateLimiter = scope["app"].state.rate_limiter
+                tally.add(client_ip(Request(scope), limiter.settings.trusted_proxies))
+            elif scope["method"] not in READ_METHODS or status in DENIED:
                 await self._record(scope, status, location, body_hash.hexdigest())
 
     async def _record(self, scope: Scope, status: int, location: str | None, digest: str) -> None:

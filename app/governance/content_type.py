@@ -1,34 +1,13 @@
-"""Routes that take a JSON body refuse any other media type (415) and deep nesting (400)."""
+"""Routes that take a JSON body refuse any other media type (415).
+
+(Deep nesting is refused for every route in `hygiene.py`.)
+"""
 
 from __future__ import annotations
 
-import re
-
 from fastapi import Request
 
-from core.errors import BadRequest, LedgergateError
-
-MAX_JSON_DEPTH = 32
-# Strings (skipped whole, escapes included) or the brackets that open and close nesting.
-_TOKENS = re.compile(rb'"(?:\\.|[^"\\])*"|[\[\]{}]')
-
-
-class JsonTooDeep(BadRequest):
-    slug = "json-too-deep"
-    title = "JSON nested too deeply"
-
-
-def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in `body` (0 for a scalar)."""
-    depth = deepest = 0
-    for token in _TOKENS.finditer(body):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return deepest
+from core.errors import LedgergateError
 
 
 class UnsupportedMediaType(LedgergateError):
@@ -54,5 +33,3 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType(
             f"send the body as application/json, not {content_type or 'an unlabelled body'}"
         )
-    if has_body and json_depth(await request.body()) > MAX_JSON_DEPTH:
-        raise JsonTooDeep(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")

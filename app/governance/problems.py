@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.governance.admission import SHED, Overloaded
 from core.db import DatabaseUnreachable, database_unavailable
-from core.errors import LedgergateError, VersionConflict, problem_type
+from core.errors import LedgergateError, NotFound, VersionConflict, problem_type
 from core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
 from process_apis.idempotency import KEY_HEADER, IdempotencyKeyRequired, takes_required_key
+from system_apis.errors import BackendNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +180,18 @@ async def handle_database_error(request: Request, exc: Exception) -> ProblemResp
     return await handle_ledgergate_error(request, unavailable)
 
 
+async def handle_backend_not_found(request: Request, exc: Exception) -> ProblemResponse:
+    """On a system API an object the backend does not know is a plain 404; elsewhere (a
+    workflow referring to it) the backend's refusal stays a 422 business problem."""
+    assert isinstance(exc, BackendNotFound)
+    if request.url.path.startswith("/system/"):
+        exc = NotFound(exc.detail, backend=exc.backend, operation=exc.operation)
+    return await handle_ledgergate_error(request, exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LedgergateError, handle_ledgergate_error)
+    app.add_exception_handler(BackendNotFound, handle_backend_not_found)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(StaleDataError, handle_stale_data)

@@ -3,9 +3,10 @@
 Backed by `limits` with its asyncio storage (memory, or Redis so every replica
 shares the counters) and the sliding-window-counter strategy. Every limited answer
 carries the IETF `RateLimit-Policy` / `RateLimit` headers; a refusal is a 429
-problem with `Retry-After`. If the counter store is unreachable the request is let
-through and the failure logged: an outage of Redis must not become an outage of
-the gateway.
+problem with `Retry-After`. If the counter store is unreachable the failure is
+logged and, by `rate_limit_failure_mode`, the request is let through unlimited
+(open) or refused with a 503 `rate-limiter-unavailable` problem (closed, the default
+in production, where a Redis outage must not switch the limits off).
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ from core.settings import RateLimitSettings
 logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FAILED_AUTH = "failed-auth"
+STORE_RETRY_AFTER_SECONDS = 2
 
 
 class RateLimited(LedgergateError):
     status_code = 429
     slug = "rate-limited"
     title = "Too many requests"
+
+
+class RateLimiterUnavailable(LedgergateError):
+    status_code = 503
+    slug = "rate-limiter-unavailable"
+    title = "The rate limiter cannot be reached"
+
+    def __init__(self) -> None:
+        super().__init__("the rate-limit store cannot be reached; retry shortly")
+        self.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -80,12 +93,24 @@ def _stash_headers(request: Request, headers: dict[str, str]) -> None:
 
 
 class RateLimiter:
-    def __init__(self, settings: RateLimitSettings, storage_url: str) -> None:
+    def __init__(
+        self, settings: RateLimitSettings, storage_url: str, *, fail_open: bool = True
+    ) -> None:
         self.settings = settings
+        self.fail_open = fail_open
         url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
         self.storage = storage_from_string(url)
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._items: dict[str, RateLimitItem] = {}
+
+    def _store_down(self, error: Exception) -> None:
+        """Log it; then let the request through (fail open) or refuse it (fail closed)."""
+        logger.error(
+            "rate_limit.storage_unavailable",
+            extra={"error": repr(error), "fail_open": self.fail_open},
+        )
+        if not self.fail_open:
+            raise RateLimiterUnavailable from error
 
     def _item(self, limit: str) -> RateLimitItem:
         if limit not in self._items:
@@ -97,8 +122,8 @@ class RateLimiter:
         try:
             allowed = await self.strategy.hit(item, policy, key)
             stats = await self.strategy.get_window_stats(item, policy, key)
-        except Exception as error:  # the counter store is down: fail open, loudly
-            logger.error("rate_limit.storage_unavailable", extra={"error": repr(error)})
+        except Exception as error:  # the counter store is down
+            self._store_down(error)
             return Verdict(True, {})
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         headers = {
@@ -134,3 +159,34 @@ class RateLimiter:
     async def enforce_ip(self, request: Request, *, policy: str, limit: str) -> None:
         ip = client_ip(request, self.settings.trusted_proxies)
         await self.enforce(request, policy=policy, key=ip, limit=limit)
+
+    async def refuse_failing_address(self, request: Request) -> None:
+        """429 if this address has used up its failed authentications (nothing counted)."""
+        if not self.settings.enabled:
+            return
+        limit = self.settings.failed_auth
+        item = self._item(limit)
+        key = client_ip(request, self.settings.trusted_proxies)
+        try:
+            allowed = await self.strategy.test(item, FAILED_AUTH, key)
+            stats = await self.strategy.get_window_stats(item, FAILED_AUTH, key)
+        except Exception as error:
+            self._store_down(error)
+            return
+        if allowed:
+            return
+        RATE_LIMITED.labels(FAILED_AUTH).inc()
+        retry_after = str(max(1, math.ceil(stats.reset_time - time.time())))
+        refusal = RateLimited(
+            f"too many failed authentications from this address ({limit}); retry after "
+            f"{retry_after} s",
+            policy=FAILED_AUTH,
+        )
+        refusal.headers = {"Retry-After": retry_after}
+        raise refusal
+
+    async def count_failed_auth(self, request: Request) -> None:
+        if not self.settings.enabled:
+            return
+        key = client_ip(request, self.settings.trusted_proxies)
+        await self._hit(FAILED_AUTH, key, self.settings.failed_auth)

@@ -52,9 +52,9 @@ async def receive_stripe_event(
     request: Request,
     context: ContextDep,
     stripe_signature: Annotated[
-        str | None,
+        str,
         Header(alias="Stripe-Signature", description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`"),
-    ] = None,
+    ],
 ) -> WebhookReceipt:
     """Verify a signed Stripe event delivery and put the event in the inbox once.
 

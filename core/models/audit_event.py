@@ -1,4 +1,5 @@
-"""The audit trail: one append-only row per write and per authentication failure."""
+"""The audit trail: one append-only row per write; failed authentications counted per
+source address and minute."""
 
 from __future__ import annotations
 
@@ -29,3 +30,5 @@ class AuditEventRow(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     source_ip: Mapped[str | None] = mapped_column(String(64))
+    # How many requests the row stands for: 1, or the failed authentications of a minute.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 from process_apis.reconciliation.schemas import InvalidPeriod
@@ -13,8 +14,7 @@ def month_bounds(period: str) -> tuple[date, date]:
         start = date(year, month, 1)
     except ValueError as error:
         raise InvalidPeriod(f"{period!r} is not a YYYY-MM month") from error
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return start, end
+    return start, start.replace(day=calendar.monthrange(year, month)[1])
 
 
 def month_of(day: date) -> str:

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from core.errors import BadRequest
 
-Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+# A month of the years 1000 to 9999: year 0 is no accounting year.
+PERIOD_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2026-11"])]
 
 
 class InvalidPeriod(BadRequest):

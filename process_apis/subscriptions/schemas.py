@@ -59,7 +59,9 @@ class AmendmentCreate(InputModel):
 
 
 class CancellationCreate(InputModel):
-    note: str | None = Field(default=None, max_length=500, description="Why, for the record.")
+    note: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Why, for the record."
+    )
 
 
 class SubscriptionResource(Subscription):

@@ -32,9 +32,13 @@ async def test_a_write_is_audited_with_its_object_and_correlation(gateway: Gatew
     assert len(str(event["request_hash"])) == 64
 
 
-async def test_reads_are_not_audited_but_refusals_are(gateway: Gateway) -> None:
+async def test_reads_are_not_audited_and_failed_authentications_are_counted(
+    gateway: Gateway,
+) -> None:
     await gateway.client.get("/v1/legal-entities")
     await gateway.anonymous.get("/v1/legal-entities")
+    for _ in range(3):
+        await gateway.anonymous.post("/v1/invoices", json=invoice_body())
     await gateway.anonymous.post(
         "/oauth/token",
         data={
@@ -43,13 +47,13 @@ async def test_reads_are_not_audited_but_refusals_are(gateway: Gateway) -> None:
             "client_secret": "guess",
         },
     )
+    await gateway.app.state.auth_failures.flush(finished_only=False)
     recorded = await events(gateway)
-    actions = [(e["action"], e["outcome"]) for e in recorded]
-    assert ("GET /v1/legal-entities", "succeeded") not in actions
-    assert ("GET /v1/legal-entities", "denied") in actions
-    token_refusal = next(e for e in recorded if e["action"] == "POST /oauth/token")
-    assert token_refusal["client_id"] == "intruder"
-    assert token_refusal["outcome"] == "denied"
+    assert [(e["action"], e["outcome"], e["count"]) for e in recorded] == [
+        ("authentication", "denied", 5)  # one row for the source's minute, not one each
+    ]
+    assert recorded[0]["source_ip"] == "127.0.0.1"
+    assert recorded[0]["status_code"] == 401
 
 
 async def test_the_audit_trail_is_append_only(gateway: Gateway) -> None:

@@ -1,5 +1,6 @@
 """Authentication and authorization at the edge (OWASP API2 broken authentication, API5)."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -303,6 +304,34 @@ async def test_tokens_of_a_configured_external_identity_provider_are_accepted(
     assert len(fetches) == 1  # cached
     wrong_audience = jwt.encode({"alg": "ES256", "kid": "idp-1"}, body | {"aud": "other"}, key)
     assert_unauthorized(await call(gateway, wrong_audience))
+
+
+async def test_unknown_kids_cannot_make_the_gateway_hammer_the_identity_provider(
+    make_gateway: GatewayFactory,
+) -> None:
+    key, transport, fetches = external_idp()
+    gateway = await make_gateway(
+        auth={
+            "external_issuer": "https://idp.example",
+            "external_audience": "ledgergate",
+            "external_jwks_url": "https://idp.example/jwks",
+            "external_jwks_min_refetch_seconds": 0.3,
+        }
+    )
+    await gateway.app.state.auth.http.aclose()
+    gateway.app.state.auth.http = httpx.AsyncClient(transport=transport)
+    gateway.app.state.auth.authenticator.verifier.external.client = gateway.app.state.auth.http
+    gateway.app.state.rate_limiter.settings.enabled = False  # the fetches are under test
+    body = {"iss": "https://idp.example", "aud": "ledgergate", "exp": int(time.time()) + 60}
+    made_up = [jwt.encode({"alg": "ES256", "kid": f"made-up-{n}"}, body, key) for n in range(20)]
+
+    answers = await asyncio.gather(*(call(gateway, token) for token in made_up))
+    await asyncio.sleep(0.35)
+    later = await call(gateway, made_up[0])
+
+    assert {a.status_code for a in answers} == {401}
+    assert later.status_code == 401
+    assert len(fetches) == 2  # one at first, one once the pause was over: not 21
 
 
 async def test_every_api_operation_declares_its_scopes_in_the_contract(gateway: Gateway) -> None:

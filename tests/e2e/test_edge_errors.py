@@ -115,6 +115,28 @@ async def test_an_unexpected_failure_is_a_500_problem_without_internals(gateway:
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
     assert body["correlation_id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert (
+        response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/csv", "application/xml, text/html", "application/json;q=0"]
+)
+async def test_an_accept_without_json_is_a_406_problem(gateway: Gateway, accept: str) -> None:
+    response = await gateway.client.get("/v1/legal-entities", headers={"Accept": accept})
+    assert_problem(response, 406, "not-acceptable")
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/json", "application/problem+json", "*/*", "text/html, application/*;q=0.5"],
+)
+async def test_an_accept_that_takes_json_is_served(gateway: Gateway, accept: str) -> None:
+    response = await gateway.client.get("/v1/legal-entities", headers={"Accept": accept})
+    assert response.status_code == 200
 
 
 async def test_a_valid_correlation_id_is_echoed(gateway: Gateway) -> None:
@@ -134,3 +156,11 @@ async def test_a_missing_correlation_id_is_minted_per_request(gateway: Gateway) 
     first = await gateway.client.get("/healthz")
     second = await gateway.client.get("/healthz")
     assert first.headers["x-correlation-id"] != second.headers["x-correlation-id"]
+
+
+async def test_a_trailing_slash_is_not_redirected_to_the_host_header(gateway: Gateway) -> None:
+    response = await gateway.client.get(
+        "/v1/legal-entities/", headers={"Host": "evil.example"}, follow_redirects=False
+    )
+    assert "location" not in response.headers
+    assert_problem(response, 404, "not-found")

@@ -2,14 +2,18 @@
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from starlette.requests import Request
 
 from app.governance.rate_limit import client_ip
 from core.errors import PROBLEM_BASE_URI
+from core.models.audit_event import AuditEventRow
+from core.settings import Settings
 from tests.conftest import GatewayFactory
 from tests.support.services import service_missing
 
@@ -81,6 +85,36 @@ async def test_the_token_endpoint_is_limited_per_ip(make_gateway: GatewayFactory
     assert statuses[:2] != [429, 429]
 
 
+async def test_an_address_failing_authentication_is_refused_before_its_token_is_checked(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(rate_limits={"failed_auth": "3/minute"})
+    verified: list[str] = []
+    verify = gateway.app.state.auth.authenticator.verifier.verify
+
+    async def counting_verify(token: str) -> object:
+        verified.append(token)
+        return await verify(token)
+
+    gateway.app.state.auth.authenticator.verifier.verify = counting_verify
+    bad = {"Authorization": "Bearer not-a-token"}
+    answers = [await gateway.anonymous.post("/v1/invoices", json={}, headers=bad) for _ in range(5)]
+    valid = await gateway.client.get("/v1/legal-entities")
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
+    assert answers[-1].json()["type"] == PROBLEM_BASE_URI + "rate-limited"
+    assert answers[-1].json()["policy"] == "failed-auth"
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert len(verified) == 3  # refused ones cost no verification
+    assert (
+        valid.status_code == 429
+    )  # the address is refused, whatever it sends, until the window frees
+    await gateway.app.state.auth_failures.flush(finished_only=False)
+    async with gateway.sessionmaker() as session:
+        rows = (await session.scalars(select(AuditEventRow))).all()
+    assert [(row.action, row.count) for row in rows] == [("authentication", 6)]
+
+
 async def test_webhook_deliveries_are_limited_per_ip_before_verification(
     make_gateway: GatewayFactory,
 ) -> None:
@@ -143,9 +177,34 @@ async def test_limits_hold_across_two_instances_sharing_redis(make_gateway: Gate
     await b.aclose()
 
 
-async def test_an_unreachable_counter_store_lets_requests_through(
-    make_gateway: GatewayFactory,
+@pytest.mark.parametrize(("mode", "expected"), [("open", 200), (None, 200), ("closed", 503)])
+async def test_an_unreachable_counter_store_fails_open_or_closed_by_setting(
+    make_gateway: GatewayFactory, mode: str | None, expected: int
 ) -> None:
-    gateway = await make_gateway(rate_limit_storage_url="redis://127.0.0.1:1/0", rate_limits=TIGHT)
-    statuses = [(await gateway.client.get("/v1/legal-entities")).status_code for _ in range(5)]
-    assert statuses == [200] * 5
+    gateway = await make_gateway(
+        rate_limit_storage_url="redis://127.0.0.1:1/0",
+        rate_limit_failure_mode=mode,
+        rate_limits=TIGHT,
+    )
+    responses = [await gateway.client.get("/v1/legal-entities") for _ in range(5)]
+    assert [r.status_code for r in responses] == [expected] * 5
+    if expected == 503:
+        assert responses[0].json()["type"] == PROBLEM_BASE_URI + "rate-limiter-unavailable"
+        assert responses[0].headers["retry-after"] == "2"
+
+
+def test_the_limiter_fails_closed_by_default_in_production_only() -> None:
+    assert (
+        Settings(environment="production", **production_backends()).rate_limits_fail_open is False
+    )
+    assert Settings(environment="development").rate_limits_fail_open is True
+
+
+def production_backends() -> dict[str, Any]:
+    """The least a production configuration needs: real URLs and secrets for each backend."""
+    return {
+        "erp": {"url": "https://erp.example", "access_token": "t"},
+        "billing": {"url": "https://billing.example", "api_key": "k", "webhook_secret": "w"},
+        "crm": {"url": "https://crm.example", "access_token": "t"},
+        "support": {"url": "https://support.example", "api_token": "t"},
+    }

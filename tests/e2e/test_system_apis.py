@@ -10,7 +10,9 @@ import pytest
 
 from app.seed import demo_id
 from sandboxes.demo_estate import DEMO_COMPANIES
+from system_apis.errors import BackendBusinessError
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.faults import SwitchableTransport
 
 US = DEMO_COMPANIES[0].id
 ACME, GLOBEX = demo_id("customer", 1), demo_id("customer", 2)
@@ -84,8 +86,8 @@ async def test_erp_reference_data_and_customer_upsert(internal: httpx.AsyncClien
     )
     assert (found.status_code, found.json()) == (200, [])
     unknown = await internal.get("/system/erp/v1/companies/00000000-0000-0000-0000-000000000000")
-    assert unknown.status_code == 422
-    assert unknown.json()["type"] == "https://ledgergate.dev/problems/backend-not-found"
+    assert unknown.status_code == 404  # an unknown id in the path, not a validation failure
+    assert unknown.json()["type"] == "https://ledgergate.dev/problems/not-found"
 
 
 async def test_request_bodies_refuse_unknown_fields(internal: httpx.AsyncClient) -> None:
@@ -247,3 +249,57 @@ async def test_idempotency_keys_are_namespaced_per_client(make_gateway: GatewayF
     assert ids[0] != ids[1]  # neither got the other's replay
     assert len(set(sent)) == 2
     assert "shared-key-1" not in sent
+
+
+async def test_a_backend_that_is_down_is_a_503_with_retry_after(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    caller = await gateway.client_with(["system:erp"], client_id="internal-down")
+    switches["erp"].down = True
+    response = await caller.get(f"/system/erp/v1/companies/{US}/tax-codes")
+    await caller.aclose()
+    assert response.status_code == 503
+    assert response.json()["type"] == "https://ledgergate.dev/problems/backend-unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_a_vendors_error_text_stays_out_of_the_response(
+    make_gateway: GatewayFactory,
+) -> None:
+    vendor_text = "Table 36 locked by SQL session 51 on host bc-prod-7"
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": "Internal_X", "message": vendor_text}})
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(refusing) if name == "erp" else inner
+
+    gateway = await make_gateway(wrap=wrap)
+    caller = await gateway.client_with(["system:erp"], client_id="internal-vendor-text")
+    response = await caller.get(f"/system/erp/v1/companies/{US}/tax-codes")
+    await caller.aclose()
+    assert response.status_code == 422
+    assert response.json()["type"] == "https://ledgergate.dev/problems/backend-rejected"
+    assert vendor_text not in response.text
+    assert response.json()["detail"] == "erp answered 400 to list_tax_codes"
+
+
+def test_the_vendors_text_is_kept_for_the_run() -> None:
+    error = BackendBusinessError(
+        "erp answered 400 to post_invoice",
+        backend="erp",
+        operation="post_invoice",
+        vendor_message="Posting date is not within your range of allowed posting dates",
+    )
+    assert error.detail == "erp answered 400 to post_invoice"
+    assert str(error) == (  # what the engine stores as the run's error_detail
+        "erp answered 400 to post_invoice: "
+        "Posting date is not within your range of allowed posting dates"
+    )

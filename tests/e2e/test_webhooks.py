@@ -119,18 +119,15 @@ async def test_an_accepted_event_is_acknowledged(gateway: Gateway) -> None:
 @pytest.mark.parametrize(
     ("signature", "slug"),
     [
-        (None, "webhook-signature-header-invalid"),
         ("t=notanumber,v1=abc", "webhook-signature-header-invalid"),
         ("garbage", "webhook-signature-header-invalid"),
         (f"t={int(time.time())},v1={'0' * 64}", "webhook-signature-mismatch"),
     ],
 )
 async def test_a_delivery_that_cannot_be_verified_is_a_400_problem(
-    gateway: Gateway, signature: str | None, slug: str
+    gateway: Gateway, signature: str, slug: str
 ) -> None:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["Stripe-Signature"] = signature
+    headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
     response = await gateway.anonymous.post(
         "/webhooks/billing/stripe", content=event(), headers=headers
     )
@@ -206,3 +203,14 @@ async def test_receipts_are_purged_after_twice_the_tolerance(gateway: Gateway) -
     async with gateway.sessionmaker() as session:
         count = await session.scalar(select(func.count()).select_from(WebhookReceiptRow))
     assert count == 2
+
+
+async def test_the_signature_header_is_declared_required(gateway: Gateway) -> None:
+    operation = gateway.app.openapi()["paths"]["/webhooks/billing/stripe"]["post"]
+    [header] = [p for p in operation["parameters"] if p["name"] == "Stripe-Signature"]
+    assert header["required"] is True
+    unsigned = await gateway.anonymous.post(
+        "/webhooks/billing/stripe", content=event(), headers={"Content-Type": "application/json"}
+    )
+    assert unsigned.status_code == 422  # a missing header, like any other required one
+    assert await inbox(gateway) == []

@@ -1,7 +1,6 @@
 """`/readyz`: a backend's probe and its circuit make the gateway degraded, the database unready."""
 
 import asyncio
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -30,6 +29,8 @@ async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
         with pytest.raises(BackendTransientError):
             await erp.request("GET", "companies", operation="list_companies")
 
+    monitor = gateway.app.state.readiness
+    await monitor.refresh()
     readiness = await gateway.client.get("/readyz")
     assert readiness.status_code == 200
     assert readiness.json() == {
@@ -45,17 +46,70 @@ async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
     }
 
     switches["erp"].down = False
+    await monitor.refresh()
     body = (await gateway.client.get("/readyz")).json()
     assert (body["status"], body["checks"]["erp"], body["circuits"]["erp"]) == (
         "degraded",
         "ok",
         "open",
-    )  # the backend answers again, but the breaker has not probed it yet
+    )  # the backend answers again, but the breaker's pause is not over
 
-    await asyncio.sleep(0.25)
-    assert (await gateway.client.get("/readyz")).json()["circuits"]["erp"] == "half_open"
-    await erp.request("GET", "companies", operation="list_companies")
+    await asyncio.sleep(0.25)  # half-open now; with no traffic, the probe closes it
+    await monitor.refresh()
+    assert (await gateway.client.get("/readyz")).json()["circuits"]["erp"] == "closed"
     assert (await gateway.client.get("/readyz")).json()["status"] == "ready"
+
+
+async def test_readiness_is_probed_in_the_background_not_per_request(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = CountingTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(
+        wrap=wrap,
+        readiness_probe_seconds=0.05,
+        erp={**FAST_RETRIES, **CIRCUIT, "retry_attempts": 1},
+    )
+    erp = gateway.backends.clients["erp"]
+    switches["erp"].down = True
+    for _ in range(2):
+        with pytest.raises(BackendTransientError):
+            await erp.request("GET", "companies", operation="list_companies")
+    switches["erp"].down = False
+    await asyncio.sleep(0.5)  # past the breaker's pause, several probe rounds
+    for transport in switches.values():
+        transport.reset()
+    answers = [await gateway.anonymous.get("/readyz") for _ in range(50)]
+    calls = {name: transport.calls for name, transport in switches.items()}
+
+    assert {a.json()["status"] for a in answers} == {"ready"}  # closed with no traffic
+    assert sum(calls.values()) <= 4  # a background round or so, not 4 per request
+
+
+class CountingTransport(SwitchableTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        super().__init__(inner)
+        self.calls = 0
+
+    def reset(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        return await super().handle_async_request(request)
+
+
+async def test_an_unreachable_redis_shows_in_readiness(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(
+        rate_limit_storage_url="redis://127.0.0.1:1/0", rate_limit_failure_mode="open"
+    )
+    body = (await gateway.anonymous.get("/readyz")).json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["rate_limits"] != "ok"
 
 
 async def test_a_database_lost_after_start_makes_the_gateway_unready(
@@ -63,12 +117,13 @@ async def test_a_database_lost_after_start_makes_the_gateway_unready(
 ) -> None:
     gateway = await make_gateway()
     unreachable = create_engine("postgresql+asyncpg://ledgergate:secret@127.0.0.1:1/ledgergate")
-    context = gateway.app.state.process
-    gateway.app.state.process = replace(context, sessionmaker=create_sessionmaker(unreachable))
+    monitor = gateway.app.state.readiness
+    reachable, monitor.sessionmaker = monitor.sessionmaker, create_sessionmaker(unreachable)
     try:
+        await monitor.refresh()
         readiness = await gateway.client.get("/readyz")
     finally:
-        gateway.app.state.process = context
+        monitor.sessionmaker = reachable
         await unreachable.dispose()
     assert readiness.status_code == 503
     body = readiness.json()

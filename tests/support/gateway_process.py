@@ -12,7 +12,7 @@ import httpx
 
 from tests.support.sandbox_processes import REPO_ROOT, free_port
 
-STARTUP_SECONDS = 30.0
+STARTUP_SECONDS = 60.0  # a migrating, seeding start on a loaded 2-CPU host
 
 
 def gateway_env(database: Path, **settings: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,10 @@ class AuditEvent(OutputModel):
     correlation_id: str | None
     request_hash: str | None
     source_ip: str | None
+    count: int = Field(
+        description="Requests the event stands for: 1, or a minute's failed authentications "
+        "from `source_ip`."
+    )
 
 
 class AuditFilters:

@@ -12,7 +12,12 @@ from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
 from process_apis.reconciliation import service
-from process_apis.reconciliation.schemas import Period, Reconciliation, ReconciliationRun
+from process_apis.reconciliation.schemas import (
+    PERIOD_PATTERN,
+    Period,
+    Reconciliation,
+    ReconciliationRun,
+)
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
 
@@ -30,7 +35,7 @@ ReconciliationID = Annotated[str, Path(pattern=id_pattern("reconciliation"))]
 )
 async def get_reconciliation(
     context: ContextDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2026-11"])],
     legal_entity: LegalEntityID,
 ) -> Reconciliation:
     """Runs now and keeps the report: control totals, each difference with its cause."""

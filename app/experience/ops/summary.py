@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from core.auth import requires
 from core.problems import problem_responses
 from process_apis.deps import SessionDep
+from process_apis.reconciliation import PERIOD_PATTERN
 from process_apis.summary import Summary, summarize
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/ops/v1", tags=["ops"])
 )
 async def get_summary(
     session: SessionDep,
-    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2026-11"])],
 ) -> Summary:
     """Runs, success and straight-through ratios per workflow, posting latency, queue depth."""
     return await summarize(session, period=period)

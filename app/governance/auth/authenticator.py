@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.governance.auth.tokens import TokenVerifier
 from app.governance.metrics import AUTH_FAILURES
-from app.governance.rate_limit import RateLimiter
+from app.governance.rate_limit import RateLimited, RateLimiter
 from core.auth import Principal, Unauthorized
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.scopes import PARTNER_SCOPES
@@ -89,9 +89,14 @@ class GatewayAuthenticator:
 
     async def authenticate(self, request: Request) -> Principal:
         try:
+            # An address that keeps failing is refused before its token costs anything.
+            await self.limiter.refuse_failing_address(request)
             principal = await self._principal(request)
-        except Unauthorized as refusal:
-            AUTH_FAILURES.labels(refusal.extensions.get("reason", "unknown")).inc()
+        except (Unauthorized, RateLimited) as refusal:
+            request.state.auth_failed = True  # audited as a count, not a row each
+            if isinstance(refusal, Unauthorized):
+                AUTH_FAILURES.labels(refusal.extensions.get("reason", "unknown")).inc()
+                await self.limiter.count_failed_auth(request)
             raise
         await self.limiter.enforce_client(request, principal)
         return principal

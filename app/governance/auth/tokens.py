@@ -7,6 +7,7 @@ signed with a published public key can pass. Claims checked: signature, `iss`,
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -100,23 +101,36 @@ def _decode(
 
 
 class ExternalJwks:
-    """An external identity provider's JWKS: cached, refetched on an unknown `kid`."""
+    """An external identity provider's JWKS: cached, refetched when stale or on an unknown
+    `kid`, but at most once per `external_jwks_min_refetch_seconds` for unknown ones, so
+    tokens with made-up `kid`s cannot make the gateway hammer the provider."""
 
     def __init__(self, settings: AuthSettings, client: httpx.AsyncClient) -> None:
         assert settings.external_jwks_url is not None
         self.url = settings.external_jwks_url
         self.max_age = settings.external_jwks_cache_seconds
+        self.min_refetch = settings.external_jwks_min_refetch_seconds
         self.client = client
         self._keys = jwk.KeySet([])
         self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = asyncio.Lock()
 
     async def keys_for(self, kid: str | None) -> jwk.KeySet:
-        stale = time.monotonic() - self._fetched_at > self.max_age
-        if stale or not any(key.kid == kid for key in self._keys.keys):
-            await self._fetch()
+        async with self._lock:  # one fetch at a time; waiters then see its keys
+            if self._should_fetch(kid):
+                await self._fetch()
         return self._keys
 
+    def _should_fetch(self, kid: str | None) -> bool:
+        now = time.monotonic()
+        if now - self._attempted_at < self.min_refetch:  # a failing provider is spared too
+            return False
+        unknown = not any(key.kid == kid for key in self._keys.keys)
+        return unknown or now - self._fetched_at > self.max_age
+
     async def _fetch(self) -> None:
+        self._attempted_at = time.monotonic()
         try:
             response = await self.client.get(self.url, timeout=5)
             response.raise_for_status()

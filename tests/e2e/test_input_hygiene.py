@@ -1,0 +1,106 @@
+"""Input hygiene at the edge: what the databases cannot store is refused alike on both.
+
+PostgreSQL stores no NUL and no invalid Unicode (SQLite does), so each case is a
+problem on both databases, never a 500 on one and a success on the other.
+"""
+
+import json
+
+import httpx
+import pytest
+
+from app.seed import demo_id
+from tests.conftest import Gateway
+from tests.e2e.test_edge_errors import assert_problem
+from tests.support.invoices import invoice_body
+
+US_ENTITY = demo_id("legal_entity", 1)
+
+
+@pytest.fixture
+async def ops(gateway: Gateway) -> httpx.AsyncClient:
+    return await gateway.client_with(["audit:read", "ops:read"], client_id="hygiene-ops")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/ops/v1/audit?client_id=a%00b",
+        "/ops/v1/audit?action=%ff%fe",
+        "/ops/v1/runs?workflow=a%00b",
+        "/ops/v1/exceptions?workflow=a%00b",
+    ],
+)
+async def test_a_filter_with_a_nul_or_invalid_utf8_is_a_422(
+    ops: httpx.AsyncClient, query: str
+) -> None:
+    assert_problem(await ops.get(query), 422, "invalid-text")
+
+
+@pytest.mark.parametrize("description", ["a\x00b", "\ud800"])
+async def test_a_json_string_that_cannot_be_stored_is_a_422(
+    gateway: Gateway, description: str
+) -> None:
+    body = invoice_body()
+    body["lines"][0]["description"] = description
+    response = await gateway.client.post(
+        "/v1/invoices", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "invalid-text")
+
+
+async def test_a_json_body_that_is_not_utf8_is_a_400(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        "/v1/customers", content=b'{"name": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "malformed-json")
+
+
+async def test_a_nul_in_the_token_form_is_a_400(gateway: Gateway) -> None:
+    response = await gateway.anonymous.post(
+        "/oauth/token",
+        content=b"grant_type=client_credentials&client_id=a%00b&client_secret=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(response, 400, "invalid-text")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_json(gateway: Gateway, constant: str) -> None:
+    body = json.dumps(invoice_body()).replace('"quantity": 1', f'"quantity": {constant}', 1)
+    assert constant in body
+    response = await gateway.client.post(
+        "/v1/invoices", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "malformed-json")
+
+
+async def test_a_deeply_nested_body_is_a_documented_400(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        "/v1/customers",
+        content=b"[" * 100_000 + b"]" * 100_000,  # past the parser's recursion limit
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 400, "json-too-deep")
+
+
+@pytest.mark.parametrize("path", ["/ops/v1/summary", "/ops/v1/reconciliation"])
+async def test_the_last_month_of_year_9999_is_no_500(ops: httpx.AsyncClient, path: str) -> None:
+    response = await ops.get(path, params={"period": "9999-12", "legal_entity": US_ENTITY})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", ["/ops/v1/summary", "/ops/v1/reconciliation"])
+async def test_year_zero_is_no_period(ops: httpx.AsyncClient, path: str) -> None:
+    response = await ops.get(path, params={"period": "0000-01", "legal_entity": US_ENTITY})
+    assert_problem(response, 422, "validation-error")
+
+
+async def test_a_whitespace_only_note_is_refused(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        f"/v1/subscriptions/{demo_id('subscription', 1)}/cancel",
+        json={"note": "   "},
+        headers={"Idempotency-Key": "hygiene-cancel"},
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"][0]["pointer"] == "#/note"
