@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from core.auth import requires
 from core.problems import problem_responses
 from process_apis.deps import SessionDep
-from process_apis.reconciliation import PERIOD_PATTERN
+from process_apis.reconciliation.schemas import PERIOD_PATTERN
 from process_apis.summary import Summary, summarize
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
