@@ -23,7 +23,7 @@ from process_apis.customers import sync as customer_sync
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import resync as entitlement_resync
 from process_apis.idempotency import IdempotencyStore
-from process_apis.invoices import posting
+from process_apis.invoices import mismatch, posting
 from process_apis.payments import workflow as payments
 from process_apis.payments.inbox import BillingInbox
 from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
@@ -54,6 +54,7 @@ class Replayer:
         self.inbox = BillingInbox(context)
         self.resumers: dict[str, Callable[[str], Awaitable[Any]]] = {
             posting.WORKFLOW: invoice_posting.resume,
+            posting.REVERSAL_WORKFLOW: mismatch.PostingReversal(context).resume,
             credit_memos.WORKFLOW: credit_memo.resume,
             credit_memos.REVERSAL_WORKFLOW: credit_memo.reverse,
             payments.WORKFLOW: payment.resume,

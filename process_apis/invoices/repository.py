@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.errors import NotFound
 from core.models.invoice import InvoiceRow
-from core.models.workflow_run import WorkflowRunRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 
 
 async def get_invoice(
@@ -36,3 +36,19 @@ async def latest_run(
         .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
         .limit(1)
     )
+
+
+async def count_runs(
+    session: AsyncSession, *, workflow: str, subject_id: str, status: RunStatus
+) -> int:
+    """How many runs of `workflow` on the subject ended in `status`."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WorkflowRunRow)
+        .where(
+            WorkflowRunRow.workflow == workflow,
+            WorkflowRunRow.subject_id == subject_id,
+            WorkflowRunRow.status == status,
+        )
+    )
+    return count or 0
