@@ -24,30 +24,34 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
-from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, fail_in_session, run_url, take_run
-from process_apis.invoices import repository
-from process_apis.invoices.errors import (
-    ErpReversalInexact,
-    InvoiceNotMismatched,
-    PostingInProgress,
+from process_apis.deps import ProcessContext, Transaction
+from process_apis.invoices.errors import ErpReversalInexact, InvoiceNotMismatched
+from process_apis.invoices.schemas import (
+    InvoiceResource,
+    PostingCreate,
+    PostingResult,
+    PostingState,
 )
-from process_apis.invoices.posting import (
+from process_apis.invoices.service import get_invoice_resource
+from process_apis.invoices.totals import Totals
+from process_apis.invoices.workflow import (
     REVERSAL_WORKFLOW,
     WORKFLOW,
     InvoicePostingWorkflow,
     erp_lines,
-    resolve_posting_date,
 )
-from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
-from process_apis.invoices.totals import Totals
+from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.lookups import get_invoice
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import count_runs, latest_run
+from process_apis.runs.schemas import run_url
 from system_apis.erp.schemas import ErpSalesCreditMemoCreate
 from system_apis.errors import BackendTransientError
 
@@ -76,7 +80,7 @@ async def accept_erp_totals(
     session: AsyncSession, *, invoice_id: str, reason: str, operator: str
 ) -> InvoiceRow:
     """Take the ERP's figures for the invoice and post it; the caller commits."""
-    invoice = await repository.get_invoice(session, invoice_id, for_update=True)
+    invoice = await get_invoice(session, invoice_id, for_update=True)
     run = await _mismatched_run(session, invoice)
     result: dict[str, Any] = dict(run.result or {})
     erp = _erp_totals(run)
@@ -94,12 +98,29 @@ async def accept_erp_totals(
     return invoice
 
 
+async def accept(
+    transaction: Transaction, *, invoice_id: str, reason: str, operator: str
+) -> InvoiceResource:
+    """`accept_erp_totals` in a transaction of its own; the invoice as it is then."""
+    async with transaction() as session:
+        await accept_erp_totals(session, invoice_id=invoice_id, reason=reason, operator=operator)
+        return await get_invoice_resource(session, invoice_id)
+
+
 class PostingReversal:
     """Reverse the mismatched ERP document and post the invoice again."""
 
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(
+            context.sessionmaker,
+            steps=("create_credit_memo", "post_credit_memo"),
+            lease=context.settings.run_lease,
+        )
+
+    def replays(self) -> dict[str, Replay]:
+        # Nothing to compensate: the invoice keeps its mismatched document until a reversal.
+        return {REVERSAL_WORKFLOW: Replay(resume=self.resume)}
 
     async def reverse(
         self,
@@ -122,7 +143,7 @@ class PostingReversal:
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
-                invoice = await repository.get_invoice(session, invoice_id)
+                invoice = await get_invoice(session, invoice_id)
                 return _pending(invoice, plan.run_id, retry_at=retry_at)
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
@@ -159,18 +180,16 @@ class PostingReversal:
         claimed_run_id: str | None,
     ) -> ReversalPlan:
         async with self.context.sessionmaker() as session:
-            invoice = await repository.get_invoice(session, invoice_id, for_update=True)
+            invoice = await get_invoice(session, invoice_id, for_update=True)
             mismatched = await _mismatched_run(session, invoice)
-            latest = await repository.latest_run(
-                session, workflow=REVERSAL_WORKFLOW, subject_id=invoice_id
-            )
-            reversals = await repository.count_runs(
+            latest = await latest_run(session, workflow=REVERSAL_WORKFLOW, subject_id=invoice_id)
+            reversals = await count_runs(
                 session,
                 workflow=REVERSAL_WORKFLOW,
                 subject_id=invoice_id,
                 status=RunStatus.SUCCEEDED,
             )
-            run = take_run(
+            run = self.engine.take(
                 session,
                 latest,
                 workflow=REVERSAL_WORKFLOW,
@@ -179,15 +198,10 @@ class PostingReversal:
                 correlation_id=correlation_id,
                 client_id=operator,
                 claimed_run_id=claimed_run_id,
-                busy=lambda busy_run: PostingInProgress(
-                    f"run {busy_run.id} is reversing the ERP document of invoice {invoice_id}"
-                ),
             )
             legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
-            posting_date = resolve_posting_date(
-                invoice.posting_date or invoice.invoice_date,
-                periods=list(legal_entity.periods),
-                policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+            posting_date = posting_date_for(
+                legal_entity, invoice.posting_date or invoice.invoice_date
             )
             customer = await session.get_one(CustomerRow, invoice.customer_id)
             plan = ReversalPlan(
@@ -209,11 +223,9 @@ class PostingReversal:
             return plan
 
     async def _run_steps(self, plan: ReversalPlan) -> None:
-        erp, company = self.context.erp, plan.company_id
-        draft = await self.engine.step(
-            plan.run_id,
+        erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
+        draft = await run.step(
             "create_credit_memo",
-            1,
             lambda: erp.create_sales_credit_memo(company, plan.credit_memo),
             request=plan.credit_memo,
             downstream_key=plan.credit_memo.external_document_number,
@@ -233,10 +245,8 @@ class PostingReversal:
                 erp=plan.reversed_totals.as_dict(),
                 erp_credit_memo_id=draft.id,
             )
-        await self.engine.step(
-            plan.run_id,
+        await run.step(
             "post_credit_memo",
-            2,
             lambda: erp.post_sales_credit_memo(company, draft.id),
             request={"credit_memo_id": draft.id},
             downstream_key=plan.credit_memo.external_document_number,
@@ -246,7 +256,7 @@ class PostingReversal:
     async def _record(self, plan: ReversalPlan) -> PostingCreate:
         """The invoice open again, both runs closed; returns the request to post it with."""
         async with self.context.sessionmaker() as session:
-            invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
+            invoice = await get_invoice(session, plan.invoice_id, for_update=True)
             mismatched = await _mismatched_run(session, invoice)
             reversal = await session.get_one(WorkflowRunRow, plan.run_id)
             reversed_document = {
@@ -263,7 +273,7 @@ class PostingReversal:
                     "reversed": {"by": reversal.params["operator"], "run_id": reversal.id},
                 },
             )
-            Engine.mark_succeeded(
+            mark_succeeded(
                 reversal,
                 {
                     **reversed_document,
@@ -278,7 +288,7 @@ class PostingReversal:
 
 async def _mismatched_run(session: AsyncSession, invoice: InvoiceRow) -> WorkflowRunRow:
     """The failed posting run that holds the invoice in `posting_mismatch`, or a 409."""
-    run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice.id)
+    run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice.id)
     if invoice.status != InvoiceStatus.POSTING_MISMATCH or run is None:
         raise InvoiceNotMismatched(
             f"invoice {invoice.id} is {invoice.status}, not {InvoiceStatus.POSTING_MISMATCH}"

@@ -7,7 +7,7 @@ import httpx
 
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
-from process_apis.replay import Replayer
+from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import DE_COMPANY, US_COMPANY
@@ -161,7 +161,7 @@ async def test_an_unreachable_erp_saves_the_customer_and_a_replay_syncs_it(
     assert (run["status"], run["error_class"]) == ("pending_retry", "transient")
 
     switches["erp"].down = False
-    status = await Replayer(gateway.app.state.process).replay(customer["sync"]["run_id"])
+    status = await replayer(gateway.app.state.process).replay(customer["sync"]["run_id"])
     assert status == "succeeded"
     synced = (await gateway.client.get(f"/v1/customers/{customer['id']}")).json()
     erp = erp_customer(gateway, US_COMPANY, customer["erp_number"])

@@ -15,8 +15,8 @@ from core.errors import PROBLEM_BASE_URI
 from core.models.commission_line import CommissionLineRow
 from core.models.payment import PaymentRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.payments.inbox import BillingInbox
-from process_apis.replay import Replayer
+from process_apis.billing_inbox import BillingInbox
+from process_apis.worker import replayer
 from sandboxes import stripe
 from system_apis.crm.schemas import CrmRate, CrmRateCardVersionCreate
 from system_apis.http import InProcessTransport
@@ -364,7 +364,7 @@ async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
     assert (settlement["status"], settlement["last_run"]["status"]) == ("approved", "pending_retry")
     switches["erp"].down = False
     await _make_due(gateway, settlement["last_run"]["id"])
-    report = await Replayer(gateway.app.state.process).run_once()
+    report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}
     posted = (await settler.get(f"/v1/settlements/{settlement['id']}")).json()
     assert posted["status"] == "posted"
@@ -387,7 +387,7 @@ async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
     switches["erp"].down = True
     queued = (await run_settlements(settler, "s1")).json()["settlements"][0]
     switches["erp"].down = False
-    await Replayer(gateway.app.state.process).close(
+    await replayer(gateway.app.state.process).close(
         queued["last_run"]["id"], status=RunStatus.DISCARDED, note="wrong period", operator="ops"
     )
     assert (await settler.get(f"/v1/settlements/{queued['id']}")).json()["status"] == "void"
@@ -451,7 +451,7 @@ async def test_a_billing_payment_for_an_unposted_invoice_waits_in_the_queue(
         f"/v1/invoices/{created['id']}/postings", json={}, headers={"Idempotency-Key": "post"}
     )
     assert posted.status_code == 201
-    status = await Replayer(gateway.app.state.process).replay(payment["last_run"]["id"])
+    status = await replayer(gateway.app.state.process).replay(payment["last_run"]["id"])
     assert status == "succeeded"
     assert erp_payments(gateway) == {payment["id"]: Decimal(created["total"]) / 100}
 
