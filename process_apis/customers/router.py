@@ -14,7 +14,7 @@ from process_apis.customers import service
 from process_apis.customers.schemas import CustomerResource, CustomerUpdate
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import CallerDep, ContextDep, SessionDep
-from process_apis.idempotency import OptionalIdempotentWrite, Outcome
+from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.lookups import get_customer as find_customer
 from process_apis.runs.schemas import RunState
 
@@ -61,11 +61,11 @@ async def create_customer(
     data: CustomerCreate,
     context: ContextDep,
     caller: CallerDep,
-    idempotency: OptionalIdempotentWrite,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Register a customer of a legal entity and sync it to billing and the ERP.
 
-    An `Idempotency-Key` makes a retry safe. `201` synced, `202` saved with its sync queued.
+    Requires `Idempotency-Key`. `201` synced, `202` saved with its sync queued.
     """
 
     async def handle() -> Outcome:
@@ -93,12 +93,12 @@ async def update_customer(
     data: CustomerUpdate,
     context: ContextDep,
     caller: CallerDep,
-    idempotency: OptionalIdempotentWrite,
+    idempotency: IdempotentWrite,
     if_match: IfMatchHeader = None,
 ) -> Response:
     """Change a customer's name, email, status or partner and sync it to billing and the ERP.
 
-    An `Idempotency-Key` makes a retry safe; `If-Match` with the version read makes it conditional
+    Requires `Idempotency-Key`; `If-Match` with the version read makes it conditional
     (`412` when the customer changed since). `200` synced, `202` saved with its sync queued.
     """
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
 from core.errors import LedgergateError
 from core.metrics import SETTLEMENT_CYCLE
@@ -30,6 +31,7 @@ from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
+from core.settings import LedgerSettings
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
@@ -245,38 +247,14 @@ class SettlementPostingWorkflow:
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
-            ledger = self.context.settings.ledger
-            document = journal_document_number(settlement.id)
-            total = settlement.total_commission
-            text = f"Commissions {settlement.partner_id} {settlement.period_start:%Y-%m}"
             settlement.posting_date = posting_date
-            settlement.journal_document_number = document
-            plan = SettlementPlan(
-                run_id=run.id,
-                settlement_id=settlement.id,
-                company_id=legal_entity.erp_company_id,
-                journal=ErpJournalCreate(
-                    code=ledger.settlement_journal,
-                    display_name="Ledgergate partner settlements",
-                ),
-                entry=ErpJournalEntryCreate(
-                    document_number=document,
-                    external_document_number=settlement.id,
-                    posting_date=posting_date,
-                    currency=settlement.currency,
-                    lines=(
-                        ErpJournalLine(
-                            account_number=ledger.commission_expense_account,
-                            amount=total,
-                            description=text[:100],
-                        ),
-                        ErpJournalLine(
-                            account_number=ledger.commission_payable_account,
-                            amount=-total,
-                            description=text[:100],
-                        ),
-                    ),
-                ),
+            settlement.journal_document_number = journal_document_number(settlement.id)
+            plan = _plan(
+                run.id,
+                settlement,
+                legal_entity.erp_company_id,
+                posting_date=posting_date,
+                ledger=self.context.settings.ledger,
             )
             await session.commit()
             return plan
@@ -349,3 +327,46 @@ def _acknowledgement(entry: ErpJournalEntry) -> dict[str, Any]:
         "balanced": sum(e.debit for e in entry.ledger_entries)
         == sum(e.credit for e in entry.ledger_entries),
     }
+
+
+def _plan(
+    run_id: str,
+    settlement: SettlementRow,
+    company_id: str,
+    *,
+    posting_date: date,
+    ledger: LedgerSettings,
+) -> SettlementPlan:
+    """The balanced journal entry: commission expense against commissions payable."""
+    total, document = settlement.total_commission, settlement.journal_document_number or ""
+    text = fit(
+        ErpJournalLine,
+        "description",
+        f"Commissions {settlement.partner_id} {settlement.period_start:%Y-%m}",
+    )
+    return SettlementPlan(
+        run_id=run_id,
+        settlement_id=settlement.id,
+        company_id=company_id,
+        journal=ErpJournalCreate(
+            code=ledger.settlement_journal, display_name="Ledgergate partner settlements"
+        ),
+        entry=ErpJournalEntryCreate(
+            document_number=document,
+            external_document_number=settlement.id,
+            posting_date=posting_date,
+            currency=settlement.currency,
+            lines=(
+                ErpJournalLine(
+                    account_number=ledger.commission_expense_account,
+                    amount=total,
+                    description=text,
+                ),
+                ErpJournalLine(
+                    account_number=ledger.commission_payable_account,
+                    amount=-total,
+                    description=text,
+                ),
+            ),
+        ),
+    )

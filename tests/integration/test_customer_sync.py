@@ -90,8 +90,8 @@ async def test_the_same_key_replays_the_creation(gateway: Gateway) -> None:
     assert reused.status_code == 422
     assert reused.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-reused"
     unkeyed = await gateway.client.post("/v1/customers", json=body(name="Unkeyed Ltd"))
-    assert unkeyed.status_code == 201  # the key is optional on customers (v1 contract)
-    assert "idempotent-replayed" not in unkeyed.headers
+    assert unkeyed.status_code == 400  # a customer reaches billing and the ERP: key required
+    assert unkeyed.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-required"
 
 
 async def test_an_update_reaches_the_erp_under_if_match(gateway: Gateway) -> None:

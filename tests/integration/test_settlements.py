@@ -216,6 +216,7 @@ async def test_a_partner_without_a_deal_registration_earns_nothing_on_record(
             "currency": "USD",
             "partner_id": FABRIKAM,
         },
+        headers={"Idempotency-Key": "hooli"},
     )
     assert created.status_code == 201, created.text
     invoice = await posted_invoice(gateway, product_invoice(created.json()["id"]))
