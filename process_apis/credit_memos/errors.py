@@ -23,3 +23,10 @@ class CaseMismatch(BusinessRuleViolation):
 class EntitlementNotFound(BusinessRuleViolation):
     slug = "entitlement-not-found"
     title = "The customer has no active entitlement for the product"
+
+
+class CreditSelfApproval(BusinessRuleViolation):
+    """Four eyes: the client that requested a credit needing approval cannot approve it."""
+
+    slug = "credit-self-approval"
+    title = "A credit is approved by another client than its requester"

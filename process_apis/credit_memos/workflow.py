@@ -55,6 +55,7 @@ from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,
     CreditExceedsRemaining,
+    CreditSelfApproval,
     EntitlementNotFound,
 )
 from process_apis.credit_memos.schemas import (
@@ -216,7 +217,8 @@ class CreditMemoWorkflow:
     ) -> CreditMemoResource:
         """Store the requested credit; under the threshold of its currency, approve it now."""
         async with self.context.sessionmaker() as session:
-            invoice = await session.get(InvoiceRow, data.invoice_id)
+            # Locked, so concurrent requests on the invoice add up one after the other.
+            invoice = await session.get(InvoiceRow, data.invoice_id, with_for_update=True)
             if invoice is None:
                 raise UnknownReference(f"no invoice {data.invoice_id}", pointer="#/invoice_id")
             if invoice.status not in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
@@ -235,6 +237,7 @@ class CreditMemoWorkflow:
                 approver_scope=APPROVER_SCOPE,
             )
             threshold = self.context.settings.credit_memos.approval_thresholds.get(data.currency)
+            so_far = await repository.credited(session, invoice_id=invoice.id, case_id=data.case_id)
             change = data.entitlement_change
             memo = CreditMemoRow(
                 id=new_id("credit_memo"),
@@ -249,7 +252,7 @@ class CreditMemoWorkflow:
                 note=data.note,
                 entitlement_product_id=change.product_id if change else None,
                 entitlement_tier=change.tier.value if change else None,
-                approval_required=threshold is None or data.amount > threshold,
+                approval_required=threshold is None or so_far + data.amount > threshold,
                 requested_by=principal.client_id,
             )
             session.add(memo)
@@ -336,6 +339,10 @@ class CreditMemoWorkflow:
             if run is not None and run.status == RunStatus.DISCARDED:
                 raise Conflict(f"credit memo {memo.id} was given up by an operator")
             if memo.status == CreditMemoStatus.REQUESTED:
+                if memo.approval_required and approver == memo.requested_by:
+                    raise CreditSelfApproval(
+                        f"{approver} requested credit memo {memo.id}: another client approves it"
+                    )
                 memo.status = CREDIT_MEMO_STATUS.check(
                     CreditMemoStatus.REQUESTED, CreditMemoStatus.APPROVED
                 )
