@@ -30,3 +30,9 @@ class CreditSelfApproval(BusinessRuleViolation):
 
     slug = "credit-self-approval"
     title = "A credit is approved by another client than its requester"
+
+
+class UnknownSupportCase(BusinessRuleViolation):
+    slug = "unknown-support-case"
+    title = "The support desk has no such case"
+    caller_correctable = True
