@@ -160,8 +160,7 @@ class PostingReversal:
 
     async def resume(self, run_id: str) -> PostingResult:
         """Finish a queued reversal (replay), then post the invoice again."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
+        run = await self.engine.load(run_id)
         return await self.reverse(
             invoice_id=run.subject_id,
             reason=run.params["reason"],

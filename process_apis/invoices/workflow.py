@@ -154,14 +154,11 @@ class InvoicePostingWorkflow:
                     f"invoice {invoice.id} awaits an operator's decision on the ERP's totals: "
                     "accept them or reverse the ERP document"
                 )
-            params = PostingCreate.model_validate(run.params)
-            invoice_id, client_id = run.subject_id, run.client_id or "replay"
-            correlation_id = run.correlation_id
         return await self.post(
-            invoice_id=invoice_id,
-            request=params,
-            client_id=client_id,
-            correlation_id=correlation_id,
+            invoice_id=run.subject_id,
+            request=PostingCreate.model_validate(run.params),
+            client_id=run.client_id or "replay",
+            correlation_id=run.correlation_id,
             claimed_run_id=run_id,
         )
 
