@@ -38,6 +38,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     SubscriptionOrderWorkflow,
     SubscriptionAmendmentWorkflow,
     SubscriptionCancelWorkflow,
+    BillingInbox,
 )
 
 
