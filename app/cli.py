@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.backends import private_sandboxes
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
+from app.governance.audit import outcome_of
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
@@ -32,11 +33,15 @@ from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
+from core.ids import new_id
 from core.key_encryption import KeyEncryption
 from core.migrate import upgrade
+from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
+from process_apis.deps import ProcessContext, Transaction
+from process_apis.invoices import mismatch
 from process_apis.reconciliation import service as reconciliation
 from process_apis.reconciliation.schemas import Reconciliation
 from process_apis.runs.queue import queue_condition
@@ -550,6 +555,75 @@ def reconcile(
 
 def _amount(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+invoices_app = typer.Typer(help="Invoices held in posting_mismatch: an operator's decision.")
+app.add_typer(invoices_app, name="invoices")
+Operator = Annotated[str, typer.Option(help="Who decides, as the audit trail names them.")]
+Reason = Annotated[str, typer.Option(help="Why, for the record.")]
+
+
+def _decide(
+    action: str, invoice_id: str, operator: str, work: Callable[[ProcessContext], Awaitable[str]]
+) -> None:
+    """Run an operator's decision and append it to the audit trail as `cli:<operator>`."""
+    settings = get_settings()
+
+    async def run() -> str:
+        async with runtime(settings) as running:
+            outcome, status = "succeeded", 200
+            try:
+                return await work(running.context)
+            except LedgergateError as error:
+                outcome, status = outcome_of(error.status_code), error.status_code
+                raise
+            finally:
+                async with running.sessionmaker.begin() as session:
+                    session.add(
+                        AuditEventRow(
+                            id=new_id("audit_event"),
+                            client_id=f"cli:{operator}",
+                            action=f"CLI invoices {action}",
+                            object_id=invoice_id,
+                            outcome=outcome,
+                            status_code=status,
+                        )
+                    )
+
+    try:
+        console.print(asyncio.run(run()))
+    except LedgergateError as error:
+        console.print(f"[red]{error.slug}[/]: {error.detail}")
+        raise typer.Exit(code=1) from None
+
+
+@invoices_app.command("accept-erp-totals")
+def invoices_accept_erp_totals(invoice_id: str, reason: Reason, operator: Operator) -> None:
+    """Take the ERP's subtotal, tax and total for a mismatched invoice, which is then posted."""
+
+    async def work(context: ProcessContext) -> str:
+        invoice = await mismatch.accept(
+            Transaction(context.sessionmaker),
+            invoice_id=invoice_id,
+            reason=reason,
+            operator=f"cli:{operator}",
+        )
+        return f"{invoice.id} {invoice.status}: total {invoice.total} {invoice.currency}"
+
+    _decide("accept-erp-totals", invoice_id, operator, work)
+
+
+@invoices_app.command("reverse")
+def invoices_reverse(invoice_id: str, reason: Reason, operator: Operator) -> None:
+    """Cancel a mismatched invoice's ERP document with an ERP credit memo and post it anew."""
+
+    async def work(context: ProcessContext) -> str:
+        result = await mismatch.PostingReversal(context).reverse(
+            invoice_id=invoice_id, reason=reason, operator=f"cli:{operator}", correlation_id=None
+        )
+        return f"{invoice_id} {result.state}: run {result.run_id}"
+
+    _decide("reverse", invoice_id, operator, work)
 
 
 if __name__ == "__main__":

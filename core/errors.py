@@ -29,6 +29,9 @@ class LedgergateError(Exception):
     status_code: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    # The caller can correct the request and send it again: a run it fails while its caller
+    # waits is answered and closed `rejected`, not put in the exception queue.
+    caller_correctable: ClassVar[bool] = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

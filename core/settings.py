@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -251,6 +251,12 @@ class LedgerSettings(BaseModel):
             "Per legal-entity country, the ERP tax group of a billed line billing charged no "
             "tax on: billing is the tax engine, and the ERP books what the customer owes."
         ),
+    )
+    totals_tolerance: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Per currency, the rounding difference in minor units allowed between "
+        "the ERP's subtotal, tax or total of a posted invoice and ours; a currency not "
+        "listed allows none. A larger difference fails the posting (`erp-totals-mismatch`).",
     )
 
 

@@ -15,6 +15,11 @@ replicas share the work), and marks each processed in the transaction that acts 
   is leased in that same transaction: if the process dies before it is applied, the
   replay worker takes the abandoned run over.
 
+Either link needs the billing invoice to bill our customer's billing customer: one that
+bills another is neither linked nor registered, and waits in the exception queue as a
+failed `billing_invoice_link` run explaining the mismatch (an operator corrects billing
+and resolves it; a replay only checks again).
+
 Events of other types are left for their own consumers. An event about an invoice the
 gateway does not know is marked processed and logged: nothing here can act on it.
 """
@@ -35,11 +40,16 @@ from core.models.base import utcnow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.webhook_event import WebhookInboxRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
-from process_apis.invoices.billed import register_billed_invoice
+from process_apis.errors import BillingCustomerMismatch
+from process_apis.invoices.billed import check_billing_customer, register_billed_invoice
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
+from process_apis.runs.engine import mark_failed
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run
 from system_apis.billing.schemas import BillingEvent, BillingEventType, BillingInvoice
 
 logger = logging.getLogger(__name__)
@@ -47,6 +57,8 @@ logger = logging.getLogger(__name__)
 PROVIDER = "stripe"
 HANDLED = (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID)
 CONSUMER = "billing-inbox"
+# The exception-queue entry of a billing invoice that bills another customer than ours.
+LINK_WORKFLOW = "billing_invoice_link"
 BATCH = 50
 
 
@@ -118,6 +130,15 @@ class BillingInbox:
             report.payments.append(payment_id)
         return report
 
+    def replays(self) -> dict[str, Replay]:
+        return {LINK_WORKFLOW: Replay(resume=self._check_again, discard=_nothing_linked)}
+
+    async def _check_again(self, run_id: str) -> None:
+        """A replay cannot fix billing: the run fails again, waiting to be resolved."""
+        async with self.context.sessionmaker.begin() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            mark_failed(run, BillingCustomerMismatch(run.error_detail or "customer mismatch"))
+
     async def _handle(
         self, session: AsyncSession, event: BillingEvent, registered: list[str]
     ) -> tuple[str, str] | None:
@@ -125,16 +146,20 @@ class BillingInbox:
         billed = event.invoice
         if billed is None:
             return None
-        invoice = await _linked_invoice(session, billed)
-        if invoice is None:
-            invoice = await register_billed_invoice(
-                session,
-                billed,
-                invoiced_on=event.occurred_at.date(),
-                untaxed_tax_codes=self.context.settings.ledger.untaxed_tax_codes,
-            )
-            if invoice is not None and invoice.id not in registered:
-                registered.append(invoice.id)
+        try:
+            invoice = await _linked_invoice(session, billed)
+            if invoice is None:
+                invoice = await register_billed_invoice(
+                    session,
+                    billed,
+                    invoiced_on=event.occurred_at.date(),
+                    untaxed_tax_codes=self.context.settings.ledger.untaxed_tax_codes,
+                )
+                if invoice is not None and invoice.id not in registered:
+                    registered.append(invoice.id)
+        except BillingCustomerMismatch as error:
+            await self._queue_mismatch(session, event, error)
+            return None
         if invoice is None:
             logger.warning(
                 "billing.inbox.invoice_unknown",
@@ -175,6 +200,32 @@ class BillingInbox:
         await session.flush()
         return payment.id, run.id
 
+    async def _queue_mismatch(
+        self, session: AsyncSession, event: BillingEvent, error: BillingCustomerMismatch
+    ) -> None:
+        """One failed run per billing invoice, in the queue, explaining the mismatch."""
+        assert event.invoice is not None
+        latest = await latest_run(session, workflow=LINK_WORKFLOW, subject_id=event.invoice.id)
+        if latest is not None and latest.status == RunStatus.FAILED:
+            return
+        run = self.payments.engine.new_run(
+            workflow=LINK_WORKFLOW,
+            subject_id=event.invoice.id,
+            params={"event_id": event.id, **error.extensions},
+            correlation_id=None,
+            client_id=CONSUMER,
+        )
+        mark_failed(run, error)
+        session.add(run)
+        logger.warning(
+            "billing.inbox.customer_mismatch",
+            extra={"event_id": event.id, "billing_invoice": event.invoice.id},
+        )
+
+
+async def _nothing_linked(_session: AsyncSession, _run: WorkflowRunRow) -> None:
+    """Giving a mismatch up compensates nothing: nothing was linked or registered."""
+
 
 async def _linked_invoice(session: AsyncSession, billed: BillingInvoice) -> InvoiceRow | None:
     """The gateway invoice of a billing invoice, linked by `billing_ref` if it was not yet."""
@@ -186,6 +237,7 @@ async def _linked_invoice(session: AsyncSession, billed: BillingInvoice) -> Invo
     invoice = await session.get(InvoiceRow, billed.reference, with_for_update=True)
     if invoice is None:
         return None
+    await check_billing_customer(session, billed, customer_id=invoice.customer_id, unknown_ok=True)
     if invoice.billing_ref is not None:  # ours, but linked to another billing document
         logger.warning(
             "billing.inbox.invoice_linked_elsewhere",

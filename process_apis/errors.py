@@ -18,3 +18,11 @@ class CustomerNotActive(BusinessRuleViolation):
 class InvoiceNotPosted(BusinessRuleViolation):
     slug = "invoice-not-posted"
     title = "The invoice is not posted to the ERP"
+
+
+class BillingCustomerMismatch(BusinessRuleViolation):
+    """A billing invoice names one of ours (by subscription or metadata) but bills another
+    customer: nothing is linked or registered, and an operator looks into it."""
+
+    slug = "billing-customer-mismatch"
+    title = "The billing invoice bills another customer than ours"

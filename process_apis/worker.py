@@ -22,6 +22,7 @@ from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
 from process_apis.idempotency import IdempotencyStore
+from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
@@ -40,6 +41,7 @@ SCHEDULE_CHECK_SECONDS = 60.0
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoicePostingWorkflow,
     InvoiceVoidWorkflow,
+    PostingReversal,
     CreditMemoWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
@@ -48,6 +50,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     SubscriptionOrderWorkflow,
     SubscriptionAmendmentWorkflow,
     SubscriptionCancelWorkflow,
+    BillingInbox,
 )
 
 

@@ -19,6 +19,9 @@ class InvoiceStatus(StrEnum):
     OPEN = "open"
     POSTING = "posting"
     POSTED = "posted"
+    # The ERP booked other totals than ours: no payment or commission until an operator
+    # accepts the ERP's figures (`posted`) or reverses its document (`open`, re-posted).
+    POSTING_MISMATCH = "posting_mismatch"
     PAID = "paid"
     VOID = "void"
 
@@ -28,7 +31,10 @@ INVOICE_STATUS = StatusMachine[InvoiceStatus](
     {
         InvoiceStatus.OPEN: frozenset({InvoiceStatus.POSTING, InvoiceStatus.VOID}),
         # A posting that fails for a business reason returns the invoice to `open`.
-        InvoiceStatus.POSTING: frozenset({InvoiceStatus.POSTED, InvoiceStatus.OPEN}),
+        InvoiceStatus.POSTING: frozenset(
+            {InvoiceStatus.POSTED, InvoiceStatus.OPEN, InvoiceStatus.POSTING_MISMATCH}
+        ),
+        InvoiceStatus.POSTING_MISMATCH: frozenset({InvoiceStatus.POSTED, InvoiceStatus.OPEN}),
         InvoiceStatus.POSTED: frozenset({InvoiceStatus.PAID}),
         # A void that billing refuses (it was paid meanwhile) is withdrawn.
         InvoiceStatus.VOID: frozenset({InvoiceStatus.OPEN}),

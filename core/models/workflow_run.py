@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     RESOLVED = "resolved"  # an operator fixed it outside the gateway
     DISCARDED = "discarded"  # an operator gave it up; the subject is compensated
+    REJECTED = "rejected"  # its caller was answered with a problem it can correct; not queued
 
 
 class StepStatus(StrEnum):

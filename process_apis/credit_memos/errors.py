@@ -23,3 +23,16 @@ class CaseMismatch(BusinessRuleViolation):
 class EntitlementNotFound(BusinessRuleViolation):
     slug = "entitlement-not-found"
     title = "The customer has no active entitlement for the product"
+
+
+class CreditSelfApproval(BusinessRuleViolation):
+    """Four eyes: the client that requested a credit needing approval cannot approve it."""
+
+    slug = "credit-self-approval"
+    title = "A credit is approved by another client than its requester"
+
+
+class UnknownSupportCase(BusinessRuleViolation):
+    slug = "unknown-support-case"
+    title = "The support desk has no such case"
+    caller_correctable = True

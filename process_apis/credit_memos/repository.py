@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.documents import CreditMemo, CreditMemoStatus
@@ -50,3 +50,19 @@ async def list_credit_memos(
     return Page[CreditMemo](
         items=[CreditMemo.model_validate(row) for row in rows], next_cursor=cursor
     )
+
+
+async def credited(session: AsyncSession, *, invoice_id: str, case_id: str | None) -> int:
+    """The larger of what the invoice's and the case's credits add up to (all but rejected).
+
+    The approval threshold applies to it, so splitting a credit does not escape approval.
+    """
+    live = CreditMemoRow.status != CreditMemoStatus.REJECTED
+    totals = [CreditMemoRow.invoice_id == invoice_id]
+    if case_id is not None:
+        totals.append(CreditMemoRow.case_id == case_id)
+    sums = [
+        await session.scalar(select(func.sum(CreditMemoRow.amount)).where(live, condition))
+        for condition in totals
+    ]
+    return max(int(total or 0) for total in sums)

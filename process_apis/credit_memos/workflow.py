@@ -56,7 +56,9 @@ from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,
     CreditExceedsRemaining,
+    CreditSelfApproval,
     EntitlementNotFound,
+    UnknownSupportCase,
 )
 from process_apis.credit_memos.schemas import (
     CreditMemoCreate,
@@ -67,7 +69,7 @@ from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted, UnknownReference
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded, rejects
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
 from process_apis.runs.schemas import RunSummary, run_url
@@ -80,7 +82,12 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError, BackendContractError, BackendTransientError
+from system_apis.errors import (
+    BackendBusinessError,
+    BackendContractError,
+    BackendNotFound,
+    BackendTransientError,
+)
 from system_apis.support.schemas import (
     ServiceCredit,
     ServiceCreditCreate,
@@ -141,6 +148,8 @@ class CreditPlan:
     service_credit: ServiceCreditCreate
     entitlement_product_id: str | None
     entitlement_tier: SupportTier | None
+    # A caller waits for the answer (not a replay): a problem it can correct is not queued.
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,8 @@ class CreditMemoWorkflow:
     ) -> CreditMemoResource:
         """Store the requested credit; under the threshold of its currency, approve it now."""
         async with self.context.sessionmaker() as session:
-            invoice = await session.get(InvoiceRow, data.invoice_id)
+            # Locked, so concurrent requests on the invoice add up one after the other.
+            invoice = await session.get(InvoiceRow, data.invoice_id, with_for_update=True)
             if invoice is None:
                 raise UnknownReference(f"no invoice {data.invoice_id}", pointer="#/invoice_id")
             if invoice.status not in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
@@ -238,6 +248,7 @@ class CreditMemoWorkflow:
                 approver_scope=APPROVER_SCOPE,
             )
             threshold = self.context.settings.credit_memos.approval_thresholds.get(data.currency)
+            so_far = await repository.credited(session, invoice_id=invoice.id, case_id=data.case_id)
             change = data.entitlement_change
             memo = CreditMemoRow(
                 id=new_id("credit_memo"),
@@ -252,7 +263,7 @@ class CreditMemoWorkflow:
                 note=data.note,
                 entitlement_product_id=change.product_id if change else None,
                 entitlement_tier=change.tier.value if change else None,
-                approval_required=threshold is None or data.amount > threshold,
+                approval_required=threshold is None or so_far + data.amount > threshold,
                 requested_by=principal.client_id,
             )
             session.add(memo)
@@ -338,6 +349,10 @@ class CreditMemoWorkflow:
             if run is not None and run.status == RunStatus.DISCARDED:
                 raise Conflict(f"credit memo {memo.id} was given up by an operator")
             if memo.status == CreditMemoStatus.REQUESTED:
+                if memo.approval_required and approver == memo.requested_by:
+                    raise CreditSelfApproval(
+                        f"{approver} requested credit memo {memo.id}: another client approves it"
+                    )
                 memo.status = CREDIT_MEMO_STATUS.check(
                     CreditMemoStatus.REQUESTED, CreditMemoStatus.APPROVED
                 )
@@ -398,6 +413,7 @@ class CreditMemoWorkflow:
                 entitlement_tier=SupportTier(memo.entitlement_tier)
                 if memo.entitlement_tier
                 else None,
+                answered=claimed_run_id is None,
             )
             await session.commit()
             return plan
@@ -411,7 +427,13 @@ class CreditMemoWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
+                if rejects(error, answered=plan.answered):  # withdrawn: the caller asks anew
+                    memo = await repository.get_credit_memo(session, run.subject_id)
+                    memo.status = CREDIT_MEMO_STATUS.check(
+                        CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
+                    )
+                error.extensions.setdefault("credit_memo_id", plan.credit_memo_id)
+                await fail_in_session(session, run, error, answered=plan.answered)
             raise
         return await self._record(plan, outcome)
 
@@ -469,12 +491,17 @@ class CreditMemoWorkflow:
     async def _check_support(self, plan: CreditPlan) -> SupportEntitlement | None:
         """The case is the customer's; the entitlement a downgrade changes is active."""
         support, step = self.context.support, self.engine.run(plan.run_id).step
-        case = await step(
-            "check_case",
-            lambda: support.get_case(plan.case_id),
-            request={"case_id": plan.case_id},
-            backend_ref=lambda found: found.id,
-        )
+        try:
+            case = await step(
+                "check_case",
+                lambda: support.get_case(plan.case_id),
+                request={"case_id": plan.case_id},
+                backend_ref=lambda found: found.id,
+            )
+        except BackendNotFound as error:
+            raise UnknownSupportCase(
+                f"the support desk has no case {plan.case_id}", pointer="#/case_id"
+            ) from error
         if case.customer_id != plan.customer_id:
             raise CaseMismatch(f"support case {case.id} is not customer {plan.customer_id}'s")
         if plan.entitlement_product_id is None:

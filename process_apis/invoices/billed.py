@@ -9,7 +9,8 @@ entity's untaxed ERP tax group (`LEDGERGATE_LEDGER__UNTAXED_TAX_CODES`, per coun
 one is configured, so the ERP books what the customer owes. Proration lines are left
 out: the amendment that caused them already posts its net adjustment to the ERP. An
 invoice without such a line, with a line of a price we do not sell, or whose lines
-billing did not send in full is not registered; the reason is logged.
+billing did not send in full is not registered; the reason is logged. One that bills
+another billing customer than the subscription's is refused (`BillingCustomerMismatch`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from core.models.legal_entity import LegalEntityRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
+from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.service import create_invoice
 from system_apis.billing.schemas import BillingInvoice
 
@@ -53,6 +55,7 @@ async def register_billed_invoice(
     )
     if subscription is None:
         return None
+    await check_billing_customer(session, billed, customer_id=subscription.customer_id)
     # Another consumer may have registered it while this one waited for the lock.
     linked = await session.scalar(select(InvoiceRow).where(InvoiceRow.billing_ref == billed.id))
     if linked is not None:
@@ -75,6 +78,29 @@ async def register_billed_invoice(
     invoice.billing_ref = billed.id
     await session.flush()
     return invoice
+
+
+async def check_billing_customer(
+    session: AsyncSession, billed: BillingInvoice, *, customer_id: str, unknown_ok: bool = False
+) -> None:
+    """The billing invoice bills our customer's billing customer, or `BillingCustomerMismatch`.
+
+    `unknown_ok`: a customer whose billing id we do not hold passes (an invoice linked by
+    metadata may bill a customer created in billing directly); a subscription's customer
+    always has one, its order created it.
+    """
+    ours = await session.scalar(
+        select(CustomerRow.billing_ref).where(CustomerRow.id == customer_id)
+    )
+    if ours == billed.customer_id or (ours is None and unknown_ok):
+        return
+    raise BillingCustomerMismatch(
+        f"billing invoice {billed.id} bills billing customer {billed.customer_id}, but "
+        f"customer {customer_id} is billing customer {ours or '(none on record)'}",
+        billing_invoice=billed.id,
+        billing_customer=billed.customer_id,
+        customer_id=customer_id,
+    )
 
 
 async def _invoice_create(

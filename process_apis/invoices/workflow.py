@@ -18,7 +18,13 @@ posted without being read first; every retry looks both up, so nothing is re-sen
 unchecked.
 
 A transient failure queues the run (`pending_retry`) and the caller gets 202; a
-business failure records a `failed` run and returns the invoice to `open`.
+business failure records a `failed` run and returns the invoice to `open`. A posted
+document whose subtotal, tax or total differs from ours by more than the currency's
+tolerance (`ledger.totals_tolerance`) is a failed run too (`erp-totals-mismatch`, 502):
+the invoice keeps the ERP document and waits in `posting_mismatch` for an operator
+(`process_apis.invoices.mismatch`). After a reversal the invoice is posted again under
+the next external document number (`<invoice id>-<n>`), as the reversed one stays in the
+ERP.
 """
 
 from __future__ import annotations
@@ -40,14 +46,19 @@ from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
-from process_apis.invoices.errors import UnknownTaxCode
+from process_apis.invoices.errors import (
+    ErpTotalsMismatch,
+    InvoiceNotMismatched,
+    UnknownTaxCode,
+)
 from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
+from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import Engine, error_class_of, fail_in_session, mark_succeeded
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run
+from process_apis.runs.repository import count_runs, latest_run
 from process_apis.runs.schemas import run_url
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
@@ -59,6 +70,8 @@ from system_apis.erp.schemas import (
 from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "invoice_posting"
+# An operator's reversal of a mismatched ERP document (`process_apis.invoices.mismatch`).
+REVERSAL_WORKFLOW = "invoice_posting_reversal"
 STEPS = ("check_tax_codes", "upsert_customer", "create_document", "post_document")
 # The customer sync workflow's name: a posting reads its runs, never its code.
 CUSTOMER_SYNC_WORKFLOW = "customer_sync"
@@ -74,10 +87,18 @@ class PostingPlan:
     customer_id: str
     customer: ErpCustomerUpsert
     document: ErpSalesInvoiceCreate
+    totals: Totals
+    # The difference per amount the currency allows between the ERP's totals and ours.
+    tolerance: int
     # The customer's ERP id, when it may stand for the upsert (see the module docstring).
     known_erp_customer_id: str | None = None
     # No run of this workflow ever had the invoice before: the ERP cannot hold it yet.
     first_run: bool = False
+
+
+def erp_document_reference(invoice_id: str, reversals: int) -> str:
+    """The external document number of the invoice's posting after `reversals` reversals."""
+    return invoice_id if reversals == 0 else f"{invoice_id}-{reversals}"
 
 
 class InvoicePostingWorkflow:
@@ -122,7 +143,17 @@ class InvoicePostingWorkflow:
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
-        run = await self.engine.load(run_id)
+        async with self.context.sessionmaker() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            invoice = await get_invoice(session, run.subject_id)
+            if invoice.status == InvoiceStatus.POSTING_MISMATCH:
+                # Posting again would find the same document: an operator decides instead.
+                run.status, run.next_attempt_at = RunStatus.FAILED, None
+                await session.commit()
+                raise InvoiceNotMismatched(
+                    f"invoice {invoice.id} awaits an operator's decision on the ERP's totals: "
+                    "accept them or reverse the ERP document"
+                )
         return await self.post(
             invoice_id=run.subject_id,
             request=PostingCreate.model_validate(run.params),
@@ -182,12 +213,20 @@ class InvoicePostingWorkflow:
             invoice.status = InvoiceStatus.POSTING
             invoice.posting_date = posting_date
             customer = await session.get_one(CustomerRow, invoice.customer_id)
-            plan = _plan(run.id, invoice, customer, legal_entity, posting_date)
+            reversals = await count_runs(
+                session,
+                workflow=REVERSAL_WORKFLOW,
+                subject_id=invoice_id,
+                status=RunStatus.SUCCEEDED,
+            )
+            plan = _plan(run.id, invoice, customer, legal_entity, posting_date, reversals)
+            tolerances = self.context.settings.ledger.totals_tolerance
             known_customer = run.attempts == 1 and await _customer_synced(session, customer)
             await session.commit()
             return replace(
                 plan,
                 first_run=first_run,
+                tolerance=tolerances.get(invoice.currency, 0),
                 known_erp_customer_id=customer.erp_ref if known_customer else None,
             )
 
@@ -207,7 +246,10 @@ class InvoicePostingWorkflow:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
                 await self._fail_in_session(session, invoice, run, error)
             raise
-        return await self._record(plan, erp_customer_id, document)
+        mismatch = totals_mismatch(
+            plan.totals, document, currency=plan.document.currency, tolerance=plan.tolerance
+        )
+        return await self._record(plan, erp_customer_id, document, mismatch)
 
     async def _run_steps(self, plan: PostingPlan) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
@@ -281,14 +323,20 @@ class InvoicePostingWorkflow:
             )
 
     async def _record(
-        self, plan: PostingPlan, erp_customer_id: str, document: ErpSalesInvoice
+        self,
+        plan: PostingPlan,
+        erp_customer_id: str,
+        document: ErpSalesInvoice,
+        mismatch: ErpTotalsMismatch | None,
     ) -> PostingResult:
+        """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch."""
         async with self.context.sessionmaker() as session:
             await self.engine.write_held(session, plan.run_id)
             invoice = await get_invoice(session, plan.invoice_id, for_update=True)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             invoice.status = INVOICE_STATUS.check(
-                InvoiceStatus(invoice.status), InvoiceStatus.POSTED
+                InvoiceStatus(invoice.status),
+                InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
             )
             invoice.erp_ref = document.id
             invoice.erp_document_number = document.number
@@ -302,7 +350,12 @@ class InvoicePostingWorkflow:
                     .values(erp_ref=erp_customer_id)
                     .execution_options(synchronize_session=False)
                 )
-            mark_succeeded(run, _acknowledgement(invoice, document))
+            acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
+            if mismatch is not None:
+                run.result = acknowledgement
+                await fail_in_session(session, run, mismatch)
+                raise mismatch
+            mark_succeeded(run, acknowledgement)
             await session.commit()
             return _result(invoice, run, PostingState.POSTED)
 
@@ -330,6 +383,7 @@ def _plan(
     customer: CustomerRow,
     legal_entity: LegalEntityRow,
     posting_date: date,
+    reversals: int,
 ) -> PostingPlan:
     return PostingPlan(
         run_id=run_id,
@@ -342,27 +396,37 @@ def _plan(
             email=fit(ErpCustomerUpsert, "email", customer.email),
             currency=customer.currency,
         ),
+        totals=Totals.of_invoice(invoice),
+        tolerance=0,
         document=ErpSalesInvoiceCreate(
-            external_document_number=invoice.id,
+            external_document_number=erp_document_reference(invoice.id, reversals),
             customer_number=customer.erp_number,
             currency=invoice.currency,
             posting_date=posting_date,
             due_date=max(invoice.due_date, posting_date),
-            lines=tuple(
-                ErpInvoiceLine(
-                    sequence=line.sequence,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit_price=line.unit_amount,
-                    tax_code=legal_entity.erp_tax_code(line.tax_code),
-                )
-                for line in invoice.lines
-            ),
+            lines=erp_lines(invoice, legal_entity),
         ),
     )
 
 
-def _acknowledgement(invoice: InvoiceRow, document: ErpSalesInvoice) -> dict[str, Any]:
+def erp_lines(invoice: InvoiceRow, legal_entity: LegalEntityRow) -> tuple[ErpInvoiceLine, ...]:
+    """The invoice's lines as the ERP takes them (it prices and taxes them itself), each
+    with the ERP tax group the legal entity maps its tax code to."""
+    return tuple(
+        ErpInvoiceLine(
+            sequence=line.sequence,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_amount,
+            tax_code=legal_entity.erp_tax_code(line.tax_code),
+        )
+        for line in invoice.lines
+    )
+
+
+def _acknowledgement(
+    invoice: InvoiceRow, document: ErpSalesInvoice, *, match: bool
+) -> dict[str, Any]:
     return {
         "erp_document_id": document.id,
         "erp_document_number": document.number,
@@ -371,8 +435,7 @@ def _acknowledgement(invoice: InvoiceRow, document: ErpSalesInvoice) -> dict[str
         "erp_total_excluding_tax": document.total_excluding_tax,
         "erp_total_tax": document.total_tax,
         "erp_total_including_tax": document.total_including_tax,
-        "totals_match": (document.total_excluding_tax, document.total_tax)
-        == (invoice.subtotal, invoice.tax_total),
+        "totals_match": match,
     }
 
 

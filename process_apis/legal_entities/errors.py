@@ -13,3 +13,4 @@ class ClosedPeriod(BusinessRuleViolation):
 class PeriodNotDefined(BusinessRuleViolation):
     slug = "accounting-period-undefined"
     title = "No accounting period covers the posting date"
+    caller_correctable = True

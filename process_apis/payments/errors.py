@@ -18,6 +18,7 @@ class InvoiceAlreadyPaid(BusinessRuleViolation):
 class PaymentExceedsRemaining(BusinessRuleViolation):
     slug = "payment-exceeds-remaining"
     title = "The payment is more than the invoice still owes"
+    caller_correctable = True
 
 
 class PaymentInLedger(Conflict):

@@ -51,7 +51,7 @@ from process_apis.payments.errors import (
     PaymentInLedger,
 )
 from process_apis.payments.schemas import CommissionLine, PaymentCreate, PaymentResource
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded, rejects
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
 from process_apis.runs.schemas import RunSummary, run_url
@@ -191,7 +191,7 @@ class PaymentWorkflow:
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
+                await self._fail(session, run, error, answered=claimed_run_id is None)
             raise
         await self._record(plan, outcome)
         return await self.read(payment_id)
@@ -215,6 +215,16 @@ class PaymentWorkflow:
                 f"payment {payment.id} is applied in the ERP; replay the run or resolve it"
             )
         payment.status = PaymentStatus.VOID
+
+    async def _fail(
+        self, session: AsyncSession, run: WorkflowRunRow, error: Exception, *, answered: bool
+    ) -> None:
+        """Queue the run; or, refused to a caller who can correct it, void the payment too."""
+        if rejects(error, answered=answered):
+            await self.discard(session, run)
+        if isinstance(error, LedgergateError):
+            error.extensions.setdefault("payment_id", run.subject_id)
+        await fail_in_session(session, run, error, answered=answered)
 
     async def _prepare(
         self,
@@ -246,7 +256,7 @@ class PaymentWorkflow:
                 check_payable(invoice, currency=payment.currency)
                 posting_date = posting_date_for(legal_entity, payment.paid_on)
             except LedgergateError as error:
-                await fail_in_session(session, run, error)
+                await self._fail(session, run, error, answered=claimed_run_id is None)
                 raise
             product_ids = {line.product_id for line in invoice.lines if line.product_id}
             products = await session.execute(

@@ -101,6 +101,33 @@ def mark_failed(run: WorkflowRunRow, error: Exception) -> None:
     )
 
 
+def mark_rejected(run: WorkflowRunRow, error: LedgergateError) -> None:
+    """Close the run as answered: its waiting caller got the problem and can correct it."""
+    run.status = RunStatus.REJECTED
+    run.error_class = error_class_of(error)
+    run.error_type = error.type_uri()
+    run.error_detail = str(error)
+    run.next_attempt_at = None
+    run.finished_at = utcnow()
+    WORKFLOW_RUNS.labels(run.workflow, "rejected", run.error_class).inc()
+    logger.info("workflow.run.rejected", extra={"run_id": run.id, "workflow": run.workflow})
+
+
+def rejects(error: Exception, *, answered: bool) -> bool:
+    """Whether a failure closes its run `rejected` rather than queueing it: a caller waits
+    for the answer (`answered`) and can correct the request itself."""
+    return answered and isinstance(error, LedgergateError) and error.caller_correctable
+
+
+def close_failed(run: WorkflowRunRow, error: Exception, *, answered: bool = False) -> None:
+    """`mark_rejected` when the failure `rejects`, else `mark_failed` (the queue)."""
+    if rejects(error, answered=answered):
+        assert isinstance(error, LedgergateError)
+        mark_rejected(run, error)
+    else:
+        mark_failed(run, error)
+
+
 def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
     run.status = RunStatus.SUCCEEDED
     run.result = result
@@ -110,9 +137,12 @@ def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
     WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
 
 
-async def fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
-    """Put the run in the exception queue (committing `session`) and point the problem at it."""
-    mark_failed(run, error)
+async def fail_in_session(
+    session: AsyncSession, run: WorkflowRunRow, error: Exception, *, answered: bool = False
+) -> None:
+    """Put the run in the exception queue (committing `session`) and point the problem at it;
+    a problem its waiting caller can correct (`answered`) closes it `rejected` instead."""
+    close_failed(run, error, answered=answered)
     await session.commit()
     if isinstance(error, LedgergateError):
         attach_run(error, run.id)
@@ -269,10 +299,11 @@ class Engine:
             )
             return run.next_attempt_at
 
-    async def fail(self, run_id: str, error: Exception) -> None:
-        """Put the run in the exception queue in a transaction of its own."""
+    async def fail(self, run_id: str, error: Exception, *, answered: bool = False) -> None:
+        """Put the run in the exception queue in a transaction of its own (see
+        `fail_in_session` for `answered`)."""
         async with self.transaction(run_id) as session:
-            mark_failed(await session.get_one(WorkflowRunRow, run_id), error)
+            close_failed(await session.get_one(WorkflowRunRow, run_id), error, answered=answered)
         if isinstance(error, LedgergateError):
             attach_run(error, run_id)
 

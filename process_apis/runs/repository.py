@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -82,3 +82,19 @@ async def succeeded_step(session: AsyncSession, run_id: str, name: str) -> Workf
         )
     )
     return step
+
+
+async def count_runs(
+    session: AsyncSession, *, workflow: str, subject_id: str, status: RunStatus
+) -> int:
+    """How many runs of `workflow` on the subject ended in `status`."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WorkflowRunRow)
+        .where(
+            WorkflowRunRow.workflow == workflow,
+            WorkflowRunRow.subject_id == subject_id,
+            WorkflowRunRow.status == status,
+        )
+    )
+    return count or 0

@@ -20,6 +20,7 @@ class PartnerNotEligible(BusinessRuleViolation):
 
     slug = "partner-not-eligible"
     title = "The partner is not eligible for this customer and product"
+    caller_correctable = True
 
 
 class SubscriptionNotActive(Conflict):

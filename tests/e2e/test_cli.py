@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,11 +15,15 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.sandbox_servers import sandbox_url
 from app.seed import demo_id, seed_demo_estate
+from core.canonical.documents import InvoiceStatus
 from core.db import create_sessionmaker
 from core.errors import NotFound
+from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from core.models.invoice import InvoiceRow
 from core.models.webhook_event import WebhookInboxRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
 from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
 
@@ -212,3 +216,71 @@ def test_reconcile_exits_zero_when_both_sides_agree(
     assert result.exit_code == 0, result.output
     assert "clean: all sides agree" in result.output
     assert "┃ type ┃ currency ┃" in result.output  # a line per document type and currency
+
+
+def test_an_operator_accepts_the_erp_totals_from_the_cli_and_is_audited(sqlite_env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    invoice_id = "inv_01jd0000000000000000000001"
+
+    async def seed_mismatch() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{sqlite_env}")
+        sessionmaker = create_sessionmaker(engine)
+        await seed_demo_estate(sessionmaker)
+        async with sessionmaker.begin() as session:
+            session.add(
+                InvoiceRow(
+                    id=invoice_id,
+                    customer_id=demo_id("customer", 1),
+                    legal_entity_id=demo_id("legal_entity", 1),
+                    currency="USD",
+                    invoice_date=date(2026, 11, 2),
+                    due_date=date(2026, 12, 2),
+                    subtotal=1000,
+                    tax_total=89,
+                    total=1089,
+                    status=InvoiceStatus.POSTING_MISMATCH,
+                    erp_ref="erp-doc-1",
+                )
+            )
+            session.add(
+                WorkflowRunRow(
+                    id="run_01jd0000000000000000000001",
+                    workflow="invoice_posting",
+                    subject_id=invoice_id,
+                    status=RunStatus.FAILED,
+                    params={},
+                    attempts=1,
+                    result={
+                        "erp_total_excluding_tax": 1000,
+                        "erp_total_tax": 500,
+                        "erp_total_including_tax": 1500,
+                    },
+                )
+            )
+        await engine.dispose()
+
+    async def stored() -> tuple[InvoiceRow, AuditEventRow | None]:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{sqlite_env}")
+        async with create_sessionmaker(engine)() as session:
+            invoice = await session.get_one(InvoiceRow, invoice_id)
+            audit = await session.scalar(
+                select(AuditEventRow).where(AuditEventRow.object_id == invoice_id)
+            )
+        await engine.dispose()
+        return invoice, audit
+
+    asyncio.run(seed_mismatch())
+    command = ["invoices", "accept-erp-totals", invoice_id, "--reason", "billed as the ERP"]
+    result = runner.invoke(app, [*command, "--operator", "ana"])
+    assert result.exit_code == 0, result.output
+    invoice, audit = asyncio.run(stored())
+    assert (invoice.status, invoice.total) == (InvoiceStatus.POSTED, 1500)
+    assert audit is not None
+    assert (audit.client_id, audit.action, audit.outcome) == (
+        "cli:ana",
+        "CLI invoices accept-erp-totals",
+        "succeeded",
+    )
+    again = runner.invoke(app, [*command, "--operator", "ana"])
+    assert again.exit_code == 1
+    assert "invoice-not-mismatched" in again.output

@@ -63,4 +63,5 @@ async def test_without_an_untaxed_group_a_billed_line_keeps_its_products_tax_gro
     [invoice_id] = report.invoices
     invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
     assert {line["tax_code"] for line in invoice["lines"]} == {"STANDARD"}
-    assert invoice["status"] == "posted"  # the ERP's sales tax on top stays open
+    # the ERP adds sales tax billing never charged: totals that disagree wait for an operator
+    assert invoice["status"] == "posting_mismatch"

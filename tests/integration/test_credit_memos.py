@@ -252,7 +252,7 @@ async def test_a_credit_larger_than_what_the_invoice_owes_is_a_422(gateway: Gate
     approver = await gateway.client_with(APPROVER, client_id="finance-approver")
     memo = (
         await request_credit(
-            approver, credit_body(invoice["id"], case_id, invoice["subtotal"] + 100), "k"
+            gateway.client, credit_body(invoice["id"], case_id, invoice["subtotal"] + 100), "k"
         )
     ).json()
     response = await approve(approver, memo["id"], "a")
@@ -280,9 +280,9 @@ async def test_a_second_credit_is_held_to_what_the_first_left(gateway: Gateway) 
     invoice = await posted_invoice(gateway)
     case_id = await open_case(gateway)
     approver = await gateway.client_with(APPROVER, client_id="finance-approver")
-    first = await request_credit(approver, credit_body(invoice["id"], case_id, 30000), "k1")
+    first = await request_credit(gateway.client, credit_body(invoice["id"], case_id, 30000), "k1")
     assert (await approve(approver, first.json()["id"], "a1")).status_code == 200
-    second = await request_credit(approver, credit_body(invoice["id"], case_id, 12000), "k2")
+    second = await request_credit(gateway.client, credit_body(invoice["id"], case_id, 12000), "k2")
     response = await approve(approver, second.json()["id"], "a2")
     assert response.status_code == 422
     assert response.json()["remaining_amount"] == invoice["total"] - (30000 + 2663)
@@ -476,3 +476,58 @@ async def _make_due(gateway: Gateway, run_id: str) -> None:
         assert run.next_attempt_at is not None
         run.next_attempt_at -= timedelta(hours=2)
         await session.commit()
+
+
+async def test_the_requester_cannot_approve_its_own_credit(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway)
+    case_id = await open_case(gateway)
+    lead = await gateway.client_with(APPROVER, client_id="lead-desk")
+    memo = (await request_credit(lead, credit_body(invoice["id"], case_id, 15000), "k")).json()
+    assert memo["status"] == "requested"
+    refused = await approve(lead, memo["id"], "a1")
+    assert refused.status_code == 422
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "credit-self-approval"
+    assert gateway.backends.erp_sandbox is not None
+    assert gateway.backends.erp_sandbox.credit_memo_count(US_COMPANY, memo["id"]) == 0
+    read = (await gateway.client.get(f"/v1/credit-memos/{memo['id']}")).json()
+    assert (read["status"], read["last_run"]) == ("requested", None)
+    approver = await gateway.client_with(APPROVER, client_id="finance-approver")
+    approved = await approve(approver, memo["id"], "a2")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approved_by"] == "finance-approver"
+    await lead.aclose()
+    await approver.aclose()
+
+
+async def test_credits_split_under_the_threshold_on_one_invoice_still_need_approval(
+    gateway: Gateway,
+) -> None:
+    invoice = await posted_invoice(gateway)
+    first_case = await open_case(gateway)
+    second_case = (
+        await gateway.backends.support.open_case(
+            SupportCaseCreate(customer_id=ACME, subject="Another outage"), idempotency_key="case-2"
+        )
+    ).id
+    first = await request_credit(gateway.client, credit_body(invoice["id"], first_case, 6000), "k1")
+    assert first.json()["status"] == "posted"
+    second = await request_credit(
+        gateway.client, credit_body(invoice["id"], second_case, 6000), "k2"
+    )
+    assert second.status_code == 201, second.text
+    assert (second.json()["status"], second.json()["approval_required"]) == ("requested", True)
+    assert gateway.backends.erp_sandbox is not None
+    assert gateway.backends.erp_sandbox.credit_memo_count(US_COMPANY, second.json()["id"]) == 0
+
+
+async def test_credits_split_across_invoices_of_one_case_still_need_approval(
+    gateway: Gateway,
+) -> None:
+    case_id = await open_case(gateway)
+    answers = []
+    for number in range(3):
+        invoice = await posted_invoice(gateway)
+        body = credit_body(invoice["id"], case_id, 4000)
+        answers.append((await request_credit(gateway.client, body, f"k{number}")).json())
+    assert [a["status"] for a in answers] == ["posted", "posted", "requested"]
+    assert answers[2]["approval_required"] is True

@@ -28,7 +28,13 @@ from core.ids import new_id
 from core.models.settlement import SettlementRow
 from core.settings import Settings
 from tests.conftest import Gateway
-from tests.integration.test_credit_memos import posted_invoice
+from tests.integration.test_credit_memos import (
+    credit_body,
+    erp_remaining,
+    open_case,
+    posted_invoice,
+    request_credit,
+)
 from tests.integration.test_settlements import pay, product_invoice, run_settlements
 from tests.support.invoices import ACME, INITECH
 
@@ -204,6 +210,7 @@ async def test_invoices_show_the_payments_recorded_against_them(gateway: Gateway
         "status": "unpaid",
         "amount_paid": 0,
         "amount_pending": 0,
+        "amount_credited": 0,
         "amount_due": unpaid["total"],
         "payments": [],
     }
@@ -446,3 +453,36 @@ async def test_statement_cursors_are_months(gateway: Gateway) -> None:
     refused = await fabrikam.get("/partner/v1/statements", params={"cursor": not_a_month})
     assert refused.status_code == 400
     await fabrikam.aclose()
+
+
+async def test_amount_due_accounts_for_posted_credit_memos(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice(ACME, "USD"))
+    case_id = await open_case(gateway)
+    credit = await request_credit(gateway.client, credit_body(invoice["id"], case_id, 5000), "c1")
+    assert credit.status_code == 201, credit.text
+    credited = credit.json()["erp_total_including_tax"]
+    assert credited == 5444
+    client = await partner_client(gateway, NORTHWIND)
+    seen = (await client.get(f"/partner/v1/invoices/{invoice['id']}")).json()["payment"]
+    assert seen["amount_credited"] == credited
+    assert seen["amount_due"] == invoice["total"] - credited
+    assert seen["amount_due"] == await erp_remaining(gateway, invoice)
+    await client.aclose()
+
+
+async def test_a_partner_never_sees_a_refused_order_of_a_customer_not_its_own(
+    gateway: Gateway,
+) -> None:
+    refused = await gateway.client.post(
+        "/v1/subscriptions",
+        json={"customer_id": ACME, "price_id": PRO_USD, "quantity": 1, "partner_id": FABRIKAM},
+        headers={"Idempotency-Key": "order-claimed-by-fabrikam"},
+    )
+    assert refused.status_code == 422, refused.text
+    subscription_id = refused.json()["subscription_id"]
+    client = await partner_client(gateway, FABRIKAM)
+    listed = (await client.get("/partner/v1/subscriptions")).json()["items"]
+    assert subscription_id not in {s["id"] for s in listed}
+    single = await client.get(f"/partner/v1/subscriptions/{subscription_id}")
+    assert single.status_code == 404
+    await client.aclose()

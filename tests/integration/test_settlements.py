@@ -166,7 +166,7 @@ async def test_a_payment_over_what_the_invoice_owes_is_refused_by_the_erp(gatewa
     assert problem["remaining_amount"] == invoice["total"]
     assert erp_payments(gateway) == {}
     run = (await gateway.client.get(problem["run_url"])).json()
-    assert (run["status"], run["error_class"]) == ("failed", "business")
+    assert (run["status"], run["error_class"]) == ("rejected", "business")  # answered, not queued
     unposted = (await gateway.client.post("/v1/invoices", json=product_invoice())).json()
     refused = await pay(gateway, unposted, 100, "p2")
     assert refused.json()["type"] == PROBLEM_BASE_URI + "invoice-not-posted"

@@ -164,9 +164,9 @@ async def test_a_partner_without_a_deal_registration_is_refused(gateway: Gateway
     assert problem["type"] == PROBLEM_BASE_URI + "partner-not-eligible"
     assert problem["reason"] == "no_deal_registration"
     run = (await gateway.client.get(problem["run_url"])).json()
-    assert (run["status"], run["error_class"]) == ("failed", "business")
+    assert (run["status"], run["error_class"]) == ("rejected", "business")  # answered, not queued
     subscription = await gateway.client.get(f"/v1/subscriptions/{problem['subscription_id']}")
-    assert subscription.json()["status"] == "pending"
+    assert subscription.json()["status"] == "canceled"
     assert billing(gateway).subscriptions == {}
     assert billing(gateway).customers == {}
     assert desk_entitlements(gateway, GLOBEX) == {}
@@ -183,17 +183,25 @@ async def test_an_expired_deal_registration_refuses_with_the_crm_reason(gateway:
     assert billing(gateway).subscriptions == {}
 
 
-async def test_discarding_a_refused_order_cancels_the_subscription(gateway: Gateway) -> None:
-    refused = (await order(gateway, "order-1", customer_id=GLOBEX, partner_id=FABRIKAM)).json()
+async def test_discarding_a_queued_order_cancels_the_subscription(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway, switches = await with_switch(make_gateway)
+    switches["billing"].down = True
+    queued = await order(gateway, "order-1")
+    assert queued.status_code == 202, queued.text
+    switches["billing"].down = False
+    run_id = queued.json()["run"]["run_id"]
     ops = await gateway.client_with(["ops:read", "ops:write"], client_id="finance-ops")
     closed = await ops.post(
-        f"/ops/v1/exceptions/{refused['run_id']}/discard", json={"note": "no deal registration"}
+        f"/ops/v1/exceptions/{run_id}/discard", json={"note": "ordered by mistake"}
     )
     assert closed.status_code == 200, closed.text
     await ops.aclose()
     report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}  # the queued compensation
-    subscription = await gateway.client.get(f"/v1/subscriptions/{refused['subscription_id']}")
+    subscription_id = queued.json()["subscription"]["id"]
+    subscription = await gateway.client.get(f"/v1/subscriptions/{subscription_id}")
     assert subscription.json()["status"] == "canceled"
     assert subscription.json()["last_run"]["workflow"] == "subscription_cancel"
 

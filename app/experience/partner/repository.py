@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -31,10 +31,16 @@ from app.experience.partner.schemas import (
     StatementSettlement,
     StatementTotal,
 )
-from core.canonical.documents import Invoice, InvoiceStatus, SettlementStatus
+from core.canonical.documents import (
+    CreditMemoStatus,
+    Invoice,
+    InvoiceStatus,
+    SettlementStatus,
+)
 from core.canonical.subscriptions import Subscription, SubscriptionStatus
 from core.errors import NotFound
 from core.models.commission_line import CommissionLineRow as Line
+from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
@@ -53,7 +59,19 @@ def own_customers(partner: str) -> Select[CustomerRow]:
 
 
 def _own_subscriptions(partner: str) -> Select[SubscriptionRow]:
-    return select(SubscriptionRow).where(SubscriptionRow.partner_id == partner)
+    """The partner's subscriptions: of its own customers, or ones billing created for it.
+
+    An order naming a partner the CRM refused for a customer not attributed to it never
+    reaches billing: that partner does not see it.
+    """
+    return (
+        select(SubscriptionRow)
+        .join(CustomerRow, CustomerRow.id == SubscriptionRow.customer_id)
+        .where(
+            SubscriptionRow.partner_id == partner,
+            or_(CustomerRow.partner_id == partner, SubscriptionRow.billing_ref.is_not(None)),
+        )
+    )
 
 
 async def list_subscriptions(
@@ -99,12 +117,12 @@ def _own_invoices(partner: str) -> Select[InvoiceRow]:
     )
 
 
-def _payments(invoice: InvoiceRow, payments: list[PaymentRow]) -> InvoicePayments:
+def _payments(invoice: InvoiceRow, payments: list[PaymentRow], credited: int) -> InvoicePayments:
     paid = sum(p.amount for p in payments if p.status == PaymentStatus.APPLIED)
     pending = sum(p.amount for p in payments if p.status == PaymentStatus.RECORDED)
     status = (
         InvoicePaymentStatus.PAID
-        if paid >= invoice.total and paid > 0
+        if paid + credited >= invoice.total and paid > 0
         else InvoicePaymentStatus.PARTIALLY_PAID
         if paid > 0
         else InvoicePaymentStatus.UNPAID
@@ -113,7 +131,8 @@ def _payments(invoice: InvoiceRow, payments: list[PaymentRow]) -> InvoicePayment
         status=status,
         amount_paid=paid,
         amount_pending=pending,
-        amount_due=max(invoice.total - paid, 0),
+        amount_credited=credited,
+        amount_due=max(invoice.total - paid - credited, 0),
         payments=[InvoicePayment.model_validate(p) for p in payments],
     )
 
@@ -129,13 +148,29 @@ async def _with_payments(
             .order_by(PaymentRow.id)
         ):
             by_invoice[payment.invoice_id].append(payment)
+    credited = await _credited(session, [i.id for i in invoices])
     return [
         PartnerInvoice(
             **dict(Invoice.model_validate(invoice)),
-            payment=_payments(invoice, by_invoice[invoice.id]),
+            payment=_payments(invoice, by_invoice[invoice.id], credited.get(invoice.id, 0)),
         )
         for invoice in invoices
     ]
+
+
+async def _credited(session: AsyncSession, invoice_ids: list[str]) -> dict[str, int]:
+    """Per invoice, what its credit memos posted to the ERP credit, tax included."""
+    if not invoice_ids:
+        return {}
+    rows = await session.execute(
+        select(CreditMemoRow.invoice_id, func.sum(CreditMemoRow.erp_total_including_tax))
+        .where(
+            CreditMemoRow.invoice_id.in_(invoice_ids),
+            CreditMemoRow.status == CreditMemoStatus.POSTED,
+        )
+        .group_by(CreditMemoRow.invoice_id)
+    )
+    return {invoice_id: int(total or 0) for invoice_id, total in rows.tuples()}
 
 
 async def list_invoices(

@@ -39,7 +39,12 @@ class InvoicePayments(OutputModel):
     )
     amount_paid: int = Field(description="Applied in the ERP, in minor units.")
     amount_pending: int = Field(description="Recorded, not yet applied in the ERP.")
-    amount_due: int = Field(description="Total less the amount paid, never below zero.")
+    amount_credited: int = Field(
+        description="Credited by credit memos posted to the ERP, tax included, in minor units."
+    )
+    amount_due: int = Field(
+        description="Total less the amount paid and the amount credited, never below zero."
+    )
     payments: list[InvoicePayment] = Field(description="Oldest first.")
 
 

@@ -55,7 +55,7 @@ from process_apis.entitlements import service as entitlements
 from process_apis.entitlements.features import support_tier
 from process_apis.errors import CustomerNotActive, UnknownReference
 from process_apis.references import billing_key, save_refs
-from process_apis.runs.engine import Engine, mark_succeeded
+from process_apis.runs.engine import Engine, mark_succeeded, rejects
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunRef
@@ -107,6 +107,8 @@ class OrderPlan:
     support: dict[str, SupportTier]
     key_prefix: str
     on: date
+    # A caller waits for the answer (not a replay): a problem it can correct is not queued.
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,7 @@ class SubscriptionOrderWorkflow:
             ),
             key_prefix=f"{run.id}:{run.attempts}",
             on=utcnow().date(),
+            answered=claimed_run_id is None,
         )
 
     async def execute(self, plan: OrderPlan) -> SubscriptionResult:
@@ -239,10 +242,20 @@ class SubscriptionOrderWorkflow:
             async with self.context.sessionmaker() as session:
                 return await repository.result(session, plan.subscription_id, ref)
         except LedgergateError as error:
-            await self.engine.fail(plan.run_id, error)
+            if rejects(error, answered=plan.answered):
+                await self._withdraw(plan.subscription_id)
+            await self.engine.fail(plan.run_id, error, answered=plan.answered)
             error.extensions.setdefault("subscription_id", plan.subscription_id)
             raise
         return await self._record(plan, ordered)
+
+    async def _withdraw(self, subscription_id: str) -> None:
+        """A refused order is cancelled: it never reached billing (eligibility comes first)."""
+        async with self.context.sessionmaker.begin() as session:
+            subscription = await repository.get_subscription(session, subscription_id)
+            subscription.status = SUBSCRIPTION_STATUS.check(
+                SubscriptionStatus(subscription.status), SubscriptionStatus.CANCELED
+            )
 
     async def _run_steps(self, plan: OrderPlan) -> Ordered:
         crm, billing, handle = self.context.crm, self.context.billing, self.engine.run(plan.run_id)
