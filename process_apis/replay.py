@@ -28,6 +28,7 @@ from process_apis.payments import workflow as payments
 from process_apis.payments.inbox import BillingInbox
 from process_apis.queue import REPLAYABLE, RunNotReplayable, claim, claim_due
 from process_apis.settlements import posting as settlements
+from process_apis.settlements.schedule import SettlementSchedule
 from process_apis.subscriptions import amendment, cancellation, order
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Replayer:
         payment = payments.PaymentWorkflow(context)
         settlement = settlements.SettlementPostingWorkflow(context)
         self.inbox = BillingInbox(context)
+        self.settlement_schedule = SettlementSchedule(context)
         self.resumers: dict[str, Callable[[str], Awaitable[Any]]] = {
             posting.WORKFLOW: invoice_posting.resume,
             credit_memos.WORKFLOW: credit_memo.resume,
@@ -99,8 +101,21 @@ class Replayer:
             report.add(await self._resume(run_id, workflow))
         return report
 
+    async def settle_due_month(self) -> None:
+        """The scheduled settlement run, when a month is due; a refusal is logged, not raised."""
+        try:
+            result = await self.settlement_schedule.run_due()
+        except LedgergateError as error:
+            logger.warning("settlement.schedule.failed", extra={"error": str(error)})
+            return
+        if result is not None:
+            logger.info(
+                "settlement.schedule.ran",
+                extra={"period": result.period, "drawn_up": result.drawn_up},
+            )
+
     async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
-        """The worker loop: drain due runs, purge expired idempotency keys, sleep."""
+        """The worker loop: drain due runs, settle a due month, purge expired keys, sleep."""
         store = IdempotencyStore(
             self.context.sessionmaker, self.context.settings.idempotency_retention
         )
@@ -109,6 +124,7 @@ class Replayer:
             if inbox.consumed:
                 logger.info("billing.inbox.batch", extra={"consumed": inbox.consumed})
             report = await self.run_once()
+            await self.settle_due_month()
             if report.claimed:
                 logger.info("replay.batch", extra={"claimed": report.claimed, **report.outcomes})
             purged = await store.purge_expired()

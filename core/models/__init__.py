@@ -15,6 +15,7 @@ from core.models.payment import PaymentRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.settlement import SettlementRow
+from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
 from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
@@ -38,6 +39,7 @@ __all__ = [
     "PriceRow",
     "ProductRow",
     "SettlementRow",
+    "SettlementPeriodRow",
     "SigningKeyRow",
     "SubscriptionRow",
     "WebhookInboxRow",

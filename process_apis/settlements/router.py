@@ -63,7 +63,12 @@ async def run_settlements(
 ) -> Response:
     """Draw up one statement per partner, legal entity and currency, and journal each in the ERP.
 
-    Requires `Idempotency-Key`. Idempotent per partner and period: running a period again
+    Requires `Idempotency-Key`. A month is settled once it has ended
+    (`422 settlement-period-open` before), and for a legal entity that settles closed
+    months only once its accounting period is closed (`422 settlement-accounting-period-open`
+    when asked for that entity alone; otherwise listed in `awaiting_period_close`).
+    Commissions paid in a month already settled are a prior-period adjustment of the next
+    statement. Idempotent per legal entity and month: running a month again
     draws up nothing new and resumes the postings that did not finish. `201` statements
     drawn up, `200` none new, `202` a posting is queued; a statement whose posting failed
     for a business reason shows its failed `last_run`.
@@ -72,7 +77,10 @@ async def run_settlements(
 
     async def handle() -> Outcome:
         result = await workflow.run_period(
-            data.period, client_id=client_id, correlation_id=correlation_id
+            data.period,
+            legal_entity_id=data.legal_entity_id,
+            client_id=client_id,
+            correlation_id=correlation_id,
         )
         queued = any(
             s.last_run is not None and s.last_run.status == RunStatus.PENDING_RETRY

@@ -24,6 +24,7 @@ from system_apis.erp.schemas import (
 from tests.conftest import Gateway
 from tests.integration.test_credit_memos import open_case, posted_invoice
 from tests.integration.test_settlements import SETTLER, pay, product_invoice, run_settlements
+from tests.support.calendar import months_later
 from tests.support.invoices import ACME, US_COMPANY, invoice_body
 
 US_ENTITY = demo_id("legal_entity", 1)
@@ -72,6 +73,7 @@ async def settled(gateway: Gateway, key: str) -> dict[str, Any]:
     invoice = await posted_invoice(gateway, product_invoice())
     assert (await pay(gateway, invoice, invoice["total"], f"{key}-pay")).status_code == 201
     finance = await gateway.client_with(SETTLER, client_id="finance")
+    months_later(gateway.app)
     run = await run_settlements(finance, key)
     await finance.aclose()
     assert run.status_code == 201, run.text
