@@ -32,9 +32,9 @@ from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
 from process_apis import reconciliation
-from process_apis.queue import queue_condition
 from process_apis.reconciliation import Reconciliation
-from process_apis.replay import Replayer
+from process_apis.runs.queue import queue_condition
+from process_apis.worker import replayer, run_forever
 
 T = TypeVar("T")
 
@@ -251,9 +251,8 @@ def worker(
 
     async def run() -> None:
         async with runtime(settings) as running:
-            replayer = Replayer(running.context)
             if once:
-                report = await replayer.run_once()
+                report = await replayer(running.context).run_once()
                 console.print(f"claimed {report.claimed}: {report.outcomes}")
                 return
             stop = asyncio.Event()
@@ -261,7 +260,7 @@ def worker(
             for signal_number in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signal_number, stop.set)
             console.print(f"[bold]replay worker[/] polling every {interval} s")
-            await replayer.run_forever(interval=interval, stop=stop)
+            await run_forever(running.context, interval=interval, stop=stop)
 
     asyncio.run(run())
 
@@ -329,13 +328,13 @@ def exceptions_replay(
                 async with running.sessionmaker() as session:
                     query = select(WorkflowRunRow.id).where(queue_condition(utcnow()))
                     ids += list(await session.scalars(query.order_by(WorkflowRunRow.created_at)))
-            replayer = Replayer(running.context)
+            replay = replayer(running.context)
             outcomes: dict[str, int] = {}
             with Progress(console=console) as progress:
                 task = progress.add_task("replaying", total=len(ids))
                 for run_id in ids:
                     try:
-                        status = await replayer.replay(run_id)
+                        status = await replay.replay(run_id)
                     except LedgergateError as error:
                         status = f"skipped ({error.slug})"
                     outcomes[status] = outcomes.get(status, 0) + 1
@@ -350,7 +349,7 @@ def _close(run_id: str, status: RunStatus, note: str) -> None:
 
     async def run() -> None:
         async with runtime(settings) as running:
-            await Replayer(running.context).close(run_id, status=status, note=note, operator="cli")
+            await replayer(running.context).close(run_id, status=status, note=note, operator="cli")
 
     asyncio.run(run())
     console.print(f"{run_id} {status}")

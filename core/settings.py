@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     idempotency_retention: timedelta = Field(
         default=timedelta(hours=24), description="How long Idempotency-Key responses are kept."
     )
+    run_lease: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="How long a worker holds a running workflow run without finishing a step; "
+        "every step renews it, and a run whose lease has passed is taken over as abandoned.",
+    )
     seed_demo_data: bool | None = None
     docs_enabled: bool | None = None
     auth: AuthSettings = AuthSettings()

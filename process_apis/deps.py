@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
+from core.auth import Principal, principal_of
+from core.errors import VersionConflict
 from core.models.base import utcnow
 from core.settings import Settings
 from process_apis.cache import TtlCache
@@ -54,7 +58,7 @@ ContextDep = Annotated[ProcessContext, Depends(get_context)]
 
 
 async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
-    """One session per request; the route commits what it changed."""
+    """One session per request for reads."""
     async with context.sessionmaker() as session:
         yield session
 
@@ -62,14 +66,47 @@ async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def client_id(request: Request) -> str:
-    """The authenticated API client, or `anonymous` where the edge has not set one."""
-    return getattr(request.state, "client_id", None) or "anonymous"
+@dataclass(frozen=True)
+class Transaction:
+    """Opens the request's write transactions: committed when the block ends, rolled back on
+    an error; losing an optimistic-concurrency race is a 409 `version-conflict`."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with self.sessionmaker.begin() as session:
+                yield session
+        except StaleDataError:
+            raise VersionConflict(
+                "the object was changed by another request; read it again"
+            ) from None
 
 
-def correlation(request: Request) -> str | None:
-    return getattr(request.state, "correlation_id", None)
+def get_transaction(context: ContextDep) -> Transaction:
+    return Transaction(context.sessionmaker)
 
 
-ClientIdDep = Annotated[str, Depends(client_id)]
-CorrelationDep = Annotated[str | None, Depends(correlation)]
+TransactionDep = Annotated[Transaction, Depends(get_transaction)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asked: the API client, its principal, and the request's correlation id."""
+
+    client_id: str
+    principal: Principal
+    correlation_id: str | None
+
+
+def get_caller(request: Request) -> Caller:
+    """The caller as the edge authenticated it (`anonymous` where it set no client)."""
+    return Caller(
+        client_id=getattr(request.state, "client_id", None) or "anonymous",
+        principal=principal_of(request),
+        correlation_id=getattr(request.state, "correlation_id", None),
+    )
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

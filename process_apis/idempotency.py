@@ -1,5 +1,10 @@
 """`Idempotency-Key` for writes with financial effect (Stripe's semantics, IETF draft).
 
+Every write route takes one dependency and runs its one service call through it:
+`IdempotentWrite` (the key required: a request without one is a 400
+`idempotency-key-required`), `ReleasedIdempotentWrite` (the same, for operations a
+released contract published with the key declared optional) or `OptionalIdempotentWrite`.
+
 Keys are scoped per client. The same key with the same request replays the stored
 response (`Idempotent-Replayed: true`); with a different request it is a 422
 problem; while the first request with that key is still in flight it is a 409
@@ -16,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, update
@@ -28,7 +34,8 @@ from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from core.problems import PROBLEM_MEDIA_TYPE, error_document
-from process_apis.engine import digest
+from process_apis.deps import CallerDep, ContextDep
+from process_apis.runs.engine import digest
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +43,14 @@ LOCK_TTL = timedelta(minutes=5)
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("location", "content-type")
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Unique key per intended write; retries with the same key are safe.",
-    ),
-]
+KEY_HEADER = "Idempotency-Key"
+_KEY = Header(
+    alias=KEY_HEADER,
+    min_length=1,
+    max_length=255,
+    pattern=r"^[\x21-\x7e]+$",
+    description="Unique key per intended write; retries with the same key are safe.",
+)
 
 
 class IdempotencyKeyRequired(BadRequest):
@@ -183,17 +188,14 @@ async def run_idempotently(
     key: str | None,
     body: BaseModel | None,
     handler: Callable[[], Awaitable[Outcome]],
-    required: bool = True,
 ) -> Response:
     """Run `handler` once per (client, key); replay its stored response afterwards.
 
     Problems raised by the handler are final answers too, and are stored, except
     conflicts and server-side failures, which release the key so a retry runs again.
-    Where the key is not `required`, a request without one simply runs.
+    A request without a key (where the route lets it go without) simply runs.
     """
     if key is None:
-        if required:
-            raise IdempotencyKeyRequired("send an Idempotency-Key header with this request")
         outcome = await handler()
         return Response(
             outcome.body.model_dump_json(),
@@ -238,3 +240,76 @@ async def run_idempotently(
         client_id=client_id, key=key, status=status, headers=stored_headers, body=content
     )
     return response
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A write route's `Idempotency-Key`: `await idempotency(body, handler)` runs the handler
+    once per key and replays its answer to every retry."""
+
+    store: IdempotencyStore
+    request: Request
+    client_id: str
+    key: str | None
+
+    async def __call__(
+        self, body: BaseModel | None, handler: Callable[[], Awaitable[Outcome]]
+    ) -> Response:
+        return await run_idempotently(
+            self.store,
+            self.request,
+            client_id=self.client_id,
+            key=self.key,
+            body=body,
+            handler=handler,
+        )
+
+
+def _idempotency(
+    request: Request, context: ContextDep, caller: CallerDep, key: str | None
+) -> Idempotency:
+    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+    return Idempotency(store=store, request=request, client_id=caller.client_id, key=key)
+
+
+def required_key(
+    request: Request,
+    context: ContextDep,
+    caller: CallerDep,
+    key: Annotated[str, _KEY],
+) -> Idempotency:
+    return _idempotency(request, context, caller, key)
+
+
+def optional_key(
+    request: Request,
+    context: ContextDep,
+    caller: CallerDep,
+    key: Annotated[str | None, _KEY] = None,
+) -> Idempotency:
+    return _idempotency(request, context, caller, key)
+
+
+def released_required_key(
+    request: Request,
+    context: ContextDep,
+    caller: CallerDep,
+    key: Annotated[str | None, _KEY] = None,
+) -> Idempotency:
+    """`required_key` for the operations a released contract published with the key declared
+    optional: declaring it required there would break that release (a new major fixes it)."""
+    if key is None:
+        raise IdempotencyKeyRequired("send an Idempotency-Key header with this request")
+    return _idempotency(request, context, caller, key)
+
+
+def takes_required_key(dependant: Dependant) -> bool:
+    """Whether a route (its dependency tree) takes `IdempotentWrite`."""
+    return any(
+        sub.call is required_key or takes_required_key(sub) for sub in dependant.dependencies
+    )
+
+
+IdempotentWrite = Annotated[Idempotency, Depends(required_key)]
+OptionalIdempotentWrite = Annotated[Idempotency, Depends(optional_key)]
+ReleasedIdempotentWrite = Annotated[Idempotency, Depends(released_required_key)]

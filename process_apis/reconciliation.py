@@ -35,7 +35,7 @@ from core.models.invoice import InvoiceRow
 from core.models.settlement import SettlementRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.settlements.posting import JOURNAL_PREFIX
+from process_apis.settlements.workflow import JOURNAL_PREFIX
 from system_apis.erp.schemas import ErpLedgerEntry, ErpSalesCreditMemo, ErpSalesInvoice
 
 Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]

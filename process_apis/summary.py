@@ -22,9 +22,9 @@ from core.models.invoice import InvoiceRow
 from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.queue import queue_condition
 from process_apis.reconciliation import month_bounds
-from process_apis.settlements.posting import cycle_seconds
+from process_apis.runs.queue import queue_condition
+from process_apis.settlements.workflow import cycle_seconds
 
 
 class WorkflowFigures(BaseModel):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +20,7 @@ from app.governance.admission import SHED, Overloaded
 from core.db import DatabaseUnreachable, database_unavailable
 from core.errors import LedgergateError, VersionConflict, problem_type
 from core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
+from process_apis.idempotency import KEY_HEADER, IdempotencyKeyRequired, takes_required_key
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +87,25 @@ async def handle_ledgergate_error(request: Request, exc: Exception) -> ProblemRe
     return ProblemResponse(document, status_code=exc.status_code, headers=exc.headers or None)
 
 
+def _missing_idempotency_key(request: Request, errors: Sequence[Any]) -> bool:
+    """Whether the only fault is a write route of ours sent without its Idempotency-Key."""
+    route = request.scope.get("route")
+    return (
+        bool(errors)
+        and isinstance(route, APIRoute)
+        and takes_required_key(route.dependant)
+        and all(
+            e["type"] == "missing" and tuple(e["loc"]) == ("header", KEY_HEADER) for e in errors
+        )
+    )
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
+    if _missing_idempotency_key(request, exc.errors()):
+        return await handle_ledgergate_error(
+            request, IdempotencyKeyRequired("send an Idempotency-Key header with this request")
+        )
     if any(error["type"] == "json_invalid" for error in exc.errors()):
         status, slug, title = 400, "malformed-json", "Malformed JSON body"
         detail = "the request body is not valid JSON"

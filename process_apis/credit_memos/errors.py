@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import BusinessRuleViolation, Conflict
-
-
-class InvoiceNotPosted(BusinessRuleViolation):
-    slug = "invoice-not-posted"
-    title = "The invoice is not posted to the ERP"
+from core.errors import BusinessRuleViolation
 
 
 class CreditCurrencyMismatch(BusinessRuleViolation):
@@ -28,8 +23,3 @@ class CaseMismatch(BusinessRuleViolation):
 class EntitlementNotFound(BusinessRuleViolation):
     slug = "entitlement-not-found"
     title = "The customer has no active entitlement for the product"
-
-
-class CreditMemoInProgress(Conflict):
-    slug = "credit-memo-in-progress"
-    title = "The credit memo is being issued by another request"

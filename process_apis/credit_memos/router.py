@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from core.auth import principal_of, requires
+from core.auth import requires
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
 from core.problems import problem_responses
@@ -16,13 +16,8 @@ from process_apis.credit_memos.schemas import (
     CreditMemoResource,
 )
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep
+from process_apis.idempotency import IdempotentWrite, Outcome
 
 CreditMemoID = Annotated[
     str, Path(pattern=id_pattern("credit_memo"), examples=["cm_01jd0000000000000000000000"])
@@ -54,11 +49,9 @@ def _outcome(memo: CreditMemoResource, created: bool) -> Outcome:
 )
 async def create_credit_memo(
     data: CreditMemoCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Request a credit on a posted invoice; above the approval threshold it awaits approval.
 
@@ -70,14 +63,11 @@ async def create_credit_memo(
 
     async def handle() -> Outcome:
         memo = await workflow.request(
-            data, principal=principal_of(request), correlation_id=correlation_id
+            data, principal=caller.principal, correlation_id=caller.correlation_id
         )
         return _outcome(memo, created=True)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -104,11 +94,9 @@ async def get_credit_memo(credit_memo_id: CreditMemoID, context: ContextDep) -> 
 async def approve_credit_memo(
     credit_memo_id: CreditMemoID,
     data: CreditMemoApproval,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Approve the credit, then issue it: ERP credit memo, billing credit note, support desk.
 
@@ -119,11 +107,11 @@ async def approve_credit_memo(
 
     async def handle() -> Outcome:
         memo = await workflow.approve(
-            credit_memo_id, approver=client_id, correlation_id=correlation_id, note=data.note
+            credit_memo_id,
+            approver=caller.client_id,
+            correlation_id=caller.correlation_id,
+            note=data.note,
         )
         return _outcome(memo, created=False)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)

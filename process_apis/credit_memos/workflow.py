@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
 from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
-from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import Conflict, LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
@@ -49,27 +48,27 @@ from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis import lookups
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,
     CreditExceedsRemaining,
-    CreditMemoInProgress,
     EntitlementNotFound,
-    InvoiceNotPosted,
 )
 from process_apis.credit_memos.schemas import (
     CreditMemoCreate,
     CreditMemoResource,
     CreditReason,
 )
-from process_apis.customers.service import UnknownReference
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, fail_in_session, run_url, take_run
-from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date
+from process_apis.errors import InvoiceNotPosted, UnknownReference
+from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.schemas import RunSummary
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.schemas import RunSummary, run_url
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
 from system_apis.erp.schemas import (
     ErpDocumentStatus,
@@ -93,6 +92,18 @@ from system_apis.support.schemas import (
 
 WORKFLOW = "credit_memo"
 REVERSAL_WORKFLOW = "credit_memo_reversal"
+STEPS = (
+    "check_case",
+    "check_entitlement",
+    "create_erp_credit_memo",
+    "post_erp_credit_memo",
+    "read_erp_invoice",
+    "issue_billing_credit_note",
+    "request_service_credit",
+    "approve_service_credit",
+    "change_entitlement",
+)
+REVERSAL_STEPS = ("create_reversing_invoice", "post_reversing_invoice")
 APPROVER_SCOPE = "credit_memos:approve"
 
 SUPPORT_REASON = {
@@ -176,12 +187,21 @@ _ROW = frozenset(CreditMemoRow.__table__.columns.keys())
 class CreditMemoWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+        self.reversal = Engine(
+            context.sessionmaker, steps=REVERSAL_STEPS, lease=context.settings.run_lease
+        )
+
+    def replays(self) -> dict[str, Replay]:
+        return {
+            WORKFLOW: Replay(resume=self.resume, discard=self.discard),
+            REVERSAL_WORKFLOW: Replay(resume=self.reverse),
+        }
 
     async def read(self, credit_memo_id: str) -> CreditMemoResource:
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, credit_memo_id)
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
             return resource(memo, run)
 
     async def request(
@@ -274,14 +294,14 @@ class CreditMemoWorkflow:
         memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
         if memo.status in (CreditMemoStatus.POSTED, CreditMemoStatus.REJECTED):
             return
-        posted = await repository.succeeded_step(session, run.id, "post_erp_credit_memo")
+        posted = await succeeded_step(session, run.id, "post_erp_credit_memo")
         if posted is None:
             memo.status = CREDIT_MEMO_STATUS.check(
                 CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
             )
             return
-        billing = await repository.succeeded_step(session, run.id, "issue_billing_credit_note")
-        reversal = Engine.new_run(
+        billing = await succeeded_step(session, run.id, "issue_billing_credit_note")
+        reversal = self.engine.new_run(
             workflow=REVERSAL_WORKFLOW,
             subject_id=memo.id,
             params={
@@ -307,7 +327,7 @@ class CreditMemoWorkflow:
     ) -> CreditPlan | CreditMemoResource:
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, credit_memo_id, for_update=True)
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
             if memo.status == CreditMemoStatus.POSTED:
                 return resource(memo, run)
             if run is not None and run.status == RunStatus.DISCARDED:
@@ -320,7 +340,7 @@ class CreditMemoWorkflow:
                 memo.approved_at = utcnow()
             elif memo.status != CreditMemoStatus.APPROVED:
                 CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
-            run = take_run(
+            run = self.engine.take(
                 session,
                 run,
                 workflow=WORKFLOW,
@@ -329,19 +349,12 @@ class CreditMemoWorkflow:
                 correlation_id=correlation_id,
                 client_id=memo.requested_by,
                 claimed_run_id=claimed_run_id,
-                busy=lambda busy_run: CreditMemoInProgress(
-                    f"run {busy_run.id} is issuing credit memo {memo.id} now"
-                ),
             )
-            invoice = await invoices.get_invoice(session, memo.invoice_id)
+            invoice = await lookups.get_invoice(session, memo.invoice_id)
             customer = await session.get_one(CustomerRow, memo.customer_id)
             legal_entity = await get_legal_entity(session, memo.legal_entity_id)
             try:
-                posting_date = resolve_posting_date(
-                    date.today(),
-                    periods=list(legal_entity.periods),
-                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
-                )
+                posting_date = posting_date_for(legal_entity, date.today())
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
@@ -397,11 +410,9 @@ class CreditMemoWorkflow:
 
     async def _run_steps(self, plan: CreditPlan) -> CreditOutcome:
         erp, support, company = self.context.erp, self.context.support, plan.company_id
-        step = self.engine.step
+        step = self.engine.run(plan.run_id).step
         case = await step(
-            plan.run_id,
             "check_case",
-            1,
             lambda: support.get_case(plan.case_id),
             request={"case_id": plan.case_id},
             backend_ref=lambda found: found.id,
@@ -411,9 +422,7 @@ class CreditMemoWorkflow:
         entitlement = None
         if plan.entitlement_product_id is not None:
             held = await step(
-                plan.run_id,
                 "check_entitlement",
-                2,
                 lambda: support.list_entitlements(plan.customer_id),
                 request={"customer_id": plan.customer_id},
             )
@@ -433,9 +442,7 @@ class CreditMemoWorkflow:
                 )
         key = plan.credit_memo_id
         draft = await step(
-            plan.run_id,
             "create_erp_credit_memo",
-            3,
             lambda: erp.create_sales_credit_memo(company, plan.document),
             request=plan.document,
             downstream_key=key,
@@ -443,9 +450,7 @@ class CreditMemoWorkflow:
         )
         try:
             posted = await step(
-                plan.run_id,
                 "post_erp_credit_memo",
-                4,
                 lambda: erp.post_sales_credit_memo(company, draft.id),
                 request={"credit_memo_id": draft.id},
                 downstream_key=key,
@@ -463,9 +468,7 @@ class CreditMemoWorkflow:
         note = None
         if plan.billing_invoice_id is not None:
             note = await step(
-                plan.run_id,
                 "issue_billing_credit_note",
-                6,
                 lambda: self._credit_note(plan, posted.total_including_tax),
                 request={
                     "invoice_id": plan.billing_invoice_id,
@@ -475,9 +478,7 @@ class CreditMemoWorkflow:
                 backend_ref=lambda issued: issued.id,
             )
         requested = await step(
-            plan.run_id,
             "request_service_credit",
-            7,
             lambda: self._service_credit(plan),
             request=plan.service_credit,
             downstream_key=key,
@@ -488,9 +489,7 @@ class CreditMemoWorkflow:
             decision=ServiceCreditOutcome.APPROVED, note=f"{key}: credit memo posted in the ERP"
         )
         credit = await step(
-            plan.run_id,
             "approve_service_credit",
-            8,
             lambda: support.decide_service_credit(requested.id, decision),
             request=decision,
             downstream_key=requested.id,
@@ -500,9 +499,7 @@ class CreditMemoWorkflow:
         if entitlement is not None and plan.entitlement_tier is not None:
             tier = plan.entitlement_tier
             changed = await step(
-                plan.run_id,
                 "change_entitlement",
-                9,
                 lambda: support.change_entitlement_tier(entitlement.id, tier),
                 request={"entitlement_id": entitlement.id, "tier": tier.value},
                 downstream_key=entitlement.id,
@@ -514,10 +511,8 @@ class CreditMemoWorkflow:
         self, plan: CreditPlan, draft: ErpSalesCreditMemo, error: BackendBusinessError
     ) -> None:
         """Name the usual refusal: a credit over what the posted invoice still owes."""
-        invoice: ErpSalesInvoice = await self.engine.step(
-            plan.run_id,
+        invoice: ErpSalesInvoice = await self.engine.run(plan.run_id).step(
             "read_erp_invoice",
-            5,
             lambda: self.context.erp.get_sales_invoice(plan.company_id, plan.erp_invoice_id),
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
@@ -571,7 +566,7 @@ class CreditMemoWorkflow:
             memo.erp_total_including_tax = outcome.erp_memo.total_including_tax
             memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
             memo.support_ref = outcome.service_credit.id
-            Engine.mark_succeeded(run, _acknowledgement(outcome))
+            mark_succeeded(run, _acknowledgement(outcome))
             await session.commit()
             return resource(memo, run)
 
@@ -582,16 +577,12 @@ class CreditMemoWorkflow:
         async with self.context.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id, with_for_update=True)
             memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
-            Engine.resume(run, correlation_id=None)
-            invoice = await invoices.get_invoice(session, memo.invoice_id)
+            self.reversal.resume(run, correlation_id=None)
+            invoice = await lookups.get_invoice(session, memo.invoice_id)
             customer = await session.get_one(CustomerRow, memo.customer_id)
             legal_entity = await get_legal_entity(session, memo.legal_entity_id)
             try:
-                posting_date = resolve_posting_date(
-                    date.today(),
-                    periods=list(legal_entity.periods),
-                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
-                )
+                posting_date = posting_date_for(legal_entity, date.today())
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
@@ -612,7 +603,7 @@ class CreditMemoWorkflow:
         try:
             document = await self._reverse_steps(plan)
         except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
+            await self.reversal.defer(plan.run_id, error)
             return
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
@@ -625,7 +616,7 @@ class CreditMemoWorkflow:
             memo.status = CREDIT_MEMO_STATUS.check(
                 CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
             )
-            Engine.mark_succeeded(
+            mark_succeeded(
                 run,
                 {
                     "reversing_invoice_id": document.id,
@@ -643,19 +634,16 @@ class CreditMemoWorkflow:
             plan.company_id,
             plan.document.external_document_number,
         )
-        draft = await self.engine.step(
-            plan.run_id,
+        handle = self.reversal.run(plan.run_id)
+        draft = await handle.step(
             "create_reversing_invoice",
-            1,
             lambda: erp.create_sales_invoice(company, plan.document),
             request=plan.document,
             downstream_key=key,
             backend_ref=lambda document: document.id,
         )
-        return await self.engine.step(
-            plan.run_id,
+        return await handle.step(
             "post_reversing_invoice",
-            2,
             lambda: erp.post_sales_invoice(company, draft.id),
             request={"document_id": draft.id},
             downstream_key=key,

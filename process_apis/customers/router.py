@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
-from sqlalchemy.orm.exc import StaleDataError
+from fastapi import APIRouter, Header, Path, Response
 
 from core.auth import requires
 from core.canonical.parties import CustomerCreate
-from core.errors import VersionConflict
 from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.customers import service
-from process_apis.customers.runs import RunRef, RunState
 from process_apis.customers.schemas import CustomerResource, CustomerUpdate
-from process_apis.customers.sync import CustomerSyncWorkflow
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.customers.workflow import CustomerSyncWorkflow
+from process_apis.deps import CallerDep, ContextDep, SessionDep
+from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.lookups import get_customer as find_customer
+from process_apis.runs.schemas import RunState
 
 CustomerID = Annotated[str, Path(pattern=id_pattern("customer"))]
 IfMatchHeader = Annotated[
@@ -45,17 +39,13 @@ SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _outcome(
-    context: ContextDep, customer_id: str, sync: RunRef, *, synced_status: int
-) -> Outcome:
+def _outcome(customer: CustomerResource, *, synced_status: int) -> Outcome:
     """The customer as saved now: `synced_status`, or 202 pointing at the queued run."""
-    async with context.sessionmaker() as session:
-        customer = await service.get_customer(session, customer_id)
-        resource = CustomerResource.model_validate(customer).model_copy(update={"sync": sync})
     headers = {"ETag": service.etag(customer.version)}
-    if sync.state == RunState.PENDING_RETRY:
-        return Outcome(202, resource, {**headers, "Location": sync.run_url})
-    return Outcome(synced_status, resource, {**headers, "Location": f"/v1/customers/{customer_id}"})
+    if customer.sync is not None and customer.sync.state == RunState.PENDING_RETRY:
+        return Outcome(202, customer, {**headers, "Location": customer.sync.run_url})
+    location = f"/v1/customers/{customer.id}"
+    return Outcome(synced_status, customer, {**headers, "Location": location})
 
 
 @router.post(
@@ -69,38 +59,22 @@ async def _outcome(
 )
 async def create_customer(
     data: CustomerCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Register a customer of a legal entity and sync it to billing and the ERP.
 
-    An `Idempotency-Key` makes a retry safe. `201` synced, `202` saved with its sync queued.
+    Requires `Idempotency-Key`. `201` synced, `202` saved with its sync queued.
     """
-    workflow = CustomerSyncWorkflow(context)
 
     async def handle() -> Outcome:
-        async with context.sessionmaker() as session:
-            customer = await service.create_customer(session, data=data)
-            plan = await workflow.start(
-                session, customer, client_id=client_id, correlation_id=correlation_id
-            )
-            await session.commit()
-        sync = await workflow.execute(plan)
-        return await _outcome(context, customer.id, sync, synced_status=201)
+        customer = await CustomerSyncWorkflow(context).create(
+            data, client_id=caller.client_id, correlation_id=caller.correlation_id
+        )
+        return _outcome(customer, synced_status=201)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store,
-        request,
-        client_id=client_id,
-        key=idempotency_key,
-        body=data,
-        handler=handle,
-        required=False,
-    )
+    return await idempotency(data, handle)
 
 
 @router.patch(
@@ -117,47 +91,28 @@ async def create_customer(
 async def update_customer(
     customer_id: CustomerID,
     data: CustomerUpdate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
     if_match: IfMatchHeader = None,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Change a customer's name, email, status or partner and sync it to billing and the ERP.
 
-    An `Idempotency-Key` makes a retry safe; `If-Match` with the version read makes it conditional
+    Requires `Idempotency-Key`; `If-Match` with the version read makes it conditional
     (`412` when the customer changed since). `200` synced, `202` saved with its sync queued.
     """
-    workflow = CustomerSyncWorkflow(context)
 
     async def handle() -> Outcome:
-        async with context.sessionmaker() as session:
-            customer = await service.update_customer(
-                session, customer_id, data=data, if_match=if_match
-            )
-            plan = await workflow.start(
-                session, customer, client_id=client_id, correlation_id=correlation_id
-            )
-            try:
-                await session.commit()
-            except StaleDataError:
-                raise VersionConflict(
-                    f"customer {customer_id} was changed by another request; read it again"
-                ) from None
-        sync = await workflow.execute(plan)
-        return await _outcome(context, customer_id, sync, synced_status=200)
+        customer = await CustomerSyncWorkflow(context).update(
+            customer_id,
+            data,
+            if_match=if_match,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
+        )
+        return _outcome(customer, synced_status=200)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store,
-        request,
-        client_id=client_id,
-        key=idempotency_key,
-        body=data,
-        handler=handle,
-        required=False,
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -172,6 +127,6 @@ async def get_customer(
     customer_id: CustomerID, session: SessionDep, response: Response
 ) -> CustomerResource:
     """One customer with its backend cross-references; its `ETag` is its version."""
-    customer = await service.get_customer(session, customer_id)
+    customer = await find_customer(session, customer_id)
     response.headers["ETag"] = service.etag(customer.version)
     return CustomerResource.model_validate(customer)

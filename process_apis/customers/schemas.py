@@ -6,7 +6,7 @@ from pydantic import EmailStr, Field
 
 from core.canonical.base import InputModel, ShortText
 from core.canonical.parties import Customer, CustomerStatus
-from process_apis.customers.runs import RunRef
+from process_apis.runs.schemas import RunRef
 
 
 class CustomerUpdate(InputModel):

@@ -6,17 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import CUSTOMER_STATUS, CustomerCreate, CustomerStatus
-from core.errors import BusinessRuleViolation, Conflict, LedgergateError, NotFound
+from core.errors import Conflict, LedgergateError, NotFound
 from core.ids import new_id
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.partner import PartnerRow
 from process_apis.customers.schemas import CustomerUpdate
-
-
-class UnknownReference(BusinessRuleViolation):
-    slug = "unknown-reference"
-    title = "The request refers to an object that does not exist"
+from process_apis.errors import UnknownReference
 
 
 class DuplicateErpNumber(Conflict):
@@ -52,13 +48,6 @@ async def create_customer(session: AsyncSession, *, data: CustomerCreate) -> Cus
     )
     session.add(customer)
     await session.flush()
-    return customer
-
-
-async def get_customer(session: AsyncSession, customer_id: str) -> CustomerRow:
-    customer = await session.get(CustomerRow, customer_id)
-    if customer is None:
-        raise NotFound(f"no customer {customer_id}")
     return customer
 
 

@@ -10,12 +10,12 @@ from core.auth import requires
 from core.canonical.subscriptions import Entitlement, EntitlementStatus
 from core.ids import id_pattern
 from core.problems import problem_responses
-from process_apis.customers.runs import RunState
-from process_apis.customers.service import get_customer
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
+from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.entitlements import service
-from process_apis.entitlements.resync import EntitlementResyncWorkflow
 from process_apis.entitlements.schemas import EntitlementList, EntitlementResync
+from process_apis.entitlements.workflow import EntitlementResyncWorkflow
+from process_apis.lookups import get_customer
+from process_apis.runs.schemas import RunState
 
 CustomerID = Annotated[str, Path(pattern=id_pattern("customer"))]
 
@@ -60,13 +60,12 @@ async def list_entitlements(
 async def resync_entitlements(
     customer_id: CustomerID,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
+    caller: CallerDep,
     response: Response,
 ) -> EntitlementResync:
     """Re-derive the entitlements from the subscriptions and bring the desk in line; idempotent."""
     result = await EntitlementResyncWorkflow(context).resync(
-        customer_id, client_id=client_id, correlation_id=correlation_id
+        customer_id, client_id=caller.client_id, correlation_id=caller.correlation_id
     )
     if result.run.state == RunState.PENDING_RETRY:
         response.status_code = 202

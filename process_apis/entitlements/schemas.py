@@ -6,7 +6,7 @@ from pydantic import Field
 
 from core.canonical.base import OutputModel
 from core.canonical.subscriptions import Entitlement
-from process_apis.customers.runs import RunRef
+from process_apis.runs.schemas import RunRef
 
 
 class EntitlementList(OutputModel):

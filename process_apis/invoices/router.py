@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel
 
-from core.auth import principal_of, requires
+from core.auth import requires
 from core.canonical.documents import InvoiceCreate
 from core.ids import id_pattern
 from core.problems import problem_responses
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
+from process_apis.idempotency import OptionalIdempotentWrite, Outcome, ReleasedIdempotentWrite
 from process_apis.invoices import service
-from process_apis.invoices.posting import InvoicePostingWorkflow
 from process_apis.invoices.schemas import (
     InvoiceResource,
     PostingCreate,
@@ -33,6 +28,13 @@ InvoiceID = Annotated[
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
 
+def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Outcome:
+    """`201` posted now, `200` posted before, `202` queued (pointing at its run)."""
+    if result.state == PostingState.PENDING_RETRY:
+        return Outcome(202, body, {"Location": result.run_url})
+    return Outcome(200 if result.already_posted else 201, body, {"Location": location})
+
+
 @router.post(
     "",
     response_model=InvoiceResource,
@@ -42,16 +44,22 @@ router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
     openapi_extra={"x-successor-version": "/v2/invoices"},
     dependencies=[requires("invoices:write")],
     summary="Register an invoice",
-    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 async def create_invoice(
-    data: InvoiceCreate, session: SessionDep, response: Response
-) -> InvoiceResource:
-    """Register an invoice; its lines must add up to its totals. It is not yet in the ERP."""
-    invoice = await service.create_invoice(session, data=data)
-    await session.commit()
-    response.headers["Location"] = f"/v1/invoices/{invoice.id}"
-    return await service.get_invoice_resource(session, invoice.id)
+    data: InvoiceCreate, transaction: TransactionDep, idempotency: OptionalIdempotentWrite
+) -> Response:
+    """Register an invoice; its lines must add up to its totals. It is not yet in the ERP.
+
+    An `Idempotency-Key` makes a retry safe: it answers the invoice the key registered.
+    """
+
+    async def handle() -> Outcome:
+        async with transaction() as session:
+            invoice = await service.register_invoice(session, data=data)
+        return Outcome(201, invoice, {"Location": f"/v1/invoices/{invoice.id}"})
+
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -90,33 +98,20 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceReso
 async def post_invoice(
     invoice_id: InvoiceID,
     data: PostingCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: ReleasedIdempotentWrite,
 ) -> Response:
     """Post the invoice to the ERP: period, tax and customer checks, then the ERP document.
 
     Requires `Idempotency-Key`. `201` posted now, `200` was already posted, `202`
     the ERP is unreachable and the run is queued (never half-posted).
     """
-    workflow = InvoicePostingWorkflow(context)
 
     async def handle() -> Outcome:
-        result = await workflow.post(
-            invoice_id=invoice_id,
-            request=data,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            principal=principal_of(request),
+        result = await service.post_invoice(
+            context, invoice_id=invoice_id, request=data, caller=caller
         )
-        if result.state == PostingState.PENDING_RETRY:
-            return Outcome(202, result, {"Location": result.run_url})
-        status = 200 if result.already_posted else 201
-        return Outcome(status, result, {"Location": f"/v1/invoices/{invoice_id}"})
+        return posting_outcome(result, result, f"/v1/invoices/{invoice_id}")
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)

@@ -1,4 +1,4 @@
-"""Invoice registration and reads."""
+"""Invoice registration, reads, and the entry to their posting."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
-from process_apis.customers.service import UnknownReference
-from process_apis.invoices import repository
-from process_apis.invoices.errors import CurrencyMismatch, CustomerNotActive
-from process_apis.invoices.posting import WORKFLOW
-from process_apis.invoices.schemas import InvoiceResource
+from process_apis.deps import Caller, ProcessContext
+from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.invoices.errors import CurrencyMismatch
+from process_apis.invoices.schemas import InvoiceResource, PostingCreate, PostingResult
+from process_apis.invoices.workflow import WORKFLOW, InvoicePostingWorkflow
+from process_apis.lookups import get_invoice
+from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary
 
 
@@ -85,7 +87,26 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
 
 async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> InvoiceResource:
     """The invoice, its lines, its posting acknowledgement and its latest posting run."""
-    invoice = await repository.get_invoice(session, invoice_id)
-    run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+    invoice = await get_invoice(session, invoice_id)
+    run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
     last_run = RunSummary.model_validate(run) if run is not None else None
     return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})
+
+
+async def register_invoice(session: AsyncSession, *, data: InvoiceCreate) -> InvoiceResource:
+    """`create_invoice`, answered as the resource a caller reads back."""
+    invoice = await create_invoice(session, data=data)
+    return await get_invoice_resource(session, invoice.id)
+
+
+async def post_invoice(
+    context: ProcessContext, *, invoice_id: str, request: PostingCreate, caller: Caller
+) -> PostingResult:
+    """Post the invoice to the ERP (every API version's one entry to the posting workflow)."""
+    return await InvoicePostingWorkflow(context).post(
+        invoice_id=invoice_id,
+        request=request,
+        client_id=caller.client_id,
+        correlation_id=caller.correlation_id,
+        principal=caller.principal,
+    )

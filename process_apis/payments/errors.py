@@ -20,11 +20,6 @@ class PaymentExceedsRemaining(BusinessRuleViolation):
     title = "The payment is more than the invoice still owes"
 
 
-class PaymentInProgress(Conflict):
-    slug = "payment-in-progress"
-    title = "The payment is being applied by another request"
-
-
 class PaymentInLedger(Conflict):
     slug = "payment-in-ledger"
     title = "The payment is applied in the ERP and cannot be given up"

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from core.auth import requires
 from core.ids import id_pattern
 from core.models.payment import PaymentStatus
 from core.problems import problem_responses
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep
+from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.payments.schemas import PaymentCreate, PaymentResource
 from process_apis.payments.workflow import PaymentWorkflow
 
@@ -48,11 +43,9 @@ router = APIRouter(tags=["payments"])
 async def create_payment(
     invoice_id: InvoiceID,
     data: PaymentCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Apply a payment to the posted invoice in the ERP and rate the partner's commission.
 
@@ -63,16 +56,13 @@ async def create_payment(
 
     async def handle() -> Outcome:
         payment = await workflow.record(
-            invoice_id, data, client_id=client_id, correlation_id=correlation_id
+            invoice_id, data, client_id=caller.client_id, correlation_id=caller.correlation_id
         )
         if payment.status == PaymentStatus.RECORDED:
             return Outcome(202, payment, {"Location": payment.run_url or ""})
         return Outcome(201, payment, {"Location": f"/v1/payments/{payment.id}"})
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(

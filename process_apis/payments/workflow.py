@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
-from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError, NotFound
 from core.ids import new_id
 from core.models.base import utcnow
@@ -37,12 +36,10 @@ from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
 from core.models.workflow_run import WorkflowRunRow
-from process_apis.credit_memos.errors import InvoiceNotPosted
-from process_apis.credit_memos.repository import succeeded_step
+from process_apis import lookups
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, fail_in_session, run_url, take_run
-from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date
+from process_apis.errors import InvoiceNotPosted
+from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
@@ -50,10 +47,12 @@ from process_apis.payments.errors import (
     PaymentCurrencyMismatch,
     PaymentExceedsRemaining,
     PaymentInLedger,
-    PaymentInProgress,
 )
 from process_apis.payments.schemas import CommissionLine, PaymentCreate, PaymentResource
-from process_apis.runs.schemas import RunSummary
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.schemas import RunSummary, run_url
 from system_apis.crm.schemas import CrmRateCardVersion, PartnerEligibility
 from system_apis.erp.schemas import (
     ErpCustomerPayment,
@@ -64,6 +63,14 @@ from system_apis.erp.schemas import (
 from system_apis.errors import BackendBusinessError, BackendTransientError
 
 WORKFLOW = "payment"
+STEPS = (
+    "ensure_payment_journal",
+    "apply_payment",
+    "read_erp_invoice",
+    "get_partner",
+    "get_commission_plan",
+    "check_eligibility",
+)
 
 
 @dataclass(frozen=True)
@@ -106,14 +113,17 @@ def check_payable(invoice: InvoiceRow, *, currency: str) -> None:
 class PaymentWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def read(self, payment_id: str) -> PaymentResource:
         async with self.context.sessionmaker() as session:
             payment = await session.get(PaymentRow, payment_id)
             if payment is None:
                 raise NotFound(f"no payment {payment_id}")
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
             lines = (
                 await session.scalars(
                     select(CommissionLineRow)
@@ -136,7 +146,7 @@ class PaymentWorkflow:
     ) -> PaymentResource:
         """Record a payment received against a posted invoice, and apply it."""
         async with self.context.sessionmaker() as session:
-            invoice = await invoices.get_invoice(session, invoice_id)
+            invoice = await lookups.get_invoice(session, invoice_id)
             check_payable(invoice, currency=data.currency)
             payment = PaymentRow(
                 id=new_id("payment"),
@@ -215,10 +225,10 @@ class PaymentWorkflow:
     ) -> PaymentPlan | None:
         async with self.context.sessionmaker() as session:
             payment = await session.get_one(PaymentRow, payment_id, with_for_update=True)
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
             if payment.status != PaymentStatus.RECORDED:
                 return None
-            run = take_run(
+            run = self.engine.take(
                 session,
                 run,
                 workflow=WORKFLOW,
@@ -227,20 +237,13 @@ class PaymentWorkflow:
                 correlation_id=correlation_id,
                 client_id=client_id,
                 claimed_run_id=claimed_run_id,
-                busy=lambda busy_run: PaymentInProgress(
-                    f"run {busy_run.id} is applying payment {payment.id} now"
-                ),
             )
-            invoice = await invoices.get_invoice(session, payment.invoice_id)
+            invoice = await lookups.get_invoice(session, payment.invoice_id)
             customer = await session.get_one(CustomerRow, payment.customer_id)
             legal_entity = await get_legal_entity(session, payment.legal_entity_id)
             try:
                 check_payable(invoice, currency=payment.currency)
-                posting_date = resolve_posting_date(
-                    payment.paid_on,
-                    periods=list(legal_entity.periods),
-                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
-                )
+                posting_date = posting_date_for(legal_entity, payment.paid_on)
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
@@ -293,12 +296,10 @@ class PaymentWorkflow:
             self.context.erp,
             self.context.crm,
             plan.company_id,
-            self.engine.step,
+            self.engine.run(plan.run_id).step,
         )
         journal = await step(
-            plan.run_id,
             "ensure_payment_journal",
-            1,
             lambda: erp.ensure_customer_payment_journal(company, plan.journal),
             request=plan.journal,
             downstream_key=plan.journal.code,
@@ -306,9 +307,7 @@ class PaymentWorkflow:
         )
         try:
             applied = await step(
-                plan.run_id,
                 "apply_payment",
-                2,
                 lambda: erp.apply_customer_payment(company, journal.id, plan.payment),
                 request=plan.payment,
                 downstream_key=plan.payment_id,
@@ -324,9 +323,7 @@ class PaymentWorkflow:
                 ) from error
             raise
         invoice = await step(
-            plan.run_id,
             "read_erp_invoice",
-            3,
             lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
@@ -335,28 +332,22 @@ class PaymentWorkflow:
         if partner_id is None or not plan.lines:
             return PaymentOutcome(applied, invoice, None, [])
         partner = await step(
-            plan.run_id,
             "get_partner",
-            4,
             lambda: crm.get_partner(partner_id),
             request={"partner_id": partner_id},
             backend_ref=lambda found: found.commission_plan,
         )
         commission_plan = await step(
-            plan.run_id,
             "get_commission_plan",
-            5,
             lambda: crm.get_commission_plan(partner.commission_plan),
             request={"code": partner.commission_plan},
             backend_ref=lambda found: found.code,
         )
         version: CrmRateCardVersion | None = commission_plan.version_on(plan.paid_on)
         eligibility: dict[str, PartnerEligibility] = {}
-        for sequence, tier in enumerate(sorted({line.product_tier for line in plan.lines}), 6):
+        for tier in sorted({line.product_tier for line in plan.lines}):
             eligibility[tier] = await step(
-                plan.run_id,
                 f"check_eligibility:{tier}",
-                sequence,
                 partial(
                     crm.check_eligibility,
                     partner_id,
@@ -379,7 +370,7 @@ class PaymentWorkflow:
     async def _record(self, plan: PaymentPlan, outcome: PaymentOutcome) -> None:
         async with self.context.sessionmaker() as session:
             payment = await session.get_one(PaymentRow, plan.payment_id, with_for_update=True)
-            invoice = await invoices.get_invoice(session, payment.invoice_id, for_update=True)
+            invoice = await lookups.get_invoice(session, payment.invoice_id, for_update=True)
             customer = await session.get_one(CustomerRow, payment.customer_id)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             payment.status = PaymentStatus.APPLIED
@@ -424,7 +415,7 @@ class PaymentWorkflow:
                 for line in outcome.rated
                 if line.invoice_line_id not in present
             )
-            Engine.mark_succeeded(run, _acknowledgement(outcome))
+            mark_succeeded(run, _acknowledgement(outcome))
             await session.commit()
 
 

@@ -10,7 +10,7 @@ from core.auth import requires
 from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.deps import SessionDep
-from process_apis.engine import get_run
+from process_apis.runs.repository import get_run
 from process_apis.runs.schemas import Run
 
 RunID = Annotated[

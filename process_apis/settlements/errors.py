@@ -15,11 +15,6 @@ class SettlementRunInProgress(Conflict):
     title = "Another run is drawing up this period's statements"
 
 
-class SettlementInProgress(Conflict):
-    slug = "settlement-in-progress"
-    title = "The settlement is being posted by another request"
-
-
 class SettlementVoid(Conflict):
     slug = "settlement-void"
     title = "The settlement was voided"

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from core.auth import requires
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from core.problems import problem_responses
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep, SessionDep
+from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.settlements import service
-from process_apis.settlements.posting import SettlementPostingWorkflow
 from process_apis.settlements.schemas import (
     LineageEntry,
     SettlementResource,
     SettlementRunCreate,
     SettlementRunResult,
 )
+from process_apis.settlements.workflow import SettlementPostingWorkflow
 
 SettlementID = Annotated[
     str, Path(pattern=id_pattern("settlement"), examples=["stl_01jd0000000000000000000000"])
@@ -55,11 +50,9 @@ router = APIRouter(prefix="/v1", tags=["settlements"])
 )
 async def run_settlements(
     data: SettlementRunCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Draw up one statement per partner, legal entity and currency, and journal each in the ERP.
 
@@ -79,8 +72,8 @@ async def run_settlements(
         result = await workflow.run_period(
             data.period,
             legal_entity_id=data.legal_entity_id,
-            client_id=client_id,
-            correlation_id=correlation_id,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
         )
         queued = any(
             s.last_run is not None and s.last_run.status == RunStatus.PENDING_RETRY
@@ -89,10 +82,7 @@ async def run_settlements(
         status = 202 if queued else 201 if result.drawn_up else 200
         return Outcome(status, result)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(

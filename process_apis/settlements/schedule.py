@@ -10,16 +10,20 @@ settle a commission twice.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from core.errors import LedgergateError
 from core.models.settlement_period import SettlementPeriodRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import list_legal_entities
-from process_apis.settlements.posting import SettlementPostingWorkflow
 from process_apis.settlements.schemas import SettlementRunResult, period_bounds
 from process_apis.settlements.service import awaits_period_close
+from process_apis.settlements.workflow import SettlementPostingWorkflow
+
+logger = logging.getLogger(__name__)
 
 SCHEDULER = "settlement-schedule"
 
@@ -69,3 +73,16 @@ class SettlementSchedule:
         return await SettlementPostingWorkflow(self.context).run_period(
             period, client_id=SCHEDULER, correlation_id=None
         )
+
+    async def settle_due_month(self) -> None:
+        """The worker's turn: settle the due month, if any; a refusal is logged, not raised."""
+        try:
+            result = await self.run_due()
+        except LedgergateError as error:
+            logger.warning("settlement.schedule.failed", extra={"error": str(error)})
+            return
+        if result is not None:
+            logger.info(
+                "settlement.schedule.ran",
+                extra={"period": result.period, "drawn_up": result.drawn_up},
+            )

@@ -11,9 +11,8 @@ from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.customers.runs import RunRef
 from process_apis.entitlements.service import subscription_entitlements
-from process_apis.runs.schemas import RunSummary
+from process_apis.runs.schemas import RunRef, RunSummary
 from process_apis.subscriptions.schemas import SubscriptionResource, SubscriptionResult
 
 UNFINISHED = (RunStatus.RUNNING, RunStatus.PENDING_RETRY, RunStatus.FAILED)

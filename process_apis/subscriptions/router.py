@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from core.auth import requires
 from core.ids import id_pattern
 from core.problems import problem_responses
-from process_apis.customers.runs import RunState
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep, SessionDep
+from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.runs.schemas import RunState
 from process_apis.subscriptions import repository
-from process_apis.subscriptions.amendment import SubscriptionAmendmentWorkflow
-from process_apis.subscriptions.cancellation import SubscriptionCancelWorkflow
-from process_apis.subscriptions.order import SubscriptionOrderWorkflow
 from process_apis.subscriptions.schemas import (
     AmendmentCreate,
     AmendmentPreview,
@@ -31,6 +23,9 @@ from process_apis.subscriptions.schemas import (
     SubscriptionResource,
     SubscriptionResult,
 )
+from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
+from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelWorkflow
+from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
 
 SubscriptionID = Annotated[
     str, Path(pattern=id_pattern("subscription"), examples=["sub_01jd0000000000000000000000"])
@@ -67,11 +62,9 @@ def _outcome(result: SubscriptionResult, done: int) -> Outcome:
 )
 async def create_subscription(
     data: SubscriptionCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Order a subscription: partner eligibility, billing, ERP customer, entitlements.
 
@@ -83,14 +76,11 @@ async def create_subscription(
 
     async def handle() -> Outcome:
         result = await workflow.order(
-            request=data, client_id=client_id, correlation_id=correlation_id
+            request=data, client_id=caller.client_id, correlation_id=caller.correlation_id
         )
         return _outcome(result, 201)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -136,11 +126,9 @@ async def preview_amendment(
 async def amend_subscription(
     subscription_id: SubscriptionID,
     data: AmendmentCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Change price and/or quantity now: billing prorates, the ERP posts the adjustment,
     the support desk gets the new tier.
@@ -152,14 +140,11 @@ async def amend_subscription(
 
     async def handle() -> Outcome:
         result = await workflow.amend(
-            subscription_id, data, client_id=client_id, correlation_id=correlation_id
+            subscription_id, data, client_id=caller.client_id, correlation_id=caller.correlation_id
         )
         return _outcome(result, 201)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)
 
 
 @router.post(
@@ -173,11 +158,9 @@ async def amend_subscription(
 async def cancel_subscription(
     subscription_id: SubscriptionID,
     data: CancellationCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
 ) -> Response:
     """Cancel now in billing and revoke the entitlements it granted.
 
@@ -187,11 +170,8 @@ async def cancel_subscription(
 
     async def handle() -> Outcome:
         result = await workflow.cancel(
-            subscription_id, data, client_id=client_id, correlation_id=correlation_id
+            subscription_id, data, client_id=caller.client_id, correlation_id=caller.correlation_id
         )
         return _outcome(result, 200)
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)

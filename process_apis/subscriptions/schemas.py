@@ -11,8 +11,7 @@ from pydantic import Field, model_validator
 from core.canonical.base import InputModel, OutputModel
 from core.canonical.subscriptions import Entitlement, Subscription
 from core.ids import id_pattern
-from process_apis.customers.runs import RunRef
-from process_apis.runs.schemas import RunSummary
+from process_apis.runs.schemas import RunRef, RunSummary
 
 Quantity = Annotated[int, Field(ge=1, le=10_000, description="Seats or units.")]
 

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app.seed import demo_id
-from process_apis.replay import Replayer
+from process_apis.billing_inbox import BillingInbox
 from sandboxes import stripe
 from tests.conftest import Gateway
 from tests.support.calendar import months_later
@@ -87,7 +87,7 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
     # billing's signed deliveries are in the inbox; the worker's cycle acts on them
     delivered = [e["type"] for e in billing.events if e["data"]["object"]["id"] == billed["id"]]
     assert delivered == ["invoice.finalized", "invoice.paid"]
-    report = await Replayer(gateway.app.state.process).inbox.drain()
+    report = await BillingInbox(gateway.app.state.process).drain()
     assert report.consumed == 2
     [invoice_id], [payment_id] = report.invoices, report.payments
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.seed import demo_id
-from process_apis.replay import Replayer
+from process_apis.billing_inbox import BillingInbox
 from sandboxes import stripe
 from system_apis.http import InProcessTransport
 from tests.conftest import Gateway
@@ -60,7 +60,7 @@ async def test_support_credit_after_posting_approval_credit_note_erp_and_entitle
             metadata={"ledgergate_id": invoice["id"]},
             finalize=True,
         )
-    consumed = await Replayer(gateway.app.state.process).inbox.drain()  # the worker's cycle
+    consumed = await BillingInbox(gateway.app.state.process).drain()  # the worker's cycle
     assert consumed.consumed == 1
     linked = (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()
     assert linked["refs"]["billing"] == billed["id"]

@@ -3,7 +3,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from process_apis.payments.inbox import BillingInbox
+from process_apis.billing_inbox import BillingInbox
 from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import ENTERPRISE_USD, amend, billing, ordered

@@ -14,8 +14,8 @@ from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from core.models.credit_memo import CreditMemoRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.payments.inbox import BillingInbox
-from process_apis.replay import Replayer
+from process_apis.billing_inbox import BillingInbox
+from process_apis.worker import replayer
 from sandboxes import stripe
 from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.http import InProcessTransport
@@ -360,7 +360,7 @@ async def test_a_billed_invoice_gets_a_billing_credit_note_and_a_downgrade(
             .values(status="approved", billing_ref=None, erp_ref=None, support_ref=None)
         )
         await session.commit()
-    status = await Replayer(gateway.app.state.process).replay(memo["last_run"]["id"])
+    status = await replayer(gateway.app.state.process).replay(memo["last_run"]["id"])
     assert status == "succeeded"
     assert len(gateway.backends.billing_sandbox.credit_notes) == 1
     assert len(gateway.backends.support_sandbox.service_credits) == 1
@@ -391,7 +391,7 @@ async def test_an_unreachable_desk_queues_the_run_and_the_replayer_completes_it(
     assert memo["last_run"]["error_class"] == "transient"
     switches["support"].down = False
     await _make_due(gateway, memo["last_run"]["id"])
-    report = await Replayer(gateway.app.state.process).run_once()
+    report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}
     done = (await gateway.client.get(f"/v1/credit-memos/{memo['id']}")).json()
     assert done["status"] == "posted"
@@ -405,8 +405,8 @@ async def test_discarding_before_the_erp_posted_withdraws_the_credit(gateway: Ga
     case_id = await open_case(gateway, INITECH)  # a mismatch: the run fails before any write
     failed = await request_credit(gateway.client, credit_body(invoice["id"], case_id, 100), "k")
     assert failed.status_code == 422
-    replayer = Replayer(gateway.app.state.process)
-    await replayer.close(
+    replay = replayer(gateway.app.state.process)
+    await replay.close(
         failed.json()["run_id"], status=RunStatus.DISCARDED, note="wrong case", operator="ops"
     )
     async with gateway.sessionmaker() as session:
@@ -434,11 +434,11 @@ async def test_discarding_after_the_erp_posted_reverses_the_credit(
     assert response.status_code == 202  # the ERP memo is posted; the desk is unreachable
     memo = response.json()
     assert await erp_remaining(gateway, invoice) == owed - 1089
-    replayer = Replayer(gateway.app.state.process)
-    await replayer.close(
+    replay = replayer(gateway.app.state.process)
+    await replay.close(
         memo["last_run"]["id"], status=RunStatus.DISCARDED, note="customer withdrew", operator="ops"
     )
-    report = await replayer.run_once()  # the reversal run is due at once
+    report = await replay.run_once()  # the reversal run is due at once
     assert report.outcomes == {"succeeded": 1}
     assert (await gateway.client.get(f"/v1/credit-memos/{memo['id']}")).json()["status"] == (
         "rejected"

@@ -7,7 +7,7 @@ import httpx
 
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
-from process_apis.replay import Replayer
+from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import DE_COMPANY, US_COMPANY
@@ -90,8 +90,8 @@ async def test_the_same_key_replays_the_creation(gateway: Gateway) -> None:
     assert reused.status_code == 422
     assert reused.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-reused"
     unkeyed = await gateway.client.post("/v1/customers", json=body(name="Unkeyed Ltd"))
-    assert unkeyed.status_code == 201  # the key is optional on customers (v1 contract)
-    assert "idempotent-replayed" not in unkeyed.headers
+    assert unkeyed.status_code == 400  # a customer reaches billing and the ERP: key required
+    assert unkeyed.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-required"
 
 
 async def test_an_update_reaches_the_erp_under_if_match(gateway: Gateway) -> None:
@@ -161,7 +161,7 @@ async def test_an_unreachable_erp_saves_the_customer_and_a_replay_syncs_it(
     assert (run["status"], run["error_class"]) == ("pending_retry", "transient")
 
     switches["erp"].down = False
-    status = await Replayer(gateway.app.state.process).replay(customer["sync"]["run_id"])
+    status = await replayer(gateway.app.state.process).replay(customer["sync"]["run_id"])
     assert status == "succeeded"
     synced = (await gateway.client.get(f"/v1/customers/{customer['id']}")).json()
     erp = erp_customer(gateway, US_COMPANY, customer["erp_number"])

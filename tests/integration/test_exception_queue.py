@@ -13,10 +13,10 @@ from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.engine import Engine
 from process_apis.idempotency import IdempotencyStore
-from process_apis.queue import claim_due
-from process_apis.replay import Replayer
+from process_apis.runs.engine import Engine
+from process_apis.runs.queue import claim_due
+from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import US_COMPANY, invoice_body, last_month
@@ -63,10 +63,10 @@ async def test_the_worker_replays_a_queued_posting_when_it_is_due(
 ) -> None:
     gateway, erp = await with_erp_switch(make_gateway)
     invoice_id, run_id = await queued_posting(gateway, erp, "q-1")
-    replayer = Replayer(gateway.app.state.process)
-    assert (await replayer.run_once()).claimed == 0  # not due yet: backoff
+    replay = replayer(gateway.app.state.process)
+    assert (await replay.run_once()).claimed == 0  # not due yet: backoff
     await make_due(gateway, run_id)
-    report = await replayer.run_once()
+    report = await replay.run_once()
     assert (report.claimed, report.outcomes) == (1, {"succeeded": 1})
     invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
     assert invoice["status"] == "posted"
@@ -83,7 +83,7 @@ async def test_a_run_abandoned_by_a_dead_process_is_picked_up(make_gateway: Gate
             .where(WorkflowRunRow.id == run_id)
             .values(status=RunStatus.RUNNING, next_attempt_at=utcnow() - timedelta(seconds=1))
         )
-    report = await Replayer(gateway.app.state.process).run_once()
+    report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}
     assert erp_documents(gateway, invoice_id) == 1
 
@@ -91,7 +91,7 @@ async def test_a_run_abandoned_by_a_dead_process_is_picked_up(make_gateway: Gate
 async def test_concurrent_workers_never_claim_the_same_run(gateway: Gateway) -> None:
     async with gateway.sessionmaker.begin() as session:
         for index in range(12):
-            run = Engine.new_run(
+            run = Engine(gateway.sessionmaker, steps=()).new_run(
                 workflow="invoice_posting",
                 subject_id=f"inv_{index}",
                 params={},
@@ -214,7 +214,7 @@ async def test_expired_idempotency_keys_are_purged(gateway: Gateway) -> None:
 @pytest.mark.parametrize("status", [RunStatus.SUCCEEDED, RunStatus.DISCARDED])
 async def test_finished_runs_are_not_in_the_queue(gateway: Gateway, status: RunStatus) -> None:
     async with gateway.sessionmaker.begin() as session:
-        run = Engine.new_run(
+        run = Engine(gateway.sessionmaker, steps=()).new_run(
             workflow="invoice_posting",
             subject_id="inv_x",
             params={},

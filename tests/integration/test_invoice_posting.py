@@ -10,8 +10,8 @@ import httpx
 from core.errors import PROBLEM_BASE_URI
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.engine import Engine
-from process_apis.invoices.posting import WORKFLOW
+from process_apis.invoices.workflow import WORKFLOW
+from process_apis.runs.engine import Engine
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import (
@@ -260,7 +260,7 @@ async def test_a_posting_already_running_elsewhere_is_a_409_problem(gateway: Gat
         invoice = await session.get_one(InvoiceRow, invoice_id)
         invoice.status = "posting"
         session.add(
-            Engine.new_run(
+            Engine(gateway.sessionmaker, steps=()).new_run(
                 workflow=WORKFLOW,
                 subject_id=invoice_id,
                 params={},
@@ -272,7 +272,7 @@ async def test_a_posting_already_running_elsewhere_is_a_409_problem(gateway: Gat
     response = await post(gateway, invoice_id, "key-1")
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == PROBLEM_BASE_URI + "posting-in-progress"
+    assert response.json()["type"] == PROBLEM_BASE_URI + "run-in-progress"
     assert erp_documents(gateway, invoice_id) == 0
     retry = await post(gateway, invoice_id, "key-1")  # a 409 is not stored against the key
     assert retry.status_code == 409
@@ -318,7 +318,7 @@ async def test_a_customer_with_an_unfinished_sync_is_upserted_again(
     gateway, erp = await recording_gateway(make_gateway)
     assert (await post(gateway, await register(gateway), "key-1")).status_code == 201
     async with gateway.sessionmaker() as session:  # a change of the customer waits for the ERP
-        sync = Engine.new_run(
+        sync = Engine(gateway.sessionmaker, steps=()).new_run(
             workflow="customer_sync",
             subject_id=ACME,
             params={},

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from app.seed import demo_id
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.replay import Replayer
+from process_apis.worker import replayer
 from sandboxes.faults import FAULTS_ENV, FAULTS_PATH
 from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
 from tests.support.invoices import US_COMPANY, invoice_body
@@ -72,7 +72,7 @@ async def post_all(gateway: Gateway, invoice_ids: list[str]) -> Counter[int]:
 
 async def drain(gateway: Gateway, *, rounds: int = 30) -> int:
     """Run the replay worker until the queue is empty, moving the clock past each backoff."""
-    replayer = Replayer(gateway.app.state.process)
+    replay = replayer(gateway.app.state.process)
     for round_number in range(rounds):
         async with gateway.sessionmaker.begin() as session:  # time passes
             await session.execute(
@@ -80,7 +80,7 @@ async def drain(gateway: Gateway, *, rounds: int = 30) -> int:
                 .where(WorkflowRunRow.status == RunStatus.PENDING_RETRY)
                 .values(next_attempt_at=utcnow() - timedelta(seconds=1))
             )
-        report = await replayer.run_once(limit=1000)
+        report = await replay.run_once(limit=1000)
         if report.claimed == 0:
             return round_number
     pytest.fail("the queue did not drain")

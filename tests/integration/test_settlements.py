@@ -18,9 +18,10 @@ from core.models.legal_entity import AccountingPeriodRow
 from core.models.payment import PaymentRow
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from process_apis.billing_inbox import BillingInbox
 from process_apis.deps import ProcessContext
-from process_apis.payments.inbox import BillingInbox
-from process_apis.replay import Replayer
+from process_apis.settlements.schedule import SettlementSchedule
+from process_apis.worker import replayer
 from sandboxes import stripe
 from system_apis.crm.schemas import CrmRate, CrmRateCardVersionCreate
 from system_apis.http import InProcessTransport
@@ -223,6 +224,7 @@ async def test_a_partner_without_a_deal_registration_earns_nothing_on_record(
             "currency": "USD",
             "partner_id": FABRIKAM,
         },
+        headers={"Idempotency-Key": "hooli"},
     )
     assert created.status_code == 201, created.text
     invoice = await posted_invoice(gateway, product_invoice(created.json()["id"]))
@@ -442,7 +444,7 @@ async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
     assert (settlement["status"], settlement["last_run"]["status"]) == ("approved", "pending_retry")
     switches["erp"].down = False
     await _make_due(gateway, settlement["last_run"]["id"])
-    report = await Replayer(gateway.app.state.process).run_once()
+    report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}
     posted = (await settler.get(f"/v1/settlements/{settlement['id']}")).json()
     assert posted["status"] == "posted"
@@ -466,7 +468,7 @@ async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
     switches["erp"].down = True
     queued = (await run_settlements(settler, "s1")).json()["settlements"][0]
     switches["erp"].down = False
-    await Replayer(gateway.app.state.process).close(
+    await replayer(gateway.app.state.process).close(
         queued["last_run"]["id"], status=RunStatus.DISCARDED, note="wrong period", operator="ops"
     )
     assert (await settler.get(f"/v1/settlements/{queued['id']}")).json()["status"] == "void"
@@ -529,7 +531,7 @@ async def test_a_billing_payment_for_an_unposted_invoice_waits_in_the_queue(
         f"/v1/invoices/{created['id']}/postings", json={}, headers={"Idempotency-Key": "post"}
     )
     assert posted.status_code == 201
-    status = await Replayer(gateway.app.state.process).replay(payment["last_run"]["id"])
+    status = await replayer(gateway.app.state.process).replay(payment["last_run"]["id"])
     assert status == "succeeded"
     assert erp_payments(gateway) == {payment["id"]: Decimal(created["total"]) / 100}
 
@@ -587,17 +589,17 @@ async def test_the_worker_settles_the_previous_month_on_schedule(
     gateway = await make_gateway(settlements={"schedule_day": 2})
     invoice = await posted_invoice(gateway, product_invoice())
     await pay(gateway, invoice, invoice["total"], "p1")
-    replayer = Replayer(months_later_context(gateway, 1))
-    await replayer.settle_due_month()  # the 1st: before the configured day
+    schedule = SettlementSchedule(months_later_context(gateway, 1))
+    await schedule.settle_due_month()  # the 1st: before the configured day
     async with gateway.sessionmaker() as session:
         assert await session.scalar(select(SettlementRow.id)) is None
-    replayer = Replayer(months_later_context(gateway, 1, day=2))
-    await replayer.settle_due_month()
+    schedule = SettlementSchedule(months_later_context(gateway, 1, day=2))
+    await schedule.settle_due_month()
     async with gateway.sessionmaker() as session:
         [statement] = (await session.scalars(select(SettlementRow))).all()
     assert (statement.period_start, statement.status) == (date.today().replace(day=1), "posted")
-    assert await replayer.settlement_schedule.due_period() is None  # settled: nothing to do
-    await replayer.settle_due_month()
+    assert await schedule.due_period() is None  # settled: nothing to do
+    await schedule.settle_due_month()
     async with gateway.sessionmaker() as session:
         assert len((await session.scalars(select(SettlementRow))).all()) == 1
 

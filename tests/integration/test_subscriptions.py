@@ -8,7 +8,7 @@ import httpx
 
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
-from process_apis.replay import Replayer
+from process_apis.worker import replayer
 from sandboxes.stripe import StripeState
 from sandboxes.support import DeskState
 from tests.conftest import Gateway, GatewayFactory
@@ -191,7 +191,7 @@ async def test_discarding_a_refused_order_cancels_the_subscription(gateway: Gate
     )
     assert closed.status_code == 200, closed.text
     await ops.aclose()
-    report = await Replayer(gateway.app.state.process).run_once()
+    report = await replayer(gateway.app.state.process).run_once()
     assert report.outcomes == {"succeeded": 1}  # the queued compensation
     subscription = await gateway.client.get(f"/v1/subscriptions/{refused['subscription_id']}")
     assert subscription.json()["status"] == "canceled"
@@ -228,7 +228,7 @@ async def test_an_unreachable_billing_queues_the_order_and_a_replay_completes_it
     assert desk_entitlements(gateway, INITECH) == {}
 
     switches["billing"].down = False
-    status = await Replayer(gateway.app.state.process).replay(result["run"]["run_id"])
+    status = await replayer(gateway.app.state.process).replay(result["run"]["run_id"])
     assert status == "succeeded"
     got = (await gateway.client.get(f"/v1/subscriptions/{result['subscription']['id']}")).json()
     assert got["status"] == "active"
@@ -327,7 +327,7 @@ async def test_an_unreachable_erp_queues_the_amendment_and_a_replay_completes_it
     assert blocked.json()["type"] == PROBLEM_BASE_URI + "subscription-change-pending"
 
     switches["erp"].down = False
-    status = await Replayer(gateway.app.state.process).replay(queued["amendment_id"])
+    status = await replayer(gateway.app.state.process).replay(queued["amendment_id"])
     assert status == "succeeded"
     assert erp_adjustments(gateway, queued["amendment_id"]) == (1, 0)
     invoice = await gateway.backends.erp.find_sales_invoice(US_COMPANY, queued["amendment_id"])
@@ -396,7 +396,7 @@ async def test_a_resync_repairs_the_desk_and_a_second_finds_nothing_to_do(
     assert queued.status_code == 202, queued.text
     assert queued.json()["support"] == []
     switches["support"].down = False
-    status = await Replayer(gateway.app.state.process).replay(queued.json()["run"]["run_id"])
+    status = await replayer(gateway.app.state.process).replay(queued.json()["run"]["run_id"])
     assert status == "succeeded"
     states = sorted((e.product_ref, e.active) for e in desk(gateway).entitlements.values())
     assert states == [(PRO, False), (PRO, True)]  # the drifted one stays revoked; a new grant

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from app.seed import demo_id
 from core.models.invoice import InvoiceRow
 from core.models.subscription import SubscriptionRow
-from process_apis.settlements.posting import cycle_seconds
+from process_apis.settlements.workflow import cycle_seconds
 from tests.conftest import Gateway
 from tests.support.calendar import months_later
 from tests.support.invoices import ACME, invoice_body, last_month

@@ -18,10 +18,10 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
 from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
-from process_apis.engine import get_run
-from process_apis.queue import queue_condition
-from process_apis.replay import Replayer
+from process_apis.runs.queue import queue_condition
+from process_apis.runs.repository import get_run
 from process_apis.runs.schemas import Run, RunSummary
+from process_apis.worker import replayer
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
 
@@ -115,7 +115,7 @@ async def list_exceptions(
 )
 async def replay(run_id: RunID, context: ContextDep, session: SessionDep) -> Run:
     """Run it again now; its steps find what earlier attempts already did downstream."""
-    await Replayer(context).replay(run_id)
+    await replayer(context).replay(run_id)
     return Run.model_validate(await get_run(session, run_id))
 
 
@@ -134,7 +134,7 @@ async def resolve(
     operator: Annotated[Principal, requires("ops:write")],
 ) -> Run:
     """Close a run that was fixed outside the gateway; nothing is compensated."""
-    await Replayer(context).close(
+    await replayer(context).close(
         run_id, status=RunStatus.RESOLVED, note=data.note, operator=operator.client_id
     )
     return Run.model_validate(await get_run(session, run_id))
@@ -155,7 +155,7 @@ async def discard(
     operator: Annotated[Principal, requires("ops:write")],
 ) -> Run:
     """Give a run up; its subject is compensated (a posting's invoice is open again)."""
-    await Replayer(context).close(
+    await replayer(context).close(
         run_id, status=RunStatus.DISCARDED, note=data.note, operator=operator.client_id
     )
     return Run.model_validate(await get_run(session, run_id))

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from core.auth import principal_of, requires
+from core.auth import requires
 from core.problems import problem_responses
-from process_apis.deps import ClientIdDep, ContextDep, CorrelationDep, SessionDep
-from process_apis.idempotency import (
-    IdempotencyKeyHeader,
-    IdempotencyStore,
-    Outcome,
-    run_idempotently,
-)
+from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
+from process_apis.idempotency import OptionalIdempotentWrite, Outcome, ReleasedIdempotentWrite
 from process_apis.invoices import service
-from process_apis.invoices.posting import InvoicePostingWorkflow
-from process_apis.invoices.router import InvoiceID
-from process_apis.invoices.schemas import PostingCreate, PostingState
+from process_apis.invoices.router import InvoiceID, posting_outcome
+from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.v2 import mapping
 from process_apis.invoices.v2.schemas import InvoiceCreateV2, InvoiceV2, PostingResultV2
 
@@ -32,18 +26,24 @@ router = APIRouter(prefix=PREFIX, tags=["invoices"])
     operation_id="invoices-v2-create",
     dependencies=[requires("invoices:write")],
     summary="Register an invoice",
-    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 async def create_invoice(
-    data: InvoiceCreateV2, session: SessionDep, response: Response
-) -> InvoiceV2:
-    """Register an invoice whose amounts share one currency and add up; not yet in the ERP."""
-    canonical = mapping.invoice_create(data)
-    with mapping.v2_pointers():
-        invoice = await service.create_invoice(session, data=canonical)
-    await session.commit()
-    response.headers["Location"] = f"{PREFIX}/{invoice.id}"
-    return mapping.invoice(await service.get_invoice_resource(session, invoice.id))
+    data: InvoiceCreateV2, transaction: TransactionDep, idempotency: OptionalIdempotentWrite
+) -> Response:
+    """Register an invoice whose amounts share one currency and add up; not yet in the ERP.
+
+    An `Idempotency-Key` makes a retry safe: it answers the invoice the key registered.
+    """
+
+    async def handle() -> Outcome:
+        canonical = mapping.invoice_create(data)
+        async with transaction() as session:
+            with mapping.v2_pointers():
+                invoice = await service.register_invoice(session, data=canonical)
+        return Outcome(201, mapping.invoice(invoice), {"Location": f"{PREFIX}/{invoice.id}"})
+
+    return await idempotency(data, handle)
 
 
 @router.get(
@@ -78,30 +78,16 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceV2:
 async def post_invoice(
     invoice_id: InvoiceID,
     data: PostingCreate,
-    request: Request,
     context: ContextDep,
-    client_id: ClientIdDep,
-    correlation_id: CorrelationDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    caller: CallerDep,
+    idempotency: ReleasedIdempotentWrite,
 ) -> Response:
     """Post the invoice to the ERP, exactly as `/v1` does; requires `Idempotency-Key`."""
-    workflow = InvoicePostingWorkflow(context)
 
     async def handle() -> Outcome:
-        result = await workflow.post(
-            invoice_id=invoice_id,
-            request=data,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            principal=principal_of(request),
+        result = await service.post_invoice(
+            context, invoice_id=invoice_id, request=data, caller=caller
         )
-        body = mapping.posting_result(result)
-        if result.state == PostingState.PENDING_RETRY:
-            return Outcome(202, body, {"Location": result.run_url})
-        status = 200 if result.already_posted else 201
-        return Outcome(status, body, {"Location": f"{PREFIX}/{invoice_id}"})
+        return posting_outcome(result, mapping.posting_result(result), f"{PREFIX}/{invoice_id}")
 
-    store = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
-    return await run_idempotently(
-        store, request, client_id=client_id, key=idempotency_key, body=data, handler=handle
-    )
+    return await idempotency(data, handle)

@@ -20,17 +20,12 @@ from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
 from core.errors import LedgergateError
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import WorkflowRunRow
-from process_apis.customers.runs import (
-    RunRef,
-    RunState,
-    fail_run,
-    latest_run,
-    run_url,
-    step_succeeded,
-)
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
 from process_apis.entitlements import service as entitlements
+from process_apis.runs.engine import Engine, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.schemas import RunRef, run_url
 from process_apis.subscriptions import repository
 from process_apis.subscriptions.errors import (
     ChangePending,
@@ -46,6 +41,7 @@ from system_apis.support.schemas import SupportTier
 WORKFLOW = "subscription_cancel"
 AMENDMENT_WORKFLOW = "subscription_amendment"
 CANCEL_STEP = "cancel_billing_subscription"
+STEPS = (CANCEL_STEP, "sync_support_entitlements")
 CANCELLABLE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
 
@@ -73,7 +69,10 @@ async def cancel_in_billing(billing: BillingPort, subscription_id: str) -> Billi
 class SubscriptionCancelWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def cancel(
         self,
@@ -91,7 +90,7 @@ class SubscriptionCancelWorkflow:
             if subscription.status == SubscriptionStatus.CANCELED and claimed_run_id is None:
                 done = await latest_run(session, workflow=WORKFLOW, subject_id=subscription_id)
                 if done is not None:
-                    ref = RunRef(state=RunState.COMPLETED, run_id=done.id, run_url=run_url(done.id))
+                    ref = RunRef.completed(done.id)
                     return await self._result(session, subscription_id, ref, already=True)
             pending = await repository.unfinished_run(
                 session, subscription_id, (WORKFLOW, AMENDMENT_WORKFLOW)
@@ -137,9 +136,9 @@ class SubscriptionCancelWorkflow:
                 subscription_status=subscription.status,
             )
         if run is not None:
-            Engine.resume(run, correlation_id=correlation_id)
+            self.engine.resume(run, correlation_id=correlation_id)
             return run
-        run = Engine.new_run(
+        run = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=subscription.id,
             params=request.model_dump(mode="json"),
@@ -167,7 +166,7 @@ class SubscriptionCancelWorkflow:
     async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
         """Giving a cancellation up leaves the subscription as it was, unless billing has
         already cancelled it: then the run must be replayed (or resolved) to match."""
-        if await step_succeeded(session, run.id, CANCEL_STEP):
+        if await succeeded_step(session, run.id, CANCEL_STEP) is not None:
             raise CompensationRefused(
                 f"run {run.id} already cancelled the subscription in billing; replay or resolve it"
             )
@@ -177,16 +176,11 @@ class SubscriptionCancelWorkflow:
             await self._run_steps(plan)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
-            ref = RunRef(
-                state=RunState.PENDING_RETRY,
-                run_id=plan.run_id,
-                run_url=run_url(plan.run_id),
-                retry_at=retry_at,
-            )
+            ref = RunRef.queued(plan.run_id, retry_at)
             async with self.context.sessionmaker() as session:
                 return await self._result(session, plan.subscription_id, ref)
         except LedgergateError as error:
-            await fail_run(self.context.sessionmaker, plan.run_id, error)
+            await self.engine.fail(plan.run_id, error)
             error.extensions.setdefault("subscription_id", plan.subscription_id)
             raise
         async with self.context.sessionmaker() as session:
@@ -198,28 +192,25 @@ class SubscriptionCancelWorkflow:
                 SubscriptionStatus(subscription.status), SubscriptionStatus.CANCELED
             )
             await entitlements.revoke_local(session, subscription.id)
-            Engine.mark_succeeded(run, {"billing_subscription_id": plan.billing_ref})
+            mark_succeeded(run, {"billing_subscription_id": plan.billing_ref})
             await session.commit()
-            ref = RunRef(state=RunState.COMPLETED, run_id=run.id, run_url=run_url(run.id))
+            ref = RunRef.completed(run.id)
             return await self._result(session, plan.subscription_id, ref)
 
     async def _run_steps(self, plan: CancelPlan) -> None:
         billing, support = self.context.billing, self.context.support
+        handle = self.engine.run(plan.run_id)
         if plan.billing_ref is not None:
             billing_ref = plan.billing_ref
-            await self.engine.step(
-                plan.run_id,
+            await handle.step(
                 CANCEL_STEP,
-                1,
                 lambda: cancel_in_billing(billing, billing_ref),
                 request={"billing_subscription_id": billing_ref},
                 downstream_key=billing_ref,
                 backend_ref=lambda cancelled: cancelled.status.value,
             )
-        await self.engine.step(
-            plan.run_id,
+        await handle.step(
             "sync_support_entitlements",
-            2,
             lambda: entitlements.reconcile(
                 support, plan.customer_id, plan.support, key_prefix=plan.key_prefix
             ),

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.price import PriceRow
 from core.models.product import ProductRow
-from process_apis.customers.runs import save_refs
-from process_apis.customers.sync import billing_key
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
+from process_apis.references import billing_key, save_refs
+from process_apis.runs.engine import RunHandle
 from system_apis.billing.schemas import BillingInterval, BillingPriceCreate, BillingProductCreate
+
+STEPS = ("create_billing_product", "create_billing_price")
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,16 @@ def price_body(price: PriceSnapshot, product_ref: str) -> BillingPriceCreate:
 
 
 async def sync_billing_price(
-    context: ProcessContext, engine: Engine, run_id: str, sequence: int, price: PriceSnapshot
+    context: ProcessContext, handle: RunHandle, price: PriceSnapshot
 ) -> str:
-    """The billing id of the price, creating its product and itself there when missing.
-
-    Takes the sequence numbers `sequence` (product) and `sequence + 1` (price).
-    """
+    """The billing id of the price, creating its product and itself there when missing."""
     billing = context.billing
     product_ref = price.product_ref
     if product_ref is None:
         product = product_body(price)
         product_key = billing_key("product", price.product_id, product)
-        created_product = await engine.step(
-            run_id,
+        created_product = await handle.step(
             "create_billing_product",
-            sequence,
             lambda: billing.create_product(product, idempotency_key=product_key),
             request=product,
             downstream_key=product_key,
@@ -95,10 +91,8 @@ async def sync_billing_price(
         return price.price_ref
     body = price_body(price, product_ref)
     price_key = billing_key("price", price.price_id, body)
-    created_price = await engine.step(
-        run_id,
+    created_price = await handle.step(
         "create_billing_price",
-        sequence + 1,
         lambda: billing.create_price(body, idempotency_key=price_key),
         request=body,
         downstream_key=price_key,

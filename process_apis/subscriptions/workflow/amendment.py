@@ -52,30 +52,19 @@ from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import WorkflowRunRow
-from process_apis.customers.runs import (
-    RunRef,
-    RunState,
-    fail_run,
-    run_url,
-    step_outcome,
-    step_succeeded,
-)
-from process_apis.customers.service import UnknownReference
-from process_apis.customers.sync import CustomerSnapshot, snapshot, upsert_erp_customer
+from process_apis import customer_steps
+from process_apis.customer_steps import CustomerSnapshot, snapshot, upsert_erp_customer
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
 from process_apis.entitlements import service as entitlements
 from process_apis.entitlements.features import support_tier
-from process_apis.invoices.posting import resolve_posting_date
+from process_apis.errors import UnknownReference
+from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.runs.engine import Engine, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import succeeded_step
+from process_apis.runs.schemas import RunRef, run_url
 from process_apis.subscriptions import repository
-from process_apis.subscriptions.cancellation import WORKFLOW as CANCEL_WORKFLOW
-from process_apis.subscriptions.catalog import (
-    PriceSnapshot,
-    billing_price_now,
-    price_snapshot,
-    sync_billing_price,
-)
 from process_apis.subscriptions.errors import (
     ChangePending,
     CompensationRefused,
@@ -93,6 +82,14 @@ from process_apis.subscriptions.schemas import (
     ErpAdjustmentKind,
     ProrationBehavior,
     ProrationLineView,
+)
+from process_apis.subscriptions.workflow import catalog
+from process_apis.subscriptions.workflow.cancellation import WORKFLOW as CANCEL_WORKFLOW
+from process_apis.subscriptions.workflow.catalog import (
+    PriceSnapshot,
+    billing_price_now,
+    price_snapshot,
+    sync_billing_price,
 )
 from system_apis.billing.port import BillingPort
 from system_apis.billing.schemas import (
@@ -114,6 +111,15 @@ WORKFLOW = "subscription_amendment"
 CHANGE_WORKFLOWS = (WORKFLOW, CANCEL_WORKFLOW)
 CHANGE_STEP = "change_billing_subscription"
 QUOTE_STEP = "quote_proration"
+STEPS = (
+    *catalog.STEPS,
+    QUOTE_STEP,
+    CHANGE_STEP,
+    customer_steps.STEPS[2],
+    "create_erp_adjustment",
+    "post_erp_adjustment",
+    "sync_support_entitlements",
+)
 
 
 class Quote(BaseModel):
@@ -277,7 +283,10 @@ def preview_view(terms: Terms, preview: ProrationPreview) -> AmendmentPreview:
 class SubscriptionAmendmentWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def preview(self, subscription_id: str, request: AmendmentCreate) -> AmendmentPreview:
         """The proration the amendment would make; changes no subscription or ledger."""
@@ -312,9 +321,9 @@ class SubscriptionAmendmentWorkflow:
             terms = await validated_terms(session, subscription, request)
             if claimed_run_id is not None:
                 run = await session.get_one(WorkflowRunRow, claimed_run_id)
-                Engine.resume(run, correlation_id=correlation_id)
+                self.engine.resume(run, correlation_id=correlation_id)
             else:
-                run = Engine.new_run(
+                run = self.engine.new_run(
                     workflow=WORKFLOW,
                     subject_id=subscription_id,
                     params=request.model_dump(mode="json"),
@@ -363,7 +372,7 @@ class SubscriptionAmendmentWorkflow:
         Once billing has changed, undoing it is another amendment, with its own
         proration and ERP document: replay this run to finish it, or resolve it.
         """
-        if await step_succeeded(session, run.id, CHANGE_STEP):
+        if await succeeded_step(session, run.id, CHANGE_STEP) is not None:
             raise CompensationRefused(
                 f"run {run.id} already changed the subscription in billing; replay or resolve it"
             )
@@ -373,32 +382,21 @@ class SubscriptionAmendmentWorkflow:
             amended = await self._run_steps(plan)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
-            ref = RunRef(
-                state=RunState.PENDING_RETRY,
-                run_id=plan.run_id,
-                run_url=run_url(plan.run_id),
-                retry_at=retry_at,
-            )
-            recorded = await step_outcome(self.context.sessionmaker, plan.run_id, QUOTE_STEP)
-            quoted = None if recorded is None else Quote.model_validate(recorded)
-            return await self._result(plan, ref, quoted, None)
+            ref = RunRef.queued(plan.run_id, retry_at)
+            return await self._result(plan, ref, await self._recorded_quote(plan.run_id), None)
         except LedgergateError as error:
-            await fail_run(self.context.sessionmaker, plan.run_id, error)
+            await self.engine.fail(plan.run_id, error)
             error.extensions.setdefault("amendment_id", plan.run_id)
             raise
         return await self._record(plan, amended)
 
     async def _run_steps(self, plan: AmendmentPlan) -> Amended:
-        terms, engine, billing = plan.terms, self.engine, self.context.billing
-        price_ref = await sync_billing_price(self.context, engine, plan.run_id, 1, terms.new)
-        recorded = await step_outcome(self.context.sessionmaker, plan.run_id, QUOTE_STEP)
-        if recorded is not None:
-            quoted = Quote.model_validate(recorded)
-        else:
-            quoted = await engine.step(
-                plan.run_id,
+        terms, billing, handle = plan.terms, self.context.billing, self.engine.run(plan.run_id)
+        price_ref = await sync_billing_price(self.context, handle, terms.new)
+        quoted = await self._recorded_quote(plan.run_id)
+        if quoted is None:
+            quoted = await handle.step(
                 QUOTE_STEP,
-                3,
                 lambda: quote(billing, terms, price_ref),
                 request={"price_id": price_ref, "quantity": terms.quantity},
                 downstream_key=terms.billing_subscription_id,
@@ -413,10 +411,8 @@ class SubscriptionAmendmentWorkflow:
             )
         change = billing_change(terms, quoted.item_id, price_ref, preview.proration_date)
         key = f"ledgergate:amendment:{plan.run_id}"
-        changed = await engine.step(
-            plan.run_id,
+        changed = await handle.step(
             CHANGE_STEP,
-            4,
             lambda: billing.change_subscription(
                 terms.billing_subscription_id, change, idempotency_key=key
             ),
@@ -424,15 +420,13 @@ class SubscriptionAmendmentWorkflow:
             downstream_key=key,
             backend_ref=lambda changed: changed.id,
         )
-        await upsert_erp_customer(self.context, engine, plan.run_id, 5, plan.customer)
+        await upsert_erp_customer(self.context, handle, plan.customer)
         adjustment = None
         if posting_date is not None:
             adjustment = await self._post_adjustment(plan, preview, posting_date)
         support = self.context.support
-        await engine.step(
-            plan.run_id,
+        await handle.step(
             "sync_support_entitlements",
-            8,
             lambda: entitlements.reconcile(
                 support, terms.customer_id, plan.support, key_prefix=plan.key_prefix
             ),
@@ -446,6 +440,7 @@ class SubscriptionAmendmentWorkflow:
     ) -> ErpAdjustment:
         """The sales invoice (net charge) or credit memo (net credit), keyed by the amendment."""
         erp, company, terms = self.context.erp, plan.customer.company_id, plan.terms
+        handle = self.engine.run(plan.run_id)
         due_date = posting_date
         if terms.behavior == ProrationBehavior.CREATE_PRORATIONS:
             due_date = max(posting_date, preview.period_end.date())
@@ -472,19 +467,15 @@ class SubscriptionAmendmentWorkflow:
                 due_date=due_date,
                 lines=lines,
             )
-            draft = await self.engine.step(
-                plan.run_id,
+            draft = await handle.step(
                 "create_erp_adjustment",
-                6,
                 lambda: erp.create_sales_invoice(company, invoice),
                 request=invoice,
                 downstream_key=plan.run_id,
                 backend_ref=lambda document: document.id,
             )
-            posted = await self.engine.step(
-                plan.run_id,
+            posted = await handle.step(
                 "post_erp_adjustment",
-                7,
                 lambda: erp.post_sales_invoice(company, draft.id),
                 request={"document_id": draft.id},
                 downstream_key=plan.run_id,
@@ -502,19 +493,15 @@ class SubscriptionAmendmentWorkflow:
                 due_date=due_date,
                 lines=lines,
             )
-            draft_memo = await self.engine.step(
-                plan.run_id,
+            draft_memo = await handle.step(
                 "create_erp_adjustment",
-                6,
                 lambda: erp.create_sales_credit_memo(company, memo),
                 request=memo,
                 downstream_key=plan.run_id,
                 backend_ref=lambda document: document.id,
             )
-            posted_memo = await self.engine.step(
-                plan.run_id,
+            posted_memo = await handle.step(
                 "post_erp_adjustment",
-                7,
                 lambda: erp.post_sales_credit_memo(company, draft_memo.id),
                 request={"document_id": draft_memo.id},
                 downstream_key=plan.run_id,
@@ -534,6 +521,12 @@ class SubscriptionAmendmentWorkflow:
             total_including_tax=including,
         )
 
+    async def _recorded_quote(self, run_id: str) -> Quote | None:
+        """The quote an earlier attempt of the run got, which a retry must not ask again."""
+        async with self.context.sessionmaker() as session:
+            step = await succeeded_step(session, run_id, QUOTE_STEP)
+        return None if step is None else Quote.model_validate(step.outcome)
+
     async def _record(self, plan: AmendmentPlan, amended: Amended) -> AmendmentResult:
         terms = plan.terms
         async with self.context.sessionmaker() as session:
@@ -552,9 +545,9 @@ class SubscriptionAmendmentWorkflow:
                 product_id=terms.new.product_id,
                 tier=plan.tier,
             )
-            Engine.mark_succeeded(run, _acknowledgement(plan, amended))
+            mark_succeeded(run, _acknowledgement(plan, amended))
             await session.commit()
-        ref = RunRef(state=RunState.COMPLETED, run_id=plan.run_id, run_url=run_url(plan.run_id))
+        ref = RunRef.completed(plan.run_id)
         return await self._result(plan, ref, amended.quote, amended.adjustment)
 
     async def _result(

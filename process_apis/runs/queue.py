@@ -10,23 +10,20 @@ abandoned by a dead process and is picked up again. Claims lock rows with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.errors import Conflict, NotFound
+from core.errors import NotFound
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.engine import RUN_LEASE
+from process_apis.runs.engine import RUN_LEASE
+from process_apis.runs.errors import RunNotReplayable
+from process_apis.runs.repository import is_leased
 
 QUEUED = (RunStatus.PENDING_RETRY, RunStatus.FAILED)
 REPLAYABLE = (RunStatus.PENDING_RETRY, RunStatus.FAILED, RunStatus.RUNNING)
-
-
-class RunNotReplayable(Conflict):
-    slug = "run-not-replayable"
-    title = "The run cannot be replayed in its current status"
 
 
 def due_condition(now: datetime) -> ColumnElement[bool]:
@@ -37,8 +34,26 @@ def due_condition(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def queue_condition(now: datetime) -> ColumnElement[bool]:
+    """What the exception queue shows: queued runs, and running ones whose lease expired."""
+    return or_(
+        WorkflowRunRow.status.in_(QUEUED),
+        and_(WorkflowRunRow.status == RunStatus.RUNNING, WorkflowRunRow.next_attempt_at <= now),
+    )
+
+
+def check_replayable(run: WorkflowRunRow) -> None:
+    """An operator may act on a queued run, or on a running one nobody holds."""
+    if run.status not in REPLAYABLE or is_leased(run):
+        raise RunNotReplayable(f"run {run.id} is {run.status}", run_status=run.status)
+
+
 async def claim_due(
-    sessionmaker: async_sessionmaker[AsyncSession], *, limit: int, now: datetime | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    limit: int,
+    lease: timedelta = RUN_LEASE,
+    now: datetime | None = None,
 ) -> list[tuple[str, str]]:
     """Lease up to `limit` due runs to this worker; returns (run id, workflow) pairs."""
     now = now or utcnow()
@@ -53,36 +68,25 @@ async def claim_due(
             )
         ).all()
         for run in runs:
-            _lease(run, now)
+            _lease(run, now + lease)
         return [(run.id, run.workflow) for run in runs]
 
 
 async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], run_id: str, *, now: datetime | None = None
+    sessionmaker: async_sessionmaker[AsyncSession], run_id: str, *, lease: timedelta = RUN_LEASE
 ) -> str:
     """Lease one run for an operator's replay; returns its workflow."""
-    now = now or utcnow()
     async with sessionmaker.begin() as session:
         run = await session.scalar(
             select(WorkflowRunRow).where(WorkflowRunRow.id == run_id).with_for_update()
         )
         if run is None:
             raise NotFound(f"no workflow run {run_id}")
-        busy = run.status == RunStatus.RUNNING and run.next_attempt_at and run.next_attempt_at > now
-        if run.status not in REPLAYABLE or busy:
-            raise RunNotReplayable(f"run {run_id} is {run.status}", run_status=run.status)
-        _lease(run, now)
+        check_replayable(run)
+        _lease(run, utcnow() + lease)
         return run.workflow
 
 
-def _lease(run: WorkflowRunRow, now: datetime) -> None:
+def _lease(run: WorkflowRunRow, until: datetime) -> None:
     run.status = RunStatus.RUNNING
-    run.next_attempt_at = now + RUN_LEASE
-
-
-def queue_condition(now: datetime) -> ColumnElement[bool]:
-    """What the exception queue shows: queued runs, and running ones whose lease expired."""
-    return or_(
-        WorkflowRunRow.status.in_(QUEUED),
-        and_(WorkflowRunRow.status == RunStatus.RUNNING, WorkflowRunRow.next_attempt_at <= now),
-    )
+    run.next_attempt_at = until

@@ -34,10 +34,9 @@ from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.webhook_event import WebhookInboxRow
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
 from process_apis.invoices.billed import register_billed_invoice
-from process_apis.invoices.posting import InvoicePostingWorkflow
 from process_apis.invoices.schemas import PostingCreate
+from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
 from system_apis.billing.schemas import BillingEvent, BillingEventType, BillingInvoice
 
@@ -160,7 +159,7 @@ class BillingInbox:
             reference=event.id,
             status=PaymentStatus.RECORDED,
         )
-        run = Engine.new_run(
+        run = self.payments.engine.new_run(
             workflow=WORKFLOW,
             subject_id=payment.id,
             params={"source": PaymentSource.BILLING.value, "source_ref": billed.id},

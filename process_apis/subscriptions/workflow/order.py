@@ -43,23 +43,23 @@ from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, save_refs, take_run
-from process_apis.customers.service import UnknownReference
-from process_apis.customers.sync import (
+from process_apis import customer_steps
+from process_apis.customer_steps import (
     CustomerSnapshot,
-    billing_key,
     snapshot,
     sync_billing_customer,
     upsert_erp_customer,
 )
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
 from process_apis.entitlements import service as entitlements
 from process_apis.entitlements.features import support_tier
-from process_apis.invoices.errors import CustomerNotActive
+from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.references import billing_key, save_refs
+from process_apis.runs.engine import Engine, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run
+from process_apis.runs.schemas import RunRef
 from process_apis.subscriptions import repository
-from process_apis.subscriptions.cancellation import WORKFLOW as CANCEL_WORKFLOW
-from process_apis.subscriptions.catalog import PriceSnapshot, price_snapshot, sync_billing_price
 from process_apis.subscriptions.errors import (
     PartnerNotEligible,
     PriceCurrencyMismatch,
@@ -67,6 +67,13 @@ from process_apis.subscriptions.errors import (
     SubscriptionNotActive,
 )
 from process_apis.subscriptions.schemas import SubscriptionCreate, SubscriptionResult
+from process_apis.subscriptions.workflow import catalog
+from process_apis.subscriptions.workflow.cancellation import WORKFLOW as CANCEL_WORKFLOW
+from process_apis.subscriptions.workflow.catalog import (
+    PriceSnapshot,
+    price_snapshot,
+    sync_billing_price,
+)
 from system_apis.billing.schemas import (
     BillingSubscription,
     BillingSubscriptionCreate,
@@ -76,6 +83,14 @@ from system_apis.errors import BackendTransientError
 from system_apis.support.schemas import SupportTier
 
 WORKFLOW = "subscription_order"
+STEPS = (
+    "check_partner_eligibility",
+    *customer_steps.STEPS[:2],
+    *catalog.STEPS,
+    "create_billing_subscription",
+    customer_steps.STEPS[2],
+    "sync_support_entitlements",
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,10 @@ class Ordered:
 class SubscriptionOrderWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def order(
         self, *, request: SubscriptionCreate, client_id: str, correlation_id: str | None
@@ -157,7 +175,7 @@ class SubscriptionOrderWorkflow:
         subscription = await repository.get_subscription(session, run.subject_id)
         if subscription.status == SubscriptionStatus.CANCELED:
             return
-        compensation = Engine.new_run(
+        compensation = self.engine.new_run(
             workflow=CANCEL_WORKFLOW,
             subject_id=subscription.id,
             params={"note": f"compensates the discarded order run {run.id}", "compensates": run.id},
@@ -181,8 +199,9 @@ class SubscriptionOrderWorkflow:
         price = await session.get_one(PriceRow, subscription.price_id)
         catalog = await price_snapshot(session, price)
         tier = support_tier(catalog.product_tier)
-        run = await take_run(
+        run = self.engine.take(
             session,
+            await latest_run(session, workflow=WORKFLOW, subject_id=subscription.id),
             workflow=WORKFLOW,
             subject_id=subscription.id,
             params={
@@ -216,29 +235,22 @@ class SubscriptionOrderWorkflow:
             ordered = await self._run_steps(plan)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
-            ref = RunRef(
-                state=RunState.PENDING_RETRY,
-                run_id=plan.run_id,
-                run_url=run_url(plan.run_id),
-                retry_at=retry_at,
-            )
+            ref = RunRef.queued(plan.run_id, retry_at)
             async with self.context.sessionmaker() as session:
                 return await repository.result(session, plan.subscription_id, ref)
         except LedgergateError as error:
-            await fail_run(self.context.sessionmaker, plan.run_id, error)
+            await self.engine.fail(plan.run_id, error)
             error.extensions.setdefault("subscription_id", plan.subscription_id)
             raise
         return await self._record(plan, ordered)
 
     async def _run_steps(self, plan: OrderPlan) -> Ordered:
-        crm, billing, engine = self.context.crm, self.context.billing, self.engine
+        crm, billing, handle = self.context.crm, self.context.billing, self.engine.run(plan.run_id)
         deal_registration_id = None
         if plan.partner_id is not None:
             partner_id = plan.partner_id
-            eligibility = await engine.step(
-                plan.run_id,
+            eligibility = await handle.step(
                 "check_partner_eligibility",
-                1,
                 lambda: crm.check_eligibility(
                     partner_id,
                     customer_id=plan.customer.customer_id,
@@ -258,20 +270,16 @@ class SubscriptionOrderWorkflow:
                     deal_registration_id=eligibility.deal_registration_id,
                 )
             deal_registration_id = eligibility.deal_registration_id
-        customer_ref = await sync_billing_customer(
-            self.context, engine, plan.run_id, 2, plan.customer
-        )
-        price_ref = await sync_billing_price(self.context, engine, plan.run_id, 3, plan.price)
+        customer_ref = await sync_billing_customer(self.context, handle, plan.customer)
+        price_ref = await sync_billing_price(self.context, handle, plan.price)
         body = BillingSubscriptionCreate(
             reference=plan.subscription_id,
             customer_id=customer_ref,
             items=(BillingSubscriptionItemCreate(price_id=price_ref, quantity=plan.quantity),),
         )
         key = billing_key("subscription", plan.subscription_id, body)
-        created = await engine.step(
-            plan.run_id,
+        created = await handle.step(
             "create_billing_subscription",
-            5,
             lambda: billing.create_subscription(body, idempotency_key=key),
             request=body,
             downstream_key=key,
@@ -283,12 +291,10 @@ class SubscriptionOrderWorkflow:
             plan.subscription_id,
             billing_ref=created.id,
         )
-        await upsert_erp_customer(self.context, engine, plan.run_id, 6, plan.customer)
+        await upsert_erp_customer(self.context, handle, plan.customer)
         support = self.context.support
-        await engine.step(
-            plan.run_id,
+        await handle.step(
             "sync_support_entitlements",
-            7,
             lambda: entitlements.reconcile(
                 support, plan.customer.customer_id, plan.support, key_prefix=plan.key_prefix
             ),
@@ -317,9 +323,9 @@ class SubscriptionOrderWorkflow:
                 product_id=plan.price.product_id,
                 tier=plan.tier,
             )
-            Engine.mark_succeeded(run, _acknowledgement(ordered))
+            mark_succeeded(run, _acknowledgement(ordered))
             await session.commit()
-            ref = RunRef(state=RunState.COMPLETED, run_id=run.id, run_url=run_url(run.id))
+            ref = RunRef.completed(run.id)
             return await repository.result(session, subscription.id, ref)
 
 

@@ -16,17 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.canonical.subscriptions import Entitlement
 from core.errors import LedgergateError
 from core.models.workflow_run import WorkflowRunRow
-from process_apis.customers.runs import RunRef, RunState, fail_run, run_url, take_run
-from process_apis.customers.service import get_customer
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine
 from process_apis.entitlements import service
 from process_apis.entitlements.schemas import EntitlementResync, SupportEntitlementView
 from process_apis.entitlements.service import SupportSync
+from process_apis.lookups import get_customer
+from process_apis.runs.engine import Engine
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run
+from process_apis.runs.schemas import RunRef
 from system_apis.errors import BackendTransientError
 from system_apis.support.schemas import SupportTier
 
 WORKFLOW = "entitlement_resync"
+STEPS = ("sync_support_entitlements",)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,10 @@ class ResyncPlan:
 class EntitlementResyncWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def resync(
         self,
@@ -54,8 +60,9 @@ class EntitlementResyncWorkflow:
             await get_customer(session, customer_id)
             await service.rebuild_local(session, customer_id)
             desired = await service.desired_support(session, customer_id)
-            run = await take_run(
+            run = self.engine.take(
                 session,
+                await latest_run(session, workflow=WORKFLOW, subject_id=customer_id),
                 workflow=WORKFLOW,
                 subject_id=customer_id,
                 params={"desired": {k: v.value for k, v in desired.items()}},
@@ -68,12 +75,10 @@ class EntitlementResyncWorkflow:
         return await self.execute(plan)
 
     async def execute(self, plan: ResyncPlan) -> EntitlementResync:
-        support = self.context.support
+        support, handle = self.context.support, self.engine.run(plan.run_id)
         try:
-            synced = await self.engine.step(
-                plan.run_id,
+            synced = await handle.step(
                 "sync_support_entitlements",
-                1,
                 lambda: service.reconcile(
                     support, plan.customer_id, plan.desired, key_prefix=plan.key_prefix
                 ),
@@ -82,20 +87,13 @@ class EntitlementResyncWorkflow:
             )
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
-            ref = RunRef(
-                state=RunState.PENDING_RETRY,
-                run_id=plan.run_id,
-                run_url=run_url(plan.run_id),
-                retry_at=retry_at,
-            )
+            ref = RunRef.queued(plan.run_id, retry_at)
             return await self._view(plan.customer_id, ref, None)
         except LedgergateError as error:
-            await fail_run(self.context.sessionmaker, plan.run_id, error)
+            await self.engine.fail(plan.run_id, error)
             raise
-        async with self.context.sessionmaker.begin() as session:
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            Engine.mark_succeeded(run, synced.model_dump(mode="json"))
-        ref = RunRef(state=RunState.COMPLETED, run_id=plan.run_id, run_url=run_url(plan.run_id))
+        await self.engine.succeed(plan.run_id, synced.model_dump(mode="json"))
+        ref = RunRef.completed(plan.run_id)
         return await self._view(plan.customer_id, ref, synced)
 
     async def _view(

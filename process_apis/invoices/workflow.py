@@ -32,24 +32,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
-from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
 from core.errors import ErrorClass, LedgergateError
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
-from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
+from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, error_class_of, fail_in_session, run_url, take_run
-from process_apis.invoices import repository
-from process_apis.invoices.errors import (
-    ClosedPeriod,
-    PeriodNotDefined,
-    PostingInProgress,
-    UnknownTaxCode,
-)
+from process_apis.invoices.errors import UnknownTaxCode
 from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
+from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.lookups import get_invoice
+from process_apis.runs.engine import Engine, error_class_of, fail_in_session, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run
+from process_apis.runs.schemas import run_url
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -60,7 +58,8 @@ from system_apis.erp.schemas import (
 from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "invoice_posting"
-# `process_apis.customers.sync.WORKFLOW`, whose package imports this module.
+STEPS = ("check_tax_codes", "upsert_customer", "create_document", "post_document")
+# The customer sync workflow's name: a posting reads its runs, never its code.
 CUSTOMER_SYNC_WORKFLOW = "customer_sync"
 
 
@@ -80,35 +79,18 @@ class PostingPlan:
     first_run: bool = False
 
 
-def resolve_posting_date(
-    requested: date, *, periods: list[AccountingPeriodRow], policy: ClosedPeriodPolicy
-) -> date:
-    """The date to post on: `requested`, or the next open period's first day by policy."""
-    period = next((p for p in periods if p.starts_on <= requested <= p.ends_on), None)
-    if period is None:
-        raise PeriodNotDefined(f"no accounting period of the legal entity covers {requested}")
-    if period.status == PeriodStatus.OPEN:
-        return requested
-    if policy == ClosedPeriodPolicy.REJECT:
-        raise ClosedPeriod(
-            f"{requested} falls in the closed period {period.starts_on}..{period.ends_on}",
-            period_start=period.starts_on.isoformat(),
-            period_end=period.ends_on.isoformat(),
-            policy=policy.value,
-        )
-    later_open = (
-        p for p in periods if p.starts_on > period.ends_on and p.status == PeriodStatus.OPEN
-    )
-    next_open = next(later_open, None)
-    if next_open is None:
-        raise PeriodNotDefined(f"no open accounting period after {period.ends_on}")
-    return next_open.starts_on
-
-
 class InvoicePostingWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker, hold_outcomes=True)
+        self.engine = Engine(
+            context.sessionmaker,
+            steps=STEPS,
+            lease=context.settings.run_lease,
+            hold_outcomes=True,
+        )
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def post(
         self,
@@ -142,17 +124,19 @@ class InvoicePostingWorkflow:
         async with self.context.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             params = PostingCreate.model_validate(run.params)
-            return await self.post(
-                invoice_id=run.subject_id,
-                request=params,
-                client_id=run.client_id or "replay",
-                correlation_id=run.correlation_id,
-                claimed_run_id=run_id,
-            )
+            invoice_id, client_id = run.subject_id, run.client_id or "replay"
+            correlation_id = run.correlation_id
+        return await self.post(
+            invoice_id=invoice_id,
+            request=params,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            claimed_run_id=run_id,
+        )
 
     async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
         """Compensation when an operator gives a posting up: the invoice is open again."""
-        invoice = await repository.get_invoice(session, run.subject_id, for_update=True)
+        invoice = await get_invoice(session, run.subject_id, for_update=True)
         if invoice.status == InvoiceStatus.POSTING:
             invoice.status = InvoiceStatus.OPEN
 
@@ -167,18 +151,18 @@ class InvoicePostingWorkflow:
         claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
         async with self.context.sessionmaker() as session:
-            invoice = await repository.get_invoice(session, invoice_id, for_update=True)
+            invoice = await get_invoice(session, invoice_id, for_update=True)
             if principal is not None:
                 principal.check_money_limit(
                     "invoices:post", amount=invoice.total, currency=invoice.currency
                 )
-            run = await repository.latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
             if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
                 return _result(invoice, run, PostingState.POSTED, already_posted=True)
             if invoice.status != InvoiceStatus.POSTING:
                 INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
             first_run = run is None
-            run = take_run(
+            run = self.engine.take(
                 session,
                 run,
                 workflow=WORKFLOW,
@@ -187,17 +171,12 @@ class InvoicePostingWorkflow:
                 correlation_id=correlation_id,
                 client_id=client_id,
                 claimed_run_id=claimed_run_id,
-                busy=lambda busy_run: PostingInProgress(
-                    f"run {busy_run.id} is posting invoice {invoice_id} now"
-                ),
             )
 
             legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
             try:
-                posting_date = resolve_posting_date(
-                    request.posting_date or invoice.invoice_date,
-                    periods=list(legal_entity.periods),
-                    policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
+                posting_date = posting_date_for(
+                    legal_entity, request.posting_date or invoice.invoice_date
                 )
             except LedgergateError as error:
                 await self._fail_in_session(session, invoice, run, error)
@@ -221,13 +200,13 @@ class InvoicePostingWorkflow:
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
-                invoice = await repository.get_invoice(session, plan.invoice_id)
+                invoice = await get_invoice(session, plan.invoice_id)
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
                 return _result(invoice, run, PostingState.PENDING_RETRY, retry_at=retry_at)
         except LedgergateError as error:
             async with self.context.sessionmaker() as session:
                 await self.engine.write_held(session, plan.run_id)
-                invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
+                invoice = await get_invoice(session, plan.invoice_id, for_update=True)
                 run = await session.get_one(WorkflowRunRow, plan.run_id)
                 await self._fail_in_session(session, invoice, run, error)
             raise
@@ -235,43 +214,35 @@ class InvoicePostingWorkflow:
 
     async def _run_steps(self, plan: PostingPlan) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
-        erp, company = self.context.erp, plan.company_id
+        erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
         await self._check_tax_codes(plan)
         erp_customer_id = plan.known_erp_customer_id
         if erp_customer_id is not None:
-            await self.engine.record_step(
-                plan.run_id,
+            await run.record(
                 "upsert_customer",
-                2,
                 request=plan.customer,
                 outcome={"id": erp_customer_id, "source": "cross-reference"},
                 downstream_key=plan.customer.number,
                 backend_ref=erp_customer_id,
             )
         else:
-            erp_customer = await self.engine.step(
-                plan.run_id,
+            erp_customer = await run.step(
                 "upsert_customer",
-                2,
                 lambda: erp.upsert_customer(company, plan.customer),
                 request=plan.customer,
                 downstream_key=plan.customer.number,
                 backend_ref=lambda customer: customer.id,
             )
             erp_customer_id = erp_customer.id
-        draft = await self.engine.step(
-            plan.run_id,
+        draft = await run.step(
             "create_document",
-            3,
             lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
             request=plan.document,
             downstream_key=plan.document.external_document_number,
             backend_ref=lambda document: document.id,
         )
-        posted = await self.engine.step(
-            plan.run_id,
+        posted = await run.step(
             "post_document",
-            4,
             lambda: erp.post_sales_invoice(
                 company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
             ),
@@ -290,21 +261,18 @@ class InvoicePostingWorkflow:
     async def _check_tax_codes(self, plan: PostingPlan) -> None:
         """Every tax code of the invoice is a tax group of the ERP company, or a 422."""
         company, cache = plan.company_id, self.context.erp_tax_codes
+        run = self.engine.run(plan.run_id)
         wanted = {line.tax_code for line in plan.document.lines}
         cached = cache.get(company)
         if cached is not None and wanted <= cached:
-            await self.engine.record_step(
-                plan.run_id,
+            await run.record(
                 "check_tax_codes",
-                1,
                 request={"company_id": company},
                 outcome={"tax_codes": sorted(wanted), "source": "cache"},
             )
             return
-        tax_codes = await self.engine.step(
-            plan.run_id,
+        tax_codes = await run.step(
             "check_tax_codes",
-            1,
             lambda: self.context.erp.list_tax_codes(company),
             request={"company_id": company},
         )
@@ -320,7 +288,7 @@ class InvoicePostingWorkflow:
     ) -> PostingResult:
         async with self.context.sessionmaker() as session:
             await self.engine.write_held(session, plan.run_id)
-            invoice = await repository.get_invoice(session, plan.invoice_id, for_update=True)
+            invoice = await get_invoice(session, plan.invoice_id, for_update=True)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             invoice.status = INVOICE_STATUS.check(
                 InvoiceStatus(invoice.status), InvoiceStatus.POSTED
@@ -337,7 +305,7 @@ class InvoicePostingWorkflow:
                     .values(erp_ref=erp_customer_id)
                     .execution_options(synchronize_session=False)
                 )
-            Engine.mark_succeeded(run, _acknowledgement(invoice, document))
+            mark_succeeded(run, _acknowledgement(invoice, document))
             await session.commit()
             return _result(invoice, run, PostingState.POSTED)
 
@@ -355,9 +323,7 @@ async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool
     is unfinished (every change of a customer takes a sync run, in the same transaction)."""
     if customer.erp_ref is None:
         return False
-    sync = await repository.latest_run(
-        session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id
-    )
+    sync = await latest_run(session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id)
     return sync is None or sync.status == RunStatus.SUCCEEDED
 
 

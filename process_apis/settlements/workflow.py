@@ -33,19 +33,19 @@ from core.models.commission_line import CommissionLineRow
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
-from process_apis.credit_memos.repository import succeeded_step
 from process_apis.deps import ProcessContext
-from process_apis.engine import Engine, fail_in_session, run_url, take_run
-from process_apis.invoices import repository as invoices
-from process_apis.invoices.posting import resolve_posting_date
+from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
-from process_apis.runs.schemas import RunSummary
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.errors import RunInProgress
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.schemas import RunSummary, run_url
 from process_apis.settlements import service
 from process_apis.settlements.errors import (
     SettlementAccountingPeriodOpen,
     SettlementCurrencyNotFunctional,
     SettlementInErpJournal,
-    SettlementInProgress,
     SettlementPeriodOpen,
     SettlementVoid,
 )
@@ -64,6 +64,7 @@ from system_apis.erp.schemas import (
 from system_apis.errors import BackendContractError, BackendTransientError
 
 WORKFLOW = "settlement_posting"
+STEPS = ("ensure_settlement_journal", "add_journal_entry", "post_journal_entry")
 UNPOSTED = (SettlementStatus.DRAFT, SettlementStatus.APPROVED)
 JOURNAL_PREFIX = "STL-"
 
@@ -137,12 +138,15 @@ class SettlementPlan:
 class SettlementPostingWorkflow:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.engine = Engine(context.sessionmaker)
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
     async def read(self, settlement_id: str) -> SettlementResource:
         async with self.context.sessionmaker() as session:
             settlement = await service.get_settlement(session, settlement_id)
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             return resource(settlement, run)
 
     async def run_period(
@@ -198,7 +202,7 @@ class SettlementPostingWorkflow:
         for done, settlement_id in enumerate(ids, 1):
             try:
                 await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
-            except (SettlementInProgress, SettlementVoid):
+            except (RunInProgress, SettlementVoid):
                 pass  # another request has it, or an operator gave it up: shown as it is
             except LedgergateError:
                 pass  # recorded on its run, which waits in the exception queue
@@ -211,7 +215,7 @@ class SettlementPostingWorkflow:
                 if legal_entity_id is None or row.legal_entity_id == legal_entity_id
             ]
             runs = {
-                row.id: await invoices.latest_run(session, workflow=WORKFLOW, subject_id=row.id)
+                row.id: await latest_run(session, workflow=WORKFLOW, subject_id=row.id)
                 for row in rows
             }
             return SettlementRunResult(
@@ -290,12 +294,12 @@ class SettlementPostingWorkflow:
     ) -> SettlementPlan | SettlementResource:
         async with self.context.sessionmaker() as session:
             settlement = await service.get_settlement(session, settlement_id, for_update=True)
-            run = await invoices.latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             if settlement.status not in UNPOSTED:
                 if settlement.status == SettlementStatus.VOID:
                     raise SettlementVoid(f"settlement {settlement.id} was voided")
                 return resource(settlement, run)
-            run = take_run(
+            run = self.engine.take(
                 session,
                 run,
                 workflow=WORKFLOW,
@@ -304,9 +308,6 @@ class SettlementPostingWorkflow:
                 correlation_id=correlation_id,
                 client_id=client_id,
                 claimed_run_id=claimed_run_id,
-                busy=lambda busy_run: SettlementInProgress(
-                    f"run {busy_run.id} is posting settlement {settlement.id}"
-                ),
             )
             if settlement.status == SettlementStatus.DRAFT:
                 settlement.status = SETTLEMENT_STATUS.check(
@@ -354,30 +355,28 @@ class SettlementPostingWorkflow:
             return plan
 
     async def _run_steps(self, plan: SettlementPlan) -> ErpJournalEntry:
-        erp, company, step = self.context.erp, plan.company_id, self.engine.step
+        erp, company, step = (
+            self.context.erp,
+            plan.company_id,
+            self.engine.run(plan.run_id).step,
+        )
         document = plan.entry.document_number
         journal = await step(
-            plan.run_id,
             "ensure_settlement_journal",
-            1,
             lambda: erp.ensure_journal(company, plan.journal),
             request=plan.journal,
             downstream_key=plan.journal.code,
             backend_ref=lambda found: found.id,
         )
         await step(
-            plan.run_id,
             "add_journal_entry",
-            2,
             lambda: erp.add_journal_entry(company, journal.id, plan.entry),
             request=plan.entry,
             downstream_key=document,
             backend_ref=lambda entry: entry.document_number,
         )
         posted = await step(
-            plan.run_id,
             "post_journal_entry",
-            3,
             lambda: erp.post_journal_entry(company, journal.id, document, plan.entry.currency),
             request={"journal_id": journal.id, "document_number": document},
             downstream_key=document,
@@ -401,7 +400,7 @@ class SettlementPostingWorkflow:
             )
             settlement.erp_ref = entry.journal_id
             settlement.posted_at = utcnow()
-            Engine.mark_succeeded(run, _acknowledgement(entry))
+            mark_succeeded(run, _acknowledgement(entry))
             await session.commit()
             SETTLEMENT_CYCLE.observe(cycle_seconds(settlement.period_end, settlement.posted_at))
             return resource(settlement, run)

@@ -1,4 +1,4 @@
-"""SQL for invoices."""
+"""Reads of the canonical rows that several workflows refer to."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.errors import NotFound
+from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
-from core.models.workflow_run import WorkflowRunRow
 
 
 async def get_invoice(
     session: AsyncSession, invoice_id: str, *, for_update: bool = False
 ) -> InvoiceRow:
+    """An invoice with its lines, or 404."""
     query = (
         select(InvoiceRow)
         .where(InvoiceRow.id == invoice_id)
@@ -27,12 +28,9 @@ async def get_invoice(
     return invoice
 
 
-async def latest_run(
-    session: AsyncSession, *, workflow: str, subject_id: str
-) -> WorkflowRunRow | None:
-    return await session.scalar(
-        select(WorkflowRunRow)
-        .where(WorkflowRunRow.workflow == workflow, WorkflowRunRow.subject_id == subject_id)
-        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
-        .limit(1)
-    )
+async def get_customer(session: AsyncSession, customer_id: str) -> CustomerRow:
+    """A customer, or 404."""
+    customer = await session.get(CustomerRow, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}")
+    return customer

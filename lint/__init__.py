@@ -1,0 +1,1 @@
+"""Project checks that `make lint` runs beside ruff and mypy."""

@@ -1,0 +1,399 @@
+"""The workflow engine: runs and steps persisted around every backend call.
+
+A run is committed before any backend is called; each step is committed as
+`started` before its call and as `succeeded`/`failed` after it, so a crash at any
+point leaves a record of how far the run got. No transaction is open while a
+backend call is awaited. Steps must be idempotent downstream (each carries a key
+derived from the run), so a resumed run simply executes its steps again.
+
+A run is leased to the process executing it: the lease is set when the run is taken
+and renewed in the transaction that records each step's start, so a long run is never
+taken over by another worker while its holder is still working on it.
+
+A workflow declares its steps once (their order numbers them) and records them
+through a per-run handle, `engine.run(run_id)`.
+
+An engine made with `hold_outcomes` writes a step's success with its next write
+instead of in a transaction of its own: with the next step's `started` (so both land
+in one commit), with a deferral or failure, or in the workflow's closing transaction
+through `write_held`. Nothing is called in between, so a crash there leaves the step
+`started`, exactly as a crash during its call would, and a resumed run repeats it.
+A step answered without any backend call (a cached or already known result) is
+recorded with `RunHandle.record`, held the same way: there is no call to guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import ErrorClass, LedgergateError
+from core.ids import new_id
+from core.metrics import WORKFLOW_RUNS
+from core.models.base import utcnow
+from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from process_apis.runs.errors import RunInProgress
+from process_apis.runs.repository import is_leased, step_row
+from process_apis.runs.schemas import run_url
+from system_apis.errors import BackendError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A `running` run whose lease has passed was abandoned (its process died): resumable.
+RUN_LEASE = timedelta(minutes=2)
+RESUMABLE = frozenset({RunStatus.PENDING_RETRY, RunStatus.RUNNING, RunStatus.FAILED})
+
+
+def retry_delay(
+    attempts: int, *, base_seconds: float = 30.0, cap_seconds: float = 3600.0
+) -> timedelta:
+    """Exponential backoff for queued runs: 30 s, 60 s, 2 min, ... capped at an hour."""
+    return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+
+
+def digest(payload: Any) -> str:
+    """A stable SHA-256 of a JSON-able payload or pydantic model."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json")
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def error_class_of(error: Exception) -> ErrorClass:
+    if isinstance(error, BackendError):
+        return error.error_class
+    if isinstance(error, LedgergateError) and 400 <= error.status_code < 500:
+        return ErrorClass.BUSINESS
+    return ErrorClass.CONTRACT
+
+
+def attach_run(error: LedgergateError, run_id: str) -> None:
+    """Point a problem at the failed run, so the caller can follow it."""
+    error.extensions.setdefault("run_id", run_id)
+    error.extensions.setdefault("run_url", run_url(run_id))
+
+
+def mark_failed(run: WorkflowRunRow, error: Exception) -> None:
+    """Put the run in the exception queue for a person: business, auth or contract."""
+    run.status = RunStatus.FAILED
+    run.error_class = error_class_of(error)
+    run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+    run.error_detail = str(error)
+    run.next_attempt_at = None
+    run.finished_at = utcnow()
+    WORKFLOW_RUNS.labels(run.workflow, "failed", run.error_class).inc()
+    logger.warning(
+        "workflow.run.failed",
+        extra={"run_id": run.id, "workflow": run.workflow, "error_class": run.error_class},
+    )
+
+
+def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
+    run.status = RunStatus.SUCCEEDED
+    run.result = result
+    run.error_class = run.error_type = run.error_detail = None
+    run.next_attempt_at = None
+    run.finished_at = utcnow()
+    WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
+
+
+async def fail_in_session(session: AsyncSession, run: WorkflowRunRow, error: Exception) -> None:
+    """Put the run in the exception queue (committing `session`) and point the problem at it."""
+    mark_failed(run, error)
+    await session.commit()
+    if isinstance(error, LedgergateError):
+        attach_run(error, run.id)
+
+
+@dataclass(frozen=True)
+class _HeldStep:
+    """A step's success not yet written: its row's id, or its whole record (`record`)."""
+
+    run_id: str
+    name: str
+    values: dict[str, Any]
+    step_id: str | None = None
+
+
+class Engine:
+    """Runs of one workflow: taking them, their steps, and how they end."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        steps: Sequence[str],
+        lease: timedelta = RUN_LEASE,
+        hold_outcomes: bool = False,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.steps = tuple(steps)
+        self.lease = lease
+        self.hold_outcomes = hold_outcomes
+        self._held: dict[str, list[_HeldStep]] = {}  # by run id
+
+    def run(self, run_id: str) -> RunHandle:
+        """The handle through which one run records its steps."""
+        return RunHandle(self, run_id)
+
+    def new_run(
+        self,
+        *,
+        workflow: str,
+        subject_id: str,
+        params: dict[str, Any],
+        correlation_id: str | None,
+        client_id: str | None,
+    ) -> WorkflowRunRow:
+        """A run row to add in the caller's transaction (with its subject's own changes)."""
+        return WorkflowRunRow(
+            id=new_id("workflow_run"),
+            workflow=workflow,
+            subject_id=subject_id,
+            status=RunStatus.RUNNING,
+            params=params,
+            attempts=1,
+            next_attempt_at=utcnow() + self.lease,
+            correlation_id=correlation_id,
+            client_id=client_id,
+        )
+
+    def resume(self, run: WorkflowRunRow, *, correlation_id: str | None) -> None:
+        """Take a queued or abandoned run back into `running` for one more attempt."""
+        run.status = RunStatus.RUNNING
+        run.attempts += 1
+        run.next_attempt_at = utcnow() + self.lease
+        run.correlation_id = run.correlation_id or correlation_id
+
+    def take(
+        self,
+        session: AsyncSession,
+        latest: WorkflowRunRow | None,
+        *,
+        workflow: str,
+        subject_id: str,
+        params: dict[str, Any],
+        correlation_id: str | None,
+        client_id: str | None,
+        claimed_run_id: str | None,
+    ) -> WorkflowRunRow:
+        """The subject's `latest` run resumed when queued or failed, else a new run in `session`.
+
+        A run another process holds now is refused with `RunInProgress` (409); the
+        replayer names the run it has claimed as `claimed_run_id`.
+        """
+        if latest is not None and latest.id != claimed_run_id and is_leased(latest):
+            raise RunInProgress(
+                f"run {latest.id} is working on {subject_id} now; retry shortly",
+                run_id=latest.id,
+                run_url=run_url(latest.id),
+            )
+        if latest is not None and latest.status in RESUMABLE:
+            self.resume(latest, correlation_id=correlation_id)
+            latest.params = params
+            return latest
+        run = self.new_run(
+            workflow=workflow,
+            subject_id=subject_id,
+            params=params,
+            correlation_id=correlation_id,
+            client_id=client_id,
+        )
+        session.add(run)
+        return run
+
+    def sequence(self, name: str) -> int:
+        """A step's number: its place among the workflow's declared steps.
+
+        A step taken once per item (`check_eligibility:gold`) has its declared name's number.
+        """
+        try:
+            return self.steps.index(name.partition(":")[0]) + 1
+        except ValueError:
+            raise LookupError(f"step {name!r} is not declared by its workflow") from None
+
+    async def write_held(self, session: AsyncSession, run_id: str) -> None:
+        """Write the run's held step outcomes in `session`'s transaction (the caller commits)."""
+        for write in self._held.pop(run_id, []):
+            if write.step_id is not None:
+                await session.execute(
+                    update(WorkflowStepRow)
+                    .where(WorkflowStepRow.id == write.step_id)
+                    .values(**write.values)
+                    .execution_options(synchronize_session=False)
+                )
+                continue
+            step = await step_row(session, write.run_id, write.name)
+            for key, value in write.values.items():
+                setattr(step, key, value)
+            step.attempts = (step.attempts or 0) + 1
+
+    @asynccontextmanager
+    async def transaction(self, run_id: str) -> AsyncIterator[AsyncSession]:
+        """A transaction that first writes the run's held step outcomes; committed on exit."""
+        async with self.sessionmaker.begin() as session:
+            await self.write_held(session, run_id)
+            yield session
+
+    async def defer(self, run_id: str, error: Exception) -> datetime:
+        """Queue the run for a later retry (transient failure); returns when it is due."""
+        async with self.transaction(run_id) as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            run.status = RunStatus.PENDING_RETRY
+            run.error_class = error_class_of(error)
+            run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+            run.error_detail = str(error)
+            run.next_attempt_at = utcnow() + retry_delay(run.attempts)
+            WORKFLOW_RUNS.labels(run.workflow, "deferred", run.error_class).inc()
+            logger.warning(
+                "workflow.run.deferred",
+                extra={"run_id": run_id, "workflow": run.workflow, "error": str(error)},
+            )
+            return run.next_attempt_at
+
+    async def fail(self, run_id: str, error: Exception) -> None:
+        """Put the run in the exception queue in a transaction of its own."""
+        async with self.transaction(run_id) as session:
+            mark_failed(await session.get_one(WorkflowRunRow, run_id), error)
+        if isinstance(error, LedgergateError):
+            attach_run(error, run_id)
+
+    async def succeed(self, run_id: str, result: dict[str, Any]) -> None:
+        """Close the run as succeeded in a transaction of its own."""
+        async with self.transaction(run_id) as session:
+            mark_succeeded(await session.get_one(WorkflowRunRow, run_id), result)
+
+    async def _start_step(self, run_id: str, name: str, **values: Any) -> str:
+        """Record the step `started` and renew the run's lease, in one transaction."""
+        async with self.transaction(run_id) as session:
+            now = utcnow()
+            step = await step_row(session, run_id, name)
+            step.sequence = self.sequence(name)
+            step.status = StepStatus.STARTED
+            step.attempts = (step.attempts or 0) + 1
+            step.started_at = now
+            step.finished_at = None
+            for key, value in values.items():
+                setattr(step, key, value)
+            await session.execute(
+                update(WorkflowRunRow)
+                .where(WorkflowRunRow.id == run_id, WorkflowRunRow.status == RunStatus.RUNNING)
+                .values(next_attempt_at=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            await session.flush()
+            return step.id
+
+    async def _finish_step(self, run_id: str, step_id: str, **values: Any) -> None:
+        async with self.transaction(run_id) as session:
+            step = await session.get_one(WorkflowStepRow, step_id)
+            for key, value in values.items():
+                setattr(step, key, value)
+            step.finished_at = utcnow()
+
+    async def _hold(self, write: _HeldStep) -> None:
+        self._held.setdefault(write.run_id, []).append(write)
+        if not self.hold_outcomes:
+            async with self.transaction(write.run_id):
+                pass
+
+
+class RunHandle:
+    """One run's steps: each persisted around its backend call, numbered by declaration."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.run_id = run_id
+
+    async def step(
+        self,
+        name: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        request: Any,
+        downstream_key: str | None = None,
+        backend_ref: Callable[[T], str | None] | None = None,
+    ) -> T:
+        """Persist the step, await `call` with no transaction open, persist its outcome."""
+        step_id = await self.engine._start_step(
+            self.run_id, name, request_digest=digest(request), downstream_key=downstream_key
+        )
+        started = time.perf_counter()
+        try:
+            result = await call()
+        except Exception as error:
+            await self.engine._finish_step(
+                self.run_id,
+                step_id,
+                status=StepStatus.FAILED,
+                error_class=error_class_of(error),
+                error_detail=str(error),
+            )
+            raise
+        outcome = result.model_dump(mode="json") if isinstance(result, BaseModel) else None
+        await self.engine._hold(
+            _HeldStep(
+                run_id=self.run_id,
+                name=name,
+                step_id=step_id,
+                values={
+                    "status": StepStatus.SUCCEEDED,
+                    "outcome": outcome,
+                    "backend_ref": backend_ref(result) if backend_ref else None,
+                    "finished_at": utcnow(),
+                },
+            )
+        )
+        logger.info(
+            "workflow.step.succeeded",
+            extra={
+                "run_id": self.run_id,
+                "step": name,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return result
+
+    async def record(
+        self,
+        name: str,
+        *,
+        request: Any,
+        outcome: dict[str, Any],
+        downstream_key: str | None = None,
+        backend_ref: str | None = None,
+    ) -> None:
+        """Record a step answered without a backend call as succeeded (held, see above)."""
+        now = utcnow()
+        await self.engine._hold(
+            _HeldStep(
+                run_id=self.run_id,
+                name=name,
+                values={
+                    "sequence": self.engine.sequence(name),
+                    "status": StepStatus.SUCCEEDED,
+                    "request_digest": digest(request),
+                    "downstream_key": downstream_key,
+                    "backend_ref": backend_ref,
+                    "outcome": outcome,
+                    "error_class": None,
+                    "error_detail": None,
+                    "started_at": now,
+                    "finished_at": now,
+                },
+            )
+        )
+        logger.info("workflow.step.recorded", extra={"run_id": self.run_id, "step": name})

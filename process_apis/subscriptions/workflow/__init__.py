@@ -1,0 +1,1 @@
+"""The subscription workflows: order, amendment and cancellation, with the catalog steps."""
