@@ -20,6 +20,7 @@ from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
+from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schedule import SettlementSchedule
 from process_apis.settlements.workflow import SettlementPostingWorkflow
 from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
@@ -33,6 +34,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     CreditMemoWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
+    SettlementReversalWorkflow,
     CustomerSyncWorkflow,
     EntitlementResyncWorkflow,
     SubscriptionOrderWorkflow,

@@ -33,3 +33,8 @@ class SettlementPeriodOpen(BusinessRuleViolation):
 class SettlementAccountingPeriodOpen(BusinessRuleViolation):
     slug = "settlement-accounting-period-open"
     title = "The legal entity settles a month only once its accounting period is closed"
+
+
+class SettlementNotPosted(Conflict):
+    slug = "settlement-not-posted"
+    title = "Only a posted settlement can be reversed"

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from core.auth import requires
+from core.canonical.documents import SettlementStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
@@ -14,9 +15,11 @@ from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.settlements import service
+from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schemas import (
     LineageEntry,
     SettlementResource,
+    SettlementReversalCreate,
     SettlementRunCreate,
     SettlementRunResult,
 )
@@ -115,3 +118,49 @@ async def get_lineage(
     """Each commission of the statement: payment → invoice line → attribution → rate card."""
     entries, next_cursor = await service.lineage(session, settlement_id, cursor=cursor, limit=limit)
     return Page[LineageEntry](items=entries, next_cursor=next_cursor)
+
+
+@router.post(
+    "/settlements/{settlement_id}/reversals",
+    response_model=SettlementResource,
+    status_code=201,
+    operation_id="settlements-reversals-create",
+    dependencies=[requires("settlements:write")],
+    summary="Reverse a posted settlement statement",
+    responses={
+        200: {"description": "Reversed already: the statement.", "model": SettlementResource},
+        202: {
+            "description": "The ERP is down: the reversal run is queued for retry.",
+            "model": SettlementResource,
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
+async def reverse_settlement(
+    settlement_id: SettlementID,
+    data: SettlementReversalCreate,
+    context: ContextDep,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
+) -> Response:
+    """Post a reversing journal entry in the ERP; the statement's commissions are unsettled again.
+
+    Requires `Idempotency-Key`. `201` reversed now, `200` reversed already, `202` queued,
+    `409 settlement-not-posted` for a statement never posted. The commission lines go to
+    the next settlement run as a prior-period adjustment.
+    """
+    workflow = SettlementReversalWorkflow(context)
+
+    async def handle() -> Outcome:
+        before = await workflow.read(settlement_id)
+        settlement = await workflow.reverse(
+            settlement_id,
+            reason=data.reason,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
+        )
+        if settlement.status != SettlementStatus.REVERSED:
+            return Outcome(202, settlement, {"Location": settlement.run_url or ""})
+        return Outcome(200 if before.status == SettlementStatus.REVERSED else 201, settlement)
+
+    return await idempotency(data, handle)

@@ -55,8 +55,18 @@ class SettlementResource(Settlement):
     )
     posting_date: date | None
     posted_at: datetime | None
+    reversal_document_number: str | None = Field(
+        default=None, description="The ERP journal entry that reversed this one, once reversed."
+    )
+    reversed_at: datetime | None = None
     last_run: RunSummary | None = None
     run_url: str | None = None
+
+
+class SettlementReversalCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Why the statement is reversed: on the run and the ERP entry's lines."
+    )
 
 
 class SettlementRunResult(OutputModel):

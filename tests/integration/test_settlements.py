@@ -607,3 +607,67 @@ async def test_the_worker_settles_the_previous_month_on_schedule(
 def months_later_context(gateway: Gateway, months_ahead: int, *, day: int = 1) -> ProcessContext:
     today = months_later_day(months_ahead).replace(day=day)
     return replace(gateway.app.state.process, today=lambda: today)
+
+
+async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_settle_again(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
+    [posted] = (await run_settlements(settler, "s1")).json()["settlements"]
+    url = f"/v1/settlements/{posted['id']}/reversals"
+    unkeyed = await settler.post(url, json={"reason": "wrong partner"})
+    assert unkeyed.status_code == 400
+    switches["erp"].down = True
+    queued = await settler.post(
+        url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r1"}
+    )
+    assert queued.status_code == 202, queued.text
+    assert (queued.json()["status"], queued.json()["last_run"]["status"]) == (
+        "posted",
+        "pending_retry",
+    )
+    switches["erp"].down = False
+    reversed_ = await settler.post(
+        url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r2"}
+    )
+    assert reversed_.status_code == 201, reversed_.text
+    body = reversed_.json()
+    assert body["status"] == "reversed"
+    assert body["last_run"]["id"] == queued.json()["last_run"]["id"]  # the queued run resumed
+    amount = Decimal(posted["total_commission"]) / 100
+    assert ledger(gateway, body["reversal_document_number"]) == [
+        ("60100", 0, amount),
+        ("21500", amount, 0),
+    ]
+    again = await settler.post(url, json={"reason": "twice"}, headers={"Idempotency-Key": "r3"})
+    assert (again.status_code, again.json()["status"]) == (200, "reversed")
+    assert len(ledger(gateway, body["reversal_document_number"])) == 2
+    assert len(ledger(gateway, posted["journal_document_number"])) == 2  # never deleted
+    async with gateway.sessionmaker() as session:
+        held = await session.scalar(
+            select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))
+        )
+    assert held is None
+    months_later(gateway.app, 2)
+    [resettled] = (await run_settlements(settler, "s2", month(1))).json()["settlements"]
+    assert (resettled["total_commission"], resettled["adjustment_total"]) == (
+        posted["total_commission"],
+        posted["total_commission"],
+    )
+    assert resettled["status"] == "posted"
+    unknown = await settler.post(
+        "/v1/settlements/stl_00000000000000000000000000/reversals",
+        json={"reason": "unknown"},
+        headers={"Idempotency-Key": "r4"},
+    )
+    assert unknown.status_code == 404
