@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from uuid import uuid4
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.context import correlated
 from core.errors import LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
@@ -90,12 +92,13 @@ class BillingInbox:
             await session.commit()
         for invoice_id in report.invoices:
             try:
-                await self.postings.post(
-                    invoice_id=invoice_id,
-                    request=PostingCreate(),
-                    client_id=CONSUMER,
-                    correlation_id=None,
-                )
+                with correlated(cid := str(uuid4())):  # work without a caller gets its own id
+                    await self.postings.post(
+                        invoice_id=invoice_id,
+                        request=PostingCreate(),
+                        client_id=CONSUMER,
+                        correlation_id=cid,
+                    )
             except LedgergateError as error:  # recorded on the run, which waits in the queue
                 logger.info(
                     "billing.inbox.posting_failed",
@@ -103,9 +106,10 @@ class BillingInbox:
                 )
         for payment_id, run_id in started:
             try:
-                await self.payments.apply(
-                    payment_id, client_id=CONSUMER, correlation_id=None, claimed_run_id=run_id
-                )
+                with correlated(cid := str(uuid4())):
+                    await self.payments.apply(
+                        payment_id, client_id=CONSUMER, correlation_id=cid, claimed_run_id=run_id
+                    )
             except LedgergateError as error:  # recorded on the run, which waits in the queue
                 logger.info(
                     "billing.inbox.payment_failed",

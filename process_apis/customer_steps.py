@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.models.customer import CustomerRow
 from core.models.legal_entity import LegalEntityRow
 from process_apis.deps import ProcessContext
@@ -49,8 +50,8 @@ async def snapshot(session: AsyncSession, customer: CustomerRow) -> CustomerSnap
         ),
         erp=ErpCustomerUpsert(
             number=customer.erp_number,
-            display_name=customer.name[:100],
-            email=customer.email[:80],
+            display_name=fit(ErpCustomerUpsert, "display_name", customer.name),
+            email=fit(ErpCustomerUpsert, "email", customer.email),
             currency=customer.currency,
         ),
     )

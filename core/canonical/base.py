@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
+from annotated_types import MaxLen
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 
@@ -49,3 +50,12 @@ class BackendRefs(OutputModel):
     billing: str | None = Field(default=None, description="Id in the billing system (Stripe).")
     erp: str | None = Field(default=None, description="Id in the ERP (Business Central).")
     crm: str | None = Field(default=None, description="Id in the CRM / channel platform.")
+
+
+def fit(model: type[BaseModel], field: str, text: str) -> str:
+    """`text` cut to the length `model.field` allows: a backend's field limits are declared
+    once, on its schema, and text longer than a limit is cut here rather than refused."""
+    for constraint in model.model_fields[field].metadata:
+        if isinstance(constraint, MaxLen):
+            return text[: constraint.max_length]
+    return text

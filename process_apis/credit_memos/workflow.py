@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
+from core.canonical.base import fit
 from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
 from core.errors import Conflict, LedgergateError
 from core.ids import new_id
@@ -162,7 +163,9 @@ def credit_line(invoice: InvoiceRow, memo: CreditMemoRow) -> ErpInvoiceLine:
     main = max(invoice.lines, key=lambda line: (line.amount, -line.sequence))
     return ErpInvoiceLine(
         sequence=1,
-        description=f"Credit {memo.reason_code} on {invoice.id}"[:100],
+        description=fit(
+            ErpInvoiceLine, "description", f"Credit {memo.reason_code} on {invoice.id}"
+        ),
         quantity=1,
         unit_price=memo.amount,
         tax_code=main.tax_code,
@@ -385,7 +388,9 @@ class CreditMemoWorkflow:
                     amount=memo.amount,
                     currency=memo.currency,
                     reason_code=SUPPORT_REASON[reason],
-                    note=f"{memo.id}: {memo.note or reason.value}"[:500],
+                    note=fit(
+                        ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}"
+                    ),
                 ),
                 entitlement_product_id=memo.entitlement_product_id,
                 entitlement_tier=SupportTier(memo.entitlement_tier)
@@ -409,62 +414,14 @@ class CreditMemoWorkflow:
         return await self._record(plan, outcome)
 
     async def _run_steps(self, plan: CreditPlan) -> CreditOutcome:
-        erp, support, company = self.context.erp, self.context.support, plan.company_id
-        step = self.engine.run(plan.run_id).step
-        case = await step(
-            "check_case",
-            lambda: support.get_case(plan.case_id),
-            request={"case_id": plan.case_id},
-            backend_ref=lambda found: found.id,
+        """The support checks, the ERP credit memo, then billing's and the desk's side."""
+        entitlement = await self._check_support(plan)
+        posted = await self._post_erp_memo(plan)
+        step, support, key = (
+            self.engine.run(plan.run_id).step,
+            self.context.support,
+            plan.credit_memo_id,
         )
-        if case.customer_id != plan.customer_id:
-            raise CaseMismatch(f"support case {case.id} is not customer {plan.customer_id}'s")
-        entitlement = None
-        if plan.entitlement_product_id is not None:
-            held = await step(
-                "check_entitlement",
-                lambda: support.list_entitlements(plan.customer_id),
-                request={"customer_id": plan.customer_id},
-            )
-            entitlement = next(
-                (
-                    e
-                    for e in held
-                    if e.product_id == plan.entitlement_product_id
-                    and e.status == SupportEntitlementStatus.ACTIVE
-                ),
-                None,
-            )
-            if entitlement is None:
-                raise EntitlementNotFound(
-                    f"customer {plan.customer_id} holds no active entitlement for "
-                    f"{plan.entitlement_product_id}"
-                )
-        key = plan.credit_memo_id
-        draft = await step(
-            "create_erp_credit_memo",
-            lambda: erp.create_sales_credit_memo(company, plan.document),
-            request=plan.document,
-            downstream_key=key,
-            backend_ref=lambda memo: memo.id,
-        )
-        try:
-            posted = await step(
-                "post_erp_credit_memo",
-                lambda: erp.post_sales_credit_memo(company, draft.id),
-                request={"credit_memo_id": draft.id},
-                downstream_key=key,
-                backend_ref=lambda memo: memo.number,
-            )
-        except BackendBusinessError as error:
-            await self._explain_refusal(plan, draft, error)
-            raise
-        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
-            raise BackendContractError(
-                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
-                backend="erp",
-                operation="post_sales_credit_memo",
-            )
         note = None
         if plan.billing_invoice_id is not None:
             note = await step(
@@ -506,6 +463,65 @@ class CreditMemoWorkflow:
                 backend_ref=lambda changed: changed.id,
             )
         return CreditOutcome(posted, note, credit, changed)
+
+    async def _check_support(self, plan: CreditPlan) -> SupportEntitlement | None:
+        """The case is the customer's; the entitlement a downgrade changes is active."""
+        support, step = self.context.support, self.engine.run(plan.run_id).step
+        case = await step(
+            "check_case",
+            lambda: support.get_case(plan.case_id),
+            request={"case_id": plan.case_id},
+            backend_ref=lambda found: found.id,
+        )
+        if case.customer_id != plan.customer_id:
+            raise CaseMismatch(f"support case {case.id} is not customer {plan.customer_id}'s")
+        if plan.entitlement_product_id is None:
+            return None
+        held = await step(
+            "check_entitlement",
+            lambda: support.list_entitlements(plan.customer_id),
+            request={"customer_id": plan.customer_id},
+        )
+        for entitlement in held:
+            if (
+                entitlement.product_id == plan.entitlement_product_id
+                and entitlement.status == SupportEntitlementStatus.ACTIVE
+            ):
+                return entitlement
+        raise EntitlementNotFound(
+            f"customer {plan.customer_id} holds no active entitlement for "
+            f"{plan.entitlement_product_id}"
+        )
+
+    async def _post_erp_memo(self, plan: CreditPlan) -> ErpSalesCreditMemo:
+        """The ERP credit memo, created and posted under our memo id."""
+        erp, company, key = self.context.erp, plan.company_id, plan.credit_memo_id
+        step = self.engine.run(plan.run_id).step
+        draft = await step(
+            "create_erp_credit_memo",
+            lambda: erp.create_sales_credit_memo(company, plan.document),
+            request=plan.document,
+            downstream_key=key,
+            backend_ref=lambda memo: memo.id,
+        )
+        try:
+            posted = await step(
+                "post_erp_credit_memo",
+                lambda: erp.post_sales_credit_memo(company, draft.id),
+                request={"credit_memo_id": draft.id},
+                downstream_key=key,
+                backend_ref=lambda memo: memo.number,
+            )
+        except BackendBusinessError as error:
+            await self._explain_refusal(plan, draft, error)
+            raise
+        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
+            raise BackendContractError(
+                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
+                backend="erp",
+                operation="post_sales_credit_memo",
+            )
+        return posted
 
     async def _explain_refusal(
         self, plan: CreditPlan, draft: ErpSalesCreditMemo, error: BackendBusinessError

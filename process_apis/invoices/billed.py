@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import InvoiceCreate, InvoiceLineCreate
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
@@ -102,7 +103,9 @@ async def _invoice_create(
         try:
             lines = [
                 InvoiceLineCreate(
-                    description=(line.description or "Subscription")[:100],
+                    description=fit(
+                        InvoiceLineCreate, "description", line.description or "Subscription"
+                    ),
                     quantity=line.quantity,
                     unit_amount=line.amount // line.quantity,
                     amount=line.amount,

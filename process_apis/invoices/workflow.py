@@ -31,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
+from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from core.errors import ErrorClass, LedgergateError
 from core.models.base import utcnow
@@ -341,8 +342,8 @@ def _plan(
         customer_id=customer.id,
         customer=ErpCustomerUpsert(
             number=customer.erp_number,
-            display_name=customer.name[:100],
-            email=customer.email[:80],
+            display_name=fit(ErpCustomerUpsert, "display_name", customer.name),
+            email=fit(ErpCustomerUpsert, "email", customer.email),
             currency=customer.currency,
         ),
         document=ErpSalesInvoiceCreate(

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
 from core.errors import LedgergateError, NotFound
 from core.ids import new_id
@@ -36,6 +37,7 @@ from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
 from core.models.workflow_run import WorkflowRunRow
+from core.settings import LedgerSettings
 from process_apis import lookups
 from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted
@@ -253,40 +255,15 @@ class PaymentWorkflow:
             )
             tiers: dict[str, str] = dict(products.all())
             payment.posting_date = posting_date
-            settings = self.context.settings.ledger
-            plan = PaymentPlan(
-                run_id=run.id,
-                payment_id=payment.id,
-                company_id=legal_entity.erp_company_id,
-                erp_invoice_id=invoice.erp_ref or "",
-                journal=ErpJournalCreate(
-                    code=settings.payment_journal,
-                    display_name="Ledgergate customer payments",
-                    balancing_account_number=settings.bank_account,
-                ),
-                payment=ErpCustomerPaymentCreate(
-                    external_document_number=payment.id,
-                    customer_number=customer.erp_number,
-                    currency=payment.currency,
-                    posting_date=posting_date,
-                    amount=payment.amount,
-                    applies_to_invoice_id=invoice.erp_ref or "",
-                    description=f"Payment {payment.reference or payment.id}"[:100],
-                ),
-                paid_on=payment.paid_on,
-                invoice_total=invoice.total,
-                customer_id=customer.id,
-                partner_id=customer.partner_id,
-                lines=[
-                    LineToRate(
-                        invoice_line_id=line.id,
-                        product_id=line.product_id,
-                        product_tier=tiers[line.product_id],
-                        amount=line.amount,
-                    )
-                    for line in invoice.lines
-                    if line.product_id in tiers
-                ],
+            plan = _plan(
+                run.id,
+                payment,
+                invoice,
+                customer,
+                legal_entity.erp_company_id,
+                tiers,
+                posting_date=posting_date,
+                ledger=self.context.settings.ledger,
             )
             await session.commit()
             return plan
@@ -446,3 +423,55 @@ _PAYMENT_FIELDS = (
     "erp_document_number",
     "created_at",
 )
+
+
+def _plan(
+    run_id: str,
+    payment: PaymentRow,
+    invoice: InvoiceRow,
+    customer: CustomerRow,
+    company_id: str,
+    tiers: dict[str, str],
+    *,
+    posting_date: date,
+    ledger: LedgerSettings,
+) -> PaymentPlan:
+    """What the steps need: the ERP payment on its posting date, and the lines to rate."""
+    return PaymentPlan(
+        run_id=run_id,
+        payment_id=payment.id,
+        company_id=company_id,
+        erp_invoice_id=invoice.erp_ref or "",
+        journal=ErpJournalCreate(
+            code=ledger.payment_journal,
+            display_name="Ledgergate customer payments",
+            balancing_account_number=ledger.bank_account,
+        ),
+        payment=ErpCustomerPaymentCreate(
+            external_document_number=payment.id,
+            customer_number=customer.erp_number,
+            currency=payment.currency,
+            posting_date=posting_date,
+            amount=payment.amount,
+            applies_to_invoice_id=invoice.erp_ref or "",
+            description=fit(
+                ErpCustomerPaymentCreate,
+                "description",
+                f"Payment {payment.reference or payment.id}",
+            ),
+        ),
+        paid_on=payment.paid_on,
+        invoice_total=invoice.total,
+        customer_id=customer.id,
+        partner_id=customer.partner_id,
+        lines=[
+            LineToRate(
+                invoice_line_id=line.id,
+                product_id=line.product_id,
+                product_tier=tiers[line.product_id],
+                amount=line.amount,
+            )
+            for line in invoice.lines
+            if line.product_id in tiers
+        ],
+    )

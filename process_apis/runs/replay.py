@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
+from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.context import correlated
 from core.errors import LedgergateError, NotFound
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
@@ -71,14 +73,23 @@ class Replayer:
                 self.registry[name] = replay
 
     async def _resume(self, run_id: str, workflow: str) -> str:
-        """Run one claimed run; returns the run's status afterwards."""
-        try:
-            await self.registry[workflow].resume(run_id)
-        except LedgergateError as error:  # recorded on the run by the workflow itself
-            logger.info("replay.run.failed", extra={"run_id": run_id, "error": str(error)})
+        """Run one claimed run under its own correlation id; returns its status afterwards."""
+        with correlated(await self._correlation_id(run_id)):
+            try:
+                await self.registry[workflow].resume(run_id)
+            except LedgergateError as error:  # recorded on the run by the workflow itself
+                logger.info("replay.run.failed", extra={"run_id": run_id, "error": str(error)})
         async with self.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             return str(run.status)
+
+    async def _correlation_id(self, run_id: str) -> str:
+        """The correlation id the run started with; one is given to a run that has none."""
+        async with self.sessionmaker.begin() as session:
+            run = await session.get_one(WorkflowRunRow, run_id)
+            if run.correlation_id is None:
+                run.correlation_id = str(uuid4())
+            return run.correlation_id
 
     async def replay(self, run_id: str) -> str:
         """An operator's replay of one run, now, whatever its schedule."""

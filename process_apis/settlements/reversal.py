@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from core.canonical.base import fit
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
 from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
@@ -158,7 +159,11 @@ class SettlementReversalWorkflow:
                 await fail_in_session(session, run, error)
                 raise
             ledger = self.context.settings.ledger
-            text = f"Reversal of {settlement.journal_document_number}: {reason}"[:100]
+            text = fit(
+                ErpJournalLine,
+                "description",
+                f"Reversal of {settlement.journal_document_number}: {reason}",
+            )
             plan = ReversalPlan(
                 run_id=run.id,
                 settlement_id=settlement.id,

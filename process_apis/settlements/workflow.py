@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
 from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
@@ -113,7 +114,7 @@ def journal_lines(
             ErpJournalLine(
                 account_number=ledger.commission_expense_account,
                 amount=amount,
-                description=text[:100],
+                description=fit(ErpJournalLine, "description", text),
             )
             for amount, text in expenses
             if amount
@@ -121,7 +122,7 @@ def journal_lines(
         ErpJournalLine(
             account_number=ledger.commission_payable_account,
             amount=-settlement.total_commission,
-            description=f"Commissions {month}"[:100],
+            description=fit(ErpJournalLine, "description", f"Commissions {month}"),
         ),
     )
 
@@ -331,25 +332,14 @@ class SettlementPostingWorkflow:
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
-            ledger = self.context.settings.ledger
-            document = journal_document_number(settlement.id)
             settlement.posting_date = posting_date
-            settlement.journal_document_number = document
-            plan = SettlementPlan(
-                run_id=run.id,
-                settlement_id=settlement.id,
-                company_id=legal_entity.erp_company_id,
-                journal=ErpJournalCreate(
-                    code=ledger.settlement_journal,
-                    display_name="Ledgergate partner settlements",
-                ),
-                entry=ErpJournalEntryCreate(
-                    document_number=document,
-                    external_document_number=settlement.id,
-                    posting_date=posting_date,
-                    currency=settlement.currency,
-                    lines=journal_lines(settlement, ledger=ledger),
-                ),
+            settlement.journal_document_number = journal_document_number(settlement.id)
+            plan = _plan(
+                run.id,
+                settlement,
+                legal_entity.erp_company_id,
+                posting_date=posting_date,
+                ledger=self.context.settings.ledger,
             )
             await session.commit()
             return plan
@@ -422,3 +412,29 @@ def _acknowledgement(entry: ErpJournalEntry) -> dict[str, Any]:
         "balanced": sum(e.debit for e in entry.ledger_entries)
         == sum(e.credit for e in entry.ledger_entries),
     }
+
+
+def _plan(
+    run_id: str,
+    settlement: SettlementRow,
+    company_id: str,
+    *,
+    posting_date: date,
+    ledger: LedgerSettings,
+) -> SettlementPlan:
+    """The balanced journal entry: commission expense against commissions payable."""
+    return SettlementPlan(
+        run_id=run_id,
+        settlement_id=settlement.id,
+        company_id=company_id,
+        journal=ErpJournalCreate(
+            code=ledger.settlement_journal, display_name="Ledgergate partner settlements"
+        ),
+        entry=ErpJournalEntryCreate(
+            document_number=settlement.journal_document_number or "",
+            external_document_number=settlement.id,
+            posting_date=posting_date,
+            currency=settlement.currency,
+            lines=journal_lines(settlement, ledger=ledger),
+        ),
+    )

@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.canonical.base import fit
 from core.canonical.parties import ClosedPeriodPolicy
 from core.canonical.subscriptions import SubscriptionStatus
 from core.errors import LedgergateError
@@ -101,7 +102,9 @@ from system_apis.billing.schemas import (
 from system_apis.billing.schemas import ProrationBehavior as BillingProration
 from system_apis.erp.schemas import (
     ErpInvoiceLine,
+    ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
+    ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import BackendContractError, BackendTransientError
@@ -439,86 +442,84 @@ class SubscriptionAmendmentWorkflow:
         self, plan: AmendmentPlan, preview: ProrationPreview, posting_date: date
     ) -> ErpAdjustment:
         """The sales invoice (net charge) or credit memo (net credit), keyed by the amendment."""
-        erp, company, terms = self.context.erp, plan.customer.company_id, plan.terms
-        handle = self.engine.run(plan.run_id)
-        due_date = posting_date
-        if terms.behavior == ProrationBehavior.CREATE_PRORATIONS:
-            due_date = max(posting_date, preview.period_end.date())
-        since = (preview.proration_date or preview.period_start).date().isoformat()
-        lines = (
-            ErpInvoiceLine(
-                sequence=1,
-                description=(
-                    f"Proration {terms.old.product_name} x{terms.old_quantity} -> "
-                    f"{terms.new.product_name} x{terms.quantity} from {since}"
-                )[:100],
-                quantity=1,
-                unit_price=abs(preview.total),
-                tax_code=terms.new.tax_code,
-            ),
-        )
+        lines, due_date = _adjustment_lines(plan.terms, preview, posting_date)
         number, currency = plan.customer.erp.number, preview.currency
+        posted: ErpSalesInvoice | ErpSalesCreditMemo
         if preview.total > 0:
-            invoice = ErpSalesInvoiceCreate(
-                external_document_number=plan.run_id,
-                customer_number=number,
-                currency=currency,
-                posting_date=posting_date,
-                due_date=due_date,
-                lines=lines,
-            )
-            draft = await handle.step(
-                "create_erp_adjustment",
-                lambda: erp.create_sales_invoice(company, invoice),
-                request=invoice,
-                downstream_key=plan.run_id,
-                backend_ref=lambda document: document.id,
-            )
-            posted = await handle.step(
-                "post_erp_adjustment",
-                lambda: erp.post_sales_invoice(company, draft.id),
-                request={"document_id": draft.id},
-                downstream_key=plan.run_id,
-                backend_ref=lambda document: document.number,
-            )
             kind = ErpAdjustmentKind.SALES_INVOICE
-            document_id, document_number = posted.id, posted.number
-            excluding, including = posted.total_excluding_tax, posted.total_including_tax
+            posted = await self._post_charge(
+                plan,
+                ErpSalesInvoiceCreate(
+                    external_document_number=plan.run_id,
+                    customer_number=number,
+                    currency=currency,
+                    posting_date=posting_date,
+                    due_date=due_date,
+                    lines=lines,
+                ),
+            )
         else:
-            memo = ErpSalesCreditMemoCreate(
-                external_document_number=plan.run_id,
-                customer_number=number,
-                currency=currency,
-                posting_date=posting_date,
-                due_date=due_date,
-                lines=lines,
-            )
-            draft_memo = await handle.step(
-                "create_erp_adjustment",
-                lambda: erp.create_sales_credit_memo(company, memo),
-                request=memo,
-                downstream_key=plan.run_id,
-                backend_ref=lambda document: document.id,
-            )
-            posted_memo = await handle.step(
-                "post_erp_adjustment",
-                lambda: erp.post_sales_credit_memo(company, draft_memo.id),
-                request={"document_id": draft_memo.id},
-                downstream_key=plan.run_id,
-                backend_ref=lambda document: document.number,
-            )
             kind = ErpAdjustmentKind.CREDIT_MEMO
-            document_id, document_number = posted_memo.id, posted_memo.number
-            excluding, including = posted_memo.total_excluding_tax, posted_memo.total_including_tax
+            posted = await self._post_credit(
+                plan,
+                ErpSalesCreditMemoCreate(
+                    external_document_number=plan.run_id,
+                    customer_number=number,
+                    currency=currency,
+                    posting_date=posting_date,
+                    due_date=due_date,
+                    lines=lines,
+                ),
+            )
         return ErpAdjustment(
             kind=kind,
-            document_id=document_id,
-            document_number=document_number,
+            document_id=posted.id,
+            document_number=posted.number,
             external_document_number=plan.run_id,
             posting_date=posting_date,
             currency=currency,
-            amount=excluding,
-            total_including_tax=including,
+            amount=posted.total_excluding_tax,
+            total_including_tax=posted.total_including_tax,
+        )
+
+    async def _post_charge(
+        self, plan: AmendmentPlan, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        erp, company = self.context.erp, plan.customer.company_id
+        handle = self.engine.run(plan.run_id)
+        draft = await handle.step(
+            "create_erp_adjustment",
+            lambda: erp.create_sales_invoice(company, invoice),
+            request=invoice,
+            downstream_key=plan.run_id,
+            backend_ref=lambda document: document.id,
+        )
+        return await handle.step(
+            "post_erp_adjustment",
+            lambda: erp.post_sales_invoice(company, draft.id),
+            request={"document_id": draft.id},
+            downstream_key=plan.run_id,
+            backend_ref=lambda document: document.number,
+        )
+
+    async def _post_credit(
+        self, plan: AmendmentPlan, memo: ErpSalesCreditMemoCreate
+    ) -> ErpSalesCreditMemo:
+        erp, company = self.context.erp, plan.customer.company_id
+        handle = self.engine.run(plan.run_id)
+        draft = await handle.step(
+            "create_erp_adjustment",
+            lambda: erp.create_sales_credit_memo(company, memo),
+            request=memo,
+            downstream_key=plan.run_id,
+            backend_ref=lambda document: document.id,
+        )
+        return await handle.step(
+            "post_erp_adjustment",
+            lambda: erp.post_sales_credit_memo(company, draft.id),
+            request={"document_id": draft.id},
+            downstream_key=plan.run_id,
+            backend_ref=lambda document: document.number,
         )
 
     async def _recorded_quote(self, run_id: str) -> Quote | None:
@@ -583,3 +584,26 @@ def _acknowledgement(plan: AmendmentPlan, amended: Amended) -> dict[str, Any]:
         "erp_adjustment": None if adjustment is None else adjustment.model_dump(mode="json"),
         "entitlement_tier": plan.tier.value,
     }
+
+
+def _adjustment_lines(
+    terms: Terms, preview: ProrationPreview, posting_date: date
+) -> tuple[tuple[ErpInvoiceLine, ...], date]:
+    """The adjustment's one line (the prorated difference) and its due date."""
+    due_date = posting_date
+    if terms.behavior == ProrationBehavior.CREATE_PRORATIONS:
+        due_date = max(posting_date, preview.period_end.date())
+    since = (preview.proration_date or preview.period_start).date().isoformat()
+    line = ErpInvoiceLine(
+        sequence=1,
+        description=fit(
+            ErpInvoiceLine,
+            "description",
+            f"Proration {terms.old.product_name} x{terms.old_quantity} -> "
+            f"{terms.new.product_name} x{terms.quantity} from {since}",
+        ),
+        quantity=1,
+        unit_price=abs(preview.total),
+        tax_code=terms.new.tax_code,
+    )
+    return (line,), due_date
