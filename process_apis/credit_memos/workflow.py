@@ -283,8 +283,7 @@ class CreditMemoWorkflow:
 
     async def resume(self, run_id: str) -> CreditMemoResource:
         """Run a run claimed from the exception queue once more (replay)."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
+        run = await self.engine.load(run_id)
         return await self.approve(
             run.subject_id,
             approver=run.client_id or "replay",

@@ -113,15 +113,12 @@ class EntitlementResyncWorkflow:
 
     async def resume(self, run_id: str) -> EntitlementResync:
         """Run a run claimed from the exception queue once more (replay)."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
-            customer_id, client_id, correlation_id = (
-                run.subject_id,
-                run.client_id,
-                run.correlation_id,
-            )
+        run = await self.engine.load(run_id)
         return await self.resync(
-            customer_id, client_id=client_id, correlation_id=correlation_id, claimed_run_id=run_id
+            run.subject_id,
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
+            claimed_run_id=run_id,
         )
 
     async def discard(self, _session: AsyncSession, _run: WorkflowRunRow) -> None:

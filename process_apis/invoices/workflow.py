@@ -122,16 +122,12 @@ class InvoicePostingWorkflow:
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
-            params = PostingCreate.model_validate(run.params)
-            invoice_id, client_id = run.subject_id, run.client_id or "replay"
-            correlation_id = run.correlation_id
+        run = await self.engine.load(run_id)
         return await self.post(
-            invoice_id=invoice_id,
-            request=params,
-            client_id=client_id,
-            correlation_id=correlation_id,
+            invoice_id=run.subject_id,
+            request=PostingCreate.model_validate(run.params),
+            client_id=run.client_id or "replay",
+            correlation_id=run.correlation_id,
             claimed_run_id=run_id,
         )
 

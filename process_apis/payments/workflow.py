@@ -197,8 +197,7 @@ class PaymentWorkflow:
         return await self.read(payment_id)
 
     async def resume(self, run_id: str) -> PaymentResource:
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
+        run = await self.engine.load(run_id)
         return await self.apply(
             run.subject_id,
             client_id=run.client_id,

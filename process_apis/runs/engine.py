@@ -215,6 +215,11 @@ class Engine:
         session.add(run)
         return run
 
+    async def load(self, run_id: str) -> WorkflowRunRow:
+        """A run as stored (its session closed again), for a resume to start from."""
+        async with self.sessionmaker() as session:
+            return await session.get_one(WorkflowRunRow, run_id)
+
     def sequence(self, name: str) -> int:
         """A step's number: its place among the workflow's declared steps.
 

@@ -257,8 +257,7 @@ class SettlementPostingWorkflow:
         return await self._record(plan, entry)
 
     async def resume(self, run_id: str) -> SettlementResource:
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
+        run = await self.engine.load(run_id)
         return await self.post(
             run.subject_id,
             client_id=run.client_id,

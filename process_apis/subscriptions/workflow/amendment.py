@@ -357,15 +357,12 @@ class SubscriptionAmendmentWorkflow:
 
     async def resume(self, run_id: str) -> AmendmentResult:
         """Run a run claimed from the exception queue once more (replay)."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
-            request = AmendmentCreate.model_validate(run.params)
-            subject, client_id, correlation_id = run.subject_id, run.client_id, run.correlation_id
+        run = await self.engine.load(run_id)
         return await self.amend(
-            subject,
-            request,
-            client_id=client_id,
-            correlation_id=correlation_id,
+            run.subject_id,
+            AmendmentCreate.model_validate(run.params),
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
             claimed_run_id=run_id,
         )
 

@@ -151,15 +151,12 @@ class SubscriptionCancelWorkflow:
 
     async def resume(self, run_id: str) -> CancellationResult:
         """Run a run claimed from the exception queue once more (replay, or a compensation)."""
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
-            request = CancellationCreate(note=run.params.get("note"))
-            subject, client_id, correlation_id = run.subject_id, run.client_id, run.correlation_id
+        run = await self.engine.load(run_id)
         return await self.cancel(
-            subject,
-            request,
-            client_id=client_id,
-            correlation_id=correlation_id,
+            run.subject_id,
+            CancellationCreate(note=run.params.get("note")),
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
             claimed_run_id=run_id,
         )
 
