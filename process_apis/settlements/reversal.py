@@ -110,8 +110,7 @@ class SettlementReversalWorkflow:
         return await self.read(settlement_id)
 
     async def resume(self, run_id: str) -> SettlementResource:
-        async with self.context.sessionmaker() as session:
-            run = await session.get_one(WorkflowRunRow, run_id)
+        run = await self.engine.load(run_id)
         return await self.reverse(
             run.subject_id,
             reason=str(run.params.get("reason", "")),
