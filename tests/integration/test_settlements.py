@@ -671,3 +671,33 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
         headers={"Idempotency-Key": "r4"},
     )
     assert unknown.status_code == 404
+
+
+async def test_a_statement_never_posted_is_not_reversed(make_gateway: GatewayFactory) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
+    switches["erp"].down = True
+    [queued] = (await run_settlements(settler, "s1")).json()["settlements"]
+    switches["erp"].down = False
+    refused = await settler.post(
+        f"/v1/settlements/{queued['id']}/reversals",
+        json={"reason": "too early"},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "settlement-not-posted"
+    assert gateway.backends.erp_sandbox is not None
+    assert not [
+        entry
+        for entry in gateway.backends.erp_sandbox.ledger(US_COMPANY)
+        if entry.document_number.startswith("STR-")
+    ]
