@@ -73,7 +73,7 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.partner_paging
 	$(UV) run python -m bench.reconciliation
 
-chaos: install ## Reliability harness: fault storm, SIGKILL, PostgreSQL restart, overload, slow uploads (one line each)
+chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads (one line each)
 	$(UV) run python -m chaos
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import select
@@ -21,22 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.backends import private_sandboxes
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
-from app.governance.audit import outcome_of
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.main import WORKER_START_SECONDS
+from app.operator import Operator, audited
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
-from core.ids import new_id
 from core.key_encryption import KeyEncryption
 from core.migrate import upgrade
-from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
@@ -45,6 +44,9 @@ from process_apis.invoices import mismatch
 from process_apis.reconciliation import service as reconciliation
 from process_apis.reconciliation.schemas import Reconciliation
 from process_apis.runs.queue import queue_condition
+from process_apis.settlements.schedule import previous_month
+from process_apis.settlements.schemas import SettlementRunCreate, SettlementRunResult
+from process_apis.settlements.workflow import UNPOSTED, SettlementPostingWorkflow
 from process_apis.worker import BackgroundWork, replayer
 
 T = TypeVar("T")
@@ -179,6 +181,7 @@ app.add_typer(clients_app, name="clients")
 def clients_create(
     name: Annotated[str, typer.Option(help="Who the client is, for people.")],
     scope: Annotated[list[str], typer.Option(help="A scope to grant (repeat).")],
+    operator: Operator,
     partner: Annotated[str | None, typer.Option(help="Bind the client to this partner id.")] = None,
     tier: Annotated[str, typer.Option(help="Rate-limit tier.")] = "standard",
 ) -> None:
@@ -190,7 +193,12 @@ def clients_create(
         )
         return row.id, secret
 
-    client_id, secret = _in_session(work)
+    client_id, secret = audited(
+        operator,
+        "clients create",
+        lambda _: _in_session(work),
+        arguments={"name": name, "scopes": scope, "partner": partner, "tier": tier},
+    )
     console.print(f"client_id     [bold]{client_id}[/]\nclient_secret [bold]{secret}[/]")
     console.print("[yellow]Store the secret now: it cannot be shown again.[/]")
 
@@ -232,6 +240,7 @@ def clients_list(output: OutputOption = OutputFormat.TABLE) -> None:
 @clients_app.command("rotate")
 def clients_rotate(
     client_id: str,
+    operator: Operator,
     grace_minutes: Annotated[int, typer.Option(help="How long the old secret still works.")] = 60,
 ) -> None:
     """Issue a new secret; the previous one keeps working for the grace period."""
@@ -241,17 +250,24 @@ def clients_rotate(
             session, client_id, grace=timedelta(minutes=grace_minutes)
         )
 
-    console.print(f"client_secret [bold]{_in_session(work)}[/]")
+    secret = audited(
+        operator,
+        "clients rotate",
+        lambda _: _in_session(work),
+        object_id=client_id,
+        arguments={"grace_minutes": grace_minutes},
+    )
+    console.print(f"client_secret [bold]{secret}[/]")
 
 
 @clients_app.command("disable")
-def clients_disable(client_id: str) -> None:
+def clients_disable(client_id: str, operator: Operator) -> None:
     """Refuse the client new tokens and, within seconds, its live ones."""
 
     async def work(session: AsyncSession) -> None:
         await clients.disable_client(session, client_id)
 
-    _in_session(work)
+    audited(operator, "clients disable", lambda _: _in_session(work), object_id=client_id)
     console.print(f"[red]{client_id} disabled[/]")
 
 
@@ -262,7 +278,7 @@ app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
+def keys_rotate(operator: Operator) -> None:
     """Start signing with a new key; the old one verifies until its tokens expire."""
     auth = get_settings().auth
 
@@ -274,7 +290,8 @@ def keys_rotate() -> None:
             encryption=KeyEncryption.from_settings(auth),
         )
 
-    console.print(f"new signing key [bold]{_in_session(work)}[/]")
+    key = audited(operator, "keys rotate", lambda _: _in_session(work))
+    console.print(f"new signing key [bold]{key}[/]")
 
 
 class Sandbox(StrEnum):
@@ -424,6 +441,7 @@ def exceptions_list(
 
 @exceptions_app.command("replay")
 def exceptions_replay(
+    operator: Operator,
     run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to replay.")] = None,
     all_queued: Annotated[bool, typer.Option("--all", help="Every queued run.")] = False,
 ) -> None:
@@ -431,7 +449,7 @@ def exceptions_replay(
     settings = get_settings()
     _refuse_private_sandboxes(settings, "exceptions replay")
 
-    async def run() -> dict[str, int]:
+    async def run(_: str) -> dict[str, int]:
         async with runtime(settings) as running:
             ids = list(run_ids or [])
             if all_queued:
@@ -451,34 +469,120 @@ def exceptions_replay(
                     progress.advance(task)
             return outcomes
 
-    console.print(asyncio.run(run()))
+    outcomes = audited(
+        operator,
+        "exceptions replay",
+        lambda correlation_id: asyncio.run(run(correlation_id)),
+        object_id=run_ids[0] if run_ids and len(run_ids) == 1 else None,
+        arguments={"run_ids": run_ids, "all": all_queued},
+    )
+    console.print(outcomes)
 
 
-def _close(run_id: str, status: RunStatus, note: str) -> None:
+def _close(run_id: str, status: RunStatus, note: str, operator: str) -> None:
     settings = get_settings()
 
     async def run() -> None:
         async with runtime(settings) as running:
-            await replayer(running.context).close(run_id, status=status, note=note, operator="cli")
+            await replayer(running.context).close(
+                run_id, status=status, note=note, operator=operator
+            )
 
-    asyncio.run(run())
+    action = "exceptions resolve" if status == RunStatus.RESOLVED else "exceptions discard"
+    audited(
+        operator, action, lambda _: asyncio.run(run()), object_id=run_id, arguments={"note": note}
+    )
     console.print(f"{run_id} {status}")
 
 
 @exceptions_app.command("resolve")
 def exceptions_resolve(
-    run_id: str, note: Annotated[str, typer.Option(help="What was done, for the record.")]
+    run_id: str,
+    note: Annotated[str, typer.Option(help="What was done, for the record.")],
+    operator: Operator,
 ) -> None:
     """Close a run that was fixed outside the gateway."""
-    _close(run_id, RunStatus.RESOLVED, note)
+    _close(run_id, RunStatus.RESOLVED, note, operator)
 
 
 @exceptions_app.command("discard")
 def exceptions_discard(
-    run_id: str, note: Annotated[str, typer.Option(help="Why it is given up.")]
+    run_id: str,
+    note: Annotated[str, typer.Option(help="Why it is given up.")],
+    operator: Operator,
 ) -> None:
     """Give a run up; its subject is compensated."""
-    _close(run_id, RunStatus.DISCARDED, note)
+    _close(run_id, RunStatus.DISCARDED, note, operator)
+
+
+@app.command()
+def settle(
+    operator: Operator,
+    period: Annotated[
+        str | None, typer.Option(help="The month, YYYY-MM (default: the previous month).")
+    ] = None,
+    legal_entity: Annotated[
+        str | None, typer.Option(help="Only this legal entity (le_...).")
+    ] = None,
+) -> None:
+    """Settle an ended month: one statement per partner, legal entity and currency, journaled
+    in the ERP, with progress. Exits 1 when a statement's posting waits in the queue."""
+    settings = get_settings()
+    try:
+        request = SettlementRunCreate(
+            period=period or previous_month(utcnow().date()), legal_entity_id=legal_entity
+        )
+    except ValidationError as error:
+        raise typer.BadParameter(error.errors()[0]["msg"]) from error
+
+    async def run(correlation_id: str) -> SettlementRunResult:
+        async with runtime(settings) as running:
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"settling {request.period}", total=None)
+
+                def posted(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await SettlementPostingWorkflow(running.context).run_period(
+                    request.period,
+                    legal_entity_id=request.legal_entity_id,
+                    client_id=operator,
+                    correlation_id=correlation_id,
+                    progress=posted,
+                )
+
+    result = audited(
+        operator,
+        "settle",
+        lambda correlation_id: asyncio.run(run(correlation_id)),
+        object_id=legal_entity,
+        arguments=request.model_dump(mode="json"),
+    )
+    statements = table(
+        "settlement",
+        "partner",
+        "legal entity",
+        "currency",
+        "total",
+        "prior-period adjustment",
+        "status",
+        title=f"{result.period}: {result.drawn_up} drawn up",
+    )
+    for statement in result.settlements:
+        statements.add_row(
+            statement.id,
+            statement.partner_id,
+            statement.legal_entity_id,
+            statement.currency,
+            str(statement.total_commission),
+            str(statement.adjustment_total),
+            statement.status,
+        )
+    print_table(statements)
+    for legal_entity_id in result.awaiting_period_close:
+        console.print(f"[yellow]{legal_entity_id}: waits for its accounting period to close[/]")
+    if any(s.status in UNPOSTED for s in result.settlements):
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -559,71 +663,61 @@ def _amount(value: int | None) -> str:
 
 invoices_app = typer.Typer(help="Invoices held in posting_mismatch: an operator's decision.")
 app.add_typer(invoices_app, name="invoices")
-Operator = Annotated[str, typer.Option(help="Who decides, as the audit trail names them.")]
 Reason = Annotated[str, typer.Option(help="Why, for the record.")]
 
 
 def _decide(
-    action: str, invoice_id: str, operator: str, work: Callable[[ProcessContext], Awaitable[str]]
+    action: str,
+    invoice_id: str,
+    operator: str,
+    reason: str,
+    work: Callable[[ProcessContext, str], Awaitable[str]],
 ) -> None:
-    """Run an operator's decision and append it to the audit trail as `cli:<operator>`."""
+    """Run an operator's decision on a mismatched invoice, audited as the operator's."""
     settings = get_settings()
 
-    async def run() -> str:
+    async def run(correlation_id: str) -> str:
         async with runtime(settings) as running:
-            outcome, status = "succeeded", 200
-            try:
-                return await work(running.context)
-            except LedgergateError as error:
-                outcome, status = outcome_of(error.status_code), error.status_code
-                raise
-            finally:
-                async with running.sessionmaker.begin() as session:
-                    session.add(
-                        AuditEventRow(
-                            id=new_id("audit_event"),
-                            client_id=f"cli:{operator}",
-                            action=f"CLI invoices {action}",
-                            object_id=invoice_id,
-                            outcome=outcome,
-                            status_code=status,
-                        )
-                    )
+            return await work(running.context, correlation_id)
 
-    try:
-        console.print(asyncio.run(run()))
-    except LedgergateError as error:
-        console.print(f"[red]{error.slug}[/]: {error.detail}")
-        raise typer.Exit(code=1) from None
+    console.print(
+        audited(
+            operator,
+            f"invoices {action}",
+            lambda correlation_id: asyncio.run(run(correlation_id)),
+            object_id=invoice_id,
+            arguments={"reason": reason},
+        )
+    )
 
 
 @invoices_app.command("accept-erp-totals")
 def invoices_accept_erp_totals(invoice_id: str, reason: Reason, operator: Operator) -> None:
     """Take the ERP's subtotal, tax and total for a mismatched invoice, which is then posted."""
 
-    async def work(context: ProcessContext) -> str:
+    async def work(context: ProcessContext, _correlation_id: str) -> str:
         invoice = await mismatch.accept(
             Transaction(context.sessionmaker),
             invoice_id=invoice_id,
             reason=reason,
-            operator=f"cli:{operator}",
+            operator=operator,
         )
         return f"{invoice.id} {invoice.status}: total {invoice.total} {invoice.currency}"
 
-    _decide("accept-erp-totals", invoice_id, operator, work)
+    _decide("accept-erp-totals", invoice_id, operator, reason, work)
 
 
 @invoices_app.command("reverse")
 def invoices_reverse(invoice_id: str, reason: Reason, operator: Operator) -> None:
     """Cancel a mismatched invoice's ERP document with an ERP credit memo and post it anew."""
 
-    async def work(context: ProcessContext) -> str:
+    async def work(context: ProcessContext, correlation_id: str) -> str:
         result = await mismatch.PostingReversal(context).reverse(
-            invoice_id=invoice_id, reason=reason, operator=f"cli:{operator}", correlation_id=None
+            invoice_id=invoice_id, reason=reason, operator=operator, correlation_id=correlation_id
         )
         return f"{invoice_id} {result.state}: run {result.run_id}"
 
-    _decide("reverse", invoice_id, operator, work)
+    _decide("reverse", invoice_id, operator, reason, work)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chaos import crash, database, overload, slow_uploads, storm
+from chaos import crash, database, overload, registration, slow_uploads, storm
 from chaos.report import Outcome, print_outcome
 
 LOGS = Path(__file__).resolve().parent.parent / "var" / "chaos"
@@ -30,8 +30,11 @@ def main() -> int:
         "--overload-seconds", type=float, default=8.0, help="seconds of load at twice the rate"
     )
     parser.add_argument(
+        "--registrations", type=int, default=200, help="registration retry storm registrations"
+    )
+    parser.add_argument(
         "--only",
-        choices=["storm", "crash", "database", "overload", "slow-uploads"],
+        choices=["storm", "registration", "crash", "database", "overload", "slow-uploads"],
         action="append",
     )
     args = parser.parse_args()
@@ -40,6 +43,10 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     checks: dict[str, tuple[str, Callable[[], Outcome]]] = {
         "storm": (storm.CHECK, lambda: storm.run(args.postings, logs)),
+        "registration": (
+            registration.CHECK,
+            lambda: registration.run(args.registrations, logs),
+        ),
         "crash": (crash.CHECK, lambda: crash.run(args.crash_postings, logs)),
         "database": (
             database.CHECK,

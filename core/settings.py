@@ -260,6 +260,25 @@ class LedgerSettings(BaseModel):
     )
 
 
+class SettlementSettings(BaseModel):
+    """When partner commissions are settled: the worker's monthly run and its preconditions."""
+
+    schedule_enabled: bool = Field(
+        default=True, description="The worker settles the previous month once a month."
+    )
+    schedule_day: int = Field(
+        default=1,
+        ge=1,
+        le=28,
+        description="Day of the month from which the worker settles the previous month.",
+    )
+    after_period_close: list[str] = Field(
+        default_factory=list,
+        description="Codes of the legal entities whose month is settled only once its "
+        "accounting period is closed (their journal is dated in the next open period).",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -368,6 +387,7 @@ class Settings(BaseSettings):
     credit_memos: CreditMemoSettings = CreditMemoSettings()
     ledger: LedgerSettings = LedgerSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
+    settlements: SettlementSettings = SettlementSettings()
 
     @property
     def serves_docs(self) -> bool:

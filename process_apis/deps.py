@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core.auth import Principal, principal_of
 from core.errors import VersionConflict
+from core.models.base import utcnow
 from core.settings import Settings
 from process_apis.cache import TtlCache
 from system_apis.billing.port import BillingPort
@@ -23,6 +25,10 @@ from system_apis.support.port import SupportPort
 # How long a worker trusts the tax groups it read from an ERP company. A code missing
 # from them is always looked up afresh, so only a removed tax group can go unseen this long.
 ERP_TAX_CODES_TTL_SECONDS = 60.0
+
+
+def utc_today() -> date:
+    return utcnow().date()
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class ProcessContext:
     erp_tax_codes: TtlCache[str, frozenset[str]] = field(
         default_factory=lambda: TtlCache(ttl=ERP_TAX_CODES_TTL_SECONDS)
     )
+    # Today's date (UTC): the calendar that decides which months may be settled.
+    today: Callable[[], date] = utc_today
 
 
 def get_context(request: Request) -> ProcessContext:

@@ -1,5 +1,6 @@
 """The background work: one pass drains the billing inbox, retries due runs of every
-workflow, purges expired idempotency keys.
+workflow, purges expired idempotency keys; beside them, the schedules (the daily
+reconciliation, the monthly settlement).
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -28,6 +29,8 @@ from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.reconciliation import schedule as reconciliation_schedule
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
+from process_apis.settlements.reversal import SettlementReversalWorkflow
+from process_apis.settlements.schedule import SettlementSchedule
 from process_apis.settlements.workflow import SettlementPostingWorkflow
 from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
 from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelWorkflow
@@ -45,6 +48,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     CreditMemoWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
+    SettlementReversalWorkflow,
     CustomerSyncWorkflow,
     EntitlementResyncWorkflow,
     SubscriptionOrderWorkflow,
@@ -86,12 +90,18 @@ class BackgroundWork:
         self.inbox = BillingInbox(context)
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+        self.settlements = SettlementSchedule(context)
 
     async def run_once(self) -> PassReport:
         """One pass of every kind of background work: the passes' work, then the schedules."""
         report = await self._pass()
-        report.reconciled = await reconciliation_schedule.run_due(self.context)
+        report.reconciled = await self._schedules()
         return report
+
+    async def _schedules(self) -> int:
+        """The jobs due on a calendar: the month to settle, the reconciliations (how many ran)."""
+        await self.settlements.settle_due_month()
+        return await reconciliation_schedule.run_due(self.context)
 
     async def _pass(self) -> PassReport:
         """The inbox first (it may queue runs), the due runs, the expired keys."""
@@ -120,11 +130,7 @@ class BackgroundWork:
         (a month's reconciliation) never holds up the retries."""
         await asyncio.gather(
             self._loop(self._pass, interval=interval, stop=stop),
-            self._loop(
-                lambda: reconciliation_schedule.run_due(self.context),
-                interval=SCHEDULE_CHECK_SECONDS,
-                stop=stop,
-            ),
+            self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
         )
 
     @staticmethod

@@ -1,5 +1,7 @@
 """The audit trail: every write appended once, refused authentications counted.
 
+Operators' command-line actions are appended through `append` as well (`app/operator.py`).
+
 Recorded after the response is sent (the caller does not wait for it), with the
 client, partner, action (method and route template), object, outcome, correlation
 id and a SHA-256 of the request body. A failed authentication (a 401, or an address
@@ -95,9 +97,13 @@ class AuditMiddleware:
             request_hash=digest,
             source_ip=client[0] if client else None,
         )
-        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.process.sessionmaker
-        try:
-            async with sessionmaker.begin() as session:
-                session.add(event)
-        except Exception as error:  # the request is answered; losing its audit row must be seen
-            logger.error("audit.write_failed", extra={"action": event.action, "error": repr(error)})
+        await append(scope["app"].state.process.sessionmaker, event)
+
+
+async def append(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEventRow) -> None:
+    """Append one audit row in its own transaction; a failure is logged, never raised."""
+    try:
+        async with sessionmaker.begin() as session:
+            session.add(event)
+    except Exception as error:  # the action is done; losing its audit row must be seen
+        logger.error("audit.write_failed", extra={"action": event.action, "error": repr(error)})

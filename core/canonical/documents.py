@@ -167,6 +167,7 @@ class SettlementStatus(StrEnum):
     POSTED = "posted"
     PAID = "paid"
     VOID = "void"
+    REVERSED = "reversed"  # its journal entry reversed in the ERP; its lines unsettled again
 
 
 SETTLEMENT_STATUS = StatusMachine[SettlementStatus](
@@ -175,7 +176,7 @@ SETTLEMENT_STATUS = StatusMachine[SettlementStatus](
         # A statement whose journal never reached the ERP may be voided; its lines are freed.
         SettlementStatus.DRAFT: frozenset({SettlementStatus.APPROVED, SettlementStatus.VOID}),
         SettlementStatus.APPROVED: frozenset({SettlementStatus.POSTED, SettlementStatus.VOID}),
-        SettlementStatus.POSTED: frozenset({SettlementStatus.PAID}),
+        SettlementStatus.POSTED: frozenset({SettlementStatus.PAID, SettlementStatus.REVERSED}),
     },
 )
 

@@ -20,6 +20,7 @@ from core.models.reconciliation import (
     ReconciliationRunRow,
 )
 from core.models.settlement import SettlementRow
+from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
 from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
@@ -46,6 +47,7 @@ __all__ = [
     "ReconciliationItemRow",
     "ReconciliationRunRow",
     "SettlementRow",
+    "SettlementPeriodRow",
     "SigningKeyRow",
     "SubscriptionRow",
     "TaxCodeMappingRow",

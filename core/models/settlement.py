@@ -34,8 +34,13 @@ class SettlementRow(VersionedMixin, BackendRefsMixin, Base):
     period_end: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
     total_commission: Mapped[int] = mapped_column(BigInteger)
+    # The part of the total earned in earlier, already settled months (late commissions).
+    adjustment_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[SettlementStatus] = mapped_column(String(20))
     line_count: Mapped[int | None] = mapped_column(Integer)
     journal_document_number: Mapped[str | None] = mapped_column(String(20))
     posting_date: Mapped[date | None] = mapped_column(Date)
     posted_at: Mapped[datetime | None]
+    # Undoing a posted statement is a reversing journal entry, never a delete.
+    reversal_document_number: Mapped[str | None] = mapped_column(String(20))
+    reversed_at: Mapped[datetime | None]

@@ -23,3 +23,18 @@ class SettlementVoid(Conflict):
 class SettlementInErpJournal(Conflict):
     slug = "settlement-in-erp-journal"
     title = "The settlement's entry is in the ERP journal and cannot be given up"
+
+
+class SettlementPeriodOpen(BusinessRuleViolation):
+    slug = "settlement-period-open"
+    title = "The month has not ended: it cannot be settled yet"
+
+
+class SettlementAccountingPeriodOpen(BusinessRuleViolation):
+    slug = "settlement-accounting-period-open"
+    title = "The legal entity settles a month only once its accounting period is closed"
+
+
+class SettlementNotPosted(Conflict):
+    slug = "settlement-not-posted"
+    title = "Only a posted settlement can be reversed"

@@ -16,9 +16,11 @@ from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.listing import ListQueryDep, PartnerFilter
 from process_apis.settlements import service
+from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schemas import (
     LineageEntry,
     SettlementResource,
+    SettlementReversalCreate,
     SettlementRunCreate,
     SettlementRunResult,
 )
@@ -58,7 +60,12 @@ async def run_settlements(
 ) -> Response:
     """Draw up one statement per partner, legal entity and currency, and journal each in the ERP.
 
-    Requires `Idempotency-Key`. Idempotent per partner and period: running a period again
+    Requires `Idempotency-Key`. A month is settled once it has ended
+    (`422 settlement-period-open` before), and for a legal entity that settles closed
+    months only once its accounting period is closed (`422 settlement-accounting-period-open`
+    when asked for that entity alone; otherwise listed in `awaiting_period_close`).
+    Commissions paid in a month already settled are a prior-period adjustment of the next
+    statement. Idempotent per legal entity and month: running a month again
     draws up nothing new and resumes the postings that did not finish. `201` statements
     drawn up, `200` none new, `202` a posting is queued; a statement whose posting failed
     for a business reason shows its failed `last_run`.
@@ -67,7 +74,10 @@ async def run_settlements(
 
     async def handle() -> Outcome:
         result = await workflow.run_period(
-            data.period, client_id=caller.client_id, correlation_id=caller.correlation_id
+            data.period,
+            legal_entity_id=data.legal_entity_id,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
         )
         queued = any(
             s.last_run is not None and s.last_run.status == RunStatus.PENDING_RETRY
@@ -131,3 +141,49 @@ async def get_lineage(
     """Each commission of the statement: payment → invoice line → attribution → rate card."""
     entries, next_cursor = await service.lineage(session, settlement_id, cursor=cursor, limit=limit)
     return Page[LineageEntry](items=entries, next_cursor=next_cursor)
+
+
+@router.post(
+    "/settlements/{settlement_id}/reversals",
+    response_model=SettlementResource,
+    status_code=201,
+    operation_id="settlements-reversals-create",
+    dependencies=[requires("settlements:write")],
+    summary="Reverse a posted settlement statement",
+    responses={
+        200: {"description": "Reversed already: the statement.", "model": SettlementResource},
+        202: {
+            "description": "The ERP is down: the reversal run is queued for retry.",
+            "model": SettlementResource,
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
+async def reverse_settlement(
+    settlement_id: SettlementID,
+    data: SettlementReversalCreate,
+    context: ContextDep,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
+) -> Response:
+    """Post a reversing journal entry in the ERP; the statement's commissions are unsettled again.
+
+    Requires `Idempotency-Key`. `201` reversed now, `200` reversed already, `202` queued,
+    `409 settlement-not-posted` for a statement never posted. The commission lines go to
+    the next settlement run as a prior-period adjustment.
+    """
+    workflow = SettlementReversalWorkflow(context)
+
+    async def handle() -> Outcome:
+        before = await workflow.read(settlement_id)
+        settlement = await workflow.reverse(
+            settlement_id,
+            reason=data.reason,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
+        )
+        if settlement.status != SettlementStatus.REVERSED:
+            return Outcome(202, settlement, {"Location": settlement.run_url or ""})
+        return Outcome(200 if before.status == SettlementStatus.REVERSED else 201, settlement)
+
+    return await idempotency(data, handle)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from core.canonical.base import InputModel, OutputModel
 from core.canonical.documents import Settlement
+from core.ids import id_pattern
 from core.models.payment import PaymentSource
 from process_apis.runs.schemas import RunSummary
 
@@ -31,20 +32,41 @@ def period_bounds(period: str) -> tuple[date, date]:
 
 class SettlementRunCreate(InputModel):
     period: Period = Field(
-        description="Settle every eligible commission paid up to the month's end that no "
-        "statement holds yet: one statement per partner, legal entity and currency."
+        description="The month to settle, once it has ended: every eligible commission paid "
+        "in it, and those paid late in months already settled (prior-period adjustments); "
+        "one statement per partner, legal entity and currency."
+    )
+    legal_entity_id: Annotated[str, Field(pattern=id_pattern("legal_entity"))] | None = Field(
+        default=None,
+        description="Settle only this legal entity (default: every one whose month may be "
+        "settled).",
+        examples=["le_01jd0000000000000000000000"],
     )
 
 
 class SettlementResource(Settlement):
     line_count: int | None
+    adjustment_total: int = Field(
+        description="The part of `total_commission` earned in earlier months already settled "
+        "(a prior-period adjustment)."
+    )
     journal_document_number: str | None = Field(
         description="The ERP journal entry's document number (the settlement's posting key)."
     )
     posting_date: date | None
     posted_at: datetime | None
+    reversal_document_number: str | None = Field(
+        default=None, description="The ERP journal entry that reversed this one, once reversed."
+    )
+    reversed_at: datetime | None = None
     last_run: RunSummary | None = None
     run_url: str | None = None
+
+
+class SettlementReversalCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Why the statement is reversed: on the run and the ERP entry's lines."
+    )
 
 
 class SettlementRunResult(OutputModel):
@@ -52,6 +74,11 @@ class SettlementRunResult(OutputModel):
     period_start: date
     period_end: date
     drawn_up: int = Field(description="Statements this run drew up (0 when they all existed).")
+    awaiting_period_close: list[str] = Field(
+        default_factory=list,
+        description="Legal entities that settle only closed accounting periods and have not "
+        "closed this month yet: not settled by this run.",
+    )
     settlements: list[SettlementResource] = Field(description="Every statement of the period.")
 
 
@@ -102,6 +129,10 @@ class LineageCommission(OutputModel):
 class LineageStatement(OutputModel):
     settlement_id: str
     journal_document_number: str | None
+    prior_period_adjustment: bool = Field(
+        description="Paid in an earlier month whose statement was already drawn up: settled "
+        "late, in this statement, as a prior-period adjustment."
+    )
 
 
 class Lineage(OutputModel):

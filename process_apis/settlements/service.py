@@ -1,12 +1,16 @@
 """Drawing up settlement statements, and reading them with their lineage.
 
-A run for a period takes every eligible, earning commission line paid up to the
-period's end that no statement holds yet (late lines of earlier periods included),
-groups them by partner, legal entity and currency, and draws up one statement per
-group that the period does not have yet. The cost is set-based: one grouping query,
-one insert and one `UPDATE ... WHERE settlement_id IS NULL` per statement and one
-totals query, whatever the number of invoices and payments. A statement, once drawn
-up, does not change: lines arriving later roll into the next period's statement.
+A run settles one month per legal entity, once: it records the month as settled
+(`settlement_periods`) and takes every eligible, earning commission line paid in the
+month that no statement holds yet, plus the lines paid in earlier months that were
+already settled (commissions earned late: a prior-period adjustment, kept apart in
+the statement's `adjustment_total` and in each line's lineage). Lines of an earlier
+month no run has settled wait for that month's own run: a later month never sweeps
+them into its journal. It groups them by partner, legal entity and currency and
+draws up one statement per group. The cost is set-based: one grouping query, one
+insert and one `UPDATE ... WHERE settlement_id IS NULL` per statement and one totals
+query, whatever the number of invoices and payments. A statement, once drawn up,
+does not change: lines arriving later are the next statement's adjustments.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import OutputModel
 from core.canonical.documents import Settlement, SettlementStatus
+from core.canonical.parties import PeriodStatus
 from core.errors import NotFound
 from core.ids import new_id
 from core.models.commission_line import CommissionLineRow as Line
 from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.legal_entity import LegalEntityRow
 from core.models.payment import PaymentRow
 from core.models.settlement import SettlementRow
+from core.models.settlement_period import SettlementPeriodRow as Settled
 from core.pagination import Page, decode_cursor, next_cursor
 from process_apis.listing import ListQuery, list_rows
 from process_apis.settlements.errors import SettlementRunInProgress
@@ -43,34 +50,80 @@ from process_apis.settlements.schemas import (
 StatementKey = tuple[str, str, str]  # partner, legal entity, currency
 
 
-def _settleable(period_end: date) -> ColumnElement[bool]:
+def awaits_period_close(
+    legal_entity: LegalEntityRow, period_end: date, *, after_period_close: Sequence[str]
+) -> bool:
+    """Whether the legal entity settles only closed months and this one is not closed yet.
+
+    `legal_entity.periods` must be loaded.
+    """
+    if legal_entity.code not in after_period_close:
+        return False
+    period = next((p for p in legal_entity.periods if p.starts_on <= period_end <= p.ends_on), None)
+    return period is None or period.status != PeriodStatus.CLOSED
+
+
+def _settleable(period_start: date, period_end: date) -> ColumnElement[bool]:
+    """Unsettled earning lines of the month, and late ones of months already settled."""
+    earlier_month_settled = exists().where(
+        Settled.legal_entity_id == Line.legal_entity_id,
+        Settled.period_start <= Line.paid_on,
+        Settled.period_end >= Line.paid_on,
+    )
     return and_(
         Line.settlement_id.is_(None),
         Line.eligible.is_(True),
         Line.commission_amount > 0,
         Line.paid_on <= period_end,
+        or_(Line.paid_on >= period_start, earlier_month_settled),
     )
 
 
 async def draw_up(
-    session: AsyncSession, *, period_start: date, period_end: date
+    session: AsyncSession,
+    *,
+    period_start: date,
+    period_end: date,
+    legal_entity_ids: Sequence[str],
+    settled_by: str | None,
 ) -> tuple[Sequence[SettlementRow], int]:
-    """The period's statements, drawing up the missing ones; and how many were new."""
+    """Settle the month for each of `legal_entity_ids` that has not settled it yet.
+
+    Returns the month's statements (drawing up the missing ones) and how many were new.
+    """
+    settled = set(
+        (
+            await session.scalars(
+                select(Settled.legal_entity_id).where(
+                    Settled.period_start == period_start,
+                    Settled.legal_entity_id.in_(legal_entity_ids),
+                )
+            )
+        ).all()
+    )
+    unsettled = [le for le in legal_entity_ids if le not in settled]
+    if not unsettled:
+        return await period_settlements(session, period_start), 0
+    session.add_all(
+        Settled(
+            legal_entity_id=legal_entity_id,
+            period_start=period_start,
+            period_end=period_end,
+            settled_by=settled_by,
+        )
+        for legal_entity_id in unsettled
+    )
+    await _flush_first(session)
+    settleable = and_(_settleable(period_start, period_end), Line.legal_entity_id.in_(unsettled))
     groups = (
         await session.execute(
             select(Line.partner_id, Line.legal_entity_id, Line.currency)
-            .where(_settleable(period_end))
+            .where(settleable)
             .group_by(Line.partner_id, Line.legal_entity_id, Line.currency)
         )
     ).all()
-    existing = {
-        (row.partner_id, row.legal_entity_id, row.currency): row
-        for row in await period_settlements(session, period_start)
-    }
     drawn: dict[str, SettlementRow] = {}
     for partner_id, legal_entity_id, currency in groups:
-        if (partner_id, legal_entity_id, currency) in existing:
-            continue
         settlement = SettlementRow(
             id=new_id("settlement"),
             partner_id=partner_id,
@@ -79,21 +132,16 @@ async def draw_up(
             period_end=period_end,
             currency=currency,
             total_commission=0,
+            adjustment_total=0,
             line_count=0,
             status=SettlementStatus.DRAFT,
         )
         session.add(settlement)
-        try:
-            await session.flush()
-        except IntegrityError as error:
-            await session.rollback()
-            raise SettlementRunInProgress(
-                "another run drew up this period's statements first; run it again"
-            ) from error
+        await _flush_first(session)
         await session.execute(
             update(Line)
             .where(
-                _settleable(period_end),
+                settleable,
                 Line.partner_id == partner_id,
                 Line.legal_entity_id == legal_entity_id,
                 Line.currency == currency,
@@ -102,23 +150,41 @@ async def draw_up(
         )
         drawn[settlement.id] = settlement
     if drawn:
+        late = case((Line.paid_on < period_start, Line.commission_amount), else_=0)
         totals = (
             await session.execute(
-                select(Line.settlement_id, func.count(), func.sum(Line.commission_amount))
+                select(
+                    Line.settlement_id,
+                    func.count(),
+                    func.sum(Line.commission_amount),
+                    func.sum(late),
+                )
                 .where(Line.settlement_id.in_(drawn))
                 .group_by(Line.settlement_id)
             )
         ).all()
-        for settlement_id, count, total in totals:
+        for settlement_id, count, total, adjustment in totals:
             if settlement_id is not None:
                 drawn[settlement_id].line_count = count
                 drawn[settlement_id].total_commission = int(total or 0)
+                drawn[settlement_id].adjustment_total = int(adjustment or 0)
         for settlement in list(drawn.values()):
             if not settlement.line_count:  # a concurrent run took its lines: never committed
                 await session.delete(settlement)
                 del drawn[settlement.id]
     await session.flush()
     return await period_settlements(session, period_start), len(drawn)
+
+
+async def _flush_first(session: AsyncSession) -> None:
+    """Flush; a unique key another run wrote first means that run is settling the month."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        await session.rollback()
+        raise SettlementRunInProgress(
+            "another run drew up this period's statements first; run it again"
+        ) from error
 
 
 async def period_settlements(session: AsyncSession, period_start: date) -> Sequence[SettlementRow]:
@@ -209,11 +275,15 @@ async def lineage(
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(Line.id < after)
     rows = (await session.execute(query.order_by(Line.id.desc()).limit(limit + 1))).all()
-    statement = LineageStatement(
-        settlement_id=settlement.id,
-        journal_document_number=settlement.journal_document_number,
-    )
-    entries = [LineageEntry(**_lineage(*row), statement=statement) for row in rows[:limit]]
+    entries = [
+        LineageEntry(
+            **_lineage(*row),
+            statement=_statement(
+                row[0], settlement.id, settlement.journal_document_number, settlement.period_start
+            ),
+        )
+        for row in rows[:limit]
+    ]
     return entries, next_cursor([row[0].id for row in rows], limit)
 
 
@@ -224,7 +294,7 @@ async def lineage_of(
     rows = (
         await session.execute(
             _lineage_query()
-            .add_columns(SettlementRow.journal_document_number)
+            .add_columns(SettlementRow.journal_document_number, SettlementRow.period_start)
             .outerjoin(SettlementRow, SettlementRow.id == Line.settlement_id)
             .where(Line.id.in_(line_ids))
         )
@@ -233,12 +303,10 @@ async def lineage_of(
         line.id: CommissionLineage(
             **_lineage(line, payment, invoice_line, number, subscription_id),
             statement=None
-            if line.settlement_id is None
-            else LineageStatement(
-                settlement_id=line.settlement_id, journal_document_number=journal_number
-            ),
+            if line.settlement_id is None or starts is None
+            else _statement(line, line.settlement_id, journal_number, starts),
         )
-        for line, payment, invoice_line, number, subscription_id, journal_number in rows
+        for line, payment, invoice_line, number, subscription_id, journal_number, starts in rows
     }
 
 
@@ -262,4 +330,14 @@ async def list_settlements(
     )
     return Page[Settlement](
         items=[Settlement.model_validate(row) for row in rows], next_cursor=cursor
+    )
+
+
+def _statement(
+    line: Line, settlement_id: str, journal_number: str | None, period_start: date
+) -> LineageStatement:
+    return LineageStatement(
+        settlement_id=settlement_id,
+        journal_document_number=journal_number,
+        prior_period_adjustment=line.paid_on < period_start,
     )

@@ -1,7 +1,7 @@
 """The settlement → ERP journal workflow, and the settlement run that feeds it.
 
 prepare (one transaction): the statement moves `draft → approved`, its posting date
-(the period's last day, or the next open period's first by the legal entity's policy)
+(the period's last day, or the next open period's first when that period is closed)
 and currency (the legal entity's own: journal amounts are kept in it) are checked,
 and the run is persisted. The steps, with no transaction open: the settlement journal
 batch is ensured; the balanced entry is added (commission expense debited, partner
@@ -16,6 +16,7 @@ frees its lines for the next period's run; one whose entry is in the journal sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
 from core.metrics import SETTLEMENT_CYCLE
 from core.models.base import utcnow
@@ -33,8 +35,8 @@ from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
 from process_apis.deps import ProcessContext
-from process_apis.legal_entities.periods import posting_date_for
-from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.legal_entities.periods import resolve_posting_date
+from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
 from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.replay import Replay
@@ -42,8 +44,10 @@ from process_apis.runs.repository import latest_run, succeeded_step
 from process_apis.runs.schemas import RunSummary, run_url
 from process_apis.settlements import service
 from process_apis.settlements.errors import (
+    SettlementAccountingPeriodOpen,
     SettlementCurrencyNotFunctional,
     SettlementInErpJournal,
+    SettlementPeriodOpen,
     SettlementVoid,
 )
 from process_apis.settlements.schemas import (
@@ -94,6 +98,35 @@ def resource(settlement: SettlementRow, run: WorkflowRunRow | None) -> Settlemen
 _ROW = frozenset(SettlementRow.__table__.columns.keys())
 
 
+def journal_lines(
+    settlement: SettlementRow, *, ledger: LedgerSettings
+) -> tuple[ErpJournalLine, ...]:
+    """Commission expense debited (the month's, and apart the prior-period adjustment),
+    partner payable credited with the total."""
+    month = f"{settlement.partner_id} {settlement.period_start:%Y-%m}"
+    current = settlement.total_commission - settlement.adjustment_total
+    expenses = (
+        (current, f"Commissions {month}"),
+        (settlement.adjustment_total, f"Prior-period commission adjustment {month}"),
+    )
+    return (
+        *(
+            ErpJournalLine(
+                account_number=ledger.commission_expense_account,
+                amount=amount,
+                description=fit(ErpJournalLine, "description", text),
+            )
+            for amount, text in expenses
+            if amount
+        ),
+        ErpJournalLine(
+            account_number=ledger.commission_payable_account,
+            amount=-settlement.total_commission,
+            description=fit(ErpJournalLine, "description", f"Commissions {month}"),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class SettlementPlan:
     run_id: str
@@ -118,25 +151,70 @@ class SettlementPostingWorkflow:
             return resource(settlement, run)
 
     async def run_period(
-        self, period: str, *, client_id: str, correlation_id: str | None
+        self,
+        period: str,
+        *,
+        legal_entity_id: str | None = None,
+        client_id: str | None,
+        correlation_id: str | None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SettlementRunResult:
-        """Draw up the period's missing statements, then post every one not yet posted."""
+        """Settle an ended month: draw up its missing statements, then post every unposted one.
+
+        `progress(done, total)` is told after each statement's posting.
+        """
         period_start, period_end = period_bounds(period)
-        async with self.context.sessionmaker() as session:
-            settlements, drawn_up = await service.draw_up(
-                session, period_start=period_start, period_end=period_end
+        if period_end >= self.context.today():
+            raise SettlementPeriodOpen(
+                f"{period} ends on {period_end}: it can be settled from "
+                f"{period_end + timedelta(days=1)}",
+                settleable_from=(period_end + timedelta(days=1)).isoformat(),
             )
-            ids = [s.id for s in settlements if s.status in UNPOSTED]
+        after_close = self.context.settings.settlements.after_period_close
+        async with self.context.sessionmaker() as session:
+            if legal_entity_id is None:
+                entities = list(await list_legal_entities(session))
+            else:
+                entities = [await get_legal_entity(session, legal_entity_id)]
+            awaiting = [
+                le
+                for le in entities
+                if service.awaits_period_close(le, period_end, after_period_close=after_close)
+            ]
+            if legal_entity_id is not None and awaiting:
+                raise SettlementAccountingPeriodOpen(
+                    f"{awaiting[0].code} settles a month once its accounting period is closed, "
+                    f"and the period holding {period_end} is not",
+                    legal_entity_id=legal_entity_id,
+                )
+            settlements, drawn_up = await service.draw_up(
+                session,
+                period_start=period_start,
+                period_end=period_end,
+                legal_entity_ids=[le.id for le in entities if le not in awaiting],
+                settled_by=client_id,
+            )
+            ids = [
+                s.id
+                for s in settlements
+                if s.status in UNPOSTED and s.legal_entity_id in {le.id for le in entities}
+            ]
             await session.commit()
-        for settlement_id in ids:
+        for done, settlement_id in enumerate(ids, 1):
             try:
                 await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
             except (RunInProgress, SettlementVoid):
-                continue  # another request has it, or an operator gave it up: shown as it is
+                pass  # another request has it, or an operator gave it up: shown as it is
             except LedgergateError:
-                continue  # recorded on its run, which waits in the exception queue
+                pass  # recorded on its run, which waits in the exception queue
+            if progress is not None:
+                progress(done, len(ids))
         async with self.context.sessionmaker() as session:
-            rows = await service.period_settlements(session, period_start)
+            rows = [
+                row
+                for row in await service.period_settlements(session, period_start)
+                if legal_entity_id is None or row.legal_entity_id == legal_entity_id
+            ]
             runs = {
                 row.id: await latest_run(session, workflow=WORKFLOW, subject_id=row.id)
                 for row in rows
@@ -146,6 +224,7 @@ class SettlementPostingWorkflow:
                 period_start=period_start,
                 period_end=period_end,
                 drawn_up=drawn_up,
+                awaiting_period_close=[le.id for le in awaiting],
                 settlements=[resource(row, runs[row.id]) for row in rows],
             )
 
@@ -242,7 +321,13 @@ class SettlementPostingWorkflow:
                         f"{legal_entity.code}, which keeps its books in "
                         f"{legal_entity.functional_currency}"
                     )
-                posting_date = posting_date_for(legal_entity, settlement.period_end)
+                # A month is settled after it ends, often after its books close: the journal
+                # is the gateway's own document, dated in the first open period.
+                posting_date = resolve_posting_date(
+                    settlement.period_end,
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy.ROLL_FORWARD,
+                )
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
@@ -337,12 +422,6 @@ def _plan(
     ledger: LedgerSettings,
 ) -> SettlementPlan:
     """The balanced journal entry: commission expense against commissions payable."""
-    total, document = settlement.total_commission, settlement.journal_document_number or ""
-    text = fit(
-        ErpJournalLine,
-        "description",
-        f"Commissions {settlement.partner_id} {settlement.period_start:%Y-%m}",
-    )
     return SettlementPlan(
         run_id=run_id,
         settlement_id=settlement.id,
@@ -351,21 +430,10 @@ def _plan(
             code=ledger.settlement_journal, display_name="Ledgergate partner settlements"
         ),
         entry=ErpJournalEntryCreate(
-            document_number=document,
+            document_number=settlement.journal_document_number or "",
             external_document_number=settlement.id,
             posting_date=posting_date,
             currency=settlement.currency,
-            lines=(
-                ErpJournalLine(
-                    account_number=ledger.commission_expense_account,
-                    amount=total,
-                    description=text,
-                ),
-                ErpJournalLine(
-                    account_number=ledger.commission_payable_account,
-                    amount=-total,
-                    description=text,
-                ),
-            ),
+            lines=journal_lines(settlement, ledger=ledger),
         ),
     )

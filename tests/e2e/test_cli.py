@@ -3,13 +3,15 @@
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -26,8 +28,12 @@ from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
 from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
+from process_apis.settlements.errors import SettlementPeriodOpen
+
+T = TypeVar("T")
 
 runner = CliRunner(env={"COLUMNS": "200"})
+OPERATOR = "ops.alice@example.com"
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +51,7 @@ def restore_logging() -> Iterator[None]:
 def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     database = tmp_path / "cli.db"
     monkeypatch.setenv("LEDGERGATE_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    monkeypatch.setenv("LEDGERGATE_OPERATOR", OPERATOR)
     get_settings.cache_clear()
     yield database
     get_settings.cache_clear()
@@ -277,10 +284,115 @@ def test_an_operator_accepts_the_erp_totals_from_the_cli_and_is_audited(sqlite_e
     assert (invoice.status, invoice.total) == (InvoiceStatus.POSTED, 1500)
     assert audit is not None
     assert (audit.client_id, audit.action, audit.outcome) == (
-        "cli:ana",
+        "ana",
         "CLI invoices accept-erp-totals",
         "succeeded",
     )
     again = runner.invoke(app, [*command, "--operator", "ana"])
     assert again.exit_code == 1
     assert "invoice-not-mismatched" in again.output
+
+
+def seeded(database: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+    async def seed() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
+        await seed_demo_estate(create_sessionmaker(engine))
+        await engine.dispose()
+
+    asyncio.run(seed())
+
+
+def in_database(database: Path, work: Callable[[Session], T]) -> T:
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as session, session.begin():
+            return work(session)
+    finally:
+        engine.dispose()
+
+
+def audit_rows(database: Path) -> list[tuple[str | None, str, str | None, str, int]]:
+    return in_database(
+        database,
+        lambda session: [
+            (e.client_id, e.action, e.object_id, e.outcome, e.status_code)
+            for e in session.scalars(select(AuditEventRow).order_by(AuditEventRow.id))
+        ],
+    )
+
+
+def test_a_change_needs_a_named_operator(sqlite_env: Path) -> None:
+    anonymous = {"LEDGERGATE_OPERATOR": None}
+    for command in (
+        ["clients", "create", "--name", "x", "--scope", "invoices:read"],
+        ["keys", "rotate"],
+        ["exceptions", "resolve", "run_01jd0000000000000000000000", "--note", "n"],
+        ["settle", "--period", "2026-11"],
+    ):
+        refused = runner.invoke(app, command, env=anonymous)
+        assert refused.exit_code == 2, refused.output
+        assert "--operator" in refused.output
+    nameless = runner.invoke(app, ["keys", "rotate", "--operator", "a b"])
+    assert nameless.exit_code == 2
+    assert not sqlite_env.exists() or audit_rows(sqlite_env) == []
+
+
+def test_every_cli_change_lands_in_the_audit_trail_with_its_operator(sqlite_env: Path) -> None:
+    created = runner.invoke(
+        app, ["clients", "create", "--name", "ERP bot", "--scope", "invoices:read"]
+    )
+    assert created.exit_code == 0, created.output
+    client_id = created.output.split("client_id")[1].split()[0]
+    assert runner.invoke(app, ["clients", "disable", client_id, "--operator", "bob"]).exit_code == 0
+    missing = runner.invoke(
+        app, ["exceptions", "discard", "run_01jd0000000000000000000000", "--note", "gone"]
+    )
+    assert isinstance(missing.exception, NotFound)
+    assert audit_rows(sqlite_env) == [
+        (OPERATOR, "CLI clients create", None, "succeeded", 200),
+        ("bob", "CLI clients disable", client_id, "succeeded", 200),
+        (OPERATOR, "CLI exceptions discard", "run_01jd0000000000000000000000", "rejected", 404),
+    ]
+
+
+def test_a_resolved_run_is_closed_by_the_named_operator(sqlite_env: Path) -> None:
+    seeded(sqlite_env)
+    run_id = "run_01jd0000000000000000000001"
+    in_database(
+        sqlite_env,
+        lambda session: session.add(
+            WorkflowRunRow(
+                id=run_id,
+                workflow="invoice_posting",
+                subject_id="inv_01jd0000000000000000000001",
+                status=RunStatus.FAILED,
+                params={},
+                attempts=1,
+            )
+        ),
+    )
+    resolved = runner.invoke(app, ["exceptions", "resolve", run_id, "--note", "fixed in the ERP"])
+    assert resolved.exit_code == 0, resolved.output
+    result = in_database(sqlite_env, lambda session: session.get_one(WorkflowRunRow, run_id).result)
+    assert result == {"closed_by": OPERATOR, "note": "fixed in the ERP"}
+    [event] = [row for row in audit_rows(sqlite_env) if row[1] == "CLI exceptions resolve"]
+    assert event == (OPERATOR, "CLI exceptions resolve", run_id, "succeeded", 200)
+
+
+def test_settle_refuses_a_month_that_has_not_ended_and_settles_one_that_has(
+    sqlite_env: Path,
+) -> None:
+    seeded(sqlite_env)
+    this_month = date.today().strftime("%Y-%m")
+    early = runner.invoke(app, ["settle", "--period", this_month])
+    assert isinstance(early.exception, SettlementPeriodOpen)
+    settled = runner.invoke(app, ["settle"])  # the previous month
+    assert settled.exit_code == 0, settled.output
+    assert "0 drawn up" in settled.output
+    assert [row[1:] for row in audit_rows(sqlite_env)] == [
+        ("CLI settle", None, "rejected", 422),
+        ("CLI settle", None, "succeeded", 200),
+    ]
+    assert runner.invoke(app, ["settle", "--period", "2026-13"]).exit_code == 2

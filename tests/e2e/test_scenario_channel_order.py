@@ -19,6 +19,7 @@ from app.seed import demo_id
 from process_apis.worker import BackgroundWork
 from sandboxes import stripe
 from tests.conftest import Gateway
+from tests.support.calendar import months_later
 from tests.support.invoices import US_COMPANY
 
 FABRIKAM = demo_id("partner", 2)
@@ -119,7 +120,8 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
         ("pro", SEATS * SEAT_PRICE // 10)
     ]
 
-    # the month's settlement: one statement for Fabrikam, journaled in the ERP
+    # the month's settlement, once it has ended: one statement for Fabrikam, journaled in the ERP
+    months_later(gateway.app)
     run = await finance.post(
         "/v1/settlement-runs", json={"period": PERIOD}, headers={"Idempotency-Key": "stl-1"}
     )

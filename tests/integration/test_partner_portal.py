@@ -36,6 +36,7 @@ from tests.integration.test_credit_memos import (
     request_credit,
 )
 from tests.integration.test_settlements import pay, product_invoice, run_settlements
+from tests.support.calendar import months_later
 from tests.support.invoices import ACME, INITECH
 
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
@@ -136,6 +137,7 @@ async def paid_invoice(
 async def estate(gateway: Gateway) -> dict[str, Owned]:
     """Northwind (Acme, USD) settled this month; Fabrikam (Initech, EUR) last month."""
     owned = {}
+    months_later(gateway.app)
     for partner, customer, price, currency, paid_on in (
         (FABRIKAM, INITECH, PRO_EUR, "EUR", LAST_MONTH_DAY),
         (NORTHWIND, ACME, PRO_USD, "USD", TODAY),

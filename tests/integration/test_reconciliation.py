@@ -43,7 +43,8 @@ from tests.integration.test_credit_memos import (
 )
 from tests.integration.test_settlements import SETTLER, pay, product_invoice, run_settlements
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, ordered
-from tests.support.invoices import US_COMPANY, invoice_body
+from tests.support.calendar import months_later
+from tests.support.invoices import ACME, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, post, sandbox_http
 
 US_ENTITY = demo_id("legal_entity", 1)
@@ -84,6 +85,7 @@ async def settled(gateway: Gateway, key: str) -> dict[str, Any]:
     invoice = await posted_invoice(gateway, product_invoice())
     assert (await pay(gateway, invoice, invoice["total"], f"{key}-pay")).status_code == 201
     finance = await gateway.client_with(SETTLER, client_id="finance")
+    months_later(gateway.app)
     run = await run_settlements(finance, key)
     await finance.aclose()
     assert run.status_code == 201, run.text

@@ -3,31 +3,39 @@ billing and CRM sandboxes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from core.models.commission_line import CommissionLineRow
+from core.models.legal_entity import AccountingPeriodRow
 from core.models.payment import PaymentRow
+from core.models.settlement import SettlementRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.billing_inbox import BillingInbox
+from process_apis.deps import ProcessContext
+from process_apis.settlements.schedule import SettlementSchedule
 from process_apis.worker import replayer
 from sandboxes import stripe
 from system_apis.crm.schemas import CrmRate, CrmRateCardVersionCreate
 from system_apis.http import InProcessTransport
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import bill_in_stripe, posted_invoice
+from tests.support.calendar import month, months_later
+from tests.support.calendar import month_start as months_later_day
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, DE_COMPANY, INITECH, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import post, sandbox_http
 
 PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
+US_ENTITY, DE_ENTITY = demo_id("legal_entity", 1), demo_id("legal_entity", 2)
 SETTLER = ["settlements:write", "settlements:read", "invoices:read"]
 PERIOD = date.today().strftime("%Y-%m")
 
@@ -226,6 +234,7 @@ async def test_a_partner_without_a_deal_registration_earns_nothing_on_record(
         (line["eligible"], line["eligibility_reason"], line["commission_amount"])
         for line in payment["commission_lines"]
     } == {(False, "no_deal_registration", 0)}
+    months_later(gateway.app)
     run = await run_settlements(await gateway.client_with(SETTLER), "s1")
     assert run.status_code == 200
     assert run.json()["settlements"] == []
@@ -237,6 +246,7 @@ async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gate
     for number, invoice in enumerate([*acme, initech]):
         assert (await pay(gateway, invoice, invoice["total"], f"p{number}")).status_code == 201
     settler = await gateway.client_with(SETTLER, client_id="finance-settler")
+    months_later(gateway.app)
     response = await run_settlements(settler, "s1")
     assert response.status_code == 201, response.text
     result = response.json()
@@ -286,6 +296,7 @@ async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gate
         assert entry["statement"] == {
             "settlement_id": northwind["id"],
             "journal_document_number": document,
+            "prior_period_adjustment": False,
         }
     assert sum(e["commission"]["amount"] for e in entries) == northwind_total
     # idempotent per partner and period: a second run draws up nothing, journals nothing
@@ -299,22 +310,88 @@ async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gate
     await settler.aclose()
 
 
-async def test_late_lines_roll_into_the_next_run_and_never_change_a_statement(
+async def test_a_month_is_settled_only_after_it_ends(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    early = await run_settlements(settler, "s1")
+    assert early.status_code == 422, early.text
+    problem = early.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "settlement-period-open"
+    assert problem["settleable_from"] == months_later_day(1).isoformat()
+    async with gateway.sessionmaker() as session:
+        assert await session.scalar(select(WorkflowRunRow.id)) is not None  # the posting only
+        held = await session.scalar(
+            select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))
+        )
+    assert held is None
+    months_later(gateway.app)
+    settled = await run_settlements(settler, "s2")
+    assert settled.status_code == 201, settled.text
+    assert [s["status"] for s in settled.json()["settlements"]] == ["posted"]
+
+
+async def test_a_later_month_never_sweeps_an_earlier_unsettled_months_commissions(
+    gateway: Gateway,
+) -> None:
+    invoice = await posted_invoice(gateway, product_invoice())
+    paid = (await pay(gateway, invoice, invoice["total"], "p1")).json()
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app, 4)
+    later = await run_settlements(settler, "s1", month(3))
+    assert later.status_code == 200, later.text
+    assert (later.json()["drawn_up"], later.json()["settlements"]) == (0, [])
+    own = (await run_settlements(settler, "s2", PERIOD)).json()
+    [statement] = own["settlements"]
+    assert (statement["period_start"], statement["adjustment_total"]) == (
+        date.today().replace(day=1).isoformat(),
+        0,
+    )
+    assert statement["total_commission"] == sum(
+        line["commission_amount"] for line in paid["commission_lines"]
+    )
+    assert len(ledger(gateway, statement["journal_document_number"])) == 2
+
+
+async def test_commissions_paid_after_their_months_statement_are_a_prior_period_adjustment(
     gateway: Gateway,
 ) -> None:
     settler = await gateway.client_with(SETTLER)
     first = await posted_invoice(gateway, product_invoice())
     await pay(gateway, first, first["total"], "p1")
+    months_later(gateway.app)
     drawn = (await run_settlements(settler, "s1")).json()["settlements"][0]
-    late = await posted_invoice(gateway, product_invoice())
-    await pay(gateway, late, late["total"], "p2")
+    late = await posted_invoice(gateway, product_invoice(seats=1))
+    late_paid = (await pay(gateway, late, late["total"], "p2")).json()  # paid in the month
     again = (await run_settlements(settler, "s2")).json()
+    assert again["drawn_up"] == 0
     assert again["settlements"] == [{**drawn, "last_run": again["settlements"][0]["last_run"]}]
-    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
-    rolled = (await run_settlements(settler, "s3", next_month)).json()
-    assert rolled["drawn_up"] == 1
-    assert rolled["settlements"][0]["total_commission"] == drawn["total_commission"]
-    assert rolled["settlements"][0]["id"] != drawn["id"]
+    months_later(gateway.app, 2)
+    next_month = (await run_settlements(settler, "s3", month(1))).json()
+    [rolled] = next_month["settlements"]
+    late_total = sum(line["commission_amount"] for line in late_paid["commission_lines"])
+    assert rolled["id"] != drawn["id"]
+    assert (rolled["period_start"], rolled["total_commission"], rolled["adjustment_total"]) == (
+        month(1) + "-01",
+        late_total,
+        late_total,
+    )
+    lineage = (await settler.get(f"/v1/settlements/{rolled['id']}/lineage")).json()["items"]
+    assert {entry["invoice_line"]["invoice_id"] for entry in lineage} == {late["id"]}
+    assert all(entry["statement"]["prior_period_adjustment"] for entry in lineage)
+    assert {entry["payment"]["paid_on"] for entry in lineage} == {date.today().isoformat()}
+    amount = Decimal(late_total) / 100
+    assert ledger(gateway, rolled["journal_document_number"]) == [
+        ("60100", amount, 0),
+        ("21500", 0, amount),
+    ]
+    assert gateway.backends.erp_sandbox is not None
+    [adjustment] = [
+        line.description
+        for line in gateway.backends.erp_sandbox.ledger(US_COMPANY)
+        if line.document_number == rolled["journal_document_number"] and line.debit_amount
+    ]
+    assert adjustment.startswith("Prior-period commission adjustment")
 
 
 async def test_a_settlement_runs_cost_does_not_grow_with_its_invoices(gateway: Gateway) -> None:
@@ -337,12 +414,13 @@ async def test_a_settlement_runs_cost_does_not_grow_with_its_invoices(gateway: G
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", count)
         assert response.json()["drawn_up"] == 1
-        return len(seen)
+        # the client's status is re-read when the edge's cache of it expires, at any time
+        return len([statement for statement in seen if "FROM api_clients" not in statement])
 
+    months_later(gateway.app, 2)
     warm = await run_settlements(settler, "warm-up", "2000-01")  # the client's first call
     assert warm.json()["drawn_up"] == 0
-    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
-    assert await statements_for(2, PERIOD) == await statements_for(6, next_month)
+    assert await statements_for(2, PERIOD) == await statements_for(6, month(1))
 
 
 async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
@@ -358,6 +436,7 @@ async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
     invoice = await posted_invoice(gateway, product_invoice())
     await pay(gateway, invoice, invoice["total"], "p1")
     settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
     switches["erp"].down = True
     response = await run_settlements(settler, "s1")
     assert response.status_code == 202, response.text
@@ -385,6 +464,7 @@ async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
     invoice = await posted_invoice(gateway, product_invoice())
     await pay(gateway, invoice, invoice["total"], "p1")
     settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app, 2)
     switches["erp"].down = True
     queued = (await run_settlements(settler, "s1")).json()["settlements"][0]
     switches["erp"].down = False
@@ -397,8 +477,7 @@ async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
             select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))
         )
     assert held is None
-    next_month = (date.today().replace(day=28) + timedelta(days=5)).strftime("%Y-%m")
-    rolled = (await run_settlements(settler, "s2", next_month)).json()
+    rolled = (await run_settlements(settler, "s2", month(1))).json()
     assert rolled["settlements"][0]["total_commission"] == queued["total_commission"]
     assert rolled["settlements"][0]["status"] == "posted"
 
@@ -463,3 +542,162 @@ async def _make_due(gateway: Gateway, run_id: str) -> None:
         assert run.next_attempt_at is not None
         run.next_attempt_at -= timedelta(hours=2)
         await session.commit()
+
+
+async def test_an_entity_settling_closed_months_waits_for_its_period_to_close(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(settlements={"after_period_close": ["LG-DE"]})
+    for customer, currency in ((ACME, "USD"), (INITECH, "EUR")):
+        invoice = await posted_invoice(gateway, product_invoice(customer, currency))
+        assert (await pay(gateway, invoice, invoice["total"], customer)).status_code == 201
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
+    run = (await run_settlements(settler, "s1")).json()
+    assert run["awaiting_period_close"] == [DE_ENTITY]
+    assert [s["legal_entity_id"] for s in run["settlements"]] == [US_ENTITY]
+    alone = await settler.post(
+        "/v1/settlement-runs",
+        json={"period": PERIOD, "legal_entity_id": DE_ENTITY},
+        headers={"Idempotency-Key": "s2"},
+    )
+    assert alone.status_code == 422, alone.text
+    assert alone.json()["type"] == PROBLEM_BASE_URI + "settlement-accounting-period-open"
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(
+            update(AccountingPeriodRow)
+            .where(
+                AccountingPeriodRow.legal_entity_id == DE_ENTITY,
+                AccountingPeriodRow.starts_on == date.today().replace(day=1),
+            )
+            .values(status="closed")
+        )
+    closed = await settler.post(
+        "/v1/settlement-runs",
+        json={"period": PERIOD, "legal_entity_id": DE_ENTITY},
+        headers={"Idempotency-Key": "s3"},
+    )
+    assert closed.status_code == 201, closed.text
+    [statement] = closed.json()["settlements"]
+    assert (statement["legal_entity_id"], statement["status"]) == (DE_ENTITY, "posted")
+    assert statement["posting_date"] == months_later_day(1).isoformat()  # next open period
+
+
+async def test_the_worker_settles_the_previous_month_on_schedule(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(settlements={"schedule_day": 2})
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    schedule = SettlementSchedule(months_later_context(gateway, 1))
+    await schedule.settle_due_month()  # the 1st: before the configured day
+    async with gateway.sessionmaker() as session:
+        assert await session.scalar(select(SettlementRow.id)) is None
+    schedule = SettlementSchedule(months_later_context(gateway, 1, day=2))
+    await schedule.settle_due_month()
+    async with gateway.sessionmaker() as session:
+        [statement] = (await session.scalars(select(SettlementRow))).all()
+    assert (statement.period_start, statement.status) == (date.today().replace(day=1), "posted")
+    assert await schedule.due_period() is None  # settled: nothing to do
+    await schedule.settle_due_month()
+    async with gateway.sessionmaker() as session:
+        assert len((await session.scalars(select(SettlementRow))).all()) == 1
+
+
+def months_later_context(gateway: Gateway, months_ahead: int, *, day: int = 1) -> ProcessContext:
+    today = months_later_day(months_ahead).replace(day=day)
+    return replace(gateway.app.state.process, today=lambda: today)
+
+
+async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_settle_again(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
+    [posted] = (await run_settlements(settler, "s1")).json()["settlements"]
+    url = f"/v1/settlements/{posted['id']}/reversals"
+    unkeyed = await settler.post(url, json={"reason": "wrong partner"})
+    assert unkeyed.status_code == 400
+    switches["erp"].down = True
+    queued = await settler.post(
+        url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r1"}
+    )
+    assert queued.status_code == 202, queued.text
+    assert (queued.json()["status"], queued.json()["last_run"]["status"]) == (
+        "posted",
+        "pending_retry",
+    )
+    switches["erp"].down = False
+    reversed_ = await settler.post(
+        url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r2"}
+    )
+    assert reversed_.status_code == 201, reversed_.text
+    body = reversed_.json()
+    assert body["status"] == "reversed"
+    assert body["last_run"]["id"] == queued.json()["last_run"]["id"]  # the queued run resumed
+    amount = Decimal(posted["total_commission"]) / 100
+    assert ledger(gateway, body["reversal_document_number"]) == [
+        ("60100", 0, amount),
+        ("21500", amount, 0),
+    ]
+    again = await settler.post(url, json={"reason": "twice"}, headers={"Idempotency-Key": "r3"})
+    assert (again.status_code, again.json()["status"]) == (200, "reversed")
+    assert len(ledger(gateway, body["reversal_document_number"])) == 2
+    assert len(ledger(gateway, posted["journal_document_number"])) == 2  # never deleted
+    async with gateway.sessionmaker() as session:
+        held = await session.scalar(
+            select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))
+        )
+    assert held is None
+    months_later(gateway.app, 2)
+    [resettled] = (await run_settlements(settler, "s2", month(1))).json()["settlements"]
+    assert (resettled["total_commission"], resettled["adjustment_total"]) == (
+        posted["total_commission"],
+        posted["total_commission"],
+    )
+    assert resettled["status"] == "posted"
+    unknown = await settler.post(
+        "/v1/settlements/stl_00000000000000000000000000/reversals",
+        json={"reason": "unknown"},
+        headers={"Idempotency-Key": "r4"},
+    )
+    assert unknown.status_code == 404
+
+
+async def test_a_statement_never_posted_is_not_reversed(make_gateway: GatewayFactory) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice = await posted_invoice(gateway, product_invoice())
+    await pay(gateway, invoice, invoice["total"], "p1")
+    settler = await gateway.client_with(SETTLER)
+    months_later(gateway.app)
+    switches["erp"].down = True
+    [queued] = (await run_settlements(settler, "s1")).json()["settlements"]
+    switches["erp"].down = False
+    refused = await settler.post(
+        f"/v1/settlements/{queued['id']}/reversals",
+        json={"reason": "too early"},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "settlement-not-posted"
+    assert gateway.backends.erp_sandbox is not None
+    assert not [
+        entry
+        for entry in gateway.backends.erp_sandbox.ledger(US_COMPANY)
+        if entry.document_number.startswith("STR-")
+    ]

@@ -10,6 +10,7 @@ from core.models.invoice import InvoiceRow
 from core.models.subscription import SubscriptionRow
 from process_apis.settlements.workflow import cycle_seconds
 from tests.conftest import Gateway
+from tests.support.calendar import months_later
 from tests.support.invoices import ACME, invoice_body, last_month
 
 GLOBEX = demo_id("customer", 2)
@@ -86,6 +87,7 @@ async def test_order_to_invoice_and_settlement_cycle_time(gateway: Gateway) -> N
     )
     assert paid.status_code == 201, paid.text
     finance = await gateway.client_with(["settlements:write"], client_id="finance")
+    months_later(gateway.app)
     run = await finance.post(
         "/v1/settlement-runs", json={"period": PERIOD}, headers={"Idempotency-Key": "stl"}
     )

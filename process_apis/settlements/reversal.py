@@ -1,0 +1,247 @@
+"""Reversing a posted settlement: a reversing journal entry in the ERP, never a delete.
+
+prepare (one transaction): the statement must be `posted`; the run is persisted with
+the reason. The steps, with no transaction open: the settlement journal is ensured,
+the reversing entry added (every line of the statement's entry with its sign turned,
+document number `STR-` and the id's 16 characters, the settlement id and `-R` as
+external document number, so a repeat adds nothing twice) and posted, dated today or
+in the first open period. Then, in one transaction, the statement is `reversed` with
+its reversal's document number, and its commission lines are unsettled again: the next
+settlement run settles them as a prior-period adjustment.
+
+A repeat of a reversed statement answers it as it is; a queued run is resumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from core.canonical.base import fit
+from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from core.canonical.parties import ClosedPeriodPolicy
+from core.errors import LedgergateError
+from core.models.base import utcnow
+from core.models.commission_line import CommissionLineRow
+from core.models.workflow_run import WorkflowRunRow
+from process_apis.deps import ProcessContext
+from process_apis.legal_entities.periods import resolve_posting_date
+from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.replay import Replay
+from process_apis.runs.repository import latest_run
+from process_apis.settlements import service
+from process_apis.settlements.errors import SettlementNotPosted
+from process_apis.settlements.schemas import SettlementResource
+from process_apis.settlements.workflow import journal_lines, resource
+from system_apis.erp.schemas import (
+    ErpDocumentStatus,
+    ErpJournalCreate,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpJournalLine,
+)
+from system_apis.errors import BackendContractError, BackendTransientError
+
+WORKFLOW = "settlement_reversal"
+STEPS = ("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry")
+REVERSAL_PREFIX = "STR-"
+
+
+def reversal_document_number(settlement_id: str) -> str:
+    """`STR-` and the id's 16 random characters: within the ERP's 20."""
+    return REVERSAL_PREFIX + settlement_id.rsplit("_", 1)[1][-16:].upper()
+
+
+@dataclass(frozen=True)
+class ReversalPlan:
+    run_id: str
+    settlement_id: str
+    company_id: str
+    journal: ErpJournalCreate
+    entry: ErpJournalEntryCreate
+
+
+class SettlementReversalWorkflow:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+
+    def replays(self) -> dict[str, Replay]:
+        return {WORKFLOW: Replay(resume=self.resume)}
+
+    async def read(self, settlement_id: str) -> SettlementResource:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, settlement_id)
+            run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
+            return resource(settlement, run)
+
+    async def reverse(
+        self,
+        settlement_id: str,
+        *,
+        reason: str,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None = None,
+    ) -> SettlementResource:
+        """Reverse the posted statement in the ERP, or answer it reversed already."""
+        plan = await self._prepare(
+            settlement_id,
+            reason=reason,
+            client_id=client_id,
+            correlation_id=correlation_id,
+            claimed_run_id=claimed_run_id,
+        )
+        if plan is None:
+            return await self.read(settlement_id)
+        try:
+            entry = await self._run_steps(plan)
+        except BackendTransientError as error:
+            await self.engine.defer(plan.run_id, error)
+            return await self.read(settlement_id)
+        except LedgergateError as error:
+            async with self.context.sessionmaker() as session:
+                run = await session.get_one(WorkflowRunRow, plan.run_id)
+                await fail_in_session(session, run, error)
+            raise
+        await self._record(plan, entry)
+        return await self.read(settlement_id)
+
+    async def resume(self, run_id: str) -> SettlementResource:
+        run = await self.engine.load(run_id)
+        return await self.reverse(
+            run.subject_id,
+            reason=str(run.params.get("reason", "")),
+            client_id=run.client_id,
+            correlation_id=run.correlation_id,
+            claimed_run_id=run_id,
+        )
+
+    async def _prepare(
+        self,
+        settlement_id: str,
+        *,
+        reason: str,
+        client_id: str | None,
+        correlation_id: str | None,
+        claimed_run_id: str | None,
+    ) -> ReversalPlan | None:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, settlement_id, for_update=True)
+            if settlement.status == SettlementStatus.REVERSED:
+                return None
+            if settlement.status != SettlementStatus.POSTED:
+                raise SettlementNotPosted(
+                    f"settlement {settlement.id} is {settlement.status}: only a posted "
+                    "statement is reversed (an unposted one is voided by discarding its run)"
+                )
+            run = self.engine.take(
+                session,
+                await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id),
+                workflow=WORKFLOW,
+                subject_id=settlement.id,
+                params={"reason": reason},
+                correlation_id=correlation_id,
+                client_id=client_id,
+                claimed_run_id=claimed_run_id,
+            )
+            legal_entity = await get_legal_entity(session, settlement.legal_entity_id)
+            try:
+                posting_date = resolve_posting_date(
+                    self.context.today(),
+                    periods=list(legal_entity.periods),
+                    policy=ClosedPeriodPolicy.ROLL_FORWARD,
+                )
+            except LedgergateError as error:
+                await fail_in_session(session, run, error)
+                raise
+            ledger = self.context.settings.ledger
+            text = fit(
+                ErpJournalLine,
+                "description",
+                f"Reversal of {settlement.journal_document_number}: {reason}",
+            )
+            plan = ReversalPlan(
+                run_id=run.id,
+                settlement_id=settlement.id,
+                company_id=legal_entity.erp_company_id,
+                journal=ErpJournalCreate(
+                    code=ledger.settlement_journal,
+                    display_name="Ledgergate partner settlements",
+                ),
+                entry=ErpJournalEntryCreate(
+                    document_number=reversal_document_number(settlement.id),
+                    external_document_number=f"{settlement.id}-R",
+                    posting_date=posting_date,
+                    currency=settlement.currency,
+                    lines=tuple(
+                        ErpJournalLine(
+                            account_number=line.account_number,
+                            amount=-line.amount,
+                            description=text,
+                        )
+                        for line in journal_lines(settlement, ledger=ledger)
+                    ),
+                ),
+            )
+            await session.commit()
+            return plan
+
+    async def _run_steps(self, plan: ReversalPlan) -> ErpJournalEntry:
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
+        document = plan.entry.document_number
+        journal = await step(
+            "ensure_settlement_journal",
+            lambda: erp.ensure_journal(company, plan.journal),
+            request=plan.journal,
+            downstream_key=plan.journal.code,
+            backend_ref=lambda found: found.id,
+        )
+        await step(
+            "add_reversing_entry",
+            lambda: erp.add_journal_entry(company, journal.id, plan.entry),
+            request=plan.entry,
+            downstream_key=document,
+            backend_ref=lambda entry: entry.document_number,
+        )
+        posted = await step(
+            "post_reversing_entry",
+            lambda: erp.post_journal_entry(company, journal.id, document, plan.entry.currency),
+            request={"journal_id": journal.id, "document_number": document},
+            downstream_key=document,
+            backend_ref=lambda entry: entry.document_number,
+        )
+        if posted.status != ErpDocumentStatus.POSTED or not posted.ledger_entries:
+            raise BackendContractError(
+                f"the ERP acknowledged the post of reversing entry {document} but reports it "
+                f"{posted.status} with {len(posted.ledger_entries)} ledger entries",
+                backend="erp",
+                operation="post_journal_entry",
+            )
+        return posted
+
+    async def _record(self, plan: ReversalPlan, entry: ErpJournalEntry) -> None:
+        async with self.context.sessionmaker() as session:
+            settlement = await service.get_settlement(session, plan.settlement_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            settlement.status = SETTLEMENT_STATUS.check(
+                SettlementStatus(settlement.status), SettlementStatus.REVERSED
+            )
+            settlement.reversal_document_number = entry.document_number
+            settlement.reversed_at = utcnow()
+            await session.execute(
+                update(CommissionLineRow)
+                .where(CommissionLineRow.settlement_id == settlement.id)
+                .values(settlement_id=None)
+            )
+            mark_succeeded(
+                run,
+                {
+                    "erp_journal_id": entry.journal_id,
+                    "document_number": entry.document_number,
+                    "reverses": settlement.journal_document_number,
+                },
+            )
+            await session.commit()
