@@ -27,8 +27,8 @@ from core.models.invoice import InvoiceRow
 from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
-from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
 from process_apis.settlements.errors import SettlementPeriodOpen
+from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
 
 T = TypeVar("T")
 

@@ -44,7 +44,7 @@ from tests.integration.test_credit_memos import (
 from tests.integration.test_settlements import SETTLER, pay, product_invoice, run_settlements
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, ordered
 from tests.support.calendar import months_later
-from tests.support.invoices import ACME, US_COMPANY, invoice_body
+from tests.support.invoices import US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, post, sandbox_http
 
 US_ENTITY = demo_id("legal_entity", 1)
