@@ -59,6 +59,25 @@ def released_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
 
 
 RELEASED_VERSIONS = released_versions()
+CORRECTIONS_FILE = Path(__file__).with_name("contract_corrections.json")
+
+
+def corrections(path: Path = CORRECTIONS_FILE) -> dict[str, dict[str, str]]:
+    """Releases the breaking-change gates accept from the release before, each with why.
+
+    A correction aligns a contract with what the gateway already enforced, or adds a
+    status a new business state needs; it is reviewed like any release, and only the
+    step into it is exempt: the releases after it are checked against it as usual.
+    """
+    if not path.exists():
+        return {}
+    listed: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    return listed
+
+
+def is_correction(name: str, release: Path) -> bool:
+    """Whether `release` (`openapi/released/<name>/<version>.json`) is a declared correction."""
+    return release.stem in corrections().get(name, {})
 REF = re.compile(r"^#/components/schemas/(.+)$")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,12 +97,17 @@ def test_loosening_and_unchanged_contracts_pass() -> None:
     assert request_breaking_changes(released, loosened) == []
 
 
+def read(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
 def test_no_release_breaks_the_one_before_it() -> None:
     findings = []
     for contract in contracts.CONTRACTS:
         chain = contracts.releases(OPENAPI / "released", contract.name, contract.major)
         chain.append(OPENAPI / f"{contract.name}.json")
-        documents = [json.loads(path.read_text(encoding="utf-8")) for path in chain]
-        for old, new in zip(documents, documents[1:], strict=False):
-            findings.extend(request_breaking_changes(old, new))
+        for old, new in zip(chain, chain[1:], strict=False):
+            if not contracts.is_correction(contract.name, new):
+                findings.extend(request_breaking_changes(read(old), read(new)))
     assert findings == []

@@ -240,7 +240,7 @@ async def reopen_period(
 )
 async def put_tax_code(
     legal_entity_id: LegalEntityID,
-    tax_code: Annotated[Code, Path()],
+    tax_code: Annotated[Code, Path(description="The canonical tax code the mapping is for.")],
     data: TaxCodeMappingPut,
     session: SessionDep,
     response: Response,
