@@ -78,6 +78,8 @@ def corrections(path: Path = CORRECTIONS_FILE) -> dict[str, dict[str, str]]:
 def is_correction(name: str, release: Path) -> bool:
     """Whether `release` (`openapi/released/<name>/<version>.json`) is a declared correction."""
     return release.stem in corrections().get(name, {})
+
+
 REF = re.compile(r"^#/components/schemas/(.+)$")
 
 
