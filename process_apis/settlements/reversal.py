@@ -33,16 +33,16 @@ from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
 from process_apis.settlements.errors import SettlementNotPosted
+from process_apis.settlements.journal import book_journal_entry
 from process_apis.settlements.schemas import SettlementResource
 from process_apis.settlements.workflow import journal_lines, resource
 from system_apis.erp.schemas import (
-    ErpDocumentStatus,
     ErpJournalCreate,
     ErpJournalEntry,
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendContractError, BackendTransientError
+from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_reversal"
 STEPS = ("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry")
@@ -190,37 +190,14 @@ class SettlementReversalWorkflow:
             return plan
 
     async def _run_steps(self, plan: ReversalPlan) -> ErpJournalEntry:
-        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
-        document = plan.entry.document_number
-        journal = await step(
-            "ensure_settlement_journal",
-            lambda: erp.ensure_journal(company, plan.journal),
-            request=plan.journal,
-            downstream_key=plan.journal.code,
-            backend_ref=lambda found: found.id,
+        return await book_journal_entry(
+            self.engine.run(plan.run_id),
+            self.context.erp,
+            plan.company_id,
+            plan.journal,
+            plan.entry,
+            steps=("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry"),
         )
-        await step(
-            "add_reversing_entry",
-            lambda: erp.add_journal_entry(company, journal.id, plan.entry),
-            request=plan.entry,
-            downstream_key=document,
-            backend_ref=lambda entry: entry.document_number,
-        )
-        posted = await step(
-            "post_reversing_entry",
-            lambda: erp.post_journal_entry(company, journal.id, document, plan.entry.currency),
-            request={"journal_id": journal.id, "document_number": document},
-            downstream_key=document,
-            backend_ref=lambda entry: entry.document_number,
-        )
-        if posted.status != ErpDocumentStatus.POSTED or not posted.ledger_entries:
-            raise BackendContractError(
-                f"the ERP acknowledged the post of reversing entry {document} but reports it "
-                f"{posted.status} with {len(posted.ledger_entries)} ledger entries",
-                backend="erp",
-                operation="post_journal_entry",
-            )
-        return posted
 
     async def _record(self, plan: ReversalPlan, entry: ErpJournalEntry) -> None:
         async with self.context.sessionmaker() as session:

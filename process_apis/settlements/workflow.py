@@ -50,19 +50,19 @@ from process_apis.settlements.errors import (
     SettlementPeriodOpen,
     SettlementVoid,
 )
+from process_apis.settlements.journal import book_journal_entry
 from process_apis.settlements.schemas import (
     SettlementResource,
     SettlementRunResult,
     period_bounds,
 )
 from system_apis.erp.schemas import (
-    ErpDocumentStatus,
     ErpJournalCreate,
     ErpJournalEntry,
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendContractError, BackendTransientError
+from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_posting"
 STEPS = ("ensure_settlement_journal", "add_journal_entry", "post_journal_entry")
@@ -344,41 +344,14 @@ class SettlementPostingWorkflow:
             return plan
 
     async def _run_steps(self, plan: SettlementPlan) -> ErpJournalEntry:
-        erp, company, step = (
+        return await book_journal_entry(
+            self.engine.run(plan.run_id),
             self.context.erp,
             plan.company_id,
-            self.engine.run(plan.run_id).step,
+            plan.journal,
+            plan.entry,
+            steps=("ensure_settlement_journal", "add_journal_entry", "post_journal_entry"),
         )
-        document = plan.entry.document_number
-        journal = await step(
-            "ensure_settlement_journal",
-            lambda: erp.ensure_journal(company, plan.journal),
-            request=plan.journal,
-            downstream_key=plan.journal.code,
-            backend_ref=lambda found: found.id,
-        )
-        await step(
-            "add_journal_entry",
-            lambda: erp.add_journal_entry(company, journal.id, plan.entry),
-            request=plan.entry,
-            downstream_key=document,
-            backend_ref=lambda entry: entry.document_number,
-        )
-        posted = await step(
-            "post_journal_entry",
-            lambda: erp.post_journal_entry(company, journal.id, document, plan.entry.currency),
-            request={"journal_id": journal.id, "document_number": document},
-            downstream_key=document,
-            backend_ref=lambda entry: entry.document_number,
-        )
-        if posted.status != ErpDocumentStatus.POSTED or not posted.ledger_entries:
-            raise BackendContractError(
-                f"the ERP acknowledged the post of journal entry {document} but reports it "
-                f"{posted.status} with {len(posted.ledger_entries)} ledger entries",
-                backend="erp",
-                operation="post_journal_entry",
-            )
-        return posted
 
     async def _record(self, plan: SettlementPlan, entry: ErpJournalEntry) -> SettlementResource:
         async with self.context.sessionmaker() as session:
