@@ -359,8 +359,11 @@ def _erp_row(scope: Scope, document_type: DocumentType, external: str | None, do
 
 async def billing_documents(billing: DocumentStreamPort, scope: Scope) -> AsyncIterator[Row]:
     """Billing's finalized invoices, the payments on them, and its credit notes."""
-    created_from = datetime.combine(scope.start - BILLING_MARGIN, time(), tzinfo=UTC)
-    created_to = datetime.combine(scope.end + BILLING_MARGIN, time.max, tzinfo=UTC)
+    # The margin stops at the calendar's ends: a period in year 1 or 9999 is valid input.
+    start = date.min + BILLING_MARGIN if scope.start - date.min < BILLING_MARGIN else scope.start
+    end = date.max - BILLING_MARGIN if date.max - scope.end < BILLING_MARGIN else scope.end
+    created_from = datetime.combine(start - BILLING_MARGIN, time(), tzinfo=UTC)
+    created_to = datetime.combine(end + BILLING_MARGIN, time.max, tzinfo=UTC)
     async for invoice in billing.stream_invoices(created_from=created_from, created_to=created_to):
         if invoice.status in (BillingInvoiceStatus.DRAFT, BillingInvoiceStatus.VOID):
             continue
