@@ -32,7 +32,7 @@ from core.ids import id_pattern
 from core.models.base import VersionedMixin
 from core.models.legal_entity import LegalEntityRow
 from core.problems import problem_responses
-from process_apis.deps import ContextDep, SessionDep
+from process_apis.deps import ContextDep, SessionDep, TransactionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
 from system_apis.crm.schemas import CrmCommissionPlan, CrmRateCardVersionCreate
 
@@ -96,13 +96,13 @@ async def list_legal_entities(session: SessionDep) -> list[LegalEntityResource]:
     responses={201: {"headers": ETAG}, **CREATE_ERRORS},
 )
 async def create_legal_entity(
-    data: LegalEntityCreate, session: SessionDep, context: ContextDep, response: Response
+    data: LegalEntityCreate, transaction: TransactionDep, context: ContextDep, response: Response
 ) -> LegalEntityResource:
     """A company that issues invoices, on one of the configured ERP connections."""
-    row = await service.create_legal_entity(
-        session, data=data, erp_connections=context.settings.erp_connection_settings
-    )
-    await session.commit()
+    async with transaction() as session:
+        row = await service.create_legal_entity(
+            session, data=data, erp_connections=context.settings.erp_connection_settings
+        )
     response.headers["Location"] = f"/ops/v1/legal-entities/{row.id}"
     return _entity(response, row)
 
@@ -133,20 +133,20 @@ async def get_legal_entity(
 async def update_legal_entity(
     legal_entity_id: LegalEntityID,
     data: LegalEntityUpdate,
-    session: SessionDep,
+    transaction: TransactionDep,
     context: ContextDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """Rename it, change its closed-period policy, or move it to another ERP connection."""
-    row = await service.update_legal_entity(
-        session,
-        legal_entity_id,
-        data=data,
-        if_match=if_match,
-        erp_connections=context.settings.erp_connection_settings,
-    )
-    await session.commit()
+    async with transaction() as session:
+        row = await service.update_legal_entity(
+            session,
+            legal_entity_id,
+            data=data,
+            if_match=if_match,
+            erp_connections=context.settings.erp_connection_settings,
+        )
     return _entity(response, row)
 
 
@@ -162,13 +162,13 @@ async def update_legal_entity(
 async def add_period(
     legal_entity_id: LegalEntityID,
     data: PeriodCreate,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """A period that overlaps none of the entity's; open unless said otherwise."""
-    row = await service.add_period(session, legal_entity_id, data=data, if_match=if_match)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.add_period(session, legal_entity_id, data=data, if_match=if_match)
     return _entity(response, row)
 
 
@@ -184,20 +184,20 @@ async def close_period(
     legal_entity_id: LegalEntityID,
     period_id: PeriodID,
     data: PeriodClose,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """No posting dated in it from now on: the entity's policy rejects or rolls it forward."""
-    row = await service.set_period_status(
-        session,
-        legal_entity_id,
-        period_id,
-        status=PeriodStatus.CLOSED,
-        reason=data.reason,
-        if_match=if_match,
-    )
-    await session.commit()
+    async with transaction() as session:
+        row = await service.set_period_status(
+            session,
+            legal_entity_id,
+            period_id,
+            status=PeriodStatus.CLOSED,
+            reason=data.reason,
+            if_match=if_match,
+        )
     return _entity(response, row)
 
 
@@ -213,20 +213,20 @@ async def reopen_period(
     legal_entity_id: LegalEntityID,
     period_id: PeriodID,
     data: PeriodReopen,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """Accept postings in a closed period again; the reason is kept on the period."""
-    row = await service.set_period_status(
-        session,
-        legal_entity_id,
-        period_id,
-        status=PeriodStatus.OPEN,
-        reason=data.reason,
-        if_match=if_match,
-    )
-    await session.commit()
+    async with transaction() as session:
+        row = await service.set_period_status(
+            session,
+            legal_entity_id,
+            period_id,
+            status=PeriodStatus.OPEN,
+            reason=data.reason,
+            if_match=if_match,
+        )
     return _entity(response, row)
 
 
@@ -242,15 +242,15 @@ async def put_tax_code(
     legal_entity_id: LegalEntityID,
     tax_code: Annotated[Code, Path(description="The canonical tax code the mapping is for.")],
     data: TaxCodeMappingPut,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """The ERP tax group the entity books a canonical tax code with."""
-    row = await service.put_tax_code(
-        session, legal_entity_id, tax_code, erp_tax_code=data.erp_tax_code, if_match=if_match
-    )
-    await session.commit()
+    async with transaction() as session:
+        row = await service.put_tax_code(
+            session, legal_entity_id, tax_code, erp_tax_code=data.erp_tax_code, if_match=if_match
+        )
     return _entity(response, row)
 
 
@@ -279,10 +279,12 @@ async def list_partners(session: SessionDep) -> list[Partner]:
     dependencies=WRITE,
     responses={201: {"headers": ETAG}, **CREATE_ERRORS},
 )
-async def create_partner(data: PartnerCreate, session: SessionDep, response: Response) -> Partner:
+async def create_partner(
+    data: PartnerCreate, transaction: TransactionDep, response: Response
+) -> Partner:
     """A channel partner on a CRM commission plan."""
-    row = await service.create_partner(session, data=data)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.create_partner(session, data=data)
     response.headers["Location"] = f"/ops/v1/partners/{row.id}"
     _tagged(response, row)
     return Partner.model_validate(row)
@@ -314,13 +316,13 @@ async def get_partner(partner_id: PartnerID, session: SessionDep, response: Resp
 async def update_partner(
     partner_id: PartnerID,
     data: PartnerUpdate,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> Partner:
     """Rename, move to another commission plan, suspend, reactivate or terminate."""
-    row = await service.update_partner(session, partner_id, data=data, if_match=if_match)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.update_partner(session, partner_id, data=data, if_match=if_match)
     _tagged(response, row)
     return Partner.model_validate(row)
 
@@ -394,10 +396,12 @@ async def list_products(session: SessionDep) -> list[Product]:
     dependencies=WRITE,
     responses={201: {"headers": ETAG}, **CREATE_ERRORS},
 )
-async def create_product(data: ProductCreate, session: SessionDep, response: Response) -> Product:
+async def create_product(
+    data: ProductCreate, transaction: TransactionDep, response: Response
+) -> Product:
     """A product, mapped to its ERP item (and billing product, when it exists already)."""
-    row = await service.create_product(session, data=data)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.create_product(session, data=data)
     response.headers["Location"] = f"/ops/v1/products/{row.id}"
     _tagged(response, row)
     return Product.model_validate(row)
@@ -429,13 +433,13 @@ async def get_product(product_id: ProductID, session: SessionDep, response: Resp
 async def update_product(
     product_id: ProductID,
     data: ProductUpdate,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> Product:
     """Rename, retier, remap or deactivate a product."""
-    row = await service.update_product(session, product_id, data=data, if_match=if_match)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.update_product(session, product_id, data=data, if_match=if_match)
     _tagged(response, row)
     return Product.model_validate(row)
 
@@ -463,11 +467,11 @@ async def list_prices(product_id: ProductID, session: SessionDep) -> list[Price]
     responses={201: {"headers": ETAG}, **CREATE_ERRORS},
 )
 async def create_price(
-    product_id: ProductID, data: PriceCreate, session: SessionDep, response: Response
+    product_id: ProductID, data: PriceCreate, transaction: TransactionDep, response: Response
 ) -> Price:
     """A price in one currency and interval; a new amount is a new price."""
-    row = await service.create_price(session, product_id, data=data)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.create_price(session, product_id, data=data)
     response.headers["Location"] = f"/ops/v1/prices/{row.id}"
     _tagged(response, row)
     return Price.model_validate(row)
@@ -499,12 +503,12 @@ async def get_price(price_id: PriceID, session: SessionDep, response: Response) 
 async def update_price(
     price_id: PriceID,
     data: PriceUpdate,
-    session: SessionDep,
+    transaction: TransactionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> Price:
     """Deactivate a price, or map it to its billing price."""
-    row = await service.update_price(session, price_id, data=data, if_match=if_match)
-    await session.commit()
+    async with transaction() as session:
+        row = await service.update_price(session, price_id, data=data, if_match=if_match)
     _tagged(response, row)
     return Price.model_validate(row)
