@@ -2,7 +2,6 @@
 
 import os
 import uuid
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,6 +14,7 @@ from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
 from core.settings import Settings
 from tests.conftest import GatewayFactory
+from tests.support.production import PRODUCTION
 from tests.support.services import service_missing
 
 TIGHT = {
@@ -194,17 +194,6 @@ async def test_an_unreachable_counter_store_fails_open_or_closed_by_setting(
 
 
 def test_the_limiter_fails_closed_by_default_in_production_only() -> None:
-    assert (
-        Settings(environment="production", **production_backends()).rate_limits_fail_open is False
-    )
+    production = Settings(_env_file=None, **PRODUCTION)  # type: ignore[arg-type]
+    assert production.rate_limits_fail_open is False
     assert Settings(environment="development").rate_limits_fail_open is True
-
-
-def production_backends() -> dict[str, Any]:
-    """The least a production configuration needs: real URLs and secrets for each backend."""
-    return {
-        "erp": {"url": "https://erp.example", "access_token": "t"},
-        "billing": {"url": "https://billing.example", "api_key": "k", "webhook_secret": "w"},
-        "crm": {"url": "https://crm.example", "access_token": "t"},
-        "support": {"url": "https://support.example", "api_token": "t"},
-    }

@@ -1,13 +1,14 @@
 """`/_sandbox/{backend}/faults`: each in-process sandbox's fault injection, at run time."""
 
-from pathlib import Path
-
 import httpx
+import pytest
 
 from app.main import create_app
 from core.settings import Settings
 from sandboxes.faults import FaultConfig
 from tests.conftest import Gateway
+from tests.support.databases import postgres_database
+from tests.support.production import PRODUCTION
 from tests.support.sandbox_processes import UNREACHABLE_URLS
 
 
@@ -39,28 +40,34 @@ async def test_an_invalid_configuration_is_refused(gateway: Gateway) -> None:
     assert gateway.backends.faults["erp"].config == FaultConfig()
 
 
-async def test_a_production_gateway_on_real_backends_exposes_no_fault_control(
-    tmp_path: Path,
-) -> None:
+@pytest.mark.postgres  # production refuses SQLite
+async def test_a_production_gateway_on_real_backends_exposes_no_fault_control() -> None:
     backends = {
-        name.removeprefix("LEDGERGATE_").split("__")[0].lower(): {"url": url}
+        name.removeprefix("LEDGERGATE_").split("__")[0].lower(): url
         for name, url in UNREACHABLE_URLS.items()
     }
-    settings = Settings(
-        environment="production",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'production.db'}",
-        erp={**backends["erp"], "access_token": "t"},
-        billing={**backends["billing"], "api_key": "sk_live_x", "webhook_secret": "whsec_x"},
-        crm={**backends["crm"], "access_token": "t"},
-        support={**backends["support"], "api_token": "t"},
-    )  # type: ignore[arg-type]
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as http,
-    ):
-        answer = await http.post("/_sandbox/erp/faults", json={"error_rate": 1.0})
-    assert answer.status_code == 404
-    assert answer.json()["type"].endswith("/not-found")
+    async with postgres_database() as database_url:
+        settings = Settings(
+            _env_file=None,
+            **{
+                **PRODUCTION,
+                "database_url": database_url,
+                # Rate limits off, so the test needs no Redis: what matters is the routes.
+                "rate_limit_storage_url": "memory://",
+                "rate_limits": {"enabled": False},
+                **{
+                    name: {**PRODUCTION[name], "url": url.replace("http://", "https://", 1)}
+                    for name, url in backends.items()
+                },
+            },
+        )  # type: ignore[arg-type]
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            ) as http,
+        ):
+            answer = await http.post("/_sandbox/erp/faults", json={"error_rate": 1.0})
+        assert answer.status_code == 404
+        assert answer.json()["type"].endswith("/not-found")

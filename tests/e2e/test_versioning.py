@@ -27,9 +27,11 @@ from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, invoice_body
 
 REPLACED = {
+    ("get", "/v1/invoices"): "/v2/invoices",
     ("post", "/v1/invoices"): "/v2/invoices",
     ("get", "/v1/invoices/{invoice_id}"): "/v2/invoices/{invoice_id}",
     ("post", "/v1/invoices/{invoice_id}/postings"): "/v2/invoices/{invoice_id}/postings",
+    ("post", "/v1/invoices/{invoice_id}/void"): "/v2/invoices/{invoice_id}/void",
 }
 UNKNOWN_INVOICE = "inv_00000000000000000000000000"
 
@@ -262,6 +264,10 @@ async def test_every_replaced_v1_operation_announces_its_successor(gateway: Gate
     invoice_id = created.json()["id"]
     assert_deprecated(created, "/v2/invoices")
 
+    listed = await gateway.client.get("/v1/invoices", params={"status": "open"})
+    assert listed.status_code == 200, listed.text
+    assert_deprecated(listed, "/v2/invoices")
+
     read = await gateway.client.get(f"/v1/invoices/{invoice_id}")
     assert read.status_code == 200
     assert_deprecated(read, f"/v2/invoices/{invoice_id}")
@@ -274,6 +280,14 @@ async def test_every_replaced_v1_operation_announces_its_successor(gateway: Gate
     assert replayed.headers["idempotent-replayed"] == "true"
     assert_deprecated(replayed, f"/v2/invoices/{invoice_id}/postings")
 
+    other = await register_v1(gateway)
+    void = {"Idempotency-Key": "deprecated-void"}
+    voided = await gateway.client.post(
+        f"/v1/invoices/{other}/void", json={"reason": "Registered twice"}, headers=void
+    )
+    assert voided.status_code == 200, voided.text
+    assert_deprecated(voided, f"/v2/invoices/{other}/void")
+
 
 async def test_deprecation_headers_ride_on_problems_too(gateway: Gateway) -> None:
     missing = await gateway.client.get(f"/v1/invoices/{UNKNOWN_INVOICE}")
@@ -285,6 +299,14 @@ async def test_deprecation_headers_ride_on_problems_too(gateway: Gateway) -> Non
     )
     assert unposted.status_code == 404
     assert_deprecated(unposted, f"/v2/invoices/{UNKNOWN_INVOICE}/postings")
+
+    unvoided = await gateway.client.post(
+        f"/v1/invoices/{UNKNOWN_INVOICE}/void",
+        json={"reason": "x"},
+        headers={"Idempotency-Key": "v"},
+    )
+    assert unvoided.status_code == 404
+    assert_deprecated(unvoided, f"/v2/invoices/{UNKNOWN_INVOICE}/void")
 
     no_key = await gateway.client.post(f"/v1/invoices/{UNKNOWN_INVOICE}/postings", json={})
     assert no_key.status_code == 400
@@ -359,9 +381,11 @@ async def test_v2_operations_are_documented(served: httpx.AsyncClient) -> None:
         if path.startswith("/v2/")
     }
     assert {op["operationId"] for op in operations.values()} == {
+        "invoices-v2-list",
         "invoices-v2-create",
         "invoices-v2-get",
         "invoices-v2-post",
+        "invoices-v2-void",
     }
     for (method, path), operation in operations.items():
         v1 = spec["paths"][path.replace("/v2/", "/v1/", 1)][method]

@@ -7,6 +7,7 @@ from app.seed import DEMO_CLIENTS, seed_demo_clients
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.settings import Settings
 from tests.conftest import GatewayFactory
+from tests.support.production import PRODUCTION
 
 
 async def token(anonymous: httpx.AsyncClient, client_id: str, secret: str) -> httpx.Response:
@@ -41,5 +42,6 @@ def test_demo_clients_are_seeded_in_development_only() -> None:
 
 
 def test_production_refuses_demo_data() -> None:
-    with pytest.raises(ValueError, match="seed_demo_data is not allowed in production"):
-        Settings(_env_file=None, environment="production", seed_demo_data=True)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="refused, 1 problem:") as refused:
+        Settings(_env_file=None, **PRODUCTION, seed_demo_data=True)  # type: ignore[arg-type]
+    assert "LEDGERGATE_SEED_DEMO_DATA is on" in str(refused.value)
