@@ -349,7 +349,8 @@ def test_every_cli_change_lands_in_the_audit_trail_with_its_operator(sqlite_env:
     missing = runner.invoke(
         app, ["exceptions", "discard", "run_01jd0000000000000000000000", "--note", "gone"]
     )
-    assert isinstance(missing.exception, NotFound)
+    assert missing.exit_code == 1
+    assert missing.output.strip().endswith(f"({NotFound.type_uri()})")
     assert audit_rows(sqlite_env) == [
         (OPERATOR, "CLI clients create", None, "succeeded", 200),
         ("bob", "CLI clients disable", client_id, "succeeded", 200),
@@ -387,7 +388,8 @@ def test_settle_refuses_a_month_that_has_not_ended_and_settles_one_that_has(
     seeded(sqlite_env)
     this_month = date.today().strftime("%Y-%m")
     early = runner.invoke(app, ["settle", "--period", this_month])
-    assert isinstance(early.exception, SettlementPeriodOpen)
+    assert early.exit_code == 1
+    assert early.output.strip().endswith(f"({SettlementPeriodOpen.type_uri()})")
     settled = runner.invoke(app, ["settle"])  # the previous month
     assert settled.exit_code == 0, settled.output
     assert "0 drawn up" in settled.output

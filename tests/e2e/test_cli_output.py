@@ -39,7 +39,7 @@ def one_line_error(output: str) -> str:
 
 
 def test_a_domain_error_is_one_line_with_its_problem_type(sqlite_env: Path) -> None:
-    result = runner.invoke(app, ["clients", "rotate", "cli_nobody"])
+    result = runner.invoke(app, ["clients", "rotate", "cli_nobody", "--operator", "ana"])
 
     assert result.exit_code == 1
     line = one_line_error(result.output)
@@ -94,7 +94,9 @@ def test_an_invalid_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_traceback_shows_the_whole_error_when_asked(sqlite_env: Path) -> None:
-    result = runner.invoke(app, ["--traceback", "clients", "rotate", "cli_nobody"])
+    result = runner.invoke(
+        app, ["--traceback", "clients", "rotate", "cli_nobody", "--operator", "ana"]
+    )
 
     assert result.exit_code == 1
     assert result.exception is not None
@@ -102,7 +104,9 @@ def test_traceback_shows_the_whole_error_when_asked(sqlite_env: Path) -> None:
 
 
 def test_clients_list_as_json(sqlite_env: Path) -> None:
-    created = runner.invoke(app, ["clients", "create", "--name", "crm", "--scope", "invoices:read"])
+    created = runner.invoke(
+        app, ["clients", "create", "--name", "crm", "--scope", "invoices:read", "--operator", "ana"]
+    )
     assert created.exit_code == 0, created.output
 
     result = runner.invoke(app, ["clients", "list", "--output", "json"])
@@ -126,7 +130,14 @@ def test_a_table_is_not_cut_when_piped(sqlite_env: Path) -> None:
     scopes = ["invoices:read", "invoices:post", "credit_memos:read", "settlements:read"]
     created = runner.invoke(
         app,
-        ["clients", "create", "--name", "a client with a long descriptive name"]
+        [
+            "clients",
+            "create",
+            "--name",
+            "a client with a long descriptive name",
+            "--operator",
+            "ana",
+        ]
         + [arg for scope in scopes for arg in ("--scope", scope)],
     )
     client_id = created.output.split("client_id")[1].split()[0]
