@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Date, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.canonical.base import Instant
+from core.canonical.base import Day, Instant
 from core.errors import LedgergateError
 from core.ids import id_pattern
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, PageSize, Row, keyset_page
@@ -82,11 +82,11 @@ def _bound(column: InstrumentedAttribute[Any], day: date) -> date | datetime:
 def list_query(
     legal_entity_id: LegalEntityFilter = None,
     date_from: Annotated[
-        date | None,
+        Day | None,
         Query(description="Only documents dated on or after this day (the document's own date)."),
     ] = None,
     date_to: Annotated[
-        date | None,
+        Day | None,
         Query(description="Only documents dated on or before this day (the document's own date)."),
     ] = None,
     updated_since: Annotated[

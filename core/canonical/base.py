@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from annotated_types import MaxLen
@@ -23,6 +23,18 @@ Instant = Annotated[
     BeforeValidator(_not_a_number),
     Field(examples=["2026-11-01T00:00:00Z"], description="ISO 8601 date-time with a time zone."),
 ]
+
+
+def _iso_day(value: object) -> object:
+    # Lax pydantic reads a number as a Unix timestamp; the contract says `format: date`.
+    if not isinstance(value, date | str) or (
+        isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+    ):
+        raise ValueError("use an ISO 8601 date (YYYY-MM-DD)")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 

@@ -49,7 +49,7 @@ router = APIRouter(prefix="/v1", tags=["settlements"])
             "description": "The ERP is down: a statement's posting run is queued for retry.",
             "model": SettlementRunResult,
         },
-        **problem_responses(400, 401, 403, 409, 413, 415, 422),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )
 async def run_settlements(
