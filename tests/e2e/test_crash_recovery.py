@@ -76,7 +76,10 @@ async def test_a_killed_gateway_loses_no_accepted_posting(tmp_path: Path) -> Non
         env = gateway_env(
             database,
             **{**UNREACHABLE_URLS, "LEDGERGATE_ERP__URL": erp.api_root},
+            # one client sends the whole burst at once: neither its rate limit nor its
+            # cap on bodies in transit may refuse what the crash is meant to interrupt
             LEDGERGATE_RATE_LIMITS__ENABLED="false",
+            LEDGERGATE_MAX_UPLOADS_PER_CLIENT=str(INVOICES),
         )
         process, base = start_gateway(env, log=tmp_path / "gateway-1.log")
         try:

@@ -51,6 +51,7 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
             "currency": "USD",
             "partner_id": FABRIKAM,
         },
+        headers={"Idempotency-Key": "hooli"},
     )
     assert customer.status_code == 201, customer.text
     customer_id = customer.json()["id"]

@@ -139,6 +139,7 @@ def test_billing_events_drive_the_served_gateway_by_themselves(
             "legal_entity_id": demo_id("legal_entity", 1),
             "currency": "USD",
         },
+        headers={"Idempotency-Key": "serve-customer-1"},
     )
     assert customer.status_code == 201, customer.text
     ordered = platform.post(
