@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-PACKAGES = ("core", "app", "process_apis", "system_apis", "sandboxes")
+PACKAGES = ("core", "app", "process_apis", "system_apis", "events", "sandboxes")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -40,6 +40,7 @@ def copy_tree(tmp_path: Path) -> Path:
         ("system_apis/errors.py", "process_apis.deps", "Tiers point one way"),
         ("process_apis/lookups.py", "sandboxes", "composition root"),
         ("process_apis/lookups.py", "system_apis.http", "only through its ports"),
+        ("events/envelope.py", "system_apis.errors", "Tiers point one way"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(
