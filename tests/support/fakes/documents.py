@@ -9,9 +9,9 @@ from core.auth import Principal
 from core.canonical.documents import InvoiceCreate
 from process_apis.deps import Caller
 from process_apis.invoices.service import create_invoice
+from system_apis.erp.schemas import ErpInvoiceLine
 from tests.support.fakes.erp import line_tax
 from tests.support.fakes.estate import ACME, US_TAX_BPS, Estate
-from system_apis.erp.schemas import ErpInvoiceLine
 
 PLATFORM = Caller(
     client_id="platform",
@@ -31,7 +31,7 @@ def invoice_create(
     **values: Any,
 ) -> InvoiceCreate:
     """An invoice of (quantity, unit amount, tax code) lines; `tax_off_by` skews the first tax."""
-    body = []
+    body: list[dict[str, Any]] = []
     for number, (quantity, unit, code) in enumerate(lines, start=1):
         rate = tax_bps if code == "STANDARD" else 0
         erp_line = ErpInvoiceLine(
@@ -48,8 +48,8 @@ def invoice_create(
                 "tax_amount": tax,
             }
         )
-    subtotal = sum(line["amount"] for line in body)
-    tax_total = sum(line["tax_amount"] for line in body)
+    subtotal = sum(int(line["amount"]) for line in body)
+    tax_total = sum(int(line["tax_amount"]) for line in body)
     return InvoiceCreate.model_validate(
         {
             "customer_id": customer_id,

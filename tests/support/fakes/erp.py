@@ -207,12 +207,12 @@ class FakeErp:
         self.invoices[invoice_id] = posted
         return posted
 
-    def settle(self, invoice_id: str, amount: int) -> None:
+    def settle(self, operation: str, invoice_id: str, amount: int) -> None:
         """Lower what the posted invoice still owes by `amount` (a credit or a payment)."""
         invoice = self.invoices[invoice_id]
         remaining = invoice.remaining_amount - amount
         if remaining < 0:
-            self.recorder.refuse("settle", f"{amount} is more than {invoice_id} still owes")
+            self.recorder.refuse(operation, f"{amount} is more than {invoice_id} still owes")
         status = ErpDocumentStatus.PAID if remaining == 0 else ErpDocumentStatus.POSTED
         self.invoices[invoice_id] = invoice.model_copy(
             update={"remaining_amount": remaining, "status": status}
@@ -413,7 +413,9 @@ class FakeErp:
         if memo.status in POSTED:
             return memo
         if memo.applies_to_invoice_id is not None:
-            self.settle(memo.applies_to_invoice_id, memo.total_including_tax)
+            self.settle(
+                "post_sales_credit_memo", memo.applies_to_invoice_id, memo.total_including_tax
+            )
         posted = memo.model_copy(
             update={"number": self._next("PSCM"), "status": ErpDocumentStatus.POSTED}
         )
@@ -546,7 +548,7 @@ class FakeErp:
             self.recorder.not_found(
                 "apply_customer_payment", f"no posted invoice {payment.applies_to_invoice_id}"
             )
-        self.settle(invoice.id, payment.amount)
+        self.settle("apply_customer_payment", invoice.id, payment.amount)
         applied = ErpCustomerPayment(
             id=self._next("PAY"),
             journal_id=journal_id,

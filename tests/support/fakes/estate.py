@@ -26,6 +26,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from core.canonical.catalog import BillingInterval
 from core.canonical.parties import ClosedPeriodPolicy, CustomerStatus, PartnerStatus, PeriodStatus
 from core.db import create_sessionmaker
+from core.ids import PREFIXES, new_id
 from core.models import (
     AccountingPeriodRow,
     Base,
@@ -45,17 +46,18 @@ from tests.support.fakes.support import FakeSupport
 # One named in-memory database shared by the engine's connections (shared cache).
 MEMORY_URL = "sqlite+aiosqlite:///file:process-unit?mode=memory&cache=shared&uri=true"
 
-US, DE = "le_us000000000000000000000001", "le_de000000000000000000000002"
+
+def fixed_id(kind: str, number: int) -> str:
+    """A well-formed id of `kind` that a test can name (`cus_00…01`)."""
+    return f"{PREFIXES[kind]}_{number:026d}"
+
+
+US, DE = fixed_id("legal_entity", 1), fixed_id("legal_entity", 2)
 US_COMPANY, DE_COMPANY = "company-us", "company-de"
-PRO, ENTERPRISE = "prod_pro00000000000000000000001", "prod_ent00000000000000000000002"
-PRO_USD, PRO_EUR = "price_prousd000000000000000001", "price_proeur000000000000000002"
-ENTERPRISE_USD = "price_entusd000000000000000003"
-PARTNER, PLAN = "prt_reseller0000000000000000001", "reseller-20"
-ACME, GLOBEX, INITECH = (
-    "cus_acme000000000000000000000001",
-    "cus_globex0000000000000000000002",
-    "cus_initech000000000000000000003",
-)
+PRO, ENTERPRISE = fixed_id("product", 1), fixed_id("product", 2)
+PRO_USD, PRO_EUR, ENTERPRISE_USD = (fixed_id("price", n) for n in (11, 12, 21))
+PARTNER, PLAN = fixed_id("partner", 1), "reseller-20"
+ACME, GLOBEX, INITECH = (fixed_id("customer", n) for n in (1, 2, 3))
 US_TAX_BPS = 888  # STANDARD in the US company: 4900 → 435
 
 
@@ -103,7 +105,7 @@ def periods(legal_entity_id: str, today: date) -> list[AccountingPeriodRow]:
         start = month_start(today, offset)
         rows.append(
             AccountingPeriodRow(
-                id=f"ap_{legal_entity_id[3:8]}{offset + 12:02d}",
+                id=new_id("accounting_period"),
                 legal_entity_id=legal_entity_id,
                 starts_on=start,
                 ends_on=month_start(today, offset + 1) - timedelta(days=1),
@@ -168,7 +170,7 @@ def customer(
         legal_entity_id=legal_entity_id,
         currency=currency,
         status=CustomerStatus.ACTIVE,
-        erp_number="C-" + customer_id[4:12].upper(),
+        erp_number="C-" + customer_id[-6:],
         **values,
     )
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import BusinessRuleViolation, ErrorClass, LedgergateError
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
-from process_apis.runs.engine import Engine
 from process_apis.legal_entities.errors import PeriodNotDefined
+from process_apis.runs.engine import Engine
 from process_apis.runs.errors import RunInProgress, RunNotReplayable
 from process_apis.runs.replay import Replay, Replayer
 from process_apis.runs.repository import get_run, latest_run
@@ -207,7 +207,8 @@ async def test_each_lasting_failure_class_puts_the_run_in_the_exception_queue(
     await engine.fail(run.id, error)
     saved = await stored(engine, run.id)
     assert (saved.status, saved.error_class) == (status, error_class)
-    assert saved.next_attempt_at is None and saved.finished_at is not None
+    assert saved.next_attempt_at is None
+    assert saved.finished_at is not None
     if isinstance(error, LedgergateError):
         assert error.extensions["run_id"] == run.id
         assert saved.error_type == error.type_uri()

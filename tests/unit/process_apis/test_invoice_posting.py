@@ -82,7 +82,8 @@ async def test_erp_totals_other_than_ours_hold_the_invoice_for_an_operator(estat
     assert raised.value.extensions["erp"]["tax_total"] == 1305
     run = await stored_run(estate.sessionmaker, raised.value.extensions["run_id"])
     assert (run.status, run.error_class) == (RunStatus.FAILED, ErrorClass.CONTRACT)
-    assert run.result is not None and run.result["totals_match"] is False
+    assert run.result is not None
+    assert run.result["totals_match"] is False
 
 
 async def test_a_difference_within_the_currency_tolerance_is_posted(estate: Estate) -> None:
