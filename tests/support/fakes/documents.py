@@ -28,9 +28,11 @@ def invoice_create(
     lines: tuple[tuple[int, int, str], ...] = ((3, 4900, "STANDARD"),),
     tax_bps: int = US_TAX_BPS,
     tax_off_by: int = 0,
+    product_id: str | None = None,
     **values: Any,
 ) -> InvoiceCreate:
-    """An invoice of (quantity, unit amount, tax code) lines; `tax_off_by` skews the first tax."""
+    """An invoice of (quantity, unit amount, tax code) lines, each of `product_id` if given;
+    `tax_off_by` skews the first line's tax away from the ERP's."""
     body: list[dict[str, Any]] = []
     for number, (quantity, unit, code) in enumerate(lines, start=1):
         rate = tax_bps if code == "STANDARD" else 0
@@ -46,6 +48,7 @@ def invoice_create(
                 "amount": quantity * unit,
                 "tax_code": code,
                 "tax_amount": tax,
+                "product_id": product_id,
             }
         )
     subtotal = sum(int(line["amount"]) for line in body)
