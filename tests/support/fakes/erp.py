@@ -443,6 +443,15 @@ class FakeErp:
         self.journals[(company_id, found.id)] = _Journal(found)
         return found
 
+    def entries(self, journal_code: str) -> dict[str, ErpJournalEntry]:
+        """Every entry of the journals with this code, by document number."""
+        return {
+            number: entry
+            for kept in self.journals.values()
+            if kept.journal.code == journal_code
+            for number, entry in kept.entries.items()
+        }
+
     def _journal(self, operation: str, company_id: str, journal_id: str) -> _Journal:
         kept = self.journals.get((company_id, journal_id))
         if kept is None:
