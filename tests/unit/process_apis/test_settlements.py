@@ -21,8 +21,8 @@ from process_apis.settlements.errors import (
 from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schemas import SettlementRunResult
 from process_apis.settlements.workflow import SettlementPostingWorkflow
-from tests.support.fakes.documents import PLATFORM, invoice_create, register
 from system_apis.erp.schemas import ErpJournalEntry
+from tests.support.fakes.documents import PLATFORM, invoice_create, register
 from tests.support.fakes.estate import ACME, PARTNER, PRO, US, Estate, month_start
 
 COMMISSION = 2940  # 20 % of the 14700 pro line of an invoice paid in full
