@@ -10,7 +10,7 @@ ERP has the two companies and their tax rates, the CRM the partner and its plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event
@@ -224,7 +224,8 @@ def fakes(today: date) -> tuple[FakeErp, FakeBilling, FakeCrm, FakeSupport]:
     crm = FakeCrm(today=today)
     crm.add_partner(PARTNER, PLAN)
     crm.add_plan(PLAN, (date(2020, 1, 1), {"pro": 2000, "enterprise": 1500}))
-    return erp, FakeBilling(), crm, FakeSupport()
+    now = datetime.combine(today, time(12), UTC)
+    return erp, FakeBilling(now=now), crm, FakeSupport(now=now)
 
 
 async def seed(database: UnitDatabase, today: date) -> Estate:
