@@ -21,7 +21,7 @@ from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.service import post_invoice
 from process_apis.runs.replay import Replayer
 from process_apis.runs.repository import latest_run
-from system_apis.errors import BackendContractError
+from system_apis.errors import BackendBusinessError, BackendContractError
 from system_apis.support.schemas import (
     ServiceCreditStatus,
     SupportCaseCreate,
@@ -199,3 +199,30 @@ async def test_discarding_a_credit_the_erp_never_booked_withdraws_it(estate: Est
     withdrawn = await CreditMemoWorkflow(estate.context).read(memo_id)
     assert withdrawn.status == CreditMemoStatus.REJECTED
     assert estate.billing.credit_notes == {}
+
+
+async def test_discarding_a_credit_the_erp_booked_reverses_it_with_a_sales_invoice(
+    estate: Estate,
+) -> None:
+    invoice_id, case_id = await posted_invoice(estate), await open_case(estate)
+    estate.billing.recorder.fail("create_credit_note", "business")
+    with pytest.raises(BackendBusinessError):
+        await request(estate, credit(invoice_id, case_id, 1000))
+    [memo] = estate.erp.credit_memos.values()
+    async with estate.sessionmaker() as session:
+        memo_id = await session.scalar(select(CreditMemoRow.id))
+        assert memo_id is not None
+        run = await latest_run(session, workflow=WORKFLOW, subject_id=memo_id)
+    assert run is not None
+    replayer = Replayer(estate.sessionmaker, [CreditMemoWorkflow(estate.context)])
+
+    await replayer.close(run.id, status=RunStatus.DISCARDED, note="gave up", operator="op")
+    assert (await replayer.run_once()).outcomes == {"succeeded": 1}
+
+    reversing = [
+        i for i in estate.erp.invoices.values() if i.external_document_number == f"{memo_id}-R"
+    ]
+    assert [i.total_including_tax for i in reversing] == [memo.total_including_tax]
+    withdrawn = await CreditMemoWorkflow(estate.context).read(memo_id)
+    assert withdrawn.status == CreditMemoStatus.REJECTED
+    assert memo.status == "posted"  # the ERP credit memo stays: undone by a document

@@ -11,12 +11,14 @@ from core.errors import ErrorClass
 from core.models.base import utcnow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, StepStatus
+from process_apis.deps import Transaction
 from process_apis.invoices.errors import (
     BillingRefusedVoid,
     ErpTotalsMismatch,
     InvoiceNotVoidable,
     UnknownTaxCode,
 )
+from process_apis.invoices.mismatch import PostingReversal, accept
 from process_apis.invoices.schemas import PostingCreate, PostingState, VoidCreate
 from process_apis.invoices.service import post_invoice, void_invoice
 from process_apis.invoices.workflow import WORKFLOW, InvoicePostingWorkflow
@@ -27,7 +29,7 @@ from process_apis.runs.schemas import RunState
 from system_apis.billing.schemas import BillingInvoiceStatus
 from system_apis.erp.schemas import ErpDocumentStatus
 from tests.support.fakes.documents import PLATFORM, invoice_create, register
-from tests.support.fakes.estate import ACME, INITECH, Estate, month_start
+from tests.support.fakes.estate import ACME, INITECH, US_COMPANY, US_TAX_BPS, Estate, month_start
 from tests.support.fakes.runs import stored_run
 
 
@@ -198,3 +200,63 @@ async def test_a_queued_posting_is_replayed_when_due_or_discarded_back_to_open(
 
     await replayer.close(abandoned.id, status=RunStatus.DISCARDED, note="no", operator="op")
     assert (await invoice(estate, given_up)).status == InvoiceStatus.OPEN
+
+
+async def mismatched(estate: Estate) -> str:
+    """An invoice the ERP booked with more tax than ours: its tax rate is set wrong."""
+    estate.erp.companies[US_COMPANY].tax_rates["STANDARD"] = US_TAX_BPS + 12
+    invoice_id = await register(estate, invoice_create(invoice_date=estate.today))
+    with pytest.raises(ErpTotalsMismatch):
+        await post(estate, invoice_id)
+    return invoice_id
+
+
+async def test_an_operator_accepting_the_erp_totals_posts_the_invoice_with_them(
+    estate: Estate,
+) -> None:
+    invoice_id = await mismatched(estate)
+    [document] = estate.erp.invoices.values()
+
+    await accept(
+        Transaction(estate.sessionmaker), invoice_id=invoice_id, reason="ERP rounds", operator="op"
+    )
+
+    accepted = await invoice(estate, invoice_id)
+    assert (accepted.status, accepted.tax_total, accepted.total) == (
+        InvoiceStatus.POSTED,
+        document.total_tax,
+        document.total_including_tax,
+    )
+    async with estate.sessionmaker() as session:
+        run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+    assert run is not None
+    assert run.status == RunStatus.RESOLVED
+    assert run.result is not None
+    assert run.result["accepted"]["ours"]["tax_total"] == 1305
+
+
+async def test_a_reversal_credits_the_erp_document_exactly_and_posts_the_invoice_again(
+    estate: Estate,
+) -> None:
+    invoice_id = await mismatched(estate)
+    [wrong] = estate.erp.invoices.values()
+    reversal = PostingReversal(estate.context)
+    estate.erp.recorder.fail("post_sales_credit_memo", "transient")
+    queued = await reversal.reverse(
+        invoice_id=invoice_id, reason="tax setup", operator="op", correlation_id=None
+    )
+    assert queued.state == PostingState.PENDING_RETRY
+    estate.erp.companies[US_COMPANY].tax_rates["STANDARD"] = US_TAX_BPS  # repaired meanwhile
+
+    posted = await reversal.resume(queued.run_id)
+
+    assert posted.state == PostingState.POSTED
+    [memo] = estate.erp.credit_memos.values()
+    assert memo.total_including_tax == wrong.total_including_tax
+    assert estate.erp.invoices[wrong.id].remaining_amount == 0
+    reposted = await invoice(estate, invoice_id)
+    assert reposted.erp_ref != wrong.id
+    assert estate.erp.invoices[reposted.erp_ref or ""].external_document_number == (
+        f"{invoice_id}-1"
+    )
+    assert reposted.total == estate.erp.invoices[reposted.erp_ref or ""].total_including_tax

