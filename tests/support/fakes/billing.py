@@ -53,7 +53,7 @@ class FakeBilling:
     """`BillingPort` held in dicts; `recorder` arms failures and keeps the calls."""
 
     def __init__(self, *, now: datetime | None = None) -> None:
-        self.recorder = Recorder("billing")
+        self.recorder = Recorder("billing", BillingPort)
         self.now = now or datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
         self.remaining = Fraction(1, 2)  # of the current period, when a change is prorated
         self.customers: dict[str, BillingCustomer] = {}

@@ -39,7 +39,7 @@ class FakeCrm:
     """`CrmPort` held in dicts; `recorder` arms failures and keeps the calls."""
 
     def __init__(self, *, today: date = date(2026, 11, 15)) -> None:
-        self.recorder = Recorder("crm")
+        self.recorder = Recorder("crm", CrmPort)
         self.today = today
         self.partners: dict[str, CrmPartner] = {}
         self.plans: dict[str, CrmCommissionPlan] = {}

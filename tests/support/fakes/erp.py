@@ -71,7 +71,7 @@ class FakeErp:
     """`ErpPort` held in dicts; `recorder` arms failures and keeps the calls."""
 
     def __init__(self, *companies: FakeCompany) -> None:
-        self.recorder = Recorder("erp")
+        self.recorder = Recorder("erp", ErpPort)
         self.companies = {company.id: company for company in companies}
         self.customers: dict[tuple[str, str], ErpCustomer] = {}
         self.invoices: dict[str, ErpSalesInvoice] = {}

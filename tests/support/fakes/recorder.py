@@ -21,15 +21,20 @@ from system_apis.errors import (
     BackendTransientError,
 )
 
-FailureKind = Literal["transient", "timeout", "contract", "not_found", "business", "auth"]
+FailureKind = Literal[
+    "transient", "timeout", "contract", "not_found", "conflict", "business", "auth"
+]
 
-FAILURES: dict[FailureKind, type[BackendError]] = {
-    "transient": BackendTransientError,
-    "timeout": BackendTimeout,
-    "contract": BackendContractError,
-    "not_found": BackendNotFound,
-    "business": BackendBusinessError,
-    "auth": BackendAuthError,
+# Each kind as the resilient client classifies a vendor's answer: the error, and the
+# HTTP status it comes from (none for a timeout).
+FAILURES: dict[FailureKind, tuple[type[BackendError], int | None]] = {
+    "transient": (BackendTransientError, 503),
+    "timeout": (BackendTimeout, None),
+    "contract": (BackendContractError, None),
+    "not_found": (BackendNotFound, 404),
+    "conflict": (BackendBusinessError, 409),
+    "business": (BackendBusinessError, 422),
+    "auth": (BackendAuthError, 401),
 }
 
 
@@ -41,9 +46,14 @@ class Call:
 
 @dataclass
 class Recorder:
-    """The calls a fake answered, in order, and the failures armed per operation."""
+    """The calls a fake answered, in order, and the failures armed per operation.
+
+    `port` is the Protocol the fake implements: only its operations can be armed, so a
+    misspelt operation fails the test instead of never firing.
+    """
 
     backend: str
+    port: type
     calls: list[Call] = field(default_factory=list)
     _armed: defaultdict[str, deque[BackendError | None]] = field(
         default_factory=lambda: defaultdict(deque)
@@ -60,14 +70,18 @@ class Recorder:
         vendor_code: str | None = None,
     ) -> None:
         """Raise `kind` on the next `times` calls of the operation, after `after` good ones."""
+        if operation.startswith("_") or not hasattr(self.port, operation):
+            raise ValueError(f"{self.port.__name__} has no operation {operation!r}")
         queue = self._armed[operation]
         queue.extend([None] * after)
+        error, status = FAILURES[kind]
         for _ in range(times):
             queue.append(
-                FAILURES[kind](
-                    detail or f"{self.backend} {operation} failed ({kind})",
+                error(
+                    detail or f"{self.backend} {operation} failed: {kind}",
                     backend=self.backend,
                     operation=operation,
+                    vendor_status=status,
                     vendor_code=vendor_code,
                 )
             )

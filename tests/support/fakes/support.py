@@ -37,7 +37,7 @@ class FakeSupport:
     """`SupportPort` held in dicts; `recorder` arms failures and keeps the calls."""
 
     def __init__(self, *, now: datetime | None = None) -> None:
-        self.recorder = Recorder("support")
+        self.recorder = Recorder("support", SupportPort)
         self.now = now or datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
         self.entitlements: dict[str, SupportEntitlement] = {}
         self.cases: dict[str, SupportCase] = {}
