@@ -287,3 +287,18 @@ async def test_discarding_a_run_compensates_and_a_workflow_without_compensation_
     with pytest.raises(RunNotReplayable):
         await replayer.close(kept.id, status=RunStatus.DISCARDED, note="x", operator="op")
     assert (await stored(engine, kept.id)).status == RunStatus.FAILED
+
+
+async def test_a_step_of_a_queued_run_does_not_renew_a_lease_it_no_longer_holds(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = Engine(sessionmaker, steps=STEPS, lease=LEASE)
+    run = await take(engine)
+    retry_at = await engine.defer(run.id, BackendTransientError("down", backend="b", operation="o"))
+
+    async def answer() -> str:
+        return "late"
+
+    await engine.run(run.id).step("second", answer, request={})  # a straggler's write
+    saved = await stored(engine, run.id)
+    assert (saved.status, saved.next_attempt_at) == (RunStatus.PENDING_RETRY, retry_at)

@@ -13,9 +13,15 @@ from core.models.payment import PaymentStatus
 from core.models.workflow_run import RunStatus
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.service import post_invoice
-from process_apis.payments.errors import InvoiceAlreadyPaid, PaymentExceedsRemaining
+from process_apis.payments.errors import (
+    InvoiceAlreadyPaid,
+    PaymentExceedsRemaining,
+    PaymentInLedger,
+)
 from process_apis.payments.schemas import PaymentCreate, PaymentResource
 from process_apis.payments.workflow import PaymentWorkflow
+from process_apis.runs.replay import Replayer
+from system_apis.errors import BackendContractError
 from tests.support.fakes.documents import PLATFORM, invoice_create, register
 from tests.support.fakes.estate import ACME, GLOBEX, PARTNER, PLAN, PRO, Estate
 from tests.support.fakes.runs import stored_run
@@ -165,3 +171,30 @@ async def test_a_crm_outage_queues_the_payment_and_the_replay_applies_it_once(
     assert len(estate.erp.payments) == 1
     assert estate.erp.recorder.count("apply_customer_payment") == 2
     assert [line.commission_amount for line in resumed.commission_lines] == [2940]
+
+
+async def test_a_payment_the_erp_applied_cannot_be_given_up_one_it_never_took_is_voided(
+    estate: Estate,
+) -> None:
+    workflow = PaymentWorkflow(estate.context)
+    replayer = Replayer(estate.sessionmaker, [workflow])
+    applied_first, never_applied = await posted_invoice(estate), await posted_invoice(estate)
+    estate.crm.recorder.fail("get_partner", "contract")
+    estate.erp.recorder.fail("apply_customer_payment", "contract", after=1)
+    with pytest.raises(BackendContractError) as in_ledger:
+        await pay(estate, applied_first, TOTAL)
+    with pytest.raises(BackendContractError) as not_taken:
+        await pay(estate, never_applied, TOTAL)
+
+    with pytest.raises(PaymentInLedger):
+        await replayer.close(
+            in_ledger.value.extensions["run_id"], status=RunStatus.DISCARDED, note="x", operator="o"
+        )
+    await replayer.close(
+        not_taken.value.extensions["run_id"], status=RunStatus.DISCARDED, note="x", operator="o"
+    )
+
+    voided = await workflow.read(not_taken.value.extensions["payment_id"])
+    kept = await workflow.read(in_ledger.value.extensions["payment_id"])
+    assert (voided.status, kept.status) == (PaymentStatus.VOID, PaymentStatus.RECORDED)
+    assert len(estate.erp.payments) == 1
