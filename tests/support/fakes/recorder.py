@@ -86,10 +86,6 @@ class Recorder:
                 )
             )
 
-    def heal(self) -> None:
-        """Drop every armed failure: the backend is back."""
-        self._armed.clear()
-
     def enter(self, operation: str, **arguments: Any) -> None:
         """Record a call; raise the failure armed for it, if any."""
         self.calls.append(Call(operation, arguments))
