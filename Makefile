@@ -42,7 +42,7 @@ test: install tools lint pytest ## Lint, type-check and run every test, contract
 lint: install ## ruff format --check, ruff check, mypy --strict, import contracts, no backend call inside a transaction
 	$(UV) run ruff format --no-cache --check .
 	$(UV) run ruff check --no-cache .
-	$(UV) run mypy core app process_apis system_apis events sandboxes lint
+	$(UV) run mypy core app process_apis system_apis events sandboxes lint tests/support/fakes tests/unit/process_apis
 	$(UV) run lint-imports --no-cache
 	$(UV) run python -m lint.backend_in_transaction app process_apis
 
