@@ -13,6 +13,7 @@ from sandboxes.netsuite.wire import (
     NsResponse,
     links_of,
     meets,
+    page_of,
     query_conditions,
     ref_of,
 )
@@ -25,16 +26,20 @@ class ApiBase:
         self.state = state
 
     def _collection(self, request: Request, record_type: str, ids: list[str]) -> NsResponse:
+        """One page (`offset`, `limit`) of the matching records' ids, in internal id order."""
+        offset, limit = page_of(request)
+        ordered = sorted(ids, key=int)
+        page = ordered[offset : offset + limit]
         return NsResponse(
             {
                 "links": [{"rel": "self", "href": str(request.url)}],
-                "count": len(ids),
-                "hasMore": False,
+                "count": len(page),
+                "hasMore": offset + len(page) < len(ordered),
                 "items": [
-                    {"links": links_of(request, f"/{record_type}/{i}"), "id": i} for i in ids
+                    {"links": links_of(request, f"/{record_type}/{i}"), "id": i} for i in page
                 ],
-                "offset": 0,
-                "totalResults": len(ids),
+                "offset": offset,
+                "totalResults": len(ordered),
             }
         )
 

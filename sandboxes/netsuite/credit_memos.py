@@ -36,11 +36,18 @@ class CreditMemosApi(InvoicesApi):
     """Credit memos: list by external id, create (applied at once), read."""
 
     async def list_credit_memos(self, request: Request) -> Response:
-        conditions = query_conditions(request, frozenset({"externalId"}))
+        conditions = query_conditions(request, frozenset({"externalId", "tranDate", "subsidiary"}))
         ids = [
             memo.id
             for memo in self.state.credit_memos.values()
-            if meets(conditions, {"externalId": memo.external_id})
+            if meets(
+                conditions,
+                {
+                    "externalId": memo.external_id,
+                    "tranDate": memo.tran_date,
+                    "subsidiary": memo.customer.subsidiary_id,
+                },
+            )
         ]
         return self._collection(request, "creditMemo", ids)
 
@@ -79,7 +86,7 @@ class CreditMemosApi(InvoicesApi):
             lines=lines,
         )
         if invoice is not None:
-            if memo.total > invoice.total - invoice.credited:
+            if memo.total > invoice.amount_due:
                 raise NsFault(400, "USER_ERROR", "The credit exceeds the invoice's amount due.")
             invoice.credited += memo.total
             invoice.modified = utc_now()

@@ -38,11 +38,23 @@ class InvoicesApi(ApiBase):
     """Invoice records: list, create with their item sublist, read, update, approve."""
 
     async def list_invoices(self, request: Request) -> Response:
-        conditions = query_conditions(request, frozenset({"externalId", "tranId"}))
+        conditions = query_conditions(
+            request,
+            frozenset({"externalId", "tranId", "tranDate", "subsidiary", "approvalStatus"}),
+        )
         ids = [
             invoice.id
             for invoice in self.state.invoices.values()
-            if meets(conditions, {"externalId": invoice.external_id, "tranId": invoice.tran_id})
+            if meets(
+                conditions,
+                {
+                    "externalId": invoice.external_id,
+                    "tranId": invoice.tran_id,
+                    "tranDate": invoice.tran_date,
+                    "subsidiary": invoice.customer.subsidiary_id,
+                    "approvalStatus": invoice.approval_status,
+                },
+            )
         ]
         return self._collection(request, "invoice", ids)
 
@@ -189,7 +201,7 @@ class InvoicesApi(ApiBase):
                 "subtotal": invoice.subtotal,
                 "taxTotal": invoice.tax_total,
                 "total": invoice.total,
-                "amountRemaining": round_amount(invoice.total - invoice.credited, currency),
+                "amountRemaining": round_amount(invoice.amount_due, currency),
                 "lastModifiedDate": invoice.modified,
                 "item": sublist,
             }
