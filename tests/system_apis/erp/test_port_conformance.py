@@ -10,9 +10,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import httpx
 import pytest
 import typing_extensions
 
@@ -21,51 +19,12 @@ from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import ErpPort
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
 from system_apis.errors import BackendBusinessError, BackendTransientError
-from tests.support.business_central import US, FaultyTransport, bc_harness, invoice_request
-from tests.system_apis.erp.harness import netsuite_harness
+from tests.support.business_central import invoice_request
+from tests.system_apis.erp.harness import ERPS, Erp
 
 CUSTOMER = ErpCustomerUpsert(
     number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
 )
-
-
-@dataclass
-class Erp:
-    """An adapter over its sandbox, as the scenario sees it."""
-
-    adapter: ErpPort
-    company_id: str
-    faults: FaultyTransport
-    creates_invoice: Callable[[httpx.Request], bool]
-    document_count: Callable[[str], int]
-
-
-def business_central() -> Erp:
-    bc = bc_harness()
-    return Erp(
-        adapter=bc.adapter,
-        company_id=US.id,
-        faults=bc.faults,
-        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/salesInvoices"),
-        document_count=lambda external: bc.state.document_count(US.id, external),
-    )
-
-
-def netsuite() -> Erp:
-    ns = netsuite_harness()
-    return Erp(
-        adapter=ns.adapter,
-        company_id=ns.us_subsidiary,
-        faults=ns.faults,
-        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/invoice"),
-        document_count=ns.state.invoice_count,
-    )
-
-
-@pytest.fixture(params=[business_central, netsuite], ids=["business_central", "netsuite"])
-def erp(request: pytest.FixtureRequest) -> Erp:
-    factory: Callable[[], Erp] = request.param
-    return factory()
 
 
 async def test_customer_upsert_creates_then_follows_changes(erp: Erp) -> None:
@@ -210,6 +169,6 @@ def test_every_adapter_implements_the_whole_port(adapter: type) -> None:
     assert missing(adapter, ErpPort) == {}
 
 
-@pytest.mark.parametrize("erp_of", [business_central, netsuite], ids=["bc", "netsuite"])
+@pytest.mark.parametrize("erp_of", ERPS.values(), ids=ERPS.keys())
 def test_every_adapter_instance_is_an_erp_port(erp_of: Callable[[], Erp]) -> None:
     assert isinstance(erp_of().adapter, ErpPort)
