@@ -59,25 +59,6 @@ async def test_each_legal_entity_posts_to_its_own_erp(make_gateway: GatewayFacto
     assert netsuite.invoice_count(us_id) == 0
 
 
-async def test_an_operation_the_connection_lacks_is_a_business_problem(
-    make_gateway: GatewayFactory,
-) -> None:
-    gateway = await make_gateway(erp_connections=NETSUITE)
-    await move_de_to_netsuite(gateway)
-    body = invoice_body(INITECH, currency="EUR", invoice_date=date.today())
-    posted = await post(gateway, body, "k-1")
-    assert posted.status_code == 201, posted.text
-    payment = await gateway.client.post(
-        f"/v1/invoices/{posted.json()['invoice_id']}/payments",
-        json={"amount": body["total"], "currency": "EUR"},
-        headers={"Idempotency-Key": "p-1"},
-    )
-    assert payment.status_code == 422, payment.text
-    problem = payment.json()
-    assert problem["type"] == PROBLEM_BASE_URI + "erp-operation-unsupported", problem
-    assert problem["erp_connection"] == "emea"
-
-
 async def test_a_legal_entity_names_only_a_configured_connection(gateway: Gateway) -> None:
     ops = await gateway.client_with({"refdata:write"})
     refused = await ops.patch(
