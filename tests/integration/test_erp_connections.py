@@ -1,17 +1,23 @@
 """Several ERPs at once: each legal entity posts through its own ERP connection."""
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from app.seed import demo_id
+from app.seed import demo_id, demo_netsuite_connection, seed_demo_estate
+from core.db import create_engine, create_sessionmaker
 from core.errors import PROBLEM_BASE_URI
+from core.models.legal_entity import LegalEntityRow
+from core.settings import Settings
 from sandboxes.netsuite import NetSuiteState
 from system_apis.erp.schemas import ErpDocumentStatus
 from system_apis.support.schemas import SupportCaseCreate
 from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
+from tests.support.databases import fresh_database
 from tests.support.invoices import DE_COMPANY, INITECH, US_COMPANY, invoice_body, last_month
 
 DE_ENTITY = demo_id("legal_entity", 2)
@@ -165,3 +171,33 @@ async def test_a_credit_memo_is_applied_to_its_invoice_in_either_erp(
         company, posted.json()["posting"]["erp_document_id"]
     )
     assert erp_invoice.remaining_amount == body["total"] - erp_memo.total_including_tax
+
+
+async def test_the_demo_estate_books_its_german_entity_in_netsuite(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(await fresh_database(database_url, tmp_path))
+    development = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        assert await seed_demo_estate(
+            sessionmaker, netsuite_connection=demo_netsuite_connection(development)
+        )
+        async with sessionmaker() as session:
+            rows = await session.execute(
+                select(
+                    LegalEntityRow.code,
+                    LegalEntityRow.erp_connection,
+                    LegalEntityRow.erp_company_id,
+                ).order_by(LegalEntityRow.code)
+            )
+            entities = rows.all()
+    finally:
+        await engine.dispose()
+
+    assert [tuple(row) for row in entities] == [
+        ("LG-DE", "netsuite", "2"),
+        ("LG-US", "default", US_COMPANY),
+    ]
+    test = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
+    assert demo_netsuite_connection(test) is None
