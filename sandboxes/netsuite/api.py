@@ -3,6 +3,8 @@ subsidiaries, tax items)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -54,6 +56,14 @@ class ApiBase:
     def _currency_of_subsidiary(self, subsidiary: str) -> str:
         code = self.state.subsidiaries[subsidiary].currency
         return next(i for i, (c, _) in CURRENCIES.items() if c == code)
+
+    def _open_for_posting(self, tran_date: date) -> date:
+        """`tran_date`, refused when it falls in the closed period."""
+        if tran_date < self.state.first_open_day():
+            raise NsFault(
+                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
+            )
+        return tran_date
 
     def _invoice(self, request: Request) -> InvoiceRecord:
         invoice = self.state.invoices.get(request.path_params["record_id"])

@@ -62,11 +62,9 @@ class CreditMemosApi(InvoicesApi):
         currency = ref_id(values, "currency") if "currency" in values else customer.currency_id
         if currency != customer.currency_id:
             raise invalid_ref("currency", currency)
-        tran_date = date_value(values, "tranDate", self.state.today or date.today())
-        if tran_date < self.state.first_open_day():
-            raise NsFault(
-                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
-            )
+        tran_date = self._open_for_posting(
+            date_value(values, "tranDate", self.state.today or date.today())
+        )
         invoice = None
         if "createdFrom" in values:
             invoice = self.state.invoices.get(ref_id(values, "createdFrom"))

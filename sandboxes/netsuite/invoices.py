@@ -132,12 +132,7 @@ class InvoicesApi(ApiBase):
         return lines
 
     def _approve(self, invoice: InvoiceRecord) -> None:
-        if invoice.tran_date < self.state.first_open_day():
-            raise NsFault(
-                400,
-                "USER_ERROR",
-                f"The period of {invoice.tran_date.isoformat()} is closed for posting.",
-            )
+        self._open_for_posting(invoice.tran_date)
         invoice.approval_status = APPROVED
 
     async def get_invoice(self, request: Request) -> Response:

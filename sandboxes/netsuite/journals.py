@@ -123,12 +123,7 @@ class JournalsApi(ApiBase):
         return JournalLine(number, account, debit, credit, text_value(raw, "memo", ""))
 
     def _approve_entry(self, entry: JournalEntryRecord) -> None:
-        if entry.tran_date < self.state.first_open_day():
-            raise NsFault(
-                400,
-                "USER_ERROR",
-                f"The period of {entry.tran_date.isoformat()} is closed for posting.",
-            )
+        self._open_for_posting(entry.tran_date)
         entry.approved = True
 
     async def list_journal_entries(self, request: Request) -> Response:

@@ -54,11 +54,9 @@ class PaymentsApi(InvoicesApi):
                 "USER_ERROR",
                 f"The amount applied ({amount}) exceeds the amount due ({invoice.amount_due}).",
             )
-        tran_date = date_value(values, "tranDate", self.state.today or date.today())
-        if tran_date < self.state.first_open_day():
-            raise NsFault(
-                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
-            )
+        tran_date = self._open_for_posting(
+            date_value(values, "tranDate", self.state.today or date.today())
+        )
         payment = PaymentRecord(
             id=self.state.new_id(),
             external_id=external,
