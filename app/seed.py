@@ -76,7 +76,7 @@ def demo_netsuite_connection(settings: Settings) -> str | None:
     return DEMO_NETSUITE_CONNECTION if erp is not None and erp.kind == "netsuite" else None
 
 
-def _demo_rows(netsuite_connection: str | None) -> tuple[list[Base], list[Base]]:
+def _demo_rows(netsuite_connection: str | None = None) -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
     # the sandboxes' estate: demo data only
     from sandboxes.demo_estate import DEMO_COMPANIES, netsuite_subsidiary_id
