@@ -16,6 +16,8 @@ import pytest
 from sandboxes.demo_estate import first_open_day
 from sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
+from system_apis.erp.adapters.netsuite_wire import NsCustomerPayment, NsJournalEntry
+from system_apis.erp.netsuite_mapping import ledger_entries_from_ns, payment_from_ns
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -440,3 +442,54 @@ async def test_sandbox_refuses_journal_entries_that_do_not_balance(
     assert detail in error_of(refused)["detail"]
     assert state.journal_entries == {}
     assert error_of(query)["o:errorCode"] == "INVALID_CONTENT"
+
+
+def _ref(record_id: str) -> dict[str, str]:
+    return {"id": record_id}
+
+
+def test_a_payment_applied_to_several_invoices_is_outside_the_contract() -> None:
+    applied = {"apply": True, "amount": 1}
+    payment = NsCustomerPayment.model_validate(
+        {
+            "id": "7",
+            "customer": _ref("1"),
+            "subsidiary": _ref("1"),
+            "currency": _ref("1"),
+            "account": _ref("3"),
+            "payment": 2,
+            "apply": {"items": [{"doc": _ref("5"), **applied}, {"doc": _ref("6"), **applied}]},
+        }
+    )
+
+    with pytest.raises(ValueError, match="applied to 2 invoices"):
+        payment_from_ns(payment, "C0001", "USD")
+
+
+def test_ledger_entries_keep_minor_units_and_refuse_finer_amounts() -> None:
+    def entry(debit: str) -> NsJournalEntry:
+        lines = [
+            {"line": 0, "account": _ref("60"), "debit": debit},
+            {"line": 1, "account": _ref("21"), "credit": debit},
+        ]
+        return NsJournalEntry.model_validate(
+            {
+                "id": "42",
+                "tranId": "STL-1",
+                "subsidiary": _ref("1"),
+                "currency": _ref("1"),
+                "approved": True,
+                "line": {"items": lines},
+            }
+        )
+
+    [payable] = ledger_entries_from_ns(entry("12.5"), {"21": "21500"}, "USD")
+
+    assert (payable.entry_number, payable.account_number, payable.debit, payable.credit) == (
+        42001,
+        "21500",
+        0,
+        1250,
+    )
+    with pytest.raises(ValueError, match="precision"):
+        ledger_entries_from_ns(entry("12.505"), {"21": "21500"}, "USD")
