@@ -26,7 +26,7 @@ from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
 from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
-from system_apis.erp.port import ErpInvoicing
+from system_apis.erp.port import ErpPort
 from system_apis.http import InProcessTransport, ResilientClient, http_transport
 from system_apis.support.adapters.desk import DeskAdapter, desk_headers
 from system_apis.support.port import SupportPort
@@ -126,7 +126,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
 
     erp_sandboxes: dict[str, BusinessCentralState | NetSuiteState] = {}
 
-    def erp_connection(name: str, erp: ErpSettings) -> tuple[ErpInvoicing, ResilientClient]:
+    def erp_connection(name: str, erp: ErpSettings) -> tuple[ErpPort, ResilientClient]:
         backend = "erp" if name == DEFAULT_ERP_CONNECTION else f"erp-{name}"
         sandbox: Callable[[], Starlette]
         state: BusinessCentralState | NetSuiteState | None
@@ -184,10 +184,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
         ),
     )
     return Backends(
-        erp=ErpRouter(
-            {name: adapter for name, (adapter, _) in erps.items()},
-            {name: erp.kind for name, erp in connections.items()},
-        ),
+        erp=ErpRouter({name: adapter for name, (adapter, _) in erps.items()}),
         billing=StripeAdapter(billing_client),
         crm=ChannelAdapter(crm_client),
         support=DeskAdapter(support_client),

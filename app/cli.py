@@ -31,7 +31,7 @@ from app.operator import Operator, audited
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
-from app.seed import DEMO_CLIENTS
+from app.seed import DEMO_CLIENTS, demo_netsuite_connection
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
@@ -109,6 +109,7 @@ def serve(
                 settings.database_url,
                 seed=settings.should_seed_demo_data,
                 demo_clients=settings.should_seed_demo_clients,
+                netsuite_connection=demo_netsuite_connection(settings),
             )
         )
         os.environ["LEDGERGATE_MIGRATE_ON_START"] = "false"

@@ -1,37 +1,24 @@
-# mypy: disable-error-code="type-abstract"
-# (Protocols are passed to `_port` to be checked with isinstance; they are runtime_checkable.)
 """One `ErpPort` over several ERP connections: each call goes to the connection of the
 legal entity whose company it names.
 
 Companies that grew by acquisition run an ERP per region; every `ErpPort` method names
 the company (a Business Central company, a NetSuite subsidiary) first, and each legal
 entity records its connection and company, so the document's legal entity decides.
-A company no legal entity names goes to the `default` connection. An operation the
-connection's adapter does not implement is refused as a business problem (fixable:
-move the entity, or book by hand), never an `AttributeError`.
+A company no legal entity names goes to the `default` connection. Every adapter
+implements the whole port, so any connection takes any operation.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import date
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models.legal_entity import LegalEntityRow
 from core.settings import DEFAULT_ERP_CONNECTION
-from system_apis.erp.port import (
-    ErpCreditMemos,
-    ErpDocumentStreams,
-    ErpInvoiceQueries,
-    ErpInvoicing,
-    ErpJournals,
-    ErpLedgerQueries,
-    ErpLedgerSetup,
-    ErpPayments,
-)
+from system_apis.erp.port import ErpPort
 from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
@@ -49,23 +36,14 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError
-
-P = TypeVar("P")
-
-
-class ErpOperationUnsupported(BackendBusinessError):
-    slug = "erp-operation-unsupported"
-    title = "The legal entity's ERP connection does not support the operation"
 
 
 class ErpRouter:
     """`ErpPort` by legal entity. The composition root binds the database once it has one;
     with a single connection no lookup is made."""
 
-    def __init__(self, connections: Mapping[str, ErpInvoicing], kinds: Mapping[str, str]) -> None:
+    def __init__(self, connections: Mapping[str, ErpPort]) -> None:
         self.connections = dict(connections)
-        self._kinds = dict(kinds)
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     def bind(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -82,58 +60,49 @@ class ErpRouter:
             )
         return name or DEFAULT_ERP_CONNECTION
 
-    async def _port(self, company_id: str, protocol: type[P], operation: str) -> P:
-        name = await self.connection_of(company_id)
-        adapter = self.connections[name]
-        if not isinstance(adapter, protocol):
-            raise ErpOperationUnsupported(
-                f"ERP connection {name!r} ({self._kinds[name]}) does not support {operation}",
-                backend="erp",
-                operation=operation,
-                erp_connection=name,
-            )
-        return adapter
+    async def _port(self, company_id: str) -> ErpPort:
+        return self.connections[await self.connection_of(company_id)]
 
     # ErpLedgerSetup
 
     async def get_company(self, company_id: str) -> ErpCompany:
-        port = await self._port(company_id, ErpLedgerSetup, "get_company")
+        port = await self._port(company_id)
         return await port.get_company(company_id)
 
     async def list_tax_codes(self, company_id: str) -> frozenset[str]:
-        port = await self._port(company_id, ErpLedgerSetup, "list_tax_codes")
+        port = await self._port(company_id)
         return await port.list_tax_codes(company_id)
 
     async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:
-        port = await self._port(company_id, ErpLedgerSetup, "list_currencies")
+        port = await self._port(company_id)
         return await port.list_currencies(company_id)
 
     # ErpInvoicing
 
     async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
-        port = await self._port(company_id, ErpInvoicing, "upsert_customer")
+        port = await self._port(company_id)
         return await port.upsert_customer(company_id, customer)
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str
     ) -> ErpSalesInvoice | None:
-        port = await self._port(company_id, ErpInvoicing, "find_sales_invoice")
+        port = await self._port(company_id)
         return await port.find_sales_invoice(company_id, external_document_number)
 
     async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
-        port = await self._port(company_id, ErpInvoicing, "get_sales_invoice")
+        port = await self._port(company_id)
         return await port.get_sales_invoice(company_id, invoice_id)
 
     async def create_sales_invoice(
         self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
     ) -> ErpSalesInvoice:
-        port = await self._port(company_id, ErpInvoicing, "create_sales_invoice")
+        port = await self._port(company_id)
         return await port.create_sales_invoice(company_id, invoice, known_absent=known_absent)
 
     async def post_sales_invoice(
         self, company_id: str, invoice_id: str, *, known_draft: bool = False
     ) -> ErpSalesInvoice:
-        port = await self._port(company_id, ErpInvoicing, "post_sales_invoice")
+        port = await self._port(company_id)
         return await port.post_sales_invoice(company_id, invoice_id, known_draft=known_draft)
 
     # ErpInvoiceQueries
@@ -141,13 +110,13 @@ class ErpRouter:
     async def find_sales_invoice_by_number(
         self, company_id: str, number: str
     ) -> ErpSalesInvoice | None:
-        port = await self._port(company_id, ErpInvoiceQueries, "find_sales_invoice_by_number")
+        port = await self._port(company_id)
         return await port.find_sales_invoice_by_number(company_id, number)
 
     async def list_sales_invoices(
         self, company_id: str, posted_from: date, posted_to: date
     ) -> tuple[ErpSalesInvoice, ...]:
-        port = await self._port(company_id, ErpInvoiceQueries, "list_sales_invoices")
+        port = await self._port(company_id)
         return await port.list_sales_invoices(company_id, posted_from, posted_to)
 
     # ErpLedgerQueries
@@ -155,7 +124,7 @@ class ErpRouter:
     async def list_sales_credit_memos(
         self, company_id: str, posted_from: date, posted_to: date
     ) -> tuple[ErpSalesCreditMemo, ...]:
-        port = await self._port(company_id, ErpLedgerQueries, "list_sales_credit_memos")
+        port = await self._port(company_id)
         return await port.list_sales_credit_memos(company_id, posted_from, posted_to)
 
     async def list_ledger_entries(
@@ -167,7 +136,7 @@ class ErpRouter:
         account_number: str,
         currency: str,
     ) -> tuple[ErpLedgerEntry, ...]:
-        port = await self._port(company_id, ErpLedgerQueries, "list_ledger_entries")
+        port = await self._port(company_id)
         return await port.list_ledger_entries(
             company_id, posted_from, posted_to, account_number=account_number, currency=currency
         )
@@ -177,14 +146,14 @@ class ErpRouter:
     async def stream_sales_invoices(
         self, company_id: str, posted_from: date, posted_to: date
     ) -> AsyncIterator[ErpSalesInvoice]:
-        port = await self._port(company_id, ErpDocumentStreams, "stream_sales_invoices")
+        port = await self._port(company_id)
         async for invoice in port.stream_sales_invoices(company_id, posted_from, posted_to):
             yield invoice
 
     async def stream_sales_credit_memos(
         self, company_id: str, posted_from: date, posted_to: date
     ) -> AsyncIterator[ErpSalesCreditMemo]:
-        port = await self._port(company_id, ErpDocumentStreams, "stream_sales_credit_memos")
+        port = await self._port(company_id)
         async for memo in port.stream_sales_credit_memos(company_id, posted_from, posted_to):
             yield memo
 
@@ -197,7 +166,7 @@ class ErpRouter:
         *,
         currency: str,
     ) -> AsyncIterator[ErpCustomerPayment]:
-        port = await self._port(company_id, ErpDocumentStreams, "stream_customer_payments")
+        port = await self._port(company_id)
         async for payment in port.stream_customer_payments(
             company_id, journal_code, posted_from, posted_to, currency=currency
         ):
@@ -212,7 +181,7 @@ class ErpRouter:
         account_number: str,
         currency: str,
     ) -> AsyncIterator[ErpLedgerEntry]:
-        port = await self._port(company_id, ErpDocumentStreams, "stream_ledger_entries")
+        port = await self._port(company_id)
         async for entry in port.stream_ledger_entries(
             company_id, posted_from, posted_to, account_number=account_number, currency=currency
         ):
@@ -223,37 +192,37 @@ class ErpRouter:
     async def find_sales_credit_memo(
         self, company_id: str, external_document_number: str
     ) -> ErpSalesCreditMemo | None:
-        port = await self._port(company_id, ErpCreditMemos, "find_sales_credit_memo")
+        port = await self._port(company_id)
         return await port.find_sales_credit_memo(company_id, external_document_number)
 
     async def create_sales_credit_memo(
         self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
     ) -> ErpSalesCreditMemo:
-        port = await self._port(company_id, ErpCreditMemos, "create_sales_credit_memo")
+        port = await self._port(company_id)
         return await port.create_sales_credit_memo(company_id, credit_memo)
 
     async def post_sales_credit_memo(
         self, company_id: str, credit_memo_id: str
     ) -> ErpSalesCreditMemo:
-        port = await self._port(company_id, ErpCreditMemos, "post_sales_credit_memo")
+        port = await self._port(company_id)
         return await port.post_sales_credit_memo(company_id, credit_memo_id)
 
     # ErpJournals
 
     async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
-        port = await self._port(company_id, ErpJournals, "ensure_journal")
+        port = await self._port(company_id)
         return await port.ensure_journal(company_id, journal)
 
     async def add_journal_entry(
         self, company_id: str, journal_id: str, entry: ErpJournalEntryCreate
     ) -> ErpJournalEntry:
-        port = await self._port(company_id, ErpJournals, "add_journal_entry")
+        port = await self._port(company_id)
         return await port.add_journal_entry(company_id, journal_id, entry)
 
     async def post_journal_entry(
         self, company_id: str, journal_id: str, document_number: str, currency: str
     ) -> ErpJournalEntry:
-        port = await self._port(company_id, ErpJournals, "post_journal_entry")
+        port = await self._port(company_id)
         return await port.post_journal_entry(company_id, journal_id, document_number, currency)
 
     # ErpPayments
@@ -261,11 +230,11 @@ class ErpRouter:
     async def ensure_customer_payment_journal(
         self, company_id: str, journal: ErpJournalCreate
     ) -> ErpJournal:
-        port = await self._port(company_id, ErpPayments, "ensure_customer_payment_journal")
+        port = await self._port(company_id)
         return await port.ensure_customer_payment_journal(company_id, journal)
 
     async def apply_customer_payment(
         self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
     ) -> ErpCustomerPayment:
-        port = await self._port(company_id, ErpPayments, "apply_customer_payment")
+        port = await self._port(company_id)
         return await port.apply_customer_payment(company_id, journal_id, payment)

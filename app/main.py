@@ -30,7 +30,12 @@ from app.governance.versioning import install_versioning
 from app.readiness import ReadinessMonitor
 from app.routers import include_routers
 from app.runtime import runtime
-from app.seed import disable_demo_clients, seed_demo_clients, seed_demo_estate
+from app.seed import (
+    demo_netsuite_connection,
+    disable_demo_clients,
+    seed_demo_clients,
+    seed_demo_estate,
+)
 from core.settings import Settings, get_settings
 from process_apis.worker import BackgroundWork
 
@@ -64,7 +69,9 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                     app, secret=settings.billing.webhook_secret.get_secret_value()
                 )
             if settings.should_seed_demo_data:
-                await seed_demo_estate(running.sessionmaker)
+                await seed_demo_estate(
+                    running.sessionmaker, netsuite_connection=demo_netsuite_connection(settings)
+                )
             if settings.should_seed_demo_clients:
                 await seed_demo_clients(running.sessionmaker)
             elif settings.environment != "development":

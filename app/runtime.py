@@ -63,14 +63,16 @@ async def runtime(
         await engine.dispose()
 
 
-async def prepare_database(database_url: str, *, seed: bool, demo_clients: bool) -> None:
+async def prepare_database(
+    database_url: str, *, seed: bool, demo_clients: bool, netsuite_connection: str | None = None
+) -> None:
     """Migrate the database and, when asked, seed the demo estate and its clients, once."""
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
         if seed:
             sessionmaker = create_sessionmaker(engine)
-            await seed_demo_estate(sessionmaker)
+            await seed_demo_estate(sessionmaker, netsuite_connection=netsuite_connection)
         if demo_clients:
             await seed_demo_clients(create_sessionmaker(engine))
     finally:

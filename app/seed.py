@@ -27,6 +27,7 @@ from core.models import (
 )
 from core.models.api_client import ClientStatus
 from core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
+from core.settings import DEFAULT_ERP_CONNECTION, DEMO_NETSUITE_CONNECTION, Settings
 from process_apis.customers.service import default_erp_number
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,17 @@ def monthly_periods(
     return periods
 
 
-def _demo_rows() -> tuple[list[Base], list[Base]]:
+def demo_netsuite_connection(settings: Settings) -> str | None:
+    """The connection the demo estate's NetSuite company books on, when one is configured:
+    `netsuite`, the development default (the built-in NetSuite sandbox)."""
+    erp = settings.erp_connection_settings.get(DEMO_NETSUITE_CONNECTION)
+    return DEMO_NETSUITE_CONNECTION if erp is not None and erp.kind == "netsuite" else None
+
+
+def _demo_rows(netsuite_connection: str | None = None) -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
-    from sandboxes.demo_estate import DEMO_COMPANIES  # the sandboxes' estate: demo data only
+    # the sandboxes' estate: demo data only
+    from sandboxes.demo_estate import DEMO_COMPANIES, netsuite_subsidiary_id
 
     parents: list[Base] = []
     children: list[Base] = []
@@ -78,6 +87,7 @@ def _demo_rows() -> tuple[list[Base], list[Base]]:
     for number, company in enumerate(DEMO_COMPANIES, start=1):
         entity_id = demo_id("legal_entity", number)
         entity_ids[company.currency] = entity_id
+        on_netsuite = netsuite_connection is not None and company.erp_kind == "netsuite"
         parents.append(
             LegalEntityRow(
                 id=entity_id,
@@ -86,7 +96,8 @@ def _demo_rows() -> tuple[list[Base], list[Base]]:
                 country=company.country,
                 functional_currency=company.currency,
                 closed_period_policy=company.closed_period_policy,
-                erp_company_id=company.id,
+                erp_connection=netsuite_connection if on_netsuite else DEFAULT_ERP_CONNECTION,
+                erp_company_id=netsuite_subsidiary_id(company) if on_netsuite else company.id,
             )
         )
         children.extend(monthly_periods(entity_id))
@@ -139,12 +150,18 @@ def _demo_rows() -> tuple[list[Base], list[Base]]:
     return parents, children
 
 
-async def seed_demo_estate(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    """Create the demo estate once; returns False when it is already there."""
+async def seed_demo_estate(
+    sessionmaker: async_sessionmaker[AsyncSession], *, netsuite_connection: str | None = None
+) -> bool:
+    """Create the demo estate once; returns False when it is already there.
+
+    With a `netsuite_connection` (see `demo_netsuite_connection`), the demo's NetSuite
+    company books there; otherwise every company books in the default connection.
+    """
     async with sessionmaker() as session:
         if await session.scalar(select(LegalEntityRow.id).limit(1)) is not None:
             return False
-        for layer in _demo_rows():
+        for layer in _demo_rows(netsuite_connection):
             session.add_all(layer)
             await session.flush()  # parents first: the unit of work orders by relationships
         await session.commit()

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 
 DEFAULT_ERP_CONNECTION = "default"
+DEMO_NETSUITE_CONNECTION = "netsuite"
+"""In development, the NetSuite sandbox connection the demo estate's NetSuite company books on."""
 
 PLACEHOLDER_SECRETS = frozenset({"sk_test_sandbox", "whsec_sandbox", "sandbox-token"})
 DEVELOPMENT_ISSUER = "https://ledgergate.local"
@@ -402,8 +404,18 @@ class Settings(BaseSettings):
 
     @property
     def erp_connection_settings(self) -> dict[str, ErpSettings]:
-        """Every ERP connection by name, `default` (`LEDGERGATE_ERP__*`) first."""
-        return {DEFAULT_ERP_CONNECTION: self.erp, **self.erp_connections}
+        """Every ERP connection by name, `default` (`LEDGERGATE_ERP__*`) first.
+
+        In development on the built-in ERP sandbox (no `LEDGERGATE_ERP__URL`), also
+        `netsuite`, the built-in NetSuite sandbox the demo estate books its German entity
+        on, unless a connection of that name is configured.
+        """
+        demo = (
+            {DEMO_NETSUITE_CONNECTION: ErpSettings(kind="netsuite")}
+            if self.environment == "development" and self.erp.url is None
+            else {}
+        )
+        return {DEFAULT_ERP_CONNECTION: self.erp, **demo, **self.erp_connections}
 
     @property
     def metrics_need_scope(self) -> bool:

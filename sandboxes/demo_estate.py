@@ -1,7 +1,8 @@
 """The demo estate the sandboxes and the development seed share.
 
 Two companies (legal entities) in different currencies, each with the previous
-calendar month closed for posting, and the tax groups their invoices may use.
+calendar month closed for posting, the tax groups their invoices may use, and the kind
+of ERP each books in: the US company in Business Central, the German one in NetSuite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class DemoCompany:
     currency: str
     closed_period_policy: str
     tax_codes: tuple[str, ...]
+    erp_kind: str
 
 
 DEMO_COMPANIES = (
@@ -30,6 +32,7 @@ DEMO_COMPANIES = (
         currency="USD",
         closed_period_policy="reject",
         tax_codes=("STANDARD", "EXEMPT"),
+        erp_kind="business_central",
     ),
     DemoCompany(
         id="5a1c0de0-0000-4000-8000-000000000002",
@@ -39,8 +42,15 @@ DEMO_COMPANIES = (
         currency="EUR",
         closed_period_policy="roll_forward",
         tax_codes=("STANDARD", "REDUCED", "REVERSE"),
+        erp_kind="netsuite",
     ),
 )
+
+
+def netsuite_subsidiary_id(company: DemoCompany) -> str:
+    """The company's subsidiary in the NetSuite sandbox, which numbers the demo companies
+    from 1 in this order."""
+    return str(DEMO_COMPANIES.index(company) + 1)
 
 
 def first_open_day(today: date | None = None) -> date:

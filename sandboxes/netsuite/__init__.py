@@ -1,17 +1,21 @@
 """A NetSuite REST record API sandbox (`/services/rest/record/v1`), in memory.
 
-The slice a gateway needs to invoice through NetSuite: subsidiaries (one per demo
-company, internal ids `1` and `2`), currencies, sales tax items, one service item
-(`SERVICE_ITEM_ID`) for invoice lines, customers, invoices and credit memos (posted
-when saved, applied to the invoice they are created from, reducing its amount due). It
-keeps NetSuite's ways that matter to an adapter:
+The slice a gateway needs to book through NetSuite: subsidiaries (one per demo
+company, internal ids `1` and `2`), currencies, sales tax items, G/L accounts, one
+service item (`SERVICE_ITEM_ID`) for invoice lines, customers, invoices, credit memos
+(posted when saved, applied to the invoice they are created from, reducing its amount
+due), customer payments (transformed from the invoice they pay, `POST
+/invoice/{id}/!transform/customerPayment`, posted when saved) and journal entries
+(balanced; posted once `approved`, as with journal approval on). It keeps NetSuite's
+ways that matter to an adapter:
 
 - records are addressed by internal id or by external id (`/customer/eid:C0001`);
   `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
   Content` with the record's URL in `Location`, and the record is read back by GET;
-- queries use `q` with `<field> IS "<text>"` and `<field> ANY_OF [<id>, ...]`
-  conditions joined by `AND`, and answer a collection of ids (`items`,
-  `totalResults`, `hasMore`); a record is never cut short, so `hasMore` is false;
+- queries use `q` with `<field> IS "<text>"`, `<field> ANY_OF [<id>, ...]` and
+  `<field> ON_OR_AFTER "M/D/YYYY"` (or `ON_OR_BEFORE`) conditions joined by `AND`, and
+  answer a page of ids in internal id order (`items`, `count`, `offset`, `totalResults`,
+  `hasMore`), paged by `offset` and `limit` (at most 1000);
 - references are `{"id": ...}`; amounts are JSON numbers; dates `YYYY-MM-DD`;
 - sublists come back only as links unless `expandSubResources=true`;
 - an external id belongs to one record of a type: a second create with it is refused;
@@ -26,7 +30,8 @@ or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `USER_ERROR` for
 business rules, `NONEXISTENT_ID` (404) for an unknown record.
 
 Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
-reference records), one per record type (`customers`, `invoices`, `credit_memos`), and `app`.
+reference records), one per record type (`customers`, `invoices`, `credit_memos`,
+`payments`, `journals`), and `app`.
 """
 
 from sandboxes.netsuite.app import create_app

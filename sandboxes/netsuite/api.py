@@ -3,6 +3,8 @@ subsidiaries, tax items)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,6 +15,7 @@ from sandboxes.netsuite.wire import (
     NsResponse,
     links_of,
     meets,
+    page_of,
     query_conditions,
     ref_of,
 )
@@ -25,16 +28,20 @@ class ApiBase:
         self.state = state
 
     def _collection(self, request: Request, record_type: str, ids: list[str]) -> NsResponse:
+        """One page (`offset`, `limit`) of the matching records' ids, in internal id order."""
+        offset, limit = page_of(request)
+        ordered = sorted(ids, key=int)
+        page = ordered[offset : offset + limit]
         return NsResponse(
             {
                 "links": [{"rel": "self", "href": str(request.url)}],
-                "count": len(ids),
-                "hasMore": False,
+                "count": len(page),
+                "hasMore": offset + len(page) < len(ordered),
                 "items": [
-                    {"links": links_of(request, f"/{record_type}/{i}"), "id": i} for i in ids
+                    {"links": links_of(request, f"/{record_type}/{i}"), "id": i} for i in page
                 ],
-                "offset": 0,
-                "totalResults": len(ids),
+                "offset": offset,
+                "totalResults": len(ordered),
             }
         )
 
@@ -49,6 +56,14 @@ class ApiBase:
     def _currency_of_subsidiary(self, subsidiary: str) -> str:
         code = self.state.subsidiaries[subsidiary].currency
         return next(i for i, (c, _) in CURRENCIES.items() if c == code)
+
+    def _open_for_posting(self, tran_date: date) -> date:
+        """`tran_date`, refused when it falls in the closed period."""
+        if tran_date < self.state.first_open_day():
+            raise NsFault(
+                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
+            )
+        return tran_date
 
     def _invoice(self, request: Request) -> InvoiceRecord:
         invoice = self.state.invoices.get(request.path_params["record_id"])

@@ -13,11 +13,13 @@ from starlette.routing import Mount, Route
 from sandboxes.netsuite.api import ReferenceApi
 from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
+from sandboxes.netsuite.journals import JournalsApi
+from sandboxes.netsuite.payments import PaymentsApi
 from sandboxes.netsuite.records import NetSuiteState
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
-class _Api(ReferenceApi, CustomersApi, CreditMemosApi):
+class _Api(ReferenceApi, CustomersApi, CreditMemosApi, PaymentsApi, JournalsApi):
     """The request handlers, bound to one `NetSuiteState`."""
 
 
@@ -70,6 +72,15 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/creditMemo", api.list_credit_memos, "GET"),
         ("/creditMemo", api.create_credit_memo, "POST"),
         ("/creditMemo/{record_id}", api.get_credit_memo, "GET"),
+        ("/invoice/{record_id}/!transform/customerPayment", api.transform_to_payment, "POST"),
+        ("/customerPayment", api.list_payments, "GET"),
+        ("/customerPayment/{record_id}", api.get_payment, "GET"),
+        ("/account", api.list_accounts, "GET"),
+        ("/account/{record_id}", api.get_account, "GET"),
+        ("/journalEntry", api.list_journal_entries, "GET"),
+        ("/journalEntry", api.create_journal_entry, "POST"),
+        ("/journalEntry/{record_id}", api.get_journal_entry, "GET"),
+        ("/journalEntry/{record_id}", api.update_journal_entry, "PATCH"),
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

@@ -36,11 +36,18 @@ class CreditMemosApi(InvoicesApi):
     """Credit memos: list by external id, create (applied at once), read."""
 
     async def list_credit_memos(self, request: Request) -> Response:
-        conditions = query_conditions(request, frozenset({"externalId"}))
+        conditions = query_conditions(request, frozenset({"externalId", "tranDate", "subsidiary"}))
         ids = [
             memo.id
             for memo in self.state.credit_memos.values()
-            if meets(conditions, {"externalId": memo.external_id})
+            if meets(
+                conditions,
+                {
+                    "externalId": memo.external_id,
+                    "tranDate": memo.tran_date,
+                    "subsidiary": memo.customer.subsidiary_id,
+                },
+            )
         ]
         return self._collection(request, "creditMemo", ids)
 
@@ -55,11 +62,9 @@ class CreditMemosApi(InvoicesApi):
         currency = ref_id(values, "currency") if "currency" in values else customer.currency_id
         if currency != customer.currency_id:
             raise invalid_ref("currency", currency)
-        tran_date = date_value(values, "tranDate", self.state.today or date.today())
-        if tran_date < self.state.first_open_day():
-            raise NsFault(
-                400, "USER_ERROR", f"The period of {tran_date.isoformat()} is closed for posting."
-            )
+        tran_date = self._open_for_posting(
+            date_value(values, "tranDate", self.state.today or date.today())
+        )
         invoice = None
         if "createdFrom" in values:
             invoice = self.state.invoices.get(ref_id(values, "createdFrom"))
@@ -79,7 +84,7 @@ class CreditMemosApi(InvoicesApi):
             lines=lines,
         )
         if invoice is not None:
-            if memo.total > invoice.total - invoice.credited:
+            if memo.total > invoice.amount_due:
                 raise NsFault(400, "USER_ERROR", "The credit exceeds the invoice's amount due.")
             invoice.credited += memo.total
             invoice.modified = utc_now()

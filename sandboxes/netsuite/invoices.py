@@ -38,11 +38,23 @@ class InvoicesApi(ApiBase):
     """Invoice records: list, create with their item sublist, read, update, approve."""
 
     async def list_invoices(self, request: Request) -> Response:
-        conditions = query_conditions(request, frozenset({"externalId", "tranId"}))
+        conditions = query_conditions(
+            request,
+            frozenset({"externalId", "tranId", "tranDate", "subsidiary", "approvalStatus"}),
+        )
         ids = [
             invoice.id
             for invoice in self.state.invoices.values()
-            if meets(conditions, {"externalId": invoice.external_id, "tranId": invoice.tran_id})
+            if meets(
+                conditions,
+                {
+                    "externalId": invoice.external_id,
+                    "tranId": invoice.tran_id,
+                    "tranDate": invoice.tran_date,
+                    "subsidiary": invoice.customer.subsidiary_id,
+                    "approvalStatus": invoice.approval_status,
+                },
+            )
         ]
         return self._collection(request, "invoice", ids)
 
@@ -120,12 +132,7 @@ class InvoicesApi(ApiBase):
         return lines
 
     def _approve(self, invoice: InvoiceRecord) -> None:
-        if invoice.tran_date < self.state.first_open_day():
-            raise NsFault(
-                400,
-                "USER_ERROR",
-                f"The period of {invoice.tran_date.isoformat()} is closed for posting.",
-            )
+        self._open_for_posting(invoice.tran_date)
         invoice.approval_status = APPROVED
 
     async def get_invoice(self, request: Request) -> Response:
@@ -189,7 +196,7 @@ class InvoicesApi(ApiBase):
                 "subtotal": invoice.subtotal,
                 "taxTotal": invoice.tax_total,
                 "total": invoice.total,
-                "amountRemaining": round_amount(invoice.total - invoice.credited, currency),
+                "amountRemaining": round_amount(invoice.amount_due, currency),
                 "lastModifiedDate": invoice.modified,
                 "item": sublist,
             }

@@ -1,5 +1,5 @@
-"""The records the sandbox keeps: tax items, customers, invoices with their lines, credit
-memos, the account."""
+"""The records the sandbox keeps: tax items, G/L accounts, customers, invoices with their
+lines, credit memos, customer payments, journal entries."""
 
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ class InvoiceRecord:
     lines: list[InvoiceLine]
     modified: str = field(default_factory=utc_now)
     credited: Decimal = Decimal(0)  # by the credit memos applied to it
+    paid: Decimal = Decimal(0)  # by the customer payments applied to it
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.total - self.credited - self.paid
 
     @property
     def subtotal(self) -> Decimal:
@@ -97,6 +102,62 @@ class CreditMemoRecord:
         return self.subtotal + self.tax_total
 
 
+@dataclass
+class AccountRecord:
+    """A general ledger account, shared by every subsidiary."""
+
+    id: str
+    acct_number: str
+    acct_name: str
+    acct_type: str
+
+
+@dataclass
+class PaymentRecord:
+    """A customer payment transformed from the invoice it is applied to, posted on save."""
+
+    id: str
+    external_id: str
+    tran_id: str
+    invoice: InvoiceRecord
+    account: AccountRecord
+    tran_date: date
+    payment: Decimal
+    memo: str
+
+
+@dataclass
+class JournalLine:
+    line: int
+    account: AccountRecord
+    debit: Decimal
+    credit: Decimal
+    memo: str
+
+
+@dataclass
+class JournalEntryRecord:
+    """A journal entry; with journal approval on, it posts once `approved`."""
+
+    id: str
+    external_id: str
+    tran_id: str
+    subsidiary_id: str
+    currency_id: str
+    tran_date: date
+    memo: str
+    approved: bool
+    lines: list[JournalLine]
+
+
+DEMO_ACCOUNTS = (
+    ("10100", "Operating Bank", "Bank"),
+    ("11000", "Accounts Receivable", "AcctRec"),
+    ("21500", "Partner Commissions Payable", "OthCurrLiab"),
+    ("60100", "Partner Commission Expense", "Expense"),
+)
+
+
 class NetSuiteState:
     """The sandbox's records, plus views tests assert on."""
 
@@ -109,6 +170,9 @@ class NetSuiteState:
         self.customers: dict[str, CustomerRecord] = {}
         self.invoices: dict[str, InvoiceRecord] = {}
         self.credit_memos: dict[str, CreditMemoRecord] = {}
+        self.payments: dict[str, PaymentRecord] = {}
+        self.journal_entries: dict[str, JournalEntryRecord] = {}
+        self.accounts: dict[str, AccountRecord] = {}
         self._next_id = FIRST_RECORD_ID
         self.next_tran_number = FIRST_TRAN_NUMBER
         for number, company in enumerate(companies, start=1):
@@ -118,6 +182,9 @@ class NetSuiteState:
                     self.new_id(), code, str(number), TAX_PERCENT[(company.country, code)]
                 )
                 self.tax_items[item.id] = item
+        for number_text, name, kind in DEMO_ACCOUNTS:
+            account = AccountRecord(self.new_id(), number_text, name, kind)
+            self.accounts[account.id] = account
 
     def new_id(self) -> str:
         self._next_id += 1
@@ -129,6 +196,12 @@ class NetSuiteState:
     def invoice_count(self, external_id: str) -> int:
         """How many invoices carry this external id (NetSuite keeps it at 0 or 1)."""
         return sum(1 for invoice in self.invoices.values() if invoice.external_id == external_id)
+
+    def payment_count(self, external_id: str) -> int:
+        return sum(1 for payment in self.payments.values() if payment.external_id == external_id)
+
+    def journal_entry_count(self, external_id: str) -> int:
+        return sum(1 for entry in self.journal_entries.values() if entry.external_id == external_id)
 
     def first_open_day(self) -> date:
         return first_open_day(self.today)

@@ -25,7 +25,11 @@ APPROVAL_NAMES = {PENDING_APPROVAL: "Pending Approval", APPROVED: "Approved"}
 CURRENCIES = {"1": ("USD", "US Dollar"), "2": ("EUR", "Euro"), "3": ("GBP", "British Pound")}
 FIRST_RECORD_ID = 100
 FIRST_TRAN_NUMBER = 1001
-_CONDITION = re.compile(r'(\w+) (?:IS "((?:[^"\\]|\\.)*)"|ANY_OF \[\s*(\d+(?:\s*,\s*\d+)*)\s*\])')
+_CONDITION = re.compile(
+    r'(\w+) (?:IS "((?:[^"\\]|\\.)*)"|ANY_OF \[\s*(\d+(?:\s*,\s*\d+)*)\s*\]'
+    r'|(ON_OR_AFTER|ON_OR_BEFORE) "(\d{1,2})/(\d{1,2})/(\d{4})")'
+)
+PAGE_LIMIT = 1000
 _AND = re.compile(r" AND ")
 TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 SECTIONS = {400: "15.5.1", 404: "15.5.5", 405: "15.5.6"}
@@ -127,11 +131,12 @@ def invalid_ref(name: str, record_id: str) -> NsFault:
     return NsFault(400, "INVALID_KEY_OR_REF", f"Invalid {name} reference key {record_id}.")
 
 
-Condition = tuple[str, str | frozenset[str]]
+Condition = tuple[str, str, str | frozenset[str] | date]
 
 
 def query_conditions(request: Request, fields: frozenset[str]) -> list[Condition]:
-    """The conditions of `q`: `IS` compares text, `ANY_OF` a reference's id."""
+    """The conditions of `q`: `IS` compares text, `ANY_OF` a reference's id, `ON_OR_AFTER`
+    and `ON_OR_BEFORE` a date (written `M/D/YYYY`, the account's date format)."""
     text = request.query_params.get("q")
     if text is None:
         return []
@@ -142,16 +147,44 @@ def query_conditions(request: Request, fields: frozenset[str]) -> list[Condition
             raise NsFault(
                 400, "INVALID_CONTENT", f"Invalid search query: {text} (part {position})."
             )
-        name, literal, ids = match.groups()
+        name, literal, ids, operator, month, day, year = match.groups()
         if ids is not None:
-            conditions.append((name, frozenset(i.strip() for i in ids.split(","))))
+            conditions.append((name, "ANY_OF", frozenset(i.strip() for i in ids.split(","))))
+        elif operator is not None:
+            try:
+                conditions.append((name, operator, date(int(year), int(month), int(day))))
+            except ValueError:
+                raise NsFault(
+                    400, "INVALID_CONTENT", f"Invalid date in search query: {text}."
+                ) from None
         else:
-            conditions.append((name, re.sub(r"\\(.)", r"\1", literal)))
+            conditions.append((name, "IS", re.sub(r"\\(.)", r"\1", literal)))
     return conditions
 
 
-def meets(conditions: list[Condition], values: Mapping[str, str]) -> bool:
-    return all(
-        values[name] in wanted if isinstance(wanted, frozenset) else values[name] == wanted
-        for name, wanted in conditions
-    )
+def _meets(operator: str, value: str | date, wanted: str | frozenset[str] | date) -> bool:
+    if operator == "ANY_OF":
+        return isinstance(wanted, frozenset) and value in wanted
+    if operator == "IS":
+        return value == wanted
+    if not isinstance(value, date) or not isinstance(wanted, date):
+        raise NsFault(400, "INVALID_CONTENT", f"{operator} compares dates only.")
+    return value >= wanted if operator == "ON_OR_AFTER" else value <= wanted
+
+
+def meets(conditions: list[Condition], values: Mapping[str, str | date]) -> bool:
+    return all(_meets(operator, values[name], wanted) for name, operator, wanted in conditions)
+
+
+def page_of(request: Request) -> tuple[int, int]:
+    """The `offset` and `limit` of a collection request (at most 1000 records a page)."""
+    try:
+        offset = int(request.query_params.get("offset", "0"))
+        limit = int(request.query_params.get("limit", str(PAGE_LIMIT)))
+    except ValueError:
+        raise NsFault(400, "INVALID_PARAMETER", "offset and limit must be integers.") from None
+    if offset < 0 or not 1 <= limit <= PAGE_LIMIT:
+        raise NsFault(
+            400, "INVALID_PARAMETER", f"offset must be 0 or more and limit 1 to {PAGE_LIMIT}."
+        )
+    return offset, limit

@@ -9,6 +9,8 @@ finer than the currency's minor unit raise `ValueError` (a contract breach).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
 
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.netsuite_wire import (
@@ -18,6 +20,8 @@ from system_apis.erp.adapters.netsuite_wire import (
     NsCreditMemo,
     NsCreditMemoCreate,
     NsCustomer,
+    NsCustomerPayment,
+    NsCustomerPaymentCreate,
     NsCustomerUpsert,
     NsInvoice,
     NsInvoiceApproval,
@@ -25,13 +29,23 @@ from system_apis.erp.adapters.netsuite_wire import (
     NsInvoiceDates,
     NsInvoiceLineCreate,
     NsInvoiceLinesCreate,
+    NsJournalEntry,
+    NsJournalEntryCreate,
+    NsJournalLineCreate,
+    NsJournalLinesCreate,
     NsRefRequest,
 )
 from system_apis.erp.schemas import (
     ErpCustomer,
+    ErpCustomerPayment,
+    ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpJournalEntry,
+    ErpJournalEntryCreate,
+    ErpJournalLine,
+    ErpLedgerEntry,
     ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
@@ -47,6 +61,14 @@ def ns_is(field: str, value: str) -> str:
 
 def ns_any_of(field: str, record_id: str) -> str:
     return f"{field} ANY_OF [{record_id}]"
+
+
+def ns_dated_between(field: str, first: date, last: date) -> str:
+    """`first <= field <= last`, dates written `M/D/YYYY` (the account's date format)."""
+    return (
+        f'{field} ON_OR_AFTER "{first.month}/{first.day}/{first.year}" AND '
+        f'{field} ON_OR_BEFORE "{last.month}/{last.day}/{last.year}"'
+    )
 
 
 def customer_to_ns(
@@ -201,4 +223,133 @@ def invoice_from_ns(
         remaining_amount=0
         if status is ErpDocumentStatus.DRAFT
         else from_decimal(invoice.amount_remaining, currency),
+    )
+
+
+def payment_to_ns(payment: ErpCustomerPaymentCreate, account_id: str) -> NsCustomerPaymentCreate:
+    """The payment transformed from the invoice it pays, deposited to `account_id`."""
+    return NsCustomerPaymentCreate(
+        external_id=payment.external_document_number,
+        tran_date=payment.posting_date,
+        payment=to_decimal(payment.amount, payment.currency),
+        account=NsRefRequest(id=account_id),
+        memo=payment.description,
+    )
+
+
+def payment_from_ns(
+    payment: NsCustomerPayment, customer_number: str | None, currency: str
+) -> ErpCustomerPayment:
+    """Our payment: its deposit account stands for the journal, its one applied invoice."""
+    applied = [application for application in payment.apply.items if application.apply]
+    if len(applied) > 1:
+        raise ValueError(f"customer payment {payment.id} is applied to {len(applied)} invoices")
+    invoice = applied[0] if applied else None
+    return ErpCustomerPayment(
+        id=payment.id,
+        journal_id=payment.account.id,
+        line_number=None,
+        document_number=payment.tran_id or None,
+        external_document_number=payment.external_id or None,
+        customer_number=customer_number,
+        posting_date=payment.tran_date,
+        currency=currency,
+        amount=from_decimal(payment.payment, currency),
+        applies_to_invoice_id=None if invoice is None else invoice.doc.id,
+        applies_to_invoice_number=None if invoice is None else invoice.ref_num,
+    )
+
+
+def journal_entry_to_ns(
+    entry: ErpJournalEntryCreate,
+    *,
+    company_id: str,
+    currency_id: str,
+    account_ids: Mapping[str, str],
+) -> NsJournalEntryCreate:
+    """The entry pending approval, keyed by its document number (`externalId`, `tranId`)."""
+    return NsJournalEntryCreate(
+        external_id=entry.document_number,
+        tran_id=entry.document_number,
+        subsidiary=NsRefRequest(id=company_id),
+        currency=NsRefRequest(id=currency_id),
+        tran_date=entry.posting_date,
+        memo=entry.external_document_number or "",
+        approved=False,
+        line=NsJournalLinesCreate(
+            items=[
+                NsJournalLineCreate(
+                    account=NsRefRequest(id=account_ids[line.account_number]),
+                    debit=to_decimal(line.amount, entry.currency) if line.amount > 0 else None,
+                    credit=to_decimal(-line.amount, entry.currency) if line.amount < 0 else None,
+                    memo=line.description,
+                )
+                for line in entry.lines
+            ]
+        ),
+    )
+
+
+MAX_JOURNAL_LINES = 1000
+"""Ledger entry numbers are `internal id x 1000 + line`: NetSuite numbers lines per entry."""
+
+
+def _signed(debit: Decimal | None, credit: Decimal | None, currency: str) -> int:
+    return from_decimal(debit or Decimal(0), currency) - from_decimal(
+        credit or Decimal(0), currency
+    )
+
+
+def journal_lines_from_ns(
+    entry: NsJournalEntry, account_numbers: Mapping[str, str], currency: str
+) -> tuple[ErpJournalLine, ...]:
+    return tuple(
+        ErpJournalLine(
+            account_number=account_numbers[line.account.id],
+            amount=_signed(line.debit, line.credit, currency),
+            description=line.memo or "",
+        )
+        for line in sorted(entry.line.items, key=lambda line: line.line)
+    )
+
+
+def ledger_entries_from_ns(
+    entry: NsJournalEntry, account_numbers: Mapping[str, str], currency: str
+) -> tuple[ErpLedgerEntry, ...]:
+    """An approved entry's lines on the accounts `account_numbers` names, as the ledger
+    holds them."""
+    if not entry.approved:
+        return ()
+    entries = []
+    for line in sorted(entry.line.items, key=lambda line: line.line):
+        if line.account.id not in account_numbers:
+            continue
+        if not 0 <= line.line < MAX_JOURNAL_LINES:
+            raise ValueError(f"journal entry {entry.id} has a line numbered {line.line}")
+        amount = _signed(line.debit, line.credit, currency)
+        entries.append(
+            ErpLedgerEntry(
+                entry_number=int(entry.id) * MAX_JOURNAL_LINES + line.line,
+                posting_date=entry.tran_date,
+                document_number=entry.tran_id or None,
+                account_number=account_numbers[line.account.id],
+                description=line.memo or None,
+                debit=max(amount, 0),
+                credit=max(-amount, 0),
+            )
+        )
+    return tuple(entries)
+
+
+def journal_entry_from_ns(
+    entry: NsJournalEntry, journal_id: str, account_numbers: Mapping[str, str], currency: str
+) -> ErpJournalEntry:
+    """A draft with its lines while pending approval; posted with its ledger entries after."""
+    return ErpJournalEntry(
+        journal_id=journal_id,
+        document_number=entry.external_id or entry.tran_id or "",
+        status=ErpDocumentStatus.POSTED if entry.approved else ErpDocumentStatus.DRAFT,
+        currency=currency,
+        lines=() if entry.approved else journal_lines_from_ns(entry, account_numbers, currency),
+        ledger_entries=ledger_entries_from_ns(entry, account_numbers, currency),
     )

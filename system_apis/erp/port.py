@@ -1,11 +1,9 @@
 """What the process tier may ask of any ERP, as small Protocols adapters implement.
 
-An adapter implements the Protocols its ERP's API supports and claims no more:
-the Business Central adapter is a complete `ErpPort`, the smaller NetSuite adapter a
-complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`. The composition root
-routes each call to the connection of the legal entity whose company it names, and
-refuses there an operation the connection's adapter does not implement. Workflows
-depend on the narrowest Protocol they use.
+Every adapter (Business Central, NetSuite) is a complete `ErpPort`, which
+`tests/system_apis/erp/test_port_conformance.py` holds each adapter to. The composition
+root routes each call to the connection of the legal entity whose company it names.
+Workflows depend on the narrowest Protocol they use.
 
 Every write is idempotent: creates are keyed by the caller's number (customer
 number, external document number, journal code, journal document number) and

@@ -14,7 +14,7 @@ import pytest
 
 from app.seed import demo_id
 from tests.support.gateway_process import gateway_env, start_gateway, stop, token
-from tests.support.invoices import invoice_body
+from tests.support.invoices import INITECH, invoice_body
 from tests.support.sandbox_processes import UNREACHABLE_URLS
 
 
@@ -79,10 +79,11 @@ def test_the_served_gateway_is_ready_on_its_seeded_estate(
     served: str, platform: httpx.Client
 ) -> None:
     readiness = httpx.get(f"{served}/readyz").json()
+    backends = ("erp", "erp-netsuite", "billing", "crm", "support")
     assert readiness == {
         "status": "ready",
-        "checks": {"database": "ok", "erp": "ok", "billing": "ok", "crm": "ok", "support": "ok"},
-        "circuits": {"erp": "closed", "billing": "closed", "crm": "closed", "support": "closed"},
+        "checks": {"database": "ok", **dict.fromkeys(backends, "ok")},
+        "circuits": dict.fromkeys(backends, "closed"),
     }
     codes = [entity["code"] for entity in platform.get("/v1/legal-entities").json()]
     assert codes == ["LG-DE", "LG-US"]
@@ -97,6 +98,18 @@ def test_the_served_gateway_posts_an_invoice(platform: httpx.Client) -> None:
     )
     assert posted.status_code == 201, posted.text
     assert posted.json()["posting"]["erp_document_number"].startswith("PS-INV")
+
+
+def test_the_demo_estate_books_its_german_entity_in_netsuite(platform: httpx.Client) -> None:
+    body = invoice_body(INITECH, currency="EUR")
+    invoice = platform.post("/v1/invoices", json=body).json()
+    posted = platform.post(
+        f"/v1/invoices/{invoice['id']}/postings",
+        json={},
+        headers={"Idempotency-Key": f"serve-{invoice['id']}"},
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["posting"]["erp_document_number"].startswith("INV")  # NetSuite's tranId
 
 
 def test_a_queued_posting_completes_by_itself(served: str, platform: httpx.Client) -> None:

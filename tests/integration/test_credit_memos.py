@@ -21,6 +21,7 @@ from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.http import InProcessTransport
 from system_apis.support.schemas import SupportCaseCreate, SupportEntitlementGrant, SupportTier
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.erps import ErpCase
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, INITECH, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, sandbox_http
@@ -83,9 +84,11 @@ async def approve(client: httpx.AsyncClient, memo_id: str, key: str) -> httpx.Re
     )
 
 
-async def erp_remaining(gateway: Gateway, invoice: dict[str, Any]) -> int:
+async def erp_remaining(
+    gateway: Gateway, invoice: dict[str, Any], company: str = US_COMPANY
+) -> int:
     erp_id = invoice["posting"]["erp_document_id"]
-    return (await gateway.backends.erp.get_sales_invoice(US_COMPANY, erp_id)).remaining_amount
+    return (await gateway.backends.erp.get_sales_invoice(company, erp_id)).remaining_amount
 
 
 async def bill_in_stripe(gateway: Gateway, invoice: dict[str, Any]) -> str:
@@ -115,9 +118,10 @@ async def bill_in_stripe(gateway: Gateway, invoice: dict[str, Any]) -> str:
     return str(billed["id"])
 
 
-async def test_a_credit_under_the_threshold_is_issued_at_once(gateway: Gateway) -> None:
+async def test_a_credit_under_the_threshold_is_issued_at_once(erp_case: ErpCase) -> None:
+    gateway, company = erp_case.gateway, erp_case.company_id
     invoice = await posted_invoice(gateway)
-    owed = await erp_remaining(gateway, invoice)
+    owed = await erp_remaining(gateway, invoice, company)
     case_id = await open_case(gateway)
     response = await request_credit(gateway.client, credit_body(invoice["id"], case_id, 5000), "k1")
     assert response.status_code == 201, response.text
@@ -126,7 +130,7 @@ async def test_a_credit_under_the_threshold_is_issued_at_once(gateway: Gateway) 
     assert memo["approval_required"] is False
     assert memo["approved_by"] == "test-platform"
     # ERP: a posted credit memo keyed by our id, applied to the posted invoice, taxed like it
-    erp_memo = await gateway.backends.erp.find_sales_credit_memo(US_COMPANY, memo["id"])
+    erp_memo = await gateway.backends.erp.find_sales_credit_memo(company, memo["id"])
     assert erp_memo is not None
     assert erp_memo.status == "paid"  # applied in full to the invoice
     assert erp_memo.applies_to_invoice_id == invoice["posting"]["erp_document_id"]
@@ -134,7 +138,7 @@ async def test_a_credit_under_the_threshold_is_issued_at_once(gateway: Gateway) 
     assert erp_memo.total_including_tax == 5000 + 444  # 8.875 % US sales tax
     assert memo["erp_total_including_tax"] == 5444
     assert memo["erp_document_number"] == erp_memo.number
-    assert await erp_remaining(gateway, invoice) == owed - 5444
+    assert await erp_remaining(gateway, invoice, company) == owed - 5444
     # billing: the invoice was never billed there, so no credit note
     assert gateway.backends.billing_sandbox is not None
     assert gateway.backends.billing_sandbox.credit_notes == {}

@@ -1,17 +1,23 @@
 """Several ERPs at once: each legal entity posts through its own ERP connection."""
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from app.seed import demo_id
+from app.seed import demo_id, demo_netsuite_connection, seed_demo_estate
+from core.db import create_engine, create_sessionmaker
 from core.errors import PROBLEM_BASE_URI
+from core.models.legal_entity import LegalEntityRow
+from core.settings import Settings
 from sandboxes.netsuite import NetSuiteState
 from system_apis.erp.schemas import ErpDocumentStatus
 from system_apis.support.schemas import SupportCaseCreate
 from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
+from tests.support.databases import fresh_database
 from tests.support.invoices import DE_COMPANY, INITECH, US_COMPANY, invoice_body, last_month
 
 DE_ENTITY = demo_id("legal_entity", 2)
@@ -57,25 +63,6 @@ async def test_each_legal_entity_posts_to_its_own_erp(make_gateway: GatewayFacto
     us_id = us.json()["invoice_id"]
     assert business_central.document_count(US_COMPANY, us_id) == 1
     assert netsuite.invoice_count(us_id) == 0
-
-
-async def test_an_operation_the_connection_lacks_is_a_business_problem(
-    make_gateway: GatewayFactory,
-) -> None:
-    gateway = await make_gateway(erp_connections=NETSUITE)
-    await move_de_to_netsuite(gateway)
-    body = invoice_body(INITECH, currency="EUR", invoice_date=date.today())
-    posted = await post(gateway, body, "k-1")
-    assert posted.status_code == 201, posted.text
-    payment = await gateway.client.post(
-        f"/v1/invoices/{posted.json()['invoice_id']}/payments",
-        json={"amount": body["total"], "currency": "EUR"},
-        headers={"Idempotency-Key": "p-1"},
-    )
-    assert payment.status_code == 422, payment.text
-    problem = payment.json()
-    assert problem["type"] == PROBLEM_BASE_URI + "erp-operation-unsupported", problem
-    assert problem["erp_connection"] == "emea"
 
 
 async def test_a_legal_entity_names_only_a_configured_connection(gateway: Gateway) -> None:
@@ -184,3 +171,33 @@ async def test_a_credit_memo_is_applied_to_its_invoice_in_either_erp(
         company, posted.json()["posting"]["erp_document_id"]
     )
     assert erp_invoice.remaining_amount == body["total"] - erp_memo.total_including_tax
+
+
+async def test_the_demo_estate_books_its_german_entity_in_netsuite(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(await fresh_database(database_url, tmp_path))
+    development = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        assert await seed_demo_estate(
+            sessionmaker, netsuite_connection=demo_netsuite_connection(development)
+        )
+        async with sessionmaker() as session:
+            rows = await session.execute(
+                select(
+                    LegalEntityRow.code,
+                    LegalEntityRow.erp_connection,
+                    LegalEntityRow.erp_company_id,
+                ).order_by(LegalEntityRow.code)
+            )
+            entities = rows.all()
+    finally:
+        await engine.dispose()
+
+    assert [tuple(row) for row in entities] == [
+        ("LG-DE", "netsuite", "2"),
+        ("LG-US", "default", US_COMPANY),
+    ]
+    test = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
+    assert demo_netsuite_connection(test) is None

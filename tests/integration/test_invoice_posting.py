@@ -13,6 +13,7 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.invoices.workflow import WORKFLOW
 from process_apis.runs.engine import Engine
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.erps import ErpCase
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import (
     ACME,
@@ -67,7 +68,8 @@ def erp_documents(gateway: Gateway, invoice_id: str, company: str = US_COMPANY) 
     return gateway.backends.erp_sandbox.document_count(company, invoice_id)
 
 
-async def test_posting_records_the_erp_acknowledgement(gateway: Gateway) -> None:
+async def test_posting_records_the_erp_acknowledgement(erp_case: ErpCase) -> None:
+    gateway = erp_case.gateway
     invoice_id = await register(gateway)
     response = await post(gateway, invoice_id, "key-1")
     assert response.status_code == 201, response.text
@@ -90,10 +92,8 @@ async def test_posting_records_the_erp_acknowledgement(gateway: Gateway) -> None
     ]
     assert all(step["status"] == "succeeded" for step in run["steps"])
     assert run["result"]["totals_match"] is True
-    assert erp_documents(gateway, invoice_id) == 1
-    assert gateway.backends.erp_sandbox is not None
-    posted = gateway.backends.erp_sandbox.posted_invoices(US_COMPANY)
-    assert [p.external_document_number for p in posted] == [invoice_id]
+    assert erp_case.invoice_count(invoice_id) == 1
+    assert erp_case.posted_invoices() == [invoice_id]
 
 
 async def test_the_same_key_and_body_replays_the_first_answer(gateway: Gateway) -> None:

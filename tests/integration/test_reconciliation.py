@@ -44,6 +44,7 @@ from tests.integration.test_credit_memos import (
 from tests.integration.test_settlements import SETTLER, pay, product_invoice, run_settlements
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, ordered
 from tests.support.calendar import months_later
+from tests.support.erps import on_erp
 from tests.support.invoices import US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, post, sandbox_http
 
@@ -128,9 +129,10 @@ def with_failing_desk(name: str, inner: httpx.AsyncBaseTransport) -> httpx.Async
 
 
 async def test_a_month_with_adjustments_and_reversals_reconciles_clean(
-    make_gateway: GatewayFactory,
+    make_gateway: GatewayFactory, erp_kind: str
 ) -> None:
-    gateway = await make_gateway(wrap=with_failing_desk, support=FAST)
+    erp = await on_erp(make_gateway, erp_kind, wrap=with_failing_desk, support=FAST)
+    gateway = erp.gateway
     await posted_invoice(gateway)
     await reversed_credit(gateway)
     await settled(gateway, "stl-1")

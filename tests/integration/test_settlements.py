@@ -29,6 +29,7 @@ from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import bill_in_stripe, posted_invoice
 from tests.support.calendar import month, months_later
 from tests.support.calendar import month_start as months_later_day
+from tests.support.erps import ErpCase, on_erp
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, DE_COMPANY, INITECH, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import post, sandbox_http
@@ -99,16 +100,19 @@ def ledger(
     ]
 
 
-async def test_a_payment_is_applied_in_the_erp_and_rated_for_the_partner(gateway: Gateway) -> None:
+async def test_a_payment_is_applied_in_the_erp_and_rated_for_the_partner(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
     invoice = await posted_invoice(gateway, product_invoice())
     response = await pay(gateway, invoice, invoice["total"], "p1", reference="WIRE-1")
     assert response.status_code == 201, response.text
     payment = response.json()
     assert payment["status"] == "applied"
     # ERP: the payment applied to the posted invoice, which owes nothing now
-    assert erp_payments(gateway) == {payment["id"]: Decimal(invoice["total"]) / 100}
+    assert erp_case.payments() == {payment["id"]: invoice["total"]}
     erp_invoice = await gateway.backends.erp.get_sales_invoice(
-        US_COMPANY, invoice["posting"]["erp_document_id"]
+        erp_case.company_id, invoice["posting"]["erp_document_id"]
     )
     assert (erp_invoice.remaining_amount, erp_invoice.status) == (0, "paid")
     assert (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["status"] == "paid"
@@ -143,7 +147,7 @@ async def test_a_payment_is_applied_in_the_erp_and_rated_for_the_partner(gateway
     assert run["result"]["commission_total"] == 2940 + 3980
     again = await pay(gateway, invoice, invoice["total"], "p1", reference="WIRE-1")
     assert again.headers["idempotent-replayed"] == "true"
-    assert len(erp_payments(gateway)) == 1
+    assert len(erp_case.payments()) == 1
     paid_twice = await pay(gateway, invoice, 100, "p2")
     assert paid_twice.json()["type"] == PROBLEM_BASE_URI + "invoice-already-paid"
 
@@ -240,7 +244,8 @@ async def test_a_partner_without_a_deal_registration_earns_nothing_on_record(
     assert run.json()["settlements"] == []
 
 
-async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gateway) -> None:
+async def test_a_settlement_run_journals_each_statement_in_the_erp(erp_case: ErpCase) -> None:
+    gateway = erp_case.gateway
     acme = [await posted_invoice(gateway, product_invoice(seats=seats)) for seats in (1, 2)]
     initech = await posted_invoice(gateway, product_invoice(INITECH, "EUR"))
     for number, invoice in enumerate([*acme, initech]):
@@ -266,8 +271,10 @@ async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gate
         assert settlement["period_start"] == date.today().replace(day=1).isoformat()
     # ERP: balanced journal entries, commission expense against partner payable
     document = northwind["journal_document_number"]
-    amount = Decimal(northwind_total) / 100
-    assert ledger(gateway, document) == [("60100", amount, 0), ("21500", 0, amount)]
+    assert erp_case.ledger(document) == [
+        ("60100", northwind_total, 0),
+        ("21500", 0, northwind_total),
+    ]
     assert ledger(gateway, fabrikam["journal_document_number"], DE_COMPANY) == [
         ("60100", Decimal(3200) / 100, 0),
         ("21500", 0, Decimal(3200) / 100),
@@ -304,7 +311,7 @@ async def test_a_settlement_run_journals_each_statement_in_the_erp(gateway: Gate
     assert again.status_code == 200
     assert again.json()["drawn_up"] == 0
     assert {s["id"] for s in again.json()["settlements"]} == {northwind["id"], fabrikam["id"]}
-    assert len(ledger(gateway, document)) == 2
+    assert len(erp_case.ledger(document)) == 2
     replayed = await run_settlements(settler, "s1")
     assert replayed.headers["idempotent-replayed"] == "true"
     await settler.aclose()
@@ -610,7 +617,7 @@ def months_later_context(gateway: Gateway, months_ahead: int, *, day: int = 1) -
 
 
 async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_settle_again(
-    make_gateway: GatewayFactory,
+    make_gateway: GatewayFactory, erp_kind: str
 ) -> None:
     switches: dict[str, SwitchableTransport] = {}
 
@@ -618,7 +625,8 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
         switches[name] = SwitchableTransport(inner)
         return switches[name]
 
-    gateway = await make_gateway(wrap=wrap)
+    erp = await on_erp(make_gateway, erp_kind, wrap=wrap)
+    gateway = erp.gateway
     invoice = await posted_invoice(gateway, product_invoice())
     await pay(gateway, invoice, invoice["total"], "p1")
     settler = await gateway.client_with(SETTLER)
@@ -627,7 +635,7 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
     url = f"/v1/settlements/{posted['id']}/reversals"
     unkeyed = await settler.post(url, json={"reason": "wrong partner"})
     assert unkeyed.status_code == 400
-    switches["erp"].down = True
+    switches[erp.backend].down = True
     queued = await settler.post(
         url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r1"}
     )
@@ -636,7 +644,7 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
         "posted",
         "pending_retry",
     )
-    switches["erp"].down = False
+    switches[erp.backend].down = False
     reversed_ = await settler.post(
         url, json={"reason": "wrong partner"}, headers={"Idempotency-Key": "r2"}
     )
@@ -644,15 +652,15 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
     body = reversed_.json()
     assert body["status"] == "reversed"
     assert body["last_run"]["id"] == queued.json()["last_run"]["id"]  # the queued run resumed
-    amount = Decimal(posted["total_commission"]) / 100
-    assert ledger(gateway, body["reversal_document_number"]) == [
+    amount = posted["total_commission"]
+    assert erp.ledger(body["reversal_document_number"]) == [
         ("60100", 0, amount),
         ("21500", amount, 0),
     ]
     again = await settler.post(url, json={"reason": "twice"}, headers={"Idempotency-Key": "r3"})
     assert (again.status_code, again.json()["status"]) == (200, "reversed")
-    assert len(ledger(gateway, body["reversal_document_number"])) == 2
-    assert len(ledger(gateway, posted["journal_document_number"])) == 2  # never deleted
+    assert len(erp.ledger(body["reversal_document_number"])) == 2
+    assert len(erp.ledger(posted["journal_document_number"])) == 2  # never deleted
     async with gateway.sessionmaker() as session:
         held = await session.scalar(
             select(CommissionLineRow.id).where(CommissionLineRow.settlement_id.is_not(None))

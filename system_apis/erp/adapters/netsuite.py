@@ -1,16 +1,15 @@
 """NetSuite's REST record API (`/services/rest/record/v1`) as an ERP port.
 
-A smaller adapter than Business Central's: customers, sales invoices, credit memos
-and the ledger setup documents are checked against (subsidiary, tax items,
-currencies), which is a complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`.
-A credit memo is created from the invoice it corrects (`createdFrom`), which applies
-it; NetSuite posts it on save, keyed by its `externalId` like an invoice.
+A whole `ErpPort`: customers, sales invoices, credit memos and the ledger setup
+documents are checked against (subsidiary, tax items, currencies) here; customer
+payments, journal entries and reading the period's documents back in
+`netsuite_ledger`. A credit memo is created from the invoice it corrects
+(`createdFrom`), which applies it; NetSuite posts it on save, keyed by its
+`externalId` like an invoice.
 
-The client's base URL is the record API root
-(`https://{account}.suitetalk.api.netsuite.com/services/rest/record/v1`); `company_id`
-is a subsidiary's internal id. Every line goes on one service item (`line_item_id`),
-and tax codes and currencies are looked up by their NetSuite names (`itemId`,
-`symbol`).
+`company_id` is a subsidiary's internal id. Every line goes on one service item
+(`line_item_id`), and tax codes and currencies are looked up by their NetSuite names
+(`itemId`, `symbol`).
 
 Idempotency: a customer is upserted with `PUT /customer/eid:{number}`, which NetSuite
 makes safe to repeat. An invoice is created in one request with all its lines and
@@ -22,32 +21,25 @@ the invoice posts it to the ledger; an approved invoice is left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ValidationError
-
+from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
+from system_apis.erp.adapters.netsuite_streams import NetSuiteStreams
 from system_apis.erp.adapters.netsuite_wire import (
     NsCollection,
     NsCreditMemo,
     NsCurrency,
     NsCustomer,
-    NsErrorBody,
     NsInvoice,
-    NsRequest,
     NsSubsidiary,
     NsTaxItem,
 )
 from system_apis.erp.netsuite_mapping import (
     approval,
-    credit_memo_from_ns,
     credit_memo_to_ns,
     customer_from_ns,
     customer_to_ns,
     invoice_date_changes,
-    invoice_from_ns,
     invoice_status,
     invoice_to_ns,
     ns_any_of,
@@ -65,35 +57,13 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.errors import BackendBusinessError
 
 __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 
-
-def decode_netsuite_error(response: httpx.Response) -> VendorError | None:
-    """NetSuite's first `o:errorDetails` entry, or `None` when the body is not an error body."""
-    try:
-        body = NsErrorBody.model_validate_json(response.content)
-    except ValidationError:
-        return None
-    detail = body.details[0]
-    return VendorError(code=detail.error_code, message=detail.detail)
-
-
-def _q(*conditions: str) -> str:
-    return "q=" + quote(" AND ".join(conditions), safe="")
-
-
-class NetSuiteAdapter:
-    """NetSuite's `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`; wire mapping only."""
-
-    def __init__(self, client: ResilientClient, *, line_item_id: str) -> None:
-        self._client = client
-        self._line_item_id = line_item_id
+class NetSuiteAdapter(NetSuiteStreams):
+    """NetSuite as a whole `ErpPort`; wire mapping only."""
 
     async def get_company(self, company_id: str) -> ErpCompany:
         operation = "get_company"
@@ -109,7 +79,7 @@ class NetSuiteAdapter:
 
     async def list_tax_codes(self, company_id: str) -> frozenset[str]:
         operation = "list_tax_codes"
-        query = _q(ns_any_of("subsidiary", company_id))
+        query = ns_query(ns_any_of("subsidiary", company_id))
         found = await self._send("GET", f"/salesTaxItem?{query}", operation=operation)
         codes = set()
         for item in self._parse(found, NsCollection, operation).items:
@@ -246,30 +216,10 @@ class NetSuiteAdapter:
         self, company_id: str, external_id: str, operation: str
     ) -> NsCreditMemo | None:
         response = await self._send(
-            "GET", f"/creditMemo?{_q(ns_is('externalId', external_id))}", operation=operation
+            "GET", f"/creditMemo?{ns_query(ns_is('externalId', external_id))}", operation=operation
         )
         found = self._parse(response, NsCollection, operation).items
         return await self._get_credit_memo(company_id, found[0].id, operation) if found else None
-
-    async def _get_credit_memo(self, company_id: str, memo_id: str, operation: str) -> NsCreditMemo:
-        response = await self._send(
-            "GET", f"/creditMemo/{quote(memo_id, safe='')}", operation=operation
-        )
-        memo = self._parse(response, NsCreditMemo, operation)
-        if memo.subsidiary.id != company_id:
-            raise BackendBusinessError(
-                f"{self._client.backend} credit memo {memo_id} belongs to subsidiary "
-                f"{memo.subsidiary.id}, not {company_id}",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        return memo
-
-    async def _canonical_memo(self, memo: NsCreditMemo, operation: str) -> ErpSalesCreditMemo:
-        response = await self._send("GET", f"/customer/{memo.entity.id}", operation=operation)
-        customer = self._parse(response, NsCustomer, operation)
-        currency = await self._currency_code(memo.currency.id, operation)
-        return self._mapped(operation, credit_memo_from_ns, memo, customer.external_id, currency)
 
     async def _document_refs(
         self,
@@ -290,19 +240,6 @@ class NetSuiteAdapter:
             for code in sorted({line.tax_code for line in lines})
         }
         return customer, currency_id, tax_code_ids
-
-    def _created_id(self, response: httpx.Response, record_type: str, operation: str) -> str:
-        location: str = response.headers.get("Location", "")
-        created_id = location.rstrip("/").rsplit("/", 1)[-1]
-        if f"/{record_type}/" not in location or not created_id:
-            raise BackendContractError(
-                f"{self._client.backend} created a {record_type} without saying where "
-                f"(Location {location!r})",
-                backend=self._client.backend,
-                operation=operation,
-                vendor_status=response.status_code,
-            )
-        return created_id
 
     async def _create_invoice(
         self, company_id: str, invoice: ErpSalesInvoiceCreate, operation: str
@@ -325,7 +262,7 @@ class NetSuiteAdapter:
         self, company_id: str, external_id: str, operation: str
     ) -> NsInvoice | None:
         response = await self._send(
-            "GET", f"/invoice?{_q(ns_is('externalId', external_id))}", operation=operation
+            "GET", f"/invoice?{ns_query(ns_is('externalId', external_id))}", operation=operation
         )
         found = self._parse(response, NsCollection, operation).items
         if len(found) > 1:
@@ -337,79 +274,8 @@ class NetSuiteAdapter:
             )
         return await self._get_invoice(company_id, found[0].id, operation) if found else None
 
-    async def _get_invoice(self, company_id: str, invoice_id: str, operation: str) -> NsInvoice:
-        response = await self._send(
-            "GET",
-            f"/invoice/{quote(invoice_id, safe='')}?expandSubResources=true",
-            operation=operation,
-        )
-        invoice = self._parse(response, NsInvoice, operation)
-        if invoice.subsidiary.id != company_id:
-            raise BackendBusinessError(
-                f"{self._client.backend} invoice {invoice_id} belongs to subsidiary "
-                f"{invoice.subsidiary.id}, not {company_id}",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        return invoice
-
-    async def _canonical(self, invoice: NsInvoice, operation: str) -> ErpSalesInvoice:
-        response = await self._send("GET", f"/customer/{invoice.entity.id}", operation=operation)
-        customer = self._parse(response, NsCustomer, operation)
-        currency = await self._currency_code(invoice.currency.id, operation)
-        return self._mapped(operation, invoice_from_ns, invoice, customer.external_id, currency)
-
-    async def _currency_id(self, code: str, operation: str) -> str:
-        return await self._one_id(
-            f"/currency?{_q(ns_is('symbol', code))}", f"currency {code}", operation
-        )
-
-    async def _currency_code(self, currency_id: str, operation: str) -> str:
-        response = await self._send("GET", f"/currency/{currency_id}", operation=operation)
-        return self._parse(response, NsCurrency, operation).symbol
-
     async def _tax_code_id(self, company_id: str, code: str, operation: str) -> str:
-        query = _q(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
+        query = ns_query(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
         return await self._one_id(
             f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
         )
-
-    async def _one_id(self, url: str, what: str, operation: str) -> str:
-        found = self._parse(
-            await self._send("GET", url, operation=operation), NsCollection, operation
-        ).items
-        if len(found) != 1:
-            raise BackendBusinessError(
-                f"{self._client.backend} has {len(found)} records for {what}, not one",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        return found[0].id
-
-    async def _send(
-        self, method: str, url: str, *, operation: str, body: NsRequest | None = None
-    ) -> httpx.Response:
-        return await self._client.request(
-            method,
-            url,
-            operation=operation,
-            json_body=None
-            if body is None
-            else body.model_dump(mode="json", by_alias=True, exclude_none=True),
-            decode_error=decode_netsuite_error,
-        )
-
-    def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
-        return parse_body(response, model, backend=self._client.backend, operation=operation)
-
-    def _mapped(self, operation: str, convert: Callable[..., T], *args: Any) -> T:
-        """`convert(*args)`; a value the mapping refuses breaches NetSuite's contract."""
-        try:
-            return convert(*args)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc

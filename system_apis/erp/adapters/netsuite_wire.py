@@ -193,3 +193,94 @@ class NsInvoiceDates(NsRequest):
 
 class NsInvoiceApproval(NsRequest):
     approval_status: NsRefRequest = Field(serialization_alias="approvalStatus")
+
+
+class NsAccount(NsModel):
+    id: str
+    acct_number: str = Field(alias="acctNumber")
+    acct_name: str | None = Field(default=None, alias="acctName")
+
+
+class NsPaymentApplication(NsModel):
+    doc: NsRef
+    apply: bool
+    amount: NsAmount
+    ref_num: str | None = Field(default=None, alias="refNum")
+
+
+class NsPaymentApplications(NsModel):
+    items: list[NsPaymentApplication]
+
+
+class NsCustomerPayment(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    customer: NsRef
+    subsidiary: NsRef
+    currency: NsRef
+    account: NsRef
+    payment: NsAmount
+    apply: NsPaymentApplications
+
+
+class NsCustomerPaymentCreate(NsRequest):
+    """The body of `POST /invoice/{id}/!transform/customerPayment`: applied to that invoice."""
+
+    external_id: str = Field(serialization_alias="externalId")
+    tran_date: date = Field(serialization_alias="tranDate")
+    payment: NsAmount
+    account: NsRefRequest
+    memo: str
+
+
+class NsJournalLine(NsModel):
+    line: int
+    account: NsRef
+    debit: NsAmount | None = None
+    credit: NsAmount | None = None
+    memo: str | None = None
+
+
+class NsJournalLines(NsModel):
+    items: list[NsJournalLine]
+
+
+class NsJournalEntry(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    subsidiary: NsRef
+    currency: NsRef
+    approved: bool
+    line: NsJournalLines
+
+
+class NsJournalLineCreate(NsRequest):
+    account: NsRefRequest
+    debit: NsAmount | None = None
+    credit: NsAmount | None = None
+    memo: str
+
+
+class NsJournalLinesCreate(NsRequest):
+    items: list[NsJournalLineCreate]
+
+
+class NsJournalEntryCreate(NsRequest):
+    """A journal entry pending approval (journal approval on): approving it posts it."""
+
+    external_id: str = Field(serialization_alias="externalId")
+    tran_id: str = Field(serialization_alias="tranId")
+    subsidiary: NsRefRequest
+    currency: NsRefRequest
+    tran_date: date = Field(serialization_alias="tranDate")
+    memo: str
+    approved: bool
+    line: NsJournalLinesCreate
+
+
+class NsJournalApproval(NsRequest):
+    approved: bool

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 
 from sandboxes.netsuite import API_ROOT, SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
+from system_apis.erp.port import ErpPort
 from system_apis.http import ResilientClient
-from tests.support.business_central import FAST_SETTINGS, US, FaultyTransport
+from tests.support.business_central import FAST_SETTINGS, US, FaultyTransport, bc_harness
 from tests.support.recording import RecordingTransport
 
 NS_BASE_URL = f"https://1234567.suitetalk.api.netsuite.com{API_ROOT}"
@@ -36,13 +38,62 @@ class NsHarness:
         ]
 
 
-def netsuite_harness(state: NetSuiteState | None = None) -> NsHarness:
+def netsuite_harness(state: NetSuiteState | None = None, *, page_size: int = 1000) -> NsHarness:
     state = state or NetSuiteState()
     recording = RecordingTransport(httpx.ASGITransport(app=create_app(state)))
     faults = FaultyTransport(recording)
     client = ResilientClient(
         backend="erp", base_url=NS_BASE_URL, settings=FAST_SETTINGS, transport=faults
     )
-    return NsHarness(
-        state, recording, faults, NetSuiteAdapter(client, line_item_id=SERVICE_ITEM_ID)
+    adapter = NetSuiteAdapter(client, line_item_id=SERVICE_ITEM_ID, page_size=page_size)
+    return NsHarness(state, recording, faults, adapter)
+
+
+@dataclass
+class Erp:
+    """An adapter over its sandbox, as the port-level scenarios see it."""
+
+    adapter: ErpPort
+    company_id: str
+    faults: FaultyTransport
+    recording: RecordingTransport
+    creates_invoice: Callable[[httpx.Request], bool]
+    creates_payment: Callable[[httpx.Request], bool]
+    document_count: Callable[[str], int]
+    payment_count: Callable[[str], int]
+
+
+def business_central(*, page_size: int = 100) -> Erp:
+    bc = bc_harness(page_size=page_size)
+    return Erp(
+        adapter=bc.adapter,
+        company_id=US.id,
+        faults=bc.faults,
+        recording=bc.recording,
+        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/salesInvoices"),
+        creates_payment=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayments"),
+        document_count=lambda external: bc.state.document_count(US.id, external),
+        payment_count=lambda external: sum(
+            payment.external_document_number == external
+            for journal in bc.state.books[US.id].payment_journals.values()
+            for payment in journal.payments
+        ),
     )
+
+
+def netsuite(*, page_size: int = 1000) -> Erp:
+    ns = netsuite_harness(page_size=page_size)
+    return Erp(
+        adapter=ns.adapter,
+        company_id=ns.us_subsidiary,
+        faults=ns.faults,
+        recording=ns.recording,
+        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/invoice"),
+        creates_payment=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayment"),
+        document_count=ns.state.invoice_count,
+        payment_count=ns.state.payment_count,
+    )
+
+
+ERPS = {"business_central": business_central, "netsuite": netsuite}
+"""Every ERP adapter over its sandbox, by kind."""

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from sandboxes.demo_estate import first_open_day
 from sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
+from system_apis.erp.adapters.netsuite_wire import NsCustomerPayment, NsJournalEntry
+from system_apis.erp.netsuite_mapping import ledger_entries_from_ns, payment_from_ns
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -23,7 +26,15 @@ from system_apis.erp.schemas import (
 )
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.http import ResilientClient
-from tests.support.business_central import DE, FAST_SETTINGS, invoice_request
+from tests.support.business_central import (
+    DE,
+    FAST_SETTINGS,
+    PAYMENTS,
+    SETTLEMENTS,
+    invoice_request,
+    payment_request,
+    settlement_entry,
+)
 from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
 
 CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
@@ -290,3 +301,195 @@ async def test_a_credit_memo_is_applied_once_to_its_invoice(ns: NsHarness) -> No
     assert await ns.adapter.find_sales_credit_memo(ns.us_subsidiary, "cm_1") == posted
     after = await ns.adapter.get_sales_invoice(ns.us_subsidiary, invoice.id)
     assert after.remaining_amount == invoice.remaining_amount - 1000
+
+
+async def test_a_payment_is_transformed_from_the_invoice_it_pays(ns: NsHarness) -> None:
+    draft = await ns.adapter.create_sales_invoice(ns.us_subsidiary, invoice_request("inv_2"))
+    invoice = await ns.adapter.post_sales_invoice(ns.us_subsidiary, draft.id)
+    journal = await ns.adapter.ensure_customer_payment_journal(ns.us_subsidiary, PAYMENTS)
+    ns.recording.exchanges.clear()
+
+    await ns.adapter.apply_customer_payment(
+        ns.us_subsidiary, journal.id, payment_request("pay_1", invoice.id, 1000)
+    )
+
+    (transform,) = ns.requests("POST", "/!transform/customerPayment")
+    assert transform.url.path.endswith(f"/invoice/{invoice.id}/!transform/customerPayment")
+    assert json.loads(transform.content) == {
+        "externalId": "pay_1",
+        "tranDate": first_open_day().isoformat(),
+        "payment": 10,
+        "account": {"id": journal.id},
+        "memo": "Card payment",
+    }
+    bank = next(a for a in ns.state.accounts.values() if a.acct_number == "10100")
+    assert journal.id == bank.id
+
+
+async def test_journal_entries_are_created_pending_approval_and_approved_to_post(
+    ns: NsHarness,
+) -> None:
+    journal = await ns.adapter.ensure_journal(ns.us_subsidiary, SETTLEMENTS)
+    await ns.adapter.add_journal_entry(ns.us_subsidiary, journal.id, settlement_entry("STL-9"))
+    await ns.adapter.post_journal_entry(ns.us_subsidiary, journal.id, "STL-9", "USD")
+
+    (create,) = ns.requests("POST", "/journalEntry")
+    body = json.loads(create.content)
+    assert (body["externalId"], body["tranId"], body["approved"]) == ("STL-9", "STL-9", False)
+    assert [(line.get("debit"), line.get("credit")) for line in body["line"]["items"]] == [
+        (25, None),
+        (None, 25),
+    ]
+    (entry_id,) = ns.state.journal_entries
+    (approve,) = ns.requests("PATCH", f"/journalEntry/{entry_id}")
+    assert json.loads(approve.content) == {"approved": True}
+    assert journal.id == SETTLEMENTS.code
+
+
+async def test_journals_netsuite_cannot_keep_are_business_errors(ns: NsHarness) -> None:
+    with pytest.raises(BackendBusinessError, match="balancing account"):
+        await ns.adapter.ensure_journal(ns.us_subsidiary, PAYMENTS)
+    with pytest.raises(BackendBusinessError, match="no bank account"):
+        await ns.adapter.ensure_customer_payment_journal(
+            ns.us_subsidiary, PAYMENTS.model_copy(update={"balancing_account_number": "99999"})
+        )
+    entry = settlement_entry("STL-8")
+    unknown = entry.lines[0].model_copy(update={"account_number": "99999"})
+    with pytest.raises(BackendBusinessError, match="no account numbered"):
+        await ns.adapter.add_journal_entry(
+            ns.us_subsidiary,
+            SETTLEMENTS.code,
+            entry.model_copy(update={"lines": (unknown, *entry.lines[1:])}),
+        )
+
+
+async def test_streams_query_the_period_and_page_by_offset(ns: NsHarness) -> None:
+    paged = netsuite_harness(ns.state, page_size=2)
+    for n in range(3):
+        draft = await paged.adapter.create_sales_invoice(
+            ns.us_subsidiary, invoice_request(f"inv_p{n}")
+        )
+        await paged.adapter.post_sales_invoice(ns.us_subsidiary, draft.id)
+    paged.recording.exchanges.clear()
+    start = first_open_day()
+
+    listed = await paged.adapter.list_sales_invoices(ns.us_subsidiary, start, start)
+
+    assert len(listed) == 3
+    pages = paged.requests("GET", "/invoice")
+    assert [(r.url.params["offset"], r.url.params["limit"]) for r in pages] == [
+        ("0", "2"),
+        ("2", "2"),
+    ]
+    day = f"{start.month}/{start.day}/{start.year}"
+    assert pages[0].url.params["q"] == (
+        f"subsidiary ANY_OF [{ns.us_subsidiary}] AND approvalStatus ANY_OF [2] AND "
+        f'tranDate ON_OR_AFTER "{day}" AND tranDate ON_OR_BEFORE "{day}"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"line": {"items": [{"account": {"id": "X"}, "debit": 1}]}}, "at least two lines"),
+        (
+            {
+                "line": {
+                    "items": [
+                        {"account": {"id": "ACCOUNT"}, "debit": 1},
+                        {"account": {"id": "ACCOUNT"}, "credit": 2},
+                    ]
+                }
+            },
+            "not equal",
+        ),
+        (
+            {
+                "line": {
+                    "items": [
+                        {"account": {"id": "ACCOUNT"}, "debit": 1, "credit": 1},
+                        {"account": {"id": "ACCOUNT"}, "credit": 0},
+                    ]
+                }
+            },
+            "either a debit or a credit",
+        ),
+        ({"currency": {"id": "2"}}, "Invalid currency reference"),
+    ],
+)
+async def test_sandbox_refuses_journal_entries_that_do_not_balance(
+    body: dict[str, Any], detail: str
+) -> None:
+    state = NetSuiteState()
+    account = next(iter(state.accounts))
+    transport = httpx.ASGITransport(app=create_app(state))
+    wanted = {
+        "externalId": "JE-1",
+        "subsidiary": {"id": "1"},
+        "currency": {"id": "1"},
+        "line": {
+            "items": [
+                {"account": {"id": account}, "debit": 1},
+                {"account": {"id": account}, "credit": 1},
+            ]
+        },
+    } | json.loads(json.dumps(body).replace('"ACCOUNT"', f'"{account}"'))
+    async with httpx.AsyncClient(transport=transport, base_url=NS_BASE_URL) as client:
+        refused = await client.post("/journalEntry", json=wanted)
+        query = await client.get("/journalEntry", params={"q": 'tranDate ON_OR_AFTER "13/1/2026"'})
+
+    assert refused.status_code == 400
+    assert detail in error_of(refused)["detail"]
+    assert state.journal_entries == {}
+    assert error_of(query)["o:errorCode"] == "INVALID_CONTENT"
+
+
+def _ref(record_id: str) -> dict[str, str]:
+    return {"id": record_id}
+
+
+def test_a_payment_applied_to_several_invoices_is_outside_the_contract() -> None:
+    applied = {"apply": True, "amount": 1}
+    payment = NsCustomerPayment.model_validate(
+        {
+            "id": "7",
+            "customer": _ref("1"),
+            "subsidiary": _ref("1"),
+            "currency": _ref("1"),
+            "account": _ref("3"),
+            "payment": 2,
+            "apply": {"items": [{"doc": _ref("5"), **applied}, {"doc": _ref("6"), **applied}]},
+        }
+    )
+
+    with pytest.raises(ValueError, match="applied to 2 invoices"):
+        payment_from_ns(payment, "C0001", "USD")
+
+
+def test_ledger_entries_keep_minor_units_and_refuse_finer_amounts() -> None:
+    def entry(debit: str) -> NsJournalEntry:
+        lines = [
+            {"line": 0, "account": _ref("60"), "debit": debit},
+            {"line": 1, "account": _ref("21"), "credit": debit},
+        ]
+        return NsJournalEntry.model_validate(
+            {
+                "id": "42",
+                "tranId": "STL-1",
+                "subsidiary": _ref("1"),
+                "currency": _ref("1"),
+                "approved": True,
+                "line": {"items": lines},
+            }
+        )
+
+    [payable] = ledger_entries_from_ns(entry("12.5"), {"21": "21500"}, "USD")
+
+    assert (payable.entry_number, payable.account_number, payable.debit, payable.credit) == (
+        42001,
+        "21500",
+        0,
+        1250,
+    )
+    with pytest.raises(ValueError, match="precision"):
+        ledger_entries_from_ns(entry("12.505"), {"21": "21500"}, "USD")

@@ -1,77 +1,30 @@
 """One port-level scenario, run against every ERP adapter: the port is vendor-neutral.
 
-Each adapter runs over its in-process sandbox. The scenario only speaks `ErpInvoicing`
-(customer upsert; invoice create, find, post and read, each idempotent), so it holds
-for the smaller NetSuite adapter as much as for Business Central.
+Each adapter runs over its in-process sandbox. Every adapter implements the whole
+`ErpPort`, which is checked here method by method.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import httpx
 import pytest
 import typing_extensions
 
+import system_apis.erp.adapters
 from sandboxes.demo_estate import closed_period, first_open_day
-from system_apis.erp.port import (
-    ErpCreditMemos,
-    ErpInvoiceQueries,
-    ErpInvoicing,
-    ErpJournals,
-    ErpLedgerSetup,
-    ErpPayments,
-    ErpPort,
-)
+from system_apis.erp.port import ErpPort
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
 from system_apis.errors import BackendBusinessError, BackendTransientError
-from tests.support.business_central import US, FaultyTransport, bc_harness, invoice_request
-from tests.system_apis.erp.harness import netsuite_harness
+from tests.support.business_central import invoice_request
+from tests.system_apis.erp.harness import ERPS, Erp
 
 CUSTOMER = ErpCustomerUpsert(
     number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
 )
-
-
-@dataclass
-class Erp:
-    """An adapter over its sandbox, as the scenario sees it."""
-
-    adapter: ErpInvoicing
-    company_id: str
-    faults: FaultyTransport
-    creates_invoice: Callable[[httpx.Request], bool]
-    document_count: Callable[[str], int]
-
-
-def business_central() -> Erp:
-    bc = bc_harness()
-    return Erp(
-        adapter=bc.adapter,
-        company_id=US.id,
-        faults=bc.faults,
-        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/salesInvoices"),
-        document_count=lambda external: bc.state.document_count(US.id, external),
-    )
-
-
-def netsuite() -> Erp:
-    ns = netsuite_harness()
-    return Erp(
-        adapter=ns.adapter,
-        company_id=ns.us_subsidiary,
-        faults=ns.faults,
-        creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/invoice"),
-        document_count=ns.state.invoice_count,
-    )
-
-
-@pytest.fixture(params=[business_central, netsuite], ids=["business_central", "netsuite"])
-def erp(request: pytest.FixtureRequest) -> Erp:
-    factory: Callable[[], Erp] = request.param
-    return factory()
 
 
 async def test_customer_upsert_creates_then_follows_changes(erp: Erp) -> None:
@@ -171,30 +124,51 @@ def _is_async(method: object) -> bool:
     return inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
 
 
-def implemented(adapter: object, protocol: type) -> set[str]:
-    """The protocol's methods the adapter has, with the same parameters in the same order."""
-    return {
-        name
-        for name, signature in port_methods(protocol).items()
-        if _is_async(getattr(adapter, name, None))
-        and list(inspect.signature(getattr(type(adapter), name)).parameters)
-        == list(signature.parameters)
+def _shape(signature: inspect.Signature) -> list[tuple[str, object, object, object]]:
+    """What a caller relies on: each parameter's name, kind, default and annotation, and
+    the return annotation (annotations are compared as written: both sides postpone them)."""
+    return [(p.name, p.kind, p.default, p.annotation) for p in signature.parameters.values()] + [
+        ("return", None, None, signature.return_annotation)
+    ]
+
+
+def missing(adapter: type, protocol: type) -> dict[str, str]:
+    """The protocol's methods the adapter lacks or declares otherwise, with what is wrong."""
+    wrong = {}
+    for name, wanted in port_methods(protocol).items():
+        method = getattr(adapter, name, None)
+        if not _is_async(method):
+            wrong[name] = "missing" if method is None else "not async"
+        elif _shape(inspect.signature(method)) != _shape(wanted):
+            wrong[name] = f"{inspect.signature(method)} is not {wanted}"
+    return wrong
+
+
+def erp_adapters() -> list[type]:
+    """Every ERP adapter class the adapters package holds, found by walking it."""
+    found = []
+    for module in pkgutil.iter_modules(system_apis.erp.adapters.__path__):
+        loaded = importlib.import_module(f"system_apis.erp.adapters.{module.name}")
+        found += [
+            cls
+            for name, cls in inspect.getmembers(loaded, inspect.isclass)
+            if name.endswith("Adapter") and cls.__module__ == loaded.__name__
+        ]
+    return found
+
+
+def test_the_adapters_package_holds_both_erps() -> None:
+    assert {cls.__name__ for cls in erp_adapters()} == {
+        "BusinessCentralAdapter",
+        "NetSuiteAdapter",
     }
 
 
-def test_each_adapter_implements_exactly_the_protocols_it_claims() -> None:
-    bc, ns = business_central().adapter, netsuite().adapter
-    everything = set(port_methods(ErpPort))
-    claimed = {
-        name
-        for protocol in (ErpInvoicing, ErpLedgerSetup, ErpCreditMemos)
-        for name in port_methods(protocol)
-    }
+@pytest.mark.parametrize("adapter", erp_adapters(), ids=lambda cls: cls.__name__)
+def test_every_adapter_implements_the_whole_port(adapter: type) -> None:
+    assert missing(adapter, ErpPort) == {}
 
-    assert implemented(bc, ErpPort) == everything
-    assert implemented(ns, ErpPort) == claimed
-    assert isinstance(ns, ErpInvoicing)
-    assert isinstance(ns, ErpLedgerSetup)
-    assert isinstance(ns, ErpCreditMemos)
-    smaller = (ErpInvoiceQueries, ErpJournals, ErpPayments)
-    assert [protocol for protocol in smaller if isinstance(ns, protocol)] == []
+
+@pytest.mark.parametrize("erp_of", ERPS.values(), ids=ERPS.keys())
+def test_every_adapter_instance_is_an_erp_port(erp_of: Callable[[], Erp]) -> None:
+    assert isinstance(erp_of().adapter, ErpPort)

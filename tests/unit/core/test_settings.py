@@ -97,13 +97,27 @@ def test_erp_connections_are_named_and_typed(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__KIND", "netsuite")
     monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__URL", "https://1.suitetalk.example")
     monkeypatch.setenv("LEDGERGATE_ERP_CONNECTIONS__EMEA__NETSUITE_LINE_ITEM_ID", "20")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
     connections = settings.erp_connection_settings
     assert list(connections) == ["default", "emea"]
     assert (connections["default"].kind, connections["emea"].kind) == (
         "business_central",
         "netsuite",
     )
+
+
+def test_development_adds_the_demo_estate_s_netsuite_sandbox_unless_configured() -> None:
+    development = Settings(_env_file=None).erp_connection_settings  # type: ignore[call-arg]
+    own = {"netsuite": {"kind": "netsuite", "url": "https://x", "netsuite_line_item_id": "7"}}
+    configured = Settings(_env_file=None, erp_connections=own).erp_connection_settings  # type: ignore[call-arg]
+    test = Settings(_env_file=None, environment="test").erp_connection_settings  # type: ignore[call-arg]
+    shared = Settings(_env_file=None, erp={"url": "http://erp.test"}).erp_connection_settings  # type: ignore[call-arg]
+
+    assert list(development) == ["default", "netsuite"]
+    assert list(shared) == ["default"]  # the demo pairs sandboxes: a shared ERP has none
+    assert (development["netsuite"].kind, development["netsuite"].url) == ("netsuite", None)
+    assert configured["netsuite"].netsuite_line_item_id == "7"
+    assert list(test) == ["default"]
 
 
 def test_a_netsuite_connection_with_a_url_needs_its_line_item() -> None:

@@ -1,0 +1,147 @@
+"""NetSuite's `ErpInvoiceQueries`, `ErpLedgerQueries` and `ErpDocumentStreams`: a period's
+posted documents read back for reconciliation.
+
+Each stream queries the record collection of the subsidiary's transactions dated in
+the period (`q` with `subsidiary ANY_OF` and `tranDate ON_OR_AFTER` / `ON_OR_BEFORE`),
+page by page (`offset`, `limit`, `hasMore`) in internal id order, so two reads of a
+closed period yield the same documents in the same order; it reads each record as it
+goes and holds one page of ids. Posted means approved for an invoice; a credit memo
+and a customer payment post when saved. NetSuite has no payment journals: the payments
+streamed are every customer payment of the subsidiary in the period, whatever the
+`journal_code`. The ledger entries of an account are the lines on it of the approved
+journal entries of the period: the gateway books its ledger accounts (settlement
+commissions) through journal entries only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+from system_apis.erp.adapters.netsuite_ledger import NetSuiteLedger
+from system_apis.erp.adapters.netsuite_wire import APPROVED
+from system_apis.erp.netsuite_mapping import (
+    ledger_entries_from_ns,
+    ns_any_of,
+    ns_dated_between,
+    ns_is,
+)
+from system_apis.erp.schemas import (
+    ErpCustomerPayment,
+    ErpLedgerEntry,
+    ErpSalesCreditMemo,
+    ErpSalesInvoice,
+)
+
+
+class NetSuiteStreams(NetSuiteLedger):
+    """Reading a period's posted documents and ledger entries back."""
+
+    async def find_sales_invoice_by_number(
+        self, company_id: str, number: str
+    ) -> ErpSalesInvoice | None:
+        operation = "find_sales_invoice_by_number"
+        found = await self._unique_id(
+            "invoice", operation, ns_is("tranId", number), ns_any_of("subsidiary", company_id)
+        )
+        if found is None:
+            return None
+        return await self._canonical(
+            await self._get_invoice(company_id, found, operation), operation
+        )
+
+    async def list_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesInvoice, ...]:
+        stream = self.stream_sales_invoices(company_id, posted_from, posted_to)
+        return tuple([invoice async for invoice in stream])
+
+    async def list_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> tuple[ErpSalesCreditMemo, ...]:
+        stream = self.stream_sales_credit_memos(company_id, posted_from, posted_to)
+        return tuple([memo async for memo in stream])
+
+    async def list_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> tuple[ErpLedgerEntry, ...]:
+        stream = self.stream_ledger_entries(
+            company_id, posted_from, posted_to, account_number=account_number, currency=currency
+        )
+        return tuple([entry async for entry in stream])
+
+    async def stream_sales_invoices(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesInvoice]:
+        operation = "stream_sales_invoices"
+        async for invoice_id in self._ids(
+            "invoice",
+            operation,
+            ns_any_of("subsidiary", company_id),
+            ns_any_of("approvalStatus", APPROVED),
+            ns_dated_between("tranDate", posted_from, posted_to),
+        ):
+            invoice = await self._get_invoice(company_id, invoice_id, operation)
+            yield await self._canonical(invoice, operation)
+
+    async def stream_sales_credit_memos(
+        self, company_id: str, posted_from: date, posted_to: date
+    ) -> AsyncIterator[ErpSalesCreditMemo]:
+        operation = "stream_sales_credit_memos"
+        async for memo_id in self._ids(
+            "creditMemo",
+            operation,
+            ns_any_of("subsidiary", company_id),
+            ns_dated_between("tranDate", posted_from, posted_to),
+        ):
+            memo = await self._get_credit_memo(company_id, memo_id, operation)
+            yield await self._canonical_memo(memo, operation)
+
+    async def stream_customer_payments(
+        self,
+        company_id: str,
+        journal_code: str,  # noqa: ARG002 (NetSuite has no payment journals)
+        posted_from: date,
+        posted_to: date,
+        *,
+        currency: str,  # noqa: ARG002 (a payment is read in its own currency)
+    ) -> AsyncIterator[ErpCustomerPayment]:
+        operation = "stream_customer_payments"
+        async for payment_id in self._ids(
+            "customerPayment",
+            operation,
+            ns_any_of("subsidiary", company_id),
+            ns_dated_between("tranDate", posted_from, posted_to),
+        ):
+            payment = await self._get_payment(company_id, payment_id, operation)
+            yield await self._canonical_payment(payment, operation)
+
+    async def stream_ledger_entries(
+        self,
+        company_id: str,
+        posted_from: date,
+        posted_to: date,
+        *,
+        account_number: str,
+        currency: str,
+    ) -> AsyncIterator[ErpLedgerEntry]:
+        operation = "stream_ledger_entries"
+        account_id = await self._account_id(account_number, operation)
+        if account_id is None:
+            return
+        async for entry_id in self._ids(
+            "journalEntry",
+            operation,
+            ns_any_of("subsidiary", company_id),
+            ns_dated_between("tranDate", posted_from, posted_to),
+        ):
+            entry = await self._get_journal_entry(company_id, entry_id, operation)
+            numbers = {account_id: account_number}
+            for ledger in self._mapped(operation, ledger_entries_from_ns, entry, numbers, currency):
+                yield ledger
