@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.models.legal_entity import LegalEntityRow
 from core.settings import DEFAULT_ERP_CONNECTION
 from system_apis.erp.port import (
+    ErpCatalog,
     ErpCreditMemos,
     ErpDocumentStreams,
     ErpInvoiceQueries,
@@ -39,6 +40,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -217,6 +219,13 @@ class ErpRouter:
             company_id, posted_from, posted_to, account_number=account_number, currency=currency
         ):
             yield entry
+
+    # ErpCatalog
+
+    async def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        port = await self._port(company_id, ErpCatalog, "stream_items")
+        async for item in port.stream_items(company_id, currency=currency):
+            yield item
 
     # ErpCreditMemos
 

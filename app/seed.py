@@ -70,7 +70,10 @@ def monthly_periods(
 
 def _demo_rows() -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
-    from sandboxes.demo_estate import DEMO_COMPANIES  # the sandboxes' estate: demo data only
+    from sandboxes.demo_estate import (  # the sandboxes' estate: demo data only
+        DEMO_CATALOG,
+        DEMO_COMPANIES,
+    )
 
     parents: list[Base] = []
     children: list[Base] = []
@@ -100,14 +103,18 @@ def _demo_rows() -> tuple[list[Base], list[Base]]:
                 commission_plan=plan,
             )
         )
-    catalog = (
-        ("Ledgergate Pro", "pro", {"USD": 4900, "EUR": 4500}),
-        ("Ledgergate Enterprise", "enterprise", {"USD": 19900, "EUR": 18500}),
-    )
-    for number, (name, tier, amounts) in enumerate(catalog, start=1):
+    for number, product in enumerate(DEMO_CATALOG, start=1):
         product_id = demo_id("product", number)
-        parents.append(ProductRow(id=product_id, name=name, tier=tier, tax_code="STANDARD"))
-        for offset, (currency, amount) in enumerate(amounts.items(), start=1):
+        parents.append(
+            ProductRow(
+                id=product_id,
+                name=product.name,
+                tier=product.tier,
+                tax_code="STANDARD",
+                erp_ref=product.item_number,
+            )
+        )
+        for offset, (currency, amount) in enumerate(product.monthly_prices.items(), start=1):
             children.append(
                 PriceRow(
                     id=demo_id("price", number * 10 + offset),

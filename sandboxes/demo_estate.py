@@ -1,7 +1,9 @@
 """The demo estate the sandboxes and the development seed share.
 
 Two companies (legal entities) in different currencies, each with the previous
-calendar month closed for posting, and the tax groups their invoices may use.
+calendar month closed for posting, and the tax groups their invoices may use; the
+products the gateway sells, each an item of every ERP company priced per month in the
+company's currency, so that the demo's catalog reconciles clean.
 """
 
 from __future__ import annotations
@@ -41,6 +43,22 @@ DEMO_COMPANIES = (
         tax_codes=("STANDARD", "REDUCED", "REVERSE"),
     ),
 )
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    item_number: str
+    name: str
+    tier: str
+    monthly_prices: dict[str, int]  # minor units by currency
+
+
+DEMO_CATALOG = (
+    DemoProduct("LG-PRO", "Ledgergate Pro", "pro", {"USD": 4900, "EUR": 4500}),
+    DemoProduct("LG-ENT", "Ledgergate Enterprise", "enterprise", {"USD": 19900, "EUR": 18500}),
+)
+MONTH_UNIT = "MONTH"
+"""The unit of measure the ERP items are priced per."""
 
 
 def first_open_day(today: date | None = None) -> date:

@@ -13,11 +13,12 @@ from starlette.routing import Mount, Route
 from sandboxes.netsuite.api import ReferenceApi
 from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
+from sandboxes.netsuite.items import ITEM_RECORD_TYPES, ItemsApi
 from sandboxes.netsuite.records import NetSuiteState
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
-class _Api(ReferenceApi, CustomersApi, CreditMemosApi):
+class _Api(ReferenceApi, CustomersApi, CreditMemosApi, ItemsApi):
     """The request handlers, bound to one `NetSuiteState`."""
 
 
@@ -70,6 +71,8 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/creditMemo", api.list_credit_memos, "GET"),
         ("/creditMemo", api.create_credit_memo, "POST"),
         ("/creditMemo/{record_id}", api.get_credit_memo, "GET"),
+        *[(f"/{kind}", api.list_items, "GET") for kind in ITEM_RECORD_TYPES],
+        *[(f"/{kind}/{{record_id}}", api.get_item, "GET") for kind in ITEM_RECORD_TYPES],
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

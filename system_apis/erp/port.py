@@ -2,7 +2,8 @@
 
 An adapter implements the Protocols its ERP's API supports and claims no more:
 the Business Central adapter is a complete `ErpPort`, the smaller NetSuite adapter a
-complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`. The composition root
+complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`, and both read their
+catalog (`ErpCatalog`). The composition root
 routes each call to the connection of the legal entity whose company it names, and
 refuses there an operation the connection's adapter does not implement. Workflows
 depend on the narrowest Protocol they use.
@@ -25,6 +26,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -235,6 +237,16 @@ class ErpPayments(Protocol):
 
 
 @runtime_checkable
+class ErpCatalog(Protocol):
+    """The items a company sells, read page by page: catalog drift's input."""
+
+    def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        """Every item of the company, in no promised order, its unit price read in the
+        company's own `currency`; no more than a page is held in memory."""
+        ...
+
+
+@runtime_checkable
 class ErpPort(
     ErpLedgerSetup,
     ErpInvoicing,
@@ -244,6 +256,7 @@ class ErpPort(
     ErpCreditMemos,
     ErpJournals,
     ErpPayments,
+    ErpCatalog,
     Protocol,
 ):
     """Everything the process tier may ask of an ERP."""

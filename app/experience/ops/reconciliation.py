@@ -11,7 +11,7 @@ from core.auth import requires
 from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
-from process_apis.reconciliation import service
+from process_apis.reconciliation import reports, service
 from process_apis.reconciliation.schemas import (
     PERIOD_PATTERN,
     Period,
@@ -76,4 +76,4 @@ async def get_reconciliation_run(
     limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
 ) -> Reconciliation:
     """A kept report with its first `limit` differences."""
-    return await service.report(context.sessionmaker, run_id, limit=limit)
+    return await reports.report(context.sessionmaker, run_id, limit=limit)

@@ -2,7 +2,8 @@
 
 A smaller adapter than Business Central's: customers, sales invoices, credit memos
 and the ledger setup documents are checked against (subsidiary, tax items,
-currencies), which is a complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`.
+currencies), which is a complete `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`,
+and its items (`ErpCatalog`, in `netsuite_catalog`).
 A credit memo is created from the invoice it corrects (`createdFrom`), which applies
 it; NetSuite posts it on save, keyed by its `externalId` like an invoice.
 
@@ -29,6 +30,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
 from system_apis.erp.adapters.netsuite_wire import (
     NsCollection,
     NsCreditMemo,
@@ -88,7 +90,7 @@ def _q(*conditions: str) -> str:
     return "q=" + quote(" AND ".join(conditions), safe="")
 
 
-class NetSuiteAdapter:
+class NetSuiteAdapter(NetSuiteCatalog):
     """NetSuite's `ErpInvoicing`, `ErpLedgerSetup` and `ErpCreditMemos`; wire mapping only."""
 
     def __init__(self, client: ResilientClient, *, line_item_id: str) -> None:

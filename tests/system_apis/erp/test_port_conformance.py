@@ -17,6 +17,7 @@ import typing_extensions
 
 from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import (
+    ErpCatalog,
     ErpCreditMemos,
     ErpInvoiceQueries,
     ErpInvoicing,
@@ -187,7 +188,7 @@ def test_each_adapter_implements_exactly_the_protocols_it_claims() -> None:
     everything = set(port_methods(ErpPort))
     claimed = {
         name
-        for protocol in (ErpInvoicing, ErpLedgerSetup, ErpCreditMemos)
+        for protocol in (ErpInvoicing, ErpLedgerSetup, ErpCreditMemos, ErpCatalog)
         for name in port_methods(protocol)
     }
 
@@ -196,5 +197,6 @@ def test_each_adapter_implements_exactly_the_protocols_it_claims() -> None:
     assert isinstance(ns, ErpInvoicing)
     assert isinstance(ns, ErpLedgerSetup)
     assert isinstance(ns, ErpCreditMemos)
+    assert isinstance(ns, ErpCatalog)
     smaller = (ErpInvoiceQueries, ErpJournals, ErpPayments)
     assert [protocol for protocol in smaller if isinstance(ns, protocol)] == []
