@@ -68,12 +68,39 @@ def monthly_periods(
     return periods
 
 
+def _demo_catalog() -> tuple[list[Base], list[Base]]:
+    """The demo products, each named by its ERP item, and their monthly prices."""
+    from sandboxes.demo_estate import DEMO_CATALOG  # the sandboxes' estate: demo data only
+
+    parents: list[Base] = []
+    children: list[Base] = []
+    for number, product in enumerate(DEMO_CATALOG, start=1):
+        product_id = demo_id("product", number)
+        parents.append(
+            ProductRow(
+                id=product_id,
+                name=product.name,
+                tier=product.tier,
+                tax_code="STANDARD",
+                erp_ref=product.item_number,
+            )
+        )
+        for offset, (currency, amount) in enumerate(product.monthly_prices.items(), start=1):
+            children.append(
+                PriceRow(
+                    id=demo_id("price", number * 10 + offset),
+                    product_id=product_id,
+                    currency=currency,
+                    unit_amount=amount,
+                    interval=BillingInterval.MONTH,
+                )
+            )
+    return parents, children
+
+
 def _demo_rows() -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
-    from sandboxes.demo_estate import (  # the sandboxes' estate: demo data only
-        DEMO_CATALOG,
-        DEMO_COMPANIES,
-    )
+    from sandboxes.demo_estate import DEMO_COMPANIES  # the sandboxes' estate: demo data only
 
     parents: list[Base] = []
     children: list[Base] = []
@@ -103,27 +130,9 @@ def _demo_rows() -> tuple[list[Base], list[Base]]:
                 commission_plan=plan,
             )
         )
-    for number, product in enumerate(DEMO_CATALOG, start=1):
-        product_id = demo_id("product", number)
-        parents.append(
-            ProductRow(
-                id=product_id,
-                name=product.name,
-                tier=product.tier,
-                tax_code="STANDARD",
-                erp_ref=product.item_number,
-            )
-        )
-        for offset, (currency, amount) in enumerate(product.monthly_prices.items(), start=1):
-            children.append(
-                PriceRow(
-                    id=demo_id("price", number * 10 + offset),
-                    product_id=product_id,
-                    currency=currency,
-                    unit_amount=amount,
-                    interval=BillingInterval.MONTH,
-                )
-            )
+    products, prices = _demo_catalog()
+    parents.extend(products)
+    children.extend(prices)
     customers = (
         ("Acme Robotics Inc.", "billing@acme.example", "USD", 1),
         ("Globex Corporation", "ap@globex.example", "USD", None),

@@ -110,8 +110,6 @@ def erp_drift(
                 CatalogCause.UNIT_PRICE,
                 gateway_amount=price.unit_amount,
                 erp_amount=item.unit_price,
-                gateway_value=price.interval,
-                erp_value=item.base_unit_of_measure,
             )
         )
     return found
