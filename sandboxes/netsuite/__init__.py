@@ -2,7 +2,8 @@
 
 The slice a gateway needs to invoice through NetSuite: subsidiaries (one per demo
 company, internal ids `1` and `2`), currencies, sales tax items, one service item
-(`SERVICE_ITEM_ID`) for invoice lines, customers, invoices and credit memos (posted
+(`SERVICE_ITEM_ID`) for invoice lines, the demo catalog's service items (read only,
+`catalog`), customers, invoices and credit memos (posted
 when saved, applied to the invoice they are created from, reducing its amount due). It
 keeps NetSuite's ways that matter to an adapter:
 
@@ -26,7 +27,8 @@ or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `USER_ERROR` for
 business rules, `NONEXISTENT_ID` (404) for an unknown record.
 
 Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
-reference records), one per record type (`customers`, `invoices`, `credit_memos`), and `app`.
+reference records), one per record type (`customers`, `invoices`, `credit_memos`,
+`items`), and `app`.
 """
 
 from sandboxes.netsuite.app import create_app
