@@ -1,5 +1,6 @@
-"""`/ops/v1/reconciliation`: billing, the gateway and the ERP compared for a month, and
-the reports of past runs (on demand, from the CLI and from the worker's schedule)."""
+"""`/ops/v1/reconciliation`: billing, the gateway and the ERP compared for a month (and
+the catalog's drift), and the reports of past runs (on demand, from the CLI and from
+the worker's schedule)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ async def get_reconciliation(
     period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2026-11"])],
     legal_entity: LegalEntityID,
 ) -> Reconciliation:
-    """Runs now and keeps the report: control totals, each difference with its cause."""
+    """Runs now and keeps the report: control totals, each difference with its cause, and
+    the legal entity's products and prices that drifted from their ERP items and billing
+    prices."""
     return await service.reconcile(context, legal_entity_id=legal_entity, period=period)
 
 
