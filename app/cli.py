@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +43,7 @@ from core.settings import Settings, get_settings
 from process_apis.deps import ProcessContext, Transaction
 from process_apis.invoices import mismatch
 from process_apis.reconciliation import service as reconciliation
-from process_apis.reconciliation.schemas import Reconciliation
+from process_apis.reconciliation.schemas import CurrencyTotals, Reconciliation
 from process_apis.runs.queue import queue_condition
 from process_apis.settlements.schedule import previous_month
 from process_apis.settlements.schemas import SettlementRunCreate, SettlementRunResult
@@ -611,6 +612,29 @@ def reconcile(
         if not result.clean:
             raise typer.Exit(code=1)
         return
+    title = f"{legal_entity} {result.period_start}..{result.period_end} (run {result.id})"
+    print_table(_totals_table(result.totals, title))
+    if result.catalog_totals:
+        print_table(_totals_table(result.catalog_totals, "catalog"))
+    if result.clean:
+        console.print("[green]clean: all sides agree[/]")
+        return
+    if result.differences:
+        print_table(_differences_table(result))
+    shown = len(result.differences)
+    if shown < result.difference_count:
+        console.print(f"{shown} of {result.difference_count} differences shown")
+    if result.catalog_differences:
+        print_table(_catalog_table(result))
+        counts = ", ".join(
+            f"{line.object_type} {line.cause}: {line.count}" for line in result.catalog_drift
+        )
+        console.print(f"catalog drift ({result.catalog_difference_count}): {counts}")
+    raise typer.Exit(code=1)
+
+
+def _totals_table(lines: list[CurrencyTotals], title: str) -> Table:
+    """Counts and control totals per document type (or catalog object) and currency."""
     totals = table(
         "type",
         "currency",
@@ -620,9 +644,9 @@ def reconcile(
         "gateway total",
         "ERP count",
         "ERP total",
-        title=f"{legal_entity} {result.period_start}..{result.period_end} (run {result.id})",
+        title=title,
     )
-    for line in result.totals:
+    for line in lines:
         totals.add_row(
             line.document_type,
             line.currency,
@@ -633,10 +657,10 @@ def reconcile(
             str(line.erp_count),
             str(line.erp_total),
         )
-    print_table(totals)
-    if result.clean:
-        console.print("[green]clean: all sides agree[/]")
-        return
+    return totals
+
+
+def _differences_table(result: Reconciliation) -> Table:
     differences = table(
         "type", "key", "cause", "currency", "billing", "gateway", "ERP", "ERP number"
     )
@@ -651,11 +675,27 @@ def reconcile(
             _amount(diff.erp_amount),
             diff.erp_number or "",
         )
-    print_table(differences)
-    shown = len(result.differences)
-    if shown < result.difference_count:
-        console.print(f"{shown} of {result.difference_count} differences shown")
-    raise typer.Exit(code=1)
+    return differences
+
+
+def _catalog_table(result: Reconciliation) -> Table:
+    """Each drifted product or price: what differs, as each side holds it."""
+    catalog = table(
+        "catalog", "id", "cause", "currency", "billing", "gateway", "ERP", "ERP item", "billing id"
+    )
+    for diff in result.catalog_differences:
+        catalog.add_row(
+            diff.object_type,
+            diff.gateway_id,
+            diff.explanation,
+            diff.currency,
+            diff.billing_value or _amount(diff.billing_amount),
+            diff.gateway_value or _amount(diff.gateway_amount),
+            diff.erp_value or _amount(diff.erp_amount),
+            diff.erp_item or "",
+            diff.billing_id or "",
+        )
+    return catalog
 
 
 def _amount(value: int | None) -> str:

@@ -26,6 +26,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -186,6 +187,13 @@ class ErpRouter:
             company_id, posted_from, posted_to, account_number=account_number, currency=currency
         ):
             yield entry
+
+    # ErpCatalog
+
+    async def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        port = await self._port(company_id)
+        async for item in port.stream_items(company_id, currency=currency):
+            yield item
 
     # ErpCreditMemos
 

@@ -76,6 +76,36 @@ def demo_netsuite_connection(settings: Settings) -> str | None:
     return DEMO_NETSUITE_CONNECTION if erp is not None and erp.kind == "netsuite" else None
 
 
+def _demo_catalog() -> tuple[list[Base], list[Base]]:
+    """The demo products, each named by its ERP item, and their monthly prices."""
+    from sandboxes.demo_estate import DEMO_CATALOG  # the sandboxes' estate: demo data only
+
+    parents: list[Base] = []
+    children: list[Base] = []
+    for number, product in enumerate(DEMO_CATALOG, start=1):
+        product_id = demo_id("product", number)
+        parents.append(
+            ProductRow(
+                id=product_id,
+                name=product.name,
+                tier=product.tier,
+                tax_code="STANDARD",
+                erp_ref=product.item_number,
+            )
+        )
+        for offset, (currency, amount) in enumerate(product.monthly_prices.items(), start=1):
+            children.append(
+                PriceRow(
+                    id=demo_id("price", number * 10 + offset),
+                    product_id=product_id,
+                    currency=currency,
+                    unit_amount=amount,
+                    interval=BillingInterval.MONTH,
+                )
+            )
+    return parents, children
+
+
 def _demo_rows(netsuite_connection: str | None = None) -> tuple[list[Base], list[Base]]:
     """The demo estate as two layers of rows: parents, then the rows that refer to them."""
     # the sandboxes' estate: demo data only
@@ -111,23 +141,9 @@ def _demo_rows(netsuite_connection: str | None = None) -> tuple[list[Base], list
                 commission_plan=plan,
             )
         )
-    catalog = (
-        ("Ledgergate Pro", "pro", {"USD": 4900, "EUR": 4500}),
-        ("Ledgergate Enterprise", "enterprise", {"USD": 19900, "EUR": 18500}),
-    )
-    for number, (name, tier, amounts) in enumerate(catalog, start=1):
-        product_id = demo_id("product", number)
-        parents.append(ProductRow(id=product_id, name=name, tier=tier, tax_code="STANDARD"))
-        for offset, (currency, amount) in enumerate(amounts.items(), start=1):
-            children.append(
-                PriceRow(
-                    id=demo_id("price", number * 10 + offset),
-                    product_id=product_id,
-                    currency=currency,
-                    unit_amount=amount,
-                    interval=BillingInterval.MONTH,
-                )
-            )
+    products, prices = _demo_catalog()
+    parents.extend(products)
+    children.extend(prices)
     customers = (
         ("Acme Robotics Inc.", "billing@acme.example", "USD", 1),
         ("Globex Corporation", "ap@globex.example", "USD", None),

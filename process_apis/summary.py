@@ -77,6 +77,27 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
     first, last = month_bounds(period)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, 23, 59, 59, 999999, tzinfo=UTC)
+    latencies = await _posting_latencies(session, start, end)
+    order_to_invoice = await _order_to_invoice(session, start, end)
+    cycles = await _settlement_cycles(session, start, end)
+    return Summary(
+        period_start=start,
+        period_end=end,
+        workflows=await _workflows(session, start, end),
+        invoices_posted=len(latencies),
+        invoice_to_posting_seconds_avg=_mean(latencies),
+        subscriptions_invoiced=len(order_to_invoice),
+        order_to_invoice_seconds_avg=_mean(order_to_invoice),
+        settlements_posted=len(cycles),
+        settlement_cycle_seconds_avg=_mean(cycles),
+        queue=await _queue(session),
+    )
+
+
+async def _workflows(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[WorkflowFigures]:
+    """Runs started in the period, per workflow: how many, succeeded, straight through."""
     succeeded = WorkflowRunRow.status == RunStatus.SUCCEEDED
     rows = await session.execute(
         select(
@@ -89,7 +110,7 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
         .group_by(WorkflowRunRow.workflow)
         .order_by(WorkflowRunRow.workflow)
     )
-    workflows = [
+    return [
         WorkflowFigures(
             workflow=workflow,
             runs=runs,
@@ -100,6 +121,10 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
         )
         for workflow, runs, ok, stp in rows.all()
     ]
+
+
+async def _posting_latencies(session: AsyncSession, start: datetime, end: datetime) -> list[float]:
+    """Seconds from registration to ERP acknowledgement of the invoices posted in the period."""
     posted = list(
         await session.execute(
             select(InvoiceRow.created_at, InvoiceRow.posted_at).where(
@@ -109,9 +134,11 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
             )
         )
     )
-    latencies = [
-        (posted_at - created).total_seconds() for created, posted_at in posted if posted_at
-    ]
+    return [(posted_at - created).total_seconds() for created, posted_at in posted if posted_at]
+
+
+async def _order_to_invoice(session: AsyncSession, start: datetime, end: datetime) -> list[float]:
+    """Seconds from order to first invoice of the subscriptions first invoiced in the period."""
     first_invoices = (
         select(
             InvoiceRow.subscription_id,
@@ -126,9 +153,13 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
         .join(first_invoices, first_invoices.c.subscription_id == SubscriptionRow.id)
         .where(first_invoices.c.invoiced_at >= start, first_invoices.c.invoiced_at <= end)
     )
-    order_to_invoice = [
+    return [
         (_aware(invoiced_at) - created).total_seconds() for created, invoiced_at in ordered.all()
     ]
+
+
+async def _settlement_cycles(session: AsyncSession, start: datetime, end: datetime) -> list[float]:
+    """Cycle times of the statements journaled in the period."""
     journaled = await session.execute(
         select(SettlementRow.period_end, SettlementRow.posted_at).where(
             SettlementRow.status.in_((SettlementStatus.POSTED, SettlementStatus.PAID)),
@@ -136,36 +167,29 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
             SettlementRow.posted_at <= end,
         )
     )
-    cycles = [
+    return [
         cycle_seconds(period_end, posted_at)
         for period_end, posted_at in journaled.all()
         if posted_at is not None
     ]
+
+
+async def _queue(session: AsyncSession) -> list[QueueFigures]:
+    """The exception queue now: depth and oldest age per error class."""
     now = utcnow()
     queued = await session.execute(
         select(WorkflowRunRow.error_class, func.count(), func.min(WorkflowRunRow.created_at))
         .where(queue_condition(now))
         .group_by(WorkflowRunRow.error_class)
     )
-    return Summary(
-        period_start=start,
-        period_end=end,
-        workflows=workflows,
-        invoices_posted=len(latencies),
-        invoice_to_posting_seconds_avg=_mean(latencies),
-        subscriptions_invoiced=len(order_to_invoice),
-        order_to_invoice_seconds_avg=_mean(order_to_invoice),
-        settlements_posted=len(cycles),
-        settlement_cycle_seconds_avg=_mean(cycles),
-        queue=[
-            QueueFigures(
-                error_class=error_class or "unclassified",
-                depth=depth,
-                oldest_age_seconds=int((now - _aware(oldest)).total_seconds()),
-            )
-            for error_class, depth, oldest in queued.all()
-        ],
-    )
+    return [
+        QueueFigures(
+            error_class=error_class or "unclassified",
+            depth=depth,
+            oldest_age_seconds=int((now - _aware(oldest)).total_seconds()),
+        )
+        for error_class, depth, oldest in queued.all()
+    ]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -2,7 +2,9 @@
 
 Two companies (legal entities) in different currencies, each with the previous
 calendar month closed for posting, the tax groups their invoices may use, and the kind
-of ERP each books in: the US company in Business Central, the German one in NetSuite.
+of ERP each books in: the US company in Business Central, the German one in NetSuite;
+the products the gateway sells, each an item of every ERP company priced per month in
+the company's currency, so that the demo's catalog reconciles clean.
 """
 
 from __future__ import annotations
@@ -51,6 +53,22 @@ def netsuite_subsidiary_id(company: DemoCompany) -> str:
     """The company's subsidiary in the NetSuite sandbox, which numbers the demo companies
     from 1 in this order."""
     return str(DEMO_COMPANIES.index(company) + 1)
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    item_number: str
+    name: str
+    tier: str
+    monthly_prices: dict[str, int]  # minor units by currency
+
+
+DEMO_CATALOG = (
+    DemoProduct("LG-PRO", "Ledgergate Pro", "pro", {"USD": 4900, "EUR": 4500}),
+    DemoProduct("LG-ENT", "Ledgergate Enterprise", "enterprise", {"USD": 19900, "EUR": 18500}),
+)
+MONTH_UNIT = "MONTH"
+"""The unit of measure the ERP items are priced per."""
 
 
 def first_open_day(today: date | None = None) -> date:

@@ -31,6 +31,8 @@ class ReconciliationRunRow(Base):
     finished_at: Mapped[datetime | None]
     clean: Mapped[bool | None]
     difference_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Products and prices that drifted; `difference_count` counts documents only.
+    catalog_difference_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     totals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(String(500))
 
@@ -51,6 +53,10 @@ class ReconciliationDifferenceRow(Base):
     gateway_amount: Mapped[int | None] = mapped_column(BigInteger)
     billing_amount: Mapped[int | None] = mapped_column(BigInteger)
     erp_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # A catalog difference's values on each side (a name, a status, an interval).
+    gateway_value: Mapped[str | None] = mapped_column(String(255))
+    billing_value: Mapped[str | None] = mapped_column(String(255))
+    erp_value: Mapped[str | None] = mapped_column(String(255))
 
 
 class ReconciliationItemRow(Base):

@@ -72,6 +72,96 @@ CAUSES = {
 }
 
 
+class CatalogObject(StrEnum):
+    PRODUCT = "product"
+    PRICE = "price"
+
+
+class CatalogKind(StrEnum):
+    MISSING_IN_ERP = "missing_in_erp"
+    MISSING_IN_BILLING = "missing_in_billing"
+    UNIT_PRICE_MISMATCH = "unit_price_mismatch"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    INTERVAL_MISMATCH = "interval_mismatch"
+    STATUS_MISMATCH = "status_mismatch"
+    NAME_MISMATCH = "name_mismatch"
+
+
+class CatalogCause(StrEnum):
+    """Why a product or price probably drifted; each has a sentence in `CATALOG_CAUSES`."""
+
+    NO_ERP_ITEM = "no_erp_item"
+    ERP_ITEM_NOT_FOUND = "erp_item_not_found"
+    BILLING_PRODUCT_NOT_FOUND = "billing_product_not_found"
+    BILLING_PRICE_NOT_FOUND = "billing_price_not_found"
+    UNIT_PRICE = "unit_price_differs"
+    CURRENCY = "currency_differs"
+    INTERVAL = "interval_differs"
+    BLOCKED_IN_ERP = "blocked_in_erp"
+    INACTIVE_IN_BILLING = "inactive_in_billing"
+    INACTIVE_IN_GATEWAY = "inactive_in_gateway"
+    NAME = "name_differs"
+
+
+CATALOG_CAUSES = {
+    CatalogCause.NO_ERP_ITEM: "active product mapped to no ERP item",
+    CatalogCause.ERP_ITEM_NOT_FOUND: "the product's ERP item is not in the ERP",
+    CatalogCause.BILLING_PRODUCT_NOT_FOUND: "the product's billing product is not in billing",
+    CatalogCause.BILLING_PRICE_NOT_FOUND: "the price's billing price is not in billing",
+    CatalogCause.UNIT_PRICE: "unit price differs",
+    CatalogCause.CURRENCY: "currency differs",
+    CatalogCause.INTERVAL: "recurring interval differs",
+    CatalogCause.BLOCKED_IN_ERP: "active in the gateway, blocked in the ERP",
+    CatalogCause.INACTIVE_IN_BILLING: "active in the gateway, inactive in billing",
+    CatalogCause.INACTIVE_IN_GATEWAY: "inactive in the gateway, still active in the ERP or billing",
+    CatalogCause.NAME: "name differs",
+}
+CATALOG_KINDS = {
+    CatalogCause.NO_ERP_ITEM: CatalogKind.MISSING_IN_ERP,
+    CatalogCause.ERP_ITEM_NOT_FOUND: CatalogKind.MISSING_IN_ERP,
+    CatalogCause.BILLING_PRODUCT_NOT_FOUND: CatalogKind.MISSING_IN_BILLING,
+    CatalogCause.BILLING_PRICE_NOT_FOUND: CatalogKind.MISSING_IN_BILLING,
+    CatalogCause.UNIT_PRICE: CatalogKind.UNIT_PRICE_MISMATCH,
+    CatalogCause.CURRENCY: CatalogKind.CURRENCY_MISMATCH,
+    CatalogCause.INTERVAL: CatalogKind.INTERVAL_MISMATCH,
+    CatalogCause.BLOCKED_IN_ERP: CatalogKind.STATUS_MISMATCH,
+    CatalogCause.INACTIVE_IN_BILLING: CatalogKind.STATUS_MISMATCH,
+    CatalogCause.INACTIVE_IN_GATEWAY: CatalogKind.STATUS_MISMATCH,
+    CatalogCause.NAME: CatalogKind.NAME_MISMATCH,
+}
+
+
+class CatalogDifference(BaseModel):
+    """A product or price on which the gateway, its ERP item and its billing price disagree."""
+
+    object_type: CatalogObject = Field(description="`product` or `price`.")
+    kind: CatalogKind
+    cause: CatalogCause = Field(description="The probable cause, stable for automation.")
+    explanation: str = Field(examples=["unit price differs"])
+    gateway_id: str = Field(description="The product's or price's id.")
+    erp_item: str | None = Field(description="The ERP item number the product is mapped to.")
+    billing_id: str | None = Field(description="The billing product's or price's id.")
+    currency: str = Field(description="The legal entity's currency, or the price's.")
+    gateway_amount: int | None = Field(
+        default=None, description="Unit price in minor units, where the difference is one."
+    )
+    erp_amount: int | None = None
+    billing_amount: int | None = None
+    gateway_value: str | None = Field(
+        default=None,
+        description="What differs as the gateway holds it: a name, `active`/`inactive`, an "
+        "interval (`month`, `year`, `one_time`) or a currency.",
+    )
+    erp_value: str | None = None
+    billing_value: str | None = None
+
+
+class CatalogDrift(BaseModel):
+    object_type: CatalogObject
+    cause: CatalogCause
+    count: int
+
+
 class Difference(BaseModel):
     kind: str = Field(
         examples=["missing_in_erp"],
@@ -101,7 +191,9 @@ class CurrencyTotals(BaseModel):
     document_type: str = Field(
         examples=["invoice"],
         description="`invoice`, `credit_memo`, `payment`, `settlement` or `adjustment`: each "
-        "is totalled on its own.",
+        "is totalled on its own. In `catalog_totals`, `product` and `price`: the legal "
+        "entity's catalog and what the ERP and billing hold of it (prices also total their "
+        "unit amounts).",
     )
     currency: str
     gateway_count: int
@@ -128,7 +220,23 @@ class Reconciliation(BaseModel):
     differences: list[Difference] = Field(
         description="The differences, in document key order (the first `limit` of them)."
     )
-    clean: bool = Field(description="True when all sides agree document by document.")
+    clean: bool = Field(
+        description="True when all sides agree document by document, and on the catalog."
+    )
+    catalog_difference_count: int = 0
+    catalog_differences: list[CatalogDifference] = Field(
+        default_factory=list,
+        description="The legal entity's products and prices that drifted between the gateway, "
+        "the ERP and billing (the first `limit` of them).",
+    )
+    catalog_totals: list[CurrencyTotals] = Field(
+        default_factory=list,
+        description="The catalog's counts on each side: products (and the ERP items and billing "
+        "products found for them), prices (and the billing prices found).",
+    )
+    catalog_drift: list[CatalogDrift] = Field(
+        default_factory=list, description="How many products and prices drifted, by cause."
+    )
 
 
 class ReconciliationRun(BaseModel):
@@ -143,3 +251,4 @@ class ReconciliationRun(BaseModel):
     finished_at: datetime | None
     clean: bool | None
     difference_count: int
+    catalog_difference_count: int = 0

@@ -2,32 +2,32 @@
 
 A run is recorded first (`running`); each side is staged with no transaction open
 while a backend is awaited; the comparison streams the staged documents key by key,
-writing each difference as it is found; the run ends `completed` with its control
-totals (or `failed` with the error), and its staged documents are deleted.
+writing each difference as it is found; then the legal entity's catalog is compared
+(`catalog`); the run ends `completed` with its control totals (or `failed` with the
+error), and its staged documents are deleted. `reports` reads a kept run back.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.errors import NotFound
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.reconciliation import ReconciliationDifferenceRow, ReconciliationRunRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.reconciliation import staging
+from process_apis.reconciliation.catalog import CatalogReport, catalog_drift, entity_catalog
 from process_apis.reconciliation.compare import Totals, differences
 from process_apis.reconciliation.periods import month_bounds
+from process_apis.reconciliation.reports import report
 from process_apis.reconciliation.schemas import (
-    CAUSES,
-    Cause,
+    CatalogDifference,
     CurrencyTotals,
     Difference,
-    DifferenceKind,
     Reconciliation,
     ReconciliationRun,
 )
@@ -48,6 +48,39 @@ async def reconcile(
     """Reconcile the month now; the report is kept whatever the outcome."""
     start, end = month_bounds(period)
     sessionmaker = context.sessionmaker
+    scope = await _start(sessionmaker, legal_entity_id, period, trigger, start=start, end=end)
+    try:
+        await _stage(context, scope)
+        totals, count = await _compare(sessionmaker, scope.run_id)
+        catalog = await _catalog(context, scope, after=count)
+    except Exception as error:
+        await _finish(sessionmaker, scope.run_id, status=FAILED, error=str(error)[:500])
+        raise
+    finally:
+        await staging.discard(sessionmaker, scope.run_id)
+    await _finish(
+        sessionmaker,
+        scope.run_id,
+        status=COMPLETED,
+        totals=totals + catalog.totals,
+        count=count,
+        catalog_count=len(catalog.differences),
+    )
+    return await report(
+        sessionmaker, scope.run_id, limit=context.settings.reconciliation.report_differences
+    )
+
+
+async def _start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    legal_entity_id: str,
+    period: str,
+    trigger: str,
+    *,
+    start: date,
+    end: date,
+) -> Scope:
+    """Record the run (`running`) and the scope each backend knows it by."""
     async with sessionmaker() as session:
         entity = await get_legal_entity(session, legal_entity_id)
         run = ReconciliationRunRow(
@@ -62,7 +95,7 @@ async def reconcile(
         )
         session.add(run)
         await session.commit()
-    scope = Scope(
+    return Scope(
         run_id=run.id,
         legal_entity_id=legal_entity_id,
         company_id=entity.erp_company_id,
@@ -70,31 +103,46 @@ async def reconcile(
         start=start,
         end=end,
     )
+
+
+async def _stage(context: ProcessContext, scope: Scope) -> None:
+    """Stage every side's documents of the period, and key billing's by the gateway's."""
+    sessionmaker = context.sessionmaker
     ledger = context.settings.ledger
-    try:
-        await staging.stage_gateway(sessionmaker, scope)
-        await staging.stage(sessionmaker, gateway_adjustments(sessionmaker, scope))
-        await staging.stage(
-            sessionmaker,
-            erp_documents(
-                context.erp,
-                scope,
-                payment_journal=ledger.payment_journal,
-                payable_account=ledger.commission_payable_account,
-            ),
-        )
-        await staging.stage(sessionmaker, billing_documents(context.billing, scope))
-        await staging.link_billing(sessionmaker, scope)
-        totals, count = await _compare(sessionmaker, run.id)
-    except Exception as error:
-        await _finish(sessionmaker, run.id, status=FAILED, error=str(error)[:500])
-        raise
-    finally:
-        await staging.discard(sessionmaker, run.id)
-    await _finish(sessionmaker, run.id, status=COMPLETED, totals=totals, count=count)
-    return await report(
-        sessionmaker, run.id, limit=context.settings.reconciliation.report_differences
+    await staging.stage_gateway(sessionmaker, scope)
+    await staging.stage(sessionmaker, gateway_adjustments(sessionmaker, scope))
+    await staging.stage(
+        sessionmaker,
+        erp_documents(
+            context.erp,
+            scope,
+            payment_journal=ledger.payment_journal,
+            payable_account=ledger.commission_payable_account,
+        ),
     )
+    await staging.stage(sessionmaker, billing_documents(context.billing, scope))
+    await staging.link_billing(sessionmaker, scope)
+
+
+async def _catalog(context: ProcessContext, scope: Scope, *, after: int) -> CatalogReport:
+    """Compare the legal entity's catalog; its differences are written after the
+    documents' (`after` of them)."""
+    async with context.sessionmaker() as session:
+        catalog = await entity_catalog(session, scope.functional_currency)
+    found = await catalog_drift(
+        context.erp,
+        context.billing,
+        catalog,
+        company_id=scope.company_id,
+        currency=scope.functional_currency,
+    )
+    rows = [
+        {"run_id": scope.run_id, "sequence": after + number, **_stored_catalog(difference)}
+        for number, difference in enumerate(found.differences, start=1)
+    ]
+    if rows:
+        await _write_differences(context.sessionmaker, rows)
+    return found
 
 
 async def _compare(
@@ -122,6 +170,15 @@ def _stored(difference: Difference) -> Row:
     return difference.model_dump(exclude={"explanation"})
 
 
+def _stored_catalog(difference: CatalogDifference) -> Row:
+    return {
+        "document_type": difference.object_type.value,
+        "key": difference.gateway_id,
+        "erp_number": difference.erp_item,
+        **difference.model_dump(exclude={"explanation", "object_type", "erp_item"}),
+    }
+
+
 async def _write_differences(
     sessionmaker: async_sessionmaker[AsyncSession], batch: list[Row]
 ) -> None:
@@ -136,6 +193,7 @@ async def _finish(
     status: str,
     totals: list[CurrencyTotals] | None = None,
     count: int = 0,
+    catalog_count: int = 0,
     error: str | None = None,
 ) -> None:
     async with sessionmaker.begin() as session:
@@ -146,57 +204,8 @@ async def _finish(
         if totals is not None:
             run.totals = [line.model_dump() for line in totals]
             run.difference_count = count
-            run.clean = count == 0
-
-
-async def report(
-    sessionmaker: async_sessionmaker[AsyncSession], run_id: str, *, limit: int
-) -> Reconciliation:
-    """A kept run's report with its first `limit` differences."""
-    async with sessionmaker() as session:
-        run = await session.get(ReconciliationRunRow, run_id)
-        if run is None:
-            raise NotFound(f"no reconciliation run {run_id}")
-        rows = await session.scalars(
-            select(ReconciliationDifferenceRow)
-            .where(ReconciliationDifferenceRow.run_id == run_id)
-            .order_by(ReconciliationDifferenceRow.sequence)
-            .limit(limit)
-        )
-        found = [_difference(row) for row in rows]
-    start, end = month_bounds(run.period)
-    return Reconciliation(
-        id=run.id,
-        legal_entity_id=run.legal_entity_id,
-        period=run.period,
-        period_start=start,
-        period_end=end,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        trigger=run.trigger,
-        totals=[CurrencyTotals.model_validate(line) for line in run.totals],
-        difference_count=run.difference_count,
-        differences=found,
-        clean=bool(run.clean),
-    )
-
-
-def _difference(row: ReconciliationDifferenceRow) -> Difference:
-    cause = Cause(row.cause)
-    return Difference(
-        kind=DifferenceKind(row.kind),
-        document_type=row.document_type,
-        cause=cause,
-        explanation=CAUSES[cause],
-        key=row.key,
-        gateway_id=row.gateway_id,
-        billing_id=row.billing_id,
-        erp_number=row.erp_number,
-        currency=row.currency,
-        gateway_amount=row.gateway_amount,
-        billing_amount=row.billing_amount,
-        erp_amount=row.erp_amount,
-    )
+            run.catalog_difference_count = catalog_count
+            run.clean = count == 0 and catalog_count == 0
 
 
 async def list_runs(

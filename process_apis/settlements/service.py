@@ -115,6 +115,17 @@ async def draw_up(
     )
     await _flush_first(session)
     settleable = and_(_settleable(period_start, period_end), Line.legal_entity_id.in_(unsettled))
+    drawn = await _draw_statements(session, settleable, period_start, period_end)
+    if drawn:
+        await _total_statements(session, drawn, period_start)
+    await session.flush()
+    return await period_settlements(session, period_start), len(drawn)
+
+
+async def _draw_statements(
+    session: AsyncSession, settleable: ColumnElement[bool], period_start: date, period_end: date
+) -> dict[str, SettlementRow]:
+    """A draft statement per partner, legal entity and currency, given its settleable lines."""
     groups = (
         await session.execute(
             select(Line.partner_id, Line.legal_entity_id, Line.currency)
@@ -149,31 +160,36 @@ async def draw_up(
             .values(settlement_id=settlement.id)
         )
         drawn[settlement.id] = settlement
-    if drawn:
-        late = case((Line.paid_on < period_start, Line.commission_amount), else_=0)
-        totals = (
-            await session.execute(
-                select(
-                    Line.settlement_id,
-                    func.count(),
-                    func.sum(Line.commission_amount),
-                    func.sum(late),
-                )
-                .where(Line.settlement_id.in_(drawn))
-                .group_by(Line.settlement_id)
+    return drawn
+
+
+async def _total_statements(
+    session: AsyncSession, drawn: dict[str, SettlementRow], period_start: date
+) -> None:
+    """Count and total each drawn statement's lines (late ones as its adjustment); drop a
+    statement left without lines, in place."""
+    late = case((Line.paid_on < period_start, Line.commission_amount), else_=0)
+    totals = (
+        await session.execute(
+            select(
+                Line.settlement_id,
+                func.count(),
+                func.sum(Line.commission_amount),
+                func.sum(late),
             )
-        ).all()
-        for settlement_id, count, total, adjustment in totals:
-            if settlement_id is not None:
-                drawn[settlement_id].line_count = count
-                drawn[settlement_id].total_commission = int(total or 0)
-                drawn[settlement_id].adjustment_total = int(adjustment or 0)
-        for settlement in list(drawn.values()):
-            if not settlement.line_count:  # a concurrent run took its lines: never committed
-                await session.delete(settlement)
-                del drawn[settlement.id]
-    await session.flush()
-    return await period_settlements(session, period_start), len(drawn)
+            .where(Line.settlement_id.in_(drawn))
+            .group_by(Line.settlement_id)
+        )
+    ).all()
+    for settlement_id, count, total, adjustment in totals:
+        if settlement_id is not None:
+            drawn[settlement_id].line_count = count
+            drawn[settlement_id].total_commission = int(total or 0)
+            drawn[settlement_id].adjustment_total = int(adjustment or 0)
+    for settlement in list(drawn.values()):
+        if not settlement.line_count:  # a concurrent run took its lines: never committed
+            await session.delete(settlement)
+            del drawn[settlement.id]
 
 
 async def _flush_first(session: AsyncSession) -> None:

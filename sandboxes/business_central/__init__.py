@@ -1,13 +1,13 @@
 """A Dynamics 365 Business Central (API v1.0) sandbox: BC's wire format, in memory.
 
 Serves `/v2.0/{environment}/api/v1.0/...` for companies, currencies, customers, tax
-groups, sales invoices and sales credit memos with their lines and their
-`Microsoft.NAV.post` actions, general journals with their lines and post action,
-general ledger entries, and customer payment journals with their payments, seeded
-from the demo estate. It keeps BC's rules that matter to the gateway: `@odata.etag`
-and `If-Match` on updates, lines that compute their own tax from the line's tax
-group, posting that assigns a posted number and refuses closed periods, and one
-document per external document number.
+groups, items (the demo catalog, read only), sales invoices and sales credit memos
+with their lines and their `Microsoft.NAV.post` actions, general journals with their
+lines and post action, general ledger entries, and customer payment journals with
+their payments, seeded from the demo estate. It keeps BC's rules that matter to the
+gateway: `@odata.etag` and `If-Match` on updates, lines that compute their own tax
+from the line's tax group, posting that assigns a posted number and refuses closed
+periods, and one document per external document number.
 
 Money moves the way the gateway relies on:
 
@@ -70,7 +70,7 @@ gateway that looks before it writes sends none, and the reliability harness chec
 that it relied on this rule for none of its documents.
 
 Modules: `odata` (the wire format), `master_data`, `documents`, `ledger`, `books` (the
-state), `api` (the handlers' shared rules), one per resource (`customers`,
+state), `api` (the handlers' shared rules), one per resource (`customers`, `items`,
 `sales_invoices`, `credit_memos`, `journals`, `payments`), and `app`.
 """
 

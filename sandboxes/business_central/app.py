@@ -15,6 +15,7 @@ from sandboxes.business_central.api import CompaniesApi
 from sandboxes.business_central.books import BusinessCentralState
 from sandboxes.business_central.credit_memos import CreditMemosApi
 from sandboxes.business_central.customers import CustomersApi
+from sandboxes.business_central.items import ItemsApi
 from sandboxes.business_central.journals import JournalsApi
 from sandboxes.business_central.odata import API_ROOT, REPEATED_CREATES_PATH, BcFault, ODataResponse
 from sandboxes.business_central.payments import PaymentsApi
@@ -22,7 +23,15 @@ from sandboxes.business_central.sales_invoices import SalesInvoicesApi
 from sandboxes.faults import install_faults
 
 
-class _Api(CompaniesApi, CustomersApi, SalesInvoicesApi, CreditMemosApi, JournalsApi, PaymentsApi):
+class _Api(
+    CompaniesApi,
+    CustomersApi,
+    ItemsApi,
+    SalesInvoicesApi,
+    CreditMemosApi,
+    JournalsApi,
+    PaymentsApi,
+):
     """The request handlers, bound to one `BusinessCentralState`."""
 
 
@@ -71,6 +80,8 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         (f"{company}/customers", api.create_customer, "POST"),
         (f"{company}/customers({{customer_id}})", api.get_customer, "GET"),
         (f"{company}/customers({{customer_id}})", api.update_customer, "PATCH"),
+        (f"{company}/items", api.list_items, "GET"),
+        (f"{company}/items({{item_id}})", api.get_item, "GET"),
         (f"{company}/salesInvoices", api.list_sales_invoices, "GET"),
         (f"{company}/salesInvoices", api.create_sales_invoice, "POST"),
         (invoice, api.get_sales_invoice, "GET"),

@@ -13,7 +13,7 @@ from typing import Any
 from core.currencies import minor_unit_exponent
 from sandboxes.business_central.documents import SalesCreditMemo, SalesInvoice, SalesInvoiceLine
 from sandboxes.business_central.ledger import GeneralLedgerEntry, Journal, JournalLine
-from sandboxes.business_central.master_data import Customer, TaxGroup
+from sandboxes.business_central.master_data import Customer, Item, TaxGroup, demo_items
 from sandboxes.business_central.odata import (
     CURRENCIES,
     EMPTY_GUID,
@@ -37,6 +37,7 @@ class CompanyBook:
 
     company: DemoCompany
     tax_groups: dict[str, TaxGroup]
+    items: dict[str, Item] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     invoices: dict[str, SalesInvoice] = field(default_factory=dict)
     credit_memos: dict[str, SalesCreditMemo] = field(default_factory=dict)
@@ -114,7 +115,9 @@ class BusinessCentralState:
                 )
                 for code in company.tax_codes
             }
-            self.books[company.id] = CompanyBook(company=company, tax_groups=taxes)
+            self.books[company.id] = CompanyBook(
+                company=company, tax_groups=taxes, items=demo_items(company)
+            )
 
     def first_open_day(self) -> date:
         return first_open_day(self.today)

@@ -2,12 +2,12 @@
 
 The slice a gateway needs to book through NetSuite: subsidiaries (one per demo
 company, internal ids `1` and `2`), currencies, sales tax items, G/L accounts, one
-service item (`SERVICE_ITEM_ID`) for invoice lines, customers, invoices, credit memos
-(posted when saved, applied to the invoice they are created from, reducing its amount
-due), customer payments (transformed from the invoice they pay, `POST
-/invoice/{id}/!transform/customerPayment`, posted when saved) and journal entries
-(balanced; posted once `approved`, as with journal approval on). It keeps NetSuite's
-ways that matter to an adapter:
+service item (`SERVICE_ITEM_ID`) for invoice lines, the demo catalog's service items
+(read only, `catalog`), customers, invoices, credit memos (posted when saved, applied to
+the invoice they are created from, reducing its amount due), customer payments
+(transformed from the invoice they pay, `POST /invoice/{id}/!transform/customerPayment`,
+posted when saved) and journal entries (balanced; posted once `approved`, as with
+journal approval on). It keeps NetSuite's ways that matter to an adapter:
 
 - records are addressed by internal id or by external id (`/customer/eid:C0001`);
   `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
@@ -31,7 +31,7 @@ business rules, `NONEXISTENT_ID` (404) for an unknown record.
 
 Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
 reference records), one per record type (`customers`, `invoices`, `credit_memos`,
-`payments`, `journals`), and `app`.
+`payments`, `journals`, `items`), and `app`.
 """
 
 from sandboxes.netsuite.app import create_app

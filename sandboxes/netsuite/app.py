@@ -13,13 +13,14 @@ from starlette.routing import Mount, Route
 from sandboxes.netsuite.api import ReferenceApi
 from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
+from sandboxes.netsuite.items import ITEM_RECORD_TYPES, ItemsApi
 from sandboxes.netsuite.journals import JournalsApi
 from sandboxes.netsuite.payments import PaymentsApi
 from sandboxes.netsuite.records import NetSuiteState
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
-class _Api(ReferenceApi, CustomersApi, CreditMemosApi, PaymentsApi, JournalsApi):
+class _Api(ReferenceApi, CustomersApi, CreditMemosApi, PaymentsApi, JournalsApi, ItemsApi):
     """The request handlers, bound to one `NetSuiteState`."""
 
 
@@ -81,6 +82,8 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/journalEntry", api.create_journal_entry, "POST"),
         ("/journalEntry/{record_id}", api.get_journal_entry, "GET"),
         ("/journalEntry/{record_id}", api.update_journal_entry, "PATCH"),
+        *[(f"/{kind}", api.list_items, "GET") for kind in ITEM_RECORD_TYPES],
+        *[(f"/{kind}/{{record_id}}", api.get_item, "GET") for kind in ITEM_RECORD_TYPES],
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

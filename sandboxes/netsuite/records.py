@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sandboxes.business_central import TAX_PERCENT
 from sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
+from sandboxes.netsuite.catalog import ItemRecord, demo_items
 from sandboxes.netsuite.wire import FIRST_RECORD_ID, FIRST_TRAN_NUMBER, utc_now
 
 
@@ -185,6 +186,7 @@ class NetSuiteState:
         for number_text, name, kind in DEMO_ACCOUNTS:
             account = AccountRecord(self.new_id(), number_text, name, kind)
             self.accounts[account.id] = account
+        self.items: dict[str, ItemRecord] = demo_items(self.subsidiaries)
 
     def new_id(self) -> str:
         self._next_id += 1

@@ -8,7 +8,7 @@ State lives in memory (`StripeState`).
 
 Covered: customers (create, retrieve, update, list by `email`), invoice items (create),
 invoices (create from the customer's pending items, finalize, pay, retrieve, list,
-upcoming), products (create, retrieve), prices (create, retrieve, list), subscriptions
+upcoming), products (create, retrieve, list), prices (create, retrieve, list), subscriptions
 (create, retrieve, update items with prorations, cancel) and credit notes (create,
 preview, retrieve, list). Each operation accepts the documented parameters it
 implements and refuses any other as `parameter_unknown`, like Stripe does for a

@@ -40,6 +40,7 @@ from sandboxes.stripe.products import (
     create_price,
     create_product,
     list_prices,
+    list_products,
     retrieve_price,
     retrieve_product,
 )
@@ -234,6 +235,7 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/invoices/{invoice}/pay", _endpoint(pay_invoice), methods=["POST"]),
         Route("/v1/invoices/{invoice}/void", _endpoint(void_invoice), methods=["POST"]),
         Route("/v1/products", _endpoint(create_product), methods=["POST"]),
+        Route("/v1/products", _endpoint(list_products), methods=["GET"]),
         Route("/v1/products/{id}", _endpoint(retrieve_product), methods=["GET"]),
         Route("/v1/prices", _endpoint(create_price), methods=["POST"]),
         Route("/v1/prices", _endpoint(list_prices), methods=["GET"]),

@@ -36,6 +36,17 @@ def create_product(state: StripeState, call: Call) -> JsonObject:
     return product
 
 
+def list_products(state: StripeState, call: Call) -> JsonObject:
+    call.check_known(frozenset({"active", "limit", "starting_after"}))
+    active = call.boolean("active")
+    products = [
+        product
+        for product in reversed(state.products.values())
+        if active in (None, product["active"])
+    ]
+    return list_page(products, call, url="/v1/products", kind="product")
+
+
 def retrieve_product(state: StripeState, call: Call) -> JsonObject:
     call.check_known(frozenset())
     return state.product(call.path["id"], param="id")

@@ -140,6 +140,18 @@ class DocumentStreamPort(Protocol):
         ...
 
 
+class CatalogStreamPort(Protocol):
+    """Every product and price, page by page, for catalog drift: bounded memory."""
+
+    def stream_products(self) -> AsyncIterator[BillingProduct]:
+        """Every product, active or not."""
+        ...
+
+    def stream_prices(self) -> AsyncIterator[BillingPrice]:
+        """Every price, active or not."""
+        ...
+
+
 class BillingPort(
     CustomerPort,
     InvoicePort,
@@ -147,6 +159,7 @@ class BillingPort(
     SubscriptionPort,
     CreditNotePort,
     DocumentStreamPort,
+    CatalogStreamPort,
     Protocol,
 ):
     """Vendor-neutral billing operations: the whole interface an adapter implements."""

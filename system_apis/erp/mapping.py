@@ -23,6 +23,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcCustomerUpdate,
     BcGeneralLedgerEntry,
     BcInvoiceStatus,
+    BcItem,
     BcJournal,
     BcJournalCreate,
     BcJournalLine,
@@ -47,6 +48,7 @@ from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -100,6 +102,19 @@ def customer_from_bc(customer: BcCustomer) -> ErpCustomer:
         number=customer.number,
         display_name=customer.display_name,
         currency=customer.currency_code or None,
+    )
+
+
+def item_from_bc(item: BcItem, currency: str) -> ErpItem:
+    """An item, its unit price in the company's `currency` (BC's local currency)."""
+    unit = item.base_unit_of_measure.code if item.base_unit_of_measure else None
+    return ErpItem(
+        id=item.id,
+        number=item.number,
+        display_name=item.display_name or "",
+        unit_price=None if item.unit_price is None else from_decimal(item.unit_price, currency),
+        blocked=bool(item.blocked),
+        base_unit_of_measure=unit or None,
     )
 
 

@@ -23,6 +23,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -233,6 +234,16 @@ class ErpPayments(Protocol):
 
 
 @runtime_checkable
+class ErpCatalog(Protocol):
+    """The items a company sells, read page by page: catalog drift's input."""
+
+    def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        """Every item of the company, in no promised order, its unit price read in the
+        company's own `currency`; no more than a page is held in memory."""
+        ...
+
+
+@runtime_checkable
 class ErpPort(
     ErpLedgerSetup,
     ErpInvoicing,
@@ -242,6 +253,7 @@ class ErpPort(
     ErpCreditMemos,
     ErpJournals,
     ErpPayments,
+    ErpCatalog,
     Protocol,
 ):
     """Everything the process tier may ask of an ERP."""

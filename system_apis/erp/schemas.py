@@ -197,3 +197,18 @@ class ErpCustomerPayment(ErpModel):
     amount: int
     applies_to_invoice_id: str | None
     applies_to_invoice_number: str | None
+
+
+class ErpItem(ErpModel):
+    """An item documents are sold on, as the ERP's catalog holds it."""
+
+    id: str
+    number: str = Field(description="The item's number (BC) or name (NetSuite `itemId`).")
+    display_name: str
+    unit_price: int | None = Field(
+        description="Minor units of the company's currency; `None` when the ERP has no price."
+    )
+    blocked: bool = Field(description="Blocked (BC) or inactive (NetSuite): not to be sold.")
+    base_unit_of_measure: str | None = Field(
+        description="The unit `unit_price` is per (`MONTH`, `YEAR`, ...), as the ERP codes it."
+    )

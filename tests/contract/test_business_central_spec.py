@@ -43,6 +43,7 @@ CUSTOMER = ErpCustomerUpsert(
 )
 EXPECTED_OPERATIONS = {
     "getCompany",
+    "listItems",
     "listTaxGroups",
     "listCustomers",
     "postCustomer",
@@ -86,6 +87,7 @@ async def happy_path(bc: BcHarness) -> None:
     adapter = bc.adapter
     await adapter.get_company(US.id)
     await adapter.list_tax_codes(DE.id)
+    assert len([item async for item in adapter.stream_items(US.id, currency="USD")]) == 2
     await adapter.upsert_customer(US.id, CUSTOMER)
     await adapter.upsert_customer(US.id, CUSTOMER.model_copy(update={"display_name": "Acme Two"}))
     assert await adapter.find_sales_invoice(US.id, "inv_c1") is None

@@ -160,6 +160,8 @@ async def run_breadth_scenario(
     prices = await adapter.list_prices(product_id=product.id, limit=2)
     await adapter.list_prices(product_id=product.id, cursor=prices.next_cursor)
     await http.get(f"/v1/products/{product.id}")
+    assert [p.id async for p in adapter.stream_products()] == [product.id]
+    assert len([p async for p in adapter.stream_prices()]) == 3
 
     subscription = await adapter.create_subscription(
         BillingSubscriptionCreate(
@@ -271,6 +273,7 @@ async def test_every_request_and_response_matches_the_spec(
         ("POST", "/v1/invoices/{invoice}/pay"),
         ("GET", "/v1/invoices/upcoming"),
         ("POST", "/v1/products"),
+        ("GET", "/v1/products"),
         ("GET", "/v1/products/{id}"),
         ("POST", "/v1/prices"),
         ("GET", "/v1/prices"),

@@ -24,6 +24,8 @@ from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from core.models.invoice import InvoiceRow
+from core.models.price import PriceRow
+from core.models.product import ProductRow
 from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
@@ -223,6 +225,45 @@ def test_reconcile_exits_zero_when_both_sides_agree(
     assert result.exit_code == 0, result.output
     assert "clean: all sides agree" in result.output
     assert "┃ type ┃ currency ┃" in result.output  # a line per document type and currency
+
+
+def test_reconcile_prints_the_catalog_drift_and_exits_one(
+    shared_backends: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+    async def seed() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{shared_backends}")
+        sessionmaker = create_sessionmaker(engine)
+        await seed_demo_estate(sessionmaker)
+        async with sessionmaker.begin() as session:  # sold in USD, but no ERP item named
+            session.add(
+                ProductRow(id="prod_unmapped", name="Add-on", tier="pro", tax_code="STANDARD")
+            )
+            await session.flush()
+            session.add(
+                PriceRow(
+                    id="price_unmapped",
+                    product_id="prod_unmapped",
+                    currency="USD",
+                    unit_amount=900,
+                    interval="month",
+                )
+            )
+        await engine.dispose()
+
+    asyncio.run(seed())
+    with sandbox_process("erp") as erp, sandbox_process("billing") as billing:
+        monkeypatch.setenv("LEDGERGATE_ERP__URL", erp.api_root)
+        monkeypatch.setenv("LEDGERGATE_BILLING__URL", billing.api_root)
+        get_settings.cache_clear()
+        result = runner.invoke(
+            app, ["reconcile", "--period", "2026-11", "--legal-entity", demo_id("legal_entity", 1)]
+        )
+    assert result.exit_code == 1, result.output
+    assert "catalog drift (1): product no_erp_item: 1" in result.output
+    assert "prod_unmapped" in result.output
+    assert "active product mapped to no ERP item" in result.output
 
 
 def test_an_operator_accepts_the_erp_totals_from_the_cli_and_is_audited(sqlite_env: Path) -> None:

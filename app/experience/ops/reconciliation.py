@@ -1,5 +1,6 @@
-"""`/ops/v1/reconciliation`: billing, the gateway and the ERP compared for a month, and
-the reports of past runs (on demand, from the CLI and from the worker's schedule)."""
+"""`/ops/v1/reconciliation`: billing, the gateway and the ERP compared for a month (and
+the catalog's drift), and the reports of past runs (on demand, from the CLI and from
+the worker's schedule)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from core.auth import requires
 from core.ids import id_pattern
 from core.problems import problem_responses
 from process_apis.deps import ContextDep, SessionDep
-from process_apis.reconciliation import service
+from process_apis.reconciliation import reports, service
 from process_apis.reconciliation.schemas import (
     PERIOD_PATTERN,
     Period,
@@ -38,7 +39,9 @@ async def get_reconciliation(
     period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2026-11"])],
     legal_entity: LegalEntityID,
 ) -> Reconciliation:
-    """Runs now and keeps the report: control totals, each difference with its cause."""
+    """Runs now and keeps the report: control totals, each difference with its cause, and
+    the legal entity's products and prices that drifted from their ERP items and billing
+    prices."""
     return await service.reconcile(context, legal_entity_id=legal_entity, period=period)
 
 
@@ -76,4 +79,4 @@ async def get_reconciliation_run(
     limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
 ) -> Reconciliation:
     """A kept report with its first `limit` differences."""
-    return await service.report(context.sessionmaker, run_id, limit=limit)
+    return await reports.report(context.sessionmaker, run_id, limit=limit)

@@ -81,6 +81,7 @@ from system_apis.http import ResilientClient, VendorError, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 D = TypeVar("D", StripeInvoice, StripeCreditNote)
+C = TypeVar("C", StripeProduct, StripePrice)
 # Stripe serves at most 100 objects a page.
 STREAM_PAGE = 100
 
@@ -313,6 +314,27 @@ class StripeAdapter:
             "/v1/credit_notes", StripeCreditNote, operation, created_from, created_to
         ):
             yield credit_note_from_stripe(note)
+
+    async def stream_products(self) -> AsyncIterator[BillingProduct]:
+        async for product in self._every("/v1/products", StripeProduct, "stream_products"):
+            yield product_from_stripe(product)
+
+    async def stream_prices(self) -> AsyncIterator[BillingPrice]:
+        async for price in self._every("/v1/prices", StripePrice, "stream_prices"):
+            yield price_from_stripe(price)
+
+    async def _every(self, path: str, model: type[C], operation: str) -> AsyncIterator[C]:
+        """Every object of a list, active or not, a page at a time."""
+        cursor: str | None = None
+        while True:
+            params = encode_form({"limit": STREAM_PAGE, "starting_after": cursor})
+            response = await self._request("GET", path, operation=operation, params=params)
+            page: StripeList[C] = self._parse(response, StripeList[model], operation)  # type: ignore[valid-type]
+            for item in page.data:
+                yield item
+            if not page.has_more or not page.data:
+                return
+            cursor = page.data[-1].id
 
     async def _newest_first(
         self,

@@ -34,6 +34,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcErrorBody,
     BcGeneralLedgerEntry,
     BcGeneralLedgerEntryList,
+    BcItemList,
     BcJournal,
     BcJournalLine,
     BcJournalLineList,
@@ -57,6 +58,7 @@ from system_apis.erp.mapping import (
     customer_payment_to_bc,
     customer_to_bc,
     dated_between,
+    item_from_bc,
     journal_changes,
     journal_entry_from_bc,
     journal_from_bc,
@@ -85,6 +87,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPaymentCreate,
     ErpCustomerUpsert,
     ErpInvoiceLine,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -392,6 +395,11 @@ class BusinessCentralAdapter:
             filter=f"{odata_eq('accountNumber', account_number)} and {period}",
         ):
             yield self._mapped(operation, ledger_entry_from_bc, entry, currency)
+
+    async def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        operation = "stream_items"
+        async for item in self._pages(f"/companies({company_id})/items", BcItemList, operation):
+            yield self._mapped(operation, item_from_bc, item, currency)
 
     async def list_currencies(self, company_id: str) -> tuple[ErpCurrency, ...]:
         operation = "list_currencies"

@@ -96,6 +96,22 @@ class BcCustomer(BcModel):
 BcCustomerList = BcPage[BcCustomer]
 
 
+class BcUnitOfMeasure(BcModel):
+    code: str | None = None
+
+
+class BcItem(BcModel):
+    id: str
+    number: str
+    display_name: str | None = None
+    blocked: bool | None = None
+    unit_price: Decimal | None = None
+    base_unit_of_measure: BcUnitOfMeasure | None = None
+
+
+BcItemList = BcPage[BcItem]
+
+
 class BcCustomerCreate(BcRequest):
     number: str
     display_name: str

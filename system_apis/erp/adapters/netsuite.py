@@ -3,9 +3,9 @@
 A whole `ErpPort`: customers, sales invoices, credit memos and the ledger setup
 documents are checked against (subsidiary, tax items, currencies) here; customer
 payments, journal entries and reading the period's documents back in
-`netsuite_ledger`. A credit memo is created from the invoice it corrects
-(`createdFrom`), which applies it; NetSuite posts it on save, keyed by its
-`externalId` like an invoice.
+`netsuite_ledger`; its items in `netsuite_catalog`. A credit memo is created from the
+invoice it corrects (`createdFrom`), which applies it; NetSuite posts it on save, keyed
+by its `externalId` like an invoice.
 
 `company_id` is a subsidiary's internal id. Every line goes on one service item
 (`line_item_id`), and tax codes and currencies are looked up by their NetSuite names
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
 from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
 from system_apis.erp.adapters.netsuite_streams import NetSuiteStreams
 from system_apis.erp.adapters.netsuite_wire import (
@@ -62,7 +63,7 @@ from system_apis.errors import BackendBusinessError
 __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 
 
-class NetSuiteAdapter(NetSuiteStreams):
+class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
     """NetSuite as a whole `ErpPort`; wire mapping only."""
 
     async def get_company(self, company_id: str) -> ErpCompany:

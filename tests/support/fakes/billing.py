@@ -258,6 +258,18 @@ class FakeBilling:
         found = [p for p in self.prices.values() if product_id in (None, p.product_id)]
         return BillingPricePage(prices=tuple(found[:limit]), next_cursor=None)
 
+    # CatalogStreamPort
+
+    async def stream_products(self) -> AsyncIterator[BillingProduct]:
+        self.recorder.enter("stream_products")
+        for product in list(self.products.values()):
+            yield product
+
+    async def stream_prices(self) -> AsyncIterator[BillingPrice]:
+        self.recorder.enter("stream_prices")
+        for price in list(self.prices.values()):
+            yield price
+
     # SubscriptionPort
 
     def _item(self, operation: str, price_id: str, quantity: int) -> BillingSubscriptionItem:

@@ -23,6 +23,7 @@ from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpItem,
     ErpJournal,
     ErpJournalCreate,
     ErpJournalEntry,
@@ -52,6 +53,7 @@ class FakeCompany:
     currency: str
     tax_rates: dict[str, int]
     currencies: tuple[str, ...] = ()
+    items: list[ErpItem] = field(default_factory=list)
 
     def totals(self, lines: Iterable[ErpInvoiceLine]) -> tuple[int, int]:
         """Subtotal and tax of the lines, as this company books them."""
@@ -295,6 +297,13 @@ class FakeErp:
     ) -> tuple[ErpLedgerEntry, ...]:
         self.recorder.enter("list_ledger_entries", company_id=company_id)
         return self._ledger(company_id, posted_from, posted_to, account_number, currency)
+
+    # ErpCatalog
+
+    async def stream_items(self, company_id: str, *, currency: str) -> AsyncIterator[ErpItem]:
+        self.recorder.enter("stream_items", company_id=company_id)
+        for item in self._company("stream_items", company_id).items:
+            yield item
 
     # ErpDocumentStreams
 

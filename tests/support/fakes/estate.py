@@ -38,6 +38,7 @@ from core.models import (
 )
 from core.settings import Settings
 from process_apis.deps import ProcessContext
+from system_apis.erp.schemas import ErpItem
 from tests.support.fakes.billing import FakeBilling
 from tests.support.fakes.crm import FakeCrm
 from tests.support.fakes.erp import FakeCompany, FakeErp
@@ -137,8 +138,10 @@ def estate_rows(today: date) -> tuple[list[Base], list[Base]]:
             erp_company_id=DE_COMPANY,
         ),
         PartnerRow(id=PARTNER, name="Reseller", status=PartnerStatus.ACTIVE, commission_plan=PLAN),
-        ProductRow(id=PRO, name="Pro", tier="pro", tax_code="STANDARD"),
-        ProductRow(id=ENTERPRISE, name="Enterprise", tier="enterprise", tax_code="STANDARD"),
+        ProductRow(id=PRO, name="Pro", tier="pro", tax_code="STANDARD", erp_ref="PRO"),
+        ProductRow(
+            id=ENTERPRISE, name="Enterprise", tier="enterprise", tax_code="STANDARD", erp_ref="ENT"
+        ),
     ]
     month = BillingInterval.MONTH
     children: list[Base] = [
@@ -216,10 +219,35 @@ def unit_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def item(number: str, name: str, monthly_price: int) -> ErpItem:
+    """The ERP item a product of the estate names, priced per month as the gateway is."""
+    return ErpItem(
+        id=number.lower(),
+        number=number,
+        display_name=name,
+        unit_price=monthly_price,
+        blocked=False,
+        base_unit_of_measure="MONTH",
+    )
+
+
 def fakes(today: date) -> tuple[FakeErp, FakeBilling, FakeCrm, FakeSupport]:
+    us_items = [item("PRO", "Pro", 4900), item("ENT", "Enterprise", 19900)]
     erp = FakeErp(
-        FakeCompany(US_COMPANY, "Ledgergate US", "USD", {"STANDARD": US_TAX_BPS, "EXEMPT": 0}),
-        FakeCompany(DE_COMPANY, "Ledgergate GmbH", "EUR", {"STANDARD": 1900}),
+        FakeCompany(
+            US_COMPANY,
+            "Ledgergate US",
+            "USD",
+            {"STANDARD": US_TAX_BPS, "EXEMPT": 0},
+            items=us_items,
+        ),
+        FakeCompany(
+            DE_COMPANY,
+            "Ledgergate GmbH",
+            "EUR",
+            {"STANDARD": 1900},
+            items=[item("PRO", "Pro", 4500)],
+        ),
     )
     crm = FakeCrm(today=today)
     crm.add_partner(PARTNER, PLAN)
