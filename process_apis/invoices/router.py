@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from core.auth import requires
@@ -14,26 +14,20 @@ from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
 from process_apis.idempotency import (
-    IdempotentWrite,
     OptionalIdempotentWrite,
     Outcome,
     ReleasedIdempotentWrite,
 )
 from process_apis.invoices import service
+from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.schemas import (
     InvoiceResource,
     PostingCreate,
     PostingResult,
     PostingState,
-    VoidCreate,
-    VoidResult,
 )
+from process_apis.invoices.void_route import add_void_route
 from process_apis.listing import CustomerFilter, ListQueryDep
-from process_apis.runs.schemas import RunState
-
-InvoiceID = Annotated[
-    str, Path(pattern=id_pattern("invoice"), examples=["inv_01jd0000000000000000000000"])
-]
 
 InvoiceStatusFilter = Annotated[
     InvoiceStatus | None, Query(description="Only invoices in this status.")
@@ -165,50 +159,4 @@ async def post_invoice(
     return await idempotency(data, handle)
 
 
-VOID_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {
-        "description": "Billing is unreachable: the invoice is void here and the run is queued "
-        "to void billing's invoice; follow `run.run_url`.",
-        "model": VoidResult,
-    },
-    **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
-}
-
-
-def void_outcome(result: VoidResult, body: BaseModel) -> Outcome:
-    """`200` void (now or before), `202` billing still to be told (pointing at the run)."""
-    if result.run.state == RunState.PENDING_RETRY:
-        return Outcome(202, body, {"Location": result.run.run_url})
-    return Outcome(200, body)
-
-
-@router.post(
-    "/{invoice_id}/void",
-    response_model=VoidResult,
-    operation_id="invoices-void",
-    deprecated=True,
-    openapi_extra={"x-successor-version": "/v2/invoices/{invoice_id}/void"},
-    dependencies=[requires("invoices:write")],
-    summary="Void an invoice that was never posted",
-    responses=VOID_RESPONSES,
-)
-async def void_invoice(
-    invoice_id: InvoiceID,
-    data: VoidCreate,
-    context: ContextDep,
-    caller: CallerDep,
-    idempotency: IdempotentWrite,
-) -> Response:
-    """Void an invoice before it reaches the ERP; a posted invoice is corrected by a credit memo.
-
-    Requires `Idempotency-Key`. `200` void, `202` billing is unreachable (the run is queued),
-    `409 invoice-not-voidable` once a posting has started.
-    """
-
-    async def handle() -> Outcome:
-        result = await service.void_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return void_outcome(result, result)
-
-    return await idempotency(data, handle)
+add_void_route(router, operation_id="invoices-void", successor="/v2/invoices/{invoice_id}/void")
