@@ -20,7 +20,7 @@ without it, it prints a note and exits 0. In one run, on one throwaway database:
   unsettled earlier month's), each drawing up the statement and journaling it in the
   ERP; cost per invoice should stay flat;
 - reconciliation: `GET /ops/v1/reconciliation` of each month against the ERP, which
-  must come back clean with every invoice counted on both sides.
+  must come back clean with every invoice and payment counted on both sides.
 
 It prints the figures with large/small ratios (for the settlement and reconciliation,
 per invoice), appends a dated section with the command to `bench/RESULTS.md`, and exits
@@ -260,9 +260,12 @@ def reconcile(gateway: Server, token: str, period: date, invoices: int) -> tuple
             timeout=SLOW_REQUEST_TIMEOUT,
         )
     )
-    counts = [(t["gateway_count"], t["erp_count"]) for t in result.body["totals"]]
+    counts = {
+        t["document_type"]: (t["gateway_count"], t["erp_count"]) for t in result.body["totals"]
+    }
     problems = []
-    if not result.body["clean"] or counts != [(invoices, invoices)]:
+    counted = [counts.get(kind) for kind in ("invoice", "payment")]
+    if not result.body["clean"] or counted != [(invoices, invoices)] * 2:
         problems.append(f"reconciliation {period:%Y-%m}: clean {result.body['clean']}, {counts}")
     return result.seconds, problems
 

@@ -19,7 +19,12 @@ from sandboxes.business_central.documents import (
     SalesInvoice,
     SalesInvoiceLine,
 )
-from sandboxes.business_central.ledger import GeneralLedgerEntry, Journal, JournalLine
+from sandboxes.business_central.ledger import (
+    CustomerPayment,
+    GeneralLedgerEntry,
+    Journal,
+    JournalLine,
+)
 from sandboxes.business_central.master_data import Customer, TaxGroup
 from sandboxes.business_central.odata import (
     CURRENCIES,
@@ -199,6 +204,40 @@ class BusinessCentralState:
             settle(invoice, invoice.remaining_amount)
         book.invoices[invoice.id] = invoice
         return invoice
+
+    def add_applied_payment(
+        self,
+        company_id: str,
+        *,
+        journal_code: str,
+        invoice: SalesInvoice,
+        amount: Decimal,
+        posting_date: date,
+        external_document_number: str,
+    ) -> CustomerPayment:
+        """A customer payment applied to a posted invoice, as `POST customerPayments` leaves
+        it, without HTTP (for benchmarks mirroring a ledger); its journal is created if new."""
+        book = self.books[company_id]
+        journal = next((j for j in book.payment_journals.values() if j.code == journal_code), None)
+        if journal is None:
+            journal = Journal(str(uuid.uuid4()), journal_code, journal_code, "", EMPTY_GUID)
+            book.payment_journals[journal.id] = journal
+        settle(invoice, amount)
+        payment = CustomerPayment(
+            id=str(uuid.uuid4()),
+            journal_code=journal.code,
+            line_number=(len(journal.payments) + 1) * LINE_NUMBER_STEP,
+            customer=invoice.customer,
+            posting_date=posting_date,
+            document_number=f"G{book.next_payment_number:05d}",
+            external_document_number=external_document_number,
+            amount=amount,
+            invoice=invoice,
+            description="",
+        )
+        book.next_payment_number += 1
+        journal.payments.append(payment)
+        return payment
 
     def document_count(self, company_id: str, external_document_number: str) -> int:
         """How many sales invoices carry this external document number (should be 0 or 1)."""
