@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.backends import private_sandboxes
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
+from app.cli_session import in_session
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
@@ -32,10 +33,8 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
-from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
-from core.migrate import upgrade
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
@@ -144,24 +143,6 @@ def _refuse_private_sandboxes(settings: Settings, command: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed session on a migrated database."""
-    settings = get_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 @app.command()
 def migrate() -> None:
     """Apply every pending Alembic migration to the configured database."""
@@ -169,7 +150,7 @@ def migrate() -> None:
     async def nothing(_: AsyncSession) -> None:
         return None
 
-    _in_session(nothing)
+    in_session(nothing)
     console.print("[green]database is at the latest revision[/]")
 
 
@@ -196,7 +177,7 @@ def clients_create(
     client_id, secret = audited(
         operator,
         "clients create",
-        lambda _: _in_session(work),
+        lambda _: in_session(work),
         arguments={"name": name, "scopes": scope, "partner": partner, "tier": tier},
     )
     console.print(f"client_id     [bold]{client_id}[/]\nclient_secret [bold]{secret}[/]")
@@ -220,7 +201,7 @@ def clients_list(output: OutputOption = OutputFormat.TABLE) -> None:
             for r in await clients.list_clients(session)
         ]
 
-    listed = _in_session(work)
+    listed = in_session(work)
     if output is OutputFormat.JSON:
         print_json(listed)
         return
@@ -253,7 +234,7 @@ def clients_rotate(
     secret = audited(
         operator,
         "clients rotate",
-        lambda _: _in_session(work),
+        lambda _: in_session(work),
         object_id=client_id,
         arguments={"grace_minutes": grace_minutes},
     )
@@ -267,7 +248,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
     async def work(session: AsyncSession) -> None:
         await clients.disable_client(session, client_id)
 
-    audited(operator, "clients disable", lambda _: _in_session(work), object_id=client_id)
+    audited(operator, "clients disable", lambda _: in_session(work), object_id=client_id)
     console.print(f"[red]{client_id} disabled[/]")
 
 
@@ -290,7 +271,7 @@ def keys_rotate(operator: Operator) -> None:
             encryption=KeyEncryption.from_settings(auth),
         )
 
-    key = audited(operator, "keys rotate", lambda _: _in_session(work))
+    key = audited(operator, "keys rotate", lambda _: in_session(work))
     console.print(f"new signing key [bold]{key}[/]")
 
 
@@ -419,7 +400,7 @@ def exceptions_list(
             "attempts": run.attempts,
             "error_detail": run.error_detail,
         }
-        for run in _in_session(work)
+        for run in in_session(work)
     ]
     if output is OutputFormat.JSON:
         print_json(queued)

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cli_session import in_session
 from app.experience.ops.refdata import importer, service
 from app.experience.ops.refdata.importer import from_text
 from app.experience.ops.refdata.schemas import (
@@ -35,9 +36,7 @@ from app.operator import Operator, audited
 from app.runtime import runtime
 from core.canonical.catalog import Price, Product
 from core.canonical.parties import Partner, PeriodStatus
-from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
-from core.migrate import upgrade
 from core.settings import get_settings
 from system_apis.crm.schemas import CrmRateCardVersionCreate
 
@@ -68,21 +67,8 @@ def _fail(message: str) -> typer.Exit:
 
 def _execute(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """`work` in one committed session; input it refuses is a one-line error (exit 1)."""
-    settings = get_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
     try:
-        return asyncio.run(run())
+        return in_session(work)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
