@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from core.errors import LedgergateError
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
 from process_apis.runs.engine import Engine
@@ -19,7 +20,7 @@ from system_apis.erp.schemas import (
     ErpJournalEntry,
     ErpJournalEntryCreate,
 )
-from system_apis.errors import BackendContractError
+from system_apis.errors import BackendContractError, BackendTransientError
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,21 @@ async def book_journal_entry(
             operation="post_journal_entry",
         )
     return posted
+
+
+async def attempt_booking(
+    engine: Engine, erp: ErpPort, plan: JournalPlan, *, steps: tuple[str, str, str]
+) -> ErpJournalEntry | None:
+    """Book the plan's entry; `None` when a transient failure queued its run for a retry.
+    Any other failure fails the run and is raised."""
+    try:
+        return await book_journal_entry(engine, erp, plan, steps=steps)
+    except BackendTransientError as error:
+        await engine.defer(plan.run_id, error)
+        return None
+    except LedgergateError as error:
+        await engine.fail(plan.run_id, error)
+        raise
 
 
 async def booked(

@@ -30,7 +30,7 @@ from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
 from process_apis.settlements.errors import SettlementNotPosted
-from process_apis.settlements.journal import JournalPlan, book_journal_entry, booked
+from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
 from process_apis.settlements.schemas import SettlementResource
 from process_apis.settlements.workflow import journal_lines, resource
 from system_apis.erp.schemas import (
@@ -39,7 +39,6 @@ from system_apis.erp.schemas import (
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_reversal"
 STEPS = ("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry")
@@ -84,15 +83,9 @@ class SettlementReversalWorkflow:
         )
         if plan is None:
             return await self.read(settlement_id)
-        try:
-            entry = await book_journal_entry(self.engine, self.context.erp, plan, steps=STEPS)
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
-            return await self.read(settlement_id)
-        except LedgergateError as error:
-            await self.engine.fail(plan.run_id, error)
-            raise
-        await self._record(plan, entry)
+        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
+        if entry is not None:
+            await self._record(plan, entry)
         return await self.read(settlement_id)
 
     async def resume(self, run_id: str) -> SettlementResource:

@@ -49,7 +49,7 @@ from process_apis.settlements.errors import (
     SettlementPeriodOpen,
     SettlementVoid,
 )
-from process_apis.settlements.journal import JournalPlan, book_journal_entry, booked
+from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
 from process_apis.settlements.schemas import (
     SettlementResource,
     SettlementRunResult,
@@ -61,7 +61,6 @@ from system_apis.erp.schemas import (
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_posting"
 STEPS = ("ensure_settlement_journal", "add_journal_entry", "post_journal_entry")
@@ -234,14 +233,9 @@ class SettlementPostingWorkflow:
         )
         if isinstance(plan, SettlementResource):
             return plan
-        try:
-            entry = await book_journal_entry(self.engine, self.context.erp, plan, steps=STEPS)
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
+        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
+        if entry is None:
             return await self.read(settlement_id)
-        except LedgergateError as error:
-            await self.engine.fail(plan.run_id, error)
-            raise
         return await self._record(plan, entry)
 
     async def resume(self, run_id: str) -> SettlementResource:
