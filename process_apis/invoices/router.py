@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,8 +13,16 @@ from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.ids import id_pattern
 from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
+from process_apis.deps import (
+    Caller,
+    CallerDep,
+    ContextDep,
+    ProcessContext,
+    SessionDep,
+    TransactionDep,
+)
 from process_apis.idempotency import (
+    Idempotency,
     OptionalIdempotentWrite,
     Outcome,
     ReleasedIdempotentWrite,
@@ -75,6 +84,27 @@ def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Ou
     if result.state == PostingState.PENDING_RETRY:
         return Outcome(202, body, {"Location": result.run_url})
     return Outcome(200 if result.already_posted else 201, body, {"Location": location})
+
+
+async def answer_posting(
+    context: ProcessContext,
+    caller: Caller,
+    idempotency: Idempotency,
+    invoice_id: str,
+    data: PostingCreate,
+    *,
+    body: Callable[[PostingResult], BaseModel],
+    location: str,
+) -> Response:
+    """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`."""
+
+    async def handle() -> Outcome:
+        result = await service.post_invoice(
+            context, invoice_id=invoice_id, request=data, caller=caller
+        )
+        return posting_outcome(result, body(result), location)
+
+    return await idempotency(data, handle)
 
 
 @router.post(
@@ -150,13 +180,15 @@ async def post_invoice(
     the ERP is unreachable and the run is queued (never half-posted).
     """
 
-    async def handle() -> Outcome:
-        result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return posting_outcome(result, result, f"/v1/invoices/{invoice_id}")
-
-    return await idempotency(data, handle)
+    return await answer_posting(
+        context,
+        caller,
+        idempotency,
+        invoice_id,
+        data,
+        body=lambda result: result,
+        location=f"/v1/invoices/{invoice_id}",
+    )
 
 
 add_void_route(router, operation_id="invoices-void", successor="/v2/invoices/{invoice_id}/void")

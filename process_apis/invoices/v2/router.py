@@ -19,7 +19,7 @@ from process_apis.invoices.router import (
     LIST_DESCRIPTION,
     InvoiceStatusFilter,
     SubscriptionFilter,
-    posting_outcome,
+    answer_posting,
 )
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.v2 import mapping
@@ -125,13 +125,15 @@ async def post_invoice(
 ) -> Response:
     """Post the invoice to the ERP, exactly as `/v1` does; requires `Idempotency-Key`."""
 
-    async def handle() -> Outcome:
-        result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return posting_outcome(result, mapping.posting_result(result), f"{PREFIX}/{invoice_id}")
-
-    return await idempotency(data, handle)
+    return await answer_posting(
+        context,
+        caller,
+        idempotency,
+        invoice_id,
+        data,
+        body=mapping.posting_result,
+        location=f"{PREFIX}/{invoice_id}",
+    )
 
 
 add_void_route(router, operation_id="invoices-v2-void")
