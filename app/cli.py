@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.backends import private_sandboxes
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
+from app.cli_session import in_session
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
@@ -33,10 +34,8 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS, demo_netsuite_connection
-from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
-from core.migrate import upgrade
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
@@ -146,24 +145,6 @@ def _refuse_private_sandboxes(settings: Settings, command: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed session on a migrated database."""
-    settings = get_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 @app.command()
 def migrate() -> None:
     """Apply every pending Alembic migration to the configured database."""
@@ -171,7 +152,7 @@ def migrate() -> None:
     async def nothing(_: AsyncSession) -> None:
         return None
 
-    _in_session(nothing)
+    in_session(nothing)
     console.print("[green]database is at the latest revision[/]")
 
 
@@ -198,7 +179,7 @@ def clients_create(
     client_id, secret = audited(
         operator,
         "clients create",
-        lambda _: _in_session(work),
+        lambda _: in_session(work),
         arguments={"name": name, "scopes": scope, "partner": partner, "tier": tier},
     )
     console.print(f"client_id     [bold]{client_id}[/]\nclient_secret [bold]{secret}[/]")
@@ -222,7 +203,7 @@ def clients_list(output: OutputOption = OutputFormat.TABLE) -> None:
             for r in await clients.list_clients(session)
         ]
 
-    listed = _in_session(work)
+    listed = in_session(work)
     if output is OutputFormat.JSON:
         print_json(listed)
         return
@@ -255,7 +236,7 @@ def clients_rotate(
     secret = audited(
         operator,
         "clients rotate",
-        lambda _: _in_session(work),
+        lambda _: in_session(work),
         object_id=client_id,
         arguments={"grace_minutes": grace_minutes},
     )
@@ -269,7 +250,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
     async def work(session: AsyncSession) -> None:
         await clients.disable_client(session, client_id)
 
-    audited(operator, "clients disable", lambda _: _in_session(work), object_id=client_id)
+    audited(operator, "clients disable", lambda _: in_session(work), object_id=client_id)
     console.print(f"[red]{client_id} disabled[/]")
 
 
@@ -292,7 +273,7 @@ def keys_rotate(operator: Operator) -> None:
             encryption=KeyEncryption.from_settings(auth),
         )
 
-    key = audited(operator, "keys rotate", lambda _: _in_session(work))
+    key = audited(operator, "keys rotate", lambda _: in_session(work))
     console.print(f"new signing key [bold]{key}[/]")
 
 
@@ -421,7 +402,7 @@ def exceptions_list(
             "attempts": run.attempts,
             "error_detail": run.error_detail,
         }
-        for run in _in_session(work)
+        for run in in_session(work)
     ]
     if output is OutputFormat.JSON:
         print_json(queued)

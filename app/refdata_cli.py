@@ -2,14 +2,13 @@
 
 Creation goes through the importer (`import FILE`, or `create KIND --set ...` for
 one row), so a file and a command obey the same rules; changes name the version
-they were made against, as `If-Match` does over HTTP.
+they were made against, as `If-Match` does over HTTP, and the operator making them
+(`--operator`), audited as every changing command is (`app.operator`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import getpass
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cli_session import in_session
 from app.experience.ops.refdata import importer, service
 from app.experience.ops.refdata.importer import from_text
 from app.experience.ops.refdata.schemas import (
@@ -32,14 +32,11 @@ from app.experience.ops.refdata.schemas import (
     PriceUpdate,
     ProductUpdate,
 )
+from app.operator import Operator, audited
 from app.runtime import runtime
 from core.canonical.catalog import Price, Product
 from core.canonical.parties import Partner, PeriodStatus
-from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
-from core.ids import new_id
-from core.migrate import upgrade
-from core.models.audit_event import AuditEventRow
 from core.settings import get_settings
 from system_apis.crm.schemas import CrmRateCardVersionCreate
 
@@ -68,43 +65,43 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _run(work: Callable[[AsyncSession], Awaitable[T]], *, action: str | None = None) -> T:
-    """`work` in one committed session; a change is recorded in the audit trail with it."""
-    settings = get_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                if action is not None:
-                    session.add(_audit_event(action, getattr(result, "id", None)))
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
+def _execute(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in one committed session; input it refuses is a one-line error (exit 1)."""
     try:
-        return asyncio.run(run())
+        return in_session(work)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
         )
         raise _fail(problems) from None
+
+
+def _refused(call: Callable[[], T]) -> T:
+    """`call()`; a problem it raises is the one-line error with its type (exit 1)."""
+    try:
+        return call()
     except LedgergateError as error:
         raise _fail(f"{error.detail} ({error.type_uri()})") from None
 
 
-def _audit_event(action: str, object_id: str | None) -> AuditEventRow:
-    return AuditEventRow(
-        id=new_id("audit_event"),
-        client_id=f"cli:{getpass.getuser()}"[:80],
-        action=f"CLI refdata {action}"[:120],
-        object_id=object_id,
-        outcome="succeeded",
-        status_code=200,
-        request_hash=hashlib.sha256(action.encode()).hexdigest(),
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """A read: `work` in one session."""
+    return _refused(lambda: _execute(work))
+
+
+def _change(
+    operator: str,
+    action: str,
+    work: Callable[[str], T],
+    *,
+    object_id: str | None = None,
+    arguments: object = None,
+) -> T:
+    """`work(correlation_id)` as the operator's, audited as `CLI refdata <action>`."""
+    return _refused(
+        lambda: audited(
+            operator, f"refdata {action}", work, object_id=object_id, arguments=arguments
+        )
     )
 
 
@@ -136,6 +133,8 @@ def import_file(
     kind: Annotated[
         str | None, typer.Option(help=f"The list a CSV file holds: {', '.join(importer.KINDS)}.")
     ] = None,
+    *,
+    operator: Operator,
 ) -> None:
     """Load reference data from a file in one transaction; what exists already is kept."""
     connections = get_settings().erp_connection_settings
@@ -144,7 +143,12 @@ def import_file(
         data = importer.parse_file(file, kind)
         return await importer.import_reference_data(session, data=data, erp_connections=connections)
 
-    report = _run(work, action=f"import {file.name}")
+    report = _change(
+        operator,
+        f"import {file.name}",
+        lambda _: _execute(work),
+        arguments={"file": file.name, "kind": kind},
+    )
     table = Table("list", "created", "existing")
     for name, counts in report.items():
         if counts:
@@ -156,6 +160,7 @@ def import_file(
 def create(
     kind: Annotated[str, typer.Argument(help=f"One of {', '.join(importer.KINDS)}.")],
     fields: SetOption,
+    operator: Operator,
 ) -> None:
     """Create one row, as a one-line import (a period names its `legal_entity` code, a
     price its `product` name)."""
@@ -169,7 +174,9 @@ def create(
         data = importer.ReferenceData.model_validate({kind.replace("-", "_"): [row]})
         return await importer.import_reference_data(session, data=data, erp_connections=connections)
 
-    report = _run(work, action=f"create {kind}")
+    report = _change(
+        operator, f"create {kind}", lambda _: _execute(work), arguments={"fields": values}
+    )
     counts = report[kind.replace("-", "_")]
     console.print("[green]created[/]" if counts["created"] else "[yellow]exists already[/]")
 
@@ -246,7 +253,9 @@ def show(kind: Kind, object_id: str) -> None:
 
 
 @refdata_app.command("update")
-def update(kind: Kind, object_id: str, fields: SetOption, if_match: IfMatchOption) -> None:
+def update(
+    kind: Kind, object_id: str, fields: SetOption, if_match: IfMatchOption, operator: Operator
+) -> None:
     """Change fields of an object you read at version `--if-match`."""
     values, tag = _fields(fields), service.etag(if_match)
 
@@ -270,11 +279,23 @@ def update(kind: Kind, object_id: str, fields: SetOption, if_match: IfMatchOptio
             await service.update_price(session, object_id, data=price, if_match=tag)
         return await _read(session, kind, object_id)
 
-    _print_json(_run(work, action=f"update {kind}").model_dump(mode="json"))
+    updated = _change(
+        operator,
+        f"update {kind}",
+        lambda _: _execute(work),
+        object_id=object_id,
+        arguments={"fields": values, "if_match": if_match},
+    )
+    _print_json(updated.model_dump(mode="json"))
 
 
 def _period_status(
-    legal_entity_id: str, period_id: str, status: PeriodStatus, reason: str | None, version: int
+    legal_entity_id: str,
+    period_id: str,
+    status: PeriodStatus,
+    reason: str | None,
+    version: int,
+    operator: str,
 ) -> None:
     async def work(session: AsyncSession) -> LegalEntityResource:
         row = await service.set_period_status(
@@ -287,7 +308,13 @@ def _period_status(
         )
         return LegalEntityResource.model_validate(row)
 
-    entity = _run(work, action=f"period {status} {period_id}")
+    entity = _change(
+        operator,
+        f"period {status} {period_id}",
+        lambda _: _execute(work),
+        object_id=legal_entity_id,
+        arguments={"reason": reason, "if_match": version},
+    )
     console.print(f"[green]{period_id} {status}[/]; {entity.code} is at version {entity.version}")
 
 
@@ -296,10 +323,11 @@ def close_period(
     legal_entity_id: str,
     period_id: str,
     if_match: IfMatchOption,
+    operator: Operator,
     reason: Annotated[str | None, typer.Option(help="Why, for the audit trail.")] = None,
 ) -> None:
     """Close an accounting period of a legal entity read at version `--if-match`."""
-    _period_status(legal_entity_id, period_id, PeriodStatus.CLOSED, reason, if_match)
+    _period_status(legal_entity_id, period_id, PeriodStatus.CLOSED, reason, if_match, operator)
 
 
 @refdata_app.command("reopen-period")
@@ -308,14 +336,19 @@ def reopen_period(
     period_id: str,
     if_match: IfMatchOption,
     reason: Annotated[str, typer.Option(help="Why it is reopened (required).")],
+    operator: Operator,
 ) -> None:
     """Reopen a closed accounting period, with the reason kept on the period."""
-    _period_status(legal_entity_id, period_id, PeriodStatus.OPEN, reason, if_match)
+    _period_status(legal_entity_id, period_id, PeriodStatus.OPEN, reason, if_match, operator)
 
 
 @refdata_app.command("set-tax-code")
 def set_tax_code(
-    legal_entity_id: str, tax_code: str, erp_tax_code: str, if_match: IfMatchOption
+    legal_entity_id: str,
+    tax_code: str,
+    erp_tax_code: str,
+    if_match: IfMatchOption,
+    operator: Operator,
 ) -> None:
     """Map a canonical tax code to the legal entity's ERP tax group."""
 
@@ -329,7 +362,14 @@ def set_tax_code(
         )
         return LegalEntityResource.model_validate(row)
 
-    _print_json(_run(work, action=f"tax-code {tax_code}").model_dump(mode="json"))
+    entity = _change(
+        operator,
+        f"tax-code {tax_code}",
+        lambda _: _execute(work),
+        object_id=legal_entity_id,
+        arguments={"erp_tax_code": erp_tax_code, "if_match": if_match},
+    )
+    _print_json(entity.model_dump(mode="json"))
 
 
 @refdata_app.command("add-rate-card-version")
@@ -338,6 +378,7 @@ def add_rate_card_version(
     effective_from: Annotated[str, typer.Option(help="YYYY-MM-DD, after the latest version.")],
     rate: Annotated[list[str], typer.Option(help="tier=basis points (repeat).")],
     idempotency_key: Annotated[str, typer.Option(help="Makes a repeated command safe.")],
+    operator: Operator,
 ) -> None:
     """Add a version to the partner's commission plan in the CRM."""
     settings = get_settings()
@@ -353,13 +394,21 @@ def add_rate_card_version(
             result = await running.context.crm.add_rate_card_version(
                 plan, version, idempotency_key=idempotency_key
             )
-            async with running.sessionmaker.begin() as session:
-                session.add(_audit_event(f"rate-card {plan}", partner_id))
             return result.model_dump(mode="json")
 
-    try:
-        _print_json(asyncio.run(run()))
-    except (ValidationError, ValueError) as error:
-        raise _fail(str(error)) from None
-    except LedgergateError as error:
-        raise _fail(f"{error.detail} ({error.type_uri()})") from None
+    def execute(_correlation_id: str) -> dict[str, Any]:
+        try:
+            return asyncio.run(run())
+        except ValueError as error:  # a malformed date, or a `ValidationError`
+            raise _fail(str(error)) from None
+
+    arguments = {"effective_from": effective_from, "rates": rates, "key": idempotency_key}
+    _print_json(
+        _change(
+            operator,
+            "add-rate-card-version",
+            execute,
+            object_id=partner_id,
+            arguments=arguments,
+        )
+    )

@@ -6,7 +6,8 @@ without it, it prints a note and exits 0. In one run, on one throwaway database:
 
 - rows: `--small` (10k) and `--large` (100k) paid invoices of demo customer 1 (one
   line each, an applied payment and an eligible commission line for its partner),
-  dated in two months, this one (small) and the next (large); and `--small` audit
+  dated in the two months that ended last, the earlier (small) and the later (large),
+  since a month is settled only once it has ended; and `--small` audit
   events, grown to `--audit-large` (1M) later;
 - servers: the ERP sandbox in its own process holding every posted and paid invoice
   of the database as a posted document (`bench.serve erp-sandbox --mirror-posted`),
@@ -14,11 +15,12 @@ without it, it prints a note and exits 0. In one run, on one throwaway database:
 - list: `GET /ops/v1/audit` one request at a time from the load generator process,
   the first page and a deep page (the cursor 90% of the way down), at the small and
   the large audit table (keyset pagination should keep both flat);
-- settlement: `POST /v1/settlement-runs` for this month (the small set's commission
-  lines) and the next (the large set's), each drawing up the statement and journaling
-  it in the ERP; cost per invoice should stay flat;
+- settlement: `POST /v1/settlement-runs` for the earlier month (the small set's
+  commission lines), then the later (the large set's: a later month never takes an
+  unsettled earlier month's), each drawing up the statement and journaling it in the
+  ERP; cost per invoice should stay flat;
 - reconciliation: `GET /ops/v1/reconciliation` of each month against the ERP, which
-  must come back clean with every invoice counted on both sides.
+  must come back clean with every invoice and payment counted on both sides.
 
 It prints the figures with large/small ratios (for the settlement and reconciliation,
 per invoice), appends a dated section with the command to `bench/RESULTS.md`, and exits
@@ -118,6 +120,11 @@ FROM generate_series($1::bigint, $2::bigint) AS g
 def month_start(day: date, offset: int) -> date:
     month = day.year * 12 + day.month - 1 + offset
     return date(month // 12, month % 12 + 1, 1)
+
+
+def settled_months(today: date) -> tuple[date, date]:
+    """The first days of the two months that ended last, oldest first (small, large)."""
+    return month_start(today, -2), month_start(today, -1)
 
 
 def _dsn(database: Database) -> str:
@@ -253,16 +260,18 @@ def reconcile(gateway: Server, token: str, period: date, invoices: int) -> tuple
             timeout=SLOW_REQUEST_TIMEOUT,
         )
     )
-    counts = [(t["gateway_count"], t["erp_count"]) for t in result.body["totals"]]
+    counts = {
+        t["document_type"]: (t["gateway_count"], t["erp_count"]) for t in result.body["totals"]
+    }
     problems = []
-    if not result.body["clean"] or counts != [(invoices, invoices)]:
+    counted = [counts.get(kind) for kind in ("invoice", "payment")]
+    if not result.body["clean"] or counted != [(invoices, invoices)] * 2:
         problems.append(f"reconciliation {period:%Y-%m}: clean {result.body['clean']}, {counts}")
     return result.seconds, problems
 
 
 def run(database: Database, scratch: Any, args: argparse.Namespace) -> tuple[Figures, list[str]]:
-    today = date.today()
-    small_month, large_month = month_start(today, 0), month_start(today, 1)
+    small_month, large_month = settled_months(date.today())
     figures = Figures({}, {}, {}, {}, [])
     small, large = args.small, args.large
     figures.seeding_s["paid invoices"] = execute(

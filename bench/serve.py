@@ -10,8 +10,9 @@
   middleware and no dependencies: the baseline that shows what governance costs;
 - `erp-sandbox`: the Business Central sandbox app `ledgergate sandbox erp` serves,
   one process (its ledger lives in memory). With `--mirror-posted` it starts holding
-  the gateway database's posted and paid invoices as posted documents, so a
-  reconciliation at scale needs no hundred thousand postings over HTTP first.
+  the gateway database's posted and paid invoices as posted documents, with their
+  applied payments in the payment journal, so a reconciliation at scale needs no
+  hundred thousand postings over HTTP first.
 
 `--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
 in production; each worker builds its own app.
@@ -53,12 +54,15 @@ from core.db import create_engine, create_sessionmaker
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import LegalEntityRow
+from core.models.payment import PaymentRow, PaymentStatus
+from core.money import to_decimal
 from core.settings import Settings, get_settings
 from process_apis.invoices import service
-from process_apis.invoices.router import InvoiceID
+from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.schemas import InvoiceResource
 from sandboxes import business_central
 from sandboxes.business_central import BusinessCentralState, Customer
+from sandboxes.business_central.documents import SalesInvoice
 from system_apis.erp.mapping import sales_line_to_bc
 from system_apis.erp.schemas import ErpInvoiceLine
 
@@ -255,8 +259,11 @@ def bare(settings: Settings) -> FastAPI:
     return app
 
 
-async def mirror_posted_invoices(state: BusinessCentralState, database_url: str) -> int:
-    """Hold the database's posted and paid invoices as posted documents; returns how many."""
+async def mirror_posted_invoices(
+    state: BusinessCentralState, database_url: str, payment_journal: str
+) -> int:
+    """Hold the database's posted and paid invoices as posted documents, with their applied
+    payments in `payment_journal`; returns how many invoices."""
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
@@ -285,6 +292,11 @@ async def mirror_posted_invoices(state: BusinessCentralState, database_url: str)
                         tax_code=line.tax_code,
                     )
                 )
+            payments = (
+                await connection.execute(
+                    select(PaymentRow).where(PaymentRow.status == PaymentStatus.APPLIED)
+                )
+            ).all()
     finally:
         await engine.dispose()
     in_erp: dict[str, tuple[str, Customer]] = {}
@@ -299,20 +311,35 @@ async def mirror_posted_invoices(state: BusinessCentralState, database_url: str)
                 currency_code=row.currency,
             ),
         )
+    applied = {payment.invoice_id for payment in payments}
+    in_books: dict[str, tuple[str, SalesInvoice]] = {}
     for invoice in invoices:
         company_id, customer = in_erp[invoice.customer_id]
         posted_on = invoice.posting_date or invoice.invoice_date
-        state.add_posted_invoice(
+        in_books[invoice.id] = (
             company_id,
-            customer=customer,
-            external_document_number=invoice.id,
-            invoice_date=posted_on,
-            due_date=max(invoice.due_date, posted_on),
-            lines=[
-                sales_line_to_bc(line, invoice.currency).model_dump(by_alias=True)
-                for line in lines[invoice.id]
-            ],
-            paid=invoice.status == InvoiceStatus.PAID,
+            state.add_posted_invoice(
+                company_id,
+                customer=customer,
+                external_document_number=invoice.id,
+                invoice_date=posted_on,
+                due_date=max(invoice.due_date, posted_on),
+                lines=[
+                    sales_line_to_bc(line, invoice.currency).model_dump(by_alias=True)
+                    for line in lines[invoice.id]
+                ],
+                paid=invoice.status == InvoiceStatus.PAID and invoice.id not in applied,
+            ),
+        )
+    for payment in payments:
+        company_id, erp_invoice = in_books[payment.invoice_id]
+        state.add_applied_payment(
+            company_id,
+            journal_code=payment_journal,
+            invoice=erp_invoice,
+            amount=to_decimal(payment.amount, payment.currency),
+            posting_date=payment.posting_date or payment.paid_on,
+            external_document_number=payment.id,
         )
     return len(invoices)
 
@@ -323,7 +350,9 @@ def erp_sandbox(settings: Settings) -> Starlette:
 
     async def mirror(_: Starlette) -> None:
         if os.environ.get(MIRROR_ENV) == "1":
-            await mirror_posted_invoices(state, settings.database_url)
+            await mirror_posted_invoices(
+                state, settings.database_url, settings.ledger.payment_journal
+            )
 
     instrument(app, mirror)
     return app

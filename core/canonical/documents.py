@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from core.canonical.base import BackendRefs, Code, InputModel, OutputModel, Versioned
+from core.canonical.base import BackendRefs, Code, Day, InputModel, OutputModel, Versioned
 from core.money import CurrencyCode, MinorUnits, NonNegativeMinorUnits
 from core.status import StatusMachine
 
@@ -66,8 +66,8 @@ class InvoiceLineCreate(InputModel):
 class InvoiceCreate(InputModel):
     customer_id: str
     currency: CurrencyCode
-    invoice_date: date = Field(description="Document date; the default posting date.")
-    due_date: date
+    invoice_date: Day = Field(description="Document date; the default posting date.")
+    due_date: Day
     lines: list[InvoiceLineCreate] = Field(min_length=1, max_length=MAX_INVOICE_LINES)
     subtotal: NonNegativeMinorUnits = Field(description="Sum of line amounts.")
     tax_total: NonNegativeMinorUnits = Field(description="Sum of line tax amounts.")

@@ -48,7 +48,7 @@ from process_apis.invoices.workflow import (
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.lookups import get_invoice
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import count_runs, latest_run
 from process_apis.runs.schemas import run_url
@@ -146,9 +146,7 @@ class PostingReversal:
                 invoice = await get_invoice(session, invoice_id)
                 return _pending(invoice, plan.run_id, retry_at=retry_at)
         except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
+            await self.engine.fail(plan.run_id, error)
             raise
         request = await self._record(plan)
         return await InvoicePostingWorkflow(self.context).post(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from core.auth import requires
@@ -12,28 +13,30 @@ from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.ids import id_pattern
 from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
+from process_apis.deps import (
+    Caller,
+    CallerDep,
+    ContextDep,
+    ProcessContext,
+    SessionDep,
+    TransactionDep,
+)
 from process_apis.idempotency import (
-    IdempotentWrite,
+    Idempotency,
     OptionalIdempotentWrite,
     Outcome,
     ReleasedIdempotentWrite,
 )
 from process_apis.invoices import service
+from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.schemas import (
     InvoiceResource,
     PostingCreate,
     PostingResult,
     PostingState,
-    VoidCreate,
-    VoidResult,
 )
+from process_apis.invoices.void_route import add_void_route
 from process_apis.listing import CustomerFilter, ListQueryDep
-from process_apis.runs.schemas import RunState
-
-InvoiceID = Annotated[
-    str, Path(pattern=id_pattern("invoice"), examples=["inv_01jd0000000000000000000000"])
-]
 
 InvoiceStatusFilter = Annotated[
     InvoiceStatus | None, Query(description="Only invoices in this status.")
@@ -81,6 +84,27 @@ def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Ou
     if result.state == PostingState.PENDING_RETRY:
         return Outcome(202, body, {"Location": result.run_url})
     return Outcome(200 if result.already_posted else 201, body, {"Location": location})
+
+
+async def answer_posting(
+    context: ProcessContext,
+    caller: Caller,
+    idempotency: Idempotency,
+    invoice_id: str,
+    data: PostingCreate,
+    *,
+    body: Callable[[PostingResult], BaseModel],
+    location: str,
+) -> Response:
+    """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`."""
+
+    async def handle() -> Outcome:
+        result = await service.post_invoice(
+            context, invoice_id=invoice_id, request=data, caller=caller
+        )
+        return posting_outcome(result, body(result), location)
+
+    return await idempotency(data, handle)
 
 
 @router.post(
@@ -156,59 +180,15 @@ async def post_invoice(
     the ERP is unreachable and the run is queued (never half-posted).
     """
 
-    async def handle() -> Outcome:
-        result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return posting_outcome(result, result, f"/v1/invoices/{invoice_id}")
-
-    return await idempotency(data, handle)
-
-
-VOID_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {
-        "description": "Billing is unreachable: the invoice is void here and the run is queued "
-        "to void billing's invoice; follow `run.run_url`.",
-        "model": VoidResult,
-    },
-    **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
-}
+    return await answer_posting(
+        context,
+        caller,
+        idempotency,
+        invoice_id,
+        data,
+        body=lambda result: result,
+        location=f"/v1/invoices/{invoice_id}",
+    )
 
 
-def void_outcome(result: VoidResult, body: BaseModel) -> Outcome:
-    """`200` void (now or before), `202` billing still to be told (pointing at the run)."""
-    if result.run.state == RunState.PENDING_RETRY:
-        return Outcome(202, body, {"Location": result.run.run_url})
-    return Outcome(200, body)
-
-
-@router.post(
-    "/{invoice_id}/void",
-    response_model=VoidResult,
-    operation_id="invoices-void",
-    deprecated=True,
-    openapi_extra={"x-successor-version": "/v2/invoices/{invoice_id}/void"},
-    dependencies=[requires("invoices:write")],
-    summary="Void an invoice that was never posted",
-    responses=VOID_RESPONSES,
-)
-async def void_invoice(
-    invoice_id: InvoiceID,
-    data: VoidCreate,
-    context: ContextDep,
-    caller: CallerDep,
-    idempotency: IdempotentWrite,
-) -> Response:
-    """Void an invoice before it reaches the ERP; a posted invoice is corrected by a credit memo.
-
-    Requires `Idempotency-Key`. `200` void, `202` billing is unreachable (the run is queued),
-    `409 invoice-not-voidable` once a posting has started.
-    """
-
-    async def handle() -> Outcome:
-        result = await service.void_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return void_outcome(result, result)
-
-    return await idempotency(data, handle)
+add_void_route(router, operation_id="invoices-void", successor="/v2/invoices/{invoice_id}/void")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from core.canonical.base import BackendRefs, InputModel, OutputModel
+from core.canonical.base import BackendRefs, Day, InputModel, OutputModel
 from core.models.payment import PaymentSource, PaymentStatus
 from core.money import MAX_MINOR_UNITS, CurrencyCode
 from process_apis.runs.schemas import RunSummary
@@ -18,7 +18,7 @@ class PaymentCreate(InputModel):
         description="Received, in minor units; no more than the invoice still owes."
     )
     currency: CurrencyCode
-    paid_on: date | None = Field(
+    paid_on: Day | None = Field(
         default=None,
         description="When it was received (default today): the date commissions are rated on.",
     )

@@ -14,17 +14,14 @@ A repeat of a reversed statement answers it as it is; a queued run is resumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import update
 
 from core.canonical.base import fit
-from core.canonical.documents import SETTLEMENT_STATUS, SettlementStatus
+from core.canonical.documents import SettlementStatus
 from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
-from core.models.workflow_run import WorkflowRunRow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
@@ -33,7 +30,7 @@ from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
 from process_apis.settlements.errors import SettlementNotPosted
-from process_apis.settlements.journal import book_journal_entry
+from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
 from process_apis.settlements.schemas import SettlementResource
 from process_apis.settlements.workflow import journal_lines, resource
 from system_apis.erp.schemas import (
@@ -42,7 +39,6 @@ from system_apis.erp.schemas import (
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_reversal"
 STEPS = ("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry")
@@ -52,15 +48,6 @@ REVERSAL_PREFIX = "STR-"
 def reversal_document_number(settlement_id: str) -> str:
     """`STR-` and the id's 16 random characters: within the ERP's 20."""
     return REVERSAL_PREFIX + settlement_id.rsplit("_", 1)[1][-16:].upper()
-
-
-@dataclass(frozen=True)
-class ReversalPlan:
-    run_id: str
-    settlement_id: str
-    company_id: str
-    journal: ErpJournalCreate
-    entry: ErpJournalEntryCreate
 
 
 class SettlementReversalWorkflow:
@@ -96,17 +83,9 @@ class SettlementReversalWorkflow:
         )
         if plan is None:
             return await self.read(settlement_id)
-        try:
-            entry = await self._run_steps(plan)
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
-            return await self.read(settlement_id)
-        except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
-            raise
-        await self._record(plan, entry)
+        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
+        if entry is not None:
+            await self._record(plan, entry)
         return await self.read(settlement_id)
 
     async def resume(self, run_id: str) -> SettlementResource:
@@ -127,7 +106,7 @@ class SettlementReversalWorkflow:
         client_id: str | None,
         correlation_id: str | None,
         claimed_run_id: str | None,
-    ) -> ReversalPlan | None:
+    ) -> JournalPlan | None:
         async with self.context.sessionmaker() as session:
             settlement = await service.get_settlement(session, settlement_id, for_update=True)
             if settlement.status == SettlementStatus.REVERSED:
@@ -163,7 +142,7 @@ class SettlementReversalWorkflow:
                 "description",
                 f"Reversal of {settlement.journal_document_number}: {reason}",
             )
-            plan = ReversalPlan(
+            plan = JournalPlan(
                 run_id=run.id,
                 settlement_id=settlement.id,
                 company_id=legal_entity.erp_company_id,
@@ -189,23 +168,9 @@ class SettlementReversalWorkflow:
             await session.commit()
             return plan
 
-    async def _run_steps(self, plan: ReversalPlan) -> ErpJournalEntry:
-        return await book_journal_entry(
-            self.engine.run(plan.run_id),
-            self.context.erp,
-            plan.company_id,
-            plan.journal,
-            plan.entry,
-            steps=("ensure_settlement_journal", "add_reversing_entry", "post_reversing_entry"),
-        )
-
-    async def _record(self, plan: ReversalPlan, entry: ErpJournalEntry) -> None:
+    async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> None:
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, plan.settlement_id, for_update=True)
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            settlement.status = SETTLEMENT_STATUS.check(
-                SettlementStatus(settlement.status), SettlementStatus.REVERSED
-            )
+            settlement, run = await booked(session, plan, SettlementStatus.REVERSED)
             settlement.reversal_document_number = entry.document_number
             settlement.reversed_at = utcnow()
             await session.execute(

@@ -17,7 +17,6 @@ frees its lines for the next period's run; one whose entry is in the journal sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -50,7 +49,7 @@ from process_apis.settlements.errors import (
     SettlementPeriodOpen,
     SettlementVoid,
 )
-from process_apis.settlements.journal import book_journal_entry
+from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
 from process_apis.settlements.schemas import (
     SettlementResource,
     SettlementRunResult,
@@ -62,7 +61,6 @@ from system_apis.erp.schemas import (
     ErpJournalEntryCreate,
     ErpJournalLine,
 )
-from system_apis.errors import BackendTransientError
 
 WORKFLOW = "settlement_posting"
 STEPS = ("ensure_settlement_journal", "add_journal_entry", "post_journal_entry")
@@ -125,15 +123,6 @@ def journal_lines(
             description=fit(ErpJournalLine, "description", f"Commissions {month}"),
         ),
     )
-
-
-@dataclass(frozen=True)
-class SettlementPlan:
-    run_id: str
-    settlement_id: str
-    company_id: str
-    journal: ErpJournalCreate
-    entry: ErpJournalEntryCreate
 
 
 class SettlementPostingWorkflow:
@@ -244,16 +233,9 @@ class SettlementPostingWorkflow:
         )
         if isinstance(plan, SettlementResource):
             return plan
-        try:
-            entry = await self._run_steps(plan)
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
+        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
+        if entry is None:
             return await self.read(settlement_id)
-        except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
-            raise
         return await self._record(plan, entry)
 
     async def resume(self, run_id: str) -> SettlementResource:
@@ -291,7 +273,7 @@ class SettlementPostingWorkflow:
         client_id: str | None,
         correlation_id: str | None,
         claimed_run_id: str | None,
-    ) -> SettlementPlan | SettlementResource:
+    ) -> JournalPlan | SettlementResource:
         async with self.context.sessionmaker() as session:
             settlement = await service.get_settlement(session, settlement_id, for_update=True)
             run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
@@ -343,23 +325,9 @@ class SettlementPostingWorkflow:
             await session.commit()
             return plan
 
-    async def _run_steps(self, plan: SettlementPlan) -> ErpJournalEntry:
-        return await book_journal_entry(
-            self.engine.run(plan.run_id),
-            self.context.erp,
-            plan.company_id,
-            plan.journal,
-            plan.entry,
-            steps=("ensure_settlement_journal", "add_journal_entry", "post_journal_entry"),
-        )
-
-    async def _record(self, plan: SettlementPlan, entry: ErpJournalEntry) -> SettlementResource:
+    async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> SettlementResource:
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, plan.settlement_id, for_update=True)
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            settlement.status = SETTLEMENT_STATUS.check(
-                SettlementStatus(settlement.status), SettlementStatus.POSTED
-            )
+            settlement, run = await booked(session, plan, SettlementStatus.POSTED)
             settlement.erp_ref = entry.journal_id
             settlement.posted_at = utcnow()
             mark_succeeded(run, _acknowledgement(entry))
@@ -393,9 +361,9 @@ def _plan(
     *,
     posting_date: date,
     ledger: LedgerSettings,
-) -> SettlementPlan:
+) -> JournalPlan:
     """The balanced journal entry: commission expense against commissions payable."""
-    return SettlementPlan(
+    return JournalPlan(
         run_id=run_id,
         settlement_id=settlement.id,
         company_id=company_id,

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from core.currencies import is_known_currency
 from sandboxes.business_central.books import BusinessCentralState, CompanyBook
-from sandboxes.business_central.documents import SalesCreditMemo, SalesInvoice
+from sandboxes.business_central.documents import SalesDocument, SalesInvoice
 from sandboxes.business_central.ledger import Journal
 from sandboxes.business_central.master_data import Customer
 from sandboxes.business_central.odata import (
@@ -69,19 +69,6 @@ class ApiBase:
             )
         return customer
 
-    def _invoice(self, request: Request) -> tuple[CompanyBook, SalesInvoice]:
-        book = self._book(request)
-        invoice_id = request.path_params["invoice_id"].lower()
-        invoice = book.invoices.get(invoice_id)
-        if invoice is None:
-            raise BcFault(
-                404,
-                "Internal_RecordNotFound",
-                "The Sales Header does not exist. Identification fields and values: "
-                f"Id='{invoice_id}'",
-            )
-        return book, invoice
-
     def _today(self) -> date:
         return self.state.today or date.today()
 
@@ -92,19 +79,6 @@ class ApiBase:
                 "Application_DialogException",
                 "Posting Date is not within your range of allowed posting dates.",
             )
-
-    def _credit_memo(self, request: Request) -> tuple[CompanyBook, SalesCreditMemo]:
-        book = self._book(request)
-        memo_id = request.path_params["memo_id"].lower()
-        memo = book.credit_memos.get(memo_id)
-        if memo is None:
-            raise BcFault(
-                404,
-                "Internal_RecordNotFound",
-                "The Sales Header does not exist. Identification fields and values: "
-                f"Id='{memo_id}'",
-            )
-        return book, memo
 
     def _journal_in(self, request: Request, journals: dict[str, Journal]) -> Journal:
         journal_id = request.path_params["journal_id"].lower()
@@ -269,11 +243,11 @@ async def change_journal(
     return ODataResponse(journal.wire())
 
 
-def refuse_posted(document: SalesInvoice | SalesCreditMemo) -> None:
+def refuse_posted(document: SalesDocument) -> None:
     if document.status != "Draft":
-        kind = "Sales invoice" if isinstance(document, SalesInvoice) else "Sales credit memo"
         raise BcFault(
             400,
             "Application_DialogException",
-            f"{kind} {document.number} has been posted and can no longer be changed.",
+            f"{document.kind.title} {document.number} has been posted and can no longer be "
+            "changed.",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,20 +20,13 @@ from sandboxes.business_central.items import ItemsApi
 from sandboxes.business_central.journals import JournalsApi
 from sandboxes.business_central.odata import API_ROOT, REPEATED_CREATES_PATH, BcFault, ODataResponse
 from sandboxes.business_central.payments import PaymentsApi
+from sandboxes.business_central.sales_documents import SalesDocumentsApi
 from sandboxes.business_central.sales_invoices import SalesInvoicesApi
 from sandboxes.faults import install_faults
 
 
-class _Api(
-    CompaniesApi,
-    CustomersApi,
-    ItemsApi,
-    SalesInvoicesApi,
-    CreditMemosApi,
-    JournalsApi,
-    PaymentsApi,
-):
-    """The request handlers, bound to one `BusinessCentralState`."""
+class _Api(CompaniesApi, CustomersApi, ItemsApi, JournalsApi, PaymentsApi):
+    """The request handlers, bound to one `BusinessCentralState` (sales documents apart)."""
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -68,8 +62,6 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
     """The sandbox as an ASGI app; pass a `state` to inspect or seed it from tests."""
     api = _Api(state or BusinessCentralState())
     company = "/companies({company_id})"
-    invoice = f"{company}/salesInvoices({{invoice_id}})"
-    memo = f"{company}/salesCreditMemos({{memo_id}})"
     journal = f"{company}/journals({{journal_id}})"
     payment_journal = f"{company}/customerPaymentJournals({{journal_id}})"
     routes: list[tuple[str, Handler, str]] = [
@@ -82,21 +74,9 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         (f"{company}/customers({{customer_id}})", api.update_customer, "PATCH"),
         (f"{company}/items", api.list_items, "GET"),
         (f"{company}/items({{item_id}})", api.get_item, "GET"),
-        (f"{company}/salesInvoices", api.list_sales_invoices, "GET"),
-        (f"{company}/salesInvoices", api.create_sales_invoice, "POST"),
-        (invoice, api.get_sales_invoice, "GET"),
-        (invoice, api.update_sales_invoice, "PATCH"),
-        (f"{invoice}/salesInvoiceLines", api.list_sales_invoice_lines, "GET"),
-        (f"{invoice}/salesInvoiceLines", api.create_sales_invoice_line, "POST"),
-        (f"{invoice}/Microsoft.NAV.post", api.post_sales_invoice, "POST"),
+        *_document_routes(company, SalesInvoicesApi(api.state)),
         (f"{company}/currencies", api.list_currencies, "GET"),
-        (f"{company}/salesCreditMemos", api.list_sales_credit_memos, "GET"),
-        (f"{company}/salesCreditMemos", api.create_sales_credit_memo, "POST"),
-        (memo, api.get_sales_credit_memo, "GET"),
-        (memo, api.update_sales_credit_memo, "PATCH"),
-        (f"{memo}/salesCreditMemoLines", api.list_sales_credit_memo_lines, "GET"),
-        (f"{memo}/salesCreditMemoLines", api.create_sales_credit_memo_line, "POST"),
-        (f"{memo}/Microsoft.NAV.post", api.post_sales_credit_memo, "POST"),
+        *_document_routes(company, CreditMemosApi(api.state)),
         (f"{company}/journals", api.list_journals, "GET"),
         (f"{company}/journals", api.create_journal, "POST"),
         (journal, api.get_journal, "GET"),
@@ -132,6 +112,23 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
     app.state.business_central = api.state
     install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
+
+
+def _document_routes(
+    company: str, documents: SalesDocumentsApi[Any]
+) -> list[tuple[str, Handler, str]]:
+    """A sales document entity set (`salesInvoices`), one document, its lines, its post."""
+    collection = f"{company}/{documents.kind.entity}s"
+    one = f"{collection}({{{documents.path_parameter}}})"
+    return [
+        (collection, documents.list, "GET"),
+        (collection, documents.create, "POST"),
+        (one, documents.get, "GET"),
+        (one, documents.update, "PATCH"),
+        (f"{one}/{documents.kind.lines_property}", documents.list_lines, "GET"),
+        (f"{one}/{documents.kind.lines_property}", documents.create_line, "POST"),
+        (f"{one}/Microsoft.NAV.post", documents.post, "POST"),
+    ]
 
 
 def _dispatch(handlers: dict[str, Handler]) -> Handler:

@@ -11,8 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 from core.currencies import minor_unit_exponent
-from sandboxes.business_central.documents import SalesCreditMemo, SalesInvoice, SalesInvoiceLine
-from sandboxes.business_central.ledger import GeneralLedgerEntry, Journal, JournalLine
+from sandboxes.business_central.documents import (
+    CREDIT_MEMO,
+    INVOICE,
+    SalesCreditMemo,
+    SalesDocument,
+    SalesInvoice,
+    SalesInvoiceLine,
+)
+from sandboxes.business_central.ledger import (
+    CustomerPayment,
+    GeneralLedgerEntry,
+    Journal,
+    JournalLine,
+)
 from sandboxes.business_central.master_data import Customer, Item, TaxGroup, demo_items
 from sandboxes.business_central.odata import (
     CURRENCIES,
@@ -44,11 +56,21 @@ class CompanyBook:
     journals: dict[str, Journal] = field(default_factory=dict)
     payment_journals: dict[str, Journal] = field(default_factory=dict)
     ledger: list[GeneralLedgerEntry] = field(default_factory=list)
-    next_draft_number: int = FIRST_DRAFT_NUMBER
-    next_posted_number: int = FIRST_POSTED_NUMBER
-    next_memo_draft_number: int = FIRST_MEMO_DRAFT_NUMBER
-    next_memo_posted_number: int = FIRST_MEMO_POSTED_NUMBER
+    document_numbers: dict[str, int] = field(
+        default_factory=lambda: {
+            INVOICE.draft_prefix: FIRST_DRAFT_NUMBER,
+            INVOICE.posted_prefix: FIRST_POSTED_NUMBER,
+            CREDIT_MEMO.draft_prefix: FIRST_MEMO_DRAFT_NUMBER,
+            CREDIT_MEMO.posted_prefix: FIRST_MEMO_POSTED_NUMBER,
+        }
+    )
     next_payment_number: int = FIRST_PAYMENT_NUMBER
+
+    def next_document_number(self, prefix: str) -> str:
+        """The next number of a document number series (`S-INV102001`, `PS-CR105001`)."""
+        number = self.document_numbers[prefix]
+        self.document_numbers[prefix] = number + 1
+        return f"{prefix}{number}"
 
     def record_id(self, kind: str, key: str) -> str:
         """A stable id for a seeded record (account, currency) of this company."""
@@ -170,22 +192,55 @@ class BusinessCentralState:
         book = self.books[company_id]
         invoice = SalesInvoice(
             id=str(uuid.uuid4()),
-            number=f"PS-INV{book.next_posted_number}",
+            number=book.next_document_number(INVOICE.posted_prefix),
             external_document_number=external_document_number,
             customer=customer,
             currency_code=customer.currency_code or book.company.currency,
-            invoice_date=invoice_date,
+            document_date=invoice_date,
             due_date=due_date,
             status="Open",
         )
-        book.next_posted_number += 1
         for values in lines:
-            add_sales_line(book, invoice, "Invoice", dict(values))
+            add_sales_line(book, invoice, dict(values))
         invoice.remaining_amount = invoice.total_including_tax
         if paid:
             settle(invoice, invoice.remaining_amount)
         book.invoices[invoice.id] = invoice
         return invoice
+
+    def add_applied_payment(
+        self,
+        company_id: str,
+        *,
+        journal_code: str,
+        invoice: SalesInvoice,
+        amount: Decimal,
+        posting_date: date,
+        external_document_number: str,
+    ) -> CustomerPayment:
+        """A customer payment applied to a posted invoice, as `POST customerPayments` leaves
+        it, without HTTP (for benchmarks mirroring a ledger); its journal is created if new."""
+        book = self.books[company_id]
+        journal = next((j for j in book.payment_journals.values() if j.code == journal_code), None)
+        if journal is None:
+            journal = Journal(str(uuid.uuid4()), journal_code, journal_code, "", EMPTY_GUID)
+            book.payment_journals[journal.id] = journal
+        settle(invoice, amount)
+        payment = CustomerPayment(
+            id=str(uuid.uuid4()),
+            journal_code=journal.code,
+            line_number=(len(journal.payments) + 1) * LINE_NUMBER_STEP,
+            customer=invoice.customer,
+            posting_date=posting_date,
+            document_number=f"G{book.next_payment_number:05d}",
+            external_document_number=external_document_number,
+            amount=amount,
+            invoice=invoice,
+            description="",
+        )
+        book.next_payment_number += 1
+        journal.payments.append(payment)
+        return payment
 
     def document_count(self, company_id: str, external_document_number: str) -> int:
         """How many sales invoices carry this external document number (should be 0 or 1)."""
@@ -198,8 +253,7 @@ class BusinessCentralState:
 
 def add_sales_line(
     book: CompanyBook,
-    document: SalesInvoice | SalesCreditMemo,
-    document_type: str,
+    document: SalesDocument,
     values: dict[str, Any],
 ) -> SalesInvoiceLine:
     """A line priced and taxed from the line's tax group, added to a draft document."""
@@ -210,7 +264,8 @@ def add_sales_line(
             400,
             "Internal_EntityWithSameKeyExists",
             "The Sales Line already exists. Identification fields and values: Document "
-            f"Type='{document_type}',Document No.='{document.number}',Line No.='{sequence}'",
+            f"Type='{document.kind.line_document_type}',Document No.='{document.number}',"
+            f"Line No.='{sequence}'",
         )
     tax_code = values.get("taxCode", "")
     percent = ZERO

@@ -1,11 +1,12 @@
-"""Sales invoices and sales credit memos with their lines, as BC stores and answers them."""
+"""Sales invoices and sales credit memos with their lines, as BC stores and answers them:
+one `SalesDocument` base, each kind adding what only it has."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sandboxes.business_central.master_data import Customer
 from sandboxes.business_central.odata import (
@@ -63,18 +64,43 @@ class SalesInvoiceLine:
         }
 
 
-@dataclass
-class SalesInvoice:
+@dataclass(frozen=True)
+class DocumentKind:
+    """What tells one sales document entity set from the other on the wire."""
+
+    entity: str  # `salesInvoice`; its lines are `salesInvoiceLines`
+    title: str  # in BC's messages: `Sales invoice`
+    date_property: str
+    line_document_type: str  # the Sales Line's Document Type, in BC's messages
+    draft_prefix: str
+    posted_prefix: str
+
+    @property
+    def lines_property(self) -> str:
+        return f"{self.entity}Lines"
+
+
+INVOICE = DocumentKind("salesInvoice", "Sales invoice", "invoiceDate", "Invoice", "S-INV", "PS-INV")
+CREDIT_MEMO = DocumentKind(
+    "salesCreditMemo", "Sales credit memo", "creditMemoDate", "Credit Memo", "S-CR", "PS-CR"
+)
+
+
+@dataclass(kw_only=True)
+class SalesDocument:
+    """A sales header with its lines: what invoices and credit memos share."""
+
+    kind: ClassVar[DocumentKind]
+
     id: str
     number: str
     external_document_number: str
     customer: Customer
     currency_code: str
-    invoice_date: date
+    document_date: date
     due_date: date
     status: str = "Draft"
     lines: list[SalesInvoiceLine] = field(default_factory=list)
-    remaining_amount: Decimal = ZERO
     version: int = 1
     modified: datetime = field(default_factory=utc_now)
 
@@ -104,7 +130,7 @@ class SalesInvoice:
             "id": self.id,
             "number": self.number,
             "externalDocumentNumber": self.external_document_number,
-            "invoiceDate": wire_date(self.invoice_date),
+            self.kind.date_property: wire_date(self.document_date),
             "dueDate": wire_date(self.due_date),
             "customerId": self.customer.id,
             "customerNumber": self.customer.number,
@@ -114,7 +140,7 @@ class SalesInvoice:
             "billToName": self.customer.display_name,
             "currencyCode": self.currency_code,
             "pricesIncludeTax": False,
-            "remainingAmount": self.remaining_amount,
+            **self._balance(),
             "discountAmount": ZERO,
             "discountAppliedBeforeTax": True,
             "totalAmountExcludingTax": self.total_excluding_tax,
@@ -122,77 +148,41 @@ class SalesInvoice:
             "totalAmountIncludingTax": self.total_including_tax,
             "status": self.status,
             "lastModifiedDateTime": wire_datetime(self.modified),
+            **self._applied_to(),
             "phoneNumber": "",
             "email": self.customer.email,
         }
         if expand_lines:
-            body["salesInvoiceLines"] = [line.wire() for line in self.lines]
+            body[self.kind.lines_property] = [line.wire() for line in self.lines]
         return body
 
+    def _balance(self) -> dict[str, Any]:
+        """The properties on what the document still owes, where it has them."""
+        return {}
 
-@dataclass
-class SalesCreditMemo:
-    id: str
-    number: str
-    external_document_number: str
-    customer: Customer
-    currency_code: str
-    credit_memo_date: date
-    due_date: date
+    def _applied_to(self) -> dict[str, Any]:
+        """The properties naming the document it applies to, where it has them."""
+        return {}
+
+
+@dataclass(kw_only=True)
+class SalesInvoice(SalesDocument):
+    kind: ClassVar[DocumentKind] = INVOICE
+
+    remaining_amount: Decimal = ZERO
+
+    def _balance(self) -> dict[str, Any]:
+        return {"remainingAmount": self.remaining_amount}
+
+
+@dataclass(kw_only=True)
+class SalesCreditMemo(SalesDocument):
+    kind: ClassVar[DocumentKind] = CREDIT_MEMO
+
     invoice: SalesInvoice | None = None
-    status: str = "Draft"
-    lines: list[SalesInvoiceLine] = field(default_factory=list)
-    version: int = 1
-    modified: datetime = field(default_factory=utc_now)
 
-    @property
-    def etag(self) -> str:
-        return etag_of(self.id, self.version)
-
-    @property
-    def total_excluding_tax(self) -> Decimal:
-        return sum((line.amount_excluding_tax for line in self.lines), ZERO)
-
-    @property
-    def total_tax(self) -> Decimal:
-        return sum((line.total_tax_amount for line in self.lines), ZERO)
-
-    @property
-    def total_including_tax(self) -> Decimal:
-        return self.total_excluding_tax + self.total_tax
-
-    def touch(self) -> None:
-        self.version += 1
-        self.modified = utc_now()
-
-    def wire(self, *, expand_lines: bool = False) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "@odata.etag": self.etag,
-            "id": self.id,
-            "number": self.number,
-            "externalDocumentNumber": self.external_document_number,
-            "creditMemoDate": wire_date(self.credit_memo_date),
-            "dueDate": wire_date(self.due_date),
-            "customerId": self.customer.id,
-            "customerNumber": self.customer.number,
-            "customerName": self.customer.display_name,
-            "billToCustomerId": self.customer.id,
-            "billToCustomerNumber": self.customer.number,
-            "billToName": self.customer.display_name,
-            "currencyCode": self.currency_code,
-            "pricesIncludeTax": False,
-            "discountAmount": ZERO,
-            "discountAppliedBeforeTax": True,
-            "totalAmountExcludingTax": self.total_excluding_tax,
-            "totalTaxAmount": self.total_tax,
-            "totalAmountIncludingTax": self.total_including_tax,
-            "status": self.status,
-            "lastModifiedDateTime": wire_datetime(self.modified),
+    def _applied_to(self) -> dict[str, Any]:
+        return {
             "invoiceId": self.invoice.id if self.invoice else EMPTY_GUID,
             "invoiceNumber": self.invoice.number if self.invoice else "",
-            "phoneNumber": "",
-            "email": self.customer.email,
         }
-        if expand_lines:
-            body["salesCreditMemoLines"] = [line.wire() for line in self.lines]
-        return body

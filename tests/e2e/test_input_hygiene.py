@@ -5,6 +5,8 @@ problem on both databases, never a 500 on one and a success on the other.
 """
 
 import json
+from collections.abc import Callable
+from datetime import date
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from app.seed import demo_id
 from tests.conftest import Gateway
 from tests.e2e.test_edge_errors import assert_problem
+from tests.e2e.test_versioning import v2_body
 from tests.support.invoices import invoice_body
 
 US_ENTITY = demo_id("legal_entity", 1)
@@ -104,3 +107,34 @@ async def test_a_whitespace_only_note_is_refused(gateway: Gateway) -> None:
     )
     body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["pointer"] == "#/note"
+
+
+def _payment_body() -> dict[str, object]:
+    return {"amount": 100, "currency": "USD", "paid_on": date.today().isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/invoices", invoice_body, "invoice_date"),
+        ("/v1/invoices", invoice_body, "due_date"),
+        ("/v2/invoices", lambda: v2_body(invoice_body()), "invoice_date"),
+        ("/v2/invoices", lambda: v2_body(invoice_body()), "due_date"),
+        (f"/v1/invoices/{demo_id('invoice', 1)}/payments", _payment_body, "paid_on"),
+    ],
+)
+@pytest.mark.parametrize("number", [1_790_000_000, "1790000000", 0])
+async def test_a_body_date_given_as_a_number_is_a_422_not_a_date(
+    gateway: Gateway,
+    path: str,
+    body: Callable[[], dict[str, object]],
+    field: str,
+    number: int | str,
+) -> None:
+    """JSON Schema says `format: date`; lax parsing would read a number as a Unix timestamp."""
+    sent = {**body(), field: number}
+    response = await gateway.client.post(
+        path, json=sent, headers={"Idempotency-Key": f"number-date-{field}-{number}"}
+    )
+    problem = assert_problem(response, 422, "validation-error")
+    assert [error["pointer"] for error in problem["errors"]] == [f"#/{field}"]

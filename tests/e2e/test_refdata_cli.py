@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from app.cli import app
 from core.settings import get_settings
 
-runner = CliRunner(env={"COLUMNS": "200"})
+OPERATOR = "ada.refdata"
+runner = CliRunner(env={"COLUMNS": "200", "LEDGERGATE_OPERATOR": OPERATOR})
 
 FIRST_LOAD = """
 legal_entities:
@@ -73,7 +74,7 @@ def test_a_yaml_first_load_creates_everything_once(database: Path, tmp_path: Pat
     with create_engine(f"sqlite:///{database}").connect() as connection:
         actions = connection.execute(text("SELECT action, client_id FROM audit_events")).all()
     assert [a for a, _ in actions] == ["CLI refdata import first-load.yaml"] * 2
-    assert all(client.startswith("cli:") for _, client in actions)
+    assert all(client == OPERATOR for _, client in actions)
 
 
 def test_a_csv_file_holds_one_list_named_by_its_stem(database: Path, tmp_path: Path) -> None:
@@ -140,3 +141,33 @@ def test_periods_close_and_reopen_with_a_reason(database: Path, tmp_path: Path) 
     shown = runner.invoke(app, ["refdata", "show", "legal-entities", str(entity["id"])])
     period = json.loads(shown.stdout)["periods"][0]
     assert (period["status"], period["status_reason"]) == ("open", "audit adjustment")
+
+
+def audit_rows(database: Path) -> list[tuple[str, str, str | None, str, int]]:
+    with create_engine(f"sqlite:///{database}").connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT action, client_id, object_id, outcome, status_code FROM audit_events "
+                "ORDER BY occurred_at, id"
+            )
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_a_change_names_its_operator_like_every_other_command(database: Path) -> None:
+    create = ["refdata", "create", "partners", "--set", "name=Adatum"]
+    create += ["--set", "commission_plan=referral-10"]
+    unnamed = runner.invoke(app, create, env={"LEDGERGATE_OPERATOR": None})
+    assert unnamed.exit_code == 2
+    assert "--operator" in unnamed.output
+    assert listed("partners") == []
+    named = runner.invoke(app, [*create, "--operator", "grace"])
+    assert named.exit_code == 0, named.output
+    (partner,) = listed("partners")
+    update = ["refdata", "update", "partners", str(partner["id"]), "--set", "name=Adatum Ltd"]
+    stale = runner.invoke(app, [*update, "--if-match", "7"])
+    assert stale.exit_code == 1
+    assert audit_rows(database) == [
+        ("CLI refdata create partners", "grace", None, "succeeded", 200),
+        ("CLI refdata update partners", OPERATOR, partner["id"], "rejected", 412),
+    ]

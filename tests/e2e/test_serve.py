@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from app.seed import demo_id
-from tests.support.gateway_process import gateway_env, start_gateway, stop, token
+from tests.support.gateway_process import (
+    gateway_env,
+    poll_until,
+    start_gateway,
+    stop,
+    token,
+)
 from tests.support.invoices import INITECH, invoice_body
 from tests.support.sandbox_processes import UNREACHABLE_URLS
 
@@ -200,15 +206,21 @@ def test_several_workers_start_and_log_json(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     # several processes may not each run a sandbox of their own: backends are shared
     env = gateway_env(tmp_path / "ledgergate.db", **UNREACHABLE_URLS)
-    process, base = start_gateway(env, log, workers=2)
+    process, base = start_gateway(env, log, workers=2)  # returns once both workers started
+    sent = {f"workers-{attempt}" for attempt in range(8)}
+
+    def logged() -> set[str | None]:
+        *lines, _unfinished = log.read_text(errors="replace").split("\n")
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        return {r.get("correlation_id") for r in records if r.get("message") == "http.request"}
+
     try:
-        for attempt in range(8):  # spread over both workers
+        for correlation_id in sorted(sent):  # spread over both workers
             answer = httpx.get(
-                f"{base}/versions", headers={"X-Correlation-ID": f"workers-{attempt}"}
+                f"{base}/versions", headers={"X-Correlation-ID": correlation_id}, timeout=60
             )
             assert answer.status_code == 200
+        poll_until(lambda: sent <= logged(), 60, "the request log lines")
     finally:
         stop(process)
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    logged = {r.get("correlation_id") for r in records if r.get("message") == "http.request"}
-    assert {f"workers-{attempt}" for attempt in range(8)} <= logged
+    assert sent <= logged()

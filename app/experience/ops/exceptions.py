@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, requires
 from core.canonical.base import InputModel
@@ -17,7 +18,7 @@ from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize, keyset_page
 from core.problems import problem_responses
-from process_apis.deps import ContextDep, SessionDep
+from process_apis.deps import ContextDep, ProcessContext, SessionDep
 from process_apis.runs.queue import queue_condition
 from process_apis.runs.repository import get_run
 from process_apis.runs.schemas import Run, RunSummary
@@ -119,6 +120,21 @@ async def replay(run_id: RunID, context: ContextDep, session: SessionDep) -> Run
     return Run.model_validate(await get_run(session, run_id))
 
 
+async def _closed(
+    context: ProcessContext,
+    session: AsyncSession,
+    run_id: str,
+    status: RunStatus,
+    data: Closing,
+    operator: Principal,
+) -> Run:
+    """Close the queued run as `status` with the operator's note; the run as it is now."""
+    await replayer(context).close(
+        run_id, status=status, note=data.note, operator=operator.client_id
+    )
+    return Run.model_validate(await get_run(session, run_id))
+
+
 @router.post(
     "/exceptions/{run_id}/resolve",
     response_model=Run,
@@ -134,10 +150,7 @@ async def resolve(
     operator: Annotated[Principal, requires("ops:write")],
 ) -> Run:
     """Close a run that was fixed outside the gateway; nothing is compensated."""
-    await replayer(context).close(
-        run_id, status=RunStatus.RESOLVED, note=data.note, operator=operator.client_id
-    )
-    return Run.model_validate(await get_run(session, run_id))
+    return await _closed(context, session, run_id, RunStatus.RESOLVED, data, operator)
 
 
 @router.post(
@@ -155,7 +168,4 @@ async def discard(
     operator: Annotated[Principal, requires("ops:write")],
 ) -> Run:
     """Give a run up; its subject is compensated (a posting's invoice is open again)."""
-    await replayer(context).close(
-        run_id, status=RunStatus.DISCARDED, note=data.note, operator=operator.client_id
-    )
-    return Run.model_validate(await get_run(session, run_id))
+    return await _closed(context, session, run_id, RunStatus.DISCARDED, data, operator)

@@ -9,24 +9,22 @@ from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
 from process_apis.idempotency import (
-    IdempotentWrite,
     OptionalIdempotentWrite,
     Outcome,
     ReleasedIdempotentWrite,
 )
 from process_apis.invoices import service
+from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.router import (
     LIST_DESCRIPTION,
-    VOID_RESPONSES,
-    InvoiceID,
     InvoiceStatusFilter,
     SubscriptionFilter,
-    posting_outcome,
-    void_outcome,
+    answer_posting,
 )
-from process_apis.invoices.schemas import PostingCreate, VoidCreate, VoidResult
+from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.v2 import mapping
 from process_apis.invoices.v2.schemas import InvoiceCreateV2, InvoiceV2, PostingResultV2
+from process_apis.invoices.void_route import add_void_route
 from process_apis.listing import CustomerFilter, ListQueryDep
 
 PREFIX = "/v2/invoices"
@@ -127,40 +125,15 @@ async def post_invoice(
 ) -> Response:
     """Post the invoice to the ERP, exactly as `/v1` does; requires `Idempotency-Key`."""
 
-    async def handle() -> Outcome:
-        result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return posting_outcome(result, mapping.posting_result(result), f"{PREFIX}/{invoice_id}")
+    return await answer_posting(
+        context,
+        caller,
+        idempotency,
+        invoice_id,
+        data,
+        body=mapping.posting_result,
+        location=f"{PREFIX}/{invoice_id}",
+    )
 
-    return await idempotency(data, handle)
 
-
-@router.post(
-    "/{invoice_id}/void",
-    response_model=VoidResult,
-    operation_id="invoices-v2-void",
-    dependencies=[requires("invoices:write")],
-    summary="Void an invoice that was never posted",
-    responses=VOID_RESPONSES,
-)
-async def void_invoice(
-    invoice_id: InvoiceID,
-    data: VoidCreate,
-    context: ContextDep,
-    caller: CallerDep,
-    idempotency: IdempotentWrite,
-) -> Response:
-    """Void an invoice before it reaches the ERP; a posted invoice is corrected by a credit memo.
-
-    Requires `Idempotency-Key`. `200` void, `202` billing is unreachable (the run is queued),
-    `409 invoice-not-voidable` once a posting has started.
-    """
-
-    async def handle() -> Outcome:
-        result = await service.void_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
-        )
-        return void_outcome(result, result)
-
-    return await idempotency(data, handle)
+add_void_route(router, operation_id="invoices-v2-void")

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from core.canonical.base import BackendRefs, Code, InputModel, OutputModel, Versioned
+from core.canonical.base import BackendRefs, Code, Day, InputModel, OutputModel, Versioned
 from core.canonical.documents import MAX_INVOICE_LINES, InvoiceStatus
 from core.money import Money
 from process_apis.invoices.schemas import PostingState
@@ -45,8 +45,8 @@ class InvoiceCreateV2(InputModel):
     """An invoice to register. Every amount in it must be in the same currency."""
 
     customer_id: str
-    invoice_date: date = Field(description="Document date; the default posting date.")
-    due_date: date
+    invoice_date: Day = Field(description="Document date; the default posting date.")
+    due_date: Day
     lines: list[InvoiceLineCreateV2] = Field(min_length=1, max_length=MAX_INVOICE_LINES)
     totals: InvoiceTotalsV2
     subscription_id: str | None = None

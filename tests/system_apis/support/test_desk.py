@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from sandboxes.support import DeskState
+from sandboxes.support import DeskState, create_app
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.support.adapters.desk import DeskAdapter
 from system_apis.support.port import SupportPort
@@ -221,3 +221,30 @@ async def test_an_amount_the_currency_cannot_hold_is_a_contract_error() -> None:
             await DeskAdapter(client).get_service_credit("SC-1")
     finally:
         await client.aclose()
+
+
+async def test_the_sandbox_speaks_its_own_conventions_on_the_wire(desk_state: DeskState) -> None:
+    """Token scheme, blank text refused, keyed replay and reuse, errors as a list."""
+    transport = httpx.ASGITransport(app=create_app(desk_state))
+    token = {"Authorization": "Token t"}
+    ticket = {"requester_ref": ACME, "subject": "Down"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://support.sandbox") as http:
+        bearer = await http.get("/desk/v2/tickets/TCK-1001", headers={"Authorization": "Bearer t"})
+        blank = await http.post("/desk/v2/tickets", json={**ticket, "subject": "  "}, headers=token)
+        keyed = {**token, "Idempotency-Key": "k1"}
+        first = await http.post("/desk/v2/tickets", json=ticket, headers=keyed)
+        again = await http.post("/desk/v2/tickets", json=ticket, headers=keyed)
+        other = await http.post("/desk/v2/tickets", json={**ticket, "subject": "Up"}, headers=keyed)
+        no_route = await http.get("/desk/v2/nowhere", headers=token)
+    assert (bearer.status_code, bearer.json()["errors"][0]["code"]) == (401, "unauthorized")
+    assert blank.status_code == 400
+    assert blank.json() == {
+        "errors": [
+            {"code": "invalid", "detail": "subject is missing or malformed", "field": "subject"}
+        ]
+    }
+    assert (first.status_code, again.status_code, again.json()) == (201, 201, first.json())
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert list(desk_state.tickets) == ["TCK-1001"]
+    assert (other.status_code, other.json()["errors"][0]["code"]) == (409, "idempotency_key_reused")
+    assert (no_route.status_code, no_route.json()["errors"][0]["code"]) == (404, "not_found")

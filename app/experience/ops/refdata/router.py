@@ -24,15 +24,13 @@ from app.experience.ops.refdata.schemas import (
     ProductUpdate,
     TaxCodeMappingPut,
 )
-from core.auth import requires
+from app.experience.ops.refdata.versioned import READ, WRITE, VersionedResource
 from core.canonical.base import Code
 from core.canonical.catalog import Price, Product
 from core.canonical.parties import Partner, PeriodStatus
 from core.ids import id_pattern
-from core.models.base import VersionedMixin
-from core.models.legal_entity import LegalEntityRow
 from core.problems import problem_responses
-from process_apis.deps import ContextDep, SessionDep, TransactionDep
+from process_apis.deps import ContextDep, SessionDep, Transaction, TransactionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
 from system_apis.crm.schemas import CrmCommissionPlan, CrmRateCardVersionCreate
 
@@ -52,33 +50,17 @@ IfMatch = Annotated[
     ),
 ]
 
-READ = [requires("refdata:read")]
-WRITE = [requires("refdata:write")]
-READ_ERRORS = problem_responses(401, 403, 404, 422)
-CREATE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
-CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428)
-ETAG = {"ETag": {"description": "The object's version.", "schema": {"type": "string"}}}
-
-
-def _tagged(response: Response, row: VersionedMixin) -> None:
-    response.headers["ETag"] = service.etag(row.version)
-
-
-def _entity(response: Response, row: LegalEntityRow) -> LegalEntityResource:
-    _tagged(response, row)
-    return LegalEntityResource.model_validate(row)
+LEGAL_ENTITIES = VersionedResource(router, LegalEntityResource, "/ops/v1/legal-entities")
+PARTNERS = VersionedResource(router, Partner, "/ops/v1/partners")
+PRODUCTS = VersionedResource(router, Product, "/ops/v1/products")
+PRICES = VersionedResource(router, Price, "/ops/v1/prices")
 
 
 # Legal entities
 
 
-@router.get(
-    "/legal-entities",
-    response_model=list[LegalEntityResource],
-    operation_id="ops-legal-entities-list",
-    summary="List legal entities",
-    dependencies=READ,
-    responses=problem_responses(401, 403),
+@LEGAL_ENTITIES.list_route(
+    "/legal-entities", operation_id="ops-legal-entities-list", summary="List legal entities"
 )
 async def list_legal_entities(session: SessionDep) -> list[LegalEntityResource]:
     """Every legal entity with its ERP connection, periods and tax-code mappings."""
@@ -86,49 +68,39 @@ async def list_legal_entities(session: SessionDep) -> list[LegalEntityResource]:
     return [LegalEntityResource.model_validate(row) for row in rows]
 
 
-@router.post(
-    "/legal-entities",
-    response_model=LegalEntityResource,
-    status_code=201,
-    operation_id="ops-legal-entities-create",
-    summary="Create a legal entity",
-    dependencies=WRITE,
-    responses={201: {"headers": ETAG}, **CREATE_ERRORS},
+@LEGAL_ENTITIES.create_route(
+    "/legal-entities", operation_id="ops-legal-entities-create", summary="Create a legal entity"
 )
 async def create_legal_entity(
     data: LegalEntityCreate, transaction: TransactionDep, context: ContextDep, response: Response
 ) -> LegalEntityResource:
     """A company that issues invoices, on one of the configured ERP connections."""
-    async with transaction() as session:
-        row = await service.create_legal_entity(
-            session, data=data, erp_connections=context.settings.erp_connection_settings
-        )
-    response.headers["Location"] = f"/ops/v1/legal-entities/{row.id}"
-    return _entity(response, row)
+    connections = context.settings.erp_connection_settings
+    return await LEGAL_ENTITIES.created(
+        transaction,
+        response,
+        lambda session: service.create_legal_entity(
+            session, data=data, erp_connections=connections
+        ),
+    )
 
 
-@router.get(
+@LEGAL_ENTITIES.read_route(
     "/legal-entities/{legal_entity_id}",
-    response_model=LegalEntityResource,
     operation_id="ops-legal-entities-get",
     summary="Get a legal entity",
-    dependencies=READ,
-    responses={200: {"headers": ETAG}, **READ_ERRORS},
 )
 async def get_legal_entity(
     legal_entity_id: LegalEntityID, session: SessionDep, response: Response
 ) -> LegalEntityResource:
     """One legal entity; its `ETag` guards changes to it, its periods and tax codes."""
-    return _entity(response, await service.get_legal_entity(session, legal_entity_id))
+    return LEGAL_ENTITIES.tagged(response, await service.get_legal_entity(session, legal_entity_id))
 
 
-@router.patch(
+@LEGAL_ENTITIES.change_route(
     "/legal-entities/{legal_entity_id}",
-    response_model=LegalEntityResource,
     operation_id="ops-legal-entities-update",
     summary="Update a legal entity",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
 )
 async def update_legal_entity(
     legal_entity_id: LegalEntityID,
@@ -139,25 +111,22 @@ async def update_legal_entity(
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """Rename it, change its closed-period policy, or move it to another ERP connection."""
-    async with transaction() as session:
-        row = await service.update_legal_entity(
-            session,
-            legal_entity_id,
-            data=data,
-            if_match=if_match,
-            erp_connections=context.settings.erp_connection_settings,
-        )
-    return _entity(response, row)
+    connections = context.settings.erp_connection_settings
+    return await LEGAL_ENTITIES.changed(
+        transaction,
+        response,
+        lambda session: service.update_legal_entity(
+            session, legal_entity_id, data=data, if_match=if_match, erp_connections=connections
+        ),
+    )
 
 
-@router.post(
+@LEGAL_ENTITIES.change_route(
     "/legal-entities/{legal_entity_id}/periods",
-    response_model=LegalEntityResource,
-    status_code=201,
     operation_id="ops-periods-create",
     summary="Add an accounting period",
-    dependencies=WRITE,
-    responses={201: {"headers": ETAG}, **CHANGE_ERRORS},
+    method="POST",
+    status_code=201,
 )
 async def add_period(
     legal_entity_id: LegalEntityID,
@@ -167,18 +136,18 @@ async def add_period(
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """A period that overlaps none of the entity's; open unless said otherwise."""
-    async with transaction() as session:
-        row = await service.add_period(session, legal_entity_id, data=data, if_match=if_match)
-    return _entity(response, row)
+    return await LEGAL_ENTITIES.changed(
+        transaction,
+        response,
+        lambda session: service.add_period(session, legal_entity_id, data=data, if_match=if_match),
+    )
 
 
-@router.post(
+@LEGAL_ENTITIES.change_route(
     "/legal-entities/{legal_entity_id}/periods/{period_id}/close",
-    response_model=LegalEntityResource,
     operation_id="ops-periods-close",
     summary="Close an accounting period",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+    method="POST",
 )
 async def close_period(
     legal_entity_id: LegalEntityID,
@@ -189,25 +158,16 @@ async def close_period(
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """No posting dated in it from now on: the entity's policy rejects or rolls it forward."""
-    async with transaction() as session:
-        row = await service.set_period_status(
-            session,
-            legal_entity_id,
-            period_id,
-            status=PeriodStatus.CLOSED,
-            reason=data.reason,
-            if_match=if_match,
-        )
-    return _entity(response, row)
+    return await _set_period_status(
+        transaction, response, legal_entity_id, period_id, PeriodStatus.CLOSED, data, if_match
+    )
 
 
-@router.post(
+@LEGAL_ENTITIES.change_route(
     "/legal-entities/{legal_entity_id}/periods/{period_id}/reopen",
-    response_model=LegalEntityResource,
     operation_id="ops-periods-reopen",
     summary="Reopen an accounting period",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+    method="POST",
 )
 async def reopen_period(
     legal_entity_id: LegalEntityID,
@@ -218,25 +178,16 @@ async def reopen_period(
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """Accept postings in a closed period again; the reason is kept on the period."""
-    async with transaction() as session:
-        row = await service.set_period_status(
-            session,
-            legal_entity_id,
-            period_id,
-            status=PeriodStatus.OPEN,
-            reason=data.reason,
-            if_match=if_match,
-        )
-    return _entity(response, row)
+    return await _set_period_status(
+        transaction, response, legal_entity_id, period_id, PeriodStatus.OPEN, data, if_match
+    )
 
 
-@router.put(
+@LEGAL_ENTITIES.change_route(
     "/legal-entities/{legal_entity_id}/tax-codes/{tax_code}",
-    response_model=LegalEntityResource,
     operation_id="ops-tax-codes-put",
     summary="Map a tax code to an ERP tax group",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+    method="PUT",
 )
 async def put_tax_code(
     legal_entity_id: LegalEntityID,
@@ -247,71 +198,67 @@ async def put_tax_code(
     if_match: IfMatch = None,
 ) -> LegalEntityResource:
     """The ERP tax group the entity books a canonical tax code with."""
-    async with transaction() as session:
-        row = await service.put_tax_code(
+    return await LEGAL_ENTITIES.changed(
+        transaction,
+        response,
+        lambda session: service.put_tax_code(
             session, legal_entity_id, tax_code, erp_tax_code=data.erp_tax_code, if_match=if_match
-        )
-    return _entity(response, row)
+        ),
+    )
+
+
+async def _set_period_status(
+    transaction: Transaction,
+    response: Response,
+    legal_entity_id: str,
+    period_id: str,
+    status: PeriodStatus,
+    data: PeriodClose | PeriodReopen,
+    if_match: str | None,
+) -> LegalEntityResource:
+    return await LEGAL_ENTITIES.changed(
+        transaction,
+        response,
+        lambda session: service.set_period_status(
+            session,
+            legal_entity_id,
+            period_id,
+            status=status,
+            reason=data.reason,
+            if_match=if_match,
+        ),
+    )
 
 
 # Partners and their commission rate cards
 
 
-@router.get(
-    "/partners",
-    response_model=list[Partner],
-    operation_id="ops-partners-list",
-    summary="List partners",
-    dependencies=READ,
-    responses=problem_responses(401, 403),
-)
+@PARTNERS.list_route("/partners", operation_id="ops-partners-list", summary="List partners")
 async def list_partners(session: SessionDep) -> list[Partner]:
     """Every partner, by name."""
     return [Partner.model_validate(row) for row in await service.list_partners(session)]
 
 
-@router.post(
-    "/partners",
-    response_model=Partner,
-    status_code=201,
-    operation_id="ops-partners-create",
-    summary="Create a partner",
-    dependencies=WRITE,
-    responses={201: {"headers": ETAG}, **CREATE_ERRORS},
-)
+@PARTNERS.create_route("/partners", operation_id="ops-partners-create", summary="Create a partner")
 async def create_partner(
     data: PartnerCreate, transaction: TransactionDep, response: Response
 ) -> Partner:
     """A channel partner on a CRM commission plan."""
-    async with transaction() as session:
-        row = await service.create_partner(session, data=data)
-    response.headers["Location"] = f"/ops/v1/partners/{row.id}"
-    _tagged(response, row)
-    return Partner.model_validate(row)
+    return await PARTNERS.created(
+        transaction, response, lambda session: service.create_partner(session, data=data)
+    )
 
 
-@router.get(
-    "/partners/{partner_id}",
-    response_model=Partner,
-    operation_id="ops-partners-get",
-    summary="Get a partner",
-    dependencies=READ,
-    responses={200: {"headers": ETAG}, **READ_ERRORS},
+@PARTNERS.read_route(
+    "/partners/{partner_id}", operation_id="ops-partners-get", summary="Get a partner"
 )
 async def get_partner(partner_id: PartnerID, session: SessionDep, response: Response) -> Partner:
     """One partner."""
-    row = await service.get_partner(session, partner_id)
-    _tagged(response, row)
-    return Partner.model_validate(row)
+    return PARTNERS.tagged(response, await service.get_partner(session, partner_id))
 
 
-@router.patch(
-    "/partners/{partner_id}",
-    response_model=Partner,
-    operation_id="ops-partners-update",
-    summary="Update a partner",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+@PARTNERS.change_route(
+    "/partners/{partner_id}", operation_id="ops-partners-update", summary="Update a partner"
 )
 async def update_partner(
     partner_id: PartnerID,
@@ -321,10 +268,11 @@ async def update_partner(
     if_match: IfMatch = None,
 ) -> Partner:
     """Rename, move to another commission plan, suspend, reactivate or terminate."""
-    async with transaction() as session:
-        row = await service.update_partner(session, partner_id, data=data, if_match=if_match)
-    _tagged(response, row)
-    return Partner.model_validate(row)
+    return await PARTNERS.changed(
+        transaction,
+        response,
+        lambda session: service.update_partner(session, partner_id, data=data, if_match=if_match),
+    )
 
 
 @router.get(
@@ -374,61 +322,32 @@ async def add_rate_card_version(
 # Products and prices
 
 
-@router.get(
-    "/products",
-    response_model=list[Product],
-    operation_id="ops-products-list",
-    summary="List products",
-    dependencies=READ,
-    responses=problem_responses(401, 403),
-)
+@PRODUCTS.list_route("/products", operation_id="ops-products-list", summary="List products")
 async def list_products(session: SessionDep) -> list[Product]:
     """Every product, by name, with its ERP item and billing product."""
     return [Product.model_validate(row) for row in await service.list_products(session)]
 
 
-@router.post(
-    "/products",
-    response_model=Product,
-    status_code=201,
-    operation_id="ops-products-create",
-    summary="Create a product",
-    dependencies=WRITE,
-    responses={201: {"headers": ETAG}, **CREATE_ERRORS},
-)
+@PRODUCTS.create_route("/products", operation_id="ops-products-create", summary="Create a product")
 async def create_product(
     data: ProductCreate, transaction: TransactionDep, response: Response
 ) -> Product:
     """A product, mapped to its ERP item (and billing product, when it exists already)."""
-    async with transaction() as session:
-        row = await service.create_product(session, data=data)
-    response.headers["Location"] = f"/ops/v1/products/{row.id}"
-    _tagged(response, row)
-    return Product.model_validate(row)
+    return await PRODUCTS.created(
+        transaction, response, lambda session: service.create_product(session, data=data)
+    )
 
 
-@router.get(
-    "/products/{product_id}",
-    response_model=Product,
-    operation_id="ops-products-get",
-    summary="Get a product",
-    dependencies=READ,
-    responses={200: {"headers": ETAG}, **READ_ERRORS},
+@PRODUCTS.read_route(
+    "/products/{product_id}", operation_id="ops-products-get", summary="Get a product"
 )
 async def get_product(product_id: ProductID, session: SessionDep, response: Response) -> Product:
     """One product."""
-    row = await service.get_product(session, product_id)
-    _tagged(response, row)
-    return Product.model_validate(row)
+    return PRODUCTS.tagged(response, await service.get_product(session, product_id))
 
 
-@router.patch(
-    "/products/{product_id}",
-    response_model=Product,
-    operation_id="ops-products-update",
-    summary="Update a product",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+@PRODUCTS.change_route(
+    "/products/{product_id}", operation_id="ops-products-update", summary="Update a product"
 )
 async def update_product(
     product_id: ProductID,
@@ -438,67 +357,44 @@ async def update_product(
     if_match: IfMatch = None,
 ) -> Product:
     """Rename, retier, remap or deactivate a product."""
-    async with transaction() as session:
-        row = await service.update_product(session, product_id, data=data, if_match=if_match)
-    _tagged(response, row)
-    return Product.model_validate(row)
+    return await PRODUCTS.changed(
+        transaction,
+        response,
+        lambda session: service.update_product(session, product_id, data=data, if_match=if_match),
+    )
 
 
-@router.get(
+@PRICES.list_route(
     "/products/{product_id}/prices",
-    response_model=list[Price],
     operation_id="ops-prices-list",
     summary="List a product's prices",
-    dependencies=READ,
-    responses=READ_ERRORS,
+    missing_parent=True,
 )
 async def list_prices(product_id: ProductID, session: SessionDep) -> list[Price]:
     """The product's prices, active or not, oldest first."""
     return [Price.model_validate(row) for row in await service.list_prices(session, product_id)]
 
 
-@router.post(
-    "/products/{product_id}/prices",
-    response_model=Price,
-    status_code=201,
-    operation_id="ops-prices-create",
-    summary="Add a price",
-    dependencies=WRITE,
-    responses={201: {"headers": ETAG}, **CREATE_ERRORS},
+@PRICES.create_route(
+    "/products/{product_id}/prices", operation_id="ops-prices-create", summary="Add a price"
 )
 async def create_price(
     product_id: ProductID, data: PriceCreate, transaction: TransactionDep, response: Response
 ) -> Price:
     """A price in one currency and interval; a new amount is a new price."""
-    async with transaction() as session:
-        row = await service.create_price(session, product_id, data=data)
-    response.headers["Location"] = f"/ops/v1/prices/{row.id}"
-    _tagged(response, row)
-    return Price.model_validate(row)
+    return await PRICES.created(
+        transaction, response, lambda session: service.create_price(session, product_id, data=data)
+    )
 
 
-@router.get(
-    "/prices/{price_id}",
-    response_model=Price,
-    operation_id="ops-prices-get",
-    summary="Get a price",
-    dependencies=READ,
-    responses={200: {"headers": ETAG}, **READ_ERRORS},
-)
+@PRICES.read_route("/prices/{price_id}", operation_id="ops-prices-get", summary="Get a price")
 async def get_price(price_id: PriceID, session: SessionDep, response: Response) -> Price:
     """One price."""
-    row = await service.get_price(session, price_id)
-    _tagged(response, row)
-    return Price.model_validate(row)
+    return PRICES.tagged(response, await service.get_price(session, price_id))
 
 
-@router.patch(
-    "/prices/{price_id}",
-    response_model=Price,
-    operation_id="ops-prices-update",
-    summary="Update a price",
-    dependencies=WRITE,
-    responses={200: {"headers": ETAG}, **CHANGE_ERRORS},
+@PRICES.change_route(
+    "/prices/{price_id}", operation_id="ops-prices-update", summary="Update a price"
 )
 async def update_price(
     price_id: PriceID,
@@ -508,7 +404,8 @@ async def update_price(
     if_match: IfMatch = None,
 ) -> Price:
     """Deactivate a price, or map it to its billing price."""
-    async with transaction() as session:
-        row = await service.update_price(session, price_id, data=data, if_match=if_match)
-    _tagged(response, row)
-    return Price.model_validate(row)
+    return await PRICES.changed(
+        transaction,
+        response,
+        lambda session: service.update_price(session, price_id, data=data, if_match=if_match),
+    )
