@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
-from core.canonical.base import InputModel, OutputModel
+from core.canonical.base import Day, InputModel, OutputModel
 from core.canonical.documents import Invoice, InvoicePosting, InvoiceStatus
 from process_apis.runs.schemas import RunRef, RunSummary
 
@@ -22,7 +22,7 @@ class InvoiceResource(Invoice):
 
 
 class PostingCreate(InputModel):
-    posting_date: date | None = Field(
+    posting_date: Day | None = Field(
         default=None,
         description="Date to post on; defaults to the invoice date. A date in a closed period "
         "is refused or rolled to the next open period, by the legal entity's policy.",

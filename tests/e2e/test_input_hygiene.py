@@ -121,6 +121,8 @@ def _payment_body() -> dict[str, object]:
         ("/v2/invoices", lambda: v2_body(invoice_body()), "invoice_date"),
         ("/v2/invoices", lambda: v2_body(invoice_body()), "due_date"),
         (f"/v1/invoices/{demo_id('invoice', 1)}/payments", _payment_body, "paid_on"),
+        (f"/v1/invoices/{demo_id('invoice', 1)}/postings", dict, "posting_date"),
+        (f"/v2/invoices/{demo_id('invoice', 1)}/postings", dict, "posting_date"),
     ],
 )
 @pytest.mark.parametrize("number", [1_790_000_000, "1790000000", 0])
@@ -135,6 +137,20 @@ async def test_a_body_date_given_as_a_number_is_a_422_not_a_date(
     sent = {**body(), field: number}
     response = await gateway.client.post(
         path, json=sent, headers={"Idempotency-Key": f"number-date-{field}-{number}"}
+    )
+    problem = assert_problem(response, 422, "validation-error")
+    assert [error["pointer"] for error in problem["errors"]] == [f"#/{field}"]
+
+
+@pytest.mark.parametrize("number", [1_790_000_000, "1790000000", 0])
+@pytest.mark.parametrize("field", ["starts_on", "ends_on"])
+async def test_a_period_date_given_as_a_number_is_a_422_not_a_date(
+    gateway: Gateway, field: str, number: int | str
+) -> None:
+    refdata = await gateway.client_with(["refdata:read", "refdata:write"], client_id="hygiene-rd")
+    period = {"starts_on": "2031-01-01", "ends_on": "2031-01-31", field: number}
+    response = await refdata.post(
+        f"/ops/v1/legal-entities/{US_ENTITY}/periods", json=period, headers={"If-Match": '"1"'}
     )
     problem = assert_problem(response, 422, "validation-error")
     assert [error["pointer"] for error in problem["errors"]] == [f"#/{field}"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from core.canonical.base import Code, InputModel, OutputModel, ShortText
+from core.canonical.base import Day as IsoDay
 from core.canonical.catalog import BillingInterval
 from core.canonical.parties import (
     AccountingPeriod,
@@ -34,13 +34,7 @@ ConnectionName = Annotated[
 ]
 
 
-def _not_a_number(value: object) -> object:
-    if isinstance(value, int | float):
-        raise ValueError("use an ISO 8601 date (YYYY-MM-DD), not a number")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_not_a_number), Field(examples=["2027-01-01"])]
+Day = Annotated[IsoDay, Field(examples=["2027-01-01"])]
 BackendRef = Annotated[str, Field(min_length=1, max_length=255)]
 Reason = Annotated[
     str, Field(min_length=1, max_length=500, description="Why, for the audit trail.")
