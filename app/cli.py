@@ -32,6 +32,7 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS
+from app.webhooks_cli import webhooks_app
 from core.db import create_engine, create_sessionmaker
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
@@ -272,6 +273,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
 
 
 app.add_typer(refdata_app, name="refdata")
+app.add_typer(webhooks_app, name="webhooks")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")
@@ -370,7 +372,10 @@ def worker(
         async with runtime(settings) as running:
             work = BackgroundWork(running.context)
             if once:
-                console.print(str(await work.run_once()))
+                try:
+                    console.print(str(await work.run_once()))
+                finally:
+                    await work.aclose()
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
