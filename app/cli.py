@@ -360,7 +360,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="One pass of every kind of work, then exit.")] = False,
 ) -> None:
     """The background worker: drains the webhook inbox, retries due runs, purges old keys,
-    and reconciles each legal entity's previous and current month daily.
+    delivers outbound webhooks, and reconciles each legal entity's previous and current
+    month daily.
 
     Several workers (and replicas) cooperate: each claims work with FOR UPDATE SKIP LOCKED.
     """

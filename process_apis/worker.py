@@ -1,6 +1,6 @@
 """The background work: one pass drains the billing inbox, retries due runs of every
 workflow, purges expired idempotency keys; beside them, the schedules (the daily
-reconciliation, the monthly settlement).
+reconciliation, the monthly settlement) and the outbound webhook deliveries.
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
