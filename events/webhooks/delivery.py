@@ -173,13 +173,13 @@ class WebhookDelivery:
                 message.next_attempt_at = None
                 health.record_success(endpoint)
                 return
-            self._schedule_retry(message, job.attempt, now)
             if result.outcome == GONE:
                 message.status = MessageStatus.FAILED
                 message.next_attempt_at = None
                 if endpoint.status == EndpointStatus.ENABLED:
                     health.disable(endpoint, health.GONE, now)
                 return
+            self._schedule_retry(message, job.attempt, now)
             health.record_failure(endpoint, now, self.settings)
 
     def _schedule_retry(

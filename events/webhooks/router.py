@@ -9,6 +9,7 @@ edge like every other write.
 # factory, and FastAPI reads each annotation as an object.
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -67,25 +68,41 @@ async def partner_owner(principal: Annotated[Principal, requires("partner:webhoo
     return Owner(principal.client_id, principal.partner_id)
 
 
+@dataclass(frozen=True)
+class Routes:
+    """What each group of routes is added with: the router, the operation id prefix, and
+    the dependencies that find the owner for a read and for a write."""
+
+    router: APIRouter
+    op: str
+    read: Any
+    write: Any
+
+
 def endpoints_router(
     *, prefix: str, operation_prefix: str, reader: OwnerDependency, writer: OwnerDependency
 ) -> APIRouter:
     """The endpoint routes for owners found by `reader` (reads) and `writer` (writes)."""
-    router = APIRouter(prefix=prefix, tags=["webhook-endpoints"])
-    _management_routes(router, operation_prefix, Depends(reader), Depends(writer))
-    _delivery_routes(router, operation_prefix, Depends(reader), Depends(writer))
-    return router
+    routes = Routes(
+        APIRouter(prefix=prefix, tags=["webhook-endpoints"]),
+        operation_prefix,
+        Depends(reader),
+        Depends(writer),
+    )
+    for add in (_create_and_list, _get_and_update, _delete_and_rotate, _lists, _resends):
+        add(routes)
+    return routes.router
 
 
-def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> None:
-    Reader = Annotated[Owner, read]
-    Writer = Annotated[Owner, write]
+def _create_and_list(routes: Routes) -> None:
+    Reader = Annotated[Owner, routes.read]
+    Writer = Annotated[Owner, routes.write]
 
-    @router.post(
+    @routes.router.post(
         "",
         response_model=WebhookEndpointCreated,
         status_code=201,
-        operation_id=f"{op}-create",
+        operation_id=f"{routes.op}-create",
         summary="Create a webhook endpoint",
         responses=problem_responses(400, 401, 403, 413, 415, 422),
     )
@@ -94,13 +111,13 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
     ) -> WebhookEndpointCreated:
         """Create an endpoint; its signing secret is in this answer only."""
         row, secret = await service.create_endpoint(webhooks, owner, data)
-        response.headers["Location"] = f"{router.prefix}/{row.id}"
+        response.headers["Location"] = f"{routes.router.prefix}/{row.id}"
         return WebhookEndpointCreated(**endpoint_view(row).model_dump(), secret=secret)
 
-    @router.get(
+    @routes.router.get(
         "",
         response_model=Page[WebhookEndpoint],
-        operation_id=f"{op}-list",
+        operation_id=f"{routes.op}-list",
         summary="List webhook endpoints",
         responses=problem_responses(400, 401, 403, 422),
     )
@@ -115,10 +132,15 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
             rows, after = await service.list_endpoints(session, owner, cursor=cursor, limit=limit)
         return Page(items=[endpoint_view(row) for row in rows], next_cursor=after)
 
-    @router.get(
+
+def _get_and_update(routes: Routes) -> None:
+    Reader = Annotated[Owner, routes.read]
+    Writer = Annotated[Owner, routes.write]
+
+    @routes.router.get(
         "/{endpoint_id}",
         response_model=WebhookEndpoint,
-        operation_id=f"{op}-get",
+        operation_id=f"{routes.op}-get",
         summary="Get a webhook endpoint",
         responses=problem_responses(401, 403, 404, 422),
     )
@@ -127,10 +149,10 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
         async with webhooks.sessionmaker() as session:
             return endpoint_view(await service.find_endpoint(session, endpoint_id, owner))
 
-    @router.patch(
+    @routes.router.patch(
         "/{endpoint_id}",
         response_model=WebhookEndpoint,
-        operation_id=f"{op}-update",
+        operation_id=f"{routes.op}-update",
         summary="Change a webhook endpoint",
         responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     )
@@ -143,10 +165,14 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
             service.update_endpoint(row, data, webhooks.clock())
         return endpoint_view(row)
 
-    @router.delete(
+
+def _delete_and_rotate(routes: Routes) -> None:
+    Writer = Annotated[Owner, routes.write]
+
+    @routes.router.delete(
         "/{endpoint_id}",
         status_code=204,
-        operation_id=f"{op}-delete",
+        operation_id=f"{routes.op}-delete",
         summary="Delete a webhook endpoint",
         responses=problem_responses(401, 403, 404, 422),
     )
@@ -157,10 +183,10 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
             service.delete_endpoint(row, webhooks.clock())
         return Response(status_code=204)
 
-    @router.post(
+    @routes.router.post(
         "/{endpoint_id}/secret/rotate",
         response_model=WebhookSecretRotated,
-        operation_id=f"{op}-rotate-secret",
+        operation_id=f"{routes.op}-rotate-secret",
         summary="Rotate a webhook endpoint's secret",
         responses=problem_responses(401, 403, 404, 409, 422),
     )
@@ -170,20 +196,17 @@ def _management_routes(router: APIRouter, op: str, read: Any, write: Any) -> Non
         """A new secret, shown once; the old one signs beside it for the grace period."""
         async with webhooks.sessionmaker.begin() as session:
             row = await service.find_endpoint(session, endpoint_id, owner)
-            secret = service.rotate_secret(webhooks, row, webhooks.clock())
-            expires = row.previous_secret_expires_at
-        assert expires is not None  # set by the rotation
+            secret, expires = service.rotate_secret(webhooks, row, webhooks.clock())
         return WebhookSecretRotated(secret=secret, previous_secret_expires_at=expires)
 
 
-def _delivery_routes(router: APIRouter, op: str, read: Any, write: Any) -> None:
-    Reader = Annotated[Owner, read]
-    Writer = Annotated[Owner, write]
+def _lists(routes: Routes) -> None:
+    Reader = Annotated[Owner, routes.read]
 
-    @router.get(
+    @routes.router.get(
         "/{endpoint_id}/messages",
         response_model=Page[WebhookMessage],
-        operation_id=f"{op}-list-messages",
+        operation_id=f"{routes.op}-list-messages",
         summary="List an endpoint's messages",
         responses=problem_responses(400, 401, 403, 404, 422),
     )
@@ -205,10 +228,10 @@ def _delivery_routes(router: APIRouter, op: str, read: Any, write: Any) -> None:
             )
         return Page(items=[message_view(row) for row in rows], next_cursor=after)
 
-    @router.get(
+    @routes.router.get(
         "/{endpoint_id}/messages/{message_id}/attempts",
         response_model=Page[WebhookAttempt],
-        operation_id=f"{op}-list-attempts",
+        operation_id=f"{routes.op}-list-attempts",
         summary="List a message's delivery attempts",
         responses=problem_responses(400, 401, 403, 404, 422),
     )
@@ -227,11 +250,15 @@ def _delivery_routes(router: APIRouter, op: str, read: Any, write: Any) -> None:
             rows, after = await service.list_attempts(session, message, cursor=cursor, limit=limit)
         return Page(items=[attempt_view(row) for row in rows], next_cursor=after)
 
-    @router.post(
+
+def _resends(routes: Routes) -> None:
+    Writer = Annotated[Owner, routes.write]
+
+    @routes.router.post(
         "/{endpoint_id}/messages/{message_id}/resend",
         response_model=WebhookMessage,
         status_code=202,
-        operation_id=f"{op}-resend",
+        operation_id=f"{routes.op}-resend",
         summary="Resend a message",
         responses=problem_responses(401, 403, 404, 409, 422),
     )
@@ -245,11 +272,11 @@ def _delivery_routes(router: APIRouter, op: str, read: Any, write: Any) -> None:
             service.resend(endpoint, message, webhooks.clock())
         return message_view(message)
 
-    @router.post(
+    @routes.router.post(
         "/{endpoint_id}/recover",
         response_model=WebhookRecovered,
         status_code=202,
-        operation_id=f"{op}-recover",
+        operation_id=f"{routes.op}-recover",
         summary="Resend every message since a time",
         responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     )

@@ -129,15 +129,18 @@ def delete_endpoint(endpoint: WebhookEndpointRow, now: datetime) -> None:
     endpoint.updated_at = now
 
 
-def rotate_secret(context: WebhookContext, endpoint: WebhookEndpointRow, now: datetime) -> str:
-    """A new secret; the current one keeps signing beside it for the grace period."""
+def rotate_secret(
+    context: WebhookContext, endpoint: WebhookEndpointRow, now: datetime
+) -> tuple[str, datetime]:
+    """A new secret, and until when the current one keeps signing beside it."""
     _refuse_deleted(endpoint)
     secret = new_secret()
+    expires = now + context.settings.secret_rotation_grace
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
-    endpoint.previous_secret_expires_at = now + context.settings.secret_rotation_grace
+    endpoint.previous_secret_expires_at = expires
     endpoint.secret_encrypted = seal(context.encryption, secret)
     endpoint.updated_at = now
-    return secret
+    return secret, expires
 
 
 def _refuse_unless_enabled(endpoint: WebhookEndpointRow) -> None:
