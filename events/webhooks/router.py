@@ -38,7 +38,7 @@ from events.webhooks.service import Owner
 
 EndpointID = Annotated[str, Path(pattern=id_pattern("webhook_endpoint"))]
 MessageID = Annotated[str, Path(pattern=id_pattern("webhook_message"))]
-OwnerDependency = Callable[..., Coroutine[Any, Any, Owner]]
+OwnerDependency = Callable[..., Coroutine[Any, Any, Owner | None]]
 
 
 def endpoint_view(row: WebhookEndpointRow) -> WebhookEndpoint:
@@ -68,10 +68,18 @@ async def partner_owner(principal: Annotated[Principal, requires("partner:webhoo
     return Owner(principal.client_id, principal.partner_id)
 
 
+async def operator_reader(_: Annotated[Principal, requires("ops:read")]) -> None:
+    """Finance operations read every endpoint (no owner)."""
+
+
+async def operator_writer(_: Annotated[Principal, requires("ops:write")]) -> None:
+    """Finance operations change, resend and recover any endpoint (no owner)."""
+
+
 @dataclass(frozen=True)
 class Routes:
     """What each group of routes is added with: the router, the operation id prefix, and
-    the dependencies that find the owner for a read and for a write."""
+    the dependencies that find the owner for a read and for a write (None: an operator)."""
 
     router: APIRouter
     op: str
@@ -80,22 +88,30 @@ class Routes:
 
 
 def endpoints_router(
-    *, prefix: str, operation_prefix: str, reader: OwnerDependency, writer: OwnerDependency
+    *,
+    prefix: str,
+    operation_prefix: str,
+    reader: OwnerDependency,
+    writer: OwnerDependency,
+    owned: bool = True,
 ) -> APIRouter:
-    """The endpoint routes for owners found by `reader` (reads) and `writer` (writes)."""
+    """The endpoint routes for owners found by `reader` (reads) and `writer` (writes).
+
+    Only an owner (`owned`) creates, deletes and rotates the secret of its endpoints.
+    """
     routes = Routes(
         APIRouter(prefix=prefix, tags=["webhook-endpoints"]),
         operation_prefix,
         Depends(reader),
         Depends(writer),
     )
-    for add in (_create_and_list, _get_and_update, _delete_and_rotate, _lists, _resends):
+    groups = (_create, _delete_and_rotate) if owned else ()
+    for add in (*groups, _list_and_get, _update, _lists, _resends):
         add(routes)
     return routes.router
 
 
-def _create_and_list(routes: Routes) -> None:
-    Reader = Annotated[Owner, routes.read]
+def _create(routes: Routes) -> None:
     Writer = Annotated[Owner, routes.write]
 
     @routes.router.post(
@@ -113,6 +129,10 @@ def _create_and_list(routes: Routes) -> None:
         row, secret = await service.create_endpoint(webhooks, owner, data)
         response.headers["Location"] = f"{routes.router.prefix}/{row.id}"
         return WebhookEndpointCreated(**endpoint_view(row).model_dump(), secret=secret)
+
+
+def _list_and_get(routes: Routes) -> None:
+    Reader = Annotated[Owner | None, routes.read]
 
     @routes.router.get(
         "",
@@ -132,11 +152,6 @@ def _create_and_list(routes: Routes) -> None:
             rows, after = await service.list_endpoints(session, owner, cursor=cursor, limit=limit)
         return Page(items=[endpoint_view(row) for row in rows], next_cursor=after)
 
-
-def _get_and_update(routes: Routes) -> None:
-    Reader = Annotated[Owner, routes.read]
-    Writer = Annotated[Owner, routes.write]
-
     @routes.router.get(
         "/{endpoint_id}",
         response_model=WebhookEndpoint,
@@ -148,6 +163,10 @@ def _get_and_update(routes: Routes) -> None:
         """One endpoint, with its health."""
         async with webhooks.sessionmaker() as session:
             return endpoint_view(await service.find_endpoint(session, endpoint_id, owner))
+
+
+def _update(routes: Routes) -> None:
+    Writer = Annotated[Owner | None, routes.write]
 
     @routes.router.patch(
         "/{endpoint_id}",
@@ -162,7 +181,7 @@ def _get_and_update(routes: Routes) -> None:
         """Change the description or event-type filter, or disable or enable the endpoint."""
         async with webhooks.sessionmaker.begin() as session:
             row = await service.find_endpoint(session, endpoint_id, owner)
-            service.update_endpoint(row, data, webhooks.clock())
+            service.update_endpoint(row, data, webhooks.clock(), by=owner)
         return endpoint_view(row)
 
 
@@ -201,7 +220,7 @@ def _delete_and_rotate(routes: Routes) -> None:
 
 
 def _lists(routes: Routes) -> None:
-    Reader = Annotated[Owner, routes.read]
+    Reader = Annotated[Owner | None, routes.read]
 
     @routes.router.get(
         "/{endpoint_id}/messages",
@@ -252,7 +271,7 @@ def _lists(routes: Routes) -> None:
 
 
 def _resends(routes: Routes) -> None:
-    Writer = Annotated[Owner, routes.write]
+    Writer = Annotated[Owner | None, routes.write]
 
     @routes.router.post(
         "/{endpoint_id}/messages/{message_id}/resend",
@@ -301,4 +320,11 @@ partner_router = endpoints_router(
     operation_prefix="partner-webhook-endpoints",
     reader=partner_owner,
     writer=partner_owner,
+)
+ops_router = endpoints_router(
+    prefix="/ops/v1/webhook-endpoints",
+    operation_prefix="ops-webhook-endpoints",
+    reader=operator_reader,
+    writer=operator_writer,
+    owned=False,
 )

@@ -59,8 +59,8 @@ class WebhookEndpoint(BaseModel):
     event_types: list[str]
     status: EndpointStatus
     disabled_reason: str | None = Field(
-        description="`by_client`, `failing` (past the failure threshold), `gone` (the "
-        "endpoint answered 410) or `deleted`."
+        description="`by_client`, `by_operator`, `failing` (past the failure threshold), "
+        "`gone` (the endpoint answered 410) or `deleted`."
     )
     disabled_at: datetime | None
     partner_id: str | None

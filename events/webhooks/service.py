@@ -30,6 +30,7 @@ from events.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from events.webhooks.secrets import new_secret, seal
 
 BY_CLIENT = "by_client"
+BY_OPERATOR = "by_operator"
 DELETED = "deleted"
 
 
@@ -84,12 +85,12 @@ async def find_endpoint(
 
 
 async def list_endpoints(
-    session: AsyncSession, owner: Owner, *, cursor: str | None, limit: int
+    session: AsyncSession, owner: Owner | None, *, cursor: str | None, limit: int
 ) -> tuple[list[WebhookEndpointRow], str | None]:
-    """The owner's endpoints, newest first; deleted ones are left out."""
-    query = select(WebhookEndpointRow).where(
-        owner.condition(), WebhookEndpointRow.status != EndpointStatus.DELETED
-    )
+    """The owner's endpoints (an operator's: all), newest first; deleted ones are left out."""
+    query = select(WebhookEndpointRow).where(WebhookEndpointRow.status != EndpointStatus.DELETED)
+    if owner is not None:
+        query = query.where(owner.condition())
     return await keyset_page(session, query, WebhookEndpointRow.id, cursor=cursor, limit=limit)
 
 
@@ -99,9 +100,10 @@ def _refuse_deleted(endpoint: WebhookEndpointRow) -> None:
 
 
 def update_endpoint(
-    endpoint: WebhookEndpointRow, data: WebhookEndpointUpdate, now: datetime
+    endpoint: WebhookEndpointRow, data: WebhookEndpointUpdate, now: datetime, *, by: Owner | None
 ) -> None:
-    """Apply a change; enabling again forgets the failures that disabled it."""
+    """Apply a change by its owner (None: an operator); enabling again forgets the failures
+    that disabled it."""
     _refuse_deleted(endpoint)
     if data.description is not None:
         endpoint.description = data.description
@@ -109,7 +111,7 @@ def update_endpoint(
         endpoint.event_types = sorted(set(data.event_types))
     if data.disabled is True and endpoint.status == EndpointStatus.ENABLED:
         endpoint.status = EndpointStatus.DISABLED
-        endpoint.disabled_reason = BY_CLIENT
+        endpoint.disabled_reason = BY_CLIENT if by is not None else BY_OPERATOR
         endpoint.disabled_at = now
     elif data.disabled is False and endpoint.status == EndpointStatus.DISABLED:
         endpoint.status = EndpointStatus.ENABLED

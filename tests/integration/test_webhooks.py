@@ -547,3 +547,32 @@ async def test_loopback_is_refused_without_the_setting(
     response = await gateway.client.post(ENDPOINTS, json={"url": url})
     assert response.status_code == 422
     assert response.json()["type"] == PROBLEM_BASE_URI + "webhook-url-refused"
+
+
+async def test_finance_operations_reach_every_endpoint_but_create_none(harness: Harness) -> None:
+    gateway = harness.gateway
+    northwind = await gateway.client_with(
+        ["partner:webhooks"], client_id="nw", partner_id=NORTHWIND
+    )
+    ops = await gateway.client_with(["ops:read", "ops:write"], client_id="ops")
+    platform = await create(gateway.client)
+    partner = await create(northwind, PARTNER_ENDPOINTS)
+    listed = (await ops.get("/ops/v1/webhook-endpoints")).json()["items"]
+    assert {e["id"] for e in listed} == {platform["id"], partner["id"]}
+    await harness.publish(event(1, partner=NORTHWIND))
+    receiver = Receiver()
+    await harness.delivery(receiver).run_once()
+    [message] = (await ops.get(f"/ops/v1/webhook-endpoints/{partner['id']}/messages")).json()[
+        "items"
+    ]
+    resent = await ops.post(
+        f"/ops/v1/webhook-endpoints/{partner['id']}/messages/{message['id']}/resend"
+    )
+    assert resent.status_code == 202
+    disabled = await ops.patch(
+        f"/ops/v1/webhook-endpoints/{platform['id']}", json={"disabled": True}
+    )
+    assert disabled.json()["disabled_reason"] == "by_operator"
+    assert (await ops.post("/ops/v1/webhook-endpoints", json={"url": URL})).status_code == 405
+    assert (await gateway.client.get("/ops/v1/webhook-endpoints")).status_code == 403
+    assert (await northwind.get("/ops/v1/webhook-endpoints")).status_code == 403
