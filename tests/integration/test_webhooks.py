@@ -576,3 +576,26 @@ async def test_finance_operations_reach_every_endpoint_but_create_none(harness: 
     assert (await ops.post("/ops/v1/webhook-endpoints", json={"url": URL})).status_code == 405
     assert (await gateway.client.get("/ops/v1/webhook-endpoints")).status_code == 403
     assert (await northwind.get("/ops/v1/webhook-endpoints")).status_code == 403
+
+
+async def test_a_worker_skips_the_messages_another_is_claiming(
+    harness: Harness, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers claim side by side on PostgreSQL (SKIP LOCKED)")
+    await create(harness.gateway.client)
+    await harness.publish(*(event(n) for n in range(30)))
+    receiver = Receiver()
+    async with harness.context.sessionmaker() as other_worker:  # mid-claim: rows locked
+        claimed = {
+            message.event_id
+            for message in await other_worker.scalars(
+                select(WebhookMessageRow).order_by(WebhookMessageRow.id).limit(10).with_for_update()
+            )
+        }
+        done = await asyncio.wait_for(harness.delivery(receiver).run_once(), timeout=20)
+        await other_worker.rollback()
+    assert done.attempted == 20
+    sent = {e["id"] for e in receiver.events()}
+    assert len(sent) == 20
+    assert sent.isdisjoint(claimed)
