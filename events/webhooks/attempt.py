@@ -13,6 +13,7 @@ from datetime import datetime
 
 import httpx
 
+from events.webhooks.clients import HostClients
 from events.webhooks.errors import WebhookUrlRefused
 from events.webhooks.guard import UrlGuard
 from events.webhooks.secrets import signature_header
@@ -68,7 +69,7 @@ def signed_headers(job: Job, timestamp: datetime) -> dict[str, str]:
 
 
 async def attempt(
-    job: Job, *, client: httpx.AsyncClient, guard: UrlGuard, timestamp: datetime
+    job: Job, *, clients: HostClients, guard: UrlGuard, timestamp: datetime
 ) -> AttemptResult:
     """POST `job` once; every failure is a result, never an exception."""
     started = time.monotonic()
@@ -79,6 +80,7 @@ async def attempt(
     try:
         target = await guard.resolve(job.url)
         headers = {**signed_headers(job, timestamp), "host": target.host_header}
+        client = clients.for_host(target.host_header)
         async with client.stream(
             "POST",
             target.url,

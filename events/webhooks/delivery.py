@@ -28,6 +28,7 @@ from core.models.webhook_message import MessageStatus, WebhookMessageRow
 from core.settings import WebhookSettings
 from events.webhooks import health
 from events.webhooks.attempt import DELIVERED, GONE, AttemptResult, Job, attempt
+from events.webhooks.clients import HostClients
 from events.webhooks.context import WebhookContext
 from events.webhooks.guard import UrlGuard
 from events.webhooks.metrics import DELIVERIES, DELIVERY_SECONDS
@@ -47,13 +48,6 @@ def retry_delay(
     return timedelta(seconds=seconds * rng.uniform(1 - JITTER, 1 + JITTER))
 
 
-def delivery_client(settings: WebhookSettings) -> httpx.AsyncClient:
-    """The client deliveries use: no redirects, no proxies from the environment."""
-    return httpx.AsyncClient(
-        timeout=settings.timeout_seconds, follow_redirects=False, trust_env=False
-    )
-
-
 @dataclass(frozen=True)
 class DeliveryPass:
     """What one pass did: messages attempted, and whether it took a full batch."""
@@ -70,7 +64,7 @@ class WebhookDelivery:
         *,
         encryption: KeyEncryption,
         guard: UrlGuard,
-        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -78,7 +72,7 @@ class WebhookDelivery:
         self.settings = settings
         self.encryption = encryption
         self.guard = guard
-        self.client = client or delivery_client(settings)
+        self.clients = HostClients(timeout=settings.timeout_seconds, transport=transport)
         self.clock = clock
         self.rng = rng or random.Random()
         self.lease = timedelta(seconds=settings.timeout_seconds) + LEASE_MARGIN
@@ -98,10 +92,11 @@ class WebhookDelivery:
         )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.clients.aclose()
 
     async def run_once(self) -> DeliveryPass:
         """Claim and deliver one batch of due messages."""
+        await self.clients.trim()
         jobs = await self._claim()
         await asyncio.gather(*(self._deliver(job) for job in jobs))
         return DeliveryPass(len(jobs), full=len(jobs) >= self.settings.batch_size)
@@ -148,7 +143,7 @@ class WebhookDelivery:
         )
 
     async def _deliver(self, job: Job) -> None:
-        result = await attempt(job, client=self.client, guard=self.guard, timestamp=utcnow())
+        result = await attempt(job, clients=self.clients, guard=self.guard, timestamp=utcnow())
         DELIVERIES.labels(result.outcome).inc()
         DELIVERY_SECONDS.labels(result.outcome).observe(result.duration_ms / 1000)
         if self._serialize:

@@ -103,7 +103,7 @@ class Harness:
             self.context.settings.model_copy(update=settings),
             encryption=self.context.encryption,
             guard=self.context.guard,
-            client=httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)),
+            transport=httpx.MockTransport(receiver.handle),
             clock=self.clock,
         )
         self.opened.append(delivery)
