@@ -252,7 +252,7 @@ async def test_an_endpoint_failing_past_the_threshold_is_disabled(
 ) -> None:
     client = harness.gateway.client
     endpoint = await create(client)
-    receiver = Receiver(*[500] * 5)
+    receiver = Receiver(*[500] * 6)  # every attempt until the endpoint is enabled again
     delivery = harness.delivery(
         receiver, disable_after_failures=3, disable_after=timedelta(hours=1)
     )
