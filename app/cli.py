@@ -34,6 +34,7 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS, demo_netsuite_connection
+from app.webhooks_cli import webhooks_app
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
 from core.models.base import utcnow
@@ -255,6 +256,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
 
 
 app.add_typer(refdata_app, name="refdata")
+app.add_typer(webhooks_app, name="webhooks")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")
@@ -341,7 +343,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="One pass of every kind of work, then exit.")] = False,
 ) -> None:
     """The background worker: drains the webhook inbox, retries due runs, purges old keys,
-    and reconciles each legal entity's previous and current month daily.
+    delivers outbound webhooks, and reconciles each legal entity's previous and current
+    month daily.
 
     Several workers (and replicas) cooperate: each claims work with FOR UPDATE SKIP LOCKED.
     """
@@ -353,7 +356,10 @@ def worker(
         async with runtime(settings) as running:
             work = BackgroundWork(running.context)
             if once:
-                console.print(str(await work.run_once()))
+                try:
+                    console.print(str(await work.run_once()))
+                finally:
+                    await work.aclose()
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

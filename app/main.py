@@ -37,6 +37,7 @@ from app.seed import (
     seed_demo_estate,
 )
 from core.settings import Settings, get_settings
+from events.webhooks.context import WebhookContext
 from process_apis.worker import BackgroundWork
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             app.state.auth_failures.start()
             app.state.backends = running.backends
             app.state.process = running.context
+            app.state.webhooks = WebhookContext.build(settings, running.sessionmaker)
             app.state.readiness = ReadinessMonitor(
                 running.sessionmaker,
                 running.backends,

@@ -12,6 +12,9 @@ from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from app.webhooks import router as webhooks
+from events.webhooks.router import ops_router as ops_webhook_endpoints
+from events.webhooks.router import partner_router as partner_webhook_endpoints
+from events.webhooks.router import platform_router as webhook_endpoints
 from process_apis.credit_memos import router as credit_memos
 from process_apis.customers import router as customers
 from process_apis.entitlements import router as entitlements
@@ -53,6 +56,8 @@ def include_routers(app: FastAPI) -> None:
         app.include_router(module.router, dependencies=json_only)
     for module in (credit_memos, payments, settlements):
         app.include_router(module.router, dependencies=json_only)
+    for endpoints in (webhook_endpoints, partner_webhook_endpoints, ops_webhook_endpoints):
+        app.include_router(endpoints, dependencies=json_only)
     for system in (system_erp, system_billing, system_crm, system_support):
         app.include_router(system.router, dependencies=json_only)
     app.include_router(webhooks.router)  # Stripe-signed, not OAuth2; the body is read raw

@@ -26,7 +26,7 @@ from core.models import (
     ProductRow,
 )
 from core.models.api_client import ClientStatus
-from core.scopes import DEFAULT_CLIENT_SCOPES, SYSTEM_SCOPES
+from core.scopes import DEFAULT_CLIENT_SCOPES, PARTNER_SCOPES, SYSTEM_SCOPES
 from core.settings import DEFAULT_ERP_CONNECTION, DEMO_NETSUITE_CONNECTION, Settings
 from process_apis.customers.service import default_erp_number
 
@@ -213,7 +213,7 @@ DEMO_CLIENTS = (
             }
         ),
     ),
-    DemoClient("demo-partner", "demo-partner-secret", frozenset({"partner:read"}), partner=1),
+    DemoClient("demo-partner", "demo-partner-secret", PARTNER_SCOPES, partner=1),
     DemoClient("demo-internal", "demo-internal-secret", SYSTEM_SCOPES),
 )
 

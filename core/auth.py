@@ -35,6 +35,11 @@ class Forbidden(LedgergateError):
     title = "Not allowed"
 
 
+class PartnerBindingRequired(Forbidden):
+    slug = "partner-binding-required"
+    title = "This API needs a partner-bound token"
+
+
 class MoneyLimitExceeded(Forbidden):
     slug = "money-limit-exceeded"
     title = "The amount exceeds this client's limit for the action"

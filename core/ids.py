@@ -34,6 +34,9 @@ PREFIXES = {
     "payment": "pay",
     "commission_line": "cml",
     "reconciliation": "rec",
+    "webhook_endpoint": "ep",
+    "webhook_message": "msg",
+    "webhook_attempt": "atmpt",
 }
 
 

@@ -21,6 +21,10 @@ SCOPES: dict[str, str] = {
     "settlements:write": "Run partner settlements for a period and post them to the ERP.",
     "runs:read": "Follow workflow runs.",
     "partner:read": "Partner portal: a partner's own objects (partner-bound tokens).",
+    "partner:webhooks": "Partner portal: manage the partner's webhook endpoints and deliveries.",
+    "webhooks:read": "Read the client's own webhook endpoints, messages and delivery attempts.",
+    "webhooks:write": "Manage the client's own webhook endpoints: create, change, rotate "
+    "secrets, resend and recover.",
     "ops:read": "Finance operations: runs, exception queue, reconciliation.",
     "ops:write": "Finance operations: replay, resolve and discard queued runs.",
     "audit:read": "Read the audit trail.",
@@ -35,7 +39,7 @@ SCOPES: dict[str, str] = {
 }
 
 # All a partner-bound client may hold: every other scope reads across partners.
-PARTNER_SCOPES = frozenset({"partner:read"})
+PARTNER_SCOPES = frozenset({"partner:read", "partner:webhooks"})
 
 SYSTEM_SCOPES = frozenset(scope for scope in SCOPES if scope.startswith("system:"))
 
@@ -57,5 +61,7 @@ DEFAULT_CLIENT_SCOPES = frozenset(
         "payments:write",
         "settlements:read",
         "runs:read",
+        "webhooks:read",
+        "webhooks:write",
     }
 )

@@ -281,6 +281,44 @@ class SettlementSettings(BaseModel):
     )
 
 
+def _default_retry_schedule() -> list[int]:
+    return [5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+class WebhookSettings(BaseModel):
+    """Outbound webhooks: delivery timing, endpoint health and the SSRF guard."""
+
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one delivery attempt may take."
+    )
+    retry_schedule_seconds: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=_default_retry_schedule,
+        min_length=1,
+        description="Waits before each retry after a failed first attempt (±10 % jitter).",
+    )
+    secret_rotation_grace: timedelta = Field(
+        default=timedelta(hours=24),
+        ge=timedelta(0),
+        description="How long a rotated-out secret still signs deliveries beside the new one.",
+    )
+    disable_after_failures: int = Field(
+        default=10, ge=1, description="Consecutive failed attempts before an endpoint is disabled."
+    )
+    disable_after: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        description="How long an endpoint must have been failing before it is disabled.",
+    )
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="Deliver to loopback, private, link-local and CGNAT addresses (tests, "
+        "development); cloud metadata addresses stay refused.",
+    )
+    batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Messages one delivery pass claims."
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -390,6 +428,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     settlements: SettlementSettings = SettlementSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def serves_docs(self) -> bool:

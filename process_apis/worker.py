@@ -1,6 +1,6 @@
 """The background work: one pass drains the billing inbox, retries due runs of every
 workflow, purges expired idempotency keys; beside them, the schedules (the daily
-reconciliation, the monthly settlement).
+reconciliation, the monthly settlement) and the outbound webhook deliveries.
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from events.webhooks.context import WebhookContext
+from events.webhooks.delivery import DeliveryPass, WebhookDelivery
 from process_apis.billing_inbox import BillingInbox
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
@@ -76,17 +78,28 @@ class PassReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     purged: int = 0
     reconciled: int = 0
+    webhooks: int = 0
 
     def __str__(self) -> str:
         return (
             f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
-            f" · reconciled {self.reconciled}"
+            f" · reconciled {self.reconciled} · webhook attempts {self.webhooks}"
         )
 
 
+def _busy(report: object) -> bool:
+    """Whether a pass took a full batch, so more work is likely waiting."""
+    if isinstance(report, PassReport):
+        return report.claimed >= WORKER_BATCH
+    return isinstance(report, DeliveryPass) and report.full
+
+
 class BackgroundWork:
-    def __init__(self, context: ProcessContext) -> None:
+    def __init__(self, context: ProcessContext, *, webhooks: WebhookDelivery | None = None) -> None:
         self.context = context
+        self.webhooks = webhooks or WebhookDelivery.from_context(
+            WebhookContext.build(context.settings, context.sessionmaker)
+        )
         self.inbox = BillingInbox(context)
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
@@ -96,7 +109,11 @@ class BackgroundWork:
         """One pass of every kind of background work: the passes' work, then the schedules."""
         report = await self._pass()
         report.reconciled = await self._schedules()
+        report.webhooks = (await self.webhooks.run_once()).attempted
         return report
+
+    async def aclose(self) -> None:
+        await self.webhooks.aclose()
 
     async def _schedules(self) -> int:
         """The jobs due on a calendar: the month to settle, the reconciliations (how many ran)."""
@@ -126,12 +143,17 @@ class BackgroundWork:
         return report
 
     async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
-        """Passes and schedules until `stop` is set, side by side, so a long scheduled job
-        (a month's reconciliation) never holds up the retries."""
-        await asyncio.gather(
-            self._loop(self._pass, interval=interval, stop=stop),
-            self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
-        )
+        """Passes, schedules and webhook deliveries until `stop` is set, side by side, so a
+        long scheduled job (a month's reconciliation) never holds up the retries, and a slow
+        webhook receiver never holds up either."""
+        try:
+            await asyncio.gather(
+                self._loop(self._pass, interval=interval, stop=stop),
+                self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
+                self._loop(self.webhooks.run_once, interval=interval, stop=stop),
+            )
+        finally:
+            await self.aclose()
 
     @staticmethod
     async def _loop(
@@ -145,8 +167,7 @@ class BackgroundWork:
         while not stop.is_set():
             busy = False
             try:
-                report = await work()
-                busy = isinstance(report, PassReport) and report.claimed >= WORKER_BATCH
+                busy = _busy(await work())
             except Exception:
                 logger.exception("background.pass.failed")
             if not busy:

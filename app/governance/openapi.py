@@ -64,6 +64,8 @@ TAG_DESCRIPTIONS = {
     "system-erp": "Canonical ERP system API over the cloud ERP.",
     "system-support": "Canonical support system API: entitlements, cases, service credits.",
     "versions": "The URL major versions and their lifecycle.",
+    "webhook-endpoints": "Outbound webhooks (Standard Webhooks): the caller's endpoints, their "
+    "messages and delivery attempts, secret rotation, resend and recover.",
     "webhooks": "Signed event deliveries from the backends (not OAuth2).",
 }
 

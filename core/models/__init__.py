@@ -23,7 +23,10 @@ from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
+from core.models.webhook_attempt import WebhookAttemptRow
+from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
+from core.models.webhook_message import WebhookMessageRow
 from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
 
 __all__ = [
@@ -51,7 +54,10 @@ __all__ = [
     "SigningKeyRow",
     "SubscriptionRow",
     "TaxCodeMappingRow",
+    "WebhookAttemptRow",
+    "WebhookEndpointRow",
     "WebhookInboxRow",
+    "WebhookMessageRow",
     "WebhookReceiptRow",
     "WorkflowRunRow",
     "WorkflowStepRow",

@@ -31,7 +31,7 @@ from app.main import create_app
 from app.seed import demo_id, seed_demo_estate
 from core.db import create_engine, create_sessionmaker
 from core.migrate import upgrade
-from core.scopes import SCOPES
+from core.scopes import PARTNER_SCOPES, SCOPES
 from core.settings import Settings
 
 # Every default check, less one that does not fit a gateway of business rules:
@@ -71,7 +71,7 @@ def served_app() -> tuple[FastAPI, dict[str, str]]:
             await create_client(
                 session,
                 name="partner fuzzer",
-                scopes={"partner:read"},
+                scopes=PARTNER_SCOPES,
                 client_id="partner-fuzzer",
                 partner_id=PARTNER_ID,
             )
@@ -88,7 +88,7 @@ def served_app() -> tuple[FastAPI, dict[str, str]]:
             auth.ring,
             settings.auth,
             client_id="partner-fuzzer",
-            scopes=["partner:read"],
+            scopes=sorted(PARTNER_SCOPES),
             partner_id=PARTNER_ID,
             tier="standard",
         )

@@ -6,14 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from core.auth import Forbidden, Principal, requires
+from core.auth import PartnerBindingRequired, Principal, requires
 from core.ids import id_pattern
 from core.problems import problem_responses
-
-
-class PartnerBindingRequired(Forbidden):
-    slug = "partner-binding-required"
-    title = "This API needs a partner-bound token"
 
 
 async def partner_id(principal: Annotated[Principal, requires("partner:read")]) -> str:
