@@ -12,6 +12,7 @@ from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
 from app.webhooks import router as webhooks
+from process_apis.credit_memos import corrections_router as corrections
 from process_apis.credit_memos import router as credit_memos
 from process_apis.customers import router as customers
 from process_apis.entitlements import router as entitlements
@@ -51,7 +52,7 @@ def include_routers(app: FastAPI) -> None:
         runs,
     ):
         app.include_router(module.router, dependencies=json_only)
-    for module in (credit_memos, payments, settlements):
+    for module in (credit_memos, corrections, payments, settlements):
         app.include_router(module.router, dependencies=json_only)
     for system in (system_erp, system_billing, system_crm, system_support):
         app.include_router(system.router, dependencies=json_only)

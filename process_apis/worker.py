@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from process_apis.billing_inbox import BillingInbox
+from process_apis.credit_memos.corrections import CorrectionWorkflow
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
@@ -46,6 +47,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoiceVoidWorkflow,
     PostingReversal,
     CreditMemoWorkflow,
+    CorrectionWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
