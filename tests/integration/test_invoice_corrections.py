@@ -307,3 +307,36 @@ async def test_a_corrected_billed_invoice_gets_a_credit_note_and_reconciles_clea
     body = await reconciliation(gateway)
     assert body["differences"] == []
     assert body["clean"] is True
+
+
+async def test_discarding_a_correction_the_erp_posted_reverses_its_lines(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await high_threshold(make_gateway, wrap=wrap, billing=FAST)
+    invoice = await posted_invoice(gateway)
+    await bill_in_stripe(gateway, invoice)
+    switches["billing"].down = True  # the ERP memo is posted, billing's note cannot follow
+    response = await correct(gateway.client, invoice["id"], "c1")
+    assert response.status_code == 202, response.text
+    memo = response.json()
+    assert await erp_remaining(gateway, invoice) == 0
+    replay = replayer(gateway.app.state.process)
+    await replay.close(
+        memo["last_run"]["id"], status=RunStatus.DISCARDED, note="wrong invoice", operator="ops"
+    )
+    report = await replay.run_once()  # the reversal run is due at once
+    assert report.outcomes == {RunStatus.SUCCEEDED.value: 1}
+    withdrawn = (await gateway.client.get(f"/v1/credit-memos/{memo['id']}")).json()
+    assert withdrawn["status"] == "rejected"
+    # a reversing sales invoice with the correction's two lines: the invoice owes it all again
+    reversing = await gateway.backends.erp.find_sales_invoice(US_COMPANY, f"{memo['id']}-R")
+    assert reversing is not None
+    assert (reversing.total_including_tax, reversing.status) == (TOTAL, "posted")
+    credit = (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["credit"]
+    assert (credit["status"], credit["credit_memos"][0]["status"]) == ("not_credited", "rejected")
