@@ -95,6 +95,7 @@ class CorrectionCreate(InputModel):
     ) = Field(
         default=None,
         description="The lines to credit; without them, all that remains of every line is.",
+        examples=[[{"invoice_line_id": "inl_01jd0000000000000000000000", "quantity": 1}]],
     )
 
     @model_validator(mode="after")
