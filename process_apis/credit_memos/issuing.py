@@ -108,10 +108,11 @@ async def date_posting(
     session: AsyncSession, memo: CreditMemoRow, run: WorkflowRunRow, legal_entity: LegalEntityRow
 ) -> date:
     """Today, or the first day of the next open period by the legal entity's policy; a
-    refusal fails the run."""
+    refusal fails the run and names the memo."""
     try:
         memo.posting_date = posting_date_for(legal_entity, date.today())
     except LedgergateError as error:
+        error.extensions.setdefault("credit_memo_id", memo.id)
         await fail_in_session(session, run, error)
         raise
     return memo.posting_date

@@ -3,6 +3,7 @@ sandboxes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
@@ -340,3 +341,43 @@ async def test_discarding_a_correction_the_erp_posted_reverses_its_lines(
     assert (reversing.total_including_tax, reversing.status) == (TOTAL, "posted")
     credit = (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["credit"]
     assert (credit["status"], credit["credit_memos"][0]["status"]) == ("not_credited", "rejected")
+
+
+async def test_a_correction_in_a_closed_period_is_refused_by_the_policy_then_resumed(
+    make_gateway: GatewayFactory,
+) -> None:
+    """LG-US rejects postings into a closed period: the correction's run fails, and
+    approving it again once the period is open posts it."""
+    gateway = await high_threshold(make_gateway)
+    invoice = await posted_invoice(gateway)
+    ops = await gateway.client_with(["refdata:read", "refdata:write"], client_id="finance-ops")
+    url = f"/ops/v1/legal-entities/{invoice['legal_entity_id']}"
+    today = date.today().isoformat()
+    period = next(
+        p for p in (await ops.get(url)).json()["periods"] if p["starts_on"] <= today <= p["ends_on"]
+    )
+    closing = f"{url}/periods/{period['id']}"
+    closed = await ops.post(
+        f"{closing}/close", json={"reason": "month end"}, headers={"If-Match": '"1"'}
+    )
+    assert closed.status_code == 200, closed.text
+    refused = await correct(gateway.client, invoice["id"], "c1")
+    assert refused.status_code == 422
+    problem = refused.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "closed-period"
+    assert gateway.backends.erp_sandbox is not None
+    assert gateway.backends.erp_sandbox.books[US_COMPANY].credit_memos == {}
+    memo = (await gateway.client.get(f"/v1/credit-memos/{problem['credit_memo_id']}")).json()
+    assert (memo["status"], memo["last_run"]["status"]) == ("approved", "failed")
+    reopened = await ops.post(
+        f"{closing}/reopen", json={"reason": "late correction"}, headers={"If-Match": '"2"'}
+    )
+    assert reopened.status_code == 200, reopened.text
+    approver = await gateway.client_with(APPROVER, client_id="finance-approver")
+    again = await approver.post(
+        f"/v1/credit-memos/{memo['id']}/approve", json={}, headers={"Idempotency-Key": "a1"}
+    )
+    assert again.status_code == 200, again.text
+    assert (again.json()["status"], again.json()["posting_date"]) == ("posted", today)
+    await ops.aclose()
+    await approver.aclose()
