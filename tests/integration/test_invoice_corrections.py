@@ -97,6 +97,13 @@ async def test_a_whole_invoice_correction_credits_every_line_and_the_invoice_sho
         pro["id"],
         onboarding["id"],
     ]
+    v2 = (await gateway.client.get(f"/v2/invoices/{invoice['id']}")).json()["credit"]
+    assert (v2["status"], v2["due"], v2["credited"]) == (
+        "fully_credited",
+        {"amount": 0, "currency": "USD"},
+        {"amount": TOTAL, "currency": "USD"},
+    )
+    assert v2["credit_memos"][0]["lines"][0]["tax"] == {"amount": PRO_TAX, "currency": "USD"}
     listed = await gateway.client.get(
         "/v1/credit-memos", params={"invoice_id": invoice["id"], "kind": "correction"}
     )
