@@ -40,6 +40,8 @@ from core.key_encryption import KeyEncryption
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import Settings, get_settings
+from process_apis.credit_memos.corrections import CorrectionWorkflow, Requester
+from process_apis.credit_memos.schemas import CorrectionCreate, CorrectionLine
 from process_apis.deps import ProcessContext, Transaction
 from process_apis.invoices import mismatch
 from process_apis.reconciliation import service as reconciliation
@@ -689,7 +691,9 @@ def _amount(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-invoices_app = typer.Typer(help="Invoices held in posting_mismatch: an operator's decision.")
+invoices_app = typer.Typer(
+    help="An operator's decisions on invoices: a posting mismatch, a correction."
+)
 app.add_typer(invoices_app, name="invoices")
 Reason = Annotated[str, typer.Option(help="Why, for the record.")]
 
@@ -700,8 +704,10 @@ def _decide(
     operator: str,
     reason: str,
     work: Callable[[ProcessContext, str], Awaitable[str]],
+    *,
+    arguments: dict[str, Any] | None = None,
 ) -> None:
-    """Run an operator's decision on a mismatched invoice, audited as the operator's."""
+    """Run an operator's decision on an invoice, audited as the operator's."""
     settings = get_settings()
 
     async def run(correlation_id: str) -> str:
@@ -714,7 +720,7 @@ def _decide(
             f"invoices {action}",
             lambda correlation_id: asyncio.run(run(correlation_id)),
             object_id=invoice_id,
-            arguments={"reason": reason},
+            arguments={"reason": reason, **(arguments or {})},
         )
     )
 
@@ -746,6 +752,61 @@ def invoices_reverse(invoice_id: str, reason: Reason, operator: Operator) -> Non
         return f"{invoice_id} {result.state}: run {result.run_id}"
 
     _decide("reverse", invoice_id, operator, reason, work)
+
+
+CorrectionLines = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--line",
+        help="LINE_ID=quantity:N or LINE_ID=amount:MINOR_UNITS, once per line to credit; "
+        "without any, all that remains of every line is credited.",
+    ),
+]
+
+
+def _correction_line(text: str) -> CorrectionLine:
+    line_id, _, credit = text.partition("=")
+    kind, _, value = credit.partition(":")
+    if kind not in ("quantity", "amount") or not value.isdigit():
+        raise typer.BadParameter(f"{text!r} is not LINE_ID=quantity:N or LINE_ID=amount:N")
+    try:
+        return CorrectionLine.model_validate({"invoice_line_id": line_id, kind: int(value)})
+    except ValidationError as error:
+        raise typer.BadParameter(f"{text!r}: {error.errors()[0]['msg']}") from error
+
+
+@invoices_app.command("correct")
+def invoices_correct(
+    invoice_id: str,
+    reason: Reason,
+    operator: Operator,
+    idempotency_key: Annotated[
+        str, typer.Option(help="Makes a repeated command safe: the same key, the same memo.")
+    ],
+    line: CorrectionLines = None,
+) -> None:
+    """Correct a posted invoice with a credit memo posted to the ERP against it."""
+    _refuse_private_sandboxes(get_settings(), "invoices correct")
+    try:
+        data = CorrectionCreate(
+            reason=reason, lines=[_correction_line(text) for text in line] if line else None
+        )
+    except ValidationError as error:
+        raise typer.BadParameter(error.errors()[0]["msg"]) from error
+
+    async def work(context: ProcessContext, correlation_id: str) -> str:
+        requester = Requester(
+            client_id=operator,
+            correlation_id=correlation_id,
+            request_key=f"cli:{operator}:{idempotency_key}",
+        )
+        memo = await CorrectionWorkflow(context).correct(invoice_id, data, by=requester)
+        return (
+            f"{memo.id} {memo.status}: {memo.amount} + tax {memo.tax_amount} {memo.currency} "
+            f"credited on {invoice_id}"
+        )
+
+    _decide("correct", invoice_id, operator, reason, work, arguments={"lines": line or []})
 
 
 if __name__ == "__main__":

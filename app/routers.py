@@ -15,6 +15,7 @@ from app.webhooks import router as webhooks
 from events.webhooks.router import ops_router as ops_webhook_endpoints
 from events.webhooks.router import partner_router as partner_webhook_endpoints
 from events.webhooks.router import platform_router as webhook_endpoints
+from process_apis.credit_memos import corrections_router as corrections
 from process_apis.credit_memos import router as credit_memos
 from process_apis.customers import router as customers
 from process_apis.entitlements import router as entitlements
@@ -54,7 +55,7 @@ def include_routers(app: FastAPI) -> None:
         runs,
     ):
         app.include_router(module.router, dependencies=json_only)
-    for module in (credit_memos, payments, settlements):
+    for module in (credit_memos, corrections, payments, settlements):
         app.include_router(module.router, dependencies=json_only)
     for endpoints in (webhook_endpoints, partner_webhook_endpoints, ops_webhook_endpoints):
         app.include_router(endpoints, dependencies=json_only)

@@ -18,6 +18,7 @@ PREFIXES = {
     "invoice": "inv",
     "invoice_line": "inl",
     "credit_memo": "cm",
+    "credit_memo_line": "cmln",
     "entitlement": "ent",
     "settlement": "stl",
     "partner": "prt",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from events.webhooks.context import WebhookContext
 from events.webhooks.delivery import DeliveryPass, WebhookDelivery
 from process_apis.billing_inbox import BillingInbox
+from process_apis.credit_memos.corrections import CorrectionWorkflow
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
@@ -48,6 +49,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoiceVoidWorkflow,
     PostingReversal,
     CreditMemoWorkflow,
+    CorrectionWorkflow,
     PaymentWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,

@@ -150,6 +150,13 @@ CREDIT_MEMO_STATUS = StatusMachine[CreditMemoStatus](
 )
 
 
+class CreditMemoKind(StrEnum):
+    """`support`: a support case's credit. `correction`: finance corrects a posted invoice."""
+
+    SUPPORT = "support"
+    CORRECTION = "correction"
+
+
 class CreditMemo(Versioned):
     invoice_id: str
     customer_id: str
@@ -158,6 +165,7 @@ class CreditMemo(Versioned):
     amount: MinorUnits
     reason_code: str
     status: CreditMemoStatus
+    kind: CreditMemoKind = CreditMemoKind.SUPPORT
     refs: BackendRefs
 
 

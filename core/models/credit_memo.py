@@ -1,13 +1,14 @@
-"""Credit memos against invoices: a support credit, its approval and its backend documents."""
+"""Credit memos against invoices: a support credit or a correction, its approval, its
+lines (a correction's lineage to the invoice lines it credits) and its backend documents."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.canonical.documents import CreditMemoStatus
+from core.canonical.documents import CreditMemoKind, CreditMemoStatus
 from core.models.base import BackendRefsMixin, Base, VersionedMixin
 
 
@@ -35,3 +36,30 @@ class CreditMemoRow(VersionedMixin, BackendRefsMixin, Base):
     posting_date: Mapped[date | None] = mapped_column(Date)
     erp_document_number: Mapped[str | None] = mapped_column(String(40))
     erp_total_including_tax: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[CreditMemoKind] = mapped_column(
+        String(20), default=CreditMemoKind.SUPPORT, server_default=CreditMemoKind.SUPPORT.value
+    )
+    # A correction's tax credited, as its lines' shares of their tax add up (`amount` is net).
+    tax_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # `<client>:<Idempotency-Key>` of the request that created it: a repeat finds it.
+    request_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    lines: Mapped[list[CreditMemoLineRow]] = relationship(
+        lazy="raise", order_by="CreditMemoLineRow.sequence", cascade="all, delete-orphan"
+    )
+
+
+class CreditMemoLineRow(Base):
+    """What a correction credits of one invoice line: net amount and its share of the tax."""
+
+    __tablename__ = "credit_memo_lines"
+    __table_args__ = (UniqueConstraint("credit_memo_id", "sequence"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    credit_memo_id: Mapped[str] = mapped_column(ForeignKey("credit_memos.id"))
+    invoice_line_id: Mapped[str] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    # The units credited, when the line is credited by quantity.
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    tax_amount: Mapped[int] = mapped_column(BigInteger)

@@ -2,7 +2,7 @@
 event, and the log of every delivery attempt
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-06 06:36:01.628726
 """
 

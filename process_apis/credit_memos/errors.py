@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import BusinessRuleViolation
+from core.errors import BusinessRuleViolation, Conflict
 
 
 class CreditCurrencyMismatch(BusinessRuleViolation):
@@ -36,3 +36,23 @@ class UnknownSupportCase(BusinessRuleViolation):
     slug = "unknown-support-case"
     title = "The support desk has no such case"
     caller_correctable = True
+
+
+class InvoiceNotCorrectable(Conflict):
+    slug = "invoice-not-correctable"
+    title = "Only a posted invoice is corrected by a credit memo"
+
+
+class UnknownInvoiceLine(BusinessRuleViolation):
+    slug = "unknown-invoice-line"
+    title = "The invoice has no such line"
+
+
+class CorrectionExceedsLine(BusinessRuleViolation):
+    slug = "correction-exceeds-line"
+    title = "The correction credits more of a line than remains of it"
+
+
+class CreditExceedsInvoice(BusinessRuleViolation):
+    slug = "credit-exceeds-invoice"
+    title = "The invoice's credits would add up to more than its total"

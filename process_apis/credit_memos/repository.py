@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from core.canonical.documents import CreditMemo, CreditMemoStatus
+from core.canonical.documents import CreditMemo, CreditMemoKind, CreditMemoStatus
 from core.errors import NotFound
 from core.models.credit_memo import CreditMemoRow
 from core.pagination import Page
@@ -15,13 +16,26 @@ from process_apis.listing import ListQuery, list_rows
 async def get_credit_memo(
     session: AsyncSession, credit_memo_id: str, *, for_update: bool = False
 ) -> CreditMemoRow:
-    query = select(CreditMemoRow).where(CreditMemoRow.id == credit_memo_id)
+    query = (
+        select(CreditMemoRow)
+        .where(CreditMemoRow.id == credit_memo_id)
+        .options(selectinload(CreditMemoRow.lines))
+    )
     if for_update:
         query = query.with_for_update()
     memo = await session.scalar(query)
     if memo is None:
         raise NotFound(f"no credit memo {credit_memo_id}")
     return memo
+
+
+async def requested_with(session: AsyncSession, request_key: str | None) -> str | None:
+    """The credit memo a request with this key created, if any."""
+    if request_key is None:
+        return None
+    return await session.scalar(
+        select(CreditMemoRow.id).where(CreditMemoRow.request_key == request_key)
+    )
 
 
 async def list_credit_memos(
@@ -31,6 +45,7 @@ async def list_credit_memos(
     status: CreditMemoStatus | None = None,
     customer_id: str | None = None,
     invoice_id: str | None = None,
+    kind: CreditMemoKind | None = None,
 ) -> Page[CreditMemo]:
     """A page of credit memos, newest first, dated by their request."""
     rows, cursor = await list_rows(
@@ -45,6 +60,7 @@ async def list_credit_memos(
             CreditMemoRow.status: status,
             CreditMemoRow.customer_id: customer_id,
             CreditMemoRow.invoice_id: invoice_id,
+            CreditMemoRow.kind: kind,
         },
     )
     return Page[CreditMemo](

@@ -1,4 +1,4 @@
-"""`/v1/credit-memos`: support credits, their approval and their issue everywhere."""
+"""`/v1/credit-memos`: support credits and corrections, their approval and their issue."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from core.auth import requires
-from core.canonical.documents import CreditMemo, CreditMemoStatus
+from core.canonical.documents import CreditMemo, CreditMemoKind, CreditMemoStatus
 from core.ids import id_pattern
 from core.models.workflow_run import RunStatus
 from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.credit_memos import repository
+from process_apis.credit_memos import repository, service
 from process_apis.credit_memos.schemas import (
     CreditMemoApproval,
     CreditMemoCreate,
@@ -35,7 +35,7 @@ QUEUED = {
 }
 
 
-def _outcome(memo: CreditMemoResource, created: bool) -> Outcome:
+def credit_memo_outcome(memo: CreditMemoResource, created: bool) -> Outcome:
     location = {"Location": f"/v1/credit-memos/{memo.id}"}
     if memo.last_run is not None and memo.last_run.status == RunStatus.PENDING_RETRY:
         return Outcome(202, memo, {"Location": memo.run_url or location["Location"]})
@@ -69,7 +69,7 @@ async def create_credit_memo(
         memo = await workflow.request(
             data, principal=caller.principal, correlation_id=caller.correlation_id
         )
-        return _outcome(memo, created=True)
+        return credit_memo_outcome(memo, created=True)
 
     return await idempotency(data, handle)
 
@@ -90,10 +90,19 @@ async def list_credit_memos(
     ] = None,
     customer_id: CustomerFilter = None,
     invoice_id: InvoiceFilter = None,
+    kind: Annotated[
+        CreditMemoKind | None,
+        Query(description="Only support credits (`support`) or corrections (`correction`)."),
+    ] = None,
 ) -> Page[CreditMemo]:
     """Credit memos, newest first; `date_from`/`date_to` filter on the day each was requested."""
     return await repository.list_credit_memos(
-        session, listing=listing, status=status, customer_id=customer_id, invoice_id=invoice_id
+        session,
+        listing=listing,
+        status=status,
+        customer_id=customer_id,
+        invoice_id=invoice_id,
+        kind=kind,
     )
 
 
@@ -125,20 +134,21 @@ async def approve_credit_memo(
     caller: CallerDep,
     idempotency: IdempotentWrite,
 ) -> Response:
-    """Approve the credit, then issue it: ERP credit memo, billing credit note, support desk.
+    """Approve the credit, then issue it: ERP credit memo, billing credit note, support desk
+    (a correction: ERP credit memo and billing credit note).
 
     Requires `Idempotency-Key`. `200` issued (or issued before), `202` a backend is down
     and the run is queued; approving again resumes a queued or failed run.
     """
-    workflow = CreditMemoWorkflow(context)
 
     async def handle() -> Outcome:
-        memo = await workflow.approve(
+        memo = await service.approve(
+            context,
             credit_memo_id,
             approver=caller.client_id,
             correlation_id=caller.correlation_id,
             note=data.note,
         )
-        return _outcome(memo, created=False)
+        return credit_memo_outcome(memo, created=False)
 
     return await idempotency(data, handle)

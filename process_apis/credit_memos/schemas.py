@@ -1,4 +1,4 @@
-"""Request and response bodies of `/v1/credit-memos`."""
+"""Request and response bodies of `/v1/credit-memos` and `/v1/invoices/{id}/corrections`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from core.canonical.base import InputModel
-from core.canonical.documents import CreditMemo
+from core.canonical.base import InputModel, OutputModel
+from core.canonical.documents import MAX_INVOICE_LINES, CreditMemo
 from core.ids import id_pattern
 from core.money import MAX_MINOR_UNITS, CurrencyCode
 from process_apis.runs.schemas import RunSummary
@@ -67,6 +67,55 @@ class CreditMemoApproval(InputModel):
     note: Annotated[str, Field(min_length=1, max_length=400)] | None = None
 
 
+class CorrectionLine(InputModel):
+    """One invoice line to credit: by `quantity` (units of its unit amount) or `amount`."""
+
+    invoice_line_id: Annotated[str, Field(pattern=id_pattern("invoice_line"))]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None, description="Units to credit, at the line's unit amount."
+    )
+    amount: PositiveMinorUnits | None = Field(
+        default=None, description="Net amount to credit, in minor units of the invoice."
+    )
+
+    @model_validator(mode="after")
+    def _quantity_or_amount(self) -> Self:
+        if (self.quantity is None) == (self.amount is None):
+            raise ValueError("a line credits either a quantity or an amount")
+        return self
+
+
+class CorrectionCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=400, pattern=r"\S")] = Field(
+        description="Why the invoice is corrected, kept on the credit memo.",
+        examples=["Billed 3 seats instead of 2"],
+    )
+    lines: (
+        Annotated[list[CorrectionLine], Field(min_length=1, max_length=MAX_INVOICE_LINES)] | None
+    ) = Field(
+        default=None,
+        description="The lines to credit; without them, all that remains of every line is.",
+        examples=[[{"invoice_line_id": "inl_01jd0000000000000000000000", "quantity": 1}]],
+    )
+
+    @model_validator(mode="after")
+    def _each_line_once(self) -> Self:
+        ids = [line.invoice_line_id for line in self.lines or ()]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each invoice line is named once")
+        return self
+
+
+class CreditMemoLine(OutputModel):
+    """What a correction credits of one line of the corrected invoice."""
+
+    sequence: int
+    invoice_line_id: str = Field(description="The corrected invoice's line.")
+    quantity: int | None = Field(description="Units credited, when credited by quantity.")
+    amount: int = Field(description="Net amount credited, in minor units.")
+    tax_amount: int = Field(description="The line's tax credited in proportion.")
+
+
 class CreditMemoResource(CreditMemo):
     case_id: str | None
     note: str | None
@@ -84,6 +133,12 @@ class CreditMemoResource(CreditMemo):
     )
     entitlement_product_id: str | None
     entitlement_tier: str | None
+    tax_amount: int | None = Field(
+        default=None, description="A correction's tax credited: its lines' shares add up to it."
+    )
+    lines: list[CreditMemoLine] = Field(
+        default_factory=list, description="A correction's lines, each naming the invoice line."
+    )
     last_run: RunSummary | None = Field(
         default=None, description="The latest issuing run: none while awaiting approval."
     )

@@ -41,8 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
 from core.canonical.base import fit
-from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoStatus, InvoiceStatus
-from core.errors import Conflict, LedgergateError
+from core.canonical.documents import (
+    CREDIT_MEMO_STATUS,
+    CreditMemoKind,
+    CreditMemoStatus,
+    InvoiceStatus,
+)
+from core.errors import LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.credit_memo import CreditMemoRow
@@ -51,17 +56,31 @@ from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis import lookups
-from process_apis.credit_memos import repository
+from process_apis.credit_memos import correction_lines, repository
+from process_apis.credit_memos.erp_steps import (
+    BILLING_STEP,
+    ERP_STEPS,
+    CreditNote,
+    ErpMemo,
+    issue_credit_note,
+    post_erp_memo,
+)
 from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,
-    CreditExceedsRemaining,
-    CreditSelfApproval,
     EntitlementNotFound,
     UnknownSupportCase,
 )
+from process_apis.credit_memos.issuing import (
+    APPROVER_SCOPE,
+    RUN_WORKFLOW,
+    date_posting,
+    fail_issue,
+    take_run,
+)
 from process_apis.credit_memos.schemas import (
     CreditMemoCreate,
+    CreditMemoLine,
     CreditMemoResource,
     CreditReason,
 )
@@ -69,13 +88,12 @@ from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted, UnknownReference
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded, rejects
+from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
 from process_apis.runs.schemas import RunSummary, run_url
-from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
+from system_apis.billing.schemas import BillingCreditNote, CreditNoteReason
 from system_apis.erp.schemas import (
-    ErpDocumentStatus,
     ErpInvoiceLine,
     ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
@@ -83,8 +101,6 @@ from system_apis.erp.schemas import (
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import (
-    BackendBusinessError,
-    BackendContractError,
     BackendNotFound,
     BackendTransientError,
 )
@@ -99,21 +115,18 @@ from system_apis.support.schemas import (
     SupportTier,
 )
 
-WORKFLOW = "credit_memo"
+WORKFLOW = RUN_WORKFLOW[CreditMemoKind.SUPPORT]
 REVERSAL_WORKFLOW = "credit_memo_reversal"
 STEPS = (
     "check_case",
     "check_entitlement",
-    "create_erp_credit_memo",
-    "post_erp_credit_memo",
-    "read_erp_invoice",
-    "issue_billing_credit_note",
+    *ERP_STEPS,
+    BILLING_STEP,
     "request_service_credit",
     "approve_service_credit",
     "change_entitlement",
 )
 REVERSAL_STEPS = ("create_reversing_invoice", "post_reversing_invoice")
-APPROVER_SCOPE = "credit_memos:approve"
 
 SUPPORT_REASON = {
     CreditReason.OUTAGE: ServiceCreditReason.OUTAGE,
@@ -139,12 +152,9 @@ class CreditPlan:
     run_id: str
     credit_memo_id: str
     customer_id: str
-    company_id: str
     case_id: str
-    erp_invoice_id: str
-    document: ErpSalesCreditMemoCreate
-    billing_invoice_id: str | None
-    billing_reason: CreditNoteReason | None
+    erp: ErpMemo
+    credit_note: CreditNote | None
     service_credit: ServiceCreditCreate
     entitlement_product_id: str | None
     entitlement_tier: SupportTier | None
@@ -184,12 +194,22 @@ def credit_line(
     )
 
 
+def memo_lines(
+    invoice: InvoiceRow, memo: CreditMemoRow, legal_entity: LegalEntityRow
+) -> tuple[ErpInvoiceLine, ...]:
+    """The ERP lines of a memo: a correction's credited lines, else one credit line."""
+    if memo.kind == CreditMemoKind.CORRECTION:
+        return correction_lines.erp_lines(correction_lines.stored(invoice, memo), legal_entity)
+    return (credit_line(invoice, memo, legal_entity),)
+
+
 def resource(memo: CreditMemoRow, run: WorkflowRunRow | None) -> CreditMemoResource:
     """The credit memo as the API shows it, with its latest run."""
     return CreditMemoResource.model_validate(
         {
             **{name: getattr(memo, name) for name in CreditMemoResource.model_fields.keys() & _ROW},
             "refs": memo.refs,
+            "lines": [CreditMemoLine.model_validate(line) for line in memo.lines],
             "last_run": RunSummary.model_validate(run) if run is not None else None,
             "run_url": run_url(run.id) if run is not None else None,
         }
@@ -216,7 +236,8 @@ class CreditMemoWorkflow:
     async def read(self, credit_memo_id: str) -> CreditMemoResource:
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, credit_memo_id)
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
+            workflow = RUN_WORKFLOW[CreditMemoKind(memo.kind)]
+            run = await latest_run(session, workflow=workflow, subject_id=memo.id)
             return resource(memo, run)
 
     async def request(
@@ -265,6 +286,7 @@ class CreditMemoWorkflow:
                 entitlement_tier=change.tier.value if change else None,
                 approval_required=threshold is None or so_far + data.amount > threshold,
                 requested_by=principal.client_id,
+                lines=[],  # a support credit names no invoice line
             )
             session.add(memo)
             await session.commit()
@@ -342,50 +364,39 @@ class CreditMemoWorkflow:
         claimed_run_id: str | None,
     ) -> CreditPlan | CreditMemoResource:
         async with self.context.sessionmaker() as session:
-            memo = await repository.get_credit_memo(session, credit_memo_id, for_update=True)
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=memo.id)
-            if memo.status == CreditMemoStatus.POSTED:
-                return resource(memo, run)
-            if run is not None and run.status == RunStatus.DISCARDED:
-                raise Conflict(f"credit memo {memo.id} was given up by an operator")
-            if memo.status == CreditMemoStatus.REQUESTED:
-                if memo.approval_required and approver == memo.requested_by:
-                    raise CreditSelfApproval(
-                        f"{approver} requested credit memo {memo.id}: another client approves it"
-                    )
-                memo.status = CREDIT_MEMO_STATUS.check(
-                    CreditMemoStatus.REQUESTED, CreditMemoStatus.APPROVED
-                )
-                memo.approved_by = approver
-                memo.approved_at = utcnow()
-            elif memo.status != CreditMemoStatus.APPROVED:
-                CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
-            run = self.engine.take(
+            taken = await take_run(
                 session,
-                run,
-                workflow=WORKFLOW,
-                subject_id=memo.id,
-                params={"approved_by": memo.approved_by, "approval_note": note},
+                self.engine,
+                credit_memo_id,
+                approver=approver,
+                note=note,
                 correlation_id=correlation_id,
-                client_id=memo.requested_by,
                 claimed_run_id=claimed_run_id,
             )
-            invoice = await lookups.get_invoice(session, memo.invoice_id)
-            customer = await session.get_one(CustomerRow, memo.customer_id)
-            legal_entity = await get_legal_entity(session, memo.legal_entity_id)
-            try:
-                posting_date = posting_date_for(legal_entity, date.today())
-            except LedgergateError as error:
-                await fail_in_session(session, run, error)
-                raise
-            memo.posting_date = posting_date
-            reason = CreditReason(memo.reason_code)
-            plan = CreditPlan(
-                run_id=run.id,
+            if taken.posted or taken.run is None:
+                return resource(taken.memo, taken.run)
+            plan = await self._plan(session, taken.memo, taken.run, answered=claimed_run_id is None)
+            await session.commit()
+            return plan
+
+    async def _plan(
+        self, session: AsyncSession, memo: CreditMemoRow, run: WorkflowRunRow, *, answered: bool
+    ) -> CreditPlan:
+        """The documents each backend receives, dated in the prepare transaction."""
+        invoice = await lookups.get_invoice(session, memo.invoice_id)
+        customer = await session.get_one(CustomerRow, memo.customer_id)
+        legal_entity = await get_legal_entity(session, memo.legal_entity_id)
+        posting_date = await date_posting(session, memo, run, legal_entity)
+        reason = CreditReason(memo.reason_code)
+        service_note = fit(ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}")
+        return CreditPlan(
+            run_id=run.id,
+            credit_memo_id=memo.id,
+            customer_id=customer.id,
+            case_id=memo.case_id or "",
+            erp=ErpMemo(
                 credit_memo_id=memo.id,
-                customer_id=customer.id,
                 company_id=legal_entity.erp_company_id,
-                case_id=memo.case_id or "",
                 erp_invoice_id=invoice.erp_ref or "",
                 document=ErpSalesCreditMemoCreate(
                     external_document_number=memo.id,
@@ -396,27 +407,25 @@ class CreditMemoWorkflow:
                     applies_to_invoice_id=invoice.erp_ref,
                     lines=(credit_line(invoice, memo, legal_entity),),
                 ),
-                billing_invoice_id=invoice.billing_ref,
-                billing_reason=BILLING_REASON[reason],
-                service_credit=ServiceCreditCreate(
-                    case_id=memo.case_id or "",
-                    customer_id=customer.id,
-                    invoice_id=invoice.id,
-                    amount=memo.amount,
-                    currency=memo.currency,
-                    reason_code=SUPPORT_REASON[reason],
-                    note=fit(
-                        ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}"
-                    ),
-                ),
-                entitlement_product_id=memo.entitlement_product_id,
-                entitlement_tier=SupportTier(memo.entitlement_tier)
-                if memo.entitlement_tier
-                else None,
-                answered=claimed_run_id is None,
+            ),
+            credit_note=CreditNote(
+                memo.id, invoice.billing_ref, BILLING_REASON[reason], service_note
             )
-            await session.commit()
-            return plan
+            if invoice.billing_ref is not None
+            else None,
+            service_credit=ServiceCreditCreate(
+                case_id=memo.case_id or "",
+                customer_id=customer.id,
+                invoice_id=invoice.id,
+                amount=memo.amount,
+                currency=memo.currency,
+                reason_code=SUPPORT_REASON[reason],
+                note=service_note,
+            ),
+            entitlement_product_id=memo.entitlement_product_id,
+            entitlement_tier=SupportTier(memo.entitlement_tier) if memo.entitlement_tier else None,
+            answered=answered,
+        )
 
     async def _execute(self, plan: CreditPlan) -> CreditMemoResource:
         try:
@@ -425,38 +434,20 @@ class CreditMemoWorkflow:
             await self.engine.defer(plan.run_id, error)
             return await self.read(plan.credit_memo_id)
         except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                if rejects(error, answered=plan.answered):  # withdrawn: the caller asks anew
-                    memo = await repository.get_credit_memo(session, run.subject_id)
-                    memo.status = CREDIT_MEMO_STATUS.check(
-                        CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
-                    )
-                error.extensions.setdefault("credit_memo_id", plan.credit_memo_id)
-                await fail_in_session(session, run, error, answered=plan.answered)
+            await fail_issue(self.context, plan.run_id, error, answered=plan.answered)
             raise
         return await self._record(plan, outcome)
 
     async def _run_steps(self, plan: CreditPlan) -> CreditOutcome:
         """The support checks, the ERP credit memo, then billing's and the desk's side."""
         entitlement = await self._check_support(plan)
-        posted = await self._post_erp_memo(plan)
-        step, support, key = (
-            self.engine.run(plan.run_id).step,
-            self.context.support,
-            plan.credit_memo_id,
-        )
+        run = self.engine.run(plan.run_id)
+        posted = await post_erp_memo(self.context, run, plan.erp)
+        step, support, key = run.step, self.context.support, plan.credit_memo_id
         note = None
-        if plan.billing_invoice_id is not None:
-            note = await step(
-                "issue_billing_credit_note",
-                lambda: self._credit_note(plan, posted.total_including_tax),
-                request={
-                    "invoice_id": plan.billing_invoice_id,
-                    "amount": posted.total_including_tax,
-                },
-                downstream_key=key,
-                backend_ref=lambda issued: issued.id,
+        if plan.credit_note is not None:
+            note = await issue_credit_note(
+                self.context, run, plan.credit_note, posted.total_including_tax
             )
         requested = await step(
             "request_service_credit",
@@ -522,72 +513,6 @@ class CreditMemoWorkflow:
             f"{plan.entitlement_product_id}"
         )
 
-    async def _post_erp_memo(self, plan: CreditPlan) -> ErpSalesCreditMemo:
-        """The ERP credit memo, created and posted under our memo id."""
-        erp, company, key = self.context.erp, plan.company_id, plan.credit_memo_id
-        step = self.engine.run(plan.run_id).step
-        draft = await step(
-            "create_erp_credit_memo",
-            lambda: erp.create_sales_credit_memo(company, plan.document),
-            request=plan.document,
-            downstream_key=key,
-            backend_ref=lambda memo: memo.id,
-        )
-        try:
-            posted = await step(
-                "post_erp_credit_memo",
-                lambda: erp.post_sales_credit_memo(company, draft.id),
-                request={"credit_memo_id": draft.id},
-                downstream_key=key,
-                backend_ref=lambda memo: memo.number,
-            )
-        except BackendBusinessError as error:
-            await self._explain_refusal(plan, draft, error)
-            raise
-        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
-            raise BackendContractError(
-                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
-                backend="erp",
-                operation="post_sales_credit_memo",
-            )
-        return posted
-
-    async def _explain_refusal(
-        self, plan: CreditPlan, draft: ErpSalesCreditMemo, error: BackendBusinessError
-    ) -> None:
-        """Name the usual refusal: a credit over what the posted invoice still owes."""
-        invoice: ErpSalesInvoice = await self.engine.run(plan.run_id).step(
-            "read_erp_invoice",
-            lambda: self.context.erp.get_sales_invoice(plan.company_id, plan.erp_invoice_id),
-            request={"invoice_id": plan.erp_invoice_id},
-            backend_ref=lambda found: found.number,
-        )
-        if draft.total_including_tax > invoice.remaining_amount:
-            raise CreditExceedsRemaining(
-                f"the credit of {draft.total_including_tax} {draft.currency} (tax included) is "
-                f"more than the {invoice.remaining_amount} invoice {invoice.number} still owes",
-                credit_total=draft.total_including_tax,
-                remaining_amount=invoice.remaining_amount,
-            ) from error
-
-    async def _credit_note(self, plan: CreditPlan, amount: int) -> BillingCreditNote:
-        """The credit note issued for this memo earlier, or a new one."""
-        billing, invoice_id = self.context.billing, plan.billing_invoice_id or ""
-        page = await billing.list_credit_notes(invoice_id=invoice_id, limit=100)
-        for note in page.credit_notes:
-            if note.reference == plan.credit_memo_id:
-                return note
-        return await billing.create_credit_note(
-            BillingCreditNoteCreate(
-                reference=plan.credit_memo_id,
-                invoice_id=invoice_id,
-                amount=amount,
-                reason=plan.billing_reason,
-                memo=plan.service_credit.note,
-            ),
-            idempotency_key=f"credit-note-{plan.credit_memo_id}",
-        )
-
     async def _service_credit(self, plan: CreditPlan) -> ServiceCredit:
         """The desk's service credit for this memo (its note starts with our id), or a new one."""
         support = self.context.support
@@ -641,7 +566,7 @@ class CreditMemoWorkflow:
                     currency=memo.currency,
                     posting_date=posting_date,
                     due_date=posting_date,
-                    lines=(credit_line(invoice, memo, legal_entity),),
+                    lines=memo_lines(invoice, memo, legal_entity),
                 ),
             )
             await session.commit()

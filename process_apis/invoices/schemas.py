@@ -9,15 +9,68 @@ from typing import Annotated
 from pydantic import Field
 
 from core.canonical.base import Day, InputModel, OutputModel
-from core.canonical.documents import Invoice, InvoicePosting, InvoiceStatus
+from core.canonical.documents import (
+    CreditMemoKind,
+    CreditMemoStatus,
+    Invoice,
+    InvoicePosting,
+    InvoiceStatus,
+)
 from process_apis.runs.schemas import RunRef, RunSummary
 
 
+class CreditStatus(StrEnum):
+    NOT_CREDITED = "not_credited"
+    PARTIALLY_CREDITED = "partially_credited"
+    FULLY_CREDITED = "fully_credited"
+
+
+class CreditedLine(OutputModel):
+    invoice_line_id: str
+    quantity: int | None = Field(description="Units credited, when credited by quantity.")
+    amount: int = Field(description="Net amount credited, in minor units.")
+    tax_amount: int = Field(description="The line's tax credited in proportion.")
+
+
+class InvoiceCreditMemo(OutputModel):
+    """A credit memo against the invoice: a support credit or a correction of its lines."""
+
+    id: str
+    kind: CreditMemoKind
+    status: CreditMemoStatus
+    amount: int = Field(description="The credit before tax, in minor units.")
+    erp_total_including_tax: int | None = Field(
+        description="What the ERP credited, tax included, once posted."
+    )
+    lines: list[CreditedLine] = Field(description="A correction's credited lines.")
+
+
+class InvoiceCredit(OutputModel):
+    """What the invoice's credit memos and payments took off what it is owed."""
+
+    status: CreditStatus = Field(
+        description="`fully_credited` once credit memos posted in the ERP credit its total."
+    )
+    amount_credited: int = Field(
+        description="What credit memos posted in the ERP credited, tax included."
+    )
+    amount_paid: int = Field(description="What payments applied in the ERP paid.")
+    amount_due: int = Field(
+        description="Total less the amounts credited and paid, never below zero."
+    )
+    credit_memos: list[InvoiceCreditMemo] = Field(
+        description="Its credit memos, oldest first, the rejected ones included."
+    )
+
+
 class InvoiceResource(Invoice):
-    """An invoice with the latest workflow run that touched it."""
+    """An invoice with the latest workflow run that touched it, and its credits."""
 
     last_run: RunSummary | None = Field(
         default=None, description="The most recent posting run, if any."
+    )
+    credit: InvoiceCredit | None = Field(
+        default=None, description="Its credit memos and the amount still due."
     )
 
 

@@ -17,6 +17,7 @@ from core.models.subscription import SubscriptionRow
 from core.pagination import Page
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.invoices.credit import credit_of
 from process_apis.invoices.errors import CurrencyMismatch
 from process_apis.invoices.schemas import (
     InvoiceResource,
@@ -96,11 +97,15 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
 
 
 async def get_invoice_resource(session: AsyncSession, invoice_id: str) -> InvoiceResource:
-    """The invoice, its lines, its posting acknowledgement and its latest posting run."""
+    """The invoice, its lines, its posting acknowledgement, its latest posting run and its
+    credits."""
     invoice = await get_invoice(session, invoice_id)
     run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
     last_run = RunSummary.model_validate(run) if run is not None else None
-    return InvoiceResource.model_validate(invoice).model_copy(update={"last_run": last_run})
+    credit = await credit_of(session, [invoice])
+    return InvoiceResource.model_validate(invoice).model_copy(
+        update={"last_run": last_run, "credit": credit[invoice.id]}
+    )
 
 
 async def list_invoices(
@@ -127,9 +132,13 @@ async def list_invoices(
         },
     )
     runs = await latest_runs(session, workflow=WORKFLOW, subject_ids=[row.id for row in rows])
+    credit = await credit_of(session, rows)
     items = [
         InvoiceResource.model_validate(row).model_copy(
-            update={"last_run": RunSummary.model_validate(runs[row.id]) if row.id in runs else None}
+            update={
+                "last_run": RunSummary.model_validate(runs[row.id]) if row.id in runs else None,
+                "credit": credit[row.id],
+            }
         )
         for row in rows
     ]

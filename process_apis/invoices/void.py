@@ -9,7 +9,8 @@ invoice is already void here, billing follows on replay). Billing refusing (it w
 paid meanwhile) fails the run and hands the invoice back as `open`: a paid invoice is
 posted and, if need be, corrected by a credit memo, never voided.
 
-After posting, an invoice is corrected by a credit memo instead (`corrections.py`).
+After posting, an invoice is corrected by a credit memo instead
+(`credit_memos/corrections.py`).
 """
 
 from __future__ import annotations

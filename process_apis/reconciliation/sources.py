@@ -111,7 +111,8 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         CreditMemoRow.currency,
         CreditMemoRow.erp_total_including_tax,
         no_amount,
-        CreditMemoRow.amount,
+        # Billing's credit note is issued for what the ERP credited, tax included.
+        CreditMemoRow.erp_total_including_tax,
         CreditMemoRow.id,
         CreditMemoRow.erp_document_number,
         CreditMemoRow.billing_ref,

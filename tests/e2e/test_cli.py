@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.runtime import runtime
 from app.sandbox_servers import sandbox_url
 from app.seed import demo_id, seed_demo_estate
-from core.canonical.documents import InvoiceStatus
+from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.db import create_sessionmaker
 from core.errors import NotFound
 from core.models.audit_event import AuditEventRow
@@ -29,7 +30,11 @@ from core.models.product import ProductRow
 from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
+from process_apis.invoices.schemas import PostingCreate
+from process_apis.invoices.service import create_invoice
+from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.settlements.errors import SettlementPeriodOpen
+from tests.support.invoices import US_COMPANY, invoice_body
 from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
 
 T = TypeVar("T")
@@ -439,3 +444,62 @@ def test_settle_refuses_a_month_that_has_not_ended_and_settles_one_that_has(
         ("CLI settle", None, "succeeded", 200),
     ]
     assert runner.invoke(app, ["settle", "--period", "2026-13"]).exit_code == 2
+
+
+def test_an_operator_corrects_a_posted_invoice_from_the_cli(
+    shared_backends: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+    async def posted_invoice() -> tuple[str, str]:
+        settings = get_settings()
+        async with runtime(settings) as running:
+            await seed_demo_estate(running.context.sessionmaker)
+            async with running.context.sessionmaker.begin() as session:
+                invoice = await create_invoice(session, data=InvoiceCreate(**invoice_body()))
+            await InvoicePostingWorkflow(running.context).post(
+                invoice_id=invoice.id,
+                request=PostingCreate(),
+                client_id="test",
+                correlation_id=None,
+            )
+        return invoice.id, invoice.lines[0].id
+
+    async def erp_remaining(invoice_id: str) -> int:
+        async with runtime(get_settings()) as running:
+            invoice = await running.context.erp.find_sales_invoice(US_COMPANY, invoice_id)
+            assert invoice is not None
+            return invoice.remaining_amount
+
+    with sandbox_process("erp") as erp:
+        monkeypatch.setenv("LEDGERGATE_ERP__URL", erp.api_root)
+        get_settings.cache_clear()
+        invoice_id, line_id = asyncio.run(posted_invoice())
+        command = [
+            "invoices",
+            "correct",
+            invoice_id,
+            "--reason",
+            "one seat too many",
+            "--line",
+            f"{line_id}=quantity:1",
+            "--idempotency-key",
+            "fix-1",
+        ]
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert "posted: 4900 + tax 435 USD credited" in result.output
+        again = runner.invoke(app, command)  # the same key: the same memo, nothing new
+        assert again.exit_code == 0, again.output
+        assert again.output.split()[0] == result.output.split()[0]
+        remaining = asyncio.run(erp_remaining(invoice_id))
+        bad = runner.invoke(app, [*command[:6], f"{line_id}=seats:1", *command[7:]])
+    total = invoice_body()["total"]
+    assert remaining == total - (4900 + 435)
+    assert bad.exit_code == 2
+    assert "quantity:N" in bad.output
+    rows = [row for row in audit_rows(shared_backends) if row[1] == "CLI invoices correct"]
+    assert [(row[0], row[2], row[3]) for row in rows] == [
+        (OPERATOR, invoice_id, "succeeded"),
+        (OPERATOR, invoice_id, "succeeded"),
+    ]

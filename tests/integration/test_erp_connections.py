@@ -201,3 +201,39 @@ async def test_the_demo_estate_books_its_german_entity_in_netsuite(
     ]
     test = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
     assert demo_netsuite_connection(test) is None
+
+
+async def test_a_correction_is_applied_to_its_invoice_in_either_erp(
+    de_on: tuple[Gateway, str],
+) -> None:
+    gateway, company = de_on
+    body = de_invoice(date.today())
+    posted = await post(gateway, body, "k-1")
+    assert posted.status_code == 201, posted.text
+    invoice_id, document = posted.json()["invoice_id"], posted.json()["posting"]
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    seat = invoice["lines"][0]
+    corrected = await gateway.client.post(
+        f"/v1/invoices/{invoice_id}/corrections",
+        json={
+            "reason": "One seat too many",
+            "lines": [{"invoice_line_id": seat["id"], "quantity": 1}],
+        },
+        headers={"Idempotency-Key": "c-1"},
+    )
+    assert corrected.status_code == 201, corrected.text
+    memo = corrected.json()
+    assert memo["status"] == "posted", memo
+    erp_memo = await gateway.backends.erp.find_sales_credit_memo(company, memo["id"])
+    assert erp_memo is not None
+    assert (erp_memo.status, erp_memo.applies_to_invoice_id) == (
+        ErpDocumentStatus.PAID,
+        document["erp_document_id"],
+    )
+    # one seat of three, and a third of the line's tax, as the ERP taxes it too
+    assert (erp_memo.total_excluding_tax, erp_memo.total_tax) == (
+        seat["unit_amount"],
+        memo["tax_amount"],
+    )
+    erp_invoice = await gateway.backends.erp.get_sales_invoice(company, document["erp_document_id"])
+    assert erp_invoice.remaining_amount == body["total"] - erp_memo.total_including_tax

@@ -53,6 +53,7 @@ WRITES: dict[str, Callable[[Body], None]] = {
     "subscriptions-cancel": _append("note"),
     "credit-memos-create": _append("note"),
     "credit-memos-approve": _append("note"),
+    "invoices-correct": _append("reason"),
     "invoices-payments-create": _append("reference"),
     "settlement-runs-create": _set("period", "2026-10"),
     "invoices-create": _first_line,

@@ -420,3 +420,19 @@ async def test_the_worker_reconciles_each_entitys_two_months_once_a_day(gateway:
     assert ran == len(runs) == len(months) >= 4
     assert (US_ENTITY, PERIOD) in months
     assert {(run.trigger, run.status) for run in runs} == {("schedule", "completed")}
+
+
+async def test_a_credit_on_a_billed_invoice_matches_its_credit_note_tax_included(
+    gateway: Gateway,
+) -> None:
+    """Billing's credit note is issued for what the ERP credited, tax included: the
+    gateway's side of that comparison is the same figure, not the credit before tax."""
+    invoice = await posted_invoice(gateway)
+    await bill_in_stripe(gateway, invoice)
+    response = await request_credit(
+        gateway.client, credit_body(invoice["id"], await open_case(gateway), 1000), "billed"
+    )
+    assert response.json()["status"] == "posted", response.text
+    assert response.json()["refs"]["billing"] is not None
+    body = await reconciliation(gateway)
+    assert body["differences"] == []

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -32,7 +32,6 @@ from app.experience.partner.schemas import (
     StatementTotal,
 )
 from core.canonical.documents import (
-    CreditMemoStatus,
     Invoice,
     InvoiceStatus,
     SettlementStatus,
@@ -40,13 +39,13 @@ from core.canonical.documents import (
 from core.canonical.subscriptions import Subscription, SubscriptionStatus
 from core.errors import NotFound
 from core.models.commission_line import CommissionLineRow as Line
-from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
 from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.pagination import InvalidCursor, decode_cursor, keyset_page, next_cursor
+from process_apis import credits
 from process_apis.settlements.schemas import period_bounds
 from process_apis.settlements.service import lineage_of
 
@@ -148,7 +147,7 @@ async def _with_payments(
             .order_by(PaymentRow.id)
         ):
             by_invoice[payment.invoice_id].append(payment)
-    credited = await _credited(session, [i.id for i in invoices])
+    credited = await credits.posted_credit(session, [i.id for i in invoices])
     return [
         PartnerInvoice(
             **dict(Invoice.model_validate(invoice)),
@@ -156,21 +155,6 @@ async def _with_payments(
         )
         for invoice in invoices
     ]
-
-
-async def _credited(session: AsyncSession, invoice_ids: list[str]) -> dict[str, int]:
-    """Per invoice, what its credit memos posted to the ERP credit, tax included."""
-    if not invoice_ids:
-        return {}
-    rows = await session.execute(
-        select(CreditMemoRow.invoice_id, func.sum(CreditMemoRow.erp_total_including_tax))
-        .where(
-            CreditMemoRow.invoice_id.in_(invoice_ids),
-            CreditMemoRow.status == CreditMemoStatus.POSTED,
-        )
-        .group_by(CreditMemoRow.invoice_id)
-    )
-    return {invoice_id: int(total or 0) for invoice_id, total in rows.tuples()}
 
 
 async def list_invoices(

@@ -8,7 +8,7 @@ rule it refuses comes back as a validation problem whose pointers name the v2 fi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,10 +18,13 @@ from pydantic import ValidationError
 from core.canonical.documents import InvoiceCreate, InvoicePosting
 from core.errors import LedgergateError
 from core.money import Money
-from process_apis.invoices.schemas import InvoiceResource, PostingResult
+from process_apis.invoices.schemas import InvoiceCredit, InvoiceResource, PostingResult
 from process_apis.invoices.v2.schemas import (
+    CreditedLineV2,
     ErpDocumentV2,
     InvoiceCreateV2,
+    InvoiceCreditMemoV2,
+    InvoiceCreditV2,
     InvoiceLineV2,
     InvoicePostingV2,
     InvoiceTotalsV2,
@@ -183,6 +186,38 @@ def invoice(resource: InvoiceResource) -> InvoiceV2:
         posting=posting(resource.posting),
         refs=resource.refs,
         last_run=resource.last_run,
+        credit=credit(resource.credit, money) if resource.credit is not None else None,
+    )
+
+
+def credit(canonical: InvoiceCredit, money: Callable[[int], Money]) -> InvoiceCreditV2:
+    """The invoice's credit with money objects."""
+    return InvoiceCreditV2(
+        status=canonical.status,
+        credited=money(canonical.amount_credited),
+        paid=money(canonical.amount_paid),
+        due=money(canonical.amount_due),
+        credit_memos=[
+            InvoiceCreditMemoV2(
+                id=memo.id,
+                kind=memo.kind,
+                status=memo.status,
+                amount=money(memo.amount),
+                erp_total=None
+                if memo.erp_total_including_tax is None
+                else money(memo.erp_total_including_tax),
+                lines=[
+                    CreditedLineV2(
+                        invoice_line_id=line.invoice_line_id,
+                        quantity=line.quantity,
+                        amount=money(line.amount),
+                        tax=money(line.tax_amount),
+                    )
+                    for line in memo.lines
+                ],
+            )
+            for memo in canonical.credit_memos
+        ],
     )
 
 

@@ -15,9 +15,14 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from core.canonical.base import BackendRefs, Code, Day, InputModel, OutputModel, Versioned
-from core.canonical.documents import MAX_INVOICE_LINES, InvoiceStatus
+from core.canonical.documents import (
+    MAX_INVOICE_LINES,
+    CreditMemoKind,
+    CreditMemoStatus,
+    InvoiceStatus,
+)
 from core.money import Money
-from process_apis.invoices.schemas import PostingState
+from process_apis.invoices.schemas import CreditStatus, PostingState
 from process_apis.runs.schemas import RunSummary
 
 
@@ -81,6 +86,36 @@ class InvoicePostingV2(OutputModel):
     )
 
 
+class CreditedLineV2(OutputModel):
+    invoice_line_id: str
+    quantity: int | None = Field(description="Units credited, when credited by quantity.")
+    amount: Money = Field(description="Net amount credited.")
+    tax: Money = Field(description="The line's tax credited in proportion.")
+
+
+class InvoiceCreditMemoV2(OutputModel):
+    """A credit memo against the invoice: a support credit or a correction of its lines."""
+
+    id: str
+    kind: CreditMemoKind
+    status: CreditMemoStatus
+    amount: Money = Field(description="The credit before tax.")
+    erp_total: Money | None = Field(description="What the ERP credited, tax included.")
+    lines: list[CreditedLineV2] = Field(description="A correction's credited lines.")
+
+
+class InvoiceCreditV2(OutputModel):
+    """What the invoice's credit memos and payments took off what it is owed."""
+
+    status: CreditStatus = Field(
+        description="`fully_credited` once credit memos posted in the ERP credit its total."
+    )
+    credited: Money = Field(description="What credit memos posted in the ERP credited.")
+    paid: Money = Field(description="What payments applied in the ERP paid.")
+    due: Money = Field(description="Total less credited and paid, never below zero.")
+    credit_memos: list[InvoiceCreditMemoV2] = Field(description="Its credit memos, oldest first.")
+
+
 class InvoiceV2(Versioned):
     customer_id: str
     legal_entity_id: str
@@ -93,6 +128,9 @@ class InvoiceV2(Versioned):
     posting: InvoicePostingV2
     refs: BackendRefs
     last_run: RunSummary | None = Field(description="The most recent posting run, if any.")
+    credit: InvoiceCreditV2 | None = Field(
+        default=None, description="Its credit memos and the amount still due."
+    )
 
 
 class PostingRunV2(OutputModel):

@@ -1,0 +1,134 @@
+"""The backend steps every credit memo takes, a support credit's or a correction's.
+
+The ERP sales credit memo is created (keyed by our memo id as external document
+number) against the posted ERP invoice and posted, which applies it to the invoice.
+The ERP is the gatekeeper of what the invoice still owes: a credit over it is refused,
+named `credit-exceeds-remaining`. Billing's credit note for what the ERP credited (tax
+included) is found first by our id, so a repeat issues nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from process_apis.credit_memos.errors import CreditExceedsRemaining
+from process_apis.deps import ProcessContext
+from process_apis.runs.engine import RunHandle
+from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
+from system_apis.erp.schemas import (
+    ErpDocumentStatus,
+    ErpSalesCreditMemo,
+    ErpSalesCreditMemoCreate,
+    ErpSalesInvoice,
+)
+from system_apis.errors import BackendBusinessError, BackendContractError
+
+ERP_STEPS = ("create_erp_credit_memo", "post_erp_credit_memo", "read_erp_invoice")
+BILLING_STEP = "issue_billing_credit_note"
+
+
+@dataclass(frozen=True)
+class ErpMemo:
+    """The ERP credit memo of one of our memos, against the ERP invoice it corrects."""
+
+    credit_memo_id: str
+    company_id: str
+    erp_invoice_id: str
+    document: ErpSalesCreditMemoCreate
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """Billing's credit note of one of our memos, on the invoice's billing document."""
+
+    credit_memo_id: str
+    billing_invoice_id: str
+    reason: CreditNoteReason | None
+    memo: str | None
+
+
+async def post_erp_memo(
+    context: ProcessContext, run: RunHandle, plan: ErpMemo
+) -> ErpSalesCreditMemo:
+    """The ERP credit memo, created and posted under our memo id."""
+    erp, company, key = context.erp, plan.company_id, plan.credit_memo_id
+    draft = await run.step(
+        "create_erp_credit_memo",
+        lambda: erp.create_sales_credit_memo(company, plan.document),
+        request=plan.document,
+        downstream_key=key,
+        backend_ref=lambda memo: memo.id,
+    )
+    try:
+        posted = await run.step(
+            "post_erp_credit_memo",
+            lambda: erp.post_sales_credit_memo(company, draft.id),
+            request={"credit_memo_id": draft.id},
+            downstream_key=key,
+            backend_ref=lambda memo: memo.number,
+        )
+    except BackendBusinessError as error:
+        await _explain_refusal(context, run, plan, draft, error)
+        raise
+    if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
+        raise BackendContractError(
+            f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
+            backend="erp",
+            operation="post_sales_credit_memo",
+        )
+    return posted
+
+
+async def _explain_refusal(
+    context: ProcessContext,
+    run: RunHandle,
+    plan: ErpMemo,
+    draft: ErpSalesCreditMemo,
+    error: BackendBusinessError,
+) -> None:
+    """Name the usual refusal: a credit over what the posted invoice still owes."""
+    invoice: ErpSalesInvoice = await run.step(
+        "read_erp_invoice",
+        lambda: context.erp.get_sales_invoice(plan.company_id, plan.erp_invoice_id),
+        request={"invoice_id": plan.erp_invoice_id},
+        backend_ref=lambda found: found.number,
+    )
+    if draft.total_including_tax > invoice.remaining_amount:
+        raise CreditExceedsRemaining(
+            f"the credit of {draft.total_including_tax} {draft.currency} (tax included) is "
+            f"more than the {invoice.remaining_amount} invoice {invoice.number} still owes",
+            credit_total=draft.total_including_tax,
+            remaining_amount=invoice.remaining_amount,
+        ) from error
+
+
+async def issue_credit_note(
+    context: ProcessContext, run: RunHandle, note: CreditNote, amount: int
+) -> BillingCreditNote:
+    """Billing's credit note for `amount` (what the ERP credited), issued once."""
+    return await run.step(
+        BILLING_STEP,
+        lambda: _credit_note(context, note, amount),
+        request={"invoice_id": note.billing_invoice_id, "amount": amount},
+        downstream_key=note.credit_memo_id,
+        backend_ref=lambda issued: issued.id,
+    )
+
+
+async def _credit_note(context: ProcessContext, note: CreditNote, amount: int) -> BillingCreditNote:
+    """The credit note issued for this memo earlier, or a new one."""
+    billing = context.billing
+    page = await billing.list_credit_notes(invoice_id=note.billing_invoice_id, limit=100)
+    for issued in page.credit_notes:
+        if issued.reference == note.credit_memo_id:
+            return issued
+    return await billing.create_credit_note(
+        BillingCreditNoteCreate(
+            reference=note.credit_memo_id,
+            invoice_id=note.billing_invoice_id,
+            amount=amount,
+            reason=note.reason,
+            memo=note.memo,
+        ),
+        idempotency_key=f"credit-note-{note.credit_memo_id}",
+    )

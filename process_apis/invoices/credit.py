@@ -1,0 +1,74 @@
+"""An invoice's credits as its resource shows them: its credit memos with the lines they
+credit, and what is still due once credits posted in the ERP and payments are taken off."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.models.credit_memo import CreditMemoRow
+from core.models.invoice import InvoiceRow
+from process_apis import credits
+from process_apis.invoices.schemas import (
+    CreditedLine,
+    CreditStatus,
+    InvoiceCredit,
+    InvoiceCreditMemo,
+)
+
+
+async def credit_of(
+    session: AsyncSession, invoices: Sequence[InvoiceRow]
+) -> dict[str, InvoiceCredit]:
+    """Per invoice, its credit memos, the amounts credited and paid, and the amount due."""
+    ids = [invoice.id for invoice in invoices]
+    memos: dict[str, list[InvoiceCreditMemo]] = defaultdict(list)
+    if ids:
+        for memo in await session.scalars(
+            select(CreditMemoRow)
+            .where(CreditMemoRow.invoice_id.in_(ids))
+            .options(selectinload(CreditMemoRow.lines))
+            .order_by(CreditMemoRow.id)
+        ):
+            memos[memo.invoice_id].append(
+                InvoiceCreditMemo.model_validate(
+                    {
+                        **{name: getattr(memo, name) for name in _MEMO_FIELDS},
+                        "lines": [CreditedLine.model_validate(line) for line in memo.lines],
+                    }
+                )
+            )
+    credited = await credits.posted_credit(session, ids)
+    paid = await credits.applied_payments(session, ids)
+    return {
+        invoice.id: _credit(
+            invoice, memos[invoice.id], credited.get(invoice.id, 0), paid.get(invoice.id, 0)
+        )
+        for invoice in invoices
+    }
+
+
+_MEMO_FIELDS = tuple(InvoiceCreditMemo.model_fields.keys() - {"lines"})
+
+
+def _credit(
+    invoice: InvoiceRow, memos: list[InvoiceCreditMemo], credited: int, paid: int
+) -> InvoiceCredit:
+    status = (
+        CreditStatus.FULLY_CREDITED
+        if credited >= invoice.total and credited > 0
+        else CreditStatus.PARTIALLY_CREDITED
+        if credited > 0
+        else CreditStatus.NOT_CREDITED
+    )
+    return InvoiceCredit(
+        status=status,
+        amount_credited=credited,
+        amount_paid=paid,
+        amount_due=max(invoice.total - credited - paid, 0),
+        credit_memos=memos,
+    )
