@@ -38,6 +38,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpJournal,
     ErpJournalCreate,
@@ -135,6 +136,10 @@ class ErpRouter:
     ) -> ErpSalesInvoice:
         port = await self._port(company_id, ErpInvoicing, "post_sales_invoice")
         return await port.post_sales_invoice(company_id, invoice_id, known_draft=known_draft)
+
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        port = await self._port(company_id, ErpInvoicing, "delete_sales_invoice_draft")
+        await port.delete_sales_invoice_draft(company_id, invoice_id)
 
     # ErpInvoiceQueries
 
@@ -238,6 +243,10 @@ class ErpRouter:
         port = await self._port(company_id, ErpCreditMemos, "post_sales_credit_memo")
         return await port.post_sales_credit_memo(company_id, credit_memo_id)
 
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        port = await self._port(company_id, ErpCreditMemos, "delete_sales_credit_memo_draft")
+        await port.delete_sales_credit_memo_draft(company_id, credit_memo_id)
+
     # ErpJournals
 
     async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
@@ -269,3 +278,9 @@ class ErpRouter:
     ) -> ErpCustomerPayment:
         port = await self._port(company_id, ErpPayments, "apply_customer_payment")
         return await port.apply_customer_payment(company_id, journal_id, payment)
+
+    async def reverse_customer_payment(
+        self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
+    ) -> ErpCustomerPayment:
+        port = await self._port(company_id, ErpPayments, "reverse_customer_payment")
+        return await port.reverse_customer_payment(company_id, journal_id, reversal)

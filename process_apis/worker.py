@@ -26,6 +26,7 @@ from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.reconciliation import schedule as reconciliation_schedule
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
@@ -47,6 +48,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     PostingReversal,
     CreditMemoWorkflow,
     PaymentWorkflow,
+    PaymentReversalWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
     CustomerSyncWorkflow,

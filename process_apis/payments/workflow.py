@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
-from core.errors import LedgergateError, NotFound
+from core.errors import LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
@@ -43,6 +43,7 @@ from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.payments import repository
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
     InvoiceAlreadyPaid,
@@ -120,12 +121,11 @@ class PaymentWorkflow:
     def replays(self) -> dict[str, Replay]:
         return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
-    async def read(self, payment_id: str) -> PaymentResource:
+    async def read(self, payment_id: str, *, workflow: str = WORKFLOW) -> PaymentResource:
+        """The payment, with the latest run of `workflow` (its application, or its reversal)."""
         async with self.context.sessionmaker() as session:
-            payment = await session.get(PaymentRow, payment_id)
-            if payment is None:
-                raise NotFound(f"no payment {payment_id}")
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            payment = await repository.get_payment(session, payment_id)
+            run = await latest_run(session, workflow=workflow, subject_id=payment.id)
             lines = (
                 await session.scalars(
                     select(CommissionLineRow)
@@ -430,6 +430,8 @@ _PAYMENT_FIELDS = (
     "status",
     "posting_date",
     "erp_document_number",
+    "reversal_document_number",
+    "reversed_at",
     "created_at",
 )
 
@@ -451,11 +453,7 @@ def _plan(
         payment_id=payment.id,
         company_id=company_id,
         erp_invoice_id=invoice.erp_ref or "",
-        journal=ErpJournalCreate(
-            code=ledger.payment_journal,
-            display_name="Ledgergate customer payments",
-            balancing_account_number=ledger.bank_account,
-        ),
+        journal=payment_journal(ledger),
         payment=ErpCustomerPaymentCreate(
             external_document_number=payment.id,
             customer_number=customer.erp_number,
@@ -483,4 +481,13 @@ def _plan(
             for line in invoice.lines
             if line.product_id in tiers
         ],
+    )
+
+
+def payment_journal(ledger: LedgerSettings) -> ErpJournalCreate:
+    """The ERP's customer payment journal: payments and their reversals, against the bank."""
+    return ErpJournalCreate(
+        code=ledger.payment_journal,
+        display_name="Ledgergate customer payments",
+        balancing_account_number=ledger.bank_account,
     )

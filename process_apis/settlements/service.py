@@ -73,7 +73,7 @@ def _settleable(period_start: date, period_end: date) -> ColumnElement[bool]:
     return and_(
         Line.settlement_id.is_(None),
         Line.eligible.is_(True),
-        Line.commission_amount > 0,
+        Line.commission_amount != 0,  # earned (positive) and clawed back (negative)
         Line.paid_on <= period_end,
         or_(Line.paid_on >= period_start, earlier_month_settled),
     )
@@ -151,6 +151,13 @@ async def draw_up(
         drawn[settlement.id] = settlement
     if drawn:
         late = case((Line.paid_on < period_start, Line.commission_amount), else_=0)
+        clawed = case(
+            (
+                and_(Line.paid_on >= period_start, Line.reverses_line_id.is_not(None)),
+                Line.commission_amount,
+            ),
+            else_=0,
+        )
         totals = (
             await session.execute(
                 select(
@@ -158,16 +165,18 @@ async def draw_up(
                     func.count(),
                     func.sum(Line.commission_amount),
                     func.sum(late),
+                    func.sum(clawed),
                 )
                 .where(Line.settlement_id.in_(drawn))
                 .group_by(Line.settlement_id)
             )
         ).all()
-        for settlement_id, count, total, adjustment in totals:
+        for settlement_id, count, total, adjustment, clawback in totals:
             if settlement_id is not None:
                 drawn[settlement_id].line_count = count
                 drawn[settlement_id].total_commission = int(total or 0)
                 drawn[settlement_id].adjustment_total = int(adjustment or 0)
+                drawn[settlement_id].clawback_total = int(clawback or 0)
         for settlement in list(drawn.values()):
             if not settlement.line_count:  # a concurrent run took its lines: never committed
                 await session.delete(settlement)
@@ -247,6 +256,7 @@ def _lineage(
             base_amount=line.base_amount,
             amount=line.commission_amount,
             currency=line.currency,
+            reverses_line_id=line.reverses_line_id,
         ),
     }
 

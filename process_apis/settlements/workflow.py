@@ -101,29 +101,26 @@ _ROW = frozenset(SettlementRow.__table__.columns.keys())
 def journal_lines(
     settlement: SettlementRow, *, ledger: LedgerSettings
 ) -> tuple[ErpJournalLine, ...]:
-    """Commission expense debited (the month's, and apart the prior-period adjustment),
-    partner payable credited with the total."""
+    """Commission expense debited (the month's, apart its claw-backs credited, apart the
+    prior-period adjustment), partner payable credited with the total; no line of zero (a
+    month whose claw-backs cancel what it earned journals the two expense lines alone)."""
     month = f"{settlement.partner_id} {settlement.period_start:%Y-%m}"
     current = settlement.total_commission - settlement.adjustment_total
-    expenses = (
-        (current, f"Commissions {month}"),
-        (settlement.adjustment_total, f"Prior-period commission adjustment {month}"),
+    expense, payable = ledger.commission_expense_account, ledger.commission_payable_account
+    lines = (
+        (expense, current - settlement.clawback_total, f"Commissions {month}"),
+        (expense, settlement.clawback_total, f"Commission claw-backs {month}"),
+        (expense, settlement.adjustment_total, f"Prior-period commission adjustment {month}"),
+        (payable, -settlement.total_commission, f"Commissions {month}"),
     )
-    return (
-        *(
-            ErpJournalLine(
-                account_number=ledger.commission_expense_account,
-                amount=amount,
-                description=fit(ErpJournalLine, "description", text),
-            )
-            for amount, text in expenses
-            if amount
-        ),
+    return tuple(
         ErpJournalLine(
-            account_number=ledger.commission_payable_account,
-            amount=-settlement.total_commission,
-            description=fit(ErpJournalLine, "description", f"Commissions {month}"),
-        ),
+            account_number=account,
+            amount=amount,
+            description=fit(ErpJournalLine, "description", text),
+        )
+        for account, amount, text in lines
+        if amount
     )
 
 

@@ -277,3 +277,18 @@ def refuse_posted(document: SalesInvoice | SalesCreditMemo) -> None:
             "Application_DialogException",
             f"{kind} {document.number} has been posted and can no longer be changed.",
         )
+
+
+def delete_draft(documents: dict[str, Any], document: SalesInvoice | SalesCreditMemo) -> Response:
+    """`DELETE` a sales document: a draft goes (it is no accounting document); a posted one
+    stays, refused as BC refuses it."""
+    if document.status != "Draft":
+        kind = "Sales invoice" if isinstance(document, SalesInvoice) else "Sales credit memo"
+        raise BcFault(
+            400,
+            "Application_DialogException",
+            f"{kind} {document.number} has been posted and cannot be deleted. "
+            "Correct it with a credit memo or a reversing entry.",
+        )
+    del documents[document.id]
+    return Response(status_code=204)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from sandboxes.business_central.api import (
     ApiBase,
     check_currency,
+    delete_draft,
     invoice_customer,
     nothing_to_post,
     posted_invoice,
@@ -108,6 +109,11 @@ class CreditMemosApi(ApiBase):
         memo.due_date = values.get("dueDate", memo.due_date)
         memo.touch()
         return ODataResponse(memo.wire())
+
+    async def delete_sales_credit_memo(self, request: Request) -> Response:
+        book, memo = self._credit_memo(request)
+        check_etag(request, memo.etag)
+        return delete_draft(book.credit_memos, memo)
 
     async def list_sales_credit_memo_lines(self, request: Request) -> Response:
         _, memo = self._credit_memo(request)

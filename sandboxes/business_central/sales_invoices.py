@@ -10,6 +10,7 @@ from starlette.responses import Response
 from sandboxes.business_central.api import (
     ApiBase,
     check_currency,
+    delete_draft,
     invoice_customer,
     nothing_to_post,
     refuse_posted,
@@ -110,6 +111,11 @@ class SalesInvoicesApi(ApiBase):
         invoice.due_date = values.get("dueDate", invoice.due_date)
         invoice.touch()
         return ODataResponse(invoice.wire())
+
+    async def delete_sales_invoice(self, request: Request) -> Response:
+        book, invoice = self._invoice(request)
+        check_etag(request, invoice.etag)
+        return delete_draft(book.invoices, invoice)
 
     async def list_sales_invoice_lines(self, request: Request) -> Response:
         _, invoice = self._invoice(request)
