@@ -22,6 +22,7 @@ from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
+from process_apis.erp_drafts import ErpDraftCleanup
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
@@ -56,6 +57,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     SubscriptionOrderWorkflow,
     SubscriptionAmendmentWorkflow,
     SubscriptionCancelWorkflow,
+    ErpDraftCleanup,
     BillingInbox,
 )
 
