@@ -20,6 +20,7 @@ not applied is `409 payment-not-applied`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
 from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
 from core.models.workflow_run import WorkflowRunRow
 from process_apis import lookups
@@ -180,19 +182,8 @@ class PaymentReversalWorkflow:
             company_id=legal_entity.erp_company_id,
             erp_invoice_id=invoice.erp_ref or "",
             journal=payment_journal(self.context.settings.ledger),
-            reversal=ErpCustomerPaymentReversal(
-                external_document_number=reversal_external_number(payment.id),
-                reverses_document_number=payment.erp_document_number or "",
-                customer_number=customer.erp_number,
-                currency=payment.currency,
-                posting_date=posting_date,
-                amount=payment.amount,
-                applies_to_invoice_id=invoice.erp_ref or "",
-                description=fit(
-                    ErpCustomerPaymentReversal,
-                    "description",
-                    f"Reversal of {payment.erp_document_number}: {reason}",
-                ),
+            reversal=_reversing_entry(
+                payment, invoice, customer, posting_date=posting_date, reason=reason
             ),
         )
         await session.commit()
@@ -256,3 +247,28 @@ def _acknowledgement(
         "clawed_back_lines": len(clawed),
         "clawed_back_commission": sum(line.commission_amount for line in clawed),
     }
+
+
+def _reversing_entry(
+    payment: PaymentRow,
+    invoice: InvoiceRow,
+    customer: CustomerRow,
+    *,
+    posting_date: date,
+    reason: str,
+) -> ErpCustomerPaymentReversal:
+    """The payment's amount taken back from the same ERP invoice, keyed `<payment id>-R`."""
+    return ErpCustomerPaymentReversal(
+        external_document_number=reversal_external_number(payment.id),
+        reverses_document_number=payment.erp_document_number or "",
+        customer_number=customer.erp_number,
+        currency=payment.currency,
+        posting_date=posting_date,
+        amount=payment.amount,
+        applies_to_invoice_id=invoice.erp_ref or "",
+        description=fit(
+            ErpCustomerPaymentReversal,
+            "description",
+            f"Reversal of {payment.erp_document_number}: {reason}",
+        ),
+    )

@@ -278,12 +278,16 @@ class PaymentWorkflow:
             return plan
 
     async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
-        erp, crm, company, step = (
-            self.context.erp,
-            self.context.crm,
-            plan.company_id,
-            self.engine.run(plan.run_id).step,
-        )
+        """The payment applied in the ERP, then, for a partner's customer, rated."""
+        applied, invoice = await self._apply_in_erp(plan)
+        if plan.partner_id is None or not plan.lines:
+            return PaymentOutcome(applied, invoice, None, [])
+        plan_code, rated = await self._rate(plan, plan.partner_id)
+        return PaymentOutcome(applied, invoice, plan_code, rated)
+
+    async def _apply_in_erp(self, plan: PaymentPlan) -> tuple[ErpCustomerPayment, ErpSalesInvoice]:
+        """The journal ensured, the payment applied, the invoice read back for what it owes."""
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
             lambda: erp.ensure_customer_payment_journal(company, plan.journal),
@@ -314,9 +318,12 @@ class PaymentWorkflow:
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
         )
-        partner_id = plan.partner_id
-        if partner_id is None or not plan.lines:
-            return PaymentOutcome(applied, invoice, None, [])
+        return applied, invoice
+
+    async def _rate(self, plan: PaymentPlan, partner_id: str) -> tuple[str, list[RatedLine]]:
+        """The partner's plan, its rate card version on the payment date and the partner's
+        eligibility per product tier, from the CRM; the lines rated with them."""
+        crm, step = self.context.crm, self.engine.run(plan.run_id).step
         partner = await step(
             "get_partner",
             lambda: crm.get_partner(partner_id),
@@ -351,7 +358,7 @@ class PaymentWorkflow:
             version=version,
             eligibility=eligibility,
         )
-        return PaymentOutcome(applied, invoice, commission_plan.code, rated)
+        return commission_plan.code, rated
 
     async def _record(self, plan: PaymentPlan, outcome: PaymentOutcome) -> None:
         async with self.context.sessionmaker() as session:
