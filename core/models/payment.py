@@ -44,4 +44,5 @@ class PaymentRow(VersionedMixin, BackendRefsMixin, Base):
     erp_document_number: Mapped[str | None] = mapped_column(String(40))
     applied_at: Mapped[datetime | None]
     reversal_document_number: Mapped[str | None] = mapped_column(String(40))
+    reversal_posting_date: Mapped[date | None] = mapped_column(Date)
     reversed_at: Mapped[datetime | None]

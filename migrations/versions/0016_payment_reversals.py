@@ -22,6 +22,7 @@ _EARNED = sa.text("reverses_line_id IS NULL")
 def upgrade() -> None:
     with op.batch_alter_table("payments") as batch:
         batch.add_column(sa.Column("reversal_document_number", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("reversal_posting_date", sa.Date(), nullable=True))
         batch.add_column(sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("settlements") as batch:
         batch.add_column(
@@ -65,4 +66,5 @@ def downgrade() -> None:
         batch.drop_column("clawback_total")
     with op.batch_alter_table("payments") as batch:
         batch.drop_column("reversed_at")
+        batch.drop_column("reversal_posting_date")
         batch.drop_column("reversal_document_number")

@@ -224,6 +224,7 @@ class PaymentReversalWorkflow:
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             payment.status = PaymentStatus.REVERSED
             payment.reversal_document_number = entry.document_number
+            payment.reversal_posting_date = plan.reversal.posting_date
             payment.reversed_at = utcnow()
             if invoice.status == InvoiceStatus.PAID and erp_invoice.remaining_amount > 0:
                 invoice.status = INVOICE_STATUS.check(InvoiceStatus.PAID, InvoiceStatus.POSTED)

@@ -255,3 +255,21 @@ async def test_an_operator_replays_a_queued_reversal(make_gateway: GatewayFactor
     read = (await gateway.client.get(f"/v1/payments/{paid['id']}")).json()
     assert read["status"] == "reversed"
     await reverser.aclose()
+
+
+async def test_a_reversed_payment_and_its_reversing_entry_reconcile(gateway: Gateway) -> None:
+    reverser = await gateway.client_with([*REVERSER, "ops:read"])
+    invoice = await posted_invoice(gateway, product_invoice())
+    paid = (await pay(gateway, invoice, invoice["total"], "p1")).json()
+    assert (await reverse(reverser, paid["id"], "r1")).status_code == 201
+    response = await reverser.get(
+        "/ops/v1/reconciliation",
+        params={"period": date.today().strftime("%Y-%m"), "legal_entity": US_ENTITY},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["differences"] == []
+    [payments] = [t for t in body["totals"] if t["document_type"] == "payment"]
+    assert (payments["gateway_count"], payments["gateway_total"]) == (2, 0)
+    assert (payments["erp_count"], payments["erp_total"]) == (2, 0)
+    await reverser.aclose()
