@@ -19,6 +19,8 @@ from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_settlements import (
+    NORTHWIND,
+    PERIOD,
     SETTLER,
     US_ENTITY,
     erp_payments,
@@ -158,6 +160,13 @@ async def test_claw_backs_settle_in_their_months_statement_or_the_next_runs_adju
         ("60100", 0, Decimal(clawed_same_month) / 100),
         ("21500", 0, Decimal(earned) / 100),
     ]
+    portal = await gateway.client_with(
+        ["partner:read"], client_id="portal-reversal", partner_id=NORTHWIND
+    )
+    shown = (await portal.get(f"/partner/v1/statements/{PERIOD}")).json()
+    assert [s["clawback_total"] for s in shown["settlements"]] == [-clawed_same_month]
+    assert shown["totals"][0]["total_commission"] == earned
+    await portal.aclose()
     # a claw-back of a settled month: the next run's prior-period adjustment
     assert (await reverse(settler, first["id"], "r2")).status_code == 201
     months_later(gateway.app, 2)
