@@ -4,7 +4,9 @@ A run settles one month per legal entity, once: it records the month as settled
 (`settlement_periods`) and takes every eligible, earning commission line paid in the
 month that no statement holds yet, plus the lines paid in earlier months that were
 already settled (commissions earned late: a prior-period adjustment, kept apart in
-the statement's `adjustment_total` and in each line's lineage). Lines of an earlier
+the statement's `adjustment_total` and in each line's lineage), and the claw-backs of
+reversed payments (negative lines dated like the line they reverse: a month's own are
+kept apart in `clawback_total`, a settled month's are adjustments). Lines of an earlier
 month no run has settled wait for that month's own run: a later month never sweeps
 them into its journal. It groups them by partner, legal entity and currency and
 draws up one statement per group. The cost is set-based: one grouping query, one

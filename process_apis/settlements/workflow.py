@@ -4,9 +4,10 @@ prepare (one transaction): the statement moves `draft → approved`, its posting
 (the period's last day, or the next open period's first when that period is closed)
 and currency (the legal entity's own: journal amounts are kept in it) are checked,
 and the run is persisted. The steps, with no transaction open: the settlement journal
-batch is ensured; the balanced entry is added (commission expense debited, partner
-payable credited, its document number derived from the settlement id and the
-settlement id as external document number, so a repeat adds only missing lines); the
+batch is ensured; the balanced entry is added (commission expense debited, claw-backs
+credited to it apart, partner payable credited with the total, its document number
+derived from the settlement id and the settlement id as external document number, so a
+repeat adds only missing lines); the
 journal is posted, unless the ledger already holds the entry. Then the ledger entries
 are recorded and the statement is `posted`.
 
