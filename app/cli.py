@@ -30,6 +30,7 @@ from app.governance.logging import configure_logging
 from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.main import WORKER_START_SECONDS
 from app.operator import Operator, audited
+from app.payments_cli import payments_app
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
@@ -259,6 +260,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
 
 app.add_typer(refdata_app, name="refdata")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(payments_app, name="payments")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")

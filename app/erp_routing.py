@@ -25,6 +25,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpItem,
     ErpJournal,
@@ -105,6 +106,10 @@ class ErpRouter:
     ) -> ErpSalesInvoice:
         port = await self._port(company_id)
         return await port.post_sales_invoice(company_id, invoice_id, known_draft=known_draft)
+
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        port = await self._port(company_id)
+        await port.delete_sales_invoice_draft(company_id, invoice_id)
 
     # ErpInvoiceQueries
 
@@ -215,6 +220,10 @@ class ErpRouter:
         port = await self._port(company_id)
         return await port.post_sales_credit_memo(company_id, credit_memo_id)
 
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        port = await self._port(company_id)
+        await port.delete_sales_credit_memo_draft(company_id, credit_memo_id)
+
     # ErpJournals
 
     async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
@@ -246,3 +255,9 @@ class ErpRouter:
     ) -> ErpCustomerPayment:
         port = await self._port(company_id)
         return await port.apply_customer_payment(company_id, journal_id, payment)
+
+    async def reverse_customer_payment(
+        self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
+    ) -> ErpCustomerPayment:
+        port = await self._port(company_id)
+        return await port.reverse_customer_payment(company_id, journal_id, reversal)

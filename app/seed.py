@@ -206,6 +206,7 @@ DEMO_CLIENTS = (
                 "runs:read",
                 "invoices:read",
                 "credit_memos:approve",
+                "payments:reverse",
                 "settlements:read",
                 "legal_entities:read",
                 "refdata:read",

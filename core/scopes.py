@@ -17,6 +17,7 @@ SCOPES: dict[str, str] = {
     "credit_memos:write": "Request credit memos.",
     "credit_memos:approve": "Approve credit memos above the approval threshold.",
     "payments:write": "Record payments received against posted invoices.",
+    "payments:reverse": "Reverse applied payments (bounced cheques, misapplied payments).",
     "settlements:read": "Read partner settlements and their lineage.",
     "settlements:write": "Run partner settlements for a period and post them to the ERP.",
     "runs:read": "Follow workflow runs.",

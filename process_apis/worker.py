@@ -25,10 +25,12 @@ from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
+from process_apis.erp_drafts import ErpDraftCleanup
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.reconciliation import schedule as reconciliation_schedule
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
@@ -51,6 +53,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     CreditMemoWorkflow,
     CorrectionWorkflow,
     PaymentWorkflow,
+    PaymentReversalWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
     CustomerSyncWorkflow,
@@ -58,6 +61,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     SubscriptionOrderWorkflow,
     SubscriptionAmendmentWorkflow,
     SubscriptionCancelWorkflow,
+    ErpDraftCleanup,
     BillingInbox,
 )
 

@@ -36,6 +36,8 @@ INVOICE_STATUS = StatusMachine[InvoiceStatus](
         ),
         InvoiceStatus.POSTING_MISMATCH: frozenset({InvoiceStatus.POSTED, InvoiceStatus.OPEN}),
         InvoiceStatus.POSTED: frozenset({InvoiceStatus.PAID}),
+        # A reversed payment (a bounced cheque) leaves the invoice owing again.
+        InvoiceStatus.PAID: frozenset({InvoiceStatus.POSTED}),
         # A void that billing refuses (it was paid meanwhile) is withdrawn.
         InvoiceStatus.VOID: frozenset({InvoiceStatus.OPEN}),
     },

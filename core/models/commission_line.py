@@ -4,13 +4,17 @@ A line links the payment, the invoice line it allocates the payment to, the part
 attribution (the customer's partner and the CRM's eligibility answer with its deal
 registration), the rate card version in force on the payment date, the amounts, and
 finally the settlement statement that pays it.
+
+Nothing is deleted or edited: a payment's reversal claws each line back with a line of
+the opposite amounts that names the line it reverses (`reverses_line_id`), dated like it,
+which the next settlement statement settles.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, utcnow
@@ -19,7 +23,15 @@ from core.models.base import Base, utcnow
 class CommissionLineRow(Base):
     __tablename__ = "commission_lines"
     __table_args__ = (
-        UniqueConstraint("payment_id", "invoice_line_id"),
+        # One earned line per invoice line of a payment, and one claw-back per line.
+        Index(
+            "uq_commission_lines_earned",
+            "payment_id",
+            "invoice_line_id",
+            unique=True,
+            sqlite_where=text("reverses_line_id IS NULL"),
+            postgresql_where=text("reverses_line_id IS NULL"),
+        ),
         # A settlement run's grouping: the unsettled lines of a partner up to a date.
         Index(
             "ix_commission_lines_unsettled",
@@ -54,4 +66,7 @@ class CommissionLineRow(Base):
     base_amount: Mapped[int] = mapped_column(BigInteger)
     commission_amount: Mapped[int] = mapped_column(BigInteger)
     settlement_id: Mapped[str | None] = mapped_column(ForeignKey("settlements.id"))
+    reverses_line_id: Mapped[str | None] = mapped_column(
+        ForeignKey("commission_lines.id"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ class PaymentStatus(StrEnum):
     RECORDED = "recorded"  # received; not yet applied in the ERP
     APPLIED = "applied"  # applied to the posted invoice in the ERP
     VOID = "void"  # given up before it reached the ERP
+    REVERSED = "reversed"  # applied, then undone by a reversing entry in the ERP
 
 
 class PaymentSource(StrEnum):
@@ -42,3 +43,6 @@ class PaymentRow(VersionedMixin, BackendRefsMixin, Base):
     posting_date: Mapped[date | None] = mapped_column(Date)
     erp_document_number: Mapped[str | None] = mapped_column(String(40))
     applied_at: Mapped[datetime | None]
+    reversal_document_number: Mapped[str | None] = mapped_column(String(40))
+    reversal_posting_date: Mapped[date | None] = mapped_column(Date)
+    reversed_at: Mapped[datetime | None]

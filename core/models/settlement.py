@@ -36,6 +36,9 @@ class SettlementRow(VersionedMixin, BackendRefsMixin, Base):
     total_commission: Mapped[int] = mapped_column(BigInteger)
     # The part of the total earned in earlier, already settled months (late commissions).
     adjustment_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The part of the month's own lines that claws back reversed payments' commissions
+    # (negative); a late claw-back is part of `adjustment_total` instead.
+    clawback_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[SettlementStatus] = mapped_column(String(20))
     line_count: Mapped[int | None] = mapped_column(Integer)
     journal_document_number: Mapped[str | None] = mapped_column(String(20))

@@ -27,8 +27,9 @@ failure queues the run (202); a business one fails it (422) and leaves the memo
 `approved`, to be approved again (which resumes the run) once fixed.
 
 Discarding a failed run is compensated in accounting terms: a credit never posted in
-the ERP is withdrawn (`rejected`); one already posted is reversed by a reversing
-sales invoice for the same line (`credit_memo_reversal`, run by the replay worker).
+the ERP is withdrawn (`rejected`), and the draft memo the run may have left there is
+deleted (`erp_draft_cleanup`, run by the replay worker); one already posted is reversed
+by a reversing sales invoice for the same line (`credit_memo_reversal`, likewise).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ from process_apis.credit_memos.schemas import (
     CreditReason,
 )
 from process_apis.deps import ProcessContext
+from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
 from process_apis.errors import InvoiceNotPosted, UnknownReference
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
@@ -226,6 +228,7 @@ class CreditMemoWorkflow:
         self.reversal = Engine(
             context.sessionmaker, steps=REVERSAL_STEPS, lease=context.settings.run_lease
         )
+        self.drafts = ErpDraftCleanup(context)
 
     def replays(self) -> dict[str, Replay]:
         return {
@@ -337,6 +340,7 @@ class CreditMemoWorkflow:
             memo.status = CREDIT_MEMO_STATUS.check(
                 CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
             )
+            await self._delete_left_draft(session, run, memo.legal_entity_id)
             return
         billing = await succeeded_step(session, run.id, "issue_billing_credit_note")
         reversal = self.engine.new_run(
@@ -353,6 +357,21 @@ class CreditMemoWorkflow:
         reversal.status = RunStatus.PENDING_RETRY
         reversal.next_attempt_at = utcnow()  # due at once: the replay worker runs it
         session.add(reversal)
+
+    async def _delete_left_draft(
+        self, session: AsyncSession, run: WorkflowRunRow, legal_entity_id: str
+    ) -> None:
+        """Queue the deletion of the ERP draft memo the run created and never posted."""
+        external = await left_draft(
+            session, run.id, "create_erp_credit_memo", "post_erp_credit_memo"
+        )
+        if external is not None:
+            legal_entity = await get_legal_entity(session, legal_entity_id)
+            self.drafts.queue(
+                session,
+                run,
+                Draft(DraftKind.SALES_CREDIT_MEMO, legal_entity.erp_company_id, external),
+            )
 
     async def _prepare(
         self,

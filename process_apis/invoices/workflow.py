@@ -25,6 +25,8 @@ the invoice keeps the ERP document and waits in `posting_mismatch` for an operat
 (`process_apis.invoices.mismatch`). After a reversal the invoice is posted again under
 the next external document number (`<invoice id>-<n>`), as the reversed one stays in the
 ERP.
+Discarding a run from the exception queue opens the invoice again and has the draft it
+left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
+from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
     InvoiceNotMismatched,
@@ -110,6 +113,7 @@ class InvoicePostingWorkflow:
             lease=context.settings.run_lease,
             hold_outcomes=True,
         )
+        self.drafts = ErpDraftCleanup(context)
 
     def replays(self) -> dict[str, Replay]:
         return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
@@ -163,10 +167,19 @@ class InvoicePostingWorkflow:
         )
 
     async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
-        """Compensation when an operator gives a posting up: the invoice is open again."""
+        """Compensation when an operator gives a posting up: the invoice is open again, and
+        a draft the run left in the ERP is deleted there (`process_apis.erp_drafts`)."""
         invoice = await get_invoice(session, run.subject_id, for_update=True)
         if invoice.status == InvoiceStatus.POSTING:
             invoice.status = InvoiceStatus.OPEN
+        external = await left_draft(session, run.id, "create_document", "post_document")
+        if external is not None:
+            legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+            self.drafts.queue(
+                session,
+                run,
+                Draft(DraftKind.SALES_INVOICE, legal_entity.erp_company_id, external),
+            )
 
     async def _prepare(
         self,

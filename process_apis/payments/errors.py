@@ -24,3 +24,8 @@ class PaymentExceedsRemaining(BusinessRuleViolation):
 class PaymentInLedger(Conflict):
     slug = "payment-in-ledger"
     title = "The payment is applied in the ERP and cannot be given up"
+
+
+class PaymentNotApplied(Conflict):
+    slug = "payment-not-applied"
+    title = "Only a payment applied in the ERP is reversed"

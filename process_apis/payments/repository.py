@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import NotFound
 from core.models.payment import PaymentRow, PaymentStatus
 from core.pagination import Page
 from process_apis.listing import ListQuery, list_rows
@@ -37,3 +38,13 @@ async def list_payments(
     return Page[PaymentSummary](
         items=[PaymentSummary.model_validate(row) for row in rows], next_cursor=cursor
     )
+
+
+async def get_payment(
+    session: AsyncSession, payment_id: str, *, for_update: bool = False
+) -> PaymentRow:
+    """A payment, or 404."""
+    payment = await session.get(PaymentRow, payment_id, with_for_update=for_update)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return payment

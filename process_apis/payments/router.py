@@ -15,7 +15,13 @@ from process_apis.deps import CallerDep, ContextDep, SessionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
 from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
 from process_apis.payments import repository
-from process_apis.payments.schemas import PaymentCreate, PaymentResource, PaymentSummary
+from process_apis.payments.reversal import PaymentReversalWorkflow
+from process_apis.payments.schemas import (
+    PaymentCreate,
+    PaymentResource,
+    PaymentReversalCreate,
+    PaymentSummary,
+)
 from process_apis.payments.workflow import PaymentWorkflow
 
 InvoiceID = Annotated[
@@ -102,3 +108,51 @@ async def list_payments(
 async def get_payment(payment_id: PaymentID, context: ContextDep) -> PaymentResource:
     """A payment, its application in the ERP and the commission lines it earned."""
     return await PaymentWorkflow(context).read(payment_id)
+
+
+@router.post(
+    "/v1/payments/{payment_id}/reversal",
+    response_model=PaymentResource,
+    status_code=201,
+    operation_id="payments-reversal-create",
+    dependencies=[requires("payments:reverse")],
+    summary="Reverse an applied payment (a bounced cheque, a payment on the wrong invoice)",
+    responses={
+        200: {"description": "Reversed already: the payment.", "model": PaymentResource},
+        202: {
+            "description": "The ERP is down: the reversal run is queued for retry.",
+            "model": PaymentResource,
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+    },
+)
+async def reverse_payment(
+    payment_id: PaymentID,
+    data: PaymentReversalCreate,
+    context: ContextDep,
+    caller: CallerDep,
+    idempotency: IdempotentWrite,
+) -> Response:
+    """Post a reversing entry in the ERP and claw back the commissions the payment earned.
+
+    Requires `Idempotency-Key`. `201` reversed now, `200` reversed already, `202` queued,
+    `409 payment-not-applied` for a payment not applied in the ERP, `422 closed-period`
+    when today falls in a closed period of a legal entity that refuses those. The
+    original entry stays in the ERP; the invoice owes the amount again; each commission
+    line gets a negative claw-back line that the next settlement statement settles.
+    """
+    workflow = PaymentReversalWorkflow(context)
+
+    async def handle() -> Outcome:
+        before = await workflow.read(payment_id)
+        payment = await workflow.reverse(
+            payment_id,
+            reason=data.reason,
+            client_id=caller.client_id,
+            correlation_id=caller.correlation_id,
+        )
+        if payment.status != PaymentStatus.REVERSED:
+            return Outcome(202, payment, {"Location": payment.run_url or ""})
+        return Outcome(200 if before.status == PaymentStatus.REVERSED else 201, payment)
+
+    return await idempotency(data, handle)

@@ -27,6 +27,13 @@ class PaymentCreate(InputModel):
     )
 
 
+class PaymentReversalCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Why the payment is reversed (a bounced cheque, applied to the wrong "
+        "invoice): on the run and the ERP's reversing entry."
+    )
+
+
 class CommissionLine(OutputModel):
     """What the payment earns the customer's partner on one invoice line, and why."""
 
@@ -46,6 +53,9 @@ class CommissionLine(OutputModel):
     commission_amount: int
     currency: str
     settlement_id: str | None
+    reverses_line_id: str | None = Field(
+        description="On a claw-back (a reversed payment's negative line): the line it reverses."
+    )
 
 
 class PaymentSummary(OutputModel):
@@ -61,10 +71,16 @@ class PaymentSummary(OutputModel):
     source: PaymentSource
     reference: str | None
     status: PaymentStatus = Field(
-        description="`recorded`: not yet in the ERP. `applied`: applied to the posted invoice."
+        description="`recorded`: not yet in the ERP. `applied`: applied to the posted invoice. "
+        "`void`: given up before it reached the ERP. `reversed`: applied, then undone by a "
+        "reversing entry in the ERP."
     )
     posting_date: date | None
     erp_document_number: str | None
+    reversal_document_number: str | None = Field(
+        description="The ERP document number of the reversing entry of a reversed payment."
+    )
+    reversed_at: datetime | None
     refs: BackendRefs
     created_at: datetime
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
-from core.errors import LedgergateError, NotFound
+from core.errors import LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
@@ -43,6 +43,7 @@ from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.payments import repository
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
     InvoiceAlreadyPaid,
@@ -120,12 +121,11 @@ class PaymentWorkflow:
     def replays(self) -> dict[str, Replay]:
         return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
 
-    async def read(self, payment_id: str) -> PaymentResource:
+    async def read(self, payment_id: str, *, workflow: str = WORKFLOW) -> PaymentResource:
+        """The payment, with the latest run of `workflow` (its application, or its reversal)."""
         async with self.context.sessionmaker() as session:
-            payment = await session.get(PaymentRow, payment_id)
-            if payment is None:
-                raise NotFound(f"no payment {payment_id}")
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=payment.id)
+            payment = await repository.get_payment(session, payment_id)
+            run = await latest_run(session, workflow=workflow, subject_id=payment.id)
             lines = (
                 await session.scalars(
                     select(CommissionLineRow)
@@ -278,12 +278,16 @@ class PaymentWorkflow:
             return plan
 
     async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
-        erp, crm, company, step = (
-            self.context.erp,
-            self.context.crm,
-            plan.company_id,
-            self.engine.run(plan.run_id).step,
-        )
+        """The payment applied in the ERP, then, for a partner's customer, rated."""
+        applied, invoice = await self._apply_in_erp(plan)
+        if plan.partner_id is None or not plan.lines:
+            return PaymentOutcome(applied, invoice, None, [])
+        plan_code, rated = await self._rate(plan, plan.partner_id)
+        return PaymentOutcome(applied, invoice, plan_code, rated)
+
+    async def _apply_in_erp(self, plan: PaymentPlan) -> tuple[ErpCustomerPayment, ErpSalesInvoice]:
+        """The journal ensured, the payment applied, the invoice read back for what it owes."""
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
             lambda: erp.ensure_customer_payment_journal(company, plan.journal),
@@ -314,9 +318,12 @@ class PaymentWorkflow:
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
         )
-        partner_id = plan.partner_id
-        if partner_id is None or not plan.lines:
-            return PaymentOutcome(applied, invoice, None, [])
+        return applied, invoice
+
+    async def _rate(self, plan: PaymentPlan, partner_id: str) -> tuple[str, list[RatedLine]]:
+        """The partner's plan, its rate card version on the payment date and the partner's
+        eligibility per product tier, from the CRM; the lines rated with them."""
+        crm, step = self.context.crm, self.engine.run(plan.run_id).step
         partner = await step(
             "get_partner",
             lambda: crm.get_partner(partner_id),
@@ -351,7 +358,7 @@ class PaymentWorkflow:
             version=version,
             eligibility=eligibility,
         )
-        return PaymentOutcome(applied, invoice, commission_plan.code, rated)
+        return commission_plan.code, rated
 
     async def _record(self, plan: PaymentPlan, outcome: PaymentOutcome) -> None:
         async with self.context.sessionmaker() as session:
@@ -430,6 +437,8 @@ _PAYMENT_FIELDS = (
     "status",
     "posting_date",
     "erp_document_number",
+    "reversal_document_number",
+    "reversed_at",
     "created_at",
 )
 
@@ -451,11 +460,7 @@ def _plan(
         payment_id=payment.id,
         company_id=company_id,
         erp_invoice_id=invoice.erp_ref or "",
-        journal=ErpJournalCreate(
-            code=ledger.payment_journal,
-            display_name="Ledgergate customer payments",
-            balancing_account_number=ledger.bank_account,
-        ),
+        journal=payment_journal(ledger),
         payment=ErpCustomerPaymentCreate(
             external_document_number=payment.id,
             customer_number=customer.erp_number,
@@ -483,4 +488,13 @@ def _plan(
             for line in invoice.lines
             if line.product_id in tiers
         ],
+    )
+
+
+def payment_journal(ledger: LedgerSettings) -> ErpJournalCreate:
+    """The ERP's customer payment journal: payments and their reversals, against the bank."""
+    return ErpJournalCreate(
+        code=ledger.payment_journal,
+        display_name="Ledgergate customer payments",
+        balancing_account_number=ledger.bank_account,
     )

@@ -59,6 +59,9 @@ AMENDMENT_WORKFLOW = "subscription_amendment"
 REVERSAL_WORKFLOW = "credit_memo_reversal"
 POSTED_MEMO_STEP = "post_erp_credit_memo"
 RUN_PAGE = 500
+# A payment reversed stays in the ERP's ledger beside its reversing entry.
+IN_LEDGER = (PaymentStatus.APPLIED, PaymentStatus.REVERSED)
+REVERSAL_SUFFIX = "-R"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         PaymentRow.posting_date,
     ).where(
         PaymentRow.legal_entity_id == scope.legal_entity_id,
-        PaymentRow.status == PaymentStatus.APPLIED,
+        PaymentRow.status.in_(IN_LEDGER),
         PaymentRow.source == PaymentSource.BILLING,
         PaymentRow.posting_date.between(scope.start, scope.end),
     )
@@ -156,7 +159,7 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         PaymentRow.posting_date,
     ).where(
         PaymentRow.legal_entity_id == scope.legal_entity_id,
-        PaymentRow.status == PaymentStatus.APPLIED,
+        PaymentRow.status.in_(IN_LEDGER),
         PaymentRow.source != PaymentSource.BILLING,
         PaymentRow.posting_date.between(scope.start, scope.end),
     )
@@ -179,7 +182,27 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         SettlementRow.journal_document_number.is_not(None),
         SettlementRow.posting_date.between(scope.start, scope.end),
     )
-    selects: list[Select[Any]] = [invoices, memos, payments, direct_payments, settlements]  # type: ignore[list-item]
+    # A reversed payment's reversing entry: the amount taken back, keyed `<payment id>-R`.
+    reversals = select(
+        run,
+        gateway,
+        PaymentRow.id + literal(REVERSAL_SUFFIX, String),
+        literal(DocumentType.PAYMENT.value, String),
+        PaymentRow.currency,
+        -PaymentRow.amount,
+        no_amount,
+        no_amount,
+        PaymentRow.id,
+        PaymentRow.reversal_document_number,
+        none,
+        PaymentRow.reversal_posting_date,
+    ).where(
+        PaymentRow.legal_entity_id == scope.legal_entity_id,
+        PaymentRow.status == PaymentStatus.REVERSED,
+        PaymentRow.reversal_posting_date.between(scope.start, scope.end),
+    )
+    documents = [invoices, memos, payments, direct_payments, reversals, settlements]
+    selects: list[Select[Any]] = documents  # type: ignore[assignment]
     return selects
 
 

@@ -50,6 +50,11 @@ class SettlementResource(Settlement):
         description="The part of `total_commission` earned in earlier months already settled "
         "(a prior-period adjustment)."
     )
+    clawback_total: int = Field(
+        description="The part of `total_commission` (zero or negative) that claws back the "
+        "month's commissions on payments reversed since; claw-backs of months already settled "
+        "are in `adjustment_total`."
+    )
     journal_document_number: str | None = Field(
         description="The ERP journal entry's document number (the settlement's posting key)."
     )
@@ -124,6 +129,10 @@ class LineageCommission(OutputModel):
     base_amount: int
     amount: int
     currency: str
+    reverses_line_id: str | None = Field(
+        default=None,
+        description="A claw-back (the payment was reversed): the commission line it reverses.",
+    )
 
 
 class LineageStatement(OutputModel):

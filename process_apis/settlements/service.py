@@ -4,7 +4,9 @@ A run settles one month per legal entity, once: it records the month as settled
 (`settlement_periods`) and takes every eligible, earning commission line paid in the
 month that no statement holds yet, plus the lines paid in earlier months that were
 already settled (commissions earned late: a prior-period adjustment, kept apart in
-the statement's `adjustment_total` and in each line's lineage). Lines of an earlier
+the statement's `adjustment_total` and in each line's lineage), and the claw-backs of
+reversed payments (negative lines dated like the line they reverse: a month's own are
+kept apart in `clawback_total`, a settled month's are adjustments). Lines of an earlier
 month no run has settled wait for that month's own run: a later month never sweeps
 them into its journal. It groups them by partner, legal entity and currency and
 draws up one statement per group. The cost is set-based: one grouping query, one
@@ -73,7 +75,7 @@ def _settleable(period_start: date, period_end: date) -> ColumnElement[bool]:
     return and_(
         Line.settlement_id.is_(None),
         Line.eligible.is_(True),
-        Line.commission_amount > 0,
+        Line.commission_amount != 0,  # earned (positive) and clawed back (negative)
         Line.paid_on <= period_end,
         or_(Line.paid_on >= period_start, earlier_month_settled),
     )
@@ -169,6 +171,13 @@ async def _total_statements(
     """Count and total each drawn statement's lines (late ones as its adjustment); drop a
     statement left without lines, in place."""
     late = case((Line.paid_on < period_start, Line.commission_amount), else_=0)
+    clawed = case(
+        (
+            and_(Line.paid_on >= period_start, Line.reverses_line_id.is_not(None)),
+            Line.commission_amount,
+        ),
+        else_=0,
+    )
     totals = (
         await session.execute(
             select(
@@ -176,16 +185,18 @@ async def _total_statements(
                 func.count(),
                 func.sum(Line.commission_amount),
                 func.sum(late),
+                func.sum(clawed),
             )
             .where(Line.settlement_id.in_(drawn))
             .group_by(Line.settlement_id)
         )
     ).all()
-    for settlement_id, count, total, adjustment in totals:
+    for settlement_id, count, total, adjustment, clawback in totals:
         if settlement_id is not None:
             drawn[settlement_id].line_count = count
             drawn[settlement_id].total_commission = int(total or 0)
             drawn[settlement_id].adjustment_total = int(adjustment or 0)
+            drawn[settlement_id].clawback_total = int(clawback or 0)
     for settlement in list(drawn.values()):
         if not settlement.line_count:  # a concurrent run took its lines: never committed
             await session.delete(settlement)
@@ -263,6 +274,7 @@ def _lineage(
             base_amount=line.base_amount,
             amount=line.commission_amount,
             currency=line.currency,
+            reverses_line_id=line.reverses_line_id,
         ),
     }
 

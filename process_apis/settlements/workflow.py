@@ -4,9 +4,10 @@ prepare (one transaction): the statement moves `draft → approved`, its posting
 (the period's last day, or the next open period's first when that period is closed)
 and currency (the legal entity's own: journal amounts are kept in it) are checked,
 and the run is persisted. The steps, with no transaction open: the settlement journal
-batch is ensured; the balanced entry is added (commission expense debited, partner
-payable credited, its document number derived from the settlement id and the
-settlement id as external document number, so a repeat adds only missing lines); the
+batch is ensured; the balanced entry is added (commission expense debited, claw-backs
+credited to it apart, partner payable credited with the total, its document number
+derived from the settlement id and the settlement id as external document number, so a
+repeat adds only missing lines); the
 journal is posted, unless the ledger already holds the entry. Then the ledger entries
 are recorded and the statement is `posted`.
 
@@ -99,29 +100,26 @@ _ROW = frozenset(SettlementRow.__table__.columns.keys())
 def journal_lines(
     settlement: SettlementRow, *, ledger: LedgerSettings
 ) -> tuple[ErpJournalLine, ...]:
-    """Commission expense debited (the month's, and apart the prior-period adjustment),
-    partner payable credited with the total."""
+    """Commission expense debited (the month's, apart its claw-backs credited, apart the
+    prior-period adjustment), partner payable credited with the total; no line of zero (a
+    month whose claw-backs cancel what it earned journals the two expense lines alone)."""
     month = f"{settlement.partner_id} {settlement.period_start:%Y-%m}"
     current = settlement.total_commission - settlement.adjustment_total
-    expenses = (
-        (current, f"Commissions {month}"),
-        (settlement.adjustment_total, f"Prior-period commission adjustment {month}"),
+    expense, payable = ledger.commission_expense_account, ledger.commission_payable_account
+    lines = (
+        (expense, current - settlement.clawback_total, f"Commissions {month}"),
+        (expense, settlement.clawback_total, f"Commission claw-backs {month}"),
+        (expense, settlement.adjustment_total, f"Prior-period commission adjustment {month}"),
+        (payable, -settlement.total_commission, f"Commissions {month}"),
     )
-    return (
-        *(
-            ErpJournalLine(
-                account_number=ledger.commission_expense_account,
-                amount=amount,
-                description=fit(ErpJournalLine, "description", text),
-            )
-            for amount, text in expenses
-            if amount
-        ),
+    return tuple(
         ErpJournalLine(
-            account_number=ledger.commission_payable_account,
-            amount=-settlement.total_commission,
-            description=fit(ErpJournalLine, "description", f"Commissions {month}"),
-        ),
+            account_number=account,
+            amount=amount,
+            description=fit(ErpJournalLine, "description", text),
+        )
+        for account, amount, text in lines
+        if amount
     )
 
 

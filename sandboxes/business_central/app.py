@@ -125,6 +125,7 @@ def _document_routes(
         (collection, documents.create, "POST"),
         (one, documents.get, "GET"),
         (one, documents.update, "PATCH"),
+        (one, documents.delete, "DELETE"),
         (f"{one}/{documents.kind.lines_property}", documents.list_lines, "GET"),
         (f"{one}/{documents.kind.lines_property}", documents.create_line, "POST"),
         (f"{one}/Microsoft.NAV.post", documents.post, "POST"),

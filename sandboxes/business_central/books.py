@@ -300,8 +300,11 @@ def add_sales_line(
 
 
 def settle(invoice: SalesInvoice, amount: Decimal) -> None:
-    """Apply a payment or a credit memo: the invoice owes less, and is paid at zero."""
+    """Apply a payment or a credit memo: the invoice owes less, and is paid at zero.
+
+    A negative amount (a payment's reversing entry) un-applies: the invoice owes more,
+    and is open again.
+    """
     invoice.remaining_amount -= amount
-    if invoice.remaining_amount == ZERO:
-        invoice.status = "Paid"
+    invoice.status = "Paid" if invoice.remaining_amount == ZERO else "Open"
     invoice.touch()

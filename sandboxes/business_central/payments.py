@@ -87,7 +87,8 @@ class PaymentsApi(ApiBase):
         return ODataResponse({"value": [payment.wire() for payment in payments]})
 
     async def create_customer_payment(self, request: Request) -> Response:
-        """Register the payment and, as the sandbox posts it at once, apply it."""
+        """Register the payment and, as the sandbox posts it at once, apply it (a negative
+        amount, a reversing line, un-applies it)."""
         book, journal = self._payment_journal(request)
         values = await read_body(request, "customerPayment", _PAYMENT_FIELDS)
         customer = invoice_customer(book, values)
@@ -105,7 +106,7 @@ class PaymentsApi(ApiBase):
             )
         if invoice is not None:
             self._check_open(posting_date)
-            _check_payment(invoice, customer, amount)
+            _check_payment(book, invoice, customer, amount)
             settle(invoice, amount)
         document_number = values.get("documentNumber") or f"G{book.next_payment_number:05d}"
         book.next_payment_number += 1
@@ -131,7 +132,11 @@ def _paid_invoice(book: CompanyBook, values: dict[str, Any]) -> SalesInvoice | N
     )
 
 
-def _check_payment(invoice: SalesInvoice, customer: Customer, amount: Decimal) -> None:
+def _check_payment(
+    book: CompanyBook, invoice: SalesInvoice, customer: Customer, amount: Decimal
+) -> None:
+    """A payment applies at most what the invoice owes; a reversing (negative) line
+    un-applies at most what payments applied to it."""
     if invoice.customer is not customer:
         raise BcFault(
             400,
@@ -139,7 +144,26 @@ def _check_payment(invoice: SalesInvoice, customer: Customer, amount: Decimal) -
             f"Sales invoice {invoice.number} was issued to customer {invoice.customer.number}, "
             f"not {customer.number}.",
         )
-    if amount <= ZERO or amount > invoice.remaining_amount:
+    if amount < ZERO:
+        applied = sum(
+            (
+                payment.amount
+                for journal in book.payment_journals.values()
+                for payment in journal.payments
+                if payment.invoice is invoice
+            ),
+            ZERO,
+        )
+        if -amount > applied:
+            raise BcFault(
+                400,
+                "Application_DialogException",
+                f"A reversal of {round_amount(-amount, invoice.currency_code)} cannot be "
+                f"applied to sales invoice {invoice.number}, to which payments applied "
+                f"{applied}.",
+            )
+        return
+    if amount == ZERO or amount > invoice.remaining_amount:
         raise BcFault(
             400,
             "Application_DialogException",

@@ -1,5 +1,6 @@
 """The handlers every sales document entity set shares: list, create (once per external
-document number), get, change the dates under `If-Match`, add and list lines, post."""
+document number), get, change the dates under `If-Match`, delete a draft, add and list
+lines, post."""
 
 from __future__ import annotations
 
@@ -131,6 +132,21 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
         document.due_date = values.get("dueDate", document.due_date)
         document.touch()
         return ODataResponse(document.wire())
+
+    async def delete(self, request: Request) -> Response:
+        """`DELETE`: a draft goes (it is no accounting document); a posted one stays,
+        refused as BC refuses it."""
+        book, document = self._document(request)
+        check_etag(request, document.etag)
+        if document.status != "Draft":
+            raise BcFault(
+                400,
+                "Application_DialogException",
+                f"{self.kind.title} {document.number} has been posted and cannot be deleted. "
+                "Correct it with a credit memo or a reversing entry.",
+            )
+        del self._documents(book)[document.id]
+        return Response(status_code=204)
 
     async def list_lines(self, request: Request) -> Response:
         _, document = self._document(request)

@@ -70,6 +70,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/invoice", api.create_invoice, "POST"),
         ("/invoice/{record_id}", api.get_invoice, "GET"),
         ("/invoice/{record_id}", api.update_invoice, "PATCH"),
+        ("/invoice/{record_id}", api.delete_invoice, "DELETE"),
         ("/creditMemo", api.list_credit_memos, "GET"),
         ("/creditMemo", api.create_credit_memo, "POST"),
         ("/creditMemo/{record_id}", api.get_credit_memo, "GET"),
@@ -84,6 +85,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/journalEntry/{record_id}", api.update_journal_entry, "PATCH"),
         *[(f"/{kind}", api.list_items, "GET") for kind in ITEM_RECORD_TYPES],
         *[(f"/{kind}/{{record_id}}", api.get_item, "GET") for kind in ITEM_RECORD_TYPES],
+        ("/creditMemo/{record_id}", api.delete_credit_memo, "DELETE"),
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

@@ -92,10 +92,23 @@ class CreditMemosApi(InvoicesApi):
         self.state.credit_memos[memo.id] = memo
         return created(request, "creditMemo", memo.id)
 
-    async def get_credit_memo(self, request: Request) -> Response:
+    async def delete_credit_memo(self, request: Request) -> Response:
+        """A credit memo is posted when saved: it is never a draft, and never deleted."""
+        memo = self._memo(request)
+        raise NsFault(
+            400,
+            "USER_ERROR",
+            f"Credit memo {memo.tran_id} is posted to the general ledger; it cannot be deleted.",
+        )
+
+    def _memo(self, request: Request) -> CreditMemoRecord:
         memo = self.state.credit_memos.get(request.path_params["record_id"])
         if memo is None:
             raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        return memo
+
+    async def get_credit_memo(self, request: Request) -> Response:
+        memo = self._memo(request)
         subsidiary = memo.customer.subsidiary_id
         invoice = memo.created_from
         return NsResponse(

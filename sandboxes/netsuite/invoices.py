@@ -202,6 +202,19 @@ class InvoicesApi(ApiBase):
             }
         )
 
+    async def delete_invoice(self, request: Request) -> Response:
+        """An invoice pending approval is deleted; an approved one is in the ledger."""
+        invoice = self._invoice(request)
+        if invoice.approval_status == APPROVED:
+            raise NsFault(
+                400,
+                "USER_ERROR",
+                f"Invoice {invoice.tran_id} is approved and posted to the general ledger; "
+                "it cannot be deleted.",
+            )
+        del self.state.invoices[invoice.id]
+        return Response(status_code=204)
+
     async def update_invoice(self, request: Request) -> Response:
         invoice = self._invoice(request)
         values = await read_body(request, frozenset({"tranDate", "dueDate", "approvalStatus"}))

@@ -45,6 +45,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
@@ -395,6 +396,21 @@ def customer_payment_to_bc(payment: ErpCustomerPaymentCreate) -> BcCustomerPayme
         amount=to_decimal(payment.amount, payment.currency),
         applies_to_invoice_id=payment.applies_to_invoice_id,
         description=payment.description,
+    )
+
+
+def customer_payment_reversal_to_bc(
+    reversal: ErpCustomerPaymentReversal,
+) -> BcCustomerPaymentCreate:
+    """The reversing journal line: the payment's amount with the opposite sign, applied to
+    the same invoice (BC un-applies that much of it, and the invoice owes it again)."""
+    return BcCustomerPaymentCreate(
+        customer_number=reversal.customer_number,
+        posting_date=bc_datetime(reversal.posting_date),
+        external_document_number=reversal.external_document_number,
+        amount=-to_decimal(reversal.amount, reversal.currency),
+        applies_to_invoice_id=reversal.applies_to_invoice_id,
+        description=reversal.description,
     )
 
 

@@ -22,6 +22,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpItem,
     ErpJournal,
@@ -70,6 +71,11 @@ class ErpInvoicing(Protocol):
         `known_draft`: the caller has just had the document as a draft (from
         `create_sales_invoice` in the same attempt), so it is not read before posting.
         """
+        ...
+
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        """Delete a draft (a draft is no accounting document); a posted one is refused
+        (`BackendBusinessError`), and one already gone is `BackendNotFound`."""
         ...
 
 
@@ -192,6 +198,10 @@ class ErpCreditMemos(Protocol):
         """Post a draft, applying it to its invoice; a posted memo is returned unchanged."""
         ...
 
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        """Delete a draft memo; a posted one is refused, one already gone `BackendNotFound`."""
+        ...
+
 
 @runtime_checkable
 class ErpJournals(Protocol):
@@ -230,6 +240,13 @@ class ErpPayments(Protocol):
         self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
     ) -> ErpCustomerPayment:
         """Register the payment against its invoice, once per external document number."""
+        ...
+
+    async def reverse_customer_payment(
+        self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
+    ) -> ErpCustomerPayment:
+        """Add the reversing entry (opposite sign, applied to the same invoice, which owes
+        the amount again), once per external document number; the original stays."""
         ...
 
 

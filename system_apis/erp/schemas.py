@@ -185,6 +185,24 @@ class ErpCustomerPaymentCreate(ErpModel):
     description: str = Field(default="", max_length=100)
 
 
+class ErpCustomerPaymentReversal(ErpModel):
+    """The reversing entry of an applied payment: the same amount with the opposite sign,
+    applied to the same invoice, which then owes that amount again."""
+
+    external_document_number: str = Field(
+        max_length=35, description="Derived from our payment id: the guard against duplicates."
+    )
+    reverses_document_number: str = Field(
+        max_length=20, description="The ERP document number of the payment reversed."
+    )
+    customer_number: str = Field(max_length=20)
+    currency: str
+    posting_date: date
+    amount: int = Field(gt=0, description="Minor units the payment applied, now taken back.")
+    applies_to_invoice_id: str
+    description: str = Field(default="", max_length=100)
+
+
 class ErpCustomerPayment(ErpModel):
     id: str
     journal_id: str

@@ -17,7 +17,12 @@ import pytest
 import yaml
 
 from sandboxes.demo_estate import closed_period, first_open_day
-from system_apis.erp.schemas import ErpCustomerUpsert, ErpInvoiceLine, ErpJournalLine
+from system_apis.erp.schemas import (
+    ErpCustomerPaymentReversal,
+    ErpCustomerUpsert,
+    ErpInvoiceLine,
+    ErpJournalLine,
+)
 from system_apis.errors import BackendBusinessError
 from tests.support.business_central import (
     BC_BASE_PATH,
@@ -54,6 +59,7 @@ EXPECTED_OPERATIONS = {
     "patchSalesInvoice",
     "postSalesInvoiceLineForSalesInvoice",
     "postActionSalesInvoices",
+    "deleteSalesInvoice",
     "listCurrencies",
     "listSalesCreditMemos",
     "postSalesCreditMemo",
@@ -61,6 +67,7 @@ EXPECTED_OPERATIONS = {
     "patchSalesCreditMemo",
     "postSalesCreditMemoLineForSalesCreditMemo",
     "postActionSalesCreditMemos",
+    "deleteSalesCreditMemo",
     "listJournals",
     "postJournal",
     "patchJournal",
@@ -129,6 +136,22 @@ async def happy_path(bc: BcHarness) -> None:
     payment = payment_request("pay_c1", posted.id, 1000)
     await adapter.apply_customer_payment(US.id, payments.id, payment)
     await adapter.apply_customer_payment(US.id, payments.id, payment)
+    reversal = ErpCustomerPaymentReversal(
+        external_document_number="pay_c1-R",
+        reverses_document_number="G00001",
+        customer_number=payment.customer_number,
+        currency="USD",
+        posting_date=first_open_day(),
+        amount=1000,
+        applies_to_invoice_id=posted.id,
+        description="Reversal of G00001: cheque bounced",
+    )
+    await adapter.reverse_customer_payment(US.id, payments.id, reversal)
+    await adapter.reverse_customer_payment(US.id, payments.id, reversal)
+    left = await adapter.create_sales_invoice(US.id, invoice_request("inv_c5"))
+    await adapter.delete_sales_invoice_draft(US.id, left.id)
+    left_memo = await adapter.create_sales_credit_memo(US.id, credit_memo_request("cm_c3"))
+    await adapter.delete_sales_credit_memo_draft(US.id, left_memo.id)
 
 
 async def refusals(bc: BcHarness) -> None:
@@ -171,6 +194,7 @@ async def refusals(bc: BcHarness) -> None:
             payments.id,
             payment_request("pay_c2", invoice.id, invoice.total_including_tax + 1),
         ),
+        adapter.delete_sales_invoice_draft(US.id, invoice.id),
     ]
     for attempt in attempts:
         with pytest.raises(BackendBusinessError):
@@ -213,7 +237,7 @@ async def test_refused_requests_are_well_formed_and_answered_in_bc_error_shape(
     ]
 
     assert problems == []
-    assert [e.response.status_code for e in failures] == [400, 400, 404, 400, 400, 400]
+    assert [e.response.status_code for e in failures] == [400, 400, 404, 400, 400, 400, 400]
     for failure in failures:
         error = json.loads(failure.response_body)["error"]
         assert set(error) == {"code", "message"}

@@ -25,6 +25,7 @@ from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.webhook_event import WebhookInboxRow
@@ -33,6 +34,7 @@ from core.settings import get_settings
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.service import create_invoice
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.errors import PaymentNotApplied
 from process_apis.settlements.errors import SettlementPeriodOpen
 from tests.support.invoices import US_COMPANY, invoice_body
 from tests.support.sandbox_processes import UNREACHABLE_URLS, sandbox_process
@@ -502,4 +504,70 @@ def test_an_operator_corrects_a_posted_invoice_from_the_cli(
     assert [(row[0], row[2], row[3]) for row in rows] == [
         (OPERATOR, invoice_id, "succeeded"),
         (OPERATOR, invoice_id, "succeeded"),
+    ]
+
+
+PAYMENT_INVOICE = "inv_01jd0000000000000000000001"
+REVERSED, RECORDED = "pay_01jd0000000000000000000001", "pay_01jd0000000000000000000002"
+
+
+def _payments(session: Session) -> None:
+    """An invoice with a payment reversed already and one the ERP never took."""
+    session.add(
+        InvoiceRow(
+            id=PAYMENT_INVOICE,
+            customer_id=demo_id("customer", 1),
+            legal_entity_id=demo_id("legal_entity", 1),
+            currency="USD",
+            invoice_date=date(2026, 11, 2),
+            due_date=date(2026, 12, 2),
+            subtotal=1000,
+            tax_total=89,
+            total=1089,
+            status=InvoiceStatus.POSTED,
+            erp_ref="erp-doc-1",
+        )
+    )
+    session.flush()
+    for payment_id, status in (
+        (REVERSED, PaymentStatus.REVERSED),
+        (RECORDED, PaymentStatus.RECORDED),
+    ):
+        session.add(
+            PaymentRow(
+                id=payment_id,
+                invoice_id=PAYMENT_INVOICE,
+                customer_id=demo_id("customer", 1),
+                legal_entity_id=demo_id("legal_entity", 1),
+                currency="USD",
+                amount=1089,
+                paid_on=date(2026, 11, 20),
+                source=PaymentSource.DIRECT,
+                status=status,
+                erp_document_number="G00001" if status == PaymentStatus.REVERSED else None,
+                reversal_document_number="G00002" if status == PaymentStatus.REVERSED else None,
+            )
+        )
+
+
+def test_payments_reverse_answers_a_reversed_payment_and_refuses_one_not_applied(
+    sqlite_env: Path,
+) -> None:
+    seeded(sqlite_env)
+    in_database(sqlite_env, _payments)
+    command = ["payments", "reverse", "--reason", "cheque bounced"]
+    done = runner.invoke(app, [*command, REVERSED])
+    assert done.exit_code == 0, done.output
+    assert "reversed" in done.output
+    assert "G00002" in done.output
+    refused = runner.invoke(app, [*command, RECORDED, "--operator", "ana"])
+    assert refused.exit_code == 1, refused.output
+    assert refused.output.strip().endswith(f"({PaymentNotApplied.type_uri()})")
+    missing = runner.invoke(app, [*command, "pay_01jd0000000000000000000009"])
+    assert missing.exit_code == 1
+    assert missing.output.strip().endswith(f"({NotFound.type_uri()})")
+    assert [row for row in audit_rows(sqlite_env) if row[1] == "CLI payments reverse"] == [
+        (OPERATOR, "CLI payments reverse", REVERSED, "succeeded", 200),
+        ("ana", "CLI payments reverse", RECORDED, "rejected", 409),
+        (OPERATOR, "CLI payments reverse", "pay_01jd0000000000000000000009", "rejected", 404),
     ]

@@ -91,6 +91,10 @@ class StatementSettlement(OutputModel):
     legal_entity_id: str
     currency: str
     total_commission: int
+    clawback_total: int = Field(
+        description="The part of `total_commission` (zero or negative) that claws back "
+        "commissions of the month on payments since reversed."
+    )
     line_count: int | None
     status: SettlementStatus
     journal_document_number: str | None = Field(

@@ -55,6 +55,7 @@ from system_apis.erp.mapping import (
     customer_changes,
     customer_from_bc,
     customer_payment_from_bc,
+    customer_payment_reversal_to_bc,
     customer_payment_to_bc,
     customer_to_bc,
     dated_between,
@@ -85,6 +86,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpInvoiceLine,
     ErpItem,
@@ -266,6 +268,15 @@ class BusinessCentralAdapter:
             )
             current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
+
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        """`DELETE salesInvoices({id})`: BC deletes a draft and refuses a posted invoice."""
+        await self._send(
+            "DELETE",
+            f"/companies({company_id})/salesInvoices({invoice_id})",
+            operation="delete_sales_invoice_draft",
+            headers={"If-Match": "*"},
+        )
 
     async def get_sales_invoice(self, company_id: str, invoice_id: str) -> ErpSalesInvoice:
         operation = "get_sales_invoice"
@@ -462,6 +473,15 @@ class BusinessCentralAdapter:
             current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         return self._canonical_memo(current, operation)
 
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        """`DELETE salesCreditMemos({id})`: BC deletes a draft and refuses a posted memo."""
+        await self._send(
+            "DELETE",
+            f"/companies({company_id})/salesCreditMemos({credit_memo_id})",
+            operation="delete_sales_credit_memo_draft",
+            headers={"If-Match": "*"},
+        )
+
     async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:
         return await self._ensure_journal(
             f"/companies({company_id})/journals", journal, "ensure_journal"
@@ -563,11 +583,43 @@ class BusinessCentralAdapter:
         self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
     ) -> ErpCustomerPayment:
         """Create the payment line applied to its invoice, unless the journal has it already."""
-        operation = "apply_customer_payment"
+        return await self._payment_line(
+            company_id,
+            journal_id,
+            payment.external_document_number,
+            customer_payment_to_bc(payment),
+            currency=payment.currency,
+            operation="apply_customer_payment",
+        )
+
+    async def reverse_customer_payment(
+        self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
+    ) -> ErpCustomerPayment:
+        """Create the reversing line (the opposite sign, applied to the same invoice), unless
+        the journal has it already: BC un-applies that much and the invoice owes it again."""
+        return await self._payment_line(
+            company_id,
+            journal_id,
+            reversal.external_document_number,
+            customer_payment_reversal_to_bc(reversal),
+            currency=reversal.currency,
+            operation="reverse_customer_payment",
+        )
+
+    async def _payment_line(
+        self,
+        company_id: str,
+        journal_id: str,
+        external: str,
+        body: BcRequest,
+        *,
+        currency: str,
+        operation: str,
+    ) -> ErpCustomerPayment:
+        """The payment journal's line with this external document number, created if absent."""
         payments = (
             f"/companies({company_id})/customerPaymentJournals({journal_id})/customerPayments"
         )
-        external = payment.external_document_number
         query = _query(filter=odata_eq("externalDocumentNumber", external))
         response = await self._send("GET", f"{payments}?{query}", operation=operation)
         found = self._parse(response, BcCustomerPaymentList, operation).value
@@ -575,13 +627,9 @@ class BusinessCentralAdapter:
             found, f"customer payments with externalDocumentNumber {external!r}", operation
         )
         if current is None:
-            response = await self._send(
-                "POST", payments, operation=operation, body=customer_payment_to_bc(payment)
-            )
+            response = await self._send("POST", payments, operation=operation, body=body)
             current = self._parse(response, BcCustomerPayment, operation)
-        return self._mapped(
-            operation, customer_payment_from_bc, current, journal_id, payment.currency
-        )
+        return self._mapped(operation, customer_payment_from_bc, current, journal_id, currency)
 
     async def _list(
         self, url: str, model: type[BcPage[W]], operation: str, **options: str

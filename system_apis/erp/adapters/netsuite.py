@@ -16,7 +16,8 @@ makes safe to repeat. An invoice is created in one request with all its lines an
 its `externalId`, pending approval; NetSuite refuses a second record with the same
 external id, and the adapter looks the external id up before creating, so a caller
 that retries after a lost answer finds the invoice instead of failing. Approving
-the invoice posts it to the ledger; an approved invoice is left alone.
+the invoice posts it to the ledger; an approved invoice is left alone. An invoice still
+pending approval is no accounting document and may be deleted; an approved one may not.
 """
 
 from __future__ import annotations
@@ -169,6 +170,20 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
             )
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
+
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        """Delete an invoice pending approval; NetSuite refuses an approved one."""
+        operation = "delete_sales_invoice_draft"
+        await self._get_invoice(company_id, invoice_id, operation)  # the subsidiary's own
+        await self._send("DELETE", f"/invoice/{quote(invoice_id, safe='')}", operation=operation)
+
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        """NetSuite posts a memo when it is saved, so it refuses the delete of any."""
+        operation = "delete_sales_credit_memo_draft"
+        await self._get_credit_memo(company_id, credit_memo_id, operation)
+        await self._send(
+            "DELETE", f"/creditMemo/{quote(credit_memo_id, safe='')}", operation=operation
+        )
 
     async def find_sales_credit_memo(
         self, company_id: str, external_document_number: str

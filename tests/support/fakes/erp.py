@@ -20,6 +20,7 @@ from system_apis.erp.schemas import (
     ErpCustomer,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
@@ -209,8 +210,27 @@ class FakeErp:
         self.invoices[invoice_id] = posted
         return posted
 
+    async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
+        self.recorder.enter("delete_sales_invoice_draft", company_id=company_id)
+        self._delete_draft("delete_sales_invoice_draft", self.invoices, invoice_id)
+
+    def _delete_draft(
+        self,
+        operation: str,
+        documents: dict[str, ErpSalesInvoice] | dict[str, ErpSalesCreditMemo],
+        document_id: str,
+    ) -> None:
+        """A draft goes; a posted document is refused, as the ERP refuses it."""
+        document = documents.get(document_id)
+        if document is None:
+            self.recorder.not_found(operation, f"no document {document_id}")
+        if document.status != ErpDocumentStatus.DRAFT:
+            self.recorder.refuse(operation, f"{document_id} is posted and cannot be deleted")
+        del documents[document_id]
+
     def settle(self, operation: str, invoice_id: str, amount: int) -> None:
-        """Lower what the posted invoice still owes by `amount` (a credit or a payment)."""
+        """Lower what the posted invoice still owes by `amount` (a credit or a payment; a
+        reversal's negative amount raises it again)."""
         invoice = self.invoices[invoice_id]
         remaining = invoice.remaining_amount - amount
         if remaining < 0:
@@ -410,6 +430,10 @@ class FakeErp:
         self.credit_memo_company[draft.id] = company_id
         return draft
 
+    async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
+        self.recorder.enter("delete_sales_credit_memo_draft", company_id=company_id)
+        self._delete_draft("delete_sales_credit_memo_draft", self.credit_memos, credit_memo_id)
+
     async def post_sales_credit_memo(
         self, company_id: str, credit_memo_id: str
     ) -> ErpSalesCreditMemo:
@@ -582,6 +606,41 @@ class FakeErp:
         )
         self.payments[payment.external_document_number] = applied
         return applied
+
+    async def reverse_customer_payment(
+        self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
+    ) -> ErpCustomerPayment:
+        self.recorder.enter(
+            "reverse_customer_payment",
+            company_id=company_id,
+            external_document_number=reversal.external_document_number,
+            amount=reversal.amount,
+        )
+        self._journal("reverse_customer_payment", company_id, journal_id)
+        known = self.payments.get(reversal.external_document_number)
+        if known is not None:
+            return known
+        invoice = self.invoices.get(reversal.applies_to_invoice_id)
+        if invoice is None or invoice.status not in POSTED:
+            self.recorder.not_found(
+                "reverse_customer_payment", f"no posted invoice {reversal.applies_to_invoice_id}"
+            )
+        self.settle("reverse_customer_payment", invoice.id, -reversal.amount)
+        reversing = ErpCustomerPayment(
+            id=self._next("PAY"),
+            journal_id=journal_id,
+            line_number=len(self.payments) + 1,
+            document_number=self._next("PMT"),
+            external_document_number=reversal.external_document_number,
+            customer_number=reversal.customer_number,
+            posting_date=reversal.posting_date,
+            currency=reversal.currency,
+            amount=-reversal.amount,
+            applies_to_invoice_id=invoice.id,
+            applies_to_invoice_number=invoice.number,
+        )
+        self.payments[reversal.external_document_number] = reversing
+        return reversing
 
 
 # Statically checked: mypy fails here when the fake stops being a complete `ErpPort`.
