@@ -7,7 +7,8 @@ worker loop and an operator's replay share that one replayer. `ledgergate worker
 runs the passes beside the gateway (production); `ledgergate serve` runs them in
 process when `LEDGERGATE_BACKGROUND_WORK` is on (the default in development), so a
 `202` posting completes by itself. Every kind of work claims with `SKIP LOCKED`, so
-any number of processes run it side by side.
+any number of processes run it side by side. Beside the passes, the event relay
+publishes the outbox to the configured sinks (`events.relay`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from events.relay import Relay
+from events.relay import run_forever as relay_forever
+from events.sinks import close_sinks, configured_sinks
 from process_apis.billing_inbox import BillingInbox
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
@@ -76,11 +80,12 @@ class PassReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     purged: int = 0
     reconciled: int = 0
+    published: int = 0
 
     def __str__(self) -> str:
         return (
             f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
-            f" · reconciled {self.reconciled}"
+            f" · reconciled {self.reconciled} · published {self.published}"
         )
 
 
@@ -91,11 +96,18 @@ class BackgroundWork:
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.settlements = SettlementSchedule(context)
+        self.relay = Relay(
+            context.sessionmaker,
+            configured_sinks(context.settings.events),
+            batch=context.settings.events.relay_batch,
+        )
 
     async def run_once(self) -> PassReport:
-        """One pass of every kind of background work: the passes' work, then the schedules."""
+        """One pass of every kind of background work: the passes' work, the schedules, then
+        the events they recorded."""
         report = await self._pass()
         report.reconciled = await self._schedules()
+        report.published = sum((await self.relay.run_once()).published.values())
         return report
 
     async def _schedules(self) -> int:
@@ -127,11 +139,20 @@ class BackgroundWork:
 
     async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
         """Passes and schedules until `stop` is set, side by side, so a long scheduled job
-        (a month's reconciliation) never holds up the retries."""
-        await asyncio.gather(
-            self._loop(self._pass, interval=interval, stop=stop),
-            self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
-        )
+        (a month's reconciliation) never holds up the retries; the relay beside them."""
+        try:
+            await asyncio.gather(
+                self._loop(self._pass, interval=interval, stop=stop),
+                self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
+                relay_forever(
+                    self.relay,
+                    self.context.sessionmaker.kw["bind"],
+                    interval=self.context.settings.events.relay_interval_seconds,
+                    stop=stop,
+                ),
+            )
+        finally:
+            await close_sinks(list(self.relay.sinks))
 
     @staticmethod
     async def _loop(

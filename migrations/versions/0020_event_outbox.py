@@ -17,7 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-CHANNEL = "ledgergate_outbox"  # events.relay.CHANNEL
+CHANNEL = "ledgergate_outbox"  # events.wakeup.CHANNEL
 
 NOTIFY_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledgergate_outbox_notify() RETURNS trigger AS $$
