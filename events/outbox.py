@@ -3,6 +3,7 @@
 `record` adds the event's row to the transaction that commits the state change it
 reports: both commit, or neither. The event id is unique, and recording an id already
 there does nothing, so a step that runs again after a crash never mints a second event.
+`record_on` does the same on a connection, for code running inside a flush.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,14 +35,11 @@ def _values(event: CloudEvent) -> dict[str, Any]:
 
 
 def _insert(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT (event_id) DO NOTHING in the session's dialect."""
-    if dialect == "postgresql":
-        return postgresql.insert(EventOutboxRow).on_conflict_do_nothing(
-            index_elements=[EventOutboxRow.event_id]
-        )
-    return sqlite.insert(EventOutboxRow).on_conflict_do_nothing(
-        index_elements=[EventOutboxRow.event_id]
-    )
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING in the connection's dialect."""
+    table = EventOutboxRow.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id])
 
 
 async def record(session: AsyncSession, *events: CloudEvent) -> None:
@@ -56,4 +54,12 @@ async def record_all(session: AsyncSession, events: Iterable[CloudEvent]) -> Non
     """`record` for an iterable of events (nothing at all when it is empty)."""
     rows = [_values(event) for event in events]
     if rows:
-        await session.execute(_insert(session.get_bind().dialect.name), rows)
+        connection = await session.connection()
+        await connection.execute(_insert(connection.dialect.name), rows)
+
+
+def record_on(connection: Connection, events: Iterable[CloudEvent]) -> None:
+    """`record` on a synchronous connection (inside a session's flush)."""
+    rows = [_values(event) for event in events]
+    if rows:
+        connection.execute(_insert(connection.dialect.name), rows)

@@ -41,12 +41,16 @@ class InvoicePosted(EventData):
 
 
 class InvoicePostingFailed(EventData):
+    """A posting attempt that needs a person (business, auth or contract error) or was
+    refused to its caller; a transient failure retried by itself is `exception.opened`."""
+
     event_type = "com.ledgergate.invoice.posting_failed.v1"
 
     id: str
+    status: str  # the invoice's after the failure: open again, or still posting
     run_id: str
-    status: str  # the run's: pending_retry (retried by itself) or failed (waits for a person)
-    error_class: str | None
+    attempt: int
+    error_class: str
     error_type: str | None
 
 
@@ -70,17 +74,15 @@ def posted(invoice: InvoiceRow, run: WorkflowRunRow) -> CloudEvent:
     return data.event(subject=invoice.id, fact=(run.id,), correlation_id=run.correlation_id)
 
 
-def posting_failed(invoice_id: str, run: WorkflowRunRow) -> CloudEvent:
+def posting_failed(
+    invoice: InvoiceRow, run: WorkflowRunRow, *, error_class: str, error_type: str | None
+) -> CloudEvent:
     """One per failed attempt of the posting run (its attempt number is in the fact)."""
-    data = InvoicePostingFailed(
-        id=invoice_id,
-        run_id=run.id,
-        status=run.status,
-        error_class=run.error_class,
-        error_type=run.error_type,
+    data = InvoicePostingFailed.of(
+        invoice, run_id=run.id, attempt=run.attempts, error_class=error_class, error_type=error_type
     )
     return data.event(
-        subject=invoice_id, fact=(run.id, str(run.attempts)), correlation_id=run.correlation_id
+        subject=invoice.id, fact=(run.id, str(run.attempts)), correlation_id=run.correlation_id
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from core.models.commission_line import CommissionLineRow
@@ -33,10 +34,10 @@ class PaymentFailed(EventData):
     invoice_id: str
     currency: str
     amount: int
-    status: str  # the payment's
+    status: str  # the payment's: recorded (queued for a person), or void (refused to its caller)
     run_id: str
-    run_status: str  # pending_retry, failed (the exception queue) or rejected (the caller's)
-    error_class: str | None
+    attempt: int
+    error_class: str
     error_type: str | None
 
 
@@ -60,27 +61,29 @@ class CommissionEarned(EventData):
     commission_amount: int
 
 
-def applied(payment: PaymentRow, run: WorkflowRunRow) -> CloudEvent:
-    return PaymentApplied.of(payment, run_id=run.id).event(
+def applied(
+    payment: PaymentRow, run: WorkflowRunRow, earned: Iterable[CommissionLineRow]
+) -> list[CloudEvent]:
+    """The payment applied and the commission lines it earned, committed together."""
+    event = PaymentApplied.of(payment, run_id=run.id).event(
         subject=payment.id, fact=(run.id,), correlation_id=run.correlation_id
     )
+    return [event, *(commission_earned(line, correlation_id=run.correlation_id) for line in earned)]
 
 
-def failed(payment: PaymentRow, run: WorkflowRunRow) -> CloudEvent:
-    """One per failed attempt of the payment's run."""
+def failed(
+    payment: PaymentRow, run: WorkflowRunRow, *, error_class: str, error_type: str | None
+) -> CloudEvent:
+    """One per failed attempt of the payment's run (a transient one is `exception.opened`)."""
     data = PaymentFailed.of(
-        payment,
-        run_id=run.id,
-        run_status=run.status,
-        error_class=run.error_class,
-        error_type=run.error_type,
+        payment, run_id=run.id, attempt=run.attempts, error_class=error_class, error_type=error_type
     )
     return data.event(
         subject=payment.id, fact=(run.id, str(run.attempts)), correlation_id=run.correlation_id
     )
 
 
-def earned(line: CommissionLineRow, *, correlation_id: str | None = None) -> CloudEvent:
+def commission_earned(line: CommissionLineRow, *, correlation_id: str | None = None) -> CloudEvent:
     """A commission line is earned once: its id is the fact."""
     return CommissionEarned.of(line).event(
         subject=line.id,

@@ -50,6 +50,13 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.outbox import record
+from events.schemas.credit_memo import (
+    CreditMemoApproved,
+    CreditMemoPosted,
+    CreditMemoRequested,
+    credit_memo_event,
+)
 from process_apis import lookups
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.errors import (
@@ -267,6 +274,9 @@ class CreditMemoWorkflow:
                 requested_by=principal.client_id,
             )
             session.add(memo)
+            await record(
+                session, credit_memo_event(CreditMemoRequested, memo, correlation_id=correlation_id)
+            )
             await session.commit()
         if memo.approval_required:
             return resource(memo, None)
@@ -358,6 +368,10 @@ class CreditMemoWorkflow:
                 )
                 memo.approved_by = approver
                 memo.approved_at = utcnow()
+                await record(
+                    session,
+                    credit_memo_event(CreditMemoApproved, memo, correlation_id=correlation_id),
+                )
             elif memo.status != CreditMemoStatus.APPROVED:
                 CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
             run = self.engine.take(
@@ -612,6 +626,10 @@ class CreditMemoWorkflow:
             memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
             memo.support_ref = outcome.service_credit.id
             mark_succeeded(run, _acknowledgement(outcome))
+            await record(
+                session,
+                credit_memo_event(CreditMemoPosted, memo, correlation_id=run.correlation_id),
+            )
             await session.commit()
             return resource(memo, run)
 

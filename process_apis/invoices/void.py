@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
 from core.errors import LedgergateError
 from core.models.workflow_run import WorkflowRunRow
+from events.outbox import record
+from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
 from process_apis.invoices.errors import BillingRefusedVoid, InvoiceNotVoidable
 from process_apis.invoices.schemas import VoidCreate, VoidResult
@@ -109,6 +111,9 @@ class InvoiceVoidWorkflow:
         async with self.engine.transaction(plan.run_id) as session:
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             mark_succeeded(run, {"billing_invoice_id": plan.billing_ref})
+            await record(
+                session, invoice_events.voided(await get_invoice(session, plan.invoice_id), run)
+            )
         return _result(plan.invoice_id, run, RunRef.completed(plan.run_id))
 
     async def _void_in_billing(self, plan: VoidPlan, billing_ref: str) -> None:

@@ -17,6 +17,8 @@ from core.errors import NotFound
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.reconciliation import ReconciliationDifferenceRow, ReconciliationRunRow
+from events.outbox import record
+from events.schemas import reconciliation as reconciliation_events
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.reconciliation import staging
@@ -147,6 +149,8 @@ async def _finish(
             run.totals = [line.model_dump() for line in totals]
             run.difference_count = count
             run.clean = count == 0
+        if status == COMPLETED:
+            await record(session, reconciliation_events.completed(run))
 
 
 async def report(
