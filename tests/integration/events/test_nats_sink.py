@@ -10,9 +10,14 @@ import pytest
 from nats.js import JetStreamContext
 
 from events.catalog import CATALOG, family
+from events.envelope import CloudEvent
 from events.nats import NatsSink
+from events.sinks import close_sinks
+from process_apis.worker import BackgroundWork
+from tests.conftest import GatewayFactory
 from tests.integration.test_nats import NATS_HOST, NATS_PORT
 from tests.support.events import opened
+from tests.support.invoices import invoice_body
 from tests.support.services import service_missing
 
 URL = f"nats://{NATS_HOST}:{NATS_PORT}"
@@ -82,3 +87,23 @@ async def test_an_unreachable_server_fails_the_batch() -> None:
     unreachable = NatsSink("nats://127.0.0.1:1", duplicate_window=timedelta(minutes=2))
     with pytest.raises(Exception):  # noqa: B017, PT011 - the client's own connection error
         await unreachable.publish([opened("inv_3", 1)])
+
+
+async def test_the_worker_relays_a_registered_invoice_to_jetstream(
+    make_gateway: GatewayFactory, sink: NatsSink
+) -> None:
+    gateway = await make_gateway(events={"nats_url": URL, "nats_stream_prefix": sink.prefix})
+    invoice = (await gateway.client.post("/v1/invoices", json=invoice_body())).json()
+    work = BackgroundWork(gateway.app.state.process)
+    try:
+        report = await work.relay.run_once()
+    finally:
+        await close_sinks(list(work.relay.sinks))
+    assert report.published == {"nats": 1}
+    stream = await sink._connected()
+    subscription = await stream.pull_subscribe(f"{sink.prefix}.invoice.registered")
+    (message,) = await subscription.fetch(1, timeout=5)
+    event = CloudEvent.model_validate_json(message.data)
+    assert (event.type, event.subject) == ("com.ledgergate.invoice.registered.v1", invoice["id"])
+    assert event.data["total"] == invoice["total"]
+    assert await work.relay.lag_seconds() == 0.0
