@@ -37,6 +37,7 @@ SETTLEMENT_CYCLE = Histogram(
 OUTBOX_LAG = Gauge(
     "ledgergate_outbox_lag_seconds",
     "Age of the oldest canonical event not yet published to every sink (0 when none waits).",
+    multiprocess_mode="livemax",
 )
 EVENTS_PUBLISHED = Counter(
     "ledgergate_events_published_total",
