@@ -164,8 +164,6 @@ class Relay:
             )
         if oldest is None:
             return 0.0
-        if oldest.tzinfo is None:  # SQLite's MIN() comes back as text, without the type
-            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
         return max(0.0, (utcnow() - oldest).total_seconds())
 
 

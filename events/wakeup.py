@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,9 @@ CHANNEL = "ledgergate_outbox"
 async def listen(engine: AsyncEngine, wake: asyncio.Event) -> AsyncIterator[bool]:
     """Set `wake` on every notice while inside; yields whether notices will come.
 
-    A connection that cannot listen (SQLite, or the database away) yields False; the
-    relay polls on its interval meanwhile.
+    A connection that cannot listen (SQLite, or the database away) yields False, and one
+    lost later (a database restart) just stops the notices: the relay polls on its
+    interval meanwhile.
     """
     if engine.dialect.name != "postgresql":
         yield False
@@ -34,18 +35,20 @@ async def listen(engine: AsyncEngine, wake: asyncio.Event) -> AsyncIterator[bool
     def notice(*_args: Any) -> None:
         wake.set()
 
+    connection: AsyncConnection | None = None
     try:
         connection = await engine.connect()
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        await raw.add_listener(CHANNEL, notice)
     except Exception:
         logger.warning("events.listen.unavailable", exc_info=True)
+        if connection is not None:
+            await connection.close()
         yield False
         return
     try:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        await raw.add_listener(CHANNEL, notice)
-        try:
-            yield True
-        finally:
-            await raw.remove_listener(CHANNEL, notice)
+        yield True
     finally:
+        with suppress(Exception):  # a connection lost meanwhile listens no more anyway
+            await raw.remove_listener(CHANNEL, notice)
         await connection.close()
