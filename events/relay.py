@@ -61,11 +61,7 @@ class RelayReport:
 
     published: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
-
-    @property
-    def full(self) -> bool:
-        """Whether some sink took a whole batch, so more may be waiting."""
-        return any(count >= BATCH for count in self.published.values())
+    full: bool = False  # some sink took a whole batch, so more may be waiting
 
 
 class Relay:
@@ -107,6 +103,7 @@ class Relay:
                 )
             else:
                 backoff.succeeded()
+        report.full = any(count >= self.batch for count in report.published.values())
         OUTBOX_LAG.set(await self.lag_seconds())
         return report
 

@@ -158,3 +158,13 @@ async def test_a_recorded_event_wakes_the_relay_on_postgresql(
     finally:
         stop.set()
         await loop
+
+
+async def test_a_full_batch_asks_for_another_pass_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _record_rounds(sessionmaker, 2)
+    relay = Relay(sessionmaker, [RecordingSink("webhooks", Consumer())], batch=len(SUBJECTS))
+    assert (await relay.run_once()).full
+    assert (await relay.run_once()).full
+    assert not (await relay.run_once()).full
