@@ -13,6 +13,7 @@ from core.db import create_engine, create_sessionmaker
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
 from core.models.reconciliation import ReconciliationRunRow
+from core.models.webhook_event import WebhookReceiptRow
 from events.catalog import UnknownEventType
 from events.envelope import new_event
 from events.outbox import record
@@ -37,10 +38,14 @@ async def _rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[EventOut
         return list((await session.scalars(select(EventOutboxRow))).all())
 
 
-async def _record_then_fail(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def _change_and_record(sessionmaker: async_sessionmaker[AsyncSession], *, fail: bool) -> None:
+    """A state change (a row) and its event in one transaction, which fails if `fail`."""
     async with sessionmaker.begin() as session:
+        session.add(WebhookReceiptRow(provider="stripe", event_id="evt_1", received_at=utcnow()))
         await record(session, completed(_reconciliation_run()))
-        raise RuntimeError("the state change failed")
+        await session.flush()
+        if fail:
+            raise RuntimeError("the state change failed after it was written")
 
 
 async def test_the_same_event_id_twice_is_one_row(database_url: str, tmp_path: Path) -> None:
@@ -62,19 +67,24 @@ async def test_the_same_event_id_twice_is_one_row(database_url: str, tmp_path: P
     assert rows[0].published_at is None
 
 
-async def test_the_event_is_rolled_back_with_its_transaction(
+async def test_the_event_is_rolled_back_with_its_state_change(
     database_url: str, tmp_path: Path
 ) -> None:
     engine = create_engine(await fresh_database(database_url, tmp_path))
     sessionmaker = create_sessionmaker(engine)
+    counted = [select(func.count()).select_from(t) for t in (WebhookReceiptRow, EventOutboxRow)]
     try:
         with pytest.raises(RuntimeError):
-            await _record_then_fail(sessionmaker)
+            await _change_and_record(sessionmaker, fail=True)
         async with sessionmaker() as session:
-            count = await session.scalar(select(func.count()).select_from(EventOutboxRow))
+            after_failure = [await session.scalar(count) for count in counted]
+        await _change_and_record(sessionmaker, fail=False)
+        async with sessionmaker() as session:
+            after_success = [await session.scalar(count) for count in counted]
     finally:
         await engine.dispose()
-    assert count == 0
+    assert after_failure == [0, 0]
+    assert after_success == [1, 1]
 
 
 async def test_an_event_its_schema_does_not_describe_is_refused(
