@@ -24,6 +24,7 @@ from app.backends import private_sandboxes
 from app.cli_errors import ReportingGroup
 from app.cli_output import OutputFormat, OutputOption, print_json, print_table, table
 from app.cli_session import in_session
+from app.events_cli import events_app
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
@@ -261,6 +262,7 @@ def clients_disable(client_id: str, operator: Operator) -> None:
 app.add_typer(refdata_app, name="refdata")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(payments_app, name="payments")
+app.add_typer(events_app, name="events")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")

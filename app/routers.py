@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from app import health
-from app.experience.ops import audit, exceptions, postings, reconciliation, summary
+from app.experience.ops import audit, events, exceptions, postings, reconciliation, summary
 from app.experience.ops.refdata import router as refdata
 from app.experience.partner import router as partner
 from app.governance import metrics, versioning
@@ -37,6 +37,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(auth_server.build_router())
     app.include_router(metrics.router)
     app.include_router(audit.router)
+    app.include_router(events.router)
     app.include_router(exceptions.router, dependencies=[Depends(require_json_body)])
     app.include_router(postings.router, dependencies=[Depends(require_json_body)])
     app.include_router(reconciliation.router)

@@ -6,7 +6,7 @@ idempotent replays and the business latencies here, where the events happen.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WORKFLOW_RUNS = Counter(
     "ledgergate_workflow_runs_total",
@@ -33,4 +33,19 @@ SETTLEMENT_CYCLE = Histogram(
     "From the close of a settlement's period to its ERP journal posting (0 when posted "
     "before the period closed).",
     buckets=(0, 3600, 6 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400, 10 * 86400, 31 * 86400),
+)
+OUTBOX_LAG = Gauge(
+    "ledgergate_outbox_lag_seconds",
+    "Age of the oldest canonical event not yet published to every sink (0 when none waits).",
+    multiprocess_mode="livemax",
+)
+EVENTS_PUBLISHED = Counter(
+    "ledgergate_events_published_total",
+    "Canonical events taken by a sink (acknowledged), by sink.",
+    ["sink"],
+)
+EVENT_SINK_FAILURES = Counter(
+    "ledgergate_event_sink_failures_total",
+    "Batches a sink refused or failed to acknowledge (retried with backoff), by sink.",
+    ["sink"],
 )

@@ -319,6 +319,31 @@ class WebhookSettings(BaseModel):
     )
 
 
+class EventSettings(BaseModel):
+    """The event relay and its broker: NATS JetStream, off unless a URL is set."""
+
+    relay_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long the relay waits between passes when nothing is recorded "
+        "(on PostgreSQL a recorded event wakes it at once).",
+    )
+    relay_batch: int = Field(default=500, ge=1, le=10_000, description="Events per batch.")
+    nats_url: str | None = Field(
+        default=None, description="NATS server with JetStream; unset: no broker."
+    )
+    nats_stream_prefix: str = Field(
+        default="ledgergate",
+        pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="First token of every subject (`ledgergate.invoice.posted`) and, in "
+        "capitals, of every stream name (`LEDGERGATE_INVOICE`).",
+    )
+    nats_duplicate_window: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="How long each stream remembers a message id, to drop a re-publish.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -429,6 +454,7 @@ class Settings(BaseSettings):
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     settlements: SettlementSettings = SettlementSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    events: EventSettings = EventSettings()
 
     @property
     def serves_docs(self) -> bool:

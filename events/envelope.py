@@ -27,7 +27,7 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(pattern=r"^evt_[a-z2-7]{26}$")
+    id: str = Field(pattern=r"^evt_[a-z2-7]{26}$", examples=["evt_5kq2c6w3yqz7jv4f2u6m2b3o5e"])
     source: str = SOURCE
     type: str = Field(
         pattern=r"^com\.ledgergate\.[a-z_]+(\.[a-z_]+)+\.v[0-9]+$",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from events.envelope import CloudEvent
 
@@ -21,3 +21,10 @@ class EventSink(Protocol):
     async def publish(self, events: Sequence[CloudEvent]) -> None:
         """Take `events` durably; raise to have the relay offer them again later."""
         ...
+
+
+@runtime_checkable
+class ClosableSink(Protocol):
+    """A sink holding a connection, closed when the relay stops."""
+
+    async def aclose(self) -> None: ...

@@ -1,6 +1,7 @@
 """The background work: one pass drains the billing inbox, retries due runs of every
 workflow, purges expired idempotency keys; beside them, the schedules (the daily
-reconciliation, the monthly settlement) and the outbound webhook deliveries.
+reconciliation, the monthly settlement), the outbound webhook deliveries and the event
+relay, which publishes the outbox to the configured sinks (`events.relay`).
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -17,6 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from events.relay import Relay
+from events.relay import run_forever as relay_forever
+from events.sinks import close_sinks, configured_sinks
 from events.webhooks.context import WebhookContext
 from events.webhooks.delivery import DeliveryPass, WebhookDelivery
 from process_apis.billing_inbox import BillingInbox
@@ -85,11 +89,13 @@ class PassReport:
     purged: int = 0
     reconciled: int = 0
     webhooks: int = 0
+    published: int = 0
 
     def __str__(self) -> str:
         return (
             f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
             f" · reconciled {self.reconciled} · webhook attempts {self.webhooks}"
+            f" · published {self.published}"
         )
 
 
@@ -110,16 +116,24 @@ class BackgroundWork:
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.settlements = SettlementSchedule(context)
+        self.relay = Relay(
+            context.sessionmaker,
+            configured_sinks(context.settings.events, context.sessionmaker),
+            batch=context.settings.events.relay_batch,
+        )
 
     async def run_once(self) -> PassReport:
-        """One pass of every kind of background work: the passes' work, then the schedules."""
+        """One pass of every kind of background work: the passes' work, the schedules, the
+        events they recorded, then the webhook deliveries."""
         report = await self._pass()
         report.reconciled = await self._schedules()
+        report.published = sum((await self.relay.run_once()).published.values())
         report.webhooks = (await self.webhooks.run_once()).attempted
         return report
 
     async def aclose(self) -> None:
         await self.webhooks.aclose()
+        await close_sinks(list(self.relay.sinks))
 
     async def _schedules(self) -> int:
         """The jobs due on a calendar: the month to settle, the reconciliations (how many ran)."""
@@ -149,14 +163,20 @@ class BackgroundWork:
         return report
 
     async def run_forever(self, *, interval: float, stop: asyncio.Event) -> None:
-        """Passes, schedules and webhook deliveries until `stop` is set, side by side, so a
-        long scheduled job (a month's reconciliation) never holds up the retries, and a slow
-        webhook receiver never holds up either."""
+        """Passes, schedules, the relay and webhook deliveries until `stop` is set, side by
+        side, so a long scheduled job (a month's reconciliation) never holds up the retries,
+        and a slow broker or webhook receiver never holds up either."""
         try:
             await asyncio.gather(
                 self._loop(self._pass, interval=interval, stop=stop),
                 self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
                 self._loop(self.webhooks.run_once, interval=interval, stop=stop),
+                relay_forever(
+                    self.relay,
+                    self.context.sessionmaker.kw["bind"],
+                    interval=self.context.settings.events.relay_interval_seconds,
+                    stop=stop,
+                ),
             )
         finally:
             await self.aclose()

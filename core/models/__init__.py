@@ -7,6 +7,7 @@ from core.models.commission_line import CommissionLineRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.entitlement import EntitlementRow
+from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
@@ -38,6 +39,8 @@ __all__ = [
     "CreditMemoRow",
     "CustomerRow",
     "EntitlementRow",
+    "EventOutboxRow",
+    "EventPublicationRow",
     "IdempotencyKeyRow",
     "InvoiceLineRow",
     "InvoiceRow",

@@ -16,6 +16,8 @@ from core.models.credit_memo import CreditMemoRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.outbox import record
+from events.schemas.credit_memo import CreditMemoApproved, credit_memo_event
 from process_apis import credits
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.errors import CreditExceedsInvoice, CreditSelfApproval
@@ -58,7 +60,10 @@ async def take_run(
     run = await latest_run(session, workflow=workflow, subject_id=memo.id)
     if memo.status == CreditMemoStatus.POSTED:
         return Taken(memo, run, posted=True)
-    approve_memo(memo, run, approver)
+    if approve_memo(memo, run, approver):
+        await record(
+            session, credit_memo_event(CreditMemoApproved, memo, correlation_id=correlation_id)
+        )
     taken = engine.take(
         session,
         run,
@@ -72,9 +77,10 @@ async def take_run(
     return Taken(memo, taken, posted=False)
 
 
-def approve_memo(memo: CreditMemoRow, run: WorkflowRunRow | None, approver: str) -> None:
+def approve_memo(memo: CreditMemoRow, run: WorkflowRunRow | None, approver: str) -> bool:
     """A requested memo approved (by another client than its requester when it needs
-    approval); an approved one left as it is, to resume its run; anything else refused."""
+    approval; true); an approved one left as it is, to resume its run (false); anything
+    else refused."""
     if run is not None and run.status == RunStatus.DISCARDED:
         raise Conflict(f"credit memo {memo.id} was given up by an operator")
     if memo.status == CreditMemoStatus.REQUESTED:
@@ -87,8 +93,10 @@ def approve_memo(memo: CreditMemoRow, run: WorkflowRunRow | None, approver: str)
         )
         memo.approved_by = approver
         memo.approved_at = utcnow()
-    elif memo.status != CreditMemoStatus.APPROVED:
+        return True
+    if memo.status != CreditMemoStatus.APPROVED:
         CREDIT_MEMO_STATUS.check(CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED)
+    return False
 
 
 async def check_invoice_total(session: AsyncSession, invoice: InvoiceRow, credit: int) -> None:

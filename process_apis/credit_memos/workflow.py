@@ -56,6 +56,12 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.outbox import record
+from events.schemas.credit_memo import (
+    CreditMemoPosted,
+    CreditMemoRequested,
+    credit_memo_event,
+)
 from process_apis import lookups
 from process_apis.credit_memos import correction_lines, repository
 from process_apis.credit_memos.erp_steps import (
@@ -292,6 +298,9 @@ class CreditMemoWorkflow:
                 lines=[],  # a support credit names no invoice line
             )
             session.add(memo)
+            await record(
+                session, credit_memo_event(CreditMemoRequested, memo, correlation_id=correlation_id)
+            )
             await session.commit()
         if memo.approval_required:
             return resource(memo, None)
@@ -556,6 +565,10 @@ class CreditMemoWorkflow:
             memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
             memo.support_ref = outcome.service_credit.id
             mark_succeeded(run, _acknowledgement(outcome))
+            await record(
+                session,
+                credit_memo_event(CreditMemoPosted, memo, correlation_id=run.correlation_id),
+            )
             await session.commit()
             return resource(memo, run)
 

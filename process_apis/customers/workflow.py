@@ -26,6 +26,8 @@ from core.canonical.parties import CustomerCreate
 from core.errors import LedgergateError, VersionConflict
 from core.models.customer import CustomerRow
 from core.models.workflow_run import WorkflowRunRow
+from events.outbox import record
+from events.schemas.customer import CustomerCreated, CustomerUpdated, customer_event
 from process_apis.customer_steps import (
     STEPS,
     CustomerSnapshot,
@@ -112,6 +114,9 @@ class CustomerSyncWorkflow:
         """Register a customer and sync it; answered with its sync run."""
         async with self.context.sessionmaker.begin() as session:
             customer = await service.create_customer(session, data=data)
+            await record(
+                session, customer_event(CustomerCreated, customer, correlation_id=correlation_id)
+            )
             plan = await self.start(
                 session, customer, client_id=client_id, correlation_id=correlation_id
             )
@@ -131,6 +136,10 @@ class CustomerSyncWorkflow:
             async with self.context.sessionmaker.begin() as session:
                 customer = await service.update_customer(
                     session, customer_id, data=data, if_match=if_match
+                )
+                await record(
+                    session,
+                    customer_event(CustomerUpdated, customer, correlation_id=correlation_id),
                 )
                 plan = await self.start(
                     session, customer, client_id=client_id, correlation_id=correlation_id

@@ -26,6 +26,8 @@ from core.models.entitlement import EntitlementRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
+from events.outbox import record
+from events.schemas.entitlement import EntitlementGranted, EntitlementRevoked, entitlement_event
 from process_apis.entitlements.features import TIER_FEATURES, support_tier
 from system_apis.support.port import SupportEntitlements
 from system_apis.support.schemas import (
@@ -148,35 +150,53 @@ async def grant_local(
     """
     wanted = TIER_FEATURES[tier]
     held = {row.feature: row for row in await subscription_entitlements(session, subscription_id)}
+    granted: list[EntitlementRow] = []
+    revoked: list[EntitlementRow] = []
     for feature, row in held.items():
         if feature not in wanted:
             row.status = ENTITLEMENT_STATUS.check(
                 EntitlementStatus(row.status), EntitlementStatus.REVOKED
             )
+            revoked.append(row)
         elif (row.product_id, row.tier) != (product_id, tier.value):
             row.product_id, row.tier = product_id, tier.value
-    for feature in wanted:
-        if feature not in held:
-            session.add(
-                EntitlementRow(
-                    id=new_id("entitlement"),
-                    customer_id=customer_id,
-                    subscription_id=subscription_id,
-                    product_id=product_id,
-                    feature=feature,
-                    tier=tier.value,
-                    status=EntitlementStatus.ACTIVE,
-                )
-            )
-    await session.flush()
+            granted.append(row)
+    granted += [
+        EntitlementRow(
+            id=new_id("entitlement"),
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            product_id=product_id,
+            feature=feature,
+            tier=tier.value,
+            status=EntitlementStatus.ACTIVE,
+        )
+        for feature in wanted
+        if feature not in held
+    ]
+    session.add_all(granted)
+    await _changed(session, granted=granted, revoked=revoked)
 
 
 async def revoke_local(session: AsyncSession, subscription_id: str) -> None:
-    for row in await subscription_entitlements(session, subscription_id):
+    revoked = list(await subscription_entitlements(session, subscription_id))
+    for row in revoked:
         row.status = ENTITLEMENT_STATUS.check(
             EntitlementStatus(row.status), EntitlementStatus.REVOKED
         )
+    await _changed(session, granted=[], revoked=revoked)
+
+
+async def _changed(
+    session: AsyncSession, *, granted: list[EntitlementRow], revoked: list[EntitlementRow]
+) -> None:
+    """Write the changed rows, and their events (each row's new version names its change)."""
     await session.flush()
+    await record(
+        session,
+        *(entitlement_event(EntitlementGranted, row, correlation_id=None) for row in granted),
+        *(entitlement_event(EntitlementRevoked, row, correlation_id=None) for row in revoked),
+    )
 
 
 async def customer_entitlements(

@@ -15,6 +15,8 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
 from core.pagination import Page
+from events.outbox import record
+from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
 from process_apis.invoices.credit import credit_of
@@ -91,6 +93,7 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
     )
     session.add(invoice)
     await session.flush()
+    await record(session, invoice_events.registered(invoice))
     if first_of is not None:
         ORDER_TO_INVOICE.observe((utcnow() - first_of.created_at).total_seconds())
     return invoice

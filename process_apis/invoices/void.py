@@ -27,6 +27,8 @@ from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
 from core.errors import LedgergateError
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import WorkflowRunRow
+from events.outbox import record
+from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
 from process_apis.erp_drafts import (
     Draft,
@@ -134,6 +136,9 @@ class InvoiceVoidWorkflow:
         async with self.engine.transaction(plan.run_id) as session:
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             mark_succeeded(run, {"billing_invoice_id": plan.billing_ref, **erp_draft})
+            await record(
+                session, invoice_events.voided(await get_invoice(session, plan.invoice_id), run)
+            )
         return _result(plan.invoice_id, run, RunRef.completed(plan.run_id))
 
     async def _run_steps(self, plan: VoidPlan) -> dict[str, Any]:

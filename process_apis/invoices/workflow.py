@@ -47,6 +47,8 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.outbox import record
+from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
 from process_apis.invoices.errors import (
@@ -59,7 +61,13 @@ from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.lookups import get_invoice
-from process_apis.runs.engine import Engine, error_class_of, fail_in_session, mark_succeeded
+from process_apis.runs.engine import (
+    Engine,
+    error_class_of,
+    error_type_of,
+    fail_in_session,
+    mark_succeeded,
+)
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import count_runs, latest_run
 from process_apis.runs.schemas import run_url
@@ -364,6 +372,7 @@ class InvoicePostingWorkflow:
                     .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
+            await record(session, invoice_events.posted(invoice, run))
             if mismatch is not None:
                 run.result = acknowledgement
                 await fail_in_session(session, run, mismatch)
@@ -378,6 +387,10 @@ class InvoicePostingWorkflow:
         """Record the failure; a business failure hands the invoice back as `open`."""
         if invoice.status == InvoiceStatus.POSTING and error_class_of(error) == ErrorClass.BUSINESS:
             invoice.status = InvoiceStatus.OPEN
+        failed = invoice_events.posting_failed(
+            invoice, run, error_class=error_class_of(error), error_type=error_type_of(error)
+        )
+        await record(session, failed)
         await fail_in_session(session, run, error)
 
 

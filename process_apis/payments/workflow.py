@@ -38,6 +38,8 @@ from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
 from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
+from events.outbox import record
+from events.schemas import payment as payment_events
 from process_apis import lookups
 from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted
@@ -52,7 +54,14 @@ from process_apis.payments.errors import (
     PaymentInLedger,
 )
 from process_apis.payments.schemas import CommissionLine, PaymentCreate, PaymentResource
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded, rejects
+from process_apis.runs.engine import (
+    Engine,
+    error_class_of,
+    error_type_of,
+    fail_in_session,
+    mark_succeeded,
+    rejects,
+)
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
 from process_apis.runs.schemas import RunSummary, run_url
@@ -224,6 +233,11 @@ class PaymentWorkflow:
             await self.discard(session, run)
         if isinstance(error, LedgergateError):
             error.extensions.setdefault("payment_id", run.subject_id)
+        payment = await session.get_one(PaymentRow, run.subject_id)
+        failed = payment_events.failed(
+            payment, run, error_class=error_class_of(error), error_type=error_type_of(error)
+        )
+        await record(session, failed)
         await fail_in_session(session, run, error, answered=answered)
 
     async def _prepare(
@@ -382,7 +396,7 @@ class PaymentWorkflow:
                 ).all()
             )
             partner_id = plan.partner_id or ""  # rated lines exist only for a partner's customer
-            session.add_all(
+            earned = [
                 CommissionLineRow(
                     id=new_id("commission_line"),
                     payment_id=payment.id,
@@ -407,8 +421,10 @@ class PaymentWorkflow:
                 )
                 for line in outcome.rated
                 if line.invoice_line_id not in present
-            )
+            ]
+            session.add_all(earned)
             mark_succeeded(run, _acknowledgement(outcome))
+            await record(session, *payment_events.applied(payment, run, earned))
             await session.commit()
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.reconciliation import ReconciliationDifferenceRow, ReconciliationRunRow
+from events.outbox import record
+from events.schemas import reconciliation as reconciliation_events
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.reconciliation import staging
@@ -206,6 +208,8 @@ async def _finish(
             run.difference_count = count
             run.catalog_difference_count = catalog_count
             run.clean = count == 0 and catalog_count == 0
+        if status == COMPLETED:
+            await record(session, reconciliation_events.completed(run))
 
 
 async def list_runs(

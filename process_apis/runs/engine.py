@@ -43,6 +43,7 @@ from core.ids import new_id
 from core.metrics import WORKFLOW_RUNS
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from process_apis.runs import queue_events  # noqa: F401 - records runs entering/leaving the queue
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.repository import is_leased, step_row
 from process_apis.runs.schemas import run_url
@@ -86,11 +87,16 @@ def attach_run(error: LedgergateError, run_id: str) -> None:
     error.extensions.setdefault("run_url", run_url(run_id))
 
 
+def error_type_of(error: Exception) -> str | None:
+    """The problem type URI of a gateway error; none for anything else."""
+    return error.type_uri() if isinstance(error, LedgergateError) else None
+
+
 def mark_failed(run: WorkflowRunRow, error: Exception) -> None:
     """Put the run in the exception queue for a person: business, auth or contract."""
     run.status = RunStatus.FAILED
     run.error_class = error_class_of(error)
-    run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+    run.error_type = error_type_of(error)
     run.error_detail = str(error)
     run.next_attempt_at = None
     run.finished_at = utcnow()
@@ -289,7 +295,7 @@ class Engine:
             run = await session.get_one(WorkflowRunRow, run_id)
             run.status = RunStatus.PENDING_RETRY
             run.error_class = error_class_of(error)
-            run.error_type = error.type_uri() if isinstance(error, LedgergateError) else None
+            run.error_type = error_type_of(error)
             run.error_detail = str(error)
             run.next_attempt_at = utcnow() + retry_delay(run.attempts)
             WORKFLOW_RUNS.labels(run.workflow, "deferred", run.error_class).inc()

@@ -22,6 +22,8 @@ from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
+from events.outbox import record
+from events.schemas.settlement import SettlementReversed, settlement_event
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
@@ -186,4 +188,5 @@ class SettlementReversalWorkflow:
                     "reverses": settlement.journal_document_number,
                 },
             )
+            await record(session, settlement_event(SettlementReversed, settlement, run))
             await session.commit()

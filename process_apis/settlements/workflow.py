@@ -34,6 +34,8 @@ from core.models.commission_line import CommissionLineRow
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
+from events.outbox import record
+from events.schemas.settlement import SettlementPosted, settlement_event
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
@@ -329,6 +331,7 @@ class SettlementPostingWorkflow:
             settlement.erp_ref = entry.journal_id
             settlement.posted_at = utcnow()
             mark_succeeded(run, _acknowledgement(entry))
+            await record(session, settlement_event(SettlementPosted, settlement, run))
             await session.commit()
             SETTLEMENT_CYCLE.observe(cycle_seconds(settlement.period_end, settlement.posted_at))
             return resource(settlement, run)

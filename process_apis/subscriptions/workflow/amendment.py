@@ -53,6 +53,8 @@ from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import WorkflowRunRow
+from events.outbox import record
+from events.schemas.subscription import SubscriptionAmended, subscription_event
 from process_apis import customer_steps
 from process_apis.customer_steps import CustomerSnapshot, snapshot, upsert_erp_customer
 from process_apis.deps import ProcessContext
@@ -544,6 +546,7 @@ class SubscriptionAmendmentWorkflow:
                 tier=plan.tier,
             )
             mark_succeeded(run, _acknowledgement(plan, amended))
+            await record(session, subscription_event(SubscriptionAmended, subscription, run))
             await session.commit()
         ref = RunRef.completed(plan.run_id)
         return await self._result(plan, ref, amended.quote, amended.adjustment)

@@ -20,6 +20,8 @@ from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
 from core.errors import LedgergateError
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import WorkflowRunRow
+from events.outbox import record
+from events.schemas.subscription import SubscriptionCanceled, subscription_event
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import service as entitlements
 from process_apis.runs.engine import Engine, mark_succeeded
@@ -190,6 +192,7 @@ class SubscriptionCancelWorkflow:
             )
             await entitlements.revoke_local(session, subscription.id)
             mark_succeeded(run, {"billing_subscription_id": plan.billing_ref})
+            await record(session, subscription_event(SubscriptionCanceled, subscription, run))
             await session.commit()
             ref = RunRef.completed(run.id)
             return await self._result(session, plan.subscription_id, ref)

@@ -43,6 +43,8 @@ from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.outbox import record
+from events.schemas.subscription import SubscriptionCreated, subscription_event
 from process_apis import customer_steps
 from process_apis.customer_steps import (
     CustomerSnapshot,
@@ -337,6 +339,7 @@ class SubscriptionOrderWorkflow:
                 tier=plan.tier,
             )
             mark_succeeded(run, _acknowledgement(ordered))
+            await record(session, subscription_event(SubscriptionCreated, subscription, run))
             await session.commit()
             ref = RunRef.completed(run.id)
             return await repository.result(session, subscription.id, ref)

@@ -1,0 +1,65 @@
+"""Recording events in the caller's transaction (the transactional outbox).
+
+`record` adds the event's row to the transaction that commits the state change it
+reports: both commit, or neither. The event id is unique, and recording an id already
+there does nothing, so a step that runs again after a crash never mints a second event.
+`record_on` does the same on a connection, for code running inside a flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models.base import utcnow
+from core.models.event_outbox import EventOutboxRow
+from events.catalog import validate
+from events.envelope import CloudEvent
+
+
+def _values(event: CloudEvent) -> dict[str, Any]:
+    validate(event)
+    return {
+        "event_id": event.id,
+        "type": event.type,
+        "subject": event.subject,
+        "partner_id": event.partnerid,
+        "time": event.time,
+        "envelope": event.model_dump(mode="json"),
+        "recorded_at": utcnow(),
+    }
+
+
+def _insert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING in the connection's dialect."""
+    table = EventOutboxRow.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id])
+
+
+async def record(session: AsyncSession, *events: CloudEvent) -> None:
+    """Add `events` to the outbox in `session`'s transaction (the caller commits).
+
+    Each is validated against its type's schema first; an id already recorded is skipped.
+    """
+    await record_all(session, events)
+
+
+async def record_all(session: AsyncSession, events: Iterable[CloudEvent]) -> None:
+    """`record` for an iterable of events (nothing at all when it is empty)."""
+    rows = [_values(event) for event in events]
+    if rows:
+        connection = await session.connection()
+        await connection.execute(_insert(connection.dialect.name), rows)
+
+
+def record_on(connection: Connection, events: Iterable[CloudEvent]) -> None:
+    """`record` on a synchronous connection (inside a session's flush)."""
+    rows = [_values(event) for event in events]
+    if rows:
+        connection.execute(_insert(connection.dialect.name), rows)

@@ -1,0 +1,46 @@
+"""exception.opened / exception.resolved, recorded as runs enter and leave the queue.
+
+Every path that moves a run (a deferral, a failure, a replay's success, an operator's
+resolve or discard, in any workflow) goes through a flush of its row, so one flush hook
+records the events there, in the same transaction as the status change. A run enters the
+queue when its status becomes `pending_retry` or `failed`; it leaves it when it closes
+(`succeeded`, `resolved`, `discarded`) having carried an error, or as an operator closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.envelope import CloudEvent
+from events.outbox import record_on
+from events.schemas import exception
+
+QUEUED = frozenset({RunStatus.PENDING_RETRY, RunStatus.FAILED})
+CLOSED = frozenset({RunStatus.SUCCEEDED, RunStatus.RESOLVED, RunStatus.DISCARDED})
+BY_OPERATOR = frozenset({RunStatus.RESOLVED, RunStatus.DISCARDED})
+
+
+def _queue_events(run: WorkflowRunRow) -> Iterator[CloudEvent]:
+    state = inspect(run)
+    status = state.attrs.status.history
+    if not status.added or status.added[0] in status.deleted:
+        return
+    if run.status in QUEUED:
+        yield exception.opened(run)
+    elif run.status in BY_OPERATOR or (
+        run.status in CLOSED and any(state.attrs.error_class.history.deleted)
+    ):
+        yield exception.resolved(run)
+
+
+@event.listens_for(Session, "before_flush")
+def _record_queue_changes(session: Session, _context: Any, _instances: Any) -> None:
+    runs = [row for row in (*session.new, *session.dirty) if isinstance(row, WorkflowRunRow)]
+    events = [found for run in runs for found in _queue_events(run)]
+    if events:
+        record_on(session.connection(), events)
