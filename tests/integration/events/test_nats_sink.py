@@ -99,7 +99,7 @@ async def test_the_worker_relays_a_registered_invoice_to_jetstream(
         report = await work.relay.run_once()
     finally:
         await close_sinks(list(work.relay.sinks))
-    assert report.published == {"nats": 1}
+    assert report.published == {"webhooks": 1, "nats": 1}
     stream = await sink._connected()
     subscription = await stream.pull_subscribe(f"{sink.prefix}.invoice.registered")
     (message,) = await subscription.fetch(1, timeout=5)
