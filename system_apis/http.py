@@ -17,6 +17,8 @@ The promises, each tested in `tests/unit/system_apis/test_http.py`:
 - every failure is a `BackendError` of one class (transient, business, auth,
   contract); a response that cannot be read, or a body outside the vendor's
   schema (`parse_body`), is a contract error, never an unhandled exception.
+- with a `budget` (the ERP connections': `system_apis.budget`), every attempt first
+  takes a slot in the connection's shared budget, and a `429` shrinks and pauses it;
 - a TLS certificate that fails verification is a contract error, never retried (it
   would fail the same way); `ca_bundle` trusts a private certificate authority
   (`tests/unit/system_apis/test_tls.py`).
@@ -31,6 +33,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,6 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
+from system_apis.budget import ErpBudget
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -159,9 +163,11 @@ class ResilientClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         circuit: CircuitBreaker | None = None,
+        budget: ErpBudget | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
+        self.budget = budget
         self.circuit = circuit or CircuitBreaker(
             backend,
             failure_threshold=settings.circuit_failure_threshold,
@@ -258,29 +264,36 @@ class ResilientClient:
         headers: dict[str, str],
         decode_error: ErrorDecoder | None,
     ) -> httpx.Response:
-        """One attempt through the circuit breaker, cut short when the budget runs out."""
-        with self.circuit.call(operation):
-            try:
-                async with asyncio.timeout(deadline - time.monotonic()) as timeout:
-                    return await self.send_once(
-                        method,
-                        url,
+        """One attempt within the request budget (a slot of the ERP's, if any), through the
+        circuit breaker, cut short when the time budget runs out."""
+        async with self._admitted(operation, deadline):
+            with self.circuit.call(operation):
+                try:
+                    async with asyncio.timeout(deadline - time.monotonic()) as timeout:
+                        return await self.send_once(
+                            method,
+                            url,
+                            operation=operation,
+                            params=params,
+                            json_body=json_body,
+                            form=form,
+                            headers=headers,
+                            decode_error=decode_error,
+                        )
+                except TimeoutError as exc:
+                    if not timeout.expired():
+                        raise
+                    raise BackendTimeout(
+                        f"{self.backend} did not answer {operation} within the "
+                        f"{self.settings.retry_budget_seconds}s budget",
+                        backend=self.backend,
                         operation=operation,
-                        params=params,
-                        json_body=json_body,
-                        form=form,
-                        headers=headers,
-                        decode_error=decode_error,
-                    )
-            except TimeoutError as exc:
-                if not timeout.expired():
-                    raise
-                raise BackendTimeout(
-                    f"{self.backend} did not answer {operation} within the "
-                    f"{self.settings.retry_budget_seconds}s budget",
-                    backend=self.backend,
-                    operation=operation,
-                ) from exc
+                    ) from exc
+
+    def _admitted(self, operation: str, deadline: float) -> AbstractAsyncContextManager[None]:
+        if self.budget is None:
+            return nullcontext()
+        return self.budget.slot(operation=operation, deadline=deadline)
 
     async def send_once(
         self,

@@ -20,6 +20,7 @@ from sandboxes.business_central.odata import API_ROOT, REPEATED_CREATES_PATH, Bc
 from sandboxes.business_central.payments import PaymentsApi
 from sandboxes.business_central.sales_invoices import SalesInvoicesApi
 from sandboxes.faults import install_faults
+from sandboxes.limits import install_limits
 
 
 class _Api(CompaniesApi, CustomersApi, SalesInvoicesApi, CreditMemosApi, JournalsApi, PaymentsApi):
@@ -119,6 +120,7 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.business_central = api.state
+    install_limits(app, "erp", "business_central")  # the vendor's limits: sandboxes.limits
     install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
 
