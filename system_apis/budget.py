@@ -36,6 +36,10 @@ RECOVERY_STEP = 10
 """Thousandths regained per successful request: from half the limit to all in 50."""
 DEFAULT_PAUSE_SECONDS = 1.0
 """The pause after a `429` that names no `Retry-After`."""
+WINDOW_MARGIN = 0.02
+"""A request reaches the ERP a little after its grant, and the ERP counts its arrival:
+each grant counts 2% longer than the window, so the lag never puts two windows' worth
+of requests into one of the ERP's."""
 CONCURRENCY_POLL_SECONDS = 0.05
 """How soon a caller looks again when another process holds every concurrent slot."""
 
@@ -182,7 +186,7 @@ class ErpBudget:
                     token=token,
                     cost=cost,
                     now_ms=now_ms(),
-                    window_ms=round(limits.window_seconds * 1000),
+                    window_ms=round(limits.window_seconds * 1000 * (1 + WINDOW_MARGIN)),
                     window_limit=limits.requests_per_window,
                     concurrency=limits.max_concurrent_requests,
                     lease_ms=round(self.lease_seconds * 1000),

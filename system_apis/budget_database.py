@@ -4,9 +4,17 @@ An acquire is one short transaction: it locks the connection's state row (an UPD
 which serializes acquires on PostgreSQL and SQLite alike), reads the window's use and
 the requests in flight in one aggregate, drops grants that no longer count, and
 records the new grant. It is never held across an ERP request.
+
+A process opens one of these transactions at a time: they would queue on the state
+row (or on SQLite's file lock) anyway, and SQLite's WAL mode fails a write whose
+snapshot went stale while it waited for the lock rather than waiting again.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models.erp_budget import ErpBudgetGrantRow as Grant
 from core.models.erp_budget import ErpBudgetStateRow as State
-from system_apis.budget import FULL_SCALE, MIN_SCALE, RECOVERY_STEP, Acquire, Admission, scaled
+from system_apis.budget import (
+    FULL_SCALE,
+    MIN_SCALE,
+    RECOVERY_STEP,
+    Acquire,
+    Admission,
+    now_ms,
+    scaled,
+)
 
 
 class BudgetStoreUnbound(RuntimeError):
@@ -27,20 +43,23 @@ class DatabaseBudgetStore:
     def __init__(self) -> None:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._known: set[str] = set()
+        self._one_at_a_time = asyncio.Lock()
 
     def bind(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    def _session(self) -> AsyncSession:
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
         if self._sessionmaker is None:
             raise BudgetStoreUnbound("the ERP budget's database store is not bound")
-        return self._sessionmaker()
+        async with self._one_at_a_time, self._sessionmaker() as session, session.begin():
+            yield session
 
     async def _ensure_state(self, key: str) -> None:
         """Create the connection's state row once (another process may race us to it)."""
         if key in self._known:
             return
-        async with self._session() as session, session.begin():
+        async with self._transaction() as session:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             await session.execute(
                 dialect.insert(State)
@@ -51,8 +70,7 @@ class DatabaseBudgetStore:
 
     async def acquire(self, key: str, request: Acquire) -> Admission:
         await self._ensure_state(key)
-        now, window_start = request.now_ms, request.now_ms - request.window_ms
-        async with self._session() as session, session.begin():
+        async with self._transaction() as session:
             scale, paused_until = (
                 await session.execute(
                     update(State)
@@ -61,6 +79,9 @@ class DatabaseBudgetStore:
                     .returning(State.scale, State.paused_until_ms)
                 )
             ).one()
+            # Stamped once the lock is ours: waiting for it must not age the grant.
+            now = max(request.now_ms, now_ms())
+            window_start = now - request.window_ms
             if paused_until > now:
                 return Admission(granted=False, wait_ms=paused_until - now, scale=scale)
             in_window = Grant.granted_at_ms > window_start
@@ -98,7 +119,7 @@ class DatabaseBudgetStore:
         return Admission(granted=True, wait_ms=0, scale=scale)
 
     async def release(self, key: str, token: str) -> None:
-        async with self._session() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(Grant)
                 .where(and_(Grant.connection == key, Grant.token == token))
@@ -123,7 +144,7 @@ class DatabaseBudgetStore:
         )
 
     async def _update_scale(self, key: str, **values: object) -> int:
-        async with self._session() as session, session.begin():
+        async with self._transaction() as session:
             scale: int = (
                 await session.execute(
                     update(State)
