@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
-from core.db import create_engine, create_sessionmaker
 from core.settings import ErpLimits, ErpSettings
 from sandboxes.business_central import create_app
 from sandboxes.limits import LimitConfig, VendorLimiter
@@ -25,6 +22,7 @@ from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
 from system_apis.errors import BackendTransientError
 from system_apis.http import ResilientClient
+from tests.support.budget_stores import database_store
 from tests.support.business_central import BC_BASE_URL, US, invoice_request
 from tests.support.services import service_missing
 
@@ -53,12 +51,10 @@ def worker(app: Starlette, store: Store | None, limits: ErpLimits, name: str) ->
 
 async def post(adapter: BusinessCentralAdapter, number: str) -> ErpDocumentStatus:
     """Post one invoice as a queued run would: a transient failure is tried again, and the
-    retry finds the document by its external number first, so nothing is posted twice."""
+    retry completes the draft it finds by external number, so nothing is posted twice."""
     while True:
         try:
-            draft = await adapter.find_sales_invoice(US.id, number)
-            if draft is None:
-                draft = await adapter.create_sales_invoice(US.id, invoice_request(number))
+            draft = await adapter.create_sales_invoice(US.id, invoice_request(number))
             if draft.status is ErpDocumentStatus.POSTED:
                 return draft.status
             return (await adapter.post_sales_invoice(US.id, draft.id)).status
@@ -99,17 +95,6 @@ def matching(config: LimitConfig, *, factor: int = 1) -> ErpLimits:
         window_seconds=config.window_seconds,
         max_concurrent_requests=config.max_concurrent_requests * factor,
     )
-
-
-@asynccontextmanager
-async def database_store(database_url: str) -> AsyncIterator[DatabaseBudgetStore]:
-    engine = create_engine(database_url)
-    store = DatabaseBudgetStore()
-    store.bind(create_sessionmaker(engine))
-    try:
-        yield store
-    finally:
-        await engine.dispose()
 
 
 def assert_kept(limiter: VendorLimiter, statuses: list[ErpDocumentStatus]) -> None:

@@ -1,0 +1,44 @@
+"""The resilient client takes every attempt from the ERP budget: a 429 shrinks and pauses
+the connection, and the retry waits for the `Retry-After` the ERP gave."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from core.settings import ErpLimits, ErpSettings
+from system_apis.budget import FULL_SCALE, RECOVERY_STEP, ErpBudget
+from system_apis.http import ResilientClient
+from tests.support.budget_stores import database_store
+
+
+async def test_a_429_pauses_the_budget_and_the_retry_comes_after_retry_after(
+    database_url: str,
+) -> None:
+    sent: list[float] = []
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        if len(sent) == 1:
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, json={})
+
+    async with database_store(database_url) as store:
+        limits = ErpLimits(requests_per_window=100, window_seconds=60, max_concurrent_requests=2)
+        budget = ErpBudget("erp-client", limits, store, wait_seconds=5, lease_seconds=30)
+        client = ResilientClient(
+            backend="erp-client",
+            base_url="http://erp.test",
+            settings=ErpSettings(retry_initial_backoff_seconds=0, retry_max_backoff_seconds=0),
+            transport=httpx.MockTransport(answer),
+            budget=budget,
+        )
+        try:
+            response = await client.request("GET", "/companies", operation="list_companies")
+        finally:
+            await client.aclose()
+    assert response.status_code == 200
+    assert len(sent) == 2
+    assert sent[1] - sent[0] >= 0.95
+    assert budget.scale == FULL_SCALE // 2 + RECOVERY_STEP
