@@ -74,17 +74,17 @@ async def post_from_two_workers(
     )
     await adapters[0].upsert_customer(US.id, customer)
     limiter.configure(SANDBOX)
+    numbers = [f"INV-{index}-{n}" for index in range(2) for n in range(INVOICES_PER_WORKER)]
     try:
         statuses = await asyncio.gather(
-            *(
-                post(adapter, f"INV-{index}-{n}")
-                for index, adapter in enumerate(adapters)
-                for n in range(INVOICES_PER_WORKER)
-            )
+            *(post(adapters[index % 2], number) for index, number in enumerate(numbers))
         )
     finally:
         for client in clients:
             await client.aclose()
+    books = app.state.business_central
+    assert [books.document_count(US.id, number) for number in numbers] == [1] * len(numbers)
+    assert len(books.posted_invoices(US.id)) == len(numbers)  # each posted, none twice
     return limiter, statuses
 
 
