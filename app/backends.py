@@ -130,14 +130,20 @@ def budget_store(settings: Settings) -> RedisBudgetStore | DatabaseBudgetStore:
 
 
 def erp_budget(
-    backend: str, erp: ErpSettings, store: RedisBudgetStore | DatabaseBudgetStore
+    backend: str,
+    erp: ErpSettings,
+    store: RedisBudgetStore | DatabaseBudgetStore,
+    *,
+    fail_open: bool,
 ) -> ErpBudget:
+    """`fail_open`: as the rate limiter, when the shared store cannot be reached."""
     return ErpBudget(
         backend,
         erp.limits,
         store,
         wait_seconds=erp.budget_wait_seconds,
         lease_seconds=erp.retry_budget_seconds + BUDGET_LEASE_MARGIN_SECONDS,
+        fail_open=fail_open,
     )
 
 
@@ -189,7 +195,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
             settings=erp,
             headers={"Authorization": f"Bearer {erp.access_token.get_secret_value()}"},
             transport=transport(backend, erp, sandbox),
-            budget=erp_budget(backend, erp, store),
+            budget=erp_budget(backend, erp, store, fail_open=settings.rate_limits_fail_open),
         )
         if erp.kind == "netsuite":
             line_item = erp.netsuite_line_item_id or netsuite.SERVICE_ITEM_ID

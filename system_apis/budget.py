@@ -16,10 +16,11 @@ transient error (`ErpBudgetExhausted`), so its run is queued, not lost.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +29,8 @@ from typing import Protocol
 from core.settings import ErpLimits
 from system_apis import metrics
 from system_apis.errors import BackendTransientError
+
+logger = logging.getLogger(__name__)
 
 FULL_SCALE = 1000
 """The scale is in thousandths of the configured limits."""
@@ -100,9 +103,18 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class BudgetStoreUnavailable(ConnectionError):
+    """The store (Redis, the database) could not be reached or failed the statement."""
+
+
 class ErpBudgetExhausted(BackendTransientError):
     slug = "erp-budget-exhausted"
     title = "The ERP connection's request budget had no room in time"
+
+
+class ErpBudgetUnavailable(BackendTransientError):
+    slug = "erp-budget-unavailable"
+    title = "The ERP connection's shared request budget cannot be reached"
 
 
 class ErpBudget:
@@ -116,8 +128,10 @@ class ErpBudget:
         *,
         wait_seconds: float,
         lease_seconds: float,
+        fail_open: bool = True,
     ) -> None:
         self.backend = backend
+        self.fail_open = fail_open
         self.limits = limits
         self.store = store
         self.wait_seconds = wait_seconds
@@ -156,13 +170,24 @@ class ErpBudget:
                 yield
             except BackendTransientError as error:
                 if error.vendor_status == 429:
-                    await self._throttled(error.retry_after)
+                    await self._afterwards(self._throttled(error.retry_after))
                 raise
             else:
                 if self.scale < FULL_SCALE:
-                    self._set_scale(await self.store.recovered(self.backend))
+                    await self._afterwards(self._recovered())
             finally:
-                await asyncio.shield(self.store.release(self.backend, token))
+                await asyncio.shield(self._afterwards(self.store.release(self.backend, token)))
+
+    async def _afterwards(self, update: Awaitable[object]) -> None:
+        """What follows a request (release, shrink, growth) never fails it: the request
+        happened. A store that is down is logged; leases and the ERP's 429s cover for it."""
+        try:
+            await update
+        except BudgetStoreUnavailable as error:
+            logger.error("erp_budget.store_unavailable", extra={"error": repr(error)})
+
+    async def _recovered(self) -> None:
+        self._set_scale(await self.store.recovered(self.backend))
 
     @asynccontextmanager
     async def _local_slot(self, operation: str, until: float) -> AsyncIterator[None]:
@@ -180,18 +205,20 @@ class ErpBudget:
         """Ask the store until it grants, or give up once the next try would be too late."""
         limits = self.limits
         while True:
-            admission = await self.store.acquire(
-                self.backend,
-                Acquire(
-                    token=token,
-                    cost=cost,
-                    now_ms=now_ms(),
-                    window_ms=round(limits.window_seconds * 1000 * (1 + WINDOW_MARGIN)),
-                    window_limit=limits.requests_per_window,
-                    concurrency=limits.max_concurrent_requests,
-                    lease_ms=round(self.lease_seconds * 1000),
-                ),
-            )
+            try:
+                admission = await self._ask(token, cost, limits)
+            except BudgetStoreUnavailable as error:
+                logger.error(
+                    "erp_budget.store_unavailable",
+                    extra={"error": repr(error), "fail_open": self.fail_open},
+                )
+                if self.fail_open:
+                    return  # the local semaphore still caps this process; the ERP's 429s teach
+                raise ErpBudgetUnavailable(
+                    f"{self.backend}: the shared request budget cannot be reached",
+                    backend=self.backend,
+                    operation=operation,
+                ) from error
             self._set_scale(admission.scale)
             if admission.granted:
                 return
@@ -199,6 +226,20 @@ class ErpBudget:
             if time.monotonic() + wait > until:
                 raise self._exhausted(operation, wait=wait)
             await asyncio.sleep(wait)
+
+    async def _ask(self, token: str, cost: int, limits: ErpLimits) -> Admission:
+        return await self.store.acquire(
+            self.backend,
+            Acquire(
+                token=token,
+                cost=cost,
+                now_ms=now_ms(),
+                window_ms=round(limits.window_seconds * 1000 * (1 + WINDOW_MARGIN)),
+                window_limit=limits.requests_per_window,
+                concurrency=limits.max_concurrent_requests,
+                lease_ms=round(self.lease_seconds * 1000),
+            ),
+        )
 
     async def _throttled(self, retry_after: float | None) -> None:
         pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models.erp_budget import ErpBudgetGrantRow as Grant
@@ -28,6 +29,7 @@ from system_apis.budget import (
     RECOVERY_STEP,
     Acquire,
     Admission,
+    BudgetStoreUnavailable,
     now_ms,
     scaled,
 )
@@ -52,8 +54,11 @@ class DatabaseBudgetStore:
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         if self._sessionmaker is None:
             raise BudgetStoreUnbound("the ERP budget's database store is not bound")
-        async with self._one_at_a_time, self._sessionmaker() as session, session.begin():
-            yield session
+        try:
+            async with self._one_at_a_time, self._sessionmaker() as session, session.begin():
+                yield session
+        except (DBAPIError, OSError) as error:
+            raise BudgetStoreUnavailable(f"the database: {error}") from error
 
     async def _ensure_state(self, key: str) -> None:
         """Create the connection's state row once (another process may race us to it)."""

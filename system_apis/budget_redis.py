@@ -8,11 +8,21 @@ the pause. Times are the callers' wall-clock milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from system_apis.budget import FULL_SCALE, MIN_SCALE, RECOVERY_STEP, Acquire, Admission
+from system_apis.budget import (
+    FULL_SCALE,
+    MIN_SCALE,
+    RECOVERY_STEP,
+    Acquire,
+    Admission,
+    BudgetStoreUnavailable,
+)
 
 KEY_PREFIX = "ledgergate:erp-budget:"
 
@@ -83,34 +93,42 @@ class RedisBudgetStore:
         return [f"{KEY_PREFIX}{{{key}}}:{part}" for part in ("window", "flight", "state")]
 
     async def acquire(self, key: str, request: Acquire) -> Admission:
-        granted, wait_ms, scale = cast(
-            "list[int]",
-            await self._acquire(
-                keys=self._keys(key),
-                args=[
-                    request.now_ms,
-                    request.window_ms,
-                    request.window_limit or 0,
-                    request.concurrency,
-                    request.cost,
-                    request.lease_ms,
-                    request.token,
-                    FULL_SCALE,
-                ],
-            ),
-        )
+        args: list[Any] = [
+            request.now_ms,
+            request.window_ms,
+            request.window_limit or 0,
+            request.concurrency,
+            request.cost,
+            request.lease_ms,
+            request.token,
+            FULL_SCALE,
+        ]
+        with _unavailable():
+            answer = await self._acquire(keys=self._keys(key), args=args)
+        granted, wait_ms, scale = cast("list[int]", answer)
         return Admission(granted=bool(granted), wait_ms=int(wait_ms), scale=int(scale))
 
     async def release(self, key: str, token: str) -> None:
-        await self.redis.zrem(self._keys(key)[1], token)
+        with _unavailable():
+            await self.redis.zrem(self._keys(key)[1], token)
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         args: list[Any] = [now_ms, pause_ms, FULL_SCALE, MIN_SCALE]
-        return int(await self._throttled(keys=[self._keys(key)[2]], args=args))
+        with _unavailable():
+            return int(await self._throttled(keys=[self._keys(key)[2]], args=args))
 
     async def recovered(self, key: str) -> int:
         args: list[Any] = [FULL_SCALE, RECOVERY_STEP]
-        return int(await self._recovered(keys=[self._keys(key)[2]], args=args))
+        with _unavailable():
+            return int(await self._recovered(keys=[self._keys(key)[2]], args=args))
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        raise BudgetStoreUnavailable(f"Redis: {error}") from error

@@ -51,7 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.budget import ErpBudget
+from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -71,6 +71,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER_SECONDS = 60.0
+PROBE_BUDGET_WAIT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,16 @@ class ResilientClient:
                         operation=operation,
                     ) from exc
 
+    def probe_slot(self) -> AbstractAsyncContextManager[None]:
+        """A readiness probe counts in the ERP's budget too, but never queues behind work."""
+        if self.budget is None:
+            return nullcontext()
+        return self.budget.slot(
+            operation="readiness",
+            priority=Priority.INFORMATIONAL,
+            deadline=time.monotonic() + PROBE_BUDGET_WAIT_SECONDS,
+        )
+
     def _admitted(self, operation: str, deadline: float) -> AbstractAsyncContextManager[None]:
         if self.budget is None:
             return nullcontext()
@@ -433,11 +444,14 @@ async def probe(client: ResilientClient, path: str) -> str:
         )
 
     try:
-        if client.circuit.state is CircuitState.HALF_OPEN:
-            with client.circuit.call("readiness"):
+        async with client.probe_slot():
+            if client.circuit.state is CircuitState.HALF_OPEN:
+                with client.circuit.call("readiness"):
+                    await get()
+            else:
                 await get()
-        else:
-            await get()
+    except ErpBudgetExhausted:
+        return "ok"  # no room in the ERP's budget: the connection is busy at its limit, not down
     except BackendError as error:
         return error.error_class.value
     return "ok"

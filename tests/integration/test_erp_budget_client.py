@@ -9,7 +9,7 @@ import httpx
 
 from core.settings import ErpLimits, ErpSettings
 from system_apis.budget import FULL_SCALE, RECOVERY_STEP, ErpBudget
-from system_apis.http import ResilientClient
+from system_apis.http import ResilientClient, probe
 from tests.support.budget_stores import database_store
 
 
@@ -42,3 +42,32 @@ async def test_a_429_pauses_the_budget_and_the_retry_comes_after_retry_after(
     assert len(sent) == 2
     assert sent[1] - sent[0] >= 0.95
     assert budget.scale == FULL_SCALE // 2 + RECOVERY_STEP
+
+
+async def test_a_readiness_probe_counts_in_the_budget_and_never_waits_behind_a_pause(
+    database_url: str,
+) -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={})
+
+    async with database_store(database_url) as store:
+        limits = ErpLimits(requests_per_window=1, window_seconds=60, max_concurrent_requests=1)
+        budget = ErpBudget("erp-probe", limits, store, wait_seconds=5, lease_seconds=30)
+        client = ResilientClient(
+            backend="erp-probe",
+            base_url="http://erp.test",
+            settings=ErpSettings(),
+            transport=httpx.MockTransport(answer),
+            budget=budget,
+        )
+        try:
+            assert await probe(client, "/companies") == "ok"
+            started = time.monotonic()
+            assert await probe(client, "/companies") == "ok"  # the window is full: not sent
+            assert time.monotonic() - started < 1.0
+        finally:
+            await client.aclose()
+    assert sent == ["/companies"]
