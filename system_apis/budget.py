@@ -40,9 +40,10 @@ RECOVERY_STEP = 10
 DEFAULT_PAUSE_SECONDS = 1.0
 """The pause after a `429` that names no `Retry-After`."""
 WINDOW_MARGIN = 0.02
+MIN_WINDOW_MARGIN_SECONDS = 0.25
 """A request reaches the ERP a little after its grant, and the ERP counts its arrival:
-each grant counts 2% longer than the window, so the lag never puts two windows' worth
-of requests into one of the ERP's."""
+each grant counts 2% (at least 250 ms) longer than the window, so the lag never puts
+more than the limit into one of the ERP's windows."""
 CONCURRENCY_POLL_SECONDS = 0.05
 """How soon a caller looks again when another process holds every concurrent slot."""
 
@@ -234,12 +235,16 @@ class ErpBudget:
                 token=token,
                 cost=cost,
                 now_ms=now_ms(),
-                window_ms=round(limits.window_seconds * 1000 * (1 + WINDOW_MARGIN)),
+                window_ms=round(self._counted_window_seconds() * 1000),
                 window_limit=limits.requests_per_window,
                 concurrency=limits.max_concurrent_requests,
                 lease_ms=round(self.lease_seconds * 1000),
             ),
         )
+
+    def _counted_window_seconds(self) -> float:
+        window = self.limits.window_seconds
+        return window + max(window * WINDOW_MARGIN, MIN_WINDOW_MARGIN_SECONDS)
 
     async def _throttled(self, retry_after: float | None) -> None:
         pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after

@@ -72,6 +72,7 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER_SECONDS = 60.0
 PROBE_BUDGET_WAIT_SECONDS = 0.5
+REQUEST_SHARE_OF_BUDGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -302,9 +303,13 @@ class ResilientClient:
         )
 
     def _admitted(self, operation: str, deadline: float) -> AbstractAsyncContextManager[None]:
+        """A slot of the ERP's budget, waited for only while the attempt would still have
+        `REQUEST_SHARE_OF_BUDGET` of the time budget left: a request sent with almost no
+        time would be cut mid-flight, leaving a write's outcome unknown."""
         if self.budget is None:
             return nullcontext()
-        return self.budget.slot(operation=operation, deadline=deadline)
+        reserved = self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
+        return self.budget.slot(operation=operation, deadline=deadline - reserved)
 
     async def send_once(
         self,

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from core.settings import ErpLimits, ErpSettings
-from system_apis.budget import FULL_SCALE, RECOVERY_STEP, ErpBudget
+from system_apis.budget import FULL_SCALE, RECOVERY_STEP, ErpBudget, ErpBudgetExhausted
+from system_apis.errors import BackendTransientError
 from system_apis.http import ResilientClient, probe
 from tests.support.budget_stores import database_store
 
@@ -71,3 +73,34 @@ async def test_a_readiness_probe_counts_in_the_budget_and_never_waits_behind_a_p
         finally:
             await client.aclose()
     assert sent == ["/companies"]
+
+
+async def test_no_request_is_sent_once_too_little_of_the_time_budget_is_left(
+    database_url: str,
+) -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(429, headers={"Retry-After": "3"})
+
+    async with database_store(database_url) as store:
+        limits = ErpLimits(requests_per_window=100, window_seconds=60, max_concurrent_requests=2)
+        budget = ErpBudget("erp-late", limits, store, wait_seconds=30, lease_seconds=30)
+        client = ResilientClient(
+            backend="erp-late",
+            base_url="http://erp.test",
+            settings=ErpSettings(retry_budget_seconds=4.0),
+            transport=httpx.MockTransport(answer),
+            budget=budget,
+        )
+        try:
+            with pytest.raises(BackendTransientError):
+                await client.request("POST", "/salesInvoices", operation="create")
+            started = time.monotonic()
+            with pytest.raises(ErpBudgetExhausted):
+                await client.request("POST", "/salesInvoices", operation="create")
+            assert time.monotonic() - started < 0.5  # 3 s of pause would leave under 2 s
+        finally:
+            await client.aclose()
+    assert sent == ["/salesInvoices"]
