@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from sandboxes.limits import install_limits
 from sandboxes.netsuite.api import ReferenceApi
 from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
@@ -103,6 +104,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         exception_handlers={NsFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.netsuite = api.state
+    install_limits(app, "erp", "netsuite")  # the vendor's limits: sandboxes.limits
     return app
 
 
