@@ -218,7 +218,9 @@ def receivable_debit(entry: JournalEntryRecord, customer: CustomerRecord) -> Dec
         (
             line.debit - line.credit
             for line in entry.lines
-            if line.account.acct_type == RECEIVABLE and line.entity is customer
+            if line.account.acct_type == RECEIVABLE
+            and line.entity is not None
+            and line.entity.id == customer.id
         ),
         Decimal(0),
     )
