@@ -4,6 +4,10 @@ The ERP is one port over every configured connection (`default` and
 `LEDGERGATE_ERP_CONNECTIONS`), each a Business Central or NetSuite adapter with its
 own resilient client (backend `erp` for the default, `erp-<name>` for the others).
 
+Every ERP connection's client takes its requests from the connection's budget
+(`system_apis.budget`), shared through Redis when the rate limiter's storage is Redis,
+through the database otherwise (bound once the runtime has one).
+
 The sandboxes are imported only when a backend has no URL: a production gateway, where
 every backend has one, never loads them.
 """
@@ -16,12 +20,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from app.erp_routing import ErpRouter
 from core.settings import DEFAULT_ERP_CONNECTION, BackendSettings, ErpSettings, Settings
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
+from system_apis.budget import ErpBudget
+from system_apis.budget_database import DatabaseBudgetStore
+from system_apis.budget_redis import RedisBudgetStore
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
 from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
@@ -65,10 +73,19 @@ class Backends:
     probes: dict[str, str] = field(default_factory=dict)
     faults: dict[str, FaultInjector] = field(default_factory=dict)
     """The fault injection of each sandbox running in this process, by backend."""
+    budget_store: RedisBudgetStore | DatabaseBudgetStore | None = None
+
+    def bind(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Give the parts that need the database their sessions."""
+        self.erp.bind(sessionmaker)  # the ERP connection of a company is its legal entity's
+        if isinstance(self.budget_store, DatabaseBudgetStore):
+            self.budget_store.bind(sessionmaker)
 
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        if isinstance(self.budget_store, RedisBudgetStore):
+            await self.budget_store.aclose()
         if self.billing_sandbox is not None and self.billing_sandbox.webhook_tasks:
             for task in self.billing_sandbox.webhook_tasks:
                 task.cancel()
@@ -99,6 +116,37 @@ def private_sandboxes(settings: Settings) -> list[str]:
     return [name for name, backend in settings.backends() if backend.url is None]
 
 
+BUDGET_LEASE_MARGIN_SECONDS = 5.0
+"""A slot outlives its request's time budget by this much before another process may
+take it (when the process holding it died)."""
+
+
+def budget_store(settings: Settings) -> RedisBudgetStore | DatabaseBudgetStore:
+    """Redis when the rate limiter counts there (every replica shares it), else the database."""
+    url = settings.rate_limit_storage_url.removeprefix("async+")
+    if url.startswith(("redis://", "rediss://")):
+        return RedisBudgetStore(url)
+    return DatabaseBudgetStore()
+
+
+def erp_budget(
+    backend: str,
+    erp: ErpSettings,
+    store: RedisBudgetStore | DatabaseBudgetStore,
+    *,
+    fail_open: bool,
+) -> ErpBudget:
+    """`fail_open`: as the rate limiter, when the shared store cannot be reached."""
+    return ErpBudget(
+        backend,
+        erp.limits,
+        store,
+        wait_seconds=erp.budget_wait_seconds,
+        lease_seconds=erp.retry_budget_seconds + BUDGET_LEASE_MARGIN_SECONDS,
+        fail_open=fail_open,
+    )
+
+
 def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) -> Backends:
     """One resilient client per backend; a URL in settings replaces the in-process sandbox.
 
@@ -125,6 +173,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
         from sandboxes import support as desk_sandbox
 
     erp_sandboxes: dict[str, BusinessCentralState | NetSuiteState] = {}
+    store = budget_store(settings)
 
     def erp_connection(name: str, erp: ErpSettings) -> tuple[ErpPort, ResilientClient]:
         backend = "erp" if name == DEFAULT_ERP_CONNECTION else f"erp-{name}"
@@ -146,6 +195,7 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
             settings=erp,
             headers={"Authorization": f"Bearer {erp.access_token.get_secret_value()}"},
             transport=transport(backend, erp, sandbox),
+            budget=erp_budget(backend, erp, store, fail_open=settings.rate_limits_fail_open),
         )
         if erp.kind == "netsuite":
             line_item = erp.netsuite_line_item_id or netsuite.SERVICE_ITEM_ID
@@ -208,4 +258,5 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
             "support": "service_credits?status=requested",
         },
         faults=faults,
+        budget_store=store,
     )

@@ -47,7 +47,7 @@ async def runtime(
         if settings.migrate_on_start:
             await upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
-        built.erp.bind(sessionmaker)  # the ERP connection of a company is its legal entity's
+        built.bind(sessionmaker)
         context = ProcessContext(
             settings=settings,
             sessionmaker=sessionmaker,

@@ -7,7 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, FilePath, SecretStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -53,6 +61,44 @@ class BackendSettings(BaseModel):
 ErpKind = Literal["business_central", "netsuite"]
 
 
+class ErpLimits(BaseModel):
+    """What an ERP connection allows: its budget, and its sandbox's enforcement.
+
+    `requests_per_window` None: the vendor publishes no request-rate limit (only the
+    concurrency counts). A batch request counts as one concurrent request and as
+    as many requests of the window as it carries operations.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    requests_per_window: int | None = Field(default=None, ge=1)
+    window_seconds: float = Field(default=300.0, gt=0)
+    max_concurrent_requests: int = Field(default=5, ge=1)
+    operations_per_batch: int = Field(default=1, ge=1)
+
+
+VENDOR_LIMITS: dict[str, ErpLimits] = {
+    # "API limits in Dynamics 365 Business Central" (Operational limits for Business
+    # Central online): 6,000 OData/API requests per 5-minute sliding window per user or
+    # service principal, 5 concurrent requests per user, 100 operations per `$batch`.
+    "business_central": ErpLimits(
+        requests_per_window=6000,
+        window_seconds=300.0,
+        max_concurrent_requests=5,
+        operations_per_batch=100,
+    ),
+    # NetSuite "Account governance / concurrency limit": 5 concurrent web-service and
+    # REST requests for an account on the base service tier (more with SuiteCloud Plus);
+    # beyond it, 429 `SSS_REQUEST_LIMIT_EXCEEDED`. No batch of records in the REST API.
+    "netsuite": ErpLimits(
+        requests_per_window=None,
+        window_seconds=60.0,
+        max_concurrent_requests=5,
+        operations_per_batch=1,
+    ),
+}
+
+
 class ErpSettings(BackendSettings):
     """One ERP connection. Business Central: `url` is the API root ending in `/api/v1.0`.
 
@@ -67,6 +113,38 @@ class ErpSettings(BackendSettings):
         max_length=40,
         description="NetSuite: the service item's internal id (the sandbox's without a URL).",
     )
+
+    requests_per_window: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests the ERP allows per window (the vendor's default when unset).",
+    )
+    window_seconds: float | None = Field(
+        default=None, gt=0, description="Length of that sliding window (vendor's default)."
+    )
+    max_concurrent_requests: int | None = Field(
+        default=None, ge=1, description="Requests in flight at once (vendor's default)."
+    )
+    operations_per_batch: int | None = Field(
+        default=None, ge=1, description="Operations in one batch request (vendor's default)."
+    )
+    budget_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a call waits for the shared budget before it fails as "
+        "transient (the run is queued, not lost).",
+    )
+
+    @property
+    def limits(self) -> ErpLimits:
+        """The vendor's published limits, with what this connection overrides."""
+        vendor = VENDOR_LIMITS[self.kind]
+        overrides = {
+            name: value
+            for name in ErpLimits.model_fields
+            if (value := getattr(self, name)) is not None
+        }
+        return vendor.model_copy(update=overrides)
 
     @model_validator(mode="after")
     def _netsuite_needs_its_line_item(self) -> ErpSettings:

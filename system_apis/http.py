@@ -17,6 +17,8 @@ The promises, each tested in `tests/unit/system_apis/test_http.py`:
 - every failure is a `BackendError` of one class (transient, business, auth,
   contract); a response that cannot be read, or a body outside the vendor's
   schema (`parse_body`), is a contract error, never an unhandled exception.
+- with a `budget` (the ERP connections': `system_apis.budget`), every attempt first
+  takes a slot in the connection's shared budget, and a `429` shrinks and pauses it;
 - a TLS certificate that fails verification is a contract error, never retried (it
   would fail the same way); `ca_bundle` trusts a private certificate authority
   (`tests/unit/system_apis/test_tls.py`).
@@ -31,6 +33,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,6 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
+from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -67,6 +71,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER_SECONDS = 60.0
+PROBE_BUDGET_WAIT_SECONDS = 0.5
+REQUEST_SHARE_OF_BUDGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -159,9 +165,11 @@ class ResilientClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         circuit: CircuitBreaker | None = None,
+        budget: ErpBudget | None = None,
     ) -> None:
         self.backend = backend
         self.settings = settings
+        self.budget = budget
         self.circuit = circuit or CircuitBreaker(
             backend,
             failure_threshold=settings.circuit_failure_threshold,
@@ -258,29 +266,50 @@ class ResilientClient:
         headers: dict[str, str],
         decode_error: ErrorDecoder | None,
     ) -> httpx.Response:
-        """One attempt through the circuit breaker, cut short when the budget runs out."""
-        with self.circuit.call(operation):
-            try:
-                async with asyncio.timeout(deadline - time.monotonic()) as timeout:
-                    return await self.send_once(
-                        method,
-                        url,
+        """One attempt within the request budget (a slot of the ERP's, if any), through the
+        circuit breaker, cut short when the time budget runs out."""
+        async with self._admitted(operation, deadline):
+            with self.circuit.call(operation):
+                try:
+                    async with asyncio.timeout(deadline - time.monotonic()) as timeout:
+                        return await self.send_once(
+                            method,
+                            url,
+                            operation=operation,
+                            params=params,
+                            json_body=json_body,
+                            form=form,
+                            headers=headers,
+                            decode_error=decode_error,
+                        )
+                except TimeoutError as exc:
+                    if not timeout.expired():
+                        raise
+                    raise BackendTimeout(
+                        f"{self.backend} did not answer {operation} within the "
+                        f"{self.settings.retry_budget_seconds}s budget",
+                        backend=self.backend,
                         operation=operation,
-                        params=params,
-                        json_body=json_body,
-                        form=form,
-                        headers=headers,
-                        decode_error=decode_error,
-                    )
-            except TimeoutError as exc:
-                if not timeout.expired():
-                    raise
-                raise BackendTimeout(
-                    f"{self.backend} did not answer {operation} within the "
-                    f"{self.settings.retry_budget_seconds}s budget",
-                    backend=self.backend,
-                    operation=operation,
-                ) from exc
+                    ) from exc
+
+    def probe_slot(self) -> AbstractAsyncContextManager[None]:
+        """A readiness probe counts in the ERP's budget too, but never queues behind work."""
+        if self.budget is None:
+            return nullcontext()
+        return self.budget.slot(
+            operation="readiness",
+            priority=Priority.INFORMATIONAL,
+            deadline=time.monotonic() + PROBE_BUDGET_WAIT_SECONDS,
+        )
+
+    def _admitted(self, operation: str, deadline: float) -> AbstractAsyncContextManager[None]:
+        """A slot of the ERP's budget, waited for only while the attempt would still have
+        `REQUEST_SHARE_OF_BUDGET` of the time budget left: a request sent with almost no
+        time would be cut mid-flight, leaving a write's outcome unknown."""
+        if self.budget is None:
+            return nullcontext()
+        reserved = self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
+        return self.budget.slot(operation=operation, deadline=deadline - reserved)
 
     async def send_once(
         self,
@@ -420,11 +449,14 @@ async def probe(client: ResilientClient, path: str) -> str:
         )
 
     try:
-        if client.circuit.state is CircuitState.HALF_OPEN:
-            with client.circuit.call("readiness"):
+        async with client.probe_slot():
+            if client.circuit.state is CircuitState.HALF_OPEN:
+                with client.circuit.call("readiness"):
+                    await get()
+            else:
                 await get()
-        else:
-            await get()
+    except ErpBudgetExhausted:
+        return "ok"  # no room in the ERP's budget: the connection is busy at its limit, not down
     except BackendError as error:
         return error.error_class.value
     return "ok"

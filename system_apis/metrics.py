@@ -12,6 +12,13 @@ and feeds the series:
   classified failure, including bodies found outside the contract after a 2xx;
   `error` is the problem slug (`backend-timeout`, `backend-circuit-open`, ...).
 - `ledgergate_backend_circuit_state{backend}`: 0 closed, 1 half-open, 2 open.
+- `ledgergate_erp_budget_wait_seconds{backend,priority}`: how long a request waited
+  for a slot in its ERP connection's shared budget (`system_apis.budget`).
+- `ledgergate_erp_budget_throttled_total{backend}`: `429`s the ERP answered, each
+  shrinking the budget and pausing the connection.
+- `ledgergate_erp_budget_exhausted_total{backend}`: requests that found no slot in time.
+- `ledgergate_erp_budget_effective_limit{backend}`: the window's limit in force (the
+  concurrency for a connection without a window), below the configured one after 429s.
 
 Label values come from code (backend names, operation names, error classes and
 slugs), never from requests, so the number of series stays bounded.
@@ -68,3 +75,42 @@ def count_retry(backend: str, operation: str) -> None:
 
 def set_circuit_state(backend: str, value: int) -> None:
     CIRCUIT_STATE.labels(backend).set(value)
+
+
+BUDGET_WAIT_SECONDS = Histogram(
+    "ledgergate_erp_budget_wait_seconds",
+    "Time a request waited for a slot in its ERP connection's shared budget.",
+    ["backend", "priority"],
+    buckets=(0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BUDGET_THROTTLED = Counter(
+    "ledgergate_erp_budget_throttled",
+    "429 answers from an ERP connection, each shrinking its budget and pausing it.",
+    ["backend"],
+)
+BUDGET_EXHAUSTED = Counter(
+    "ledgergate_erp_budget_exhausted",
+    "Requests that found no slot in their ERP connection's budget in time.",
+    ["backend"],
+)
+BUDGET_EFFECTIVE_LIMIT = Gauge(
+    "ledgergate_erp_budget_effective_limit",
+    "The ERP connection's limit in force: its window's (else its concurrency), after 429s.",
+    ["backend"],
+)
+
+
+def observe_budget_wait(backend: str, priority: str, seconds: float) -> None:
+    BUDGET_WAIT_SECONDS.labels(backend, priority).observe(seconds)
+
+
+def count_budget_throttle(backend: str) -> None:
+    BUDGET_THROTTLED.labels(backend).inc()
+
+
+def count_budget_exhausted(backend: str) -> None:
+    BUDGET_EXHAUSTED.labels(backend).inc()
+
+
+def set_budget_limit(backend: str, limit: int) -> None:
+    BUDGET_EFFECTIVE_LIMIT.labels(backend).set(limit)

@@ -7,6 +7,7 @@ from core.models.commission_line import CommissionLineRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.entitlement import EntitlementRow
+from core.models.erp_budget import ErpBudgetGrantRow, ErpBudgetStateRow
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
@@ -39,6 +40,8 @@ __all__ = [
     "CreditMemoRow",
     "CustomerRow",
     "EntitlementRow",
+    "ErpBudgetGrantRow",
+    "ErpBudgetStateRow",
     "EventOutboxRow",
     "EventPublicationRow",
     "IdempotencyKeyRow",

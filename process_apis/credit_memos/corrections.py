@@ -234,7 +234,9 @@ class CorrectionWorkflow:
         invoice = await lookups.get_invoice(session, memo.invoice_id)
         customer = await session.get_one(CustomerRow, memo.customer_id)
         legal_entity = await get_legal_entity(session, memo.legal_entity_id)
-        posting_date = await date_posting(session, memo, run, legal_entity)
+        posting_date = await date_posting(
+            session, memo, run, legal_entity, today=self.context.today()
+        )
         note = fit(BillingCreditNoteCreate, "memo", f"{memo.id}: {memo.note or REASON_CODE}")
         return CorrectionPlan(
             run_id=run.id,

@@ -116,12 +116,17 @@ async def check_invoice_total(session: AsyncSession, invoice: InvoiceRow, credit
 
 
 async def date_posting(
-    session: AsyncSession, memo: CreditMemoRow, run: WorkflowRunRow, legal_entity: LegalEntityRow
+    session: AsyncSession,
+    memo: CreditMemoRow,
+    run: WorkflowRunRow,
+    legal_entity: LegalEntityRow,
+    *,
+    today: date,
 ) -> date:
-    """Today, or the first day of the next open period by the legal entity's policy; a
-    refusal fails the run and names the memo."""
+    """`today` (the gateway's UTC day), or the first day of the next open period by the
+    legal entity's policy; a refusal fails the run and names the memo."""
     try:
-        memo.posting_date = posting_date_for(legal_entity, date.today())
+        memo.posting_date = posting_date_for(legal_entity, today)
     except LedgergateError as error:
         error.extensions.setdefault("credit_memo_id", memo.id)
         await fail_in_session(session, run, error)

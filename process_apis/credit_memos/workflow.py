@@ -35,7 +35,6 @@ by a reversing sales invoice for the same line (`credit_memo_reversal`, likewise
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -418,7 +417,9 @@ class CreditMemoWorkflow:
         invoice = await lookups.get_invoice(session, memo.invoice_id)
         customer = await session.get_one(CustomerRow, memo.customer_id)
         legal_entity = await get_legal_entity(session, memo.legal_entity_id)
-        posting_date = await date_posting(session, memo, run, legal_entity)
+        posting_date = await date_posting(
+            session, memo, run, legal_entity, today=self.context.today()
+        )
         reason = CreditReason(memo.reason_code)
         service_note = fit(ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}")
         return CreditPlan(
@@ -591,7 +592,7 @@ class CreditMemoWorkflow:
             customer = await session.get_one(CustomerRow, memo.customer_id)
             legal_entity = await get_legal_entity(session, memo.legal_entity_id)
             try:
-                posting_date = posting_date_for(legal_entity, date.today())
+                posting_date = posting_date_for(legal_entity, self.context.today())
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise

@@ -167,7 +167,7 @@ class PaymentWorkflow:
                 legal_entity_id=invoice.legal_entity_id,
                 currency=data.currency,
                 amount=data.amount,
-                paid_on=data.paid_on or date.today(),
+                paid_on=data.paid_on or self.context.today(),
                 source=PaymentSource.DIRECT,
                 reference=data.reference,
                 status=PaymentStatus.RECORDED,

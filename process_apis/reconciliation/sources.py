@@ -82,134 +82,173 @@ def _row(scope: Scope, side: Side, **values: Any) -> Row:
     return row
 
 
+_NO_TEXT = literal(None, String)
+_NO_AMOUNT = literal(None, BigInteger)
+
+
+def _staged(
+    scope: Scope,
+    document_type: DocumentType,
+    *,
+    key: Any,
+    currency: Any,
+    amount: Any,
+    ref: Any,
+    number: Any,
+    dated: Any,
+    tax: Any = _NO_AMOUNT,
+    billed: Any = _NO_AMOUNT,
+    link: Any = _NO_TEXT,
+) -> Select[Any]:
+    """A gateway table's columns as the staging table's, in `COLUMNS` order."""
+    return select(
+        literal(scope.run_id, String),
+        literal(Side.GATEWAY.value, String),
+        key,
+        literal(document_type.value, String),
+        currency,
+        amount,
+        tax,
+        billed,
+        ref,
+        number,
+        link,
+        dated,
+    )
+
+
 def gateway_selects(scope: Scope) -> list[Select[Any]]:
-    """One `SELECT` per gateway table, in `COLUMNS` order, for `INSERT ... SELECT`."""
-    run, gateway = literal(scope.run_id, String), literal(Side.GATEWAY.value, String)
-    none, no_amount = literal(None, String), literal(None, BigInteger)
-    invoices = select(
-        run,
-        gateway,
-        InvoiceRow.id,
-        literal(DocumentType.INVOICE.value, String),
-        InvoiceRow.currency,
-        InvoiceRow.total,
-        InvoiceRow.tax_total,
-        InvoiceRow.total,
-        InvoiceRow.id,
-        InvoiceRow.erp_document_number,
-        InvoiceRow.billing_ref,
-        InvoiceRow.posting_date,
+    """One `SELECT` per kind of gateway document, for `INSERT ... SELECT`."""
+    return [
+        _invoices(scope),
+        _credit_memos(scope),
+        *_payments(scope),
+        _payment_reversals(scope),
+        _settlements(scope),
+    ]
+
+
+def _invoices(scope: Scope) -> Select[Any]:
+    return _staged(
+        scope,
+        DocumentType.INVOICE,
+        key=InvoiceRow.id,
+        currency=InvoiceRow.currency,
+        amount=InvoiceRow.total,
+        tax=InvoiceRow.tax_total,
+        billed=InvoiceRow.total,
+        ref=InvoiceRow.id,
+        number=InvoiceRow.erp_document_number,
+        link=InvoiceRow.billing_ref,
+        dated=InvoiceRow.posting_date,
     ).where(
         InvoiceRow.legal_entity_id == scope.legal_entity_id,
         InvoiceRow.status.in_((InvoiceStatus.POSTED, InvoiceStatus.PAID)),
         InvoiceRow.posting_date.between(scope.start, scope.end),
     )
-    # A memo reached the ERP when the ERP acknowledged it; one later withdrawn stays
-    # there, and its reversal is an adjustment of its own.
-    memos = select(
-        run,
-        gateway,
-        CreditMemoRow.id,
-        literal(DocumentType.CREDIT_MEMO.value, String),
-        CreditMemoRow.currency,
-        CreditMemoRow.erp_total_including_tax,
-        no_amount,
+
+
+def _credit_memos(scope: Scope) -> Select[Any]:
+    """A memo reached the ERP when the ERP acknowledged it; one later withdrawn stays
+    there, and its reversal is an adjustment of its own."""
+    return _staged(
+        scope,
+        DocumentType.CREDIT_MEMO,
+        key=CreditMemoRow.id,
+        currency=CreditMemoRow.currency,
+        amount=CreditMemoRow.erp_total_including_tax,
         # Billing's credit note is issued for what the ERP credited, tax included.
-        CreditMemoRow.erp_total_including_tax,
-        CreditMemoRow.id,
-        CreditMemoRow.erp_document_number,
-        CreditMemoRow.billing_ref,
-        CreditMemoRow.posting_date,
+        billed=CreditMemoRow.erp_total_including_tax,
+        ref=CreditMemoRow.id,
+        number=CreditMemoRow.erp_document_number,
+        link=CreditMemoRow.billing_ref,
+        dated=CreditMemoRow.posting_date,
     ).where(
         CreditMemoRow.legal_entity_id == scope.legal_entity_id,
         CreditMemoRow.erp_total_including_tax.is_not(None),
         CreditMemoRow.posting_date.between(scope.start, scope.end),
     )
-    payments = select(
-        run,
-        gateway,
-        PaymentRow.id,
-        literal(DocumentType.PAYMENT.value, String),
-        PaymentRow.currency,
-        PaymentRow.amount,
-        no_amount,
-        PaymentRow.amount,
-        PaymentRow.id,
-        PaymentRow.erp_document_number,
-        literal(PAID, String) + PaymentRow.source_ref,
-        PaymentRow.posting_date,
-    ).where(
+
+
+def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
+    """Payments in the ERP's ledger: billing's are linked to the invoice billing marked
+    paid; one made directly has no billing side."""
+    in_scope = (
         PaymentRow.legal_entity_id == scope.legal_entity_id,
         PaymentRow.status.in_(IN_LEDGER),
-        PaymentRow.source == PaymentSource.BILLING,
         PaymentRow.posting_date.between(scope.start, scope.end),
     )
-    direct_payments = select(
-        run,
-        gateway,
-        PaymentRow.id,
-        literal(DocumentType.PAYMENT.value, String),
-        PaymentRow.currency,
-        PaymentRow.amount,
-        no_amount,
-        no_amount,
-        PaymentRow.id,
-        PaymentRow.erp_document_number,
-        none,
-        PaymentRow.posting_date,
+    columns = {
+        "key": PaymentRow.id,
+        "currency": PaymentRow.currency,
+        "amount": PaymentRow.amount,
+        "ref": PaymentRow.id,
+        "number": PaymentRow.erp_document_number,
+        "dated": PaymentRow.posting_date,
+    }
+    billed = _staged(
+        scope,
+        DocumentType.PAYMENT,
+        billed=PaymentRow.amount,
+        link=literal(PAID, String) + PaymentRow.source_ref,
+        **columns,
+    ).where(*in_scope, PaymentRow.source == PaymentSource.BILLING)
+    direct = _staged(scope, DocumentType.PAYMENT, **columns).where(
+        *in_scope, PaymentRow.source != PaymentSource.BILLING
+    )
+    return billed, direct
+
+
+def _payment_reversals(scope: Scope) -> Select[Any]:
+    """A reversed payment's reversing entry: the amount taken back, keyed `<payment id>-R`."""
+    return _staged(
+        scope,
+        DocumentType.PAYMENT,
+        key=PaymentRow.id + literal(REVERSAL_SUFFIX, String),
+        currency=PaymentRow.currency,
+        amount=-PaymentRow.amount,
+        ref=PaymentRow.id,
+        number=PaymentRow.reversal_document_number,
+        dated=PaymentRow.reversal_posting_date,
     ).where(
         PaymentRow.legal_entity_id == scope.legal_entity_id,
-        PaymentRow.status.in_(IN_LEDGER),
-        PaymentRow.source != PaymentSource.BILLING,
-        PaymentRow.posting_date.between(scope.start, scope.end),
+        PaymentRow.status == PaymentStatus.REVERSED,
+        PaymentRow.reversal_posting_date.between(scope.start, scope.end),
     )
-    settlements = select(
-        run,
-        gateway,
-        SettlementRow.journal_document_number,
-        literal(DocumentType.SETTLEMENT.value, String),
-        SettlementRow.currency,
-        SettlementRow.total_commission,
-        no_amount,
-        no_amount,
-        SettlementRow.id,
-        SettlementRow.journal_document_number,
-        none,
-        SettlementRow.posting_date,
+
+
+def _settlements(scope: Scope) -> Select[Any]:
+    return _staged(
+        scope,
+        DocumentType.SETTLEMENT,
+        key=SettlementRow.journal_document_number,
+        currency=SettlementRow.currency,
+        amount=SettlementRow.total_commission,
+        ref=SettlementRow.id,
+        number=SettlementRow.journal_document_number,
+        dated=SettlementRow.posting_date,
     ).where(
         SettlementRow.legal_entity_id == scope.legal_entity_id,
         SettlementRow.status.in_((SettlementStatus.POSTED, SettlementStatus.PAID)),
         SettlementRow.journal_document_number.is_not(None),
         SettlementRow.posting_date.between(scope.start, scope.end),
     )
-    # A reversed payment's reversing entry: the amount taken back, keyed `<payment id>-R`.
-    reversals = select(
-        run,
-        gateway,
-        PaymentRow.id + literal(REVERSAL_SUFFIX, String),
-        literal(DocumentType.PAYMENT.value, String),
-        PaymentRow.currency,
-        -PaymentRow.amount,
-        no_amount,
-        no_amount,
-        PaymentRow.id,
-        PaymentRow.reversal_document_number,
-        none,
-        PaymentRow.reversal_posting_date,
-    ).where(
-        PaymentRow.legal_entity_id == scope.legal_entity_id,
-        PaymentRow.status == PaymentStatus.REVERSED,
-        PaymentRow.reversal_posting_date.between(scope.start, scope.end),
-    )
-    documents = [invoices, memos, payments, direct_payments, reversals, settlements]
-    selects: list[Select[Any]] = documents  # type: ignore[assignment]
-    return selects
 
 
 async def gateway_adjustments(
     sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
 ) -> AsyncIterator[Row]:
     """The ERP documents the gateway's amendments and credit reversals posted, dated in scope."""
+    async for row in _amendment_adjustments(sessionmaker, scope):
+        yield row
+    async for row in _credit_reversals(sessionmaker, scope):
+        yield row
+
+
+async def _amendment_adjustments(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
+) -> AsyncIterator[Row]:
+    """An amendment's proration invoice or memo, keyed by the amendment's run."""
     amendments = (
         select(WorkflowRunRow.id, WorkflowRunRow.result, WorkflowRunRow.finished_at)
         .join(SubscriptionRow, SubscriptionRow.id == WorkflowRunRow.subject_id)
@@ -226,6 +265,13 @@ async def gateway_adjustments(
         dated = date.fromisoformat(adjustment["posting_date"])
         if scope.start <= dated <= scope.end:
             yield _adjustment(scope, run_id, adjustment, dated)
+
+
+async def _credit_reversals(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
+) -> AsyncIterator[Row]:
+    """A discarded credit's reversing invoice (`<memo id>-R`), and the memo itself when the
+    discarded run never recorded the memo it had posted."""
     reversals = (
         select(WorkflowRunRow.id, WorkflowRunRow.result, WorkflowRunRow.finished_at)
         .join(CreditMemoRow, CreditMemoRow.id == WorkflowRunRow.subject_id)
@@ -253,7 +299,7 @@ async def gateway_adjustments(
                 number=reversal.get("reversing_invoice_number"),
                 dated=dated,
             )
-        if recorded is None:  # the discarded run never recorded the memo it posted
+        if recorded is None:
             memo = await _posted_memo(sessionmaker, params["discarded_run_id"])
             posted = memo.posting_date if memo else None
             if memo is not None and posted is not None and scope.start <= posted <= scope.end:

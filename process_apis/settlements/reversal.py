@@ -14,6 +14,8 @@ A repeat of a reversed statement answers it as it is; a queued run is resumed.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import update
 
 from core.canonical.base import fit
@@ -22,6 +24,7 @@ from core.canonical.parties import ClosedPeriodPolicy
 from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
+from core.models.settlement import SettlementRow
 from events.outbox import record
 from events.schemas.settlement import SettlementReversed, settlement_event
 from process_apis.deps import ProcessContext
@@ -138,37 +141,48 @@ class SettlementReversalWorkflow:
             except LedgergateError as error:
                 await fail_in_session(session, run, error)
                 raise
-            ledger = self.context.settings.ledger
-            text = fit(
-                ErpJournalLine,
-                "description",
-                f"Reversal of {settlement.journal_document_number}: {reason}",
-            )
-            plan = JournalPlan(
-                run_id=run.id,
-                settlement_id=settlement.id,
-                company_id=legal_entity.erp_company_id,
-                journal=ErpJournalCreate(
-                    code=ledger.settlement_journal,
-                    display_name="Ledgergate partner settlements",
-                ),
-                entry=ErpJournalEntryCreate(
-                    document_number=reversal_document_number(settlement.id),
-                    external_document_number=f"{settlement.id}-R",
-                    posting_date=posting_date,
-                    currency=settlement.currency,
-                    lines=tuple(
-                        ErpJournalLine(
-                            account_number=line.account_number,
-                            amount=-line.amount,
-                            description=text,
-                        )
-                        for line in journal_lines(settlement, ledger=ledger)
-                    ),
-                ),
-            )
+            plan = self._plan(settlement, run.id, legal_entity.erp_company_id, posting_date, reason)
             await session.commit()
             return plan
+
+    def _plan(
+        self,
+        settlement: SettlementRow,
+        run_id: str,
+        company_id: str,
+        posting_date: date,
+        reason: str,
+    ) -> JournalPlan:
+        """The reversing entry: every line of the statement's entry with its sign turned."""
+        ledger = self.context.settings.ledger
+        text = fit(
+            ErpJournalLine,
+            "description",
+            f"Reversal of {settlement.journal_document_number}: {reason}",
+        )
+        return JournalPlan(
+            run_id=run_id,
+            settlement_id=settlement.id,
+            company_id=company_id,
+            journal=ErpJournalCreate(
+                code=ledger.settlement_journal,
+                display_name="Ledgergate partner settlements",
+            ),
+            entry=ErpJournalEntryCreate(
+                document_number=reversal_document_number(settlement.id),
+                external_document_number=f"{settlement.id}-R",
+                posting_date=posting_date,
+                currency=settlement.currency,
+                lines=tuple(
+                    ErpJournalLine(
+                        account_number=line.account_number,
+                        amount=-line.amount,
+                        description=text,
+                    )
+                    for line in journal_lines(settlement, ledger=ledger)
+                ),
+            ),
+        )
 
     async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> None:
         async with self.context.sessionmaker() as session:

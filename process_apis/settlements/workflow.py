@@ -159,6 +159,48 @@ class SettlementPostingWorkflow:
                 f"{period_end + timedelta(days=1)}",
                 settleable_from=(period_end + timedelta(days=1)).isoformat(),
             )
+        unposted, drawn_up, awaiting = await self._draw_up(
+            period_start, period_end, legal_entity_id=legal_entity_id, client_id=client_id
+        )
+        for done, settlement_id in enumerate(unposted, 1):
+            try:
+                await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
+            except (RunInProgress, SettlementVoid):
+                pass  # another request has it, or an operator gave it up: shown as it is
+            except LedgergateError:
+                pass  # recorded on its run, which waits in the exception queue
+            if progress is not None:
+                progress(done, len(unposted))
+        async with self.context.sessionmaker() as session:
+            rows = [
+                row
+                for row in await service.period_settlements(session, period_start)
+                if legal_entity_id is None or row.legal_entity_id == legal_entity_id
+            ]
+            runs = {
+                row.id: await latest_run(session, workflow=WORKFLOW, subject_id=row.id)
+                for row in rows
+            }
+            return SettlementRunResult(
+                period=period,
+                period_start=period_start,
+                period_end=period_end,
+                drawn_up=drawn_up,
+                awaiting_period_close=awaiting,
+                settlements=[resource(row, runs[row.id]) for row in rows],
+            )
+
+    async def _draw_up(
+        self,
+        period_start: date,
+        period_end: date,
+        *,
+        legal_entity_id: str | None,
+        client_id: str | None,
+    ) -> tuple[list[str], int, list[str]]:
+        """Draw up the month's missing statements of the legal entities (one, or every one)
+        that may settle it: the unposted statements' ids, how many were drawn up, and the
+        legal entities still waiting for their accounting period to close."""
         after_close = self.context.settings.settlements.after_period_close
         async with self.context.sessionmaker() as session:
             if legal_entity_id is None:
@@ -183,39 +225,12 @@ class SettlementPostingWorkflow:
                 legal_entity_ids=[le.id for le in entities if le not in awaiting],
                 settled_by=client_id,
             )
-            ids = [
-                s.id
-                for s in settlements
-                if s.status in UNPOSTED and s.legal_entity_id in {le.id for le in entities}
+            chosen = {le.id for le in entities}
+            unposted = [
+                s.id for s in settlements if s.status in UNPOSTED and s.legal_entity_id in chosen
             ]
             await session.commit()
-        for done, settlement_id in enumerate(ids, 1):
-            try:
-                await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
-            except (RunInProgress, SettlementVoid):
-                pass  # another request has it, or an operator gave it up: shown as it is
-            except LedgergateError:
-                pass  # recorded on its run, which waits in the exception queue
-            if progress is not None:
-                progress(done, len(ids))
-        async with self.context.sessionmaker() as session:
-            rows = [
-                row
-                for row in await service.period_settlements(session, period_start)
-                if legal_entity_id is None or row.legal_entity_id == legal_entity_id
-            ]
-            runs = {
-                row.id: await latest_run(session, workflow=WORKFLOW, subject_id=row.id)
-                for row in rows
-            }
-            return SettlementRunResult(
-                period=period,
-                period_start=period_start,
-                period_end=period_end,
-                drawn_up=drawn_up,
-                awaiting_period_close=[le.id for le in awaiting],
-                settlements=[resource(row, runs[row.id]) for row in rows],
-            )
+        return unposted, drawn_up, [le.id for le in awaiting]
 
     async def post(
         self,

@@ -23,6 +23,7 @@ from sandboxes.business_central.payments import PaymentsApi
 from sandboxes.business_central.sales_documents import SalesDocumentsApi
 from sandboxes.business_central.sales_invoices import SalesInvoicesApi
 from sandboxes.faults import install_faults
+from sandboxes.limits import install_limits
 
 
 class _Api(CompaniesApi, CustomersApi, ItemsApi, JournalsApi, PaymentsApi):
@@ -110,6 +111,7 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         exception_handlers={BcFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.business_central = api.state
+    install_limits(app, "erp", "business_central")  # the vendor's limits: sandboxes.limits
     install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
 

@@ -6,8 +6,11 @@ service item (`SERVICE_ITEM_ID`) for invoice lines, the demo catalog's service i
 (read only, `catalog`), customers, invoices, credit memos (posted when saved, applied to
 the invoice they are created from, reducing its amount due), customer payments
 (transformed from the invoice they pay, `POST /invoice/{id}/!transform/customerPayment`,
-posted when saved) and journal entries (balanced; posted once `approved`, as with
-journal approval on). It keeps NetSuite's ways that matter to an adapter:
+posted when saved, re-applied by `PATCH` of their `apply` sublist, e.g. from the invoice
+to a journal entry's A/R debit for a returned payment, the invoice then `open` again) and
+journal entries (balanced; posted once `approved`, as with journal approval on; a line on
+Accounts Receivable names its customer, `entity`). It keeps NetSuite's ways that matter
+to an adapter:
 
 - records are addressed by internal id or by external id (`/customer/eid:C0001`);
   `PUT /customer/eid:{externalId}` upserts; creates and updates answer `204 No
@@ -26,12 +29,13 @@ journal approval on). It keeps NetSuite's ways that matter to an adapter:
 
 Refusals use NetSuite's error body (`type`, `title`, `status`, `o:errorDetails` with
 `detail` and `o:errorCode`): `INVALID_CONTENT` for a malformed body, an unknown field
-or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `USER_ERROR` for
-business rules, `NONEXISTENT_ID` (404) for an unknown record.
+or a bad `q`, `INVALID_KEY_OR_REF` for a reference to nothing, `INVALID_FLD_VALUE` for
+a value the field cannot take (a payment applied to another customer's document),
+`USER_ERROR` for business rules, `NONEXISTENT_ID` (404) for an unknown record.
 
 Modules: `wire` (the wire format), `records` (the state), `api` (shared lookups and the
 reference records), one per record type (`customers`, `invoices`, `credit_memos`,
-`payments`, `journals`, `items`), and `app`.
+`payments`, `applications`, `journals`, `items`), and `app`.
 """
 
 from sandboxes.netsuite.app import create_app

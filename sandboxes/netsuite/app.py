@@ -10,17 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from sandboxes.limits import install_limits
 from sandboxes.netsuite.api import ReferenceApi
+from sandboxes.netsuite.applications import PaymentApplicationsApi
 from sandboxes.netsuite.credit_memos import CreditMemosApi
 from sandboxes.netsuite.customers import CustomersApi
 from sandboxes.netsuite.items import ITEM_RECORD_TYPES, ItemsApi
 from sandboxes.netsuite.journals import JournalsApi
-from sandboxes.netsuite.payments import PaymentsApi
 from sandboxes.netsuite.records import NetSuiteState
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
-class _Api(ReferenceApi, CustomersApi, CreditMemosApi, PaymentsApi, JournalsApi, ItemsApi):
+class _Api(
+    ReferenceApi, CustomersApi, CreditMemosApi, PaymentApplicationsApi, JournalsApi, ItemsApi
+):
     """The request handlers, bound to one `NetSuiteState`."""
 
 
@@ -77,6 +80,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/invoice/{record_id}/!transform/customerPayment", api.transform_to_payment, "POST"),
         ("/customerPayment", api.list_payments, "GET"),
         ("/customerPayment/{record_id}", api.get_payment, "GET"),
+        ("/customerPayment/{record_id}", api.update_payment, "PATCH"),
         ("/account", api.list_accounts, "GET"),
         ("/account/{record_id}", api.get_account, "GET"),
         ("/journalEntry", api.list_journal_entries, "GET"),
@@ -103,6 +107,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         exception_handlers={NsFault: _on_fault, HTTPException: _on_http_error},
     )
     app.state.netsuite = api.state
+    install_limits(app, "erp", "netsuite")  # the vendor's limits: sandboxes.limits
     return app
 
 

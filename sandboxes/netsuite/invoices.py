@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -189,10 +190,7 @@ class InvoicesApi(ApiBase):
                     "id": invoice.approval_status,
                     "refName": APPROVAL_NAMES[invoice.approval_status],
                 },
-                "status": {
-                    "id": "Open" if approved else "Pending Approval",
-                    "refName": "Open" if approved else "Pending Approval",
-                },
+                "status": _status(approved, invoice.amount_due),
                 "subtotal": invoice.subtotal,
                 "taxTotal": invoice.tax_total,
                 "total": invoice.total,
@@ -235,6 +233,16 @@ class InvoicesApi(ApiBase):
                 self._approve(invoice)
         invoice.modified = utc_now()
         return created(request, "invoice", invoice.id)
+
+
+def _status(approved: bool, amount_due: Decimal) -> dict[str, str]:
+    """`pendingApproval`, `open`, or `paidInFull` once nothing is due (and open again when
+    a payment is unapplied from it)."""
+    if not approved:
+        return {"id": "pendingApproval", "refName": "Pending Approval"}
+    if amount_due == 0:
+        return {"id": "paidInFull", "refName": "Paid In Full"}
+    return {"id": "open", "refName": "Open"}
 
 
 _INVOICE_FIELDS = frozenset(

@@ -10,7 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandboxes.netsuite.api import ApiBase
-from sandboxes.netsuite.records import JournalEntryRecord, JournalLine
+from sandboxes.netsuite.records import (
+    RECEIVABLE,
+    CustomerRecord,
+    JournalEntryRecord,
+    JournalLine,
+)
 from sandboxes.netsuite.wire import (
     CURRENCIES,
     NsFault,
@@ -32,7 +37,7 @@ from sandboxes.netsuite.wire import (
 _ENTRY_FIELDS = frozenset(
     {"externalId", "tranId", "subsidiary", "currency", "tranDate", "memo", "approved", "line"}
 )
-_LINE_FIELDS = frozenset({"account", "debit", "credit", "memo"})
+_LINE_FIELDS = frozenset({"account", "debit", "credit", "memo", "entity"})
 
 
 class JournalsApi(ApiBase):
@@ -86,7 +91,7 @@ class JournalsApi(ApiBase):
             tran_date=date_value(values, "tranDate", self.state.today or date.today()),
             memo=text_value(values, "memo", ""),
             approved=False,
-            lines=self._journal_lines(values.get("line"), CURRENCIES[currency][0]),
+            lines=self._journal_lines(values.get("line"), subsidiary, CURRENCIES[currency][0]),
         )
         if approved:
             self._approve_entry(entry)
@@ -94,7 +99,7 @@ class JournalsApi(ApiBase):
         self.state.journal_entries[entry.id] = entry
         return created(request, "journalEntry", entry.id)
 
-    def _journal_lines(self, sublist: Any, currency: str) -> list[JournalLine]:
+    def _journal_lines(self, sublist: Any, subsidiary: str, currency: str) -> list[JournalLine]:
         if not isinstance(sublist, dict) or set(sublist) != {"items"}:
             raise NsFault(
                 400, "USER_ERROR", 'A journal entry needs a line sublist {"items": [...]}.'
@@ -102,13 +107,16 @@ class JournalsApi(ApiBase):
         raw_lines = sublist["items"]
         if not isinstance(raw_lines, list) or len(raw_lines) < 2:
             raise NsFault(400, "USER_ERROR", "A journal entry needs at least two lines.")
-        lines = [self._journal_line(number, raw, currency) for number, raw in enumerate(raw_lines)]
+        lines = [
+            self._journal_line(number, raw, subsidiary, currency)
+            for number, raw in enumerate(raw_lines)
+        ]
         debits = sum((line.debit for line in lines), Decimal(0))
         if debits != sum((line.credit for line in lines), Decimal(0)):
             raise NsFault(400, "USER_ERROR", "The debits and credits of the entry are not equal.")
         return lines
 
-    def _journal_line(self, number: int, raw: Any, currency: str) -> JournalLine:
+    def _journal_line(self, number: int, raw: Any, subsidiary: str, currency: str) -> JournalLine:
         if not isinstance(raw, dict) or set(raw) - _LINE_FIELDS:
             raise NsFault(400, "INVALID_CONTENT", f"Invalid field name in line {number}.")
         account = self.state.accounts.get(ref_id(raw, "account"))
@@ -120,7 +128,23 @@ class JournalsApi(ApiBase):
             raise NsFault(400, "USER_ERROR", f"Line {number} needs either a debit or a credit.")
         if any(round_amount(side, currency) != side for side in sides):
             raise NsFault(400, "USER_ERROR", f"Line {number} has an amount finer than {currency}.")
-        return JournalLine(number, account, debit, credit, text_value(raw, "memo", ""))
+        entity = self._line_entity(number, raw, subsidiary)
+        if account.acct_type == RECEIVABLE and entity is None:
+            raise NsFault(
+                400, "USER_ERROR", f"Line {number} is on Accounts Receivable: enter a customer."
+            )
+        return JournalLine(number, account, debit, credit, text_value(raw, "memo", ""), entity)
+
+    def _line_entity(
+        self, number: int, raw: dict[str, Any], subsidiary: str
+    ) -> CustomerRecord | None:
+        """The line's customer (`entity`), which must belong to the entry's subsidiary."""
+        if "entity" not in raw:
+            return None
+        customer = self.state.customers.get(ref_id(raw, "entity"))
+        if customer is None or customer.subsidiary_id != subsidiary:
+            raise invalid_ref(f"entity (line {number})", ref_id(raw, "entity"))
+        return customer
 
     def _approve_entry(self, entry: JournalEntryRecord) -> None:
         self._open_for_posting(entry.tran_date)
@@ -205,4 +229,9 @@ def _line_wire(request: Request, line: JournalLine) -> dict[str, Any]:
         ),
         **({"debit": line.debit} if line.debit else {"credit": line.credit}),
         "memo": line.memo,
+        **(
+            {}
+            if line.entity is None
+            else {"entity": ref_of(request, "customer", line.entity.id, line.entity.company_name)}
+        ),
     }

@@ -1,15 +1,26 @@
-"""Customer payments: transformed from the invoice they pay, posted on save; list, read."""
+"""Customer payments: transformed from the invoice they pay, posted on save; list, read.
+
+A payment's `apply` sublist lists the invoice it was transformed from and each journal
+entry it was re-applied to (`applications`), with `apply` and the amount applied.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sandboxes.netsuite.invoices import InvoicesApi
-from sandboxes.netsuite.records import AccountRecord, PaymentRecord
+from sandboxes.netsuite.records import (
+    RECEIVABLE,
+    AccountRecord,
+    CustomerRecord,
+    JournalEntryRecord,
+    PaymentRecord,
+)
 from sandboxes.netsuite.wire import (
     APPROVED,
     CURRENCIES,
@@ -63,9 +74,11 @@ class PaymentsApi(InvoicesApi):
             tran_id=f"PYMT{self.state.next_tran_number}",
             invoice=invoice,
             account=self._bank_account(values),
+            receivable=self.state.receivable_account(),
             tran_date=tran_date,
             payment=amount,
             memo=text_value(values, "memo", ""),
+            applied={invoice.id: amount},
         )
         invoice.paid += amount
         invoice.modified = utc_now()
@@ -82,7 +95,9 @@ class PaymentsApi(InvoicesApi):
         return account
 
     async def list_payments(self, request: Request) -> Response:
-        conditions = query_conditions(request, frozenset({"externalId", "tranDate", "subsidiary"}))
+        conditions = query_conditions(
+            request, frozenset({"externalId", "tranId", "tranDate", "subsidiary"})
+        )
         ids = [
             payment.id
             for payment in self.state.payments.values()
@@ -90,6 +105,7 @@ class PaymentsApi(InvoicesApi):
                 conditions,
                 {
                     "externalId": payment.external_id,
+                    "tranId": payment.tran_id,
                     "tranDate": payment.tran_date,
                     "subsidiary": payment.invoice.customer.subsidiary_id,
                 },
@@ -105,17 +121,9 @@ class PaymentsApi(InvoicesApi):
         path = f"/customerPayment/{payment.id}"
         sublist: dict[str, Any] = {"links": links_of(request, f"{path}/apply")}
         if request.query_params.get("expandSubResources") == "true":
-            applied = {
-                "links": [],
-                "doc": ref_of(request, "invoice", invoice.id, invoice.tran_id),
-                "refNum": invoice.tran_id,
-                "apply": True,
-                "amount": payment.payment,
-                "total": invoice.total,
-                "due": invoice.amount_due,
-            }
-            sublist |= {"items": [applied], "count": 1, "hasMore": False, "offset": 0}
-            sublist["totalResults"] = 1
+            applied = self._applications(request, payment)
+            sublist |= {"items": applied, "count": len(applied), "hasMore": False, "offset": 0}
+            sublist["totalResults"] = len(applied)
         subsidiary = customer.subsidiary_id
         return NsResponse(
             {
@@ -137,10 +145,82 @@ class PaymentsApi(InvoicesApi):
                     payment.account.id,
                     f"{payment.account.acct_number} {payment.account.acct_name}",
                 ),
+                "aracct": ref_of(
+                    request,
+                    "account",
+                    payment.receivable.id,
+                    f"{payment.receivable.acct_number} {payment.receivable.acct_name}",
+                ),
                 "payment": payment.payment,
-                "applied": payment.payment,
-                "unapplied": 0,
+                "applied": sum(payment.applied.values(), Decimal(0)),
+                "unapplied": payment.payment - sum(payment.applied.values(), Decimal(0)),
                 "memo": payment.memo,
                 "apply": sublist,
             }
         )
+
+    def _applications(self, request: Request, payment: PaymentRecord) -> list[dict[str, Any]]:
+        """The invoice it was transformed from, then each journal entry it applies to."""
+        invoice = payment.invoice
+        lines = [
+            _application(
+                ref_of(request, "invoice", invoice.id, invoice.tran_id),
+                "Invoice",
+                invoice.tran_id,
+                payment.applied.get(invoice.id),
+                total=invoice.total,
+                due=invoice.amount_due,
+            )
+        ]
+        for document_id, amount in payment.applied.items():
+            entry = self.state.journal_entries.get(document_id)
+            if entry is not None:
+                debit = receivable_debit(entry, invoice.customer)
+                lines.append(
+                    _application(
+                        ref_of(request, "journalEntry", entry.id, entry.tran_id),
+                        "Journal",
+                        entry.tran_id,
+                        amount,
+                        total=debit,
+                        due=debit - self.state.applied_to(entry.id),
+                    )
+                )
+        return lines
+
+
+def _application(
+    doc: dict[str, Any],
+    kind: str,
+    ref_num: str,
+    amount: Decimal | None,
+    *,
+    total: Decimal,
+    due: Decimal,
+) -> dict[str, Any]:
+    return {
+        "links": [],
+        "doc": doc,
+        "type": kind,
+        "refNum": ref_num,
+        "apply": amount is not None,
+        "amount": amount or Decimal(0),
+        "total": total,
+        "due": due,
+    }
+
+
+def receivable_debit(entry: JournalEntryRecord, customer: CustomerRecord) -> Decimal:
+    """What the entry's approved A/R lines charge the customer (debits less credits)."""
+    if not entry.approved:
+        return Decimal(0)
+    return sum(
+        (
+            line.debit - line.credit
+            for line in entry.lines
+            if line.account.acct_type == RECEIVABLE
+            and line.entity is not None
+            and line.entity.id == customer.id
+        ),
+        Decimal(0),
+    )

@@ -115,16 +115,20 @@ class AccountRecord:
 
 @dataclass
 class PaymentRecord:
-    """A customer payment transformed from the invoice it is applied to, posted on save."""
+    """A customer payment transformed from `invoice`, posted on save. `applied` is what it
+    applies to each document by internal id: the invoice, or a journal entry's open A/R
+    debit once it is re-applied there (a returned payment)."""
 
     id: str
     external_id: str
     tran_id: str
     invoice: InvoiceRecord
     account: AccountRecord
+    receivable: AccountRecord
     tran_date: date
     payment: Decimal
     memo: str
+    applied: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,6 +138,7 @@ class JournalLine:
     debit: Decimal
     credit: Decimal
     memo: str
+    entity: CustomerRecord | None = None  # the customer of an A/R line
 
 
 @dataclass
@@ -151,9 +156,10 @@ class JournalEntryRecord:
     lines: list[JournalLine]
 
 
+RECEIVABLE = "AcctRec"
 DEMO_ACCOUNTS = (
     ("10100", "Operating Bank", "Bank"),
-    ("11000", "Accounts Receivable", "AcctRec"),
+    ("11000", "Accounts Receivable", RECEIVABLE),
     ("21500", "Partner Commissions Payable", "OthCurrLiab"),
     ("60100", "Partner Commission Expense", "Expense"),
 )
@@ -201,6 +207,16 @@ class NetSuiteState:
 
     def payment_count(self, external_id: str) -> int:
         return sum(1 for payment in self.payments.values() if payment.external_id == external_id)
+
+    def receivable_account(self) -> AccountRecord:
+        return next(a for a in self.accounts.values() if a.acct_type == RECEIVABLE)
+
+    def applied_to(self, document_id: str) -> Decimal:
+        """What customer payments apply to the document with this internal id."""
+        return sum(
+            (payment.applied.get(document_id, Decimal(0)) for payment in self.payments.values()),
+            Decimal(0),
+        )
 
     def journal_entry_count(self, external_id: str) -> int:
         return sum(1 for entry in self.journal_entries.values() if entry.external_id == external_id)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.netsuite_wire import (
     APPROVED,
+    INVOICE_APPLICATION,
     PENDING_APPROVAL,
     REJECTED,
     NsCreditMemo,
@@ -240,8 +241,13 @@ def payment_to_ns(payment: ErpCustomerPaymentCreate, account_id: str) -> NsCusto
 def payment_from_ns(
     payment: NsCustomerPayment, customer_number: str | None, currency: str
 ) -> ErpCustomerPayment:
-    """Our payment: its deposit account stands for the journal, its one applied invoice."""
-    applied = [application for application in payment.apply.items if application.apply]
+    """Our payment: its deposit account stands for the journal, its one applied invoice
+    (none once it is re-applied to the journal entry that reverses it)."""
+    applied = [
+        application
+        for application in payment.apply.items
+        if application.apply and application.type in (None, INVOICE_APPLICATION)
+    ]
     if len(applied) > 1:
         raise ValueError(f"customer payment {payment.id} is applied to {len(applied)} invoices")
     invoice = applied[0] if applied else None

@@ -30,21 +30,24 @@ from tests.integration.test_settlements import (
     run_settlements,
 )
 from tests.support.calendar import month, month_start, months_later
+from tests.support.erps import ErpCase, on_erp
 from tests.support.faults import SwitchableTransport
-from tests.support.invoices import US_COMPANY
 
 REVERSER = ["payments:reverse", "invoices:read"]
 
 
-async def switchable(make_gateway: GatewayFactory) -> tuple[Gateway, SwitchableTransport]:
+async def switchable(
+    make_gateway: GatewayFactory, kind: str = "business_central"
+) -> tuple[ErpCase, SwitchableTransport]:
+    """A gateway whose US entity books in the ERP of `kind`, and the switch of that ERP."""
     switches: dict[str, SwitchableTransport] = {}
 
     def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
         switches[name] = SwitchableTransport(inner)
         return switches[name]
 
-    gateway = await make_gateway(wrap=wrap)
-    return gateway, switches["erp"]
+    erp = await on_erp(make_gateway, kind, wrap=wrap)
+    return erp, switches[erp.backend]
 
 
 async def reverse(
@@ -57,17 +60,18 @@ async def reverse(
     )
 
 
-async def erp_invoice(gateway: Gateway, invoice: dict[str, Any]) -> tuple[int, str]:
-    found = await gateway.backends.erp.get_sales_invoice(
-        US_COMPANY, invoice["posting"]["erp_document_id"]
+async def erp_invoice(erp: ErpCase, invoice: dict[str, Any]) -> tuple[int, str]:
+    found = await erp.gateway.backends.erp.get_sales_invoice(
+        erp.company_id, invoice["posting"]["erp_document_id"]
     )
     return found.remaining_amount, found.status
 
 
 async def test_a_reversed_payment_is_booked_back_clawed_back_and_the_invoice_owes_again(
-    make_gateway: GatewayFactory,
+    make_gateway: GatewayFactory, erp_kind: str
 ) -> None:
-    gateway, erp = await switchable(make_gateway)
+    case, erp = await switchable(make_gateway, erp_kind)
+    gateway = case.gateway
     invoice = await posted_invoice(gateway, product_invoice())
     paid = (await pay(gateway, invoice, invoice["total"], "p1")).json()
     reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")
@@ -90,9 +94,9 @@ async def test_a_reversed_payment_is_booked_back_clawed_back_and_the_invoice_owe
     assert body["reversal_document_number"]
     assert body["reversed_at"]
     # ERP: the original payment stays, its reversing entry applies the opposite amount
-    amount = Decimal(invoice["total"]) / 100
-    assert erp_payments(gateway) == {paid["id"]: amount, f"{paid['id']}-R": -amount}
-    assert await erp_invoice(gateway, invoice) == (invoice["total"], "posted")
+    total = invoice["total"]
+    assert case.payments() == {paid["id"]: total, f"{paid['id']}-R": -total}
+    assert await erp_invoice(case, invoice) == (total, "posted")
     read = (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()
     assert read["status"] == "posted"
     # claw-back: each earned line answered by a negative line naming it; originals untouched
@@ -124,11 +128,11 @@ async def test_a_reversed_payment_is_booked_back_clawed_back_and_the_invoice_owe
     # answered as it is, nothing booked twice; the invoice takes a payment again
     again = await reverse(reverser, paid["id"], "r3", reason="twice")
     assert (again.status_code, again.json()["status"]) == (200, "reversed")
-    assert len(erp_payments(gateway)) == 2
+    assert len(case.payments()) == 2
     assert len(again.json()["commission_lines"]) == len(lines)
     repaid = await pay(gateway, invoice, invoice["total"], "p2")
     assert repaid.status_code == 201, repaid.text
-    assert await erp_invoice(gateway, invoice) == (0, "paid")
+    assert await erp_invoice(case, invoice) == (0, "paid")
     unknown = await reverse(reverser, "pay_00000000000000000000000000", "r4")
     assert unknown.status_code == 404
     await reverser.aclose()
@@ -189,7 +193,8 @@ async def test_claw_backs_settle_in_their_months_statement_or_the_next_runs_adju
 async def test_a_payment_not_applied_in_the_erp_is_not_reversed(
     make_gateway: GatewayFactory,
 ) -> None:
-    gateway, erp = await switchable(make_gateway)
+    case, erp = await switchable(make_gateway)
+    gateway = case.gateway
     invoice = await posted_invoice(gateway, product_invoice())
     erp.down = True
     queued = (await pay(gateway, invoice, invoice["total"], "p1")).json()
@@ -251,7 +256,8 @@ async def test_a_reversal_in_a_closed_period_follows_the_legal_entitys_policy(
 
 
 async def test_an_operator_replays_a_queued_reversal(make_gateway: GatewayFactory) -> None:
-    gateway, erp = await switchable(make_gateway)
+    case, erp = await switchable(make_gateway)
+    gateway = case.gateway
     invoice = await posted_invoice(gateway, product_invoice())
     paid = (await pay(gateway, invoice, invoice["total"], "p1")).json()
     reverser = await gateway.client_with(REVERSER)
@@ -266,7 +272,8 @@ async def test_an_operator_replays_a_queued_reversal(make_gateway: GatewayFactor
     await reverser.aclose()
 
 
-async def test_a_reversed_payment_and_its_reversing_entry_reconcile(gateway: Gateway) -> None:
+async def test_a_reversed_payment_and_its_reversing_entry_reconcile(erp_case: ErpCase) -> None:
+    gateway = erp_case.gateway
     reverser = await gateway.client_with([*REVERSER, "ops:read"])
     invoice = await posted_invoice(gateway, product_invoice())
     paid = (await pay(gateway, invoice, invoice["total"], "p1")).json()

@@ -69,14 +69,23 @@ class ErpCase:
         return self._ns.invoice_count(external)
 
     def payments(self) -> dict[str, int]:
-        """External document number → minor units of each customer payment."""
+        """External document number → minor units of each customer payment, and of each
+        reversing entry (negative): BC's reversing payment line, or NetSuite's journal
+        entry debiting a customer's receivable."""
         if self.kind == "business_central":
             return {
                 payment.external_document_number: _minor(payment.amount)
                 for journal in self._bc.books[US_COMPANY].payment_journals.values()
                 for payment in journal.payments
             }
-        return {p.external_id: _minor(p.payment) for p in self._ns.payments.values()}
+        payments = {p.external_id: _minor(p.payment) for p in self._ns.payments.values()}
+        reversals = {
+            entry.external_id: -_minor(line.debit)
+            for entry in self._ns.journal_entries.values()
+            for line in entry.lines
+            if entry.approved and line.entity is not None and line.debit
+        }
+        return payments | reversals
 
     def ledger(self, document: str) -> list[tuple[str, int, int]]:
         """(account, debit, credit) of each posted ledger entry of the journal `document`."""

@@ -8,9 +8,11 @@ closed period yield the same documents in the same order; it reads each record a
 goes and holds one page of ids. Posted means approved for an invoice; a credit memo
 and a customer payment post when saved. NetSuite has no payment journals: the payments
 streamed are every customer payment of the subsidiary in the period, whatever the
-`journal_code`. The ledger entries of an account are the lines on it of the approved
-journal entries of the period: the gateway books its ledger accounts (settlement
-commissions) through journal entries only.
+`journal_code`, then each posted journal entry of the period that debits a customer's
+A/R (a payment's reversing entry) as a payment of the opposite sign, keyed by its
+external id; such an entry names no invoice. The ledger entries of an account are the
+lines on it of the approved journal entries of the period: the gateway books its ledger
+accounts (settlement commissions) through journal entries only.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date
 
-from system_apis.erp.adapters.netsuite_ledger import NetSuiteLedger
+from system_apis.erp.adapters.netsuite_reversals import NetSuiteReversals
 from system_apis.erp.adapters.netsuite_wire import APPROVED
 from system_apis.erp.netsuite_mapping import (
     ledger_entries_from_ns,
@@ -26,6 +28,7 @@ from system_apis.erp.netsuite_mapping import (
     ns_dated_between,
     ns_is,
 )
+from system_apis.erp.netsuite_reversal_mapping import receivable_customer
 from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpLedgerEntry,
@@ -34,7 +37,7 @@ from system_apis.erp.schemas import (
 )
 
 
-class NetSuiteStreams(NetSuiteLedger):
+class NetSuiteStreams(NetSuiteReversals):
     """Reading a period's posted documents and ledger entries back."""
 
     async def find_sales_invoice_by_number(
@@ -121,6 +124,15 @@ class NetSuiteStreams(NetSuiteLedger):
         ):
             payment = await self._get_payment(company_id, payment_id, operation)
             yield await self._canonical_payment(payment, operation)
+        async for entry_id in self._ids(
+            "journalEntry",
+            operation,
+            ns_any_of("subsidiary", company_id),
+            ns_dated_between("tranDate", posted_from, posted_to),
+        ):
+            entry = await self._get_journal_entry(company_id, entry_id, operation)
+            if self._mapped(operation, receivable_customer, entry) is not None:
+                yield await self._canonical_reversal(entry, None, operation)
 
     async def stream_ledger_entries(
         self,

@@ -201,8 +201,13 @@ class NsAccount(NsModel):
     acct_name: str | None = Field(default=None, alias="acctName")
 
 
+INVOICE_APPLICATION = "Invoice"
+"""The `type` of an `apply` line on an invoice (a journal entry's is `Journal`)."""
+
+
 class NsPaymentApplication(NsModel):
     doc: NsRef
+    type: str | None = None
     apply: bool
     amount: NsAmount
     ref_num: str | None = Field(default=None, alias="refNum")
@@ -221,6 +226,7 @@ class NsCustomerPayment(NsModel):
     subsidiary: NsRef
     currency: NsRef
     account: NsRef
+    receivable: NsRef | None = Field(default=None, alias="aracct")
     payment: NsAmount
     apply: NsPaymentApplications
 
@@ -238,6 +244,7 @@ class NsCustomerPaymentCreate(NsRequest):
 class NsJournalLine(NsModel):
     line: int
     account: NsRef
+    entity: NsRef | None = None
     debit: NsAmount | None = None
     credit: NsAmount | None = None
     memo: str | None = None
@@ -260,6 +267,7 @@ class NsJournalEntry(NsModel):
 
 class NsJournalLineCreate(NsRequest):
     account: NsRefRequest
+    entity: NsRefRequest | None = None
     debit: NsAmount | None = None
     credit: NsAmount | None = None
     memo: str
@@ -284,3 +292,19 @@ class NsJournalEntryCreate(NsRequest):
 
 class NsJournalApproval(NsRequest):
     approved: bool
+
+
+class NsPaymentApplicationUpdate(NsRequest):
+    doc: NsRefRequest
+    apply: bool
+    amount: NsAmount | None = None
+
+
+class NsPaymentApplicationsUpdate(NsRequest):
+    items: list[NsPaymentApplicationUpdate]
+
+
+class NsPaymentReapplication(NsRequest):
+    """`PATCH /customerPayment/{id}`: its `apply` lines, matched by `doc`."""
+
+    apply: NsPaymentApplicationsUpdate

@@ -11,7 +11,13 @@ from sandboxes.netsuite import API_ROOT, SERVICE_ITEM_ID, NetSuiteState, create_
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
 from system_apis.erp.port import ErpPort
 from system_apis.http import ResilientClient
-from tests.support.business_central import FAST_SETTINGS, US, FaultyTransport, bc_harness
+from tests.support.business_central import (
+    FAST_SETTINGS,
+    US,
+    BcHarness,
+    FaultyTransport,
+    bc_harness,
+)
 from tests.support.recording import RecordingTransport
 
 NS_BASE_URL = f"https://1234567.suitetalk.api.netsuite.com{API_ROOT}"
@@ -61,6 +67,9 @@ class Erp:
     creates_payment: Callable[[httpx.Request], bool]
     document_count: Callable[[str], int]
     payment_count: Callable[[str], int]
+    creates_reversal: Callable[[httpx.Request], bool]
+    reversal_count: Callable[[str], int]
+    """How many reversing entries carry this external document number."""
 
 
 def business_central(*, page_size: int = 100) -> Erp:
@@ -73,11 +82,18 @@ def business_central(*, page_size: int = 100) -> Erp:
         creates_invoice=lambda r: r.method == "POST" and r.url.path.endswith("/salesInvoices"),
         creates_payment=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayments"),
         document_count=lambda external: bc.state.document_count(US.id, external),
-        payment_count=lambda external: sum(
-            payment.external_document_number == external
-            for journal in bc.state.books[US.id].payment_journals.values()
-            for payment in journal.payments
-        ),
+        payment_count=lambda external: _bc_payment_lines(bc, external),
+        creates_reversal=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayments"),
+        reversal_count=lambda external: _bc_payment_lines(bc, external),
+    )
+
+
+def _bc_payment_lines(bc: BcHarness, external: str) -> int:
+    """The lines of BC's payment journals with this external document number."""
+    return sum(
+        payment.external_document_number == external
+        for journal in bc.state.books[US.id].payment_journals.values()
+        for payment in journal.payments
     )
 
 
@@ -92,6 +108,8 @@ def netsuite(*, page_size: int = 1000) -> Erp:
         creates_payment=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayment"),
         document_count=ns.state.invoice_count,
         payment_count=ns.state.payment_count,
+        creates_reversal=lambda r: r.method == "POST" and r.url.path.endswith("/journalEntry"),
+        reversal_count=ns.state.journal_entry_count,
     )
 
 

@@ -4,8 +4,10 @@ backends that would run as a sandbox private to the process."""
 import subprocess
 import sys
 
-from app.backends import private_sandboxes
-from core.settings import Settings
+from app.backends import budget_store, build_backends, private_sandboxes
+from core.settings import VENDOR_LIMITS, Settings
+from system_apis.budget_database import DatabaseBudgetStore
+from system_apis.budget_redis import RedisBudgetStore
 from tests.support.sandbox_processes import REPO_ROOT, UNREACHABLE_URLS
 
 NO_SANDBOX_LOADED = """
@@ -39,3 +41,31 @@ def test_a_gateway_with_every_backend_url_loads_no_sandbox() -> None:
 def test_the_backends_without_a_url_are_private_sandboxes() -> None:
     settings = Settings(environment="test", erp={"url": "http://erp.example/api/v1.0"})  # type: ignore[arg-type]
     assert private_sandboxes(settings) == ["billing", "crm", "support"]
+
+
+async def test_each_erp_connection_takes_its_limits_into_one_shared_budget_store() -> None:
+    settings = Settings(
+        environment="test",
+        erp_connections={"emea": {"kind": "netsuite", "max_concurrent_requests": 3}},  # type: ignore[dict-item]
+    )
+    backends = build_backends(settings)
+    try:
+        default = backends.clients["erp"].budget
+        emea = backends.clients["erp-emea"].budget
+        assert default is not None
+        assert emea is not None
+        assert default.limits == VENDOR_LIMITS["business_central"]
+        assert emea.limits == VENDOR_LIMITS["netsuite"].model_copy(
+            update={"max_concurrent_requests": 3}
+        )
+        assert default.store is emea.store is backends.budget_store
+        assert isinstance(backends.budget_store, DatabaseBudgetStore)
+        assert backends.clients["billing"].budget is None
+    finally:
+        await backends.aclose()
+
+
+async def test_the_budget_is_shared_in_redis_when_the_rate_limiter_counts_there() -> None:
+    store = budget_store(Settings(rate_limit_storage_url="async+redis://127.0.0.1:6379/0"))
+    assert isinstance(store, RedisBudgetStore)
+    await store.aclose()

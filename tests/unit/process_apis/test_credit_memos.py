@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -29,7 +31,7 @@ from system_apis.support.schemas import (
     SupportTier,
 )
 from tests.support.fakes.documents import PLATFORM, invoice_create, register
-from tests.support.fakes.estate import ACME, GLOBEX, PRO, US_TAX_BPS, Estate
+from tests.support.fakes.estate import ACME, GLOBEX, PRO, US_TAX_BPS, Estate, month_start
 
 AGENT = Principal(client_id="support-desk", scopes=frozenset({"credit_memos:write"}))
 SUPERVISOR = "finance-supervisor"
@@ -226,3 +228,19 @@ async def test_discarding_a_credit_the_erp_booked_reverses_it_with_a_sales_invoi
     withdrawn = await CreditMemoWorkflow(estate.context).read(memo_id)
     assert withdrawn.status == CreditMemoStatus.REJECTED
     assert memo.status == "posted"  # the ERP credit memo stays: undone by a document
+
+
+async def test_a_credit_is_dated_on_the_gateway_s_day_not_the_machine_s(estate: Estate) -> None:
+    """The posting date comes from the process context's UTC day, which tests and a
+    machine set to another time zone alike cannot move by their local clock."""
+    invoice_id, case_id = await posted_invoice(estate), await open_case(estate)
+    estate.today = month_start(estate.today, 2) + timedelta(days=3)
+
+    memo_id, status = await request(estate, credit(invoice_id, case_id, 1000))
+
+    assert status == CreditMemoStatus.POSTED
+    [memo] = estate.erp.credit_memos.values()
+    assert memo.posting_date == estate.today
+    async with estate.sessionmaker() as session:
+        row = await session.get_one(CreditMemoRow, memo_id)
+    assert row.posting_date == estate.today

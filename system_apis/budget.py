@@ -1,0 +1,270 @@
+"""The ERP's limits as one budget per connection, shared by every worker and replica.
+
+Before each request to an ERP the resilient client takes a slot: a place under the
+connection's concurrency (a semaphore in this process, and the count shared by all
+processes) and `cost` requests of its sliding window (a batch carrying N operations
+costs N). The shared state lives in a `BudgetStore` (Redis, or the database), keyed
+by connection, and each acquire is one round trip to it.
+
+Adaptive, AIMD-style: a `429` halves the connection's scale (the share of the
+configured window and concurrency in use) and pauses every caller until its
+`Retry-After`; each success grows the scale back by `RECOVERY_STEP`, up to the
+configured limits. A caller that cannot get a slot before its deadline fails as a
+transient error (`ErpBudgetExhausted`), so its run is queued, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from core.settings import ErpLimits
+from system_apis import metrics
+from system_apis.errors import BackendTransientError
+
+logger = logging.getLogger(__name__)
+
+FULL_SCALE = 1000
+"""The scale is in thousandths of the configured limits."""
+MIN_SCALE = 50
+RECOVERY_STEP = 10
+"""Thousandths regained per successful request: from half the limit to all in 50."""
+DEFAULT_PAUSE_SECONDS = 1.0
+"""The pause after a `429` that names no `Retry-After`."""
+WINDOW_MARGIN = 0.02
+MIN_WINDOW_MARGIN_SECONDS = 0.25
+"""A request reaches the ERP a little after its grant, and the ERP counts its arrival:
+each grant counts 2% (at least 250 ms) longer than the window, so the lag never puts
+more than the limit into one of the ERP's windows."""
+CONCURRENCY_POLL_SECONDS = 0.05
+"""How soon a caller looks again when another process holds every concurrent slot."""
+
+
+class Priority(StrEnum):
+    """Who waits on the request: the budget's waits are measured by it."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+    INFORMATIONAL = "informational"
+
+
+@dataclass(frozen=True)
+class Acquire:
+    """One request for a slot, in the store's terms (milliseconds of its clock)."""
+
+    token: str
+    cost: int
+    now_ms: int
+    window_ms: int
+    window_limit: int | None
+    concurrency: int
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The store's answer: granted, or how long until it may be (`wait_ms`)."""
+
+    granted: bool
+    wait_ms: int
+    scale: int
+
+
+class BudgetStore(Protocol):
+    """Where a connection's window, in-flight requests, pause and scale are shared."""
+
+    async def acquire(self, key: str, request: Acquire) -> Admission: ...
+
+    async def release(self, key: str, token: str) -> None: ...
+
+    async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
+        """Halve the scale (not below `MIN_SCALE`) and pause until now + `pause_ms`."""
+        ...
+
+    async def recovered(self, key: str) -> int:
+        """Grow the scale by `RECOVERY_STEP`, up to `FULL_SCALE`."""
+        ...
+
+
+def scaled(limit: int, scale: int) -> int:
+    """A configured limit at the given scale, never below one request."""
+    return max(1, math.floor(limit * scale / FULL_SCALE))
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: the one clock every process sharing a store can read."""
+    return time.time_ns() // 1_000_000
+
+
+class BudgetStoreUnavailable(ConnectionError):
+    """The store (Redis, the database) could not be reached or failed the statement."""
+
+
+class ErpBudgetExhausted(BackendTransientError):
+    slug = "erp-budget-exhausted"
+    title = "The ERP connection's request budget had no room in time"
+
+
+class ErpBudgetUnavailable(BackendTransientError):
+    slug = "erp-budget-unavailable"
+    title = "The ERP connection's shared request budget cannot be reached"
+
+
+class ErpBudget:
+    """The budget of one ERP connection in this process, over its shared store."""
+
+    def __init__(
+        self,
+        backend: str,
+        limits: ErpLimits,
+        store: BudgetStore,
+        *,
+        wait_seconds: float,
+        lease_seconds: float,
+        fail_open: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.fail_open = fail_open
+        self.limits = limits
+        self.store = store
+        self.wait_seconds = wait_seconds
+        self.lease_seconds = lease_seconds
+        self._local = asyncio.Semaphore(limits.max_concurrent_requests)
+        self.scale = FULL_SCALE
+        metrics.set_budget_limit(backend, self.effective_limit)
+
+    @property
+    def effective_limit(self) -> int:
+        """The window's limit at the current scale (the concurrency when there is no window)."""
+        limit = self.limits.requests_per_window or self.limits.max_concurrent_requests
+        return scaled(limit, self.scale)
+
+    @asynccontextmanager
+    async def slot(
+        self,
+        *,
+        operation: str,
+        cost: int = 1,
+        priority: Priority = Priority.INTERACTIVE,
+        deadline: float | None = None,
+    ) -> AsyncIterator[None]:
+        """Hold a slot for one request of `cost` operations; learn from how it ended.
+
+        `deadline` (`time.monotonic()`) bounds the wait with `wait_seconds`.
+        """
+        started = time.monotonic()
+        until = started + self.wait_seconds
+        until = until if deadline is None else min(until, deadline)
+        token = uuid.uuid4().hex
+        async with self._local_slot(operation, until):
+            await self._admit(token, cost, operation, until)
+            metrics.observe_budget_wait(self.backend, priority.value, time.monotonic() - started)
+            try:
+                yield
+            except BackendTransientError as error:
+                if error.vendor_status == 429:
+                    await self._afterwards(self._throttled(error.retry_after))
+                raise
+            else:
+                if self.scale < FULL_SCALE:
+                    await self._afterwards(self._recovered())
+            finally:
+                await asyncio.shield(self._afterwards(self.store.release(self.backend, token)))
+
+    async def _afterwards(self, update: Awaitable[object]) -> None:
+        """What follows a request (release, shrink, growth) never fails it: the request
+        happened. A store that is down is logged; leases and the ERP's 429s cover for it."""
+        try:
+            await update
+        except BudgetStoreUnavailable as error:
+            logger.error("erp_budget.store_unavailable", extra={"error": repr(error)})
+
+    async def _recovered(self) -> None:
+        self._set_scale(await self.store.recovered(self.backend))
+
+    @asynccontextmanager
+    async def _local_slot(self, operation: str, until: float) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(max(0.0, until - time.monotonic())):
+                await self._local.acquire()
+        except TimeoutError as exc:
+            raise self._exhausted(operation, wait=None) from exc
+        try:
+            yield
+        finally:
+            self._local.release()
+
+    async def _admit(self, token: str, cost: int, operation: str, until: float) -> None:
+        """Ask the store until it grants, or give up once the next try would be too late."""
+        limits = self.limits
+        while True:
+            try:
+                admission = await self._ask(token, cost, limits)
+            except BudgetStoreUnavailable as error:
+                logger.error(
+                    "erp_budget.store_unavailable",
+                    extra={"error": repr(error), "fail_open": self.fail_open},
+                )
+                if self.fail_open:
+                    return  # the local semaphore still caps this process; the ERP's 429s teach
+                raise ErpBudgetUnavailable(
+                    f"{self.backend}: the shared request budget cannot be reached",
+                    backend=self.backend,
+                    operation=operation,
+                ) from error
+            self._set_scale(admission.scale)
+            if admission.granted:
+                return
+            wait = admission.wait_ms / 1000 or CONCURRENCY_POLL_SECONDS
+            if time.monotonic() + wait > until:
+                raise self._exhausted(operation, wait=wait)
+            await asyncio.sleep(wait)
+
+    async def _ask(self, token: str, cost: int, limits: ErpLimits) -> Admission:
+        return await self.store.acquire(
+            self.backend,
+            Acquire(
+                token=token,
+                cost=cost,
+                now_ms=now_ms(),
+                window_ms=round(self._counted_window_seconds() * 1000),
+                window_limit=limits.requests_per_window,
+                concurrency=limits.max_concurrent_requests,
+                lease_ms=round(self.lease_seconds * 1000),
+            ),
+        )
+
+    def _counted_window_seconds(self) -> float:
+        window = self.limits.window_seconds
+        return window + max(window * WINDOW_MARGIN, MIN_WINDOW_MARGIN_SECONDS)
+
+    async def _throttled(self, retry_after: float | None) -> None:
+        pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after
+        metrics.count_budget_throttle(self.backend)
+        scale = await self.store.throttled(
+            self.backend, now_ms=now_ms(), pause_ms=round(pause * 1000)
+        )
+        self._set_scale(scale)
+
+    def _set_scale(self, scale: int) -> None:
+        if scale != self.scale:
+            self.scale = scale
+            metrics.set_budget_limit(self.backend, self.effective_limit)
+
+    def _exhausted(self, operation: str, *, wait: float | None) -> ErpBudgetExhausted:
+        metrics.count_budget_exhausted(self.backend)
+        return ErpBudgetExhausted(
+            f"{self.backend}: no room in the ERP's request budget within "
+            f"{self.wait_seconds}s for {operation}",
+            backend=self.backend,
+            operation=operation,
+            retry_after=wait,
+        )

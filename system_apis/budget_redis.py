@@ -1,0 +1,134 @@
+"""The ERP budget's shared state in Redis: one Lua script, one round trip, per acquire.
+
+Per connection three keys: a sorted set of the window's operations (scored by when
+they were granted), a sorted set of the requests in flight (scored by when their
+lease ends, so a crashed process frees its slots), and a hash with the scale and
+the pause. Times are the callers' wall-clock milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from system_apis.budget import (
+    FULL_SCALE,
+    MIN_SCALE,
+    RECOVERY_STEP,
+    Acquire,
+    Admission,
+    BudgetStoreUnavailable,
+)
+
+KEY_PREFIX = "ledgergate:erp-budget:"
+
+ACQUIRE = """
+local window, flight, state = KEYS[1], KEYS[2], KEYS[3]
+local now, window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local concurrency, cost, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local token, full = ARGV[7], tonumber(ARGV[8])
+local fields = redis.call('HMGET', state, 'scale', 'paused_until')
+local scale = tonumber(fields[1]) or full
+local paused_until = tonumber(fields[2]) or 0
+if paused_until > now then return {0, paused_until - now, scale} end
+redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
+if redis.call('ZCARD', flight) >= math.max(1, math.floor(concurrency * scale / full)) then
+  return {0, 0, scale}
+end
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - window_ms)
+  local allowed = math.max(1, math.floor(limit * scale / full))
+  local used = redis.call('ZCARD', window)
+  if used + cost > allowed then
+    local freed = redis.call('ZRANGE', window, used + cost - allowed - 1,
+                             used + cost - allowed - 1, 'WITHSCORES')
+    local frees_at = freed[2] and (tonumber(freed[2]) + window_ms) or (now + window_ms)
+    return {0, math.max(1, frees_at - now), scale}
+  end
+  for i = 1, cost do redis.call('ZADD', window, now, token .. ':' .. i) end
+  redis.call('PEXPIRE', window, window_ms)
+end
+redis.call('ZADD', flight, now + lease_ms, token)
+redis.call('PEXPIRE', flight, lease_ms)
+return {1, 0, scale}
+"""
+
+THROTTLED = """
+local state = KEYS[1]
+local now, pause_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local full, floor = tonumber(ARGV[3]), tonumber(ARGV[4])
+local scale = tonumber(redis.call('HGET', state, 'scale')) or full
+scale = math.max(floor, math.floor(scale / 2))
+local paused_until = math.max(tonumber(redis.call('HGET', state, 'paused_until')) or 0,
+                              now + pause_ms)
+redis.call('HSET', state, 'scale', scale, 'paused_until', paused_until)
+return scale
+"""
+
+RECOVERED = """
+local state = KEYS[1]
+local full, step = tonumber(ARGV[1]), tonumber(ARGV[2])
+local scale = math.min(full, (tonumber(redis.call('HGET', state, 'scale')) or full) + step)
+redis.call('HSET', state, 'scale', scale)
+return scale
+"""
+
+
+class RedisBudgetStore:
+    """`BudgetStore` in Redis, shared by every process that names the same server."""
+
+    def __init__(self, url: str) -> None:
+        self.redis: Redis = Redis.from_url(url)
+        self._acquire = self.redis.register_script(ACQUIRE)
+        self._throttled = self.redis.register_script(THROTTLED)
+        self._recovered = self.redis.register_script(RECOVERED)
+
+    @staticmethod
+    def _keys(key: str) -> list[str]:
+        """The connection's keys, hash-tagged so a Redis Cluster keeps them on one node."""
+        return [f"{KEY_PREFIX}{{{key}}}:{part}" for part in ("window", "flight", "state")]
+
+    async def acquire(self, key: str, request: Acquire) -> Admission:
+        args: list[Any] = [
+            request.now_ms,
+            request.window_ms,
+            request.window_limit or 0,
+            request.concurrency,
+            request.cost,
+            request.lease_ms,
+            request.token,
+            FULL_SCALE,
+        ]
+        with _unavailable():
+            answer = await self._acquire(keys=self._keys(key), args=args)
+        granted, wait_ms, scale = cast("list[int]", answer)
+        return Admission(granted=bool(granted), wait_ms=int(wait_ms), scale=int(scale))
+
+    async def release(self, key: str, token: str) -> None:
+        with _unavailable():
+            await self.redis.zrem(self._keys(key)[1], token)
+
+    async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
+        args: list[Any] = [now_ms, pause_ms, FULL_SCALE, MIN_SCALE]
+        with _unavailable():
+            return int(await self._throttled(keys=[self._keys(key)[2]], args=args))
+
+    async def recovered(self, key: str) -> int:
+        args: list[Any] = [FULL_SCALE, RECOVERY_STEP]
+        with _unavailable():
+            return int(await self._recovered(keys=[self._keys(key)[2]], args=args))
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        raise BudgetStoreUnavailable(f"Redis: {error}") from error

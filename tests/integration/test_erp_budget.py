@@ -1,0 +1,204 @@
+"""The ERP budget on each shared store (Redis, SQLite, PostgreSQL): window, concurrency,
+adaptive shrink and growth, deadline. Two `ErpBudget`s over one store are two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from core.db import create_engine, create_sessionmaker
+from core.settings import ErpLimits
+from system_apis.budget import FULL_SCALE, MIN_SCALE, RECOVERY_STEP, ErpBudget, ErpBudgetExhausted
+from system_apis.budget_database import DatabaseBudgetStore
+from system_apis.budget_redis import RedisBudgetStore
+from system_apis.errors import BackendTransientError
+from tests.support.databases import postgres_database, sqlite_database
+from tests.support.services import service_missing
+
+REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+Store = RedisBudgetStore | DatabaseBudgetStore
+
+
+@pytest.fixture(
+    scope="module",
+    params=["redis", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Store]:
+    if request.param == "redis":
+        try:
+            await aioredis.from_url(REDIS_URL).ping()
+        except (OSError, RedisError) as error:
+            service_missing("Redis", f"{REDIS_URL}: {error}")
+        redis_store = RedisBudgetStore(REDIS_URL)
+        yield redis_store
+        await redis_store.aclose()
+        return
+    databases = (
+        sqlite_database(tmp_path_factory.mktemp("budget"))
+        if request.param == "sqlite"
+        else postgres_database()
+    )
+    async with databases as url:
+        engine = create_engine(url)
+        database_store = DatabaseBudgetStore()
+        database_store.bind(create_sessionmaker(engine))
+        yield database_store
+        await engine.dispose()
+
+
+def budget(
+    store: Store,
+    connection: str,
+    *,
+    window: int | None = 100,
+    window_seconds: float = 60.0,
+    concurrency: int = 10,
+    wait_seconds: float = 5.0,
+) -> ErpBudget:
+    limits = ErpLimits(
+        requests_per_window=window,
+        window_seconds=window_seconds,
+        max_concurrent_requests=concurrency,
+    )
+    return ErpBudget(connection, limits, store, wait_seconds=wait_seconds, lease_seconds=30.0)
+
+
+def connection() -> str:
+    return f"erp-{uuid.uuid4().hex[:12]}"
+
+
+def throttle(retry_after: float | None) -> BackendTransientError:
+    return BackendTransientError(
+        "throttled", backend="erp", operation="op", vendor_status=429, retry_after=retry_after
+    )
+
+
+async def test_the_window_admits_its_limit_then_waits_for_the_oldest_to_leave(
+    store: Store,
+) -> None:
+    name = connection()
+    first = budget(store, name, window=3, window_seconds=0.6)
+    second = budget(store, name, window=3, window_seconds=0.6)
+    started = time.monotonic()
+    for owner in (first, second, first):
+        async with owner.slot(operation="op"):
+            pass
+    assert time.monotonic() - started < 0.4
+    async with second.slot(operation="op"):
+        waited = time.monotonic() - started
+    assert waited >= 0.55  # the fourth waited for the first to leave the shared window
+
+
+async def test_a_batch_costs_its_operations(store: Store) -> None:
+    name = connection()
+    owner = budget(store, name, window=4, wait_seconds=0.3)
+    async with owner.slot(operation="batch", cost=3):
+        pass
+    with pytest.raises(ErpBudgetExhausted):
+        async with owner.slot(operation="batch", cost=2):
+            pass
+    async with owner.slot(operation="single"):
+        pass
+
+
+async def test_concurrency_is_shared_by_every_process(store: Store) -> None:
+    name = connection()
+    first = budget(store, name, concurrency=2)
+    second = budget(store, name, concurrency=2, wait_seconds=0.3)
+    release = asyncio.Event()
+    held = asyncio.Semaphore(0)
+
+    async def hold() -> None:
+        async with first.slot(operation="op"):
+            held.release()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(2)]
+    await held.acquire()
+    await held.acquire()
+    started = time.monotonic()
+    with pytest.raises(ErpBudgetExhausted) as refused:
+        async with second.slot(operation="op"):
+            pass
+    assert 0.2 <= time.monotonic() - started < 1.0
+    assert isinstance(refused.value, BackendTransientError)  # the run is queued, not lost
+    release.set()
+    await asyncio.gather(*holders)
+    async with second.slot(operation="op"):
+        pass
+
+
+async def test_a_429_halves_the_limit_and_pauses_every_caller_until_retry_after(
+    store: Store,
+) -> None:
+    name = connection()
+    first, second = budget(store, name, window=100), budget(store, name, window=100)
+    with pytest.raises(BackendTransientError):
+        async with first.slot(operation="op"):
+            raise throttle(0.5)
+    assert first.scale == FULL_SCALE // 2
+    assert first.effective_limit == 50
+    started = time.monotonic()
+    async with second.slot(operation="op"):
+        assert time.monotonic() - started >= 0.4  # the other process paused too
+    assert second.scale == FULL_SCALE // 2 + RECOVERY_STEP  # its success grew it back a step
+
+
+async def test_successes_grow_the_limit_back_to_the_configured_one(store: Store) -> None:
+    name = connection()
+    owner = budget(store, name, window=1000)
+    for _ in range(3):
+        with pytest.raises(BackendTransientError):
+            async with owner.slot(operation="op"):
+                raise throttle(0.0)
+    assert owner.scale == FULL_SCALE // 8
+    for _ in range(200):
+        async with owner.slot(operation="op"):
+            pass
+    assert owner.scale == FULL_SCALE
+    assert owner.effective_limit == 1000
+
+
+async def test_the_scale_never_falls_below_its_floor(store: Store) -> None:
+    owner = budget(store, connection(), window=1000)
+    for _ in range(8):
+        with pytest.raises(BackendTransientError):
+            async with owner.slot(operation="op"):
+                raise throttle(0.0)
+    assert owner.scale == MIN_SCALE
+    assert owner.effective_limit == 50
+
+
+async def test_a_wait_past_the_deadline_fails_at_once_as_transient(store: Store) -> None:
+    name = connection()
+    owner = budget(store, name, wait_seconds=0.5)
+    with pytest.raises(BackendTransientError):
+        async with owner.slot(operation="op"):
+            raise throttle(5.0)
+    started = time.monotonic()
+    with pytest.raises(ErpBudgetExhausted) as exhausted:
+        async with owner.slot(operation="post_sales_invoice"):
+            pass
+    assert time.monotonic() - started < 0.3  # no point sleeping into a certain failure
+    assert exhausted.value.retry_after is not None
+    assert exhausted.value.retry_after > 4
+    assert exhausted.value.headers["Retry-After"] == "5"
+
+
+async def test_a_caller_deadline_shortens_the_wait(store: Store) -> None:
+    owner = budget(store, connection(), window=1, wait_seconds=30)
+    async with owner.slot(operation="op"):
+        pass
+    with pytest.raises(ErpBudgetExhausted):
+        async with owner.slot(operation="op", deadline=time.monotonic() + 0.2):
+            pass

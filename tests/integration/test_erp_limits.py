@@ -1,0 +1,144 @@
+"""Two gateway workers, each with its own ERP client and budget over one shared store, post
+against one Business Central sandbox with a tiny limit: the sandbox's counters show
+what reached it, and nothing went over its limit unanswered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+
+from core.settings import ErpLimits, ErpSettings
+from sandboxes.business_central import create_app
+from sandboxes.limits import LimitConfig, VendorLimiter
+from system_apis.budget import ErpBudget
+from system_apis.budget_database import DatabaseBudgetStore
+from system_apis.budget_redis import RedisBudgetStore
+from system_apis.erp.adapters.business_central import BusinessCentralAdapter
+from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
+from system_apis.errors import BackendTransientError
+from system_apis.http import ResilientClient
+from tests.support.budget_stores import database_store
+from tests.support.business_central import BC_BASE_URL, US, invoice_request
+from tests.support.services import service_missing
+
+REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SANDBOX = LimitConfig(requests_per_window=24, window_seconds=1.0, max_concurrent_requests=2)
+SETTINGS = ErpSettings(
+    retry_initial_backoff_seconds=0.01,
+    retry_max_backoff_seconds=0.05,
+    retry_budget_seconds=20.0,
+    circuit_failure_threshold=1000,
+)
+INVOICES_PER_WORKER = 6
+Store = RedisBudgetStore | DatabaseBudgetStore
+
+
+def worker(app: Starlette, store: Store | None, limits: ErpLimits, name: str) -> ResilientClient:
+    budget = ErpBudget(name, limits, store, wait_seconds=20, lease_seconds=30) if store else None
+    return ResilientClient(
+        backend=name,
+        base_url=BC_BASE_URL,
+        settings=SETTINGS,
+        transport=httpx.ASGITransport(app=app),
+        budget=budget,
+    )
+
+
+async def post(adapter: BusinessCentralAdapter, number: str) -> ErpDocumentStatus:
+    """Post one invoice as a queued run would: a transient failure is tried again, and the
+    retry completes the draft it finds by external number, so nothing is posted twice."""
+    while True:
+        try:
+            draft = await adapter.create_sales_invoice(US.id, invoice_request(number))
+            if draft.status is ErpDocumentStatus.POSTED:
+                return draft.status
+            return (await adapter.post_sales_invoice(US.id, draft.id)).status
+        except BackendTransientError as error:
+            await asyncio.sleep(error.retry_after or 0.05)
+
+
+async def post_from_two_workers(
+    store: Store | None, budget_limits: ErpLimits, connection: str
+) -> tuple[VendorLimiter, list[ErpDocumentStatus]]:
+    app = create_app()
+    limiter: VendorLimiter = app.state.limits
+    clients = [worker(app, store, budget_limits, connection) for _ in range(2)]
+    adapters = [BusinessCentralAdapter(client) for client in clients]
+    customer = ErpCustomerUpsert(
+        number="C0001", display_name="Acme", email="ap@acme.example", currency="USD"
+    )
+    await adapters[0].upsert_customer(US.id, customer)
+    limiter.configure(SANDBOX)
+    numbers = [f"INV-{index}-{n}" for index in range(2) for n in range(INVOICES_PER_WORKER)]
+    try:
+        statuses = await asyncio.gather(
+            *(post(adapters[index % 2], number) for index, number in enumerate(numbers))
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    books = app.state.business_central
+    assert [books.document_count(US.id, number) for number in numbers] == [1] * len(numbers)
+    assert len(books.posted_invoices(US.id)) == len(numbers)  # each posted, none twice
+    return limiter, statuses
+
+
+def matching(config: LimitConfig, *, factor: int = 1) -> ErpLimits:
+    assert config.requests_per_window is not None
+    return ErpLimits(
+        requests_per_window=config.requests_per_window * factor,
+        window_seconds=config.window_seconds,
+        max_concurrent_requests=config.max_concurrent_requests * factor,
+    )
+
+
+def assert_kept(limiter: VendorLimiter, statuses: list[ErpDocumentStatus]) -> None:
+    assert statuses == [ErpDocumentStatus.POSTED] * (2 * INVOICES_PER_WORKER)
+    assert limiter.peak_in_window <= SANDBOX.requests_per_window  # type: ignore[operator]
+    assert limiter.peak_concurrent <= SANDBOX.max_concurrent_requests
+    assert limiter.served > SANDBOX.requests_per_window  # type: ignore[operator]
+
+
+async def test_two_workers_sharing_the_database_budget_never_meet_a_429(
+    database_url: str,
+) -> None:
+    async with database_store(database_url) as store:
+        limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-db")
+    assert_kept(limiter, statuses)
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+
+
+async def test_two_workers_sharing_the_redis_budget_never_meet_a_429() -> None:
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    store = RedisBudgetStore(REDIS_URL)
+    try:
+        limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-redis")
+    finally:
+        await store.aclose()
+    assert_kept(limiter, statuses)
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+
+
+async def test_a_budget_set_above_the_erp_learns_from_its_429s_and_every_posting_completes(
+    database_url: str,
+) -> None:
+    async with database_store(database_url) as store:
+        limiter, statuses = await post_from_two_workers(
+            store, matching(SANDBOX, factor=2), "erp-over"
+        )
+    assert_kept(limiter, statuses)
+    assert sum(limiter.refused.values()) > 0  # refused with 429, then retried
+
+
+async def test_without_a_budget_the_same_load_is_refused() -> None:
+    limiter, statuses = await post_from_two_workers(None, matching(SANDBOX), "erp-bare")
+    assert_kept(limiter, statuses)
+    assert sum(limiter.refused.values()) > 0
