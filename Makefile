@@ -79,7 +79,7 @@ chaos: install ## Reliability harness: fault storm, registration retry storm, SI
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL
 	$(UV) run ledgergate migrate
 
-openapi: install ## Regenerate the contracts in openapi/ from the app (deterministic)
+openapi: install ## Regenerate the contracts in openapi/: OpenAPI from the app, AsyncAPI from the event catalog (deterministic)
 	$(UV) run python -m app.contracts write
 
 openapi-release: openapi ## Snapshot the contracts into openapi/released/<name>/<version>.json

@@ -21,6 +21,7 @@ from events.schemas import (
     reconciliation,
     settlement,
     subscription,
+    webhook_endpoint,
 )
 from events.schemas.base import EventData
 
@@ -39,7 +40,9 @@ SCHEMAS: tuple[type[EventData], ...] = (
     credit_memo.CreditMemoPosted,
     payment.PaymentApplied,
     payment.PaymentFailed,
+    payment.PaymentReversed,
     payment.CommissionEarned,
+    payment.CommissionClawedBack,
     settlement.SettlementPosted,
     settlement.SettlementReversed,
     entitlement.EntitlementGranted,
@@ -47,6 +50,7 @@ SCHEMAS: tuple[type[EventData], ...] = (
     exception.ExceptionOpened,
     exception.ExceptionResolved,
     reconciliation.ReconciliationCompleted,
+    webhook_endpoint.WebhookEndpointDisabled,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

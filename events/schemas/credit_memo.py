@@ -17,6 +17,7 @@ class CreditMemoState(EventData):
     currency: str
     amount: int
     reason_code: str
+    kind: str  # support (a support case's credit) or correction (of a posted invoice)
     status: str
     approval_required: bool | None
 
@@ -39,9 +40,18 @@ class CreditMemoPosted(CreditMemoState):
 
 
 def credit_memo_event(
-    kind: type[CreditMemoState], memo: CreditMemoRow, *, correlation_id: str | None = None
+    kind: type[CreditMemoState],
+    memo: CreditMemoRow,
+    *,
+    partner_id: str | None,
+    correlation_id: str | None = None,
 ) -> CloudEvent:
-    """A credit memo reaches each of these states once: its id and the state are the fact."""
+    """A credit memo reaches each of these states once: its id and the state are the fact.
+
+    `partner_id` is the memo's customer's (`events.attribution`)."""
     return kind.of(memo).event(
-        subject=memo.id, fact=(memo.id, kind.event_type), correlation_id=correlation_id
+        subject=memo.id,
+        fact=(memo.id, kind.event_type),
+        correlation_id=correlation_id,
+        partner_id=partner_id,
     )

@@ -64,28 +64,52 @@ class InvoiceVoided(EventData):
     run_id: str
 
 
-def registered(invoice: InvoiceRow, *, correlation_id: str | None = None) -> CloudEvent:
+def registered(
+    invoice: InvoiceRow, *, partner_id: str | None, correlation_id: str | None = None
+) -> CloudEvent:
+    """`partner_id` is the invoice's customer's (`events.attribution`), as for every
+    invoice event."""
     data = InvoiceRegistered.of(invoice)
-    return data.event(subject=invoice.id, fact=(invoice.id,), correlation_id=correlation_id)
+    return data.event(
+        subject=invoice.id, fact=(invoice.id,), correlation_id=correlation_id, partner_id=partner_id
+    )
 
 
-def posted(invoice: InvoiceRow, run: WorkflowRunRow) -> CloudEvent:
+def posted(invoice: InvoiceRow, run: WorkflowRunRow, *, partner_id: str | None) -> CloudEvent:
     data = InvoicePosted.of(invoice, run_id=run.id)
-    return data.event(subject=invoice.id, fact=(run.id,), correlation_id=run.correlation_id)
+    return data.event(
+        subject=invoice.id,
+        fact=(run.id,),
+        correlation_id=run.correlation_id,
+        partner_id=partner_id,
+    )
 
 
 def posting_failed(
-    invoice: InvoiceRow, run: WorkflowRunRow, *, error_class: str, error_type: str | None
+    invoice: InvoiceRow,
+    run: WorkflowRunRow,
+    *,
+    error_class: str,
+    error_type: str | None,
+    partner_id: str | None,
 ) -> CloudEvent:
     """One per failed attempt of the posting run (its attempt number is in the fact)."""
     data = InvoicePostingFailed.of(
         invoice, run_id=run.id, attempt=run.attempts, error_class=error_class, error_type=error_type
     )
     return data.event(
-        subject=invoice.id, fact=(run.id, str(run.attempts)), correlation_id=run.correlation_id
+        subject=invoice.id,
+        fact=(run.id, str(run.attempts)),
+        correlation_id=run.correlation_id,
+        partner_id=partner_id,
     )
 
 
-def voided(invoice: InvoiceRow, run: WorkflowRunRow) -> CloudEvent:
+def voided(invoice: InvoiceRow, run: WorkflowRunRow, *, partner_id: str | None) -> CloudEvent:
     data = InvoiceVoided.of(invoice, run_id=run.id)
-    return data.event(subject=invoice.id, fact=(run.id,), correlation_id=run.correlation_id)
+    return data.event(
+        subject=invoice.id,
+        fact=(run.id,),
+        correlation_id=run.correlation_id,
+        partner_id=partner_id,
+    )

@@ -172,10 +172,10 @@ class WebhookDelivery:
                 message.status = MessageStatus.FAILED
                 message.next_attempt_at = None
                 if endpoint.status == EndpointStatus.ENABLED:
-                    health.disable(endpoint, health.GONE, now)
+                    await health.disable(session, endpoint, health.GONE, now)
                 return
             self._schedule_retry(message, job.attempt, now)
-            health.record_failure(endpoint, now, self.settings)
+            await health.record_failure(session, endpoint, now, self.settings)
 
     def _schedule_retry(
         self, message: WebhookMessageRow, attempt_number: int, now: datetime

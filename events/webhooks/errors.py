@@ -31,3 +31,11 @@ class WebhookEndpointDisabled(Conflict):
 class WebhookEndpointDeleted(Conflict):
     slug = "webhook-endpoint-deleted"
     title = "The webhook endpoint was deleted"
+
+
+class WebhookEventTypeUnknown(LedgergateError):
+    """An event-type filter naming a type the event catalog does not list."""
+
+    status_code = 422
+    slug = "webhook-event-type-unknown"
+    title = "No such event type"

@@ -26,6 +26,7 @@ from events.webhooks.errors import (
     WebhookEndpointNotFound,
     WebhookMessageNotFound,
 )
+from events.webhooks.filters import event_type_filter
 from events.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from events.webhooks.secrets import new_secret, seal
 
@@ -50,7 +51,9 @@ class Owner:
 async def create_endpoint(
     context: WebhookContext, owner: Owner, data: WebhookEndpointCreate
 ) -> tuple[WebhookEndpointRow, str]:
-    """A new enabled endpoint and its secret; the URL must pass the guard now."""
+    """A new enabled endpoint and its secret; the filter must name catalog types and the
+    URL pass the guard now."""
+    event_types = event_type_filter(data.event_types)
     await context.guard.resolve(data.url)  # before the transaction: it asks DNS
     secret = new_secret()
     now = context.clock()
@@ -60,7 +63,7 @@ async def create_endpoint(
         partner_id=owner.partner_id,
         url=data.url,
         description=data.description,
-        event_types=sorted(set(data.event_types)),
+        event_types=event_types,
         status=EndpointStatus.ENABLED,
         secret_encrypted=seal(context.encryption, secret),
         consecutive_failures=0,
@@ -108,7 +111,7 @@ def update_endpoint(
     if data.description is not None:
         endpoint.description = data.description
     if data.event_types is not None:
-        endpoint.event_types = sorted(set(data.event_types))
+        endpoint.event_types = event_type_filter(data.event_types)
     if data.disabled is True and endpoint.status == EndpointStatus.ENABLED:
         endpoint.status = EndpointStatus.DISABLED
         endpoint.disabled_reason = BY_CLIENT if by is not None else BY_OPERATOR

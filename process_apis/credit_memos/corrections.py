@@ -38,6 +38,15 @@ from core.models.credit_memo import CreditMemoLineRow, CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import WorkflowRunRow
+from events.attribution import customer_partner
+from events.envelope import CloudEvent
+from events.outbox import record
+from events.schemas.credit_memo import (
+    CreditMemoPosted,
+    CreditMemoRequested,
+    CreditMemoState,
+    credit_memo_event,
+)
 from process_apis import credits, lookups
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.correction_lines import (
@@ -126,6 +135,9 @@ class CorrectionWorkflow:
             lines = plan_lines(invoice, data.lines, await credits.line_credits(session, invoice.id))
             memo = await self._memo(session, invoice, lines, data, by)
             session.add(memo)
+            await record(
+                session, await _event(session, CreditMemoRequested, memo, by.correlation_id)
+            )
             await session.commit()
         if memo.approval_required:
             return resource(memo, None)
@@ -282,8 +294,20 @@ class CorrectionWorkflow:
             memo.erp_total_including_tax = posted.total_including_tax
             memo.billing_ref = note.id if note else None
             mark_succeeded(run, _acknowledgement(memo, posted, note))
+            await record(session, await _event(session, CreditMemoPosted, memo, run.correlation_id))
             await session.commit()
             return resource(memo, run)
+
+
+async def _event(
+    session: AsyncSession,
+    kind: type[CreditMemoState],
+    memo: CreditMemoRow,
+    correlation_id: str | None,
+) -> CloudEvent:
+    """The correction's event of `kind` (`data.kind` is `correction`), for its partner."""
+    partner_id = await customer_partner(session, memo.customer_id)
+    return credit_memo_event(kind, memo, partner_id=partner_id, correlation_id=correlation_id)
 
 
 def _acknowledgement(

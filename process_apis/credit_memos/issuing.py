@@ -16,6 +16,7 @@ from core.models.credit_memo import CreditMemoRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas.credit_memo import CreditMemoApproved, credit_memo_event
 from process_apis import credits
@@ -61,9 +62,11 @@ async def take_run(
     if memo.status == CreditMemoStatus.POSTED:
         return Taken(memo, run, posted=True)
     if approve_memo(memo, run, approver):
-        await record(
-            session, credit_memo_event(CreditMemoApproved, memo, correlation_id=correlation_id)
+        partner_id = await customer_partner(session, memo.customer_id)
+        approved = credit_memo_event(
+            CreditMemoApproved, memo, partner_id=partner_id, correlation_id=correlation_id
         )
+        await record(session, approved)
     taken = engine.take(
         session,
         run,

@@ -55,6 +55,7 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas.credit_memo import (
     CreditMemoPosted,
@@ -280,6 +281,7 @@ class CreditMemoWorkflow:
             so_far = await repository.credited(session, invoice_id=invoice.id, case_id=data.case_id)
             change = data.entitlement_change
             memo = CreditMemoRow(
+                kind=CreditMemoKind.SUPPORT,
                 id=new_id("credit_memo"),
                 invoice_id=invoice.id,
                 customer_id=invoice.customer_id,
@@ -297,9 +299,11 @@ class CreditMemoWorkflow:
                 lines=[],  # a support credit names no invoice line
             )
             session.add(memo)
-            await record(
-                session, credit_memo_event(CreditMemoRequested, memo, correlation_id=correlation_id)
+            partner_id = await customer_partner(session, memo.customer_id)
+            requested = credit_memo_event(
+                CreditMemoRequested, memo, partner_id=partner_id, correlation_id=correlation_id
             )
+            await record(session, requested)
             await session.commit()
         if memo.approval_required:
             return resource(memo, None)
@@ -566,9 +570,12 @@ class CreditMemoWorkflow:
             memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
             memo.support_ref = outcome.service_credit.id
             mark_succeeded(run, _acknowledgement(outcome))
+            partner_id = await customer_partner(session, memo.customer_id)
             await record(
                 session,
-                credit_memo_event(CreditMemoPosted, memo, correlation_id=run.correlation_id),
+                credit_memo_event(
+                    CreditMemoPosted, memo, partner_id=partner_id, correlation_id=run.correlation_id
+                ),
             )
             await session.commit()
             return resource(memo, run)

@@ -15,6 +15,7 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.subscription import SubscriptionRow
 from core.pagination import Page
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
@@ -93,7 +94,8 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
     )
     session.add(invoice)
     await session.flush()
-    await record(session, invoice_events.registered(invoice))
+    partner_id = await customer_partner(session, invoice.customer_id)
+    await record(session, invoice_events.registered(invoice, partner_id=partner_id))
     if first_of is not None:
         ORDER_TO_INVOICE.observe((utcnow() - first_of.created_at).total_seconds())
     return invoice

@@ -27,6 +27,7 @@ from core.canonical.documents import INVOICE_STATUS, InvoiceStatus
 from core.errors import LedgergateError
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import WorkflowRunRow
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
@@ -136,9 +137,9 @@ class InvoiceVoidWorkflow:
         async with self.engine.transaction(plan.run_id) as session:
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             mark_succeeded(run, {"billing_invoice_id": plan.billing_ref, **erp_draft})
-            await record(
-                session, invoice_events.voided(await get_invoice(session, plan.invoice_id), run)
-            )
+            invoice = await get_invoice(session, plan.invoice_id)
+            partner_id = await customer_partner(session, invoice.customer_id)
+            await record(session, invoice_events.voided(invoice, run, partner_id=partner_id))
         return _result(plan.invoice_id, run, RunRef.completed(plan.run_id))
 
     async def _run_steps(self, plan: VoidPlan) -> dict[str, Any]:

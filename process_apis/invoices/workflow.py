@@ -47,6 +47,7 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
@@ -372,7 +373,8 @@ class InvoicePostingWorkflow:
                     .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
-            await record(session, invoice_events.posted(invoice, run))
+            partner_id = await customer_partner(session, invoice.customer_id)
+            await record(session, invoice_events.posted(invoice, run, partner_id=partner_id))
             if mismatch is not None:
                 run.result = acknowledgement
                 await fail_in_session(session, run, mismatch)
@@ -388,7 +390,11 @@ class InvoicePostingWorkflow:
         if invoice.status == InvoiceStatus.POSTING and error_class_of(error) == ErrorClass.BUSINESS:
             invoice.status = InvoiceStatus.OPEN
         failed = invoice_events.posting_failed(
-            invoice, run, error_class=error_class_of(error), error_type=error_type_of(error)
+            invoice,
+            run,
+            error_class=error_class_of(error),
+            error_type=error_type_of(error),
+            partner_id=await customer_partner(session, invoice.customer_id),
         )
         await record(session, failed)
         await fail_in_session(session, run, error)

@@ -33,6 +33,9 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
 from core.models.workflow_run import WorkflowRunRow
+from events.attribution import customer_partner
+from events.outbox import record
+from events.schemas import payment as payment_events
 from process_apis import lookups
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
@@ -230,6 +233,14 @@ class PaymentReversalWorkflow:
                 invoice.status = INVOICE_STATUS.check(InvoiceStatus.PAID, InvoiceStatus.POSTED)
             clawed = await claw_back(session, payment.id)
             mark_succeeded(run, _acknowledgement(payment, entry, erp_invoice, clawed))
+            reversed_events = payment_events.payment_reversed(
+                payment,
+                run,
+                clawed,
+                invoice_status=invoice.status,
+                partner_id=await customer_partner(session, payment.customer_id),
+            )
+            await record(session, *reversed_events)
             await session.commit()
 
 

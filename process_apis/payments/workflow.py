@@ -38,6 +38,7 @@ from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
 from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
+from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import payment as payment_events
 from process_apis import lookups
@@ -235,7 +236,11 @@ class PaymentWorkflow:
             error.extensions.setdefault("payment_id", run.subject_id)
         payment = await session.get_one(PaymentRow, run.subject_id)
         failed = payment_events.failed(
-            payment, run, error_class=error_class_of(error), error_type=error_type_of(error)
+            payment,
+            run,
+            error_class=error_class_of(error),
+            error_type=error_type_of(error),
+            partner_id=await customer_partner(session, payment.customer_id),
         )
         await record(session, failed)
         await fail_in_session(session, run, error, answered=answered)
@@ -424,7 +429,10 @@ class PaymentWorkflow:
             ]
             session.add_all(earned)
             mark_succeeded(run, _acknowledgement(outcome))
-            await record(session, *payment_events.applied(payment, run, earned))
+            await record(
+                session,
+                *payment_events.applied(payment, run, earned, partner_id=customer.partner_id),
+            )
             await session.commit()
 
 

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import dataclasses
 import json
-import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
+from core.models.event_outbox import EventOutboxRow
 from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_message import WebhookMessageRow
 from events.envelope import CloudEvent, new_event
@@ -46,6 +46,7 @@ ENDPOINTS = "/v1/webhook-endpoints"
 PARTNER_ENDPOINTS = "/partner/v1/webhook-endpoints"
 POSTED = "com.ledgergate.invoice.posted.v1"
 VOIDED = "com.ledgergate.invoice.voided.v1"
+DISABLED = "com.ledgergate.webhook_endpoint.disabled.v1"
 NORTHWIND, FABRIKAM = demo_id("partner", 1), demo_id("partner", 2)
 TIMEOUT = 0  # a receiver "status" that times out instead of answering
 
@@ -111,6 +112,12 @@ class Harness:
 
     async def publish(self, *events: CloudEvent) -> None:
         await WebhookFanout(self.context.sessionmaker, clock=self.clock).publish(events)
+
+    async def outbox(self, event_type: str) -> list[dict[str, Any]]:
+        """The envelopes of `event_type` recorded in the outbox."""
+        async with self.context.sessionmaker() as session:
+            query = select(EventOutboxRow.envelope).where(EventOutboxRow.type == event_type)
+            return list(await session.scalars(query))
 
     async def messages(self) -> list[WebhookMessageRow]:
         async with self.context.sessionmaker() as session:
@@ -247,9 +254,7 @@ async def test_failed_attempts_follow_the_retry_schedule_then_stop(harness: Harn
     assert outcomes == [("failed", 302, False), ("failed", None, True), ("failed", 500, False)]
 
 
-async def test_an_endpoint_failing_past_the_threshold_is_disabled(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_an_endpoint_failing_past_the_threshold_is_disabled(harness: Harness) -> None:
     client = harness.gateway.client
     endpoint = await create(client)
     receiver = Receiver(*[500] * 6)  # every attempt until the endpoint is enabled again
@@ -263,18 +268,18 @@ async def test_an_endpoint_failing_past_the_threshold_is_disabled(
     assert (shown["status"], shown["consecutive_failures"]) == ("enabled", 3)  # not an hour yet
 
     harness.clock.advance(hours=2)
-    with caplog.at_level(logging.WARNING, logger="events.webhooks.health"):
-        await delivery.run_once()
+    await delivery.run_once()
     shown = (await client.get(f"{ENDPOINTS}/{endpoint['id']}")).json()
     assert (shown["status"], shown["disabled_reason"]) == ("disabled", "failing")
     assert ENDPOINTS_DISABLED.labels("failing")._value.get() == before + 1
-    [record] = [r for r in caplog.records if r.getMessage() == "webhooks.endpoint_disabled"]
-    assert record.event["type"] == "com.ledgergate.webhook_endpoint.disabled.v1"  # type: ignore[attr-defined]
 
     await harness.publish(event(4))  # a disabled endpoint gets no new messages
     assert len(await harness.messages()) == 3
     harness.clock.advance(hours=3)
     assert (await delivery.run_once()).attempted == 0
+    [disabled] = await harness.outbox(DISABLED)  # recorded once, with the disabling
+    assert (disabled["subject"], disabled["data"]["reason"]) == (endpoint["id"], "failing")
+    assert disabled["data"]["consecutive_failures"] == 4
 
     enabled = await client.patch(f"{ENDPOINTS}/{endpoint['id']}", json={"disabled": False})
     assert (enabled.json()["status"], enabled.json()["consecutive_failures"]) == ("enabled", 0)
@@ -290,6 +295,9 @@ async def test_410_gone_disables_the_endpoint_at_once(harness: Harness) -> None:
     assert (shown["status"], shown["disabled_reason"]) == ("disabled", "gone")
     [message] = await harness.messages()
     assert message.status == "failed"
+    [disabled] = await harness.outbox(DISABLED)
+    assert (disabled["subject"], disabled["data"]["reason"]) == (endpoint["id"], "gone")
+    assert disabled["data"]["url"] == URL
 
 
 async def test_filters_and_partners_decide_who_gets_an_event(harness: Harness) -> None:
@@ -313,6 +321,26 @@ async def test_filters_and_partners_decide_who_gets_an_event(harness: Harness) -
         nw["id"]: {event(1).id},
     }
     assert fb["id"] not in received
+
+
+async def test_a_filter_naming_a_type_the_catalog_lacks_is_refused(harness: Harness) -> None:
+    client = harness.gateway.client
+    unknown = "com.ledgergate.invoice.paid.v1"  # well formed, but no such event
+    for response in (
+        await client.post(ENDPOINTS, json={"url": URL, "event_types": [POSTED, unknown]}),
+        await client.patch(
+            f"{ENDPOINTS}/{(await create(client))['id']}", json={"event_types": [unknown]}
+        ),
+    ):
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["type"] == PROBLEM_BASE_URI + "webhook-event-type-unknown"
+        assert problem["unknown_event_types"] == [unknown]
+        assert unknown in problem["detail"]
+    [endpoint] = (await client.get(ENDPOINTS)).json()["items"]
+    assert endpoint["event_types"] == []  # the refused change left the filter as it was
+    disabled = await create(client, event_types=[DISABLED, POSTED, POSTED])
+    assert disabled["event_types"] == [POSTED, DISABLED]  # each once, sorted
 
 
 async def test_a_partner_manages_only_its_own_endpoints(harness: Harness) -> None:

@@ -19,12 +19,13 @@ REQUIRED = {
     "subscription": {"created", "amended", "canceled"},
     "invoice": {"registered", "posted", "posting_failed", "voided"},
     "credit_memo": {"requested", "approved", "posted"},
-    "payment": {"applied", "failed"},
-    "commission": {"earned"},
+    "payment": {"applied", "failed", "reversed"},
+    "commission": {"earned", "clawed_back"},
     "settlement": {"posted", "reversed"},
     "entitlement": {"granted", "revoked"},
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
+    "webhook_endpoint": {"disabled"},
 }
 
 
