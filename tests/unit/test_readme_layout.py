@@ -34,8 +34,7 @@ def test_every_module_of_the_process_tier_is_in_the_layout() -> None:
     modules = {
         f"{path.name}/" if path.is_dir() else path.name
         for path in tier.iterdir()
-        if path.name != "__init__.py"
-        and (path.suffix == ".py" or (path / "__init__.py").exists())
+        if path.name != "__init__.py" and (path.suffix == ".py" or (path / "__init__.py").exists())
     }
     assert modules - named(layout_block()) == set()
 
