@@ -32,7 +32,6 @@ from core.canonical.documents import (
     CreditMemoStatus,
     InvoiceStatus,
 )
-from core.errors import LedgergateError
 from core.ids import new_id
 from core.models.credit_memo import CreditMemoLineRow, CreditMemoRow
 from core.models.customer import CustomerRow
@@ -64,23 +63,21 @@ from process_apis.credit_memos.erp_steps import (
     post_erp_memo,
 )
 from process_apis.credit_memos.errors import InvoiceNotCorrectable
+from process_apis.credit_memos.issuer import Issuer, resource
 from process_apis.credit_memos.issuing import (
     APPROVER_SCOPE,
     RUN_WORKFLOW,
     check_invoice_total,
     date_posting,
-    fail_issue,
-    take_run,
 )
 from process_apis.credit_memos.schemas import CorrectionCreate, CreditMemoResource
-from process_apis.credit_memos.workflow import CreditMemoWorkflow, resource
+from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.engine import Engine, mark_succeeded
 from process_apis.runs.replay import Replay
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate
 from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesCreditMemoCreate
-from system_apis.errors import BackendTransientError
 
 WORKFLOW = RUN_WORKFLOW[CreditMemoKind.CORRECTION]
 STEPS = (*ERP_STEPS, BILLING_STEP)
@@ -106,8 +103,18 @@ class CorrectionPlan:
     # A caller waits for the answer (not a replay): a problem it can correct is not queued.
     answered: bool
 
+    @property
+    def credit_memo_id(self) -> str:
+        return self.erp.credit_memo_id
 
-class CorrectionWorkflow:
+
+@dataclass(frozen=True)
+class CorrectionOutcome:
+    erp_memo: ErpSalesCreditMemo
+    credit_note: BillingCreditNote | None
+
+
+class CorrectionWorkflow(Issuer[CorrectionPlan, CorrectionOutcome]):
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
         self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
@@ -124,7 +131,7 @@ class CorrectionWorkflow:
         async with self.context.sessionmaker() as session:
             found = await repository.requested_with(session, by.request_key)
             if found is not None:
-                return await self.memos.read(found)
+                return await self.read(found)
             invoice = await lookups.get_invoice(session, invoice_id, for_update=True)
             if invoice.status not in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
                 raise InvoiceNotCorrectable(
@@ -191,42 +198,6 @@ class CorrectionWorkflow:
             ],
         )
 
-    async def approve(
-        self,
-        credit_memo_id: str,
-        *,
-        approver: str,
-        correlation_id: str | None,
-        note: str | None = None,
-        claimed_run_id: str | None = None,
-    ) -> CreditMemoResource:
-        """Approve the correction (if it waits for it) and issue it, or report it issued."""
-        async with self.context.sessionmaker() as session:
-            taken = await take_run(
-                session,
-                self.engine,
-                credit_memo_id,
-                approver=approver,
-                note=note,
-                correlation_id=correlation_id,
-                claimed_run_id=claimed_run_id,
-            )
-            if taken.posted or taken.run is None:
-                return resource(taken.memo, taken.run)
-            plan = await self._plan(session, taken.memo, taken.run, answered=claimed_run_id is None)
-            await session.commit()
-        return await self._execute(plan)
-
-    async def resume(self, run_id: str) -> CreditMemoResource:
-        """Run a run claimed from the exception queue once more (replay)."""
-        run = await self.engine.load(run_id)
-        return await self.approve(
-            run.subject_id,
-            approver=run.client_id or "replay",
-            correlation_id=run.correlation_id,
-            claimed_run_id=run_id,
-        )
-
     async def _plan(
         self, session: AsyncSession, memo: CreditMemoRow, run: WorkflowRunRow, *, answered: bool
     ) -> CorrectionPlan:
@@ -260,26 +231,19 @@ class CorrectionWorkflow:
             answered=answered,
         )
 
-    async def _execute(self, plan: CorrectionPlan) -> CreditMemoResource:
+    async def _run_steps(self, plan: CorrectionPlan) -> CorrectionOutcome:
+        """The ERP credit memo, then billing's credit note for what the ERP credited."""
         run = self.engine.run(plan.run_id)
-        try:
-            posted = await post_erp_memo(self.context, run, plan.erp)
-            note = None
-            if plan.credit_note is not None:
-                note = await issue_credit_note(
-                    self.context, run, plan.credit_note, posted.total_including_tax
-                )
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
-            return await self.memos.read(plan.erp.credit_memo_id)
-        except LedgergateError as error:
-            await fail_issue(self.context, plan.run_id, error, answered=plan.answered)
-            raise
-        return await self._record(plan, posted, note)
+        posted = await post_erp_memo(self.context, run, plan.erp)
+        note = None
+        if plan.credit_note is not None:
+            note = await issue_credit_note(
+                self.context, run, plan.credit_note, posted.total_including_tax
+            )
+        return CorrectionOutcome(posted, note)
 
-    async def _record(
-        self, plan: CorrectionPlan, posted: ErpSalesCreditMemo, note: BillingCreditNote | None
-    ) -> CreditMemoResource:
+    async def _record(self, plan: CorrectionPlan, outcome: CorrectionOutcome) -> CreditMemoResource:
+        posted, note = outcome.erp_memo, outcome.credit_note
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(
                 session, plan.erp.credit_memo_id, for_update=True

@@ -78,16 +78,14 @@ from process_apis.credit_memos.errors import (
     EntitlementNotFound,
     UnknownSupportCase,
 )
+from process_apis.credit_memos.issuer import Issuer, resource
 from process_apis.credit_memos.issuing import (
     APPROVER_SCOPE,
     RUN_WORKFLOW,
     date_posting,
-    fail_issue,
-    take_run,
 )
 from process_apis.credit_memos.schemas import (
     CreditMemoCreate,
-    CreditMemoLine,
     CreditMemoResource,
     CreditReason,
 )
@@ -98,8 +96,7 @@ from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run, succeeded_step
-from process_apis.runs.schemas import RunSummary, run_url
+from process_apis.runs.repository import succeeded_step
 from system_apis.billing.schemas import BillingCreditNote, CreditNoteReason
 from system_apis.erp.schemas import (
     ErpInvoiceLine,
@@ -211,23 +208,7 @@ def memo_lines(
     return (credit_line(invoice, memo, legal_entity),)
 
 
-def resource(memo: CreditMemoRow, run: WorkflowRunRow | None) -> CreditMemoResource:
-    """The credit memo as the API shows it, with its latest run."""
-    return CreditMemoResource.model_validate(
-        {
-            **{name: getattr(memo, name) for name in CreditMemoResource.model_fields.keys() & _ROW},
-            "refs": memo.refs,
-            "lines": [CreditMemoLine.model_validate(line) for line in memo.lines],
-            "last_run": RunSummary.model_validate(run) if run is not None else None,
-            "run_url": run_url(run.id) if run is not None else None,
-        }
-    )
-
-
-_ROW = frozenset(CreditMemoRow.__table__.columns.keys())
-
-
-class CreditMemoWorkflow:
+class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
         self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
@@ -241,13 +222,6 @@ class CreditMemoWorkflow:
             WORKFLOW: Replay(resume=self.resume, discard=self.discard),
             REVERSAL_WORKFLOW: Replay(resume=self.reverse),
         }
-
-    async def read(self, credit_memo_id: str) -> CreditMemoResource:
-        async with self.context.sessionmaker() as session:
-            memo = await repository.get_credit_memo(session, credit_memo_id)
-            workflow = RUN_WORKFLOW[CreditMemoKind(memo.kind)]
-            run = await latest_run(session, workflow=workflow, subject_id=memo.id)
-            return resource(memo, run)
 
     async def request(
         self,
@@ -311,37 +285,6 @@ class CreditMemoWorkflow:
             memo.id, approver=principal.client_id, correlation_id=correlation_id
         )
 
-    async def approve(
-        self,
-        credit_memo_id: str,
-        *,
-        approver: str,
-        correlation_id: str | None,
-        note: str | None = None,
-        claimed_run_id: str | None = None,
-    ) -> CreditMemoResource:
-        """Approve the credit (if it waits for it) and issue it, or report it issued."""
-        prepared = await self._prepare(
-            credit_memo_id,
-            approver=approver,
-            note=note,
-            correlation_id=correlation_id,
-            claimed_run_id=claimed_run_id,
-        )
-        if isinstance(prepared, CreditMemoResource):
-            return prepared
-        return await self._execute(prepared)
-
-    async def resume(self, run_id: str) -> CreditMemoResource:
-        """Run a run claimed from the exception queue once more (replay)."""
-        run = await self.engine.load(run_id)
-        return await self.approve(
-            run.subject_id,
-            approver=run.client_id or "replay",
-            correlation_id=run.correlation_id,
-            claimed_run_id=run_id,
-        )
-
     async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
         """Compensation: withdraw a credit the ERP never booked, else queue its reversal."""
         memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
@@ -384,31 +327,6 @@ class CreditMemoWorkflow:
                 run,
                 Draft(DraftKind.SALES_CREDIT_MEMO, legal_entity.erp_company_id, external),
             )
-
-    async def _prepare(
-        self,
-        credit_memo_id: str,
-        *,
-        approver: str,
-        note: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None,
-    ) -> CreditPlan | CreditMemoResource:
-        async with self.context.sessionmaker() as session:
-            taken = await take_run(
-                session,
-                self.engine,
-                credit_memo_id,
-                approver=approver,
-                note=note,
-                correlation_id=correlation_id,
-                claimed_run_id=claimed_run_id,
-            )
-            if taken.posted or taken.run is None:
-                return resource(taken.memo, taken.run)
-            plan = await self._plan(session, taken.memo, taken.run, answered=claimed_run_id is None)
-            await session.commit()
-            return plan
 
     async def _plan(
         self, session: AsyncSession, memo: CreditMemoRow, run: WorkflowRunRow, *, answered: bool
@@ -459,17 +377,6 @@ class CreditMemoWorkflow:
             entitlement_tier=SupportTier(memo.entitlement_tier) if memo.entitlement_tier else None,
             answered=answered,
         )
-
-    async def _execute(self, plan: CreditPlan) -> CreditMemoResource:
-        try:
-            outcome = await self._run_steps(plan)
-        except BackendTransientError as error:
-            await self.engine.defer(plan.run_id, error)
-            return await self.read(plan.credit_memo_id)
-        except LedgergateError as error:
-            await fail_issue(self.context, plan.run_id, error, answered=plan.answered)
-            raise
-        return await self._record(plan, outcome)
 
     async def _run_steps(self, plan: CreditPlan) -> CreditOutcome:
         """The support checks, the ERP credit memo, then billing's and the desk's side."""
