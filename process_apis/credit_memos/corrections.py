@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal
 from core.canonical.base import fit
 from core.canonical.documents import (
-    CREDIT_MEMO_STATUS,
     CreditMemoKind,
     CreditMemoStatus,
     InvoiceStatus,
@@ -41,7 +40,6 @@ from events.attribution import customer_partner
 from events.envelope import CloudEvent
 from events.outbox import record
 from events.schemas.credit_memo import (
-    CreditMemoPosted,
     CreditMemoRequested,
     CreditMemoState,
     credit_memo_event,
@@ -74,7 +72,7 @@ from process_apis.credit_memos.schemas import CorrectionCreate, CreditMemoResour
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, mark_succeeded
+from process_apis.runs.engine import Engine
 from process_apis.runs.replay import Replay
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate
 from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesCreditMemoCreate
@@ -242,25 +240,19 @@ class CorrectionWorkflow(Issuer[CorrectionPlan, CorrectionOutcome]):
             )
         return CorrectionOutcome(posted, note)
 
-    async def _record(self, plan: CorrectionPlan, outcome: CorrectionOutcome) -> CreditMemoResource:
+    def _acknowledgement(self, memo: CreditMemoRow, outcome: CorrectionOutcome) -> dict[str, Any]:
         posted, note = outcome.erp_memo, outcome.credit_note
-        async with self.context.sessionmaker() as session:
-            memo = await repository.get_credit_memo(
-                session, plan.erp.credit_memo_id, for_update=True
-            )
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            issued = CREDIT_MEMO_STATUS.check(
-                CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED
-            )
-            memo.status = CREDIT_MEMO_STATUS.check(issued, CreditMemoStatus.POSTED)
-            memo.erp_ref = posted.id
-            memo.erp_document_number = posted.number
-            memo.erp_total_including_tax = posted.total_including_tax
-            memo.billing_ref = note.id if note else None
-            mark_succeeded(run, _acknowledgement(memo, posted, note))
-            await record(session, await _event(session, CreditMemoPosted, memo, run.correlation_id))
-            await session.commit()
-            return resource(memo, run)
+        return {
+            "corrected_invoice_id": memo.invoice_id,
+            "erp_credit_memo_id": posted.id,
+            "erp_credit_memo_number": posted.number,
+            "erp_applies_to_invoice_number": posted.applies_to_invoice_number,
+            "erp_total_excluding_tax": posted.total_excluding_tax,
+            "erp_total_tax": posted.total_tax,
+            "erp_total_including_tax": posted.total_including_tax,
+            "credited_total": memo.amount + (memo.tax_amount or 0),
+            "billing_credit_note": note.id if note else None,
+        }
 
 
 async def _event(
@@ -272,19 +264,3 @@ async def _event(
     """The correction's event of `kind` (`data.kind` is `correction`), for its partner."""
     partner_id = await customer_partner(session, memo.customer_id)
     return credit_memo_event(kind, memo, partner_id=partner_id, correlation_id=correlation_id)
-
-
-def _acknowledgement(
-    memo: CreditMemoRow, posted: ErpSalesCreditMemo, note: BillingCreditNote | None
-) -> dict[str, Any]:
-    return {
-        "corrected_invoice_id": memo.invoice_id,
-        "erp_credit_memo_id": posted.id,
-        "erp_credit_memo_number": posted.number,
-        "erp_applies_to_invoice_number": posted.applies_to_invoice_number,
-        "erp_total_excluding_tax": posted.total_excluding_tax,
-        "erp_total_tax": posted.total_tax,
-        "erp_total_including_tax": posted.total_including_tax,
-        "credited_total": memo.amount + (memo.tax_amount or 0),
-        "billing_credit_note": note.id if note else None,
-    }

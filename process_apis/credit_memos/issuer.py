@@ -9,21 +9,26 @@ A kind of memo says only what is its own: its plan, its steps and what it record
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.canonical.documents import CreditMemoKind
+from core.canonical.documents import CREDIT_MEMO_STATUS, CreditMemoKind, CreditMemoStatus
 from core.errors import LedgergateError
 from core.models.credit_memo import CreditMemoRow
 from core.models.workflow_run import WorkflowRunRow
+from events.attribution import customer_partner
+from events.outbox import record
+from events.schemas.credit_memo import CreditMemoPosted, credit_memo_event
 from process_apis.credit_memos import repository
 from process_apis.credit_memos.issuing import RUN_WORKFLOW, fail_issue, take_run
 from process_apis.credit_memos.schemas import CreditMemoLine, CreditMemoResource
 from process_apis.deps import ProcessContext
-from process_apis.runs.engine import Engine
+from process_apis.runs.engine import Engine, mark_succeeded
 from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary, run_url
+from system_apis.billing.schemas import BillingCreditNote
+from system_apis.erp.schemas import ErpSalesCreditMemo
 from system_apis.errors import BackendTransientError
 
 
@@ -43,8 +48,18 @@ class IssuePlan(Protocol):
         ...
 
 
+class IssueOutcome(Protocol):
+    """What every issue's steps end with: the ERP's memo, and billing's note if any."""
+
+    @property
+    def erp_memo(self) -> ErpSalesCreditMemo: ...
+
+    @property
+    def credit_note(self) -> BillingCreditNote | None: ...
+
+
 Plan = TypeVar("Plan", bound=IssuePlan)
-Outcome = TypeVar("Outcome")
+Outcome = TypeVar("Outcome", bound=IssueOutcome)
 
 
 def resource(memo: CreditMemoRow, run: WorkflowRunRow | None) -> CreditMemoResource:
@@ -134,5 +149,31 @@ class Issuer(ABC, Generic[Plan, Outcome]):
         """The backends' side, each a step safe to repeat, no transaction open."""
 
     @abstractmethod
+    def _acknowledgement(self, memo: CreditMemoRow, outcome: Outcome) -> dict[str, Any]:
+        """What the run's result shows of the backends' answers."""
+
+    def _keep(self, memo: CreditMemoRow, outcome: Outcome) -> None:
+        """What else of the outcome the memo keeps (nothing unless a kind says so)."""
+
     async def _record(self, plan: Plan, outcome: Outcome) -> CreditMemoResource:
         """The memo posted, its run succeeded, its event recorded: one transaction."""
+        async with self.context.sessionmaker() as session:
+            memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)
+            run = await session.get_one(WorkflowRunRow, plan.run_id)
+            issued = CREDIT_MEMO_STATUS.check(
+                CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED
+            )
+            memo.status = CREDIT_MEMO_STATUS.check(issued, CreditMemoStatus.POSTED)
+            memo.erp_ref = outcome.erp_memo.id
+            memo.erp_document_number = outcome.erp_memo.number
+            memo.erp_total_including_tax = outcome.erp_memo.total_including_tax
+            memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
+            self._keep(memo, outcome)
+            mark_succeeded(run, self._acknowledgement(memo, outcome))
+            partner_id = await customer_partner(session, memo.customer_id)
+            posted = credit_memo_event(
+                CreditMemoPosted, memo, partner_id=partner_id, correlation_id=run.correlation_id
+            )
+            await record(session, posted)
+            await session.commit()
+            return resource(memo, run)

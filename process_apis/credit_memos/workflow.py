@@ -58,7 +58,6 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas.credit_memo import (
-    CreditMemoPosted,
     CreditMemoRequested,
     credit_memo_event,
 )
@@ -463,29 +462,25 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             plan.service_credit, idempotency_key=f"service-credit-{plan.credit_memo_id}"
         )
 
-    async def _record(self, plan: CreditPlan, outcome: CreditOutcome) -> CreditMemoResource:
-        async with self.context.sessionmaker() as session:
-            memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            issued = CREDIT_MEMO_STATUS.check(
-                CreditMemoStatus(memo.status), CreditMemoStatus.ISSUED
-            )
-            memo.status = CREDIT_MEMO_STATUS.check(issued, CreditMemoStatus.POSTED)
-            memo.erp_ref = outcome.erp_memo.id
-            memo.erp_document_number = outcome.erp_memo.number
-            memo.erp_total_including_tax = outcome.erp_memo.total_including_tax
-            memo.billing_ref = outcome.credit_note.id if outcome.credit_note else None
-            memo.support_ref = outcome.service_credit.id
-            mark_succeeded(run, _acknowledgement(outcome))
-            partner_id = await customer_partner(session, memo.customer_id)
-            await record(
-                session,
-                credit_memo_event(
-                    CreditMemoPosted, memo, partner_id=partner_id, correlation_id=run.correlation_id
-                ),
-            )
-            await session.commit()
-            return resource(memo, run)
+    def _keep(self, memo: CreditMemoRow, outcome: CreditOutcome) -> None:
+        memo.support_ref = outcome.service_credit.id
+
+    def _acknowledgement(self, _: CreditMemoRow, outcome: CreditOutcome) -> dict[str, Any]:
+        erp_memo = outcome.erp_memo
+        return {
+            "erp_credit_memo_id": erp_memo.id,
+            "erp_credit_memo_number": erp_memo.number,
+            "erp_applies_to_invoice_number": erp_memo.applies_to_invoice_number,
+            "erp_total_including_tax": erp_memo.total_including_tax,
+            "billing_credit_note": outcome.credit_note.id if outcome.credit_note else None,
+            "billing_skipped": None
+            if outcome.credit_note
+            else "the invoice has no billing document: the credit is the ERP's alone",
+            "service_credit": outcome.service_credit.id,
+            "service_credit_status": outcome.service_credit.status.value,
+            "entitlement": outcome.entitlement.id if outcome.entitlement else None,
+            "entitlement_tier": outcome.entitlement.tier.value if outcome.entitlement else None,
+        }
 
     # --- the reversal of a discarded, already posted credit ---------------------------
 
@@ -568,21 +563,3 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             downstream_key=key,
             backend_ref=lambda document: document.number,
         )
-
-
-def _acknowledgement(outcome: CreditOutcome) -> dict[str, Any]:
-    memo = outcome.erp_memo
-    return {
-        "erp_credit_memo_id": memo.id,
-        "erp_credit_memo_number": memo.number,
-        "erp_applies_to_invoice_number": memo.applies_to_invoice_number,
-        "erp_total_including_tax": memo.total_including_tax,
-        "billing_credit_note": outcome.credit_note.id if outcome.credit_note else None,
-        "billing_skipped": None
-        if outcome.credit_note
-        else "the invoice has no billing document: the credit is the ERP's alone",
-        "service_credit": outcome.service_credit.id,
-        "service_credit_status": outcome.service_credit.status.value,
-        "entitlement": outcome.entitlement.id if outcome.entitlement else None,
-        "entitlement_tier": outcome.entitlement.tier.value if outcome.entitlement else None,
-    }
