@@ -21,6 +21,7 @@ from events.schemas import (
     reconciliation,
     settlement,
     subscription,
+    usage,
 )
 from events.schemas.base import EventData
 
@@ -47,6 +48,7 @@ SCHEMAS: tuple[type[EventData], ...] = (
     exception.ExceptionOpened,
     exception.ExceptionResolved,
     reconciliation.ReconciliationCompleted,
+    usage.UsageCapExceeded,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

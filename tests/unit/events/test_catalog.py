@@ -25,6 +25,7 @@ REQUIRED = {
     "entitlement": {"granted", "revoked"},
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
+    "usage": {"cap_exceeded"},
 }
 
 
