@@ -25,6 +25,10 @@ from core.quantity import Quantity
 MAX_BATCH = 1000
 MAX_PROPERTIES = 20
 
+PROPERTIES_DESCRIPTION = (
+    "Up to 20 properties named by letters, digits and `_.-` (up to 40 characters), each a "
+    "string (up to 200 characters), an integer or a boolean."
+)
 PropertyValue = Annotated[str, StringConstraints(max_length=200)] | StrictInt | StrictBool
 PropertyName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 
@@ -42,11 +46,12 @@ class UsageEventIn(InputModel):
     meter: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", examples=["api_calls"])
     quantity: Quantity
     timestamp: AwareDatetime = Field(description="When the usage happened (ISO 8601 instant).")
-    properties: dict[PropertyName, PropertyValue] = Field(
-        default_factory=dict,
-        max_length=MAX_PROPERTIES,
-        description="Up to 20 properties: strings (up to 200 characters), integers, booleans.",
-    )
+    properties: Annotated[
+        dict[PropertyName, PropertyValue],
+        # Described in words: the contract linter reads a schema's keys under a field
+        # called `properties` as property names.
+        WithJsonSchema({"type": "object", "description": PROPERTIES_DESCRIPTION}),
+    ] = Field(default_factory=dict, max_length=MAX_PROPERTIES)
 
     @model_validator(mode="after")
     def _one_target(self) -> UsageEventIn:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.seed import demo_id
 from core.canonical.catalog import CapPolicy, MeterAggregation
 from core.canonical.subscriptions import SubscriptionStatus
 from core.errors import PROBLEM_BASE_URI
@@ -276,3 +277,29 @@ async def test_the_purge_drops_events_past_their_retention(
     )
     assert await purge.run_once() == 5
     assert await stored(gateway) == 1
+
+
+async def test_a_metered_price_is_reference_data(gateway: Gateway) -> None:
+    ops = await gateway.client_with(["refdata:read", "refdata:write"], client_id="test-ops")
+    url = f"/ops/v1/products/{demo_id('product', 2)}/prices"
+    metering = {"meter": "gb_stored", "aggregation": "max", "max_quantity": "500.5", "cap": 400}
+    body = {"currency": "USD", "unit_amount": 15, "interval": "month", "metering": metering}
+    created = await ops.post(url, json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["metering"] == {
+        "meter": "gb_stored",
+        "aggregation": "max",
+        "unique_property": None,
+        "min_quantity": None,
+        "max_quantity": "500.5",
+        "integer_only": False,
+        "cap": "400",
+        "cap_policy": "flag",
+    }
+    flat = (await ops.get(f"/ops/v1/prices/{demo_id('price', 11)}")).json()
+    assert flat["metering"] is None
+    unique = {**body, "metering": {"meter": "users", "aggregation": "unique_count"}}
+    refused = await ops.post(url, json=unique)
+    assert refused.status_code == 422
+    floated = {**body, "metering": {"meter": "users", "cap": 1.5}}
+    assert (await ops.post(url, json=floated)).status_code == 422
