@@ -60,8 +60,37 @@ class Contracts:
     subscriptions: dict[str, SubscriptionRow] = field(default_factory=dict)
     prices: dict[str, PriceRow] = field(default_factory=dict)
     metered: list[PriceRow] = field(default_factory=list)
+    # Per batch, what many events share: each is worked out once.
+    _metered: dict[tuple[str, str], PriceRow | None] = field(default_factory=dict)
+    _periods: dict[str, list[Period]] = field(default_factory=dict)
+    _terms: dict[str, Period] = field(default_factory=dict)
+
+    def interval(self, subscription: SubscriptionRow) -> BillingInterval:
+        return BillingInterval(self.prices[subscription.price_id].interval)
+
+    def period(self, subscription: SubscriptionRow, at: datetime) -> Period:
+        """The billing period of `subscription` holding `at`."""
+        known = self._periods.setdefault(subscription.id, [])
+        found = next((p for p in known if p.start <= at < p.end), None)
+        if found is None:
+            anchor = subscription.current_period_start
+            assert anchor is not None
+            found = period_of(at, anchor=anchor, interval=self.interval(subscription))
+            known.append(found)
+        return found
+
+    def term(self, subscription: SubscriptionRow) -> Period:
+        if subscription.id not in self._terms:
+            self._terms[subscription.id] = _term(subscription, self.interval(subscription))
+        return self._terms[subscription.id]
 
     def metered_price(self, subscription: SubscriptionRow, meter: str) -> PriceRow | None:
+        key = (subscription.id, meter)
+        if key not in self._metered:
+            self._metered[key] = self._find_metered(subscription, meter)
+        return self._metered[key]
+
+    def _find_metered(self, subscription: SubscriptionRow, meter: str) -> PriceRow | None:
         flat = self.prices[subscription.price_id]
         return next(
             (
@@ -139,11 +168,10 @@ def _subscription(contracts: Contracts, event: UsageEventIn) -> tuple[Subscripti
             NoMeteredSubscription(f"no usable subscription with a metered price for {event.meter}"),
             target,
         )
-    interval = {s.id: BillingInterval(contracts.prices[s.price_id].interval) for s, _ in metered}
     in_term = [
         (s, p)
         for s, p in metered
-        if _term(s, interval[s.id]).start <= event.timestamp < _term(s, interval[s.id]).end
+        if contracts.term(s).start <= event.timestamp < contracts.term(s).end
     ]
     if not in_term:
         raise EventRefused(
@@ -194,10 +222,7 @@ def resolve(
     subscription, price = _subscription(contracts, event)
     micros = to_micros(event.quantity)
     distinct = _check_rules(price, event, micros)
-    anchor = subscription.current_period_start
-    assert anchor is not None
-    interval = BillingInterval(contracts.prices[subscription.price_id].interval)
-    period = period_of(event.timestamp, anchor=anchor, interval=interval)
+    period = contracts.period(subscription, event.timestamp)
     return Resolved(
         subscription=subscription,
         price=price,

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, func, select
+from sqlalchemy import Insert, String, Table, any_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,9 +42,15 @@ async def stored_hashes(
     """The body hash of each of `event_ids` the client already sent."""
     if not event_ids:
         return {}
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":  # one array parameter, not a thousand
+        ids = any_(bindparam("event_ids", list(event_ids), type_=postgresql.ARRAY(String)))
+        named = UsageEventRow.event_id == ids
+    else:
+        named = UsageEventRow.event_id.in_(event_ids)
     rows = await session.execute(
         select(UsageEventRow.event_id, UsageEventRow.body_hash).where(
-            UsageEventRow.client_id == client_id, UsageEventRow.event_id.in_(event_ids)
+            UsageEventRow.client_id == client_id, named
         )
     )
     return {row.event_id: row.body_hash for row in rows}
