@@ -1,8 +1,9 @@
 """Usage ingestion into PostgreSQL: `python -m bench.usage` (also in `make bench`).
 
 A throwaway database (PostgreSQL, else SQLite) gets one metered subscription. The same
-events are then written three ways, in batches of 1,000 and `--concurrency` batches at
-a time, and timed:
+events are then written three ways, in batches of 1,000 from `--processes` processes
+(as the gateway's workers), `--concurrency` batches at a time each, and timed from the
+first process's start to the last one's end:
 
 - the baseline: raw batched INSERTs of the finished rows (no validation, no
   de-duplication), one statement per batch, as fast as the table takes them;
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,7 +86,7 @@ async def _subscription(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple
     return subscription.id, anchor.isoformat()
 
 
-def _batches(subscription_id: str, at: str, count: int, prefix: str) -> list[Batch]:
+def _batches(subscription_id: str, at: str, first: int, count: int, prefix: str) -> list[Batch]:
     events = [
         {
             "id": f"{prefix}-{n}",
@@ -92,7 +96,7 @@ def _batches(subscription_id: str, at: str, count: int, prefix: str) -> list[Bat
             "timestamp": at,
             "properties": {"region": "eu", "request": n},
         }
-        for n in range(count)
+        for n in range(first, first + count)
     ]
     return [events[start : start + MAX_BATCH] for start in range(0, count, MAX_BATCH)]
 
@@ -136,54 +140,120 @@ def _raw_rows(batch: Batch, subscription_id: str, price_id: str) -> list[dict[st
     ]
 
 
-async def measure(url: str, count: int, concurrency: int) -> dict[str, float]:
-    engine = create_engine(url)
+@dataclass(frozen=True)
+class Share:
+    """One process's part of a phase: the batches `first..first+count` of the events."""
+
+    url: str
+    phase: str
+    subscription_id: str
+    price_id: str
+    at: str
+    first: int
+    count: int
+    concurrency: int
+
+
+async def _run_share(share: Share) -> tuple[float, float, int]:
+    """(wall-clock start, end, events rejected) of one process's share of a phase."""
+    engine = create_engine(share.url)
     sessionmaker = create_sessionmaker(engine)
+    prefix = "raw" if share.phase == "baseline" else "evt"
+    batches = _batches(share.subscription_id, share.at, share.first, share.count, prefix)
+    ingestion = UsageIngestion(sessionmaker, UsageSettings())
+    rejected: list[int] = []
+
+    async def insert_raw(batch: Batch) -> None:
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                insert(UsageEventRow), _raw_rows(batch, share.subscription_id, share.price_id)
+            )
+
+    async def ingest(batch: Batch) -> None:
+        answer = await ingestion.ingest(CLIENT, batch, correlation_id=None)
+        rejected.append(answer.rejected)
+
     try:
+        async with sessionmaker() as session:  # connect before the clock starts
+            await session.scalar(select(1))
+        started = time.time()
+        await _timed(
+            batches, insert_raw if share.phase == "baseline" else ingest, share.concurrency
+        )
+        return started, time.time(), sum(rejected)
+    finally:
+        await engine.dispose()
+
+
+def _share(share: Share) -> tuple[float, float, int]:
+    return asyncio.run(_run_share(share))
+
+
+def _phase(pool: ProcessPoolExecutor, shares: list[Share]) -> float:
+    """Events per second of a phase run by the processes side by side."""
+    outcomes = list(pool.map(_share, shares))
+    rejected = sum(outcome[2] for outcome in outcomes)
+    if rejected:
+        raise SystemExit(f"{shares[0].phase}: {rejected} events rejected")
+    seconds = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    return sum(share.count for share in shares) / seconds
+
+
+async def _prepare(url: str) -> tuple[str, str, str]:
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
         subscription_id, at = await _subscription(sessionmaker)
         async with sessionmaker() as session:
             price_id = await session.scalar(
                 select(PriceRow.id).where(PriceRow.meter == "api_calls")
             )
         assert price_id is not None
-        raw = [
-            _raw_rows(b, subscription_id, price_id)
-            for b in _batches(subscription_id, at, count, "raw")
-        ]
-
-        async def insert_raw(rows: Batch) -> None:
-            async with sessionmaker.begin() as session:
-                await session.execute(insert(UsageEventRow), rows)
-
-        ingestion = UsageIngestion(sessionmaker, UsageSettings())
-        failures: list[int] = []
-
-        async def ingest(batch: Batch) -> None:
-            answer = await ingestion.ingest(CLIENT, batch, correlation_id=None)
-            failures.append(answer.rejected)
-
-        batches = _batches(subscription_id, at, count, "evt")
-        baseline = await _timed(raw, lambda rows: insert_raw(rows), concurrency)
-        ingested = await _timed(batches, ingest, concurrency)
-        duplicates = await _timed(batches, ingest, concurrency)
-        async with sessionmaker() as session:
-            stored = await session.scalar(
-                select(func.count()).where(UsageEventRow.client_id == CLIENT)
-            )
-        assert stored == count and not any(failures), (stored, sum(failures))
-        return {"baseline": count / baseline, "ingest": count / ingested, "dup": count / duplicates}
+        return subscription_id, price_id, at
     finally:
         await engine.dispose()
+
+
+async def _stored(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            count = await session.scalar(
+                select(func.count()).where(UsageEventRow.client_id == CLIENT)
+            )
+            return int(count or 0)
+    finally:
+        await engine.dispose()
+
+
+def measure(url: str, count: int, processes: int, concurrency: int) -> dict[str, float]:
+    subscription_id, price_id, at = asyncio.run(_prepare(url))
+    per = count // processes
+
+    def shares(phase: str) -> list[Share]:
+        return [
+            Share(url, phase, subscription_id, price_id, at, n * per, per, concurrency)
+            for n in range(processes)
+        ]
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        rates = {phase: _phase(pool, shares(phase)) for phase in ("baseline", "ingest", "dup")}
+    stored = asyncio.run(_stored(url))
+    if stored != per * processes:
+        raise SystemExit(f"{stored} events stored, {per * processes} sent")
+    return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=2, help="as gateway workers")
+    parser.add_argument("--concurrency", type=int, default=2, help="batches per process")
     args = parser.parse_args()
     console = Console()
     with scratch_directory() as scratch, throwaway_database(scratch) as database:
-        rates = asyncio.run(measure(database.url, args.events, args.concurrency))
+        rates = measure(database.url, args.events, args.processes, args.concurrency)
     columns = ("path", "what", "events/s", "of baseline")
     rows = [
         ("baseline", "raw batched INSERT, no checks", rates["baseline"]),
@@ -197,10 +267,11 @@ def main() -> None:
     verdict = "meets" if rates["ingest"] >= TARGET else "misses"
     append_results(
         f"## Usage ingestion (`bench/usage.py`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-        f"Command: `uv run python -m bench.usage --events {args.events} --concurrency "
-        f"{args.concurrency}`. {database.description}; {host_line()}. Batches of 1,000, "
-        f"{args.concurrency} at a time, through the service the API and the CLI call "
-        f"(no HTTP).\n\n"
+        f"Command: `uv run python -m bench.usage --events {args.events} --processes "
+        f"{args.processes} --concurrency {args.concurrency}`. {database.description}; "
+        f"{host_line()}. Batches of 1,000 from {args.processes} processes (as gateway "
+        f"workers), {args.concurrency} at a time each, through the service the API and the "
+        f"CLI call (no HTTP).\n\n"
         + markdown_table(columns, cells)
         + f"\nIngestion {verdict} the target of {TARGET:,} events/s; every event stored once.\n"
     )
