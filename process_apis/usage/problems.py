@@ -20,6 +20,17 @@ def _pointer(index: int, *path: object) -> str:
     return "/".join((f"#/events/{index}", *(str(part) for part in path))).rstrip("/")
 
 
+def _repointed(problem: Problem, first: int, index: int) -> Problem:
+    """`problem` of the event at `first`, its pointers moved to the event at `index`."""
+    errors = [
+        error.model_copy(
+            update={"pointer": (error.pointer or "").replace(_pointer(first), _pointer(index), 1)}
+        )
+        for error in problem.errors or []
+    ]
+    return problem.model_copy(update={"errors": errors})
+
+
 class Answers:
     def __init__(self, correlation_id: str | None) -> None:
         self.correlation_id = correlation_id
@@ -84,8 +95,10 @@ class Answers:
                 ),
                 "id",
             )
-        elif earlier.outcome == UsageOutcome.REJECTED:
-            self._results[index] = earlier.model_copy(update={"index": index})
+        elif earlier.outcome == UsageOutcome.REJECTED and earlier.problem is not None:
+            self._results[index] = earlier.model_copy(
+                update={"index": index, "problem": _repointed(earlier.problem, first, index)}
+            )
         else:
             self.duplicate(index, event_id)
 

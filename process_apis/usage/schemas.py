@@ -61,8 +61,31 @@ class UsageEventIn(InputModel):
 
 
 # Events are validated one by one, so a bad event is answered in its place rather than
-# failing the batch; the schema still documents what each must be.
-EventItem = Annotated[dict[str, Any], WithJsonSchema(UsageEventIn.model_json_schema())]
+# failing the batch: the request schema takes any object as an event, and says in words
+# what each must be (`UsageEventIn`).
+EVENT_DESCRIPTION = (
+    "One usage event, checked on its own (a bad one is rejected in its place in the answer): "
+    "`id` (the caller's id, up to 100 characters of letters, digits and `._:-`: the "
+    "de-duplication key, per client), exactly one of `customer_id` and `subscription_id`, "
+    "`meter`, `quantity` (a non-negative integer, or a decimal string with at most 6 "
+    "fractional digits; never a JSON number with a fraction), `timestamp` (an ISO 8601 "
+    "instant with its offset) and optional `properties` (up to 20: strings up to 200 "
+    "characters, integers, booleans)."
+)
+EVENT_EXAMPLE = {
+    "id": "evt-2026-12-06-000001",
+    "subscription_id": "sub_01jd0000000000000000000000",
+    "meter": "api_calls",
+    "quantity": 3,
+    "timestamp": "2026-12-06T07:00:00Z",
+    "properties": {"region": "eu"},
+}
+EventItem = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {"type": "object", "description": EVENT_DESCRIPTION, "examples": [EVENT_EXAMPLE]}
+    ),
+]
 
 
 class UsageBatch(InputModel):

@@ -139,8 +139,9 @@ class UsageIngestion:
                             correlation_id=answers.correlation_id,
                         )
                     )
-            else:
-                _seen(item, stored.get(item.event.id), answers)
+            elif not _seen(item, stored.get(item.event.id), answers):
+                # Stored by a concurrent batch, then purged before this lookup.
+                answers.duplicate(item.index, item.event.id)
         await record_all(session, flagged)
 
 

@@ -303,3 +303,24 @@ async def test_a_metered_price_is_reference_data(gateway: Gateway) -> None:
     assert refused.status_code == 422
     floated = {**body, "metering": {"meter": "users", "cap": 1.5}}
     assert (await ops.post(url, json=floated)).status_code == 422
+
+
+async def test_a_repeated_id_within_a_batch_is_answered_in_its_own_place(
+    gateway: Gateway, meter: httpx.AsyncClient
+) -> None:
+    usage = await metered_subscription(gateway.sessionmaker)
+    unmetered = usage.event("w-1", meter="unknown_meter")
+    body = await send(
+        meter,
+        unmetered,
+        unmetered,
+        usage.event("w-2"),
+        usage.event("w-2", quantity=7),
+    )
+    assert [problem_of(r) if r["problem"] else r["outcome"] for r in body["results"]] == [
+        ("usage-no-metered-subscription", "#/events/0/subscription_id"),
+        ("usage-no-metered-subscription", "#/events/1/subscription_id"),
+        "accepted",
+        ("usage-event-conflict", "#/events/3/id"),
+    ]
+    assert [r["index"] for r in body["results"]] == [0, 1, 2, 3]
