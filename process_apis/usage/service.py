@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models.base import utcnow
-from core.quantity import from_micros, to_micros
+from core.quantity import to_micros
 from core.settings import UsageSettings
 from events.outbox import record_all
 from process_apis.usage import repository
@@ -33,15 +33,22 @@ from process_apis.usage.schemas import UsageBatchResult, UsageEventIn
 
 def body_hash(event: UsageEventIn) -> str:
     """What makes two sends the same event, independent of how the JSON was written."""
-    canonical = {
-        "customer_id": event.customer_id,
-        "subscription_id": event.subscription_id,
-        "meter": event.meter,
-        "quantity": from_micros(to_micros(event.quantity)),
-        "timestamp": event.timestamp.astimezone(UTC).isoformat(),
-        "properties": event.properties,
-    }
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+    properties = (
+        json.dumps(event.properties, sort_keys=True, separators=(",", ":"))
+        if event.properties
+        else ""
+    )
+    canonical = "\x1f".join(
+        (
+            event.customer_id or "",
+            event.subscription_id or "",
+            event.meter,
+            str(to_micros(event.quantity)),
+            event.timestamp.astimezone(UTC).isoformat(),
+            properties,
+        )
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
