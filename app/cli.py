@@ -36,6 +36,7 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS, demo_netsuite_connection
+from app.usage_cli import usage_app
 from app.webhooks_cli import webhooks_app
 from core.errors import LedgergateError
 from core.key_encryption import KeyEncryption
@@ -263,6 +264,7 @@ app.add_typer(refdata_app, name="refdata")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(payments_app, name="payments")
 app.add_typer(events_app, name="events")
+app.add_typer(usage_app, name="usage")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")

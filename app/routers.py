@@ -26,6 +26,7 @@ from process_apis.payments import router as payments
 from process_apis.runs import router as runs
 from process_apis.settlements import router as settlements
 from process_apis.subscriptions import router as subscriptions
+from process_apis.usage import router as usage
 from system_apis.billing import router as system_billing
 from system_apis.crm import router as system_crm
 from system_apis.erp import router as system_erp
@@ -56,7 +57,7 @@ def include_routers(app: FastAPI) -> None:
         runs,
     ):
         app.include_router(module.router, dependencies=json_only)
-    for module in (credit_memos, corrections, payments, settlements):
+    for module in (credit_memos, corrections, payments, settlements, usage):
         app.include_router(module.router, dependencies=json_only)
     for endpoints in (webhook_endpoints, partner_webhook_endpoints, ops_webhook_endpoints):
         app.include_router(endpoints, dependencies=json_only)

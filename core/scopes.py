@@ -21,6 +21,8 @@ SCOPES: dict[str, str] = {
     "settlements:read": "Read partner settlements and their lineage.",
     "settlements:write": "Run partner settlements for a period and post them to the ERP.",
     "runs:read": "Follow workflow runs.",
+    "usage:write": "Send metered usage events.",
+    "usage:read": "Read metered usage.",
     "partner:read": "Partner portal: a partner's own objects (partner-bound tokens).",
     "partner:webhooks": "Partner portal: manage the partner's webhook endpoints and deliveries.",
     "webhooks:read": "Read the client's own webhook endpoints, messages and delivery attempts.",
@@ -62,6 +64,8 @@ DEFAULT_CLIENT_SCOPES = frozenset(
         "payments:write",
         "settlements:read",
         "runs:read",
+        "usage:write",
+        "usage:read",
         "webhooks:read",
         "webhooks:write",
     }

@@ -422,6 +422,25 @@ class EventSettings(BaseModel):
     )
 
 
+class UsageSettings(BaseModel):
+    """Usage events: how late they still count in their own period, how long they are kept."""
+
+    late_grace: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        description="How long after a billing period ends its usage still counts in it; "
+        "later events are accepted and marked `late`.",
+    )
+    retention: timedelta = Field(
+        default=timedelta(days=400),
+        ge=timedelta(days=1),
+        description="How long usage events are kept after their period ends; then purged.",
+    )
+    purge_batch: int = Field(
+        default=10_000, ge=1, le=100_000, description="Usage events one purge statement deletes."
+    )
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -533,6 +552,7 @@ class Settings(BaseSettings):
     settlements: SettlementSettings = SettlementSettings()
     webhooks: WebhookSettings = WebhookSettings()
     events: EventSettings = EventSettings()
+    usage: UsageSettings = UsageSettings()
 
     @property
     def serves_docs(self) -> bool:

@@ -21,6 +21,7 @@ from events.schemas import (
     reconciliation,
     settlement,
     subscription,
+    usage,
     webhook_endpoint,
 )
 from events.schemas.base import EventData
@@ -51,6 +52,7 @@ SCHEMAS: tuple[type[EventData], ...] = (
     exception.ExceptionResolved,
     reconciliation.ReconciliationCompleted,
     webhook_endpoint.WebhookEndpointDisabled,
+    usage.UsageCapExceeded,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

@@ -1,7 +1,8 @@
 """The background work: one pass drains the billing inbox, retries due runs of every
-workflow, purges expired idempotency keys; beside them, the schedules (the daily
-reconciliation, the monthly settlement), the outbound webhook deliveries and the event
-relay, which publishes the outbox to the configured sinks (`events.relay`).
+workflow, purges expired idempotency keys and usage events past their retention; beside
+them, the schedules (the daily reconciliation, the monthly settlement), the outbound
+webhook deliveries and the event relay, which publishes the outbox to the configured
+sinks (`events.relay`).
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -44,6 +45,7 @@ from process_apis.settlements.workflow import SettlementPostingWorkflow
 from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
 from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelWorkflow
 from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
+from process_apis.usage.retention import UsagePurge
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ class BackgroundWork:
         self.inbox = BillingInbox(context)
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
+        self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
         self.settlements = SettlementSchedule(context)
         self.relay = Relay(
             context.sessionmaker,
@@ -148,7 +151,7 @@ class BackgroundWork:
             inbox=inbox.consumed,
             claimed=replayed.claimed,
             outcomes=replayed.outcomes,
-            purged=await self.keys.purge_expired(),
+            purged=await self.keys.purge_expired() + await self.usage.run_once(),
         )
         if report.inbox or report.claimed or report.purged:
             logger.info(

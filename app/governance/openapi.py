@@ -59,6 +59,8 @@ TAG_DESCRIPTIONS = {
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
     "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",
+    "usage": "Metered usage events in batches: de-duplicated per client, validated against "
+    "the subscription's metered prices, counted in their billing period.",
     "system-billing": "Canonical billing system API over the billing engine.",
     "system-crm": "Canonical CRM system API: partners, commission plans, deal registrations.",
     "system-erp": "Canonical ERP system API over the cloud ERP.",

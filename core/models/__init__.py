@@ -25,6 +25,7 @@ from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
+from core.models.usage_event import UsageEventRow
 from core.models.webhook_attempt import WebhookAttemptRow
 from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
@@ -60,6 +61,7 @@ __all__ = [
     "SigningKeyRow",
     "SubscriptionRow",
     "TaxCodeMappingRow",
+    "UsageEventRow",
     "WebhookAttemptRow",
     "WebhookEndpointRow",
     "WebhookInboxRow",

@@ -28,6 +28,7 @@ from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.price import PriceRow
 from core.models.product import ProductRow
+from core.models.usage_event import UsageEventRow
 from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.settings import get_settings
@@ -143,7 +144,8 @@ def test_a_process_that_would_get_a_private_sandbox_refuses_to_start(
 
 
 def test_one_worker_pass_does_every_kind_of_background_work(shared_backends: Path) -> None:
-    """The webhook inbox is drained and expired idempotency keys purged, not only retries."""
+    """The webhook inbox is drained, expired idempotency keys and usage events past their
+    retention purged, not only retries."""
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     now = utcnow()
 
@@ -172,6 +174,24 @@ def test_one_worker_pass_does_every_kind_of_background_work(shared_backends: Pat
                     expires_at=now - timedelta(minutes=1),
                 )
             )
+            long_ago = now - timedelta(days=500)
+            session.add(
+                UsageEventRow(
+                    client_id="c",
+                    event_id="u-1",
+                    subscription_id="sub_1",
+                    price_id="price_1",
+                    meter="api_calls",
+                    quantity_micros=1,
+                    occurred_at=long_ago,
+                    period_start=long_ago,
+                    period_end=long_ago + timedelta(days=30),
+                    late=False,
+                    flagged=False,
+                    body_hash="0" * 64,
+                    received_at=long_ago,
+                )
+            )
         await engine.dispose()
 
     async def left() -> tuple[int, int]:
@@ -181,14 +201,15 @@ def test_one_worker_pass_does_every_kind_of_background_work(shared_backends: Pat
                 select(func.count()).where(WebhookInboxRow.processed_at.is_(None))
             )
             keys = await session.scalar(select(func.count()).select_from(IdempotencyKeyRow))
+            usage = await session.scalar(select(func.count()).select_from(UsageEventRow))
         await engine.dispose()
-        return int(pending or 0), int(keys or 0)
+        return int(pending or 0), int(keys or 0), int(usage or 0)
 
     asyncio.run(seed())
     drained = runner.invoke(app, ["worker", "--once"])
     assert drained.exit_code == 0, drained.output
-    assert "inbox 1 · claimed 0: {} · purged 1" in drained.output
-    assert asyncio.run(left()) == (0, 0)
+    assert "inbox 1 · claimed 0: {} · purged 2" in drained.output
+    assert asyncio.run(left()) == (0, 0, 0)
 
 
 def test_the_queue_lists_and_replays(shared_backends: Path) -> None:

@@ -26,6 +26,7 @@ REQUIRED = {
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
     "webhook_endpoint": {"disabled"},
+    "usage": {"cap_exceeded"},
 }
 
 

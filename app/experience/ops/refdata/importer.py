@@ -194,6 +194,7 @@ async def import_reference_data(
             "currency": price.currency,
             "interval": price.interval,
             "unit_amount": price.unit_amount,
+            "meter": price.metering.meter if price.metering else None,
         }
         existing = await session.scalar(
             select(PriceRow.id).filter_by(product_id=product_id, **same).limit(1)

@@ -8,7 +8,7 @@ from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from core.canonical.base import Code, InputModel, OutputModel, ShortText
 from core.canonical.base import Day as IsoDay
-from core.canonical.catalog import BillingInterval
+from core.canonical.catalog import BillingInterval, CapPolicy, MeterAggregation
 from core.canonical.parties import (
     AccountingPeriod,
     ClosedPeriodPolicy,
@@ -17,6 +17,7 @@ from core.canonical.parties import (
     PeriodStatus,
 )
 from core.money import CurrencyCode
+from core.quantity import Quantity, to_micros
 from system_apis.crm.schemas import PlanCode, ProductTier
 
 Country = Annotated[
@@ -134,6 +135,52 @@ class ProductUpdate(InputModel):
     billing_product: BackendRef | None = None
 
 
+MeterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", examples=["api_calls"])]
+
+
+class MeteringCreate(InputModel):
+    """A metered price: `unit_amount` is per unit of `meter`; usage events are checked
+    against these rules."""
+
+    meter: MeterName
+    aggregation: MeterAggregation = MeterAggregation.SUM
+    unique_property: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] | None = Field(
+        default=None, description="Required for `unique_count`: the property counted."
+    )
+    min_quantity: Quantity | None = None
+    max_quantity: Quantity | None = None
+    integer_only: StrictBool = False
+    cap: Quantity | None = Field(default=None, description="Usage allowed per billing period.")
+    cap_policy: CapPolicy = CapPolicy.FLAG
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MeteringCreate:
+        unique = self.aggregation == MeterAggregation.UNIQUE_COUNT
+        if unique != (self.unique_property is not None):
+            raise ValueError("unique_property is set exactly for the unique_count aggregation")
+        low, high = self.min_quantity, self.max_quantity
+        if low is not None and high is not None and to_micros(low) > to_micros(high):
+            raise ValueError("min_quantity is above max_quantity")
+        return self
+
+    def columns(self) -> dict[str, object]:
+        """The price row's metering columns."""
+
+        def micros(value: int | str | None) -> int | None:
+            return None if value is None else to_micros(value)
+
+        return {
+            "meter": self.meter,
+            "aggregation": self.aggregation,
+            "unique_property": self.unique_property,
+            "min_quantity_micros": micros(self.min_quantity),
+            "max_quantity_micros": micros(self.max_quantity),
+            "integer_only": self.integer_only,
+            "cap_micros": micros(self.cap),
+            "cap_policy": self.cap_policy if self.cap is not None else None,
+        }
+
+
 class PriceCreate(InputModel):
     """A price's amount never changes: a new price replaces it, the old one is deactivated."""
 
@@ -142,6 +189,9 @@ class PriceCreate(InputModel):
     interval: BillingInterval
     billing_price: BackendRef | None = Field(
         default=None, description="The billing price id; created on first order when absent."
+    )
+    metering: MeteringCreate | None = Field(
+        default=None, description="Makes it a metered price, charged per unit of usage."
     )
 
 

@@ -324,6 +324,7 @@ async def create_price(session: AsyncSession, product_id: str, *, data: PriceCre
         interval=data.interval,
         billing_ref=data.billing_price,
         active=True,
+        **(data.metering.columns() if data.metering else {}),
     )
     session.add(row)
     await session.flush()

@@ -1,0 +1,281 @@
+"""Usage ingestion into PostgreSQL: `python -m bench.usage` (also in `make bench`).
+
+A throwaway database (PostgreSQL, else SQLite) gets one metered subscription. The same
+events are then written three ways, in batches of 1,000 from `--processes` processes
+(as the gateway's workers), `--concurrency` batches at a time each, and timed from the
+first process's start to the last one's end:
+
+- the baseline: raw batched INSERTs of the finished rows (no validation, no
+  de-duplication), one statement per batch, as fast as the table takes them;
+- ingestion: `UsageIngestion.ingest` exactly as `POST /v1/usage-events` and
+  `ledgergate usage import` run it (pydantic validation, the stored-id lookup, the
+  contract and period, one `INSERT ... ON CONFLICT DO NOTHING` per batch);
+- the same batches again, every event a duplicate.
+
+It checks that the table holds exactly one row per distinct event afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.seed import demo_id
+from bench.harness import (
+    append_results,
+    host_line,
+    markdown_table,
+    rich_table,
+    scratch_directory,
+    throwaway_database,
+)
+from core.canonical.catalog import BillingInterval, MeterAggregation
+from core.canonical.subscriptions import SubscriptionStatus
+from core.db import create_engine, create_sessionmaker
+from core.ids import new_id
+from core.models.price import PriceRow
+from core.models.subscription import SubscriptionRow
+from core.models.usage_event import UsageEventRow
+from core.settings import UsageSettings
+from process_apis.usage.periods import add_months
+from process_apis.usage.schemas import MAX_BATCH
+from process_apis.usage.service import UsageIngestion
+
+CLIENT = "bench-usage"
+TARGET = 20_000  # events/s, the issue's target
+Batch = list[dict[str, Any]]
+
+
+async def _subscription(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
+    """A monthly subscription of demo customer 1 with a metered price for `api_calls`."""
+    anchor = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)
+    async with sessionmaker.begin() as session:
+        flat = await session.get(PriceRow, demo_id("price", 11))
+        assert flat is not None
+        metered = PriceRow(
+            id=new_id("price"),
+            product_id=flat.product_id,
+            currency=flat.currency,
+            unit_amount=1,
+            interval=BillingInterval.MONTH,
+            meter="api_calls",
+            aggregation=MeterAggregation.SUM,
+        )
+        subscription = SubscriptionRow(
+            id=new_id("subscription"),
+            customer_id=demo_id("customer", 1),
+            price_id=flat.id,
+            quantity=1,
+            status=SubscriptionStatus.ACTIVE,
+            current_period_start=anchor,
+            current_period_end=add_months(anchor, 1),
+            created_at=add_months(anchor, -1),
+        )
+        session.add_all([metered, subscription])
+    return subscription.id, anchor.isoformat()
+
+
+def _batches(subscription_id: str, at: str, first: int, count: int, prefix: str) -> list[Batch]:
+    events = [
+        {
+            "id": f"{prefix}-{n}",
+            "subscription_id": subscription_id,
+            "meter": "api_calls",
+            "quantity": n % 50 + 1,
+            "timestamp": at,
+            "properties": {"region": "eu", "request": n},
+        }
+        for n in range(first, first + count)
+    ]
+    return [events[start : start + MAX_BATCH] for start in range(0, count, MAX_BATCH)]
+
+
+async def _timed(
+    batches: Sequence[Batch], work: Callable[[Batch], Awaitable[None]], concurrency: int
+) -> float:
+    """Seconds to run `work` over `batches`, `concurrency` at a time."""
+    queue = list(reversed(batches))
+
+    async def worker() -> None:
+        while queue:
+            await work(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def _raw_rows(batch: Batch, subscription_id: str, price_id: str) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "client_id": "bench-raw",
+            "event_id": event["id"],
+            "subscription_id": subscription_id,
+            "price_id": price_id,
+            "meter": event["meter"],
+            "quantity_micros": event["quantity"] * 1_000_000,
+            "distinct_value": None,
+            "occurred_at": now,
+            "period_start": now,
+            "period_end": now,
+            "late": False,
+            "flagged": False,
+            "properties": event["properties"],
+            "body_hash": "0" * 64,
+            "received_at": now,
+        }
+        for event in batch
+    ]
+
+
+@dataclass(frozen=True)
+class Share:
+    """One process's part of a phase: the batches `first..first+count` of the events."""
+
+    url: str
+    phase: str
+    subscription_id: str
+    price_id: str
+    at: str
+    first: int
+    count: int
+    concurrency: int
+
+
+async def _run_share(share: Share) -> tuple[float, float, int]:
+    """(wall-clock start, end, events rejected) of one process's share of a phase."""
+    engine = create_engine(share.url)
+    sessionmaker = create_sessionmaker(engine)
+    prefix = "raw" if share.phase == "baseline" else "evt"
+    batches = _batches(share.subscription_id, share.at, share.first, share.count, prefix)
+    ingestion = UsageIngestion(sessionmaker, UsageSettings())
+    rejected: list[int] = []
+
+    async def insert_raw(batch: Batch) -> None:
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                insert(UsageEventRow), _raw_rows(batch, share.subscription_id, share.price_id)
+            )
+
+    async def ingest(batch: Batch) -> None:
+        answer = await ingestion.ingest(CLIENT, batch, correlation_id=None)
+        rejected.append(answer.rejected)
+
+    try:
+        async with sessionmaker() as session:  # connect before the clock starts
+            await session.scalar(select(1))
+        started = time.time()
+        await _timed(
+            batches, insert_raw if share.phase == "baseline" else ingest, share.concurrency
+        )
+        return started, time.time(), sum(rejected)
+    finally:
+        await engine.dispose()
+
+
+def _share(share: Share) -> tuple[float, float, int]:
+    return asyncio.run(_run_share(share))
+
+
+def _phase(pool: ProcessPoolExecutor, shares: list[Share]) -> float:
+    """Events per second of a phase run by the processes side by side."""
+    outcomes = list(pool.map(_share, shares))
+    rejected = sum(outcome[2] for outcome in outcomes)
+    if rejected:
+        raise SystemExit(f"{shares[0].phase}: {rejected} events rejected")
+    seconds = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    return sum(share.count for share in shares) / seconds
+
+
+async def _prepare(url: str) -> tuple[str, str, str]:
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        subscription_id, at = await _subscription(sessionmaker)
+        async with sessionmaker() as session:
+            price_id = await session.scalar(
+                select(PriceRow.id).where(PriceRow.meter == "api_calls")
+            )
+        assert price_id is not None
+        return subscription_id, price_id, at
+    finally:
+        await engine.dispose()
+
+
+async def _stored(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            count = await session.scalar(
+                select(func.count()).where(UsageEventRow.client_id == CLIENT)
+            )
+            return int(count or 0)
+    finally:
+        await engine.dispose()
+
+
+def measure(url: str, count: int, processes: int, concurrency: int) -> dict[str, float]:
+    subscription_id, price_id, at = asyncio.run(_prepare(url))
+    per = count // processes
+
+    def shares(phase: str) -> list[Share]:
+        return [
+            Share(url, phase, subscription_id, price_id, at, n * per, per, concurrency)
+            for n in range(processes)
+        ]
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        rates = {phase: _phase(pool, shares(phase)) for phase in ("baseline", "ingest", "dup")}
+    stored = asyncio.run(_stored(url))
+    if stored != per * processes:
+        raise SystemExit(f"{stored} events stored, {per * processes} sent")
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--processes", type=int, default=2, help="as gateway workers")
+    parser.add_argument("--concurrency", type=int, default=2, help="batches per process")
+    args = parser.parse_args()
+    console = Console()
+    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+        rates = measure(database.url, args.events, args.processes, args.concurrency)
+    columns = ("path", "what", "events/s", "of baseline")
+    rows = [
+        ("baseline", "raw batched INSERT, no checks", rates["baseline"]),
+        ("ingestion", "validated, de-duplicated, ON CONFLICT insert", rates["ingest"]),
+        ("duplicates", "the same batches again: all duplicates", rates["dup"]),
+    ]
+    cells = [
+        (name, what, f"{rate:,.0f}", f"{rate / rates['baseline']:.0%}") for name, what, rate in rows
+    ]
+    console.print(rich_table("Usage ingestion", columns, cells))
+    verdict = "meets" if rates["ingest"] >= TARGET else "misses"
+    append_results(
+        f"## Usage ingestion (`bench/usage.py`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"Command: `uv run python -m bench.usage --events {args.events} --processes "
+        f"{args.processes} --concurrency {args.concurrency}`. {database.description}; "
+        f"{host_line()}. Batches of 1,000 from {args.processes} processes (as gateway "
+        f"workers), {args.concurrency} at a time each, through the service the API and the "
+        f"CLI call (no HTTP).\n\n"
+        + markdown_table(columns, cells)
+        + f"\nIngestion {verdict} the target of {TARGET:,} events/s; every event stored once.\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
