@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from events.envelope import CloudEvent
 from events.schemas import (
+    account,
     credit_memo,
     customer,
     entitlement,
@@ -47,6 +48,10 @@ SCHEMAS: tuple[type[EventData], ...] = (
     exception.ExceptionOpened,
     exception.ExceptionResolved,
     reconciliation.ReconciliationCompleted,
+    account.DunningOpened,
+    account.DunningClosed,
+    account.AccountSuspended,
+    account.AccountReactivated,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

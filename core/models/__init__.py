@@ -6,6 +6,7 @@ from core.models.base import Base
 from core.models.commission_line import CommissionLineRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
+from core.models.dunning import DunningCaseRow
 from core.models.entitlement import EntitlementRow
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 from core.models.idempotency_key import IdempotencyKeyRow
@@ -38,6 +39,7 @@ __all__ = [
     "CommissionLineRow",
     "CreditMemoRow",
     "CustomerRow",
+    "DunningCaseRow",
     "EntitlementRow",
     "EventOutboxRow",
     "EventPublicationRow",

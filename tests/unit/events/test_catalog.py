@@ -25,6 +25,8 @@ REQUIRED = {
     "entitlement": {"granted", "revoked"},
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
+    "dunning": {"opened", "closed"},
+    "account": {"suspended", "reactivated"},
 }
 
 
