@@ -61,6 +61,8 @@ class Erp:
     creates_payment: Callable[[httpx.Request], bool]
     document_count: Callable[[str], int]
     payment_count: Callable[[str], int]
+    # The vendor's block of a customer, by number: BC's `blocked`, NetSuite's credit hold.
+    customer_block: Callable[[str], str]
 
 
 def business_central(*, page_size: int = 100) -> Erp:
@@ -78,6 +80,9 @@ def business_central(*, page_size: int = 100) -> Erp:
             for journal in bc.state.books[US.id].payment_journals.values()
             for payment in journal.payments
         ),
+        customer_block=lambda number: next(
+            c.blocked for c in bc.state.books[US.id].customers.values() if c.number == number
+        ),
     )
 
 
@@ -92,6 +97,9 @@ def netsuite(*, page_size: int = 1000) -> Erp:
         creates_payment=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayment"),
         document_count=ns.state.invoice_count,
         payment_count=ns.state.payment_count,
+        customer_block=lambda number: next(
+            c.credit_hold for c in ns.state.customers.values() if c.external_id == number
+        ),
     )
 
 
