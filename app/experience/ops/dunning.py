@@ -72,7 +72,9 @@ async def list_dunning(
         Literal["dunning", "suspended"] | None,
         Query(description="Only customers in this state; both when left out."),
     ] = None,
-    legal_entity_id: Annotated[str | None, Query(max_length=40)] = None,
+    legal_entity_id: Annotated[
+        str | None, Query(max_length=40, description="Only customers of this legal entity.")
+    ] = None,
     cursor: Cursor = None,
     limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> Page[DunningAccount]:
