@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from app.seed import demo_id
 from core.models.customer import CustomerRow
 from core.models.dunning import DunningCaseRow
 from core.models.event_outbox import EventOutboxRow
@@ -31,6 +32,8 @@ from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import desk, desk_entitlements, ordered
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, US_COMPANY
+
+US_ENTITY = demo_id("legal_entity", 1)
 
 TODAY = date(2026, 12, 6)
 GRACE = 14  # the default `LEDGERGATE_DUNNING_GRACE_DAYS`
@@ -174,6 +177,23 @@ async def test_a_failed_payment_suspends_everywhere_once_the_grace_has_passed(
     assert case.priority.value == "P4"  # no premium queue
     assert desk(gateway).tickets[case.id].flags == ("account_suspended",)
     assert await event_types(gateway) == ["dunning.opened", "account.suspended"]
+
+
+async def test_the_legal_entitys_grace_period_decides_when_to_suspend(gateway: Gateway) -> None:
+    await ordered(gateway)
+    ops = await gateway.client_with(["refdata:read", "refdata:write"], client_id="finance-ops")
+    url = f"/ops/v1/legal-entities/{US_ENTITY}"
+    version = (await ops.get(url)).headers["ETag"]
+    changed = await ops.patch(url, json={"dunning_grace_days": 3}, headers={"If-Match": version})
+    await ops.aclose()
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["dunning_grace_days"] == 3
+
+    await fail_payment(gateway)
+
+    assert (await dunning(gateway))["grace_ends_at"] == f"{TODAY + timedelta(days=3)}T00:00:00Z"
+    assert await DunningSchedule(on(gateway, TODAY + timedelta(days=3))).suspend_due() == 1
+    assert statuses(gateway) == SUSPENDED
 
 
 async def test_a_payment_reactivates_every_system(gateway: Gateway) -> None:
