@@ -21,6 +21,7 @@ from process_apis.deps import ProcessContext
 from process_apis.dunning.schedule import DunningSchedule
 from process_apis.dunning.workflow import REACTIVATION, SUSPENSION
 from process_apis.worker import replayer
+from sandboxes import stripe
 from system_apis.billing.schemas import (
     BillingEvent,
     BillingEventType,
@@ -29,11 +30,12 @@ from system_apis.billing.schemas import (
 )
 from system_apis.support.schemas import SupportCaseCreate
 from tests.conftest import Gateway, GatewayFactory
-from tests.integration.test_subscriptions import desk, desk_entitlements, ordered
+from tests.integration.test_subscriptions import billing, desk, desk_entitlements, ordered
 from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, US_COMPANY
 
 US_ENTITY = demo_id("legal_entity", 1)
+WEBHOOK_URL = "http://gateway.test/webhooks/billing/stripe"
 
 TODAY = date(2026, 12, 6)
 GRACE = 14  # the default `LEDGERGATE_DUNNING_GRACE_DAYS`
@@ -325,3 +327,46 @@ async def test_a_payment_while_the_suspension_waits_reactivates_and_supersedes_i
     [suspension] = await runs(gateway, SUSPENSION)
     assert suspension.status == RunStatus.SUCCEEDED
     assert suspension.result == {"superseded": True, "case_status": "closed"}
+
+
+async def test_a_declined_renewal_in_billing_runs_dunning_end_to_end(gateway: Gateway) -> None:
+    """Billing's own signed webhooks: the renewal is declined, the subscription goes
+    `past_due`, the grace passes, and paying the renewal reactivates the account."""
+    state = billing(gateway)
+    state.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    await ordered(gateway)
+    active = statuses(gateway)
+    inbox = BillingInbox(on(gateway, TODAY))
+    await inbox.drain()
+    customer = state.customers[await billing_customer(gateway)]
+    customer["invoice_settings"]["default_payment_method"] = "pm_card_chargeCustomerFail"
+    [subscription] = [
+        sub for sub in state.subscriptions.values() if sub["customer"] == customer["id"]
+    ]
+    subscription["current_period_end"] = state.clock() - 1  # the period is over: renew it
+
+    await gateway.backends.billing.list_invoices(customer_id=customer["id"])  # renews
+    await inbox.drain()
+
+    assert (await dunning(gateway))["status"] == "dunning"
+    await DunningSchedule(on(gateway, TODAY + timedelta(days=GRACE))).suspend_due()
+    assert statuses(gateway) == SUSPENDED
+
+    customer["invoice_settings"]["default_payment_method"] = "pm_card_visa"
+    [renewal] = [
+        i["id"]
+        for i in state.invoices.values()
+        if i["customer"] == customer["id"] and not i["paid"]
+    ]
+    await gateway.backends.billing.pay_invoice(renewal, idempotency_key="pay-renewal")
+    await inbox.drain()
+
+    assert statuses(gateway) == active
+    assert (await dunning(gateway))["status"] == "none"
+    assert await event_types(gateway) == [
+        "dunning.opened",
+        "account.suspended",
+        "account.reactivated",
+    ]
