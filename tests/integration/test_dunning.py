@@ -20,7 +20,7 @@ from process_apis.billing_inbox import BillingInbox
 from process_apis.deps import ProcessContext
 from process_apis.dunning.schedule import DunningSchedule
 from process_apis.dunning.workflow import REACTIVATION, SUSPENSION
-from process_apis.worker import replayer
+from process_apis.worker import BackgroundWork, replayer
 from sandboxes import stripe
 from system_apis.billing.schemas import (
     BillingEvent,
@@ -370,3 +370,23 @@ async def test_a_declined_renewal_in_billing_runs_dunning_end_to_end(gateway: Ga
         "account.suspended",
         "account.reactivated",
     ]
+
+
+async def test_the_worker_suspends_on_its_schedule_and_a_resync_keeps_the_suspension(
+    gateway: Gateway,
+) -> None:
+    await ordered(gateway)
+    await fail_payment(gateway)
+    work = BackgroundWork(on(gateway, TODAY + timedelta(days=GRACE)))
+    try:
+        await work.run_once()
+    finally:
+        await work.aclose()
+    assert statuses(gateway) == SUSPENDED
+
+    resynced = await gateway.client.post(
+        f"/v1/customers/{ACME}/entitlements/resync", headers={"Idempotency-Key": "resync-1"}
+    )
+    assert resynced.status_code == 200, resynced.text
+    assert resynced.json()["support"] == []
+    assert statuses(gateway) == SUSPENDED
