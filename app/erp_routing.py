@@ -26,6 +26,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
+    ErpCustomerStanding,
     ErpCustomerUpsert,
     ErpItem,
     ErpJournal,
@@ -84,6 +85,12 @@ class ErpRouter:
     async def upsert_customer(self, company_id: str, customer: ErpCustomerUpsert) -> ErpCustomer:
         port = await self._port(company_id)
         return await port.upsert_customer(company_id, customer)
+
+    async def set_customer_blocked(
+        self, company_id: str, number: str, *, blocked: bool
+    ) -> ErpCustomerStanding:
+        port = await self._port(company_id)
+        return await port.set_customer_blocked(company_id, number, blocked=blocked)
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str

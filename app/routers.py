@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from app import health
-from app.experience.ops import audit, events, exceptions, postings, reconciliation, summary
+from app.experience.ops import (
+    audit,
+    dunning,
+    events,
+    exceptions,
+    postings,
+    reconciliation,
+    summary,
+)
 from app.experience.ops.refdata import router as refdata
 from app.experience.partner import router as partner
 from app.governance import metrics, versioning
@@ -43,6 +51,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(postings.router, dependencies=[Depends(require_json_body)])
     app.include_router(reconciliation.router)
     app.include_router(summary.router)
+    app.include_router(dunning.router)
     app.include_router(refdata.router, dependencies=[Depends(require_json_body)])
     app.include_router(partner.router)
     app.include_router(versioning.router)

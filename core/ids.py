@@ -38,6 +38,7 @@ PREFIXES = {
     "webhook_endpoint": "ep",
     "webhook_message": "msg",
     "webhook_attempt": "atmpt",
+    "dunning_case": "dun",
 }
 
 

@@ -507,6 +507,13 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How long background work sleeps when nothing is due."
     )
     docs_enabled: bool | None = None
+    dunning_grace_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Days a customer in dunning keeps its account before it is suspended, "
+        "where its legal entity sets none (`dunning_grace_days` in reference data).",
+    )
     metrics_scope_required: bool | None = Field(
         default=None,
         description="`/metrics` answers only a bearer token holding `metrics:read` "

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from events.envelope import CloudEvent
 from events.schemas import (
+    account,
     credit_memo,
     customer,
     entitlement,
@@ -53,6 +54,10 @@ SCHEMAS: tuple[type[EventData], ...] = (
     reconciliation.ReconciliationCompleted,
     webhook_endpoint.WebhookEndpointDisabled,
     usage.UsageCapExceeded,
+    account.DunningOpened,
+    account.DunningClosed,
+    account.AccountSuspended,
+    account.AccountReactivated,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

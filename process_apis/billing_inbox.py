@@ -20,6 +20,10 @@ bills another is neither linked nor registered, and waits in the exception queue
 failed `billing_invoice_link` run explaining the mismatch (an operator corrects billing
 and resolves it; a replay only checks again).
 
+Dunning (`process_apis.dunning.inbox`) sees every event first, in the same transaction:
+`invoice.payment_failed` and a subscription turning `past_due` or `unpaid` open dunning,
+and `invoice.paid` closes it, reactivating a suspended account once committed.
+
 Events of other types are left for their own consumers. An event about an invoice the
 gateway does not know is marked processed and logged: nothing here can act on it.
 """
@@ -42,6 +46,7 @@ from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.webhook_event import WebhookInboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
+from process_apis.dunning.inbox import DunningInbox
 from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.billed import check_billing_customer, register_billed_invoice
 from process_apis.invoices.schemas import PostingCreate
@@ -55,7 +60,8 @@ from system_apis.billing.schemas import BillingEvent, BillingEventType, BillingI
 logger = logging.getLogger(__name__)
 
 PROVIDER = "stripe"
-HANDLED = (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID)
+LINKED = (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID)
+HANDLED = (*LINKED, BillingEventType.INVOICE_PAYMENT_FAILED, BillingEventType.SUBSCRIPTION_UPDATED)
 CONSUMER = "billing-inbox"
 # The exception-queue entry of a billing invoice that bills another customer than ours.
 LINK_WORKFLOW = "billing_invoice_link"
@@ -67,6 +73,7 @@ class InboxReport:
     consumed: int = 0
     invoices: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
+    reactivations: list[str] = field(default_factory=list)
 
 
 class BillingInbox:
@@ -74,6 +81,7 @@ class BillingInbox:
         self.context = context
         self.payments = PaymentWorkflow(context)
         self.postings = InvoicePostingWorkflow(context)
+        self.dunning = DunningInbox(context)
 
     async def drain(self, *, limit: int = BATCH) -> InboxReport:
         """Handle up to `limit` pending events; then post the invoices they registered and
@@ -96,6 +104,9 @@ class BillingInbox:
             ).all()
             for row in rows:
                 event = BillingEvent.model_validate(row.payload)
+                reactivation = await self.dunning.on_event(session, event)
+                if reactivation is not None:
+                    report.reactivations.append(reactivation)
                 payment = await self._handle(session, event, report.invoices)
                 if payment is not None:
                     started.append(payment)
@@ -128,7 +139,19 @@ class BillingInbox:
                     extra={"payment_id": payment_id, "error": str(error)},
                 )
             report.payments.append(payment_id)
+        await self._reactivate(report.reactivations)
         return report
+
+    async def _reactivate(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            try:
+                with correlated(str(uuid4())):
+                    await self.dunning.reactivate(run_id)
+            except LedgergateError as error:  # recorded on the run, which waits in the queue
+                logger.info(
+                    "billing.inbox.reactivation_failed",
+                    extra={"run_id": run_id, "error": str(error)},
+                )
 
     def replays(self) -> dict[str, Replay]:
         return {LINK_WORKFLOW: Replay(resume=self._check_again, discard=_nothing_linked)}
@@ -144,7 +167,7 @@ class BillingInbox:
     ) -> tuple[str, str] | None:
         """Link (or register) the event's invoice; for a payment, record it and its run."""
         billed = event.invoice
-        if billed is None:
+        if billed is None or event.type not in LINKED:
             return None
         try:
             invoice = await _linked_invoice(session, billed)

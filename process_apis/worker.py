@@ -29,6 +29,8 @@ from process_apis.credit_memos.corrections import CorrectionWorkflow
 from process_apis.credit_memos.workflow import CreditMemoWorkflow
 from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
+from process_apis.dunning.schedule import DunningSchedule
+from process_apis.dunning.workflow import AccountStatusWorkflow
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
 from process_apis.erp_drafts import ErpDraftCleanup
 from process_apis.idempotency import IdempotencyStore
@@ -69,6 +71,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     SubscriptionCancelWorkflow,
     ErpDraftCleanup,
     BillingInbox,
+    AccountStatusWorkflow,
 )
 
 
@@ -119,6 +122,7 @@ class BackgroundWork:
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
         self.settlements = SettlementSchedule(context)
+        self.dunning = DunningSchedule(context)
         self.relay = Relay(
             context.sessionmaker,
             configured_sinks(context.settings.events, context.sessionmaker),
@@ -139,8 +143,10 @@ class BackgroundWork:
         await close_sinks(list(self.relay.sinks))
 
     async def _schedules(self) -> int:
-        """The jobs due on a calendar: the month to settle, the reconciliations (how many ran)."""
+        """The jobs due on a calendar: the month to settle, the accounts whose dunning grace
+        has passed, the reconciliations (how many ran)."""
         await self.settlements.settle_due_month()
+        await self.dunning.suspend_due()
         return await reconciliation_schedule.run_due(self.context)
 
     async def _pass(self) -> PassReport:

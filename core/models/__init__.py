@@ -6,6 +6,7 @@ from core.models.base import Base
 from core.models.commission_line import CommissionLineRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
+from core.models.dunning import DunningCaseRow
 from core.models.entitlement import EntitlementRow
 from core.models.erp_budget import ErpBudgetGrantRow, ErpBudgetStateRow
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
@@ -40,6 +41,7 @@ __all__ = [
     "CommissionLineRow",
     "CreditMemoRow",
     "CustomerRow",
+    "DunningCaseRow",
     "EntitlementRow",
     "ErpBudgetGrantRow",
     "ErpBudgetStateRow",

@@ -26,6 +26,8 @@ class LegalEntityRow(VersionedMixin, Base):
     # The configured ERP connection (`LEDGERGATE_ERP_CONNECTIONS`) and its company there.
     erp_connection: Mapped[str] = mapped_column(String(40), default=DEFAULT_ERP_CONNECTION)
     erp_company_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Days a customer in dunning keeps its account before suspension; none: the setting's.
+    dunning_grace_days: Mapped[int | None]
 
     periods: Mapped[list[AccountingPeriodRow]] = relationship(
         lazy="raise", order_by="AccountingPeriodRow.starts_on"

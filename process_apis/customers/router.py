@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from core.auth import requires
+from core.canonical.dunning import CustomerDunning
 from core.canonical.parties import Customer, CustomerCreate, CustomerStatus
 from core.ids import id_pattern
 from core.pagination import Page
@@ -151,7 +152,10 @@ async def update_customer(
 async def get_customer(
     customer_id: CustomerID, session: SessionDep, response: Response
 ) -> CustomerResource:
-    """One customer with its backend cross-references; its `ETag` is its version."""
+    """One customer with its backend cross-references and its dunning state; its `ETag` is
+    its version."""
     customer = await find_customer(session, customer_id)
     response.headers["ETag"] = service.etag(customer.version)
-    return CustomerResource.model_validate(customer)
+    resource = CustomerResource.model_validate(customer)
+    resource.dunning = CustomerDunning.of(await service.open_dunning_case(session, customer_id))
+    return resource

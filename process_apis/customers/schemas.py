@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import EmailStr, Field
 
 from core.canonical.base import InputModel, ShortText
+from core.canonical.dunning import CustomerDunning
 from core.canonical.parties import Customer, CustomerStatus
 from process_apis.runs.schemas import RunRef
 
@@ -27,4 +28,8 @@ class CustomerResource(Customer):
 
     sync: RunRef | None = Field(
         default=None, description="The `customer_sync` run this write started."
+    )
+    dunning: CustomerDunning | None = Field(
+        default=None,
+        description="The customer's dunning state (`GET` only): `none`, `dunning` or `suspended`.",
     )

@@ -9,6 +9,7 @@ from core.canonical.parties import CUSTOMER_STATUS, Customer, CustomerCreate, Cu
 from core.errors import Conflict, NotFound, PreconditionFailed
 from core.ids import new_id
 from core.models.customer import CustomerRow
+from core.models.dunning import DunningCaseRow, DunningStatus
 from core.models.legal_entity import LegalEntityRow
 from core.models.partner import PartnerRow
 from core.pagination import Page
@@ -111,3 +112,13 @@ async def list_customers(
         equal={CustomerRow.status: status, CustomerRow.partner_id: partner_id},
     )
     return Page[Customer](items=[Customer.model_validate(row) for row in rows], next_cursor=cursor)
+
+
+async def open_dunning_case(session: AsyncSession, customer_id: str) -> DunningCaseRow | None:
+    """The customer's dunning case that is not closed, if any."""
+    return await session.scalar(
+        select(DunningCaseRow).where(
+            DunningCaseRow.customer_id == customer_id,
+            DunningCaseRow.status != DunningStatus.CLOSED,
+        )
+    )

@@ -22,6 +22,7 @@ from core.canonical.subscriptions import (
     SubscriptionStatus,
 )
 from core.ids import new_id
+from core.models.dunning import DunningCaseRow, DunningStatus
 from core.models.entitlement import EntitlementRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
@@ -70,17 +71,31 @@ async def desired_support(
     exclude: str | None = None,
     plus: Mapping[str, SupportTier] | None = None,
 ) -> dict[str, SupportTier]:
-    """The desk entitlements (product → tier) the customer should hold.
+    """The desk entitlements (product → tier) the customer should hold: none while its
+    account is suspended (dunning), so every re-sync keeps the suspension.
 
     `exclude` leaves out a subscription that is being cancelled or changed; `plus` adds
     what a subscription being ordered or changed will grant.
     """
+    if await account_suspended(session, customer_id):
+        return {}
     desired = {
         product: support_tier(tier)
         for _sub, product, tier in await entitled_products(session, customer_id, exclude=exclude)
     }
     desired.update(plus or {})
     return desired
+
+
+async def account_suspended(session: AsyncSession, customer_id: str) -> bool:
+    """Whether the customer's account is suspended for non-payment."""
+    found = await session.scalar(
+        select(DunningCaseRow.id).where(
+            DunningCaseRow.customer_id == customer_id,
+            DunningCaseRow.status == DunningStatus.SUSPENDED,
+        )
+    )
+    return found is not None
 
 
 async def reconcile(

@@ -25,7 +25,10 @@ _CUSTOMER_FIELDS = {
     "displayName": BodyField("text", 100),
     "email": BodyField("text", 80),
     "currencyCode": BodyField("text", 10),
+    "blocked": BodyField("text", 10, edm="Microsoft.NAV.customerBlocked"),
 }
+# BC's customerBlocked enum: a blocked customer takes no new documents of that kind.
+_BLOCKED = (" ", "Ship", "Invoice", "All")
 
 
 _CUSTOMER_PROPERTIES: Filterable[Customer] = {"number": lambda c: c.number}
@@ -81,6 +84,15 @@ class CustomersApi(ApiBase):
             )
         currency = values.get("currencyCode", customer.currency_code)
         check_currency(currency, "Customer")
+        blocked = values.get("blocked", customer.blocked)
+        if blocked not in _BLOCKED:
+            raise BcFault(
+                400,
+                "BadRequest",
+                f"Cannot convert the literal '{blocked}' to the expected type "
+                "'Microsoft.NAV.customerBlocked'.",
+            )
+        customer.blocked = blocked
         customer.number = number
         customer.display_name = values.get("displayName", customer.display_name)
         customer.email = values.get("email", customer.email)

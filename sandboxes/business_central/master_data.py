@@ -42,6 +42,8 @@ class Customer:
     display_name: str
     email: str
     currency_code: str
+    # " " (not blocked), "Ship", "Invoice" or "All": BC's customerBlocked enum.
+    blocked: str = " "
     version: int = 1
     modified: datetime = field(default_factory=utc_now)
 
@@ -61,7 +63,7 @@ class Customer:
             "website": "",
             "taxLiable": False,
             "currencyCode": self.currency_code,
-            "blocked": " ",
+            "blocked": self.blocked,
             "lastModifiedDateTime": wire_datetime(self.modified),
         }
 

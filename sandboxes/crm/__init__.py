@@ -35,7 +35,11 @@ Operations (paths under the root):
 - `GET /deal-registrations?partnerRef=&customerRef=&status=`: `{"data": [...]}`;
 - `GET /deal-registrations/{id}`: a registration (the above, `id`, `status`,
   `registeredOn`, `decidedOn`);
-- `POST /deal-registrations/{id}/approve` and `/reject`: body `{"note": ...}` or none.
+- `POST /deal-registrations/{id}/approve` and `/reject`: body `{"note": ...}` or none;
+- `GET /accounts/{customerRef}/status`, `PUT /accounts/{customerRef}/status` (body
+  `status`: `active` or `suspended`): a customer account's standing (`customerRef`,
+  `status`, `statusChangedAt`), `active` until suspended; setting it again answers it
+  unchanged.
 
 A registration is `pending` until approved or rejected; a pending or approved one
 whose `expiresOn` has come (`expiresOn <= today`) reads as `expired`. Deciding again
@@ -53,7 +57,7 @@ Robotics (`cus_..01`), and Fabrikam Referrals (`prt_..02`, registered, plan
 `referral-10`) holding one for Initech (`cus_..03`), both for every product tier.
 
 Modules, one per resource: `wire` (the API's conventions, errors and readers), `state`
-(the records and the seeded channel), `partners` (and eligibility), `commission_plans`,
+(the records and the seeded channel), `accounts`, `partners` (and eligibility), `commission_plans`,
 `deal_registrations` and `app` (the routes).
 """
 

@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route
 
+from sandboxes.crm.accounts import get_account, set_account_status
 from sandboxes.crm.commission_plans import add_rate_card, get_plan
 from sandboxes.crm.deal_registrations import (
     create_registration,
@@ -23,6 +24,8 @@ def create_app(state: CrmState | None = None) -> Starlette:
     """The sandbox as an ASGI app; without a state, the seeded demo channel."""
     endpoint = CHANNEL.endpoint
     routes = [
+        Route("/accounts/{ref}/status", endpoint(get_account), methods=["GET"]),
+        Route("/accounts/{ref}/status", endpoint(set_account_status), methods=["PUT"]),
         Route("/partners", endpoint(list_partners), methods=["GET"]),
         Route("/partners/{ref}", endpoint(get_partner), methods=["GET"]),
         Route("/partners/{ref}/eligibility", endpoint(check_eligibility), methods=["GET"]),

@@ -20,6 +20,23 @@ def demo_ref(kind: str, number: int) -> str:
 
 
 @dataclass
+class Account:
+    """A customer account's standing: `active` until suspended (dunning)."""
+
+    customer_ref: str
+    status: str = "active"
+    status_changed_at: datetime | None = None
+
+    def wire(self) -> JsonObject:
+        changed = self.status_changed_at
+        return {
+            "customerRef": self.customer_ref,
+            "status": self.status,
+            "statusChangedAt": None if changed is None else changed.isoformat(),
+        }
+
+
+@dataclass
 class Partner:
     ref: str
     name: str
@@ -87,8 +104,12 @@ class CrmState:
     partners: dict[str, Partner] = field(default_factory=dict)
     plans: dict[str, CommissionPlan] = field(default_factory=dict)
     registrations: dict[str, Registration] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
     idempotent: dict[str, tuple[str, int, JsonObject]] = field(default_factory=dict)
     today: Callable[[], date] = date.today
+
+    def account(self, customer_ref: str) -> Account:
+        return self.accounts.setdefault(customer_ref, Account(customer_ref))
 
     def partner(self, ref: str) -> Partner:
         if ref not in self.partners:

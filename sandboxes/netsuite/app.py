@@ -69,6 +69,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         ("/customer", api.create_customer, "POST"),
         ("/customer/{record_id}", api.get_customer, "GET"),
         ("/customer/{record_id}", api.upsert_customer, "PUT"),
+        ("/customer/{record_id}", api.update_customer, "PATCH"),
         ("/invoice", api.list_invoices, "GET"),
         ("/invoice", api.create_invoice, "POST"),
         ("/invoice/{record_id}", api.get_invoice, "GET"),

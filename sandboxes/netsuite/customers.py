@@ -48,6 +48,7 @@ class CustomersApi(ApiBase):
                 request, "currency", customer.currency_id, CURRENCIES[customer.currency_id][1]
             ),
             "subsidiary": ref_of(request, "subsidiary", customer.subsidiary_id, company.name),
+            "creditHoldOverride": {"id": customer.credit_hold, "refName": customer.credit_hold},
             "lastModifiedDate": customer.modified,
         }
 
@@ -69,6 +70,20 @@ class CustomersApi(ApiBase):
             customer = self._new_customer(key.removeprefix("eid:"), values)
         else:
             self._update_customer(customer, values)
+        return created(request, "customer", customer.id)
+
+    async def update_customer(self, request: Request) -> Response:
+        """PATCH: the fields sent, the credit hold among them; `204` as NetSuite answers."""
+        customer = self._customer(request.path_params["record_id"])
+        if customer is None:
+            raise NsFault(404, "NONEXISTENT_ID", "The record instance does not exist.")
+        values = await read_body(request, _CUSTOMER_FIELDS | {"creditHoldOverride"})
+        if "creditHoldOverride" in values:
+            hold = ref_id(values, "creditHoldOverride")
+            if hold not in CREDIT_HOLDS:
+                raise invalid_ref("creditHoldOverride", hold)
+            customer.credit_hold = hold
+        self._update_customer(customer, values)
         return created(request, "customer", customer.id)
 
     def _new_customer(self, external: str, values: Mapping[str, Any]) -> CustomerRecord:
@@ -104,4 +119,5 @@ class CustomersApi(ApiBase):
         customer.modified = utc_now()
 
 
+CREDIT_HOLDS = ("AUTO", "ON", "OFF")
 _CUSTOMER_FIELDS = frozenset({"entityId", "companyName", "email", "currency", "subsidiary"})

@@ -31,6 +31,8 @@ class CustomerRecord:
     email: str
     currency_id: str
     subsidiary_id: str
+    # The credit hold: `AUTO` (by the credit limit), `ON` (held) or `OFF`.
+    credit_hold: str = "AUTO"
     modified: str = field(default_factory=utc_now)
 
 

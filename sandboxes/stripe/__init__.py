@@ -27,7 +27,9 @@ on the new price charged, as separate `proration: true` invoice items over
 `ManualClock` drives renewals.
 
 Collecting an invoice charges the customer's `invoice_settings[default_payment_method]`,
-where Stripe's test payment methods decide the outcome (`_charge`). Events
+where Stripe's test payment methods decide the outcome (`_charge`): a declined payment
+turns the invoice's subscription `past_due`, and paying that invoice later (`POST
+/v1/invoices/{id}/pay`) makes it `active` again. Events
 (`invoice.finalized`, `invoice.paid`, `invoice.payment_failed`,
 `customer.subscription.updated` and `.deleted`, `credit_note.created`,
 `charge.dispute.created`) are kept in `StripeState.events` and, after the

@@ -355,6 +355,22 @@ def mark_paid(state: StripeState, invoice: JsonObject, *, out_of_band: bool) -> 
         invoice["attempt_count"] += 1
         invoice["charge"] = new_object_id("ch")
     emit(state, "invoice.paid", invoice)
+    _subscription_status(state, invoice, "past_due", "active")
+
+
+def _subscription_status(state: StripeState, invoice: JsonObject, before: str, after: str) -> None:
+    """As Stripe does, a subscription whose renewal or update invoice's payment failed turns
+    `past_due`, and `active` again once that invoice is paid (`customer.subscription.updated`
+    each time)."""
+    if invoice["billing_reason"] == "subscription_create":
+        return  # Stripe's `incomplete` first payment is not modelled: it stays as it is
+    subscription = state.subscriptions.get(invoice["subscription"] or "")
+    if subscription is None or subscription["status"] != before:
+        return
+    if subscription["latest_invoice"] != invoice["id"]:
+        return
+    subscription["status"] = after
+    emit(state, "customer.subscription.updated", subscription, {"status": before})
 
 
 def _charge(state: StripeState, invoice: JsonObject) -> bool:
@@ -370,6 +386,7 @@ def _charge(state: StripeState, invoice: JsonObject) -> bool:
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
         emit(state, "invoice.payment_failed", invoice)
+        _subscription_status(state, invoice, "active", "past_due")
         return False
     mark_paid(state, invoice, out_of_band=False)
     if method == DISPUTED_PAYMENT_METHOD and invoice["charge"] is not None:

@@ -258,8 +258,8 @@ def _invoice_subscription(
         period=period,
     )
     store_invoice(state, invoice, pending)
-    collect(state, invoice)
     subscription["latest_invoice"] = invoice["id"]
+    collect(state, invoice)
     return invoice
 
 

@@ -24,6 +24,9 @@ Operations (paths under the root):
 - `POST /customers/{ref}/entitlements`: body `product_ref`, `tier`; `201` new, `200`
   the same active one again, `409 entitlement_exists` for another tier;
 - `PATCH /entitlements/{id}`: body `tier`; `409` once revoked;
+- `GET /customers/{ref}/account`, `PUT /customers/{ref}/account` (body `status`:
+  `active` or `suspended`): the customer's account status (`active` until suspended);
+  setting it again answers it unchanged;
 - `DELETE /entitlements/{id}`: `200` with the entitlement revoked (again: unchanged);
 - `POST /tickets`: body `requester_ref`, `subject`, `description`; `201` with the
   ticket, its `priority` and `sla`;
@@ -39,10 +42,12 @@ Operations (paths under the root):
 Routing (the desk's SLA policy, `SLA_POLICY`): a new ticket takes the priority of the
 requester's highest active entitlement tier: `enterprise` → `urgent` (first response
 within 60 minutes), `pro` → `high` (240), `starter` → `normal` (480), none → `low`
-(2880). The state starts empty: entitlements are granted by the gateway's workflows.
+(2880). A suspended account's tickets get no premium queue (`low`, as with no
+entitlement) and carry the flag `account_suspended`. The state starts empty:
+entitlements are granted by the gateway's workflows.
 
 Modules, one per resource: `wire` (the API's conventions, errors and readers), `state`
-(the records), `entitlements`, `tickets`, `service_credits` and `app` (the routes).
+(the records), `accounts`, `entitlements`, `tickets`, `service_credits` and `app` (the routes).
 """
 
 from sandboxes.support.app import create_app

@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Route
 
 from sandboxes.faults import install_faults
+from sandboxes.support.accounts import get_account, set_account_status
 from sandboxes.support.entitlements import (
     change_entitlement,
     grant_entitlement,
@@ -34,6 +35,8 @@ def create_app(state: DeskState | None = None) -> Starlette:
             endpoint(grant_entitlement, keyed=True),
             methods=["POST"],
         ),
+        Route("/customers/{ref}/account", endpoint(get_account), methods=["GET"]),
+        Route("/customers/{ref}/account", endpoint(set_account_status), methods=["PUT"]),
         Route("/entitlements/{id}", endpoint(change_entitlement), methods=["PATCH"]),
         Route("/entitlements/{id}", endpoint(revoke_entitlement), methods=["DELETE"]),
         Route("/tickets", endpoint(create_ticket, keyed=True), methods=["POST"]),

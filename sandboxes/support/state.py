@@ -38,6 +38,22 @@ class Entitlement:
 
 
 @dataclass
+class Account:
+    """A customer's account at the desk: `active` until suspended (dunning)."""
+
+    customer_ref: str
+    status: str = "active"
+    status_changed_at: datetime | None = None
+
+    def wire(self) -> JsonObject:
+        return {
+            "customer_ref": self.customer_ref,
+            "status": self.status,
+            "status_changed_at": instant(self.status_changed_at),
+        }
+
+
+@dataclass
 class Ticket:
     id: str
     requester_ref: str
@@ -48,6 +64,7 @@ class Ticket:
     created_at: datetime
     first_response_minutes: int
     status: str = "open"
+    flags: tuple[str, ...] = ()
 
     def wire(self) -> JsonObject:
         due = self.created_at + timedelta(minutes=self.first_response_minutes)
@@ -59,6 +76,7 @@ class Ticket:
             "status": self.status,
             "priority": self.priority,
             "entitlement_tier": self.tier,
+            "flags": list(self.flags),
             "created_at": instant(self.created_at),
             "sla": {
                 "first_response_minutes": self.first_response_minutes,
@@ -105,6 +123,7 @@ class DeskState:
     entitlements: dict[str, Entitlement] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     service_credits: dict[str, ServiceCredit] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
     idempotent: dict[str, tuple[str, int, JsonObject]] = field(default_factory=dict)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -123,8 +142,18 @@ class DeskState:
             raise DeskError(404, "not_found", f"no service credit {credit_id!r}")
         return self.service_credits[credit_id]
 
+    def account(self, customer_ref: str) -> Account:
+        """The customer's account (`active` until it is first suspended)."""
+        return self.accounts.setdefault(customer_ref, Account(customer_ref))
+
+    def suspended(self, customer_ref: str) -> bool:
+        found = self.accounts.get(customer_ref)
+        return found is not None and found.status == "suspended"
+
     def routing_tier(self, customer_ref: str) -> str | None:
-        """The requester's highest active entitlement tier."""
+        """The requester's highest active entitlement tier; none for a suspended account."""
+        if self.suspended(customer_ref):
+            return None
         held = {
             e.tier
             for e in self.entitlements.values()

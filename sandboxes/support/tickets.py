@@ -25,6 +25,7 @@ async def create_ticket(state: DeskState, request: Request) -> tuple[int, JsonOb
         tier=tier,
         created_at=state.clock(),
         first_response_minutes=minutes,
+        flags=("account_suspended",) if state.suspended(requester) else (),
     )
     state.tickets[ticket.id] = ticket
     return 201, ticket.wire()

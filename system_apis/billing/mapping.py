@@ -454,10 +454,17 @@ def credit_note_page_from_stripe(page: StripeList[StripeCreditNote]) -> BillingC
 EVENT_TYPES = {
     "invoice.finalized": BillingEventType.INVOICE_FINALIZED,
     "invoice.paid": BillingEventType.INVOICE_PAID,
+    "invoice.payment_failed": BillingEventType.INVOICE_PAYMENT_FAILED,
     "customer.subscription.updated": BillingEventType.SUBSCRIPTION_UPDATED,
     "customer.subscription.deleted": BillingEventType.SUBSCRIPTION_CANCELED,
     "credit_note.created": BillingEventType.CREDIT_NOTE_CREATED,
 }
+
+INVOICE_EVENTS = (
+    BillingEventType.INVOICE_FINALIZED,
+    BillingEventType.INVOICE_PAID,
+    BillingEventType.INVOICE_PAYMENT_FAILED,
+)
 
 
 def event_from_stripe(event: StripeEvent) -> BillingEvent:
@@ -465,7 +472,7 @@ def event_from_stripe(event: StripeEvent) -> BillingEvent:
     kind = EVENT_TYPES.get(event.type, BillingEventType.OTHER)
     payload = event.data.object
     invoice = subscription = credit_note = None
-    if kind in (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID):
+    if kind in INVOICE_EVENTS:
         invoice = invoice_from_stripe(StripeInvoice.model_validate(payload))
     elif kind in (BillingEventType.SUBSCRIPTION_UPDATED, BillingEventType.SUBSCRIPTION_CANCELED):
         subscription = subscription_from_stripe(StripeSubscription.model_validate(payload))

@@ -322,6 +322,7 @@ class BillingEventType(StrEnum):
 
     INVOICE_FINALIZED = "invoice.finalized"
     INVOICE_PAID = "invoice.paid"
+    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
     SUBSCRIPTION_UPDATED = "subscription.updated"
     SUBSCRIPTION_CANCELED = "subscription.canceled"
     CREDIT_NOTE_CREATED = "credit_note.created"

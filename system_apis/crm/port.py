@@ -13,6 +13,8 @@ from datetime import date
 from typing import Protocol, runtime_checkable
 
 from system_apis.crm.schemas import (
+    CrmAccount,
+    CrmAccountStatus,
     CrmCommissionPlan,
     CrmPartner,
     CrmPartnerStatus,
@@ -75,5 +77,13 @@ class CrmDealRegistrations(Protocol):
 
 
 @runtime_checkable
-class CrmPort(CrmPartners, CrmCommissionPlans, CrmDealRegistrations, Protocol):
+class CrmAccounts(Protocol):
+    async def set_account_status(self, customer_id: str, status: CrmAccountStatus) -> CrmAccount:
+        """Tell the CRM the customer's account is suspended or active again; setting the
+        status it has already answers it unchanged."""
+        ...
+
+
+@runtime_checkable
+class CrmPort(CrmPartners, CrmCommissionPlans, CrmDealRegistrations, CrmAccounts, Protocol):
     """Everything the process tier may ask of a CRM / channel platform."""

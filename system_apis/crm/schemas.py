@@ -33,6 +33,19 @@ class CrmInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class CrmAccountStatus(StrEnum):
+    """A customer account's standing in the CRM: `suspended` while unpaid (dunning)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class CrmAccount(CrmModel):
+    customer_id: str
+    status: CrmAccountStatus
+    changed_at: datetime | None
+
+
 class CrmPartnerStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"

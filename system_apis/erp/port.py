@@ -23,6 +23,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
+    ErpCustomerStanding,
     ErpCustomerUpsert,
     ErpItem,
     ErpJournal,
@@ -44,6 +45,13 @@ class ErpInvoicing(Protocol):
     async def upsert_customer(
         self, company_id: str, customer: ErpCustomerUpsert
     ) -> ErpCustomer: ...
+
+    async def set_customer_blocked(
+        self, company_id: str, number: str, *, blocked: bool
+    ) -> ErpCustomerStanding:
+        """Block the customer for new documents, or lift the block; setting what it is
+        already changes nothing. An unknown customer number is a business error."""
+        ...
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str

@@ -32,6 +32,18 @@ class ErpCustomer(ErpModel):
     currency: str | None
 
 
+class ErpCustomerStanding(ErpModel):
+    """Whether the ERP blocks new documents for the customer (dunning suspension).
+
+    Business Central: the customer's `blocked` is `All`; NetSuite: the customer's credit
+    hold is forced on (`creditHoldOverride` `ON`).
+    """
+
+    id: str
+    number: str
+    blocked: bool
+
+
 class ErpInvoiceLine(ErpModel):
     sequence: int = Field(ge=1)
     description: str = Field(max_length=100)

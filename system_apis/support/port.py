@@ -14,6 +14,9 @@ customer's highest active entitlement tier, and the first-response target with i
 | `starter` | P3 | 8 hours |
 | none | P4 | 48 hours |
 
+A suspended account (dunning) gets no premium queue: its new cases are routed as if it
+held no entitlement (P4), and the desk flags them.
+
 The table is the desk's routing policy (its SLA configuration); the built-in sandbox
 is configured with it, and a real desk must be configured to match.
 """
@@ -27,6 +30,8 @@ from system_apis.support.schemas import (
     ServiceCreditCreate,
     ServiceCreditDecision,
     ServiceCreditStatus,
+    SupportAccount,
+    SupportAccountStatus,
     SupportCase,
     SupportCaseCreate,
     SupportEntitlement,
@@ -84,5 +89,17 @@ class SupportServiceCredits(Protocol):
 
 
 @runtime_checkable
-class SupportPort(SupportEntitlements, SupportCases, SupportServiceCredits, Protocol):
+class SupportAccounts(Protocol):
+    async def set_account_status(
+        self, customer_id: str, status: SupportAccountStatus
+    ) -> SupportAccount:
+        """Suspend or reactivate the customer's account at the desk; setting the status it
+        has already answers it unchanged."""
+        ...
+
+
+@runtime_checkable
+class SupportPort(
+    SupportEntitlements, SupportCases, SupportServiceCredits, SupportAccounts, Protocol
+):
     """Everything the process tier may ask of a support desk."""

@@ -53,6 +53,19 @@ class SupportEntitlementGrant(SupportInput):
     tier: SupportTier
 
 
+class SupportAccountStatus(StrEnum):
+    """`suspended`: the desk routes the customer's new cases to no premium queue and flags them."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class SupportAccount(SupportModel):
+    customer_id: str
+    status: SupportAccountStatus
+    changed_at: datetime | None = Field(description="When the status last changed; none: never.")
+
+
 class SupportTierChange(SupportInput):
     tier: SupportTier
 

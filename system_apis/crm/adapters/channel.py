@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.settings import CrmSettings
 from system_apis.crm.adapters.channel_wire import (
+    ChannelAccount,
     ChannelCommissionPlan,
     ChannelEligibility,
     ChannelErrorBody,
@@ -34,6 +35,8 @@ from system_apis.crm.mapping import (
     registration_to_channel,
 )
 from system_apis.crm.schemas import (
+    CrmAccount,
+    CrmAccountStatus,
     CrmCommissionPlan,
     CrmPartner,
     CrmPartnerStatus,
@@ -188,3 +191,18 @@ class ChannelAdapter:
             json_body=body,
         )
         return registration_from_channel(decided)
+
+    async def set_account_status(self, customer_id: str, status: CrmAccountStatus) -> CrmAccount:
+        account = await self._call(
+            "PUT",
+            f"accounts/{_segment(customer_id)}/status",
+            ChannelAccount,
+            "set_account_status",
+            idempotent=True,  # setting the same status again is harmless
+            json_body={"status": status.value},
+        )
+        return CrmAccount(
+            customer_id=account.customer_ref,
+            status=CrmAccountStatus(account.status),
+            changed_at=account.status_changed_at,
+        )

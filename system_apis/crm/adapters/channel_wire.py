@@ -15,6 +15,12 @@ class ChannelModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
+class ChannelAccount(ChannelModel):
+    customer_ref: str = Field(alias="customerRef")
+    status: Literal["active", "suspended"]
+    status_changed_at: datetime | None = Field(default=None, alias="statusChangedAt")
+
+
 class ChannelPartner(ChannelModel):
     partner_ref: str = Field(alias="partnerRef")
     name: str

@@ -28,6 +28,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcCompany,
     BcCurrencyList,
     BcCustomer,
+    BcCustomerBlock,
     BcCustomerList,
     BcCustomerPayment,
     BcCustomerPaymentList,
@@ -87,6 +88,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
+    ErpCustomerStanding,
     ErpCustomerUpsert,
     ErpInvoiceLine,
     ErpItem,
@@ -100,7 +102,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError, BackendContractError
+from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.http import ResilientClient, VendorError, parse_body
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
@@ -116,6 +118,11 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # a page; 1,000 keeps answers near a megabyte with lines expanded.
 DEFAULT_PAGE_SIZE = 1000
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
+
+
+# BC's customerBlocked values: `All` takes no documents at all, ` ` is not blocked.
+BC_BLOCKED_ALL = "All"
+BC_NOT_BLOCKED = " "
 
 
 def decode_bc_error(response: httpx.Response) -> VendorError | None:
@@ -185,6 +192,35 @@ class BusinessCentralAdapter:
             headers={"If-Match": current.etag},
         )
         return customer_from_bc(self._parse(response, BcCustomer, operation))
+
+    async def set_customer_blocked(
+        self, company_id: str, number: str, *, blocked: bool
+    ) -> ErpCustomerStanding:
+        """`blocked` `All` (no documents of any kind) or back to ` ` (not blocked), by a
+        PATCH with the customer's current ETag. Only a block of `All` is lifted: a `Ship` or
+        `Invoice` block someone set in the ERP is left alone."""
+        operation = "set_customer_blocked"
+        customers = f"/companies({company_id})/customers"
+        current = await self._find_customer(customers, number, operation)
+        if current is None:
+            raise BackendNotFound(
+                f"{self._client.backend} has no customer {number!r}",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        wanted = BC_BLOCKED_ALL if blocked else BC_NOT_BLOCKED
+        if (current.blocked == BC_BLOCKED_ALL) != blocked:
+            response = await self._send(
+                "PATCH",
+                f"{customers}({current.id})",
+                operation=operation,
+                body=BcCustomerBlock(blocked=wanted),
+                headers={"If-Match": current.etag},
+            )
+            current = self._parse(response, BcCustomer, operation)
+        return ErpCustomerStanding(
+            id=current.id, number=current.number, blocked=current.blocked == BC_BLOCKED_ALL
+        )
 
     async def _find_customer(
         self, customers: str, number: str, operation: str

@@ -90,6 +90,7 @@ class BcCustomer(BcModel):
     display_name: str
     email: str | None = None
     currency_code: str | None = None
+    blocked: str | None = None
     etag: str = Field(alias="@odata.etag")
 
 
@@ -117,6 +118,12 @@ class BcCustomerCreate(BcRequest):
     display_name: str
     email: str
     currency_code: str
+
+
+class BcCustomerBlock(BcRequest):
+    """`blocked`: `All` (no documents of any kind) or ` ` (not blocked)."""
+
+    blocked: str
 
 
 class BcCustomerUpdate(BcRequest):

@@ -32,7 +32,9 @@ from system_apis.erp.adapters.netsuite_wire import (
     NsCreditMemo,
     NsCurrency,
     NsCustomer,
+    NsCustomerCreditHold,
     NsInvoice,
+    NsRefRequest,
     NsSubsidiary,
     NsTaxItem,
 )
@@ -51,6 +53,7 @@ from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
     ErpCustomer,
+    ErpCustomerStanding,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
@@ -59,7 +62,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError
+from system_apis.errors import BackendBusinessError, BackendNotFound
 
 __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 
@@ -117,6 +120,31 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
             else await self._currency_code(current.currency.id, operation)
         )
         return self._mapped(operation, customer_from_ns, current, currency)
+
+    async def set_customer_blocked(
+        self, company_id: str, number: str, *, blocked: bool
+    ) -> ErpCustomerStanding:
+        """The customer's credit hold forced `ON` (NetSuite's own block on new sales
+        transactions, the customer record left active and visible), or back to `AUTO`.
+        Only a hold of `ON` is lifted: an `OFF` someone set in the ERP is left alone."""
+        operation = "set_customer_blocked"
+        record = f"/customer/eid:{quote(number, safe='')}"
+        current = self._parse(
+            await self._send("GET", record, operation=operation), NsCustomer, operation
+        )
+        if current.subsidiary.id != company_id:
+            raise BackendNotFound(
+                f"{self._client.backend} has no customer {number!r} in subsidiary {company_id}",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        held = current.credit_hold_override is not None and current.credit_hold_override.id == "ON"
+        if held != blocked:
+            body = NsCustomerCreditHold(
+                credit_hold_override=NsRefRequest(id="ON" if blocked else "AUTO")
+            )
+            await self._send("PATCH", record, operation=operation, body=body)
+        return ErpCustomerStanding(id=current.id, number=number, blocked=blocked)
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str

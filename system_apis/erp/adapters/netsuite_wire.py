@@ -92,6 +92,14 @@ class NsCustomer(NsModel):
     email: str | None = None
     currency: NsRef | None = None
     subsidiary: NsRef
+    # `AUTO` (the credit limit decides), `ON` (held: no new transactions) or `OFF`.
+    credit_hold_override: NsRef | None = Field(default=None, alias="creditHoldOverride")
+
+
+class NsCustomerCreditHold(NsRequest):
+    """A PATCH of the customer's credit hold: `ON`, `AUTO` or `OFF`."""
+
+    credit_hold_override: NsRefRequest = Field(serialization_alias="creditHoldOverride")
 
 
 class NsCustomerUpsert(NsRequest):

@@ -19,6 +19,7 @@ from core.settings import SupportSettings
 from system_apis.errors import BackendContractError
 from system_apis.http import ResilientClient, VendorError, parse_body
 from system_apis.support.adapters.desk_wire import (
+    DeskAccount,
     DeskEntitlement,
     DeskEntitlementList,
     DeskErrorBody,
@@ -39,6 +40,8 @@ from system_apis.support.schemas import (
     ServiceCreditCreate,
     ServiceCreditDecision,
     ServiceCreditStatus,
+    SupportAccount,
+    SupportAccountStatus,
     SupportCase,
     SupportCaseCreate,
     SupportEntitlement,
@@ -202,3 +205,20 @@ class DeskAdapter:
             json_body=body,
         )
         return self._credit(decided, operation)
+
+    async def set_account_status(
+        self, customer_id: str, status: SupportAccountStatus
+    ) -> SupportAccount:
+        account = await self._call(
+            "PUT",
+            f"customers/{_segment(customer_id)}/account",
+            DeskAccount,
+            "set_account_status",
+            idempotent=True,  # setting the same status again is harmless
+            json_body={"status": status.value},
+        )
+        return SupportAccount(
+            customer_id=account.customer_ref,
+            status=SupportAccountStatus(account.status),
+            changed_at=account.status_changed_at,
+        )

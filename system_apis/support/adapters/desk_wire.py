@@ -31,6 +31,12 @@ class DeskEntitlementList(DeskModel):
     entitlements: list[DeskEntitlement]
 
 
+class DeskAccount(DeskModel):
+    customer_ref: str
+    status: Literal["active", "suspended"]
+    status_changed_at: datetime | None = None
+
+
 class DeskSla(DeskModel):
     first_response_minutes: int
     first_response_due_at: datetime

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 
 from system_apis.crm.port import CrmPort
 from system_apis.crm.schemas import (
+    CrmAccount,
+    CrmAccountStatus,
     CrmCommissionPlan,
     CrmPartner,
     CrmPartnerStatus,
@@ -45,6 +47,16 @@ class FakeCrm:
         self.plans: dict[str, CrmCommissionPlan] = {}
         self.registrations: dict[str, DealRegistration] = {}
         self._keyed: dict[str, DealRegistration] = {}
+        self.accounts: dict[str, CrmAccount] = {}
+
+    async def set_account_status(self, customer_id: str, status: CrmAccountStatus) -> CrmAccount:
+        self.recorder.enter("set_account_status", customer_id=customer_id, status=status)
+        current = self.accounts.get(customer_id)
+        if current is None or current.status != status:
+            changed = datetime(self.today.year, self.today.month, self.today.day, tzinfo=UTC)
+            current = CrmAccount(customer_id=customer_id, status=status, changed_at=changed)
+            self.accounts[customer_id] = current
+        return current
 
     def add_partner(
         self, partner_id: str, plan: str, *, status: CrmPartnerStatus = CrmPartnerStatus.ACTIVE

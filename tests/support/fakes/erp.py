@@ -21,6 +21,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
+    ErpCustomerStanding,
     ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
@@ -35,6 +36,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
+from system_apis.errors import BackendNotFound
 from tests.support.fakes.recorder import Recorder
 
 POSTED = (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID)
@@ -77,6 +79,7 @@ class FakeErp:
         self.recorder = Recorder("erp", ErpPort)
         self.companies = {company.id: company for company in companies}
         self.customers: dict[tuple[str, str], ErpCustomer] = {}
+        self.blocked: dict[tuple[str, str], bool] = {}
         self.invoices: dict[str, ErpSalesInvoice] = {}
         self.invoice_company: dict[str, str] = {}
         self.credit_memos: dict[str, ErpSalesCreditMemo] = {}
@@ -129,6 +132,21 @@ class FakeErp:
         )
         self.customers[(company_id, customer.number)] = upserted
         return upserted
+
+    async def set_customer_blocked(
+        self, company_id: str, number: str, *, blocked: bool
+    ) -> ErpCustomerStanding:
+        self.recorder.enter(
+            "set_customer_blocked", company_id=company_id, number=number, blocked=blocked
+        )
+        self._company("set_customer_blocked", company_id)
+        known = self.customers.get((company_id, number))
+        if known is None:
+            raise BackendNotFound(
+                f"no customer {number}", backend="erp", operation="set_customer_blocked"
+            )
+        self.blocked[(company_id, number)] = blocked
+        return ErpCustomerStanding(id=known.id, number=number, blocked=blocked)
 
     def _invoice_by_external(self, company_id: str, number: str) -> ErpSalesInvoice | None:
         return next(

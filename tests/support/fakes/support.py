@@ -17,6 +17,8 @@ from system_apis.support.schemas import (
     ServiceCreditDecision,
     ServiceCreditOutcome,
     ServiceCreditStatus,
+    SupportAccount,
+    SupportAccountStatus,
     SupportCase,
     SupportCaseCreate,
     SupportEntitlement,
@@ -43,6 +45,7 @@ class FakeSupport:
         self.cases: dict[str, SupportCase] = {}
         self.credits: dict[str, ServiceCredit] = {}
         self._keyed: dict[str, SupportCase | ServiceCredit] = {}
+        self.accounts: dict[str, SupportAccount] = {}
         self._serial = 0
 
     def _next(self, prefix: str) -> str:
@@ -56,6 +59,18 @@ class FakeSupport:
             for e in self.entitlements.values()
             if e.customer_id == customer_id and e.status == SupportEntitlementStatus.ACTIVE
         }
+
+    # SupportAccounts
+
+    async def set_account_status(
+        self, customer_id: str, status: SupportAccountStatus
+    ) -> SupportAccount:
+        self.recorder.enter("set_account_status", customer_id=customer_id, status=status)
+        current = self.accounts.get(customer_id)
+        if current is None or current.status != status:
+            current = SupportAccount(customer_id=customer_id, status=status, changed_at=self.now)
+            self.accounts[customer_id] = current
+        return current
 
     # SupportEntitlements
 

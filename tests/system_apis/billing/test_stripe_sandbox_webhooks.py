@@ -204,6 +204,49 @@ async def test_renewals_are_sent_without_a_request(
     assert receiver.events[0]["request"] == {"id": None, "idempotency_key": None}
 
 
+async def test_a_declined_renewal_makes_the_subscription_past_due_until_it_is_paid(
+    http: httpx.AsyncClient, receiver: Receiver, stripe_state: StripeState
+) -> None:
+    customer = await create_customer(http)
+    price = await create_price(http, unit_amount=3000)
+    subscription = await create_subscription(http, customer["id"], (price["id"], 1))
+    declined = {"invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}}
+    await post(http, f"/v1/customers/{customer['id']}", declined)
+    receiver.received.clear()
+    assert isinstance(stripe_state.clock, ManualClock)
+    stripe_state.clock.advance(31 * DAY)
+
+    await http.get("/v1/customers")
+
+    assert [e["type"] for e in receiver.events] == [
+        "invoice.finalized",
+        "invoice.payment_failed",
+        "customer.subscription.updated",  # past_due
+        "customer.subscription.updated",  # the new period
+    ]
+    past_due = receiver.events[2]["data"]
+    assert (past_due["object"]["status"], past_due["previous_attributes"]) == (
+        "past_due",
+        {"status": "active"},
+    )
+    renewal = receiver.events[1]["data"]["object"]["id"]
+    assert stripe_state.subscriptions[subscription["id"]]["latest_invoice"] == renewal
+
+    receiver.received.clear()
+    await post(
+        http,
+        f"/v1/customers/{customer['id']}",
+        {"invoice_settings": {"default_payment_method": "pm_card_visa"}},
+    )
+    await post(http, f"/v1/invoices/{renewal}/pay", {})
+
+    assert [e["type"] for e in receiver.events] == [
+        "invoice.paid",
+        "customer.subscription.updated",
+    ]
+    assert receiver.events[1]["data"]["object"]["status"] == "active"
+
+
 async def test_failed_deliveries_are_retried_with_backoff(
     http: httpx.AsyncClient, receiver: Receiver, sleeps: Sleeps, stripe_state: StripeState
 ) -> None:

@@ -13,6 +13,7 @@ from sandboxes.crm import CrmState, create_app
 from system_apis.crm.adapters.channel import ChannelAdapter
 from system_apis.crm.port import CrmPort
 from system_apis.crm.schemas import (
+    CrmAccountStatus,
     CrmPartnerStatus,
     CrmPartnerTier,
     CrmRate,
@@ -241,3 +242,18 @@ async def test_the_sandbox_refuses_a_request_without_a_token(crm_state: CrmState
         "message": "unknown field 'colour'",
         "field": "colour",
     }
+
+
+async def test_a_customer_account_is_suspended_and_reactivated(
+    crm: ChannelAdapter, crm_state: CrmState
+) -> None:
+    suspended = await crm.set_account_status(GLOBEX, CrmAccountStatus.SUSPENDED)
+    again = await crm.set_account_status(GLOBEX, CrmAccountStatus.SUSPENDED)
+    assert (suspended.customer_id, suspended.status) == (GLOBEX, CrmAccountStatus.SUSPENDED)
+    assert suspended.changed_at is not None
+    assert again == suspended
+    assert crm_state.account(GLOBEX).status == "suspended"
+
+    active = await crm.set_account_status(GLOBEX, CrmAccountStatus.ACTIVE)
+    assert active.status is CrmAccountStatus.ACTIVE
+    assert crm_state.account(GLOBEX).status == "active"

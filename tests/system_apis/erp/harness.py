@@ -70,6 +70,8 @@ class Erp:
     creates_reversal: Callable[[httpx.Request], bool]
     reversal_count: Callable[[str], int]
     """How many reversing entries carry this external document number."""
+    # The vendor's block of a customer, by number: BC's `blocked`, NetSuite's credit hold.
+    customer_block: Callable[[str], str]
 
 
 def business_central(*, page_size: int = 100) -> Erp:
@@ -85,6 +87,9 @@ def business_central(*, page_size: int = 100) -> Erp:
         payment_count=lambda external: _bc_payment_lines(bc, external),
         creates_reversal=lambda r: r.method == "POST" and r.url.path.endswith("/customerPayments"),
         reversal_count=lambda external: _bc_payment_lines(bc, external),
+        customer_block=lambda number: next(
+            c.blocked for c in bc.state.books[US.id].customers.values() if c.number == number
+        ),
     )
 
 
@@ -110,6 +115,9 @@ def netsuite(*, page_size: int = 1000) -> Erp:
         payment_count=ns.state.payment_count,
         creates_reversal=lambda r: r.method == "POST" and r.url.path.endswith("/journalEntry"),
         reversal_count=ns.state.journal_entry_count,
+        customer_block=lambda number: next(
+            c.credit_hold for c in ns.state.customers.values() if c.external_id == number
+        ),
     )
 
 

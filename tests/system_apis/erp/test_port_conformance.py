@@ -39,6 +39,25 @@ async def test_customer_upsert_creates_then_follows_changes(erp: Erp) -> None:
     assert (renamed.id, renamed.display_name) == (created.id, "Acme Corporation")
 
 
+async def test_a_customer_is_blocked_and_unblocked_once(erp: Erp) -> None:
+    created = await erp.adapter.upsert_customer(erp.company_id, CUSTOMER)
+    blocked = await erp.adapter.set_customer_blocked(erp.company_id, "C0001", blocked=True)
+    writes = len(erp.recording.exchanges)
+    again = await erp.adapter.set_customer_blocked(erp.company_id, "C0001", blocked=True)
+    methods = [e.request.method for e in erp.recording.exchanges[writes:]]
+    held = erp.customer_block("C0001")
+    unblocked = await erp.adapter.set_customer_blocked(erp.company_id, "C0001", blocked=False)
+
+    assert (blocked.id, blocked.number, blocked.blocked) == (created.id, "C0001", True)
+    assert again == blocked
+    assert "PATCH" not in methods  # already blocked: nothing written
+    assert held in ("All", "ON")  # BC's `blocked`, NetSuite's credit hold override
+    assert unblocked.blocked is False
+    assert erp.customer_block("C0001") in (" ", "AUTO")
+    with pytest.raises(BackendBusinessError):
+        await erp.adapter.set_customer_blocked(erp.company_id, "C9999", blocked=True)
+
+
 async def test_an_invoice_is_created_found_and_posted_once(erp: Erp) -> None:
     company = erp.company_id
     await erp.adapter.upsert_customer(company, CUSTOMER)

@@ -19,6 +19,7 @@ from system_apis.support.schemas import (
     ServiceCreditOutcome,
     ServiceCreditReason,
     ServiceCreditStatus,
+    SupportAccountStatus,
     SupportCaseCreate,
     SupportEntitlementGrant,
     SupportEntitlementStatus,
@@ -126,6 +127,32 @@ async def test_a_revoked_entitlement_no_longer_routes(desk: DeskAdapter) -> None
         SupportCaseCreate(customer_id=ACME, subject="Down"), idempotency_key="c"
     )
     assert case.priority is CasePriority.P4
+
+
+async def test_a_suspended_account_gets_no_premium_queue_and_its_cases_are_flagged(
+    desk: DeskAdapter, desk_state: DeskState
+) -> None:
+    await desk.grant_entitlement(ACME, grant(SupportTier.ENTERPRISE), idempotency_key="g")
+    suspended = await desk.set_account_status(ACME, SupportAccountStatus.SUSPENDED)
+    again = await desk.set_account_status(ACME, SupportAccountStatus.SUSPENDED)
+    held = await desk.open_case(
+        SupportCaseCreate(customer_id=ACME, subject="Down"), idempotency_key="c1"
+    )
+    active = await desk.set_account_status(ACME, SupportAccountStatus.ACTIVE)
+    served = await desk.open_case(
+        SupportCaseCreate(customer_id=ACME, subject="Down again"), idempotency_key="c2"
+    )
+
+    assert (suspended.customer_id, suspended.status, suspended.changed_at) == (
+        ACME,
+        SupportAccountStatus.SUSPENDED,
+        NOW,
+    )
+    assert again == suspended
+    assert active.status is SupportAccountStatus.ACTIVE
+    assert (held.priority, held.entitlement_tier) == (CasePriority.P4, None)
+    assert desk_state.tickets[held.id].flags == ("account_suspended",)
+    assert (served.priority, desk_state.tickets[served.id].flags) == (CasePriority.P1, ())
 
 
 async def test_opening_a_case_twice_with_one_key_opens_one(

@@ -27,6 +27,8 @@ REQUIRED = {
     "reconciliation": {"completed"},
     "webhook_endpoint": {"disabled"},
     "usage": {"cap_exceeded"},
+    "dunning": {"opened", "closed"},
+    "account": {"suspended", "reactivated"},
 }
 
 

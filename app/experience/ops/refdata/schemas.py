@@ -51,8 +51,20 @@ class PeriodResource(AccountingPeriod):
     status_reason: str | None = Field(description="Why it was last closed or reopened.")
 
 
+GraceDays = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=365,
+        description="Days a customer in dunning keeps its account before it is suspended; "
+        "none: `LEDGERGATE_DUNNING_GRACE_DAYS`.",
+    ),
+]
+
+
 class LegalEntityResource(LegalEntity):
     erp_connection: str = Field(description="The ERP connection the entity posts through.")
+    dunning_grace_days: GraceDays | None = None
     periods: list[PeriodResource] = []  # type: ignore[assignment]
     tax_codes: list[TaxCodeMapping] = []
 
@@ -67,6 +79,7 @@ class LegalEntityCreate(InputModel):
     erp_company_id: BackendRef = Field(
         description="The company (Business Central) or subsidiary (NetSuite) id in the ERP."
     )
+    dunning_grace_days: GraceDays | None = None
 
 
 class LegalEntityUpdate(InputModel):
@@ -76,6 +89,7 @@ class LegalEntityUpdate(InputModel):
     closed_period_policy: ClosedPeriodPolicy | None = None
     erp_connection: ConnectionName | None = None
     erp_company_id: BackendRef | None = None
+    dunning_grace_days: GraceDays | None = None
 
 
 class PeriodCreate(InputModel):
