@@ -52,7 +52,7 @@ class PeriodResource(AccountingPeriod):
 
 
 GraceDays = Annotated[
-    int,
+    StrictInt,
     Field(
         ge=0,
         le=365,
