@@ -72,6 +72,7 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.scale
 	$(UV) run python -m bench.partner_paging
 	$(UV) run python -m bench.reconciliation
+	$(UV) run python -m bench.events
 
 chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads (one line each)
 	$(UV) run python -m chaos
