@@ -16,14 +16,20 @@ OnRequest = Callable[[str, bytes], None]
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, on_request: OnRequest) -> None:
+    def __init__(self, on_request: OnRequest, connections: set[asyncio.Transport]) -> None:
         self.on_request = on_request
+        self.connections = connections
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.connections.add(transport)
+
+    def connection_lost(self, _exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.connections.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -51,12 +57,31 @@ class _Protocol(asyncio.Protocol):
         return webhook_id, body
 
 
-async def start(port: int, on_request: OnRequest) -> asyncio.Server:
-    """Listen on 127.0.0.1:`port` until the returned server is closed."""
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: _Protocol(on_request), "127.0.0.1", port, reuse_address=True
-    )
+class Receiver:
+    """Listens on 127.0.0.1:`port` between `start` and `stop`; `stop` also drops the
+    kept-alive connections, as a receiver that goes down does."""
+
+    def __init__(self, port: int, on_request: OnRequest) -> None:
+        self.port = port
+        self.on_request = on_request
+        self.connections: set[asyncio.Transport] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.get_running_loop().create_server(
+            lambda: _Protocol(self.on_request, self.connections),
+            "127.0.0.1",
+            self.port,
+            reuse_address=True,
+        )
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for connection in list(self.connections):
+                connection.abort()
+            await self.server.wait_closed()
+            self.server = None
 
 
 def serve_counting(port: int, control: Connection) -> None:
@@ -69,11 +94,11 @@ def serve_counting(port: int, control: Connection) -> None:
             nonlocal count
             count += 1
 
-        server = await start(port, counted)
+        receiver = Receiver(port, counted)
+        await receiver.start()
         control.send("ready")
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, control.recv)
-        server.close()
+        await asyncio.get_running_loop().run_in_executor(None, control.recv)
+        await receiver.stop()
         control.send(count)
 
     asyncio.run(main())
