@@ -73,8 +73,9 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.partner_paging
 	$(UV) run python -m bench.reconciliation
 	$(UV) run python -m bench.usage
+	$(UV) run python -m bench.events
 
-chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads (one line each)
+chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads, NATS restart, webhook receiver outage, relay SIGKILL (one line each)
 	$(UV) run python -m chaos
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL

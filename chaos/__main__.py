@@ -12,7 +12,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chaos import crash, database, overload, registration, slow_uploads, storm
+from chaos import (
+    crash,
+    database,
+    nats_restart,
+    overload,
+    registration,
+    relay_kill,
+    slow_uploads,
+    storm,
+    webhook_outage,
+)
 from chaos.report import Outcome, print_outcome
 
 LOGS = Path(__file__).resolve().parent.parent / "var" / "chaos"
@@ -32,9 +42,24 @@ def main() -> int:
     parser.add_argument(
         "--registrations", type=int, default=200, help="registration retry storm registrations"
     )
+    parser.add_argument("--events", type=int, default=6000, help="events per event check")
+    parser.add_argument(
+        "--nats-outage", type=float, default=10.0, help="seconds the private NATS stays down"
+    )
+    parser.add_argument("--webhook-events", type=int, default=900, help="webhook outage events")
     parser.add_argument(
         "--only",
-        choices=["storm", "registration", "crash", "database", "overload", "slow-uploads"],
+        choices=[
+            "storm",
+            "registration",
+            "crash",
+            "database",
+            "overload",
+            "slow-uploads",
+            "nats-restart",
+            "webhook-outage",
+            "relay-kill",
+        ],
         action="append",
     )
     args = parser.parse_args()
@@ -54,6 +79,15 @@ def main() -> int:
         ),
         "overload": (overload.CHECK, lambda: overload.run(args.overload_seconds, logs)),
         "slow-uploads": (slow_uploads.CHECK, lambda: slow_uploads.run(logs)),
+        "nats-restart": (
+            nats_restart.CHECK,
+            lambda: nats_restart.run(args.events, logs, outage=args.nats_outage),
+        ),
+        "webhook-outage": (
+            webhook_outage.CHECK,
+            lambda: webhook_outage.run(args.webhook_events, logs),
+        ),
+        "relay-kill": (relay_kill.CHECK, lambda: relay_kill.run(args.events * 4, logs)),
     }
     console = Console(highlight=False)
     started = time.monotonic()

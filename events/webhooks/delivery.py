@@ -3,7 +3,8 @@
 Claiming takes due messages of enabled endpoints with `FOR UPDATE SKIP LOCKED` (so
 workers and replicas cooperate) and leases them by moving `next_attempt_at` past the
 attempt's timeout; a worker that dies mid-attempt leaves the message due again when
-the lease ends. Sending happens outside any transaction. A failed attempt is retried
+the lease ends. Sending happens outside any transaction; a batch's results are then
+recorded together, in one transaction. A failed attempt is retried
 after the schedule's next wait (with ±10 % jitter) until the schedule runs out.
 """
 
@@ -14,6 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import httpx
 from sqlalchemy import select
@@ -76,10 +78,6 @@ class WebhookDelivery:
         self.clock = clock
         self.rng = rng or random.Random()
         self.lease = timedelta(seconds=settings.timeout_seconds) + LEASE_MARGIN
-        # SQLite reads outside the writing transaction: results of one batch are recorded
-        # one at a time there, so two never count an endpoint's failures from one reading.
-        self._one_writer = asyncio.Lock()
-        self._serialize = sessionmaker.kw["bind"].dialect.name == "sqlite"
 
     @classmethod
     def from_context(cls, context: WebhookContext) -> WebhookDelivery:
@@ -95,10 +93,12 @@ class WebhookDelivery:
         await self.clients.aclose()
 
     async def run_once(self) -> DeliveryPass:
-        """Claim and deliver one batch of due messages."""
+        """Claim and deliver one batch of due messages, then record the batch's results."""
         await self.clients.trim()
         jobs = await self._claim()
-        await asyncio.gather(*(self._deliver(job) for job in jobs))
+        results = await asyncio.gather(*(self._attempt(job) for job in jobs))
+        if jobs:
+            await self._record(list(zip(jobs, results, strict=True)))
         return DeliveryPass(len(jobs), full=len(jobs) >= self.settings.batch_size)
 
     async def _claim(self) -> list[Job]:
@@ -142,40 +142,57 @@ class WebhookDelivery:
             attempt=message.attempts + 1,
         )
 
-    async def _deliver(self, job: Job) -> None:
+    async def _attempt(self, job: Job) -> AttemptResult:
         result = await attempt(job, clients=self.clients, guard=self.guard, timestamp=utcnow())
         DELIVERIES.labels(result.outcome).inc()
         DELIVERY_SECONDS.labels(result.outcome).observe(result.duration_ms / 1000)
-        if self._serialize:
-            async with self._one_writer:
-                await self._record(job, result)
-        else:
-            await self._record(job, result)
+        return result
 
-    async def _record(self, job: Job, result: AttemptResult) -> None:
-        """Log the attempt and move the message and its endpoint's health on."""
+    async def _record(self, outcomes: list[tuple[Job, AttemptResult]]) -> None:
+        """Log a batch's attempts and move its messages and endpoints on, in one transaction.
+
+        One transaction a batch, not one a message: the rows of an endpoint are locked
+        once, and its health follows the results in turn as before.
+        """
         now = self.clock()
         async with self.sessionmaker.begin() as session:
-            message = await session.get(WebhookMessageRow, job.message_id, with_for_update=True)
-            endpoint = await session.get(WebhookEndpointRow, job.endpoint_id, with_for_update=True)
-            if message is None or endpoint is None:
-                return
-            session.add(_attempt_row(job, result, now))
-            message.attempts = job.attempt
-            if result.outcome == DELIVERED:
-                message.status = MessageStatus.DELIVERED
-                message.delivered_at = now
-                message.next_attempt_at = None
-                health.record_success(endpoint)
-                return
-            if result.outcome == GONE:
-                message.status = MessageStatus.FAILED
-                message.next_attempt_at = None
-                if endpoint.status == EndpointStatus.ENABLED:
-                    await health.disable(session, endpoint, health.GONE, now)
-                return
-            self._schedule_retry(message, job.attempt, now)
-            await health.record_failure(session, endpoint, now, self.settings)
+            messages = await _locked(
+                session, WebhookMessageRow, {job.message_id for job, _ in outcomes}
+            )
+            endpoints = await _locked(
+                session, WebhookEndpointRow, {job.endpoint_id for job, _ in outcomes}
+            )
+            for job, result in outcomes:
+                message, endpoint = messages.get(job.message_id), endpoints.get(job.endpoint_id)
+                if message is not None and endpoint is not None:
+                    session.add(_attempt_row(job, result, now))
+                    await self._apply(session, message, endpoint, job.attempt, result, now)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        message: WebhookMessageRow,
+        endpoint: WebhookEndpointRow,
+        attempt_number: int,
+        result: AttemptResult,
+        now: datetime,
+    ) -> None:
+        """Move `message` and its endpoint's health on after attempt `attempt_number`."""
+        message.attempts = attempt_number
+        if result.outcome == DELIVERED:
+            message.status = MessageStatus.DELIVERED
+            message.delivered_at = now
+            message.next_attempt_at = None
+            health.record_success(endpoint)
+            return
+        if result.outcome == GONE:
+            message.status = MessageStatus.FAILED
+            message.next_attempt_at = None
+            if endpoint.status == EndpointStatus.ENABLED:
+                await health.disable(session, endpoint, health.GONE, now)
+            return
+        self._schedule_retry(message, attempt_number, now)
+        await health.record_failure(session, endpoint, now, self.settings)
 
     def _schedule_retry(
         self, message: WebhookMessageRow, attempt_number: int, now: datetime
@@ -200,3 +217,14 @@ def _attempt_row(job: Job, result: AttemptResult, now: datetime) -> WebhookAttem
         response_excerpt=result.excerpt,
         error=result.error,
     )
+
+
+Row = TypeVar("Row", WebhookMessageRow, WebhookEndpointRow)
+
+
+async def _locked(session: AsyncSession, model: type[Row], ids: set[str]) -> dict[str, Row]:
+    """The rows of `model` with `ids`, locked in id order (so two batches never deadlock)."""
+    rows = await session.scalars(
+        select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update()
+    )
+    return {row.id: row for row in rows}

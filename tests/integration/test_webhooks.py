@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -627,3 +628,26 @@ async def test_a_worker_skips_the_messages_another_is_claiming(
     sent = {e["id"] for e in receiver.events()}
     assert len(sent) == 20
     assert sent.isdisjoint(claimed)
+
+
+async def test_a_batch_is_recorded_in_one_transaction(harness: Harness) -> None:
+    await create(harness.gateway.client)
+    await harness.publish(*(event(n) for n in range(1, 6)))
+    engine = harness.context.sessionmaker.kw["bind"].sync_engine
+    transactions: list[object] = []
+
+    def began(connection: object) -> None:
+        transactions.append(connection)
+
+    sqlalchemy_event.listen(engine, "begin", began)
+    try:
+        assert (await harness.delivery(Receiver(500, 204, 204, 204, 500)).run_once()).attempted == 5
+    finally:
+        sqlalchemy_event.remove(engine, "begin", began)
+
+    assert len(transactions) == 2  # the claim, then every result of the batch together
+    statuses = sorted(str(message.status) for message in await harness.messages())
+    assert statuses == ["delivered"] * 3 + ["pending"] * 2
+    async with harness.context.sessionmaker() as session:
+        [endpoint] = list(await session.scalars(select(WebhookEndpointRow)))
+    assert endpoint.consecutive_failures == 1  # the results in turn: the last one failed

@@ -1,0 +1,148 @@
+"""Webhook deliveries to a local receiver, against the same signed POSTs made with httpx.
+
+One endpoint on loopback (the private-address setting on), its messages kept by the
+relay's fan-out; the receiver answers 204 from a process of its own. The gateway's
+delivery loop (claim, sign, POST, log the attempt) runs until nothing is due; the
+baseline sends the same payloads with the same headers from one httpx client, as many
+at a time as the delivery's batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bench.event_relay import SPAWN, Rate
+from bench.eventkit import events
+from bench.harness import free_port
+from bench.receiver import serve_counting
+from core.key_encryption import KeyEncryption
+from core.models.base import utcnow
+from core.models.webhook_endpoint import WebhookEndpointRow
+from core.models.webhook_message import MessageStatus, WebhookMessageRow
+from core.settings import AuthSettings, WebhookSettings
+from events.webhooks.attempt import Job, signed_headers
+from events.webhooks.context import WebhookContext
+from events.webhooks.delivery import WebhookDelivery
+from events.webhooks.fanout import WebhookFanout
+from events.webhooks.guard import UrlGuard
+from events.webhooks.schemas import WebhookEndpointCreate
+from events.webhooks.secrets import signing_secrets
+from events.webhooks.service import Owner, create_endpoint
+
+OWNER = Owner(client_id="demo-platform", partner_id=None)
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    gateway: Rate
+    direct: Rate
+    delivered: int
+    received: int
+
+
+def context(sessionmaker: async_sessionmaker[AsyncSession]) -> WebhookContext:
+    """Webhooks as a development gateway has them: loopback receivers allowed."""
+    return WebhookContext(
+        sessionmaker=sessionmaker,
+        settings=WebhookSettings(allow_private_addresses=True),
+        encryption=KeyEncryption.from_settings(AuthSettings()),
+        guard=UrlGuard(https_only=False, allow_private=True),
+    )
+
+
+@contextmanager
+def receiver_process(port: int) -> Iterator[list[int]]:
+    """The counting receiver in a child process; the list gets its count at the end."""
+    ours, theirs = SPAWN.Pipe()
+    process = SPAWN.Process(target=serve_counting, args=(port, theirs), daemon=True)
+    process.start()
+    ours.recv()
+    counted: list[int] = []
+    try:
+        yield counted
+    finally:
+        ours.send("stop")
+        counted.append(int(ours.recv()))
+        process.join(timeout=10)
+
+
+async def measure(
+    sessionmaker: async_sessionmaker[AsyncSession], tag: str, count: int
+) -> Deliveries:
+    """Keep `count` messages for one loopback endpoint, deliver them, then send them directly."""
+    webhooks = context(sessionmaker)
+    port = free_port()
+    endpoint, _ = await create_endpoint(
+        webhooks, OWNER, WebhookEndpointCreate(url=f"http://127.0.0.1:{port}/hooks")
+    )
+    fanout = WebhookFanout(sessionmaker)
+    batch = list(events(tag, 0, count, 50))
+    for first in range(0, count, 1000):
+        await fanout.publish(batch[first : first + 1000])
+    with receiver_process(port) as received:
+        gateway = await _deliver_all(webhooks, count)
+        jobs = await _jobs(webhooks, endpoint.id)
+        direct = await _post_directly(jobs, webhooks.settings.batch_size)
+    async with sessionmaker() as session:
+        delivered = await session.scalar(
+            select(func.count()).where(WebhookMessageRow.status == MessageStatus.DELIVERED)
+        )
+    return Deliveries(gateway, direct, int(delivered or 0), received[0])
+
+
+async def _deliver_all(webhooks: WebhookContext, count: int) -> Rate:
+    delivery = WebhookDelivery.from_context(webhooks)
+    started = time.perf_counter()
+    try:
+        while (await delivery.run_once()).attempted:
+            pass
+    finally:
+        await delivery.aclose()
+    return Rate(count, time.perf_counter() - started)
+
+
+async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, Job]]:
+    """The kept messages as signed jobs again, with the URL each goes to."""
+    async with webhooks.sessionmaker() as session:
+        messages = list(await session.scalars(select(WebhookMessageRow)))
+        endpoint = await session.get(WebhookEndpointRow, endpoint_id)
+    assert endpoint is not None
+    secrets = signing_secrets(endpoint, webhooks.encryption, utcnow())
+    return [
+        (
+            endpoint.url,
+            Job(
+                message_id=message.id,
+                endpoint_id=endpoint.id,
+                event_id=message.event_id,
+                url=endpoint.url,
+                secrets=secrets,
+                payload=message.payload,
+                attempt=1,
+            ),
+        )
+        for message in messages
+    ]
+
+
+async def _post_directly(jobs: list[tuple[str, Job]], window: int) -> Rate:
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        for first in range(0, len(jobs), window):
+            await asyncio.gather(
+                *(
+                    client.post(
+                        url, content=job.payload.encode(), headers=signed_headers(job, utcnow())
+                    )
+                    for url, job in jobs[first : first + window]
+                )
+            )
+    return Rate(len(jobs), time.perf_counter() - started)
