@@ -350,9 +350,9 @@ def worker(
     ] = None,
     once: Annotated[bool, typer.Option(help="One pass of every kind of work, then exit.")] = False,
 ) -> None:
-    """The background worker: drains the webhook inbox, retries due runs, purges old keys,
-    delivers outbound webhooks, and reconciles each legal entity's previous and current
-    month daily.
+    """The background worker: drains the webhook inbox, retries due runs, purges old keys
+    and usage, relays events, delivers outbound webhooks, and runs the schedules (daily
+    reconciliation, monthly settlement, suspensions after dunning's grace).
 
     Several workers (and replicas) cooperate: each claims work with FOR UPDATE SKIP LOCKED.
     """
