@@ -75,7 +75,7 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.engine import Engine
 from process_apis.runs.replay import Replay
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate
-from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesCreditMemoCreate
+from system_apis.erp.schemas import ErpSalesCreditMemo
 
 WORKFLOW = RUN_WORKFLOW[CreditMemoKind.CORRECTION]
 STEPS = (*ERP_STEPS, BILLING_STEP)
@@ -209,19 +209,13 @@ class CorrectionWorkflow(Issuer[CorrectionPlan, CorrectionOutcome]):
         note = fit(BillingCreditNoteCreate, "memo", f"{memo.id}: {memo.note or REASON_CODE}")
         return CorrectionPlan(
             run_id=run.id,
-            erp=ErpMemo(
-                credit_memo_id=memo.id,
+            erp=ErpMemo.of(
+                memo,
+                invoice,
+                customer_number=customer.erp_number,
                 company_id=legal_entity.erp_company_id,
-                erp_invoice_id=invoice.erp_ref or "",
-                document=ErpSalesCreditMemoCreate(
-                    external_document_number=memo.id,
-                    customer_number=customer.erp_number,
-                    currency=memo.currency,
-                    posting_date=posting_date,
-                    due_date=posting_date,
-                    applies_to_invoice_id=invoice.erp_ref,
-                    lines=erp_lines(stored(invoice, memo), legal_entity),
-                ),
+                posting_date=posting_date,
+                lines=erp_lines(stored(invoice, memo), legal_entity),
             ),
             credit_note=CreditNote(memo.id, invoice.billing_ref, None, note)
             if invoice.billing_ref is not None

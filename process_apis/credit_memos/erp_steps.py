@@ -10,13 +10,17 @@ included) is found first by our id, so a repeat issues nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from core.models.credit_memo import CreditMemoRow
+from core.models.invoice import InvoiceRow
 from process_apis.credit_memos.errors import CreditExceedsRemaining
 from process_apis.deps import ProcessContext
 from process_apis.runs.engine import RunHandle
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
 from system_apis.erp.schemas import (
     ErpDocumentStatus,
+    ErpInvoiceLine,
     ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
@@ -35,6 +39,34 @@ class ErpMemo:
     company_id: str
     erp_invoice_id: str
     document: ErpSalesCreditMemoCreate
+
+    @classmethod
+    def of(
+        cls,
+        memo: CreditMemoRow,
+        invoice: InvoiceRow,
+        *,
+        customer_number: str,
+        company_id: str,
+        posting_date: date,
+        lines: tuple[ErpInvoiceLine, ...],
+    ) -> ErpMemo:
+        """`memo` as the ERP receives it: keyed by its id, dated and due on `posting_date`,
+        applied to the invoice's ERP document."""
+        return cls(
+            credit_memo_id=memo.id,
+            company_id=company_id,
+            erp_invoice_id=invoice.erp_ref or "",
+            document=ErpSalesCreditMemoCreate(
+                external_document_number=memo.id,
+                customer_number=customer_number,
+                currency=memo.currency,
+                posting_date=posting_date,
+                due_date=posting_date,
+                applies_to_invoice_id=invoice.erp_ref,
+                lines=lines,
+            ),
+        )
 
 
 @dataclass(frozen=True)

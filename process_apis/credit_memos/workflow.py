@@ -100,7 +100,6 @@ from system_apis.billing.schemas import BillingCreditNote, CreditNoteReason
 from system_apis.erp.schemas import (
     ErpInvoiceLine,
     ErpSalesCreditMemo,
-    ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
@@ -344,19 +343,13 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             credit_memo_id=memo.id,
             customer_id=customer.id,
             case_id=memo.case_id or "",
-            erp=ErpMemo(
-                credit_memo_id=memo.id,
+            erp=ErpMemo.of(
+                memo,
+                invoice,
+                customer_number=customer.erp_number,
                 company_id=legal_entity.erp_company_id,
-                erp_invoice_id=invoice.erp_ref or "",
-                document=ErpSalesCreditMemoCreate(
-                    external_document_number=memo.id,
-                    customer_number=customer.erp_number,
-                    currency=memo.currency,
-                    posting_date=posting_date,
-                    due_date=posting_date,
-                    applies_to_invoice_id=invoice.erp_ref,
-                    lines=(credit_line(invoice, memo, legal_entity),),
-                ),
+                posting_date=posting_date,
+                lines=(credit_line(invoice, memo, legal_entity),),
             ),
             credit_note=CreditNote(
                 memo.id, invoice.billing_ref, BILLING_REASON[reason], service_note
