@@ -24,7 +24,7 @@ from process_apis.credit_memos import repository
 from process_apis.credit_memos.errors import CreditExceedsInvoice, CreditSelfApproval
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
-from process_apis.runs.engine import Engine, fail_in_session, rejects
+from process_apis.runs.engine import Engine, fail_in_session, failing, rejects
 from process_apis.runs.repository import latest_run
 
 APPROVER_SCOPE = "credit_memos:approve"
@@ -125,12 +125,8 @@ async def date_posting(
 ) -> date:
     """`today` (the gateway's UTC day), or the first day of the next open period by the
     legal entity's policy; a refusal fails the run and names the memo."""
-    try:
+    async with failing(session, run, credit_memo_id=memo.id):
         memo.posting_date = posting_date_for(legal_entity, today)
-    except LedgergateError as error:
-        error.extensions.setdefault("credit_memo_id", memo.id)
-        await fail_in_session(session, run, error)
-        raise
     return memo.posting_date
 
 

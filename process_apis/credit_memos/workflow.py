@@ -93,7 +93,7 @@ from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draf
 from process_apis.errors import InvoiceNotPosted, UnknownReference
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import succeeded_step
 from system_apis.billing.schemas import BillingCreditNote, CreditNoteReason
@@ -486,11 +486,8 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             invoice = await lookups.get_invoice(session, memo.invoice_id)
             customer = await session.get_one(CustomerRow, memo.customer_id)
             legal_entity = await get_legal_entity(session, memo.legal_entity_id)
-            try:
+            async with failing(session, run):
                 posting_date = posting_date_for(legal_entity, self.context.today())
-            except LedgergateError as error:
-                await fail_in_session(session, run, error)
-                raise
             plan = ReversalPlan(
                 run_id=run.id,
                 credit_memo_id=memo.id,
@@ -511,9 +508,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             await self.reversal.defer(plan.run_id, error)
             return
         except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                await fail_in_session(session, run, error)
+            await self.reversal.fail(plan.run_id, error)
             raise
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, plan.credit_memo_id, for_update=True)

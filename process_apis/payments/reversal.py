@@ -45,7 +45,7 @@ from process_apis.payments.clawback import claw_back
 from process_apis.payments.errors import PaymentInLedger, PaymentNotApplied
 from process_apis.payments.schemas import PaymentResource
 from process_apis.payments.workflow import PaymentWorkflow, payment_journal
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
 from system_apis.erp.schemas import (
@@ -114,10 +114,8 @@ class PaymentReversalWorkflow:
             await self.engine.defer(plan.run_id, error)
             return await self.read(payment_id)
         except LedgergateError as error:
-            async with self.context.sessionmaker() as session:
-                run = await session.get_one(WorkflowRunRow, plan.run_id)
-                error.extensions.setdefault("payment_id", payment_id)
-                await fail_in_session(session, run, error)
+            error.extensions.setdefault("payment_id", payment_id)
+            await self.engine.fail(plan.run_id, error)
             raise
         await self._record(plan, reversed_entry, invoice)
         return await self.read(payment_id)
@@ -171,12 +169,8 @@ class PaymentReversalWorkflow:
             claimed_run_id=claimed_run_id,
         )
         legal_entity = await get_legal_entity(session, payment.legal_entity_id)
-        try:
+        async with failing(session, run, payment_id=payment.id):
             posting_date = posting_date_for(legal_entity, self.context.today())
-        except LedgergateError as error:
-            error.extensions.setdefault("payment_id", payment.id)
-            await fail_in_session(session, run, error)
-            raise
         invoice = await lookups.get_invoice(session, payment.invoice_id)
         customer = await session.get_one(CustomerRow, payment.customer_id)
         plan = PaymentReversalPlan(

@@ -154,6 +154,19 @@ async def fail_in_session(
         attach_run(error, run.id)
 
 
+@asynccontextmanager
+async def failing(session: AsyncSession, run: WorkflowRunRow, **names: str) -> AsyncIterator[None]:
+    """A refusal raised inside (a closed period, say) fails `run` in `session` before it
+    reaches the caller; `names` (`payment_id=...`) are added to the problem."""
+    try:
+        yield
+    except LedgergateError as error:
+        for name, value in names.items():
+            error.extensions.setdefault(name, value)
+        await fail_in_session(session, run, error)
+        raise
+
+
 @dataclass(frozen=True)
 class _HeldStep:
     """A step's success not yet written: its row's id, or its whole record (`record`)."""

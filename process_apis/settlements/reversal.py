@@ -21,7 +21,6 @@ from sqlalchemy import update
 from core.canonical.base import fit
 from core.canonical.documents import SettlementStatus
 from core.canonical.parties import ClosedPeriodPolicy
-from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
 from core.models.settlement import SettlementRow
@@ -30,7 +29,7 @@ from events.schemas.settlement import SettlementReversed, settlement_event
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
@@ -132,15 +131,12 @@ class SettlementReversalWorkflow:
                 claimed_run_id=claimed_run_id,
             )
             legal_entity = await get_legal_entity(session, settlement.legal_entity_id)
-            try:
+            async with failing(session, run):
                 posting_date = resolve_posting_date(
                     self.context.today(),
                     periods=list(legal_entity.periods),
                     policy=ClosedPeriodPolicy.ROLL_FORWARD,
                 )
-            except LedgergateError as error:
-                await fail_in_session(session, run, error)
-                raise
             plan = self._plan(settlement, run.id, legal_entity.erp_company_id, posting_date, reason)
             await session.commit()
             return plan

@@ -39,7 +39,7 @@ from events.schemas.settlement import SettlementPosted, settlement_event
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
-from process_apis.runs.engine import Engine, fail_in_session, mark_succeeded
+from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step
@@ -311,7 +311,7 @@ class SettlementPostingWorkflow:
                     SettlementStatus.DRAFT, SettlementStatus.APPROVED
                 )
             legal_entity = await get_legal_entity(session, settlement.legal_entity_id)
-            try:
+            async with failing(session, run):
                 if settlement.currency != legal_entity.functional_currency:
                     raise SettlementCurrencyNotFunctional(
                         f"commissions in {settlement.currency} cannot be journaled by "
@@ -325,9 +325,6 @@ class SettlementPostingWorkflow:
                     periods=list(legal_entity.periods),
                     policy=ClosedPeriodPolicy.ROLL_FORWARD,
                 )
-            except LedgergateError as error:
-                await fail_in_session(session, run, error)
-                raise
             settlement.posting_date = posting_date
             settlement.journal_document_number = journal_document_number(settlement.id)
             plan = _plan(

@@ -369,7 +369,9 @@ async def test_commissions_paid_after_their_months_statement_are_a_prior_period_
     months_later(gateway.app)
     drawn = (await run_settlements(settler, "s1")).json()["settlements"][0]
     late = await posted_invoice(gateway, product_invoice(seats=1))
-    late_paid = (await pay(gateway, late, late["total"], "p2")).json()  # paid in the month
+    # Paid in the month already settled (the gateway's clock is past it): a late payment.
+    paid_on = date.today().isoformat()
+    late_paid = (await pay(gateway, late, late["total"], "p2", paid_on=paid_on)).json()
     again = (await run_settlements(settler, "s2")).json()
     assert again["drawn_up"] == 0
     assert again["settlements"] == [{**drawn, "last_run": again["settlements"][0]["last_run"]}]
