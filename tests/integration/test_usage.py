@@ -84,8 +84,8 @@ async def test_each_event_is_answered_in_its_place(
 async def test_ids_are_per_client(gateway: Gateway, meter: httpx.AsyncClient) -> None:
     usage = await metered_subscription(gateway.sessionmaker)
     other = await gateway.client_with(["usage:write"], client_id="test-other-meter")
-    assert (await send(meter, usage.event("shared")))["accepted"] == 1
-    assert (await send(other, usage.event("shared")))["accepted"] == 1
+    assert (await send(meter, usage.event("same-id")))["accepted"] == 1
+    assert (await send(other, usage.event("same-id")))["accepted"] == 1
     assert await stored(gateway) == 2
 
 
