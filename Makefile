@@ -50,8 +50,12 @@ format: install ## Apply ruff's formatting and autofixes
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-pytest: install tools ## Run the test suite only (PYTEST_ARGS="tests/unit -x" for a part)
+pytest: install tools ## Run the test suite only, one process per core (PYTEST_ARGS="tests/unit -x" for a part)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	UV=$(UV) scripts/pytest-both
+else
 	$(UV) run pytest $(PYTEST_ARGS)
+endif
 
 packaging: install ## hadolint the Dockerfile, lint the helm chart, validate its manifests (in `make test` too)
 	$(UV) run pytest tests/packaging
