@@ -42,13 +42,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LEDGERGATE_ENVIRONMENT": "development",
         "LEDGERGATE_WORKER_INTERVAL_SECONDS": "1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    # The log goes to a file: a pipe nobody reads fills up, and the gateway then blocks
+    # on its next log line.
+    log = database.with_name("gateway.log")
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -60,7 +64,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             process.kill()
-            pytest.fail(f"the gateway did not start: {process.communicate()[0].decode()[-2000:]}")
+            pytest.fail(f"the gateway did not start: {log.read_text()[-2000:]}")
         yield base
     finally:
         process.terminate()
