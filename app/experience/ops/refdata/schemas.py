@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, model_validator
 
 from core.canonical.base import Code, InputModel, OutputModel, ShortText
 from core.canonical.base import Day as IsoDay
@@ -36,7 +37,21 @@ ConnectionName = Annotated[
 
 
 Day = Annotated[IsoDay, Field(examples=["2027-01-01"])]
-BackendRef = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _sent_within(limit: int) -> Callable[[object], object]:
+    """Refuse a value longer than `limit` as sent: stripping its whitespace must not let
+    through what the contract's `maxLength` refuses."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"at most {limit} characters")
+        return value
+
+    return check
+
+
+BackendRef = Annotated[str, BeforeValidator(_sent_within(255)), Field(min_length=1, max_length=255)]
 Reason = Annotated[
     str, Field(min_length=1, max_length=500, description="Why, for the audit trail.")
 ]
