@@ -1,12 +1,12 @@
 """The relay: publishes recorded events to every sink, in commit order per subject.
 
 Each pass offers every sink (not waiting out a backoff) the rows it may take now
-(`events.claim`), holding their row locks while the sink takes them, and marks them
-taken by that sink once it has acknowledged them. A failing sink is retried with
-exponential backoff and is never offered the same rows by another path meanwhile; the
-other sinks go on. A row is `published` once every configured sink has taken it. The
-locks cover only the claimed outbox rows, which other relays skip, and are released
-with the connection of a relay that dies, so its rows are offered again.
+(`events.claim`), holding their lanes while the sink takes them, and marks them taken
+by that sink once it has acknowledged them. A failing sink is retried with exponential
+backoff and is never offered the same rows by another path meanwhile; the other sinks
+go on. A row is `published` once every configured sink has taken it. A relay that dies
+holds nothing: its lanes are released with its connection, and its rows are offered
+again.
 
 On PostgreSQL a trigger NOTIFYs on every recording transaction, and the loop wakes on
 it (`events.wakeup`); the interval is the fallback, not the pace.
@@ -61,7 +61,7 @@ class RelayReport:
 
     published: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
-    full: bool = False  # some sink took a whole batch, so more may be waiting
+    full: bool = False  # a sink took a whole batch or left lanes for later: more may wait
 
 
 class Relay:
@@ -93,7 +93,7 @@ class Relay:
             if backoff.retry_at > self.clock():
                 continue
             try:
-                report.published[sink.name] = await self._publish(sink)
+                report.published[sink.name], more = await self._publish(sink)
             except Exception:
                 backoff.failed(self.clock())
                 report.failed.append(sink.name)
@@ -103,24 +103,35 @@ class Relay:
                 )
             else:
                 backoff.succeeded()
-        report.full = any(count >= self.batch for count in report.published.values())
+                report.full = report.full or more
         OUTBOX_LAG.set(await self.lag_seconds())
         return report
 
-    async def _publish(self, sink: EventSink) -> int:
-        """One batch to `sink`, marked taken in the claiming transaction once acknowledged."""
+    async def _publish(self, sink: EventSink) -> tuple[int, bool]:
+        """One batch to `sink`, marked taken in the claiming transaction once acknowledged;
+        how many it took, and whether more may be waiting."""
         async with self.sessionmaker.begin() as session:
-            rows = await claim(session, sink.name, limit=self.batch)
-            if not rows:
-                return 0
-            await sink.publish([CloudEvent.model_validate(row.envelope) for row in rows])
-            await self._mark(session, sink.name, [row.sequence for row in rows])
-        EVENTS_PUBLISHED.labels(sink.name).inc(len(rows))
-        return len(rows)
+            claimed = await claim(session, sink.name, limit=self.batch)
+            if not claimed.rows:
+                return 0, claimed.more
+            await sink.publish([CloudEvent.model_validate(row.envelope) for row in claimed.rows])
+            await self._mark(session, sink.name, [row.sequence for row in claimed.rows])
+        EVENTS_PUBLISHED.labels(sink.name).inc(len(claimed.rows))
+        return len(claimed.rows), claimed.more
 
     async def _mark(self, session: AsyncSession, sink: str, sequences: list[int]) -> None:
-        """Record `sink` took `sequences`; those every sink has taken become published."""
+        """Record `sink` took `sequences`; those every sink has taken become published.
+
+        The rows are locked first: of two sinks marking one row at once, the second then
+        counts the first's publication, and one of them publishes the row.
+        """
         now = utcnow()
+        await session.execute(
+            select(EventOutboxRow.sequence)
+            .where(EventOutboxRow.sequence.in_(sequences))
+            .order_by(EventOutboxRow.sequence)
+            .with_for_update()
+        )
         insert = (postgresql if _dialect(session) == "postgresql" else sqlite).insert
         await session.execute(
             insert(EventPublicationRow).on_conflict_do_nothing(),
