@@ -1,7 +1,13 @@
 """Which outbox rows a relay may hand to one sink now, in commit order per subject.
 
-Only unpublished rows are read, through their partial index in sequence order, so a
-claim costs the same however many events were published before.
+Only unpublished rows are read, through their partial index in sequence order, and
+each is checked against the sink's publications by primary key, so a claim reads about
+a batch of rows however many were published before or wait behind it. The planner is
+held to that plan: the "not taken" check is a per-row subplan (its `OFFSET 0` keeps it
+from becoming an anti join over every publication), and on PostgreSQL the claim's
+transaction turns off bitmap scans, which the statistics of a freshly filled outbox
+(far fewer unpublished rows than there are) would otherwise pick, sorting the whole
+backlog to keep a batch.
 
 On PostgreSQL, cooperating relays split the work by lane (`events.lanes`): a claim
 samples the oldest rows the sink has not taken, holds the lanes covering the first
@@ -22,11 +28,22 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import Integer
 
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
@@ -35,7 +52,7 @@ from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 @dataclass(frozen=True)
 class Claimed:
     sequence: int
-    envelope: dict[str, Any]
+    envelope: str  # the CloudEvent's JSON
 
 
 @dataclass(frozen=True)
@@ -52,11 +69,28 @@ _HOLD = text(
 ).bindparams(bindparam("lanes", type_=ARRAY(Integer)))
 
 
+_IN_INDEX_ORDER = text("SET LOCAL enable_bitmapscan = off")
+
+
+def among(
+    column: InstrumentedAttribute[int], values: list[int], dialect: str
+) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL as one array parameter, so a statement is
+    compiled once and not expanded to a parameter a value at each execution."""
+    if dialect == "postgresql":
+        return column == any_(literal(values, ARRAY(BigInteger)))
+    return column.in_(values)
+
+
 def _pending_for(sink: str) -> ColumnElement[bool]:
     """Unpublished, and not taken by `sink` (matching the partial index's predicate)."""
-    taken = exists().where(
-        EventPublicationRow.sequence == EventOutboxRow.sequence,
-        EventPublicationRow.sink == sink,
+    taken = exists(
+        select(literal(1))
+        .where(
+            EventPublicationRow.sequence == EventOutboxRow.sequence,
+            EventPublicationRow.sink == sink,
+        )
+        .offset(0)
     )
     return EventOutboxRow.published_at.is_(None) & ~taken
 
@@ -67,6 +101,7 @@ async def claim(session: AsyncSession, sink: str, *, limit: int) -> Claim:
     if session.get_bind().dialect.name != "postgresql":
         rows = await _oldest(session, sink, None, limit)
         return Claim(rows, more=len(rows) >= limit)
+    await session.execute(_IN_INDEX_ORDER)
     sample = (
         await session.scalars(
             select(EventOutboxRow.lane)
@@ -106,9 +141,10 @@ def _lanes_wanted(sample: Sequence[int]) -> tuple[list[int], int]:
 async def _oldest(
     session: AsyncSession, sink: str, lanes: list[int] | None, limit: int
 ) -> list[Claimed]:
-    query = select(EventOutboxRow.sequence, EventOutboxRow.envelope).where(_pending_for(sink))
+    envelope = cast(EventOutboxRow.envelope, Text)
+    query = select(EventOutboxRow.sequence, envelope).where(_pending_for(sink))
     if lanes is not None:
-        query = query.where(EventOutboxRow.lane.in_(lanes))
+        query = query.where(among(EventOutboxRow.lane, lanes, "postgresql"))
     found = await session.execute(query.order_by(EventOutboxRow.sequence).limit(limit))
     return [Claimed(sequence, envelope) for sequence, envelope in found.all()]
 
