@@ -123,6 +123,7 @@ async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, J
                 message_id=message.id,
                 endpoint_id=endpoint.id,
                 event_id=message.event_id,
+                subject=message.subject,
                 url=endpoint.url,
                 secrets=secrets,
                 payload=message.payload,

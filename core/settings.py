@@ -395,6 +395,13 @@ class WebhookSettings(BaseModel):
     batch_size: int = Field(
         default=100, ge=1, le=1000, description="Messages one delivery pass claims."
     )
+    endpoint_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Deliveries in flight at once to one endpoint host, each on a kept-alive "
+        "connection of its own.",
+    )
 
 
 class EventSettings(BaseModel):

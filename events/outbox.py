@@ -19,6 +19,7 @@ from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
 from events.catalog import validate
 from events.envelope import CloudEvent
+from events.lanes import lane_of
 
 
 def _values(event: CloudEvent) -> dict[str, Any]:
@@ -27,6 +28,7 @@ def _values(event: CloudEvent) -> dict[str, Any]:
         "event_id": event.id,
         "type": event.type,
         "subject": event.subject,
+        "lane": lane_of(event.subject),
         "partner_id": event.partnerid,
         "time": event.time,
         "envelope": event.model_dump(mode="json"),

@@ -1,12 +1,12 @@
 """The relay: publishes recorded events to every sink, in commit order per subject.
 
 Each pass offers every sink (not waiting out a backoff) the rows it may take now
-(`events.claim`), holding their row locks while the sink takes them, and marks them
-taken by that sink once it has acknowledged them. A failing sink is retried with
-exponential backoff and is never offered the same rows by another path meanwhile; the
-other sinks go on. A row is `published` once every configured sink has taken it. The
-locks cover only the claimed outbox rows, which other relays skip, and are released
-with the connection of a relay that dies, so its rows are offered again.
+(`events.claim`), holding their lanes while the sink takes them, and marks them taken
+by that sink once it has acknowledged them. A failing sink is retried with exponential
+backoff and is never offered the same rows by another path meanwhile; the other sinks
+go on. A row is `published` once every configured sink has taken it. A relay that dies
+holds nothing: its lanes are released with its connection, and its rows are offered
+again.
 
 On PostgreSQL a trigger NOTIFYs on every recording transaction, and the loop wakes on
 it (`events.wakeup`); the interval is the fallback, not the pace.
@@ -20,14 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import BigInteger, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.metrics import EVENT_SINK_FAILURES, EVENTS_PUBLISHED, OUTBOX_LAG
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
-from events.claim import claim
+from events.claim import among, claim
 from events.envelope import CloudEvent
 from events.sink import EventSink
 from events.wakeup import listen
@@ -61,7 +62,7 @@ class RelayReport:
 
     published: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
-    full: bool = False  # some sink took a whole batch, so more may be waiting
+    full: bool = False  # a sink took a whole batch or left lanes for later: more may wait
 
 
 class Relay:
@@ -93,7 +94,7 @@ class Relay:
             if backoff.retry_at > self.clock():
                 continue
             try:
-                report.published[sink.name] = await self._publish(sink)
+                report.published[sink.name], more = await self._publish(sink)
             except Exception:
                 backoff.failed(self.clock())
                 report.failed.append(sink.name)
@@ -103,29 +104,52 @@ class Relay:
                 )
             else:
                 backoff.succeeded()
-        report.full = any(count >= self.batch for count in report.published.values())
+                report.full = report.full or more
         OUTBOX_LAG.set(await self.lag_seconds())
         return report
 
-    async def _publish(self, sink: EventSink) -> int:
-        """One batch to `sink`, marked taken in the claiming transaction once acknowledged."""
+    async def _publish(self, sink: EventSink) -> tuple[int, bool]:
+        """One batch to `sink`, marked taken in the claiming transaction once acknowledged;
+        how many it took, and whether more may be waiting."""
         async with self.sessionmaker.begin() as session:
-            rows = await claim(session, sink.name, limit=self.batch)
-            if not rows:
-                return 0
-            await sink.publish([CloudEvent.model_validate(row.envelope) for row in rows])
-            await self._mark(session, sink.name, [row.sequence for row in rows])
-        EVENTS_PUBLISHED.labels(sink.name).inc(len(rows))
-        return len(rows)
+            claimed = await claim(session, sink.name, limit=self.batch)
+            if not claimed.rows:
+                return 0, claimed.more
+            await sink.publish(
+                [CloudEvent.model_validate_json(row.envelope) for row in claimed.rows]
+            )
+            await self._mark(session, sink.name, [row.sequence for row in claimed.rows])
+        EVENTS_PUBLISHED.labels(sink.name).inc(len(claimed.rows))
+        return len(claimed.rows), claimed.more
 
     async def _mark(self, session: AsyncSession, sink: str, sequences: list[int]) -> None:
-        """Record `sink` took `sequences`; those every sink has taken become published."""
-        now = utcnow()
-        insert = (postgresql if _dialect(session) == "postgresql" else sqlite).insert
+        """Record `sink` took `sequences`; those every sink has taken become published.
+
+        The rows are locked first: of two sinks marking one row at once, the second then
+        counts the first's publication, and one of them publishes the row.
+        """
+        now, dialect = utcnow(), _dialect(session)
+        these = among(EventOutboxRow.sequence, sequences, dialect)
         await session.execute(
-            insert(EventPublicationRow).on_conflict_do_nothing(),
-            [{"sequence": sequence, "sink": sink, "published_at": now} for sequence in sequences],
+            select(EventOutboxRow.sequence)
+            .where(these)
+            .order_by(EventOutboxRow.sequence)
+            .with_for_update()
         )
+        if dialect == "postgresql":
+            taken_now = select(
+                func.unnest(literal(sequences, ARRAY(BigInteger))), literal(sink), literal(now)
+            )
+            await session.execute(
+                postgresql.insert(EventPublicationRow)
+                .from_select(["sequence", "sink", "published_at"], taken_now)
+                .on_conflict_do_nothing()
+            )
+        else:
+            await session.execute(
+                sqlite.insert(EventPublicationRow).on_conflict_do_nothing(),
+                [{"sequence": number, "sink": sink, "published_at": now} for number in sequences],
+            )
         taken = (
             select(func.count())
             .where(
@@ -136,7 +160,7 @@ class Relay:
         )
         await session.execute(
             update(EventOutboxRow)
-            .where(and_(EventOutboxRow.sequence.in_(sequences), taken >= len(self.sinks)))
+            .where(and_(these, taken >= len(self.sinks)))
             .values(published_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -152,12 +176,14 @@ class Relay:
             )
 
     async def lag_seconds(self) -> float:
-        """Age of the oldest event not yet published (0 when none waits)."""
+        """Age of the first recorded event not yet published (0 when none waits); read
+        through the unpublished rows' index, so it costs the same however many wait."""
         async with self.sessionmaker() as session:
             oldest = await session.scalar(
-                select(func.min(EventOutboxRow.recorded_at)).where(
-                    EventOutboxRow.published_at.is_(None)
-                )
+                select(EventOutboxRow.recorded_at)
+                .where(EventOutboxRow.published_at.is_(None))
+                .order_by(EventOutboxRow.sequence)
+                .limit(1)
             )
         if oldest is None:
             return 0.0

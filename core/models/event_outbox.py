@@ -10,19 +10,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base
 
 # SQLite numbers rows only through INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
 SEQUENCE_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+# The relay reads only unpublished rows: its index holds nothing else, however long the
+# outbox grows.
+UNPUBLISHED = text("published_at IS NULL")
 
 
 class EventOutboxRow(Base):
     __tablename__ = "event_outbox"
     __table_args__ = (
-        Index("ix_event_outbox_pending", "published_at", "sequence"),
+        Index(
+            "ix_event_outbox_unpublished",
+            "sequence",
+            postgresql_where=UNPUBLISHED,
+            sqlite_where=UNPUBLISHED,
+        ),
         Index("ix_event_outbox_subject", "subject", "sequence"),
     )
 
@@ -30,6 +38,7 @@ class EventOutboxRow(Base):
     event_id: Mapped[str] = mapped_column(String(40), unique=True)
     type: Mapped[str] = mapped_column(String(120), index=True)
     subject: Mapped[str] = mapped_column(String(120))
+    lane: Mapped[int] = mapped_column(SmallInteger, doc="`events.lanes.lane_of(subject)`.")
     partner_id: Mapped[str | None] = mapped_column(String(40))
     time: Mapped[datetime]
     envelope: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The CloudEvent as JSON.")

@@ -34,6 +34,7 @@ class Job:
     message_id: str
     endpoint_id: str
     event_id: str
+    subject: str
     url: str
     secrets: tuple[str, ...]
     payload: str

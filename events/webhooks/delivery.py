@@ -1,25 +1,35 @@
 """The delivery loop the worker runs: claim due messages, send them, log every attempt.
 
-Claiming takes due messages of enabled endpoints with `FOR UPDATE SKIP LOCKED` (so
-workers and replicas cooperate) and leases them by moving `next_attempt_at` past the
-attempt's timeout; a worker that dies mid-attempt leaves the message due again when
-the lease ends. Sending happens outside any transaction; a batch's results are then
-recorded together, in one transaction. A failed attempt is retried
-after the schedule's next wait (with ±10 % jitter) until the schedule runs out.
+Claiming takes due messages of enabled endpoints, oldest first, with `FOR UPDATE SKIP
+LOCKED` (so workers and replicas cooperate), and leases them by moving
+`next_attempt_at` past the time the pass may take. A message is claimed only when
+every earlier pending message of its subject for its endpoint is claimed with it: a
+delivery never overtakes an earlier one of its subject that failed and waits for its
+retry, or that another worker is sending. A worker that dies mid-attempt leaves its
+messages due again when the lease ends.
+
+Sending happens outside any transaction: each subject's messages in turn, stopping at
+the first that is not delivered (the rest are released, due again but held behind it),
+the subjects side by side within each host's concurrency. No attempt starts after the
+pass's `timeout_seconds`, so every attempt ends within the lease. A batch's results are
+then recorded together, in one transaction. A failed attempt is retried after the
+schedule's next wait (with ±10 % jitter) until the schedule runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from core.ids import new_id
 from core.key_encryption import KeyEncryption
@@ -38,6 +48,9 @@ from events.webhooks.secrets import signing_secrets
 
 JITTER = 0.1
 LEASE_MARGIN = timedelta(seconds=60)
+
+# A claimed job and what its attempt came to; None when it was not sent this pass.
+Outcome = tuple[Job, AttemptResult | None]
 
 
 def retry_delay(
@@ -74,10 +87,15 @@ class WebhookDelivery:
         self.settings = settings
         self.encryption = encryption
         self.guard = guard
-        self.clients = HostClients(timeout=settings.timeout_seconds, transport=transport)
+        self.clients = HostClients(
+            timeout=settings.timeout_seconds,
+            concurrency=settings.endpoint_concurrency,
+            transport=transport,
+        )
         self.clock = clock
         self.rng = rng or random.Random()
-        self.lease = timedelta(seconds=settings.timeout_seconds) + LEASE_MARGIN
+        # Attempts start within one timeout of the claim and last at most another.
+        self.lease = 2 * timedelta(seconds=settings.timeout_seconds) + LEASE_MARGIN
 
     @classmethod
     def from_context(cls, context: WebhookContext) -> WebhookDelivery:
@@ -95,31 +113,38 @@ class WebhookDelivery:
     async def run_once(self) -> DeliveryPass:
         """Claim and deliver one batch of due messages, then record the batch's results."""
         await self.clients.trim()
-        jobs = await self._claim()
-        results = await asyncio.gather(*(self._attempt(job) for job in jobs))
+        jobs, claimed_at = await self._claim()
+        deadline = time.monotonic() + self.settings.timeout_seconds
+        sent = await asyncio.gather(*(self._send(queue, deadline) for queue in _queues(jobs)))
+        outcomes = [outcome for queue in sent for outcome in queue]
         if jobs:
-            await self._record(list(zip(jobs, results, strict=True)))
-        return DeliveryPass(len(jobs), full=len(jobs) >= self.settings.batch_size)
+            await self._record(outcomes, released_at=claimed_at)
+        return DeliveryPass(
+            sum(result is not None for _, result in outcomes),
+            full=len(jobs) >= self.settings.batch_size,
+        )
 
-    async def _claim(self) -> list[Job]:
+    async def _claim(self) -> tuple[list[Job], datetime]:
         now = self.clock()
         enabled = select(WebhookEndpointRow.id).where(
             WebhookEndpointRow.status == EndpointStatus.ENABLED
         )
         async with self.sessionmaker.begin() as session:
-            messages = list(
+            found = list(
                 await session.scalars(
                     select(WebhookMessageRow)
                     .where(
                         WebhookMessageRow.status == MessageStatus.PENDING,
                         WebhookMessageRow.next_attempt_at <= now,
                         WebhookMessageRow.endpoint_id.in_(enabled),
+                        ~_held_back(now),
                     )
-                    .order_by(WebhookMessageRow.next_attempt_at)
+                    .order_by(WebhookMessageRow.position)
                     .limit(self.settings.batch_size)
                     .with_for_update(skip_locked=True)
                 )
             )
+            messages = await _in_order(session, found)
             ids = {message.endpoint_id for message in messages}
             endpoints = {
                 endpoint.id: endpoint
@@ -129,18 +154,34 @@ class WebhookDelivery:
             }
             for message in messages:
                 message.next_attempt_at = now + self.lease
-            return [self._job(message, endpoints[message.endpoint_id], now) for message in messages]
+            jobs = [self._job(message, endpoints[message.endpoint_id], now) for message in messages]
+            return jobs, now
 
     def _job(self, message: WebhookMessageRow, endpoint: WebhookEndpointRow, now: datetime) -> Job:
         return Job(
             message_id=message.id,
             endpoint_id=endpoint.id,
             event_id=message.event_id,
+            subject=message.subject,
             url=endpoint.url,
             secrets=signing_secrets(endpoint, self.encryption, now),
             payload=message.payload,
             attempt=message.attempts + 1,
         )
+
+    async def _send(self, queue: list[Job], deadline: float) -> list[Outcome]:
+        """One subject's jobs for one endpoint in turn, up to the first not delivered or
+        the deadline; the jobs not sent have no result."""
+        outcomes: list[Outcome] = []
+        for job in queue:
+            async with self.clients.slot(job.url):
+                if time.monotonic() > deadline:
+                    break
+                result = await self._attempt(job)
+            outcomes.append((job, result))
+            if result.outcome != DELIVERED:
+                break
+        return outcomes + [(job, None) for job in queue[len(outcomes) :]]
 
     async def _attempt(self, job: Job) -> AttemptResult:
         result = await attempt(job, clients=self.clients, guard=self.guard, timestamp=utcnow())
@@ -148,8 +189,9 @@ class WebhookDelivery:
         DELIVERY_SECONDS.labels(result.outcome).observe(result.duration_ms / 1000)
         return result
 
-    async def _record(self, outcomes: list[tuple[Job, AttemptResult]]) -> None:
-        """Log a batch's attempts and move its messages and endpoints on, in one transaction.
+    async def _record(self, outcomes: list[Outcome], *, released_at: datetime) -> None:
+        """Log a batch's attempts and move its messages and endpoints on, in one transaction;
+        the messages not sent are due again at `released_at`.
 
         One transaction a batch, not one a message: the rows of an endpoint are locked
         once, and its health follows the results in turn as before.
@@ -164,7 +206,10 @@ class WebhookDelivery:
             )
             for job, result in outcomes:
                 message, endpoint = messages.get(job.message_id), endpoints.get(job.endpoint_id)
-                if message is not None and endpoint is not None:
+                if result is None:
+                    if message is not None and message.status == MessageStatus.PENDING:
+                        message.next_attempt_at = released_at
+                elif message is not None and endpoint is not None:
                     session.add(_attempt_row(job, result, now))
                     await self._apply(session, message, endpoint, job.attempt, result, now)
 
@@ -217,6 +262,58 @@ def _attempt_row(job: Job, result: AttemptResult, now: datetime) -> WebhookAttem
         response_excerpt=result.excerpt,
         error=result.error,
     )
+
+
+def _held_back(now: datetime) -> ColumnElement[bool]:
+    """An earlier pending message of the same subject for the same endpoint is not due:
+    it waits for its retry, or another worker holds it."""
+    earlier = aliased(WebhookMessageRow)
+    return exists().where(
+        earlier.endpoint_id == WebhookMessageRow.endpoint_id,
+        earlier.subject == WebhookMessageRow.subject,
+        earlier.status == MessageStatus.PENDING,
+        earlier.position < WebhookMessageRow.position,
+        earlier.next_attempt_at > now,
+    )
+
+
+async def _in_order(
+    session: AsyncSession, found: list[WebhookMessageRow]
+) -> list[WebhookMessageRow]:
+    """`found` less the messages behind an earlier pending one of their queue that is not
+    in `found` (another worker locked it as this claim skipped it)."""
+    if not found:
+        return []
+    missing = await session.execute(
+        select(
+            WebhookMessageRow.endpoint_id,
+            WebhookMessageRow.subject,
+            func.min(WebhookMessageRow.position),
+        )
+        .where(
+            WebhookMessageRow.status == MessageStatus.PENDING,
+            WebhookMessageRow.endpoint_id.in_({message.endpoint_id for message in found}),
+            WebhookMessageRow.subject.in_({message.subject for message in found}),
+            WebhookMessageRow.position < max(message.position for message in found),
+            WebhookMessageRow.id.not_in([message.id for message in found]),
+        )
+        .group_by(WebhookMessageRow.endpoint_id, WebhookMessageRow.subject)
+    )
+    first_missing = {(endpoint, subject): position for endpoint, subject, position in missing}
+    return [
+        message
+        for message in found
+        if message.position
+        < first_missing.get((message.endpoint_id, message.subject), message.position + 1)
+    ]
+
+
+def _queues(jobs: list[Job]) -> list[list[Job]]:
+    """`jobs` (in position order) grouped by endpoint and subject, order kept."""
+    queues: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        queues.setdefault((job.endpoint_id, job.subject), []).append(job)
+    return list(queues.values())
 
 
 Row = TypeVar("Row", WebhookMessageRow, WebhookEndpointRow)

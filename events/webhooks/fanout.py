@@ -3,6 +3,11 @@
 A message is kept for every enabled endpoint the event matches: its event-type filter
 (empty receives every type) and, for a partner's endpoint, the event's `partnerid`.
 The unique key on (endpoint, event id) makes an event offered again add nothing.
+
+Messages are numbered (`position`) past every message kept before, in the order of the
+events offered. The relay offers a subject's events in commit order, and its later
+events only once this sink has taken the earlier ones, so positions follow commit
+order within each subject (two batches of different subjects may share numbers).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,13 +34,17 @@ def matches(endpoint: WebhookEndpointRow, event: CloudEvent) -> bool:
     return not endpoint.event_types or event.type in endpoint.event_types
 
 
-def message_values(endpoint_id: str, event: CloudEvent, now: datetime) -> dict[str, Any]:
+def message_values(
+    endpoint_id: str, event: CloudEvent, position: int, now: datetime
+) -> dict[str, Any]:
     """A new message of `event` for an endpoint, its first attempt due now."""
     return {
         "id": new_id("webhook_message"),
         "endpoint_id": endpoint_id,
         "event_id": event.id,
         "event_type": event.type,
+        "subject": event.subject,
+        "position": position,
         "event_time": event.time,
         "payload": event.model_dump_json(),
         "status": MessageStatus.PENDING,
@@ -79,9 +88,12 @@ class WebhookFanout:
                     )
                 )
             )
+            if not endpoints:
+                return
+            last = await session.scalar(select(func.max(WebhookMessageRow.position)))
             values = [
-                message_values(endpoint.id, event, now)
-                for event in events
+                message_values(endpoint.id, event, (last or 0) + number, now)
+                for number, event in enumerate(events, start=1)
                 for endpoint in endpoints
                 if matches(endpoint, event)
             ]

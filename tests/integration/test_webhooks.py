@@ -255,6 +255,59 @@ async def test_failed_attempts_follow_the_retry_schedule_then_stop(harness: Harn
     assert outcomes == [("failed", 302, False), ("failed", None, True), ("failed", 500, False)]
 
 
+def change(step: str, invoice: int = 1) -> CloudEvent:
+    """A change `step` of invoice `invoice`: all of one invoice share a subject."""
+    return new_event(
+        POSTED,
+        fact=(f"run_{invoice}", step),
+        subject=f"inv_{invoice}",
+        data={"invoice_id": f"inv_{invoice}", "total": 5335, "currency": "USD"},
+        time=utcnow(),
+    )
+
+
+async def test_a_failed_delivery_holds_back_the_later_ones_of_its_subject(
+    harness: Harness,
+) -> None:
+    await create(harness.gateway.client)
+    receiver = Receiver(500)
+    delivery = harness.delivery(receiver)
+    first, second, other = change("a"), change("b"), change("a", invoice=2)
+    await harness.publish(first)
+    await delivery.run_once()  # fails: retried in about 5 s
+    await harness.publish(second, other)
+
+    assert (await delivery.run_once()).attempted == 1  # the other invoice only
+    harness.clock.advance(seconds=6)
+    await delivery.run_once()
+
+    assert [e["id"] for e in receiver.events()] == [first.id, other.id, first.id, second.id]
+    assert {m.status for m in await harness.messages()} == {"delivered"}
+
+
+async def test_a_subject_is_sent_in_turn_and_stops_at_its_first_failure(
+    harness: Harness,
+) -> None:
+    await create(harness.gateway.client)
+    receiver = Receiver(204, 500)
+    delivery = harness.delivery(receiver)
+    changes = [change(step) for step in "abc"]
+    await harness.publish(*changes)
+
+    assert (await delivery.run_once()).attempted == 2
+    attempts = {m.event_id: (m.status, m.attempts) for m in await harness.messages()}
+    assert attempts == {
+        changes[0].id: ("delivered", 1),
+        changes[1].id: ("pending", 1),
+        changes[2].id: ("pending", 0),  # never sent ahead of the failed one
+    }
+    assert (await delivery.run_once()).attempted == 0  # both wait for the retry
+    harness.clock.advance(seconds=6)
+    await delivery.run_once()
+    ids = [changes[n].id for n in (0, 1, 1, 2)]
+    assert [e["id"] for e in receiver.events()] == ids
+
+
 async def test_an_endpoint_failing_past_the_threshold_is_disabled(harness: Harness) -> None:
     client = harness.gateway.client
     endpoint = await create(client)
