@@ -26,8 +26,9 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -65,6 +66,22 @@ class Priority(StrEnum):
         """The thousandths of the budget (window and concurrency) this priority may use."""
         reserved = {Priority.INTERACTIVE: 0, Priority.BULK: 1, Priority.INFORMATIONAL: 2}[self]
         return FULL_SCALE - round(FULL_SCALE * interactive_reserve * reserved)
+
+
+current_priority: ContextVar[Priority] = ContextVar(
+    "erp_budget_priority", default=Priority.INTERACTIVE
+)
+"""The priority of the work under way: ERP requests that name none take it. Bulk work
+sets it around what it posts (`prioritized`), so every call on its way counts as bulk."""
+
+
+@contextmanager
+def prioritized(priority: Priority) -> Iterator[None]:
+    token = current_priority.set(priority)
+    try:
+        yield
+    finally:
+        current_priority.reset(token)
 
 
 @dataclass(frozen=True)

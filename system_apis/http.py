@@ -51,7 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority
+from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority, current_priority
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -208,7 +208,7 @@ class ResilientClient:
         headers: Mapping[str, str] | None = None,
         decode_error: ErrorDecoder | None = None,
         cost: int = 1,
-        priority: Priority = Priority.INTERACTIVE,
+        priority: Priority | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying transient faults when that is safe.
 
@@ -216,8 +216,9 @@ class ResilientClient:
         adapters pass `True` for creates the backend deduplicates on its own (for
         example by external document number). `decode_error` reads the vendor's
         error body so the raised error carries the vendor's code and message. `cost`
-        (the operations a batch request carries) and `priority` are what the request
-        takes of the ERP's budget; bulk work waits for its room up to the budget's own
+        (the operations a batch request carries) and `priority` (the work's,
+        `budget.current_priority`, when not given) are what the request takes of the
+        ERP's budget; bulk work waits for its room up to the budget's own
         wait, and its time budget starts once it has it (nobody waits on its answer).
         """
         method = method.upper()
@@ -227,6 +228,7 @@ class ResilientClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in request_headers
         attempts = self.settings.retry_attempts if idempotent else 1
+        priority = priority or current_priority.get()
         budget = self.settings.retry_budget_seconds
         started = time.monotonic()
 
