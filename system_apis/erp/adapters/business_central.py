@@ -16,6 +16,7 @@ automatic retries.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -334,14 +335,21 @@ class BusinessCentralAdapter:
         return outcomes
 
     def _documents_per_batch(self) -> int:
-        """As many documents as fit one `$batch` and the bulk share of the window."""
+        """Documents per `$batch`: as many as fit one, and of those the count whose batches
+        fill the bulk share of the window best (a window of 108 takes two batches of 18
+        documents, where batches of 33 would leave 9 operations of each window unused)."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
-        operations = budget.limits.operations_per_batch
-        if (room := budget.max_cost(Priority.BULK)) is not None:
-            operations = min(operations, room)
-        return max(1, operations // OPERATIONS_PER_DOCUMENT)
+        room = budget.max_cost(Priority.BULK)
+        operations = min(budget.limits.operations_per_batch, room or sys.maxsize)
+        most = max(1, operations // OPERATIONS_PER_DOCUMENT)
+        if room is None:
+            return most
+        return max(
+            range(1, most + 1),
+            key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
+        )
 
     async def _post_batch(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
