@@ -144,6 +144,7 @@ def erp_budget(
         wait_seconds=erp.budget_wait_seconds,
         lease_seconds=erp.retry_budget_seconds + BUDGET_LEASE_MARGIN_SECONDS,
         fail_open=fail_open,
+        interactive_reserve=erp.interactive_reserve,
     )
 
 

@@ -10,7 +10,7 @@ implements the whole port, so any connection takes any operation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -39,6 +39,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
+from system_apis.errors import BackendError
 
 
 class ErpRouter:
@@ -117,6 +118,14 @@ class ErpRouter:
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         port = await self._port(company_id)
         await port.delete_sales_invoice_draft(company_id, invoice_id)
+
+    # ErpBulkInvoicing
+
+    async def post_new_sales_invoices(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        port = await self._port(company_id)
+        return await port.post_new_sales_invoices(company_id, invoices)
 
     # ErpInvoiceQueries
 

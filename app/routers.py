@@ -31,6 +31,7 @@ from process_apis.invoices import router as invoices
 from process_apis.invoices.v2 import router as invoices_v2
 from process_apis.legal_entities import router as legal_entities
 from process_apis.payments import router as payments
+from process_apis.posting_batches import router as posting_batches
 from process_apis.runs import router as runs
 from process_apis.settlements import router as settlements
 from process_apis.subscriptions import router as subscriptions
@@ -66,7 +67,7 @@ def include_routers(app: FastAPI) -> None:
         runs,
     ):
         app.include_router(module.router, dependencies=json_only)
-    for module in (credit_memos, corrections, payments, settlements, usage):
+    for module in (credit_memos, corrections, payments, settlements, usage, posting_batches):
         app.include_router(module.router, dependencies=json_only)
     for endpoints in (webhook_endpoints, partner_webhook_endpoints, ops_webhook_endpoints):
         app.include_router(endpoints, dependencies=json_only)

@@ -134,6 +134,13 @@ class ErpSettings(BackendSettings):
         description="How long a call waits for the shared budget before it fails as "
         "transient (the run is queued, not lost).",
     )
+    interactive_reserve: float = Field(
+        default=0.1,
+        ge=0,
+        lt=0.5,
+        description="The share of the window and of the concurrency that bulk work (posting "
+        "batches) leaves to postings a caller waits on; informational work leaves twice it.",
+    )
 
     @property
     def limits(self) -> ErpLimits:

@@ -1,8 +1,8 @@
-"""The background work: one pass drains the billing inbox, retries due runs of every
-workflow, purges expired idempotency keys and usage events past their retention; beside
-them, the schedules (the daily reconciliation, the monthly settlement), the outbound
-webhook deliveries and the event relay, which publishes the outbox to the configured
-sinks (`events.relay`).
+"""The background work: one pass drains the billing inbox, takes the posting batches
+nobody holds, retries due runs of every workflow, purges expired idempotency keys and
+usage events past their retention; beside them, the schedules (the daily
+reconciliation, the monthly settlement), the outbound webhook deliveries and the event
+relay, which publishes the outbox to the configured sinks (`events.relay`).
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -39,6 +39,7 @@ from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
+from process_apis.posting_batches.executor import PostingBatchExecutor
 from process_apis.reconciliation import schedule as reconciliation_schedule
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
 from process_apis.settlements.reversal import SettlementReversalWorkflow
@@ -118,6 +119,7 @@ class BackgroundWork:
             WebhookContext.build(context.settings, context.sessionmaker)
         )
         self.inbox = BillingInbox(context)
+        self.posting_batches = PostingBatchExecutor(context)
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
@@ -152,6 +154,7 @@ class BackgroundWork:
     async def _pass(self) -> PassReport:
         """The inbox first (it may queue runs), the due runs, the expired keys."""
         inbox = await self.inbox.drain()
+        await self.posting_batches.resume_abandoned()
         replayed = await self.replayer.run_once()
         report = PassReport(
             inbox=inbox.consumed,

@@ -17,6 +17,9 @@ with its own probability, drawn from a seeded RNG so a run can be replayed:
 - `malformed`: the request is handled, and the answer is a `200` whose body is
   garbage (not JSON, truncated JSON, or JSON of the wrong shape).
 
+A sandbox that serves batch requests (Business Central's `$batch`) also fails single
+operations inside them at `error_rate` (`operation_error`, counted apart).
+
 At most one of the last five hits a request: their rates add up to at most 1.
 
 Each sandbox has its own injector, configured at run time over HTTP with
@@ -148,6 +151,14 @@ class FaultInjector:
                 self.injected[fault.value] += 1
                 return Decision(latency, fault)
         return Decision(latency, None)
+
+    def operation_error(self) -> int | None:
+        """For one operation inside a batch request: a 5xx status at `error_rate` (the
+        operation is not handled), else None. The other faults hit whole requests only."""
+        if not self.config.error_rate or self._rng.random() >= self.config.error_rate:
+            return None
+        self.injected["operation_error"] += 1
+        return self.error_status()
 
     def error_status(self) -> int:
         return self._rng.choice(self.config.error_statuses)

@@ -9,9 +9,12 @@ handling the request. The defaults are the vendor's published limits
 fields of `LimitConfig`) overrides them at start-up, and `POST /_sandbox/limits` at
 run time (counters reset); `DELETE` goes back to the vendor's defaults.
 
-It counts what it served and refused, and the most requests it ever had in one
-window and at once, so a test or a benchmark can prove the limit was kept:
-`GET /_sandbox/limits`, or `app.state.limits` in process.
+A batch request (a path ending in `/$batch`) counts once under the concurrency and
+as many requests of the window as it carries operations, as Business Central counts it.
+
+It counts what it served and refused (in operations; `batches` counts batch requests),
+and the most requests it ever had in one window and at once, so a test or a benchmark
+can prove the limit was kept: `GET /_sandbox/limits`, or `app.state.limits` in process.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import VENDOR_LIMITS
 
 LIMITS_PATH = "/_sandbox/limits"
+BATCH_SUFFIX = "/$batch"
 LIMITS_ENV = "LEDGERGATE_SANDBOX_LIMITS"
 CONCURRENCY_RETRY_AFTER_SECONDS = 1
 
@@ -70,12 +74,14 @@ class VendorLimiter:
         self._served_at: deque[float] = deque()
         self.in_flight = 0
         self.served = 0
+        self.batches = 0
         self.refused = {"window": 0, "concurrency": 0}
         self.peak_in_window = 0
         self.peak_concurrent = 0
 
-    def admit(self, now: float) -> int | None:
-        """Take the request (None), or the seconds it must wait (`Retry-After`)."""
+    def admit(self, now: float, cost: int = 1) -> int | None:
+        """Take the request of `cost` operations (None), or the seconds it must wait
+        (`Retry-After`)."""
         config = self.config
         while self._served_at and self._served_at[0] <= now - config.window_seconds:
             self._served_at.popleft()
@@ -83,13 +89,17 @@ class VendorLimiter:
             self.refused["concurrency"] += 1
             return CONCURRENCY_RETRY_AFTER_SECONDS
         limit = config.requests_per_window
-        if limit is not None and len(self._served_at) >= limit:
+        if limit is not None and len(self._served_at) + cost > limit:
             self.refused["window"] += 1
-            frees_at = self._served_at[len(self._served_at) - limit] + config.window_seconds
+            oldest_needed = max(0, len(self._served_at) + cost - limit - 1)
+            if oldest_needed >= len(self._served_at):
+                return math.ceil(config.window_seconds)
+            frees_at = self._served_at[oldest_needed] + config.window_seconds
             return max(1, math.ceil(frees_at - now))
-        self._served_at.append(now)
+        self._served_at.extend([now] * cost)
         self.in_flight += 1
-        self.served += 1
+        self.served += cost
+        self.batches += cost > 1
         self.peak_in_window = max(self.peak_in_window, len(self._served_at))
         self.peak_concurrent = max(self.peak_concurrent, self.in_flight)
         return None
@@ -102,6 +112,7 @@ class VendorLimiter:
             "vendor": self.vendor,
             "config": self.config.model_dump(mode="json"),
             "served": self.served,
+            "batches": self.batches,
             "refused": dict(self.refused),
             "in_flight": self.in_flight,
             "peak_in_window": self.peak_in_window,
@@ -174,7 +185,11 @@ class LimitsMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        retry_after = self.limiter.admit(time.monotonic())
+        cost = 1
+        if scope["method"] == "POST" and scope["path"].endswith(BATCH_SUFFIX):
+            raw, receive = await _buffered(receive)
+            cost = operation_count(raw)
+        retry_after = self.limiter.admit(time.monotonic(), cost)
         if retry_after is not None:
             body = REFUSALS[self.limiter.vendor](retry_after)
             refusal = JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})
@@ -184,6 +199,35 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.limiter.done()
+
+
+def operation_count(body: bytes) -> int:
+    """How many operations a batch body carries (one for a body that is not a batch)."""
+    try:
+        requests = json.loads(body).get("requests")
+    except (ValueError, AttributeError):
+        return 1
+    return len(requests) if isinstance(requests, list) and requests else 1
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The request's whole body, and a `receive` that hands it on as if unread."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body, delivered = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 def config_from_env(

@@ -6,6 +6,12 @@ processes) and `cost` requests of its sliding window (a batch carrying N operati
 costs N). The shared state lives in a `BudgetStore` (Redis, or the database), keyed
 by connection, and each acquire is one round trip to it.
 
+Priorities: interactive work (a caller waits) may use the whole budget; bulk work
+(posting batches) at most `1 - interactive_reserve` of the window and of the
+concurrency; informational work (deliveries, probes, reports) at most
+`1 - 2 × interactive_reserve`. So a month-start batch, however large, always leaves the
+reserve to a live request, and bulk work leaves some to informational work's betters.
+
 Adaptive, AIMD-style: a `429` halves the connection's scale (the share of the
 configured window and concurrency in use) and pauses every caller until its
 `Retry-After`; each success grows the scale back by `RECOVERY_STEP`, up to the
@@ -20,8 +26,9 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -49,11 +56,32 @@ CONCURRENCY_POLL_SECONDS = 0.05
 
 
 class Priority(StrEnum):
-    """Who waits on the request: the budget's waits are measured by it."""
+    """Who waits on the request: it decides the share of the budget the request may use."""
 
     INTERACTIVE = "interactive"
     BULK = "bulk"
     INFORMATIONAL = "informational"
+
+    def share(self, interactive_reserve: float) -> int:
+        """The thousandths of the budget (window and concurrency) this priority may use."""
+        reserved = {Priority.INTERACTIVE: 0, Priority.BULK: 1, Priority.INFORMATIONAL: 2}[self]
+        return FULL_SCALE - round(FULL_SCALE * interactive_reserve * reserved)
+
+
+current_priority: ContextVar[Priority] = ContextVar(
+    "erp_budget_priority", default=Priority.INTERACTIVE
+)
+"""The priority of the work under way: ERP requests that name none take it. Bulk work
+sets it around what it posts (`prioritized`), so every call on its way counts as bulk."""
+
+
+@contextmanager
+def prioritized(priority: Priority) -> Iterator[None]:
+    token = current_priority.set(priority)
+    try:
+        yield
+    finally:
+        current_priority.reset(token)
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,8 @@ class Acquire:
     window_limit: int | None
     concurrency: int
     lease_ms: int
+    share: int = FULL_SCALE
+    """Thousandths of the (scaled) window and concurrency the request's priority may use."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +124,9 @@ class BudgetStore(Protocol):
         ...
 
 
-def scaled(limit: int, scale: int) -> int:
-    """A configured limit at the given scale, never below one request."""
-    return max(1, math.floor(limit * scale / FULL_SCALE))
+def scaled(limit: int, scale: int, share: int = FULL_SCALE) -> int:
+    """A configured limit at the given scale and a priority's share, never below one."""
+    return max(1, math.floor(limit * scale * share / (FULL_SCALE * FULL_SCALE)))
 
 
 def now_ms() -> int:
@@ -130,6 +160,7 @@ class ErpBudget:
         wait_seconds: float,
         lease_seconds: float,
         fail_open: bool = True,
+        interactive_reserve: float = 0.0,
     ) -> None:
         self.backend = backend
         self.fail_open = fail_open
@@ -137,9 +168,25 @@ class ErpBudget:
         self.store = store
         self.wait_seconds = wait_seconds
         self.lease_seconds = lease_seconds
-        self._local = asyncio.Semaphore(limits.max_concurrent_requests)
+        self.interactive_reserve = interactive_reserve
+        # One semaphore per priority, nested: a lower priority takes its own and every
+        # higher one's, so waiting bulk work never holds the places kept for a live request.
+        concurrency = limits.max_concurrent_requests
+        self._local = {
+            priority: asyncio.Semaphore(scaled(concurrency, FULL_SCALE, self.share(priority)))
+            for priority in Priority
+        }
         self.scale = FULL_SCALE
         metrics.set_budget_limit(backend, self.effective_limit)
+
+    def share(self, priority: Priority) -> int:
+        return priority.share(self.interactive_reserve)
+
+    def max_cost(self, priority: Priority) -> int | None:
+        """The most operations one request of `priority` may carry and still fit the window
+        at full scale (None: no window)."""
+        limit = self.limits.requests_per_window
+        return None if limit is None else scaled(limit, FULL_SCALE, self.share(priority))
 
     @property
     def effective_limit(self) -> int:
@@ -164,8 +211,8 @@ class ErpBudget:
         until = started + self.wait_seconds
         until = until if deadline is None else min(until, deadline)
         token = uuid.uuid4().hex
-        async with self._local_slot(operation, until):
-            await self._admit(token, cost, operation, until)
+        async with self._local_slot(operation, until, priority):
+            await self._admit(token, cost, operation, until, priority)
             metrics.observe_budget_wait(self.backend, priority.value, time.monotonic() - started)
             try:
                 yield
@@ -191,23 +238,34 @@ class ErpBudget:
         self._set_scale(await self.store.recovered(self.backend))
 
     @asynccontextmanager
-    async def _local_slot(self, operation: str, until: float) -> AsyncIterator[None]:
+    async def _local_slot(
+        self, operation: str, until: float, priority: Priority
+    ) -> AsyncIterator[None]:
+        held: list[asyncio.Semaphore] = []
         try:
             async with asyncio.timeout(max(0.0, until - time.monotonic())):
-                await self._local.acquire()
+                for level in reversed(Priority):  # the lowest first: informational, bulk, ...
+                    if self.share(level) >= self.share(priority):
+                        await self._local[level].acquire()
+                        held.append(self._local[level])
         except TimeoutError as exc:
+            for semaphore in held:
+                semaphore.release()
             raise self._exhausted(operation, wait=None) from exc
         try:
             yield
         finally:
-            self._local.release()
+            for semaphore in held:
+                semaphore.release()
 
-    async def _admit(self, token: str, cost: int, operation: str, until: float) -> None:
+    async def _admit(
+        self, token: str, cost: int, operation: str, until: float, priority: Priority
+    ) -> None:
         """Ask the store until it grants, or give up once the next try would be too late."""
         limits = self.limits
         while True:
             try:
-                admission = await self._ask(token, cost, limits)
+                admission = await self._ask(token, cost, limits, priority)
             except BudgetStoreUnavailable as error:
                 logger.error(
                     "erp_budget.store_unavailable",
@@ -228,7 +286,7 @@ class ErpBudget:
                 raise self._exhausted(operation, wait=wait)
             await asyncio.sleep(wait)
 
-    async def _ask(self, token: str, cost: int, limits: ErpLimits) -> Admission:
+    async def _ask(self, token: str, cost: int, limits: ErpLimits, priority: Priority) -> Admission:
         return await self.store.acquire(
             self.backend,
             Acquire(
@@ -239,6 +297,7 @@ class ErpBudget:
                 window_limit=limits.requests_per_window,
                 concurrency=limits.max_concurrent_requests,
                 lease_ms=round(self.lease_seconds * 1000),
+                share=self.share(priority),
             ),
         )
 

@@ -99,10 +99,10 @@ class DatabaseBudgetStore:
                     ).where(Grant.connection == key)
                 )
             ).one()
-            if in_flight >= scaled(request.concurrency, scale):
+            if in_flight >= scaled(request.concurrency, scale, request.share):
                 return Admission(granted=False, wait_ms=0, scale=scale)
             limit = request.window_limit
-            if limit is not None and used + request.cost > scaled(limit, scale):
+            if limit is not None and used + request.cost > scaled(limit, scale, request.share):
                 frees_at = (oldest if oldest is not None else now) + request.window_ms
                 return Admission(granted=False, wait_ms=max(1, frees_at - now), scale=scale)
             await session.execute(

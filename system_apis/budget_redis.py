@@ -30,18 +30,19 @@ ACQUIRE = """
 local window, flight, state = KEYS[1], KEYS[2], KEYS[3]
 local now, window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local concurrency, cost, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local token, full = ARGV[7], tonumber(ARGV[8])
+local token, full, share = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local fields = redis.call('HMGET', state, 'scale', 'paused_until')
 local scale = tonumber(fields[1]) or full
 local paused_until = tonumber(fields[2]) or 0
 if paused_until > now then return {0, paused_until - now, scale} end
 redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
-if redis.call('ZCARD', flight) >= math.max(1, math.floor(concurrency * scale / full)) then
+local share_of = function(n) return math.max(1, math.floor(n * scale * share / (full * full))) end
+if redis.call('ZCARD', flight) >= share_of(concurrency) then
   return {0, 0, scale}
 end
 if limit > 0 then
   redis.call('ZREMRANGEBYSCORE', window, '-inf', now - window_ms)
-  local allowed = math.max(1, math.floor(limit * scale / full))
+  local allowed = share_of(limit)
   local used = redis.call('ZCARD', window)
   if used + cost > allowed then
     local freed = redis.call('ZRANGE', window, used + cost - allowed - 1,
@@ -102,6 +103,7 @@ class RedisBudgetStore:
             request.lease_ms,
             request.token,
             FULL_SCALE,
+            request.share,
         ]
         with _unavailable():
             answer = await self._acquire(keys=self._keys(key), args=args)

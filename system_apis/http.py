@@ -51,7 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority
+from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority, current_priority
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -207,13 +207,19 @@ class ResilientClient:
         form: Any = None,
         headers: Mapping[str, str] | None = None,
         decode_error: ErrorDecoder | None = None,
+        cost: int = 1,
+        priority: Priority | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying transient faults when that is safe.
 
         `idempotent` defaults to what the method and an `Idempotency-Key` header say;
         adapters pass `True` for creates the backend deduplicates on its own (for
         example by external document number). `decode_error` reads the vendor's
-        error body so the raised error carries the vendor's code and message.
+        error body so the raised error carries the vendor's code and message. `cost`
+        (the operations a batch request carries) and `priority` (the work's,
+        `budget.current_priority`, when not given) are what the request takes of the
+        ERP's budget; bulk work waits for its room up to the budget's own
+        wait, and its time budget starts once it has it (nobody waits on its answer).
         """
         method = method.upper()
         request_headers = dict(headers or {})
@@ -222,6 +228,7 @@ class ResilientClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in request_headers
         attempts = self.settings.retry_attempts if idempotent else 1
+        priority = priority or current_priority.get()
         budget = self.settings.retry_budget_seconds
         started = time.monotonic()
 
@@ -241,6 +248,8 @@ class ResilientClient:
                         url,
                         operation=operation,
                         deadline=started + budget,
+                        cost=cost,
+                        priority=priority,
                         params=params,
                         json_body=json_body,
                         form=form,
@@ -260,6 +269,8 @@ class ResilientClient:
         *,
         operation: str,
         deadline: float,
+        cost: int,
+        priority: Priority,
         params: Any,
         json_body: Any,
         form: Any,
@@ -268,7 +279,9 @@ class ResilientClient:
     ) -> httpx.Response:
         """One attempt within the request budget (a slot of the ERP's, if any), through the
         circuit breaker, cut short when the time budget runs out."""
-        async with self._admitted(operation, deadline):
+        async with self._admitted(operation, deadline, cost=cost, priority=priority):
+            if priority is Priority.BULK:
+                deadline = max(deadline, time.monotonic() + self.settings.retry_budget_seconds)
             with self.circuit.call(operation):
                 try:
                     async with asyncio.timeout(deadline - time.monotonic()) as timeout:
@@ -302,14 +315,18 @@ class ResilientClient:
             deadline=time.monotonic() + PROBE_BUDGET_WAIT_SECONDS,
         )
 
-    def _admitted(self, operation: str, deadline: float) -> AbstractAsyncContextManager[None]:
+    def _admitted(
+        self, operation: str, deadline: float, *, cost: int, priority: Priority
+    ) -> AbstractAsyncContextManager[None]:
         """A slot of the ERP's budget, waited for only while the attempt would still have
         `REQUEST_SHARE_OF_BUDGET` of the time budget left: a request sent with almost no
-        time would be cut mid-flight, leaving a write's outcome unknown."""
+        time would be cut mid-flight, leaving a write's outcome unknown. Bulk work waits
+        the budget's own wait, and gets its time budget afresh once admitted."""
         if self.budget is None:
             return nullcontext()
         reserved = self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
-        return self.budget.slot(operation=operation, deadline=deadline - reserved)
+        until = None if priority is Priority.BULK else deadline - reserved
+        return self.budget.slot(operation=operation, cost=cost, priority=priority, deadline=until)
 
     async def send_once(
         self,

@@ -15,6 +15,7 @@ from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
 from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
+from core.models.posting_batch import PostingBatchItemRow, PostingBatchRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
 from core.models.reconciliation import (
@@ -53,6 +54,8 @@ __all__ = [
     "LegalEntityRow",
     "PartnerRow",
     "PaymentRow",
+    "PostingBatchItemRow",
+    "PostingBatchRow",
     "PriceRow",
     "ProductRow",
     "ReconciliationDifferenceRow",

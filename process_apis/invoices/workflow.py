@@ -25,12 +25,19 @@ the invoice keeps the ERP document and waits in `posting_mismatch` for an operat
 (`process_apis.invoices.mismatch`). After a reversal the invoice is posted again under
 the next external document number (`<invoice id>-<n>`), as the reversed one stays in the
 ERP.
+Bulk work (`process_apis.posting_batches`) runs the same steps for many invoices at
+once and hands the document to a `BulkDocuments` call: on a run's first attempt the
+`create_document` step (persisted, as ever, before the call) is answered by one bulk
+request to the ERP that creates, posts and reads back many documents (Business
+Central's `$batch`), so `post_document` is recorded from that answer. A retry takes the
+one-by-one path, which looks the document up first.
 Discarding a run from the exception queue opens the invoice again and has the draft it
 left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -80,6 +87,9 @@ from system_apis.erp.schemas import (
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import BackendContractError, BackendTransientError
+
+BulkDocuments = Callable[[str, ErpSalesInvoiceCreate], Awaitable[ErpSalesInvoice]]
+"""Creates and posts a run's new document (by run id) within a bulk request to the ERP."""
 
 WORKFLOW = "invoice_posting"
 # An operator's reversal of a mismatched ERP document (`process_apis.invoices.mismatch`).
@@ -252,9 +262,27 @@ class InvoicePostingWorkflow:
                 known_erp_customer_id=customer.erp_ref if known_customer else None,
             )
 
-    async def execute(self, plan: PostingPlan) -> PostingResult:
+    async def prepare(
+        self, invoice_id: str, *, client_id: str, correlation_id: str | None
+    ) -> PostingPlan | PostingResult:
+        """Take the invoice's posting run as bulk work (no caller waits): the plan to
+        `execute`, or the posting it already has. A refusal fails the run and is raised."""
+        return await self._prepare(
+            invoice_id,
+            request=PostingCreate(),
+            client_id=client_id,
+            correlation_id=correlation_id,
+            principal=None,
+            claimed_run_id=None,
+        )
+
+    async def execute(
+        self, plan: PostingPlan, *, bulk: BulkDocuments | None = None
+    ) -> PostingResult:
+        """The plan's steps and their outcome; with `bulk`, a first attempt's document is
+        created and posted by bulk request (see the module docstring)."""
         try:
-            erp_customer_id, document = await self._run_steps(plan)
+            erp_customer_id, document = await self._run_steps(plan, bulk)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -273,7 +301,9 @@ class InvoicePostingWorkflow:
         )
         return await self._record(plan, erp_customer_id, document, mismatch)
 
-    async def _run_steps(self, plan: PostingPlan) -> tuple[str, ErpSalesInvoice]:
+    async def _run_steps(
+        self, plan: PostingPlan, bulk: BulkDocuments | None
+    ) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
         erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
         await self._check_tax_codes(plan)
@@ -295,6 +325,21 @@ class InvoicePostingWorkflow:
                 backend_ref=lambda customer: customer.id,
             )
             erp_customer_id = erp_customer.id
+        if bulk is not None and plan.first_run:
+            posted = await self._bulk_document(plan, bulk)
+        else:
+            posted = await self._create_and_post(plan)
+        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
+            raise BackendContractError(
+                f"the ERP acknowledged the post of {posted.id} but reports it {posted.status}",
+                backend="erp",
+                operation="post_sales_invoice",
+            )
+        return erp_customer_id, posted
+
+    async def _create_and_post(self, plan: PostingPlan) -> ErpSalesInvoice:
+        """`create_document`, then `post_document`: each its own request to the ERP."""
+        erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
         draft = await run.step(
             "create_document",
             lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
@@ -302,7 +347,7 @@ class InvoicePostingWorkflow:
             downstream_key=plan.document.external_document_number,
             backend_ref=lambda document: document.id,
         )
-        posted = await run.step(
+        return await run.step(
             "post_document",
             lambda: erp.post_sales_invoice(
                 company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
@@ -311,13 +356,26 @@ class InvoicePostingWorkflow:
             downstream_key=plan.document.external_document_number,
             backend_ref=lambda document: document.number,
         )
-        if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
-            raise BackendContractError(
-                f"the ERP acknowledged the post of {draft.id} but reports it {posted.status}",
-                backend="erp",
-                operation="post_sales_invoice",
-            )
-        return erp_customer_id, posted
+
+    async def _bulk_document(self, plan: PostingPlan, bulk: BulkDocuments) -> ErpSalesInvoice:
+        """`create_document` as one operation of a bulk request that also posts and reads
+        the document; `post_document` is recorded from its answer."""
+        run, key = self.engine.run(plan.run_id), plan.document.external_document_number
+        posted = await run.step(
+            "create_document",
+            lambda: bulk(plan.run_id, plan.document),
+            request=plan.document,
+            downstream_key=key,
+            backend_ref=lambda document: document.id,
+        )
+        await run.record(
+            "post_document",
+            request={"document_id": posted.id},
+            outcome={**posted.model_dump(mode="json"), "source": "bulk"},
+            downstream_key=key,
+            backend_ref=posted.number,
+        )
+        return posted
 
     async def _check_tax_codes(self, plan: PostingPlan) -> None:
         """Every tax code of the invoice is a tax group of the ERP company, or a 422."""

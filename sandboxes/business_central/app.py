@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,12 +12,19 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from sandboxes.business_central.api import CompaniesApi
+from sandboxes.business_central.batch import batch
 from sandboxes.business_central.books import BusinessCentralState
 from sandboxes.business_central.credit_memos import CreditMemosApi
 from sandboxes.business_central.customers import CustomersApi
 from sandboxes.business_central.items import ItemsApi
 from sandboxes.business_central.journals import JournalsApi
-from sandboxes.business_central.odata import API_ROOT, REPEATED_CREATES_PATH, BcFault, ODataResponse
+from sandboxes.business_central.odata import (
+    API_ROOT,
+    REPEATED_CREATES_PATH,
+    BcFault,
+    bc_error,
+    routing_error,
+)
 from sandboxes.business_central.payments import PaymentsApi
 from sandboxes.business_central.sales_documents import SalesDocumentsApi
 from sandboxes.business_central.sales_invoices import SalesInvoicesApi
@@ -30,30 +36,14 @@ class _Api(CompaniesApi, CustomersApi, ItemsApi, JournalsApi, PaymentsApi):
     """The request handlers, bound to one `BusinessCentralState` (sales documents apart)."""
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    correlation = uuid.uuid4()
-    body = {"error": {"code": code, "message": f"{message}  CorrelationId:  {correlation}."}}
-    return ODataResponse(body, status_code=status)
-
-
 async def _on_fault(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BcFault)
-    return _error(exc.status, exc.code, exc.message)
+    return bc_error(exc.status, exc.code, exc.message)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        return _error(
-            405,
-            "BadRequest_MethodNotAllowed",
-            f"'{request.method}' requests for '{request.url.path}' are not allowed.",
-        )
-    return _error(
-        exc.status_code,
-        "BadRequest_ResourceNotFound",
-        f"Resource not found for the segment '{request.url.path}'.",
-    )
+    return routing_error(exc.status_code, request.method, request.url.path)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -99,6 +89,7 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         by_path.setdefault(path, {})[method] = handler
     app = Starlette(
         routes=[
+            Route(f"{API_ROOT}/$batch", batch, methods=["POST"]),
             Mount(
                 API_ROOT,
                 routes=[

@@ -7,6 +7,7 @@ import itertools
 import json
 import operator
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -149,13 +150,33 @@ def _convert(spec: BodyField, value: Any) -> Any:
         raise refuse() from None
 
 
-async def read_body(request: Request, entity: str, fields: dict[str, BodyField]) -> dict[str, Any]:
+async def read_body(
+    request: Request,
+    entity: str,
+    fields: dict[str, BodyField],
+    nested: Mapping[str, tuple[str, dict[str, BodyField]]] | None = None,
+) -> dict[str, Any]:
+    """The body's properties, converted; `nested` names the navigation properties a deep
+    insert may carry (a list of records of that entity and fields) and they are read too."""
     try:
         data = json.loads(await request.body(), parse_float=Decimal)
     except ValueError:
         raise BcFault(400, "BadRequest", "Invalid Request Body") from None
     if not isinstance(data, dict):
         raise BcFault(400, "BadRequest", "Invalid Request Body")
+    deep: dict[str, Any] = {}
+    for name, (nested_entity, nested_fields) in (nested or {}).items():
+        if name in data:
+            records = data.pop(name)
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise BcFault(400, "BadRequest", "Invalid Request Body")
+            deep[name] = [convert_fields(r, nested_entity, nested_fields) for r in records]
+    return {**convert_fields(data, entity, fields), **deep}
+
+
+def convert_fields(
+    data: dict[str, Any], entity: str, fields: dict[str, BodyField]
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in data.items():
         if name not in fields:
@@ -304,3 +325,21 @@ class ODataResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, default=_render, separators=(",", ":")).encode()
+
+
+def bc_error(status: int, code: str, message: str) -> ODataResponse:
+    """BC's OData error body, with the `CorrelationId` suffix BC puts on its messages."""
+    correlation = uuid.uuid4()
+    body = {"error": {"code": code, "message": f"{message}  CorrelationId:  {correlation}."}}
+    return ODataResponse(body, status_code=status)
+
+
+def routing_error(status: int, method: str, path: str) -> ODataResponse:
+    """BC's answer to a path it does not serve (404) or a method it does not allow (405)."""
+    if status == 405:
+        return bc_error(
+            405, "BadRequest_MethodNotAllowed", f"'{method}' requests for '{path}' are not allowed."
+        )
+    return bc_error(
+        status, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{path}'."
+    )

@@ -90,10 +90,19 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
         return ODataResponse({"value": [d.wire(expand_lines=expand) for d in found]})
 
     async def create(self, request: Request) -> Response:
-        """A draft; an external document number seen before answers that document again."""
+        """A draft; an external document number seen before answers that document again.
+
+        A deep insert (the lines in the body's `salesInvoiceLines`) creates the document
+        with its lines in one request, or nothing when a line is refused."""
         book = self._book(request)
         fields = {**HEADER_FIELDS, **self._date_fields(), **self.extra_create_fields}
-        values = await read_body(request, self.kind.entity, fields)
+        lines = self.kind.lines_property
+        values = await read_body(
+            request,
+            self.kind.entity,
+            fields,
+            nested={lines: (f"{self.kind.entity}Line", LINE_FIELDS)},
+        )
         external = values.get("externalDocumentNumber", "")
         if external:
             for existing in self._documents(book).values():
@@ -115,8 +124,10 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
             due_date=values.get("dueDate") or document_date,
             **own,
         )
+        for line in values.get(lines, ()):
+            add_sales_line(book, document, line)
         self._documents(book)[document.id] = document
-        return ODataResponse(document.wire(), status_code=201)
+        return ODataResponse(document.wire(expand_lines=lines in values), status_code=201)
 
     async def get(self, request: Request) -> Response:
         _, document = self._document(request)

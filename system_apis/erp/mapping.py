@@ -14,6 +14,7 @@ from decimal import Decimal
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
     GL_ACCOUNT,
+    BcBatchOperation,
     BcCompany,
     BcCurrency,
     BcCustomer,
@@ -37,6 +38,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcSalesDocumentLineCreate,
     BcSalesInvoice,
     BcSalesInvoiceCreate,
+    BcSalesInvoiceDeepCreate,
     BcSalesInvoiceUpdate,
 )
 from system_apis.erp.schemas import (
@@ -151,6 +153,39 @@ def sales_invoice_to_bc(invoice: ErpSalesInvoiceCreate) -> BcSalesInvoiceCreate:
         invoice_date=bc_datetime(invoice.posting_date),
         due_date=bc_datetime(invoice.due_date),
     )
+
+
+def batch_operation_ids(index: int) -> tuple[str, str, str]:
+    """The ids of a document's operations in a `$batch`: its insert, its post, its read."""
+    return f"c{index}", f"p{index}", f"g{index}"
+
+
+def sales_invoice_batch_operations(
+    company_id: str, index: int, invoice: ErpSalesInvoiceCreate
+) -> list[BcBatchOperation]:
+    """A new document's three `$batch` operations: the deep insert of its header and lines,
+    the post of what it created, and the read of the posted document with its lines."""
+    create, post, read = batch_operation_ids(index)
+    header = sales_invoice_to_bc(invoice)
+    body = BcSalesInvoiceDeepCreate(
+        **header.model_dump(),
+        sales_invoice_lines=[sales_line_to_bc(line, invoice.currency) for line in invoice.lines],
+    )
+    return [
+        BcBatchOperation(
+            id=create,
+            method="POST",
+            url=f"companies({company_id})/salesInvoices",
+            headers={"Content-Type": "application/json"},
+            body=body.model_dump(mode="json", by_alias=True, exclude_none=True),
+        ),
+        BcBatchOperation(
+            id=post, method="POST", url=f"${create}/Microsoft.NAV.post", depends_on=[create]
+        ),
+        BcBatchOperation(
+            id=read, method="GET", url=f"${create}?$expand=salesInvoiceLines", depends_on=[post]
+        ),
+    ]
 
 
 def sales_invoice_header_changes(

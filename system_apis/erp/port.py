@@ -12,7 +12,7 @@ posting a posted document is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -36,6 +36,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
+from system_apis.errors import BackendError
 
 
 @runtime_checkable
@@ -269,9 +270,24 @@ class ErpCatalog(Protocol):
 
 
 @runtime_checkable
+class ErpBulkInvoicing(Protocol):
+    """Many new sales invoices at once, for postings nobody waits on (bulk work)."""
+
+    async def post_new_sales_invoices(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        """Create and post documents no earlier attempt sent (the caller knows them
+        absent), in as few requests as the ERP allows and within the bulk share of its
+        budget. One outcome per document, in order: the posted document, or the error
+        that stopped it; a failure stops only the documents it names."""
+        ...
+
+
+@runtime_checkable
 class ErpPort(
     ErpLedgerSetup,
     ErpInvoicing,
+    ErpBulkInvoicing,
     ErpInvoiceQueries,
     ErpLedgerQueries,
     ErpDocumentStreams,

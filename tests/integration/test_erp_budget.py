@@ -15,7 +15,14 @@ from redis.exceptions import RedisError
 
 from core.db import create_engine, create_sessionmaker
 from core.settings import ErpLimits
-from system_apis.budget import FULL_SCALE, MIN_SCALE, RECOVERY_STEP, ErpBudget, ErpBudgetExhausted
+from system_apis.budget import (
+    FULL_SCALE,
+    MIN_SCALE,
+    RECOVERY_STEP,
+    ErpBudget,
+    ErpBudgetExhausted,
+    Priority,
+)
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.errors import BackendTransientError
@@ -64,13 +71,21 @@ def budget(
     window_seconds: float = 60.0,
     concurrency: int = 10,
     wait_seconds: float = 5.0,
+    interactive_reserve: float = 0.0,
 ) -> ErpBudget:
     limits = ErpLimits(
         requests_per_window=window,
         window_seconds=window_seconds,
         max_concurrent_requests=concurrency,
     )
-    return ErpBudget(connection, limits, store, wait_seconds=wait_seconds, lease_seconds=30.0)
+    return ErpBudget(
+        connection,
+        limits,
+        store,
+        wait_seconds=wait_seconds,
+        lease_seconds=30.0,
+        interactive_reserve=interactive_reserve,
+    )
 
 
 def connection() -> str:
@@ -202,3 +217,50 @@ async def test_a_caller_deadline_shortens_the_wait(store: Store) -> None:
     with pytest.raises(ErpBudgetExhausted):
         async with owner.slot(operation="op", deadline=time.monotonic() + 0.2):
             pass
+
+
+async def test_bulk_work_leaves_the_interactive_reserve_of_the_window(store: Store) -> None:
+    name = connection()
+    bulk = budget(store, name, window=10, wait_seconds=0.3, interactive_reserve=0.2)
+    live = budget(store, name, window=10, wait_seconds=0.3, interactive_reserve=0.2)
+    async with bulk.slot(operation="batch", cost=8, priority=Priority.BULK):
+        pass
+    with pytest.raises(ErpBudgetExhausted):  # a month-start batch takes no more than 80 %
+        async with bulk.slot(operation="batch", cost=1, priority=Priority.BULK):
+            pass
+    started = time.monotonic()
+    for _ in range(2):  # while a live request, in any process, gets the reserve at once
+        async with live.slot(operation="post_sales_invoice"):
+            pass
+    assert time.monotonic() - started < 0.25
+
+
+async def test_informational_work_yields_to_bulk_work(store: Store) -> None:
+    name = connection()
+    owner = budget(store, name, window=10, wait_seconds=0.3, interactive_reserve=0.2)
+    async with owner.slot(operation="delivery", cost=6, priority=Priority.INFORMATIONAL):
+        pass
+    with pytest.raises(ErpBudgetExhausted):  # informational work stops at 60 %
+        async with owner.slot(operation="delivery", cost=1, priority=Priority.INFORMATIONAL):
+            pass
+    async with owner.slot(operation="batch", cost=2, priority=Priority.BULK):
+        pass
+
+
+async def test_waiting_bulk_work_never_holds_the_reserved_concurrency(store: Store) -> None:
+    name = connection()
+    owner = budget(store, name, concurrency=5, wait_seconds=2.0, interactive_reserve=0.2)
+    release = asyncio.Event()
+
+    async def bulk() -> None:
+        async with owner.slot(operation="batch", priority=Priority.BULK):
+            await release.wait()
+
+    batches = [asyncio.create_task(bulk()) for _ in range(10)]  # more than bulk may hold
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    async with owner.slot(operation="post_sales_invoice"):
+        pass
+    assert time.monotonic() - started < 0.5  # no wait behind the queued batches
+    release.set()
+    await asyncio.gather(*batches)

@@ -16,7 +16,8 @@ automatic retries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,7 +25,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from system_apis.budget import Priority
 from system_apis.erp.adapters.business_central_wire import (
+    BcBatchAnswer,
+    BcBatchRequest,
+    BcBatchResponse,
     BcCompany,
     BcCurrencyList,
     BcCustomer,
@@ -51,6 +56,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcTaxGroupList,
 )
 from system_apis.erp.mapping import (
+    batch_operation_ids,
     company_from_bc,
     currency_from_bc,
     customer_changes,
@@ -75,6 +81,7 @@ from system_apis.erp.mapping import (
     sales_credit_memo_from_bc,
     sales_credit_memo_header_changes,
     sales_credit_memo_to_bc,
+    sales_invoice_batch_operations,
     sales_invoice_from_bc,
     sales_invoice_header_changes,
     sales_invoice_to_bc,
@@ -102,7 +109,12 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
+from system_apis.errors import (
+    BackendBusinessError,
+    BackendContractError,
+    BackendError,
+    BackendNotFound,
+)
 from system_apis.http import ResilientClient, VendorError, parse_body
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
@@ -117,6 +129,9 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # makes the server pass over every earlier record again. BC serves up to 20,000 records
 # a page; 1,000 keeps answers near a megabyte with lines expanded.
 DEFAULT_PAGE_SIZE = 1000
+# A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
+DEFAULT_OPERATIONS_PER_BATCH = 100
+OPERATIONS_PER_DOCUMENT = 3
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -304,6 +319,91 @@ class BusinessCentralAdapter:
             )
             current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
+
+    async def post_new_sales_invoices(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        """OData JSON `$batch` requests, one after another, each within the bulk share of
+        the budget: per document a deep insert of the header with its lines, its
+        `Microsoft.NAV.post` (depending on the insert) and a read of the posted document
+        (depending on the post). A batch lost whole fails each of its documents with the
+        same error; a retry looks each up by external document number first."""
+        per_batch = self._documents_per_batch()
+        outcomes: list[ErpSalesInvoice | BackendError] = []
+        for start in range(0, len(invoices), per_batch):
+            outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
+        return outcomes
+
+    def _documents_per_batch(self) -> int:
+        """Documents per `$batch`: as many as fit one, and of those the count whose batches
+        fill the bulk share of the window best (a window of 108 takes two batches of 18
+        documents, where batches of 33 would leave 9 operations of each window unused)."""
+        budget = self._client.budget
+        if budget is None:
+            return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
+        room = budget.max_cost(Priority.BULK)
+        operations = min(budget.limits.operations_per_batch, room or sys.maxsize)
+        most = max(1, operations // OPERATIONS_PER_DOCUMENT)
+        if room is None:
+            return most
+        return max(
+            range(1, most + 1),
+            key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
+        )
+
+    async def _post_batch(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        operation = "post_sales_invoice_batch"
+        requests = [
+            request
+            for index, invoice in enumerate(invoices)
+            for request in sales_invoice_batch_operations(company_id, index, invoice)
+        ]
+        try:
+            response = await self._client.request(
+                "POST",
+                "/$batch",
+                operation=operation,
+                json_body=BcBatchRequest(requests=requests).model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                ),
+                decode_error=decode_bc_error,
+                cost=len(requests),
+                priority=Priority.BULK,
+            )
+            answers = {
+                answer.id: answer
+                for answer in self._parse(response, BcBatchResponse, operation).responses
+            }
+        except BackendError as error:
+            return [error] * len(invoices)
+        return [self._batch_outcome(answers, index, operation) for index in range(len(invoices))]
+
+    def _batch_outcome(
+        self, answers: dict[str, BcBatchAnswer], index: int, operation: str
+    ) -> ErpSalesInvoice | BackendError:
+        """The posted document, or the error of the first of its operations that failed."""
+        ids = batch_operation_ids(index)
+        missing = [op_id for op_id in ids if op_id not in answers]
+        if missing:
+            return BackendContractError(
+                f"{self._client.backend} answered no operation {', '.join(missing)} of a batch",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        failed = next((answers[op_id] for op_id in ids if answers[op_id].status >= 400), None)
+        if failed is not None:
+            return self._client.classify(
+                httpx.Response(failed.status, json=failed.body),
+                operation=operation,
+                decode_error=decode_bc_error,
+            )
+        read = httpx.Response(answers[ids[-1]].status, json=answers[ids[-1]].body)
+        try:
+            return self._canonical_invoice(self._parse(read, BcSalesInvoice, operation), operation)
+        except BackendError as error:
+            return error
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         """`DELETE salesInvoices({id})`: BC deletes a draft and refuses a posted invoice."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -175,6 +175,34 @@ class BcSalesInvoiceCreate(BcRequest):
     due_date: datetime
 
 
+class BcBatchOperation(BcRequest):
+    """One operation of an OData JSON `$batch` request; `url` is relative to the API root,
+    or `$<id>/...` for the entity the operation `<id>` created."""
+
+    id: str
+    method: str
+    url: str
+    headers: dict[str, str] | None = None
+    body: dict[str, Any] | None = None
+    depends_on: list[str] | None = None
+
+
+class BcBatchRequest(BcRequest):
+    requests: list[BcBatchOperation]
+
+
+class BcBatchAnswer(BcModel):
+    """One operation's answer: its status and body (JSON, or a text for some refusals)."""
+
+    id: str
+    status: int
+    body: Any = None
+
+
+class BcBatchResponse(BcModel):
+    responses: list[BcBatchAnswer]
+
+
 class BcSalesInvoiceUpdate(BcRequest):
     invoice_date: datetime
     due_date: datetime
@@ -186,6 +214,12 @@ class BcSalesDocumentLineCreate(BcRequest):
     quantity: BcAmount
     unit_price: BcAmount
     tax_code: str
+
+
+class BcSalesInvoiceDeepCreate(BcSalesInvoiceCreate):
+    """A sales invoice created with its lines in one request (OData deep insert)."""
+
+    sales_invoice_lines: list[BcSalesDocumentLineCreate]
 
 
 class BcCurrency(BcModel):

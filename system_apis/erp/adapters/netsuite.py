@@ -22,8 +22,11 @@ pending approval is no accounting document and may be deleted; an approved one m
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from urllib.parse import quote
 
+from system_apis.budget import Priority, prioritized
 from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
 from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
 from system_apis.erp.adapters.netsuite_streams import NetSuiteStreams
@@ -62,9 +65,12 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendBusinessError, BackendNotFound
+from system_apis.errors import BackendBusinessError, BackendError, BackendNotFound
 
 __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
+
+# Postings in flight at once for a connection without a budget (NetSuite's base tier).
+DEFAULT_PARALLEL_POSTINGS = 5
 
 
 class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
@@ -198,6 +204,28 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
             )
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
+
+    async def post_new_sales_invoices(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        """NetSuite's REST API has no batch of records: the documents are created and
+        approved in parallel, as many at once as the connection's concurrency allows,
+        as bulk work in its budget."""
+        budget = self._client.budget
+        parallel = asyncio.Semaphore(
+            budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
+        )
+
+        async def post(invoice: ErpSalesInvoiceCreate) -> ErpSalesInvoice | BackendError:
+            async with parallel:
+                try:
+                    draft = await self.create_sales_invoice(company_id, invoice, known_absent=True)
+                    return await self.post_sales_invoice(company_id, draft.id)
+                except BackendError as error:
+                    return error
+
+        with prioritized(Priority.BULK):
+            return list(await asyncio.gather(*(post(invoice) for invoice in invoices)))
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         """Delete an invoice pending approval; NetSuite refuses an approved one."""

@@ -9,7 +9,7 @@ invoice still owes, and a journal posts only entries whose lines balance.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,7 +36,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
 )
-from system_apis.errors import BackendNotFound
+from system_apis.errors import BackendError, BackendNotFound
 from tests.support.fakes.recorder import Recorder
 
 POSTED = (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID)
@@ -227,6 +227,20 @@ class FakeErp:
         )
         self.invoices[invoice_id] = posted
         return posted
+
+    async def post_new_sales_invoices(
+        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
+    ) -> list[ErpSalesInvoice | BackendError]:
+        """Each document created and posted in turn; a failure is that document's outcome."""
+        self.recorder.enter("post_new_sales_invoices", company_id=company_id, count=len(invoices))
+        outcomes: list[ErpSalesInvoice | BackendError] = []
+        for invoice in invoices:
+            try:
+                draft = await self.create_sales_invoice(company_id, invoice, known_absent=True)
+                outcomes.append(await self.post_sales_invoice(company_id, draft.id))
+            except BackendError as error:
+                outcomes.append(error)
+        return outcomes
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         self.recorder.enter("delete_sales_invoice_draft", company_id=company_id)

@@ -1,0 +1,340 @@
+"""Benchmark: a billing run's queued invoices into the Business Central sandbox at its limits.
+
+Run with `uv run python -m bench.posting_batches [--invoices N] [--naive-invoices M]
+[--window-seconds W] [--fault-rate F]`. Each of three phases gets a fresh throwaway
+database (PostgreSQL on 127.0.0.1:5432, else SQLite) and a gateway in process with its
+Business Central sandbox, whose limits are the vendor's request rate (6,000 operations
+per 300 s, that is 20 a second), 5 concurrent requests and 100 operations per `$batch`.
+`--window-seconds` shortens the sliding window at the same rate (120 operations per 6 s
+by default), so a run of a minute or two is measured in steady state rather than in the
+first window's burst; `--window-seconds 300` is the vendor's window as published.
+
+- batched: the N invoices, registered beforehand, posted through `POST
+  /v1/posting-batches` (1,000 a request), each with its own run, as bulk work;
+- batched with faults: the same, the sandbox failing `--fault-rate` of the requests and
+  of the operations inside batches; the queued runs are then replayed (faults still on)
+  until every invoice is posted;
+- naive: M invoices posted one request at a time through `POST /v1/invoices/{id}/postings`.
+
+The ERP's ceiling for this posting is its rate in operations a second ÷ the operations one
+invoice costs in a `$batch` (create with lines, post, read: 3), which is what "allowed
+requests/s × operations per request ÷ operations per invoice" comes to when, as Business
+Central does, every operation of a batch counts as a request. Bulk work may use
+1 - `LEDGERGATE_ERP__INTERACTIVE_RESERVE` (90 %) of it. The run prints and appends to
+`bench/RESULTS.md`: invoices/s and their ratio to the ceiling (target ≥ 0.8), the
+operations the sandbox served, refused (`429`) and at most held in one window (never
+over its limit), duplicates and lost invoices (both 0), and batched ÷ naive. Exits 1 when
+a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from rich.console import Console
+from sqlalchemy import func, select, update
+
+from app.backends import build_backends
+from app.governance.auth.clients import create_client
+from app.governance.auth.tokens import issue_token
+from app.main import create_app
+from bench.harness import (
+    Database,
+    append_results,
+    host_line,
+    markdown_table,
+    rich_table,
+    scratch_directory,
+    seed_invoices,
+    throwaway_database,
+)
+from core.canonical.documents import InvoiceStatus
+from core.db import create_engine, create_sessionmaker
+from core.models.base import utcnow
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.scopes import DEFAULT_CLIENT_SCOPES
+from core.settings import VENDOR_LIMITS, Settings
+from process_apis.posting_batches.schemas import MAX_ITEMS
+from process_apis.worker import replayer
+from sandboxes.demo_estate import DEMO_COMPANIES
+from sandboxes.faults import FaultConfig
+from sandboxes.limits import LIMITS_PATH
+
+VENDOR = VENDOR_LIMITS["business_central"]
+RATE = VENDOR.requests_per_window / VENDOR.window_seconds  # type: ignore[operator]
+OPERATIONS_PER_INVOICE = 3
+BULK_SHARE = 0.9
+TARGET_RATIO = 0.8
+COMPANY = DEMO_COMPANIES[0].id
+SANDBOX = "http://erp.sandbox"
+DRAIN_ROUNDS = 50
+
+
+@dataclass
+class Phase:
+    name: str
+    invoices: int
+    seconds: float
+    posted: int
+    duplicates: int
+    served: int
+    refused: int
+    peak_in_window: int
+    window_limit: int
+    requests: int
+
+    @property
+    def rate(self) -> float:
+        return self.posted / self.seconds
+
+    def row(self, ceiling: float | None) -> list[str]:
+        ratio = f"{self.rate / ceiling:.2f}" if ceiling else "n/a"
+        return [
+            self.name,
+            str(self.invoices),
+            f"{self.seconds:.1f}",
+            f"{self.rate:.2f}",
+            ratio,
+            f"{self.served / max(1, self.posted):.2f}",
+            str(self.requests),
+            str(self.served),
+            str(self.refused),
+            f"{self.peak_in_window} / {self.window_limit}",
+            str(self.duplicates),
+            str(self.invoices - self.posted),
+        ]
+
+
+def settings_for(database: Database, window: float) -> Settings:
+    limit = round(RATE * window)
+    return Settings(
+        environment="test",
+        database_url=database.url,
+        migrate_on_start=False,
+        seed_demo_data=False,
+        background_work=False,
+        rate_limits={"enabled": False},
+        erp={"requests_per_window": limit, "window_seconds": window},
+    )
+
+
+async def run_phase(
+    name: str, database: Database, ids: list[str], *, window: float, faults: float, naive: bool
+) -> Phase:
+    settings = settings_for(database, window)
+    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    backends = build_backends(settings, wrap=lambda n, inner: transports.setdefault(n, inner))
+    app = create_app(settings, backends=backends)
+    async with app.router.lifespan_context(app):
+        sandbox = httpx.AsyncClient(transport=transports["erp"], base_url=SANDBOX)
+        window_limit = settings.erp.limits.requests_per_window or 0
+        limits = {
+            "requests_per_window": window_limit,
+            "window_seconds": window,
+            "max_concurrent_requests": VENDOR.max_concurrent_requests,
+        }
+        (await sandbox.post(LIMITS_PATH, json=limits)).raise_for_status()
+        backends.faults["erp"].configure(FaultConfig(error_rate=faults, seed=7))
+        gateway = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=None
+        )
+        gateway.headers["Authorization"] = f"Bearer {await platform_token(app, database)}"
+        started = time.monotonic()
+        requests = await (post_naively(gateway, ids) if naive else post_in_batches(gateway, ids))
+        await drain(app, database)
+        seconds = time.monotonic() - started
+        report = (await sandbox.get(LIMITS_PATH)).json()
+        books = backends.erp_sandbox
+        assert books is not None
+        duplicates = sum(books.document_count(COMPANY, invoice) > 1 for invoice in ids)
+        await gateway.aclose()
+        await sandbox.aclose()
+    await backends.aclose()
+    return Phase(
+        name=name,
+        invoices=len(ids),
+        seconds=seconds,
+        posted=await posted_count(database, ids),
+        duplicates=duplicates,
+        served=report["served"],
+        refused=sum(report["refused"].values()),
+        peak_in_window=report["peak_in_window"],
+        window_limit=window_limit,
+        requests=requests,
+    )
+
+
+async def platform_token(app: Any, database: Database) -> str:
+    """A token of a new SaaS platform client, with the default scopes."""
+    engine = create_engine(database.url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            row, _ = await create_client(
+                session, name="bench-platform", scopes=DEFAULT_CLIENT_SCOPES
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    auth = app.state.auth
+    token, _ = issue_token(
+        auth.ring,
+        auth.settings,
+        client_id=row.id,
+        scopes=sorted(DEFAULT_CLIENT_SCOPES),
+        partner_id=None,
+        tier=row.tier,
+    )
+    return token
+
+
+async def post_in_batches(gateway: httpx.AsyncClient, ids: list[str]) -> int:
+    for start in range(0, len(ids), MAX_ITEMS):
+        chunk = ids[start : start + MAX_ITEMS]
+        answer = await gateway.post(
+            "/v1/posting-batches",
+            json={"invoice_ids": chunk},
+            headers={"Idempotency-Key": f"bench-{start}-{time.time_ns()}"},
+        )
+        answer.raise_for_status()
+    return -(-len(ids) // MAX_ITEMS)
+
+
+async def post_naively(gateway: httpx.AsyncClient, ids: list[str]) -> int:
+    for invoice_id in ids:
+        answer = await gateway.post(
+            f"/v1/invoices/{invoice_id}/postings",
+            json={},
+            headers={"Idempotency-Key": f"bench-{invoice_id}"},
+        )
+        answer.raise_for_status()
+    return len(ids)
+
+
+async def drain(app: Any, database: Database) -> None:
+    """Replay the queued runs (each due at once) until none is left."""
+    engine = create_engine(database.url)
+    sessionmaker = create_sessionmaker(engine)
+    replay = replayer(app.state.process)
+    try:
+        for _ in range(DRAIN_ROUNDS):
+            async with sessionmaker.begin() as session:
+                queued = await session.scalar(
+                    select(func.count()).where(WorkflowRunRow.status == RunStatus.PENDING_RETRY)
+                )
+                await session.execute(
+                    update(WorkflowRunRow)
+                    .where(WorkflowRunRow.status == RunStatus.PENDING_RETRY)
+                    .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+                )
+            if not queued:
+                return
+            await replay.run_once()
+    finally:
+        await engine.dispose()
+
+
+async def posted_count(database: Database, ids: list[str]) -> int:
+    engine = create_engine(database.url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            count = await session.scalar(
+                select(func.count()).where(
+                    InvoiceRow.id.in_(ids), InvoiceRow.status == InvoiceStatus.POSTED
+                )
+            )
+            return int(count or 0)
+    finally:
+        await engine.dispose()
+
+
+def phase(
+    name: str, count: int, *, window: float, faults: float = 0.0, naive: bool = False
+) -> Phase:
+    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+        ids = seed_invoices(database, count, date.today())
+        return asyncio.run(
+            run_phase(name, database, ids, window=window, faults=faults, naive=naive)
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=600)
+    parser.add_argument("--naive-invoices", type=int, default=150)
+    parser.add_argument("--window-seconds", type=float, default=6.0)
+    parser.add_argument("--fault-rate", type=float, default=0.1)
+    args = parser.parse_args()
+    window = args.window_seconds
+    ceiling = RATE / OPERATIONS_PER_INVOICE
+    phases = [
+        phase("batched", args.invoices, window=window),
+        phase(
+            f"batched, {args.fault_rate:.0%} faults",
+            args.invoices,
+            window=window,
+            faults=args.fault_rate,
+        ),
+        phase("naive (one sync posting at a time)", args.naive_invoices, window=window, naive=True),
+    ]
+    batched, faulty, naive = phases
+    columns = [
+        "path",
+        "invoices",
+        "s",
+        "invoices/s",
+        "÷ ceiling",
+        "ERP ops / invoice",
+        "gateway requests",
+        "ERP ops served",
+        "429s",
+        "peak ops in a window / limit",
+        "duplicates",
+        "lost",
+    ]
+    rows = [batched.row(ceiling), faulty.row(ceiling), naive.row(None)]
+    console = Console()
+    console.print(rich_table("Posting batches into Business Central", columns, rows))
+    checks = {
+        f"batched ÷ ceiling ≥ {TARGET_RATIO}": batched.rate / ceiling >= TARGET_RATIO,
+        "no operation over the window's limit": all(
+            p.peak_in_window <= p.window_limit for p in phases
+        ),
+        "0 duplicates, 0 lost (with faults)": faulty.duplicates == 0
+        and faulty.posted == faulty.invoices,
+        "0 duplicates, 0 lost": batched.duplicates == 0 and batched.posted == batched.invoices,
+    }
+    speedup = batched.rate / naive.rate
+    command = (
+        f"uv run python -m bench.posting_batches --invoices {args.invoices} --naive-invoices "
+        f"{args.naive_invoices} --window-seconds {window:g} --fault-rate {args.fault_rate:g}"
+    )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"## Posting batches into Business Central (`bench/posting_batches.py`), {stamp}\n\n"
+        f"`{command}` — {host_line()}. The sandbox at Business Central's rate "
+        f"({RATE:g} operations/s: {round(RATE * window)} per {window:g} s sliding window), "
+        f"5 concurrent requests, 100 operations per `$batch`; ceiling "
+        f"{RATE:g} ÷ {OPERATIONS_PER_INVOICE} = {ceiling:.2f} invoices/s, of which bulk work "
+        f"may use {BULK_SHARE:.0%}.\n\n"
+        + markdown_table(columns, rows)
+        + f"\nbatched ÷ naive: {speedup:.2f}x. "
+        + " · ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks.items())
+        + "\n"
+    )
+    append_results(section)
+    console.print(f"batched ÷ naive: {speedup:.2f}x")
+    for name, ok in checks.items():
+        console.print(f"{'ok' if ok else 'MISSED'}: {name}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Posting a batch: chunk by chunk, each invoice through its own posting run.
+
+A process claims the batch (a lease, renewed per chunk; a batch whose process died is
+taken again by the worker). Per chunk, each invoice's run is prepared as for a single
+posting (its own run, period checks and refusals), then the runs execute side by side
+as bulk work in the ERP's budget: the documents of first attempts go to the ERP
+together (`documents`), a retried run looks its document up first, one at a time.
+Every item ends with its run's outcome; a failed item's run waits in the exception
+queue like any other posting's, and a transient failure queues exactly the runs it hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from functools import partial
+
+from core.errors import LedgergateError
+from core.models.posting_batch import ItemOutcome, PostingBatchRow
+from process_apis.deps import ProcessContext
+from process_apis.invoices.schemas import PostingResult, PostingState
+from process_apis.invoices.workflow import InvoicePostingWorkflow, PostingPlan
+from process_apis.posting_batches import repository
+from process_apis.posting_batches.documents import DocumentBatch
+from process_apis.runs.engine import error_type_of
+from process_apis.runs.errors import RunInProgress
+from system_apis.budget import Priority, prioritized
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 60
+"""Invoices prepared and sent to the ERP together (two or more `$batch` requests)."""
+FINISHING = 8
+"""Runs of a chunk recording their outcomes at once (each a short transaction)."""
+RESUME_LIMIT = 10
+
+
+class PostingBatchExecutor:
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.workflow = InvoicePostingWorkflow(context)
+        self.lease = context.settings.run_lease
+
+    async def run(self, batch_id: str) -> bool:
+        """Post the batch's pending items, if this process can claim it."""
+        async with self.context.sessionmaker.begin() as session:
+            if not await repository.claim(session, batch_id, lease=self.lease):
+                return False
+        async with self.context.sessionmaker() as session:
+            batch = await repository.get_batch(session, batch_id)
+            pending = [
+                item.invoice_id
+                for item in await repository.batch_items(session, batch_id)
+                if item.outcome == ItemOutcome.PENDING
+            ]
+        with prioritized(Priority.BULK):
+            for start in range(0, len(pending), CHUNK):
+                await self._post_chunk(batch, pending[start : start + CHUNK])
+                async with self.context.sessionmaker.begin() as session:
+                    await repository.renew(session, batch_id, lease=self.lease)
+        async with self.context.sessionmaker.begin() as session:
+            await repository.complete(session, batch_id)
+        logger.info("posting_batch.completed", extra={"batch_id": batch_id})
+        return True
+
+    async def resume_abandoned(self) -> int:
+        """Take the batches nobody holds (a process died); how many were posted."""
+        async with self.context.sessionmaker() as session:
+            batch_ids = await repository.abandoned(session, limit=RESUME_LIMIT)
+        return sum([await self.run(batch_id) for batch_id in batch_ids])
+
+    async def _post_chunk(self, batch: PostingBatchRow, invoice_ids: list[str]) -> None:
+        plans: list[PostingPlan] = []
+        for invoice_id in invoice_ids:
+            try:
+                prepared = await self.workflow.prepare(
+                    invoice_id, client_id=batch.client_id, correlation_id=batch.correlation_id
+                )
+            except LedgergateError as error:
+                await self._failed(batch.id, invoice_id, error)
+                continue
+            if isinstance(prepared, PostingResult):
+                await self._outcome(batch.id, invoice_id, ItemOutcome.ALREADY_POSTED, prepared)
+            else:
+                plans.append(prepared)
+        by_company: dict[str, list[PostingPlan]] = defaultdict(list)
+        for plan in plans:
+            by_company[plan.company_id].append(plan)
+        documents = {
+            company: DocumentBatch(
+                partial(self.context.erp.post_new_sales_invoices, company),
+                (plan.run_id for plan in company_plans),
+                finishing=FINISHING,
+            )
+            for company, company_plans in by_company.items()
+        }
+        await asyncio.gather(
+            *(self._execute(batch.id, plan, documents[plan.company_id]) for plan in plans)
+        )
+
+    async def _execute(self, batch_id: str, plan: PostingPlan, documents: DocumentBatch) -> None:
+        try:
+            result = await self.workflow.execute(plan, bulk=documents.submit)
+        except LedgergateError as error:
+            await self._failed(batch_id, plan.invoice_id, error, run_id=plan.run_id)
+            return
+        finally:
+            documents.done(plan.run_id)
+        queued = result.state == PostingState.PENDING_RETRY
+        outcome = ItemOutcome.QUEUED if queued else ItemOutcome.POSTED
+        await self._outcome(batch_id, plan.invoice_id, outcome, result)
+
+    async def _outcome(
+        self, batch_id: str, invoice_id: str, outcome: ItemOutcome, result: PostingResult
+    ) -> None:
+        async with self.context.sessionmaker.begin() as session:
+            await repository.set_outcome(
+                session, batch_id, invoice_id, outcome, run_id=result.run_id
+            )
+
+    async def _failed(
+        self, batch_id: str, invoice_id: str, error: LedgergateError, *, run_id: str | None = None
+    ) -> None:
+        """A run that failed waits in the exception queue; a posting that could not start
+        (another run holds the invoice, its status allows none) is `refused`."""
+        run_id = run_id or error.extensions.get("run_id")
+        started = run_id is not None and not isinstance(error, RunInProgress)
+        async with self.context.sessionmaker.begin() as session:
+            await repository.set_outcome(
+                session,
+                batch_id,
+                invoice_id,
+                ItemOutcome.FAILED if started else ItemOutcome.REFUSED,
+                run_id=run_id,
+                error_type=error_type_of(error),
+                error_detail=str(error),
+            )
