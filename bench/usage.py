@@ -1,4 +1,6 @@
-"""Usage ingestion into PostgreSQL: `python -m bench.usage` (also in `make bench`).
+"""Usage ingestion into PostgreSQL: `python -m bench.usage` (also in `make bench`);
+with `--aggregate 100000 300000`, the aggregation of one period instead
+(`bench.usage_aggregation`).
 
 A throwaway database (PostgreSQL, else SQLite) gets one metered subscription. The same
 events are then written three ways, in batches of 1,000 from `--processes` processes
@@ -32,6 +34,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.seed import demo_id
+from bench import usage_aggregation
 from bench.harness import (
     append_results,
     host_line,
@@ -245,12 +248,70 @@ def measure(url: str, count: int, processes: int, concurrency: int) -> dict[str,
     return rates
 
 
+def aggregation_main(sizes: list[int], repeat: int) -> None:
+    """Time the aggregation of one period at each size; the per-event cost must stay flat."""
+    console = Console()
+    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+        results = asyncio.run(_aggregation(database.url, sizes, repeat))
+    columns = ("events", "measure", "seconds", "µs/event", "of baseline")
+    cells = [
+        (
+            f"{size:,}",
+            name,
+            f"{seconds[name]:.3f}",
+            f"{seconds[name] / size * 1e6:.2f}",
+            f"{seconds[name] / seconds['baseline']:.2f}×",
+        )
+        for size, seconds in results.items()
+        for name in usage_aggregation.MEASURES
+    ]
+    console.print(rich_table("Usage aggregation, one period", columns, cells))
+    largest = max(results)
+    projected = max(
+        results[largest][m] / largest * 1_000_000 for m in ("sum", "max", "unique_count")
+    )
+    append_results(
+        f"## Usage aggregation (`bench/usage.py --aggregate`), {datetime.now(UTC):%Y-%m-%d %H:%M}"
+        f" UTC\n\nCommand: `uv run python -m bench.usage --aggregate "
+        f"{' '.join(str(s) for s in sizes)} --repeat {repeat}`. {database.description}; "
+        f"{host_line()}. Per size: that many events of one subscription item and period and "
+        f"as many of the next period; best of {repeat} runs (the stamping: one run). Baseline: "
+        f"a sequential `sum` over the whole table.\n\n"
+        + markdown_table(columns, cells)
+        + f"\nThe slowest aggregation at {largest:,} events, per event, projects to "
+        f"{projected:.2f} s for 1,000,000 (target ≤ {usage_aggregation.LIMIT_SECONDS:.0f} s).\n"
+    )
+
+
+async def _aggregation(url: str, sizes: list[int], repeat: int) -> dict[int, dict[str, float]]:
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        return {
+            size: await usage_aggregation.measure_size(engine, sessionmaker, size, repeat)
+            for size in sizes
+        }
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--processes", type=int, default=2, help="as gateway workers")
     parser.add_argument("--concurrency", type=int, default=2, help="batches per process")
+    parser.add_argument(
+        "--aggregate",
+        type=int,
+        nargs="+",
+        metavar="EVENTS",
+        help="time aggregating one period of each many events instead (e.g. 100000 1000000)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="aggregation runs per measure")
     args = parser.parse_args()
+    if args.aggregate:
+        aggregation_main(args.aggregate, args.repeat)
+        return
     console = Console()
     with scratch_directory() as scratch, throwaway_database(scratch) as database:
         rates = measure(database.url, args.events, args.processes, args.concurrency)

@@ -453,6 +453,15 @@ class UsageSettings(BaseModel):
     purge_batch: int = Field(
         default=10_000, ge=1, le=100_000, description="Usage events one purge statement deletes."
     )
+    report_interval: timedelta = Field(
+        default=timedelta(hours=1),
+        ge=timedelta(seconds=1),
+        description="How often each subscription item's usage is reported to billing; in the "
+        "last interval of a billing period, on every worker pass.",
+    )
+    report_batch: int = Field(
+        default=200, ge=1, le=10_000, description="Subscription items one reporting pass takes."
+    )
 
 
 class Settings(BaseSettings):

@@ -54,6 +54,7 @@ SCHEMAS: tuple[type[EventData], ...] = (
     reconciliation.ReconciliationCompleted,
     webhook_endpoint.WebhookEndpointDisabled,
     usage.UsageCapExceeded,
+    usage.UsageReported,
     account.DunningOpened,
     account.DunningClosed,
     account.AccountSuspended,

@@ -1,8 +1,9 @@
 """The background work: one pass drains the billing inbox, takes the posting batches
-nobody holds, retries due runs of every workflow, purges expired idempotency keys and
-usage events past their retention; beside them, the schedules (the daily
-reconciliation, the monthly settlement), the outbound webhook deliveries and the event
-relay, which publishes the outbox to the configured sinks (`events.relay`).
+nobody holds, retries due runs of every workflow, reports usage to billing when due,
+purges expired idempotency keys and usage events past their retention; beside them, the
+schedules (the daily reconciliation, the monthly settlement), the outbound webhook
+deliveries and the event relay, which publishes the outbox to the configured sinks
+(`events.relay`).
 
 Every workflow joins the replayer here by its own declaration (`replays()`); the
 worker loop and an operator's replay share that one replayer. `ledgergate worker`
@@ -48,6 +49,7 @@ from process_apis.settlements.workflow import SettlementPostingWorkflow
 from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
 from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelWorkflow
 from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
+from process_apis.usage.reporting import UsageReporter
 from process_apis.usage.retention import UsagePurge
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class PassReport:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     purged: int = 0
+    usage_reported: int = 0
     reconciled: int = 0
     webhooks: int = 0
     published: int = 0
@@ -100,6 +103,7 @@ class PassReport:
     def __str__(self) -> str:
         return (
             f"inbox {self.inbox} · claimed {self.claimed}: {self.outcomes} · purged {self.purged}"
+            f" · usage reported {self.usage_reported}"
             f" · reconciled {self.reconciled} · webhook attempts {self.webhooks}"
             f" · published {self.published}"
         )
@@ -123,6 +127,7 @@ class BackgroundWork:
         self.replayer = replayer(context)
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
+        self.usage_reporter = UsageReporter(context)
         self.settlements = SettlementSchedule(context)
         self.dunning = DunningSchedule(context)
         self.relay = Relay(
@@ -161,6 +166,7 @@ class BackgroundWork:
             claimed=replayed.claimed,
             outcomes=replayed.outcomes,
             purged=await self.keys.purge_expired() + await self.usage.run_once(),
+            usage_reported=(await self.usage_reporter.run_once()).outcomes.get("reported", 0),
         )
         if report.inbox or report.claimed or report.purged:
             logger.info(

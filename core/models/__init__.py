@@ -28,6 +28,7 @@ from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
 from core.models.subscription import SubscriptionRow
 from core.models.usage_event import UsageEventRow
+from core.models.usage_report import UsageReportPassRow, UsageReportRow
 from core.models.webhook_attempt import WebhookAttemptRow
 from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_event import WebhookInboxRow, WebhookReceiptRow
@@ -67,6 +68,8 @@ __all__ = [
     "SubscriptionRow",
     "TaxCodeMappingRow",
     "UsageEventRow",
+    "UsageReportPassRow",
+    "UsageReportRow",
     "WebhookAttemptRow",
     "WebhookEndpointRow",
     "WebhookInboxRow",

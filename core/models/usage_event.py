@@ -3,7 +3,7 @@
 `(client_id, event_id)` is unique, so an insert `ON CONFLICT DO NOTHING` de-duplicates
 exactly under any concurrency. The aggregation index serves the sums per subscription
 item (the metered price), period and meter; `period_end` serves the retention purge.
-`reported_at` and `invoice_id` are the lineage the reporting to billing fills in.
+`report_pass_id` is the report pass that counted it (`core.models.usage_report`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base
@@ -28,6 +28,15 @@ class UsageEventRow(Base):
             "ix_usage_events_aggregation", "subscription_id", "price_id", "period_start", "meter"
         ),
         Index("ix_usage_events_period_end", "period_end"),
+        # The events no report pass counted yet: what a pass stamps, carried ones included.
+        Index(
+            "ix_usage_events_unreported",
+            "subscription_id",
+            "price_id",
+            "period_start",
+            postgresql_where=text("report_pass_id IS NULL"),
+            sqlite_where=text("report_pass_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
@@ -46,5 +55,5 @@ class UsageEventRow(Base):
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     body_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
-    reported_at: Mapped[datetime | None]
-    invoice_id: Mapped[str | None] = mapped_column(String(40))
+    report_pass_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The report pass that first counted it (`usage_report_passes`): its lineage."""

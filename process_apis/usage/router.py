@@ -1,20 +1,29 @@
-"""`/v1/usage-events`: metered usage in batches, answered per event."""
+"""`/v1/usage-events`: metered usage in batches, answered per event; and per subscription,
+its usage ingested, reported and invoiced."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from core.auth import requires
+from core.ids import id_pattern
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep
-from process_apis.usage.schemas import UsageBatch, UsageBatchResult
+from process_apis.deps import CallerDep, ContextDep, SessionDep
+from process_apis.usage.schemas import SubscriptionUsage, UsageBatch, UsageBatchResult
 from process_apis.usage.service import UsageIngestion
+from process_apis.usage.statement import subscription_usage
 
-router = APIRouter(prefix="/v1/usage-events", tags=["usage"])
+router = APIRouter(tags=["usage"])
+
+SubscriptionID = Annotated[
+    str, Path(pattern=id_pattern("subscription"), examples=["sub_01jd0000000000000000000000"])
+]
 
 
 @router.post(
-    "",
+    "/v1/usage-events",
     response_model=UsageBatchResult,
     operation_id="usage-events-create",
     dependencies=[requires("usage:write")],
@@ -37,3 +46,21 @@ async def create_usage_events(
     return await ingestion.ingest(
         caller.client_id, batch.events, correlation_id=caller.correlation_id
     )
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}/usage",
+    response_model=SubscriptionUsage,
+    operation_id="subscriptions-get-usage",
+    dependencies=[requires("usage:read")],
+    summary="Get a subscription's usage: ingested, reported, invoiced",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_subscription_usage(
+    subscription_id: SubscriptionID, session: SessionDep
+) -> SubscriptionUsage:
+    """Per subscription item (metered price) and billing period, oldest first: the usage
+    ingested, what the period's report counted and carried in from periods already
+    invoiced (with the periods and event counts), what billing holds, and what its
+    invoice charged."""
+    return await subscription_usage(session, subscription_id)

@@ -122,3 +122,51 @@ class UsageBatchResult(BaseModel):
     duplicate: int
     rejected: int
     results: list[UsageEventResult]
+
+
+class CarriedIn(BaseModel):
+    """Usage of an earlier period that reached the gateway after that period was invoiced."""
+
+    period_start: datetime = Field(description="The period the events belong to.")
+    events: int = Field(description="How many of its events this period's report carried.")
+
+
+class UsagePeriodStatus(StrEnum):
+    UNREPORTED = "unreported"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class UsageItemPeriod(BaseModel):
+    """One subscription item's usage in one billing period: ingested, reported, invoiced."""
+
+    price_id: str = Field(description="The metered price: the subscription item.")
+    meter: str
+    aggregation: str
+    period_start: datetime
+    period_end: datetime
+    status: UsagePeriodStatus = Field(
+        description="`open`: reported while billing's period runs; `closed`: billing has "
+        "invoiced the period; `unreported`: nothing sent to billing yet."
+    )
+    events: int = Field(description="Distinct usage events of the period.")
+    ingested: str = Field(description="The period's usage over all its events, a decimal string.")
+    counted: str = Field(
+        description="Of that, what this period's report counted (the rest was carried to a "
+        "later period's, or waits for the next report)."
+    )
+    carried_in: list[CarriedIn] = Field(
+        description="Earlier periods' late usage this period's report carries."
+    )
+    carried_in_total: str = Field(description="What was carried in, a decimal string.")
+    reported: str = Field(description="The total billing holds for the period: counted + carried.")
+    reported_quantity: int = Field(description="`reported` in whole units, as billing takes it.")
+    invoice_id: str | None = Field(description="Billing's invoice that charged the period.")
+    invoiced_quantity: int | None = Field(
+        description="The quantity that invoice charged for the item (None: not yet invoiced)."
+    )
+
+
+class SubscriptionUsage(BaseModel):
+    subscription_id: str
+    periods: list[UsageItemPeriod] = Field(description="Per item and period, oldest first.")

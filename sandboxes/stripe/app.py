@@ -53,6 +53,7 @@ from sandboxes.stripe.subscriptions import (
     update_subscription,
 )
 from sandboxes.stripe.upcoming import upcoming_invoice
+from sandboxes.stripe.usage_records import create_usage_record
 from sandboxes.stripe.wire import (
     API_VERSION,
     Call,
@@ -255,6 +256,11 @@ def create_app(state: StripeState | None = None) -> Starlette:
             "/v1/subscriptions/{subscription_exposed_id}",
             _endpoint(cancel_subscription),
             methods=["DELETE"],
+        ),
+        Route(
+            "/v1/subscription_items/{subscription_item}/usage_records",
+            _endpoint(create_usage_record),
+            methods=["POST"],
         ),
         Route("/v1/credit_notes", _endpoint(create_credit_note), methods=["POST"]),
         Route("/v1/credit_notes", _endpoint(list_credit_notes), methods=["GET"]),

@@ -53,6 +53,12 @@ def retrieve_product(state: StripeState, call: Call) -> JsonObject:
 
 
 INTERVALS = ("day", "week", "month", "year")
+AGGREGATE_USAGE = ("sum", "max", "last_during_period", "last_ever")
+
+
+def is_metered(price: JsonObject) -> bool:
+    recurring = price["recurring"]
+    return recurring is not None and recurring["usage_type"] == "metered"
 
 
 def create_price(state: StripeState, call: Call) -> JsonObject:
@@ -73,7 +79,9 @@ def create_price(state: StripeState, call: Call) -> JsonObject:
         )
     recurring: JsonObject | None = None
     if (params := call.nested("recurring")) is not None:
-        params.check_known(frozenset({"interval", "interval_count", "usage_type"}))
+        params.check_known(
+            frozenset({"interval", "interval_count", "usage_type", "aggregate_usage"})
+        )
         interval = params.choice("interval", INTERVALS)
         if interval is None:
             params.required_string("interval")
@@ -84,11 +92,19 @@ def create_price(state: StripeState, call: Call) -> JsonObject:
                 "The maximum billing interval is 3 years.",
                 param=params.name("interval_count"),
             )
+        usage_type = params.choice("usage_type", ("licensed", "metered")) or "licensed"
+        aggregate_usage = params.choice("aggregate_usage", AGGREGATE_USAGE)
+        if aggregate_usage is not None and usage_type != "metered":
+            raise StripeApiError(
+                400,
+                "aggregate_usage can only be set for prices with usage_type=metered.",
+                param=params.name("aggregate_usage"),
+            )
         recurring = {
-            "aggregate_usage": None,
+            "aggregate_usage": (aggregate_usage or "sum") if usage_type == "metered" else None,
             "interval": interval,
             "interval_count": interval_count,
-            "usage_type": params.choice("usage_type", ("licensed",)) or "licensed",
+            "usage_type": usage_type,
         }
     price: JsonObject = {
         "id": new_object_id("price"),

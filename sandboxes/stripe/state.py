@@ -102,6 +102,8 @@ class StripeState:
     subscriptions: dict[str, JsonObject] = field(default_factory=dict)
     credit_notes: dict[str, JsonObject] = field(default_factory=dict)
     disputes: dict[str, JsonObject] = field(default_factory=dict)
+    usage_records: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Per metered subscription item: quantity by usage record timestamp."""
     events: list[JsonObject] = field(default_factory=list)
     idempotent_responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     clock: Callable[[], int] = unix_now

@@ -18,8 +18,9 @@ from sandboxes.stripe.invoices import (
     store_invoice,
     subscription_line,
 )
-from sandboxes.stripe.products import product_name
+from sandboxes.stripe.products import is_metered, product_name
 from sandboxes.stripe.state import StripeState
+from sandboxes.stripe.usage_records import usage_line
 from sandboxes.stripe.wire import Call, JsonObject, StripeApiError, new_object_id
 
 MAX_SUBSCRIPTION_ITEMS = 20
@@ -84,18 +85,7 @@ def plan_items(
             if price is None:
                 params.required_string("price")
             assert price is not None  # `required_string` raised otherwise
-            item = {
-                "id": new_object_id("si"),
-                "object": "subscription_item",
-                "billing_thresholds": None,
-                "created": now,
-                "metadata": params.metadata(),
-                "price": price,
-                "quantity": 1 if quantity is None else quantity,
-                "subscription": subscription["id"],
-                "tax_rates": [],
-            }
-            new_items.append(item)
+            new_items.append(new_item(params, subscription["id"], price, quantity, now=now))
             continue
         if item_id not in current:
             raise StripeApiError(
@@ -109,7 +99,11 @@ def plan_items(
             continue
         item = copy.deepcopy(current[item_id])
         item["price"] = price or item["price"]
-        item["quantity"] = item["quantity"] if quantity is None else quantity
+        if is_metered(item["price"]):
+            _no_quantity(params, quantity)
+            item.pop("quantity", None)
+        else:
+            item["quantity"] = item.get("quantity", 1) if quantity is None else quantity
         item["metadata"] = params.updated_metadata(item["metadata"])
         after[item_id] = item
     items = [*after.values(), *new_items]
@@ -124,6 +118,37 @@ def plan_items(
         )
     changes = [ItemChange(i, current[i], after.get(i)) for i in current]
     return changes + [ItemChange(item["id"], None, item) for item in new_items]
+
+
+def new_item(
+    params: Call, subscription_id: str, price: JsonObject, quantity: int | None, *, now: int
+) -> JsonObject:
+    """A subscription item; a metered one has no quantity (its usage records count)."""
+    item: JsonObject = {
+        "id": new_object_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": None,
+        "created": now,
+        "metadata": params.metadata(),
+        "price": price,
+        "subscription": subscription_id,
+        "tax_rates": [],
+    }
+    if is_metered(price):
+        _no_quantity(params, quantity)
+    else:
+        item["quantity"] = 1 if quantity is None else quantity
+    return item
+
+
+def _no_quantity(params: Call, quantity: int | None) -> None:
+    if quantity is not None:
+        raise StripeApiError(
+            400,
+            "Quantity should not be specified where usage_type is `metered`. "
+            "Remove quantity from the request.",
+            param=params.name("quantity"),
+        )
 
 
 def _cycle(item: JsonObject) -> tuple[str, int]:
@@ -193,13 +218,13 @@ def proration_items(
         if (
             before is not None
             and after is not None
-            and (before["price"]["id"], before["quantity"])
-            == (after["price"]["id"], after["quantity"])
+            and (before["price"]["id"], before.get("quantity"))
+            == (after["price"]["id"], after.get("quantity"))
         ):
             continue
         for side, sign, label in ((before, -1, "Unused"), (after, 1, "Remaining")):
-            if side is None:
-                continue
+            if side is None or is_metered(side["price"]):
+                continue  # usage is billed in arrears, never prorated
             price, quantity = side["price"], side["quantity"]
             amount = prorate(
                 sign * price["unit_amount"] * quantity, remaining=end - at, period=end - start
@@ -231,19 +256,33 @@ def _items_list(subscription_id: str, items: list[JsonObject]) -> JsonObject:
 
 
 def _invoice_subscription(
-    state: StripeState, subscription: JsonObject, *, billing_reason: str, period: tuple[int, int]
+    state: StripeState,
+    subscription: JsonObject,
+    *,
+    billing_reason: str,
+    period: tuple[int, int],
+    used: tuple[int, int] | None = None,
 ) -> JsonObject | None:
-    """Invoice the subscription's pending items, plus its items for `period` on a cycle.
+    """Invoice the subscription's pending items, plus its licensed items for `period` on
+    a cycle (in advance) and its metered items' usage within `used` (in arrears).
 
     Stores and collects the invoice; `None` when there is nothing to invoice.
     """
     customer = state.customers[subscription["customer"]]
     pending = pending_items(state, customer["id"], subscription_id=subscription["id"])
     lines = [line_from_item(item) for item in pending]
+    items = subscription["items"]["data"]
     if billing_reason in ("subscription_create", "subscription_cycle"):
         lines += [
             subscription_line(state, subscription, item, period)
-            for item in subscription["items"]["data"]
+            for item in items
+            if not is_metered(item["price"])
+        ]
+    if used is not None:
+        lines += [
+            usage_line(state, subscription, item, used)
+            for item in items
+            if is_metered(item["price"])
         ]
     if not lines:
         return None
@@ -275,10 +314,11 @@ def advance_subscriptions(state: StripeState) -> None:
             if subscription["cancel_at_period_end"]:
                 _end(state, subscription, at=subscription["current_period_end"])
                 break
+            used = (subscription["current_period_start"], subscription["current_period_end"])
             period = next_period_bounds(subscription)
             subscription["current_period_start"], subscription["current_period_end"] = period
             _invoice_subscription(
-                state, subscription, billing_reason="subscription_cycle", period=period
+                state, subscription, billing_reason="subscription_cycle", period=period, used=used
             )
             emit(state, "customer.subscription.updated", subscription, previous)
 
@@ -319,17 +359,13 @@ def create_subscription(state: StripeState, call: Call) -> JsonObject:
     for params in requested:
         params.check_known(frozenset({"price", "quantity", "metadata"}))
     items: list[JsonObject] = [
-        {
-            "id": new_object_id("si"),
-            "object": "subscription_item",
-            "billing_thresholds": None,
-            "created": now,
-            "metadata": params.metadata(),
-            "price": state.price(params.required_string("price"), param=params.name("price")),
-            "quantity": 1 if (q := params.integer("quantity", minimum=0)) is None else q,
-            "subscription": subscription_id,
-            "tax_rates": [],
-        }
+        new_item(
+            params,
+            subscription_id,
+            state.price(params.required_string("price"), param=params.name("price")),
+            params.integer("quantity", minimum=0),
+            now=now,
+        )
         for params in requested
     ]
     if len(items) > MAX_SUBSCRIPTION_ITEMS:
@@ -455,7 +491,7 @@ def cancel_subscription(state: StripeState, call: Call) -> JsonObject:
     if call.boolean("invoice_now"):
         period = (subscription["current_period_start"], now)
         _invoice_subscription(
-            state, subscription, billing_reason="subscription_update", period=period
+            state, subscription, billing_reason="subscription_update", period=period, used=period
         )
     _end(state, subscription, at=now)
     return subscription

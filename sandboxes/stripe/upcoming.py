@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from sandboxes.stripe.invoices import line_from_item, new_invoice, pending_items, subscription_line
+from sandboxes.stripe.products import is_metered
 from sandboxes.stripe.state import StripeState
 from sandboxes.stripe.subscriptions import (
     PRORATION_BEHAVIORS,
@@ -13,6 +14,7 @@ from sandboxes.stripe.subscriptions import (
     proration_date_param,
     proration_items,
 )
+from sandboxes.stripe.usage_records import usage_line
 from sandboxes.stripe.wire import Call, JsonObject, StripeApiError, new_object_id
 
 
@@ -68,10 +70,13 @@ def upcoming_invoice(state: StripeState, call: Call) -> JsonObject:
     future["items"]["data"] = [change.after for change in changes if change.after is not None]
     next_period = next_period_bounds(subscription)
     items = pending_items(state, customer["id"], subscription_id=subscription["id"])
-    lines = [line_from_item(item) for item in [*items, *prorations]] + [
-        subscription_line(state, future, item, next_period) for item in future["items"]["data"]
-    ]
     period = (subscription["current_period_start"], subscription["current_period_end"])
+    lines = [line_from_item(item) for item in [*items, *prorations]] + [
+        usage_line(state, future, item, period)
+        if is_metered(item["price"])
+        else subscription_line(state, future, item, next_period)
+        for item in future["items"]["data"]
+    ]
     invoice = _as_upcoming(
         new_invoice(
             state,

@@ -26,6 +26,7 @@ from system_apis.billing.adapters.stripe_wire import (
     StripeProduct,
     StripeSubscription,
     StripeUpcomingInvoice,
+    StripeUsageRecord,
 )
 from system_apis.billing.schemas import (
     BillingCreditNote,
@@ -54,6 +55,8 @@ from system_apis.billing.schemas import (
     BillingSubscriptionCreate,
     BillingSubscriptionItem,
     BillingSubscriptionStatus,
+    BillingUsageRecord,
+    BillingUsageReport,
     CreditNoteReason,
     ProrationLine,
     ProrationPreview,
@@ -228,6 +231,9 @@ def price_create_params(price: BillingPriceCreate) -> dict[str, Any]:
         if price.interval is None
         else {"interval": price.interval.value, "interval_count": price.interval_count}
     )
+    if recurring is not None and price.metered:
+        # We always `set` the period's total so far: the last record is the period's usage.
+        recurring |= {"usage_type": "metered", "aggregate_usage": "last_during_period"}
     return {
         "product": price.product_id,
         "currency": price.currency.lower(),
@@ -236,6 +242,20 @@ def price_create_params(price: BillingPriceCreate) -> dict[str, Any]:
         "nickname": price.nickname,
         "metadata": _reference(price.reference),
     }
+
+
+def usage_record_params(report: BillingUsageReport) -> dict[str, Any]:
+    """`POST /v1/subscription_items/{id}/usage_records` params: always `action=set`."""
+    return {"quantity": report.quantity, "timestamp": _unix(report.timestamp), "action": "set"}
+
+
+def usage_record_from_stripe(record: StripeUsageRecord) -> BillingUsageRecord:
+    return BillingUsageRecord(
+        id=record.id,
+        subscription_item_id=record.subscription_item,
+        quantity=record.quantity,
+        timestamp=_time(record.timestamp),
+    )
 
 
 def list_prices_params(*, product_id: str | None, limit: int, cursor: str | None) -> dict[str, Any]:

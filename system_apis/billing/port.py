@@ -28,6 +28,8 @@ from system_apis.billing.schemas import (
     BillingSubscription,
     BillingSubscriptionChange,
     BillingSubscriptionCreate,
+    BillingUsageRecord,
+    BillingUsageReport,
     ProrationPreview,
 )
 
@@ -108,6 +110,15 @@ class SubscriptionPort(Protocol):
         ...
 
 
+class UsagePort(Protocol):
+    async def report_usage(
+        self, subscription_item_id: str, report: BillingUsageReport, *, idempotency_key: str
+    ) -> BillingUsageRecord:
+        """Set a metered item's usage for its current period (a total, never an increment);
+        billing refuses a timestamp before that period (it was invoiced)."""
+        ...
+
+
 class CreditNotePort(Protocol):
     async def create_credit_note(
         self, credit_note: BillingCreditNoteCreate, *, idempotency_key: str
@@ -157,6 +168,7 @@ class BillingPort(
     InvoicePort,
     CatalogPort,
     SubscriptionPort,
+    UsagePort,
     CreditNotePort,
     DocumentStreamPort,
     CatalogStreamPort,

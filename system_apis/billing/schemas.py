@@ -114,6 +114,11 @@ class BillingPriceCreate(BillingModel):
     interval: BillingInterval | None = None
     interval_count: int = Field(default=1, ge=1, le=365)
     nickname: str | None = None
+    metered: bool = Field(
+        default=False,
+        description="Charges, in arrears, the usage reported for each period (recurring only); "
+        "the period's last reported total is billed.",
+    )
 
 
 class BillingPrice(BillingModel):
@@ -181,6 +186,21 @@ class BillingSubscription(BillingModel):
     cancel_at_period_end: bool
     canceled_at: datetime | None
     latest_invoice_id: str | None
+
+
+class BillingUsageReport(BillingModel):
+    """A metered item's usage for the period holding `timestamp`: the total so far, set
+    (not added), so sending it again never counts twice."""
+
+    quantity: int = Field(ge=0, description="Whole units: the period's total so far.")
+    timestamp: datetime = Field(description="Within the item's current billing period.")
+
+
+class BillingUsageRecord(BillingModel):
+    id: str
+    subscription_item_id: str
+    quantity: int
+    timestamp: datetime
 
 
 class BillingSubscriptionItemChange(BillingModel):

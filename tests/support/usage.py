@@ -69,6 +69,16 @@ async def metered_subscription(
     return Metered(subscription.id, metered.id, CUSTOMER, anchor)
 
 
+async def metered_price(
+    sessionmaker: async_sessionmaker[AsyncSession], meter: str, **rules: Any
+) -> str:
+    """The id of the flat price's product's metered price for `meter`."""
+    async with sessionmaker.begin() as session:
+        flat = await session.get(PriceRow, FLAT_PRICE)
+        assert flat is not None
+        return (await _metered_price(session, flat, meter, rules)).id
+
+
 async def _metered_price(
     session: AsyncSession, flat: PriceRow, meter: str, rules: dict[str, Any]
 ) -> PriceRow:

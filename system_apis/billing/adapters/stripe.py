@@ -30,6 +30,7 @@ from system_apis.billing.adapters.stripe_wire import (
     StripeProduct,
     StripeSubscription,
     StripeUpcomingInvoice,
+    StripeUsageRecord,
 )
 from system_apis.billing.mapping import (
     cancel_subscription_params,
@@ -56,6 +57,8 @@ from system_apis.billing.mapping import (
     subscription_create_params,
     subscription_from_stripe,
     upcoming_invoice_params,
+    usage_record_from_stripe,
+    usage_record_params,
 )
 from system_apis.billing.schemas import (
     BillingCreditNote,
@@ -74,6 +77,8 @@ from system_apis.billing.schemas import (
     BillingSubscription,
     BillingSubscriptionChange,
     BillingSubscriptionCreate,
+    BillingUsageRecord,
+    BillingUsageReport,
     ProrationPreview,
 )
 from system_apis.errors import BackendNotFound
@@ -262,6 +267,18 @@ class StripeAdapter:
             form=encode_form(params),
         )
         return subscription_from_stripe(self._parse(response, StripeSubscription, operation))
+
+    async def report_usage(
+        self, subscription_item_id: str, report: BillingUsageReport, *, idempotency_key: str
+    ) -> BillingUsageRecord:
+        operation = "report_usage"
+        response = await self._post(
+            f"/v1/subscription_items/{quote(subscription_item_id, safe='')}/usage_records",
+            usage_record_params(report),
+            operation,
+            idempotency_key,
+        )
+        return usage_record_from_stripe(self._parse(response, StripeUsageRecord, operation))
 
     async def create_credit_note(
         self, credit_note: BillingCreditNoteCreate, *, idempotency_key: str

@@ -60,6 +60,15 @@ class StripeProduct(StripeModel):
 class StripeRecurring(StripeModel):
     interval: Literal["day", "week", "month", "year"]
     interval_count: int
+    usage_type: Literal["licensed", "metered"] = "licensed"
+
+
+class StripeUsageRecord(StripeModel):
+    id: str
+    object: Literal["usage_record"]
+    quantity: int
+    subscription_item: str
+    timestamp: int
 
 
 class StripePrice(StripeModel):

@@ -40,6 +40,8 @@ from system_apis.billing.schemas import (
     BillingSubscriptionCreate,
     BillingSubscriptionItem,
     BillingSubscriptionStatus,
+    BillingUsageRecord,
+    BillingUsageReport,
     ProrationLine,
     ProrationPreview,
 )
@@ -62,6 +64,7 @@ class FakeBilling:
         self.subscriptions: dict[str, BillingSubscription] = {}
         self.invoices: dict[str, BillingInvoice] = {}
         self.credit_notes: dict[str, BillingCreditNote] = {}
+        self.usage: dict[str, dict[datetime, int]] = {}  # per item: quantity set by timestamp
         self._keyed: dict[str, BaseModel] = {}
         self._serial = 0
 
@@ -431,6 +434,40 @@ class FakeBilling:
         )
         self.subscriptions[subscription_id] = canceled
         return canceled
+
+    # UsagePort
+
+    async def report_usage(
+        self, subscription_item_id: str, report: BillingUsageReport, *, idempotency_key: str
+    ) -> BillingUsageRecord:
+        self.recorder.enter(
+            "report_usage", item=subscription_item_id, quantity=report.quantity, key=idempotency_key
+        )
+        known = self._replayed(idempotency_key, BillingUsageRecord)
+        if known is not None:
+            return known
+        owner = next(
+            (
+                s
+                for s in self.subscriptions.values()
+                for i in s.items
+                if i.id == subscription_item_id
+            ),
+            None,
+        )
+        if owner is None:
+            self.recorder.not_found("report_usage", f"no item {subscription_item_id}")
+        if report.timestamp < owner.current_period_start:
+            self.recorder.refuse("report_usage", "the timestamp's period was invoiced")
+        record = BillingUsageRecord(
+            id=self._next("mbur"),
+            subscription_item_id=subscription_item_id,
+            quantity=report.quantity,
+            timestamp=report.timestamp,
+        )
+        self.usage.setdefault(subscription_item_id, {})[report.timestamp] = report.quantity
+        self._keyed[idempotency_key] = record
+        return record
 
     # CreditNotePort
 

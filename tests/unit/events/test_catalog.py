@@ -26,7 +26,7 @@ REQUIRED = {
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
     "webhook_endpoint": {"disabled"},
-    "usage": {"cap_exceeded"},
+    "usage": {"cap_exceeded", "reported"},
     "dunning": {"opened", "closed"},
     "account": {"suspended", "reactivated"},
 }

@@ -1,0 +1,239 @@
+"""Usage reported to billing and invoiced, on SQLite and PostgreSQL, through the Stripe
+sandbox: totals set per pass, renewal invoices charging them, late events carried to the
+next invoice with their lineage, nothing lost and nothing counted twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from core.models.event_outbox import EventOutboxRow
+from core.models.subscription import SubscriptionRow
+from core.models.usage_event import UsageEventRow
+from process_apis.deps import ProcessContext
+from process_apis.usage.periods import add_months
+from process_apis.usage.reporting import UsageReporter
+from sandboxes.stripe import ManualClock, StripeState
+from tests.conftest import Gateway
+from tests.support.usage import CUSTOMER, FLAT_PRICE, metered_price
+
+# The first billing period starts 40 days ago, so two periods are in the gateway's past.
+START = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0)
+SECOND = add_months(START, 1)
+THIRD = add_months(START, 2)
+
+
+def stripe(gateway: Gateway) -> StripeState:
+    assert gateway.backends.billing_sandbox is not None
+    return gateway.backends.billing_sandbox
+
+
+class Clock:
+    """The reporter's clock, and the billing sandbox's, moved together."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.now = START
+        self.billing = ManualClock(int(START.timestamp()))
+        stripe(gateway).clock = self.billing
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, when: datetime) -> None:
+        self.now = when
+        self.billing.now = int(when.timestamp())
+
+
+@pytest.fixture
+async def metered(gateway: Gateway) -> tuple[str, str, Clock]:
+    """A subscription ordered through billing when its first period began, metering api_calls."""
+    clock = Clock(gateway)
+    price_id = await metered_price(gateway.sessionmaker, "api_calls")
+    response = await gateway.client.post(
+        "/v1/subscriptions",
+        json={"customer_id": CUSTOMER, "price_id": FLAT_PRICE, "quantity": 1},
+        headers={"Idempotency-Key": "usage-order"},
+    )
+    assert response.status_code == 201, response.text
+    subscription_id = response.json()["subscription"]["id"]
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.id == subscription_id)
+            .values(created_at=START)
+        )
+    return subscription_id, price_id, clock
+
+
+@pytest.fixture
+async def meter(gateway: Gateway) -> httpx.AsyncClient:
+    return await gateway.client_with(["usage:write", "usage:read"], client_id="test-meter")
+
+
+async def send(
+    client: httpx.AsyncClient, subscription_id: str, *events: tuple[str, int, datetime]
+) -> None:
+    body = {
+        "events": [
+            {
+                "id": event_id,
+                "subscription_id": subscription_id,
+                "meter": "api_calls",
+                "quantity": quantity,
+                "timestamp": at.isoformat(),
+            }
+            for event_id, quantity, at in events
+        ]
+    }
+    answer = await client.post("/v1/usage-events", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"] == 0, answer.text
+
+
+def reporter(gateway: Gateway, clock: Clock) -> UsageReporter:
+    context: ProcessContext = gateway.app.state.process
+    return UsageReporter(context, clock=clock)
+
+
+def usage_lines(gateway: Gateway, subscription_ref: str) -> list[tuple[int, int, int]]:
+    """(period start, quantity, amount) of every usage line billing invoiced."""
+    lines = []
+    for invoice in stripe(gateway).invoices.values():
+        if invoice["subscription"] != subscription_ref:
+            continue
+        for line in invoice["lines"]["data"]:
+            if line["price"]["recurring"]["usage_type"] == "metered":
+                lines.append((line["period"]["start"], line["quantity"], line["amount"]))
+    return sorted(lines)
+
+
+async def statement(client: httpx.AsyncClient, subscription_id: str) -> list[dict[str, Any]]:
+    answer = await client.get(f"/v1/subscriptions/{subscription_id}/usage")
+    assert answer.status_code == 200, answer.text
+    periods: list[dict[str, Any]] = answer.json()["periods"]
+    return periods
+
+
+async def test_usage_is_reported_invoiced_and_late_usage_carried_once(
+    gateway: Gateway, meter: httpx.AsyncClient, metered: tuple[str, str, Clock]
+) -> None:
+    subscription_id, price_id, clock = metered
+    report = reporter(gateway, clock)
+    hour = timedelta(hours=1)
+    await send(
+        meter,
+        subscription_id,
+        ("a", 2, START + hour),
+        ("b", 3, START + hour),
+        ("c", 5, START + hour),
+    )
+
+    clock.at(START + 2 * hour)
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    async with gateway.sessionmaker() as session:
+        ref = await session.scalar(
+            select(SubscriptionRow.billing_ref).where(SubscriptionRow.id == subscription_id)
+        )
+    assert ref is not None
+    [item] = [
+        i
+        for i in stripe(gateway).subscriptions[ref]["items"]["data"]
+        if i["price"]["metadata"].get("ledgergate_id") == price_id
+    ]
+    assert list(stripe(gateway).usage_records[item["id"]].values()) == [10]
+
+    # Sent again (a duplicate storm) plus one new event: the total is set, never added.
+    await send(meter, subscription_id, ("a", 2, START + hour), ("d", 4, START + 2 * hour))
+    clock.at(START + 2.5 * hour)
+    assert (await report.run_once()).outcomes == {"not_due": 1}  # reported within the hour
+    clock.at(START + 3.5 * hour)
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    records = stripe(gateway).usage_records[item["id"]]
+    assert records[max(records)] == 14
+
+    # Billing renews: the first period's usage is invoiced in arrears, 14 × 2 cents.
+    clock.at(SECOND + hour)
+    await send(meter, subscription_id, ("late-1", 6, START + 5 * hour), ("e", 1, SECOND + hour))
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    assert usage_lines(gateway, ref) == [(int(START.timestamp()), 14, 28)]
+
+    clock.at(THIRD + hour)
+    assert (await report.run_once()).outcomes == {"closed": 1}
+    assert usage_lines(gateway, ref) == [
+        (int(START.timestamp()), 14, 28),
+        (int(SECOND.timestamp()), 7, 14),  # its own 1 and the first period's late 6
+    ]
+
+    first_period, second_period, third_period = await statement(meter, subscription_id)
+    assert (third_period["status"], third_period["events"]) == ("unreported", 0)
+    assert (first_period["ingested"], first_period["counted"]) == ("20", "14")
+    assert (first_period["reported"], first_period["invoiced_quantity"]) == ("14", 14)
+    assert first_period["status"] == "closed"
+    assert (second_period["ingested"], second_period["counted"]) == ("1", "1")
+    assert second_period["carried_in"] == [
+        {"period_start": START.isoformat().replace("+00:00", "Z"), "events": 1}
+    ]
+    assert (second_period["carried_in_total"], second_period["reported"]) == ("6", "7")
+    assert second_period["invoiced_quantity"] == 7
+
+    # Invoiced overall: exactly the sum over distinct events.
+    async with gateway.sessionmaker() as session:
+        events = (await session.scalars(select(UsageEventRow))).all()
+        reported = (
+            await session.scalars(
+                select(EventOutboxRow).where(
+                    EventOutboxRow.type == "com.ledgergate.usage.reported.v1"
+                )
+            )
+        ).all()
+    assert sum(e.quantity_micros for e in events) // 1_000_000 == 21
+    assert sum(q for _, q, _ in usage_lines(gateway, ref)) == 21
+    assert len(reported) == 3
+
+
+async def test_a_pass_billing_refused_is_voided_and_its_events_carried(
+    gateway: Gateway, meter: httpx.AsyncClient, metered: tuple[str, str, Clock]
+) -> None:
+    subscription_id, _, clock = metered
+    report = reporter(gateway, clock)
+    await send(meter, subscription_id, ("a", 2, START + timedelta(hours=1)))
+    clock.at(START + timedelta(hours=2))
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    await send(meter, subscription_id, ("b", 3, START + timedelta(hours=3)))
+    # Billing renews between the pass's stamping and its send: the send is refused.
+    clock.at(SECOND - timedelta(minutes=1))
+    late = UsageReporter(renewing_first(gateway, clock, at=SECOND), clock=clock)
+    assert (await late.run_once()).outcomes == {"failed": 1}
+
+    clock.at(SECOND + timedelta(hours=1))
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    clock.at(THIRD + timedelta(hours=1))
+    assert (await report.run_once()).outcomes == {"closed": 1}
+    [ref] = stripe(gateway).subscriptions
+    # The refused pass was voided: its event went to the next invoice, once.
+    assert [q for _, q, _ in usage_lines(gateway, ref)] == [2, 3]
+    first_period, second_period, _ = await statement(meter, subscription_id)
+    assert (first_period["counted"], first_period["invoiced_quantity"]) == ("2", 2)
+    assert (second_period["carried_in_total"], second_period["invoiced_quantity"]) == ("3", 3)
+
+
+def renewing_first(gateway: Gateway, clock: Clock, *, at: datetime) -> ProcessContext:
+    """The gateway's context, whose billing renews (its clock moves to `at`) just before
+    a usage report reaches it."""
+    base: ProcessContext = gateway.app.state.process
+    billing = base.billing
+
+    class Renewing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(billing, name)
+
+        async def report_usage(self, *args: Any, **kwargs: Any) -> Any:
+            clock.billing.now = int(at.timestamp())
+            return await billing.report_usage(*args, **kwargs)
+
+    return replace(base, billing=Renewing())  # type: ignore[arg-type]
