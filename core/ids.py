@@ -39,6 +39,8 @@ PREFIXES = {
     "webhook_message": "msg",
     "webhook_attempt": "atmpt",
     "dunning_case": "dun",
+    "refund": "rfd",
+    "dispute": "dsp",
 }
 
 

@@ -101,6 +101,7 @@ class StripeState:
     prices: dict[str, JsonObject] = field(default_factory=dict)
     subscriptions: dict[str, JsonObject] = field(default_factory=dict)
     credit_notes: dict[str, JsonObject] = field(default_factory=dict)
+    charges: dict[str, JsonObject] = field(default_factory=dict)
     disputes: dict[str, JsonObject] = field(default_factory=dict)
     events: list[JsonObject] = field(default_factory=list)
     idempotent_responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
