@@ -40,6 +40,8 @@ PREFIXES = {
     "webhook_attempt": "atmpt",
     "dunning_case": "dun",
     "posting_batch": "pbt",
+    "refund": "rfd",
+    "dispute": "dsp",
 }
 
 

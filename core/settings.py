@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -324,6 +325,23 @@ class ReconciliationSettings(BaseModel):
     )
 
 
+class RefundPolicy(StrEnum):
+    """How a legal entity books a refund of a paid invoice in its ERP."""
+
+    # A credit memo applied to the invoice and a customer refund paying the money out.
+    CREDIT_MEMO_AND_REFUND = "credit_memo_and_refund"
+    # The credit memo alone, left open as the customer's credit, which treasury pays out
+    # from the bank statement.
+    CREDIT_MEMO = "credit_memo"
+
+
+class DisputeAccounts(BaseModel):
+    """Where a lost dispute is booked: the charge written off, and billing's fee."""
+
+    write_off: str = Field(default="68100", max_length=20)
+    fee: str = Field(default="68200", max_length=20)
+
+
 class LedgerSettings(BaseModel):
     """How the process tier books in the ERP: journals, G/L accounts, tax groups."""
 
@@ -338,6 +356,19 @@ class LedgerSettings(BaseModel):
             "Per legal-entity country, the ERP tax group of a billed line billing charged no "
             "tax on: billing is the tax engine, and the ERP books what the customer owes."
         ),
+    )
+    refund_policies: dict[str, RefundPolicy] = Field(
+        default_factory=dict,
+        description="Per legal-entity code, how a refund of a paid invoice is booked: "
+        "`credit_memo_and_refund` (a credit memo applied to the invoice and a customer "
+        "refund; an entity not listed) or `credit_memo` (the credit memo alone, left open as "
+        "the customer's credit that treasury pays out from the bank statement).",
+    )
+    dispute_journal: str = Field(default="LGDISPUTE", max_length=10)
+    dispute_accounts: dict[str, DisputeAccounts] = Field(
+        default_factory=dict,
+        description="Per legal-entity code, the G/L accounts of a lost dispute's write-off "
+        "and fee; an entity not listed books both to the defaults (`68100`, `68200`).",
     )
     totals_tolerance: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,

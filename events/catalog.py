@@ -20,6 +20,7 @@ from events.schemas import (
     invoice,
     payment,
     reconciliation,
+    refund,
     settlement,
     subscription,
     usage,
@@ -59,6 +60,10 @@ SCHEMAS: tuple[type[EventData], ...] = (
     account.DunningClosed,
     account.AccountSuspended,
     account.AccountReactivated,
+    refund.RefundBooked,
+    refund.DisputeOpened,
+    refund.DisputeWon,
+    refund.DisputeLost,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

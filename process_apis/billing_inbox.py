@@ -20,6 +20,9 @@ bills another is neither linked nor registered, and waits in the exception queue
 failed `billing_invoice_link` run explaining the mismatch (an operator corrects billing
 and resolves it; a replay only checks again).
 
+`charge.refunded` records each refund of a charge that paid one of our payments, with
+its run (`payments.refunds`), booked in the ERP once committed.
+
 Dunning (`process_apis.dunning.inbox`) sees every event first, in the same transaction:
 `invoice.payment_failed` and a subscription turning `past_due` or `unpaid` open dunning,
 and `invoice.paid` closes it, reactivating a suspended account once committed.
@@ -51,6 +54,7 @@ from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.billed import check_billing_customer, register_billed_invoice
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
 from process_apis.runs.engine import mark_failed
 from process_apis.runs.replay import Replay
@@ -61,7 +65,12 @@ logger = logging.getLogger(__name__)
 
 PROVIDER = "stripe"
 LINKED = (BillingEventType.INVOICE_FINALIZED, BillingEventType.INVOICE_PAID)
-HANDLED = (*LINKED, BillingEventType.INVOICE_PAYMENT_FAILED, BillingEventType.SUBSCRIPTION_UPDATED)
+HANDLED = (
+    *LINKED,
+    BillingEventType.INVOICE_PAYMENT_FAILED,
+    BillingEventType.SUBSCRIPTION_UPDATED,
+    BillingEventType.CHARGE_REFUNDED,
+)
 CONSUMER = "billing-inbox"
 # The exception-queue entry of a billing invoice that bills another customer than ours.
 LINK_WORKFLOW = "billing_invoice_link"
@@ -74,6 +83,7 @@ class InboxReport:
     invoices: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
     reactivations: list[str] = field(default_factory=list)
+    refunds: list[str] = field(default_factory=list)
 
 
 class BillingInbox:
@@ -82,6 +92,7 @@ class BillingInbox:
         self.payments = PaymentWorkflow(context)
         self.postings = InvoicePostingWorkflow(context)
         self.dunning = DunningInbox(context)
+        self.refunds = RefundWorkflow(context)
 
     async def drain(self, *, limit: int = BATCH) -> InboxReport:
         """Handle up to `limit` pending events; then post the invoices they registered and
@@ -110,6 +121,8 @@ class BillingInbox:
                 payment = await self._handle(session, event, report.invoices)
                 if payment is not None:
                     started.append(payment)
+                if event.charge is not None:
+                    report.refunds += await self.refunds.on_refunded(session, event.charge)
                 row.processed_at = utcnow()
             report.consumed = len(rows)
             await session.commit()
@@ -140,7 +153,18 @@ class BillingInbox:
                 )
             report.payments.append(payment_id)
         await self._reactivate(report.reactivations)
+        await self._book_refunds(report.refunds)
         return report
+
+    async def _book_refunds(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            try:
+                with correlated(str(uuid4())):
+                    await self.refunds.book(run_id)
+            except LedgergateError as error:  # recorded on the run, which waits in the queue
+                logger.info(
+                    "billing.inbox.refund_failed", extra={"run_id": run_id, "error": str(error)}
+                )
 
     async def _reactivate(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
@@ -210,6 +234,7 @@ class BillingInbox:
             source_ref=billed.id,
             reference=event.id,
             status=PaymentStatus.RECORDED,
+            charge_ref=billed.charge_id,
         )
         run = self.payments.engine.new_run(
             workflow=WORKFLOW,

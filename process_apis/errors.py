@@ -20,6 +20,11 @@ class InvoiceNotPosted(BusinessRuleViolation):
     title = "The invoice is not posted to the ERP"
 
 
+class CreditExceedsRemaining(BusinessRuleViolation):
+    slug = "credit-exceeds-remaining"
+    title = "The credit is more than the invoice still owes"
+
+
 class BillingCustomerMismatch(BusinessRuleViolation):
     """A billing invoice names one of ours (by subscription or metadata) but bills another
     customer: nothing is linked or registered, and an operator looks into it."""

@@ -153,10 +153,12 @@ CREDIT_MEMO_STATUS = StatusMachine[CreditMemoStatus](
 
 
 class CreditMemoKind(StrEnum):
-    """`support`: a support case's credit. `correction`: finance corrects a posted invoice."""
+    """`support`: a support case's credit. `correction`: finance corrects a posted invoice.
+    `refund`: billing refunded a paid invoice's charge, so its revenue is credited."""
 
     SUPPORT = "support"
     CORRECTION = "correction"
+    REFUND = "refund"
 
 
 class CreditMemo(Versioned):

@@ -6,6 +6,7 @@ from core.models.base import Base
 from core.models.commission_line import CommissionLineRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
+from core.models.dispute import DisputeRow
 from core.models.dunning import DunningCaseRow
 from core.models.entitlement import EntitlementRow
 from core.models.erp_budget import ErpBudgetGrantRow, ErpBudgetStateRow
@@ -23,6 +24,7 @@ from core.models.reconciliation import (
     ReconciliationItemRow,
     ReconciliationRunRow,
 )
+from core.models.refund import RefundRow
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
@@ -43,6 +45,7 @@ __all__ = [
     "CommissionLineRow",
     "CreditMemoRow",
     "CustomerRow",
+    "DisputeRow",
     "DunningCaseRow",
     "EntitlementRow",
     "ErpBudgetGrantRow",
@@ -62,6 +65,7 @@ __all__ = [
     "ReconciliationDifferenceRow",
     "ReconciliationItemRow",
     "ReconciliationRunRow",
+    "RefundRow",
     "SettlementRow",
     "SettlementPeriodRow",
     "SigningKeyRow",

@@ -7,7 +7,9 @@ finally the settlement statement that pays it.
 
 Nothing is deleted or edited: a payment's reversal claws each line back with a line of
 the opposite amounts that names the line it reverses (`reverses_line_id`), dated like it,
-which the next settlement statement settles.
+which the next settlement statement settles. A refund or a lost dispute claws back its
+share of each line the same way, naming itself as the claw-back's `cause_id`. A line an
+open dispute holds (`held_by`) is not settled until the dispute is closed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,22 @@ class CommissionLineRow(Base):
             unique=True,
             sqlite_where=text("reverses_line_id IS NULL"),
             postgresql_where=text("reverses_line_id IS NULL"),
+        ),
+        # One claw-back per line for a payment's reversal, and one per line and cause.
+        Index(
+            "uq_commission_lines_reversal",
+            "reverses_line_id",
+            unique=True,
+            sqlite_where=text("cause_id IS NULL"),
+            postgresql_where=text("cause_id IS NULL"),
+        ),
+        Index(
+            "uq_commission_lines_cause",
+            "reverses_line_id",
+            "cause_id",
+            unique=True,
+            sqlite_where=text("cause_id IS NOT NULL"),
+            postgresql_where=text("cause_id IS NOT NULL"),
         ),
         # A settlement run's grouping: the unsettled lines of a partner up to a date.
         Index(
@@ -66,7 +84,9 @@ class CommissionLineRow(Base):
     base_amount: Mapped[int] = mapped_column(BigInteger)
     commission_amount: Mapped[int] = mapped_column(BigInteger)
     settlement_id: Mapped[str | None] = mapped_column(ForeignKey("settlements.id"))
-    reverses_line_id: Mapped[str | None] = mapped_column(
-        ForeignKey("commission_lines.id"), unique=True
-    )
+    reverses_line_id: Mapped[str | None] = mapped_column(ForeignKey("commission_lines.id"))
+    # The refund or dispute a claw-back answers; none for a payment's reversal.
+    cause_id: Mapped[str | None] = mapped_column(String(40))
+    # The open dispute holding the line back from settlement.
+    held_by: Mapped[str | None] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

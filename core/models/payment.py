@@ -46,3 +46,5 @@ class PaymentRow(VersionedMixin, BackendRefsMixin, Base):
     reversal_document_number: Mapped[str | None] = mapped_column(String(40))
     reversal_posting_date: Mapped[date | None] = mapped_column(Date)
     reversed_at: Mapped[datetime | None]
+    # Billing's charge that paid it (Stripe's `ch_...`): what refunds and disputes name.
+    charge_ref: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -12,7 +12,7 @@ approved at once.
 approve → prepare (one transaction: `approved`, the posting date by the closed-period
 policy, a persisted run), then with no transaction open the ERP credit memo, one line
 per credited line, applied to the invoice, and billing's credit note when the invoice
-has a billing document (`erp_steps`). Then the memo is `posted`. A transient failure
+has a billing document (`credit_memo_steps`). Then the memo is `posted`. A transient failure
 queues the run (202); a business one fails it (422), to be approved again once fixed.
 Discarding a run is compensated as for a support credit.
 """
@@ -45,20 +45,20 @@ from events.schemas.credit_memo import (
     credit_memo_event,
 )
 from process_apis import credits, lookups
-from process_apis.credit_memos import repository
-from process_apis.credit_memos.correction_lines import (
-    LineCorrection,
-    erp_lines,
-    plan_lines,
-    stored,
-)
-from process_apis.credit_memos.erp_steps import (
+from process_apis.credit_memo_steps import (
     BILLING_STEP,
     ERP_STEPS,
     CreditNote,
     ErpMemo,
     issue_credit_note,
     post_erp_memo,
+)
+from process_apis.credit_memos import repository
+from process_apis.credit_memos.correction_lines import (
+    LineCorrection,
+    erp_lines,
+    plan_lines,
+    stored,
 )
 from process_apis.credit_memos.errors import InvoiceNotCorrectable
 from process_apis.credit_memos.issuer import Issuer, resource

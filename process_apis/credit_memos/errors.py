@@ -10,11 +10,6 @@ class CreditCurrencyMismatch(BusinessRuleViolation):
     title = "The credit is in another currency than the invoice"
 
 
-class CreditExceedsRemaining(BusinessRuleViolation):
-    slug = "credit-exceeds-remaining"
-    title = "The credit is more than the invoice still owes"
-
-
 class CaseMismatch(BusinessRuleViolation):
     slug = "support-case-mismatch"
     title = "The support case belongs to another customer"
@@ -56,3 +51,10 @@ class CorrectionExceedsLine(BusinessRuleViolation):
 class CreditExceedsInvoice(BusinessRuleViolation):
     slug = "credit-exceeds-invoice"
     title = "The invoice's credits would add up to more than its total"
+
+
+class CreditMemoNotApprovable(Conflict):
+    """A refund's credit memo: billing paid the money back already, nobody approves it."""
+
+    slug = "credit-memo-not-approvable"
+    title = "The credit memo is not one that is approved"

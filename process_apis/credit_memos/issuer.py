@@ -87,7 +87,9 @@ class Issuer(ABC, Generic[Plan, Outcome]):
     async def read(self, credit_memo_id: str) -> CreditMemoResource:
         async with self.context.sessionmaker() as session:
             memo = await repository.get_credit_memo(session, credit_memo_id)
-            workflow = RUN_WORKFLOW[CreditMemoKind(memo.kind)]
+            workflow = RUN_WORKFLOW.get(CreditMemoKind(memo.kind))
+            if workflow is None:  # a refund's memo: booked by the refund's run
+                return resource(memo, None)
             run = await latest_run(session, workflow=workflow, subject_id=memo.id)
             return resource(memo, run)
 

@@ -21,7 +21,11 @@ from events.outbox import record
 from events.schemas.credit_memo import CreditMemoApproved, credit_memo_event
 from process_apis import credits
 from process_apis.credit_memos import repository
-from process_apis.credit_memos.errors import CreditExceedsInvoice, CreditSelfApproval
+from process_apis.credit_memos.errors import (
+    CreditExceedsInvoice,
+    CreditMemoNotApprovable,
+    CreditSelfApproval,
+)
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.runs.engine import Engine, fail_in_session, failing, rejects
@@ -57,7 +61,12 @@ async def take_run(
 ) -> Taken:
     """The memo approved and its issuing run taken (resumed or new), unless it is posted."""
     memo = await repository.get_credit_memo(session, credit_memo_id, for_update=True)
-    workflow = RUN_WORKFLOW[CreditMemoKind(memo.kind)]
+    workflow = RUN_WORKFLOW.get(CreditMemoKind(memo.kind))
+    if workflow is None:
+        raise CreditMemoNotApprovable(
+            f"credit memo {memo.id} books a billing refund: the refund's run posts it",
+            kind=memo.kind,
+        )
     run = await latest_run(session, workflow=workflow, subject_id=memo.id)
     if memo.status == CreditMemoStatus.POSTED:
         return Taken(memo, run, posted=True)

@@ -62,8 +62,7 @@ from events.schemas.credit_memo import (
     credit_memo_event,
 )
 from process_apis import lookups
-from process_apis.credit_memos import correction_lines, repository
-from process_apis.credit_memos.erp_steps import (
+from process_apis.credit_memo_steps import (
     BILLING_STEP,
     ERP_STEPS,
     CreditNote,
@@ -71,6 +70,7 @@ from process_apis.credit_memos.erp_steps import (
     issue_credit_note,
     post_erp_memo,
 )
+from process_apis.credit_memos import correction_lines, repository
 from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,

@@ -14,6 +14,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandboxes.faults import install_faults
+from sandboxes.stripe.charges import (
+    close_dispute,
+    create_refund,
+    retrieve_charge,
+    retrieve_dispute,
+)
 from sandboxes.stripe.credit_notes import (
     create_credit_note,
     list_credit_notes,
@@ -266,6 +272,10 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/credit_notes", _endpoint(list_credit_notes), methods=["GET"]),
         Route("/v1/credit_notes/preview", _endpoint(preview_credit_note), methods=["GET"]),
         Route("/v1/credit_notes/{id}", _endpoint(retrieve_credit_note), methods=["GET"]),
+        Route("/v1/charges/{charge}", _endpoint(retrieve_charge), methods=["GET"]),
+        Route("/v1/refunds", _endpoint(create_refund), methods=["POST"]),
+        Route("/v1/disputes/{dispute}", _endpoint(retrieve_dispute), methods=["GET"]),
+        Route("/v1/disputes/{dispute}/close", _endpoint(close_dispute), methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandboxes.stripe.charges import open_dispute, record_charge
 from sandboxes.stripe.events import emit
 from sandboxes.stripe.products import product_name
 from sandboxes.stripe.state import StripeState, list_page
@@ -353,7 +354,7 @@ def mark_paid(state: StripeState, invoice: JsonObject, *, out_of_band: bool) -> 
     if not out_of_band and invoice["amount_due"] > 0:
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
-        invoice["charge"] = new_object_id("ch")
+        invoice["charge"] = record_charge(state, invoice)
     emit(state, "invoice.paid", invoice)
     _subscription_status(state, invoice, "past_due", "active")
 
@@ -390,29 +391,8 @@ def _charge(state: StripeState, invoice: JsonObject) -> bool:
         return False
     mark_paid(state, invoice, out_of_band=False)
     if method == DISPUTED_PAYMENT_METHOD and invoice["charge"] is not None:
-        _dispute(state, invoice)
+        open_dispute(state, state.charges[invoice["charge"]])
     return True
-
-
-def _dispute(state: StripeState, invoice: JsonObject) -> None:
-    """The cardholder disputes the invoice's charge, as Stripe's test card does at once."""
-    dispute: JsonObject = {
-        "id": new_object_id("dp"),
-        "object": "dispute",
-        "amount": invoice["amount_paid"],
-        "balance_transactions": [],
-        "charge": invoice["charge"],
-        "created": state.clock(),
-        "currency": invoice["currency"],
-        "is_charge_refundable": False,
-        "livemode": False,
-        "metadata": {"invoice": invoice["id"]},
-        "payment_intent": None,
-        "reason": "fraudulent",
-        "status": "needs_response",
-    }
-    state.disputes[dispute["id"]] = dispute
-    emit(state, "charge.dispute.created", dispute)
 
 
 def collect(state: StripeState, invoice: JsonObject) -> None:

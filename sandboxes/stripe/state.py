@@ -101,6 +101,7 @@ class StripeState:
     prices: dict[str, JsonObject] = field(default_factory=dict)
     subscriptions: dict[str, JsonObject] = field(default_factory=dict)
     credit_notes: dict[str, JsonObject] = field(default_factory=dict)
+    charges: dict[str, JsonObject] = field(default_factory=dict)
     disputes: dict[str, JsonObject] = field(default_factory=dict)
     usage_records: dict[str, dict[int, int]] = field(default_factory=dict)
     """Per metered subscription item: quantity by usage record timestamp."""

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from system_apis.billing.adapters.stripe_wire import (
+    StripeCharge,
     StripeCreditNote,
     StripeCustomer,
+    StripeDispute,
     StripeEvent,
     StripeInvoice,
     StripeInvoiceLine,
@@ -29,6 +31,7 @@ from system_apis.billing.adapters.stripe_wire import (
     StripeUsageRecord,
 )
 from system_apis.billing.schemas import (
+    BillingCharge,
     BillingCreditNote,
     BillingCreditNoteCreate,
     BillingCreditNoteLine,
@@ -38,6 +41,8 @@ from system_apis.billing.schemas import (
     BillingCustomer,
     BillingCustomerCreate,
     BillingCustomerUpdate,
+    BillingDispute,
+    BillingDisputeStatus,
     BillingEvent,
     BillingEventType,
     BillingInterval,
@@ -50,6 +55,7 @@ from system_apis.billing.schemas import (
     BillingPricePage,
     BillingProduct,
     BillingProductCreate,
+    BillingRefund,
     BillingSubscription,
     BillingSubscriptionChange,
     BillingSubscriptionCreate,
@@ -170,6 +176,7 @@ def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
         lines=None
         if lines is None or lines.has_more
         else tuple(invoice_line_from_stripe(line) for line in lines.data),
+        charge_id=invoice.charge,
     )
 
 
@@ -478,7 +485,48 @@ EVENT_TYPES = {
     "customer.subscription.updated": BillingEventType.SUBSCRIPTION_UPDATED,
     "customer.subscription.deleted": BillingEventType.SUBSCRIPTION_CANCELED,
     "credit_note.created": BillingEventType.CREDIT_NOTE_CREATED,
+    "charge.refunded": BillingEventType.CHARGE_REFUNDED,
+    "charge.dispute.created": BillingEventType.DISPUTE_CREATED,
+    "charge.dispute.closed": BillingEventType.DISPUTE_CLOSED,
 }
+
+# Stripe's dispute statuses: `won` and `lost` close it, every other leaves it open.
+_DISPUTE_CLOSED = {"won": BillingDisputeStatus.WON, "lost": BillingDisputeStatus.LOST}
+
+
+def charge_from_stripe(charge: StripeCharge) -> BillingCharge:
+    return BillingCharge(
+        id=charge.id,
+        customer_id=charge.customer,
+        invoice_id=charge.invoice,
+        currency=charge.currency.upper(),
+        amount=charge.amount,
+        amount_refunded=charge.amount_refunded,
+        refunds=tuple(
+            BillingRefund(
+                id=refund.id,
+                amount=refund.amount,
+                reason=refund.reason,
+                created_at=_time(refund.created),
+            )
+            for refund in charge.refunds.data
+            if refund.status != "failed"
+        ),
+    )
+
+
+def dispute_from_stripe(dispute: StripeDispute) -> BillingDispute:
+    """The fee is what the dispute's balance transactions charged (Stripe's 15.00 USD)."""
+    return BillingDispute(
+        id=dispute.id,
+        charge_id=dispute.charge,
+        currency=dispute.currency.upper(),
+        amount=dispute.amount,
+        status=_DISPUTE_CLOSED.get(dispute.status, BillingDisputeStatus.OPEN),
+        reason=dispute.reason,
+        fee=sum(transaction.fee for transaction in dispute.balance_transactions),
+    )
+
 
 INVOICE_EVENTS = (
     BillingEventType.INVOICE_FINALIZED,
@@ -491,13 +539,17 @@ def event_from_stripe(event: StripeEvent) -> BillingEvent:
     """A Stripe event as canonical; raises `ValidationError` if its object is malformed."""
     kind = EVENT_TYPES.get(event.type, BillingEventType.OTHER)
     payload = event.data.object
-    invoice = subscription = credit_note = None
+    invoice = subscription = credit_note = charge = dispute = None
     if kind in INVOICE_EVENTS:
         invoice = invoice_from_stripe(StripeInvoice.model_validate(payload))
     elif kind in (BillingEventType.SUBSCRIPTION_UPDATED, BillingEventType.SUBSCRIPTION_CANCELED):
         subscription = subscription_from_stripe(StripeSubscription.model_validate(payload))
     elif kind is BillingEventType.CREDIT_NOTE_CREATED:
         credit_note = credit_note_from_stripe(StripeCreditNote.model_validate(payload))
+    elif kind is BillingEventType.CHARGE_REFUNDED:
+        charge = charge_from_stripe(StripeCharge.model_validate(payload))
+    elif kind in (BillingEventType.DISPUTE_CREATED, BillingEventType.DISPUTE_CLOSED):
+        dispute = dispute_from_stripe(StripeDispute.model_validate(payload))
     return BillingEvent(
         id=event.id,
         type=kind,
@@ -506,4 +558,6 @@ def event_from_stripe(event: StripeEvent) -> BillingEvent:
         invoice=invoice,
         subscription=subscription,
         credit_note=credit_note,
+        charge=charge,
+        dispute=dispute,
     )

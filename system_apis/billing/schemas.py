@@ -74,6 +74,9 @@ class BillingInvoice(BillingModel):
     lines: tuple[BillingInvoiceLine, ...] | None = Field(
         default=None, description="Every line; none when the vendor sent only some of them."
     )
+    charge_id: str | None = Field(
+        default=None, description="The charge that paid it: what refunds and disputes name."
+    )
 
 
 class BillingPage(BillingModel):
@@ -346,7 +349,49 @@ class BillingEventType(StrEnum):
     SUBSCRIPTION_UPDATED = "subscription.updated"
     SUBSCRIPTION_CANCELED = "subscription.canceled"
     CREDIT_NOTE_CREATED = "credit_note.created"
+    CHARGE_REFUNDED = "charge.refunded"
+    DISPUTE_CREATED = "charge.dispute.created"
+    DISPUTE_CLOSED = "charge.dispute.closed"
     OTHER = "other"
+
+
+class BillingRefund(BillingModel):
+    """Money billing paid back on a charge, all or part of it."""
+
+    id: str
+    amount: int = Field(description="Minor units paid back.")
+    reason: str | None
+    created_at: datetime
+
+
+class BillingCharge(BillingModel):
+    """A charge and the refunds made of it so far."""
+
+    id: str
+    customer_id: str | None
+    invoice_id: str | None = Field(description="The billing invoice the charge paid.")
+    currency: str
+    amount: int
+    amount_refunded: int
+    refunds: tuple[BillingRefund, ...]
+
+
+class BillingDisputeStatus(StrEnum):
+    OPEN = "open"  # evidence due or under review
+    WON = "won"
+    LOST = "lost"
+
+
+class BillingDispute(BillingModel):
+    """A cardholder's dispute (chargeback) of a charge."""
+
+    id: str
+    charge_id: str
+    currency: str
+    amount: int = Field(description="Minor units disputed.")
+    status: BillingDisputeStatus
+    reason: str | None
+    fee: int = Field(description="Minor units billing charged for the dispute.")
 
 
 class BillingEvent(BillingModel):
@@ -359,3 +404,5 @@ class BillingEvent(BillingModel):
     invoice: BillingInvoice | None = None
     subscription: BillingSubscription | None = None
     credit_note: BillingCreditNote | None = None
+    charge: BillingCharge | None = None
+    dispute: BillingDispute | None = None

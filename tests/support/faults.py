@@ -6,15 +6,17 @@ import httpx
 
 
 class SwitchableTransport(httpx.AsyncBaseTransport):
-    """Passes requests through, or fails them like an unreachable host while `down`."""
+    """Passes requests through, or fails them like an unreachable host while `down`, or
+    only those whose URL path contains `down_for` (one kind of document, say)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
+        self.down_for: str | None = None
         self.refused = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
+        if self.down or (self.down_for is not None and self.down_for in request.url.path):
             self.refused += 1
             raise httpx.ConnectError("connection refused (injected)", request=request)
         return await self.inner.handle_async_request(request)

@@ -128,6 +128,7 @@ class StripeInvoice(StripeModel):
     created: int | None = None
     status_transitions: StripeInvoiceTransitions | None = None
     lines: StripeList[StripeInvoiceLine] | None = None
+    charge: str | None = None
 
 
 class StripeUpcomingInvoice(StripeModel):
@@ -190,6 +191,44 @@ class StripeCreditNote(StripeModel):
     created: int
     lines: StripeList[StripeCreditNoteLine]
     metadata: dict[str, str] | None = None
+
+
+class StripeRefund(StripeModel):
+    id: str
+    object: Literal["refund"]
+    amount: int
+    charge: str
+    currency: str
+    created: int
+    reason: str | None = None
+    status: str
+
+
+class StripeCharge(StripeModel):
+    id: str
+    object: Literal["charge"]
+    amount: int
+    amount_refunded: int
+    currency: str
+    customer: str | None = None
+    invoice: str | None = None
+    refunds: StripeList[StripeRefund]
+
+
+class StripeBalanceTransaction(StripeModel):
+    fee: int
+
+
+class StripeDispute(StripeModel):
+    id: str
+    object: Literal["dispute"]
+    amount: int
+    charge: str
+    currency: str
+    created: int
+    reason: str | None = None
+    status: str
+    balance_transactions: list[StripeBalanceTransaction] = []
 
 
 class StripeEventData(StripeModel):

@@ -29,6 +29,8 @@ REQUIRED = {
     "usage": {"cap_exceeded", "reported"},
     "dunning": {"opened", "closed"},
     "account": {"suspended", "reactivated"},
+    "refund": {"booked"},
+    "dispute": {"opened", "won", "lost"},
 }
 
 

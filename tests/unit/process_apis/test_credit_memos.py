@@ -13,12 +13,11 @@ from core.models.credit_memo import CreditMemoRow
 from core.models.workflow_run import RunStatus
 from process_apis.credit_memos.errors import (
     CaseMismatch,
-    CreditExceedsRemaining,
     CreditSelfApproval,
 )
 from process_apis.credit_memos.schemas import CreditMemoCreate, CreditReason
 from process_apis.credit_memos.workflow import WORKFLOW, CreditMemoWorkflow
-from process_apis.errors import InvoiceNotPosted
+from process_apis.errors import CreditExceedsRemaining, InvoiceNotPosted
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.service import post_invoice
 from process_apis.runs.replay import Replayer

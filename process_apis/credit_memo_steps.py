@@ -1,4 +1,4 @@
-"""The backend steps every credit memo takes, a support credit's or a correction's.
+"""The backend steps every credit memo takes: a support credit's, a correction's, a refund's.
 
 The ERP sales credit memo is created (keyed by our memo id as external document
 number) against the posted ERP invoice and posted, which applies it to the invoice.
@@ -14,8 +14,8 @@ from datetime import date
 
 from core.models.credit_memo import CreditMemoRow
 from core.models.invoice import InvoiceRow
-from process_apis.credit_memos.errors import CreditExceedsRemaining
 from process_apis.deps import ProcessContext
+from process_apis.errors import CreditExceedsRemaining
 from process_apis.runs.engine import RunHandle
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
 from system_apis.erp.schemas import (
