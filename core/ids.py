@@ -39,6 +39,8 @@ PREFIXES = {
     "webhook_message": "msg",
     "webhook_attempt": "atmpt",
     "dunning_case": "dun",
+    "sales_order": "so",
+    "sales_order_line": "sol",
 }
 
 

@@ -18,6 +18,7 @@ from events.schemas import (
     entitlement,
     exception,
     invoice,
+    order,
     payment,
     reconciliation,
     settlement,
@@ -58,6 +59,10 @@ SCHEMAS: tuple[type[EventData], ...] = (
     account.DunningClosed,
     account.AccountSuspended,
     account.AccountReactivated,
+    order.OrderCreated,
+    order.OrderHeld,
+    order.OrderRejected,
+    order.OrderStatusChanged,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

@@ -22,6 +22,7 @@ from core.models.reconciliation import (
     ReconciliationItemRow,
     ReconciliationRunRow,
 )
+from core.models.sales_order import SalesOrderLineRow, SalesOrderRow
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
@@ -58,6 +59,8 @@ __all__ = [
     "ReconciliationDifferenceRow",
     "ReconciliationItemRow",
     "ReconciliationRunRow",
+    "SalesOrderLineRow",
+    "SalesOrderRow",
     "SettlementRow",
     "SettlementPeriodRow",
     "SigningKeyRow",

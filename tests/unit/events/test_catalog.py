@@ -29,6 +29,7 @@ REQUIRED = {
     "usage": {"cap_exceeded"},
     "dunning": {"opened", "closed"},
     "account": {"suspended", "reactivated"},
+    "order": {"created", "held", "rejected", "status_changed"},
 }
 
 
