@@ -23,6 +23,7 @@ from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
     ErpCustomer,
+    ErpCustomerCredit,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
@@ -38,6 +39,8 @@ from system_apis.erp.schemas import (
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
+    ErpSalesOrder,
+    ErpSalesOrderCreate,
 )
 from system_apis.errors import BackendError
 
@@ -277,3 +280,27 @@ class ErpRouter:
     ) -> ErpCustomerPayment:
         port = await self._port(company_id)
         return await port.reverse_customer_payment(company_id, journal_id, reversal)
+
+    # ErpSalesOrders
+
+    async def get_customer_credit(
+        self, company_id: str, number: str, *, currency: str
+    ) -> ErpCustomerCredit:
+        port = await self._port(company_id)
+        return await port.get_customer_credit(company_id, number, currency=currency)
+
+    async def find_sales_order(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesOrder | None:
+        port = await self._port(company_id)
+        return await port.find_sales_order(company_id, external_document_number)
+
+    async def create_sales_order(
+        self, company_id: str, order: ErpSalesOrderCreate
+    ) -> ErpSalesOrder:
+        port = await self._port(company_id)
+        return await port.create_sales_order(company_id, order)
+
+    async def get_sales_order(self, company_id: str, order_id: str) -> ErpSalesOrder:
+        port = await self._port(company_id)
+        return await port.get_sales_order(company_id, order_id)

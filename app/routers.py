@@ -30,6 +30,7 @@ from process_apis.entitlements import router as entitlements
 from process_apis.invoices import router as invoices
 from process_apis.invoices.v2 import router as invoices_v2
 from process_apis.legal_entities import router as legal_entities
+from process_apis.orders import router as orders
 from process_apis.payments import router as payments
 from process_apis.posting_batches import router as posting_batches
 from process_apis.runs import router as runs
@@ -62,6 +63,7 @@ def include_routers(app: FastAPI) -> None:
         customers,
         entitlements,
         subscriptions,
+        orders,
         invoices,
         invoices_v2,
         runs,

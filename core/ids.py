@@ -42,6 +42,8 @@ PREFIXES = {
     "posting_batch": "pbt",
     "refund": "rfd",
     "dispute": "dsp",
+    "sales_order": "so",
+    "sales_order_line": "sol",
 }
 
 

@@ -568,6 +568,19 @@ class Settings(BaseSettings):
         description="Days a customer in dunning keeps its account before it is suspended, "
         "where its legal entity sets none (`dunning_grace_days` in reference data).",
     )
+    order_credit_policy: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="What an accepted quote whose customer fails the ERP's credit check "
+        "becomes: `refuse` answers `422 customer-credit-refused` and rejects the order, `hold` "
+        "answers `422 customer-credit-held` and keeps it in the exception queue for finance.",
+    )
+    order_sync_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the worker reads an open sales order back from the ERP to keep "
+        "its status in sync (and to hand it over to subscription ordering once its service "
+        "starts).",
+    )
     metrics_scope_required: bool | None = Field(
         default=None,
         description="`/metrics` answers only a bearer token holding `metrics:read` "

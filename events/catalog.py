@@ -18,6 +18,7 @@ from events.schemas import (
     entitlement,
     exception,
     invoice,
+    order,
     payment,
     reconciliation,
     refund,
@@ -64,6 +65,10 @@ SCHEMAS: tuple[type[EventData], ...] = (
     refund.DisputeOpened,
     refund.DisputeWon,
     refund.DisputeLost,
+    order.OrderCreated,
+    order.OrderHeld,
+    order.OrderRejected,
+    order.OrderStatusChanged,
 )
 
 CATALOG: Mapping[str, type[EventData]] = MappingProxyType(

@@ -15,6 +15,16 @@ class CustomerNotActive(BusinessRuleViolation):
     title = "The customer is blocked or archived"
 
 
+class PriceNotActive(BusinessRuleViolation):
+    slug = "price-not-active"
+    title = "The price or its product is no longer sold"
+
+
+class PriceCurrencyMismatch(BusinessRuleViolation):
+    slug = "price-currency-mismatch"
+    title = "The price is not in the customer's currency"
+
+
 class InvoiceNotPosted(BusinessRuleViolation):
     slug = "invoice-not-posted"
     title = "The invoice is not posted to the ERP"

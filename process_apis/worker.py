@@ -39,6 +39,8 @@ from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.refunds import RefundWorkflow
+from process_apis.orders.sync import OrderStatusSync
+from process_apis.orders.workflow import SalesOrderWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.posting_batches.executor import PostingBatchExecutor
@@ -77,6 +79,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     ErpDraftCleanup,
     BillingInbox,
     AccountStatusWorkflow,
+    SalesOrderWorkflow,
 )
 
 
@@ -132,6 +135,7 @@ class BackgroundWork:
         self.usage_reporter = UsageReporter(context)
         self.settlements = SettlementSchedule(context)
         self.dunning = DunningSchedule(context)
+        self.orders = OrderStatusSync(context)
         self.relay = Relay(
             context.sessionmaker,
             configured_sinks(context.settings.events, context.sessionmaker),
@@ -153,9 +157,11 @@ class BackgroundWork:
 
     async def _schedules(self) -> int:
         """The jobs due on a calendar: the month to settle, the accounts whose dunning grace
-        has passed, the reconciliations (how many ran)."""
+        has passed, the sales orders to read back from the ERP, the reconciliations (how
+        many ran)."""
         await self.settlements.settle_due_month()
         await self.dunning.suspend_due()
+        await self.orders.run_once()
         return await reconciliation_schedule.run_due(self.context)
 
     async def _pass(self) -> PassReport:

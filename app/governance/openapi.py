@@ -55,6 +55,8 @@ TAG_DESCRIPTIONS = {
     "partners and rate cards, products and prices, versioned with `ETag`/`If-Match`.",
     "partner": "Partner portal: a partner's own customers, subscriptions, invoices and "
     "payments, commissions with lineage, statements and deal registrations.",
+    "orders": "Sales orders from accepted quotes: the ERP credit check, the ERP sales order, "
+    "its status, and the hand-over to subscriptions when the service starts.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
@@ -74,6 +76,13 @@ TAG_DESCRIPTIONS = {
 # A create or a list answers with an id that other operations of the same document
 # take: (operation id, status) -> links. The parameter values are runtime expressions.
 LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("orders-create", "201"): {
+        "GetOrder": {
+            "operationId": "orders-get",
+            "parameters": {"order_id": "$response.body#/order/id"},
+            "description": "The sales order just placed.",
+        }
+    },
     ("customers-create", "201"): {
         "GetCustomer": {
             "operationId": "customers-get",

@@ -25,6 +25,7 @@ from core.models.reconciliation import (
     ReconciliationRunRow,
 )
 from core.models.refund import RefundRow
+from core.models.sales_order import SalesOrderLineRow, SalesOrderRow
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
@@ -66,6 +67,8 @@ __all__ = [
     "ReconciliationItemRow",
     "ReconciliationRunRow",
     "RefundRow",
+    "SalesOrderLineRow",
+    "SalesOrderRow",
     "SettlementRow",
     "SettlementPeriodRow",
     "SigningKeyRow",

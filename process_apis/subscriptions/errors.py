@@ -5,16 +5,6 @@ from __future__ import annotations
 from core.errors import BusinessRuleViolation, Conflict
 
 
-class PriceNotActive(BusinessRuleViolation):
-    slug = "price-not-active"
-    title = "The price or its product is no longer sold"
-
-
-class PriceCurrencyMismatch(BusinessRuleViolation):
-    slug = "price-currency-mismatch"
-    title = "The price is not in the customer's currency"
-
-
 class PartnerNotEligible(BusinessRuleViolation):
     """The CRM refused to credit the partner; `reason` is the CRM's code."""
 

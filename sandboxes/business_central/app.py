@@ -28,11 +28,12 @@ from sandboxes.business_central.odata import (
 from sandboxes.business_central.payments import PaymentsApi
 from sandboxes.business_central.sales_documents import SalesDocumentsApi
 from sandboxes.business_central.sales_invoices import SalesInvoicesApi
+from sandboxes.business_central.sales_orders import FinancialDetailsApi, SalesOrdersApi
 from sandboxes.faults import install_faults
 from sandboxes.limits import install_limits
 
 
-class _Api(CompaniesApi, CustomersApi, ItemsApi, JournalsApi, PaymentsApi):
+class _Api(CompaniesApi, CustomersApi, FinancialDetailsApi, ItemsApi, JournalsApi, PaymentsApi):
     """The request handlers, bound to one `BusinessCentralState` (sales documents apart)."""
 
 
@@ -63,11 +64,17 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
         (f"{company}/customers", api.create_customer, "POST"),
         (f"{company}/customers({{customer_id}})", api.get_customer, "GET"),
         (f"{company}/customers({{customer_id}})", api.update_customer, "PATCH"),
+        (
+            f"{company}/customers({{customer_id}})/customerFinancialDetails",
+            api.list_financial_details,
+            "GET",
+        ),
         (f"{company}/items", api.list_items, "GET"),
         (f"{company}/items({{item_id}})", api.get_item, "GET"),
         *_document_routes(company, SalesInvoicesApi(api.state)),
         (f"{company}/currencies", api.list_currencies, "GET"),
         *_document_routes(company, CreditMemosApi(api.state)),
+        *_order_routes(company, SalesOrdersApi(api.state)),
         (f"{company}/journals", api.list_journals, "GET"),
         (f"{company}/journals", api.create_journal, "POST"),
         (journal, api.get_journal, "GET"),
@@ -122,6 +129,20 @@ def _document_routes(
         (f"{one}/{documents.kind.lines_property}", documents.list_lines, "GET"),
         (f"{one}/{documents.kind.lines_property}", documents.create_line, "POST"),
         (f"{one}/Microsoft.NAV.post", documents.post, "POST"),
+    ]
+
+
+def _order_routes(company: str, orders: SalesOrdersApi) -> list[tuple[str, Handler, str]]:
+    """`salesOrders`: list, create, read, delete, and their lines (no post action)."""
+    collection = f"{company}/salesOrders"
+    one = f"{collection}({{order_id}})"
+    return [
+        (collection, orders.list, "GET"),
+        (collection, orders.create, "POST"),
+        (one, orders.get, "GET"),
+        (one, orders.delete, "DELETE"),
+        (f"{one}/salesOrderLines", orders.list_lines, "GET"),
+        (f"{one}/salesOrderLines", orders.create_line, "POST"),
     ]
 
 

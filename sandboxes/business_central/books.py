@@ -14,10 +14,12 @@ from core.currencies import minor_unit_exponent
 from sandboxes.business_central.documents import (
     CREDIT_MEMO,
     INVOICE,
+    ORDER,
     SalesCreditMemo,
     SalesDocument,
     SalesInvoice,
     SalesInvoiceLine,
+    SalesOrder,
 )
 from sandboxes.business_central.ledger import (
     CustomerPayment,
@@ -42,6 +44,8 @@ from sandboxes.business_central.odata import (
 )
 from sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
 
+FIRST_ORDER_NUMBER = 101001
+
 
 @dataclass
 class CompanyBook:
@@ -53,6 +57,7 @@ class CompanyBook:
     customers: dict[str, Customer] = field(default_factory=dict)
     invoices: dict[str, SalesInvoice] = field(default_factory=dict)
     credit_memos: dict[str, SalesCreditMemo] = field(default_factory=dict)
+    sales_orders: dict[str, SalesOrder] = field(default_factory=dict)
     journals: dict[str, Journal] = field(default_factory=dict)
     payment_journals: dict[str, Journal] = field(default_factory=dict)
     ledger: list[GeneralLedgerEntry] = field(default_factory=list)
@@ -62,6 +67,7 @@ class CompanyBook:
             INVOICE.posted_prefix: FIRST_POSTED_NUMBER,
             CREDIT_MEMO.draft_prefix: FIRST_MEMO_DRAFT_NUMBER,
             CREDIT_MEMO.posted_prefix: FIRST_MEMO_POSTED_NUMBER,
+            ORDER.draft_prefix: FIRST_ORDER_NUMBER,
         }
     )
     next_payment_number: int = FIRST_PAYMENT_NUMBER
@@ -241,6 +247,16 @@ class BusinessCentralState:
         book.next_payment_number += 1
         journal.payments.append(payment)
         return payment
+
+    def sales_order(self, company_id: str, external_document_number: str) -> SalesOrder | None:
+        """The sales order with this external document number, if any."""
+        found = [
+            order
+            for order in self.books[company_id].sales_orders.values()
+            if order.external_document_number == external_document_number
+        ]
+        assert len(found) <= 1, f"{len(found)} sales orders {external_document_number}"
+        return found[0] if found else None
 
     def document_count(self, company_id: str, external_document_number: str) -> int:
         """How many sales invoices carry this external document number (should be 0 or 1)."""

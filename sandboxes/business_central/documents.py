@@ -84,6 +84,8 @@ INVOICE = DocumentKind("salesInvoice", "Sales invoice", "invoiceDate", "Invoice"
 CREDIT_MEMO = DocumentKind(
     "salesCreditMemo", "Sales credit memo", "creditMemoDate", "Credit Memo", "S-CR", "PS-CR"
 )
+# A sales order is never posted: its one number series serves as both prefixes.
+ORDER = DocumentKind("salesOrder", "Sales order", "orderDate", "Order", "S-ORD", "S-ORD")
 
 
 @dataclass(kw_only=True)
@@ -186,3 +188,26 @@ class SalesCreditMemo(SalesDocument):
             "invoiceId": self.invoice.id if self.invoice else EMPTY_GUID,
             "invoiceNumber": self.invoice.number if self.invoice else "",
         }
+
+
+@dataclass(kw_only=True)
+class SalesOrder(SalesDocument):
+    """An order taken for a customer; `item_ids` names each line's item by sequence."""
+
+    kind: ClassVar[DocumentKind] = ORDER
+
+    requested_delivery_date: date | None = None
+    fully_shipped: bool = False
+    item_ids: dict[int, str] = field(default_factory=dict)
+
+    def wire(self, *, expand_lines: bool = False) -> dict[str, Any]:
+        body = super().wire(expand_lines=expand_lines)
+        for unused in ("dueDate", "pricesIncludeTax"):
+            body.pop(unused, None)
+        delivery = self.requested_delivery_date
+        body["requestedDeliveryDate"] = None if delivery is None else wire_date(delivery)
+        body["fullyShipped"] = self.fully_shipped
+        body["partialShipping"] = False
+        for line in body.get(ORDER.lines_property, []):
+            line["itemId"] = self.item_ids.get(line["sequence"])
+        return body

@@ -44,6 +44,8 @@ class Customer:
     currency_code: str
     # " " (not blocked), "Ship", "Invoice" or "All": BC's customerBlocked enum.
     blocked: str = " "
+    # Credit Limit (LCY), exposed as `creditLimit` (not in the standard API v1.0); 0: none.
+    credit_limit: Decimal = Decimal(0)
     version: int = 1
     modified: datetime = field(default_factory=utc_now)
 
@@ -64,6 +66,7 @@ class Customer:
             "taxLiable": False,
             "currencyCode": self.currency_code,
             "blocked": self.blocked,
+            "creditLimit": self.credit_limit,
             "lastModifiedDateTime": wire_datetime(self.modified),
         }
 

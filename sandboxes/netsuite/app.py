@@ -19,11 +19,18 @@ from sandboxes.netsuite.customers import CustomersApi
 from sandboxes.netsuite.items import ITEM_RECORD_TYPES, ItemsApi
 from sandboxes.netsuite.journals import JournalsApi
 from sandboxes.netsuite.records import NetSuiteState
+from sandboxes.netsuite.sales_orders import SalesOrdersApi
 from sandboxes.netsuite.wire import API_ROOT, SECTIONS, TITLES, NsFault, NsResponse
 
 
 class _Api(
-    ReferenceApi, CustomersApi, CreditMemosApi, PaymentApplicationsApi, JournalsApi, ItemsApi
+    ReferenceApi,
+    CustomersApi,
+    CreditMemosApi,
+    PaymentApplicationsApi,
+    JournalsApi,
+    ItemsApi,
+    SalesOrdersApi,
 ):
     """The request handlers, bound to one `NetSuiteState`."""
 
@@ -92,6 +99,9 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         *[(f"/{kind}", api.list_items, "GET") for kind in ITEM_RECORD_TYPES],
         *[(f"/{kind}/{{record_id}}", api.get_item, "GET") for kind in ITEM_RECORD_TYPES],
         ("/creditMemo/{record_id}", api.delete_credit_memo, "DELETE"),
+        ("/salesOrder", api.list_sales_orders, "GET"),
+        ("/salesOrder", api.create_sales_order, "POST"),
+        ("/salesOrder/{record_id}", api.get_sales_order, "GET"),
     ]
     by_path: dict[str, dict[str, Handler]] = {}
     for path, handler, method in routes:

@@ -49,6 +49,8 @@ class CustomersApi(ApiBase):
             ),
             "subsidiary": ref_of(request, "subsidiary", customer.subsidiary_id, company.name),
             "creditHoldOverride": {"id": customer.credit_hold, "refName": customer.credit_hold},
+            "creditLimit": customer.credit_limit,
+            "balance": self.state.balance(customer),
             "lastModifiedDate": customer.modified,
         }
 

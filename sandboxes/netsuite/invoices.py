@@ -114,23 +114,27 @@ class InvoicesApi(ApiBase):
                 raise NsFault(400, "INVALID_CONTENT", f"Invalid field name in item line {number}.")
             if ref_id(raw, "item") != SERVICE_ITEM_ID:
                 raise invalid_ref("item", ref_id(raw, "item"))
-            tax_item = self.state.tax_items.get(ref_id(raw, "taxCode"))
-            if tax_item is None or tax_item.subsidiary_id != subsidiary:
-                raise invalid_ref("taxCode", ref_id(raw, "taxCode"))
-            quantity, rate = number_value(raw, "quantity"), number_value(raw, "rate")
-            amount = round_amount(quantity * rate, currency)
-            lines.append(
-                InvoiceLine(
-                    line=number,
-                    description=text_value(raw, "description", ""),
-                    quantity=quantity,
-                    rate=rate,
-                    amount=amount,
-                    tax_item=tax_item,
-                    tax_amount=round_amount(amount * tax_item.rate / 100, currency),
-                )
-            )
+            lines.append(self._priced_line(raw, number, subsidiary, currency))
         return lines
+
+    def _priced_line(
+        self, raw: dict[str, Any], number: int, subsidiary: str, currency: str
+    ) -> InvoiceLine:
+        """A transaction line priced at its rate and taxed by its tax code's rate."""
+        tax_item = self.state.tax_items.get(ref_id(raw, "taxCode"))
+        if tax_item is None or tax_item.subsidiary_id != subsidiary:
+            raise invalid_ref("taxCode", ref_id(raw, "taxCode"))
+        quantity, rate = number_value(raw, "quantity"), number_value(raw, "rate")
+        amount = round_amount(quantity * rate, currency)
+        return InvoiceLine(
+            line=number,
+            description=text_value(raw, "description", ""),
+            quantity=quantity,
+            rate=rate,
+            amount=amount,
+            tax_item=tax_item,
+            tax_amount=round_amount(amount * tax_item.rate / 100, currency),
+        )
 
     def _approve(self, invoice: InvoiceRecord) -> None:
         self._open_for_posting(invoice.tran_date)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sandboxes.business_central import TAX_PERCENT
 from sandboxes.demo_estate import DEMO_COMPANIES, DemoCompany, first_open_day
 from sandboxes.netsuite.catalog import ItemRecord, demo_items
-from sandboxes.netsuite.wire import FIRST_RECORD_ID, FIRST_TRAN_NUMBER, utc_now
+from sandboxes.netsuite.wire import APPROVED, FIRST_RECORD_ID, FIRST_TRAN_NUMBER, utc_now
 
 
 @dataclass
@@ -33,6 +33,7 @@ class CustomerRecord:
     subsidiary_id: str
     # The credit hold: `AUTO` (by the credit limit), `ON` (held) or `OFF`.
     credit_hold: str = "AUTO"
+    credit_limit: Decimal | None = None
     modified: str = field(default_factory=utc_now)
 
 
@@ -103,6 +104,32 @@ class CreditMemoRecord:
     @property
     def total(self) -> Decimal:
         return self.subtotal + self.tax_total
+
+
+@dataclass
+class SalesOrderRecord:
+    """A sales order. `order_status` is NetSuite's: `A` pending approval, `B` pending
+    fulfillment, `F` pending billing, `G` billed, `C` cancelled, `H` closed."""
+
+    id: str
+    external_id: str
+    tran_id: str
+    customer: CustomerRecord
+    currency_id: str
+    tran_date: date
+    start_date: date | None
+    order_status: str
+    lines: list[InvoiceLine]
+    item_ids: list[str]  # the internal id of each line's item, in line order
+    modified: str = field(default_factory=utc_now)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
 
 
 @dataclass
@@ -179,6 +206,7 @@ class NetSuiteState:
         self.customers: dict[str, CustomerRecord] = {}
         self.invoices: dict[str, InvoiceRecord] = {}
         self.credit_memos: dict[str, CreditMemoRecord] = {}
+        self.sales_orders: dict[str, SalesOrderRecord] = {}
         self.payments: dict[str, PaymentRecord] = {}
         self.journal_entries: dict[str, JournalEntryRecord] = {}
         self.accounts: dict[str, AccountRecord] = {}
@@ -206,6 +234,22 @@ class NetSuiteState:
     def invoice_count(self, external_id: str) -> int:
         """How many invoices carry this external id (NetSuite keeps it at 0 or 1)."""
         return sum(1 for invoice in self.invoices.values() if invoice.external_id == external_id)
+
+    def sales_order(self, external_id: str) -> SalesOrderRecord | None:
+        found = [o for o in self.sales_orders.values() if o.external_id == external_id]
+        assert len(found) <= 1, f"{len(found)} sales orders {external_id}"
+        return found[0] if found else None
+
+    def balance(self, customer: CustomerRecord) -> Decimal:
+        """What the customer's approved invoices still owe."""
+        return sum(
+            (
+                invoice.amount_due
+                for invoice in self.invoices.values()
+                if invoice.customer is customer and invoice.approval_status == APPROVED
+            ),
+            Decimal(0),
+        )
 
     def payment_count(self, external_id: str) -> int:
         return sum(1 for payment in self.payments.values() if payment.external_id == external_id)

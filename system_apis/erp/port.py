@@ -20,6 +20,7 @@ from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
     ErpCustomer,
+    ErpCustomerCredit,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
@@ -35,6 +36,8 @@ from system_apis.erp.schemas import (
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
+    ErpSalesOrder,
+    ErpSalesOrderCreate,
 )
 from system_apis.errors import BackendError
 
@@ -280,6 +283,30 @@ class ErpBulkInvoicing(Protocol):
         absent), in as few requests as the ERP allows and within the bulk share of its
         budget. One outcome per document, in order: the posted document, or the error
         that stopped it; a failure stops only the documents it names."""
+class ErpSalesOrders(Protocol):
+    """A customer's credit standing, and the sales orders an accepted quote becomes."""
+
+    async def get_customer_credit(
+        self, company_id: str, number: str, *, currency: str
+    ) -> ErpCustomerCredit:
+        """Balance, credit limit and block of the customer, amounts in the company's own
+        `currency`; an unknown customer is `BackendNotFound`."""
+        ...
+
+    async def find_sales_order(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesOrder | None: ...
+
+    async def create_sales_order(
+        self, company_id: str, order: ErpSalesOrderCreate
+    ) -> ErpSalesOrder:
+        """Create the order (header and every line), or complete the one that exists; an
+        item the ERP does not sell (unknown or blocked) is a business error."""
+        ...
+
+    async def get_sales_order(self, company_id: str, order_id: str) -> ErpSalesOrder:
+        """The order as the ERP holds it now; one deleted (BC's way to cancel an order
+        never shipped) is `BackendNotFound`."""
         ...
 
 
@@ -295,6 +322,7 @@ class ErpPort(
     ErpJournals,
     ErpPayments,
     ErpCatalog,
+    ErpSalesOrders,
     Protocol,
 ):
     """Everything the process tier may ask of an ERP."""

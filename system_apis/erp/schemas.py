@@ -242,3 +242,69 @@ class ErpItem(ErpModel):
     base_unit_of_measure: str | None = Field(
         description="The unit `unit_price` is per (`MONTH`, `YEAR`, ...), as the ERP codes it."
     )
+
+
+class ErpCustomerCredit(ErpModel):
+    """What the ERP says of a customer's credit, before it takes a sales order.
+
+    Business Central: `blocked` not blank, `balance` from `customerFinancialDetails`, the
+    credit limit from the customer's `creditLimit` where the company's API has it;
+    NetSuite: the credit hold `ON`, `balance` and `creditLimit` of the customer record.
+    """
+
+    number: str
+    currency: str
+    balance: int = Field(description="Minor units the customer owes now (open receivables).")
+    credit_limit: int | None = Field(description="Minor units; `None`: the ERP sets no limit.")
+    blocked: bool
+
+
+class ErpSalesOrderLine(ErpModel):
+    sequence: int = Field(ge=1)
+    item_number: str = Field(
+        max_length=60, description="The product's ERP item (BC item `number`, NetSuite `itemId`)."
+    )
+    description: str = Field(max_length=100)
+    quantity: int = Field(ge=1)
+    unit_price: int = Field(description="Minor units.")
+    tax_code: str = Field(max_length=20)
+
+
+class ErpSalesOrderCreate(ErpModel):
+    external_document_number: str = Field(
+        max_length=35, description="Our sales order id: the ERP's guard against duplicates."
+    )
+    customer_number: str
+    currency: str
+    order_date: date
+    requested_delivery_date: date = Field(description="When the service starts.")
+    lines: tuple[ErpSalesOrderLine, ...]
+
+
+class ErpSalesOrderStatus(StrEnum):
+    """A sales order's state in the ERP, vendor-neutral.
+
+    `open`: taken, not yet released for fulfilment (BC `Draft`/`In Review`, NetSuite
+    pending approval); `released` (BC `Open`, NetSuite pending fulfilment or billing);
+    `completed` (fully shipped and invoiced, NetSuite billed); `canceled` (NetSuite
+    cancelled or closed; a BC order deleted).
+    """
+
+    OPEN = "open"
+    RELEASED = "released"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+class ErpSalesOrder(ErpModel):
+    id: str
+    number: str | None
+    external_document_number: str | None
+    customer_number: str | None
+    currency: str
+    order_date: date | None
+    status: ErpSalesOrderStatus
+    line_count: int
+    total_excluding_tax: int
+    total_tax: int
+    total_including_tax: int

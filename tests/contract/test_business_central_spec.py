@@ -22,6 +22,8 @@ from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpInvoiceLine,
     ErpJournalLine,
+    ErpSalesOrderCreate,
+    ErpSalesOrderLine,
 )
 from system_apis.errors import BackendBusinessError
 from tests.support.business_central import (
@@ -45,6 +47,23 @@ from tests.support.vendor_specs import vendor_spec_text
 
 CUSTOMER = ErpCustomerUpsert(
     number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
+)
+ORDER = ErpSalesOrderCreate(
+    external_document_number="so_c1",
+    customer_number="C0001",
+    currency="USD",
+    order_date=first_open_day(),
+    requested_delivery_date=first_open_day(),
+    lines=(
+        ErpSalesOrderLine(
+            sequence=10000,
+            item_number="LG-PRO",
+            description="Ledgergate Pro",
+            quantity=2,
+            unit_price=4900,
+            tax_code="STANDARD",
+        ),
+    ),
 )
 EXPECTED_OPERATIONS = {
     "getCompany",
@@ -81,6 +100,11 @@ EXPECTED_OPERATIONS = {
     "patchCustomerPaymentJournal",
     "listCustomerPaymentsForCustomerPaymentJournal",
     "postCustomerPaymentForCustomerPaymentJournal",
+    "listCustomerFinancialDetailsForCustomer",
+    "listSalesOrders",
+    "postSalesOrder",
+    "getSalesOrder",
+    "postSalesOrderLineForSalesOrder",
 }
 
 
@@ -152,6 +176,14 @@ async def happy_path(bc: BcHarness) -> None:
     await adapter.delete_sales_invoice_draft(US.id, left.id)
     left_memo = await adapter.create_sales_credit_memo(US.id, credit_memo_request("cm_c3"))
     await adapter.delete_sales_credit_memo_draft(US.id, left_memo.id)
+
+    credit = await adapter.get_customer_credit(US.id, CUSTOMER.number, currency="USD")
+    assert (credit.blocked, credit.credit_limit) == (False, None)
+    assert await adapter.find_sales_order(US.id, "so_c1") is None
+    order = await adapter.create_sales_order(US.id, ORDER)
+    assert await adapter.create_sales_order(US.id, ORDER) == order
+    assert await adapter.get_sales_order(US.id, order.id) == order
+    assert (order.line_count, order.total_excluding_tax) == (1, 2 * 4900)
 
 
 async def refusals(bc: BcHarness) -> None:

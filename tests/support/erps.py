@@ -87,6 +87,43 @@ class ErpCase:
         }
         return payments | reversals
 
+    def sales_order(self, external: str) -> tuple[int, int] | None:
+        """(line count, net minor units) of the sales order with this external number."""
+        if self.kind == "business_central":
+            bc = self._bc.sales_order(US_COMPANY, external)
+            return None if bc is None else (len(bc.lines), _minor(bc.total_excluding_tax))
+        ns = self._ns.sales_order(external)
+        return None if ns is None else (len(ns.lines), _minor(ns.subtotal))
+
+    def set_credit(self, number: str, *, limit: int | None = None, blocked: bool = False) -> None:
+        """The ERP customer's credit limit (minor units; `None`: none) and block, as finance
+        sets them in the ERP."""
+        if self.kind == "business_central":
+            customer = next(
+                c for c in self._bc.books[US_COMPANY].customers.values() if c.number == number
+            )
+            customer.credit_limit = Decimal(limit or 0) / 100
+            customer.blocked = "All" if blocked else " "
+            return
+        record = next(c for c in self._ns.customers.values() if c.external_id == number)
+        record.credit_limit = None if limit is None else Decimal(limit) / 100
+        record.credit_hold = "ON" if blocked else "AUTO"
+
+    def move_sales_order(self, external: str, status: str) -> None:
+        """The order released, completed or canceled in the ERP, as a person would."""
+        if self.kind == "business_central":
+            order = self._bc.sales_order(US_COMPANY, external)
+            assert order is not None
+            if status == "canceled":
+                del self._bc.books[US_COMPANY].sales_orders[order.id]
+            else:
+                order.status = "Open"
+                order.fully_shipped = status == "completed"
+            return
+        record = self._ns.sales_order(external)
+        assert record is not None
+        record.order_status = {"released": "B", "completed": "G", "canceled": "C"}[status]
+
     def ledger(self, document: str) -> list[tuple[str, int, int]]:
         """(account, debit, credit) of each posted ledger entry of the journal `document`."""
         if self.kind == "business_central":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 
@@ -20,6 +22,28 @@ class SwitchableTransport(httpx.AsyncBaseTransport):
             self.refused += 1
             raise httpx.ConnectError("connection refused (injected)", request=request)
         return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class LostAnswerTransport(httpx.AsyncBaseTransport):
+    """Passes requests through; the first one `lose` matches is handled by the backend and
+    its answer lost (a read timeout), as when a connection drops after the write."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lose: Callable[[httpx.Request], bool] | None = None
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.lose is not None and self.lose(request):
+            self.lose = None
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost after the write (injected)", request=request)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -60,7 +60,7 @@ from process_apis.customer_steps import CustomerSnapshot, snapshot, upsert_erp_c
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import service as entitlements
 from process_apis.entitlements.features import support_tier
-from process_apis.errors import UnknownReference
+from process_apis.errors import PriceCurrencyMismatch, PriceNotActive, UnknownReference
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.engine import Engine, mark_succeeded
@@ -73,8 +73,6 @@ from process_apis.subscriptions.errors import (
     CompensationRefused,
     IntervalChange,
     NothingToAmend,
-    PriceCurrencyMismatch,
-    PriceNotActive,
     SubscriptionNotActive,
 )
 from process_apis.subscriptions.schemas import (

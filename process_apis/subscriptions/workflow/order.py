@@ -55,7 +55,12 @@ from process_apis.customer_steps import (
 from process_apis.deps import ProcessContext
 from process_apis.entitlements import service as entitlements
 from process_apis.entitlements.features import support_tier
-from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.errors import (
+    CustomerNotActive,
+    PriceCurrencyMismatch,
+    PriceNotActive,
+    UnknownReference,
+)
 from process_apis.references import billing_key, save_refs
 from process_apis.runs.engine import Engine, mark_succeeded, rejects
 from process_apis.runs.replay import Replay
@@ -64,8 +69,6 @@ from process_apis.runs.schemas import RunRef
 from process_apis.subscriptions import repository
 from process_apis.subscriptions.errors import (
     PartnerNotEligible,
-    PriceCurrencyMismatch,
-    PriceNotActive,
     SubscriptionNotActive,
 )
 from process_apis.subscriptions.schemas import SubscriptionCreate, SubscriptionResult

@@ -17,15 +17,15 @@ automatic retries.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import TypeVar
 
 import httpx
-from pydantic import ValidationError
 
 from system_apis.budget import Priority
+from system_apis.erp.adapters.business_central_base import decode_bc_error, odata_query
+from system_apis.erp.adapters.business_central_orders import BusinessCentralSalesOrders
 from system_apis.erp.adapters.business_central_wire import (
     BcBatchAnswer,
     BcBatchRequest,
@@ -34,10 +34,8 @@ from system_apis.erp.adapters.business_central_wire import (
     BcCurrencyList,
     BcCustomer,
     BcCustomerBlock,
-    BcCustomerList,
     BcCustomerPayment,
     BcCustomerPaymentList,
-    BcErrorBody,
     BcGeneralLedgerEntry,
     BcGeneralLedgerEntryList,
     BcItemList,
@@ -115,7 +113,6 @@ from system_apis.errors import (
     BackendError,
     BackendNotFound,
 )
-from system_apis.http import ResilientClient, VendorError, parse_body
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 
@@ -125,10 +122,6 @@ T = TypeVar("T")
 
 EXPAND_LINES = "salesInvoiceLines"
 EXPAND_MEMO_LINES = "salesCreditMemoLines"
-# A period's invoices are read page by page; each page is one round trip, and `$skip`
-# makes the server pass over every earlier record again. BC serves up to 20,000 records
-# a page; 1,000 keeps answers near a megabyte with lines expanded.
-DEFAULT_PAGE_SIZE = 1000
 # A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
 DEFAULT_OPERATIONS_PER_BATCH = 100
 OPERATIONS_PER_DOCUMENT = 3
@@ -140,26 +133,8 @@ BC_BLOCKED_ALL = "All"
 BC_NOT_BLOCKED = " "
 
 
-def decode_bc_error(response: httpx.Response) -> VendorError | None:
-    """BC's `{"error": {"code", "message"}}` body, or `None` when the body is not one."""
-    try:
-        body = BcErrorBody.model_validate_json(response.content)
-    except ValidationError:
-        return None
-    return VendorError(code=body.error.code, message=body.error.message)
-
-
-def _query(**options: str) -> str:
-    """OData system query options, percent-encoded (`%20`, not `+`, for spaces)."""
-    return "&".join(f"${name}={quote(value, safe='')}" for name, value in options.items())
-
-
-class BusinessCentralAdapter:
+class BusinessCentralAdapter(BusinessCentralSalesOrders):
     """Business Central implementation of `ErpPort`; wire mapping only, no business rules."""
-
-    def __init__(self, client: ResilientClient, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
-        self._client = client
-        self._page_size = page_size
 
     async def get_company(self, company_id: str) -> ErpCompany:
         operation = "get_company"
@@ -236,15 +211,6 @@ class BusinessCentralAdapter:
         return ErpCustomerStanding(
             id=current.id, number=current.number, blocked=current.blocked == BC_BLOCKED_ALL
         )
-
-    async def _find_customer(
-        self, customers: str, number: str, operation: str
-    ) -> BcCustomer | None:
-        response = await self._send(
-            "GET", f"{customers}?{_query(filter=odata_eq('number', number))}", operation=operation
-        )
-        found = self._parse(response, BcCustomerList, operation).value
-        return found[0] if found else None
 
     async def find_sales_invoice(
         self, company_id: str, external_document_number: str
@@ -510,7 +476,7 @@ class BusinessCentralAdapter:
     ) -> AsyncIterator[ErpCustomerPayment]:
         operation = "stream_customer_payments"
         journals = f"/companies({company_id})/customerPaymentJournals"
-        query = _query(filter=odata_eq("code", journal_code))
+        query = odata_query(filter=odata_eq("code", journal_code))
         response = await self._send("GET", f"{journals}?{query}", operation=operation)
         found = self._parse(response, BcJournalList, operation).value
         journal = self._unique(found, f"journals with code {journal_code!r}", operation)
@@ -756,7 +722,7 @@ class BusinessCentralAdapter:
         payments = (
             f"/companies({company_id})/customerPaymentJournals({journal_id})/customerPayments"
         )
-        query = _query(filter=odata_eq("externalDocumentNumber", external))
+        query = odata_query(filter=odata_eq("externalDocumentNumber", external))
         response = await self._send("GET", f"{payments}?{query}", operation=operation)
         found = self._parse(response, BcCustomerPaymentList, operation).value
         current = self._unique(
@@ -779,7 +745,7 @@ class BusinessCentralAdapter:
         """The records of a filtered list, paged with `$top`/`$skip` until a page is short."""
         read = 0
         while True:
-            query = _query(**options, top=str(self._page_size), skip=str(read))
+            query = odata_query(**options, top=str(self._page_size), skip=str(read))
             response = await self._send("GET", f"{url}?{query}", operation=operation)
             page = self._parse(response, model, operation).value
             for record in page:
@@ -798,7 +764,7 @@ class BusinessCentralAdapter:
     async def _find_invoice_where(
         self, company_id: str, field: str, value: str, operation: str
     ) -> BcSalesInvoice | None:
-        query = _query(filter=odata_eq(field, value), expand=EXPAND_LINES)
+        query = odata_query(filter=odata_eq(field, value), expand=EXPAND_LINES)
         response = await self._send(
             "GET", f"/companies({company_id})/salesInvoices?{query}", operation=operation
         )
@@ -810,7 +776,7 @@ class BusinessCentralAdapter:
     ) -> BcSalesInvoice:
         response = await self._send(
             "GET",
-            f"/companies({company_id})/salesInvoices({invoice_id})?{_query(expand=EXPAND_LINES)}",
+            f"/companies({company_id})/salesInvoices({invoice_id})?{odata_query(expand=EXPAND_LINES)}",
             operation=operation,
         )
         return self._parse(response, BcSalesInvoice, operation)
@@ -818,7 +784,7 @@ class BusinessCentralAdapter:
     async def _find_credit_memo(
         self, company_id: str, external_document_number: str, operation: str
     ) -> BcSalesCreditMemo | None:
-        query = _query(
+        query = odata_query(
             filter=odata_eq("externalDocumentNumber", external_document_number),
             expand=EXPAND_MEMO_LINES,
         )
@@ -835,7 +801,7 @@ class BusinessCentralAdapter:
     async def _get_credit_memo(
         self, company_id: str, credit_memo_id: str, operation: str
     ) -> BcSalesCreditMemo:
-        query = _query(expand=EXPAND_MEMO_LINES)
+        query = odata_query(expand=EXPAND_MEMO_LINES)
         response = await self._send(
             "GET",
             f"/companies({company_id})/salesCreditMemos({credit_memo_id})?{query}",
@@ -847,7 +813,7 @@ class BusinessCentralAdapter:
         self, journals: str, journal: ErpJournalCreate, operation: str
     ) -> ErpJournal:
         """Find the batch by code; create it, or PATCH it to match `journal`."""
-        query = _query(filter=odata_eq("code", journal.code))
+        query = odata_query(filter=odata_eq("code", journal.code))
         response = await self._send("GET", f"{journals}?{query}", operation=operation)
         found = self._parse(response, BcJournalList, operation).value
         current = self._unique(found, f"journals with code {journal.code!r}", operation)
@@ -871,7 +837,7 @@ class BusinessCentralAdapter:
     async def _journal_lines(
         self, company_id: str, journal_id: str, document_number: str, operation: str
     ) -> list[BcJournalLine]:
-        query = _query(filter=odata_eq("documentNumber", document_number))
+        query = odata_query(filter=odata_eq("documentNumber", document_number))
         response = await self._send(
             "GET",
             f"/companies({company_id})/journals({journal_id})/journalLines?{query}",
@@ -883,21 +849,11 @@ class BusinessCentralAdapter:
     async def _ledger_entries(
         self, company_id: str, document_number: str, operation: str
     ) -> list[BcGeneralLedgerEntry]:
-        query = _query(filter=odata_eq("documentNumber", document_number))
+        query = odata_query(filter=odata_eq("documentNumber", document_number))
         response = await self._send(
             "GET", f"/companies({company_id})/generalLedgerEntries?{query}", operation=operation
         )
         return self._parse(response, BcGeneralLedgerEntryList, operation).value
-
-    def _unique(self, found: list[T], what: str, operation: str) -> T | None:
-        """The one record a key lookup found, if any; several is a mess to clean by hand."""
-        if len(found) > 1:
-            raise BackendBusinessError(
-                f"{self._client.backend} holds {len(found)} {what}; one must be removed by hand",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        return found[0] if found else None
 
     async def _complete_draft(
         self,
@@ -931,43 +887,8 @@ class BusinessCentralAdapter:
             added.append(self._parse(response, BcSalesDocumentLine, operation))
         return added
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        body: BcRequest | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        return await self._client.request(
-            method,
-            url,
-            operation=operation,
-            json_body=None
-            if body is None
-            else body.model_dump(mode="json", by_alias=True, exclude_none=True),
-            headers=headers,
-            decode_error=decode_bc_error,
-        )
-
-    def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
-        return parse_body(response, model, backend=self._client.backend, operation=operation)
-
     def _canonical_invoice(self, invoice: BcSalesInvoice, operation: str) -> ErpSalesInvoice:
         return self._mapped(operation, sales_invoice_from_bc, invoice)
 
     def _canonical_memo(self, memo: BcSalesCreditMemo, operation: str) -> ErpSalesCreditMemo:
         return self._mapped(operation, sales_credit_memo_from_bc, memo)
-
-    def _mapped(self, operation: str, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`convert(*args, **kwargs)`; a value the mapping refuses breaches BC's contract."""
-        try:
-            return convert(*args, **kwargs)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc

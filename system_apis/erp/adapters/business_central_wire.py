@@ -359,3 +359,87 @@ class BcCustomerPaymentCreate(BcRequest):
     amount: BcAmount
     applies_to_invoice_id: str
     description: str
+
+
+class BcCustomerCredit(BcModel):
+    """A customer read for a credit check. `creditLimit` (Credit Limit (LCY)) is not in the
+    standard API v1.0: a company exposes it through its own API page, else it is absent."""
+
+    id: str
+    number: str
+    currency_code: str | None = None
+    blocked: str | None = None
+    credit_limit: BcAmount | None = None
+
+
+BcCustomerCreditList = BcPage[BcCustomerCredit]
+
+
+class BcCustomerFinancialDetail(BcModel):
+    id: str
+    number: str | None = None
+    balance: BcAmount | None = None
+
+
+BcCustomerFinancialDetailList = BcPage[BcCustomerFinancialDetail]
+
+
+class BcSalesOrderLine(BcModel):
+    id: str
+    document_id: str
+    sequence: int
+    item_id: str | None = None
+    description: str | None = None
+    quantity: BcAmount
+    unit_price: BcAmount
+    tax_code: str | None = None
+    amount_excluding_tax: BcAmount
+    total_tax_amount: BcAmount
+    amount_including_tax: BcAmount
+
+
+class BcSalesOrder(BcModel):
+    id: str
+    number: str | None = None
+    external_document_number: str | None = None
+    order_date: date | None = None
+    customer_number: str | None = None
+    currency_code: CurrencyCode
+    status: str
+    fully_shipped: bool | None = None
+    total_amount_excluding_tax: BcAmount
+    total_tax_amount: BcAmount
+    total_amount_including_tax: BcAmount
+    sales_order_lines: list[BcSalesOrderLine] | None = None
+    etag: str = Field(alias="@odata.etag")
+
+
+BcSalesOrderList = BcPage[BcSalesOrder]
+
+
+class BcSalesOrderCreate(BcRequest):
+    external_document_number: str
+    customer_number: str
+    currency_code: str
+    order_date: datetime
+    requested_delivery_date: datetime
+
+
+class BcSalesOrderLineCreate(BcRequest):
+    sequence: int
+    line_type: str
+    item_id: str
+    description: str
+    quantity: BcAmount
+    unit_price: BcAmount
+    tax_code: str
+    shipment_date: datetime
+
+
+class BcItemRef(BcModel):
+    id: str
+    number: str
+    blocked: bool | None = None
+
+
+BcItemRefList = BcPage[BcItemRef]

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from system_apis.budget import Priority, prioritized
 from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
+from system_apis.erp.adapters.netsuite_orders import NetSuiteSalesOrders
 from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
 from system_apis.erp.adapters.netsuite_streams import NetSuiteStreams
 from system_apis.erp.adapters.netsuite_wire import (
@@ -73,7 +74,7 @@ __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 DEFAULT_PARALLEL_POSTINGS = 5
 
 
-class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
+class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
     """NetSuite as a whole `ErpPort`; wire mapping only."""
 
     async def get_company(self, company_id: str) -> ErpCompany:
@@ -345,9 +346,3 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog):
                 operation=operation,
             )
         return await self._get_invoice(company_id, found[0].id, operation) if found else None
-
-    async def _tax_code_id(self, company_id: str, code: str, operation: str) -> str:
-        query = ns_query(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
-        return await self._one_id(
-            f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
-        )

@@ -26,7 +26,7 @@ from system_apis.erp.adapters.netsuite_wire import (
     NsInvoice,
     NsRequest,
 )
-from system_apis.erp.netsuite_mapping import credit_memo_from_ns, invoice_from_ns, ns_is
+from system_apis.erp.netsuite_mapping import credit_memo_from_ns, invoice_from_ns, ns_any_of, ns_is
 from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesInvoice
 from system_apis.errors import BackendBusinessError, BackendContractError
 from system_apis.http import ResilientClient, VendorError, parse_body
@@ -157,6 +157,12 @@ class NetSuiteRecords:
         customer_number = await self._customer_number(invoice.entity.id, operation)
         currency = await self._currency_code(invoice.currency.id, operation)
         return self._mapped(operation, invoice_from_ns, invoice, customer_number, currency)
+
+    async def _tax_code_id(self, company_id: str, code: str, operation: str) -> str:
+        query = ns_query(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
+        return await self._one_id(
+            f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
+        )
 
     async def _currency_id(self, code: str, operation: str) -> str:
         return await self._one_id(

@@ -316,3 +316,55 @@ class NsPaymentReapplication(NsRequest):
     """`PATCH /customerPayment/{id}`: its `apply` lines, matched by `doc`."""
 
     apply: NsPaymentApplicationsUpdate
+
+
+class NsCustomerCredit(NsModel):
+    """A customer read for a credit check: its hold, limit and open balance."""
+
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    subsidiary: NsRef
+    credit_hold_override: NsRef | None = Field(default=None, alias="creditHoldOverride")
+    credit_limit: NsAmount | None = Field(default=None, alias="creditLimit")
+    balance: NsAmount | None = None
+
+
+class NsSalesOrderLine(NsModel):
+    line: int
+    item: NsRef
+    quantity: NsAmount
+    rate: NsAmount
+    amount: NsAmount
+
+
+class NsSalesOrderLines(NsModel):
+    items: list[NsSalesOrderLine] = []
+
+
+class NsSalesOrder(NsModel):
+    id: str
+    external_id: str | None = Field(default=None, alias="externalId")
+    tran_id: str | None = Field(default=None, alias="tranId")
+    tran_date: date | None = Field(default=None, alias="tranDate")
+    entity: NsRef
+    currency: NsRef
+    order_status: NsRef = Field(alias="orderStatus")
+    subtotal: NsAmount
+    tax_total: NsAmount = Field(alias="taxTotal")
+    total: NsAmount
+    item: NsSalesOrderLines
+
+
+class NsSalesOrderLinesCreate(NsRequest):
+    items: list[NsInvoiceLineCreate]
+
+
+class NsSalesOrderCreate(NsRequest):
+    external_id: str = Field(serialization_alias="externalId")
+    entity: NsRefRequest
+    subsidiary: NsRefRequest
+    currency: NsRefRequest
+    tran_date: date = Field(serialization_alias="tranDate")
+    start_date: date = Field(serialization_alias="startDate")
+    order_status: NsRefRequest = Field(serialization_alias="orderStatus")
+    item: NsSalesOrderLinesCreate

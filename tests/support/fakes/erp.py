@@ -18,6 +18,7 @@ from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
     ErpCustomer,
+    ErpCustomerCredit,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpCustomerPaymentReversal,
@@ -35,8 +36,11 @@ from system_apis.erp.schemas import (
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
+    ErpSalesOrder,
+    ErpSalesOrderCreate,
+    ErpSalesOrderStatus,
 )
-from system_apis.errors import BackendError, BackendNotFound
+from system_apis.errors import BackendBusinessError, BackendError, BackendNotFound
 from tests.support.fakes.recorder import Recorder
 
 POSTED = (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID)
@@ -88,6 +92,8 @@ class FakeErp:
         self.payments: dict[str, ErpCustomerPayment] = {}  # by external document number
         self.ledger: list[tuple[str, str, ErpLedgerEntry]] = []  # (company, currency, entry)
         self._entry_dates: dict[tuple[str, str], date] = {}  # by (journal id, document)
+        self.credit_limits: dict[tuple[str, str], int] = {}  # by (company, customer number)
+        self.sales_orders: dict[str, ErpSalesOrder] = {}  # by id
         self._serial = 0
 
     def _next(self, prefix: str) -> str:
@@ -673,6 +679,94 @@ class FakeErp:
         )
         self.payments[reversal.external_document_number] = reversing
         return reversing
+
+    # ErpSalesOrders
+
+    async def get_customer_credit(
+        self, company_id: str, number: str, *, currency: str
+    ) -> ErpCustomerCredit:
+        self.recorder.enter("get_customer_credit", company_id=company_id, number=number)
+        self._company("get_customer_credit", company_id)
+        if (company_id, number) not in self.customers:
+            raise BackendNotFound(
+                f"no customer {number}", backend="erp", operation="get_customer_credit"
+            )
+        balance = sum(
+            invoice.remaining_amount
+            for invoice_id, invoice in self.invoices.items()
+            if self.invoice_company[invoice_id] == company_id
+            and invoice.customer_number == number
+            and invoice.status in POSTED
+        )
+        return ErpCustomerCredit(
+            number=number,
+            currency=currency,
+            balance=balance,
+            credit_limit=self.credit_limits.get((company_id, number)),
+            blocked=self.blocked.get((company_id, number), False),
+        )
+
+    async def find_sales_order(
+        self, company_id: str, external_document_number: str
+    ) -> ErpSalesOrder | None:
+        self.recorder.enter(
+            "find_sales_order", company_id=company_id, external=external_document_number
+        )
+        return next(
+            (
+                order
+                for order in self.sales_orders.values()
+                if order.external_document_number == external_document_number
+            ),
+            None,
+        )
+
+    async def create_sales_order(
+        self, company_id: str, order: ErpSalesOrderCreate
+    ) -> ErpSalesOrder:
+        self.recorder.enter(
+            "create_sales_order", company_id=company_id, external=order.external_document_number
+        )
+        company = self._company("create_sales_order", company_id)
+        known = await self.find_sales_order(company_id, order.external_document_number)
+        if known is not None:
+            return known
+        sold = {item.number for item in company.items if not item.blocked}
+        for line in order.lines:
+            if company.items and line.item_number not in sold:
+                raise BackendBusinessError(
+                    f"no item {line.item_number}", backend="erp", operation="create_sales_order"
+                )
+        subtotal = sum(line.quantity * line.unit_price for line in order.lines)
+        tax = sum(
+            (line.quantity * line.unit_price * company.tax_rates.get(line.tax_code, 0) + 5_000)
+            // 10_000
+            for line in order.lines
+        )
+        created = ErpSalesOrder(
+            id=self._next("SO"),
+            number=self._next("S-ORD"),
+            external_document_number=order.external_document_number,
+            customer_number=order.customer_number,
+            currency=order.currency,
+            order_date=order.order_date,
+            status=ErpSalesOrderStatus.OPEN,
+            line_count=len(order.lines),
+            total_excluding_tax=subtotal,
+            total_tax=tax,
+            total_including_tax=subtotal + tax,
+        )
+        self.sales_orders[created.id] = created
+        return created
+
+    async def get_sales_order(self, company_id: str, order_id: str) -> ErpSalesOrder:
+        self.recorder.enter("get_sales_order", company_id=company_id, order_id=order_id)
+        order = self.sales_orders.get(order_id)
+        if order is None:
+            raise BackendNotFound(
+                f"no sales order {order_id}", backend="erp", operation="get_sales_order"
+            )
+        return order
 
 
 # Statically checked: mypy fails here when the fake stops being a complete `ErpPort`.

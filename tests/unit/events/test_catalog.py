@@ -31,6 +31,7 @@ REQUIRED = {
     "account": {"suspended", "reactivated"},
     "refund": {"booked"},
     "dispute": {"opened", "won", "lost"},
+    "order": {"created", "held", "rejected", "status_changed"},
 }
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from core.canonical.subscriptions import SubscriptionStatus
 from core.models.workflow_run import RunStatus
+from process_apis.errors import PriceCurrencyMismatch
 from process_apis.runs.replay import Replayer
 from process_apis.runs.schemas import RunState
-from process_apis.subscriptions.errors import PartnerNotEligible, PriceCurrencyMismatch
+from process_apis.subscriptions.errors import PartnerNotEligible
 from process_apis.subscriptions.schemas import (
     AmendmentCreate,
     CancellationCreate,

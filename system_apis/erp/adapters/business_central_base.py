@@ -1,0 +1,108 @@
+"""What every part of the Business Central adapter shares: the resilient client, BC's
+error bodies, OData query options, parsing answers into wire models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import ValidationError
+
+from system_apis.erp.adapters.business_central_wire import (
+    BcCustomer,
+    BcCustomerList,
+    BcErrorBody,
+    BcModel,
+    BcRequest,
+)
+from system_apis.erp.mapping import odata_eq
+from system_apis.errors import BackendBusinessError, BackendContractError
+from system_apis.http import ResilientClient, VendorError, parse_body
+
+M = TypeVar("M", bound=BcModel)
+T = TypeVar("T")
+
+# A period's invoices are read page by page; each page is one round trip, and `$skip`
+# makes the server pass over every earlier record again. BC serves up to 20,000 records
+# a page; 1,000 keeps answers near a megabyte with lines expanded.
+DEFAULT_PAGE_SIZE = 1000
+
+
+def decode_bc_error(response: httpx.Response) -> VendorError | None:
+    """BC's `{"error": {"code", "message"}}` body, or `None` when the body is not one."""
+    try:
+        body = BcErrorBody.model_validate_json(response.content)
+    except ValidationError:
+        return None
+    return VendorError(code=body.error.code, message=body.error.message)
+
+
+def odata_query(**options: str) -> str:
+    """OData system query options, percent-encoded (`%20`, not `+`, for spaces)."""
+    return "&".join(f"${name}={quote(value, safe='')}" for name, value in options.items())
+
+
+class BusinessCentralBase:
+    """The client and the helpers each group of BC operations is built on."""
+
+    def __init__(self, client: ResilientClient, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self._client = client
+        self._page_size = page_size
+
+    async def _find_customer(
+        self, customers: str, number: str, operation: str
+    ) -> BcCustomer | None:
+        response = await self._send(
+            "GET",
+            f"{customers}?{odata_query(filter=odata_eq('number', number))}",
+            operation=operation,
+        )
+        found = self._parse(response, BcCustomerList, operation).value
+        return found[0] if found else None
+
+    def _unique(self, found: list[T], what: str, operation: str) -> T | None:
+        """The one record a key lookup found, if any; several is a mess to clean by hand."""
+        if len(found) > 1:
+            raise BackendBusinessError(
+                f"{self._client.backend} holds {len(found)} {what}; one must be removed by hand",
+                backend=self._client.backend,
+                operation=operation,
+            )
+        return found[0] if found else None
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        body: BcRequest | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return await self._client.request(
+            method,
+            url,
+            operation=operation,
+            json_body=None
+            if body is None
+            else body.model_dump(mode="json", by_alias=True, exclude_none=True),
+            headers=headers,
+            decode_error=decode_bc_error,
+        )
+
+    def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
+        return parse_body(response, model, backend=self._client.backend, operation=operation)
+
+    def _mapped(self, operation: str, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`convert(*args, **kwargs)`; a value the mapping refuses breaches BC's contract."""
+        try:
+            return convert(*args, **kwargs)
+        except ValueError as exc:
+            raise BackendContractError(
+                f"{self._client.backend} answered {operation} with a record outside its "
+                f"contract: {exc}",
+                backend=self._client.backend,
+                operation=operation,
+            ) from exc
