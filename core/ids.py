@@ -39,6 +39,9 @@ PREFIXES = {
     "webhook_message": "msg",
     "webhook_attempt": "atmpt",
     "dunning_case": "dun",
+    "revenue_schedule": "rvs",
+    "revenue_adjustment": "rva",
+    "recognition_run": "rvr",
 }
 
 

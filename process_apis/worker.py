@@ -40,6 +40,9 @@ from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.reconciliation import schedule as reconciliation_schedule
+from process_apis.revenue.reversal import RecognitionReversalWorkflow
+from process_apis.revenue.schedule import RecognitionSchedule
+from process_apis.revenue.workflow import RecognitionWorkflow
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
 from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schedule import SettlementSchedule
@@ -64,6 +67,8 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     PaymentReversalWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
+    RecognitionWorkflow,
+    RecognitionReversalWorkflow,
     CustomerSyncWorkflow,
     EntitlementResyncWorkflow,
     SubscriptionOrderWorkflow,
@@ -122,6 +127,7 @@ class BackgroundWork:
         self.keys = IdempotencyStore(context.sessionmaker, context.settings.idempotency_retention)
         self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
         self.settlements = SettlementSchedule(context)
+        self.revenue = RecognitionSchedule(context)
         self.dunning = DunningSchedule(context)
         self.relay = Relay(
             context.sessionmaker,
@@ -143,9 +149,10 @@ class BackgroundWork:
         await close_sinks(list(self.relay.sinks))
 
     async def _schedules(self) -> int:
-        """The jobs due on a calendar: the month to settle, the accounts whose dunning grace
-        has passed, the reconciliations (how many ran)."""
+        """The jobs due on a calendar: the month to settle and to recognize, the accounts
+        whose dunning grace has passed, the reconciliations (how many ran)."""
         await self.settlements.settle_due_month()
+        await self.revenue.recognize_due_month()
         await self.dunning.suspend_due()
         return await reconciliation_schedule.run_due(self.context)
 

@@ -22,6 +22,14 @@ from core.models.reconciliation import (
     ReconciliationItemRow,
     ReconciliationRunRow,
 )
+from core.models.revenue import (
+    RecognitionRunLineRow,
+    RecognitionRunRow,
+    RevenueAdjustmentRow,
+    RevenueEntryRow,
+    RevenueRuleRow,
+    RevenueScheduleRow,
+)
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
@@ -58,6 +66,12 @@ __all__ = [
     "ReconciliationDifferenceRow",
     "ReconciliationItemRow",
     "ReconciliationRunRow",
+    "RecognitionRunLineRow",
+    "RecognitionRunRow",
+    "RevenueAdjustmentRow",
+    "RevenueEntryRow",
+    "RevenueRuleRow",
+    "RevenueScheduleRow",
     "SettlementRow",
     "SettlementPeriodRow",
     "SigningKeyRow",
