@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from core.models.invoice import InvoiceRow
+from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.revenue import (
     EntryKind,
     RecognitionRunRow,
@@ -58,8 +58,9 @@ async def invoice_schedule(context: ProcessContext, invoice_id: str) -> InvoiceR
         rows = (
             await session.scalars(
                 select(RevenueScheduleRow)
+                .join(InvoiceLineRow, InvoiceLineRow.id == RevenueScheduleRow.invoice_line_id)
                 .where(RevenueScheduleRow.invoice_id == invoice_id)
-                .order_by(RevenueScheduleRow.id)
+                .order_by(InvoiceLineRow.sequence)
             )
         ).all()
         return InvoiceRevenueSchedule(
@@ -286,9 +287,7 @@ async def proof(context: ProcessContext, *, legal_entity_id: str, period: str) -
                     )
                     .group_by(RevenueEntryRow.currency)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         accounts = (
             await session.execute(

@@ -86,11 +86,12 @@ async def _draw_up_schedules(
     rows = (await session.execute(query)).all()
     if not rows:
         return
-    rules = dict(
-        (await session.execute(select(RevenueRuleRow.product_id, RevenueRuleRow.method)))
-        .tuples()
-        .all()
-    )
+    rules = {
+        product: RecognitionMethod(method)
+        for product, method in (
+            await session.execute(select(RevenueRuleRow.product_id, RevenueRuleRow.method))
+        ).all()
+    }
     schedules: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     for line, invoice, code in rows:
@@ -255,9 +256,7 @@ async def adjust_schedule(
                 )
                 .group_by(RevenueEntryRow.period)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     adjustment = RevenueAdjustmentRow(
         id=new_id("revenue_adjustment"),

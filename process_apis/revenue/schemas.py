@@ -169,3 +169,16 @@ class ScheduleBalance(OutputModel):
 class ScheduleBalances(OutputModel):
     items: list[ScheduleBalance]
     next_cursor: str | None
+
+
+class RevenueRuleSet(InputModel):
+    method: RecognitionMethod = Field(
+        description="`ratable_daily` (the default without a rule): over the service period's "
+        "days; `point_in_time`: all in the month the service period starts."
+    )
+
+
+class RevenueRule(OutputModel):
+    product_id: str
+    method: RecognitionMethod
+    version: int

@@ -13,9 +13,9 @@ from core.models.revenue import RecognitionRunStatus
 from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, PageSize
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep
+from process_apis.deps import CallerDep, ContextDep, TransactionDep
 from process_apis.idempotency import IdempotentWrite, Outcome
-from process_apis.revenue import reports
+from process_apis.revenue import reports, rules
 from process_apis.revenue.reversal import RecognitionReversalWorkflow
 from process_apis.revenue.schemas import (
     RecognitionReversalCreate,
@@ -23,6 +23,8 @@ from process_apis.revenue.schemas import (
     RecognitionRunCreate,
     RecognitionRunResult,
     RevenueProof,
+    RevenueRule,
+    RevenueRuleSet,
     ScheduleBalances,
     Waterfall,
 )
@@ -33,6 +35,9 @@ router = APIRouter(prefix="/ops/v1/revenue", tags=["ops"])
 MONTH = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
 LegalEntityID = Annotated[str, Query(pattern=id_pattern("legal_entity"))]
 Month = Annotated[str, Query(pattern=MONTH, examples=["2026-11"])]
+ProductID = Annotated[
+    str, Path(pattern=id_pattern("product"), examples=["prod_01jd0000000000000000000000"])
+]
 RecognitionID = Annotated[
     str, Path(pattern=id_pattern("recognition_run"), examples=["rvr_01jd0000000000000000000000"])
 ]
@@ -211,3 +216,20 @@ async def list_schedule_balances(
     return await reports.schedule_balances(
         context, legal_entity_id=legal_entity, period=period, cursor=cursor, limit=limit
     )
+
+
+@router.put(
+    "/rules/{product_id}",
+    response_model=RevenueRule,
+    operation_id="ops-revenue-rules-set",
+    dependencies=[requires("refdata:write")],
+    summary="Set how a product's revenue is recognized",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def set_rule(
+    product_id: ProductID, data: RevenueRuleSet, transaction: TransactionDep
+) -> RevenueRule:
+    """Ratably over the service period, or at a point in time; schedules drawn up before
+    keep their method."""
+    async with transaction() as session:
+        return await rules.set_rule(session, product_id, data.method)
