@@ -12,6 +12,7 @@ from app.experience.ops import (
     exceptions,
     postings,
     reconciliation,
+    revenue,
     summary,
 )
 from app.experience.ops.refdata import router as refdata
@@ -33,6 +34,7 @@ from process_apis.legal_entities import router as legal_entities
 from process_apis.orders import router as orders
 from process_apis.payments import router as payments
 from process_apis.posting_batches import router as posting_batches
+from process_apis.revenue import router as revenue_schedules
 from process_apis.runs import router as runs
 from process_apis.settlements import router as settlements
 from process_apis.subscriptions import router as subscriptions
@@ -52,6 +54,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(exceptions.router, dependencies=[Depends(require_json_body)])
     app.include_router(postings.router, dependencies=[Depends(require_json_body)])
     app.include_router(reconciliation.router)
+    app.include_router(revenue.router, dependencies=[Depends(require_json_body)])
     app.include_router(summary.router)
     app.include_router(dunning.router)
     app.include_router(refdata.router, dependencies=[Depends(require_json_body)])
@@ -69,7 +72,15 @@ def include_routers(app: FastAPI) -> None:
         runs,
     ):
         app.include_router(module.router, dependencies=json_only)
-    for module in (credit_memos, corrections, payments, settlements, usage, posting_batches):
+    for module in (
+        credit_memos,
+        corrections,
+        payments,
+        settlements,
+        usage,
+        posting_batches,
+        revenue_schedules,
+    ):
         app.include_router(module.router, dependencies=json_only)
     for endpoints in (webhook_endpoints, partner_webhook_endpoints, ops_webhook_endpoints):
         app.include_router(endpoints, dependencies=json_only)

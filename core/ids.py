@@ -44,6 +44,9 @@ PREFIXES = {
     "dispute": "dsp",
     "sales_order": "so",
     "sales_order_line": "sol",
+    "revenue_schedule": "rvs",
+    "revenue_adjustment": "rva",
+    "recognition_run": "rvr",
 }
 
 

@@ -397,6 +397,46 @@ class SettlementSettings(BaseModel):
     )
 
 
+class RevenueAccounts(BaseModel):
+    """The G/L accounts a billed line is deferred to and recognized into."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deferred: str = Field(max_length=20)
+    revenue: str = Field(max_length=20)
+
+
+class RevenueSettings(BaseModel):
+    """Revenue recognition: where it is booked in the ERP, and the worker's monthly run."""
+
+    journal: str = Field(
+        default="LGREVREC", max_length=10, description="The ERP journal of recognition entries."
+    )
+    deferred_account: str = Field(default="24000", max_length=20)
+    revenue_account: str = Field(default="40100", max_length=20)
+    accounts: dict[str, RevenueAccounts] = Field(
+        default_factory=dict,
+        description="Accounts per legal entity code (`LG-US`) or per legal entity and product "
+        "(`LG-US:prod_...`), the latter first; the default pair otherwise.",
+    )
+    schedule_enabled: bool = Field(
+        default=True, description="The worker recognizes the previous month once a month."
+    )
+    schedule_day: int = Field(
+        default=1,
+        ge=1,
+        le=28,
+        description="Day of the month from which the worker recognizes the previous month.",
+    )
+
+    def accounts_for(self, legal_entity_code: str, product_id: str | None) -> RevenueAccounts:
+        """The accounts of a line: its legal entity's and product's, its legal entity's, or
+        the default pair."""
+        default = RevenueAccounts(deferred=self.deferred_account, revenue=self.revenue_account)
+        by_product = self.accounts.get(f"{legal_entity_code}:{product_id}") if product_id else None
+        return by_product or self.accounts.get(legal_entity_code) or default
+
+
 def _default_retry_schedule() -> list[int]:
     return [5, 300, 1800, 7200, 18000, 36000, 36000]
 
@@ -624,6 +664,7 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     settlements: SettlementSettings = SettlementSettings()
+    revenue: RevenueSettings = RevenueSettings()
     webhooks: WebhookSettings = WebhookSettings()
     events: EventSettings = EventSettings()
     usage: UsageSettings = UsageSettings()

@@ -45,6 +45,9 @@ from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.posting_batches.executor import PostingBatchExecutor
 from process_apis.reconciliation import schedule as reconciliation_schedule
+from process_apis.revenue.reversal import RecognitionReversalWorkflow
+from process_apis.revenue.schedule import RecognitionSchedule
+from process_apis.revenue.workflow import RecognitionWorkflow
 from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
 from process_apis.settlements.reversal import SettlementReversalWorkflow
 from process_apis.settlements.schedule import SettlementSchedule
@@ -71,6 +74,8 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     RefundWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
+    RecognitionWorkflow,
+    RecognitionReversalWorkflow,
     CustomerSyncWorkflow,
     EntitlementResyncWorkflow,
     SubscriptionOrderWorkflow,
@@ -134,6 +139,7 @@ class BackgroundWork:
         self.usage = UsagePurge(context.sessionmaker, context.settings.usage)
         self.usage_reporter = UsageReporter(context)
         self.settlements = SettlementSchedule(context)
+        self.revenue = RecognitionSchedule(context)
         self.dunning = DunningSchedule(context)
         self.orders = OrderStatusSync(context)
         self.relay = Relay(
@@ -156,10 +162,11 @@ class BackgroundWork:
         await close_sinks(list(self.relay.sinks))
 
     async def _schedules(self) -> int:
-        """The jobs due on a calendar: the month to settle, the accounts whose dunning grace
-        has passed, the sales orders to read back from the ERP, the reconciliations (how
-        many ran)."""
+        """The jobs due on a calendar: the month to settle and to recognize, the accounts
+        whose dunning grace has passed, the sales orders to read back from the ERP, the
+        reconciliations (how many ran)."""
         await self.settlements.settle_due_month()
+        await self.revenue.recognize_due_month()
         await self.dunning.suspend_due()
         await self.orders.run_once()
         return await reconciliation_schedule.run_due(self.context)

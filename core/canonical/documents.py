@@ -54,6 +54,14 @@ class InvoiceLineCreate(InputModel):
     tax_code: Code = Field(description="Tax group code known to the ERP.", examples=["STANDARD"])
     tax_amount: NonNegativeMinorUnits = Field(description="Tax on this line, in minor units.")
     product_id: str | None = None
+    service_period_start: Day | None = Field(
+        default=None,
+        description="First day of the service the line bills for; with `service_period_end`, "
+        "the line's revenue is deferred and recognized over the period once posted.",
+    )
+    service_period_end: Day | None = Field(
+        default=None, description="Last day of the service the line bills for (included)."
+    )
 
     @model_validator(mode="after")
     def _amount_is_quantity_times_unit(self) -> Self:
@@ -62,6 +70,15 @@ class InvoiceLineCreate(InputModel):
                 f"amount {self.amount} is not quantity × unit_amount "
                 f"({self.quantity} × {self.unit_amount} = {self.quantity * self.unit_amount})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _service_period_is_whole(self) -> Self:
+        start, end = self.service_period_start, self.service_period_end
+        if (start is None) != (end is None):
+            raise ValueError("service_period_start and service_period_end go together")
+        if start is not None and end is not None and end < start:
+            raise ValueError(f"service_period_end {end} is before service_period_start {start}")
         return self
 
 
@@ -104,6 +121,8 @@ class InvoiceLine(OutputModel):
     tax_code: str
     tax_amount: int
     product_id: str | None
+    service_period_start: date | None = None
+    service_period_end: date | None = None
 
 
 class InvoicePosting(OutputModel):

@@ -26,6 +26,14 @@ from core.models.reconciliation import (
 )
 from core.models.refund import RefundRow
 from core.models.sales_order import SalesOrderLineRow, SalesOrderRow
+from core.models.revenue import (
+    RecognitionRunLineRow,
+    RecognitionRunRow,
+    RevenueAdjustmentRow,
+    RevenueEntryRow,
+    RevenueRuleRow,
+    RevenueScheduleRow,
+)
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow
@@ -69,6 +77,12 @@ __all__ = [
     "RefundRow",
     "SalesOrderLineRow",
     "SalesOrderRow",
+    "RecognitionRunLineRow",
+    "RecognitionRunRow",
+    "RevenueAdjustmentRow",
+    "RevenueEntryRow",
+    "RevenueRuleRow",
+    "RevenueScheduleRow",
     "SettlementRow",
     "SettlementPeriodRow",
     "SigningKeyRow",

@@ -59,3 +59,6 @@ class InvoiceLineRow(Base):
     tax_code: Mapped[str] = mapped_column(String(20))
     tax_amount: Mapped[int] = mapped_column(BigInteger)
     product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"))
+    # The days the line bills for (both included): what revenue recognition spreads it over.
+    service_period_start: Mapped[date | None] = mapped_column(Date)
+    service_period_end: Mapped[date | None] = mapped_column(Date)

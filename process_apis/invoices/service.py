@@ -88,6 +88,8 @@ async def create_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Invoi
                 tax_code=line.tax_code,
                 tax_amount=line.tax_amount,
                 product_id=line.product_id,
+                service_period_start=line.service_period_start,
+                service_period_end=line.service_period_end,
             )
             for sequence, line in enumerate(data.lines, start=1)
         ],

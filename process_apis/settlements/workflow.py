@@ -37,6 +37,7 @@ from core.settings import LedgerSettings
 from events.outbox import record
 from events.schemas.settlement import SettlementPosted, settlement_event
 from process_apis.deps import ProcessContext
+from process_apis.journal_booking import JournalPlan, attempt_booking
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
 from process_apis.runs.engine import Engine, failing, mark_succeeded
@@ -52,7 +53,7 @@ from process_apis.settlements.errors import (
     SettlementPeriodOpen,
     SettlementVoid,
 )
-from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
+from process_apis.settlements.journal import booked
 from process_apis.settlements.schemas import (
     SettlementResource,
     SettlementRunResult,
@@ -378,7 +379,7 @@ def _plan(
     """The balanced journal entry: commission expense against commissions payable."""
     return JournalPlan(
         run_id=run_id,
-        settlement_id=settlement.id,
+        subject_id=settlement.id,
         company_id=company_id,
         journal=ErpJournalCreate(
             code=ledger.settlement_journal, display_name="Ledgergate partner settlements"

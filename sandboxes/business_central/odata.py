@@ -60,6 +60,7 @@ CHART_OF_ACCOUNTS: dict[str, str] = {
     "10100": "Checking Account",
     "13100": "Accounts Receivable",
     "21500": "Partner Commissions Payable",
+    "24000": "Deferred Revenue",
     "40100": "Subscription Revenue",
     "60100": "Partner Commissions",
 }

@@ -190,6 +190,8 @@ DEMO_ACCOUNTS = (
     ("10100", "Operating Bank", "Bank"),
     ("11000", "Accounts Receivable", RECEIVABLE),
     ("21500", "Partner Commissions Payable", "OthCurrLiab"),
+    ("24000", "Deferred Revenue", "DeferRevenue"),
+    ("40100", "Subscription Revenue", "Income"),
     ("60100", "Partner Commission Expense", "Expense"),
 )
 

@@ -1,0 +1,1 @@
+"""Revenue recognition: schedules from posted lines, monthly journals, the waterfall."""

@@ -1,0 +1,314 @@
+"""Revenue schedules kept in step with the documents: a schedule for every posted invoice
+line with a service period, and an adjustment for every later document that changes what
+it earns (`sources`). Both are found set-based, so a sync costs one query when nothing is
+new, and is run before anything reads or recognizes schedules.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.canonical.documents import InvoiceStatus
+from core.ids import new_id
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.legal_entity import LegalEntityRow
+from core.models.revenue import (
+    EntryKind,
+    RecognitionMethod,
+    RecognitionRunRow,
+    RecognitionRunStatus,
+    RevenueAdjustmentRow,
+    RevenueEntryRow,
+    RevenueRuleRow,
+    RevenueScheduleRow,
+)
+from core.settings import RevenueSettings
+from process_apis.revenue.errors import RevenueSyncInProgress
+from process_apis.revenue.plan import largest_remainder, month_start, next_month, plan, replan
+from process_apis.revenue.sources import SOURCES, AdjustmentSource
+
+BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
+# Runs whose entries count as recognized (a reversed run's are free again).
+TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
+
+
+async def sync(
+    session: AsyncSession,
+    *,
+    settings: RevenueSettings,
+    today: date,
+    legal_entity_id: str | None = None,
+    invoice_id: str | None = None,
+) -> None:
+    """Draw up the missing schedules and adjustments (of one legal entity or invoice)."""
+    try:
+        await _draw_up_schedules(
+            session, settings=settings, legal_entity_id=legal_entity_id, invoice_id=invoice_id
+        )
+        for source in SOURCES:
+            await _adjust(
+                session, source, today=today, legal_entity_id=legal_entity_id, invoice_id=invoice_id
+            )
+        await session.flush()
+    except IntegrityError as error:
+        await session.rollback()
+        raise RevenueSyncInProgress(
+            "another request drew up these schedules at the same time; try again"
+        ) from error
+
+
+async def _draw_up_schedules(
+    session: AsyncSession,
+    *,
+    settings: RevenueSettings,
+    legal_entity_id: str | None,
+    invoice_id: str | None,
+) -> None:
+    query = (
+        select(InvoiceLineRow, InvoiceRow, LegalEntityRow.code)
+        .join(InvoiceRow, InvoiceRow.id == InvoiceLineRow.invoice_id)
+        .join(LegalEntityRow, LegalEntityRow.id == InvoiceRow.legal_entity_id)
+        .where(
+            InvoiceRow.status.in_(BILLED),
+            InvoiceLineRow.service_period_start.is_not(None),
+            ~exists().where(RevenueScheduleRow.invoice_line_id == InvoiceLineRow.id),
+        )
+    )
+    if legal_entity_id is not None:
+        query = query.where(InvoiceRow.legal_entity_id == legal_entity_id)
+    if invoice_id is not None:
+        query = query.where(InvoiceRow.id == invoice_id)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return
+    rules = {
+        product: RecognitionMethod(method)
+        for product, method in (
+            await session.execute(select(RevenueRuleRow.product_id, RevenueRuleRow.method))
+        ).all()
+    }
+    schedules: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for line, invoice, code in rows:
+        schedule = new_schedule(line, invoice, code, settings=settings, rules=rules)
+        schedules.append(schedule)
+        entries.extend(schedule_entries(schedule))
+    await session.execute(insert(RevenueScheduleRow), schedules)
+    await session.execute(insert(RevenueEntryRow), entries)
+
+
+def new_schedule(
+    line: InvoiceLineRow,
+    invoice: InvoiceRow,
+    legal_entity_code: str,
+    *,
+    settings: RevenueSettings,
+    rules: dict[str, RecognitionMethod],
+) -> dict[str, Any]:
+    assert line.service_period_start is not None
+    assert line.service_period_end is not None
+    accounts = settings.accounts_for(legal_entity_code, line.product_id)
+    return {
+        "id": new_id("revenue_schedule"),
+        "invoice_id": invoice.id,
+        "invoice_line_id": line.id,
+        "legal_entity_id": invoice.legal_entity_id,
+        "currency": invoice.currency,
+        "product_id": line.product_id,
+        "method": rules.get(line.product_id or "", RecognitionMethod.RATABLE_DAILY),
+        "service_start": line.service_period_start,
+        "service_end": line.service_period_end,
+        "billed_on": invoice.posting_date or invoice.invoice_date,
+        "amount": line.amount,
+        "deferred_account": accounts.deferred,
+        "revenue_account": accounts.revenue,
+    }
+
+
+def schedule_entries(schedule: dict[str, Any]) -> list[dict[str, Any]]:
+    """The billed amount deferred in its month, and what it earns in each month."""
+    common = {
+        key: schedule[key]
+        for key in ("legal_entity_id", "currency", "deferred_account", "revenue_account")
+    }
+    billed = {
+        **common,
+        "schedule_id": schedule["id"],
+        "kind": EntryKind.DEFERRAL,
+        "period": month_start(schedule["billed_on"]),
+        "amount": schedule["amount"],
+    }
+    earned = plan(
+        schedule["amount"], schedule["service_start"], schedule["service_end"], schedule["method"]
+    )
+    return [billed] + [
+        {
+            **common,
+            "schedule_id": schedule["id"],
+            "kind": EntryKind.RECOGNITION,
+            "period": period,
+            "amount": amount,
+        }
+        for period, amount in earned.items()
+    ]
+
+
+async def _adjust(
+    session: AsyncSession,
+    source: AdjustmentSource,
+    *,
+    today: date,
+    legal_entity_id: str | None,
+    invoice_id: str | None,
+) -> None:
+    """Adjust each schedule a document of `source` changes and has not adjusted yet."""
+    documents = source.query.subquery()
+    scheduled = select(RevenueScheduleRow.invoice_id)
+    if legal_entity_id is not None:
+        scheduled = scheduled.where(RevenueScheduleRow.legal_entity_id == legal_entity_id)
+    if invoice_id is not None:
+        scheduled = scheduled.where(RevenueScheduleRow.invoice_id == invoice_id)
+    adjusted = select(RevenueAdjustmentRow.source_id).where(
+        RevenueAdjustmentRow.source_type == source.source_type
+    )
+    found = (
+        await session.execute(
+            select(documents).where(
+                documents.c.invoice_id.in_(scheduled), documents.c.source_id.not_in(adjusted)
+            )
+        )
+    ).all()
+    for source_id, doc_invoice_id, line_id, amount, effective_on in found:
+        shares = await _shares(session, doc_invoice_id, line_id, amount)
+        for schedule, share in shares:
+            if share:
+                await adjust_schedule(
+                    session,
+                    schedule,
+                    source_type=source.source_type,
+                    source_id=source_id,
+                    amount=share,
+                    effective_on=effective_on or today,
+                )
+
+
+async def _shares(
+    session: AsyncSession, invoice_id: str, line_id: str | None, amount: int
+) -> list[tuple[RevenueScheduleRow, int]]:
+    """The schedules an amount adjusts: its line's, or every line's share of the invoice
+    (by line amount; a line without a schedule keeps its share out of revenue schedules)."""
+    if line_id is not None:
+        schedule = await session.scalar(
+            select(RevenueScheduleRow).where(RevenueScheduleRow.invoice_line_id == line_id)
+        )
+        return [] if schedule is None else [(schedule, amount)]
+    lines = (
+        await session.execute(
+            select(InvoiceLineRow.id, InvoiceLineRow.amount)
+            .where(InvoiceLineRow.invoice_id == invoice_id)
+            .order_by(InvoiceLineRow.sequence)
+        )
+    ).all()
+    if not sum(line_amount for _, line_amount in lines):
+        return []
+    split = dict(
+        zip(
+            (line for line, _ in lines),
+            largest_remainder(amount, [a for _, a in lines]),
+            strict=True,
+        )
+    )
+    schedules = (
+        await session.scalars(
+            select(RevenueScheduleRow).where(RevenueScheduleRow.invoice_id == invoice_id)
+        )
+    ).all()
+    return [(schedule, split[schedule.invoice_line_id]) for schedule in schedules]
+
+
+async def adjust_schedule(
+    session: AsyncSession,
+    schedule: RevenueScheduleRow,
+    *,
+    source_type: str,
+    source_id: str,
+    amount: int,
+    effective_on: date,
+) -> RevenueAdjustmentRow:
+    """Change what `schedule` earns by `amount` from `effective_on` on, prospectively: the
+    amount is deferred (negative: taken out of deferred revenue) in its month, and the
+    months not recognized yet are re-planned; recognized months never change."""
+    replan_from = max(month_start(effective_on), await first_open_month(session, schedule))
+    remaining = dict(
+        (
+            await session.execute(
+                select(RevenueEntryRow.period, func.sum(RevenueEntryRow.amount))
+                .where(
+                    RevenueEntryRow.schedule_id == schedule.id,
+                    RevenueEntryRow.kind == EntryKind.RECOGNITION,
+                    RevenueEntryRow.run_id.is_(None),
+                    RevenueEntryRow.period >= replan_from,
+                )
+                .group_by(RevenueEntryRow.period)
+            )
+        ).all()
+    )
+    adjustment = RevenueAdjustmentRow(
+        id=new_id("revenue_adjustment"),
+        schedule_id=schedule.id,
+        source_type=source_type,
+        source_id=source_id,
+        amount=amount,
+        effective_on=effective_on,
+        replanned_from=replan_from,
+    )
+    session.add(adjustment)
+    await session.flush()
+    deltas = replan(
+        remaining={period: int(total) for period, total in remaining.items()},
+        adjustment=amount,
+        start=schedule.service_start,
+        end=schedule.service_end,
+        method=RecognitionMethod(schedule.method),
+        replan_from=replan_from,
+    )
+    common = {
+        "schedule_id": schedule.id,
+        "adjustment_id": adjustment.id,
+        "legal_entity_id": schedule.legal_entity_id,
+        "currency": schedule.currency,
+        "deferred_account": schedule.deferred_account,
+        "revenue_account": schedule.revenue_account,
+    }
+    rows = [
+        {
+            **common,
+            "kind": EntryKind.DEFERRAL,
+            "period": month_start(effective_on),
+            "amount": amount,
+        }
+    ]
+    rows += [
+        {**common, "kind": EntryKind.RECOGNITION, "period": period, "amount": delta}
+        for period, delta in deltas.items()
+    ]
+    await session.execute(insert(RevenueEntryRow), rows)
+    return adjustment
+
+
+async def first_open_month(session: AsyncSession, schedule: RevenueScheduleRow) -> date:
+    """The first month its legal entity and currency have not recognized yet (a run
+    taking entries counts; a reversed one does not)."""
+    last = await session.scalar(
+        select(func.max(RecognitionRunRow.period_start)).where(
+            RecognitionRunRow.legal_entity_id == schedule.legal_entity_id,
+            RecognitionRunRow.currency == schedule.currency,
+            RecognitionRunRow.status.in_(TAKING),
+        )
+    )
+    return date.min if last is None else next_month(last)

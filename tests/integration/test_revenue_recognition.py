@@ -1,0 +1,257 @@
+"""Revenue recognition across the tiers and the ERP sandboxes, on SQLite and PostgreSQL:
+twelve months of a subscription book (an annual plan, a mid-cycle upgrade, a downgrade,
+a credit, a refund, a one-off charge), recognized month by month, its waterfall checked
+to the cent against a computation of its own, and the proof against the ERP."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from fractions import Fraction
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.seed import demo_id
+from core.models.revenue import RevenueScheduleRow
+from process_apis.revenue.schedules import adjust_schedule
+from tests.conftest import Gateway, GatewayFactory
+from tests.integration.test_credit_memos import posted_invoice
+from tests.support.calendar import month_start, months_later
+from tests.support.erps import ErpCase, on_erp
+from tests.support.invoices import ACME, invoice_body
+
+PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
+US_ENTITY = demo_id("legal_entity", 1)
+OPS = ["ops:read", "ops:write", "refdata:write", "invoices:read"]
+# Credits in these tests are finance's own corrections: no approval step in between.
+NO_APPROVAL = {"approval_thresholds": {"USD": 100_000_000}}
+
+
+@pytest.fixture
+async def erp_case(make_gateway: GatewayFactory, erp_kind: str) -> ErpCase:
+    return await on_erp(make_gateway, erp_kind, credit_memos=NO_APPROVAL)
+
+
+def month_key(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def split_by_days(amount: int, start: date, end: date) -> dict[str, int]:
+    """The test's own ratable split: exact shares as fractions, rounded down, the cents
+    left over to the largest fractions (earliest month first on a tie)."""
+    days: dict[str, int] = defaultdict(int)
+    day = start
+    while day <= end:
+        days[month_key(day)] += 1
+        day += timedelta(days=1)
+    total = sum(days.values())
+    exact = {month: Fraction(abs(amount) * count, total) for month, count in days.items()}
+    parts = {month: int(share) for month, share in exact.items()}
+    order = sorted(exact, key=lambda month: (-(exact[month] - parts[month]), month))
+    for month in order[: abs(amount) - sum(parts.values())]:
+        parts[month] += 1
+    sign = -1 if amount < 0 else 1
+    return {month: sign * part for month, part in parts.items()}
+
+
+@dataclass
+class Line:
+    """One billed line as the test follows it: what it earns in each month."""
+
+    start: date
+    end: date
+    earns: dict[str, int] = field(default_factory=dict)
+
+    def adjust(self, amount: int, effective: date) -> None:
+        """Prospectively: the months from `effective`'s on earn what was left plus `amount`."""
+        first = month_key(effective)
+        left = sum(v for month, v in self.earns.items() if month >= first)
+        kept = {month: v for month, v in self.earns.items() if month < first}
+        new_total = left + amount
+        window = max(self.start, effective.replace(day=1))
+        spread = split_by_days(max(new_total, 0), window, self.end) if left else {}
+        if not left:
+            spread = {first: amount}
+        elif new_total < 0:
+            spread[min(spread)] += new_total
+        for month, v in spread.items():
+            kept[month] = kept.get(month, 0) + v
+        self.earns = kept
+
+
+@dataclass
+class Book:
+    lines: dict[str, Line] = field(default_factory=dict)
+    billed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def bill(
+        self, key: str, amount: int, start: date, end: date, on: date, *, point: bool = False
+    ) -> None:
+        earns = {month_key(start): amount} if point else split_by_days(amount, start, end)
+        self.lines[key] = Line(start, end, earns)
+        self.billed[month_key(on)] += amount
+
+    def credit(self, key: str, amount: int, on: date) -> None:
+        self.lines[key].adjust(-amount, on)
+        self.billed[month_key(on)] -= amount
+
+    def waterfall(self, months: list[str]) -> list[dict[str, Any]]:
+        rows, deferred = [], 0
+        for month in months:
+            earned = sum(line.earns.get(month, 0) for line in self.lines.values())
+            deferred += self.billed.get(month, 0) - earned
+            rows.append(
+                {
+                    "month": month,
+                    "currency": "USD",
+                    "billed": self.billed.get(month, 0),
+                    "recognized": earned,
+                    "deferred": deferred,
+                }
+            )
+        return rows
+
+
+async def recognize(ops: httpx.AsyncClient, period: str, key: str) -> dict[str, Any]:
+    response = await ops.post(
+        "/ops/v1/revenue/recognition-runs",
+        json={"legal_entity_id": US_ENTITY, "period": period},
+        headers={"Idempotency-Key": key},
+    )
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def served_line(
+    body: dict[str, Any], description: str, start: date, end: date, *, product: str | None = None
+) -> None:
+    line = next(line for line in body["lines"] if line["description"] == description)
+    line["service_period_start"] = start.isoformat()
+    line["service_period_end"] = end.isoformat()
+    if product is not None:
+        line["product_id"] = product
+
+
+async def correct(gateway: Gateway, invoice: dict[str, Any], line: int, **credit: int) -> None:
+    response = await gateway.client.post(
+        f"/v1/invoices/{invoice['id']}/corrections",
+        json={
+            "reason": "Plan changed",
+            "lines": [{"invoice_line_id": invoice["lines"][line]["id"], **credit}],
+        },
+        headers={"Idempotency-Key": f"correct-{invoice['id']}-{line}-{sum(credit.values())}"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "posted", response.text
+
+
+async def test_twelve_months_of_subscriptions_are_recognized_to_the_cent(erp_case: ErpCase) -> None:
+    gateway = erp_case.gateway
+    ops = await gateway.client_with(OPS)
+    book = Book()
+    m0 = month_start(0)
+    term_end = month_start(12) - timedelta(days=1)
+    rule = await ops.put(f"/ops/v1/revenue/rules/{ENTERPRISE}", json={"method": "point_in_time"})
+    assert rule.status_code == 200, rule.text
+
+    # Month 0: an annual plan billed up front, an add-on earned at once (the product's rule)
+    body = invoice_body(
+        ACME,
+        invoice_date=date.today(),
+        lines=(
+            ("Pro, annual", 3, 58800, "STANDARD"),
+            ("Enterprise onboarding", 1, 19900, "STANDARD"),
+        ),
+    )
+    served_line(body, "Pro, annual", m0, term_end, product=PRO)
+    served_line(body, "Enterprise onboarding", date.today(), date.today(), product=ENTERPRISE)
+    annual = await posted_invoice(gateway, body)
+    book.bill("annual", 3 * 58800, m0, term_end, date.today())
+    book.bill("onboarding", 19900, date.today(), date.today(), date.today(), point=True)
+    schedule = (await ops.get(f"/v1/invoices/{annual['id']}/revenue-schedule")).json()
+    assert [s["method"] for s in schedule["schedules"]] == ["ratable_daily", "point_in_time"]
+    assert sum(m["amount"] for m in schedule["schedules"][0]["months"]) == 3 * 58800
+
+    upgrade: dict[str, Any] = {}
+    for ahead in range(1, 12):
+        today = months_later(gateway.app, ahead)
+        if ahead == 3:  # a mid-cycle upgrade: two more seats from the 15th, prorated
+            upgrade_start = today + timedelta(days=14)
+            body = invoice_body(
+                ACME, invoice_date=today, lines=(("Upgrade, 2 seats", 2, 40000, "STANDARD"),)
+            )
+            served_line(body, "Upgrade, 2 seats", upgrade_start, term_end, product=PRO)
+            upgrade = await posted_invoice(gateway, body)
+            book.bill("upgrade", 80000, upgrade_start, term_end, today)
+        if ahead == 5:  # a downgrade: one upgraded seat given back, credited
+            await correct(gateway, upgrade, 0, quantity=1)
+            book.credit("upgrade", 40000, today)
+        if ahead == 7:  # a service credit on the annual plan
+            await correct(gateway, annual, 0, amount=12345)
+            book.credit("annual", 12345, today)
+        if ahead == 9:  # a refund of part of the upgrade, through the adjustment API
+            async with gateway.sessionmaker() as session:
+                line_schedule = await session.scalar(
+                    select(RevenueScheduleRow).where(
+                        RevenueScheduleRow.invoice_line_id == upgrade["lines"][0]["id"]
+                    )
+                )
+                assert line_schedule is not None
+                await adjust_schedule(
+                    session,
+                    line_schedule,
+                    source_type="refund",
+                    source_id="re_test_1",
+                    amount=-15000,
+                    effective_on=today,
+                )
+                await session.commit()
+            book.credit("upgrade", 15000, today)
+        result = await recognize(ops, month_key(month_start(ahead - 1)), f"rev-{ahead}")
+        [run] = result["runs"]
+        assert run["status"] == "posted", run
+        # the ERP journal is balanced and moves what the schedules earned
+        ledger = erp_case.ledger(run["journal_document_number"])
+        assert sum(debit for _, debit, _ in ledger) == sum(credit for _, _, credit in ledger)
+
+    months = [month_key(month_start(ahead)) for ahead in range(12)]
+    expected = book.waterfall(months)
+    waterfall = await ops.get(
+        "/ops/v1/revenue/waterfall",
+        params={"legal_entity": US_ENTITY, "from": months[0], "to": months[-1]},
+    )
+    assert waterfall.status_code == 200, waterfall.text
+    assert waterfall.json()["months"] == expected
+    csv = await ops.get(
+        "/ops/v1/revenue/waterfall",
+        params={"legal_entity": US_ENTITY, "from": months[0], "to": months[-1], "format": "csv"},
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[1] == ",".join(str(v) for v in expected[0].values())
+
+    # proof at month 10's end: billed = recognized + deferred, and the ERP agrees
+    proof = (
+        await ops.get(
+            "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": months[10]}
+        )
+    ).json()
+    [usd] = proof["currencies"]
+    billed = sum(book.billed[m] for m in months[:11])
+    recognized = sum(row["recognized"] for row in expected[:11])
+    assert (usd["billed"], usd["recognized"], usd["deferred"]) == (
+        billed,
+        recognized,
+        billed - recognized,
+    )
+    assert usd["unbalanced_schedules"] == 0
+    assert usd["journaled_deferred"] == usd["erp_deferred"] == billed - recognized
+    assert usd["matched"] is True
+    drill = (await ops.get(proof["schedules_url"])).json()
+    assert sum(item["deferred"] for item in drill["items"]) == usd["deferred"]
+    assert all(item["balanced"] for item in drill["items"])
+    await ops.aclose()
