@@ -31,6 +31,7 @@ from app.governance.logging import configure_logging
 from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.main import WORKER_START_SECONDS
 from app.operator import Operator, audited
+from app.operators_cli import operators_app
 from app.payments_cli import payments_app
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
@@ -265,6 +266,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(payments_app, name="payments")
 app.add_typer(events_app, name="events")
 app.add_typer(usage_app, name="usage")
+app.add_typer(operators_app, name="operators")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")

@@ -39,6 +39,7 @@ PREFIXES = {
     "webhook_message": "msg",
     "webhook_attempt": "atmpt",
     "dunning_case": "dun",
+    "operator": "opr",
 }
 
 

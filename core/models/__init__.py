@@ -13,6 +13,7 @@ from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
+from core.models.operator import ConsoleSessionRow, OperatorRow
 from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
 from core.models.price import PriceRow
@@ -39,6 +40,7 @@ __all__ = [
     "AccountingPeriodRow",
     "Base",
     "CommissionLineRow",
+    "ConsoleSessionRow",
     "CreditMemoRow",
     "CustomerRow",
     "DunningCaseRow",
@@ -48,6 +50,7 @@ __all__ = [
     "EventOutboxRow",
     "EventPublicationRow",
     "IdempotencyKeyRow",
+    "OperatorRow",
     "InvoiceLineRow",
     "InvoiceRow",
     "LegalEntityRow",
