@@ -176,3 +176,15 @@ async def test_signing_out_or_disabling_the_operator_ends_the_session(
     out = await other.post("/console/sign-out", data={"csrf_token": other_csrf})
     assert out.status_code == 303
     assert (await other.get("/console/exceptions")).status_code == 303
+
+
+async def test_an_action_without_a_session_is_refused_not_redirected(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway, erp = await gateway_with_erp_switch(make_gateway)
+    _, run_id = await queued_posting(gateway, erp, "console-6")
+    refused = await gateway.anonymous.post(
+        f"/console/exceptions/{run_id}/replay", data={"csrf_token": "x"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["type"].endswith("/console-sign-in-required")

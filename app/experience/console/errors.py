@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.auth import Forbidden
+from core.auth import Forbidden, Unauthorized
 from core.errors import BadRequest, BusinessRuleViolation, Conflict
 
 
@@ -34,3 +34,8 @@ class SignInFailed(BadRequest):
 class InvalidForm(BadRequest):
     slug = "console-invalid-form"
     title = "The form is not one the console sent"
+
+
+class ConsoleSignInRequired(Unauthorized):
+    slug = "console-sign-in-required"
+    title = "Sign in to the console first"

@@ -15,7 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
 
-from app.experience.console.errors import CrossSiteRequestRefused, InvalidForm
+from app.experience.console.errors import (
+    ConsoleSignInRequired,
+    CrossSiteRequestRefused,
+    InvalidForm,
+)
 from app.experience.console.roles import ROLES
 from app.experience.console.sessions import COOKIE, ConsoleSession, find_session
 from core.auth import Forbidden, Principal
@@ -30,14 +34,17 @@ class SignInRequired(Exception):
 
 
 async def signed_in(request: Request) -> ConsoleSession:
+    """The request's session; a page without one redirects, an action is a 401."""
     token = request.cookies.get(COOKIE)
-    if not token:
-        raise SignInRequired
-    context: ProcessContext = request.app.state.process
-    async with context.sessionmaker() as db:
-        found = await find_session(db, token)
+    found = None
+    if token:
+        context: ProcessContext = request.app.state.process
+        async with context.sessionmaker() as db:
+            found = await find_session(db, token)
     if found is None:
-        raise SignInRequired
+        if request.method in {"GET", "HEAD"}:
+            raise SignInRequired
+        raise ConsoleSignInRequired("no console session: sign in first")
     request.state.principal = Principal(client_id=found.operator, scopes=ROLES[found.role])
     return found
 
@@ -46,9 +53,17 @@ SignedIn = Annotated[ConsoleSession, Depends(signed_in)]
 
 
 def same_origin(request: Request) -> None:
-    """Refuse a request a browser marks as sent from another site."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
-        raise CrossSiteRequestRefused("the request came from another site")
+    """Refuse a request a browser marks as sent from another site.
+
+    `Sec-Fetch-Site` decides where the browser sends it; otherwise `Origin`, when present,
+    must be the console's own (the gateway's `no-referrer` policy makes browsers send
+    `Origin: null` even from the console itself, so it cannot decide alone).
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site not in {"same-origin", "none"}:
+            raise CrossSiteRequestRefused(f"the browser says the request is {fetch_site}")
+        return
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.url.netloc:
         raise CrossSiteRequestRefused(f"the request came from {origin}")
