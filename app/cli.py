@@ -29,6 +29,7 @@ from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.governance.slow_headers import HeaderTimeoutProtocol
+from app.governance.worker_metrics import serve_worker_metrics
 from app.main import WORKER_START_SECONDS
 from app.operator import Operator, audited
 from app.operators_cli import operators_app
@@ -377,7 +378,12 @@ def worker(
                 loop.add_signal_handler(signal_number, stop.set)
             every = interval or settings.worker_interval_seconds
             console.print(f"[bold]background worker[/] passing every {every} s when idle")
-            await work.run_forever(interval=every, stop=stop)
+            served = serve_worker_metrics(settings)
+            try:
+                await work.run_forever(interval=every, stop=stop)
+            finally:
+                if served is not None:
+                    served.shutdown()
 
     asyncio.run(run())
 

@@ -546,6 +546,13 @@ class Settings(BaseSettings):
         "inbox, purges) in process; on in development, off elsewhere, where `ledgergate worker` "
         "runs beside the gateway.",
     )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Where `ledgergate worker` serves its Prometheus metrics (on `host`); 0: "
+        "not served.",
+    )
     worker_interval_seconds: float = Field(
         default=5.0, gt=0, description="How long background work sleeps when nothing is due."
     )
