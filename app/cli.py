@@ -29,8 +29,10 @@ from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.governance.slow_headers import HeaderTimeoutProtocol
+from app.governance.worker_metrics import serve_worker_metrics
 from app.main import WORKER_START_SECONDS
 from app.operator import Operator, audited
+from app.operators_cli import operators_app
 from app.payments_cli import payments_app
 from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
@@ -265,6 +267,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(payments_app, name="payments")
 app.add_typer(events_app, name="events")
 app.add_typer(usage_app, name="usage")
+app.add_typer(operators_app, name="operators")
 
 keys_app = typer.Typer(help="Manage token signing keys.")
 app.add_typer(keys_app, name="keys")
@@ -375,7 +378,12 @@ def worker(
                 loop.add_signal_handler(signal_number, stop.set)
             every = interval or settings.worker_interval_seconds
             console.print(f"[bold]background worker[/] passing every {every} s when idle")
-            await work.run_forever(interval=every, stop=stop)
+            served = serve_worker_metrics(settings)
+            try:
+                await work.run_forever(interval=every, stop=stop)
+            finally:
+                if served is not None:
+                    served.shutdown()
 
     asyncio.run(run())
 

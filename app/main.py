@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import sandbox_faults
 from app.backends import Backends
+from app.experience.console.mount import install_console
 from app.governance.accept import AcceptMiddleware
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.state.metrics_need_scope = settings.metrics_need_scope
     install_problem_handlers(app)
     include_routers(app)
+    install_console(app, settings)
     if settings.environment != "production":
         app.include_router(sandbox_faults.router)
     if settings.cors_origins:

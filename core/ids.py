@@ -47,6 +47,7 @@ PREFIXES = {
     "revenue_schedule": "rvs",
     "revenue_adjustment": "rva",
     "recognition_run": "rvr",
+    "operator": "opr",
 }
 
 

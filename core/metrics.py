@@ -49,3 +49,36 @@ EVENT_SINK_FAILURES = Counter(
     "Batches a sink refused or failed to acknowledge (retried with backoff), by sink.",
     ["sink"],
 )
+SCHEDULE_RUNS = Counter(
+    "ledgergate_schedule_runs_total",
+    "Checks of a schedule by the worker (reconciliation, settlement, dunning), by outcome "
+    "(ok, failed).",
+    ["schedule", "outcome"],
+)
+# Read from the database by the worker (`process_apis.gauges`): every worker reports the
+# same figures, so dashboards and alerts take their max.
+QUEUE_DEPTH = Gauge(
+    "ledgergate_exception_queue_depth",
+    "Runs in the exception queue, by workflow and error class.",
+    ["workflow", "error_class"],
+    multiprocess_mode="livemax",
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "ledgergate_exception_queue_oldest_age_seconds",
+    "Age of the oldest run in the exception queue, by workflow and error class.",
+    ["workflow", "error_class"],
+    multiprocess_mode="livemax",
+)
+RECONCILIATION_DIFFERENCES = Gauge(
+    "ledgergate_reconciliation_differences",
+    "Differences in the latest completed reconciliation of each legal entity's current and "
+    "previous month.",
+    ["legal_entity", "period"],
+    multiprocess_mode="livemax",
+)
+WEBHOOK_ENDPOINTS = Gauge(
+    "ledgergate_webhook_endpoints",
+    "Webhook endpoints by status (enabled, disabled).",
+    ["status"],
+    multiprocess_mode="livemax",
+)

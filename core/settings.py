@@ -535,6 +535,49 @@ class UsageSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The finance operations console (`/console`) and how people sign in to it."""
+
+    session_ttl: timedelta = Field(
+        default=timedelta(hours=8), description="How long a console sign-in lasts."
+    )
+    secure_cookie: bool | None = Field(
+        default=None,
+        description="Mark the session cookie `Secure` (HTTPS only); default: in production.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The organization's OpenID Connect issuer; when set, people sign in there "
+        "(authorization code with PKCE) instead of as local operators.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="The callback URL registered at the identity provider; default: "
+        "`/console/oidc/callback` on the address the browser used.",
+    )
+    oidc_role_claim: str = Field(
+        default="roles", description="The ID token claim listing the person's groups or roles."
+    )
+    oidc_role_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description='Identity-provider roles to console roles, e.g. `{"finance-ops": '
+        '"operator", "finance-viewers": "viewer"}`; the strongest match wins.',
+    )
+    oidc_name_claim: str = "preferred_username"
+
+    @model_validator(mode="after")
+    def _oidc_client_with_issuer(self) -> ConsoleSettings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("set console oidc_client_id with oidc_issuer")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
+
+
 class Settings(BaseSettings):
     """All settings; nested values use `__`, e.g. `LEDGERGATE_ERP__URL`."""
 
@@ -596,6 +639,13 @@ class Settings(BaseSettings):
         description="Whether `ledgergate serve` runs the background work (retries, the webhook "
         "inbox, purges) in process; on in development, off elsewhere, where `ledgergate worker` "
         "runs beside the gateway.",
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Where `ledgergate worker` serves its Prometheus metrics (on `host`); 0: "
+        "not served.",
     )
     worker_interval_seconds: float = Field(
         default=5.0, gt=0, description="How long background work sleeps when nothing is due."
@@ -668,11 +718,17 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     events: EventSettings = EventSettings()
     usage: UsageSettings = UsageSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @property
     def serves_docs(self) -> bool:
         """Swagger UI, ReDoc and the OpenAPI document: off in production unless asked for."""
         return self.environment != "production" if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        secure = self.console.secure_cookie
+        return self.environment == "production" if secure is None else secure
 
     @property
     def runs_background_work(self) -> bool:

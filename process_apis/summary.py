@@ -77,7 +77,7 @@ async def summarize(session: AsyncSession, *, period: str) -> Summary:
     first, last = month_bounds(period)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, 23, 59, 59, 999999, tzinfo=UTC)
-    latencies = await _posting_latencies(session, start, end)
+    latencies = await posting_latencies(session, start, end)
     order_to_invoice = await _order_to_invoice(session, start, end)
     cycles = await _settlement_cycles(session, start, end)
     return Summary(
@@ -123,7 +123,7 @@ async def _workflows(
     ]
 
 
-async def _posting_latencies(session: AsyncSession, start: datetime, end: datetime) -> list[float]:
+async def posting_latencies(session: AsyncSession, start: datetime, end: datetime) -> list[float]:
     """Seconds from registration to ERP acknowledgement of the invoices posted in the period."""
     posted = list(
         await session.execute(

@@ -19,7 +19,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from core.metrics import SCHEDULE_RUNS
 from events.relay import Relay
 from events.relay import run_forever as relay_forever
 from events.sinks import close_sinks, configured_sinks
@@ -34,6 +36,7 @@ from process_apis.dunning.schedule import DunningSchedule
 from process_apis.dunning.workflow import AccountStatusWorkflow
 from process_apis.entitlements.workflow import EntitlementResyncWorkflow
 from process_apis.erp_drafts import ErpDraftCleanup
+from process_apis.gauges import OperationsGauges
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
@@ -62,6 +65,10 @@ logger = logging.getLogger(__name__)
 
 # How often the schedules look whether a job is due.
 SCHEDULE_CHECK_SECONDS = 60.0
+# How often the worker reads the operational gauges (queue, reconciliation, webhooks).
+GAUGES_REFRESH_SECONDS = 15.0
+
+T = TypeVar("T")
 
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     InvoicePostingWorkflow,
@@ -119,6 +126,17 @@ class PassReport:
         )
 
 
+async def _counted(schedule: str, job: Awaitable[T]) -> T:
+    """Await a schedule's check, counting it by outcome in `ledgergate_schedule_runs_total`."""
+    try:
+        result = await job
+    except Exception:
+        SCHEDULE_RUNS.labels(schedule, "failed").inc()
+        raise
+    SCHEDULE_RUNS.labels(schedule, "ok").inc()
+    return result
+
+
 def _busy(report: object) -> bool:
     """Whether a pass took a full batch, so more work is likely waiting."""
     if isinstance(report, PassReport):
@@ -142,6 +160,7 @@ class BackgroundWork:
         self.revenue = RecognitionSchedule(context)
         self.dunning = DunningSchedule(context)
         self.orders = OrderStatusSync(context)
+        self.gauges = OperationsGauges(context.sessionmaker)
         self.relay = Relay(
             context.sessionmaker,
             configured_sinks(context.settings.events, context.sessionmaker),
@@ -165,11 +184,11 @@ class BackgroundWork:
         """The jobs due on a calendar: the month to settle and to recognize, the accounts
         whose dunning grace has passed, the sales orders to read back from the ERP, the
         reconciliations (how many ran)."""
-        await self.settlements.settle_due_month()
-        await self.revenue.recognize_due_month()
-        await self.dunning.suspend_due()
-        await self.orders.run_once()
-        return await reconciliation_schedule.run_due(self.context)
+        await _counted("settlement", self.settlements.settle_due_month())
+        await _counted("revenue_recognition", self.revenue.recognize_due_month())
+        await _counted("dunning", self.dunning.suspend_due())
+        await _counted("sales_order_sync", self.orders.run_once())
+        return await _counted("reconciliation", reconciliation_schedule.run_due(self.context))
 
     async def _pass(self) -> PassReport:
         """The inbox first (it may queue runs), the due runs, the expired keys."""
@@ -204,6 +223,7 @@ class BackgroundWork:
                 self._loop(self._pass, interval=interval, stop=stop),
                 self._loop(self._schedules, interval=SCHEDULE_CHECK_SECONDS, stop=stop),
                 self._loop(self.webhooks.run_once, interval=interval, stop=stop),
+                self._loop(self.gauges.refresh, interval=GAUGES_REFRESH_SECONDS, stop=stop),
                 relay_forever(
                     self.relay,
                     self.context.sessionmaker.kw["bind"],

@@ -214,6 +214,8 @@ class ErpBudget:
         async with self._local_slot(operation, until, priority):
             await self._admit(token, cost, operation, until, priority)
             metrics.observe_budget_wait(self.backend, priority.value, time.monotonic() - started)
+            in_use = metrics.BUDGET_IN_USE.labels(self.backend)
+            in_use.inc()
             try:
                 yield
             except BackendTransientError as error:
@@ -224,6 +226,7 @@ class ErpBudget:
                 if self.scale < FULL_SCALE:
                     await self._afterwards(self._recovered())
             finally:
+                in_use.dec()
                 await asyncio.shield(self._afterwards(self.store.release(self.backend, token)))
 
     async def _afterwards(self, update: Awaitable[object]) -> None:

@@ -17,6 +17,8 @@ and feeds the series:
 - `ledgergate_erp_budget_throttled_total{backend}`: `429`s the ERP answered, each
   shrinking the budget and pausing the connection.
 - `ledgergate_erp_budget_exhausted_total{backend}`: requests that found no slot in time.
+- `ledgergate_erp_budget_in_use{backend}`: requests of this process holding a slot of
+  their ERP connection's budget right now.
 - `ledgergate_erp_budget_effective_limit{backend}`: the window's limit in force (the
   concurrency for a connection without a window), below the configured one after 429s.
 
@@ -92,6 +94,12 @@ BUDGET_EXHAUSTED = Counter(
     "ledgergate_erp_budget_exhausted",
     "Requests that found no slot in their ERP connection's budget in time.",
     ["backend"],
+)
+BUDGET_IN_USE = Gauge(
+    "ledgergate_erp_budget_in_use",
+    "Requests holding a slot of their ERP connection's budget now (this process).",
+    ["backend"],
+    multiprocess_mode="livesum",
 )
 BUDGET_EFFECTIVE_LIMIT = Gauge(
     "ledgergate_erp_budget_effective_limit",

@@ -19,6 +19,12 @@ SECURITY_HEADERS = {
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+# The console's pages load their own script, style and images, nothing inline or foreign.
+CONSOLE_PATH = "/console"
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class ResponseHeadersMiddleware:
@@ -31,7 +37,9 @@ class ResponseHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         static = dict(SECURITY_HEADERS)
-        if not scope["path"].startswith(DOCS_PATHS):
+        if scope["path"].startswith(CONSOLE_PATH):
+            static["content-security-policy"] = CONSOLE_CSP
+        elif not scope["path"].startswith(DOCS_PATHS):
             static["content-security-policy"] = API_CSP
         if self.hsts:
             static["strict-transport-security"] = "max-age=31536000; includeSubDomains"

@@ -14,6 +14,7 @@ from core.models.event_outbox import EventOutboxRow, EventPublicationRow
 from core.models.idempotency_key import IdempotencyKeyRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
+from core.models.operator import ConsoleSessionRow, OperatorRow
 from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
 from core.models.posting_batch import PostingBatchItemRow, PostingBatchRow
@@ -52,6 +53,7 @@ __all__ = [
     "AccountingPeriodRow",
     "Base",
     "CommissionLineRow",
+    "ConsoleSessionRow",
     "CreditMemoRow",
     "CustomerRow",
     "DisputeRow",
@@ -62,6 +64,7 @@ __all__ = [
     "EventOutboxRow",
     "EventPublicationRow",
     "IdempotencyKeyRow",
+    "OperatorRow",
     "InvoiceLineRow",
     "InvoiceRow",
     "LegalEntityRow",

@@ -19,13 +19,18 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
+from cloudcoil.models.prometheus_operator.v1 import PodMonitor, PrometheusRule, ServiceMonitor
 from pydantic import BaseModel
 
 from core.settings import Settings
 from tests.packaging.support import CHART, NAMESPACE, dockerfile_stages, load_values, render
 
 VALUES = ["default", "production"]
+OPERATOR_KINDS: dict[str, type[BaseModel]] = {
+    "ServiceMonitor": ServiceMonitor,
+    "PodMonitor": PodMonitor,
+    "PrometheusRule": PrometheusRule,
+}
 HOOK = "helm.sh/hook"
 
 
@@ -91,10 +96,10 @@ def test_every_manifest_matches_its_schema(
     manifests: list[dict[str, Any]], kubernetes_version: str
 ) -> None:
     for manifest in manifests:
-        if manifest["kind"] == "ServiceMonitor":
+        if (model := OPERATOR_KINDS.get(manifest["kind"])) is not None:
             # Not a core kind: prometheus-operator's CRD model. Fields it does not know are
             # dropped on parsing, so a round trip that loses anything is an unknown field.
-            parsed = ServiceMonitor.model_validate(manifest)
+            parsed = model.model_validate(manifest)
             assert parsed.model_dump(by_alias=True, exclude_unset=True, mode="json") == manifest
             continue
         try:
@@ -119,8 +124,13 @@ def test_release_contents(manifests: list[dict[str, Any]], values_name: str) -> 
     ]
     if values_name == "default":
         expected.append("Secret/ledgergate")  # chart-managed: no existingSecret named
-    else:
-        expected.append("ServiceMonitor/ledgergate")  # toggled on by the production values
+    else:  # toggled on by the production values
+        expected += [
+            "ServiceMonitor/ledgergate",
+            "PodMonitor/ledgergate-replay-worker",
+            "PrometheusRule/ledgergate",
+            "ConfigMap/ledgergate-dashboard",
+        ]
     assert kinds == sorted(expected)
 
 
@@ -129,7 +139,7 @@ def test_gateway_probes_and_port(manifests: list[dict[str, Any]]) -> None:
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert gateway["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    config = only(manifests, "ConfigMap")["data"]
+    config = only(manifests, "ConfigMap", "ledgergate")["data"]
     assert gateway["ports"] == [
         {"name": "http", "containerPort": int(config["LEDGERGATE_PORT"]), "protocol": "TCP"}
     ]
@@ -138,7 +148,7 @@ def test_gateway_probes_and_port(manifests: list[dict[str, Any]]) -> None:
 
 
 def test_pods_run_as_non_root_on_a_read_only_root(manifests: list[dict[str, Any]]) -> None:
-    multiproc_dir = only(manifests, "ConfigMap")["data"]["PROMETHEUS_MULTIPROC_DIR"]
+    multiproc_dir = only(manifests, "ConfigMap", "ledgergate")["data"]["PROMETHEUS_MULTIPROC_DIR"]
     templates = pod_templates(manifests)
     assert len(templates) == 3
     for template in templates:
@@ -166,7 +176,7 @@ def test_pods_run_as_non_root_on_a_read_only_root(manifests: list[dict[str, Any]
 def test_pods_match_the_image(manifests: list[dict[str, Any]]) -> None:
     runtime = dockerfile_stages()[-1]
     user = int(runtime.last("USER").split(":")[0])
-    config = only(manifests, "ConfigMap")["data"]
+    config = only(manifests, "ConfigMap", "ledgergate")["data"]
     assert config["PROMETHEUS_MULTIPROC_DIR"] == runtime.env()["PROMETHEUS_MULTIPROC_DIR"]
     assert config["LEDGERGATE_PORT"] == runtime.last("EXPOSE")
     for template in pod_templates(manifests):
@@ -185,7 +195,7 @@ def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook(
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     # The Job runs before the ConfigMap exists, so it carries the same settings inline.
     inline = {var["name"]: var["value"] for var in migrate["env"] if "value" in var}
-    assert inline == only(manifests, "ConfigMap")["data"]
+    assert inline == only(manifests, "ConfigMap", "ledgergate")["data"]
     assert inline["LEDGERGATE_MIGRATE_ON_START"] == "false"
     gateway = container(manifests, "Deployment", "-gateway")
     assert secret_refs(migrate["env"]) == secret_refs(gateway["env"])
@@ -205,7 +215,18 @@ def test_replay_worker_runs_ledgergate_worker(manifests: list[dict[str, Any]]) -
     assert worker["image"] == gateway["image"]
     assert worker["envFrom"] == gateway["envFrom"]
     assert secret_refs(worker["env"]) == secret_refs(gateway["env"])
-    assert "ports" not in worker
+    config = only(manifests, "ConfigMap", "ledgergate")["data"]
+    assert worker["ports"] == [
+        {
+            "name": "metrics",
+            "containerPort": int(config["LEDGERGATE_WORKER_METRICS_PORT"]),
+            "protocol": "TCP",
+        }
+    ]
+    for monitor in (m for m in manifests if m["kind"] == "PodMonitor"):
+        labels = only(manifests, "Deployment", "-replay-worker")["spec"]["template"]["metadata"]
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= labels["labels"].items()
+        assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
 
 
 def test_service_pdb_hpa_and_monitor_select_only_the_gateway(
@@ -261,7 +282,7 @@ def test_credentials_come_from_the_secret(
         secret = only(manifests, "Secret")
         assert names == {secret["metadata"]["name"]}
         assert {key for _, key in refs.values()} == set(secret["stringData"])
-    config = only(manifests, "ConfigMap")["data"]
+    config = only(manifests, "ConfigMap", "ledgergate")["data"]
     assert not set(refs) & set(config), "a credential would be in the ConfigMap"
 
 
@@ -284,7 +305,7 @@ def test_production_environment_is_a_valid_configuration(
 ) -> None:
     manifests = render(load_values("production"))
     gateway = container(manifests, "Deployment", "-gateway")
-    environment = dict(only(manifests, "ConfigMap")["data"])
+    environment = dict(only(manifests, "ConfigMap", "ledgergate")["data"])
     secrets = {
         "LEDGERGATE_DATABASE_URL": "postgresql+asyncpg://ledgergate:pw@postgres:5432/ledgergate",
         "LEDGERGATE_RATE_LIMIT_STORAGE_URL": "redis://:pw@redis:6379/0",

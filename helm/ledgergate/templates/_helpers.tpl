@@ -69,6 +69,7 @@ LEDGERGATE_CRM__URL: {{ . | quote }}
 LEDGERGATE_SUPPORT__URL: {{ . | quote }}
 {{- end }}
 PROMETHEUS_MULTIPROC_DIR: {{ .Values.metrics.multiprocDir | quote }}
+LEDGERGATE_WORKER_METRICS_PORT: {{ .Values.metrics.workerPort | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}

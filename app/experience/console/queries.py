@@ -1,0 +1,58 @@
+"""The console's read queries: exception-queue filters and keyset pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models.credit_memo import CreditMemoRow
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow
+from core.models.settlement import SettlementRow
+from core.models.workflow_run import WorkflowRunRow
+from core.pagination import keyset_page
+from process_apis.runs.queue import queue_condition
+
+# The documents a run may be about that belong to a legal entity.
+SUBJECTS = (InvoiceRow, CreditMemoRow, PaymentRow, SettlementRow, CustomerRow)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    error_class: str | None = None
+    workflow: str | None = None
+    legal_entity: str | None = None
+    min_age_hours: int | None = None
+
+    def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
+        found = [queue_condition(now)]
+        if self.error_class:
+            found.append(WorkflowRunRow.error_class == self.error_class)
+        if self.workflow:
+            found.append(WorkflowRunRow.workflow == self.workflow)
+        if self.legal_entity:
+            found.append(
+                or_(
+                    *(
+                        WorkflowRunRow.subject_id.in_(
+                            select(table.id).where(table.legal_entity_id == self.legal_entity)
+                        )
+                        for table in SUBJECTS
+                    )
+                )
+            )
+        if self.min_age_hours:
+            found.append(WorkflowRunRow.created_at <= now - timedelta(hours=self.min_age_hours))
+        return found
+
+
+async def queue_page(
+    session: AsyncSession, filters: QueueFilters, *, now: datetime, cursor: str | None
+) -> tuple[list[WorkflowRunRow], str | None]:
+    query = select(WorkflowRunRow).where(*filters.conditions(now))
+    return await keyset_page(session, query, WorkflowRunRow.id, cursor=cursor, limit=PAGE_SIZE)
