@@ -41,9 +41,9 @@ from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
-from process_apis.payments.refunds import RefundWorkflow
 from process_apis.orders.sync import OrderStatusSync
 from process_apis.orders.workflow import SalesOrderWorkflow
+from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.posting_batches.executor import PostingBatchExecutor

@@ -26,7 +26,6 @@ from core.models.reconciliation import (
     ReconciliationRunRow,
 )
 from core.models.refund import RefundRow
-from core.models.sales_order import SalesOrderLineRow, SalesOrderRow
 from core.models.revenue import (
     RecognitionRunLineRow,
     RecognitionRunRow,
@@ -35,6 +34,7 @@ from core.models.revenue import (
     RevenueRuleRow,
     RevenueScheduleRow,
 )
+from core.models.sales_order import SalesOrderLineRow, SalesOrderRow
 from core.models.settlement import SettlementRow
 from core.models.settlement_period import SettlementPeriodRow
 from core.models.signing_key import SigningKeyRow

@@ -283,6 +283,8 @@ class ErpBulkInvoicing(Protocol):
         absent), in as few requests as the ERP allows and within the bulk share of its
         budget. One outcome per document, in order: the posted document, or the error
         that stopped it; a failure stops only the documents it names."""
+
+
 class ErpSalesOrders(Protocol):
     """A customer's credit standing, and the sales orders an accepted quote becomes."""
 
