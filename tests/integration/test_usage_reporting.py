@@ -12,10 +12,13 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from core.models.customer import CustomerRow
 from core.models.event_outbox import EventOutboxRow
 from core.models.subscription import SubscriptionRow
 from core.models.usage_event import UsageEventRow
+from core.models.usage_report import UsageReportRow
 from process_apis.deps import ProcessContext
+from process_apis.reconciliation.service import reconcile
 from process_apis.usage.periods import add_months
 from process_apis.usage.reporting import UsageReporter
 from sandboxes.stripe import ManualClock, StripeState
@@ -237,3 +240,35 @@ def renewing_first(gateway: Gateway, clock: Clock, *, at: datetime) -> ProcessCo
             return await billing.report_usage(*args, **kwargs)
 
     return replace(base, billing=Renewing())  # type: ignore[arg-type]
+
+
+async def test_usage_billing_invoiced_for_another_quantity_is_a_reconciliation_difference(
+    gateway: Gateway, meter: httpx.AsyncClient, metered: tuple[str, str, Clock]
+) -> None:
+    subscription_id, _, clock = metered
+    report = reporter(gateway, clock)
+    await send(meter, subscription_id, ("a", 4, START + timedelta(hours=1)))
+    clock.at(START + timedelta(hours=2))
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    clock.at(SECOND + timedelta(hours=1))
+    assert (await report.run_once()).outcomes == {"closed": 1}
+    context: ProcessContext = gateway.app.state.process
+    async with gateway.sessionmaker() as session:
+        entity = await session.scalar(
+            select(CustomerRow.legal_entity_id).where(CustomerRow.id == CUSTOMER)
+        )
+    assert entity is not None
+    month = f"{SECOND:%Y-%m}"
+
+    async def usage_differences() -> list[tuple[str, int | None, int | None]]:
+        found = await reconcile(context, legal_entity_id=entity, period=month)
+        return [
+            (d.kind, d.gateway_amount, d.billing_amount)
+            for d in found.differences
+            if d.document_type == "usage"
+        ]
+
+    assert await usage_differences() == []
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(update(UsageReportRow).values(invoiced_quantity=3))
+    assert await usage_differences() == [("amount_mismatch", 8, 6)]
