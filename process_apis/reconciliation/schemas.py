@@ -170,7 +170,8 @@ class Difference(BaseModel):
     )
     document_type: str = Field(
         examples=["invoice"],
-        description="`invoice`, `credit_memo`, `payment`, `settlement` or `adjustment`.",
+        description="`invoice`, `credit_memo`, `payment`, `settlement`, `adjustment` or "
+        "`usage` (a subscription item's usage in a billing period).",
     )
     cause: Cause = Field(description="The probable cause, stable for automation.")
     explanation: str = Field(examples=["amount differs: tax"])

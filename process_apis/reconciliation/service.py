@@ -3,7 +3,8 @@
 A run is recorded first (`running`); each side is staged with no transaction open
 while a backend is awaited; the comparison streams the staged documents key by key,
 writing each difference as it is found; then the legal entity's catalog is compared
-(`catalog`); the run ends `completed` with its control totals (or `failed` with the
+(`catalog`), then its usage billing invoiced against what the gateway reported
+(`usage`); the run ends `completed` with its control totals (or `failed` with the
 error), and its staged documents are deleted. `reports` reads a kept run back.
 """
 
@@ -40,6 +41,7 @@ from process_apis.reconciliation.sources import (
     erp_documents,
     gateway_adjustments,
 )
+from process_apis.reconciliation.usage import usage_differences
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 
@@ -55,6 +57,7 @@ async def reconcile(
         await _stage(context, scope)
         totals, count = await _compare(sessionmaker, scope.run_id)
         catalog = await _catalog(context, scope, after=count)
+        count += await _usage(sessionmaker, scope, after=count + len(catalog.differences))
     except Exception as error:
         await _finish(sessionmaker, scope.run_id, status=FAILED, error=str(error)[:500])
         raise
@@ -145,6 +148,21 @@ async def _catalog(context: ProcessContext, scope: Scope, *, after: int) -> Cata
     if rows:
         await _write_differences(context.sessionmaker, rows)
     return found
+
+
+async def _usage(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope, *, after: int
+) -> int:
+    """Write the usage differences after the others (`after` of them); how many."""
+    async with sessionmaker() as session:
+        found = await usage_differences(session, scope)
+    rows = [
+        {"run_id": scope.run_id, "sequence": after + number, **_stored(difference)}
+        for number, difference in enumerate(found, start=1)
+    ]
+    if rows:
+        await _write_differences(sessionmaker, rows)
+    return len(rows)
 
 
 async def _compare(

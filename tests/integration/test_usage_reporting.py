@@ -4,18 +4,24 @@ next invoice with their lineage, nothing lost and nothing counted twice."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
+from core.models.customer import CustomerRow
 from core.models.event_outbox import EventOutboxRow
 from core.models.subscription import SubscriptionRow
 from core.models.usage_event import UsageEventRow
+from core.models.usage_report import UsageReportRow
 from process_apis.deps import ProcessContext
+from process_apis.reconciliation.service import reconcile
 from process_apis.usage.periods import add_months
 from process_apis.usage.reporting import UsageReporter
 from sandboxes.stripe import ManualClock, StripeState
@@ -26,6 +32,8 @@ from tests.support.usage import CUSTOMER, FLAT_PRICE, metered_price
 START = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0)
 SECOND = add_months(START, 1)
 THIRD = add_months(START, 2)
+# Three periods in the gateway's past: usage can arrive two periods late.
+EARLY = (datetime.now(UTC) - timedelta(days=70)).replace(microsecond=0)
 
 
 def stripe(gateway: Gateway) -> StripeState:
@@ -36,9 +44,9 @@ def stripe(gateway: Gateway) -> StripeState:
 class Clock:
     """The reporter's clock, and the billing sandbox's, moved together."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.now = START
-        self.billing = ManualClock(int(START.timestamp()))
+    def __init__(self, gateway: Gateway, start: datetime = START) -> None:
+        self.now = start
+        self.billing = ManualClock(int(start.timestamp()))
         stripe(gateway).clock = self.billing
 
     def __call__(self) -> datetime:
@@ -49,10 +57,10 @@ class Clock:
         self.billing.now = int(when.timestamp())
 
 
-@pytest.fixture
-async def metered(gateway: Gateway) -> tuple[str, str, Clock]:
-    """A subscription ordered through billing when its first period began, metering api_calls."""
-    clock = Clock(gateway)
+async def _ordered(gateway: Gateway, start: datetime) -> tuple[str, str, Clock]:
+    """A subscription ordered through billing when its first period began (`start`),
+    metering api_calls."""
+    clock = Clock(gateway, start)
     price_id = await metered_price(gateway.sessionmaker, "api_calls")
     response = await gateway.client.post(
         "/v1/subscriptions",
@@ -65,9 +73,19 @@ async def metered(gateway: Gateway) -> tuple[str, str, Clock]:
         await session.execute(
             update(SubscriptionRow)
             .where(SubscriptionRow.id == subscription_id)
-            .values(created_at=START)
+            .values(created_at=start)
         )
     return subscription_id, price_id, clock
+
+
+@pytest.fixture
+async def metered(gateway: Gateway) -> tuple[str, str, Clock]:
+    return await _ordered(gateway, START)
+
+
+@pytest.fixture
+async def metered_early(gateway: Gateway) -> tuple[str, str, Clock]:
+    return await _ordered(gateway, EARLY)
 
 
 @pytest.fixture
@@ -237,3 +255,118 @@ def renewing_first(gateway: Gateway, clock: Clock, *, at: datetime) -> ProcessCo
             return await billing.report_usage(*args, **kwargs)
 
     return replace(base, billing=Renewing())  # type: ignore[arg-type]
+
+
+async def test_usage_billing_invoiced_for_another_quantity_is_a_reconciliation_difference(
+    gateway: Gateway, meter: httpx.AsyncClient, metered: tuple[str, str, Clock]
+) -> None:
+    subscription_id, _, clock = metered
+    report = reporter(gateway, clock)
+    await send(meter, subscription_id, ("a", 4, START + timedelta(hours=1)))
+    clock.at(START + timedelta(hours=2))
+    assert (await report.run_once()).outcomes == {"reported": 1}
+    clock.at(SECOND + timedelta(hours=1))
+    assert (await report.run_once()).outcomes == {"closed": 1}
+    context: ProcessContext = gateway.app.state.process
+    async with gateway.sessionmaker() as session:
+        entity = await session.scalar(
+            select(CustomerRow.legal_entity_id).where(CustomerRow.id == CUSTOMER)
+        )
+    assert entity is not None
+    month = f"{SECOND:%Y-%m}"
+
+    async def usage_differences() -> list[tuple[str, int | None, int | None]]:
+        found = await reconcile(context, legal_entity_id=entity, period=month)
+        return [
+            (d.kind, d.gateway_amount, d.billing_amount)
+            for d in found.differences
+            if d.document_type == "usage"
+        ]
+
+    assert await usage_differences() == []
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(update(UsageReportRow).values(invoiced_quantity=3))
+    assert await usage_differences() == [("amount_mismatch", 8, 6)]
+
+
+async def test_a_duplicate_storm_a_crashed_reporter_and_usage_two_periods_late_bill_each_event_once(
+    gateway: Gateway, meter: httpx.AsyncClient, metered_early: tuple[str, str, Clock]
+) -> None:
+    subscription_id, _, clock = metered_early
+    periods = [add_months(EARLY, n) for n in range(5)]
+    chance = random.Random(17)
+    sent: dict[str, int] = {}
+
+    async def storm(*events: tuple[str, int, datetime]) -> None:
+        """Each batch of 50 sent one to three times at once."""
+        for event_id, quantity, _ in events:
+            sent[event_id] = quantity
+        batches = [events[n : n + 50] for n in range(0, len(events), 50)]
+        copies = [b for b in batches for _ in range(chance.randint(1, 3))]
+        await asyncio.gather(*(send(meter, subscription_id, *batch) for batch in copies))
+
+    def within(period: int, prefix: str, count: int) -> list[tuple[str, int, datetime]]:
+        start = periods[period]
+        return [
+            (
+                f"{prefix}-{n}",
+                chance.randint(1, 9),
+                start + timedelta(minutes=chance.randint(1, 600)),
+            )
+            for n in range(count)
+        ]
+
+    await storm(*within(0, "p1", 120))
+    clock.at(EARLY + timedelta(hours=12))
+    assert (await reporter(gateway, clock).run_once()).outcomes == {"reported": 1}
+    await storm(*within(0, "p1-more", 80))
+    # A reporter dies after stamping its pass, before billing hears of it: its lease lapses.
+    clock.at(EARLY + timedelta(hours=14))
+    with pytest.raises(KilledError):
+        await UsageReporter(dying(gateway), clock=clock).run_once()
+
+    clock.at(periods[1] + timedelta(hours=12))  # billing renews: the first period invoiced
+    await storm(*within(1, "p2", 100), *within(0, "p1-late", 30))
+    assert (await reporter(gateway, clock).run_once()).outcomes == {"reported": 1}
+
+    clock.at(periods[2] + timedelta(hours=12))
+    await storm(*within(2, "p3", 60), *within(0, "p1-later", 20), *within(1, "p2-late", 20))
+    two = [reporter(gateway, clock), reporter(gateway, clock)]
+    outcomes = await asyncio.gather(*(r.run_once() for r in two))
+    found = sorted(o for done in outcomes for o in done.outcomes)
+    # One reports; the other finds the item leased, or nothing left once it looks.
+    assert len(found) == 2, found
+    assert found.count("reported") == 1, found
+
+    clock.at(periods[3] + timedelta(hours=12))
+    assert (await reporter(gateway, clock).run_once()).outcomes == {"closed": 1}
+
+    [ref] = stripe(gateway).subscriptions
+    invoiced = [quantity for _, quantity, _ in usage_lines(gateway, ref)]
+    assert sum(invoiced) == sum(sent.values())  # every distinct event billed, once
+    statement_periods = await statement(meter, subscription_id)
+    assert all(
+        p["reported_quantity"] == p["invoiced_quantity"]
+        for p in statement_periods
+        if p["status"] == "closed"
+    )
+    counted = sum(Decimal(p["counted"]) + Decimal(p["carried_in_total"]) for p in statement_periods)
+    assert counted == sum(Decimal(p["ingested"]) for p in statement_periods) == sum(sent.values())
+
+
+class KilledError(Exception):
+    """The process running the reporter died (not a backend failure: nothing handles it)."""
+
+
+def dying(gateway: Gateway) -> ProcessContext:
+    base: ProcessContext = gateway.app.state.process
+    billing = base.billing
+
+    class Dying:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(billing, name)
+
+        async def report_usage(self, *args: Any, **kwargs: Any) -> Any:
+            raise KilledError
+
+    return replace(base, billing=Dying())  # type: ignore[arg-type]
