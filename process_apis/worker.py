@@ -37,6 +37,7 @@ from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.disputes import DisputeWorkflow
 from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
@@ -64,6 +65,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     PaymentWorkflow,
     PaymentReversalWorkflow,
     RefundWorkflow,
+    DisputeWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
     CustomerSyncWorkflow,

@@ -27,6 +27,7 @@ from core.models.settlement import SettlementRow
 from events.outbox import record
 from events.schemas.settlement import SettlementReversed, settlement_event
 from process_apis.deps import ProcessContext
+from process_apis.erp_journals import attempt_booking
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.runs.engine import Engine, failing, mark_succeeded
@@ -34,7 +35,7 @@ from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
 from process_apis.settlements.errors import SettlementNotPosted
-from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
+from process_apis.settlements.journal import JournalPlan, booked
 from process_apis.settlements.schemas import SettlementResource
 from process_apis.settlements.workflow import journal_lines, resource
 from system_apis.erp.schemas import (

@@ -37,6 +37,7 @@ from core.settings import LedgerSettings
 from events.outbox import record
 from events.schemas.settlement import SettlementPosted, settlement_event
 from process_apis.deps import ProcessContext
+from process_apis.erp_journals import attempt_booking
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
 from process_apis.runs.engine import Engine, failing, mark_succeeded
@@ -52,7 +53,7 @@ from process_apis.settlements.errors import (
     SettlementPeriodOpen,
     SettlementVoid,
 )
-from process_apis.settlements.journal import JournalPlan, attempt_booking, booked
+from process_apis.settlements.journal import JournalPlan, booked
 from process_apis.settlements.schemas import (
     SettlementResource,
     SettlementRunResult,

@@ -61,6 +61,8 @@ CHART_OF_ACCOUNTS: dict[str, str] = {
     "21500": "Partner Commissions Payable",
     "40100": "Subscription Revenue",
     "60100": "Partner Commissions",
+    "68100": "Chargeback Losses",
+    "68200": "Payment Dispute Fees",
 }
 
 

@@ -164,6 +164,8 @@ DEMO_ACCOUNTS = (
     ("11000", "Accounts Receivable", RECEIVABLE),
     ("21500", "Partner Commissions Payable", "OthCurrLiab"),
     ("60100", "Partner Commission Expense", "Expense"),
+    ("68100", "Chargeback Losses", "Expense"),
+    ("68200", "Payment Dispute Fees", "Expense"),
 )
 
 
