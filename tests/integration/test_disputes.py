@@ -18,8 +18,8 @@ from sandboxes import stripe
 from sandboxes.stripe.charges import DISPUTE_FEE, open_dispute
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_payment_reversals import switchable
-from tests.integration.test_refunds import paid_order
-from tests.integration.test_subscriptions import billing
+from tests.integration.test_refunds import WEBHOOK_URL, paid_order
+from tests.integration.test_subscriptions import billing, ordered
 
 WRITE_OFF, FEE, BANK = "68100", "68200", "10100"
 
@@ -135,3 +135,23 @@ async def test_a_lost_dispute_journals_the_loss_and_claws_the_commission_back(
     await inbox.drain()
     assert len(case.ledger(lost.erp_document_number)) == 3
     assert len(await lines(gateway)) == 2 * len(earned)
+
+
+async def test_a_dispute_billing_opens_as_the_payment_is_made_holds_what_it_earns(
+    gateway: Gateway,
+) -> None:
+    await ordered(gateway)
+    state = billing(gateway)
+    [paid] = [e["data"]["object"] for e in state.events if e["type"] == "invoice.paid"]
+    open_dispute(state, state.charges[paid["charge"]])  # Stripe's pm_card_createDispute
+    state.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    await stripe.deliver_events(state, list(state.events))
+
+    await BillingInbox(gateway.app.state.process).drain()  # payment and dispute in one pass
+
+    [opened] = await disputes(gateway)
+    earned = await lines(gateway)
+    assert earned
+    assert {line.held_by for line in earned} == {opened.id}
