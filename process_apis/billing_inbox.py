@@ -21,7 +21,10 @@ failed `billing_invoice_link` run explaining the mismatch (an operator corrects 
 and resolves it; a replay only checks again).
 
 `charge.refunded` records each refund of a charge that paid one of our payments, with
-its run (`payments.refunds`), booked in the ERP once committed.
+its run (`payments.refunds`), booked in the ERP once committed. `charge.dispute.created`
+opens a dispute that holds the payment's commission, and `charge.dispute.closed` releases
+it (won) or journals the loss and claws the commission back (lost), with its run booked
+once committed (`payments.disputes`).
 
 Dunning (`process_apis.dunning.inbox`) sees every event first, in the same transaction:
 `invoice.payment_failed` and a subscription turning `past_due` or `unpaid` open dunning,
@@ -34,6 +37,7 @@ gateway does not know is marked processed and logged: nothing here can act on it
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from uuid import uuid4
 
@@ -54,6 +58,7 @@ from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.billed import check_billing_customer, register_billed_invoice
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.payments.disputes import DisputeWorkflow
 from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
 from process_apis.runs.engine import mark_failed
@@ -70,6 +75,8 @@ HANDLED = (
     BillingEventType.INVOICE_PAYMENT_FAILED,
     BillingEventType.SUBSCRIPTION_UPDATED,
     BillingEventType.CHARGE_REFUNDED,
+    BillingEventType.DISPUTE_CREATED,
+    BillingEventType.DISPUTE_CLOSED,
 )
 CONSUMER = "billing-inbox"
 # The exception-queue entry of a billing invoice that bills another customer than ours.
@@ -84,6 +91,7 @@ class InboxReport:
     payments: list[str] = field(default_factory=list)
     reactivations: list[str] = field(default_factory=list)
     refunds: list[str] = field(default_factory=list)
+    dispute_losses: list[str] = field(default_factory=list)
 
 
 class BillingInbox:
@@ -93,6 +101,7 @@ class BillingInbox:
         self.postings = InvoicePostingWorkflow(context)
         self.dunning = DunningInbox(context)
         self.refunds = RefundWorkflow(context)
+        self.disputes = DisputeWorkflow(context)
 
     async def drain(self, *, limit: int = BATCH) -> InboxReport:
         """Handle up to `limit` pending events; then post the invoices they registered and
@@ -123,6 +132,9 @@ class BillingInbox:
                     started.append(payment)
                 if event.charge is not None:
                     report.refunds += await self.refunds.on_refunded(session, event.charge)
+                if event.dispute is not None:
+                    loss = await self.disputes.on_dispute(session, event.dispute)
+                    report.dispute_losses += [loss] if loss is not None else []
                 row.processed_at = utcnow()
             report.consumed = len(rows)
             await session.commit()
@@ -153,18 +165,9 @@ class BillingInbox:
                 )
             report.payments.append(payment_id)
         await self._reactivate(report.reactivations)
-        await self._book_refunds(report.refunds)
+        await _carry_out(report.refunds, self.refunds.book)
+        await _carry_out(report.dispute_losses, self.disputes.book_loss)
         return report
-
-    async def _book_refunds(self, run_ids: list[str]) -> None:
-        for run_id in run_ids:
-            try:
-                with correlated(str(uuid4())):
-                    await self.refunds.book(run_id)
-            except LedgergateError as error:  # recorded on the run, which waits in the queue
-                logger.info(
-                    "billing.inbox.refund_failed", extra={"run_id": run_id, "error": str(error)}
-                )
 
     async def _reactivate(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
@@ -269,6 +272,16 @@ class BillingInbox:
             "billing.inbox.customer_mismatch",
             extra={"event_id": event.id, "billing_invoice": event.invoice.id},
         )
+
+
+async def _carry_out(run_ids: list[str], execute: Callable[[str], Awaitable[None]]) -> None:
+    """Each leased run carried out under a correlation id of its own."""
+    for run_id in run_ids:
+        try:
+            with correlated(str(uuid4())):
+                await execute(run_id)
+        except LedgergateError as error:  # recorded on the run, which waits in the queue
+            logger.info("billing.inbox.run_failed", extra={"run_id": run_id, "error": str(error)})
 
 
 async def _nothing_linked(_session: AsyncSession, _run: WorkflowRunRow) -> None:

@@ -1,6 +1,6 @@
 """Booking one journal entry in the ERP as three persisted steps of a run: the journal
-batch, the entry, its posting. Settlements, recognition runs and their reversals book
-this way."""
+batch, the entry, its posting. Settlements, recognition runs, their reversals and lost
+disputes book this way."""
 
 from __future__ import annotations
 

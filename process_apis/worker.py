@@ -43,6 +43,7 @@ from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.orders.sync import OrderStatusSync
 from process_apis.orders.workflow import SalesOrderWorkflow
+from process_apis.payments.disputes import DisputeWorkflow
 from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.reversal import PaymentReversalWorkflow
 from process_apis.payments.workflow import PaymentWorkflow
@@ -79,6 +80,7 @@ WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
     PaymentWorkflow,
     PaymentReversalWorkflow,
     RefundWorkflow,
+    DisputeWorkflow,
     SettlementPostingWorkflow,
     SettlementReversalWorkflow,
     RecognitionWorkflow,

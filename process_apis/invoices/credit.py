@@ -1,16 +1,18 @@
 """An invoice's credits as its resource shows them: its credit memos with the lines they
-credit, and what is still due once credits posted in the ERP and payments are taken off."""
+credit, what is still due once credits posted in the ERP and payments are taken off, and
+what open disputes of its payments contest."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.models.credit_memo import CreditMemoRow
+from core.models.dispute import DisputeRow, DisputeStatus
 from core.models.invoice import InvoiceRow
 from process_apis import credits
 from process_apis.invoices.schemas import (
@@ -44,12 +46,25 @@ async def credit_of(
             )
     credited = await credits.posted_credit(session, ids)
     paid = await credits.applied_payments(session, ids)
+    disputed = await _open_disputes(session, ids)
     return {
         invoice.id: _credit(
             invoice, memos[invoice.id], credited.get(invoice.id, 0), paid.get(invoice.id, 0)
-        )
+        ).model_copy(update={"amount_disputed": disputed.get(invoice.id, 0)})
         for invoice in invoices
     }
+
+
+async def _open_disputes(session: AsyncSession, ids: list[str]) -> dict[str, int]:
+    """Per invoice, what its open disputes contest."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(DisputeRow.invoice_id, func.sum(DisputeRow.amount))
+        .where(DisputeRow.invoice_id.in_(ids), DisputeRow.status == DisputeStatus.OPEN)
+        .group_by(DisputeRow.invoice_id)
+    )
+    return {invoice_id: int(total) for invoice_id, total in rows.tuples()}
 
 
 _MEMO_FIELDS = tuple(InvoiceCreditMemo.model_fields.keys() - {"lines"})

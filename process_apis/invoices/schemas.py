@@ -58,6 +58,11 @@ class InvoiceCredit(OutputModel):
     amount_due: int = Field(
         description="Total less the amounts credited and paid, never below zero."
     )
+    amount_disputed: int = Field(
+        default=0,
+        description="What open disputes (chargebacks billing has not seen decided) of its "
+        "payments contest; the commission those payments earned is held meanwhile.",
+    )
     credit_memos: list[InvoiceCreditMemo] = Field(
         description="Its credit memos, oldest first, the rejected ones included."
     )

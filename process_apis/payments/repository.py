@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
+from core.models.dispute import DisputeRow, DisputeStatus
 from core.models.payment import PaymentRow, PaymentStatus
 from core.pagination import Page
 from process_apis.listing import ListQuery, list_rows
@@ -48,3 +49,12 @@ async def get_payment(
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
     return payment
+
+
+async def open_dispute_of(session: AsyncSession, payment_id: str) -> str | None:
+    """The open dispute of the payment's charge, whose hold its commission lines take."""
+    return await session.scalar(
+        select(DisputeRow.id).where(
+            DisputeRow.payment_id == payment_id, DisputeRow.status == DisputeStatus.OPEN
+        )
+    )

@@ -401,6 +401,7 @@ class PaymentWorkflow:
                 ).all()
             )
             partner_id = plan.partner_id or ""  # rated lines exist only for a partner's customer
+            held_by = await repository.open_dispute_of(session, payment.id)
             earned = [
                 CommissionLineRow(
                     id=new_id("commission_line"),
@@ -423,6 +424,7 @@ class PaymentWorkflow:
                     rate_bps=line.rate_bps,
                     base_amount=line.base_amount,
                     commission_amount=line.commission_amount,
+                    held_by=held_by,
                 )
                 for line in outcome.rated
                 if line.invoice_line_id not in present

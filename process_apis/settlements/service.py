@@ -66,7 +66,8 @@ def awaits_period_close(
 
 
 def _settleable(period_start: date, period_end: date) -> ColumnElement[bool]:
-    """Unsettled earning lines of the month, and late ones of months already settled."""
+    """Unsettled earning lines of the month, and late ones of months already settled; none
+    an open dispute holds."""
     earlier_month_settled = exists().where(
         Settled.legal_entity_id == Line.legal_entity_id,
         Settled.period_start <= Line.paid_on,
@@ -74,6 +75,7 @@ def _settleable(period_start: date, period_end: date) -> ColumnElement[bool]:
     )
     return and_(
         Line.settlement_id.is_(None),
+        Line.held_by.is_(None),  # an open dispute holds it back
         Line.eligible.is_(True),
         Line.commission_amount != 0,  # earned (positive) and clawed back (negative)
         Line.paid_on <= period_end,

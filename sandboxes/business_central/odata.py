@@ -63,6 +63,8 @@ CHART_OF_ACCOUNTS: dict[str, str] = {
     "24000": "Deferred Revenue",
     "40100": "Subscription Revenue",
     "60100": "Partner Commissions",
+    "68100": "Chargeback Losses",
+    "68200": "Payment Dispute Fees",
 }
 
 

@@ -193,6 +193,8 @@ DEMO_ACCOUNTS = (
     ("24000", "Deferred Revenue", "DeferRevenue"),
     ("40100", "Subscription Revenue", "Income"),
     ("60100", "Partner Commission Expense", "Expense"),
+    ("68100", "Chargeback Losses", "Expense"),
+    ("68200", "Payment Dispute Fees", "Expense"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandboxes.stripe.charges import refund_charge
 from sandboxes.stripe.events import emit
 from sandboxes.stripe.invoices import mark_paid
 from sandboxes.stripe.state import StripeState, list_page
@@ -108,6 +109,7 @@ CREDIT_NOTE_PARAMS = frozenset(
         "metadata",
         "credit_amount",
         "out_of_band_amount",
+        "refund_amount",
     }
 )
 
@@ -121,6 +123,7 @@ def _draft_credit_note(state: StripeState, call: Call) -> tuple[JsonObject, Json
     reason = call.choice("reason", CREDIT_NOTE_REASONS)
     credit_amount = call.integer("credit_amount", minimum=0)
     out_of_band_amount = call.integer("out_of_band_amount", minimum=0)
+    refund_amount = call.integer("refund_amount", minimum=0)
     if invoice["status"] not in ("open", "paid", "uncollectible"):
         raise StripeApiError(
             400,
@@ -161,21 +164,35 @@ def _draft_credit_note(state: StripeState, call: Call) -> tuple[JsonObject, Json
             code="amount_too_large",
             param="amount" if amount is not None else "lines",
         )
-    if not post_payment and (credit_amount or out_of_band_amount):
+    if not post_payment and (credit_amount or out_of_band_amount or refund_amount):
         raise StripeApiError(
             400,
-            "credit_amount and out_of_band_amount apply to paid invoices only.",
-            param="credit_amount" if credit_amount else "out_of_band_amount",
+            "credit_amount, refund_amount and out_of_band_amount apply to paid invoices only.",
+            param="credit_amount"
+            if credit_amount
+            else "refund_amount"
+            if refund_amount
+            else "out_of_band_amount",
         )
     if post_payment:
-        if credit_amount is None and out_of_band_amount is None:
+        if credit_amount is None and out_of_band_amount is None and refund_amount is None:
             credit_amount = total  # by default the credit goes to the customer's balance
-        if (credit_amount or 0) + (out_of_band_amount or 0) != total:
+        if (credit_amount or 0) + (out_of_band_amount or 0) + (refund_amount or 0) != total:
             raise StripeApiError(
                 400,
-                "The sum of credit_amount and out_of_band_amount must equal the credit note "
-                f"total ({total}).",
+                "The sum of credit_amount, refund_amount and out_of_band_amount must equal the "
+                f"credit note total ({total}).",
                 param="credit_amount",
+            )
+        charge = state.charges.get(invoice.get("charge") or "")
+        if refund_amount and (
+            charge is None or refund_amount > charge["amount"] - charge["amount_refunded"]
+        ):
+            raise StripeApiError(
+                400,
+                f"The refund_amount ({refund_amount}) is more than the invoice's charge can "
+                "still refund.",
+                param="refund_amount",
             )
     note_id = new_object_id("cn")
     sequence = 1 + sum(1 for n in state.credit_notes.values() if n["invoice"] == invoice["id"])
@@ -201,6 +218,7 @@ def _draft_credit_note(state: StripeState, call: Call) -> tuple[JsonObject, Json
         "metadata": call.metadata(),
         "number": f"{invoice['number']}-CN-{sequence:02d}",
         "out_of_band_amount": out_of_band_amount,
+        "refund_amount": refund_amount,
         "pdf": f"https://files.stripe.sandbox/credit_notes/{note_id}/pdf",
         "reason": reason,
         "refund": None,
@@ -222,8 +240,13 @@ def create_credit_note(state: StripeState, call: Call) -> JsonObject:
         invoice["amount_remaining"] -= note["total"]
     else:
         invoice["post_payment_credit_notes_amount"] += note["total"]
-        credited = note["total"] - (note["out_of_band_amount"] or 0)
+        credited = note["total"] - (note["out_of_band_amount"] or 0) - (note["refund_amount"] or 0)
         state.customers[invoice["customer"]]["balance"] -= credited
+        if note["refund_amount"]:
+            refund = refund_charge(
+                state, state.charges[invoice["charge"]], note["refund_amount"], reason=None
+            )
+            note["refund"] = refund["id"]
     state.credit_notes[note["id"]] = note
     emit(state, "credit_note.created", note)
     if invoice["status"] != "paid" and invoice["amount_remaining"] == 0:

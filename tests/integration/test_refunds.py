@@ -43,11 +43,14 @@ async def stripe_api(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
 
 async def paid_order(gateway: Gateway) -> PaymentRow:
     """An order billed and paid in billing, its payment applied in the ERP by the inbox;
-    billing's events go to the gateway from now on."""
-    billing(gateway).webhook_endpoints.append(
+    billing's events go to the gateway from now on (sent after the order's billing calls,
+    so none of them waits for the gateway's own webhook)."""
+    await ordered(gateway)
+    state = billing(gateway)
+    state.webhook_endpoints.append(
         stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
     )
-    await ordered(gateway)
+    await stripe.deliver_events(state, list(state.events))
     await BillingInbox(gateway.app.state.process).drain()
     async with gateway.sessionmaker() as session:
         payment = await session.scalar(select(PaymentRow))

@@ -197,6 +197,7 @@ def credit(canonical: InvoiceCredit, money: Callable[[int], Money]) -> InvoiceCr
         credited=money(canonical.amount_credited),
         paid=money(canonical.amount_paid),
         due=money(canonical.amount_due),
+        disputed=money(canonical.amount_disputed),
         credit_memos=[
             InvoiceCreditMemoV2(
                 id=memo.id,

@@ -113,6 +113,9 @@ class InvoiceCreditV2(OutputModel):
     credited: Money = Field(description="What credit memos posted in the ERP credited.")
     paid: Money = Field(description="What payments applied in the ERP paid.")
     due: Money = Field(description="Total less credited and paid, never below zero.")
+    disputed: Money = Field(
+        description="What open disputes (chargebacks not decided yet) of its payments contest."
+    )
     credit_memos: list[InvoiceCreditMemoV2] = Field(description="Its credit memos, oldest first.")
 
 

@@ -94,3 +94,31 @@ async def test_closing_a_dispute_accepts_the_loss(
     assert closed["status"] == "lost"
     assert receiver.events[-1]["type"] == "charge.dispute.closed"
     assert (await http.get("/v1/disputes/dp_unknown")).status_code == 404
+
+
+async def test_a_credit_note_on_a_paid_invoice_refunds_or_credits_the_balance(
+    http: httpx.AsyncClient, receiver: Receiver, stripe_state: StripeState
+) -> None:
+    paid = await paid_invoice(http)
+    refunded = await post(
+        http, "/v1/credit_notes", {"invoice": paid["id"], "amount": 1_000, "refund_amount": 1_000}
+    )
+    credited = await post(
+        http, "/v1/credit_notes", {"invoice": paid["id"], "amount": 500, "credit_amount": 500}
+    )
+    too_much = await http.post(
+        "/v1/credit_notes",
+        data={"invoice": paid["id"], "amount": "1001", "refund_amount": "1001"},
+    )
+
+    charge = stripe_state.charges[str(paid["charge"])]
+    assert charge["amount_refunded"] == 1_000
+    assert refunded["refund"] == charge["refunds"]["data"][0]["id"]
+    assert credited["refund"] is None
+    assert stripe_state.customers[str(paid["customer"])]["balance"] == -500
+    assert too_much.status_code == 400  # more than the invoice can still be credited
+    assert [e["type"] for e in receiver.events][-3:] == [
+        "charge.refunded",
+        "credit_note.created",
+        "credit_note.created",
+    ]
