@@ -21,13 +21,14 @@ from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
 from process_apis.orders.sync import OrderStatusSync
+from process_apis.reconciliation.service import reconcile
 from process_apis.worker import replayer
 from system_apis.erp.schemas import ErpCustomerUpsert
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD
-from tests.support.erps import ErpCase, on_erp
+from tests.support.erps import US_ENTITY, ErpCase, on_erp
 from tests.support.faults import LostAnswerTransport
-from tests.support.invoices import ACME
+from tests.support.invoices import ACME, invoice_body
 
 TODAY = date.today()
 # PRO_USD is 4900 a month, ENTERPRISE_USD 19900 (the demo catalog).
@@ -266,3 +267,45 @@ async def test_a_product_without_an_erp_item_is_refused(gateway: Gateway) -> Non
     assert problem["pointer"] == "#/lines/1/price_id"
     async with gateway.sessionmaker() as session:
         assert await session.scalar(select(SalesOrderRow.id)) is None
+
+
+async def test_reconciliation_finds_an_order_invoiced_or_repriced_for_another_amount(
+    make_gateway: GatewayFactory, erp_kind: str
+) -> None:
+    erp = await on_erp(make_gateway, erp_kind, order_sync_seconds=0.001)
+    gateway = erp.gateway
+    order = (await place(gateway, "quote-9", quote("Q-9"))).json()["order"]
+    await run_queue(gateway)  # the subscriptions are ordered
+    pro, enterprise = (line["subscription_id"] for line in order["lines"])
+
+    async def differences() -> list[tuple[str, int | None, int | None, int | None]]:
+        period = f"{TODAY:%Y-%m}"
+        report = await reconcile(
+            gateway.app.state.process, legal_entity_id=US_ENTITY, period=period
+        )
+        return [
+            (d.cause, d.gateway_amount, d.erp_amount, d.billing_amount)
+            for d in report.differences
+            if d.document_type == "sales_order"
+        ]
+
+    assert await differences() == []  # not invoiced yet: nothing to compare
+    invoices = [
+        (pro, ("Ledgergate Pro, monthly", 3, 4900, "STANDARD")),
+        (enterprise, ("Ledgergate Enterprise, monthly", 1, 18900, "STANDARD")),
+    ]
+    for subscription_id, line in invoices:
+        registered = await gateway.client.post(
+            "/v1/invoices",
+            json={**invoice_body(lines=(line,)), "subscription_id": subscription_id},
+        )
+        assert registered.status_code == 201, registered.text
+    invoiced = 3 * 4900 + 18900
+    assert await differences() == [("order_invoiced_for_another_amount", NET, NET, invoiced)]
+
+    erp.reprice_sales_order(order["id"], 100)  # someone edits the order in the ERP
+    await OrderStatusSync(on(gateway, TODAY)).run_once()
+    assert await differences() == [
+        ("order_amount_differs_in_erp", NET, NET + 100, invoiced),
+        ("order_invoiced_for_another_amount", NET, NET + 100, invoiced),
+    ]
