@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from sandboxes.faults import install_faults
 from sandboxes.limits import install_limits
 from sandboxes.netsuite.api import ReferenceApi
 from sandboxes.netsuite.applications import PaymentApplicationsApi
@@ -119,6 +120,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
     )
     app.state.netsuite = api.state
     install_limits(app, "erp", "netsuite")  # the vendor's limits: sandboxes.limits
+    install_faults(app, "erp")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
 
 

@@ -309,3 +309,19 @@ async def test_reconciliation_finds_an_order_invoiced_or_repriced_for_another_am
         ("order_amount_differs_in_erp", NET, NET + 100, invoiced),
         ("order_invoiced_for_another_amount", NET, NET + 100, invoiced),
     ]
+
+
+async def test_injected_erp_faults_queue_the_order_until_the_erp_is_back(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
+    faults = f"/_sandbox/{erp_case.backend}/faults"
+    assert (await gateway.anonymous.post(faults, json={"error_rate": 1.0})).status_code == 200
+    response = await place(gateway, "quote-10", quote("Q-10"))
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert erp_case.sales_order(queued["order"]["id"]) is None
+
+    assert (await gateway.anonymous.delete(faults)).status_code in (200, 204)
+    assert await replayer(gateway.app.state.process).replay(queued["run"]["run_id"]) == "succeeded"
+    assert erp_case.sales_order(queued["order"]["id"]) == (2, NET)
