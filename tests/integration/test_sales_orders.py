@@ -153,6 +153,15 @@ async def test_a_customer_over_its_credit_limit_is_refused(erp_case: ErpCase) ->
     assert erp_case.sales_order(order["id"]) is None
     assert await order_events(gateway, order["id"]) == ["rejected"]
 
+    # Finance raises the limit; the CRM sends the same quote again and it is booked.
+    erp_case.set_credit(await acme_number(gateway), limit=NET)
+    again = await place(gateway, "quote-2-again", quote("Q-2"))
+    assert again.status_code == 200, again.text
+    assert again.json()["order"]["id"] == order["id"]
+    assert again.json()["order"]["status"] == "in_service"
+    assert erp_case.sales_order(order["id"]) == (2, NET)
+    assert await order_events(gateway, order["id"]) == ["rejected", "created", "status_changed"]
+
 
 async def test_a_blocked_customer_is_refused(erp_case: ErpCase) -> None:
     await with_credit(erp_case, limit=None, blocked=True)
@@ -176,6 +185,9 @@ async def test_a_held_order_waits_for_finance_and_a_replay_books_it(
     order_id, run_id = problem["order_id"], problem["run_id"]
     order = (await gateway.client.get(f"/v1/orders/{order_id}")).json()
     assert (order["status"], order["last_run"]["status"]) == ("held", "failed")
+    held_again = await place(gateway, "quote-4-again", quote("Q-4", start=start))
+    assert held_again.status_code == 422
+    assert (held_again.json()["type"], held_again.json()["run_id"]) == (problem["type"], run_id)
 
     erp.set_credit(await acme_number(gateway), limit=NET)  # finance raises the limit
     assert await replayer(gateway.app.state.process).replay(run_id) == "succeeded"
