@@ -128,7 +128,7 @@ class SalesOrderWorkflow:
                 existing.status = SALES_ORDER_STATUS.check(
                     SalesOrderStatus.REJECTED, SalesOrderStatus.PENDING
                 )
-                plan = await self._plan(
+                retried = await self._plan(
                     session,
                     existing,
                     client_id=client_id,
@@ -136,9 +136,13 @@ class SalesOrderWorkflow:
                     claimed_run_id=None,
                 )
                 await session.commit()
-                return await self.execute(plan), False
-            if existing is not None:
+            elif existing is not None:
                 return await self._existing(session, existing, request), False
+            else:
+                retried = None
+        if retried is not None:
+            return await self.execute(retried), False
+        async with self.context.sessionmaker() as session:
             order, lines = await self._validated(session, request)
             session.add(order)
             try:
