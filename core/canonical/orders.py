@@ -12,7 +12,7 @@ class SalesOrderStatus(StrEnum):
 
     `pending` (accepted, the run is checking credit and creating the ERP order), `held`
     (the ERP's credit check failed and the policy holds it for finance), `rejected`
-    (refused on credit, or a mapping its caller can correct), `open` (the ERP holds the
+    (refused on credit; the same quote placed again tries again), `open` (the ERP holds the
     order), `released` (the ERP released it for fulfilment), `in_service` (its service
     started: its subscriptions are ordered), `completed` (the ERP shipped and invoiced
     it), `canceled` (canceled or closed in the ERP before its service started).
@@ -34,6 +34,7 @@ SALES_ORDER_STATUS = StatusMachine(
     {
         _S.PENDING: frozenset({_S.HELD, _S.REJECTED, _S.OPEN, _S.RELEASED, _S.COMPLETED}),
         _S.HELD: frozenset({_S.PENDING, _S.REJECTED}),
+        _S.REJECTED: frozenset({_S.PENDING}),
         _S.OPEN: frozenset({_S.RELEASED, _S.IN_SERVICE, _S.COMPLETED, _S.CANCELED}),
         _S.RELEASED: frozenset({_S.OPEN, _S.IN_SERVICE, _S.COMPLETED, _S.CANCELED}),
         _S.IN_SERVICE: frozenset({_S.COMPLETED}),

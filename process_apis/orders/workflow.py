@@ -119,11 +119,30 @@ class SalesOrderWorkflow:
         self, *, request: SalesOrderCreate, client_id: str, correlation_id: str | None
     ) -> tuple[SalesOrderResult, bool]:
         """The order of the quote, and whether this request created it (else the quote's
-        order exists: the same answer again)."""
+        order exists: the same answer again). A quote whose order was refused is tried
+        again, as the caller corrected what was refused (the credit, the mapping)."""
         async with self.context.sessionmaker() as session:
             existing = await repository.order_by_quote(session, request.quote_id)
-            if existing is not None:
+            if existing is not None and existing.status == SalesOrderStatus.REJECTED:
+                await self._existing(session, existing, request)  # the same content
+                existing.status = SALES_ORDER_STATUS.check(
+                    SalesOrderStatus.REJECTED, SalesOrderStatus.PENDING
+                )
+                retried = await self._plan(
+                    session,
+                    existing,
+                    client_id=client_id,
+                    correlation_id=correlation_id,
+                    claimed_run_id=None,
+                )
+                await session.commit()
+            elif existing is not None:
                 return await self._existing(session, existing, request), False
+            else:
+                retried = None
+        if retried is not None:
+            return await self.execute(retried), False
+        async with self.context.sessionmaker() as session:
             order, lines = await self._validated(session, request)
             session.add(order)
             try:
@@ -330,7 +349,8 @@ class SalesOrderWorkflow:
     async def _existing(
         self, session: AsyncSession, order: SalesOrderRow, request: SalesOrderCreate
     ) -> SalesOrderResult:
-        """The quote's order, if the request is the same quote; else a conflict."""
+        """The quote's order, if the request is the same quote; else a conflict. A held
+        order answers its hold again."""
         lines = await repository.lines_of(session, order.id)
         asked = [(line.price_id, line.quantity) for line in request.lines]
         if order.customer_id != request.customer_id or asked != [
@@ -342,6 +362,14 @@ class SalesOrderWorkflow:
             )
         run = await latest_run(session, workflow=WORKFLOW, subject_id=order.id)
         assert run is not None
+        if order.status == SalesOrderStatus.HELD:
+            raise CustomerCreditHeld(
+                f"sales order {order.id} of quote {order.quote_ref} is held on the customer's "
+                "credit; finance replays its run",
+                order_id=order.id,
+                run_id=run.id,
+                run_url=run_url(run.id),
+            )
         state = (
             RunState.PENDING_RETRY if run.status == RunStatus.PENDING_RETRY else RunState.COMPLETED
         )

@@ -33,6 +33,8 @@ class DocumentType(StrEnum):
     SETTLEMENT = "settlement"
     # The gateway's own ERP documents: an amendment's proration, a credit's reversal.
     ADJUSTMENT = "adjustment"
+    # An accepted quote's sales order, against the ERP's order and its first invoices.
+    SALES_ORDER = "sales_order"
 
 
 class DifferenceKind(StrEnum):
@@ -56,6 +58,8 @@ class Cause(StrEnum):
     NET = "amount_differs_net"
     NET_AND_TAX = "amount_differs_net_and_tax"
     AMOUNT = "amount_differs"
+    ORDER_IN_ERP = "order_amount_differs_in_erp"
+    ORDER_INVOICED = "order_invoiced_for_another_amount"
 
 
 CAUSES = {
@@ -69,6 +73,8 @@ CAUSES = {
     Cause.NET: "amount differs: net",
     Cause.NET_AND_TAX: "amount differs: net and tax",
     Cause.AMOUNT: "amount differs",
+    Cause.ORDER_IN_ERP: "the ERP's sales order is for another net amount than the order",
+    Cause.ORDER_INVOICED: "the order's subscriptions were first invoiced for another net amount",
 }
 
 
@@ -171,7 +177,7 @@ class Difference(BaseModel):
     document_type: str = Field(
         examples=["invoice"],
         description="`invoice`, `credit_memo`, `payment`, `settlement`, `adjustment` or "
-        "`usage` (a subscription item's usage in a billing period).",
+        "`usage` (a subscription item's usage in a billing period) or `sales_order`.",
     )
     cause: Cause = Field(description="The probable cause, stable for automation.")
     explanation: str = Field(examples=["amount differs: tax"])

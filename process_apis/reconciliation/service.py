@@ -25,6 +25,7 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.reconciliation import staging
 from process_apis.reconciliation.catalog import CatalogReport, catalog_drift, entity_catalog
 from process_apis.reconciliation.compare import Totals, differences
+from process_apis.reconciliation.lineage import LINEAGE_CHECKS
 from process_apis.reconciliation.periods import month_bounds
 from process_apis.reconciliation.reports import report
 from process_apis.reconciliation.schemas import (
@@ -56,6 +57,7 @@ async def reconcile(
     try:
         await _stage(context, scope)
         totals, count = await _compare(sessionmaker, scope.run_id)
+        count += await _lineage(sessionmaker, scope, after=count)
         catalog = await _catalog(context, scope, after=count)
         count += await _usage(sessionmaker, scope, after=count + len(catalog.differences))
     except Exception as error:
@@ -127,6 +129,22 @@ async def _stage(context: ProcessContext, scope: Scope) -> None:
     )
     await staging.stage(sessionmaker, billing_documents(context.billing, scope))
     await staging.link_billing(sessionmaker, scope)
+
+
+async def _lineage(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope, *, after: int
+) -> int:
+    """Run the lineage checks; their differences are written after the documents' (`after`
+    of them). How many there were."""
+    async with sessionmaker() as session:
+        found = [d for check in LINEAGE_CHECKS for d in await check(session, scope)]
+    rows = [
+        {"run_id": scope.run_id, "sequence": after + number, **_stored(difference)}
+        for number, difference in enumerate(found, start=1)
+    ]
+    if rows:
+        await _write_differences(sessionmaker, rows)
+    return len(rows)
 
 
 async def _catalog(context: ProcessContext, scope: Scope, *, after: int) -> CatalogReport:

@@ -51,6 +51,7 @@ WRITES: dict[str, Callable[[Body], None]] = {
     "subscriptions-create": _set("quantity", 2),
     "subscriptions-amend": _set("quantity", 4),
     "subscriptions-cancel": _append("note"),
+    "orders-create": _set("service_start", "2027-01-01"),
     "credit-memos-create": _append("note"),
     "credit-memos-approve": _append("note"),
     "invoices-correct": _append("reason"),
@@ -71,6 +72,7 @@ PATH_IDS = {"customer_id": demo_id("customer", 1)}
 SCOPES = (
     "customers:write",
     "subscriptions:write",
+    "orders:write",
     "credit_memos:write",
     "credit_memos:approve",
     "payments:write",

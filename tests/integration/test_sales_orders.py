@@ -21,13 +21,14 @@ from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.deps import ProcessContext
 from process_apis.orders.sync import OrderStatusSync
+from process_apis.reconciliation.service import reconcile
 from process_apis.worker import replayer
 from system_apis.erp.schemas import ErpCustomerUpsert
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD
-from tests.support.erps import ErpCase, on_erp
+from tests.support.erps import US_ENTITY, ErpCase, on_erp
 from tests.support.faults import LostAnswerTransport
-from tests.support.invoices import ACME
+from tests.support.invoices import ACME, invoice_body
 
 TODAY = date.today()
 # PRO_USD is 4900 a month, ENTERPRISE_USD 19900 (the demo catalog).
@@ -152,6 +153,15 @@ async def test_a_customer_over_its_credit_limit_is_refused(erp_case: ErpCase) ->
     assert erp_case.sales_order(order["id"]) is None
     assert await order_events(gateway, order["id"]) == ["rejected"]
 
+    # Finance raises the limit; the CRM sends the same quote again and it is booked.
+    erp_case.set_credit(await acme_number(gateway), limit=NET)
+    again = await place(gateway, "quote-2-again", quote("Q-2"))
+    assert again.status_code == 200, again.text
+    assert again.json()["order"]["id"] == order["id"]
+    assert again.json()["order"]["status"] == "in_service"
+    assert erp_case.sales_order(order["id"]) == (2, NET)
+    assert await order_events(gateway, order["id"]) == ["rejected", "created", "status_changed"]
+
 
 async def test_a_blocked_customer_is_refused(erp_case: ErpCase) -> None:
     await with_credit(erp_case, limit=None, blocked=True)
@@ -175,6 +185,9 @@ async def test_a_held_order_waits_for_finance_and_a_replay_books_it(
     order_id, run_id = problem["order_id"], problem["run_id"]
     order = (await gateway.client.get(f"/v1/orders/{order_id}")).json()
     assert (order["status"], order["last_run"]["status"]) == ("held", "failed")
+    held_again = await place(gateway, "quote-4-again", quote("Q-4", start=start))
+    assert held_again.status_code == 422
+    assert (held_again.json()["type"], held_again.json()["run_id"]) == (problem["type"], run_id)
 
     erp.set_credit(await acme_number(gateway), limit=NET)  # finance raises the limit
     assert await replayer(gateway.app.state.process).replay(run_id) == "succeeded"
@@ -266,3 +279,61 @@ async def test_a_product_without_an_erp_item_is_refused(gateway: Gateway) -> Non
     assert problem["pointer"] == "#/lines/1/price_id"
     async with gateway.sessionmaker() as session:
         assert await session.scalar(select(SalesOrderRow.id)) is None
+
+
+async def test_reconciliation_finds_an_order_invoiced_or_repriced_for_another_amount(
+    make_gateway: GatewayFactory, erp_kind: str
+) -> None:
+    erp = await on_erp(make_gateway, erp_kind, order_sync_seconds=0.001)
+    gateway = erp.gateway
+    order = (await place(gateway, "quote-9", quote("Q-9"))).json()["order"]
+    await run_queue(gateway)  # the subscriptions are ordered
+    pro, enterprise = (line["subscription_id"] for line in order["lines"])
+
+    async def differences() -> list[tuple[str, int | None, int | None, int | None]]:
+        period = f"{TODAY:%Y-%m}"
+        report = await reconcile(
+            gateway.app.state.process, legal_entity_id=US_ENTITY, period=period
+        )
+        return [
+            (d.cause, d.gateway_amount, d.erp_amount, d.billing_amount)
+            for d in report.differences
+            if d.document_type == "sales_order"
+        ]
+
+    assert await differences() == []  # not invoiced yet: nothing to compare
+    invoices = [
+        (pro, ("Ledgergate Pro, monthly", 3, 4900, "STANDARD")),
+        (enterprise, ("Ledgergate Enterprise, monthly", 1, 18900, "STANDARD")),
+    ]
+    for subscription_id, line in invoices:
+        registered = await gateway.client.post(
+            "/v1/invoices",
+            json={**invoice_body(lines=(line,)), "subscription_id": subscription_id},
+        )
+        assert registered.status_code == 201, registered.text
+    invoiced = 3 * 4900 + 18900
+    assert await differences() == [("order_invoiced_for_another_amount", NET, NET, invoiced)]
+
+    erp.reprice_sales_order(order["id"], 100)  # someone edits the order in the ERP
+    await OrderStatusSync(on(gateway, TODAY)).run_once()
+    assert await differences() == [
+        ("order_amount_differs_in_erp", NET, NET + 100, invoiced),
+        ("order_invoiced_for_another_amount", NET, NET + 100, invoiced),
+    ]
+
+
+async def test_injected_erp_faults_queue_the_order_until_the_erp_is_back(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
+    faults = f"/_sandbox/{erp_case.backend}/faults"
+    assert (await gateway.anonymous.post(faults, json={"error_rate": 1.0})).status_code == 200
+    response = await place(gateway, "quote-10", quote("Q-10"))
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert erp_case.sales_order(queued["order"]["id"]) is None
+
+    assert (await gateway.anonymous.delete(faults)).status_code in (200, 204)
+    assert await replayer(gateway.app.state.process).replay(queued["run"]["run_id"]) == "succeeded"
+    assert erp_case.sales_order(queued["order"]["id"]) == (2, NET)

@@ -109,6 +109,17 @@ class ErpCase:
         record.credit_limit = None if limit is None else Decimal(limit) / 100
         record.credit_hold = "ON" if blocked else "AUTO"
 
+    def reprice_sales_order(self, external: str, delta: int) -> None:
+        """The first line of the order changed by `delta` minor units in the ERP."""
+        if self.kind == "business_central":
+            order = self._bc.sales_order(US_COMPANY, external)
+            assert order is not None
+            order.lines[0].amount_excluding_tax += Decimal(delta) / 100
+            return
+        record = self._ns.sales_order(external)
+        assert record is not None
+        record.lines[0].amount += Decimal(delta) / 100
+
     def move_sales_order(self, external: str, status: str) -> None:
         """The order released, completed or canceled in the ERP, as a person would."""
         if self.kind == "business_central":
