@@ -56,6 +56,7 @@ TAG_DESCRIPTIONS = {
     "partner": "Partner portal: a partner's own customers, subscriptions, invoices and "
     "payments, commissions with lineage, statements and deal registrations.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
+    "revenue": "Revenue schedules of posted invoice lines: what each line earns by month.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
     "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",
