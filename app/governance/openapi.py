@@ -58,6 +58,7 @@ TAG_DESCRIPTIONS = {
     "orders": "Sales orders from accepted quotes: the ERP credit check, the ERP sales order, "
     "its status, and the hand-over to subscriptions when the service starts.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
+    "revenue": "Revenue schedules of posted invoice lines: what each line earns by month.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
     "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",

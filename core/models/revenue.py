@@ -124,6 +124,7 @@ class RecognitionRunRow(VersionedMixin, BackendRefsMixin, Base):
     posting_date: Mapped[date | None] = mapped_column(Date)
     posted_at: Mapped[datetime | None]
     reversal_document_number: Mapped[str | None] = mapped_column(String(20))
+    reversal_posting_date: Mapped[date | None] = mapped_column(Date)
     reversal_reason: Mapped[str | None] = mapped_column(String(500))
     reversed_at: Mapped[datetime | None]
 

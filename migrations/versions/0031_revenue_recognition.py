@@ -125,6 +125,7 @@ def upgrade() -> None:
         sa.Column("posting_date", sa.Date(), nullable=True),
         sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reversal_document_number", sa.String(length=20), nullable=True),
+        sa.Column("reversal_posting_date", sa.Date(), nullable=True),
         sa.Column("reversal_reason", sa.String(length=500), nullable=True),
         sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("billing_ref", sa.String(length=255), nullable=True),

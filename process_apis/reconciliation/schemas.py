@@ -176,7 +176,7 @@ class Difference(BaseModel):
     )
     document_type: str = Field(
         examples=["invoice"],
-        description="`invoice`, `credit_memo`, `payment`, `settlement`, `adjustment` or "
+        description="`invoice`, `credit_memo`, `payment`, `settlement`, `adjustment`, "
         "`usage` (a subscription item's usage in a billing period) or `sales_order`.",
     )
     cause: Cause = Field(description="The probable cause, stable for automation.")

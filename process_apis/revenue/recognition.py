@@ -114,6 +114,8 @@ async def _draw_up_run(
             RevenueEntryRow.period <= period_start,
         )
         .values(run_id=run.id)
+        # The session holds no entries: nothing to synchronize, and no ids to fetch back.
+        .execution_options(synchronize_session=False)
     )
     deferral = case((RevenueEntryRow.kind == EntryKind.DEFERRAL, RevenueEntryRow.amount), else_=0)
     earned = case((RevenueEntryRow.kind == EntryKind.RECOGNITION, RevenueEntryRow.amount), else_=0)
@@ -191,5 +193,8 @@ async def run_lines(session: AsyncSession, run_id: str) -> Sequence[RecognitionR
 async def free_entries(session: AsyncSession, run_id: str) -> None:
     """A reversed or voided run's entries, free for the period's next run."""
     await session.execute(
-        update(RevenueEntryRow).where(RevenueEntryRow.run_id == run_id).values(run_id=None)
+        update(RevenueEntryRow)
+        .where(RevenueEntryRow.run_id == run_id)
+        .values(run_id=None)
+        .execution_options(synchronize_session=False)
     )

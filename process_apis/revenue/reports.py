@@ -251,6 +251,32 @@ async def schedule_balances(
     )
 
 
+async def _journaled(
+    session: AsyncSession, legal_entity_id: str, period_end: date
+) -> dict[str, int]:
+    """Per currency, what the journals dated by `period_end` left in deferred revenue: each
+    entry posted, less each reversing entry (a reversed run's entry stays in the ledger)."""
+    runs = (
+        await session.scalars(
+            select(RecognitionRunRow).where(
+                RecognitionRunRow.legal_entity_id == legal_entity_id,
+                RecognitionRunRow.status.in_(
+                    (RecognitionRunStatus.POSTED, RecognitionRunStatus.REVERSED)
+                ),
+                RecognitionRunRow.posting_date <= period_end,
+            )
+        )
+    ).all()
+    journaled: dict[str, int] = defaultdict(int)
+    for run in runs:
+        moved = run.deferred_total - run.recognized_total
+        journaled[run.currency] += moved
+        undone_on = run.reversal_posting_date
+        if run.status == RecognitionRunStatus.REVERSED and undone_on and undone_on <= period_end:
+            journaled[run.currency] -= moved
+    return journaled
+
+
 async def proof(context: ProcessContext, *, legal_entity_id: str, period: str) -> RevenueProof:
     """Billed = recognized + deferred per currency at the month's end, summed schedule by
     schedule, and the deferred revenue the posted journals left against the ERP's balance
@@ -275,20 +301,7 @@ async def proof(context: ProcessContext, *, legal_entity_id: str, period: str) -
                 ).group_by(per_schedule.c.currency)
             )
         ).all()
-        journaled: dict[str, int] = dict(
-            (
-                await session.execute(
-                    select(RevenueEntryRow.currency, func.sum(_DEFERRAL) - func.sum(_EARNED))
-                    .join(RecognitionRunRow, RecognitionRunRow.id == RevenueEntryRow.run_id)
-                    .where(
-                        RevenueEntryRow.legal_entity_id == legal_entity_id,
-                        RecognitionRunRow.status == RecognitionRunStatus.POSTED,
-                        RecognitionRunRow.posting_date <= period_end,
-                    )
-                    .group_by(RevenueEntryRow.currency)
-                )
-            ).all()
-        )
+        journaled = await _journaled(session, legal_entity_id, period_end)
         accounts = (
             await session.execute(
                 select(RevenueScheduleRow.deferred_account, func.min(RevenueScheduleRow.billed_on))

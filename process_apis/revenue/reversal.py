@@ -117,6 +117,7 @@ class RecognitionReversalWorkflow:
             async with failing(session, run):
                 posting_date = posting_date_for(legal_entity, self.context.today())
             row.reversal_document_number = document_number(row.id, REVERSAL_PREFIX)
+            row.reversal_posting_date = posting_date
             row.reversal_reason = reason
             plan = reversal_plan(
                 run.id,

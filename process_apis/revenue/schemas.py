@@ -61,6 +61,7 @@ class RecognitionRun(OutputModel):
     posting_date: date | None
     posted_at: datetime | None
     reversal_document_number: str | None
+    reversal_posting_date: date | None
     reversal_reason: str | None
     reversed_at: datetime | None
     lines: list[RecognitionRunLine]
@@ -138,7 +139,8 @@ class ProofCurrency(OutputModel):
         description="Schedules whose billed is not recognized + deferred (0: the proof holds)."
     )
     journaled_deferred: int = Field(
-        description="Deferred revenue as the posted recognition journals left it."
+        description="Deferred revenue as the recognition journals and their reversals dated "
+        "by the period's end left it."
     )
     erp_deferred: int | None = Field(
         description="The ERP's balance of the deferred revenue accounts (credit positive) at "

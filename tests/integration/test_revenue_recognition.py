@@ -255,3 +255,124 @@ async def test_twelve_months_of_subscriptions_are_recognized_to_the_cent(erp_cas
     assert sum(item["deferred"] for item in drill["items"]) == usd["deferred"]
     assert all(item["balanced"] for item in drill["items"])
     await ops.aclose()
+
+
+async def recognition_run(ops: httpx.AsyncClient, period: str, key: str) -> httpx.Response:
+    return await ops.post(
+        "/ops/v1/revenue/recognition-runs",
+        json={"legal_entity_id": US_ENTITY, "period": period},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def test_a_month_is_recognized_once_and_undone_only_by_a_reversing_entry(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
+    ops = await gateway.client_with(OPS)
+    m0, m1 = month_start(0), month_start(1)
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", m0, month_start(2) - timedelta(days=1), product=PRO)
+    await posted_invoice(gateway, body)
+    this_month = month_key(m0)
+
+    early = await recognition_run(ops, this_month, "early")
+    assert early.status_code == 422, early.text
+    assert early.json()["type"].endswith("/revenue-period-open")
+
+    months_later(gateway.app, 1)
+    first = await recognition_run(ops, this_month, "first")
+    assert first.status_code == 201, first.text
+    [run] = first.json()["runs"]
+    earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
+    assert (run["status"], run["attempt"]) == ("posted", 1)
+    assert (run["deferred_total"], run["recognized_total"], run["entry_count"]) == (
+        61000,
+        earned,
+        2,
+    )
+    assert run["posting_date"] == (m1 - timedelta(days=1)).isoformat()
+    ledger = erp_case.ledger(run["journal_document_number"])
+    deferred = [(debit, credit) for account, debit, credit in ledger if account == "24000"]
+    assert sorted(deferred) == sorted([(0, 61000), (earned, 0)])
+
+    again = await recognition_run(ops, this_month, "again")
+    assert again.status_code == 200, again.text
+    assert [r["id"] for r in again.json()["runs"]] == [run["id"]]
+    assert again.json()["drawn_up"] == 0
+
+    reversal = await ops.post(
+        f"/ops/v1/revenue/recognition-runs/{run['id']}/reversals",
+        json={"reason": "Wrong deferral account"},
+        headers={"Idempotency-Key": "undo"},
+    )
+    assert reversal.status_code == 201, reversal.text
+    reversed_run = reversal.json()
+    assert reversed_run["status"] == "reversed"
+    undone = erp_case.ledger(reversed_run["reversal_document_number"])
+    assert sorted((a, c, d) for a, d, c in undone) == sorted(ledger)  # every line turned
+    assert erp_case.ledger(run["journal_document_number"]) == ledger  # the original stays
+    twice = await ops.post(
+        f"/ops/v1/revenue/recognition-runs/{run['id']}/reversals",
+        json={"reason": "Wrong deferral account"},
+        headers={"Idempotency-Key": "undo-again"},
+    )
+    assert twice.status_code == 200, twice.text
+
+    rerun = await recognition_run(ops, this_month, "rerun")
+    assert rerun.status_code == 201, rerun.text
+    [second] = rerun.json()["runs"]
+    assert (second["attempt"], second["status"]) == (2, "posted")
+    assert (second["deferred_total"], second["recognized_total"]) == (61000, earned)
+    # the reversal is dated in the next month: at this month's end the ledger holds both
+    # runs' entries, at the next month's end the reversal too
+    for period, deferred_then in (
+        (this_month, 2 * (61000 - earned)),
+        (month_key(m1), 61000 - earned),
+    ):
+        proof = await ops.get(
+            "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": period}
+        )
+        [usd] = proof.json()["currencies"]
+        assert (usd["erp_deferred"], usd["matched"]) == (deferred_then, True), usd
+    await ops.aclose()
+
+
+async def test_a_month_in_a_closed_period_waits_under_the_reject_policy(gateway: Gateway) -> None:
+    ops = await gateway.client_with(OPS)
+    last_month = month_start(-1)
+    body = invoice_body(ACME, lines=(("Pro, quarter", 1, 30000, "STANDARD"),))
+    served_line(body, "Pro, quarter", last_month, month_start(2) - timedelta(days=1))
+    invoice = await posted_invoice(gateway, body)
+    schedule = (await ops.get(f"/v1/invoices/{invoice['id']}/revenue-schedule")).json()
+    [line] = schedule["schedules"]
+    assert [m["month"] for m in line["months"]] == [month_key(month_start(k)) for k in (-1, 0, 1)]
+    assert line["deferred"] == 30000
+
+    response = await recognition_run(ops, month_key(last_month), "closed")
+    assert response.status_code == 201, response.text
+    [run] = response.json()["runs"]
+    assert run["status"] == "draft"
+    assert run["last_run"]["status"] == "failed"
+    assert run["last_run"]["error_type"].endswith("/closed-period")
+    await ops.aclose()
+
+
+async def test_revenue_requests_are_refused_with_problems(gateway: Gateway) -> None:
+    ops = await gateway.client_with(OPS)
+    unknown = await ops.get("/ops/v1/revenue/recognition-runs/rvr_01jd0000000000000000000000")
+    assert unknown.status_code == 404
+    bad_month = await ops.get(
+        "/ops/v1/revenue/waterfall",
+        params={"legal_entity": US_ENTITY, "from": "2026-13", "to": "2026-12"},
+    )
+    assert bad_month.status_code == 422
+    half = invoice_body(ACME)
+    half["lines"][0]["service_period_start"] = "2026-01-01"
+    refused = await gateway.client.post("/v1/invoices", json=half)
+    assert refused.status_code == 422, refused.text
+    rule = await ops.put(
+        "/ops/v1/revenue/rules/prod_01jd0000000000000000000000", json={"method": "point_in_time"}
+    )
+    assert rule.status_code == 404
+    await ops.aclose()

@@ -33,8 +33,12 @@ from process_apis.revenue.workflow import RecognitionWorkflow
 router = APIRouter(prefix="/ops/v1/revenue", tags=["ops"])
 
 MONTH = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
-LegalEntityID = Annotated[str, Query(pattern=id_pattern("legal_entity"))]
-Month = Annotated[str, Query(pattern=MONTH, examples=["2026-11"])]
+LegalEntityID = Annotated[
+    str, Query(pattern=id_pattern("legal_entity"), description="The legal entity (`le_...`).")
+]
+Month = Annotated[
+    str, Query(pattern=MONTH, examples=["2026-11"], description="The month, `YYYY-MM`.")
+]
 ProductID = Annotated[
     str, Path(pattern=id_pattern("product"), examples=["prod_01jd0000000000000000000000"])
 ]
@@ -167,9 +171,18 @@ async def reverse_recognition(
 async def get_waterfall(
     context: ContextDep,
     legal_entity: LegalEntityID,
-    from_month: Annotated[str, Query(alias="from", pattern=MONTH, examples=["2026-01"])],
-    to_month: Annotated[str, Query(alias="to", pattern=MONTH, examples=["2026-12"])],
-    response_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    from_month: Annotated[
+        str,
+        Query(alias="from", pattern=MONTH, examples=["2026-01"], description="First month shown."),
+    ],
+    to_month: Annotated[
+        str,
+        Query(alias="to", pattern=MONTH, examples=["2026-12"], description="Last month shown."),
+    ],
+    response_format: Annotated[
+        Literal["json", "csv"],
+        Query(alias="format", description="`json` (the default) or `csv`."),
+    ] = "json",
 ) -> Response | Waterfall:
     """Per currency and month: billed into deferred revenue, recognized, and the deferred
     revenue at the month's end."""

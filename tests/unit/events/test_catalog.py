@@ -22,6 +22,7 @@ REQUIRED = {
     "payment": {"applied", "failed", "reversed"},
     "commission": {"earned", "clawed_back"},
     "settlement": {"posted", "reversed"},
+    "revenue": {"recognized", "recognition_reversed"},
     "entitlement": {"granted", "revoked"},
     "exception": {"opened", "resolved"},
     "reconciliation": {"completed"},
