@@ -4,10 +4,10 @@ Run with `uv run python -m bench.console [--audit N] [--exceptions N] [--request
 (defaults: the issue's 1,000,000 audit rows and 100,000 queued runs). On a throwaway
 PostgreSQL database (rows bulk-inserted with `generate_series`) it builds the gateway in
 this process and signs in as a console operator, then, after one untimed pass, asks for
-each page `--requests` times, one at a time over ASGI, alternating rounds: the exception queue's first page,
-a deep page (a cursor 90 % of the way down), filtered by error class, workflow, legal
-entity and age, a run, the audit trail's first and a deep page, KPIs and postings. The
-baseline in the same run is the ops API's JSON for the same queue and audit pages
+each page `--requests` times, one at a time over ASGI, alternating rounds: the exception
+queue's first page, a deep page (a cursor 90 % of the way down), filtered by error class,
+workflow, legal entity and age, a run, the audit trail's first and a deep page, KPIs and
+postings. The baseline in the same run is the ops API's JSON for the same queue and audit pages
 (`GET /ops/v1/exceptions`, `GET /ops/v1/audit`): the ratio is the cost of the console's
 session, rendering and HTML over the same query. The KPI page keeps a period's figures
 30 s; its baseline, `GET /ops/v1/summary`, computes them on every request, which is what
