@@ -20,12 +20,23 @@ logger = logging.getLogger(__name__)
 
 
 def serve_worker_metrics(settings: Settings) -> WSGIServer | None:
-    """Serve the metrics on `settings.host:worker_metrics_port` in a thread (None when 0)."""
+    """Serve the metrics on `settings.host:worker_metrics_port` in a thread (None when 0).
+
+    A port already taken (a second worker on one host) is logged, not fatal: the work
+    matters more than its metrics.
+    """
     if not settings.worker_metrics_port:
         return None
-    server, _thread = start_http_server(
-        settings.worker_metrics_port, addr=settings.host, registry=served_registry()
-    )
+    try:
+        server, _thread = start_http_server(
+            settings.worker_metrics_port, addr=settings.host, registry=served_registry()
+        )
+    except OSError as error:
+        logger.error(
+            "worker.metrics.unavailable",
+            extra={"port": settings.worker_metrics_port, "error": repr(error)},
+        )
+        return None
     logger.info(
         "worker.metrics.serving",
         extra={"host": settings.host, "port": server.server_port},

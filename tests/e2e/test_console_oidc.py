@@ -66,8 +66,9 @@ async def test_a_person_signs_in_at_the_provider_with_their_mapped_role(
 async def test_a_person_without_a_mapped_role_is_refused(make_gateway: GatewayFactory) -> None:
     _, browser, idp = await with_provider(make_gateway, IdentityProvider(roles=["sales"]))
     refused = await sign_in(browser, idp)
-    assert refused.status_code == 400
-    assert refused.json()["type"].endswith("/console-sign-in-failed")
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/console-no-role")
+    assert refused.json()["roles"] == ["sales"]
     assert (await browser.get("/console/exceptions")).status_code == 303
 
 

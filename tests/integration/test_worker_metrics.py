@@ -93,3 +93,14 @@ def test_the_worker_serves_its_metrics_on_its_port() -> None:
         assert f"# TYPE {name.removesuffix('_total')}" in answer.text, name
     off = Settings(_env_file=None, worker_metrics_port=0)  # type: ignore[call-arg]
     assert serve_worker_metrics(off) is None
+
+
+def test_a_taken_port_leaves_the_worker_running_without_metrics() -> None:
+    settings = Settings(_env_file=None, worker_metrics_port=free_port())  # type: ignore[call-arg]
+    first = serve_worker_metrics(settings)
+    assert first is not None
+    try:
+        assert serve_worker_metrics(settings) is None
+    finally:
+        first.shutdown()
+        first.server_close()

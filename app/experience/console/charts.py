@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 WIDTH = 640
 BAR_AREA = 200
-LABEL_ROOM = 40
+TOP_ROOM = 28  # the value above the tallest bar
+LABEL_ROOM = 34
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Chart:
     title: str
     bars: list[Bar]
     width: int = WIDTH
-    height: int = BAR_AREA + LABEL_ROOM
+    height: int = TOP_ROOM + BAR_AREA + LABEL_ROOM
 
     @property
     def empty(self) -> bool:
@@ -49,7 +50,7 @@ def bar_chart(
                 value=value,
                 text=f"{value:g}{unit}",
                 x=index * slot + slot * 0.15,
-                y=BAR_AREA - height + 16,
+                y=TOP_ROOM + BAR_AREA - height,
                 width=slot * 0.7,
                 height=height,
             )

@@ -39,3 +39,8 @@ class InvalidForm(BadRequest):
 class ConsoleSignInRequired(Unauthorized):
     slug = "console-sign-in-required"
     title = "Sign in to the console first"
+
+
+class NoConsoleRole(Forbidden):
+    slug = "console-no-role"
+    title = "The identity provider grants this person no console role"

@@ -11,6 +11,7 @@ from app.experience.console.oidc import OidcClient
 from app.experience.console.render import STATIC
 from app.experience.console.security import SignInRequired
 from core.settings import Settings
+from process_apis.cache import TtlCache
 
 SIGN_IN = "/console/sign-in"
 
@@ -24,6 +25,7 @@ async def _to_sign_in(request: Request, _exc: Exception) -> Response:
 def install_console(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.state.console_oidc = OidcClient(settings.console) if settings.console.oidc_enabled else None
+    app.state.console_kpis = TtlCache(ttl=pages.KPI_SECONDS)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     for module in (signin, queue, pages):
         app.include_router(module.router)

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwk, jwt
 from joserfc.errors import JoseError
 
-from app.experience.console.errors import SignInFailed
+from app.experience.console.errors import NoConsoleRole, SignInFailed
 from app.experience.console.roles import strongest
 from core.settings import ConsoleSettings
 
@@ -128,8 +128,8 @@ class OidcClient:
         role = strongest({mapping[g] for g in granted if isinstance(g, str) and g in mapping})
         name = claims.get(self.settings.oidc_name_claim) or claims.get("sub")
         if role is None or not isinstance(name, str):
-            raise SignInFailed(
-                "the identity provider grants this person no console role",
+            raise NoConsoleRole(
+                "none of this person's roles maps to a console role",
                 roles=[g for g in granted if isinstance(g, str)],
             )
         return Identity(name=name[:80], role=role)

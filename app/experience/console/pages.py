@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from app.experience.console.charts import bar_chart, percentile
+from app.experience.console.charts import Chart, bar_chart, percentile
 from app.experience.console.queries import PAGE_SIZE
 from app.experience.console.render import page
 from app.experience.console.security import Action, SignedIn, acting
@@ -24,13 +25,14 @@ from core.models.reconciliation import ReconciliationDifferenceRow
 from core.models.workflow_run import WorkflowRunRow
 from core.pagination import Cursor
 from events.webhooks import service as webhooks
+from process_apis.cache import TtlCache
 from process_apis.deps import ContextDep, SessionDep
 from process_apis.reconciliation import reports
 from process_apis.reconciliation import service as reconciliation
 from process_apis.reconciliation.periods import month_of
 from process_apis.reconciliation.schemas import CAUSES, PERIOD_PATTERN, Cause
 from process_apis.runs.queue import queue_condition
-from process_apis.summary import posting_latencies, summarize
+from process_apis.summary import Summary, posting_latencies, summarize
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -38,6 +40,8 @@ THROUGHPUT_DAYS = 14
 BACKLOG = (InvoiceStatus.OPEN, InvoiceStatus.POSTING, InvoiceStatus.POSTING_MISMATCH)
 AGE_BUCKETS = ((1, "< 1 h"), (24, "1–24 h"), (24 * 7, "1–7 d"), (None, "> 7 d"))
 DIFFERENCES_SHOWN = 500
+# How long a period's KPI figures are served before they are computed again.
+KPI_SECONDS = 30.0
 Period = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 LegalEntity = Annotated[str | None, Query(pattern=id_pattern("legal_entity"))]
 ReconciliationID = Annotated[str, Path(pattern=id_pattern("reconciliation"))]
@@ -156,12 +160,41 @@ async def reconciliation_difference(
     return page(request, "difference.html", session=operator, row=row, explanation=explanation)
 
 
+@dataclass(frozen=True)
+class KpiFigures:
+    summary: Summary
+    charts: list[Chart]
+    computed_at: datetime
+
+
 @router.get("/kpis")
 async def kpis(
     request: Request, session: SessionDep, operator: SignedIn, period: Period = None
 ) -> Response:
-    """The month's figures, with charts: latency percentiles, STP, exception ageing."""
+    """The month's figures, with charts: latency percentiles, STP, exception ageing.
+
+    They scan the month's runs, so each period's are kept `KPI_SECONDS` per process.
+    """
     period = period or month_of(utcnow().date())
+    cache: TtlCache[str, KpiFigures] = request.app.state.console_kpis
+    figures = cache.get(period)
+    if figures is None:
+        figures = await _kpi_figures(session, period)
+        cache.put(period, figures)
+    duplicates = REGISTRY.get_sample_value("ledgergate_idempotent_replays_total") or 0
+    return page(
+        request,
+        "kpis.html",
+        session=operator,
+        period=period,
+        summary=figures.summary,
+        charts=figures.charts,
+        computed_at=figures.computed_at,
+        duplicates=int(duplicates),
+    )
+
+
+async def _kpi_figures(session: SessionDep, period: str) -> KpiFigures:
     summary = await summarize(session, period=period)
     latencies = await posting_latencies(session, summary.period_start, summary.period_end)
     ageing = await _ageing(session, utcnow())
@@ -184,17 +217,7 @@ async def kpis(
         ),
         bar_chart("ageing", "Exception ageing (queued runs by age)", ageing),
     ]
-    duplicates = REGISTRY.get_sample_value("ledgergate_idempotent_replays_total") or 0
-    return page(
-        request,
-        "kpis.html",
-        session=operator,
-        period=period,
-        summary=summary,
-        charts=charts,
-        duplicates=int(duplicates),
-        generated_at=datetime.now(UTC),
-    )
+    return KpiFigures(summary=summary, charts=charts, computed_at=datetime.now(UTC))
 
 
 async def _ageing(session: SessionDep, now: datetime) -> list[tuple[str, int]]:
