@@ -474,7 +474,7 @@ class WebhookSettings(BaseModel):
         default=100, ge=1, le=1000, description="Messages one delivery pass claims."
     )
     endpoint_concurrency: int = Field(
-        default=8,
+        default=4,
         ge=1,
         le=100,
         description="Deliveries in flight at once to one endpoint host, each on a kept-alive "

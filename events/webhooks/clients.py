@@ -27,7 +27,7 @@ class HostClients:
         self,
         *,
         timeout: float,
-        concurrency: int = 8,
+        concurrency: int,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.timeout = timeout

@@ -1,6 +1,7 @@
 """Alembic is the only way the schema is made: it must match the models on both databases."""
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -15,6 +16,7 @@ from core.migrate import upgrade
 from core.models import Base
 from core.models.base import utcnow
 from core.settings import AuthSettings
+from events.lanes import lane_of
 
 
 def _drift(connection: Connection) -> list[object]:
@@ -84,3 +86,55 @@ async def test_existing_signing_keys_are_encrypted_and_partner_grants_narrowed(
         private
     )
     assert json.loads(scopes) == ["partner:read"]
+
+
+async def test_waiting_events_get_their_lane_and_messages_their_queue(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    now = utcnow()
+    try:
+        await upgrade(engine, "0025")
+        async with engine.begin() as connection:
+            for sequence, subject, published in ((1, "inv_1", now), (2, "inv_2", None)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO event_outbox (sequence, event_id, type, subject, time, "
+                        "envelope, recorded_at, published_at) VALUES (:sequence, :id, 't', "
+                        ":subject, :now, '{}', :now, :published)"
+                    ),
+                    {"sequence": sequence, "id": f"evt_{sequence}", "subject": subject}
+                    | {"now": now, "published": published},
+                )
+            await connection.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (id, client_id, url, description, event_types, "
+                    "status, secret_encrypted, consecutive_failures, created_at, updated_at) "
+                    "VALUES ('ep_1', 'c', 'https://h.example.com', '', '[]', 'enabled', 'x', 0, "
+                    ":now, :now)"
+                ),
+                {"now": now},
+            )
+            for n, created in ((1, now), (2, now - timedelta(minutes=1))):
+                await connection.execute(
+                    text(
+                        "INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, "
+                        "event_time, payload, status, attempts, next_attempt_at, created_at) "
+                        "VALUES (:id, 'ep_1', :event, 't', :now, :payload, 'pending', 0, :now, "
+                        ":created)"
+                    ),
+                    {"id": f"msg_{n}", "event": f"evt_{n}", "now": now, "created": created}
+                    | {"payload": json.dumps({"subject": f"inv_{n}"})},
+                )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            lanes = dict(
+                (await connection.execute(text("SELECT sequence, lane FROM event_outbox"))).all()
+            )
+            queues = (
+                await connection.execute(
+                    text("SELECT id, subject, position FROM webhook_messages ORDER BY id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert lanes == {1: 0, 2: lane_of("inv_2")}  # a published event is never claimed again
+    assert [tuple(row) for row in queues] == [("msg_1", "inv_1", 2), ("msg_2", "inv_2", 1)]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db import create_engine, create_sessionmaker
 from core.metrics import OUTBOX_LAG
 from core.models.event_outbox import EventOutboxRow
+from events.claim import Claimed, claim
 from events.outbox import record
 from events.relay import Relay, run_forever
 from tests.support.databases import fresh_database
@@ -168,3 +169,38 @@ async def test_a_full_batch_asks_for_another_pass_at_once(
     assert (await relay.run_once()).full
     assert (await relay.run_once()).full
     assert not (await relay.run_once()).full
+
+
+async def test_two_relays_claim_different_subjects_at_once_on_postgresql(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """With more than a batch waiting, a second relay takes the lanes the first left
+    instead of waiting on its rows (subjects interleave in every batch)."""
+    if sessionmaker.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: one relay claims at a time")
+    await _record_rounds(sessionmaker, 4)
+    order = await _order(sessionmaker)
+    async with sessionmaker.begin() as first, sessionmaker.begin() as second:
+        ours = await claim(first, "nats", limit=len(SUBJECTS))
+        theirs = await claim(second, "nats", limit=len(SUBJECTS))
+    assert ours.rows
+    assert theirs.rows
+    assert ours.more  # it left lanes to the other, and more waits
+    assert theirs.more
+    subjects = [await _subjects_of(sessionmaker, c.rows) for c in (ours, theirs)]
+    assert not set(subjects[0]) & set(subjects[1])
+    for taken in subjects:  # each subject's oldest events, in order
+        for subject, ids in taken.items():
+            assert ids == order[subject][: len(ids)]
+
+
+async def _subjects_of(
+    sessionmaker: async_sessionmaker[AsyncSession], rows: list[Claimed]
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    async with sessionmaker() as session:
+        for row in rows:
+            event = await session.get(EventOutboxRow, row.sequence)
+            assert event is not None
+            found.setdefault(event.subject, []).append(event.event_id)
+    return found
