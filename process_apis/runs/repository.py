@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, bindparam, func, select, update
@@ -94,20 +95,23 @@ STEPS = table_of(WorkflowStepRow)
 RUNS = table_of(WorkflowRunRow)
 
 
-def _upsert_step(dialect: str, columns: Sequence[str]) -> Insert:
-    """INSERT a step, or on its (run, name) UPDATE `columns` and count one more attempt."""
+@cache
+def _upsert_step(dialect: str, columns: tuple[str, ...], *, returning_id: bool = False) -> Insert:
+    """INSERT a step, or on its (run, name) UPDATE `columns` and count one more attempt
+    (built once per dialect and columns: a posting's steps reuse the same few)."""
     statement = upsert_into(STEPS, dialect)
     changes: dict[str, Any] = {name: statement.excluded[name] for name in columns}
     changes["attempts"] = STEPS.c.attempts + 1
-    return statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[STEPS.c.run_id, STEPS.c.name], set_=changes
     )
+    return upsert.returning(STEPS.c.id) if returning_id else upsert
 
 
 async def start_step(connection: AsyncConnection, run_id: str, name: str, **values: Any) -> str:
     """Mark the run's step `name` started (its row inserted, or an earlier attempt's updated)
     in one statement; returns the row's id."""
-    statement = _upsert_step(connection.dialect.name, list(values)).returning(STEPS.c.id)
+    statement = _upsert_step(connection.dialect.name, tuple(values), returning_id=True)
     row = {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1}
     return str((await connection.execute(statement, {**row, **values})).scalar_one())
 
@@ -119,7 +123,7 @@ async def record_steps(
     one statement."""
     if not steps:
         return
-    columns = list(steps[0][1])
+    columns = tuple(steps[0][1])
     rows = [
         {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1, **values}
         for name, values in steps
