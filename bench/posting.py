@@ -14,13 +14,19 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
 - direct (the baseline): the requests a point-to-point integration sends for the same
   document, their bodies made by the adapter's own wire mapping, straight to the
   sandbox: create the draft, add its line, post it (the last two name the draft by
-  the id the first answered).
+  the id the first answered);
+- the peer (on PostgreSQL, `--peer`): the same posting as a DBOS Transact workflow
+  (`bench/dbos_peer.py`, as many workers as the gateway), its ERP requests (the
+  gateway's four) and the invoice's read and update each a durable step in DBOS's
+  tables on the same database, measured in the load with `--concurrency` in flight.
 
 The load generator process drives both in alternating rounds, one posting at a time
 and `--concurrency` in flight; a posting is timed whole, from the first request to
 the last answer. It prints postings per second, p50/p99 latency, errors and the ERP
-requests per posting on each path, the ratios (the issue's target: whole-stack latency
-within 3x of the direct call) and each server's peak RSS per process after the load,
+requests per posting on each path, the ratios against the targets of issue 16 (p50
+within 10x of the direct call one at a time and 1.5x with the ERP 20 ms away, 250
+postings/s in flight, the peer's throughput at least) and each server's peak RSS per
+process after the load,
 checks that every posting the gateway acknowledged is `posted` in its database,
 appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
 failed request or missing posting.
@@ -77,8 +83,10 @@ from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 ERP_API = API_ROOT.format(environment="sandbox")
 COMPANY = DEMO_COMPANIES[0]  # the US company: demo customer 1's legal entity
 CUSTOMER = demo_id("customer", 1)
-TARGET_LATENCY_RATIO = 3.0
 WARMUP_POSTINGS = 20
+TARGET_LATENCY_RATIO = 10.0  # one at a time, whole stack / direct, p50
+TARGET_REMOTE_RATIO = 1.5  # the same with the ERP 20 ms away
+TARGET_IN_FLIGHT = 250.0  # postings/s with `--concurrency` in flight
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class Scenario:
     name: str
     concurrency: int
     erp_latency_ms: float = 0.0
+    with_peer: bool = False
 
 
 @dataclass
@@ -93,7 +102,9 @@ class Outcome:
     scenario: Scenario
     stack: Measured = field(default_factory=Measured)
     direct: Measured = field(default_factory=Measured)
+    peer: Measured = field(default_factory=Measured)
     stack_erp_requests: int = 0
+    peer_erp_requests: int = 0
 
     @property
     def p50_ratio(self) -> float:
@@ -110,6 +121,8 @@ class Outcome:
     def erp_requests_per_posting(self, path: str) -> float:
         if path == "direct":
             return self.direct.http_requests / self.direct.requests if self.direct.requests else 0
+        if path == "peer":
+            return self.peer_erp_requests / self.peer.requests if self.peer.requests else 0
         return self.stack_erp_requests / self.stack.requests if self.stack.requests else 0
 
 
@@ -184,6 +197,20 @@ def stack_posting(gateway: Server, invoice_id: str) -> Unit:
     )
 
 
+def peer_posting(peer: Server, invoice_id: str) -> Unit:
+    return Unit(
+        steps=[
+            Step(
+                method="POST",
+                url=f"{peer.base_url}/peer/invoices/{invoice_id}/postings",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                body="{}",
+                expect=[201],
+            )
+        ]
+    )
+
+
 def set_faults(sandbox: Server, config: FaultConfig) -> None:
     """The sandbox's fault injection; here only a fixed delay on every request."""
     response = httpx.post(sandbox.base_url + FAULTS_PATH, content=config.model_dump_json())
@@ -203,29 +230,40 @@ def posted_count(database: Database) -> int:
     return asyncio.run(count())
 
 
-def run(gateway: Server, sandbox: Server, database: Database, args: argparse.Namespace) -> Run:
+def run(
+    gateway: Server,
+    sandbox: Server,
+    peer: Server | None,
+    database: Database,
+    args: argparse.Namespace,
+) -> Run:
     day = date.today()
     scenarios = [
         Scenario("one at a time", 1),
-        Scenario(f"{args.concurrency} in flight", args.concurrency),
+        Scenario(f"{args.concurrency} in flight", args.concurrency, with_peer=peer is not None),
     ]
     if args.erp_latency_ms:
         name = f"one at a time, ERP +{args.erp_latency_ms:g} ms"
         scenarios.append(Scenario(name, 1, args.erp_latency_ms))
     rounds_per_path = len(scenarios) * args.rounds + 1  # and the warm-up
-    invoices: Iterator[str] = iter(seed_invoices(database, rounds_per_path * args.per_round, day))
-    with running([sandbox, gateway]):
+    rounds_of_peer = args.rounds + 1 if peer is not None else 0
+    count = (rounds_per_path + rounds_of_peer) * args.per_round
+    invoices: Iterator[str] = iter(seed_invoices(database, count, day))
+    servers = [sandbox, gateway, *([peer] if peer is not None else [])]
+    with running(servers):
         headers = {"Authorization": f"Bearer {issue_token(gateway, 'invoices:post')}"}
         erp_headers = {"Authorization": "Bearer sandbox-token"}  # what the adapter sends
 
         def plan(server: Server, concurrency: int, count: int) -> Plan:
             if server is gateway:
                 units = [stack_posting(gateway, i) for i in itertools.islice(invoices, count)]
+            elif server is peer:
+                units = [peer_posting(server, i) for i in itertools.islice(invoices, count)]
             else:
                 units = [direct_posting(sandbox, day) for _ in range(count)]
             return Plan(
                 units=units,
-                headers=headers if server is gateway else erp_headers,
+                headers=erp_headers if server is sandbox else headers,
                 concurrency=concurrency,
                 duration=args.duration,
                 max_requests=len(units),
@@ -233,9 +271,11 @@ def run(gateway: Server, sandbox: Server, database: Database, args: argparse.Nam
             )
 
         # The gateway first: its first posting creates the customer the direct path uses.
-        stack_warmup, direct_warmup = Measured(), Measured()
+        stack_warmup, direct_warmup, peer_warmup = Measured(), Measured(), Measured()
         measure(gateway, plan(gateway, 4, WARMUP_POSTINGS), stack_warmup)
         measure(sandbox, plan(sandbox, 4, WARMUP_POSTINGS), direct_warmup)
+        if peer is not None:
+            measure(peer, plan(peer, 4, WARMUP_POSTINGS), peer_warmup)
 
         outcomes = []
         for scenario in scenarios:
@@ -253,21 +293,32 @@ def run(gateway: Server, sandbox: Server, database: Database, args: argparse.Nam
                 load = plan(sandbox, outcome.scenario.concurrency, args.per_round)
                 measure(sandbox, load, outcome.direct)
 
-            alternate(args.rounds, [stack, direct])
+            def durable_peer(outcome: Outcome = outcome) -> None:
+                assert peer is not None
+                sandbox.stats(reset=True)
+                load = plan(peer, outcome.scenario.concurrency, args.per_round)
+                measure(peer, load, outcome.peer)
+                outcome.peer_erp_requests += sandbox.stats(reset=True)["requests"]
+
+            paths = [stack, direct, *([durable_peer] if scenario.with_peer else [])]
+            alternate(args.rounds, paths)
             outcomes.append(outcome)
         set_faults(sandbox, FaultConfig())
-        memory = [memory_line(gateway), memory_line(sandbox)]
+        memory = [memory_line(server) for server in (gateway, sandbox, peer) if server]
 
     problems = []
     stacks = [stack_warmup, *(o.stack for o in outcomes)]
-    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks]), Counter[str]())
+    peers = [peer_warmup, *(o.peer for o in outcomes)]
+    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks, *peers]), Counter[str]())
     kinds += sum((o.direct.error_kinds for o in outcomes), Counter[str]())
     if kinds:
         problems.append(f"{kinds.total()} postings failed: {dict(kinds)}")
-    acknowledged = sum(m.requests - m.errors for m in stacks)
+    acknowledged = sum(m.requests - m.errors for m in [*stacks, *peers])
     posted = posted_count(database)
     if posted < acknowledged:
-        problems.append(f"the gateway acknowledged {acknowledged} postings; {posted} are posted")
+        problems.append(
+            f"the gateway and peer acknowledged {acknowledged} postings; {posted} are posted"
+        )
     return Run(outcomes, problems, memory)
 
 
@@ -281,7 +332,7 @@ COLUMNS = (
     "p99 ms",
     "ERP req/posting",
 )
-PATHS = (("whole stack", "stack"), ("direct", "direct"))
+PATHS = (("whole stack", "stack"), ("direct", "direct"), ("DBOS peer", "peer"))
 
 
 def rows(outcomes: list[Outcome]) -> list[list[str]]:
@@ -289,6 +340,8 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
     for outcome in outcomes:
         for label, path in PATHS:
             m: Measured = getattr(outcome, path)
+            if path == "peer" and not outcome.scenario.with_peer:
+                continue
             result.append(
                 [
                     outcome.scenario.name,
@@ -305,12 +358,30 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
 
 
 def ratio_lines(outcomes: list[Outcome]) -> list[str]:
-    return [
-        f"{o.scenario.name}: whole-stack/direct p50 latency {o.p50_ratio:.2f}x (target ≤ "
-        f"{TARGET_LATENCY_RATIO:g}x: {'met' if o.p50_ratio <= TARGET_LATENCY_RATIO else 'missed'}"
-        f"), p99 {o.p99_ratio:.2f}x, throughput {o.throughput_ratio:.2f}"
-        for o in outcomes
-    ]
+    lines = []
+    for o in outcomes:
+        line = (
+            f"{o.scenario.name}: whole-stack/direct p50 latency {o.p50_ratio:.2f}x, "
+            f"p99 {o.p99_ratio:.2f}x, throughput {o.throughput_ratio:.2f}"
+        )
+        if o.scenario.concurrency > 1:
+            met = o.stack.throughput >= TARGET_IN_FLIGHT
+            line += (
+                f"; {o.stack.throughput:.0f} postings/s (target ≥ {TARGET_IN_FLIGHT:g}: "
+                f"{'met' if met else 'missed'})"
+            )
+            if o.scenario.with_peer and o.peer.throughput:
+                ratio = o.stack.throughput / o.peer.throughput
+                line += (
+                    f"; gateway/DBOS peer throughput {ratio:.2f} (target ≥ 1: "
+                    f"{'met' if ratio >= 1 else 'missed'}), p50 "
+                    f"{o.stack.latency(50):.1f} vs {o.peer.latency(50):.1f} ms"
+                )
+        else:
+            target = TARGET_REMOTE_RATIO if o.scenario.erp_latency_ms else TARGET_LATENCY_RATIO
+            line += f" (target p50 ≤ {target:g}x: {'met' if o.p50_ratio <= target else 'missed'})"
+        lines.append(line)
+    return lines
 
 
 def section(
@@ -330,7 +401,15 @@ def section(
         f"a separate `bench.loadgen` process, {args.rounds} alternating rounds of at most "
         f"{args.duration:g} s and {args.per_round} postings per path and load; in the last "
         f"load the sandbox delays every request by {args.erp_latency_ms:g} ms, as an ERP "
-        f"across a network would. ERP req/posting: requests the sandbox served per posting. "
+        f"across a network would. "
+        + (
+            f"DBOS peer: the same posting as a DBOS Transact workflow (`bench/dbos_peer.py`, "
+            f"{args.workers} workers, every ERP request and the invoice's read and update a "
+            f"durable step on the same database), in the in-flight load. "
+            if args.peer
+            else ""
+        )
+        + f"ERP req/posting: requests the sandbox served per posting. "
         f"Database: {database.description}. "
         f"Host: {host_line()}.\n\n"
         + table
@@ -353,6 +432,12 @@ def main() -> int:
         default=20.0,
         help="delay per ERP request in the third load, as a remote ERP has (0: no third load)",
     )
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the DBOS Transact peer in the in-flight load (PostgreSQL only)",
+    )
     args = parser.parse_args()
     command = " ".join(["python -m bench.posting", *sys.argv[1:]])
     console = Console(width=max(Console().width, 120))
@@ -371,7 +456,17 @@ def main() -> int:
             LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
             LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
         )
-        result = run(gateway, sandbox, database, args)
+        args.peer = args.peer and database.url.startswith("postgresql")
+        peer = None
+        if args.peer:
+            peer = Server(
+                "dbos-peer",
+                database,
+                scratch,
+                workers=args.workers,
+                LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
+            )
+        result = run(gateway, sandbox, peer, database, args)
 
     for problem in result.problems:
         console.print(f"[red]{problem}[/]")

@@ -8,6 +8,8 @@
 - `bare`: the governed read's handler and query (`get_invoice_resource` on the same
   database, same response model and path validation) in a plain FastAPI app with no
   middleware and no dependencies: the baseline that shows what governance costs;
+- `dbos-peer`: the same posting as a DBOS Transact workflow (`bench/dbos_peer.py`), the
+  peer the posting benchmark measures the gateway against;
 - `erp-sandbox`: the Business Central sandbox app `ledgergate sandbox erp` serves,
   one process (its ledger lives in memory). With `--mirror-posted` it starts holding
   the gateway database's posted and paid invoices as posted documents, with their
@@ -38,7 +40,6 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from limits import RateLimitItem, WindowStats
-from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
 from sqlalchemy import select
@@ -48,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
+from app.governance.rate_window import SlidingWindow
 from app.main import WORKER_START_SECONDS, create_app
 from core.canonical.documents import InvoiceStatus
 from core.db import create_engine, create_sessionmaker
@@ -67,7 +69,7 @@ from system_apis.erp.mapping import sales_line_to_bc
 from system_apis.erp.schemas import ErpInvoiceLine
 
 PROBE_INTERVAL = 0.01
-KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox")
+KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox", "dbos-peer")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
 POSTED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
@@ -121,53 +123,42 @@ class RequestCounter:
         await self.app(scope, receive, send)
 
 
-class AwaitedStrategy(AsyncSlidingWindow):
-    """The gateway's own asyncio strategy, timed: the loop serves others while it waits."""
+class AwaitedStrategy(SlidingWindow):
+    """The gateway's own asyncio counter, timed: the loop serves others while it waits."""
 
-    def __init__(self, inner: AsyncSlidingWindow, clock: StorageClock) -> None:
+    def __init__(self, inner: SlidingWindow, clock: StorageClock) -> None:
         super().__init__(inner.storage)
         self.inner, self.clock = inner, clock
 
-    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+    async def count(
+        self, item: RateLimitItem, *identifiers: str, cost: int = 1
+    ) -> tuple[bool, WindowStats]:
         started = time.perf_counter()
         try:
-            return await self.inner.hit(item, *identifiers, cost=cost)
-        finally:
-            self.clock.add(started)
-
-    async def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        return await self.inner.test(item, *identifiers, cost=cost)
-
-    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        started = time.perf_counter()
-        try:
-            return await self.inner.get_window_stats(item, *identifiers)
+            return await self.inner.count(item, *identifiers, cost=cost)
         finally:
             self.clock.add(started)
 
 
-class BlockingStrategy(AsyncSlidingWindow):
-    """A synchronous `limits` strategy behind the async interface: every call blocks the loop."""
+class BlockingStrategy(SlidingWindow):
+    """`limits`' synchronous strategy behind the async interface, as slowapi calls it: a
+    check and its window stats, two calls that each block the loop."""
 
-    def __init__(self, inner: AsyncSlidingWindow, storage_url: str, clock: StorageClock) -> None:
+    def __init__(self, inner: SlidingWindow, storage_url: str, clock: StorageClock) -> None:
         super().__init__(inner.storage)  # the base class wants an async storage; unused here
         self.blocking = SyncSlidingWindow(storage_from_string(storage_url))
         self.clock = clock
 
-    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+    async def count(
+        self, item: RateLimitItem, *identifiers: str, cost: int = 1
+    ) -> tuple[bool, WindowStats]:
         started = time.perf_counter()
         try:
-            return self.blocking.hit(item, *identifiers, cost=cost)
-        finally:
-            self.clock.add(started)
-
-    async def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        return self.blocking.test(item, *identifiers, cost=cost)
-
-    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        started = time.perf_counter()
-        try:
-            return self.blocking.get_window_stats(item, *identifiers)
+            if cost:
+                allowed = self.blocking.hit(item, *identifiers, cost=cost)
+            else:
+                allowed = self.blocking.test(item, *identifiers)
+            return allowed, self.blocking.get_window_stats(item, *identifiers)
         finally:
             self.clock.add(started)
 
@@ -358,11 +349,21 @@ def erp_sandbox(settings: Settings) -> Starlette:
     return app
 
 
+def dbos_peer(settings: Settings) -> Starlette:
+    # Imported here only: the other kinds (the gateway above all) are measured without DBOS.
+    from bench.dbos_peer import create_app as create_peer
+
+    app = create_peer(settings)
+    instrument(app)
+    return app
+
+
 BUILDERS: dict[str, Callable[[Settings], Starlette]] = {
     "gateway": lambda settings: gateway(settings, blocking_redis=False),
     "gateway-blocking-redis": lambda settings: gateway(settings, blocking_redis=True),
     "bare": bare,
     "erp-sandbox": erp_sandbox,
+    "dbos-peer": dbos_peer,
 }
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -98,6 +99,21 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
+
+
+def table_of(model: Any) -> Table:
+    """A mapped class's table, for SQL Core statements on the hot paths."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def upsert_into(table: Table, dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` that takes `ON CONFLICT` clauses, in the connection's
+    dialect (`connection.dialect.name`)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,10 +6,11 @@ Every write route takes one dependency and runs its one service call through it:
 released contract published with the key declared optional) or `OptionalIdempotentWrite`.
 
 Keys are scoped per client. The same key with the same request replays the stored
-response (`Idempotent-Replayed: true`); with a different request it is a 422
-problem; while the first request with that key is still in flight it is a 409
-problem. A request that crashed leaves its key locked only until `LOCK_TTL`
-passes, after which a retry takes it over (the workflow itself is resumable).
+response (`Idempotent-Replayed: true`); with a different request it is a 422 problem;
+while the first request with that key is still in flight it is a 409 problem. The answer
+is stored with the request's audit row, in one transaction. A request that crashed
+leaves its key locked only until `LOCK_TTL` passes, after which a retry takes it over
+(the workflow itself is resumable).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.audit import pending_audit
+from core.db import table_of, upsert_into
 from core.errors import BadRequest, Conflict, LedgergateError
 from core.metrics import IDEMPOTENT_REPLAYS
+from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
 from core.problems import PROBLEM_MEDIA_TYPE, error_document
@@ -40,6 +43,7 @@ from process_apis.runs.engine import digest
 logger = logging.getLogger(__name__)
 
 LOCK_TTL = timedelta(minutes=5)
+KEYS = table_of(IdempotencyKeyRow)
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("location", "content-type")
 
@@ -88,67 +92,88 @@ class IdempotencyStore:
     async def claim(
         self, *, client_id: str, key: str, method: str, path: str, request_hash: str
     ) -> IdempotencyKeyRow | None:
-        """Lock the key for this request; return the stored row when it must be replayed."""
+        """Lock the key for this request; return the stored row when it must be replayed.
+
+        A key used for the first time costs one statement: an insert that does nothing when
+        the key is there, in which case the stored row is read and judged.
+        """
         now = utcnow()
-        for _ in range(2):  # a second pass only when a concurrent insert beat ours
-            async with self.sessionmaker() as session:
-                row = await session.get(IdempotencyKeyRow, (client_id, key))
-                if row is None:
-                    session.add(
-                        IdempotencyKeyRow(
-                            client_id=client_id,
-                            key=key,
-                            method=method,
-                            path=path,
-                            request_hash=request_hash,
-                            status=IdempotencyStatus.IN_FLIGHT,
-                            locked_until=now + LOCK_TTL,
-                            expires_at=now + self.retention,
-                        )
-                    )
-                    try:
-                        await session.commit()
-                    except IntegrityError:
-                        await session.rollback()
-                        continue
-                    return None
-                if (row.method, row.path, row.request_hash) != (method, path, request_hash):
-                    raise IdempotencyKeyReused(
-                        "this Idempotency-Key was first used for a different request; "
-                        "use a new key for a new request"
-                    )
-                if row.status == IdempotencyStatus.COMPLETED:
-                    return row
-                if row.locked_until is not None and row.locked_until > now:
-                    raise IdempotentRequestInFlight(
-                        "the first request with this key has not finished; retry shortly"
-                    )
-                # The first request died holding the lock: take it over, atomically.
-                taken = await session.execute(
-                    update(IdempotencyKeyRow)
-                    .where(
-                        IdempotencyKeyRow.client_id == client_id,
-                        IdempotencyKeyRow.key == key,
-                        IdempotencyKeyRow.locked_until == row.locked_until,
-                    )
-                    .values(locked_until=now + LOCK_TTL)
+        async with self.sessionmaker() as session:
+            connection = await session.connection()
+            claimed = await connection.execute(
+                upsert_into(KEYS, connection.dialect.name)
+                .values(
+                    client_id=client_id,
+                    key=key,
+                    method=method,
+                    path=path,
+                    request_hash=request_hash,
+                    status=IdempotencyStatus.IN_FLIGHT,
+                    locked_until=now + LOCK_TTL,
+                    created_at=now,
+                    expires_at=now + self.retention,
                 )
+                .on_conflict_do_nothing(index_elements=[KEYS.c.client_id, KEYS.c.key])
+                .returning(KEYS.c.key)
+            )
+            if claimed.first() is not None:
                 await session.commit()
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    return None
-                raise IdempotentRequestInFlight("another retry with this key took it over first")
-        raise IdempotentRequestInFlight("concurrent first use of this key; retry shortly")
+                return None
+            row = await session.get(IdempotencyKeyRow, (client_id, key))
+            if row is None:  # its first request released it in between
+                raise IdempotentRequestInFlight("concurrent use of this key; retry shortly")
+            if (row.method, row.path, row.request_hash) != (method, path, request_hash):
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was first used for a different request; "
+                    "use a new key for a new request"
+                )
+            if row.status == IdempotencyStatus.COMPLETED:
+                return row
+            if row.locked_until is not None and row.locked_until > now:
+                raise IdempotentRequestInFlight(
+                    "the first request with this key has not finished; retry shortly"
+                )
+            # The first request died holding the lock: take it over, atomically.
+            taken = await connection.execute(
+                update(KEYS)
+                .where(
+                    KEYS.c.client_id == client_id,
+                    KEYS.c.key == key,
+                    KEYS.c.locked_until == row.locked_until,
+                )
+                .values(locked_until=now + LOCK_TTL)
+            )
+            await session.commit()
+            if taken.rowcount == 1:
+                return None
+            raise IdempotentRequestInFlight("another retry with this key took it over first")
 
     async def complete(
-        self, *, client_id: str, key: str, status: int, headers: dict[str, str], body: str
+        self,
+        *,
+        client_id: str,
+        key: str,
+        status: int,
+        headers: dict[str, str],
+        body: str,
+        audit: AuditEventRow | None = None,
     ) -> None:
+        """Store the answer (and the request's `audit` row with it, in one transaction)."""
         async with self.sessionmaker.begin() as session:
-            row = await session.get_one(IdempotencyKeyRow, (client_id, key))
-            row.status = IdempotencyStatus.COMPLETED
-            row.response_status = status
-            row.response_headers = headers
-            row.response_body = body
-            row.locked_until = None
+            if audit is not None:
+                session.add(audit)
+            connection = await session.connection()
+            await connection.execute(
+                update(KEYS)
+                .where(KEYS.c.client_id == client_id, KEYS.c.key == key)
+                .values(
+                    status=IdempotencyStatus.COMPLETED,
+                    response_status=status,
+                    response_headers=headers,
+                    response_body=body,
+                    locked_until=None,
+                )
+            )
 
     async def release(self, *, client_id: str, key: str) -> None:
         """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
@@ -236,9 +261,18 @@ async def run_idempotently(
         return response
     stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
     stored_headers["content-type"] = media_type
+    audit = pending_audit(request.scope.get("state", {}))
+    location = next((v for k, v in headers.items() if k.lower() == "location"), None)
     await store.complete(
-        client_id=client_id, key=key, status=status, headers=stored_headers, body=content
+        client_id=client_id,
+        key=key,
+        status=status,
+        headers=stored_headers,
+        body=content,
+        audit=audit.row(status, location) if audit is not None else None,
     )
+    if audit is not None:
+        audit.written = True
     return response
 
 

@@ -2,11 +2,12 @@
 
 Operators' command-line actions are appended through `append` as well (`app/operator.py`).
 
-Recorded after the response is sent (the caller does not wait for it), with the
-client, partner, action (method and route template), object, outcome, correlation
-id and a SHA-256 of the request body. A failed authentication (a 401, or an address
-refused for failing too often) is not a row of its own but a count on the row of its
-source address and minute (`auth_failures.py`).
+Recorded after the response is sent (the caller does not wait for it), with the client,
+partner, action (method and route template), object, outcome, correlation id and a
+SHA-256 of the request body; or, for a write under an `Idempotency-Key`, in the
+transaction that stores its answer (`core.audit`). A failed authentication (a 401, or an
+address refused for failing too often) is not a row of its own but a count on the row of
+its source address and minute (`auth_failures.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.governance.auth_failures import FailedAuthTally
 from app.governance.metrics import route_template
 from app.governance.rate_limit import RateLimiter, client_ip
+from core.audit import STATE_KEY, PendingAudit
 from core.ids import new_id
 from core.models.audit_event import AuditEventRow
 
@@ -65,6 +67,9 @@ class AuditMiddleware:
                         location = value.decode("latin-1")
             await send(message)
 
+        pending = PendingAudit(lambda code, at: _row(scope, code, at, body_hash.hexdigest()))
+        if scope["method"] not in READ_METHODS:
+            scope.setdefault("state", {})[STATE_KEY] = pending
         try:
             await self.app(scope, hashing_receive, recording_send)
         finally:
@@ -73,31 +78,35 @@ class AuditMiddleware:
                 tally: FailedAuthTally = scope["app"].state.auth_failures
                 limiter: RateLimiter = scope["app"].state.rate_limiter
                 tally.add(client_ip(Request(scope), limiter.settings.trusted_proxies))
+            elif pending.written:
+                pass  # in the transaction that stored the write's answer
             elif scope["method"] not in READ_METHODS or status in DENIED:
-                await self._record(scope, status, location, body_hash.hexdigest())
+                event = _row(scope, status, location, body_hash.hexdigest())
+                await append(scope["app"].state.process.sessionmaker, event)
 
-    async def _record(self, scope: Scope, status: int, location: str | None, digest: str) -> None:
-        state = scope.get("state", {})
-        principal = state.get("principal")
-        refusal = state.get("audit_refusal")  # an authentication refused inside a handler
-        params = scope.get("path_params") or {}
-        object_id = next(iter(params.values()), None) or (
-            location.rstrip("/").rsplit("/", 1)[-1] if location else None
-        )
-        client = scope.get("client")
-        event = AuditEventRow(
-            id=new_id("audit_event"),
-            client_id=principal.client_id if principal else (refusal or {}).get("client_id"),
-            partner_id=principal.partner_id if principal else None,
-            action=f"{scope['method']} {route_template(scope)}"[:120],
-            object_id=str(object_id)[:80] if object_id else None,
-            outcome="denied" if refusal else outcome_of(status),
-            status_code=status,
-            correlation_id=state.get("correlation_id"),
-            request_hash=digest,
-            source_ip=client[0] if client else None,
-        )
-        await append(scope["app"].state.process.sessionmaker, event)
+
+def _row(scope: Scope, status: int, location: str | None, digest: str) -> AuditEventRow:
+    """The request's audit row, for its answer's status and `Location`."""
+    state = scope.get("state", {})
+    principal = state.get("principal")
+    refusal = state.get("audit_refusal")  # an authentication refused inside a handler
+    params = scope.get("path_params") or {}
+    object_id = next(iter(params.values()), None) or (
+        location.rstrip("/").rsplit("/", 1)[-1] if location else None
+    )
+    client = scope.get("client")
+    return AuditEventRow(
+        id=new_id("audit_event"),
+        client_id=principal.client_id if principal else (refusal or {}).get("client_id"),
+        partner_id=principal.partner_id if principal else None,
+        action=f"{scope['method']} {route_template(scope)}"[:120],
+        object_id=str(object_id)[:80] if object_id else None,
+        outcome="denied" if refusal else outcome_of(status),
+        status_code=status,
+        correlation_id=state.get("correlation_id"),
+        request_hash=digest,
+        source_ip=client[0] if client else None,
+    )
 
 
 async def append(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEventRow) -> None:

@@ -1,7 +1,8 @@
 """Rate limits per authenticated client (by tier and route class) and per IP elsewhere.
 
-Backed by `limits` with its asyncio storage (memory, or Redis so every replica
-shares the counters) and the sliding-window-counter strategy. Every limited answer
+Backed by `limits`' sliding-window-counter strategy in memory, or in Redis so every
+replica shares the counters; there a check and the window it leaves are one round trip
+(`rate_window.py`). Every limited answer
 carries the IETF `RateLimit-Policy` / `RateLimit` headers; a refusal is a 429
 problem with `Retry-After`. If the counter store is unreachable the failure is
 logged and, by `rate_limit_failure_mode`, the request is let through unlimited
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from limits import RateLimitItem, parse
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from app.governance.metrics import RATE_LIMITED
+from app.governance.rate_window import sliding_window
 from core.auth import Principal
 from core.errors import LedgergateError
 from core.settings import RateLimitSettings
@@ -98,9 +98,8 @@ class RateLimiter:
     ) -> None:
         self.settings = settings
         self.fail_open = fail_open
-        url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
-        self.storage = storage_from_string(url)
-        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self.strategy = sliding_window(storage_url)
+        self.storage = self.strategy.storage
         self._items: dict[str, RateLimitItem] = {}
 
     def _store_down(self, error: Exception) -> None:
@@ -120,8 +119,7 @@ class RateLimiter:
     async def _hit(self, policy: str, key: str, limit: str) -> Verdict:
         item = self._item(limit)
         try:
-            allowed = await self.strategy.hit(item, policy, key)
-            stats = await self.strategy.get_window_stats(item, policy, key)
+            allowed, stats = await self.strategy.count(item, policy, key)
         except Exception as error:  # the counter store is down
             self._store_down(error)
             return Verdict(True, {})
@@ -168,8 +166,7 @@ class RateLimiter:
         item = self._item(limit)
         key = client_ip(request, self.settings.trusted_proxies)
         try:
-            allowed = await self.strategy.test(item, FAILED_AUTH, key)
-            stats = await self.strategy.get_window_stats(item, FAILED_AUTH, key)
+            allowed, stats = await self.strategy.count(item, FAILED_AUTH, key, cost=0)
         except Exception as error:
             self._store_down(error)
             return

@@ -71,6 +71,7 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
     Engine,
+    RunHandle,
     error_class_of,
     error_type_of,
     fail_in_session,
@@ -116,6 +117,8 @@ class PostingPlan:
     known_erp_customer_id: str | None = None
     # No run of this workflow ever had the invoice before: the ERP cannot hold it yet.
     first_run: bool = False
+    # The run's lease as its taking set it, so its first step need not renew it.
+    leased_until: datetime | None = None
 
 
 def erp_document_reference(invoice_id: str, reversals: int) -> str:
@@ -245,11 +248,16 @@ class InvoicePostingWorkflow:
             invoice.status = InvoiceStatus.POSTING
             invoice.posting_date = posting_date
             customer = await session.get_one(CustomerRow, invoice.customer_id)
-            reversals = await count_runs(
-                session,
-                workflow=REVERSAL_WORKFLOW,
-                subject_id=invoice_id,
-                status=RunStatus.SUCCEEDED,
+            # A reversal follows a posting run: an invoice without one has none.
+            reversals = (
+                0
+                if first_run
+                else await count_runs(
+                    session,
+                    workflow=REVERSAL_WORKFLOW,
+                    subject_id=invoice_id,
+                    status=RunStatus.SUCCEEDED,
+                )
             )
             plan = _plan(run.id, invoice, customer, legal_entity, posting_date, reversals)
             tolerances = self.context.settings.ledger.totals_tolerance
@@ -260,6 +268,7 @@ class InvoicePostingWorkflow:
                 first_run=first_run,
                 tolerance=tolerances.get(invoice.currency, 0),
                 known_erp_customer_id=customer.erp_ref if known_customer else None,
+                leased_until=run.next_attempt_at,
             )
 
     async def prepare(
@@ -305,8 +314,9 @@ class InvoicePostingWorkflow:
         self, plan: PostingPlan, bulk: BulkDocuments | None
     ) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
-        erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
-        await self._check_tax_codes(plan)
+        erp, company = self.context.erp, plan.company_id
+        run = self.engine.run(plan.run_id, leased_until=plan.leased_until)
+        await self._check_tax_codes(plan, run)
         erp_customer_id = plan.known_erp_customer_id
         if erp_customer_id is not None:
             await run.record(
@@ -377,10 +387,9 @@ class InvoicePostingWorkflow:
         )
         return posted
 
-    async def _check_tax_codes(self, plan: PostingPlan) -> None:
+    async def _check_tax_codes(self, plan: PostingPlan, run: RunHandle) -> None:
         """Every tax code of the invoice is a tax group of the ERP company, or a 422."""
         company, cache = plan.company_id, self.context.erp_tax_codes
-        run = self.engine.run(plan.run_id)
         wanted = {line.tax_code for line in plan.document.lines}
         cached = cache.get(company)
         if cached is not None and wanted <= cached:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core.db import table_of, upsert_into
 from core.errors import NotFound
 from core.ids import new_id
 from core.models.base import utcnow
@@ -59,19 +63,6 @@ async def latest_runs(
     return {run.subject_id: run for run in runs}
 
 
-async def step_row(session: AsyncSession, run_id: str, name: str) -> WorkflowStepRow:
-    """The run's step of that name: the row of an earlier attempt, or a new one."""
-    step = await session.scalar(
-        select(WorkflowStepRow).where(
-            WorkflowStepRow.run_id == run_id, WorkflowStepRow.name == name
-        )
-    )
-    if step is None:
-        step = WorkflowStepRow(id=new_id("workflow_step"), run_id=run_id, name=name)
-        session.add(step)
-    return step
-
-
 async def succeeded_step(session: AsyncSession, run_id: str, name: str) -> WorkflowStepRow | None:
     """The run's step `name`, if it succeeded (what it answered is its `outcome`)."""
     step: WorkflowStepRow | None = await session.scalar(
@@ -98,3 +89,64 @@ async def count_runs(
         )
     )
     return count or 0
+
+
+STEPS = table_of(WorkflowStepRow)
+RUNS = table_of(WorkflowRunRow)
+
+
+@cache
+def _upsert_step(dialect: str, columns: tuple[str, ...], *, returning_id: bool = False) -> Insert:
+    """INSERT a step, or on its (run, name) UPDATE `columns` and count one more attempt
+    (built once per dialect and columns: a posting's steps reuse the same few)."""
+    statement = upsert_into(STEPS, dialect)
+    changes: dict[str, Any] = {name: statement.excluded[name] for name in columns}
+    changes["attempts"] = STEPS.c.attempts + 1
+    upsert = statement.on_conflict_do_update(
+        index_elements=[STEPS.c.run_id, STEPS.c.name], set_=changes
+    )
+    return upsert.returning(STEPS.c.id) if returning_id else upsert
+
+
+async def start_step(connection: AsyncConnection, run_id: str, name: str, **values: Any) -> str:
+    """Mark the run's step `name` started (its row inserted, or an earlier attempt's updated)
+    in one statement; returns the row's id."""
+    statement = _upsert_step(connection.dialect.name, tuple(values), returning_id=True)
+    row = {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1}
+    return str((await connection.execute(statement, {**row, **values})).scalar_one())
+
+
+async def record_steps(
+    connection: AsyncConnection, run_id: str, steps: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Upsert whole step records (`(name, values)`, every one with the same columns) in
+    one statement."""
+    if not steps:
+        return
+    columns = tuple(steps[0][1])
+    rows = [
+        {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1, **values}
+        for name, values in steps
+    ]
+    await connection.execute(_upsert_step(connection.dialect.name, columns), rows)
+
+
+async def update_steps(
+    connection: AsyncConnection, changes: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Set `(step id, values)` on existing steps, one statement per set of columns."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for step_id, values in changes:
+        by_columns.setdefault(tuple(values), []).append({"step_id": step_id, **values})
+    statement = update(STEPS).where(STEPS.c.id == bindparam("step_id"))
+    for rows in by_columns.values():
+        await connection.execute(statement, rows)  # SET: the columns the rows name
+
+
+async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:
+    """Extend a `running` run's lease; a run no longer running (queued, closed) keeps its time."""
+    await connection.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING)
+        .values(next_attempt_at=until)
+    )

@@ -32,6 +32,26 @@ async def test_a_write_is_audited_with_its_object_and_correlation(gateway: Gatew
     assert len(str(event["request_hash"])) == 64
 
 
+async def test_an_idempotent_write_is_audited_once_with_its_answer_and_each_replay_too(
+    gateway: Gateway,
+) -> None:
+    """The posting's row is written with its stored answer; a replay is a request of its
+    own, audited after its response."""
+    invoice_id = (await gateway.client.post("/v1/invoices", json=invoice_body())).json()["id"]
+    path = f"/v1/invoices/{invoice_id}/postings"
+    headers = {"Idempotency-Key": "audited", "X-Correlation-ID": "audit-2"}
+    first = await gateway.client.post(path, json={}, headers=headers)
+    replay = await gateway.client.post(path, json={}, headers=headers)
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert replay.headers["idempotent-replayed"] == "true"
+    rows = await events(gateway, action="POST /v1/invoices/{invoice_id}/postings")
+    assert [(e["object_id"], e["status_code"], e["outcome"]) for e in rows] == [
+        (invoice_id, 201, "succeeded")
+    ] * 2
+    assert {e["correlation_id"] for e in rows} == {"audit-2"}
+    assert len({str(e["request_hash"]) for e in rows}) == 1
+
+
 async def test_reads_are_not_audited_and_failed_authentications_are_counted(
     gateway: Gateway,
 ) -> None:

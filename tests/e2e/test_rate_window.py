@@ -1,0 +1,89 @@
+"""The rate limits' sliding window in Redis: one round trip per check, `limits`' counters."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from limits import parse
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+from redis.exceptions import RedisError
+
+from app.governance.rate_window import RedisSlidingWindow, SlidingWindow, sliding_window
+from tests.support.services import service_missing
+
+REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ITEM = parse("3/minute")
+
+
+@pytest.fixture
+async def window() -> AsyncIterator[RedisSlidingWindow]:
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    counter = sliding_window(REDIS_URL)
+    assert isinstance(counter, RedisSlidingWindow)
+    yield counter
+    await counter.redis.aclose()
+
+
+def counting_round_trips(counter: RedisSlidingWindow) -> list[str]:
+    """The commands `counter`'s Redis client sends, each one round trip."""
+    sent: list[str] = []
+    execute = counter.redis.execute_command
+
+    async def recording(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await execute(*args, **options)  # type: ignore[no-untyped-call]
+
+    counter.redis.execute_command = recording  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_check_and_its_window_are_one_round_trip(window: RedisSlidingWindow) -> None:
+    await window.count(ITEM, "warm-up", uuid.uuid4().hex)  # a cold server loads the script
+    sent = counting_round_trips(window)
+    key = uuid.uuid4().hex
+    verdicts = [await window.count(ITEM, "write", key) for _ in range(4)]
+    assert [allowed for allowed, _ in verdicts] == [True, True, True, False]
+    assert [stats.remaining for _, stats in verdicts] == [2, 1, 0, 0]
+    assert sent == ["EVALSHA"] * 4
+
+
+async def test_a_look_takes_nothing_from_the_window(window: RedisSlidingWindow) -> None:
+    key = uuid.uuid4().hex
+    assert (await window.count(ITEM, "auth", key, cost=0))[1].remaining == 3
+    await window.count(ITEM, "auth", key)
+    allowed, stats = await window.count(ITEM, "auth", key, cost=0)
+    assert (allowed, stats.remaining) == (True, 2)
+
+
+async def test_its_counters_are_limits_own(window: RedisSlidingWindow) -> None:
+    """A replica on `limits`' two calls and one on the script count in the same window."""
+    plain = SlidingWindowCounterRateLimiter(storage_from_string(f"async+{REDIS_URL}"))
+    key = uuid.uuid4().hex
+    assert await plain.hit(ITEM, "write", key)
+    allowed, stats = await window.count(ITEM, "write", key)
+    assert (allowed, stats.remaining) == (True, 1)
+    reference = await plain.get_window_stats(ITEM, "write", key)
+    assert reference.remaining == 1
+    assert abs(reference.reset_time - stats.reset_time) < 1
+    assert await plain.hit(ITEM, "write", key)
+    assert (await window.count(ITEM, "write", key))[0] is False
+
+
+async def test_in_memory_the_strategy_is_limits_own() -> None:
+    counter = sliding_window("memory://")
+    assert type(counter) is SlidingWindow
+    key = uuid.uuid4().hex
+    results = [await counter.count(ITEM, "read", key) for _ in range(4)]
+    assert [(allowed, stats.remaining) for allowed, stats in results] == [
+        (True, 2),
+        (True, 1),
+        (True, 0),
+        (False, 0),
+    ]

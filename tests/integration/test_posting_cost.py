@@ -1,0 +1,85 @@
+"""What one synchronous posting costs the database, counted so a regression fails.
+
+A registered invoice of a customer the ERP already holds, posted with the company's tax
+groups cached (the steady state of a billing run): the statements and commits from the
+edge to the answer, audit row included. The ERP budget's own statements follow the ERP
+requests, not the posting (in production they go to Redis), and the client's status is
+re-read whenever the edge's cache of it expires: both are counted apart.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.settings import BackendSettings
+from tests.conftest import GatewayFactory
+from tests.integration.test_invoice_posting import post, register
+
+# One posting, in statements and commits (34 and 7 before the engine, the idempotency
+# store and the posting spoke SQL Core, and the audit row joined the stored answer):
+# lower these when a change makes it cheaper.
+STATEMENTS = 25
+COMMITS = 6
+APART = ("erp_budget_", "FROM api_clients")
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
+    """The posting's statements by first word (`SELECT`, ...) and its `COMMIT`s on `engine`;
+    what `APART` names under `apart`, a commit of a transaction that touched it too; and the
+    posting's statements themselves, to show when the count fails."""
+    seen: Counter[str] = Counter()
+    statements: list[str] = []
+    touched_apart: set[int] = set()
+
+    def statement(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if any(name in sql for name in APART):
+            seen["apart"] += 1
+            touched_apart.add(id(connection))
+        else:
+            seen[sql.split(None, 1)[0].upper()] += 1
+            statements.append(" ".join(sql.split())[:90])
+
+    def commit(connection: Any) -> None:
+        seen["apart commits" if id(connection) in touched_apart else "COMMIT"] += 1
+        touched_apart.discard(id(connection))
+
+    def rollback(connection: Any) -> None:
+        touched_apart.discard(id(connection))
+
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", statement),
+        ("commit", commit),
+        ("rollback", rollback),
+    ]
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    try:
+        yield seen, statements
+    finally:
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
+
+
+async def test_a_posting_costs_a_bounded_number_of_statements(
+    make_gateway: GatewayFactory,
+) -> None:
+    # A busy host must not turn a slow ERP answer into a retry, with requests of its own.
+    erp = BackendSettings(read_timeout_seconds=60, retry_budget_seconds=60).model_dump()
+    gateway = await make_gateway(erp=erp)
+    engine: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    warm = await post(gateway, await register(gateway), "warm-up")  # customer and tax groups
+    assert warm.status_code == 201, warm.text
+    invoice_id = await register(gateway)
+
+    with counting(engine) as (seen, sql):
+        response = await post(gateway, invoice_id, "counted")
+
+    assert response.status_code == 201, response.text
+    statements = sum(n for kind, n in seen.items() if kind.isupper() and kind != "COMMIT")
+    assert statements <= STATEMENTS, (dict(seen), sql)
+    assert seen["COMMIT"] <= COMMITS, (dict(seen), sql)
