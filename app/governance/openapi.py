@@ -56,6 +56,8 @@ TAG_DESCRIPTIONS = {
     "partner": "Partner portal: a partner's own customers, subscriptions, invoices and "
     "payments, commissions with lineage, statements and deal registrations.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
+    "posting-batches": "Many invoices posted to the ERP as bulk work, each with its own run "
+    "and outcome.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
     "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",

@@ -32,7 +32,7 @@ from process_apis.posting_batches import repository
 from process_apis.posting_batches.documents import DocumentBatch
 from process_apis.runs.engine import error_type_of
 from process_apis.runs.errors import RunInProgress
-from system_apis.budget import Priority, prioritized
+from system_apis.priority import Priority, prioritized
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from system_apis.budget import Priority
 from system_apis.erp.adapters.business_central_wire import (
     BcBatchAnswer,
     BcBatchRequest,
@@ -116,6 +115,7 @@ from system_apis.errors import (
     BackendNotFound,
 )
 from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.priority import Priority
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 
