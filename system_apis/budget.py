@@ -26,21 +26,18 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from core.settings import ErpLimits
 from system_apis import metrics
 from system_apis.errors import BackendTransientError
+from system_apis.priority import FULL_SCALE, Priority
 
 logger = logging.getLogger(__name__)
 
-FULL_SCALE = 1000
-"""The scale is in thousandths of the configured limits."""
 MIN_SCALE = 50
 RECOVERY_STEP = 10
 """Thousandths regained per successful request: from half the limit to all in 50."""
@@ -53,35 +50,6 @@ each grant counts 2% (at least 250 ms) longer than the window, so the lag never 
 more than the limit into one of the ERP's windows."""
 CONCURRENCY_POLL_SECONDS = 0.05
 """How soon a caller looks again when another process holds every concurrent slot."""
-
-
-class Priority(StrEnum):
-    """Who waits on the request: it decides the share of the budget the request may use."""
-
-    INTERACTIVE = "interactive"
-    BULK = "bulk"
-    INFORMATIONAL = "informational"
-
-    def share(self, interactive_reserve: float) -> int:
-        """The thousandths of the budget (window and concurrency) this priority may use."""
-        reserved = {Priority.INTERACTIVE: 0, Priority.BULK: 1, Priority.INFORMATIONAL: 2}[self]
-        return FULL_SCALE - round(FULL_SCALE * interactive_reserve * reserved)
-
-
-current_priority: ContextVar[Priority] = ContextVar(
-    "erp_budget_priority", default=Priority.INTERACTIVE
-)
-"""The priority of the work under way: ERP requests that name none take it. Bulk work
-sets it around what it posts (`prioritized`), so every call on its way counts as bulk."""
-
-
-@contextmanager
-def prioritized(priority: Priority) -> Iterator[None]:
-    token = current_priority.set(priority)
-    try:
-        yield
-    finally:
-        current_priority.reset(token)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.models.erp_budget import ErpBudgetGrantRow as Grant
 from core.models.erp_budget import ErpBudgetStateRow as State
 from system_apis.budget import (
-    FULL_SCALE,
     MIN_SCALE,
     RECOVERY_STEP,
     Acquire,
@@ -33,6 +32,7 @@ from system_apis.budget import (
     now_ms,
     scaled,
 )
+from system_apis.priority import FULL_SCALE
 
 
 class BudgetStoreUnbound(RuntimeError):

@@ -16,13 +16,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from system_apis.budget import (
-    FULL_SCALE,
     MIN_SCALE,
     RECOVERY_STEP,
     Acquire,
     Admission,
     BudgetStoreUnavailable,
 )
+from system_apis.priority import FULL_SCALE
 
 KEY_PREFIX = "ledgergate:erp-budget:"
 

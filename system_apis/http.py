@@ -51,7 +51,7 @@ from tenacity import (
 from core.context import correlation_id
 from core.settings import BackendSettings
 from system_apis import metrics
-from system_apis.budget import ErpBudget, ErpBudgetExhausted, Priority, current_priority
+from system_apis.budget import ErpBudget, ErpBudgetExhausted
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import (
     BackendAuthError,
@@ -62,6 +62,7 @@ from system_apis.errors import (
     BackendTimeout,
     BackendTransientError,
 )
+from system_apis.priority import Priority, current_priority
 
 logger = logging.getLogger(__name__)
 

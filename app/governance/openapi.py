@@ -59,6 +59,8 @@ TAG_DESCRIPTIONS = {
     "its status, and the hand-over to subscriptions when the service starts.",
     "payments": "Payments applied to invoices in the ERP, and the commissions they earn.",
     "revenue": "Revenue schedules of posted invoice lines: what each line earns by month.",
+    "posting-batches": "Many invoices posted to the ERP as bulk work, each with its own run "
+    "and outcome.",
     "runs": "Workflow runs: every step, its outcome and its error class.",
     "settlements": "Partner settlement statements per period, journaled in the ERP, with lineage.",
     "subscriptions": "Orders, mid-cycle amendments with proration, and cancellations.",

@@ -3,8 +3,11 @@
 A process claims the batch (a lease, renewed per chunk; a batch whose process died is
 taken again by the worker). Per chunk, each invoice's run is prepared as for a single
 posting (its own run, period checks and refusals), then the runs execute side by side
-as bulk work in the ERP's budget: the documents of first attempts go to the ERP
-together (`documents`), a retried run looks its document up first, one at a time.
+as bulk work in the ERP's budget, in two waves: first one run per customer the ERP may
+not hold yet (it upserts the customer), then the others, which take the customer's ERP
+id their wave-one run recorded instead of upserting it again. In each wave the
+documents of first attempts go to the ERP together (`documents`); a retried run looks
+its document up first, one at a time.
 Every item ends with its run's outcome; a failed item's run waits in the exception
 queue like any other posting's, and a transient failure queues exactly the runs it hit.
 """
@@ -14,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from functools import partial
 
+from sqlalchemy import select
+
 from core.errors import LedgergateError
+from core.models.customer import CustomerRow
 from core.models.posting_batch import ItemOutcome, PostingBatchRow
 from process_apis.deps import ProcessContext
 from process_apis.invoices.schemas import PostingResult, PostingState
@@ -25,14 +32,16 @@ from process_apis.posting_batches import repository
 from process_apis.posting_batches.documents import DocumentBatch
 from process_apis.runs.engine import error_type_of
 from process_apis.runs.errors import RunInProgress
-from system_apis.budget import Priority, prioritized
+from system_apis.priority import Priority, prioritized
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 60
 """Invoices prepared and sent to the ERP together (two or more `$batch` requests)."""
-FINISHING = 8
-"""Runs of a chunk recording their outcomes at once (each a short transaction)."""
+PLACES = 6
+"""Runs of a chunk working with the database at once (`DocumentBatch`)."""
+LANES = 2
+"""Chunks in progress at once: one prepares and records while another waits for the ERP."""
 RESUME_LIMIT = 10
 
 
@@ -54,11 +63,18 @@ class PostingBatchExecutor:
                 for item in await repository.batch_items(session, batch_id)
                 if item.outcome == ItemOutcome.PENDING
             ]
-        with prioritized(Priority.BULK):
-            for start in range(0, len(pending), CHUNK):
-                await self._post_chunk(batch, pending[start : start + CHUNK])
+        lanes = asyncio.Semaphore(LANES)
+
+        async def post(chunk: list[str]) -> None:
+            async with lanes:
+                await self._post_chunk(batch, chunk)
                 async with self.context.sessionmaker.begin() as session:
                     await repository.renew(session, batch_id, lease=self.lease)
+
+        with prioritized(Priority.BULK):
+            await asyncio.gather(
+                *(post(pending[i : i + CHUNK]) for i in range(0, len(pending), CHUNK))
+            )
         async with self.context.sessionmaker.begin() as session:
             await repository.complete(session, batch_id)
         logger.info("posting_batch.completed", extra={"batch_id": batch_id})
@@ -84,6 +100,38 @@ class PostingBatchExecutor:
                 await self._outcome(batch.id, invoice_id, ItemOutcome.ALREADY_POSTED, prepared)
             else:
                 plans.append(prepared)
+        leaders = {
+            (plan.company_id, plan.customer_id): plan
+            for plan in reversed(plans)
+            if plan.known_erp_customer_id is None
+        }
+        await self._execute_together(batch.id, list(leaders.values()))
+        known = await self._erp_customer_ids({customer for _, customer in leaders})
+        await self._execute_together(
+            batch.id,
+            [
+                replace(plan, known_erp_customer_id=known.get(plan.customer_id))
+                if plan.known_erp_customer_id is None
+                else plan
+                for plan in plans
+                if plan not in leaders.values()
+            ],
+        )
+
+    async def _erp_customer_ids(self, customer_ids: set[str]) -> dict[str, str]:
+        """The customers' ERP ids as their first postings of the chunk recorded them."""
+        if not customer_ids:
+            return {}
+        async with self.context.sessionmaker() as session:
+            rows = await session.execute(
+                select(CustomerRow.id, CustomerRow.erp_ref).where(
+                    CustomerRow.id.in_(customer_ids), CustomerRow.erp_ref.is_not(None)
+                )
+            )
+            return {customer_id: erp_ref for customer_id, erp_ref in rows if erp_ref}
+
+    async def _execute_together(self, batch_id: str, plans: list[PostingPlan]) -> None:
+        """The plans' runs side by side, their new documents gathered per ERP company."""
         by_company: dict[str, list[PostingPlan]] = defaultdict(list)
         for plan in plans:
             by_company[plan.company_id].append(plan)
@@ -91,15 +139,16 @@ class PostingBatchExecutor:
             company: DocumentBatch(
                 partial(self.context.erp.post_new_sales_invoices, company),
                 (plan.run_id for plan in company_plans),
-                finishing=FINISHING,
+                places=PLACES,
             )
             for company, company_plans in by_company.items()
         }
         await asyncio.gather(
-            *(self._execute(batch.id, plan, documents[plan.company_id]) for plan in plans)
+            *(self._execute(batch_id, plan, documents[plan.company_id]) for plan in plans)
         )
 
     async def _execute(self, batch_id: str, plan: PostingPlan, documents: DocumentBatch) -> None:
+        await documents.enter(plan.run_id)
         try:
             result = await self.workflow.execute(plan, bulk=documents.submit)
         except LedgergateError as error:

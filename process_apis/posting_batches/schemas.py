@@ -56,10 +56,21 @@ class PostingBatchItem(OutputModel):
     error_detail: str | None
 
 
+class PostingBatchCounts(OutputModel):
+    """Items per outcome."""
+
+    pending: int
+    posted: int
+    already_posted: int
+    queued: int
+    failed: int
+    refused: int
+
+
 class PostingBatchResource(OutputModel):
     id: str
     status: BatchStatus
     created_at: datetime
     finished_at: datetime | None
-    counts: dict[ItemOutcome, int] = Field(description="Items per outcome.")
+    counts: PostingBatchCounts
     items: list[PostingBatchItem] = Field(description="One per invoice, in the request's order.")

@@ -14,6 +14,7 @@ from process_apis.invoices.service import create_invoice
 from process_apis.posting_batches import repository
 from process_apis.posting_batches.errors import UnknownBatchInvoice
 from process_apis.posting_batches.schemas import (
+    PostingBatchCounts,
     PostingBatchCreate,
     PostingBatchItem,
     PostingBatchResource,
@@ -63,7 +64,7 @@ async def resource(session: AsyncSession, batch_id: str) -> PostingBatchResource
         status=batch.status,
         created_at=batch.created_at,
         finished_at=batch.finished_at,
-        counts={outcome: counts[outcome] for outcome in ItemOutcome},
+        counts=PostingBatchCounts(**{outcome.value: counts[outcome] for outcome in ItemOutcome}),
         items=[
             PostingBatchItem(
                 invoice_id=item.invoice_id,

@@ -29,6 +29,10 @@ Money moves the way the gateway relies on:
   invoice's customer and no more than the invoice still owes; it reduces what the
   invoice owes at once. No ledger entries are written for payments.
 
+A sales document may be created with its lines in one request (a deep insert: the
+lines in the body's `salesInvoiceLines`), and `POST .../api/v1.0/$batch` serves OData's
+JSON batch of up to 100 operations, each counted against the limits (`batch`).
+
 Lists take `$top` and `$skip`. `$filter` takes comparisons (`eq`, `ne`, `gt`, `ge`,
 `lt`, `le`) of one property with a quoted text, a date (`2025-06-01`) or an integer,
 joined by `and`. No list is ever cut short by the server, so no `@odata.nextLink` is
@@ -69,9 +73,10 @@ repeated creates are counted and served at `GET /_sandbox/repeated-creates`: a
 gateway that looks before it writes sends none, and the reliability harness checks
 that it relied on this rule for none of its documents.
 
-Modules: `odata` (the wire format), `master_data`, `documents`, `ledger`, `books` (the
-state), `api` (the handlers' shared rules), one per resource (`customers`, `items`,
-`sales_invoices`, `credit_memos`, `journals`, `payments`), and `app`.
+Modules: `odata` (the wire format), `batch` (JSON `$batch`), `master_data`,
+`documents`, `ledger`, `books` (the state), `api` (the handlers' shared rules), one per
+resource (`customers`, `items`, `sales_invoices`, `credit_memos`, `journals`,
+`payments`), and `app`.
 """
 
 from sandboxes.business_central.app import create_app

@@ -21,11 +21,11 @@ from system_apis.budget import (
     RECOVERY_STEP,
     ErpBudget,
     ErpBudgetExhausted,
-    Priority,
 )
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.errors import BackendTransientError
+from system_apis.priority import Priority
 from tests.support.databases import postgres_database, sqlite_database
 from tests.support.services import service_missing
 

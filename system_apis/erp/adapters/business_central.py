@@ -23,7 +23,6 @@ from typing import TypeVar
 
 import httpx
 
-from system_apis.budget import Priority
 from system_apis.erp.adapters.business_central_base import decode_bc_error, odata_query
 from system_apis.erp.adapters.business_central_orders import BusinessCentralSalesOrders
 from system_apis.erp.adapters.business_central_wire import (
@@ -113,6 +112,7 @@ from system_apis.errors import (
     BackendError,
     BackendNotFound,
 )
+from system_apis.priority import Priority
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 

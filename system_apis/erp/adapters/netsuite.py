@@ -26,7 +26,6 @@ import asyncio
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from system_apis.budget import Priority, prioritized
 from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
 from system_apis.erp.adapters.netsuite_orders import NetSuiteSalesOrders
 from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
@@ -67,6 +66,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import BackendBusinessError, BackendError, BackendNotFound
+from system_apis.priority import Priority, prioritized
 
 __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 
