@@ -8,7 +8,7 @@ quantity, is a difference: what was used was not what was billed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,8 @@ DOCUMENT_TYPE = "usage"
 
 async def usage_differences(session: AsyncSession, scope: Scope) -> list[Difference]:
     start = datetime.combine(scope.start, time(), tzinfo=UTC)
-    end = datetime.combine(scope.end + timedelta(days=1), time(), tzinfo=UTC)
+    # The last instant of the scope's last day: the day after it may be past the calendar.
+    last = datetime.combine(scope.end, time.max, tzinfo=UTC)
     rows = await session.execute(
         select(UsageReportRow, PriceRow.unit_amount, PriceRow.currency)
         .join(PriceRow, PriceRow.id == UsageReportRow.price_id)
@@ -36,7 +37,7 @@ async def usage_differences(session: AsyncSession, scope: Scope) -> list[Differe
             CustomerRow.legal_entity_id == scope.legal_entity_id,
             UsageReportRow.status == UsageReportStatus.CLOSED,
             UsageReportRow.period_end >= start,
-            UsageReportRow.period_end < end,
+            UsageReportRow.period_end <= last,
         )
         .order_by(UsageReportRow.id)
     )
