@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, timedelta
 
 from app.seed import demo_id
-from core.models.usage_report import UsageReportRow, UsageReportStatus
-from core.quantity import SCALE
-from process_apis.usage.periods import add_months
 from tests.conftest import GatewayFactory
-from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start
-from tests.support.console import signed_in
-from tests.support.invoices import invoice_body
-from tests.support.usage import metered_subscription
+from tests.support.console import invoice_earned_over, metered_usage, signed_in
 
 US, DE = demo_id("legal_entity", 1), demo_id("legal_entity", 2)
-PRO = demo_id("product", 1)
 CELLS = re.compile(r"<td>([^<]*)</td>")
 
 
@@ -34,13 +26,8 @@ async def test_the_revenue_view_shows_the_waterfall_its_csv_and_an_invoices_sche
     make_gateway: GatewayFactory,
 ) -> None:
     gateway = await make_gateway()
-    body = invoice_body(invoice_date=date.today())
-    line = body["lines"][0]
+    invoice = await invoice_earned_over(gateway, months=3)
     start = month_start(0)
-    line["service_period_start"] = start.isoformat()
-    line["service_period_end"] = (month_start(3) - timedelta(days=1)).isoformat()
-    line["product_id"] = PRO
-    invoice = await posted_invoice(gateway, body)
     browser, _ = await signed_in(gateway, "vera", "viewer")
     ops = await gateway.client_with(["ops:read", "invoices:read"])
     this_month, last = f"{start:%Y-%m}", f"{month_start(2):%Y-%m}"
@@ -113,27 +100,8 @@ async def test_the_usage_view_shows_each_period_and_the_usage_differences(
     make_gateway: GatewayFactory,
 ) -> None:
     gateway = await make_gateway()
-    metered = await metered_subscription(gateway.sessionmaker)
-    meter = await gateway.client_with(["usage:write", "usage:read"], client_id="meter")
-    sent = await meter.post(
-        "/v1/usage-events",
-        json={"events": [metered.event("u-1", quantity=3), metered.event("u-2", quantity=4)]},
-    )
-    assert sent.json()["accepted"] == 2, sent.text
-    previous = add_months(metered.anchor, -1)
-    async with gateway.sessionmaker.begin() as session:  # billing charged 3 of 5 reported
-        session.add(
-            UsageReportRow(
-                subscription_id=metered.subscription_id,
-                price_id=metered.price_id,
-                period_start=previous,
-                period_end=metered.anchor,
-                status=UsageReportStatus.CLOSED,
-                reported_micros=5 * SCALE,
-                invoice_ref="in_usage_test",
-                invoiced_quantity=3,
-            )
-        )
+    metered = await metered_usage(gateway)
+    meter = await gateway.client_with(["usage:read"])
     browser, csrf = await signed_in(gateway, "vera", "viewer")
     listed = await browser.get("/console/usage", params={"legal_entity": US})
     assert f'href="/console/usage/{metered.subscription_id}"' in listed.text
