@@ -24,6 +24,7 @@ from tests.support.sandbox_processes import REPO_ROOT
 from tests.support.services import service_missing
 
 CHROMIUM = os.environ.get("LEDGERGATE_CHROMIUM", "/usr/bin/chromium")
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = (
     Path(os.environ.get("LEDGERGATE_TEST_ARTIFACTS", REPO_ROOT / "var" / "test-artifacts"))
     / "browser"
@@ -98,3 +99,26 @@ async def sign_in(page: Page, served: Served, name: str, role: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{served.url}/console/exceptions")
+
+
+async def serious_violations(page: Page) -> list[tuple[str, str, list[object]]]:
+    """axe-core's serious and critical violations of the page (WCAG 2 A/AA, best practice)."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: make tools installs it from package.json")
+    await page.add_script_tag(path=str(AXE))
+    results = await page.evaluate(
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']})"
+    )
+    return [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in results["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+
+
+async def overflow(page: Page) -> int:
+    """How far the page scrolls sideways (0 when it fits the viewport)."""
+    width: int = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width

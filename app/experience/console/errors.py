@@ -44,3 +44,8 @@ class ConsoleSignInRequired(Unauthorized):
 class NoConsoleRole(Forbidden):
     slug = "console-no-role"
     title = "The identity provider grants this person no console role"
+
+
+class MonthRangeTooLong(BadRequest):
+    slug = "console-month-range"
+    title = "The months asked for are out of order or too many"

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from app.experience.console.charts import Chart, bar_chart, percentile
-from app.experience.console.queries import PAGE_SIZE
+from app.experience.console.queries import PAGE_SIZE, LegalEntity, legal_entities
 from app.experience.console.render import page
 from app.experience.console.security import Action, SignedIn, acting
 from app.experience.ops.audit import AuditFilters, list_events
@@ -20,7 +20,6 @@ from core.canonical.documents import InvoiceStatus
 from core.ids import id_pattern
 from core.models.base import utcnow
 from core.models.invoice import InvoiceRow
-from core.models.legal_entity import LegalEntityRow
 from core.models.reconciliation import ReconciliationDifferenceRow
 from core.models.workflow_run import WorkflowRunRow
 from core.pagination import Cursor
@@ -43,7 +42,6 @@ DIFFERENCES_SHOWN = 500
 # How long a period's KPI figures are served before they are computed again.
 KPI_SECONDS = 30.0
 Period = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
-LegalEntity = Annotated[str | None, Query(pattern=id_pattern("legal_entity"))]
 ReconciliationID = Annotated[str, Path(pattern=id_pattern("reconciliation"))]
 
 
@@ -107,7 +105,7 @@ async def reconciliation_runs(
     runs = await reconciliation.list_runs(
         session, legal_entity_id=legal_entity, period=period, limit=PAGE_SIZE
     )
-    entities = (await session.execute(select(LegalEntityRow.id, LegalEntityRow.code))).all()
+    entities = await legal_entities(session)
     return page(
         request,
         "reconciliation.html",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
+from fastapi import Query
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.ids import id_pattern
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
+from core.models.legal_entity import LegalEntityRow
 from core.models.payment import PaymentRow
 from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
@@ -20,6 +24,7 @@ from process_apis.runs.queue import queue_condition
 # The documents a run may be about that belong to a legal entity.
 SUBJECTS = (InvoiceRow, CreditMemoRow, PaymentRow, SettlementRow, CustomerRow)
 PAGE_SIZE = 50
+LegalEntity = Annotated[str | None, Query(pattern=id_pattern("legal_entity"))]
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,11 @@ async def queue_page(
 ) -> tuple[list[WorkflowRunRow], str | None]:
     query = select(WorkflowRunRow).where(*filters.conditions(now))
     return await keyset_page(session, query, WorkflowRunRow.id, cursor=cursor, limit=PAGE_SIZE)
+
+
+async def legal_entities(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every legal entity as (id, code), by code: the choices of a legal-entity filter."""
+    rows = await session.execute(
+        select(LegalEntityRow.id, LegalEntityRow.code).order_by(LegalEntityRow.code)
+    )
+    return [(entity_id, code) for entity_id, code in rows]

@@ -6,15 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
-from app.experience.console.queries import QueueFilters, queue_page
+from app.experience.console.queries import QueueFilters, legal_entities, queue_page
 from app.experience.console.render import page
 from app.experience.console.security import Action, SignedIn, acting
 from core.errors import ErrorClass, LedgergateError
 from core.ids import id_pattern
 from core.models.base import utcnow
-from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.pagination import Cursor
 from process_apis.deps import ContextDep, ProcessContext, SessionDep
@@ -68,7 +66,7 @@ async def exceptions(
         min_age_hours=min_age_hours,
     )
     runs, next_cursor = await queue_page(session, filters, now=now, cursor=cursor)
-    entities = (await session.execute(select(LegalEntityRow.id, LegalEntityRow.code))).all()
+    entities = await legal_entities(session)
     return page(
         request,
         "exceptions.html",
