@@ -79,7 +79,7 @@ bench: install ## Run the benchmarks (a few minutes); each appends its results t
 	$(UV) run python -m bench.usage
 	$(UV) run python -m bench.events
 
-chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads, NATS restart, webhook receiver outage, relay SIGKILL (one line each)
+chaos: install ## Reliability harness: fault storm, registration retry storm, SIGKILL, PostgreSQL restart, overload, slow uploads, NATS restart, webhook receiver outage, relay SIGKILL, usage duplicate storm (one line each)
 	$(UV) run python -m chaos
 
 migrate: install ## Apply database migrations to LEDGERGATE_DATABASE_URL

@@ -5,8 +5,9 @@ The ERP is one port over every configured connection (`default` and
 own resilient client (backend `erp` for the default, `erp-<name>` for the others).
 
 Every ERP connection's client takes its requests from the connection's budget
-(`system_apis.budget`), shared through Redis when the rate limiter's storage is Redis,
-through the database otherwise (bound once the runtime has one).
+(`system_apis.budget`), and billing's from Stripe's read and write budgets, shared
+through Redis when the rate limiter's storage is Redis, through the database otherwise
+(bound once the runtime has one).
 
 The sandboxes are imported only when a backend has no URL: a production gateway, where
 every backend has one, never loads them.
@@ -24,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from app.erp_routing import ErpRouter
-from core.settings import DEFAULT_ERP_CONNECTION, BackendSettings, ErpSettings, Settings
+from core.settings import (
+    DEFAULT_ERP_CONNECTION,
+    BackendSettings,
+    BillingSettings,
+    ErpSettings,
+    Settings,
+)
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
 from system_apis.budget import ErpBudget
@@ -148,6 +155,30 @@ def erp_budget(
     )
 
 
+def billing_budgets(
+    billing: BillingSettings,
+    store: RedisBudgetStore | DatabaseBudgetStore,
+    *,
+    fail_open: bool,
+) -> tuple[ErpBudget | None, ErpBudget | None]:
+    """Stripe's read and write budgets (backends `billing-read`, `billing-write`), or none."""
+    if not billing.budgeted:
+        return None, None
+
+    def budget(kind: str) -> ErpBudget:
+        return ErpBudget(
+            f"billing-{kind}",
+            billing.limits(write=kind == "write"),
+            store,
+            wait_seconds=billing.budget_wait_seconds,
+            lease_seconds=billing.retry_budget_seconds + BUDGET_LEASE_MARGIN_SECONDS,
+            fail_open=fail_open,
+            interactive_reserve=billing.interactive_reserve,
+        )
+
+    return budget("read"), budget("write")
+
+
 def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) -> Backends:
     """One resilient client per backend; a URL in settings replaces the in-process sandbox.
 
@@ -209,12 +240,17 @@ def build_backends(settings: Settings, *, wrap: TransportWrapper | None = None) 
     erp_probes = {erps[name][1].backend: ERP_PROBES[erp.kind] for name, erp in connections.items()}
     default_sandbox = erp_sandboxes.get(DEFAULT_ERP_CONNECTION)
     billing_state = stripe.StripeState() if settings.billing.url is None else None
+    billing_reads, billing_writes = billing_budgets(
+        settings.billing, store, fail_open=settings.rate_limits_fail_open
+    )
     billing_client = ResilientClient(
         backend="billing",
         base_url=settings.billing.url or BILLING_SANDBOX_URL,
         settings=settings.billing,
         headers=stripe_headers(settings.billing),
         transport=transport("billing", settings.billing, lambda: stripe.create_app(billing_state)),
+        budget=billing_reads,
+        write_budget=billing_writes,
     )
     crm_state = channel_sandbox.seeded_state() if settings.crm.url is None else None
     support_state = desk_sandbox.DeskState() if settings.support.url is None else None

@@ -21,6 +21,7 @@ from chaos import (
     relay_kill,
     slow_uploads,
     storm,
+    usage_storm,
     webhook_outage,
 )
 from chaos.report import Outcome, print_outcome
@@ -48,6 +49,9 @@ def main() -> int:
     )
     parser.add_argument("--webhook-events", type=int, default=900, help="webhook outage events")
     parser.add_argument(
+        "--usage-events", type=int, default=5000, help="usage duplicate storm distinct events"
+    )
+    parser.add_argument(
         "--only",
         choices=[
             "storm",
@@ -59,6 +63,7 @@ def main() -> int:
             "nats-restart",
             "webhook-outage",
             "relay-kill",
+            "usage-storm",
         ],
         action="append",
     )
@@ -88,6 +93,7 @@ def main() -> int:
             lambda: webhook_outage.run(args.webhook_events, logs),
         ),
         "relay-kill": (relay_kill.CHECK, lambda: relay_kill.run(args.events * 4, logs)),
+        "usage-storm": (usage_storm.CHECK, lambda: usage_storm.run(args.usage_events, logs)),
     }
     console = Console(highlight=False)
     started = time.monotonic()

@@ -204,6 +204,8 @@ def estate(name: str, logs: Path, **settings: str) -> Iterator[Estate]:
                 LEDGERGATE_PORT=str(free_port()),
                 LEDGERGATE_ERP__URL=erp.api_root,
                 LEDGERGATE_BILLING__URL=billing.api_root,
+                # The billing sandbox process counts no limit: no budget of Stripe's.
+                LEDGERGATE_BILLING__BUDGET_ENABLED="false",
                 LEDGERGATE_CRM__URL=crm.api_root,
                 LEDGERGATE_SUPPORT__URL=support.api_root,
                 LEDGERGATE_RATE_LIMITS__ENABLED="false",

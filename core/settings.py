@@ -161,8 +161,17 @@ class ErpSettings(BackendSettings):
         return self
 
 
+STRIPE_REQUESTS_PER_SECOND = {"live": 100, "test": 25}
+"""Stripe "Rate limits": 100 read and 100 write requests per second in live mode, 25 of
+each in test mode (sandboxes); counted apart for reads and writes."""
+
+
 class BillingSettings(BackendSettings):
-    """Stripe: `url` is the API root (`https://api.stripe.com`)."""
+    """Stripe: `url` is the API root (`https://api.stripe.com`).
+
+    Its limits are two budgets shared by every worker and replica, as the ERP's (one
+    for reads, one for writes); the mode of `api_key` picks Stripe's defaults.
+    """
 
     api_key: SecretStr = SecretStr("sk_test_sandbox")
     api_version: str = "2020-08-27"
@@ -170,6 +179,49 @@ class BillingSettings(BackendSettings):
     webhook_tolerance_seconds: int = Field(
         default=300, ge=1, le=3600, description="How old a signed webhook delivery may be."
     )
+    budget_enabled: bool | None = Field(
+        default=None,
+        description="Take every request from the shared budgets (None: when `url` is set; "
+        "the in-process sandbox counts no limit).",
+    )
+    read_requests_per_second: int | None = Field(
+        default=None, ge=1, description="Reads Stripe allows per second (Stripe's by key mode)."
+    )
+    write_requests_per_second: int | None = Field(
+        default=None, ge=1, description="Writes Stripe allows per second (Stripe's by key mode)."
+    )
+    budget_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a call waits for the shared budget before it fails as transient.",
+    )
+    interactive_reserve: float = Field(
+        default=0.1,
+        ge=0,
+        lt=0.5,
+        description="The share of each budget informational work (usage reports) leaves "
+        "to live work, halved for bulk work.",
+    )
+
+    @property
+    def budgeted(self) -> bool:
+        return self.url is not None if self.budget_enabled is None else self.budget_enabled
+
+    @property
+    def mode(self) -> Literal["live", "test"]:
+        """Stripe's mode, from the secret or restricted key's prefix."""
+        key = self.api_key.get_secret_value()
+        return "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
+
+    def limits(self, *, write: bool) -> ErpLimits:
+        """One of the two budgets: a one-second window, concurrency capped by the pool."""
+        configured = self.write_requests_per_second if write else self.read_requests_per_second
+        per_second = configured or STRIPE_REQUESTS_PER_SECOND[self.mode]
+        return ErpLimits(
+            requests_per_window=per_second,
+            window_seconds=1.0,
+            max_concurrent_requests=min(per_second, self.max_connections),
+        )
 
 
 class CrmSettings(BackendSettings):

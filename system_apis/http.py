@@ -69,6 +69,7 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -167,10 +168,14 @@ class ResilientClient:
         transport: httpx.AsyncBaseTransport | None = None,
         circuit: CircuitBreaker | None = None,
         budget: ErpBudget | None = None,
+        write_budget: ErpBudget | None = None,
     ) -> None:
+        """`write_budget`: writes take their slot there, reads from `budget` (Stripe
+        counts them apart); without it every request takes from `budget`."""
         self.backend = backend
         self.settings = settings
         self.budget = budget
+        self.write_budget = write_budget
         self.circuit = circuit or CircuitBreaker(
             backend,
             failure_threshold=settings.circuit_failure_threshold,
@@ -280,7 +285,7 @@ class ResilientClient:
     ) -> httpx.Response:
         """One attempt within the request budget (a slot of the ERP's, if any), through the
         circuit breaker, cut short when the time budget runs out."""
-        async with self._admitted(operation, deadline, cost=cost, priority=priority):
+        async with self._admitted(method, operation, deadline, cost=cost, priority=priority):
             if priority is Priority.BULK:
                 deadline = max(deadline, time.monotonic() + self.settings.retry_budget_seconds)
             with self.circuit.call(operation):
@@ -317,17 +322,20 @@ class ResilientClient:
         )
 
     def _admitted(
-        self, operation: str, deadline: float, *, cost: int, priority: Priority
+        self, method: str, operation: str, deadline: float, *, cost: int, priority: Priority
     ) -> AbstractAsyncContextManager[None]:
         """A slot of the ERP's budget, waited for only while the attempt would still have
         `REQUEST_SHARE_OF_BUDGET` of the time budget left: a request sent with almost no
         time would be cut mid-flight, leaving a write's outcome unknown. Bulk work waits
         the budget's own wait, and gets its time budget afresh once admitted."""
-        if self.budget is None:
+        budget = self.budget
+        if self.write_budget is not None and method not in READ_METHODS:
+            budget = self.write_budget
+        if budget is None:
             return nullcontext()
         reserved = self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
         until = None if priority is Priority.BULK else deadline - reserved
-        return self.budget.slot(operation=operation, cost=cost, priority=priority, deadline=until)
+        return budget.slot(operation=operation, cost=cost, priority=priority, deadline=until)
 
     async def send_once(
         self,

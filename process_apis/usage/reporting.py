@@ -48,6 +48,7 @@ from process_apis.usage.events import reported
 from process_apis.usage.periods import Period
 from system_apis.billing.schemas import BillingSubscriptionStatus, BillingUsageReport
 from system_apis.errors import BackendError
+from system_apis.priority import Priority, prioritized
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,14 @@ class UsageReporter:
         return done
 
     async def report_item(self, subscription_id: str, price_id: str) -> str:
-        """One pass of one item; its outcome (`reported`, `not_due`, `failed`, ...)."""
+        """One pass of one item; its outcome (`reported`, `not_due`, `failed`, ...).
+
+        Nobody waits on a report: its billing requests are informational, so they never
+        take the share of billing's budget kept for live work."""
+        with prioritized(Priority.INFORMATIONAL):
+            return await self._report_item(subscription_id, price_id)
+
+    async def _report_item(self, subscription_id: str, price_id: str) -> str:
         async with self.context.sessionmaker() as session:
             target = await self._target(session, subscription_id, price_id)
             if isinstance(target, str):

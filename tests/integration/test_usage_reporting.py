@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,12 +21,14 @@ from core.models.event_outbox import EventOutboxRow
 from core.models.subscription import SubscriptionRow
 from core.models.usage_event import UsageEventRow
 from core.models.usage_report import UsageReportRow
+from core.settings import BackendSettings
 from process_apis.deps import ProcessContext
 from process_apis.reconciliation.service import reconcile
 from process_apis.usage.periods import add_months
 from process_apis.usage.reporting import UsageReporter
 from sandboxes.stripe import ManualClock, StripeState
-from tests.conftest import Gateway
+from system_apis.priority import Priority
+from tests.conftest import FAST_RETRIES, Gateway, GatewayFactory
 from tests.support.usage import CUSTOMER, FLAT_PRICE, metered_price
 
 # The first billing period starts 40 days ago, so two periods are in the gateway's past.
@@ -370,3 +373,40 @@ def dying(gateway: Gateway) -> ProcessContext:
             raise KilledError
 
     return replace(base, billing=Dying())  # type: ignore[arg-type]
+
+
+async def test_usage_reports_wait_for_billing_informational_share_while_live_calls_go(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Billing's writes: 4 in flight at once, a quarter reserved, so reports may hold
+    2. With those 2 held, a report waits, fails as transient and sends nothing; a live
+    write still goes; once they are free, the report goes."""
+    billing = {
+        **BackendSettings(**FAST_RETRIES).model_dump(),  # type: ignore[arg-type]
+        "max_connections": 4,
+        "budget_enabled": True,
+        "interactive_reserve": 0.25,
+        "budget_wait_seconds": 0.3,
+    }
+    gateway = await make_gateway(billing=billing)
+    meter = await gateway.client_with(["usage:write", "usage:read"], client_id="test-meter")
+    subscription_id, _, clock = await _ordered(gateway, START)
+    await send(meter, subscription_id, ("a", 2, START + timedelta(hours=1)))
+    clock.at(START + timedelta(hours=2))
+    client = gateway.backends.clients["billing"]
+    assert client.write_budget is not None
+
+    async with AsyncExitStack() as held:
+        for _ in range(2):
+            await held.enter_async_context(
+                client.write_budget.slot(operation="held", priority=Priority.INFORMATIONAL)
+            )
+        assert (await reporter(gateway, clock).run_once()).outcomes == {"failed": 1}
+        assert not stripe(gateway).usage_records
+        live = await client.request(
+            "POST", "/v1/customers", operation="live", form={"email": "live@example.com"}
+        )
+        assert live.status_code == 200
+
+    assert (await reporter(gateway, clock).run_once()).outcomes == {"reported": 1}
+    assert [list(r.values()) for r in stripe(gateway).usage_records.values()] == [[2]]

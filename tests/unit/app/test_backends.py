@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from app.backends import budget_store, build_backends, private_sandboxes
-from core.settings import VENDOR_LIMITS, Settings
+from core.settings import VENDOR_LIMITS, ErpLimits, Settings
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from tests.support.sandbox_processes import REPO_ROOT, UNREACHABLE_URLS
@@ -69,3 +69,30 @@ async def test_the_budget_is_shared_in_redis_when_the_rate_limiter_counts_there(
     store = budget_store(Settings(rate_limit_storage_url="async+redis://127.0.0.1:6379/0"))
     assert isinstance(store, RedisBudgetStore)
     await store.aclose()
+
+
+async def test_billing_takes_stripes_published_limits_for_its_key_as_two_shared_budgets() -> None:
+    """Stripe counts reads and writes apart: 100 a second each live, 25 in test mode."""
+    live = Settings(
+        environment="test",
+        billing={"url": "https://api.stripe.com", "api_key": "sk_live_x", "max_connections": 20},  # type: ignore[arg-type]
+    )
+    backends = build_backends(live)
+    try:
+        client = backends.clients["billing"]
+        assert client.budget is not None
+        assert client.write_budget is not None
+        assert (client.budget.backend, client.write_budget.backend) == (
+            "billing-read",
+            "billing-write",
+        )
+        assert client.budget.limits == ErpLimits(
+            requests_per_window=100, window_seconds=1.0, max_concurrent_requests=20
+        )
+        assert client.budget.store is client.write_budget.store is backends.budget_store
+    finally:
+        await backends.aclose()
+    test = Settings(environment="test", billing={"write_requests_per_second": 5})  # type: ignore[arg-type]
+    assert test.billing.limits(write=True).requests_per_window == 5
+    assert test.billing.limits(write=False).requests_per_window == 25
+    assert not test.billing.budgeted  # the in-process sandbox counts no limit
