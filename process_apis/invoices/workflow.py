@@ -336,9 +336,9 @@ class InvoicePostingWorkflow:
             )
             erp_customer_id = erp_customer.id
         if bulk is not None and plan.first_run:
-            posted = await self._bulk_document(plan, bulk)
+            posted = await self._bulk_document(plan, bulk, run)
         else:
-            posted = await self._create_and_post(plan)
+            posted = await self._create_and_post(plan, run)
         if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
             raise BackendContractError(
                 f"the ERP acknowledged the post of {posted.id} but reports it {posted.status}",
@@ -347,9 +347,9 @@ class InvoicePostingWorkflow:
             )
         return erp_customer_id, posted
 
-    async def _create_and_post(self, plan: PostingPlan) -> ErpSalesInvoice:
+    async def _create_and_post(self, plan: PostingPlan, run: RunHandle) -> ErpSalesInvoice:
         """`create_document`, then `post_document`: each its own request to the ERP."""
-        erp, company, run = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
+        erp, company = self.context.erp, plan.company_id
         draft = await run.step(
             "create_document",
             lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
@@ -367,10 +367,12 @@ class InvoicePostingWorkflow:
             backend_ref=lambda document: document.number,
         )
 
-    async def _bulk_document(self, plan: PostingPlan, bulk: BulkDocuments) -> ErpSalesInvoice:
+    async def _bulk_document(
+        self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle
+    ) -> ErpSalesInvoice:
         """`create_document` as one operation of a bulk request that also posts and reads
         the document; `post_document` is recorded from its answer."""
-        run, key = self.engine.run(plan.run_id), plan.document.external_document_number
+        key = plan.document.external_document_number
         posted = await run.step(
             "create_document",
             lambda: bulk(plan.run_id, plan.document),
