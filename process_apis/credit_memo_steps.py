@@ -1,4 +1,6 @@
-"""The backend steps every credit memo takes: a support credit's, a correction's, a refund's.
+"""The backend steps every credit memo takes: a support credit's, a correction's, a refund's;
+and the customer refund that pays money back on a payment (a refund's, a credit's on a
+paid invoice).
 
 The ERP sales credit memo is created (keyed by our memo id as external document
 number) against the posted ERP invoice and posted, which applies it to the invoice.
@@ -12,15 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from core.canonical.base import fit
+from core.canonical.documents import CreditSettlement
 from core.models.credit_memo import CreditMemoRow
+from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
+from core.models.payment import PaymentRow
+from core.settings import LedgerSettings
 from process_apis.deps import ProcessContext
 from process_apis.errors import CreditExceedsRemaining
 from process_apis.runs.engine import RunHandle
 from system_apis.billing.schemas import BillingCreditNote, BillingCreditNoteCreate, CreditNoteReason
 from system_apis.erp.schemas import (
+    ErpCustomerPayment,
+    ErpCustomerPaymentReversal,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpJournalCreate,
     ErpSalesCreditMemo,
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
@@ -50,9 +60,10 @@ class ErpMemo:
         company_id: str,
         posting_date: date,
         lines: tuple[ErpInvoiceLine, ...],
+        applied: bool = True,
     ) -> ErpMemo:
         """`memo` as the ERP receives it: keyed by its id, dated and due on `posting_date`,
-        applied to the invoice's ERP document."""
+        applied to the invoice's ERP document (else left open, the customer's credit)."""
         return cls(
             credit_memo_id=memo.id,
             company_id=company_id,
@@ -63,7 +74,7 @@ class ErpMemo:
                 currency=memo.currency,
                 posting_date=posting_date,
                 due_date=posting_date,
-                applies_to_invoice_id=invoice.erp_ref,
+                applies_to_invoice_id=invoice.erp_ref if applied else None,
                 lines=lines,
             ),
         )
@@ -77,20 +88,37 @@ class CreditNote:
     billing_invoice_id: str
     reason: CreditNoteReason | None
     memo: str | None
+    # On a paid invoice: paid back on its charge, or left to the customer's balance.
+    settlement: CreditSettlement | None = None
 
 
 async def post_erp_memo(
     context: ProcessContext, run: RunHandle, plan: ErpMemo
 ) -> ErpSalesCreditMemo:
     """The ERP credit memo, created and posted under our memo id."""
-    erp, company, key = context.erp, plan.company_id, plan.credit_memo_id
-    draft = await run.step(
+    return await post_erp_draft(context, run, plan, await create_erp_memo(context, run, plan))
+
+
+async def create_erp_memo(
+    context: ProcessContext, run: RunHandle, plan: ErpMemo
+) -> ErpSalesCreditMemo:
+    """The ERP's draft credit memo under our memo id: it tells the total, tax included."""
+    erp, company = context.erp, plan.company_id
+    draft: ErpSalesCreditMemo = await run.step(
         "create_erp_credit_memo",
         lambda: erp.create_sales_credit_memo(company, plan.document),
         request=plan.document,
-        downstream_key=key,
+        downstream_key=plan.credit_memo_id,
         backend_ref=lambda memo: memo.id,
     )
+    return draft
+
+
+async def post_erp_draft(
+    context: ProcessContext, run: RunHandle, plan: ErpMemo, draft: ErpSalesCreditMemo
+) -> ErpSalesCreditMemo:
+    """The draft posted (applied to the invoice when it names it); a refusal explained."""
+    erp, company, key = context.erp, plan.company_id, plan.credit_memo_id
     try:
         posted = await run.step(
             "post_erp_credit_memo",
@@ -161,6 +189,72 @@ async def _credit_note(context: ProcessContext, note: CreditNote, amount: int) -
             amount=amount,
             reason=note.reason,
             memo=note.memo,
+            refund_amount=amount if note.settlement == CreditSettlement.REFUND else None,
+            credit_amount=amount if note.settlement == CreditSettlement.CUSTOMER_BALANCE else None,
         ),
         idempotency_key=f"credit-note-{note.credit_memo_id}",
     )
+
+
+def payment_journal(ledger: LedgerSettings) -> ErpJournalCreate:
+    """The ERP's customer payment journal: payments and their reversals, against the bank."""
+    return ErpJournalCreate(
+        code=ledger.payment_journal,
+        display_name="Ledgergate customer payments",
+        balancing_account_number=ledger.bank_account,
+    )
+
+
+def customer_refund(
+    key: str,
+    amount: int,
+    payment: PaymentRow,
+    invoice: InvoiceRow,
+    customer: CustomerRow,
+    *,
+    posting_date: date,
+    source: str,
+) -> ErpCustomerPaymentReversal:
+    """`amount` paid back, taken from the bank and applied to the invoice the payment paid,
+    keyed by `key` (the refund's id, or the credit memo's that paid it back)."""
+    return ErpCustomerPaymentReversal(
+        external_document_number=key,
+        reverses_document_number=payment.erp_document_number or "",
+        customer_number=customer.erp_number,
+        currency=payment.currency,
+        posting_date=posting_date,
+        amount=amount,
+        applies_to_invoice_id=invoice.erp_ref or "",
+        description=fit(
+            ErpCustomerPaymentReversal,
+            "description",
+            f"Refund {source} of {payment.erp_document_number}",
+        ),
+    )
+
+
+async def pay_back(
+    context: ProcessContext,
+    handle: RunHandle,
+    company_id: str,
+    journal: ErpJournalCreate,
+    entry: ErpCustomerPaymentReversal,
+) -> ErpCustomerPayment:
+    """The customer refund booked in the ERP (steps `ensure_payment_journal`,
+    `refund_payment`), found by its external document number on a repeat."""
+    erp = context.erp
+    found = await handle.step(
+        "ensure_payment_journal",
+        lambda: erp.ensure_customer_payment_journal(company_id, journal),
+        request=journal,
+        downstream_key=journal.code,
+        backend_ref=lambda made: made.id,
+    )
+    booked: ErpCustomerPayment = await handle.step(
+        "refund_payment",
+        lambda: erp.reverse_customer_payment(company_id, found.id, entry),
+        request=entry,
+        downstream_key=entry.external_document_number,
+        backend_ref=lambda made: made.document_number,
+    )
+    return booked

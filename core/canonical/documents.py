@@ -180,6 +180,14 @@ class CreditMemoKind(StrEnum):
     REFUND = "refund"
 
 
+class CreditSettlement(StrEnum):
+    """How a credit on a paid invoice reaches the customer: money back on the invoice's
+    payment, or a credit on the customer's balance for the next invoices."""
+
+    REFUND = "refund"
+    CUSTOMER_BALANCE = "customer_balance"
+
+
 class CreditMemo(Versioned):
     invoice_id: str
     customer_id: str

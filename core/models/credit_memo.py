@@ -43,6 +43,8 @@ class CreditMemoRow(VersionedMixin, BackendRefsMixin, Base):
     tax_amount: Mapped[int | None] = mapped_column(BigInteger)
     # `<client>:<Idempotency-Key>` of the request that created it: a repeat finds it.
     request_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # A support credit on a paid invoice: `refund` or `customer_balance` (CreditSettlement).
+    settlement: Mapped[str | None] = mapped_column(String(20))
 
     lines: Mapped[list[CreditMemoLineRow]] = relationship(
         lazy="raise", order_by="CreditMemoLineRow.sequence", cascade="all, delete-orphan"

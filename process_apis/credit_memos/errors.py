@@ -58,3 +58,35 @@ class CreditMemoNotApprovable(Conflict):
 
     slug = "credit-memo-not-approvable"
     title = "The credit memo is not one that is approved"
+
+
+class SettlementRequired(BusinessRuleViolation):
+    """A paid invoice owes nothing: its credit is paid back or left to the customer."""
+
+    slug = "credit-settlement-required"
+    title = "A credit on a paid invoice says how it is settled"
+    caller_correctable = True
+
+
+class SettlementOnUnpaidInvoice(BusinessRuleViolation):
+    slug = "credit-settlement-on-unpaid-invoice"
+    title = "Only a credit on a paid invoice is settled by a refund or the customer's balance"
+    caller_correctable = True
+
+
+class RefundWithoutBilling(BusinessRuleViolation):
+    """Billing pays a refund back on the invoice's charge: an invoice it never billed has none."""
+
+    slug = "credit-refund-without-billing"
+    title = "A credit is refunded only on an invoice billed by the billing engine"
+    caller_correctable = True
+
+
+class CreditPaidBack(Conflict):
+    slug = "credit-paid-back"
+    title = "The credit's customer refund is booked in the ERP and cannot be given up"
+
+
+class CreditRefundMismatch(BusinessRuleViolation):
+    slug = "credit-refund-mismatch"
+    title = "The ERP credited another amount than the credit paid back"

@@ -9,8 +9,20 @@ from sqlalchemy.orm import selectinload
 from core.canonical.documents import CreditMemo, CreditMemoKind, CreditMemoStatus
 from core.errors import NotFound
 from core.models.credit_memo import CreditMemoRow
+from core.models.payment import PaymentRow, PaymentStatus
 from core.pagination import Page
 from process_apis.listing import ListQuery, list_rows
+
+
+async def applied_payment(session: AsyncSession, invoice_id: str) -> PaymentRow | None:
+    """The payment applied to the invoice in the ERP (the first, if several): a credit on
+    the invoice then is settled by a refund of it or on the customer's balance."""
+    return await session.scalar(
+        select(PaymentRow)
+        .where(PaymentRow.invoice_id == invoice_id, PaymentRow.status == PaymentStatus.APPLIED)
+        .order_by(PaymentRow.created_at)
+        .limit(1)
+    )
 
 
 async def get_credit_memo(

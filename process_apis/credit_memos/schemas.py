@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from pydantic import Field, StrictInt, model_validator
 
 from core.canonical.base import InputModel, OutputModel
-from core.canonical.documents import MAX_INVOICE_LINES, CreditMemo
+from core.canonical.documents import MAX_INVOICE_LINES, CreditMemo, CreditSettlement
 from core.ids import id_pattern
 from core.money import MAX_MINOR_UNITS, CurrencyCode
 from process_apis.runs.schemas import RunSummary
@@ -51,6 +51,12 @@ class CreditMemoCreate(InputModel):
     note: Annotated[str, Field(min_length=1, max_length=400)] | None = None
     entitlement_change: EntitlementChange | None = Field(
         default=None, description="Required with `plan_downgrade`, refused with other reasons."
+    )
+    settlement: CreditSettlement | None = Field(
+        default=None,
+        description="Required on a paid invoice, refused on one still owed: `refund` pays "
+        "the credit back on the invoice's payment, `customer_balance` leaves it to the "
+        "customer's balance.",
     )
 
     @model_validator(mode="after")
@@ -133,6 +139,9 @@ class CreditMemoResource(CreditMemo):
     )
     entitlement_product_id: str | None
     entitlement_tier: str | None
+    settlement: str | None = Field(
+        default=None, description="A credit on a paid invoice: `refund` or `customer_balance`."
+    )
     tax_amount: int | None = Field(
         default=None, description="A correction's tax credited: its lines' shares add up to it."
     )

@@ -22,6 +22,17 @@ steps with no transaction open:
 4. the desk's service credit on the case is requested (found first by our id in its
    note) and approved; with `plan_downgrade` the entitlement moves to the lower tier.
 
+On a paid invoice (a payment of it applied in the ERP) the request says how the credit is
+settled (`settlement`). `refund`: the customer refund of the credit tax included (its tax the
+invoice's main line's share) is booked as the refund workflow books one (keyed by our id,
+applied to the invoice, which so owes it again), the memo is created, must total what was
+paid back (else an exception, `credit-refund-mismatch`) and is posted applied to the invoice,
+and billing's credit note pays it back on the charge (`refund_amount`). Billing then sends
+`charge.refunded`: the refund run finds the credit note that made the refund and adopts
+this memo, booking nothing in the ERP again, and claws back the commission's share.
+`customer_balance`: the memo is posted open, the customer's credit in the ERP, and the
+credit note credits billing's customer balance (`credit_amount`).
+
 Finally the references are recorded and the credit memo is `posted`. A transient
 failure queues the run (202); a business one fails it (422) and leaves the memo
 `approved`, to be approved again (which resumes the run) once fixed.
@@ -45,6 +56,7 @@ from core.canonical.documents import (
     CREDIT_MEMO_STATUS,
     CreditMemoKind,
     CreditMemoStatus,
+    CreditSettlement,
     InvoiceStatus,
 )
 from core.errors import LedgergateError
@@ -64,23 +76,33 @@ from events.schemas.credit_memo import (
 from process_apis import lookups
 from process_apis.credit_memo_steps import (
     BILLING_STEP,
-    ERP_STEPS,
     CreditNote,
     ErpMemo,
+    create_erp_memo,
+    customer_refund,
     issue_credit_note,
-    post_erp_memo,
+    pay_back,
+    payment_journal,
+    post_erp_draft,
 )
 from process_apis.credit_memos import correction_lines, repository
+from process_apis.credit_memos.correction_lines import proportional
 from process_apis.credit_memos.errors import (
     CaseMismatch,
     CreditCurrencyMismatch,
+    CreditPaidBack,
+    CreditRefundMismatch,
     EntitlementNotFound,
+    RefundWithoutBilling,
+    SettlementOnUnpaidInvoice,
+    SettlementRequired,
     UnknownSupportCase,
 )
 from process_apis.credit_memos.issuer import Issuer, resource
 from process_apis.credit_memos.issuing import (
     APPROVER_SCOPE,
     RUN_WORKFLOW,
+    check_invoice_total,
     date_posting,
 )
 from process_apis.credit_memos.schemas import (
@@ -98,6 +120,8 @@ from process_apis.runs.replay import Replay
 from process_apis.runs.repository import succeeded_step
 from system_apis.billing.schemas import BillingCreditNote, CreditNoteReason
 from system_apis.erp.schemas import (
+    ErpCustomerPayment,
+    ErpCustomerPaymentReversal,
     ErpInvoiceLine,
     ErpSalesCreditMemo,
     ErpSalesInvoice,
@@ -123,7 +147,11 @@ REVERSAL_WORKFLOW = "credit_memo_reversal"
 STEPS = (
     "check_case",
     "check_entitlement",
-    *ERP_STEPS,
+    "ensure_payment_journal",
+    "refund_payment",
+    "create_erp_credit_memo",
+    "post_erp_credit_memo",
+    "read_erp_invoice",
     BILLING_STEP,
     "request_service_credit",
     "approve_service_credit",
@@ -161,6 +189,8 @@ class CreditPlan:
     service_credit: ServiceCreditCreate
     entitlement_product_id: str | None
     entitlement_tier: SupportTier | None
+    # Settled by a refund: the customer refund, its amount the ERP memo's total once drafted.
+    refund_entry: ErpCustomerPaymentReversal | None = None
     # A caller waits for the answer (not a replay): a problem it can correct is not queued.
     answered: bool = False
 
@@ -171,6 +201,7 @@ class CreditOutcome:
     credit_note: BillingCreditNote | None
     service_credit: ServiceCredit
     entitlement: SupportEntitlement | None
+    paid_out: ErpCustomerPayment | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +210,34 @@ class ReversalPlan:
     credit_memo_id: str
     company_id: str
     document: ErpSalesInvoiceCreate
+
+
+async def _check_settlement(
+    session: AsyncSession, data: CreditMemoCreate, invoice: InvoiceRow, *, paid: bool
+) -> None:
+    """A paid invoice's credit names its settlement (a refund needs billing's charge, and
+    no ERP invoice balance holds it back: the invoice's credits are capped here); an
+    unpaid one's does not."""
+    if not paid:
+        if data.settlement is not None:
+            raise SettlementOnUnpaidInvoice(
+                f"invoice {invoice.id} is not paid: its credit takes no settlement",
+                pointer="#/settlement",
+            )
+        return
+    if data.settlement is None:
+        raise SettlementRequired(
+            f"invoice {invoice.id} is paid: say whether the credit is refunded or left to "
+            "the customer's balance",
+            pointer="#/settlement",
+        )
+    if data.settlement == CreditSettlement.REFUND and invoice.billing_ref is None:
+        raise RefundWithoutBilling(
+            f"invoice {invoice.id} was not billed by the billing engine: nothing pays the "
+            "refund back",
+            pointer="#/settlement",
+        )
+    await check_invoice_total(session, invoice, data.amount)
 
 
 def credit_line(
@@ -195,6 +254,15 @@ def credit_line(
         unit_price=memo.amount,
         tax_code=legal_entity.erp_tax_code(main.tax_code),
     )
+
+
+def with_tax(invoice: InvoiceRow, memo: CreditMemoRow) -> int:
+    """The credit tax included, its tax the invoice's largest line's share: what a refund
+    pays back before the ERP, which must agree, drafts the memo (the invoice owes nothing
+    until the refund reopens it)."""
+    main = max(invoice.lines, key=lambda line: (line.amount, -line.sequence))
+    tax = proportional(main.tax_amount, main.amount, memo.amount) if main.amount else 0
+    return memo.amount + tax
 
 
 def memo_lines(
@@ -243,6 +311,8 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
                     f"a credit in {data.currency} on an invoice in {invoice.currency}",
                     pointer="#/currency",
                 )
+            payment = await repository.applied_payment(session, invoice.id)
+            await _check_settlement(session, data, invoice, paid=payment is not None)
             principal.check_money_limit(
                 "credit_memos:write",
                 amount=data.amount,
@@ -266,6 +336,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
                 note=data.note,
                 entitlement_product_id=change.product_id if change else None,
                 entitlement_tier=change.tier.value if change else None,
+                settlement=data.settlement.value if data.settlement else None,
                 approval_required=threshold is None or so_far + data.amount > threshold,
                 requested_by=principal.client_id,
                 lines=[],  # a support credit names no invoice line
@@ -288,6 +359,11 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
         memo = await repository.get_credit_memo(session, run.subject_id, for_update=True)
         if memo.status in (CreditMemoStatus.POSTED, CreditMemoStatus.REJECTED):
             return
+        if await succeeded_step(session, run.id, "refund_payment") is not None:
+            raise CreditPaidBack(
+                f"credit memo {memo.id} paid the customer back in the ERP; replay the run "
+                "to finish it"
+            )
         posted = await succeeded_step(session, run.id, "post_erp_credit_memo")
         if posted is None:
             memo.status = CREDIT_MEMO_STATUS.check(
@@ -337,6 +413,24 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             session, memo, run, legal_entity, today=self.context.today()
         )
         reason = CreditReason(memo.reason_code)
+        settlement = CreditSettlement(memo.settlement) if memo.settlement else None
+        refund_entry = None
+        if settlement == CreditSettlement.REFUND:
+            payment = await repository.applied_payment(session, invoice.id)
+            async with failing(session, run, credit_memo_id=memo.id):
+                if payment is None:
+                    raise SettlementOnUnpaidInvoice(
+                        f"invoice {invoice.id} has no payment applied any more to refund"
+                    )
+            refund_entry = customer_refund(
+                memo.id,
+                with_tax(invoice, memo),
+                payment,
+                invoice,
+                customer,
+                posting_date=posting_date,
+                source=f"credit {memo.id}",
+            )
         service_note = fit(ServiceCreditCreate, "note", f"{memo.id}: {memo.note or reason.value}")
         return CreditPlan(
             run_id=run.id,
@@ -350,9 +444,10 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
                 company_id=legal_entity.erp_company_id,
                 posting_date=posting_date,
                 lines=(credit_line(invoice, memo, legal_entity),),
+                applied=settlement != CreditSettlement.CUSTOMER_BALANCE,
             ),
             credit_note=CreditNote(
-                memo.id, invoice.billing_ref, BILLING_REASON[reason], service_note
+                memo.id, invoice.billing_ref, BILLING_REASON[reason], service_note, settlement
             )
             if invoice.billing_ref is not None
             else None,
@@ -367,6 +462,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             ),
             entitlement_product_id=memo.entitlement_product_id,
             entitlement_tier=SupportTier(memo.entitlement_tier) if memo.entitlement_tier else None,
+            refund_entry=refund_entry,
             answered=answered,
         )
 
@@ -374,7 +470,23 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
         """The support checks, the ERP credit memo, then billing's and the desk's side."""
         entitlement = await self._check_support(plan)
         run = self.engine.run(plan.run_id)
-        posted = await post_erp_memo(self.context, run, plan.erp)
+        paid_out = None
+        if plan.refund_entry is not None:
+            journal = payment_journal(self.context.settings.ledger)
+            paid_out = await pay_back(
+                self.context, run, plan.erp.company_id, journal, plan.refund_entry
+            )
+        draft = await create_erp_memo(self.context, run, plan.erp)
+        refunded = plan.refund_entry.amount if plan.refund_entry else None
+        if refunded is not None and draft.total_including_tax != refunded:
+            raise CreditRefundMismatch(
+                f"the ERP credit memo of {plan.credit_memo_id} totals "
+                f"{draft.total_including_tax} {draft.currency} (tax included); "
+                f"{refunded} was paid back",
+                erp_total=draft.total_including_tax,
+                refunded=refunded,
+            )
+        posted = await post_erp_draft(self.context, run, plan.erp, draft)
         step, support, key = run.step, self.context.support, plan.credit_memo_id
         note = None
         if plan.credit_note is not None:
@@ -409,7 +521,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
                 downstream_key=entitlement.id,
                 backend_ref=lambda changed: changed.id,
             )
-        return CreditOutcome(posted, note, credit, changed)
+        return CreditOutcome(posted, note, credit, changed, paid_out)
 
     async def _check_support(self, plan: CreditPlan) -> SupportEntitlement | None:
         """The case is the customer's; the entitlement a downgrade changes is active."""
@@ -458,7 +570,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
     def _keep(self, memo: CreditMemoRow, outcome: CreditOutcome) -> None:
         memo.support_ref = outcome.service_credit.id
 
-    def _acknowledgement(self, _: CreditMemoRow, outcome: CreditOutcome) -> dict[str, Any]:
+    def _acknowledgement(self, memo: CreditMemoRow, outcome: CreditOutcome) -> dict[str, Any]:
         erp_memo = outcome.erp_memo
         return {
             "erp_credit_memo_id": erp_memo.id,
@@ -473,6 +585,10 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
             "service_credit_status": outcome.service_credit.status.value,
             "entitlement": outcome.entitlement.id if outcome.entitlement else None,
             "entitlement_tier": outcome.entitlement.tier.value if outcome.entitlement else None,
+            "settlement": memo.settlement,
+            "erp_refund_document_number": outcome.paid_out.document_number
+            if outcome.paid_out
+            else None,
         }
 
     # --- the reversal of a discarded, already posted credit ---------------------------

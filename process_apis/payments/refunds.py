@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
-from core.canonical.documents import CreditMemoKind, CreditMemoStatus
+from core.canonical.documents import (
+    CREDIT_MEMO_STATUS,
+    CreditMemoKind,
+    CreditMemoStatus,
+    CreditSettlement,
+)
 from core.errors import BusinessRuleViolation, LedgergateError
 from core.ids import new_id
 from core.models.base import utcnow
@@ -48,7 +52,13 @@ from events.outbox import record
 from events.schemas import payment as payment_events
 from events.schemas.refund import refund_booked
 from process_apis import lookups
-from process_apis.credit_memo_steps import ErpMemo, post_erp_memo
+from process_apis.credit_memo_steps import (
+    ErpMemo,
+    customer_refund,
+    pay_back,
+    payment_journal,
+    post_erp_memo,
+)
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
@@ -56,7 +66,6 @@ from process_apis.payments import repository
 from process_apis.payments.clawback import Share, claw_back
 from process_apis.payments.commissions import half_up
 from process_apis.payments.errors import PaymentInLedger, PaymentNotApplied
-from process_apis.payments.workflow import payment_journal
 from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import succeeded_step
@@ -75,6 +84,7 @@ logger = logging.getLogger(__name__)
 
 WORKFLOW = "refund"
 STEPS = (
+    "find_credit_note",
     "ensure_payment_journal",
     "refund_payment",
     "create_erp_credit_memo",
@@ -87,6 +97,11 @@ CLIENT = "billing-inbox"
 class RefundExceedsPayment(BusinessRuleViolation):
     slug = "refund-exceeds-payment"
     title = "The refunds of a payment add up to more than it paid"
+
+
+class UnknownRefundingCreditNote(BusinessRuleViolation):
+    slug = "unknown-refunding-credit-note"
+    title = "A billing credit note paid the refund back for no credit of ours"
 
 
 class RefundAmountMismatch(BusinessRuleViolation):
@@ -103,6 +118,8 @@ class RefundPlan:
     journal: ErpJournalCreate
     customer_refund: ErpCustomerPaymentReversal | None
     memo: ErpMemo
+    source_ref: str
+    billing_invoice_id: str | None
 
 
 def refund_policy(ledger: LedgerSettings, legal_entity_code: str) -> RefundPolicy:
@@ -220,7 +237,8 @@ class RefundWorkflow:
         if plan is None:
             return
         try:
-            customer_refund, memo = await self._run_steps(plan)
+            adopted = await self._adopted(plan)
+            customer_refund, memo = (None, None) if adopted else await self._run_steps(plan)
         except BackendTransientError as error:
             await self.engine.defer(plan.run_id, error)
             return
@@ -228,7 +246,7 @@ class RefundWorkflow:
             error.extensions.setdefault("refund_id", plan.refund_id)
             await self.engine.fail(plan.run_id, error)
             raise
-        await self._record(plan, customer_refund, memo)
+        await self._record(plan, customer_refund, memo, adopted)
 
     async def _prepare(self, session: AsyncSession, run_id: str) -> RefundPlan | None:
         run = await session.get_one(WorkflowRunRow, run_id, with_for_update=True)
@@ -265,7 +283,15 @@ class RefundWorkflow:
             company_id=legal_entity.erp_company_id,
             amount=refund.amount,
             journal=payment_journal(self.context.settings.ledger),
-            customer_refund=_customer_refund(refund, payment, invoice, customer, posting_date)
+            customer_refund=customer_refund(
+                refund.id,
+                refund.amount,
+                payment,
+                invoice,
+                customer,
+                posting_date=posting_date,
+                source=refund.source_ref,
+            )
             if with_refund
             else None,
             memo=ErpMemo(
@@ -282,30 +308,44 @@ class RefundWorkflow:
                     lines=(_memo_line(invoice, refund, legal_entity),),
                 ),
             ),
+            source_ref=refund.source_ref,
+            billing_invoice_id=invoice.billing_ref,
         )
         await session.commit()
         return plan
 
+    async def _adopted(self, plan: RefundPlan) -> str | None:
+        """The credit memo that paid this refund back through a billing credit note: its
+        own run books it in the ERP, so this one books nothing there (never twice)."""
+        if plan.billing_invoice_id is None:
+            return None
+        billing_invoice_id = plan.billing_invoice_id
+        note = await self.engine.run(plan.run_id).step(
+            "find_credit_note",
+            lambda: _refunding_note(self.context, billing_invoice_id, plan.source_ref),
+            request={"invoice_id": billing_invoice_id, "refund": plan.source_ref},
+            backend_ref=lambda found: found,
+        )
+        if note is None:
+            return None
+        async with self.context.sessionmaker() as session:
+            memo = await session.get(CreditMemoRow, note)
+            if memo is None or memo.settlement != CreditSettlement.REFUND:
+                raise UnknownRefundingCreditNote(
+                    f"billing refund {plan.source_ref} was paid by a credit note naming "
+                    f"{note}, which is no credit of ours settled by a refund",
+                    credit_memo_id=note,
+                )
+        return note
+
     async def _run_steps(
         self, plan: RefundPlan
     ) -> tuple[ErpCustomerPayment | None, ErpSalesCreditMemo]:
-        erp, company, handle = self.context.erp, plan.company_id, self.engine.run(plan.run_id)
+        handle = self.engine.run(plan.run_id)
         paid_out = None
         if plan.customer_refund is not None:
-            customer_refund = plan.customer_refund
-            journal = await handle.step(
-                "ensure_payment_journal",
-                lambda: erp.ensure_customer_payment_journal(company, plan.journal),
-                request=plan.journal,
-                downstream_key=plan.journal.code,
-                backend_ref=lambda found: found.id,
-            )
-            paid_out = await handle.step(
-                "refund_payment",
-                lambda: erp.reverse_customer_payment(company, journal.id, customer_refund),
-                request=customer_refund,
-                downstream_key=customer_refund.external_document_number,
-                backend_ref=lambda booked: booked.document_number,
+            paid_out = await pay_back(
+                self.context, handle, plan.company_id, plan.journal, plan.customer_refund
             )
         memo = await post_erp_memo(self.context, handle, plan.memo)
         if memo.total_including_tax != plan.amount:
@@ -318,8 +358,14 @@ class RefundWorkflow:
         return paid_out, memo
 
     async def _record(
-        self, plan: RefundPlan, paid_out: ErpCustomerPayment | None, erp_memo: ErpSalesCreditMemo
+        self,
+        plan: RefundPlan,
+        paid_out: ErpCustomerPayment | None,
+        erp_memo: ErpSalesCreditMemo | None,
+        adopted: str | None,
     ) -> None:
+        """The refund booked, with its own memo posted or, `adopted`, the credit memo that
+        paid it back (its own memo, never sent anywhere, withdrawn)."""
         async with self.engine.transaction(plan.run_id) as session:
             refund = await session.get_one(RefundRow, plan.refund_id, with_for_update=True)
             payment = await repository.get_payment(session, refund.payment_id, for_update=True)
@@ -329,10 +375,18 @@ class RefundWorkflow:
             refund.status = RefundStatus.BOOKED
             refund.booked_at = utcnow()
             refund.erp_refund_document_number = paid_out.document_number if paid_out else None
-            memo.status = CreditMemoStatus.POSTED
-            memo.erp_ref = erp_memo.id
-            memo.erp_document_number = erp_memo.number
-            memo.erp_total_including_tax = erp_memo.total_including_tax
+            if adopted is not None:
+                memo.status = CREDIT_MEMO_STATUS.check(
+                    CreditMemoStatus(memo.status), CreditMemoStatus.REJECTED
+                )
+                memo = await session.get_one(CreditMemoRow, adopted)
+                refund.credit_memo_id = memo.id
+            else:
+                assert erp_memo is not None  # booked by this run's steps
+                memo.status = CreditMemoStatus.POSTED
+                memo.erp_ref = erp_memo.id
+                memo.erp_document_number = erp_memo.number
+                memo.erp_total_including_tax = erp_memo.total_including_tax
             clawed = await claw_back(
                 session, payment.id, cause_id=refund.id, share=Share(refunded, payment.amount)
             )
@@ -342,7 +396,9 @@ class RefundWorkflow:
                     "refund_id": refund.id,
                     "policy": refund.policy,
                     "credit_memo_id": memo.id,
-                    "erp_credit_memo_number": erp_memo.number,
+                    "erp_credit_memo_number": erp_memo.number if erp_memo else None,
+                    # Booked in the ERP by the credit's own run, never by this one.
+                    "adopted_credit_memo": adopted,
                     "erp_refund_document_number": refund.erp_refund_document_number,
                     "clawed_back_lines": len(clawed),
                     "clawed_back_commission": sum(line.commission_amount for line in clawed),
@@ -365,6 +421,15 @@ class RefundWorkflow:
             )
 
 
+async def _refunding_note(context: ProcessContext, invoice_id: str, refund_id: str) -> str | None:
+    """Our credit memo whose billing credit note made the refund, if one did."""
+    page = await context.billing.list_credit_notes(invoice_id=invoice_id, limit=100)
+    for note in page.credit_notes:
+        if note.refund_id == refund_id and note.reference is not None:
+            return note.reference
+    return None
+
+
 async def _refunded(session: AsyncSession, payment_id: str) -> int:
     """What the payment's booked refunds paid back so far."""
     total = await session.scalar(
@@ -373,31 +438,6 @@ async def _refunded(session: AsyncSession, payment_id: str) -> int:
         )
     )
     return int(total or 0)
-
-
-def _customer_refund(
-    refund: RefundRow,
-    payment: PaymentRow,
-    invoice: InvoiceRow,
-    customer: CustomerRow,
-    posting_date: date,
-) -> ErpCustomerPaymentReversal:
-    """The money paid back, taken from the bank and applied to the invoice it paid, keyed
-    by the refund's id."""
-    return ErpCustomerPaymentReversal(
-        external_document_number=refund.id,
-        reverses_document_number=payment.erp_document_number or "",
-        customer_number=customer.erp_number,
-        currency=refund.currency,
-        posting_date=posting_date,
-        amount=refund.amount,
-        applies_to_invoice_id=invoice.erp_ref or "",
-        description=fit(
-            ErpCustomerPaymentReversal,
-            "description",
-            f"Refund {refund.source_ref} of {payment.erp_document_number}",
-        ),
-    )
 
 
 def _memo_line(

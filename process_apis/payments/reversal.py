@@ -37,6 +37,7 @@ from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import payment as payment_events
 from process_apis import lookups
+from process_apis.credit_memo_steps import payment_journal
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
@@ -44,7 +45,7 @@ from process_apis.payments import repository
 from process_apis.payments.clawback import claw_back
 from process_apis.payments.errors import PaymentInLedger, PaymentNotApplied
 from process_apis.payments.schemas import PaymentResource
-from process_apis.payments.workflow import PaymentWorkflow, payment_journal
+from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.runs.engine import Engine, failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run, succeeded_step

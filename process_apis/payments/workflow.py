@@ -42,6 +42,7 @@ from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import payment as payment_events
 from process_apis import lookups
+from process_apis.credit_memo_steps import payment_journal
 from process_apis.deps import ProcessContext
 from process_apis.errors import InvoiceNotPosted
 from process_apis.legal_entities.periods import posting_date_for
@@ -514,13 +515,4 @@ def _plan(
             for line in invoice.lines
             if line.product_id in tiers
         ],
-    )
-
-
-def payment_journal(ledger: LedgerSettings) -> ErpJournalCreate:
-    """The ERP's customer payment journal: payments and their reversals, against the bank."""
-    return ErpJournalCreate(
-        code=ledger.payment_journal,
-        display_name="Ledgergate customer payments",
-        balancing_account_number=ledger.bank_account,
     )

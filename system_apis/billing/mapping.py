@@ -346,6 +346,8 @@ def credit_note_params(note: BillingCreditNoteCreate) -> dict[str, Any]:
         "reason": None if note.reason is None else note.reason.value,
         "memo": note.memo,
         "metadata": _reference(note.reference),
+        "refund_amount": note.refund_amount,
+        "credit_amount": note.credit_amount,
     }
 
 
@@ -468,6 +470,7 @@ def credit_note_from_stripe(note: StripeCreditNote) -> BillingCreditNote:
         ),
         total=note.total,
         created_at=_time(note.created),
+        refund_id=note.refund,
     )
 
 

@@ -298,6 +298,12 @@ class BillingCreditNoteCreate(BillingModel):
     lines: tuple[BillingCreditNoteLineCreate, ...] = ()
     reason: CreditNoteReason | None = None
     memo: str | None = None
+    refund_amount: PositiveMinorUnits | None = Field(
+        default=None, description="On a paid invoice: paid back on the invoice's charge."
+    )
+    credit_amount: PositiveMinorUnits | None = Field(
+        default=None, description="On a paid invoice: credited to the customer's balance."
+    )
 
     @model_validator(mode="after")
     def _amount_or_lines(self) -> BillingCreditNoteCreate:
@@ -333,6 +339,9 @@ class BillingCreditNote(BillingModel):
     lines: tuple[BillingCreditNoteLine, ...]
     total: int
     created_at: datetime
+    refund_id: str | None = Field(
+        default=None, description="The refund a paid invoice's credit note paid back."
+    )
 
 
 class BillingCreditNotePage(BillingModel):

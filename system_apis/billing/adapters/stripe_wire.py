@@ -191,6 +191,7 @@ class StripeCreditNote(StripeModel):
     created: int
     lines: StripeList[StripeCreditNoteLine]
     metadata: dict[str, str] | None = None
+    refund: str | None = None
 
 
 class StripeRefund(StripeModel):
