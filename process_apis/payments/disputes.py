@@ -59,11 +59,12 @@ logger = logging.getLogger(__name__)
 WORKFLOW = "dispute_loss"
 STEPS = ("ensure_dispute_journal", "add_dispute_entry", "post_dispute_entry")
 CLIENT = "billing-inbox"
+JOURNAL_PREFIX = "DSP-"
 
 
 def dispute_document_number(dispute_id: str) -> str:
     """The journal entry's document number: `DSP-` and the dispute id's tail (20 chars)."""
-    return f"DSP-{dispute_id.removeprefix('dsp_')[-16:].upper()}"
+    return f"{JOURNAL_PREFIX}{dispute_id.removeprefix('dsp_')[-16:].upper()}"
 
 
 class DisputeWorkflow:

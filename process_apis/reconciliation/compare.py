@@ -15,6 +15,7 @@ from process_apis.reconciliation.schemas import (
     CurrencyTotals,
     Difference,
     DifferenceKind,
+    DocumentType,
 )
 from process_apis.reconciliation.sources import PAID, UNLINKED
 from process_apis.reconciliation.staging import Grouped, Side3
@@ -28,11 +29,22 @@ def document_type(group: Grouped) -> str:
     )
 
 
+# A refund's or a lost dispute's document missing or of another amount in the ERP says
+# more than the generic cause: what billing did that the ERP does not show.
+SPECIFIC_CAUSES: dict[tuple[str, Cause], Cause] = {
+    (DocumentType.REFUND, Cause.NOT_POSTED): Cause.REFUND_NOT_BOOKED,
+    (DocumentType.REFUND, Cause.AMOUNT): Cause.REFUND_AMOUNT,
+    (DocumentType.DISPUTE, Cause.NOT_POSTED): Cause.DISPUTE_NOT_JOURNALED,
+    (DocumentType.DISPUTE, Cause.AMOUNT): Cause.DISPUTE_AMOUNT,
+}
+
+
 def differences(group: Grouped) -> list[Difference]:
     gateway, billing, erp = group.gateway, group.billing, group.erp
     found: list[Difference] = []
 
     def add(kind: DifferenceKind, cause: Cause) -> None:
+        cause = SPECIFIC_CAUSES.get((document_type(group), cause), cause)
         found.append(_difference(group, kind, cause))
 
     if erp.count > 1:

@@ -35,6 +35,10 @@ class DocumentType(StrEnum):
     ADJUSTMENT = "adjustment"
     # An accepted quote's sales order, against the ERP's order and its first invoices.
     SALES_ORDER = "sales_order"
+    # Billing's refund as the ERP's customer refund (its memo is a `credit_memo`).
+    REFUND = "refund"
+    # A dispute lost in billing as the ERP's `DSP-...` journal entry.
+    DISPUTE = "dispute"
 
 
 class DifferenceKind(StrEnum):
@@ -60,6 +64,10 @@ class Cause(StrEnum):
     AMOUNT = "amount_differs"
     ORDER_IN_ERP = "order_amount_differs_in_erp"
     ORDER_INVOICED = "order_invoiced_for_another_amount"
+    REFUND_NOT_BOOKED = "refund_not_booked_in_erp"
+    REFUND_AMOUNT = "refund_booked_for_another_amount"
+    DISPUTE_NOT_JOURNALED = "dispute_loss_not_journaled"
+    DISPUTE_AMOUNT = "dispute_journaled_for_another_amount"
 
 
 CAUSES = {
@@ -75,6 +83,10 @@ CAUSES = {
     Cause.AMOUNT: "amount differs",
     Cause.ORDER_IN_ERP: "the ERP's sales order is for another net amount than the order",
     Cause.ORDER_INVOICED: "the order's subscriptions were first invoiced for another net amount",
+    Cause.REFUND_NOT_BOOKED: "refunded in billing, no customer refund in the ERP",
+    Cause.REFUND_AMOUNT: "the ERP's customer refund is for another amount than billing refunded",
+    Cause.DISPUTE_NOT_JOURNALED: "lost in billing, no dispute journal in the ERP",
+    Cause.DISPUTE_AMOUNT: "the ERP's dispute journal is for another amount than lost and fee",
 }
 
 

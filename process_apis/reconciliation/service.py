@@ -25,6 +25,7 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.reconciliation import staging
 from process_apis.reconciliation.catalog import CatalogReport, catalog_drift, entity_catalog
 from process_apis.reconciliation.compare import Totals, differences
+from process_apis.reconciliation.disputes import erp_dispute_journals, gateway_disputes
 from process_apis.reconciliation.lineage import LINEAGE_CHECKS
 from process_apis.reconciliation.periods import month_bounds
 from process_apis.reconciliation.reports import report
@@ -118,6 +119,7 @@ async def _stage(context: ProcessContext, scope: Scope) -> None:
     ledger = context.settings.ledger
     await staging.stage_gateway(sessionmaker, scope)
     await staging.stage(sessionmaker, gateway_adjustments(sessionmaker, scope))
+    await staging.stage(sessionmaker, gateway_disputes(sessionmaker, scope))
     await staging.stage(
         sessionmaker,
         erp_documents(
@@ -126,6 +128,9 @@ async def _stage(context: ProcessContext, scope: Scope) -> None:
             payment_journal=ledger.payment_journal,
             payable_account=ledger.commission_payable_account,
         ),
+    )
+    await staging.stage(
+        sessionmaker, erp_dispute_journals(context.erp, scope, bank_account=ledger.bank_account)
     )
     await staging.stage(sessionmaker, billing_documents(context.billing, scope))
     await staging.link_billing(sessionmaker, scope)

@@ -13,17 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, literal, select
+from sqlalchemy import BigInteger, Select, String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.canonical.documents import InvoiceStatus, SettlementStatus
+from core.ids import PREFIXES
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.refund import RefundRow
 from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from core.settings import RefundPolicy
 from process_apis.reconciliation.schemas import DocumentType, Side
 from process_apis.settlements.workflow import JOURNAL_PREFIX
 from system_apis.billing.port import DocumentStreamPort
@@ -62,6 +65,8 @@ RUN_PAGE = 500
 # A payment reversed stays in the ERP's ledger beside its reversing entry.
 IN_LEDGER = (PaymentStatus.APPLIED, PaymentStatus.REVERSED)
 REVERSAL_SUFFIX = "-R"
+# The ERP's customer refund is a payment keyed by the refund's id.
+REFUND_KEY = f"{PREFIXES['refund']}_"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Scope:
     end: date
 
 
-def _row(scope: Scope, side: Side, **values: Any) -> Row:
+def document_row(scope: Scope, side: Side, **values: Any) -> Row:
     row: Row = dict.fromkeys(COLUMNS)
     row.update(run_id=scope.run_id, side=side.value, **values)
     return row
@@ -124,6 +129,7 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         _credit_memos(scope),
         *_payments(scope),
         _payment_reversals(scope),
+        _refunds(scope),
         _settlements(scope),
     ]
 
@@ -217,6 +223,30 @@ def _payment_reversals(scope: Scope) -> Select[Any]:
     )
 
 
+def _refunds(scope: Scope) -> Select[Any]:
+    """Billing's refunds the ERP owes a customer refund (by the legal entity's policy),
+    booked or not: the amount taken back, dated as their credit memo once it has a date."""
+    dated = func.coalesce(CreditMemoRow.posting_date, RefundRow.refunded_on)
+    return (
+        _staged(
+            scope,
+            DocumentType.REFUND,
+            key=RefundRow.id,
+            currency=RefundRow.currency,
+            amount=-RefundRow.amount,
+            ref=RefundRow.id,
+            number=RefundRow.erp_refund_document_number,
+            dated=dated,
+        )
+        .join(CreditMemoRow, CreditMemoRow.id == RefundRow.credit_memo_id)
+        .where(
+            RefundRow.legal_entity_id == scope.legal_entity_id,
+            RefundRow.policy == RefundPolicy.CREDIT_MEMO_AND_REFUND,
+            dated.between(scope.start, scope.end),
+        )
+    )
+
+
 def _settlements(scope: Scope) -> Select[Any]:
     return _staged(
         scope,
@@ -288,7 +318,7 @@ async def _credit_reversals(
         posted_on = reversal.get("reversing_posting_date")
         dated = date.fromisoformat(posted_on) if posted_on else finished_at.date()
         if scope.start <= dated <= scope.end:
-            yield _row(
+            yield document_row(
                 scope,
                 Side.GATEWAY,
                 key=f"{memo_id}-R",
@@ -303,7 +333,7 @@ async def _credit_reversals(
             memo = await _posted_memo(sessionmaker, params["discarded_run_id"])
             posted = memo.posting_date if memo else None
             if memo is not None and posted is not None and scope.start <= posted <= scope.end:
-                yield _row(
+                yield document_row(
                     scope,
                     Side.GATEWAY,
                     key=memo_id,
@@ -336,7 +366,7 @@ async def _posted_memo(
 
 
 def _adjustment(scope: Scope, run_id: str, adjustment: dict[str, Any], dated: date) -> Row:
-    return _row(
+    return document_row(
         scope,
         Side.GATEWAY,
         key=run_id,
@@ -375,7 +405,8 @@ async def _succeeded(
 async def erp_documents(
     erp: ErpDocumentStreams, scope: Scope, *, payment_journal: str, payable_account: str
 ) -> AsyncIterator[Row]:
-    """The ERP's posted invoices, credit memos, payments and settlement journal entries."""
+    """The ERP's posted invoices, credit memos, payments (a customer refund among them)
+    and settlement journal entries."""
     company, start, end = scope.company_id, scope.start, scope.end
     async for invoice in erp.stream_sales_invoices(company, start, end):
         yield _erp_row(scope, DocumentType.INVOICE, invoice.external_document_number, invoice)
@@ -384,11 +415,13 @@ async def erp_documents(
     async for payment in erp.stream_customer_payments(
         company, payment_journal, start, end, currency=scope.functional_currency
     ):
-        yield _row(
+        key = payment.external_document_number or f"erp:{payment.id}"
+        refund = key.startswith(REFUND_KEY)
+        yield document_row(
             scope,
             Side.ERP,
-            key=payment.external_document_number or f"erp:{payment.id}",
-            document_type=DocumentType.PAYMENT.value,
+            key=key,
+            document_type=(DocumentType.REFUND if refund else DocumentType.PAYMENT).value,
             currency=payment.currency,
             amount=payment.amount,
             ref=payment.id,
@@ -400,7 +433,7 @@ async def erp_documents(
     ):
         number = entry.document_number or ""
         if number.startswith(JOURNAL_PREFIX):
-            yield _row(
+            yield document_row(
                 scope,
                 Side.ERP,
                 key=number,
@@ -413,7 +446,7 @@ async def erp_documents(
 
 
 def _erp_row(scope: Scope, document_type: DocumentType, external: str | None, document: Any) -> Row:
-    return _row(
+    return document_row(
         scope,
         Side.ERP,
         key=external or f"erp:{document.number or document.id}",
@@ -470,7 +503,7 @@ def _billing_row(
     amount: int,
     dated: date | None,
 ) -> Row:
-    return _row(
+    return document_row(
         scope,
         Side.BILLING,
         key=f"{UNLINKED}{link}",

@@ -66,6 +66,24 @@ def test_billing_disagreeing_with_what_the_gateway_billed() -> None:
     )
 
 
+def test_a_refund_or_a_lost_dispute_the_erp_lacks_or_books_otherwise_has_its_own_cause() -> None:
+    for kind, missing, amount in (
+        ("refund", "refund_not_booked_in_erp", "refund_booked_for_another_amount"),
+        ("dispute", "dispute_loss_not_journaled", "dispute_journaled_for_another_amount"),
+    ):
+        ours = side(-500, kind=kind)
+        assert [(d.kind, d.cause) for d in differences(group(ours))] == [
+            ("missing_in_erp", missing)
+        ]
+        assert [d.cause for d in differences(group(ours, erp=side(-400, kind="payment")))] == [
+            amount
+        ]
+        assert differences(group(ours, erp=side(-500, kind=kind))) == []
+        # what only the ERP holds keeps the general cause
+        [unknown] = differences(group(erp=side(-500, kind=kind)))
+        assert (unknown.document_type, unknown.cause) == (kind, "posted_in_erp_not_registered")
+
+
 def test_totals_count_each_side_under_the_gateways_document_type() -> None:
     totals = Totals()
     totals.add(group(side(500, kind="adjustment"), erp=side(500, kind="invoice")))

@@ -1,0 +1,83 @@
+"""A dispute lost in billing against the ERP's journal of it, as rows for the staging table.
+
+Both sides are keyed by the journal entry's `DSP-...` document number, which the gateway
+derives from the dispute's id before it is booked, and valued at what left the bank:
+the amount lost and billing's fee (the bank line's credit). The ERP's side is read from
+the bank account's ledger, the entries of `DSP-` documents alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.models.dispute import DisputeRow, DisputeStatus
+from process_apis.payments.disputes import JOURNAL_PREFIX, dispute_document_number
+from process_apis.reconciliation.schemas import DocumentType, Side
+from process_apis.reconciliation.sources import RUN_PAGE, Row, Scope, document_row
+from system_apis.erp.port import ErpDocumentStreams
+
+
+async def gateway_disputes(
+    sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
+) -> AsyncIterator[Row]:
+    """The disputes lost in the period, journaled or not, in keyset pages by id."""
+    after = ""
+    while True:
+        async with sessionmaker() as session:
+            page = list(
+                await session.scalars(
+                    select(DisputeRow)
+                    .where(
+                        DisputeRow.legal_entity_id == scope.legal_entity_id,
+                        DisputeRow.status == DisputeStatus.LOST,
+                        DisputeRow.closed_on.between(scope.start, scope.end),
+                        DisputeRow.id > after,
+                    )
+                    .order_by(DisputeRow.id)
+                    .limit(RUN_PAGE)
+                )
+            )
+        for dispute in page:
+            number = dispute.erp_document_number or dispute_document_number(dispute.id)
+            yield document_row(
+                scope,
+                Side.GATEWAY,
+                key=number,
+                document_type=DocumentType.DISPUTE.value,
+                currency=dispute.currency,
+                amount=dispute.amount + (dispute.fee or 0),
+                ref=dispute.id,
+                number=dispute.erp_document_number,
+                dated=dispute.closed_on,
+            )
+        if len(page) < RUN_PAGE:
+            return
+        after = page[-1].id
+
+
+async def erp_dispute_journals(
+    erp: ErpDocumentStreams, scope: Scope, *, bank_account: str
+) -> AsyncIterator[Row]:
+    """The bank account's `DSP-` entries of the period: what each dispute journal took out."""
+    async for entry in erp.stream_ledger_entries(
+        scope.company_id,
+        scope.start,
+        scope.end,
+        account_number=bank_account,
+        currency=scope.functional_currency,
+    ):
+        number = entry.document_number or ""
+        if number.startswith(JOURNAL_PREFIX):
+            yield document_row(
+                scope,
+                Side.ERP,
+                key=number,
+                document_type=DocumentType.DISPUTE.value,
+                currency=scope.functional_currency,
+                amount=entry.credit - entry.debit,
+                number=number,
+                dated=entry.posting_date,
+            )
