@@ -15,6 +15,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcCustomerList,
     BcErrorBody,
     BcModel,
+    BcPage,
     BcRequest,
 )
 from system_apis.erp.mapping import odata_eq
@@ -61,6 +62,23 @@ class BusinessCentralBase:
         )
         found = self._parse(response, BcCustomerList, operation).value
         return found[0] if found else None
+
+    async def _find_one(
+        self,
+        collection: str,
+        page: type[BcPage[M]],
+        what: str,
+        key: tuple[str, str],
+        operation: str,
+        **options: str,
+    ) -> M | None:
+        """The one record of `collection` whose field `key[0]` is `key[1]`, if any; `what`
+        names the records in the error when there are several."""
+        field, value = key
+        query = odata_query(filter=odata_eq(field, value), **options)
+        response = await self._send("GET", f"{collection}?{query}", operation=operation)
+        found = self._parse(response, page, operation).value
+        return self._unique(found, f"{what} with {field} {value!r}", operation)
 
     def _unique(self, found: list[T], what: str, operation: str) -> T | None:
         """The one record a key lookup found, if any; several is a mess to clean by hand."""

@@ -359,6 +359,30 @@ async def test_an_amount_finer_than_the_currency_is_a_contract_error() -> None:
         await _adapter_answering(200, body).find_sales_invoice(US.id, "inv_x")
 
 
+@pytest.mark.parametrize(
+    ("lookup", "records"),
+    [
+        ("find_sales_invoice", "sales invoices"),
+        ("find_sales_credit_memo", "sales credit memos"),
+        ("find_sales_order", "sales orders"),
+    ],
+)
+async def test_two_documents_with_our_number_are_a_business_error(
+    lookup: str, records: str
+) -> None:
+    document = (
+        b'{"@odata.etag": "W/\\"1\\"", "id": "d1", "status": "Draft", "currencyCode": "USD",'
+        b' "totalAmountExcludingTax": 1, "totalTaxAmount": 0,'
+        b' "totalAmountIncludingTax": 1, "remainingAmount": 0}'
+    )
+    adapter = _adapter_answering(200, b'{"value": [' + document + b", " + document + b"]}")
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await getattr(adapter, lookup)(US.id, "doc_1")
+
+    assert f"holds 2 {records} with externalDocumentNumber 'doc_1'" in str(caught.value)
+
+
 async def test_an_error_without_a_bc_body_is_still_classified() -> None:
     with pytest.raises(BackendBusinessError) as caught:
         await _adapter_answering(400, b"Bad Request").get_company(US.id)
