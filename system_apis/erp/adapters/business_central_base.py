@@ -19,8 +19,8 @@ from system_apis.erp.adapters.business_central_wire import (
     BcRequest,
 )
 from system_apis.erp.mapping import odata_eq
-from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.errors import BackendBusinessError
+from system_apis.http import ResilientClient, VendorError, map_record, parse_body
 
 M = TypeVar("M", bound=BcModel)
 T = TypeVar("T")
@@ -114,13 +114,6 @@ class BusinessCentralBase:
         return parse_body(response, model, backend=self._client.backend, operation=operation)
 
     def _mapped(self, operation: str, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`convert(*args, **kwargs)`; a value the mapping refuses breaches BC's contract."""
-        try:
-            return convert(*args, **kwargs)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc
+        return map_record(
+            convert, *args, backend=self._client.backend, operation=operation, **kwargs
+        )

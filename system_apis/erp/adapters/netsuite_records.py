@@ -29,7 +29,7 @@ from system_apis.erp.adapters.netsuite_wire import (
 from system_apis.erp.netsuite_mapping import credit_memo_from_ns, invoice_from_ns, ns_any_of, ns_is
 from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesInvoice
 from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.http import ResilientClient, VendorError, map_record, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -202,13 +202,4 @@ class NetSuiteRecords:
         return parse_body(response, model, backend=self._client.backend, operation=operation)
 
     def _mapped(self, operation: str, convert: Callable[..., T], *args: Any) -> T:
-        """`convert(*args)`; a value the mapping refuses breaches NetSuite's contract."""
-        try:
-            return convert(*args)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc
+        return map_record(convert, *args, backend=self._client.backend, operation=operation)
