@@ -9,7 +9,6 @@ from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import (
     ErpCompany,
-    ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
 )
@@ -29,18 +28,7 @@ from tests.support.business_central import (
     bc_harness,
     invoice_request,
 )
-
-CUSTOMER = ErpCustomerUpsert(
-    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
-)
-
-
-@pytest.fixture
-async def bc() -> BcHarness:
-    harness = bc_harness()
-    await harness.adapter.upsert_customer(US.id, CUSTOMER)
-    harness.recording.exchanges.clear()
-    return harness
+from tests.system_apis.erp.harness import CUSTOMER
 
 
 def _is_line_create(request: httpx.Request) -> bool:

@@ -24,7 +24,6 @@ from system_apis.erp.netsuite_mapping import (
 )
 from system_apis.erp.order_mapping import sales_order_to_ns
 from system_apis.erp.schemas import (
-    ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
     ErpSalesCreditMemoCreate,
@@ -43,17 +42,7 @@ from tests.support.business_central import (
     payment_request,
     settlement_entry,
 )
-from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
-
-CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
-
-
-@pytest.fixture
-async def ns() -> NsHarness:
-    harness = netsuite_harness()
-    await harness.adapter.upsert_customer(harness.us_subsidiary, CUSTOMER)
-    harness.recording.exchanges.clear()
-    return harness
+from tests.system_apis.erp.harness import CUSTOMER, NS_BASE_URL, NsHarness, netsuite_harness
 
 
 @pytest.fixture
