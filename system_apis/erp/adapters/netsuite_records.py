@@ -144,12 +144,7 @@ class NetSuiteRecords:
         return created_id
 
     async def _get_invoice(self, company_id: str, invoice_id: str, operation: str) -> NsInvoice:
-        response = await self._send(
-            "GET",
-            f"/invoice/{quote(invoice_id, safe='')}?expandSubResources=true",
-            operation=operation,
-        )
-        invoice = self._parse(response, NsInvoice, operation)
+        invoice = await self._get_expanded("invoice", invoice_id, NsInvoice, operation)
         self._check_subsidiary("invoice", invoice_id, invoice.subsidiary.id, company_id, operation)
         return invoice
 
@@ -184,6 +179,13 @@ class NetSuiteRecords:
                 operation=operation,
             )
         return found[0].id
+
+    async def _get_expanded(
+        self, record_type: str, record_id: str, model: type[M], operation: str
+    ) -> M:
+        """The record read with its sublists (lines, applications) expanded."""
+        url = f"/{record_type}/{quote(record_id, safe='')}?expandSubResources=true"
+        return self._parse(await self._send("GET", url, operation=operation), model, operation)
 
     async def _send(
         self, method: str, url: str, *, operation: str, body: NsRequest | None = None
