@@ -38,6 +38,7 @@ from bench.harness import (
     Database,
     Measured,
     Server,
+    add_load_options,
     append_results,
     host_line,
     issue_token,
@@ -206,11 +207,7 @@ def section(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per load")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
-    parser.add_argument("--invoices", type=int, default=50, help="invoices to read in turn")
-    parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
+    add_load_options(parser, rounds=4)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     args = parser.parse_args()
     command = " ".join(["python -m bench.governance", *sys.argv[1:]])

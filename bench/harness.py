@@ -9,6 +9,7 @@ peak resident memory (`VmHWM`) can be read, per process, while it runs.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -497,6 +498,17 @@ def measure(server: Server, plan: Plan, into: Measured) -> Result:
     result = generate(plan)
     into.add(result, server.stats(reset=True) if single else None)
     return result
+
+
+def add_load_options(
+    parser: argparse.ArgumentParser, *, rounds: int, invoices: str = "invoices to read in turn"
+) -> None:
+    """The options of a closed-loop load from `bench.loadgen` over a set of invoices."""
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds per load")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--invoices", type=int, default=50, help=invoices)
+    parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
 
 
 def alternate(rounds: int, loads: Sequence[Callable[[], object]]) -> None:

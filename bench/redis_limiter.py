@@ -34,6 +34,7 @@ from bench.harness import (
     Database,
     Measured,
     Server,
+    add_load_options,
     append_results,
     clear_limits_keys,
     host_line,
@@ -232,14 +233,10 @@ def section(command: str, database: Database, args: argparse.Namespace, pairs: l
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per load")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    add_load_options(parser, rounds=4)
     parser.add_argument(
         "--load", type=float, default=0.6, help="open-loop rate, share of async saturation"
     )
-    parser.add_argument("--invoices", type=int, default=50, help="invoices to read in turn")
-    parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
     args = parser.parse_args()
     command = " ".join(["python -m bench.redis_limiter", *sys.argv[1:]])
     console = Console(width=max(Console().width, 132))

@@ -33,6 +33,7 @@ from bench.harness import (
     Database,
     Measured,
     Server,
+    add_load_options,
     alternate,
     append_results,
     host_line,
@@ -203,11 +204,7 @@ def section(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per load")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
-    parser.add_argument("--invoices", type=int, default=50, help="posted invoices to use in turn")
-    parser.add_argument("--max-requests", type=int, default=100_000, help="cap per round")
+    add_load_options(parser, rounds=2, invoices="posted invoices to use in turn")
     parser.add_argument("--workers", type=int, default=2, help="the gateway's uvicorn workers")
     args = parser.parse_args()
     command = " ".join(["python -m bench.replay", *sys.argv[1:]])

@@ -67,6 +67,7 @@ from system_apis.priority import Priority, current_priority
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -453,6 +454,21 @@ def parse_body(response: httpx.Response, model: type[M], *, backend: str, operat
         )
         metrics.count_failure(error)
         raise error from exc
+
+
+def map_record(
+    convert: Callable[..., T], *args: Any, backend: str, operation: str, **kwargs: Any
+) -> T:
+    """`convert(*args, **kwargs)`; a value the mapping refuses (`ValueError`) is a record
+    outside the backend's contract."""
+    try:
+        return convert(*args, **kwargs)
+    except ValueError as exc:
+        raise BackendContractError(
+            f"{backend} answered {operation} with a record outside its contract: {exc}",
+            backend=backend,
+            operation=operation,
+        ) from exc
 
 
 async def probe(client: ResilientClient, path: str) -> str:

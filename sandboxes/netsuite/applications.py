@@ -17,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandboxes.business_central.odata import round_amount
 from sandboxes.netsuite.payments import PaymentsApi, receivable_debit
 from sandboxes.netsuite.records import PaymentRecord
 from sandboxes.netsuite.wire import (
@@ -26,7 +27,6 @@ from sandboxes.netsuite.wire import (
     number_value,
     read_body,
     ref_id,
-    round_amount,
     utc_now,
 )
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandboxes.business_central.odata import round_amount
 from sandboxes.netsuite.api import ApiBase
 from sandboxes.netsuite.records import InvoiceLine, InvoiceRecord
 from sandboxes.netsuite.wire import (
@@ -29,7 +30,6 @@ from sandboxes.netsuite.wire import (
     read_body,
     ref_id,
     ref_of,
-    round_amount,
     text_value,
     utc_now,
 )

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandboxes.business_central.odata import round_amount
 from sandboxes.netsuite.invoices import InvoicesApi
 from sandboxes.netsuite.records import (
     RECEIVABLE,
@@ -36,7 +37,6 @@ from sandboxes.netsuite.wire import (
     read_body,
     ref_id,
     ref_of,
-    round_amount,
     text_value,
     utc_now,
 )

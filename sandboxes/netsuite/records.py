@@ -48,8 +48,26 @@ class InvoiceLine:
     tax_amount: Decimal
 
 
+class LineTotals:
+    """The sums of a document's item lines."""
+
+    lines: list[InvoiceLine]
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax_total
+
+
 @dataclass
-class InvoiceRecord:
+class InvoiceRecord(LineTotals):
     id: str
     external_id: str
     tran_id: str
@@ -67,21 +85,9 @@ class InvoiceRecord:
     def amount_due(self) -> Decimal:
         return self.total - self.credited - self.paid
 
-    @property
-    def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-    @property
-    def tax_total(self) -> Decimal:
-        return sum((line.tax_amount for line in self.lines), Decimal(0))
-
-    @property
-    def total(self) -> Decimal:
-        return self.subtotal + self.tax_total
-
 
 @dataclass
-class CreditMemoRecord:
+class CreditMemoRecord(LineTotals):
     """A credit memo posts when it is saved; `created_from` is the invoice it is applied to."""
 
     id: str
@@ -93,21 +99,9 @@ class CreditMemoRecord:
     created_from: InvoiceRecord | None
     lines: list[InvoiceLine]
 
-    @property
-    def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-    @property
-    def tax_total(self) -> Decimal:
-        return sum((line.tax_amount for line in self.lines), Decimal(0))
-
-    @property
-    def total(self) -> Decimal:
-        return self.subtotal + self.tax_total
-
 
 @dataclass
-class SalesOrderRecord:
+class SalesOrderRecord(LineTotals):
     """A sales order. `order_status` is NetSuite's: `A` pending approval, `B` pending
     fulfillment, `F` pending billing, `G` billed, `C` cancelled, `H` closed."""
 
@@ -122,14 +116,6 @@ class SalesOrderRecord:
     lines: list[InvoiceLine]
     item_ids: list[str]  # the internal id of each line's item, in line order
     modified: str = field(default_factory=utc_now)
-
-    @property
-    def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-    @property
-    def tax_total(self) -> Decimal:
-        return sum((line.tax_amount for line in self.lines), Decimal(0))
 
 
 @dataclass

@@ -145,7 +145,7 @@ class SalesOrdersApi(InvoicesApi):
                 },
                 "subtotal": order.subtotal,
                 "taxTotal": order.tax_total,
-                "total": order.subtotal + order.tax_total,
+                "total": order.total,
                 "lastModifiedDate": order.modified,
                 "item": sublist,
             }

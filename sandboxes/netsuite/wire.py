@@ -6,13 +6,13 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from core.currencies import minor_unit_exponent
+from sandboxes.business_central.odata import ODataResponse
 
 API_ROOT = "/services/rest/record/v1"
 SERVICE_ITEM_ID = "20"
@@ -61,21 +61,8 @@ def ref_of(request: Request, record_type: str, record_id: str, name: str) -> dic
     }
 
 
-def round_amount(amount: Decimal, currency: str) -> Decimal:
-    return amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency)), ROUND_HALF_UP)
-
-
-def _render(value: Any) -> int | float:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot render {type(value).__name__} as JSON")
-
-
-class NsResponse(JSONResponse):
-    """JSON with decimals as JSON numbers."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, default=_render, separators=(",", ":")).encode()
+class NsResponse(ODataResponse):
+    """JSON with decimals as JSON numbers, as Business Central writes them."""
 
 
 def created(request: Request, record_type: str, record_id: str) -> Response:

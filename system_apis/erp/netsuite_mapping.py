@@ -8,9 +8,10 @@ finer than the currency's minor unit raise `ValueError` (a contract breach).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.netsuite_wire import (
@@ -51,7 +52,10 @@ from system_apis.erp.schemas import (
     ErpSalesCreditMemoCreate,
     ErpSalesInvoice,
     ErpSalesInvoiceCreate,
+    ErpSalesOrderLine,
 )
+
+ItemLine = TypeVar("ItemLine", ErpInvoiceLine, ErpSalesOrderLine)
 
 
 def ns_is(field: str, value: str) -> str:
@@ -95,18 +99,20 @@ def customer_from_ns(customer: NsCustomer, currency: str | None) -> ErpCustomer:
     )
 
 
-def _lines_to_ns(
-    lines: tuple[ErpInvoiceLine, ...],
+def ns_item_lines(
+    lines: Iterable[ItemLine],
     currency: str,
     tax_code_ids: Mapping[str, str],
-    line_item_id: str,
+    item_id: Callable[[ItemLine], str],
 ) -> NsInvoiceLinesCreate:
+    """Invoice, credit memo or sales order lines in sequence order, each on the item
+    `item_id` names for it."""
     return NsInvoiceLinesCreate(
         items=[
             NsInvoiceLineCreate(
-                item=NsRefRequest(id=line_item_id),
+                item=NsRefRequest(id=item_id(line)),
                 description=line.description,
-                quantity=line.quantity,
+                quantity=Decimal(line.quantity),
                 rate=to_decimal(line.unit_price, currency),
                 tax_code=NsRefRequest(id=tax_code_ids[line.tax_code]),
             )
@@ -134,7 +140,7 @@ def credit_memo_to_ns(
             if memo.applies_to_invoice_id is None
             else NsRefRequest(id=memo.applies_to_invoice_id)
         ),
-        item=_lines_to_ns(memo.lines, memo.currency, tax_code_ids, line_item_id),
+        item=ns_item_lines(memo.lines, memo.currency, tax_code_ids, lambda _line: line_item_id),
     )
 
 
@@ -177,7 +183,9 @@ def invoice_to_ns(
         tran_date=invoice.posting_date,
         due_date=invoice.due_date,
         approval_status=NsRefRequest(id=PENDING_APPROVAL),
-        item=_lines_to_ns(invoice.lines, invoice.currency, tax_code_ids, line_item_id),
+        item=ns_item_lines(
+            invoice.lines, invoice.currency, tax_code_ids, lambda _line: line_item_id
+        ),
     )
 
 

@@ -15,13 +15,12 @@ from system_apis.erp.adapters.business_central_wire import (
 )
 from system_apis.erp.adapters.netsuite_wire import (
     NsCustomerCredit,
-    NsInvoiceLineCreate,
     NsRefRequest,
     NsSalesOrder,
     NsSalesOrderCreate,
-    NsSalesOrderLinesCreate,
 )
 from system_apis.erp.mapping import bc_datetime
+from system_apis.erp.netsuite_mapping import ns_item_lines
 from system_apis.erp.schemas import (
     ErpCustomerCredit,
     ErpSalesOrder,
@@ -159,17 +158,8 @@ def sales_order_to_ns(
         tran_date=order.order_date,
         start_date=order.requested_delivery_date,
         order_status=NsRefRequest(id=NS_PENDING_APPROVAL),
-        item=NsSalesOrderLinesCreate(
-            items=[
-                NsInvoiceLineCreate(
-                    item=NsRefRequest(id=item_ids[line.item_number]),
-                    description=line.description,
-                    quantity=Decimal(line.quantity),
-                    rate=to_decimal(line.unit_price, order.currency),
-                    tax_code=NsRefRequest(id=tax_code_ids[line.tax_code]),
-                )
-                for line in order.lines
-            ]
+        item=ns_item_lines(
+            order.lines, order.currency, tax_code_ids, lambda line: item_ids[line.item_number]
         ),
     )
 

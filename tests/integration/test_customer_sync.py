@@ -94,6 +94,18 @@ async def test_the_same_key_replays_the_creation(gateway: Gateway) -> None:
     assert unkeyed.json()["type"] == PROBLEM_BASE_URI + "idempotency-key-required"
 
 
+async def test_a_name_within_its_published_length_only_once_stripped_is_refused(
+    gateway: Gateway,
+) -> None:
+    padded = await create(gateway, "c-1", name=" " + "N" * 200)
+    assert padded.status_code == 422
+    problem = padded.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "validation-error"
+    assert [error["pointer"] for error in problem["errors"]] == ["#/name"]
+    kept = await create(gateway, "c-2", name=" Hooli GmbH ")
+    assert (kept.status_code, kept.json()["name"]) == (201, "Hooli GmbH")
+
+
 async def test_an_update_reaches_the_erp_under_if_match(gateway: Gateway) -> None:
     customer = (await create(gateway, "c-1")).json()
     stale = f'"{customer["version"] - 1}"'

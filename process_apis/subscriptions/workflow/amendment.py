@@ -35,9 +35,10 @@ another amendment, a new financial event): it is replayed or resolved.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,6 +124,7 @@ STEPS = (
     "post_erp_adjustment",
     "sync_support_entitlements",
 )
+Adjustment = TypeVar("Adjustment", ErpSalesInvoice, ErpSalesCreditMemo)
 
 
 class Quote(BaseModel):
@@ -483,37 +485,43 @@ class SubscriptionAmendmentWorkflow:
         self, plan: AmendmentPlan, invoice: ErpSalesInvoiceCreate
     ) -> ErpSalesInvoice:
         erp, company = self.context.erp, plan.customer.company_id
-        handle = self.engine.run(plan.run_id)
-        draft = await handle.step(
-            "create_erp_adjustment",
+        return await self._create_and_post(
+            plan,
+            invoice,
             lambda: erp.create_sales_invoice(company, invoice),
-            request=invoice,
-            downstream_key=plan.run_id,
-            backend_ref=lambda document: document.id,
-        )
-        return await handle.step(
-            "post_erp_adjustment",
-            lambda: erp.post_sales_invoice(company, draft.id),
-            request={"document_id": draft.id},
-            downstream_key=plan.run_id,
-            backend_ref=lambda document: document.number,
+            lambda draft_id: erp.post_sales_invoice(company, draft_id),
         )
 
     async def _post_credit(
         self, plan: AmendmentPlan, memo: ErpSalesCreditMemoCreate
     ) -> ErpSalesCreditMemo:
         erp, company = self.context.erp, plan.customer.company_id
+        return await self._create_and_post(
+            plan,
+            memo,
+            lambda: erp.create_sales_credit_memo(company, memo),
+            lambda draft_id: erp.post_sales_credit_memo(company, draft_id),
+        )
+
+    async def _create_and_post(
+        self,
+        plan: AmendmentPlan,
+        request: BaseModel,
+        create: Callable[[], Awaitable[Adjustment]],
+        post: Callable[[str], Awaitable[Adjustment]],
+    ) -> Adjustment:
+        """The adjustment document created as a draft, then posted: two steps of the run."""
         handle = self.engine.run(plan.run_id)
         draft = await handle.step(
             "create_erp_adjustment",
-            lambda: erp.create_sales_credit_memo(company, memo),
-            request=memo,
+            create,
+            request=request,
             downstream_key=plan.run_id,
             backend_ref=lambda document: document.id,
         )
         return await handle.step(
             "post_erp_adjustment",
-            lambda: erp.post_sales_credit_memo(company, draft.id),
+            lambda: post(draft.id),
             request={"document_id": draft.id},
             downstream_key=plan.run_id,
             backend_ref=lambda document: document.number,

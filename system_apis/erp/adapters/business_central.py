@@ -722,11 +722,12 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         payments = (
             f"/companies({company_id})/customerPaymentJournals({journal_id})/customerPayments"
         )
-        query = odata_query(filter=odata_eq("externalDocumentNumber", external))
-        response = await self._send("GET", f"{payments}?{query}", operation=operation)
-        found = self._parse(response, BcCustomerPaymentList, operation).value
-        current = self._unique(
-            found, f"customer payments with externalDocumentNumber {external!r}", operation
+        current = await self._find_one(
+            payments,
+            BcCustomerPaymentList,
+            "customer payments",
+            ("externalDocumentNumber", external),
+            operation,
         )
         if current is None:
             response = await self._send("POST", payments, operation=operation, body=body)
@@ -764,12 +765,14 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def _find_invoice_where(
         self, company_id: str, field: str, value: str, operation: str
     ) -> BcSalesInvoice | None:
-        query = odata_query(filter=odata_eq(field, value), expand=EXPAND_LINES)
-        response = await self._send(
-            "GET", f"/companies({company_id})/salesInvoices?{query}", operation=operation
+        return await self._find_one(
+            f"/companies({company_id})/salesInvoices",
+            BcSalesInvoiceList,
+            "sales invoices",
+            (field, value),
+            operation,
+            expand=EXPAND_LINES,
         )
-        found = self._parse(response, BcSalesInvoiceList, operation).value
-        return self._unique(found, f"sales invoices with {field} {value!r}", operation)
 
     async def _get_sales_invoice(
         self, company_id: str, invoice_id: str, operation: str
@@ -784,18 +787,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def _find_credit_memo(
         self, company_id: str, external_document_number: str, operation: str
     ) -> BcSalesCreditMemo | None:
-        query = odata_query(
-            filter=odata_eq("externalDocumentNumber", external_document_number),
-            expand=EXPAND_MEMO_LINES,
-        )
-        response = await self._send(
-            "GET", f"/companies({company_id})/salesCreditMemos?{query}", operation=operation
-        )
-        found = self._parse(response, BcSalesCreditMemoList, operation).value
-        return self._unique(
-            found,
-            f"sales credit memos with externalDocumentNumber {external_document_number!r}",
+        return await self._find_one(
+            f"/companies({company_id})/salesCreditMemos",
+            BcSalesCreditMemoList,
+            "sales credit memos",
+            ("externalDocumentNumber", external_document_number),
             operation,
+            expand=EXPAND_MEMO_LINES,
         )
 
     async def _get_credit_memo(

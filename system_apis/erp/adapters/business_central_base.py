@@ -15,11 +15,12 @@ from system_apis.erp.adapters.business_central_wire import (
     BcCustomerList,
     BcErrorBody,
     BcModel,
+    BcPage,
     BcRequest,
 )
 from system_apis.erp.mapping import odata_eq
-from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.errors import BackendBusinessError
+from system_apis.http import ResilientClient, VendorError, map_record, parse_body
 
 M = TypeVar("M", bound=BcModel)
 T = TypeVar("T")
@@ -62,6 +63,23 @@ class BusinessCentralBase:
         found = self._parse(response, BcCustomerList, operation).value
         return found[0] if found else None
 
+    async def _find_one(
+        self,
+        collection: str,
+        page: type[BcPage[M]],
+        what: str,
+        key: tuple[str, str],
+        operation: str,
+        **options: str,
+    ) -> M | None:
+        """The one record of `collection` whose field `key[0]` is `key[1]`, if any; `what`
+        names the records in the error when there are several."""
+        field, value = key
+        query = odata_query(filter=odata_eq(field, value), **options)
+        response = await self._send("GET", f"{collection}?{query}", operation=operation)
+        found = self._parse(response, page, operation).value
+        return self._unique(found, f"{what} with {field} {value!r}", operation)
+
     def _unique(self, found: list[T], what: str, operation: str) -> T | None:
         """The one record a key lookup found, if any; several is a mess to clean by hand."""
         if len(found) > 1:
@@ -96,13 +114,6 @@ class BusinessCentralBase:
         return parse_body(response, model, backend=self._client.backend, operation=operation)
 
     def _mapped(self, operation: str, convert: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`convert(*args, **kwargs)`; a value the mapping refuses breaches BC's contract."""
-        try:
-            return convert(*args, **kwargs)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc
+        return map_record(
+            convert, *args, backend=self._client.backend, operation=operation, **kwargs
+        )

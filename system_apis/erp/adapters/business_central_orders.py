@@ -125,18 +125,13 @@ class BusinessCentralSalesOrders(BusinessCentralBase):
     async def _find_order(
         self, company_id: str, external_document_number: str, operation: str
     ) -> BcSalesOrder | None:
-        query = odata_query(
-            filter=odata_eq("externalDocumentNumber", external_document_number),
-            expand=EXPAND_ORDER_LINES,
-        )
-        response = await self._send(
-            "GET", f"/companies({company_id})/salesOrders?{query}", operation=operation
-        )
-        found = self._parse(response, BcSalesOrderList, operation).value
-        return self._unique(
-            found,
-            f"sales orders with externalDocumentNumber {external_document_number!r}",
+        return await self._find_one(
+            f"/companies({company_id})/salesOrders",
+            BcSalesOrderList,
+            "sales orders",
+            ("externalDocumentNumber", external_document_number),
             operation,
+            expand=EXPAND_ORDER_LINES,
         )
 
     async def _get_order(self, company_id: str, order_id: str, operation: str) -> BcSalesOrder:

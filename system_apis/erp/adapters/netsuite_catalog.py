@@ -84,6 +84,10 @@ class NetSuiteCatalog:
 
         def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M: ...
 
+        async def _get_expanded(
+            self, record_type: str, record_id: str, model: type[M], operation: str
+        ) -> M: ...
+
         def _mapped(self, operation: str, convert: Callable[..., T], *args: Any) -> T: ...
 
         async def _currency_id(self, code: str, operation: str) -> str: ...
@@ -93,9 +97,7 @@ class NetSuiteCatalog:
         currency_id = await self._currency_id(currency, operation)
         for record_type in ITEM_RECORDS:
             async for item_id in self._item_ids(record_type, company_id, operation):
-                url = f"/{record_type}/{quote(item_id, safe='')}?expandSubResources=true"
-                response = await self._send("GET", url, operation=operation)
-                item = self._parse(response, NsItem, operation)
+                item = await self._get_expanded(record_type, item_id, NsItem, operation)
                 yield self._mapped(operation, item_from_ns, item, currency_id, currency)
 
     async def _item_ids(

@@ -166,12 +166,9 @@ class NetSuiteLedger(NetSuiteRecords):
     async def _get_payment(
         self, company_id: str, payment_id: str, operation: str
     ) -> NsCustomerPayment:
-        response = await self._send(
-            "GET",
-            f"/customerPayment/{quote(payment_id, safe='')}?expandSubResources=true",
-            operation=operation,
+        payment = await self._get_expanded(
+            "customerPayment", payment_id, NsCustomerPayment, operation
         )
-        payment = self._parse(response, NsCustomerPayment, operation)
         self._check_subsidiary(
             "customer payment", payment_id, payment.subsidiary.id, company_id, operation
         )
@@ -197,12 +194,7 @@ class NetSuiteLedger(NetSuiteRecords):
     async def _get_journal_entry(
         self, company_id: str, entry_id: str, operation: str
     ) -> NsJournalEntry:
-        response = await self._send(
-            "GET",
-            f"/journalEntry/{quote(entry_id, safe='')}?expandSubResources=true",
-            operation=operation,
-        )
-        entry = self._parse(response, NsJournalEntry, operation)
+        entry = await self._get_expanded("journalEntry", entry_id, NsJournalEntry, operation)
         self._check_subsidiary(
             "journal entry", entry_id, entry.subsidiary.id, company_id, operation
         )

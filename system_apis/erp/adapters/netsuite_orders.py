@@ -113,12 +113,7 @@ class NetSuiteSalesOrders(NetSuiteRecords):
         return None if found is None else await self._get_order(found, operation)
 
     async def _get_order(self, order_id: str, operation: str) -> NsSalesOrder:
-        response = await self._send(
-            "GET",
-            f"/salesOrder/{quote(order_id, safe='')}?expandSubResources=true",
-            operation=operation,
-        )
-        return self._parse(response, NsSalesOrder, operation)
+        return await self._get_expanded("salesOrder", order_id, NsSalesOrder, operation)
 
     async def _canonical_order(self, order: NsSalesOrder, operation: str) -> ErpSalesOrder:
         customer_number = await self._customer_number(order.entity.id, operation)

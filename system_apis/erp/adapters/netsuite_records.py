@@ -29,7 +29,7 @@ from system_apis.erp.adapters.netsuite_wire import (
 from system_apis.erp.netsuite_mapping import credit_memo_from_ns, invoice_from_ns, ns_any_of, ns_is
 from system_apis.erp.schemas import ErpSalesCreditMemo, ErpSalesInvoice
 from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, parse_body
+from system_apis.http import ResilientClient, VendorError, map_record, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -144,12 +144,7 @@ class NetSuiteRecords:
         return created_id
 
     async def _get_invoice(self, company_id: str, invoice_id: str, operation: str) -> NsInvoice:
-        response = await self._send(
-            "GET",
-            f"/invoice/{quote(invoice_id, safe='')}?expandSubResources=true",
-            operation=operation,
-        )
-        invoice = self._parse(response, NsInvoice, operation)
+        invoice = await self._get_expanded("invoice", invoice_id, NsInvoice, operation)
         self._check_subsidiary("invoice", invoice_id, invoice.subsidiary.id, company_id, operation)
         return invoice
 
@@ -185,6 +180,13 @@ class NetSuiteRecords:
             )
         return found[0].id
 
+    async def _get_expanded(
+        self, record_type: str, record_id: str, model: type[M], operation: str
+    ) -> M:
+        """The record read with its sublists (lines, applications) expanded."""
+        url = f"/{record_type}/{quote(record_id, safe='')}?expandSubResources=true"
+        return self._parse(await self._send("GET", url, operation=operation), model, operation)
+
     async def _send(
         self, method: str, url: str, *, operation: str, body: NsRequest | None = None
     ) -> httpx.Response:
@@ -202,13 +204,4 @@ class NetSuiteRecords:
         return parse_body(response, model, backend=self._client.backend, operation=operation)
 
     def _mapped(self, operation: str, convert: Callable[..., T], *args: Any) -> T:
-        """`convert(*args)`; a value the mapping refuses breaches NetSuite's contract."""
-        try:
-            return convert(*args)
-        except ValueError as exc:
-            raise BackendContractError(
-                f"{self._client.backend} answered {operation} with a record outside its "
-                f"contract: {exc}",
-                backend=self._client.backend,
-                operation=operation,
-            ) from exc
+        return map_record(convert, *args, backend=self._client.backend, operation=operation)

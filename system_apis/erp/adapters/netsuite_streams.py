@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 from system_apis.erp.adapters.netsuite_reversals import NetSuiteReversals
-from system_apis.erp.adapters.netsuite_wire import APPROVED
+from system_apis.erp.adapters.netsuite_wire import APPROVED, NsJournalEntry
 from system_apis.erp.netsuite_mapping import (
     ledger_entries_from_ns,
     ns_any_of,
@@ -83,12 +83,12 @@ class NetSuiteStreams(NetSuiteReversals):
         self, company_id: str, posted_from: date, posted_to: date
     ) -> AsyncIterator[ErpSalesInvoice]:
         operation = "stream_sales_invoices"
-        async for invoice_id in self._ids(
+        async for invoice_id in self._dated_ids(
             "invoice",
             operation,
-            ns_any_of("subsidiary", company_id),
+            company_id,
+            (posted_from, posted_to),
             ns_any_of("approvalStatus", APPROVED),
-            ns_dated_between("tranDate", posted_from, posted_to),
         ):
             invoice = await self._get_invoice(company_id, invoice_id, operation)
             yield await self._canonical(invoice, operation)
@@ -97,12 +97,8 @@ class NetSuiteStreams(NetSuiteReversals):
         self, company_id: str, posted_from: date, posted_to: date
     ) -> AsyncIterator[ErpSalesCreditMemo]:
         operation = "stream_sales_credit_memos"
-        async for memo_id in self._ids(
-            "creditMemo",
-            operation,
-            ns_any_of("subsidiary", company_id),
-            ns_dated_between("tranDate", posted_from, posted_to),
-        ):
+        period = (posted_from, posted_to)
+        async for memo_id in self._dated_ids("creditMemo", operation, company_id, period):
             memo = await self._get_credit_memo(company_id, memo_id, operation)
             yield await self._canonical_memo(memo, operation)
 
@@ -116,21 +112,11 @@ class NetSuiteStreams(NetSuiteReversals):
         currency: str,  # noqa: ARG002 (a payment is read in its own currency)
     ) -> AsyncIterator[ErpCustomerPayment]:
         operation = "stream_customer_payments"
-        async for payment_id in self._ids(
-            "customerPayment",
-            operation,
-            ns_any_of("subsidiary", company_id),
-            ns_dated_between("tranDate", posted_from, posted_to),
-        ):
+        period = (posted_from, posted_to)
+        async for payment_id in self._dated_ids("customerPayment", operation, company_id, period):
             payment = await self._get_payment(company_id, payment_id, operation)
             yield await self._canonical_payment(payment, operation)
-        async for entry_id in self._ids(
-            "journalEntry",
-            operation,
-            ns_any_of("subsidiary", company_id),
-            ns_dated_between("tranDate", posted_from, posted_to),
-        ):
-            entry = await self._get_journal_entry(company_id, entry_id, operation)
+        async for entry in self._journal_entries(company_id, period, operation):
             if self._mapped(operation, receivable_customer, entry) is not None:
                 yield await self._canonical_reversal(entry, None, operation)
 
@@ -147,13 +133,31 @@ class NetSuiteStreams(NetSuiteReversals):
         account_id = await self._account_id(account_number, operation)
         if account_id is None:
             return
-        async for entry_id in self._ids(
-            "journalEntry",
-            operation,
-            ns_any_of("subsidiary", company_id),
-            ns_dated_between("tranDate", posted_from, posted_to),
-        ):
-            entry = await self._get_journal_entry(company_id, entry_id, operation)
-            numbers = {account_id: account_number}
+        numbers = {account_id: account_number}
+        async for entry in self._journal_entries(company_id, (posted_from, posted_to), operation):
             for ledger in self._mapped(operation, ledger_entries_from_ns, entry, numbers, currency):
                 yield ledger
+
+    def _dated_ids(
+        self,
+        record_type: str,
+        operation: str,
+        company_id: str,
+        period: tuple[date, date],
+        *conditions: str,
+    ) -> AsyncIterator[str]:
+        """The ids of the subsidiary's `record_type` records dated in `period` (first and
+        last day) that meet `conditions`."""
+        return self._ids(
+            record_type,
+            operation,
+            ns_any_of("subsidiary", company_id),
+            *conditions,
+            ns_dated_between("tranDate", *period),
+        )
+
+    async def _journal_entries(
+        self, company_id: str, period: tuple[date, date], operation: str
+    ) -> AsyncIterator[NsJournalEntry]:
+        async for entry_id in self._dated_ids("journalEntry", operation, company_id, period):
+            yield await self._get_journal_entry(company_id, entry_id, operation)

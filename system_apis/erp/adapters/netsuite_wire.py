@@ -355,10 +355,6 @@ class NsSalesOrder(NsModel):
     item: NsSalesOrderLines
 
 
-class NsSalesOrderLinesCreate(NsRequest):
-    items: list[NsInvoiceLineCreate]
-
-
 class NsSalesOrderCreate(NsRequest):
     external_id: str = Field(serialization_alias="externalId")
     entity: NsRefRequest
@@ -367,4 +363,4 @@ class NsSalesOrderCreate(NsRequest):
     tran_date: date = Field(serialization_alias="tranDate")
     start_date: date = Field(serialization_alias="startDate")
     order_status: NsRefRequest = Field(serialization_alias="orderStatus")
-    item: NsSalesOrderLinesCreate
+    item: NsInvoiceLinesCreate

@@ -613,72 +613,58 @@ class FakeErp:
     async def apply_customer_payment(
         self, company_id: str, journal_id: str, payment: ErpCustomerPaymentCreate
     ) -> ErpCustomerPayment:
-        self.recorder.enter(
-            "apply_customer_payment",
-            company_id=company_id,
-            external_document_number=payment.external_document_number,
-            amount=payment.amount,
+        return self._payment_line(
+            "apply_customer_payment", company_id, journal_id, payment, payment.amount
         )
-        self._journal("apply_customer_payment", company_id, journal_id)
-        known = self.payments.get(payment.external_document_number)
-        if known is not None:
-            return known
-        invoice = self.invoices.get(payment.applies_to_invoice_id)
-        if invoice is None or invoice.status not in POSTED:
-            self.recorder.not_found(
-                "apply_customer_payment", f"no posted invoice {payment.applies_to_invoice_id}"
-            )
-        self.settle("apply_customer_payment", invoice.id, payment.amount)
-        applied = ErpCustomerPayment(
-            id=self._next("PAY"),
-            journal_id=journal_id,
-            line_number=len(self.payments) + 1,
-            document_number=self._next("PMT"),
-            external_document_number=payment.external_document_number,
-            customer_number=payment.customer_number,
-            posting_date=payment.posting_date,
-            currency=payment.currency,
-            amount=payment.amount,
-            applies_to_invoice_id=invoice.id,
-            applies_to_invoice_number=invoice.number,
-        )
-        self.payments[payment.external_document_number] = applied
-        return applied
 
     async def reverse_customer_payment(
         self, company_id: str, journal_id: str, reversal: ErpCustomerPaymentReversal
     ) -> ErpCustomerPayment:
-        self.recorder.enter(
-            "reverse_customer_payment",
-            company_id=company_id,
-            external_document_number=reversal.external_document_number,
-            amount=reversal.amount,
+        return self._payment_line(
+            "reverse_customer_payment", company_id, journal_id, reversal, -reversal.amount
         )
-        self._journal("reverse_customer_payment", company_id, journal_id)
-        known = self.payments.get(reversal.external_document_number)
+
+    def _payment_line(
+        self,
+        operation: str,
+        company_id: str,
+        journal_id: str,
+        document: ErpCustomerPaymentCreate | ErpCustomerPaymentReversal,
+        amount: int,
+    ) -> ErpCustomerPayment:
+        """A payment journal line of `amount` on the posted invoice it applies to (a
+        reversal's is negative), once per external document number."""
+        self.recorder.enter(
+            operation,
+            company_id=company_id,
+            external_document_number=document.external_document_number,
+            amount=document.amount,
+        )
+        self._journal(operation, company_id, journal_id)
+        known = self.payments.get(document.external_document_number)
         if known is not None:
             return known
-        invoice = self.invoices.get(reversal.applies_to_invoice_id)
+        invoice = self.invoices.get(document.applies_to_invoice_id)
         if invoice is None or invoice.status not in POSTED:
             self.recorder.not_found(
-                "reverse_customer_payment", f"no posted invoice {reversal.applies_to_invoice_id}"
+                operation, f"no posted invoice {document.applies_to_invoice_id}"
             )
-        self.settle("reverse_customer_payment", invoice.id, -reversal.amount)
-        reversing = ErpCustomerPayment(
+        self.settle(operation, invoice.id, amount)
+        line = ErpCustomerPayment(
             id=self._next("PAY"),
             journal_id=journal_id,
             line_number=len(self.payments) + 1,
             document_number=self._next("PMT"),
-            external_document_number=reversal.external_document_number,
-            customer_number=reversal.customer_number,
-            posting_date=reversal.posting_date,
-            currency=reversal.currency,
-            amount=-reversal.amount,
+            external_document_number=document.external_document_number,
+            customer_number=document.customer_number,
+            posting_date=document.posting_date,
+            currency=document.currency,
+            amount=amount,
             applies_to_invoice_id=invoice.id,
             applies_to_invoice_number=invoice.number,
         )
-        self.payments[reversal.external_document_number] = reversing
-        return reversing
+        self.payments[document.external_document_number] = line
+        return line
 
     # ErpSalesOrders
 

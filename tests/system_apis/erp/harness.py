@@ -10,6 +10,7 @@ import httpx
 from sandboxes.netsuite import API_ROOT, SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
 from system_apis.erp.port import ErpPort
+from system_apis.erp.schemas import ErpCustomerUpsert
 from system_apis.http import ResilientClient
 from tests.support.business_central import (
     FAST_SETTINGS,
@@ -21,6 +22,9 @@ from tests.support.business_central import (
 from tests.support.recording import RecordingTransport
 
 NS_BASE_URL = f"https://1234567.suitetalk.api.netsuite.com{API_ROOT}"
+CUSTOMER = ErpCustomerUpsert(
+    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
+)
 
 
 @dataclass

@@ -9,7 +9,6 @@ from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import (
     ErpCompany,
-    ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
 )
@@ -29,18 +28,7 @@ from tests.support.business_central import (
     bc_harness,
     invoice_request,
 )
-
-CUSTOMER = ErpCustomerUpsert(
-    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
-)
-
-
-@pytest.fixture
-async def bc() -> BcHarness:
-    harness = bc_harness()
-    await harness.adapter.upsert_customer(US.id, CUSTOMER)
-    harness.recording.exchanges.clear()
-    return harness
+from tests.system_apis.erp.harness import CUSTOMER
 
 
 def _is_line_create(request: httpx.Request) -> bool:
@@ -357,6 +345,30 @@ async def test_an_amount_finer_than_the_currency_is_a_contract_error() -> None:
 
     with pytest.raises(BackendContractError):
         await _adapter_answering(200, body).find_sales_invoice(US.id, "inv_x")
+
+
+@pytest.mark.parametrize(
+    ("lookup", "records"),
+    [
+        ("find_sales_invoice", "sales invoices"),
+        ("find_sales_credit_memo", "sales credit memos"),
+        ("find_sales_order", "sales orders"),
+    ],
+)
+async def test_two_documents_with_our_number_are_a_business_error(
+    lookup: str, records: str
+) -> None:
+    document = (
+        b'{"@odata.etag": "W/\\"1\\"", "id": "d1", "status": "Draft", "currencyCode": "USD",'
+        b' "totalAmountExcludingTax": 1, "totalTaxAmount": 0,'
+        b' "totalAmountIncludingTax": 1, "remainingAmount": 0}'
+    )
+    adapter = _adapter_answering(200, b'{"value": [' + document + b", " + document + b"]}")
+
+    with pytest.raises(BackendBusinessError) as caught:
+        await getattr(adapter, lookup)(US.id, "doc_1")
+
+    assert f"holds 2 {records} with externalDocumentNumber 'doc_1'" in str(caught.value)
 
 
 async def test_an_error_without_a_bc_body_is_still_classified() -> None:

@@ -30,10 +30,8 @@ from tests.support.business_central import (
     payment_request,
     settlement_entry,
 )
+from tests.system_apis.erp.harness import CUSTOMER
 
-CUSTOMER = ErpCustomerUpsert(
-    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
-)
 OTHER = ErpCustomerUpsert(number="C0002", display_name="Other Inc", currency="USD")
 
 

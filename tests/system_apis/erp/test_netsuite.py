@@ -17,12 +17,19 @@ from sandboxes.demo_estate import first_open_day
 from sandboxes.netsuite import SERVICE_ITEM_ID, NetSuiteState, create_app
 from system_apis.erp.adapters.netsuite import NetSuiteAdapter
 from system_apis.erp.adapters.netsuite_wire import NsCustomerPayment, NsJournalEntry
-from system_apis.erp.netsuite_mapping import ledger_entries_from_ns, payment_from_ns
+from system_apis.erp.netsuite_mapping import (
+    invoice_to_ns,
+    ledger_entries_from_ns,
+    payment_from_ns,
+)
+from system_apis.erp.order_mapping import sales_order_to_ns
 from system_apis.erp.schemas import (
-    ErpCustomerUpsert,
     ErpDocumentStatus,
     ErpInvoiceLine,
     ErpSalesCreditMemoCreate,
+    ErpSalesInvoiceCreate,
+    ErpSalesOrderCreate,
+    ErpSalesOrderLine,
 )
 from system_apis.errors import BackendBusinessError, BackendContractError, BackendNotFound
 from system_apis.http import ResilientClient
@@ -35,17 +42,7 @@ from tests.support.business_central import (
     payment_request,
     settlement_entry,
 )
-from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
-
-CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
-
-
-@pytest.fixture
-async def ns() -> NsHarness:
-    harness = netsuite_harness()
-    await harness.adapter.upsert_customer(harness.us_subsidiary, CUSTOMER)
-    harness.recording.exchanges.clear()
-    return harness
+from tests.system_apis.erp.harness import CUSTOMER, NS_BASE_URL, NsHarness, netsuite_harness
 
 
 @pytest.fixture
@@ -493,3 +490,42 @@ def test_ledger_entries_keep_minor_units_and_refuse_finer_amounts() -> None:
     )
     with pytest.raises(ValueError, match="precision"):
         ledger_entries_from_ns(entry("12.505"), {"21": "21500"}, "USD")
+
+
+def test_sales_order_lines_are_written_as_invoice_lines_in_sequence_order() -> None:
+    lines = (
+        ErpInvoiceLine(sequence=2, description="Seats", quantity=3, unit_price=1999, tax_code="S"),
+        ErpInvoiceLine(sequence=1, description="Setup", quantity=1, unit_price=5000, tax_code="Z"),
+    )
+    parties = {"customer_number": "C0001", "currency": "USD"}
+    ids = {"company_id": "1", "customer_id": "7", "currency_id": "2"}
+    tax_code_ids = {"S": "10", "Z": "11"}
+    invoice = invoice_to_ns(
+        ErpSalesInvoiceCreate(
+            external_document_number="INV-1",
+            posting_date=date(2026, 1, 1),
+            due_date=date(2026, 1, 31),
+            lines=lines,
+            **parties,
+        ),
+        **ids,
+        tax_code_ids=tax_code_ids,
+        line_item_id="SVC",
+    )
+    order = sales_order_to_ns(
+        ErpSalesOrderCreate(
+            external_document_number="SO-1",
+            order_date=date(2026, 1, 1),
+            requested_delivery_date=date(2026, 1, 1),
+            lines=tuple(
+                ErpSalesOrderLine(item_number="SVC", **line.model_dump()) for line in lines
+            ),
+            **parties,
+        ),
+        **ids,
+        item_ids={"SVC": "SVC"},
+        tax_code_ids=tax_code_ids,
+    )
+
+    assert order.item == invoice.item
+    assert [line.description for line in order.item.items] == ["Setup", "Seats"]

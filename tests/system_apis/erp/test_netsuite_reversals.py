@@ -16,18 +16,10 @@ from sandboxes.netsuite import create_app
 from system_apis.erp.schemas import ErpCustomerPayment, ErpCustomerUpsert
 from system_apis.errors import BackendBusinessError, BackendTransientError
 from tests.support.business_central import DE, PAYMENTS, invoice_request, payment_request
-from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness, netsuite_harness
+from tests.system_apis.erp.harness import NS_BASE_URL, NsHarness
 from tests.system_apis.erp.test_port_reversals import reversal_of
 
-CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
 OTHER = ErpCustomerUpsert(number="C0002", display_name="Globex", currency="USD")
-
-
-@pytest.fixture
-async def ns() -> NsHarness:
-    harness = netsuite_harness()
-    await harness.adapter.upsert_customer(harness.us_subsidiary, CUSTOMER)
-    return harness
 
 
 @pytest.fixture

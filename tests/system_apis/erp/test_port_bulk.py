@@ -5,8 +5,7 @@ from __future__ import annotations
 from system_apis.erp.schemas import ErpDocumentStatus, ErpInvoiceLine, ErpSalesInvoice
 from system_apis.errors import BackendBusinessError
 from tests.support.business_central import invoice_request
-from tests.system_apis.erp.harness import Erp
-from tests.system_apis.erp.test_port_conformance import CUSTOMER
+from tests.system_apis.erp.harness import CUSTOMER, Erp
 
 UNKNOWN_TAX = (
     ErpInvoiceLine(sequence=1, description="Seat", quantity=1, unit_price=500, tax_code="NOPE"),

@@ -17,14 +17,10 @@ import typing_extensions
 import system_apis.erp.adapters
 from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import ErpPort
-from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus
+from system_apis.erp.schemas import ErpDocumentStatus
 from system_apis.errors import BackendBusinessError, BackendTransientError
 from tests.support.business_central import invoice_request
-from tests.system_apis.erp.harness import ERPS, Erp
-
-CUSTOMER = ErpCustomerUpsert(
-    number="C0001", display_name="Acme Corp", email="billing@acme.example", currency="USD"
-)
+from tests.system_apis.erp.harness import CUSTOMER, ERPS, Erp
 
 
 async def test_customer_upsert_creates_then_follows_changes(erp: Erp) -> None:

@@ -18,8 +18,7 @@ from tests.support.business_central import (
     payment_request,
     settlement_entry,
 )
-from tests.system_apis.erp.harness import ERPS, Erp
-from tests.system_apis.erp.test_port_conformance import CUSTOMER
+from tests.system_apis.erp.harness import CUSTOMER, ERPS, Erp
 
 
 async def posted_invoice(

@@ -12,7 +12,6 @@ import pytest
 from sandboxes.demo_estate import first_open_day
 from system_apis.erp.schemas import (
     ErpCustomerPaymentReversal,
-    ErpCustomerUpsert,
     ErpInvoiceLine,
     ErpSalesCreditMemoCreate,
 )
@@ -21,29 +20,11 @@ from tests.support.business_central import (
     PAYMENTS,
     US,
     BcHarness,
-    bc_harness,
     credit_memo_request,
     invoice_request,
     payment_request,
 )
-from tests.system_apis.erp.harness import NsHarness, netsuite_harness
-
-CUSTOMER = ErpCustomerUpsert(number="C0001", display_name="Acme Corp", currency="USD")
-
-
-@pytest.fixture
-async def bc() -> BcHarness:
-    harness = bc_harness()
-    await harness.adapter.upsert_customer(US.id, CUSTOMER)
-    harness.recording.exchanges.clear()
-    return harness
-
-
-@pytest.fixture
-async def ns() -> NsHarness:
-    harness = netsuite_harness()
-    await harness.adapter.upsert_customer(harness.us_subsidiary, CUSTOMER)
-    return harness
+from tests.system_apis.erp.harness import NsHarness
 
 
 def reversal(payment: str, invoice_id: str, amount: int) -> ErpCustomerPaymentReversal:

@@ -9,8 +9,15 @@ import pytest
 
 from core.errors import ErrorClass
 from system_apis.billing.schemas import BillingCustomerCreate
-from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
+from system_apis.erp.schemas import (
+    ErpCustomerPaymentCreate,
+    ErpCustomerPaymentReversal,
+    ErpDocumentStatus,
+    ErpInvoiceLine,
+    ErpSalesInvoiceCreate,
+)
 from system_apis.errors import BackendBusinessError, BackendError
+from tests.support.business_central import PAYMENTS
 from tests.support.fakes.billing import FakeBilling
 from tests.support.fakes.erp import FakeCompany, FakeErp
 from tests.support.fakes.recorder import FailureKind
@@ -74,6 +81,36 @@ async def test_the_erp_finds_a_document_by_our_number_and_taxes_it_itself() -> N
     posted = await erp.post_sales_invoice("c", draft.id)
     assert (posted.total_tax, posted.remaining_amount) == (1305, 14700 + 1305)
     assert await erp.post_sales_invoice("c", draft.id) == posted
+
+
+async def test_a_reversed_payment_leaves_its_invoice_owing_again_once() -> None:
+    erp = FakeErp(COMPANY)
+    invoice = await erp.post_sales_invoice("c", (await erp.create_sales_invoice("c", DOCUMENT)).id)
+    journal = await erp.ensure_customer_payment_journal("c", PAYMENTS)
+    common = {
+        "customer_number": "C-1",
+        "currency": "USD",
+        "posting_date": date(2026, 12, 5),
+        "amount": invoice.remaining_amount,
+        "applies_to_invoice_id": invoice.id,
+    }
+    payment = ErpCustomerPaymentCreate(external_document_number="pay_1", **common)
+    paid = await erp.apply_customer_payment("c", journal.id, payment)
+    assert erp.invoices[invoice.id].status == ErpDocumentStatus.PAID
+    reversal = ErpCustomerPaymentReversal(
+        external_document_number="pay_1-R",
+        reverses_document_number=paid.document_number or "",
+        **common,
+    )
+
+    reversed_ = await erp.reverse_customer_payment("c", journal.id, reversal)
+
+    assert await erp.reverse_customer_payment("c", journal.id, reversal) == reversed_
+    assert (reversed_.amount, reversed_.applies_to_invoice_id) == (-paid.amount, invoice.id)
+    assert reversed_.document_number != paid.document_number
+    owing = erp.invoices[invoice.id]
+    assert (owing.status, owing.remaining_amount) == (ErpDocumentStatus.POSTED, paid.amount)
+    assert erp.recorder.count("reverse_customer_payment") == 2
 
 
 async def test_billing_answers_a_repeated_key_with_the_first_object() -> None:
