@@ -313,6 +313,13 @@ def sandbox(
             "http://127.0.0.1:8000/webhooks/billing/stripe (none: events are only kept)."
         ),
     ] = None,
+    crm_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="CRM: where to POST its signed accepted quotes, e.g. "
+            "http://127.0.0.1:8000/webhooks/crm/channel (none: events are only kept)."
+        ),
+    ] = None,
 ) -> None:
     """Run built-in backend sandboxes as HTTP servers, shared by every process given their URL.
 
@@ -327,12 +334,16 @@ def sandbox(
         console.print(f"[bold]{name} sandbox[/] LEDGERGATE_{name.upper()}__URL={url}")
     if webhook_url and "billing" in ports:
         console.print(f"billing events are signed and sent to {webhook_url}")
+    if crm_webhook_url and "crm" in ports:
+        console.print(f"CRM events are signed and sent to {crm_webhook_url}")
     asyncio.run(
         serve_sandboxes(
             ports,
             host=host,
             webhook_url=webhook_url,
             webhook_secret=settings.billing.webhook_secret.get_secret_value(),
+            crm_webhook_url=crm_webhook_url,
+            crm_webhook_secret=settings.crm.webhook_secret.get_secret_value(),
         )
     )
 

@@ -20,6 +20,7 @@ from app.experience.partner import router as partner
 from app.governance import metrics, versioning
 from app.governance.auth import server as auth_server
 from app.governance.content_type import require_json_body
+from app.webhooks import channel as crm_webhooks
 from app.webhooks import router as webhooks
 from events.webhooks.router import ops_router as ops_webhook_endpoints
 from events.webhooks.router import partner_router as partner_webhook_endpoints
@@ -87,3 +88,4 @@ def include_routers(app: FastAPI) -> None:
     for system in (system_erp, system_billing, system_crm, system_support):
         app.include_router(system.router, dependencies=json_only)
     app.include_router(webhooks.router)  # Stripe-signed, not OAuth2; the body is read raw
+    app.include_router(crm_webhooks.router)  # signed by the CRM, the same way

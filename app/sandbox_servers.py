@@ -29,12 +29,19 @@ def sandbox_url(backend: str, *, host: str = "127.0.0.1", port: int | None = Non
 
 
 async def serve_sandboxes(
-    ports: dict[str, int], *, host: str, webhook_url: str | None, webhook_secret: str
+    ports: dict[str, int],
+    *,
+    host: str,
+    webhook_url: str | None,
+    webhook_secret: str,
+    crm_webhook_url: str | None = None,
+    crm_webhook_secret: str = "",
 ) -> None:
     """Serve each named sandbox on its port until interrupted.
 
     With `webhook_url`, the billing sandbox signs its events with `webhook_secret` and
-    POSTs them there, retrying a failed delivery, as Stripe does.
+    POSTs them there, retrying a failed delivery, as Stripe does; with `crm_webhook_url`,
+    the CRM sandbox its accepted quotes, signed with `crm_webhook_secret`.
     """
     from sandboxes import business_central, crm, stripe, support
 
@@ -44,10 +51,16 @@ async def serve_sandboxes(
         )
         return stripe.create_app(stripe.StripeState(webhook_endpoints=endpoints))
 
+    def channel() -> Starlette:
+        state = crm.seeded_state()
+        if crm_webhook_url is not None:
+            state.webhook_endpoints.append(crm.WebhookEndpoint(crm_webhook_url, crm_webhook_secret))
+        return crm.create_app(state)
+
     factories = {
         "erp": business_central.create_app,
         "billing": billing,
-        "crm": crm.create_app,
+        "crm": channel,
         "support": support.create_app,
     }
     servers = [

@@ -228,6 +228,10 @@ class CrmSettings(BackendSettings):
     """The CRM / channel platform (Channel API v1): `url` is the API root ending in `/api/v1`."""
 
     access_token: SecretStr = SecretStr("sandbox-token")
+    webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=3600, description="How old a signed CRM event delivery may be."
+    )
 
 
 class SupportSettings(BackendSettings):

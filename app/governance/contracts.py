@@ -42,6 +42,7 @@ PUBLIC_PATHS = frozenset(
         "/oauth/token",
         "/.well-known/jwks.json",
         "/webhooks/billing/stripe",
+        "/webhooks/crm/channel",
     }
 )
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

@@ -43,4 +43,6 @@ class DisputeRow(VersionedMixin, Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     fee: Mapped[int | None] = mapped_column(BigInteger)
     erp_document_number: Mapped[str | None] = mapped_column(String(40))
+    # The loss journal's posting date: its period, which can be later than `closed_on`'s.
+    posting_date: Mapped[date | None] = mapped_column(Date)
     closed_at: Mapped[datetime | None]

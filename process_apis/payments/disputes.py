@@ -197,6 +197,11 @@ class DisputeWorkflow:
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             dispute = await session.get_one(DisputeRow, run.subject_id, with_for_update=True)
             dispute.erp_document_number = entry.document_number
+            # The ERP's date: an entry an earlier attempt added keeps the date it was given.
+            dispute.posting_date = next(
+                (e.posting_date for e in entry.ledger_entries if e.posting_date is not None),
+                plan.entry.posting_date,
+            )
             clawed = await claw_back(session, dispute.payment_id, cause_id=dispute.id)
             await session.flush()
             await _release(session, dispute.id)

@@ -3,14 +3,16 @@
 Both sides are keyed by the journal entry's `DSP-...` document number, which the gateway
 derives from the dispute's id before it is booked, and valued at what left the bank:
 the amount lost and billing's fee (the bank line's credit). The ERP's side is read from
-the bank account's ledger, the entries of `DSP-` documents alone.
+the bank account's ledger, the entries of `DSP-` documents alone. Both sides date a loss
+by its journal's posting date (until it is journaled, the day it was lost), so a journal
+booked in a later month is in that month on both sides.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.models.dispute import DisputeRow, DisputeStatus
@@ -23,24 +25,25 @@ from system_apis.erp.port import ErpDocumentStreams
 async def gateway_disputes(
     sessionmaker: async_sessionmaker[AsyncSession], scope: Scope
 ) -> AsyncIterator[Row]:
-    """The disputes lost in the period, journaled or not, in keyset pages by id."""
+    """The disputes lost (not journaled) or journaled in the period, in keyset pages by id."""
+    dated = func.coalesce(DisputeRow.posting_date, DisputeRow.closed_on)
     after = ""
     while True:
         async with sessionmaker() as session:
             page = list(
-                await session.scalars(
-                    select(DisputeRow)
+                await session.execute(
+                    select(DisputeRow, dated)
                     .where(
                         DisputeRow.legal_entity_id == scope.legal_entity_id,
                         DisputeRow.status == DisputeStatus.LOST,
-                        DisputeRow.closed_on.between(scope.start, scope.end),
+                        dated.between(scope.start, scope.end),
                         DisputeRow.id > after,
                     )
                     .order_by(DisputeRow.id)
                     .limit(RUN_PAGE)
                 )
             )
-        for dispute in page:
+        for dispute, day in page:
             number = dispute.erp_document_number or dispute_document_number(dispute.id)
             yield document_row(
                 scope,
@@ -51,11 +54,11 @@ async def gateway_disputes(
                 amount=dispute.amount + (dispute.fee or 0),
                 ref=dispute.id,
                 number=dispute.erp_document_number,
-                dated=dispute.closed_on,
+                dated=day,
             )
         if len(page) < RUN_PAGE:
             return
-        after = page[-1].id
+        after = page[-1][0].id
 
 
 async def erp_dispute_journals(

@@ -39,7 +39,15 @@ Operations (paths under the root):
 - `GET /accounts/{customerRef}/status`, `PUT /accounts/{customerRef}/status` (body
   `status`: `active` or `suspended`): a customer account's standing (`customerRef`,
   `status`, `statusChangedAt`), `active` until suspended; setting it again answers it
-  unchanged.
+  unchanged;
+- `POST /quotes`: body `customerRef`, `partnerRef` (optional), `serviceStart`, `lines`
+  (`priceRef`, `quantity`); `201` with the quote (`Q-000001`, `status` `draft`);
+  `GET /quotes/{id}`; `POST /quotes/{id}/accept`: the quote `accepted` (again: unchanged).
+
+Accepting a quote records a `quote.accepted` event (`{"id": "evt_...", "type",
+"createdAt", "data": quote}`), sent after the answer to each webhook endpoint of the
+state, signed with `Channel-Signature` (Stripe's `t=...,v1=...` HMAC scheme under the
+endpoint's secret) and retried until answered 2xx (`webhooks`).
 
 A registration is `pending` until approved or rejected; a pending or approved one
 whose `expiresOn` has come (`expiresOn <= today`) reads as `expired`. Deciding again
@@ -58,11 +66,18 @@ Robotics (`cus_..01`), and Fabrikam Referrals (`prt_..02`, registered, plan
 
 Modules, one per resource: `wire` (the API's conventions, errors and readers), `state`
 (the records and the seeded channel), `accounts`, `partners` (and eligibility), `commission_plans`,
-`deal_registrations` and `app` (the routes).
+`deal_registrations`, `quotes`, `webhooks` (signed event delivery) and `app` (the routes).
 """
 
 from sandboxes.crm.app import create_app
-from sandboxes.crm.state import CommissionPlan, CrmState, Partner, Registration, seeded_state
+from sandboxes.crm.state import (
+    CommissionPlan,
+    CrmState,
+    Partner,
+    Registration,
+    WebhookEndpoint,
+    seeded_state,
+)
 from sandboxes.crm.wire import API_ROOT, ChannelError
 
 __all__ = [
@@ -72,6 +87,7 @@ __all__ = [
     "CrmState",
     "Partner",
     "Registration",
+    "WebhookEndpoint",
     "create_app",
     "seeded_state",
 ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from sandboxes.crm.accounts import get_account, set_account_status
@@ -15,9 +18,12 @@ from sandboxes.crm.deal_registrations import (
     list_registrations,
 )
 from sandboxes.crm.partners import check_eligibility, get_partner, list_partners
+from sandboxes.crm.quotes import accept_quote, create_quote, get_quote
 from sandboxes.crm.state import CrmState, seeded_state
+from sandboxes.crm.webhooks import deliver_events
 from sandboxes.crm.wire import API_ROOT, CHANNEL
 from sandboxes.faults import install_faults
+from sandboxes.json_api import Endpoint
 
 
 def create_app(state: CrmState | None = None) -> Starlette:
@@ -40,6 +46,9 @@ def create_app(state: CrmState | None = None) -> Starlette:
         Route("/deal-registrations/{id}", endpoint(get_registration), methods=["GET"]),
         Route("/deal-registrations/{id}/approve", endpoint(decide("approved")), methods=["POST"]),
         Route("/deal-registrations/{id}/reject", endpoint(decide("rejected")), methods=["POST"]),
+        Route("/quotes", endpoint(create_quote, keyed=True), methods=["POST"]),
+        Route("/quotes/{id}", endpoint(get_quote), methods=["GET"]),
+        Route("/quotes/{id}/accept", _sending(endpoint(accept_quote)), methods=["POST"]),
     ]
     app = Starlette(
         routes=[Mount(API_ROOT, routes=routes)],
@@ -48,3 +57,18 @@ def create_app(state: CrmState | None = None) -> Starlette:
     app.state.crm = state if state is not None else seeded_state()
     install_faults(app, "crm")  # tests, demos and benchmarks only: see sandboxes.faults
     return app
+
+
+def _sending(endpoint: Endpoint) -> Endpoint:
+    """The endpoint, then the events it recorded sent to the webhook endpoints after the
+    answer."""
+
+    async def send(request: Request) -> Response:
+        response = await endpoint(request)
+        state: CrmState = request.app.state.crm
+        events, state.outbox = state.outbox, []
+        if events and state.webhook_endpoints:
+            response.background = BackgroundTask(deliver_events, state, events)
+        return response
+
+    return send

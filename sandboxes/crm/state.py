@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from core.ids import PREFIXES
 from sandboxes.crm.wire import ChannelError
@@ -98,6 +99,47 @@ class Registration:
 
 
 @dataclass
+class QuoteLine:
+    price_ref: str
+    quantity: int
+
+
+@dataclass
+class Quote:
+    """A quote for a customer: `draft` until the customer accepts it."""
+
+    id: str
+    customer_ref: str
+    partner_ref: str | None
+    service_start: date
+    lines: list[QuoteLine]
+    status: str = "draft"
+    accepted_at: datetime | None = None
+
+    def wire(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "customerRef": self.customer_ref,
+            "partnerRef": self.partner_ref,
+            "serviceStart": self.service_start.isoformat(),
+            "status": self.status,
+            "acceptedAt": None if self.accepted_at is None else self.accepted_at.isoformat(),
+            "lines": [
+                {"priceRef": line.price_ref, "quantity": line.quantity} for line in self.lines
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """Where the CRM's events are sent, signed with `secret`; `app` delivers in process."""
+
+    url: str
+    secret: str
+    app: Any = None
+
+
+@dataclass
 class CrmState:
     """The sandbox's records. `today` is the CRM's clock for expiry and registration dates."""
 
@@ -105,6 +147,13 @@ class CrmState:
     plans: dict[str, CommissionPlan] = field(default_factory=dict)
     registrations: dict[str, Registration] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    webhook_endpoints: list[WebhookEndpoint] = field(default_factory=list)
+    # Every event recorded; those of a request are sent once it is answered (`outbox`),
+    # and each delivery attempt's status kept.
+    events: list[JsonObject] = field(default_factory=list)
+    outbox: list[JsonObject] = field(default_factory=list)
+    webhook_attempts: list[tuple[str, int | None]] = field(default_factory=list)
     idempotent: dict[str, tuple[str, int, JsonObject]] = field(default_factory=dict)
     today: Callable[[], date] = date.today
 
@@ -125,6 +174,11 @@ class CrmState:
         if registration_id not in self.registrations:
             raise ChannelError(404, "not_found", f"no deal registration {registration_id!r}")
         return self.registrations[registration_id]
+
+    def quote(self, quote_id: str) -> Quote:
+        if quote_id not in self.quotes:
+            raise ChannelError(404, "not_found", f"no quote {quote_id!r}")
+        return self.quotes[quote_id]
 
     def next_registration_id(self) -> str:
         return f"DR-{len(self.registrations) + 1:06d}"

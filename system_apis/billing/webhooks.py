@@ -1,12 +1,9 @@
 """Verifying Stripe webhook deliveries and turning them into canonical `BillingEvent`s.
 
-Stripe signs each delivery with the endpoint's secret: the `Stripe-Signature` header
-is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` (more `v1` entries
-while a secret is being rolled; other schemes such as `v0` are ignored). A delivery
-is accepted when one `v1` matches, `t` is within the tolerance of now (so a captured
-request cannot be replayed later), and, with a `ReplayStore`, its event id has not
-been accepted before (so it cannot be replayed within the window either, and Stripe's
-own redeliveries are recognised).
+Stripe signs each delivery with the endpoint's secret in the `Stripe-Signature` header
+(the scheme and its checks: `system_apis.signatures`). With a `ReplayStore`, a verified
+event is accepted only if its id has not been accepted before (so it cannot be replayed
+within the tolerance either, and Stripe's own redeliveries are recognised).
 
 The receiver decides what a refusal means on its side: `WebhookReplayed` is a
 delivery already accepted (answer 2xx so Stripe stops retrying); every other
@@ -15,8 +12,6 @@ delivery already accepted (answer 2xx so Stripe stops retrying); every other
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,35 +20,27 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from core.errors import BadRequest
 from system_apis.billing.adapters.stripe_wire import StripeEvent
 from system_apis.billing.mapping import event_from_stripe
 from system_apis.billing.schemas import BillingEvent
+from system_apis.signatures import (
+    DEFAULT_TOLERANCE_SECONDS,
+    WebhookHeaderInvalid,
+    WebhookSignatureMismatch,
+    WebhookTimestampOutsideTolerance,
+    WebhookVerificationError,
+    verify_signature,
+)
 
-DEFAULT_TOLERANCE_SECONDS = 300
-SIGNATURE_SCHEME = "v1"
+__all__ = [
+    "DEFAULT_TOLERANCE_SECONDS",
+    "WebhookHeaderInvalid",
+    "WebhookSignatureMismatch",
+    "WebhookTimestampOutsideTolerance",
+    "WebhookVerificationError",
+]
 
-
-class WebhookVerificationError(BadRequest):
-    """A delivery that must not be acted on."""
-
-    slug = "webhook-verification-failed"
-    title = "The webhook delivery could not be verified"
-
-
-class WebhookHeaderInvalid(WebhookVerificationError):
-    slug = "webhook-signature-header-invalid"
-    title = "The Stripe-Signature header is missing or malformed"
-
-
-class WebhookSignatureMismatch(WebhookVerificationError):
-    slug = "webhook-signature-mismatch"
-    title = "No signature in the Stripe-Signature header matches the payload"
-
-
-class WebhookTimestampOutsideTolerance(WebhookVerificationError):
-    slug = "webhook-timestamp-outside-tolerance"
-    title = "The webhook signature's timestamp is too old or in the future"
+HEADER = "Stripe-Signature"
 
 
 class WebhookPayloadInvalid(WebhookVerificationError):
@@ -112,29 +99,6 @@ class InMemoryReplayStore:
         self._seen.pop(event_id, None)
 
 
-def parse_signature_header(header: str | None) -> tuple[int, list[str]]:
-    """`t` and the `v1` signatures of a `Stripe-Signature` header."""
-    if not header:
-        raise WebhookHeaderInvalid("the Stripe-Signature header is missing")
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep or not value:
-            raise WebhookHeaderInvalid(f"malformed element {part.strip()!r} in Stripe-Signature")
-        if key == "t":
-            if timestamp is not None or not value.isdigit():
-                raise WebhookHeaderInvalid("Stripe-Signature needs exactly one numeric t")
-            timestamp = int(value)
-        elif key == SIGNATURE_SCHEME:
-            signatures.append(value)
-    if timestamp is None:
-        raise WebhookHeaderInvalid("Stripe-Signature has no timestamp (t)")
-    if not signatures:
-        raise WebhookHeaderInvalid(f"Stripe-Signature has no {SIGNATURE_SCHEME} signature")
-    return timestamp, signatures
-
-
 def verify_stripe_signature(
     payload: bytes,
     header: str | None,
@@ -144,16 +108,9 @@ def verify_stripe_signature(
     now: Callable[[], float] = time.time,
 ) -> BillingEvent:
     """Check signature and timestamp, then parse: the stateless half of verification."""
-    timestamp, signatures = parse_signature_header(header)
-    signed = str(timestamp).encode() + b"." + payload
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
-        raise WebhookSignatureMismatch("no v1 signature matches the payload and secret")
-    skew = now() - timestamp
-    if abs(skew) > tolerance_seconds:
-        raise WebhookTimestampOutsideTolerance(
-            f"signed {int(skew)} s from now; the tolerance is {tolerance_seconds} s"
-        )
+    verify_signature(
+        payload, header, secret, name=HEADER, tolerance_seconds=tolerance_seconds, now=now
+    )
     try:
         return event_from_stripe(StripeEvent.model_validate_json(payload))
     except ValidationError as exc:

@@ -8,13 +8,16 @@ from system_apis.crm.adapters.channel_wire import (
     ChannelCommissionPlan,
     ChannelEligibility,
     ChannelPartner,
+    ChannelQuoteAccepted,
     ChannelRegistration,
 )
 from system_apis.crm.schemas import (
+    CrmAcceptedQuote,
     CrmCommissionPlan,
     CrmPartner,
     CrmPartnerStatus,
     CrmPartnerTier,
+    CrmQuoteLine,
     CrmRate,
     CrmRateCardVersion,
     CrmRateCardVersionCreate,
@@ -100,4 +103,18 @@ def eligibility_from_channel(answer: ChannelEligibility) -> PartnerEligibility:
         eligible=answer.eligible,
         reason=EligibilityReason(answer.reason),
         deal_registration_id=answer.deal_registration_id,
+    )
+
+
+def accepted_quote_from_channel(event: ChannelQuoteAccepted) -> CrmAcceptedQuote:
+    quote = event.data
+    return CrmAcceptedQuote(
+        event_id=event.id,
+        quote_id=quote.id,
+        customer_id=quote.customer_ref,
+        partner_id=quote.partner_ref,
+        service_start=quote.service_start,
+        lines=tuple(
+            CrmQuoteLine(price_id=line.price_ref, quantity=line.quantity) for line in quote.lines
+        ),
     )

@@ -177,3 +177,19 @@ class PartnerEligibility(CrmModel):
     deal_registration_id: str | None = Field(
         description="The registration that decided it (the best one found), if any."
     )
+
+
+class CrmQuoteLine(CrmModel):
+    price_id: str
+    quantity: int
+
+
+class CrmAcceptedQuote(CrmModel):
+    """A quote the customer accepted in the CRM, from its signed `quote.accepted` event."""
+
+    event_id: str
+    quote_id: str
+    customer_id: str
+    partner_id: str | None
+    service_start: date
+    lines: tuple[CrmQuoteLine, ...]

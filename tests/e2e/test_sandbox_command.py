@@ -1,4 +1,5 @@
-"""`ledgergate sandbox billing --webhook-url ...`: billing's signed events over the wire."""
+"""`ledgergate sandbox billing --webhook-url ...` and `sandbox crm --crm-webhook-url ...`:
+the sandboxes' signed events over the wire."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.sandbox_servers import PORTS, sandbox_url
 from sandboxes.faults import FAULTS_PATH
 from tests.support.sandbox_processes import REPO_ROOT, STARTUP_SECONDS, free_port, sandbox_process
 
-SECRET = "whsec_sandbox"  # the billing webhook secret's default, which the sandbox signs with
+SECRET = "whsec_sandbox"  # the webhook secrets' default, which the sandboxes sign with
 
 
 class Receiver(ThreadingHTTPServer):
@@ -37,7 +38,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         status = 500 if not self.server.deliveries else 200
-        self.server.deliveries.append((self.headers["Stripe-Signature"], body, status))
+        signature = self.headers["Stripe-Signature"] or self.headers["Channel-Signature"]
+        self.server.deliveries.append((signature, body, status))
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -83,6 +85,32 @@ def test_the_billing_sandbox_sends_signed_events_and_retries_a_failed_delivery(
     signed = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     assert digest == signed.hexdigest()
     assert first_signature.startswith("t=")
+
+
+def test_the_crm_sandbox_sends_a_signed_accepted_quote(receiver: Receiver) -> None:
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks/crm/channel"
+    with sandbox_process("crm", options=("--crm-webhook-url", hook)) as crm:
+        channel = httpx.Client(base_url=crm.api_root, headers={"Authorization": "Bearer t"})
+        quote = channel.post(
+            "/quotes",
+            json={
+                "customerRef": "cus_1",
+                "serviceStart": "2026-12-06",
+                "lines": [{"priceRef": "price_1", "quantity": 2}],
+            },
+        ).json()
+        channel.post(f"/quotes/{quote['id']}/accept").raise_for_status()
+        deadline = time.monotonic() + 30
+        while len(receiver.deliveries) < 2:  # refused once, then retried
+            assert time.monotonic() < deadline, receiver.deliveries
+            time.sleep(0.1)
+    (_, first, refused), (signature, body, accepted) = receiver.deliveries[:2]
+    assert (refused, accepted, first) == (500, 200, body)
+    event: dict[str, Any] = json.loads(body)
+    assert (event["type"], event["data"]["id"]) == ("quote.accepted", quote["id"])
+    timestamp, _, digest = signature.removeprefix("t=").partition(",v1=")
+    signed = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    assert digest == signed.hexdigest()
 
 
 def test_sandbox_all_serves_the_four_backends_on_consecutive_ports() -> None:

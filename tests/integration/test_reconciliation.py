@@ -54,10 +54,10 @@ PERIOD = date.today().strftime("%Y-%m")
 ERP_CUSTOMER = "C-0000000000000001"  # ACME's number in the ERP
 
 
-async def reconciliation(gateway: Gateway) -> dict[str, Any]:
+async def reconciliation(gateway: Gateway, period: str = PERIOD) -> dict[str, Any]:
     client = await gateway.client_with(["ops:read"], client_id="recon")
     response = await client.get(
-        "/ops/v1/reconciliation", params={"period": PERIOD, "legal_entity": US_ENTITY}
+        "/ops/v1/reconciliation", params={"period": period, "legal_entity": US_ENTITY}
     )
     await client.aclose()
     assert response.status_code == 200, response.text

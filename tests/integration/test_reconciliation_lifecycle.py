@@ -32,6 +32,7 @@ from tests.integration.test_payment_reversals import switchable
 from tests.integration.test_reconciliation import causes, reconciliation
 from tests.integration.test_refunds import paid_order, refund, refund_rows, stripe_api
 from tests.integration.test_subscriptions import billing
+from tests.support.calendar import month, months_later
 
 
 async def test_booked_refunds_and_journaled_losses_reconcile_until_an_amount_differs(
@@ -181,3 +182,39 @@ async def test_what_the_erp_lacks_and_what_only_the_erp_holds_are_reported(
     async with gateway.sessionmaker() as session:
         journaled = await session.get_one(DisputeRow, lost.id)
     assert journaled.erp_document_number == expected_loss
+
+
+async def test_a_loss_journaled_in_a_later_month_reconciles_in_the_month_of_its_posting(
+    make_gateway: GatewayFactory, erp_kind: str
+) -> None:
+    case, erp = await switchable(make_gateway, erp_kind)
+    gateway = case.gateway
+    payment = await paid_order(gateway)
+    inbox = BillingInbox(gateway.app.state.process)
+    billed_dispute = await dispute_charge(gateway, payment)
+    await inbox.drain()
+    # lost while the ERP is down: the journal waits for a replay in the next month
+    erp.down = True
+    await stripe.decide_dispute(billing(gateway), billed_dispute, won=False)
+    await inbox.drain()
+    erp.down = False
+    next_month = months_later(gateway.app)
+    async with gateway.sessionmaker() as session:
+        loss_run = await session.scalar(
+            select(WorkflowRunRow).where(WorkflowRunRow.workflow == DISPUTE_WORKFLOW)
+        )
+    assert loss_run is not None
+    assert await replayer(gateway.app.state.process).replay(loss_run.id) == RunStatus.SUCCEEDED
+    async with gateway.sessionmaker() as session:
+        [lost] = list(await session.scalars(select(DisputeRow)))
+    assert (lost.closed_on, lost.posting_date) == (date.today(), next_month)
+
+    closed_in = await reconciliation(gateway)
+    posted_in = await reconciliation(gateway, month(1))
+
+    assert closed_in["differences"] == [], causes(closed_in)
+    assert posted_in["differences"] == [], causes(posted_in)
+    disputes = {t["document_type"]: t for t in posted_in["totals"]}["dispute"]
+    lost_total = lost.amount + DISPUTE_FEE
+    assert (disputes["gateway_count"], disputes["gateway_total"]) == (1, lost_total)
+    assert (disputes["erp_count"], disputes["erp_total"]) == (1, lost_total)

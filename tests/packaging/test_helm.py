@@ -272,6 +272,7 @@ def test_credentials_come_from_the_secret(
         "LEDGERGATE_BILLING__API_KEY",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET",
         "LEDGERGATE_CRM__ACCESS_TOKEN",
+        "LEDGERGATE_CRM__WEBHOOK_SECRET",
         "LEDGERGATE_SUPPORT__API_TOKEN",
         "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY",
     }
@@ -313,6 +314,7 @@ def test_production_environment_is_a_valid_configuration(
         "LEDGERGATE_BILLING__API_KEY": "sk_live_key",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET": "whsec_live",
         "LEDGERGATE_CRM__ACCESS_TOKEN": "crm-token",
+        "LEDGERGATE_CRM__WEBHOOK_SECRET": "whsec_crm_live",
         "LEDGERGATE_SUPPORT__API_TOKEN": "desk-token",
         "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY": "x0sQ5c1yYH3G0aX3mJ3v5m6oVh8f0b2kq9Jc2mXy1Zk=",
     }

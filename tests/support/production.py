@@ -18,6 +18,10 @@ PRODUCTION: dict[str, Any] = {
         "api_key": "sk_live_x",
         "webhook_secret": "whsec_x",
     },
-    "crm": {"url": "https://crm.example/api/v1", "access_token": "real-token"},
+    "crm": {
+        "url": "https://crm.example/api/v1",
+        "access_token": "real-token",
+        "webhook_secret": "whsec_crm_real",
+    },
     "support": {"url": "https://desk.example/desk/v2", "api_token": "real-token"},
 }

@@ -85,6 +85,7 @@ LEDGERGATE_WORKER_METRICS_PORT: {{ .Values.metrics.workerPort | quote }}
   "LEDGERGATE_BILLING__API_KEY" .Values.billing.apiKeySecretKey
   "LEDGERGATE_BILLING__WEBHOOK_SECRET" .Values.billing.webhookSecretSecretKey
   "LEDGERGATE_CRM__ACCESS_TOKEN" .Values.crm.accessTokenSecretKey
+  "LEDGERGATE_CRM__WEBHOOK_SECRET" .Values.crm.webhookSecretSecretKey
   "LEDGERGATE_SUPPORT__API_TOKEN" .Values.support.apiTokenSecretKey
   "LEDGERGATE_AUTH__KEY_ENCRYPTION_KEY" .Values.auth.keyEncryptionKeySecretKey }}
 - name: {{ $name }}

@@ -93,3 +93,26 @@ class ChannelErrorDetail(ChannelModel):
 
 class ChannelErrorBody(ChannelModel):
     error: ChannelErrorDetail
+
+
+class ChannelQuoteLine(ChannelModel):
+    price_ref: str = Field(alias="priceRef")
+    quantity: int
+
+
+class ChannelQuote(ChannelModel):
+    id: str
+    customer_ref: str = Field(alias="customerRef")
+    partner_ref: str | None = Field(default=None, alias="partnerRef")
+    service_start: date = Field(alias="serviceStart")
+    status: Literal["draft", "accepted"]
+    lines: list[ChannelQuoteLine]
+
+
+class ChannelQuoteAccepted(ChannelModel):
+    """A signed event: `{"id": "evt_...", "type": "quote.accepted", "data": quote}`."""
+
+    id: str = Field(min_length=1, max_length=255)
+    type: Literal["quote.accepted"]
+    created_at: datetime = Field(alias="createdAt")
+    data: ChannelQuote

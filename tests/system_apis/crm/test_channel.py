@@ -257,3 +257,27 @@ async def test_a_customer_account_is_suspended_and_reactivated(
     active = await crm.set_account_status(GLOBEX, CrmAccountStatus.ACTIVE)
     assert active.status is CrmAccountStatus.ACTIVE
     assert crm_state.account(GLOBEX).status == "active"
+
+
+async def test_a_replayed_create_answers_the_first_answer_and_creates_nothing(
+    crm_state: CrmState,
+) -> None:
+    body = {
+        "partnerRef": NORTHWIND,
+        "customerRef": GLOBEX,
+        "productTiers": ["pro"],
+        "expiresOn": (TODAY + timedelta(days=90)).isoformat(),
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(crm_state)),
+        base_url="http://crm.test/api/v1",
+        headers={"Authorization": "Bearer t", "Idempotency-Key": "dr-replay"},
+    ) as client:
+        first = await client.post("/deal-registrations", json=body)
+        before = len(crm_state.registrations)
+        again = await client.post("/deal-registrations", json=body)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(crm_state.registrations) == before

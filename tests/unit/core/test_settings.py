@@ -49,6 +49,7 @@ def test_production_lists_everything_that_is_wrong_at_once() -> None:
         "LEDGERGATE_BILLING__API_KEY",
         "LEDGERGATE_BILLING__WEBHOOK_SECRET",
         "LEDGERGATE_CRM__ACCESS_TOKEN",
+        "LEDGERGATE_CRM__WEBHOOK_SECRET",
         "LEDGERGATE_SUPPORT__API_TOKEN",
         "LEDGERGATE_ERP__URL",
         "LEDGERGATE_BILLING__URL",
@@ -56,7 +57,7 @@ def test_production_lists_everything_that_is_wrong_at_once() -> None:
         "LEDGERGATE_SUPPORT__URL",
     ):
         assert problem in message
-    assert "13 problems" in message
+    assert "14 problems" in message
 
 
 @pytest.mark.parametrize(
