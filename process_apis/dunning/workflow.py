@@ -50,6 +50,7 @@ class AccountStatusWorkflow:
         run = self.engine.new_run(
             workflow=SUSPENSION if suspend else REACTIVATION,
             subject_id=case.id,
+            legal_entity_id=None,
             params={"customer_id": case.customer_id},
             correlation_id=None,
             client_id=CLIENT,

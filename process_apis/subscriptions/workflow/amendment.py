@@ -329,6 +329,7 @@ class SubscriptionAmendmentWorkflow:
                 run = self.engine.new_run(
                     workflow=WORKFLOW,
                     subject_id=subscription_id,
+                    legal_entity_id=None,
                     params=request.model_dump(mode="json"),
                     correlation_id=correlation_id,
                     client_id=client_id,

@@ -143,6 +143,7 @@ class SubscriptionCancelWorkflow:
         run = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=subscription.id,
+            legal_entity_id=None,
             params=request.model_dump(mode="json"),
             correlation_id=correlation_id,
             client_id=client_id,
