@@ -7,7 +7,8 @@ from playwright.async_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
 from core.models.audit_event import AuditEventRow
-from tests.browser.conftest import Served, sign_in
+from tests.browser.conftest import Served, serious_violations, sign_in
+from tests.browser.test_console import csp_violations
 from tests.integration.test_credit_memos import open_case, posted_invoice
 
 
@@ -17,6 +18,7 @@ async def test_one_operator_requests_a_credit_and_another_approves_it(
     invoice = await posted_invoice(served.gateway)
     case_id = await open_case(served.gateway)
     ana = await context.new_page()
+    blocked = csp_violations(ana)
     await sign_in(ana, served, "ana", "operator")
     await ana.get_by_role("link", name="Credits").click()
     await ana.get_by_label("Invoice", exact=True).fill(invoice["id"])
@@ -35,12 +37,14 @@ async def test_one_operator_requests_a_credit_and_another_approves_it(
     )
     await expect(ana.locator("#credit-status")).to_have_text("requested")
 
-    other = await browser.new_context(viewport={"width": 1280, "height": 900})
+    # bypass_csp only so that axe-core can be added to the page
+    other = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     try:
         bob = await other.new_page()
         await sign_in(bob, served, "bob", "operator")
         await bob.get_by_role("link", name="Credits").click()
         await bob.get_by_role("link", name=memo_url.rsplit("/", 1)[1]).click()
+        assert await serious_violations(bob) == []
         await bob.get_by_label("Approval note").fill("agreed with support")
         await bob.get_by_role("button", name="Approve and issue").click()
         await expect(bob.locator("#credit-status")).to_have_text("posted")
@@ -56,3 +60,4 @@ async def test_one_operator_requests_a_credit_and_another_approves_it(
             )
         )
     assert {"ana", "bob"} <= actors
+    assert blocked == []
