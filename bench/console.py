@@ -6,8 +6,9 @@ PostgreSQL database (rows bulk-inserted with `generate_series`) it builds the ga
 this process and signs in as a console operator, then, after one untimed pass, asks for
 each page `--requests` times, one at a time over ASGI, alternating rounds: the exception
 queue's first page, a deep page (a cursor 90 % of the way down), filtered by error class,
-workflow, legal entity and age, a run, the audit trail's first and a deep page, KPIs and
-postings. The baseline in the same run is the ops API's JSON for the same queue and audit pages
+workflow, legal entity (first and deep page; the runs alternate between two) and age, a
+run, the audit trail's first and a deep page, KPIs and postings. The baseline in the same
+run is the ops API's JSON for the same queue pages (first, legal entity) and audit page
 (`GET /ops/v1/exceptions`, `GET /ops/v1/audit`): the ratio is the cost of the console's
 session, rendering and HTML over the same query. The KPI page keeps a period's figures
 30 s; its baseline, `GET /ops/v1/summary`, computes them on every request, which is what
@@ -49,12 +50,16 @@ from core.pagination import encode_cursor
 from core.settings import Settings
 
 PASSWORD = "bench-console-password"
+# Queued runs alternate between the two legal entities.
+LG_US, LG_DE = demo_id("legal_entity", 1), demo_id("legal_entity", 2)
 QUEUED_RUNS = """
-INSERT INTO workflow_runs (id, workflow, subject_id, status, params, error_class, error_type,
-    error_detail, attempts, next_attempt_at, version, created_at, updated_at)
+INSERT INTO workflow_runs (id, workflow, subject_id, legal_entity_id, status, params,
+    error_class, error_type, error_detail, attempts, next_attempt_at, version, created_at,
+    updated_at)
 SELECT 'run_' || lpad(g::text, 26, '0'),
     (ARRAY['invoice_posting', 'credit_memo', 'payment', 'settlement_posting'])[1 + g % 4],
     'inv_' || lpad(g::text, 26, '0'),
+    (ARRAY[$3::text, $4::text])[1 + g % 2],
     CASE WHEN g % 3 = 0 THEN 'pending_retry' ELSE 'failed' END, '{}',
     (ARRAY['transient', 'business', 'contract'])[1 + g % 3], 'erp-refused',
     'The ERP refused the document', 1, now() + interval '1 hour', 1,
@@ -79,8 +84,9 @@ def pages(args: argparse.Namespace) -> dict[str, str]:
         "exceptions, page at 90 %": f"/console/exceptions?cursor={deep_run}",
         "exceptions, class business": "/console/exceptions?error_class=business",
         "exceptions, workflow payment": "/console/exceptions?workflow=payment",
-        "exceptions, legal entity LG-US": (
-            f"/console/exceptions?legal_entity={demo_id('legal_entity', 1)}"
+        "exceptions, legal entity LG-US": f"/console/exceptions?legal_entity={LG_US}",
+        "exceptions, LG-US page at 90 %": (
+            f"/console/exceptions?legal_entity={LG_US}&cursor={deep_run}"
         ),
         "exceptions, older than 12 h": "/console/exceptions?min_age_hours=12",
         "a run": f"/console/runs/{run_id(args.exceptions // 2)}",
@@ -93,6 +99,7 @@ def pages(args: argparse.Namespace) -> dict[str, str]:
 
 BASELINES = {
     "exceptions, first page": "/ops/v1/exceptions",
+    "exceptions, legal entity LG-US": f"/ops/v1/exceptions?legal_entity={LG_US}",
     "audit, first page": "/ops/v1/audit",
     "KPIs": f"/ops/v1/summary?period={datetime.now(UTC):%Y-%m}",
 }
@@ -198,7 +205,7 @@ def main() -> int:
         seconds = execute(
             database,
             (AUDIT_EVENTS, (1, args.audit)),
-            (QUEUED_RUNS, (1, args.exceptions)),
+            (QUEUED_RUNS, (1, args.exceptions, LG_US, LG_DE)),
         )
         print(f"seeded in {seconds:.1f} s")  # noqa: T201
         return report(asyncio.run(measure(database, args)), args, database)

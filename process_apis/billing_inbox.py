@@ -242,6 +242,7 @@ class BillingInbox:
         run = self.payments.engine.new_run(
             workflow=WORKFLOW,
             subject_id=payment.id,
+            legal_entity_id=payment.legal_entity_id,
             params={"source": PaymentSource.BILLING.value, "source_ref": billed.id},
             correlation_id=None,
             client_id=CONSUMER,
@@ -262,6 +263,7 @@ class BillingInbox:
         run = self.payments.engine.new_run(
             workflow=LINK_WORKFLOW,
             subject_id=event.invoice.id,
+            legal_entity_id=None,
             params={"event_id": event.id, **error.extensions},
             correlation_id=None,
             client_id=CONSUMER,

@@ -140,6 +140,7 @@ class ErpDraftCleanup:
         cleanup = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=left_by.subject_id,
+            legal_entity_id=left_by.legal_entity_id,
             params={
                 "left_by_run_id": left_by.id,
                 "kind": draft.kind.value,

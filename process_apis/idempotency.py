@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import pending_audit
 from core.db import table_of, upsert_into
+from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
 from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
@@ -95,7 +96,8 @@ class IdempotencyStore:
         """Lock the key for this request; return the stored row when it must be replayed.
 
         A key used for the first time costs one statement: an insert that does nothing when
-        the key is there, in which case the stored row is read and judged.
+        the key is there, in which case the stored row is read and judged (a replay is
+        counted among the duplicates suppressed).
         """
         now = utcnow()
         async with self.sessionmaker() as session:
@@ -128,6 +130,8 @@ class IdempotencyStore:
                     "use a new key for a new request"
                 )
             if row.status == IdempotencyStatus.COMPLETED:
+                await count_duplicates(session, DuplicateSource.IDEMPOTENT_REPLAY)
+                await session.commit()
                 return row
             if row.locked_until is not None and row.locked_until > now:
                 raise IdempotentRequestInFlight(

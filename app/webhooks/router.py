@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from app.webhooks.store import DatabaseReplayStore, add_to_inbox
+from core.duplicates import DuplicateSource, count_duplicates
 from core.problems import problem_responses
 from process_apis.deps import ContextDep
 from system_apis.billing.webhooks import WebhookReplayed, verify_stripe_event
@@ -79,10 +80,14 @@ async def receive_stripe_event(
             )
         except WebhookReplayed:
             logger.info("webhooks.billing.duplicate", extra={"provider": PROVIDER})
+            await count_duplicates(session, DuplicateSource.BILLING_WEBHOOK)
+            await session.commit()
             return WebhookReceipt(received=True, duplicate=True)
         added = await add_to_inbox(
             session, provider=PROVIDER, event=event, received_at=datetime.now(UTC)
         )
+        if not added:
+            await count_duplicates(session, DuplicateSource.BILLING_WEBHOOK)
         await session.commit()
     logger.info(
         "webhooks.billing.received",

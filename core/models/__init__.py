@@ -8,6 +8,7 @@ from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.dispute import DisputeRow
 from core.models.dunning import DunningCaseRow
+from core.models.duplicate_count import DuplicateCountRow
 from core.models.entitlement import EntitlementRow
 from core.models.erp_budget import ErpBudgetGrantRow, ErpBudgetStateRow
 from core.models.event_outbox import EventOutboxRow, EventPublicationRow
@@ -58,6 +59,7 @@ __all__ = [
     "CustomerRow",
     "DisputeRow",
     "DunningCaseRow",
+    "DuplicateCountRow",
     "EntitlementRow",
     "ErpBudgetGrantRow",
     "ErpBudgetStateRow",

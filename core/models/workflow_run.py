@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.errors import ErrorClass
@@ -29,9 +29,29 @@ class StepStatus(StrEnum):
     FAILED = "failed"
 
 
+# The statuses of the runs the exception queue may show, as literal SQL: the predicate of
+# the queue's partial index, which a query repeats word for word so that PostgreSQL (with
+# bound parameters) and SQLite use the index (process_apis.runs.queue.queue_condition).
+QUEUE_STATUSES = text(
+    "status IN ({})".format(
+        ", ".join(f"'{s}'" for s in (RunStatus.PENDING_RETRY, RunStatus.FAILED, RunStatus.RUNNING))
+    )
+)
+
+
 class WorkflowRunRow(VersionedMixin, Base):
     __tablename__ = "workflow_runs"
-    __table_args__ = (Index("ix_workflow_runs_queue", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_workflow_runs_queue", "status", "next_attempt_at"),
+        # The exception queue of one legal entity, in the order it pages (newest id first).
+        Index(
+            "ix_workflow_runs_entity_queue",
+            "legal_entity_id",
+            "id",
+            postgresql_where=QUEUE_STATUSES,
+            sqlite_where=QUEUE_STATUSES,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workflow: Mapped[str] = mapped_column(String(60), index=True)
@@ -46,6 +66,8 @@ class WorkflowRunRow(VersionedMixin, Base):
     next_attempt_at: Mapped[datetime | None]
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     client_id: Mapped[str | None] = mapped_column(String(80))
+    # The legal entity of the run's subject, when it has one (the queue filters on it).
+    legal_entity_id: Mapped[str | None] = mapped_column(String(40))
     finished_at: Mapped[datetime | None]
 
     steps: Mapped[list[WorkflowStepRow]] = relationship(

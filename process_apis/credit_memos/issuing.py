@@ -81,6 +81,7 @@ async def take_run(
         run,
         workflow=workflow,
         subject_id=memo.id,
+        legal_entity_id=memo.legal_entity_id,
         params={"approved_by": memo.approved_by, "approval_note": note},
         correlation_id=correlation_id,
         client_id=memo.requested_by,

@@ -375,6 +375,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
         reversal = self.engine.new_run(
             workflow=REVERSAL_WORKFLOW,
             subject_id=memo.id,
+            legal_entity_id=memo.legal_entity_id,
             params={
                 "discarded_run_id": run.id,
                 "erp_credit_memo_number": posted.backend_ref,

@@ -77,6 +77,7 @@ class CustomerSyncWorkflow:
             await latest_run(session, workflow=WORKFLOW, subject_id=customer.id),
             workflow=WORKFLOW,
             subject_id=customer.id,
+            legal_entity_id=customer.legal_entity_id,
             params={"customer_version": customer.version},
             correlation_id=correlation_id,
             client_id=client_id,

@@ -58,7 +58,7 @@ class DunningInbox:
         if case is None or case.billing_invoice_ref not in (None, paid.id):
             return None
         if await close_case(session, case, event_id=event.id):
-            return self.workflow.new_run(session, case, suspend=False)
+            return await self.workflow.new_run(session, case, suspend=False)
         return None
 
     async def reactivate(self, run_id: str) -> None:

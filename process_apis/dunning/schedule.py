@@ -28,7 +28,7 @@ class DunningSchedule:
             runs = []
             for case in await due_for_suspension(session, self.context.today(), limit=BATCH):
                 await suspend_case(session, case)
-                runs.append(self.workflow.new_run(session, case, suspend=True))
+                runs.append(await self.workflow.new_run(session, case, suspend=True))
         for run_id in runs:
             try:
                 with correlated(str(uuid4())):

@@ -45,11 +45,13 @@ class AccountStatusWorkflow:
     def replays(self) -> dict[str, Replay]:
         return {SUSPENSION: Replay(resume=self.resume), REACTIVATION: Replay(resume=self.resume)}
 
-    def new_run(self, session: AsyncSession, case: DunningCaseRow, *, suspend: bool) -> str:
+    async def new_run(self, session: AsyncSession, case: DunningCaseRow, *, suspend: bool) -> str:
         """The case's run, leased, added to `session` (the caller commits, then `execute`s)."""
+        customer = await session.get_one(CustomerRow, case.customer_id)
         run = self.engine.new_run(
             workflow=SUSPENSION if suspend else REACTIVATION,
             subject_id=case.id,
+            legal_entity_id=customer.legal_entity_id,
             params={"customer_id": case.customer_id},
             correlation_id=None,
             client_id=CLIENT,

@@ -57,7 +57,7 @@ class EntitlementResyncWorkflow:
         claimed_run_id: str | None = None,
     ) -> EntitlementResync:
         async with self.context.sessionmaker() as session:
-            await get_customer(session, customer_id)
+            customer = await get_customer(session, customer_id)
             await service.rebuild_local(session, customer_id)
             desired = await service.desired_support(session, customer_id)
             run = self.engine.take(
@@ -65,6 +65,7 @@ class EntitlementResyncWorkflow:
                 await latest_run(session, workflow=WORKFLOW, subject_id=customer_id),
                 workflow=WORKFLOW,
                 subject_id=customer_id,
+                legal_entity_id=customer.legal_entity_id,
                 params={"desired": {k: v.value for k, v in desired.items()}},
                 correlation_id=correlation_id,
                 client_id=client_id,

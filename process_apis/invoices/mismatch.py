@@ -191,6 +191,7 @@ class PostingReversal:
                 latest,
                 workflow=REVERSAL_WORKFLOW,
                 subject_id=invoice_id,
+                legal_entity_id=invoice.legal_entity_id,
                 params={"reason": reason, "operator": operator},
                 correlation_id=correlation_id,
                 client_id=operator,

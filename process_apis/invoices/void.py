@@ -89,6 +89,7 @@ class InvoiceVoidWorkflow:
             run = self.engine.new_run(
                 workflow=WORKFLOW,
                 subject_id=invoice_id,
+                legal_entity_id=invoice.legal_entity_id,
                 params=request.model_dump(mode="json"),
                 correlation_id=caller.correlation_id,
                 client_id=caller.client_id,

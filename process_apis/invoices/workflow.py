@@ -230,6 +230,7 @@ class InvoicePostingWorkflow:
                 run,
                 workflow=WORKFLOW,
                 subject_id=invoice_id,
+                legal_entity_id=invoice.legal_entity_id,
                 params=request.model_dump(mode="json"),
                 correlation_id=correlation_id,
                 client_id=client_id,

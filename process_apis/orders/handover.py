@@ -57,6 +57,7 @@ async def hand_over(
         run = engine.new_run(
             workflow=SUBSCRIPTION_ORDER,
             subject_id=subscription.id,
+            legal_entity_id=order.legal_entity_id,
             params={"sales_order_id": order.id, "sales_order_line_id": line.id},
             correlation_id=correlation_id,
             client_id=f"order:{order.id}",

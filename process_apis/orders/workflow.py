@@ -461,6 +461,7 @@ class SalesOrderWorkflow:
             await latest_run(session, workflow=WORKFLOW, subject_id=order.id),
             workflow=WORKFLOW,
             subject_id=order.id,
+            legal_entity_id=order.legal_entity_id,
             params={"quote_id": order.quote_ref, "customer_id": order.customer_id},
             correlation_id=correlation_id,
             client_id=client_id,

@@ -103,6 +103,7 @@ class DisputeWorkflow:
         run = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=dispute.id,
+            legal_entity_id=dispute.legal_entity_id,
             params={"source_ref": billed.id},
             correlation_id=None,
             client_id=CLIENT,

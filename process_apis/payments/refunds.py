@@ -206,6 +206,7 @@ class RefundWorkflow:
         run = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=row.id,
+            legal_entity_id=row.legal_entity_id,
             params={"source_ref": refund.id, "charge_ref": charge.id},
             correlation_id=None,
             client_id=CLIENT,

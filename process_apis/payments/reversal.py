@@ -164,6 +164,7 @@ class PaymentReversalWorkflow:
             await latest_run(session, workflow=WORKFLOW, subject_id=payment.id),
             workflow=WORKFLOW,
             subject_id=payment.id,
+            legal_entity_id=payment.legal_entity_id,
             params={"reason": reason},
             correlation_id=correlation_id,
             client_id=client_id,

@@ -264,6 +264,7 @@ class PaymentWorkflow:
                 run,
                 workflow=WORKFLOW,
                 subject_id=payment.id,
+                legal_entity_id=payment.legal_entity_id,
                 params={"source": payment.source, "source_ref": payment.source_ref},
                 correlation_id=correlation_id,
                 client_id=client_id,

@@ -108,6 +108,7 @@ class RecognitionReversalWorkflow:
                 latest,
                 workflow=REVERSAL_WORKFLOW,
                 subject_id=row.id,
+                legal_entity_id=row.legal_entity_id,
                 params={"reason": reason},
                 correlation_id=correlation_id,
                 client_id=client_id,

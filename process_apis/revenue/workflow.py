@@ -187,6 +187,7 @@ class RecognitionWorkflow:
                 latest,
                 workflow=WORKFLOW,
                 subject_id=row.id,
+                legal_entity_id=row.legal_entity_id,
                 params={"period_start": row.period_start.isoformat()},
                 correlation_id=correlation_id,
                 client_id=client_id,

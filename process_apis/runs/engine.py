@@ -220,8 +220,10 @@ class Engine:
         params: dict[str, Any],
         correlation_id: str | None,
         client_id: str | None,
+        legal_entity_id: str | None,
     ) -> WorkflowRunRow:
-        """A run row to add in the caller's transaction (with its subject's own changes)."""
+        """A run row to add in the caller's transaction (with its subject's own changes);
+        `legal_entity_id`: the subject's, when it has one at hand (the queue filters on it)."""
         return WorkflowRunRow(
             id=new_id("workflow_run"),
             workflow=workflow,
@@ -232,6 +234,7 @@ class Engine:
             next_attempt_at=utcnow() + self.lease,
             correlation_id=correlation_id,
             client_id=client_id,
+            legal_entity_id=legal_entity_id,
         )
 
     def resume(self, run: WorkflowRunRow, *, correlation_id: str | None) -> None:
@@ -252,6 +255,7 @@ class Engine:
         correlation_id: str | None,
         client_id: str | None,
         claimed_run_id: str | None,
+        legal_entity_id: str | None,
     ) -> WorkflowRunRow:
         """The subject's `latest` run resumed when queued or failed, else a new run in `session`.
 
@@ -271,6 +275,7 @@ class Engine:
         run = self.new_run(
             workflow=workflow,
             subject_id=subject_id,
+            legal_entity_id=legal_entity_id,
             params=params,
             correlation_id=correlation_id,
             client_id=client_id,

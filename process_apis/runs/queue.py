@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
 from core.models.base import utcnow
-from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.models.workflow_run import QUEUE_STATUSES, RunStatus, WorkflowRunRow
 from process_apis.runs.engine import RUN_LEASE
 from process_apis.runs.errors import RunNotReplayable
 from process_apis.runs.repository import is_leased
@@ -36,9 +36,12 @@ def due_condition(now: datetime) -> ColumnElement[bool]:
 
 def queue_condition(now: datetime) -> ColumnElement[bool]:
     """What the exception queue shows: queued runs, and running ones whose lease expired."""
-    return or_(
-        WorkflowRunRow.status.in_(QUEUED),
-        and_(WorkflowRunRow.status == RunStatus.RUNNING, WorkflowRunRow.next_attempt_at <= now),
+    return and_(
+        QUEUE_STATUSES,
+        or_(
+            WorkflowRunRow.status.in_(QUEUED),
+            and_(WorkflowRunRow.status == RunStatus.RUNNING, WorkflowRunRow.next_attempt_at <= now),
+        ),
     )
 
 

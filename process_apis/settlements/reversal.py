@@ -126,6 +126,7 @@ class SettlementReversalWorkflow:
                 await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id),
                 workflow=WORKFLOW,
                 subject_id=settlement.id,
+                legal_entity_id=settlement.legal_entity_id,
                 params={"reason": reason},
                 correlation_id=correlation_id,
                 client_id=client_id,

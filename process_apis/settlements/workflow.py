@@ -302,6 +302,7 @@ class SettlementPostingWorkflow:
                 run,
                 workflow=WORKFLOW,
                 subject_id=settlement.id,
+                legal_entity_id=settlement.legal_entity_id,
                 params={"period_start": settlement.period_start.isoformat()},
                 correlation_id=correlation_id,
                 client_id=client_id,

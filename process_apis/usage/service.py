@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.duplicates import DuplicateSource, count_duplicates
 from core.models.base import utcnow
 from core.quantity import to_micros
 from core.settings import UsageSettings
@@ -89,10 +90,14 @@ class UsageIngestion:
                 copies.append(fresh)
         async with self.sessionmaker.begin() as session:
             await self._store(session, client_id, list(firsts.values()), answers)
-        for copy in copies:
-            first = firsts[copy.event.id]
-            answers.copy_of(copy.index, copy.event.id, first.index, same=copy.hash == first.hash)
-        return answers.result()
+            for copy in copies:
+                first = firsts[copy.event.id]
+                answers.copy_of(
+                    copy.index, copy.event.id, first.index, same=copy.hash == first.hash
+                )
+            result = answers.result()
+            await count_duplicates(session, DuplicateSource.USAGE_EVENT, result.duplicate)
+        return result
 
     async def _store(
         self, session: AsyncSession, client_id: str, fresh: list[Fresh], answers: Answers

@@ -24,6 +24,7 @@ PAGES = (
     "/console/exceptions",
     "/console/postings",
     "/console/reconciliation",
+    "/console/credits",
     "/console/kpis",
     "/console/usage",
     "/console/revenue",

@@ -94,6 +94,7 @@ async def test_concurrent_workers_never_claim_the_same_run(gateway: Gateway) -> 
             run = Engine(gateway.sessionmaker, steps=()).new_run(
                 workflow="invoice_posting",
                 subject_id=f"inv_{index}",
+                legal_entity_id=None,
                 params={},
                 correlation_id=None,
                 client_id=None,
@@ -113,6 +114,28 @@ async def ops_client(gateway: Gateway) -> httpx.AsyncClient:
     return await gateway.client_with(
         ["ops:read", "ops:write", "runs:read"], client_id="finance-ops"
     )
+
+
+async def test_the_queue_filters_on_the_legal_entity_the_run_was_created_with(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway, erp = await with_erp_switch(make_gateway)
+    _, run_id = await queued_posting(gateway, erp, "entity")
+    async with gateway.sessionmaker() as session:
+        run = await session.get_one(WorkflowRunRow, run_id)
+    assert run.legal_entity_id == demo_id("legal_entity", 1)
+    ops = await ops_client(gateway)
+
+    async def listed(legal_entity: str) -> list[str]:
+        page = await ops.get("/ops/v1/exceptions", params={"legal_entity": legal_entity})
+        assert page.status_code == 200, page.text
+        return [item["id"] for item in page.json()["items"]]
+
+    assert await listed(demo_id("legal_entity", 1)) == [run_id]
+    assert await listed(demo_id("legal_entity", 2)) == []
+    invalid = await ops.get("/ops/v1/exceptions", params={"legal_entity": "LG-US"})
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
 
 
 async def test_operators_see_the_queue_and_replay_a_business_failure_once_fixed(
@@ -217,6 +240,7 @@ async def test_finished_runs_are_not_in_the_queue(gateway: Gateway, status: RunS
         run = Engine(gateway.sessionmaker, steps=()).new_run(
             workflow="invoice_posting",
             subject_id="inv_x",
+            legal_entity_id=None,
             params={},
             correlation_id=None,
             client_id=None,

@@ -263,6 +263,7 @@ async def test_a_posting_already_running_elsewhere_is_a_409_problem(gateway: Gat
             Engine(gateway.sessionmaker, steps=()).new_run(
                 workflow=WORKFLOW,
                 subject_id=invoice_id,
+                legal_entity_id=None,
                 params={},
                 correlation_id=None,
                 client_id="other",
@@ -321,6 +322,7 @@ async def test_a_customer_with_an_unfinished_sync_is_upserted_again(
         sync = Engine(gateway.sessionmaker, steps=()).new_run(
             workflow="customer_sync",
             subject_id=ACME,
+            legal_entity_id=None,
             params={},
             correlation_id=None,
             client_id="other",

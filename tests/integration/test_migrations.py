@@ -10,7 +10,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from app.governance.auth.keys import generate_key
-from core.db import create_engine
+from app.seed import demo_id, seed_demo_estate
+from core.db import create_engine, create_sessionmaker
 from core.key_encryption import KeyEncryption
 from core.migrate import upgrade
 from core.models import Base
@@ -138,3 +139,32 @@ async def test_waiting_events_get_their_lane_and_messages_their_queue(tmp_path: 
         await engine.dispose()
     assert lanes == {1: 0, 2: lane_of("inv_2")}  # a published event is never claimed again
     assert [tuple(row) for row in queues] == [("msg_1", "inv_1", 2), ("msg_2", "inv_2", 1)]
+
+
+async def test_runs_get_the_legal_entity_of_their_subject(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    now = utcnow()
+    acme = demo_id("customer", 1)
+    try:
+        await upgrade(engine, "0033")
+        await seed_demo_estate(create_sessionmaker(engine))
+        async with engine.begin() as connection:
+            for run, subject in (("run_1", acme), ("run_2", "inv_unknown")):
+                await connection.execute(
+                    text(
+                        "INSERT INTO workflow_runs (id, workflow, subject_id, status, params, "
+                        "attempts, version, created_at, updated_at) VALUES (:id, 'customer_sync', "
+                        ":subject, 'failed', '{}', 1, 1, :now, :now)"
+                    ),
+                    {"id": run, "subject": subject, "now": now},
+                )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            entities = dict(
+                (
+                    await connection.execute(text("SELECT id, legal_entity_id FROM workflow_runs"))
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    assert entities == {"run_1": demo_id("legal_entity", 1), "run_2": None}

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.experience.console import pages, queue, revenue, signin, usage
+from app.experience.console import credits, pages, queue, revenue, signin, usage
 from app.experience.console.oidc import OidcClient
 from app.experience.console.render import STATIC
 from app.experience.console.security import SignInRequired
@@ -27,5 +27,5 @@ def install_console(app: FastAPI, settings: Settings) -> None:
     app.state.console_oidc = OidcClient(settings.console) if settings.console.oidc_enabled else None
     app.state.console_kpis = TtlCache(ttl=pages.KPI_SECONDS)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
-    for module in (signin, queue, pages, usage, revenue):
+    for module in (signin, queue, pages, credits, usage, revenue):
         app.include_router(module.router)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from app.experience.console.charts import Chart, bar_chart, percentile
@@ -16,6 +15,7 @@ from app.experience.console.queries import PAGE_SIZE, LegalEntity, legal_entitie
 from app.experience.console.render import page
 from app.experience.console.security import Action, SignedIn, acting
 from app.experience.ops.audit import AuditFilters, list_events
+from core import duplicates as duplicate_counts
 from core.canonical.documents import InvoiceStatus
 from core.ids import id_pattern
 from core.models.base import utcnow
@@ -163,6 +163,7 @@ class KpiFigures:
     summary: Summary
     charts: list[Chart]
     computed_at: datetime
+    duplicates: int
 
 
 @router.get("/kpis")
@@ -179,7 +180,6 @@ async def kpis(
     if figures is None:
         figures = await _kpi_figures(session, period)
         cache.put(period, figures)
-    duplicates = REGISTRY.get_sample_value("ledgergate_idempotent_replays_total") or 0
     return page(
         request,
         "kpis.html",
@@ -188,7 +188,7 @@ async def kpis(
         summary=figures.summary,
         charts=figures.charts,
         computed_at=figures.computed_at,
-        duplicates=int(duplicates),
+        duplicates=figures.duplicates,
     )
 
 
@@ -196,6 +196,8 @@ async def _kpi_figures(session: SessionDep, period: str) -> KpiFigures:
     summary = await summarize(session, period=period)
     latencies = await posting_latencies(session, summary.period_start, summary.period_end)
     ageing = await _ageing(session, utcnow())
+    days = _days(summary.period_start, summary.period_end)
+    duplicates = await duplicate_counts.per_day(session, days[0], days[-1])
     charts = [
         bar_chart(
             "latency",
@@ -214,8 +216,23 @@ async def _kpi_figures(session: SessionDep, period: str) -> KpiFigures:
             ],
         ),
         bar_chart("ageing", "Exception ageing (queued runs by age)", ageing),
+        bar_chart(
+            "duplicates",
+            "Duplicates suppressed per day (replays, redelivered webhooks, usage events)",
+            [(f"{day:%d}", duplicates.get(day, 0)) for day in days],
+        ),
     ]
-    return KpiFigures(summary=summary, charts=charts, computed_at=datetime.now(UTC))
+    return KpiFigures(
+        summary=summary,
+        charts=charts,
+        computed_at=datetime.now(UTC),
+        duplicates=sum(duplicates.values()),
+    )
+
+
+def _days(start: datetime, end: datetime) -> list[date]:
+    """The days from `start` to `end`, both included."""
+    return [start.date() + timedelta(days=n) for n in range((end.date() - start.date()).days + 1)]
 
 
 async def _ageing(session: SessionDep, now: datetime) -> list[tuple[str, int]]:

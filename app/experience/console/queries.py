@@ -7,22 +7,15 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import id_pattern
-from core.models.credit_memo import CreditMemoRow
-from core.models.customer import CustomerRow
-from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
-from core.models.payment import PaymentRow
-from core.models.settlement import SettlementRow
 from core.models.workflow_run import WorkflowRunRow
 from core.pagination import keyset_page
 from process_apis.runs.queue import queue_condition
 
-# The documents a run may be about that belong to a legal entity.
-SUBJECTS = (InvoiceRow, CreditMemoRow, PaymentRow, SettlementRow, CustomerRow)
 PAGE_SIZE = 50
 LegalEntity = Annotated[str | None, Query(pattern=id_pattern("legal_entity"))]
 
@@ -41,16 +34,7 @@ class QueueFilters:
         if self.workflow:
             found.append(WorkflowRunRow.workflow == self.workflow)
         if self.legal_entity:
-            found.append(
-                or_(
-                    *(
-                        WorkflowRunRow.subject_id.in_(
-                            select(table.id).where(table.legal_entity_id == self.legal_entity)
-                        )
-                        for table in SUBJECTS
-                    )
-                )
-            )
+            found.append(WorkflowRunRow.legal_entity_id == self.legal_entity)
         if self.min_age_hours:
             found.append(WorkflowRunRow.created_at <= now - timedelta(hours=self.min_age_hours))
         return found

@@ -5,7 +5,16 @@ from __future__ import annotations
 # Weakest first: an identity provider granting several maps to the last one listed here.
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"ops:read", "audit:read"}),
-    "operator": frozenset({"ops:read", "ops:write", "audit:read"}),
+    "operator": frozenset(
+        {
+            "ops:read",
+            "ops:write",
+            "audit:read",
+            "credit_memos:read",
+            "credit_memos:write",
+            "credit_memos:approve",
+        }
+    ),
 }
 
 

@@ -81,6 +81,13 @@ async def list_exceptions(
     session: SessionDep,
     workflow: Workflow = None,
     error_class: Annotated[ErrorClass | None, Query()] = None,
+    legal_entity: Annotated[
+        str | None,
+        Query(
+            pattern=id_pattern("legal_entity"),
+            description="Only runs about a document or customer of this legal entity.",
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: PageSize = DEFAULT_PAGE_SIZE,
 ) -> Page[QueuedRun]:
@@ -91,6 +98,8 @@ async def list_exceptions(
         query = query.where(WorkflowRunRow.workflow == workflow)
     if error_class is not None:
         query = query.where(WorkflowRunRow.error_class == error_class)
+    if legal_entity is not None:
+        query = query.where(WorkflowRunRow.legal_entity_id == legal_entity)
     rows, next_cursor = await keyset_page(
         session, query, WorkflowRunRow.id, cursor=cursor, limit=limit
     )

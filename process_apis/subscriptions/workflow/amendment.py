@@ -324,6 +324,7 @@ class SubscriptionAmendmentWorkflow:
                     run_url=run_url(pending.id),
                 )
             terms = await validated_terms(session, subscription, request)
+            customer = await session.get_one(CustomerRow, terms.customer_id)
             if claimed_run_id is not None:
                 run = await session.get_one(WorkflowRunRow, claimed_run_id)
                 self.engine.resume(run, correlation_id=correlation_id)
@@ -331,12 +332,12 @@ class SubscriptionAmendmentWorkflow:
                 run = self.engine.new_run(
                     workflow=WORKFLOW,
                     subject_id=subscription_id,
+                    legal_entity_id=customer.legal_entity_id,
                     params=request.model_dump(mode="json"),
                     correlation_id=correlation_id,
                     client_id=client_id,
                 )
                 session.add(run)
-            customer = await session.get_one(CustomerRow, terms.customer_id)
             legal_entity = await get_legal_entity(session, customer.legal_entity_id)
             tier = support_tier(terms.new.product_tier)
             plan = AmendmentPlan(

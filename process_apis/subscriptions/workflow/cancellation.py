@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.subscriptions import SUBSCRIPTION_STATUS, SubscriptionStatus
 from core.errors import LedgergateError
+from core.models.customer import CustomerRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import WorkflowRunRow
 from events.outbox import record
@@ -140,9 +141,11 @@ class SubscriptionCancelWorkflow:
         if run is not None:
             self.engine.resume(run, correlation_id=correlation_id)
             return run
+        customer = await session.get_one(CustomerRow, subscription.customer_id)
         run = self.engine.new_run(
             workflow=WORKFLOW,
             subject_id=subscription.id,
+            legal_entity_id=customer.legal_entity_id,
             params=request.model_dump(mode="json"),
             correlation_id=correlation_id,
             client_id=client_id,

@@ -185,6 +185,7 @@ class SubscriptionOrderWorkflow:
         compensation = self.engine.new_run(
             workflow=CANCEL_WORKFLOW,
             subject_id=subscription.id,
+            legal_entity_id=run.legal_entity_id,
             params={"note": f"compensates the discarded order run {run.id}", "compensates": run.id},
             correlation_id=run.correlation_id,
             client_id=run.client_id,
@@ -211,6 +212,7 @@ class SubscriptionOrderWorkflow:
             await latest_run(session, workflow=WORKFLOW, subject_id=subscription.id),
             workflow=WORKFLOW,
             subject_id=subscription.id,
+            legal_entity_id=customer.legal_entity_id,
             params={
                 "customer_id": subscription.customer_id,
                 "price_id": subscription.price_id,

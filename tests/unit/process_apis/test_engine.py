@@ -39,6 +39,7 @@ async def take(engine: Engine, subject: str = "inv_1") -> WorkflowRunRow:
         return engine.take(
             session,
             await latest_run(session, workflow="w", subject_id=subject),
+            legal_entity_id=None,
             workflow="w",
             subject_id=subject,
             params={},
@@ -175,6 +176,7 @@ async def test_the_replayer_may_take_the_run_it_claimed_while_leased(
         again = engine.take(
             session,
             await latest_run(session, workflow="w", subject_id="inv_1"),
+            legal_entity_id=None,
             workflow="w",
             subject_id="inv_1",
             params={},

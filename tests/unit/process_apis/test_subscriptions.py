@@ -35,6 +35,7 @@ from tests.support.fakes.estate import (
     PRO,
     PRO_EUR,
     PRO_USD,
+    US,
     Estate,
 )
 from tests.support.fakes.runs import stored_run
@@ -73,6 +74,7 @@ async def test_a_partner_without_an_approved_registration_is_refused_with_the_cr
     assert estate.billing.subscriptions == {}
     run = await stored_run(estate.sessionmaker, raised.value.extensions["run_id"])
     assert run.status in (RunStatus.FAILED, RunStatus.REJECTED)
+    assert run.legal_entity_id == US  # the subscription's customer's
 
     estate.crm.approve(
         PARTNER, ACME, ("pro",), on=date(2026, 1, 1), until=estate.today + timedelta(days=30)
