@@ -58,6 +58,11 @@ from sandboxes.stripe.subscriptions import (
     retrieve_subscription,
     update_subscription,
 )
+from sandboxes.stripe.test_clocks import (
+    advance_test_clock,
+    create_test_clock,
+    retrieve_test_clock,
+)
 from sandboxes.stripe.upcoming import upcoming_invoice
 from sandboxes.stripe.usage_records import create_usage_record
 from sandboxes.stripe.wire import (
@@ -276,6 +281,17 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/refunds", _endpoint(create_refund), methods=["POST"]),
         Route("/v1/disputes/{dispute}", _endpoint(retrieve_dispute), methods=["GET"]),
         Route("/v1/disputes/{dispute}/close", _endpoint(close_dispute), methods=["POST"]),
+        Route("/v1/test_helpers/test_clocks", _endpoint(create_test_clock), methods=["POST"]),
+        Route(
+            "/v1/test_helpers/test_clocks/{test_clock}",
+            _endpoint(retrieve_test_clock),
+            methods=["GET"],
+        ),
+        Route(
+            "/v1/test_helpers/test_clocks/{test_clock}/advance",
+            _endpoint(advance_test_clock),
+            methods=["POST"],
+        ),
     ]
     app = Starlette(
         routes=routes,
