@@ -11,8 +11,9 @@ first process's start to the last one's end:
   de-duplication; on PostgreSQL the rows bound as one array per column), one statement
   per batch, as fast as the table takes them;
 - ingestion: `UsageIngestion.ingest` exactly as `POST /v1/usage-events` and
-  `ledgergate usage import` run it (pydantic validation, the stored-id lookup, the
-  contract and period, one `INSERT ... ON CONFLICT DO NOTHING RETURNING` per batch);
+  `ledgergate usage import` run it (pydantic validation of the batch in one pass, the
+  stored-id lookup, the contract and period, one `INSERT ... ON CONFLICT DO NOTHING
+  RETURNING` per batch);
 - the same batches again, every event a duplicate.
 
 It checks that the table holds exactly one row per distinct event afterwards.
