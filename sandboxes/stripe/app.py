@@ -64,7 +64,7 @@ from sandboxes.stripe.test_clocks import (
     retrieve_test_clock,
 )
 from sandboxes.stripe.upcoming import upcoming_invoice
-from sandboxes.stripe.usage_records import create_usage_record
+from sandboxes.stripe.usage_records import create_usage_record, list_usage_record_summaries
 from sandboxes.stripe.wire import (
     API_VERSION,
     Call,
@@ -272,6 +272,11 @@ def create_app(state: StripeState | None = None) -> Starlette:
             "/v1/subscription_items/{subscription_item}/usage_records",
             _endpoint(create_usage_record),
             methods=["POST"],
+        ),
+        Route(
+            "/v1/subscription_items/{subscription_item}/usage_record_summaries",
+            _endpoint(list_usage_record_summaries),
+            methods=["GET"],
         ),
         Route("/v1/credit_notes", _endpoint(create_credit_note), methods=["POST"]),
         Route("/v1/credit_notes", _endpoint(list_credit_notes), methods=["GET"]),

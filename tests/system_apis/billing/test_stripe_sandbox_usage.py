@@ -204,6 +204,13 @@ async def test_a_test_clock_advanced_over_http_renews_and_bills_the_usage_before
         7,
         {"start": JAN_1_2021, "end": FEB_1_2021},
     )
+    summaries = await http.get(f"/v1/subscription_items/{item_id}/usage_record_summaries")
+    assert [
+        (s["period"]["start"], s["total_usage"], s["invoice"]) for s in summaries.json()["data"]
+    ] == [
+        (FEB_1_2021, 0, None),  # the current period, not invoiced yet
+        (JAN_1_2021, 7, renewal["id"]),
+    ]
     retrieved = await http.get(f"/v1/test_helpers/test_clocks/{clock['id']}")
     assert retrieved.json()["frozen_time"] == FEB_1_2021 + 60
 
