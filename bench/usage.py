@@ -324,7 +324,7 @@ def main() -> None:
         rates = measure(database.url, args.events, args.processes, args.concurrency)
     columns = ("path", "what", "events/s", "of baseline")
     rows = [
-        ("baseline", "raw batched INSERT, no checks", rates["baseline"]),
+        ("baseline", "bare INSERT with asyncpg, no checks", rates["baseline"]),
         ("ingestion", "validated, de-duplicated, ON CONFLICT insert", rates["ingest"]),
         ("duplicates", "the same batches again: all duplicates", rates["dup"]),
     ]
