@@ -34,7 +34,7 @@ from core.settings import (
 )
 from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
-from system_apis.budget import ErpBudget
+from system_apis.budget import BillingBudget, ErpBudget
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
@@ -160,13 +160,13 @@ def billing_budgets(
     store: RedisBudgetStore | DatabaseBudgetStore,
     *,
     fail_open: bool,
-) -> tuple[ErpBudget | None, ErpBudget | None]:
+) -> tuple[BillingBudget | None, BillingBudget | None]:
     """Stripe's read and write budgets (backends `billing-read`, `billing-write`), or none."""
     if not billing.budgeted:
         return None, None
 
-    def budget(kind: str) -> ErpBudget:
-        return ErpBudget(
+    def budget(kind: str) -> BillingBudget:
+        return BillingBudget(
             f"billing-{kind}",
             billing.limits(write=kind == "write"),
             store,

@@ -114,6 +114,22 @@ class Estate:
             )
             return int(count or 0)
 
+    async def work_once(self) -> None:
+        """One `ledgergate worker --once`: one pass of every kind of background work."""
+        log = self.logs / f"{self.name}-worker.log"
+        with log.open("ab") as output:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "app.cli", "worker", "--once"),
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            code = await asyncio.wait_for(worker.wait(), WORKER_SECONDS)
+        if code:
+            raise RuntimeError(f"a worker exited with {code}; see {log}")
+
     async def drain(self, *, rounds: int = DRAIN_ROUNDS) -> None:
         """Rounds of `WORKERS` replay workers at once (`ledgergate worker --once`, which
         claim with SKIP LOCKED) until no run waits for a retry; time passes between."""

@@ -116,8 +116,21 @@ class ErpBudgetUnavailable(BackendTransientError):
     title = "The ERP connection's shared request budget cannot be reached"
 
 
+class BillingBudgetExhausted(ErpBudgetExhausted):
+    slug = "billing-budget-exhausted"
+    title = "Billing's request budget had no room in time"
+
+
+class BillingBudgetUnavailable(ErpBudgetUnavailable):
+    slug = "billing-budget-unavailable"
+    title = "Billing's shared request budget cannot be reached"
+
+
 class ErpBudget:
     """The budget of one ERP connection in this process, over its shared store."""
+
+    exhausted: type[ErpBudgetExhausted] = ErpBudgetExhausted
+    unavailable: type[ErpBudgetUnavailable] = ErpBudgetUnavailable
 
     def __init__(
         self,
@@ -244,7 +257,7 @@ class ErpBudget:
                 )
                 if self.fail_open:
                     return  # the local semaphore still caps this process; the ERP's 429s teach
-                raise ErpBudgetUnavailable(
+                raise self.unavailable(
                     f"{self.backend}: the shared request budget cannot be reached",
                     backend=self.backend,
                     operation=operation,
@@ -291,10 +304,18 @@ class ErpBudget:
 
     def _exhausted(self, operation: str, *, wait: float | None) -> ErpBudgetExhausted:
         metrics.count_budget_exhausted(self.backend)
-        return ErpBudgetExhausted(
-            f"{self.backend}: no room in the ERP's request budget within "
+        return self.exhausted(
+            f"{self.backend}: no room in the request budget within "
             f"{self.wait_seconds}s for {operation}",
             backend=self.backend,
             operation=operation,
             retry_after=wait,
         )
+
+
+class BillingBudget(ErpBudget):
+    """One of billing's two budgets (reads, writes): the same mechanism, answered with
+    billing's own problem types."""
+
+    exhausted = BillingBudgetExhausted
+    unavailable = BillingBudgetUnavailable

@@ -11,7 +11,7 @@ from core.errors import LedgergateError
 from core.problems import Problem, error_document
 from process_apis.usage.contract import Resolved
 from process_apis.usage.errors import InvalidUsageEvent, UsageEventConflict
-from process_apis.usage.schemas import UsageBatchResult, UsageEventResult, UsageOutcome
+from process_apis.usage.schemas import UsageBatchResult, UsageOutcome
 
 INSTANCE = "/v1/usage-events"
 
@@ -34,7 +34,7 @@ def _repointed(problem: Problem, first: int, index: int) -> Problem:
 class Answers:
     def __init__(self, correlation_id: str | None) -> None:
         self.correlation_id = correlation_id
-        self._results: dict[int, UsageEventResult] = {}
+        self._results: dict[int, dict[str, Any]] = {}
 
     def _problem(self, error: LedgergateError, errors: list[dict[str, Any]]) -> Problem:
         document = error_document(error, instance=INSTANCE, correlation_id=self.correlation_id)
@@ -48,40 +48,39 @@ class Answers:
         ]
         problem = self._problem(InvalidUsageEvent("the event is invalid; see `errors`"), errors)
         event_id = raw.get("id") if isinstance(raw, dict) else None
-        self._results[index] = UsageEventResult(
-            index=index,
-            id=event_id if isinstance(event_id, str) else None,
-            outcome=UsageOutcome.REJECTED,
-            problem=problem,
-        )
+        self._results[index] = {
+            "index": index,
+            "id": event_id if isinstance(event_id, str) else None,
+            "outcome": UsageOutcome.REJECTED,
+            "problem": problem,
+        }
 
     def refused(self, index: int, event_id: str, error: LedgergateError, field: str) -> None:
         """A well-formed event the contract, a cap or an earlier body refuses."""
         errors = [{"detail": error.detail, "code": error.slug, "pointer": _pointer(index, field)}]
-        self._results[index] = UsageEventResult(
-            index=index,
-            id=event_id,
-            outcome=UsageOutcome.REJECTED,
-            problem=self._problem(error, errors),
-        )
+        self._results[index] = {
+            "index": index,
+            "id": event_id,
+            "outcome": UsageOutcome.REJECTED,
+            "problem": self._problem(error, errors),
+        }
 
     def accepted(self, index: int, event_id: str, resolved: Resolved, *, flagged: bool) -> None:
-        # Built from checked values, unvalidated: a thousand per batch on the hot path.
-        self._results[index] = UsageEventResult.model_construct(
-            index=index,
-            id=event_id,
-            outcome=UsageOutcome.ACCEPTED,
-            subscription_id=resolved.subscription.id,
-            period_start=resolved.period.start,
-            period_end=resolved.period.end,
-            late=resolved.late,
-            flagged=flagged,
-        )
+        # A plain dict, a thousand per batch on the hot path: `result` validates them all
+        # in one pass.
+        self._results[index] = {
+            "index": index,
+            "id": event_id,
+            "outcome": UsageOutcome.ACCEPTED,
+            "subscription_id": resolved.subscription.id,
+            "period_start": resolved.period.start,
+            "period_end": resolved.period.end,
+            "late": resolved.late,
+            "flagged": flagged,
+        }
 
     def duplicate(self, index: int, event_id: str) -> None:
-        self._results[index] = UsageEventResult.model_construct(
-            index=index, id=event_id, outcome=UsageOutcome.DUPLICATE
-        )
+        self._results[index] = {"index": index, "id": event_id, "outcome": UsageOutcome.DUPLICATE}
 
     def copy_of(self, index: int, event_id: str, first: int, *, same: bool) -> None:
         """A later event of the batch under an id an earlier one used: the first wins."""
@@ -95,10 +94,12 @@ class Answers:
                 ),
                 "id",
             )
-        elif earlier.outcome == UsageOutcome.REJECTED and earlier.problem is not None:
-            self._results[index] = earlier.model_copy(
-                update={"index": index, "problem": _repointed(earlier.problem, first, index)}
-            )
+        elif earlier["outcome"] == UsageOutcome.REJECTED and earlier.get("problem") is not None:
+            self._results[index] = {
+                **earlier,
+                "index": index,
+                "problem": _repointed(earlier["problem"], first, index),
+            }
         else:
             self.duplicate(index, event_id)
 
@@ -106,10 +107,12 @@ class Answers:
         results = [self._results[index] for index in sorted(self._results)]
         count = dict.fromkeys(UsageOutcome, 0)
         for result in results:
-            count[result.outcome] += 1
-        return UsageBatchResult(
-            accepted=count[UsageOutcome.ACCEPTED],
-            duplicate=count[UsageOutcome.DUPLICATE],
-            rejected=count[UsageOutcome.REJECTED],
-            results=results,
+            count[result["outcome"]] += 1
+        return UsageBatchResult.model_validate(
+            {
+                "accepted": count[UsageOutcome.ACCEPTED],
+                "duplicate": count[UsageOutcome.DUPLICATE],
+                "rejected": count[UsageOutcome.REJECTED],
+                "results": results,
+            }
         )

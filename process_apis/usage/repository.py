@@ -6,7 +6,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, String, Table, any_, bindparam, delete, func, select
+from pydantic_core import to_json
+from sqlalchemy import Insert, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,11 +28,72 @@ def _insert(dialect: str) -> Insert:
     )
 
 
+# PostgreSQL's hot path goes to asyncpg as it is: a batch is a column of arrays, one
+# prepared statement whatever its size, and no statement compiled per batch.
+COLUMN_TYPES = {
+    "client_id": "varchar",
+    "event_id": "varchar",
+    "subscription_id": "varchar",
+    "price_id": "varchar",
+    "meter": "varchar",
+    "quantity_micros": "bigint",
+    "distinct_value": "varchar",
+    "occurred_at": "timestamptz",
+    "period_start": "timestamptz",
+    "period_end": "timestamptz",
+    "late": "boolean",
+    "flagged": "boolean",
+    "properties": "json",
+    "body_hash": "varchar",
+    "received_at": "timestamptz",
+}
+PG_INSERT_ROWS = (
+    f"INSERT INTO usage_events ({', '.join(COLUMN_TYPES)}) "
+    "SELECT * FROM unnest("
+    + ", ".join(
+        # JSON has no array type to bind: the documents go as text and are cast back.
+        f"${n}::text[]::json[]" if kind == "json" else f"${n}::{kind}[]"
+        for n, kind in enumerate(COLUMN_TYPES.values(), start=1)
+    )
+    + ")"
+)
+PG_INSERT = PG_INSERT_ROWS + " ON CONFLICT (client_id, event_id) DO NOTHING RETURNING event_id"
+# The ids are probed one by one in the unique index (`LIMIT 1`: at most one row anyway,
+# and the subquery stays a probe per id rather than becoming a join that reads every
+# event of the client). `event_id = ANY($2)` let a prepared statement's generic plan scan
+# the client's events and compare each with the whole array: 0.8 s a batch once the
+# client had 20,000 events, and growing with them.
+PG_STORED = (
+    "SELECT e.event_id, e.body_hash FROM unnest($2::varchar[]) AS ids(id) "
+    "CROSS JOIN LATERAL (SELECT event_id, body_hash FROM usage_events "
+    "WHERE client_id = $1 AND event_id = ids.id LIMIT 1) AS e"
+)
+
+
+async def driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's, in its transaction."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
+def pg_columns(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """The rows as one array per column of `PG_INSERT_ROWS`, properties as JSON text."""
+    columns = [[row[name] for row in rows] for name in COLUMN_TYPES if name != "properties"]
+    properties = [
+        None if row["properties"] is None else to_json(row["properties"]).decode() for row in rows
+    ]
+    columns.insert(list(COLUMN_TYPES).index("properties"), properties)
+    return columns
+
+
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert `rows` in one statement; the event ids that were new (the others were there)."""
     if not rows:
         return set()
     connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        records = await (await driver(session)).fetch(PG_INSERT, *pg_columns(rows))
+        return {record[0] for record in records}
     result = await connection.execute(_insert(connection.dialect.name), list(rows))
     return set(result.scalars().all())
 
@@ -43,14 +105,12 @@ async def stored_hashes(
     if not event_ids:
         return {}
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":  # one array parameter, not a thousand
-        ids = any_(bindparam("event_ids", list(event_ids), type_=postgresql.ARRAY(String)))
-        named = UsageEventRow.event_id == ids
-    else:
-        named = UsageEventRow.event_id.in_(event_ids)
+    if connection.dialect.name == "postgresql":
+        records = await (await driver(session)).fetch(PG_STORED, client_id, list(event_ids))
+        return {record[0]: record[1] for record in records}
     rows = await session.execute(
         select(UsageEventRow.event_id, UsageEventRow.body_hash).where(
-            UsageEventRow.client_id == client_id, named
+            UsageEventRow.client_id == client_id, UsageEventRow.event_id.in_(event_ids)
         )
     )
     return {row.event_id: row.body_hash for row in rows}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.duplicates import DuplicateSource, count_duplicates
@@ -31,14 +31,13 @@ from process_apis.usage.events import cap_exceeded
 from process_apis.usage.problems import Answers
 from process_apis.usage.schemas import UsageBatchResult, UsageEventIn
 
+# One encoder for every event: `json.dumps` with options builds a new one per call.
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 
 def body_hash(event: UsageEventIn) -> str:
     """What makes two sends the same event, independent of how the JSON was written."""
-    properties = (
-        json.dumps(event.properties, sort_keys=True, separators=(",", ":"))
-        if event.properties
-        else ""
-    )
+    properties = CANONICAL_JSON.encode(event.properties) if event.properties else ""
     canonical = "\x1f".join(
         (
             event.customer_id or "",
@@ -79,12 +78,7 @@ class UsageIngestion:
         answers = Answers(correlation_id)
         firsts: dict[str, Fresh] = {}
         copies: list[Fresh] = []
-        for index, raw in enumerate(events):
-            try:
-                event = UsageEventIn.model_validate(raw)
-            except ValidationError as error:
-                answers.invalid(index, raw, error)
-                continue
+        for index, event in _validated(events, answers):
             fresh = Fresh(index, event, body_hash(event))
             if firsts.setdefault(event.id, fresh) is not fresh:
                 copies.append(fresh)
@@ -155,6 +149,27 @@ class UsageIngestion:
                 # Stored by a concurrent batch, then purged before this lookup.
                 answers.duplicate(item.index, item.event.id)
         await record_all(session, flagged)
+
+
+EVENTS = TypeAdapter(list[UsageEventIn])
+
+
+def _validated(
+    events: Sequence[dict[str, Any]], answers: Answers
+) -> list[tuple[int, UsageEventIn]]:
+    """The valid events with their places: the whole batch in one pass when it is all
+    valid, else event by event, each invalid one answered in its place."""
+    try:
+        return list(enumerate(EVENTS.validate_python(events)))
+    except ValidationError:
+        pass
+    valid = []
+    for index, raw in enumerate(events):
+        try:
+            valid.append((index, UsageEventIn.model_validate(raw)))
+        except ValidationError as error:
+            answers.invalid(index, raw, error)
+    return valid
 
 
 def _seen(item: Fresh, stored_hash: str | None, answers: Answers) -> bool:

@@ -26,7 +26,9 @@ on the new price charged, as separate `proration: true` invoice items over
 `[proration_date, current_period_end]`. A change may not alter the billing interval
 (Stripe would restart the cycle; that is not modelled). The clock is
 `StripeState.clock`: requests first bill every period it has moved past, so a
-`ManualClock` drives renewals.
+`ManualClock` drives renewals, and so do test clocks over HTTP (`POST
+/v1/test_helpers/test_clocks`, then `.../{id}/advance`, as Stripe's Test Clocks; the
+whole sandbox account follows the one clock) for a sandbox running in its own process.
 
 Collecting an invoice charges the customer's `invoice_settings[default_payment_method]`,
 where Stripe's test payment methods decide the outcome (`_charge`): a declined payment
@@ -40,7 +42,7 @@ retried with backoff on failure.
 
 Modules, one per resource: `wire` (ids, errors, parameter readers), `state`, `customers`,
 `invoices`, `products`, `subscriptions`, `upcoming`, `credit_notes`, `charges`, `events` (and
-webhook delivery) and `app` (the HTTP layer and routes).
+webhook delivery), `test_clocks` and `app` (the HTTP layer and routes).
 """
 
 from sandboxes.stripe.app import create_app

@@ -58,8 +58,13 @@ from sandboxes.stripe.subscriptions import (
     retrieve_subscription,
     update_subscription,
 )
+from sandboxes.stripe.test_clocks import (
+    advance_test_clock,
+    create_test_clock,
+    retrieve_test_clock,
+)
 from sandboxes.stripe.upcoming import upcoming_invoice
-from sandboxes.stripe.usage_records import create_usage_record
+from sandboxes.stripe.usage_records import create_usage_record, list_usage_record_summaries
 from sandboxes.stripe.wire import (
     API_VERSION,
     Call,
@@ -268,6 +273,11 @@ def create_app(state: StripeState | None = None) -> Starlette:
             _endpoint(create_usage_record),
             methods=["POST"],
         ),
+        Route(
+            "/v1/subscription_items/{subscription_item}/usage_record_summaries",
+            _endpoint(list_usage_record_summaries),
+            methods=["GET"],
+        ),
         Route("/v1/credit_notes", _endpoint(create_credit_note), methods=["POST"]),
         Route("/v1/credit_notes", _endpoint(list_credit_notes), methods=["GET"]),
         Route("/v1/credit_notes/preview", _endpoint(preview_credit_note), methods=["GET"]),
@@ -276,6 +286,17 @@ def create_app(state: StripeState | None = None) -> Starlette:
         Route("/v1/refunds", _endpoint(create_refund), methods=["POST"]),
         Route("/v1/disputes/{dispute}", _endpoint(retrieve_dispute), methods=["GET"]),
         Route("/v1/disputes/{dispute}/close", _endpoint(close_dispute), methods=["POST"]),
+        Route("/v1/test_helpers/test_clocks", _endpoint(create_test_clock), methods=["POST"]),
+        Route(
+            "/v1/test_helpers/test_clocks/{test_clock}",
+            _endpoint(retrieve_test_clock),
+            methods=["GET"],
+        ),
+        Route(
+            "/v1/test_helpers/test_clocks/{test_clock}/advance",
+            _endpoint(advance_test_clock),
+            methods=["POST"],
+        ),
     ]
     app = Starlette(
         routes=routes,

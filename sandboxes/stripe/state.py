@@ -117,6 +117,8 @@ class StripeState:
     after the answer within its request: a gateway running this sandbox in process must
     not wait for its own webhook (and its retries) inside a billing call."""
     outbox: list[JsonObject] = field(default_factory=list)
+    test_clock: JsonObject | None = None
+    """The test clock the account follows (`sandboxes.stripe.test_clocks`), if made."""
     request: RequestContext | None = None
 
     def customer(self, customer_id: str, *, param: str) -> JsonObject:

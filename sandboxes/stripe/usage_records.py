@@ -1,7 +1,8 @@
 """Usage records of metered subscription items, and the usage line a period's invoice carries.
 
 `POST /v1/subscription_items/{id}/usage_records` (API version 2020-08-27): `action`
-`increment` (the default) adds to the record at `timestamp`, `set` replaces it. The
+`increment` (the default) adds to the record at `timestamp`, `set` replaces it;
+`GET .../usage_record_summaries` totals them per billing period. The
 timestamp must fall in the subscription's current period (Stripe refuses usage for a
 period already invoiced). At renewal the price's `aggregate_usage` turns the period's
 records into the quantity billed in arrears.
@@ -10,7 +11,7 @@ records into the quantity billed in arrears.
 from __future__ import annotations
 
 from sandboxes.stripe.products import is_metered, product_name
-from sandboxes.stripe.state import StripeState
+from sandboxes.stripe.state import StripeState, list_page
 from sandboxes.stripe.wire import Call, JsonObject, StripeApiError, new_object_id
 
 # Stripe accepts a timestamp this far ahead of its clock (the caller's clock drifts).
@@ -63,6 +64,36 @@ def create_usage_record(state: StripeState, call: Call) -> JsonObject:
         "subscription_item": item["id"],
         "timestamp": timestamp,
     }
+
+
+def list_usage_record_summaries(state: StripeState, call: Call) -> JsonObject:
+    """`GET /v1/subscription_items/{id}/usage_record_summaries`: the item's usage per
+    billing period, newest first: the current period (`invoice: null`), then each one
+    an invoice billed, with that invoice."""
+    call.check_known(frozenset({"limit", "starting_after"}))
+    item, subscription = _item(state, call.path["subscription_item"])
+    billed = [
+        (line["period"]["start"], line["period"]["end"], invoice["id"])
+        for invoice in state.invoices.values()
+        if invoice["subscription"] == subscription["id"]
+        for line in invoice["lines"]["data"]
+        if line.get("subscription_item") == item["id"] and is_metered(line["price"])
+    ]
+    current = (subscription["current_period_start"], subscription["current_period_end"], None)
+    summaries = [
+        {
+            "id": f"sis_{item['id'].removeprefix('si_')}_{start}",
+            "object": "usage_record_summary",
+            "invoice": invoice_id,
+            "livemode": False,
+            "period": {"start": start, "end": end},
+            "subscription_item": item["id"],
+            "total_usage": period_usage(state, item, (start, end)),
+        }
+        for start, end, invoice_id in reversed([*billed, current])
+    ]
+    url = f"/v1/subscription_items/{item['id']}/usage_record_summaries"
+    return list_page(summaries, call, url=url, kind="usage_record_summary")
 
 
 def period_usage(state: StripeState, item: JsonObject, period: tuple[int, int]) -> int:

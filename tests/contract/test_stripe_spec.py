@@ -394,3 +394,53 @@ def test_checker_reads_error_bodies_by_the_error_schema(spec: StripeSpec) -> Non
     [error] = spec.response_errors("GET", "/v1/invoices/in_1", 404, body)
 
     assert "'teapot_error' is not one of" in error
+
+
+async def test_test_clocks_and_usage_record_summaries_match_the_spec(
+    spec: StripeSpec, http: httpx.AsyncClient, recording: RecordingTransport
+) -> None:
+    """What a check in another process drives billing's time with, and reads its usage by."""
+    clock = (
+        await http.post(
+            "/v1/test_helpers/test_clocks",
+            data=encode_form({"frozen_time": JAN_1_2021, "name": "storm"}),
+        )
+    ).json()
+    await http.get(f"/v1/test_helpers/test_clocks/{clock['id']}")
+    customer = await create_customer(http)
+    product = (await http.post("/v1/products", data=encode_form({"name": "Metered"}))).json()
+    recurring = {"interval": "month", "usage_type": "metered", "aggregate_usage": "sum"}
+    price = (
+        await http.post(
+            "/v1/prices",
+            data=encode_form(
+                {
+                    "product": product["id"],
+                    "currency": "usd",
+                    "unit_amount": 2,
+                    "recurring": recurring,
+                }
+            ),
+        )
+    ).json()
+    subscription = (
+        await http.post(
+            "/v1/subscriptions",
+            data=encode_form({"customer": customer["id"], "items": [{"price": price["id"]}]}),
+        )
+    ).json()
+    item_id = subscription["items"]["data"][0]["id"]
+    advance = f"/v1/test_helpers/test_clocks/{clock['id']}/advance"
+    await http.post(advance, data=encode_form({"frozen_time": JAN_1_2021 + 2 * DAY}))
+    await http.post(
+        f"/v1/subscription_items/{item_id}/usage_records",
+        data=encode_form({"quantity": 3, "timestamp": JAN_1_2021 + DAY}),
+    )
+    await http.post(advance, data=encode_form({"frozen_time": JAN_1_2021 + 40 * DAY}))
+    summaries = await http.get(f"/v1/subscription_items/{item_id}/usage_record_summaries")
+    assert [s["total_usage"] for s in summaries.json()["data"]] == [0, 3]
+
+    problems = [
+        problem for exchange in recording.exchanges for problem in spec.exchange_errors(exchange)
+    ]
+    assert problems == []

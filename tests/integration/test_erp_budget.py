@@ -19,6 +19,7 @@ from system_apis.budget import (
     FULL_SCALE,
     MIN_SCALE,
     RECOVERY_STEP,
+    BillingBudget,
     ErpBudget,
     ErpBudgetExhausted,
 )
@@ -124,6 +125,20 @@ async def test_a_batch_costs_its_operations(store: Store) -> None:
             pass
     async with owner.slot(operation="single"):
         pass
+
+
+async def test_billing_reports_exhaustion_with_its_own_problem_type(store: Store) -> None:
+    limits = ErpLimits(requests_per_window=1, window_seconds=60.0, max_concurrent_requests=1)
+    billing = BillingBudget(
+        f"billing-{uuid.uuid4().hex[:12]}", limits, store, wait_seconds=0.2, lease_seconds=30.0
+    )
+    async with billing.slot(operation="create_usage_record"):
+        pass
+    with pytest.raises(ErpBudgetExhausted) as exhausted:
+        async with billing.slot(operation="create_usage_record"):
+            pass
+    assert exhausted.value.type_uri() == "https://ledgergate.dev/problems/billing-budget-exhausted"
+    assert exhausted.value.status_code == 503
 
 
 async def test_concurrency_is_shared_by_every_process(store: Store) -> None:

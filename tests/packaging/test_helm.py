@@ -335,6 +335,10 @@ def test_production_environment_is_a_valid_configuration(
     assert settings.rate_limit_storage_url == secrets["LEDGERGATE_RATE_LIMIT_STORAGE_URL"]
     assert settings.erp.url == environment["LEDGERGATE_ERP__URL"]
     assert settings.billing.api_key.get_secret_value() == "sk_live_key"
+    assert settings.billing.budgeted  # Stripe's live limits, waited for 10 s at most
+    assert settings.billing.budget_wait_seconds == 10
+    assert settings.billing.interactive_reserve == 0.2
+    assert settings.billing.limits(write=True).requests_per_window == 100
     assert settings.rate_limits.trusted_proxies == ["10.0.0.0/8"]
     assert not settings.should_seed_demo_data
     assert not settings.serves_docs

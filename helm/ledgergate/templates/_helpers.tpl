@@ -62,6 +62,16 @@ LEDGERGATE_ERP__URL: {{ . | quote }}
 {{- with .Values.billing.url }}
 LEDGERGATE_BILLING__URL: {{ . | quote }}
 {{- end }}
+{{- range $name, $value := dict
+  "LEDGERGATE_BILLING__BUDGET_ENABLED" .Values.billing.budget.enabled
+  "LEDGERGATE_BILLING__READ_REQUESTS_PER_SECOND" .Values.billing.budget.readRequestsPerSecond
+  "LEDGERGATE_BILLING__WRITE_REQUESTS_PER_SECOND" .Values.billing.budget.writeRequestsPerSecond
+  "LEDGERGATE_BILLING__BUDGET_WAIT_SECONDS" .Values.billing.budget.waitSeconds
+  "LEDGERGATE_BILLING__INTERACTIVE_RESERVE" .Values.billing.budget.interactiveReserve }}
+{{- if not (kindIs "invalid" $value) }}
+{{ $name }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.crm.url }}
 LEDGERGATE_CRM__URL: {{ . | quote }}
 {{- end }}

@@ -172,3 +172,56 @@ async def test_report_usage_sets_the_total_under_the_callers_key(
     clock.advance(28 * DAY + 60)
     with pytest.raises(BackendBusinessError):
         await adapter.report_usage(item_id, report, idempotency_key="pass-2")
+
+
+async def test_a_test_clock_advanced_over_http_renews_and_bills_the_usage_before_it_answers(
+    http: httpx.AsyncClient, stripe_state: StripeState
+) -> None:
+    """A sandbox in its own process has no `ManualClock` to move: a test clock moves it."""
+    clock = await post(http, "/v1/test_helpers/test_clocks", {"frozen_time": JAN_1_2021})
+    assert (clock["object"], clock["frozen_time"], clock["status"]) == (
+        "test_helpers.test_clock",
+        JAN_1_2021,
+        "ready",
+    )
+    subscription, item_id = await metered_subscription(http)
+    assert subscription["current_period_start"] == JAN_1_2021
+    advance = f"/v1/test_helpers/test_clocks/{clock['id']}/advance"
+    await post(http, advance, {"frozen_time": JAN_1_2021 + 3 * DAY})
+    assert (await usage(http, item_id, quantity=7, timestamp=JAN_1_2021 + DAY)).status_code == 200
+
+    advanced = await post(http, advance, {"frozen_time": FEB_1_2021 + 60})
+    assert advanced["frozen_time"] == FEB_1_2021 + 60
+    renewal = stripe_state.invoices[
+        stripe_state.subscriptions[subscription["id"]]["latest_invoice"]
+    ]  # made by the advance itself, no other request needed
+    [metered] = [
+        line
+        for line in renewal["lines"]["data"]
+        if line["price"]["recurring"]["usage_type"] == "metered"
+    ]
+    assert (metered["quantity"], metered["period"]) == (
+        7,
+        {"start": JAN_1_2021, "end": FEB_1_2021},
+    )
+    summaries = await http.get(f"/v1/subscription_items/{item_id}/usage_record_summaries")
+    assert [
+        (s["period"]["start"], s["total_usage"], s["invoice"]) for s in summaries.json()["data"]
+    ] == [
+        (FEB_1_2021, 0, None),  # the current period, not invoiced yet
+        (JAN_1_2021, 7, renewal["id"]),
+    ]
+    retrieved = await http.get(f"/v1/test_helpers/test_clocks/{clock['id']}")
+    assert retrieved.json()["frozen_time"] == FEB_1_2021 + 60
+
+    backwards = await http.post(advance, data=encode_form({"frozen_time": JAN_1_2021}))
+    assert (backwards.status_code, backwards.json()["error"]["param"]) == (400, "frozen_time")
+    second = await http.post(
+        "/v1/test_helpers/test_clocks", data=encode_form({"frozen_time": JAN_1_2021})
+    )
+    assert second.status_code == 400
+    unknown = await http.post(
+        "/v1/test_helpers/test_clocks/clock_unknown/advance",
+        data=encode_form({"frozen_time": FEB_1_2021 + DAY}),
+    )
+    assert unknown.status_code == 404

@@ -6,6 +6,7 @@ import sys
 
 from app.backends import budget_store, build_backends, private_sandboxes
 from core.settings import VENDOR_LIMITS, ErpLimits, Settings
+from system_apis.budget import BillingBudget
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from tests.support.sandbox_processes import REPO_ROOT, UNREACHABLE_URLS
@@ -90,6 +91,8 @@ async def test_billing_takes_stripes_published_limits_for_its_key_as_two_shared_
             requests_per_window=100, window_seconds=1.0, max_concurrent_requests=20
         )
         assert client.budget.store is client.write_budget.store is backends.budget_store
+        assert isinstance(client.budget, BillingBudget)  # billing's own problem types
+        assert isinstance(client.write_budget, BillingBudget)
     finally:
         await backends.aclose()
     test = Settings(environment="test", billing={"write_requests_per_second": 5})  # type: ignore[arg-type]
