@@ -19,6 +19,8 @@ from system_apis.budget import (
     FULL_SCALE,
     MIN_SCALE,
     RECOVERY_STEP,
+    Acquire,
+    Admission,
     BillingBudget,
     ErpBudget,
     ErpBudgetExhausted,
@@ -93,6 +95,22 @@ def connection() -> str:
     return f"erp-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture
+def asks(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each ask of the store was granted: a slot granted at its first ask did not
+    wait, whatever the machine's load made the wall clock say."""
+    answers: list[bool] = []
+    acquire = store.acquire
+
+    async def spy(backend: str, request: Acquire) -> Admission:
+        admission = await acquire(backend, request)
+        answers.append(admission.granted)
+        return admission
+
+    monkeypatch.setattr(store, "acquire", spy)
+    return answers
+
+
 def throttle(retry_after: float | None) -> BackendTransientError:
     return BackendTransientError(
         "throttled", backend="erp", operation="op", vendor_status=429, retry_after=retry_after
@@ -100,7 +118,7 @@ def throttle(retry_after: float | None) -> BackendTransientError:
 
 
 async def test_the_window_admits_its_limit_then_waits_for_the_oldest_to_leave(
-    store: Store,
+    store: Store, asks: list[bool]
 ) -> None:
     name = connection()
     first = budget(store, name, window=3, window_seconds=0.6)
@@ -109,7 +127,7 @@ async def test_the_window_admits_its_limit_then_waits_for_the_oldest_to_leave(
     for owner in (first, second, first):
         async with owner.slot(operation="op"):
             pass
-    assert time.monotonic() - started < 0.4
+    assert asks == [True, True, True]  # each admitted at its first ask
     async with second.slot(operation="op"):
         waited = time.monotonic() - started
     assert waited >= 0.55  # the fourth waited for the first to leave the shared window
@@ -160,7 +178,7 @@ async def test_concurrency_is_shared_by_every_process(store: Store) -> None:
     with pytest.raises(ErpBudgetExhausted) as refused:
         async with second.slot(operation="op"):
             pass
-    assert 0.2 <= time.monotonic() - started < 1.0
+    assert time.monotonic() - started >= 0.2  # it waited for a holder to leave
     assert isinstance(refused.value, BackendTransientError)  # the run is queued, not lost
     release.set()
     await asyncio.gather(*holders)
@@ -209,17 +227,19 @@ async def test_the_scale_never_falls_below_its_floor(store: Store) -> None:
     assert owner.effective_limit == 50
 
 
-async def test_a_wait_past_the_deadline_fails_at_once_as_transient(store: Store) -> None:
+async def test_a_wait_past_the_deadline_fails_at_once_as_transient(
+    store: Store, asks: list[bool]
+) -> None:
     name = connection()
     owner = budget(store, name, wait_seconds=0.5)
     with pytest.raises(BackendTransientError):
         async with owner.slot(operation="op"):
             raise throttle(5.0)
-    started = time.monotonic()
+    asks.clear()
     with pytest.raises(ErpBudgetExhausted) as exhausted:
         async with owner.slot(operation="post_sales_invoice"):
             pass
-    assert time.monotonic() - started < 0.3  # no point sleeping into a certain failure
+    assert asks == [False]  # refused at the first ask: no point sleeping into a certain failure
     assert exhausted.value.retry_after is not None
     assert exhausted.value.retry_after > 4
     assert exhausted.value.headers["Retry-After"] == "5"
@@ -234,7 +254,9 @@ async def test_a_caller_deadline_shortens_the_wait(store: Store) -> None:
             pass
 
 
-async def test_bulk_work_leaves_the_interactive_reserve_of_the_window(store: Store) -> None:
+async def test_bulk_work_leaves_the_interactive_reserve_of_the_window(
+    store: Store, asks: list[bool]
+) -> None:
     name = connection()
     bulk = budget(store, name, window=10, wait_seconds=0.3, interactive_reserve=0.2)
     live = budget(store, name, window=10, wait_seconds=0.3, interactive_reserve=0.2)
@@ -243,11 +265,11 @@ async def test_bulk_work_leaves_the_interactive_reserve_of_the_window(store: Sto
     with pytest.raises(ErpBudgetExhausted):  # a month-start batch takes no more than 80 %
         async with bulk.slot(operation="batch", cost=1, priority=Priority.BULK):
             pass
-    started = time.monotonic()
+    asks.clear()
     for _ in range(2):  # while a live request, in any process, gets the reserve at once
         async with live.slot(operation="post_sales_invoice"):
             pass
-    assert time.monotonic() - started < 0.25
+    assert asks == [True, True]
 
 
 async def test_informational_work_yields_to_bulk_work(store: Store) -> None:
@@ -273,9 +295,8 @@ async def test_waiting_bulk_work_never_holds_the_reserved_concurrency(store: Sto
 
     batches = [asyncio.create_task(bulk()) for _ in range(10)]  # more than bulk may hold
     await asyncio.sleep(0.1)
-    started = time.monotonic()
+    # Admitted before any batch is released: behind them it would have been refused.
     async with owner.slot(operation="post_sales_invoice"):
         pass
-    assert time.monotonic() - started < 0.5  # no wait behind the queued batches
     release.set()
     await asyncio.gather(*batches)
