@@ -24,7 +24,12 @@ from process_apis.revenue import recognition
 from process_apis.revenue.errors import RecognitionRunNotPosted
 from process_apis.revenue.journal import document_number, reversal_plan
 from process_apis.revenue.schemas import RecognitionRun
-from process_apis.revenue.workflow import REVERSAL_WORKFLOW, acknowledgement, resource
+from process_apis.revenue.workflow import (
+    REVERSAL_WORKFLOW,
+    RecognitionWorkflow,
+    acknowledgement,
+    resource,
+)
 from process_apis.runs.engine import failing, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
@@ -55,8 +60,7 @@ class RecognitionReversalWorkflow(JournalRun[RecognitionRun]):
         )
 
     async def read(self, subject_id: str) -> RecognitionRun:
-        async with self.context.sessionmaker() as session:
-            return await resource(session, await recognition.get_run(session, subject_id))
+        return await RecognitionWorkflow(self.context).read(subject_id)
 
     async def record(self, plan: JournalPlan, entry: ErpJournalEntry) -> RecognitionRun:
         async with self.context.sessionmaker() as session:
