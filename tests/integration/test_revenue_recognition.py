@@ -18,11 +18,12 @@ from sqlalchemy import select
 from app.seed import demo_id
 from core.models.revenue import RevenueScheduleRow
 from process_apis.revenue.schedules import adjust_schedule
+from system_apis.erp.schemas import ErpJournalCreate, ErpJournalEntryCreate, ErpJournalLine
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start, months_later
 from tests.support.erps import ErpCase, on_erp
-from tests.support.invoices import ACME, invoice_body
+from tests.support.invoices import ACME, US_COMPANY, invoice_body
 
 PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
 US_ENTITY = demo_id("legal_entity", 1)
@@ -254,6 +255,75 @@ async def test_twelve_months_of_subscriptions_are_recognized_to_the_cent(erp_cas
     drill = (await ops.get(proof["schedules_url"])).json()
     assert sum(item["deferred"] for item in drill["items"]) == usd["deferred"]
     assert all(item["balanced"] for item in drill["items"])
+    # the reconciliation of month 10 checks the same against the ERP: no difference
+    deferred = await deferred_revenue_check(ops, months[10])
+    assert deferred == ([billed - recognized, billed - recognized], [])
+    await ops.aclose()
+
+
+async def deferred_revenue_check(
+    ops: httpx.AsyncClient, period: str
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """The month's reconciliation of deferred revenue: its USD totals (the schedules', the
+    ERP's) and its differences."""
+    response = await ops.get(
+        "/ops/v1/reconciliation", params={"legal_entity": US_ENTITY, "period": period}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    [totals] = [
+        [line["gateway_total"], line["erp_total"]]
+        for line in report["totals"]
+        if line["document_type"] == "deferred_revenue" and line["currency"] == "USD"
+    ]
+    found = [d for d in report["differences"] if d["document_type"] == "deferred_revenue"]
+    return totals, found
+
+
+async def test_reconciliation_checks_the_deferred_revenue_against_the_erp(
+    gateway: Gateway,
+) -> None:
+    ops = await gateway.client_with(OPS)
+    m0, m1 = month_start(0), month_start(1)
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", m0, month_start(2) - timedelta(days=1), product=PRO)
+    await posted_invoice(gateway, body)
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
+
+    # the month is not recognized yet: the ERP holds none of its deferred revenue
+    totals, [late] = await deferred_revenue_check(ops, this_month)
+    assert totals == [61000 - earned, 0]
+    assert (late["cause"], late["kind"]) == ("deferred_revenue_not_journaled", "amount_mismatch")
+    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 0)
+    drill = (await ops.get(late["key"])).json()  # the drill-down to each schedule
+    assert [item["deferred"] for item in drill["items"]] == [61000 - earned]
+
+    recognized = await recognition_run(ops, this_month, "recognize")
+    assert recognized.status_code == 201, recognized.text
+    assert await deferred_revenue_check(ops, this_month) == ([61000 - earned] * 2, [])
+
+    # an entry booked on the deferred revenue account outside the recognition journals
+    erp = gateway.backends.erp
+    journal = await erp.ensure_journal(
+        US_COMPANY, ErpJournalCreate(code="MANUAL", display_name="Manual entries")
+    )
+    manual = ErpJournalEntryCreate(
+        document_number="MAN-1",
+        external_document_number="MAN-1",
+        posting_date=m1 - timedelta(days=1),
+        currency="USD",
+        lines=(
+            ErpJournalLine(account_number="24000", amount=500, description="Manual"),
+            ErpJournalLine(account_number="40100", amount=-500, description="Manual"),
+        ),
+    )
+    await erp.add_journal_entry(US_COMPANY, journal.id, manual)
+    await erp.post_journal_entry(US_COMPANY, journal.id, "MAN-1", "USD")
+    totals, [stray] = await deferred_revenue_check(ops, this_month)
+    assert totals == [61000 - earned, 61000 - earned - 500]
+    assert stray["cause"] == "deferred_revenue_balance_differs"
     await ops.aclose()
 
 
