@@ -17,12 +17,15 @@ from sqlalchemy import select
 
 from app.seed import demo_id
 from core.models.revenue import RevenueScheduleRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.revenue.schedules import adjust_schedule
+from process_apis.worker import replayer
 from system_apis.erp.schemas import ErpJournalCreate, ErpJournalEntryCreate, ErpJournalLine
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start, months_later
 from tests.support.erps import ErpCase, on_erp
+from tests.support.faults import SwitchableTransport
 from tests.support.invoices import ACME, US_COMPANY, invoice_body
 
 PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
@@ -445,4 +448,61 @@ async def test_revenue_requests_are_refused_with_problems(gateway: Gateway) -> N
         "/ops/v1/revenue/rules/prod_01jd0000000000000000000000", json={"method": "point_in_time"}
     )
     assert rule.status_code == 404
+    await ops.aclose()
+
+
+async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_with_its_reason(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    ops = await gateway.client_with(OPS)
+    m0 = month_start(0)
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", m0, month_start(2) - timedelta(days=1), product=PRO)
+    await posted_invoice(gateway, body)
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    replays = replayer(gateway.app.state.process)
+
+    # the ERP is down: the journal is queued; discarded, the run is void, its entries free
+    switches["erp"].down = True
+    queued = await recognition_run(ops, this_month, "down")
+    assert queued.status_code == 202, queued.text
+    [draft] = queued.json()["runs"]
+    assert (draft["status"], draft["last_run"]["status"]) == ("draft", "pending_retry")
+    switches["erp"].down = False
+    await replays.close(
+        draft["last_run"]["id"], status=RunStatus.DISCARDED, note="redo", operator="ops"
+    )
+    voided = (await ops.get(f"/ops/v1/revenue/recognition-runs/{draft['id']}")).json()
+    assert voided["status"] == "void"
+    again = await recognition_run(ops, this_month, "up")
+    assert again.status_code == 201, again.text
+    [run] = again.json()["runs"]
+    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 61000)
+
+    # a reversal queued while the ERP is down is finished by the replayer, with its reason
+    switches["erp"].down = True
+    reversal = await ops.post(
+        f"/ops/v1/revenue/recognition-runs/{run['id']}/reversals",
+        json={"reason": "Wrong deferral account"},
+        headers={"Idempotency-Key": "undo-later"},
+    )
+    assert reversal.status_code == 202, reversal.text
+    assert reversal.headers["location"] == reversal.json()["run_url"]
+    switches["erp"].down = False
+    async with gateway.sessionmaker() as session:
+        pending = await session.get_one(WorkflowRunRow, reversal.json()["last_run"]["id"])
+        assert pending.next_attempt_at is not None
+        pending.next_attempt_at -= timedelta(hours=2)
+        await session.commit()
+    assert (await replays.run_once()).outcomes == {"succeeded": 1}
+    undone = (await ops.get(f"/ops/v1/revenue/recognition-runs/{run['id']}")).json()
+    assert (undone["status"], undone["reversal_reason"]) == ("reversed", "Wrong deferral account")
     await ops.aclose()
