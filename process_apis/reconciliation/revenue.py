@@ -45,22 +45,25 @@ async def revenue_check(context: ProcessContext, scope: Scope, period: str) -> R
             )
         )
         found += [
-            _difference(line, cause, drill_down=proved.schedules_url) for cause in causes(line)
+            _difference(line, cause, drill_down=proved.schedules_url)
+            for cause in causes(line, ended=scope.end < context.today())
         ]
     return RevenueCheck(found, totals)
 
 
-def causes(line: ProofCurrency) -> list[Cause]:
+def causes(line: ProofCurrency, *, ended: bool) -> list[Cause]:
     """What the proof of one currency shows wrong: schedules that do not add up; the ERP's
-    deferred revenue not the schedules', because the journals have not moved it yet (a
-    month not recognized, or its journal queued) or because the ERP's balance is not what
-    the journals left (an entry booked, or removed, outside them)."""
+    balance not what the recognition journals left (an entry booked, or removed, outside
+    them); once the month has ended (before, it cannot be recognized), the journals not
+    leaving the schedules' deferred revenue (a month not recognized, its journal queued,
+    a reversal dated later)."""
     found = []
     if line.unbalanced_schedules:
         found.append(Cause.SCHEDULES_UNBALANCED)
-    if line.erp_deferred is not None and line.erp_deferred != line.deferred:
-        journaled = line.journaled_deferred == line.erp_deferred
-        found.append(Cause.DEFERRED_NOT_JOURNALED if journaled else Cause.DEFERRED_BALANCE)
+    if line.erp_deferred is not None and line.erp_deferred != line.journaled_deferred:
+        found.append(Cause.DEFERRED_BALANCE)
+    if ended and line.journaled_deferred != line.deferred:
+        found.append(Cause.DEFERRED_NOT_JOURNALED)
     return found
 
 
@@ -74,6 +77,16 @@ def _difference(line: ProofCurrency, cause: Cause, *, drill_down: str) -> Differ
         gateway_id=None,
         erp_number=None,
         currency=line.currency,
-        gateway_amount=line.billed if cause == Cause.SCHEDULES_UNBALANCED else line.deferred,
+        gateway_amount=_ours(line, cause),
         erp_amount=None if cause == Cause.SCHEDULES_UNBALANCED else line.erp_deferred,
     )
+
+
+def _ours(line: ProofCurrency, cause: Cause) -> int:
+    """The gateway's figure a cause compares: billed (schedules that do not add up), what
+    the journals left (against the ERP's balance), the schedules' deferred revenue."""
+    if cause == Cause.SCHEDULES_UNBALANCED:
+        return line.billed
+    if cause == Cause.DEFERRED_BALANCE:
+        return line.journaled_deferred
+    return line.deferred
