@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
@@ -37,9 +37,11 @@ from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.idempotency_key import IdempotencyKeyRow, IdempotencyStatus
+from core.models.workflow_run import RunStatus
 from core.problems import PROBLEM_MEDIA_TYPE, error_document
 from process_apis.deps import CallerDep, ContextDep
 from process_apis.runs.engine import digest
+from process_apis.runs.schemas import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +76,51 @@ class IdempotentRequestInFlight(Conflict):
     title = "A request with this Idempotency-Key is still being processed"
 
 
+class Body(Protocol):
+    """What a handler answers: a model the answer and its stored copy are written from."""
+
+    def model_dump_json(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A handler's result: the status and JSON-able body to send and to store."""
 
     status_code: int
-    body: BaseModel
+    body: Body
     headers: dict[str, str] | None = None
+
+
+class Undoable(Body, Protocol):
+    """A resource an undo (a reversal) answers with: its status, and its run while queued."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def run_url(self) -> str | None: ...
+
+
+U = TypeVar("U", bound=Undoable)
+
+
+def period_outcome(result: Body, *, drawn_up: int, runs: Iterable[RunSummary | None]) -> Outcome:
+    """A month's run (settlement, recognition): `202` when a posting is queued, else `201`
+    when it drew up something new, `200` when not."""
+    queued = any(run is not None and run.status == RunStatus.PENDING_RETRY for run in runs)
+    return Outcome(202 if queued else 201 if drawn_up else 200, result)
+
+
+async def undo_outcome(
+    read: Callable[[], Awaitable[U]], undo: Callable[[], Awaitable[U]], *, undone: str
+) -> Outcome:
+    """Undo, and answer `201` undone now, `200` undone before (status `undone` then), or
+    `202` queued, its run as `Location`."""
+    before = await read()
+    after = await undo()
+    if after.status != undone:
+        return Outcome(202, after, {"Location": after.run_url or ""})
+    return Outcome(200 if before.status == undone else 201, after)
 
 
 class IdempotencyStore:

@@ -3,8 +3,9 @@
 When a billing invoice of one of our subscriptions reaches the inbox and no gateway
 invoice is linked to it, the gateway registers one (linked by `billing_ref`, naming
 the subscription) from the billing invoice's period charges: one line per line of a
-price of our catalog, with that price's product and tax code and the tax billing
-charged. Billing is the tax engine: a line it charged no tax on takes the legal
+price of our catalog, with that price's product and tax code, the tax billing
+charged and the period it bills as the line's service period (its revenue schedule's).
+Billing is the tax engine: a line it charged no tax on takes the legal
 entity's untaxed ERP tax group (`LEDGERGATE_LEDGER__UNTAXED_TAX_CODES`, per country) when
 one is configured, so the ERP books what the customer owes. Proration lines are left
 out: the amendment that caused them already posts its net adjustment to the ERP. An
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from core.models.product import ProductRow
 from core.models.subscription import SubscriptionRow
 from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.service import create_invoice
-from system_apis.billing.schemas import BillingInvoice
+from system_apis.billing.schemas import BillingInvoice, BillingInvoiceLine
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ async def _invoice_create(
                     ),
                     tax_amount=line.tax,
                     product_id=products[line.price_id or ""][0],
+                    **service_period(line),
                 )
                 for line in charges
             ]
@@ -165,3 +167,14 @@ async def _invoice_create(
         extra={"billing_invoice": billed.id, "subscription_id": subscription.id, "reason": why},
     )
     return None
+
+
+def service_period(line: BillingInvoiceLine) -> dict[str, date]:
+    """The days (UTC) a billed line serves, for its revenue schedule: billing's period
+    runs to the next period's start, so its last day is the day before the next period's
+    first (a period within one day serves that day); none when billing sent no period."""
+    if line.period_start is None or line.period_end is None:
+        return {}
+    first = line.period_start.astimezone(UTC).date()
+    last = line.period_end.astimezone(UTC).date() - timedelta(days=1)
+    return {"service_period_start": first, "service_period_end": max(first, last)}

@@ -12,7 +12,7 @@ from core.models.payment import PaymentStatus
 from core.pagination import Page
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep
-from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.idempotency import IdempotentWrite, Outcome, undo_outcome
 from process_apis.listing import CustomerFilter, InvoiceFilter, ListQueryDep
 from process_apis.payments import repository
 from process_apis.payments.reversal import PaymentReversalWorkflow
@@ -143,16 +143,17 @@ async def reverse_payment(
     """
     workflow = PaymentReversalWorkflow(context)
 
-    async def handle() -> Outcome:
-        before = await workflow.read(payment_id)
-        payment = await workflow.reverse(
+    async def reverse() -> PaymentResource:
+        return await workflow.reverse(
             payment_id,
             reason=data.reason,
             client_id=caller.client_id,
             correlation_id=caller.correlation_id,
         )
-        if payment.status != PaymentStatus.REVERSED:
-            return Outcome(202, payment, {"Location": payment.run_url or ""})
-        return Outcome(200 if before.status == PaymentStatus.REVERSED else 201, payment)
 
-    return await idempotency(data, handle)
+    return await idempotency(
+        data,
+        lambda: undo_outcome(
+            lambda: workflow.read(payment_id), reverse, undone=PaymentStatus.REVERSED
+        ),
+    )

@@ -39,6 +39,8 @@ class DocumentType(StrEnum):
     REFUND = "refund"
     # A dispute lost in billing as the ERP's `DSP-...` journal entry.
     DISPUTE = "dispute"
+    # A currency's deferred revenue at the month's end: the schedules' against the ERP's.
+    DEFERRED_REVENUE = "deferred_revenue"
 
 
 class DifferenceKind(StrEnum):
@@ -68,6 +70,9 @@ class Cause(StrEnum):
     REFUND_AMOUNT = "refund_booked_for_another_amount"
     DISPUTE_NOT_JOURNALED = "dispute_loss_not_journaled"
     DISPUTE_AMOUNT = "dispute_journaled_for_another_amount"
+    SCHEDULES_UNBALANCED = "revenue_schedules_unbalanced"
+    DEFERRED_NOT_JOURNALED = "deferred_revenue_not_journaled"
+    DEFERRED_BALANCE = "deferred_revenue_balance_differs"
 
 
 CAUSES = {
@@ -87,6 +92,12 @@ CAUSES = {
     Cause.REFUND_AMOUNT: "the ERP's customer refund is for another amount than billing refunded",
     Cause.DISPUTE_NOT_JOURNALED: "lost in billing, no dispute journal in the ERP",
     Cause.DISPUTE_AMOUNT: "the ERP's dispute journal is for another amount than lost and fee",
+    Cause.SCHEDULES_UNBALANCED: "revenue schedules whose billed is not recognized + deferred",
+    Cause.DEFERRED_NOT_JOURNALED: "the recognition journals dated by the month's end leave "
+    "another deferred revenue than the schedules: a month not recognized yet, its journal "
+    "queued, or a reversal dated later",
+    Cause.DEFERRED_BALANCE: "the ERP's deferred revenue balance is not what the recognition "
+    "journals left",
 }
 
 
@@ -189,7 +200,9 @@ class Difference(BaseModel):
     document_type: str = Field(
         examples=["invoice"],
         description="`invoice`, `credit_memo`, `payment`, `settlement`, `adjustment`, "
-        "`usage` (a subscription item's usage in a billing period) or `sales_order`.",
+        "`usage` (a subscription item's usage in a billing period), `sales_order` or "
+        "`deferred_revenue` (a currency's deferred revenue at the month's end, keyed by the "
+        "drill-down to its schedules).",
     )
     cause: Cause = Field(description="The probable cause, stable for automation.")
     explanation: str = Field(examples=["amount differs: tax"])
@@ -210,9 +223,10 @@ class CurrencyTotals(BaseModel):
     document_type: str = Field(
         examples=["invoice"],
         description="`invoice`, `credit_memo`, `payment`, `settlement` or `adjustment`: each "
-        "is totalled on its own. In `catalog_totals`, `product` and `price`: the legal "
-        "entity's catalog and what the ERP and billing hold of it (prices also total their "
-        "unit amounts).",
+        "is totalled on its own; `deferred_revenue`: a currency's deferred revenue at the "
+        "month's end, the schedules' against the ERP's balance. In `catalog_totals`, "
+        "`product` and `price`: the legal entity's catalog and what the ERP and billing hold "
+        "of it (prices also total their unit amounts).",
     )
     currency: str
     gateway_count: int

@@ -4,8 +4,9 @@ A run is recorded first (`running`); each side is staged with no transaction ope
 while a backend is awaited; the comparison streams the staged documents key by key,
 writing each difference as it is found; then the legal entity's catalog is compared
 (`catalog`), then its usage billing invoiced against what the gateway reported
-(`usage`); the run ends `completed` with its control totals (or `failed` with the
-error), and its staged documents are deleted. `reports` reads a kept run back.
+(`usage`), then its deferred revenue, the schedules' against the ERP's (`revenue`); the
+run ends `completed` with its control totals (or `failed` with the error), and its
+staged documents are deleted. `reports` reads a kept run back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from process_apis.reconciliation.disputes import erp_dispute_journals, gateway_d
 from process_apis.reconciliation.lineage import LINEAGE_CHECKS
 from process_apis.reconciliation.periods import month_bounds
 from process_apis.reconciliation.reports import report
+from process_apis.reconciliation.revenue import RevenueCheck, revenue_check
 from process_apis.reconciliation.schemas import (
     CatalogDifference,
     CurrencyTotals,
@@ -61,6 +63,8 @@ async def reconcile(
         count += await _lineage(sessionmaker, scope, after=count)
         catalog = await _catalog(context, scope, after=count)
         count += await _usage(sessionmaker, scope, after=count + len(catalog.differences))
+        revenue = await _revenue(context, scope, period, after=count + len(catalog.differences))
+        count += len(revenue.differences)
     except Exception as error:
         await _finish(sessionmaker, scope.run_id, status=FAILED, error=str(error)[:500])
         raise
@@ -70,7 +74,7 @@ async def reconcile(
         sessionmaker,
         scope.run_id,
         status=COMPLETED,
-        totals=totals + catalog.totals,
+        totals=totals + revenue.totals + catalog.totals,
         count=count,
         catalog_count=len(catalog.differences),
     )
@@ -186,6 +190,20 @@ async def _usage(
     if rows:
         await _write_differences(sessionmaker, rows)
     return len(rows)
+
+
+async def _revenue(
+    context: ProcessContext, scope: Scope, period: str, *, after: int
+) -> RevenueCheck:
+    """Write the deferred revenue differences after the others (`after` of them)."""
+    found = await revenue_check(context, scope, period)
+    rows = [
+        {"run_id": scope.run_id, "sequence": after + number, **_stored(difference)}
+        for number, difference in enumerate(found.differences, start=1)
+    ]
+    if rows:
+        await _write_differences(context.sessionmaker, rows)
+    return found
 
 
 async def _compare(

@@ -26,8 +26,8 @@ from core.models.revenue import RecognitionRunRow, RecognitionRunStatus
 from core.models.workflow_run import WorkflowRunRow
 from events.outbox import record
 from events.schemas.revenue import RevenueRecognized, recognition_event
-from process_apis.deps import ProcessContext
-from process_apis.journal_booking import JournalPlan, attempt_booking
+from process_apis.journal_booking import JournalPlan
+from process_apis.journal_run import Booking, PostingJournalRun
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.revenue import recognition, schedules
@@ -39,10 +39,9 @@ from process_apis.revenue.errors import (
 from process_apis.revenue.journal import document_number, recognition_plan
 from process_apis.revenue.plan import next_month, period_bounds
 from process_apis.revenue.schemas import RecognitionRun, RecognitionRunLine, RecognitionRunResult
-from process_apis.runs.engine import Engine, failing, mark_succeeded
+from process_apis.runs.engine import failing, mark_succeeded
 from process_apis.runs.errors import RunInProgress
-from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary, run_url
 from system_apis.erp.schemas import ErpJournalEntry
 
@@ -69,17 +68,13 @@ async def resource(session: AsyncSession, row: RecognitionRunRow) -> Recognition
     )
 
 
-class RecognitionWorkflow:
-    def __init__(self, context: ProcessContext) -> None:
-        self.context = context
-        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+class RecognitionWorkflow(PostingJournalRun[RecognitionRun]):
+    workflow = WORKFLOW
+    steps = STEPS
 
-    def replays(self) -> dict[str, Replay]:
-        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
-
-    async def read(self, recognition_id: str) -> RecognitionRun:
+    async def read(self, subject_id: str) -> RecognitionRun:
         async with self.context.sessionmaker() as session:
-            return await resource(session, await recognition.get_run(session, recognition_id))
+            return await resource(session, await recognition.get_run(session, subject_id))
 
     async def run_period(
         self,
@@ -112,7 +107,7 @@ class RecognitionWorkflow:
             await session.commit()
         for recognition_id in drafts:
             try:
-                await self.post(recognition_id, client_id=client_id, correlation_id=correlation_id)
+                await self.book(recognition_id, Booking({}, client_id, correlation_id))
             except RunInProgress:
                 pass  # another request is journaling it: shown as it is
             except LedgergateError:
@@ -126,72 +121,34 @@ class RecognitionWorkflow:
                 runs=[await resource(session, row) for row in rows],
             )
 
-    async def post(
-        self,
-        recognition_id: str,
-        *,
-        client_id: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None = None,
-    ) -> RecognitionRun:
-        plan = await self._prepare(
-            recognition_id,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            claimed_run_id=claimed_run_id,
-        )
-        if isinstance(plan, RecognitionRun):
-            return plan
-        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
-        if entry is None:
-            return await self.read(recognition_id)
-        return await self._record(plan, entry)
+    async def lock_unposted(self, session: AsyncSession, subject_id: str) -> bool:
+        row = await recognition.get_run(session, subject_id, for_update=True)
+        return row.status == RecognitionRunStatus.DRAFT
 
-    async def resume(self, run_id: str) -> RecognitionRun:
-        run = await self.engine.load(run_id)
-        return await self.post(
-            run.subject_id,
-            client_id=run.client_id,
-            correlation_id=run.correlation_id,
-            claimed_run_id=run_id,
+    def in_journal(self, subject_id: str) -> LedgergateError:
+        return RecognitionInErpJournal(
+            f"the entry of recognition run {subject_id} is in the ERP journal; replay the run "
+            "or resolve it"
         )
 
-    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
-        """Compensation: void a recognition the ERP journal never held; free its entries."""
-        row = await recognition.get_run(session, run.subject_id, for_update=True)
-        if row.status != RecognitionRunStatus.DRAFT:
-            return
-        if await succeeded_step(session, run.id, "add_recognition_entry") is not None:
-            raise RecognitionInErpJournal(
-                f"the entry of recognition run {row.id} is in the ERP journal; replay the run "
-                "or resolve it"
-            )
+    async def void(self, session: AsyncSession, subject_id: str) -> None:
+        row = await recognition.get_run(session, subject_id, for_update=True)
         row.status = RecognitionRunStatus.VOID
         await recognition.free_entries(session, row.id)
 
-    async def _prepare(
-        self,
-        recognition_id: str,
-        *,
-        client_id: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None,
-    ) -> JournalPlan | RecognitionRun:
+    async def prepare(self, subject_id: str, booking: Booking) -> JournalPlan | RecognitionRun:
         async with self.context.sessionmaker() as session:
-            row = await recognition.get_run(session, recognition_id, for_update=True)
+            row = await recognition.get_run(session, subject_id, for_update=True)
             latest = await latest_run(session, workflow=WORKFLOW, subject_id=row.id)
             if row.status != RecognitionRunStatus.DRAFT:
                 return await resource(session, row)
-            run = self.engine.take(
+            run = self.take(
                 session,
                 latest,
-                workflow=WORKFLOW,
                 subject_id=row.id,
                 legal_entity_id=row.legal_entity_id,
                 params={"period_start": row.period_start.isoformat()},
-                correlation_id=correlation_id,
-                client_id=client_id,
-                claimed_run_id=claimed_run_id,
+                booking=booking,
             )
             legal_entity = await get_legal_entity(session, row.legal_entity_id)
             async with failing(session, run):
@@ -218,7 +175,7 @@ class RecognitionWorkflow:
             await session.commit()
             return plan
 
-    async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> RecognitionRun:
+    async def record(self, plan: JournalPlan, entry: ErpJournalEntry) -> RecognitionRun:
         async with self.context.sessionmaker() as session:
             row = await recognition.get_run(session, plan.subject_id, for_update=True)
             run = await session.get_one(WorkflowRunRow, plan.run_id)

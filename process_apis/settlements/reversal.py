@@ -26,12 +26,11 @@ from core.models.commission_line import CommissionLineRow
 from core.models.settlement import SettlementRow
 from events.outbox import record
 from events.schemas.settlement import SettlementReversed, settlement_event
-from process_apis.deps import ProcessContext
-from process_apis.journal_booking import JournalPlan, attempt_booking
+from process_apis.journal_booking import JournalPlan
+from process_apis.journal_run import Booking, JournalRun
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.runs.engine import Engine, failing, mark_succeeded
-from process_apis.runs.replay import Replay
+from process_apis.runs.engine import failing, mark_succeeded
 from process_apis.runs.repository import latest_run
 from process_apis.settlements import service
 from process_apis.settlements.errors import SettlementNotPosted
@@ -55,17 +54,13 @@ def reversal_document_number(settlement_id: str) -> str:
     return REVERSAL_PREFIX + settlement_id.rsplit("_", 1)[1][-16:].upper()
 
 
-class SettlementReversalWorkflow:
-    def __init__(self, context: ProcessContext) -> None:
-        self.context = context
-        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+class SettlementReversalWorkflow(JournalRun[SettlementResource]):
+    workflow = WORKFLOW
+    steps = STEPS
 
-    def replays(self) -> dict[str, Replay]:
-        return {WORKFLOW: Replay(resume=self.resume)}
-
-    async def read(self, settlement_id: str) -> SettlementResource:
+    async def read(self, subject_id: str) -> SettlementResource:
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, settlement_id)
+            settlement = await service.get_settlement(session, subject_id)
             run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             return resource(settlement, run)
 
@@ -76,61 +71,31 @@ class SettlementReversalWorkflow:
         reason: str,
         client_id: str | None,
         correlation_id: str | None,
-        claimed_run_id: str | None = None,
     ) -> SettlementResource:
         """Reverse the posted statement in the ERP, or answer it reversed already."""
-        plan = await self._prepare(
-            settlement_id,
-            reason=reason,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            claimed_run_id=claimed_run_id,
-        )
-        if plan is None:
-            return await self.read(settlement_id)
-        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
-        if entry is not None:
-            await self._record(plan, entry)
-        return await self.read(settlement_id)
-
-    async def resume(self, run_id: str) -> SettlementResource:
-        run = await self.engine.load(run_id)
-        return await self.reverse(
-            run.subject_id,
-            reason=str(run.params.get("reason", "")),
-            client_id=run.client_id,
-            correlation_id=run.correlation_id,
-            claimed_run_id=run_id,
+        return await self.book(
+            settlement_id, Booking({"reason": reason}, client_id, correlation_id)
         )
 
-    async def _prepare(
-        self,
-        settlement_id: str,
-        *,
-        reason: str,
-        client_id: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None,
-    ) -> JournalPlan | None:
+    async def prepare(self, subject_id: str, booking: Booking) -> JournalPlan | SettlementResource:
+        reason = str(booking.params.get("reason", ""))
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, settlement_id, for_update=True)
+            settlement = await service.get_settlement(session, subject_id, for_update=True)
+            latest = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             if settlement.status == SettlementStatus.REVERSED:
-                return None
+                return resource(settlement, latest)
             if settlement.status != SettlementStatus.POSTED:
                 raise SettlementNotPosted(
                     f"settlement {settlement.id} is {settlement.status}: only a posted "
                     "statement is reversed (an unposted one is voided by discarding its run)"
                 )
-            run = self.engine.take(
+            run = self.take(
                 session,
-                await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id),
-                workflow=WORKFLOW,
+                latest,
                 subject_id=settlement.id,
                 legal_entity_id=settlement.legal_entity_id,
                 params={"reason": reason},
-                correlation_id=correlation_id,
-                client_id=client_id,
-                claimed_run_id=claimed_run_id,
+                booking=booking,
             )
             legal_entity = await get_legal_entity(session, settlement.legal_entity_id)
             async with failing(session, run):
@@ -182,7 +147,7 @@ class SettlementReversalWorkflow:
             ),
         )
 
-    async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> None:
+    async def record(self, plan: JournalPlan, entry: ErpJournalEntry) -> SettlementResource:
         async with self.context.sessionmaker() as session:
             settlement, run = await booked(session, plan, SettlementStatus.REVERSED)
             settlement.reversal_document_number = entry.document_number
@@ -202,3 +167,4 @@ class SettlementReversalWorkflow:
             )
             await record(session, settlement_event(SettlementReversed, settlement, run))
             await session.commit()
+            return resource(settlement, run)

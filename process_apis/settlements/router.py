@@ -9,11 +9,10 @@ from fastapi import APIRouter, Path, Query, Response
 from core.auth import requires
 from core.canonical.documents import Settlement, SettlementStatus
 from core.ids import id_pattern
-from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, Page, PageSize
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, SessionDep
-from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.idempotency import IdempotentWrite, Outcome, period_outcome, undo_outcome
 from process_apis.listing import ListQueryDep, PartnerFilter
 from process_apis.settlements import service
 from process_apis.settlements.reversal import SettlementReversalWorkflow
@@ -79,12 +78,9 @@ async def run_settlements(
             client_id=caller.client_id,
             correlation_id=caller.correlation_id,
         )
-        queued = any(
-            s.last_run is not None and s.last_run.status == RunStatus.PENDING_RETRY
-            for s in result.settlements
+        return period_outcome(
+            result, drawn_up=result.drawn_up, runs=(s.last_run for s in result.settlements)
         )
-        status = 202 if queued else 201 if result.drawn_up else 200
-        return Outcome(status, result)
 
     return await idempotency(data, handle)
 
@@ -174,16 +170,17 @@ async def reverse_settlement(
     """
     workflow = SettlementReversalWorkflow(context)
 
-    async def handle() -> Outcome:
-        before = await workflow.read(settlement_id)
-        settlement = await workflow.reverse(
+    async def reverse() -> SettlementResource:
+        return await workflow.reverse(
             settlement_id,
             reason=data.reason,
             client_id=caller.client_id,
             correlation_id=caller.correlation_id,
         )
-        if settlement.status != SettlementStatus.REVERSED:
-            return Outcome(202, settlement, {"Location": settlement.run_url or ""})
-        return Outcome(200 if before.status == SettlementStatus.REVERSED else 201, settlement)
 
-    return await idempotency(data, handle)
+    return await idempotency(
+        data,
+        lambda: undo_outcome(
+            lambda: workflow.read(settlement_id), reverse, undone=SettlementStatus.REVERSED
+        ),
+    )

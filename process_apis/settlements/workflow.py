@@ -36,14 +36,13 @@ from core.models.workflow_run import WorkflowRunRow
 from core.settings import LedgerSettings
 from events.outbox import record
 from events.schemas.settlement import SettlementPosted, settlement_event
-from process_apis.deps import ProcessContext
-from process_apis.journal_booking import JournalPlan, attempt_booking
+from process_apis.journal_booking import JournalPlan
+from process_apis.journal_run import Booking, PostingJournalRun
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity, list_legal_entities
-from process_apis.runs.engine import Engine, failing, mark_succeeded
+from process_apis.runs.engine import failing, mark_succeeded
 from process_apis.runs.errors import RunInProgress
-from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary, run_url
 from process_apis.settlements import service
 from process_apis.settlements.errors import (
@@ -126,17 +125,13 @@ def journal_lines(
     )
 
 
-class SettlementPostingWorkflow:
-    def __init__(self, context: ProcessContext) -> None:
-        self.context = context
-        self.engine = Engine(context.sessionmaker, steps=STEPS, lease=context.settings.run_lease)
+class SettlementPostingWorkflow(PostingJournalRun[SettlementResource]):
+    workflow = WORKFLOW
+    steps = STEPS
 
-    def replays(self) -> dict[str, Replay]:
-        return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
-
-    async def read(self, settlement_id: str) -> SettlementResource:
+    async def read(self, subject_id: str) -> SettlementResource:
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, settlement_id)
+            settlement = await service.get_settlement(session, subject_id)
             run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             return resource(settlement, run)
 
@@ -165,7 +160,7 @@ class SettlementPostingWorkflow:
         )
         for done, settlement_id in enumerate(unposted, 1):
             try:
-                await self.post(settlement_id, client_id=client_id, correlation_id=correlation_id)
+                await self.book(settlement_id, Booking({}, client_id, correlation_id))
             except (RunInProgress, SettlementVoid):
                 pass  # another request has it, or an operator gave it up: shown as it is
             except LedgergateError:
@@ -233,46 +228,18 @@ class SettlementPostingWorkflow:
             await session.commit()
         return unposted, drawn_up, [le.id for le in awaiting]
 
-    async def post(
-        self,
-        settlement_id: str,
-        *,
-        client_id: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None = None,
-    ) -> SettlementResource:
-        plan = await self._prepare(
-            settlement_id,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            claimed_run_id=claimed_run_id,
-        )
-        if isinstance(plan, SettlementResource):
-            return plan
-        entry = await attempt_booking(self.engine, self.context.erp, plan, steps=STEPS)
-        if entry is None:
-            return await self.read(settlement_id)
-        return await self._record(plan, entry)
+    async def lock_unposted(self, session: AsyncSession, subject_id: str) -> bool:
+        settlement = await service.get_settlement(session, subject_id, for_update=True)
+        return settlement.status in UNPOSTED
 
-    async def resume(self, run_id: str) -> SettlementResource:
-        run = await self.engine.load(run_id)
-        return await self.post(
-            run.subject_id,
-            client_id=run.client_id,
-            correlation_id=run.correlation_id,
-            claimed_run_id=run_id,
+    def in_journal(self, subject_id: str) -> LedgergateError:
+        return SettlementInErpJournal(
+            f"the entry of settlement {subject_id} is in the ERP journal; replay the run "
+            "or resolve it"
         )
 
-    async def discard(self, session: AsyncSession, run: WorkflowRunRow) -> None:
-        """Compensation: void a statement the ERP journal never held and free its lines."""
-        settlement = await service.get_settlement(session, run.subject_id, for_update=True)
-        if settlement.status not in UNPOSTED:
-            return
-        if await succeeded_step(session, run.id, "add_journal_entry") is not None:
-            raise SettlementInErpJournal(
-                f"the entry of settlement {settlement.id} is in the ERP journal; replay the run "
-                "or resolve it"
-            )
+    async def void(self, session: AsyncSession, subject_id: str) -> None:
+        settlement = await service.get_settlement(session, subject_id, for_update=True)
         settlement.status = SETTLEMENT_STATUS.check(
             SettlementStatus(settlement.status), SettlementStatus.VOID
         )
@@ -282,31 +249,21 @@ class SettlementPostingWorkflow:
             .values(settlement_id=None)
         )
 
-    async def _prepare(
-        self,
-        settlement_id: str,
-        *,
-        client_id: str | None,
-        correlation_id: str | None,
-        claimed_run_id: str | None,
-    ) -> JournalPlan | SettlementResource:
+    async def prepare(self, subject_id: str, booking: Booking) -> JournalPlan | SettlementResource:
         async with self.context.sessionmaker() as session:
-            settlement = await service.get_settlement(session, settlement_id, for_update=True)
+            settlement = await service.get_settlement(session, subject_id, for_update=True)
             run = await latest_run(session, workflow=WORKFLOW, subject_id=settlement.id)
             if settlement.status not in UNPOSTED:
                 if settlement.status == SettlementStatus.VOID:
                     raise SettlementVoid(f"settlement {settlement.id} was voided")
                 return resource(settlement, run)
-            run = self.engine.take(
+            run = self.take(
                 session,
                 run,
-                workflow=WORKFLOW,
                 subject_id=settlement.id,
                 legal_entity_id=settlement.legal_entity_id,
                 params={"period_start": settlement.period_start.isoformat()},
-                correlation_id=correlation_id,
-                client_id=client_id,
-                claimed_run_id=claimed_run_id,
+                booking=booking,
             )
             if settlement.status == SettlementStatus.DRAFT:
                 settlement.status = SETTLEMENT_STATUS.check(
@@ -339,7 +296,7 @@ class SettlementPostingWorkflow:
             await session.commit()
             return plan
 
-    async def _record(self, plan: JournalPlan, entry: ErpJournalEntry) -> SettlementResource:
+    async def record(self, plan: JournalPlan, entry: ErpJournalEntry) -> SettlementResource:
         async with self.context.sessionmaker() as session:
             settlement, run = await booked(session, plan, SettlementStatus.POSTED)
             settlement.erp_ref = entry.journal_id

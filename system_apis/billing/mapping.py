@@ -188,6 +188,8 @@ def invoice_line_from_stripe(line: StripeInvoiceLine) -> BillingInvoiceLine:
         tax=sum(tax.amount for tax in line.tax_amounts),
         price_id=line.price.id if line.price else None,
         proration=line.proration,
+        period_start=_time(line.period.start),
+        period_end=_time(line.period.end),
     )
 
 

@@ -55,6 +55,10 @@ class BillingInvoiceLine(BillingModel):
     tax: int
     price_id: str | None
     proration: bool = Field(description="A mid-cycle change's proration, not a period's charge.")
+    period_start: datetime | None = Field(default=None, description="The period it bills from.")
+    period_end: datetime | None = Field(
+        default=None, description="The end of the period it bills: the next period's start."
+    )
 
 
 class BillingInvoice(BillingModel):

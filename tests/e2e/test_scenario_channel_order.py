@@ -7,7 +7,9 @@ support entitlement. Billing's signed `invoice.finalized` and `invoice.paid` del
 reach the gateway's webhook; the inbox worker registers the subscription's invoice,
 posts it to the ERP and applies the payment there, rating the partner's commission.
 The month's settlement journals the commission in the ERP, with the lineage from the
-payment back to the invoice line, the subscription, the deal and the rate card.
+payment back to the invoice line, the subscription, the deal and the rate card; its
+revenue recognition journals what the invoice earned in the month, and the month
+reconciles clean.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ SEATS, SEAT_PRICE = 5, 4900
 async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gateway) -> None:
     internal = await gateway.client_with(["system:crm"], client_id="channel-platform")
     finance = await gateway.client_with(
-        ["settlements:write", "settlements:read", "invoices:read", "ops:read"],
+        ["settlements:write", "settlements:read", "invoices:read", "ops:read", "ops:write"],
         client_id="finance-ops",
     )
     billing = gateway.backends.billing_sandbox
@@ -184,6 +186,14 @@ async def test_channel_order_to_partner_settlement_and_erp_journal(gateway: Gate
         if e.document_number == statement["journal_document_number"]
     ]
     assert journal == [("60100", Decimal(total) / 100, 0), ("21500", 0, Decimal(total) / 100)]
+    # the month's revenue: the subscription's invoice serves billing's period, recognized
+    recognition = await finance.post(
+        "/ops/v1/revenue/recognition-runs",
+        json={"legal_entity_id": demo_id("legal_entity", 1), "period": PERIOD},
+        headers={"Idempotency-Key": "rev-1"},
+    )
+    assert recognition.status_code == 201, recognition.text
+    assert [run["status"] for run in recognition.json()["runs"]] == ["posted"]
     reconciliation = await finance.get(
         "/ops/v1/reconciliation",
         params={"period": PERIOD, "legal_entity": demo_id("legal_entity", 1)},

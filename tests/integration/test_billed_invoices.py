@@ -3,6 +3,8 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from process_apis.billing_inbox import BillingInbox
 from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
@@ -33,6 +35,22 @@ async def test_an_orders_invoice_is_registered_once_and_prorations_are_left_to_a
     erp = gateway.backends.erp_sandbox
     assert erp is not None
     assert erp.document_count(US_COMPANY, invoice_id) == 1
+    # the line serves billing's period, and is recognized over it
+    billed = state.invoices[first]["lines"]["data"][0]["period"]
+    served = (
+        datetime.fromtimestamp(billed["start"], UTC).date(),
+        (datetime.fromtimestamp(billed["end"], UTC) - timedelta(days=1)).date(),
+    )
+    [line] = invoice["lines"]
+    assert (line["service_period_start"], line["service_period_end"]) == tuple(
+        day.isoformat() for day in served
+    )
+    ops = await gateway.client_with(["invoices:read"])
+    schedule = (await ops.get(f"/v1/invoices/{invoice_id}/revenue-schedule")).json()
+    [ratable] = schedule["schedules"]
+    assert (ratable["method"], ratable["amount"]) == ("ratable_daily", line["amount"])
+    assert sum(month["amount"] for month in ratable["months"]) == line["amount"]
+    await ops.aclose()
 
     # an upgrade invoiced now: billing's invoice holds prorations only, which the
     # amendment posted to the ERP itself; the inbox registers nothing for it

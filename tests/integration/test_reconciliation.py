@@ -143,6 +143,15 @@ async def test_a_month_with_adjustments_and_reversals_reconciles_clean(
     downgrade = await amend(gateway, subscription["id"], "down", price_id=PRO_USD)
     assert downgrade.status_code == 201, downgrade.text
     await BillingInbox(gateway.app.state.process).drain()  # the order's invoice, and its payment
+    # the order's invoice serves billing's period: the ended month's revenue is recognized
+    ops = await gateway.client_with(["ops:write"], client_id="revenue")
+    recognized = await ops.post(
+        "/ops/v1/revenue/recognition-runs",
+        json={"legal_entity_id": US_ENTITY, "period": PERIOD},
+        headers={"Idempotency-Key": "recognize"},
+    )
+    await ops.aclose()
+    assert recognized.status_code == 201, recognized.text
 
     body = await reconciliation(gateway)
 
@@ -165,6 +174,7 @@ async def test_a_month_with_adjustments_and_reversals_reconciles_clean(
         ("payment", "USD"),
         ("settlement", "USD"),
         ("adjustment", "USD"),
+        ("deferred_revenue", "USD"),
     }
     for line in totals.values():
         assert (line["gateway_count"], line["gateway_total"]) == (

@@ -17,12 +17,16 @@ from sqlalchemy import select
 
 from app.seed import demo_id
 from core.models.revenue import RevenueScheduleRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.revenue.schedules import adjust_schedule
+from process_apis.worker import replayer
+from system_apis.erp.schemas import ErpJournalCreate, ErpJournalEntryCreate, ErpJournalLine
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start, months_later
 from tests.support.erps import ErpCase, on_erp
-from tests.support.invoices import ACME, invoice_body
+from tests.support.faults import SwitchableTransport
+from tests.support.invoices import ACME, US_COMPANY, invoice_body
 
 PRO, ENTERPRISE = demo_id("product", 1), demo_id("product", 2)
 US_ENTITY = demo_id("legal_entity", 1)
@@ -254,6 +258,75 @@ async def test_twelve_months_of_subscriptions_are_recognized_to_the_cent(erp_cas
     drill = (await ops.get(proof["schedules_url"])).json()
     assert sum(item["deferred"] for item in drill["items"]) == usd["deferred"]
     assert all(item["balanced"] for item in drill["items"])
+    # the reconciliation of month 10 checks the same against the ERP: no difference
+    deferred = await deferred_revenue_check(ops, months[10])
+    assert deferred == ([billed - recognized, billed - recognized], [])
+    await ops.aclose()
+
+
+async def deferred_revenue_check(
+    ops: httpx.AsyncClient, period: str
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """The month's reconciliation of deferred revenue: its USD totals (the schedules', the
+    ERP's) and its differences."""
+    response = await ops.get(
+        "/ops/v1/reconciliation", params={"legal_entity": US_ENTITY, "period": period}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    [totals] = [
+        [line["gateway_total"], line["erp_total"]]
+        for line in report["totals"]
+        if line["document_type"] == "deferred_revenue" and line["currency"] == "USD"
+    ]
+    found = [d for d in report["differences"] if d["document_type"] == "deferred_revenue"]
+    return totals, found
+
+
+async def test_reconciliation_checks_the_deferred_revenue_against_the_erp(
+    gateway: Gateway,
+) -> None:
+    ops = await gateway.client_with(OPS)
+    m0, m1 = month_start(0), month_start(1)
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", m0, month_start(2) - timedelta(days=1), product=PRO)
+    await posted_invoice(gateway, body)
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
+
+    # the month is not recognized yet: the ERP holds none of its deferred revenue
+    totals, [late] = await deferred_revenue_check(ops, this_month)
+    assert totals == [61000 - earned, 0]
+    assert (late["cause"], late["kind"]) == ("deferred_revenue_not_journaled", "amount_mismatch")
+    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 0)
+    drill = (await ops.get(late["key"])).json()  # the drill-down to each schedule
+    assert [item["deferred"] for item in drill["items"]] == [61000 - earned]
+
+    recognized = await recognition_run(ops, this_month, "recognize")
+    assert recognized.status_code == 201, recognized.text
+    assert await deferred_revenue_check(ops, this_month) == ([61000 - earned] * 2, [])
+
+    # an entry booked on the deferred revenue account outside the recognition journals
+    erp = gateway.backends.erp
+    journal = await erp.ensure_journal(
+        US_COMPANY, ErpJournalCreate(code="MANUAL", display_name="Manual entries")
+    )
+    manual = ErpJournalEntryCreate(
+        document_number="MAN-1",
+        external_document_number="MAN-1",
+        posting_date=m1 - timedelta(days=1),
+        currency="USD",
+        lines=(
+            ErpJournalLine(account_number="24000", amount=500, description="Manual"),
+            ErpJournalLine(account_number="40100", amount=-500, description="Manual"),
+        ),
+    )
+    await erp.add_journal_entry(US_COMPANY, journal.id, manual)
+    await erp.post_journal_entry(US_COMPANY, journal.id, "MAN-1", "USD")
+    totals, [stray] = await deferred_revenue_check(ops, this_month)
+    assert totals == [61000 - earned, 61000 - earned - 500]
+    assert stray["cause"] == "deferred_revenue_balance_differs"
     await ops.aclose()
 
 
@@ -375,4 +448,61 @@ async def test_revenue_requests_are_refused_with_problems(gateway: Gateway) -> N
         "/ops/v1/revenue/rules/prod_01jd0000000000000000000000", json={"method": "point_in_time"}
     )
     assert rule.status_code == 404
+    await ops.aclose()
+
+
+async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_with_its_reason(
+    make_gateway: GatewayFactory,
+) -> None:
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    ops = await gateway.client_with(OPS)
+    m0 = month_start(0)
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", m0, month_start(2) - timedelta(days=1), product=PRO)
+    await posted_invoice(gateway, body)
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    replays = replayer(gateway.app.state.process)
+
+    # the ERP is down: the journal is queued; discarded, the run is void, its entries free
+    switches["erp"].down = True
+    queued = await recognition_run(ops, this_month, "down")
+    assert queued.status_code == 202, queued.text
+    [draft] = queued.json()["runs"]
+    assert (draft["status"], draft["last_run"]["status"]) == ("draft", "pending_retry")
+    switches["erp"].down = False
+    await replays.close(
+        draft["last_run"]["id"], status=RunStatus.DISCARDED, note="redo", operator="ops"
+    )
+    voided = (await ops.get(f"/ops/v1/revenue/recognition-runs/{draft['id']}")).json()
+    assert voided["status"] == "void"
+    again = await recognition_run(ops, this_month, "up")
+    assert again.status_code == 201, again.text
+    [run] = again.json()["runs"]
+    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 61000)
+
+    # a reversal queued while the ERP is down is finished by the replayer, with its reason
+    switches["erp"].down = True
+    reversal = await ops.post(
+        f"/ops/v1/revenue/recognition-runs/{run['id']}/reversals",
+        json={"reason": "Wrong deferral account"},
+        headers={"Idempotency-Key": "undo-later"},
+    )
+    assert reversal.status_code == 202, reversal.text
+    assert reversal.headers["location"] == reversal.json()["run_url"]
+    switches["erp"].down = False
+    async with gateway.sessionmaker() as session:
+        pending = await session.get_one(WorkflowRunRow, reversal.json()["last_run"]["id"])
+        assert pending.next_attempt_at is not None
+        pending.next_attempt_at -= timedelta(hours=2)
+        await session.commit()
+    assert (await replays.run_once()).outcomes == {"succeeded": 1}
+    undone = (await ops.get(f"/ops/v1/revenue/recognition-runs/{run['id']}")).json()
+    assert (undone["status"], undone["reversal_reason"]) == ("reversed", "Wrong deferral account")
     await ops.aclose()

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Path, Query, Response
 from core.auth import requires
 from core.ids import id_pattern
 from core.models.revenue import RecognitionRunStatus
-from core.models.workflow_run import RunStatus
 from core.pagination import DEFAULT_PAGE_SIZE, Cursor, PageSize
 from core.problems import problem_responses
 from process_apis.deps import CallerDep, ContextDep, TransactionDep
-from process_apis.idempotency import IdempotentWrite, Outcome
+from process_apis.idempotency import IdempotentWrite, Outcome, period_outcome, undo_outcome
 from process_apis.revenue import reports, rules
 from process_apis.revenue.reversal import RecognitionReversalWorkflow
 from process_apis.revenue.schemas import (
@@ -90,11 +89,9 @@ async def run_recognition(
             client_id=caller.client_id,
             correlation_id=caller.correlation_id,
         )
-        queued = any(
-            run.last_run is not None and run.last_run.status == RunStatus.PENDING_RETRY
-            for run in result.runs
+        return period_outcome(
+            result, drawn_up=result.drawn_up, runs=(run.last_run for run in result.runs)
         )
-        return Outcome(202 if queued else 201 if result.drawn_up else 200, result)
 
     return await idempotency(data, handle)
 
@@ -139,19 +136,20 @@ async def reverse_recognition(
     """
     workflow = RecognitionReversalWorkflow(context)
 
-    async def handle() -> Outcome:
-        before = await RecognitionWorkflow(context).read(recognition_id)
-        run = await workflow.reverse(
+    async def reverse() -> RecognitionRun:
+        return await workflow.reverse(
             recognition_id,
             reason=data.reason,
             client_id=caller.client_id,
             correlation_id=caller.correlation_id,
         )
-        if run.status != RecognitionRunStatus.REVERSED:
-            return Outcome(202, run, {"Location": run.run_url or ""})
-        return Outcome(200 if before.status == RecognitionRunStatus.REVERSED else 201, run)
 
-    return await idempotency(data, handle)
+    return await idempotency(
+        data,
+        lambda: undo_outcome(
+            lambda: workflow.read(recognition_id), reverse, undone=RecognitionRunStatus.REVERSED
+        ),
+    )
 
 
 @router.get(
