@@ -54,6 +54,18 @@ PERIOD = date.today().strftime("%Y-%m")
 ERP_CUSTOMER = "C-0000000000000001"  # ACME's number in the ERP
 
 
+async def recognize(gateway: Gateway, period: str = PERIOD) -> None:
+    """Recognize the month's revenue, as the schedule does once the month has ended."""
+    ops = await gateway.client_with(["ops:write"], client_id="revenue")
+    recognized = await ops.post(
+        "/ops/v1/revenue/recognition-runs",
+        json={"legal_entity_id": US_ENTITY, "period": period},
+        headers={"Idempotency-Key": f"recognize-{period}"},
+    )
+    await ops.aclose()
+    assert recognized.status_code == 201, recognized.text
+
+
 async def reconciliation(gateway: Gateway, period: str = PERIOD) -> dict[str, Any]:
     client = await gateway.client_with(["ops:read"], client_id="recon")
     response = await client.get(
@@ -144,14 +156,7 @@ async def test_a_month_with_adjustments_and_reversals_reconciles_clean(
     assert downgrade.status_code == 201, downgrade.text
     await BillingInbox(gateway.app.state.process).drain()  # the order's invoice, and its payment
     # the order's invoice serves billing's period: the ended month's revenue is recognized
-    ops = await gateway.client_with(["ops:write"], client_id="revenue")
-    recognized = await ops.post(
-        "/ops/v1/revenue/recognition-runs",
-        json={"legal_entity_id": US_ENTITY, "period": PERIOD},
-        headers={"Idempotency-Key": "recognize"},
-    )
-    await ops.aclose()
-    assert recognized.status_code == 201, recognized.text
+    await recognize(gateway)
 
     body = await reconciliation(gateway)
 

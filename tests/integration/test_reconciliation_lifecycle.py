@@ -29,7 +29,7 @@ from system_apis.erp.schemas import (
 from tests.conftest import GatewayFactory
 from tests.integration.test_disputes import dispute_charge
 from tests.integration.test_payment_reversals import switchable
-from tests.integration.test_reconciliation import causes, reconciliation
+from tests.integration.test_reconciliation import causes, recognize, reconciliation
 from tests.integration.test_refunds import paid_order, refund, refund_rows, stripe_api
 from tests.integration.test_subscriptions import billing
 from tests.support.calendar import month, months_later
@@ -208,6 +208,7 @@ async def test_a_loss_journaled_in_a_later_month_reconciles_in_the_month_of_its_
     async with gateway.sessionmaker() as session:
         [lost] = list(await session.scalars(select(DisputeRow)))
     assert (lost.closed_on, lost.posting_date) == (date.today(), next_month)
+    await recognize(gateway)  # the month has ended: its deferred revenue is journaled
 
     closed_in = await reconciliation(gateway)
     posted_in = await reconciliation(gateway, month(1))
