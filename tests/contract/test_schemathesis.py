@@ -39,6 +39,8 @@ from core.settings import RateLimitSettings, Settings
 # for an unknown customer or with lines that do not add up is a documented 404/422.
 EXCLUDED_CHECKS: list[CheckFunction] = [positive_data_acceptance]
 
+pytestmark = pytest.mark.fuzz
+
 PARTNER_ID = demo_id("partner", 1)
 
 
