@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.backends import Backends, TransportWrapper, build_backends
@@ -26,6 +27,10 @@ from core.models.api_client import ApiClientRow
 from core.scopes import DEFAULT_CLIENT_SCOPES
 from core.settings import BackendSettings, Settings
 from tests.support.databases import fresh_database, postgres_database, sqlite_database
+
+# `make fuzz` (`--hypothesis-profile=fuzz`): the contract fuzzer at its full depth. It is
+# registered here, before Hypothesis's plugin loads the profile a command line names.
+hypothesis_settings.register_profile("fuzz")
 
 FAST_RETRIES = {
     "retry_attempts": 3,

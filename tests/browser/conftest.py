@@ -66,8 +66,9 @@ async def served(make_gateway: GatewayFactory) -> AsyncIterator[Served]:
     await task
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the session; each test gets its own context (cookies, storage)."""
     if shutil.which(CHROMIUM) is None:
         service_missing("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
     async with async_playwright() as playwright:

@@ -39,6 +39,8 @@ from core.settings import RateLimitSettings, Settings
 # for an unknown customer or with lines that do not add up is a documented 404/422.
 EXCLUDED_CHECKS: list[CheckFunction] = [positive_data_acceptance]
 
+pytestmark = pytest.mark.fuzz
+
 PARTNER_ID = demo_id("partner", 1)
 
 
@@ -105,14 +107,18 @@ def served_app() -> tuple[FastAPI, dict[str, str]]:
 
 APP, TOKENS = served_app()
 SCHEMAS = {name: schemathesis.openapi.from_asgi(f"/openapi/{name}.json", APP) for name in TOKENS}
+# The suite's depth: every operation still gets its examples, its coverage cases
+# (positive and negative) and a few generated cases of each mode. `make fuzz` loads the
+# "fuzz" Hypothesis profile (tests/conftest.py) for the full depth.
+FULL_DEPTH = settings.get_current_profile_name() == "fuzz"
 FUZZ = settings(
-    max_examples=40,
+    max_examples=40 if FULL_DEPTH else 6,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 STATEFUL = settings(
-    max_examples=25,
-    stateful_step_count=6,
+    max_examples=25 if FULL_DEPTH else 5,
+    stateful_step_count=6 if FULL_DEPTH else 4,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
