@@ -8,8 +8,11 @@ replicas share the work), and marks each processed in the transaction that acts 
   invoice: the one whose `billing_ref` is the billing invoice, or the one the billing
   invoice names as ours (`metadata[ledgergate_id]`), which then gets the `billing_ref`;
   a billing invoice of one of our subscriptions that is neither is registered as a
-  gateway invoice (`invoices.billed`) and, once committed, posted to the ERP by the
-  invoice posting workflow, before any payment is applied to it;
+  gateway invoice (`invoices.billed`). The invoices one pass registers are queued as one
+  posting batch in the same transaction and, once committed, posted to the ERP as bulk
+  work (`process_apis.posting_batches`: each with its own run, in as few ERP requests as
+  the batch limit allows), before any payment is applied to them; a batch whose process
+  died is taken again by the worker;
 - `invoice.paid` also records the payment (one per billing invoice: a redelivery finds
   it) with its workflow run, and the payment is then applied (`PaymentWorkflow`). The run
   is leased in that same transaction: if the process dies before it is applied, the
@@ -56,11 +59,11 @@ from process_apis.deps import ProcessContext
 from process_apis.dunning.inbox import DunningInbox
 from process_apis.errors import BillingCustomerMismatch
 from process_apis.invoices.billed import check_billing_customer, register_billed_invoice
-from process_apis.invoices.schemas import PostingCreate
-from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.payments.disputes import DisputeWorkflow
 from process_apis.payments.refunds import RefundWorkflow
 from process_apis.payments.workflow import WORKFLOW, PaymentWorkflow
+from process_apis.posting_batches.executor import PostingBatchExecutor
+from process_apis.posting_batches.repository import add_batch
 from process_apis.runs.engine import mark_failed
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import latest_run
@@ -98,7 +101,7 @@ class BillingInbox:
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
         self.payments = PaymentWorkflow(context)
-        self.postings = InvoicePostingWorkflow(context)
+        self.postings = PostingBatchExecutor(context)
         self.dunning = DunningInbox(context)
         self.refunds = RefundWorkflow(context)
         self.disputes = DisputeWorkflow(context)
@@ -137,21 +140,16 @@ class BillingInbox:
                     report.dispute_losses += [loss] if loss is not None else []
                 row.processed_at = utcnow()
             report.consumed = len(rows)
-            await session.commit()
-        for invoice_id in report.invoices:
-            try:
-                with correlated(cid := str(uuid4())):  # work without a caller gets its own id
-                    await self.postings.post(
-                        invoice_id=invoice_id,
-                        request=PostingCreate(),
-                        client_id=CONSUMER,
-                        correlation_id=cid,
-                    )
-            except LedgergateError as error:  # recorded on the run, which waits in the queue
-                logger.info(
-                    "billing.inbox.posting_failed",
-                    extra={"invoice_id": invoice_id, "error": str(error)},
+            batch = (
+                await add_batch(
+                    session, report.invoices, client_id=CONSUMER, correlation_id=str(uuid4())
                 )
+                if report.invoices
+                else None
+            )
+            await session.commit()
+        if batch is not None:
+            await self.postings.run(batch.id)
         for payment_id, run_id in started:
             try:
                 with correlated(cid := str(uuid4())):

@@ -40,7 +40,6 @@ from process_apis.gauges import OperationsGauges
 from process_apis.idempotency import IdempotencyStore
 from process_apis.invoices.mismatch import PostingReversal
 from process_apis.invoices.void import InvoiceVoidWorkflow
-from process_apis.invoices.workflow import InvoicePostingWorkflow
 from process_apis.orders.sync import OrderStatusSync
 from process_apis.orders.workflow import SalesOrderWorkflow
 from process_apis.payments.disputes import DisputeWorkflow
@@ -72,7 +71,7 @@ GAUGES_REFRESH_SECONDS = 15.0
 T = TypeVar("T")
 
 WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
-    InvoicePostingWorkflow,
+    PostingBatchExecutor,  # the invoice posting's runs, its queued retries as bulk work
     InvoiceVoidWorkflow,
     PostingReversal,
     CreditMemoWorkflow,

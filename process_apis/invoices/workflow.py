@@ -29,8 +29,8 @@ Bulk work (`process_apis.posting_batches`) runs the same steps for many invoices
 once and hands the document to a `BulkDocuments` call: on a run's first attempt the
 `create_document` step (persisted, as ever, before the call) is answered by one bulk
 request to the ERP that creates, posts and reads back many documents (Business
-Central's `$batch`), so `post_document` is recorded from that answer. A retry takes the
-one-by-one path, which looks the document up first.
+Central's `$batch`), so `post_document` is recorded from that answer. A retry looks its
+document up first and sends it in the bulk request only when the ERP does not hold it.
 Discarding a run from the exception queue opens the invoice again and has the draft it
 left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`).
 """
@@ -119,6 +119,8 @@ class PostingPlan:
     first_run: bool = False
     # The run's lease as its taking set it, so its first step need not renew it.
     leased_until: datetime | None = None
+    # The run's correlation id, which bulk work carries into each run's own steps.
+    correlation_id: str | None = None
 
 
 def erp_document_reference(invoice_id: str, reversals: int) -> str:
@@ -169,6 +171,14 @@ class InvoicePostingWorkflow:
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
+        prepared = await self.prepare_resume(run_id)
+        if isinstance(prepared, PostingResult):
+            return prepared
+        return await self.execute(prepared)
+
+    async def prepare_resume(self, run_id: str) -> PostingPlan | PostingResult:
+        """Take a run claimed from the exception queue again: the plan to `execute`, or
+        the posting the invoice already has. A refusal fails the run and is raised."""
         async with self.context.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             invoice = await get_invoice(session, run.subject_id)
@@ -180,11 +190,12 @@ class InvoicePostingWorkflow:
                     f"invoice {invoice.id} awaits an operator's decision on the ERP's totals: "
                     "accept them or reverse the ERP document"
                 )
-        return await self.post(
-            invoice_id=run.subject_id,
+        return await self._prepare(
+            run.subject_id,
             request=PostingCreate.model_validate(run.params),
             client_id=run.client_id or "replay",
             correlation_id=run.correlation_id,
+            principal=None,
             claimed_run_id=run_id,
         )
 
@@ -270,6 +281,7 @@ class InvoicePostingWorkflow:
                 tolerance=tolerances.get(invoice.currency, 0),
                 known_erp_customer_id=customer.erp_ref if known_customer else None,
                 leased_until=run.next_attempt_at,
+                correlation_id=run.correlation_id,
             )
 
     async def prepare(
@@ -336,7 +348,7 @@ class InvoicePostingWorkflow:
                 backend_ref=lambda customer: customer.id,
             )
             erp_customer_id = erp_customer.id
-        if bulk is not None and plan.first_run:
+        if bulk is not None:
             posted = await self._bulk_document(plan, bulk, run)
         else:
             posted = await self._create_and_post(plan, run)
@@ -372,15 +384,35 @@ class InvoicePostingWorkflow:
         self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle
     ) -> ErpSalesInvoice:
         """`create_document` as one operation of a bulk request that also posts and reads
-        the document; `post_document` is recorded from its answer."""
+        the document; `post_document` is recorded from its answer. A retry looks the
+        document up first: a draft an earlier attempt left (perhaps without all its lines)
+        is completed and posted on its own."""
+        erp, company = self.context.erp, plan.company_id
         key = plan.document.external_document_number
+
+        async def create() -> ErpSalesInvoice:
+            found = None if plan.first_run else await erp.find_sales_invoice(company, key)
+            if found is None:
+                return await bulk(plan.run_id, plan.document)
+            if found.status == ErpDocumentStatus.DRAFT:
+                return await erp.create_sales_invoice(company, plan.document)
+            return found
+
         posted = await run.step(
             "create_document",
-            lambda: bulk(plan.run_id, plan.document),
+            create,
             request=plan.document,
             downstream_key=key,
             backend_ref=lambda document: document.id,
         )
+        if posted.status == ErpDocumentStatus.DRAFT:
+            return await run.step(
+                "post_document",
+                lambda: erp.post_sales_invoice(company, posted.id, known_draft=True),
+                request={"document_id": posted.id},
+                downstream_key=key,
+                backend_ref=lambda document: document.number,
+            )
         await run.record(
             "post_document",
             request={"document_id": posted.id},

@@ -11,6 +11,7 @@ each of its workflow names is resumed and compensated.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,9 @@ class Replay:
 
     resume: Callable[[str], Awaitable[object]]
     discard: Callable[[AsyncSession, WorkflowRunRow], Awaitable[None]] | None = None
+    together: Callable[[list[str]], Awaitable[None]] | None = None
+    """Resumes the worker's claimed runs of the workflow at once (bulk work), each
+    recording its own outcome; without it they are resumed one by one."""
 
 
 class Replayable(Protocol):
@@ -79,6 +83,18 @@ class Replayer:
                 await self.registry[workflow].resume(run_id)
             except LedgergateError as error:  # recorded on the run by the workflow itself
                 logger.info("replay.run.failed", extra={"run_id": run_id, "error": str(error)})
+        return await self._status(run_id)
+
+    async def _resume_together(
+        self, run_ids: list[str], together: Callable[[list[str]], Awaitable[None]]
+    ) -> list[str]:
+        """Run claimed runs of one workflow at once; returns their statuses afterwards."""
+        for run_id in run_ids:
+            await self._correlation_id(run_id)
+        await together(run_ids)
+        return [await self._status(run_id) for run_id in run_ids]
+
+    async def _status(self, run_id: str) -> str:
         async with self.sessionmaker() as session:
             run = await session.get_one(WorkflowRunRow, run_id)
             return str(run.status)
@@ -97,12 +113,21 @@ class Replayer:
         return await self._resume(run_id, workflow)
 
     async def run_once(self, *, limit: int = WORKER_BATCH) -> ReplayReport:
-        """Claim the due runs and replay them one by one."""
+        """Claim the due runs and replay them: one by one, or a workflow's at once when it
+        resumes its runs `together`."""
         report = ReplayReport()
         claimed = await claim_due(self.sessionmaker, limit=limit, lease=self.lease)
         report.claimed = len(claimed)
+        grouped: dict[Callable[[list[str]], Awaitable[None]], list[str]] = defaultdict(list)
         for run_id, workflow in claimed:
-            report.add(await self._resume(run_id, workflow))
+            together = self.registry[workflow].together
+            if together is None:
+                report.add(await self._resume(run_id, workflow))
+            else:
+                grouped[together].append(run_id)
+        for together, run_ids in grouped.items():
+            for status in await self._resume_together(run_ids, together):
+                report.add(status)
         return report
 
     async def close(self, run_id: str, *, status: RunStatus, note: str, operator: str) -> None:

@@ -24,7 +24,7 @@ from tests.integration.test_subscriptions import PRO_USD, ordered
 from tests.support.invoices import ACME, invoice_body
 
 
-async def _deliver(
+async def deliver(
     gateway: Gateway, *, billing_invoice: str, customer: str, reference: str | None = None
 ) -> None:
     """An `invoice.finalized` of the ordered subscription, billed to `customer`, in the inbox."""
@@ -83,7 +83,7 @@ async def _registered(gateway: Gateway, billing_invoice: str) -> int:
     return count or 0
 
 
-async def _acme_billing_ref(gateway: Gateway) -> str:
+async def acme_billing_ref(gateway: Gateway) -> str:
     async with gateway.sessionmaker() as session:
         ref = await session.scalar(select(CustomerRow.billing_ref).where(CustomerRow.id == ACME))
     assert ref is not None
@@ -94,7 +94,7 @@ async def test_a_billing_invoice_of_another_customer_is_queued_not_registered(
     gateway: Gateway,
 ) -> None:
     await ordered(gateway)
-    await _deliver(gateway, billing_invoice="in_intruder", customer="cus_somebody_else")
+    await deliver(gateway, billing_invoice="in_intruder", customer="cus_somebody_else")
     report = await BillingInbox(gateway.app.state.process).drain()
     assert report.consumed == 1
     assert report.invoices == []
@@ -105,14 +105,14 @@ async def test_a_billing_invoice_of_another_customer_is_queued_not_registered(
     assert entry["subject_id"] == "in_intruder"
     assert entry["error_type"] == PROBLEM_BASE_URI + "billing-customer-mismatch"
     assert "cus_somebody_else" in entry["error_detail"]
-    assert await _acme_billing_ref(gateway) in entry["error_detail"]
+    assert await acme_billing_ref(gateway) in entry["error_detail"]
 
 
 async def test_a_billing_invoice_of_the_subscriptions_customer_is_registered(
     gateway: Gateway,
 ) -> None:
     await ordered(gateway)
-    await _deliver(gateway, billing_invoice="in_ok", customer=await _acme_billing_ref(gateway))
+    await deliver(gateway, billing_invoice="in_ok", customer=await acme_billing_ref(gateway))
     report = await BillingInbox(gateway.app.state.process).drain()
     assert len(report.invoices) == 1
     assert await _registered(gateway, "in_ok") == 1
@@ -124,7 +124,7 @@ async def test_metadata_naming_an_invoice_of_another_customer_links_nothing(
     await ordered(gateway)
     created = await gateway.client.post("/v1/invoices", json=invoice_body())
     invoice_id = created.json()["id"]
-    await _deliver(
+    await deliver(
         gateway, billing_invoice="in_meta", customer="cus_somebody_else", reference=invoice_id
     )
     await BillingInbox(gateway.app.state.process).drain()

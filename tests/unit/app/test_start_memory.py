@@ -1,0 +1,31 @@
+"""A gateway worker does at start only what serving needs: no argon2 hash (it takes
+64 MiB) until someone signs in to the console, and no Alembic when it does not migrate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+PROBE = """
+import sys
+from app.main import create_app
+from app.experience.console.passwords import _unknown, verify_password
+create_app()
+print(_unknown.cache_info().currsize, "alembic" in sys.modules)
+verify_password(None, "guess")
+print(_unknown.cache_info().currsize)
+"""
+
+
+def test_a_worker_starts_without_hashing_or_alembic() -> None:
+    env = {
+        **os.environ,
+        "LEDGERGATE_MIGRATE_ON_START": "false",
+        "LEDGERGATE_SEED_DEMO_DATA": "false",
+        "LEDGERGATE_BACKGROUND_WORK": "false",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    assert probe.stdout.split("\n")[:2] == ["0 False", "1"]  # hashed at the first sign-in
