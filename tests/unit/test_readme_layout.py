@@ -41,7 +41,16 @@ def test_every_module_of_the_process_tier_is_in_the_layout() -> None:
 
 def test_the_layout_names_nothing_that_is_not_there() -> None:
     block = layout_block()
-    roots = ("", "app/", "process_apis/", "system_apis/", "events/", "sandboxes/", "tests/")
+    roots = (
+        "",
+        "core/",
+        "app/",
+        "process_apis/",
+        "system_apis/",
+        "events/",
+        "sandboxes/",
+        "tests/",
+    )
     missing = {
         name
         for name in named(block)
