@@ -8,7 +8,9 @@ delivery never overtakes an earlier one of its subject that failed and waits for
 retry, or that another worker is sending. A worker that dies mid-attempt leaves its
 messages due again when the lease ends.
 
-Sending happens outside any transaction: each subject's messages in turn, stopping at
+Each endpoint URL is checked by the SSRF guard once a pass, on the addresses it
+resolves to then, and the pass's deliveries go to the address checked. Sending happens
+outside any transaction: each subject's messages in turn, stopping at
 the first that is not delivered (the rest are released, due again but held behind it),
 the subjects side by side within each host's concurrency. No attempt starts after the
 pass's `timeout_seconds`, so every attempt ends within the lease. A batch's results are
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import httpx
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -40,9 +41,10 @@ from core.models.webhook_message import MessageStatus, WebhookMessageRow
 from core.settings import WebhookSettings
 from events.webhooks import health
 from events.webhooks.attempt import DELIVERED, GONE, AttemptResult, Job, attempt
-from events.webhooks.clients import HostClients
+from events.webhooks.clients import HostClients, Post
 from events.webhooks.context import WebhookContext
-from events.webhooks.guard import UrlGuard
+from events.webhooks.errors import WebhookUrlRefused
+from events.webhooks.guard import Target, UrlGuard
 from events.webhooks.metrics import DELIVERIES, DELIVERY_SECONDS
 from events.webhooks.secrets import signing_secrets
 
@@ -51,6 +53,8 @@ LEASE_MARGIN = timedelta(seconds=60)
 
 # A claimed job and what its attempt came to; None when it was not sent this pass.
 Outcome = tuple[Job, AttemptResult | None]
+# Where a pass delivers each endpoint URL, or why it may not.
+Targets = dict[str, Target | WebhookUrlRefused]
 
 
 def retry_delay(
@@ -79,7 +83,7 @@ class WebhookDelivery:
         *,
         encryption: KeyEncryption,
         guard: UrlGuard,
-        transport: httpx.AsyncBaseTransport | None = None,
+        post: Post | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -88,10 +92,9 @@ class WebhookDelivery:
         self.encryption = encryption
         self.guard = guard
         self.clients = HostClients(
-            timeout=settings.timeout_seconds,
-            concurrency=settings.endpoint_concurrency,
-            transport=transport,
+            timeout=settings.timeout_seconds, concurrency=settings.endpoint_concurrency
         )
+        self.post = post or self.clients.post  # tests: a receiver in the same process
         self.clock = clock
         self.rng = rng or random.Random()
         # Attempts start within one timeout of the claim and last at most another.
@@ -115,7 +118,10 @@ class WebhookDelivery:
         await self.clients.trim()
         jobs, claimed_at = await self._claim()
         deadline = time.monotonic() + self.settings.timeout_seconds
-        sent = await asyncio.gather(*(self._send(queue, deadline) for queue in _queues(jobs)))
+        targets = await self._resolve({job.url for job in jobs})
+        sent = await asyncio.gather(
+            *(self._send(queue, targets, deadline) for queue in _queues(jobs))
+        )
         outcomes = [outcome for queue in sent for outcome in queue]
         if jobs:
             await self._record(outcomes, released_at=claimed_at)
@@ -152,39 +158,47 @@ class WebhookDelivery:
                     select(WebhookEndpointRow).where(WebhookEndpointRow.id.in_(ids))
                 )
             }
+            secrets = {
+                endpoint.id: signing_secrets(endpoint, self.encryption, now)
+                for endpoint in endpoints.values()
+            }
             for message in messages:
                 message.next_attempt_at = now + self.lease
-            jobs = [self._job(message, endpoints[message.endpoint_id], now) for message in messages]
+            jobs = [
+                _job(message, endpoints[message.endpoint_id], secrets[message.endpoint_id])
+                for message in messages
+            ]
             return jobs, now
 
-    def _job(self, message: WebhookMessageRow, endpoint: WebhookEndpointRow, now: datetime) -> Job:
-        return Job(
-            message_id=message.id,
-            endpoint_id=endpoint.id,
-            event_id=message.event_id,
-            subject=message.subject,
-            url=endpoint.url,
-            secrets=signing_secrets(endpoint, self.encryption, now),
-            payload=message.payload,
-            attempt=message.attempts + 1,
-        )
+    async def _resolve(self, urls: set[str]) -> Targets:
+        """Each URL checked once a pass, on the addresses its host resolves to now: every
+        delivery of the pass goes to an address checked less than a timeout before."""
+        targets: Targets = {}
+        for url in urls:
+            try:
+                targets[url] = await self.guard.resolve(url)
+            except WebhookUrlRefused as refused:
+                targets[url] = refused
+        return targets
 
-    async def _send(self, queue: list[Job], deadline: float) -> list[Outcome]:
+    async def _send(self, queue: list[Job], targets: Targets, deadline: float) -> list[Outcome]:
         """One subject's jobs for one endpoint in turn, up to the first not delivered or
         the deadline; the jobs not sent have no result."""
         outcomes: list[Outcome] = []
+        target = targets[queue[0].url]
+        host = target.host_header if isinstance(target, Target) else queue[0].url
         for job in queue:
-            async with self.clients.slot(job.url):
+            async with self.clients.slot(host):
                 if time.monotonic() > deadline:
                     break
-                result = await self._attempt(job)
+                result = await self._attempt(job, target)
             outcomes.append((job, result))
             if result.outcome != DELIVERED:
                 break
         return outcomes + [(job, None) for job in queue[len(outcomes) :]]
 
-    async def _attempt(self, job: Job) -> AttemptResult:
-        result = await attempt(job, clients=self.clients, guard=self.guard, timestamp=utcnow())
+    async def _attempt(self, job: Job, target: Target | WebhookUrlRefused) -> AttemptResult:
+        result = await attempt(job, target, post=self.post, timestamp=utcnow())
         DELIVERIES.labels(result.outcome).inc()
         DELIVERY_SECONDS.labels(result.outcome).observe(result.duration_ms / 1000)
         return result
@@ -248,6 +262,19 @@ class WebhookDelivery:
             message.next_attempt_at = None
         else:
             message.next_attempt_at = now + delay
+
+
+def _job(message: WebhookMessageRow, endpoint: WebhookEndpointRow, secrets: tuple[str, ...]) -> Job:
+    return Job(
+        message_id=message.id,
+        endpoint_id=endpoint.id,
+        event_id=message.event_id,
+        subject=message.subject,
+        url=endpoint.url,
+        secrets=secrets,
+        payload=message.payload,
+        attempt=message.attempts + 1,
+    )
 
 
 def _attempt_row(job: Job, result: AttemptResult, now: datetime) -> WebhookAttemptRow:
