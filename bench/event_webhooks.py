@@ -130,7 +130,11 @@ async def _deliver_all(webhooks: WebhookContext, count: int) -> Rate:
 async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, Job]]:
     """The kept messages as signed jobs again, with the URL each goes to."""
     async with webhooks.sessionmaker() as session:
-        messages = list(await session.scalars(select(WebhookMessageRow)))
+        messages = list(
+            await session.scalars(
+                select(WebhookMessageRow).where(WebhookMessageRow.endpoint_id == endpoint_id)
+            )
+        )
         endpoint = await session.get(WebhookEndpointRow, endpoint_id)
     assert endpoint is not None
     secrets = signing_secrets(endpoint, webhooks.encryption, utcnow())
@@ -154,7 +158,8 @@ async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, J
 
 async def _post_with_httpx(jobs: list[tuple[str, Job]], window: int) -> Rate:
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+    timeout = httpx.Timeout(10, pool=None)  # a window past the pool's 100 connections waits
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
         for first in range(0, len(jobs), window):
             await asyncio.gather(
                 *(

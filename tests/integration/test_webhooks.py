@@ -69,8 +69,10 @@ class Dns:
 
     def __init__(self, *addresses: str) -> None:
         self.addresses = list(addresses)
+        self.asked = 0
 
     async def __call__(self, _host: str, _port: int) -> list[str]:
+        self.asked += 1
         return list(self.addresses)
 
 
@@ -470,6 +472,24 @@ async def test_a_dns_answer_that_changes_before_delivery_is_refused(harness: Har
     assert attempt["outcome"] == "refused"
     assert "127.0.0.1" in attempt["error"]
     assert message.status == "pending"  # retried: the answer may be right again
+
+
+async def test_a_pass_checks_each_url_once_on_the_answer_it_gets_then(harness: Harness) -> None:
+    endpoint = await create(harness.gateway.client)
+    receiver = Receiver()
+    delivery = harness.delivery(receiver)
+    await harness.publish(*(event(n) for n in range(5)))
+    asked = harness.dns.asked
+    assert (await delivery.run_once()).attempted == 5
+    assert harness.dns.asked == asked + 1
+
+    harness.dns.addresses = ["10.0.0.7"]  # the next pass sees the new answer
+    await harness.publish(event(5), event(6))
+    assert (await delivery.run_once()).attempted == 2
+    assert harness.dns.asked == asked + 2
+    assert len(receiver.requests) == 5
+    messages = (await harness.gateway.client.get(f"{ENDPOINTS}/{endpoint['id']}/messages")).json()
+    assert sorted(m["status"] for m in messages["items"]) == ["delivered"] * 5 + ["pending"] * 2
 
 
 async def test_a_delivered_message_can_be_resent(harness: Harness) -> None:
