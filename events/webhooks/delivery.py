@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
+from sqlalchemy.orm.interfaces import ORMOption
 
 from core.ids import new_id
 from core.key_encryption import KeyEncryption
@@ -162,8 +163,13 @@ class WebhookDelivery:
                 endpoint.id: signing_secrets(endpoint, self.encryption, now)
                 for endpoint in endpoints.values()
             }
-            for message in messages:
-                message.next_attempt_at = now + self.lease
+            if messages:  # leased in one statement, not an UPDATE a message
+                await session.execute(
+                    update(WebhookMessageRow)
+                    .where(WebhookMessageRow.id.in_([message.id for message in messages]))
+                    .values(next_attempt_at=now + self.lease)
+                    .execution_options(synchronize_session=False)
+                )
             jobs = [
                 _job(message, endpoints[message.endpoint_id], secrets[message.endpoint_id])
                 for message in messages
@@ -208,12 +214,18 @@ class WebhookDelivery:
         the messages not sent are due again at `released_at`.
 
         One transaction a batch, not one a message: the rows of an endpoint are locked
-        once, and its health follows the results in turn as before.
+        once, and its health follows the results in turn as before. The messages are
+        locked without their payloads (only what decides their next state is read), and
+        the attempts are logged in one multi-row insert.
         """
         now = self.clock()
+        attempts: list[dict[str, object]] = []
         async with self.sessionmaker.begin() as session:
             messages = await _locked(
-                session, WebhookMessageRow, {job.message_id for job, _ in outcomes}
+                session,
+                WebhookMessageRow,
+                {job.message_id for job, _ in outcomes},
+                load_only(WebhookMessageRow.id, WebhookMessageRow.status),
             )
             endpoints = await _locked(
                 session, WebhookEndpointRow, {job.endpoint_id for job, _ in outcomes}
@@ -224,8 +236,10 @@ class WebhookDelivery:
                     if message is not None and message.status == MessageStatus.PENDING:
                         message.next_attempt_at = released_at
                 elif message is not None and endpoint is not None:
-                    session.add(_attempt_row(job, result, now))
+                    attempts.append(_attempt_values(job, result, now))
                     await self._apply(session, message, endpoint, job.attempt, result, now)
+            if attempts:
+                await session.execute(insert(WebhookAttemptRow), attempts)
 
     async def _apply(
         self,
@@ -277,18 +291,18 @@ def _job(message: WebhookMessageRow, endpoint: WebhookEndpointRow, secrets: tupl
     )
 
 
-def _attempt_row(job: Job, result: AttemptResult, now: datetime) -> WebhookAttemptRow:
-    return WebhookAttemptRow(
-        id=new_id("webhook_attempt"),
-        message_id=job.message_id,
-        endpoint_id=job.endpoint_id,
-        attempted_at=now,
-        outcome=result.outcome,
-        status_code=result.status_code,
-        duration_ms=result.duration_ms,
-        response_excerpt=result.excerpt,
-        error=result.error,
-    )
+def _attempt_values(job: Job, result: AttemptResult, now: datetime) -> dict[str, object]:
+    return {
+        "id": new_id("webhook_attempt"),
+        "message_id": job.message_id,
+        "endpoint_id": job.endpoint_id,
+        "attempted_at": now,
+        "outcome": result.outcome,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "response_excerpt": result.excerpt,
+        "error": result.error,
+    }
 
 
 def _held_back(now: datetime) -> ColumnElement[bool]:
@@ -346,9 +360,15 @@ def _queues(jobs: list[Job]) -> list[list[Job]]:
 Row = TypeVar("Row", WebhookMessageRow, WebhookEndpointRow)
 
 
-async def _locked(session: AsyncSession, model: type[Row], ids: set[str]) -> dict[str, Row]:
+async def _locked(
+    session: AsyncSession, model: type[Row], ids: set[str], *options: ORMOption
+) -> dict[str, Row]:
     """The rows of `model` with `ids`, locked in id order (so two batches never deadlock)."""
     rows = await session.scalars(
-        select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update()
+        select(model)
+        .where(model.id.in_(ids))
+        .order_by(model.id)
+        .options(*options)
+        .with_for_update()
     )
     return {row.id: row for row in rows}

@@ -30,6 +30,7 @@ from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
+from core.models.webhook_attempt import WebhookAttemptRow
 from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_message import WebhookMessageRow
 from events.envelope import CloudEvent, new_event
@@ -732,3 +733,8 @@ async def test_a_batch_is_recorded_in_one_transaction(harness: Harness) -> None:
     async with harness.context.sessionmaker() as session:
         [endpoint] = list(await session.scalars(select(WebhookEndpointRow)))
     assert endpoint.consecutive_failures == 1  # the results in turn: the last one failed
+    async with harness.context.sessionmaker() as session:
+        logged = (
+            await session.execute(select(WebhookAttemptRow.outcome, WebhookAttemptRow.status_code))
+        ).all()
+    assert sorted(logged) == [("delivered", 204)] * 3 + [("failed", 500)] * 2  # each attempt once
