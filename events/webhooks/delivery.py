@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, exists, func, insert, select, update
+from sqlalchemy import Subquery, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased, load_only
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.interfaces import ORMOption
 
 from core.ids import new_id
@@ -136,19 +136,29 @@ class WebhookDelivery:
         enabled = select(WebhookEndpointRow.id).where(
             WebhookEndpointRow.status == EndpointStatus.ENABLED
         )
+        blocked = _blocked(now)
         async with self.sessionmaker.begin() as session:
             found = list(
                 await session.scalars(
                     select(WebhookMessageRow)
+                    .outerjoin(
+                        blocked,
+                        and_(
+                            blocked.c.endpoint_id == WebhookMessageRow.endpoint_id,
+                            blocked.c.subject == WebhookMessageRow.subject,
+                        ),
+                    )
                     .where(
                         WebhookMessageRow.status == MessageStatus.PENDING,
                         WebhookMessageRow.next_attempt_at <= now,
                         WebhookMessageRow.endpoint_id.in_(enabled),
-                        ~_held_back(now),
+                        or_(
+                            blocked.c.first.is_(None), WebhookMessageRow.position < blocked.c.first
+                        ),
                     )
                     .order_by(WebhookMessageRow.position)
                     .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(of=WebhookMessageRow, skip_locked=True)
                 )
             )
             messages = await _in_order(session, found)
@@ -305,16 +315,25 @@ def _attempt_values(job: Job, result: AttemptResult, now: datetime) -> dict[str,
     }
 
 
-def _held_back(now: datetime) -> ColumnElement[bool]:
-    """An earlier pending message of the same subject for the same endpoint is not due:
-    it waits for its retry, or another worker holds it."""
-    earlier = aliased(WebhookMessageRow)
-    return exists().where(
-        earlier.endpoint_id == WebhookMessageRow.endpoint_id,
-        earlier.subject == WebhookMessageRow.subject,
-        earlier.status == MessageStatus.PENDING,
-        earlier.position < WebhookMessageRow.position,
-        earlier.next_attempt_at > now,
+def _blocked(now: datetime) -> Subquery:
+    """Per endpoint and subject, the first pending message that is not due (it waits for
+    its retry, or another worker holds it): the later ones of its queue are held back.
+
+    One pass over the pending messages a claim; a check per due message against the
+    earlier ones of its queue cost a claim time growing with the square of the backlog.
+    """
+    return (
+        select(
+            WebhookMessageRow.endpoint_id,
+            WebhookMessageRow.subject,
+            func.min(WebhookMessageRow.position).label("first"),
+        )
+        .where(
+            WebhookMessageRow.status == MessageStatus.PENDING,
+            WebhookMessageRow.next_attempt_at > now,
+        )
+        .group_by(WebhookMessageRow.endpoint_id, WebhookMessageRow.subject)
+        .subquery()
     )
 
 
