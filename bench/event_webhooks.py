@@ -1,20 +1,22 @@
-"""Webhook deliveries to a local receiver, against the same signed POSTs made with httpx.
+"""Webhook deliveries to a local receiver, against the same signed POSTs made directly.
 
 One endpoint on loopback (the private-address setting on), its messages kept by the
 relay's fan-out; the receiver answers 204 from a process of its own. The gateway's
 delivery loop (claim, sign, POST, log the attempt) runs until nothing is due; the
-baseline sends the same payloads with the same headers from one httpx client, as many
-at a time as the delivery's batch.
+baselines send the same payloads with the same headers from one httpx client and from
+one aiohttp session (the client the delivery uses), as many at a time as the delivery's
+batch. The receiver counts each of the three runs apart: one POST a message each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,11 +43,20 @@ OWNER = Owner(client_id="demo-platform", partner_id=None)
 
 
 @dataclass(frozen=True)
+class Received:
+    """What the receiver counted over one run: POSTs, and distinct webhook ids."""
+
+    posts: int
+    ids: int
+
+
+@dataclass(frozen=True)
 class Deliveries:
     gateway: Rate
-    direct: Rate
+    direct: Rate  # httpx
+    direct_aiohttp: Rate
     delivered: int
-    received: int
+    received: Received  # by the gateway's run
 
 
 def context(sessionmaker: async_sessionmaker[AsyncSession]) -> WebhookContext:
@@ -59,18 +70,22 @@ def context(sessionmaker: async_sessionmaker[AsyncSession]) -> WebhookContext:
 
 
 @contextmanager
-def receiver_process(port: int) -> Iterator[list[int]]:
-    """The counting receiver in a child process; the list gets its count at the end."""
+def receiver_process(port: int) -> Iterator[Callable[[], Received]]:
+    """The counting receiver in a child process, and what it counted since the last call."""
     ours, theirs = SPAWN.Pipe()
     process = SPAWN.Process(target=serve_counting, args=(port, theirs), daemon=True)
     process.start()
     ours.recv()
-    counted: list[int] = []
+
+    def count() -> Received:
+        ours.send("count")
+        return Received(*ours.recv())
+
     try:
-        yield counted
+        yield count
     finally:
         ours.send("stop")
-        counted.append(int(ours.recv()))
+        ours.recv()
         process.join(timeout=10)
 
 
@@ -89,13 +104,16 @@ async def measure(
         await fanout.publish(batch[first : first + 1000])
     with receiver_process(port) as received:
         gateway = await _deliver_all(webhooks, count)
+        by_gateway = received()
         jobs = await _jobs(webhooks, endpoint.id)
-        direct = await _post_directly(jobs, webhooks.settings.batch_size)
+        window = webhooks.settings.batch_size
+        direct = await _post_with_httpx(jobs, window)
+        direct_aiohttp = await _post_with_aiohttp(jobs, window)
     async with sessionmaker() as session:
         delivered = await session.scalar(
             select(func.count()).where(WebhookMessageRow.status == MessageStatus.DELIVERED)
         )
-    return Deliveries(gateway, direct, int(delivered or 0), received[0])
+    return Deliveries(gateway, direct, direct_aiohttp, int(delivered or 0), by_gateway)
 
 
 async def _deliver_all(webhooks: WebhookContext, count: int) -> Rate:
@@ -112,7 +130,11 @@ async def _deliver_all(webhooks: WebhookContext, count: int) -> Rate:
 async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, Job]]:
     """The kept messages as signed jobs again, with the URL each goes to."""
     async with webhooks.sessionmaker() as session:
-        messages = list(await session.scalars(select(WebhookMessageRow)))
+        messages = list(
+            await session.scalars(
+                select(WebhookMessageRow).where(WebhookMessageRow.endpoint_id == endpoint_id)
+            )
+        )
         endpoint = await session.get(WebhookEndpointRow, endpoint_id)
     assert endpoint is not None
     secrets = signing_secrets(endpoint, webhooks.encryption, utcnow())
@@ -134,9 +156,10 @@ async def _jobs(webhooks: WebhookContext, endpoint_id: str) -> list[tuple[str, J
     ]
 
 
-async def _post_directly(jobs: list[tuple[str, Job]], window: int) -> Rate:
+async def _post_with_httpx(jobs: list[tuple[str, Job]], window: int) -> Rate:
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+    timeout = httpx.Timeout(10, pool=None)  # a window past the pool's 100 connections waits
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
         for first in range(0, len(jobs), window):
             await asyncio.gather(
                 *(
@@ -145,5 +168,20 @@ async def _post_directly(jobs: list[tuple[str, Job]], window: int) -> Rate:
                     )
                     for url, job in jobs[first : first + window]
                 )
+            )
+    return Rate(len(jobs), time.perf_counter() - started)
+
+
+async def _post_with_aiohttp(jobs: list[tuple[str, Job]], window: int) -> Rate:
+    async def post(session: aiohttp.ClientSession, url: str, job: Job) -> None:
+        headers = signed_headers(job, utcnow())
+        async with session.post(url, data=job.payload.encode(), headers=headers) as response:
+            await response.read()
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        for first in range(0, len(jobs), window):
+            await asyncio.gather(
+                *(post(session, url, job) for url, job in jobs[first : first + window])
             )
     return Rate(len(jobs), time.perf_counter() - started)

@@ -85,20 +85,25 @@ class Receiver:
 
 
 def serve_counting(port: int, control: Connection) -> None:
-    """A child process: serve until `control` says stop, then send back the count."""
+    """A child process: serve until `control` says stop. Each "count" (and the stop) is
+    answered with the POSTs and the distinct webhook ids received since the last count."""
 
     async def main() -> None:
-        count = 0
+        posts, ids = 0, set[str]()
 
-        def counted(_webhook_id: str, _body: bytes) -> None:
-            nonlocal count
-            count += 1
+        def counted(webhook_id: str, _body: bytes) -> None:
+            nonlocal posts
+            posts += 1
+            ids.add(webhook_id)
 
         receiver = Receiver(port, counted)
         await receiver.start()
         control.send("ready")
-        await asyncio.get_running_loop().run_in_executor(None, control.recv)
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, control.recv) == "count":
+            control.send((posts, len(ids)))
+            posts, ids = 0, set[str]()
         await receiver.stop()
-        control.send(count)
+        control.send((posts, len(ids)))
 
     asyncio.run(main())

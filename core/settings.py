@@ -527,7 +527,7 @@ class WebhookSettings(BaseModel):
         "development); cloud metadata addresses stay refused.",
     )
     batch_size: int = Field(
-        default=100, ge=1, le=1000, description="Messages one delivery pass claims."
+        default=500, ge=1, le=1000, description="Messages one delivery pass claims."
     )
     endpoint_concurrency: int = Field(
         default=4,

@@ -1,8 +1,8 @@
 """One delivery attempt: the signed POST and what came of it.
 
 The request goes to the address the guard checked, with the endpoint's host name in
-`Host` (and TLS SNI), and is never redirected. Only the first `EXCERPT_BYTES` of the
-answer are read and kept.
+`Host` (and TLS SNI), and is never redirected. Only the first bytes of the answer are
+read and kept (`clients.EXCERPT_BYTES`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
-from events.webhooks.clients import HostClients
+from events.webhooks.clients import TRANSPORT_ERRORS, Post
 from events.webhooks.errors import WebhookUrlRefused
-from events.webhooks.guard import UrlGuard
+from events.webhooks.guard import Target
 from events.webhooks.secrets import signature_header
 
-EXCERPT_BYTES = 1024
 USER_AGENT = "Ledgergate-Webhooks/1"
 
 DELIVERED = "delivered"
@@ -70,42 +67,21 @@ def signed_headers(job: Job, timestamp: datetime) -> dict[str, str]:
 
 
 async def attempt(
-    job: Job, *, clients: HostClients, guard: UrlGuard, timestamp: datetime
+    job: Job, target: Target | WebhookUrlRefused, *, post: Post, timestamp: datetime
 ) -> AttemptResult:
-    """POST `job` once; every failure is a result, never an exception."""
+    """POST `job` once to `target` (or record why its URL was refused); every failure is
+    a result, never an exception."""
+    if isinstance(target, WebhookUrlRefused):
+        return AttemptResult(REFUSED, 0, error=target.detail[:500])
     started = time.monotonic()
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
     try:
-        target = await guard.resolve(job.url)
-        headers = {**signed_headers(job, timestamp), "host": target.host_header}
-        client = clients.for_host(target.host_header)
-        async with client.stream(
-            "POST",
-            target.url,
-            content=job.payload.encode(),
-            headers=headers,
-            extensions=target.extensions,
-        ) as response:
-            excerpt = await _excerpt(response)
-    except WebhookUrlRefused as refused:
-        return AttemptResult(REFUSED, elapsed(), error=refused.detail[:500])
-    except httpx.HTTPError as error:
-        return AttemptResult(FAILED, elapsed(), error=f"{type(error).__name__}: {error}"[:500])
+        answer = await post(target, signed_headers(job, timestamp), job.payload.encode())
+    except TRANSPORT_ERRORS as error:
+        elapsed = int((time.monotonic() - started) * 1000)
+        return AttemptResult(FAILED, elapsed, error=f"{type(error).__name__}: {error}"[:500])
     return AttemptResult(
-        outcome_of(response.status_code),
-        elapsed(),
-        status_code=response.status_code,
-        excerpt=excerpt,
+        outcome_of(answer.status_code),
+        int((time.monotonic() - started) * 1000),
+        status_code=answer.status_code,
+        excerpt=answer.excerpt,
     )
-
-
-async def _excerpt(response: httpx.Response) -> str:
-    read = b""
-    async for chunk in response.aiter_bytes():
-        read += chunk
-        if len(read) >= EXCERPT_BYTES:
-            break
-    return read[:EXCERPT_BYTES].decode("utf-8", errors="replace")

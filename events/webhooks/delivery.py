@@ -8,7 +8,9 @@ delivery never overtakes an earlier one of its subject that failed and waits for
 retry, or that another worker is sending. A worker that dies mid-attempt leaves its
 messages due again when the lease ends.
 
-Sending happens outside any transaction: each subject's messages in turn, stopping at
+Each endpoint URL is checked by the SSRF guard once a pass, on the addresses it
+resolves to then, and the pass's deliveries go to the address checked. Sending happens
+outside any transaction: each subject's messages in turn, stopping at
 the first that is not delivered (the rest are released, due again but held behind it),
 the subjects side by side within each host's concurrency. No attempt starts after the
 pass's `timeout_seconds`, so every attempt ends within the lease. A batch's results are
@@ -26,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import httpx
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import Subquery, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import load_only
+from sqlalchemy.orm.interfaces import ORMOption
 
 from core.ids import new_id
 from core.key_encryption import KeyEncryption
@@ -40,9 +42,10 @@ from core.models.webhook_message import MessageStatus, WebhookMessageRow
 from core.settings import WebhookSettings
 from events.webhooks import health
 from events.webhooks.attempt import DELIVERED, GONE, AttemptResult, Job, attempt
-from events.webhooks.clients import HostClients
+from events.webhooks.clients import HostClients, Post
 from events.webhooks.context import WebhookContext
-from events.webhooks.guard import UrlGuard
+from events.webhooks.errors import WebhookUrlRefused
+from events.webhooks.guard import Target, UrlGuard
 from events.webhooks.metrics import DELIVERIES, DELIVERY_SECONDS
 from events.webhooks.secrets import signing_secrets
 
@@ -51,6 +54,8 @@ LEASE_MARGIN = timedelta(seconds=60)
 
 # A claimed job and what its attempt came to; None when it was not sent this pass.
 Outcome = tuple[Job, AttemptResult | None]
+# Where a pass delivers each endpoint URL, or why it may not.
+Targets = dict[str, Target | WebhookUrlRefused]
 
 
 def retry_delay(
@@ -79,7 +84,7 @@ class WebhookDelivery:
         *,
         encryption: KeyEncryption,
         guard: UrlGuard,
-        transport: httpx.AsyncBaseTransport | None = None,
+        post: Post | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -88,10 +93,9 @@ class WebhookDelivery:
         self.encryption = encryption
         self.guard = guard
         self.clients = HostClients(
-            timeout=settings.timeout_seconds,
-            concurrency=settings.endpoint_concurrency,
-            transport=transport,
+            timeout=settings.timeout_seconds, concurrency=settings.endpoint_concurrency
         )
+        self.post = post or self.clients.post  # tests: a receiver in the same process
         self.clock = clock
         self.rng = rng or random.Random()
         # Attempts start within one timeout of the claim and last at most another.
@@ -115,7 +119,10 @@ class WebhookDelivery:
         await self.clients.trim()
         jobs, claimed_at = await self._claim()
         deadline = time.monotonic() + self.settings.timeout_seconds
-        sent = await asyncio.gather(*(self._send(queue, deadline) for queue in _queues(jobs)))
+        targets = await self._resolve({job.url for job in jobs})
+        sent = await asyncio.gather(
+            *(self._send(queue, targets, deadline) for queue in _queues(jobs))
+        )
         outcomes = [outcome for queue in sent for outcome in queue]
         if jobs:
             await self._record(outcomes, released_at=claimed_at)
@@ -129,19 +136,29 @@ class WebhookDelivery:
         enabled = select(WebhookEndpointRow.id).where(
             WebhookEndpointRow.status == EndpointStatus.ENABLED
         )
+        blocked = _blocked(now)
         async with self.sessionmaker.begin() as session:
             found = list(
                 await session.scalars(
                     select(WebhookMessageRow)
+                    .outerjoin(
+                        blocked,
+                        and_(
+                            blocked.c.endpoint_id == WebhookMessageRow.endpoint_id,
+                            blocked.c.subject == WebhookMessageRow.subject,
+                        ),
+                    )
                     .where(
                         WebhookMessageRow.status == MessageStatus.PENDING,
                         WebhookMessageRow.next_attempt_at <= now,
                         WebhookMessageRow.endpoint_id.in_(enabled),
-                        ~_held_back(now),
+                        or_(
+                            blocked.c.first.is_(None), WebhookMessageRow.position < blocked.c.first
+                        ),
                     )
                     .order_by(WebhookMessageRow.position)
                     .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(of=WebhookMessageRow, skip_locked=True)
                 )
             )
             messages = await _in_order(session, found)
@@ -152,39 +169,52 @@ class WebhookDelivery:
                     select(WebhookEndpointRow).where(WebhookEndpointRow.id.in_(ids))
                 )
             }
-            for message in messages:
-                message.next_attempt_at = now + self.lease
-            jobs = [self._job(message, endpoints[message.endpoint_id], now) for message in messages]
+            secrets = {
+                endpoint.id: signing_secrets(endpoint, self.encryption, now)
+                for endpoint in endpoints.values()
+            }
+            if messages:  # leased in one statement, not an UPDATE a message
+                await session.execute(
+                    update(WebhookMessageRow)
+                    .where(WebhookMessageRow.id.in_([message.id for message in messages]))
+                    .values(next_attempt_at=now + self.lease)
+                    .execution_options(synchronize_session=False)
+                )
+            jobs = [
+                _job(message, endpoints[message.endpoint_id], secrets[message.endpoint_id])
+                for message in messages
+            ]
             return jobs, now
 
-    def _job(self, message: WebhookMessageRow, endpoint: WebhookEndpointRow, now: datetime) -> Job:
-        return Job(
-            message_id=message.id,
-            endpoint_id=endpoint.id,
-            event_id=message.event_id,
-            subject=message.subject,
-            url=endpoint.url,
-            secrets=signing_secrets(endpoint, self.encryption, now),
-            payload=message.payload,
-            attempt=message.attempts + 1,
-        )
+    async def _resolve(self, urls: set[str]) -> Targets:
+        """Each URL checked once a pass, on the addresses its host resolves to now: every
+        delivery of the pass goes to an address checked less than a timeout before."""
+        targets: Targets = {}
+        for url in urls:
+            try:
+                targets[url] = await self.guard.resolve(url)
+            except WebhookUrlRefused as refused:
+                targets[url] = refused
+        return targets
 
-    async def _send(self, queue: list[Job], deadline: float) -> list[Outcome]:
+    async def _send(self, queue: list[Job], targets: Targets, deadline: float) -> list[Outcome]:
         """One subject's jobs for one endpoint in turn, up to the first not delivered or
         the deadline; the jobs not sent have no result."""
         outcomes: list[Outcome] = []
+        target = targets[queue[0].url]
+        host = target.host_header if isinstance(target, Target) else queue[0].url
         for job in queue:
-            async with self.clients.slot(job.url):
+            async with self.clients.slot(host):
                 if time.monotonic() > deadline:
                     break
-                result = await self._attempt(job)
+                result = await self._attempt(job, target)
             outcomes.append((job, result))
             if result.outcome != DELIVERED:
                 break
         return outcomes + [(job, None) for job in queue[len(outcomes) :]]
 
-    async def _attempt(self, job: Job) -> AttemptResult:
-        result = await attempt(job, clients=self.clients, guard=self.guard, timestamp=utcnow())
+    async def _attempt(self, job: Job, target: Target | WebhookUrlRefused) -> AttemptResult:
+        result = await attempt(job, target, post=self.post, timestamp=utcnow())
         DELIVERIES.labels(result.outcome).inc()
         DELIVERY_SECONDS.labels(result.outcome).observe(result.duration_ms / 1000)
         return result
@@ -194,12 +224,18 @@ class WebhookDelivery:
         the messages not sent are due again at `released_at`.
 
         One transaction a batch, not one a message: the rows of an endpoint are locked
-        once, and its health follows the results in turn as before.
+        once, and its health follows the results in turn as before. The messages are
+        locked without their payloads (only what decides their next state is read), and
+        the attempts are logged in one multi-row insert.
         """
         now = self.clock()
+        attempts: list[dict[str, object]] = []
         async with self.sessionmaker.begin() as session:
             messages = await _locked(
-                session, WebhookMessageRow, {job.message_id for job, _ in outcomes}
+                session,
+                WebhookMessageRow,
+                {job.message_id for job, _ in outcomes},
+                load_only(WebhookMessageRow.id, WebhookMessageRow.status),
             )
             endpoints = await _locked(
                 session, WebhookEndpointRow, {job.endpoint_id for job, _ in outcomes}
@@ -210,8 +246,10 @@ class WebhookDelivery:
                     if message is not None and message.status == MessageStatus.PENDING:
                         message.next_attempt_at = released_at
                 elif message is not None and endpoint is not None:
-                    session.add(_attempt_row(job, result, now))
+                    attempts.append(_attempt_values(job, result, now))
                     await self._apply(session, message, endpoint, job.attempt, result, now)
+            if attempts:
+                await session.execute(insert(WebhookAttemptRow), attempts)
 
     async def _apply(
         self,
@@ -250,30 +288,52 @@ class WebhookDelivery:
             message.next_attempt_at = now + delay
 
 
-def _attempt_row(job: Job, result: AttemptResult, now: datetime) -> WebhookAttemptRow:
-    return WebhookAttemptRow(
-        id=new_id("webhook_attempt"),
-        message_id=job.message_id,
-        endpoint_id=job.endpoint_id,
-        attempted_at=now,
-        outcome=result.outcome,
-        status_code=result.status_code,
-        duration_ms=result.duration_ms,
-        response_excerpt=result.excerpt,
-        error=result.error,
+def _job(message: WebhookMessageRow, endpoint: WebhookEndpointRow, secrets: tuple[str, ...]) -> Job:
+    return Job(
+        message_id=message.id,
+        endpoint_id=endpoint.id,
+        event_id=message.event_id,
+        subject=message.subject,
+        url=endpoint.url,
+        secrets=secrets,
+        payload=message.payload,
+        attempt=message.attempts + 1,
     )
 
 
-def _held_back(now: datetime) -> ColumnElement[bool]:
-    """An earlier pending message of the same subject for the same endpoint is not due:
-    it waits for its retry, or another worker holds it."""
-    earlier = aliased(WebhookMessageRow)
-    return exists().where(
-        earlier.endpoint_id == WebhookMessageRow.endpoint_id,
-        earlier.subject == WebhookMessageRow.subject,
-        earlier.status == MessageStatus.PENDING,
-        earlier.position < WebhookMessageRow.position,
-        earlier.next_attempt_at > now,
+def _attempt_values(job: Job, result: AttemptResult, now: datetime) -> dict[str, object]:
+    return {
+        "id": new_id("webhook_attempt"),
+        "message_id": job.message_id,
+        "endpoint_id": job.endpoint_id,
+        "attempted_at": now,
+        "outcome": result.outcome,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "response_excerpt": result.excerpt,
+        "error": result.error,
+    }
+
+
+def _blocked(now: datetime) -> Subquery:
+    """Per endpoint and subject, the first pending message that is not due (it waits for
+    its retry, or another worker holds it): the later ones of its queue are held back.
+
+    One pass over the pending messages a claim; a check per due message against the
+    earlier ones of its queue cost a claim time growing with the square of the backlog.
+    """
+    return (
+        select(
+            WebhookMessageRow.endpoint_id,
+            WebhookMessageRow.subject,
+            func.min(WebhookMessageRow.position).label("first"),
+        )
+        .where(
+            WebhookMessageRow.status == MessageStatus.PENDING,
+            WebhookMessageRow.next_attempt_at > now,
+        )
+        .group_by(WebhookMessageRow.endpoint_id, WebhookMessageRow.subject)
+        .subquery()
     )
 
 
@@ -319,9 +379,15 @@ def _queues(jobs: list[Job]) -> list[list[Job]]:
 Row = TypeVar("Row", WebhookMessageRow, WebhookEndpointRow)
 
 
-async def _locked(session: AsyncSession, model: type[Row], ids: set[str]) -> dict[str, Row]:
+async def _locked(
+    session: AsyncSession, model: type[Row], ids: set[str], *options: ORMOption
+) -> dict[str, Row]:
     """The rows of `model` with `ids`, locked in id order (so two batches never deadlock)."""
     rows = await session.scalars(
-        select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update()
+        select(model)
+        .where(model.id.in_(ids))
+        .order_by(model.id)
+        .options(*options)
+        .with_for_update()
     )
     return {row.id: row for row in rows}

@@ -1,6 +1,6 @@
 """The SSRF guard: deliveries go only to public addresses, checked on the resolved address.
 
-A URL is checked when an endpoint is created and again before every delivery, on the
+A URL is checked when an endpoint is created and again in every delivery pass, on the
 addresses its host resolves to then, and the request goes to the address that was
 checked (`Target`): a DNS answer that changes between the two (rebinding) cannot steer
 a delivery inside the network. Cloud metadata and multicast addresses are refused

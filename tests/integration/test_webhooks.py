@@ -2,7 +2,7 @@
 relay publishes to, signed deliveries with retries and a delivery log, endpoint health,
 resend and recover, partner isolation and the SSRF guard at creation and at delivery.
 
-Receivers are an httpx MockTransport behind a resolver the test controls, and one real
+Receivers answer in the same process, behind a resolver the test controls, and one real
 HTTP server on loopback (with the setting that allows private addresses).
 """
 
@@ -13,7 +13,7 @@ import base64
 import dataclasses
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,13 +30,15 @@ from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
+from core.models.webhook_attempt import WebhookAttemptRow
 from core.models.webhook_endpoint import WebhookEndpointRow
 from core.models.webhook_message import WebhookMessageRow
 from events.envelope import CloudEvent, new_event
+from events.webhooks.clients import Answer
 from events.webhooks.context import WebhookContext
 from events.webhooks.delivery import WebhookDelivery
 from events.webhooks.fanout import WebhookFanout
-from events.webhooks.guard import UrlGuard
+from events.webhooks.guard import Target, UrlGuard
 from events.webhooks.metrics import ENDPOINTS_DISABLED
 from process_apis.worker import BackgroundWork
 from tests.conftest import Gateway, GatewayFactory
@@ -68,9 +70,18 @@ class Dns:
 
     def __init__(self, *addresses: str) -> None:
         self.addresses = list(addresses)
+        self.asked = 0
 
     async def __call__(self, _host: str, _port: int) -> list[str]:
+        self.asked += 1
         return list(self.addresses)
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    target: Target
+    headers: dict[str, str]
+    content: bytes
 
 
 class Receiver:
@@ -78,14 +89,14 @@ class Receiver:
 
     def __init__(self, *statuses: int) -> None:
         self.statuses = list(statuses)
-        self.requests: list[httpx.Request] = []
+        self.requests: list[Request] = []
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+    async def post(self, target: Target, headers: Mapping[str, str], body: bytes) -> Answer:
+        self.requests.append(Request(target, dict(headers), body))
         status = self.statuses.pop(0) if self.statuses else 204
         if status == TIMEOUT:
-            raise httpx.ReadTimeout("no answer", request=request)
-        return httpx.Response(status, text=f"answered {status}")
+            raise TimeoutError("no answer")
+        return Answer(status, f"answered {status}")
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
@@ -105,7 +116,7 @@ class Harness:
             self.context.settings.model_copy(update=settings),
             encryption=self.context.encryption,
             guard=self.context.guard,
-            transport=httpx.MockTransport(receiver.handle),
+            post=receiver.post,
             clock=self.clock,
         )
         self.opened.append(delivery)
@@ -171,9 +182,9 @@ async def test_a_delivery_verifies_with_the_standardwebhooks_library(harness: Ha
     assert payload["id"] == posted.id
     assert payload["data"]["total"] == 5335
     assert request.headers["webhook-id"] == posted.id
-    assert request.url.host == PUBLIC
-    assert request.headers["host"] == "hooks.example.com"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert request.target.url.host == PUBLIC
+    assert request.target.host_header == "hooks.example.com"
+    assert request.target.sni_hostname == "hooks.example.com"
     messages = (await client.get(f"{ENDPOINTS}/{endpoint['id']}/messages")).json()["items"]
     assert [(m["event_id"], m["status"]) for m in messages] == [(posted.id, "delivered")]
     attempts = await client.get(
@@ -464,6 +475,24 @@ async def test_a_dns_answer_that_changes_before_delivery_is_refused(harness: Har
     assert message.status == "pending"  # retried: the answer may be right again
 
 
+async def test_a_pass_checks_each_url_once_on_the_answer_it_gets_then(harness: Harness) -> None:
+    endpoint = await create(harness.gateway.client)
+    receiver = Receiver()
+    delivery = harness.delivery(receiver)
+    await harness.publish(*(event(n) for n in range(5)))
+    asked = harness.dns.asked
+    assert (await delivery.run_once()).attempted == 5
+    assert harness.dns.asked == asked + 1
+
+    harness.dns.addresses = ["10.0.0.7"]  # the next pass sees the new answer
+    await harness.publish(event(5), event(6))
+    assert (await delivery.run_once()).attempted == 2
+    assert harness.dns.asked == asked + 2
+    assert len(receiver.requests) == 5
+    messages = (await harness.gateway.client.get(f"{ENDPOINTS}/{endpoint['id']}/messages")).json()
+    assert sorted(m["status"] for m in messages["items"]) == ["delivered"] * 5 + ["pending"] * 2
+
+
 async def test_a_delivered_message_can_be_resent(harness: Harness) -> None:
     client = harness.gateway.client
     endpoint = await create(client)
@@ -704,3 +733,8 @@ async def test_a_batch_is_recorded_in_one_transaction(harness: Harness) -> None:
     async with harness.context.sessionmaker() as session:
         [endpoint] = list(await session.scalars(select(WebhookEndpointRow)))
     assert endpoint.consecutive_failures == 1  # the results in turn: the last one failed
+    async with harness.context.sessionmaker() as session:
+        logged = (
+            await session.execute(select(WebhookAttemptRow.outcome, WebhookAttemptRow.status_code))
+        ).all()
+    assert sorted(logged) == [("delivered", 204)] * 3 + [("failed", 500)] * 2  # each attempt once
