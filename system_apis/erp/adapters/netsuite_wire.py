@@ -116,6 +116,7 @@ class NsInvoiceLine(NsModel):
     rate: NsAmount
     amount: NsAmount
     description: str | None = None
+    account: NsRef | None = None
 
 
 class NsInvoiceLines(NsModel):
@@ -145,6 +146,7 @@ class NsInvoiceLineCreate(NsRequest):
     quantity: NsAmount
     rate: NsAmount
     tax_code: NsRefRequest = Field(serialization_alias="taxCode")
+    account: NsRefRequest | None = None
 
 
 class NsInvoiceLinesCreate(NsRequest):
@@ -162,12 +164,8 @@ class NsInvoiceCreate(NsRequest):
     item: NsInvoiceLinesCreate
 
 
-class NsLineNumber(NsModel):
-    line: int
-
-
 class NsCreditMemoLines(NsModel):
-    items: list[NsLineNumber]
+    items: list[NsInvoiceLine]
 
 
 class NsCreditMemo(NsModel):
