@@ -205,7 +205,11 @@ class NsAccount(NsModel):
     id: str
     acct_number: str = Field(alias="acctNumber")
     acct_name: str | None = Field(default=None, alias="acctName")
+    acct_type: NsRef | None = Field(default=None, alias="acctType")
 
+
+SALES_ACCOUNT_TYPES = frozenset({"Income", "DeferRevenue"})
+"""The account types a sales line books (`acctType`): only their ledger holds documents' lines."""
 
 INVOICE_APPLICATION = "Invoice"
 """The `type` of an `apply` line on an invoice (a journal entry's is `Journal`)."""

@@ -9,7 +9,7 @@ from sandboxes.demo_estate import first_open_day
 from system_apis.erp.schemas import ErpInvoiceLine, ErpLedgerEntry
 from system_apis.errors import BackendBusinessError
 from tests.support.business_central import credit_memo_request, invoice_request
-from tests.system_apis.erp.harness import CUSTOMER, Erp
+from tests.system_apis.erp.harness import CUSTOMER, Erp, NsHarness
 
 DEFERRED = "24000"
 
@@ -67,3 +67,22 @@ async def test_a_line_on_an_account_the_erp_lacks_is_refused(erp: Erp) -> None:
         await erp.adapter.create_sales_invoice(erp.company_id, request)
 
     assert erp.document_count("inv_acct_3") == 0
+
+
+async def test_netsuite_reads_documents_only_for_an_account_sales_lines_can_book(
+    ns: NsHarness,
+) -> None:
+    company = ns.us_subsidiary
+    request = invoice_request("inv_acct_4", lines=(line(1, 5000, DEFERRED),))
+    draft = await ns.adapter.create_sales_invoice(company, request)
+    await ns.adapter.post_sales_invoice(company, draft.id)
+    day = first_open_day()
+    ns.recording.exchanges.clear()
+
+    for account in ("21500", DEFERRED):
+        await ns.adapter.list_ledger_entries(
+            company, day.replace(day=1), day, account_number=account, currency="USD"
+        )
+
+    # The payable account's read lists journal entries only; deferred revenue's, invoices too.
+    assert len(ns.requests("GET", "/invoice")) == 1
