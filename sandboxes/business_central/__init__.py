@@ -1,13 +1,13 @@
 """A Dynamics 365 Business Central (API v1.0) sandbox: BC's wire format, in memory.
 
 Serves `/v2.0/{environment}/api/v1.0/...` for companies, currencies, customers, tax
-groups, items (the demo catalog, read only), sales invoices and sales credit memos
-with their lines and their `Microsoft.NAV.post` actions, general journals with their
-lines and post action, general ledger entries, and customer payment journals with
-their payments, seeded from the demo estate. It keeps BC's rules that matter to the
-gateway: `@odata.etag` and `If-Match` on updates, lines that compute their own tax
-from the line's tax group, posting that assigns a posted number and refuses closed
-periods, and one document per external document number.
+groups, G/L accounts and items (the demo chart and catalog, read only), sales invoices
+and sales credit memos with their lines and their `Microsoft.NAV.post` actions,
+general journals with their lines and post action, general ledger entries, and
+customer payment journals with their payments, seeded from the demo estate. It keeps
+BC's rules that matter to the gateway: `@odata.etag` and `If-Match` on updates, lines
+that compute their own tax from the line's tax group, posting that assigns a posted
+number and refuses closed periods, and one document per external document number.
 
 Money moves the way the gateway relies on:
 
@@ -16,6 +16,10 @@ Money moves the way the gateway relies on:
   customer and currency) is refused at posting when its total exceeds what the
   invoice still owes, and posting applies it: the invoice owes that much less. An
   invoice that owes nothing is `Paid`, and so is a memo applied in full.
+- a sales line of `lineType` `Account` with an `accountId` (of `/accounts`) is booked to
+  that G/L account: posting the document writes a general ledger entry per such line,
+  its amount excluding tax credited by an invoice and debited by a credit memo (the
+  receivable and tax sides are not kept). Lines without an account write none.
 - posting a journal writes general ledger entries and empties the journal. A
   journal with a balancing account balances every line against it (one entry per
   line and one opposite entry on the balancing account); without one, the lines
@@ -75,7 +79,7 @@ that it relied on this rule for none of its documents.
 
 Modules: `odata` (the wire format), `batch` (JSON `$batch`), `master_data`,
 `documents`, `ledger`, `books` (the state), `api` (the handlers' shared rules), one per
-resource (`customers`, `items`, `sales_invoices`, `credit_memos`, `journals`,
+resource (`accounts`, `customers`, `items`, `sales_invoices`, `credit_memos`, `journals`,
 `payments`), and `app`.
 """
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from sandboxes.business_central.accounts import AccountsApi
 from sandboxes.business_central.api import CompaniesApi
 from sandboxes.business_central.batch import batch
 from sandboxes.business_central.books import BusinessCentralState
@@ -33,7 +34,9 @@ from sandboxes.faults import install_faults
 from sandboxes.limits import install_limits
 
 
-class _Api(CompaniesApi, CustomersApi, FinancialDetailsApi, ItemsApi, JournalsApi, PaymentsApi):
+class _Api(
+    AccountsApi, CompaniesApi, CustomersApi, FinancialDetailsApi, ItemsApi, JournalsApi, PaymentsApi
+):
     """The request handlers, bound to one `BusinessCentralState` (sales documents apart)."""
 
 
@@ -69,6 +72,8 @@ def create_app(state: BusinessCentralState | None = None) -> Starlette:
             api.list_financial_details,
             "GET",
         ),
+        (f"{company}/accounts", api.list_accounts, "GET"),
+        (f"{company}/accounts({{account_id}})", api.get_account, "GET"),
         (f"{company}/items", api.list_items, "GET"),
         (f"{company}/items({{item_id}})", api.get_item, "GET"),
         *_document_routes(company, SalesInvoicesApi(api.state)),

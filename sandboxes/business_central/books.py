@@ -29,6 +29,7 @@ from sandboxes.business_central.ledger import (
 )
 from sandboxes.business_central.master_data import Customer, Item, TaxGroup, demo_items
 from sandboxes.business_central.odata import (
+    CHART_OF_ACCOUNTS,
     CURRENCIES,
     EMPTY_GUID,
     FIRST_DRAFT_NUMBER,
@@ -85,16 +86,49 @@ class CompanyBook:
     def account_id(self, number: str) -> str:
         return self.record_id("account", number) if number else EMPTY_GUID
 
+    def account_number(self, account_id: str) -> str | None:
+        """The number of the chart's account with this id, `None` for no such account."""
+        return next(
+            (number for number in CHART_OF_ACCOUNTS if self.account_id(number) == account_id),
+            None,
+        )
+
     def post_entry(self, line: JournalLine, account_number: str, amount: Decimal) -> None:
         """One general ledger entry: a debit when `amount` is positive, a credit otherwise."""
+        self._entry(
+            line.posting_date, line.document_number, line.description, account_number, amount
+        )
+
+    def post_document_entries(self, document: SalesDocument, sign: int) -> None:
+        """A posted sales document's entries on the G/L accounts of its `Account` lines: each
+        line's amount excluding tax, credited by an invoice (`sign` -1) and debited by a
+        credit memo (`sign` 1). The receivable and tax sides are not kept."""
+        for line in document.lines:
+            if line.account_number:
+                self._entry(
+                    document.document_date,
+                    document.number,
+                    line.description,
+                    line.account_number,
+                    sign * line.amount_excluding_tax,
+                )
+
+    def _entry(
+        self,
+        posting_date: date,
+        document_number: str,
+        description: str,
+        account_number: str,
+        amount: Decimal,
+    ) -> None:
         self.ledger.append(
             GeneralLedgerEntry(
                 id=len(self.ledger) + 1,
-                posting_date=line.posting_date,
-                document_number=line.document_number,
+                posting_date=posting_date,
+                document_number=document_number,
                 account_number=account_number,
                 account_id=self.account_id(account_number),
-                description=line.description,
+                description=description,
                 debit_amount=max(amount, ZERO),
                 credit_amount=max(-amount, ZERO),
             )
@@ -295,13 +329,25 @@ def add_sales_line(
                 "that cannot be found in the related table (Tax Group).",
             )
         percent = group.percent
+    line_type = values.get("lineType", "Account")
+    account_id = values.get("accountId", "").lower() or EMPTY_GUID
+    account_number = "" if account_id == EMPTY_GUID else book.account_number(account_id)
+    if account_number is None or (account_number and line_type != "Account"):
+        raise BcFault(
+            400,
+            "Internal_InvalidTableRelation",
+            f"The field No. of table Sales Line contains a value ({account_id}) that cannot be "
+            "found in the related table (G/L Account).",
+        )
     quantity = values.get("quantity", ZERO)
     unit_price = values.get("unitPrice", ZERO)
     amount = round_amount(quantity * unit_price, document.currency_code)
     line = SalesInvoiceLine(
         document_id=document.id,
         sequence=sequence,
-        line_type=values.get("lineType", "Account"),
+        line_type=line_type,
+        account_id=account_id,
+        account_number=account_number,
         description=values.get("description", ""),
         quantity=quantity,
         unit_price=unit_price,

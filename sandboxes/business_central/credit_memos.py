@@ -56,6 +56,7 @@ class CreditMemosApi(SalesDocumentsApi[SalesCreditMemo]):
             )
         document.number = book.next_document_number(CREDIT_MEMO.posted_prefix)
         document.status = "Open"
+        book.post_document_entries(document, 1)
         if invoice is not None:
             settle(invoice, total)
             document.status = "Paid"

@@ -31,6 +31,8 @@ class SalesInvoiceLine:
     tax_percent: Decimal
     amount_excluding_tax: Decimal
     total_tax_amount: Decimal
+    account_id: str = EMPTY_GUID
+    account_number: str = ""  # a line of type `Account` is booked to this G/L account
 
     @property
     def id(self) -> str:
@@ -47,6 +49,7 @@ class SalesInvoiceLine:
             "documentId": self.document_id,
             "sequence": self.sequence,
             "lineType": self.line_type,
+            "accountId": self.account_id,
             "description": self.description,
             "unitPrice": self.unit_price,
             "quantity": self.quantity,

@@ -44,6 +44,7 @@ HEADER_FIELDS = {
 LINE_FIELDS = {
     "sequence": BodyField("int", edm="Edm.Int32"),
     "lineType": BodyField("text", 20),
+    "accountId": BodyField("text", 36),
     "description": BodyField("text", 100),
     "quantity": BodyField("number", edm="Edm.Decimal"),
     "unitPrice": BodyField("number", edm="Edm.Decimal"),

@@ -25,3 +25,4 @@ class SalesInvoicesApi(SalesDocumentsApi[SalesInvoice]):
         document.number = book.next_document_number(INVOICE.posted_prefix)
         document.status = "Open"
         document.remaining_amount = document.total_including_tax
+        book.post_document_entries(document, -1)

@@ -26,6 +26,10 @@ to an adapter:
   posts it, which is refused for a `tranDate` before the first open day (the demo
   estate's closed period); an approved invoice's dates cannot change. Lines are
   priced `quantity x rate`, taxed by their tax item's rate, rounded per line.
+- an invoice or credit memo line may name its G/L `account` (a deferred revenue account,
+  instead of the item's income account); it comes back on the line when the sublist is
+  expanded (a credit memo's always is), and that is how its posting to the account is
+  read: the sandbox keeps no general ledger of its own.
 
 Refusals use NetSuite's error body (`type`, `title`, `status`, `o:errorDetails` with
 `detail` and `o:errorCode`): `INVALID_CONTENT` for a malformed body, an unknown field

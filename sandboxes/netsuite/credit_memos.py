@@ -7,7 +7,7 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandboxes.netsuite.invoices import InvoicesApi
+from sandboxes.netsuite.invoices import InvoicesApi, line_wire
 from sandboxes.netsuite.records import CreditMemoRecord
 from sandboxes.netsuite.wire import (
     APPROVED,
@@ -135,7 +135,7 @@ class CreditMemosApi(InvoicesApi):
                 "total": memo.total,
                 "item": {
                     "links": links_of(request, f"/creditMemo/{memo.id}/item"),
-                    "items": [{"links": [], "line": line.line} for line in memo.lines],
+                    "items": [line_wire(request, line) for line in memo.lines],
                     "count": len(memo.lines),
                     "hasMore": False,
                     "offset": 0,

@@ -124,9 +124,15 @@ class InvoicesApi(ApiBase):
         tax_item = self.state.tax_items.get(ref_id(raw, "taxCode"))
         if tax_item is None or tax_item.subsidiary_id != subsidiary:
             raise invalid_ref("taxCode", ref_id(raw, "taxCode"))
+        account = None
+        if "account" in raw:
+            account = self.state.accounts.get(ref_id(raw, "account"))
+            if account is None:
+                raise invalid_ref("account", ref_id(raw, "account"))
         quantity, rate = number_value(raw, "quantity"), number_value(raw, "rate")
         amount = round_amount(quantity * rate, currency)
         return InvoiceLine(
+            account=account,
             line=number,
             description=text_value(raw, "description", ""),
             quantity=quantity,
@@ -149,24 +155,7 @@ class InvoicesApi(ApiBase):
         sublist: dict[str, Any] = {"links": links_of(request, f"{path}/item")}
         if expand:
             sublist |= {
-                "items": [
-                    {
-                        "links": [],
-                        "line": line.line,
-                        "item": ref_of(
-                            request, "serviceSaleItem", SERVICE_ITEM_ID, "Subscription services"
-                        ),
-                        "description": line.description,
-                        "quantity": line.quantity,
-                        "rate": line.rate,
-                        "amount": line.amount,
-                        "taxCode": ref_of(
-                            request, "salesTaxItem", line.tax_item.id, line.tax_item.item_id
-                        ),
-                        "taxRate1": line.tax_item.rate,
-                    }
-                    for line in invoice.lines
-                ],
+                "items": [line_wire(request, line) for line in invoice.lines],
                 "count": len(invoice.lines),
                 "hasMore": False,
                 "offset": 0,
@@ -239,6 +228,27 @@ class InvoicesApi(ApiBase):
         return created(request, "invoice", invoice.id)
 
 
+def line_wire(request: Request, line: InvoiceLine) -> dict[str, Any]:
+    """An item line of an invoice or a credit memo, with its account when it names one."""
+    account = line.account
+    return {
+        "links": [],
+        "line": line.line,
+        "item": ref_of(request, "serviceSaleItem", SERVICE_ITEM_ID, "Subscription services"),
+        "description": line.description,
+        "quantity": line.quantity,
+        "rate": line.rate,
+        "amount": line.amount,
+        "taxCode": ref_of(request, "salesTaxItem", line.tax_item.id, line.tax_item.item_id),
+        "taxRate1": line.tax_item.rate,
+        **(
+            {}
+            if account is None
+            else {"account": ref_of(request, "account", account.id, account.acct_number)}
+        ),
+    }
+
+
 def _status(approved: bool, amount_due: Decimal) -> dict[str, str]:
     """`pendingApproval`, `open`, or `paidInFull` once nothing is due (and open again when
     a payment is unapplied from it)."""
@@ -263,4 +273,4 @@ _INVOICE_FIELDS = frozenset(
 )
 
 
-_LINE_FIELDS = frozenset({"item", "description", "quantity", "rate", "taxCode"})
+_LINE_FIELDS = frozenset({"item", "description", "quantity", "rate", "taxCode", "account"})

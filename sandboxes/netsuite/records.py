@@ -46,6 +46,7 @@ class InvoiceLine:
     amount: Decimal
     tax_item: TaxItem
     tax_amount: Decimal
+    account: AccountRecord | None = None  # the line's G/L account, instead of the item's
 
 
 class LineTotals:

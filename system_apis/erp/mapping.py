@@ -8,11 +8,14 @@ never null, so an absent e-mail is `""` on the wire and `None` here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from types import MappingProxyType
 
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
+    ACCOUNT_LINE,
     GL_ACCOUNT,
     BcBatchOperation,
     BcCompany,
@@ -161,7 +164,7 @@ def batch_operation_ids(index: int) -> tuple[str, str, str]:
 
 
 def sales_invoice_batch_operations(
-    company_id: str, index: int, invoice: ErpSalesInvoiceCreate
+    company_id: str, index: int, invoice: ErpSalesInvoiceCreate, account_ids: Mapping[str, str]
 ) -> list[BcBatchOperation]:
     """A new document's three `$batch` operations: the deep insert of its header and lines,
     the post of what it created, and the read of the posted document with its lines."""
@@ -169,7 +172,9 @@ def sales_invoice_batch_operations(
     header = sales_invoice_to_bc(invoice)
     body = BcSalesInvoiceDeepCreate(
         **header.model_dump(),
-        sales_invoice_lines=[sales_line_to_bc(line, invoice.currency) for line in invoice.lines],
+        sales_invoice_lines=[
+            sales_line_to_bc(line, invoice.currency, account_ids) for line in invoice.lines
+        ],
     )
     return [
         BcBatchOperation(
@@ -204,9 +209,15 @@ def sales_invoice_header_changes(
     )
 
 
-def sales_line_to_bc(line: ErpInvoiceLine, currency: str) -> BcSalesDocumentLineCreate:
+def sales_line_to_bc(
+    line: ErpInvoiceLine, currency: str, account_ids: Mapping[str, str] = MappingProxyType({})
+) -> BcSalesDocumentLineCreate:
+    """A line; one with an account is of type `Account`, its id found in `account_ids`."""
+    account = line.account_number
     return BcSalesDocumentLineCreate(
         sequence=line.sequence,
+        line_type=None if account is None else ACCOUNT_LINE,
+        account_id=None if account is None else account_ids[account],
         description=line.description,
         quantity=line.quantity,
         unit_price=to_decimal(line.unit_price, currency),

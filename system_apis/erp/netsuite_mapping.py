@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TypeVar
 
 from core.money import from_decimal, to_decimal
@@ -104,9 +105,10 @@ def ns_item_lines(
     currency: str,
     tax_code_ids: Mapping[str, str],
     item_id: Callable[[ItemLine], str],
+    account_id: Callable[[ItemLine], str | None] = lambda _line: None,
 ) -> NsInvoiceLinesCreate:
     """Invoice, credit memo or sales order lines in sequence order, each on the item
-    `item_id` names for it."""
+    `item_id` names for it and, where `account_id` names one, on that G/L account."""
     return NsInvoiceLinesCreate(
         items=[
             NsInvoiceLineCreate(
@@ -115,10 +117,16 @@ def ns_item_lines(
                 quantity=Decimal(line.quantity),
                 rate=to_decimal(line.unit_price, currency),
                 tax_code=NsRefRequest(id=tax_code_ids[line.tax_code]),
+                account=None if (account := account_id(line)) is None else NsRefRequest(id=account),
             )
             for line in sorted(lines, key=lambda line: line.sequence)
         ]
     )
+
+
+def line_account(account_ids: Mapping[str, str]) -> Callable[[ErpInvoiceLine], str | None]:
+    """The internal id of a line's account, from `account_ids` by number; none without one."""
+    return lambda line: None if line.account_number is None else account_ids[line.account_number]
 
 
 def credit_memo_to_ns(
@@ -128,6 +136,7 @@ def credit_memo_to_ns(
     currency_id: str,
     tax_code_ids: Mapping[str, str],
     line_item_id: str,
+    account_ids: Mapping[str, str] = MappingProxyType({}),
 ) -> NsCreditMemoCreate:
     """A credit memo, applied to the invoice it is created from (NetSuite posts it on save)."""
     return NsCreditMemoCreate(
@@ -140,7 +149,13 @@ def credit_memo_to_ns(
             if memo.applies_to_invoice_id is None
             else NsRefRequest(id=memo.applies_to_invoice_id)
         ),
-        item=ns_item_lines(memo.lines, memo.currency, tax_code_ids, lambda _line: line_item_id),
+        item=ns_item_lines(
+            memo.lines,
+            memo.currency,
+            tax_code_ids,
+            lambda _line: line_item_id,
+            line_account(account_ids),
+        ),
     )
 
 
@@ -173,6 +188,7 @@ def invoice_to_ns(
     currency_id: str,
     tax_code_ids: Mapping[str, str],
     line_item_id: str,
+    account_ids: Mapping[str, str] = MappingProxyType({}),
 ) -> NsInvoiceCreate:
     """A new invoice pending approval, every line on the gateway's service item."""
     return NsInvoiceCreate(
@@ -184,7 +200,11 @@ def invoice_to_ns(
         due_date=invoice.due_date,
         approval_status=NsRefRequest(id=PENDING_APPROVAL),
         item=ns_item_lines(
-            invoice.lines, invoice.currency, tax_code_ids, lambda _line: line_item_id
+            invoice.lines,
+            invoice.currency,
+            tax_code_ids,
+            lambda _line: line_item_id,
+            line_account(account_ids),
         ),
     )
 
@@ -350,6 +370,33 @@ def ledger_entries_from_ns(
                 description=line.memo or None,
                 debit=max(amount, 0),
                 credit=max(-amount, 0),
+            )
+        )
+    return tuple(entries)
+
+
+def document_ledger_entries(
+    document: NsInvoice | NsCreditMemo, account_numbers: Mapping[str, str], currency: str
+) -> tuple[ErpLedgerEntry, ...]:
+    """A posted invoice's (credits) or credit memo's (debits) lines on the accounts
+    `account_numbers` names: each line's amount excluding tax, as the ledger holds it."""
+    credits = isinstance(document, NsInvoice)
+    entries = []
+    for line in sorted(document.item.items, key=lambda line: line.line):
+        if line.account is None or line.account.id not in account_numbers:
+            continue
+        if not 0 <= line.line < MAX_JOURNAL_LINES:
+            raise ValueError(f"document {document.id} has a line numbered {line.line}")
+        amount = from_decimal(line.amount, currency)
+        entries.append(
+            ErpLedgerEntry(
+                entry_number=int(document.id) * MAX_JOURNAL_LINES + line.line,
+                posting_date=document.tran_date,
+                document_number=document.tran_id or None,
+                account_number=account_numbers[line.account.id],
+                description=line.description or None,
+                debit=0 if credits else amount,
+                credit=amount if credits else 0,
             )
         )
     return tuple(entries)

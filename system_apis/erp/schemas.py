@@ -50,6 +50,12 @@ class ErpInvoiceLine(ErpModel):
     quantity: int = Field(ge=1)
     unit_price: int = Field(description="Minor units.")
     tax_code: str = Field(max_length=20)
+    account_number: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The G/L account the line is booked to (deferred revenue); none: the "
+        "ERP's own posting setup.",
+    )
 
 
 class ErpSalesInvoiceCreate(ErpModel):

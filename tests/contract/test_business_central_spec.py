@@ -67,6 +67,7 @@ ORDER = ErpSalesOrderCreate(
 )
 EXPECTED_OPERATIONS = {
     "getCompany",
+    "listAccounts",
     "listItems",
     "listTaxGroups",
     "listCustomers",
@@ -172,6 +173,29 @@ async def happy_path(bc: BcHarness) -> None:
     )
     await adapter.reverse_customer_payment(US.id, payments.id, reversal)
     await adapter.reverse_customer_payment(US.id, payments.id, reversal)
+    deferred = (
+        ErpInvoiceLine(
+            sequence=1,
+            description="Annual plan",
+            quantity=1,
+            unit_price=12000,
+            tax_code="STANDARD",
+            account_number="24000",
+        ),
+    )
+    booked = await adapter.create_sales_invoice(US.id, invoice_request("inv_c6", lines=deferred))
+    booked = await adapter.post_sales_invoice(US.id, booked.id)
+    memo = credit_memo_request("cm_c4", applies_to_invoice_id=booked.id)
+    memo = memo.model_copy(update={"lines": deferred})
+    await adapter.post_sales_credit_memo(
+        US.id, (await adapter.create_sales_credit_memo(US.id, memo)).id
+    )
+    assert (
+        len(
+            await adapter.list_ledger_entries(US.id, *month, account_number="24000", currency="USD")
+        )
+        == 2
+    )
     left = await adapter.create_sales_invoice(US.id, invoice_request("inv_c5"))
     await adapter.delete_sales_invoice_draft(US.id, left.id)
     left_memo = await adapter.create_sales_credit_memo(US.id, credit_memo_request("cm_c3"))

@@ -230,6 +230,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         """
         operation = "create_sales_invoice"
         invoices = f"/companies({company_id})/salesInvoices"
+        accounts = await self._line_accounts(company_id, invoice.lines, operation)
         current = (
             None
             if known_absent
@@ -249,6 +250,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
                 lines_segment="salesInvoiceLines",
                 missing=list(invoice.lines),
                 currency=invoice.currency,
+                accounts=accounts,
                 operation=operation,
             )
             return self._canonical_invoice(with_lines(created, lines), operation)
@@ -261,6 +263,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             lines_segment="salesInvoiceLines",
             missing=missing_lines(current.sales_invoice_lines, invoice.lines),
             currency=invoice.currency,
+            accounts=accounts,
             operation=operation,
         )
         return self._canonical_invoice(
@@ -321,12 +324,15 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
     ) -> list[ErpSalesInvoice | BackendError]:
         operation = "post_sales_invoice_batch"
-        requests = [
-            request
-            for index, invoice in enumerate(invoices)
-            for request in sales_invoice_batch_operations(company_id, index, invoice)
-        ]
         try:
+            accounts = await self._line_accounts(
+                company_id, [line for invoice in invoices for line in invoice.lines], operation
+            )
+            requests = [
+                request
+                for index, invoice in enumerate(invoices)
+                for request in sales_invoice_batch_operations(company_id, index, invoice, accounts)
+            ]
             response = await self._client.request(
                 "POST",
                 "/$batch",
@@ -535,6 +541,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         """Create the draft (header and every line), or complete the one that exists."""
         operation = "create_sales_credit_memo"
         memos = f"/companies({company_id})/salesCreditMemos"
+        accounts = await self._line_accounts(company_id, credit_memo.lines, operation)
         current = await self._find_credit_memo(
             company_id, credit_memo.external_document_number, operation
         )
@@ -555,6 +562,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             lines_segment="salesCreditMemoLines",
             missing=missing_lines(current.sales_credit_memo_lines, credit_memo.lines),
             currency=credit_memo.currency,
+            accounts=accounts,
             operation=operation,
         )
         current = await self._get_credit_memo(company_id, current.id, operation)
@@ -862,6 +870,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         lines_segment: str,
         missing: list[ErpInvoiceLine],
         currency: str,
+        accounts: dict[str, str],
         operation: str,
     ) -> list[BcSalesDocumentLine]:
         """Bring a draft up to the request: its changed header fields, then its missing lines.
@@ -880,10 +889,17 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
                 "POST",
                 f"{document}/{lines_segment}",
                 operation=operation,
-                body=sales_line_to_bc(line, currency),
+                body=sales_line_to_bc(line, currency, accounts),
             )
             added.append(self._parse(response, BcSalesDocumentLine, operation))
         return added
+
+    async def _line_accounts(
+        self, company_id: str, lines: Sequence[ErpInvoiceLine], operation: str
+    ) -> dict[str, str]:
+        return await self._account_ids(
+            company_id, (line.account_number for line in lines), operation
+        )
 
     def _canonical_invoice(self, invoice: BcSalesInvoice, operation: str) -> ErpSalesInvoice:
         return self._mapped(operation, sales_invoice_from_bc, invoice)

@@ -3,7 +3,7 @@ error bodies, OData query options, parsing answers into wire models."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -11,6 +11,7 @@ import httpx
 from pydantic import ValidationError
 
 from system_apis.erp.adapters.business_central_wire import (
+    BcAccountList,
     BcCustomer,
     BcCustomerList,
     BcErrorBody,
@@ -51,6 +52,7 @@ class BusinessCentralBase:
     def __init__(self, client: ResilientClient, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self._client = client
         self._page_size = page_size
+        self._accounts: dict[str, dict[str, str]] = {}  # company id -> number -> account id
 
     async def _find_customer(
         self, customers: str, number: str, operation: str
@@ -79,6 +81,29 @@ class BusinessCentralBase:
         response = await self._send("GET", f"{collection}?{query}", operation=operation)
         found = self._parse(response, page, operation).value
         return self._unique(found, f"{what} with {field} {value!r}", operation)
+
+    async def _account_ids(
+        self, company_id: str, numbers: Iterable[str | None], operation: str
+    ) -> dict[str, str]:
+        """The ids of the G/L accounts `numbers` names (`None` names none), by number; a
+        number the chart lacks is refused. Ids never change: each is looked up once."""
+        found = self._accounts.setdefault(company_id, {})
+        for number in {number for number in numbers if number is not None} - found.keys():
+            account = await self._find_one(
+                f"/companies({company_id})/accounts",
+                BcAccountList,
+                "G/L accounts",
+                ("number", number),
+                operation,
+            )
+            if account is None:
+                raise BackendBusinessError(
+                    f"{self._client.backend} has no G/L account {number!r} in company {company_id}",
+                    backend=self._client.backend,
+                    operation=operation,
+                )
+            found[number] = account.id
+        return found
 
     def _unique(self, found: list[T], what: str, operation: str) -> T | None:
         """The one record a key lookup found, if any; several is a mess to clean by hand."""

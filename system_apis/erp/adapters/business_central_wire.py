@@ -31,6 +31,7 @@ BcInvoiceStatus = Literal["Draft", "In Review", "Open", "Paid", "Canceled", "Cor
 """The status of a sales invoice or a sales credit memo."""
 
 GL_ACCOUNT = "G/L Account"
+ACCOUNT_LINE = "Account"  # a sales line booked to a G/L account
 """The journal line `accountType` of a general ledger account."""
 
 
@@ -111,6 +112,14 @@ class BcItem(BcModel):
 
 
 BcItemList = BcPage[BcItem]
+
+
+class BcAccount(BcModel):
+    id: str
+    number: str
+
+
+BcAccountList = BcPage[BcAccount]
 
 
 class BcCustomerCreate(BcRequest):
@@ -210,6 +219,8 @@ class BcSalesInvoiceUpdate(BcRequest):
 
 class BcSalesDocumentLineCreate(BcRequest):
     sequence: int
+    line_type: str | None = None
+    account_id: str | None = None
     description: str
     quantity: BcAmount
     unit_price: BcAmount

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
@@ -72,6 +73,16 @@ __all__ = ["NetSuiteAdapter", "decode_netsuite_error"]
 
 # Postings in flight at once for a connection without a budget (NetSuite's base tier).
 DEFAULT_PARALLEL_POSTINGS = 5
+
+
+@dataclass(frozen=True)
+class DocumentRefs:
+    """The internal ids of what a new document's header and lines refer to."""
+
+    customer: NsCustomer
+    currency_id: str
+    tax_code_ids: dict[str, str]  # by tax code
+    account_ids: dict[str, str]  # by account number
 
 
 class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
@@ -258,7 +269,7 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             company_id, credit_memo.external_document_number, operation
         )
         if found is None:
-            customer, currency_id, tax_code_ids = await self._document_refs(
+            refs = await self._document_refs(
                 company_id,
                 credit_memo.customer_number,
                 credit_memo.currency,
@@ -267,9 +278,10 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             )
             body = credit_memo_to_ns(
                 credit_memo,
-                customer_id=customer.id,
-                currency_id=currency_id,
-                tax_code_ids=tax_code_ids,
+                customer_id=refs.customer.id,
+                currency_id=refs.currency_id,
+                tax_code_ids=refs.tax_code_ids,
+                account_ids=refs.account_ids,
                 line_item_id=self._line_item_id,
             )
             response = await self._send("POST", "/creditMemo", operation=operation, body=body)
@@ -301,8 +313,9 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         currency: str,
         lines: tuple[ErpInvoiceLine, ...],
         operation: str,
-    ) -> tuple[NsCustomer, str, dict[str, str]]:
-        """The customer, currency and tax items a document's lines refer to, by their ids."""
+    ) -> DocumentRefs:
+        """The customer, currency, tax items and G/L accounts a document's lines refer to,
+        by their ids; an account NetSuite lacks is refused."""
         record = f"/customer/eid:{quote(customer_number, safe='')}"
         customer = self._parse(
             await self._send("GET", record, operation=operation), NsCustomer, operation
@@ -312,20 +325,25 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             code: await self._tax_code_id(company_id, code, operation)
             for code in sorted({line.tax_code for line in lines})
         }
-        return customer, currency_id, tax_code_ids
+        numbers = {line.account_number for line in lines if line.account_number is not None}
+        account_ids = {
+            number: await self._known_account(number, operation) for number in sorted(numbers)
+        }
+        return DocumentRefs(customer, currency_id, tax_code_ids, account_ids)
 
     async def _create_invoice(
         self, company_id: str, invoice: ErpSalesInvoiceCreate, operation: str
     ) -> str:
-        customer, currency_id, tax_code_ids = await self._document_refs(
+        refs = await self._document_refs(
             company_id, invoice.customer_number, invoice.currency, invoice.lines, operation
         )
         body = invoice_to_ns(
             invoice,
             company_id=company_id,
-            customer_id=customer.id,
-            currency_id=currency_id,
-            tax_code_ids=tax_code_ids,
+            customer_id=refs.customer.id,
+            currency_id=refs.currency_id,
+            tax_code_ids=refs.tax_code_ids,
+            account_ids=refs.account_ids,
             line_item_id=self._line_item_id,
         )
         response = await self._send("POST", "/invoice", operation=operation, body=body)

@@ -11,18 +11,28 @@ streamed are every customer payment of the subsidiary in the period, whatever th
 `journal_code`, then each posted journal entry of the period that debits a customer's
 A/R (a payment's reversing entry) as a payment of the opposite sign, keyed by its
 external id; such an entry names no invoice. The ledger entries of an account are the
-lines on it of the approved journal entries of the period: the gateway books its ledger
-accounts (settlement commissions) through journal entries only.
+lines on it of the period's approved journal entries, then, for an income or deferred
+revenue account, of its approved invoices (credits) and its credit memos (debits): the
+gateway books its ledger accounts through
+journal entries (settlement commissions, revenue recognition) and, for deferred revenue,
+through the account of invoice and credit memo lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
+from urllib.parse import quote
 
 from system_apis.erp.adapters.netsuite_reversals import NetSuiteReversals
-from system_apis.erp.adapters.netsuite_wire import APPROVED, NsJournalEntry
+from system_apis.erp.adapters.netsuite_wire import (
+    APPROVED,
+    SALES_ACCOUNT_TYPES,
+    NsAccount,
+    NsJournalEntry,
+)
 from system_apis.erp.netsuite_mapping import (
+    document_ledger_entries,
     ledger_entries_from_ns,
     ns_any_of,
     ns_dated_between,
@@ -134,9 +144,32 @@ class NetSuiteStreams(NetSuiteReversals):
         if account_id is None:
             return
         numbers = {account_id: account_number}
-        async for entry in self._journal_entries(company_id, (posted_from, posted_to), operation):
+        period = (posted_from, posted_to)
+        async for entry in self._journal_entries(company_id, period, operation):
             for ledger in self._mapped(operation, ledger_entries_from_ns, entry, numbers, currency):
                 yield ledger
+        if not await self._sales_account(account_id, operation):
+            return
+        approved = ns_any_of("approvalStatus", APPROVED)
+        async for invoice_id in self._dated_ids("invoice", operation, company_id, period, approved):
+            invoice = await self._get_invoice(company_id, invoice_id, operation)
+            for ledger in self._mapped(
+                operation, document_ledger_entries, invoice, numbers, currency
+            ):
+                yield ledger
+        async for memo_id in self._dated_ids("creditMemo", operation, company_id, period):
+            memo = await self._get_credit_memo(company_id, memo_id, operation)
+            for ledger in self._mapped(operation, document_ledger_entries, memo, numbers, currency):
+                yield ledger
+
+    async def _sales_account(self, account_id: str, operation: str) -> bool:
+        """Whether sales lines can book the account (income or deferred revenue): the
+        ledger of any other is read from journal entries alone."""
+        response = await self._send(
+            "GET", f"/account/{quote(account_id, safe='')}", operation=operation
+        )
+        kind = self._parse(response, NsAccount, operation).acct_type
+        return kind is not None and kind.id in SALES_ACCOUNT_TYPES
 
     def _dated_ids(
         self,

@@ -116,6 +116,7 @@ class NsInvoiceLine(NsModel):
     rate: NsAmount
     amount: NsAmount
     description: str | None = None
+    account: NsRef | None = None
 
 
 class NsInvoiceLines(NsModel):
@@ -145,6 +146,7 @@ class NsInvoiceLineCreate(NsRequest):
     quantity: NsAmount
     rate: NsAmount
     tax_code: NsRefRequest = Field(serialization_alias="taxCode")
+    account: NsRefRequest | None = None
 
 
 class NsInvoiceLinesCreate(NsRequest):
@@ -162,12 +164,8 @@ class NsInvoiceCreate(NsRequest):
     item: NsInvoiceLinesCreate
 
 
-class NsLineNumber(NsModel):
-    line: int
-
-
 class NsCreditMemoLines(NsModel):
-    items: list[NsLineNumber]
+    items: list[NsInvoiceLine]
 
 
 class NsCreditMemo(NsModel):
@@ -207,7 +205,11 @@ class NsAccount(NsModel):
     id: str
     acct_number: str = Field(alias="acctNumber")
     acct_name: str | None = Field(default=None, alias="acctName")
+    acct_type: NsRef | None = Field(default=None, alias="acctType")
 
+
+SALES_ACCOUNT_TYPES = frozenset({"Income", "DeferRevenue"})
+"""The account types a sales line books (`acctType`): only their ledger holds documents' lines."""
 
 INVOICE_APPLICATION = "Invoice"
 """The `type` of an `apply` line on an invoice (a journal entry's is `Journal`)."""
