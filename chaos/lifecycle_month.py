@@ -179,7 +179,9 @@ class Month:
         """The worker's day: the billing inbox, the accounts whose grace has passed."""
         await self.settle_webhooks()
         context = self.app.state.process
-        await BillingInbox(context).drain()
+        inbox = BillingInbox(context)
+        while (await inbox.drain()).consumed:
+            pass
         await DunningSchedule(context).suspend_due()
 
     async def operate(self) -> None:
