@@ -599,11 +599,10 @@ async def _erp_documents(month: Month, people: list[Customer]) -> list[str]:
         refunds = list(await session.scalars(select(RefundRow)))
         memos = list(await session.scalars(select(CreditMemoRow)))
         lost = list(await session.scalars(select(DisputeRow).where(DisputeRow.status == "lost")))
-        unfinished = list(
-            await session.scalars(
-                select(WorkflowRunRow).where(WorkflowRunRow.status != RunStatus.SUCCEEDED)
-            )
-        )
+        runs = list(await session.scalars(select(WorkflowRunRow)))
+    unfinished = [r for r in runs if r.status != RunStatus.SUCCEEDED]
+    # A refund that adopted a credit paid back withdraws its own memo, never sent anywhere.
+    withdrawn = {(r.result or {}).get("withdrawn_credit_memo") for r in runs} - {None}
     found += [f"run {r.id} ({r.workflow}) {r.status}: {r.error_detail}" for r in unfinished]
     found += [f"billing invoice {b} is no gateway invoice" for b in billed - invoices.keys()]
     found += [f"invoice {i} is not in the ERP" for i in invoices.values() if i not in numbers]
@@ -613,7 +612,14 @@ async def _erp_documents(month: Month, people: list[Customer]) -> list[str]:
         for r in refunded - {r.source_ref for r in refunds}
     ]
     found += [f"refund {r.id} is {r.status}" for r in refunds if r.status != "booked"]
-    found += [f"credit memo {m.id} is {m.status}" for m in memos if m.status != "posted"]
+    found += [
+        f"credit memo {m.id} is {m.status}"
+        for m in memos
+        if m.status != "posted" and m.id not in withdrawn
+    ]
+    found += [
+        f"withdrawn credit memo {m} is in the ERP" for m in withdrawn & set(kinds["credit memo"])
+    ]
     journaled = {entry.document_number for entry in book.ledger}
     found += [
         f"lost dispute {d.id} is not journaled"
