@@ -5,18 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from chaos.lifecycle_month import lifecycle_month
 from tests.support.databases import fresh_database
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open findings: a credit after payment reconciles as posted twice (the ERP "
-    "payment carrying the memo's number is keyed like the memo), and the credit memo of a "
-    "billing refund ends rejected, its refund not booked",
-)
 async def test_a_short_lifecycle_month_ends_reconciled_and_consistent(
     database_url: str, tmp_path: Path
 ) -> None:
