@@ -102,6 +102,7 @@ ROLES = (
     "dispute-won",
     "dispute-lost",
     "credit-refunded",  # support credits a paid invoice, refunded; and a quote is ordered
+    "credited-unpaid",  # a declined renewal, credited by support before it is paid
 )
 
 
@@ -425,6 +426,10 @@ def _plan(month: Month, people: list[Customer], days: int, rng: random.Random) -
                 at(opened, lambda p=person: _dispute(month, p))
                 won = person.role == "dispute-won"
                 at(opened + 2, lambda p=person, w=won: _decide(month, p, won=w))
+            case "credited-unpaid":
+                at(fails, lambda p=person: _decline_renewal(month, p))
+                at(fails + 1, lambda p=person: _credit_renewal(month, p))
+                at(fails + 2, lambda p=person: _pay_renewal(month, p))
             case "credit-refunded":
                 at(some_day, lambda p=person: _credit(month, p, "refund"))
                 at(rng.randint(1, last), lambda p=person: _quote(month, p))
@@ -476,14 +481,37 @@ async def _decide(month: Month, person: Customer, *, won: bool) -> None:
 
 async def _credit(month: Month, person: Customer, settlement: str) -> None:
     """Support credits part of the paid invoice, settled by a refund or on the balance."""
+    await _credit_invoice(month, person, person.invoice, {"settlement": settlement})
+
+
+async def _credit_renewal(month: Month, person: Customer) -> None:
+    """Support credits part of the unpaid renewal: it lowers what is due before it is paid."""
+    [unpaid] = [
+        i["id"]
+        for i in month.stripe.invoices.values()
+        if i["customer"] == person.billing_id and not i["paid"]
+    ]
+    async with month.sessionmaker() as session:
+        invoice = await session.scalar(
+            select(InvoiceRow.id).where(InvoiceRow.billing_ref == unpaid)
+        )
+    if invoice is None:
+        month.refused.append(f"{person.id}: billing's renewal {unpaid} is no gateway invoice")
+        return
+    await _credit_invoice(month, person, invoice, {})
+
+
+async def _credit_invoice(
+    month: Month, person: Customer, invoice: str, settlement: dict[str, str]
+) -> None:
     case = await _case(month, person)
     body = {
-        "invoice_id": person.invoice,
+        "invoice_id": invoice,
         "amount": person.amount // 5,
         "currency": "USD",
         "reason_code": "outage",
         "case_id": case,
-        "settlement": settlement,
+        **settlement,
     }
     await month.send("/v1/credit-memos", f"credit-{person.id}", body)
 
