@@ -15,6 +15,7 @@ from rich.console import Console
 from chaos import (
     crash,
     database,
+    lifecycle_month,
     nats_restart,
     overload,
     registration,
@@ -52,6 +53,9 @@ def main() -> int:
         "--usage-events", type=int, default=5000, help="usage duplicate storm distinct events"
     )
     parser.add_argument(
+        "--lifecycle-customers", type=int, default=40, help="lifecycle month customers"
+    )
+    parser.add_argument(
         "--only",
         choices=[
             "storm",
@@ -64,6 +68,7 @@ def main() -> int:
             "webhook-outage",
             "relay-kill",
             "usage-storm",
+            "lifecycle-month",
         ],
         action="append",
     )
@@ -94,6 +99,10 @@ def main() -> int:
         ),
         "relay-kill": (relay_kill.CHECK, lambda: relay_kill.run(args.events * 4, logs)),
         "usage-storm": (usage_storm.CHECK, lambda: usage_storm.run(args.usage_events, logs)),
+        "lifecycle-month": (
+            lifecycle_month.CHECK,
+            lambda: lifecycle_month.run(args.lifecycle_customers, 30, logs),
+        ),
     }
     console = Console(highlight=False)
     started = time.monotonic()

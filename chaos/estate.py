@@ -181,7 +181,7 @@ class Estate:
         return completed.returncode == 0
 
 
-async def _create_database() -> str:
+async def create_database() -> str:
     name = f"lg_chaos_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
     try:
@@ -192,7 +192,7 @@ async def _create_database() -> str:
     return f"{base}/{name}"
 
 
-async def _drop_database(url: str) -> None:
+async def drop_database(url: str) -> None:
     admin = await asyncpg.connect(ADMIN_DSN, timeout=30)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
@@ -203,7 +203,7 @@ async def _drop_database(url: str) -> None:
 @contextmanager
 def estate(name: str, logs: Path, **settings: str) -> Iterator[Estate]:
     """A fresh estate for one check; `settings` are extra `LEDGERGATE_*` variables."""
-    database_url = asyncio.run(_create_database())
+    database_url = asyncio.run(create_database())
     try:
         # Every backend in its own process, shared by the gateway and the replay workers.
         with (
@@ -242,7 +242,7 @@ def _drop_with_retries(url: str) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            asyncio.run(_drop_database(url))
+            asyncio.run(drop_database(url))
             return
         except (OSError, asyncpg.PostgresError):
             if time.monotonic() > deadline:

@@ -86,9 +86,9 @@ class DatabaseBudgetStore:
             ).one()
             # Stamped once the lock is ours: waiting for it must not age the grant.
             now = max(request.now_ms, now_ms())
-            window_start = now - request.window_ms
             if paused_until > now:
                 return Admission(granted=False, wait_ms=paused_until - now, scale=scale)
+            window_start = max(now - request.window_ms, paused_until)
             in_window = Grant.granted_at_ms > window_start
             used, in_flight, oldest = (
                 await session.execute(

@@ -41,7 +41,7 @@ if redis.call('ZCARD', flight) >= share_of(concurrency) then
   return {0, 0, scale}
 end
 if limit > 0 then
-  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - window_ms)
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', math.max(now - window_ms, paused_until))
   local allowed = share_of(limit)
   local used = redis.call('ZCARD', window)
   if used + cost > allowed then

@@ -67,7 +67,10 @@ async def create_credit_memo(
 
     async def handle() -> Outcome:
         memo = await workflow.request(
-            data, principal=caller.principal, correlation_id=caller.correlation_id
+            data,
+            principal=caller.principal,
+            correlation_id=caller.correlation_id,
+            request_key=f"{idempotency.client_id}:{idempotency.key}",
         )
         return credit_memo_outcome(memo, created=True)
 

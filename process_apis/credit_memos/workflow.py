@@ -295,9 +295,15 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
         *,
         principal: Principal,
         correlation_id: str | None,
+        request_key: str | None = None,
     ) -> CreditMemoResource:
-        """Store the requested credit; under the threshold of its currency, approve it now."""
+        """Store the requested credit; under the threshold of its currency, approve it now.
+        A retry of a request whose answer failed (`request_key` again) reads the credit that
+        request stored: its run is the operator's to replay, never a second credit."""
         async with self.context.sessionmaker() as session:
+            found = await repository.requested_with(session, request_key)
+            if found is not None:
+                return await self.read(found)
             # Locked, so concurrent requests on the invoice add up one after the other.
             invoice = await session.get(InvoiceRow, data.invoice_id, with_for_update=True)
             if invoice is None:
@@ -339,6 +345,7 @@ class CreditMemoWorkflow(Issuer[CreditPlan, CreditOutcome]):
                 settlement=data.settlement.value if data.settlement else None,
                 approval_required=threshold is None or so_far + data.amount > threshold,
                 requested_by=principal.client_id,
+                request_key=request_key,
                 lines=[],  # a support credit names no invoice line
             )
             session.add(memo)

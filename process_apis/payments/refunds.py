@@ -398,8 +398,10 @@ class RefundWorkflow:
                     "policy": refund.policy,
                     "credit_memo_id": memo.id,
                     "erp_credit_memo_number": erp_memo.number if erp_memo else None,
-                    # Booked in the ERP by the credit's own run, never by this one.
+                    # Booked in the ERP by the credit's own run, never by this one; the
+                    # refund's own memo, never sent anywhere, withdrawn for it.
                     "adopted_credit_memo": adopted,
+                    "withdrawn_credit_memo": plan.memo.credit_memo_id if adopted else None,
                     "erp_refund_document_number": refund.erp_refund_document_number,
                     "clawed_back_lines": len(clawed),
                     "clawed_back_commission": sum(line.commission_amount for line in clawed),

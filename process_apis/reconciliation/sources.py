@@ -16,7 +16,12 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.canonical.documents import InvoiceStatus, SettlementStatus
+from core.canonical.documents import (
+    CreditMemoKind,
+    CreditSettlement,
+    InvoiceStatus,
+    SettlementStatus,
+)
 from core.ids import PREFIXES
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
@@ -65,8 +70,12 @@ RUN_PAGE = 500
 # A payment reversed stays in the ERP's ledger beside its reversing entry.
 IN_LEDGER = (PaymentStatus.APPLIED, PaymentStatus.REVERSED)
 REVERSAL_SUFFIX = "-R"
-# The ERP's customer refund is a payment keyed by the refund's id.
+# The ERP's customer refund is a payment keyed by the refund's id, or by the credit
+# memo's when a credit on a paid invoice was paid back: that refund is keyed apart from
+# the memo, under this prefix.
 REFUND_KEY = f"{PREFIXES['refund']}_"
+CREDIT_KEY = f"{PREFIXES['credit_memo']}_"
+CREDIT_REFUND = "refund:"
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         *_payments(scope),
         _payment_reversals(scope),
         _refunds(scope),
+        _credit_refunds(scope),
         _settlements(scope),
     ]
 
@@ -225,7 +235,8 @@ def _payment_reversals(scope: Scope) -> Select[Any]:
 
 def _refunds(scope: Scope) -> Select[Any]:
     """Billing's refunds the ERP owes a customer refund (by the legal entity's policy),
-    booked or not: the amount taken back, dated as their credit memo once it has a date."""
+    booked or not: the amount taken back, dated as their credit memo once it has a date.
+    A refund that adopted a credit paid back is that credit's (`_credit_refunds`)."""
     dated = func.coalesce(CreditMemoRow.posting_date, RefundRow.refunded_on)
     return (
         _staged(
@@ -242,8 +253,29 @@ def _refunds(scope: Scope) -> Select[Any]:
         .where(
             RefundRow.legal_entity_id == scope.legal_entity_id,
             RefundRow.policy == RefundPolicy.CREDIT_MEMO_AND_REFUND,
+            CreditMemoRow.kind == CreditMemoKind.REFUND,
             dated.between(scope.start, scope.end),
         )
+    )
+
+
+def _credit_refunds(scope: Scope) -> Select[Any]:
+    """The customer refund that paid back a posted credit on a paid invoice, booked by the
+    credit's run under the memo's number: keyed `refund:<memo id>`, beside the memo."""
+    return _staged(
+        scope,
+        DocumentType.REFUND,
+        key=literal(CREDIT_REFUND, String) + CreditMemoRow.id,
+        currency=CreditMemoRow.currency,
+        amount=-CreditMemoRow.erp_total_including_tax,
+        ref=CreditMemoRow.id,
+        number=_NO_TEXT,
+        dated=CreditMemoRow.posting_date,
+    ).where(
+        CreditMemoRow.legal_entity_id == scope.legal_entity_id,
+        CreditMemoRow.settlement == CreditSettlement.REFUND,
+        CreditMemoRow.erp_total_including_tax.is_not(None),
+        CreditMemoRow.posting_date.between(scope.start, scope.end),
     )
 
 
@@ -416,7 +448,9 @@ async def erp_documents(
         company, payment_journal, start, end, currency=scope.functional_currency
     ):
         key = payment.external_document_number or f"erp:{payment.id}"
-        refund = key.startswith(REFUND_KEY)
+        if key.startswith(CREDIT_KEY):
+            key = f"{CREDIT_REFUND}{key}"
+        refund = key.startswith((REFUND_KEY, CREDIT_REFUND))
         yield document_row(
             scope,
             Side.ERP,

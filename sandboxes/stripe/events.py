@@ -61,6 +61,7 @@ async def deliver_event(state: StripeState, endpoint: WebhookEndpoint, event: Js
     in `state.webhook_attempts`.
     """
     payload = json.dumps(event, separators=(",", ":")).encode()
+    signed_at = state.webhook_clock or state.clock
     transport = None if endpoint.app is None else httpx.ASGITransport(app=endpoint.app)
     async with httpx.AsyncClient(transport=transport, timeout=WEBHOOK_TIMEOUT_SECONDS) as client:
         for attempt, delay in enumerate((0.0, *state.webhook_retry_delays), start=1):
@@ -69,7 +70,7 @@ async def deliver_event(state: StripeState, endpoint: WebhookEndpoint, event: Js
             headers = {
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": signature_header(payload, endpoint.secret, state.clock()),
+                "Stripe-Signature": signature_header(payload, endpoint.secret, signed_at()),
             }
             status, error = None, None
             try:

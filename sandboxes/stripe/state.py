@@ -109,6 +109,9 @@ class StripeState:
     idempotent_responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
     clock: Callable[[], int] = unix_now
     webhook_endpoints: list[WebhookEndpoint] = field(default_factory=list)
+    webhook_clock: Callable[[], int] | None = None
+    """The time deliveries are signed at, when not `clock`: a receiver checks the signature
+    against its wall clock, so a simulation that moves `clock` by days signs with this one."""
     webhook_retry_delays: tuple[float, ...] = WEBHOOK_RETRY_DELAYS
     webhook_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)

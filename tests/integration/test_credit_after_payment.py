@@ -118,6 +118,7 @@ async def test_a_refunded_credit_is_booked_once_and_its_refund_adopts_it(
     memos = await memo_rows(gateway)
     [own] = [m for m in memos.values() if m.kind == "refund"]
     assert own.status == "rejected"
+    assert refund_run.result["withdrawn_credit_memo"] == own.id  # why it is rejected
     assert await gateway.backends.erp.find_sales_credit_memo(case.company_id, own.id) is None
     assert len(case.payments()) == 2  # the payment and the one customer refund
     credited = (await gateway.client.get(f"/v1/invoices/{payment.invoice_id}")).json()

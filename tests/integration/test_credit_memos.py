@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.governance.auth.clients import create_client
 from app.seed import demo_id
@@ -17,6 +17,7 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.billing_inbox import BillingInbox
 from process_apis.worker import replayer
 from sandboxes import stripe
+from sandboxes.faults import FaultConfig
 from system_apis.billing.schemas import BillingCustomerCreate
 from system_apis.http import InProcessTransport
 from system_apis.support.schemas import SupportCaseCreate, SupportEntitlementGrant, SupportTier
@@ -535,3 +536,19 @@ async def test_credits_split_across_invoices_of_one_case_still_need_approval(
         answers.append((await request_credit(gateway.client, body, f"k{number}")).json())
     assert [a["status"] for a in answers] == ["posted", "posted", "requested"]
     assert answers[2]["approval_required"] is True
+
+
+async def test_a_retry_after_a_failed_answer_requests_no_second_credit(gateway: Gateway) -> None:
+    invoice = await posted_invoice(gateway)
+    case_id = await open_case(gateway)
+    body = credit_body(invoice["id"], case_id, 1000)
+    gateway.backends.faults["erp"].configure(FaultConfig(malformed_rate=1.0))
+    failed = await request_credit(gateway.client, body, "once")
+    assert failed.status_code >= 500, failed.text  # no final answer: the key is released
+    gateway.backends.faults["erp"].configure(FaultConfig())
+
+    retried = await request_credit(gateway.client, body, "once")
+
+    async with gateway.sessionmaker() as session:
+        memos = list(await session.scalars(select(CreditMemoRow)))
+    assert [memo.id for memo in memos] == [retried.json()["id"]]

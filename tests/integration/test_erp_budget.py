@@ -300,3 +300,32 @@ async def test_waiting_bulk_work_never_holds_the_reserved_concurrency(store: Sto
         pass
     release.set()
     await asyncio.gather(*batches)
+
+
+async def test_after_a_429_the_smaller_limit_counts_from_the_pause_end(store: Store) -> None:
+    owner = budget(store, connection(), window=10, window_seconds=60.0, wait_seconds=1.0)
+    for _ in range(8):
+        async with owner.slot(operation="op"):
+            pass
+    with pytest.raises(BackendTransientError):
+        async with owner.slot(operation="op"):
+            raise throttle(0.2)
+    assert owner.effective_limit == 5  # fewer than the window already holds
+
+    started = time.monotonic()
+    for _ in range(5):  # paced by the smaller limit, not stalled for the whole window
+        async with owner.slot(operation="op"):
+            pass
+    assert time.monotonic() - started >= 0.15  # after the pause
+    assert not await _admitted(owner, 2)  # the smaller limit (grown a step a success) holds
+
+
+async def _admitted(owner: ErpBudget, count: int) -> bool:
+    """Whether `count` more requests get a slot."""
+    try:
+        for _ in range(count):
+            async with owner.slot(operation="op"):
+                pass
+    except BackendTransientError:
+        return False
+    return True

@@ -27,6 +27,8 @@ from system_apis.erp.schemas import (
     ErpJournalLine,
 )
 from tests.conftest import GatewayFactory
+from tests.integration.test_credit_after_payment import paid_credit
+from tests.integration.test_credit_memos import open_case, request_credit
 from tests.integration.test_disputes import dispute_charge
 from tests.integration.test_payment_reversals import switchable
 from tests.integration.test_reconciliation import causes, recognize, reconciliation
@@ -219,3 +221,32 @@ async def test_a_loss_journaled_in_a_later_month_reconciles_in_the_month_of_its_
     lost_total = lost.amount + DISPUTE_FEE
     assert (disputes["gateway_count"], disputes["gateway_total"]) == (1, lost_total)
     assert (disputes["erp_count"], disputes["erp_total"]) == (1, lost_total)
+
+
+async def test_a_credit_paid_back_and_its_adopted_refund_reconcile_once(
+    make_gateway: GatewayFactory, erp_kind: str
+) -> None:
+    case, _ = await switchable(make_gateway, erp_kind)
+    gateway = case.gateway
+    payment = await paid_order(gateway)
+    body = paid_credit(
+        payment.invoice_id, await open_case(gateway, payment.customer_id), 1000, "refund"
+    )
+    response = await request_credit(gateway.client, body, "credit-1")
+    assert response.status_code in (201, 202), response.text
+    memo = (await gateway.client.get(f"/v1/credit-memos/{response.json()['id']}")).json()
+    assert memo["status"] == "posted"
+    await BillingInbox(gateway.app.state.process).drain()  # the refund adopts the credit
+    [adopted] = await refund_rows(gateway)
+    assert (adopted.status, adopted.credit_memo_id) == ("booked", memo["id"])
+
+    body = await reconciliation(gateway)
+
+    # the ERP's customer refund carries the memo's number: a refund, not the memo again
+    assert body["differences"] == [], causes(body)
+    totals = {(t["document_type"], t["currency"]): t for t in body["totals"]}
+    paid_back = memo["erp_total_including_tax"]
+    assert totals["credit_memo", "USD"]["erp_total"] == paid_back
+    refunds = totals["refund", "USD"]
+    assert (refunds["gateway_count"], refunds["gateway_total"]) == (1, -paid_back)
+    assert (refunds["erp_count"], refunds["erp_total"]) == (1, -paid_back)
