@@ -15,9 +15,11 @@ reserve to a live request, and bulk work leaves some to informational work's bet
 Adaptive, AIMD-style: a `429` halves the connection's scale (the share of the
 configured window and concurrency in use) and pauses every caller until its
 `Retry-After`; each success grows the scale back by `RECOVERY_STEP`, up to the
-configured limits. The window then counts from the pause's end: the smaller share paces
-what follows, and never holds every caller back until the requests granted before the
-`429` (at the larger share) have left the window, when no success could grow it back.
+configured limits. The smaller share counts from the pause's end: it paces what follows,
+and never holds every caller back until the requests granted before the `429` (at the
+larger share) have left the window, when no success could grow it back. The configured
+limit still counts over the whole window, so the vendor's published limit is never
+exceeded by the gateway itself.
 A caller that cannot get a slot before its deadline fails as a transient error
 (`ErpBudgetExhausted`), so its run is queued, not lost.
 """

@@ -88,23 +88,33 @@ class DatabaseBudgetStore:
             now = max(request.now_ms, now_ms())
             if paused_until > now:
                 return Admission(granted=False, wait_ms=paused_until - now, scale=scale)
-            window_start = max(now - request.window_ms, paused_until)
+            window_start = now - request.window_ms
             in_window = Grant.granted_at_ms > window_start
-            used, in_flight, oldest = (
+            since_pause = Grant.granted_at_ms > max(window_start, paused_until)
+            used, used_since_pause, in_flight, oldest, oldest_since_pause = (
                 await session.execute(
                     select(
                         func.coalesce(func.sum(case((in_window, Grant.cost), else_=0)), 0),
+                        func.coalesce(func.sum(case((since_pause, Grant.cost), else_=0)), 0),
                         func.count(case((Grant.held_until_ms > now, 1))),
                         func.min(case((in_window, Grant.granted_at_ms))),
+                        func.min(case((since_pause, Grant.granted_at_ms))),
                     ).where(Grant.connection == key)
                 )
             ).one()
             if in_flight >= scaled(request.concurrency, scale, request.share):
                 return Admission(granted=False, wait_ms=0, scale=scale)
             limit = request.window_limit
-            if limit is not None and used + request.cost > scaled(limit, scale, request.share):
-                frees_at = (oldest if oldest is not None else now) + request.window_ms
-                return Admission(granted=False, wait_ms=max(1, frees_at - now), scale=scale)
+            if limit is not None:
+                # The scaled limit counts from the last pause's end; the configured one
+                # holds over the whole window.
+                for counted, first, allowed in (
+                    (used_since_pause, oldest_since_pause, scaled(limit, scale, request.share)),
+                    (used, oldest, scaled(limit, FULL_SCALE, request.share)),
+                ):
+                    if counted + request.cost > allowed:
+                        frees_at = (first if first is not None else now) + request.window_ms
+                        return Admission(granted=False, wait_ms=max(1, frees_at - now), scale=scale)
             await session.execute(
                 delete(Grant).where(
                     Grant.connection == key,

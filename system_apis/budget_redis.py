@@ -36,17 +36,23 @@ local scale = tonumber(fields[1]) or full
 local paused_until = tonumber(fields[2]) or 0
 if paused_until > now then return {0, paused_until - now, scale} end
 redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
-local share_of = function(n) return math.max(1, math.floor(n * scale * share / (full * full))) end
-if redis.call('ZCARD', flight) >= share_of(concurrency) then
+local part = function(n, at) return math.max(1, math.floor(n * at * share / (full * full))) end
+if redis.call('ZCARD', flight) >= part(concurrency, scale) then
   return {0, 0, scale}
 end
 if limit > 0 then
-  redis.call('ZREMRANGEBYSCORE', window, '-inf', math.max(now - window_ms, paused_until))
-  local allowed = share_of(limit)
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', now - window_ms)
   local used = redis.call('ZCARD', window)
-  if used + cost > allowed then
-    local freed = redis.call('ZRANGE', window, used + cost - allowed - 1,
-                             used + cost - allowed - 1, 'WITHSCORES')
+  local since_pause = redis.call('ZCOUNT', window, '(' .. paused_until, '+inf')
+  -- the scaled limit counts from the last pause's end, the configured one over the whole
+  -- window; a request waits for the grant whose leaving makes room under the one it broke
+  local scaled, configured = part(limit, scale), part(limit, full)
+  local binding = nil
+  if since_pause + cost > scaled then binding = scaled
+  elseif used + cost > configured then binding = configured end
+  if binding then
+    local rank = used + cost - binding - 1
+    local freed = redis.call('ZRANGE', window, rank, rank, 'WITHSCORES')
     local frees_at = freed[2] and (tonumber(freed[2]) + window_ms) or (now + window_ms)
     return {0, math.max(1, frees_at - now), scale}
   end

@@ -304,20 +304,38 @@ async def test_waiting_bulk_work_never_holds_the_reserved_concurrency(store: Sto
 
 async def test_after_a_429_the_smaller_limit_counts_from_the_pause_end(store: Store) -> None:
     owner = budget(store, connection(), window=10, window_seconds=60.0, wait_seconds=1.0)
-    for _ in range(8):
+    for _ in range(2):
         async with owner.slot(operation="op"):
             pass
     with pytest.raises(BackendTransientError):
         async with owner.slot(operation="op"):
             raise throttle(0.2)
-    assert owner.effective_limit == 5  # fewer than the window already holds
+    assert owner.effective_limit == 5
 
     started = time.monotonic()
-    for _ in range(5):  # paced by the smaller limit, not stalled for the whole window
+    for _ in range(5):  # paced by the smaller limit from the pause's end
         async with owner.slot(operation="op"):
             pass
     assert time.monotonic() - started >= 0.15  # after the pause
-    assert not await _admitted(owner, 2)  # the smaller limit (grown a step a success) holds
+    assert not await _admitted(owner, 1)  # the smaller limit (grown a step a success) holds
+
+
+async def test_after_a_429_the_configured_limit_still_holds_over_the_whole_window(
+    store: Store,
+) -> None:
+    owner = budget(store, connection(), window=10, window_seconds=60.0, wait_seconds=1.0)
+    for _ in range(8):
+        async with owner.slot(operation="op"):
+            pass
+    with pytest.raises(BackendTransientError):
+        async with owner.slot(operation="op"):
+            raise throttle(0.05)
+    assert owner.effective_limit == 5  # fewer than the window already holds
+
+    # Not stalled by the smaller limit, which counts from the pause's end ...
+    assert await _admitted(owner, 1)
+    # ... but ten requests in the window are the ERP's limit, whatever the scale.
+    assert not await _admitted(owner, 1)
 
 
 async def _admitted(owner: ErpBudget, count: int) -> bool:
