@@ -158,6 +158,15 @@ def _peak_mib(pid: int) -> float | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process from `/proc/PID/stat` (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux `/proc`; none elsewhere)."""
     found = []
@@ -273,6 +282,13 @@ class Server:
             for pid, role in pids
             if (peak := _peak_mib(pid)) is not None
         ]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far, workers included."""
+        if self.process is None:
+            return 0.0
+        root = self.process.pid
+        return sum(_cpu_seconds(pid) for pid in (root, *_children(root)))
 
     @staticmethod
     def _is_worker(pid: int) -> bool:

@@ -14,23 +14,33 @@ first process's start to the last one's end:
   `ledgergate usage import` run it (pydantic validation of the batch in one pass, the
   stored-id lookup, the contract and period, one `INSERT ... ON CONFLICT DO NOTHING
   RETURNING` per batch);
-- the same batches again, every event a duplicate.
+- the same batches again, every event a duplicate;
+- served: the same batches as a client sends them, `POST /v1/usage-events` to the
+  gateway started as `ledgergate serve` does (`bench.serve gateway`, 2 uvicorn workers,
+  bearer token of the demo platform client), each batch's JSON encoded before the clock
+  starts; the rate limiter counts every request (in Redis when reachable) in tiers set
+  high enough never to refuse one (`bench.harness.UNREFUSING_TIERS`), so it costs what
+  it costs and limits nothing; then the same batches served again, all duplicates.
 
-It checks that the table holds exactly one row per distinct event afterwards.
+It checks that the table holds exactly one row per distinct event and client afterwards. It also
+reports the served gateway's own CPU time per batch (its workers, from `/proc`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 from rich.console import Console
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,10 +48,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.seed import demo_id
 from bench import usage_aggregation
 from bench.harness import (
+    DEMO_CLIENT,
+    Database,
+    Server,
     append_results,
     host_line,
+    issue_token,
     markdown_table,
+    rate_limit_storage,
     rich_table,
+    running,
     scratch_directory,
     throwaway_database,
 )
@@ -59,8 +75,10 @@ from process_apis.usage.schemas import MAX_BATCH
 from process_apis.usage.service import UsageIngestion
 
 CLIENT = "bench-usage"
+SERVED_WORKERS = 2  # uvicorn workers of the served gateway, one per core of the target host
 TARGET = 20_000  # events/s, the issue's target
 Batch = list[dict[str, Any]]
+Work = TypeVar("Work")  # what one unit of a timed phase is: a batch, or its encoded body
 
 
 async def _subscription(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
@@ -108,7 +126,7 @@ def _batches(subscription_id: str, at: str, first: int, count: int, prefix: str)
 
 
 async def _timed(
-    batches: Sequence[Batch], work: Callable[[Batch], Awaitable[None]], concurrency: int
+    batches: Sequence[Work], work: Callable[[Work], Awaitable[None]], concurrency: int
 ) -> float:
     """Seconds to run `work` over `batches`, `concurrency` at a time."""
     queue = list(reversed(batches))
@@ -158,10 +176,37 @@ class Share:
     first: int
     count: int
     concurrency: int
+    base_url: str = ""  # the served phases: the gateway and the token they send
+    token: str = ""
+
+
+async def _run_served(share: Share) -> tuple[float, float, int]:
+    """A served phase's share: each batch POSTed as its JSON, `concurrency` in flight."""
+    batches = _batches(share.subscription_id, share.at, share.first, share.count, "evt")
+    bodies = [json.dumps({"events": batch}).encode() for batch in batches]
+    headers = {"Authorization": f"Bearer {share.token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=share.concurrency)
+    rejected: list[int] = []
+    async with httpx.AsyncClient(
+        base_url=share.base_url, headers=headers, limits=limits, timeout=120
+    ) as client:
+
+        async def post(body: bytes) -> None:
+            response = await client.post("/v1/usage-events", content=body)
+            if response.status_code != 200:
+                raise SystemExit(f"{share.phase}: {response.status_code} {response.text[:500]}")
+            rejected.append(response.json()["rejected"])
+
+        await client.get("/healthz")  # connect before the clock starts
+        started = time.time()
+        await _timed(bodies, post, share.concurrency)
+        return started, time.time(), sum(rejected)
 
 
 async def _run_share(share: Share) -> tuple[float, float, int]:
     """(wall-clock start, end, events rejected) of one process's share of a phase."""
+    if share.base_url:
+        return await _run_served(share)
     engine = create_engine(share.url)
     sessionmaker = create_sessionmaker(engine)
     prefix = "raw" if share.phase == "baseline" else "evt"
@@ -224,35 +269,68 @@ async def _prepare(url: str) -> tuple[str, str, str]:
         await engine.dispose()
 
 
-async def _stored(url: str) -> int:
+async def _stored(url: str, client_id: str) -> int:
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
             count = await session.scalar(
-                select(func.count()).where(UsageEventRow.client_id == CLIENT)
+                select(func.count()).where(UsageEventRow.client_id == client_id)
             )
             return int(count or 0)
     finally:
         await engine.dispose()
 
 
-def measure(url: str, count: int, processes: int, concurrency: int) -> dict[str, float]:
+def measure(
+    database: Database, scratch: Path, count: int, processes: int, concurrency: int
+) -> tuple[dict[str, float], str]:
+    """Events/s of each phase (`served-cpu`, `served-dup-cpu`: the gateway's CPU seconds
+    per event), and where the served gateway's rate limiter counted."""
+    url = database.url
     subscription_id, price_id, at = asyncio.run(_prepare(url))
     per = count // processes
 
-    def shares(phase: str) -> list[Share]:
+    def shares(phase: str, base_url: str = "", token: str = "") -> list[Share]:
         return [
-            Share(url, phase, subscription_id, price_id, at, n * per, per, concurrency)
+            Share(
+                url,
+                phase,
+                subscription_id,
+                price_id,
+                at,
+                n * per,
+                per,
+                concurrency,
+                base_url,
+                token,
+            )
             for n in range(processes)
         ]
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+    with (
+        ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool,
+        rate_limit_storage() as (storage_url, storage),
+    ):
         rates = {phase: _phase(pool, shares(phase)) for phase in ("baseline", "ingest", "dup")}
-    stored = asyncio.run(_stored(url))
-    if stored != per * processes:
-        raise SystemExit(f"{stored} events stored, {per * processes} sent")
-    return rates
+        gateway = Server(
+            "gateway",
+            database,
+            scratch,
+            workers=SERVED_WORKERS,
+            LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
+        )
+        with running([gateway]):
+            token = issue_token(gateway, "usage:write")
+            for phase in ("served", "served-dup"):
+                cpu = gateway.cpu_seconds()
+                rates[phase] = _phase(pool, shares(phase, gateway.base_url, token))
+                rates[f"{phase}-cpu"] = (gateway.cpu_seconds() - cpu) / (per * processes)
+    for client_id in (CLIENT, DEMO_CLIENT[0]):
+        stored = asyncio.run(_stored(url, client_id))
+        if stored != per * processes:
+            raise SystemExit(f"{client_id}: {stored} events stored, {per * processes} sent")
+    return rates, storage
 
 
 def aggregation_main(sizes: list[int], repeat: int) -> None:
@@ -321,27 +399,42 @@ def main() -> None:
         return
     console = Console()
     with scratch_directory() as scratch, throwaway_database(scratch) as database:
-        rates = measure(database.url, args.events, args.processes, args.concurrency)
+        rates, storage = measure(database, scratch, args.events, args.processes, args.concurrency)
     columns = ("path", "what", "events/s", "of baseline")
     rows = [
         ("baseline", "bare INSERT with asyncpg, no checks", rates["baseline"]),
         ("ingestion", "validated, de-duplicated, ON CONFLICT insert", rates["ingest"]),
         ("duplicates", "the same batches again: all duplicates", rates["dup"]),
+        ("served", "POST /v1/usage-events to the gateway, 2 workers", rates["served"]),
+        ("served duplicates", "the same POSTs again: all duplicates", rates["served-dup"]),
     ]
     cells = [
         (name, what, f"{rate:,.0f}", f"{rate / rates['baseline']:.0%}") for name, what, rate in rows
     ]
+    gateway_cpu = (
+        f"The gateway's own CPU time (its workers, from `/proc`) per batch of {MAX_BATCH:,}: "
+        f"{rates['served-cpu'] * MAX_BATCH * 1000:.0f} ms new, "
+        f"{rates['served-dup-cpu'] * MAX_BATCH * 1000:.0f} ms duplicates."
+    )
     console.print(rich_table("Usage ingestion", columns, cells))
-    verdict = "meets" if rates["ingest"] >= TARGET else "misses"
+    console.print(gateway_cpu)
+    verdict = {
+        path: "meets" if rates[path] >= TARGET else "misses" for path in ("ingest", "served")
+    }
     append_results(
         f"## Usage ingestion (`bench/usage.py`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
         f"Command: `uv run python -m bench.usage --events {args.events} --processes "
         f"{args.processes} --concurrency {args.concurrency}`. {database.description}; "
         f"{host_line()}. Batches of 1,000 from {args.processes} processes (as gateway "
         f"workers), {args.concurrency} at a time each, through the service the API and the "
-        f"CLI call (no HTTP).\n\n"
+        f"CLI call (no HTTP); served: the same batches POSTed by {args.processes} load "
+        f"processes, {args.concurrency} in flight each, to the gateway as `ledgergate serve` "
+        f"runs it with {SERVED_WORKERS} uvicorn workers on the same host (the load processes "
+        f"share its cores), its rate limiter counting in {storage} with limits set never to "
+        f"refuse a request.\n\n"
         + markdown_table(columns, cells)
-        + f"\nIngestion {verdict} the target of {TARGET:,} events/s; every event stored once.\n"
+        + f"\nIngestion in process {verdict['ingest']} the target of {TARGET:,} events/s, "
+        f"served {verdict['served']} it; every event stored once per client. {gateway_cpu}\n"
     )
 
 
