@@ -39,19 +39,22 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Only a body holding one of these can hide a string or number refused here: the others
 # are not parsed twice.
 SUSPECT = re.compile(rb"\\u|\x00|NaN|Infinity")
-# Strings (skipped whole, escapes included) or the brackets that open and close nesting.
-_TOKENS = re.compile(rb'"(?:\\.|[^"\\])*"|[\[\]{}]')
+# Strings, escapes included: their brackets do not nest.
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in `body` (0 for a scalar)."""
+    """The deepest nesting of arrays and objects in `body` (0 for a scalar), counted as the
+    brackets open, so an unclosed run counts too. Strings and everything but brackets are
+    dropped first, in C: a batch of a thousand objects is scanned in a fraction of the
+    time a token-by-token walk of the whole body took."""
     depth = deepest = 0
-    for token in _TOKENS.finditer(body):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
+    for byte in _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in b"[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif char in (b"]", b"}"):
+        else:
             depth -= 1
     return deepest
 
