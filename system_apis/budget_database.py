@@ -90,7 +90,7 @@ class DatabaseBudgetStore:
                 return Admission(granted=False, wait_ms=paused_until - now, scale=scale)
             window_start = now - request.window_ms
             in_window = Grant.granted_at_ms > window_start
-            since_pause = Grant.granted_at_ms > max(window_start, paused_until)
+            since_pause = and_(in_window, Grant.granted_at_ms >= paused_until)
             used, used_since_pause, in_flight, oldest, oldest_since_pause = (
                 await session.execute(
                     select(

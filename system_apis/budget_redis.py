@@ -43,7 +43,7 @@ end
 if limit > 0 then
   redis.call('ZREMRANGEBYSCORE', window, '-inf', now - window_ms)
   local used = redis.call('ZCARD', window)
-  local since_pause = redis.call('ZCOUNT', window, '(' .. paused_until, '+inf')
+  local since_pause = redis.call('ZCOUNT', window, paused_until, '+inf')
   -- the scaled limit counts from the last pause's end, the configured one over the whole
   -- window; a request waits for the grant whose leaving makes room under the one it broke
   local scaled, configured = part(limit, scale), part(limit, full)

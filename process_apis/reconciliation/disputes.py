@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.models.dispute import DisputeRow, DisputeStatus
 from process_apis.payments.disputes import JOURNAL_PREFIX, dispute_document_number
 from process_apis.reconciliation.schemas import DocumentType, Side
-from process_apis.reconciliation.sources import RUN_PAGE, Row, Scope, document_row
+from process_apis.reconciliation.sources import (
+    RUN_PAGE,
+    Row,
+    Scope,
+    document_row,
+    erp_journal_rows,
+)
 from system_apis.erp.port import ErpDocumentStreams
 
 
@@ -65,22 +71,11 @@ async def erp_dispute_journals(
     erp: ErpDocumentStreams, scope: Scope, *, bank_account: str
 ) -> AsyncIterator[Row]:
     """The bank account's `DSP-` entries of the period: what each dispute journal took out."""
-    async for entry in erp.stream_ledger_entries(
-        scope.company_id,
-        scope.start,
-        scope.end,
+    async for row in erp_journal_rows(
+        erp,
+        scope,
         account_number=bank_account,
-        currency=scope.functional_currency,
+        prefix=JOURNAL_PREFIX,
+        document_type=DocumentType.DISPUTE,
     ):
-        number = entry.document_number or ""
-        if number.startswith(JOURNAL_PREFIX):
-            yield document_row(
-                scope,
-                Side.ERP,
-                key=number,
-                document_type=DocumentType.DISPUTE.value,
-                currency=scope.functional_currency,
-                amount=entry.credit - entry.debit,
-                number=number,
-                dated=entry.posting_date,
-            )
+        yield row

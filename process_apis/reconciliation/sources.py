@@ -462,16 +462,40 @@ async def erp_documents(
             number=payment.document_number,
             dated=payment.posting_date,
         )
+    async for row in erp_journal_rows(
+        erp,
+        scope,
+        account_number=payable_account,
+        prefix=JOURNAL_PREFIX,
+        document_type=DocumentType.SETTLEMENT,
+    ):
+        yield row
+
+
+async def erp_journal_rows(
+    erp: ErpDocumentStreams,
+    scope: Scope,
+    *,
+    account_number: str,
+    prefix: str,
+    document_type: DocumentType,
+) -> AsyncIterator[Row]:
+    """The account's ledger entries of the period from our journals (numbered `prefix`…):
+    what each journal moved on it."""
     async for entry in erp.stream_ledger_entries(
-        company, start, end, account_number=payable_account, currency=scope.functional_currency
+        scope.company_id,
+        scope.start,
+        scope.end,
+        account_number=account_number,
+        currency=scope.functional_currency,
     ):
         number = entry.document_number or ""
-        if number.startswith(JOURNAL_PREFIX):
+        if number.startswith(prefix):
             yield document_row(
                 scope,
                 Side.ERP,
                 key=number,
-                document_type=DocumentType.SETTLEMENT.value,
+                document_type=document_type.value,
                 currency=scope.functional_currency,
                 amount=entry.credit - entry.debit,
                 number=number,

@@ -19,7 +19,12 @@ import pytest
 
 from app.sandbox_servers import PORTS, sandbox_url
 from sandboxes.faults import FAULTS_PATH
-from tests.support.sandbox_processes import REPO_ROOT, STARTUP_SECONDS, free_port, sandbox_process
+from tests.support.sandbox_processes import (
+    REPO_ROOT,
+    STARTUP_SECONDS,
+    free_ports,
+    sandbox_process,
+)
 
 SECRET = "whsec_sandbox"  # the webhook secrets' default, which the sandboxes sign with
 
@@ -114,7 +119,7 @@ def test_the_crm_sandbox_sends_a_signed_accepted_quote(receiver: Receiver) -> No
 
 
 def test_sandbox_all_serves_the_four_backends_on_consecutive_ports() -> None:
-    first = free_port()
+    first = free_ports(len(PORTS))
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "sandbox", "all", "--port", str(first)],
         cwd=REPO_ROOT,

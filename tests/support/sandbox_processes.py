@@ -8,6 +8,7 @@ injected timeout) keeps uvicorn's graceful shutdown waiting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -75,6 +76,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports that are all free now: another server of the
+    suite may hold the ones after a single free port."""
+    while True:
+        first = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
 
 
 @contextmanager
