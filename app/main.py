@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import sandbox_faults
@@ -25,6 +25,7 @@ from app.governance.logging import configure_logging
 from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
+from app.governance.query_parameters import refuse_repeated_query_parameters
 from app.governance.rate_limit import RateLimiter
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         openapi_url="/openapi.json" if settings.serves_docs else None,
         # Starlette's slash redirect builds its `Location` from the Host header: no redirects.
         redirect_slashes=False,
+        dependencies=[Depends(refuse_repeated_query_parameters)],
     )
     if settings.serves_docs:
         install_docs(app)

@@ -68,6 +68,30 @@ async def test_a_bad_path_parameter_names_the_parameter(gateway: Gateway) -> Non
     assert body["errors"][0]["in"] == "path"
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=2026-01-01T00:00:00Z&until=2026-02-01T00:00:00Z",
+        "limit=5&status=posted&limit=6",
+    ],
+)
+async def test_a_single_valued_query_parameter_sent_twice_is_refused(
+    gateway: Gateway, query: str
+) -> None:
+    """The last value would otherwise win: a request outside the contract served as
+    if it were inside it."""
+    path = "/ops/v1/events" if query.startswith("until") else "/v1/invoices"
+    body = assert_problem(await gateway.client.get(f"{path}?{query}"), 422, "validation-error")
+    [error] = body["errors"]
+    assert (error["in"], error["code"]) == ("query", "repeated")
+    assert error["parameter"] in {"until", "limit"}
+
+
+async def test_distinct_query_parameters_are_served(gateway: Gateway) -> None:
+    response = await gateway.client.get("/v1/invoices?limit=5&status=posted")
+    assert response.status_code == 200, response.text
+
+
 async def test_malformed_json_is_a_400_problem(gateway: Gateway) -> None:
     response = await gateway.client.post(
         "/v1/customers", content=b'{"name": ', headers={"content-type": "application/json"}
