@@ -9,11 +9,10 @@ their `min` counterparts raised). Each finding is a sentence naming where it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from app.governance.openapi import operations
+from app.governance.openapi import operations, schema_refs
 
 # Bound -> True when a lower value is tighter (a maximum), False when a higher one is.
 BOUNDS = {
@@ -28,19 +27,6 @@ BOUNDS = {
     "minimum": False,
     "exclusiveMinimum": False,
 }
-REF = re.compile(r"^#/components/schemas/(.+)$")
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and (match := REF.match(value)):
-                yield match.group(1)
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
 
 
 def _request_schemas(document: Mapping[str, Any]) -> set[str]:
@@ -50,14 +36,14 @@ def _request_schemas(document: Mapping[str, Any]) -> set[str]:
         name
         for _, _, operation in operations(document)
         for part in (operation.get("requestBody", {}), operation.get("parameters", []))
-        for name in _refs(part)
+        for name in schema_refs(part)
     ]
     found: set[str] = set()
     while pending:
         name = pending.pop()
         if name not in found and name in schemas:
             found.add(name)
-            pending.extend(_refs(schemas[name]))
+            pending.extend(schema_refs(schemas[name]))
     return found
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from app.governance.openapi import operations
+from app.governance.openapi import operations, schema_refs
 
 # Served outside any URL version: probes, metrics, tokens and their keys, the version
 # list and signed webhooks. They are documented in the `v1` contract.
@@ -79,9 +79,6 @@ def corrections(path: Path = CORRECTIONS_FILE) -> dict[str, dict[str, str]]:
 def is_correction(name: str, release: Path) -> bool:
     """Whether `release` (`openapi/released/<name>/<version>.json`) is a declared correction."""
     return release.stem in corrections().get(name, {})
-
-
-REF = re.compile(r"^#/components/schemas/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -168,27 +165,15 @@ def contract_of(path: str) -> Contract:
     return claimants[0]
 
 
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and (match := REF.match(value)):
-                yield match.group(1)
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
-
-
 def _used_schemas(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, Any]:
     """The component schemas `paths` reference, directly or through other schemas."""
     used: dict[str, Any] = {}
-    pending = list(_refs(paths))
+    pending = list(schema_refs(paths))
     while pending:
         name = pending.pop()
         if name not in used:
             used[name] = schemas[name]
-            pending.extend(_refs(schemas[name]))
+            pending.extend(schema_refs(schemas[name]))
     return used
 
 

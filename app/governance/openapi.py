@@ -21,7 +21,7 @@ It also states what the routes leave implicit, so that the contracts in `openapi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -513,6 +513,22 @@ def operations(document: Mapping[str, Any]) -> list[tuple[str, str, dict[str, An
         for method, operation in item.items()
         if method in HTTP_METHODS
     ]
+
+
+SCHEMA_REF = re.compile(r"^#/components/schemas/(.+)$")
+
+
+def schema_refs(node: Any) -> Iterator[str]:
+    """The names of the component schemas `node` references, at any depth."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and (match := SCHEMA_REF.match(value)):
+                yield match.group(1)
+            else:
+                yield from schema_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from schema_refs(item)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.governance import contracts
-from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations
+from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations, schema_refs
 from app.main import create_app
 from core.settings import Settings
 from tests.support.governance import OPENAPI
@@ -85,7 +85,7 @@ def test_a_contract_stands_alone(app: FastAPI) -> None:
         text = json.dumps(document)
         for schema in document["components"]["schemas"]:
             assert f'"#/components/schemas/{schema}"' in text, (name, schema)
-        for reference in contracts._refs(document):
+        for reference in schema_refs(document):
             assert reference in document["components"]["schemas"], (name, reference)
         if any(op["security"] for _, _, op in operations(document)):
             assert "OAuth2" in document["components"]["securitySchemes"]
