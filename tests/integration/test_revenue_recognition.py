@@ -295,11 +295,12 @@ async def test_reconciliation_checks_the_deferred_revenue_against_the_erp(
     months_later(gateway.app, 1)
     earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
 
-    # the month is not recognized yet: the ERP holds none of its deferred revenue
+    # the month is not recognized yet: the ERP holds the invoice, posted to deferred
+    # revenue, and none of what the month earned has left it
     totals, [late] = await deferred_revenue_check(ops, this_month)
-    assert totals == [61000 - earned, 0]
+    assert totals == [61000 - earned, 61000]
     assert (late["cause"], late["kind"]) == ("deferred_revenue_not_journaled", "amount_mismatch")
-    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 0)
+    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 61000)
     drill = (await ops.get(late["key"])).json()  # the drill-down to each schedule
     assert [item["deferred"] for item in drill["items"]] == [61000 - earned]
 
@@ -359,15 +360,15 @@ async def test_a_month_is_recognized_once_and_undone_only_by_a_reversing_entry(
     [run] = first.json()["runs"]
     earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
     assert (run["status"], run["attempt"]) == ("posted", 1)
+    # the invoice was posted to deferred revenue: the journal only moves what was earned
     assert (run["deferred_total"], run["recognized_total"], run["entry_count"]) == (
-        61000,
+        0,
         earned,
         2,
     )
     assert run["posting_date"] == (m1 - timedelta(days=1)).isoformat()
     ledger = erp_case.ledger(run["journal_document_number"])
-    deferred = [(debit, credit) for account, debit, credit in ledger if account == "24000"]
-    assert sorted(deferred) == sorted([(0, 61000), (earned, 0)])
+    assert sorted(ledger) == [("24000", earned, 0), ("40100", 0, earned)]
 
     again = await recognition_run(ops, this_month, "again")
     assert again.status_code == 200, again.text
@@ -396,11 +397,11 @@ async def test_a_month_is_recognized_once_and_undone_only_by_a_reversing_entry(
     assert rerun.status_code == 201, rerun.text
     [second] = rerun.json()["runs"]
     assert (second["attempt"], second["status"]) == (2, "posted")
-    assert (second["deferred_total"], second["recognized_total"]) == (61000, earned)
+    assert (second["deferred_total"], second["recognized_total"]) == (0, earned)
     # the reversal is dated in the next month: at this month's end the ledger holds both
     # runs' entries, at the next month's end the reversal too
     for period, deferred_then in (
-        (this_month, 2 * (61000 - earned)),
+        (this_month, 61000 - 2 * earned),
         (month_key(m1), 61000 - earned),
     ):
         proof = await ops.get(
@@ -485,7 +486,7 @@ async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_w
     again = await recognition_run(ops, this_month, "up")
     assert again.status_code == 201, again.text
     [run] = again.json()["runs"]
-    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 61000)
+    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 0)
 
     # a reversal queued while the ERP is down is finished by the replayer, with its reason
     switches["erp"].down = True
