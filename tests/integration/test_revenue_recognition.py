@@ -507,3 +507,81 @@ async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_w
     undone = (await ops.get(f"/ops/v1/revenue/recognition-runs/{run['id']}")).json()
     assert (undone["status"], undone["reversal_reason"]) == ("reversed", "Wrong deferral account")
     await ops.aclose()
+
+
+def deferred_account_balance(erp_case: ErpCase) -> int:
+    """The ERP's balance of the deferred revenue account (credit positive), read from the
+    sandbox's own ledger."""
+    return sum(credit - debit for _, debit, credit in erp_case.account_entries("24000"))
+
+
+async def test_an_invoice_posts_its_served_lines_to_deferred_revenue_and_a_credit_agrees(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
+    ops = await gateway.client_with(OPS)
+    rule = await ops.put(f"/ops/v1/revenue/rules/{ENTERPRISE}", json={"method": "point_in_time"})
+    assert rule.status_code == 200, rule.text
+    m0, m2 = month_start(0), month_start(2)
+    body = invoice_body(
+        ACME,
+        invoice_date=date.today(),
+        lines=(
+            ("Pro, two months", 1, 61000, "STANDARD"),
+            ("Enterprise onboarding", 1, 19900, "STANDARD"),
+            ("Setup", 1, 5000, "STANDARD"),
+        ),
+    )
+    served_line(body, "Pro, two months", m0, m2 - timedelta(days=1), product=PRO)
+    served_line(body, "Enterprise onboarding", date.today(), date.today(), product=ENTERPRISE)
+    invoice = await posted_invoice(gateway, body)
+
+    # the lines with a service period are in deferred revenue, the setup line is not
+    number = invoice["posting"]["erp_document_number"]
+    assert sorted(erp_case.account_entries("24000")) == [(number, 0, 19900), (number, 0, 61000)]
+
+    # the month's journal moves only what the month earned out of deferred revenue
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    earned = split_by_days(61000, m0, m2 - timedelta(days=1))[this_month]
+    [run] = (await recognize(ops, this_month, "first"))["runs"]
+    assert (run["status"], run["deferred_total"]) == ("posted", 0)
+    assert run["recognized_total"] == earned + 19900
+    journal = erp_case.ledger(run["journal_document_number"])
+    assert sorted(journal) == [("24000", earned + 19900, 0), ("40100", 0, earned + 19900)]
+    assert deferred_account_balance(erp_case) == 61000 - earned
+    proof = await ops.get(
+        "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": this_month}
+    )
+    [usd] = proof.json()["currencies"]
+    assert (usd["billed"], usd["recognized"], usd["deferred"]) == (
+        80900,
+        earned + 19900,
+        61000 - earned,
+    )
+    assert usd["journaled_deferred"] == usd["erp_deferred"] == 61000 - earned
+    assert await deferred_revenue_check(ops, this_month) == ([61000 - earned] * 2, [])
+
+    # a credit of more than is left to earn of the half-recognized line: the credit memo
+    # takes all of it out of deferred revenue, the month's journal takes back from revenue
+    # what was recognized of it already
+    before = erp_case.account_entries("24000")
+    await correct(gateway, invoice, 0, amount=45000)
+    [(_, debit, credit)] = erp_case.account_entries("24000")[len(before) :]
+    assert (debit, credit) == (45000, 0)
+    next_month_key = month_key(month_start(1))
+    months_later(gateway.app, 2)
+    [second] = (await recognize(ops, next_month_key, "second"))["runs"]
+    taken_back = 45000 - (61000 - earned)
+    assert (second["deferred_total"], second["recognized_total"]) == (0, -taken_back)
+    journal = erp_case.ledger(second["journal_document_number"])
+    assert sorted(journal) == [("24000", 0, taken_back), ("40100", taken_back, 0)]
+    assert deferred_account_balance(erp_case) == 0
+    proof = await ops.get(
+        "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": next_month_key}
+    )
+    [usd] = proof.json()["currencies"]
+    assert (usd["billed"], usd["recognized"], usd["deferred"]) == (35900, 35900, 0)
+    assert (usd["journaled_deferred"], usd["erp_deferred"], usd["matched"]) == (0, 0, True)
+    assert await deferred_revenue_check(ops, next_month_key) == ([0, 0], [])
+    await ops.aclose()
