@@ -40,7 +40,7 @@ BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
 # Sources whose documents credit an invoice line on the account the line was booked to
-# (a correction's lines): a line's credit of a line posted to deferred revenue is booked.
+# (a correction's lines): what they credit of a line posted to deferred revenue is booked.
 BOOKED_BY_LINE = ("credit_memo",)
 
 
