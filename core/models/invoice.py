@@ -62,3 +62,6 @@ class InvoiceLineRow(Base):
     # The days the line bills for (both included): what revenue recognition spreads it over.
     service_period_start: Mapped[date | None] = mapped_column(Date)
     service_period_end: Mapped[date | None] = mapped_column(Date)
+    # The deferred revenue account the ERP booked the line to when it was posted (a line
+    # with a service period); none: the ERP's own revenue account, the journal's to move.
+    deferred_account: Mapped[str | None] = mapped_column(String(20))

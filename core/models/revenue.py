@@ -2,10 +2,12 @@
 period, its adjustments, its entries by month, and the monthly recognition runs.
 
 Entries are append-only: a schedule's plan is one `recognition` entry per month and one
-`deferral` entry for what was billed; an adjustment (a credit memo, a refund, a dispute
-lost) adds entries of its own for the months not yet recognized, never changing one a run
-has taken. A run takes every entry of its legal entity and currency up to its month
-(`run_id`), set-based; reversing a run frees them for the next run.
+entry for what was billed: `booked` when the invoice line was posted to deferred revenue,
+`deferral` when it was posted to revenue (the recognition journal moves it); an
+adjustment (a credit memo, a refund, a dispute lost) adds entries of its own for the
+months not yet recognized, never changing one a run has taken. A run takes every entry
+of its legal entity and currency up to its month (`run_id`), set-based; reversing a run
+frees them for the next run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class RecognitionMethod(StrEnum):
 
 
 class EntryKind(StrEnum):
-    DEFERRAL = "deferral"  # billed (or credited) into deferred revenue
+    DEFERRAL = "deferral"  # billed (or credited) into deferred revenue by the journal
+    BOOKED = "booked"  # billed (or credited) into deferred revenue by the document itself
     RECOGNITION = "recognition"  # earned: deferred revenue to revenue
 
 

@@ -122,7 +122,9 @@ def erp_lines(
     corrections: list[LineCorrection], legal_entity: LegalEntityRow
 ) -> tuple[ErpInvoiceLine, ...]:
     """The ERP credit memo's lines: each credited line taxed with the invoice line's tax
-    group (the ERP computes the tax), units at the unit amount, an amount as one unit."""
+    group (the ERP computes the tax), units at the unit amount, an amount as one unit;
+    booked to the account the invoice line was (its deferred revenue account, if any), so
+    the credit comes out of deferred revenue as its schedule's adjustment does."""
     return tuple(
         ErpInvoiceLine(
             sequence=sequence,
@@ -130,6 +132,7 @@ def erp_lines(
             quantity=item.quantity if item.quantity is not None else 1,
             unit_price=item.line.unit_amount if item.quantity is not None else item.amount,
             tax_code=legal_entity.erp_tax_code(item.line.tax_code),
+            account_number=item.line.deferred_account,
         )
         for sequence, item in enumerate(corrections, start=1)
     )

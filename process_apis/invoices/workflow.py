@@ -59,6 +59,7 @@ from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
+from process_apis.invoices.deferral import defer_served_lines
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
     InvoiceNotMismatched,
@@ -259,6 +260,7 @@ class InvoicePostingWorkflow:
 
             invoice.status = InvoiceStatus.POSTING
             invoice.posting_date = posting_date
+            defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
             customer = await session.get_one(CustomerRow, invoice.customer_id)
             # A reversal follows a posting run: an invoice without one has none.
             reversals = (
@@ -545,7 +547,8 @@ def _plan(
 
 def erp_lines(invoice: InvoiceRow, legal_entity: LegalEntityRow) -> tuple[ErpInvoiceLine, ...]:
     """The invoice's lines as the ERP takes them (it prices and taxes them itself), each
-    with the ERP tax group the legal entity maps its tax code to."""
+    with the ERP tax group the legal entity maps its tax code to, and a line with a
+    service period booked to its deferred revenue account (`deferral`)."""
     return tuple(
         ErpInvoiceLine(
             sequence=line.sequence,
@@ -553,6 +556,7 @@ def erp_lines(invoice: InvoiceRow, legal_entity: LegalEntityRow) -> tuple[ErpInv
             quantity=line.quantity,
             unit_price=line.unit_amount,
             tax_code=legal_entity.erp_tax_code(line.tax_code),
+            account_number=line.deferred_account,
         )
         for line in invoice.lines
     )

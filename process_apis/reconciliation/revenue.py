@@ -53,10 +53,10 @@ async def revenue_check(context: ProcessContext, scope: Scope, period: str) -> R
 
 def causes(line: ProofCurrency, *, ended: bool) -> list[Cause]:
     """What the proof of one currency shows wrong: schedules that do not add up; the ERP's
-    balance not what the recognition journals left (an entry booked, or removed, outside
-    them); once the month has ended (before, it cannot be recognized), the journals not
-    leaving the schedules' deferred revenue (a month not recognized, its journal queued,
-    a reversal dated later)."""
+    balance not what the documents posted to deferred revenue and the recognition journals
+    left (an entry booked, or removed, outside them); once the month has ended (before,
+    it cannot be recognized), the journals not leaving the schedules' deferred revenue (a
+    month not recognized, its journal queued, a reversal dated later)."""
     found = []
     if line.unbalanced_schedules:
         found.append(Cause.SCHEDULES_UNBALANCED)

@@ -96,8 +96,8 @@ CAUSES = {
     Cause.DEFERRED_NOT_JOURNALED: "the recognition journals dated by the month's end leave "
     "another deferred revenue than the schedules: a month not recognized yet, its journal "
     "queued, or a reversal dated later",
-    Cause.DEFERRED_BALANCE: "the ERP's deferred revenue balance is not what the recognition "
-    "journals left",
+    Cause.DEFERRED_BALANCE: "the ERP's deferred revenue balance is not what the invoices and "
+    "corrections posted to it and the recognition journals left",
 }
 
 

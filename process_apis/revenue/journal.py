@@ -1,10 +1,11 @@
 """A recognition run's ERP journal entry, and its reversal, as plans to book.
 
-Billing books an invoice's lines to revenue the day it is posted; the month's entry moves
-what was billed for later service into deferred revenue (revenue debited, deferred
-credited: billings less credits) and what the month earned back out of it (deferred
-debited, revenue credited), per account pair, so the ERP's deferred revenue balance is
-the schedules' deferred revenue.
+An invoice line with a service period is booked to its deferred revenue account when
+the invoice is posted (and a correction of it likewise), so the month's entry moves what
+the month earned out of deferred revenue (deferred debited, revenue credited), per
+account pair. What was booked to revenue instead (an invoice posted before, a credit of
+the invoice as a whole) is first moved into deferred revenue (revenue debited, deferred
+credited: "Billings deferred"), so the ERP's deferred revenue balance is the schedules'.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import io
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
@@ -40,7 +40,8 @@ from process_apis.revenue.schemas import (
     WaterfallMonth,
 )
 
-_DEFERRAL = case((RevenueEntryRow.kind == EntryKind.DEFERRAL, RevenueEntryRow.amount), else_=0)
+_BILLED = (EntryKind.DEFERRAL, EntryKind.BOOKED)
+_DEFERRAL = case((RevenueEntryRow.kind.in_(_BILLED), RevenueEntryRow.amount), else_=0)
 _EARNED = case((RevenueEntryRow.kind == EntryKind.RECOGNITION, RevenueEntryRow.amount), else_=0)
 
 
@@ -185,16 +186,22 @@ async def _synced(context: ProcessContext, session: AsyncSession, legal_entity_i
     await session.commit()
 
 
+def _posted_by(period_end: date) -> ColumnElement[bool]:
+    """An entry of a schedule whose line was billed by `period_end`, or of an adjustment
+    effective by then (the entries need `RevenueAdjustmentRow` outer-joined)."""
+    return or_(
+        and_(RevenueEntryRow.adjustment_id.is_(None), RevenueScheduleRow.billed_on <= period_end),
+        RevenueAdjustmentRow.effective_on <= period_end,
+    )
+
+
 def _balances(
     legal_entity_id: str, period_start: date, period_end: date
 ) -> Select[str, str, str, int, int, int]:
     """Per schedule, counting its line if billed by the month's end and each adjustment
     effective by then: what they billed, what their plans earn up to the month, and what
     the plans still earn after it (the deferred revenue)."""
-    counted = or_(
-        and_(RevenueEntryRow.adjustment_id.is_(None), RevenueScheduleRow.billed_on <= period_end),
-        RevenueAdjustmentRow.effective_on <= period_end,
-    )
+    counted = _posted_by(period_end)
     earning = RevenueEntryRow.kind == EntryKind.RECOGNITION
     earned = case(
         (and_(earning, RevenueEntryRow.period <= period_start), RevenueEntryRow.amount), else_=0
@@ -254,8 +261,25 @@ async def schedule_balances(
 async def _journaled(
     session: AsyncSession, legal_entity_id: str, period_end: date
 ) -> dict[str, int]:
-    """Per currency, what the journals dated by `period_end` left in deferred revenue: each
-    entry posted, less each reversing entry (a reversed run's entry stays in the ledger)."""
+    """Per currency, what the documents and journals dated by `period_end` left in deferred
+    revenue: what invoices and corrections posted there themselves (`booked`), and each
+    recognition entry posted, less each reversing entry (a reversed run's entry stays in
+    the ledger)."""
+    booked = (
+        await session.execute(
+            select(RevenueEntryRow.currency, func.sum(RevenueEntryRow.amount))
+            .join(RevenueScheduleRow, RevenueScheduleRow.id == RevenueEntryRow.schedule_id)
+            .outerjoin(
+                RevenueAdjustmentRow, RevenueAdjustmentRow.id == RevenueEntryRow.adjustment_id
+            )
+            .where(
+                RevenueEntryRow.legal_entity_id == legal_entity_id,
+                RevenueEntryRow.kind == EntryKind.BOOKED,
+                _posted_by(period_end),
+            )
+            .group_by(RevenueEntryRow.currency)
+        )
+    ).all()
     runs = (
         await session.scalars(
             select(RecognitionRunRow).where(
@@ -268,6 +292,8 @@ async def _journaled(
         )
     ).all()
     journaled: dict[str, int] = defaultdict(int)
+    for currency, amount in booked:
+        journaled[currency] += int(amount or 0)
     for run in runs:
         moved = run.deferred_total - run.recognized_total
         journaled[run.currency] += moved

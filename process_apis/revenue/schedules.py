@@ -2,6 +2,10 @@
 line with a service period, and an adjustment for every later document that changes what
 it earns (`sources`). Both are found set-based, so a sync costs one query when nothing is
 new, and is run before anything reads or recognizes schedules.
+
+What a document booked to deferred revenue itself (an invoice line posted to its deferred
+account, a correction of such a line) is entered as `booked`: the recognition journal
+moves only `deferral` entries, what was booked to revenue, into deferred revenue.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from process_apis.revenue.sources import SOURCES, AdjustmentSource
 BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
+# Sources whose documents credit an invoice line on the account the line was booked to
+# (a correction's lines): what they credit of a line posted to deferred revenue is booked.
+BOOKED_BY_LINE = ("credit_memo",)
 
 
 async def sync(
@@ -97,7 +104,7 @@ async def _draw_up_schedules(
     for line, invoice, code in rows:
         schedule = new_schedule(line, invoice, code, settings=settings, rules=rules)
         schedules.append(schedule)
-        entries.extend(schedule_entries(schedule))
+        entries.extend(schedule_entries(schedule, booked=line.deferred_account is not None))
     await session.execute(insert(RevenueScheduleRow), schedules)
     await session.execute(insert(RevenueEntryRow), entries)
 
@@ -125,13 +132,14 @@ def new_schedule(
         "service_end": line.service_period_end,
         "billed_on": invoice.posting_date or invoice.invoice_date,
         "amount": line.amount,
-        "deferred_account": accounts.deferred,
+        "deferred_account": line.deferred_account or accounts.deferred,
         "revenue_account": accounts.revenue,
     }
 
 
-def schedule_entries(schedule: dict[str, Any]) -> list[dict[str, Any]]:
-    """The billed amount deferred in its month, and what it earns in each month."""
+def schedule_entries(schedule: dict[str, Any], *, booked: bool) -> list[dict[str, Any]]:
+    """The billed amount deferred in its month (`booked`: by the invoice's posting), and
+    what it earns in each month."""
     common = {
         key: schedule[key]
         for key in ("legal_entity_id", "currency", "deferred_account", "revenue_account")
@@ -139,7 +147,7 @@ def schedule_entries(schedule: dict[str, Any]) -> list[dict[str, Any]]:
     billed = {
         **common,
         "schedule_id": schedule["id"],
-        "kind": EntryKind.DEFERRAL,
+        "kind": EntryKind.BOOKED if booked else EntryKind.DEFERRAL,
         "period": month_start(schedule["billed_on"]),
         "amount": schedule["amount"],
     }
@@ -185,6 +193,11 @@ async def _adjust(
     ).all()
     for source_id, doc_invoice_id, line_id, amount, effective_on in found:
         shares = await _shares(session, doc_invoice_id, line_id, amount)
+        booked = (
+            line_id is not None
+            and source.source_type in BOOKED_BY_LINE
+            and await _booked_to_deferred(session, line_id)
+        )
         for schedule, share in shares:
             if share:
                 await adjust_schedule(
@@ -194,7 +207,16 @@ async def _adjust(
                     source_id=source_id,
                     amount=share,
                     effective_on=effective_on or today,
+                    booked=booked,
                 )
+
+
+async def _booked_to_deferred(session: AsyncSession, line_id: str) -> bool:
+    """Whether the invoice line was posted to its deferred revenue account."""
+    account = await session.scalar(
+        select(InvoiceLineRow.deferred_account).where(InvoiceLineRow.id == line_id)
+    )
+    return account is not None
 
 
 async def _shares(
@@ -239,10 +261,13 @@ async def adjust_schedule(
     source_id: str,
     amount: int,
     effective_on: date,
+    booked: bool = False,
 ) -> RevenueAdjustmentRow:
     """Change what `schedule` earns by `amount` from `effective_on` on, prospectively: the
-    amount is deferred (negative: taken out of deferred revenue) in its month, and the
-    months not recognized yet are re-planned; recognized months never change."""
+    amount is deferred (negative: taken out of deferred revenue) in its month (`booked`:
+    by the document itself, on the schedule's deferred account), and the months not
+    recognized yet are re-planned; recognized months never change (a credit beyond what
+    is left to earn takes revenue back in the first month re-planned)."""
     replan_from = max(month_start(effective_on), await first_open_month(session, schedule))
     remaining = dict(
         (
@@ -288,7 +313,7 @@ async def adjust_schedule(
     rows = [
         {
             **common,
-            "kind": EntryKind.DEFERRAL,
+            "kind": EntryKind.BOOKED if booked else EntryKind.DEFERRAL,
             "period": month_start(effective_on),
             "amount": amount,
         }

@@ -41,7 +41,10 @@ class RecognitionReversalCreate(InputModel):
 class RecognitionRunLine(OutputModel):
     deferred_account: str
     revenue_account: str
-    deferred: int = Field(description="Billed (or credited, negative) into deferred revenue.")
+    deferred: int = Field(
+        description="Billed (or credited, negative) to revenue and moved into deferred revenue "
+        "by the journal; what invoices posted to deferred revenue themselves is not moved."
+    )
     recognized: int = Field(description="Moved from deferred revenue to revenue.")
 
 
@@ -139,8 +142,8 @@ class ProofCurrency(OutputModel):
         description="Schedules whose billed is not recognized + deferred (0: the proof holds)."
     )
     journaled_deferred: int = Field(
-        description="Deferred revenue as the recognition journals and their reversals dated "
-        "by the period's end left it."
+        description="Deferred revenue as the invoices and corrections posted to it and the "
+        "recognition journals and their reversals, dated by the period's end, left it."
     )
     erp_deferred: int | None = Field(
         description="The ERP's balance of the deferred revenue accounts (credit positive) at "

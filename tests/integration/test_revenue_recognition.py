@@ -219,6 +219,9 @@ async def test_twelve_months_of_subscriptions_are_recognized_to_the_cent(erp_cas
         result = await recognize(ops, month_key(month_start(ahead - 1)), f"rev-{ahead}")
         [run] = result["runs"]
         assert run["status"] == "posted", run
+        # invoices and corrections booked their billings to deferred revenue themselves:
+        # the journal moves only the refund, which was not (month 9's, run in month 10)
+        assert run["deferred_total"] == (-15000 if ahead == 10 else 0), run
         # the ERP journal is balanced and moves what the schedules earned
         ledger = erp_case.ledger(run["journal_document_number"])
         assert sum(debit for _, debit, _ in ledger) == sum(credit for _, _, credit in ledger)
@@ -295,11 +298,12 @@ async def test_reconciliation_checks_the_deferred_revenue_against_the_erp(
     months_later(gateway.app, 1)
     earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
 
-    # the month is not recognized yet: the ERP holds none of its deferred revenue
+    # the month is not recognized yet: the ERP holds the invoice, posted to deferred
+    # revenue, and none of what the month earned has left it
     totals, [late] = await deferred_revenue_check(ops, this_month)
-    assert totals == [61000 - earned, 0]
+    assert totals == [61000 - earned, 61000]
     assert (late["cause"], late["kind"]) == ("deferred_revenue_not_journaled", "amount_mismatch")
-    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 0)
+    assert (late["gateway_amount"], late["erp_amount"]) == (61000 - earned, 61000)
     drill = (await ops.get(late["key"])).json()  # the drill-down to each schedule
     assert [item["deferred"] for item in drill["items"]] == [61000 - earned]
 
@@ -359,15 +363,15 @@ async def test_a_month_is_recognized_once_and_undone_only_by_a_reversing_entry(
     [run] = first.json()["runs"]
     earned = split_by_days(61000, m0, month_start(2) - timedelta(days=1))[this_month]
     assert (run["status"], run["attempt"]) == ("posted", 1)
+    # the invoice was posted to deferred revenue: the journal only moves what was earned
     assert (run["deferred_total"], run["recognized_total"], run["entry_count"]) == (
-        61000,
+        0,
         earned,
         2,
     )
     assert run["posting_date"] == (m1 - timedelta(days=1)).isoformat()
     ledger = erp_case.ledger(run["journal_document_number"])
-    deferred = [(debit, credit) for account, debit, credit in ledger if account == "24000"]
-    assert sorted(deferred) == sorted([(0, 61000), (earned, 0)])
+    assert sorted(ledger) == [("24000", earned, 0), ("40100", 0, earned)]
 
     again = await recognition_run(ops, this_month, "again")
     assert again.status_code == 200, again.text
@@ -396,11 +400,11 @@ async def test_a_month_is_recognized_once_and_undone_only_by_a_reversing_entry(
     assert rerun.status_code == 201, rerun.text
     [second] = rerun.json()["runs"]
     assert (second["attempt"], second["status"]) == (2, "posted")
-    assert (second["deferred_total"], second["recognized_total"]) == (61000, earned)
+    assert (second["deferred_total"], second["recognized_total"]) == (0, earned)
     # the reversal is dated in the next month: at this month's end the ledger holds both
     # runs' entries, at the next month's end the reversal too
     for period, deferred_then in (
-        (this_month, 2 * (61000 - earned)),
+        (this_month, 61000 - 2 * earned),
         (month_key(m1), 61000 - earned),
     ):
         proof = await ops.get(
@@ -485,7 +489,7 @@ async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_w
     again = await recognition_run(ops, this_month, "up")
     assert again.status_code == 201, again.text
     [run] = again.json()["runs"]
-    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 61000)
+    assert (run["attempt"], run["status"], run["deferred_total"]) == (2, "posted", 0)
 
     # a reversal queued while the ERP is down is finished by the replayer, with its reason
     switches["erp"].down = True
@@ -505,4 +509,82 @@ async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_w
     assert (await replays.run_once()).outcomes == {"succeeded": 1}
     undone = (await ops.get(f"/ops/v1/revenue/recognition-runs/{run['id']}")).json()
     assert (undone["status"], undone["reversal_reason"]) == ("reversed", "Wrong deferral account")
+    await ops.aclose()
+
+
+def deferred_account_balance(erp_case: ErpCase) -> int:
+    """The ERP's balance of the deferred revenue account (credit positive), read from the
+    sandbox's own ledger."""
+    return sum(credit - debit for _, debit, credit in erp_case.account_entries("24000"))
+
+
+async def test_an_invoice_posts_its_served_lines_to_deferred_revenue_and_a_credit_agrees(
+    erp_case: ErpCase,
+) -> None:
+    gateway = erp_case.gateway
+    ops = await gateway.client_with(OPS)
+    rule = await ops.put(f"/ops/v1/revenue/rules/{ENTERPRISE}", json={"method": "point_in_time"})
+    assert rule.status_code == 200, rule.text
+    m0, m2 = month_start(0), month_start(2)
+    body = invoice_body(
+        ACME,
+        invoice_date=date.today(),
+        lines=(
+            ("Pro, two months", 1, 61000, "STANDARD"),
+            ("Enterprise onboarding", 1, 19900, "STANDARD"),
+            ("Setup", 1, 5000, "STANDARD"),
+        ),
+    )
+    served_line(body, "Pro, two months", m0, m2 - timedelta(days=1), product=PRO)
+    served_line(body, "Enterprise onboarding", date.today(), date.today(), product=ENTERPRISE)
+    invoice = await posted_invoice(gateway, body)
+
+    # the lines with a service period are in deferred revenue, the setup line is not
+    number = invoice["posting"]["erp_document_number"]
+    assert sorted(erp_case.account_entries("24000")) == [(number, 0, 19900), (number, 0, 61000)]
+
+    # the month's journal moves only what the month earned out of deferred revenue
+    this_month = month_key(m0)
+    months_later(gateway.app, 1)
+    earned = split_by_days(61000, m0, m2 - timedelta(days=1))[this_month]
+    [run] = (await recognize(ops, this_month, "first"))["runs"]
+    assert (run["status"], run["deferred_total"]) == ("posted", 0)
+    assert run["recognized_total"] == earned + 19900
+    journal = erp_case.ledger(run["journal_document_number"])
+    assert sorted(journal) == [("24000", earned + 19900, 0), ("40100", 0, earned + 19900)]
+    assert deferred_account_balance(erp_case) == 61000 - earned
+    proof = await ops.get(
+        "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": this_month}
+    )
+    [usd] = proof.json()["currencies"]
+    assert (usd["billed"], usd["recognized"], usd["deferred"]) == (
+        80900,
+        earned + 19900,
+        61000 - earned,
+    )
+    assert usd["journaled_deferred"] == usd["erp_deferred"] == 61000 - earned
+    assert await deferred_revenue_check(ops, this_month) == ([61000 - earned] * 2, [])
+
+    # a credit of more than is left to earn of the half-recognized line: the credit memo
+    # takes all of it out of deferred revenue, the month's journal takes back from revenue
+    # what was recognized of it already
+    before = erp_case.account_entries("24000")
+    await correct(gateway, invoice, 0, amount=45000)
+    [(_, debit, credit)] = erp_case.account_entries("24000")[len(before) :]
+    assert (debit, credit) == (45000, 0)
+    next_month_key = month_key(month_start(1))
+    months_later(gateway.app, 2)
+    [second] = (await recognize(ops, next_month_key, "second"))["runs"]
+    taken_back = 45000 - (61000 - earned)
+    assert (second["deferred_total"], second["recognized_total"]) == (0, -taken_back)
+    journal = erp_case.ledger(second["journal_document_number"])
+    assert sorted(journal) == [("24000", 0, taken_back), ("40100", taken_back, 0)]
+    assert deferred_account_balance(erp_case) == 0
+    proof = await ops.get(
+        "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": next_month_key}
+    )
+    [usd] = proof.json()["currencies"]
+    assert (usd["billed"], usd["recognized"], usd["deferred"]) == (35900, 35900, 0)
+    assert (usd["journaled_deferred"], usd["erp_deferred"], usd["matched"]) == (0, 0, True)
+    assert await deferred_revenue_check(ops, next_month_key) == ([0, 0], [])
     await ops.aclose()

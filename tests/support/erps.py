@@ -150,6 +150,39 @@ class ErpCase:
             for line in entry.lines
         ]
 
+    def account_entries(self, account: str) -> list[tuple[str, int, int]]:
+        """(document, debit, credit) of each posted ledger entry on the G/L `account`: the
+        journals', and the lines of posted invoices (credited) and credit memos (debited)
+        booked to it (BC's G/L entries; NetSuite's documents and journal entries)."""
+        if self.kind == "business_central":
+            return [
+                (e.document_number, _minor(e.debit_amount), _minor(e.credit_amount))
+                for e in self._bc.ledger(US_COMPANY)
+                if e.account_number == account
+            ]
+        state = self._ns
+        journals = [
+            (entry.tran_id, _minor(line.debit), _minor(line.credit))
+            for entry in state.journal_entries.values()
+            if entry.approved
+            for line in entry.lines
+            if line.account.acct_number == account
+        ]
+        invoices = [
+            (invoice.tran_id, 0, _minor(line.amount))
+            for invoice in state.invoices.values()
+            if invoice.approval_status == "2"
+            for line in invoice.lines
+            if line.account is not None and line.account.acct_number == account
+        ]
+        memos = [
+            (memo.tran_id, _minor(line.amount), 0)
+            for memo in state.credit_memos.values()
+            for line in memo.lines
+            if line.account is not None and line.account.acct_number == account
+        ]
+        return journals + invoices + memos
+
 
 async def on_erp(make_gateway: GatewayFactory, kind: str, **overrides: object) -> ErpCase:
     """A gateway (with `overrides`) whose US entity books in the ERP of `kind`."""

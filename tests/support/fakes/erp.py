@@ -4,7 +4,9 @@ It keeps the ERP's own rules the process tier relies on: creates are keyed by th
 number (a repeat returns the document that exists), posting a posted document is a no-op,
 the ERP taxes each line itself from the company's tax rate for its tax group (so a test can
 make it book other totals than ours), a posted credit memo or payment lowers what its
-invoice still owes, and a journal posts only entries whose lines balance.
+invoice still owes, a journal posts only entries whose lines balance, and a posted
+document's lines with a G/L account are entries of that account's ledger (an invoice's
+credit it, a credit memo's debit it).
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class FakeErp:
         self.payments: dict[str, ErpCustomerPayment] = {}  # by external document number
         self.ledger: list[tuple[str, str, ErpLedgerEntry]] = []  # (company, currency, entry)
         self._entry_dates: dict[tuple[str, str], date] = {}  # by (journal id, document)
+        # A document's lines by its id, booked to the ledger when it is posted.
+        self._document_lines: dict[str, tuple[ErpInvoiceLine, ...]] = {}
         self.credit_limits: dict[tuple[str, str], int] = {}  # by (company, customer number)
         self.sales_orders: dict[str, ErpSalesOrder] = {}  # by id
         self._serial = 0
@@ -213,6 +217,7 @@ class FakeErp:
         )
         self.invoices[draft.id] = draft
         self.invoice_company[draft.id] = company_id
+        self._document_lines[draft.id] = invoice.lines
         return draft
 
     async def post_sales_invoice(
@@ -232,6 +237,7 @@ class FakeErp:
             }
         )
         self.invoices[invoice_id] = posted
+        self._book_lines(company_id, posted, sign=-1)
         return posted
 
     async def post_new_sales_invoices(
@@ -466,6 +472,7 @@ class FakeErp:
         )
         self.credit_memos[draft.id] = draft
         self.credit_memo_company[draft.id] = company_id
+        self._document_lines[draft.id] = credit_memo.lines
         return draft
 
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
@@ -491,7 +498,28 @@ class FakeErp:
             update={"number": self._next("PSCM"), "status": ErpDocumentStatus.POSTED}
         )
         self.credit_memos[credit_memo_id] = posted
+        self._book_lines(company_id, posted, sign=1)
         return posted
+
+    def _book_lines(
+        self, company_id: str, document: ErpSalesInvoice | ErpSalesCreditMemo, *, sign: int
+    ) -> None:
+        """The posted document's lines with a G/L account, in its ledger: their amounts
+        before tax, debited (`sign` 1) or credited (-1)."""
+        for line in self._document_lines.get(document.id, ()):
+            if line.account_number is None:
+                continue
+            amount = sign * line.quantity * line.unit_price
+            entry = ErpLedgerEntry(
+                entry_number=len(self.ledger) + 1,
+                posting_date=document.posting_date,
+                document_number=document.number,
+                account_number=line.account_number,
+                description=line.description,
+                debit=max(amount, 0),
+                credit=max(-amount, 0),
+            )
+            self.ledger.append((company_id, document.currency, entry))
 
     # ErpJournals
 

@@ -14,6 +14,7 @@ from system_apis.erp.schemas import (
     ErpCustomerPaymentReversal,
     ErpDocumentStatus,
     ErpInvoiceLine,
+    ErpSalesCreditMemoCreate,
     ErpSalesInvoiceCreate,
 )
 from system_apis.errors import BackendBusinessError, BackendError
@@ -81,6 +82,44 @@ async def test_the_erp_finds_a_document_by_our_number_and_taxes_it_itself() -> N
     posted = await erp.post_sales_invoice("c", draft.id)
     assert (posted.total_tax, posted.remaining_amount) == (1305, 14700 + 1305)
     assert await erp.post_sales_invoice("c", draft.id) == posted
+
+
+async def test_a_posted_documents_lines_with_an_account_are_in_that_accounts_ledger() -> None:
+    erp = FakeErp(COMPANY)
+    deferred = ErpInvoiceLine(
+        sequence=2,
+        description="Pro, annual",
+        quantity=2,
+        unit_price=60000,
+        tax_code="STANDARD",
+        account_number="24000",
+    )
+    document = DOCUMENT.model_copy(update={"lines": (*DOCUMENT.lines, deferred)})
+    draft = await erp.create_sales_invoice("c", document)
+    ledger = ("c", date(2026, 12, 1), date(2026, 12, 31))
+    assert await erp.list_ledger_entries(*ledger, account_number="24000", currency="USD") == ()
+    invoice = await erp.post_sales_invoice("c", draft.id)
+    memo = ErpSalesCreditMemoCreate(
+        external_document_number="cm_1",
+        customer_number="C-1",
+        currency="USD",
+        posting_date=date(2026, 12, 20),
+        due_date=date(2026, 12, 20),
+        applies_to_invoice_id=invoice.id,
+        lines=(deferred.model_copy(update={"sequence": 1, "quantity": 1}),),
+    )
+    credited = await erp.post_sales_credit_memo(
+        "c", (await erp.create_sales_credit_memo("c", memo)).id
+    )
+
+    entries = [
+        (entry.document_number, entry.debit, entry.credit)
+        async for entry in erp.stream_ledger_entries(
+            *ledger, account_number="24000", currency="USD"
+        )
+    ]
+    assert entries == [(invoice.number, 0, 120000), (credited.number, 60000, 0)]
+    assert await erp.list_ledger_entries(*ledger, account_number="40100", currency="USD") == ()
 
 
 async def test_a_reversed_payment_leaves_its_invoice_owing_again_once() -> None:

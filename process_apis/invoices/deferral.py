@@ -1,0 +1,21 @@
+"""The G/L account an invoice line is booked to when posted: a line with a service period
+(the lines revenue recognition draws up a schedule for) to its deferred revenue account,
+per legal entity and product, so the month's recognition journal only moves what each
+month earned; any other line to the ERP's own revenue account for its item."""
+
+from __future__ import annotations
+
+from core.models.invoice import InvoiceRow
+from core.settings import RevenueSettings
+
+
+def defer_served_lines(
+    invoice: InvoiceRow, legal_entity_code: str, settings: RevenueSettings
+) -> None:
+    """Give each line with a service period its deferred account, once: a later posting
+    run (a retry, a posting again after a reversal) books the account the first one chose,
+    which the line's revenue schedule and its corrections book too."""
+    for line in invoice.lines:
+        if line.service_period_start is not None and line.deferred_account is None:
+            accounts = settings.accounts_for(legal_entity_code, line.product_id)
+            line.deferred_account = accounts.deferred
