@@ -13,7 +13,6 @@ from sqlalchemy import exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.canonical.documents import InvoiceStatus
 from core.ids import new_id
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import LegalEntityRow
@@ -30,9 +29,8 @@ from core.models.revenue import (
 from core.settings import RevenueSettings
 from process_apis.revenue.errors import RevenueSyncInProgress
 from process_apis.revenue.plan import largest_remainder, month_start, next_month, plan, replan
-from process_apis.revenue.sources import SOURCES, AdjustmentSource
+from process_apis.revenue.sources import BILLED, SOURCES, AdjustmentSource
 
-BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
 
@@ -183,7 +181,7 @@ async def _adjust(
             )
         )
     ).all()
-    for source_id, doc_invoice_id, line_id, amount, effective_on in found:
+    for source_id, doc_invoice_id, line_id, amount, effective_on, serves_from in found:
         shares = await _shares(session, doc_invoice_id, line_id, amount)
         for schedule, share in shares:
             if share:
@@ -194,6 +192,7 @@ async def _adjust(
                     source_id=source_id,
                     amount=share,
                     effective_on=effective_on or today,
+                    serves_from=serves_from,
                 )
 
 
@@ -239,10 +238,15 @@ async def adjust_schedule(
     source_id: str,
     amount: int,
     effective_on: date,
+    serves_from: date | None = None,
 ) -> RevenueAdjustmentRow:
     """Change what `schedule` earns by `amount` from `effective_on` on, prospectively: the
     amount is deferred (negative: taken out of deferred revenue) in its month, and the
-    months not recognized yet are re-planned; recognized months never change."""
+    months not recognized yet are re-planned; recognized months never change.
+
+    `serves_from`: the amount serves its own days, from then to the schedule's end (an
+    amendment's proration): it is spread over those of them in months not recognized yet
+    by the schedule's method, leaving what the schedule earned so far as it is."""
     replan_from = max(month_start(effective_on), await first_open_month(session, schedule))
     remaining = dict(
         (
@@ -269,14 +273,18 @@ async def adjust_schedule(
     )
     session.add(adjustment)
     await session.flush()
-    deltas = replan(
-        remaining={period: int(total) for period, total in remaining.items()},
-        adjustment=amount,
-        start=schedule.service_start,
-        end=schedule.service_end,
-        method=RecognitionMethod(schedule.method),
-        replan_from=replan_from,
-    )
+    method = RecognitionMethod(schedule.method)
+    if serves_from is not None and max(serves_from, replan_from) <= schedule.service_end:
+        deltas = plan(amount, max(serves_from, replan_from), schedule.service_end, method)
+    else:
+        deltas = replan(
+            remaining={period: int(total) for period, total in remaining.items()},
+            adjustment=amount,
+            start=schedule.service_start,
+            end=schedule.service_end,
+            method=method,
+            replan_from=replan_from,
+        )
     common = {
         "schedule_id": schedule.id,
         "adjustment_id": adjustment.id,

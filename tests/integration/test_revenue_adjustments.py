@@ -1,0 +1,202 @@
+"""A subscription's revenue schedule through its amendments, a refund and a lost dispute,
+on SQLite and PostgreSQL: the upgrade's proration is scheduled over the days it serves,
+the downgrade's credit reduces the months not recognized yet, the refund and the dispute
+adjust the schedule once each (replayed: still once), and the waterfall equals the
+test's own computation to the cent."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core.models.credit_memo import CreditMemoRow
+from core.models.dispute import DisputeRow
+from core.models.refund import RefundRow
+from core.models.revenue import EntryKind, RevenueAdjustmentRow, RevenueEntryRow
+from process_apis.billing_inbox import BillingInbox
+from sandboxes import stripe
+from sandboxes.stripe.state import ManualClock
+from tests.conftest import Gateway
+from tests.integration.test_disputes import dispute_charge
+from tests.integration.test_refunds import paid_order, refund, stripe_api
+from tests.integration.test_revenue_recognition import (
+    OPS,
+    US_ENTITY,
+    Book,
+    month_key,
+    recognize,
+    split_by_days,
+)
+from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, billing
+from tests.support.calendar import month_start, months_later
+
+DAY = 24 * 3600
+
+
+def day_of(stamp: str) -> date:
+    return datetime.fromisoformat(stamp).astimezone(UTC).date()
+
+
+def proration_days(result: dict[str, Any]) -> tuple[date, date]:
+    """The days billing's proration lines serve (a period runs to the next one's start)."""
+    lines = result["proration"]["lines"]
+    first = min(day_of(line["period_start"]) for line in lines)
+    last = max(day_of(line["period_end"]) for line in lines) - timedelta(days=1)
+    return first, last
+
+
+def signed_net(result: dict[str, Any]) -> int:
+    adjustment = result["erp_adjustment"]
+    sign = -1 if adjustment["kind"] == "credit_memo" else 1
+    return sign * int(adjustment["amount"])
+
+
+async def schedule_of(gateway: Gateway, invoice_id: str) -> dict[str, Any]:
+    ops = await gateway.client_with(["invoices:read"])
+    response = await ops.get(f"/v1/invoices/{invoice_id}/revenue-schedule")
+    await ops.aclose()
+    assert response.status_code == 200, response.text
+    [schedule] = response.json()["schedules"]
+    return dict(schedule)
+
+
+async def adjustment_months(gateway: Gateway, source_id: str) -> dict[str, int]:
+    """What the adjustment of `source_id` earns in each month (its recognition entries)."""
+    async with gateway.sessionmaker() as session:
+        rows = await session.execute(
+            select(RevenueEntryRow.period, func.sum(RevenueEntryRow.amount))
+            .join(RevenueAdjustmentRow, RevenueAdjustmentRow.id == RevenueEntryRow.adjustment_id)
+            .where(
+                RevenueAdjustmentRow.source_id == source_id,
+                RevenueEntryRow.kind == EntryKind.RECOGNITION,
+            )
+            .group_by(RevenueEntryRow.period)
+        )
+        return {month_key(period): int(total) for period, total in rows.all()}
+
+
+async def adjustment_sources(gateway: Gateway) -> Counter[tuple[str, str]]:
+    async with gateway.sessionmaker() as session:
+        rows = await session.execute(
+            select(RevenueAdjustmentRow.source_type, RevenueAdjustmentRow.source_id)
+        )
+        return Counter((source_type, source_id) for source_type, source_id in rows.all())
+
+
+async def test_amendments_a_refund_and_a_lost_dispute_adjust_the_schedule_once_each(
+    gateway: Gateway,
+) -> None:
+    state = billing(gateway)
+    # billing's period starts on the 20th of this month, so it serves two months
+    start = datetime.combine(month_start(0) + timedelta(days=19), datetime.min.time(), UTC)
+    clock = ManualClock(int(start.timestamp()) + 12 * 3600)
+    state.clock = clock
+    state.webhook_clock = lambda: int(time.time())
+    payment = await paid_order(gateway)
+    invoice = (await gateway.client.get(f"/v1/invoices/{payment.invoice_id}")).json()
+    [line] = invoice["lines"]
+    served = (date.fromisoformat(line["service_period_start"]),)
+    served += (date.fromisoformat(line["service_period_end"]),)
+    book = Book()
+    book.bill(
+        "line", line["amount"], *served, date.fromisoformat(invoice["posting"]["posting_date"])
+    )
+    first, second = month_key(served[0]), month_key(served[1])
+    assert first != second
+
+    # an upgrade on the 25th: its proration is scheduled over the days it serves
+    clock.advance(5 * DAY)
+    response = await amend(gateway, invoice["subscription_id"], "up", price_id=ENTERPRISE_USD)
+    assert response.status_code == 201, response.text
+    upgrade = response.json()
+    net = signed_net(upgrade)
+    assert net > 0
+    proration_start, proration_end = proration_days(upgrade)
+    assert (proration_start, proration_end) == (served[0] + timedelta(days=5), served[1])
+    schedule = await schedule_of(gateway, invoice["id"])
+    [adjustment] = schedule["adjustments"]
+    assert (adjustment["source_type"], adjustment["source_id"]) == (
+        "amendment",
+        upgrade["amendment_id"],
+    )
+    assert adjustment["amount"] == net
+    earns = split_by_days(net, proration_start, proration_end)
+    assert await adjustment_months(gateway, upgrade["amendment_id"]) == earns
+    assert sum(earns.values()) == net
+    book.lines["line"].earns = dict(Counter(book.lines["line"].earns) + Counter(earns))
+    book.billed[month_key(date.fromisoformat(upgrade["erp_adjustment"]["posting_date"]))] += net
+    assert schedule["billed"] == line["amount"] + net
+
+    # the first month is recognized; then a downgrade changes the months after it only
+    months_later(gateway.app, 1)
+    ops = await gateway.client_with(OPS)
+    [run] = (await recognize(ops, first, "rev-1"))["runs"]
+    assert run["status"] == "posted", run
+    before = (await schedule_of(gateway, invoice["id"]))["months"]
+    recognized = {month["month"]: month["amount"] for month in before}
+    clock.advance(11 * DAY)
+    response = await amend(gateway, invoice["subscription_id"], "down", price_id=PRO_USD)
+    assert response.status_code == 201, response.text
+    downgrade = response.json()
+    credit = signed_net(downgrade)
+    assert credit < 0
+    credit_start, credit_end = proration_days(downgrade)
+    months = {m["month"]: m for m in (await schedule_of(gateway, invoice["id"]))["months"]}
+    assert await adjustment_months(gateway, downgrade["amendment_id"]) == split_by_days(
+        credit, credit_start, credit_end
+    )
+    assert months[first]["amount"] == months[first]["recognized"] == recognized[first]
+    assert months[second]["amount"] == recognized[second] + credit
+    line_earns = book.lines["line"].earns
+    line_earns[second] += credit
+    book.billed[month_key(date.fromisoformat(downgrade["erp_adjustment"]["posting_date"]))] += (
+        credit
+    )
+
+    # a partial refund, then the charge disputed and lost
+    inbox = BillingInbox(gateway.app.state.process)
+    async with stripe_api(gateway) as client:
+        await refund(client, payment, payment.amount // 4)
+    await inbox.drain()
+    lost = await dispute_charge(gateway, payment)
+    await inbox.drain()
+    await stripe.decide_dispute(state, lost, won=False)
+    await inbox.drain()
+    async with gateway.sessionmaker() as session:
+        booked = await session.scalar(select(RefundRow))
+        dispute = await session.scalar(select(DisputeRow))
+        assert booked is not None
+        assert booked.status == "booked"
+        memo = await session.get_one(CreditMemoRow, booked.credit_memo_id)
+    assert memo.kind == "refund"
+    assert memo.posting_date is not None
+    assert dispute is not None
+    assert dispute.posting_date is not None
+    # billing charged no tax: the net taken back is what was refunded and lost
+    book.credit("line", booked.amount, memo.posting_date)
+    book.credit("line", dispute.amount, dispute.posting_date)
+
+    # replayed: every billing event again, and the schedule read again
+    await stripe.deliver_events(state, list(state.events))
+    await inbox.drain()
+    schedule = await schedule_of(gateway, invoice["id"])
+    assert [(a["source_type"], a["source_id"]) for a in schedule["adjustments"]] == [
+        ("amendment", upgrade["amendment_id"]),
+        ("amendment", downgrade["amendment_id"]),
+        ("refund", booked.id),
+        ("dispute", dispute.id),
+    ]
+    assert set((await adjustment_sources(gateway)).values()) == {1}
+    assert schedule["billed"] == line["amount"] + net + credit - booked.amount - dispute.amount
+
+    waterfall = await ops.get(
+        "/ops/v1/revenue/waterfall",
+        params={"legal_entity": US_ENTITY, "from": first, "to": second},
+    )
+    assert waterfall.status_code == 200, waterfall.text
+    assert waterfall.json()["months"] == book.waterfall([first, second])
+    await ops.aclose()
