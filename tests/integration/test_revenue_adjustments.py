@@ -13,14 +13,27 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.canonical.documents import CreditMemoKind, CreditMemoStatus
+from core.ids import new_id
 from core.models.credit_memo import CreditMemoRow
-from core.models.dispute import DisputeRow
-from core.models.refund import RefundRow
-from core.models.revenue import EntryKind, RevenueAdjustmentRow, RevenueEntryRow
+from core.models.dispute import DisputeRow, DisputeStatus
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.refund import RefundRow, RefundStatus
+from core.models.revenue import (
+    EntryKind,
+    RevenueAdjustmentRow,
+    RevenueEntryRow,
+    RevenueScheduleRow,
+)
+from core.settings import RefundPolicy
 from process_apis.billing_inbox import BillingInbox
+from process_apis.payments.commissions import half_up
+from process_apis.revenue import schedules
+from process_apis.revenue.schedules import adjust_schedule
 from sandboxes import stripe
 from sandboxes.stripe.state import ManualClock
 from tests.conftest import Gateway
+from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_disputes import dispute_charge
 from tests.integration.test_refunds import paid_order, refund, stripe_api
 from tests.integration.test_revenue_recognition import (
@@ -29,10 +42,12 @@ from tests.integration.test_revenue_recognition import (
     Book,
     month_key,
     recognize,
+    served_line,
     split_by_days,
 )
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, billing
 from tests.support.calendar import month_start, months_later
+from tests.support.invoices import ACME, invoice_body
 
 DAY = 24 * 3600
 
@@ -198,5 +213,120 @@ async def test_amendments_a_refund_and_a_lost_dispute_adjust_the_schedule_once_e
         params={"legal_entity": US_ENTITY, "from": first, "to": second},
     )
     assert waterfall.status_code == 200, waterfall.text
-    assert waterfall.json()["months"] == book.waterfall([first, second])
+    expected = book.waterfall([first, second])
+    assert waterfall.json()["months"] == expected
+
+    # the second month recognized: at each month's end the ERP's deferred revenue is what
+    # the schedule defers
+    months_later(gateway.app, 2)
+    [run] = (await recognize(ops, second, "rev-2"))["runs"]
+    assert run["status"] == "posted", run
+    for month, then in zip((first, second), expected, strict=True):
+        proof = await ops.get(
+            "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": month}
+        )
+        [usd] = proof.json()["currencies"]
+        deferred = then["deferred"]
+        assert (usd["deferred"], usd["journaled_deferred"], usd["erp_deferred"]) == (deferred,) * 3
+        assert usd["matched"] is True
     await ops.aclose()
+
+
+async def test_a_refund_and_a_lost_dispute_take_back_their_net_of_tax_once(
+    gateway: Gateway,
+) -> None:
+    """Of a taxed invoice: a refund's own credit memo counts as the refund, for its net;
+    a refund memo a schedule counted as a credit memo already is not counted again."""
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", month_start(0), month_start(2) - timedelta(days=1))
+    invoice = await posted_invoice(gateway, body)
+    subtotal, total = invoice["subtotal"], invoice["total"]
+    assert total > subtotal
+    today = date.today()
+    common = {
+        "invoice_id": invoice["id"],
+        "customer_id": ACME,
+        "legal_entity_id": US_ENTITY,
+        "currency": "USD",
+    }
+    payment = PaymentRow(
+        id=new_id("payment"),
+        **common,
+        amount=total,
+        paid_on=today,
+        source=PaymentSource.BILLING,
+        status=PaymentStatus.APPLIED,
+        charge_ref="ch_taxed",
+    )
+
+    def refunded(source_ref: str, amount: int) -> tuple[CreditMemoRow, RefundRow]:
+        memo = CreditMemoRow(
+            id=new_id("credit_memo"),
+            **common,
+            amount=amount,
+            reason_code="refund",
+            status=CreditMemoStatus.POSTED,
+            kind=CreditMemoKind.REFUND,
+            posting_date=today,
+        )
+        refund_row = RefundRow(
+            id=new_id("refund"),
+            payment_id=payment.id,
+            **common,
+            amount=amount,
+            source_ref=source_ref,
+            charge_ref="ch_taxed",
+            refunded_on=today,
+            policy=RefundPolicy.CREDIT_MEMO_AND_REFUND,
+            status=RefundStatus.BOOKED,
+            credit_memo_id=memo.id,
+        )
+        return memo, refund_row
+
+    earlier_memo, earlier = refunded("re_earlier", 1001)
+    memo, later = refunded("re_later", 3333)
+    lost = DisputeRow(
+        id=new_id("dispute"),
+        payment_id=payment.id,
+        **common,
+        amount=9999,
+        source_ref="dp_taxed",
+        charge_ref="ch_taxed",
+        status=DisputeStatus.LOST,
+        opened_on=today,
+        closed_on=today,
+        fee=1500,
+        erp_document_number="DSP-1",
+        posting_date=today,
+    )
+    async with gateway.sessionmaker() as session:
+        session.add(payment)
+        session.add_all([earlier_memo, memo])
+        await session.flush()
+        await schedules.sync(
+            session, settings=gateway.app.state.process.settings.revenue, today=today
+        )
+        # the earlier refund's memo was counted as a credit memo, before refunds counted
+        [schedule] = await session.scalars(
+            select(RevenueScheduleRow).where(RevenueScheduleRow.invoice_id == invoice["id"])
+        )
+        await adjust_schedule(
+            session,
+            schedule,
+            source_type="credit_memo",
+            source_id=earlier_memo.id,
+            amount=-1001,
+            effective_on=today,
+        )
+        session.add_all([earlier, later, lost])
+        await session.commit()
+
+    for _ in range(2):  # read twice: synced twice
+        found = (await schedule_of(gateway, invoice["id"]))["adjustments"]
+        assert sorted((a["source_type"], a["source_id"], a["amount"]) for a in found) == sorted(
+            [
+                ("credit_memo", earlier_memo.id, -1001),
+                ("refund", later.id, -half_up(3333 * subtotal, total)),
+                ("dispute", lost.id, -half_up(9999 * subtotal, total)),
+            ]
+        )
