@@ -31,11 +31,11 @@ Finally the subscription takes the new price, quantity and period, and its local
 entitlements the new tier's features; the adjustment is recorded as the amendment's
 proration (`proration`), which the revenue schedules spread over the days it serves.
 The adjustment document is the proration's only ERP document (billing's proration lines
-are not registered as gateway invoices), so the ERP equals billing as soon as the
-amendment is applied, whether billing invoices the prorations now or with the next
-period. A transient failure queues the run (202). A
-run that failed after billing changed cannot be discarded (its compensation would be
-another amendment, a new financial event): it is replayed or resolved.
+are not registered as gateway invoices), so the ERP holds what billing prorates once,
+whether billing invoices the prorations now or with the next period. A transient
+failure queues the run (202). A run that failed after billing changed cannot be
+discarded (its compensation would be another amendment, a new financial event): it is
+replayed or resolved.
 """
 
 from __future__ import annotations
