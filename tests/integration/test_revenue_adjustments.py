@@ -2,19 +2,26 @@
 on SQLite and PostgreSQL: the upgrade's proration is scheduled over the days it serves,
 the downgrade's credit reduces the months not recognized yet, the refund and the dispute
 adjust the schedule once each (replayed: still once), and the waterfall equals the
-test's own computation to the cent."""
+test's own computation to the cent; and migration 0040 records the amendments applied
+before it from their runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Connection
 
 from core.canonical.documents import CreditMemoKind, CreditMemoStatus
 from core.ids import new_id
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.dispute import DisputeRow, DisputeStatus
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
@@ -45,7 +52,13 @@ from tests.integration.test_revenue_recognition import (
     served_line,
     split_by_days,
 )
-from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, billing
+from tests.integration.test_subscriptions import (
+    ENTERPRISE_USD,
+    PRO_USD,
+    amend,
+    billing,
+    ordered,
+)
 from tests.support.calendar import month_start, months_later
 from tests.support.invoices import ACME, invoice_body
 
@@ -330,3 +343,44 @@ async def test_a_refund_and_a_lost_dispute_take_back_their_net_of_tax_once(
                 ("dispute", lost.id, -half_up(9999 * subtotal, total)),
             ]
         )
+
+
+def _record_applied_amendments(connection: Connection) -> None:
+    """Migration 0040's backfill, run on `connection`."""
+    path = Path(__file__).parents[2] / "migrations/versions/0040_amendment_prorations.py"
+    spec = importlib.util.spec_from_file_location("migration_0040", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with Operations.context(MigrationContext.configure(connection)):
+        migration._record_applied_amendments()
+
+
+async def test_the_migration_records_the_amendments_applied_before_it(gateway: Gateway) -> None:
+    clock = ManualClock(int(time.time()))
+    billing(gateway).clock = clock
+    subscription = (await ordered(gateway))["subscription"]
+    for key, change in (("up", {"price_id": ENTERPRISE_USD}), ("down", {"quantity": 1})):
+        clock.advance(DAY)
+        response = await amend(gateway, subscription["id"], key, **change)
+        assert response.status_code == 201, response.text
+    async with gateway.sessionmaker() as session:
+        recorded = {
+            row.id: (row.amount, row.service_start, row.service_end, row.posting_date)
+            for row in await session.scalars(select(AmendmentProrationRow))
+        }
+        await session.execute(delete(AmendmentProrationRow))
+        await session.commit()
+    assert len(recorded) == 2
+    assert sorted(amount > 0 for amount, *_ in recorded.values()) == [False, True]
+
+    async with gateway.sessionmaker() as session:
+        connection = await session.connection()
+        await connection.run_sync(_record_applied_amendments)
+        await session.commit()
+        backfilled = {
+            row.id: (row.amount, row.service_start, row.service_end, row.posting_date)
+            for row in await session.scalars(select(AmendmentProrationRow))
+        }
+    assert backfilled == recorded
