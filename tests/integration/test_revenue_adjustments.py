@@ -42,7 +42,7 @@ from sandboxes.stripe.state import ManualClock
 from tests.conftest import Gateway
 from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_disputes import dispute_charge
-from tests.integration.test_refunds import paid_order, refund, stripe_api
+from tests.integration.test_refunds import WEBHOOK_URL, paid_order, refund, stripe_api
 from tests.integration.test_revenue_recognition import (
     OPS,
     US_ENTITY,
@@ -384,3 +384,43 @@ async def test_the_migration_records_the_amendments_applied_before_it(gateway: G
             for row in await session.scalars(select(AmendmentProrationRow))
         }
     assert backfilled == recorded
+
+
+async def test_an_amendment_before_its_invoice_is_registered_adjusts_the_open_months_later(
+    gateway: Gateway,
+) -> None:
+    """Billing's invoice for the period reaches the gateway after the upgrade and after
+    the upgrade's first month was recognized: the proration is earned over its days in the
+    months still open."""
+    state = billing(gateway)
+    start = datetime.combine(month_start(0) + timedelta(days=19), datetime.min.time(), UTC)
+    clock = ManualClock(int(start.timestamp()) + 12 * 3600)
+    state.clock = clock
+    state.webhook_clock = lambda: int(time.time())
+    subscription = (await ordered(gateway))["subscription"]
+    clock.advance(5 * DAY)
+    response = await amend(gateway, subscription["id"], "up", price_id=ENTERPRISE_USD)
+    assert response.status_code == 201, response.text
+    upgrade = response.json()
+    proration_start, proration_end = proration_days(upgrade)
+    assert month_key(proration_start) == month_key(month_start(0))
+
+    months_later(gateway.app, 1)
+    ops = await gateway.client_with(OPS)
+    [run] = (await recognize(ops, month_key(month_start(0)), "rev-early"))["runs"]
+    assert run["status"] == "empty", run
+    await ops.aclose()
+    state.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    await stripe.deliver_events(state, list(state.events))
+    [invoice_id] = (await BillingInbox(gateway.app.state.process).drain()).invoices
+
+    [adjustment] = (await schedule_of(gateway, invoice_id))["adjustments"]
+    net = signed_net(upgrade)
+    open_month = month_start(1)
+    assert (adjustment["source_id"], adjustment["amount"]) == (upgrade["amendment_id"], net)
+    assert adjustment["replanned_from"] == open_month.isoformat()
+    assert await adjustment_months(gateway, upgrade["amendment_id"]) == split_by_days(
+        net, open_month, proration_end
+    )
