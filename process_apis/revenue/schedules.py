@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import String, exists, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from core.models.revenue import (
 from core.settings import RevenueSettings
 from process_apis.revenue.errors import RevenueSyncInProgress
 from process_apis.revenue.plan import largest_remainder, month_start, next_month, plan, replan
-from process_apis.revenue.sources import BILLED, SOURCES, AdjustmentSource
+from process_apis.revenue.sources import BILLED, SOURCES
 
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
@@ -48,10 +48,7 @@ async def sync(
         await _draw_up_schedules(
             session, settings=settings, legal_entity_id=legal_entity_id, invoice_id=invoice_id
         )
-        for source in SOURCES:
-            await _adjust(
-                session, source, today=today, legal_entity_id=legal_entity_id, invoice_id=invoice_id
-            )
+        await _adjust(session, today=today, legal_entity_id=legal_entity_id, invoice_id=invoice_id)
         await session.flush()
     except IntegrityError as error:
         await session.rollback()
@@ -158,40 +155,47 @@ def schedule_entries(schedule: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def _adjust(
     session: AsyncSession,
-    source: AdjustmentSource,
     *,
     today: date,
     legal_entity_id: str | None,
     invoice_id: str | None,
 ) -> None:
-    """Adjust each schedule a document of `source` changes and has not adjusted yet."""
-    documents = source.query.subquery()
+    """Adjust each schedule a document of a source changes and has not adjusted yet: the
+    new documents of every source in one query, the earliest effective first."""
+    documents = union_all(
+        *(
+            source.query.add_columns(literal(source.source_type, String).label("source_type"))
+            for source in SOURCES
+        )
+    ).subquery()
     scheduled = select(RevenueScheduleRow.invoice_id)
     if legal_entity_id is not None:
         scheduled = scheduled.where(RevenueScheduleRow.legal_entity_id == legal_entity_id)
     if invoice_id is not None:
         scheduled = scheduled.where(RevenueScheduleRow.invoice_id == invoice_id)
-    adjusted = select(RevenueAdjustmentRow.source_id).where(
-        RevenueAdjustmentRow.source_type == source.source_type
+    adjusted = exists().where(
+        RevenueAdjustmentRow.source_type == documents.c.source_type,
+        RevenueAdjustmentRow.source_id == documents.c.source_id,
     )
+    effective_on = func.coalesce(documents.c.effective_on, today)
     found = (
         await session.execute(
-            select(documents).where(
-                documents.c.invoice_id.in_(scheduled), documents.c.source_id.not_in(adjusted)
-            )
+            select(documents)
+            .where(documents.c.invoice_id.in_(scheduled), ~adjusted)
+            .order_by(effective_on, documents.c.source_type, documents.c.source_id)
         )
     ).all()
-    for source_id, doc_invoice_id, line_id, amount, effective_on, serves_from in found:
+    for source_id, doc_invoice_id, line_id, amount, effective, serves_from, source_type in found:
         shares = await _shares(session, doc_invoice_id, line_id, amount)
         for schedule, share in shares:
             if share:
                 await adjust_schedule(
                     session,
                     schedule,
-                    source_type=source.source_type,
+                    source_type=source_type,
                     source_id=source_id,
                     amount=share,
-                    effective_on=effective_on or today,
+                    effective_on=effective or today,
                     serves_from=serves_from,
                 )
 

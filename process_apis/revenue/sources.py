@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, literal, select
+from sqlalchemy import ColumnElement, Date, Select, and_, cast, exists, null, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.canonical.documents import CreditMemoKind, CreditMemoStatus, InvoiceStatus
@@ -38,6 +38,8 @@ AdjustmentQuery = Select[str, str, str | None, int, date | None, date | None]
 
 CREDIT_MEMO, REFUND, DISPUTE, AMENDMENT = "credit_memo", "refund", "dispute", "amendment"
 BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
+# Typed, so the union of the sources reads its days as dates on every database.
+_NO_DAY = cast(null(), Date)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def _correction_lines() -> Any:
             CreditMemoLineRow.invoice_line_id.label("invoice_line_id"),
             (-CreditMemoLineRow.amount).label("amount"),
             CreditMemoRow.posting_date.label("effective_on"),
-            literal(None).label("serves_from"),
+            _NO_DAY.label("serves_from"),
         )
         .join(CreditMemoLineRow, CreditMemoLineRow.credit_memo_id == CreditMemoRow.id)
         .where(CreditMemoRow.status == CreditMemoStatus.POSTED)
@@ -65,14 +67,13 @@ def _correction_lines() -> Any:
 def _whole_invoice_credits() -> Any:
     """A posted support credit (no lines) takes back its net from the invoice as a whole;
     a refund's own memo is the refund's (`_refunds`)."""
-    none = literal(None)
     return select(
         CreditMemoRow.id.label("source_id"),
         CreditMemoRow.invoice_id.label("invoice_id"),
-        none.label("invoice_line_id"),
+        null().label("invoice_line_id"),
         (-CreditMemoRow.amount).label("amount"),
         CreditMemoRow.posting_date.label("effective_on"),
-        none.label("serves_from"),
+        _NO_DAY.label("serves_from"),
     ).where(
         CreditMemoRow.status == CreditMemoStatus.POSTED,
         ~exists().where(CreditMemoLineRow.credit_memo_id == CreditMemoRow.id),
@@ -98,10 +99,10 @@ def _refunds() -> Any:
         select(
             RefundRow.id.label("source_id"),
             RefundRow.invoice_id.label("invoice_id"),
-            literal(None).label("invoice_line_id"),
+            null().label("invoice_line_id"),
             (-_net_of_tax(RefundRow.amount)).label("amount"),
             CreditMemoRow.posting_date.label("effective_on"),
-            literal(None).label("serves_from"),
+            _NO_DAY.label("serves_from"),
         )
         .join(InvoiceRow, InvoiceRow.id == RefundRow.invoice_id)
         .join(CreditMemoRow, CreditMemoRow.id == RefundRow.credit_memo_id)
@@ -121,10 +122,10 @@ def _lost_disputes() -> Any:
         select(
             DisputeRow.id.label("source_id"),
             DisputeRow.invoice_id.label("invoice_id"),
-            literal(None).label("invoice_line_id"),
+            null().label("invoice_line_id"),
             (-_net_of_tax(DisputeRow.amount)).label("amount"),
             DisputeRow.posting_date.label("effective_on"),
-            literal(None).label("serves_from"),
+            _NO_DAY.label("serves_from"),
         )
         .join(InvoiceRow, InvoiceRow.id == DisputeRow.invoice_id)
         .where(

@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.canonical.documents import CreditMemoKind, CreditMemoStatus
 from core.ids import new_id
@@ -42,6 +43,7 @@ from sandboxes.stripe.state import ManualClock
 from tests.conftest import Gateway
 from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_disputes import dispute_charge
+from tests.integration.test_posting_cost import counting
 from tests.integration.test_refunds import WEBHOOK_URL, paid_order, refund, stripe_api
 from tests.integration.test_revenue_recognition import (
     OPS,
@@ -212,11 +214,11 @@ async def test_amendments_a_refund_and_a_lost_dispute_adjust_the_schedule_once_e
     await stripe.deliver_events(state, list(state.events))
     await inbox.drain()
     schedule = await schedule_of(gateway, invoice["id"])
-    assert [(a["source_type"], a["source_id"]) for a in schedule["adjustments"]] == [
+    assert sorted((a["source_type"], a["source_id"]) for a in schedule["adjustments"]) == [
         ("amendment", upgrade["amendment_id"]),
         ("amendment", downgrade["amendment_id"]),
-        ("refund", booked.id),
         ("dispute", dispute.id),
+        ("refund", booked.id),
     ]
     assert set((await adjustment_sources(gateway)).values()) == {1}
     assert schedule["billed"] == line["amount"] + net + credit - booked.amount - dispute.amount
@@ -424,3 +426,24 @@ async def test_an_amendment_before_its_invoice_is_registered_adjusts_the_open_mo
     assert await adjustment_months(gateway, upgrade["amendment_id"]) == split_by_days(
         net, open_month, proration_end
     )
+
+
+# A sync with nothing new: the lines without a schedule, and every source's new documents
+# in one query (one query per source before, six in all with the refund, dispute and
+# amendment sources).
+SYNC_STATEMENTS = 2
+
+
+async def test_a_sync_with_nothing_new_costs_two_statements(gateway: Gateway) -> None:
+    body = invoice_body(ACME, lines=(("Pro, two months", 1, 61000, "STANDARD"),))
+    served_line(body, "Pro, two months", month_start(0), month_start(2) - timedelta(days=1))
+    await posted_invoice(gateway, body)
+    settings = gateway.app.state.process.settings.revenue
+    engine: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    async with gateway.sessionmaker() as session:
+        await schedules.sync(session, settings=settings, today=date.today())
+        await session.commit()
+        await session.connection()  # the transaction's own BEGIN is not the sync's
+        with counting(engine) as (seen, statements):
+            await schedules.sync(session, settings=settings, today=date.today())
+    assert sum(seen.values()) == SYNC_STATEMENTS, statements
