@@ -1,7 +1,8 @@
 """Revenue schedules kept in step with the documents: a schedule for every posted invoice
 line with a service period, and an adjustment for every later document that changes what
-it earns (`sources`). Both are found set-based, so a sync costs one query when nothing is
-new, and is run before anything reads or recognizes schedules.
+it earns (`sources`). Both are found set-based (the documents of every source in one
+query), so a sync costs two queries when nothing is new, and is run before anything reads
+or recognizes schedules.
 """
 
 from __future__ import annotations

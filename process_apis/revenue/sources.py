@@ -1,10 +1,11 @@
 """The documents that change what a billed line earns after its invoice was posted.
 
-Each source is one query of its posted documents, with the columns `source_id`,
-`invoice_id`, `invoice_line_id` (none: the invoice as a whole, shared by its lines'
-amounts), `amount` (negative takes revenue back), `effective_on` and `serves_from` (the
-first day a document serves, spread over its own days to the schedule's end; none: the
-schedule's months not recognized yet are re-planned).
+Each source is one query of its posted documents, with the columns (in this order: the
+sources are read as one union) `source_id`, `invoice_id`, `invoice_line_id` (none: the
+invoice as a whole, shared by its lines' amounts), `amount` (negative takes revenue
+back), `effective_on` and `serves_from` (the first day a document serves, spread over its
+own days to the schedule's end; none: the schedule's months not recognized yet are
+re-planned).
 A document found here adjusts the schedules of its invoice once (`revenue_adjustments`
 is unique per schedule and source). A new kind of document adds its query to `SOURCES`;
 nothing else changes.
