@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, and_, cast, exists, null, select
+from sqlalchemy import ColumnElement, Date, Select, cast, exists, null, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.canonical.documents import CreditMemoKind, CreditMemoStatus, InvoiceStatus
@@ -147,10 +147,8 @@ def _amendments() -> Any:
         .where(
             InvoiceRow.subscription_id == proration.subscription_id,
             InvoiceRow.status.in_(BILLED),
-            and_(
-                InvoiceLineRow.service_period_start <= proration.service_start,
-                InvoiceLineRow.service_period_end >= proration.service_start,
-            ),
+            InvoiceLineRow.service_period_start <= proration.service_start,
+            InvoiceLineRow.service_period_end >= proration.service_start,
         )
         .order_by(InvoiceRow.posting_date.desc(), InvoiceRow.id, InvoiceLineRow.sequence)
         .limit(1)
