@@ -1,5 +1,6 @@
 """ORM models, one module per table. Importing this package registers them all."""
 
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.api_client import ApiClientRow
 from core.models.audit_event import AuditEventRow
 from core.models.base import Base
@@ -49,6 +50,7 @@ from core.models.webhook_message import WebhookMessageRow
 from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
 
 __all__ = [
+    "AmendmentProrationRow",
     "ApiClientRow",
     "AuditEventRow",
     "AccountingPeriodRow",

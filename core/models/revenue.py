@@ -4,10 +4,10 @@ period, its adjustments, its entries by month, and the monthly recognition runs.
 Entries are append-only: a schedule's plan is one `recognition` entry per month and one
 entry for what was billed: `booked` when the invoice line was posted to deferred revenue,
 `deferral` when it was posted to revenue (the recognition journal moves it); an
-adjustment (a credit memo, a refund, a dispute lost) adds entries of its own for the
-months not yet recognized, never changing one a run has taken. A run takes every entry
-of its legal entity and currency up to its month (`run_id`), set-based; reversing a run
-frees them for the next run.
+adjustment (a credit memo, a refund, a dispute lost, an amendment's proration) adds
+entries of its own for the months not yet recognized, never changing one a run has
+taken. A run takes every entry of its legal entity and currency up to its month
+(`run_id`), set-based; reversing a run frees them for the next run.
 """
 
 from __future__ import annotations

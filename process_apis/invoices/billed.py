@@ -8,7 +8,10 @@ charged and the period it bills as the line's service period (its revenue schedu
 Billing is the tax engine: a line it charged no tax on takes the legal
 entity's untaxed ERP tax group (`LEDGERGATE_LEDGER__UNTAXED_TAX_CODES`, per country) when
 one is configured, so the ERP books what the customer owes. Proration lines are left
-out: the amendment that caused them already posts its net adjustment to the ERP. An
+out: the amendment that caused them already posts its net adjustment to the ERP, as
+soon as it is applied (billing may invoice them only with the next period), and that
+adjustment is what adjusts the revenue schedule of the subscription's line for the period
+(`process_apis.revenue.sources`); registering them too would post them twice. An
 invoice without such a line, with a line of a price we do not sell, or whose lines
 billing did not send in full is not registered; the reason is logged. One that bills
 another billing customer than the subscription's is refused (`BillingCustomerMismatch`).

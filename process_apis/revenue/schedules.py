@@ -1,7 +1,8 @@
 """Revenue schedules kept in step with the documents: a schedule for every posted invoice
 line with a service period, and an adjustment for every later document that changes what
-it earns (`sources`). Both are found set-based, so a sync costs one query when nothing is
-new, and is run before anything reads or recognizes schedules.
+it earns (`sources`). Both are found set-based (the documents of every source in one
+query), so a sync costs two queries when nothing is new, and is run before anything reads
+or recognizes schedules.
 
 What a document booked to deferred revenue itself (an invoice line posted to its deferred
 account, a correction of such a line) is entered as `booked`: the recognition journal
@@ -13,11 +14,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import String, exists, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.canonical.documents import InvoiceStatus
 from core.ids import new_id
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import LegalEntityRow
@@ -34,9 +34,8 @@ from core.models.revenue import (
 from core.settings import RevenueSettings
 from process_apis.revenue.errors import RevenueSyncInProgress
 from process_apis.revenue.plan import largest_remainder, month_start, next_month, plan, replan
-from process_apis.revenue.sources import SOURCES, AdjustmentSource
+from process_apis.revenue.sources import BILLED, SOURCES
 
-BILLED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
 # Sources whose documents credit an invoice line on the account the line was booked to
@@ -57,10 +56,7 @@ async def sync(
         await _draw_up_schedules(
             session, settings=settings, legal_entity_id=legal_entity_id, invoice_id=invoice_id
         )
-        for source in SOURCES:
-            await _adjust(
-                session, source, today=today, legal_entity_id=legal_entity_id, invoice_id=invoice_id
-            )
+        await _adjust(session, today=today, legal_entity_id=legal_entity_id, invoice_id=invoice_id)
         await session.flush()
     except IntegrityError as error:
         await session.rollback()
@@ -168,34 +164,41 @@ def schedule_entries(schedule: dict[str, Any], *, booked: bool) -> list[dict[str
 
 async def _adjust(
     session: AsyncSession,
-    source: AdjustmentSource,
     *,
     today: date,
     legal_entity_id: str | None,
     invoice_id: str | None,
 ) -> None:
-    """Adjust each schedule a document of `source` changes and has not adjusted yet."""
-    documents = source.query.subquery()
+    """Adjust each schedule a document of a source changes and has not adjusted yet: the
+    new documents of every source in one query, the earliest effective first."""
+    documents = union_all(
+        *(
+            source.query.add_columns(literal(source.source_type, String).label("source_type"))
+            for source in SOURCES
+        )
+    ).subquery()
     scheduled = select(RevenueScheduleRow.invoice_id)
     if legal_entity_id is not None:
         scheduled = scheduled.where(RevenueScheduleRow.legal_entity_id == legal_entity_id)
     if invoice_id is not None:
         scheduled = scheduled.where(RevenueScheduleRow.invoice_id == invoice_id)
-    adjusted = select(RevenueAdjustmentRow.source_id).where(
-        RevenueAdjustmentRow.source_type == source.source_type
+    adjusted = exists().where(
+        RevenueAdjustmentRow.source_type == documents.c.source_type,
+        RevenueAdjustmentRow.source_id == documents.c.source_id,
     )
+    effective_on = func.coalesce(documents.c.effective_on, today)
     found = (
         await session.execute(
-            select(documents).where(
-                documents.c.invoice_id.in_(scheduled), documents.c.source_id.not_in(adjusted)
-            )
+            select(documents)
+            .where(documents.c.invoice_id.in_(scheduled), ~adjusted)
+            .order_by(effective_on, documents.c.source_type, documents.c.source_id)
         )
     ).all()
-    for source_id, doc_invoice_id, line_id, amount, effective_on in found:
+    for source_id, doc_invoice_id, line_id, amount, effective, serves_from, source_type in found:
         shares = await _shares(session, doc_invoice_id, line_id, amount)
         booked = (
             line_id is not None
-            and source.source_type in BOOKED_BY_LINE
+            and source_type in BOOKED_BY_LINE
             and await _booked_to_deferred(session, line_id)
         )
         for schedule, share in shares:
@@ -203,10 +206,11 @@ async def _adjust(
                 await adjust_schedule(
                     session,
                     schedule,
-                    source_type=source.source_type,
+                    source_type=source_type,
                     source_id=source_id,
                     amount=share,
-                    effective_on=effective_on or today,
+                    effective_on=effective or today,
+                    serves_from=serves_from,
                     booked=booked,
                 )
 
@@ -261,13 +265,18 @@ async def adjust_schedule(
     source_id: str,
     amount: int,
     effective_on: date,
+    serves_from: date | None = None,
     booked: bool = False,
 ) -> RevenueAdjustmentRow:
     """Change what `schedule` earns by `amount` from `effective_on` on, prospectively: the
     amount is deferred (negative: taken out of deferred revenue) in its month (`booked`:
     by the document itself, on the schedule's deferred account), and the months not
     recognized yet are re-planned; recognized months never change (a credit beyond what
-    is left to earn takes revenue back in the first month re-planned)."""
+    is left to earn takes revenue back in the first month re-planned).
+
+    `serves_from`: the amount serves its own days, from then to the schedule's end (an
+    amendment's proration): it is spread over those of them in months not recognized yet
+    by the schedule's method, leaving what the schedule earned so far as it is."""
     replan_from = max(month_start(effective_on), await first_open_month(session, schedule))
     remaining = dict(
         (
@@ -294,14 +303,18 @@ async def adjust_schedule(
     )
     session.add(adjustment)
     await session.flush()
-    deltas = replan(
-        remaining={period: int(total) for period, total in remaining.items()},
-        adjustment=amount,
-        start=schedule.service_start,
-        end=schedule.service_end,
-        method=RecognitionMethod(schedule.method),
-        replan_from=replan_from,
-    )
+    method = RecognitionMethod(schedule.method)
+    if serves_from is not None and max(serves_from, replan_from) <= schedule.service_end:
+        deltas = plan(amount, max(serves_from, replan_from), schedule.service_end, method)
+    else:
+        deltas = replan(
+            remaining={period: int(total) for period, total in remaining.items()},
+            adjustment=amount,
+            start=schedule.service_start,
+            end=schedule.service_end,
+            method=method,
+            replan_from=replan_from,
+        )
     common = {
         "schedule_id": schedule.id,
         "adjustment_id": adjustment.id,

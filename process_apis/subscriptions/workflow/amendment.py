@@ -28,9 +28,14 @@ transaction open:
    tier (premium support) before the pro one is revoked; a downgrade reduces it.
 
 Finally the subscription takes the new price, quantity and period, and its local
-entitlements the new tier's features. A transient failure queues the run (202). A
-run that failed after billing changed cannot be discarded (its compensation would be
-another amendment, a new financial event): it is replayed or resolved.
+entitlements the new tier's features; the adjustment is recorded as the amendment's
+proration (`proration`), which the revenue schedules spread over the days it serves.
+The adjustment document is the proration's only ERP document (billing's proration lines
+are not registered as gateway invoices), so the ERP holds what billing prorates once,
+whether billing invoices the prorations now or with the next period. A transient
+failure queues the run (202). A run that failed after billing changed cannot be
+discarded (its compensation would be another amendment, a new financial event): it is
+replayed or resolved.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ from process_apis.subscriptions.workflow.catalog import (
     price_snapshot,
     sync_billing_price,
 )
+from process_apis.subscriptions.workflow.proration import proration_row
 from system_apis.billing.port import BillingPort
 from system_apis.billing.schemas import (
     BillingSubscription,
@@ -552,6 +558,12 @@ class SubscriptionAmendmentWorkflow:
                 product_id=terms.new.product_id,
                 tier=plan.tier,
             )
+            if amended.adjustment is not None:
+                session.add(
+                    proration_row(
+                        plan.run_id, subscription.id, amended.quote.preview, amended.adjustment
+                    )
+                )
             mark_succeeded(run, _acknowledgement(plan, amended))
             await record(session, subscription_event(SubscriptionAmended, subscription, run))
             await session.commit()

@@ -1,0 +1,30 @@
+"""The net proration an amendment posted to the ERP, as the revenue schedules read it.
+
+One row per amendment that posted an ERP adjustment (its id is the amendment's id): the
+signed net before tax (a downgrade's credit negative), the days it serves and the ERP
+document's posting date. It adjusts the revenue schedule of the subscription's billed
+line serving the proration's first day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, utcnow
+
+
+class AmendmentProrationRow(Base):
+    __tablename__ = "amendment_prorations"
+
+    id: Mapped[str] = mapped_column(ForeignKey("workflow_runs.id"), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    service_start: Mapped[date] = mapped_column(Date)
+    service_end: Mapped[date] = mapped_column(Date)
+    posting_date: Mapped[date] = mapped_column(Date)
+    erp_document_number: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
