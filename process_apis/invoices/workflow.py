@@ -105,6 +105,8 @@ class PostingPlan:
     """Everything the steps need, captured in the prepare transaction."""
 
     run_id: str
+    # The run as the prepare transaction left it: the record step writes it without a reload.
+    run: WorkflowRunRow
     invoice_id: str
     company_id: str
     customer_id: str
@@ -113,6 +115,8 @@ class PostingPlan:
     totals: Totals
     # The difference per amount the currency allows between the ERP's totals and ours.
     tolerance: int
+    # The partner the invoice's customer is attributed to (`events.attribution`).
+    partner_id: str | None = None
     # The customer's ERP id, when it may stand for the upsert (see the module docstring).
     known_erp_customer_id: str | None = None
     # No run of this workflow ever had the invoice before: the ERP cannot hold it yet.
@@ -271,7 +275,7 @@ class InvoicePostingWorkflow:
                     status=RunStatus.SUCCEEDED,
                 )
             )
-            plan = _plan(run.id, invoice, customer, legal_entity, posting_date, reversals)
+            plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
             tolerances = self.context.settings.ledger.totals_tolerance
             known_customer = run.attempts == 1 and await _customer_synced(session, customer)
             await session.commit()
@@ -453,18 +457,20 @@ class InvoicePostingWorkflow:
         document: ErpSalesInvoice,
         mismatch: ErpTotalsMismatch | None,
     ) -> PostingResult:
-        """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch."""
+        """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch.
+
+        The invoice and the run are written as the prepare transaction left them, not read
+        again: the invoice by one conditional UPDATE, the run under its version check.
+        """
         async with self.context.sessionmaker() as session:
             await self.engine.write_held(session, plan.run_id)
-            invoice = await get_invoice(session, plan.invoice_id, for_update=True)
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            invoice.status = INVOICE_STATUS.check(
-                InvoiceStatus(invoice.status),
+            invoice = await _acknowledge(
+                session,
+                plan.invoice_id,
                 InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
+                document,
             )
-            invoice.erp_ref = document.id
-            invoice.erp_document_number = document.number
-            invoice.posted_at = utcnow()
+            run = await session.merge(plan.run, load=False)
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
@@ -475,8 +481,7 @@ class InvoicePostingWorkflow:
                     .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
-            partner_id = await customer_partner(session, invoice.customer_id)
-            await record(session, invoice_events.posted(invoice, run, partner_id=partner_id))
+            await record(session, invoice_events.posted(invoice, run, partner_id=plan.partner_id))
             if mismatch is not None:
                 run.result = acknowledgement
                 await fail_in_session(session, run, mismatch)
@@ -502,6 +507,31 @@ class InvoicePostingWorkflow:
         await fail_in_session(session, run, error)
 
 
+async def _acknowledge(
+    session: AsyncSession, invoice_id: str, status: InvoiceStatus, document: ErpSalesInvoice
+) -> InvoiceRow:
+    """The invoice moved to `status` with the ERP's document, in one statement; an invoice
+    no longer in a status that may reach it is refused as the status machine refuses it."""
+    invoice = await session.scalar(
+        update(InvoiceRow)
+        .where(InvoiceRow.id == invoice_id, InvoiceRow.status.in_(INVOICE_STATUS.sources(status)))
+        .values(
+            status=status,
+            erp_ref=document.id,
+            erp_document_number=document.number,
+            posted_at=utcnow(),
+            version=InvoiceRow.version + 1,
+        )
+        .returning(InvoiceRow)
+        .execution_options(synchronize_session=False)
+    )
+    if invoice is None:
+        current = await get_invoice(session, invoice_id)
+        INVOICE_STATUS.check(InvoiceStatus(current.status), status)
+        raise AssertionError(f"invoice {invoice_id} may reach {status} but was not updated")
+    return invoice
+
+
 async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool:
     """Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
     is unfinished (every change of a customer takes a sync run, in the same transaction)."""
@@ -512,7 +542,7 @@ async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool
 
 
 def _plan(
-    run_id: str,
+    run: WorkflowRunRow,
     invoice: InvoiceRow,
     customer: CustomerRow,
     legal_entity: LegalEntityRow,
@@ -520,7 +550,8 @@ def _plan(
     reversals: int,
 ) -> PostingPlan:
     return PostingPlan(
-        run_id=run_id,
+        run_id=run.id,
+        run=run,
         invoice_id=invoice.id,
         company_id=legal_entity.erp_company_id,
         customer_id=customer.id,
@@ -532,6 +563,7 @@ def _plan(
         ),
         totals=Totals.of_invoice(invoice),
         tolerance=0,
+        partner_id=customer.partner_id,
         document=ErpSalesInvoiceCreate(
             external_document_number=erp_document_reference(invoice.id, reversals),
             customer_number=customer.erp_number,
