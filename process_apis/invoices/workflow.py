@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -263,7 +263,7 @@ class InvoicePostingWorkflow:
 
             invoice.status = InvoiceStatus.POSTING
             invoice.posting_date = posting_date
-            customer = await session.get_one(CustomerRow, invoice.customer_id)
+            customer, synced = await _customer_and_sync(session, invoice.customer_id)
             # A reversal follows a posting run: an invoice without one has none.
             reversals = (
                 0
@@ -277,7 +277,7 @@ class InvoicePostingWorkflow:
             )
             plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
             tolerances = self.context.settings.ledger.totals_tolerance
-            known_customer = run.attempts == 1 and await _customer_synced(session, customer)
+            known_customer = run.attempts == 1 and synced
             await session.commit()
             return replace(
                 plan,
@@ -532,13 +532,26 @@ async def _acknowledge(
     return invoice
 
 
-async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool:
-    """Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
-    is unfinished (every change of a customer takes a sync run, in the same transaction)."""
-    if customer.erp_ref is None:
-        return False
-    sync = await latest_run(session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id)
-    return sync is None or sync.status == RunStatus.SUCCEEDED
+async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
+    """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
+    sync since is unfinished (every change of a customer takes a sync run, in the same
+    transaction). One statement: the latest sync's status is a subquery."""
+    latest_sync = (
+        select(WorkflowRunRow.status)
+        .where(
+            WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
+            WorkflowRunRow.subject_id == CustomerRow.id,
+        )
+        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = await session.execute(
+        select(CustomerRow, latest_sync).where(CustomerRow.id == customer_id)
+    )
+    customer, sync_status = found.one()
+    synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
+    return customer, synced
 
 
 def _plan(
