@@ -160,18 +160,26 @@ class InvoicePostingWorkflow:
 
         `principal` is the caller whose money limit for `invoices:post` applies; replays
         pass none and name the run they have claimed from the queue.
+
+        The prepare transaction is committed by the first step's start, with it (see
+        `process_apis.runs.engine`): before any backend call, in one commit.
         """
-        prepared = await self._prepare(
-            invoice_id,
-            request=request,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            principal=principal,
-            claimed_run_id=claimed_run_id,
-        )
-        if isinstance(prepared, PostingResult):
-            return prepared
-        return await self.execute(prepared)
+        session = self.context.sessionmaker()
+        try:
+            prepared = await self._prepare(
+                session,
+                invoice_id,
+                request=request,
+                client_id=client_id,
+                correlation_id=correlation_id,
+                principal=principal,
+                claimed_run_id=claimed_run_id,
+            )
+            if isinstance(prepared, PostingResult):
+                return prepared
+            return await self.execute(prepared, opening=session)
+        finally:
+            await session.close()
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
@@ -194,7 +202,7 @@ class InvoicePostingWorkflow:
                     f"invoice {invoice.id} awaits an operator's decision on the ERP's totals: "
                     "accept them or reverse the ERP document"
                 )
-        return await self._prepare(
+        return await self._prepare_committed(
             run.subject_id,
             request=PostingCreate.model_validate(run.params),
             client_id=run.client_id or "replay",
@@ -218,7 +226,7 @@ class InvoicePostingWorkflow:
                 Draft(DraftKind.SALES_INVOICE, legal_entity.erp_company_id, external),
             )
 
-    async def _prepare(
+    async def _prepare_committed(
         self,
         invoice_id: str,
         *,
@@ -228,72 +236,97 @@ class InvoicePostingWorkflow:
         principal: Principal | None,
         claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
+        """`_prepare` in a transaction of its own, committed."""
         async with self.context.sessionmaker() as session:
-            invoice = await get_invoice(session, invoice_id, for_update=True)
-            if principal is not None:
-                principal.check_money_limit(
-                    "invoices:post", amount=invoice.total, currency=invoice.currency
-                )
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
-            if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
-                return _result(invoice, run, PostingState.POSTED, already_posted=True)
-            if invoice.status != InvoiceStatus.POSTING:
-                INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
-            first_run = run is None
-            run = self.engine.take(
+            prepared = await self._prepare(
                 session,
-                run,
-                workflow=WORKFLOW,
-                subject_id=invoice_id,
-                legal_entity_id=invoice.legal_entity_id,
-                params=request.model_dump(mode="json"),
-                correlation_id=correlation_id,
+                invoice_id,
+                request=request,
                 client_id=client_id,
+                correlation_id=correlation_id,
+                principal=principal,
                 claimed_run_id=claimed_run_id,
             )
-
-            legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
-            try:
-                posting_date = posting_date_for(
-                    legal_entity, request.posting_date or invoice.invoice_date
-                )
-            except LedgergateError as error:
-                await self._fail_in_session(session, invoice, run, error)
-                raise
-
-            invoice.status = InvoiceStatus.POSTING
-            invoice.posting_date = posting_date
-            customer, synced = await _customer_and_sync(session, invoice.customer_id)
-            # A reversal follows a posting run: an invoice without one has none.
-            reversals = (
-                0
-                if first_run
-                else await count_runs(
-                    session,
-                    workflow=REVERSAL_WORKFLOW,
-                    subject_id=invoice_id,
-                    status=RunStatus.SUCCEEDED,
-                )
-            )
-            plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
-            tolerances = self.context.settings.ledger.totals_tolerance
-            known_customer = run.attempts == 1 and synced
             await session.commit()
-            return replace(
-                plan,
-                first_run=first_run,
-                tolerance=tolerances.get(invoice.currency, 0),
-                known_erp_customer_id=customer.erp_ref if known_customer else None,
-                leased_until=run.next_attempt_at,
-                correlation_id=run.correlation_id,
+            return prepared
+
+    async def _prepare(
+        self,
+        session: AsyncSession,
+        invoice_id: str,
+        *,
+        request: PostingCreate,
+        client_id: str,
+        correlation_id: str | None,
+        principal: Principal | None,
+        claimed_run_id: str | None,
+    ) -> PostingPlan | PostingResult:
+        """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
+        run, committed, and is raised): the plan, or the posting the invoice already has."""
+        invoice = await get_invoice(session, invoice_id, for_update=True)
+        if principal is not None:
+            principal.check_money_limit(
+                "invoices:post", amount=invoice.total, currency=invoice.currency
             )
+        run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+        if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
+            return _result(invoice, run, PostingState.POSTED, already_posted=True)
+        if invoice.status != InvoiceStatus.POSTING:
+            INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
+        first_run = run is None
+        run = self.engine.take(
+            session,
+            run,
+            workflow=WORKFLOW,
+            subject_id=invoice_id,
+            legal_entity_id=invoice.legal_entity_id,
+            params=request.model_dump(mode="json"),
+            correlation_id=correlation_id,
+            client_id=client_id,
+            claimed_run_id=claimed_run_id,
+        )
+
+        legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+        try:
+            posting_date = posting_date_for(
+                legal_entity, request.posting_date or invoice.invoice_date
+            )
+        except LedgergateError as error:
+            await self._fail_in_session(session, invoice, run, error)
+            raise
+
+        invoice.status = InvoiceStatus.POSTING
+        invoice.posting_date = posting_date
+        customer, synced = await _customer_and_sync(session, invoice.customer_id)
+        # A reversal follows a posting run: an invoice without one has none.
+        reversals = (
+            0
+            if first_run
+            else await count_runs(
+                session,
+                workflow=REVERSAL_WORKFLOW,
+                subject_id=invoice_id,
+                status=RunStatus.SUCCEEDED,
+            )
+        )
+        plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
+        tolerances = self.context.settings.ledger.totals_tolerance
+        known_customer = run.attempts == 1 and synced
+        return replace(
+            plan,
+            first_run=first_run,
+            tolerance=tolerances.get(invoice.currency, 0),
+            known_erp_customer_id=customer.erp_ref if known_customer else None,
+            leased_until=run.next_attempt_at,
+            correlation_id=run.correlation_id,
+        )
 
     async def prepare(
         self, invoice_id: str, *, client_id: str, correlation_id: str | None
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run as bulk work (no caller waits): the plan to
         `execute`, or the posting it already has. A refusal fails the run and is raised."""
-        return await self._prepare(
+        return await self._prepare_committed(
             invoice_id,
             request=PostingCreate(),
             client_id=client_id,
@@ -303,12 +336,19 @@ class InvoicePostingWorkflow:
         )
 
     async def execute(
-        self, plan: PostingPlan, *, bulk: BulkDocuments | None = None
+        self,
+        plan: PostingPlan,
+        *,
+        bulk: BulkDocuments | None = None,
+        opening: AsyncSession | None = None,
     ) -> PostingResult:
         """The plan's steps and their outcome; with `bulk`, a first attempt's document is
-        created and posted by bulk request (see the module docstring)."""
+        created and posted by bulk request (see the module docstring). `opening`: the
+        session that prepared the plan, uncommitted; the first step's start commits it
+        (the document's creation is always a step of its own without `bulk`)."""
+        assert bulk is None or opening is None, "a bulk document may be recorded without a call"
         try:
-            erp_customer_id, document = await self._run_steps(plan, bulk)
+            erp_customer_id, document = await self._run_steps(plan, bulk, opening)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -328,11 +368,11 @@ class InvoicePostingWorkflow:
         return await self._record(plan, erp_customer_id, document, mismatch)
 
     async def _run_steps(
-        self, plan: PostingPlan, bulk: BulkDocuments | None
+        self, plan: PostingPlan, bulk: BulkDocuments | None, opening: AsyncSession | None
     ) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
         erp, company = self.context.erp, plan.company_id
-        run = self.engine.run(plan.run_id, leased_until=plan.leased_until)
+        run = self.engine.run(plan.run_id, leased_until=plan.leased_until, opening=opening)
         await self._check_tax_codes(plan, run)
         erp_customer_id = plan.known_erp_customer_id
         if erp_customer_id is not None:
