@@ -2,8 +2,8 @@
 
 prepare (one transaction): the invoice moves `open → posting`, the posting date is
 checked against the legal entity's accounting periods (a closed period is refused
-or rolled to the next open period, by policy) and the run is persisted. Then, with
-no transaction open, the steps: check tax codes, upsert the ERP customer, create
+or rolled to the next open period, by policy) and the run is persisted, committed with
+the first step's start when a caller waits. Then, with no transaction open, the steps: check tax codes, upsert the ERP customer, create
 the sales invoice (keyed by our invoice id as external document number, so a
 repeat finds the existing document) and post it. Finally the acknowledgement is
 recorded and the invoice is `posted`.
