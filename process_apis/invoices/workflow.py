@@ -3,10 +3,10 @@
 prepare (one transaction): the invoice moves `open → posting`, the posting date is
 checked against the legal entity's accounting periods (a closed period is refused
 or rolled to the next open period, by policy) and the run is persisted, committed with
-the first step's start when a caller waits. Then, with no transaction open, the steps: check tax codes, upsert the ERP customer, create
-the sales invoice (keyed by our invoice id as external document number, so a
-repeat finds the existing document) and post it. Finally the acknowledgement is
-recorded and the invoice is `posted`.
+the first step's start when a caller waits. Then, with no transaction open, the
+steps: check tax codes, upsert the ERP customer, create the sales invoice (keyed by
+our invoice id as external document number, so a repeat finds the existing document)
+and post it. Finally the acknowledgement is recorded and the invoice is `posted`.
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
