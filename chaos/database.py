@@ -4,7 +4,8 @@ The server is shared with whatever else runs on this machine, so the outage is s
 (`--outage`, 2 s) and the server is started again whatever happens. While it is down
 every posting must fail cleanly: a 503 `database-unavailable` problem with
 `Retry-After`, never a 500 or a dropped connection. Once it is back the gateway must
-be ready again without a restart (its pool pings connections before use); the client
+be ready again without a restart (its pool pings idle connections before use, and a
+connection found dead in use replaces the whole pool); the client
 sends every refused posting again with the same Idempotency-Key, the replay worker
 drains the queue, and the ledger count follows: nothing half-written.
 """

@@ -1,8 +1,12 @@
 """Async SQLAlchemy engine and sessions for SQLite (default) and PostgreSQL.
 
 The dialect is chosen by the URL scheme. SQLite gets the PRAGMAs a concurrent
-server needs on every connection (WAL, foreign keys, busy timeout). PostgreSQL
-connections are pinged before use, so a pool outlives a database restart.
+server needs on every connection (WAL, foreign keys, busy timeout). A PostgreSQL
+connection that sat in the pool longer than `PING_AFTER_IDLE_SECONDS` is pinged before
+use, so a pool outlives a database restart; one handed back moments ago is not (the
+driver's ping is three round trips, as many as a short transaction's statements). A
+connection found dead in use invalidates the whole pool, so after a restart the
+connections that were busy through it are replaced too.
 
 `database_unavailable` tells a database that cannot serve now (down, restarting,
 refusing connections) from a failed statement: the edge answers the first with a
@@ -11,12 +15,13 @@ refusing connections) from a failed statement: the edge answers the first with a
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
@@ -28,6 +33,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+_RETURNED_AT = "returned_at"
 
 # Server states that pass: shutting down or starting up (57P0x), out of connection slots,
 # the connection lost. A query cancelled by a timeout (57014) is a failed statement.
@@ -77,6 +85,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _returned(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that waited in the pool longer than `PING_AFTER_IDLE_SECONDS`; a
+    dead one is replaced by a new connection (the pool retries on `DisconnectionError`)."""
+    returned_at = record.info.get(_RETURNED_AT)
+    if returned_at is None or time.monotonic() - returned_at <= PING_AFTER_IDLE_SECONDS:
+        return  # new, or in use moments ago
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError(f"the pooled connection is gone: {error}") from error
+
+
 def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_timeout`: how long a request waits for a free connection before it gives up."""
     if is_sqlite(url):
@@ -95,9 +119,10 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
     )
     event.listen(engine.sync_engine, "do_connect", _connect)
+    event.listen(engine.sync_engine.pool, "checkin", _returned)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine
 
 

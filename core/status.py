@@ -19,6 +19,12 @@ class StatusMachine(Generic[S]):
     def can(self, current: S, new: S) -> bool:
         return new in self.transitions.get(current, frozenset())
 
+    def sources(self, new: S) -> frozenset[S]:
+        """The statuses from which `new` may be reached."""
+        return frozenset(
+            current for current, reachable in self.transitions.items() if new in reachable
+        )
+
     def check(self, current: S, new: S) -> S:
         """Return `new` if `current -> new` is allowed, else raise `InvalidTransition`."""
         if not self.can(current, new):

@@ -137,11 +137,15 @@ class IdempotencyStore:
 
         A key used for the first time costs one statement: an insert that does nothing when
         the key is there, in which case the stored row is read and judged (a replay is
-        counted among the duplicates suppressed).
+        counted among the duplicates suppressed). Each statement stands alone (the insert
+        and the takeover of a dead request's lock are atomic by themselves), so they run
+        without a transaction block: no `BEGIN` and `COMMIT` round trips around them.
         """
         now = utcnow()
         async with self.sessionmaker() as session:
-            connection = await session.connection()
+            connection = await session.connection(
+                execution_options={"isolation_level": "AUTOCOMMIT"}
+            )
             claimed = await connection.execute(
                 upsert_into(KEYS, connection.dialect.name)
                 .values(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from core.errors import NotFound
 from core.models.customer import CustomerRow
@@ -14,15 +14,14 @@ from core.models.invoice import InvoiceRow
 async def get_invoice(
     session: AsyncSession, invoice_id: str, *, for_update: bool = False
 ) -> InvoiceRow:
-    """An invoice with its lines, or 404."""
+    """An invoice with its lines (joined: one statement), or 404; `for_update` locks the
+    invoice's row, not its lines'."""
     query = (
-        select(InvoiceRow)
-        .where(InvoiceRow.id == invoice_id)
-        .options(selectinload(InvoiceRow.lines))
+        select(InvoiceRow).where(InvoiceRow.id == invoice_id).options(joinedload(InvoiceRow.lines))
     )
     if for_update:
-        query = query.with_for_update()
-    invoice = await session.scalar(query)
+        query = query.with_for_update(of=InvoiceRow)
+    invoice = (await session.execute(query)).unique().scalar_one_or_none()
     if invoice is None:
         raise NotFound(f"no invoice {invoice_id}")
     return invoice

@@ -2,11 +2,11 @@
 
 prepare (one transaction): the invoice moves `open → posting`, the posting date is
 checked against the legal entity's accounting periods (a closed period is refused
-or rolled to the next open period, by policy) and the run is persisted. Then, with
-no transaction open, the steps: check tax codes, upsert the ERP customer, create
-the sales invoice (keyed by our invoice id as external document number, so a
-repeat finds the existing document) and post it. Finally the acknowledgement is
-recorded and the invoice is `posted`.
+or rolled to the next open period, by policy) and the run is persisted, committed with
+the first step's start when a caller waits. Then, with no transaction open, the
+steps: check tax codes, upsert the ERP customer, create the sales invoice (keyed by
+our invoice id as external document number, so a repeat finds the existing document)
+and post it. Finally the acknowledgement is recorded and the invoice is `posted`.
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -106,6 +106,8 @@ class PostingPlan:
     """Everything the steps need, captured in the prepare transaction."""
 
     run_id: str
+    # The run as the prepare transaction left it: the record step writes it without a reload.
+    run: WorkflowRunRow
     invoice_id: str
     company_id: str
     customer_id: str
@@ -114,6 +116,8 @@ class PostingPlan:
     totals: Totals
     # The difference per amount the currency allows between the ERP's totals and ours.
     tolerance: int
+    # The partner the invoice's customer is attributed to (`events.attribution`).
+    partner_id: str | None = None
     # The customer's ERP id, when it may stand for the upsert (see the module docstring).
     known_erp_customer_id: str | None = None
     # No run of this workflow ever had the invoice before: the ERP cannot hold it yet.
@@ -157,18 +161,26 @@ class InvoicePostingWorkflow:
 
         `principal` is the caller whose money limit for `invoices:post` applies; replays
         pass none and name the run they have claimed from the queue.
+
+        The prepare transaction is committed by the first step's start, with it (see
+        `process_apis.runs.engine`): before any backend call, in one commit.
         """
-        prepared = await self._prepare(
-            invoice_id,
-            request=request,
-            client_id=client_id,
-            correlation_id=correlation_id,
-            principal=principal,
-            claimed_run_id=claimed_run_id,
-        )
-        if isinstance(prepared, PostingResult):
-            return prepared
-        return await self.execute(prepared)
+        session = self.context.sessionmaker()
+        try:
+            prepared = await self._prepare(
+                session,
+                invoice_id,
+                request=request,
+                client_id=client_id,
+                correlation_id=correlation_id,
+                principal=principal,
+                claimed_run_id=claimed_run_id,
+            )
+            if isinstance(prepared, PostingResult):
+                return prepared
+            return await self.execute(prepared, opening=session)
+        finally:
+            await session.close()
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
@@ -191,7 +203,7 @@ class InvoicePostingWorkflow:
                     f"invoice {invoice.id} awaits an operator's decision on the ERP's totals: "
                     "accept them or reverse the ERP document"
                 )
-        return await self._prepare(
+        return await self._prepare_committed(
             run.subject_id,
             request=PostingCreate.model_validate(run.params),
             client_id=run.client_id or "replay",
@@ -215,7 +227,7 @@ class InvoicePostingWorkflow:
                 Draft(DraftKind.SALES_INVOICE, legal_entity.erp_company_id, external),
             )
 
-    async def _prepare(
+    async def _prepare_committed(
         self,
         invoice_id: str,
         *,
@@ -225,73 +237,98 @@ class InvoicePostingWorkflow:
         principal: Principal | None,
         claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
+        """`_prepare` in a transaction of its own, committed."""
         async with self.context.sessionmaker() as session:
-            invoice = await get_invoice(session, invoice_id, for_update=True)
-            if principal is not None:
-                principal.check_money_limit(
-                    "invoices:post", amount=invoice.total, currency=invoice.currency
-                )
-            run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
-            if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
-                return _result(invoice, run, PostingState.POSTED, already_posted=True)
-            if invoice.status != InvoiceStatus.POSTING:
-                INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
-            first_run = run is None
-            run = self.engine.take(
+            prepared = await self._prepare(
                 session,
-                run,
-                workflow=WORKFLOW,
-                subject_id=invoice_id,
-                legal_entity_id=invoice.legal_entity_id,
-                params=request.model_dump(mode="json"),
-                correlation_id=correlation_id,
+                invoice_id,
+                request=request,
                 client_id=client_id,
+                correlation_id=correlation_id,
+                principal=principal,
                 claimed_run_id=claimed_run_id,
             )
-
-            legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
-            try:
-                posting_date = posting_date_for(
-                    legal_entity, request.posting_date or invoice.invoice_date
-                )
-            except LedgergateError as error:
-                await self._fail_in_session(session, invoice, run, error)
-                raise
-
-            invoice.status = InvoiceStatus.POSTING
-            invoice.posting_date = posting_date
-            defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
-            customer = await session.get_one(CustomerRow, invoice.customer_id)
-            # A reversal follows a posting run: an invoice without one has none.
-            reversals = (
-                0
-                if first_run
-                else await count_runs(
-                    session,
-                    workflow=REVERSAL_WORKFLOW,
-                    subject_id=invoice_id,
-                    status=RunStatus.SUCCEEDED,
-                )
-            )
-            plan = _plan(run.id, invoice, customer, legal_entity, posting_date, reversals)
-            tolerances = self.context.settings.ledger.totals_tolerance
-            known_customer = run.attempts == 1 and await _customer_synced(session, customer)
             await session.commit()
-            return replace(
-                plan,
-                first_run=first_run,
-                tolerance=tolerances.get(invoice.currency, 0),
-                known_erp_customer_id=customer.erp_ref if known_customer else None,
-                leased_until=run.next_attempt_at,
-                correlation_id=run.correlation_id,
+            return prepared
+
+    async def _prepare(
+        self,
+        session: AsyncSession,
+        invoice_id: str,
+        *,
+        request: PostingCreate,
+        client_id: str,
+        correlation_id: str | None,
+        principal: Principal | None,
+        claimed_run_id: str | None,
+    ) -> PostingPlan | PostingResult:
+        """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
+        run, committed, and is raised): the plan, or the posting the invoice already has."""
+        invoice = await get_invoice(session, invoice_id, for_update=True)
+        if principal is not None:
+            principal.check_money_limit(
+                "invoices:post", amount=invoice.total, currency=invoice.currency
             )
+        run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+        if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
+            return _result(invoice, run, PostingState.POSTED, already_posted=True)
+        if invoice.status != InvoiceStatus.POSTING:
+            INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
+        first_run = run is None
+        run = self.engine.take(
+            session,
+            run,
+            workflow=WORKFLOW,
+            subject_id=invoice_id,
+            legal_entity_id=invoice.legal_entity_id,
+            params=request.model_dump(mode="json"),
+            correlation_id=correlation_id,
+            client_id=client_id,
+            claimed_run_id=claimed_run_id,
+        )
+
+        legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+        try:
+            posting_date = posting_date_for(
+                legal_entity, request.posting_date or invoice.invoice_date
+            )
+        except LedgergateError as error:
+            await self._fail_in_session(session, invoice, run, error)
+            raise
+
+        invoice.status = InvoiceStatus.POSTING
+        invoice.posting_date = posting_date
+        defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
+        customer, synced = await _customer_and_sync(session, invoice.customer_id)
+        # A reversal follows a posting run: an invoice without one has none.
+        reversals = (
+            0
+            if first_run
+            else await count_runs(
+                session,
+                workflow=REVERSAL_WORKFLOW,
+                subject_id=invoice_id,
+                status=RunStatus.SUCCEEDED,
+            )
+        )
+        plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
+        tolerances = self.context.settings.ledger.totals_tolerance
+        known_customer = run.attempts == 1 and synced
+        return replace(
+            plan,
+            first_run=first_run,
+            tolerance=tolerances.get(invoice.currency, 0),
+            known_erp_customer_id=customer.erp_ref if known_customer else None,
+            leased_until=run.next_attempt_at,
+            correlation_id=run.correlation_id,
+        )
 
     async def prepare(
         self, invoice_id: str, *, client_id: str, correlation_id: str | None
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run as bulk work (no caller waits): the plan to
         `execute`, or the posting it already has. A refusal fails the run and is raised."""
-        return await self._prepare(
+        return await self._prepare_committed(
             invoice_id,
             request=PostingCreate(),
             client_id=client_id,
@@ -301,12 +338,19 @@ class InvoicePostingWorkflow:
         )
 
     async def execute(
-        self, plan: PostingPlan, *, bulk: BulkDocuments | None = None
+        self,
+        plan: PostingPlan,
+        *,
+        bulk: BulkDocuments | None = None,
+        opening: AsyncSession | None = None,
     ) -> PostingResult:
         """The plan's steps and their outcome; with `bulk`, a first attempt's document is
-        created and posted by bulk request (see the module docstring)."""
+        created and posted by bulk request (see the module docstring). `opening`: the
+        session that prepared the plan, uncommitted; the first step's start commits it
+        (the document's creation is always a step of its own without `bulk`)."""
+        assert bulk is None or opening is None, "a bulk document may be recorded without a call"
         try:
-            erp_customer_id, document = await self._run_steps(plan, bulk)
+            erp_customer_id, document = await self._run_steps(plan, bulk, opening)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -326,11 +370,11 @@ class InvoicePostingWorkflow:
         return await self._record(plan, erp_customer_id, document, mismatch)
 
     async def _run_steps(
-        self, plan: PostingPlan, bulk: BulkDocuments | None
+        self, plan: PostingPlan, bulk: BulkDocuments | None, opening: AsyncSession | None
     ) -> tuple[str, ErpSalesInvoice]:
         """The ERP steps; returns the ERP customer's id and the posted document."""
         erp, company = self.context.erp, plan.company_id
-        run = self.engine.run(plan.run_id, leased_until=plan.leased_until)
+        run = self.engine.run(plan.run_id, leased_until=plan.leased_until, opening=opening)
         await self._check_tax_codes(plan, run)
         erp_customer_id = plan.known_erp_customer_id
         if erp_customer_id is not None:
@@ -455,18 +499,20 @@ class InvoicePostingWorkflow:
         document: ErpSalesInvoice,
         mismatch: ErpTotalsMismatch | None,
     ) -> PostingResult:
-        """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch."""
+        """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch.
+
+        The invoice and the run are written as the prepare transaction left them, not read
+        again: the invoice by one conditional UPDATE, the run under its version check.
+        """
         async with self.context.sessionmaker() as session:
             await self.engine.write_held(session, plan.run_id)
-            invoice = await get_invoice(session, plan.invoice_id, for_update=True)
-            run = await session.get_one(WorkflowRunRow, plan.run_id)
-            invoice.status = INVOICE_STATUS.check(
-                InvoiceStatus(invoice.status),
+            invoice = await _acknowledge(
+                session,
+                plan.invoice_id,
                 InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
+                document,
             )
-            invoice.erp_ref = document.id
-            invoice.erp_document_number = document.number
-            invoice.posted_at = utcnow()
+            run = await session.merge(plan.run, load=False)
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
@@ -477,8 +523,7 @@ class InvoicePostingWorkflow:
                     .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
-            partner_id = await customer_partner(session, invoice.customer_id)
-            await record(session, invoice_events.posted(invoice, run, partner_id=partner_id))
+            await record(session, invoice_events.posted(invoice, run, partner_id=plan.partner_id))
             if mismatch is not None:
                 run.result = acknowledgement
                 await fail_in_session(session, run, mismatch)
@@ -504,17 +549,55 @@ class InvoicePostingWorkflow:
         await fail_in_session(session, run, error)
 
 
-async def _customer_synced(session: AsyncSession, customer: CustomerRow) -> bool:
-    """Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
-    is unfinished (every change of a customer takes a sync run, in the same transaction)."""
-    if customer.erp_ref is None:
-        return False
-    sync = await latest_run(session, workflow=CUSTOMER_SYNC_WORKFLOW, subject_id=customer.id)
-    return sync is None or sync.status == RunStatus.SUCCEEDED
+async def _acknowledge(
+    session: AsyncSession, invoice_id: str, status: InvoiceStatus, document: ErpSalesInvoice
+) -> InvoiceRow:
+    """The invoice moved to `status` with the ERP's document, in one statement; an invoice
+    no longer in a status that may reach it is refused as the status machine refuses it."""
+    invoice = await session.scalar(
+        update(InvoiceRow)
+        .where(InvoiceRow.id == invoice_id, InvoiceRow.status.in_(INVOICE_STATUS.sources(status)))
+        .values(
+            status=status,
+            erp_ref=document.id,
+            erp_document_number=document.number,
+            posted_at=utcnow(),
+            version=InvoiceRow.version + 1,
+        )
+        .returning(InvoiceRow)
+        .execution_options(synchronize_session=False)
+    )
+    if invoice is None:
+        current = await get_invoice(session, invoice_id)
+        INVOICE_STATUS.check(InvoiceStatus(current.status), status)
+        raise AssertionError(f"invoice {invoice_id} may reach {status} but was not updated")
+    return invoice
+
+
+async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
+    """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
+    sync since is unfinished (every change of a customer takes a sync run, in the same
+    transaction). One statement: the latest sync's status is a subquery."""
+    latest_sync = (
+        select(WorkflowRunRow.status)
+        .where(
+            WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
+            WorkflowRunRow.subject_id == CustomerRow.id,
+        )
+        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = await session.execute(
+        select(CustomerRow, latest_sync).where(CustomerRow.id == customer_id)
+    )
+    customer, sync_status = found.one()
+    synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
+    return customer, synced
 
 
 def _plan(
-    run_id: str,
+    run: WorkflowRunRow,
     invoice: InvoiceRow,
     customer: CustomerRow,
     legal_entity: LegalEntityRow,
@@ -522,7 +605,8 @@ def _plan(
     reversals: int,
 ) -> PostingPlan:
     return PostingPlan(
-        run_id=run_id,
+        run_id=run.id,
+        run=run,
         invoice_id=invoice.id,
         company_id=legal_entity.erp_company_id,
         customer_id=customer.id,
@@ -534,6 +618,7 @@ def _plan(
         ),
         totals=Totals.of_invoice(invoice),
         tolerance=0,
+        partner_id=customer.partner_id,
         document=ErpSalesInvoiceCreate(
             external_document_number=erp_document_reference(invoice.id, reversals),
             customer_number=customer.erp_number,

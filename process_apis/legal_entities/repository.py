@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core.errors import NotFound
 from core.models.legal_entity import LegalEntityRow
@@ -22,11 +22,13 @@ async def list_legal_entities(session: AsyncSession) -> Sequence[LegalEntityRow]
 
 
 async def get_legal_entity(session: AsyncSession, legal_entity_id: str) -> LegalEntityRow:
-    row = await session.scalar(
+    """A legal entity with its tax code mappings (joined: a few rows) and its periods."""
+    query = (
         select(LegalEntityRow)
         .where(LegalEntityRow.id == legal_entity_id)
-        .options(selectinload(LegalEntityRow.periods), selectinload(LegalEntityRow.tax_codes))
+        .options(joinedload(LegalEntityRow.tax_codes), selectinload(LegalEntityRow.periods))
     )
+    row = (await session.execute(query)).unique().scalar_one_or_none()
     if row is None:
         raise NotFound(f"no legal entity {legal_entity_id}")
     return row

@@ -26,6 +26,11 @@ through `write_held`. Nothing is called in between, so a crash there leaves the 
 `started`, exactly as a crash during its call would, and a resumed run repeats it.
 A step answered without any backend call (a cached or already known result) is
 recorded with `RunHandle.record`, held the same way: there is no call to guard.
+
+A handle may be given the session that took its run with the transaction still open
+(`engine.run(run_id, opening=session)`): its first write (a step's start, before any
+backend call) joins that transaction and commits it, so taking the run and starting its
+first step cost one commit, and the run is still committed before any backend is called.
 """
 
 from __future__ import annotations
@@ -207,10 +212,18 @@ class Engine:
         self.hold_outcomes = hold_outcomes
         self._held: dict[str, list[_HeldStep]] = {}  # by run id
 
-    def run(self, run_id: str, *, leased_until: datetime | None = None) -> RunHandle:
+    def run(
+        self,
+        run_id: str,
+        *,
+        leased_until: datetime | None = None,
+        opening: AsyncSession | None = None,
+    ) -> RunHandle:
         """The handle through which one run records its steps; `leased_until`: the lease
-        the caller has just set (when it took the run), so the first step need not renew it."""
-        return RunHandle(self, run_id, leased_until=leased_until)
+        the caller has just set (when it took the run), so the first step need not renew it;
+        `opening`: the caller's session, its transaction still open (see the module
+        docstring)."""
+        return RunHandle(self, run_id, leased_until=leased_until, opening=opening)
 
     def new_run(
         self,
@@ -308,11 +321,20 @@ class Engine:
         await record_steps(connection, run_id, [(w.name, w.values) for w in held if not w.step_id])
 
     @asynccontextmanager
-    async def transaction(self, run_id: str) -> AsyncIterator[AsyncSession]:
-        """A transaction that first writes the run's held step outcomes; committed on exit."""
-        async with self.sessionmaker.begin() as session:
-            await self.write_held(session, run_id)
-            yield session
+    async def transaction(
+        self, run_id: str, *, opening: AsyncSession | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """A transaction that first writes the run's held step outcomes; committed on exit.
+        With `opening`, that session's open transaction (its changes flushed first)."""
+        if opening is None:
+            async with self.sessionmaker.begin() as session:
+                await self.write_held(session, run_id)
+                yield session
+            return
+        await opening.flush()
+        await self.write_held(opening, run_id)
+        yield opening
+        await opening.commit()
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""
@@ -344,10 +366,17 @@ class Engine:
             mark_succeeded(await session.get_one(WorkflowRunRow, run_id), result)
 
     async def _start_step(
-        self, run_id: str, name: str, *, now: datetime, renew: bool, **values: Any
+        self,
+        run_id: str,
+        name: str,
+        *,
+        now: datetime,
+        renew: bool,
+        opening: AsyncSession | None,
+        **values: Any,
     ) -> str:
         """Record the step `started` (and renew the run's lease), in one transaction."""
-        async with self.transaction(run_id) as session:
+        async with self.transaction(run_id, opening=opening) as session:
             connection = await session.connection()
             step_id = await start_step(
                 connection,
@@ -368,10 +397,10 @@ class Engine:
             connection = await session.connection()
             await update_steps(connection, [(step_id, {**values, "finished_at": utcnow()})])
 
-    async def _hold(self, write: _HeldStep) -> None:
+    async def _hold(self, write: _HeldStep, *, opening: AsyncSession | None) -> None:
         self._held.setdefault(write.run_id, []).append(write)
         if not self.hold_outcomes:
-            async with self.transaction(write.run_id):
+            async with self.transaction(write.run_id, opening=opening):
                 pass
 
 
@@ -379,11 +408,22 @@ class RunHandle:
     """One run's steps: each persisted around its backend call, numbered by declaration."""
 
     def __init__(
-        self, engine: Engine, run_id: str, *, leased_until: datetime | None = None
+        self,
+        engine: Engine,
+        run_id: str,
+        *,
+        leased_until: datetime | None = None,
+        opening: AsyncSession | None = None,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
         self._leased_until = leased_until
+        self._opening = opening
+
+    def _take_opening(self) -> AsyncSession | None:
+        """The caller's open session for this handle's first write; none after it."""
+        opening, self._opening = self._opening, None
+        return opening
 
     def _renews(self, now: datetime) -> bool:
         """Whether a step starting `now` renews the lease (see the module docstring)."""
@@ -409,6 +449,7 @@ class RunHandle:
             name,
             now=now,
             renew=renew,
+            opening=self._take_opening(),
             request_digest=digest(request),
             downstream_key=downstream_key,
         )
@@ -438,7 +479,8 @@ class RunHandle:
                     "backend_ref": backend_ref(result) if backend_ref else None,
                     "finished_at": utcnow(),
                 },
-            )
+            ),
+            opening=None,  # the step's start was the handle's first write
         )
         logger.info(
             "workflow.step.succeeded",
@@ -477,6 +519,7 @@ class RunHandle:
                     "started_at": now,
                     "finished_at": now,
                 },
-            )
+            ),
+            opening=None if self.engine.hold_outcomes else self._take_opening(),
         )
         logger.info("workflow.step.recorded", extra={"run_id": self.run_id, "step": name})

@@ -34,3 +34,12 @@ def test_a_canceled_subscription_is_final() -> None:
     assert not any(
         SUBSCRIPTION_STATUS.can(SubscriptionStatus.CANCELED, s) for s in SubscriptionStatus
     )
+
+
+def test_the_sources_of_a_status_are_those_it_may_be_reached_from() -> None:
+    assert INVOICE_STATUS.sources(InvoiceStatus.POSTED) == {
+        InvoiceStatus.POSTING,
+        InvoiceStatus.POSTING_MISMATCH,
+        InvoiceStatus.PAID,
+    }
+    assert INVOICE_STATUS.sources(InvoiceStatus.POSTING_MISMATCH) == {InvoiceStatus.POSTING}

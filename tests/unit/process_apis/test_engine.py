@@ -96,6 +96,52 @@ async def test_a_held_outcome_lands_with_the_next_write(
     assert [(s.name, s.outcome) for s in saved.steps] == [("first", {"cached": True})]
 
 
+async def test_a_run_taken_in_an_open_transaction_is_committed_with_its_first_steps_start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = Engine(sessionmaker, steps=STEPS, hold_outcomes=True)
+    seen_by_the_call: list[WorkflowRunRow] = []
+    async with sessionmaker() as opening:
+        run = engine.take(
+            opening,
+            None,
+            legal_entity_id=None,
+            workflow="w",
+            subject_id="inv_1",
+            params={},
+            correlation_id="c-1",
+            client_id="client",
+            claimed_run_id=None,
+        )
+        handle = engine.run(run.id, leased_until=run.next_attempt_at, opening=opening)
+        await handle.record("first", request={}, outcome={"cached": True})
+        assert await latest_run_elsewhere(sessionmaker, "inv_1") is None  # still uncommitted
+
+        async def crash() -> str:
+            # The backend is called with the run and the started step committed, and with
+            # no transaction open in the session that took the run.
+            seen_by_the_call.append(await stored(engine, run.id))
+            assert not opening.in_transaction()
+            raise RuntimeError("the process dies in the call")
+
+        with pytest.raises(RuntimeError):
+            await handle.step("second", crash, request={})
+
+    [saved] = seen_by_the_call
+    assert saved.status == RunStatus.RUNNING
+    assert [(s.name, s.status) for s in saved.steps] == [
+        ("first", StepStatus.SUCCEEDED),
+        ("second", StepStatus.STARTED),
+    ]
+
+
+async def latest_run_elsewhere(
+    sessionmaker: async_sessionmaker[AsyncSession], subject: str
+) -> WorkflowRunRow | None:
+    async with sessionmaker() as session:
+        return await latest_run(session, workflow="w", subject_id=subject)
+
+
 async def test_a_leased_run_is_in_progress_and_a_failed_one_resumes(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
