@@ -36,7 +36,6 @@ from system_apis.billing.adapters.stripe import StripeAdapter, stripe_headers
 from system_apis.billing.port import BillingPort
 from system_apis.budget import BillingBudget, ErpBudget
 from system_apis.budget_database import DatabaseBudgetStore
-from system_apis.budget_redis import RedisBudgetStore
 from system_apis.crm.adapters.channel import ChannelAdapter, channel_headers
 from system_apis.crm.port import CrmPort
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
@@ -55,6 +54,7 @@ if TYPE_CHECKING:
     from sandboxes.netsuite import NetSuiteState
     from sandboxes.stripe import StripeState
     from sandboxes.support import DeskState
+    from system_apis.budget_redis import RedisBudgetStore
 
 ERP_SANDBOX_URL = "http://erp.sandbox/v2.0/sandbox/api/v1.0"
 NETSUITE_SANDBOX_URL = "http://netsuite.sandbox/services/rest/record/v1"
@@ -91,7 +91,7 @@ class Backends:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
-        if isinstance(self.budget_store, RedisBudgetStore):
+        if self.budget_store is not None and not isinstance(self.budget_store, DatabaseBudgetStore):
             await self.budget_store.aclose()
         if self.billing_sandbox is not None and self.billing_sandbox.webhook_tasks:
             for task in self.billing_sandbox.webhook_tasks:
@@ -132,6 +132,9 @@ def budget_store(settings: Settings) -> RedisBudgetStore | DatabaseBudgetStore:
     """Redis when the rate limiter counts there (every replica shares it), else the database."""
     url = settings.rate_limit_storage_url.removeprefix("async+")
     if url.startswith(("redis://", "rediss://")):
+        # Imported here: the Redis client costs a worker 15 MiB, for nothing without Redis.
+        from system_apis.budget_redis import RedisBudgetStore
+
         return RedisBudgetStore(url)
     return DatabaseBudgetStore()
 

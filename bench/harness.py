@@ -192,6 +192,10 @@ UNLIMITED_ERP = {
 of posting at the limit passes the vendor's figures in `env`."""
 
 
+PRODUCTION_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
+"""The allocator setting the production image runs with (`Dockerfile`)."""
+
+
 class Server:
     """One `bench.serve` process on a loopback port, with `workers` uvicorn workers."""
 
@@ -220,6 +224,7 @@ class Server:
             "LEDGERGATE_RATE_LIMIT_STORAGE_URL": "memory://",
             "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
             **UNLIMITED_ERP,
+            **PRODUCTION_MALLOC,
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import time
 from math import floor, inf
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from limits import RateLimitItem
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from limits.util import WindowStats
-from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 KEY_PREFIX = "LIMITS"  # `limits`' own, so its keys and these are the same counters
 
@@ -88,6 +90,8 @@ class RedisSlidingWindow(SlidingWindow):
 
     def __init__(self, url: str) -> None:
         super().__init__(storage_from_string(f"async+{url}"))
+        from redis.asyncio import Redis  # here: a gateway counting in memory never loads it
+
         self.redis: Redis = Redis.from_url(url)
         self._count = self.redis.register_script(COUNT)
 

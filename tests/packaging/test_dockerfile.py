@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness import PRODUCTION_MALLOC
 from tests.packaging.support import DOCKERFILE, DOCKERIGNORE, REPO, Stage, dockerfile_stages
 
 BIN = Path(sys.executable).parent
@@ -71,6 +72,13 @@ def test_runtime_is_non_root_and_read_only_friendly(runtime: Stage) -> None:
     command = exec_form(runtime.last("CMD"))
     assert command[:2] == ["serve", "--workers"]
     assert int(command[2]) > 1
+
+
+def test_runtime_returns_large_freed_blocks_as_the_benchmarks_measure(runtime: Stage) -> None:
+    """A fixed mmap threshold: glibc's rising one let each thread's arena keep 16 MiB."""
+    threshold = runtime.env()["MALLOC_MMAP_THRESHOLD_"]
+    assert int(threshold) <= 1024 * 1024
+    assert PRODUCTION_MALLOC == {"MALLOC_MMAP_THRESHOLD_": threshold}
 
 
 class Probe(BaseHTTPRequestHandler):

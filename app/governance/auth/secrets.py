@@ -1,4 +1,10 @@
-"""Client secrets: generated with `secrets`, stored only as scrypt hashes."""
+"""Client secrets: generated with `secrets`, stored only as scrypt hashes.
+
+Each scrypt hash takes 16 MiB (128 x N x r bytes) while it runs, so a process computes
+them one at a time on one thread of its own. Token requests are checked in a pool of
+threads, and glibc gives each thread an arena of its own that keeps the freed 16 MiB:
+16 token requests took a served worker from 166 to 408 MiB resident, for good.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,25 @@ import hashlib
 import hmac
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 SECRET_PREFIX = "lgs_"
 _N, _R, _P = 2**14, 8, 1
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrypt")
+
+
+def _new_hasher() -> None:
+    """A forked child has the parent's executor but not its thread."""
+    global _HASHER  # noqa: PLW0603
+    _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrypt")
+
+
+os.register_at_fork(after_in_child=_new_hasher)
+
+
+def _scrypt(secret: str, *, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    job = _HASHER.submit(hashlib.scrypt, secret.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen)
+    return job.result()
 
 
 def new_secret() -> str:
@@ -18,7 +40,7 @@ def new_secret() -> str:
 
 def hash_secret(secret: str) -> str:
     salt = os.urandom(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    digest = _scrypt(secret, salt=salt, n=_N, r=_R, p=_P, dklen=32)
     encode = base64.urlsafe_b64encode
     return f"scrypt${_N}${_R}${_P}${encode(salt).decode()}${encode(digest).decode()}"
 
@@ -30,8 +52,8 @@ def verify_secret(secret: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.urlsafe_b64decode(digest)
-        actual = hashlib.scrypt(
-            secret.encode(),
+        actual = _scrypt(
+            secret,
             salt=base64.urlsafe_b64decode(salt),
             n=int(n),
             r=int(r),

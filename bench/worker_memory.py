@@ -1,0 +1,124 @@
+"""Benchmark: a gateway worker's resident memory after start-up and after a fixed load.
+
+Run with `uv run python -m bench.worker_memory [--workers W] [--postings N]
+[--concurrency C] [--tokens T]`. On a throwaway database (PostgreSQL on
+127.0.0.1:5432, else SQLite) it starts the Business Central sandbox and the gateway
+(`bench.serve gateway`, uvicorn with `--workers` workers, its ERP over HTTP at the
+sandbox), then reads each worker's `VmRSS` and `VmHWM` from `/proc`:
+
+1. once every worker answers (start-up);
+2. after `--tokens` token requests sent `--concurrency` at a time (each checks a
+   memory-hard secret hash);
+3. after registering and posting `--postings` invoices (`POST /v1/invoices`, then
+   `POST /v1/invoices/{id}/postings` with a fresh `Idempotency-Key`), `--concurrency`
+   in flight.
+
+The figures are counts of a fixed amount of work, not rates, so a loaded host changes
+them little. Nothing is appended to `bench/RESULTS.md`: the lines printed are the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from bench.harness import (
+    DEMO_CLIENT,
+    Server,
+    host_line,
+    invoice_body,
+    issue_token,
+    running,
+    scratch_directory,
+    throwaway_database,
+)
+from sandboxes.business_central import API_ROOT
+
+ERP_API = API_ROOT.format(environment="sandbox")
+
+
+def worker_status(server: Server) -> str:
+    """`pid 123 VmRSS 150 MiB VmHWM 160 MiB` for each worker (the one process with one)."""
+    peaks = [p for p in server.peak_memory() if p.role != "supervisor"]
+    lines = []
+    for peak in peaks:
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{peak.pid}/status").read_text().splitlines()
+            if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile"))
+        )
+        figures = " ".join(f"{k} {int(v.split()[0]) / 1024:.0f}" for k, v in fields.items())
+        lines.append(f"pid {peak.pid} ({peak.role}): {figures} MiB")
+    return "; ".join(lines)
+
+
+async def tokens(server: Server, count: int, concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+
+        async def one() -> None:
+            async with gate:
+                response = await client.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials", "scope": "invoices:read"},
+                    auth=DEMO_CLIENT,
+                )
+                response.raise_for_status()
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def postings(server: Server, token: str, count: int, concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60, headers=headers) as client:
+
+        async def one() -> None:
+            async with gate:
+                created = await client.post("/v1/invoices", json=invoice_body(date.today()))
+                created.raise_for_status()
+                posted = await client.post(
+                    f"/v1/invoices/{created.json()['id']}/postings",
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    json={},
+                )
+                posted.raise_for_status()
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--postings", type=int, default=300)
+    parser.add_argument("--tokens", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    print(f"host: {host_line()}")  # noqa: T201
+    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+        sandbox = Server("erp-sandbox", database, scratch)
+        gateway = Server(
+            "gateway",
+            database,
+            scratch,
+            workers=args.workers,
+            LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
+        )
+        with running([sandbox, gateway]):
+            print(f"started: {worker_status(gateway)}")  # noqa: T201
+            asyncio.run(tokens(gateway, args.tokens, args.concurrency))
+            print(f"after {args.tokens} tokens: {worker_status(gateway)}")  # noqa: T201
+            token = issue_token(gateway, "invoices:write invoices:post")
+            asyncio.run(postings(gateway, token, args.postings, args.concurrency))
+            print(f"after {args.postings} postings: {worker_status(gateway)}")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
