@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.governance.auth.client_status import ClientStatusReader
 from app.governance.auth.tokens import TokenVerifier, VerifiedToken
 from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimited, RateLimiter, apply_verdict
 from core.auth import Principal, Unauthorized
-from core.db import table_of
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.scopes import PARTNER_SCOPES
 from core.settings import AuthSettings
@@ -37,16 +36,16 @@ class ClientSnapshot:
 
 
 class ClientCache:
-    """Clients' grants by id, kept briefly; their status is read on every call.
+    """Clients' grants by id, kept briefly; their status is read on every call."""
 
-    The status is one statement on a connection in autocommit, not in a transaction of
-    an ORM session: a governed request reads it every time, and a transaction would cost
-    two more round trips (`BEGIN`, `ROLLBACK`) for a single read.
-    """
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        statuses: ClientStatusReader,
+        ttl_seconds: float,
+    ) -> None:
         self.sessionmaker = sessionmaker
-        self.engine: AsyncEngine = sessionmaker.kw["bind"]
+        self.statuses = statuses
         self.ttl = ttl_seconds
         self._entries: dict[str, tuple[float, ClientSnapshot | None]] = {}
 
@@ -55,9 +54,7 @@ class ClientCache:
         now = time.monotonic()
         cached = self._entries.get(client_id)
         if cached is not None and now - cached[0] < self.ttl:
-            async with self.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                status = await autocommit.scalar(_STATUS, {"client_id": client_id})
+            status = await self.statuses.status(client_id)
             return cached[1] if status == ClientStatus.ACTIVE else None
         async with self.sessionmaker() as session:
             row = await session.get(ApiClientRow, client_id)
@@ -71,10 +68,6 @@ class ClientCache:
             )
         self._entries[client_id] = (now, snapshot)
         return snapshot
-
-
-_CLIENTS = table_of(ApiClientRow)
-_STATUS = select(_CLIENTS.c.status).where(_CLIENTS.c.id == bindparam("client_id"))
 
 
 def bearer_token(request: Request) -> str:
