@@ -12,7 +12,8 @@ is stricter than a served one). Per request it reports:
 
 - CPU microseconds of this process (`time.process_time`): the bare/governed ratio is
   what the governed read's throughput would be, as a share of the bare one, if the
-  workers' CPU were the bottleneck;
+  workers' CPU were the bottleneck (overall, and the median of each round's pair, which
+  a busy host's drift moves less);
 - SQL statements sent and Redis commands sent (counts, independent of the host's load).
 
 With `--profile FILE` the governed rounds also run under cProfile (stats saved to
@@ -26,6 +27,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -81,6 +83,7 @@ class Side:
     statements: int = 0
     redis_commands: int = 0
     statuses: set[int] = field(default_factory=set)
+    round_cpu: list[float] = field(default_factory=list)  # CPU seconds per request, by round
 
     def per_request(self, value: float) -> float:
         return value / self.requests if self.requests else 0.0
@@ -135,7 +138,9 @@ async def round_of(
         side.statuses.add(await get(app, paths[i % len(paths)], headers))
     if profiler is not None:
         profiler.disable()
-    side.cpu_seconds += time.process_time() - started
+    cpu = time.process_time() - started
+    side.cpu_seconds += cpu
+    side.round_cpu.append(cpu / count)
     side.requests += count
     side.statements += tally.statements - statements
     side.redis_commands += tally.redis_commands - commands
@@ -246,7 +251,13 @@ def main() -> int:
             f"{side.per_request(side.redis_commands):.2f} Redis commands per request"
         )
     ratio = plain.per_request(plain.cpu_seconds) / governed.per_request(governed.cpu_seconds)
-    print(f"bare/governed CPU per request: {ratio:.2f}")  # noqa: T201
+    by_round = statistics.median(
+        b / g for b, g in zip(plain.round_cpu, governed.round_cpu, strict=True)
+    )
+    print(  # noqa: T201
+        f"bare/governed CPU per request: {ratio:.2f} overall, {by_round:.2f} median of the "
+        "rounds' ratios (each round's pair ran back to back: less of the host's drift)"
+    )
     if args.profile:
         stats = pstats.Stats(args.profile, stream=sys.stdout)
         stats.sort_stats("tottime").print_stats(30)
