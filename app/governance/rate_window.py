@@ -7,6 +7,10 @@ script does both, with `limits`' own keys and arithmetic (the previous window's 
 weighted by the share of it still in view, plus the current one's), so counters set by
 either are read by the other. In memory the two calls cost no round trip and stay as
 `limits` makes them.
+
+A guarded count (`count_guarded`) looks at one window and, only if it has room, counts
+in another: a request with a known token has its address's failed authentications looked
+at and its client's request counted in the same round trip.
 """
 
 from __future__ import annotations
