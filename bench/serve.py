@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
-from app.governance.rate_window import SlidingWindow
+from app.governance.rate_window import Guarded, SlidingWindow, Window
 from app.main import WORKER_START_SECONDS, create_app
 from core.canonical.documents import InvoiceStatus
 from core.db import create_engine, create_sessionmaker
@@ -136,6 +136,13 @@ class AwaitedStrategy(SlidingWindow):
         started = time.perf_counter()
         try:
             return await self.inner.count(item, *identifiers, cost=cost)
+        finally:
+            self.clock.add(started)
+
+    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
+        started = time.perf_counter()
+        try:
+            return await self.inner.count_guarded(guard, counted)
         finally:
             self.clock.add(started)
 

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -123,6 +123,32 @@ def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) 
     event.listen(engine.sync_engine, "do_connect", _connect)
     event.listen(engine.sync_engine.pool, "checkin", _returned)
     event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def create_autocommit_engine(
+    url: str | URL, *, pool_size: int, pool_timeout: float = 30.0
+) -> AsyncEngine:
+    """An engine for single reads: each statement in autocommit (no `BEGIN`, no
+    `ROLLBACK`), its connections not pinged before use (a ping is a round trip as dear as
+    the read). Its callers retry a read that fails with `connection_invalidated` once."""
+    if is_sqlite(str(url)):
+        engine = create_async_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_timeout=pool_timeout,
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    engine = create_async_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
+    )
+    event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
 
 

@@ -49,7 +49,9 @@ class ProcessContext:
     today: Callable[[], date] = utc_today
 
 
-def get_context(request: Request) -> ProcessContext:
+# The dependencies below are `async` though they await nothing: FastAPI runs a plain
+# function dependency on a worker thread, a thread hop per request for reading an attribute.
+async def get_context(request: Request) -> ProcessContext:
     context: ProcessContext = request.app.state.process
     return context
 
@@ -84,7 +86,7 @@ class Transaction:
             ) from None
 
 
-def get_transaction(context: ContextDep) -> Transaction:
+async def get_transaction(context: ContextDep) -> Transaction:
     return Transaction(context.sessionmaker)
 
 
@@ -100,7 +102,7 @@ class Caller:
     correlation_id: str | None
 
 
-def get_caller(request: Request) -> Caller:
+async def get_caller(request: Request) -> Caller:
     """The caller as the edge authenticated it (`anonymous` where it set no client)."""
     return Caller(
         client_id=getattr(request.state, "client_id", None) or "anonymous",

@@ -354,7 +354,7 @@ def _idempotency(
     return Idempotency(store=store, request=request, client_id=caller.client_id, key=key)
 
 
-def required_key(
+async def required_key(
     request: Request,
     context: ContextDep,
     caller: CallerDep,
@@ -363,7 +363,7 @@ def required_key(
     return _idempotency(request, context, caller, key)
 
 
-def optional_key(
+async def optional_key(
     request: Request,
     context: ContextDep,
     caller: CallerDep,
@@ -372,7 +372,7 @@ def optional_key(
     return _idempotency(request, context, caller, key)
 
 
-def released_required_key(
+async def released_required_key(
     request: Request,
     context: ContextDep,
     caller: CallerDep,

@@ -79,7 +79,7 @@ def _bound(column: InstrumentedAttribute[Any], day: date) -> date | datetime:
     return day if isinstance(column.type, Date) else datetime.combine(day, time(), UTC)
 
 
-def list_query(
+async def list_query(
     legal_entity_id: LegalEntityFilter = None,
     date_from: Annotated[
         Day | None,

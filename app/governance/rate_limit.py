@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 
 from fastapi import Request
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
 
 from app.governance.metrics import RATE_LIMITED
-from app.governance.rate_window import sliding_window
+from app.governance.rate_window import Window, sliding_window
 from core.auth import Principal
 from core.errors import LedgergateError
 from core.settings import RateLimitSettings
@@ -54,6 +54,8 @@ class RateLimiterUnavailable(LedgergateError):
 class Verdict:
     allowed: bool
     headers: dict[str, str]
+    policy: str = ""  # what it was counted under (none when nothing was counted)
+    limit: str = ""
 
 
 def route_class(request: Request) -> str:
@@ -123,67 +125,106 @@ class RateLimiter:
         except Exception as error:  # the counter store is down
             self._store_down(error)
             return Verdict(True, {})
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        headers = {
-            "RateLimit-Policy": f'"{policy}";q={item.amount};w={item.get_expiry()}',
-            "RateLimit": f'"{policy}";r={stats.remaining};t={reset}',
-        }
-        if not allowed:
-            headers["Retry-After"] = str(max(1, reset))
-        return Verdict(allowed, headers)
+        return _verdict(item, policy, limit, allowed, stats)
 
     async def enforce(self, request: Request, *, policy: str, key: str, limit: str) -> None:
         if not self.settings.enabled:
             return
-        verdict = await self._hit(policy, key, limit)
-        _stash_headers(request, verdict.headers)
-        if not verdict.allowed:
-            RATE_LIMITED.labels(policy).inc()
-            error = RateLimited(
-                f"the {policy} limit of {limit} is used up; retry after "
-                f"{verdict.headers['Retry-After']} s",
-                policy=policy,
-            )
-            error.headers = verdict.headers
-            raise error
+        apply_verdict(request, await self._hit(policy, key, limit))
+
+    def client_limit(self, request: Request, tier: str) -> tuple[str, str]:
+        """The policy and limit a client of `tier` is counted under for this request."""
+        cls = route_class(request)
+        limits = self.settings.tiers.get(tier) or self.settings.tiers["standard"]
+        return f"{tier}-{cls}", limits[cls]
 
     async def enforce_client(self, request: Request, principal: Principal) -> None:
-        cls = route_class(request)
-        tier = self.settings.tiers.get(principal.tier) or self.settings.tiers["standard"]
-        await self.enforce(
-            request, policy=f"{principal.tier}-{cls}", key=principal.client_id, limit=tier[cls]
-        )
+        policy, limit = self.client_limit(request, principal.tier)
+        await self.enforce(request, policy=policy, key=principal.client_id, limit=limit)
+
+    async def count_client_unless_failing(
+        self, request: Request, client_id: str, tier: str
+    ) -> Verdict:
+        """`refuse_failing_address`, then the client's count, in one round trip.
+
+        Refuses the address as `refuse_failing_address` does; otherwise takes one request
+        from the client's window and answers its verdict, for `apply_verdict` once the
+        caller is known to be an active client.
+        """
+        if not self.settings.enabled:
+            return Verdict(True, {})
+        policy, limit = self.client_limit(request, tier)
+        guard = Window(self._item(self.settings.failed_auth), (FAILED_AUTH, self._address(request)))
+        counted = Window(self._item(limit), (policy, client_id))
+        try:
+            guarded = await self.strategy.count_guarded(guard, counted)
+        except Exception as error:
+            self._store_down(error)
+            return Verdict(True, {})
+        if not guarded.guard_open:
+            raise self._failing_address(guarded.stats)
+        return _verdict(counted.item, policy, limit, guarded.allowed, guarded.stats)
 
     async def enforce_ip(self, request: Request, *, policy: str, limit: str) -> None:
-        ip = client_ip(request, self.settings.trusted_proxies)
-        await self.enforce(request, policy=policy, key=ip, limit=limit)
+        await self.enforce(request, policy=policy, key=self._address(request), limit=limit)
 
     async def refuse_failing_address(self, request: Request) -> None:
         """429 if this address has used up its failed authentications (nothing counted)."""
         if not self.settings.enabled:
             return
-        limit = self.settings.failed_auth
-        item = self._item(limit)
-        key = client_ip(request, self.settings.trusted_proxies)
+        item = self._item(self.settings.failed_auth)
         try:
-            allowed, stats = await self.strategy.count(item, FAILED_AUTH, key, cost=0)
+            allowed, stats = await self.strategy.count(
+                item, FAILED_AUTH, self._address(request), cost=0
+            )
         except Exception as error:
             self._store_down(error)
             return
-        if allowed:
-            return
+        if not allowed:
+            raise self._failing_address(stats)
+
+    def _failing_address(self, stats: WindowStats) -> RateLimited:
         RATE_LIMITED.labels(FAILED_AUTH).inc()
         retry_after = str(max(1, math.ceil(stats.reset_time - time.time())))
         refusal = RateLimited(
-            f"too many failed authentications from this address ({limit}); retry after "
-            f"{retry_after} s",
+            f"too many failed authentications from this address ({self.settings.failed_auth}); "
+            f"retry after {retry_after} s",
             policy=FAILED_AUTH,
         )
         refusal.headers = {"Retry-After": retry_after}
-        raise refusal
+        return refusal
+
+    def _address(self, request: Request) -> str:
+        return client_ip(request, self.settings.trusted_proxies)
 
     async def count_failed_auth(self, request: Request) -> None:
         if not self.settings.enabled:
             return
-        key = client_ip(request, self.settings.trusted_proxies)
-        await self._hit(FAILED_AUTH, key, self.settings.failed_auth)
+        await self._hit(FAILED_AUTH, self._address(request), self.settings.failed_auth)
+
+
+def _verdict(
+    item: RateLimitItem, policy: str, limit: str, allowed: bool, stats: WindowStats
+) -> Verdict:
+    reset = max(0, math.ceil(stats.reset_time - time.time()))
+    headers = {
+        "RateLimit-Policy": f'"{policy}";q={item.amount};w={item.get_expiry()}',
+        "RateLimit": f'"{policy}";r={stats.remaining};t={reset}',
+    }
+    if not allowed:
+        headers["Retry-After"] = str(max(1, reset))
+    return Verdict(allowed, headers, policy, limit)
+
+
+def apply_verdict(request: Request, verdict: Verdict) -> None:
+    """Stash the verdict's headers for the response; a 429 if it refuses."""
+    _stash_headers(request, verdict.headers)
+    if not verdict.allowed:
+        RATE_LIMITED.labels(verdict.policy).inc()
+        error = RateLimited(
+            f"the {verdict.policy} limit of {verdict.limit} is used up; retry after "
+            f"{verdict.headers['Retry-After']} s",
+            policy=verdict.policy,
+        )
+        error.headers = verdict.headers
+        raise error

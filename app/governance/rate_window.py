@@ -7,13 +7,17 @@ script does both, with `limits`' own keys and arithmetic (the previous window's 
 weighted by the share of it still in view, plus the current one's), so counters set by
 either are read by the other. In memory the two calls cost no round trip and stay as
 `limits` makes them.
+
+A guarded count (`count_guarded`) looks at one window and, only if it has room, counts
+in another: a request with a known token has its address's failed authentications looked
+at and its client's request counted in the same round trip.
 """
 
 from __future__ import annotations
 
 import time
 from math import floor, inf
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from limits import RateLimitItem
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -25,31 +29,56 @@ if TYPE_CHECKING:
 
 KEY_PREFIX = "LIMITS"  # `limits`' own, so its keys and these are the same counters
 
-# KEYS: the previous and the current window; ARGV: limit, window (s), cost (0: only look).
-COUNT = """
-local limit, expiry, cost = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3])
-local current_ttl = tonumber(redis.call('pttl', KEYS[2]))
-if current_ttl > 0 and current_ttl < expiry then
-    redis.call('rename', KEYS[2], KEYS[1])
-    redis.call('set', KEYS[2], 0, 'PX', current_ttl + expiry)
-end
-local previous_count = tonumber(redis.call('get', KEYS[1])) or 0
-local previous_ttl = math.max(0, tonumber(redis.call('pttl', KEYS[1])) or 0)
-local current_count = tonumber(redis.call('get', KEYS[2])) or 0
-current_ttl = math.max(0, tonumber(redis.call('pttl', KEYS[2])) or 0)
-local weighted = previous_count * previous_ttl / expiry + current_count
-local allowed = weighted < limit - math.max(cost, 1) + 1
-if allowed and cost > 0 then
-    if redis.call('exists', KEYS[2]) == 1 then
-        redis.call('incrby', KEYS[2], cost)
-    else
-        redis.call('set', KEYS[2], cost, 'PX', expiry * 2)
-        current_ttl = expiry * 2
+# One window: its previous and current keys, its limit, length (ms) and the cost to take
+# (0: only look); answers the verdict, then the counts and their milliseconds left.
+WINDOW = """
+local function count(previous_key, current_key, limit, expiry, cost)
+    local current_ttl = tonumber(redis.call('pttl', current_key))
+    if current_ttl > 0 and current_ttl < expiry then
+        redis.call('rename', current_key, previous_key)
+        redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
     end
-    current_count = current_count + cost
+    local previous_count = tonumber(redis.call('get', previous_key)) or 0
+    local previous_ttl = math.max(0, tonumber(redis.call('pttl', previous_key)) or 0)
+    local current_count = tonumber(redis.call('get', current_key)) or 0
+    current_ttl = math.max(0, tonumber(redis.call('pttl', current_key)) or 0)
+    local weighted = previous_count * previous_ttl / expiry + current_count
+    local allowed = weighted < limit - math.max(cost, 1) + 1
+    if allowed and cost > 0 then
+        if redis.call('exists', current_key) == 1 then
+            redis.call('incrby', current_key, cost)
+        else
+            redis.call('set', current_key, cost, 'PX', expiry * 2)
+            current_ttl = expiry * 2
+        end
+        current_count = current_count + cost
+    end
+    return {allowed and 1 or 0, previous_count, previous_ttl, current_count, current_ttl}
 end
-return {allowed and 1 or 0, previous_count, previous_ttl, current_count, current_ttl}
 """
+# KEYS: the previous and the current window; ARGV: limit, window (s), cost (0: only look).
+COUNT = (
+    WINDOW
+    + """
+return count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3]))
+"""
+)
+# A look at a guard window (KEYS 1-2, ARGV 1-2), then, only if the guard has room, a check
+# of the counted one (KEYS 3-4, ARGV 3-5, as `COUNT`'s). Answers 0 and the guard's window
+# when the guard is used up, else 1 and the counted window's answer.
+GUARDED_COUNT = (
+    WINDOW
+    + """
+local guard = count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, 0)
+if guard[1] == 0 then
+    return {0, unpack(guard)}
+end
+local counted = count(
+    KEYS[3], KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[4]) * 1000, tonumber(ARGV[5])
+)
+return {1, unpack(counted)}
+"""
+)
 
 
 def window_stats(
@@ -71,6 +100,22 @@ def window_stats(
     return WindowStats(now + min(previous_reset_in, current_reset_in), remaining)
 
 
+class Window(NamedTuple):
+    """A rate-limit item and the identifiers of one of its windows (policy, then key)."""
+
+    item: RateLimitItem
+    identifiers: tuple[str, ...]
+
+
+class Guarded(NamedTuple):
+    """A guarded count: whether the guard had room; the counted window's verdict and stats
+    if it had, else the guard's (`allowed` False)."""
+
+    guard_open: bool
+    allowed: bool
+    stats: WindowStats
+
+
 class SlidingWindow(SlidingWindowCounterRateLimiter):
     """`limits`' sliding-window counter with `count`: one check and its window stats."""
 
@@ -84,9 +129,32 @@ class SlidingWindow(SlidingWindowCounterRateLimiter):
             allowed = await self.test(item, *identifiers)
         return allowed, await self.get_window_stats(item, *identifiers)
 
+    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
+        """Look at `guard`; only if it has room, take one from `counted`."""
+        open_, stats = await self.count(guard.item, *guard.identifiers, cost=0)
+        if not open_:
+            return Guarded(False, False, stats)
+        return Guarded(True, *await self.count(counted.item, *counted.identifiers))
+
+
+def _keys(window: Window) -> list[str]:
+    """`limits`' keys of a window: the previous one's, then the current one's."""
+    current = f"{KEY_PREFIX}:{{{window.item.key_for(*window.identifiers)}}}"
+    return [f"{current}/-1", current]
+
+
+def _stats(item: RateLimitItem, answer: list[int]) -> WindowStats:
+    """The stats of a window from the script's counts and milliseconds left."""
+    previous, previous_ms, current, current_ms = answer
+    return window_stats(item, previous, previous_ms / 1000, current, current_ms / 1000)
+
 
 class RedisSlidingWindow(SlidingWindow):
-    """`SlidingWindow` whose `count` is one Lua script, one round trip."""
+    """`SlidingWindow` whose `count` and `count_guarded` are one Lua script, one round trip.
+
+    A guarded count's two windows have keys in different hash slots: one Redis server
+    (or primary) holds them, not a cluster.
+    """
 
     def __init__(self, url: str) -> None:
         super().__init__(storage_from_string(f"async+{url}"))
@@ -94,17 +162,30 @@ class RedisSlidingWindow(SlidingWindow):
 
         self.redis: Redis = Redis.from_url(url)
         self._count = self.redis.register_script(COUNT)
+        self._count_guarded = self.redis.register_script(GUARDED_COUNT)
 
     async def count(
         self, item: RateLimitItem, *identifiers: str, cost: int = 1
     ) -> tuple[bool, WindowStats]:
-        current = f"{KEY_PREFIX}:{{{item.key_for(*identifiers)}}}"
-        answer = await self._count(
-            keys=[f"{current}/-1", current], args=[item.amount, item.get_expiry(), cost]
+        window = Window(item, identifiers)
+        answer = await self._count(keys=_keys(window), args=[item.amount, item.get_expiry(), cost])
+        allowed, *counts = cast("list[int]", answer)
+        return bool(allowed), _stats(item, counts)
+
+    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
+        answer = await self._count_guarded(
+            keys=[*_keys(guard), *_keys(counted)],
+            args=[
+                guard.item.amount,
+                guard.item.get_expiry(),
+                counted.item.amount,
+                counted.item.get_expiry(),
+                1,
+            ],
         )
-        allowed, previous, previous_ms, current_count, current_ms = cast("list[int]", answer)
-        stats = window_stats(item, previous, previous_ms / 1000, current_count, current_ms / 1000)
-        return bool(allowed), stats
+        guard_open, allowed, *counts = cast("list[int]", answer)
+        item = counted.item if guard_open else guard.item
+        return Guarded(bool(guard_open), bool(allowed), _stats(item, counts))
 
 
 def sliding_window(storage_url: str) -> SlidingWindow:

@@ -160,6 +160,27 @@ async def test_a_disabled_client_is_refused_at_once_despite_the_cache(
     assert response.status_code == 401, response.text
 
 
+async def test_a_status_read_on_a_connection_the_server_dropped_is_made_again(
+    gateway: Gateway,
+) -> None:
+    """The status reader pings nothing before a read: a dropped connection fails the read,
+    which is made once more on a fresh one, so the request still gets its answer."""
+    reader = gateway.app.state.auth.statuses
+    if reader.engine.dialect.name != "postgresql":
+        pytest.skip("a server dropping connections is PostgreSQL's")
+    assert await reader.status("test-platform") == ClientStatus.ACTIVE  # a pooled connection
+    async with gateway.sessionmaker() as session:
+        dropped = await session.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert dropped
+    assert await reader.status("test-platform") == ClientStatus.ACTIVE
+    assert (await gateway.client.get("/v1/legal-entities")).status_code == 200
+
+
 async def test_signing_keys_are_not_stored_in_plain_text(gateway: Gateway) -> None:
     key = gateway.app.state.auth.ring.signing_key()
     private_d = key.as_dict(private=True)["d"]

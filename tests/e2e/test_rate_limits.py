@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -113,6 +114,52 @@ async def test_an_address_failing_authentication_is_refused_before_its_token_is_
     async with gateway.sessionmaker() as session:
         rows = (await session.scalars(select(AuditEventRow))).all()
     assert [(row.action, row.count) for row in rows] == [("authentication", 6)]
+
+
+async def test_a_known_token_from_a_failing_address_is_refused_and_not_counted(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(rate_limits={**TIGHT, "failed_auth": "2/minute"})
+    assert (await gateway.client.get("/v1/legal-entities")).status_code == 200  # verified
+    bad = {"Authorization": "Bearer not-a-token"}
+    for _ in range(2):
+        assert (await gateway.anonymous.get("/v1/invoices", headers=bad)).status_code == 401
+    refused = await gateway.client.get("/v1/legal-entities")
+    assert refused.status_code == 429
+    assert refused.json()["policy"] == "failed-auth"
+    assert "ratelimit" not in refused.headers
+    limiter = gateway.app.state.rate_limiter
+    item = limiter._item(TIGHT["tiers"]["standard"]["read"])  # type: ignore[index]
+    _, stats = await limiter.strategy.count(item, "standard-read", "test-platform", cost=0)
+    assert stats.remaining == 2  # only the first read was counted
+
+
+async def test_a_request_with_a_token_verified_before_is_one_redis_round_trip(
+    make_gateway: GatewayFactory,
+) -> None:
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    gateway = await make_gateway(rate_limit_storage_url=REDIS_URL, rate_limits=TIGHT)
+    client = await gateway.client_with(
+        ["legal_entities:read"], client_id=f"trips-{uuid.uuid4().hex[:8]}"
+    )
+    assert (await client.get("/v1/legal-entities")).status_code == 200  # the token is verified
+    redis = gateway.app.state.rate_limiter.strategy.redis
+    sent: list[str] = []
+    execute = redis.execute_command
+
+    async def recording(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await execute(*args, **options)
+
+    redis.execute_command = recording
+    response = await client.get("/v1/legal-entities")
+    assert response.status_code == 200
+    assert response.headers["ratelimit"].startswith('"standard-read";r=1;t=')
+    assert sent == ["EVALSHA"]  # the address's failures looked at and the read counted at once
+    await client.aclose()
 
 
 async def test_webhook_deliveries_are_limited_per_ip_before_verification(

@@ -12,7 +12,12 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from redis.exceptions import RedisError
 
-from app.governance.rate_window import RedisSlidingWindow, SlidingWindow, sliding_window
+from app.governance.rate_window import (
+    RedisSlidingWindow,
+    SlidingWindow,
+    Window,
+    sliding_window,
+)
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -60,6 +65,40 @@ async def test_a_look_takes_nothing_from_the_window(window: RedisSlidingWindow) 
     await window.count(ITEM, "auth", key)
     allowed, stats = await window.count(ITEM, "auth", key, cost=0)
     assert (allowed, stats.remaining) == (True, 2)
+
+
+async def guarded_counts(counter: SlidingWindow) -> list[tuple[bool, bool, int]]:
+    """A guarded count, then two failures use the guard up, then one more guarded count,
+    and a look at the counted window: (guard open, allowed, remaining) of each."""
+    guard = Window(parse("2/minute"), ("failed-auth", uuid.uuid4().hex))
+    counted = Window(ITEM, ("read", uuid.uuid4().hex))
+    answers = [await counter.count_guarded(guard, counted)]
+    for _ in range(2):
+        await counter.count(guard.item, *guard.identifiers)
+    answers.append(await counter.count_guarded(guard, counted))
+    allowed, stats = await counter.count(counted.item, *counted.identifiers, cost=0)
+    return [(a.guard_open, a.allowed, a.stats.remaining) for a in answers] + [
+        (True, allowed, stats.remaining)
+    ]
+
+
+async def test_a_guarded_count_is_one_round_trip_and_spares_the_window_the_guard_refuses(
+    window: RedisSlidingWindow,
+) -> None:
+    warm_up = Window(ITEM, ("warm-up", uuid.uuid4().hex))
+    await window.count_guarded(warm_up, warm_up)  # a cold server loads the script
+    sent = counting_round_trips(window)
+    # Counted once (2 left); then the used-up guard answers for itself and takes nothing.
+    assert await guarded_counts(window) == [(True, True, 2), (False, False, 0), (True, True, 2)]
+    assert sent == ["EVALSHA"] * 5
+
+
+async def test_in_memory_a_guarded_count_answers_the_same() -> None:
+    assert await guarded_counts(sliding_window("memory://")) == [
+        (True, True, 2),
+        (False, False, 0),
+        (True, True, 2),
+    ]
 
 
 async def test_its_counters_are_limits_own(window: RedisSlidingWindow) -> None:

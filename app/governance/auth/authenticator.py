@@ -7,21 +7,25 @@ principal only partner scopes, and a disabled client is refused on its next requ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.governance.auth.tokens import TokenVerifier
+from app.governance.auth.client_status import ClientStatusReader
+from app.governance.auth.tokens import TokenVerifier, VerifiedToken
 from app.governance.metrics import AUTH_FAILURES
-from app.governance.rate_limit import RateLimited, RateLimiter
+from app.governance.rate_limit import RateLimited, RateLimiter, apply_verdict
 from core.auth import Principal, Unauthorized
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.scopes import PARTNER_SCOPES
 from core.settings import AuthSettings
+
+DEFAULT_TIER = "standard"
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,14 @@ class ClientSnapshot:
 class ClientCache:
     """Clients' grants by id, kept briefly; their status is read on every call."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        statuses: ClientStatusReader,
+        ttl_seconds: float,
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.statuses = statuses
         self.ttl = ttl_seconds
         self._entries: dict[str, tuple[float, ClientSnapshot | None]] = {}
 
@@ -43,12 +53,10 @@ class ClientCache:
         """The grant of an active client; None for an unknown or disabled one."""
         now = time.monotonic()
         cached = self._entries.get(client_id)
+        if cached is not None and now - cached[0] < self.ttl:
+            status = await self.statuses.status(client_id)
+            return cached[1] if status == ClientStatus.ACTIVE else None
         async with self.sessionmaker() as session:
-            if cached is not None and now - cached[0] < self.ttl:
-                status = await session.scalar(
-                    select(ApiClientRow.status).where(ApiClientRow.id == client_id)
-                )
-                return cached[1] if status == ClientStatus.ACTIVE else None
             row = await session.get(ApiClientRow, client_id)
             if row is None or row.status != ClientStatus.ACTIVE:
                 self._entries.pop(client_id, None)
@@ -73,7 +81,14 @@ def bearer_token(request: Request) -> str:
 
 
 class GatewayAuthenticator:
-    """Verifies the token, checks the client is still active, then applies its rate limit."""
+    """Verifies the token, checks the client is still active, then applies its rate limit.
+
+    A token verified before (the usual case: a client sends the same one for its whole
+    lifetime) costs one Redis round trip, which looks at the address's failed
+    authentications and counts the client's request at once, while the client's status is
+    read from the database. Any other token takes the careful way: the address is looked
+    at first, so that a refused one costs no signature verification.
+    """
 
     def __init__(
         self,
@@ -88,26 +103,79 @@ class GatewayAuthenticator:
         self.limiter = limiter
 
     async def authenticate(self, request: Request) -> Principal:
+        verified = self._verified_before(request)
+        if verified is not None and (identity := self._identity(verified)) is not None:
+            return await self._authenticate_verified(request, verified, *identity)
         try:
             # An address that keeps failing is refused before its token costs anything.
             await self.limiter.refuse_failing_address(request)
-            principal = await self._principal(request)
+            verified = await self.verifier.verify(bearer_token(request))
+            principal = await self._principal(verified)
         except (Unauthorized, RateLimited) as refusal:
-            request.state.auth_failed = True  # audited as a count, not a row each
-            if isinstance(refusal, Unauthorized):
-                AUTH_FAILURES.labels(refusal.extensions.get("reason", "unknown")).inc()
-                await self.limiter.count_failed_auth(request)
+            await self._refused(request, refusal)
             raise
         await self.limiter.enforce_client(request, principal)
         return principal
 
-    async def _principal(self, request: Request) -> Principal:
-        verified = await self.verifier.verify(bearer_token(request))
+    async def _authenticate_verified(
+        self, request: Request, verified: VerifiedToken, client_id: str, tier: str
+    ) -> Principal:
+        counting = asyncio.ensure_future(
+            self.limiter.count_client_unless_failing(request, client_id, tier)
+        )
+        try:
+            client = await self._client(verified, client_id)
+        except BaseException:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await counting
+            raise
+        try:
+            verdict = await counting  # refuses an address failing too often, first
+            principal = self._principal_with(verified, client)
+        except (Unauthorized, RateLimited) as refusal:
+            await self._refused(request, refusal)
+            raise
+        apply_verdict(request, verdict)
+        return principal
+
+    async def _refused(self, request: Request, refusal: Unauthorized | RateLimited) -> None:
+        request.state.auth_failed = True  # audited as a count, not a row each
+        if isinstance(refusal, Unauthorized):
+            AUTH_FAILURES.labels(refusal.extensions.get("reason", "unknown")).inc()
+            await self.limiter.count_failed_auth(request)
+
+    def _verified_before(self, request: Request) -> VerifiedToken | None:
+        """The request's token if it was verified before (still valid), else None."""
+        try:
+            return self.verifier.verified_before(bearer_token(request))
+        except Unauthorized:
+            return None
+
+    def _identity(self, verified: VerifiedToken) -> tuple[str, str] | None:
+        """The client id and tier a verified token names, or None if it names no client."""
+        claims = verified.claims
+        if verified.external:
+            client = claims.get(self.settings.external_client_claim) or claims.get("sub")
+            return (f"ext:{client}", DEFAULT_TIER) if client else None
+        client_id = _client_id(claims)
+        return (client_id, str(claims.get("tier", DEFAULT_TIER))) if client_id else None
+
+    async def _client(self, verified: VerifiedToken, client_id: str) -> ClientSnapshot | None:
+        """The grant of the gateway's own client (None: disabled or unknown); None for an
+        external token too, whose grant is its claims."""
+        return None if verified.external else await self.clients.get(client_id)
+
+    async def _principal(self, verified: VerifiedToken) -> Principal:
+        return self._principal_with(
+            verified, await self._client(verified, _client_id(verified.claims))
+        )
+
+    def _principal_with(self, verified: VerifiedToken, client: ClientSnapshot | None) -> Principal:
         claims = verified.claims
         if verified.external:
             return self._external_principal(claims)
-        client_id = str(claims.get("client_id") or claims.get("sub") or "")
-        client = await self.clients.get(client_id)
+        client_id = _client_id(claims)
         if client is None:
             raise Unauthorized(f"API client {client_id} is disabled", reason="client_disabled")
         scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
@@ -115,7 +183,7 @@ class GatewayAuthenticator:
             client_id=client_id,
             scopes=_partner_bound(scopes, client.partner_id),
             partner_id=client.partner_id,
-            tier=str(claims.get("tier", "standard")),
+            tier=str(claims.get("tier", DEFAULT_TIER)),
             money_limits=client.money_limits,
         )
 
@@ -132,6 +200,11 @@ class GatewayAuthenticator:
             scopes=_partner_bound(frozenset(str(scope) for scope in scopes), partner),
             partner_id=partner,
         )
+
+
+def _client_id(claims: dict[str, Any]) -> str:
+    """The gateway's own client a token it issued names."""
+    return str(claims.get("client_id") or claims.get("sub") or "")
 
 
 def _partner_bound(scopes: frozenset[str], partner_id: str | None) -> frozenset[str]:

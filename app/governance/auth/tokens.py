@@ -180,6 +180,10 @@ class TokenVerifier:
         self.external = external
         self.cache = VerifiedTokenCache()
 
+    def verified_before(self, token: str) -> VerifiedToken | None:
+        """The token as verified before, if it was and has not expired since."""
+        return self.cache.get(token)
+
     async def verify(self, token: str) -> VerifiedToken:
         cached = self.cache.get(token)
         if cached is not None:
