@@ -3,9 +3,9 @@
 Acme orders Pro (2 seats); half-way through the month it previews and applies an
 upgrade to Enterprise. Billing prorates to the second (a credit for the unused Pro
 time, a charge for the Enterprise rest of the period), the ERP posts a sales invoice
-for the net charge keyed by the amendment (with the tax billing charged: none), and the support desk gives Acme premium
-(enterprise) support: its next case is routed P1. Billing runs on a manual clock so
-the proration is exact.
+for the net charge keyed by the amendment (with the tax billing charged: none), and
+the support desk gives Acme premium (enterprise) support: its next case is routed P1.
+Billing runs on a manual clock so the proration is exact.
 """
 
 import time
