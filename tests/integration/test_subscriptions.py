@@ -287,6 +287,7 @@ async def test_a_downgrade_posts_a_credit_memo_and_reduces_the_entitlements(
     memo = await gateway.backends.erp.find_sales_credit_memo(US_COMPANY, result["amendment_id"])
     assert memo is not None
     assert (memo.status, memo.total_excluding_tax) == ("posted", adjustment["amount"])
+    assert (memo.total_tax, memo.total_including_tax) == (0, adjustment["amount"])  # untaxed
     assert desk_entitlements(gateway, ACME) == {
         ENTERPRISE: ("enterprise", "revoked"),
         PRO: ("pro", "active"),
