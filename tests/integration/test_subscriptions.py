@@ -472,3 +472,26 @@ async def test_amendments_in_the_same_billing_second_each_post_only_their_own_pr
         if item["invoice"] is None and item["subscription"] == subscription["refs"]["billing"]
     ]
     assert sum(pending) == first + second
+
+
+async def test_without_an_untaxed_group_the_erp_tax_is_a_mismatch_left_unposted(
+    make_gateway: GatewayFactory,
+) -> None:
+    """The ERP would add tax billing never charged: never a success, nothing posted."""
+    gateway = await make_gateway(ledger={"untaxed_tax_codes": {}})
+    subscription = (await ordered(gateway))["subscription"]
+
+    response = await amend(gateway, subscription["id"], "up-taxed", price_id=ENTERPRISE_USD)
+
+    assert response.status_code == 502, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "amendment-erp-totals-mismatch"
+    net = problem["billing"]["subtotal"]
+    assert problem["billing"] == {"subtotal": net, "tax_total": 0, "total": net}
+    assert problem["erp"]["tax_total"] > 0
+    invoice = await gateway.backends.erp.find_sales_invoice(US_COMPANY, problem["amendment_id"])
+    assert invoice is not None
+    assert invoice.status == "draft"
+    run = (await gateway.client.get(f"/v1/runs/{problem['amendment_id']}")).json()
+    assert run["status"] == "failed"
