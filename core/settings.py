@@ -409,8 +409,9 @@ class LedgerSettings(BaseModel):
     untaxed_tax_codes: dict[str, str] = Field(
         default_factory=_default_untaxed_tax_codes,
         description=(
-            "Per legal-entity country, the ERP tax group of a billed line billing charged no "
-            "tax on: billing is the tax engine, and the ERP books what the customer owes."
+            "Per legal-entity country, the ERP tax group of a billed line (or an amendment's "
+            "proration) billing charged no tax on: billing is the tax engine, and the ERP "
+            "books what the customer owes."
         ),
     )
     refund_policies: dict[str, RefundPolicy] = Field(
@@ -430,7 +431,8 @@ class LedgerSettings(BaseModel):
         default_factory=dict,
         description="Per currency, the rounding difference in minor units allowed between "
         "the ERP's subtotal, tax or total of a posted invoice and ours; a currency not "
-        "listed allows none. A larger difference fails the posting (`erp-totals-mismatch`).",
+        "listed allows none. A larger difference fails the posting (`erp-totals-mismatch`), "
+        "or an amendment's adjustment against billing's (`amendment-erp-totals-mismatch`).",
     )
 
 

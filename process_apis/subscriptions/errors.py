@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import BusinessRuleViolation, Conflict
+from core.errors import BusinessRuleViolation, Conflict, LedgergateError
 
 
 class PartnerNotEligible(BusinessRuleViolation):
@@ -36,3 +36,13 @@ class IntervalChange(BusinessRuleViolation):
 class CompensationRefused(Conflict):
     slug = "compensation-not-possible"
     title = "The run changed billing already; it cannot be discarded"
+
+
+class AdjustmentTotalsMismatch(LedgergateError):
+    """The ERP drafted the amendment's adjustment with other totals than billing charged:
+    never a success. The draft is left unposted and the run waits in the exception queue
+    until the ERP's tax setup or the draft is corrected (then a replay posts it)."""
+
+    status_code = 502
+    slug = "amendment-erp-totals-mismatch"
+    title = "The ERP's adjustment totals differ from what billing charged"

@@ -160,7 +160,8 @@ async def amend_subscription(
     the support desk gets the new tier.
 
     Requires `Idempotency-Key`. `201` amended, `202` queued (a backend is down), `409` when
-    another change of the subscription is unfinished.
+    another change of the subscription is unfinished, `502 amendment-erp-totals-mismatch`
+    when the ERP's adjustment would book other totals than billing charged (left unposted).
     """
     workflow = SubscriptionAmendmentWorkflow(context)
 

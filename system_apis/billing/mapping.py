@@ -418,23 +418,20 @@ def subscription_from_stripe(subscription: StripeSubscription) -> BillingSubscri
 
 
 def proration_preview_from_stripe(
-    subscription_id: str, upcoming: StripeUpcomingInvoice
+    subscription_id: str, upcoming: StripeUpcomingInvoice, *, pending: frozenset[str] = frozenset()
 ) -> ProrationPreview:
     """The prorations of an upcoming invoice: as Stripe advises, the proration lines
-    whose period starts at the invoice's `subscription_proration_date`."""
+    whose period starts at the invoice's `subscription_proration_date`, but none of the
+    invoice items `pending` before the change (an earlier change's prorations waiting
+    for the invoice start at the same second when made within it)."""
     date = upcoming.subscription_proration_date
     lines = tuple(
-        ProrationLine(
-            description=line.description,
-            amount=line.amount,
-            quantity=line.quantity,
-            price_id=None if line.price is None else line.price.id,
-            subscription_item_id=line.subscription_item,
-            period_start=_time(line.period.start),
-            period_end=_time(line.period.end),
-        )
+        _proration_line(line)
         for line in upcoming.lines.data
-        if line.proration and date is not None and line.period.start == date
+        if line.proration
+        and date is not None
+        and line.period.start == date
+        and line.invoice_item not in pending
     )
     return ProrationPreview(
         subscription_id=subscription_id,
@@ -444,7 +441,28 @@ def proration_preview_from_stripe(
         period_end=_time(upcoming.period_end),
         lines=lines,
         total=sum(line.amount for line in lines),
+        tax=sum(line.tax for line in lines),
         next_invoice_total=upcoming.total,
+    )
+
+
+def pending_invoice_items(upcoming: StripeUpcomingInvoice) -> frozenset[str]:
+    """The invoice items an upcoming invoice bills: those waiting for it."""
+    return frozenset(line.invoice_item for line in upcoming.lines.data if line.invoice_item)
+
+
+def _proration_line(line: StripeInvoiceLine) -> ProrationLine:
+    """A proration line before tax: a tax-inclusive rate's tax is part of Stripe's amount."""
+    inclusive = sum(tax.amount for tax in line.tax_amounts if tax.inclusive)
+    return ProrationLine(
+        description=line.description,
+        amount=line.amount - inclusive,
+        tax=sum(tax.amount for tax in line.tax_amounts),
+        quantity=line.quantity,
+        price_id=None if line.price is None else line.price.id,
+        subscription_item_id=line.subscription_item,
+        period_start=_time(line.period.start),
+        period_end=_time(line.period.end),
     )
 
 

@@ -244,7 +244,8 @@ class ProrationLine(BillingModel):
     """A credit (negative) for unused time or a charge for remaining time."""
 
     description: str | None
-    amount: int
+    amount: int = Field(description="Before tax, in minor units.")
+    tax: int = Field(default=0, description="The tax billing charges on it, in minor units.")
     quantity: int | None
     price_id: str | None
     subscription_item_id: str | None
@@ -262,6 +263,9 @@ class ProrationPreview(BillingModel):
     period_end: datetime
     lines: tuple[ProrationLine, ...]
     total: int = Field(description="The sum of the proration lines, in minor units.")
+    tax: int = Field(
+        default=0, description="The tax billing charges on the proration lines, in minor units."
+    )
     next_invoice_total: int = Field(description="The whole upcoming invoice, prorations included.")
 
 

@@ -1,6 +1,7 @@
 """Order → subscription, amendments and cancellation across billing, ERP, CRM and support,
 on SQLite and PostgreSQL: every test asserts the sandboxes' state, not only the answers."""
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from process_apis.worker import replayer
 from sandboxes.stripe import StripeState
+from sandboxes.stripe.state import ManualClock
 from sandboxes.support import DeskState
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.faults import SwitchableTransport
@@ -285,6 +287,7 @@ async def test_a_downgrade_posts_a_credit_memo_and_reduces_the_entitlements(
     memo = await gateway.backends.erp.find_sales_credit_memo(US_COMPANY, result["amendment_id"])
     assert memo is not None
     assert (memo.status, memo.total_excluding_tax) == ("posted", adjustment["amount"])
+    assert (memo.total_tax, memo.total_including_tax) == (0, adjustment["amount"])  # untaxed
     assert desk_entitlements(gateway, ACME) == {
         ENTERPRISE: ("enterprise", "revoked"),
         PRO: ("pro", "active"),
@@ -418,3 +421,77 @@ async def test_a_resync_repairs_the_desk_and_a_second_finds_nothing_to_do(
         f"/v1/customers/{demo_id('customer', 9)}/entitlements/resync"
     )
     assert unknown.status_code == 404
+
+
+async def test_an_amendment_books_in_the_erp_the_untaxed_amount_billing_charged(
+    gateway: Gateway,
+) -> None:
+    """Billing charged no tax on the proration: the ERP must not add its own (STANDARD)."""
+    subscription = (await ordered(gateway))["subscription"]
+    response = await amend(gateway, subscription["id"], "up-untaxed", price_id=ENTERPRISE_USD)
+    assert response.status_code == 201, response.text
+    result = response.json()
+    invoice = await gateway.backends.erp.find_sales_invoice(US_COMPANY, result["amendment_id"])
+    assert invoice is not None
+    total = result["proration"]["total"]
+    assert (invoice.total_excluding_tax, invoice.total_tax, invoice.total_including_tax) == (
+        total,
+        0,
+        total,
+    )
+    assert result["erp_adjustment"]["total_including_tax"] == total
+
+
+async def test_amendments_in_the_same_billing_second_each_post_only_their_own_proration(
+    gateway: Gateway,
+) -> None:
+    """The second quote must leave out the first's prorations still waiting for the next
+    invoice, though they start at the same second as its own."""
+    billing(gateway).clock = ManualClock(int(time.time()))
+    subscription = (await ordered(gateway))["subscription"]
+    results = []
+    for key, quantity in (("seats-3", 3), ("seats-4", 4)):
+        response = await amend(
+            gateway,
+            subscription["id"],
+            key,
+            quantity=quantity,
+            proration_behavior="create_prorations",
+        )
+        assert response.status_code == 201, response.text
+        results.append(response.json())
+    first, second = (result["proration"]["total"] for result in results)
+    assert first == second > 0  # one more seat each, over the same remaining time
+    for result in results:
+        invoice = await gateway.backends.erp.find_sales_invoice(US_COMPANY, result["amendment_id"])
+        assert invoice is not None
+        assert invoice.total_excluding_tax == first
+    pending = [
+        item["amount"]
+        for item in billing(gateway).invoice_items.values()
+        if item["invoice"] is None and item["subscription"] == subscription["refs"]["billing"]
+    ]
+    assert sum(pending) == first + second
+
+
+async def test_without_an_untaxed_group_the_erp_tax_is_a_mismatch_left_unposted(
+    make_gateway: GatewayFactory,
+) -> None:
+    """The ERP would add tax billing never charged: never a success, nothing posted."""
+    gateway = await make_gateway(ledger={"untaxed_tax_codes": {}})
+    subscription = (await ordered(gateway))["subscription"]
+
+    response = await amend(gateway, subscription["id"], "up-taxed", price_id=ENTERPRISE_USD)
+
+    assert response.status_code == 502, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE_URI + "amendment-erp-totals-mismatch"
+    net = problem["billing"]["subtotal"]
+    assert problem["billing"] == {"subtotal": net, "tax_total": 0, "total": net}
+    assert problem["erp"]["tax_total"] > 0
+    invoice = await gateway.backends.erp.find_sales_invoice(US_COMPANY, problem["amendment_id"])
+    assert invoice is not None
+    assert invoice.status == "draft"
+    run = (await gateway.client.get(f"/v1/runs/{problem['amendment_id']}")).json()
+    assert run["status"] == "failed"

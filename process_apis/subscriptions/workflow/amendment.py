@@ -19,11 +19,13 @@ transaction open:
 6. the ERP adjustment is posted, keyed by the amendment id as external document
    number: a sales invoice for a net charge (an upgrade), a sales credit memo for a
    net credit (a downgrade), nothing when the net is zero (or `proration_behavior`
-   is `none`). One line for the net amount, taxed with the new product's tax code
-   by the ERP; due on the posting date when billing invoices now (`always_invoice`),
-   at the period end when the prorations wait for the next invoice. The memo stands
-   alone: the billing invoices of a subscription are not ERP documents of ours to
-   apply it to;
+   is `none`). One line for the net amount, with the tax billing charged on it: the
+   new product's tax code when billing taxed the proration, the legal entity's untaxed
+   tax group when it did not (`adjustment_totals`); a draft whose totals differ from
+   billing's is not posted (`amendment-erp-totals-mismatch`). Due on the posting date
+   when billing invoices now (`always_invoice`), at the period end when the prorations
+   wait for the next invoice. The memo stands alone: the billing invoices of a
+   subscription are not ERP documents of ours to apply it to;
 7. the support desk is reconciled: an upgrade to enterprise grants the enterprise
    tier (premium support) before the pro one is revoked; a downgrade reduces it.
 
@@ -91,6 +93,7 @@ from process_apis.subscriptions.schemas import (
     ProrationLineView,
 )
 from process_apis.subscriptions.workflow import catalog
+from process_apis.subscriptions.workflow.adjustment_totals import Charged
 from process_apis.subscriptions.workflow.cancellation import WORKFLOW as CANCEL_WORKFLOW
 from process_apis.subscriptions.workflow.catalog import (
     PriceSnapshot,
@@ -168,6 +171,8 @@ class AmendmentPlan:
     periods: tuple[AccountingPeriodRow, ...]
     policy: ClosedPeriodPolicy
     key_prefix: str
+    untaxed_tax_code: str | None
+    tolerance: int
 
 
 @dataclass(frozen=True)
@@ -346,6 +351,7 @@ class SubscriptionAmendmentWorkflow:
                 session.add(run)
             legal_entity = await get_legal_entity(session, customer.legal_entity_id)
             tier = support_tier(terms.new.product_tier)
+            ledger = self.context.settings.ledger
             plan = AmendmentPlan(
                 run_id=run.id,
                 terms=terms,
@@ -360,6 +366,8 @@ class SubscriptionAmendmentWorkflow:
                 periods=tuple(legal_entity.periods),
                 policy=ClosedPeriodPolicy(legal_entity.closed_period_policy),
                 key_prefix=f"{run.id}:{run.attempts}",
+                untaxed_tax_code=ledger.untaxed_tax_codes.get(legal_entity.country),
+                tolerance=ledger.totals_tolerance.get(terms.new.currency, 0),
             )
             await session.commit()
         return await self.execute(plan)
@@ -448,13 +456,20 @@ class SubscriptionAmendmentWorkflow:
         self, plan: AmendmentPlan, preview: ProrationPreview, posting_date: date
     ) -> ErpAdjustment:
         """The sales invoice (net charge) or credit memo (net credit), keyed by the amendment."""
-        lines, due_date = _adjustment_lines(plan.terms, preview, posting_date)
+        charged = Charged.of(preview)
+        lines, due_date = _adjustment_lines(
+            plan.terms,
+            preview,
+            posting_date,
+            charged.tax_code(plan.terms.new.tax_code, plan.untaxed_tax_code),
+        )
         number, currency = plan.customer.erp.number, preview.currency
         posted: ErpSalesInvoice | ErpSalesCreditMemo
         if preview.total > 0:
             kind = ErpAdjustmentKind.SALES_INVOICE
             posted = await self._post_charge(
                 plan,
+                charged,
                 ErpSalesInvoiceCreate(
                     external_document_number=plan.run_id,
                     customer_number=number,
@@ -468,6 +483,7 @@ class SubscriptionAmendmentWorkflow:
             kind = ErpAdjustmentKind.CREDIT_MEMO
             posted = await self._post_credit(
                 plan,
+                charged,
                 ErpSalesCreditMemoCreate(
                     external_document_number=plan.run_id,
                     customer_number=number,
@@ -489,22 +505,24 @@ class SubscriptionAmendmentWorkflow:
         )
 
     async def _post_charge(
-        self, plan: AmendmentPlan, invoice: ErpSalesInvoiceCreate
+        self, plan: AmendmentPlan, charged: Charged, invoice: ErpSalesInvoiceCreate
     ) -> ErpSalesInvoice:
         erp, company = self.context.erp, plan.customer.company_id
         return await self._create_and_post(
             plan,
+            charged,
             invoice,
             lambda: erp.create_sales_invoice(company, invoice),
             lambda draft_id: erp.post_sales_invoice(company, draft_id),
         )
 
     async def _post_credit(
-        self, plan: AmendmentPlan, memo: ErpSalesCreditMemoCreate
+        self, plan: AmendmentPlan, charged: Charged, memo: ErpSalesCreditMemoCreate
     ) -> ErpSalesCreditMemo:
         erp, company = self.context.erp, plan.customer.company_id
         return await self._create_and_post(
             plan,
+            charged,
             memo,
             lambda: erp.create_sales_credit_memo(company, memo),
             lambda draft_id: erp.post_sales_credit_memo(company, draft_id),
@@ -513,15 +531,29 @@ class SubscriptionAmendmentWorkflow:
     async def _create_and_post(
         self,
         plan: AmendmentPlan,
+        charged: Charged,
         request: BaseModel,
         create: Callable[[], Awaitable[Adjustment]],
         post: Callable[[str], Awaitable[Adjustment]],
     ) -> Adjustment:
-        """The adjustment document created as a draft, then posted: two steps of the run."""
+        """The adjustment document created as a draft, then posted: two steps of the run.
+
+        A draft with other totals than billing charged fails the creation step, so a
+        replay reads the draft again (creating is idempotent by the amendment id) and
+        posts it only once the ERP books billing's totals.
+        """
         handle = self.engine.run(plan.run_id)
+
+        async def create_checked() -> Adjustment:
+            draft = await create()
+            mismatch = charged.mismatch(draft, amendment_id=plan.run_id, tolerance=plan.tolerance)
+            if mismatch is not None:
+                raise mismatch
+            return draft
+
         draft = await handle.step(
             "create_erp_adjustment",
-            create,
+            create_checked,
             request=request,
             downstream_key=plan.run_id,
             backend_ref=lambda document: document.id,
@@ -606,7 +638,7 @@ def _acknowledgement(plan: AmendmentPlan, amended: Amended) -> dict[str, Any]:
 
 
 def _adjustment_lines(
-    terms: Terms, preview: ProrationPreview, posting_date: date
+    terms: Terms, preview: ProrationPreview, posting_date: date, tax_code: str
 ) -> tuple[tuple[ErpInvoiceLine, ...], date]:
     """The adjustment's one line (the prorated difference) and its due date."""
     due_date = posting_date
@@ -623,6 +655,6 @@ def _adjustment_lines(
         ),
         quantity=1,
         unit_price=abs(preview.total),
-        tax_code=terms.new.tax_code,
+        tax_code=tax_code,
     )
     return (line,), due_date

@@ -47,6 +47,7 @@ from system_apis.billing.mapping import (
     list_invoices_params,
     list_prices_params,
     pay_invoice_params,
+    pending_invoice_items,
     price_create_params,
     price_from_stripe,
     price_page_from_stripe,
@@ -235,13 +236,23 @@ class StripeAdapter:
     async def preview_subscription_change(
         self, subscription_id: str, change: BillingSubscriptionChange
     ) -> ProrationPreview:
-        operation = "preview_subscription_change"
-        params = upcoming_invoice_params(subscription_id, change)
+        """The upcoming invoice without the change names the invoice items already pending,
+        which the one with it bills too: they are not the change's prorations."""
+        unchanged = await self._upcoming(
+            {"subscription": subscription_id}, "preview_subscription_change"
+        )
+        upcoming = await self._upcoming(
+            upcoming_invoice_params(subscription_id, change), "preview_subscription_change"
+        )
+        return proration_preview_from_stripe(
+            subscription_id, upcoming, pending=pending_invoice_items(unchanged)
+        )
+
+    async def _upcoming(self, params: dict[str, Any], operation: str) -> StripeUpcomingInvoice:
         response = await self._request(
             "GET", "/v1/invoices/upcoming", operation=operation, params=encode_form(params)
         )
-        upcoming = self._parse(response, StripeUpcomingInvoice, operation)
-        return proration_preview_from_stripe(subscription_id, upcoming)
+        return self._parse(response, StripeUpcomingInvoice, operation)
 
     async def change_subscription(
         self, subscription_id: str, change: BillingSubscriptionChange, *, idempotency_key: str

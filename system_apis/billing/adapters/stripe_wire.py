@@ -90,6 +90,7 @@ class StripePeriod(StripeModel):
 
 class StripeTaxAmount(StripeModel):
     amount: int
+    inclusive: bool = False
 
 
 class StripeInvoiceLine(StripeModel):
@@ -98,6 +99,7 @@ class StripeInvoiceLine(StripeModel):
     amount: int
     currency: str
     description: str | None = None
+    invoice_item: str | None = None
     tax_amounts: list[StripeTaxAmount] = Field(default_factory=list)
     period: StripePeriod
     proration: bool

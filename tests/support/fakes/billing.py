@@ -58,6 +58,7 @@ class FakeBilling:
         self.recorder = Recorder("billing", BillingPort)
         self.now = now or datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
         self.remaining = Fraction(1, 2)  # of the current period, when a change is prorated
+        self.proration_tax_bps = 0  # the tax rate billing charges on prorations
         self.customers: dict[str, BillingCustomer] = {}
         self.products: dict[str, BillingProduct] = {}
         self.prices: dict[str, BillingPrice] = {}
@@ -366,9 +367,11 @@ class FakeBilling:
             return int((item.unit_amount or 0) * item.quantity * self.remaining)
 
         def line(item: BillingSubscriptionItem, sign: int, what: str) -> ProrationLine:
+            tax = (amount(item) * self.proration_tax_bps + 5_000) // 10_000
             return ProrationLine(
                 description=f"{what} {item.price_id}",
                 amount=sign * amount(item),
+                tax=sign * tax,
                 quantity=item.quantity,
                 price_id=item.price_id,
                 subscription_item_id=item.id,
@@ -405,6 +408,7 @@ class FakeBilling:
             period_end=current.current_period_end,
             lines=lines,
             total=total,
+            tax=sum(line.tax for line in lines),
             next_invoice_total=period + total,
         )
 

@@ -19,6 +19,7 @@ from system_apis.billing.mapping import (
     invoice_from_stripe,
     invoice_page_from_stripe,
     list_invoices_params,
+    pending_invoice_items,
     proration_preview_from_stripe,
     subscription_change_params,
 )
@@ -176,13 +177,24 @@ def test_page_cursor_is_the_last_id_only_when_there_is_more(
     assert invoice_page_from_stripe(page).next_cursor == cursor
 
 
-def upcoming_line(amount: int, start: int, *, proration: bool = True) -> dict[str, object]:
+def upcoming_line(
+    amount: int,
+    start: int,
+    *,
+    proration: bool = True,
+    item: str | None = None,
+    taxes: tuple[tuple[int, bool], ...] = (),
+) -> dict[str, object]:
     return {
         "id": f"il_tmp_{amount}",
         "object": "line_item",
         "amount": amount,
         "currency": "usd",
         "description": None,
+        "invoice_item": item,
+        "tax_amounts": [
+            {"amount": tax, "inclusive": inclusive, "tax_rate": "txr_1"} for tax, inclusive in taxes
+        ],
         "period": {"start": start, "end": 2_000},
         "proration": proration,
         "quantity": 1,
@@ -191,8 +203,8 @@ def upcoming_line(amount: int, start: int, *, proration: bool = True) -> dict[st
     }
 
 
-def test_a_proration_preview_counts_only_the_lines_of_its_date() -> None:
-    upcoming = StripeUpcomingInvoice.model_validate(
+def upcoming_invoice(*lines: dict[str, object]) -> StripeUpcomingInvoice:
+    return StripeUpcomingInvoice.model_validate(
         {
             "object": "invoice",
             "currency": "eur",
@@ -205,14 +217,18 @@ def test_a_proration_preview_counts_only_the_lines_of_its_date() -> None:
                 "object": "list",
                 "has_more": False,
                 "url": "/v1/invoices/upcoming/lines",
-                "data": [
-                    upcoming_line(-300, 1_000),  # an earlier change, still pending
-                    upcoming_line(-100, 1_500),
-                    upcoming_line(400, 1_500),
-                    upcoming_line(4_400, 2_000, proration=False),
-                ],
+                "data": list(lines),
             },
         }
+    )
+
+
+def test_a_proration_preview_counts_only_the_lines_of_its_date() -> None:
+    upcoming = upcoming_invoice(
+        upcoming_line(-300, 1_000),  # an earlier change, still pending
+        upcoming_line(-100, 1_500),
+        upcoming_line(400, 1_500),
+        upcoming_line(4_400, 2_000, proration=False),
     )
 
     preview = proration_preview_from_stripe("sub_1", upcoming)
@@ -220,6 +236,39 @@ def test_a_proration_preview_counts_only_the_lines_of_its_date() -> None:
     assert [line.amount for line in preview.lines] == [-100, 400]
     assert (preview.total, preview.next_invoice_total, preview.currency) == (300, 4_400, "EUR")
     assert preview.proration_date == datetime.fromtimestamp(1_500, UTC)
+
+
+def test_a_proration_preview_leaves_out_items_pending_before_the_change() -> None:
+    """An earlier change made within the same second: its items start at the same date."""
+    upcoming = upcoming_invoice(
+        upcoming_line(-200, 1_500, item="ii_earlier_credit"),
+        upcoming_line(300, 1_500, item="ii_earlier_charge"),
+        upcoming_line(-300, 1_500, item="ii_tmp_1"),
+        upcoming_line(500, 1_500, item="ii_tmp_2"),
+    )
+    unchanged = upcoming_invoice(
+        upcoming_line(-200, 1_500, item="ii_earlier_credit"),
+        upcoming_line(300, 1_500, item="ii_earlier_charge"),
+    )
+
+    preview = proration_preview_from_stripe(
+        "sub_1", upcoming, pending=pending_invoice_items(unchanged)
+    )
+
+    assert [line.amount for line in preview.lines] == [-300, 500]
+    assert preview.total == 200
+
+
+def test_a_proration_line_carries_billing_tax_and_its_amount_before_tax() -> None:
+    upcoming = upcoming_invoice(
+        upcoming_line(-100, 1_500, taxes=((-20, False),)),
+        upcoming_line(480, 1_500, taxes=((80, True),)),  # inclusive: 400 before tax
+    )
+
+    preview = proration_preview_from_stripe("sub_1", upcoming)
+
+    assert [(line.amount, line.tax) for line in preview.lines] == [(-100, -20), (400, 80)]
+    assert (preview.total, preview.tax) == (300, 60)
 
 
 def test_subscription_change_params_say_only_what_changes() -> None:

@@ -180,7 +180,10 @@ async def test_preview_then_change_prorate_the_same_amounts(
     assert (preview.period_start, preview.period_end) == (at(JAN_1_2021), at(FEB_1_2021))
     assert changed.items[0].price_id == pro
     assert renewal.total == preview.next_invoice_total
-    [upcoming] = [e for e in recording.exchanges if e.request.url.path == "/v1/invoices/upcoming"]
+    unchanged, upcoming = (
+        e for e in recording.exchanges if e.request.url.path == "/v1/invoices/upcoming"
+    )
+    assert unquote(unchanged.request.url.query.decode()) == f"subscription={subscription.id}"
     query = unquote(upcoming.request.url.query.decode())
     assert query == (
         f"subscription={subscription.id}&subscription_items[0][id]={subscription.items[0].id}"

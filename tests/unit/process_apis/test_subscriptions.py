@@ -12,7 +12,7 @@ from core.models.workflow_run import RunStatus
 from process_apis.errors import PriceCurrencyMismatch
 from process_apis.runs.replay import Replayer
 from process_apis.runs.schemas import RunState
-from process_apis.subscriptions.errors import PartnerNotEligible
+from process_apis.subscriptions.errors import AdjustmentTotalsMismatch, PartnerNotEligible
 from process_apis.subscriptions.schemas import (
     AmendmentCreate,
     CancellationCreate,
@@ -36,6 +36,7 @@ from tests.support.fakes.estate import (
     PRO_EUR,
     PRO_USD,
     US,
+    US_TAX_BPS,
     Estate,
 )
 from tests.support.fakes.runs import stored_run
@@ -131,6 +132,69 @@ async def test_an_upgrade_posts_its_proration_as_an_erp_invoice_and_raises_the_t
     assert document.status == ErpDocumentStatus.POSTED
     assert document.total_excluding_tax == 7500
     assert estate.support.active(GLOBEX) == {ENTERPRISE: SupportTier.ENTERPRISE}
+
+
+async def test_a_proration_billing_taxed_is_booked_with_the_product_tax_code(
+    estate: Estate,
+) -> None:
+    estate.billing.proration_tax_bps = US_TAX_BPS  # the ERP's STANDARD rate
+    subscription_id = await order(estate)
+
+    amended = await SubscriptionAmendmentWorkflow(estate.context).amend(
+        subscription_id,
+        AmendmentCreate(price_id=ENTERPRISE_USD),
+        client_id="p",
+        correlation_id=None,
+    )
+
+    assert amended.proration is not None
+    tax = 884 - 218  # 9950 and -2450 taxed at 8.88%
+    assert amended.erp_adjustment is not None
+    assert (amended.erp_adjustment.amount, amended.erp_adjustment.total_including_tax) == (
+        7500,
+        7500 + tax,
+    )
+    [document] = estate.erp.invoices.values()
+    assert (document.status, document.total_tax) == (ErpDocumentStatus.POSTED, tax)
+
+
+async def test_erp_totals_other_than_billing_charged_leave_the_adjustment_unposted(
+    estate: Estate,
+) -> None:
+    estate.billing.proration_tax_bps = 500  # billing's rate is not the ERP's STANDARD one
+    subscription_id = await order(estate)
+    workflow = SubscriptionAmendmentWorkflow(estate.context)
+
+    with pytest.raises(AdjustmentTotalsMismatch) as raised:
+        await workflow.amend(
+            subscription_id,
+            AmendmentCreate(price_id=ENTERPRISE_USD),
+            client_id="p",
+            correlation_id=None,
+        )
+
+    tax = 498 - 123  # 9950 and -2450 taxed at 5%
+    assert raised.value.extensions["billing"] == {
+        "subtotal": 7500,
+        "tax_total": tax,
+        "total": 7500 + tax,
+    }
+    amendment_id = raised.value.extensions["amendment_id"]
+    assert (await stored_run(estate.sessionmaker, amendment_id)).status == RunStatus.FAILED
+    [(draft_id, draft)] = estate.erp.invoices.items()
+    assert (draft.status, draft.total_tax) == (ErpDocumentStatus.DRAFT, 666)
+
+    # The draft corrected in the ERP, a replay posts it.
+    estate.erp.invoices[draft_id] = draft.model_copy(
+        update={"total_tax": tax, "total_including_tax": 7500 + tax}
+    )
+    replayed = await workflow.resume(amendment_id)
+
+    assert replayed.erp_adjustment is not None
+    assert replayed.erp_adjustment.total_including_tax == 7500 + tax
+    assert [document.status for document in estate.erp.invoices.values()] == [
+        ErpDocumentStatus.POSTED
+    ]
 
 
 async def test_a_smaller_quantity_posts_a_credit_memo(estate: Estate) -> None:
