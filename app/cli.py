@@ -55,7 +55,8 @@ from process_apis.runs.queue import queue_condition
 from process_apis.settlements.schedule import previous_month
 from process_apis.settlements.schemas import SettlementRunCreate, SettlementRunResult
 from process_apis.settlements.workflow import UNPOSTED, SettlementPostingWorkflow
-from process_apis.worker import BackgroundWork, replayer
+from process_apis.worker import BackgroundWork
+from process_apis.workflows import replayer
 
 T = TypeVar("T")
 

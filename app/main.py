@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -40,7 +41,10 @@ from app.seed import (
 )
 from core.settings import Settings, get_settings
 from events.webhooks.context import WebhookContext
-from process_apis.worker import BackgroundWork
+from process_apis.deps import ProcessContext
+
+if TYPE_CHECKING:
+    from process_apis.worker import BackgroundWork
 
 DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 
@@ -51,6 +55,14 @@ Writes with financial effect take an `Idempotency-Key`."""
 # worker imports the whole gateway before it can answer (about 3 s on an idle 2-CPU
 # host); uvicorn's 5 s default kills workers in a loop on a loaded one.
 WORKER_START_SECONDS = 60
+
+
+def background_work(context: ProcessContext) -> BackgroundWork:
+    """The background passes, imported only by a process that runs them: a worker that
+    only serves loads no relay, NATS client or webhook sessions (aiohttp)."""
+    from process_apis.worker import BackgroundWork
+
+    return BackgroundWork(context)
 
 
 def create_served_app() -> FastAPI:
@@ -103,7 +115,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             stop = asyncio.Event()
             background = (
                 asyncio.create_task(
-                    BackgroundWork(running.context).run_forever(
+                    background_work(running.context).run_forever(
                         interval=settings.worker_interval_seconds, stop=stop
                     )
                 )

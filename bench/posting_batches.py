@@ -65,7 +65,7 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.scopes import DEFAULT_CLIENT_SCOPES
 from core.settings import VENDOR_LIMITS, Settings
 from process_apis.posting_batches.schemas import MAX_ITEMS
-from process_apis.worker import replayer
+from process_apis.workflows import replayer
 from sandboxes.demo_estate import DEMO_COMPANIES
 from sandboxes.faults import FaultConfig
 from sandboxes.limits import LIMITS_PATH

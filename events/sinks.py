@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import EventSettings
-from events.nats import NatsSink
 from events.sink import ClosableSink, EventSink
 from events.webhooks.fanout import WebhookFanout
 
@@ -17,6 +16,8 @@ def configured_sinks(
     JetStream when the settings name a server."""
     sinks: list[EventSink] = [WebhookFanout(sessionmaker)]
     if settings.nats_url:
+        from events.nats import NatsSink  # the NATS client (and aiohttp) only when configured
+
         sinks.append(
             NatsSink(
                 settings.nats_url,

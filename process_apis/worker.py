@@ -5,8 +5,8 @@ schedules (the daily reconciliation, the monthly settlement), the outbound webho
 deliveries and the event relay, which publishes the outbox to the configured sinks
 (`events.relay`).
 
-Every workflow joins the replayer here by its own declaration (`replays()`); the
-worker loop and an operator's replay share that one replayer. `ledgergate worker`
+The runs it retries are those of every workflow in `process_apis.workflows`, through
+the replayer an operator's replay shares. `ledgergate worker`
 runs the passes beside the gateway (production); `ledgergate serve` runs them in
 process when `LEDGERGATE_BACKGROUND_WORK` is on (the default in development), so a
 `202` posting completes by itself. Every kind of work claims with `SKIP LOCKED`, so
@@ -28,38 +28,19 @@ from events.sinks import close_sinks, configured_sinks
 from events.webhooks.context import WebhookContext
 from events.webhooks.delivery import DeliveryPass, WebhookDelivery
 from process_apis.billing_inbox import BillingInbox
-from process_apis.credit_memos.corrections import CorrectionWorkflow
-from process_apis.credit_memos.workflow import CreditMemoWorkflow
-from process_apis.customers.workflow import CustomerSyncWorkflow
 from process_apis.deps import ProcessContext
 from process_apis.dunning.schedule import DunningSchedule
-from process_apis.dunning.workflow import AccountStatusWorkflow
-from process_apis.entitlements.workflow import EntitlementResyncWorkflow
-from process_apis.erp_drafts import ErpDraftCleanup
 from process_apis.gauges import OperationsGauges
 from process_apis.idempotency import IdempotencyStore
-from process_apis.invoices.mismatch import PostingReversal
-from process_apis.invoices.void import InvoiceVoidWorkflow
 from process_apis.orders.sync import OrderStatusSync
-from process_apis.orders.workflow import SalesOrderWorkflow
-from process_apis.payments.disputes import DisputeWorkflow
-from process_apis.payments.refunds import RefundWorkflow
-from process_apis.payments.reversal import PaymentReversalWorkflow
-from process_apis.payments.workflow import PaymentWorkflow
 from process_apis.posting_batches.executor import PostingBatchExecutor
 from process_apis.reconciliation import schedule as reconciliation_schedule
-from process_apis.revenue.reversal import RecognitionReversalWorkflow
 from process_apis.revenue.schedule import RecognitionSchedule
-from process_apis.revenue.workflow import RecognitionWorkflow
-from process_apis.runs.replay import WORKER_BATCH, Replayable, Replayer
-from process_apis.settlements.reversal import SettlementReversalWorkflow
+from process_apis.runs.replay import WORKER_BATCH
 from process_apis.settlements.schedule import SettlementSchedule
-from process_apis.settlements.workflow import SettlementPostingWorkflow
-from process_apis.subscriptions.workflow.amendment import SubscriptionAmendmentWorkflow
-from process_apis.subscriptions.workflow.cancellation import SubscriptionCancelWorkflow
-from process_apis.subscriptions.workflow.order import SubscriptionOrderWorkflow
 from process_apis.usage.reporting import UsageReporter
 from process_apis.usage.retention import UsagePurge
+from process_apis.workflows import replayer
 
 logger = logging.getLogger(__name__)
 
@@ -69,40 +50,6 @@ SCHEDULE_CHECK_SECONDS = 60.0
 GAUGES_REFRESH_SECONDS = 15.0
 
 T = TypeVar("T")
-
-WORKFLOWS: tuple[Callable[[ProcessContext], Replayable], ...] = (
-    PostingBatchExecutor,  # the invoice posting's runs, its queued retries as bulk work
-    InvoiceVoidWorkflow,
-    PostingReversal,
-    CreditMemoWorkflow,
-    CorrectionWorkflow,
-    PaymentWorkflow,
-    PaymentReversalWorkflow,
-    RefundWorkflow,
-    DisputeWorkflow,
-    SettlementPostingWorkflow,
-    SettlementReversalWorkflow,
-    RecognitionWorkflow,
-    RecognitionReversalWorkflow,
-    CustomerSyncWorkflow,
-    EntitlementResyncWorkflow,
-    SubscriptionOrderWorkflow,
-    SubscriptionAmendmentWorkflow,
-    SubscriptionCancelWorkflow,
-    ErpDraftCleanup,
-    BillingInbox,
-    AccountStatusWorkflow,
-    SalesOrderWorkflow,
-)
-
-
-def replayer(context: ProcessContext) -> Replayer:
-    """The replayer for every workflow of the gateway."""
-    return Replayer(
-        context.sessionmaker,
-        [workflow(context) for workflow in WORKFLOWS],
-        lease=context.settings.run_lease,
-    )
 
 
 @dataclass

@@ -17,7 +17,7 @@ from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.pagination import Cursor
 from process_apis.deps import ContextDep, ProcessContext, SessionDep
 from process_apis.runs.repository import get_run
-from process_apis.worker import replayer
+from process_apis.workflows import replayer
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -22,7 +22,7 @@ from process_apis.deps import ContextDep, ProcessContext, SessionDep
 from process_apis.runs.queue import queue_condition
 from process_apis.runs.repository import get_run
 from process_apis.runs.schemas import Run, RunSummary
-from process_apis.worker import replayer
+from process_apis.workflows import replayer
 
 router = APIRouter(prefix="/ops/v1", tags=["ops"])
 
