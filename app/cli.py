@@ -6,13 +6,13 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
@@ -28,9 +28,7 @@ from app.events_cli import events_app
 from app.governance.auth import clients
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
-from app.governance.slow_headers import HeaderTimeoutProtocol
 from app.governance.worker_metrics import serve_worker_metrics
-from app.main import WORKER_START_SECONDS
 from app.operator import Operator, audited
 from app.operators_cli import operators_app
 from app.payments_cli import payments_app
@@ -38,6 +36,7 @@ from app.refdata_cli import refdata_app
 from app.runtime import prepare_database, runtime
 from app.sandbox_servers import PORTS, sandbox_url, serve_sandboxes
 from app.seed import DEMO_CLIENTS, demo_netsuite_connection
+from app.served import serve_argv
 from app.usage_cli import usage_app
 from app.webhooks_cli import webhooks_app
 from core.errors import LedgergateError
@@ -123,19 +122,8 @@ def serve(
         )
         os.environ["LEDGERGATE_MIGRATE_ON_START"] = "false"
         os.environ["LEDGERGATE_SEED_DEMO_DATA"] = "false"
-    uvicorn.run(
-        "app.main:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        http=HeaderTimeoutProtocol,
-        server_header=False,  # no banner naming the server software
-        timeout_worker_healthcheck=WORKER_START_SECONDS,
-    )
+    sys.stderr.flush()
+    os.execv(sys.executable, serve_argv(host, port, workers))
 
 
 def _refuse_private_sandboxes(settings: Settings, command: str) -> None:

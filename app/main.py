@@ -51,11 +51,6 @@ DESCRIPTION = """Governed REST APIs between billing, CRM, support and the ERP.
 Every error is an RFC 9457 `application/problem+json` document with a stable `type`.
 Writes with financial effect take an `Idempotency-Key`."""
 
-# How long uvicorn's supervisor waits for a new worker's first health check. A spawned
-# worker imports the whole gateway before it can answer (about 3 s on an idle 2-CPU
-# host); uvicorn's 5 s default kills workers in a loop on a loaded one.
-WORKER_START_SECONDS = 60
-
 
 def background_work(context: ProcessContext) -> BackgroundWork:
     """The background passes, imported only by a process that runs them: a worker that

@@ -50,7 +50,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.governance.logging import configure_logging
 from app.governance.rate_limit import RateLimiter
 from app.governance.rate_window import Guarded, SlidingWindow, Window
-from app.main import WORKER_START_SECONDS, create_app
+from app.main import create_app
+from app.served import WORKER_START_SECONDS
 from core.canonical.documents import InvoiceStatus
 from core.db import create_engine, create_sessionmaker
 from core.models.customer import CustomerRow

@@ -11,6 +11,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+
 PROBE = """
 import hashlib
 import sys
@@ -40,3 +45,32 @@ def test_a_worker_starts_without_hashing_redis_or_alembic() -> None:
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
     )
     assert probe.stdout.split("\n")[:3] == ["0 False 0 False", "[]", "1"]  # hashed at sign-in
+
+
+def test_served_workers_import_nothing_of_the_cli() -> None:
+    """uvicorn's spawned workers re-import the main module of `ledgergate serve`'s
+    process, `app.served`: no typer, rich, YAML or CLI command module comes with it."""
+    probe = subprocess.run(
+        [sys.executable, "-c", SERVED_PROBE], capture_output=True, text=True, check=True
+    )
+    assert probe.stdout == "[]\n"
+
+
+SERVED_PROBE = """
+import sys
+import app.served
+print(sorted({"typer", "rich", "yaml", "app.cli", "app.main"} & set(sys.modules)))
+"""
+
+
+def test_serve_replaces_itself_with_the_small_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    execs: list[list[str]] = []
+
+    def record(path: str, argv: list[str]) -> None:
+        execs.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", record)
+    result = CliRunner().invoke(app, ["serve", "--host", "127.0.0.1", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert execs == [[sys.executable, "-m", "app.served", "127.0.0.1", "8123", "1"]]
