@@ -3,7 +3,7 @@
 asks for a token, no Redis client (15 MiB) when nothing is counted in Redis, no
 Alembic when it does not migrate, and neither the background work (its relay, the NATS
 client, aiohttp for webhook deliveries) when it does not run them nor Jinja2 until a
-console page is rendered."""
+console page is rendered, nor httpx's command-line client (rich, pygments)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import hashlib
 import sys
 scrypts = []
 hashlib.scrypt = lambda *args, **kwargs: scrypts.append(args)
-LAZY = ("process_apis.worker", "events.relay", "nats", "aiohttp", "jinja2")
+LAZY = ("process_apis.worker", "events.relay", "nats", "aiohttp", "jinja2", "rich", "pygments")
 from app.main import create_app
 from app.experience.console.passwords import _unknown, verify_password
 create_app()
