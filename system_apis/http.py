@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 import httpx
@@ -103,10 +104,18 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+@cache
+def public_tls() -> ssl.SSLContext:
+    """The TLS settings trusting the public CAs (certifi's), one per process: each
+    context holds its own parsed copy of the CA bundle (about 1 MiB), and every backend
+    client, the JWKS client among them, may share it."""
+    return httpx.create_ssl_context()
+
+
 def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
     """The pooled network transport for a real backend endpoint."""
     return httpx.AsyncHTTPTransport(
-        verify=True
+        verify=public_tls()
         if settings.ca_bundle is None
         else ssl.create_default_context(cafile=settings.ca_bundle),
         limits=httpx.Limits(

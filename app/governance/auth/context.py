@@ -15,6 +15,7 @@ from app.governance.auth.tokens import ExternalJwks, TokenVerifier
 from app.governance.rate_limit import RateLimiter
 from core.key_encryption import KeyEncryption
 from core.settings import AuthSettings
+from system_apis.http import public_tls
 
 DEFAULT_POOL_TIMEOUT = 30.0
 
@@ -43,7 +44,7 @@ class AuthContext:
             encryption=KeyEncryption.from_settings(settings),
         )
         await ring.start()
-        http = httpx.AsyncClient()
+        http = httpx.AsyncClient(verify=public_tls())
         external = ExternalJwks(settings, http) if settings.external_enabled else None
         engine: AsyncEngine = sessionmaker.kw["bind"]
         pool = engine.pool

@@ -111,3 +111,9 @@ async def test_a_custom_ca_bundle_is_trusted(tls_backend: TlsBackend) -> None:
 def test_a_ca_bundle_that_is_not_there_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="ca_bundle"):
         BackendSettings(ca_bundle=tmp_path / "missing.pem")  # type: ignore[arg-type]
+
+
+def test_backends_trusting_the_public_cas_share_one_tls_context() -> None:
+    """Each TLS context parses the whole CA bundle (about 1 MiB): one per process."""
+    erp, crm = http_transport(BackendSettings()), http_transport(BackendSettings())
+    assert erp._pool._ssl_context is crm._pool._ssl_context
