@@ -158,6 +158,10 @@ def sales_invoice_to_bc(invoice: ErpSalesInvoiceCreate) -> BcSalesInvoiceCreate:
     )
 
 
+POST_AND_READ_IDS = ("post", "read")
+"""The ids of the two operations of `post_and_read_operations`."""
+
+
 def batch_operation_ids(index: int) -> tuple[str, str, str]:
     """The ids of a document's operations in a `$batch`: its insert, its post, its read."""
     return f"c{index}", f"p{index}", f"g{index}"
@@ -189,6 +193,18 @@ def sales_invoice_batch_operations(
         ),
         BcBatchOperation(
             id=read, method="GET", url=f"${create}?$expand=salesInvoiceLines", depends_on=[post]
+        ),
+    ]
+
+
+def post_and_read_operations(document: str, expand: str) -> list[BcBatchOperation]:
+    """A draft's `Microsoft.NAV.post` and the read of the posted document with its lines
+    (`expand`), the read depending on the post: BC answers the post with `204`, no body."""
+    post, read = POST_AND_READ_IDS
+    return [
+        BcBatchOperation(id=post, method="POST", url=f"{document}/Microsoft.NAV.post"),
+        BcBatchOperation(
+            id=read, method="GET", url=f"{document}?$expand={expand}", depends_on=[post]
         ),
     ]
 

@@ -28,8 +28,8 @@ US_ENTITY = "le_00000000000000000000000001"
 
 
 class PostActionsDown(httpx.AsyncBaseTransport):
-    """The ERP refuses connections to its post actions while `down`; with `lose_answers`
-    it posts and the answer is lost instead."""
+    """The ERP refuses connections to its post actions (alone or in a `$batch`) while
+    `down`; with `lose_answers` it posts and the answer is lost instead."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -37,7 +37,11 @@ class PostActionsDown(httpx.AsyncBaseTransport):
         self.lose_answers = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        is_post = request.method == "POST" and request.url.path.endswith("/Microsoft.NAV.post")
+        path = request.url.path
+        is_post = request.method == "POST" and (
+            path.endswith("/Microsoft.NAV.post")
+            or (path.endswith("/$batch") and b"/Microsoft.NAV.post" in request.content)
+        )
         if is_post and self.down:
             if self.lose_answers:
                 await self.inner.handle_async_request(request)

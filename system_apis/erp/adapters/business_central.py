@@ -273,7 +273,8 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_invoice(
         self, company_id: str, invoice_id: str, *, known_draft: bool = False
     ) -> ErpSalesInvoice:
-        """Post a draft; a document that is already posted is returned unchanged."""
+        """Post a draft; a document that is already posted is returned unchanged. The post
+        and the read of the posted document (its number) are one round trip."""
         operation = "post_sales_invoice"
         current = (
             None
@@ -281,12 +282,12 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             else await self._get_sales_invoice(company_id, invoice_id, operation)
         )
         if current is None or current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesInvoices({invoice_id})/Microsoft.NAV.post",
-                operation=operation,
+            current = await self._post_and_read(
+                f"/companies({company_id})/salesInvoices({invoice_id})",
+                EXPAND_LINES,
+                BcSalesInvoice,
+                operation,
             )
-            current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
 
     async def post_new_sales_invoices(
@@ -571,16 +572,17 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_credit_memo(
         self, company_id: str, credit_memo_id: str
     ) -> ErpSalesCreditMemo:
-        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged."""
+        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged.
+        The post and the read of the posted memo are one round trip."""
         operation = "post_sales_credit_memo"
         current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         if current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesCreditMemos({credit_memo_id})/Microsoft.NAV.post",
-                operation=operation,
+            current = await self._post_and_read(
+                f"/companies({company_id})/salesCreditMemos({credit_memo_id})",
+                EXPAND_MEMO_LINES,
+                BcSalesCreditMemo,
+                operation,
             )
-            current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         return self._canonical_memo(current, operation)
 
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
