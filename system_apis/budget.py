@@ -237,11 +237,9 @@ class ErpBudget:
         return len(self._released)
 
     async def flush_releases(self) -> None:
-        """Free the released slots no acquire has taken along yet, in one round trip."""
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        tokens, self._released = self._released, []
+        """Free the released slots no acquire has taken along yet, in one round trip (if it
+        fails, they are left to their lease)."""
+        tokens = self._take_released()
         if tokens:
             await self._afterwards(self.store.release(self.backend, tokens))
 
@@ -266,6 +264,7 @@ class ErpBudget:
         task.add_done_callback(self._releasing.discard)
 
     def _take_released(self) -> tuple[str, ...]:
+        """The released slots, for the next round trip to take along (no timer needed)."""
         tokens, self._released = tuple(self._released), []
         if self._release_timer is not None:
             self._release_timer.cancel()
