@@ -22,6 +22,7 @@ from tests.integration.test_credit_memos import (
     request_credit,
 )
 from tests.integration.test_exception_queue import ops_client
+from tests.support.business_central import posts_document
 from tests.support.invoices import US_COMPANY, invoice_body, last_month
 
 US_ENTITY = "le_00000000000000000000000001"
@@ -37,12 +38,7 @@ class PostActionsDown(httpx.AsyncBaseTransport):
         self.lose_answers = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        is_post = request.method == "POST" and (
-            path.endswith("/Microsoft.NAV.post")
-            or (path.endswith("/$batch") and b"/Microsoft.NAV.post" in request.content)
-        )
-        if is_post and self.down:
+        if self.down and posts_document(request):
             if self.lose_answers:
                 await self.inner.handle_async_request(request)
             raise httpx.ConnectError("connection refused (injected)", request=request)

@@ -198,6 +198,23 @@ def payment_request(
     )
 
 
+def posts_document(request: httpx.Request, collection: str = "") -> bool:
+    """Whether `request` posts a document (of `collection`, e.g. `salesCreditMemos`, when
+    named): BC's `Microsoft.NAV.post` alone, or in a `$batch`."""
+    path = request.url.path
+    if request.method != "POST":
+        return False
+    if path.endswith("/Microsoft.NAV.post"):
+        return f"/{collection}(" in path if collection else True
+    if not path.endswith("/$batch"):
+        return False
+    return any(
+        operation["url"].partition("?")[0].endswith("/Microsoft.NAV.post")
+        and (f"{collection}(" in operation["url"] if collection else True)
+        for operation in json.loads(request.content)["requests"]
+    )
+
+
 def unbatched(exchanges: list[Exchange]) -> list[Exchange]:
     """The exchanges with each OData JSON `$batch` replaced by its operations, each as the
     request it describes (its url against the API root, `$<id>` resolved to the entity the
