@@ -197,15 +197,14 @@ def sales_invoice_batch_operations(
     ]
 
 
-def post_and_read_operations(document: str, expand: str) -> list[BcBatchOperation]:
-    """A draft's `Microsoft.NAV.post` and the read of the posted document with its lines
-    (`expand`), the read depending on the post: BC answers the post with `204`, no body."""
+def post_and_read_operations(target: str, read_url: str) -> list[BcBatchOperation]:
+    """`Microsoft.NAV.post` of `target` (a draft, a journal) and the read of what it posted
+    (`read_url`), the read depending on the post: BC answers the post with `204`, no body.
+    Both urls are relative to the API root."""
     post, read = POST_AND_READ_IDS
     return [
-        BcBatchOperation(id=post, method="POST", url=f"{document}/Microsoft.NAV.post"),
-        BcBatchOperation(
-            id=read, method="GET", url=f"{document}?$expand={expand}", depends_on=[post]
-        ),
+        BcBatchOperation(id=post, method="POST", url=f"{target}/Microsoft.NAV.post"),
+        BcBatchOperation(id=read, method="GET", url=read_url, depends_on=[post]),
     ]
 
 

@@ -294,7 +294,7 @@ async def test_refused_requests_are_well_formed_and_answered_in_bc_error_shape(
 
     assert problems == []
     # A refused post's read, in the same `$batch`, is answered 424 Failed Dependency.
-    statuses = [400, 424, 400, 404, 400, 424, 400, 400, 400]
+    statuses = [400, 424, 400, 404, 400, 424, 400, 424, 400, 400]
     assert [e.response.status_code for e in failures] == statuses
     for failure in failures:
         error = json.loads(failure.response_body)["error"]

@@ -282,9 +282,10 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             else await self._get_sales_invoice(company_id, invoice_id, operation)
         )
         if current is None or current.status == "Draft":
+            document = f"/companies({company_id})/salesInvoices({invoice_id})"
             current = await self._post_and_read(
-                f"/companies({company_id})/salesInvoices({invoice_id})",
-                EXPAND_LINES,
+                document,
+                f"{document}?{odata_query(expand=EXPAND_LINES)}",
                 BcSalesInvoice,
                 operation,
             )
@@ -577,9 +578,10 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         operation = "post_sales_credit_memo"
         current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         if current.status == "Draft":
+            memo = f"/companies({company_id})/salesCreditMemos({credit_memo_id})"
             current = await self._post_and_read(
-                f"/companies({company_id})/salesCreditMemos({credit_memo_id})",
-                EXPAND_MEMO_LINES,
+                memo,
+                f"{memo}?{odata_query(expand=EXPAND_MEMO_LINES)}",
                 BcSalesCreditMemo,
                 operation,
             )
@@ -657,17 +659,19 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_journal_entry(
         self, company_id: str, journal_id: str, document_number: str, currency: str
     ) -> ErpJournalEntry:
-        """Post the journal unless the ledger already holds the document's entries."""
+        """Post the journal unless the ledger already holds the document's entries; the post
+        and the read of the ledger are one round trip."""
         operation = "post_journal_entry"
         ledger = await self._ledger_entries(company_id, document_number, operation)
         lines: list[BcJournalLine] = []
         if not ledger:
-            await self._send(
-                "POST",
-                f"/companies({company_id})/journals({journal_id})/Microsoft.NAV.post",
-                operation=operation,
+            posted = await self._post_and_read(
+                f"/companies({company_id})/journals({journal_id})",
+                self._ledger_url(company_id, document_number),
+                BcGeneralLedgerEntryList,
+                operation,
             )
-            ledger = await self._ledger_entries(company_id, document_number, operation)
+            ledger = posted.value
             if not ledger:
                 lines = await self._journal_lines(
                     company_id, journal_id, document_number, operation
@@ -857,11 +861,15 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def _ledger_entries(
         self, company_id: str, document_number: str, operation: str
     ) -> list[BcGeneralLedgerEntry]:
-        query = odata_query(filter=odata_eq("documentNumber", document_number))
         response = await self._send(
-            "GET", f"/companies({company_id})/generalLedgerEntries?{query}", operation=operation
+            "GET", self._ledger_url(company_id, document_number), operation=operation
         )
         return self._parse(response, BcGeneralLedgerEntryList, operation).value
+
+    @staticmethod
+    def _ledger_url(company_id: str, document_number: str) -> str:
+        query = odata_query(filter=odata_eq("documentNumber", document_number))
+        return f"/companies({company_id})/generalLedgerEntries?{query}"
 
     async def _complete_draft(
         self,

@@ -138,20 +138,22 @@ class BusinessCentralBase:
             decode_error=decode_bc_error,
         )
 
-    async def _post_and_read(self, document: str, expand: str, model: type[M], operation: str) -> M:
-        """Post the draft at `document` and read it back posted, in one `$batch` round trip.
+    async def _post_and_read(self, target: str, read_url: str, model: type[M], operation: str) -> M:
+        """Post `target` (a draft, a journal) and read what it posted (`read_url`, answered
+        as `model`), in one `$batch` round trip.
 
         BC's refusal of the post is raised as BC gave it. An answer that does not hold the
-        read (cut short, unreadable, the read itself failed) is followed by a read alone:
-        the post may have happened, and the document says whether it did.
+        read (cut short, unreadable, the read itself failed) is followed by the read alone:
+        the post may have happened, and what is read says whether it did.
         """
+        operations = post_and_read_operations(target.removeprefix("/"), read_url.removeprefix("/"))
         response = await self._client.request(
             "POST",
             "/$batch",
             operation=operation,
-            json_body=BcBatchRequest(
-                requests=post_and_read_operations(document.removeprefix("/"), expand)
-            ).model_dump(mode="json", by_alias=True, exclude_none=True),
+            json_body=BcBatchRequest(requests=operations).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            ),
             decode_error=decode_bc_error,
             cost=len(POST_AND_READ_IDS),
         )
@@ -165,10 +167,7 @@ class BusinessCentralBase:
         if post is not None and read is not None and read.status == 200:
             answer = httpx.Response(read.status, json=read.body)
             return self._parse(answer, model, operation)
-        query = odata_query(expand=expand)
-        return self._parse(
-            await self._send("GET", f"{document}?{query}", operation=operation), model, operation
-        )
+        return self._parse(await self._send("GET", read_url, operation=operation), model, operation)
 
     def _batch_answers(
         self, response: httpx.Response, operation: str
