@@ -273,7 +273,8 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_invoice(
         self, company_id: str, invoice_id: str, *, known_draft: bool = False
     ) -> ErpSalesInvoice:
-        """Post a draft; a document that is already posted is returned unchanged."""
+        """Post a draft; a document that is already posted is returned unchanged. The post
+        and the read of the posted document (its number) are one round trip."""
         operation = "post_sales_invoice"
         current = (
             None
@@ -281,12 +282,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             else await self._get_sales_invoice(company_id, invoice_id, operation)
         )
         if current is None or current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesInvoices({invoice_id})/Microsoft.NAV.post",
-                operation=operation,
+            document = f"/companies({company_id})/salesInvoices({invoice_id})"
+            current = await self._post_and_read(
+                document,
+                f"{document}?{odata_query(expand=EXPAND_LINES)}",
+                BcSalesInvoice,
+                operation,
             )
-            current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
 
     async def post_new_sales_invoices(
@@ -571,16 +573,18 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_credit_memo(
         self, company_id: str, credit_memo_id: str
     ) -> ErpSalesCreditMemo:
-        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged."""
+        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged.
+        The post and the read of the posted memo are one round trip."""
         operation = "post_sales_credit_memo"
         current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         if current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesCreditMemos({credit_memo_id})/Microsoft.NAV.post",
-                operation=operation,
+            memo = f"/companies({company_id})/salesCreditMemos({credit_memo_id})"
+            current = await self._post_and_read(
+                memo,
+                f"{memo}?{odata_query(expand=EXPAND_MEMO_LINES)}",
+                BcSalesCreditMemo,
+                operation,
             )
-            current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         return self._canonical_memo(current, operation)
 
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
@@ -655,17 +659,19 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_journal_entry(
         self, company_id: str, journal_id: str, document_number: str, currency: str
     ) -> ErpJournalEntry:
-        """Post the journal unless the ledger already holds the document's entries."""
+        """Post the journal unless the ledger already holds the document's entries; the post
+        and the read of the ledger are one round trip."""
         operation = "post_journal_entry"
         ledger = await self._ledger_entries(company_id, document_number, operation)
         lines: list[BcJournalLine] = []
         if not ledger:
-            await self._send(
-                "POST",
-                f"/companies({company_id})/journals({journal_id})/Microsoft.NAV.post",
-                operation=operation,
+            posted = await self._post_and_read(
+                f"/companies({company_id})/journals({journal_id})",
+                self._ledger_url(company_id, document_number),
+                BcGeneralLedgerEntryList,
+                operation,
             )
-            ledger = await self._ledger_entries(company_id, document_number, operation)
+            ledger = posted.value
             if not ledger:
                 lines = await self._journal_lines(
                     company_id, journal_id, document_number, operation
@@ -855,11 +861,15 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def _ledger_entries(
         self, company_id: str, document_number: str, operation: str
     ) -> list[BcGeneralLedgerEntry]:
-        query = odata_query(filter=odata_eq("documentNumber", document_number))
         response = await self._send(
-            "GET", f"/companies({company_id})/generalLedgerEntries?{query}", operation=operation
+            "GET", self._ledger_url(company_id, document_number), operation=operation
         )
         return self._parse(response, BcGeneralLedgerEntryList, operation).value
+
+    @staticmethod
+    def _ledger_url(company_id: str, document_number: str) -> str:
+        query = odata_query(filter=odata_eq("documentNumber", document_number))
+        return f"/companies({company_id})/generalLedgerEntries?{query}"
 
     async def _complete_draft(
         self,

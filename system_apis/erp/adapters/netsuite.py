@@ -129,8 +129,8 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         record = f"/customer/eid:{quote(customer.number, safe='')}"
         body = customer_to_ns(customer, company_id, currency_id)
         await self._send("PUT", record, operation=operation, body=body)
-        current = self._parse(
-            await self._send("GET", record, operation=operation), NsCustomer, operation
+        current = self._known_customer(
+            self._parse(await self._send("GET", record, operation=operation), NsCustomer, operation)
         )
         currency = (
             None
@@ -317,8 +317,8 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         """The customer, currency, tax items and G/L accounts a document's lines refer to,
         by their ids; an account NetSuite lacks is refused."""
         record = f"/customer/eid:{quote(customer_number, safe='')}"
-        customer = self._parse(
-            await self._send("GET", record, operation=operation), NsCustomer, operation
+        customer = self._known_customer(
+            self._parse(await self._send("GET", record, operation=operation), NsCustomer, operation)
         )
         currency_id = await self._currency_id(currency, operation)
         tax_code_ids = {
