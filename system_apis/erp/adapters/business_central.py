@@ -125,6 +125,8 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
 DEFAULT_OPERATIONS_PER_BATCH = 100
 OPERATIONS_PER_DOCUMENT = 3
+OTHER_OPERATIONS_PER_WINDOW = 6
+"""Operations of the bulk share's window that `$batch` sizes leave to other requests."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -297,16 +299,22 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         `Microsoft.NAV.post` (depending on the insert) and a read of the posted document
         (depending on the post). A batch lost whole fails each of its documents with the
         same error; a retry looks each up by external document number first."""
-        per_batch = self._documents_per_batch()
+        per_batch = await self.bulk_invoices_per_request(company_id)
         outcomes: list[ErpSalesInvoice | BackendError] = []
         for start in range(0, len(invoices), per_batch):
             outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
         return outcomes
 
-    def _documents_per_batch(self) -> int:
+    async def bulk_invoices_per_request(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+    ) -> int:
         """Documents per `$batch`: as many as fit one, and of those the count whose batches
-        fill the bulk share of the window best (a window of 108 takes two batches of 18
-        documents, where batches of 33 would leave 9 operations of each window unused)."""
+        fill the bulk share of the window best once `OTHER_OPERATIONS_PER_WINDOW` are left
+        to the connection's other requests (probes, look-ups, a customer's upsert). A
+        window of 108 takes two batches of 17 documents: batches of 18 would fill it only
+        while nothing else is in it, and with a probe among them one batch a window
+        goes; batches of 33 would leave 9 operations of each window unused."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
@@ -315,6 +323,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         most = max(1, operations // OPERATIONS_PER_DOCUMENT)
         if room is None:
             return most
+        room = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
         return max(
             range(1, most + 1),
             key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
