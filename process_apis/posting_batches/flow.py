@@ -35,6 +35,9 @@ IN_FLIGHT = 120
 33 documents), so the next requests are ready whenever the ERP's window has room."""
 PLACES = 6
 """Runs working with the database at once, so many never run the connection pool dry."""
+PREPARING = 2
+"""Items preparing at once: the runs further along (a leader's steps, outcomes to record)
+take the other places first, not after every item under way has prepared."""
 
 Prepare = Callable[[str], Awaitable[PostingPlan | None]]
 """An item's plan, or None when it needs no posting (its outcome is recorded already)."""
@@ -52,6 +55,7 @@ class PostingFlow:
         self.workflow = workflow
         self.settle = settle
         self.places = asyncio.Semaphore(PLACES)
+        self._preparing = asyncio.Semaphore(PREPARING)
         erp = context.erp
         self.documents = DocumentStream(
             erp.post_new_sales_invoices, erp.bulk_invoices_per_request, places=self.places
@@ -67,7 +71,7 @@ class PostingFlow:
             key = f"item:{item}"  # the stream expects the item's document from the start
             self.documents.expect(key)
             try:
-                async with self.places:
+                async with self._preparing, self.places:
                     plan = await prepare(item)
                 if plan is not None:
                     await self._post_plan(key, plan)

@@ -125,8 +125,10 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
 DEFAULT_OPERATIONS_PER_BATCH = 100
 OPERATIONS_PER_DOCUMENT = 3
-OTHER_OPERATIONS_PER_WINDOW = 6
+OTHER_OPERATIONS_PER_WINDOW = 3
 """Operations of the bulk share's window that `$batch` sizes leave to other requests."""
+FILL_TOLERANCE = 0.01
+"""How much less of the window a larger `$batch` may fill than the best fill."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -309,12 +311,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         self,
         company_id: str,  # noqa: ARG002 (one budget per connection)
     ) -> int:
-        """Documents per `$batch`: as many as fit one, and of those the count whose batches
-        fill the bulk share of the window best once `OTHER_OPERATIONS_PER_WINDOW` are left
-        to the connection's other requests (probes, look-ups, a customer's upsert). A
-        window of 108 takes two batches of 17 documents: batches of 18 would fill it only
-        while nothing else is in it, and with a probe among them one batch a window
-        goes; batches of 33 would leave 9 operations of each window unused."""
+        """Documents per `$batch`: the most whose batches fill the bulk share of the window
+        within `FILL_TOLERANCE` of the best fill, once `OTHER_OPERATIONS_PER_WINDOW` are
+        left to the connection's other requests (probes, look-ups, a customer's upsert).
+        A window of 108 takes five batches of 7 documents (105 operations): two of 18
+        fill it only while nothing else is in it (with a probe among them one batch a
+        window goes), two of 17 leave 6 operations unused, three of 33 leave 9. A window
+        of 5,400 takes batches of 33."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
@@ -323,11 +326,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         most = max(1, operations // OPERATIONS_PER_DOCUMENT)
         if room is None:
             return most
-        room = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
-        return max(
-            range(1, most + 1),
-            key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
-        )
+        usable = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
+        fills = {
+            n: usable // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT
+            for n in range(1, most + 1)
+        }
+        enough = max(fills.values()) * (1 - FILL_TOLERANCE)
+        return max(n for n, fill in fills.items() if fill >= enough)
 
     async def _post_batch(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
