@@ -65,7 +65,7 @@ class PostingFlow:
     async def post(self, items: Iterable[str], prepare: Prepare) -> None:
         """Each item's run, in order as turns come, at most `IN_FLIGHT` under way."""
         turns = asyncio.Semaphore(IN_FLIGHT)
-        under_way: set[asyncio.Task[None]] = set()
+        started: list[asyncio.Task[None]] = []  # all kept: an item's crash is the batch's
 
         async def one(item: str) -> None:
             key = f"item:{item}"  # the stream expects the item's document from the start
@@ -81,10 +81,8 @@ class PostingFlow:
 
         for item in items:
             await turns.acquire()
-            task = asyncio.create_task(one(item))
-            under_way.add(task)
-            task.add_done_callback(under_way.discard)
-        await asyncio.gather(*list(under_way))
+            started.append(asyncio.create_task(one(item)))
+        await asyncio.gather(*started)
 
     async def _post_plan(self, key: str, plan: PostingPlan) -> None:
         if plan.known_erp_customer_id is None:
