@@ -125,6 +125,10 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
 DEFAULT_OPERATIONS_PER_BATCH = 100
 OPERATIONS_PER_DOCUMENT = 3
+OTHER_OPERATIONS_PER_WINDOW = 3
+"""Operations of the bulk share's window that `$batch` sizes leave to other requests."""
+FILL_TOLERANCE = 0.01
+"""How much less of the window a larger `$batch` may fill than the best fill."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -299,16 +303,23 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         `Microsoft.NAV.post` (depending on the insert) and a read of the posted document
         (depending on the post). A batch lost whole fails each of its documents with the
         same error; a retry looks each up by external document number first."""
-        per_batch = self._documents_per_batch()
+        per_batch = await self.bulk_invoices_per_request(company_id)
         outcomes: list[ErpSalesInvoice | BackendError] = []
         for start in range(0, len(invoices), per_batch):
             outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
         return outcomes
 
-    def _documents_per_batch(self) -> int:
-        """Documents per `$batch`: as many as fit one, and of those the count whose batches
-        fill the bulk share of the window best (a window of 108 takes two batches of 18
-        documents, where batches of 33 would leave 9 operations of each window unused)."""
+    async def bulk_invoices_per_request(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+    ) -> int:
+        """Documents per `$batch`: the most whose batches fill the bulk share of the window
+        within `FILL_TOLERANCE` of the best fill, once `OTHER_OPERATIONS_PER_WINDOW` are
+        left to the connection's other requests (probes, look-ups, a customer's upsert).
+        A window of 108 takes five batches of 7 documents (105 operations): two of 18
+        fill it only while nothing else is in it (with a probe among them one batch a
+        window goes), two of 17 leave 6 operations unused, three of 33 leave 9. A window
+        of 5,400 takes batches of 33."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
@@ -317,10 +328,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         most = max(1, operations // OPERATIONS_PER_DOCUMENT)
         if room is None:
             return most
-        return max(
-            range(1, most + 1),
-            key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
-        )
+        usable = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
+        fills = {
+            n: usable // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT
+            for n in range(1, most + 1)
+        }
+        enough = max(fills.values()) * (1 - FILL_TOLERANCE)
+        return max(n for n, fill in fills.items() if fill >= enough)
 
     async def _post_batch(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]

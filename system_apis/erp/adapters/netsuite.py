@@ -217,16 +217,21 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
 
+    async def bulk_invoices_per_request(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+    ) -> int:
+        """As many documents as the connection posts at once."""
+        budget = self._client.budget
+        return budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
+
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
     ) -> list[ErpSalesInvoice | BackendError]:
         """NetSuite's REST API has no batch of records: the documents are created and
         approved in parallel, as many at once as the connection's concurrency allows,
         as bulk work in its budget."""
-        budget = self._client.budget
-        parallel = asyncio.Semaphore(
-            budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
-        )
+        parallel = asyncio.Semaphore(await self.bulk_invoices_per_request(company_id))
 
         async def post(invoice: ErpSalesInvoiceCreate) -> ErpSalesInvoice | BackendError:
             async with parallel:
