@@ -130,6 +130,10 @@ class ErpRouter:
         port = await self._port(company_id)
         return await port.post_new_sales_invoices(company_id, invoices)
 
+    async def bulk_invoices_per_request(self, company_id: str) -> int:
+        port = await self._port(company_id)
+        return await port.bulk_invoices_per_request(company_id)
+
     # ErpInvoiceQueries
 
     async def find_sales_invoice_by_number(

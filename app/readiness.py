@@ -29,6 +29,10 @@ from system_apis.http import probe
 logger = logging.getLogger(__name__)
 
 
+# The readiness monitor's statement, every few seconds on the gateway's own pool.
+DATABASE_PROBE = "SELECT 1"
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "unready"]
     checks: dict[str, str]
@@ -93,7 +97,7 @@ class ReadinessMonitor:
     async def _database(self) -> str:
         try:
             async with self.sessionmaker() as session:
-                await session.execute(text("SELECT 1"))
+                await session.execute(text(DATABASE_PROBE))
         except Exception as error:  # any driver failure means "not ready", never a crash
             return type(error).__name__
         return "ok"

@@ -5,9 +5,10 @@ What a team would otherwise build on a durable-execution library: `POST
 returns the first result) runs one DBOS workflow whose every call is a durable step,
 checkpointed in DBOS's system tables on the same PostgreSQL as the gateway's (schema
 `dbos_peer` of the benchmark's throwaway database): read the registered invoice, create
-the Business Central draft, add its line, post it, read the posted document back (the
-ERP requests the gateway makes), and mark the invoice posted. No edge, no exception queue
-and no events: only the durable-execution part, which is what it is measured for.
+the Business Central draft, add its line, post it and read the posted document back in
+one `$batch` (the ERP requests the gateway makes), and mark the invoice posted. No edge,
+no exception queue and no events: only the durable-execution part, which is what it is
+measured for.
 
 Served by `python -m bench.serve dbos-peer`, configured by the gateway's variables
 (`LEDGERGATE_DATABASE_URL`, `LEDGERGATE_ERP__URL`).
@@ -37,7 +38,13 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.settings import Settings
 from sandboxes.demo_estate import DEMO_COMPANIES
-from system_apis.erp.mapping import sales_invoice_to_bc, sales_line_to_bc
+from system_apis.erp.adapters.business_central_wire import BcBatchRequest
+from system_apis.erp.mapping import (
+    POST_AND_READ_IDS,
+    post_and_read_operations,
+    sales_invoice_to_bc,
+    sales_line_to_bc,
+)
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 
 SCHEMA = "dbos_peer"
@@ -117,13 +124,18 @@ async def add_line(draft_id: str, line: dict[str, Any], currency: str) -> None:
 
 
 @DBOS.step()
-async def post_draft(draft_id: str) -> None:
-    await _erp("POST", f"{_invoices()}({draft_id})/Microsoft.NAV.post")
-
-
-@DBOS.step()
-async def read_back(draft_id: str) -> dict[str, Any]:
-    posted = await _erp("GET", f"{_invoices()}({draft_id})")
+async def post_and_read(draft_id: str) -> dict[str, Any]:
+    operations = post_and_read_operations(
+        f"{_invoices().removeprefix('/')}({draft_id})", "salesInvoiceLines"
+    )
+    body = BcBatchRequest(requests=operations).model_dump_json(by_alias=True, exclude_none=True)
+    answers = {
+        answer["id"]: answer for answer in (await _erp("POST", "/$batch", body))["responses"]
+    }
+    failed = [answer for answer in answers.values() if answer["status"] >= 400]
+    if failed:
+        raise RuntimeError(f"the ERP refused the post or the read: {failed}")
+    posted = answers[POST_AND_READ_IDS[1]]["body"]
     return {"id": posted["id"], "number": posted["number"], "status": posted["status"]}
 
 
@@ -150,8 +162,7 @@ async def post_invoice(invoice_id: str) -> dict[str, Any]:
     draft_id = await create_draft(document)
     for line in document["lines"]:
         await add_line(draft_id, line, document["currency"])
-    await post_draft(draft_id)
-    posted = await read_back(draft_id)
+    posted = await post_and_read(draft_id)
     await mark_posted(invoice_id, posted, document["posting_date"])
     return {"invoice_id": invoice_id, "state": "posted", "erp_document": posted}
 

@@ -429,16 +429,24 @@ def register_invoices(server: Server, token: str, count: int) -> list[str]:
     return ids
 
 
+SEED_CHUNK = 1000
+"""Invoices seeded per transaction."""
+
+
 def seed_invoices(database: Database, count: int, day: date) -> list[str]:
     """Open invoices (the README tour's), registered in process by the service the API calls."""
     data = InvoiceCreate.model_validate(invoice_body(day))
 
     async def seed() -> list[str]:
         engine = create_engine(database.url)
+        ids: list[str] = []
         try:
             async with create_sessionmaker(engine)() as session:
-                ids = [(await create_invoice(session, data=data)).id for _ in range(count)]
-                await session.commit()
+                for start in range(0, count, SEED_CHUNK):
+                    for _ in range(min(SEED_CHUNK, count - start)):
+                        ids.append((await create_invoice(session, data=data)).id)
+                    await session.commit()
+                    session.expunge_all()  # a hundred thousand rows never held at once
                 return ids
         finally:
             await engine.dispose()

@@ -17,7 +17,7 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
   the id the first answered);
 - the peer (on PostgreSQL, `--peer`): the same posting as a DBOS Transact workflow
   (`bench/dbos_peer.py`, as many workers as the gateway), its ERP requests (the
-  gateway's four) and the invoice's read and update each a durable step in DBOS's
+  gateway's three) and the invoice's read and update each a durable step in DBOS's
   tables on the same database, measured in the load with `--concurrency` in flight.
 
 The load generator process drives both in alternating rounds, one posting at a time

@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -163,7 +164,7 @@ async def run_phase(
         report = (await sandbox.get(LIMITS_PATH)).json()
         books = backends.erp_sandbox
         assert books is not None
-        duplicates = sum(books.document_count(COMPANY, invoice) > 1 for invoice in ids)
+        duplicates = books_duplicates(books, ids)
         await gateway.aclose()
         await sandbox.aclose()
     await backends.aclose()
@@ -227,13 +228,24 @@ async def post_naively(gateway: httpx.AsyncClient, ids: list[str]) -> int:
     return len(ids)
 
 
+def books_duplicates(books: Any, ids: list[str]) -> int:
+    """The invoices the ERP holds more than one document of (one pass over its books)."""
+    counts = Counter(
+        invoice.external_document_number for invoice in books.books[COMPANY].invoices.values()
+    )
+    return sum(counts[invoice_id] > 1 for invoice_id in ids)
+
+
 async def drain(app: Any, database: Database) -> None:
-    """Replay the queued runs (each due at once) until none is left."""
+    """Replay the queued runs (each due at once) until none is left, or until
+    `DRAIN_ROUNDS` passes in a row claim none of them."""
     engine = create_engine(database.url)
     sessionmaker = create_sessionmaker(engine)
     replay = replayer(app.state.process)
     try:
-        for _ in range(DRAIN_ROUNDS):
+        rounds = DRAIN_ROUNDS
+        while rounds:
+            rounds -= 1
             async with sessionmaker.begin() as session:
                 queued = await session.scalar(
                     select(func.count()).where(WorkflowRunRow.status == RunStatus.PENDING_RETRY)
@@ -245,7 +257,8 @@ async def drain(app: Any, database: Database) -> None:
                 )
             if not queued:
                 return
-            await replay.run_once()
+            if (await replay.run_once()).claimed:
+                rounds = DRAIN_ROUNDS
     finally:
         await engine.dispose()
 
@@ -254,12 +267,16 @@ async def posted_count(database: Database, ids: list[str]) -> int:
     engine = create_engine(database.url)
     try:
         async with create_sessionmaker(engine)() as session:
-            count = await session.scalar(
-                select(func.count()).where(
-                    InvoiceRow.id.in_(ids), InvoiceRow.status == InvoiceStatus.POSTED
+            posted = 0
+            for start in range(0, len(ids), MAX_ITEMS):  # bound the statement's parameters
+                count = await session.scalar(
+                    select(func.count()).where(
+                        InvoiceRow.id.in_(ids[start : start + MAX_ITEMS]),
+                        InvoiceRow.status == InvoiceStatus.POSTED,
+                    )
                 )
-            )
-            return int(count or 0)
+                posted += int(count or 0)
+            return posted
     finally:
         await engine.dispose()
 

@@ -6,6 +6,12 @@ processes) and `cost` requests of its sliding window (a batch carrying N operati
 costs N). The shared state lives in a `BudgetStore` (Redis, or the database), keyed
 by connection, and each acquire is one round trip to it.
 
+A slot's release rides the process's next acquire: the store frees the released slots
+before it counts, in the same round trip, so steady traffic costs one round trip per
+request. Released slots no acquire took along within `RELEASE_DELAY_SECONDS` are freed
+on their own, in one round trip for all of them, so other processes wait for them no
+longer than that; a process that dies holding them leaves them to their lease.
+
 Priorities: interactive work (a caller waits) may use the whole budget; bulk work
 (posting batches) at most `1 - interactive_reserve` of the window and of the
 concurrency; informational work (deliveries, probes, reports) at most
@@ -31,7 +37,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -55,6 +61,9 @@ each grant counts 2% (at least 250 ms) longer than the window, so the lag never 
 more than the limit into one of the ERP's windows."""
 CONCURRENCY_POLL_SECONDS = 0.05
 """How soon a caller looks again when another process holds every concurrent slot."""
+RELEASE_DELAY_SECONDS = CONCURRENCY_POLL_SECONDS
+"""How long released slots wait for an acquire to take their release along: at most one
+poll of another process waiting for a concurrent slot."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class Acquire:
     lease_ms: int
     share: int = FULL_SCALE
     """Thousandths of the (scaled) window and concurrency the request's priority may use."""
+    released: tuple[str, ...] = ()
+    """Tokens of this process's finished requests: freed first, in the same round trip."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class BudgetStore(Protocol):
 
     async def acquire(self, key: str, request: Acquire) -> Admission: ...
 
-    async def release(self, key: str, token: str) -> None: ...
+    async def release(self, key: str, tokens: Sequence[str]) -> None: ...
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         """Halve the scale (not below `MIN_SCALE`) and pause until now + `pause_ms`."""
@@ -147,6 +158,7 @@ class ErpBudget:
         lease_seconds: float,
         fail_open: bool = True,
         interactive_reserve: float = 0.0,
+        release_delay_seconds: float = RELEASE_DELAY_SECONDS,
     ) -> None:
         self.backend = backend
         self.fail_open = fail_open
@@ -163,6 +175,10 @@ class ErpBudget:
             for priority in Priority
         }
         self.scale = FULL_SCALE
+        self.release_delay_seconds = release_delay_seconds
+        self._released: list[str] = []
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
         metrics.set_budget_limit(backend, self.effective_limit)
 
     def share(self, priority: Priority) -> int:
@@ -213,7 +229,47 @@ class ErpBudget:
                     await self._afterwards(self._recovered())
             finally:
                 in_use.dec()
-                await asyncio.shield(self._afterwards(self.store.release(self.backend, token)))
+                self._release_later(token)
+
+    @property
+    def pending_releases(self) -> int:
+        """Released slots the store still counts in flight."""
+        return len(self._released)
+
+    async def flush_releases(self) -> None:
+        """Free the released slots no acquire has taken along yet, in one round trip (if it
+        fails, they are left to their lease)."""
+        tokens = self._take_released()
+        if tokens:
+            await self._afterwards(self.store.release(self.backend, tokens))
+
+    async def aclose(self) -> None:
+        """Free what this process released before it stops (waiting for a flush under way)."""
+        await self.flush_releases()
+        if self._releasing:
+            await asyncio.gather(*self._releasing)
+
+    def _release_later(self, token: str) -> None:
+        """Leave the slot to ride the next acquire; free it alone if none comes in time."""
+        self._released.append(token)
+        if self._release_timer is None:
+            self._release_timer = asyncio.get_running_loop().call_later(
+                self.release_delay_seconds, self._flush_in_background
+            )
+
+    def _flush_in_background(self) -> None:
+        self._release_timer = None
+        task = asyncio.get_running_loop().create_task(self.flush_releases())
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    def _take_released(self) -> tuple[str, ...]:
+        """The released slots, for the next round trip to take along (no timer needed)."""
+        tokens, self._released = tuple(self._released), []
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        return tokens
 
     async def _afterwards(self, update: Awaitable[object]) -> None:
         """What follows a request (release, shrink, growth) never fails it: the request
@@ -253,9 +309,12 @@ class ErpBudget:
         """Ask the store until it grants, or give up once the next try would be too late."""
         limits = self.limits
         while True:
+            released = self._take_released()
             try:
-                admission = await self._ask(token, cost, limits, priority)
+                admission = await self._ask(token, cost, limits, priority, released)
             except BudgetStoreUnavailable as error:
+                for earlier in released:  # still to free, by the next round trip
+                    self._release_later(earlier)
                 logger.error(
                     "erp_budget.store_unavailable",
                     extra={"error": repr(error), "fail_open": self.fail_open},
@@ -275,7 +334,14 @@ class ErpBudget:
                 raise self._exhausted(operation, wait=wait)
             await asyncio.sleep(wait)
 
-    async def _ask(self, token: str, cost: int, limits: ErpLimits, priority: Priority) -> Admission:
+    async def _ask(
+        self,
+        token: str,
+        cost: int,
+        limits: ErpLimits,
+        priority: Priority,
+        released: tuple[str, ...],
+    ) -> Admission:
         return await self.store.acquire(
             self.backend,
             Acquire(
@@ -287,6 +353,7 @@ class ErpBudget:
                 concurrency=limits.max_concurrent_requests,
                 lease_ms=round(self.lease_seconds * 1000),
                 share=self.share(priority),
+                released=released,
             ),
         )
 

@@ -1,9 +1,10 @@
 """The ERP budget's shared state in the database, when no Redis is configured.
 
 An acquire is one short transaction: it locks the connection's state row (an UPDATE,
-which serializes acquires on PostgreSQL and SQLite alike), reads the window's use and
-the requests in flight in one aggregate, drops grants that no longer count, and
-records the new grant. It is never held across an ERP request.
+which serializes acquires on PostgreSQL and SQLite alike), ends the grants the process
+released since its last transaction, reads the window's use and the requests in flight
+in one aggregate, drops grants that no longer count, and records the new grant. It is
+never held across an ERP request.
 
 A process opens one of these transactions at a time: they would queue on the state
 row (or on SQLite's file lock) anyway, and SQLite's WAL mode fails a write whose
@@ -13,7 +14,7 @@ snapshot went stale while it waited for the lock rather than waiting again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
@@ -84,6 +85,8 @@ class DatabaseBudgetStore:
                     .returning(State.scale, State.paused_until_ms)
                 )
             ).one()
+            if request.released:
+                await self._end_grants(session, key, request.released)
             # Stamped once the lock is ours: waiting for it must not age the grant.
             now = max(request.now_ms, now_ms())
             if paused_until > now:
@@ -133,13 +136,18 @@ class DatabaseBudgetStore:
             )
         return Admission(granted=True, wait_ms=0, scale=scale)
 
-    async def release(self, key: str, token: str) -> None:
+    async def release(self, key: str, tokens: Sequence[str]) -> None:
         async with self._transaction() as session:
-            await session.execute(
-                update(Grant)
-                .where(and_(Grant.connection == key, Grant.token == token))
-                .values(held_until_ms=None)
-            )
+            await self._end_grants(session, key, tokens)
+
+    @staticmethod
+    async def _end_grants(session: AsyncSession, key: str, tokens: Sequence[str]) -> None:
+        """The requests are over: their grants count in the window, no longer in flight."""
+        await session.execute(
+            update(Grant)
+            .where(and_(Grant.connection == key, Grant.token.in_(tokens)))
+            .values(held_until_ms=None)
+        )
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         pause_until = now_ms + pause_ms

@@ -1,4 +1,5 @@
-"""The ERP budget's shared state in Redis: one Lua script, one round trip, per acquire.
+"""The ERP budget's shared state in Redis: one Lua script, one round trip, per acquire
+(which first frees the slots the process released since its last round trip).
 
 Per connection three keys: a sorted set of the window's operations (scored by when
 they were granted), a sorted set of the requests in flight (scored by when their
@@ -8,7 +9,7 @@ the pause. Times are the callers' wall-clock milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -31,6 +32,7 @@ local window, flight, state = KEYS[1], KEYS[2], KEYS[3]
 local now, window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local concurrency, cost, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local token, full, share = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+if #ARGV > 9 then redis.call('ZREM', flight, unpack(ARGV, 10)) end
 local fields = redis.call('HMGET', state, 'scale', 'paused_until')
 local scale = tonumber(fields[1]) or full
 local paused_until = tonumber(fields[2]) or 0
@@ -110,15 +112,16 @@ class RedisBudgetStore:
             request.token,
             FULL_SCALE,
             request.share,
+            *request.released,
         ]
         with _unavailable():
             answer = await self._acquire(keys=self._keys(key), args=args)
         granted, wait_ms, scale = cast("list[int]", answer)
         return Admission(granted=bool(granted), wait_ms=int(wait_ms), scale=int(scale))
 
-    async def release(self, key: str, token: str) -> None:
+    async def release(self, key: str, tokens: Sequence[str]) -> None:
         with _unavailable():
-            await self.redis.zrem(self._keys(key)[1], token)
+            await self.redis.zrem(self._keys(key)[1], *tokens)
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         args: list[Any] = [now_ms, pause_ms, FULL_SCALE, MIN_SCALE]

@@ -209,6 +209,9 @@ class ResilientClient:
         )
 
     async def aclose(self) -> None:
+        for budget in (self.budget, self.write_budget):
+            if budget is not None:
+                await budget.aclose()
         await self._client.aclose()
 
     async def request(

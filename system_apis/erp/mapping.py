@@ -158,6 +158,10 @@ def sales_invoice_to_bc(invoice: ErpSalesInvoiceCreate) -> BcSalesInvoiceCreate:
     )
 
 
+POST_AND_READ_IDS = ("post", "read")
+"""The ids of the two operations of `post_and_read_operations`."""
+
+
 def batch_operation_ids(index: int) -> tuple[str, str, str]:
     """The ids of a document's operations in a `$batch`: its insert, its post, its read."""
     return f"c{index}", f"p{index}", f"g{index}"
@@ -190,6 +194,17 @@ def sales_invoice_batch_operations(
         BcBatchOperation(
             id=read, method="GET", url=f"${create}?$expand=salesInvoiceLines", depends_on=[post]
         ),
+    ]
+
+
+def post_and_read_operations(target: str, read_url: str) -> list[BcBatchOperation]:
+    """`Microsoft.NAV.post` of `target` (a draft, a journal) and the read of what it posted
+    (`read_url`), the read depending on the post: BC answers the post with `204`, no body.
+    Both urls are relative to the API root."""
+    post, read = POST_AND_READ_IDS
+    return [
+        BcBatchOperation(id=post, method="POST", url=f"{target}/Microsoft.NAV.post"),
+        BcBatchOperation(id=read, method="GET", url=read_url, depends_on=[post]),
     ]
 
 

@@ -284,6 +284,10 @@ class ErpBulkInvoicing(Protocol):
         budget. One outcome per document, in order: the posted document, or the error
         that stopped it; a failure stops only the documents it names."""
 
+    async def bulk_invoices_per_request(self, company_id: str) -> int:
+        """How many documents one call of `post_new_sales_invoices` carries best: a call
+        with more sends them in several requests, one after another."""
+
 
 class ErpSalesOrders(Protocol):
     """A customer's credit standing, and the sales orders an accepted quote becomes."""

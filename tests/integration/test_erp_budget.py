@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,9 +19,11 @@ from system_apis.budget import (
     FULL_SCALE,
     MIN_SCALE,
     RECOVERY_STEP,
+    RELEASE_DELAY_SECONDS,
     Acquire,
     Admission,
     BillingBudget,
+    BudgetStoreUnavailable,
     ErpBudget,
     ErpBudgetExhausted,
 )
@@ -75,6 +77,8 @@ def budget(
     concurrency: int = 10,
     wait_seconds: float = 5.0,
     interactive_reserve: float = 0.0,
+    lease_seconds: float = 30.0,
+    release_delay_seconds: float = RELEASE_DELAY_SECONDS,
 ) -> ErpBudget:
     limits = ErpLimits(
         requests_per_window=window,
@@ -86,8 +90,9 @@ def budget(
         limits,
         store,
         wait_seconds=wait_seconds,
-        lease_seconds=30.0,
+        lease_seconds=lease_seconds,
         interactive_reserve=interactive_reserve,
+        release_delay_seconds=release_delay_seconds,
     )
 
 
@@ -109,6 +114,20 @@ def asks(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
     monkeypatch.setattr(store, "acquire", spy)
     return answers
+
+
+@pytest.fixture
+def releases(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """By connection, how many tokens each release round trip of the store freed."""
+    freed: dict[str, list[int]] = {}
+    release = store.release
+
+    async def spy(backend: str, tokens: Sequence[str]) -> None:
+        freed.setdefault(backend, []).append(len(tokens))
+        await release(backend, tokens)
+
+    monkeypatch.setattr(store, "release", spy)
+    return freed
 
 
 def throttle(retry_after: float | None) -> BackendTransientError:
@@ -347,3 +366,75 @@ async def _admitted(owner: ErpBudget, count: int) -> bool:
     except BackendTransientError:
         return False
     return True
+
+
+async def test_a_release_rides_the_next_acquire(
+    store: Store, asks: list[bool], releases: dict[str, list[int]]
+) -> None:
+    """One round trip per request: the acquire frees the slot released before it, before
+    it counts (a concurrency of one admits each request at its first ask)."""
+    name = connection()
+    owner = budget(store, name, concurrency=1, release_delay_seconds=3600)
+    for _ in range(3):
+        async with owner.slot(operation="op"):
+            pass
+    assert asks == [True, True, True]
+    assert name not in releases
+    assert owner.pending_releases == 1  # the last one, until an acquire or the delay
+    await owner.flush_releases()
+    assert releases[name] == [1]
+    async with budget(store, name, concurrency=1, wait_seconds=0.2).slot(operation="op"):
+        pass  # another process finds the slot free
+
+
+async def test_a_slot_released_with_no_acquire_after_it_is_freed_after_the_delay(
+    store: Store, releases: dict[str, list[int]]
+) -> None:
+    name = connection()
+    first = budget(store, name, concurrency=1, release_delay_seconds=0.05)
+    async with first.slot(operation="op"):
+        pass
+    started = time.monotonic()
+    async with budget(store, name, concurrency=1, wait_seconds=2.0).slot(operation="op"):
+        waited = time.monotonic() - started
+    assert releases[name] == [1]
+    assert waited < 1.0  # freed by the delay, not by the 30 s lease
+
+
+async def test_a_process_that_dies_with_released_slots_leaves_them_to_their_lease(
+    store: Store,
+) -> None:
+    name = connection()
+    dying = budget(store, name, concurrency=1, lease_seconds=0.3, release_delay_seconds=3600)
+    async with dying.slot(operation="op"):
+        pass
+    assert dying.pending_releases == 1  # never sent: the process is gone
+    started = time.monotonic()
+    async with budget(store, name, concurrency=1, wait_seconds=2.0).slot(operation="op"):
+        waited = time.monotonic() - started
+    assert 0.2 <= waited < 1.5  # the slot was held until its lease ended, not for ever
+
+
+async def test_a_release_whose_round_trip_failed_rides_the_next_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = connection()
+    owner = budget(store, name, concurrency=1, release_delay_seconds=3600)
+    async with owner.slot(operation="op"):
+        pass
+    carried: list[tuple[str, ...]] = []
+    acquire = store.acquire
+
+    async def down_once(backend: str, request: Acquire) -> Admission:
+        carried.append(request.released)
+        if len(carried) == 1:
+            raise BudgetStoreUnavailable("down")
+        return await acquire(backend, request)
+
+    monkeypatch.setattr(store, "acquire", down_once)
+    async with owner.slot(operation="op"):  # the store is down: fails open
+        pass
+    async with owner.slot(operation="op"):  # a concurrency of one: both were freed first
+        pass
+    assert [len(tokens) for tokens in carried] == [1, 2]
+    assert carried[0][0] == carried[1][0]

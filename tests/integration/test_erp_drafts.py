@@ -22,14 +22,15 @@ from tests.integration.test_credit_memos import (
     request_credit,
 )
 from tests.integration.test_exception_queue import ops_client
+from tests.support.business_central import posts_document
 from tests.support.invoices import US_COMPANY, invoice_body, last_month
 
 US_ENTITY = "le_00000000000000000000000001"
 
 
 class PostActionsDown(httpx.AsyncBaseTransport):
-    """The ERP refuses connections to its post actions while `down`; with `lose_answers`
-    it posts and the answer is lost instead."""
+    """The ERP refuses connections to its post actions (alone or in a `$batch`) while
+    `down`; with `lose_answers` it posts and the answer is lost instead."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -37,8 +38,7 @@ class PostActionsDown(httpx.AsyncBaseTransport):
         self.lose_answers = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        is_post = request.method == "POST" and request.url.path.endswith("/Microsoft.NAV.post")
-        if is_post and self.down:
+        if self.down and posts_document(request):
             if self.lose_answers:
                 await self.inner.handle_async_request(request)
             raise httpx.ConnectError("connection refused (injected)", request=request)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.errors import PROBLEM_BASE_URI
 from core.models.audit_event import AuditEventRow
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.business_central import posts_document
 from tests.support.invoices import US_COMPANY, invoice_body
 
 MISMATCH = PROBLEM_BASE_URI + "erp-totals-mismatch"
@@ -164,7 +165,7 @@ class RepairAfterReversal(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
-        if "salesCreditMemos(" in request.url.path and request.url.path.endswith(".post"):
+        if posts_document(request, "salesCreditMemos"):
             self.repair()
         return response
 

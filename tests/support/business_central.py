@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import httpx
 
@@ -22,7 +24,7 @@ from system_apis.erp.schemas import (
     ErpSalesInvoiceCreate,
 )
 from system_apis.http import ResilientClient
-from tests.support.recording import RecordingTransport
+from tests.support.recording import Exchange, RecordingTransport
 
 BC_BASE_PATH = "/v2.0/sandbox/api/v1.0"
 BC_BASE_URL = f"https://api.businesscentral.dynamics.com{BC_BASE_PATH}"
@@ -69,6 +71,17 @@ class BcHarness:
             e.request
             for e in self.recording.exchanges
             if e.request.method == method and e.request.url.path.endswith(path_suffix)
+        ]
+
+    def batched(self, method: str, path_suffix: str) -> list[dict[str, Any]]:
+        """The operations of the `$batch` requests sent whose url (before any query) ends
+        with `path_suffix`."""
+        return [
+            operation
+            for request in self.requests("POST", "/$batch")
+            for operation in json.loads(request.content)["requests"]
+            if operation["method"] == method
+            and operation["url"].partition("?")[0].endswith(path_suffix)
         ]
 
 
@@ -183,3 +196,52 @@ def payment_request(
         applies_to_invoice_id=invoice_id,
         description="Card payment",
     )
+
+
+def posts_document(request: httpx.Request, collection: str = "") -> bool:
+    """Whether `request` posts a document (of `collection`, e.g. `salesCreditMemos`, when
+    named): BC's `Microsoft.NAV.post` alone, or in a `$batch`."""
+    path = request.url.path
+    if request.method != "POST":
+        return False
+    if path.endswith("/Microsoft.NAV.post"):
+        return f"/{collection}(" in path if collection else True
+    if not path.endswith("/$batch"):
+        return False
+    return any(
+        operation["url"].partition("?")[0].endswith("/Microsoft.NAV.post")
+        and (f"{collection}(" in operation["url"] if collection else True)
+        for operation in json.loads(request.content)["requests"]
+    )
+
+
+def unbatched(exchanges: list[Exchange]) -> list[Exchange]:
+    """The exchanges with each OData JSON `$batch` replaced by its operations, each as the
+    request it describes (its url against the API root, `$<id>` resolved to the entity the
+    operation `<id>` created) and the answer BC gave it, so each can be judged on its own."""
+    flat: list[Exchange] = []
+    for exchange in exchanges:
+        if not exchange.request.url.path.endswith("/$batch"):
+            flat.append(exchange)
+            continue
+        root = str(exchange.request.url).removesuffix("/$batch")
+        answers = {a["id"]: a for a in json.loads(exchange.response_body)["responses"]}
+        created: dict[str, str] = {}
+        for operation in json.loads(exchange.request_body)["requests"]:
+            url: str = operation["url"]
+            if url.startswith("$"):
+                reference, _, rest = url[1:].partition("/")
+                url = f"{created[reference]}/{rest}" if rest else created[reference]
+            request = httpx.Request(
+                operation["method"],
+                f"{root}/{url}",
+                headers=operation.get("headers"),
+                json=operation.get("body"),
+            )
+            answer = answers[operation["id"]]
+            content = b"" if answer["body"] is None else json.dumps(answer["body"]).encode()
+            response = httpx.Response(answer["status"], headers=answer["headers"], content=content)
+            if operation["method"] == "POST" and answer["status"] == 201:
+                created[operation["id"]] = f"{url.partition('?')[0]}({answer['body']['id']})"
+            flat.append(Exchange(request, request.read(), response, content))
+    return flat

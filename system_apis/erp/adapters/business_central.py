@@ -125,6 +125,10 @@ EXPAND_MEMO_LINES = "salesCreditMemoLines"
 # A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
 DEFAULT_OPERATIONS_PER_BATCH = 100
 OPERATIONS_PER_DOCUMENT = 3
+OTHER_OPERATIONS_PER_WINDOW = 3
+"""Operations of the bulk share's window that `$batch` sizes leave to other requests."""
+FILL_TOLERANCE = 0.01
+"""How much less of the window a larger `$batch` may fill than the best fill."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -273,7 +277,8 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_invoice(
         self, company_id: str, invoice_id: str, *, known_draft: bool = False
     ) -> ErpSalesInvoice:
-        """Post a draft; a document that is already posted is returned unchanged."""
+        """Post a draft; a document that is already posted is returned unchanged. The post
+        and the read of the posted document (its number) are one round trip."""
         operation = "post_sales_invoice"
         current = (
             None
@@ -281,12 +286,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             else await self._get_sales_invoice(company_id, invoice_id, operation)
         )
         if current is None or current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesInvoices({invoice_id})/Microsoft.NAV.post",
-                operation=operation,
+            document = f"/companies({company_id})/salesInvoices({invoice_id})"
+            current = await self._post_and_read(
+                document,
+                f"{document}?{odata_query(expand=EXPAND_LINES)}",
+                BcSalesInvoice,
+                operation,
             )
-            current = await self._get_sales_invoice(company_id, invoice_id, operation)
         return self._canonical_invoice(current, operation)
 
     async def post_new_sales_invoices(
@@ -297,16 +303,23 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         `Microsoft.NAV.post` (depending on the insert) and a read of the posted document
         (depending on the post). A batch lost whole fails each of its documents with the
         same error; a retry looks each up by external document number first."""
-        per_batch = self._documents_per_batch()
+        per_batch = await self.bulk_invoices_per_request(company_id)
         outcomes: list[ErpSalesInvoice | BackendError] = []
         for start in range(0, len(invoices), per_batch):
             outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
         return outcomes
 
-    def _documents_per_batch(self) -> int:
-        """Documents per `$batch`: as many as fit one, and of those the count whose batches
-        fill the bulk share of the window best (a window of 108 takes two batches of 18
-        documents, where batches of 33 would leave 9 operations of each window unused)."""
+    async def bulk_invoices_per_request(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+    ) -> int:
+        """Documents per `$batch`: the most whose batches fill the bulk share of the window
+        within `FILL_TOLERANCE` of the best fill, once `OTHER_OPERATIONS_PER_WINDOW` are
+        left to the connection's other requests (probes, look-ups, a customer's upsert).
+        A window of 108 takes five batches of 7 documents (105 operations): two of 18
+        fill it only while nothing else is in it (with a probe among them one batch a
+        window goes), two of 17 leave 6 operations unused, three of 33 leave 9. A window
+        of 5,400 takes batches of 33."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
@@ -315,10 +328,13 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         most = max(1, operations // OPERATIONS_PER_DOCUMENT)
         if room is None:
             return most
-        return max(
-            range(1, most + 1),
-            key=lambda n: (room // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT, n),
-        )
+        usable = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
+        fills = {
+            n: usable // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT
+            for n in range(1, most + 1)
+        }
+        enough = max(fills.values()) * (1 - FILL_TOLERANCE)
+        return max(n for n, fill in fills.items() if fill >= enough)
 
     async def _post_batch(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
@@ -571,16 +587,18 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_sales_credit_memo(
         self, company_id: str, credit_memo_id: str
     ) -> ErpSalesCreditMemo:
-        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged."""
+        """Post a draft (BC applies it to its invoice); a posted memo is returned unchanged.
+        The post and the read of the posted memo are one round trip."""
         operation = "post_sales_credit_memo"
         current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         if current.status == "Draft":
-            await self._send(
-                "POST",
-                f"/companies({company_id})/salesCreditMemos({credit_memo_id})/Microsoft.NAV.post",
-                operation=operation,
+            memo = f"/companies({company_id})/salesCreditMemos({credit_memo_id})"
+            current = await self._post_and_read(
+                memo,
+                f"{memo}?{odata_query(expand=EXPAND_MEMO_LINES)}",
+                BcSalesCreditMemo,
+                operation,
             )
-            current = await self._get_credit_memo(company_id, credit_memo_id, operation)
         return self._canonical_memo(current, operation)
 
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
@@ -655,17 +673,19 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def post_journal_entry(
         self, company_id: str, journal_id: str, document_number: str, currency: str
     ) -> ErpJournalEntry:
-        """Post the journal unless the ledger already holds the document's entries."""
+        """Post the journal unless the ledger already holds the document's entries; the post
+        and the read of the ledger are one round trip."""
         operation = "post_journal_entry"
         ledger = await self._ledger_entries(company_id, document_number, operation)
         lines: list[BcJournalLine] = []
         if not ledger:
-            await self._send(
-                "POST",
-                f"/companies({company_id})/journals({journal_id})/Microsoft.NAV.post",
-                operation=operation,
+            posted = await self._post_and_read(
+                f"/companies({company_id})/journals({journal_id})",
+                self._ledger_url(company_id, document_number),
+                BcGeneralLedgerEntryList,
+                operation,
             )
-            ledger = await self._ledger_entries(company_id, document_number, operation)
+            ledger = posted.value
             if not ledger:
                 lines = await self._journal_lines(
                     company_id, journal_id, document_number, operation
@@ -855,11 +875,15 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
     async def _ledger_entries(
         self, company_id: str, document_number: str, operation: str
     ) -> list[BcGeneralLedgerEntry]:
-        query = odata_query(filter=odata_eq("documentNumber", document_number))
         response = await self._send(
-            "GET", f"/companies({company_id})/generalLedgerEntries?{query}", operation=operation
+            "GET", self._ledger_url(company_id, document_number), operation=operation
         )
         return self._parse(response, BcGeneralLedgerEntryList, operation).value
+
+    @staticmethod
+    def _ledger_url(company_id: str, document_number: str) -> str:
+        query = odata_query(filter=odata_eq("documentNumber", document_number))
+        return f"/companies({company_id})/generalLedgerEntries?{query}"
 
     async def _complete_draft(
         self,

@@ -12,6 +12,9 @@ from pydantic import ValidationError
 
 from system_apis.erp.adapters.business_central_wire import (
     BcAccountList,
+    BcBatchAnswer,
+    BcBatchRequest,
+    BcBatchResponse,
     BcCustomer,
     BcCustomerList,
     BcErrorBody,
@@ -19,8 +22,8 @@ from system_apis.erp.adapters.business_central_wire import (
     BcPage,
     BcRequest,
 )
-from system_apis.erp.mapping import odata_eq
-from system_apis.errors import BackendBusinessError
+from system_apis.erp.mapping import POST_AND_READ_IDS, odata_eq, post_and_read_operations
+from system_apis.errors import BackendBusinessError, BackendContractError
 from system_apis.http import ResilientClient, VendorError, map_record, parse_body
 
 M = TypeVar("M", bound=BcModel)
@@ -134,6 +137,49 @@ class BusinessCentralBase:
             headers=headers,
             decode_error=decode_bc_error,
         )
+
+    async def _post_and_read(self, target: str, read_url: str, model: type[M], operation: str) -> M:
+        """Post `target` (a draft, a journal) and read what it posted (`read_url`, answered
+        as `model`), in one `$batch` round trip.
+
+        BC's refusal of the post is raised as BC gave it. An answer that does not hold the
+        read (cut short, unreadable, the read itself failed) is followed by the read alone:
+        the post may have happened, and what is read says whether it did.
+        """
+        operations = post_and_read_operations(target.removeprefix("/"), read_url.removeprefix("/"))
+        response = await self._client.request(
+            "POST",
+            "/$batch",
+            operation=operation,
+            json_body=BcBatchRequest(requests=operations).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            ),
+            decode_error=decode_bc_error,
+            cost=len(POST_AND_READ_IDS),
+        )
+        post, read = self._batch_answers(response, operation)
+        if post is not None and post.status >= 400:
+            raise self._client.classify(
+                httpx.Response(post.status, json=post.body),
+                operation=operation,
+                decode_error=decode_bc_error,
+            )
+        if post is not None and read is not None and read.status == 200:
+            answer = httpx.Response(read.status, json=read.body)
+            return self._parse(answer, model, operation)
+        return self._parse(await self._send("GET", read_url, operation=operation), model, operation)
+
+    def _batch_answers(
+        self, response: httpx.Response, operation: str
+    ) -> tuple[BcBatchAnswer | None, BcBatchAnswer | None]:
+        """The answers to the post and to the read, each None when BC's answer lacks it."""
+        try:
+            answers = self._parse(response, BcBatchResponse, operation).responses
+        except BackendContractError:
+            return None, None
+        by_id = {answer.id: answer for answer in answers}
+        post, read = POST_AND_READ_IDS
+        return by_id.get(post), by_id.get(read)
 
     def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
         return parse_body(response, model, backend=self._client.backend, operation=operation)

@@ -129,8 +129,8 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         record = f"/customer/eid:{quote(customer.number, safe='')}"
         body = customer_to_ns(customer, company_id, currency_id)
         await self._send("PUT", record, operation=operation, body=body)
-        current = self._parse(
-            await self._send("GET", record, operation=operation), NsCustomer, operation
+        current = self._known_customer(
+            self._parse(await self._send("GET", record, operation=operation), NsCustomer, operation)
         )
         currency = (
             None
@@ -217,16 +217,21 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
 
+    async def bulk_invoices_per_request(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+    ) -> int:
+        """As many documents as the connection posts at once."""
+        budget = self._client.budget
+        return budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
+
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
     ) -> list[ErpSalesInvoice | BackendError]:
         """NetSuite's REST API has no batch of records: the documents are created and
         approved in parallel, as many at once as the connection's concurrency allows,
         as bulk work in its budget."""
-        budget = self._client.budget
-        parallel = asyncio.Semaphore(
-            budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
-        )
+        parallel = asyncio.Semaphore(await self.bulk_invoices_per_request(company_id))
 
         async def post(invoice: ErpSalesInvoiceCreate) -> ErpSalesInvoice | BackendError:
             async with parallel:
@@ -317,8 +322,8 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         """The customer, currency, tax items and G/L accounts a document's lines refer to,
         by their ids; an account NetSuite lacks is refused."""
         record = f"/customer/eid:{quote(customer_number, safe='')}"
-        customer = self._parse(
-            await self._send("GET", record, operation=operation), NsCustomer, operation
+        customer = self._known_customer(
+            self._parse(await self._send("GET", record, operation=operation), NsCustomer, operation)
         )
         currency_id = await self._currency_id(currency, operation)
         tax_code_ids = {

@@ -62,6 +62,12 @@ class NetSuiteRecords:
         self._client = client
         self._line_item_id = line_item_id
         self._page_size = page_size
+        # Reference data, each looked up once: internal ids never change, nor do the ISO
+        # code of a currency and the number (external id) of one of our customers.
+        self._currency_ids: dict[str, str] = {}  # ISO code -> internal id
+        self._currency_codes: dict[str, str] = {}  # internal id -> ISO code
+        self._tax_code_ids: dict[tuple[str, str], str] = {}  # (subsidiary, code) -> id
+        self._customer_numbers: dict[str, str | None] = {}  # internal id -> external id
 
     async def _ids(self, record_type: str, operation: str, *conditions: str) -> AsyncIterator[str]:
         """The ids of the matching records, page by page (`offset`, `limit`, `hasMore`)."""
@@ -78,8 +84,15 @@ class NetSuiteRecords:
                 return
 
     async def _customer_number(self, customer_id: str, operation: str) -> str | None:
-        response = await self._send("GET", f"/customer/{customer_id}", operation=operation)
-        return self._parse(response, NsCustomer, operation).external_id
+        if customer_id not in self._customer_numbers:
+            response = await self._send("GET", f"/customer/{customer_id}", operation=operation)
+            self._known_customer(self._parse(response, NsCustomer, operation))
+        return self._customer_numbers[customer_id]
+
+    def _known_customer(self, customer: NsCustomer) -> NsCustomer:
+        """`customer`, its number noted for the documents that name it by internal id."""
+        self._customer_numbers[customer.id] = customer.external_id
+        return customer
 
     async def _account_id(self, number: str, operation: str) -> str | None:
         """The internal id of the account with this number, if the account has one."""
@@ -154,19 +167,29 @@ class NetSuiteRecords:
         return self._mapped(operation, invoice_from_ns, invoice, customer_number, currency)
 
     async def _tax_code_id(self, company_id: str, code: str, operation: str) -> str:
-        query = ns_query(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
-        return await self._one_id(
-            f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
-        )
+        if (company_id, code) not in self._tax_code_ids:
+            query = ns_query(ns_is("itemId", code), ns_any_of("subsidiary", company_id))
+            self._tax_code_ids[company_id, code] = await self._one_id(
+                f"/salesTaxItem?{query}", f"tax code {code} for subsidiary {company_id}", operation
+            )
+        return self._tax_code_ids[company_id, code]
 
     async def _currency_id(self, code: str, operation: str) -> str:
-        return await self._one_id(
-            f"/currency?{ns_query(ns_is('symbol', code))}", f"currency {code}", operation
-        )
+        if code not in self._currency_ids:
+            currency_id = await self._one_id(
+                f"/currency?{ns_query(ns_is('symbol', code))}", f"currency {code}", operation
+            )
+            self._currency_ids[code] = currency_id
+            self._currency_codes[currency_id] = code
+        return self._currency_ids[code]
 
     async def _currency_code(self, currency_id: str, operation: str) -> str:
-        response = await self._send("GET", f"/currency/{currency_id}", operation=operation)
-        return self._parse(response, NsCurrency, operation).symbol
+        if currency_id not in self._currency_codes:
+            response = await self._send("GET", f"/currency/{currency_id}", operation=operation)
+            code = self._parse(response, NsCurrency, operation).symbol
+            self._currency_codes[currency_id] = code
+            self._currency_ids[code] = currency_id
+        return self._currency_codes[currency_id]
 
     async def _one_id(self, url: str, what: str, operation: str) -> str:
         found = self._parse(

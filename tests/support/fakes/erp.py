@@ -98,6 +98,7 @@ class FakeErp:
         self._document_lines: dict[str, tuple[ErpInvoiceLine, ...]] = {}
         self.credit_limits: dict[tuple[str, str], int] = {}  # by (company, customer number)
         self.sales_orders: dict[str, ErpSalesOrder] = {}  # by id
+        self.bulk_per_request = 20
         self._serial = 0
 
     def _next(self, prefix: str) -> str:
@@ -253,6 +254,9 @@ class FakeErp:
             except BackendError as error:
                 outcomes.append(error)
         return outcomes
+
+    async def bulk_invoices_per_request(self, company_id: str) -> int:
+        return self.bulk_per_request
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         self.recorder.enter("delete_sales_invoice_draft", company_id=company_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -218,7 +220,87 @@ async def test_post_sales_invoice_posts_once(bc: BcHarness) -> None:
     assert posted.status is ErpDocumentStatus.POSTED
     assert posted.number == "PS-INV103001"
     assert again == posted
-    assert len(bc.requests("POST", "/Microsoft.NAV.post")) == 1
+    assert len(bc.batched("POST", "/Microsoft.NAV.post")) == 1
+    assert [i.number for i in bc.state.posted_invoices(US.id)] == [posted.number]
+
+
+async def test_a_known_draft_is_posted_and_read_back_in_one_round_trip(bc: BcHarness) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+    bc.recording.exchanges.clear()
+
+    posted = await bc.adapter.post_sales_invoice(US.id, draft.id, known_draft=True)
+
+    assert [e.request.url.path.rsplit("/", 1)[-1] for e in bc.recording.exchanges] == ["$batch"]
+    assert [op["method"] for op in bc.batched("POST", "/Microsoft.NAV.post")] == ["POST"]
+    assert posted.status is ErpDocumentStatus.POSTED
+    assert posted.number == "PS-INV103001"
+    assert posted == await bc.adapter.get_sales_invoice(US.id, draft.id)
+
+
+class SpoiledRead(httpx.AsyncBaseTransport):
+    """Forwards everything; in a `$batch` answer, replaces the read's answer with `read`
+    (None: the read is left out), or the whole answer with `whole`."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, *, read: dict[str, object] | None, whole: bytes = b""
+    ) -> None:
+        self.inner = inner
+        self.read = read
+        self.whole = whole
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/$batch"):
+            return response
+        if self.whole:
+            return httpx.Response(200, content=self.whole, request=request)
+        answers = json.loads(await response.aread())["responses"]
+        kept = [a for a in answers if a["id"] != "read"]
+        if self.read is not None:
+            kept.append({"id": "read", **self.read})
+        return httpx.Response(200, json={"responses": kept}, request=request)
+
+
+@pytest.mark.parametrize(
+    ("read", "whole"),
+    [
+        pytest.param({"status": 503, "body": "injected fault"}, b"", id="read-failed"),
+        pytest.param(None, b"", id="read-missing"),
+        pytest.param(None, b'{"value": [{"id": ', id="answer-unreadable"),
+    ],
+)
+async def test_a_batch_answer_without_the_read_is_followed_by_a_read_alone(
+    bc: BcHarness, read: dict[str, object] | None, whole: bytes
+) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+    bc.faults.inner = SpoiledRead(bc.recording, read=read, whole=whole)
+    bc.recording.exchanges.clear()
+
+    posted = await bc.adapter.post_sales_invoice(US.id, draft.id, known_draft=True)
+
+    assert posted.status is ErpDocumentStatus.POSTED
+    assert posted.number == "PS-INV103001"
+    assert [
+        (e.request.method, e.request.url.path.rsplit("/", 1)[-1]) for e in bc.recording.exchanges
+    ] == [
+        ("POST", "$batch"),
+        ("GET", f"salesInvoices({draft.id})"),
+    ]
+    assert len(bc.state.posted_invoices(US.id)) == 1
+
+
+async def test_a_lost_batch_answer_is_not_posted_again_on_retry(bc: BcHarness) -> None:
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+    bc.faults.matches = lambda r: r.url.path.endswith("/$batch")
+    bc.faults.after_forwarding = True
+
+    with pytest.raises(BackendTransientError):
+        await bc.adapter.post_sales_invoice(US.id, draft.id, known_draft=True)
+    retried = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+    posted = await bc.adapter.post_sales_invoice(US.id, retried.id)
+
+    assert (retried.status, posted.status) == (ErpDocumentStatus.POSTED, ErpDocumentStatus.POSTED)
+    assert len(bc.batched("POST", "/Microsoft.NAV.post")) == 1
     assert [i.number for i in bc.state.posted_invoices(US.id)] == [posted.number]
 
 

@@ -170,7 +170,7 @@ async def test_a_credit_memo_is_created_once_and_posting_applies_it_to_its_invoi
     assert await bc.adapter.find_sales_credit_memo(US.id, "cm_301") == posted
     assert bc.state.credit_memo_count(US.id, "cm_301") == 1
     assert len(bc.requests("POST", "/salesCreditMemos")) == 1
-    assert len(bc.requests("POST", "/Microsoft.NAV.post")) == 2  # the invoice and the memo
+    assert len(bc.batched("POST", "/Microsoft.NAV.post")) == 2  # the invoice and the memo
     invoice_now = await bc.adapter.get_sales_invoice(US.id, invoice.id)
     assert invoice_now.remaining_amount == 14353 - 2176
     assert invoice_now.status is ErpDocumentStatus.POSTED
@@ -260,6 +260,23 @@ async def test_ensure_journal_creates_by_code_once_and_follows_changes(bc: BcHar
     assert patch.headers["If-Match"]
 
 
+async def test_a_journal_is_posted_and_its_ledger_read_in_one_round_trip(bc: BcHarness) -> None:
+    journal = await bc.adapter.ensure_journal(US.id, SETTLEMENTS)
+    await bc.adapter.add_journal_entry(US.id, journal.id, settlement_entry("STL-1"))
+    bc.recording.exchanges.clear()
+
+    posted = await bc.adapter.post_journal_entry(US.id, journal.id, "STL-1", "USD")
+
+    sent = [
+        (e.request.method, e.request.url.path.rsplit("/", 1)[-1]) for e in bc.recording.exchanges
+    ]
+    assert sent == [("GET", "generalLedgerEntries"), ("POST", "$batch")]  # the check, then both
+    assert [(e.account_number, e.debit, e.credit) for e in posted.ledger_entries] == [
+        ("60100", 2500, 0),
+        ("21500", 0, 2500),
+    ]
+
+
 async def test_a_journal_entry_is_added_once_and_posted_to_the_ledger_once(
     bc: BcHarness,
 ) -> None:
@@ -284,7 +301,7 @@ async def test_a_journal_entry_is_added_once_and_posted_to_the_ledger_once(
     ]
     assert reposted == added_after_posting == posted
     assert len(bc.requests("POST", "/journalLines")) == 2
-    assert len(bc.requests("POST", "/Microsoft.NAV.post")) == 1
+    assert len(bc.batched("POST", "/Microsoft.NAV.post")) == 1
     assert len(bc.state.ledger(US.id)) == 2
 
 

@@ -69,6 +69,35 @@ async def test_customers_are_upserted_by_external_id(ns: NsHarness) -> None:
     assert len(ns.state.customers) == 1
 
 
+async def test_a_posting_reads_no_reference_data_it_has_read_before(ns: NsHarness) -> None:
+    """The customer, the document, its approval and the approved document: NetSuite answers
+    the create and the approval with `204`, no body, and has no batch of records, so each is
+    read back; currencies, tax items and customer numbers are asked once (12 requests before).
+    """
+    company = ns.us_subsidiary
+    for number in ("inv_warm", "inv_counted"):
+        ns.recording.exchanges.clear()
+        draft = await ns.adapter.create_sales_invoice(
+            company, invoice_request(number), known_absent=True
+        )
+        posted = await ns.adapter.post_sales_invoice(company, draft.id, known_draft=True)
+
+    sent = [(e.request.method, e.request.url.path.split("/v1/")[1]) for e in ns.recording.exchanges]
+    assert sent == [
+        ("GET", "customer/eid:C0001"),
+        ("POST", "invoice"),
+        ("GET", f"invoice/{draft.id}"),
+        ("PATCH", f"invoice/{draft.id}"),
+        ("GET", f"invoice/{draft.id}"),
+    ]
+    assert (posted.status, posted.number, posted.customer_number) == (
+        ErpDocumentStatus.POSTED,
+        draft.number,
+        "C0001",
+    )
+    assert posted.currency == "USD"
+
+
 async def test_an_unknown_customer_is_not_found(ns: NsHarness) -> None:
     with pytest.raises(BackendNotFound) as caught:
         await ns.adapter.create_sales_invoice(

@@ -1,0 +1,54 @@
+"""How many documents Business Central's `$batch` requests of bulk postings carry: the
+most whose batches fill the bulk share of the window, with a little left to the
+connection's other requests (a probe among two half-window batches cost one of them
+every window)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from core.settings import BackendSettings, ErpLimits
+from system_apis.budget import ErpBudget
+from system_apis.budget_database import DatabaseBudgetStore
+from system_apis.erp.adapters.business_central import BusinessCentralAdapter
+from system_apis.http import ResilientClient
+
+
+def adapter(window_limit: int) -> BusinessCentralAdapter:
+    limits = ErpLimits(
+        requests_per_window=window_limit,
+        window_seconds=6,
+        max_concurrent_requests=5,
+        operations_per_batch=100,
+    )
+    budget = ErpBudget(
+        "erp",
+        limits,
+        DatabaseBudgetStore(),  # never asked: a size takes no slot
+        wait_seconds=30,
+        lease_seconds=60,
+        interactive_reserve=0.1,
+    )
+    client = ResilientClient(
+        backend="erp",
+        base_url="http://backend.test",
+        settings=BackendSettings(),
+        transport=httpx.MockTransport(lambda _: httpx.Response(500)),
+        budget=budget,
+    )
+    return BusinessCentralAdapter(client)
+
+
+@pytest.mark.parametrize(
+    ("window_limit", "documents"),
+    [
+        (120, 7),  # bulk share 108: five batches of 21 operations, 3 left to others
+        (6000, 33),  # bulk share 5,400: as many as one `$batch` carries
+        (30, 8),  # bulk share 27: one batch of 24 operations
+    ],
+)
+async def test_batches_fill_the_bulk_share_and_leave_room_for_other_requests(
+    window_limit: int, documents: int
+) -> None:
+    assert await adapter(window_limit).bulk_invoices_per_request("company") == documents
