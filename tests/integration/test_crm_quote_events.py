@@ -105,23 +105,21 @@ def quote_event(**data: Any) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("payload", "headers", "slug"),
+    ("payload", "secret", "slug"),
     [
-        (quote_event(), {"Content-Type": "application/json"}, "webhook-signature-header-invalid"),
-        (quote_event(), signed(quote_event(), "whsec_other"), "webhook-signature-mismatch"),
-        (b'{"id": "evt_1"}', signed(b'{"id": "evt_1"}'), "channel-event-invalid"),
-        (quote_event(status="draft"), signed(quote_event(status="draft")), "channel-event-invalid"),
-        (
-            quote_event(customerRef="acme"),
-            signed(quote_event(customerRef="acme")),
-            "channel-event-invalid",
-        ),
+        (quote_event(), None, "webhook-signature-header-invalid"),
+        (quote_event(), "whsec_other", "webhook-signature-mismatch"),
+        (b'{"id": "evt_1"}', SECRET, "channel-event-invalid"),
+        (quote_event(status="draft"), SECRET, "channel-event-invalid"),
+        (quote_event(customerRef="acme"), SECRET, "channel-event-invalid"),
     ],
     ids=["unsigned", "another-secret", "not-an-event", "not-accepted", "not-an-order"],
 )
 async def test_an_unsigned_or_malformed_event_is_a_problem_and_orders_nothing(
-    gateway: Gateway, payload: bytes, headers: dict[str, str], slug: str
+    gateway: Gateway, payload: bytes, secret: str | None, slug: str
 ) -> None:
+    # Signed now, not when the module was collected: a signature ages out of the tolerance.
+    headers = {"Content-Type": "application/json"} if secret is None else signed(payload, secret)
     response = await gateway.anonymous.post(
         "/webhooks/crm/channel", content=payload, headers=headers
     )
