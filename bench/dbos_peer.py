@@ -125,9 +125,8 @@ async def add_line(draft_id: str, line: dict[str, Any], currency: str) -> None:
 
 @DBOS.step()
 async def post_and_read(draft_id: str) -> dict[str, Any]:
-    operations = post_and_read_operations(
-        f"{_invoices().removeprefix('/')}({draft_id})", "salesInvoiceLines"
-    )
+    document = f"{_invoices().removeprefix('/')}({draft_id})"
+    operations = post_and_read_operations(document, f"{document}?$expand=salesInvoiceLines")
     body = BcBatchRequest(requests=operations).model_dump_json(by_alias=True, exclude_none=True)
     answers = {
         answer["id"]: answer for answer in (await _erp("POST", "/$batch", body))["responses"]
