@@ -101,19 +101,24 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError(f"the pooled connection is gone: {error}") from error
 
 
+def _sqlite_engine(url: str | URL, *, pool_timeout: float, **options: Any) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_timeout=pool_timeout,
+        **options,
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_timeout`: how long a request waits for a free connection before it gives up."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_timeout=pool_timeout,
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return _sqlite_engine(url, pool_timeout=pool_timeout)
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -133,14 +138,7 @@ def create_autocommit_engine(
     `ROLLBACK`), its connections not pinged before use (a ping is a round trip as dear as
     the read). Its callers retry a read that fails with `connection_invalidated` once."""
     if is_sqlite(str(url)):
-        engine = create_async_engine(
-            url,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_timeout=pool_timeout,
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return _sqlite_engine(url, pool_timeout=pool_timeout, isolation_level="AUTOCOMMIT")
     engine = create_async_engine(
         url,
         isolation_level="AUTOCOMMIT",
