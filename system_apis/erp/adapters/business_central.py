@@ -27,7 +27,6 @@ from system_apis.erp.adapters.business_central_base import decode_bc_error, odat
 from system_apis.erp.adapters.business_central_orders import BusinessCentralSalesOrders
 from system_apis.erp.adapters.business_central_wire import (
     BcBatchAnswer,
-    BcBatchRequest,
     BcBatchResponse,
     BcCompany,
     BcCurrencyList,
@@ -349,17 +348,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
                 for index, invoice in enumerate(invoices)
                 for request in sales_invoice_batch_operations(company_id, index, invoice, accounts)
             ]
-            response = await self._client.request(
-                "POST",
-                "/$batch",
-                operation=operation,
-                json_body=BcBatchRequest(requests=requests).model_dump(
-                    mode="json", by_alias=True, exclude_none=True
-                ),
-                decode_error=decode_bc_error,
-                cost=len(requests),
-                priority=Priority.BULK,
-            )
+            response = await self._send_batch(requests, operation, priority=Priority.BULK)
             answers = {
                 answer.id: answer
                 for answer in self._parse(response, BcBatchResponse, operation).responses

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from system_apis.erp.adapters.business_central_wire import (
     BcAccountList,
     BcBatchAnswer,
+    BcBatchOperation,
     BcBatchRequest,
     BcBatchResponse,
     BcCustomer,
@@ -25,6 +26,7 @@ from system_apis.erp.adapters.business_central_wire import (
 from system_apis.erp.mapping import POST_AND_READ_IDS, odata_eq, post_and_read_operations
 from system_apis.errors import BackendBusinessError, BackendContractError
 from system_apis.http import ResilientClient, VendorError, map_record, parse_body
+from system_apis.priority import Priority
 
 M = TypeVar("M", bound=BcModel)
 T = TypeVar("T")
@@ -147,16 +149,7 @@ class BusinessCentralBase:
         the post may have happened, and what is read says whether it did.
         """
         operations = post_and_read_operations(target.removeprefix("/"), read_url.removeprefix("/"))
-        response = await self._client.request(
-            "POST",
-            "/$batch",
-            operation=operation,
-            json_body=BcBatchRequest(requests=operations).model_dump(
-                mode="json", by_alias=True, exclude_none=True
-            ),
-            decode_error=decode_bc_error,
-            cost=len(POST_AND_READ_IDS),
-        )
+        response = await self._send_batch(operations, operation)
         post, read = self._batch_answers(response, operation)
         if post is not None and post.status >= 400:
             raise self._client.classify(
@@ -168,6 +161,25 @@ class BusinessCentralBase:
             answer = httpx.Response(read.status, json=read.body)
             return self._parse(answer, model, operation)
         return self._parse(await self._send("GET", read_url, operation=operation), model, operation)
+
+    async def _send_batch(
+        self,
+        operations: list[BcBatchOperation],
+        operation: str,
+        priority: Priority | None = None,
+    ) -> httpx.Response:
+        """One OData JSON `$batch` of `operations`, each counted against the ERP budget."""
+        return await self._client.request(
+            "POST",
+            "/$batch",
+            operation=operation,
+            json_body=BcBatchRequest(requests=operations).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            ),
+            decode_error=decode_bc_error,
+            cost=len(operations),
+            priority=priority,
+        )
 
     def _batch_answers(
         self, response: httpx.Response, operation: str
