@@ -216,7 +216,7 @@ class ErpBudget:
         async with self._local_slot(operation, until, priority):
             await self._admit(token, cost, operation, until, priority)
             metrics.observe_budget_wait(self.backend, priority.value, time.monotonic() - started)
-            in_use = metrics.BUDGET_IN_USE.labels(self.backend)
+            in_use = metrics.budget_in_use(self.backend)
             in_use.inc()
             try:
                 yield

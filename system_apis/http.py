@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
 import httpx
@@ -191,6 +191,10 @@ class ResilientClient:
             failure_threshold=settings.circuit_failure_threshold,
             reset_seconds=settings.circuit_reset_seconds,
         )
+        self._stop = stop_after_attempt(settings.retry_attempts) | stop_before_delay(
+            settings.retry_budget_seconds
+        )
+        self._retry = retry_if_exception(_retryable)
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_initial_backoff_seconds,
             jitter=settings.retry_initial_backoff_seconds,
@@ -246,35 +250,36 @@ class ResilientClient:
             request_headers.setdefault("X-Correlation-ID", cid)
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS or "Idempotency-Key" in request_headers
-        attempts = self.settings.retry_attempts if idempotent else 1
         priority = priority or current_priority.get()
         budget = self.settings.retry_budget_seconds
         started = time.monotonic()
-
+        attempt = partial(
+            self._attempt,
+            method,
+            url,
+            operation=operation,
+            deadline=started + budget,
+            cost=cost,
+            priority=priority,
+            params=params,
+            json_body=json_body,
+            form=form,
+            headers=request_headers,
+            decode_error=decode_error,
+        )
+        response: httpx.Response
         try:
             self.circuit.check(operation)  # while open: no retry machinery, no network
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(attempts) | stop_before_delay(budget),
-                wait=self._wait,
-                retry=retry_if_exception(_retryable),
-                reraise=True,
-                before_sleep=self._log_retry,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    response = await self._attempt(
-                        method,
-                        url,
-                        operation=operation,
-                        deadline=started + budget,
-                        cost=cost,
-                        priority=priority,
-                        params=params,
-                        json_body=json_body,
-                        form=form,
-                        headers=request_headers,
-                        decode_error=decode_error,
-                    )
+            if idempotent and self.settings.retry_attempts > 1:
+                response = await AsyncRetrying(
+                    stop=self._stop,
+                    wait=self._wait,
+                    retry=self._retry,
+                    reraise=True,
+                    before_sleep=self._log_retry,
+                )(attempt)
+            else:  # sent once: the retry machinery would only cost its bookkeeping
+                response = await attempt()
         except BackendError as error:
             metrics.observe_request(self.backend, operation, time.monotonic() - started, error)
             raise

@@ -23,10 +23,13 @@ and feeds the series:
   concurrency for a connection without a window), below the configured one after 429s.
 
 Label values come from code (backend names, operation names, error classes and
-slugs), never from requests, so the number of series stays bounded.
+slugs), never from requests, so the number of series stays bounded, and the series
+of every request are looked up once (`.labels()` takes a lock and checks every value).
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -62,9 +65,14 @@ def observe_request(
 ) -> None:
     """Record one logical request's duration and outcome (and the failure, if any)."""
     outcome = OK if error is None else error.error_class.value
-    REQUEST_SECONDS.labels(backend, operation, outcome).observe(seconds)
+    _request_seconds(backend, operation, outcome).observe(seconds)
     if error is not None:
         count_failure(error)
+
+
+@cache
+def _request_seconds(backend: str, operation: str, outcome: str) -> Histogram:
+    return REQUEST_SECONDS.labels(backend, operation, outcome)
 
 
 def count_failure(error: BackendError) -> None:
@@ -108,8 +116,19 @@ BUDGET_EFFECTIVE_LIMIT = Gauge(
 )
 
 
+@cache
+def _budget_wait_seconds(backend: str, priority: str) -> Histogram:
+    return BUDGET_WAIT_SECONDS.labels(backend, priority)
+
+
 def observe_budget_wait(backend: str, priority: str, seconds: float) -> None:
-    BUDGET_WAIT_SECONDS.labels(backend, priority).observe(seconds)
+    _budget_wait_seconds(backend, priority).observe(seconds)
+
+
+@cache
+def budget_in_use(backend: str) -> Gauge:
+    """The series of `BUDGET_IN_USE` for one connection."""
+    return BUDGET_IN_USE.labels(backend)
 
 
 def count_budget_throttle(backend: str) -> None:
