@@ -247,3 +247,45 @@ async def test_the_in_process_transport_keeps_the_read_timeout() -> None:
         with pytest.raises(httpx.ReadTimeout):
             await http.get("/x")
     assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://backend.test", "http://backend.test/v2.0/sandbox/api/v1.0/", "http://b/x"]
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "companies",
+        "/$batch",
+        "/companies(5a1c0de0-0000-4000-8000-000000000001)/salesInvoices(ab%2F1)/salesInvoiceLines",
+        "customers?$filter=number%20eq%20%27C-1%27&$expand=lines",
+        "customers?$filter=number eq 'C 1'",
+        "records/ünïcode?q=a+b&r=é",
+        "https://elsewhere.test/next?page=2",
+    ],
+)
+async def test_urls_are_joined_to_the_base_url_as_httpx_joins_them(base_url: str, url: str) -> None:
+    seen: list[httpx.Request] = []
+    client = ResilientClient(
+        backend="erp",
+        base_url=base_url,
+        settings=SETTINGS,
+        transport=httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200)),
+    )
+    for _ in range(2):  # joined once, then remembered
+        await client.request("GET", url, operation="get_x")
+    expected = httpx.AsyncClient(base_url=base_url).build_request("GET", url).url
+    assert [request.url for request in seen] == [expected, expected]
+
+
+async def test_a_cookie_one_answer_sets_is_not_sent_on_later_requests() -> None:
+    """One client serves every caller: a session cookie the backend set in answer to one
+    caller's request must not ride along on everyone else's."""
+    seen: list[httpx.Request] = []
+    client = client_answering(
+        [httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}), httpx.Response(200)],
+        seen,
+    )
+    await client.request("GET", "/x", operation="get_x")
+    await client.request("GET", "/x", operation="get_x")
+    assert "cookie" not in seen[1].headers
