@@ -38,7 +38,7 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -167,22 +167,33 @@ class ErpBudget:
         self.wait_seconds = wait_seconds
         self.lease_seconds = lease_seconds
         self.interactive_reserve = interactive_reserve
+        self._shares = {priority: priority.share(interactive_reserve) for priority in Priority}
         # One semaphore per priority, nested: a lower priority takes its own and every
         # higher one's, so waiting bulk work never holds the places kept for a live request.
         concurrency = limits.max_concurrent_requests
-        self._local = {
+        local = {
             priority: asyncio.Semaphore(scaled(concurrency, FULL_SCALE, self.share(priority)))
+            for priority in Priority
+        }
+        self._local = {  # what each priority takes, the lowest first: informational, bulk, ...
+            priority: [
+                local[level]
+                for level in reversed(Priority)
+                if self.share(level) >= self.share(priority)
+            ]
             for priority in Priority
         }
         self.scale = FULL_SCALE
         self.release_delay_seconds = release_delay_seconds
         self._released: list[str] = []
+        self._released_at = 0.0
+        """When the oldest of `_released` was released (`time.monotonic()`)."""
         self._release_timer: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         metrics.set_budget_limit(backend, self.effective_limit)
 
     def share(self, priority: Priority) -> int:
-        return priority.share(self.interactive_reserve)
+        return self._shares[priority]
 
     def max_cost(self, priority: Priority) -> int | None:
         """The most operations one request of `priority` may carry and still fit the window
@@ -246,29 +257,44 @@ class ErpBudget:
     async def aclose(self) -> None:
         """Free what this process released before it stops (waiting for a flush under way)."""
         await self.flush_releases()
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
         if self._releasing:
             await asyncio.gather(*self._releasing)
 
     def _release_later(self, token: str) -> None:
-        """Leave the slot to ride the next acquire; free it alone if none comes in time."""
+        """Leave the slot to ride the next acquire; free it alone if none comes in time.
+
+        One timer at a time, never cancelled: an acquire that takes the releases along
+        leaves it to find nothing, or only younger releases to look at again (a timer
+        set and cancelled around every request crowded the event loop's timer heap).
+        """
+        if not self._released:
+            self._released_at = time.monotonic()
         self._released.append(token)
         if self._release_timer is None:
-            self._release_timer = asyncio.get_running_loop().call_later(
-                self.release_delay_seconds, self._flush_in_background
-            )
+            self._release_later_in(self.release_delay_seconds)
 
-    def _flush_in_background(self) -> None:
+    def _release_later_in(self, seconds: float) -> None:
+        self._release_timer = asyncio.get_running_loop().call_later(seconds, self._release_due)
+
+    def _release_due(self) -> None:
+        """Free the releases once the oldest has waited the delay (in the background)."""
         self._release_timer = None
+        if not self._released:
+            return
+        left = self._released_at + self.release_delay_seconds - time.monotonic()
+        if left > 0:
+            self._release_later_in(left)
+            return
         task = asyncio.get_running_loop().create_task(self.flush_releases())
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
     def _take_released(self) -> tuple[str, ...]:
-        """The released slots, for the next round trip to take along (no timer needed)."""
+        """The released slots, for the next round trip to take along."""
         tokens, self._released = tuple(self._released), []
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
         return tokens
 
     async def _afterwards(self, update: Awaitable[object]) -> None:
@@ -286,13 +312,17 @@ class ErpBudget:
     async def _local_slot(
         self, operation: str, until: float, priority: Priority
     ) -> AsyncIterator[None]:
+        semaphores = self._local[priority]
         held: list[asyncio.Semaphore] = []
         try:
-            async with asyncio.timeout(max(0.0, until - time.monotonic())):
-                for level in reversed(Priority):  # the lowest first: informational, bulk, ...
-                    if self.share(level) >= self.share(priority):
-                        await self._local[level].acquire()
-                        held.append(self._local[level])
+            # With every place free each acquire returns at once: no timeout to arm.
+            waits = any(semaphore.locked() for semaphore in semaphores)
+            async with (
+                asyncio.timeout(max(0.0, until - time.monotonic())) if waits else nullcontext()
+            ):
+                for semaphore in semaphores:
+                    await semaphore.acquire()
+                    held.append(semaphore)
         except TimeoutError as exc:
             for semaphore in held:
                 semaphore.release()

@@ -401,6 +401,27 @@ async def test_a_slot_released_with_no_acquire_after_it_is_freed_after_the_delay
     assert waited < 1.0  # freed by the delay, not by the 30 s lease
 
 
+async def test_a_release_after_the_timer_was_set_waits_its_own_delay(
+    store: Store, releases: dict[str, list[int]]
+) -> None:
+    """The timer set for an earlier release (which an acquire then took along) frees no
+    younger release early: steady traffic costs no release round trip of its own."""
+    name = connection()
+    delay = 1.0
+    owner = budget(store, name, concurrency=1, release_delay_seconds=delay)
+    async with owner.slot(operation="op"):
+        pass  # released: the timer is set for a delay from now
+    await asyncio.sleep(delay / 2)
+    async with owner.slot(operation="op"):
+        pass  # took the first release along; released in turn
+    await asyncio.sleep(delay * 0.75)  # past the timer, not yet a delay after this release
+    assert owner.pending_releases == 1
+    assert name not in releases
+    await asyncio.sleep(delay)
+    assert owner.pending_releases == 0
+    assert releases[name] == [1]
+
+
 async def test_a_process_that_dies_with_released_slots_leaves_them_to_their_lease(
     store: Store,
 ) -> None:
