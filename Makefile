@@ -69,6 +69,7 @@ audit: install ## pip-audit every locked dependency against PyPI's vulnerability
 
 bench: install ## Run the benchmarks (a few minutes); each appends its results to bench/RESULTS.md
 	$(UV) run python -m bench.circuit
+	$(UV) run python -m bench.erp_client
 	$(UV) run python -m bench.governance
 	$(UV) run python -m bench.redis_limiter
 	$(UV) run python -m bench.posting

@@ -10,7 +10,8 @@ requests of a synchronous posting's kinds: a `GET` (a customer lookup) and a `PO
 - client: `ResilientClient.request` (retries, timeouts, circuit breaker, metrics,
   correlation header, error mapping) without an ERP budget;
 - client + budget: the same with the connection's budget in Redis (one acquire a request,
-  the release riding the next), as a gateway with Redis runs it.
+  the release riding the next), as a gateway with Redis runs it (left out when
+  `LEDGERGATE_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379/15`, cannot be reached).
 
 Per path it prints the Python function calls per request (cProfile, one profiled round)
 and the CPU time per request (`time.process_time`, unprofiled, rounds alternated across
@@ -36,11 +37,13 @@ import httpx
 from rich.console import Console
 
 from bench.harness import (
+    REDIS_URL,
     Database,
     Server,
     append_results,
     host_line,
     markdown_table,
+    redis_unreachable,
     rich_table,
     running,
     scratch_directory,
@@ -54,7 +57,6 @@ from system_apis.budget_redis import RedisBudgetStore
 from system_apis.erp.adapters.business_central_base import decode_bc_error
 from system_apis.http import ResilientClient, http_transport
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 COMPANY = DEMO_COMPANIES[0]
 CUSTOMERS = f"/companies({COMPANY.id})/customers?$filter=number%20eq%20%27C-1%27"
 BATCH = {
@@ -99,7 +101,9 @@ async def profiled(send: Send, requests: int) -> tuple[int, pstats.Stats]:
     return int(stats.total_calls), stats  # type: ignore[attr-defined]
 
 
-async def run(base_url: str, requests: int, rounds: int, top: int) -> list[Path]:
+async def run(
+    base_url: str, requests: int, rounds: int, top: int, *, with_budget: bool
+) -> list[Path]:
     settings = ErpSettings(url=base_url, requests_per_window=10**9, max_concurrent_requests=10**6)
     direct = httpx.AsyncClient(
         base_url=base_url, headers=HEADERS, transport=http_transport(settings)
@@ -150,7 +154,7 @@ async def run(base_url: str, requests: int, rounds: int, top: int) -> list[Path]
         Path("direct (httpx)", send_direct),
         Path("client", through(plain)),
         Path("client + budget (Redis)", through(budgeted)),
-    ]
+    ][: 3 if with_budget else 2]
     token = correlation_id.set(uuid.uuid4().hex)
     try:
         for path in paths:
@@ -186,7 +190,15 @@ def main() -> int:
         sandbox = Server("erp-sandbox", Database("sqlite+aiosqlite://", "unused"), scratch)
         with running([sandbox]):
             base_url = sandbox.base_url + API_ROOT.format(environment="sandbox")
-            paths = asyncio.run(run(base_url, args.requests, args.rounds, args.top))
+            paths = asyncio.run(
+                run(
+                    base_url,
+                    args.requests,
+                    args.rounds,
+                    args.top,
+                    with_budget=redis_unreachable(REDIS_URL) is None,
+                )
+            )
     baseline = paths[0]
     columns = ("path", "Python calls / request", "CPU µs / request", "CPU vs direct")
     rows = [
