@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from app.governance import contracts
 from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations, schema_refs
+from app.governance.route_table import path_items
 from app.main import create_app
 from core.settings import Settings
 from tests.support.governance import OPENAPI
@@ -67,6 +68,15 @@ def test_every_operation_is_in_exactly_one_contract(app: FastAPI) -> None:
         for path, method, _ in operations(document)
     ]
     assert sorted(split) == sorted(whole)
+
+
+def test_the_route_table_lists_the_documents_paths_and_methods(app: FastAPI) -> None:
+    """A 405's `Allow` reads the routes; it must name what the document does."""
+    document = {
+        template: {method.upper() for method in item}
+        for template, item in app.openapi()["paths"].items()
+    }
+    assert {item.template: set(item.methods) for item in path_items(app)} == document
 
 
 def test_contracts_take_their_paths_by_prefix() -> None:
