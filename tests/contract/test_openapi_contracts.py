@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from app.governance import contracts
 from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations, schema_refs
 from app.governance.route_table import path_items
+from app.governance.versioning import SUCCESSOR_EXTENSION, deprecated_operations
 from app.main import create_app
 from core.settings import Settings
 from tests.support.governance import OPENAPI
@@ -77,6 +78,19 @@ def test_the_route_table_lists_the_documents_paths_and_methods(app: FastAPI) -> 
         for template, item in app.openapi()["paths"].items()
     }
     assert {item.template: set(item.methods) for item in path_items(app)} == document
+
+
+def test_the_deprecated_operations_are_the_documents(app: FastAPI) -> None:
+    """`/versions` lists them off the routes; the document is what clients read."""
+    document = [
+        (operation.get("operationId"), method.upper(), path, operation.get(SUCCESSOR_EXTENSION))
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if operation.get("deprecated")
+    ]
+    listed = [(o.operation_id, o.method, o.path, o.successor) for o in deprecated_operations(app)]
+    assert listed == document
+    assert listed  # v1 deprecates operations
 
 
 def test_contracts_take_their_paths_by_prefix() -> None:
