@@ -14,8 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.governance import contracts
+from app.governance import contracts, route_table
 from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations, schema_refs
+from app.governance.query_parameters import single_valued
 from app.governance.route_table import path_items
 from app.governance.versioning import SUCCESSOR_EXTENSION, deprecated_operations
 from app.main import create_app
@@ -91,6 +92,21 @@ def test_the_deprecated_operations_are_the_documents(app: FastAPI) -> None:
     listed = [(o.operation_id, o.method, o.path, o.successor) for o in deprecated_operations(app)]
     assert listed == document
     assert listed  # v1 deprecates operations
+
+
+def test_the_single_valued_query_parameters_are_the_documents(app: FastAPI) -> None:
+    """A repeated query parameter is refused by its route's parameters; the document
+    is what clients read, so both must call the same ones single-valued."""
+    paths = app.openapi()["paths"]
+    for operation in route_table.operations(app):
+        documented = paths[operation.template][operation.method.lower()]
+        expected = {
+            parameter["name"]
+            for parameter in documented.get("parameters", [])
+            if parameter["in"] == "query" and '"array"' not in json.dumps(parameter["schema"])
+        }
+        route = operation.route
+        assert single_valued(route) == expected, operation.operation_id  # type: ignore[arg-type]
 
 
 def test_contracts_take_their_paths_by_prefix() -> None:
