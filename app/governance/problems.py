@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.governance.admission import SHED, Overloaded
+from app.governance.route_table import path_items
 from core.db import DatabaseUnreachable, database_unavailable
 from core.errors import LedgergateError, NotFound, VersionConflict, problem_type
 from core.problems import PROBLEM_MEDIA_TYPE, error_document, problem_document
@@ -126,21 +126,21 @@ async def handle_validation_error(request: Request, exc: Exception) -> ProblemRe
 
 
 def allowed_methods(request: Request) -> str:
-    """The methods the path's operation serves, from the OpenAPI document.
+    """The methods the path's operation serves, as the OpenAPI document lists them.
 
     Starlette's 405 names the methods of one route only. Where several templates match,
     the one with the fewest parameters wins: a literal segment beats a parameter.
     """
     path = request.url.path
     matching = [
-        (template.count("{"), item)
-        for template, item in request.app.openapi().get("paths", {}).items()
-        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path)
+        (item.template.count("{"), item)
+        for item in path_items(request.app)
+        if item.pattern.fullmatch(path)
     ]
     if not matching:
         return ""
     fewest = min(params for params, _ in matching)
-    methods = {m.upper() for params, item in matching if params == fewest for m in item}
+    methods = {m for params, item in matching if params == fewest for m in item.methods}
     return ", ".join(sorted(methods & set(PROBED_METHODS)))
 
 

@@ -11,19 +11,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 
 
-def _single_valued(route: APIRoute, openapi: dict[str, Any]) -> frozenset[str]:
-    """The names of the route's query parameters whose schema is not an array."""
+def single_valued(route: APIRoute) -> frozenset[str]:
+    """The names of the route's query parameters whose schema is not an array.
+
+    Read off the route's parameters as the OpenAPI document states them (a model of
+    query parameters stands for its fields), without building the document.
+    """
     names = set()
-    for method in route.methods or ():
-        operation = openapi.get("paths", {}).get(route.path_format, {}).get(method.lower(), {})
-        for parameter in operation.get("parameters", []):
-            if parameter["in"] == "query" and '"array"' not in json.dumps(parameter["schema"]):
-                names.add(parameter["name"])
+    for field in get_flat_params(route.dependant):
+        if isinstance(field.field_info, params.Query):
+            schema = TypeAdapter(field.field_info.annotation or Any).json_schema()
+            if '"array"' not in json.dumps(schema):
+                names.add(field.alias)
     return frozenset(names)
 
 
@@ -39,15 +45,15 @@ async def refuse_repeated_query_parameters(request: Request) -> None:
         return
     state = request.app.state
     if not hasattr(state, "single_valued_query"):
-        state.single_valued_query = {}  # per route, read off the app's OpenAPI once
+        state.single_valued_query = {}  # per route, read off its parameters once
     cache: dict[str, frozenset[str]] = state.single_valued_query
     if route.unique_id not in cache:
-        cache[route.unique_id] = _single_valued(route, request.app.openapi())
-    single_valued = cache[route.unique_id]
+        cache[route.unique_id] = single_valued(route)
+    once = cache[route.unique_id]
     counts: dict[str, int] = {}
     for name, _ in items:
         counts[name] = counts.get(name, 0) + 1
-    repeated = sorted(name for name, n in counts.items() if n > 1 and name in single_valued)
+    repeated = sorted(name for name, n in counts.items() if n > 1 and name in once)
     if repeated:
         raise RequestValidationError(
             [

@@ -35,6 +35,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.governance import route_table
 from core.settings import VersioningSettings
 
 SUCCESSOR_EXTENSION = "x-successor-version"
@@ -151,23 +152,23 @@ class VersionList(BaseModel):
     versions: list[VersionInfo]
 
 
-def deprecated_operations(spec: Mapping[str, Any]) -> Iterator[DeprecatedOperation]:
-    """The operations an OpenAPI document marks `deprecated`, with their successors."""
-    for path, item in spec.get("paths", {}).items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and operation.get("deprecated"):
-                yield DeprecatedOperation(
-                    operation_id=operation.get("operationId", f"{method} {path}"),
-                    method=method.upper(),
-                    path=path,
-                    successor=operation.get(SUCCESSOR_EXTENSION),
-                )
+def deprecated_operations(app: FastAPI) -> Iterator[DeprecatedOperation]:
+    """The operations the app's OpenAPI document marks `deprecated`, with their successors."""
+    for operation in route_table.operations(app):
+        if operation.deprecated:
+            successor = route_table.openapi_extra(operation).get(SUCCESSOR_EXTENSION)
+            yield DeprecatedOperation(
+                operation_id=operation.operation_id,
+                method=operation.method,
+                path=operation.template,
+                successor=successor if isinstance(successor, str) else None,
+            )
 
 
-def version_list(registry: VersionRegistry, spec: Mapping[str, Any]) -> VersionList:
-    """Every version of the registry, with the operations of `spec` it deprecates."""
+def version_list(registry: VersionRegistry, app: FastAPI) -> VersionList:
+    """Every version of the registry, with the operations of `app` it deprecates."""
     deprecated: dict[str, list[DeprecatedOperation]] = {}
-    for operation in deprecated_operations(spec):
+    for operation in deprecated_operations(app):
         version = registry.of_path(operation.path)
         if version is not None:
             deprecated.setdefault(version.name, []).append(operation)
@@ -244,7 +245,7 @@ router = APIRouter(tags=["versions"])
 async def list_versions(request: Request) -> VersionList:
     """Every URL major version, its status, its deprecation and sunset dates and successor."""
     registry: VersionRegistry = request.app.state.versions
-    return version_list(registry, request.app.openapi())
+    return version_list(registry, request.app)
 
 
 def install_versioning(app: FastAPI, settings: VersioningSettings) -> None:

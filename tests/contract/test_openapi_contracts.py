@@ -14,8 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.governance import contracts
+from app.governance import contracts, route_table
 from app.governance.openapi import PROPERTY_EXAMPLES, example_of, operations, schema_refs
+from app.governance.query_parameters import single_valued
+from app.governance.route_table import path_items
+from app.governance.versioning import SUCCESSOR_EXTENSION, deprecated_operations
 from app.main import create_app
 from core.settings import Settings
 from tests.support.governance import OPENAPI
@@ -67,6 +70,43 @@ def test_every_operation_is_in_exactly_one_contract(app: FastAPI) -> None:
         for path, method, _ in operations(document)
     ]
     assert sorted(split) == sorted(whole)
+
+
+def test_the_route_table_lists_the_documents_paths_and_methods(app: FastAPI) -> None:
+    """A 405's `Allow` reads the routes; it must name what the document does."""
+    document = {
+        template: {method.upper() for method in item}
+        for template, item in app.openapi()["paths"].items()
+    }
+    assert {item.template: set(item.methods) for item in path_items(app)} == document
+
+
+def test_the_deprecated_operations_are_the_documents(app: FastAPI) -> None:
+    """`/versions` lists them off the routes; the document is what clients read."""
+    document = [
+        (operation.get("operationId"), method.upper(), path, operation.get(SUCCESSOR_EXTENSION))
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if operation.get("deprecated")
+    ]
+    listed = [(o.operation_id, o.method, o.path, o.successor) for o in deprecated_operations(app)]
+    assert listed == document
+    assert listed  # v1 deprecates operations
+
+
+def test_the_single_valued_query_parameters_are_the_documents(app: FastAPI) -> None:
+    """A repeated query parameter is refused by its route's parameters; the document
+    is what clients read, so both must call the same ones single-valued."""
+    paths = app.openapi()["paths"]
+    for operation in route_table.operations(app):
+        documented = paths[operation.template][operation.method.lower()]
+        expected = {
+            parameter["name"]
+            for parameter in documented.get("parameters", [])
+            if parameter["in"] == "query" and '"array"' not in json.dumps(parameter["schema"])
+        }
+        route = operation.route
+        assert single_valued(route) == expected, operation.operation_id  # type: ignore[arg-type]
 
 
 def test_contracts_take_their_paths_by_prefix() -> None:

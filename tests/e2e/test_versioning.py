@@ -359,6 +359,18 @@ async def served() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def test_versions_and_a_405_build_no_openapi_document() -> None:
+    """The document is 16 MiB a worker would keep; neither answer needs it."""
+    app = create_app(settings_for("sqlite+aiosqlite:///:memory:"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+        versions = await client.get("/versions")
+        refused = await client.head("/versions")  # a read: no audit row, no lifespan needed
+    assert (versions.status_code, refused.status_code) == (200, 405)
+    assert refused.headers["allow"] == "GET"
+    assert app.openapi_schema is None
+
+
 async def test_exactly_the_replaced_operations_are_deprecated(served: httpx.AsyncClient) -> None:
     spec = (await served.get("/openapi.json")).json()
     deprecated = {
