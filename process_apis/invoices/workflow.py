@@ -10,7 +10,9 @@ and post it. Finally the acknowledgement is recorded and the invoice is `posted`
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
-from a short-lived per-process cache when it holds every code the invoice uses. On a
+from a short-lived per-process cache when it holds every code the invoice uses; the legal
+entity's periods and tax-code mappings from the process's copy of it, read again only when
+the entity's version, read with the invoice, moved (`legal_entities.snapshot`). On a
 run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
 is not looked up again (a retry upserts it). The document is not looked up before
 its creation when no run ever posted the invoice before, and the fresh draft is
@@ -40,19 +42,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from core.auth import Principal
 from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
-from core.errors import ErrorClass, LedgergateError
+from core.errors import ErrorClass, LedgergateError, NotFound
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
-from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from events.attribution import customer_partner
 from events.outbox import record
@@ -69,6 +71,11 @@ from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingS
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.legal_entities.snapshot import (
+    LegalEntitySnapshot,
+    legal_entity_at,
+    version_of,
+)
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
     Engine,
@@ -264,7 +271,7 @@ class InvoicePostingWorkflow:
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
         run, committed, and is raised): the plan, or the posting the invoice already has."""
-        invoice = await get_invoice(session, invoice_id, for_update=True)
+        invoice, entity_version = await _invoice_for_posting(session, invoice_id)
         if principal is not None:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency
@@ -287,7 +294,9 @@ class InvoicePostingWorkflow:
             claimed_run_id=claimed_run_id,
         )
 
-        legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+        legal_entity = await legal_entity_at(
+            session, self.context.legal_entities, invoice.legal_entity_id, entity_version
+        )
         try:
             posting_date = posting_date_for(
                 legal_entity, request.posting_date or invoice.invoice_date
@@ -574,6 +583,22 @@ async def _acknowledge(
     return invoice
 
 
+async def _invoice_for_posting(session: AsyncSession, invoice_id: str) -> tuple[InvoiceRow, int]:
+    """The invoice with its lines, locked, and its legal entity's version (for the process's
+    copy of the entity, `process_apis.legal_entities.snapshot`), in one statement; or 404."""
+    query = (
+        select(InvoiceRow, version_of(InvoiceRow.legal_entity_id))
+        .where(InvoiceRow.id == invoice_id)
+        .options(joinedload(InvoiceRow.lines))
+        .with_for_update(of=InvoiceRow)
+    )
+    found = (await session.execute(query)).unique().one_or_none()
+    if found is None:
+        raise NotFound(f"no invoice {invoice_id}")
+    invoice, version = found
+    return invoice, version
+
+
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
     """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
     sync since is unfinished (every change of a customer takes a sync run, in the same
@@ -600,7 +625,7 @@ def _plan(
     run: WorkflowRunRow,
     invoice: InvoiceRow,
     customer: CustomerRow,
-    legal_entity: LegalEntityRow,
+    legal_entity: LegalEntitySnapshot,
     posting_date: date,
     reversals: int,
 ) -> PostingPlan:
@@ -630,7 +655,13 @@ def _plan(
     )
 
 
-def erp_lines(invoice: InvoiceRow, legal_entity: LegalEntityRow) -> tuple[ErpInvoiceLine, ...]:
+class TaxCodes(Protocol):
+    """A legal entity's tax-code mappings: its row, or its snapshot."""
+
+    def erp_tax_code(self, tax_code: str) -> str: ...
+
+
+def erp_lines(invoice: InvoiceRow, legal_entity: TaxCodes) -> tuple[ErpInvoiceLine, ...]:
     """The invoice's lines as the ERP takes them (it prices and taxes them itself), each
     with the ERP tax group the legal entity maps its tax code to, and a line with a
     service period booked to its deferred revenue account (`deferral`)."""
