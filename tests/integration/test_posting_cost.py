@@ -31,7 +31,7 @@ from tests.support.invoices import invoice_body
 # step's start committed the prepare transaction with it):
 # lower these when a change makes it cheaper.
 STATEMENTS = 16
-COMMITS = 5
+COMMITS = 4
 APART = ("erp_budget_", "FROM api_clients")
 
 
