@@ -110,6 +110,7 @@ STEPS = ("check_tax_codes", "upsert_customer", "create_document", "post_document
 # The customer sync workflow's name: a posting reads its runs, never its code.
 CUSTOMER_SYNC_WORKFLOW = "customer_sync"
 INVOICES = table_of(InvoiceRow)
+CUSTOMERS = table_of(CustomerRow)
 
 
 @dataclass(frozen=True)
@@ -538,11 +539,10 @@ class InvoicePostingWorkflow:
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
-                await session.execute(
-                    update(CustomerRow)
-                    .where(CustomerRow.id == plan.customer_id, CustomerRow.erp_ref.is_(None))
+                await (await session.connection()).execute(
+                    update(CUSTOMERS)
+                    .where(CUSTOMERS.c.id == plan.customer_id, CUSTOMERS.c.erp_ref.is_(None))
                     .values(erp_ref=erp_customer_id)
-                    .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
             run = plan.run
@@ -594,7 +594,8 @@ async def _acknowledge(
         "erp_document_number": document.number,
         "posted_at": utcnow(),
     }
-    stored = await session.execute(
+    connection = await session.connection()  # SQL Core: no ORM execution around it
+    stored = await connection.execute(
         update(INVOICES)
         .where(INVOICES.c.id == invoice.id, INVOICES.c.status.in_(INVOICE_STATUS.sources(status)))
         .values(version=INVOICES.c.version + 1, **changes)
