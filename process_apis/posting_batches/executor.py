@@ -1,13 +1,16 @@
 """Posting a batch: its invoices' runs under way together, each settled as its item.
 
 A process claims the batch (a lease, renewed as items finish; a batch whose process
-died is taken again by the worker). Each invoice's run is prepared as for a single
-posting (its own run, period checks and refusals) and executed as bulk work in the
-ERP's budget, its document sent with others' in bulk requests as soon as a request is
-full (`flow`); a retried run looks its document up first, and sends it with the others
-only when the ERP does not hold it. Every item ends with its run's outcome; a failed
-item's run waits in the exception queue like any other posting's, and a transient
-failure queues exactly the runs it hit.
+died is taken again by the worker). Taken again, the batch may find an item's run still
+held by the dead process (the batch's lease started first, so it passes first): the
+item stays `pending` naming that run, and the batch `running` until that run's lease
+passes, when it is taken once more; it is `completed` only with every item's outcome.
+Each invoice's run is prepared as for a single posting (its own run, period checks and
+refusals) and executed as bulk work in the ERP's budget, its document sent with others'
+in bulk requests as soon as a request is full (`flow`); a retried run looks its document
+up first, and sends it with the others only when the ERP does not hold it. Every item
+ends with its run's outcome; a failed item's run waits in the exception queue like any
+other posting's, and a transient failure queues exactly the runs it hit.
 
 The worker's queued retries of postings take the same path (`resume_runs`): the runs it
 claims are taken again one by one and executed together, each recording its own outcome.
