@@ -36,7 +36,9 @@ INVOICE_ID = re.compile(rb"inv_[0-9A-Za-z]{26}")
 
 class DyingProcess(httpx.AsyncBaseTransport):
     """The ERP as the batch's process reaches it once `armed`, until the process dies;
-    afterwards (a new process) as it is. Counts the documents each invoice was sent in."""
+    afterwards (a new process) as it is. The gateway's own loops (readiness probes)
+    started before and stand for other processes. Counts the documents each invoice was
+    sent in."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -45,32 +47,51 @@ class DyingProcess(httpx.AsyncBaseTransport):
         self.died = asyncio.Event()
         self.bulk_requests = 0
         self.sent: Counter[str] = Counter()
-        self.tasks: set[asyncio.Task[Any]] = set()  # the process's tasks that reached the ERP
+        self.others: set[asyncio.Task[Any]] = set()
 
-    async def kill(self, process: asyncio.Task[Any]) -> None:
-        """The process ends: none of its tasks goes on (none retries a lost request)."""
-        for tasks in ({process}, {task for task in self.tasks if not task.done()}):
-            for task in tasks:  # once each: a second cancel would cut a rollback short
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    def arm(self) -> None:
+        """The batch's process starts: the tasks from now on are its."""
+        self.others = asyncio.all_tasks()
+        self.armed = True
+
+    async def kill(self) -> None:
+        """The process ends: each task it started is cancelled once (a second cancel would
+        cut its cleanup short), and what their cleanup starts (closing their database
+        connections) may finish; a task still stuck after that is cancelled too. None goes
+        on or retries a lost request."""
+        cancelled: set[asyncio.Task[Any]] = set()
+        stuck = True
+        while mine := {task for task in self._mine() if not task.done()}:
+            if stuck:
+                for task in mine - cancelled:
+                    task.cancel()
+                cancelled |= mine
+            done, _ = await asyncio.wait(mine, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            stuck = not done
         self.armed = self.dead = False  # another process takes over: the ERP answers it
 
+    def _mine(self) -> set[asyncio.Task[Any]]:
+        return asyncio.all_tasks() - self.others - {asyncio.current_task()}
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.armed:
-            self.tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+        if not self.armed or asyncio.current_task() in self.others:
+            return await self._forward(request)
         if self.dead:
             await asyncio.Event().wait()  # a dead process sends nothing more
         carries = _carries_documents(request)
-        if carries:
-            self.sent.update(i.decode() for i in set(INVOICE_ID.findall(request.content)))
-            self.bulk_requests += 1
-        response = await self.inner.handle_async_request(request)
-        if carries and self.armed and self.bulk_requests == DIES_DURING:
+        self.bulk_requests += carries
+        response = await self._forward(request)
+        if carries and self.bulk_requests == DIES_DURING:
             self.dead = True
             self.died.set()
         if self.dead:
             await asyncio.Event().wait()  # handled by the ERP, its answer never read
         return response
+
+    async def _forward(self, request: httpx.Request) -> httpx.Response:
+        if _carries_documents(request):
+            self.sent.update(i.decode() for i in set(INVOICE_ID.findall(request.content)))
+        return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -85,11 +106,11 @@ def _carries_documents(request: httpx.Request) -> bool:
 async def crashed_batch(erp_case: ErpCase, dying: DyingProcess, ids: list[str]) -> str:
     """Post the batch and let its process die; the batch's id."""
     gateway = erp_case.gateway
-    dying.armed = True
-    posting = asyncio.create_task(post_batch(gateway, {"invoice_ids": ids}, "crash-1"))
+    dying.arm()
+    asyncio.create_task(post_batch(gateway, {"invoice_ids": ids}, "crash-1"))  # noqa: RUF006
     await asyncio.wait_for(dying.died.wait(), timeout=30)
     await settled(gateway)  # what the process had finished is written, the rest hangs
-    await dying.kill(posting)
+    await dying.kill()
     async with gateway.sessionmaker() as session:
         batch_id: str | None = await session.scalar(select(PostingBatchRow.id))
     assert batch_id is not None
