@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
@@ -17,6 +17,7 @@ from core.models.posting_batch import (
     PostingBatchItemRow,
     PostingBatchRow,
 )
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 
 
 async def add_batch(
@@ -59,23 +60,28 @@ async def batch_items(session: AsyncSession, batch_id: str) -> list[PostingBatch
     return list(await session.scalars(query))
 
 
-async def claim(session: AsyncSession, batch_id: str, *, lease: timedelta) -> bool:
-    """Take the batch for this process: queued, or running with its lease passed."""
+async def claim(session: AsyncSession, batch_id: str, *, lease: timedelta) -> BatchStatus | None:
+    """Take the batch for this process: queued, or running with its lease passed (its
+    process died, or it waits for runs another process held). The status it was taken
+    from; none when another process holds it or it is completed."""
     now = utcnow()
-    claimed = await session.execute(
-        update(PostingBatchRow)
-        .where(
-            PostingBatchRow.id == batch_id,
-            or_(
-                PostingBatchRow.status == BatchStatus.QUEUED,
-                (PostingBatchRow.status == BatchStatus.RUNNING)
-                & (PostingBatchRow.lease_until < now),
-            ),
-        )
-        .values(status=BatchStatus.RUNNING, lease_until=now + lease, updated_at=now)
-        .execution_options(synchronize_session=False)
+    takings = (
+        (BatchStatus.QUEUED, PostingBatchRow.status == BatchStatus.QUEUED),
+        (
+            BatchStatus.RUNNING,
+            (PostingBatchRow.status == BatchStatus.RUNNING) & (PostingBatchRow.lease_until < now),
+        ),
     )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    for status, takeable in takings:
+        claimed = await session.execute(
+            update(PostingBatchRow)
+            .where(PostingBatchRow.id == batch_id, takeable)
+            .values(status=BatchStatus.RUNNING, lease_until=now + lease, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount:  # type: ignore[attr-defined]
+            return status
+    return None
 
 
 async def renew(session: AsyncSession, batch_id: str, *, lease: timedelta) -> None:
@@ -138,5 +144,37 @@ async def complete(session: AsyncSession, batch_id: str) -> None:
         update(PostingBatchRow)
         .where(PostingBatchRow.id == batch_id)
         .values(status=BatchStatus.COMPLETED, lease_until=None, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def started_run(session: AsyncSession, batch: PostingBatchRow, run_id: str) -> bool:
+    """Whether the batch started the run: one of its client and correlation id, created
+    since the batch was accepted (a process of the batch's that died, or the worker
+    after it, finished the run)."""
+    if batch.correlation_id is None:
+        return False
+    found = await session.scalar(
+        select(WorkflowRunRow.id).where(
+            WorkflowRunRow.id == run_id,
+            WorkflowRunRow.client_id == batch.client_id,
+            WorkflowRunRow.correlation_id == batch.correlation_id,
+            WorkflowRunRow.created_at >= batch.created_at,
+        )
+    )
+    return found is not None
+
+
+async def wait_for_runs(session: AsyncSession, batch_id: str, run_ids: Sequence[str]) -> None:
+    """Leave the batch `running` until the latest lease of the runs (held by another
+    process) passes, when it is taken again; at once for a run no longer held."""
+    now = utcnow()
+    leases = select(func.max(WorkflowRunRow.next_attempt_at)).where(
+        WorkflowRunRow.id.in_(run_ids), WorkflowRunRow.status == RunStatus.RUNNING
+    )
+    await session.execute(
+        update(PostingBatchRow)
+        .where(PostingBatchRow.id == batch_id, PostingBatchRow.status == BatchStatus.RUNNING)
+        .values(lease_until=func.coalesce(leases.scalar_subquery(), now), updated_at=now)
         .execution_options(synchronize_session=False)
     )
