@@ -117,6 +117,7 @@ class DocumentStream:
         except Exception as error:  # the call itself broke: every document shares its fate
             outcomes = [error] * len(group)
         for (_, answer), outcome in zip(group, outcomes, strict=True):
-            answer.set_result(outcome)
+            if not answer.done():  # its run was cancelled while it waited (a shutdown)
+                answer.set_result(outcome)
         self._in_flight -= 1
         self._ready()

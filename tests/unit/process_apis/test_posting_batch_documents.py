@@ -124,3 +124,23 @@ async def test_a_short_group_waits_for_every_expected_run_to_hand_in_or_leave() 
     assert erp.calls == [["A", "B"]]
     assert a is not None
     assert a.number == "P-A"
+
+
+async def test_a_run_cancelled_while_it_waits_leaves_the_others_their_outcomes() -> None:
+    erp = Erp()
+    stream = DocumentStream(erp.send, per_request(2), places=asyncio.Semaphore(2))
+    for number in ("A", "C", "D"):
+        stream.expect(f"run-{number}")
+    first, cancelled = (asyncio.create_task(run(stream, f"run-{n}", n)) for n in ("A", "C"))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()  # a shutdown, while its group is with the ERP
+    erp.release.set()
+    a = await first
+    assert a is not None
+    assert a.number == "P-A"
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    # the stream goes on: the group's call was counted out, so the next run is sent alone
+    d = await asyncio.wait_for(run(stream, "run-D", "D"), timeout=2)
+    assert d is not None
+    assert erp.calls == [["A", "C"], ["D"]]
