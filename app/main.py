@@ -31,6 +31,7 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
 from app.readiness import ReadinessMonitor
+from app.route_index import index_routes
 from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import (
@@ -181,4 +182,5 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
+    index_routes(app)  # last: every route is added
     return app
