@@ -16,6 +16,7 @@ from app.experience.console.mount import install_console
 from app.governance.accept import AcceptMiddleware
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
+from app.governance.auth.client_status import announce_status_change
 from app.governance.auth.context import AuthContext
 from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
@@ -85,8 +86,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 )
             if settings.should_seed_demo_clients:
                 await seed_demo_clients(running.sessionmaker)
-            elif settings.environment != "development":
-                await disable_demo_clients(running.sessionmaker)
+            elif settings.environment != "development" and await disable_demo_clients(
+                running.sessionmaker
+            ):
+                await announce_status_change(settings.rate_limit_storage_url)
             app.state.rate_limiter = RateLimiter(
                 settings.rate_limits,
                 settings.rate_limit_storage_url,
