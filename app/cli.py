@@ -26,6 +26,7 @@ from app.cli_output import OutputFormat, OutputOption, print_json, print_table, 
 from app.cli_session import in_session
 from app.events_cli import events_app
 from app.governance.auth import clients
+from app.governance.auth.client_status import announce_status_change
 from app.governance.auth.keys import rotate_keys
 from app.governance.logging import configure_logging
 from app.governance.worker_metrics import serve_worker_metrics
@@ -248,7 +249,14 @@ def clients_disable(client_id: str, operator: Operator) -> None:
         await clients.disable_client(session, client_id)
 
     audited(operator, "clients disable", lambda _: in_session(work), object_id=client_id)
-    console.print(f"[red]{client_id} disabled[/]")
+    settings = get_settings()
+    if asyncio.run(announce_status_change(settings.rate_limit_storage_url)):
+        console.print(f"[red]{client_id} disabled[/]")
+    else:
+        console.print(
+            f"[red]{client_id} disabled[/]; Redis could not be told: its live tokens stop "
+            f"working within {settings.auth.client_cache_seconds:g} s"
+        )
 
 
 app.add_typer(refdata_app, name="refdata")

@@ -16,6 +16,7 @@ from app.experience.console.mount import install_console
 from app.governance.accept import AcceptMiddleware
 from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
+from app.governance.auth.client_status import announce_status_change
 from app.governance.auth.context import AuthContext
 from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
@@ -31,6 +32,7 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
 from app.readiness import ReadinessMonitor
+from app.route_index import index_routes
 from app.routers import include_routers
 from app.runtime import runtime
 from app.seed import (
@@ -84,8 +86,10 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 )
             if settings.should_seed_demo_clients:
                 await seed_demo_clients(running.sessionmaker)
-            elif settings.environment != "development":
-                await disable_demo_clients(running.sessionmaker)
+            elif settings.environment != "development" and await disable_demo_clients(
+                running.sessionmaker
+            ):
+                await announce_status_change(settings.rate_limit_storage_url)
             app.state.rate_limiter = RateLimiter(
                 settings.rate_limits,
                 settings.rate_limit_storage_url,
@@ -181,4 +185,5 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
+    index_routes(app)  # last: every route is added
     return app

@@ -140,10 +140,10 @@ class AwaitedStrategy(SlidingWindow):
         finally:
             self.clock.add(started)
 
-    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
+    async def count_guarded(self, guard: Window, counted: Window, version_key: str) -> Guarded:
         started = time.perf_counter()
         try:
-            return await self.inner.count_guarded(guard, counted)
+            return await self.inner.count_guarded(guard, counted, version_key)
         finally:
             self.clock.add(started)
 

@@ -253,8 +253,9 @@ class AuthSettings(BaseModel):
         default=5.0,
         ge=0,
         description="How long a client's grant (scopes, partner, money limits) may be served "
-        "from memory; a revoked scope stops working within this window. Disablement is "
-        "checked on every request.",
+        "from memory; a revoked scope stops working within this window. A client disabled "
+        "with `ledgergate clients disable` is refused on its next request; a status changed "
+        "in the database by other means, within this window where limits count in Redis.",
     )
     key_encryption_key: SecretStr | None = Field(
         default=None,

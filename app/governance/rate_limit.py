@@ -143,27 +143,29 @@ class RateLimiter:
         await self.enforce(request, policy=policy, key=principal.client_id, limit=limit)
 
     async def count_client_unless_failing(
-        self, request: Request, client_id: str, tier: str
-    ) -> Verdict:
+        self, request: Request, client_id: str, tier: str, version_key: str
+    ) -> tuple[Verdict, str | None]:
         """`refuse_failing_address`, then the client's count, in one round trip.
 
         Refuses the address as `refuse_failing_address` does; otherwise takes one request
         from the client's window and answers its verdict, for `apply_verdict` once the
-        caller is known to be an active client.
+        caller is known to be an active client, and the version at `version_key` read in
+        the same trip (None when the counters are not shared, off or unreachable).
         """
         if not self.settings.enabled:
-            return Verdict(True, {})
+            return Verdict(True, {}), None
         policy, limit = self.client_limit(request, tier)
         guard = Window(self._item(self.settings.failed_auth), (FAILED_AUTH, self._address(request)))
         counted = Window(self._item(limit), (policy, client_id))
         try:
-            guarded = await self.strategy.count_guarded(guard, counted)
+            guarded = await self.strategy.count_guarded(guard, counted, version_key)
         except Exception as error:
             self._store_down(error)
-            return Verdict(True, {})
+            return Verdict(True, {}), None
         if not guarded.guard_open:
             raise self._failing_address(guarded.stats)
-        return _verdict(counted.item, policy, limit, guarded.allowed, guarded.stats)
+        verdict = _verdict(counted.item, policy, limit, guarded.allowed, guarded.stats)
+        return verdict, guarded.version
 
     async def enforce_ip(self, request: Request, *, policy: str, limit: str) -> None:
         await self.enforce(request, policy=policy, key=self._address(request), limit=limit)

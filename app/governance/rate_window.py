@@ -10,14 +10,21 @@ either are read by the other. In memory the two calls cost no round trip and sta
 
 A guarded count (`count_guarded`) looks at one window and, only if it has room, counts
 in another: a request with a known token has its address's failed authentications looked
-at and its client's request counted in the same round trip.
+at and its client's request counted in the same round trip. It reads a version key in
+the same trip (`fresh_version` is written there when it is missing): whoever changes
+what the key versions sets it to a fresh value, and a reader holding a copy of the
+versioned thing keyed by the value it read knows the copy is current without a look
+at the thing itself (the API clients' statuses, `auth/client_status.py`).
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
+import uuid
 from math import floor, inf
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from limits import RateLimitItem
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -64,21 +71,36 @@ return count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonu
 """
 )
 # A look at a guard window (KEYS 1-2, ARGV 1-2), then, only if the guard has room, a check
-# of the counted one (KEYS 3-4, ARGV 3-5, as `COUNT`'s). Answers 0 and the guard's window
-# when the guard is used up, else 1 and the counted window's answer.
+# of the counted one (KEYS 3-4, ARGV 3-5, as `COUNT`'s); and the version at KEYS[5] (set to
+# ARGV[6] when missing). Answers 0 and the guard's window when the guard is used up, else
+# 1 and the counted window's answer; the version last.
 GUARDED_COUNT = (
     WINDOW
     + """
-local guard = count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, 0)
-if guard[1] == 0 then
-    return {0, unpack(guard)}
+local version = redis.call('get', KEYS[5])
+if not version then
+    version = ARGV[6]
+    redis.call('set', KEYS[5], version)
 end
-local counted = count(
-    KEYS[3], KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[4]) * 1000, tonumber(ARGV[5])
-)
-return {1, unpack(counted)}
+local open = 1
+local answer = count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, 0)
+if answer[1] == 1 then
+    answer = count(
+        KEYS[3], KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[4]) * 1000, tonumber(ARGV[5])
+    )
+else
+    open = 0
+end
+return {open, answer[1], answer[2], answer[3], answer[4], answer[5], version}
 """
 )
+_PROCESS = f"{uuid.uuid4().hex}-{os.getpid()}"
+_SEQUENCE = itertools.count()
+
+
+def fresh_version() -> str:
+    """A value no other call answers, in this process or any other."""
+    return f"{_PROCESS}-{next(_SEQUENCE)}"
 
 
 def window_stats(
@@ -109,11 +131,13 @@ class Window(NamedTuple):
 
 class Guarded(NamedTuple):
     """A guarded count: whether the guard had room; the counted window's verdict and stats
-    if it had, else the guard's (`allowed` False)."""
+    if it had, else the guard's (`allowed` False); the version read (None: none is kept,
+    as in memory)."""
 
     guard_open: bool
     allowed: bool
     stats: WindowStats
+    version: str | None = None
 
 
 class SlidingWindow(SlidingWindowCounterRateLimiter):
@@ -129,8 +153,10 @@ class SlidingWindow(SlidingWindowCounterRateLimiter):
             allowed = await self.test(item, *identifiers)
         return allowed, await self.get_window_stats(item, *identifiers)
 
-    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
-        """Look at `guard`; only if it has room, take one from `counted`."""
+    async def count_guarded(self, guard: Window, counted: Window, version_key: str) -> Guarded:
+        """Look at `guard`; only if it has room, take one from `counted`. In memory there
+        is no version shared with other processes: the answer has none."""
+        del version_key
         open_, stats = await self.count(guard.item, *guard.identifiers, cost=0)
         if not open_:
             return Guarded(False, False, stats)
@@ -172,25 +198,33 @@ class RedisSlidingWindow(SlidingWindow):
         allowed, *counts = cast("list[int]", answer)
         return bool(allowed), _stats(item, counts)
 
-    async def count_guarded(self, guard: Window, counted: Window) -> Guarded:
+    async def count_guarded(self, guard: Window, counted: Window, version_key: str) -> Guarded:
         answer = await self._count_guarded(
-            keys=[*_keys(guard), *_keys(counted)],
+            keys=[*_keys(guard), *_keys(counted), version_key],
             args=[
                 guard.item.amount,
                 guard.item.get_expiry(),
                 counted.item.amount,
                 counted.item.get_expiry(),
                 1,
+                fresh_version(),
             ],
         )
-        guard_open, allowed, *counts = cast("list[int]", answer)
+        guard_open, allowed, *counts, version = cast("list[Any]", answer)
         item = counted.item if guard_open else guard.item
-        return Guarded(bool(guard_open), bool(allowed), _stats(item, counts))
+        stats = _stats(item, counts)
+        return Guarded(bool(guard_open), bool(allowed), stats, version.decode())
+
+
+def redis_url(storage_url: str) -> str | None:
+    """The Redis a storage URL names, None for another storage."""
+    url = storage_url.removeprefix("async+")
+    return url if url.startswith(("redis://", "rediss://")) else None
 
 
 def sliding_window(storage_url: str) -> SlidingWindow:
     """The counter for a storage URL: in Redis one round trip per check, else `limits`'."""
     url = storage_url.removeprefix("async+")
-    if url.startswith(("redis://", "rediss://")):
+    if redis_url(url) is not None:
         return RedisSlidingWindow(url)
     return SlidingWindow(storage_from_string(f"async+{url}"))

@@ -7,15 +7,20 @@ operation outside the partner portal. The operations are taken from the served
 contracts, so a new route is covered without touching this module.
 """
 
+import os
 import re
 import time
+import uuid
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from joserfc import jwt
+from redis.exceptions import RedisError
 from sqlalchemy import select, text, update
 
 from app.governance.auth import clients
+from app.governance.auth.client_status import announce_status_change
 from app.governance.contracts import contracts_of
 from app.governance.openapi import operations
 from app.seed import demo_id
@@ -23,7 +28,9 @@ from core.models.api_client import ApiClientRow, ClientStatus
 from core.models.signing_key import SigningKeyRow
 from core.scopes import PARTNER_SCOPES, SCOPES
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.services import service_missing
 
+REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NORTHWIND = demo_id("partner", 1)
 LEGACY = "legacy-partner-portal"
 
@@ -158,6 +165,50 @@ async def test_a_disabled_client_is_refused_at_once_despite_the_cache(
         await session.commit()
     response = await gateway.anonymous.get("/v1/legal-entities", headers=bearer(token))
     assert response.status_code == 401, response.text
+
+
+def counting_status_reads(gateway: Gateway) -> list[str]:
+    """The clients whose status `gateway` reads from the database, in turn."""
+    reader = gateway.app.state.auth.statuses
+    read = reader.status
+    reads: list[str] = []
+
+    async def recording(client_id: str) -> str | None:
+        reads.append(client_id)
+        return await read(client_id)
+
+    reader.status = recording
+    return reads
+
+
+async def test_a_client_disabled_is_refused_by_every_gateway_sharing_redis_without_a_read_before(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Counting in Redis, a known active client's status is not read per request; once
+    its disablement is committed and announced, every gateway refuses its next request."""
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    shared = {"rate_limit_storage_url": REDIS_URL, "auth": {"client_cache_seconds": 3600}}
+    first, second = await make_gateway(**shared), await make_gateway(**shared)
+    client_id = f"to-disable-{uuid.uuid4().hex[:8]}"
+    token = await first.token(["legal_entities:read"], client_id=client_id)
+    reads = counting_status_reads(second)
+    for gateway in (first, second, second, second, second):
+        response = await gateway.anonymous.get("/v1/legal-entities", headers=bearer(token))
+        assert response.is_success, response.text
+    # The grant read with the token's verification, the status once more under the version
+    # the next request read (a new token is not counted in the same round trip), then none.
+    assert reads == [client_id]
+    async with first.sessionmaker() as session:
+        await clients.disable_client(session, client_id)
+        await session.commit()
+    assert await announce_status_change(REDIS_URL)
+    for gateway in (second, first):
+        response = await gateway.anonymous.get("/v1/legal-entities", headers=bearer(token))
+        assert response.status_code == 401, response.text
+    assert reads == [client_id, client_id]
 
 
 async def test_a_status_read_on_a_connection_the_server_dropped_is_made_again(

@@ -16,12 +16,14 @@ from app.governance.rate_window import (
     RedisSlidingWindow,
     SlidingWindow,
     Window,
+    fresh_version,
     sliding_window,
 )
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ITEM = parse("3/minute")
+VERSION = "ledgergate:test:version"
 
 
 @pytest.fixture
@@ -72,10 +74,10 @@ async def guarded_counts(counter: SlidingWindow) -> list[tuple[bool, bool, int]]
     and a look at the counted window: (guard open, allowed, remaining) of each."""
     guard = Window(parse("2/minute"), ("failed-auth", uuid.uuid4().hex))
     counted = Window(ITEM, ("read", uuid.uuid4().hex))
-    answers = [await counter.count_guarded(guard, counted)]
+    answers = [await counter.count_guarded(guard, counted, VERSION)]
     for _ in range(2):
         await counter.count(guard.item, *guard.identifiers)
-    answers.append(await counter.count_guarded(guard, counted))
+    answers.append(await counter.count_guarded(guard, counted, VERSION))
     allowed, stats = await counter.count(counted.item, *counted.identifiers, cost=0)
     return [(a.guard_open, a.allowed, a.stats.remaining) for a in answers] + [
         (True, allowed, stats.remaining)
@@ -86,7 +88,7 @@ async def test_a_guarded_count_is_one_round_trip_and_spares_the_window_the_guard
     window: RedisSlidingWindow,
 ) -> None:
     warm_up = Window(ITEM, ("warm-up", uuid.uuid4().hex))
-    await window.count_guarded(warm_up, warm_up)  # a cold server loads the script
+    await window.count_guarded(warm_up, warm_up, VERSION)  # a cold server loads the script
     sent = counting_round_trips(window)
     # Counted once (2 left); then the used-up guard answers for itself and takes nothing.
     assert await guarded_counts(window) == [(True, True, 2), (False, False, 0), (True, True, 2)]
@@ -126,3 +128,25 @@ async def test_in_memory_the_strategy_is_limits_own() -> None:
         (True, 0),
         (False, 0),
     ]
+
+
+async def test_a_guarded_count_reads_the_version_a_change_sets(window: RedisSlidingWindow) -> None:
+    key = f"ledgergate:test:version:{uuid.uuid4().hex}"
+    guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
+    counted = Window(parse("100/minute"), ("read", uuid.uuid4().hex))
+    first = (await window.count_guarded(guard, counted, key)).version  # set where missing
+    assert first is not None
+    assert (await window.count_guarded(guard, counted, key)).version == first
+    await window.redis.set(key, fresh_version())
+    changed = (await window.count_guarded(guard, counted, key)).version
+    assert changed not in (None, first)
+    await window.redis.delete(key)
+    assert (await window.count_guarded(guard, counted, key)).version not in (first, changed)
+
+
+async def test_in_memory_a_guarded_count_reads_no_version() -> None:
+    guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
+    counted = Window(ITEM, ("read", uuid.uuid4().hex))
+    assert (
+        await sliding_window("memory://").count_guarded(guard, counted, VERSION)
+    ).version is None

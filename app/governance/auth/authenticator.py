@@ -2,13 +2,13 @@
 
 A token's scopes are never trusted alone: the principal holds only those the client is
 still granted (the grant is cached for `auth.client_cache_seconds`), a partner-bound
-principal only partner scopes, and a disabled client is refused on its next request.
+principal only partner scopes, and a disabled client is refused on its next request
+(its status is read unless the clients' shared version proves it current:
+`client_status.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.governance.auth.client_status import ClientStatusReader
+from app.governance.auth.client_status import VERSION_KEY, ClientStatusReader
 from app.governance.auth.tokens import TokenVerifier, VerifiedToken
 from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimited, RateLimiter, apply_verdict
@@ -35,8 +35,17 @@ class ClientSnapshot:
     money_limits: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Cached:
+    at: float  # monotonic
+    snapshot: ClientSnapshot
+    version: str | None  # of the clients' statuses, read before the status was
+
+
 class ClientCache:
-    """Clients' grants by id, kept briefly; their status is read on every call."""
+    """Active clients' grants by id, kept briefly. Their status is read on every call,
+    unless the call brings the version of the clients' statuses (`client_status.py`) the
+    grant was read under: no client's status has changed since."""
 
     def __init__(
         self,
@@ -47,15 +56,21 @@ class ClientCache:
         self.sessionmaker = sessionmaker
         self.statuses = statuses
         self.ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, ClientSnapshot | None]] = {}
+        self._entries: dict[str, Cached] = {}
 
-    async def get(self, client_id: str) -> ClientSnapshot | None:
-        """The grant of an active client; None for an unknown or disabled one."""
+    async def get(self, client_id: str, version: str | None = None) -> ClientSnapshot | None:
+        """The grant of an active client; None for an unknown or disabled one. `version`:
+        the clients' statuses' version, read before this call (None: not known)."""
         now = time.monotonic()
         cached = self._entries.get(client_id)
-        if cached is not None and now - cached[0] < self.ttl:
-            status = await self.statuses.status(client_id)
-            return cached[1] if status == ClientStatus.ACTIVE else None
+        if cached is not None and now - cached.at < self.ttl:
+            if version is not None and cached.version == version:
+                return cached.snapshot
+            if await self.statuses.status(client_id) != ClientStatus.ACTIVE:
+                self._entries.pop(client_id, None)
+                return None
+            self._entries[client_id] = Cached(cached.at, cached.snapshot, version)
+            return cached.snapshot
         async with self.sessionmaker() as session:
             row = await session.get(ApiClientRow, client_id)
             if row is None or row.status != ClientStatus.ACTIVE:
@@ -66,7 +81,7 @@ class ClientCache:
                 partner_id=row.partner_id,
                 money_limits=dict(row.money_limits or {}),
             )
-        self._entries[client_id] = (now, snapshot)
+        self._entries[client_id] = Cached(now, snapshot, version)
         return snapshot
 
 
@@ -85,9 +100,10 @@ class GatewayAuthenticator:
 
     A token verified before (the usual case: a client sends the same one for its whole
     lifetime) costs one Redis round trip, which looks at the address's failed
-    authentications and counts the client's request at once, while the client's status is
-    read from the database. Any other token takes the careful way: the address is looked
-    at first, so that a refused one costs no signature verification.
+    authentications, counts the client's request and reads the clients' statuses' version
+    at once; the client's status is read from the database only if that version is not
+    the one its grant was cached under. Any other token takes the careful way: the address
+    is looked at first, so that a refused one costs no signature verification.
     """
 
     def __init__(
@@ -120,18 +136,12 @@ class GatewayAuthenticator:
     async def _authenticate_verified(
         self, request: Request, verified: VerifiedToken, client_id: str, tier: str
     ) -> Principal:
-        counting = asyncio.ensure_future(
-            self.limiter.count_client_unless_failing(request, client_id, tier)
-        )
         try:
-            client = await self._client(verified, client_id)
-        except BaseException:
-            counting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await counting
-            raise
-        try:
-            verdict = await counting  # refuses an address failing too often, first
+            # An address failing too often is refused first, its client's window spared.
+            verdict, version = await self.limiter.count_client_unless_failing(
+                request, client_id, tier, VERSION_KEY
+            )
+            client = await self._client(verified, client_id, version)
             principal = self._principal_with(verified, client)
         except (Unauthorized, RateLimited) as refusal:
             await self._refused(request, refusal)
@@ -161,10 +171,12 @@ class GatewayAuthenticator:
         client_id = _client_id(claims)
         return (client_id, str(claims.get("tier", DEFAULT_TIER))) if client_id else None
 
-    async def _client(self, verified: VerifiedToken, client_id: str) -> ClientSnapshot | None:
+    async def _client(
+        self, verified: VerifiedToken, client_id: str, version: str | None = None
+    ) -> ClientSnapshot | None:
         """The grant of the gateway's own client (None: disabled or unknown); None for an
         external token too, whose grant is its claims."""
-        return None if verified.external else await self.clients.get(client_id)
+        return None if verified.external else await self.clients.get(client_id, version)
 
     async def _principal(self, verified: VerifiedToken) -> Principal:
         return self._principal_with(

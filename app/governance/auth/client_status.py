@@ -1,4 +1,12 @@
-"""Reading an API client's status, as every governed request does: one round trip.
+"""An API client's status: known current without a read, or read in one round trip.
+
+Where the rate limits count in Redis, every gateway shares a version of the clients'
+statuses (`VERSION_KEY`), read in the round trip that counts each request: a status read
+under a version and the same version read again is still the status, and whatever
+changes a status (`ledgergate clients disable`, the start-up that disables the demo
+clients) sets a fresh version once its change is committed (`announce_status_change`),
+so every gateway reads the status again on its next request. Without Redis there is no
+shared version and the status is read on every request.
 
 Through the gateway's pool the read would cost six: the pool's ping before use (in a
 transaction of its own on PostgreSQL: `BEGIN`, `;`, `ROLLBACK`), then the read in a
@@ -10,16 +18,22 @@ so a restart costs no request its answer.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.governance.rate_window import fresh_version, redis_url
 from core.db import create_autocommit_engine, table_of
 from core.models.api_client import ApiClientRow
 
+logger = logging.getLogger(__name__)
+
 # Each read holds a connection for one round trip: a few serve many requests in flight.
 POOL_SIZE = 4
+VERSION_KEY = "ledgergate:api-clients:version"
 
 _CLIENTS = table_of(ApiClientRow)
 _STATUS = select(_CLIENTS.c.status).where(_CLIENTS.c.id == bindparam("client_id"))
@@ -47,3 +61,24 @@ class ClientStatusReader:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+async def announce_status_change(storage_url: str) -> bool:
+    """After a client's status change is committed: every gateway counting in the same
+    Redis reads its clients' statuses again on its next request (without Redis they read
+    them on every request). False if Redis could not be told: gateways then see the
+    change once their cached grants expire (`auth.client_cache_seconds`)."""
+    url = redis_url(storage_url)
+    if url is None:
+        return True
+    from redis.asyncio import Redis  # here: a gateway counting in memory never loads it
+
+    redis = Redis.from_url(url)
+    try:
+        await redis.set(VERSION_KEY, fresh_version())
+    except Exception as error:  # Redis unreachable: the change is committed all the same
+        logger.error("auth.client_status_unannounced", extra={"error": repr(error)})
+        return False
+    finally:
+        await redis.aclose()
+    return True
