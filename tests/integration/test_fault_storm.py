@@ -27,6 +27,7 @@ from core.errors import ErrorClass
 from core.settings import ErpSettings
 from sandboxes.business_central import BusinessCentralState, create_app
 from sandboxes.faults import FaultConfig
+from sandboxes.limits import LimitConfig
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.erp.schemas import ErpCustomerUpsert, ErpDocumentStatus, ErpSalesInvoice
 from system_apis.errors import BackendError, BackendTransientError
@@ -97,6 +98,9 @@ async def test_a_burst_of_postings_through_a_failing_erp_posts_each_at_most_once
         {"backend": BACKEND, "operation": "create_sales_invoice"},
     )
     app.state.faults.configure(STORM)
+    # Faults, not the vendor's window: the storm's ~6,000 operations would fill Business
+    # Central's 5-minute window, and the callers here take no ERP budget to pace them.
+    app.state.limits.configure(LimitConfig(requests_per_window=None))
 
     numbers = [f"STORM-{i:04d}" for i in range(POSTINGS)]
     gate = asyncio.Semaphore(CONCURRENCY)
