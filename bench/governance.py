@@ -112,9 +112,9 @@ class Run:
 
 def run(gateway: Server, bare: Server, args: argparse.Namespace) -> Run:
     with running([gateway, bare]):
-        writer = issue_token(gateway, "invoices:write")
+        writer = issue_token(gateway, "invoices:write", gateway.database.platform_client)
         ids = register_invoices(gateway, writer, args.invoices)
-        token = issue_token(gateway, "invoices:read")
+        token = issue_token(gateway, "invoices:read", gateway.database.platform_client)
         problems = check_same_read(gateway, bare, token, ids[0])
         if problems:
             return Run([], problems, [])

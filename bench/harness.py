@@ -36,11 +36,13 @@ from rich.table import Table
 
 from app.governance.auth.clients import create_client
 from app.runtime import prepare_database
+from app.sandbox_servers import API_ROOTS
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
 from core.canonical.documents import InvoiceCreate
 from core.db import create_engine, create_sessionmaker
 from core.scopes import DEFAULT_CLIENT_SCOPES
+from core.settings import env_name
 from process_apis.invoices.service import create_invoice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,7 @@ DEMO_CLIENT = ("demo-platform", "demo-platform-secret")
 # The platform's scopes and the operator's the scale benchmark needs (runs, audit, ops).
 OPERATOR_CLIENT = ("bench-operator", "bench-operator-secret")
 OPERATOR_SCOPES = DEFAULT_CLIENT_SCOPES | {"settlements:write", "audit:read", "ops:read"}
+PLATFORM_CLIENT_ID = "bench-platform"
 REDIS_URL = os.environ.get("LEDGERGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 LIMITS_KEYS = "LIMITS*"  # the prefix of every key `limits` writes, async and sync alike
 START_TIMEOUT = 60.0
@@ -71,10 +74,15 @@ def host_line() -> str:
 class Database:
     url: str
     description: str
+    platform_client: tuple[str, str] = ("", "")
+    """A platform client (id, secret) with the demo platform's scopes whose secret the
+    gateway generated, as every production client's is: its token requests cost what
+    theirs do. The demo clients' secrets are chosen (scrypt) and development-only."""
 
 
-async def _prepare(url: str) -> None:
-    """Migrate and seed as `ledgergate serve` does in development, plus the operator client."""
+async def _prepare(url: str) -> tuple[str, str]:
+    """Migrate and seed as `ledgergate serve` does in development, plus the operator client
+    and the platform client (its id and generated secret returned)."""
     await prepare_database(url, seed=True, demo_clients=True)
     engine = create_engine(url)
     try:
@@ -86,9 +94,16 @@ async def _prepare(url: str) -> None:
                 secret=OPERATOR_CLIENT[1],
                 scopes=OPERATOR_SCOPES,
             )
+            _, secret = await create_client(
+                session,
+                name=PLATFORM_CLIENT_ID,
+                client_id=PLATFORM_CLIENT_ID,
+                scopes=DEFAULT_CLIENT_SCOPES,
+            )
             await session.commit()
     finally:
         await engine.dispose()
+    return PLATFORM_CLIENT_ID, secret
 
 
 async def _create_postgres() -> str | None:
@@ -121,12 +136,12 @@ def throwaway_database(scratch: Path) -> Iterator[Database]:
     if url is None:
         sqlite = f"sqlite+aiosqlite:///{scratch / 'ledgergate-bench.db'}"
         print(f"note: PostgreSQL unreachable at {POSTGRES_ADMIN_DSN}; falling back to SQLite")  # noqa: T201
-        asyncio.run(_prepare(sqlite))
-        yield Database(sqlite, "SQLite (PostgreSQL unreachable)")
+        platform = asyncio.run(_prepare(sqlite))
+        yield Database(sqlite, "SQLite (PostgreSQL unreachable)", platform)
         return
     try:
-        asyncio.run(_prepare(url))
-        yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)")
+        platform = asyncio.run(_prepare(url))
+        yield Database(url, "PostgreSQL (throwaway database, 127.0.0.1:5432)", platform)
     finally:
         asyncio.run(_drop_postgres(url))
 
@@ -196,6 +211,21 @@ PRODUCTION_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 """The allocator setting the production image runs with (`Dockerfile`)."""
 
 
+def backend_sandboxes(database: Database, scratch: Path) -> dict[str, Server]:
+    """The ERP, billing, CRM and support sandboxes, a process each (`bench.serve`), by
+    backend: what `ledgergate sandbox all` serves a development estate."""
+    return {backend: Server(f"{backend}-sandbox", database, scratch) for backend in API_ROOTS}
+
+
+def backend_urls(sandboxes: dict[str, Server]) -> dict[str, str]:
+    """The gateway's `LEDGERGATE_<BACKEND>__URL` for each sandbox: every backend over HTTP,
+    as in production, where the gateway loads no sandbox (`app/backends.py`)."""
+    return {
+        env_name(backend, "url"): server.base_url + API_ROOTS[backend]
+        for backend, server in sandboxes.items()
+    }
+
+
 class Server:
     """One `bench.serve` process on a loopback port, with `workers` uvicorn workers."""
 
@@ -210,6 +240,7 @@ class Server:
         **env: str,
     ) -> None:
         self.kind = kind
+        self.database = database
         self.workers = workers
         self.args = args
         self.port = free_port()

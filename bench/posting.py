@@ -6,8 +6,11 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
 
 - the ERP: the Business Central sandbox in its own process (`bench.serve erp-sandbox`,
   the app `ledgergate sandbox erp` serves), shared by both paths;
+- the billing, CRM and support sandboxes, a process each, which the posting never
+  calls: the gateway has every backend's URL and, as in production, loads no sandbox;
 - whole stack: the gateway, uvicorn with `--workers` workers, its ERP over HTTP at
-  that sandbox and its rate limits in Redis when reachable, answering
+  that sandbox and its rate limits in Redis when reachable, answering, with the token
+  of a client whose secret it generated (as production clients' are),
   `POST /v1/invoices/{id}/postings` with a fresh `Idempotency-Key` each, on invoices
   registered beforehand (one per posting): the edge, the idempotency key, the
   workflow's persisted run and steps, and the adapter's read-before-write requests;
@@ -55,6 +58,8 @@ from bench.harness import (
     Server,
     alternate,
     append_results,
+    backend_sandboxes,
+    backend_urls,
     host_line,
     invoice_body,
     issue_token,
@@ -236,7 +241,10 @@ def run(
     peer: Server | None,
     database: Database,
     args: argparse.Namespace,
+    *,
+    others: list[Server],
 ) -> Run:
+    """`others`: the billing, CRM and support sandboxes, which the posting never calls."""
     day = date.today()
     scenarios = [
         Scenario("one at a time", 1),
@@ -249,9 +257,10 @@ def run(
     rounds_of_peer = args.rounds + 1 if peer is not None else 0
     count = (rounds_per_path + rounds_of_peer) * args.per_round
     invoices: Iterator[str] = iter(seed_invoices(database, count, day))
-    servers = [sandbox, gateway, *([peer] if peer is not None else [])]
+    servers = [*others, sandbox, gateway, *([peer] if peer is not None else [])]
     with running(servers):
-        headers = {"Authorization": f"Bearer {issue_token(gateway, 'invoices:post')}"}
+        token = issue_token(gateway, "invoices:post", database.platform_client)
+        headers = {"Authorization": f"Bearer {token}"}
         erp_headers = {"Authorization": "Bearer sandbox-token"}  # what the adapter sends
 
         def plan(server: Server, concurrency: int, count: int) -> Plan:
@@ -447,7 +456,8 @@ def main() -> int:
         throwaway_database(scratch) as database,
         rate_limit_storage() as (storage_url, storage),
     ):
-        sandbox = Server("erp-sandbox", database, scratch)
+        sandboxes = backend_sandboxes(database, scratch)
+        sandbox = sandboxes.pop("erp")
         gateway = Server(
             "gateway",
             database,
@@ -456,6 +466,7 @@ def main() -> int:
             LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
             LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
         )
+        gateway.env.update(backend_urls(sandboxes))
         args.peer = args.peer and database.url.startswith("postgresql")
         peer = None
         if args.peer:
@@ -466,7 +477,7 @@ def main() -> int:
                 workers=args.workers,
                 LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
             )
-        result = run(gateway, sandbox, peer, database, args)
+        result = run(gateway, sandbox, peer, database, args, others=list(sandboxes.values()))
 
     for problem in result.problems:
         console.print(f"[red]{problem}[/]")

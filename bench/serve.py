@@ -14,7 +14,11 @@
   one process (its ledger lives in memory). With `--mirror-posted` it starts holding
   the gateway database's posted and paid invoices as posted documents, with their
   applied payments in the payment journal, so a reconciliation at scale needs no
-  hundred thousand postings over HTTP first.
+  hundred thousand postings over HTTP first (`bench/erp_mirror.py`);
+- `billing-sandbox`, `crm-sandbox`, `support-sandbox`: the Stripe, channel CRM and
+  support desk sandboxes as `ledgergate sandbox billing|crm|support` serves them, one
+  process each, for a gateway configured as in production: every backend a URL, no
+  sandbox loaded in the gateway's process.
 
 `--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
 in production; each worker builds its own app.
@@ -32,7 +36,7 @@ import argparse
 import asyncio
 import os
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -42,7 +46,6 @@ from fastapi import FastAPI, Request
 from limits import RateLimitItem, WindowStats
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -52,28 +55,17 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.rate_window import Guarded, SlidingWindow, Window
 from app.main import create_app
 from app.served import WORKER_START_SECONDS
-from core.canonical.documents import InvoiceStatus
 from core.db import create_engine, create_sessionmaker
-from core.models.customer import CustomerRow
-from core.models.invoice import InvoiceLineRow, InvoiceRow
-from core.models.legal_entity import LegalEntityRow
-from core.models.payment import PaymentRow, PaymentStatus
-from core.money import to_decimal
 from core.settings import Settings, get_settings
 from process_apis.invoices import service
 from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.schemas import InvoiceResource
-from sandboxes import business_central
-from sandboxes.business_central import BusinessCentralState, Customer
-from sandboxes.business_central.documents import SalesInvoice
-from system_apis.erp.mapping import sales_line_to_bc
-from system_apis.erp.schemas import ErpInvoiceLine
 
 PROBE_INTERVAL = 0.01
-KINDS = ("gateway", "gateway-blocking-redis", "bare", "erp-sandbox", "dbos-peer")
+SANDBOXES = ("erp-sandbox", "billing-sandbox", "crm-sandbox", "support-sandbox")
+KINDS = ("gateway", "gateway-blocking-redis", "bare", *SANDBOXES, "dbos-peer")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
-POSTED = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 
 
 class LoopLagProbe:
@@ -258,93 +250,15 @@ def bare(settings: Settings) -> FastAPI:
     return app
 
 
-async def mirror_posted_invoices(
-    state: BusinessCentralState, database_url: str, payment_journal: str
-) -> int:
-    """Hold the database's posted and paid invoices as posted documents, with their applied
-    payments in `payment_journal`; returns how many invoices."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            customers = (
-                await connection.execute(
-                    select(CustomerRow, LegalEntityRow.erp_company_id).join(
-                        LegalEntityRow, LegalEntityRow.id == CustomerRow.legal_entity_id
-                    )
-                )
-            ).all()
-            invoices = (
-                await connection.execute(select(InvoiceRow).where(InvoiceRow.status.in_(POSTED)))
-            ).all()
-            lines: defaultdict[str, list[ErpInvoiceLine]] = defaultdict(list)
-            for line in await connection.execute(
-                select(InvoiceLineRow)
-                .join(InvoiceRow, InvoiceRow.id == InvoiceLineRow.invoice_id)
-                .where(InvoiceRow.status.in_(POSTED))
-            ):
-                lines[line.invoice_id].append(
-                    ErpInvoiceLine(
-                        sequence=line.sequence,
-                        description=line.description,
-                        quantity=line.quantity,
-                        unit_price=line.unit_amount,
-                        tax_code=line.tax_code,
-                    )
-                )
-            payments = (
-                await connection.execute(
-                    select(PaymentRow).where(PaymentRow.status == PaymentStatus.APPLIED)
-                )
-            ).all()
-    finally:
-        await engine.dispose()
-    in_erp: dict[str, tuple[str, Customer]] = {}
-    for row in customers:
-        in_erp[row.id] = (
-            row.erp_company_id,
-            state.add_customer(
-                row.erp_company_id,
-                number=row.erp_number,
-                display_name=row.name,
-                email=row.email,
-                currency_code=row.currency,
-            ),
-        )
-    applied = {payment.invoice_id for payment in payments}
-    in_books: dict[str, tuple[str, SalesInvoice]] = {}
-    for invoice in invoices:
-        company_id, customer = in_erp[invoice.customer_id]
-        posted_on = invoice.posting_date or invoice.invoice_date
-        in_books[invoice.id] = (
-            company_id,
-            state.add_posted_invoice(
-                company_id,
-                customer=customer,
-                external_document_number=invoice.id,
-                invoice_date=posted_on,
-                due_date=max(invoice.due_date, posted_on),
-                lines=[
-                    sales_line_to_bc(line, invoice.currency).model_dump(by_alias=True)
-                    for line in lines[invoice.id]
-                ],
-                paid=invoice.status == InvoiceStatus.PAID and invoice.id not in applied,
-            ),
-        )
-    for payment in payments:
-        company_id, erp_invoice = in_books[payment.invoice_id]
-        state.add_applied_payment(
-            company_id,
-            journal_code=payment_journal,
-            invoice=erp_invoice,
-            amount=to_decimal(payment.amount, payment.currency),
-            posting_date=payment.posting_date or payment.paid_on,
-            external_document_number=payment.id,
-        )
-    return len(invoices)
+# The sandboxes are imported by their own processes only: a gateway process of the
+# benchmarks, as a production one, loads none.
 
 
 def erp_sandbox(settings: Settings) -> Starlette:
-    state = BusinessCentralState()
+    from bench.erp_mirror import mirror_posted_invoices
+    from sandboxes import business_central
+
+    state = business_central.BusinessCentralState()
     app = business_central.create_app(state)
 
     async def mirror(_: Starlette) -> None:
@@ -354,6 +268,30 @@ def erp_sandbox(settings: Settings) -> Starlette:
             )
 
     instrument(app, mirror)
+    return app
+
+
+def billing_sandbox(_: Settings) -> Starlette:
+    from sandboxes import stripe
+
+    app = stripe.create_app(stripe.StripeState())
+    instrument(app)
+    return app
+
+
+def crm_sandbox(_: Settings) -> Starlette:
+    from sandboxes import crm
+
+    app = crm.create_app(crm.seeded_state())
+    instrument(app)
+    return app
+
+
+def support_sandbox(_: Settings) -> Starlette:
+    from sandboxes import support
+
+    app = support.create_app()
+    instrument(app)
     return app
 
 
@@ -371,6 +309,9 @@ BUILDERS: dict[str, Callable[[Settings], Starlette]] = {
     "gateway-blocking-redis": lambda settings: gateway(settings, blocking_redis=True),
     "bare": bare,
     "erp-sandbox": erp_sandbox,
+    "billing-sandbox": billing_sandbox,
+    "crm-sandbox": crm_sandbox,
+    "support-sandbox": support_sandbox,
     "dbos-peer": dbos_peer,
 }
 
@@ -391,8 +332,8 @@ def main() -> None:
         "--mirror-posted", action="store_true", help="erp-sandbox: hold the posted invoices"
     )
     args = parser.parse_args()
-    if args.kind == "erp-sandbox" and args.workers != 1:
-        parser.error("the ERP sandbox keeps its ledger in memory: one worker only")
+    if args.kind in SANDBOXES and args.workers != 1:
+        parser.error("a sandbox keeps its state in memory: one worker only")
     os.environ[KIND_ENV] = args.kind
     os.environ[MIRROR_ENV] = "1" if args.mirror_posted else "0"
     configure_logging(get_settings().log_level)

@@ -2,13 +2,14 @@
 
 Run with `uv run python -m bench.worker_memory [--workers W] [--postings N]
 [--concurrency C] [--tokens T]`. On a throwaway database (PostgreSQL on
-127.0.0.1:5432, else SQLite) it starts the Business Central sandbox and the gateway
-(`bench.serve gateway`, uvicorn with `--workers` workers, its ERP over HTTP at the
-sandbox), then reads each worker's `VmRSS` and `VmHWM` from `/proc`:
+127.0.0.1:5432, else SQLite) it starts the ERP, billing, CRM and support sandboxes, a
+process each, and the gateway (`bench.serve gateway`, uvicorn with `--workers` workers)
+configured as in production: every backend over HTTP at its URL, no sandbox in the
+gateway's processes. Then it reads each worker's `VmRSS` and `VmHWM` from `/proc`:
 
 1. once every worker answers (start-up);
-2. after `--tokens` token requests sent `--concurrency` at a time (each checks a
-   memory-hard secret hash);
+2. after `--tokens` token requests sent `--concurrency` at a time, by a client whose
+   secret the gateway generated, as production clients' are;
 3. after registering and posting `--postings` invoices (`POST /v1/invoices`, then
    `POST /v1/invoices/{id}/postings` with a fresh `Idempotency-Key`), `--concurrency`
    in flight.
@@ -29,8 +30,9 @@ from pathlib import Path
 import httpx
 
 from bench.harness import (
-    DEMO_CLIENT,
     Server,
+    backend_sandboxes,
+    backend_urls,
     host_line,
     invoice_body,
     issue_token,
@@ -38,9 +40,6 @@ from bench.harness import (
     scratch_directory,
     throwaway_database,
 )
-from sandboxes.business_central import API_ROOT
-
-ERP_API = API_ROOT.format(environment="sandbox")
 
 
 def worker_status(server: Server) -> str:
@@ -67,7 +66,7 @@ async def tokens(server: Server, count: int, concurrency: int) -> None:
                 response = await client.post(
                     "/oauth/token",
                     data={"grant_type": "client_credentials", "scope": "invoices:read"},
-                    auth=DEMO_CLIENT,
+                    auth=server.database.platform_client,
                 )
                 response.raise_for_status()
 
@@ -102,19 +101,14 @@ def main() -> int:
     args = parser.parse_args()
     print(f"host: {host_line()}")  # noqa: T201
     with scratch_directory() as scratch, throwaway_database(scratch) as database:
-        sandbox = Server("erp-sandbox", database, scratch)
-        gateway = Server(
-            "gateway",
-            database,
-            scratch,
-            workers=args.workers,
-            LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
-        )
-        with running([sandbox, gateway]):
+        sandboxes = backend_sandboxes(database, scratch)
+        gateway = Server("gateway", database, scratch, workers=args.workers)
+        gateway.env.update(backend_urls(sandboxes))
+        with running([*sandboxes.values(), gateway]):
             print(f"started: {worker_status(gateway)}")  # noqa: T201
             asyncio.run(tokens(gateway, args.tokens, args.concurrency))
             print(f"after {args.tokens} tokens: {worker_status(gateway)}")  # noqa: T201
-            token = issue_token(gateway, "invoices:write invoices:post")
+            token = issue_token(gateway, "invoices:write invoices:post", database.platform_client)
             asyncio.run(postings(gateway, token, args.postings, args.concurrency))
             print(f"after {args.postings} postings: {worker_status(gateway)}")  # noqa: T201
     return 0

@@ -237,6 +237,60 @@ async def test_a_rotated_secret_keeps_the_old_one_for_the_grace_period(gateway: 
     assert response.status_code == 401
 
 
+def counting_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    scrypt = hashlib.scrypt
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    return calls
+
+
+async def test_a_generated_secret_is_checked_with_no_scrypt_hash(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """256 random bits need no memory-hard hash: a worker's token requests take no 16 MiB."""
+    client_id, secret = await make_client(gateway, ["invoices:read"])
+    calls = counting_scrypt(monkeypatch)
+    for auth, status in (
+        ((client_id, secret), 200),
+        ((client_id, secret + "x"), 401),
+        (("no-such-client", secret), 401),
+    ):
+        response = await token_request(
+            gateway, data={"grant_type": "client_credentials"}, auth=auth
+        )
+        assert response.status_code == status
+    async with gateway.sessionmaker() as session:
+        row = await clients.get_client(session, client_id)
+    assert row.secret_hash.startswith("sha256$")
+    assert calls == []
+
+
+async def test_a_chosen_secret_is_kept_as_scrypt_and_rotates_to_a_generated_one(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with gateway.sessionmaker() as session:
+        row, _ = await clients.create_client(
+            session, name="t", scopes=["invoices:read"], secret="chosen-by-a-person"
+        )
+        await session.commit()
+        assert row.secret_hash.startswith("scrypt$")
+        new = await clients.rotate_secret(session, row.id)
+        await session.commit()
+        assert row.secret_hash.startswith("sha256$")
+    calls = counting_scrypt(monkeypatch)
+    for secret, status in (("chosen-by-a-person", 200), (new, 200), ("wrong", 401)):
+        response = await token_request(
+            gateway, data={"grant_type": "client_credentials"}, auth=(row.id, secret)
+        )
+        assert response.status_code == status
+    assert len(calls) == 2  # the old secret, in its grace; the wrong one against it too
+
+
 async def test_key_rotation_keeps_tokens_of_the_old_key_valid(gateway: Gateway) -> None:
     auth = gateway.app.state.auth
     before = signed(gateway, claims(gateway))

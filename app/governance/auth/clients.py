@@ -36,7 +36,11 @@ async def create_client(
     client_id: str | None = None,
     secret: str | None = None,
 ) -> tuple[ApiClientRow, str]:
-    """A new client and its secret (shown once: only the hash is kept)."""
+    """A new client and its secret (shown once: only the hash is kept).
+
+    Without `secret` the gateway generates one (SHA-256 digest kept); a chosen `secret`
+    may be guessable and is kept as a scrypt hash.
+    """
     scope_set = sorted(set(scopes))
     unknown = set(scope_set) - SCOPES.keys()
     if unknown:
@@ -50,11 +54,11 @@ async def create_client(
             f"a partner-bound client may hold only {sorted(PARTNER_SCOPES)}, "
             f"not {sorted(set(scope_set) - PARTNER_SCOPES)}"
         )
-    secret = secret or new_secret()
+    secret, secret_hash = (secret, hash_secret(secret)) if secret else new_secret()
     client = ApiClientRow(
         id=client_id or new_id("api_client"),
         name=name,
-        secret_hash=hash_secret(secret),
+        secret_hash=secret_hash,
         scopes=scope_set,
         partner_id=partner_id,
         tier=tier,
@@ -82,10 +86,10 @@ async def rotate_secret(
 ) -> str:
     """A new secret; the old one keeps working for `grace` so callers can roll over."""
     client = await get_client(session, client_id)
-    secret = new_secret()
+    secret, secret_hash = new_secret()
     client.previous_secret_hash = client.secret_hash if grace > timedelta(0) else None
     client.previous_secret_expires_at = utcnow() + grace if grace > timedelta(0) else None
-    client.secret_hash = hash_secret(secret)
+    client.secret_hash = secret_hash
     await session.flush()
     return secret
 

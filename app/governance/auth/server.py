@@ -41,11 +41,9 @@ logger = logging.getLogger(__name__)
 TOKEN_ENDPOINT = "https://ledgergate/oauth/token"
 MAX_FORM_BYTES = 4096
 # Checked against when the client is unknown or disabled, so that answer costs the same
-# time as a wrong secret and the two cannot be told apart. The hash of a random secret
-# thrown away when it was made: hashing one at import briefly took 16 MiB in every worker.
-_NOBODY_SECRET_HASH = (
-    "scrypt$16384$8$1$sIe9CdpV462vbCMWBc56Pg==$pijo4Ic4OblsKzG_WjX3vCwtu5d0rlRwuDoVJt_iYcc="
-)
+# time as a wrong secret for a client with a generated secret (one SHA-256) and the two
+# cannot be told apart. The digest of a random secret thrown away when it was made.
+_NOBODY_SECRET_HASH = "sha256$KcSsZ36ocvsxQqFowumxeQdwydVVtm3okiCaneJ8g6U="
 
 INVALID_CLIENT_DESCRIPTION = "client authentication failed"
 

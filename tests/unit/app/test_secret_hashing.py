@@ -1,6 +1,9 @@
-"""Client secrets are hashed on one thread: glibc gives every thread an arena of its own,
-and each arena kept the 16 MiB a scrypt hash takes, so token requests checked in a pool
-of threads left a worker hundreds of MiB larger."""
+"""Client secrets: a generated one is kept as a SHA-256 digest, a chosen one as a scrypt
+hash, and every stored hash of either scheme keeps verifying.
+
+scrypt hashes run on one thread: glibc gives every thread an arena of its own, and each
+arena kept the 16 MiB a scrypt hash takes, so token requests checked in a pool of
+threads left a worker hundreds of MiB larger."""
 
 from __future__ import annotations
 
@@ -50,49 +53,61 @@ def counting_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_a_secret_verified_once_is_not_hashed_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    stored = secrets.hash_secret("right")
-    calls = counting_scrypt(monkeypatch)
-
-    assert [secrets.verify_secret("right", stored) for _ in range(3)] == [True] * 3
-
-    assert len(calls) == 1
+# Made by the scrypt scheme before generated secrets had a scheme of their own: what a
+# deployed database holds for every client until its secret is rotated.
+DEPLOYED_SCRYPT_HASH = (
+    "scrypt$16384$8$1$un8hs6gy14K2T7hudtK_DQ==$LngjIB5HPWYco17lKQ3fea36wzDF4qSN4lD9yb7TH-U="
+)
 
 
-def test_a_wrong_secret_always_pays_the_hash(monkeypatch: pytest.MonkeyPatch) -> None:
-    stored = secrets.hash_secret("right")
-    assert secrets.verify_secret("right", stored)
-    calls = counting_scrypt(monkeypatch)
-
-    assert not secrets.verify_secret("wrong", stored)
-    assert not secrets.verify_secret("wrong", stored)
-
-    assert len(calls) == 2
-
-
-def test_a_rotated_secret_is_checked_against_its_new_hash(
+def test_a_generated_secret_is_kept_and_checked_as_sha256_without_scrypt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    old = secrets.hash_secret("old")
-    assert secrets.verify_secret("old", old)
-    new = secrets.hash_secret("new")
     calls = counting_scrypt(monkeypatch)
+    secret, stored = secrets.new_secret()
 
-    assert not secrets.verify_secret("old", new)
-    assert secrets.verify_secret("new", new)
-    assert secrets.verify_secret("old", old)  # the previous one, while in its grace
+    assert secret.startswith(secrets.SECRET_PREFIX)
+    assert len(secret) == len(secrets.SECRET_PREFIX) + 43  # 32 random bytes, base64url
+    assert stored.startswith("sha256$")
+    assert secret not in stored
+    assert secrets.verify_secret(secret, stored)
+    assert not secrets.verify_secret(secret + "x", stored)
+    assert not secrets.verify_secret(secrets.new_secret()[0], stored)
+    assert calls == []
 
-    assert len(calls) == 2
+
+def test_each_generated_secret_is_new() -> None:
+    made = [secrets.new_secret() for _ in range(3)]
+    assert len({secret for secret, _ in made}) == len({stored for _, stored in made}) == 3
 
 
-def test_the_remembered_secrets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secrets, "VERIFIED_MAX", 2)
-    first, second, third = (secrets.hash_secret(s) for s in ("a", "b", "c"))
-    for secret, stored in (("a", first), ("b", second), ("c", third)):
-        assert secrets.verify_secret(secret, stored)
+def test_a_chosen_secret_is_kept_as_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = counting_scrypt(monkeypatch)
+    stored = secrets.hash_secret("chosen")
 
-    assert secrets.verify_secret("c", third)
-    assert secrets.verify_secret("a", first)  # forgotten: hashed again
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert secrets.verify_secret("chosen", stored)
+    assert not secrets.verify_secret("wrong", stored)
+    assert len(calls) == 3
 
-    assert len(calls) == 1
+
+def test_a_deployed_scrypt_hash_still_verifies() -> None:
+    assert secrets.verify_secret("chosen-before", DEPLOYED_SCRYPT_HASH)
+    assert not secrets.verify_secret("chosen-after", DEPLOYED_SCRYPT_HASH)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "",
+        "sha256$",
+        "sha256$not base64!",
+        "sha256$KcSsZ36ocvsxQqFowumxeQdwydVVtm3okiCaneJ8g6U=$extra",
+        "md5$KcSsZ36ocvsxQqFowumxeQdwydVVtm3okiCaneJ8g6U=",
+        "scrypt$16384$8$1$un8hs6gy14K2T7hudtK_DQ==",
+        "scrypt$n$8$1$un8hs6gy14K2T7hudtK_DQ==$LngjIB5HPWYco17lKQ3fea36wzDF4qSN4lD9yb7TH-U=",
+    ],
+)
+def test_a_malformed_hash_matches_nothing(stored: str) -> None:
+    assert not secrets.verify_secret("", stored)
+    assert not secrets.verify_secret("chosen-before", stored)
