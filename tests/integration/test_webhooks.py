@@ -717,9 +717,11 @@ async def test_a_batch_is_recorded_in_one_transaction(harness: Harness) -> None:
     await harness.publish(*(event(n) for n in range(1, 6)))
     engine = harness.context.sessionmaker.kw["bind"].sync_engine
     transactions: list[object] = []
+    this_test = asyncio.current_task()
 
     def began(connection: object) -> None:
-        transactions.append(connection)
+        if asyncio.current_task() is this_test:  # not the gateway's background loops
+            transactions.append(connection)
 
     sqlalchemy_event.listen(engine, "begin", began)
     try:
