@@ -44,7 +44,8 @@ def closed_after(base: str, sent: bytes) -> float:
     ids=["nothing", "half the headers"],
 )
 def test_a_connection_slow_to_send_its_headers_is_closed(served: str, sent: bytes) -> None:
-    assert HEADER_TIMEOUT <= closed_after(served, sent) < HEADER_TIMEOUT + 2
+    # asyncio runs a timer up to its clock's resolution early: a few ms of slack below
+    assert HEADER_TIMEOUT - 0.01 <= closed_after(served, sent) < HEADER_TIMEOUT + 2
 
 
 def test_a_prompt_client_is_served_and_no_server_banner_is_sent(served: str) -> None:
