@@ -19,6 +19,7 @@ from app.governance.auth.tokens import VerifiedToken, VerifiedTokenCache
 from core.errors import PROBLEM_BASE_URI
 from core.scopes import SCOPES
 from tests.conftest import Gateway, GatewayFactory
+from tests.support.scrypt import counting_scrypt
 
 PLATFORM = "/v1/legal-entities"
 
@@ -235,18 +236,6 @@ async def test_a_rotated_secret_keeps_the_old_one_for_the_grace_period(gateway: 
         gateway, data={"grant_type": "client_credentials"}, auth=(client_id, new)
     )
     assert response.status_code == 401
-
-
-def counting_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    scrypt = hashlib.scrypt
-    calls: list[int] = []
-
-    def counted(*args: Any, **kwargs: Any) -> bytes:
-        calls.append(1)
-        return scrypt(*args, **kwargs)
-
-    monkeypatch.setattr(hashlib, "scrypt", counted)
-    return calls
 
 
 async def test_a_generated_secret_is_checked_with_no_scrypt_hash(

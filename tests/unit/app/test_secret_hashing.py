@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from app.governance.auth import secrets
+from tests.support.scrypt import counting_scrypt
 
 
 def test_hashes_checked_from_many_threads_run_on_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,19 +39,6 @@ def test_hashes_checked_from_many_threads_run_on_one(monkeypatch: pytest.MonkeyP
     assert answers == [True, False, True, False]
     assert len(hashing_threads) == 1
     assert threading.get_ident() not in hashing_threads
-
-
-def counting_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Patch scrypt to count its calls; the list's length is the count."""
-    scrypt = hashlib.scrypt
-    calls: list[int] = []
-
-    def counted(*args: Any, **kwargs: Any) -> bytes:
-        calls.append(1)
-        return scrypt(*args, **kwargs)
-
-    monkeypatch.setattr(hashlib, "scrypt", counted)
-    return calls
 
 
 # Made by the scrypt scheme before generated secrets had a scheme of their own: what a
