@@ -154,8 +154,9 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
             invoice: dict[str, Any] = (
                 await gateway.client.get(f"/v1/invoices/{invoice_id}")
             ).json()
-            # posted (and paid, unless billing charged an amendment's proration with it:
-            # that payment waits in the exception queue, which changes no revenue)
+            # posted; paid unless billing netted an amendment's proration or a credit on
+            # the customer's balance into its payment (then applied in part, or waiting in
+            # the exception queue as more than the invoice owes): no revenue changes
             assert invoice["status"] in ("posted", "paid"), invoice
             [line] = invoice["lines"]
             book.bill(
@@ -265,7 +266,7 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
                 await calendar.drain()
                 async with gateway.sessionmaker() as session:
                     [booked] = (await session.scalars(select(RefundRow))).all()
-                assert booked.status == "booked"
+                assert (booked.status, booked.amount) == ("booked", 20_000)
                 # billing charged no tax: the net taken back is what was refunded
                 book.credit("annual", booked.amount, calendar.today)
                 to_deferred[month_key(calendar.today)] = -booked.amount  # nor that month
@@ -315,4 +316,28 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
     assert sum(item["deferred"] for item in drill["items"]) == deferred
     assert all(item["balanced"] for item in drill["items"])
     assert await deferred_revenue_check(ops, months[-1]) == ([deferred, deferred], [])
+    # and at every month's end before it, the ERP's deferred revenue was the book's
+    for row in expected:
+        proof = (
+            await ops.get(
+                "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": row["month"]}
+            )
+        ).json()
+        [usd] = proof["currencies"]
+        assert (usd["deferred"], usd["erp_deferred"], usd["matched"]) == (
+            row["deferred"],
+            row["deferred"],
+            True,
+        ), row
+
+    # the annual line's schedule holds each adjustment once, with its own lineage
+    schedule = (await ops.get(f"/v1/invoices/{annual_invoice['id']}/revenue-schedule")).json()
+    [line] = schedule["schedules"]
+    assert [(a["source_type"], a["effective_on"]) for a in line["adjustments"]] == [
+        ("amendment", on(2, 18).isoformat()),
+        ("credit_memo", on(5, 20).isoformat()),
+        ("amendment", on(6, 12).isoformat()),
+        ("refund", on(7, 22).isoformat()),
+    ]
+    assert line["billed"] == sum(book.lines["annual"].earns.values())
     await ops.aclose()
