@@ -45,15 +45,6 @@ from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_disputes import dispute_charge
 from tests.integration.test_posting_cost import counting
 from tests.integration.test_refunds import WEBHOOK_URL, paid_order, refund, stripe_api
-from tests.integration.test_revenue_recognition import (
-    OPS,
-    US_ENTITY,
-    Book,
-    month_key,
-    recognize,
-    served_line,
-    split_by_days,
-)
 from tests.integration.test_subscriptions import (
     ENTERPRISE_USD,
     PRO_USD,
@@ -63,26 +54,19 @@ from tests.integration.test_subscriptions import (
 )
 from tests.support.calendar import month_start, months_later
 from tests.support.invoices import ACME, invoice_body
+from tests.support.revenue import (
+    OPS,
+    US_ENTITY,
+    Book,
+    month_key,
+    proration_days,
+    recognize,
+    served_line,
+    signed_net,
+    split_by_days,
+)
 
 DAY = 24 * 3600
-
-
-def day_of(stamp: str) -> date:
-    return datetime.fromisoformat(stamp).astimezone(UTC).date()
-
-
-def proration_days(result: dict[str, Any]) -> tuple[date, date]:
-    """The days billing's proration lines serve (a period runs to the next one's start)."""
-    lines = result["proration"]["lines"]
-    first = min(day_of(line["period_start"]) for line in lines)
-    last = max(day_of(line["period_end"]) for line in lines) - timedelta(days=1)
-    return first, last
-
-
-def signed_net(result: dict[str, Any]) -> int:
-    adjustment = result["erp_adjustment"]
-    sign = -1 if adjustment["kind"] == "credit_memo" else 1
-    return sign * int(adjustment["amount"])
 
 
 async def schedule_of(gateway: Gateway, invoice_id: str) -> dict[str, Any]:
