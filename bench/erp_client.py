@@ -13,8 +13,9 @@ requests of a synchronous posting's kinds: a `GET` (a customer lookup) and a `PO
   the release riding the next), as a gateway with Redis runs it (left out when
   `LEDGERGATE_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379/15`, cannot be reached).
 
-Per path it prints the Python function calls per request (cProfile, one profiled round)
-and the CPU time per request (`time.process_time`, unprofiled, rounds alternated across
+Per path it prints the Python function calls per request (cProfile, one profiled round),
+the round trips to the budget's store per request (acquires and releases counted over one
+more round), and the CPU time per request (`time.process_time`, unprofiled, rounds alternated across
 the paths so load moves them alike), and the ratio to the direct path. Neither number
 depends on the host's load the way wall-clock latency does. With `--profile PATH` it also
 prints the profiled round's top functions by own time.
@@ -30,7 +31,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -52,7 +53,7 @@ from core.context import correlation_id
 from core.settings import ErpSettings
 from sandboxes.business_central import API_ROOT
 from sandboxes.demo_estate import DEMO_COMPANIES
-from system_apis.budget import ErpBudget
+from system_apis.budget import Acquire, Admission, ErpBudget, Released
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.erp.adapters.business_central_base import decode_bc_error
 from system_apis.http import ResilientClient, http_transport
@@ -75,6 +76,8 @@ class Path:
     cpu_seconds: list[float] = field(default_factory=list)
     calls: int = 0
     requests: int = 0
+    round_trips: int | None = None
+    """To the budget's store, over `requests` (None: no budget)."""
 
     def cpu_per_request_us(self) -> float:
         return statistics.median(self.cpu_seconds) * 1e6
@@ -99,6 +102,29 @@ async def profiled(send: Send, requests: int) -> tuple[int, pstats.Stats]:
     profile.disable()
     stats = pstats.Stats(profile)
     return int(stats.total_calls), stats  # type: ignore[attr-defined]
+
+
+async def store_round_trips(store: RedisBudgetStore, send: Send, requests: int) -> int:
+    """The acquires and releases `requests` requests make to the budget's store (counted
+    on the instance for this round only, so the profiled and timed rounds run without it)."""
+    counted = [0]
+    acquire, release = store.acquire, store.release
+
+    async def counting_acquire(key: str, request: Acquire) -> Admission:
+        counted[0] += 1
+        return await acquire(key, request)
+
+    async def counting_release(key: str, released: Sequence[Released]) -> None:
+        counted[0] += 1
+        await release(key, released)
+
+    store.acquire, store.release = counting_acquire, counting_release  # type: ignore[method-assign]
+    try:
+        for _ in range(requests // 2):
+            await send()
+    finally:
+        del store.acquire, store.release
+    return counted[0]
 
 
 async def run(
@@ -165,6 +191,8 @@ async def run(
             if top:
                 Console().rule(f"{path.name}: top {top} by own time")
                 stats.sort_stats("tottime").print_stats(top)
+        if with_budget:
+            paths[2].round_trips = await store_round_trips(store, paths[2].send, requests)
         for _ in range(rounds):
             for path in paths:
                 path.cpu_seconds.append(await timed(path.send, requests))
@@ -200,11 +228,18 @@ def main() -> int:
                 )
             )
     baseline = paths[0]
-    columns = ("path", "Python calls / request", "CPU µs / request", "CPU vs direct")
+    columns = (
+        "path",
+        "Python calls / request",
+        "store round trips / request",
+        "CPU µs / request",
+        "CPU vs direct",
+    )
     rows = [
         (
             path.name,
             f"{path.calls_per_request():.0f}",
+            "—" if path.round_trips is None else f"{path.round_trips / args.requests:.3f}",
             f"{path.cpu_per_request_us():.0f}",
             f"{path.cpu_per_request_us() / baseline.cpu_per_request_us():.2f}x",
         )

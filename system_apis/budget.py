@@ -6,11 +6,24 @@ processes) and `cost` requests of its sliding window (a batch carrying N operati
 costs N). The shared state lives in a `BudgetStore` (Redis, or the database), keyed
 by connection, and each acquire is one round trip to it.
 
-A slot's release rides the process's next acquire: the store frees the released slots
-before it counts, in the same round trip, so steady traffic costs one round trip per
-request. Released slots no acquire took along within `RELEASE_DELAY_SECONDS` are freed
-on their own, in one round trip for all of them, so other processes wait for them no
-longer than that; a process that dies holding them leaves them to their lease.
+The window is exact, not padded. The ERP counts a request when it arrives, which is
+after its grant and before its answer; so a request counts in the window from its grant
+until its answer came back, then for a full window after that (`Released.at_ms`, the
+answer's time, re-stamps its entry). An ERP window holding two requests begins before
+the earlier one's answer and ends after the later one's grant: so each grant saw every
+other request of any ERP window it lands in (all were unanswered, or answered less
+than a window before it), and never puts more than the limit into one, however late a
+request reached the ERP or however slow its answer. A request whose process never
+reported its answer counts until its lease ends, then a window more. What is left of a
+margin (`CLOCK_MARGIN_SECONDS`) covers only the wall clocks of replicas on different
+hosts disagreeing (one stamps the answer, another compares it with its own clock).
+
+A slot's release rides the process's next acquire: the store frees the released slots and
+re-stamps their window entries before it counts, in the same round trip, so steady traffic
+costs one round trip per request. Released slots no acquire took along within
+`RELEASE_DELAY_SECONDS` are freed on their own, in one round trip for all of them, so
+other processes wait for them no longer than that; a process that dies holding them
+leaves them to their lease.
 
 Priorities: interactive work (a caller waits) may use the whole budget; bulk work
 (posting batches) at most `1 - interactive_reserve` of the window and of the
@@ -40,7 +53,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from core.settings import ErpLimits
 from system_apis import metrics
@@ -54,16 +67,27 @@ RECOVERY_STEP = 10
 """Thousandths regained per successful request: from half the limit to all in 50."""
 DEFAULT_PAUSE_SECONDS = 1.0
 """The pause after a `429` that names no `Retry-After`."""
-WINDOW_MARGIN = 0.02
-MIN_WINDOW_MARGIN_SECONDS = 0.25
-"""A request reaches the ERP a little after its grant, and the ERP counts its arrival:
-each grant counts 2% (at least 250 ms) longer than the window, so the lag never puts
-more than the limit into one of the ERP's windows."""
+CLOCK_MARGIN_SECONDS = 0.05
+"""How much longer than the window an answered request counts: the process that stamps
+its answer and the one that grants the next request read their own wall clocks, which
+NTP keeps within a few milliseconds of each other on hosts it serves. The lag between a
+grant and the request's arrival at the ERP needs no margin: a request counts from its
+grant until its answer, whatever the lag."""
 CONCURRENCY_POLL_SECONDS = 0.05
 """How soon a caller looks again when another process holds every concurrent slot."""
 RELEASE_DELAY_SECONDS = CONCURRENCY_POLL_SECONDS
 """How long released slots wait for an acquire to take their release along: at most one
 poll of another process waiting for a concurrent slot."""
+
+
+class Released(NamedTuple):
+    """A finished request: its slot to free, and when its answer came back (`at_ms`), from
+    which its `cost` window entries count a window more instead of from their grant (a
+    named tuple: one is made per request, at half a dataclass's calls)."""
+
+    token: str
+    cost: int
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -79,8 +103,8 @@ class Acquire:
     lease_ms: int
     share: int = FULL_SCALE
     """Thousandths of the (scaled) window and concurrency the request's priority may use."""
-    released: tuple[str, ...] = ()
-    """Tokens of this process's finished requests: freed first, in the same round trip."""
+    released: tuple[Released, ...] = ()
+    """This process's finished requests: freed and re-stamped first, in the same round trip."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +121,9 @@ class BudgetStore(Protocol):
 
     async def acquire(self, key: str, request: Acquire) -> Admission: ...
 
-    async def release(self, key: str, tokens: Sequence[str]) -> None: ...
+    async def release(self, key: str, released: Sequence[Released]) -> None:
+        """Free the slots and re-stamp their window entries, as an acquire does first."""
+        ...
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         """Halve the scale (not below `MIN_SCALE`) and pause until now + `pause_ms`."""
@@ -116,6 +142,12 @@ def scaled(limit: int, scale: int, share: int = FULL_SCALE) -> int:
 def now_ms() -> int:
     """Wall-clock milliseconds: the one clock every process sharing a store can read."""
     return time.time_ns() // 1_000_000
+
+
+def answered_ms() -> int:
+    """Wall-clock milliseconds rounded up: an answer is never stamped before it came, so
+    its request never leaves the window a millisecond before the ERP lets it go."""
+    return -(-time.time_ns() // 1_000_000)
 
 
 class BudgetStoreUnavailable(ConnectionError):
@@ -185,7 +217,7 @@ class ErpBudget:
         }
         self.scale = FULL_SCALE
         self.release_delay_seconds = release_delay_seconds
-        self._released: list[str] = []
+        self._released: list[Released] = []
         self._released_at = 0.0
         """When the oldest of `_released` was released (`time.monotonic()`)."""
         self._release_timer: asyncio.TimerHandle | None = None
@@ -240,7 +272,7 @@ class ErpBudget:
                     await self._afterwards(self._recovered())
             finally:
                 in_use.dec()
-                self._release_later(token)
+                self._release_later(Released(token, cost, answered_ms()))
 
     @property
     def pending_releases(self) -> int:
@@ -250,9 +282,9 @@ class ErpBudget:
     async def flush_releases(self) -> None:
         """Free the released slots no acquire has taken along yet, in one round trip (if it
         fails, they are left to their lease)."""
-        tokens = self._take_released()
-        if tokens:
-            await self._afterwards(self.store.release(self.backend, tokens))
+        released = self._take_released()
+        if released:
+            await self._afterwards(self.store.release(self.backend, released))
 
     async def aclose(self) -> None:
         """Free what this process released before it stops (waiting for a flush under way)."""
@@ -263,7 +295,7 @@ class ErpBudget:
         if self._releasing:
             await asyncio.gather(*self._releasing)
 
-    def _release_later(self, token: str) -> None:
+    def _release_later(self, released: Released) -> None:
         """Leave the slot to ride the next acquire; free it alone if none comes in time.
 
         One timer at a time, never cancelled: an acquire that takes the releases along
@@ -272,7 +304,7 @@ class ErpBudget:
         """
         if not self._released:
             self._released_at = time.monotonic()
-        self._released.append(token)
+        self._released.append(released)
         if self._release_timer is None:
             self._release_later_in(self.release_delay_seconds)
 
@@ -292,10 +324,10 @@ class ErpBudget:
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
-    def _take_released(self) -> tuple[str, ...]:
+    def _take_released(self) -> tuple[Released, ...]:
         """The released slots, for the next round trip to take along."""
-        tokens, self._released = tuple(self._released), []
-        return tokens
+        released, self._released = tuple(self._released), []
+        return released
 
     async def _afterwards(self, update: Awaitable[object]) -> None:
         """What follows a request (release, shrink, growth) never fails it: the request
@@ -370,7 +402,7 @@ class ErpBudget:
         cost: int,
         limits: ErpLimits,
         priority: Priority,
-        released: tuple[str, ...],
+        released: tuple[Released, ...],
     ) -> Admission:
         return await self.store.acquire(
             self.backend,
@@ -388,8 +420,7 @@ class ErpBudget:
         )
 
     def _counted_window_seconds(self) -> float:
-        window = self.limits.window_seconds
-        return window + max(window * WINDOW_MARGIN, MIN_WINDOW_MARGIN_SECONDS)
+        return self.limits.window_seconds + CLOCK_MARGIN_SECONDS
 
     async def _throttled(self, retry_after: float | None) -> None:
         pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after

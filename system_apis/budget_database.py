@@ -2,9 +2,14 @@
 
 An acquire is one short transaction: it locks the connection's state row (an UPDATE,
 which serializes acquires on PostgreSQL and SQLite alike), ends the grants the process
-released since its last transaction, reads the window's use and the requests in flight
-in one aggregate, drops grants that no longer count, and records the new grant. It is
-never held across an ERP request.
+released since its last transaction (re-stamped with their answer's time), reads the
+window's use and the requests in flight in one aggregate, drops grants that no longer
+count, and records the new grant. It is never held across an ERP request.
+
+A grant counts in the window from the latest moment its request can have reached the
+ERP: the end of its lease (`held_until_ms`) while it is in flight, its answer's time
+(`granted_at_ms`, re-stamped at release) once it is released; it counts until a window
+after that.
 
 A process opens one of these transactions at a time: they would queue on the state
 row (or on SQLite's file lock) anyway, and SQLite's WAL mode fails a write whose
@@ -17,7 +22,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +35,7 @@ from system_apis.budget import (
     Acquire,
     Admission,
     BudgetStoreUnavailable,
+    Released,
     now_ms,
     scaled,
 )
@@ -92,16 +98,17 @@ class DatabaseBudgetStore:
             if paused_until > now:
                 return Admission(granted=False, wait_ms=paused_until - now, scale=scale)
             window_start = now - request.window_ms
-            in_window = Grant.granted_at_ms > window_start
-            since_pause = and_(in_window, Grant.granted_at_ms >= paused_until)
+            counted_at = func.coalesce(Grant.held_until_ms, Grant.granted_at_ms)
+            in_window = counted_at > window_start
+            since_pause = and_(in_window, counted_at >= paused_until)
             used, used_since_pause, in_flight, oldest, oldest_since_pause = (
                 await session.execute(
                     select(
                         func.coalesce(func.sum(case((in_window, Grant.cost), else_=0)), 0),
                         func.coalesce(func.sum(case((since_pause, Grant.cost), else_=0)), 0),
                         func.count(case((Grant.held_until_ms > now, 1))),
-                        func.min(case((in_window, Grant.granted_at_ms))),
-                        func.min(case((since_pause, Grant.granted_at_ms))),
+                        func.min(case((in_window, counted_at))),
+                        func.min(case((since_pause, counted_at))),
                     ).where(Grant.connection == key)
                 )
             ).one()
@@ -116,14 +123,11 @@ class DatabaseBudgetStore:
                     (used, oldest, scaled(limit, FULL_SCALE, request.share)),
                 ):
                     if counted + request.cost > allowed:
-                        frees_at = (first if first is not None else now) + request.window_ms
+                        # One still in flight leaves a window after its answer: now, at the soonest.
+                        frees_at = min(first if first is not None else now, now) + request.window_ms
                         return Admission(granted=False, wait_ms=max(1, frees_at - now), scale=scale)
             await session.execute(
-                delete(Grant).where(
-                    Grant.connection == key,
-                    Grant.granted_at_ms <= window_start,
-                    or_(Grant.held_until_ms.is_(None), Grant.held_until_ms <= now),
-                )
+                delete(Grant).where(Grant.connection == key, counted_at <= window_start)
             )
             session.add(
                 Grant(
@@ -136,17 +140,22 @@ class DatabaseBudgetStore:
             )
         return Admission(granted=True, wait_ms=0, scale=scale)
 
-    async def release(self, key: str, tokens: Sequence[str]) -> None:
+    async def release(self, key: str, released: Sequence[Released]) -> None:
         async with self._transaction() as session:
-            await self._end_grants(session, key, tokens)
+            await self._end_grants(session, key, released)
 
     @staticmethod
-    async def _end_grants(session: AsyncSession, key: str, tokens: Sequence[str]) -> None:
-        """The requests are over: their grants count in the window, no longer in flight."""
+    async def _end_grants(session: AsyncSession, key: str, released: Sequence[Released]) -> None:
+        """The requests are over: no longer in flight, their grants count in the window from
+        their answers (one statement for all of them)."""
+        answered = {one.token: one.at_ms for one in released}
         await session.execute(
             update(Grant)
-            .where(and_(Grant.connection == key, Grant.token.in_(tokens)))
-            .values(held_until_ms=None)
+            .where(and_(Grant.connection == key, Grant.token.in_(answered)))
+            .values(
+                held_until_ms=None,
+                granted_at_ms=case(answered, value=Grant.token, else_=Grant.granted_at_ms),
+            )
         )
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:

@@ -1,10 +1,12 @@
 """The ERP budget's shared state in Redis: one Lua script, one round trip, per acquire
 (which first frees the slots the process released since its last round trip).
 
-Per connection three keys: a sorted set of the window's operations (scored by when
-they were granted), a sorted set of the requests in flight (scored by when their
-lease ends, so a crashed process frees its slots), and a hash with the scale and
-the pause. Times are the callers' wall-clock milliseconds.
+Per connection three keys: a sorted set of the window's operations, a sorted set of the
+requests in flight (scored by when their lease ends, so a crashed process frees its
+slots), and a hash with the scale and the pause. An operation's score is the latest
+moment its request can have reached the ERP: its lease's end while the request is in
+flight, the time its answer came back once it is released; the window counts it until a
+window after that. Times are the callers' wall-clock milliseconds.
 """
 
 from __future__ import annotations
@@ -22,17 +24,40 @@ from system_apis.budget import (
     Acquire,
     Admission,
     BudgetStoreUnavailable,
+    Released,
 )
 from system_apis.priority import FULL_SCALE
 
 KEY_PREFIX = "ledgergate:erp-budget:"
 
-ACQUIRE = """
+RELEASED = """
+-- ARGV from `first` on, one a request, 'token cost answered_at': free each request's
+-- slot and count its operations from its answer, not from its lease's end
+local function released(window, flight, first)
+  if #ARGV < first then return end
+  local tokens = {}
+  for i = first, #ARGV do
+    local token, cost, at = string.match(ARGV[i], '^(%S+) (%d+) (%d+)$')
+    tokens[#tokens + 1] = token
+    local entries = {}
+    for n = 1, tonumber(cost) do
+      entries[#entries + 1] = at
+      entries[#entries + 1] = token .. ':' .. n
+    end
+    if #entries > 0 then redis.call('ZADD', window, 'XX', unpack(entries)) end
+  end
+  redis.call('ZREM', flight, unpack(tokens))
+end
+"""
+
+ACQUIRE = (
+    RELEASED
+    + """
 local window, flight, state = KEYS[1], KEYS[2], KEYS[3]
 local now, window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local concurrency, cost, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local token, full, share = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
-if #ARGV > 9 then redis.call('ZREM', flight, unpack(ARGV, 10)) end
+released(window, flight, 10)
 local fields = redis.call('HMGET', state, 'scale', 'paused_until')
 local scale = tonumber(fields[1]) or full
 local paused_until = tonumber(fields[2]) or 0
@@ -53,18 +78,33 @@ if limit > 0 then
   if since_pause + cost > scaled then binding = scaled
   elseif used + cost > configured then binding = configured end
   if binding then
+    -- the operation whose leaving makes room; one still in flight leaves a window after
+    -- its answer, which comes now at the soonest
     local rank = used + cost - binding - 1
     local freed = redis.call('ZRANGE', window, rank, rank, 'WITHSCORES')
-    local frees_at = freed[2] and (tonumber(freed[2]) + window_ms) or (now + window_ms)
-    return {0, math.max(1, frees_at - now), scale}
+    local counted_at = freed[2] and math.min(tonumber(freed[2]), now) or now
+    return {0, math.max(1, counted_at + window_ms - now), scale}
   end
-  for i = 1, cost do redis.call('ZADD', window, now, token .. ':' .. i) end
-  redis.call('PEXPIRE', window, window_ms)
+  local entries = {}
+  for i = 1, cost do
+    entries[#entries + 1] = now + lease_ms
+    entries[#entries + 1] = token .. ':' .. i
+  end
+  redis.call('ZADD', window, unpack(entries))
+  redis.call('PEXPIRE', window, lease_ms + window_ms)
 end
 redis.call('ZADD', flight, now + lease_ms, token)
 redis.call('PEXPIRE', flight, lease_ms)
 return {1, 0, scale}
 """
+)
+
+RELEASE = (
+    RELEASED
+    + """
+released(KEYS[1], KEYS[2], 1)
+"""
+)
 
 THROTTLED = """
 local state = KEYS[1]
@@ -93,6 +133,7 @@ class RedisBudgetStore:
     def __init__(self, url: str) -> None:
         self.redis: Redis = Redis.from_url(url)
         self._acquire = self.redis.register_script(ACQUIRE)
+        self._release = self.redis.register_script(RELEASE)
         self._throttled = self.redis.register_script(THROTTLED)
         self._recovered = self.redis.register_script(RECOVERED)
 
@@ -112,16 +153,17 @@ class RedisBudgetStore:
             request.token,
             FULL_SCALE,
             request.share,
-            *request.released,
         ]
+        if request.released:
+            args += _arguments(request.released)
         with _unavailable():
             answer = await self._acquire(keys=self._keys(key), args=args)
         granted, wait_ms, scale = cast("list[int]", answer)
         return Admission(granted=bool(granted), wait_ms=int(wait_ms), scale=int(scale))
 
-    async def release(self, key: str, tokens: Sequence[str]) -> None:
+    async def release(self, key: str, released: Sequence[Released]) -> None:
         with _unavailable():
-            await self.redis.zrem(self._keys(key)[1], *tokens)
+            await self._release(keys=self._keys(key)[:2], args=_arguments(released))
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         args: list[Any] = [now_ms, pause_ms, FULL_SCALE, MIN_SCALE]
@@ -135,6 +177,12 @@ class RedisBudgetStore:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+def _arguments(released: Sequence[Released]) -> list[Any]:
+    """The released requests as the scripts read them, one argument each (every argument
+    costs the client's encoder a dozen calls)."""
+    return [f"{token} {cost} {at_ms}" for token, cost, at_ms in released]
 
 
 @contextmanager

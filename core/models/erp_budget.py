@@ -1,8 +1,11 @@
 """The shared ERP budget when no Redis is configured: each connection's state and grants.
 
-A grant is one request admitted to an ERP connection: it counts in the sliding window
-(`cost` operations from `granted_at_ms`) and, until released or its lease ends
-(`held_until_ms`), in the connection's concurrency. Times are wall-clock milliseconds.
+A grant is one request admitted to an ERP connection: until released or its lease ends
+(`held_until_ms`) it counts in the connection's concurrency, and its `cost` operations
+count in the sliding window from the latest moment the request can have reached the ERP
+until a window after it: the lease's end while it is in flight, its answer's time once
+released (`granted_at_ms` is re-stamped with it, `held_until_ms` cleared). Times are
+wall-clock milliseconds.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from core.db import create_engine, create_sessionmaker
 from core.settings import ErpLimits
+from sandboxes.limits import LimitConfig, VendorLimiter
 from system_apis.budget import (
     FULL_SCALE,
     MIN_SCALE,
@@ -26,6 +27,7 @@ from system_apis.budget import (
     BudgetStoreUnavailable,
     ErpBudget,
     ErpBudgetExhausted,
+    Released,
 )
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
@@ -122,9 +124,9 @@ def releases(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[in
     freed: dict[str, list[int]] = {}
     release = store.release
 
-    async def spy(backend: str, tokens: Sequence[str]) -> None:
-        freed.setdefault(backend, []).append(len(tokens))
-        await release(backend, tokens)
+    async def spy(backend: str, released: Sequence[Released]) -> None:
+        freed.setdefault(backend, []).append(len(released))
+        await release(backend, released)
 
     monkeypatch.setattr(store, "release", spy)
     return freed
@@ -150,6 +152,36 @@ async def test_the_window_admits_its_limit_then_waits_for_the_oldest_to_leave(
     async with second.slot(operation="op"):
         waited = time.monotonic() - started
     assert waited >= 0.55  # the fourth waited for the first to leave the shared window
+
+
+async def test_a_request_that_reaches_the_erp_late_counts_until_its_answer(
+    store: Store,
+) -> None:
+    """The ERP counts a request when it arrives, which may be long after its grant (a slow
+    network, a proxy's queue): it holds the window until its answer and a window more, so
+    the next grant, in another process, never puts two into one of the ERP's windows."""
+    window = 0.5
+    erp = VendorLimiter(
+        "business_central",
+        LimitConfig(requests_per_window=1, window_seconds=window, max_concurrent_requests=5),
+    )
+    name = connection()
+    late, prompt = (budget(store, name, window=1, window_seconds=window) for _ in range(2))
+    granted = asyncio.Event()
+
+    async def send(owner: ErpBudget, *, on_the_way: float) -> None:
+        async with owner.slot(operation="op"):
+            granted.set()
+            await asyncio.sleep(on_the_way)
+            if erp.admit(time.monotonic()) is None:  # arrived: the ERP counts it now
+                erp.done()
+
+    delayed = asyncio.create_task(send(late, on_the_way=2 * window))  # past any margin
+    await granted.wait()
+    await send(prompt, on_the_way=0)
+    await delayed
+    assert erp.refused == {"window": 0, "concurrency": 0}
+    assert erp.served == 2
 
 
 async def test_a_batch_costs_its_operations(store: Store) -> None:
@@ -443,7 +475,7 @@ async def test_a_release_whose_round_trip_failed_rides_the_next_one(
     owner = budget(store, name, concurrency=1, release_delay_seconds=3600)
     async with owner.slot(operation="op"):
         pass
-    carried: list[tuple[str, ...]] = []
+    carried: list[tuple[Released, ...]] = []
     acquire = store.acquire
 
     async def down_once(backend: str, request: Acquire) -> Admission:

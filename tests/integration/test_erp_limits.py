@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 
 import httpx
 import redis.asyncio as aioredis
@@ -102,6 +103,77 @@ def assert_kept(limiter: VendorLimiter, statuses: list[ErpDocumentStatus]) -> No
     assert limiter.peak_in_window <= SANDBOX.requests_per_window  # type: ignore[operator]
     assert limiter.peak_concurrent <= SANDBOX.max_concurrent_requests
     assert limiter.served > SANDBOX.requests_per_window  # type: ignore[operator]
+
+
+class LateTransport(httpx.AsyncBaseTransport):
+    """Delivers its first request `delay` seconds after it was sent (a slow network, a
+    proxy's queue), the others at once."""
+
+    def __init__(self, app: Starlette, delay: float) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.delay = delay
+        self.on_the_way = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.on_the_way.is_set():
+            self.on_the_way.set()
+            await asyncio.sleep(self.delay)
+        return await self.inner.handle_async_request(request)
+
+
+async def one_request_reaches_the_erp_late(store: Store, connection: str) -> VendorLimiter:
+    """Two workers, one request each, at a limit of one a window: the first worker's
+    reaches the sandbox two windows after its grant; the second's is sent meanwhile."""
+    app = create_app()
+    limiter: VendorLimiter = app.state.limits
+    config = LimitConfig(requests_per_window=1, window_seconds=0.5, max_concurrent_requests=2)
+    limiter.configure(config)
+    late = LateTransport(app, delay=2 * config.window_seconds)
+    clients = [
+        ResilientClient(
+            backend=connection,
+            base_url=BC_BASE_URL,
+            settings=SETTINGS,
+            transport=transport,
+            budget=ErpBudget(
+                connection, matching(config), store, wait_seconds=20, lease_seconds=30
+            ),
+        )
+        for transport in (late, httpx.ASGITransport(app=app))
+    ]
+    first, second = (BusinessCentralAdapter(client) for client in clients)
+    try:
+        sent = asyncio.create_task(first.get_company(US.id))
+        await late.on_the_way.wait()  # granted, and on its way
+        await second.get_company(US.id)
+        await sent
+    finally:
+        for client in clients:
+            await client.aclose()
+    return limiter
+
+
+async def test_a_request_reaching_the_erp_late_holds_the_database_budget_until_its_answer(
+    database_url: str,
+) -> None:
+    async with database_store(database_url) as store:
+        limiter = await one_request_reaches_the_erp_late(store, "erp-db-late")
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+    assert limiter.served == 2
+
+
+async def test_a_request_reaching_the_erp_late_holds_the_redis_budget_until_its_answer() -> None:
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    store = RedisBudgetStore(REDIS_URL)
+    try:
+        limiter = await one_request_reaches_the_erp_late(store, f"erp-redis-late-{uuid.uuid4()}")
+    finally:
+        await store.aclose()
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+    assert limiter.served == 2
 
 
 async def test_two_workers_sharing_the_database_budget_never_meet_a_429(

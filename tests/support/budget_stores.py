@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from core.db import create_engine, create_sessionmaker
-from system_apis.budget import Acquire, Admission, BudgetStore
+from system_apis.budget import Acquire, Admission, BudgetStore, Released
 from system_apis.budget_database import DatabaseBudgetStore
 
 
@@ -33,9 +33,9 @@ class CountingStore:
         self.calls["acquire"] += 1
         return await self.inner.acquire(key, request)
 
-    async def release(self, key: str, tokens: Sequence[str]) -> None:
+    async def release(self, key: str, released: Sequence[Released]) -> None:
         self.calls["release"] += 1
-        await self.inner.release(key, tokens)
+        await self.inner.release(key, released)
 
     async def throttled(self, key: str, *, now_ms: int, pause_ms: int) -> int:
         self.calls["throttled"] += 1
