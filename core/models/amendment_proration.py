@@ -2,8 +2,9 @@
 
 One row per amendment that posted an ERP adjustment (its id is the amendment's id): the
 signed net before tax (a downgrade's credit negative), the days it serves and the ERP
-document's posting date. It adjusts the revenue schedule of the subscription's billed
-line serving the proration's first day.
+document's posting date, and the deferred revenue account the document booked it to. It
+adjusts the revenue schedule of the subscription's billed line serving the proration's
+first day.
 """
 
 from __future__ import annotations
@@ -27,4 +28,7 @@ class AmendmentProrationRow(Base):
     service_end: Mapped[date] = mapped_column(Date)
     posting_date: Mapped[date] = mapped_column(Date)
     erp_document_number: Mapped[str] = mapped_column(String(40))
+    # The deferred revenue account the ERP document's line was booked to; none: the item's
+    # revenue account (an amendment applied before), which the recognition journal moves.
+    deferred_account: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

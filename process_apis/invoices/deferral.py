@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from core.models.invoice import InvoiceRow
 from core.settings import RevenueSettings
+from process_apis.revenue_accounts import deferred_account
 
 
 def defer_served_lines(
@@ -17,5 +18,4 @@ def defer_served_lines(
     which the line's revenue schedule and its corrections book too."""
     for line in invoice.lines:
         if line.service_period_start is not None and line.deferred_account is None:
-            accounts = settings.accounts_for(legal_entity_code, line.product_id)
-            line.deferred_account = accounts.deferred
+            line.deferred_account = deferred_account(settings, legal_entity_code, line.product_id)

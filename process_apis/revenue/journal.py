@@ -1,11 +1,12 @@
 """A recognition run's ERP journal entry, and its reversal, as plans to book.
 
 An invoice line with a service period is booked to its deferred revenue account when
-the invoice is posted (and a correction of it likewise), so the month's entry moves what
-the month earned out of deferred revenue (deferred debited, revenue credited), per
-account pair. What was booked to revenue instead (an invoice posted before, a credit of
-the invoice as a whole) is first moved into deferred revenue (revenue debited, deferred
-credited: "Billings deferred"), so the ERP's deferred revenue balance is the schedules'.
+the invoice is posted (and a correction of it, and an amendment's ERP adjustment,
+likewise), so the month's entry moves what the month earned out of deferred revenue
+(deferred debited, revenue credited), per account pair. What was booked to revenue
+instead (an invoice or an amendment posted before, a credit of the invoice as a whole)
+is first moved into deferred revenue (revenue debited, deferred credited: "Billings
+deferred"), so the ERP's deferred revenue balance is the schedules'.
 """
 
 from __future__ import annotations

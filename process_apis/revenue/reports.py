@@ -13,6 +13,8 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
+from core.models.amendment_proration import AmendmentProrationRow
+from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.revenue import (
     EntryKind,
@@ -22,6 +24,7 @@ from core.models.revenue import (
     RevenueEntryRow,
     RevenueScheduleRow,
 )
+from core.models.subscription import SubscriptionRow
 from core.pagination import decode_cursor, next_cursor
 from process_apis.deps import ProcessContext
 from process_apis.legal_entities.repository import get_legal_entity
@@ -303,6 +306,37 @@ async def _journaled(
     return journaled
 
 
+async def _deferred_accounts(
+    session: AsyncSession, legal_entity_id: str, currency: str
+) -> dict[str, date]:
+    """The deferred revenue accounts the legal entity's schedules defer on and its
+    amendments' ERP adjustments were booked to, each with the first day it was used."""
+    by_schedules = await session.execute(
+        select(RevenueScheduleRow.deferred_account, func.min(RevenueScheduleRow.billed_on))
+        .where(
+            RevenueScheduleRow.legal_entity_id == legal_entity_id,
+            RevenueScheduleRow.currency == currency,
+        )
+        .group_by(RevenueScheduleRow.deferred_account)
+    )
+    by_amendments = await session.execute(
+        select(AmendmentProrationRow.deferred_account, func.min(AmendmentProrationRow.posting_date))
+        .join(SubscriptionRow, SubscriptionRow.id == AmendmentProrationRow.subscription_id)
+        .join(CustomerRow, CustomerRow.id == SubscriptionRow.customer_id)
+        .where(
+            CustomerRow.legal_entity_id == legal_entity_id,
+            AmendmentProrationRow.currency == currency,
+            AmendmentProrationRow.deferred_account.is_not(None),
+        )
+        .group_by(AmendmentProrationRow.deferred_account)
+    )
+    accounts: dict[str, date] = {}
+    for account, since in [*by_schedules.all(), *by_amendments.all()]:
+        if account is not None:
+            accounts[account] = min(since, accounts.get(account, since))
+    return accounts
+
+
 async def proof(context: ProcessContext, *, legal_entity_id: str, period: str) -> RevenueProof:
     """Billed = recognized + deferred per currency at the month's end, summed schedule by
     schedule, and the deferred revenue the posted journals left against the ERP's balance
@@ -328,18 +362,11 @@ async def proof(context: ProcessContext, *, legal_entity_id: str, period: str) -
             )
         ).all()
         journaled = await _journaled(session, legal_entity_id, period_end)
-        accounts = (
-            await session.execute(
-                select(RevenueScheduleRow.deferred_account, func.min(RevenueScheduleRow.billed_on))
-                .where(
-                    RevenueScheduleRow.legal_entity_id == legal_entity_id,
-                    RevenueScheduleRow.currency == legal_entity.functional_currency,
-                )
-                .group_by(RevenueScheduleRow.deferred_account)
-            )
-        ).all()
+        accounts = await _deferred_accounts(
+            session, legal_entity_id, legal_entity.functional_currency
+        )
     erp_deferred = 0
-    for account, since in accounts:
+    for account, since in accounts.items():
         async for entry in context.erp.stream_ledger_entries(
             legal_entity.erp_company_id,
             since.replace(day=1),

@@ -5,8 +5,9 @@ query), so a sync costs two queries when nothing is new, and is run before anyth
 or recognizes schedules.
 
 What a document booked to deferred revenue itself (an invoice line posted to its deferred
-account, a correction of such a line) is entered as `booked`: the recognition journal
-moves only `deferral` entries, what was booked to revenue, into deferred revenue.
+account, a correction of such a line, an amendment's ERP adjustment posted to its deferred
+account) is entered as `booked`, on the account the document booked: the recognition
+journal moves only `deferral` entries, what was booked to revenue, into deferred revenue.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.legal_entity import LegalEntityRow
 from core.models.revenue import (
@@ -34,7 +36,7 @@ from core.models.revenue import (
 from core.settings import RevenueSettings
 from process_apis.revenue.errors import RevenueSyncInProgress
 from process_apis.revenue.plan import largest_remainder, month_start, next_month, plan, replan
-from process_apis.revenue.sources import BILLED, SOURCES
+from process_apis.revenue.sources import AMENDMENT, BILLED, SOURCES
 
 # Runs whose entries count as recognized (a reversed run's are free again).
 TAKING = (RecognitionRunStatus.DRAFT, RecognitionRunStatus.POSTED, RecognitionRunStatus.EMPTY)
@@ -196,11 +198,7 @@ async def _adjust(
     ).all()
     for source_id, doc_invoice_id, line_id, amount, effective, serves_from, source_type in found:
         shares = await _shares(session, doc_invoice_id, line_id, amount)
-        booked = (
-            line_id is not None
-            and source_type in BOOKED_BY_LINE
-            and await _booked_to_deferred(session, line_id)
-        )
+        booked_on = await _booked_account(session, source_type, source_id, line_id)
         for schedule, share in shares:
             if share:
                 await adjust_schedule(
@@ -211,16 +209,27 @@ async def _adjust(
                     amount=share,
                     effective_on=effective or today,
                     serves_from=serves_from,
-                    booked=booked,
+                    booked_on=booked_on,
                 )
 
 
-async def _booked_to_deferred(session: AsyncSession, line_id: str) -> bool:
-    """Whether the invoice line was posted to its deferred revenue account."""
-    account = await session.scalar(
+async def _booked_account(
+    session: AsyncSession, source_type: str, source_id: str, line_id: str | None
+) -> str | None:
+    """The deferred revenue account the document booked its amount to itself, if it did:
+    a correction's line the account its invoice line was posted to, an amendment's ERP
+    adjustment the one its proration records (none: booked to revenue)."""
+    if source_type == AMENDMENT:
+        return await session.scalar(
+            select(AmendmentProrationRow.deferred_account).where(
+                AmendmentProrationRow.id == source_id
+            )
+        )
+    if line_id is None or source_type not in BOOKED_BY_LINE:
+        return None
+    return await session.scalar(
         select(InvoiceLineRow.deferred_account).where(InvoiceLineRow.id == line_id)
     )
-    return account is not None
 
 
 async def _shares(
@@ -266,11 +275,13 @@ async def adjust_schedule(
     amount: int,
     effective_on: date,
     serves_from: date | None = None,
-    booked: bool = False,
+    booked_on: str | None = None,
 ) -> RevenueAdjustmentRow:
     """Change what `schedule` earns by `amount` from `effective_on` on, prospectively: the
-    amount is deferred (negative: taken out of deferred revenue) in its month (`booked`:
-    by the document itself, on the schedule's deferred account), and the months not
+    amount is deferred (negative: taken out of deferred revenue) in its month (`booked_on`:
+    by the document itself, on that deferred account, which the adjustment's months are
+    then recognized from; none: booked to revenue, for the journal to move onto the
+    schedule's deferred account), and the months not
     recognized yet are re-planned; recognized months never change (a credit beyond what
     is left to earn takes revenue back in the first month re-planned).
 
@@ -320,13 +331,13 @@ async def adjust_schedule(
         "adjustment_id": adjustment.id,
         "legal_entity_id": schedule.legal_entity_id,
         "currency": schedule.currency,
-        "deferred_account": schedule.deferred_account,
+        "deferred_account": booked_on or schedule.deferred_account,
         "revenue_account": schedule.revenue_account,
     }
     rows = [
         {
             **common,
-            "kind": EntryKind.BOOKED if booked else EntryKind.DEFERRAL,
+            "kind": EntryKind.DEFERRAL if booked_on is None else EntryKind.BOOKED,
             "period": month_start(effective_on),
             "amount": amount,
         }

@@ -15,7 +15,8 @@ refund`) is counted as the refund, for its net before tax (the invoice's subtota
 of it, as its ERP memo credits it); a refund made by one of our credit memos counts as
 that memo. A lost dispute takes its net before tax back once its loss is journaled. An
 amendment's net proration (`amendment_prorations`) adjusts the subscription's billed line
-serving the proration's first day, over the days it serves.
+serving the proration's first day, over the days it serves (booked to the deferred
+revenue account its ERP adjustment was posted to, when it records one).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 on SQLite and PostgreSQL: the upgrade's proration is scheduled over the days it serves,
 the downgrade's credit reduces the months not recognized yet, the refund and the dispute
 adjust the schedule once each (replayed: still once), and the waterfall equals the
-test's own computation to the cent; and migration 0040 records the amendments applied
-before it from their runs."""
+test's own computation to the cent; an amendment applied before its ERP adjustment was
+booked to deferred revenue is still moved there by the month's journal, one applied since
+is not; and migration 0040 records the amendments applied before it from their runs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import delete, func, select
@@ -38,6 +40,7 @@ from process_apis.billing_inbox import BillingInbox
 from process_apis.payments.commissions import half_up
 from process_apis.revenue import schedules
 from process_apis.revenue.schedules import adjust_schedule
+from process_apis.subscriptions.workflow import amendment as amendment_workflow
 from sandboxes import stripe
 from sandboxes.stripe.state import ManualClock
 from tests.conftest import Gateway
@@ -53,6 +56,7 @@ from tests.integration.test_subscriptions import (
     ordered,
 )
 from tests.support.calendar import month_start, months_later
+from tests.support.erps import ErpCase
 from tests.support.invoices import ACME, invoice_body
 from tests.support.revenue import (
     OPS,
@@ -410,6 +414,98 @@ async def test_an_amendment_before_its_invoice_is_registered_adjusts_the_open_mo
     assert await adjustment_months(gateway, upgrade["amendment_id"]) == split_by_days(
         net, open_month, proration_end
     )
+
+
+async def entry_kinds(gateway: Gateway, source_id: str) -> list[str]:
+    """The kinds of the billed entries of the adjustment of `source_id`."""
+    async with gateway.sessionmaker() as session:
+        kinds = await session.scalars(
+            select(RevenueEntryRow.kind)
+            .join(RevenueAdjustmentRow, RevenueAdjustmentRow.id == RevenueEntryRow.adjustment_id)
+            .where(
+                RevenueAdjustmentRow.source_id == source_id,
+                RevenueEntryRow.kind != EntryKind.RECOGNITION,
+            )
+        )
+        return [str(kind) for kind in kinds.all()]
+
+
+def booked_to_revenue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Amendments applied as before their ERP adjustments were booked to deferred revenue:
+    the adjustment's line on the item's revenue account, no account on the proration."""
+    lines, row = amendment_workflow._adjustment_lines, amendment_workflow.proration_row
+
+    def revenue_lines(*args: Any) -> Any:
+        found, due = lines(*args)
+        return tuple(line.model_copy(update={"account_number": None}) for line in found), due
+
+    def unbooked_row(*args: Any, **kwargs: Any) -> Any:
+        return row(*args, **{**kwargs, "deferred_account": None})
+
+    monkeypatch.setattr(amendment_workflow, "_adjustment_lines", revenue_lines)
+    monkeypatch.setattr(amendment_workflow, "proration_row", unbooked_row)
+
+
+async def test_an_amendment_booked_to_revenue_before_is_still_deferred_by_the_journal(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade applied before amendments booked to deferred revenue, then a downgrade
+    applied since, in one month: the ERP's deferred revenue account holds the invoice and
+    the downgrade's credit memo; the month's journal moves the upgrade only into deferred
+    revenue, and the ERP agrees with the schedule."""
+    state = billing(gateway)
+    start = datetime.combine(month_start(0) + timedelta(days=9), datetime.min.time(), UTC)
+    clock = ManualClock(int(start.timestamp()) + 12 * 3600)
+    state.clock = clock
+    state.webhook_clock = lambda: int(time.time())
+    payment = await paid_order(gateway)
+    invoice = (await gateway.client.get(f"/v1/invoices/{payment.invoice_id}")).json()
+    [line] = invoice["lines"]
+    erp = ErpCase("business_central", gateway)
+
+    booked_to_revenue(monkeypatch)
+    clock.advance(5 * DAY)
+    response = await amend(gateway, invoice["subscription_id"], "up", price_id=ENTERPRISE_USD)
+    assert response.status_code == 201, response.text
+    upgrade = response.json()
+    monkeypatch.undo()
+    clock.advance(5 * DAY)
+    response = await amend(gateway, invoice["subscription_id"], "down", price_id=PRO_USD)
+    assert response.status_code == 201, response.text
+    downgrade = response.json()
+    up, down = signed_net(upgrade), signed_net(downgrade)
+    assert up > 0 > down
+
+    # in the ERP's deferred revenue: the invoice's line and the downgrade's credit memo
+    documents = {
+        invoice["posting"]["erp_document_number"]: line["amount"],
+        downgrade["erp_adjustment"]["document_number"]: down,
+    }
+    assert sorted(
+        (number, credit - debit) for number, debit, credit in erp.account_entries("24000")
+    ) == sorted(documents.items())
+    schedule = await schedule_of(gateway, invoice["id"])
+    assert sorted(a["source_id"] for a in schedule["adjustments"]) == sorted(
+        [upgrade["amendment_id"], downgrade["amendment_id"]]
+    )
+    assert await entry_kinds(gateway, upgrade["amendment_id"]) == [EntryKind.DEFERRAL]
+    assert await entry_kinds(gateway, downgrade["amendment_id"]) == [EntryKind.BOOKED]
+
+    # the month's journal defers the upgrade booked to revenue, and nothing else
+    first = month_key(month_start(0))
+    months_later(gateway.app, 1)
+    ops = await gateway.client_with(OPS)
+    [run] = (await recognize(ops, first, "rev-legacy"))["runs"]
+    assert (run["status"], run["deferred_total"]) == ("posted", up), run
+    proof = await ops.get(
+        "/ops/v1/revenue/proof", params={"legal_entity": US_ENTITY, "period": first}
+    )
+    [usd] = proof.json()["currencies"]
+    assert usd["billed"] == line["amount"] + up + down
+    assert usd["deferred"] == usd["billed"] - run["recognized_total"]
+    assert (usd["journaled_deferred"], usd["erp_deferred"]) == (usd["deferred"],) * 2
+    assert usd["matched"] is True
+    await ops.aclose()
 
 
 # A sync with nothing new: the lines without a schedule, and every source's new documents

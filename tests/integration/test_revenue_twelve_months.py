@@ -5,9 +5,11 @@ clock (each billing invoice registered and posted by the inbox, each payment app
 mid-cycle upgrade and a later downgrade of each through the amendment API, an invoice
 correction, a support credit, a refund through billing's webhook and the refund
 workflow; every month recognized (on demand, one month by the worker's schedule) in one
-balanced ERP journal; and at the end the waterfall, JSON and CSV, equal to the cent to
-the test's own day-ratable computation from the documents' amounts and service periods,
-with the proof and the reconciliation finding no difference against the ERP."""
+balanced ERP journal, which defers nothing in the months with only invoices and
+amendments (both booked to deferred revenue when posted); and at the end the waterfall,
+JSON and CSV, equal to the cent to the test's own day-ratable computation from the
+documents' amounts and service periods, with the proof and the reconciliation finding
+no difference against the ERP."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from tests.support.revenue import (
 PRO = demo_id("product", 1)
 GLOBEX = demo_id("customer", 2)
 ANNUAL_PRO_USD = 49_000  # a year of Pro, per seat
+DEFERRED = "24000"  # the default deferred revenue account
 ANCHOR_DAY = 10  # both subscriptions start on the 10th: every service period spans two months
 # The support credit below is finance's own: no approval step in between.
 NO_APPROVAL = {"approval_thresholds": {"USD": 100_000_000}}
@@ -117,7 +120,8 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
     ops = await gateway.client_with(OPS)
     book = Book()
     # per month, what the month's journal moves into deferred revenue itself: what was
-    # booked to revenue (the amendments' prorations, the support credit, the refund)
+    # booked to revenue (the support credit, the refund); the invoices and the amendments'
+    # ERP adjustments are booked to deferred revenue when posted
     to_deferred: dict[str, int] = {}
     annual_price = await ops.post(
         f"/ops/v1/products/{PRO}/prices",
@@ -185,8 +189,14 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
             assert start == calendar.today
             posted_on = date.fromisoformat(result["erp_adjustment"]["posting_date"])
             book.prorate(line_key, net, start, end, posted_on)
-            # its ERP adjustment is booked to revenue: the month's journal defers it
-            to_deferred[month_key(posted_on)] = to_deferred.get(month_key(posted_on), 0) + net
+            # its ERP adjustment's line is booked to deferred revenue (an invoice credits
+            # it, a credit memo debits it): the month's journal defers none of it
+            document = result["erp_adjustment"]["document_number"]
+            assert [
+                credit - debit
+                for number, debit, credit in erp_case.account_entries(DEFERRED)
+                if number == document
+            ] == [net]
             return net
 
         runs: dict[str, dict[str, Any]] = {}

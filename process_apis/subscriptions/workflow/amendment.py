@@ -21,7 +21,12 @@ transaction open:
    net credit (a downgrade), nothing when the net is zero (or `proration_behavior`
    is `none`). One line for the net amount, with the tax billing charged on it: the
    new product's tax code when billing taxed the proration, the legal entity's untaxed
-   tax group when it did not (`adjustment_totals`); a draft whose totals differ from
+   tax group when it did not (`adjustment_totals`); booked to the deferred revenue
+   account of the legal entity and the subscription's product before the change (the
+   product of the billed line whose revenue schedule the proration adjusts, resolved as
+   invoice lines are: `process_apis.revenue_accounts`), so the ERP holds the proration as
+   deferred revenue from the start and the recognition journal moves only what each
+   month earns; a draft whose totals differ from
    billing's is not posted (`amendment-erp-totals-mismatch`). Due on the posting date
    when billing invoices now (`always_invoice`), at the period end when the prorations
    wait for the next invoice. The memo stands alone: the billing invoices of a
@@ -71,6 +76,7 @@ from process_apis.entitlements.features import support_tier
 from process_apis.errors import PriceCurrencyMismatch, PriceNotActive, UnknownReference
 from process_apis.legal_entities.periods import resolve_posting_date
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.revenue_accounts import deferred_account
 from process_apis.runs.engine import Engine, mark_succeeded
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import succeeded_step
@@ -173,6 +179,7 @@ class AmendmentPlan:
     key_prefix: str
     untaxed_tax_code: str | None
     tolerance: int
+    deferred_account: str
 
 
 @dataclass(frozen=True)
@@ -368,6 +375,9 @@ class SubscriptionAmendmentWorkflow:
                 key_prefix=f"{run.id}:{run.attempts}",
                 untaxed_tax_code=ledger.untaxed_tax_codes.get(legal_entity.country),
                 tolerance=ledger.totals_tolerance.get(terms.new.currency, 0),
+                deferred_account=deferred_account(
+                    self.context.settings.revenue, legal_entity.code, terms.old.product_id
+                ),
             )
             await session.commit()
         return await self.execute(plan)
@@ -462,6 +472,7 @@ class SubscriptionAmendmentWorkflow:
             preview,
             posting_date,
             charged.tax_code(plan.terms.new.tax_code, plan.untaxed_tax_code),
+            plan.deferred_account,
         )
         number, currency = plan.customer.erp.number, preview.currency
         posted: ErpSalesInvoice | ErpSalesCreditMemo
@@ -593,7 +604,11 @@ class SubscriptionAmendmentWorkflow:
             if amended.adjustment is not None:
                 session.add(
                     proration_row(
-                        plan.run_id, subscription.id, amended.quote.preview, amended.adjustment
+                        plan.run_id,
+                        subscription.id,
+                        amended.quote.preview,
+                        amended.adjustment,
+                        deferred_account=plan.deferred_account,
                     )
                 )
             mark_succeeded(run, _acknowledgement(plan, amended))
@@ -638,9 +653,10 @@ def _acknowledgement(plan: AmendmentPlan, amended: Amended) -> dict[str, Any]:
 
 
 def _adjustment_lines(
-    terms: Terms, preview: ProrationPreview, posting_date: date, tax_code: str
+    terms: Terms, preview: ProrationPreview, posting_date: date, tax_code: str, account: str
 ) -> tuple[tuple[ErpInvoiceLine, ...], date]:
-    """The adjustment's one line (the prorated difference) and its due date."""
+    """The adjustment's one line (the prorated difference, on its deferred revenue
+    `account`) and its due date."""
     due_date = posting_date
     if terms.behavior == ProrationBehavior.CREATE_PRORATIONS:
         due_date = max(posting_date, preview.period_end.date())
@@ -656,5 +672,6 @@ def _adjustment_lines(
         quantity=1,
         unit_price=abs(preview.total),
         tax_code=tax_code,
+        account_number=account,
     )
     return (line,), due_date

@@ -4,7 +4,8 @@ The amendment's adjustment document is the one ERP document of its proration (bi
 proration lines are never registered as gateway invoice lines, see
 `process_apis.invoices.billed`), so the schedule follows that document: its net before
 tax, signed (a credit memo takes revenue back), over the days billing's proration lines
-serve, from the document's posting date.
+serve, from the document's posting date; `deferred_account`: the deferred revenue account
+the document's line was booked to (none: revenue, as amendments applied before were).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from system_apis.billing.schemas import ProrationPreview
 
 
 def proration_row(
-    amendment_id: str, subscription_id: str, preview: ProrationPreview, adjustment: ErpAdjustment
+    amendment_id: str,
+    subscription_id: str,
+    preview: ProrationPreview,
+    adjustment: ErpAdjustment,
+    *,
+    deferred_account: str | None = None,
 ) -> AmendmentProrationRow:
     start, end = served_days(preview)
     sign = -1 if adjustment.kind == ErpAdjustmentKind.CREDIT_MEMO else 1
@@ -30,6 +36,7 @@ def proration_row(
         service_end=end,
         posting_date=adjustment.posting_date,
         erp_document_number=adjustment.document_number or adjustment.document_id,
+        deferred_account=deferred_account,
     )
 
 
