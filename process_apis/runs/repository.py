@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.db import table_of, upsert_into
 from core.errors import NotFound
@@ -141,6 +142,22 @@ async def update_steps(
     statement = update(STEPS).where(STEPS.c.id == bindparam("step_id"))
     for rows in by_columns.values():
         await connection.execute(statement, rows)  # SET: the columns the rows name
+
+
+async def write_run(
+    connection: AsyncConnection, run: WorkflowRunRow, columns: Sequence[str]
+) -> None:
+    """Write `columns` of a run as its caller changed them, under the run's version check as
+    the ORM makes it (the version moves on; a run written by another since raises
+    `StaleDataError`), in one SQL Core statement."""
+    written = await connection.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run.id, RUNS.c.version == run.version)
+        .values({**{name: getattr(run, name) for name in columns}, "version": run.version + 1})
+    )
+    if written.rowcount != 1:
+        raise StaleDataError(f"workflow run {run.id} changed since version {run.version}")
+    run.version += 1
 
 
 async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:

@@ -30,8 +30,8 @@ from tests.support.invoices import invoice_body
 # legal entity with its tax codes, each in one statement; 6 commits before the first
 # step's start committed the prepare transaction with it):
 # lower these when a change makes it cheaper.
-STATEMENTS = 18
-COMMITS = 5
+STATEMENTS = 16
+COMMITS = 4
 APART = ("erp_budget_", "FROM api_clients")
 
 
