@@ -553,7 +553,7 @@ class InvoicePostingWorkflow:
                 await fail_in_session(session, run, mismatch)
                 raise mismatch
             mark_succeeded(run, acknowledgement)
-            await write_run(await session.connection(), run, SUCCEEDED_COLUMNS)
+            await write_run(session, run, SUCCEEDED_COLUMNS)
             result = _result(invoice, run, PostingState.POSTED)
             if closing is None:
                 await session.commit()
