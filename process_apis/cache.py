@@ -33,20 +33,3 @@ class TtlCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         self._entries[key] = (self._clock() + self.ttl, value)
-
-
-class VersionedCache(Generic[K, V]):
-    """Values read from rows that carry a version bumped by every change of what the value
-    holds: an entry is trusted only for the version it was read at, which the caller
-    learns from its own, cheaper read of the row (see `process_apis.legal_entities`)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[K, tuple[int, V]] = {}
-
-    def get(self, key: K, version: int) -> V | None:
-        """The value read at `version`, else `None`."""
-        entry = self._entries.get(key)
-        return entry[1] if entry is not None and entry[0] == version else None
-
-    def put(self, key: K, version: int, value: V) -> None:
-        self._entries[key] = (version, value)

@@ -16,7 +16,7 @@ from core.auth import Principal, principal_of
 from core.errors import VersionConflict
 from core.models.base import utcnow
 from core.settings import Settings
-from process_apis.cache import TtlCache, VersionedCache
+from process_apis.cache import TtlCache
 from system_apis.billing.port import BillingPort
 from system_apis.crm.port import CrmPort
 from system_apis.erp.port import ErpPort
@@ -45,9 +45,6 @@ class ProcessContext:
     erp_tax_codes: TtlCache[str, frozenset[str]] = field(
         default_factory=lambda: TtlCache(ttl=ERP_TAX_CODES_TTL_SECONDS)
     )
-    # Legal entities with their periods and tax codes, by id, as of their version
-    # (`process_apis.legal_entities.snapshot`).
-    legal_entities: VersionedCache[str, object] = field(default_factory=VersionedCache)
     # Today's date (UTC): the calendar that decides which months may be settled.
     today: Callable[[], date] = utc_today
 

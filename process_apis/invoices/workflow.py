@@ -11,8 +11,8 @@ and post it. Finally the acknowledgement is recorded and the invoice is `posted`
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
 from a short-lived per-process cache when it holds every code the invoice uses; the legal
-entity's periods and tax-code mappings from the process's copy of it, read again only when
-the entity's version, read with the invoice, moved (`legal_entities.snapshot`). On a
+entity with its periods and tax-code mappings is read in one SQL Core statement, as it is
+now (`legal_entities.snapshot`). On a
 run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
 is not looked up again (a retry upserts it). The document is not looked up before
 its creation when no run ever posted the invoice before, and the fresh draft is
@@ -46,13 +46,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from core.auth import Principal
 from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from core.db import table_of
-from core.errors import ErrorClass, LedgergateError, NotFound
+from core.errors import ErrorClass, LedgergateError
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
@@ -73,11 +72,7 @@ from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingS
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.legal_entities.snapshot import (
-    LegalEntitySnapshot,
-    legal_entity_at,
-    version_of,
-)
+from process_apis.legal_entities.snapshot import LegalEntitySnapshot, legal_entity_snapshot
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
     SUCCEEDED_COLUMNS,
@@ -281,7 +276,7 @@ class InvoicePostingWorkflow:
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
         run, committed, and is raised): the plan, or the posting the invoice already has."""
-        invoice, entity_version = await _invoice_for_posting(session, invoice_id)
+        invoice = await get_invoice(session, invoice_id, for_update=True)
         if principal is not None:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency
@@ -304,9 +299,7 @@ class InvoicePostingWorkflow:
             claimed_run_id=claimed_run_id,
         )
 
-        legal_entity = await legal_entity_at(
-            session, self.context.legal_entities, invoice.legal_entity_id, entity_version
-        )
+        legal_entity = await legal_entity_snapshot(session, invoice.legal_entity_id)
         try:
             posting_date = posting_date_for(
                 legal_entity, request.posting_date or invoice.invoice_date
@@ -610,22 +603,6 @@ async def _acknowledge(
     for name, value in changes.items():
         setattr(invoice, name, value)
     return invoice
-
-
-async def _invoice_for_posting(session: AsyncSession, invoice_id: str) -> tuple[InvoiceRow, int]:
-    """The invoice with its lines, locked, and its legal entity's version (for the process's
-    copy of the entity, `process_apis.legal_entities.snapshot`), in one statement; or 404."""
-    query = (
-        select(InvoiceRow, version_of(InvoiceRow.legal_entity_id))
-        .where(InvoiceRow.id == invoice_id)
-        .options(joinedload(InvoiceRow.lines))
-        .with_for_update(of=InvoiceRow)
-    )
-    found = (await session.execute(query)).unique().one_or_none()
-    if found is None:
-        raise NotFound(f"no invoice {invoice_id}")
-    invoice, version = found
-    return invoice, version
 
 
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:

@@ -1,12 +1,11 @@
-"""A legal entity with its periods and tax codes, kept per process as of its version.
+"""What a posting reads of its legal entity, in one SQL Core statement and as it is now.
 
-A posting needs the entity's calendar and tax-code mappings; read each time they cost two
-statements and a few dozen ORM rows. Every change of the entity, its periods or its tax
-codes moves the entity's version in the same transaction (`LegalEntityRow`), so a copy
-read at version v is exact for as long as the row still carries v: the posting reads the
-version with the invoice (`version_of`, a scalar subquery) and reads the entity again
-only when the version moved. A closed or reopened period is therefore seen by the next
-posting in every process, as it was without the copy.
+The entity's ERP company and closed-period policy, its accounting periods and its tax-code
+mappings come as the rows of one `UNION ALL` (a row per period and per mapping, one for the
+entity), detached from any session: no ORM rows and one statement instead of two. Nothing
+is kept between postings: whoever changes a period, a mapping or the policy (the ops API,
+the seed, an operator's hand-made SQL), the next posting reads the change, in the same
+transaction that locks its invoice.
 """
 
 from __future__ import annotations
@@ -14,14 +13,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import (
+    Cast,
+    CompoundSelect,
+    Date,
+    Label,
+    String,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
-from core.models.legal_entity import LegalEntityRow
-from process_apis.cache import VersionedCache
-from process_apis.legal_entities.repository import get_legal_entity
+from core.errors import NotFound
+from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
 
 
 @dataclass(frozen=True)
@@ -36,52 +46,86 @@ class LegalEntitySnapshot:
     """What a posting reads of a legal entity, detached from any session."""
 
     id: str
-    version: int
     code: str
     erp_company_id: str
     closed_period_policy: ClosedPeriodPolicy
-    periods: tuple[Period, ...]
+    periods: tuple[Period, ...]  # by start
     tax_codes: Mapping[str, str]  # canonical tax code -> ERP tax group
-
-    @classmethod
-    def of(cls, row: LegalEntityRow) -> LegalEntitySnapshot:
-        return cls(
-            id=row.id,
-            version=row.version,
-            code=row.code,
-            erp_company_id=row.erp_company_id,
-            closed_period_policy=ClosedPeriodPolicy(row.closed_period_policy),
-            periods=tuple(
-                Period(p.starts_on, p.ends_on, PeriodStatus(p.status)) for p in row.periods
-            ),
-            tax_codes={m.tax_code: m.erp_tax_code for m in row.tax_codes},
-        )
 
     def erp_tax_code(self, tax_code: str) -> str:
         """The ERP tax group of a canonical tax code: its mapping, or the code itself."""
         return self.tax_codes.get(tax_code, tax_code)
 
 
-def version_of(legal_entity_id: object) -> ScalarSelect[int]:
-    """The legal entity's version as a scalar subquery, to ride along another read;
-    `legal_entity_id`: the column (or value) naming the entity."""
-    return (
-        select(LegalEntityRow.version).where(LegalEntityRow.id == legal_entity_id).scalar_subquery()
+ENTITY, PERIOD, TAX_CODE = "e", "p", "t"
+
+
+def _no_date() -> Cast[date]:
+    return cast(null(), Date)
+
+
+def _no_text() -> Cast[str]:
+    return cast(null(), String)
+
+
+def _kind(kind: str) -> Label[str]:
+    return literal_column(f"'{kind}'", String).label("kind")
+
+
+async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
+    """The legal entity with its periods and tax-code mappings, read now in one statement;
+    or 404."""
+    entities, periods, mappings = LegalEntityRow, AccountingPeriodRow, TaxCodeMappingRow
+    query: CompoundSelect[Any] = union_all(
+        select(
+            _kind(ENTITY),
+            _no_date(),
+            _no_date(),
+            entities.code,
+            entities.erp_company_id,
+            entities.closed_period_policy,
+        ).where(entities.id == legal_entity_id),
+        select(
+            _kind(PERIOD),
+            periods.starts_on,
+            periods.ends_on,
+            periods.status,
+            _no_text(),
+            _no_text(),
+        ).where(periods.legal_entity_id == legal_entity_id),
+        select(
+            _kind(TAX_CODE),
+            _no_date(),
+            _no_date(),
+            mappings.tax_code,
+            mappings.erp_tax_code,
+            _no_text(),
+        ).where(mappings.legal_entity_id == legal_entity_id),
+    )
+    connection = await session.connection()  # SQL Core: no ORM execution around it
+    entity: tuple[str, str, str] | None = None
+    found_periods: list[Period] = []
+    tax_codes: dict[str, str] = {}
+    for kind, starts_on, ends_on, first, second, third in await connection.execute(query):
+        if kind == ENTITY:
+            entity = (first, second, third)
+        elif kind == PERIOD:
+            found_periods.append(Period(_date(starts_on), _date(ends_on), PeriodStatus(first)))
+        else:
+            tax_codes[first] = second
+    if entity is None:
+        raise NotFound(f"no legal entity {legal_entity_id}")
+    code, erp_company_id, policy = entity
+    return LegalEntitySnapshot(
+        id=legal_entity_id,
+        code=code,
+        erp_company_id=erp_company_id,
+        closed_period_policy=ClosedPeriodPolicy(policy),
+        periods=tuple(sorted(found_periods, key=lambda period: period.starts_on)),
+        tax_codes=tax_codes,
     )
 
 
-async def legal_entity_at(
-    session: AsyncSession,
-    cache: VersionedCache[str, object],
-    legal_entity_id: str,
-    version: int | None,
-) -> LegalEntitySnapshot:
-    """The legal entity as of `version` (read just now in `session`'s transaction): the
-    process's copy when it was read at that version, else read again and kept."""
-    if version is not None:
-        cached = cache.get(legal_entity_id, version)
-        if isinstance(cached, LegalEntitySnapshot):
-            return cached
-    snapshot = LegalEntitySnapshot.of(await get_legal_entity(session, legal_entity_id))
-    cache.put(legal_entity_id, snapshot.version, snapshot)
-    return snapshot
+def _date(value: date | str) -> date:
+    """A date of the union's date columns (SQLite hands them back as their ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)

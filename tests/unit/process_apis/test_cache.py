@@ -1,6 +1,6 @@
 """The per-process TTL cache of ERP reference data."""
 
-from process_apis.cache import TtlCache, VersionedCache
+from process_apis.cache import TtlCache
 
 
 def test_an_entry_is_served_until_its_ttl_passes() -> None:
@@ -23,14 +23,3 @@ def test_a_put_restarts_the_ttl() -> None:
     cache.put("company", 2)
     now[0] = 18.0
     assert cache.get("company") == 2
-
-
-def test_a_versioned_entry_is_served_only_for_the_version_it_was_read_at() -> None:
-    cache: VersionedCache[str, str] = VersionedCache()
-    assert cache.get("entity", 1) is None
-    cache.put("entity", 1, "periods at 1")
-    assert cache.get("entity", 1) == "periods at 1"
-    assert cache.get("entity", 2) is None  # a close moved the version on
-    cache.put("entity", 2, "periods at 2")
-    assert cache.get("entity", 1) is None
-    assert cache.get("entity", 2) == "periods at 2"
