@@ -40,6 +40,7 @@ left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -86,6 +87,7 @@ from process_apis.runs.engine import (
 from process_apis.runs.replay import Replay
 from process_apis.runs.repository import count_runs, latest_run, write_run
 from process_apis.runs.schemas import run_url
+from system_apis.erp.routing import connection_known
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -135,6 +137,9 @@ class PostingPlan:
     leased_until: datetime | None = None
     # The run's correlation id, which bulk work carries into each run's own steps.
     correlation_id: str | None = None
+    # The legal entity's ERP connection, read with it: the steps' calls go there
+    # (`system_apis.erp.routing`).
+    erp_connection: str | None = None
 
 
 def erp_document_reference(invoice_id: str, reversals: int) -> str:
@@ -364,7 +369,8 @@ class InvoicePostingWorkflow:
         where the posted document's record is handed over uncommitted (see `post`)."""
         assert bulk is None or opening is None, "a bulk document may be recorded without a call"
         try:
-            erp_customer_id, document = await self._run_steps(plan, bulk, opening)
+            with _routed(plan):
+                erp_customer_id, document = await self._run_steps(plan, bulk, opening)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -605,6 +611,13 @@ async def _acknowledge(
     return invoice
 
 
+def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
+    """The plan's ERP calls sent to its legal entity's connection, as the prepare read it."""
+    if plan.erp_connection is None:
+        return nullcontext()
+    return connection_known(plan.company_id, plan.erp_connection)
+
+
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
     """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
     sync since is unfinished (every change of a customer takes a sync run, in the same
@@ -641,6 +654,7 @@ def _plan(
         invoice=invoice,
         invoice_id=invoice.id,
         company_id=legal_entity.erp_company_id,
+        erp_connection=legal_entity.erp_connection,
         customer_id=customer.id,
         customer=ErpCustomerUpsert(
             number=customer.erp_number,

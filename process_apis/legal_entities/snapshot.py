@@ -1,11 +1,11 @@
 """What a posting reads of its legal entity, in one SQL Core statement and as it is now.
 
-The entity's ERP company and closed-period policy, its accounting periods and its tax-code
-mappings come as the rows of one `UNION ALL` (a row per period and per mapping, one for the
-entity), detached from any session: no ORM rows and one statement instead of two. Nothing
-is kept between postings: whoever changes a period, a mapping or the policy (the ops API,
-the seed, an operator's hand-made SQL), the next posting reads the change, in the same
-transaction that locks its invoice.
+The entity's ERP connection and company, its closed-period policy, its accounting periods
+and its tax-code mappings come as the rows of one `UNION ALL` (a row per period and per
+mapping, one for the entity), detached from any session: no ORM rows, one statement
+instead of two. Nothing is kept between postings: whoever changes a period, a mapping or
+the policy (the ops API, the seed, an operator's hand-made SQL), the next posting reads
+the change, in the same transaction that locks its invoice.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class LegalEntitySnapshot:
 
     id: str
     code: str
+    erp_connection: str
     erp_company_id: str
     closed_period_policy: ClosedPeriodPolicy
     periods: tuple[Period, ...]  # by start
@@ -84,12 +85,14 @@ async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> 
             entities.code,
             entities.erp_company_id,
             entities.closed_period_policy,
+            entities.erp_connection,
         ).where(entities.id == legal_entity_id),
         select(
             _kind(PERIOD),
             periods.starts_on,
             periods.ends_on,
             periods.status,
+            _no_text(),
             _no_text(),
             _no_text(),
         ).where(periods.legal_entity_id == legal_entity_id),
@@ -100,25 +103,27 @@ async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> 
             mappings.tax_code,
             mappings.erp_tax_code,
             _no_text(),
+            _no_text(),
         ).where(mappings.legal_entity_id == legal_entity_id),
     )
     connection = await session.connection()  # SQL Core: no ORM execution around it
-    entity: tuple[str, str, str] | None = None
+    entity: tuple[str, str, str, str] | None = None
     found_periods: list[Period] = []
     tax_codes: dict[str, str] = {}
-    for kind, starts_on, ends_on, first, second, third in await connection.execute(query):
+    for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(query):
         if kind == ENTITY:
-            entity = (first, second, third)
+            entity = (first, second, third, fourth)
         elif kind == PERIOD:
             found_periods.append(Period(_date(starts_on), _date(ends_on), PeriodStatus(first)))
         else:
             tax_codes[first] = second
     if entity is None:
         raise NotFound(f"no legal entity {legal_entity_id}")
-    code, erp_company_id, policy = entity
+    code, erp_company_id, policy, erp_connection = entity
     return LegalEntitySnapshot(
         id=legal_entity_id,
         code=code,
+        erp_connection=erp_connection,
         erp_company_id=erp_company_id,
         closed_period_policy=ClosedPeriodPolicy(policy),
         periods=tuple(sorted(found_periods, key=lambda period: period.starts_on)),
