@@ -4,7 +4,9 @@ legal entity whose company it names.
 Companies that grew by acquisition run an ERP per region; every `ErpPort` method names
 the company (a Business Central company, a NetSuite subsidiary) first, and each legal
 entity records its connection and company, so the document's legal entity decides.
-A company no legal entity names goes to the `default` connection. Every adapter
+A company no legal entity names goes to the `default` connection. A workflow that read
+its legal entity's connection when it planned its calls names it for them
+(`system_apis.erp.routing`), and they go there without another read. Every adapter
 implements the whole port, so any connection takes any operation.
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.models.legal_entity import LegalEntityRow
 from core.settings import DEFAULT_ERP_CONNECTION
 from system_apis.erp.port import ErpPort
+from system_apis.erp.routing import known_connection
 from system_apis.erp.schemas import (
     ErpCompany,
     ErpCurrency,
@@ -59,6 +62,9 @@ class ErpRouter:
     async def connection_of(self, company_id: str) -> str:
         if len(self.connections) == 1 or self._sessionmaker is None:
             return DEFAULT_ERP_CONNECTION
+        known = known_connection(company_id)  # the calling workflow read its entity just now
+        if known is not None and known in self.connections:
+            return known
         async with self._sessionmaker() as session:
             name = await session.scalar(
                 select(LegalEntityRow.erp_connection).where(

@@ -8,7 +8,9 @@ released contract published with the key declared optional) or `OptionalIdempote
 Keys are scoped per client. The same key with the same request replays the stored
 response (`Idempotent-Replayed: true`); with a different request it is a 422 problem;
 while the first request with that key is still in flight it is a 409 problem. The answer
-is stored with the request's audit row, in one transaction. A request that crashed
+is stored with the request's audit row, in one transaction; a handler may leave its own
+last transaction open for that (`Closing`), so the write and its stored answer commit
+together. A request that crashed
 leaves its key locked only until `LOCK_TTL` passes, after which a retry takes it over
 (the workflow itself is resumable).
 """
@@ -123,6 +125,39 @@ async def undo_outcome(
     return Outcome(200 if before.status == undone else 201, after)
 
 
+class Closing:
+    """A handler's last transaction, handed over uncommitted so the key's completion joins
+    it: the write and its stored answer commit together, in one commit instead of two.
+
+    The handler hands it over only when nothing but building its answer follows (no backend
+    call may wait on an uncommitted write). Whoever runs the handler commits what was handed
+    over in every case: with the completion, alone before releasing the key, or alone when
+    the request has no key or the handler failed after the handover.
+    """
+
+    def __init__(self) -> None:
+        self._session: AsyncSession | None = None
+
+    def hand_over(self, session: AsyncSession) -> None:
+        """Take `session`, its transaction open; the caller neither commits nor closes it."""
+        assert self._session is None, "a handler hands over one transaction"
+        self._session = session
+
+    def take(self) -> AsyncSession | None:
+        """The handed-over session, if any (once)."""
+        session, self._session = self._session, None
+        return session
+
+    async def commit(self) -> None:
+        """Commit and close what was handed over and not taken, if anything."""
+        session = self.take()
+        if session is not None:
+            try:
+                await session.commit()
+            finally:
+                await session.close()
+
+
 class IdempotencyStore:
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], retention: timedelta
@@ -205,9 +240,12 @@ class IdempotencyStore:
         headers: dict[str, str],
         body: str,
         audit: AuditEventRow | None = None,
+        joining: AsyncSession | None = None,
     ) -> None:
-        """Store the answer (and the request's `audit` row with it, in one transaction)."""
-        async with self.sessionmaker.begin() as session:
+        """Store the answer (and the request's `audit` row with it, in one transaction):
+        in `joining`'s open transaction when given (see `Closing`), committed and closed."""
+        session = joining if joining is not None else self.sessionmaker()
+        try:
             if audit is not None:
                 session.add(audit)
             connection = await session.connection()
@@ -222,6 +260,9 @@ class IdempotencyStore:
                     locked_until=None,
                 )
             )
+            await session.commit()
+        finally:
+            await session.close()
 
     async def release(self, *, client_id: str, key: str) -> None:
         """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
@@ -261,15 +302,21 @@ async def run_idempotently(
     key: str | None,
     body: BaseModel | None,
     handler: Callable[[], Awaitable[Outcome]],
+    closing: Closing | None = None,
 ) -> Response:
     """Run `handler` once per (client, key); replay its stored response afterwards.
 
     Problems raised by the handler are final answers too, and are stored, except
     conflicts and server-side failures, which release the key so a retry runs again.
     A request without a key (where the route lets it go without) simply runs.
+    `closing`: where the handler may hand over its last transaction (see `Closing`).
     """
+    closing = closing or Closing()
     if key is None:
-        outcome = await handler()
+        try:
+            outcome = await handler()
+        finally:
+            await closing.commit()
         return Response(
             outcome.body.model_dump_json(),
             status_code=outcome.status_code,
@@ -299,12 +346,14 @@ async def run_idempotently(
         content = json.dumps(document)
         headers = {"content-type": PROBLEM_MEDIA_TYPE}
     except BaseException:
+        await closing.commit()
         await store.release(client_id=client_id, key=key)
         raise
     media_type = headers.pop("content-type")
     response = Response(content, status_code=status, headers=headers, media_type=media_type)
     if status >= 500 or status == 409:
         # Not a final answer (a concurrent change, a failure of ours): let a retry run again.
+        await closing.commit()
         await store.release(client_id=client_id, key=key)
         return response
     stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
@@ -318,6 +367,7 @@ async def run_idempotently(
         headers=stored_headers,
         body=content,
         audit=audit.row(status, location) if audit is not None else None,
+        joining=closing.take(),
     )
     if audit is not None:
         audit.written = True
@@ -335,7 +385,10 @@ class Idempotency:
     key: str | None
 
     async def __call__(
-        self, body: BaseModel | None, handler: Callable[[], Awaitable[Outcome]]
+        self,
+        body: BaseModel | None,
+        handler: Callable[[], Awaitable[Outcome]],
+        closing: Closing | None = None,
     ) -> Response:
         return await run_idempotently(
             self.store,
@@ -344,6 +397,7 @@ class Idempotency:
             key=self.key,
             body=body,
             handler=handler,
+            closing=closing,
         )
 
 

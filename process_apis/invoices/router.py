@@ -22,6 +22,7 @@ from process_apis.deps import (
     TransactionDep,
 )
 from process_apis.idempotency import (
+    Closing,
     Idempotency,
     OptionalIdempotentWrite,
     Outcome,
@@ -98,13 +99,15 @@ async def answer_posting(
 ) -> Response:
     """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`."""
 
+    closing = Closing()
+
     async def handle() -> Outcome:
         result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller
+            context, invoice_id=invoice_id, request=data, caller=caller, closing=closing
         )
         return posting_outcome(result, body(result), location)
 
-    return await idempotency(data, handle)
+    return await idempotency(data, handle, closing)
 
 
 @router.post(

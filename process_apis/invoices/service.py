@@ -20,6 +20,7 @@ from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
+from process_apis.idempotency import Closing
 from process_apis.invoices.credit import credit_of
 from process_apis.invoices.errors import CurrencyMismatch
 from process_apis.invoices.schemas import (
@@ -159,15 +160,22 @@ async def register_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Inv
 
 
 async def post_invoice(
-    context: ProcessContext, *, invoice_id: str, request: PostingCreate, caller: Caller
+    context: ProcessContext,
+    *,
+    invoice_id: str,
+    request: PostingCreate,
+    caller: Caller,
+    closing: Closing | None = None,
 ) -> PostingResult:
-    """Post the invoice to the ERP (every API version's one entry to the posting workflow)."""
+    """Post the invoice to the ERP (every API version's one entry to the posting workflow);
+    `closing`: where the posting's recording transaction is handed over uncommitted."""
     return await InvoicePostingWorkflow(context).post(
         invoice_id=invoice_id,
         request=request,
         client_id=caller.client_id,
         correlation_id=caller.correlation_id,
         principal=caller.principal,
+        closing=closing,
     )
 
 

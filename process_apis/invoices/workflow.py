@@ -10,7 +10,9 @@ and post it. Finally the acknowledgement is recorded and the invoice is `posted`
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
-from a short-lived per-process cache when it holds every code the invoice uses. On a
+from a short-lived per-process cache when it holds every code the invoice uses; the legal
+entity with its periods and tax-code mappings is read in one SQL Core statement, as it is
+now (`legal_entities.snapshot`). On a
 run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
 is not looked up again (a retry upserts it). The document is not looked up before
 its creation when no run ever posted the invoice before, and the fresh draft is
@@ -38,9 +40,10 @@ left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,17 +51,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal
 from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
+from core.db import table_of
 from core.errors import ErrorClass, LedgergateError
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
-from core.models.legal_entity import LegalEntityRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from events.attribution import customer_partner
 from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
+from process_apis.idempotency import Closing
 from process_apis.invoices.deferral import defer_served_lines
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
@@ -69,8 +73,10 @@ from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingS
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
+from process_apis.legal_entities.snapshot import LegalEntitySnapshot, legal_entity_snapshot
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
+    SUCCEEDED_COLUMNS,
     Engine,
     RunHandle,
     error_class_of,
@@ -79,8 +85,9 @@ from process_apis.runs.engine import (
     mark_succeeded,
 )
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import count_runs, latest_run
+from process_apis.runs.repository import count_runs, latest_run, write_run
 from process_apis.runs.schemas import run_url
+from system_apis.erp.routing import connection_known
 from system_apis.erp.schemas import (
     ErpCustomerUpsert,
     ErpDocumentStatus,
@@ -99,6 +106,8 @@ REVERSAL_WORKFLOW = "invoice_posting_reversal"
 STEPS = ("check_tax_codes", "upsert_customer", "create_document", "post_document")
 # The customer sync workflow's name: a posting reads its runs, never its code.
 CUSTOMER_SYNC_WORKFLOW = "customer_sync"
+INVOICES = table_of(InvoiceRow)
+CUSTOMERS = table_of(CustomerRow)
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,10 @@ class PostingPlan:
     """Everything the steps need, captured in the prepare transaction."""
 
     run_id: str
-    # The run as the prepare transaction left it: the record step writes it without a reload.
+    # The run and the invoice as the prepare transaction left them: the record step writes
+    # them without a reload.
     run: WorkflowRunRow
+    invoice: InvoiceRow
     invoice_id: str
     company_id: str
     customer_id: str
@@ -126,6 +137,9 @@ class PostingPlan:
     leased_until: datetime | None = None
     # The run's correlation id, which bulk work carries into each run's own steps.
     correlation_id: str | None = None
+    # The legal entity's ERP connection, read with it: the steps' calls go there
+    # (`system_apis.erp.routing`).
+    erp_connection: str | None = None
 
 
 def erp_document_reference(invoice_id: str, reversals: int) -> str:
@@ -156,6 +170,7 @@ class InvoicePostingWorkflow:
         correlation_id: str | None,
         principal: Principal | None = None,
         claimed_run_id: str | None = None,
+        closing: Closing | None = None,
     ) -> PostingResult:
         """Post the invoice, or report the posting it already has.
 
@@ -163,7 +178,9 @@ class InvoicePostingWorkflow:
         pass none and name the run they have claimed from the queue.
 
         The prepare transaction is committed by the first step's start, with it (see
-        `process_apis.runs.engine`): before any backend call, in one commit.
+        `process_apis.runs.engine`): before any backend call, in one commit. With `closing`
+        the transaction that records the posted document is handed over uncommitted, for
+        the request's `Idempotency-Key` completion to join (no backend call follows it).
         """
         session = self.context.sessionmaker()
         try:
@@ -178,7 +195,7 @@ class InvoicePostingWorkflow:
             )
             if isinstance(prepared, PostingResult):
                 return prepared
-            return await self.execute(prepared, opening=session)
+            return await self.execute(prepared, opening=session, closing=closing)
         finally:
             await session.close()
 
@@ -287,7 +304,7 @@ class InvoicePostingWorkflow:
             claimed_run_id=claimed_run_id,
         )
 
-        legal_entity = await get_legal_entity(session, invoice.legal_entity_id)
+        legal_entity = await legal_entity_snapshot(session, invoice.legal_entity_id)
         try:
             posting_date = posting_date_for(
                 legal_entity, request.posting_date or invoice.invoice_date
@@ -343,14 +360,17 @@ class InvoicePostingWorkflow:
         *,
         bulk: BulkDocuments | None = None,
         opening: AsyncSession | None = None,
+        closing: Closing | None = None,
     ) -> PostingResult:
         """The plan's steps and their outcome; with `bulk`, a first attempt's document is
         created and posted by bulk request (see the module docstring). `opening`: the
         session that prepared the plan, uncommitted; the first step's start commits it
-        (the document's creation is always a step of its own without `bulk`)."""
+        (the document's creation is always a step of its own without `bulk`). `closing`:
+        where the posted document's record is handed over uncommitted (see `post`)."""
         assert bulk is None or opening is None, "a bulk document may be recorded without a call"
         try:
-            erp_customer_id, document = await self._run_steps(plan, bulk, opening)
+            with _routed(plan):
+                erp_customer_id, document = await self._run_steps(plan, bulk, opening)
         except BackendTransientError as error:
             retry_at = await self.engine.defer(plan.run_id, error)
             async with self.context.sessionmaker() as session:
@@ -367,7 +387,7 @@ class InvoicePostingWorkflow:
         mismatch = totals_mismatch(
             plan.totals, document, currency=plan.document.currency, tolerance=plan.tolerance
         )
-        return await self._record(plan, erp_customer_id, document, mismatch)
+        return await self._record(plan, erp_customer_id, document, mismatch, closing)
 
     async def _run_steps(
         self, plan: PostingPlan, bulk: BulkDocuments | None, opening: AsyncSession | None
@@ -498,39 +518,51 @@ class InvoicePostingWorkflow:
         erp_customer_id: str,
         document: ErpSalesInvoice,
         mismatch: ErpTotalsMismatch | None,
+        closing: Closing | None,
     ) -> PostingResult:
         """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch.
 
         The invoice and the run are written as the prepare transaction left them, not read
-        again: the invoice by one conditional UPDATE, the run under its version check.
+        again: the invoice and the run by one SQL Core UPDATE each, the run under its version
+        check. A posted invoice's transaction is handed to `closing` uncommitted, when given.
         """
-        async with self.context.sessionmaker() as session:
+        session, handed_over = self.context.sessionmaker(), False
+        try:
             await self.engine.write_held(session, plan.run_id)
             invoice = await _acknowledge(
                 session,
-                plan.invoice_id,
+                plan.invoice,
                 InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
                 document,
             )
-            run = await session.merge(plan.run, load=False)
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
-                await session.execute(
-                    update(CustomerRow)
-                    .where(CustomerRow.id == plan.customer_id, CustomerRow.erp_ref.is_(None))
+                await (await session.connection()).execute(
+                    update(CUSTOMERS)
+                    .where(CUSTOMERS.c.id == plan.customer_id, CUSTOMERS.c.erp_ref.is_(None))
                     .values(erp_ref=erp_customer_id)
-                    .execution_options(synchronize_session=False)
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
+            run = plan.run
             await record(session, invoice_events.posted(invoice, run, partner_id=plan.partner_id))
             if mismatch is not None:
+                run = await session.merge(run, load=False)
                 run.result = acknowledgement
                 await fail_in_session(session, run, mismatch)
                 raise mismatch
             mark_succeeded(run, acknowledgement)
-            await session.commit()
-            return _result(invoice, run, PostingState.POSTED)
+            await write_run(session, run, SUCCEEDED_COLUMNS)
+            result = _result(invoice, run, PostingState.POSTED)
+            if closing is None:
+                await session.commit()
+                return result
+            closing.hand_over(session)
+            handed_over = True
+            return result
+        finally:
+            if not handed_over:
+                await session.close()
 
     async def _fail_in_session(
         self, session: AsyncSession, invoice: InvoiceRow, run: WorkflowRunRow, error: Exception
@@ -550,28 +582,40 @@ class InvoicePostingWorkflow:
 
 
 async def _acknowledge(
-    session: AsyncSession, invoice_id: str, status: InvoiceStatus, document: ErpSalesInvoice
+    session: AsyncSession, invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
 ) -> InvoiceRow:
-    """The invoice moved to `status` with the ERP's document, in one statement; an invoice
-    no longer in a status that may reach it is refused as the status machine refuses it."""
-    invoice = await session.scalar(
-        update(InvoiceRow)
-        .where(InvoiceRow.id == invoice_id, InvoiceRow.status.in_(INVOICE_STATUS.sources(status)))
-        .values(
-            status=status,
-            erp_ref=document.id,
-            erp_document_number=document.number,
-            posted_at=utcnow(),
-            version=InvoiceRow.version + 1,
-        )
-        .returning(InvoiceRow)
-        .execution_options(synchronize_session=False)
+    """The invoice (as the prepare left it) moved to `status` with the ERP's document, by one
+    SQL Core statement, and returned so changed; an invoice no longer in a status that may
+    reach it is refused as the status machine refuses it."""
+    changes: dict[str, Any] = {
+        "status": status,
+        "erp_ref": document.id,
+        "erp_document_number": document.number,
+        "posted_at": utcnow(),
+    }
+    connection = await session.connection()  # SQL Core: no ORM execution around it
+    stored = await connection.execute(
+        update(INVOICES)
+        .where(INVOICES.c.id == invoice.id, INVOICES.c.status.in_(INVOICE_STATUS.sources(status)))
+        .values(version=INVOICES.c.version + 1, **changes)
+        .returning(INVOICES.c.version, INVOICES.c.updated_at)
     )
-    if invoice is None:
-        current = await get_invoice(session, invoice_id)
+    written = stored.one_or_none()
+    if written is None:
+        current = await get_invoice(session, invoice.id)
         INVOICE_STATUS.check(InvoiceStatus(current.status), status)
-        raise AssertionError(f"invoice {invoice_id} may reach {status} but was not updated")
+        raise AssertionError(f"invoice {invoice.id} may reach {status} but was not updated")
+    changes["version"], changes["updated_at"] = written
+    for name, value in changes.items():
+        setattr(invoice, name, value)
     return invoice
+
+
+def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
+    """The plan's ERP calls sent to its legal entity's connection, as the prepare read it."""
+    if plan.erp_connection is None:
+        return nullcontext()
+    return connection_known(plan.company_id, plan.erp_connection)
 
 
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
@@ -600,15 +644,17 @@ def _plan(
     run: WorkflowRunRow,
     invoice: InvoiceRow,
     customer: CustomerRow,
-    legal_entity: LegalEntityRow,
+    legal_entity: LegalEntitySnapshot,
     posting_date: date,
     reversals: int,
 ) -> PostingPlan:
     return PostingPlan(
         run_id=run.id,
         run=run,
+        invoice=invoice,
         invoice_id=invoice.id,
         company_id=legal_entity.erp_company_id,
+        erp_connection=legal_entity.erp_connection,
         customer_id=customer.id,
         customer=ErpCustomerUpsert(
             number=customer.erp_number,
@@ -630,7 +676,13 @@ def _plan(
     )
 
 
-def erp_lines(invoice: InvoiceRow, legal_entity: LegalEntityRow) -> tuple[ErpInvoiceLine, ...]:
+class TaxCodes(Protocol):
+    """A legal entity's tax-code mappings: its row, or its snapshot."""
+
+    def erp_tax_code(self, tax_code: str) -> str: ...
+
+
+def erp_lines(invoice: InvoiceRow, legal_entity: TaxCodes) -> tuple[ErpInvoiceLine, ...]:
     """The invoice's lines as the ERP takes them (it prices and taxes them itself), each
     with the ERP tax group the legal entity maps its tax code to, and a line with a
     service period booked to its deferred revenue account (`deferral`)."""

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Protocol
 
 from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
-from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow
 from process_apis.legal_entities.errors import ClosedPeriod, PeriodNotDefined
 
 
+class Period(Protocol):
+    """An accounting period: a row, or a legal entity snapshot's copy of one."""
+
+    @property
+    def starts_on(self) -> date: ...
+
+    @property
+    def ends_on(self) -> date: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+class Calendar(Protocol):
+    """A legal entity's periods and closed-period policy: its row, or its snapshot."""
+
+    @property
+    def periods(self) -> Sequence[Period]: ...
+
+    @property
+    def closed_period_policy(self) -> str: ...
+
+
 def resolve_posting_date(
-    requested: date, *, periods: list[AccountingPeriodRow], policy: ClosedPeriodPolicy
+    requested: date, *, periods: Sequence[Period], policy: ClosedPeriodPolicy
 ) -> date:
     """The date to post on: `requested`, or the next open period's first day by policy."""
     period = next((p for p in periods if p.starts_on <= requested <= p.ends_on), None)
@@ -34,7 +58,7 @@ def resolve_posting_date(
     return next_open.starts_on
 
 
-def posting_date_for(legal_entity: LegalEntityRow, requested: date) -> date:
+def posting_date_for(legal_entity: Calendar, requested: date) -> date:
     """`resolve_posting_date` under the legal entity's own periods and policy."""
     return resolve_posting_date(
         requested,

@@ -152,6 +152,18 @@ def close_failed(run: WorkflowRunRow, error: Exception, *, answered: bool = Fals
         mark_failed(run, error)
 
 
+# What `mark_succeeded` writes.
+SUCCEEDED_COLUMNS = (
+    "status",
+    "result",
+    "error_class",
+    "error_type",
+    "error_detail",
+    "next_attempt_at",
+    "finished_at",
+)
+
+
 def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
     run.status = RunStatus.SUCCEEDED
     run.result = result

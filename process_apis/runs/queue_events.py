@@ -1,10 +1,12 @@
 """exception.opened / exception.resolved, recorded as runs enter and leave the queue.
 
 Every path that moves a run (a deferral, a failure, a replay's success, an operator's
-resolve or discard, in any workflow) goes through a flush of its row, so one flush hook
-records the events there, in the same transaction as the status change. A run enters the
-queue when its status becomes `pending_retry` or `failed`; it leaves it when it closes
-(`succeeded`, `resolved`, `discarded`) having carried an error, or as an operator closes it.
+resolve or discard, in any workflow) records them in the same transaction as the status
+change, by one rule (`queue_events`) read off the run's changes since it was loaded or last
+written: a flush of its row through the flush hook below, a SQL Core write of it through
+`process_apis.runs.repository.write_run`. A run enters the queue when its status becomes
+`pending_retry` or `failed`; it leaves it when it closes (`succeeded`, `resolved`,
+`discarded`) having carried an error, or as an operator closes it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ CLOSED = frozenset({RunStatus.SUCCEEDED, RunStatus.RESOLVED, RunStatus.DISCARDED
 BY_OPERATOR = frozenset({RunStatus.RESOLVED, RunStatus.DISCARDED})
 
 
-def _queue_events(run: WorkflowRunRow) -> Iterator[CloudEvent]:
+def queue_events(run: WorkflowRunRow) -> Iterator[CloudEvent]:
+    """The queue's events of `run`'s status change, pending in its attributes (the ORM keeps
+    their history on a detached run too): what any write of that change records with it."""
     state = inspect(run)
     status = state.attrs.status.history
     if not status.added or status.added[0] in status.deleted:
@@ -41,6 +45,6 @@ def _queue_events(run: WorkflowRunRow) -> Iterator[CloudEvent]:
 @event.listens_for(Session, "before_flush")
 def _record_queue_changes(session: Session, _context: Any, _instances: Any) -> None:
     runs = [row for row in (*session.new, *session.dirty) if isinstance(row, WorkflowRunRow)]
-    events = [found for run in runs for found in _queue_events(run)]
+    events = [found for run in runs for found in queue_events(run)]
     if events:
         record_on(session.connection(), events)

@@ -10,12 +10,16 @@ from typing import Any
 from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.db import table_of, upsert_into
 from core.errors import NotFound
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from events.outbox import record_all
+from process_apis.runs.queue_events import queue_events
 
 
 def is_leased(run: WorkflowRunRow) -> bool:
@@ -141,6 +145,27 @@ async def update_steps(
     statement = update(STEPS).where(STEPS.c.id == bindparam("step_id"))
     for rows in by_columns.values():
         await connection.execute(statement, rows)  # SET: the columns the rows name
+
+
+async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
+    """Write `columns` of a run as its caller changed them, under the run's version check as
+    the ORM makes it (the version moves on; a run written by another since raises
+    `StaleDataError`), in one SQL Core statement in `session`'s transaction; the queue's
+    events of its status change are recorded with it, as a flush of the row records them
+    (`queue_events`). The run is left as written: no change pending on it."""
+    events = list(queue_events(run))
+    connection = await session.connection()
+    written = await connection.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run.id, RUNS.c.version == run.version)
+        .values({**{name: getattr(run, name) for name in columns}, "version": run.version + 1})
+    )
+    if written.rowcount != 1:
+        raise StaleDataError(f"workflow run {run.id} changed since version {run.version}")
+    await record_all(session, events)
+    set_committed_value(run, "version", run.version + 1)
+    for name in columns:
+        set_committed_value(run, name, getattr(run, name))
 
 
 async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:

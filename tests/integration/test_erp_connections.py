@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.seed import demo_id, demo_netsuite_connection, seed_demo_estate
 from core.db import create_engine, create_sessionmaker
@@ -237,3 +238,29 @@ async def test_a_correction_is_applied_to_its_invoice_in_either_erp(
     )
     erp_invoice = await gateway.backends.erp.get_sales_invoice(company, document["erp_document_id"])
     assert erp_invoice.remaining_amount == body["total"] - erp_memo.total_including_tax
+
+
+async def test_a_postings_erp_calls_go_to_the_connection_its_prepare_read(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(erp_connections=NETSUITE)
+    await move_de_to_netsuite(gateway)
+    netsuite = gateway.backends.erp_sandboxes["emea"]
+    assert isinstance(netsuite, NetSuiteState)
+    engine: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    lookups: list[str] = []
+
+    def statement(_connection: object, _cursor: object, sql: str, *_: object) -> None:
+        if "legal_entities.erp_company_id =" in sql and "erp_connection" in sql:
+            lookups.append(sql)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        body = invoice_body(INITECH, currency="EUR", invoice_date=date.today())
+        posted = await post(gateway, body, "k-routed")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+
+    assert posted.status_code == 201, posted.text
+    assert netsuite.invoice_count(posted.json()["invoice_id"]) == 1
+    assert lookups == []  # no read of the entity's connection per ERP call

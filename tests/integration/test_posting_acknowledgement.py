@@ -35,18 +35,23 @@ async def test_an_invoice_being_posted_is_acknowledged_with_its_version_bumped(
         invoice = await session.get_one(InvoiceRow, invoice_id)
         invoice.status = InvoiceStatus.POSTING
     async with gateway.sessionmaker() as session:
-        version = (await session.get_one(InvoiceRow, invoice_id)).version
+        prepared = await session.get_one(InvoiceRow, invoice_id)  # as the prepare left it
+    version = prepared.version
 
     async with gateway.sessionmaker.begin() as session:
-        posted = await _acknowledge(session, invoice_id, InvoiceStatus.POSTED, DOCUMENT)
+        posted = await _acknowledge(session, prepared, InvoiceStatus.POSTED, DOCUMENT)
+    async with gateway.sessionmaker() as session:
+        stored = await session.get_one(InvoiceRow, invoice_id)
 
-    assert (posted.status, posted.erp_ref, posted.erp_document_number) == (
-        InvoiceStatus.POSTED,
-        "erp-doc-1",
-        "PSI-1",
-    )
-    assert posted.version == version + 1
+    for invoice in (posted, stored):
+        assert (invoice.status, invoice.erp_ref, invoice.erp_document_number) == (
+            InvoiceStatus.POSTED,
+            "erp-doc-1",
+            "PSI-1",
+        )
+        assert invoice.version == version + 1
     assert posted.posted_at is not None
+    assert posted.posted_at == stored.posted_at
 
 
 async def test_an_invoice_moved_elsewhere_meanwhile_is_refused_and_left_as_it_is(
@@ -55,8 +60,9 @@ async def test_an_invoice_moved_elsewhere_meanwhile_is_refused_and_left_as_it_is
     invoice_id = await register(gateway)  # open: it may not become posted
 
     async with gateway.sessionmaker() as session:
+        prepared = await session.get_one(InvoiceRow, invoice_id)
         with pytest.raises(InvalidTransition):
-            await _acknowledge(session, invoice_id, InvoiceStatus.POSTED, DOCUMENT)
+            await _acknowledge(session, prepared, InvoiceStatus.POSTED, DOCUMENT)
     async with gateway.sessionmaker() as session:
         invoice = await session.get_one(InvoiceRow, invoice_id)
     assert (invoice.status, invoice.erp_ref) == (InvoiceStatus.OPEN, None)

@@ -108,6 +108,9 @@ async def test_closing_and_reopening_a_period_governs_postings_at_once(
     today = date.today()
     period = next(p for p in entity["periods"] if p["starts_on"] <= str(today) <= p["ends_on"])
     assert period["status"] == "open"
+    # A posting first: whatever the process keeps after it, the close governs the next one.
+    before = await post_invoice(gateway, today, "k-0")
+    assert before.status_code == 201, before.text
     closed = await ops.post(
         f"{url}/periods/{period['id']}/close",
         json={"reason": "month end"},

@@ -1,0 +1,136 @@
+"""What a posting reads of its legal entity, in one SQL Core statement and as it is now.
+
+The entity's ERP connection and company, its closed-period policy, its accounting periods
+and its tax-code mappings come as the rows of one `UNION ALL` (a row per period and per
+mapping, one for the entity), detached from any session: no ORM rows, one statement
+instead of two. Nothing is kept between postings: whoever changes a period, a mapping or
+the policy (the ops API, the seed, an operator's hand-made SQL), the next posting reads
+the change, in the same transaction that locks its invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Cast,
+    CompoundSelect,
+    Date,
+    Label,
+    String,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
+from core.errors import NotFound
+from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
+
+
+@dataclass(frozen=True)
+class Period:
+    starts_on: date
+    ends_on: date
+    status: PeriodStatus
+
+
+@dataclass(frozen=True)
+class LegalEntitySnapshot:
+    """What a posting reads of a legal entity, detached from any session."""
+
+    id: str
+    code: str
+    erp_connection: str
+    erp_company_id: str
+    closed_period_policy: ClosedPeriodPolicy
+    periods: tuple[Period, ...]  # by start
+    tax_codes: Mapping[str, str]  # canonical tax code -> ERP tax group
+
+    def erp_tax_code(self, tax_code: str) -> str:
+        """The ERP tax group of a canonical tax code: its mapping, or the code itself."""
+        return self.tax_codes.get(tax_code, tax_code)
+
+
+ENTITY, PERIOD, TAX_CODE = "e", "p", "t"
+
+
+def _no_date() -> Cast[date]:
+    return cast(null(), Date)
+
+
+def _no_text() -> Cast[str]:
+    return cast(null(), String)
+
+
+def _kind(kind: str) -> Label[str]:
+    return literal_column(f"'{kind}'", String).label("kind")
+
+
+async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
+    """The legal entity with its periods and tax-code mappings, read now in one statement;
+    or 404."""
+    entities, periods, mappings = LegalEntityRow, AccountingPeriodRow, TaxCodeMappingRow
+    query: CompoundSelect[Any] = union_all(
+        select(
+            _kind(ENTITY),
+            _no_date(),
+            _no_date(),
+            entities.code,
+            entities.erp_company_id,
+            entities.closed_period_policy,
+            entities.erp_connection,
+        ).where(entities.id == legal_entity_id),
+        select(
+            _kind(PERIOD),
+            periods.starts_on,
+            periods.ends_on,
+            periods.status,
+            _no_text(),
+            _no_text(),
+            _no_text(),
+        ).where(periods.legal_entity_id == legal_entity_id),
+        select(
+            _kind(TAX_CODE),
+            _no_date(),
+            _no_date(),
+            mappings.tax_code,
+            mappings.erp_tax_code,
+            _no_text(),
+            _no_text(),
+        ).where(mappings.legal_entity_id == legal_entity_id),
+    )
+    connection = await session.connection()  # SQL Core: no ORM execution around it
+    entity: tuple[str, str, str, str] | None = None
+    found_periods: list[Period] = []
+    tax_codes: dict[str, str] = {}
+    for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(query):
+        if kind == ENTITY:
+            entity = (first, second, third, fourth)
+        elif kind == PERIOD:
+            found_periods.append(Period(_date(starts_on), _date(ends_on), PeriodStatus(first)))
+        else:
+            tax_codes[first] = second
+    if entity is None:
+        raise NotFound(f"no legal entity {legal_entity_id}")
+    code, erp_company_id, policy, erp_connection = entity
+    return LegalEntitySnapshot(
+        id=legal_entity_id,
+        code=code,
+        erp_connection=erp_connection,
+        erp_company_id=erp_company_id,
+        closed_period_policy=ClosedPeriodPolicy(policy),
+        periods=tuple(sorted(found_periods, key=lambda period: period.starts_on)),
+        tax_codes=tax_codes,
+    )
+
+
+def _date(value: date | str) -> date:
+    """A date of the union's date columns (SQLite hands them back as their ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
