@@ -11,14 +11,23 @@ partner's eligibility per product tier (deal registration). Finally, in one
 transaction, the payment is `applied`, the invoice `paid` once it owes nothing, and
 one commission line per invoice line of a product is written with its lineage.
 
+A payment billing netted with the customer's credit balance (`balance_applied`) settles
+the invoice with the open credit memos that made that balance, then the cash: the ERP
+invoice is first checked to owe both (`check_erp_invoice`; more is
+`payment-exceeds-remaining`, nothing applied), then each memo's share applied to it
+(`apply_credit_memo:<memo id>`, `process_apis.payments.balance`); memos holding less open
+credit than billing took fail the run (`payment-balance-unmatched`) before the ERP is
+called.
+
 A transient failure queues the run (202); a business one fails it (422). Discarding a
-run gives up a payment that never reached the ERP (`void`); one applied in the ERP
-stays (the ERP's customer ledger has it), so the discard is refused.
+run gives up a payment that never reached the ERP (`void`); one applied in the ERP (its
+cash, or a credit memo for it) stays (the ERP's customer ledger has it), so the discard
+is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from typing import Any
@@ -36,7 +45,7 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
-from core.models.workflow_run import WorkflowRunRow
+from core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
 from core.settings import LedgerSettings
 from events.attribution import customer_partner
 from events.outbox import record
@@ -48,6 +57,8 @@ from process_apis.errors import InvoiceNotPosted
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.payments import repository
+from process_apis.payments.balance import STEP as CREDIT_STEP
+from process_apis.payments.balance import CreditToApply, credits_to_apply
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
     InvoiceAlreadyPaid,
@@ -65,10 +76,11 @@ from process_apis.runs.engine import (
     rejects,
 )
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary, run_url
 from system_apis.crm.schemas import CrmRateCardVersion, PartnerEligibility
 from system_apis.erp.schemas import (
+    ErpCreditMemoApplicationCreate,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpJournalCreate,
@@ -79,6 +91,8 @@ from system_apis.errors import BackendBusinessError, BackendTransientError
 WORKFLOW = "payment"
 STEPS = (
     "ensure_payment_journal",
+    "check_erp_invoice",
+    "apply_credit_memo",
     "apply_payment",
     "read_erp_invoice",
     "get_partner",
@@ -100,6 +114,9 @@ class PaymentPlan:
     customer_id: str
     partner_id: str | None
     lines: list[LineToRate]
+    credits: list[CreditToApply] = field(default_factory=list)
+    # Steps of this run that succeeded in an earlier attempt (what the ERP took already).
+    done: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -221,7 +238,7 @@ class PaymentWorkflow:
         payment = await session.get_one(PaymentRow, run.subject_id, with_for_update=True)
         if payment.status != PaymentStatus.RECORDED:
             return
-        if await succeeded_step(session, run.id, "apply_payment") is not None:
+        if await _in_ledger(session, run.id):
             raise PaymentInLedger(
                 f"payment {payment.id} is applied in the ERP; replay the run or resolve it"
             )
@@ -284,6 +301,14 @@ class PaymentWorkflow:
                 select(ProductRow.id, ProductRow.tier).where(ProductRow.id.in_(product_ids))
             )
             tiers: dict[str, str] = dict(products.all())
+            try:
+                credits = await credits_to_apply(
+                    session, payment, erp_invoice_id=invoice.erp_ref or "", run_id=run.id
+                )
+            except LedgergateError as error:
+                await self._fail(session, run, error, answered=claimed_run_id is None)
+                raise
+            done = await _done_steps(session, run.id)
             payment.posting_date = posting_date
             plan = _plan(
                 run.id,
@@ -294,6 +319,8 @@ class PaymentWorkflow:
                 tiers,
                 posting_date=posting_date,
                 ledger=self.context.settings.ledger,
+                credits=credits,
+                done=done,
             )
             await session.commit()
             return plan
@@ -316,6 +343,8 @@ class PaymentWorkflow:
             downstream_key=plan.journal.code,
             backend_ref=lambda found: found.id,
         )
+        if plan.credits:
+            await self._apply_credits(plan)
         try:
             applied = await step(
                 "apply_payment",
@@ -340,6 +369,43 @@ class PaymentWorkflow:
             backend_ref=lambda found: found.number,
         )
         return applied, invoice
+
+    async def _apply_credits(self, plan: PaymentPlan) -> None:
+        """The invoice checked to owe the cash and the credit still to apply (before the ERP
+        takes any of it: amounts that disagree apply nothing), then each open credit memo's
+        share applied to it, keyed by the memo and the invoice (a repeat sets the same)."""
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
+        pending = sum(credit.amount for credit in plan.credits if credit.step not in plan.done)
+        if "apply_payment" not in plan.done:
+            pending += plan.payment.amount
+        if pending:
+            owed = await step(
+                "check_erp_invoice",
+                lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
+                request={"invoice_id": plan.erp_invoice_id},
+                backend_ref=lambda found: found.number,
+            )
+            if pending > owed.remaining_amount:
+                raise PaymentExceedsRemaining(
+                    f"the payment of {plan.payment.amount} {plan.payment.currency} and the "
+                    f"{pending - plan.payment.amount} of credit it was netted with are more "
+                    f"than the {owed.remaining_amount} invoice {owed.number} still owes",
+                    remaining_amount=owed.remaining_amount,
+                )
+        for credit in plan.credits:
+            application = ErpCreditMemoApplicationCreate(
+                credit_memo_id=credit.erp_credit_memo_id,
+                invoice_id=plan.erp_invoice_id,
+                currency=plan.payment.currency,
+                amount=credit.applied_before + credit.amount,
+            )
+            await step(
+                credit.step,
+                partial(erp.apply_sales_credit_memo, company, application),
+                request=application,
+                downstream_key=credit.credit_memo_id,
+                backend_ref=lambda applied: applied.credit_memo_number,
+            )
 
     async def _rate(self, plan: PaymentPlan, partner_id: str) -> tuple[str, list[RatedLine]]:
         """The partner's plan, its rate card version on the payment date and the partner's
@@ -440,6 +506,24 @@ class PaymentWorkflow:
             await session.commit()
 
 
+async def _done_steps(session: AsyncSession, run_id: str) -> frozenset[str]:
+    """The ERP steps of the run that succeeded in an earlier attempt."""
+    names = await session.scalars(
+        select(WorkflowStepRow.name).where(
+            WorkflowStepRow.run_id == run_id, WorkflowStepRow.status == StepStatus.SUCCEEDED
+        )
+    )
+    return frozenset(names.all())
+
+
+async def _in_ledger(session: AsyncSession, run_id: str) -> bool:
+    """Whether the ERP took any of the payment: its cash, or a credit memo applied for it."""
+    return any(
+        name == "apply_payment" or name.startswith(f"{CREDIT_STEP}:")
+        for name in await _done_steps(session, run_id)
+    )
+
+
 def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
     return {
         "erp_payment_id": outcome.applied.id,
@@ -458,6 +542,7 @@ _PAYMENT_FIELDS = (
     "customer_id",
     "legal_entity_id",
     "amount",
+    "balance_applied",
     "currency",
     "paid_on",
     "source",
@@ -481,6 +566,8 @@ def _plan(
     *,
     posting_date: date,
     ledger: LedgerSettings,
+    credits: list[CreditToApply],
+    done: frozenset[str],
 ) -> PaymentPlan:
     """What the steps need: the ERP payment on its posting date, and the lines to rate."""
     return PaymentPlan(
@@ -516,4 +603,6 @@ def _plan(
             for line in invoice.lines
             if line.product_id in tiers
         ],
+        credits=credits,
+        done=done,
     )

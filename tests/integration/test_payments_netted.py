@@ -1,0 +1,165 @@
+"""A billing payment netted with the customer's credit balance, on SQLite and PostgreSQL,
+on Business Central and NetSuite, driven by billing's own events: a support credit left
+on the customer's balance (billing's credit note, the ERP's open credit memo) is taken off
+the next renewal by billing, whose `invoice.paid` collects the rest in cash. In NetSuite
+the payment settles the ERP invoice with the memo and the cash; Business Central's API
+cannot apply a posted memo, so there nothing is applied and the payment waits in the
+exception queue (never a partial success)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core.models.payment import PaymentRow
+from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
+from process_apis.payments.workflow import WORKFLOW
+from sandboxes import stripe
+from tests.conftest import Gateway, GatewayFactory
+from tests.integration.test_credit_memos import credit_body, open_case, request_credit
+from tests.integration.test_exception_queue import ops_client
+from tests.integration.test_reconciliation import reconciliation
+from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
+from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
+from tests.integration.test_subscriptions import billing, ordered
+from tests.support.calendar import month
+from tests.support.erps import ErpCase, on_erp
+
+ANCHOR_DAY = 10
+CREDIT = 1_234
+NO_APPROVAL = {"approval_thresholds": {"USD": 100_000_000}}
+
+
+async def payment_run(gateway: Gateway, payment_id: str) -> tuple[WorkflowRunRow, dict[str, str]]:
+    async with gateway.sessionmaker() as session:
+        run = await session.scalar(
+            select(WorkflowRunRow).where(
+                WorkflowRunRow.workflow == WORKFLOW, WorkflowRunRow.subject_id == payment_id
+            )
+        )
+        assert run is not None
+        steps = await session.scalars(
+            select(WorkflowStepRow).where(WorkflowStepRow.run_id == run.id)
+        )
+        return run, {step.name: step.status for step in steps}
+
+
+async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
+    async with gateway.sessionmaker() as session:
+        return await session.get_one(PaymentRow, payment_id)
+
+
+async def renewal_netted_with_a_credit(
+    erp_case: ErpCase,
+) -> tuple[dict[str, Any], dict[str, Any], PaymentRow]:
+    """A monthly subscription billed and paid, a support credit on its invoice left to the
+    customer's balance, then the renewal billing took the credit off: (the renewal
+    invoice, the credit memo, the renewal's payment)."""
+    gateway = erp_case.gateway
+    state = billing(gateway)
+    async with stripe_api(gateway) as stripe_client:
+        calendar = Calendar(gateway, stripe_client)
+        await calendar.start(on(0, ANCHOR_DAY))
+        subscription = (await ordered(gateway, "order-netted", quantity=2))["subscription"]
+        state.webhook_endpoints.append(
+            stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+        )
+        await stripe.deliver_events(state, list(state.events))
+        await calendar.drain()
+        [first_id] = await invoice_ids(gateway, subscription["id"])
+        first = (await gateway.client.get(f"/v1/invoices/{first_id}")).json()
+        assert first["status"] == "paid", first
+
+        await calendar.to(on(0, ANCHOR_DAY + 5))
+        case_id = await open_case(gateway, first["customer_id"])
+        body = credit_body(first_id, case_id, CREDIT, settlement="customer_balance")
+        response = await request_credit(gateway.client, body, "netted-credit")
+        assert response.status_code == 201, response.text
+        memo: dict[str, Any] = response.json()
+        assert (memo["status"], memo["settlement"]) == ("posted", "customer_balance"), memo
+        credit = memo["erp_total_including_tax"]
+        assert erp_case.unapplied_credit(memo["id"]) == credit
+
+        await calendar.to(on(1, ANCHOR_DAY))
+        [renewal_id] = await invoice_ids(gateway, subscription["id"]) - {first_id}
+    renewal: dict[str, Any] = (await gateway.client.get(f"/v1/invoices/{renewal_id}")).json()
+    billed = state.invoices[renewal["refs"]["billing"]]
+    assert (billed["starting_balance"], billed["amount_paid"]) == (
+        -credit,
+        renewal["total"] - credit,
+    )
+    async with gateway.sessionmaker() as session:
+        payment = await session.scalar(
+            select(PaymentRow).where(PaymentRow.invoice_id == renewal_id)
+        )
+    assert payment is not None
+    assert (payment.amount, payment.balance_applied) == (renewal["total"] - credit, credit)
+    return renewal, memo, payment
+
+
+async def test_a_payment_netted_with_the_customers_credit_applies_the_memo_and_the_cash(
+    make_gateway: GatewayFactory,
+) -> None:
+    erp_case = await on_erp(make_gateway, "netsuite", credit_memos=NO_APPROVAL)
+    gateway = erp_case.gateway
+    renewal, memo, payment = await renewal_netted_with_a_credit(erp_case)
+
+    # the cash and the open memo together pay the ERP invoice in full
+    assert payment.status == "applied"
+    run, steps = await payment_run(gateway, payment.id)
+    assert run.status == "succeeded", (run.error_type, run.error_detail)
+    assert steps[f"apply_credit_memo:{memo['id']}"] == "succeeded"
+    assert steps["apply_payment"] == "succeeded"
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "paid", invoice
+    erp = gateway.backends.erp
+    found = await erp.get_sales_invoice(erp_case.company_id, renewal["refs"]["erp"])
+    assert found.remaining_amount == 0
+    # the memo is the customer's credit no more; the ERP took the cash once
+    assert erp_case.unapplied_credit(memo["id"]) == 0
+    assert erp_case.payments()[payment.id] == payment.amount
+
+    # the API shows what the balance paid
+    shown = (await gateway.client.get(f"/v1/payments/{payment.id}")).json()
+    assert (shown["amount"], shown["balance_applied"]) == (payment.amount, payment.balance_applied)
+
+    # reconciliation finds billing, the gateway and the ERP in agreement on every document
+    # (no month was recognized here: deferred revenue is the revenue tests' subject)
+    for period in (month(0), month(1)):
+        body = await reconciliation(gateway, period)
+        differences = [d for d in body["differences"] if d["document_type"] != "deferred_revenue"]
+        assert differences == [], differences
+
+
+async def test_a_netted_payment_an_erp_cannot_apply_the_memo_for_applies_nothing(
+    make_gateway: GatewayFactory,
+) -> None:
+    erp_case = await on_erp(make_gateway, "business_central", credit_memos=NO_APPROVAL)
+    gateway = erp_case.gateway
+    renewal, memo, payment = await renewal_netted_with_a_credit(erp_case)
+
+    # Business Central's API applies no posted memo: the run fails before the cash too
+    assert payment.status == "recorded"
+    run, steps = await payment_run(gateway, payment.id)
+    assert (run.status, run.error_class) == ("failed", "business")
+    assert "Apply Entries" in (run.error_detail or "")
+    assert steps[f"apply_credit_memo:{memo['id']}"] == "failed"
+    assert "apply_payment" not in steps
+    assert payment.id not in erp_case.payments()
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, renewal["refs"]["erp"]
+    )
+    assert found.remaining_amount == renewal["total"]
+    assert erp_case.unapplied_credit(memo["id"]) == memo["erp_total_including_tax"]
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "posted"
+
+    # it is in the exception queue, and a discard gives it up (nothing reached the ERP)
+    ops = await ops_client(gateway)
+    queue = (await ops.get("/ops/v1/exceptions", params={"error_class": "business"})).json()
+    assert run.id in [item["id"] for item in queue["items"]], queue
+    discarded = await ops.post(f"/ops/v1/exceptions/{run.id}/discard", json={"note": "by hand"})
+    await ops.aclose()
+    assert discarded.status_code == 200, discarded.text
+    assert (await payment_row(gateway, payment.id)).status == "void"
