@@ -13,7 +13,7 @@ one commission line per invoice line of a product is written with its lineage.
 
 A payment billing netted with the customer's credit balance (`balance_applied`) settles
 the invoice with the open credit memos that made that balance, then the cash: the ERP
-invoice is first checked to owe both (`check_erp_invoice`; more is
+invoice is first checked to owe both on the run's first attempt (`check_erp_invoice`; more is
 `payment-exceeds-remaining`, nothing applied), then each memo's share applied to it
 (`apply_credit_memo:<memo id>`, `process_apis.payments.balance`); memos holding less open
 credit than billing took fail the run (`payment-balance-unmatched`) before the ERP is
@@ -115,8 +115,8 @@ class PaymentPlan:
     partner_id: str | None
     lines: list[LineToRate]
     credits: list[CreditToApply] = field(default_factory=list)
-    # Steps of this run that succeeded in an earlier attempt (what the ERP took already).
-    done: frozenset[str] = frozenset()
+    # Whether an earlier attempt of the run started to apply anything in the ERP.
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ class PaymentWorkflow:
             except LedgergateError as error:
                 await self._fail(session, run, error, answered=claimed_run_id is None)
                 raise
-            done = await _done_steps(session, run.id)
+            resumed = await _applying_started(session, run.id)
             payment.posting_date = posting_date
             plan = _plan(
                 run.id,
@@ -320,7 +320,7 @@ class PaymentWorkflow:
                 posting_date=posting_date,
                 ledger=self.context.settings.ledger,
                 credits=credits,
-                done=done,
+                resumed=resumed,
             )
             await session.commit()
             return plan
@@ -371,14 +371,13 @@ class PaymentWorkflow:
         return applied, invoice
 
     async def _apply_credits(self, plan: PaymentPlan) -> None:
-        """The invoice checked to owe the cash and the credit still to apply (before the ERP
-        takes any of it: amounts that disagree apply nothing), then each open credit memo's
+        """The invoice checked to owe the cash and the credit (on the first attempt, before
+        the ERP takes any of it: amounts that disagree apply nothing; a resumed run may have
+        applied some, and the ERP refuses more than is owed), then each open credit memo's
         share applied to it, keyed by the memo and the invoice (a repeat sets the same)."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
-        pending = sum(credit.amount for credit in plan.credits if credit.step not in plan.done)
-        if "apply_payment" not in plan.done:
-            pending += plan.payment.amount
-        if pending:
+        pending = plan.payment.amount + sum(credit.amount for credit in plan.credits)
+        if not plan.resumed:
             owed = await step(
                 "check_erp_invoice",
                 lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
@@ -506,22 +505,27 @@ class PaymentWorkflow:
             await session.commit()
 
 
-async def _done_steps(session: AsyncSession, run_id: str) -> frozenset[str]:
-    """The ERP steps of the run that succeeded in an earlier attempt."""
+def _applies(name: str) -> bool:
+    """Whether a step of the run applies something in the ERP: the cash, or a memo."""
+    return name == "apply_payment" or name.startswith(f"{CREDIT_STEP}:")
+
+
+async def _applying_started(session: AsyncSession, run_id: str) -> bool:
+    """Whether an attempt of the run started to apply something (whatever came of it)."""
+    names = await session.scalars(
+        select(WorkflowStepRow.name).where(WorkflowStepRow.run_id == run_id)
+    )
+    return any(_applies(name) for name in names.all())
+
+
+async def _in_ledger(session: AsyncSession, run_id: str) -> bool:
+    """Whether the ERP took any of the payment: its cash, or a credit memo applied for it."""
     names = await session.scalars(
         select(WorkflowStepRow.name).where(
             WorkflowStepRow.run_id == run_id, WorkflowStepRow.status == StepStatus.SUCCEEDED
         )
     )
-    return frozenset(names.all())
-
-
-async def _in_ledger(session: AsyncSession, run_id: str) -> bool:
-    """Whether the ERP took any of the payment: its cash, or a credit memo applied for it."""
-    return any(
-        name == "apply_payment" or name.startswith(f"{CREDIT_STEP}:")
-        for name in await _done_steps(session, run_id)
-    )
+    return any(_applies(name) for name in names.all())
 
 
 def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
@@ -567,7 +571,7 @@ def _plan(
     posting_date: date,
     ledger: LedgerSettings,
     credits: list[CreditToApply],
-    done: frozenset[str],
+    resumed: bool,
 ) -> PaymentPlan:
     """What the steps need: the ERP payment on its posting date, and the lines to rate."""
     return PaymentPlan(
@@ -604,5 +608,5 @@ def _plan(
             if line.product_id in tiers
         ],
         credits=credits,
-        done=done,
+        resumed=resumed,
     )

@@ -8,13 +8,16 @@ exception queue (never a partial success)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from core.models.payment import PaymentRow
-from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow, WorkflowStepRow
 from process_apis.payments.workflow import WORKFLOW
+from process_apis.worker import replayer
 from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import credit_body, open_case, request_credit
@@ -25,6 +28,7 @@ from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, 
 from tests.integration.test_subscriptions import billing, ordered
 from tests.support.calendar import month
 from tests.support.erps import ErpCase, on_erp
+from tests.support.faults import LostAnswerTransport
 
 ANCHOR_DAY = 10
 CREDIT = 1_234
@@ -51,7 +55,7 @@ async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
 
 
 async def renewal_netted_with_a_credit(
-    erp_case: ErpCase,
+    erp_case: ErpCase, before_renewal: Callable[[], None] = lambda: None
 ) -> tuple[dict[str, Any], dict[str, Any], PaymentRow]:
     """A monthly subscription billed and paid, a support credit on its invoice left to the
     customer's balance, then the renewal billing took the credit off: (the renewal
@@ -81,6 +85,7 @@ async def renewal_netted_with_a_credit(
         credit = memo["erp_total_including_tax"]
         assert erp_case.unapplied_credit(memo["id"]) == credit
 
+        before_renewal()
         await calendar.to(on(1, ANCHOR_DAY))
         [renewal_id] = await invoice_ids(gateway, subscription["id"]) - {first_id}
     renewal: dict[str, Any] = (await gateway.client.get(f"/v1/invoices/{renewal_id}")).json()
@@ -163,3 +168,50 @@ async def test_a_netted_payment_an_erp_cannot_apply_the_memo_for_applies_nothing
     await ops.aclose()
     assert discarded.status_code == 200, discarded.text
     assert (await payment_row(gateway, payment.id)).status == "void"
+
+
+async def test_a_netted_payment_interrupted_after_the_memo_resumes_without_applying_twice(
+    make_gateway: GatewayFactory,
+) -> None:
+    lost: dict[str, LostAnswerTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        lost[name] = LostAnswerTransport(inner)
+        return lost[name]
+
+    erp_case = await on_erp(make_gateway, "netsuite", wrap=wrap, credit_memos=NO_APPROVAL)
+    gateway = erp_case.gateway
+
+    # the memo is applied, then the cash payment is created and its answer lost
+    def lose_the_cash_answer() -> None:
+        """The renewal's memo is applied, then its cash payment created, the answer lost."""
+        lost[erp_case.backend].lose = lambda r: (
+            r.method == "POST" and r.url.path.endswith("/!transform/customerPayment")
+        )
+
+    renewal, memo, payment = await renewal_netted_with_a_credit(erp_case, lose_the_cash_answer)
+    assert lost[erp_case.backend].lost == 1
+    assert payment.status == "recorded"
+    run, steps = await payment_run(gateway, payment.id)
+    assert run.status in ("pending_retry", "failed"), run.status
+    assert steps[f"apply_credit_memo:{memo['id']}"] == "succeeded"
+    assert erp_case.unapplied_credit(memo["id"]) == 0
+
+    # the memo is in the ERP's books for it: the run is finished, never given up
+    ops = await ops_client(gateway)
+    refused = await ops.post(f"/ops/v1/exceptions/{run.id}/discard", json={"note": "no"})
+    await ops.aclose()
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/payment-in-ledger")
+
+    assert await replayer(gateway.app.state.process).replay(run.id) == RunStatus.SUCCEEDED
+    assert (await payment_row(gateway, payment.id)).status == "applied"
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, renewal["refs"]["erp"]
+    )
+    assert found.remaining_amount == 0
+    # one cash payment, the memo applied once (its credit used up, not more)
+    assert erp_case.payments()[payment.id] == payment.amount
+    assert erp_case.unapplied_credit(memo["id"]) == 0
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "paid"
