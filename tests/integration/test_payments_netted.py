@@ -55,7 +55,7 @@ async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
 
 
 async def renewal_netted_with_a_credit(
-    erp_case: ErpCase, before_renewal: Callable[[], None] = lambda: None
+    erp_case: ErpCase, before_renewal: Callable[[], None] = lambda: None, *, extra_credit: int = 0
 ) -> tuple[dict[str, Any], dict[str, Any], PaymentRow]:
     """A monthly subscription billed and paid, a support credit on its invoice left to the
     customer's balance, then the renewal billing took the credit off: (the renewal
@@ -82,8 +82,8 @@ async def renewal_netted_with_a_credit(
         assert response.status_code == 201, response.text
         memo: dict[str, Any] = response.json()
         assert (memo["status"], memo["settlement"]) == ("posted", "customer_balance"), memo
-        credit = memo["erp_total_including_tax"]
-        assert erp_case.unapplied_credit(memo["id"]) == credit
+        assert erp_case.unapplied_credit(memo["id"]) == memo["erp_total_including_tax"]
+        credit = memo["erp_total_including_tax"] + extra_credit
 
         before_renewal()
         await calendar.to(on(1, ANCHOR_DAY))
@@ -215,3 +215,36 @@ async def test_a_netted_payment_interrupted_after_the_memo_resumes_without_apply
     assert erp_case.unapplied_credit(memo["id"]) == 0
     invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
     assert invoice["status"] == "paid"
+
+
+async def test_billing_credit_the_erp_holds_no_memo_for_is_an_exception_not_a_part_payment(
+    make_gateway: GatewayFactory,
+) -> None:
+    erp_case = await on_erp(make_gateway, "netsuite", credit_memos=NO_APPROVAL)
+    gateway = erp_case.gateway
+    state = billing(gateway)
+
+    def credit_granted_in_billing_alone() -> None:
+        """More credit on the customer's balance than the ERP's open memo holds."""
+        for customer in state.customers.values():
+            if customer["balance"] < 0:
+                customer["balance"] -= 500
+
+    renewal, memo, payment = await renewal_netted_with_a_credit(
+        erp_case, credit_granted_in_billing_alone, extra_credit=500
+    )
+    assert payment.status == "recorded"
+    run, steps = await payment_run(gateway, payment.id)
+    assert (run.status, run.error_type) == (
+        "failed",
+        "https://ledgergate.dev/problems/payment-balance-unmatched",
+    )
+    assert steps == {}  # refused before the ERP was called
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, renewal["refs"]["erp"]
+    )
+    assert found.remaining_amount == renewal["total"]
+    assert erp_case.unapplied_credit(memo["id"]) == memo["erp_total_including_tax"]
+    assert payment.id not in erp_case.payments()
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "posted"
