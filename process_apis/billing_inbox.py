@@ -216,7 +216,9 @@ class BillingInbox:
                 extra={"event_id": event.id, "billing_invoice": billed.id},
             )
             return None
-        if event.type != BillingEventType.INVOICE_PAID or billed.amount_paid <= 0:
+        if event.type != BillingEventType.INVOICE_PAID or (
+            billed.amount_paid <= 0 and billed.balance_applied <= 0
+        ):
             return None
         known = await session.scalar(
             select(PaymentRow.id).where(

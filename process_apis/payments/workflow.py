@@ -108,7 +108,9 @@ class PaymentPlan:
     company_id: str
     erp_invoice_id: str
     journal: ErpJournalCreate
-    payment: ErpCustomerPaymentCreate
+    payment: ErpCustomerPaymentCreate | None  # none when the balance paid it all: no cash
+    cash: int
+    currency: str
     paid_on: date
     invoice_total: int
     customer_id: str
@@ -121,7 +123,7 @@ class PaymentPlan:
 
 @dataclass(frozen=True)
 class PaymentOutcome:
-    applied: ErpCustomerPayment
+    applied: ErpCustomerPayment | None
     invoice: ErpSalesInvoice
     plan_code: str | None
     rated: list[RatedLine]
@@ -328,13 +330,16 @@ class PaymentWorkflow:
     async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
         """The payment applied in the ERP, then, for a partner's customer, rated."""
         applied, invoice = await self._apply_in_erp(plan)
-        if plan.partner_id is None or not plan.lines:
+        if plan.partner_id is None or not plan.lines or plan.payment is None:
             return PaymentOutcome(applied, invoice, None, [])
         plan_code, rated = await self._rate(plan, plan.partner_id)
         return PaymentOutcome(applied, invoice, plan_code, rated)
 
-    async def _apply_in_erp(self, plan: PaymentPlan) -> tuple[ErpCustomerPayment, ErpSalesInvoice]:
-        """The journal ensured, the payment applied, the invoice read back for what it owes."""
+    async def _apply_in_erp(
+        self, plan: PaymentPlan
+    ) -> tuple[ErpCustomerPayment | None, ErpSalesInvoice]:
+        """The journal ensured, the credit memos and the cash applied, the invoice read back
+        for what it owes."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
@@ -345,23 +350,25 @@ class PaymentWorkflow:
         )
         if plan.credits:
             await self._apply_credits(plan)
-        try:
-            applied = await step(
-                "apply_payment",
-                lambda: erp.apply_customer_payment(company, journal.id, plan.payment),
-                request=plan.payment,
-                downstream_key=plan.payment_id,
-                backend_ref=lambda payment: payment.document_number,
-            )
-        except BackendBusinessError as error:
-            owed = await erp.get_sales_invoice(company, plan.erp_invoice_id)
-            if plan.payment.amount > owed.remaining_amount:
-                raise PaymentExceedsRemaining(
-                    f"the payment of {plan.payment.amount} {plan.payment.currency} is more than "
-                    f"the {owed.remaining_amount} invoice {owed.number} still owes",
-                    remaining_amount=owed.remaining_amount,
-                ) from error
-            raise
+        applied = None
+        if (cash := plan.payment) is not None:
+            try:
+                applied = await step(
+                    "apply_payment",
+                    lambda: erp.apply_customer_payment(company, journal.id, cash),
+                    request=cash,
+                    downstream_key=plan.payment_id,
+                    backend_ref=lambda payment: payment.document_number,
+                )
+            except BackendBusinessError as error:
+                owed = await erp.get_sales_invoice(company, plan.erp_invoice_id)
+                if cash.amount > owed.remaining_amount:
+                    raise PaymentExceedsRemaining(
+                        f"the payment of {cash.amount} {cash.currency} is more than "
+                        f"the {owed.remaining_amount} invoice {owed.number} still owes",
+                        remaining_amount=owed.remaining_amount,
+                    ) from error
+                raise
         invoice = await step(
             "read_erp_invoice",
             lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
@@ -376,7 +383,7 @@ class PaymentWorkflow:
         applied some, and the ERP refuses more than is owed), then each open credit memo's
         share applied to it, keyed by the memo and the invoice (a repeat sets the same)."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
-        pending = plan.payment.amount + sum(credit.amount for credit in plan.credits)
+        pending = plan.cash + sum(credit.amount for credit in plan.credits)
         if not plan.resumed:
             owed = await step(
                 "check_erp_invoice",
@@ -386,8 +393,8 @@ class PaymentWorkflow:
             )
             if pending > owed.remaining_amount:
                 raise PaymentExceedsRemaining(
-                    f"the payment of {plan.payment.amount} {plan.payment.currency} and the "
-                    f"{pending - plan.payment.amount} of credit it was netted with are more "
+                    f"the payment of {plan.cash} {plan.currency} and the "
+                    f"{pending - plan.cash} of credit it was netted with are more "
                     f"than the {owed.remaining_amount} invoice {owed.number} still owes",
                     remaining_amount=owed.remaining_amount,
                 )
@@ -395,7 +402,7 @@ class PaymentWorkflow:
             application = ErpCreditMemoApplicationCreate(
                 credit_memo_id=credit.erp_credit_memo_id,
                 invoice_id=plan.erp_invoice_id,
-                currency=plan.payment.currency,
+                currency=plan.currency,
                 amount=credit.applied_before + credit.amount,
             )
             await step(
@@ -439,7 +446,7 @@ class PaymentWorkflow:
             )
         rated = rate_lines(
             plan.lines,
-            paid=plan.payment.amount,
+            paid=plan.cash,
             invoice_total=plan.invoice_total,
             version=version,
             eligibility=eligibility,
@@ -453,8 +460,9 @@ class PaymentWorkflow:
             customer = await session.get_one(CustomerRow, payment.customer_id)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             payment.status = PaymentStatus.APPLIED
-            payment.erp_ref = outcome.applied.id
-            payment.erp_document_number = outcome.applied.document_number
+            if outcome.applied is not None:  # the cash; a payment all balance has none
+                payment.erp_ref = outcome.applied.id
+                payment.erp_document_number = outcome.applied.document_number
             payment.applied_at = utcnow()
             if outcome.invoice.remaining_amount == 0 and invoice.status == InvoiceStatus.POSTED:
                 invoice.status = INVOICE_STATUS.check(InvoiceStatus.POSTED, InvoiceStatus.PAID)
@@ -530,9 +538,11 @@ async def _in_ledger(session: AsyncSession, run_id: str) -> bool:
 
 def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
     return {
-        "erp_payment_id": outcome.applied.id,
-        "erp_document_number": outcome.applied.document_number,
-        "erp_applied_to_invoice_number": outcome.applied.applies_to_invoice_number,
+        "erp_payment_id": outcome.applied.id if outcome.applied else None,
+        "erp_document_number": outcome.applied.document_number if outcome.applied else None,
+        "erp_applied_to_invoice_number": outcome.applied.applies_to_invoice_number
+        if outcome.applied
+        else None,
         "erp_invoice_remaining_amount": outcome.invoice.remaining_amount,
         "commission_plan": outcome.plan_code,
         "commission_total": sum(line.commission_amount for line in outcome.rated),
@@ -592,7 +602,11 @@ def _plan(
                 "description",
                 f"Payment {payment.reference or payment.id}",
             ),
-        ),
+        )
+        if payment.amount > 0
+        else None,
+        cash=payment.amount,
+        currency=payment.currency,
         paid_on=payment.paid_on,
         invoice_total=invoice.total,
         customer_id=customer.id,

@@ -22,6 +22,7 @@ from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import credit_body, open_case, request_credit
 from tests.integration.test_exception_queue import ops_client
+from tests.integration.test_payment_reversals import REVERSER, reverse
 from tests.integration.test_reconciliation import reconciliation
 from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
 from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
@@ -55,7 +56,11 @@ async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
 
 
 async def renewal_netted_with_a_credit(
-    erp_case: ErpCase, before_renewal: Callable[[], None] = lambda: None, *, extra_credit: int = 0
+    erp_case: ErpCase,
+    before_renewal: Callable[[], None] = lambda: None,
+    *,
+    amount: int = CREDIT,
+    extra_credit: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any], PaymentRow]:
     """A monthly subscription billed and paid, a support credit on its invoice left to the
     customer's balance, then the renewal billing took the credit off: (the renewal
@@ -77,7 +82,7 @@ async def renewal_netted_with_a_credit(
 
         await calendar.to(on(0, ANCHOR_DAY + 5))
         case_id = await open_case(gateway, first["customer_id"])
-        body = credit_body(first_id, case_id, CREDIT, settlement="customer_balance")
+        body = credit_body(first_id, case_id, amount, settlement="customer_balance")
         response = await request_credit(gateway.client, body, "netted-credit")
         assert response.status_code == 201, response.text
         memo: dict[str, Any] = response.json()
@@ -248,3 +253,39 @@ async def test_billing_credit_the_erp_holds_no_memo_for_is_an_exception_not_a_pa
     assert payment.id not in erp_case.payments()
     invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
     assert invoice["status"] == "posted"
+
+
+async def test_a_renewal_the_credit_balance_paid_in_full_is_settled_by_the_memo_alone(
+    make_gateway: GatewayFactory,
+) -> None:
+    erp_case = await on_erp(make_gateway, "netsuite", credit_memos=NO_APPROVAL)
+    gateway = erp_case.gateway
+    # the first invoice credited in full (it is untaxed): the renewal owes nothing in cash
+    renewal, memo, payment = await renewal_netted_with_a_credit(erp_case, amount=9_800)
+    assert (payment.amount, payment.balance_applied) == (0, renewal["total"])
+
+    assert payment.status == "applied"
+    run, steps = await payment_run(gateway, payment.id)
+    assert run.status == "succeeded", (run.error_type, run.error_detail)
+    assert steps[f"apply_credit_memo:{memo['id']}"] == "succeeded"
+    assert "apply_payment" not in steps  # no cash, no customer payment in the ERP
+    assert payment.id not in erp_case.payments()
+    assert erp_case.unapplied_credit(memo["id"]) == 0
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, renewal["refs"]["erp"]
+    )
+    assert found.remaining_amount == 0
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "paid"
+
+    # nothing to reverse: the credit is undone by a document of its own
+    reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")
+    reversal = await reverse(reverser, payment.id, "reverse-balance")
+    await reverser.aclose()
+    assert reversal.status_code == 409, reversal.text
+    assert reversal.json()["type"].endswith("/payment-not-applied")
+
+    for period in (month(0), month(1)):
+        body = await reconciliation(gateway, period)
+        differences = [d for d in body["differences"] if d["document_type"] != "deferred_revenue"]
+        assert differences == [], differences
