@@ -24,6 +24,8 @@ from system_apis.erp.port import ErpPort
 from system_apis.erp.routing import known_connection
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCreditMemoApplication,
+    ErpCreditMemoApplicationCreate,
     ErpCurrency,
     ErpCustomer,
     ErpCustomerCredit,
@@ -252,6 +254,12 @@ class ErpRouter:
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
         port = await self._port(company_id)
         await port.delete_sales_credit_memo_draft(company_id, credit_memo_id)
+
+    async def apply_sales_credit_memo(
+        self, company_id: str, application: ErpCreditMemoApplicationCreate
+    ) -> ErpCreditMemoApplication:
+        port = await self._port(company_id)
+        return await port.apply_sales_credit_memo(company_id, application)
 
     # ErpJournals
 

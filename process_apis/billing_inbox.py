@@ -14,7 +14,9 @@ replicas share the work), and marks each processed in the transaction that acts 
   the batch limit allows), before any payment is applied to them; a batch whose process
   died is taken again by the worker;
 - `invoice.paid` also records the payment (one per billing invoice: a redelivery finds
-  it) with its workflow run, and the payment is then applied (`PaymentWorkflow`). The run
+  it) with its workflow run: the cash billing collected, and what the customer's credit
+  balance paid besides (`balance_applied`, applied from the open credit memos), and
+  the payment is then applied (`PaymentWorkflow`). The run
   is leased in that same transaction: if the process dies before it is applied, the
   replay worker takes the abandoned run over.
 
@@ -214,7 +216,9 @@ class BillingInbox:
                 extra={"event_id": event.id, "billing_invoice": billed.id},
             )
             return None
-        if event.type != BillingEventType.INVOICE_PAID or billed.amount_paid <= 0:
+        if event.type != BillingEventType.INVOICE_PAID or (
+            billed.amount_paid <= 0 and billed.balance_applied <= 0
+        ):
             return None
         known = await session.scalar(
             select(PaymentRow.id).where(
@@ -230,6 +234,7 @@ class BillingInbox:
             legal_entity_id=invoice.legal_entity_id,
             currency=billed.currency,
             amount=billed.amount_paid,
+            balance_applied=billed.balance_applied,
             paid_on=event.occurred_at.date(),
             source=PaymentSource.BILLING,
             source_ref=billed.id,

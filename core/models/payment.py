@@ -35,6 +35,9 @@ class PaymentRow(VersionedMixin, BackendRefsMixin, Base):
     legal_entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int] = mapped_column(BigInteger)
+    # What the customer's credit balance paid of the invoice besides `amount` (billing
+    # netted the customer's open credit memos into the payment): applied from those memos.
+    balance_applied: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     paid_on: Mapped[date] = mapped_column(Date)
     source: Mapped[PaymentSource] = mapped_column(String(20))
     source_ref: Mapped[str | None] = mapped_column(String(255))

@@ -21,6 +21,11 @@ class PaymentExceedsRemaining(BusinessRuleViolation):
     caller_correctable = True
 
 
+class PaymentBalanceUnmatched(BusinessRuleViolation):
+    slug = "payment-balance-unmatched"
+    title = "Billing paid the invoice with customer credit the ERP does not hold open"
+
+
 class PaymentInLedger(Conflict):
     slug = "payment-in-ledger"
     title = "The payment is applied in the ERP and cannot be given up"

@@ -159,6 +159,13 @@ class PaymentReversalWorkflow:
                 "is reversed (a queued one is given up by discarding its run)",
                 payment_status=payment.status,
             )
+        if payment.amount == 0:
+            raise PaymentNotApplied(
+                f"payment {payment.id} moved no cash: the customer's credit balance paid the "
+                "invoice, with credit memos applied in the ERP (a credit is undone by an "
+                "accounting document of its own)",
+                payment_status=payment.status,
+            )
         run = self.engine.take(
             session,
             await latest_run(session, workflow=WORKFLOW, subject_id=payment.id),

@@ -66,6 +66,12 @@ class PaymentSummary(OutputModel):
     customer_id: str
     legal_entity_id: str
     amount: int
+    balance_applied: int = Field(
+        default=0,
+        description="What the customer's credit balance paid of the invoice besides `amount` "
+        "(billing netted it into the payment): applied in the ERP from the customer's open "
+        "credit memos, oldest first.",
+    )
     currency: str
     paid_on: date
     source: PaymentSource

@@ -11,14 +11,23 @@ partner's eligibility per product tier (deal registration). Finally, in one
 transaction, the payment is `applied`, the invoice `paid` once it owes nothing, and
 one commission line per invoice line of a product is written with its lineage.
 
+A payment billing netted with the customer's credit balance (`balance_applied`) settles
+the invoice with the open credit memos that made that balance, then the cash: the ERP
+invoice is first checked to owe both on the run's first attempt (`check_erp_invoice`; more is
+`payment-exceeds-remaining`, nothing applied), then each memo's share applied to it
+(`apply_credit_memo:<memo id>`, `process_apis.payments.balance`); memos holding less open
+credit than billing took fail the run (`payment-balance-unmatched`) before the ERP is
+called.
+
 A transient failure queues the run (202); a business one fails it (422). Discarding a
-run gives up a payment that never reached the ERP (`void`); one applied in the ERP
-stays (the ERP's customer ledger has it), so the discard is refused.
+run gives up a payment that never reached the ERP (`void`); one applied in the ERP (its
+cash, or a credit memo for it) stays (the ERP's customer ledger has it), so the discard
+is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from typing import Any
@@ -36,7 +45,7 @@ from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.product import ProductRow
-from core.models.workflow_run import WorkflowRunRow
+from core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
 from core.settings import LedgerSettings
 from events.attribution import customer_partner
 from events.outbox import record
@@ -48,6 +57,8 @@ from process_apis.errors import InvoiceNotPosted
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.payments import repository
+from process_apis.payments.balance import STEP as CREDIT_STEP
+from process_apis.payments.balance import CreditToApply, credits_to_apply
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
     InvoiceAlreadyPaid,
@@ -65,10 +76,11 @@ from process_apis.runs.engine import (
     rejects,
 )
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import latest_run, succeeded_step
+from process_apis.runs.repository import latest_run
 from process_apis.runs.schemas import RunSummary, run_url
 from system_apis.crm.schemas import CrmRateCardVersion, PartnerEligibility
 from system_apis.erp.schemas import (
+    ErpCreditMemoApplicationCreate,
     ErpCustomerPayment,
     ErpCustomerPaymentCreate,
     ErpJournalCreate,
@@ -79,6 +91,8 @@ from system_apis.errors import BackendBusinessError, BackendTransientError
 WORKFLOW = "payment"
 STEPS = (
     "ensure_payment_journal",
+    "check_erp_invoice",
+    "apply_credit_memo",
     "apply_payment",
     "read_erp_invoice",
     "get_partner",
@@ -94,17 +108,22 @@ class PaymentPlan:
     company_id: str
     erp_invoice_id: str
     journal: ErpJournalCreate
-    payment: ErpCustomerPaymentCreate
+    payment: ErpCustomerPaymentCreate | None  # none when the balance paid it all: no cash
+    cash: int
+    currency: str
     paid_on: date
     invoice_total: int
     customer_id: str
     partner_id: str | None
     lines: list[LineToRate]
+    credits: list[CreditToApply] = field(default_factory=list)
+    # Whether an earlier attempt of the run started to apply anything in the ERP.
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
 class PaymentOutcome:
-    applied: ErpCustomerPayment
+    applied: ErpCustomerPayment | None
     invoice: ErpSalesInvoice
     plan_code: str | None
     rated: list[RatedLine]
@@ -221,7 +240,7 @@ class PaymentWorkflow:
         payment = await session.get_one(PaymentRow, run.subject_id, with_for_update=True)
         if payment.status != PaymentStatus.RECORDED:
             return
-        if await succeeded_step(session, run.id, "apply_payment") is not None:
+        if await _in_ledger(session, run.id):
             raise PaymentInLedger(
                 f"payment {payment.id} is applied in the ERP; replay the run or resolve it"
             )
@@ -284,6 +303,14 @@ class PaymentWorkflow:
                 select(ProductRow.id, ProductRow.tier).where(ProductRow.id.in_(product_ids))
             )
             tiers: dict[str, str] = dict(products.all())
+            try:
+                credits = await credits_to_apply(
+                    session, payment, erp_invoice_id=invoice.erp_ref or "", run_id=run.id
+                )
+            except LedgergateError as error:
+                await self._fail(session, run, error, answered=claimed_run_id is None)
+                raise
+            resumed = await _applying_started(session, run.id)
             payment.posting_date = posting_date
             plan = _plan(
                 run.id,
@@ -294,6 +321,8 @@ class PaymentWorkflow:
                 tiers,
                 posting_date=posting_date,
                 ledger=self.context.settings.ledger,
+                credits=credits,
+                resumed=resumed,
             )
             await session.commit()
             return plan
@@ -301,13 +330,16 @@ class PaymentWorkflow:
     async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
         """The payment applied in the ERP, then, for a partner's customer, rated."""
         applied, invoice = await self._apply_in_erp(plan)
-        if plan.partner_id is None or not plan.lines:
+        if plan.partner_id is None or not plan.lines or plan.payment is None:
             return PaymentOutcome(applied, invoice, None, [])
         plan_code, rated = await self._rate(plan, plan.partner_id)
         return PaymentOutcome(applied, invoice, plan_code, rated)
 
-    async def _apply_in_erp(self, plan: PaymentPlan) -> tuple[ErpCustomerPayment, ErpSalesInvoice]:
-        """The journal ensured, the payment applied, the invoice read back for what it owes."""
+    async def _apply_in_erp(
+        self, plan: PaymentPlan
+    ) -> tuple[ErpCustomerPayment | None, ErpSalesInvoice]:
+        """The journal ensured, the credit memos and the cash applied, the invoice read back
+        for what it owes."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
@@ -316,23 +348,27 @@ class PaymentWorkflow:
             downstream_key=plan.journal.code,
             backend_ref=lambda found: found.id,
         )
-        try:
-            applied = await step(
-                "apply_payment",
-                lambda: erp.apply_customer_payment(company, journal.id, plan.payment),
-                request=plan.payment,
-                downstream_key=plan.payment_id,
-                backend_ref=lambda payment: payment.document_number,
-            )
-        except BackendBusinessError as error:
-            owed = await erp.get_sales_invoice(company, plan.erp_invoice_id)
-            if plan.payment.amount > owed.remaining_amount:
-                raise PaymentExceedsRemaining(
-                    f"the payment of {plan.payment.amount} {plan.payment.currency} is more than "
-                    f"the {owed.remaining_amount} invoice {owed.number} still owes",
-                    remaining_amount=owed.remaining_amount,
-                ) from error
-            raise
+        if plan.credits:
+            await self._apply_credits(plan)
+        applied = None
+        if (cash := plan.payment) is not None:
+            try:
+                applied = await step(
+                    "apply_payment",
+                    lambda: erp.apply_customer_payment(company, journal.id, cash),
+                    request=cash,
+                    downstream_key=plan.payment_id,
+                    backend_ref=lambda payment: payment.document_number,
+                )
+            except BackendBusinessError as error:
+                owed = await erp.get_sales_invoice(company, plan.erp_invoice_id)
+                if cash.amount > owed.remaining_amount:
+                    raise PaymentExceedsRemaining(
+                        f"the payment of {cash.amount} {cash.currency} is more than "
+                        f"the {owed.remaining_amount} invoice {owed.number} still owes",
+                        remaining_amount=owed.remaining_amount,
+                    ) from error
+                raise
         invoice = await step(
             "read_erp_invoice",
             lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
@@ -340,6 +376,42 @@ class PaymentWorkflow:
             backend_ref=lambda found: found.number,
         )
         return applied, invoice
+
+    async def _apply_credits(self, plan: PaymentPlan) -> None:
+        """The invoice checked to owe the cash and the credit (on the first attempt, before
+        the ERP takes any of it: amounts that disagree apply nothing; a resumed run may have
+        applied some, and the ERP refuses more than is owed), then each open credit memo's
+        share applied to it, keyed by the memo and the invoice (a repeat sets the same)."""
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
+        pending = plan.cash + sum(credit.amount for credit in plan.credits)
+        if not plan.resumed:
+            owed = await step(
+                "check_erp_invoice",
+                lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
+                request={"invoice_id": plan.erp_invoice_id},
+                backend_ref=lambda found: found.number,
+            )
+            if pending > owed.remaining_amount:
+                raise PaymentExceedsRemaining(
+                    f"the payment of {plan.cash} {plan.currency} and the "
+                    f"{pending - plan.cash} of credit it was netted with are more "
+                    f"than the {owed.remaining_amount} invoice {owed.number} still owes",
+                    remaining_amount=owed.remaining_amount,
+                )
+        for credit in plan.credits:
+            application = ErpCreditMemoApplicationCreate(
+                credit_memo_id=credit.erp_credit_memo_id,
+                invoice_id=plan.erp_invoice_id,
+                currency=plan.currency,
+                amount=credit.applied_before + credit.amount,
+            )
+            await step(
+                credit.step,
+                partial(erp.apply_sales_credit_memo, company, application),
+                request=application,
+                downstream_key=credit.credit_memo_id,
+                backend_ref=lambda applied: applied.credit_memo_number,
+            )
 
     async def _rate(self, plan: PaymentPlan, partner_id: str) -> tuple[str, list[RatedLine]]:
         """The partner's plan, its rate card version on the payment date and the partner's
@@ -374,7 +446,7 @@ class PaymentWorkflow:
             )
         rated = rate_lines(
             plan.lines,
-            paid=plan.payment.amount,
+            paid=plan.cash,
             invoice_total=plan.invoice_total,
             version=version,
             eligibility=eligibility,
@@ -388,8 +460,9 @@ class PaymentWorkflow:
             customer = await session.get_one(CustomerRow, payment.customer_id)
             run = await session.get_one(WorkflowRunRow, plan.run_id)
             payment.status = PaymentStatus.APPLIED
-            payment.erp_ref = outcome.applied.id
-            payment.erp_document_number = outcome.applied.document_number
+            if outcome.applied is not None:  # the cash; a payment all balance has none
+                payment.erp_ref = outcome.applied.id
+                payment.erp_document_number = outcome.applied.document_number
             payment.applied_at = utcnow()
             if outcome.invoice.remaining_amount == 0 and invoice.status == InvoiceStatus.POSTED:
                 invoice.status = INVOICE_STATUS.check(InvoiceStatus.POSTED, InvoiceStatus.PAID)
@@ -440,11 +513,36 @@ class PaymentWorkflow:
             await session.commit()
 
 
+def _applies(name: str) -> bool:
+    """Whether a step of the run applies something in the ERP: the cash, or a memo."""
+    return name == "apply_payment" or name.startswith(f"{CREDIT_STEP}:")
+
+
+async def _applying_started(session: AsyncSession, run_id: str) -> bool:
+    """Whether an attempt of the run started to apply something (whatever came of it)."""
+    names = await session.scalars(
+        select(WorkflowStepRow.name).where(WorkflowStepRow.run_id == run_id)
+    )
+    return any(_applies(name) for name in names.all())
+
+
+async def _in_ledger(session: AsyncSession, run_id: str) -> bool:
+    """Whether the ERP took any of the payment: its cash, or a credit memo applied for it."""
+    names = await session.scalars(
+        select(WorkflowStepRow.name).where(
+            WorkflowStepRow.run_id == run_id, WorkflowStepRow.status == StepStatus.SUCCEEDED
+        )
+    )
+    return any(_applies(name) for name in names.all())
+
+
 def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
     return {
-        "erp_payment_id": outcome.applied.id,
-        "erp_document_number": outcome.applied.document_number,
-        "erp_applied_to_invoice_number": outcome.applied.applies_to_invoice_number,
+        "erp_payment_id": outcome.applied.id if outcome.applied else None,
+        "erp_document_number": outcome.applied.document_number if outcome.applied else None,
+        "erp_applied_to_invoice_number": outcome.applied.applies_to_invoice_number
+        if outcome.applied
+        else None,
         "erp_invoice_remaining_amount": outcome.invoice.remaining_amount,
         "commission_plan": outcome.plan_code,
         "commission_total": sum(line.commission_amount for line in outcome.rated),
@@ -458,6 +556,7 @@ _PAYMENT_FIELDS = (
     "customer_id",
     "legal_entity_id",
     "amount",
+    "balance_applied",
     "currency",
     "paid_on",
     "source",
@@ -481,6 +580,8 @@ def _plan(
     *,
     posting_date: date,
     ledger: LedgerSettings,
+    credits: list[CreditToApply],
+    resumed: bool,
 ) -> PaymentPlan:
     """What the steps need: the ERP payment on its posting date, and the lines to rate."""
     return PaymentPlan(
@@ -501,7 +602,11 @@ def _plan(
                 "description",
                 f"Payment {payment.reference or payment.id}",
             ),
-        ),
+        )
+        if payment.amount > 0
+        else None,
+        cash=payment.amount,
+        currency=payment.currency,
         paid_on=payment.paid_on,
         invoice_total=invoice.total,
         customer_id=customer.id,
@@ -516,4 +621,6 @@ def _plan(
             for line in invoice.lines
             if line.product_id in tiers
         ],
+        credits=credits,
+        resumed=resumed,
     )

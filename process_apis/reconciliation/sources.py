@@ -188,10 +188,12 @@ def _credit_memos(scope: Scope) -> Select[Any]:
 
 def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
     """Payments in the ERP's ledger: billing's are linked to the invoice billing marked
-    paid; one made directly has no billing side."""
+    paid; one made directly has no billing side. One the customer's credit balance paid in
+    full moved no cash (its credit memos are reconciled as credit memos): none."""
     in_scope = (
         PaymentRow.legal_entity_id == scope.legal_entity_id,
         PaymentRow.status.in_(IN_LEDGER),
+        PaymentRow.amount > 0,
         PaymentRow.posting_date.between(scope.start, scope.end),
     )
     columns = {

@@ -4,7 +4,8 @@ The slice a gateway needs to book through NetSuite: subsidiaries (one per demo
 company, internal ids `1` and `2`), currencies, sales tax items, G/L accounts, one
 service item (`SERVICE_ITEM_ID`) for invoice lines, the demo catalog's service items
 (read only, `catalog`), customers, invoices, credit memos (posted when saved, applied to
-the invoice they are created from, reducing its amount due), customer payments
+the invoice they are created from, reducing its amount due; a standalone one's open
+credit applied to invoices later by `PATCH` of its `apply` sublist), customer payments
 (transformed from the invoice they pay, `POST /invoice/{id}/!transform/customerPayment`,
 posted when saved, re-applied by `PATCH` of their `apply` sublist, e.g. from the invoice
 to a journal entry's A/R debit for a returned payment, the invoice then `open` again) and

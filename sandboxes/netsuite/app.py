@@ -99,6 +99,7 @@ def create_app(state: NetSuiteState | None = None) -> Starlette:
         *[(f"/{kind}", api.list_items, "GET") for kind in ITEM_RECORD_TYPES],
         *[(f"/{kind}/{{record_id}}", api.get_item, "GET") for kind in ITEM_RECORD_TYPES],
         ("/creditMemo/{record_id}", api.delete_credit_memo, "DELETE"),
+        ("/creditMemo/{record_id}", api.apply_credit_memo, "PATCH"),
         ("/salesOrder", api.list_sales_orders, "GET"),
         ("/salesOrder", api.create_sales_order, "POST"),
         ("/salesOrder/{record_id}", api.get_sales_order, "GET"),

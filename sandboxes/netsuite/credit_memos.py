@@ -1,12 +1,23 @@
-"""Credit memo records: posted when saved, applied to the invoice they are created from."""
+"""Credit memo records: posted when saved, applied to the invoice they are created from.
+
+A memo created from no invoice is the customer's open credit (`unapplied`) until
+`PATCH /creditMemo/{id}` applies it with its `apply` sublist: lines `{"doc": {"id":
+invoice}, "apply": true, "amount": n}` (`apply: false` takes an application back), matched
+by `doc`, each setting what the memo applies to that invoice. The invoice must be an
+approved one of the memo's customer (`INVALID_FLD_VALUE`); more than the invoice owes, or
+more than the memo has unapplied, is `USER_ERROR`; nothing changes unless every line is
+valid.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandboxes.business_central.odata import round_amount
 from sandboxes.netsuite.invoices import InvoicesApi, line_wire
 from sandboxes.netsuite.records import CreditMemoRecord
 from sandboxes.netsuite.wire import (
@@ -19,6 +30,7 @@ from sandboxes.netsuite.wire import (
     invalid_ref,
     links_of,
     meets,
+    number_value,
     query_conditions,
     read_body,
     ref_id,
@@ -27,13 +39,15 @@ from sandboxes.netsuite.wire import (
     utc_now,
 )
 
+_APPLY_FIELDS = frozenset({"doc", "apply", "amount"})
 _CREDIT_MEMO_FIELDS = frozenset(
     {"externalId", "entity", "currency", "tranDate", "createdFrom", "item"}
 )
 
 
 class CreditMemosApi(InvoicesApi):
-    """Credit memos: list by external id, create (applied at once), read."""
+    """Credit memos: list by external id, create (applied at once), read, and apply the
+    open credit of a standalone one to invoices (`PATCH` of its `apply` sublist)."""
 
     async def list_credit_memos(self, request: Request) -> Response:
         conditions = query_conditions(request, frozenset({"externalId", "tranDate", "subsidiary"}))
@@ -92,6 +106,60 @@ class CreditMemosApi(InvoicesApi):
         self.state.credit_memos[memo.id] = memo
         return created(request, "creditMemo", memo.id)
 
+    async def apply_credit_memo(self, request: Request) -> Response:
+        memo = self._memo(request)
+        sublist = (await read_body(request, frozenset({"apply"}))).get("apply")
+        if not isinstance(sublist, dict) or set(sublist) != {"items"}:
+            raise NsFault(400, "INVALID_CONTENT", 'Field apply must be {"items": [...]}.')
+        if not isinstance(sublist["items"], list):
+            raise NsFault(400, "INVALID_CONTENT", "Field apply.items must be a list.")
+        applied = dict(memo.applied)
+        for line in sublist["items"]:
+            if not isinstance(line, dict) or set(line) - _APPLY_FIELDS or "apply" not in line:
+                raise NsFault(400, "INVALID_CONTENT", "An apply line has doc, apply and amount.")
+            invoice = self.state.invoices.get(ref_id(line, "doc"))
+            if (
+                invoice is None
+                or invoice.customer is not memo.customer
+                or invoice.approval_status != APPROVED
+            ):
+                raise NsFault(
+                    400,
+                    "INVALID_FLD_VALUE",
+                    f"Invalid Field Value {ref_id(line, 'doc')} for the following field: apply.doc",
+                )
+            if line["apply"] is False:
+                applied.pop(invoice.id, None)
+                continue
+            amount = number_value(line, "amount")
+            currency = CURRENCIES[memo.currency_id][0]
+            if amount <= 0 or round_amount(amount, currency) != amount:
+                raise NsFault(
+                    400,
+                    "INVALID_FLD_VALUE",
+                    f"Invalid Field Value {amount} for the following field: apply.amount",
+                )
+            if amount - memo.applied.get(invoice.id, Decimal(0)) > invoice.amount_due:
+                raise NsFault(
+                    400,
+                    "USER_ERROR",
+                    f"The amount applied ({amount}) exceeds the amount due ({invoice.amount_due}).",
+                )
+            applied[invoice.id] = amount
+        used = memo.total if memo.created_from is not None else Decimal(0)
+        if used + sum(applied.values(), Decimal(0)) > memo.total:
+            raise NsFault(
+                400, "USER_ERROR", "The total amount applied exceeds the amount of the credit."
+            )
+        for invoice_id in applied.keys() | memo.applied.keys():
+            invoice = self.state.invoices[invoice_id]
+            invoice.credited += applied.get(invoice_id, Decimal(0)) - memo.applied.get(
+                invoice_id, Decimal(0)
+            )
+            invoice.modified = utc_now()
+        memo.applied = applied
+        return created(request, "creditMemo", memo.id)
+
     async def delete_credit_memo(self, request: Request) -> Response:
         """A credit memo is posted when saved: it is never a draft, and never deleted."""
         memo = self._memo(request)
@@ -133,6 +201,8 @@ class CreditMemosApi(InvoicesApi):
                 "subtotal": memo.subtotal,
                 "taxTotal": memo.tax_total,
                 "total": memo.total,
+                "applied": memo.total - memo.unapplied,
+                "unapplied": memo.unapplied,
                 "item": {
                     "links": links_of(request, f"/creditMemo/{memo.id}/item"),
                     "items": [line_wire(request, line) for line in memo.lines],

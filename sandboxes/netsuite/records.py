@@ -89,7 +89,8 @@ class InvoiceRecord(LineTotals):
 
 @dataclass
 class CreditMemoRecord(LineTotals):
-    """A credit memo posts when it is saved; `created_from` is the invoice it is applied to."""
+    """A credit memo posts when it is saved; `created_from` is the invoice it is applied to
+    then, `applied` the invoices its open credit was applied to later."""
 
     id: str
     external_id: str
@@ -99,6 +100,14 @@ class CreditMemoRecord(LineTotals):
     tran_date: date
     created_from: InvoiceRecord | None
     lines: list[InvoiceLine]
+    # Applied later (`PATCH` of its `apply` sublist), by invoice id: open credit used up.
+    applied: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def unapplied(self) -> Decimal:
+        """What is left of the credit: a memo created from an invoice is applied in full."""
+        used = self.total if self.created_from is not None else Decimal(0)
+        return self.total - used - sum(self.applied.values(), Decimal(0))
 
 
 @dataclass

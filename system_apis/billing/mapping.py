@@ -166,6 +166,7 @@ def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
         tax=invoice.tax or 0,
         total=invoice.total,
         amount_paid=invoice.amount_paid,
+        balance_applied=balance_applied(invoice.total, invoice.starting_balance),
         reference=(invoice.metadata or {}).get(REFERENCE_KEY),
         subscription_id=invoice.subscription,
         due_date=_time(invoice.due_date).date() if invoice.due_date is not None else None,
@@ -178,6 +179,12 @@ def invoice_from_stripe(invoice: StripeInvoice) -> BillingInvoice:
         else tuple(invoice_line_from_stripe(line) for line in lines.data),
         charge_id=invoice.charge,
     )
+
+
+def balance_applied(total: int, starting_balance: int) -> int:
+    """What a credit balance (Stripe's negative `starting_balance`) paid of an invoice of
+    `total`: the credit, up to the total; a debit balance or a credit invoice takes none."""
+    return max(0, min(total, -starting_balance))
 
 
 def invoice_line_from_stripe(line: StripeInvoiceLine) -> BillingInvoiceLine:

@@ -70,6 +70,11 @@ class BillingInvoice(BillingModel):
     tax: int
     total: int
     amount_paid: int
+    balance_applied: int = Field(
+        default=0,
+        description="What the customer's credit balance paid of it (Stripe's "
+        "`starting_balance` taken up): `total` less this is what was due in cash.",
+    )
     reference: str | None
     subscription_id: str | None = Field(default=None, description="The subscription it bills.")
     due_date: date | None = None

@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCreditMemoApplication,
+    ErpCreditMemoApplicationCreate,
     ErpCurrency,
     ErpCustomer,
     ErpCustomerCredit,
@@ -212,6 +214,14 @@ class ErpCreditMemos(Protocol):
 
     async def delete_sales_credit_memo_draft(self, company_id: str, credit_memo_id: str) -> None:
         """Delete a draft memo; a posted one is refused, one already gone `BackendNotFound`."""
+        ...
+
+    async def apply_sales_credit_memo(
+        self, company_id: str, application: ErpCreditMemoApplicationCreate
+    ) -> ErpCreditMemoApplication:
+        """Apply a posted memo's open credit to a posted invoice of its customer (the
+        amount in all for that pair, so a repeat changes nothing). An ERP whose API cannot
+        apply a posted memo refuses with a business error."""
         ...
 
 

@@ -130,6 +130,29 @@ class ErpSalesCreditMemo(ErpModel):
     total_including_tax: int
 
 
+class ErpCreditMemoApplicationCreate(ErpModel):
+    """A posted, open credit memo applied to a posted invoice of the same customer."""
+
+    credit_memo_id: str
+    invoice_id: str
+    currency: str
+    amount: int = Field(
+        gt=0,
+        description="Minor units of the memo applied to this invoice, in all: applying the "
+        "same memo to the same invoice again sets this amount, it adds nothing.",
+    )
+
+
+class ErpCreditMemoApplication(ErpModel):
+    credit_memo_id: str
+    credit_memo_number: str | None
+    invoice_id: str
+    invoice_number: str | None
+    currency: str
+    amount: int = Field(description="What the memo applies to the invoice now.")
+    invoice_remaining_amount: int = Field(description="What the invoice still owes after it.")
+
+
 class ErpJournalCreate(ErpModel):
     """A journal batch, found or created by `code`."""
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.seed import demo_id
 from core.models.payment import PaymentRow
 from core.models.refund import RefundRow
+from core.models.workflow_run import WorkflowRunRow
 from process_apis.billing_inbox import BillingInbox
 from process_apis.worker import BackgroundWork
 from sandboxes import stripe
@@ -112,6 +113,19 @@ async def invoice_ids(gateway: Gateway, subscription_id: str) -> set[str]:
     return {invoice["id"] for invoice in response.json()["items"]}
 
 
+async def payment_of(gateway: Gateway, invoice_id: str) -> tuple[PaymentRow, WorkflowRunRow]:
+    """The invoice's one payment, and its run."""
+    async with gateway.sessionmaker() as session:
+        [payment] = (
+            await session.scalars(select(PaymentRow).where(PaymentRow.invoice_id == invoice_id))
+        ).all()
+        run = await session.scalar(
+            select(WorkflowRunRow).where(WorkflowRunRow.subject_id == payment.id)
+        )
+    assert run is not None
+    return payment, run
+
+
 async def test_twelve_months_of_subscriptions_through_the_workflows_are_recognized_to_the_cent(
     make_gateway: GatewayFactory, erp_kind: str
 ) -> None:
@@ -159,8 +173,8 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
                 await gateway.client.get(f"/v1/invoices/{invoice_id}")
             ).json()
             # posted; paid unless billing netted an amendment's proration or a credit on
-            # the customer's balance into its payment (then applied in part, or waiting in
-            # the exception queue as more than the invoice owes): no revenue changes
+            # the customer's balance that no open credit memo holds into its payment (then
+            # waiting in the exception queue, never applied in part): no revenue changes
             assert invoice["status"] in ("posted", "paid"), invoice
             [line] = invoice["lines"]
             book.bill(
@@ -228,6 +242,15 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
             # the 10th: billing renews the monthly subscription
             await calendar.to(on(ahead, ANCHOR_DAY))
             monthly_invoices.append(await bill_new_invoices(monthly, f"monthly-{ahead}"))
+            if ahead == 5:
+                # billing took the correction's credit note (on the customer's balance) off
+                # this renewal, but the correction's ERP memo was applied to the invoice it
+                # corrected: no open credit memo makes that balance, so the payment is an
+                # exception, never applied in part
+                payment, run = await payment_of(gateway, monthly_invoices[-1]["id"])
+                assert (payment.balance_applied, payment.status) == (7_321, "recorded")
+                assert run.error_type is not None
+                assert run.error_type.endswith("/payment-balance-unmatched"), run.error_detail
             if ahead == 2:  # more seats on the annual plan from the 18th
                 await calendar.to(on(ahead, 18))
                 assert await amended(annual, "annual-up", "annual", quantity=3) > 0

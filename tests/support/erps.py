@@ -68,6 +68,19 @@ class ErpCase:
             return self._bc.document_count(US_COMPANY, external)
         return self._ns.invoice_count(external)
 
+    def unapplied_credit(self, external: str) -> int:
+        """Minor units of the credit memo `external` applied to no invoice: the customer's
+        open credit (BC applies a memo only to the invoice it names when posted)."""
+        if self.kind == "business_central":
+            [memo] = [
+                memo
+                for memo in self._bc.books[US_COMPANY].credit_memos.values()
+                if memo.external_document_number == external
+            ]
+            return 0 if memo.invoice is not None else _minor(memo.total_including_tax)
+        [ns_memo] = [m for m in self._ns.credit_memos.values() if m.external_id == external]
+        return _minor(ns_memo.unapplied)
+
     def payments(self) -> dict[str, int]:
         """External document number → minor units of each customer payment, and of each
         reversing entry (negative): BC's reversing payment line, or NetSuite's journal

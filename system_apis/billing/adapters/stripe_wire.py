@@ -124,6 +124,7 @@ class StripeInvoice(StripeModel):
     tax: int | None = None
     total: int
     amount_paid: int
+    starting_balance: int = 0
     metadata: dict[str, str] | None = None
     subscription: str | None = None
     due_date: int | None = None

@@ -86,6 +86,8 @@ from system_apis.erp.mapping import (
 )
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCreditMemoApplication,
+    ErpCreditMemoApplicationCreate,
     ErpCurrency,
     ErpCustomer,
     ErpCustomerPayment,
@@ -597,6 +599,22 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             f"/companies({company_id})/salesCreditMemos({credit_memo_id})",
             operation="delete_sales_credit_memo_draft",
             headers={"If-Match": "*"},
+        )
+
+    async def apply_sales_credit_memo(
+        self,
+        company_id: str,  # noqa: ARG002 (refused before any company is addressed)
+        application: ErpCreditMemoApplicationCreate,
+    ) -> ErpCreditMemoApplication:
+        """Refused: BC's API applies a credit memo only to the invoice it names when posted
+        (`invoiceId`); a posted memo's open entry is applied in BC itself (Apply Entries)."""
+        raise BackendBusinessError(
+            f"{self._client.backend} cannot apply posted credit memo "
+            f"{application.credit_memo_id} to invoice {application.invoice_id} through its "
+            "API: apply the memo's entry to the invoice in Business Central (Apply Entries)",
+            backend=self._client.backend,
+            operation="apply_sales_credit_memo",
+            vendor_code="credit-application-unsupported",
         )
 
     async def ensure_journal(self, company_id: str, journal: ErpJournalCreate) -> ErpJournal:

@@ -5,7 +5,8 @@ documents are checked against (subsidiary, tax items, currencies) here; customer
 payments, journal entries and reading the period's documents back in
 `netsuite_ledger`; its items in `netsuite_catalog`. A credit memo is created from the
 invoice it corrects (`createdFrom`), which applies it; NetSuite posts it on save, keyed
-by its `externalId` like an invoice.
+by its `externalId` like an invoice. A standalone memo's open credit is applied to an
+invoice later by `PATCH` of its `apply` sublist.
 
 `company_id` is a subsidiary's internal id. Every line goes on one service item
 (`line_item_id`), and tax codes and currencies are looked up by their NetSuite names
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from core.money import to_decimal
 from system_apis.erp.adapters.netsuite_catalog import NetSuiteCatalog
 from system_apis.erp.adapters.netsuite_orders import NetSuiteSalesOrders
 from system_apis.erp.adapters.netsuite_records import decode_netsuite_error, ns_query
@@ -34,10 +36,13 @@ from system_apis.erp.adapters.netsuite_streams import NetSuiteStreams
 from system_apis.erp.adapters.netsuite_wire import (
     NsCollection,
     NsCreditMemo,
+    NsCreditMemoApplication,
     NsCurrency,
     NsCustomer,
     NsCustomerCreditHold,
     NsInvoice,
+    NsPaymentApplicationsUpdate,
+    NsPaymentApplicationUpdate,
     NsRefRequest,
     NsSubsidiary,
     NsTaxItem,
@@ -55,6 +60,8 @@ from system_apis.erp.netsuite_mapping import (
 )
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCreditMemoApplication,
+    ErpCreditMemoApplicationCreate,
     ErpCurrency,
     ErpCustomer,
     ErpCustomerStanding,
@@ -301,6 +308,41 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         operation = "post_sales_credit_memo"
         memo = await self._get_credit_memo(company_id, credit_memo_id, operation)
         return await self._canonical_memo(memo, operation)
+
+    async def apply_sales_credit_memo(
+        self, company_id: str, application: ErpCreditMemoApplicationCreate
+    ) -> ErpCreditMemoApplication:
+        """`PATCH /creditMemo/{id}` with its `apply` sublist: the invoice's line set to the
+        amount, so a repeat changes nothing; the invoice read back for what it owes."""
+        operation = "apply_sales_credit_memo"
+        memo = await self._get_credit_memo(company_id, application.credit_memo_id, operation)
+        before = await self._get_invoice(company_id, application.invoice_id, operation)
+        body = NsCreditMemoApplication(
+            apply=NsPaymentApplicationsUpdate(
+                items=[
+                    NsPaymentApplicationUpdate(
+                        doc=NsRefRequest(id=before.id),
+                        apply=True,
+                        amount=to_decimal(application.amount, application.currency),
+                    )
+                ]
+            )
+        )
+        await self._send(
+            "PATCH", f"/creditMemo/{quote(memo.id, safe='')}", operation=operation, body=body
+        )
+        invoice = await self._canonical(
+            await self._get_invoice(company_id, before.id, operation), operation
+        )
+        return ErpCreditMemoApplication(
+            credit_memo_id=memo.id,
+            credit_memo_number=memo.tran_id,
+            invoice_id=invoice.id,
+            invoice_number=invoice.number,
+            currency=invoice.currency,
+            amount=application.amount,
+            invoice_remaining_amount=invoice.remaining_amount,
+        )
 
     async def _find_credit_memo(
         self, company_id: str, external_id: str, operation: str

@@ -320,6 +320,12 @@ class NsPaymentReapplication(NsRequest):
     apply: NsPaymentApplicationsUpdate
 
 
+class NsCreditMemoApplication(NsRequest):
+    """`PATCH /creditMemo/{id}`: the invoices its open credit applies to, matched by `doc`."""
+
+    apply: NsPaymentApplicationsUpdate
+
+
 class NsCustomerCredit(NsModel):
     """A customer read for a credit check: its hold, limit and open balance."""
 

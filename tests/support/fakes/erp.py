@@ -18,6 +18,8 @@ from datetime import date
 from system_apis.erp.port import ErpPort
 from system_apis.erp.schemas import (
     ErpCompany,
+    ErpCreditMemoApplication,
+    ErpCreditMemoApplicationCreate,
     ErpCurrency,
     ErpCustomer,
     ErpCustomerCredit,
@@ -90,6 +92,7 @@ class FakeErp:
         self.invoice_company: dict[str, str] = {}
         self.credit_memos: dict[str, ErpSalesCreditMemo] = {}
         self.credit_memo_company: dict[str, str] = {}
+        self.credit_applications: dict[tuple[str, str], int] = {}  # by (memo, invoice)
         self.journals: dict[tuple[str, str], _Journal] = {}  # by (company, journal id)
         self.payments: dict[str, ErpCustomerPayment] = {}  # by external document number
         self.ledger: list[tuple[str, str, ErpLedgerEntry]] = []  # (company, currency, entry)
@@ -504,6 +507,38 @@ class FakeErp:
         self.credit_memos[credit_memo_id] = posted
         self._book_lines(company_id, posted, sign=1)
         return posted
+
+    async def apply_sales_credit_memo(
+        self, company_id: str, application: ErpCreditMemoApplicationCreate
+    ) -> ErpCreditMemoApplication:
+        operation = "apply_sales_credit_memo"
+        self.recorder.enter(operation, company_id=company_id, application=application)
+        memo = self.credit_memos.get(application.credit_memo_id)
+        invoice = self.invoices.get(application.invoice_id)
+        if memo is None or invoice is None or memo.status not in POSTED:
+            self.recorder.not_found(operation, f"no posted memo {application.credit_memo_id}")
+        key = (memo.id, invoice.id)
+        others = sum(
+            amount
+            for (memo_id, _), amount in self.credit_applications.items()
+            if memo_id == memo.id
+        ) - self.credit_applications.get(key, 0)
+        applied_at_post = memo.total_including_tax if memo.applies_to_invoice_id else 0
+        if others + applied_at_post + application.amount > memo.total_including_tax:
+            self.recorder.refuse(operation, f"{memo.id} has not {application.amount} open")
+        self.settle(
+            operation, invoice.id, application.amount - self.credit_applications.get(key, 0)
+        )
+        self.credit_applications[key] = application.amount
+        return ErpCreditMemoApplication(
+            credit_memo_id=memo.id,
+            credit_memo_number=memo.number,
+            invoice_id=invoice.id,
+            invoice_number=invoice.number,
+            currency=memo.currency,
+            amount=application.amount,
+            invoice_remaining_amount=self.invoices[invoice.id].remaining_amount,
+        )
 
     def _book_lines(
         self, company_id: str, document: ErpSalesInvoice | ErpSalesCreditMemo, *, sign: int

@@ -160,6 +160,27 @@ def test_invoice_from_stripe() -> None:
     assert invoice.reference == "inv_1"
 
 
+@pytest.mark.parametrize(
+    ("total", "starting_balance", "applied"),
+    [
+        (1_000, 0, 0),  # no balance
+        (1_000, -300, 300),  # a credit takes part of the invoice
+        (1_000, -1_500, 1_000),  # a larger credit pays it in full; the rest stays
+        (1_000, 400, 0),  # a debit balance is owed besides: no credit taken
+        (-500, -300, 0),  # a credit invoice takes none
+    ],
+)
+def test_the_balance_applied_is_the_credit_the_invoice_took_up(
+    total: int, starting_balance: int, applied: int
+) -> None:
+    invoice = invoice_from_stripe(stripe_invoice(total=total, starting_balance=starting_balance))
+    assert invoice.balance_applied == applied
+
+
+def test_an_invoice_without_a_starting_balance_took_no_credit() -> None:
+    assert invoice_from_stripe(stripe_invoice()).balance_applied == 0
+
+
 def test_invoice_without_tax_rates_has_zero_tax() -> None:
     assert invoice_from_stripe(stripe_invoice(tax=None, metadata=None)).tax == 0
 

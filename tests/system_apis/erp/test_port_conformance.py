@@ -17,9 +17,9 @@ import typing_extensions
 import system_apis.erp.adapters
 from sandboxes.demo_estate import closed_period, first_open_day
 from system_apis.erp.port import ErpPort
-from system_apis.erp.schemas import ErpDocumentStatus
+from system_apis.erp.schemas import ErpCreditMemoApplicationCreate, ErpDocumentStatus
 from system_apis.errors import BackendBusinessError, BackendTransientError
-from tests.support.business_central import invoice_request
+from tests.support.business_central import credit_memo_request, invoice_request
 from tests.system_apis.erp.harness import CUSTOMER, ERPS, Erp
 
 
@@ -93,6 +93,41 @@ async def test_an_invoice_is_created_found_and_posted_once(erp: Erp) -> None:
     assert await erp.adapter.get_sales_invoice(company, draft.id) == posted
     assert await erp.adapter.find_sales_invoice(company, "inv_port_1") == posted
     assert erp.document_count("inv_port_1") == 1
+
+
+async def test_an_open_credit_memo_is_applied_to_an_invoice_once_where_the_api_allows(
+    erp: Erp,
+) -> None:
+    company = erp.company_id
+    await erp.adapter.upsert_customer(company, CUSTOMER)
+    invoice = await erp.adapter.create_sales_invoice(company, invoice_request("inv_port_cm"))
+    invoice = await erp.adapter.post_sales_invoice(company, invoice.id)
+    memo = await erp.adapter.create_sales_credit_memo(company, credit_memo_request("cm_open"))
+    memo = await erp.adapter.post_sales_credit_memo(company, memo.id)  # 19.99 + 1.77 tax
+    application = ErpCreditMemoApplicationCreate(
+        credit_memo_id=memo.id, invoice_id=invoice.id, currency="USD", amount=1000
+    )
+    if erp.adapter.__class__.__name__.startswith("BusinessCentral"):
+        # BC's API v1.0 applies a memo only to the invoice it names when posted
+        with pytest.raises(BackendBusinessError, match="Apply Entries"):
+            await erp.adapter.apply_sales_credit_memo(company, application)
+        return
+
+    applied = await erp.adapter.apply_sales_credit_memo(company, application)
+    again = await erp.adapter.apply_sales_credit_memo(company, application)
+    more = await erp.adapter.apply_sales_credit_memo(
+        company, application.model_copy(update={"amount": memo.total_including_tax})
+    )
+    with pytest.raises(BackendBusinessError):  # more than the memo holds
+        await erp.adapter.apply_sales_credit_memo(
+            company, application.model_copy(update={"amount": memo.total_including_tax + 1})
+        )
+
+    assert (applied.amount, applied.invoice_remaining_amount) == (1000, 14353 - 1000)
+    assert again == applied  # the amount in all for the pair: a repeat changes nothing
+    assert more.invoice_remaining_amount == 14353 - memo.total_including_tax
+    owed = await erp.adapter.get_sales_invoice(company, invoice.id)
+    assert owed.remaining_amount == 14353 - memo.total_including_tax
 
 
 async def test_a_lost_answer_to_the_create_is_resumed_into_one_document(erp: Erp) -> None:
