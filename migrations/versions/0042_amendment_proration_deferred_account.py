@@ -3,7 +3,7 @@ booked to (none for the amendments applied before: booked to revenue, the recogn
 journal moves them)
 
 Revision ID: 0042
-Revises: 0040
+Revises: 0041
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0042"
-down_revision: str | None = "0040"
+down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
