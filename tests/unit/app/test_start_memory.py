@@ -3,7 +3,8 @@
 asks for a token, no Redis client (15 MiB) when nothing is counted in Redis, no
 Alembic when it does not migrate, and neither the background work (its relay, the NATS
 client, aiohttp for webhook deliveries) when it does not run them nor Jinja2 until a
-console page is rendered, nor httpx's command-line client (rich, pygments)."""
+console page is rendered, nor httpx's command-line client (rich, pygments). Counting in
+Redis, it loads one Redis client library (redis-py), not `limits`' default coredis too."""
 
 from __future__ import annotations
 
@@ -45,6 +46,25 @@ def test_a_worker_starts_without_hashing_redis_or_alembic() -> None:
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
     )
     assert probe.stdout.split("\n")[:3] == ["0 False 0 False", "[]", "1"]  # hashed at sign-in
+
+
+REDIS_PROBE = """
+import sys
+from app.governance.rate_limit import RateLimiter
+from core.settings import RateLimitSettings
+limiter = RateLimiter(RateLimitSettings(), "redis://127.0.0.1:6379/15")
+shared = limiter.storage.bridge.storage.connection_pool is limiter.strategy.redis.connection_pool
+print(sorted({"coredis", "beartype", "valkey"} & set(sys.modules)), shared)
+"""
+
+
+def test_a_worker_counting_in_redis_loads_one_redis_client() -> None:
+    """The readiness check's `limits` storage and the counter share redis-py and its pool:
+    coredis and beartype cost a worker 7 to 11 MiB resident for that one ping."""
+    probe = subprocess.run(
+        [sys.executable, "-c", REDIS_PROBE], capture_output=True, text=True, check=True
+    )
+    assert probe.stdout == "[] True\n"
 
 
 def test_served_workers_import_nothing_of_the_cli() -> None:
