@@ -22,6 +22,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -213,7 +214,12 @@ of posting at the limit passes the vendor's figures in `env`."""
 PRODUCTION_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 """The allocator setting the production image runs with (`Dockerfile`)."""
 
-PROJECT_PACKAGES = ("app", "core", "process_apis", "system_apis", "events", "sandboxes", "bench")
+
+def project_packages() -> list[str]:
+    """The packages the project's wheel ships (what the image compiles), and `bench`."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        wheel = tomllib.load(file)["tool"]["hatch"]["build"]["targets"]["wheel"]
+    return [*wheel["packages"], "bench"]
 
 
 @cache
@@ -229,7 +235,7 @@ def compile_bytecode() -> None:
     """
     paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "-j", "0", *paths, *PROJECT_PACKAGES],
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *paths, *project_packages()],
         cwd=ROOT,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
         stdout=subprocess.DEVNULL,  # a few test files of some packages do not compile
