@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.governance.rate_window import sliding_window
 
 PROBE = """
 import hashlib
@@ -94,3 +95,19 @@ def test_serve_replaces_itself_with_the_small_main_module(monkeypatch: pytest.Mo
     result = CliRunner().invoke(app, ["serve", "--host", "127.0.0.1", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert execs == [[sys.executable, "-m", "app.served", "127.0.0.1", "8123", "1"]]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://127.0.0.1:6380/0",
+        "redis+unix:///run/redis.sock",
+        "redis+sentinel://127.0.0.1:26379/primary",
+        "redis+cluster://127.0.0.1:7000",
+    ],
+)
+def test_every_redis_storage_is_built_on_redis_py(url: str) -> None:
+    """coredis is not installed: a Redis storage of any kind `limits` knows runs on redis-py."""
+    storage = sliding_window(url).storage
+    assert type(storage.bridge).__name__ == "RedispyBridge"  # type: ignore[attr-defined]
