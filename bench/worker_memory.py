@@ -1,11 +1,13 @@
 """Benchmark: a gateway worker's resident memory after start-up and after a fixed load.
 
 Run with `uv run python -m bench.worker_memory [--workers W] [--postings N]
-[--concurrency C] [--tokens T]`. On a throwaway database (PostgreSQL on
+[--concurrency C] [--tokens T] [--redis]`. On a throwaway database (PostgreSQL on
 127.0.0.1:5432, else SQLite) it starts the ERP, billing, CRM and support sandboxes, a
 process each, and the gateway (`bench.serve gateway`, uvicorn with `--workers` workers)
 configured as in production: every backend over HTTP at its URL, no sandbox in the
-gateway's processes. Then it reads each worker's `VmRSS` and `VmHWM` from `/proc`:
+gateway's processes; with `--redis` its rate limits count in Redis
+(`redis://127.0.0.1:6379/15`, as `bench.posting` serves them; memory if unreachable).
+Then it reads each worker's `VmRSS` and `VmHWM` from `/proc`:
 
 1. once every worker answers (start-up);
 2. after `--tokens` token requests sent `--concurrency` at a time, by a client whose
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import sys
 import uuid
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from bench.harness import (
     host_line,
     invoice_body,
     issue_token,
+    rate_limit_storage,
     running,
     scratch_directory,
     throwaway_database,
@@ -98,12 +102,27 @@ def main() -> int:
     parser.add_argument("--postings", type=int, default=300)
     parser.add_argument("--tokens", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--redis", action="store_true", help="count rate limits in Redis, as bench.posting does"
+    )
     args = parser.parse_args()
     print(f"host: {host_line()}")  # noqa: T201
-    with scratch_directory() as scratch, throwaway_database(scratch) as database:
+    limits = rate_limit_storage() if args.redis else nullcontext(("memory://", "memory"))
+    with (
+        scratch_directory() as scratch,
+        throwaway_database(scratch) as database,
+        limits as (storage_url, storage),
+    ):
         sandboxes = backend_sandboxes(database, scratch)
-        gateway = Server("gateway", database, scratch, workers=args.workers)
+        gateway = Server(
+            "gateway",
+            database,
+            scratch,
+            workers=args.workers,
+            LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
+        )
         gateway.env.update(backend_urls(sandboxes))
+        print(f"database: {database.description}; rate limits: {storage}")  # noqa: T201
         with running([*sandboxes.values(), gateway]):
             print(f"started: {worker_status(gateway)}")  # noqa: T201
             asyncio.run(tokens(gateway, args.tokens, args.concurrency))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from limits import RateLimitItem
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
+from limits.storage import StorageTypes, storage_from_string
 from limits.util import WindowStats
 
 if TYPE_CHECKING:
@@ -183,10 +183,11 @@ class RedisSlidingWindow(SlidingWindow):
     """
 
     def __init__(self, url: str) -> None:
-        super().__init__(storage_from_string(f"async+{url}"))
         from redis.asyncio import Redis  # here: a gateway counting in memory never loads it
 
         self.redis: Redis = Redis.from_url(url)
+        # `limits`' storage (the readiness check's ping) on the same client and its pool.
+        super().__init__(_storage(url, connection_pool=self.redis.connection_pool))
         self._count = self.redis.register_script(COUNT)
         self._count_guarded = self.redis.register_script(GUARDED_COUNT)
 
@@ -222,9 +223,21 @@ def redis_url(storage_url: str) -> str | None:
     return url if url.startswith(("redis://", "rediss://")) else None
 
 
+def _storage(url: str, **options: Any) -> StorageTypes:
+    """`limits`' asyncio storage for `url`, a Redis one on redis-py.
+
+    `limits` defaults to coredis for Redis, a second Redis client (with beartype) that
+    cost a served worker 7 to 11 MiB resident next to redis-py, which the gateway needs
+    anyway; it is not installed.
+    """
+    if url.startswith(("redis://", "rediss://", "redis+")):
+        options["implementation"] = "redispy"
+    return storage_from_string(f"async+{url}", **options)
+
+
 def sliding_window(storage_url: str) -> SlidingWindow:
     """The counter for a storage URL: in Redis one round trip per check, else `limits`'."""
     url = storage_url.removeprefix("async+")
     if redis_url(url) is not None:
         return RedisSlidingWindow(url)
-    return SlidingWindow(storage_from_string(f"async+{url}"))
+    return SlidingWindow(_storage(url))

@@ -105,7 +105,9 @@ async def test_in_memory_a_guarded_count_answers_the_same() -> None:
 
 async def test_its_counters_are_limits_own(window: RedisSlidingWindow) -> None:
     """A replica on `limits`' two calls and one on the script count in the same window."""
-    plain = SlidingWindowCounterRateLimiter(storage_from_string(f"async+{REDIS_URL}"))
+    plain = SlidingWindowCounterRateLimiter(
+        storage_from_string(f"async+{REDIS_URL}", implementation="redispy")
+    )
     key = uuid.uuid4().hex
     assert await plain.hit(ITEM, "write", key)
     allowed, stats = await window.count(ITEM, "write", key)
@@ -115,6 +117,14 @@ async def test_its_counters_are_limits_own(window: RedisSlidingWindow) -> None:
     assert abs(reference.reset_time - stats.reset_time) < 1
     assert await plain.hit(ITEM, "write", key)
     assert (await window.count(ITEM, "write", key))[0] is False
+
+
+async def test_the_readiness_check_pings_on_the_counters_own_client(
+    window: RedisSlidingWindow,
+) -> None:
+    """`limits`' storage answers the readiness ping on redis-py, over the counter's pool."""
+    assert await window.storage.check()
+    assert window.storage.bridge.storage.connection_pool is window.redis.connection_pool  # type: ignore[attr-defined]
 
 
 async def test_in_memory_the_strategy_is_limits_own() -> None:
