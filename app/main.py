@@ -21,6 +21,7 @@ from app.governance.auth.context import AuthContext
 from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
+from app.governance.governed_routes import govern_routes
 from app.governance.headers import ResponseHeadersMiddleware
 from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
@@ -185,5 +186,6 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
     install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
+    govern_routes(app)  # once every route is added
     index_routes(app)  # last: every route is added
     return app
