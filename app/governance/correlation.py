@@ -20,6 +20,7 @@ from core.problems import internal_error_document
 logger = logging.getLogger("ledgergate.http")
 
 HEADER = "x-correlation-id"
+HEADER_BYTES = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
@@ -37,8 +38,11 @@ class CorrelationMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        cid = accept_or_mint(headers.get(HEADER.encode(), b"").decode("latin-1") or None)
+        sent = b""
+        for name, value in scope["headers"]:  # the last one, as a dict of them would keep
+            if name == HEADER_BYTES:
+                sent = value
+        cid = accept_or_mint(sent.decode("latin-1") or None)
         token = correlation_id.set(cid)
         scope.setdefault("state", {})["correlation_id"] = cid
         started = time.perf_counter()
@@ -51,12 +55,8 @@ class CorrelationMiddleware:
                 response_started = True
                 status = message["status"]
                 message["headers"] = [
-                    *[
-                        (k, v)
-                        for k, v in message.get("headers", [])
-                        if k.lower() != HEADER.encode()
-                    ],
-                    (HEADER.encode(), cid.encode()),
+                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER_BYTES],
+                    (HEADER_BYTES, cid.encode()),
                 ]
             await send(message)
 

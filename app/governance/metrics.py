@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -56,6 +57,9 @@ def route_template(scope: Scope) -> str:
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each label set's child, looked up once (`labels` checks and locks on every call).
+        self.counted: dict[tuple[str, str, int, str], Any] = {}
+        self.timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,8 +80,16 @@ class MetricsMiddleware:
             route, method = route_template(scope), scope["method"]
             principal = scope.get("state", {}).get("principal")
             client = principal.client_id if principal is not None else "anonymous"
-            HTTP_REQUESTS.labels(route, method, str(status), client).inc()
-            HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
+            counter = self.counted.get(key := (route, method, status, client))
+            if counter is None:
+                counter = self.counted[key] = HTTP_REQUESTS.labels(
+                    route, method, str(status), client
+                )
+            counter.inc()
+            histogram = self.timed.get(timed := (route, method))
+            if histogram is None:
+                histogram = self.timed[timed] = HTTP_LATENCY.labels(route, method)
+            histogram.observe(time.perf_counter() - started)
 
 
 async def metrics_access(request: Request) -> None:
