@@ -25,7 +25,6 @@ from app.governance.governed_routes import govern_routes
 from app.governance.headers import ResponseHeadersMiddleware
 from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
-from app.governance.metrics import MetricsMiddleware
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.query_parameters import refuse_repeated_query_parameters
@@ -180,7 +179,6 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         trusted_proxies=settings.rate_limits.trusted_proxies,
     )
     app.add_middleware(AcceptMiddleware)
-    app.add_middleware(MetricsMiddleware)
     app.add_middleware(CorrelationMiddleware)
     # Outside the correlation middleware, so that its last-resort 500 gets them too.
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
