@@ -10,7 +10,9 @@ No HTTP server and no load generator share the CPU, so what is left is the apps'
 work; uvicorn's per-request cost, the same for both, is not in it (so the ratio here
 is stricter than a served one). Per request it reports:
 
-- CPU microseconds of this process (`time.process_time`): the bare/governed ratio is
+- CPU microseconds of this process (`time.process_time`, and the part of it in user
+  mode, which instruction counts such as `bench.edge_instructions` see; the rest is the
+  kernel's, for sockets and the event loop's waits): the bare/governed ratio is
   what the governed read's throughput would be, as a share of the bare one, if the
   workers' CPU were the bottleneck (overall, and the median of each round's pair, which
   a busy host's drift moves less);
@@ -80,6 +82,7 @@ class Side:
     name: str
     requests: int = 0
     cpu_seconds: float = 0.0
+    user_seconds: float = 0.0  # of `cpu_seconds`, in user mode (the rest in the kernel)
     statements: int = 0
     redis_commands: int = 0
     statuses: set[int] = field(default_factory=set)
@@ -131,7 +134,7 @@ async def round_of(
     profiler: cProfile.Profile | None,
 ) -> None:
     statements, commands = tally.statements, tally.redis_commands
-    started = time.process_time()
+    started, user = time.process_time(), os.times().user
     if profiler is not None:
         profiler.enable()
     for i in range(count):
@@ -140,6 +143,7 @@ async def round_of(
         profiler.disable()
     cpu = time.process_time() - started
     side.cpu_seconds += cpu
+    side.user_seconds += os.times().user - user
     side.round_cpu.append(cpu / count)
     side.requests += count
     side.statements += tally.statements - statements
@@ -246,7 +250,8 @@ def main() -> int:
     for side in (plain, governed):
         print(  # noqa: T201
             f"{side.name:9} {side.requests} requests, statuses {sorted(side.statuses)}: "
-            f"{side.per_request(side.cpu_seconds) * 1e6:.0f} µs CPU, "
+            f"{side.per_request(side.cpu_seconds) * 1e6:.0f} µs CPU "
+            f"({side.per_request(side.user_seconds) * 1e6:.0f} µs of it in user mode), "
             f"{side.per_request(side.statements):.2f} SQL statements, "
             f"{side.per_request(side.redis_commands):.2f} Redis commands per request"
         )
@@ -254,6 +259,8 @@ def main() -> int:
     by_round = statistics.median(
         b / g for b, g in zip(plain.round_cpu, governed.round_cpu, strict=True)
     )
+    user_ratio = plain.per_request(plain.user_seconds) / governed.per_request(governed.user_seconds)
+    print(f"bare/governed user-mode CPU per request: {user_ratio:.2f}")  # noqa: T201
     print(  # noqa: T201
         f"bare/governed CPU per request: {ratio:.2f} overall, {by_round:.2f} median of the "
         "rounds' ratios (each round's pair ran back to back: less of the host's drift)"

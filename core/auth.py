@@ -8,6 +8,7 @@ operation's OAuth2 security requirement.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
@@ -102,14 +103,18 @@ oauth2_scheme = OAuth2(
 )
 
 
-async def current_principal(
-    request: Request,
-    security_scopes: SecurityScopes,
-    _token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(request)
-    missing = sorted(set(security_scopes.scopes) - principal.scopes)
+async def authorize(request: Request, scopes: Iterable[str]) -> Principal:
+    """The request's caller, who must hold every one of `scopes`; 401 or 403 otherwise.
+
+    A request is authenticated once (and counted once against its client's rate limit),
+    however many of its dependencies ask for a principal: a later one reuses it.
+    """
+    principal: Principal | None = request.scope.get("state", {}).get("authenticated")
+    if principal is None:
+        authenticator: Authenticator = request.app.state.authenticator
+        principal = await authenticator.authenticate(request)
+        request.state.authenticated = principal
+    missing = sorted(set(scopes) - principal.scopes)
     if missing:
         raise Forbidden(
             f"this operation needs the scope {', '.join(missing)}", missing_scopes=missing
@@ -117,6 +122,14 @@ async def current_principal(
     request.state.principal = principal
     request.state.client_id = principal.client_id
     return principal
+
+
+async def current_principal(
+    request: Request,
+    security_scopes: SecurityScopes,
+    _token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    return await authorize(request, security_scopes.scopes)
 
 
 def requires(*scopes: str) -> Any:

@@ -59,8 +59,9 @@ async def get_context(request: Request) -> ProcessContext:
 ContextDep = Annotated[ProcessContext, Depends(get_context)]
 
 
-async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
-    """One session per request for reads."""
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request for reads (from the request's app: one dependency, not two)."""
+    context: ProcessContext = request.app.state.process
     async with context.sessionmaker() as session:
         yield session
 

@@ -1,4 +1,5 @@
-"""Outermost middleware: correlation id, request log line, and the last-resort 500 problem.
+"""Outermost middleware: correlation id, request log line, request metrics, and the
+last-resort 500 problem.
 
 `X-Correlation-ID` is accepted when it is a sane token, minted otherwise, returned
 on every response (errors included) and visible to every log line and backend call.
@@ -14,12 +15,14 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
+from app.governance.metrics import RequestMetrics
 from core.context import correlation_id
 from core.problems import internal_error_document
 
 logger = logging.getLogger("ledgergate.http")
 
 HEADER = "x-correlation-id"
+HEADER_BYTES = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
@@ -32,13 +35,17 @@ def accept_or_mint(value: str | None) -> str:
 class CorrelationMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        cid = accept_or_mint(headers.get(HEADER.encode(), b"").decode("latin-1") or None)
+        sent = b""
+        for name, value in scope["headers"]:  # the last one, as a dict of them would keep
+            if name == HEADER_BYTES:
+                sent = value
+        cid = accept_or_mint(sent.decode("latin-1") or None)
         token = correlation_id.set(cid)
         scope.setdefault("state", {})["correlation_id"] = cid
         started = time.perf_counter()
@@ -51,12 +58,8 @@ class CorrelationMiddleware:
                 response_started = True
                 status = message["status"]
                 message["headers"] = [
-                    *[
-                        (k, v)
-                        for k, v in message.get("headers", [])
-                        if k.lower() != HEADER.encode()
-                    ],
-                    (HEADER.encode(), cid.encode()),
+                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER_BYTES],
+                    (HEADER_BYTES, cid.encode()),
                 ]
             await send(message)
 
@@ -68,6 +71,9 @@ class CorrelationMiddleware:
                 raise
             await send_problem(send_with_id, 500, internal_error_document(scope["path"], cid))
         finally:
+            seconds = time.perf_counter() - started
+            # Counted as answered: a 500 when the app failed before its answer started.
+            self.metrics.record(scope, status, seconds)
             route = scope.get("route")
             logger.info(
                 "http.request",
@@ -76,7 +82,7 @@ class CorrelationMiddleware:
                     "path": scope["path"],
                     "route": getattr(route, "path", None),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
             correlation_id.reset(token)

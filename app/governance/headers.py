@@ -19,6 +19,7 @@ SECURITY_HEADERS = {
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+CACHE_CONTROL = (b"cache-control", b"no-store")
 # The console's pages load their own script, style and images, nothing inline or foreign.
 CONSOLE_PATH = "/console"
 CONSOLE_CSP = (
@@ -27,34 +28,54 @@ CONSOLE_CSP = (
 )
 
 
+def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.encode(), v.encode()) for k, v in headers.items())
+
+
 class ResponseHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.hsts = hsts
+        # The static headers of each kind of path, encoded once (names in lower case).
+        self.console = _encoded(self._static(CONSOLE_CSP))
+        self.docs = _encoded(self._static(None))
+        self.api = _encoded(self._static(API_CSP))
+
+    def _static(self, csp: str | None) -> dict[str, str]:
+        static = dict(SECURITY_HEADERS)
+        if csp is not None:
+            static["content-security-policy"] = csp
+        if self.hsts:
+            static["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        return static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = dict(SECURITY_HEADERS)
-        if scope["path"].startswith(CONSOLE_PATH):
-            static["content-security-policy"] = CONSOLE_CSP
-        elif not scope["path"].startswith(DOCS_PATHS):
-            static["content-security-policy"] = API_CSP
-        if self.hsts:
-            static["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        path = scope["path"]
+        if path.startswith(CONSOLE_PATH):
+            static = self.console
+        elif path.startswith(DOCS_PATHS):
+            static = self.docs
+        else:
+            static = self.api
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                stashed = scope.get("state", {}).get("response_headers") or {}
-                present = {k.decode("latin-1").lower() for k, _ in message.get("headers", [])}
-                extra = {**static, **{k.lower(): v for k, v in stashed.items()}}
-                if "cache-control" not in present:
-                    extra["cache-control"] = "no-store"
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *[(k.encode(), v.encode()) for k, v in extra.items() if k not in present],
-                ]
+                headers = message.get("headers", [])
+                present = {k.lower() for k, _ in headers}
+                stashed = scope.get("state", {}).get("response_headers")
+                added: list[tuple[bytes, bytes]] = list(static)
+                if stashed:
+                    # A stashed header replaces a static one of the same name, in its place.
+                    extra = dict(added)
+                    extra.update((k.lower().encode(), v.encode()) for k, v in stashed.items())
+                    added = list(extra.items())
+                if b"cache-control" not in present:
+                    added = [h for h in added if h[0] != b"cache-control"]
+                    added.append(CACHE_CONTROL)
+                message["headers"] = [*headers, *(h for h in added if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -12,11 +12,13 @@ in production, where a Redis outage must not switch the limits off).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 
 from fastapi import Request
 from limits import RateLimitItem, WindowStats, parse
@@ -28,6 +30,8 @@ from core.errors import LedgergateError
 from core.settings import RateLimitSettings
 
 logger = logging.getLogger(__name__)
+
+IPNetwork = IPv4Network | IPv6Network
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FAILED_AUTH = "failed-auth"
@@ -59,7 +63,7 @@ class Verdict:
 
 
 def route_class(request: Request) -> str:
-    if request.url.path.startswith("/system/"):
+    if request.scope["path"].startswith("/system/"):  # not `request.url`: no URL to build
         return "system"
     return "read" if request.method in READ_METHODS else "write"
 
@@ -67,7 +71,9 @@ def route_class(request: Request) -> str:
 def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     """The caller's address; `X-Forwarded-For` counts only when a trusted proxy sent it."""
     peer = request.client.host if request.client else "unknown"
-    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+    networks = _networks(tuple(trusted_proxies))
+    if not networks:  # no proxy is trusted: the peer it is
+        return peer
 
     def trusted(address: str) -> bool:
         try:
@@ -85,6 +91,12 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
         if not trusted(address):
             return address
     return peer
+
+
+@functools.cache
+def _networks(trusted_proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """The trusted proxies' networks, parsed once per setting."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
 
 
 def _stash_headers(request: Request, headers: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ at the thing itself (the API clients' statuses, `auth/client_status.py`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -169,6 +170,29 @@ def _keys(window: Window) -> list[str]:
     return [f"{current}/-1", current]
 
 
+# A script's keys and numbers sent as the bytes Redis receives, encoded once per window
+# and limit rather than argument by argument on every request (clients and addresses
+# are few; a full cache starts over).
+_ENCODED_KEYS: dict[Window, tuple[bytes, bytes]] = {}
+_ENCODED_KEYS_MAX = 10_000
+
+
+def _encoded_keys(window: Window) -> tuple[bytes, bytes]:
+    keys = _ENCODED_KEYS.get(window)
+    if keys is None:
+        if len(_ENCODED_KEYS) >= _ENCODED_KEYS_MAX:
+            _ENCODED_KEYS.clear()
+        previous, current = _keys(window)
+        keys = _ENCODED_KEYS[window] = (previous.encode(), current.encode())
+    return keys
+
+
+@functools.cache
+def _encoded_limit(item: RateLimitItem) -> tuple[bytes, bytes]:
+    """The item's amount and window (s), as the scripts take them."""
+    return str(item.amount).encode(), str(item.get_expiry()).encode()
+
+
 def _stats(item: RateLimitItem, answer: list[int]) -> WindowStats:
     """The stats of a window from the script's counts and milliseconds left."""
     previous, previous_ms, current, current_ms = answer
@@ -201,14 +225,12 @@ class RedisSlidingWindow(SlidingWindow):
 
     async def count_guarded(self, guard: Window, counted: Window, version_key: str) -> Guarded:
         answer = await self._count_guarded(
-            keys=[*_keys(guard), *_keys(counted), version_key],
+            keys=[*_encoded_keys(guard), *_encoded_keys(counted), version_key.encode()],
             args=[
-                guard.item.amount,
-                guard.item.get_expiry(),
-                counted.item.amount,
-                counted.item.get_expiry(),
-                1,
-                fresh_version(),
+                *_encoded_limit(guard.item),
+                *_encoded_limit(counted.item),
+                b"1",
+                fresh_version().encode(),
             ],
         )
         guard_open, allowed, *counts, version = cast("list[Any]", answer)

@@ -89,6 +89,8 @@ class VersionRegistry:
 
     def __init__(self, versions: Iterable[ApiVersion]) -> None:
         self._versions = {version.name: version for version in versions}
+        # Sent on every answer of a deprecated operation: formatted once.
+        self._deprecation = {v.name: v.deprecation_headers() for v in self._versions.values()}
         for version in self._versions.values():
             if version.successor is not None and version.successor not in self._versions:
                 raise ValueError(f"{version.name}: unknown successor {version.successor}")
@@ -110,6 +112,10 @@ class VersionRegistry:
 
     def __iter__(self) -> Iterator[ApiVersion]:
         return iter(self._versions.values())
+
+    def deprecation_headers(self, version: ApiVersion) -> list[tuple[bytes, bytes]]:
+        """`version.deprecation_headers()`, formatted when the registry was built."""
+        return self._deprecation[version.name]
 
     def of_path(self, path: str) -> ApiVersion | None:
         """The version a path is served under: `/v1/invoices` is `v1`."""
@@ -200,7 +206,7 @@ def deprecation_headers(registry: VersionRegistry, scope: Scope) -> list[tuple[b
     version = registry.of_path(scope["path"])
     if version is None or scope["method"] not in (route.methods or ()):
         return []
-    headers = version.deprecation_headers()
+    headers = registry.deprecation_headers(version)
     if not headers:
         return []
     links = [f'<{VERSIONS_PATH}>; rel="deprecation"']

@@ -3,6 +3,7 @@
 from typing import Any
 
 import fastapi.dependencies.utils
+import fastapi.routing
 import pytest
 
 from tests.conftest import Gateway
@@ -41,3 +42,30 @@ async def test_an_idempotent_write_hops_to_no_worker_thread(
     )
     assert response.status_code == 422  # every dependency solved, then the body refused
     assert hops == []
+
+
+def recording_dependencies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The dependency nodes FastAPI solves (the endpoint's own included), by name."""
+    solved: list[str] = []
+    solve = fastapi.dependencies.utils.solve_dependencies
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        call = kwargs["dependant"].call
+        solved.append(getattr(call, "__name__", type(call).__name__))
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.dependencies.utils, "solve_dependencies", recording)
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", recording)
+    return solved
+
+
+async def test_a_governed_read_solves_only_its_session_as_a_dependency(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge's checks (repeated parameters, media type, token, scope, rate limit) run
+    as one step before FastAPI's dependencies (`app/governance/governed_routes.py`)."""
+    solved = recording_dependencies(monkeypatch)
+    response = await gateway.client.get("/v1/invoices/inv_01jd0000000000000000000000")
+    assert response.status_code == 404
+    assert "RateLimit" in response.headers  # counted all the same
+    assert solved == ["get_invoice", "get_session"]

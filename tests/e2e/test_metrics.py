@@ -37,3 +37,18 @@ def test_metrics_need_the_scope_by_default_in_production_only() -> None:
     assert not Settings(_env_file=None).metrics_need_scope  # type: ignore[call-arg]
     production = Settings.model_construct(environment="production", metrics_scope_required=None)
     assert production.metrics_need_scope
+
+
+async def test_an_unexpected_failure_is_counted_as_the_500_it_answers(gateway: Gateway) -> None:
+    """Requests are counted where the correlation id and the last-resort 500 are given."""
+
+    @gateway.app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    assert (await gateway.client.get("/boom")).status_code == 500
+    text = (await gateway.anonymous.get("/metrics")).text
+    assert (
+        'ledgergate_http_requests_total{client="anonymous",method="GET",route="/boom",status="500"}'
+    ) in text
+    assert 'ledgergate_http_request_duration_seconds_count{method="GET",route="/boom"}' in text
