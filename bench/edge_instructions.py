@@ -27,17 +27,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.edge_profile import get, prepare
+from bench.edge_profile import get, started_apps
 from bench.harness import (
-    UNREFUSING_TIERS,
     host_line,
-    rate_limit_storage,
-    scratch_directory,
-    throwaway_database,
+    in_process_gateway,
 )
 
 INNER = "BENCH_EDGE_INSTRUCTIONS_HELPER"  # set in the process valgrind runs: the helper
@@ -55,25 +51,8 @@ HOURLY = {
 
 
 async def measure(args: argparse.Namespace, control: Any) -> set[int]:
-    from app.governance.logging import configure_logging
-    from bench import serve
-    from core.settings import Settings
-
-    settings = Settings()
-    stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
-    try:
-        configure_logging(settings.log_level)
-    finally:
-        sys.stdout = stdout
-    gateway = serve.gateway(settings, blocking_redis=False)
-    bare = serve.bare(settings)
     statuses: set[int] = set()
-    async with AsyncExitStack() as stack:
-        for app in (gateway, bare):
-            await stack.enter_async_context(app.router.lifespan_context(app))
-        token, ids = await prepare(gateway, args.invoices)
-        paths = [f"/v1/invoices/{i}" for i in ids]
-        auth = [(b"authorization", f"Bearer {token}".encode())]
+    async with started_apps(args.invoices) as (gateway, bare, paths, auth):
         sides = [("governed", gateway, auth), ("bare", bare, [])]
 
         async def reads(app: Any, headers: list[tuple[bytes, bytes]]) -> None:
@@ -94,23 +73,7 @@ async def measure(args: argparse.Namespace, control: Any) -> set[int]:
 
 def inner(args: argparse.Namespace) -> int:
     control = ctypes.CDLL(os.environ[INNER])
-    with (
-        scratch_directory() as scratch,
-        throwaway_database(scratch) as database,
-        rate_limit_storage() as (storage_url, storage),
-    ):
-        os.environ.update(
-            {
-                "LEDGERGATE_DATABASE_URL": database.url,
-                "LEDGERGATE_MIGRATE_ON_START": "false",
-                "LEDGERGATE_SEED_DEMO_DATA": "false",
-                "LEDGERGATE_BACKGROUND_WORK": "false",
-                "LEDGERGATE_RATE_LIMIT_STORAGE_URL": storage_url,
-                "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
-                "LEDGERGATE_LOG_LEVEL": "INFO",
-                **HOURLY,
-            }
-        )
+    with in_process_gateway(**HOURLY) as (database, storage):
         import uvloop
 
         statuses = uvloop.run(measure(args, control))

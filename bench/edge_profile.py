@@ -32,8 +32,8 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -47,12 +47,9 @@ from starlette.types import Message
 
 from bench.harness import (
     DEMO_CLIENT,
-    UNREFUSING_TIERS,
     host_line,
+    in_process_gateway,
     invoice_body,
-    rate_limit_storage,
-    scratch_directory,
-    throwaway_database,
 )
 
 
@@ -175,7 +172,15 @@ async def prepare(gateway: Starlette, invoices: int) -> tuple[str, list[str]]:
         return await token("invoices:read"), ids
 
 
-async def measure(args: argparse.Namespace) -> tuple[Side, Side]:
+Headers = list[tuple[bytes, bytes]]
+
+
+@asynccontextmanager
+async def started_apps(
+    invoices: int,
+) -> AsyncIterator[tuple[Starlette, Starlette, list[str], Headers]]:
+    """The gateway and the bare app as served, started, with `invoices` invoices to read:
+    (gateway, bare, the invoices' paths, a reading token's header)."""
     from app.governance.logging import configure_logging
     from bench import serve
     from core.settings import Settings
@@ -189,15 +194,19 @@ async def measure(args: argparse.Namespace) -> tuple[Side, Side]:
         sys.stdout = stdout
     gateway = serve.gateway(settings, blocking_redis=False)
     bare = serve.bare(settings)
-    tally = Tally()
-    tally.install()
-    profiler = cProfile.Profile() if args.profile else None
     async with AsyncExitStack() as stack:
         for app in (gateway, bare):
             await stack.enter_async_context(app.router.lifespan_context(app))
-        token, ids = await prepare(gateway, args.invoices)
+        token, ids = await prepare(gateway, invoices)
         paths = [f"/v1/invoices/{i}" for i in ids]
-        auth = [(b"authorization", f"Bearer {token}".encode())]
+        yield gateway, bare, paths, [(b"authorization", f"Bearer {token}".encode())]
+
+
+async def measure(args: argparse.Namespace) -> tuple[Side, Side]:
+    tally = Tally()
+    tally.install()
+    profiler = cProfile.Profile() if args.profile else None
+    async with started_apps(args.invoices) as (gateway, bare, paths, auth):
         governed, plain = Side("governed"), Side("bare")
         runs: list[Callable[[], Any]] = [
             lambda: round_of(governed, gateway, paths, auth, tally, args.requests, profiler),
@@ -224,22 +233,7 @@ def main() -> int:
     parser.add_argument("--invoices", type=int, default=50, help="invoices to read in turn")
     parser.add_argument("--profile", help="cProfile the governed rounds into this file")
     args = parser.parse_args()
-    with (
-        scratch_directory() as scratch,
-        throwaway_database(scratch) as database,
-        rate_limit_storage() as (storage_url, storage),
-    ):
-        os.environ.update(
-            {
-                "LEDGERGATE_DATABASE_URL": database.url,
-                "LEDGERGATE_MIGRATE_ON_START": "false",
-                "LEDGERGATE_SEED_DEMO_DATA": "false",
-                "LEDGERGATE_BACKGROUND_WORK": "false",
-                "LEDGERGATE_RATE_LIMIT_STORAGE_URL": storage_url,
-                "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
-                "LEDGERGATE_LOG_LEVEL": "INFO",
-            }
-        )
+    with in_process_gateway() as (database, storage):
         try:
             import uvloop
 

@@ -427,6 +427,32 @@ def rate_limit_storage(url: str = REDIS_URL) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
+def in_process_gateway(**environment: str) -> Iterator[tuple[Database, str]]:
+    """A throwaway database and the rate limiters' storage, with the environment a gateway
+    created in this process reads: no migration on start, no demo data, no background work,
+    limits that never refuse; `environment` adds to it. Yields the database and a note on
+    where limits count."""
+    with (
+        scratch_directory() as scratch,
+        throwaway_database(scratch) as database,
+        rate_limit_storage() as (storage_url, storage),
+    ):
+        os.environ.update(
+            {
+                "LEDGERGATE_DATABASE_URL": database.url,
+                "LEDGERGATE_MIGRATE_ON_START": "false",
+                "LEDGERGATE_SEED_DEMO_DATA": "false",
+                "LEDGERGATE_BACKGROUND_WORK": "false",
+                "LEDGERGATE_RATE_LIMIT_STORAGE_URL": storage_url,
+                "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
+                "LEDGERGATE_LOG_LEVEL": "INFO",
+                **environment,
+            }
+        )
+        yield database, storage
+
+
+@contextmanager
 def running(servers: list[Server]) -> Iterator[list[Server]]:
     """Start the servers one after the other; stop every one of them on the way out."""
     try:

@@ -42,12 +42,9 @@ from starlette.applications import Starlette
 
 from bench.harness import (
     DEMO_CLIENT,
-    UNREFUSING_TIERS,
     host_line,
+    in_process_gateway,
     invoice_body,
-    rate_limit_storage,
-    scratch_directory,
-    throwaway_database,
 )
 
 
@@ -183,22 +180,7 @@ def main() -> int:
     parser.add_argument("--profile", help="save the first profiled round's stats here")
     parser.add_argument("--sql", action="store_true", help="print one posting's statements")
     args = parser.parse_args()
-    with (
-        scratch_directory() as scratch,
-        throwaway_database(scratch) as database,
-        rate_limit_storage() as (storage_url, storage),
-    ):
-        os.environ.update(
-            {
-                "LEDGERGATE_DATABASE_URL": database.url,
-                "LEDGERGATE_MIGRATE_ON_START": "false",
-                "LEDGERGATE_SEED_DEMO_DATA": "false",
-                "LEDGERGATE_BACKGROUND_WORK": "false",
-                "LEDGERGATE_RATE_LIMIT_STORAGE_URL": storage_url,
-                "LEDGERGATE_RATE_LIMITS__TIERS": UNREFUSING_TIERS,
-                "LEDGERGATE_LOG_LEVEL": "INFO",
-            }
-        )
+    with in_process_gateway() as (database, storage):
         totals = asyncio.run(measure(args))
     n = totals.postings
     print(f"{database.description}; rate limits in {storage}; host {host_line()}")  # noqa: T201
