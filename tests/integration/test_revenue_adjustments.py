@@ -42,7 +42,7 @@ from process_apis.revenue import schedules
 from process_apis.revenue.schedules import adjust_schedule
 from process_apis.subscriptions.workflow import amendment as amendment_workflow
 from sandboxes import stripe
-from sandboxes.stripe.state import ManualClock
+from sandboxes.stripe.state import ManualClock, StripeState
 from tests.conftest import Gateway
 from tests.integration.test_credit_memos import posted_invoice
 from tests.integration.test_disputes import dispute_charge
@@ -105,15 +105,22 @@ async def adjustment_sources(gateway: Gateway) -> Counter[tuple[str, str]]:
         return Counter((source_type, source_id) for source_type, source_id in rows.all())
 
 
-async def test_amendments_a_refund_and_a_lost_dispute_adjust_the_schedule_once_each(
-    gateway: Gateway,
-) -> None:
+def billing_from(gateway: Gateway, *, day: int) -> tuple[StripeState, ManualClock]:
+    """Billing's state on a clock of its own from noon of `day` of this month; its webhooks
+    signed at the real time, which the gateway checks them against."""
     state = billing(gateway)
-    # billing's period starts on the 20th of this month, so it serves two months
-    start = datetime.combine(month_start(0) + timedelta(days=19), datetime.min.time(), UTC)
+    start = datetime.combine(month_start(0) + timedelta(days=day - 1), datetime.min.time(), UTC)
     clock = ManualClock(int(start.timestamp()) + 12 * 3600)
     state.clock = clock
     state.webhook_clock = lambda: int(time.time())
+    return state, clock
+
+
+async def test_amendments_a_refund_and_a_lost_dispute_adjust_the_schedule_once_each(
+    gateway: Gateway,
+) -> None:
+    # billing's period starts on the 20th of this month, so it serves two months
+    state, clock = billing_from(gateway, day=20)
     payment = await paid_order(gateway)
     invoice = (await gateway.client.get(f"/v1/invoices/{payment.invoice_id}")).json()
     [line] = invoice["lines"]
@@ -382,11 +389,7 @@ async def test_an_amendment_before_its_invoice_is_registered_adjusts_the_open_mo
     """Billing's invoice for the period reaches the gateway after the upgrade and after
     the upgrade's first month was recognized: the proration is earned over its days in the
     months still open."""
-    state = billing(gateway)
-    start = datetime.combine(month_start(0) + timedelta(days=19), datetime.min.time(), UTC)
-    clock = ManualClock(int(start.timestamp()) + 12 * 3600)
-    state.clock = clock
-    state.webhook_clock = lambda: int(time.time())
+    state, clock = billing_from(gateway, day=20)
     subscription = (await ordered(gateway))["subscription"]
     clock.advance(5 * DAY)
     response = await amend(gateway, subscription["id"], "up", price_id=ENTERPRISE_USD)
@@ -453,11 +456,7 @@ async def test_an_amendment_booked_to_revenue_before_is_still_deferred_by_the_jo
     applied since, in one month: the ERP's deferred revenue account holds the invoice and
     the downgrade's credit memo; the month's journal moves the upgrade only into deferred
     revenue, and the ERP agrees with the schedule."""
-    state = billing(gateway)
-    start = datetime.combine(month_start(0) + timedelta(days=9), datetime.min.time(), UTC)
-    clock = ManualClock(int(start.timestamp()) + 12 * 3600)
-    state.clock = clock
-    state.webhook_clock = lambda: int(time.time())
+    state, clock = billing_from(gateway, day=10)
     payment = await paid_order(gateway)
     invoice = (await gateway.client.get(f"/v1/invoices/{payment.invoice_id}")).json()
     [line] = invoice["lines"]

@@ -38,6 +38,7 @@ from tests.support.revenue import (
     OPS,
     US_ENTITY,
     Book,
+    assert_waterfall,
     deferred_revenue_check,
     month_key,
     proration_days,
@@ -310,22 +311,7 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
     months = [month_key(month_start(ahead)) for ahead in range(12)]
     assert list(runs) == months
     expected = book.waterfall(months)
-    waterfall = await ops.get(
-        "/ops/v1/revenue/waterfall",
-        params={"legal_entity": US_ENTITY, "from": months[0], "to": months[-1]},
-    )
-    assert waterfall.status_code == 200, waterfall.text
-    assert waterfall.json()["months"] == expected
-    csv = await ops.get(
-        "/ops/v1/revenue/waterfall",
-        params={"legal_entity": US_ENTITY, "from": months[0], "to": months[-1], "format": "csv"},
-    )
-    assert csv.status_code == 200, csv.text
-    assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines() == [
-        ",".join(expected[0]),
-        *(",".join(str(v) for v in row.values()) for row in expected),
-    ]
+    await assert_waterfall(ops, months, expected)
     # each month's journal recognized what the book says the month earned
     assert [runs[row["month"]]["recognized_total"] for row in expected] == [
         row["recognized"] for row in expected

@@ -169,3 +169,20 @@ async def deferred_revenue_check(
     ]
     found = [d for d in report["differences"] if d["document_type"] == "deferred_revenue"]
     return totals, found
+
+
+async def assert_waterfall(
+    ops: httpx.AsyncClient, months: list[str], expected: list[dict[str, Any]]
+) -> None:
+    """The waterfall over `months`, as JSON and as CSV, is `expected` to the cent."""
+    params = {"legal_entity": US_ENTITY, "from": months[0], "to": months[-1]}
+    waterfall = await ops.get("/ops/v1/revenue/waterfall", params=params)
+    assert waterfall.status_code == 200, waterfall.text
+    assert waterfall.json()["months"] == expected
+    csv = await ops.get("/ops/v1/revenue/waterfall", params={**params, "format": "csv"})
+    assert csv.status_code == 200, csv.text
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines() == [
+        ",".join(expected[0]),
+        *(",".join(str(v) for v in row.values()) for row in expected),
+    ]
