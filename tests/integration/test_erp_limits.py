@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import redis.asyncio as aioredis
@@ -153,6 +155,20 @@ async def one_request_reaches_the_erp_late(store: Store, connection: str) -> Ven
     return limiter
 
 
+@asynccontextmanager
+async def redis_store() -> AsyncIterator[RedisBudgetStore]:
+    """The budget's store in the test Redis; missing Redis fails under CI, else skips."""
+    try:
+        await aioredis.from_url(REDIS_URL).ping()
+    except (OSError, RedisError) as error:
+        service_missing("Redis", f"{REDIS_URL}: {error}")
+    store = RedisBudgetStore(REDIS_URL)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
 async def test_a_request_reaching_the_erp_late_holds_the_database_budget_until_its_answer(
     database_url: str,
 ) -> None:
@@ -163,15 +179,8 @@ async def test_a_request_reaching_the_erp_late_holds_the_database_budget_until_i
 
 
 async def test_a_request_reaching_the_erp_late_holds_the_redis_budget_until_its_answer() -> None:
-    try:
-        await aioredis.from_url(REDIS_URL).ping()
-    except (OSError, RedisError) as error:
-        service_missing("Redis", f"{REDIS_URL}: {error}")
-    store = RedisBudgetStore(REDIS_URL)
-    try:
+    async with redis_store() as store:
         limiter = await one_request_reaches_the_erp_late(store, f"erp-redis-late-{uuid.uuid4()}")
-    finally:
-        await store.aclose()
     assert limiter.refused == {"window": 0, "concurrency": 0}
     assert limiter.served == 2
 
@@ -186,15 +195,8 @@ async def test_two_workers_sharing_the_database_budget_never_meet_a_429(
 
 
 async def test_two_workers_sharing_the_redis_budget_never_meet_a_429() -> None:
-    try:
-        await aioredis.from_url(REDIS_URL).ping()
-    except (OSError, RedisError) as error:
-        service_missing("Redis", f"{REDIS_URL}: {error}")
-    store = RedisBudgetStore(REDIS_URL)
-    try:
+    async with redis_store() as store:
         limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-redis")
-    finally:
-        await store.aclose()
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
 
