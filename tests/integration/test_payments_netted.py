@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from core.models.payment import PaymentRow
-from core.models.workflow_run import RunStatus, WorkflowRunRow, WorkflowStepRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.payments.workflow import WORKFLOW
 from process_apis.worker import replayer
 from sandboxes import stripe
@@ -30,6 +30,7 @@ from tests.integration.test_subscriptions import billing, ordered
 from tests.support.calendar import month
 from tests.support.erps import ErpCase, on_erp
 from tests.support.faults import LostAnswerTransport
+from tests.support.runs import run_and_steps
 
 ANCHOR_DAY = 10
 CREDIT = 1_234
@@ -37,17 +38,7 @@ NO_APPROVAL = {"approval_thresholds": {"USD": 100_000_000}}
 
 
 async def payment_run(gateway: Gateway, payment_id: str) -> tuple[WorkflowRunRow, dict[str, str]]:
-    async with gateway.sessionmaker() as session:
-        run = await session.scalar(
-            select(WorkflowRunRow).where(
-                WorkflowRunRow.workflow == WORKFLOW, WorkflowRunRow.subject_id == payment_id
-            )
-        )
-        assert run is not None
-        steps = await session.scalars(
-            select(WorkflowStepRow).where(WorkflowStepRow.run_id == run.id)
-        )
-        return run, {step.name: step.status for step in steps}
+    return await run_and_steps(gateway, WORKFLOW, payment_id)
 
 
 async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:

@@ -14,7 +14,7 @@ from core.models.commission_line import CommissionLineRow
 from core.models.event_outbox import EventOutboxRow
 from core.models.payment import PaymentRow
 from core.models.refund import RefundRow
-from core.models.workflow_run import RunStatus, WorkflowRunRow, WorkflowStepRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.billing_inbox import BillingInbox
 from process_apis.payments.commissions import half_up
 from process_apis.payments.refunds import WORKFLOW
@@ -24,6 +24,7 @@ from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_payment_reversals import switchable
 from tests.integration.test_subscriptions import billing, ordered
 from tests.support.erps import ErpCase, on_erp
+from tests.support.runs import run_and_steps
 
 WEBHOOK_URL = "http://gateway.test/webhooks/billing/stripe"
 CREDIT_MEMOS = "reditMemo"  # in the URL path of BC's salesCreditMemos and NetSuite's creditMemo
@@ -81,17 +82,7 @@ async def lines(gateway: Gateway) -> list[CommissionLineRow]:
 
 
 async def run_of(gateway: Gateway, refund_id: str) -> tuple[WorkflowRunRow, dict[str, str]]:
-    async with gateway.sessionmaker() as session:
-        run = await session.scalar(
-            select(WorkflowRunRow).where(
-                WorkflowRunRow.workflow == WORKFLOW, WorkflowRunRow.subject_id == refund_id
-            )
-        )
-        assert run is not None
-        steps = await session.scalars(
-            select(WorkflowStepRow).where(WorkflowStepRow.run_id == run.id)
-        )
-        return run, {step.name: step.status for step in steps}
+    return await run_and_steps(gateway, WORKFLOW, refund_id)
 
 
 async def erp_invoice_remaining(erp: ErpCase, invoice_erp_ref: str) -> int:
