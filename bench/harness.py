@@ -48,6 +48,7 @@ from core.db import create_engine, create_sessionmaker
 from core.scopes import DEFAULT_CLIENT_SCOPES
 from core.settings import env_name
 from process_apis.invoices.service import create_invoice
+from system_apis.budget_redis import KEY_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -60,7 +61,10 @@ OPERATOR_CLIENT = ("bench-operator", "bench-operator-secret")
 OPERATOR_SCOPES = DEFAULT_CLIENT_SCOPES | {"settlements:write", "audit:read", "ops:read"}
 PLATFORM_CLIENT_ID = "bench-platform"
 REDIS_URL = os.environ.get("LEDGERGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-LIMITS_KEYS = "LIMITS*"  # the prefix of every key `limits` writes, async and sync alike
+# What a run leaves in Redis: every key `limits` writes (async and sync alike) and the ERP
+# budget's window. A gateway of an earlier run, with other ERP limits, would otherwise have
+# filled the window this run's gateway counts against (its requests then fail fast).
+BENCH_KEYS = ("LIMITS*", KEY_PREFIX + "*")
 START_TIMEOUT = 60.0
 # The limiter still counts every request (same storage calls), it just never refuses one.
 UNREFUSING_TIERS = (
@@ -402,7 +406,7 @@ def redis_unreachable(url: str) -> str | None:
 
 def clear_limits_keys(url: str) -> int:
     client = redis.Redis.from_url(url, socket_timeout=5)
-    keys = list(client.scan_iter(match=LIMITS_KEYS, count=1000))
+    keys = [key for match in BENCH_KEYS for key in client.scan_iter(match=match, count=1000)]
     if keys:
         client.delete(*keys)
     return len(keys)
@@ -410,7 +414,8 @@ def clear_limits_keys(url: str) -> int:
 
 @contextmanager
 def rate_limit_storage(url: str = REDIS_URL) -> Iterator[tuple[str, str]]:
-    """Redis at `url` (its limiter keys cleared before and after), else memory: (URL, note).
+    """Redis at `url` (its limiter and ERP budget keys cleared before and after), else memory:
+    (URL, note).
 
     Several workers must share their counters, as replicas do in production, so a
     gateway with workers counts in Redis; memory storage, per process, is the fallback.
