@@ -19,6 +19,7 @@ from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCod
 from core.models.operator import ConsoleSessionRow, OperatorRow
 from core.models.partner import PartnerRow
 from core.models.payment import PaymentRow
+from core.models.payment_application import PaymentApplicationRow
 from core.models.posting_batch import PostingBatchItemRow, PostingBatchRow
 from core.models.price import PriceRow
 from core.models.product import ProductRow
@@ -74,6 +75,7 @@ __all__ = [
     "LegalEntityRow",
     "PartnerRow",
     "PaymentRow",
+    "PaymentApplicationRow",
     "PostingBatchItemRow",
     "PostingBatchRow",
     "PriceRow",

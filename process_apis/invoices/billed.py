@@ -11,7 +11,10 @@ one is configured, so the ERP books what the customer owes. Proration lines are 
 out: the amendment that caused them already posts its net adjustment to the ERP, as
 soon as it is applied (billing may invoice them only with the next period), and that
 adjustment is what adjusts the revenue schedule of the subscription's line for the period
-(`process_apis.revenue.sources`); registering them too would post them twice. An
+(`process_apis.revenue.sources`); registering them too would post them twice. Billing's proration lines are instead linked to
+the amendments that caused them (`link_prorations`): the amendment's proration row names
+the invoice billing collected it with, so that invoice's payment settles the amendment's
+ERP document too (`process_apis.payments.collected`). An
 invoice without such a line, with a line of a price we do not sell, or whose lines
 billing did not send in full is not registered; the reason is logged. One that bills
 another billing customer than the subscription's is refused (`BillingCustomerMismatch`).
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
 from core.canonical.documents import InvoiceCreate, InvoiceLineCreate
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.legal_entity import LegalEntityRow
@@ -81,7 +85,60 @@ async def register_billed_invoice(
     invoice = await create_invoice(session, data=data)
     invoice.billing_ref = billed.id
     await session.flush()
+    await link_prorations(session, billed, subscription_id=subscription.id, invoice_id=invoice.id)
     return invoice
+
+
+async def link_prorations(
+    session: AsyncSession, billed: BillingInvoice, *, subscription_id: str, invoice_id: str
+) -> list[AmendmentProrationRow]:
+    """The subscription's amendments whose prorations the billing invoice collects, linked
+    to the invoice registered from it.
+
+    Billing dates an amendment's proration lines from its proration date, the first day the
+    amendment's row serves: the lines of one day are that day's amendments' (not linked yet),
+    when their nets agree to the cent; lines that agree with no amendment link none (the
+    payment then disagrees with what the ERP documents owe, an exception) and are logged.
+    """
+    days: dict[date, int] = {}
+    for line in billed.lines or ():
+        if line.proration and line.period_start is not None:
+            day = line.period_start.astimezone(UTC).date()
+            days[day] = days.get(day, 0) + line.amount
+    if not days:
+        return []
+    rows = (
+        await session.scalars(
+            select(AmendmentProrationRow)
+            .where(
+                AmendmentProrationRow.subscription_id == subscription_id,
+                AmendmentProrationRow.currency == billed.currency,
+                AmendmentProrationRow.invoice_id.is_(None),
+                AmendmentProrationRow.service_start.in_(days),
+            )
+            .order_by(AmendmentProrationRow.service_start, AmendmentProrationRow.id)
+        )
+    ).all()
+    linked: list[AmendmentProrationRow] = []
+    for day, net in sorted(days.items()):
+        ours = [row for row in rows if row.service_start == day]
+        if ours and sum(row.amount for row in ours) == net:
+            for row in ours:
+                row.invoice_id = invoice_id
+            linked.extend(ours)
+            continue
+        logger.warning(
+            "billing.inbox.prorations_not_linked",
+            extra={
+                "billing_invoice": billed.id,
+                "subscription_id": subscription_id,
+                "proration_date": day.isoformat(),
+                "billed_net": net,
+                "amendments_net": sum(row.amount for row in ours),
+            },
+        )
+    await session.flush()
+    return linked
 
 
 async def check_billing_customer(

@@ -17,7 +17,10 @@ invoice is first checked to owe both on the run's first attempt (`check_erp_invo
 `payment-exceeds-remaining`, nothing applied), then each memo's share applied to it
 (`apply_credit_memo:<memo id>`, `process_apis.payments.balance`); memos holding less open
 credit than billing took fail the run (`payment-balance-unmatched`) before the ERP is
-called.
+called. A renewal billing collected with amendments' prorations settles their ERP
+documents too (`process_apis.payments.collected`): each downgrade's memo applied to the
+invoice, the cash to the invoice and to each upgrade's sales invoice, the amounts agreeing
+to the cent before anything is applied.
 
 A transient failure queues the run (202); a business one fails it (422). Discarding a
 run gives up a payment that never reached the ERP (`void`); one applied in the ERP (its
@@ -44,6 +47,7 @@ from core.models.commission_line import CommissionLineRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.payment_application import PaymentApplicationRow
 from core.models.product import ProductRow
 from core.models.workflow_run import StepStatus, WorkflowRunRow, WorkflowStepRow
 from core.settings import LedgerSettings
@@ -59,9 +63,11 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.payments import repository
 from process_apis.payments.balance import STEP as CREDIT_STEP
 from process_apis.payments.balance import CreditToApply, credits_to_apply
+from process_apis.payments.collected import CollectedDocument, collected_documents
 from process_apis.payments.commissions import LineToRate, RatedLine, rate_lines
 from process_apis.payments.errors import (
     InvoiceAlreadyPaid,
+    PaymentBalanceUnmatched,
     PaymentCurrencyMismatch,
     PaymentExceedsRemaining,
     PaymentInLedger,
@@ -117,6 +123,8 @@ class PaymentPlan:
     partner_id: str | None
     lines: list[LineToRate]
     credits: list[CreditToApply] = field(default_factory=list)
+    # The collected amendments' documents; `payment` is then the cash the invoice takes.
+    collected: list[CollectedDocument] = field(default_factory=list)
     # Whether an earlier attempt of the run started to apply anything in the ERP.
     resumed: bool = False
 
@@ -127,6 +135,10 @@ class PaymentOutcome:
     invoice: ErpSalesInvoice
     plan_code: str | None
     rated: list[RatedLine]
+    # The cash applied to each collected upgrade's ERP invoice.
+    applications: list[tuple[CollectedDocument, ErpCustomerPayment]] = field(
+        default_factory=list
+    )
 
 
 def check_payable(invoice: InvoiceRow, *, currency: str) -> None:
@@ -307,6 +319,7 @@ class PaymentWorkflow:
                 credits = await credits_to_apply(
                     session, payment, erp_invoice_id=invoice.erp_ref or "", run_id=run.id
                 )
+                collected = await collected_documents(session, payment)
             except LedgergateError as error:
                 await self._fail(session, run, error, answered=claimed_run_id is None)
                 raise
@@ -322,6 +335,7 @@ class PaymentWorkflow:
                 posting_date=posting_date,
                 ledger=self.context.settings.ledger,
                 credits=credits,
+                collected=collected,
                 resumed=resumed,
             )
             await session.commit()
@@ -329,17 +343,21 @@ class PaymentWorkflow:
 
     async def _run_steps(self, plan: PaymentPlan) -> PaymentOutcome:
         """The payment applied in the ERP, then, for a partner's customer, rated."""
-        applied, invoice = await self._apply_in_erp(plan)
+        applied, invoice, applications = await self._apply_in_erp(plan)
         if plan.partner_id is None or not plan.lines or plan.payment is None:
-            return PaymentOutcome(applied, invoice, None, [])
+            return PaymentOutcome(applied, invoice, None, [], applications)
         plan_code, rated = await self._rate(plan, plan.partner_id)
-        return PaymentOutcome(applied, invoice, plan_code, rated)
+        return PaymentOutcome(applied, invoice, plan_code, rated, applications)
 
     async def _apply_in_erp(
         self, plan: PaymentPlan
-    ) -> tuple[ErpCustomerPayment | None, ErpSalesInvoice]:
-        """The journal ensured, the credit memos and the cash applied, the invoice read back
-        for what it owes."""
+    ) -> tuple[
+        ErpCustomerPayment | None,
+        ErpSalesInvoice,
+        list[tuple[CollectedDocument, ErpCustomerPayment]],
+    ]:
+        """The journal ensured, the credit memos and the cash applied (to the invoice, and
+        to each collected upgrade's), the invoice read back for what it owes."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
@@ -348,7 +366,7 @@ class PaymentWorkflow:
             downstream_key=plan.journal.code,
             backend_ref=lambda found: found.id,
         )
-        if plan.credits:
+        if plan.credits or plan.collected:
             await self._apply_credits(plan)
         applied = None
         if (cash := plan.payment) is not None:
@@ -369,13 +387,34 @@ class PaymentWorkflow:
                         remaining_amount=owed.remaining_amount,
                     ) from error
                 raise
+        applications = []
+        for document in plan.collected:
+            if document.credit:
+                continue
+            upgrade_cash = ErpCustomerPaymentCreate(
+                external_document_number=document.key,
+                customer_number=cash.customer_number if cash else "",
+                currency=plan.currency,
+                posting_date=cash.posting_date if cash else plan.paid_on,
+                amount=document.amount,
+                applies_to_invoice_id=document.erp_document_id,
+                description=cash.description if cash else "",
+            )
+            applied_to_upgrade = await step(
+                document.step,
+                partial(erp.apply_customer_payment, company, journal.id, upgrade_cash),
+                request=upgrade_cash,
+                downstream_key=document.key,
+                backend_ref=lambda payment: payment.document_number,
+            )
+            applications.append((document, applied_to_upgrade))
         invoice = await step(
             "read_erp_invoice",
             lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
         )
-        return applied, invoice
+        return applied, invoice, applications
 
     async def _apply_credits(self, plan: PaymentPlan) -> None:
         """The invoice checked to owe the cash and the credit (on the first attempt, before
@@ -383,7 +422,12 @@ class PaymentWorkflow:
         applied some, and the ERP refuses more than is owed), then each open credit memo's
         share applied to it, keyed by the memo and the invoice (a repeat sets the same)."""
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
-        pending = plan.cash + sum(credit.amount for credit in plan.credits)
+        memos = [document for document in plan.collected if document.credit]
+        pending = (
+            (plan.payment.amount if plan.payment else 0)
+            + sum(credit.amount for credit in plan.credits)
+            + sum(document.amount for document in memos)
+        )
         if not plan.resumed:
             owed = await step(
                 "check_erp_invoice",
@@ -398,6 +442,22 @@ class PaymentWorkflow:
                     f"than the {owed.remaining_amount} invoice {owed.number} still owes",
                     remaining_amount=owed.remaining_amount,
                 )
+            if plan.collected:
+                await self._check_collected(plan, pending, owed)
+        for document in memos:
+            application = ErpCreditMemoApplicationCreate(
+                credit_memo_id=document.erp_document_id,
+                invoice_id=plan.erp_invoice_id,
+                currency=plan.currency,
+                amount=document.amount,
+            )
+            await step(
+                document.step,
+                partial(erp.apply_sales_credit_memo, company, application),
+                request=application,
+                downstream_key=document.amendment_id,
+                backend_ref=lambda applied: applied.credit_memo_number,
+            )
         for credit in plan.credits:
             application = ErpCreditMemoApplicationCreate(
                 credit_memo_id=credit.erp_credit_memo_id,
@@ -411,6 +471,40 @@ class PaymentWorkflow:
                 request=application,
                 downstream_key=credit.credit_memo_id,
                 backend_ref=lambda applied: applied.credit_memo_number,
+            )
+
+    async def _check_collected(
+        self, plan: PaymentPlan, pending: int, owed: ErpSalesInvoice
+    ) -> None:
+        """With collected amendments the amounts agree to the cent: the invoice owes what
+        the cash left for it and the credit pay (`pending`), each upgrade's invoice its
+        total; a document that owes more than that is paid in part, never: an exception."""
+        erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
+        unpaid = owed.remaining_amount - pending
+        for document in plan.collected:
+            if document.credit:
+                continue
+            found = await step(
+                document.check_step,
+                partial(erp.get_sales_invoice, company, document.erp_document_id),
+                request={"invoice_id": document.erp_document_id},
+                backend_ref=lambda invoice: invoice.number,
+            )
+            if found.remaining_amount < document.amount:
+                raise PaymentExceedsRemaining(
+                    f"the payment of {plan.cash} {plan.currency} pays {document.amount} of "
+                    f"amendment {document.amendment_id}'s invoice {found.number}, which "
+                    f"still owes {found.remaining_amount}",
+                    remaining_amount=found.remaining_amount,
+                )
+            unpaid += found.remaining_amount - document.amount
+        if unpaid:
+            raise PaymentBalanceUnmatched(
+                f"billing collected {plan.cash} {plan.currency} in cash for invoice "
+                f"{owed.number} and the amendments it collected, but their ERP documents "
+                f"owe {unpaid} {plan.currency} more: the amounts disagree",
+                balance_applied=pending - (plan.payment.amount if plan.payment else 0),
+                unpaid=unpaid,
             )
 
     async def _rate(self, plan: PaymentPlan, partner_id: str) -> tuple[str, list[RatedLine]]:
@@ -505,6 +599,28 @@ class PaymentWorkflow:
                 if line.invoice_line_id not in present
             ]
             session.add_all(earned)
+            recorded = set(
+                (
+                    await session.scalars(
+                        select(PaymentApplicationRow.id).where(
+                            PaymentApplicationRow.payment_id == payment.id
+                        )
+                    )
+                ).all()
+            )
+            session.add_all(
+                PaymentApplicationRow(
+                    id=document.key,
+                    payment_id=payment.id,
+                    amendment_id=document.amendment_id,
+                    erp_invoice_id=document.erp_document_id,
+                    amount=document.amount,
+                    erp_ref=applied.id,
+                    erp_document_number=applied.document_number,
+                )
+                for document, applied in outcome.applications
+                if document.key not in recorded
+            )
             mark_succeeded(run, _acknowledgement(outcome))
             await record(
                 session,
@@ -515,7 +631,7 @@ class PaymentWorkflow:
 
 def _applies(name: str) -> bool:
     """Whether a step of the run applies something in the ERP: the cash, or a memo."""
-    return name == "apply_payment" or name.startswith(f"{CREDIT_STEP}:")
+    return name == "apply_payment" or name.startswith(("apply_payment:", f"{CREDIT_STEP}:"))
 
 
 async def _applying_started(session: AsyncSession, run_id: str) -> bool:
@@ -547,6 +663,10 @@ def _acknowledgement(outcome: PaymentOutcome) -> dict[str, Any]:
         "commission_plan": outcome.plan_code,
         "commission_total": sum(line.commission_amount for line in outcome.rated),
         "commission_lines": len(outcome.rated),
+        "erp_applications": {
+            document.erp_document_number: applied.document_number
+            for document, applied in outcome.applications
+        },
     }
 
 
@@ -581,9 +701,12 @@ def _plan(
     posting_date: date,
     ledger: LedgerSettings,
     credits: list[CreditToApply],
+    collected: list[CollectedDocument],
     resumed: bool,
 ) -> PaymentPlan:
-    """What the steps need: the ERP payment on its posting date, and the lines to rate."""
+    """What the steps need: the ERP payment on its posting date (the cash the invoice takes:
+    the collected upgrades' invoices take their totals), and the lines to rate."""
+    upgrades = sum(document.amount for document in collected if not document.credit)
     return PaymentPlan(
         run_id=run_id,
         payment_id=payment.id,
@@ -595,7 +718,7 @@ def _plan(
             customer_number=customer.erp_number,
             currency=payment.currency,
             posting_date=posting_date,
-            amount=payment.amount,
+            amount=payment.amount - upgrades,
             applies_to_invoice_id=invoice.erp_ref or "",
             description=fit(
                 ErpCustomerPaymentCreate,
@@ -622,5 +745,6 @@ def _plan(
             if line.product_id in tiers
         ],
         credits=credits,
+        collected=collected,
         resumed=resumed,
     )

@@ -37,6 +37,8 @@ def proration_row(
         posting_date=adjustment.posting_date,
         erp_document_number=adjustment.document_number or adjustment.document_id,
         deferred_account=deferred_account,
+        erp_document_id=adjustment.document_id,
+        erp_total_including_tax=adjustment.total_including_tax,
     )
 
 
