@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, String, func, literal, select
+from sqlalchemy import BigInteger, Select, String, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.canonical.documents import (
@@ -23,10 +23,12 @@ from core.canonical.documents import (
     SettlementStatus,
 )
 from core.ids import PREFIXES
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.credit_memo import CreditMemoRow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
+from core.models.payment_application import PaymentApplicationRow
 from core.models.refund import RefundRow
 from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
@@ -138,6 +140,8 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
         _credit_memos(scope),
         *_payments(scope),
         _payment_reversals(scope),
+        _payment_applications(scope),
+        _payment_application_reversals(scope),
         _refunds(scope),
         _credit_refunds(scope),
         _settlements(scope),
@@ -145,6 +149,26 @@ def gateway_selects(scope: Scope) -> list[Select[Any]]:
 
 
 def _invoices(scope: Scope) -> Select[Any]:
+    """An invoice billing collected amendments' prorations with is billed for those too
+    (each amendment's ERP document is reconciled as an adjustment of its own)."""
+    collected = (
+        select(
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            AmendmentProrationRow.amount < 0,
+                            -AmendmentProrationRow.erp_total_including_tax,
+                        ),
+                        else_=AmendmentProrationRow.erp_total_including_tax,
+                    )
+                ),
+                0,
+            )
+        )
+        .where(AmendmentProrationRow.invoice_id == InvoiceRow.id)
+        .scalar_subquery()
+    )
     return _staged(
         scope,
         DocumentType.INVOICE,
@@ -152,7 +176,7 @@ def _invoices(scope: Scope) -> Select[Any]:
         currency=InvoiceRow.currency,
         amount=InvoiceRow.total,
         tax=InvoiceRow.tax_total,
-        billed=InvoiceRow.total,
+        billed=InvoiceRow.total + collected,
         ref=InvoiceRow.id,
         number=InvoiceRow.erp_document_number,
         link=InvoiceRow.billing_ref,
@@ -199,7 +223,7 @@ def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
     columns = {
         "key": PaymentRow.id,
         "currency": PaymentRow.currency,
-        "amount": PaymentRow.amount,
+        "amount": PaymentRow.amount - _applied_elsewhere(),
         "ref": PaymentRow.id,
         "number": PaymentRow.erp_document_number,
         "dated": PaymentRow.posting_date,
@@ -217,6 +241,61 @@ def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
     return billed, direct
 
 
+def _applied_elsewhere() -> Any:
+    """What of a payment's cash the ERP took on other documents than its invoice (the
+    upgrades billing collected with it): the payment's own ERP entry holds the rest."""
+    return (
+        select(func.coalesce(func.sum(PaymentApplicationRow.amount), 0))
+        .where(PaymentApplicationRow.payment_id == PaymentRow.id)
+        .scalar_subquery()
+    )
+
+
+def _payment_applications(scope: Scope) -> Select[Any]:
+    """The part of a payment's cash applied to a collected upgrade's ERP invoice: its own
+    ERP entry, keyed `<payment id>-A<n>` (billing's side is the payment's whole amount)."""
+    return (
+        _staged(
+            scope,
+            DocumentType.PAYMENT,
+            key=PaymentApplicationRow.id,
+            currency=PaymentRow.currency,
+            amount=PaymentApplicationRow.amount,
+            ref=PaymentRow.id,
+            number=PaymentApplicationRow.erp_document_number,
+            dated=PaymentRow.posting_date,
+        )
+        .join(PaymentRow, PaymentRow.id == PaymentApplicationRow.payment_id)
+        .where(
+            PaymentRow.legal_entity_id == scope.legal_entity_id,
+            PaymentRow.status.in_(IN_LEDGER),
+            PaymentRow.posting_date.between(scope.start, scope.end),
+        )
+    )
+
+
+def _payment_application_reversals(scope: Scope) -> Select[Any]:
+    """Each such part's reversing entry, keyed `<payment id>-A<n>-R`."""
+    return (
+        _staged(
+            scope,
+            DocumentType.PAYMENT,
+            key=PaymentApplicationRow.id + literal(REVERSAL_SUFFIX, String),
+            currency=PaymentRow.currency,
+            amount=-PaymentApplicationRow.amount,
+            ref=PaymentRow.id,
+            number=PaymentApplicationRow.reversal_document_number,
+            dated=PaymentRow.reversal_posting_date,
+        )
+        .join(PaymentRow, PaymentRow.id == PaymentApplicationRow.payment_id)
+        .where(
+            PaymentRow.legal_entity_id == scope.legal_entity_id,
+            PaymentRow.status == PaymentStatus.REVERSED,
+            PaymentRow.reversal_posting_date.between(scope.start, scope.end),
+        )
+    )
+
+
 def _payment_reversals(scope: Scope) -> Select[Any]:
     """A reversed payment's reversing entry: the amount taken back, keyed `<payment id>-R`."""
     return _staged(
@@ -224,7 +303,7 @@ def _payment_reversals(scope: Scope) -> Select[Any]:
         DocumentType.PAYMENT,
         key=PaymentRow.id + literal(REVERSAL_SUFFIX, String),
         currency=PaymentRow.currency,
-        amount=-PaymentRow.amount,
+        amount=-(PaymentRow.amount - _applied_elsewhere()),
         ref=PaymentRow.id,
         number=PaymentRow.reversal_document_number,
         dated=PaymentRow.reversal_posting_date,
