@@ -11,7 +11,11 @@ it instead of adding it twice) and the invoice read back for what it owes again.
 in one transaction, the payment is `reversed` with the reversing entry's document
 number (the original stays in the ERP's customer ledger), a paid invoice is `posted`
 again (owing), and each commission line the payment earned is clawed back
-(`payments.clawback`).
+(`payments.clawback`). A payment whose cash was also applied to the upgrades billing
+collected with its invoice (`payments.collected`) is reversed part by part: the entry
+above for what its invoice took, then one per upgrade's invoice for what that took
+(`reverse_payment:<payment id>-A<n>`, keyed `<payment id>-A<n>-R`), so each invoice owes
+again what the payment paid of it.
 
 A repeat of a reversed payment answers it as it is; a queued run is resumed; a payment
 not applied is `409 payment-not-applied`.
@@ -20,8 +24,10 @@ not applied is `409 payment-not-applied`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.base import fit
@@ -30,8 +36,8 @@ from core.errors import LedgergateError
 from core.models.base import utcnow
 from core.models.commission_line import CommissionLineRow
 from core.models.customer import CustomerRow
-from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
+from core.models.payment_application import PaymentApplicationRow
 from core.models.workflow_run import WorkflowRunRow
 from events.attribution import customer_partner
 from events.outbox import record
@@ -74,6 +80,8 @@ class PaymentReversalPlan:
     erp_invoice_id: str
     journal: ErpJournalCreate
     reversal: ErpCustomerPaymentReversal
+    # The parts applied to the collected upgrades' invoices: (application id, its entry).
+    parts: tuple[tuple[str, ErpCustomerPaymentReversal], ...] = ()
 
 
 class PaymentReversalWorkflow:
@@ -110,7 +118,7 @@ class PaymentReversalWorkflow:
         if plan is None:
             return await self.read(payment_id)
         try:
-            reversed_entry, invoice = await self._run_steps(plan)
+            reversed_entry, invoice, parts = await self._run_steps(plan)
         except BackendTransientError as error:
             await self.engine.defer(plan.run_id, error)
             return await self.read(payment_id)
@@ -118,7 +126,7 @@ class PaymentReversalWorkflow:
             error.extensions.setdefault("payment_id", payment_id)
             await self.engine.fail(plan.run_id, error)
             raise
-        await self._record(plan, reversed_entry, invoice)
+        await self._record(plan, reversed_entry, invoice, parts)
         return await self.read(payment_id)
 
     async def resume(self, run_id: str) -> PaymentResource:
@@ -182,6 +190,14 @@ class PaymentReversalWorkflow:
             posting_date = posting_date_for(legal_entity, self.context.today())
         invoice = await lookups.get_invoice(session, payment.invoice_id)
         customer = await session.get_one(CustomerRow, payment.customer_id)
+        applications = (
+            await session.scalars(
+                select(PaymentApplicationRow)
+                .where(PaymentApplicationRow.payment_id == payment.id)
+                .order_by(PaymentApplicationRow.id)
+            )
+        ).all()
+        own = payment.amount - sum(application.amount for application in applications)
         plan = PaymentReversalPlan(
             run_id=run.id,
             payment_id=payment.id,
@@ -189,7 +205,30 @@ class PaymentReversalWorkflow:
             erp_invoice_id=invoice.erp_ref or "",
             journal=payment_journal(self.context.settings.ledger),
             reversal=_reversing_entry(
-                payment, invoice, customer, posting_date=posting_date, reason=reason
+                payment,
+                customer,
+                external=reversal_external_number(payment.id),
+                reverses=payment.erp_document_number or "",
+                amount=own,
+                erp_invoice_id=invoice.erp_ref or "",
+                posting_date=posting_date,
+                reason=reason,
+            ),
+            parts=tuple(
+                (
+                    application.id,
+                    _reversing_entry(
+                        payment,
+                        customer,
+                        external=reversal_external_number(application.id),
+                        reverses=application.erp_document_number or "",
+                        amount=application.amount,
+                        erp_invoice_id=application.erp_invoice_id,
+                        posting_date=posting_date,
+                        reason=reason,
+                    ),
+                )
+                for application in applications
             ),
         )
         await session.commit()
@@ -197,7 +236,7 @@ class PaymentReversalWorkflow:
 
     async def _run_steps(
         self, plan: PaymentReversalPlan
-    ) -> tuple[ErpCustomerPayment, ErpSalesInvoice]:
+    ) -> tuple[ErpCustomerPayment, ErpSalesInvoice, dict[str, ErpCustomerPayment]]:
         erp, company, step = self.context.erp, plan.company_id, self.engine.run(plan.run_id).step
         journal = await step(
             "ensure_payment_journal",
@@ -213,16 +252,29 @@ class PaymentReversalWorkflow:
             downstream_key=plan.reversal.external_document_number,
             backend_ref=lambda booked: booked.document_number,
         )
+        parts: dict[str, ErpCustomerPayment] = {}
+        for application_id, reversal in plan.parts:
+            parts[application_id] = await step(
+                f"reverse_payment:{application_id}",
+                partial(erp.reverse_customer_payment, company, journal.id, reversal),
+                request=reversal,
+                downstream_key=reversal.external_document_number,
+                backend_ref=lambda booked: booked.document_number,
+            )
         invoice = await step(
             "read_erp_invoice",
             lambda: erp.get_sales_invoice(company, plan.erp_invoice_id),
             request={"invoice_id": plan.erp_invoice_id},
             backend_ref=lambda found: found.number,
         )
-        return entry, invoice
+        return entry, invoice, parts
 
     async def _record(
-        self, plan: PaymentReversalPlan, entry: ErpCustomerPayment, erp_invoice: ErpSalesInvoice
+        self,
+        plan: PaymentReversalPlan,
+        entry: ErpCustomerPayment,
+        erp_invoice: ErpSalesInvoice,
+        parts: dict[str, ErpCustomerPayment],
     ) -> None:
         async with self.context.sessionmaker() as session:
             payment = await repository.get_payment(session, plan.payment_id, for_update=True)
@@ -232,6 +284,9 @@ class PaymentReversalWorkflow:
             payment.reversal_document_number = entry.document_number
             payment.reversal_posting_date = plan.reversal.posting_date
             payment.reversed_at = utcnow()
+            for application_id, booked in parts.items():
+                application = await session.get_one(PaymentApplicationRow, application_id)
+                application.reversal_document_number = booked.document_number
             if invoice.status == InvoiceStatus.PAID and erp_invoice.remaining_amount > 0:
                 invoice.status = INVOICE_STATUS.check(InvoiceStatus.PAID, InvoiceStatus.POSTED)
             clawed = await claw_back(session, payment.id)
@@ -266,24 +321,26 @@ def _acknowledgement(
 
 def _reversing_entry(
     payment: PaymentRow,
-    invoice: InvoiceRow,
     customer: CustomerRow,
     *,
+    external: str,
+    reverses: str,
+    amount: int,
+    erp_invoice_id: str,
     posting_date: date,
     reason: str,
 ) -> ErpCustomerPaymentReversal:
-    """The payment's amount taken back from the same ERP invoice, keyed `<payment id>-R`."""
+    """What an ERP customer payment `reverses` applied taken back from the same ERP
+    invoice, keyed `external` (`<payment id>-R`, or `<payment id>-A<n>-R` for a part)."""
     return ErpCustomerPaymentReversal(
-        external_document_number=reversal_external_number(payment.id),
-        reverses_document_number=payment.erp_document_number or "",
+        external_document_number=external,
+        reverses_document_number=reverses,
         customer_number=customer.erp_number,
         currency=payment.currency,
         posting_date=posting_date,
-        amount=payment.amount,
-        applies_to_invoice_id=invoice.erp_ref or "",
+        amount=amount,
+        applies_to_invoice_id=erp_invoice_id,
         description=fit(
-            ErpCustomerPaymentReversal,
-            "description",
-            f"Reversal of {payment.erp_document_number}: {reason}",
+            ErpCustomerPaymentReversal, "description", f"Reversal of {reverses}: {reason}"
         ),
     )

@@ -126,7 +126,7 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
     reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")
     reversed_ = await reverse(reverser, payment.id, "reverse-collected")
     await reverser.aclose()
-    assert reversed_.status_code == 200, reversed_.text
+    assert reversed_.status_code == 201, reversed_.text
     assert reversed_.json()["status"] == "reversed"
     payments = erp_case.payments()
     assert payments[f"{payment.id}-R"] == -renewal["total"]
