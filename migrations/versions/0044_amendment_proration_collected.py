@@ -27,9 +27,7 @@ def upgrade() -> None:
         batch.create_foreign_key(
             op.f("fk_amendment_prorations_invoice_id_invoices"), "invoices", ["invoice_id"], ["id"]
         )
-        batch.create_index(
-            op.f("ix_amendment_prorations_invoice_id"), ["invoice_id"], unique=False
-        )
+        batch.create_index(op.f("ix_amendment_prorations_invoice_id"), ["invoice_id"], unique=False)
     _record_documents()
     op.create_table(
         "payment_applications",
@@ -48,7 +46,9 @@ def upgrade() -> None:
             name=op.f("fk_payment_applications_amendment_id_amendment_prorations"),
         ),
         sa.ForeignKeyConstraint(
-            ["payment_id"], ["payments.id"], name=op.f("fk_payment_applications_payment_id_payments")
+            ["payment_id"],
+            ["payments.id"],
+            name=op.f("fk_payment_applications_payment_id_payments"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_applications")),
     )

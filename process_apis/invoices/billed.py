@@ -11,10 +11,11 @@ one is configured, so the ERP books what the customer owes. Proration lines are 
 out: the amendment that caused them already posts its net adjustment to the ERP, as
 soon as it is applied (billing may invoice them only with the next period), and that
 adjustment is what adjusts the revenue schedule of the subscription's line for the period
-(`process_apis.revenue.sources`); registering them too would post them twice. Billing's proration lines are instead linked to
-the amendments that caused them (`link_prorations`): the amendment's proration row names
-the invoice billing collected it with, so that invoice's payment settles the amendment's
-ERP document too (`process_apis.payments.collected`). An
+(`process_apis.revenue.sources`); registering them too would post them twice. Billing's
+proration lines are instead linked to the amendments that caused them (`link_prorations`):
+the amendment's proration row names the invoice billing collected it with, so that
+invoice's payment settles the amendment's ERP document too
+(`process_apis.payments.collected`). An
 invoice without such a line, with a line of a price we do not sell, or whose lines
 billing did not send in full is not registered; the reason is logged. One that bills
 another billing customer than the subscription's is refused (`BillingCustomerMismatch`).

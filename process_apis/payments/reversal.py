@@ -24,8 +24,8 @@ not applied is `409 payment-not-applied`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from datetime import date
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

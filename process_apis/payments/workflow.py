@@ -136,9 +136,7 @@ class PaymentOutcome:
     plan_code: str | None
     rated: list[RatedLine]
     # The cash applied to each collected upgrade's ERP invoice.
-    applications: list[tuple[CollectedDocument, ErpCustomerPayment]] = field(
-        default_factory=list
-    )
+    applications: list[tuple[CollectedDocument, ErpCustomerPayment]] = field(default_factory=list)
 
 
 def check_payable(invoice: InvoiceRow, *, currency: str) -> None:

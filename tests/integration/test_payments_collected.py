@@ -111,7 +111,10 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
     assert payments[f"{payment.id}-A1"] == upgrade["total_including_tax"]
     async with gateway.sessionmaker() as session:
         [application] = (await session.scalars(select(PaymentApplicationRow))).all()
-    assert (application.id, application.amount) == (f"{payment.id}-A1", upgrade["total_including_tax"])
+    assert (application.id, application.amount) == (
+        f"{payment.id}-A1",
+        upgrade["total_including_tax"],
+    )
 
     # nothing waits in the exception queue
     ops = await ops_client(gateway)
@@ -194,9 +197,7 @@ async def test_an_upgrade_the_erp_was_paid_for_elsewhere_is_an_exception(
         )
         upgrade = amendment["erp_adjustment"]
         async with gateway.sessionmaker() as session:
-            customer = await session.get_one(
-                CustomerRow, amendment["subscription"]["customer_id"]
-            )
+            customer = await session.get_one(CustomerRow, amendment["subscription"]["customer_id"])
         await erp.apply_customer_payment(
             company,
             journal.id,
