@@ -29,8 +29,9 @@ transaction open:
    month earns; a draft whose totals differ from
    billing's is not posted (`amendment-erp-totals-mismatch`). Due on the posting date
    when billing invoices now (`always_invoice`), at the period end when the prorations
-   wait for the next invoice. The memo stands alone: the billing invoices of a
-   subscription are not ERP documents of ours to apply it to;
+   wait for the next invoice. The memo stands open: when billing collects the proration
+   with the next invoice, that invoice's payment applies it to the invoice's ERP document
+   (`process_apis.payments.collected`);
 7. the support desk is reconciled: an upgrade to enterprise grants the enterprise
    tier (premium support) before the pro one is revoked; a downgrade reduces it.
 
