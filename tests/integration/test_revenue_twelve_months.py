@@ -30,6 +30,7 @@ from process_apis.worker import BackgroundWork
 from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import credit_body, open_case, request_credit
+from tests.integration.test_payment_reversals import REVERSER, reverse
 from tests.integration.test_refunds import WEBHOOK_URL, refund, stripe_api
 from tests.integration.test_subscriptions import ENTERPRISE_USD, PRO_USD, amend, billing, ordered
 from tests.support.calendar import month_start
@@ -173,9 +174,11 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
             invoice: dict[str, Any] = (
                 await gateway.client.get(f"/v1/invoices/{invoice_id}")
             ).json()
-            # posted; paid unless billing netted an amendment's proration or a credit on
-            # the customer's balance that no open credit memo holds into its payment (then
-            # waiting in the exception queue, never applied in part): no revenue changes
+            # posted; paid unless billing netted a credit on the customer's balance that no
+            # open credit memo holds, or a downgrade's memo Business Central cannot apply,
+            # into its payment (then waiting in the exception queue, never applied in part);
+            # a renewal that collected an upgrade's proration pays the upgrade's invoice too:
+            # no revenue changes
             assert invoice["status"] in ("posted", "paid"), invoice
             [line] = invoice["lines"]
             book.bill(
@@ -263,6 +266,14 @@ async def test_twelve_months_of_subscriptions_through_the_workflows_are_recogniz
             if ahead == 4:  # a correction of this month's invoice: part of its line credited
                 await calendar.to(on(ahead, 15))
                 invoice = monthly_invoices[-1]
+                # billing collected the upgrade's proration with it: its payment paid the
+                # renewal's and the upgrade's ERP invoices; it bounced, so both owe again
+                payment, run = await payment_of(gateway, invoice["id"])
+                assert (payment.status, run.status) == ("applied", "succeeded"), run.error_detail
+                reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")
+                bounced = await reverse(reverser, payment.id, "bounced-monthly-4")
+                await reverser.aclose()
+                assert bounced.status_code == 201, bounced.text
                 response = await gateway.client.post(
                     f"/v1/invoices/{invoice['id']}/corrections",
                     json={
