@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from core.models.amendment_proration import AmendmentProrationRow
 from core.models.customer import CustomerRow
 from core.models.payment import PaymentRow
 from core.models.payment_application import PaymentApplicationRow
+from core.models.workflow_run import RunStatus
 from process_apis.credit_memo_steps import payment_journal
+from process_apis.worker import replayer
 from sandboxes import stripe
 from system_apis.erp.schemas import ErpCustomerPaymentCreate
 from tests.conftest import GatewayFactory
@@ -29,6 +32,7 @@ from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, 
 from tests.integration.test_subscriptions import amend, billing, ordered
 from tests.support.calendar import month
 from tests.support.erps import ErpCase, on_erp
+from tests.support.faults import LostAnswerTransport
 
 ANCHOR_DAY = 10
 
@@ -221,3 +225,44 @@ async def test_an_upgrade_the_erp_was_paid_for_elsewhere_is_an_exception(
     assert not {payment.id, f"{payment.id}-A1"} & set(erp_case.payments())
     found = await erp.get_sales_invoice(company, renewal["refs"]["erp"])
     assert found.remaining_amount == renewal["total"]
+
+
+async def test_a_payment_interrupted_after_the_renewal_part_resumes_without_applying_twice(
+    make_gateway: GatewayFactory,
+) -> None:
+    lost: dict[str, LostAnswerTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        lost[name] = LostAnswerTransport(inner)
+        return lost[name]
+
+    erp_case = await on_erp(make_gateway, "netsuite", wrap=wrap)
+    gateway = erp_case.gateway
+
+    async def lose_the_upgrade_parts_answer(amendment: dict[str, Any]) -> None:
+        """The renewal's part is applied, then the upgrade's created, its answer lost."""
+        lost[erp_case.backend].lose = lambda r: (
+            r.method == "POST"
+            and r.url.path.endswith("/!transform/customerPayment")
+            and b"-A1" in r.content
+        )
+
+    renewal, amendment, payment = await renewal_after_an_amendment(
+        erp_case, quantity=3, before_renewal=lose_the_upgrade_parts_answer
+    )
+    assert lost[erp_case.backend].lost == 1
+    run, steps = await payment_run(gateway, payment.id)
+    assert run.status in ("pending_retry", "failed"), run.status
+    assert steps["apply_payment"] == "succeeded"
+
+    assert await replayer(gateway.app.state.process).replay(run.id) == RunStatus.SUCCEEDED
+    upgrade = amendment["erp_adjustment"]
+    payments = erp_case.payments()
+    assert payments[payment.id] == renewal["total"]
+    assert payments[f"{payment.id}-A1"] == upgrade["total_including_tax"]
+    erp = gateway.backends.erp
+    for document in (renewal["refs"]["erp"], upgrade["document_id"]):
+        assert (await erp.get_sales_invoice(erp_case.company_id, document)).remaining_amount == 0
+    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
+    assert invoice["status"] == "paid"
+    await assert_reconciled(erp_case)
