@@ -41,10 +41,13 @@ async def renewal_after_an_amendment(
     erp_case: ErpCase,
     quantity: int,
     before_renewal: Callable[[dict[str, Any]], Any] | None = None,
+    *,
+    linked: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any], PaymentRow]:
     """A monthly subscription of two seats billed and paid, amended to `quantity` seats on
     the 20th (billing prorates it on the next invoice), then renewed: (the renewal invoice,
-    the amendment, the renewal's payment)."""
+    the amendment, the renewal's payment); `linked`: whether the amendment is linked to the
+    renewal (billing's proration lines agree with it)."""
     gateway = erp_case.gateway
     state = billing(gateway)
     async with stripe_api(gateway) as stripe_client:
@@ -77,7 +80,7 @@ async def renewal_after_an_amendment(
     # billing collected the proration with the renewal: the amendment is linked to it
     adjustment = amendment["erp_adjustment"]
     sign = -1 if adjustment["kind"] == "credit_memo" else 1
-    assert proration.invoice_id == renewal_id
+    assert proration.invoice_id == (renewal_id if linked else None)
     assert payment.amount == renewal["total"] + sign * adjustment["total_including_tax"]
     return renewal, amendment, payment
 
@@ -266,3 +269,31 @@ async def test_a_payment_interrupted_after_the_renewal_part_resumes_without_appl
     invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
     assert invoice["status"] == "paid"
     await assert_reconciled(erp_case)
+
+
+async def test_proration_lines_that_match_no_amendment_link_none(
+    make_gateway: GatewayFactory,
+) -> None:
+    erp_case = await on_erp(make_gateway, "netsuite")
+    gateway = erp_case.gateway
+    gateway_net: dict[str, int] = {}
+
+    async def net_off_by_a_cent(amendment: dict[str, Any]) -> None:
+        """The amendment's recorded net disagrees with billing's proration lines."""
+        async with gateway.sessionmaker() as session:
+            row = await session.get_one(AmendmentProrationRow, amendment["amendment_id"])
+            row.amount += 1
+            gateway_net["amount"] = row.amount
+            await session.commit()
+
+    _, amendment, payment = await renewal_after_an_amendment(
+        erp_case, quantity=3, before_renewal=net_off_by_a_cent, linked=False
+    )
+    async with gateway.sessionmaker() as session:
+        row = await session.get_one(AmendmentProrationRow, amendment["amendment_id"])
+    assert row.amount == gateway_net["amount"]
+    # the payment is more than the renewal's ERP invoice owes: an exception, as before
+    run, _ = await payment_run(gateway, payment.id)
+    assert run.status == "failed"
+    assert (run.error_type or "").endswith("/payment-exceeds-remaining"), run.error_detail
+    assert payment.id not in erp_case.payments()
