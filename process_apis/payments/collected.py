@@ -12,10 +12,10 @@ invoice for what is left of it and to each upgrade's sales invoice for its total
 
 The amounts agree to the cent or nothing is applied: the cash and the credit balance
 billing took pay what the renewal's invoice and the upgrades owe, less the downgrades'
-credit. The cash cannot cover the upgrades (`payment-balance-unmatched`, before the ERP is
-called); on the run's first attempt the ERP's invoices must owe exactly that
-(`check_erp_invoice`, one read per document; more paid than owed is
-`payment-exceeds-remaining`, less is `payment-balance-unmatched`).
+credit. The cash must leave some for the renewal's invoice once the upgrades are paid,
+else `payment-balance-unmatched` before the ERP is called; on the run's first attempt
+the ERP's invoices must owe exactly that (`check_erp_invoice`, one read per document;
+more paid than owed is `payment-exceeds-remaining`, less is `payment-balance-unmatched`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models.amendment_proration import AmendmentProrationRow
-from core.models.payment import PaymentRow
+from core.models.payment import PaymentRow, PaymentSource
 from process_apis.payments.errors import PaymentBalanceUnmatched
 
 CASH_STEP = "apply_payment"
@@ -63,7 +63,10 @@ def application_key(payment_id: str, number: int) -> str:
 async def collected_documents(
     session: AsyncSession, payment: PaymentRow
 ) -> list[CollectedDocument]:
-    """The ERP documents of the amendments billing collected with the payment's invoice."""
+    """The ERP documents of the amendments billing collected with the payment's invoice
+    (a payment billing collected: one recorded through the API pays our invoice alone)."""
+    if payment.source != PaymentSource.BILLING:
+        return []
     rows = (
         await session.scalars(
             select(AmendmentProrationRow)

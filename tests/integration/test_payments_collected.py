@@ -27,6 +27,7 @@ from tests.integration.test_exception_queue import ops_client
 from tests.integration.test_payment_reversals import REVERSER, reverse
 from tests.integration.test_payments_netted import payment_run
 from tests.integration.test_reconciliation import reconciliation
+from tests.integration.test_settlements import pay
 from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
 from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
 from tests.integration.test_subscriptions import amend, billing, ordered
@@ -186,8 +187,19 @@ async def test_a_downgrade_business_central_cannot_apply_waits_in_the_queue(
     assert found.remaining_amount == renewal["total"]
     ops = await ops_client(gateway)
     queue = (await ops.get("/ops/v1/exceptions", params={"error_class": "business"})).json()
-    await ops.aclose()
     assert run.id in [item["id"] for item in queue["items"]], queue
+
+    # given up, the renewal is paid directly: such a payment pays the renewal alone
+    discarded = await ops.post(f"/ops/v1/exceptions/{run.id}/discard", json={"note": "by hand"})
+    await ops.aclose()
+    assert discarded.status_code == 200, discarded.text
+    paid = await pay(gateway, renewal, renewal["total"], "pay-renewal-directly")
+    assert paid.status_code == 201, paid.text
+    direct = paid.json()
+    assert direct["status"] == "applied", direct
+    run, steps = await payment_run(gateway, direct["id"])
+    assert not [name for name in steps if ":" in name and "eligibility" not in name], steps
+    assert erp_case.payments()[direct["id"]] == renewal["total"]
 
 
 async def test_an_upgrade_the_erp_was_paid_for_elsewhere_is_an_exception(
