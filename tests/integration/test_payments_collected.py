@@ -27,9 +27,9 @@ from tests.integration.test_exception_queue import ops_client
 from tests.integration.test_payment_reversals import REVERSER, reverse
 from tests.integration.test_payments_netted import payment_run
 from tests.integration.test_reconciliation import reconciliation
-from tests.integration.test_settlements import pay
 from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
 from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
+from tests.integration.test_settlements import pay
 from tests.integration.test_subscriptions import amend, billing, ordered
 from tests.support.calendar import month
 from tests.support.erps import ErpCase, on_erp
