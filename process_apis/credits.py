@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.canonical.documents import CreditMemoStatus
 from core.models.credit_memo import CreditMemoLineRow, CreditMemoRow
 from core.models.payment import PaymentRow, PaymentStatus
+from core.models.payment_application import PaymentApplicationRow
 
 LIVE = CreditMemoRow.status != CreditMemoStatus.REJECTED
 
@@ -42,11 +43,17 @@ async def posted_credit(session: AsyncSession, invoice_ids: Sequence[str]) -> di
 
 
 async def applied_payments(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, int]:
-    """Per invoice, what the payments applied in the ERP paid."""
+    """Per invoice, what the payments applied in the ERP paid of it (a renewal's payment
+    also paid the upgrades billing collected with it: those parts are theirs)."""
     if not invoice_ids:
         return {}
+    elsewhere = (
+        select(func.coalesce(func.sum(PaymentApplicationRow.amount), 0))
+        .where(PaymentApplicationRow.payment_id == PaymentRow.id)
+        .scalar_subquery()
+    )
     rows = await session.execute(
-        select(PaymentRow.invoice_id, func.sum(PaymentRow.amount))
+        select(PaymentRow.invoice_id, func.sum(PaymentRow.amount - elsewhere))
         .where(PaymentRow.invoice_id.in_(invoice_ids), PaymentRow.status == PaymentStatus.APPLIED)
         .group_by(PaymentRow.invoice_id)
     )

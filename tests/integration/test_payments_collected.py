@@ -111,6 +111,11 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
     assert steps["apply_payment"] == "succeeded"
     invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
     assert invoice["status"] == "paid", invoice
+    # the invoice shows what the payment paid of it, the upgrade's part not
+    assert (invoice["credit"]["amount_paid"], invoice["credit"]["amount_due"]) == (
+        renewal["total"],
+        0,
+    )
     erp = gateway.backends.erp
     for document in (renewal["refs"]["erp"], upgrade["document_id"]):
         assert (await erp.get_sales_invoice(erp_case.company_id, document)).remaining_amount == 0
