@@ -64,6 +64,7 @@ from system_apis.errors import (
     BackendTimeout,
     BackendTransientError,
 )
+from system_apis.keepalive import PooledTransport
 from system_apis.priority import Priority, current_priority
 
 logger = logging.getLogger(__name__)
@@ -116,16 +117,13 @@ def public_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
-    """The pooled network transport for a real backend endpoint."""
-    return httpx.AsyncHTTPTransport(
-        verify=public_tls()
+def http_transport(settings: BackendSettings) -> PooledTransport:
+    """The pooled network transport for a real backend endpoint (`system_apis.keepalive`)."""
+    return PooledTransport(
+        ssl_context=public_tls()
         if settings.ca_bundle is None
         else ssl.create_default_context(cafile=settings.ca_bundle),
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        max_connections=settings.max_connections,
     )
 
 
