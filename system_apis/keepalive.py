@@ -1,22 +1,27 @@
 """The network transport of the backend clients: HTTP/1.1 on asyncio streams, kept alive.
 
-`httpx.AsyncHTTPTransport` goes through httpcore's connection pool and anyio: every
-request pays a cancel scope and a `sniffio` lookup per socket read and write, a shielded
-cancel scope and an anyio lock in the pool, and a `poll()` of each idle connection plus
-a dictionary of socket attributes built to ask whether it is still open; about a third
-of the Python work of an ERP request on the posting path. The resilient client needs
-none of it: it reads every answer whole, speaks HTTP/1.1, uses no proxy.
+`httpx.AsyncHTTPTransport` goes through httpcore's connection pool, anyio and h11: every
+request paid a cancel scope and a `sniffio` lookup per socket read and write, a shielded
+cancel scope and an anyio lock in the pool, a `poll()` of each idle connection plus a
+dictionary of socket attributes built to ask whether it is still open, and h11's
+validating state machine (about 370 Python calls a request on its own): together
+three quarters of the Python work of an ERP request. The resilient client needs none of
+it: it reads every answer whole, speaks HTTP/1.1, uses no proxy.
 
-This transport keeps what the client relies on: `h11` frames every request and answer
-(chunked bodies, `Connection: close`, informational answers, a peer that hangs up),
-connections are pooled per origin and reused while the server keeps them alive (at most
-`max_connections` open, a caller waits `pool` for one), each phase keeps its httpx
-timeout (`connect`, `write`, `read` between two reads of the answer, `pool`) and its
-httpx exception (`ConnectTimeout`, `ReadTimeout`, `ConnectError`, `ReadError`,
-`RemoteProtocolError`, ...), TLS verifies with the given context (a failure keeps its
-`ssl.SSLCertVerificationError` as the cause). A connection whose exchange did not finish
-(an error, a cancelled request) is closed, never reused. The answer is returned read,
-its body undecoded (httpx decodes `Content-Encoding` when it is read).
+This transport keeps what the client relies on: answers are parsed by llhttp (through
+`httptools`, uvicorn's parser): chunked bodies, `Connection: close` and HTTP/1.0,
+informational answers, a body framed by the close, a peer that hangs up mid-answer; a
+request's head is written here, a header holding a line break or NUL refused (as h11
+refuses it). Connections are pooled per origin and reused while the server keeps them
+alive (at most `max_connections` open, a caller waits `pool` for one); each phase keeps
+its httpx timeout (`connect`, `write`, `read` between two reads of the answer, `pool`)
+and its httpx exception (`ConnectTimeout`, `ReadTimeout`, `ConnectError`, `ReadError`,
+`RemoteProtocolError`, ...); TLS verifies with the given context (a failure keeps its
+`ssl.SSLCertVerificationError` as the cause). A connection whose exchange did not end
+cleanly (an error, a cancelled request, bytes nobody asked for) is closed, never reused.
+The answer is returned read, its body undecoded (httpx decodes `Content-Encoding` when it
+is read). `tests/unit/system_apis/test_keepalive.py` runs each behaviour on this transport
+and on httpx's own.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import ssl
 import time
 from typing import Any
 
-import h11
+import httptools
 import httpx
 
 READ_SIZE = 64 * 1024
@@ -37,10 +42,65 @@ DEFAULT_PORTS = {b"http": 80, b"https": 443}
 Origin = tuple[bytes, str, int]
 
 
-class _Connection:
-    """One HTTP/1.1 connection: its streams and its h11 state."""
+class _Answer:
+    """What the parser (`httptools`, llhttp) reads of one answer, through its callbacks."""
 
-    __slots__ = ("origin", "reader", "writer", "h11", "idle_until")
+    __slots__ = (
+        "parser",
+        "headers",
+        "body",
+        "headed",
+        "complete",
+        "keep_alive",
+        "informational",
+        "extra",
+    )
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.headed = False
+        """The answer's head is read (an informational one's does not count)."""
+        self.complete = False
+        self.keep_alive = False
+        """The server keeps the connection (asked at the answer's end, as llhttp answers then)."""
+        self.informational = False
+        self.extra = False
+        """Bytes came after the answer: nobody asked for them, so the connection is spent."""
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.extra = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.complete:
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.informational = True
+        else:
+            self.headed = True
+
+    def on_body(self, body: bytes) -> None:
+        if not self.complete:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.informational:  # a 1xx before the answer: read on
+            self.informational = False
+            self.headers.clear()
+        elif not self.complete:
+            self.complete = True
+            self.keep_alive = self.parser.should_keep_alive()
+
+
+class _Connection:
+    """One HTTP/1.1 connection: its streams and the parser of its current answer."""
+
+    __slots__ = ("origin", "reader", "writer", "idle_until", "spent")
 
     def __init__(
         self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -48,8 +108,9 @@ class _Connection:
         self.origin = origin
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
         self.idle_until = 0.0
+        self.spent = False
+        """Not to be used again: the server closes it, or the exchange did not end cleanly."""
 
     def reusable(self, now: float) -> bool:
         """Idle and still open: the server has not hung up (nor sent anything unasked)."""
@@ -64,27 +125,20 @@ class _Connection:
         self.writer.close()
 
     async def exchange(self, request: httpx.Request, timeout: dict[str, Any]) -> httpx.Response:
-        connection = self.h11
-        head = connection.send(
-            h11.Request(
-                method=request.method,
-                target=request.url.raw_path,
-                headers=request.headers.raw,
-            )
-        )
         writer = self.writer
+        head = _head(request)
         try:
-            writer.write(head)
             if isinstance(request.stream, httpx.ByteStream):
-                if body := request.content:
-                    writer.write(connection.send(h11.Data(data=body)))
+                writer.write(head + request.content)
                 await self._drain(timeout.get("write"))
-            else:
+            else:  # a streamed body goes chunked (httpx said so in the headers)
+                writer.write(head)
                 async for chunk in request.stream:  # type: ignore[union-attr]
-                    writer.write(connection.send(h11.Data(data=chunk)))
-                    await self._drain(timeout.get("write"))
-            writer.write(connection.send(h11.EndOfMessage()))
-            await self._drain(timeout.get("write"))
+                    if chunk:
+                        writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                        await self._drain(timeout.get("write"))
+                writer.write(b"0\r\n\r\n")
+                await self._drain(timeout.get("write"))
         except OSError as exc:
             raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from exc
         return await self._answer(request, timeout.get("read"))
@@ -100,51 +154,69 @@ class _Connection:
             raise httpx.WriteTimeout(f"not sent within {seconds}s") from exc
 
     async def _answer(self, request: httpx.Request, seconds: float | None) -> httpx.Response:
-        connection, reader = self.h11, self.reader
+        reader = self.reader
+        answer = _Answer()
+        parser = answer.parser
+        head_only = request.method == "HEAD"
         loop = asyncio.get_running_loop()
-        response: h11.Response | None = None
-        body: list[bytes] = []
         try:
             async with asyncio.timeout(seconds) as cut:
-                while True:
-                    event = connection.next_event()
-                    if event is h11.NEED_DATA:
-                        connection.receive_data(await reader.read(READ_SIZE))
-                        if seconds is not None:  # the read timeout runs between two reads
-                            cut.reschedule(loop.time() + seconds)
-                    elif isinstance(event, h11.Data):
-                        body.append(event.data)
-                    elif isinstance(event, h11.Response):
-                        response = event
-                    elif isinstance(event, h11.EndOfMessage):
+                while not answer.complete:
+                    data = await reader.read(READ_SIZE)
+                    if not data:
+                        self._ended_by_close(answer, request)
                         break
-                    elif isinstance(event, h11.ConnectionClosed):
-                        raise httpx.RemoteProtocolError(
-                            "the server closed the connection before answering", request=request
-                        )
-                    # an InformationalResponse (1xx) precedes the answer: read on
+                    parser.feed_data(data)
+                    if head_only and answer.headed and not answer.complete:
+                        answer.complete = self.spent = True  # no body follows, whatever it says
+                    if seconds is not None:  # the read timeout runs between two reads
+                        cut.reschedule(loop.time() + seconds)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {seconds}s", request=request) from exc
-        except h11.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        except httptools.HttpParserError as exc:
+            raise httpx.RemoteProtocolError(f"malformed answer: {exc}", request=request) from exc
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        assert response is not None  # h11 yields the answer's head before its end
+        if answer.extra or not answer.keep_alive:
+            self.spent = True
         return httpx.Response(
-            response.status_code,
-            headers=response.headers.raw_items(),
-            stream=httpx.ByteStream(b"".join(body)),
+            parser.get_status_code(),
+            headers=answer.headers,
+            stream=httpx.ByteStream(b"".join(answer.body)),
             request=request,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
+            extensions={"http_version": b"HTTP/" + parser.get_http_version().encode()},
         )
 
+    def _ended_by_close(self, answer: _Answer, request: httpx.Request) -> None:
+        """The server hung up: the end of an answer framed by the close, else a broken one."""
+        self.spent = True
+        framed = any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in answer.headers
+        )
+        if not answer.headed or framed:
+            raise httpx.RemoteProtocolError(
+                "the server closed the connection before the answer ended", request=request
+            )
+        answer.complete = True
+
     def done(self) -> bool:
-        """Both sides finished cleanly and the server keeps the connection: ready for the next."""
-        connection = self.h11
-        if connection.our_state is h11.DONE and connection.their_state is h11.DONE:
-            connection.start_next_cycle()
-            return True
-        return False
+        """The exchange ended cleanly and the server keeps the connection: ready for the next."""
+        return not self.spent
+
+
+def _head(request: httpx.Request) -> bytes:
+    """The request line and headers. A CR, LF or NUL inside a header (injected from
+    somewhere) would split it into two: refused, as h11 refuses it."""
+    headers = request.headers.raw
+    head = b"%b %b HTTP/1.1\r\n%b\r\n\r\n" % (
+        request.method.encode(),
+        request.url.raw_path,
+        b"\r\n".join([b"%b: %b" % pair for pair in headers]),
+    )
+    lines = len(headers) + 2
+    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+        raise httpx.LocalProtocolError("a header holds a line break or NUL", request=request)
+    return head
 
 
 class PooledTransport(httpx.AsyncBaseTransport):

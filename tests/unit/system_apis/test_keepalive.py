@@ -310,3 +310,67 @@ async def test_a_server_hanging_up_mid_answer_is_a_protocol_error(
 
     with pytest.raises(httpx.RemoteProtocolError):
         await client.get("/")
+
+
+async def test_an_informational_answer_before_the_answer_is_skipped(
+    serve: Serve, make_client: MakeClient
+) -> None:
+    async def continue_first(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b'{"after": "continue"}'))
+        return True
+
+    server = await serve(continue_first)
+    client = make_client(server)
+
+    for _ in range(2):
+        answer = await client.get("/")
+        assert (answer.status_code, answer.json()) == (200, {"after": "continue"})
+    assert server.connections == 1
+
+
+async def test_an_answer_framed_by_the_close_is_read_to_the_end(
+    serve: Serve, make_client: MakeClient
+) -> None:
+    async def until_close(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n")
+        for part in (b"all ", b"of ", b"it"):
+            await writer.drain()
+            await asyncio.sleep(0.01)
+            writer.write(part)
+        return False
+
+    server = await serve(until_close)
+    client = make_client(server)
+
+    assert (await client.get("/")).text == "all of it"
+    assert (await client.get("/")).text == "all of it"
+    assert server.connections == 2
+
+
+async def test_a_head_answer_has_no_body_whatever_its_length_says(
+    serve: Serve, make_client: MakeClient
+) -> None:
+    async def head(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        if request.startswith(b"HEAD"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        else:
+            writer.write(ok())
+        return True
+
+    server = await serve(head)
+    client = make_client(server, read=1.0)
+
+    answer = await client.head("/")
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert (await client.get("/")).json() == {}
+
+
+async def test_a_header_holding_a_line_break_is_never_sent(
+    serve: Serve, make_client: MakeClient
+) -> None:
+    server = await serve(keep_alive)
+    client = make_client(server)
+
+    with pytest.raises(httpx.LocalProtocolError):
+        await client.get("/", headers={"X-Correlation-ID": "a\r\nX-Injected: yes"})
+    assert server.requests == []
