@@ -131,14 +131,16 @@ class _Connection:
             if isinstance(request.stream, httpx.ByteStream):
                 writer.write(head + request.content)
                 await self._drain(timeout.get("write"))
-            else:  # a streamed body goes chunked (httpx said so in the headers)
+            else:  # streamed: as its headers frame it, by its length or chunked
+                chunked = "Content-Length" not in request.headers
                 writer.write(head)
                 async for chunk in request.stream:  # type: ignore[union-attr]
                     if chunk:
-                        writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                        writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
                         await self._drain(timeout.get("write"))
-                writer.write(b"0\r\n\r\n")
-                await self._drain(timeout.get("write"))
+                if chunked:
+                    writer.write(b"0\r\n\r\n")
+                    await self._drain(timeout.get("write"))
         except OSError as exc:
             raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from exc
         return await self._answer(request, timeout.get("read"))
@@ -316,4 +318,6 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
 def _origin(url: httpx.URL) -> Origin:
     scheme = url.raw_scheme
+    if scheme not in DEFAULT_PORTS or not url.host:
+        raise httpx.UnsupportedProtocol(f"cannot send to {url!r}: not an http(s) URL")
     return scheme, url.host, url.port or DEFAULT_PORTS[scheme]

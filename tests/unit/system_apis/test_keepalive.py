@@ -374,3 +374,26 @@ async def test_a_header_holding_a_line_break_is_never_sent(
     with pytest.raises(httpx.LocalProtocolError):
         await client.get("/", headers={"X-Correlation-ID": "a\r\nX-Injected: yes"})
     assert server.requests == []
+
+
+async def test_a_streamed_body_is_sent_as_its_headers_frame_it(
+    serve: Serve, make_client: MakeClient
+) -> None:
+    """A multipart upload is streamed with its `Content-Length`: its bytes go as they are."""
+    server = await serve(keep_alive)
+    client = make_client(server)
+
+    upload = await client.post("/files", files={"file": ("a.txt", b"x" * 300)})
+    again = await client.get("/x")
+
+    assert (upload.status_code, again.json()) == (200, {"n": 1})
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    assert b"content-length: %d" % len(body) in head.lower()
+    assert body.startswith(b"--") and body.count(b"x" * 300) == 1
+
+
+async def test_a_url_that_is_not_http_is_refused(make_client: MakeClient) -> None:
+    client = make_client(Server(url="http://127.0.0.1:9"))
+
+    with pytest.raises(httpx.UnsupportedProtocol):
+        await client.get("ftp://127.0.0.1/file")
