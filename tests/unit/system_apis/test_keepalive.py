@@ -389,7 +389,8 @@ async def test_a_streamed_body_is_sent_as_its_headers_frame_it(
     assert (upload.status_code, again.json()) == (200, {"n": 1})
     head, _, body = server.requests[0].partition(b"\r\n\r\n")
     assert b"content-length: %d" % len(body) in head.lower()
-    assert body.startswith(b"--") and body.count(b"x" * 300) == 1
+    assert body.startswith(b"--")
+    assert body.count(b"x" * 300) == 1
 
 
 async def test_a_url_that_is_not_http_is_refused(make_client: MakeClient) -> None:
