@@ -175,7 +175,7 @@ class _Connection:
                         cut.reschedule(loop.time() + seconds)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {seconds}s", request=request) from exc
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             raise httpx.RemoteProtocolError(f"malformed answer: {exc}", request=request) from exc
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc

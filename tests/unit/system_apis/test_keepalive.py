@@ -398,3 +398,18 @@ async def test_a_url_that_is_not_http_is_refused(make_client: MakeClient) -> Non
 
     with pytest.raises(httpx.UnsupportedProtocol):
         await client.get("ftp://127.0.0.1/file")
+
+
+async def test_an_upgrade_nobody_asked_for_is_a_protocol_error(serve: Serve) -> None:
+    async def switching(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+        )
+        return True
+
+    server = await serve(switching)
+    transport = PooledTransport(ssl_context=public_tls(), max_connections=1)
+    async with httpx.AsyncClient(base_url=server.url, transport=transport) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("/")
+        assert transport.idle_connections == 0
