@@ -1,6 +1,7 @@
 """The resilient HTTP client every adapter uses to reach its backend.
 
-One pooled `httpx.AsyncClient` per backend, explicit timeouts, retries with
+One client per backend on pooled keep-alive connections (`system_apis.keepalive`),
+httpx's requests and responses, explicit timeouts, retries with
 exponential backoff and jitter for transient faults only (honouring `Retry-After`)
 within a total time budget, a circuit breaker (`system_apis.circuit`), the
 correlation id sent downstream, every failure classified (`system_apis.errors`) and
