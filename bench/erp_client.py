@@ -6,7 +6,8 @@ the sandbox's work is not counted, and sends in this process, one at a time, the
 requests of a synchronous posting's kinds: a `GET` (a customer lookup) and a `POST` of a
 `$batch` with a JSON body (two reads, so the sandbox's ledger does not grow):
 
-- direct (the baseline): a bare `httpx.AsyncClient` on the same network transport;
+- direct (the baseline): a bare `httpx.AsyncClient` on httpx's own network transport
+  (httpcore's pool), as a client without `system_apis.keepalive` would send;
 - client: `ResilientClient.request` (retries, timeouts, circuit breaker, metrics,
   correlation header, error mapping) without an ERP budget;
 - client + budget: the same with the connection's budget in Redis (one acquire a request,
@@ -56,7 +57,7 @@ from sandboxes.demo_estate import DEMO_COMPANIES
 from system_apis.budget import Acquire, Admission, ErpBudget, Released
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.erp.adapters.business_central_base import decode_bc_error
-from system_apis.http import ResilientClient, http_transport
+from system_apis.http import ResilientClient, public_tls
 
 COMPANY = DEMO_COMPANIES[0]
 CUSTOMERS = f"/companies({COMPANY.id})/customers?$filter=number%20eq%20%27C-1%27"
@@ -132,7 +133,15 @@ async def run(
 ) -> list[Path]:
     settings = ErpSettings(url=base_url, requests_per_window=10**9, max_concurrent_requests=10**6)
     direct = httpx.AsyncClient(
-        base_url=base_url, headers=HEADERS, transport=http_transport(settings)
+        base_url=base_url,
+        headers=HEADERS,
+        transport=httpx.AsyncHTTPTransport(
+            verify=public_tls(),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+        ),
     )
     plain = ResilientClient(
         backend="erp-bench", base_url=base_url, settings=settings, headers=HEADERS

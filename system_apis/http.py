@@ -1,6 +1,7 @@
 """The resilient HTTP client every adapter uses to reach its backend.
 
-One pooled `httpx.AsyncClient` per backend, explicit timeouts, retries with
+One client per backend on pooled keep-alive connections (`system_apis.keepalive`),
+httpx's requests and responses, explicit timeouts, retries with
 exponential backoff and jitter for transient faults only (honouring `Retry-After`)
 within a total time budget, a circuit breaker (`system_apis.circuit`), the
 correlation id sent downstream, every failure classified (`system_apis.errors`) and
@@ -33,7 +34,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
@@ -64,6 +65,7 @@ from system_apis.errors import (
     BackendTimeout,
     BackendTransientError,
 )
+from system_apis.keepalive import PooledTransport
 from system_apis.priority import Priority, current_priority
 
 logger = logging.getLogger(__name__)
@@ -116,16 +118,13 @@ def public_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def http_transport(settings: BackendSettings) -> httpx.AsyncHTTPTransport:
-    """The pooled network transport for a real backend endpoint."""
-    return httpx.AsyncHTTPTransport(
-        verify=public_tls()
+def http_transport(settings: BackendSettings) -> PooledTransport:
+    """The pooled network transport for a real backend endpoint (`system_apis.keepalive`)."""
+    return PooledTransport(
+        ssl_context=public_tls()
         if settings.ca_bundle is None
         else ssl.create_default_context(cafile=settings.ca_bundle),
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        max_connections=settings.max_connections,
     )
 
 
@@ -195,9 +194,7 @@ class ResilientClient:
             failure_threshold=settings.circuit_failure_threshold,
             reset_seconds=settings.circuit_reset_seconds,
         )
-        self._stop = stop_after_attempt(settings.retry_attempts) | stop_before_delay(
-            settings.retry_budget_seconds
-        )
+        self._stop_attempts = stop_after_attempt(settings.retry_attempts)
         self._retry = retry_if_exception(_retryable)
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_initial_backoff_seconds,
@@ -219,6 +216,10 @@ class ResilientClient:
         base = self._client.base_url
         self._base_url = str(base.copy_with(raw_path=base.raw_path))  # its path, even `/`
         self._absolute_url = lru_cache(maxsize=URL_CACHE_SIZE)(self._join)
+        # What `AsyncClient.build_request` merges into every request, taken once: it copied
+        # and re-parsed the client's headers and rebuilt its timeouts each time.
+        self._default_headers = self._client.headers
+        self._timeouts = self._client.timeout.as_dict()
 
     async def aclose(self) -> None:
         for budget in (self.budget, self.write_budget):
@@ -279,13 +280,7 @@ class ResilientClient:
         try:
             self.circuit.check(operation)  # while open: no retry machinery, no network
             if idempotent and self.settings.retry_attempts > 1:
-                response = await AsyncRetrying(
-                    stop=self._stop,
-                    wait=self._wait,
-                    retry=self._retry,
-                    reraise=True,
-                    before_sleep=self._log_retry,
-                )(attempt)
+                response = await self._with_retries(attempt, started)
             else:  # sent once: the retry machinery would only cost its bookkeeping
                 response = await attempt()
         except BackendError as error:
@@ -293,6 +288,40 @@ class ResilientClient:
             raise
         metrics.observe_request(self.backend, operation, time.monotonic() - started, None)
         return response
+
+    async def _with_retries(
+        self, attempt: Callable[[], Awaitable[httpx.Response]], started: float
+    ) -> httpx.Response:
+        """`attempt` until it succeeds or may not be retried; tenacity's loop only once a
+        first attempt failed in a way worth retrying (the loop costs ~150 calls a request).
+
+        The loop starts with that failure as its first attempt, its stop counts the time
+        already spent from `started`: the same attempts, waits and budget as a loop
+        entered before the first attempt.
+        """
+        try:
+            return await attempt()
+        except Exception as error:
+            if not _retryable(error):
+                raise
+            first: Exception | None = error
+
+        async def again() -> httpx.Response:
+            nonlocal first
+            if first is not None:
+                error, first = first, None
+                raise error
+            return await attempt()
+
+        spent = time.monotonic() - started
+        return await AsyncRetrying(
+            stop=self._stop_attempts
+            | stop_before_delay(self.settings.retry_budget_seconds - spent),
+            wait=self._wait,
+            retry=self._retry,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )(again)
 
     async def _attempt(
         self,
@@ -375,13 +404,14 @@ class ResilientClient:
         headers: dict[str, str],
         decode_error: ErrorDecoder | None,
     ) -> httpx.Response:
-        request = self._client.build_request(
+        request = httpx.Request(
             method,
             self._absolute_url(url),
             params=params,
             json=json_body,
             data=form,
-            headers=headers,
+            headers=self._with_defaults(headers),
+            extensions={"timeout": self._timeouts},
         )
         try:
             response = await self._exchange(request)
@@ -432,6 +462,13 @@ class ResilientClient:
         finally:
             await response.aclose()
         return response
+
+    def _with_defaults(self, headers: Mapping[str, str]) -> httpx.Headers:
+        """The client's headers, with the request's own in place of any of the same name."""
+        merged = httpx.Headers(self._default_headers)  # a copy of the parsed list
+        for name, value in headers.items():
+            merged[name] = value
+        return merged
 
     def _join(self, url: str) -> httpx.URL:
         """`url` against the base URL, as httpx joins them, parsed once (httpx parses a

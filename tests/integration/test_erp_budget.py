@@ -491,3 +491,28 @@ async def test_a_release_whose_round_trip_failed_rides_the_next_one(
         pass
     assert [len(tokens) for tokens in carried] == [1, 2]
     assert carried[0][0] == carried[1][0]
+
+
+async def test_an_acquire_sends_redis_its_request_as_one_argument(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each argument costs redis-py's encoder a dozen Python calls: the request's nine
+    numbers and token go as one, each released request as one more."""
+    if not isinstance(store, RedisBudgetStore):
+        pytest.skip("the argument list is Redis's")
+    sent: list[int] = []
+    evalsha = store.redis.evalsha
+
+    async def counting(sha: str, numkeys: int, *keys_and_args: object) -> object:
+        sent.append(len(keys_and_args) - numkeys)
+        return await evalsha(sha, numkeys, *keys_and_args)  # type: ignore[misc]
+
+    monkeypatch.setattr(store.redis, "evalsha", counting)
+    owner = budget(store, connection(), window=10, release_delay_seconds=3600)
+    for _ in range(2):
+        async with owner.slot(operation="op", cost=2):
+            pass
+
+    assert sent == [1, 2]  # the second takes the first's release along
+    assert owner.pending_releases == 1
+    await owner.flush_releases()

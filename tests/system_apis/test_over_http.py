@@ -1,9 +1,9 @@
 """Both adapters against their sandboxes running as separate processes, over real sockets.
 
 The rest of the suite calls the sandboxes in process; here the same adapters go
-through TCP, uvicorn and httpx's connection pool, once in the normal case and once
-with an answer cut off on the wire by the sandbox's fault injection (a dropped
-connection after the write happened). The scenarios are representative, not the
+through TCP, uvicorn and the clients' pooled transport (`system_apis.keepalive`), once
+in the normal case and once with an answer cut off on the wire by the sandbox's fault
+injection (a dropped connection after the write happened). The scenarios are representative, not the
 adapter suites again.
 """
 

@@ -3,6 +3,7 @@
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -199,6 +200,46 @@ async def test_retries_stop_within_the_total_budget() -> None:
     assert elapsed <= 0.3 + 0.15  # the budget, give or take the scheduler
 
 
+async def test_a_first_attempt_that_succeeds_builds_no_retry_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_loop(**_: object) -> None:
+        raise AssertionError("a retry loop was built for a request that needed none")
+
+    monkeypatch.setattr("system_apis.http.AsyncRetrying", no_loop)
+    client = client_answering([httpx.Response(200, json={})])
+
+    assert (await client.request("GET", "/x", operation="get_x")).status_code == 200
+
+
+async def test_a_first_failure_is_retried_with_the_attempts_numbered_from_it() -> None:
+    seen: list[httpx.Request] = []
+    attempts: list[int] = []
+    client = client_answering([httpx.Response(503)] * 3, seen)
+    log_retry = client._log_retry
+    client._log_retry = lambda state: attempts.append(state.attempt_number) or log_retry(state)  # type: ignore[method-assign]
+
+    with pytest.raises(BackendTransientError):
+        await client.request("GET", "/x", operation="get_x")
+    assert len(seen) == 3  # SETTINGS.retry_attempts: the first attempt counts as one
+    assert attempts == [1, 2]
+
+
+async def test_the_first_attempts_time_counts_in_the_retry_budget() -> None:
+    """A wait that would end past the budget is not started, counting the first attempt."""
+    seen: list[float] = []
+
+    async def slow_then_unavailable(request: httpx.Request) -> httpx.Response:
+        seen.append(time.monotonic())
+        await asyncio.sleep(0.2)
+        return httpx.Response(503, headers={"Retry-After": "0.15"})
+
+    client = budgeted_client(slow_then_unavailable)  # 0.3 s budget: 0.2 + 0.15 ends past it
+    with pytest.raises(BackendTransientError):
+        await client.request("GET", "/x", operation="get_x")
+    assert len(seen) == 1
+
+
 async def test_a_slow_attempt_is_cut_when_the_budget_runs_out() -> None:
     async def hanging(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(5)
@@ -289,3 +330,44 @@ async def test_a_cookie_one_answer_sets_is_not_sent_on_later_requests() -> None:
     await client.request("GET", "/x", operation="get_x")
     await client.request("GET", "/x", operation="get_x")
     assert "cookie" not in seen[1].headers
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [
+        ("GET", {}),
+        ("GET", {"params": {"$filter": "number eq 'C-1'"}, "headers": {"accept": "text/csv"}}),
+        ("POST", {"json_body": {"requests": [{"id": "1"}]}, "headers": {"If-Match": "*"}}),
+        ("POST", {"form": {"grant_type": "client_credentials"}}),
+        ("PATCH", {"headers": {"authorization": "Bearer other", "Idempotency-Key": "k"}}),
+    ],
+)
+async def test_a_request_is_built_as_the_httpx_client_would_build_it(
+    method: str, kwargs: dict[str, Any]
+) -> None:
+    seen: list[httpx.Request] = []
+    client = ResilientClient(
+        backend="erp",
+        base_url="http://backend.test/api/",
+        settings=SETTINGS,
+        headers={"Authorization": "Bearer token"},
+        transport=httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200)),
+    )
+    await client.request(method, "customers", operation="op", **kwargs)
+
+    expected = client._client.build_request(
+        method,
+        "customers",
+        params=kwargs.get("params"),
+        json=kwargs.get("json_body"),
+        data=kwargs.get("form"),
+        headers=kwargs.get("headers"),
+    )
+    sent = seen[0]
+    assert (sent.method, sent.url, sent.content) == (
+        expected.method,
+        expected.url,
+        expected.content,
+    )
+    assert sorted(sent.headers.multi_items()) == sorted(expected.headers.multi_items())
+    assert sent.extensions == expected.extensions

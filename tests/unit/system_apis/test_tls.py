@@ -116,4 +116,4 @@ def test_a_ca_bundle_that_is_not_there_is_refused(tmp_path: Path) -> None:
 def test_backends_trusting_the_public_cas_share_one_tls_context() -> None:
     """Each TLS context parses the whole CA bundle (about 1 MiB): one per process."""
     erp, crm = http_transport(BackendSettings()), http_transport(BackendSettings())
-    assert erp._pool._ssl_context is crm._pool._ssl_context
+    assert erp.ssl_context is crm.ssl_context
