@@ -62,7 +62,7 @@ from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
-from process_apis.idempotency import Closing
+from process_apis.idempotency import Closing, Opening
 from process_apis.invoices.deferral import defer_served_lines
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
@@ -170,6 +170,7 @@ class InvoicePostingWorkflow:
         correlation_id: str | None,
         principal: Principal | None = None,
         claimed_run_id: str | None = None,
+        opening: Opening | None = None,
         closing: Closing | None = None,
     ) -> PostingResult:
         """Post the invoice, or report the posting it already has.
@@ -178,11 +179,16 @@ class InvoicePostingWorkflow:
         pass none and name the run they have claimed from the queue.
 
         The prepare transaction is committed by the first step's start, with it (see
-        `process_apis.runs.engine`): before any backend call, in one commit. With `closing`
+        `process_apis.runs.engine`): before any backend call, in one commit. With `opening`
+        the prepare runs in the transaction holding the request's `Idempotency-Key` claim,
+        so the claim commits with it (see `process_apis.idempotency.Opening`). With `closing`
         the transaction that records the posted document is handed over uncommitted, for
-        the request's `Idempotency-Key` completion to join (no backend call follows it).
+        the request's `Idempotency-Key` completion to join (no backend call follows it); so
+        is the prepare's when the invoice was posted before (it wrote nothing but the claim).
         """
-        session = self.context.sessionmaker()
+        claim = opening.take() if opening is not None else None
+        session = claim or self.context.sessionmaker()
+        handed_over = False
         try:
             prepared = await self._prepare(
                 session,
@@ -194,10 +200,16 @@ class InvoicePostingWorkflow:
                 claimed_run_id=claimed_run_id,
             )
             if isinstance(prepared, PostingResult):
+                if claim is not None and closing is not None:
+                    closing.hand_over(session)
+                    handed_over = True
+                elif claim is not None:
+                    await session.commit()
                 return prepared
             return await self.execute(prepared, opening=session, closing=closing)
         finally:
-            await session.close()
+            if not handed_over:
+                await session.close()
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
