@@ -43,9 +43,10 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -593,6 +594,28 @@ class InvoicePostingWorkflow:
         await fail_in_session(session, run, error)
 
 
+@cache
+def _acknowledging(status: InvoiceStatus) -> Update:
+    """`_acknowledge`'s statement for `status`, built once: the statuses it may be reached
+    from are bound values of their own (no IN list expanded per execution), and every
+    execution hits the statement's memoized cache key and compiled form."""
+    sources = sorted(INVOICE_STATUS.sources(status))
+    return (
+        update(INVOICES)
+        .where(
+            INVOICES.c.id == bindparam("invoice_id"),
+            or_(
+                *(
+                    INVOICES.c.status == bindparam(f"source_{n}", value=source)
+                    for n, source in enumerate(sources)
+                )
+            ),
+        )
+        .values(version=INVOICES.c.version + 1)  # and the columns the parameters name
+        .returning(INVOICES.c.version, INVOICES.c.updated_at)
+    )
+
+
 async def _acknowledge(
     session: AsyncSession, invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
 ) -> InvoiceRow:
@@ -606,12 +629,7 @@ async def _acknowledge(
         "posted_at": utcnow(),
     }
     connection = await session.connection()  # SQL Core: no ORM execution around it
-    stored = await connection.execute(
-        update(INVOICES)
-        .where(INVOICES.c.id == invoice.id, INVOICES.c.status.in_(INVOICE_STATUS.sources(status)))
-        .values(version=INVOICES.c.version + 1, **changes)
-        .returning(INVOICES.c.version, INVOICES.c.updated_at)
-    )
+    stored = await connection.execute(_acknowledging(status), {"invoice_id": invoice.id, **changes})
     written = stored.one_or_none()
     if written is None:
         current = await get_invoice(session, invoice.id)
@@ -630,23 +648,27 @@ def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
     return connection_known(plan.company_id, plan.erp_connection)
 
 
+_LATEST_SYNC = (
+    select(WorkflowRunRow.status)
+    .where(
+        WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
+        WorkflowRunRow.subject_id == CustomerRow.id,
+    )
+    .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# Built once (each execution hits its memoized cache key and compiled form).
+_CUSTOMER_AND_SYNC = select(CustomerRow, _LATEST_SYNC).where(
+    CustomerRow.id == bindparam("customer_id")
+)
+
+
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
     """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
     sync since is unfinished (every change of a customer takes a sync run, in the same
     transaction). One statement: the latest sync's status is a subquery."""
-    latest_sync = (
-        select(WorkflowRunRow.status)
-        .where(
-            WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
-            WorkflowRunRow.subject_id == CustomerRow.id,
-        )
-        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    found = await session.execute(
-        select(CustomerRow, latest_sync).where(CustomerRow.id == customer_id)
-    )
+    found = await session.execute(_CUSTOMER_AND_SYNC, {"customer_id": customer_id})
     customer, sync_status = found.one()
     synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
     return customer, synced
