@@ -30,7 +30,7 @@ from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, delete, update
+from sqlalchemy import Insert, bindparam, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import pending_audit
@@ -330,9 +330,9 @@ class IdempotencyStore:
             "locked_until": None,
         }
         try:
-            if audit is not None:
-                session.add(audit)
             connection = await session.connection()
+            if audit is not None:  # SQL Core: no unit of work flushed for one row
+                await connection.execute(_INSERT_AUDIT, _audit_values(audit))
             stored = await connection.execute(
                 _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
             )
@@ -372,6 +372,17 @@ class IdempotencyStore:
                 delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= (now or utcnow()))
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+AUDIT = table_of(AuditEventRow)
+_INSERT_AUDIT = insert(AUDIT)
+
+
+def _audit_values(row: AuditEventRow) -> dict[str, Any]:
+    """The audit row's columns as its caller set them; the columns it left unset take their
+    defaults (`occurred_at`, `count`) in the statement, as a flush of the row gives them."""
+    values = {column.key: getattr(row, column.key) for column in AUDIT.columns}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 @cache
