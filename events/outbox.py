@@ -9,6 +9,7 @@ there does nothing, so a step that runs again after a crash never mints a second
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table
@@ -36,8 +37,10 @@ def _values(event: CloudEvent) -> dict[str, Any]:
     }
 
 
+@cache
 def _insert(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT (event_id) DO NOTHING in the connection's dialect."""
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING in the connection's dialect (built once
+    per dialect: its cache key and compiled form are reused)."""
     table = EventOutboxRow.__table__
     assert isinstance(table, Table)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -10,7 +10,8 @@ response (`Idempotent-Replayed: true`); with a different request it is a 422 pro
 while the first request with that key is still in flight it is a 409 problem. The answer
 is stored with the request's audit row, in one transaction; a handler may leave its own
 last transaction open for that (`Closing`), so the write and its stored answer commit
-together. A request that crashed
+together; and a handler whose first transaction commits before any backend call may run it
+in the transaction holding the key's claim (`Opening`). A request that crashed
 leaves its key locked only until `LOCK_TTL` passes, after which a retry takes it over
 (the workflow itself is resumable).
 """
@@ -22,13 +23,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import delete, update
+from sqlalchemy import Insert, bindparam, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.audit import pending_audit
@@ -49,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 LOCK_TTL = timedelta(minutes=5)
 KEYS = table_of(IdempotencyKeyRow)
+# The key's answer stored (its claim's row named by `claim_client_id`, `claim_key`).
+_COMPLETE_KEY = update(KEYS).where(
+    KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
+)
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("location", "content-type")
 
@@ -125,22 +131,15 @@ async def undo_outcome(
     return Outcome(200 if before.status == undone else 201, after)
 
 
-class Closing:
-    """A handler's last transaction, handed over uncommitted so the key's completion joins
-    it: the write and its stored answer commit together, in one commit instead of two.
-
-    The handler hands it over only when nothing but building its answer follows (no backend
-    call may wait on an uncommitted write). Whoever runs the handler commits what was handed
-    over in every case: with the completion, alone before releasing the key, or alone when
-    the request has no key or the handler failed after the handover.
-    """
+class Handover:
+    """A session handed from one party to another with its transaction open (once)."""
 
     def __init__(self) -> None:
         self._session: AsyncSession | None = None
 
     def hand_over(self, session: AsyncSession) -> None:
         """Take `session`, its transaction open; the caller neither commits nor closes it."""
-        assert self._session is None, "a handler hands over one transaction"
+        assert self._session is None, "one transaction is handed over"
         self._session = session
 
     def take(self) -> AsyncSession | None:
@@ -157,6 +156,44 @@ class Closing:
             finally:
                 await session.close()
 
+    async def discard(self) -> None:
+        """Roll back and close what was handed over and not taken, if anything."""
+        session = self.take()
+        if session is not None:
+            await session.close()
+
+
+class Opening(Handover):
+    """The key's claim, handed to the handler uncommitted so its first transaction joins it:
+    the claim and the handler's first write commit together, in one commit instead of two.
+
+    Why that stays correct. Until that commit, the key's row is an uncommitted insert under
+    the unique (client, key) index: a concurrent request with the same key inserts the same
+    row and waits on the index (PostgreSQL waits for the first transaction to end; SQLite's
+    single writer waits its busy timeout), then sees the committed claim and answers `409`
+    in flight, exactly as if the claim had committed on its own. A handler takes it only
+    when its first transaction commits before any backend call (the posting's prepare,
+    committed by its first step's start), so no duplicate waits on a backend. If that
+    transaction rolls back instead (a refusal raised before any write), the claim goes
+    with it: the key is as if never used, the refusal's answer is stored by a completion
+    that inserts the key's row when it finds none (`IdempotencyStore.complete`), and a
+    duplicate that claimed the key in between keeps its own claim.
+
+    Whoever runs the handler disposes of a claim the handler left untaken: its completion
+    joins it, a release discards it.
+    """
+
+
+class Closing(Handover):
+    """A handler's last transaction, handed over uncommitted so the key's completion joins
+    it: the write and its stored answer commit together, in one commit instead of two.
+
+    The handler hands it over only when nothing but building its answer follows (no backend
+    call may wait on an uncommitted write). Whoever runs the handler commits what was handed
+    over in every case: with the completion, alone before releasing the key, or alone when
+    the request has no key or the handler failed after the handover.
+    """
+
 
 class IdempotencyStore:
     def __init__(
@@ -166,7 +203,14 @@ class IdempotencyStore:
         self.retention = retention
 
     async def claim(
-        self, *, client_id: str, key: str, method: str, path: str, request_hash: str
+        self,
+        *,
+        client_id: str,
+        key: str,
+        method: str,
+        path: str,
+        request_hash: str,
+        opening: Opening | None = None,
     ) -> IdempotencyKeyRow | None:
         """Lock the key for this request; return the stored row when it must be replayed.
 
@@ -174,62 +218,89 @@ class IdempotencyStore:
         the key is there, in which case the stored row is read and judged (a replay is
         counted among the duplicates suppressed). Each statement stands alone (the insert
         and the takeover of a dead request's lock are atomic by themselves), so they run
-        without a transaction block: no `BEGIN` and `COMMIT` round trips around them.
+        without a transaction block: no `BEGIN` and `COMMIT` round trips around them. With
+        `opening`, a claim the request may run under is handed over uncommitted instead,
+        for the handler's first transaction to commit (see `Opening`).
         """
         now = utcnow()
-        async with self.sessionmaker() as session:
-            connection = await session.connection(
-                execution_options={"isolation_level": "AUTOCOMMIT"}
+        session, handed_over = self.sessionmaker(), False
+        try:
+            connection = await (
+                session.connection()
+                if opening is not None
+                else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             )
             claimed = await connection.execute(
-                upsert_into(KEYS, connection.dialect.name)
-                .values(
-                    client_id=client_id,
-                    key=key,
-                    method=method,
-                    path=path,
-                    request_hash=request_hash,
-                    status=IdempotencyStatus.IN_FLIGHT,
-                    locked_until=now + LOCK_TTL,
-                    created_at=now,
-                    expires_at=now + self.retention,
-                )
-                .on_conflict_do_nothing(index_elements=[KEYS.c.client_id, KEYS.c.key])
-                .returning(KEYS.c.key)
+                _insert_key(connection.dialect.name),
+                {
+                    "client_id": client_id,
+                    "key": key,
+                    "method": method,
+                    "path": path,
+                    "request_hash": request_hash,
+                    "status": IdempotencyStatus.IN_FLIGHT,
+                    "locked_until": now + LOCK_TTL,
+                    "created_at": now,
+                    "expires_at": now + self.retention,
+                },
             )
-            if claimed.first() is not None:
+            if claimed.first() is None:
+                row = await self._judge(session, client_id, key, method, path, request_hash, now)
+                if row is not None:
+                    return row
+            if opening is None:
                 await session.commit()
-                return None
-            row = await session.get(IdempotencyKeyRow, (client_id, key))
-            if row is None:  # its first request released it in between
-                raise IdempotentRequestInFlight("concurrent use of this key; retry shortly")
-            if (row.method, row.path, row.request_hash) != (method, path, request_hash):
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was first used for a different request; "
-                    "use a new key for a new request"
-                )
-            if row.status == IdempotencyStatus.COMPLETED:
-                await count_duplicates(session, DuplicateSource.IDEMPOTENT_REPLAY)
-                await session.commit()
-                return row
-            if row.locked_until is not None and row.locked_until > now:
-                raise IdempotentRequestInFlight(
-                    "the first request with this key has not finished; retry shortly"
-                )
-            # The first request died holding the lock: take it over, atomically.
-            taken = await connection.execute(
-                update(KEYS)
-                .where(
-                    KEYS.c.client_id == client_id,
-                    KEYS.c.key == key,
-                    KEYS.c.locked_until == row.locked_until,
-                )
-                .values(locked_until=now + LOCK_TTL)
+            else:
+                opening.hand_over(session)
+                handed_over = True
+            return None
+        finally:
+            if not handed_over:
+                await session.close()
+
+    async def _judge(
+        self,
+        session: AsyncSession,
+        client_id: str,
+        key: str,
+        method: str,
+        path: str,
+        request_hash: str,
+        now: datetime,
+    ) -> IdempotencyKeyRow | None:
+        """A key already there: its stored row to replay (committed), or none when this
+        request took over a dead request's lock (left to the caller to commit)."""
+        row = await session.get(IdempotencyKeyRow, (client_id, key))
+        if row is None:  # its first request released it in between
+            raise IdempotentRequestInFlight("concurrent use of this key; retry shortly")
+        if (row.method, row.path, row.request_hash) != (method, path, request_hash):
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was first used for a different request; "
+                "use a new key for a new request"
             )
+        if row.status == IdempotencyStatus.COMPLETED:
+            await count_duplicates(session, DuplicateSource.IDEMPOTENT_REPLAY)
             await session.commit()
-            if taken.rowcount == 1:
-                return None
+            return row
+        if row.locked_until is not None and row.locked_until > now:
+            raise IdempotentRequestInFlight(
+                "the first request with this key has not finished; retry shortly"
+            )
+        # The first request died holding the lock: take it over, atomically.
+        connection = await session.connection()
+        taken = await connection.execute(
+            update(KEYS)
+            .where(
+                KEYS.c.client_id == client_id,
+                KEYS.c.key == key,
+                KEYS.c.locked_until == row.locked_until,
+            )
+            .values(locked_until=now + LOCK_TTL)
+        )
+        if taken.rowcount != 1:
+            await session.rollback()
             raise IdempotentRequestInFlight("another retry with this key took it over first")
+        return None
 
     async def complete(
         self,
@@ -241,25 +312,46 @@ class IdempotencyStore:
         body: str,
         audit: AuditEventRow | None = None,
         joining: AsyncSession | None = None,
+        request: tuple[str, str, str] | None = None,
     ) -> None:
         """Store the answer (and the request's `audit` row with it, in one transaction):
-        in `joining`'s open transaction when given (see `Closing`), committed and closed."""
+        in `joining`'s open transaction when given (see `Closing`), committed and closed.
+
+        `request` (method, path, request hash): the key's row is written whole when its
+        claim is not there, rolled back with the handler's transaction (see `Opening`),
+        unless another request has claimed the key since.
+        """
         session = joining if joining is not None else self.sessionmaker()
+        answer = {
+            "status": IdempotencyStatus.COMPLETED,
+            "response_status": status,
+            "response_headers": headers,
+            "response_body": body,
+            "locked_until": None,
+        }
         try:
-            if audit is not None:
-                session.add(audit)
             connection = await session.connection()
-            await connection.execute(
-                update(KEYS)
-                .where(KEYS.c.client_id == client_id, KEYS.c.key == key)
-                .values(
-                    status=IdempotencyStatus.COMPLETED,
-                    response_status=status,
-                    response_headers=headers,
-                    response_body=body,
-                    locked_until=None,
-                )
+            if audit is not None:  # SQL Core: no unit of work flushed for one row
+                await connection.execute(_INSERT_AUDIT, _audit_values(audit))
+            stored = await connection.execute(
+                _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
             )
+            if stored.rowcount == 0 and request is not None:
+                now = utcnow()
+                method, path, request_hash = request
+                await connection.execute(
+                    _insert_key(connection.dialect.name),
+                    {
+                        "client_id": client_id,
+                        "key": key,
+                        "method": method,
+                        "path": path,
+                        "request_hash": request_hash,
+                        "created_at": now,
+                        "expires_at": now + self.retention,
+                        **answer,
+                    },
+                )
             await session.commit()
         finally:
             await session.close()
@@ -280,6 +372,28 @@ class IdempotencyStore:
                 delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= (now or utcnow()))
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+AUDIT = table_of(AuditEventRow)
+_INSERT_AUDIT = insert(AUDIT)
+
+
+def _audit_values(row: AuditEventRow) -> dict[str, Any]:
+    """The audit row's columns as its caller set them; the columns it left unset take their
+    defaults (`occurred_at`, `count`) in the statement, as a flush of the row gives them."""
+    values = {column.key: getattr(row, column.key) for column in AUDIT.columns}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@cache
+def _insert_key(dialect: str) -> Insert:
+    """INSERT a key's row unless the client has the key already, returning the key when it
+    inserted (built once per dialect: its compiled form is cached)."""
+    return (
+        upsert_into(KEYS, dialect)
+        .on_conflict_do_nothing(index_elements=[KEYS.c.client_id, KEYS.c.key])
+        .returning(KEYS.c.key)
+    )
 
 
 def _replay(row: IdempotencyKeyRow) -> Response:
@@ -303,15 +417,19 @@ async def run_idempotently(
     body: BaseModel | None,
     handler: Callable[[], Awaitable[Outcome]],
     closing: Closing | None = None,
+    opening: Opening | None = None,
 ) -> Response:
     """Run `handler` once per (client, key); replay its stored response afterwards.
 
     Problems raised by the handler are final answers too, and are stored, except
     conflicts and server-side failures, which release the key so a retry runs again.
     A request without a key (where the route lets it go without) simply runs.
-    `closing`: where the handler may hand over its last transaction (see `Closing`).
+    `closing`: where the handler may hand over its last transaction (see `Closing`);
+    `opening`: where the key's claim is handed to the handler uncommitted (see `Opening`).
     """
     closing = closing or Closing()
+    # Without an opening the claim commits on its own; an empty one stands in for it below.
+    claim_opening, opening = opening, opening or Opening()
     if key is None:
         try:
             outcome = await handler()
@@ -326,7 +444,12 @@ async def run_idempotently(
     request_hash = digest(body.model_dump(mode="json") if body is not None else None)
     method, path = request.method, request.url.path
     stored = await store.claim(
-        client_id=client_id, key=key, method=method, path=path, request_hash=request_hash
+        client_id=client_id,
+        key=key,
+        method=method,
+        path=path,
+        request_hash=request_hash,
+        opening=claim_opening,
     )
     if stored is not None:
         IDEMPOTENT_REPLAYS.inc()
@@ -346,6 +469,7 @@ async def run_idempotently(
         content = json.dumps(document)
         headers = {"content-type": PROBLEM_MEDIA_TYPE}
     except BaseException:
+        await opening.discard()
         await closing.commit()
         await store.release(client_id=client_id, key=key)
         raise
@@ -353,6 +477,7 @@ async def run_idempotently(
     response = Response(content, status_code=status, headers=headers, media_type=media_type)
     if status >= 500 or status == 409:
         # Not a final answer (a concurrent change, a failure of ours): let a retry run again.
+        await opening.discard()
         await closing.commit()
         await store.release(client_id=client_id, key=key)
         return response
@@ -360,6 +485,11 @@ async def run_idempotently(
     stored_headers["content-type"] = media_type
     audit = pending_audit(request.scope.get("state", {}))
     location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+    joining = closing.take()
+    if joining is None:
+        joining = opening.take()  # a claim the handler left untaken: stored with its answer
+    else:
+        await opening.commit()
     await store.complete(
         client_id=client_id,
         key=key,
@@ -367,7 +497,8 @@ async def run_idempotently(
         headers=stored_headers,
         body=content,
         audit=audit.row(status, location) if audit is not None else None,
-        joining=closing.take(),
+        joining=joining,
+        request=(method, path, request_hash),
     )
     if audit is not None:
         audit.written = True
@@ -389,6 +520,7 @@ class Idempotency:
         body: BaseModel | None,
         handler: Callable[[], Awaitable[Outcome]],
         closing: Closing | None = None,
+        opening: Opening | None = None,
     ) -> Response:
         return await run_idempotently(
             self.store,
@@ -398,6 +530,7 @@ class Idempotency:
             body=body,
             handler=handler,
             closing=closing,
+            opening=opening,
         )
 
 

@@ -24,6 +24,7 @@ from process_apis.deps import (
 from process_apis.idempotency import (
     Closing,
     Idempotency,
+    Opening,
     OptionalIdempotentWrite,
     Outcome,
     ReleasedIdempotentWrite,
@@ -99,15 +100,20 @@ async def answer_posting(
 ) -> Response:
     """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`."""
 
-    closing = Closing()
+    opening, closing = Opening(), Closing()
 
     async def handle() -> Outcome:
         result = await service.post_invoice(
-            context, invoice_id=invoice_id, request=data, caller=caller, closing=closing
+            context,
+            invoice_id=invoice_id,
+            request=data,
+            caller=caller,
+            opening=opening,
+            closing=closing,
         )
         return posting_outcome(result, body(result), location)
 
-    return await idempotency(data, handle, closing)
+    return await idempotency(data, handle, closing, opening)
 
 
 @router.post(

@@ -20,7 +20,7 @@ from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import Caller, ProcessContext
 from process_apis.errors import CustomerNotActive, UnknownReference
-from process_apis.idempotency import Closing
+from process_apis.idempotency import Closing, Opening
 from process_apis.invoices.credit import credit_of
 from process_apis.invoices.errors import CurrencyMismatch
 from process_apis.invoices.schemas import (
@@ -165,9 +165,11 @@ async def post_invoice(
     invoice_id: str,
     request: PostingCreate,
     caller: Caller,
+    opening: Opening | None = None,
     closing: Closing | None = None,
 ) -> PostingResult:
     """Post the invoice to the ERP (every API version's one entry to the posting workflow);
+    `opening`: the request's key claim, uncommitted, for the prepare transaction to join;
     `closing`: where the posting's recording transaction is handed over uncommitted."""
     return await InvoicePostingWorkflow(context).post(
         invoice_id=invoice_id,
@@ -175,6 +177,7 @@ async def post_invoice(
         client_id=caller.client_id,
         correlation_id=caller.correlation_id,
         principal=caller.principal,
+        opening=opening,
         closing=closing,
     )
 

@@ -43,9 +43,10 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -62,7 +63,7 @@ from events.outbox import record
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
-from process_apis.idempotency import Closing
+from process_apis.idempotency import Closing, Opening
 from process_apis.invoices.deferral import defer_served_lines
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
@@ -170,6 +171,7 @@ class InvoicePostingWorkflow:
         correlation_id: str | None,
         principal: Principal | None = None,
         claimed_run_id: str | None = None,
+        opening: Opening | None = None,
         closing: Closing | None = None,
     ) -> PostingResult:
         """Post the invoice, or report the posting it already has.
@@ -178,11 +180,16 @@ class InvoicePostingWorkflow:
         pass none and name the run they have claimed from the queue.
 
         The prepare transaction is committed by the first step's start, with it (see
-        `process_apis.runs.engine`): before any backend call, in one commit. With `closing`
+        `process_apis.runs.engine`): before any backend call, in one commit. With `opening`
+        the prepare runs in the transaction holding the request's `Idempotency-Key` claim,
+        so the claim commits with it (see `process_apis.idempotency.Opening`). With `closing`
         the transaction that records the posted document is handed over uncommitted, for
-        the request's `Idempotency-Key` completion to join (no backend call follows it).
+        the request's `Idempotency-Key` completion to join (no backend call follows it); so
+        is the prepare's when the invoice was posted before (it wrote nothing but the claim).
         """
-        session = self.context.sessionmaker()
+        claim = opening.take() if opening is not None else None
+        session = claim or self.context.sessionmaker()
+        handed_over = False
         try:
             prepared = await self._prepare(
                 session,
@@ -194,10 +201,16 @@ class InvoicePostingWorkflow:
                 claimed_run_id=claimed_run_id,
             )
             if isinstance(prepared, PostingResult):
+                if claim is not None and closing is not None:
+                    closing.hand_over(session)
+                    handed_over = True
+                elif claim is not None:
+                    await session.commit()
                 return prepared
             return await self.execute(prepared, opening=session, closing=closing)
         finally:
-            await session.close()
+            if not handed_over:
+                await session.close()
 
     async def resume(self, run_id: str) -> PostingResult:
         """Run a run claimed from the exception queue once more (replay)."""
@@ -581,6 +594,28 @@ class InvoicePostingWorkflow:
         await fail_in_session(session, run, error)
 
 
+@cache
+def _acknowledging(status: InvoiceStatus) -> Update:
+    """`_acknowledge`'s statement for `status`, built once: the statuses it may be reached
+    from are bound values of their own (no IN list expanded per execution), and every
+    execution hits the statement's memoized cache key and compiled form."""
+    sources = sorted(INVOICE_STATUS.sources(status))
+    return (
+        update(INVOICES)
+        .where(
+            INVOICES.c.id == bindparam("invoice_id"),
+            or_(
+                *(
+                    INVOICES.c.status == bindparam(f"source_{n}", value=source)
+                    for n, source in enumerate(sources)
+                )
+            ),
+        )
+        .values(version=INVOICES.c.version + 1)  # and the columns the parameters name
+        .returning(INVOICES.c.version, INVOICES.c.updated_at)
+    )
+
+
 async def _acknowledge(
     session: AsyncSession, invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
 ) -> InvoiceRow:
@@ -594,12 +629,7 @@ async def _acknowledge(
         "posted_at": utcnow(),
     }
     connection = await session.connection()  # SQL Core: no ORM execution around it
-    stored = await connection.execute(
-        update(INVOICES)
-        .where(INVOICES.c.id == invoice.id, INVOICES.c.status.in_(INVOICE_STATUS.sources(status)))
-        .values(version=INVOICES.c.version + 1, **changes)
-        .returning(INVOICES.c.version, INVOICES.c.updated_at)
-    )
+    stored = await connection.execute(_acknowledging(status), {"invoice_id": invoice.id, **changes})
     written = stored.one_or_none()
     if written is None:
         current = await get_invoice(session, invoice.id)
@@ -618,23 +648,27 @@ def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
     return connection_known(plan.company_id, plan.erp_connection)
 
 
+_LATEST_SYNC = (
+    select(WorkflowRunRow.status)
+    .where(
+        WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
+        WorkflowRunRow.subject_id == CustomerRow.id,
+    )
+    .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# Built once (each execution hits its memoized cache key and compiled form).
+_CUSTOMER_AND_SYNC = select(CustomerRow, _LATEST_SYNC).where(
+    CustomerRow.id == bindparam("customer_id")
+)
+
+
 async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
     """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
     sync since is unfinished (every change of a customer takes a sync run, in the same
     transaction). One statement: the latest sync's status is a subquery."""
-    latest_sync = (
-        select(WorkflowRunRow.status)
-        .where(
-            WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
-            WorkflowRunRow.subject_id == CustomerRow.id,
-        )
-        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    found = await session.execute(
-        select(CustomerRow, latest_sync).where(CustomerRow.id == customer_id)
-    )
+    found = await session.execute(_CUSTOMER_AND_SYNC, {"customer_id": customer_id})
     customer, sync_status = found.one()
     synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
     return customer, synced

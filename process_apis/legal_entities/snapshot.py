@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     Label,
     String,
+    bindparam,
     cast,
     literal_column,
     null,
@@ -73,11 +74,11 @@ def _kind(kind: str) -> Label[str]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
-async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
-    """The legal entity with its periods and tax-code mappings, read now in one statement;
-    or 404."""
+def _snapshot_query() -> CompoundSelect[Any]:
+    """The snapshot's one statement, its legal entity a bind parameter (`legal_entity_id`)."""
     entities, periods, mappings = LegalEntityRow, AccountingPeriodRow, TaxCodeMappingRow
-    query: CompoundSelect[Any] = union_all(
+    legal_entity_id = bindparam("legal_entity_id", type_=String)
+    return union_all(
         select(
             _kind(ENTITY),
             _no_date(),
@@ -106,11 +107,22 @@ async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> 
             _no_text(),
         ).where(mappings.legal_entity_id == legal_entity_id),
     )
+
+
+# Built once: every execution hits the statement's memoized cache key and compiled form.
+SNAPSHOT_QUERY = _snapshot_query()
+
+
+async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
+    """The legal entity with its periods and tax-code mappings, read now in one statement;
+    or 404."""
     connection = await session.connection()  # SQL Core: no ORM execution around it
     entity: tuple[str, str, str, str] | None = None
     found_periods: list[Period] = []
     tax_codes: dict[str, str] = {}
-    for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(query):
+    for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(
+        SNAPSHOT_QUERY, {"legal_entity_id": legal_entity_id}
+    ):
         if kind == ENTITY:
             entity = (first, second, third, fourth)
         elif kind == PERIOD:

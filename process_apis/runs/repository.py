@@ -43,16 +43,24 @@ async def get_run(session: AsyncSession, run_id: str) -> WorkflowRunRow:
     return run
 
 
+# Built once (each execution hits its memoized cache key and compiled form).
+_LATEST_RUN = (
+    select(WorkflowRunRow)
+    .where(
+        WorkflowRunRow.workflow == bindparam("workflow"),
+        WorkflowRunRow.subject_id == bindparam("subject_id"),
+    )
+    .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
+    .limit(1)
+)
+
+
 async def latest_run(
     session: AsyncSession, *, workflow: str, subject_id: str
 ) -> WorkflowRunRow | None:
     """The subject's most recent run of `workflow`."""
-    return await session.scalar(
-        select(WorkflowRunRow)
-        .where(WorkflowRunRow.workflow == workflow, WorkflowRunRow.subject_id == subject_id)
-        .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
-        .limit(1)
-    )
+    found = await session.execute(_LATEST_RUN, {"workflow": workflow, "subject_id": subject_id})
+    return found.scalar()
 
 
 async def latest_runs(
@@ -147,6 +155,13 @@ async def update_steps(
         await connection.execute(statement, rows)  # SET: the columns the rows name
 
 
+# A run's version-checked write, built once (its SET clause: the columns the execution's
+# parameters name besides `run_id` and `run_version`).
+_WRITE_RUN = update(RUNS).where(
+    RUNS.c.id == bindparam("run_id"), RUNS.c.version == bindparam("run_version")
+)
+
+
 async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
     """Write `columns` of a run as its caller changed them, under the run's version check as
     the ORM makes it (the version moves on; a run written by another since raises
@@ -156,9 +171,13 @@ async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequenc
     events = list(queue_events(run))
     connection = await session.connection()
     written = await connection.execute(
-        update(RUNS)
-        .where(RUNS.c.id == run.id, RUNS.c.version == run.version)
-        .values({**{name: getattr(run, name) for name in columns}, "version": run.version + 1})
+        _WRITE_RUN,
+        {
+            **{name: getattr(run, name) for name in columns},
+            "version": run.version + 1,
+            "run_id": run.id,
+            "run_version": run.version,
+        },
     )
     if written.rowcount != 1:
         raise StaleDataError(f"workflow run {run.id} changed since version {run.version}")
