@@ -3,7 +3,7 @@ total, recorded from the amendment's run for those applied before) and the gatew
 billing collected the proration with; payment applications: the part of a payment's cash
 applied to such an amendment's ERP sales invoice
 
-Revision ID: 0044
+Revision ID: 0043
 Revises: 0042
 Create Date: 2026-12-07 01:30:00.000000
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0044"
+revision: str = "0043"
 down_revision: str | None = "0042"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
