@@ -213,7 +213,7 @@ PRODUCTION_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 """The allocator setting the production image runs with (`Dockerfile`)."""
 
 
-BYTECODE = ROOT / ".bytecode"
+BYTECODE = ROOT / "var" / "bench-bytecode"
 """The bench servers' bytecode directory (`PYTHONPYCACHEPREFIX`), compiled as the image's."""
 
 
