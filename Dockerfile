@@ -30,7 +30,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 # Every module's bytecode in one directory the runtime reads (PYTHONPYCACHEPREFIX below): the
 # dependencies' and the standard library's without docstrings or asserts, ours as they are
-# (endpoint docstrings are OpenAPI descriptions): 6 MiB less resident in each worker.
+# (endpoint docstrings are OpenAPI descriptions), none with column positions: 6.4 MiB less
+# resident in each worker.
 RUN /opt/ledgergate/venv/bin/python -m app.bytecode /opt/ledgergate/bytecode
 
 FROM ${PYTHON_IMAGE} AS runtime
