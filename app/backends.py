@@ -101,10 +101,10 @@ class Backends:
     def deliver_billing_events(self, gateway: ASGIApp, *, secret: str) -> None:
         """Have the in-process billing sandbox send its signed events to the gateway's
         webhook, as Stripe would, so billing-driven workflows run on their own."""
+        if self.billing_sandbox is None:  # a gateway with billing's URL loads no sandbox
+            return
         from sandboxes.stripe import WebhookEndpoint
 
-        if self.billing_sandbox is None:
-            return
         self.billing_sandbox.webhook_tasks = set()
         self.billing_sandbox.webhook_endpoints.append(
             WebhookEndpoint(url=GATEWAY_BILLING_WEBHOOK, secret=secret, app=gateway)

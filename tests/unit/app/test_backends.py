@@ -19,7 +19,8 @@ from core.settings import Settings
 
 settings = Settings(environment="test", seed_demo_data=False)
 backends = build_backends(settings)
-create_app(settings, backends=backends)
+app = create_app(settings, backends=backends)
+backends.deliver_billing_events(app, secret="whsec_test")  # as the lifespan starts
 asyncio.run(backends.aclose())
 loaded = sorted(name for name in sys.modules if name.split(".")[0] == "sandboxes")
 assert not loaded, loaded
