@@ -39,17 +39,17 @@ class Overloaded(LedgergateError):
         self.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
-class AdmissionMiddleware:
+class Admission:
     """Counts the requests in flight in this process; refuses those over `max_in_flight`."""
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
-        self.app = app
+    def __init__(self, *, max_in_flight: int) -> None:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
-            await self.app(scope, receive, send)
+    async def admit(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run `app` for the request, counted in flight, or refuse it if too many are."""
+        if scope["path"] in EXEMPT_PATHS:
+            await app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
             SHED.labels("in_flight").inc()
@@ -62,6 +62,6 @@ class AdmissionMiddleware:
             return
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             self.in_flight -= 1
