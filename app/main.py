@@ -13,20 +13,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import sandbox_faults
 from app.backends import Backends
 from app.experience.console.mount import install_console
-from app.governance.admission import Admission
+from app.governance.accept import AcceptMiddleware
+from app.governance.admission import AdmissionMiddleware
 from app.governance.audit import AuditMiddleware
 from app.governance.auth.client_status import announce_status_change
 from app.governance.auth.context import AuthContext
 from app.governance.auth_failures import FailedAuthTally
+from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
-from app.governance.edge import EdgeMiddleware
 from app.governance.governed_routes import govern_routes
+from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
 from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.query_parameters import refuse_repeated_query_parameters
 from app.governance.rate_limit import RateLimiter
-from app.governance.uploads import Uploads
+from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
 from app.readiness import ReadinessMonitor
 from app.route_index import index_routes
@@ -164,21 +167,22 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
             ],
         )
     app.add_middleware(AuditMiddleware)
-    # Correlation, headers, metrics, log line, negotiation, bodies, hygiene, admission: one pass.
+    if settings.max_in_flight:  # inside metrics and correlation: a refusal is counted and logged
+        app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(InputHygieneMiddleware)  # sees the body `UploadMiddleware` received
+    # Outside admission: a request still sending its body does not hold a slot.
     app.add_middleware(
-        EdgeMiddleware,
-        hsts=settings.environment == "production",
-        versions=install_versioning(app, settings.versioning),
-        uploads=Uploads(
-            max_bytes=settings.max_body_bytes,
-            timeout_seconds=settings.request_body_timeout_seconds,
-            max_per_client=settings.max_uploads_per_client,
-            trusted_proxies=settings.rate_limits.trusted_proxies,
-        ),
-        admission=Admission(max_in_flight=settings.max_in_flight)
-        if settings.max_in_flight
-        else None,
+        UploadMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+        max_per_client=settings.max_uploads_per_client,
+        trusted_proxies=settings.rate_limits.trusted_proxies,
     )
+    app.add_middleware(AcceptMiddleware)
+    app.add_middleware(CorrelationMiddleware)
+    # Outside the correlation middleware, so that its last-resort 500 gets them too.
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
+    install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
     install_openapi(app)
     govern_routes(app)  # once every route is added
     index_routes(app)  # last: every route is added

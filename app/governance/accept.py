@@ -8,7 +8,7 @@ Prometheus text format). No `Accept`, `*/*`, `application/*`, `application/json`
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.types import Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
 from core.errors import problem_type
@@ -28,21 +28,22 @@ def accepts_json(accept: str) -> bool:
     return False
 
 
-async def refuse_unacceptable(scope: Scope, send: Send) -> bool:
-    """Answer a 406 to a request on the API's paths whose `Accept` takes no JSON; whether
-    it did."""
-    if not scope["path"].startswith(API_PREFIXES):
-        return False
-    accept = Headers(scope=scope).get("accept")
-    if accept is None or not accept.strip() or accepts_json(accept):
-        return False
-    document = problem_document(
-        type_uri=problem_type("not-acceptable"),
-        title="Not acceptable",
-        status=406,
-        detail=f"this API answers in application/json only, not {accept[:100]}",
-        instance=scope["path"],
-        correlation_id=scope.get("state", {}).get("correlation_id"),
-    )
-    await send_problem(send, 406, document)
-    return True
+class AcceptMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
+            accept = Headers(scope=scope).get("accept")
+            if accept is not None and accept.strip() and not accepts_json(accept):
+                document = problem_document(
+                    type_uri=problem_type("not-acceptable"),
+                    title="Not acceptable",
+                    status=406,
+                    detail=f"this API answers in application/json only, not {accept[:100]}",
+                    instance=scope["path"],
+                    correlation_id=scope.get("state", {}).get("correlation_id"),
+                )
+                await send_problem(send, 406, document)
+                return
+        await self.app(scope, receive, send)

@@ -39,17 +39,17 @@ class Overloaded(LedgergateError):
         self.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
-class Admission:
+class AdmissionMiddleware:
     """Counts the requests in flight in this process; refuses those over `max_in_flight`."""
 
-    def __init__(self, *, max_in_flight: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
+        self.app = app
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
-    async def admit(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run `app` for the request, counted in flight, or refuse it if too many are."""
-        if scope["path"] in EXEMPT_PATHS:
-            await app(scope, receive, send)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
             SHED.labels("in_flight").inc()
@@ -62,6 +62,6 @@ class Admission:
             return
         self.in_flight += 1
         try:
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1

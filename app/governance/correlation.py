@@ -1,16 +1,25 @@
-"""The correlation id of a request.
+"""Outermost middleware: correlation id, request log line, request metrics, and the
+last-resort 500 problem.
 
 `X-Correlation-ID` is accepted when it is a sane token, minted otherwise, returned
-on every response (errors included) and visible to every log line and backend call
-(the edge, `edge.py`, sets it for the request and logs the request's line with it).
+on every response (errors included) and visible to every log line and backend call.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.governance.asgi import send_problem
+from app.governance.metrics import RequestMetrics
+from core.context import correlation_id
+from core.problems import internal_error_document
+
+logger = logging.getLogger("ledgergate.http")
 
 HEADER = "x-correlation-id"
 HEADER_BYTES = HEADER.encode()
@@ -23,18 +32,57 @@ def accept_or_mint(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def correlation_id_of(scope: Scope) -> str:
-    """The request's `X-Correlation-ID` (the last one, as a dict of the headers would
-    keep) when it is a sane token, else a fresh one."""
-    sent = b""
-    for name, value in scope["headers"]:
-        if name == HEADER_BYTES:
-            sent = value
-    return accept_or_mint(sent.decode("latin-1") or None)
+class CorrelationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.metrics = RequestMetrics()
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = b""
+        for name, value in scope["headers"]:  # the last one, as a dict of them would keep
+            if name == HEADER_BYTES:
+                sent = value
+        cid = accept_or_mint(sent.decode("latin-1") or None)
+        token = correlation_id.set(cid)
+        scope.setdefault("state", {})["correlation_id"] = cid
+        started = time.perf_counter()
+        status = 500
+        response_started = False
 
-def with_correlation_id(
-    headers: list[tuple[bytes, bytes]], cid: bytes
-) -> list[tuple[bytes, bytes]]:
-    """`headers` with `cid` as the one `X-Correlation-ID`."""
-    return [*[(k, v) for k, v in headers if k.lower() != HEADER_BYTES], (HEADER_BYTES, cid)]
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [
+                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER_BYTES],
+                    (HEADER_BYTES, cid.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("http.unhandled_exception", extra={"path": scope["path"]})
+            if response_started:
+                raise
+            await send_problem(send_with_id, 500, internal_error_document(scope["path"], cid))
+        finally:
+            seconds = time.perf_counter() - started
+            # Counted as answered: a 500 when the app failed before its answer started.
+            self.metrics.record(scope, status, seconds)
+            route = scope.get("route")
+            logger.info(
+                "http.request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": getattr(route, "path", None),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
+            correlation_id.reset(token)

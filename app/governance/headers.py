@@ -2,12 +2,12 @@
 
 Handlers and dependencies cannot reach responses they do not build (a 429 raised
 in a dependency, a replayed idempotent answer), so they stash headers in
-`request.state.response_headers` and the edge (`edge.py`) adds them at response start.
+`request.state.response_headers` and this middleware adds them at response start.
 """
 
 from __future__ import annotations
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -32,10 +32,9 @@ def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((k.encode(), v.encode()) for k, v in headers.items())
 
 
-class ResponseHeaders:
-    """The static headers of each kind of path, encoded once, and how an answer gets them."""
-
-    def __init__(self, *, hsts: bool) -> None:
+class ResponseHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
         self.hsts = hsts
         # The static headers of each kind of path, encoded once (names in lower case).
         self.console = _encoded(self._static(CONSOLE_CSP))
@@ -50,27 +49,33 @@ class ResponseHeaders:
             static["strict-transport-security"] = "max-age=31536000; includeSubDomains"
         return static
 
-    def static_for(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
         if path.startswith(CONSOLE_PATH):
-            return self.console
-        if path.startswith(DOCS_PATHS):
-            return self.docs
-        return self.api
+            static = self.console
+        elif path.startswith(DOCS_PATHS):
+            static = self.docs
+        else:
+            static = self.api
 
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                present = {k.lower() for k, _ in headers}
+                stashed = scope.get("state", {}).get("response_headers")
+                added: list[tuple[bytes, bytes]] = list(static)
+                if stashed:
+                    # A stashed header replaces a static one of the same name, in its place.
+                    extra = dict(added)
+                    extra.update((k.lower().encode(), v.encode()) for k, v in stashed.items())
+                    added = list(extra.items())
+                if b"cache-control" not in present:
+                    added = [h for h in added if h[0] != b"cache-control"]
+                    added.append(CACHE_CONTROL)
+                message["headers"] = [*headers, *(h for h in added if h[0] not in present)]
+            await send(message)
 
-def with_response_headers(
-    scope: Scope, static: tuple[tuple[bytes, bytes], ...], headers: list[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """`headers` of a response starting, with the static ones and those the request
-    stashed that it does not set itself (a stashed one replaces a static one in its place)."""
-    present = {k.lower() for k, _ in headers}
-    stashed = scope.get("state", {}).get("response_headers")
-    added: list[tuple[bytes, bytes]] = list(static)
-    if stashed:
-        extra = dict(added)
-        extra.update((k.lower().encode(), v.encode()) for k, v in stashed.items())
-        added = list(extra.items())
-    if b"cache-control" not in present:
-        added = [h for h in added if h[0] != b"cache-control"]
-        added.append(CACHE_CONTROL)
-    return [*headers, *(h for h in added if h[0] not in present)]
+        await self.app(scope, receive, send_with_headers)

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
 from app.governance.uploads import has_body, replay_body
@@ -72,31 +72,36 @@ TITLES = {
 }
 
 
-async def checked_receive(scope: Scope, receive: Receive, send: Send) -> Receive | None:
-    """The `receive` to go on with once the URL and the body are checked; None when the
-    request was refused here or its client left."""
-    try:
-        _check_url(scope)
-        headers = Headers(scope=scope)
-        if has_body(headers):
-            message = await receive()
-            if message["type"] != "http.request":
-                return None  # the client went away
-            body = message.get("body", b"")
-            _check_body(headers.get("content-type", ""), body)
-            receive = replay_body(body, receive)
-    except _Refusal as refusal:
-        document = problem_document(
-            type_uri=problem_type(refusal.slug),
-            title=TITLES[refusal.slug],
-            status=refusal.status,
-            detail=refusal.detail,
-            instance=scope["path"],
-            correlation_id=scope.get("state", {}).get("correlation_id"),
-        )
-        await send_problem(send, refusal.status, document)
-        return None
-    return receive
+class InputHygieneMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            _check_url(scope)
+            headers = Headers(scope=scope)
+            if has_body(headers):
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                body = message.get("body", b"")
+                _check_body(headers.get("content-type", ""), body)
+                receive = replay_body(body, receive)
+        except _Refusal as refusal:
+            document = problem_document(
+                type_uri=problem_type(refusal.slug),
+                title=TITLES[refusal.slug],
+                status=refusal.status,
+                detail=refusal.detail,
+                instance=scope["path"],
+                correlation_id=scope.get("state", {}).get("correlation_id"),
+            )
+            await send_problem(send, refusal.status, document)
+            return
+        await self.app(scope, receive, send)
 
 
 def _storable(raw: bytes) -> bool:

@@ -54,7 +54,7 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestMetrics:
-    """Counts and times each HTTP request, by route template (the edge, `edge.py`, calls
+    """Counts and times each HTTP request, by route template (`CorrelationMiddleware` calls
     it once a request is answered: one middleware less on every request's way)."""
 
     def __init__(self) -> None:

@@ -22,7 +22,7 @@ from collections import Counter
 
 from fastapi import Request
 from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
 from app.governance.rate_limit import client_ip
@@ -36,32 +36,31 @@ class _TooLarge(Exception):
     """The streamed body grew past the limit."""
 
 
-class Uploads:
-    """The bodies being received, by client address, and the bounds they are held to."""
-
+class UploadMiddleware:
     def __init__(
         self,
+        app: ASGIApp,
         *,
         max_bytes: int,
         timeout_seconds: float,
         max_per_client: int,
         trusted_proxies: list[str],
     ) -> None:
+        self.app = app
         self.max_bytes = max_bytes
         self.timeout_seconds = timeout_seconds
         self.max_per_client = max_per_client
         self.trusted_proxies = trusted_proxies
         self.uploading: Counter[str] = Counter()
 
-    async def receive_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        """The `receive` to go on with (the body received in full, or the original when
-        there is none); None when the request was answered here or its client left."""
-        if not has_body(headers := Headers(scope=scope)):
-            return receive
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not has_body(headers := Headers(scope=scope)):
+            await self.app(scope, receive, send)
+            return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
-            return None
+            return
         address = client_ip(Request(scope), self.trusted_proxies)
         if self.uploading[address] >= self.max_per_client:
             await self._problem(
@@ -74,7 +73,7 @@ class Uploads:
                 "retry once one has arrived",
                 {"Retry-After": str(UPLOAD_RETRY_AFTER_SECONDS)},
             )
-            return None
+            return
         self.uploading[address] += 1
         try:
             async with asyncio.timeout(self.timeout_seconds):
@@ -89,17 +88,17 @@ class Uploads:
                 f"the request body did not arrive within {self.timeout_seconds:g} s",
                 {"Connection": "close"},
             )
-            return None
+            return
         except _TooLarge:
             await self._too_large(scope, send, {"Connection": "close"})
-            return None
+            return
         finally:
             self.uploading[address] -= 1
             if not self.uploading[address]:
                 del self.uploading[address]
         if body is None:  # the client went away mid-upload: nobody to answer
-            return None
-        return replay_body(body, receive)
+            return
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None if the client disconnected first."""

@@ -69,13 +69,3 @@ async def test_a_governed_read_solves_only_its_session_as_a_dependency(
     assert response.status_code == 404
     assert "RateLimit" in response.headers  # counted all the same
     assert solved == ["get_invoice", "get_session"]
-
-
-async def test_the_edge_is_one_pure_asgi_pass_and_the_audit(gateway: Gateway) -> None:
-    """Correlation, headers, metrics and log line, negotiation, bodies, hygiene and
-    admission run in one middleware (`app/governance/edge.py`), not a layer each."""
-    from app.governance.audit import AuditMiddleware
-    from app.governance.edge import EdgeMiddleware
-
-    layers: list[object] = [middleware.cls for middleware in gateway.app.user_middleware]
-    assert layers == [EdgeMiddleware, AuditMiddleware]
