@@ -56,7 +56,10 @@ def prefixes_of(route: BaseRoute) -> tuple[str, ...] | None:
 
 def _guarded(matches: Matches, prefixes: tuple[str, ...]) -> Matches:
     def guarded(scope: Scope) -> tuple[Match, Scope]:
-        if get_route_path(scope).startswith(prefixes):
+        # The path itself unless the app is mounted under a root path (Starlette's
+        # `get_route_path`, one call less for each route a request passes over).
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+        if path.startswith(prefixes):
             return matches(scope)
         return Match.NONE, {}
 

@@ -39,7 +39,7 @@ from datetime import date
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -65,13 +65,14 @@ class Tally:
             self.statements += 1
 
         event.listen(Engine, "before_cursor_execute", count_statement)
-        execute = Redis.execute_command
+        # Every command any connection sends, the rate limits' packed script calls included.
+        send = AbstractConnection.send_packed_command
 
-        async def counted(redis: Redis, *args: Any, **options: Any) -> Any:
+        async def counted(connection: AbstractConnection, *args: Any, **options: Any) -> None:
             self.redis_commands += 1
-            return await execute(redis, *args, **options)  # type: ignore[no-untyped-call]
+            await send(connection, *args, **options)
 
-        Redis.execute_command = counted  # type: ignore[method-assign,assignment]
+        AbstractConnection.send_packed_command = counted  # type: ignore[method-assign,assignment]
 
 
 @dataclass

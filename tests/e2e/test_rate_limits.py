@@ -2,7 +2,6 @@
 
 import os
 import uuid
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,6 +15,7 @@ from core.models.audit_event import AuditEventRow
 from core.settings import Settings
 from tests.conftest import GatewayFactory
 from tests.support.production import PRODUCTION
+from tests.support.redis_trips import redis_round_trips
 from tests.support.services import service_missing
 
 TIGHT = {
@@ -135,7 +135,7 @@ async def test_a_known_token_from_a_failing_address_is_refused_and_not_counted(
 
 
 async def test_a_request_with_a_token_verified_before_is_one_redis_round_trip(
-    make_gateway: GatewayFactory,
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     try:
         await aioredis.from_url(REDIS_URL).ping()
@@ -146,15 +146,7 @@ async def test_a_request_with_a_token_verified_before_is_one_redis_round_trip(
         ["legal_entities:read"], client_id=f"trips-{uuid.uuid4().hex[:8]}"
     )
     assert (await client.get("/v1/legal-entities")).status_code == 200  # the token is verified
-    redis = gateway.app.state.rate_limiter.strategy.redis
-    sent: list[str] = []
-    execute = redis.execute_command
-
-    async def recording(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return await execute(*args, **options)
-
-    redis.execute_command = recording
+    sent = redis_round_trips(monkeypatch)
     response = await client.get("/v1/legal-entities")
     assert response.status_code == 200
     assert response.headers["ratelimit"].startswith('"standard-read";r=1;t=')

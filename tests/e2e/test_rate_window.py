@@ -19,6 +19,7 @@ from app.governance.rate_window import (
     fresh_version,
     sliding_window,
 )
+from tests.support.redis_trips import redis_round_trips
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,22 +39,11 @@ async def window() -> AsyncIterator[RedisSlidingWindow]:
     await counter.redis.aclose()
 
 
-def counting_round_trips(counter: RedisSlidingWindow) -> list[str]:
-    """The commands `counter`'s Redis client sends, each one round trip."""
-    sent: list[str] = []
-    execute = counter.redis.execute_command
-
-    async def recording(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return await execute(*args, **options)  # type: ignore[no-untyped-call]
-
-    counter.redis.execute_command = recording  # type: ignore[method-assign]
-    return sent
-
-
-async def test_a_check_and_its_window_are_one_round_trip(window: RedisSlidingWindow) -> None:
+async def test_a_check_and_its_window_are_one_round_trip(
+    window: RedisSlidingWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await window.count(ITEM, "warm-up", uuid.uuid4().hex)  # a cold server loads the script
-    sent = counting_round_trips(window)
+    sent = redis_round_trips(monkeypatch)
     key = uuid.uuid4().hex
     verdicts = [await window.count(ITEM, "write", key) for _ in range(4)]
     assert [allowed for allowed, _ in verdicts] == [True, True, True, False]
@@ -85,11 +75,11 @@ async def guarded_counts(counter: SlidingWindow) -> list[tuple[bool, bool, int]]
 
 
 async def test_a_guarded_count_is_one_round_trip_and_spares_the_window_the_guard_refuses(
-    window: RedisSlidingWindow,
+    window: RedisSlidingWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warm_up = Window(ITEM, ("warm-up", uuid.uuid4().hex))
     await window.count_guarded(warm_up, warm_up, VERSION)  # a cold server loads the script
-    sent = counting_round_trips(window)
+    sent = redis_round_trips(monkeypatch)
     # Counted once (2 left); then the used-up guard answers for itself and takes nothing.
     assert await guarded_counts(window) == [(True, True, 2), (False, False, 0), (True, True, 2)]
     assert sent == ["EVALSHA"] * 5
@@ -160,3 +150,48 @@ async def test_in_memory_a_guarded_count_reads_no_version() -> None:
     assert (
         await sliding_window("memory://").count_guarded(guard, counted, VERSION)
     ).version is None
+
+
+async def test_a_check_borrows_no_connection_from_the_pool_once_warm(
+    window: RedisSlidingWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's borrow and return (a lock, observability records) are not per check."""
+    guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
+    counted = Window(parse("100/minute"), ("read", uuid.uuid4().hex))
+    await window.count_guarded(guard, counted, VERSION)
+    borrowed: list[object] = []
+    get_connection = window.redis.connection_pool.get_connection
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        borrowed.append(args)
+        return await get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(window.redis.connection_pool, "get_connection", recording)
+    for _ in range(3):
+        await window.count_guarded(guard, counted, VERSION)
+        await window.count(ITEM, "auth", guard.identifiers[1], cost=0)
+    assert borrowed == []
+
+
+async def test_a_server_that_lost_the_scripts_is_sent_them_and_counts_once(
+    window: RedisSlidingWindow,
+) -> None:
+    key = uuid.uuid4().hex
+    await window.count(ITEM, "write", key)
+    await window.redis.script_flush()
+    allowed, stats = await window.count(ITEM, "write", key)
+    assert (allowed, stats.remaining) == (True, 1)
+    guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
+    counted = Window(ITEM, ("read", uuid.uuid4().hex))
+    await window.redis.script_flush()
+    assert (await window.count_guarded(guard, counted, VERSION)).stats.remaining == 2
+
+
+async def test_a_connection_the_server_closed_is_replaced(window: RedisSlidingWindow) -> None:
+    key = uuid.uuid4().hex
+    await window.count(ITEM, "write", key)
+    (kept,) = window._scripts.idle
+    host, port = kept._writer.get_extra_info("sockname")[:2]  # type: ignore[union-attr]
+    await window.redis.client_kill_filter(addr=f"{host}:{port}")
+    allowed, stats = await window.count(ITEM, "write", key)
+    assert (allowed, stats.remaining) == (True, 1)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 
+from app import route_index
 from app.main import create_app
 from app.route_index import literal_prefix
 from core.settings import Settings
@@ -85,3 +86,22 @@ def test_a_read_tries_only_the_routes_its_path_can_reach(
 def test_a_literal_prefix_ends_at_the_first_parameter() -> None:
     assert literal_prefix("/v1/invoices/{invoice_id}/void") == "/v1/invoices/"
     assert literal_prefix("/healthz") == "/healthz"
+
+
+def test_a_guard_reads_the_path_itself_unless_under_a_root_path(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    called: list[str] = []
+    get_route_path = route_index.get_route_path
+
+    def recording(scope: dict[str, Any]) -> str:
+        called.append(scope["path"])
+        return get_route_path(scope)
+
+    monkeypatch.setattr(route_index, "get_route_path", recording)
+    routes = app.router.routes
+    assert [guarded(route, "/v1/invoices/inv_1", "GET") for route in routes].count(Match.FULL)
+    assert called == []  # one call less for each route passed over
+    mounted = {**scope("/api/v1/invoices/inv_1", "GET"), "root_path": "/api"}
+    assert [route.matches(mounted)[0] for route in routes].count(Match.FULL)
+    assert called
