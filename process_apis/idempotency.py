@@ -232,17 +232,14 @@ class IdempotencyStore:
             )
             claimed = await connection.execute(
                 _insert_key(connection.dialect.name),
-                {
-                    "client_id": client_id,
-                    "key": key,
-                    "method": method,
-                    "path": path,
-                    "request_hash": request_hash,
-                    "status": IdempotencyStatus.IN_FLIGHT,
-                    "locked_until": now + LOCK_TTL,
-                    "created_at": now,
-                    "expires_at": now + self.retention,
-                },
+                self._new_key(
+                    client_id,
+                    key,
+                    (method, path, request_hash),
+                    now,
+                    status=IdempotencyStatus.IN_FLIGHT,
+                    locked_until=now + LOCK_TTL,
+                ),
             )
             if claimed.first() is None:
                 row = await self._judge(session, client_id, key, method, path, request_hash, now)
@@ -257,6 +254,28 @@ class IdempotencyStore:
         finally:
             if not handed_over:
                 await session.close()
+
+    def _new_key(
+        self,
+        client_id: str,
+        key: str,
+        request: tuple[str, str, str],
+        now: datetime,
+        **state: object,
+    ) -> dict[str, object]:
+        """A key's row as first written: the request (method, path, its hash), its times and
+        its `state` (in flight with its lock, or already answered)."""
+        method, path, request_hash = request
+        return {
+            "client_id": client_id,
+            "key": key,
+            "method": method,
+            "path": path,
+            "request_hash": request_hash,
+            "created_at": now,
+            "expires_at": now + self.retention,
+            **state,
+        }
 
     async def _judge(
         self,
@@ -337,20 +356,9 @@ class IdempotencyStore:
                 _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
             )
             if stored.rowcount == 0 and request is not None:
-                now = utcnow()
-                method, path, request_hash = request
                 await connection.execute(
                     _insert_key(connection.dialect.name),
-                    {
-                        "client_id": client_id,
-                        "key": key,
-                        "method": method,
-                        "path": path,
-                        "request_hash": request_hash,
-                        "created_at": now,
-                        "expires_at": now + self.retention,
-                        **answer,
-                    },
+                    self._new_key(client_id, key, request, utcnow(), **answer),
                 )
             await session.commit()
         finally:

@@ -442,32 +442,30 @@ class PaymentWorkflow:
                 )
             if plan.collected:
                 await self._check_collected(plan, pending, owed)
-        for document in memos:
-            application = ErpCreditMemoApplicationCreate(
-                credit_memo_id=document.erp_document_id,
-                invoice_id=plan.erp_invoice_id,
-                currency=plan.currency,
-                amount=document.amount,
-            )
-            await step(
-                document.step,
-                partial(erp.apply_sales_credit_memo, company, application),
-                request=application,
-                downstream_key=document.amendment_id,
-                backend_ref=lambda applied: applied.credit_memo_number,
-            )
-        for credit in plan.credits:
-            application = ErpCreditMemoApplicationCreate(
-                credit_memo_id=credit.erp_credit_memo_id,
-                invoice_id=plan.erp_invoice_id,
-                currency=plan.currency,
-                amount=credit.applied_before + credit.amount,
-            )
-            await step(
+        # (step, ERP memo, what it applies to the invoice in all, the memo's own id)
+        applications = [
+            (memo.step, memo.erp_document_id, memo.amount, memo.amendment_id) for memo in memos
+        ] + [
+            (
                 credit.step,
+                credit.erp_credit_memo_id,
+                credit.applied_before + credit.amount,
+                credit.credit_memo_id,
+            )
+            for credit in plan.credits
+        ]
+        for name, erp_memo_id, amount, memo_id in applications:
+            application = ErpCreditMemoApplicationCreate(
+                credit_memo_id=erp_memo_id,
+                invoice_id=plan.erp_invoice_id,
+                currency=plan.currency,
+                amount=amount,
+            )
+            await step(
+                name,
                 partial(erp.apply_sales_credit_memo, company, application),
                 request=application,
-                downstream_key=credit.credit_memo_id,
+                downstream_key=memo_id,
                 backend_ref=lambda applied: applied.credit_memo_number,
             )
 
