@@ -20,17 +20,16 @@ from core.models.payment_application import PaymentApplicationRow
 from core.models.workflow_run import RunStatus
 from process_apis.credit_memo_steps import payment_journal
 from process_apis.worker import replayer
-from sandboxes import stripe
 from system_apis.erp.schemas import ErpCustomerPaymentCreate
 from tests.conftest import GatewayFactory
 from tests.integration.test_exception_queue import ops_client
 from tests.integration.test_payment_reversals import REVERSER, reverse
-from tests.integration.test_payments_netted import payment_run
+from tests.integration.test_payments_netted import first_month_billed, payment_run
 from tests.integration.test_reconciliation import reconciliation
-from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
+from tests.integration.test_refunds import stripe_api
 from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
 from tests.integration.test_settlements import pay
-from tests.integration.test_subscriptions import amend, billing, ordered
+from tests.integration.test_subscriptions import amend
 from tests.support.calendar import month
 from tests.support.erps import ErpCase, on_erp
 from tests.support.faults import LostAnswerTransport
@@ -50,17 +49,9 @@ async def renewal_after_an_amendment(
     the amendment, the renewal's payment); `linked`: whether the amendment is linked to the
     renewal (billing's proration lines agree with it)."""
     gateway = erp_case.gateway
-    state = billing(gateway)
     async with stripe_api(gateway) as stripe_client:
         calendar = Calendar(gateway, stripe_client)
-        await calendar.start(on(0, ANCHOR_DAY))
-        subscription = (await ordered(gateway, "order-collected", quantity=2))["subscription"]
-        state.webhook_endpoints.append(
-            stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
-        )
-        await stripe.deliver_events(state, list(state.events))
-        await calendar.drain()
-        [first_id] = await invoice_ids(gateway, subscription["id"])
+        subscription, first_id = await first_month_billed(gateway, calendar, "order-collected")
 
         await calendar.to(on(0, 20))
         response = await amend(gateway, subscription["id"], "amend-collected", quantity=quantity)

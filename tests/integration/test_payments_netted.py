@@ -46,6 +46,23 @@ async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
         return await session.get_one(PaymentRow, payment_id)
 
 
+async def first_month_billed(
+    gateway: Gateway, calendar: Calendar, order_key: str
+) -> tuple[dict[str, Any], str]:
+    """A monthly subscription of two seats ordered on the anchor day, its first invoice
+    billed and its billing events delivered: (the subscription, its first invoice's id)."""
+    state = billing(gateway)
+    await calendar.start(on(0, ANCHOR_DAY))
+    subscription: dict[str, Any] = (await ordered(gateway, order_key, quantity=2))["subscription"]
+    state.webhook_endpoints.append(
+        stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
+    )
+    await stripe.deliver_events(state, list(state.events))
+    await calendar.drain()
+    [first_id] = await invoice_ids(gateway, subscription["id"])
+    return subscription, first_id
+
+
 async def renewal_netted_with_a_credit(
     erp_case: ErpCase,
     before_renewal: Callable[[], None] = lambda: None,
@@ -60,14 +77,7 @@ async def renewal_netted_with_a_credit(
     state = billing(gateway)
     async with stripe_api(gateway) as stripe_client:
         calendar = Calendar(gateway, stripe_client)
-        await calendar.start(on(0, ANCHOR_DAY))
-        subscription = (await ordered(gateway, "order-netted", quantity=2))["subscription"]
-        state.webhook_endpoints.append(
-            stripe.WebhookEndpoint(url=WEBHOOK_URL, secret="whsec_sandbox", app=gateway.app)
-        )
-        await stripe.deliver_events(state, list(state.events))
-        await calendar.drain()
-        [first_id] = await invoice_ids(gateway, subscription["id"])
+        subscription, first_id = await first_month_billed(gateway, calendar, "order-netted")
         first = (await gateway.client.get(f"/v1/invoices/{first_id}")).json()
         assert first["status"] == "paid", first
 
