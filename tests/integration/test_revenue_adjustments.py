@@ -525,4 +525,5 @@ async def test_a_sync_with_nothing_new_costs_two_statements(gateway: Gateway) ->
         await session.connection()  # the transaction's own BEGIN is not the sync's
         with counting(engine) as (seen, statements):
             await schedules.sync(session, settings=settings, today=date.today())
-    assert sum(seen.values()) == SYNC_STATEMENTS, statements
+    # Statements by their first word (`counting` also notes an expanded IN list: not one)
+    assert sum(n for kind, n in seen.items() if kind.isupper()) == SYNC_STATEMENTS, statements
