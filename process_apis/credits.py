@@ -1,5 +1,5 @@
-"""What an invoice's credit memos credit: the sums behind its amount due and the limits
-a correction is held to. Rejected memos credit nothing."""
+"""What an invoice's credit memos credit and its payments settle: the sums behind its
+amount due, and the limits a correction is held to. Rejected memos credit nothing."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.documents import CreditMemoStatus
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.credit_memo import CreditMemoLineRow, CreditMemoRow
-from core.models.payment import PaymentRow, PaymentStatus
+from core.models.payment import PaymentRow, PaymentSource, PaymentStatus
 from core.models.payment_application import PaymentApplicationRow
 
 LIVE = CreditMemoRow.status != CreditMemoStatus.REJECTED
@@ -42,22 +43,70 @@ async def posted_credit(session: AsyncSession, invoice_ids: Sequence[str]) -> di
     return {invoice_id: int(total or 0) for invoice_id, total in rows}
 
 
-async def applied_payments(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, int]:
-    """Per invoice, what the payments applied in the ERP paid of it (a renewal's payment
-    also paid the upgrades billing collected with it: those parts are theirs)."""
-    if not invoice_ids:
-        return {}
-    elsewhere = (
+# A payment reversed stays in the ERP's ledger beside its reversing entry, and keeps what
+# credit memos applied for it: only its cash is taken back.
+IN_LEDGER = (PaymentStatus.APPLIED, PaymentStatus.REVERSED)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What payments settled of an invoice: cash applied in the ERP, and credit (the
+    customer's balance, collected downgrades' memos) applied to it for them."""
+
+    cash: int = 0
+    credit: int = 0
+
+
+def applied_elsewhere() -> ScalarSelect[int]:
+    """Of a payment's cash, what the ERP took on the upgrades billing collected with its
+    invoice (`payment_applications`): its invoice took the rest."""
+    return (
         select(func.coalesce(func.sum(PaymentApplicationRow.amount), 0))
         .where(PaymentApplicationRow.payment_id == PaymentRow.id)
         .scalar_subquery()
     )
+
+
+def credit_applied() -> ColumnElement[int]:
+    """What credit memos applied to a payment's invoice for it: the customer's balance
+    billing netted, and (a billing payment) the memos of the downgrades billing collected
+    with the invoice, tax included."""
+    downgrades = (
+        select(func.coalesce(func.sum(AmendmentProrationRow.erp_total_including_tax), 0))
+        .where(
+            AmendmentProrationRow.invoice_id == PaymentRow.invoice_id,
+            AmendmentProrationRow.amount < 0,
+        )
+        .scalar_subquery()
+    )
+    return PaymentRow.balance_applied + case(
+        (PaymentRow.source == PaymentSource.BILLING, downgrades), else_=0
+    )
+
+
+async def settled(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, Settled]:
+    """Per invoice, what its payments settled of it: the cash of those applied in the ERP
+    (less the upgrades' parts: theirs), the credit of those in the ERP's ledger."""
+    if not invoice_ids:
+        return {}
+    cash = case(
+        (PaymentRow.status == PaymentStatus.APPLIED, PaymentRow.amount - applied_elsewhere()),
+        else_=0,
+    )
     rows = await session.execute(
-        select(PaymentRow.invoice_id, func.sum(PaymentRow.amount - elsewhere))
-        .where(PaymentRow.invoice_id.in_(invoice_ids), PaymentRow.status == PaymentStatus.APPLIED)
+        select(PaymentRow.invoice_id, func.sum(cash), func.sum(credit_applied()))
+        .where(PaymentRow.invoice_id.in_(invoice_ids), PaymentRow.status.in_(IN_LEDGER))
         .group_by(PaymentRow.invoice_id)
     )
-    return {invoice_id: int(total or 0) for invoice_id, total in rows}
+    return {
+        invoice_id: Settled(int(paid or 0), int(credit or 0))
+        for invoice_id, paid, credit in rows.tuples()
+    }
+
+
+def amount_due(total: int, *taken: int) -> int:
+    """What an invoice still owes: its total less what credits and payments took."""
+    return max(total - sum(taken), 0)
 
 
 async def committed_credit(session: AsyncSession, invoice_id: str) -> int:

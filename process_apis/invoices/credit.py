@@ -1,6 +1,6 @@
 """An invoice's credits as its resource shows them: its credit memos with the lines they
-credit, what is still due once credits posted in the ERP and payments are taken off, and
-what open disputes of its payments contest."""
+credit, what is still due once credits posted in the ERP, payments' cash and the credit
+applied for payments are taken off, and what open disputes of its payments contest."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from process_apis.invoices.schemas import (
 async def credit_of(
     session: AsyncSession, invoices: Sequence[InvoiceRow]
 ) -> dict[str, InvoiceCredit]:
-    """Per invoice, its credit memos, the amounts credited and paid, and the amount due."""
+    """Per invoice, its credit memos, the amounts credited, paid and credit applied, and
+    the amount due."""
     ids = [invoice.id for invoice in invoices]
     memos: dict[str, list[InvoiceCreditMemo]] = defaultdict(list)
     if ids:
@@ -45,11 +46,14 @@ async def credit_of(
                 )
             )
     credited = await credits.posted_credit(session, ids)
-    paid = await credits.applied_payments(session, ids)
+    settled = await credits.settled(session, ids)
     disputed = await _open_disputes(session, ids)
     return {
         invoice.id: _credit(
-            invoice, memos[invoice.id], credited.get(invoice.id, 0), paid.get(invoice.id, 0)
+            invoice,
+            memos[invoice.id],
+            credited.get(invoice.id, 0),
+            settled.get(invoice.id, credits.Settled()),
         ).model_copy(update={"amount_disputed": disputed.get(invoice.id, 0)})
         for invoice in invoices
     }
@@ -71,7 +75,7 @@ _MEMO_FIELDS = tuple(InvoiceCreditMemo.model_fields.keys() - {"lines"})
 
 
 def _credit(
-    invoice: InvoiceRow, memos: list[InvoiceCreditMemo], credited: int, paid: int
+    invoice: InvoiceRow, memos: list[InvoiceCreditMemo], credited: int, settled: credits.Settled
 ) -> InvoiceCredit:
     status = (
         CreditStatus.FULLY_CREDITED
@@ -83,7 +87,8 @@ def _credit(
     return InvoiceCredit(
         status=status,
         amount_credited=credited,
-        amount_paid=paid,
-        amount_due=max(invoice.total - credited - paid, 0),
+        amount_paid=settled.cash,
+        amount_credit_applied=settled.credit,
+        amount_due=credits.amount_due(invoice.total, credited, settled.cash, settled.credit),
         credit_memos=memos,
     )

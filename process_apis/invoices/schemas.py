@@ -54,9 +54,18 @@ class InvoiceCredit(OutputModel):
     amount_credited: int = Field(
         description="What credit memos posted in the ERP credited, tax included."
     )
-    amount_paid: int = Field(description="What payments applied in the ERP paid.")
+    amount_paid: int = Field(
+        description="The cash payments applied in the ERP paid of it (a renewal's payment "
+        "also paid the upgrades billing collected with it: those parts are not counted)."
+    )
+    amount_credit_applied: int = Field(
+        default=0,
+        description="What credit memos applied to it for its payments paid, tax included: "
+        "the customer's credit balance billing netted, and the credit memos of downgrades "
+        "billing collected with it. Kept when a payment's cash is reversed.",
+    )
     amount_due: int = Field(
-        description="Total less the amounts credited and paid, never below zero."
+        description="Total less the amounts credited, paid and credit applied, never below zero."
     )
     amount_disputed: int = Field(
         default=0,

@@ -34,6 +34,7 @@ from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
 from core.settings import RefundPolicy
+from process_apis.credits import IN_LEDGER, applied_elsewhere
 from process_apis.reconciliation.schemas import DocumentType, Side
 from process_apis.settlements.workflow import JOURNAL_PREFIX
 from system_apis.billing.port import DocumentStreamPort
@@ -69,8 +70,6 @@ AMENDMENT_WORKFLOW = "subscription_amendment"
 REVERSAL_WORKFLOW = "credit_memo_reversal"
 POSTED_MEMO_STEP = "post_erp_credit_memo"
 RUN_PAGE = 500
-# A payment reversed stays in the ERP's ledger beside its reversing entry.
-IN_LEDGER = (PaymentStatus.APPLIED, PaymentStatus.REVERSED)
 REVERSAL_SUFFIX = "-R"
 # The ERP's customer refund is a payment keyed by the refund's id, or by the credit
 # memo's when a credit on a paid invoice was paid back: that refund is keyed apart from
@@ -223,7 +222,7 @@ def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
     columns = {
         "key": PaymentRow.id,
         "currency": PaymentRow.currency,
-        "amount": PaymentRow.amount - _applied_elsewhere(),
+        "amount": PaymentRow.amount - applied_elsewhere(),
         "ref": PaymentRow.id,
         "number": PaymentRow.erp_document_number,
         "dated": PaymentRow.posting_date,
@@ -239,16 +238,6 @@ def _payments(scope: Scope) -> tuple[Select[Any], Select[Any]]:
         *in_scope, PaymentRow.source != PaymentSource.BILLING
     )
     return billed, direct
-
-
-def _applied_elsewhere() -> Any:
-    """What of a payment's cash the ERP took on other documents than its invoice (the
-    upgrades billing collected with it): the payment's own ERP entry holds the rest."""
-    return (
-        select(func.coalesce(func.sum(PaymentApplicationRow.amount), 0))
-        .where(PaymentApplicationRow.payment_id == PaymentRow.id)
-        .scalar_subquery()
-    )
 
 
 def _payment_applications(scope: Scope) -> Select[Any]:
@@ -303,7 +292,7 @@ def _payment_reversals(scope: Scope) -> Select[Any]:
         DocumentType.PAYMENT,
         key=PaymentRow.id + literal(REVERSAL_SUFFIX, String),
         currency=PaymentRow.currency,
-        amount=-(PaymentRow.amount - _applied_elsewhere()),
+        amount=-(PaymentRow.amount - applied_elsewhere()),
         ref=PaymentRow.id,
         number=PaymentRow.reversal_document_number,
         dated=PaymentRow.reversal_posting_date,

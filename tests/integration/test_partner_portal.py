@@ -218,6 +218,7 @@ async def test_invoices_show_the_payments_recorded_against_them(gateway: Gateway
         "amount_paid": 0,
         "amount_pending": 0,
         "amount_credited": 0,
+        "amount_credit_applied": 0,
         "amount_due": unpaid["total"],
         "payments": [],
     }

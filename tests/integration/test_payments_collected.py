@@ -24,7 +24,14 @@ from system_apis.erp.schemas import ErpCustomerPaymentCreate
 from tests.conftest import GatewayFactory
 from tests.integration.test_exception_queue import ops_client
 from tests.integration.test_payment_reversals import REVERSER, reverse
-from tests.integration.test_payments_netted import first_month_billed, payment_run
+from tests.integration.test_payments_netted import (
+    assert_settled,
+    first_month_billed,
+    memo_not_applied,
+    owed,
+    payment_run,
+    portal_invoice,
+)
 from tests.integration.test_reconciliation import reconciliation
 from tests.integration.test_refunds import stripe_api
 from tests.integration.test_revenue_twelve_months import Calendar, invoice_ids, on
@@ -100,13 +107,8 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
         assert (await session.get_one(PaymentRow, payment.id)).status == "applied"
     assert steps["apply_payment"] == steps[f"apply_payment:{amendment['amendment_id']}"]
     assert steps["apply_payment"] == "succeeded"
-    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
-    assert invoice["status"] == "paid", invoice
     # the invoice shows what the payment paid of it, the upgrade's part not
-    assert (invoice["credit"]["amount_paid"], invoice["credit"]["amount_due"]) == (
-        renewal["total"],
-        0,
-    )
+    await assert_settled(gateway, renewal["id"], cash=renewal["total"], credit=0)
     erp = gateway.backends.erp
     for document in (renewal["refs"]["erp"], upgrade["document_id"]):
         assert (await erp.get_sales_invoice(erp_case.company_id, document)).remaining_amount == 0
@@ -119,6 +121,18 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
         f"{payment.id}-A1",
         upgrade["total_including_tax"],
     )
+    # the partner sees each part of the payment where it was applied, summing to it
+    [shown] = (await portal_invoice(gateway, renewal["id"]))["payment"]["payments"]
+    assert (shown["amount"], shown["amount_applied"]) == (payment.amount, renewal["total"])
+    assert shown["parts"] == [
+        {
+            "amendment_id": amendment["amendment_id"],
+            "erp_invoice_number": upgrade["document_number"],
+            "amount": application.amount,
+            "erp_document_number": application.erp_document_number,
+        }
+    ]
+    assert shown["amount_applied"] + application.amount == payment.amount
 
     # nothing waits in the exception queue
     ops = await ops_client(gateway)
@@ -140,6 +154,7 @@ async def test_an_upgrade_collected_with_the_renewal_is_paid_with_it(
     assert payments[f"{payment.id}-A1-R"] == -upgrade["total_including_tax"]
     found = await erp.get_sales_invoice(erp_case.company_id, upgrade["document_id"])
     assert found.remaining_amount == upgrade["total_including_tax"]
+    assert await owed(erp_case, renewal) == renewal["total"]
     await assert_reconciled(erp_case)
 
 
@@ -156,8 +171,10 @@ async def test_a_downgrade_collected_with_the_renewal_applies_its_memo(
     run, steps = await payment_run(gateway, payment.id)
     assert run.status == "succeeded", (run.error_type, run.error_detail)
     assert steps[f"apply_credit_memo:{amendment['amendment_id']}"] == "succeeded"
-    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
-    assert invoice["status"] == "paid", invoice
+    # the memo's credit is no longer due: the renewal owes nothing, as in the ERP
+    await assert_settled(
+        gateway, renewal["id"], cash=payment.amount, credit=memo["total_including_tax"]
+    )
     assert erp_case.unapplied_credit(amendment["amendment_id"]) == 0
     assert erp_case.payments()[payment.id] == payment.amount
     await assert_reconciled(erp_case)
@@ -171,16 +188,7 @@ async def test_a_downgrade_business_central_cannot_apply_waits_in_the_queue(
     renewal, amendment, payment = await renewal_after_an_amendment(erp_case, quantity=1)
 
     # Business Central's API applies no posted memo: nothing is applied, the cash neither
-    run, steps = await payment_run(gateway, payment.id)
-    assert (run.status, run.error_class) == ("failed", "business")
-    assert "Apply Entries" in (run.error_detail or "")
-    assert steps[f"apply_credit_memo:{amendment['amendment_id']}"] == "failed"
-    assert "apply_payment" not in steps
-    assert payment.id not in erp_case.payments()
-    found = await gateway.backends.erp.get_sales_invoice(
-        erp_case.company_id, renewal["refs"]["erp"]
-    )
-    assert found.remaining_amount == renewal["total"]
+    run = await memo_not_applied(erp_case, renewal, payment, amendment["amendment_id"])
     ops = await ops_client(gateway)
     queue = (await ops.get("/ops/v1/exceptions", params={"error_class": "business"})).json()
     assert run.id in [item["id"] for item in queue["items"]], queue

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from process_apis.payments.workflow import WORKFLOW
@@ -22,6 +24,7 @@ from sandboxes import stripe
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import credit_body, open_case, request_credit
 from tests.integration.test_exception_queue import ops_client
+from tests.integration.test_partner_portal import partner_client
 from tests.integration.test_payment_reversals import REVERSER, reverse
 from tests.integration.test_reconciliation import reconciliation
 from tests.integration.test_refunds import WEBHOOK_URL, stripe_api
@@ -44,6 +47,68 @@ async def payment_run(gateway: Gateway, payment_id: str) -> tuple[WorkflowRunRow
 async def payment_row(gateway: Gateway, payment_id: str) -> PaymentRow:
     async with gateway.sessionmaker() as session:
         return await session.get_one(PaymentRow, payment_id)
+
+
+async def memo_not_applied(
+    erp_case: ErpCase, renewal: dict[str, Any], payment: PaymentRow, memo_id: str
+) -> WorkflowRunRow:
+    """Business Central's API applies no posted memo: the payment's run failed as business
+    at the memo's step, before the cash, and the renewal owes all of it still. The run."""
+    gateway = erp_case.gateway
+    run, steps = await payment_run(gateway, payment.id)
+    assert (run.status, run.error_class) == ("failed", "business")
+    assert "Apply Entries" in (run.error_detail or "")
+    assert steps[f"apply_credit_memo:{memo_id}"] == "failed"
+    assert "apply_payment" not in steps
+    assert payment.id not in erp_case.payments()
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, renewal["refs"]["erp"]
+    )
+    assert found.remaining_amount == renewal["total"]
+    return run
+
+
+async def assert_settled(gateway: Gateway, invoice_id: str, *, cash: int, credit: int) -> None:
+    """The invoice reads as paid by `cash` and by `credit` memos applied for its payments,
+    owing nothing, in its resource (v1 and v2) and in its partner's portal alike."""
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    portal = (await portal_invoice(gateway, invoice_id))["payment"]
+    # paid and owing nothing, wherever it is read
+    assert invoice["status"] == portal["status"] == "paid", (invoice, portal)
+    for shown in (invoice["credit"], portal):
+        assert (shown["amount_paid"], shown["amount_due"]) == (cash, 0), shown
+    assert invoice["credit"]["amount_credit_applied"] == portal["amount_credit_applied"] == credit
+    v2 = (await gateway.client.get(f"/v2/invoices/{invoice_id}")).json()["credit"]
+    assert [v2[name]["amount"] for name in ("paid", "credit_applied", "due")] == [cash, credit, 0]
+    # the portal's payments add up to what it shows paid
+    assert sum(p["amount_applied"] for p in portal["payments"]) == cash
+    assert sum(p["credit_applied"] for p in portal["payments"]) == credit
+
+
+async def owed(erp_case: ErpCase, invoice: dict[str, Any]) -> int:
+    """What the invoice owes: the same in its resource, its partner's portal and the ERP."""
+    gateway = erp_case.gateway
+    resource = (await gateway.client.get(f"/v1/invoices/{invoice['id']}")).json()["credit"]
+    portal = (await portal_invoice(gateway, invoice["id"]))["payment"]
+    found = await gateway.backends.erp.get_sales_invoice(
+        erp_case.company_id, invoice["refs"]["erp"]
+    )
+    assert resource["amount_due"] == portal["amount_due"] == found.remaining_amount
+    return found.remaining_amount
+
+
+async def portal_invoice(gateway: Gateway, invoice_id: str) -> dict[str, Any]:
+    """The invoice as its customer's partner reads it in the portal."""
+    async with gateway.sessionmaker() as session:
+        invoice = await session.get_one(InvoiceRow, invoice_id)
+        partner = (await session.get_one(CustomerRow, invoice.customer_id)).partner_id
+    assert partner is not None
+    client = await partner_client(gateway, partner)
+    response = await client.get(f"/partner/v1/invoices/{invoice_id}")
+    await client.aclose()
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def first_month_billed(
@@ -122,8 +187,10 @@ async def test_a_payment_netted_with_the_customers_credit_applies_the_memo_and_t
     assert run.status == "succeeded", (run.error_type, run.error_detail)
     assert steps[f"apply_credit_memo:{memo['id']}"] == "succeeded"
     assert steps["apply_payment"] == "succeeded"
-    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
-    assert invoice["status"] == "paid", invoice
+    # the invoice owes nothing: the cash and the customer's credit paid it
+    await assert_settled(
+        gateway, renewal["id"], cash=payment.amount, credit=payment.balance_applied
+    )
     erp = gateway.backends.erp
     found = await erp.get_sales_invoice(erp_case.company_id, renewal["refs"]["erp"])
     assert found.remaining_amount == 0
@@ -142,6 +209,13 @@ async def test_a_payment_netted_with_the_customers_credit_applies_the_memo_and_t
         differences = [d for d in body["differences"] if d["document_type"] != "deferred_revenue"]
         assert differences == [], differences
 
+    # a reversal takes back the cash alone: the memo stays applied, the invoice owes the cash
+    reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")
+    reversed_ = await reverse(reverser, payment.id, "reverse-netted")
+    await reverser.aclose()
+    assert reversed_.status_code == 201, reversed_.text
+    assert await owed(erp_case, renewal) == payment.amount
+
 
 async def test_a_netted_payment_an_erp_cannot_apply_the_memo_for_applies_nothing(
     make_gateway: GatewayFactory,
@@ -152,16 +226,7 @@ async def test_a_netted_payment_an_erp_cannot_apply_the_memo_for_applies_nothing
 
     # Business Central's API applies no posted memo: the run fails before the cash too
     assert payment.status == "recorded"
-    run, steps = await payment_run(gateway, payment.id)
-    assert (run.status, run.error_class) == ("failed", "business")
-    assert "Apply Entries" in (run.error_detail or "")
-    assert steps[f"apply_credit_memo:{memo['id']}"] == "failed"
-    assert "apply_payment" not in steps
-    assert payment.id not in erp_case.payments()
-    found = await gateway.backends.erp.get_sales_invoice(
-        erp_case.company_id, renewal["refs"]["erp"]
-    )
-    assert found.remaining_amount == renewal["total"]
+    run = await memo_not_applied(erp_case, renewal, payment, memo["id"])
     assert erp_case.unapplied_credit(memo["id"]) == memo["erp_total_including_tax"]
     invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
     assert invoice["status"] == "posted"
@@ -276,8 +341,7 @@ async def test_a_renewal_the_credit_balance_paid_in_full_is_settled_by_the_memo_
         erp_case.company_id, renewal["refs"]["erp"]
     )
     assert found.remaining_amount == 0
-    invoice = (await gateway.client.get(f"/v1/invoices/{renewal['id']}")).json()
-    assert invoice["status"] == "paid"
+    await assert_settled(gateway, renewal["id"], cash=0, credit=renewal["total"])
 
     # nothing to reverse: the credit is undone by a document of its own
     reverser = await gateway.client_with(REVERSER, client_id="finance-reverser")

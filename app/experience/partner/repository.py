@@ -5,8 +5,10 @@ are read from an index on (partner, id) and statements from one on (partner, mon
 (migration 0006), so a page costs the same at any depth. Invoices carry no partner:
 they are read backwards by id and kept when their customer is the partner's, which
 costs the same at any depth too, in proportion to how rare the partner's invoices
-are among all. A page's related rows (payments, lineage) come in one more query by
-the page's ids, never one per item.
+are among all. A page's related rows (payments, lineage) come in a few more queries by
+the page's ids, never one per item. A payment counts for what it paid of the invoice:
+its cash less the parts applied to the upgrades billing collected with it
+(`payment_applications`, listed as its parts), and the credit applied for it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from app.experience.partner.schemas import (
     InvoicePaymentStatus,
     PartnerCommissionLine,
     PartnerInvoice,
+    PaymentPart,
     Statement,
     StatementSettlement,
     StatementTotal,
@@ -38,10 +41,12 @@ from core.canonical.documents import (
 )
 from core.canonical.subscriptions import Subscription, SubscriptionStatus
 from core.errors import NotFound
+from core.models.amendment_proration import AmendmentProrationRow
 from core.models.commission_line import CommissionLineRow as Line
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.payment import PaymentRow, PaymentStatus
+from core.models.payment_application import PaymentApplicationRow
 from core.models.settlement import SettlementRow
 from core.models.subscription import SubscriptionRow
 from core.pagination import InvalidCursor, decode_cursor, keyset_page, next_cursor
@@ -116,9 +121,14 @@ def _own_invoices(partner: str) -> Select[InvoiceRow]:
     )
 
 
-def _payments(invoice: InvoiceRow, payments: list[PaymentRow], credited: int) -> InvoicePayments:
-    paid = sum(p.amount for p in payments if p.status == PaymentStatus.APPLIED)
+def _payments(
+    invoice: InvoiceRow,
+    payments: list[InvoicePayment],
+    credited: int,
+    settled: credits.Settled,
+) -> InvoicePayments:
     pending = sum(p.amount for p in payments if p.status == PaymentStatus.RECORDED)
+    paid = settled.cash + settled.credit
     status = (
         InvoicePaymentStatus.PAID
         if paid + credited >= invoice.total and paid > 0
@@ -128,30 +138,84 @@ def _payments(invoice: InvoiceRow, payments: list[PaymentRow], credited: int) ->
     )
     return InvoicePayments(
         status=status,
-        amount_paid=paid,
+        amount_paid=settled.cash,
         amount_pending=pending,
         amount_credited=credited,
-        amount_due=max(invoice.total - paid - credited, 0),
-        payments=[InvoicePayment.model_validate(p) for p in payments],
+        amount_credit_applied=settled.credit,
+        amount_due=credits.amount_due(invoice.total, credited, settled.cash, settled.credit),
+        payments=payments,
     )
+
+
+async def _payment_parts(
+    session: AsyncSession, invoice_ids: list[str]
+) -> dict[str, list[InvoicePayment]]:
+    """Per invoice, its payments oldest first, each with what it applied where."""
+    if not invoice_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(PaymentRow, credits.applied_elsewhere(), credits.credit_applied())
+            .where(PaymentRow.invoice_id.in_(invoice_ids))
+            .order_by(PaymentRow.id)
+        )
+    ).tuples()
+    payments = [(row, int(elsewhere), int(credit)) for row, elsewhere, credit in rows]
+    parts: dict[str, list[PaymentPart]] = defaultdict(list)
+    if payments:
+        for application, number in await session.execute(
+            select(PaymentApplicationRow, AmendmentProrationRow.erp_document_number)
+            .join(
+                AmendmentProrationRow,
+                AmendmentProrationRow.id == PaymentApplicationRow.amendment_id,
+            )
+            .where(PaymentApplicationRow.payment_id.in_([row.id for row, _, _ in payments]))
+            .order_by(PaymentApplicationRow.id)
+        ):
+            parts[application.payment_id].append(
+                PaymentPart(
+                    amendment_id=application.amendment_id,
+                    erp_invoice_number=number,
+                    amount=application.amount,
+                    erp_document_number=application.erp_document_number,
+                )
+            )
+    by_invoice: dict[str, list[InvoicePayment]] = defaultdict(list)
+    for row, elsewhere, credit in payments:
+        by_invoice[row.invoice_id].append(
+            InvoicePayment.model_validate(
+                {
+                    **{name: getattr(row, name) for name in _PAYMENT_FIELDS},
+                    "amount_applied": row.amount - elsewhere,
+                    "credit_applied": credit,
+                    "parts": parts[row.id],
+                }
+            )
+        )
+    return by_invoice
+
+
+_PAYMENT_FIELDS = tuple(
+    InvoicePayment.model_fields.keys() - {"amount_applied", "credit_applied", "parts"}
+)
 
 
 async def _with_payments(
     session: AsyncSession, invoices: Sequence[InvoiceRow]
 ) -> list[PartnerInvoice]:
-    by_invoice: dict[str, list[PaymentRow]] = defaultdict(list)
-    if invoices:
-        for payment in await session.scalars(
-            select(PaymentRow)
-            .where(PaymentRow.invoice_id.in_([i.id for i in invoices]))
-            .order_by(PaymentRow.id)
-        ):
-            by_invoice[payment.invoice_id].append(payment)
-    credited = await credits.posted_credit(session, [i.id for i in invoices])
+    ids = [i.id for i in invoices]
+    payments = await _payment_parts(session, ids)
+    credited = await credits.posted_credit(session, ids)
+    settled = await credits.settled(session, ids)
     return [
         PartnerInvoice(
             **dict(Invoice.model_validate(invoice)),
-            payment=_payments(invoice, by_invoice[invoice.id], credited.get(invoice.id, 0)),
+            payment=_payments(
+                invoice,
+                payments.get(invoice.id, []),
+                credited.get(invoice.id, 0),
+                settled.get(invoice.id, credits.Settled()),
+            ),
         )
         for invoice in invoices
     ]

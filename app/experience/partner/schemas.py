@@ -19,31 +19,66 @@ class InvoicePaymentStatus(StrEnum):
     PAID = "paid"
 
 
+class PaymentPart(OutputModel):
+    """The part of a payment's cash the ERP applied to another invoice: the sales invoice
+    of an upgrade billing collected with this invoice."""
+
+    amendment_id: str = Field(description="The subscription amendment that posted it.")
+    erp_invoice_number: str = Field(description="The upgrade's ERP sales invoice.")
+    amount: int = Field(description="The cash applied to it, in minor units.")
+    erp_document_number: str | None = Field(description="The ERP customer payment that applied it.")
+
+
 class InvoicePayment(OutputModel):
     id: str
-    amount: int
+    amount: int = Field(
+        description="The cash received, in minor units: `amount_applied` plus the `parts` "
+        "applied to other invoices."
+    )
+    amount_applied: int = Field(
+        description="Of `amount`, the cash applied to this invoice (all of it until applied)."
+    )
+    credit_applied: int = Field(
+        description="What credit memos paid of this invoice with the payment, tax included: "
+        "the customer's credit balance billing netted, the credit memos of downgrades "
+        "billing collected with it."
+    )
+    parts: list[PaymentPart] = Field(
+        description="The cash applied to the upgrades' invoices billing collected with "
+        "this one, once applied."
+    )
     currency: str
     paid_on: date
     status: PaymentStatus = Field(
         description="`recorded`: not yet in the ERP. `applied`: applied to the invoice in the "
-        "ERP. `void`: given up before it reached the ERP."
+        "ERP. `void`: given up before it reached the ERP. `reversed`: its cash taken back "
+        "(the credit applied stays)."
     )
     erp_document_number: str | None
 
 
 class InvoicePayments(OutputModel):
-    """The invoice's payments as recorded by the payment workflow."""
+    """The invoice's payments as recorded by the payment workflow, each counted for what
+    it paid of this invoice."""
 
     status: InvoicePaymentStatus = Field(
-        description="From the payments applied in the ERP against the invoice's total."
+        description="From what payments settled in the ERP (cash and credit applied) "
+        "against the invoice's total."
     )
-    amount_paid: int = Field(description="Applied in the ERP, in minor units.")
+    amount_paid: int = Field(
+        description="The cash of payments applied in the ERP, their parts applied to "
+        "other invoices left out, in minor units."
+    )
     amount_pending: int = Field(description="Recorded, not yet applied in the ERP.")
     amount_credited: int = Field(
         description="Credited by credit memos posted to the ERP, tax included, in minor units."
     )
+    amount_credit_applied: int = Field(
+        description="What credit memos applied for its payments paid (their "
+        "`credit_applied`, of payments applied or reversed), in minor units."
+    )
     amount_due: int = Field(
-        description="Total less the amount paid and the amount credited, never below zero."
+        description="Total less the amounts paid, credited and credit applied, never below zero."
     )
     payments: list[InvoicePayment] = Field(description="Oldest first.")
 

@@ -196,6 +196,7 @@ def credit(canonical: InvoiceCredit, money: Callable[[int], Money]) -> InvoiceCr
         status=canonical.status,
         credited=money(canonical.amount_credited),
         paid=money(canonical.amount_paid),
+        credit_applied=money(canonical.amount_credit_applied),
         due=money(canonical.amount_due),
         disputed=money(canonical.amount_disputed),
         credit_memos=[

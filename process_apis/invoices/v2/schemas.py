@@ -111,8 +111,14 @@ class InvoiceCreditV2(OutputModel):
         description="`fully_credited` once credit memos posted in the ERP credit its total."
     )
     credited: Money = Field(description="What credit memos posted in the ERP credited.")
-    paid: Money = Field(description="What payments applied in the ERP paid.")
-    due: Money = Field(description="Total less credited and paid, never below zero.")
+    paid: Money = Field(description="The cash payments applied in the ERP paid of it.")
+    credit_applied: Money = Field(
+        description="What credit memos applied to it for its payments paid: the customer's "
+        "credit balance, the memos of downgrades billing collected with it.",
+    )
+    due: Money = Field(
+        description="Total less credited, paid and credit applied, never below zero."
+    )
     disputed: Money = Field(
         description="What open disputes (chargebacks not decided yet) of its payments contest."
     )
