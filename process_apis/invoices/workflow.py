@@ -3,10 +3,12 @@
 prepare (one transaction): the invoice moves `open → posting`, the posting date is
 checked against the legal entity's accounting periods (a closed period is refused
 or rolled to the next open period, by policy) and the run is persisted, committed with
-the first step's start when a caller waits. Then, with no transaction open, the
-steps: check tax codes, upsert the ERP customer, create the sales invoice (keyed by
-our invoice id as external document number, so a repeat finds the existing document)
-and post it. Finally the acknowledgement is recorded and the invoice is `posted`.
+the first step's start when a caller waits. Once the invoice's row is locked, its latest
+run, its customer and its reversals are read in one statement, and the invoice and the
+run are written by SQL Core statements, not the ORM's flush (`preparing`). Then, with no
+transaction open, the steps: check tax codes, upsert the ERP customer, create the sales
+invoice (keyed by our invoice id as external document number, so a repeat finds the
+existing document) and post it. Finally the acknowledgement is recorded and the invoice is `posted`.
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
@@ -46,7 +48,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Update, bindparam, or_, select, update
+from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -70,6 +72,7 @@ from process_apis.invoices.errors import (
     InvoiceNotMismatched,
     UnknownTaxCode,
 )
+from process_apis.invoices.preparing import read_after_lock, write_posting
 from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
@@ -86,7 +89,7 @@ from process_apis.runs.engine import (
     mark_succeeded,
 )
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import count_runs, latest_run, write_run
+from process_apis.runs.repository import write_run
 from process_apis.runs.schemas import run_url
 from system_apis.erp.routing import connection_known
 from system_apis.erp.schemas import (
@@ -299,14 +302,21 @@ class InvoicePostingWorkflow:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency
             )
-        run = await latest_run(session, workflow=WORKFLOW, subject_id=invoice_id)
+        read = await read_after_lock(
+            session,
+            invoice,
+            workflow=WORKFLOW,
+            reversal_workflow=REVERSAL_WORKFLOW,
+            sync_workflow=CUSTOMER_SYNC_WORKFLOW,
+        )
+        run = read.run
         if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID) and run is not None:
             return _result(invoice, run, PostingState.POSTED, already_posted=True)
         if invoice.status != InvoiceStatus.POSTING:
             INVOICE_STATUS.check(InvoiceStatus(invoice.status), InvoiceStatus.POSTING)
         first_run = run is None
         run = self.engine.take(
-            session,
+            None,  # written below by SQL Core, with the invoice
             run,
             workflow=WORKFLOW,
             subject_id=invoice_id,
@@ -323,32 +333,23 @@ class InvoicePostingWorkflow:
                 legal_entity, request.posting_date or invoice.invoice_date
             )
         except LedgergateError as error:
+            session.add(run)
             await self._fail_in_session(session, invoice, run, error)
             raise
 
         invoice.status = InvoiceStatus.POSTING
         invoice.posting_date = posting_date
-        defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
-        customer, synced = await _customer_and_sync(session, invoice.customer_id)
-        # A reversal follows a posting run: an invoice without one has none.
-        reversals = (
-            0
-            if first_run
-            else await count_runs(
-                session,
-                workflow=REVERSAL_WORKFLOW,
-                subject_id=invoice_id,
-                status=RunStatus.SUCCEEDED,
-            )
-        )
-        plan = _plan(run, invoice, customer, legal_entity, posting_date, reversals)
+        deferred = defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
+        await write_posting(session, invoice, deferred)
+        await self.engine.write_taken(session, run)
+        plan = _plan(run, invoice, read.customer, legal_entity, posting_date, read.reversals)
         tolerances = self.context.settings.ledger.totals_tolerance
-        known_customer = run.attempts == 1 and synced
+        known_customer = run.attempts == 1 and read.synced
         return replace(
             plan,
             first_run=first_run,
             tolerance=tolerances.get(invoice.currency, 0),
-            known_erp_customer_id=customer.erp_ref if known_customer else None,
+            known_erp_customer_id=read.customer.erp_ref if known_customer else None,
             leased_until=run.next_attempt_at,
             correlation_id=run.correlation_id,
         )
@@ -646,32 +647,6 @@ def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
     if plan.erp_connection is None:
         return nullcontext()
     return connection_known(plan.company_id, plan.erp_connection)
-
-
-_LATEST_SYNC = (
-    select(WorkflowRunRow.status)
-    .where(
-        WorkflowRunRow.workflow == CUSTOMER_SYNC_WORKFLOW,
-        WorkflowRunRow.subject_id == CustomerRow.id,
-    )
-    .order_by(WorkflowRunRow.created_at.desc(), WorkflowRunRow.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
-# Built once (each execution hits its memoized cache key and compiled form).
-_CUSTOMER_AND_SYNC = select(CustomerRow, _LATEST_SYNC).where(
-    CustomerRow.id == bindparam("customer_id")
-)
-
-
-async def _customer_and_sync(session: AsyncSession, customer_id: str) -> tuple[CustomerRow, bool]:
-    """The customer, and whether the ERP holds it as it is now: it has its ERP id, and no
-    sync since is unfinished (every change of a customer takes a sync run, in the same
-    transaction). One statement: the latest sync's status is a subquery."""
-    found = await session.execute(_CUSTOMER_AND_SYNC, {"customer_id": customer_id})
-    customer, sync_status = found.one()
-    synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
-    return customer, synced
 
 
 def _plan(

@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ErrorClass, LedgergateError
@@ -56,11 +57,13 @@ from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
 from process_apis.runs import queue_events  # noqa: F401 - records runs entering/leaving the queue
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.repository import (
+    insert_run,
     is_leased,
     record_steps,
     renew_lease,
     start_step,
     update_steps,
+    write_run,
 )
 from process_apis.runs.schemas import run_url
 from system_apis.errors import BackendError
@@ -72,6 +75,8 @@ T = TypeVar("T")
 # A `running` run whose lease has passed was abandoned (its process died): resumable.
 RUN_LEASE = timedelta(minutes=2)
 RESUMABLE = frozenset({RunStatus.PENDING_RETRY, RunStatus.RUNNING, RunStatus.FAILED})
+# What `take` changes on a run it resumes.
+TAKEN_COLUMNS = ("status", "attempts", "next_attempt_at", "correlation_id", "params")
 # A lease set less than this share of a lease ago is not renewed at a step's start.
 LEASE_RENEWAL_SHARE = 0.1
 
@@ -271,7 +276,7 @@ class Engine:
 
     def take(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         latest: WorkflowRunRow | None,
         *,
         workflow: str,
@@ -285,7 +290,8 @@ class Engine:
         """The subject's `latest` run resumed when queued or failed, else a new run in `session`.
 
         A run another process holds now is refused with `RunInProgress` (409); the
-        replayer names the run it has claimed as `claimed_run_id`.
+        replayer names the run it has claimed as `claimed_run_id`. Without a session the
+        caller writes the run (`write_taken`) instead of a flush of `session`.
         """
         if latest is not None and latest.id != claimed_run_id and is_leased(latest):
             raise RunInProgress(
@@ -305,8 +311,19 @@ class Engine:
             correlation_id=correlation_id,
             client_id=client_id,
         )
-        session.add(run)
+        if session is not None:
+            session.add(run)
         return run
+
+    async def write_taken(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Write a run `take` returned without a session, in `session`'s transaction by one
+        SQL Core statement: inserted when new, else its resumption under its version check.
+        The run is left detached as written: nothing of it is left for a flush."""
+        if inspect(run).transient:
+            await insert_run(session, run)
+            return
+        await write_run(session, run, TAKEN_COLUMNS)
+        session.expunge(run)
 
     async def load(self, run_id: str) -> WorkflowRunRow:
         """A run as stored (its session closed again), for a resume to start from."""

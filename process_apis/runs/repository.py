@@ -7,17 +7,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, select, update
+from sqlalchemy import Insert, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.db import table_of, upsert_into
 from core.errors import NotFound
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
+from core.versioned import write_versioned
 from events.outbox import record_all
 from process_apis.runs.queue_events import queue_events
 
@@ -155,36 +155,34 @@ async def update_steps(
         await connection.execute(statement, rows)  # SET: the columns the rows name
 
 
-# A run's version-checked write, built once (its SET clause: the columns the execution's
-# parameters name besides `run_id` and `run_version`).
-_WRITE_RUN = update(RUNS).where(
-    RUNS.c.id == bindparam("run_id"), RUNS.c.version == bindparam("run_version")
-)
-
-
 async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
     """Write `columns` of a run as its caller changed them, under the run's version check as
-    the ORM makes it (the version moves on; a run written by another since raises
-    `StaleDataError`), in one SQL Core statement in `session`'s transaction; the queue's
+    the ORM makes it (`core.db.write_versioned`), in `session`'s transaction; the queue's
     events of its status change are recorded with it, as a flush of the row records them
-    (`queue_events`). The run is left as written: no change pending on it."""
+    (`queue_events`)."""
     events = list(queue_events(run))
-    connection = await session.connection()
-    written = await connection.execute(
-        _WRITE_RUN,
-        {
-            **{name: getattr(run, name) for name in columns},
-            "version": run.version + 1,
-            "run_id": run.id,
-            "run_version": run.version,
-        },
-    )
-    if written.rowcount != 1:
-        raise StaleDataError(f"workflow run {run.id} changed since version {run.version}")
+    await write_versioned(await session.connection(), run, columns)
     await record_all(session, events)
-    set_committed_value(run, "version", run.version + 1)
-    for name in columns:
-        set_committed_value(run, name, getattr(run, name))
+
+
+# Built once (each execution hits its memoized cache key and compiled form).
+_INSERT_RUN = insert(RUNS)
+
+
+async def insert_run(session: AsyncSession, run: WorkflowRunRow) -> None:
+    """Insert a new run (`Engine.new_run`, in no session) by one SQL Core statement in
+    `session`'s transaction, with the defaults a flush would give it and the queue's events
+    of it; the run is left detached as stored (a later write merges or updates it)."""
+    events = list(queue_events(run))
+    now = utcnow()
+    # Only the columns set on it, as a flush: an unset JSON column is SQL NULL, not `null`.
+    values = {name: getattr(run, name) for name in RUNS.c.keys() if name in run.__dict__}
+    values.update(version=1, created_at=now, updated_at=now)
+    await (await session.connection()).execute(_INSERT_RUN, values)
+    await record_all(session, events)
+    for name in RUNS.c.keys():
+        set_committed_value(run, name, values.get(name))
+    make_transient_to_detached(run)
 
 
 async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:

@@ -1,0 +1,115 @@
+"""The posting's prepare transaction in SQL: what it reads once the invoice is locked, in
+one statement, and the invoice it leaves `posting`, by SQL Core statements built once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Column, ColumnElement, ScalarSelect, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
+
+from core.db import table_of
+from core.models.customer import CustomerRow
+from core.models.invoice import InvoiceLineRow, InvoiceRow
+from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.versioned import write_versioned
+
+RUNS = table_of(WorkflowRunRow)
+CUSTOMERS = table_of(CustomerRow)
+LINES = table_of(InvoiceLineRow)
+
+
+def _latest(column: Column[str], workflow: str, subject: ColumnElement[str]) -> ScalarSelect[str]:
+    """`column` of the subject's most recent run of the workflow bound as `workflow`."""
+    return (
+        select(column)
+        .where(RUNS.c.workflow == bindparam(workflow), RUNS.c.subject_id == subject)
+        .order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc())
+        .limit(1)
+        .correlate_except(RUNS)
+        .scalar_subquery()
+    )
+
+
+_POSTING_RUN = aliased(WorkflowRunRow, name="posting_run")
+_LATEST_SYNC = _latest(RUNS.c.status, "sync_workflow", CUSTOMERS.c.id)
+_REVERSALS = (
+    select(func.count())
+    .select_from(RUNS)
+    .where(
+        RUNS.c.workflow == bindparam("reversal_workflow"),
+        RUNS.c.subject_id == bindparam("invoice_id"),
+        RUNS.c.status == RunStatus.SUCCEEDED,
+    )
+    .scalar_subquery()
+)
+# Built once (each execution hits its memoized cache key and compiled form).
+_AFTER_LOCK = (
+    select(CustomerRow, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
+    .outerjoin(
+        _POSTING_RUN, _POSTING_RUN.id == _latest(RUNS.c.id, "workflow", bindparam("invoice_id"))
+    )
+    .where(CustomerRow.id == bindparam("customer_id"))
+)
+_DEFER_LINE = update(LINES).where(LINES.c.id == bindparam("line_id"))
+
+
+@dataclass(frozen=True)
+class AfterLock:
+    """What the prepare reads once it holds the invoice's row lock."""
+
+    # The invoice's latest posting run, if any.
+    run: WorkflowRunRow | None
+    customer: CustomerRow
+    # Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
+    # is unfinished (every change of a customer takes a sync run, in the same transaction).
+    synced: bool
+    # How many reversals of its postings succeeded.
+    reversals: int
+
+
+async def read_after_lock(
+    session: AsyncSession,
+    invoice: InvoiceRow,
+    *,
+    workflow: str,
+    reversal_workflow: str,
+    sync_workflow: str,
+) -> AfterLock:
+    """The invoice's latest run of `workflow`, its customer with the customer's latest run of
+    `sync_workflow`, and its succeeded runs of `reversal_workflow`, in one statement. Read
+    after the invoice's lock is taken, so a posting that held it is seen as committed."""
+    found = await session.execute(
+        _AFTER_LOCK,
+        {
+            "invoice_id": invoice.id,
+            "customer_id": invoice.customer_id,
+            "workflow": workflow,
+            "reversal_workflow": reversal_workflow,
+            "sync_workflow": sync_workflow,
+        },
+    )
+    customer, sync_status, reversals, run = found.one()
+    synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
+    return AfterLock(run=run, customer=customer, synced=synced, reversals=reversals)
+
+
+async def write_posting(
+    session: AsyncSession, invoice: InvoiceRow, deferred: Sequence[InvoiceLineRow]
+) -> None:
+    """The invoice's move to `posting` (status and posting date, under its version check) and
+    its `deferred` lines' accounts, written by SQL Core as the caller set them on the rows.
+    The invoice and its lines are left detached as written: nothing is left for a flush."""
+    connection = await session.connection()  # SQL Core: no ORM execution around it
+    await write_versioned(connection, invoice, ("status", "posting_date"))
+    if deferred:
+        await connection.execute(
+            _DEFER_LINE,
+            [{"line_id": line.id, "deferred_account": line.deferred_account} for line in deferred],
+        )
+        for line in deferred:
+            set_committed_value(line, "deferred_account", line.deferred_account)
+    session.expunge(invoice)  # with its lines

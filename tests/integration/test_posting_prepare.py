@@ -1,0 +1,111 @@
+"""The posting's prepare transaction reads what it needs after the invoice's row lock in
+one statement and writes the invoice and the run by SQL Core: a posting that held the lock
+is seen as committed, and the invoice keeps its version check."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.canonical.documents import InvoiceStatus
+from core.db import table_of
+from core.errors import PROBLEM_BASE_URI
+from core.ids import new_id
+from core.models.invoice import InvoiceRow
+from core.models.workflow_run import WorkflowRunRow
+from process_apis.invoices.preparing import write_posting
+from process_apis.invoices.workflow import WORKFLOW
+from process_apis.lookups import get_invoice
+from process_apis.runs.engine import Engine
+from process_apis.runs.repository import RUNS, insert_run
+from tests.conftest import Gateway
+from tests.integration.test_invoice_posting import erp_documents, post, register
+
+INVOICES = table_of(InvoiceRow)
+
+
+async def test_a_posting_waiting_on_the_invoice_sees_the_run_its_holder_committed(
+    gateway: Gateway,
+) -> None:
+    invoice_id = await register(gateway)
+    async with gateway.sessionmaker() as holder:  # a posting's prepare, still open
+        invoice = await get_invoice(holder, invoice_id, for_update=True)
+        invoice.status = InvoiceStatus.POSTING
+        holder.add(
+            Engine(gateway.sessionmaker, steps=()).new_run(
+                workflow=WORKFLOW,
+                subject_id=invoice_id,
+                legal_entity_id=invoice.legal_entity_id,
+                params={},
+                correlation_id=None,
+                client_id="other",
+            )
+        )
+        await holder.flush()
+        waiting = asyncio.create_task(post(gateway, invoice_id, "key-1"))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # on the invoice's lock (or SQLite's writer lock)
+        await holder.commit()
+
+    response = await waiting
+    assert response.status_code == 409, response.text
+    assert response.json()["type"] == PROBLEM_BASE_URI + "run-in-progress"
+    assert erp_documents(gateway, invoice_id) == 0
+
+
+async def test_the_invoice_s_move_to_posting_keeps_its_version_check(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    async with gateway.sessionmaker() as session:
+        invoice = await get_invoice(session, invoice_id)
+        async with gateway.sessionmaker.begin() as other:  # written by another since
+            await other.execute(
+                update(INVOICES)
+                .where(INVOICES.c.id == invoice_id)
+                .values(version=INVOICES.c.version + 1)
+            )
+        invoice.status = InvoiceStatus.POSTING
+        with pytest.raises(StaleDataError):
+            await write_posting(session, invoice, [])
+
+    async with gateway.sessionmaker() as session:
+        stored = await get_invoice(session, invoice_id)
+        assert stored.status == InvoiceStatus.OPEN
+        assert stored.version == invoice.version + 1
+
+
+async def test_the_invoice_s_move_to_posting_moves_its_version_on(gateway: Gateway) -> None:
+    invoice_id = await register(gateway)
+    async with gateway.sessionmaker() as session:
+        invoice = await get_invoice(session, invoice_id)
+        version = invoice.version
+        invoice.status = InvoiceStatus.POSTING
+        await write_posting(session, invoice, [])
+        await session.commit()
+        assert invoice.version == version + 1
+
+    async with gateway.sessionmaker() as session:
+        stored = await get_invoice(session, invoice_id)
+        assert (stored.status, stored.version) == (InvoiceStatus.POSTING, version + 1)
+
+
+async def test_a_new_run_is_stored_as_a_flush_stores_it(gateway: Gateway) -> None:
+    run = Engine(gateway.sessionmaker, steps=()).new_run(
+        workflow=WORKFLOW,
+        subject_id=new_id("invoice"),
+        legal_entity_id=None,
+        params={"posting_date": None},
+        correlation_id="c-1",
+        client_id="other",
+    )
+    async with gateway.sessionmaker.begin() as session:
+        await insert_run(session, run)
+
+    async with gateway.sessionmaker() as session:
+        stored = await session.get_one(WorkflowRunRow, run.id)
+        unset = await session.scalar(  # SQL NULL, as the ORM leaves an unset JSON column
+            select(RUNS.c.result.is_(None)).where(RUNS.c.id == run.id)
+        )
+    assert unset is True
+    assert (stored.version, stored.attempts, stored.params) == (1, 1, {"posting_date": None})
+    assert (stored.created_at, stored.finished_at) == (run.created_at, None)
