@@ -113,6 +113,13 @@ CUSTOMER_SYNC_WORKFLOW = "customer_sync"
 INVOICES = table_of(InvoiceRow)
 CUSTOMERS = table_of(CustomerRow)
 
+# Built once (each execution hits its memoized cache key and compiled form).
+_SET_CUSTOMER_ERP_REF = (
+    update(CUSTOMERS)
+    .where(CUSTOMERS.c.id == bindparam("customer_id"), CUSTOMERS.c.erp_ref.is_(None))
+    .values(erp_ref=bindparam("erp_ref", type_=CUSTOMERS.c.erp_ref.type))
+)
+
 
 @dataclass(frozen=True)
 class PostingPlan:
@@ -159,6 +166,7 @@ class InvoicePostingWorkflow:
             steps=STEPS,
             lease=context.settings.run_lease,
             hold_outcomes=True,
+            asynchronous_step_starts=True,
         )
         self.drafts = ErpDraftCleanup(context)
 
@@ -553,9 +561,8 @@ class InvoicePostingWorkflow:
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
                 await (await session.connection()).execute(
-                    update(CUSTOMERS)
-                    .where(CUSTOMERS.c.id == plan.customer_id, CUSTOMERS.c.erp_ref.is_(None))
-                    .values(erp_ref=erp_customer_id)
+                    _SET_CUSTOMER_ERP_REF,
+                    {"customer_id": plan.customer_id, "erp_ref": erp_customer_id},
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
             run = plan.run

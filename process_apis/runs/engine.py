@@ -31,6 +31,16 @@ A handle may be given the session that took its run with the transaction still o
 (`engine.run(run_id, opening=session)`): its first write (a step's start, before any
 backend call) joins that transaction and commits it, so taking the run and starting its
 first step cost one commit, and the run is still committed before any backend is called.
+
+With `asynchronous_step_starts` (the invoice posting's engine, whose recovery is tested
+for it), a step's start in a transaction of its own commits asynchronously on PostgreSQL
+(`synchronous_commit = off`, that transaction only): losing it in a database crash leaves
+the steps as a crash of the process just before that commit does (the earlier step
+`started`), though the step's own call may have reached the backend since: the posting's
+steps are idempotent downstream, and a resumed run looks its document up first. The run's
+taking (a lost run would make a retry a first attempt, which skips its lookups) and every
+other transaction commit synchronously; a later synchronous commit flushes the earlier
+ones. Other workflows keep every commit synchronous.
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.errors import ErrorClass, LedgergateError
 from core.ids import new_id
@@ -57,6 +67,7 @@ from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
 from process_apis.runs import queue_events  # noqa: F401 - records runs entering/leaving the queue
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.repository import (
+    commit_asynchronously,
     insert_run,
     is_leased,
     record_steps,
@@ -222,11 +233,13 @@ class Engine:
         steps: Sequence[str],
         lease: timedelta = RUN_LEASE,
         hold_outcomes: bool = False,
+        asynchronous_step_starts: bool = False,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.steps = tuple(steps)
         self.lease = lease
         self.hold_outcomes = hold_outcomes
+        self.asynchronous_step_starts = asynchronous_step_starts
         self._held: dict[str, list[_HeldStep]] = {}  # by run id
 
     def run(
@@ -342,10 +355,13 @@ class Engine:
 
     async def write_held(self, session: AsyncSession, run_id: str) -> None:
         """Write the run's held step outcomes in `session`'s transaction (the caller commits)."""
-        held = self._held.pop(run_id, [])
+        if run_id in self._held:
+            await self._write_held(await session.connection(), run_id)
+
+    async def _write_held(self, connection: AsyncConnection, run_id: str) -> None:
+        held = self._held.pop(run_id, None)
         if not held:
             return
-        connection = await session.connection()
         await update_steps(connection, [(w.step_id, w.values) for w in held if w.step_id])
         await record_steps(connection, run_id, [(w.name, w.values) for w in held if not w.step_id])
 
@@ -364,6 +380,21 @@ class Engine:
         await self.write_held(opening, run_id)
         yield opening
         await opening.commit()
+
+    @asynccontextmanager
+    async def _writing(
+        self, run_id: str, *, opening: AsyncSession | None
+    ) -> AsyncIterator[AsyncConnection]:
+        """`transaction` for the step path, which speaks SQL Core: without `opening`, a
+        connection's transaction and no ORM session around it."""
+        if opening is not None:
+            async with self.transaction(run_id, opening=opening) as session:
+                yield await session.connection()
+            return
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        async with bind.begin() as connection:
+            await self._write_held(connection, run_id)
+            yield connection
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""
@@ -404,9 +435,16 @@ class Engine:
         opening: AsyncSession | None,
         **values: Any,
     ) -> str:
-        """Record the step `started` (and renew the run's lease), in one transaction."""
-        async with self.transaction(run_id, opening=opening) as session:
-            connection = await session.connection()
+        """Record the step `started` (and renew the run's lease), in one transaction.
+
+        Without `opening` (the transaction that took the run) it commits asynchronously on
+        PostgreSQL (see the module docstring): a database crash that loses it leaves the
+        earlier step `started`, as a gateway dying between that step's answer and this
+        commit does; the run, committed synchronously, makes the retry look its work up in
+        the backend first."""
+        async with self._writing(run_id, opening=opening) as connection:
+            if opening is None and self.asynchronous_step_starts:
+                await commit_asynchronously(connection)
             step_id = await start_step(
                 connection,
                 run_id,
@@ -422,14 +460,13 @@ class Engine:
             return step_id
 
     async def _finish_step(self, run_id: str, step_id: str, **values: Any) -> None:
-        async with self.transaction(run_id) as session:
-            connection = await session.connection()
+        async with self._writing(run_id, opening=None) as connection:
             await update_steps(connection, [(step_id, {**values, "finished_at": utcnow()})])
 
     async def _hold(self, write: _HeldStep, *, opening: AsyncSession | None) -> None:
         self._held.setdefault(write.run_id, []).append(write)
         if not self.hold_outcomes:
-            async with self.transaction(write.run_id, opening=opening):
+            async with self._writing(write.run_id, opening=opening):
                 pass
 
 

@@ -143,6 +143,16 @@ async def record_steps(
     await connection.execute(_upsert_step(connection.dialect.name, columns), rows)
 
 
+# Built once, as every statement below (each execution hits its memoized cache key and
+# compiled form; a statement built per call computes its cache key again).
+_UPDATE_STEP = update(STEPS).where(STEPS.c.id == bindparam("step_id"))
+_RENEW_LEASE = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == RunStatus.RUNNING)
+    .values(next_attempt_at=bindparam("until", type_=RUNS.c.next_attempt_at.type))
+)
+
+
 async def update_steps(
     connection: AsyncConnection, changes: Sequence[tuple[str, dict[str, Any]]]
 ) -> None:
@@ -150,9 +160,8 @@ async def update_steps(
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for step_id, values in changes:
         by_columns.setdefault(tuple(values), []).append({"step_id": step_id, **values})
-    statement = update(STEPS).where(STEPS.c.id == bindparam("step_id"))
     for rows in by_columns.values():
-        await connection.execute(statement, rows)  # SET: the columns the rows name
+        await connection.execute(_UPDATE_STEP, rows)  # SET: the columns the rows name
 
 
 async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
@@ -187,8 +196,15 @@ async def insert_run(session: AsyncSession, run: WorkflowRunRow) -> None:
 
 async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:
     """Extend a `running` run's lease; a run no longer running (queued, closed) keeps its time."""
-    await connection.execute(
-        update(RUNS)
-        .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING)
-        .values(next_attempt_at=until)
-    )
+    await connection.execute(_RENEW_LEASE, {"run_id": run_id, "until": until})
+
+
+async def commit_asynchronously(connection: AsyncConnection) -> None:
+    """Let the connection's transaction commit without waiting for its WAL to reach disk
+    (PostgreSQL's `synchronous_commit = off`, for this transaction only); a database crash
+    may lose it, nothing else. SQLite keeps its own setting."""
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql(_ASYNCHRONOUS_COMMIT)
+
+
+_ASYNCHRONOUS_COMMIT = "SET LOCAL synchronous_commit = off"

@@ -1,0 +1,125 @@
+"""Which of a posting's commits wait for the disk, and why losing the one that does not is
+safe: the middle transaction (the document's creation recorded, its post started) commits
+asynchronously on PostgreSQL; the run's taking and its closing before the answer do not."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.models.base import utcnow
+from process_apis.invoices.workflow import InvoicePostingWorkflow
+from process_apis.runs.engine import Engine
+from process_apis.runs.repository import RUNS, STEPS
+from tests.conftest import GatewayFactory
+from tests.integration.test_invoice_posting import (
+    RecordingTransport,
+    erp_documents,
+    post,
+    register,
+)
+from tests.integration.test_posting_cost import APART
+
+ASYNCHRONOUS = "SET LOCAL synchronous_commit = off"
+
+
+async def test_only_the_middle_transaction_commits_asynchronously(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway()
+    engine: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    assert (await post(gateway, await register(gateway), "warm-up")).status_code == 201
+    invoice_id = await register(gateway)
+    this_test = asyncio.current_task()
+    transactions: list[list[str]] = [[]]
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if asyncio.current_task() is this_test:
+            transactions[-1].append(sql)
+
+    def commit(_connection: Any) -> None:
+        if asyncio.current_task() is this_test:
+            transactions.append([])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(engine.sync_engine, "commit", commit)
+    try:
+        response = await post(gateway, invoice_id, "counted")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+        event.remove(engine.sync_engine, "commit", commit)
+
+    assert response.status_code == 201, response.text
+    committed = [
+        sql for sql in transactions[:-1] if not any(name in s for s in sql for name in APART)
+    ]
+    assert len(committed) == 3, committed  # the taking, the middle, the closing
+    relaxed = [ASYNCHRONOUS in sql for sql in committed]
+    assert relaxed == [False, engine.dialect.name == "postgresql", False], committed
+
+
+async def test_a_lost_middle_commit_is_recovered_without_a_second_document(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database loses the middle commit after the ERP posted the document, and the
+    gateway dies before the closing: the steps are as they were before that commit. The
+    retry finds the document by its external number and neither creates nor posts again."""
+    recorders: dict[str, RecordingTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        recorders[name] = RecordingTransport(inner)
+        return recorders[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    assert (await post(gateway, await register(gateway), "warm-up")).status_code == 201
+    invoice_id = await register(gateway)
+    before: dict[str, list[dict[str, Any]]] = {}
+    start_step: Callable[..., Awaitable[str]] = Engine._start_step
+
+    async def snapshot_then_start(engine: Engine, run_id: str, name: str, **kw: Any) -> str:
+        if name == "post_document":  # the middle transaction is about to commit
+            async with gateway.sessionmaker() as session:
+                for table in (STEPS, RUNS):
+                    key = table.c.run_id if table is STEPS else table.c.id
+                    found = await session.execute(select(table).where(key == run_id))
+                    before[table.name] = [dict(row) for row in found.mappings()]
+        return await start_step(engine, run_id, name, **kw)
+
+    async def die(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the gateway died before recording the ERP's answer")
+
+    monkeypatch.setattr(Engine, "_start_step", snapshot_then_start)
+    monkeypatch.setattr(InvoicePostingWorkflow, "_record", die)
+    died = await post(gateway, invoice_id, "key-1")
+    assert died.status_code == 500
+    assert erp_documents(gateway, invoice_id) == 1
+    monkeypatch.undo()
+
+    (run,) = before["workflow_runs"]
+    steps = {step["name"]: step["status"] for step in before["workflow_steps"]}
+    assert steps["create_document"] == "started", steps
+    assert "post_document" not in steps, steps
+    async with gateway.sessionmaker.begin() as session:  # as the database came back
+        await session.execute(delete(STEPS).where(STEPS.c.run_id == run["id"]))
+        await session.execute(insert(STEPS), before["workflow_steps"])
+        await session.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run["id"])
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))  # its lease passed
+        )
+    recorders["erp"].sent.clear()
+
+    retried = await post(gateway, invoice_id, "key-2")
+
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["run_id"] == run["id"]
+    assert retried.json()["posting"]["erp_document_number"]  # a posted document's number
+    sent = recorders["erp"].sent
+    assert "GET salesInvoices?$filter" in sent, sent
+    assert not [request for request in sent if request.startswith("POST")], sent
+    assert erp_documents(gateway, invoice_id) == 1
