@@ -123,3 +123,40 @@ async def test_a_lost_middle_commit_is_recovered_without_a_second_document(
     assert "GET salesInvoices?$filter" in sent, sent
     assert not [request for request in sent if request.startswith("POST")], sent
     assert erp_documents(gateway, invoice_id) == 1
+
+
+async def test_other_workflows_wait_for_every_commit(make_gateway: GatewayFactory) -> None:
+    """Only the posting's engine opts in: an engine's step starts are synchronous unless
+    its workflow's recovery was shown safe without them."""
+    gateway = await make_gateway()
+    sessionmaker = gateway.app.state.process.sessionmaker
+    bind: AsyncEngine = sessionmaker.kw["bind"]
+    engine = Engine(sessionmaker, steps=("first", "second"))
+    run = engine.new_run(
+        workflow="durability_probe",
+        subject_id="probe",
+        params={},
+        correlation_id=None,
+        client_id=None,
+        legal_entity_id=None,
+    )
+    async with sessionmaker() as session:
+        session.add(run)
+        await session.commit()
+    seen: list[str] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql)
+
+    async def answer() -> None:
+        return None
+
+    event.listen(bind.sync_engine, "before_cursor_execute", statement)
+    try:
+        handle = engine.run(run.id)
+        await handle.step("first", answer, request={})
+        await handle.step("second", answer, request={})
+    finally:
+        event.remove(bind.sync_engine, "before_cursor_execute", statement)
+    assert any("workflow_steps" in sql for sql in seen), seen
+    assert not any(ASYNCHRONOUS in sql for sql in seen), seen
