@@ -69,8 +69,7 @@ from bench.server_cpu import (
     CpuMeter,
     CpuPair,
     CpuRound,
-    median_per_request,
-    median_ratio,
+    median_of,
     redis_cpu_seconds,
 )
 
@@ -171,8 +170,8 @@ def run(gateway: Server, bare: Server, storage_url: str, args: argparse.Namespac
 
         redis_cpu = redis_seconds(storage_url)
         meters = {
-            gateway: CpuMeter(gateway.cpu_seconds, redis_cpu),
-            bare: CpuMeter(bare.cpu_seconds, redis_cpu),
+            gateway: CpuMeter(gateway.cpu_seconds, bare.cpu_seconds, redis_cpu),
+            bare: CpuMeter(bare.cpu_seconds, gateway.cpu_seconds, redis_cpu),
         }
         outcomes = []
         for scenario in (
@@ -223,13 +222,16 @@ def ratio_lines(outcomes: list[Outcome]) -> list[str]:
 def cpu_line(outcome: Outcome) -> str:
     """The server side's CPU per request, governed against bare (medians of the rounds)."""
     pairs = outcome.cpu
-    bare = median_per_request(pairs, lambda p: p.bare_per_request) * 1e6
-    governed = median_per_request(pairs, lambda p: p.governed_per_request) * 1e6
-    redis_part = median_per_request(pairs, lambda p: p.redis_share / p.governed.requests) * 1e6
+    bare = median_of(pairs, lambda p: p.bare_per_request) * 1e6
+    governed = median_of(pairs, lambda p: p.governed_per_request) * 1e6
+    redis_part = median_of(pairs, lambda p: p.redis_share / p.governed.requests) * 1e6
+    ratio = median_of(pairs, lambda p: p.ratio)
+    gross = median_of(pairs, lambda p: p.gross_ratio)
     return (
         f"{outcome.scenario.name}: server CPU per request bare {bare:.0f} µs, governed "
         f"{governed:.0f} µs (Redis's share {redis_part:.0f} µs); bare/governed CPU per "
-        f"request {median_ratio(pairs):.3f} (median of {len(pairs)} rounds' pairs)"
+        f"request {ratio:.3f}, {gross:.3f} with idle work and Redis's other clients "
+        f"(medians of {len(pairs)} rounds' pairs)"
     )
 
 

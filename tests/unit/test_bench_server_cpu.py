@@ -6,7 +6,7 @@ from bench.server_cpu import (
     CpuMeter,
     CpuPair,
     CpuRound,
-    median_ratio,
+    median_of,
     redis_cpu_seconds,
     stat_cpu_ticks,
 )
@@ -24,43 +24,51 @@ def test_redis_cpu_is_its_user_and_system_seconds() -> None:
     assert redis_cpu_seconds(info) == pytest.approx(3.75)
 
 
-def test_redis_share_subtracts_its_background_rate_over_the_governed_round() -> None:
-    # Bare round: Redis used 0.1 s in 2 s on other clients' behalf (0.05 s/s); the governed
-    # round took 4 s, so 0.2 s of its 1.2 s are background.
+def test_background_work_is_taken_out_at_its_rate_in_the_other_round() -> None:
+    # Bare round (2 s): Redis used 0.1 s for other clients, the idle gateway 0.02 s; the
+    # governed round (4 s): the idle bare server 0.04 s. So of the governed round's Redis
+    # 1.2 s, 0.2 s are background; of its gateway 0.84 s, 0.04 s; of the bare 0.82 s, 0.02 s.
     pair = CpuPair(
-        governed=CpuRound(requests=1000, elapsed=4.0, server=0.8, redis=1.2),
-        bare=CpuRound(requests=2000, elapsed=2.0, server=0.8, redis=0.1),
+        governed=CpuRound(requests=1000, elapsed=4.0, server=0.84, other=0.04, redis=1.2),
+        bare=CpuRound(requests=2000, elapsed=2.0, server=0.82, other=0.02, redis=0.1),
     )
     assert pair.redis_share == pytest.approx(1.0)
+    assert pair.governed_server == pytest.approx(0.8)
+    assert pair.bare_server == pytest.approx(0.8)
     assert pair.governed_per_request == pytest.approx(0.0018)
     assert pair.bare_per_request == pytest.approx(0.0004)
     assert pair.ratio == pytest.approx(0.4 / 1.8)
+    assert pair.gross_ratio == pytest.approx(0.41 / 2.04)
 
 
-def test_redis_share_is_never_negative() -> None:
+def test_what_is_taken_out_is_never_more_than_there_was() -> None:
     pair = CpuPair(
-        governed=CpuRound(requests=10, elapsed=1.0, server=0.01, redis=0.0),
-        bare=CpuRound(requests=10, elapsed=1.0, server=0.01, redis=0.5),
+        governed=CpuRound(requests=10, elapsed=1.0, server=0.01, other=0.5, redis=0.0),
+        bare=CpuRound(requests=10, elapsed=1.0, server=0.01, other=0.0, redis=0.5),
     )
-    assert pair.redis_share == 0.0
-    assert pair.ratio == pytest.approx(1.0)
+    assert (pair.redis_share, pair.governed_server, pair.bare_server) == (0.0, 0.01, 0.0)
 
 
 def test_the_ratio_is_the_median_of_the_rounds_pairs() -> None:
     def pair(governed_server: float) -> CpuPair:
         return CpuPair(CpuRound(100, 1.0, governed_server), CpuRound(100, 1.0, 1.0))
 
-    assert median_ratio([pair(1.0), pair(1.25), pair(100.0)]) == pytest.approx(0.8)
+    assert median_of([pair(1.0), pair(1.25), pair(100.0)], lambda p: p.ratio) == pytest.approx(0.8)
 
 
 def test_a_meter_takes_the_deltas_around_one_round() -> None:
-    server, redis = iter([10.0, 10.5]), iter([3.0, 3.25])
-    meter = CpuMeter(lambda: next(server), lambda: next(redis))
+    server, other, redis = iter([10.0, 10.5]), iter([1.0, 1.125]), iter([3.0, 3.25])
+    meter = CpuMeter(lambda: next(server), lambda: next(other), lambda: next(redis))
     measured = meter.round(lambda: 42)
-    assert (measured.requests, measured.server, measured.redis) == (42, 0.5, 0.25)
+    assert (measured.requests, measured.server, measured.other, measured.redis) == (
+        42,
+        0.5,
+        0.125,
+        0.25,
+    )
     assert measured.elapsed >= 0
 
 
 def test_a_meter_without_redis_counts_none() -> None:
-    server = iter([1.0, 2.0])
-    assert CpuMeter(lambda: next(server), None).round(lambda: 1).redis == 0.0
+    server, other = iter([1.0, 2.0]), iter([0.0, 0.0])
+    assert CpuMeter(lambda: next(server), lambda: next(other), None).round(lambda: 1).redis == 0
