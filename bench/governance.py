@@ -28,9 +28,11 @@ the governed one, the share of the Redis server's CPU its rate-limit calls cause
 (`INFO cpu`, less Redis's background rate in the adjacent bare round), with the median
 of the rounds' bare/governed ratios. On a shared host the throughput ratio swings with
 the others' load (0.64 to 1.24 from one run to the next on the 2-core reference host);
-the CPU the server side executes per request is what the governed read costs, and the
-host's load moves it far less. Where the workers' CPU is the bottleneck the ratio is
-the governed throughput's share of the bare one.
+the CPU the server side spends per request is what the governed read costs, whatever
+the wait for a CPU, and the host's load moves it less (0.66 to 0.90 there: contention
+still stretches the CPU time of the same work; `bench.edge_instructions` counts
+instructions, which it does not move). Where the workers' CPU is the bottleneck the ratio
+is the governed throughput's share of the bare one.
 """
 
 from __future__ import annotations
