@@ -21,16 +21,32 @@ prints throughput, p50/p99 latency and errors with governed/bare ratios and each
 server's peak RSS per process after the load, appends a dated section with the
 command to `bench/RESULTS.md`, and exits 1 if any request failed or the servers
 disagreed.
+
+It also prints, per load, the CPU seconds the server side spent per request
+(`bench.server_cpu`): each server's processes (`/proc`, the workers included) and, for
+the governed one, the share of the Redis server's CPU its rate-limit calls caused
+(`INFO cpu`, less Redis's background rate in the adjacent bare round), with the median
+of the rounds' bare/governed ratios. On a shared host the throughput ratio swings with
+the others' load (0.64 to 1.24 from one run to the next on the 2-core reference host);
+the CPU the server side spends per request is what the governed read costs, whatever
+the wait for a CPU, and the host's load moves it less (0.66 to 0.90 there: contention
+still stretches the CPU time of the same work; `bench.edge_instructions` counts
+instructions, which it does not move). Where the workers' CPU is the bottleneck the ratio
+is the governed throughput's share of the bare one.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any, cast
 
 import httpx
+import redis
 from rich.console import Console
 from rich.table import Table
 
@@ -51,6 +67,13 @@ from bench.harness import (
     throwaway_database,
 )
 from bench.loadgen import Plan, gets
+from bench.server_cpu import (
+    CpuMeter,
+    CpuPair,
+    CpuRound,
+    median_of,
+    redis_cpu_seconds,
+)
 
 GOVERNED_HEADERS = ("ratelimit", "x-content-type-options", "x-correlation-id", "cache-control")
 
@@ -66,6 +89,7 @@ class Outcome:
     scenario: Scenario
     bare: Measured
     governed: Measured
+    cpu: list[CpuPair] = field(default_factory=list)
 
     @property
     def throughput_ratio(self) -> float:
@@ -110,7 +134,20 @@ class Run:
     memory: list[str]
 
 
-def run(gateway: Server, bare: Server, args: argparse.Namespace) -> Run:
+def redis_seconds(storage_url: str) -> Callable[[], float] | None:
+    """The Redis server's CPU seconds so far, read by `INFO cpu` (None for memory storage)."""
+    if not storage_url.startswith("redis"):
+        return None
+    client = redis.Redis.from_url(storage_url, socket_timeout=5)
+    return lambda: redis_cpu_seconds(cast(dict[str, Any], client.info("cpu")))
+
+
+def answered(server: Server, load: Plan, into: Measured) -> int:
+    """One round of `load` against `server` (into `into`): the requests it answered."""
+    return measure(server, load, into).requests
+
+
+def run(gateway: Server, bare: Server, storage_url: str, args: argparse.Namespace) -> Run:
     with running([gateway, bare]):
         writer = issue_token(gateway, "invoices:write", gateway.database.platform_client)
         ids = register_invoices(gateway, writer, args.invoices)
@@ -133,6 +170,11 @@ def run(gateway: Server, bare: Server, args: argparse.Namespace) -> Run:
         for server in (bare, gateway):
             measure(server, plan(server, args.concurrency, 1.0), warmup)
 
+        redis_cpu = redis_seconds(storage_url)
+        meters = {
+            gateway: CpuMeter(gateway.cpu_seconds, bare.cpu_seconds, redis_cpu),
+            bare: CpuMeter(bare.cpu_seconds, gateway.cpu_seconds, redis_cpu),
+        }
         outcomes = []
         for scenario in (
             Scenario("one at a time", 1),
@@ -141,8 +183,11 @@ def run(gateway: Server, bare: Server, args: argparse.Namespace) -> Run:
             outcome = Outcome(scenario, Measured(), Measured())
             for round_ in range(args.rounds):
                 order = [(bare, outcome.bare), (gateway, outcome.governed)]
+                cost: dict[Server, CpuRound] = {}
                 for server, into in order if round_ % 2 == 0 else reversed(order):
-                    measure(server, plan(server, scenario.concurrency, args.duration), into)
+                    load = plan(server, scenario.concurrency, args.duration)
+                    cost[server] = meters[server].round(partial(answered, server, load, into))
+                outcome.cpu.append(CpuPair(governed=cost[gateway], bare=cost[bare]))
             outcomes.append(outcome)
         errors = warmup.errors + sum(o.bare.errors + o.governed.errors for o in outcomes)
         if errors:
@@ -173,7 +218,23 @@ def ratio_lines(outcomes: list[Outcome]) -> list[str]:
         f"{o.scenario.name}: governed/bare throughput {o.throughput_ratio:.2f}, "
         f"p99 {o.p99_ratio:.2f}x, p50 +{o.p50_added_ms:.2f} ms"
         for o in outcomes
-    ]
+    ] + [cpu_line(o) for o in outcomes]
+
+
+def cpu_line(outcome: Outcome) -> str:
+    """The server side's CPU per request, governed against bare (medians of the rounds)."""
+    pairs = outcome.cpu
+    bare = median_of(pairs, lambda p: p.bare_per_request) * 1e6
+    governed = median_of(pairs, lambda p: p.governed_per_request) * 1e6
+    redis_part = median_of(pairs, lambda p: p.redis_share / p.governed.requests) * 1e6
+    ratio = median_of(pairs, lambda p: p.ratio)
+    gross = median_of(pairs, lambda p: p.gross_ratio)
+    return (
+        f"{outcome.scenario.name}: server CPU per request bare {bare:.0f} µs, governed "
+        f"{governed:.0f} µs (Redis's share {redis_part:.0f} µs); bare/governed CPU per "
+        f"request {ratio:.3f}, {gross:.3f} with idle work and Redis's other clients "
+        f"(medians of {len(pairs)} rounds' pairs)"
+    )
 
 
 def section(
@@ -226,7 +287,7 @@ def main() -> int:
             LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
         )
         bare = Server("bare", database, scratch, workers=args.workers)
-        result = run(gateway, bare, args)
+        result = run(gateway, bare, storage_url, args)
 
     outcomes, problems = result.outcomes, result.problems
     for problem in problems:

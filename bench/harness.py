@@ -41,6 +41,7 @@ from app.runtime import prepare_database
 from app.sandbox_servers import API_ROOTS
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
+from bench.server_cpu import stat_cpu_ticks
 from core.canonical.documents import InvoiceCreate
 from core.db import create_engine, create_sessionmaker
 from core.scopes import DEFAULT_CLIENT_SCOPES
@@ -182,10 +183,10 @@ def _peak_mib(pid: int) -> float | None:
 def _cpu_seconds(pid: int) -> float:
     """utime + stime of one process from `/proc/PID/stat` (0 once it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu_ticks(stat) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:

@@ -50,7 +50,7 @@ class AuditMiddleware:
             return
         body_hash = hashlib.sha256()
         status = 500
-        location: str | None = None
+        headers: list[tuple[bytes, bytes]] = []
 
         async def hashing_receive() -> Message:
             message = await receive()
@@ -59,16 +59,16 @@ class AuditMiddleware:
             return message
 
         async def recording_send(message: Message) -> None:
-            nonlocal status, location
+            nonlocal status, headers
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for key, value in message.get("headers", []):
-                    if key.lower() == b"location":
-                        location = value.decode("latin-1")
+                headers = message.get("headers", headers)
             await send(message)
 
-        pending = PendingAudit(lambda code, at: _row(scope, code, at, body_hash.hexdigest()))
-        if scope["method"] not in READ_METHODS:
+        read = scope["method"] in READ_METHODS
+        pending = None
+        if not read:  # a write's row may be stored with its answer (`core.audit`)
+            pending = PendingAudit(lambda code, at: _row(scope, code, at, body_hash.hexdigest()))
             scope.setdefault("state", {})[STATE_KEY] = pending
         try:
             await self.app(scope, hashing_receive, recording_send)
@@ -78,11 +78,20 @@ class AuditMiddleware:
                 tally: FailedAuthTally = scope["app"].state.auth_failures
                 limiter: RateLimiter = scope["app"].state.rate_limiter
                 tally.add(client_ip(Request(scope), limiter.settings.trusted_proxies))
-            elif pending.written:
+            elif pending is not None and pending.written:
                 pass  # in the transaction that stored the write's answer
-            elif scope["method"] not in READ_METHODS or status in DENIED:
-                event = _row(scope, status, location, body_hash.hexdigest())
+            elif not read or status in DENIED:
+                event = _row(scope, status, location_of(headers), body_hash.hexdigest())
                 await append(scope["app"].state.process.sessionmaker, event)
+
+
+def location_of(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The answer's `Location` (the last one), looked up only for a row to write."""
+    location = None
+    for key, value in headers:
+        if key.lower() == b"location":
+            location = value.decode("latin-1")
+    return location
 
 
 def _row(scope: Scope, status: int, location: str | None, digest: str) -> AuditEventRow:

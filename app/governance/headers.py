@@ -7,6 +7,8 @@ in a dependency, a replayed idempotent answer), so they stash headers in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
@@ -36,7 +38,8 @@ class ResponseHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.hsts = hsts
-        # The static headers of each kind of path, encoded once (names in lower case).
+        # The static headers of each kind of path, encoded once (names in lower case), with
+        # `Cache-Control: no-store` last, for a response that sets none.
         self.console = _encoded(self._static(CONSOLE_CSP))
         self.docs = _encoded(self._static(None))
         self.api = _encoded(self._static(API_CSP))
@@ -47,6 +50,7 @@ class ResponseHeadersMiddleware:
             static["content-security-policy"] = csp
         if self.hsts:
             static["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        static[CACHE_CONTROL[0].decode()] = CACHE_CONTROL[1].decode()
         return static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,16 +70,23 @@ class ResponseHeadersMiddleware:
                 headers = message.get("headers", [])
                 present = {k.lower() for k, _ in headers}
                 stashed = scope.get("state", {}).get("response_headers")
-                added: list[tuple[bytes, bytes]] = list(static)
+                added: Iterable[tuple[bytes, bytes]] = static
                 if stashed:
-                    # A stashed header replaces a static one of the same name, in its place.
-                    extra = dict(added)
-                    extra.update((k.lower().encode(), v.encode()) for k, v in stashed.items())
-                    added = list(extra.items())
-                if b"cache-control" not in present:
-                    added = [h for h in added if h[0] != b"cache-control"]
-                    added.append(CACHE_CONTROL)
-                message["headers"] = [*headers, *(h for h in added if h[0] not in present)]
+                    added = with_stashed(static, stashed)
+                message["headers"] = [*headers, *[h for h in added if h[0] not in present]]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_stashed(
+    static: tuple[tuple[bytes, bytes], ...], stashed: dict[str, str]
+) -> Iterable[tuple[bytes, bytes]]:
+    """The static headers with the stashed ones: a stashed header replaces a static one of
+    the same name in its place, the others follow; `Cache-Control: no-store` stays last."""
+    merged = dict(static)
+    for name, value in stashed.items():
+        merged[name.lower().encode()] = value.encode()
+    del merged[CACHE_CONTROL[0]]  # a stashed one too: it moves last, as `no-store`
+    merged[CACHE_CONTROL[0]] = CACHE_CONTROL[1]
+    return merged.items()

@@ -24,6 +24,7 @@ import itertools
 import os
 import time
 import uuid
+from collections.abc import Callable
 from math import floor, inf
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -172,38 +173,67 @@ def _keys(window: Window) -> list[str]:
     return [f"{current}/-1", current]
 
 
-# A script's keys and numbers sent as the bytes Redis receives, encoded once per window
-# and limit rather than argument by argument on every request (clients and addresses
-# are few; a full cache starts over).
-_ENCODED_KEYS: dict[Window, tuple[bytes, bytes]] = {}
-_ENCODED_KEYS_MAX = 10_000
+class Arguments(NamedTuple):
+    """A command's arguments as Redis reads them off the wire (RESP bulk strings)."""
+
+    parts: int
+    packed: bytes
 
 
-def _encoded_keys(window: Window) -> tuple[bytes, bytes]:
-    keys = _ENCODED_KEYS.get(window)
-    if keys is None:
-        if len(_ENCODED_KEYS) >= _ENCODED_KEYS_MAX:
-            _ENCODED_KEYS.clear()
-        previous, current = _keys(window)
-        keys = _ENCODED_KEYS[window] = (previous.encode(), current.encode())
-    return keys
+def bulk(*parts: bytes) -> Arguments:
+    return Arguments(len(parts), b"".join([b"$%d\r\n%s\r\n" % (len(p), p) for p in parts]))
+
+
+# A script's keys and numbers as the bytes Redis receives, packed once per set of windows
+# rather than argument by argument on every request (clients and addresses are few; a
+# full cache starts over).
+_ARGUMENTS: dict[tuple[object, ...], Arguments] = {}
+_ARGUMENTS_MAX = 10_000
+
+
+def _arguments(key: tuple[object, ...], parts: Callable[[], list[bytes]]) -> Arguments:
+    """The packed `parts()` of the windows and limits `key` names, packed on first use."""
+    arguments = _ARGUMENTS.get(key)
+    if arguments is None:
+        if len(_ARGUMENTS) >= _ARGUMENTS_MAX:
+            _ARGUMENTS.clear()
+        arguments = _ARGUMENTS[key] = bulk(*parts())
+    return arguments
+
+
+def _window_arguments(window: Window) -> list[bytes]:
+    """A window's keys (previous, current), then its limit and length (s)."""
+    previous, current = _keys(window)
+    item = window.item
+    return [previous.encode(), current.encode(), b"%d" % item.amount, b"%d" % item.get_expiry()]
+
+
+def _guarded_arguments(guard: Window, counted: Window, version_key: str) -> list[bytes]:
+    """The guarded count's five keys, then the two limits and lengths and the cost (1)."""
+    guard_keys, guard_limit = _split(_window_arguments(guard))
+    counted_keys, counted_limit = _split(_window_arguments(counted))
+    return [*guard_keys, *counted_keys, version_key.encode(), *guard_limit, *counted_limit, b"1"]
+
+
+def _split(window: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    return window[:2], window[2:]
 
 
 @functools.cache
-def _encoded_limit(item: RateLimitItem) -> tuple[bytes, bytes]:
-    """The item's amount and window (s), as the scripts take them."""
-    return str(item.amount).encode(), str(item.get_expiry()).encode()
+def _evalsha_head(sha: str, keys: int) -> bytes:
+    return bulk(b"EVALSHA", sha.encode(), b"%d" % keys).packed
+
+
+def _evalsha(script: AsyncScript, keys: int, arguments: Arguments) -> bytes:
+    """`EVALSHA` of `script` with `keys` keys first among `arguments`, packed."""
+    head = _evalsha_head(script.sha, keys)
+    return b"*%d\r\n%s%s" % (arguments.parts + 3, head, arguments.packed)
 
 
 def _stats(item: RateLimitItem, answer: list[int]) -> WindowStats:
     """The stats of a window from the script's counts and milliseconds left."""
     previous, previous_ms, current, current_ms = answer
     return window_stats(item, previous, previous_ms / 1000, current, current_ms / 1000)
-
-
-def packed(*parts: bytes) -> bytes:
-    """A command as Redis reads it off the wire (RESP): an array of bulk strings."""
-    return b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)])
 
 
 class Scripts:
@@ -224,17 +254,18 @@ class Scripts:
         self.pool: ConnectionPool = redis.connection_pool
         self.idle: list[AbstractConnection] = []
 
-    async def run(self, script: AsyncScript, keys: list[bytes], args: list[bytes]) -> Any:
+    async def run(self, script: AsyncScript, keys: int, arguments: Arguments) -> Any:
+        """`script` run with `arguments`, whose first `keys` are its keys."""
         from redis.exceptions import NoScriptError
 
         kept = bool(self.idle)
         conn = self.idle.pop() if kept else await self.pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             try:
-                answer = await self._send(conn, _evalsha(script, keys, args), kept=kept)
+                answer = await self._send(conn, _evalsha(script, keys, arguments), kept=kept)
             except NoScriptError:  # answered in full: the connection is clean
                 script.sha = await self.redis.script_load(script.script)
-                answer = await self._send(conn, _evalsha(script, keys, args), kept=False)
+                answer = await self._send(conn, _evalsha(script, keys, arguments), kept=False)
         except BaseException:
             await conn.disconnect()
             await self.pool.release(conn)
@@ -263,10 +294,6 @@ class Scripts:
         return await conn.read_response()
 
 
-def _evalsha(script: AsyncScript, keys: list[bytes], args: list[bytes]) -> bytes:
-    return packed(b"EVALSHA", script.sha.encode(), b"%d" % len(keys), *keys, *args)
-
-
 class RedisSlidingWindow(SlidingWindow):
     """`SlidingWindow` whose `count` and `count_guarded` are one Lua script, one round trip.
 
@@ -288,23 +315,21 @@ class RedisSlidingWindow(SlidingWindow):
         self, item: RateLimitItem, *identifiers: str, cost: int = 1
     ) -> tuple[bool, WindowStats]:
         window = Window(item, identifiers)
-        answer = await self._scripts.run(
-            self._count, list(_encoded_keys(window)), [*_encoded_limit(item), b"%d" % cost]
-        )
+        arguments = _arguments((window, cost), lambda: [*_window_arguments(window), b"%d" % cost])
+        answer = await self._scripts.run(self._count, 2, arguments)
         allowed, *counts = cast("list[int]", answer)
         return bool(allowed), _stats(item, counts)
 
     async def count_guarded(self, guard: Window, counted: Window, version_key: str) -> Guarded:
-        answer = await self._scripts.run(
-            self._count_guarded,
-            [*_encoded_keys(guard), *_encoded_keys(counted), version_key.encode()],
-            [
-                *_encoded_limit(guard.item),
-                *_encoded_limit(counted.item),
-                b"1",
-                fresh_version().encode(),
-            ],
+        fixed = _arguments(
+            (guard, counted, version_key),
+            lambda: _guarded_arguments(guard, counted, version_key),
         )
+        version = fresh_version().encode()
+        arguments = Arguments(
+            fixed.parts + 1, b"%s$%d\r\n%s\r\n" % (fixed.packed, len(version), version)
+        )
+        answer = await self._scripts.run(self._count_guarded, 5, arguments)
         guard_open, allowed, *counts, version = cast("list[Any]", answer)
         item = counted.item if guard_open else guard.item
         stats = _stats(item, counts)

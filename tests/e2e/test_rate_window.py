@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from app.governance.rate_window import (
@@ -19,6 +20,7 @@ from app.governance.rate_window import (
     fresh_version,
     sliding_window,
 )
+from tests.support.python_calls import python_calls
 from tests.support.redis_trips import redis_round_trips
 from tests.support.services import service_missing
 
@@ -195,3 +197,27 @@ async def test_a_connection_the_server_closed_is_replaced(window: RedisSlidingWi
     await window.redis.client_kill_filter(addr=f"{host}:{port}")
     allowed, stats = await window.count(ITEM, "write", key)
     assert (allowed, stats.remaining) == (True, 1)
+
+
+async def test_a_warm_guarded_count_packs_only_its_version(
+    window: RedisSlidingWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windows' keys and limits are packed once; the command is what redis-py packs."""
+    guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
+    counted = Window(parse("100/minute"), ("read", uuid.uuid4().hex))
+    await window.count_guarded(guard, counted, VERSION)
+    wire: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
+        wire.append(command)
+        await send(connection, command, **options)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    with python_calls() as called:
+        await window.count_guarded(guard, counted, VERSION)
+    packing = [name for name in called if name.endswith(("rate_window.py:<genexpr>", ":_keys"))]
+    assert packing == []
+    (command,) = wire
+    args = command.split(b"\r\n")[2:-1:2]
+    assert window.redis.connection_pool.connection_class().pack_command(*args) == [command]

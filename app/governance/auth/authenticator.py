@@ -26,6 +26,7 @@ from core.scopes import PARTNER_SCOPES
 from core.settings import AuthSettings
 
 DEFAULT_TIER = "standard"
+PRINCIPALS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class GatewayAuthenticator:
         self.clients = clients
         self.settings = settings
         self.limiter = limiter
+        # The principal of a verified token and its client's cached grant, made once per
+        # pair (by identity: a new grant or token is a new pair); a full memo starts over.
+        self._principals: dict[tuple[int, int], tuple[object, object, Principal]] = {}
 
     async def authenticate(self, request: Request) -> Principal:
         verified = self._verified_before(request)
@@ -184,20 +188,16 @@ class GatewayAuthenticator:
         )
 
     def _principal_with(self, verified: VerifiedToken, client: ClientSnapshot | None) -> Principal:
-        claims = verified.claims
         if verified.external:
-            return self._external_principal(claims)
-        client_id = _client_id(claims)
-        if client is None:
-            raise Unauthorized(f"API client {client_id} is disabled", reason="client_disabled")
-        scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
-        return Principal(
-            client_id=client_id,
-            scopes=_partner_bound(scopes, client.partner_id),
-            partner_id=client.partner_id,
-            tier=str(claims.get("tier", DEFAULT_TIER)),
-            money_limits=client.money_limits,
-        )
+            return self._external_principal(verified.claims)
+        known = self._principals.get(key := (id(verified), id(client)))
+        if known is not None and known[0] is verified and known[1] is client:
+            return known[2]
+        principal = _own_principal(verified.claims, client)
+        if len(self._principals) >= PRINCIPALS_MAX:
+            self._principals.clear()
+        self._principals[key] = (verified, client, principal)
+        return principal
 
     def _external_principal(self, claims: dict[str, Any]) -> Principal:
         settings = self.settings
@@ -212,6 +212,22 @@ class GatewayAuthenticator:
             scopes=_partner_bound(frozenset(str(scope) for scope in scopes), partner),
             partner_id=partner,
         )
+
+
+def _own_principal(claims: dict[str, Any], client: ClientSnapshot | None) -> Principal:
+    """The principal of a token the gateway issued, for its client's grant (None: the
+    client is disabled or unknown)."""
+    client_id = _client_id(claims)
+    if client is None:
+        raise Unauthorized(f"API client {client_id} is disabled", reason="client_disabled")
+    scopes = frozenset(str(claims.get("scope", "")).split()) & client.scopes
+    return Principal(
+        client_id=client_id,
+        scopes=_partner_bound(scopes, client.partner_id),
+        partner_id=client.partner_id,
+        tier=str(claims.get("tier", DEFAULT_TIER)),
+        money_limits=client.money_limits,
+    )
 
 
 def _client_id(claims: dict[str, Any]) -> str:
