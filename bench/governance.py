@@ -39,14 +39,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, cast
 
 import httpx
-import redis
 from rich.console import Console
 from rich.table import Table
 
@@ -61,6 +58,7 @@ from bench.harness import (
     measure,
     memory_line,
     rate_limit_storage,
+    redis_seconds,
     register_invoices,
     running,
     scratch_directory,
@@ -72,7 +70,6 @@ from bench.server_cpu import (
     CpuPair,
     CpuRound,
     median_of,
-    redis_cpu_seconds,
 )
 
 GOVERNED_HEADERS = ("ratelimit", "x-content-type-options", "x-correlation-id", "cache-control")
@@ -132,14 +129,6 @@ class Run:
     outcomes: list[Outcome]
     problems: list[str]
     memory: list[str]
-
-
-def redis_seconds(storage_url: str) -> Callable[[], float] | None:
-    """The Redis server's CPU seconds so far, read by `INFO cpu` (None for memory storage)."""
-    if not storage_url.startswith("redis"):
-        return None
-    client = redis.Redis.from_url(storage_url, socket_timeout=5)
-    return lambda: redis_cpu_seconds(cast(dict[str, Any], client.info("cpu")))
 
 
 def answered(server: Server, load: Plan, into: Measured) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -41,7 +41,7 @@ from app.runtime import prepare_database
 from app.sandbox_servers import API_ROOTS
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
-from bench.server_cpu import stat_cpu_ticks
+from bench.server_cpu import redis_cpu_seconds, stat_cpu_ticks
 from core.canonical.documents import InvoiceCreate
 from core.db import create_engine, create_sessionmaker
 from core.scopes import DEFAULT_CLIENT_SCOPES
@@ -187,6 +187,28 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return stat_cpu_ticks(stat) / os.sysconf("SC_CLK_TCK")
+
+
+def named_cpu_seconds(name: str) -> float:
+    """CPU time (user + system) every process named `name` (its `comm`) has used so far:
+    all of a database server's backends, say (Linux `/proc`; 0 elsewhere)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.find("(") + 1 : text.rfind(")")] == name:
+            total += stat_cpu_ticks(text)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def redis_seconds(storage_url: str) -> Callable[[], float] | None:
+    """The Redis server's CPU seconds so far, read by `INFO cpu` (None for memory storage)."""
+    if not storage_url.startswith("redis"):
+        return None
+    client = redis.Redis.from_url(storage_url, socket_timeout=5)
+    return lambda: redis_cpu_seconds(cast(dict[str, Any], client.info("cpu")))
 
 
 def _children(pid: int) -> list[int]:

@@ -28,8 +28,10 @@ and `--concurrency` in flight; a posting is timed whole, from the first request 
 the last answer. It prints postings per second, p50/p99 latency, errors and the ERP
 requests per posting on each path, the ratios against the targets of issue 16 (p50
 within 10x of the direct call one at a time and 1.5x with the ERP 20 ms away, 250
-postings/s in flight, the peer's throughput at least) and each server's peak RSS per
-process after the load,
+postings/s in flight, the peer's throughput at least), where a whole-stack posting's
+time goes (per posting: the wall time, and the CPU of the gateway's processes, the ERP
+sandbox's, PostgreSQL's and Redis's from `/proc` and `INFO cpu`, the last two counted
+whole: run it on a quiet host) and each server's peak RSS per process after the load,
 checks that every posting the gateway acknowledged is `posted` in its database,
 appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
 failed request or missing posting.
@@ -43,7 +45,7 @@ import itertools
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -66,7 +68,9 @@ from bench.harness import (
     markdown_table,
     measure,
     memory_line,
+    named_cpu_seconds,
     rate_limit_storage,
+    redis_seconds,
     rich_table,
     running,
     scratch_directory,
@@ -110,6 +114,8 @@ class Outcome:
     peer: Measured = field(default_factory=Measured)
     stack_erp_requests: int = 0
     peer_erp_requests: int = 0
+    stack_cpu: Counter[str] = field(default_factory=Counter)
+    """CPU seconds each part of the server side spent in the whole stack's rounds."""
 
     @property
     def p50_ratio(self) -> float:
@@ -243,6 +249,7 @@ def run(
     args: argparse.Namespace,
     *,
     others: list[Server],
+    storage_url: str,
 ) -> Run:
     """`others`: the billing, CRM and support sandboxes, which the posting never calls."""
     day = date.today()
@@ -259,6 +266,7 @@ def run(
     invoices: Iterator[str] = iter(seed_invoices(database, count, day))
     servers = [*others, sandbox, gateway, *([peer] if peer is not None else [])]
     with running(servers):
+        meters = cpu_meters(gateway, sandbox, database, storage_url)
         token = issue_token(gateway, "invoices:post", database.platform_client)
         headers = {"Authorization": f"Bearer {token}"}
         erp_headers = {"Authorization": "Bearer sandbox-token"}  # what the adapter sends
@@ -295,7 +303,7 @@ def run(
             def stack(outcome: Outcome = outcome) -> None:
                 sandbox.stats(reset=True)
                 load = plan(gateway, outcome.scenario.concurrency, args.per_round)
-                measure(gateway, load, outcome.stack)
+                metered(meters, outcome.stack_cpu, lambda: measure(gateway, load, outcome.stack))
                 outcome.stack_erp_requests += sandbox.stats(reset=True)["requests"]
 
             def direct(outcome: Outcome = outcome) -> None:
@@ -366,6 +374,49 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
     return result
 
 
+def cpu_meters(
+    gateway: Server, sandbox: Server, database: Database, storage_url: str
+) -> dict[str, Callable[[], float]]:
+    """What each part of the whole stack's server side has spent in CPU seconds so far."""
+    meters = {"gateway": gateway.cpu_seconds, "ERP sandbox": sandbox.cpu_seconds}
+    if database.url.startswith("postgresql"):
+        meters["PostgreSQL"] = lambda: named_cpu_seconds("postgres")
+    if (redis := redis_seconds(storage_url)) is not None:
+        meters["Redis"] = redis
+    return meters
+
+
+def metered(
+    meters: dict[str, Callable[[], float]], into: Counter[str], run: Callable[[], object]
+) -> None:
+    """`run`, adding what each meter moved meanwhile to `into`."""
+    before = {part: meter() for part, meter in meters.items()}
+    run()
+    into.update({part: meter() - before[part] for part, meter in meters.items()})
+
+
+def cpu_lines(outcomes: list[Outcome]) -> list[str]:
+    return [cpu_line(outcome) for outcome in outcomes]
+
+
+def cpu_line(outcome: Outcome) -> str:
+    """Where a whole-stack posting's time goes: each server part's CPU per posting, and
+    the rest of the wall time per posting (the load generator, and waiting: wake-ups,
+    the disk). PostgreSQL and Redis are counted whole, other clients included."""
+    stack = outcome.stack
+    if not stack.requests:
+        return f"{outcome.scenario.name}: no posting answered"
+    per_posting = {
+        part: seconds * 1000 / stack.requests for part, seconds in outcome.stack_cpu.items()
+    }
+    wall = stack.elapsed * 1000 / stack.requests
+    parts = ", ".join(f"{part} {ms:.2f}" for part, ms in per_posting.items())
+    return (
+        f"{outcome.scenario.name}, whole stack, per posting: wall {wall:.2f} ms "
+        f"(elapsed ÷ postings); CPU ms {parts}, together {sum(per_posting.values()):.2f}"
+    )
+
+
 def ratio_lines(outcomes: list[Outcome]) -> list[str]:
     lines = []
     for o in outcomes:
@@ -424,6 +475,7 @@ def section(
         + table
         + "\n"
         + "".join(f"- {line}\n" for line in ratio_lines(result.outcomes))
+        + "".join(f"- {line}\n" for line in cpu_lines(result.outcomes))
         + "".join(f"- peak RSS after the load, {line}\n" for line in result.memory)
     )
 
@@ -477,7 +529,15 @@ def main() -> int:
                 workers=args.workers,
                 LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
             )
-        result = run(gateway, sandbox, peer, database, args, others=list(sandboxes.values()))
+        result = run(
+            gateway,
+            sandbox,
+            peer,
+            database,
+            args,
+            others=list(sandboxes.values()),
+            storage_url=storage_url,
+        )
 
     for problem in result.problems:
         console.print(f"[red]{problem}[/]")
@@ -486,7 +546,7 @@ def main() -> int:
     title = f"Invoice posting: whole stack vs direct to the ERP ({database.description})"
     table = rich_table(title, COLUMNS, rows(result.outcomes))
     console.print(table)
-    for line in ratio_lines(result.outcomes) + result.memory:
+    for line in ratio_lines(result.outcomes) + cpu_lines(result.outcomes) + result.memory:
         console.print(line)
     append_results(section(command, database, storage, args, result))
     console.print("section appended to bench/RESULTS.md")

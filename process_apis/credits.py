@@ -100,7 +100,7 @@ async def settled(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str
     )
     return {
         invoice_id: Settled(int(paid or 0), int(credit or 0))
-        for invoice_id, paid, credit in rows.tuples()
+        for invoice_id, paid, credit in rows
     }
 
 

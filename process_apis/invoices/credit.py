@@ -68,7 +68,7 @@ async def _open_disputes(session: AsyncSession, ids: list[str]) -> dict[str, int
         .where(DisputeRow.invoice_id.in_(ids), DisputeRow.status == DisputeStatus.OPEN)
         .group_by(DisputeRow.invoice_id)
     )
-    return {invoice_id: int(total) for invoice_id, total in rows.tuples()}
+    return {invoice_id: int(total) for invoice_id, total in rows}
 
 
 _MEMO_FIELDS = tuple(InvoiceCreditMemo.model_fields.keys() - {"lines"})

@@ -153,13 +153,11 @@ async def _payment_parts(
     """Per invoice, its payments oldest first, each with what it applied where."""
     if not invoice_ids:
         return {}
-    rows = (
-        await session.execute(
-            select(PaymentRow, credits.applied_elsewhere(), credits.credit_applied())
-            .where(PaymentRow.invoice_id.in_(invoice_ids))
-            .order_by(PaymentRow.id)
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(PaymentRow, credits.applied_elsewhere(), credits.credit_applied())
+        .where(PaymentRow.invoice_id.in_(invoice_ids))
+        .order_by(PaymentRow.id)
+    )
     payments = [(row, int(elsewhere), int(credit)) for row, elsewhere, credit in rows]
     parts: dict[str, list[PaymentPart]] = defaultdict(list)
     if payments:
