@@ -31,7 +31,9 @@ within 10x of the direct call one at a time and 1.5x with the ERP 20 ms away, 25
 postings/s in flight, the peer's throughput at least), where a whole-stack posting's
 time goes (per posting: the wall time, and the CPU of the gateway's processes, the ERP
 sandbox's, PostgreSQL's and Redis's from `/proc` and `INFO cpu`, the last two counted
-whole: run it on a quiet host) and each server's peak RSS per process after the load,
+whole: run it on a quiet host; each server's idle work, the loop-lag probe's among it, is
+in its share, and weighs more where postings are fewer a second) and each server's peak
+RSS per process after the load,
 checks that every posting the gateway acknowledged is `posted` in its database,
 appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
 failed request or missing posting.
