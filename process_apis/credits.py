@@ -99,8 +99,7 @@ async def settled(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str
         .group_by(PaymentRow.invoice_id)
     )
     return {
-        invoice_id: Settled(int(paid or 0), int(credit or 0))
-        for invoice_id, paid, credit in rows
+        invoice_id: Settled(int(paid or 0), int(credit or 0)) for invoice_id, paid, credit in rows
     }
 
 
