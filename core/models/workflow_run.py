@@ -70,8 +70,11 @@ class WorkflowRunRow(VersionedMixin, Base):
     legal_entity_id: Mapped[str | None] = mapped_column(String(40))
     finished_at: Mapped[datetime | None]
 
+    # Steps that share a sequence number (one step per item, as `check_eligibility:<tier>`)
+    # read in the order they started, whatever order the database finds their rows in.
     steps: Mapped[list[WorkflowStepRow]] = relationship(
-        lazy="raise", order_by="WorkflowStepRow.sequence"
+        lazy="raise",
+        order_by="[WorkflowStepRow.sequence, WorkflowStepRow.started_at, WorkflowStepRow.id]",
     )
 
 
