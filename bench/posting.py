@@ -402,9 +402,10 @@ def cpu_lines(outcomes: list[Outcome]) -> list[str]:
 
 
 def cpu_line(outcome: Outcome) -> str:
-    """Where a whole-stack posting's time goes: each server part's CPU per posting, and
-    the rest of the wall time per posting (the load generator, and waiting: wake-ups,
-    the disk). PostgreSQL and Redis are counted whole, other clients included."""
+    """Where a whole-stack posting's time goes: each server part's CPU per posting beside
+    the wall time per posting; what the parts leave of it is the load generator's and
+    waiting (wake-ups, the disk). PostgreSQL and Redis are counted whole, other clients
+    included."""
     stack = outcome.stack
     if not stack.requests:
         return f"{outcome.scenario.name}: no posting answered"
