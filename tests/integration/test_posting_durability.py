@@ -24,6 +24,7 @@ from tests.integration.test_invoice_posting import (
     register,
 )
 from tests.integration.test_posting_cost import APART
+from tests.support.runs import committed_run
 
 ASYNCHRONOUS = "SET LOCAL synchronous_commit = off"
 
@@ -132,17 +133,7 @@ async def test_other_workflows_wait_for_every_commit(make_gateway: GatewayFactor
     sessionmaker = gateway.app.state.process.sessionmaker
     bind: AsyncEngine = sessionmaker.kw["bind"]
     engine = Engine(sessionmaker, steps=("first", "second"))
-    run = engine.new_run(
-        workflow="durability_probe",
-        subject_id="probe",
-        params={},
-        correlation_id=None,
-        client_id=None,
-        legal_entity_id=None,
-    )
-    async with sessionmaker() as session:
-        session.add(run)
-        await session.commit()
+    run = await committed_run(engine, "durability_probe")
     seen: list[str] = []
 
     def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:

@@ -8,6 +8,7 @@ from core.models.base import utcnow
 from process_apis.runs.engine import Engine
 from process_apis.runs.repository import STEPS, get_run
 from tests.conftest import GatewayFactory
+from tests.support.runs import committed_run
 
 
 async def test_steps_that_share_a_sequence_read_in_the_order_they_started(
@@ -19,18 +20,8 @@ async def test_steps_that_share_a_sequence_read_in_the_order_they_started(
     gateway = await make_gateway()
     sessionmaker = gateway.app.state.process.sessionmaker
     engine = Engine(sessionmaker, steps=("check",))
-    run = engine.new_run(
-        workflow="order_probe",
-        subject_id="probe",
-        params={},
-        correlation_id=None,
-        client_id=None,
-        legal_entity_id=None,
-    )
+    run = await committed_run(engine, "order_probe")
     first = utcnow()
-    async with sessionmaker() as session:
-        session.add(run)
-        await session.commit()
     # The later step's row first, as a database may return them after an update.
     for name, started in (("check:b", first + timedelta(seconds=1)), ("check:a", first)):
         async with sessionmaker() as session:

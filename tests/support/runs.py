@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.models.workflow_run import WorkflowRunRow, WorkflowStepRow
+from process_apis.runs.engine import Engine
 from tests.conftest import Gateway
 
 
@@ -23,3 +24,19 @@ async def run_and_steps(
             select(WorkflowStepRow).where(WorkflowStepRow.run_id == run.id)
         )
         return run, {step.name: step.status for step in steps}
+
+
+async def committed_run(engine: Engine, workflow: str) -> WorkflowRunRow:
+    """A new run of `workflow` (of a probe subject) taken by `engine`, committed."""
+    run = engine.new_run(
+        workflow=workflow,
+        subject_id="probe",
+        params={},
+        correlation_id=None,
+        client_id=None,
+        legal_entity_id=None,
+    )
+    async with engine.sessionmaker() as session:
+        session.add(run)
+        await session.commit()
+    return run
