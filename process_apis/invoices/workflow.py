@@ -8,7 +8,8 @@ run, its customer and its reversals are read in one statement, and the invoice a
 run are written by SQL Core statements, not the ORM's flush (`preparing`). Then, with no
 transaction open, the steps: check tax codes, upsert the ERP customer, create the sales
 invoice (keyed by our invoice id as external document number, so a repeat finds the
-existing document) and post it. Finally the acknowledgement is recorded and the invoice is `posted`.
+existing document) and post it. Finally the acknowledgement is recorded and the invoice
+is `posted`.
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come

@@ -166,7 +166,7 @@ async def update_steps(
 
 async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
     """Write `columns` of a run as its caller changed them, under the run's version check as
-    the ORM makes it (`core.db.write_versioned`), in `session`'s transaction; the queue's
+    the ORM makes it (`core.versioned.write_versioned`), in `session`'s transaction; the queue's
     events of its status change are recorded with it, as a flush of the row records them
     (`queue_events`)."""
     events = list(queue_events(run))
