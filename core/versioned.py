@@ -10,9 +10,9 @@ from typing import Protocol
 from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.db import table_of
+from core.folded import Write, execute_folded
 from core.models.base import utcnow
 
 
@@ -35,20 +35,31 @@ def _versioned_update(table: Table) -> Update:
     )
 
 
+def versioned_write(row: Versioned, columns: Sequence[str]) -> Write:
+    """The write of `columns` of a row as its caller changed them, with `updated_at`, under
+    its version check as the ORM makes it: the version moves on, and a row written by
+    another since raises `StaleDataError` when the write is sent (`core.folded`)."""
+    values = {name: getattr(row, name) for name in columns}
+    values.update(version=row.version + 1, updated_at=utcnow())
+    return Write(
+        _versioned_update(table_of(type(row))),
+        [{**values, "row_id": row.id, "row_version": row.version}],
+        stale=f"{type(row).__name__} {row.id} changed since version {row.version}",
+    )
+
+
+def leave_written(row: Versioned, write: Write) -> None:
+    """Leave a row as its `versioned_write` writes it: no change pending on it (no later
+    flush writes it again)."""
+    for name, value in write.rows[0].items():
+        if name not in ("row_id", "row_version"):
+            set_committed_value(row, name, value)
+
+
 async def write_versioned(
     connection: AsyncConnection, row: Versioned, columns: Sequence[str]
 ) -> None:
-    """Write `columns` of a row as its caller changed them, with `updated_at`, under its
-    version check as the ORM makes it: the version moves on, and a row written by another
-    since raises `StaleDataError`. One statement; the row is left as written, no change
-    pending on it (no later flush writes it again)."""
-    values = {name: getattr(row, name) for name in columns}
-    values.update(version=row.version + 1, updated_at=utcnow())
-    written = await connection.execute(
-        _versioned_update(table_of(type(row))),
-        {**values, "row_id": row.id, "row_version": row.version},
-    )
-    if written.rowcount != 1:
-        raise StaleDataError(f"{type(row).__name__} {row.id} changed since version {row.version}")
-    for name, value in values.items():
-        set_committed_value(row, name, value)
+    """`versioned_write` sent at once (one statement); the row is left as written."""
+    write = versioned_write(row, columns)
+    await execute_folded(connection, [write])
+    leave_written(row, write)

@@ -1,5 +1,6 @@
 """The posting's prepare transaction in SQL: what it reads once the invoice is locked, in
-one statement, and the invoice it leaves `posting`, by SQL Core statements built once."""
+one statement, and the invoice it leaves `posting`, by SQL Core statements built once
+(the invoice's own write sent with the run's first step, folded with it)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import table_of
+from core.folded import Write
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from core.versioned import write_versioned
+from core.versioned import leave_written, versioned_write
 
 RUNS = table_of(WorkflowRunRow)
 CUSTOMERS = table_of(CustomerRow)
@@ -97,19 +99,22 @@ async def read_after_lock(
     return AfterLock(run=run, customer=customer, synced=synced, reversals=reversals)
 
 
-async def write_posting(
+async def posting_write(
     session: AsyncSession, invoice: InvoiceRow, deferred: Sequence[InvoiceLineRow]
-) -> None:
-    """The invoice's move to `posting` (status and posting date, under its version check) and
-    its `deferred` lines' accounts, written by SQL Core as the caller set them on the rows.
-    The invoice and its lines are left detached as written: nothing is left for a flush."""
-    connection = await session.connection()  # SQL Core: no ORM execution around it
-    await write_versioned(connection, invoice, ("status", "posting_date"))
+) -> Write:
+    """The invoice's move to `posting` (status and posting date, under its version check), as
+    the caller set it on the row, for the engine to send with its next write (`Engine.hold`); its
+    `deferred` lines' accounts are written now, by SQL Core. The invoice and its lines are
+    left detached as written: nothing is left for a flush."""
     if deferred:
+        connection = await session.connection()  # SQL Core: no ORM execution around it
         await connection.execute(
             _DEFER_LINE,
             [{"line_id": line.id, "deferred_account": line.deferred_account} for line in deferred],
         )
         for line in deferred:
             set_committed_value(line, "deferred_account", line.deferred_account)
+    write = versioned_write(invoice, ("status", "posting_date"))
+    leave_written(invoice, write)
     session.expunge(invoice)  # with its lines
+    return write

@@ -73,7 +73,7 @@ from process_apis.invoices.errors import (
     InvoiceNotMismatched,
     UnknownTaxCode,
 )
-from process_apis.invoices.preparing import read_after_lock, write_posting
+from process_apis.invoices.preparing import posting_write, read_after_lock
 from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
@@ -279,7 +279,7 @@ class InvoicePostingWorkflow:
         principal: Principal | None,
         claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
-        """`_prepare` in a transaction of its own, committed."""
+        """`_prepare` in a transaction of its own, committed (its held writes with it)."""
         async with self.context.sessionmaker() as session:
             prepared = await self._prepare(
                 session,
@@ -290,6 +290,8 @@ class InvoicePostingWorkflow:
                 principal=principal,
                 claimed_run_id=claimed_run_id,
             )
+            if isinstance(prepared, PostingPlan):
+                await self.engine.write_held(session, prepared.run_id)
             await session.commit()
             return prepared
 
@@ -305,7 +307,9 @@ class InvoicePostingWorkflow:
         claimed_run_id: str | None,
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
-        run, committed, and is raised): the plan, or the posting the invoice already has."""
+        run, committed, and is raised): the plan, or the posting the invoice already has.
+        The invoice's and the run's writes are held in `session` (`Engine.hold`) for the
+        engine's next write in it: the first step's start, folded with them."""
         invoice = await get_invoice(session, invoice_id, for_update=True)
         if principal is not None:
             principal.check_money_limit(
@@ -349,8 +353,8 @@ class InvoicePostingWorkflow:
         invoice.status = InvoiceStatus.POSTING
         invoice.posting_date = posting_date
         deferred = defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
-        await write_posting(session, invoice, deferred)
-        await self.engine.write_taken(session, run)
+        self.engine.hold(session, [await posting_write(session, invoice, deferred)])
+        await self.engine.hold_taken(session, run)
         plan = _plan(run, invoice, read.customer, legal_entity, posting_date, read.reversals)
         tolerances = self.context.settings.ledger.totals_tolerance
         known_customer = run.attempts == 1 and read.synced

@@ -14,7 +14,9 @@ steps follow each other within milliseconds): every step still starts with at le
 nine tenths of a lease ahead of it.
 
 The hot path speaks SQL Core (`process_apis.runs.repository`), not the ORM's unit of
-work: a step's start is one upsert on (run, name), held outcomes one statement each.
+work: a step's start is one upsert on (run, name), held outcomes one statement each; on
+PostgreSQL the writes of one transaction (held writes, a step's start and its commit's
+setting) go as one statement (`core.folded`), unless two of them write the same step.
 
 A workflow declares its steps once (their order numbers them) and records them
 through a per-run handle, `engine.run(run_id)`.
@@ -31,6 +33,9 @@ A handle may be given the session that took its run with the transaction still o
 (`engine.run(run_id, opening=session)`): its first write (a step's start, before any
 backend call) joins that transaction and commits it, so taking the run and starting its
 first step cost one commit, and the run is still committed before any backend is called.
+The caller may `hold` the writes of its taking (the run's own among them) in that session
+instead of sending them: they go with that first write, in its statement on PostgreSQL;
+a caller that commits the session itself sends them first with `write_held`.
 
 With `asynchronous_step_starts` (the invoice posting's engine, whose recovery is tested
 for it), a step's start in a transaction of its own commits asynchronously on PostgreSQL
@@ -56,10 +61,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.errors import ErrorClass, LedgergateError
+from core.folded import Write, execute_folded
 from core.ids import new_id
 from core.metrics import WORKFLOW_RUNS
 from core.models.base import utcnow
@@ -67,14 +72,13 @@ from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
 from process_apis.runs import queue_events  # noqa: F401 - records runs entering/leaving the queue
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.repository import (
-    commit_asynchronously,
-    insert_run,
+    asynchronous_commit,
     is_leased,
-    record_steps,
     renew_lease,
-    start_step,
-    update_steps,
-    write_run,
+    step_records,
+    step_start,
+    step_updates,
+    taken_run,
 )
 from process_apis.runs.schemas import run_url
 from system_apis.errors import BackendError
@@ -90,6 +94,8 @@ RESUMABLE = frozenset({RunStatus.PENDING_RETRY, RunStatus.RUNNING, RunStatus.FAI
 TAKEN_COLUMNS = ("status", "attempts", "next_attempt_at", "correlation_id", "params")
 # A lease set less than this share of a lease ago is not renewed at a step's start.
 LEASE_RENEWAL_SHARE = 0.1
+# Where a session keeps the writes held in its transaction (`Engine.hold`).
+_HELD_WRITES = "engine.held_writes"
 
 
 def retry_delay(
@@ -328,15 +334,18 @@ class Engine:
             session.add(run)
         return run
 
-    async def write_taken(self, session: AsyncSession, run: WorkflowRunRow) -> None:
-        """Write a run `take` returned without a session, in `session`'s transaction by one
-        SQL Core statement: inserted when new, else its resumption under its version check.
-        The run is left detached as written: nothing of it is left for a flush."""
-        if inspect(run).transient:
-            await insert_run(session, run)
-            return
-        await write_run(session, run, TAKEN_COLUMNS)
-        session.expunge(run)
+    async def hold_taken(self, session: AsyncSession, run: WorkflowRunRow) -> None:
+        """Hold the write of a run `take` returned without a session (inserted when new, else
+        its resumption under its version check) in `session` (`hold`); the queue's events of
+        it are recorded now. The run is left detached as written: nothing of it is left for
+        a flush."""
+        self.hold(session, [await taken_run(session, run, TAKEN_COLUMNS)])
+
+    def hold(self, session: AsyncSession, writes: Sequence[Write]) -> None:
+        """Writes of `session`'s open transaction, sent with the next write the engine makes
+        in it: the first step's start of `run(run_id, opening=session)`, or `write_held`
+        before the caller commits. A session given up before that drops them with it."""
+        session.info.setdefault(_HELD_WRITES, []).extend(writes)
 
     async def load(self, run_id: str) -> WorkflowRunRow:
         """A run as stored (its session closed again), for a resume to start from."""
@@ -354,16 +363,41 @@ class Engine:
             raise LookupError(f"step {name!r} is not declared by its workflow") from None
 
     async def write_held(self, session: AsyncSession, run_id: str) -> None:
-        """Write the run's held step outcomes in `session`'s transaction (the caller commits)."""
-        if run_id in self._held:
-            await self._write_held(await session.connection(), run_id)
+        """Write what `session` and the run hold in `session`'s transaction (the caller
+        commits)."""
+        if run_id in self._held or _HELD_WRITES in session.info:
+            await self._send(await session.connection(), run_id, opening=session)
 
-    async def _write_held(self, connection: AsyncConnection, run_id: str) -> None:
-        held = self._held.pop(run_id, None)
-        if not held:
-            return
-        await update_steps(connection, [(w.step_id, w.values) for w in held if w.step_id])
-        await record_steps(connection, run_id, [(w.name, w.values) for w in held if not w.step_id])
+    async def _send(
+        self,
+        connection: AsyncConnection,
+        run_id: str,
+        writes: Sequence[Write] = (),
+        *,
+        step: str | None = None,
+        opening: AsyncSession | None = None,
+    ) -> list[Any]:
+        """What `opening` holds (`hold`), the run's held outcomes, then `writes` (which start
+        `step`, if any), folded into one statement where the database can (`core.folded`);
+        `writes`' answers. Writes of one step never share a statement (they would not see
+        each other's rows): the held ones then go one by one first."""
+        held = self._held.get(run_id, [])
+        names = [w.name for w in held] + ([step] if step else [])
+        taken = opening.info.pop(_HELD_WRITES, []) if opening is not None else []
+        first = [*taken, *self._held_steps(connection, run_id)]
+        if len(set(names)) < len(names):
+            for write in first:
+                await execute_folded(connection, [write])
+            first = []
+        return (await execute_folded(connection, [*first, *writes]))[len(first) :]
+
+    def _held_steps(self, connection: AsyncConnection, run_id: str) -> list[Write]:
+        held = self._held.pop(run_id, [])
+        records = [(w.name, w.values) for w in held if not w.step_id]
+        return [
+            *step_updates([(w.step_id, w.values) for w in held if w.step_id]),
+            *step_records(connection.dialect.name, run_id, records),
+        ]
 
     @asynccontextmanager
     async def transaction(
@@ -382,19 +416,18 @@ class Engine:
         await opening.commit()
 
     @asynccontextmanager
-    async def _writing(
-        self, run_id: str, *, opening: AsyncSession | None
-    ) -> AsyncIterator[AsyncConnection]:
-        """`transaction` for the step path, which speaks SQL Core: without `opening`, a
-        connection's transaction and no ORM session around it."""
-        if opening is not None:
-            async with self.transaction(run_id, opening=opening) as session:
-                yield await session.connection()
+    async def _writing(self, *, opening: AsyncSession | None) -> AsyncIterator[AsyncConnection]:
+        """A transaction of the step path, which speaks SQL Core (its writes go through
+        `_send`), committed on exit: `opening`'s (its changes flushed first), else a
+        connection's with no ORM session around it."""
+        if opening is None:
+            bind: AsyncEngine = self.sessionmaker.kw["bind"]
+            async with bind.begin() as connection:
+                yield connection
             return
-        bind: AsyncEngine = self.sessionmaker.kw["bind"]
-        async with bind.begin() as connection:
-            await self._write_held(connection, run_id)
-            yield connection
+        await opening.flush()
+        yield await opening.connection()
+        await opening.commit()
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""
@@ -442,11 +475,11 @@ class Engine:
         earlier step `started`, as a gateway dying between that step's answer and this
         commit does; the run, committed synchronously, makes the retry look its work up in
         the backend first."""
-        async with self._writing(run_id, opening=opening) as connection:
-            if opening is None and self.asynchronous_step_starts:
-                await commit_asynchronously(connection)
-            step_id = await start_step(
-                connection,
+        async with self._writing(opening=opening) as connection:
+            relaxed = opening is None and self.asynchronous_step_starts
+            dialect = connection.dialect.name
+            start = step_start(
+                dialect,
                 run_id,
                 name,
                 sequence=self.sequence(name),
@@ -455,19 +488,23 @@ class Engine:
                 finished_at=None,
                 **values,
             )
+            writes = [*(asynchronous_commit(dialect) if relaxed else ()), start]
+            *_, step_id = await self._send(connection, run_id, writes, step=name, opening=opening)
             if renew:
                 await renew_lease(connection, run_id, now + self.lease)
-            return step_id
+            return str(step_id)
 
     async def _finish_step(self, run_id: str, step_id: str, **values: Any) -> None:
-        async with self._writing(run_id, opening=None) as connection:
-            await update_steps(connection, [(step_id, {**values, "finished_at": utcnow()})])
+        async with self._writing(opening=None) as connection:
+            await self._send(
+                connection, run_id, step_updates([(step_id, {**values, "finished_at": utcnow()})])
+            )
 
     async def _hold(self, write: _HeldStep, *, opening: AsyncSession | None) -> None:
         self._held.setdefault(write.run_id, []).append(write)
         if not self.hold_outcomes:
-            async with self._writing(write.run_id, opening=opening):
-                pass
+            async with self._writing(opening=opening) as connection:
+                await self._send(connection, write.run_id, opening=opening)
 
 
 class RunHandle:

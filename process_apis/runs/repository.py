@@ -7,17 +7,28 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Insert,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import table_of, upsert_into
 from core.errors import NotFound
+from core.folded import Write
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
-from core.versioned import write_versioned
+from core.versioned import leave_written, versioned_write, write_versioned
 from events.outbox import record_all
 from process_apis.runs.queue_events import queue_events
 
@@ -120,27 +131,26 @@ def _upsert_step(dialect: str, columns: tuple[str, ...], *, returning_id: bool =
     return upsert.returning(STEPS.c.id) if returning_id else upsert
 
 
-async def start_step(connection: AsyncConnection, run_id: str, name: str, **values: Any) -> str:
-    """Mark the run's step `name` started (its row inserted, or an earlier attempt's updated)
-    in one statement; returns the row's id."""
-    statement = _upsert_step(connection.dialect.name, tuple(values), returning_id=True)
+def step_start(dialect: str, run_id: str, name: str, **values: Any) -> Write:
+    """The run's step `name` marked started (its row inserted, or an earlier attempt's
+    updated), answering the row's id."""
+    statement = _upsert_step(dialect, tuple(values), returning_id=True)
     row = {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1}
-    return str((await connection.execute(statement, {**row, **values})).scalar_one())
+    return Write(statement, [{**row, **values}])
 
 
-async def record_steps(
-    connection: AsyncConnection, run_id: str, steps: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """Upsert whole step records (`(name, values)`, every one with the same columns) in
-    one statement."""
+def step_records(
+    dialect: str, run_id: str, steps: Sequence[tuple[str, dict[str, Any]]]
+) -> list[Write]:
+    """Whole step records (`(name, values)`, every one with the same columns) upserted, as
+    one write (none without steps)."""
     if not steps:
-        return
-    columns = tuple(steps[0][1])
+        return []
     rows = [
         {"id": new_id("workflow_step"), "run_id": run_id, "name": name, "attempts": 1, **values}
         for name, values in steps
     ]
-    await connection.execute(_upsert_step(connection.dialect.name, columns), rows)
+    return [Write(_upsert_step(dialect, tuple(steps[0][1])), rows)]
 
 
 # Built once, as every statement below (each execution hits its memoized cache key and
@@ -153,15 +163,12 @@ _RENEW_LEASE = (
 )
 
 
-async def update_steps(
-    connection: AsyncConnection, changes: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """Set `(step id, values)` on existing steps, one statement per set of columns."""
+def step_updates(changes: Sequence[tuple[str, dict[str, Any]]]) -> list[Write]:
+    """`(step id, values)` set on existing steps, one write per set of columns."""
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for step_id, values in changes:
         by_columns.setdefault(tuple(values), []).append({"step_id": step_id, **values})
-    for rows in by_columns.values():
-        await connection.execute(_UPDATE_STEP, rows)  # SET: the columns the rows name
+    return [Write(_UPDATE_STEP, rows) for rows in by_columns.values()]  # SET: what rows name
 
 
 async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
@@ -178,20 +185,32 @@ async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequenc
 _INSERT_RUN = insert(RUNS)
 
 
-async def insert_run(session: AsyncSession, run: WorkflowRunRow) -> None:
-    """Insert a new run (`Engine.new_run`, in no session) by one SQL Core statement in
-    `session`'s transaction, with the defaults a flush would give it and the queue's events
-    of it; the run is left detached as stored (a later write merges or updates it)."""
+async def taken_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> Write:
+    """The write of a run taken without a session, to send with the run's next write: its
+    insert when new, with the defaults a flush would give it, else `columns` under its
+    version check (as `write_run`). The queue's events of it are recorded now, in
+    `session`'s transaction; the run is left detached as written."""
     events = list(queue_events(run))
+    if inspect(run).transient:
+        write = _inserted(run)
+    else:
+        write = versioned_write(run, columns)
+        leave_written(run, write)
+        session.expunge(run)
+    await record_all(session, events)
+    return write
+
+
+def _inserted(run: WorkflowRunRow) -> Write:
+    """A new run's insert; the run is left detached as it stores it."""
     now = utcnow()
     # Only the columns set on it, as a flush: an unset JSON column is SQL NULL, not `null`.
     values = {name: getattr(run, name) for name in RUNS.c.keys() if name in run.__dict__}
     values.update(version=1, created_at=now, updated_at=now)
-    await (await session.connection()).execute(_INSERT_RUN, values)
-    await record_all(session, events)
     for name in RUNS.c.keys():
         set_committed_value(run, name, values.get(name))
     make_transient_to_detached(run)
+    return Write(_INSERT_RUN, [values])
 
 
 async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime) -> None:
@@ -199,12 +218,14 @@ async def renew_lease(connection: AsyncConnection, run_id: str, until: datetime)
     await connection.execute(_RENEW_LEASE, {"run_id": run_id, "until": until})
 
 
-async def commit_asynchronously(connection: AsyncConnection) -> None:
-    """Let the connection's transaction commit without waiting for its WAL to reach disk
-    (PostgreSQL's `synchronous_commit = off`, for this transaction only); a database crash
-    may lose it, nothing else. SQLite keeps its own setting."""
-    if connection.dialect.name == "postgresql":
-        await connection.exec_driver_sql(_ASYNCHRONOUS_COMMIT)
+def asynchronous_commit(dialect: str) -> list[Write]:
+    """What lets a transaction commit without waiting for its WAL to reach disk
+    (PostgreSQL's `synchronous_commit = off`, for that transaction only): a database crash
+    may lose it, nothing else. None on SQLite, which keeps its own setting."""
+    return [Write(_ASYNCHRONOUS_COMMIT, [{}])] if dialect == "postgresql" else []
 
 
-_ASYNCHRONOUS_COMMIT = "SET LOCAL synchronous_commit = off"
+# `SET LOCAL`, as a value a folded statement selects (`core.folded`).
+_ASYNCHRONOUS_COMMIT = select(
+    func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true())
+)

@@ -1,24 +1,28 @@
 """The posting's prepare transaction reads what it needs after the invoice's row lock in
-one statement and writes the invoice and the run by SQL Core: a posting that held the lock
-is seen as committed, and the invoice keeps its version check."""
+one statement and writes the invoice and the run by SQL Core, with the run's first step:
+a posting that held the lock is seen as committed, and the invoice keeps its version check."""
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.canonical.documents import InvoiceStatus
 from core.db import table_of
 from core.errors import PROBLEM_BASE_URI
+from core.folded import execute_folded
 from core.ids import new_id
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import WorkflowRunRow
-from process_apis.invoices.preparing import write_posting
+from process_apis.invoices import workflow
+from process_apis.invoices.preparing import posting_write
 from process_apis.invoices.workflow import WORKFLOW
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import Engine
-from process_apis.runs.repository import RUNS, insert_run
+from process_apis.runs.repository import RUNS, taken_run
 from tests.conftest import Gateway
 from tests.integration.test_invoice_posting import erp_documents, post, register
 
@@ -58,6 +62,7 @@ async def test_the_invoice_s_move_to_posting_keeps_its_version_check(gateway: Ga
     invoice_id = await register(gateway)
     async with gateway.sessionmaker() as session:
         invoice = await get_invoice(session, invoice_id)
+        version = invoice.version
         async with gateway.sessionmaker.begin() as other:  # written by another since
             await other.execute(
                 update(INVOICES)
@@ -65,13 +70,43 @@ async def test_the_invoice_s_move_to_posting_keeps_its_version_check(gateway: Ga
                 .values(version=INVOICES.c.version + 1)
             )
         invoice.status = InvoiceStatus.POSTING
+        write = await posting_write(session, invoice, [])
         with pytest.raises(StaleDataError):
-            await write_posting(session, invoice, [])
+            await execute_folded(await session.connection(), [write])
 
     async with gateway.sessionmaker() as session:
         stored = await get_invoice(session, invoice_id)
         assert stored.status == InvoiceStatus.OPEN
-        assert stored.version == invoice.version + 1
+        assert stored.version == version + 1
+
+
+async def test_a_posting_of_an_invoice_written_since_its_read_is_a_version_conflict(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invoice's write, held for the run's first step and sent with it, still checks
+    its version: the posting answers 409 before any ERP call, and leaves nothing behind."""
+    invoice_id = await register(gateway)
+    async with gateway.sessionmaker() as session:
+        version = (await get_invoice(session, invoice_id)).version
+    read_after_lock = workflow.read_after_lock
+
+    async def read_then_written_since(session: AsyncSession, *args: Any, **kw: Any) -> Any:
+        read = await read_after_lock(session, *args, **kw)
+        await session.execute(  # what a writer ignoring the lock would leave
+            update(INVOICES).where(INVOICES.c.id == invoice_id).values(version=version + 7)
+        )
+        return read
+
+    monkeypatch.setattr(workflow, "read_after_lock", read_then_written_since)
+    response = await post(gateway, invoice_id, "key-1")
+
+    assert response.status_code == 409, response.text
+    assert response.json()["type"] == PROBLEM_BASE_URI + "version-conflict"
+    assert erp_documents(gateway, invoice_id) == 0
+    async with gateway.sessionmaker() as session:
+        stored = await get_invoice(session, invoice_id)
+        runs = await session.scalar(select(RUNS.c.id).where(RUNS.c.subject_id == invoice_id))
+    assert (stored.status, stored.version, runs) == (InvoiceStatus.OPEN, version, None)
 
 
 async def test_the_invoice_s_move_to_posting_moves_its_version_on(gateway: Gateway) -> None:
@@ -80,7 +115,8 @@ async def test_the_invoice_s_move_to_posting_moves_its_version_on(gateway: Gatew
         invoice = await get_invoice(session, invoice_id)
         version = invoice.version
         invoice.status = InvoiceStatus.POSTING
-        await write_posting(session, invoice, [])
+        write = await posting_write(session, invoice, [])
+        await execute_folded(await session.connection(), [write])
         await session.commit()
         assert invoice.version == version + 1
 
@@ -99,7 +135,8 @@ async def test_a_new_run_is_stored_as_a_flush_stores_it(gateway: Gateway) -> Non
         client_id="other",
     )
     async with gateway.sessionmaker.begin() as session:
-        await insert_run(session, run)
+        write = await taken_run(session, run, ())
+        await execute_folded(await session.connection(), [write])
 
     async with gateway.sessionmaker() as session:
         stored = await session.get_one(WorkflowRunRow, run.id)

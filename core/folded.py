@@ -1,0 +1,135 @@
+"""Independent writes of one transaction sent as one statement on PostgreSQL.
+
+Each write is a SQL Core statement built once and its rows' parameters. On PostgreSQL
+several writes go as data-modifying CTEs of one `SELECT` (each runs exactly once, all on
+one snapshot: only writes that neither touch nor read each other's rows may be folded);
+the folded statement is built once per shape of writes, so it is compiled once too. On
+any other database each write is its own statement, a write of several rows one
+executemany. Either way each write answers its row count (or, returning a column, that
+column of its one row), and a versioned write that changed no row raises `StaleDataError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import Insert, Select, Update, bindparam, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+
+
+@dataclass(frozen=True)
+class Write:
+    """A statement built once and the parameters of each row it writes.
+
+    An INSERT or UPDATE takes its columns from its rows' parameters, as when it is executed
+    on its own (the other parameters are its own bound parameters: `row_id`, not `id`); a
+    SELECT (a setting, say) answers its one value. `stale`: the message of the
+    `StaleDataError` raised when the write changes no row (a version check that failed).
+    """
+
+    statement: Insert | Update | Select[Any]
+    rows: Sequence[Mapping[str, Any]]
+    stale: str | None = None
+
+
+async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -> list[Any]:
+    """Send `writes` in order, in one statement on PostgreSQL when there are several; each
+    one's row count, or the column it returns (see the module docstring)."""
+    if connection.dialect.name == "postgresql" and len(writes) > 1:
+        shape = tuple((w.statement, tuple(w.rows[0]), len(w.rows)) for w in writes)
+        statement, owners = _fold(shape)
+        values = (await connection.execute(statement, _parameters(writes))).one()
+        answers: list[Any] = [None if _returns(w) else 0 for w in writes]
+        for owner, value in zip(owners, values, strict=True):
+            answers[owner] = value if _returns(writes[owner]) else answers[owner] + value
+    else:
+        answers = [await _execute(connection, write) for write in writes]
+    for write, answer in zip(writes, answers, strict=True):
+        if write.stale is not None and answer == 0:
+            raise StaleDataError(write.stale)
+    return answers
+
+
+async def _execute(connection: AsyncConnection, write: Write) -> Any:
+    rows = write.rows[0] if len(write.rows) == 1 else write.rows
+    result = await connection.execute(write.statement, rows)
+    return result.scalar() if _returns(write) else result.rowcount
+
+
+def _returns(write: Write) -> bool:
+    """Whether the write answers a column (RETURNING, or a SELECT) rather than a count."""
+    returned = len(write.statement.exported_columns)
+    assert returned <= 1, "a write returns one column"
+    assert returned == 0 or len(write.rows) == 1, "a write returns a column of one row"
+    return returned == 1
+
+
+def _parameters(writes: Sequence[Write]) -> dict[str, Any]:
+    return {
+        f"{key}_{_tag(i, r)}": value
+        for i, write in enumerate(writes)
+        for r, row in enumerate(write.rows)
+        for key, value in row.items()
+    }
+
+
+def _tag(write: int, row: int) -> str:
+    return f"w{write}_{row}"
+
+
+@lru_cache(maxsize=256)
+def _fold(
+    shape: tuple[tuple[Insert | Update | Select[Any], tuple[str, ...], int], ...],
+) -> tuple[Select[Any], tuple[int, ...]]:
+    """The writes of `shape` (statement, parameter names, rows) as one SELECT of a value per
+    write's row, and the write each value belongs to."""
+    columns: list[ColumnElement[Any]] = []
+    owners: list[int] = []
+    for i, (statement, keys, rows) in enumerate(shape):
+        for r in range(rows):
+            tag = _tag(i, r)
+            tagged = _tagged(statement, keys, tag)
+            owners.append(i)
+            if isinstance(tagged, Select):
+                columns.append(tagged.scalar_subquery())
+            elif tagged.exported_columns:
+                written = tagged.cte(tag)
+                columns.append(select(written.c[0]).scalar_subquery())
+            else:
+                written = tagged.returning(literal_column("1")).cte(tag)
+                columns.append(select(func.count()).select_from(written).scalar_subquery())
+    return select(*columns), tuple(owners)
+
+
+def _tagged(
+    statement: Insert | Update | Select[Any], keys: tuple[str, ...], tag: str
+) -> Insert | Update | Select[Any]:
+    """`statement` with its parameters' columns set explicitly and every parameter named
+    for `tag` (`row_id` as `row_id_w0_0`): one statement's names never meet another's. A
+    column with a default in Python is set by the write itself (its parameter would be
+    named for the column alone)."""
+    if not isinstance(statement, Select):
+        table = statement.table
+        defaulted = {  # a default's parameter would be named for its column in every write
+            column.key
+            for column in table.c
+            if (column.default if isinstance(statement, Insert) else column.onupdate) is not None
+        }
+        assert defaulted <= set(keys), f"a folded write sets {defaulted - set(keys)} itself"
+        statement = statement.values(
+            {key: bindparam(key, type_=table.c[key].type) for key in keys if key in table.c}
+        )
+
+    def rename(element: Any, **_: Any) -> BindParameter[Any] | None:
+        if isinstance(element, BindParameter) and element.key in keys:
+            return bindparam(f"{element.key}_{tag}", type_=element.type)
+        return None
+
+    tagged = visitors.replacement_traverse(statement, {}, rename)
+    return cast(Insert | Update | Select[Any], tagged)

@@ -1,0 +1,156 @@
+"""Independent writes folded into one statement on PostgreSQL (`core.folded`): each still
+answers its own row count or returned column, a versioned write that changed no row still
+raises, and the folded statement is compiled once; elsewhere each write is its own."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.folded import Write, execute_folded
+from core.ids import new_id
+from core.models.base import utcnow
+from core.versioned import _versioned_update
+from process_apis.runs.engine import Engine
+from process_apis.runs.repository import RUNS, STEPS, _upsert_step, get_run
+from tests.conftest import Gateway
+from tests.support.runs import committed_run
+
+
+def new_run() -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": new_id("workflow_run"),
+        "workflow": "fold_probe",
+        "subject_id": "probe",
+        "status": "running",
+        "params": {"a": 1},
+        "attempts": 1,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def writes(run: dict[str, Any], dialect: str, *, version: int) -> list[Write]:
+    """A run's versioned update, two steps' records and a step's start returning its id."""
+    record = {"sequence": 1, "status": "succeeded", "attempts": 1, "started_at": utcnow()}
+    started = {"sequence": 2, "status": "started", "attempts": 1, "started_at": utcnow()}
+    return [
+        Write(
+            _versioned_update(RUNS),
+            [
+                {
+                    "row_id": run["id"],
+                    "row_version": version,
+                    "status": "failed",
+                    "version": 2,
+                    "updated_at": utcnow(),
+                }
+            ],
+            stale=f"run {run['id']} changed",
+        ),
+        Write(
+            _upsert_step(dialect, tuple(record)),
+            [
+                {"id": new_id("workflow_step"), "run_id": run["id"], "name": name, **record}
+                for name in ("a", "b")
+            ],
+        ),
+        Write(
+            _upsert_step(dialect, tuple(started), returning_id=True),
+            [{"id": run["id"] + "_c", "run_id": run["id"], "name": "c", **started}],
+        ),
+    ]
+
+
+async def test_each_write_answers_its_own_count_or_column(gateway: Gateway) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    run = new_run()
+    seen: list[str] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql)
+
+    async with bind.begin() as connection:
+        await connection.execute(insert(RUNS), run)
+        event.listen(bind.sync_engine, "before_cursor_execute", statement)
+        try:
+            answers = await execute_folded(connection, writes(run, bind.dialect.name, version=1))
+        finally:
+            event.remove(bind.sync_engine, "before_cursor_execute", statement)
+
+    assert answers == [1, 2, run["id"] + "_c"]
+    assert len(seen) == (1 if bind.dialect.name == "postgresql" else 3), seen
+    async with bind.connect() as connection:
+        steps = await connection.execute(
+            select(STEPS.c.name, STEPS.c.status).where(STEPS.c.run_id == run["id"])
+        )
+        status = await connection.scalar(select(RUNS.c.status).where(RUNS.c.id == run["id"]))
+    assert sorted(tuple(row) for row in steps) == [
+        ("a", "succeeded"),
+        ("b", "succeeded"),
+        ("c", "started"),
+    ]
+    assert status == "failed"
+
+
+async def test_a_stale_version_raises_with_the_writes_folded(gateway: Gateway) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    run = new_run()
+    async with bind.begin() as connection:
+        await connection.execute(insert(RUNS), run)
+
+    with pytest.raises(StaleDataError, match="changed"):
+        async with bind.begin() as connection:
+            await execute_folded(connection, writes(run, bind.dialect.name, version=7))
+
+    async with bind.connect() as connection:
+        status = await connection.scalar(select(RUNS.c.status).where(RUNS.c.id == run["id"]))
+        steps = await connection.scalar(select(STEPS.c.id).where(STEPS.c.run_id == run["id"]))
+    assert (status, steps) == ("running", None)  # the caller's transaction rolled back
+
+
+@pytest.mark.postgres
+async def test_the_folded_statement_is_compiled_once(gateway: Gateway) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    if bind.dialect.name != "postgresql":
+        pytest.skip("folded on PostgreSQL only")
+    hits: list[bool] = []
+
+    def executed(
+        _connection: Any, _cursor: Any, _sql: str, _params: Any, context: Any, *_: Any
+    ) -> None:
+        hits.append(context.cache_hit is context.dialect.CACHE_HIT)
+
+    for _ in range(2):
+        run = new_run()
+        async with bind.begin() as connection:
+            await connection.execute(insert(RUNS), run)
+            event.listen(bind.sync_engine, "after_cursor_execute", executed)
+            try:
+                await execute_folded(connection, writes(run, "postgresql", version=1))
+            finally:
+                event.remove(bind.sync_engine, "after_cursor_execute", executed)
+
+    assert hits == [False, True], hits  # compiled by the first, reused by the second
+
+
+async def test_an_engine_sends_two_writes_of_one_step_apart(gateway: Gateway) -> None:
+    """A held record of a step and a new start of it would touch one row twice in one
+    statement, which PostgreSQL refuses: the held one goes first, on its own."""
+    engine = Engine(gateway.sessionmaker, steps=("check",), hold_outcomes=True)
+    run = await committed_run(engine, "fold_probe")
+    handle = engine.run(run.id)
+
+    async def answer() -> None:
+        return None
+
+    await handle.record("check", request={}, outcome={"source": "cache"})
+    await handle.step("check", answer, request={})
+
+    async with gateway.sessionmaker() as session:
+        steps = (await get_run(session, run.id)).steps
+    assert [(s.name, s.status, s.attempts) for s in steps] == [("check", "started", 2)]
