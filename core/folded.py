@@ -45,9 +45,9 @@ async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -
         shape = tuple((w.statement, tuple(w.rows[0]), len(w.rows)) for w in writes)
         statement, owners = _fold(shape)
         values = (await connection.execute(statement, _parameters(writes))).one()
-        answers: list[Any] = [None if _returns(w) else 0 for w in writes]
-        for owner, value in zip(owners, values, strict=True):
-            answers[owner] = value if _returns(writes[owner]) else answers[owner] + value
+        answers: list[Any] = [0] * len(writes)
+        for (owner, counted), value in zip(owners, values, strict=True):
+            answers[owner] = answers[owner] + value if counted else value
     else:
         answers = [await _execute(connection, write) for write in writes]
     for write, answer in zip(writes, answers, strict=True):
@@ -59,48 +59,45 @@ async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -
 async def _execute(connection: AsyncConnection, write: Write) -> Any:
     rows = write.rows[0] if len(write.rows) == 1 else write.rows
     result = await connection.execute(write.statement, rows)
-    return result.scalar() if _returns(write) else result.rowcount
+    return result.scalar() if _returns(write.statement, len(write.rows)) else result.rowcount
 
 
-def _returns(write: Write) -> bool:
-    """Whether the write answers a column (RETURNING, or a SELECT) rather than a count."""
-    returned = len(write.statement.exported_columns)
+def _returns(statement: Insert | Update | Select[Any], rows: int) -> bool:
+    """Whether a write answers a column (RETURNING, or a SELECT) rather than a count."""
+    returned = len(statement.exported_columns)
     assert returned <= 1, "a write returns one column"
-    assert returned == 0 or len(write.rows) == 1, "a write returns a column of one row"
+    assert returned == 0 or rows == 1, "a write returns a column of one row"
     return returned == 1
 
 
 def _parameters(writes: Sequence[Write]) -> dict[str, Any]:
+    """The parameters of every write's rows, named as `_tagged` names them."""
     return {
-        f"{key}_{_tag(i, r)}": value
+        f"{key}_w{i}_{r}": value
         for i, write in enumerate(writes)
         for r, row in enumerate(write.rows)
         for key, value in row.items()
     }
 
 
-def _tag(write: int, row: int) -> str:
-    return f"w{write}_{row}"
-
-
 @lru_cache(maxsize=256)
 def _fold(
     shape: tuple[tuple[Insert | Update | Select[Any], tuple[str, ...], int], ...],
-) -> tuple[Select[Any], tuple[int, ...]]:
+) -> tuple[Select[Any], tuple[tuple[int, bool], ...]]:
     """The writes of `shape` (statement, parameter names, rows) as one SELECT of a value per
-    write's row, and the write each value belongs to."""
+    write's row, and for each value the write it belongs to and whether it is a count."""
     columns: list[ColumnElement[Any]] = []
-    owners: list[int] = []
+    owners: list[tuple[int, bool]] = []
     for i, (statement, keys, rows) in enumerate(shape):
+        returns = _returns(statement, rows)
         for r in range(rows):
-            tag = _tag(i, r)
+            tag = f"w{i}_{r}"
             tagged = _tagged(statement, keys, tag)
-            owners.append(i)
+            owners.append((i, not returns))
             if isinstance(tagged, Select):
                 columns.append(tagged.scalar_subquery())
-            elif tagged.exported_columns:
-                written = tagged.cte(tag)
-                columns.append(select(written.c[0]).scalar_subquery())
+            elif returns:
+                columns.append(select(tagged.cte(tag).c[0]).scalar_subquery())
             else:
                 written = tagged.returning(literal_column("1")).cte(tag)
                 columns.append(select(func.count()).select_from(written).scalar_subquery())
