@@ -400,20 +400,11 @@ class Engine:
         ]
 
     @asynccontextmanager
-    async def transaction(
-        self, run_id: str, *, opening: AsyncSession | None = None
-    ) -> AsyncIterator[AsyncSession]:
-        """A transaction that first writes the run's held step outcomes; committed on exit.
-        With `opening`, that session's open transaction (its changes flushed first)."""
-        if opening is None:
-            async with self.sessionmaker.begin() as session:
-                await self.write_held(session, run_id)
-                yield session
-            return
-        await opening.flush()
-        await self.write_held(opening, run_id)
-        yield opening
-        await opening.commit()
+    async def transaction(self, run_id: str) -> AsyncIterator[AsyncSession]:
+        """A transaction that first writes the run's held step outcomes; committed on exit."""
+        async with self.sessionmaker.begin() as session:
+            await self.write_held(session, run_id)
+            yield session
 
     @asynccontextmanager
     async def _writing(self, *, opening: AsyncSession | None) -> AsyncIterator[AsyncConnection]:
