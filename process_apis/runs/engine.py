@@ -310,7 +310,7 @@ class Engine:
 
         A run another process holds now is refused with `RunInProgress` (409); the
         replayer names the run it has claimed as `claimed_run_id`. Without a session the
-        caller writes the run (`write_taken`) instead of a flush of `session`.
+        caller holds the run's write (`hold_taken`) instead of a flush of `session`.
         """
         if latest is not None and latest.id != claimed_run_id and is_leased(latest):
             raise RunInProgress(
