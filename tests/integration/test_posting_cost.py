@@ -38,10 +38,13 @@ COMMITS = 3
 # 2 before the audit row joined the stored answer by SQL Core, 1 before the prepare wrote
 # the invoice and the run by SQL Core: no unit of work runs on a posting's path.
 FLUSHES = 0
-# Transactions run through an ORM session: the prepare's and the closing's (which the
-# idempotency store's completion joins); the step path speaks SQL Core on a connection
-# (3 before: the middle transaction was a session's too).
-ORM_TRANSACTIONS = 2
+# Transactions run through an ORM session: the prepare's alone; the step path and the
+# closing (which the idempotency store's completion joins) speak SQL Core on a connection
+# (3 before: the middle transaction was a session's too; 2 before the closing's was not).
+ORM_TRANSACTIONS = 1
+# The closing transaction (the key's completion is its last statement) runs in no ORM
+# session, so no unit of work is flushed there, not even an empty one by its commit.
+COMPLETION = "UPDATE idempotency_keys"
 # On PostgreSQL the middle transaction commits asynchronously: one `SET LOCAL` more.
 RELAXED = "SET LOCAL synchronous_commit = off"
 APART = ("erp_budget_", "FROM api_clients")
@@ -58,6 +61,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
     statements: list[str] = []
     touched_apart: set[int] = set()
     orm_begun: set[int] = set()  # connections in an ORM session's transaction not yet counted
+    in_session: set[int] = set()  # connections in an ORM session's transaction
 
     def statement(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
         if asyncio.current_task() is not this_test:
@@ -70,6 +74,8 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
             if id(connection) in orm_begun:
                 seen["ORM transactions"] += 1
                 orm_begun.discard(id(connection))
+            if sql.startswith(COMPLETION) and id(connection) in in_session:
+                seen["closing in a session"] += 1
             if " IN (" in sql:
                 seen["expanded IN"] += 1
             statements.append(" ".join(sql.split())[:90])
@@ -78,16 +84,17 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
         if asyncio.current_task() is not this_test:
             return
         seen["apart commits" if id(connection) in touched_apart else "COMMIT"] += 1
-        touched_apart.discard(id(connection))
-        orm_begun.discard(id(connection))
+        for tracked in (touched_apart, orm_begun, in_session):
+            tracked.discard(id(connection))
 
     def rollback(connection: Any) -> None:
-        touched_apart.discard(id(connection))
-        orm_begun.discard(id(connection))
+        for tracked in (touched_apart, orm_begun, in_session):
+            tracked.discard(id(connection))
 
     def begin(_session: Session, _transaction: Any, connection: Any) -> None:
         if asyncio.current_task() is this_test:
             orm_begun.add(id(connection))
+            in_session.add(id(connection))
 
     def flush(session: Session, _context: Any) -> None:
         if asyncio.current_task() is not this_test:
@@ -153,3 +160,4 @@ async def test_a_posting_costs_a_bounded_number_of_statements(
     # statements bind one value per parameter, so each is compiled once and reused.
     assert seen["expanded IN"] == 0, (dict(seen), sql)
     assert seen["ORM flushes"] <= FLUSHES, (dict(seen), sql)
+    assert seen["closing in a session"] == 0, (dict(seen), sql)
