@@ -341,14 +341,14 @@ class IdempotencyStore:
         status: int,
         headers: dict[str, str],
         body: str,
-        audit: AuditEventRow | None = None,
+        audit: dict[str, Any] | None = None,
         joining: AsyncSession | AsyncConnection | None = None,
         request: tuple[str, str, str] | None = None,
     ) -> None:
-        """Store the answer (and the request's `audit` row with it, in one transaction) by
-        SQL Core: in `joining`'s open transaction when given, a session's (a claim, see
-        `Opening`) or a connection's (see `Closing`), committed and closed; else in a
-        connection's transaction of its own.
+        """Store the answer (and the request's `audit` row, its columns, with it, in one
+        transaction) by SQL Core: in `joining`'s open transaction when given, a session's (a
+        claim, see `Opening`) or a connection's (see `Closing`), committed and closed; else
+        in a connection's transaction of its own.
 
         `request` (method, path, request hash): the key's row is written whole when its
         claim is not there, rolled back with the handler's transaction (see `Opening`),
@@ -366,7 +366,7 @@ class IdempotencyStore:
         try:
             connection = await connection_of(transaction)
             if audit is not None:
-                await connection.execute(_INSERT_AUDIT, _audit_values(audit))
+                await connection.execute(_INSERT_AUDIT, audit)
             stored = await connection.execute(
                 _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
             )
@@ -399,13 +399,6 @@ class IdempotencyStore:
 
 AUDIT = table_of(AuditEventRow)
 _INSERT_AUDIT = insert(AUDIT)
-
-
-def _audit_values(row: AuditEventRow) -> dict[str, Any]:
-    """The audit row's columns as its caller set them; the columns it left unset take their
-    defaults (`occurred_at`, `count`) in the statement, as a flush of the row gives them."""
-    values = {column.key: getattr(row, column.key) for column in AUDIT.columns}
-    return {key: value for key, value in values.items() if value is not None}
 
 
 @cache
@@ -519,7 +512,7 @@ async def run_idempotently(
         status=status,
         headers=stored_headers,
         body=content,
-        audit=audit.row(status, location) if audit is not None else None,
+        audit=audit.values(status, location) if audit is not None else None,
         joining=joining,
         request=(method, path, request_hash),
     )

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from core.models.base import Base
 from core.settings import BackendSettings
 from tests.conftest import GatewayFactory
 from tests.integration.test_invoice_posting import post, register
@@ -45,6 +46,9 @@ ORM_TRANSACTIONS = 1
 # The closing transaction (the key's completion is its last statement) runs in no ORM
 # session, so no unit of work is flushed there, not even an empty one by its commit.
 COMPLETION = "UPDATE idempotency_keys"
+# ORM objects made (each an instance state the ORM tracks): the prepare's new run alone; the
+# audit row is its columns, inserted with the key's completion (2 before it was an object).
+ROWS_MADE = 1
 # On PostgreSQL the middle transaction commits asynchronously: one `SET LOCAL` more.
 RELAXED = "SET LOCAL synchronous_commit = off"
 APART = ("erp_budget_", "FROM api_clients")
@@ -96,6 +100,12 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
             orm_begun.add(id(connection))
             in_session.add(id(connection))
 
+    def made(row: Any, _args: Any, _kwargs: Any) -> None:
+        if asyncio.current_task() is not this_test:
+            return
+        if not any(name in row.__tablename__ for name in APART):
+            seen["ORM rows made"] += 1
+
     def flush(session: Session, _context: Any) -> None:
         if asyncio.current_task() is not this_test:
             return
@@ -112,6 +122,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
         event.listen(engine.sync_engine, name, listener)
     event.listen(Session, "after_flush", flush)
     event.listen(Session, "after_begin", begin)
+    event.listen(Base, "init", made, propagate=True)
     try:
         yield seen, statements
     finally:
@@ -119,6 +130,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
             event.remove(engine.sync_engine, name, listener)
         event.remove(Session, "after_flush", flush)
         event.remove(Session, "after_begin", begin)
+        event.remove(Base, "init", made)
 
 
 def served(body: dict[str, Any]) -> dict[str, Any]:
@@ -161,3 +173,4 @@ async def test_a_posting_costs_a_bounded_number_of_statements(
     assert seen["expanded IN"] == 0, (dict(seen), sql)
     assert seen["ORM flushes"] <= FLUSHES, (dict(seen), sql)
     assert seen["closing in a session"] == 0, (dict(seen), sql)
+    assert seen["ORM rows made"] <= ROWS_MADE, (dict(seen), sql)
