@@ -12,16 +12,16 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.models.audit_event import AuditEventRow
-
 STATE_KEY = "pending_audit"
 
 
 @dataclass
 class PendingAudit:
-    """The request's audit row, made from the answer's status and `Location` once known."""
+    """The request's audit row, made from the answer's status and `Location` once known: its
+    columns (`AuditEventRow`'s; those left out take their defaults), for SQL Core to insert
+    with no ORM object made of them."""
 
-    row: Callable[[int, str | None], AuditEventRow]
+    values: Callable[[int, str | None], dict[str, Any]]
     written: bool = False
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -163,6 +164,14 @@ def upsert_into(table: Table, dialect: str) -> postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+async def connection_of(executor: AsyncSession | AsyncConnection) -> AsyncConnection:
+    """Where SQL Core statements run: `executor` itself, or the connection of a session's
+    transaction (begun if need be)."""
+    if isinstance(executor, AsyncConnection):
+        return executor
+    return await executor.connection()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from core.db import connection_of
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
 from events.catalog import validate
@@ -47,19 +48,20 @@ def _insert(dialect: str) -> Insert:
     return insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id])
 
 
-async def record(session: AsyncSession, *events: CloudEvent) -> None:
-    """Add `events` to the outbox in `session`'s transaction (the caller commits).
+async def record(session: AsyncSession | AsyncConnection, *events: CloudEvent) -> None:
+    """Add `events` to the outbox in `session`'s transaction, a session's or a connection's
+    (the caller commits).
 
     Each is validated against its type's schema first; an id already recorded is skipped.
     """
     await record_all(session, events)
 
 
-async def record_all(session: AsyncSession, events: Iterable[CloudEvent]) -> None:
+async def record_all(session: AsyncSession | AsyncConnection, events: Iterable[CloudEvent]) -> None:
     """`record` for an iterable of events (nothing at all when it is empty)."""
     rows = [_values(event) for event in events]
     if rows:
-        connection = await session.connection()
+        connection = await connection_of(session)
         await connection.execute(_insert(connection.dialect.name), rows)
 
 

@@ -24,17 +24,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Insert, bindparam, delete, insert, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.audit import pending_audit
-from core.db import table_of, upsert_into
+from core.db import connection_of, table_of, upsert_into
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
 from core.metrics import IDEMPOTENT_REPLAYS
@@ -131,39 +131,50 @@ async def undo_outcome(
     return Outcome(200 if before.status == undone else 201, after)
 
 
-class Handover:
-    """A session handed from one party to another with its transaction open (once)."""
+class Transaction(Protocol):
+    """An open transaction: a session's, or a connection's."""
+
+    async def commit(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+T = TypeVar("T", bound=Transaction)
+
+
+class Handover(Generic[T]):
+    """A transaction handed from one party to another still open (once)."""
 
     def __init__(self) -> None:
-        self._session: AsyncSession | None = None
+        self._transaction: T | None = None
 
-    def hand_over(self, session: AsyncSession) -> None:
-        """Take `session`, its transaction open; the caller neither commits nor closes it."""
-        assert self._session is None, "one transaction is handed over"
-        self._session = session
+    def hand_over(self, transaction: T) -> None:
+        """Take `transaction`, still open; the caller neither commits nor closes it."""
+        assert self._transaction is None, "one transaction is handed over"
+        self._transaction = transaction
 
-    def take(self) -> AsyncSession | None:
-        """The handed-over session, if any (once)."""
-        session, self._session = self._session, None
-        return session
+    def take(self) -> T | None:
+        """The handed-over transaction, if any (once)."""
+        transaction, self._transaction = self._transaction, None
+        return transaction
 
     async def commit(self) -> None:
         """Commit and close what was handed over and not taken, if anything."""
-        session = self.take()
-        if session is not None:
+        transaction = self.take()
+        if transaction is not None:
             try:
-                await session.commit()
+                await transaction.commit()
             finally:
-                await session.close()
+                await transaction.close()
 
     async def discard(self) -> None:
         """Roll back and close what was handed over and not taken, if anything."""
-        session = self.take()
-        if session is not None:
-            await session.close()
+        transaction = self.take()
+        if transaction is not None:
+            await transaction.close()
 
 
-class Opening(Handover):
+class Opening(Handover[AsyncSession]):
     """The key's claim, handed to the handler uncommitted so its first transaction joins it:
     the claim and the handler's first write commit together, in one commit instead of two.
 
@@ -179,14 +190,15 @@ class Opening(Handover):
     that inserts the key's row when it finds none (`IdempotencyStore.complete`), and a
     duplicate that claimed the key in between keeps its own claim.
 
-    Whoever runs the handler disposes of a claim the handler left untaken: its completion
-    joins it, a release discards it.
+    Whoever runs the handler disposes of a claim the handler left untaken (or gave back, its
+    transaction having written nothing else): its completion joins it, a release discards it.
     """
 
 
-class Closing(Handover):
+class Closing(Handover[AsyncConnection]):
     """A handler's last transaction, handed over uncommitted so the key's completion joins
-    it: the write and its stored answer commit together, in one commit instead of two.
+    it: the write and its stored answer commit together, in one commit instead of two. It is
+    a connection's (SQL Core, no ORM session or flush): the completion speaks SQL Core too.
 
     The handler hands it over only when nothing but building its answer follows (no backend
     call may wait on an uncommitted write). Whoever runs the handler commits what was handed
@@ -329,18 +341,21 @@ class IdempotencyStore:
         status: int,
         headers: dict[str, str],
         body: str,
-        audit: AuditEventRow | None = None,
-        joining: AsyncSession | None = None,
+        audit: dict[str, Any] | None = None,
+        joining: AsyncSession | AsyncConnection | None = None,
         request: tuple[str, str, str] | None = None,
     ) -> None:
-        """Store the answer (and the request's `audit` row with it, in one transaction):
-        in `joining`'s open transaction when given (see `Closing`), committed and closed.
+        """Store the answer (and the request's `audit` row, its columns, with it, in one
+        transaction) by SQL Core: in `joining`'s open transaction when given, a session's (a
+        claim, see `Opening`) or a connection's (see `Closing`), committed and closed; else
+        in a connection's transaction of its own.
 
         `request` (method, path, request hash): the key's row is written whole when its
         claim is not there, rolled back with the handler's transaction (see `Opening`),
         unless another request has claimed the key since.
         """
-        session = joining if joining is not None else self.sessionmaker()
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        transaction = joining if joining is not None else await bind.connect()
         answer = {
             "status": IdempotencyStatus.COMPLETED,
             "response_status": status,
@@ -349,9 +364,9 @@ class IdempotencyStore:
             "locked_until": None,
         }
         try:
-            connection = await session.connection()
-            if audit is not None:  # SQL Core: no unit of work flushed for one row
-                await connection.execute(_INSERT_AUDIT, _audit_values(audit))
+            connection = await connection_of(transaction)
+            if audit is not None:
+                await connection.execute(_INSERT_AUDIT, audit)
             stored = await connection.execute(
                 _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
             )
@@ -360,9 +375,9 @@ class IdempotencyStore:
                     _insert_key(connection.dialect.name),
                     self._new_key(client_id, key, request, utcnow(), **answer),
                 )
-            await session.commit()
+            await transaction.commit()
         finally:
-            await session.close()
+            await transaction.close()
 
     async def release(self, *, client_id: str, key: str) -> None:
         """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
@@ -384,13 +399,6 @@ class IdempotencyStore:
 
 AUDIT = table_of(AuditEventRow)
 _INSERT_AUDIT = insert(AUDIT)
-
-
-def _audit_values(row: AuditEventRow) -> dict[str, Any]:
-    """The audit row's columns as its caller set them; the columns it left unset take their
-    defaults (`occurred_at`, `count`) in the statement, as a flush of the row gives them."""
-    values = {column.key: getattr(row, column.key) for column in AUDIT.columns}
-    return {key: value for key, value in values.items() if value is not None}
 
 
 @cache
@@ -493,7 +501,7 @@ async def run_idempotently(
     stored_headers["content-type"] = media_type
     audit = pending_audit(request.scope.get("state", {}))
     location = next((v for k, v in headers.items() if k.lower() == "location"), None)
-    joining = closing.take()
+    joining: AsyncSession | AsyncConnection | None = closing.take()
     if joining is None:
         joining = opening.take()  # a claim the handler left untaken: stored with its answer
     else:
@@ -504,7 +512,7 @@ async def run_idempotently(
         status=status,
         headers=stored_headers,
         body=content,
-        audit=audit.row(status, location) if audit is not None else None,
+        audit=audit.values(status, location) if audit is not None else None,
         joining=joining,
         request=(method, path, request_hash),
     )

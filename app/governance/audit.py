@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,7 +69,7 @@ class AuditMiddleware:
         read = scope["method"] in READ_METHODS
         pending = None
         if not read:  # a write's row may be stored with its answer (`core.audit`)
-            pending = PendingAudit(lambda code, at: _row(scope, code, at, body_hash.hexdigest()))
+            pending = PendingAudit(lambda code, at: _values(scope, code, at, body_hash.hexdigest()))
             scope.setdefault("state", {})[STATE_KEY] = pending
         try:
             await self.app(scope, hashing_receive, recording_send)
@@ -81,8 +82,8 @@ class AuditMiddleware:
             elif pending is not None and pending.written:
                 pass  # in the transaction that stored the write's answer
             elif not read or status in DENIED:
-                event = _row(scope, status, location_of(headers), body_hash.hexdigest())
-                await append(scope["app"].state.process.sessionmaker, event)
+                values = _values(scope, status, location_of(headers), body_hash.hexdigest())
+                await append(scope["app"].state.process.sessionmaker, AuditEventRow(**values))
 
 
 def location_of(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -94,8 +95,9 @@ def location_of(headers: list[tuple[bytes, bytes]]) -> str | None:
     return location
 
 
-def _row(scope: Scope, status: int, location: str | None, digest: str) -> AuditEventRow:
-    """The request's audit row, for its answer's status and `Location`."""
+def _values(scope: Scope, status: int, location: str | None, digest: str) -> dict[str, Any]:
+    """The request's audit row's columns, for its answer's status and `Location` (those left
+    out take their defaults)."""
     state = scope.get("state", {})
     principal = state.get("principal")
     refusal = state.get("audit_refusal")  # an authentication refused inside a handler
@@ -104,18 +106,18 @@ def _row(scope: Scope, status: int, location: str | None, digest: str) -> AuditE
         location.rstrip("/").rsplit("/", 1)[-1] if location else None
     )
     client = scope.get("client")
-    return AuditEventRow(
-        id=new_id("audit_event"),
-        client_id=principal.client_id if principal else (refusal or {}).get("client_id"),
-        partner_id=principal.partner_id if principal else None,
-        action=f"{scope['method']} {route_template(scope)}"[:120],
-        object_id=str(object_id)[:80] if object_id else None,
-        outcome="denied" if refusal else outcome_of(status),
-        status_code=status,
-        correlation_id=state.get("correlation_id"),
-        request_hash=digest,
-        source_ip=client[0] if client else None,
-    )
+    return {
+        "id": new_id("audit_event"),
+        "client_id": principal.client_id if principal else (refusal or {}).get("client_id"),
+        "partner_id": principal.partner_id if principal else None,
+        "action": f"{scope['method']} {route_template(scope)}"[:120],
+        "object_id": str(object_id)[:80] if object_id else None,
+        "outcome": "denied" if refusal else outcome_of(status),
+        "status_code": status,
+        "correlation_id": state.get("correlation_id"),
+        "request_hash": digest,
+        "source_ip": client[0] if client else None,
+    }
 
 
 async def append(sessionmaker: async_sessionmaker[AsyncSession], event: AuditEventRow) -> None:

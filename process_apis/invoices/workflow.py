@@ -9,7 +9,8 @@ run are written by SQL Core statements, not the ORM's flush (`preparing`). Then,
 transaction open, the steps: check tax codes, upsert the ERP customer, create the sales
 invoice (keyed by our invoice id as external document number, so a repeat finds the
 existing document) and post it. Finally the acknowledgement is recorded and the invoice
-is `posted`.
+is `posted`, by SQL Core statements on a connection: no ORM session in that closing
+transaction, which the request's `Idempotency-Key` completion joins.
 
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
@@ -49,8 +50,9 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Update, bindparam, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Update, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.auth import Principal
 from core.canonical.base import fit
@@ -81,9 +83,11 @@ from process_apis.legal_entities.repository import get_legal_entity
 from process_apis.legal_entities.snapshot import LegalEntitySnapshot, legal_entity_snapshot
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
-    SUCCEEDED_COLUMNS,
+    CLOSED_COLUMNS,
     Engine,
     RunHandle,
+    attach_run,
+    close_failed,
     error_class_of,
     error_type_of,
     fail_in_session,
@@ -194,10 +198,11 @@ class InvoicePostingWorkflow:
         The prepare transaction is committed by the first step's start, with it (see
         `process_apis.runs.engine`): before any backend call, in one commit. With `opening`
         the prepare runs in the transaction holding the request's `Idempotency-Key` claim,
-        so the claim commits with it (see `process_apis.idempotency.Opening`). With `closing`
-        the transaction that records the posted document is handed over uncommitted, for
-        the request's `Idempotency-Key` completion to join (no backend call follows it); so
-        is the prepare's when the invoice was posted before (it wrote nothing but the claim).
+        so the claim commits with it (see `process_apis.idempotency.Opening`), or is given
+        back to `opening` when the invoice was posted before (the prepare wrote nothing but
+        the claim). With `closing` the transaction that records the posted document (a
+        connection's, see `_record`) is handed over uncommitted, for the request's
+        `Idempotency-Key` completion to join (no backend call follows it).
         """
         claim = opening.take() if opening is not None else None
         session = claim or self.context.sessionmaker()
@@ -213,11 +218,9 @@ class InvoicePostingWorkflow:
                 claimed_run_id=claimed_run_id,
             )
             if isinstance(prepared, PostingResult):
-                if claim is not None and closing is not None:
-                    closing.hand_over(session)
+                if opening is not None and claim is not None:
+                    opening.hand_over(session)  # given back: it holds nothing but the claim
                     handed_over = True
-                elif claim is not None:
-                    await session.commit()
                 return prepared
             return await self.execute(prepared, opening=session, closing=closing)
         finally:
@@ -549,15 +552,15 @@ class InvoicePostingWorkflow:
     ) -> PostingResult:
         """The acknowledgement recorded: the invoice `posted`, or held on a totals mismatch.
 
-        The invoice and the run are written as the prepare transaction left them, not read
-        again: the invoice and the run by one SQL Core UPDATE each, the run under its version
-        check. A posted invoice's transaction is handed to `closing` uncommitted, when given.
+        The closing transaction speaks SQL Core on a connection (`Engine.closing`), with no
+        ORM session or flush: the invoice and the run are written as the prepare transaction
+        left them, not read again, by one UPDATE each, the run under its version check. A
+        posted invoice's transaction is handed to `closing` uncommitted, when given.
         """
-        session, handed_over = self.context.sessionmaker(), False
+        connection, handed_over = await self.engine.closing(plan.run_id), False
         try:
-            await self.engine.write_held(session, plan.run_id)
             invoice = await _acknowledge(
-                session,
+                connection,
                 plan.invoice,
                 InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
                 document,
@@ -565,30 +568,34 @@ class InvoicePostingWorkflow:
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
-                await (await session.connection()).execute(
+                await connection.execute(
                     _SET_CUSTOMER_ERP_REF,
                     {"customer_id": plan.customer_id, "erp_ref": erp_customer_id},
                 )
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
             run = plan.run
-            await record(session, invoice_events.posted(invoice, run, partner_id=plan.partner_id))
+            await record(
+                connection, invoice_events.posted(invoice, run, partner_id=plan.partner_id)
+            )
             if mismatch is not None:
-                run = await session.merge(run, load=False)
                 run.result = acknowledgement
-                await fail_in_session(session, run, mismatch)
+                close_failed(run, mismatch)
+                await write_run(connection, run, CLOSED_COLUMNS)
+                await connection.commit()
+                attach_run(mismatch, run.id)
                 raise mismatch
             mark_succeeded(run, acknowledgement)
-            await write_run(session, run, SUCCEEDED_COLUMNS)
+            await write_run(connection, run, CLOSED_COLUMNS)
             result = _result(invoice, run, PostingState.POSTED)
             if closing is None:
-                await session.commit()
+                await connection.commit()
                 return result
-            closing.hand_over(session)
+            closing.hand_over(connection)
             handed_over = True
             return result
         finally:
             if not handed_over:
-                await session.close()
+                await connection.close()
 
     async def _fail_in_session(
         self, session: AsyncSession, invoice: InvoiceRow, run: WorkflowRunRow, error: Exception
@@ -605,6 +612,9 @@ class InvoicePostingWorkflow:
         )
         await record(session, failed)
         await fail_in_session(session, run, error)
+
+
+_STATUS_OF = select(INVOICES.c.status).where(INVOICES.c.id == bindparam("invoice_id"))
 
 
 @cache
@@ -630,27 +640,30 @@ def _acknowledging(status: InvoiceStatus) -> Update:
 
 
 async def _acknowledge(
-    session: AsyncSession, invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
+    connection: AsyncConnection,
+    invoice: InvoiceRow,
+    status: InvoiceStatus,
+    document: ErpSalesInvoice,
 ) -> InvoiceRow:
     """The invoice (as the prepare left it) moved to `status` with the ERP's document, by one
-    SQL Core statement, and returned so changed; an invoice no longer in a status that may
-    reach it is refused as the status machine refuses it."""
+    SQL Core statement, and returned so changed (as written: no change pending on it); an
+    invoice no longer in a status that may reach it is refused as the status machine
+    refuses it."""
     changes: dict[str, Any] = {
         "status": status,
         "erp_ref": document.id,
         "erp_document_number": document.number,
         "posted_at": utcnow(),
     }
-    connection = await session.connection()  # SQL Core: no ORM execution around it
     stored = await connection.execute(_acknowledging(status), {"invoice_id": invoice.id, **changes})
     written = stored.one_or_none()
     if written is None:
-        current = await get_invoice(session, invoice.id)
-        INVOICE_STATUS.check(InvoiceStatus(current.status), status)
+        current = await connection.execute(_STATUS_OF, {"invoice_id": invoice.id})
+        INVOICE_STATUS.check(InvoiceStatus(current.scalar_one()), status)
         raise AssertionError(f"invoice {invoice.id} may reach {status} but was not updated")
     changes["version"], changes["updated_at"] = written
     for name, value in changes.items():
-        setattr(invoice, name, value)
+        set_committed_value(invoice, name, value)
     return invoice
 
 

@@ -24,8 +24,9 @@ through a per-run handle, `engine.run(run_id)`.
 An engine made with `hold_outcomes` writes a step's success with its next write
 instead of in a transaction of its own: with the next step's `started` (so both land
 in one commit), with a deferral or failure, or in the workflow's closing transaction
-through `write_held`. Nothing is called in between, so a crash there leaves the step
-`started`, exactly as a crash during its call would, and a resumed run repeats it.
+(`write_held` in a session's, or first in the connection's `closing` opens). Nothing is
+called in between, so a crash there leaves the step `started`, exactly as a crash during
+its call would, and a resumed run repeats it.
 A step answered without any backend call (a cached or already known result) is
 recorded with `RunHandle.record`, held the same way: there is no call to guard.
 
@@ -174,8 +175,8 @@ def close_failed(run: WorkflowRunRow, error: Exception, *, answered: bool = Fals
         mark_failed(run, error)
 
 
-# What `mark_succeeded` writes.
-SUCCEEDED_COLUMNS = (
+# What closing a run writes: `mark_succeeded`, or `close_failed` and the run's result.
+CLOSED_COLUMNS = (
     "status",
     "result",
     "error_class",
@@ -448,6 +449,19 @@ class Engine:
         """Close the run as succeeded in a transaction of its own."""
         async with self.transaction(run_id) as session:
             mark_succeeded(await session.get_one(WorkflowRunRow, run_id), result)
+
+    async def closing(self, run_id: str) -> AsyncConnection:
+        """The run's closing transaction, for SQL Core with no ORM session around it: a
+        connection whose transaction has the run's held step outcomes written first. The
+        caller commits (or hands it over) and closes it."""
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        connection = await bind.connect()
+        try:
+            await self._write_held(connection, run_id)
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
 
     async def _start_step(
         self,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.db import table_of, upsert_into
+from core.db import connection_of, table_of, upsert_into
 from core.errors import NotFound
 from core.folded import Write
 from core.ids import new_id
@@ -171,13 +171,15 @@ def step_updates(changes: Sequence[tuple[str, dict[str, Any]]]) -> list[Write]:
     return [Write(_UPDATE_STEP, rows) for rows in by_columns.values()]  # SET: what rows name
 
 
-async def write_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequence[str]) -> None:
+async def write_run(
+    session: AsyncSession | AsyncConnection, run: WorkflowRunRow, columns: Sequence[str]
+) -> None:
     """Write `columns` of a run as its caller changed them, under the run's version check as
-    the ORM makes it (`core.versioned.write_versioned`), in `session`'s transaction; the queue's
-    events of its status change are recorded with it, as a flush of the row records them
-    (`queue_events`)."""
+    the ORM makes it (`core.versioned.write_versioned`), in `session`'s transaction (a
+    session's or a connection's); the queue's events of its status change are recorded with
+    it, as a flush of the row records them (`queue_events`)."""
     events = list(queue_events(run))
-    await write_versioned(await session.connection(), run, columns)
+    await write_versioned(await connection_of(session), run, columns)
     await record_all(session, events)
 
 

@@ -39,15 +39,16 @@ def request() -> Request:
 def handing_over(
     gateway: Gateway, closing: Closing, then: Callable[[], Awaitable[Outcome]]
 ) -> Callable[[], Awaitable[Outcome]]:
-    """A handler that writes a row (a stand-in for a posting's record), hands its
-    transaction over uncommitted, then answers with `then`."""
+    """A handler that writes a row (a stand-in for a posting's record) by SQL Core, hands its
+    connection's transaction over uncommitted, then answers with `then`."""
 
     async def handler() -> Outcome:
-        session = gateway.sessionmaker()
-        await session.execute(
+        engine: AsyncEngine = gateway.sessionmaker.kw["bind"]
+        connection = await engine.connect()
+        await connection.execute(
             insert(DuplicateCountRow).values(day=date.today(), source="closing-test", count=1)
         )
-        closing.hand_over(session)
+        closing.hand_over(connection)
         return await then()
 
     return handler

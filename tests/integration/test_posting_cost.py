@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from core.models.base import Base
 from core.settings import BackendSettings
 from tests.conftest import GatewayFactory
 from tests.integration.test_invoice_posting import post, register
@@ -40,10 +41,16 @@ COMMITS = 3
 # 2 before the audit row joined the stored answer by SQL Core, 1 before the prepare wrote
 # the invoice and the run by SQL Core: no unit of work runs on a posting's path.
 FLUSHES = 0
-# Transactions run through an ORM session: the prepare's and the closing's (which the
-# idempotency store's completion joins); the step path speaks SQL Core on a connection
-# (3 before: the middle transaction was a session's too).
-ORM_TRANSACTIONS = 2
+# Transactions run through an ORM session: the prepare's alone; the step path and the
+# closing (which the idempotency store's completion joins) speak SQL Core on a connection
+# (3 before: the middle transaction was a session's too; 2 before the closing's was not).
+ORM_TRANSACTIONS = 1
+# The closing transaction (the key's completion is its last statement) runs in no ORM
+# session, so no unit of work is flushed there, not even an empty one by its commit.
+COMPLETION = "UPDATE idempotency_keys"
+# ORM objects made (each an instance state the ORM tracks): the prepare's new run alone; the
+# audit row is its columns, inserted with the key's completion (2 before it was an object).
+ROWS_MADE = 1
 # On PostgreSQL the middle transaction commits asynchronously, set within its statement.
 RELAXED = "set_config('synchronous_commit', 'off', true)"
 APART = ("erp_budget_", "FROM api_clients")
@@ -60,6 +67,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
     statements: list[str] = []
     touched_apart: set[int] = set()
     orm_begun: set[int] = set()  # connections in an ORM session's transaction not yet counted
+    in_session: set[int] = set()  # connections in an ORM session's transaction
 
     def statement(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
         if asyncio.current_task() is not this_test:
@@ -73,6 +81,8 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
             if id(connection) in orm_begun:
                 seen["ORM transactions"] += 1
                 orm_begun.discard(id(connection))
+            if sql.startswith(COMPLETION) and id(connection) in in_session:
+                seen["closing in a session"] += 1
             if " IN (" in sql:
                 seen["expanded IN"] += 1
             statements.append(" ".join(sql.split())[:90])
@@ -81,16 +91,23 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
         if asyncio.current_task() is not this_test:
             return
         seen["apart commits" if id(connection) in touched_apart else "COMMIT"] += 1
-        touched_apart.discard(id(connection))
-        orm_begun.discard(id(connection))
+        for tracked in (touched_apart, orm_begun, in_session):
+            tracked.discard(id(connection))
 
     def rollback(connection: Any) -> None:
-        touched_apart.discard(id(connection))
-        orm_begun.discard(id(connection))
+        for tracked in (touched_apart, orm_begun, in_session):
+            tracked.discard(id(connection))
 
     def begin(_session: Session, _transaction: Any, connection: Any) -> None:
         if asyncio.current_task() is this_test:
             orm_begun.add(id(connection))
+            in_session.add(id(connection))
+
+    def made(row: Any, _args: Any, _kwargs: Any) -> None:
+        if asyncio.current_task() is not this_test:
+            return
+        if not any(name in row.__tablename__ for name in APART):
+            seen["ORM rows made"] += 1
 
     def flush(session: Session, _context: Any) -> None:
         if asyncio.current_task() is not this_test:
@@ -108,6 +125,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
         event.listen(engine.sync_engine, name, listener)
     event.listen(Session, "after_flush", flush)
     event.listen(Session, "after_begin", begin)
+    event.listen(Base, "init", made, propagate=True)
     try:
         yield seen, statements
     finally:
@@ -115,6 +133,7 @@ def counting(engine: AsyncEngine) -> Iterator[tuple[Counter[str], list[str]]]:
             event.remove(engine.sync_engine, name, listener)
         event.remove(Session, "after_flush", flush)
         event.remove(Session, "after_begin", begin)
+        event.remove(Base, "init", made)
 
 
 def served(body: dict[str, Any]) -> dict[str, Any]:
@@ -152,3 +171,5 @@ async def test_a_posting_costs_a_bounded_number_of_statements(
     # statements bind one value per parameter, so each is compiled once and reused.
     assert seen["expanded IN"] == 0, (dict(seen), sql)
     assert seen["ORM flushes"] <= FLUSHES, (dict(seen), sql)
+    assert seen["closing in a session"] == 0, (dict(seen), sql)
+    assert seen["ORM rows made"] <= ROWS_MADE, (dict(seen), sql)

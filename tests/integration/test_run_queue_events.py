@@ -10,11 +10,11 @@ from sqlalchemy import inspect, select
 from core.errors import ErrorClass
 from core.models.event_outbox import EventOutboxRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from process_apis.runs.engine import SUCCEEDED_COLUMNS, Engine, mark_failed, mark_succeeded
+from process_apis.runs.engine import CLOSED_COLUMNS, Engine, mark_failed, mark_succeeded
 from process_apis.runs.repository import write_run
 from tests.conftest import Gateway
 
-FAILED_COLUMNS = (*SUCCEEDED_COLUMNS[:1], *SUCCEEDED_COLUMNS[2:])  # all but the result
+FAILED_COLUMNS = (*CLOSED_COLUMNS[:1], *CLOSED_COLUMNS[2:])  # all but the result
 
 
 def succeed(run: WorkflowRunRow) -> None:
@@ -27,12 +27,12 @@ def fail(run: WorkflowRunRow) -> None:
 
 # (stored status, stored error class, change, its columns)
 CHANGES: list[tuple[RunStatus, ErrorClass | None, Callable[[WorkflowRunRow], None], Any]] = [
-    (RunStatus.RUNNING, None, succeed, SUCCEEDED_COLUMNS),  # a first attempt: no events
-    (RunStatus.RUNNING, ErrorClass.TRANSIENT, succeed, SUCCEEDED_COLUMNS),  # a replay
-    (RunStatus.RUNNING, ErrorClass.BUSINESS, succeed, SUCCEEDED_COLUMNS),  # a fixed one
-    (RunStatus.PENDING_RETRY, ErrorClass.TRANSIENT, succeed, SUCCEEDED_COLUMNS),
+    (RunStatus.RUNNING, None, succeed, CLOSED_COLUMNS),  # a first attempt: no events
+    (RunStatus.RUNNING, ErrorClass.TRANSIENT, succeed, CLOSED_COLUMNS),  # a replay
+    (RunStatus.RUNNING, ErrorClass.BUSINESS, succeed, CLOSED_COLUMNS),  # a fixed one
+    (RunStatus.PENDING_RETRY, ErrorClass.TRANSIENT, succeed, CLOSED_COLUMNS),
     (RunStatus.RUNNING, None, fail, FAILED_COLUMNS),  # enters the queue
-    (RunStatus.SUCCEEDED, None, succeed, SUCCEEDED_COLUMNS),  # no status change
+    (RunStatus.SUCCEEDED, None, succeed, CLOSED_COLUMNS),  # no status change
 ]
 
 
@@ -104,5 +104,5 @@ async def test_a_replayed_runs_success_written_by_core_resolves_its_exception(
     run = await stored_run(gateway, "inv_replayed", RunStatus.RUNNING, ErrorClass.TRANSIENT)
     succeed(run)
     async with gateway.sessionmaker.begin() as session:
-        await write_run(session, run, SUCCEEDED_COLUMNS)
+        await write_run(session, run, CLOSED_COLUMNS)
     assert await recorded(gateway, "inv_replayed") == ["com.ledgergate.exception.resolved.v1"]
