@@ -457,7 +457,7 @@ class Engine:
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
         connection = await bind.connect()
         try:
-            await self._write_held(connection, run_id)
+            await self._send(connection, run_id)
         except BaseException:
             await connection.close()
             raise
