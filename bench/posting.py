@@ -30,20 +30,21 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
   costs at the least on this host: where it misses a target, no Python gateway meets
   it here.
 
-The load generator process drives the paths in alternating rounds, one posting at a time and
-`--concurrency` in flight; a posting is timed whole, from the first request to the last
-answer. It prints postings per second, p50/p99 latency, errors and the ERP requests per
-posting on each path, the ratios against the targets of issue 16 (p50 within 10x of the
-direct call one at a time and 1.5x with the ERP 20 ms away, 250 postings/s in flight,
-the peer's throughput at least; the floor's beside them), where a whole-stack (and a
-floor) posting's time goes (per posting: the wall time, and the CPU of the gateway's
-(the floor's) processes, the ERP sandbox's, PostgreSQL's and Redis's from `/proc` and
-`INFO cpu`, the last two counted whole: run it on a quiet host; each server's idle work,
-the loop-lag probe's among it, is in its share, and weighs more where postings are fewer
-a second) and each server's peak RSS per process after the load, checks that every
-posting the gateway, the peer and the floor acknowledged is `posted` in its database,
-appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
-failed request or missing posting.
+The load generator process drives the paths in alternating rounds, one posting at a time
+and `--concurrency` in flight; a posting is timed whole, from the first request to the
+last answer. It prints postings per second, p50/p99 latency, errors and the ERP requests
+per posting on each path, the ratios against the targets of issue 16 (p50 within 10x of
+the direct call one at a time and 1.5x with the ERP 20 ms away, 250 postings/s in
+flight, the peer's throughput at least; the floor's beside them), where a whole-stack
+(and a floor) posting's time goes (per posting: the wall time, and the CPU of the
+gateway's (the floor's) processes, the ERP sandbox's, PostgreSQL's and Redis's from
+`/proc` and `INFO cpu`, the last two counted whole: run it on a quiet host; each
+server's idle work, the loop-lag probe's among it, is in its share, and weighs more
+where postings are fewer a second; in flight also the cores ÷ the parts' CPU per
+posting, the most postings/s the host could serve them) and each server's peak RSS per
+process after the load, checks that every posting the gateway, the peer and the floor
+acknowledged is `posted` in its database, appends a dated section with the command to
+`bench/RESULTS.md`, and exits 1 on any failed request or missing posting.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import secrets
 import sys
 import uuid
@@ -471,10 +473,18 @@ def cpu_line(outcome: Outcome, path: str = "stack") -> str:
     wall = measured.elapsed * 1000 / measured.requests
     parts = ", ".join(f"{part} {ms:.2f}" for part, ms in per_posting.items())
     label = "whole stack" if path == "stack" else path
-    return (
+    together = sum(per_posting.values())
+    line = (
         f"{outcome.scenario.name}, {label}, per posting: wall {wall:.2f} ms "
-        f"(elapsed ÷ postings); CPU ms {parts}, together {sum(per_posting.values()):.2f}"
+        f"(elapsed ÷ postings); CPU ms {parts}, together {together:.2f}"
     )
+    if outcome.scenario.concurrency > 1 and together > 0:
+        cores = os.cpu_count() or 1
+        line += (
+            f"; CPU-bound ceiling {cores * 1000 / together:.0f} postings/s on {cores} cores "
+            f"(the load generator's CPU not counted)"
+        )
+    return line
 
 
 def ratio_lines(outcomes: list[Outcome]) -> list[str]:

@@ -1,5 +1,6 @@
 """The posting bench's account of where a whole-stack posting's time goes."""
 
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -70,3 +71,14 @@ def test_the_floor_has_its_cpu_line_after_the_whole_stacks() -> None:
         "one at a time, floor, per posting: wall 10.00 ms (elapsed ÷ postings); "
         "CPU ms floor 4.00, Redis 1.00, together 5.00",
     ]
+
+
+def test_in_flight_the_cpu_line_gives_the_ceiling_the_cores_allow() -> None:
+    outcome = Outcome(Scenario("8 in flight", 8))
+    outcome.stack = Measured(requests=100, elapsed=1.0)
+    outcome.stack_cpu.update({"gateway": 0.6, "PostgreSQL": 0.2})
+    cores = os.cpu_count() or 1
+    assert cpu_line(outcome).endswith(
+        f"together 8.00; CPU-bound ceiling {cores * 125} postings/s on {cores} cores "
+        "(the load generator's CPU not counted)"
+    )
