@@ -22,7 +22,16 @@ a bare Starlette app makes the I/O a gateway posting makes, and nothing else:
   the floor's Python calls), each after the database has recorded what it is about to do.
 
 No validation beyond the status, no retries, no exception queue, no logging: a lower
-bound, not a product. Served by `python -m bench.serve posting-floor` with the
+bound, not a product.
+
+What it says (`bench/RESULTS.md`, 2026-12-07, two workers on two shared cores): the
+floor missed both targets of issue 16 in every run, at 14.7-15.2x the direct p50 one at
+a time and 102-120 postings/s with 8 in flight, while its own process spent a quarter of
+the gateway's CPU per posting. Its server side's 6-8 ms of CPU per posting caps two
+cores near 250-330 postings/s before the load generator takes its share, and one at a
+time its parts' 8-10 ms of CPU leave 1-4 ms of the tenfold allowance for some thirty
+hand-offs between processes: with this I/O per posting, no Python gateway meets the
+targets on this host. Served by `python -m bench.serve posting-floor` with the
 gateway's worker count, configured by the gateway's variables
 (`LEDGERGATE_DATABASE_URL`, `LEDGERGATE_ERP__URL`, `LEDGERGATE_RATE_LIMIT_STORAGE_URL`)
 and `BENCH_FLOOR_TOKEN`, the one bearer token it accepts (for the demo platform client).
