@@ -26,9 +26,9 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
   with the least Python (`bench/posting_floor.py`, a bare Starlette app, as many
   workers as the gateway): the same Redis round trips, the same 17 statements in 3
   transactions on raw asyncpg, the same three ERP requests, each after the database
-  has recorded it. What it costs is what any Python gateway with this durability
-  costs at the least on this host: where it misses a target, no Python gateway meets
-  it here.
+  has recorded it. What it costs is the least any Python gateway making this I/O for
+  a posting costs on this host: where it misses a target, no such gateway meets it
+  here.
 
 The load generator process drives the paths in alternating rounds, one posting at a time
 and `--concurrency` in flight; a posting is timed whole, from the first request to the
@@ -373,12 +373,12 @@ def run(
 
     problems = []
     stacks = [stack_warmup, *(o.stack for o in outcomes)]
-    peers = [peer_warmup, *(o.peer for o in outcomes), floor_warmup, *(o.floor for o in outcomes)]
-    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks, *peers]), Counter[str]())
+    beside = [peer_warmup, floor_warmup, *(m for o in outcomes for m in (o.peer, o.floor))]
+    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks, *beside]), Counter[str]())
     kinds += sum((o.direct.error_kinds for o in outcomes), Counter[str]())
     if kinds:
         problems.append(f"{kinds.total()} postings failed: {dict(kinds)}")
-    acknowledged = sum(m.requests - m.errors for m in [*stacks, *peers])
+    acknowledged = sum(m.requests - m.errors for m in [*stacks, *beside])
     posted = posted_count(database)
     if posted < acknowledged:
         problems.append(
@@ -563,7 +563,7 @@ def section(
             f"Floor: the gateway's I/O for one posting with the least Python "
             f"(`bench/posting_floor.py`, {args.workers} workers, a bare Starlette app: the "
             f"same Redis round trips, the same 17 statements in 3 transactions on raw "
-            f"asyncpg, the same three ERP requests on one kept-alive client), in the first "
+            f"asyncpg, the same three ERP requests on kept-alive connections), in the first "
             f"two loads. "
             if args.floor
             else ""

@@ -31,7 +31,9 @@ the gateway's CPU per posting. Its server side's 6-8 ms of CPU per posting caps 
 cores near 250-330 postings/s before the load generator takes its share, and one at a
 time its parts' 8-10 ms of CPU leave 1-4 ms of the tenfold allowance for some thirty
 hand-offs between processes: with this I/O per posting, no Python gateway meets the
-targets on this host. Served by `python -m bench.serve posting-floor` with the
+targets on this host.
+
+Served by `python -m bench.serve posting-floor` with the
 gateway's worker count, configured by the gateway's variables
 (`LEDGERGATE_DATABASE_URL`, `LEDGERGATE_ERP__URL`, `LEDGERGATE_RATE_LIMIT_STORAGE_URL`)
 and `BENCH_FLOOR_TOKEN`, the one bearer token it accepts (for the demo platform client).
@@ -56,11 +58,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.backends import BUDGET_LEASE_MARGIN_SECONDS
 from app.governance.rate_window import GUARDED_COUNT
 from core.settings import Settings
 from events.lanes import lane_of
+from system_apis.budget import CLOCK_MARGIN_SECONDS
 from system_apis.budget_redis import ACQUIRE, PARTS
-from system_apis.erp.mapping import sales_invoice_to_bc, sales_line_to_bc
+from system_apis.erp.adapters.business_central_wire import BcBatchRequest
+from system_apis.erp.mapping import (
+    post_and_read_operations,
+    sales_invoice_to_bc,
+    sales_line_to_bc,
+)
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 from system_apis.keepalive import KEEPALIVE_EXPIRY_SECONDS, READ_SIZE, _Answer
 from system_apis.priority import FULL_SCALE
@@ -68,8 +77,6 @@ from system_apis.priority import FULL_SCALE
 TOKEN_ENV = "BENCH_FLOOR_TOKEN"
 CLIENT_ID = "demo-platform"
 BUDGET_KEYS = tuple(b"ledgergate:erp-budget:{erp-floor}:" + part.encode() for part in PARTS)
-BUDGET_LEASE_MS = 13_000
-WINDOW_MARGIN_MS = 50
 IDEMPOTENCY_HOURS = 24
 
 
@@ -138,9 +145,12 @@ class Budget:
         limits = settings.erp.limits
         self.redis = redis
         self.fixed = b"%d %d %d" % (
-            round(limits.window_seconds * 1000) + WINDOW_MARGIN_MS,
+            round((limits.window_seconds + CLOCK_MARGIN_SECONDS) * 1000),
             limits.requests_per_window or 0,
             limits.max_concurrent_requests,
+        )
+        self.lease_ms = round(
+            (settings.erp.retry_budget_seconds + BUDGET_LEASE_MARGIN_SECONDS) * 1000
         )
         self.sha = b""
         self.released: list[bytes] = []
@@ -152,7 +162,7 @@ class Budget:
             time.time_ns() // 1_000_000,
             self.fixed,
             cost,
-            BUDGET_LEASE_MS,
+            self.lease_ms,
             token,
             FULL_SCALE,
             FULL_SCALE,
@@ -324,20 +334,8 @@ def erp_bodies(
 
 def batch_body(document: str) -> str:
     """Post the draft and read it back with its lines: one `$batch`, as the adapter sends it."""
-    return json.dumps(
-        {
-            "requests": [
-                {"id": "post", "method": "POST", "url": f"{document}/Microsoft.NAV.post"},
-                {
-                    "id": "read",
-                    "method": "GET",
-                    "url": f"{document}?$expand=salesInvoiceLines",
-                    "dependsOn": ["post"],
-                },
-            ]
-        },
-        separators=(",", ":"),
-    )
+    operations = post_and_read_operations(document, f"{document}?$expand=salesInvoiceLines")
+    return BcBatchRequest(requests=operations).model_dump_json(by_alias=True, exclude_none=True)
 
 
 def sha(value: str) -> str:
