@@ -27,8 +27,8 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
   workers as the gateway): the same Redis round trips, the same 17 statements in 3
   transactions on raw asyncpg, the same three ERP requests, each after the database
   has recorded it. What it costs is the least any Python gateway making this I/O for
-  a posting costs on this host: where it misses a target, no such gateway meets it
-  here.
+  a posting costs on this host: a target it misses, no such gateway meets here; one it
+  meets, only a gateway about as lean can.
 
 The load generator process drives the paths in alternating rounds, one posting at a time
 and `--concurrency` in flight; a posting is timed whole, from the first request to the

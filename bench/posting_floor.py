@@ -24,14 +24,14 @@ a bare Starlette app makes the I/O a gateway posting makes, and nothing else:
 No validation beyond the status, no retries, no exception queue, no logging: a lower
 bound, not a product.
 
-What it says (`bench/RESULTS.md`, 2026-12-07, two workers on two shared cores): the
-floor missed both targets of issue 16 in every run, at 14.7-15.2x the direct p50 one at
-a time and 102-120 postings/s with 8 in flight, while its own process spent a quarter of
-the gateway's CPU per posting. Its server side's 6-8 ms of CPU per posting caps two
-cores near 250-330 postings/s before the load generator takes its share, and one at a
-time its parts' 8-10 ms of CPU leave 1-4 ms of the tenfold allowance for some thirty
-hand-offs between processes: with this I/O per posting, no Python gateway meets the
-targets on this host.
+What it says (`bench/RESULTS.md`, 2026-12-07, two workers on two shared cores): on the
+host quiet enough, the floor posted at 8.0-9.1x the direct p50 one at a time (10x is
+reachable, with 0.7-1.6 ms to spare) and at 144-268 postings/s with 8 in flight (250/s was
+reached once: the floor's server side spends 6-8 ms of CPU a posting, so two cores
+serve 254-326/s at most before the load generator's share); its own process spent a
+quarter of the gateway's CPU per posting. Under other load it missed both (15x,
+100-120/s). A Python gateway making this I/O can meet the targets on this host only by
+coming within about a millisecond of this floor per posting.
 
 Served by `python -m bench.serve posting-floor` with the
 gateway's worker count, configured by the gateway's variables
