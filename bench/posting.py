@@ -21,22 +21,30 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
 - the peer (on PostgreSQL, `--peer`): the same posting as a DBOS Transact workflow
   (`bench/dbos_peer.py`, as many workers as the gateway), its ERP requests (the
   gateway's three) and the invoice's read and update each a durable step in DBOS's
-  tables on the same database, measured in the load with `--concurrency` in flight.
+  tables on the same database, measured in the load with `--concurrency` in flight;
+- the floor (on PostgreSQL with Redis, `--floor`): the gateway's I/O for one posting
+  with the least Python (`bench/posting_floor.py`, a bare Starlette app, as many
+  workers as the gateway): the same Redis round trips, the same 17 statements in 3
+  transactions on raw asyncpg, the same three ERP requests, each after the database
+  has recorded it. What it costs is the least any Python gateway making this I/O for
+  a posting costs on this host: a target it misses, no such gateway meets here; one it
+  meets, only a gateway about as lean can.
 
-The load generator process drives both in alternating rounds, one posting at a time
-and `--concurrency` in flight; a posting is timed whole, from the first request to
-the last answer. It prints postings per second, p50/p99 latency, errors and the ERP
-requests per posting on each path, the ratios against the targets of issue 16 (p50
-within 10x of the direct call one at a time and 1.5x with the ERP 20 ms away, 250
-postings/s in flight, the peer's throughput at least), where a whole-stack posting's
-time goes (per posting: the wall time, and the CPU of the gateway's processes, the ERP
-sandbox's, PostgreSQL's and Redis's from `/proc` and `INFO cpu`, the last two counted
-whole: run it on a quiet host; each server's idle work, the loop-lag probe's among it, is
-in its share, and weighs more where postings are fewer a second) and each server's peak
-RSS per process after the load,
-checks that every posting the gateway acknowledged is `posted` in its database,
-appends a dated section with the command to `bench/RESULTS.md`, and exits 1 on any
-failed request or missing posting.
+The load generator process drives the paths in alternating rounds, one posting at a time
+and `--concurrency` in flight; a posting is timed whole, from the first request to the
+last answer. It prints postings per second, p50/p99 latency, errors and the ERP requests
+per posting on each path, the ratios against the targets of issue 16 (p50 within 10x of
+the direct call one at a time and 1.5x with the ERP 20 ms away, 250 postings/s in
+flight, the peer's throughput at least; the floor's beside them), where a whole-stack
+(and a floor) posting's time goes (per posting: the wall time, and the CPU of the
+gateway's (the floor's) processes, the ERP sandbox's, PostgreSQL's and Redis's from
+`/proc` and `INFO cpu`, the last two counted whole: run it on a quiet host; each
+server's idle work, the loop-lag probe's among it, is in its share, and weighs more
+where postings are fewer a second; in flight also the cores ÷ the parts' CPU per
+posting, the most postings/s the host could serve them) and each server's peak RSS per
+process after the load, checks that every posting the gateway, the peer and the floor
+acknowledged is `posted` in its database, appends a dated section with the command to
+`bench/RESULTS.md`, and exits 1 on any failed request or missing posting.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import secrets
 import sys
 import uuid
 from collections import Counter
@@ -80,6 +90,7 @@ from bench.harness import (
     throwaway_database,
 )
 from bench.loadgen import Plan, Step, Unit
+from bench.posting_floor import TOKEN_ENV
 from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.db import create_engine
 from core.models.invoice import InvoiceRow
@@ -106,6 +117,7 @@ class Scenario:
     concurrency: int
     erp_latency_ms: float = 0.0
     with_peer: bool = False
+    with_floor: bool = False
 
 
 @dataclass
@@ -114,10 +126,14 @@ class Outcome:
     stack: Measured = field(default_factory=Measured)
     direct: Measured = field(default_factory=Measured)
     peer: Measured = field(default_factory=Measured)
+    floor: Measured = field(default_factory=Measured)
     stack_erp_requests: int = 0
     peer_erp_requests: int = 0
+    floor_erp_requests: int = 0
     stack_cpu: Counter[str] = field(default_factory=Counter)
     """CPU seconds each part of the server side spent in the whole stack's rounds."""
+    floor_cpu: Counter[str] = field(default_factory=Counter)
+    """The same in the floor's rounds."""
 
     @property
     def p50_ratio(self) -> float:
@@ -136,6 +152,8 @@ class Outcome:
             return self.direct.http_requests / self.direct.requests if self.direct.requests else 0
         if path == "peer":
             return self.peer_erp_requests / self.peer.requests if self.peer.requests else 0
+        if path == "floor":
+            return self.floor_erp_requests / self.floor.requests if self.floor.requests else 0
         return self.stack_erp_requests / self.stack.requests if self.stack.requests else 0
 
 
@@ -210,12 +228,13 @@ def stack_posting(gateway: Server, invoice_id: str) -> Unit:
     )
 
 
-def peer_posting(peer: Server, invoice_id: str) -> Unit:
+def peer_posting(peer: Server, invoice_id: str, prefix: str = "peer") -> Unit:
+    """A posting on the DBOS peer (or, `prefix` "floor", on the floor)."""
     return Unit(
         steps=[
             Step(
                 method="POST",
-                url=f"{peer.base_url}/peer/invoices/{invoice_id}/postings",
+                url=f"{peer.base_url}/{prefix}/invoices/{invoice_id}/postings",
                 headers={"Idempotency-Key": str(uuid.uuid4())},
                 body="{}",
                 expect=[201],
@@ -252,37 +271,51 @@ def run(
     *,
     others: list[Server],
     storage_url: str,
+    floor: Server | None = None,
 ) -> Run:
     """`others`: the billing, CRM and support sandboxes, which the posting never calls."""
     day = date.today()
+    with_floor = floor is not None
     scenarios = [
-        Scenario("one at a time", 1),
-        Scenario(f"{args.concurrency} in flight", args.concurrency, with_peer=peer is not None),
+        Scenario("one at a time", 1, with_floor=with_floor),
+        Scenario(
+            f"{args.concurrency} in flight",
+            args.concurrency,
+            with_peer=peer is not None,
+            with_floor=with_floor,
+        ),
     ]
     if args.erp_latency_ms:
         name = f"one at a time, ERP +{args.erp_latency_ms:g} ms"
         scenarios.append(Scenario(name, 1, args.erp_latency_ms))
     rounds_per_path = len(scenarios) * args.rounds + 1  # and the warm-up
     rounds_of_peer = args.rounds + 1 if peer is not None else 0
-    count = (rounds_per_path + rounds_of_peer) * args.per_round
+    rounds_of_floor = 2 * args.rounds + 1 if with_floor else 0
+    count = (rounds_per_path + rounds_of_peer + rounds_of_floor) * args.per_round
     invoices: Iterator[str] = iter(seed_invoices(database, count, day))
-    servers = [*others, sandbox, gateway, *([peer] if peer is not None else [])]
+    servers = [*others, sandbox, gateway, *(s for s in (peer, floor) if s is not None)]
     with running(servers):
         meters = cpu_meters(gateway, sandbox, database, storage_url)
+        floor_meters = cpu_meters(floor, sandbox, database, storage_url, "floor") if floor else {}
         token = issue_token(gateway, "invoices:post", database.platform_client)
         headers = {"Authorization": f"Bearer {token}"}
         erp_headers = {"Authorization": "Bearer sandbox-token"}  # what the adapter sends
+        floor_headers = {"Authorization": f"Bearer {floor.env[TOKEN_ENV]}"} if floor else {}
 
         def plan(server: Server, concurrency: int, count: int) -> Plan:
             if server is gateway:
                 units = [stack_posting(gateway, i) for i in itertools.islice(invoices, count)]
             elif server is peer:
                 units = [peer_posting(server, i) for i in itertools.islice(invoices, count)]
+            elif server is floor:
+                units = [
+                    peer_posting(server, i, "floor") for i in itertools.islice(invoices, count)
+                ]
             else:
                 units = [direct_posting(sandbox, day) for _ in range(count)]
             return Plan(
                 units=units,
-                headers=erp_headers if server is sandbox else headers,
+                headers={sandbox: erp_headers, floor: floor_headers}.get(server, headers),
                 concurrency=concurrency,
                 duration=args.duration,
                 max_requests=len(units),
@@ -291,10 +324,13 @@ def run(
 
         # The gateway first: its first posting creates the customer the direct path uses.
         stack_warmup, direct_warmup, peer_warmup = Measured(), Measured(), Measured()
+        floor_warmup = Measured()
         measure(gateway, plan(gateway, 4, WARMUP_POSTINGS), stack_warmup)
         measure(sandbox, plan(sandbox, 4, WARMUP_POSTINGS), direct_warmup)
         if peer is not None:
             measure(peer, plan(peer, 4, WARMUP_POSTINGS), peer_warmup)
+        if floor is not None:
+            measure(floor, plan(floor, 4, WARMUP_POSTINGS), floor_warmup)
 
         outcomes = []
         for scenario in scenarios:
@@ -319,24 +355,34 @@ def run(
                 measure(peer, load, outcome.peer)
                 outcome.peer_erp_requests += sandbox.stats(reset=True)["requests"]
 
+            def least(outcome: Outcome = outcome) -> None:
+                assert floor is not None
+                sandbox.stats(reset=True)
+                load = plan(floor, outcome.scenario.concurrency, args.per_round)
+                metered(
+                    floor_meters, outcome.floor_cpu, lambda: measure(floor, load, outcome.floor)
+                )
+                outcome.floor_erp_requests += sandbox.stats(reset=True)["requests"]
+
             paths = [stack, direct, *([durable_peer] if scenario.with_peer else [])]
+            paths += [least] if scenario.with_floor else []
             alternate(args.rounds, paths)
             outcomes.append(outcome)
         set_faults(sandbox, FaultConfig())
-        memory = [memory_line(server) for server in (gateway, sandbox, peer) if server]
+        memory = [memory_line(server) for server in (gateway, sandbox, peer, floor) if server]
 
     problems = []
     stacks = [stack_warmup, *(o.stack for o in outcomes)]
-    peers = [peer_warmup, *(o.peer for o in outcomes)]
-    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks, *peers]), Counter[str]())
+    beside = [peer_warmup, floor_warmup, *(m for o in outcomes for m in (o.peer, o.floor))]
+    kinds = sum((m.error_kinds for m in [direct_warmup, *stacks, *beside]), Counter[str]())
     kinds += sum((o.direct.error_kinds for o in outcomes), Counter[str]())
     if kinds:
         problems.append(f"{kinds.total()} postings failed: {dict(kinds)}")
-    acknowledged = sum(m.requests - m.errors for m in [*stacks, *peers])
+    acknowledged = sum(m.requests - m.errors for m in [*stacks, *beside])
     posted = posted_count(database)
     if posted < acknowledged:
         problems.append(
-            f"the gateway and peer acknowledged {acknowledged} postings; {posted} are posted"
+            f"the gateway, peer and floor acknowledged {acknowledged} postings; {posted} are posted"
         )
     return Run(outcomes, problems, memory)
 
@@ -351,7 +397,12 @@ COLUMNS = (
     "p99 ms",
     "ERP req/posting",
 )
-PATHS = (("whole stack", "stack"), ("direct", "direct"), ("DBOS peer", "peer"))
+PATHS = (
+    ("whole stack", "stack"),
+    ("direct", "direct"),
+    ("DBOS peer", "peer"),
+    ("floor", "floor"),
+)
 
 
 def rows(outcomes: list[Outcome]) -> list[list[str]]:
@@ -360,6 +411,8 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
         for label, path in PATHS:
             m: Measured = getattr(outcome, path)
             if path == "peer" and not outcome.scenario.with_peer:
+                continue
+            if path == "floor" and not outcome.scenario.with_floor:
                 continue
             result.append(
                 [
@@ -377,10 +430,11 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
 
 
 def cpu_meters(
-    gateway: Server, sandbox: Server, database: Database, storage_url: str
+    server: Server, sandbox: Server, database: Database, storage_url: str, label: str = "gateway"
 ) -> dict[str, Callable[[], float]]:
-    """What each part of the whole stack's server side has spent in CPU seconds so far."""
-    meters = {"gateway": gateway.cpu_seconds, "ERP sandbox": sandbox.cpu_seconds}
+    """What each part of a path's server side (`server` named `label`, the ERP sandbox, the
+    database, Redis) has spent in CPU seconds so far."""
+    meters = {label: server.cpu_seconds, "ERP sandbox": sandbox.cpu_seconds}
     if database.url.startswith("postgresql"):
         meters["PostgreSQL"] = lambda: named_cpu_seconds("postgres")
     if (redis := redis_seconds(storage_url)) is not None:
@@ -398,26 +452,39 @@ def metered(
 
 
 def cpu_lines(outcomes: list[Outcome]) -> list[str]:
-    return [cpu_line(outcome) for outcome in outcomes]
+    lines = []
+    for outcome in outcomes:
+        lines.append(cpu_line(outcome))
+        if outcome.scenario.with_floor:
+            lines.append(cpu_line(outcome, "floor"))
+    return lines
 
 
-def cpu_line(outcome: Outcome) -> str:
-    """Where a whole-stack posting's time goes: each server part's CPU per posting beside
-    the wall time per posting; what the parts leave of it is the load generator's and
-    waiting (wake-ups, the disk). PostgreSQL and Redis are counted whole, other clients
-    included."""
-    stack = outcome.stack
-    if not stack.requests:
+def cpu_line(outcome: Outcome, path: str = "stack") -> str:
+    """Where a whole-stack (or, `path` "floor", a floor) posting's time goes: each server
+    part's CPU per posting beside the wall time per posting; what the parts leave of it is
+    the load generator's and waiting (wake-ups, the disk). PostgreSQL and Redis are counted
+    whole, other clients included."""
+    measured: Measured = getattr(outcome, path)
+    if not measured.requests:
         return f"{outcome.scenario.name}: no posting answered"
-    per_posting = {
-        part: seconds * 1000 / stack.requests for part, seconds in outcome.stack_cpu.items()
-    }
-    wall = stack.elapsed * 1000 / stack.requests
+    cpu: Counter[str] = getattr(outcome, f"{path}_cpu")
+    per_posting = {part: seconds * 1000 / measured.requests for part, seconds in cpu.items()}
+    wall = measured.elapsed * 1000 / measured.requests
     parts = ", ".join(f"{part} {ms:.2f}" for part, ms in per_posting.items())
-    return (
-        f"{outcome.scenario.name}, whole stack, per posting: wall {wall:.2f} ms "
-        f"(elapsed ÷ postings); CPU ms {parts}, together {sum(per_posting.values()):.2f}"
+    label = "whole stack" if path == "stack" else path
+    together = sum(per_posting.values())
+    line = (
+        f"{outcome.scenario.name}, {label}, per posting: wall {wall:.2f} ms "
+        f"(elapsed ÷ postings); CPU ms {parts}, together {together:.2f}"
     )
+    if outcome.scenario.concurrency > 1 and together > 0:
+        cores = os.cpu_count() or 1
+        line += (
+            f"; CPU-bound ceiling {cores * 1000 / together:.0f} postings/s on {cores} cores "
+            f"(the load generator's CPU not counted)"
+        )
+    return line
 
 
 def ratio_lines(outcomes: list[Outcome]) -> list[str]:
@@ -444,7 +511,27 @@ def ratio_lines(outcomes: list[Outcome]) -> list[str]:
             target = TARGET_REMOTE_RATIO if o.scenario.erp_latency_ms else TARGET_LATENCY_RATIO
             line += f" (target p50 ≤ {target:g}x: {'met' if o.p50_ratio <= target else 'missed'})"
         lines.append(line)
+        if o.scenario.with_floor:
+            lines.append(floor_line(o))
     return lines
+
+
+def floor_line(o: Outcome) -> str:
+    """The floor against the targets the whole stack is held to, the whole stack beside it."""
+    ratio = o.floor.latency(50) / o.direct.latency(50)
+    line = (
+        f"{o.scenario.name}: floor/direct p50 latency {ratio:.2f}x "
+        f"(whole stack {o.p50_ratio:.2f}x), floor p50 {o.floor.latency(50):.2f} ms"
+    )
+    if o.scenario.concurrency > 1:
+        met = o.floor.throughput >= TARGET_IN_FLIGHT
+        return line + (
+            f"; floor {o.floor.throughput:.0f} postings/s (target ≥ {TARGET_IN_FLIGHT:g}: "
+            f"{'met' if met else 'missed'}), whole stack {o.stack.throughput:.0f}, "
+            f"floor/whole stack throughput {o.floor.throughput / o.stack.throughput:.2f}"
+        )
+    met = ratio <= TARGET_LATENCY_RATIO
+    return line + f" (target p50 ≤ {TARGET_LATENCY_RATIO:g}x: {'met' if met else 'missed'})"
 
 
 def section(
@@ -470,6 +557,15 @@ def section(
             f"{args.workers} workers, every ERP request and the invoice's read and update a "
             f"durable step on the same database), in the in-flight load. "
             if args.peer
+            else ""
+        )
+        + (
+            f"Floor: the gateway's I/O for one posting with the least Python "
+            f"(`bench/posting_floor.py`, {args.workers} workers, a bare Starlette app: the "
+            f"same Redis round trips, the same 17 statements in 3 transactions on raw "
+            f"asyncpg, the same three ERP requests on kept-alive connections), in the first "
+            f"two loads. "
+            if args.floor
             else ""
         )
         + f"ERP req/posting: requests the sandbox served per posting. "
@@ -502,6 +598,12 @@ def main() -> int:
         default=True,
         help="measure the DBOS Transact peer in the in-flight load (PostgreSQL only)",
     )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the floor, one at a time and in flight (PostgreSQL and Redis only)",
+    )
     args = parser.parse_args()
     command = " ".join(["python -m bench.posting", *sys.argv[1:]])
     console = Console(width=max(Console().width, 120))
@@ -532,6 +634,20 @@ def main() -> int:
                 workers=args.workers,
                 LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
             )
+        args.floor = (
+            args.floor and database.url.startswith("postgresql") and storage_url != "memory://"
+        )
+        floor = None
+        if args.floor:
+            floor = Server(
+                "posting-floor",
+                database,
+                scratch,
+                workers=args.workers,
+                LEDGERGATE_RATE_LIMIT_STORAGE_URL=storage_url,
+                LEDGERGATE_ERP__URL=sandbox.base_url + ERP_API,
+            )
+            floor.env[TOKEN_ENV] = secrets.token_urlsafe(32)
         result = run(
             gateway,
             sandbox,
@@ -540,6 +656,7 @@ def main() -> int:
             args,
             others=list(sandboxes.values()),
             storage_url=storage_url,
+            floor=floor,
         )
 
     for problem in result.problems:

@@ -10,6 +10,8 @@
   middleware and no dependencies: the baseline that shows what governance costs;
 - `dbos-peer`: the same posting as a DBOS Transact workflow (`bench/dbos_peer.py`), the
   peer the posting benchmark measures the gateway against;
+- `posting-floor`: the gateway's I/O for one posting with the least Python
+  (`bench/posting_floor.py`), the floor the posting benchmark sets beside the gateway;
 - `erp-sandbox`: the Business Central sandbox app `ledgergate sandbox erp` serves,
   one process (its ledger lives in memory). With `--mirror-posted` it starts holding
   the gateway database's posted and paid invoices as posted documents, with their
@@ -63,7 +65,7 @@ from process_apis.invoices.schemas import InvoiceResource
 
 PROBE_INTERVAL = 0.01
 SANDBOXES = ("erp-sandbox", "billing-sandbox", "crm-sandbox", "support-sandbox")
-KINDS = ("gateway", "gateway-blocking-redis", "bare", *SANDBOXES, "dbos-peer")
+KINDS = ("gateway", "gateway-blocking-redis", "bare", *SANDBOXES, "dbos-peer", "posting-floor")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
 
@@ -304,6 +306,14 @@ def dbos_peer(settings: Settings) -> Starlette:
     return app
 
 
+def posting_floor(settings: Settings) -> Starlette:
+    from bench.posting_floor import create_app as create_floor
+
+    app = create_floor(settings)
+    instrument(app)
+    return app
+
+
 BUILDERS: dict[str, Callable[[Settings], Starlette]] = {
     "gateway": lambda settings: gateway(settings, blocking_redis=False),
     "gateway-blocking-redis": lambda settings: gateway(settings, blocking_redis=True),
@@ -313,6 +323,7 @@ BUILDERS: dict[str, Callable[[Settings], Starlette]] = {
     "crm-sandbox": crm_sandbox,
     "support-sandbox": support_sandbox,
     "dbos-peer": dbos_peer,
+    "posting-floor": posting_floor,
 }
 
 
