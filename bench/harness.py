@@ -41,7 +41,7 @@ from app.runtime import prepare_database
 from app.sandbox_servers import API_ROOTS
 from app.seed import demo_id
 from bench.loadgen import Plan, Result
-from bench.server_cpu import redis_cpu_seconds, stat_cpu_ticks
+from bench.server_cpu import reaped_cpu_ticks, redis_cpu_seconds, stat_cpu_ticks
 from core.canonical.documents import InvoiceCreate
 from core.db import create_engine, create_sessionmaker
 from core.scopes import DEFAULT_CLIENT_SCOPES
@@ -191,15 +191,22 @@ def _cpu_seconds(pid: int) -> float:
 
 def named_cpu_seconds(name: str) -> float:
     """CPU time (user + system) every process named `name` (its `comm`) has used so far:
-    all of a database server's backends, say (Linux `/proc`; 0 elsewhere)."""
-    total = 0
+    all of a database server's backends, say (Linux `/proc`; 0 elsewhere).
+
+    A backend that exits takes its time out of the live processes' sum; its parent's
+    count of exited children gets it (once the parent has waited for it), so the total
+    adds, for the processes whose parent has another name (the server's supervisor),
+    what their exited children used, and never goes back."""
+    named: dict[int, tuple[int, str]] = {}  # pid: (parent pid, stat text)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
         if text[text.find("(") + 1 : text.rfind(")")] == name:
-            total += stat_cpu_ticks(text)
+            named[int(stat.parent.name)] = (int(text.rsplit(")", 1)[1].split()[1]), text)
+    total = sum(stat_cpu_ticks(text) for _, text in named.values())
+    total += sum(reaped_cpu_ticks(text) for ppid, text in named.values() if ppid not in named)
     return total / os.sysconf("SC_CLK_TCK")
 
 

@@ -31,6 +31,13 @@ def stat_cpu_ticks(stat: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def reaped_cpu_ticks(stat: str) -> int:
+    """`cutime + cstime` in clock ticks from the text of `/proc/PID/stat`: what the
+    process's children that have exited and been waited for used (fields 16 and 17)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[13]) + int(fields[14])
+
+
 def redis_cpu_seconds(info: Mapping[str, Any]) -> float:
     """The Redis server's CPU seconds so far (all its threads, user and system) from the
     `cpu` section of `INFO`."""

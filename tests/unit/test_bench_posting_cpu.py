@@ -1,6 +1,8 @@
 """The posting bench's account of where a whole-stack posting's time goes."""
 
+import ctypes
 import os
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -82,3 +84,32 @@ def test_in_flight_the_cpu_line_gives_the_ceiling_the_cores_allow() -> None:
         f"together 8.00; CPU-bound ceiling {cores * 125} postings/s on {cores} cores "
         "(the load generator's CPU not counted)"
     )
+
+
+def test_a_process_names_count_keeps_the_cpu_of_its_exited_children() -> None:
+    """A database server's backends come and go; what one used stays counted once it exits
+    (in its parent's count of reaped children)."""
+    name = f"lg-cpu-{os.getpid() % 100000}"
+    ready, told = os.pipe()
+    server = os.fork()
+    if server == 0:  # the "server": names itself, then runs a "backend" that works and exits
+        try:
+            libc = ctypes.CDLL(None)
+            libc.prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+            backend = os.fork()
+            if backend == 0:
+                deadline = time.process_time() + 0.05
+                while time.process_time() < deadline:
+                    pass
+                os._exit(0)
+            os.waitpid(backend, 0)
+            os.write(told, b"x")
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    try:
+        os.read(ready, 1)
+        assert named_cpu_seconds(name) >= 0.04
+    finally:
+        os.kill(server, signal.SIGKILL)
+        os.waitpid(server, 0)
