@@ -83,6 +83,9 @@ REQUEST_SHARE_OF_BUDGET = 0.5
 URL_CACHE_SIZE = 256
 """Joined URLs a client keeps: the collections and `$batch` every posting names again."""
 ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# A relative URL httpx would keep character for character: printable ASCII that needs no
+# percent-encoding in the path (nor in the query, after the first `?`), no fragment.
+PLAIN_URL = re.compile(r"[!$-;=@-_a-z|~]*(?:\?[!$-;=?-~]*)?")
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,15 @@ class ResilientClient:
             ),
         )
         base = self._client.base_url
+        self._base = base
         self._base_url = str(base.copy_with(raw_path=base.raw_path))  # its path, even `/`
+        # The parsed base its plain relative URLs are joined to (`_join`), its path `/` when
+        # empty, if it has no query or fragment to drop.
+        self._plain_base = (
+            base._uri_reference._replace(path=base.raw_path.decode("ascii"))
+            if not base.query and not base.fragment
+            else None
+        )
         self._absolute_url = lru_cache(maxsize=URL_CACHE_SIZE)(self._join)
         # What `AsyncClient.build_request` merges into every request, taken once: it copied
         # and re-parsed the client's headers and rebuilt its timeouts each time.
@@ -472,9 +483,23 @@ class ResilientClient:
 
     def _join(self, url: str) -> httpx.URL:
         """`url` against the base URL, as httpx joins them, parsed once (httpx parses a
-        relative URL, then its join again); an absolute URL (a next page's link) as it is."""
+        relative URL, then its join again); an absolute URL (a next page's link) as it is.
+
+        A plain relative URL (`PLAIN_URL`, no `.` segment) is not parsed at all: httpx
+        would keep it as it is, after checking it two calls a character (a new document's
+        lines URL, which no cache holds, cost 500 calls).
+        """
         if ABSOLUTE_URL.match(url):
             return httpx.URL(url)
+        base = self._plain_base
+        if base is not None and PLAIN_URL.fullmatch(url):
+            path, mark, query = url.lstrip("/").partition("?")
+            if "/." not in path and not path.startswith("."):
+                joined = httpx.URL(self._base)  # a copy, not parsed again
+                joined._uri_reference = base._replace(
+                    path=base.path + path, query=query if mark else None
+                )
+                return joined
         return httpx.URL(self._base_url + url.lstrip("/"))
 
     def classify(
