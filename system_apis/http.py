@@ -608,14 +608,23 @@ class ResilientClient:
 
 def parse_body(response: httpx.Response, model: type[M], *, backend: str, operation: str) -> M:
     """Validate a backend's JSON body against `model`; anything else is a contract error."""
+    return parse_json(
+        response.content, model, status=response.status_code, backend=backend, operation=operation
+    )
+
+
+def parse_json(
+    content: bytes | str, model: type[M], *, status: int, backend: str, operation: str
+) -> M:
+    """`parse_body` for a JSON text that came with `status` (one answer of a batch)."""
     try:
-        return model.model_validate_json(response.content)
+        return model.model_validate_json(content)
     except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         error = BackendContractError(
             f"{backend} answered {operation} with a body outside its contract",
             backend=backend,
             operation=operation,
-            vendor_status=response.status_code,
+            vendor_status=status,
         )
         metrics.count_failure(error)
         raise error from exc
