@@ -235,6 +235,7 @@ class ResilientClient:
         # A relative URL's request starts with these: the `Host` httpx would put first, then
         # the client's headers (`_prepared`).
         self._relative_headers = httpx.Headers([(b"Host", base.netloc), *self._client.headers.raw])
+        self._default_names = frozenset(name.lower() for name in self._client.headers)
 
     async def aclose(self) -> None:
         for budget in (self.budget, self.write_budget):
@@ -515,9 +516,11 @@ class ResilientClient:
             body = json.dumps(
                 json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode()
-            if "Content-Length" not in merged:
+            # Named by the client or the request (`in merged` decodes every header's value).
+            named = self._default_names | {name.lower() for name in headers}
+            if "content-length" not in named:
                 merged["Content-Length"] = str(len(body))
-            if "Content-Type" not in merged:
+            if "content-type" not in named:
                 merged["Content-Type"] = "application/json"
         request = httpx.Request(
             method,
