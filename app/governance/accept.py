@@ -7,6 +7,8 @@ Prometheus text format). No `Accept`, `*/*`, `application/*`, `application/json`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,7 +34,8 @@ class AcceptMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's awaitable, or the refusal's (no frame of its own: `asgi.py`)."""
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
             accept = Headers(scope=scope).get("accept")
             if accept is not None and accept.strip() and not accepts_json(accept):
@@ -44,6 +47,5 @@ class AcceptMiddleware:
                     instance=scope["path"],
                     correlation_id=scope.get("state", {}).get("correlation_id"),
                 )
-                await send_problem(send, 406, document)
-                return
-        await self.app(scope, receive, send)
+                return send_problem(send, 406, document)
+        return self.app(scope, receive, send)

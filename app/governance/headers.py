@@ -7,7 +7,7 @@ in a dependency, a replayed idempotent answer), so they stash headers in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,10 +53,10 @@ class ResponseHeadersMiddleware:
         static[CACHE_CONTROL[0].decode()] = CACHE_CONTROL[1].decode()
         return static
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's awaitable, `send` wrapped (no frame of its own: `asgi.py`)."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         path = scope["path"]
         if path.startswith(CONSOLE_PATH):
             static = self.console
@@ -76,7 +76,7 @@ class ResponseHeadersMiddleware:
                 message["headers"] = [*headers, *[h for h in added if h[0] not in present]]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return self.app(scope, receive, send_with_headers)
 
 
 def with_stashed(

@@ -16,13 +16,14 @@ stores both, so without this a request would succeed on one database and end in 
 - form bodies (the token endpoint): a NUL or invalid UTF-8 is a 400 `invalid-text`
   (RFC 6749 answers bad token requests with a 400).
 
-The body is the one `uploads.py` has already received in full.
+The body is the one `uploads.py` has already received in full (its `Replay`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -30,7 +31,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
-from app.governance.uploads import has_body, replay_body
+from app.governance.uploads import Replay, has_body
 from core.errors import problem_type
 from core.problems import problem_document
 
@@ -73,23 +74,22 @@ TITLES = {
 
 
 class InputHygieneMiddleware:
+    """Runs inside `UploadMiddleware`, and reads the body from its `Replay`: a plain
+    `__call__` returning the inner app's awaitable (no frame of its own: `asgi.py`)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         try:
             _check_url(scope)
             headers = Headers(scope=scope)
             if has_body(headers):
-                message = await receive()
-                if message["type"] != "http.request":
-                    return  # the client went away
-                body = message.get("body", b"")
-                _check_body(headers.get("content-type", ""), body)
-                receive = replay_body(body, receive)
+                if not isinstance(receive, Replay):
+                    raise TypeError("InputHygieneMiddleware runs inside UploadMiddleware")
+                _check_body(headers.get("content-type", ""), receive.body)
         except _Refusal as refusal:
             document = problem_document(
                 type_uri=problem_type(refusal.slug),
@@ -99,9 +99,8 @@ class InputHygieneMiddleware:
                 instance=scope["path"],
                 correlation_id=scope.get("state", {}).get("correlation_id"),
             )
-            await send_problem(send, refusal.status, document)
-            return
-        await self.app(scope, receive, send)
+            return send_problem(send, refusal.status, document)
+        return self.app(scope, receive, send)
 
 
 def _storable(raw: bytes) -> bool:

@@ -98,7 +98,7 @@ class UploadMiddleware:
                 del self.uploading[address]
         if body is None:  # the client went away mid-upload: nobody to answer
             return
-        await self.app(scope, replay_body(body, receive), send)
+        await self.app(scope, Replay(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None if the client disconnected first."""
@@ -157,15 +157,17 @@ def has_body(headers: Headers) -> bool:
     return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
-def replay_body(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands over the buffered body, then waits on the connection."""
-    delivered = False
+class Replay:
+    """A `receive` that hands over the buffered body, then waits on the connection. The
+    middleware inside reads `body` from it, without a coroutine of its own to receive it."""
 
-    async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body = body
+        self._receive = receive
+        self._delivered = False
 
-    return replay
+    async def __call__(self) -> Message:
+        if self._delivered:
+            return await self._receive()
+        self._delivered = True
+        return {"type": "http.request", "body": self.body, "more_body": False}

@@ -22,7 +22,7 @@ built it: the endpoint, a `Response` replayed by idempotency, and every problem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -223,10 +223,10 @@ class DeprecationMiddleware:
         self.app = app
         self.registry = registry
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's awaitable, `send` wrapped (no frame of its own: `asgi.py`)."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
 
         async def send_with_notice(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -236,7 +236,7 @@ class DeprecationMiddleware:
                     message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
-        await self.app(scope, receive, send_with_notice)
+        return self.app(scope, receive, send_with_notice)
 
 
 router = APIRouter(tags=["versions"])

@@ -1,8 +1,17 @@
+import copy
+import cProfile
+import enum
 import io
 import json
 import logging
+import pstats
+import sys
+from datetime import UTC, datetime
 
-from app.governance.logging import configure_logging
+import pytest
+from pythonjsonlogger.json import JsonFormatter
+
+from app.governance.logging import LineFormatter, configure_logging
 from core.context import correlation_id
 
 
@@ -62,3 +71,58 @@ def test_a_line_costs_no_look_up_of_what_it_does_not_print() -> None:
         None,
         None,
     )
+
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+
+
+class Kind(enum.Enum):
+    POSTING = "posting"
+
+
+def _record(
+    message: object, extra: dict[str, object] | None = None, **attributes: object
+) -> logging.LogRecord:
+    record = logging.getLogger("ledgergate.test").makeRecord(
+        "ledgergate.test", logging.INFO, "f.py", 1, message, (), None, extra=extra
+    )
+    record.correlation_id = "cid-7"
+    record.__dict__.update(attributes)
+    return record
+
+
+def _failed() -> object:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        return sys.exc_info()
+
+
+RECORDS = [
+    _record("http.request", {"method": "POST", "status": 201, "duration_ms": 1.25}),
+    _record({"event": "as a dict", "exc_info": "given"}),
+    _record("failed", exc_info=_failed()),
+    _record("stacked", stack_info="a stack"),
+    _record("typed", {"at": datetime(2026, 1, 2, tzinfo=UTC), "kind": Kind.POSTING, "raw": b"x"}),
+    _record("ünïcode", {"détail": "é", "_private": 1}),
+]
+
+
+@pytest.mark.parametrize("record", RECORDS)
+def test_a_line_is_what_pythonjsonlogger_writes(record: logging.LogRecord) -> None:
+    ours = LineFormatter(FORMAT, rename_fields=RENAMES, timestamp=False)
+    theirs = JsonFormatter(FORMAT, rename_fields=RENAMES, timestamp=False)
+    assert ours.format(copy.copy(record)) == theirs.format(copy.copy(record))
+
+
+def test_a_line_costs_a_few_calls() -> None:
+    """Every request writes its `http.request` line, and a posting four more."""
+    formatter = LineFormatter(FORMAT, rename_fields=RENAMES, timestamp=False)
+    record = _record("http.request", {"method": "POST", "path": "/v1/x", "status": 201})
+    formatter.format(record)
+    profile = cProfile.Profile()
+    profile.enable()
+    formatter.format(record)
+    profile.disable()
+    assert pstats.Stats(profile).total_calls <= 30  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ error bodies, OData query options, parsing answers into wire models."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -25,7 +26,7 @@ from system_apis.erp.adapters.business_central_wire import (
 )
 from system_apis.erp.mapping import POST_AND_READ_IDS, odata_eq, post_and_read_operations
 from system_apis.errors import BackendBusinessError, BackendContractError
-from system_apis.http import ResilientClient, VendorError, map_record, parse_body
+from system_apis.http import ResilientClient, VendorError, map_record, parse_body, parse_json
 from system_apis.priority import Priority
 
 M = TypeVar("M", bound=BcModel)
@@ -158,8 +159,7 @@ class BusinessCentralBase:
                 decode_error=decode_bc_error,
             )
         if post is not None and read is not None and read.status == 200:
-            answer = httpx.Response(read.status, json=read.body)
-            return self._parse(answer, model, operation)
+            return self._parse_answer(read, model, operation)
         return self._parse(await self._send("GET", read_url, operation=operation), model, operation)
 
     async def _send_batch(
@@ -192,6 +192,15 @@ class BusinessCentralBase:
         by_id = {answer.id: answer for answer in answers}
         post, read = POST_AND_READ_IDS
         return by_id.get(post), by_id.get(read)
+
+    def _parse_answer(self, answer: BcBatchAnswer, model: type[M], operation: str) -> M:
+        """A `$batch` operation's body as `model`, validated as JSON text as httpx would
+        have written it (a decimal keeps the digits of its JSON number), without building
+        an httpx response around it (about 120 calls)."""
+        text = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return parse_json(
+            text, model, status=answer.status, backend=self._client.backend, operation=operation
+        )
 
     def _parse(self, response: httpx.Response, model: type[M], operation: str) -> M:
         return parse_body(response, model, backend=self._client.backend, operation=operation)

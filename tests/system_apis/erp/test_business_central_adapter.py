@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -234,6 +235,28 @@ async def test_a_known_draft_is_posted_and_read_back_in_one_round_trip(bc: BcHar
     assert [op["method"] for op in bc.batched("POST", "/Microsoft.NAV.post")] == ["POST"]
     assert posted.status is ErpDocumentStatus.POSTED
     assert posted.number == "PS-INV103001"
+    assert posted == await bc.adapter.get_sales_invoice(US.id, draft.id)
+
+
+async def test_the_posted_documents_read_is_validated_as_batch_answered_it(
+    bc: BcHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read in the `$batch` answer is validated as it came, not first wrapped in a
+    response of its own (about 120 calls a posting)."""
+    draft = await bc.adapter.create_sales_invoice(US.id, invoice_request("inv_006"))
+    wrapped: list[object] = []
+    build = httpx.Response.__init__
+
+    def counted(response: httpx.Response, status_code: int, **kwargs: Any) -> None:
+        if "json" in kwargs:  # not a transport's answer: a body wrapped
+            wrapped.append(kwargs["json"])
+        build(response, status_code, **kwargs)
+
+    monkeypatch.setattr(httpx.Response, "__init__", counted)
+    posted = await bc.adapter.post_sales_invoice(US.id, draft.id, known_draft=True)
+    monkeypatch.undo()
+
+    assert wrapped == []
     assert posted == await bc.adapter.get_sales_invoice(US.id, draft.id)
 
 

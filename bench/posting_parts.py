@@ -1,0 +1,129 @@
+"""Which part of the gateway makes a posting's Python calls, counted.
+
+`uv run python -m bench.posting_parts [--postings N]`
+
+Runs `bench.posting_profile`'s postings (one profiled round) with a profile hook that sees
+what cProfile counts (Python calls, coroutine resumptions, C calls) and gives each call to
+the part of the code it was made in or under: its stack is read from the innermost frame
+outwards to the first frame of a part (`PARTS`, the first prefix that matches). Library
+frames (httpx, starlette, fastapi, pydantic, the standard library) belong to no part:
+their calls are the part's that called them. What the in-process ERP sandbox runs (the
+app behind `InProcessTransport`) is the sandbox's; what no part claims (the bench's HTTP
+client, the event loop) is the bench's. Slower than cProfile: a few seconds a posting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import sysconfig
+from collections import Counter
+from types import CodeType, FrameType
+
+from bench.harness import in_process_gateway
+from bench.posting_profile import measure
+
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("database", ("sqlalchemy/", "asyncpg/")),
+    ("redis", ("redis/",)),
+    ("logging", ("logging/", "pythonjsonlogger/", "app/governance/logging.py")),
+    ("metrics", ("prometheus_client/", "app/governance/metrics.py", "system_apis/metrics.py")),
+    ("ERP budget", ("system_apis/budget",)),
+    (
+        "ERP adapter and client",
+        ("system_apis/http.py", "system_apis/circuit.py", "system_apis/erp/", "app/erp_routing"),
+    ),
+    ("ids", ("core/ids.py",)),
+    ("edge", ("app/governance/", "app/route_index.py", "core/auth.py", "starlette/applications")),
+    ("route", ("process_apis/invoices/router.py", "process_apis/deps.py")),
+    ("posting (process, runs, idempotency)", ("process_apis/", "core/", "events/")),
+)
+EDGE_PARTS = ("edge", "route", "ERP adapter and client", "logging", "metrics", "ids")
+"""The edge parts: the posting's Python work outside the database, its runs and the ERP."""
+SANDBOX = "ERP sandbox"
+BENCH = "bench client and event loop"
+ASGI_TRANSPORT = ("httpx/_transports/asgi.py", "handle_async_request")
+IN_PROCESS = ("system_apis/http.py", "handle_async_request")
+
+ROOT = os.getcwd() + "/"
+STDLIB = sysconfig.get_paths()["stdlib"] + "/"
+
+tally: Counter[str] = Counter()
+_kinds: dict[CodeType, tuple[str | None, tuple[str, str]]] = {}
+
+
+def _kind(code: CodeType) -> tuple[str | None, tuple[str, str]]:
+    """The part a frame of `code` belongs to (None: a library's), and its file and name."""
+    known = _kinds.get(code)
+    if known is None:
+        path = code.co_filename
+        for root in ("site-packages/", ROOT, STDLIB):
+            if root in path:
+                path = path.split(root, 1)[1]
+                break
+        part = next((name for name, prefixes in PARTS if path.startswith(prefixes)), None)
+        known = _kinds[code] = (part, (path, code.co_name))
+    return known
+
+
+def _part(frame: FrameType | None) -> str:
+    inner_is_library = True
+    part = None
+    while frame is not None:
+        frame_part, where = _kind(frame.f_code)
+        if where == ASGI_TRANSPORT and not inner_is_library and frame.f_back is not None:
+            if _kind(frame.f_back.f_code)[1] == IN_PROCESS:
+                return SANDBOX  # the sandbox app's own frames, under the ERP's transport
+        if part is None and frame_part is not None:
+            part = frame_part
+        inner_is_library = where[0].startswith("httpx/")
+        frame = frame.f_back
+    return part or BENCH
+
+
+def _count(frame: FrameType, event: str, _arg: object) -> None:
+    if event in ("call", "c_call"):
+        tally[_part(frame)] += 1
+
+
+class PartCalls:
+    """`bench.posting_profile`'s call counter, giving each call to its part in `tally`."""
+
+    def __init__(self) -> None:
+        self.before = sum(tally.values())
+
+    def enable(self) -> None:
+        sys.setprofile(_count)
+
+    def disable(self) -> None:
+        sys.setprofile(None)
+
+    def calls(self) -> int:
+        return sum(tally.values()) - self.before
+
+    def save(self, path: str) -> None:
+        raise NotImplementedError("no stats to save: the parts are printed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--postings", type=int, default=20, help="postings counted")
+    parser.add_argument("--warmup", type=int, default=10, help="postings before counting")
+    args = parser.parse_args()
+    args.rounds, args.profile = 1, None
+    with in_process_gateway():
+        totals = asyncio.run(measure(args, PartCalls))
+    n = max(totals.profiled, 1)
+    print(f"{n} postings, statuses {dict(totals.statuses)}; Python calls per posting:")  # noqa: T201
+    for part, calls in tally.most_common():
+        print(f"  {part:38} {calls / n:8.0f}")  # noqa: T201
+    edge = sum(tally[part] for part in EDGE_PARTS)
+    print(f"  {'total':38} {sum(tally.values()) / n:8.0f}")  # noqa: T201
+    print(f"  {'of which the edge parts':38} {edge / n:8.0f}")  # noqa: T201
+    return 0 if set(totals.statuses) == {201} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
