@@ -8,11 +8,10 @@ from functools import cache
 from typing import Protocol
 
 from sqlalchemy import Table, Update, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import table_of
-from core.folded import Write, execute_folded
+from core.folded import Write
 from core.models.base import utcnow
 
 
@@ -54,12 +53,3 @@ def leave_written(row: Versioned, write: Write) -> None:
     for name, value in write.rows[0].items():
         if name not in ("row_id", "row_version"):
             set_committed_value(row, name, value)
-
-
-async def write_versioned(
-    connection: AsyncConnection, row: Versioned, columns: Sequence[str]
-) -> None:
-    """`versioned_write` sent at once (one statement); the row is left as written."""
-    write = versioned_write(row, columns)
-    await execute_folded(connection, [write])
-    leave_written(row, write)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import connection_of
+from core.folded import Write
 from core.models.base import utcnow
 from core.models.event_outbox import EventOutboxRow
 from events.catalog import validate
@@ -63,6 +64,13 @@ async def record_all(session: AsyncSession | AsyncConnection, events: Iterable[C
     if rows:
         connection = await connection_of(session)
         await connection.execute(_insert(connection.dialect.name), rows)
+
+
+def recording(dialect: str, events: Iterable[CloudEvent]) -> list[Write]:
+    """`record`'s write of `events`, to send with other writes of its transaction
+    (`core.folded`): none when there are no events."""
+    rows = [_values(event) for event in events]
+    return [Write(_insert(dialect), rows)] if rows else []
 
 
 def record_on(connection: Connection, events: Iterable[CloudEvent]) -> None:

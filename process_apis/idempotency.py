@@ -37,6 +37,7 @@ from core.audit import pending_audit
 from core.db import connection_of, table_of, upsert_into
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
+from core.folded import Write, execute_folded
 from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
@@ -346,9 +347,10 @@ class IdempotencyStore:
         request: tuple[str, str, str] | None = None,
     ) -> None:
         """Store the answer (and the request's `audit` row, its columns, with it, in one
-        transaction) by SQL Core: in `joining`'s open transaction when given, a session's (a
-        claim, see `Opening`) or a connection's (see `Closing`), committed and closed; else
-        in a connection's transaction of its own.
+        transaction, and one statement on PostgreSQL: `core.folded`) by SQL Core: in
+        `joining`'s open transaction when given, a session's (a claim, see `Opening`) or a
+        connection's (see `Closing`), committed and closed; else in a connection's
+        transaction of its own.
 
         `request` (method, path, request hash): the key's row is written whole when its
         claim is not there, rolled back with the handler's transaction (see `Opening`),
@@ -365,12 +367,15 @@ class IdempotencyStore:
         }
         try:
             connection = await connection_of(transaction)
-            if audit is not None:
-                await connection.execute(_INSERT_AUDIT, audit)
-            stored = await connection.execute(
-                _COMPLETE_KEY, {"claim_client_id": client_id, "claim_key": key, **answer}
-            )
-            if stored.rowcount == 0 and request is not None:
+            writes = [
+                Write(_COMPLETE_KEY, [{"claim_client_id": client_id, "claim_key": key, **answer}])
+            ]
+            if audit is not None:  # its defaults set here: a folded write sets its own
+                writes.append(
+                    Write(_INSERT_AUDIT, [{"occurred_at": utcnow(), "count": 1, **audit}])
+                )
+            stored, *_ = await execute_folded(connection, writes)
+            if stored == 0 and request is not None:
                 await connection.execute(
                     _insert_key(connection.dialect.name),
                     self._new_key(client_id, key, request, utcnow(), **answer),

@@ -59,12 +59,14 @@ from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from core.db import table_of
 from core.errors import ErrorClass, LedgergateError
+from core.folded import Write
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.versioned import leave_written
 from events.attribution import customer_partner
-from events.outbox import record
+from events.outbox import record, recording
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
@@ -94,7 +96,7 @@ from process_apis.runs.engine import (
     mark_succeeded,
 )
 from process_apis.runs.replay import Replay
-from process_apis.runs.repository import write_run
+from process_apis.runs.repository import run_writes
 from process_apis.runs.schemas import run_url
 from system_apis.erp.routing import connection_known
 from system_apis.erp.schemas import (
@@ -554,38 +556,39 @@ class InvoicePostingWorkflow:
 
         The closing transaction speaks SQL Core on a connection (`Engine.closing`), with no
         ORM session or flush: the invoice and the run are written as the prepare transaction
-        left them, not read again, by one UPDATE each, the run under its version check. A
-        posted invoice's transaction is handed to `closing` uncommitted, when given.
+        left them, not read again, by one UPDATE each, the run under its version check. Its
+        writes (the held step outcomes, the invoice, the customer's ERP reference, the
+        outbox's events, the run) touch different rows and read none of each other's, so they
+        go as one statement on PostgreSQL (`Engine.write_closing`); an invoice its write did
+        not change is refused after it, and nothing of the transaction commits. A posted
+        invoice's transaction is handed to `closing` uncommitted, when given.
         """
-        connection, handed_over = await self.engine.closing(plan.run_id), False
+        connection, handed_over = await self.engine.closing(), False
         try:
-            invoice = await _acknowledge(
-                connection,
-                plan.invoice,
-                InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH,
-                document,
-            )
+            dialect, invoice, run = connection.dialect.name, plan.invoice, plan.run
+            status = InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH
+            writes = [_acknowledging_write(invoice, status, document)]
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
-                await connection.execute(
-                    _SET_CUSTOMER_ERP_REF,
-                    {"customer_id": plan.customer_id, "erp_ref": erp_customer_id},
-                )
+                erp_ref = {"customer_id": plan.customer_id, "erp_ref": erp_customer_id}
+                writes.append(Write(_SET_CUSTOMER_ERP_REF, [{**erp_ref, "updated_at": utcnow()}]))
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
-            run = plan.run
-            await record(
-                connection, invoice_events.posted(invoice, run, partner_id=plan.partner_id)
-            )
-            if mismatch is not None:
+            posted = invoice_events.posted(invoice, run, partner_id=plan.partner_id)
+            if mismatch is None:
+                mark_succeeded(run, acknowledgement)
+            else:
                 run.result = acknowledgement
                 close_failed(run, mismatch)
-                await write_run(connection, run, CLOSED_COLUMNS)
+            closed = run_writes(dialect, run, CLOSED_COLUMNS)
+            writes += [*recording(dialect, [posted]), *closed]
+            version, *_ = await self.engine.write_closing(connection, plan.run_id, writes)
+            await _acknowledged(connection, invoice, version)
+            leave_written(run, closed[0])
+            if mismatch is not None:
                 await connection.commit()
                 attach_run(mismatch, run.id)
                 raise mismatch
-            mark_succeeded(run, acknowledgement)
-            await write_run(connection, run, CLOSED_COLUMNS)
             result = _result(invoice, run, PostingState.POSTED)
             if closing is None:
                 await connection.commit()
@@ -635,36 +638,40 @@ def _acknowledging(status: InvoiceStatus) -> Update:
             ),
         )
         .values(version=INVOICES.c.version + 1)  # and the columns the parameters name
-        .returning(INVOICES.c.version, INVOICES.c.updated_at)
+        .returning(INVOICES.c.version)
     )
 
 
-async def _acknowledge(
-    connection: AsyncConnection,
-    invoice: InvoiceRow,
-    status: InvoiceStatus,
-    document: ErpSalesInvoice,
-) -> InvoiceRow:
-    """The invoice (as the prepare left it) moved to `status` with the ERP's document, by one
-    SQL Core statement, and returned so changed (as written: no change pending on it); an
-    invoice no longer in a status that may reach it is refused as the status machine
-    refuses it."""
+def _acknowledging_write(
+    invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
+) -> Write:
+    """The write of the invoice (as the prepare left it) moved to `status` with the ERP's
+    document, returning its new version; the invoice is left as it writes it, its version
+    set once written (`_acknowledged`)."""
+    now = utcnow()
     changes: dict[str, Any] = {
         "status": status,
         "erp_ref": document.id,
         "erp_document_number": document.number,
-        "posted_at": utcnow(),
+        "posted_at": now,
+        "updated_at": now,
     }
-    stored = await connection.execute(_acknowledging(status), {"invoice_id": invoice.id, **changes})
-    written = stored.one_or_none()
-    if written is None:
-        current = await connection.execute(_STATUS_OF, {"invoice_id": invoice.id})
-        INVOICE_STATUS.check(InvoiceStatus(current.scalar_one()), status)
-        raise AssertionError(f"invoice {invoice.id} may reach {status} but was not updated")
-    changes["version"], changes["updated_at"] = written
     for name, value in changes.items():
         set_committed_value(invoice, name, value)
-    return invoice
+    return Write(_acknowledging(status), [{"invoice_id": invoice.id, **changes}])
+
+
+async def _acknowledged(
+    connection: AsyncConnection, invoice: InvoiceRow, version: int | None
+) -> None:
+    """The invoice's `version` as its `_acknowledging_write` returned it; none (it changed no
+    row: the invoice is no longer in a status that may reach its new one) is refused as the
+    status machine refuses it."""
+    if version is None:
+        current = await connection.execute(_STATUS_OF, {"invoice_id": invoice.id})
+        INVOICE_STATUS.check(InvoiceStatus(current.scalar_one()), InvoiceStatus(invoice.status))
+        raise AssertionError(f"invoice {invoice.id} may reach {invoice.status} but was not updated")
+    set_committed_value(invoice, "version", version)
 
 
 def _routed(plan: PostingPlan) -> AbstractContextManager[None]:

@@ -16,7 +16,8 @@ nine tenths of a lease ahead of it.
 The hot path speaks SQL Core (`process_apis.runs.repository`), not the ORM's unit of
 work: a step's start is one upsert on (run, name), held outcomes one statement each; on
 PostgreSQL the writes of one transaction (held writes, a step's start and its commit's
-setting) go as one statement (`core.folded`), unless two of them write the same step.
+setting, a closing's writes) go as one statement (`core.folded`), unless two of them write
+the same step.
 
 A workflow declares its steps once (their order numbers them) and records them
 through a per-run handle, `engine.run(run_id)`.
@@ -24,7 +25,7 @@ through a per-run handle, `engine.run(run_id)`.
 An engine made with `hold_outcomes` writes a step's success with its next write
 instead of in a transaction of its own: with the next step's `started` (so both land
 in one commit), with a deferral or failure, or in the workflow's closing transaction
-(`write_held` in a session's, or first in the connection's `closing` opens). Nothing is
+(`write_held` in a session's, or with the closing's own writes, `write_closing`). Nothing is
 called in between, so a crash there leaves the step `started`, exactly as a crash during
 its call would, and a resumed run repeats it.
 A step answered without any backend call (a cached or already known result) is
@@ -450,18 +451,20 @@ class Engine:
         async with self.transaction(run_id) as session:
             mark_succeeded(await session.get_one(WorkflowRunRow, run_id), result)
 
-    async def closing(self, run_id: str) -> AsyncConnection:
-        """The run's closing transaction, for SQL Core with no ORM session around it: a
-        connection whose transaction has the run's held step outcomes written first. The
+    async def closing(self) -> AsyncConnection:
+        """A run's closing transaction, for SQL Core with no ORM session around it: a
+        connection whose writes go with the run's held step outcomes (`write_closing`). The
         caller commits (or hands it over) and closes it."""
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
-        connection = await bind.connect()
-        try:
-            await self._send(connection, run_id)
-        except BaseException:
-            await connection.close()
-            raise
-        return connection
+        return await bind.connect()
+
+    async def write_closing(
+        self, connection: AsyncConnection, run_id: str, writes: Sequence[Write]
+    ) -> list[Any]:
+        """The run's held step outcomes and the closing's `writes`, sent in `connection`'s
+        transaction as one statement on PostgreSQL (`core.folded`: none of them may touch
+        another's rows); `writes`' answers."""
+        return await self._send(connection, run_id, writes)
 
     async def _start_step(
         self,

@@ -24,12 +24,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import connection_of, table_of, upsert_into
 from core.errors import NotFound
-from core.folded import Write
+from core.folded import Write, execute_folded
 from core.ids import new_id
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow, WorkflowStepRow
-from core.versioned import leave_written, versioned_write, write_versioned
-from events.outbox import record_all
+from core.versioned import leave_written, versioned_write
+from events.outbox import record_all, recording
 from process_apis.runs.queue_events import queue_events
 
 
@@ -171,16 +171,23 @@ def step_updates(changes: Sequence[tuple[str, dict[str, Any]]]) -> list[Write]:
     return [Write(_UPDATE_STEP, rows) for rows in by_columns.values()]  # SET: what rows name
 
 
+def run_writes(dialect: str, run: WorkflowRunRow, columns: Sequence[str]) -> list[Write]:
+    """The write of `columns` of a run as its caller changed them, under the run's version
+    check as the ORM makes it (`core.versioned.versioned_write`), then the outbox's write of
+    the queue's events of its status change, as a flush of the row records them
+    (`queue_events`). Once sent, `leave_written(run, writes[0])` leaves the run as written."""
+    events = list(queue_events(run))
+    return [versioned_write(run, columns), *recording(dialect, events)]
+
+
 async def write_run(
     session: AsyncSession | AsyncConnection, run: WorkflowRunRow, columns: Sequence[str]
 ) -> None:
-    """Write `columns` of a run as its caller changed them, under the run's version check as
-    the ORM makes it (`core.versioned.write_versioned`), in `session`'s transaction (a
-    session's or a connection's); the queue's events of its status change are recorded with
-    it, as a flush of the row records them (`queue_events`)."""
-    events = list(queue_events(run))
-    await write_versioned(await connection_of(session), run, columns)
-    await record_all(session, events)
+    """`run_writes` sent in `session`'s transaction (a session's or a connection's)."""
+    connection = await connection_of(session)
+    writes = run_writes(connection.dialect.name, run, columns)
+    await execute_folded(connection, writes)
+    leave_written(run, writes[0])
 
 
 # Built once (each execution hits its memoized cache key and compiled form).

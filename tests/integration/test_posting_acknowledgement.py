@@ -2,11 +2,13 @@
 status that may reach the new one, refused as the status machine refuses it otherwise."""
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.canonical.documents import InvoiceStatus
 from core.errors import InvalidTransition
+from core.folded import execute_folded
 from core.models.invoice import InvoiceRow
-from process_apis.invoices.workflow import _acknowledge
+from process_apis.invoices.workflow import _acknowledged, _acknowledging_write
 from system_apis.erp.schemas import ErpDocumentStatus, ErpSalesInvoice
 from tests.conftest import Gateway
 from tests.integration.test_invoice_posting import register
@@ -39,7 +41,7 @@ async def test_an_invoice_being_posted_is_acknowledged_with_its_version_bumped(
     version = prepared.version
 
     async with gateway.sessionmaker.begin() as session:
-        posted = await _acknowledge(session, prepared, InvoiceStatus.POSTED, DOCUMENT)
+        posted = await _acknowledge(await session.connection(), prepared)
     async with gateway.sessionmaker() as session:
         stored = await session.get_one(InvoiceRow, invoice_id)
 
@@ -62,7 +64,16 @@ async def test_an_invoice_moved_elsewhere_meanwhile_is_refused_and_left_as_it_is
     async with gateway.sessionmaker() as session:
         prepared = await session.get_one(InvoiceRow, invoice_id)
         with pytest.raises(InvalidTransition):
-            await _acknowledge(session, prepared, InvoiceStatus.POSTED, DOCUMENT)
+            await _acknowledge(await session.connection(), prepared)
     async with gateway.sessionmaker() as session:
         invoice = await session.get_one(InvoiceRow, invoice_id)
     assert (invoice.status, invoice.erp_ref) == (InvoiceStatus.OPEN, None)
+
+
+async def _acknowledge(connection: AsyncConnection, invoice: InvoiceRow) -> InvoiceRow:
+    """The invoice acknowledged as posted, as the posting's closing does it."""
+    [version] = await execute_folded(
+        connection, [_acknowledging_write(invoice, InvoiceStatus.POSTED, DOCUMENT)]
+    )
+    await _acknowledged(connection, invoice, version)
+    return invoice
