@@ -52,6 +52,10 @@ class ProcessContext:
 # The dependencies below are `async` though they await nothing: FastAPI runs a plain
 # function dependency on a worker thread, a thread hop per request for reading an attribute.
 async def get_context(request: Request) -> ProcessContext:
+    return context_of(request)
+
+
+def context_of(request: Request) -> ProcessContext:
     context: ProcessContext = request.app.state.process
     return context
 
@@ -104,6 +108,10 @@ class Caller:
 
 
 async def get_caller(request: Request) -> Caller:
+    return caller_of(request)
+
+
+def caller_of(request: Request) -> Caller:
     """The caller as the edge authenticated it (`anonymous` where it set no client)."""
     return Caller(
         client_id=getattr(request.state, "client_id", None) or "anonymous",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from core.auth import requires
@@ -13,21 +13,15 @@ from core.canonical.documents import InvoiceCreate, InvoiceStatus
 from core.ids import id_pattern
 from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.deps import (
-    Caller,
-    CallerDep,
-    ContextDep,
-    ProcessContext,
-    SessionDep,
-    TransactionDep,
-)
+from process_apis.deps import SessionDep, TransactionDep, caller_of, context_of
 from process_apis.idempotency import (
+    _KEY,
     Closing,
     Idempotency,
     Opening,
     OptionalIdempotentWrite,
     Outcome,
-    ReleasedIdempotentWrite,
+    released_required_key,
 )
 from process_apis.invoices import service
 from process_apis.invoices.params import InvoiceID
@@ -81,6 +75,15 @@ async def list_invoices(
     )
 
 
+async def posting_key(request: Request, key: Annotated[str | None, _KEY] = None) -> Idempotency:
+    """`ReleasedIdempotentWrite` as one dependency: its context and caller are read from the
+    request here rather than solved by FastAPI as two more (a few hundred calls a posting)."""
+    return await released_required_key(request, context_of(request), caller_of(request), key)
+
+
+PostingKey = Annotated[Idempotency, Depends(posting_key)]
+
+
 def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Outcome:
     """`201` posted now, `200` posted before, `202` queued (pointing at its run)."""
     if result.state == PostingState.PENDING_RETRY:
@@ -88,19 +91,23 @@ def posting_outcome(result: PostingResult, body: BaseModel, location: str) -> Ou
     return Outcome(200 if result.already_posted else 201, body, {"Location": location})
 
 
-async def answer_posting(
-    context: ProcessContext,
-    caller: Caller,
+def answer_posting(
     idempotency: Idempotency,
     invoice_id: str,
     data: PostingCreate,
     *,
     body: Callable[[PostingResult], BaseModel],
     location: str,
-) -> Response:
-    """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`."""
+) -> Awaitable[Response]:
+    """Post the invoice under the request's `Idempotency-Key`; the answer is `body(result)`.
+
+    The context and the caller come from the request the key's dependency already took, so
+    the route solves one dependency, not three; and this returns the key's run to await,
+    not a coroutine of its own that the request's task would resume at every wait.
+    """
 
     opening, closing = Opening(), Closing()
+    context, caller = context_of(idempotency.request), caller_of(idempotency.request)
 
     async def handle() -> Outcome:
         result = await service.post_invoice(
@@ -113,7 +120,7 @@ async def answer_posting(
         )
         return posting_outcome(result, body(result), location)
 
-    return await idempotency(data, handle, closing, opening)
+    return idempotency(data, handle, closing, opening)
 
 
 @router.post(
@@ -179,9 +186,7 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceReso
 async def post_invoice(
     invoice_id: InvoiceID,
     data: PostingCreate,
-    context: ContextDep,
-    caller: CallerDep,
-    idempotency: ReleasedIdempotentWrite,
+    idempotency: PostingKey,
 ) -> Response:
     """Post the invoice to the ERP: period, tax and customer checks, then the ERP document.
 
@@ -190,8 +195,6 @@ async def post_invoice(
     """
 
     return await answer_posting(
-        context,
-        caller,
         idempotency,
         invoice_id,
         data,

@@ -7,17 +7,17 @@ from fastapi import APIRouter, Response
 from core.auth import requires
 from core.pagination import Page
 from core.problems import problem_responses
-from process_apis.deps import CallerDep, ContextDep, SessionDep, TransactionDep
+from process_apis.deps import SessionDep, TransactionDep
 from process_apis.idempotency import (
     OptionalIdempotentWrite,
     Outcome,
-    ReleasedIdempotentWrite,
 )
 from process_apis.invoices import service
 from process_apis.invoices.params import InvoiceID
 from process_apis.invoices.router import (
     LIST_DESCRIPTION,
     InvoiceStatusFilter,
+    PostingKey,
     SubscriptionFilter,
     answer_posting,
 )
@@ -119,15 +119,11 @@ async def get_invoice(invoice_id: InvoiceID, session: SessionDep) -> InvoiceV2:
 async def post_invoice(
     invoice_id: InvoiceID,
     data: PostingCreate,
-    context: ContextDep,
-    caller: CallerDep,
-    idempotency: ReleasedIdempotentWrite,
+    idempotency: PostingKey,
 ) -> Response:
     """Post the invoice to the ERP, exactly as `/v1` does; requires `Idempotency-Key`."""
 
     return await answer_posting(
-        context,
-        caller,
         idempotency,
         invoice_id,
         data,
