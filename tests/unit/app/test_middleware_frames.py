@@ -4,7 +4,6 @@ waits, some thirty times a posting."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +15,7 @@ from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import DeprecationMiddleware, VersionRegistry
 from core.settings import VersioningSettings
+from tests.support.frames import callers
 
 MIDDLEWARE: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "DeprecationMiddleware": lambda app: DeprecationMiddleware(
@@ -33,10 +33,7 @@ async def test_the_middleware_is_not_on_the_stack_while_the_app_runs(name: str) 
     sent: list[Message] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        frame = sys._getframe()
-        while frame is not None:
-            stack.append(frame.f_code.co_qualname)
-            frame = frame.f_back  # type: ignore[assignment]
+        stack.extend(callers())
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
@@ -65,10 +62,7 @@ async def test_hygiene_checks_the_body_upload_received_without_a_frame_of_its_ow
     sent: list[Message] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        frame = sys._getframe()
-        while frame is not None:
-            stack.append(frame.f_code.co_qualname)
-            frame = frame.f_back  # type: ignore[assignment]
+        stack.extend(callers())
         received.append(await receive())
         await send({"type": "http.response.start", "status": 201, "headers": []})
 

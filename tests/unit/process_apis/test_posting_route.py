@@ -3,7 +3,6 @@ helper on the request's stack while the posting waits."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +17,7 @@ from process_apis.invoices import service
 from process_apis.invoices.router import answer_posting
 from process_apis.invoices.schemas import PostingCreate
 from process_apis.invoices.v2 import router as v2
+from tests.support.frames import callers
 
 
 def _posting_route(router: Any) -> APIRoute:
@@ -48,10 +48,7 @@ async def test_answer_posting_is_not_on_the_stack_while_the_posting_runs(
     stack: list[str] = []
 
     async def post_invoice(*args: object, **kwargs: object) -> Any:
-        frame = sys._getframe()
-        while frame is not None:
-            stack.append(frame.f_code.co_qualname)
-            frame = frame.f_back  # type: ignore[assignment]
+        stack.extend(callers())
         return SimpleNamespace(state=None, already_posted=False, run_url=None)
 
     class Idempotency:
