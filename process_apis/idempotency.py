@@ -417,6 +417,12 @@ def _insert_key(dialect: str) -> Insert:
     )
 
 
+def _path(request: Request) -> str:
+    """`request.url.path` without building the URL (its scheme, host and query, parsed)."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def _replay(row: IdempotencyKeyRow) -> Response:
     headers = dict(row.response_headers or {})
     headers[REPLAYED_HEADER] = "true"
@@ -463,7 +469,7 @@ async def run_idempotently(
             media_type="application/json",
         )
     request_hash = digest(body.model_dump(mode="json") if body is not None else None)
-    method, path = request.method, request.url.path
+    method, path = request.scope["method"], _path(request)
     stored = await store.claim(
         client_id=client_id,
         key=key,
