@@ -30,7 +30,7 @@ from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Insert, bindparam, delete, insert, update
+from sqlalchemy import Insert, Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.audit import pending_audit
@@ -55,6 +55,10 @@ KEYS = table_of(IdempotencyKeyRow)
 # The key's answer stored (its claim's row named by `claim_client_id`, `claim_key`).
 _COMPLETE_KEY = update(KEYS).where(
     KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
+)
+# A key's row as stored, read by SQL Core: judged, and replayed, without an ORM object.
+_SELECT_KEY = select(KEYS).where(
+    KEYS.c.client_id == bindparam("client_id"), KEYS.c.key == bindparam("key")
 )
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("location", "content-type")
@@ -224,7 +228,7 @@ class IdempotencyStore:
         path: str,
         request_hash: str,
         opening: Opening | None = None,
-    ) -> IdempotencyKeyRow | None:
+    ) -> Row[Any] | None:
         """Lock the key for this request; return the stored row when it must be replayed.
 
         A key used for the first time costs one statement: an insert that does nothing when
@@ -299,10 +303,11 @@ class IdempotencyStore:
         path: str,
         request_hash: str,
         now: datetime,
-    ) -> IdempotencyKeyRow | None:
+    ) -> Row[Any] | None:
         """A key already there: its stored row to replay (committed), or none when this
         request took over a dead request's lock (left to the caller to commit)."""
-        row = await session.get(IdempotencyKeyRow, (client_id, key))
+        connection = await session.connection()
+        row = (await connection.execute(_SELECT_KEY, {"client_id": client_id, "key": key})).first()
         if row is None:  # its first request released it in between
             raise IdempotentRequestInFlight("concurrent use of this key; retry shortly")
         if (row.method, row.path, row.request_hash) != (method, path, request_hash):
@@ -319,7 +324,6 @@ class IdempotencyStore:
                 "the first request with this key has not finished; retry shortly"
             )
         # The first request died holding the lock: take it over, atomically.
-        connection = await session.connection()
         taken = await connection.execute(
             update(KEYS)
             .where(
@@ -423,7 +427,7 @@ def _path(request: Request) -> str:
     return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
-def _replay(row: IdempotencyKeyRow) -> Response:
+def _replay(row: Row[Any]) -> Response:
     headers = dict(row.response_headers or {})
     headers[REPLAYED_HEADER] = "true"
     media_type = headers.pop("content-type", "application/json")
