@@ -141,6 +141,13 @@ class InProcessTransport(httpx.ASGITransport):
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The app's answer, its body whole as `PooledTransport` gives it (`WholeBody`)."""
+        response = await self._answer(request)
+        body = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
+        response.stream = WholeBody(body, plain="content-encoding" not in response.headers)
+        return response
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
         read = request.extensions.get("timeout", {}).get("read")
         if read is None:
             return await super().handle_async_request(request)
