@@ -42,6 +42,16 @@ DEFAULT_PORTS = {b"http": 80, b"https": 443}
 Origin = tuple[bytes, str, int]
 
 
+class WholeBody(httpx.ByteStream):
+    """An answer's body as it came, read whole; `plain` when no content coding names it,
+    so that the bytes are its content as they are (`ResilientClient` takes them so)."""
+
+    def __init__(self, body: bytes, *, plain: bool) -> None:
+        super().__init__(body)
+        self.body = body
+        self.plain = plain
+
+
 class _Answer:
     """What the parser (`httptools`, llhttp) reads of one answer, through its callbacks."""
 
@@ -54,6 +64,7 @@ class _Answer:
         "keep_alive",
         "informational",
         "extra",
+        "encoded",
     )
 
     def __init__(self) -> None:
@@ -68,6 +79,8 @@ class _Answer:
         self.informational = False
         self.extra = False
         """Bytes came after the answer: nobody asked for them, so the connection is spent."""
+        self.encoded = False
+        """The answer names a content coding (even `identity`): httpx's decoders read it."""
 
     def on_message_begin(self) -> None:
         if self.complete:
@@ -76,6 +89,8 @@ class _Answer:
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.complete:
             self.headers.append((name, value))
+            if name.lower() == b"content-encoding":
+                self.encoded = True
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -91,6 +106,7 @@ class _Answer:
     def on_message_complete(self) -> None:
         if self.informational:  # a 1xx before the answer: read on
             self.informational = False
+            self.encoded = False
             self.headers.clear()
         elif not self.complete:
             self.complete = True
@@ -184,7 +200,7 @@ class _Connection:
         return httpx.Response(
             parser.get_status_code(),
             headers=answer.headers,
-            stream=httpx.ByteStream(b"".join(answer.body)),
+            stream=WholeBody(b"".join(answer.body), plain=not answer.encoded),
             request=request,
             extensions={"http_version": b"HTTP/" + parser.get_http_version().encode()},
         )

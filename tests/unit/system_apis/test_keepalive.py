@@ -7,14 +7,17 @@ replaces: same answers, same exceptions, same connection reuse.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import gzip
+import pstats
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
-from system_apis.http import public_tls
+from core.settings import BackendSettings
+from system_apis.http import ResilientClient, public_tls
 from system_apis.keepalive import PooledTransport
 
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
@@ -413,3 +416,65 @@ async def test_an_upgrade_nobody_asked_for_is_a_protocol_error(serve: Serve) -> 
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get("/")
         assert transport.idle_connections == 0
+
+
+@pytest.mark.parametrize("encoding", [b"", b"content-encoding: gzip\r\n"])
+async def test_the_client_reads_an_answer_as_httpx_reads_it(serve: Serve, encoding: bytes) -> None:
+    body = b'{"amount": 10.10, "name": "caf\xc3\xa9"}'
+
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok(gzip.compress(body) if encoding else body, encoding))
+        return True
+
+    server = await serve(answer)
+    read: dict[str, httpx.Response] = {}
+    for name, transport in TRANSPORTS.items():
+        client = ResilientClient(
+            backend="erp",
+            base_url=server.url,
+            settings=BackendSettings(),
+            transport=transport(1),
+        )
+        read[name] = await client.request("GET", "/x", operation="get_x")
+        await client.aclose()
+
+    pooled, reference = read["pooled"], read["httpx"]
+    assert pooled.content == reference.content == body
+    assert pooled.text == reference.text
+    assert pooled.json() == reference.json()
+    assert pooled.headers.multi_items() == reference.headers.multi_items()
+    assert pooled.is_closed
+    assert pooled.is_stream_consumed
+    assert pooled.num_bytes_downloaded == reference.num_bytes_downloaded
+
+
+async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Serve) -> None:
+    """The transport read the body whole: httpx's `aread` (its iterators, decoder lookup
+    and request contexts) cost about 40 calls an answer for bytes already there."""
+
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok(b'{"n": 1}'))
+        return True
+
+    server = await serve(answer)
+    client = ResilientClient(
+        backend="erp",
+        base_url=server.url,
+        settings=BackendSettings(),
+        transport=TRANSPORTS["pooled"](1),
+    )
+    await client.request("GET", "/x", operation="get_x")
+    request = client._request("GET", "/x", None, None, None, {})
+    profile = cProfile.Profile()
+    profile.enable()
+    response = await client._exchange(request)
+    profile.disable()
+    await client.aclose()
+
+    assert response.content == b'{"n": 1}'
+    httpx_calls = sum(
+        calls
+        for (path, _, _), (_, calls, *_) in pstats.Stats(profile).stats.items()  # type: ignore[attr-defined]
+        if "/httpx/" in path
+    )
+    assert httpx_calls <= 20
