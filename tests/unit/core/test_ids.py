@@ -1,11 +1,10 @@
-import cProfile
-import pstats
 import random
 import re
 
 import pytest
 
 from core.ids import PREFIXES, encode_ulid, id_pattern, new_id
+from tests.support.python_calls import profiled
 
 
 @pytest.mark.parametrize("kind", sorted(PREFIXES))
@@ -54,9 +53,6 @@ def test_a_new_id_costs_a_handful_of_calls() -> None:
     """Ids are minted several times per request (runs, steps, audit rows); the encoding
     once cost two calls per character."""
     new_id("invoice")
-    profile = cProfile.Profile()
-    profile.enable()
-    new_id("invoice")
-    profile.disable()
-    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
-    assert calls <= 10
+    with profiled() as seen:
+        new_id("invoice")
+    assert seen.total_calls <= 10

@@ -1,9 +1,7 @@
 """The resilient client: what it retries, what it never retries, and how it classifies."""
 
 import asyncio
-import cProfile
 import gzip
-import pstats
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +25,7 @@ from system_apis.errors import (
     BackendTransientError,
 )
 from system_apis.http import InProcessTransport, ResilientClient, parse_body, parse_retry_after
+from tests.support.python_calls import profiled
 
 SETTINGS = BackendSettings(
     retry_attempts=3,
@@ -339,14 +338,11 @@ async def test_an_in_process_answer_is_not_read_again_through_httpxs_stream() ->
     )
     request = client._request("GET", "/x", None, None, None, {})
     await client._exchange(request)
-    profile = cProfile.Profile()
-    profile.enable()
-    response = await client._exchange(request)
-    profile.disable()
+    with profiled() as seen:
+        response = await client._exchange(request)
 
     assert response.content == b'{"n": 1}'
-    calls = pstats.Stats(profile).stats.items()  # type: ignore[attr-defined]
-    assert not [name for (_, _, name), _ in calls if name in ("aread", "aiter_raw")]
+    assert not [name for (_, _, name), _ in seen.entries if name in ("aread", "aiter_raw")]
 
 
 @pytest.mark.parametrize(
@@ -398,11 +394,9 @@ async def test_a_new_documents_url_is_joined_without_parsing_it_again() -> None:
     url = "/companies(5a1c0de0-0000-4000-8000-000000000001)/salesInvoices({})/salesInvoiceLines"
     first, second = (url.format(uuid.uuid4()) for _ in range(2))
     client._join(first)
-    profile = cProfile.Profile()
-    profile.enable()
-    client._join(second)
-    profile.disable()
-    assert pstats.Stats(profile).total_calls <= 20  # type: ignore[attr-defined]
+    with profiled() as seen:
+        client._join(second)
+    assert seen.total_calls <= 20
 
 
 async def test_a_cookie_one_answer_sets_is_not_sent_on_later_requests() -> None:
@@ -470,11 +464,9 @@ async def test_a_json_request_is_built_without_httpx_parsing_its_headers_again()
     client = client_answering([])
     body = {"lineType": "Account", "quantity": 1, "unitPrice": 100.0}
     client._request("POST", "/salesInvoiceLines", None, body, None, {"X-Correlation-ID": "c"})
-    profile = cProfile.Profile()
-    profile.enable()
-    client._request("POST", "/salesInvoiceLines", None, body, None, {"X-Correlation-ID": "c"})
-    profile.disable()
-    assert pstats.Stats(profile).total_calls <= 65  # type: ignore[attr-defined]
+    with profiled() as seen:
+        client._request("POST", "/salesInvoiceLines", None, body, None, {"X-Correlation-ID": "c"})
+    assert seen.total_calls <= 65
 
 
 async def test_a_content_type_the_client_sends_is_kept_as_httpx_keeps_it() -> None:

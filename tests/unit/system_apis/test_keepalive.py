@@ -7,9 +7,7 @@ replaces: same answers, same exceptions, same connection reuse.
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import gzip
-import pstats
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +17,7 @@ import pytest
 from core.settings import BackendSettings
 from system_apis.http import ResilientClient, public_tls
 from system_apis.keepalive import PooledTransport
+from tests.support.python_calls import profiled
 
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
 """Writes the answer to one request (its head and body as read); False closes the connection."""
@@ -465,16 +464,10 @@ async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Ser
     )
     await client.request("GET", "/x", operation="get_x")
     request = client._request("GET", "/x", None, None, None, {})
-    profile = cProfile.Profile()
-    profile.enable()
-    response = await client._exchange(request)
-    profile.disable()
+    with profiled() as seen:
+        response = await client._exchange(request)
     await client.aclose()
 
     assert response.content == b'{"n": 1}'
-    httpx_calls = sum(
-        calls
-        for (path, _, _), (_, calls, *_) in pstats.Stats(profile).stats.items()  # type: ignore[attr-defined]
-        if "/httpx/" in path
-    )
+    httpx_calls = sum(calls for (path, _, _), (_, calls, *_) in seen.entries if "/httpx/" in path)
     assert httpx_calls <= 20
