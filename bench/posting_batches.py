@@ -38,6 +38,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -156,9 +157,11 @@ async def run_phase(
         (await sandbox.post(LIMITS_PATH, json=limits)).raise_for_status()
         backends.faults["erp"].configure(FaultConfig(error_rate=faults, seed=7))
         gateway = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=None
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            timeout=None,
+            auth=FreshToken(await platform_tokens(app, database)),
         )
-        gateway.headers["Authorization"] = f"Bearer {await platform_token(app, database)}"
         started = time.monotonic()
         requests = await (post_naively(gateway, ids) if naive else post_in_batches(gateway, ids))
         await drain(app, database)
@@ -184,8 +187,20 @@ async def run_phase(
     )
 
 
-async def platform_token(app: Any, database: Database) -> str:
-    """A token of a new SaaS platform client, with the default scopes."""
+class FreshToken(httpx.Auth):
+    """A new token on every request: a batch of a thousand invoices at the vendor's rate
+    takes minutes, so a long run outlives one token (`LEDGERGATE_AUTH__TOKEN_TTL`)."""
+
+    def __init__(self, issue: Callable[[], str]) -> None:
+        self.issue = issue
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.issue()}"
+        yield request
+
+
+async def platform_tokens(app: Any, database: Database) -> Callable[[], str]:
+    """What issues tokens of a new SaaS platform client, with the default scopes."""
     engine = create_engine(database.url)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -196,15 +211,19 @@ async def platform_token(app: Any, database: Database) -> str:
     finally:
         await engine.dispose()
     auth = app.state.auth
-    token, _ = issue_token(
-        auth.ring,
-        auth.settings,
-        client_id=row.id,
-        scopes=sorted(DEFAULT_CLIENT_SCOPES),
-        partner_id=None,
-        tier=row.tier,
-    )
-    return token
+
+    def issue() -> str:
+        token, _ = issue_token(
+            auth.ring,
+            auth.settings,
+            client_id=row.id,
+            scopes=sorted(DEFAULT_CLIENT_SCOPES),
+            partner_id=None,
+            tier=row.tier,
+        )
+        return token
+
+    return issue
 
 
 async def post_in_batches(gateway: httpx.AsyncClient, ids: list[str]) -> int:
