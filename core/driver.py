@@ -13,8 +13,9 @@ prepared statements (so `prepared_statement_cache_size` and
 `prepared_statement_name_func` hold as they do for every other statement).
 
 What stays as SQLAlchemy does it: the `before_cursor_execute`/`after_cursor_execute`
-events (the cursor and execution context are `None`), echo, and a driver error raised
-as SQLAlchemy's `DBAPIError` (a lost connection invalidated, `handle_error` run). A
+events (the cursor and execution context are `None`), echo, a driver error raised as
+SQLAlchemy's `DBAPIError` (a lost connection invalidated, `handle_error` run), and the
+prepared statements of every connection prepared again after a change of schema. A
 statement on any other driver (aiosqlite), or on a connection SQLAlchemy would first
 revalidate or refuse (invalidated, closed, its transaction failed), goes through
 SQLAlchemy's execution unchanged.
@@ -43,7 +44,7 @@ _Processor = Callable[[Any], Any] | None
 class _Shape:
     """A statement compiled for one dialect, ready to send on the driver."""
 
-    __slots__ = ("sql", "binds", "types", "results")
+    __slots__ = ("sql", "binds", "types", "results", "described")
 
     def __init__(self, statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect):
         compiled = cast(
@@ -70,8 +71,10 @@ class _Shape:
         )
         self.types = tuple(column.type for column in compiled._result_columns)
         # The result processors (none when no column has one), known once the driver has
-        # described the columns: a processor may depend on the column's database type.
-        self.results: tuple[_Processor, ...] | None = None
+        # described the columns (a processor may depend on the column's database type), and
+        # when: a change of schema since may have changed those types.
+        self.results: tuple[_Processor, ...] = ()
+        self.described = -1.0
 
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
         return [
@@ -82,13 +85,15 @@ class _Shape:
             )
         ]
 
-    def row(self, record: Any, attributes: Sequence[Any], dialect: Dialect) -> Sequence[Any]:
-        if self.results is None:
+    def row(
+        self, record: Any, attributes: Sequence[Any], dialect: Dialect, schema_asof: float
+    ) -> Sequence[Any]:
+        if self.described < schema_asof:
             results = tuple(
                 type_._cached_result_processor(dialect, attribute.type.oid)
                 for type_, attribute in zip(self.types, attributes, strict=True)
             )
-            self.results = results if any(results) else ()
+            self.results, self.described = (results if any(results) else ()), schema_asof
         if not self.results:
             return record  # type: ignore[no-any-return]
         return [
@@ -128,16 +133,16 @@ async def first(
     try:
         if adapted._transaction is None:
             await adapted._start_transaction()  # what the adapter does before a statement
-        # SQLAlchemy's prepared statement of `sql`, re-prepared after a change of schema
-        invalidated: float = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
-        prepared, attributes = await adapted._prepare(sql, invalidated)
+        # SQLAlchemy's prepared statement of `sql`, prepared again after a change of schema
+        schema_asof: float = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
+        prepared, attributes = await adapted._prepare(sql, schema_asof)
         record = await prepared.fetchrow(*arguments)
     except Exception as error:
         await greenlet_spawn(_raise, sync, adapted, error, sql, arguments)
         raise  # not reached: `_raise` raises
     if events:
         sync.dispatch.after_cursor_execute(sync, None, sql, arguments, None, False)
-    return None if record is None else shape.row(record, attributes, dialect)
+    return None if record is None else shape.row(record, attributes, dialect, schema_asof)
 
 
 def _adapted(connection: AsyncConnection) -> Any | None:
@@ -173,4 +178,7 @@ def _raise(
     try:
         adapted._handle_exception(error)  # the DB-API error asyncpg's error maps to
     except Exception as translated:
+        dbapi = sync.dialect.loaded_dbapi
+        if isinstance(translated, (dbapi.InvalidCachedStatementError, dbapi.InternalServerError)):
+            sync.dialect._invalidate_schema_cache()  # type: ignore[attr-defined]  # re-prepare
         sync._handle_dbapi_exception(translated, sql, arguments, None, None)

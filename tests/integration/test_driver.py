@@ -6,8 +6,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Date, Numeric, String, bindparam, event, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.db import database_unavailable
@@ -113,3 +126,32 @@ async def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(gateway: Gateway
     async with bind.connect() as connection:  # rolled back, and the pool still serves
         keys = await connection.scalars(select(KEYS.c.key).where(KEYS.c.client_id == "driver"))
         assert list(keys) == ["twice"]
+
+
+@pytest.mark.postgres
+async def test_a_statement_prepared_before_a_change_of_schema_is_prepared_again(
+    gateway: Gateway,
+) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    if bind.dialect.driver != "asyncpg":
+        pytest.skip("prepared statements of asyncpg")
+    probe = Table("driver_probe", MetaData(), Column("id", Integer), Column("value", String))
+    read = select(probe.c.value).where(probe.c.id == bindparam("id"))
+    async with bind.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE driver_probe (id int, value varchar(9))")
+        await connection.exec_driver_sql("INSERT INTO driver_probe VALUES (1, '12')")
+    try:
+        async with bind.connect() as connection:
+            assert await first(connection, read, {"id": 1}) == ("12",)
+            await connection.commit()
+            await connection.exec_driver_sql(
+                "ALTER TABLE driver_probe ALTER value TYPE int USING value::int"
+            )
+            await connection.commit()
+            with pytest.raises(DBAPIError):  # the statement prepared before answers text
+                await first(connection, read, {"id": 1})
+            await connection.rollback()
+            assert await first(connection, read, {"id": 1}) == (12,)
+    finally:
+        async with bind.begin() as connection:
+            await connection.exec_driver_sql("DROP TABLE driver_probe")
