@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    func,
     insert,
     select,
 )
@@ -155,3 +156,24 @@ async def test_a_statement_prepared_before_a_change_of_schema_is_prepared_again(
     finally:
         async with bind.begin() as connection:
             await connection.exec_driver_sql("DROP TABLE driver_probe")
+
+
+@pytest.mark.postgres
+async def test_a_connection_lost_under_a_driver_statement_is_the_databases_failure(
+    gateway: Gateway,
+) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    if bind.dialect.driver != "asyncpg":
+        pytest.skip("asyncpg's connection")
+    async with bind.connect() as connection:
+        pid = await first(connection, select(func.pg_backend_pid()), {})
+        assert pid is not None
+        async with bind.connect() as other:
+            await other.exec_driver_sql(f"SELECT pg_terminate_backend({pid[0]})")
+        with pytest.raises(DBAPIError) as raised:
+            await first(connection, TYPED, VALUES)
+        assert raised.value.connection_invalidated
+        assert database_unavailable(raised.value)
+
+    async with bind.connect() as connection:  # a new connection serves
+        assert await first(connection, TYPED, VALUES) is not None
