@@ -3,10 +3,11 @@
 Each write is a SQL Core statement built once and its rows' parameters. On PostgreSQL
 several writes go as data-modifying CTEs of one `SELECT` (each runs exactly once, all on
 one snapshot: only writes that neither touch nor read each other's rows may be folded);
-the folded statement is built once per shape of writes, so it is compiled once too. On
-any other database each write is its own statement, a write of several rows one
-executemany. Either way each write answers its row count (or, returning a column, that
-column of its one row), and a versioned write that changed no row raises `StaleDataError`.
+the folded statement is built once per shape of writes, compiled once per dialect and sent
+on the driver (`core.driver`). On any other database each write is its own statement, a
+write of several rows one executemany. Either way each write answers its row count (or,
+returning a column, that column of its one row), and a versioned write that changed no row
+raises `StaleDataError`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+
+from core.driver import first
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -
     if connection.dialect.name == "postgresql" and len(writes) > 1:
         shape = tuple((w.statement, tuple(w.rows[0]), len(w.rows)) for w in writes)
         statement, owners = _fold(shape)
-        values = (await connection.execute(statement, _parameters(writes))).one()
+        values = await first(connection, statement, _parameters(writes))
+        assert values is not None, "a folded statement answers one row"
         answers: list[Any] = [0] * len(writes)
         for (owner, counted), value in zip(owners, values, strict=True):
             answers[owner] = answers[owner] + value if counted else value

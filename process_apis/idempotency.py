@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from core.audit import pending_audit
 from core.db import connection_of, table_of, upsert_into
+from core.driver import first
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
 from core.folded import Write, execute_folded
@@ -247,7 +248,8 @@ class IdempotencyStore:
                 if opening is not None
                 else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             )
-            claimed = await connection.execute(
+            claimed = await first(
+                connection,
                 _insert_key(connection.dialect.name),
                 self._new_key(
                     client_id,
@@ -258,7 +260,7 @@ class IdempotencyStore:
                     locked_until=now + LOCK_TTL,
                 ),
             )
-            if claimed.first() is None:
+            if claimed is None:
                 row = await self._judge(session, client_id, key, method, path, request_hash, now)
                 if row is not None:
                     return row
