@@ -27,7 +27,7 @@ from bench.posting_profile import measure
 
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database", ("sqlalchemy/", "asyncpg/")),
-    ("redis", ("redis/",)),
+    ("redis", ("redis/", "core/redis_scripts.py")),
     ("logging", ("logging/", "pythonjsonlogger/", "app/governance/logging.py")),
     ("metrics", ("prometheus_client/", "app/governance/metrics.py", "system_apis/metrics.py")),
     ("ERP budget", ("system_apis/budget",)),

@@ -46,13 +46,13 @@ A caller that cannot get a slot before its deadline fails as a transient error
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
+import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Awaitable, Sequence
 from typing import NamedTuple, Protocol
 
 from core.settings import ErpLimits
@@ -80,6 +80,23 @@ RELEASE_DELAY_SECONDS = CONCURRENCY_POLL_SECONDS
 poll of another process waiting for a concurrent slot."""
 
 
+def _draw_token_prefix() -> None:
+    global _token_prefix
+    _token_prefix = f"{uuid.uuid4().hex[:24]}-"
+
+
+_token_prefix = ""
+_draw_token_prefix()
+os.register_at_fork(after_in_child=_draw_token_prefix)  # a forked child draws its own
+_token_numbers = itertools.count()
+
+
+def new_token() -> str:
+    """A slot's token, unique among every process's (in at most 40 characters): this
+    process's random prefix and a count, without a UUID's dozen Python calls."""
+    return f"{_token_prefix}{next(_token_numbers)}"
+
+
 class Released(NamedTuple):
     """A finished request: its slot to free, and when its answer came back (`at_ms`), from
     which its `cost` window entries count a window more instead of from their grant (a
@@ -90,8 +107,7 @@ class Released(NamedTuple):
     at_ms: int
 
 
-@dataclass(frozen=True)
-class Acquire:
+class Acquire(NamedTuple):
     """One request for a slot, in the store's terms (milliseconds of its clock)."""
 
     token: str
@@ -107,8 +123,7 @@ class Acquire:
     """This process's finished requests: freed and re-stamped first, in the same round trip."""
 
 
-@dataclass(frozen=True)
-class Admission:
+class Admission(NamedTuple):
     """The store's answer: granted, or how long until it may be (`wait_ms`)."""
 
     granted: bool
@@ -198,6 +213,9 @@ class ErpBudget:
         self.store = store
         self.wait_seconds = wait_seconds
         self.lease_seconds = lease_seconds
+        # An answered request counts a window and the clocks' margin after its answer.
+        self._window_ms = round((limits.window_seconds + CLOCK_MARGIN_SECONDS) * 1000)
+        self._lease_ms = round(lease_seconds * 1000)
         self.interactive_reserve = interactive_reserve
         self._shares = {priority: priority.share(interactive_reserve) for priority in Priority}
         # One semaphore per priority, nested: a lower priority takes its own and every
@@ -239,40 +257,19 @@ class ErpBudget:
         limit = self.limits.requests_per_window or self.limits.max_concurrent_requests
         return scaled(limit, self.scale)
 
-    @asynccontextmanager
-    async def slot(
+    def slot(
         self,
         *,
         operation: str,
         cost: int = 1,
         priority: Priority = Priority.INTERACTIVE,
         deadline: float | None = None,
-    ) -> AsyncIterator[None]:
+    ) -> Slot:
         """Hold a slot for one request of `cost` operations; learn from how it ended.
 
         `deadline` (`time.monotonic()`) bounds the wait with `wait_seconds`.
         """
-        started = time.monotonic()
-        until = started + self.wait_seconds
-        until = until if deadline is None else min(until, deadline)
-        token = uuid.uuid4().hex
-        async with self._local_slot(operation, until, priority):
-            await self._admit(token, cost, operation, until, priority)
-            metrics.observe_budget_wait(self.backend, priority.value, time.monotonic() - started)
-            in_use = metrics.budget_in_use(self.backend)
-            in_use.inc()
-            try:
-                yield
-            except BackendTransientError as error:
-                if error.vendor_status == 429:
-                    await self._afterwards(self._throttled(error.retry_after))
-                raise
-            else:
-                if self.scale < FULL_SCALE:
-                    await self._afterwards(self._recovered())
-            finally:
-                in_use.dec()
-                self._release_later(Released(token, cost, answered_ms()))
+        return Slot(self, operation, cost, priority, deadline)
 
     @property
     def pending_releases(self) -> int:
@@ -340,30 +337,29 @@ class ErpBudget:
     async def _recovered(self) -> None:
         self._set_scale(await self.store.recovered(self.backend))
 
-    @asynccontextmanager
-    async def _local_slot(
+    async def _take_local(
         self, operation: str, until: float, priority: Priority
-    ) -> AsyncIterator[None]:
+    ) -> Sequence[asyncio.Semaphore]:
+        """This process's places for `priority`, the lowest first, for the caller to give
+        back; none is kept when they cannot all be had by `until` or the wait is cancelled."""
         semaphores = self._local[priority]
+        # With every place free each acquire returns at once: no timeout to arm.
+        if not any(semaphore.locked() for semaphore in semaphores):
+            for semaphore in semaphores:
+                await semaphore.acquire()
+            return semaphores
         held: list[asyncio.Semaphore] = []
         try:
-            # With every place free each acquire returns at once: no timeout to arm.
-            waits = any(semaphore.locked() for semaphore in semaphores)
-            async with (
-                asyncio.timeout(max(0.0, until - time.monotonic())) if waits else nullcontext()
-            ):
+            async with asyncio.timeout(max(0.0, until - time.monotonic())):
                 for semaphore in semaphores:
                     await semaphore.acquire()
                     held.append(semaphore)
-        except TimeoutError as exc:
-            for semaphore in held:
-                semaphore.release()
-            raise self._exhausted(operation, wait=None) from exc
-        try:
-            yield
-        finally:
-            for semaphore in held:
-                semaphore.release()
+        except BaseException as exc:
+            _give_back(held)
+            if isinstance(exc, TimeoutError):
+                raise self._exhausted(operation, wait=None) from exc
+            raise
+        return held
 
     async def _admit(
         self, token: str, cost: int, operation: str, until: float, priority: Priority
@@ -372,8 +368,19 @@ class ErpBudget:
         limits = self.limits
         while True:
             released = self._take_released()
+            request = Acquire(
+                token,
+                cost,
+                now_ms(),
+                self._window_ms,
+                limits.requests_per_window,
+                limits.max_concurrent_requests,
+                self._lease_ms,
+                self._shares[priority],
+                released,
+            )
             try:
-                admission = await self._ask(token, cost, limits, priority, released)
+                admission = await self.store.acquire(self.backend, request)
             except BudgetStoreUnavailable as error:
                 for earlier in released:  # still to free, by the next round trip
                     self._release_later(earlier)
@@ -395,32 +402,6 @@ class ErpBudget:
             if time.monotonic() + wait > until:
                 raise self._exhausted(operation, wait=wait)
             await asyncio.sleep(wait)
-
-    async def _ask(
-        self,
-        token: str,
-        cost: int,
-        limits: ErpLimits,
-        priority: Priority,
-        released: tuple[Released, ...],
-    ) -> Admission:
-        return await self.store.acquire(
-            self.backend,
-            Acquire(
-                token=token,
-                cost=cost,
-                now_ms=now_ms(),
-                window_ms=round(self._counted_window_seconds() * 1000),
-                window_limit=limits.requests_per_window,
-                concurrency=limits.max_concurrent_requests,
-                lease_ms=round(self.lease_seconds * 1000),
-                share=self.share(priority),
-                released=released,
-            ),
-        )
-
-    def _counted_window_seconds(self) -> float:
-        return self.limits.window_seconds + CLOCK_MARGIN_SECONDS
 
     async def _throttled(self, retry_after: float | None) -> None:
         pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after
@@ -444,6 +425,67 @@ class ErpBudget:
             operation=operation,
             retry_after=wait,
         )
+
+
+class Slot:
+    """`ErpBudget.slot`'s hold: taken on entry; on exit given back, and what the request's
+    end teaches learnt (a class: `asynccontextmanager`'s generators cost about 20 Python
+    calls a slot)."""
+
+    __slots__ = ("budget", "cost", "deadline", "held", "operation", "priority", "token")
+
+    def __init__(
+        self,
+        budget: ErpBudget,
+        operation: str,
+        cost: int,
+        priority: Priority,
+        deadline: float | None,
+    ) -> None:
+        self.budget = budget
+        self.operation = operation
+        self.cost = cost
+        self.priority = priority
+        self.deadline = deadline
+        self.token = new_token()
+        self.held: Sequence[asyncio.Semaphore] = ()
+
+    async def __aenter__(self) -> None:
+        budget = self.budget
+        started = time.monotonic()
+        until = started + budget.wait_seconds
+        if self.deadline is not None:
+            until = min(until, self.deadline)
+        self.held = await budget._take_local(self.operation, until, self.priority)
+        try:
+            await budget._admit(self.token, self.cost, self.operation, until, self.priority)
+        except BaseException:
+            _give_back(self.held)
+            raise
+        metrics.observe_budget_wait(budget.backend, self.priority, time.monotonic() - started)
+        metrics.budget_in_use(budget.backend).inc()
+
+    async def __aexit__(
+        self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object
+    ) -> None:
+        budget = self.budget
+        try:
+            try:
+                if error is None:
+                    if budget.scale < FULL_SCALE:
+                        await budget._afterwards(budget._recovered())
+                elif isinstance(error, BackendTransientError) and error.vendor_status == 429:
+                    await budget._afterwards(budget._throttled(error.retry_after))
+            finally:
+                metrics.budget_in_use(budget.backend).dec()
+                budget._release_later(Released(self.token, self.cost, answered_ms()))
+        finally:
+            _give_back(self.held)
+
+
+def _give_back(semaphores: Sequence[asyncio.Semaphore]) -> None:
+    for semaphore in semaphores:
+        semaphore.release()
 
 
 class BillingBudget(ErpBudget):

@@ -19,7 +19,6 @@ at the thing itself (the API clients' statuses, `auth/client_status.py`).
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import time
@@ -33,10 +32,10 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import StorageTypes, storage_from_string
 from limits.util import WindowStats
 
+from core.redis_scripts import Arguments, Scripts, bulk, followed_by
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.asyncio.connection import AbstractConnection, ConnectionPool
-    from redis.commands.core import AsyncScript
 
 KEY_PREFIX = "LIMITS"  # `limits`' own, so its keys and these are the same counters
 
@@ -173,17 +172,6 @@ def _keys(window: Window) -> list[str]:
     return [f"{current}/-1", current]
 
 
-class Arguments(NamedTuple):
-    """A command's arguments as Redis reads them off the wire (RESP bulk strings)."""
-
-    parts: int
-    packed: bytes
-
-
-def bulk(*parts: bytes) -> Arguments:
-    return Arguments(len(parts), b"".join([b"$%d\r\n%s\r\n" % (len(p), p) for p in parts]))
-
-
 # A script's keys and numbers as the bytes Redis receives, packed once per set of windows
 # rather than argument by argument on every request (clients and addresses are few; a
 # full cache starts over).
@@ -219,79 +207,10 @@ def _split(window: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return window[:2], window[2:]
 
 
-@functools.cache
-def _evalsha_head(sha: str, keys: int) -> bytes:
-    return bulk(b"EVALSHA", sha.encode(), b"%d" % keys).packed
-
-
-def _evalsha(script: AsyncScript, keys: int, arguments: Arguments) -> bytes:
-    """`EVALSHA` of `script` with `keys` keys first among `arguments`, packed."""
-    head = _evalsha_head(script.sha, keys)
-    return b"*%d\r\n%s%s" % (arguments.parts + 3, head, arguments.packed)
-
-
 def _stats(item: RateLimitItem, answer: list[int]) -> WindowStats:
     """The stats of a window from the script's counts and milliseconds left."""
     previous, previous_ms, current, current_ms = answer
     return window_stats(item, previous, previous_ms / 1000, current, current_ms / 1000)
-
-
-class Scripts:
-    """`EVALSHA` of a client's registered scripts, sent on connections of its pool without
-    the client's per-command machinery.
-
-    Through `Redis.execute_command` a check took about 120 Python calls: the pool's lock
-    and its observability records on every borrow and return, the retry and
-    observability wrappers, and the encoding of each argument. Here a command is packed
-    from bytes in one step and sent on a connection kept between checks (borrowed from
-    the pool once, so the pool still closes it); any failure disconnects the connection,
-    so that it is never reused mid-answer. A server that does not know a script (a restart, a flush)
-    is sent it once, as redis-py does.
-    """
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self.pool: ConnectionPool = redis.connection_pool
-        self.idle: list[AbstractConnection] = []
-
-    async def run(self, script: AsyncScript, keys: int, arguments: Arguments) -> Any:
-        """`script` run with `arguments`, whose first `keys` are its keys."""
-        from redis.exceptions import NoScriptError
-
-        kept = bool(self.idle)
-        conn = self.idle.pop() if kept else await self.pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            try:
-                answer = await self._send(conn, _evalsha(script, keys, arguments), kept=kept)
-            except NoScriptError:  # answered in full: the connection is clean
-                script.sha = await self.redis.script_load(script.script)
-                answer = await self._send(conn, _evalsha(script, keys, arguments), kept=False)
-        except BaseException:
-            await conn.disconnect()
-            await self.pool.release(conn)
-            raise
-        self.idle.append(conn)
-        return answer
-
-    @staticmethod
-    async def _send(conn: AbstractConnection, command: bytes, *, kept: bool) -> Any:
-        """Send `command` and read its answer. A kept connection the server closed while it
-        was idle (a restart, an idle timeout) is reconnected once, as the pool's check of a
-        connection it lends would have; other failures are the caller's."""
-        from redis.exceptions import ConnectionError
-
-        if not conn.is_connected:
-            await conn.connect()  # type: ignore[no-untyped-call]
-        try:
-            await conn.send_packed_command(command, check_health=False)
-            return await conn.read_response()
-        except ConnectionError:
-            if not kept:
-                raise
-        await conn.disconnect()
-        await conn.connect()  # type: ignore[no-untyped-call]
-        await conn.send_packed_command(command, check_health=False)
-        return await conn.read_response()
 
 
 class RedisSlidingWindow(SlidingWindow):
@@ -325,10 +244,7 @@ class RedisSlidingWindow(SlidingWindow):
             (guard, counted, version_key),
             lambda: _guarded_arguments(guard, counted, version_key),
         )
-        version = fresh_version().encode()
-        arguments = Arguments(
-            fixed.parts + 1, b"%s$%d\r\n%s\r\n" % (fixed.packed, len(version), version)
-        )
+        arguments = followed_by(fixed, fresh_version().encode())
         answer = await self._scripts.run(self._count_guarded, 5, arguments)
         guard_open, allowed, *counts, version = cast("list[Any]", answer)
         item = counted.item if guard_open else guard.item

@@ -8,9 +8,12 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from core.db import create_engine, create_sessionmaker
@@ -34,6 +37,7 @@ from system_apis.budget_redis import RedisBudgetStore
 from system_apis.errors import BackendTransientError
 from system_apis.priority import Priority
 from tests.support.databases import postgres_database, sqlite_database
+from tests.support.python_calls import profiled
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -493,26 +497,116 @@ async def test_a_release_whose_round_trip_failed_rides_the_next_one(
     assert carried[0][0] == carried[1][0]
 
 
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every command a redis-py connection sends from now on, as its bytes."""
+    wire: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
+        wire.append(command)
+        await send(connection, command, **options)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    return wire
+
+
+def redis_only(store: Store) -> RedisBudgetStore:
+    if not isinstance(store, RedisBudgetStore):
+        pytest.skip("Redis's own")
+    return store
+
+
 async def test_an_acquire_sends_redis_its_request_as_one_argument(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each argument costs redis-py's encoder a dozen Python calls: the request's nine
-    numbers and token go as one, each released request as one more."""
-    if not isinstance(store, RedisBudgetStore):
-        pytest.skip("the argument list is Redis's")
-    sent: list[int] = []
-    evalsha = store.redis.evalsha
-
-    async def counting(sha: str, numkeys: int, *keys_and_args: object) -> object:
-        sent.append(len(keys_and_args) - numkeys)
-        return await evalsha(sha, numkeys, *keys_and_args)  # type: ignore[misc]
-
-    monkeypatch.setattr(store.redis, "evalsha", counting)
+    """The request's nine numbers and token go as one argument after the connection's
+    three keys, each released request as one more: the bytes redis-py would have packed."""
+    redis_store = redis_only(store)
+    wire = redis_commands(monkeypatch)
     owner = budget(store, connection(), window=10, release_delay_seconds=3600)
     for _ in range(2):
         async with owner.slot(operation="op", cost=2):
             pass
 
-    assert sent == [1, 2]  # the second takes the first's release along
+    commands = [command.split(b"\r\n")[2:-1:2] for command in wire]
+    assert [(name, keys) for name, _, keys, *_ in commands] == [(b"EVALSHA", b"3")] * 2
+    assert [len(arguments) - 6 for arguments in commands] == [1, 2]  # the second: a release
+    pack = redis_store.redis.connection_pool.connection_class().pack_command
+    assert [pack(*arguments) for arguments in commands] == [[command] for command in wire]
     assert owner.pending_releases == 1
     await owner.flush_releases()
+
+
+# A warm slot on Redis, in cProfile's calls (its event loop's turn included): 505 when
+# redis-py's `execute_command` sent each script (its pool, retry and observability layers,
+# an encoding per argument, a Python parse per element) and the slot was two generator
+# context managers, a UUID and a frozen dataclass.
+SLOT_CALLS = 250
+
+
+async def test_a_warm_slot_on_redis_costs_few_python_calls(store: Store) -> None:
+    redis_only(store)
+    owner = budget(store, connection(), window=100_000, release_delay_seconds=3600)
+    for _ in range(3):  # the script loaded, the connection kept, the previous release pending
+        async with owner.slot(operation="op"):
+            pass
+    with profiled() as seen:
+        async with owner.slot(operation="op"):
+            pass
+    assert seen.total_calls <= SLOT_CALLS
+    assert not [
+        file for (file, _, _), _ in seen.entries if file.endswith(("uuid.py", "contextlib.py"))
+    ]
+    await owner.aclose()
+
+
+async def test_a_store_that_lost_its_scripts_or_connection_still_counts(store: Store) -> None:
+    """A Redis restart: the scripts are sent again, the kept connection is replaced."""
+    redis_store = redis_only(store)
+    name = connection()
+    owner = budget(store, name, concurrency=1, release_delay_seconds=3600)
+    async with owner.slot(operation="op"):
+        pass
+    await redis_store.redis.script_flush()
+    async with owner.slot(operation="op"):
+        pass
+    for kept in redis_store._scripts.idle:
+        host, port = kept._writer.get_extra_info("sockname")[:2]  # type: ignore[union-attr]
+        await redis_store.redis.client_kill_filter(addr=f"{host}:{port}")
+    async with owner.slot(operation="op"):  # a concurrency of one: each release was taken
+        pass
+    await owner.flush_releases()
+    async with budget(store, name, concurrency=1, wait_seconds=0.2).slot(operation="op"):
+        pass  # and the last one freed: nothing is held
+
+
+async def test_a_slot_cancelled_while_waiting_for_a_place_holds_none(store: Store) -> None:
+    """Bulk work takes its own place, then one of the interactive ones: cancelled while it
+    waits for the second, it gives the first back."""
+    owner = budget(store, connection(), concurrency=2, wait_seconds=2.0, interactive_reserve=0.5)
+    release = asyncio.Event()
+    held = asyncio.Semaphore(0)
+
+    async def live() -> None:
+        async with owner.slot(operation="post_sales_invoice"):
+            held.release()
+            await release.wait()
+
+    holders = [asyncio.create_task(live()) for _ in range(2)]
+    for _ in holders:
+        await held.acquire()
+    waiting = asyncio.create_task(_enter(owner.slot(operation="batch", priority=Priority.BULK)))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    release.set()
+    await asyncio.gather(*holders)
+    started = time.monotonic()
+    async with owner.slot(operation="batch", priority=Priority.BULK):
+        assert time.monotonic() - started < 1.0  # its place was free, not waited for
+
+
+async def _enter(slot: AbstractAsyncContextManager[None]) -> None:
+    async with slot:
+        pass
