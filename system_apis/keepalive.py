@@ -241,11 +241,11 @@ class _Connection:
 def _head(request: httpx.Request) -> bytes:
     """The request line and headers. A CR, LF or NUL inside a header (injected from
     somewhere) would split it into two: refused, as h11 refuses it."""
-    headers = request.headers.raw
+    headers = request.headers._list  # parsed: `raw` would build its pairs first
     head = b"%b %b HTTP/1.1\r\n%b\r\n\r\n" % (
         request.method.encode(),
         request.url.raw_path,
-        b"\r\n".join([b"%b: %b" % pair for pair in headers]),
+        b"\r\n".join([b"%b: %b" % (name, value) for name, _, value in headers]),
     )
     lines = len(headers) + 2
     if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:

@@ -506,3 +506,4 @@ async def test_an_answer_read_at_once_moves_no_timeout_and_keeps_its_parsed_head
     called = {name: calls for (_, _, name), (_, calls, *_) in seen.entries}
     assert called.get("reschedule") == 1  # entering the read's timeout; none after the read
     assert "_normalize_header_key" not in called
+    assert "raw" not in called  # the request's head written from its parsed headers
