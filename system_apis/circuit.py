@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
+from types import TracebackType
 
 from system_apis import metrics
 from system_apis.errors import BackendError, BackendTransientError
@@ -61,6 +61,8 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._closed_call = _Call(self, probe=False)
+        """A call admitted while closed: what it learns depends on nothing else."""
         metrics.set_circuit_state(backend, GAUGE_VALUES[self._state])
 
     @property
@@ -73,29 +75,16 @@ class CircuitBreaker:
             self._move(CircuitState.HALF_OPEN)
         return self._state
 
-    @contextmanager
-    def call(self, operation: str) -> Iterator[None]:
-        """Admit one call (or raise `BackendCircuitOpen`) and learn from how it ends."""
-        probe = self._admit(operation)
-        try:
-            yield
-        except BackendTransientError:
-            self._on_failure(probe)
-            raise
-        except BackendError:
-            self._on_success(probe)
-            raise
-        except BaseException:
-            # Cancelled or broken before the backend answered: nothing learnt, but a
-            # probe must give its place back or the circuit would stay half-open.
-            if probe:
-                self._probing = False
-            raise
-        self._on_success(probe)
+    def call(self, operation: str) -> _Call:
+        """Admit one call (or raise `BackendCircuitOpen`); the `with` block it guards is
+        learnt from by how it ends."""
+        if self._state is CircuitState.CLOSED:
+            return self._closed_call
+        return _Call(self, probe=self._admit(operation))
 
     def check(self, operation: str) -> None:
         """Refuse at once while the circuit is open (admits nothing, claims no probe)."""
-        if self.state is CircuitState.OPEN:
+        if self._state is not CircuitState.CLOSED and self.state is CircuitState.OPEN:
             raise self._refusal(operation)
 
     def _admit(self, operation: str) -> bool:
@@ -147,3 +136,36 @@ class CircuitBreaker:
             f"backend.circuit.{state.value}",
             extra={"backend": self.backend, "previous": previous.value, "failures": self._failures},
         )
+
+
+class _Call:
+    """One admitted call, as a context manager: a class's `__enter__` and `__exit__`, not a
+    generator's (`contextlib` cost six calls more a request)."""
+
+    __slots__ = ("breaker", "probe")
+
+    def __init__(self, breaker: CircuitBreaker, *, probe: bool) -> None:
+        self.breaker = breaker
+        self.probe = probe
+        """The half-open probe: its outcome closes or opens the circuit."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        _error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        breaker, probe = self.breaker, self.probe
+        if kind is None:
+            breaker._on_success(probe)
+        elif issubclass(kind, BackendTransientError):
+            breaker._on_failure(probe)
+        elif issubclass(kind, BackendError):
+            breaker._on_success(probe)
+        elif probe:
+            # Cancelled or broken before the backend answered: nothing learnt, but a
+            # probe must give its place back or the circuit would stay half-open.
+            breaker._probing = False

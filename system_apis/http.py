@@ -34,7 +34,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
@@ -65,7 +65,7 @@ from system_apis.errors import (
     BackendTimeout,
     BackendTransientError,
 )
-from system_apis.keepalive import PooledTransport, WholeBody
+from system_apis.keepalive import PooledTransport, WholeBody, parsed_response
 from system_apis.priority import Priority, current_priority
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,15 @@ ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # A relative URL httpx would keep character for character: printable ASCII that needs no
 # percent-encoding in the path (nor in the query, after the first `?`), no fragment.
 PLAIN_URL = re.compile(r"[!$-;=@-_a-z|~]*(?:\?[!$-;=?-~]*)?")
+JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""What httpx writes a JSON body with (`json.dumps` built one such encoder a body)."""
+ASGI_CLIENT = ("127.0.0.1", 123)
+"""The peer an in-process app sees (httpx's ASGI transport's)."""
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 @dataclass(frozen=True)
@@ -132,32 +141,94 @@ def http_transport(settings: BackendSettings) -> PooledTransport:
     )
 
 
-class InProcessTransport(httpx.ASGITransport):
+class InProcessTransport(httpx.AsyncBaseTransport):
     """Calls an ASGI app (a sandbox) in process, with the read timeout a socket would have.
+
+    What `httpx.ASGITransport` does (the app's exception raised, a `HEAD` answered without
+    a body), with the request's body sent in one message and the answer given whole, as
+    `PooledTransport` gives it (`WholeBody`): httpx's ASGI transport cost about 90 calls
+    a request (an event built through `sniffio`, its body through async iterators, each
+    answer's header checked again).
 
     httpx's ASGI transport enforces no timeout at all. In process there is no connect
     or write phase and the body arrives whole, so the request's read timeout bounds
     the whole exchange; running out raises `httpx.ReadTimeout`, as the network would.
     """
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """The app's answer, its body whole as `PooledTransport` gives it (`WholeBody`)."""
-        response = await self._answer(request)
-        body = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
-        response.stream = WholeBody(body, plain="content-encoding" not in response.headers)
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    async def _answer(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         read = request.extensions.get("timeout", {}).get("read")
         if read is None:
-            return await super().handle_async_request(request)
+            return await self._answer(request)
         try:
             async with asyncio.timeout(read) as deadline:
-                return await super().handle_async_request(request)
+                return await self._answer(request)
         except TimeoutError as exc:
             if not deadline.expired():
                 raise
             raise httpx.ReadTimeout(f"no answer within {read}s", request=request) from exc
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        try:
+            body = request.content
+        except httpx.RequestNotRead:  # streamed: the app takes it whole all the same
+            body = await request.aread()
+        url = request.url
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "headers": [(lower, value) for _, lower, value in request.headers._list],
+            "scheme": url.scheme,
+            "path": url.path,
+            "raw_path": url.raw_path.split(b"?")[0],
+            "query_string": url.query,
+            "server": (url.host, url.port),
+            "client": ASGI_CLIENT,
+            "root_path": "",
+        }
+        received = complete = False
+        completed = asyncio.Event()
+        status: int | None = None
+        headers: list[tuple[bytes, bytes]] = []
+        parts: list[bytes] = []
+        keep_body = request.method != "HEAD"
+
+        async def receive() -> dict[str, Any]:
+            nonlocal received
+            if received:  # the app listens for the client leaving: it does, once answered
+                await completed.wait()
+                return {"type": "http.disconnect"}
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, headers, complete
+            if message["type"] == "http.response.start":
+                assert status is None, "the answer started twice"
+                status = message["status"]
+                headers = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                assert not complete, "a body after the answer's end"
+                if (part := message.get("body", b"")) and keep_body:
+                    parts.append(part)
+                if not message.get("more_body", False):
+                    complete = True
+                    completed.set()
+
+        await self.app(scope, receive, send)
+        if status is None or not complete:  # as a server hanging up mid-answer
+            raise httpx.RemoteProtocolError("the app ended before its answer", request=request)
+        parsed, plain = [], True
+        for name, value in headers:
+            lower = name.lower()
+            parsed.append((name, lower, value))
+            if lower == b"content-encoding":
+                plain = False
+        return parsed_response(status, parsed, WholeBody(b"".join(parts), plain=plain))
 
 
 def _certificate_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
@@ -242,7 +313,6 @@ class ResilientClient:
         # A relative URL's request starts with these: the `Host` httpx would put first, then
         # the client's headers (`_prepared`).
         self._relative_headers = httpx.Headers([(b"Host", base.netloc), *self._client.headers.raw])
-        self._default_names = frozenset(name.lower() for name in self._client.headers)
 
     async def aclose(self) -> None:
         for budget in (self.budget, self.write_budget):
@@ -457,7 +527,7 @@ class ResilientClient:
                 backend=self.backend,
                 operation=operation,
             ) from exc
-        if response.is_success:
+        if 200 <= response.status_code < 300:  # `is_success`, without its two calls
             return response
         raise self.classify(response, operation=operation, decode_error=decode_error)
 
@@ -471,7 +541,7 @@ class ResilientClient:
         `urllib` request and an `email` message, a tenth of the Python work per request.
         """
         response = await self._transport.handle_async_request(request)
-        response.request = request
+        response._request = request  # what its `request` setter sets
         stream = response.stream
         if isinstance(stream, WholeBody) and stream.plain:
             # Nothing to decode nor to wait for: what `aread` would join, without its
@@ -488,10 +558,24 @@ class ResilientClient:
 
     @staticmethod
     def _with_defaults(defaults: httpx.Headers, headers: Mapping[str, str]) -> httpx.Headers:
-        """`defaults`, with the request's own headers in place of any of the same name."""
+        """`defaults`, with the request's own headers in place of any of the same name (as
+        `Headers.__setitem__` puts them: the first of the name replaced, the others
+        dropped), written into its parsed list (no list built a header to find its name)."""
         merged = httpx.Headers(defaults)  # a copy of the parsed list
+        items = merged._list
         for name, value in headers.items():
-            merged[name] = value
+            key = name.encode()
+            lower = key.lower()
+            first = None
+            for index in range(len(items) - 1, -1, -1):  # from the end: deleting keeps indices
+                if items[index][1] == lower:
+                    if first is not None:
+                        del items[first]
+                    first = index
+            if first is None:
+                items.append((key, lower, value.encode()))
+            else:
+                items[first] = (key, lower, value.encode())
         return merged
 
     def _request(
@@ -507,7 +591,8 @@ class ResilientClient:
 
         For a relative URL with a JSON body or none, its headers are complete before httpx
         sees them, so that it does not parse every one of them again to add `Host` and the
-        body's (about 200 calls a request). Others (query parameters, a form, another
+        body's (about 200 calls a request), and its body is its content as it is (httpx
+        would join it again through its stream). Others (query parameters, a form, another
         host, a body-less write, for which httpx puts `Content-Length: 0` second) are
         built by httpx."""
         if (
@@ -528,15 +613,12 @@ class ResilientClient:
         merged = self._with_defaults(self._relative_headers, headers)
         body = b""
         if json_body is not None:
-            body = json.dumps(
-                json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode()
-            # Named by the client or the request (`in merged` decodes every header's value).
-            named = self._default_names | {name.lower() for name in headers}
-            if "content-length" not in named:
-                merged["Content-Length"] = str(len(body))
-            if "content-type" not in named:
-                merged["Content-Type"] = "application/json"
+            body = JSON.encode(json_body).encode()
+            named = [lower for _, lower, _ in merged._list]  # by the client or the request
+            if b"content-length" not in named:
+                merged._list.append((b"Content-Length", b"content-length", b"%d" % len(body)))
+            if b"content-type" not in named:
+                merged._list.append((b"Content-Type", b"content-type", b"application/json"))
         request = httpx.Request(
             method,
             self._absolute_url(url),
@@ -544,7 +626,7 @@ class ResilientClient:
             stream=httpx.ByteStream(body),
             extensions={"timeout": self._timeouts},
         )
-        request.read()
+        request._content = body  # what `request.read()` would join from the stream
         return request
 
     def _join(self, url: str) -> httpx.URL:

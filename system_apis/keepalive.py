@@ -38,6 +38,8 @@ READ_SIZE = 64 * 1024
 KEEPALIVE_EXPIRY_SECONDS = 5.0
 """How long an idle connection is kept (httpx's default): servers drop idle ones too."""
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
+NO_HEADERS = httpx.Headers()
+"""Copied without a check of its type (`None` is checked against `Mapping`)."""
 
 Origin = tuple[bytes, str, int]
 
@@ -50,6 +52,16 @@ class WholeBody(httpx.ByteStream):
         super().__init__(body)
         self.body = body
         self.plain = plain
+
+
+def parsed_response(
+    status: int, headers: list[tuple[bytes, bytes, bytes]], stream: WholeBody, **options: Any
+) -> httpx.Response:
+    """An answer whose headers are parsed already, as `httpx.Headers` keeps them (name,
+    lowercased name, value: bytes); httpx would check and copy each of them again."""
+    response = httpx.Response(status, headers=NO_HEADERS, stream=stream, **options)
+    response.headers._list = headers
+    return response
 
 
 class _Answer:
@@ -69,7 +81,8 @@ class _Answer:
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[tuple[bytes, bytes, bytes]] = []
+        """Each header as `httpx.Headers` keeps it parsed: its name, lowercased, its value."""
         self.body: list[bytes] = []
         self.headed = False
         """The answer's head is read (an informational one's does not count)."""
@@ -88,8 +101,9 @@ class _Answer:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.complete:
-            self.headers.append((name, value))
-            if name.lower() == b"content-encoding":
+            lower = name.lower()
+            self.headers.append((name, lower, value))
+            if lower == b"content-encoding":
                 self.encoded = True
 
     def on_headers_complete(self) -> None:
@@ -179,7 +193,7 @@ class _Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(seconds) as cut:
-                while not answer.complete:
+                while True:
                     data = await reader.read(READ_SIZE)
                     if not data:
                         self._ended_by_close(answer, request)
@@ -187,6 +201,8 @@ class _Connection:
                     parser.feed_data(data)
                     if head_only and answer.headed and not answer.complete:
                         answer.complete = self.spent = True  # no body follows, whatever it says
+                    if answer.complete:  # no read follows: its timeout is not moved
+                        break
                     if seconds is not None:  # the read timeout runs between two reads
                         cut.reschedule(loop.time() + seconds)
         except TimeoutError as exc:
@@ -197,10 +213,10 @@ class _Connection:
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
         if answer.extra or not answer.keep_alive:
             self.spent = True
-        return httpx.Response(
+        return parsed_response(
             parser.get_status_code(),
-            headers=answer.headers,
-            stream=WholeBody(b"".join(answer.body), plain=not answer.encoded),
+            answer.headers,
+            WholeBody(b"".join(answer.body), plain=not answer.encoded),
             request=request,
             extensions={"http_version": b"HTTP/" + parser.get_http_version().encode()},
         )
@@ -209,7 +225,7 @@ class _Connection:
         """The server hung up: the end of an answer framed by the close, else a broken one."""
         self.spent = True
         framed = any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in answer.headers
+            lower in (b"content-length", b"transfer-encoding") for _, lower, _ in answer.headers
         )
         if not answer.headed or framed:
             raise httpx.RemoteProtocolError(
@@ -225,11 +241,11 @@ class _Connection:
 def _head(request: httpx.Request) -> bytes:
     """The request line and headers. A CR, LF or NUL inside a header (injected from
     somewhere) would split it into two: refused, as h11 refuses it."""
-    headers = request.headers.raw
+    headers = request.headers._list  # parsed: `raw` would build its pairs first
     head = b"%b %b HTTP/1.1\r\n%b\r\n\r\n" % (
         request.method.encode(),
         request.url.raw_path,
-        b"\r\n".join([b"%b: %b" % pair for pair in headers]),
+        b"\r\n".join([b"%b: %b" % (name, value) for name, _, value in headers]),
     )
     lines = len(headers) + 2
     if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:

@@ -254,16 +254,17 @@ def with_lines(invoice: BcSalesInvoice, lines: list[BcSalesDocumentLine]) -> BcS
     The header's answer predates the lines, so its totals are taken as its lines' sums:
     spares reading the draft back after the lines were added.
     """
+    excluding = tax = including = Decimal(0)
+    for line in lines:  # one pass, not a generator per total
+        excluding += line.amount_excluding_tax
+        tax += line.total_tax_amount
+        including += line.amount_including_tax
     return invoice.model_copy(
         update={
             "sales_invoice_lines": lines,
-            "total_amount_excluding_tax": sum(
-                (line.amount_excluding_tax for line in lines), Decimal(0)
-            ),
-            "total_tax_amount": sum((line.total_tax_amount for line in lines), Decimal(0)),
-            "total_amount_including_tax": sum(
-                (line.amount_including_tax for line in lines), Decimal(0)
-            ),
+            "total_amount_excluding_tax": excluding,
+            "total_tax_amount": tax,
+            "total_amount_including_tax": including,
         }
     )
 

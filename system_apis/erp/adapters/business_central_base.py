@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -36,6 +37,8 @@ T = TypeVar("T")
 # makes the server pass over every earlier record again. BC serves up to 20,000 records
 # a page; 1,000 keeps answers near a megabyte with lines expanded.
 DEFAULT_PAGE_SIZE = 1000
+QUERY_CACHE_SIZE = 256
+"""Query strings kept quoted: the expansions every posting reads its document with."""
 
 
 def decode_bc_error(response: httpx.Response) -> VendorError | None:
@@ -47,8 +50,10 @@ def decode_bc_error(response: httpx.Response) -> VendorError | None:
     return VendorError(code=body.error.code, message=body.error.message)
 
 
+@lru_cache(maxsize=QUERY_CACHE_SIZE)
 def odata_query(**options: str) -> str:
-    """OData system query options, percent-encoded (`%20`, not `+`, for spaces)."""
+    """OData system query options, percent-encoded (`%20`, not `+`, for spaces); each
+    posting's read of its posted document asks the same, quoted once here."""
     return "&".join(f"${name}={quote(value, safe='')}" for name, value in options.items())
 
 

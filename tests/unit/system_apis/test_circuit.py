@@ -10,6 +10,7 @@ from core.settings import BackendSettings
 from system_apis.circuit import BackendCircuitOpen, CircuitBreaker, CircuitState
 from system_apis.errors import BackendBusinessError, BackendTransientError
 from system_apis.http import ResilientClient
+from tests.support.python_calls import profiled
 
 THRESHOLD = 3
 RESET = 10.0
@@ -213,3 +214,24 @@ async def test_outcomes_of_calls_admitted_before_the_circuit_opened_are_ignored(
         raise BackendTransientError("down", backend="circuit-late", operation="get_x")
     late.__exit__(None, None, None)  # a success that started before the circuit opened
     assert circuit.state is CircuitState.OPEN
+
+
+def test_a_call_through_a_closed_circuit_costs_a_few_calls() -> None:
+    """Every request passes the breaker twice (its check, then its call): a generator's
+    context manager cost about fourteen calls, most of them `contextlib`'s."""
+    circuit = CircuitBreaker("circuit-cost", failure_threshold=THRESHOLD, reset_seconds=RESET)
+    with profiled() as seen:
+        circuit.check("get_x")
+        with circuit.call("get_x"):
+            pass
+    assert seen.total_calls <= 8  # 17 with a generator's context manager
+
+
+def test_a_failure_through_a_closed_circuit_is_still_counted() -> None:
+    circuit = CircuitBreaker("circuit-counted", failure_threshold=2, reset_seconds=RESET)
+    for _ in range(2):
+        with pytest.raises(BackendTransientError), circuit.call("get_x"):
+            raise BackendTransientError("down", backend="circuit-counted", operation="get_x")
+    assert circuit.state is CircuitState.OPEN
+    with pytest.raises(BackendCircuitOpen):
+        circuit.check("get_x")

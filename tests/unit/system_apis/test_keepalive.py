@@ -471,3 +471,39 @@ async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Ser
     assert response.content == b'{"n": 1}'
     httpx_calls = sum(calls for (path, _, _), (_, calls, *_) in seen.entries if "/httpx/" in path)
     assert httpx_calls <= 20
+
+
+async def test_an_answer_read_at_once_moves_no_timeout_and_keeps_its_parsed_headers(
+    serve: Serve,
+) -> None:
+    """The read timeout is moved only when another read follows (each move cancels a
+    timer and schedules another), and the parsed headers are the answer's as they are:
+    httpx checked and encoded each again (about 30 calls an answer together)."""
+
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok(b'{"n": 1}', b"x-a: 1\r\nx-b: 2\r\n"))
+        return True
+
+    server = await serve(answer)
+    client = ResilientClient(
+        backend="erp",
+        base_url=server.url,
+        settings=BackendSettings(),
+        transport=TRANSPORTS["pooled"](1),
+    )
+    await client.request("GET", "/x", operation="get_x")
+    request = client._request("GET", "/x", None, None, None, {})
+    with profiled() as seen:
+        response = await client._exchange(request)
+    await client.aclose()
+
+    assert response.headers.multi_items() == [
+        ("content-type", "application/json"),
+        ("x-a", "1"),
+        ("x-b", "2"),
+        ("content-length", "8"),
+    ]
+    called = {name: calls for (_, _, name), (_, calls, *_) in seen.entries}
+    assert called.get("reschedule") == 1  # entering the read's timeout; none after the read
+    assert "_normalize_header_key" not in called
+    assert "raw" not in called  # the request's head written from its parsed headers
