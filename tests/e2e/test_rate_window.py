@@ -20,6 +20,7 @@ from app.governance.rate_window import (
     fresh_version,
     sliding_window,
 )
+from tests.support.lost_scripts import lose_scripts
 from tests.support.python_calls import profiled, python_calls
 from tests.support.redis_trips import redis_round_trips
 from tests.support.services import service_missing
@@ -180,12 +181,12 @@ async def test_a_server_that_lost_the_scripts_is_sent_them_and_counts_once(
 ) -> None:
     key = uuid.uuid4().hex
     await window.count(ITEM, "write", key)
-    await window.redis.script_flush()
+    lose_scripts(window._count)
     allowed, stats = await window.count(ITEM, "write", key)
     assert (allowed, stats.remaining) == (True, 1)
     guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
     counted = Window(ITEM, ("read", uuid.uuid4().hex))
-    await window.redis.script_flush()
+    lose_scripts(window._count_guarded)
     assert (await window.count_guarded(guard, counted, VERSION)).stats.remaining == 2
 
 

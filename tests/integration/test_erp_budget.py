@@ -37,6 +37,7 @@ from system_apis.budget_redis import RedisBudgetStore
 from system_apis.errors import BackendTransientError
 from system_apis.priority import Priority
 from tests.support.databases import postgres_database, sqlite_database
+from tests.support.lost_scripts import lose_scripts
 from tests.support.python_calls import profiled
 from tests.support.services import service_missing
 
@@ -567,7 +568,9 @@ async def test_a_store_that_lost_its_scripts_or_connection_still_counts(store: S
     owner = budget(store, name, concurrency=1, release_delay_seconds=3600)
     async with owner.slot(operation="op"):
         pass
-    await redis_store.redis.script_flush()
+    lose_scripts(
+        redis_store._acquire, redis_store._release, redis_store._throttled, redis_store._recovered
+    )
     async with owner.slot(operation="op"):
         pass
     for kept in redis_store._scripts.idle:
