@@ -62,7 +62,7 @@ def test_the_gateway_builds_its_stack_without_the_pass_through_layers() -> None:
     assert "AsyncExitStackMiddleware" not in layers
     assert "AppBodyLimitMiddleware" not in layers  # the app sets no app-wide limit
     assert layers[-1] == "HandledExceptions"
-    assert layer.__func__.__qualname__ == "APIRouter.app"  # the router's app, not its __call__
+    assert layer.__qualname__ == "dispatcher.<locals>.dispatch"  # the router's, not its __call__
 
 
 async def test_the_answers_are_fastapi_s() -> None:
