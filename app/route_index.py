@@ -16,6 +16,7 @@ between: the router's app, the included router's `handle`, its router's `handle`
 request's task is resumed through every one of them each time it waits (some twenty
 times a posting). `dispatch`, `select` and `_handle` do what they do, as plain functions that
 return the route's app's awaitable: the same scope, the same route, the same answers.
+An included router's match is found once (`matching`), not again by its `handle`.
 Anything but an HTTP request matching a FastAPI route (a 404, a 405, a mount, a
 lifespan) takes FastAPI's way, which matches again from the start.
 """
@@ -29,12 +30,14 @@ from fastapi import FastAPI
 from fastapi.routing import (
     _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
     _FASTAPI_INCLUDED_ROUTER_KEY,
+    _SCOPE_MISSING,
     APIRoute,
     APIRouter,
     _apply_router_form_limits,
     _get_fastapi_scope,
     _get_scope_effective_route_context,
     _IncludedRouter,
+    _restore_fastapi_scope_key,
     _update_scope,
 )
 from fastapi.telemetry._api import _route_selected
@@ -43,6 +46,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Matches = Callable[[Scope], tuple[Match, Scope]]
+MATCHED = "ledgergate.matched"  # an included router's match, from `matching` to `select`
 
 
 def literal_prefix(path_format: str) -> str:
@@ -87,6 +91,26 @@ def _guarded(matches: Matches, prefixes: tuple[str, ...]) -> Matches:
     return guarded
 
 
+def matching(included: _IncludedRouter) -> Matches:
+    """`included.matches` (its router's `matches`, `_match` with the included router in
+    the scope), keeping what it found in the scope for `select`, which would otherwise
+    match the request again from the start."""
+
+    def matches(scope: Scope) -> tuple[Match, Scope]:
+        fastapi_scope = _get_fastapi_scope(scope)
+        previous = fastapi_scope.get(_FASTAPI_INCLUDED_ROUTER_KEY, _SCOPE_MISSING)
+        fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = included
+        try:
+            found = included._match(scope)
+        finally:
+            _restore_fastapi_scope_key(scope, _FASTAPI_INCLUDED_ROUTER_KEY, previous)
+        if found[0] != Match.NONE:
+            scope[MATCHED] = (included, found)
+        return found[0], {}
+
+    return matches
+
+
 def dispatcher(router: APIRouter) -> ASGIApp:
     """The router's app (`APIRouter.app`) for an HTTP request whose route matches in full."""
     routers_way = router.middleware_stack
@@ -120,7 +144,9 @@ def select(
     _apply_router_form_limits(scope, included.include_context.form_limits)
     fastapi_scope = _get_fastapi_scope(scope)
     fastapi_scope[_FASTAPI_INCLUDED_ROUTER_KEY] = included
-    match, child_scope, route, context = included._match(scope)
+    matched = scope.pop(MATCHED, None)
+    found = matched[1] if matched is not None and matched[0] is included else None
+    _, child_scope, route, context = found or included._match(scope)
     if isinstance(route, _IncludedRouter):
         _update_scope(scope, child_scope)
         return select(route, scope, receive, send)
@@ -154,9 +180,10 @@ def index_routes(app: FastAPI) -> None:
     FastAPI's coroutines between the app and a route. Call it once every route is added:
     a route added later to an included router would not be in its guard."""
     for route in app.router.routes:
-        prefixes = prefixes_of(route)
-        if prefixes is not None:
-            route.matches = _guarded(route.matches, prefixes)  # type: ignore[method-assign,assignment]
+        matches: Matches = route.matches
         if isinstance(route, _IncludedRouter):
+            matches = matching(route)
             route.handle = partial(select, route)  # type: ignore[method-assign,assignment]
+        prefixes = prefixes_of(route)
+        route.matches = matches if prefixes is None else _guarded(matches, prefixes)  # type: ignore[method-assign,assignment]
     app.router.middleware_stack = dispatcher(app.router)  # type: ignore[assignment]

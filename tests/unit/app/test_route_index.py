@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _IncludedRouter
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match
 
@@ -183,3 +183,24 @@ async def test_a_request_reaches_its_route_as_fastapi_s_routing_would() -> None:
     }
     assert all(routing & set(s["frames"]) for s in seen[False])
     assert [routing & set(s["frames"]) for s in seen[True]] == [set()] * 3
+
+
+async def test_an_included_router_matches_a_request_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # FastAPI matches a request in an included router twice: when the router asks which
+    # route matches (`matches`), and again when the chosen one handles it.
+    matched: list[str] = []
+    match = _IncludedRouter._match
+
+    def recording(router: _IncludedRouter, scope: dict[str, Any]) -> Any:
+        matched.append(scope["path"])
+        return match(router, scope)
+
+    monkeypatch.setattr(_IncludedRouter, "_match", recording)
+    app, seen = _routed_app(indexed=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/outer/things/a")).status_code == 200
+        assert matched == ["/outer/things/a"]
+        assert (await http.post("/outer/things/a")).status_code == 405
+        assert (await http.get("/outer/nowhere")).status_code == 404
+    assert [s["params"] for s in seen] == [{"thing": "a"}]
