@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.governance import stack as middleware_stack
 from app.governance.stack import Gateway
 from app.main import create_app
 from tests.support.frames import callers
@@ -45,6 +47,15 @@ def build(app_class: type[FastAPI]) -> tuple[FastAPI, list[str]]:
     async def refused() -> None:
         raise Refused
 
+    @app.get("/broken")
+    async def broken() -> None:
+        raise ZeroDivisionError
+
+    async def on_anything(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"broken": type(exc).__name__}, status_code=500)
+
+    app.add_exception_handler(Exception, on_anything)
+
     async def on_refused(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"refused": True}, status_code=409)
 
@@ -61,6 +72,8 @@ def test_the_gateway_builds_its_stack_without_the_pass_through_layers() -> None:
     assert "ExceptionMiddleware" not in layers
     assert "AsyncExitStackMiddleware" not in layers
     assert "AppBodyLimitMiddleware" not in layers  # the app sets no app-wide limit
+    assert "ExceptionTelemetryMiddleware" not in layers
+    assert layers[0] == "ServerErrors"
     assert layers[-1] == "HandledExceptions"
     assert layer.__qualname__ == "dispatcher.<locals>.dispatch"  # the router's, not its __call__
 
@@ -78,6 +91,14 @@ async def test_the_answers_are_fastapi_s() -> None:
             assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
             not_allowed = await http.post("/waits")
             assert (not_allowed.status_code, not_allowed.headers["allow"]) == (405, "GET")
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            broken = await http.get("/broken")  # the last resort's handler
+            assert (broken.status_code, broken.json()) == (500, {"broken": "ZeroDivisionError"})
+        with pytest.raises(ZeroDivisionError):  # raised again, for the server to log
+            await httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test"
+            ).get("/broken")
         assert "Passing.__call__" in stack
         if app_class is Gateway:
             assert "HandledExceptions.__call__" in stack
@@ -85,11 +106,25 @@ async def test_the_answers_are_fastapi_s() -> None:
                 assert gone not in stack
             assert "Router.__call__" not in stack
             assert "AppBodyLimitMiddleware.__call__" not in stack
+            assert "ExceptionTelemetryMiddleware.__call__" not in stack
+
+
+async def test_the_telemetry_sees_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[BaseException] = []
+    monkeypatch.setattr(
+        middleware_stack, "_exception", lambda **seen_by: seen.append(seen_by["exc"])
+    )
+    app, _ = build(Gateway)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/broken")).status_code == 500
+        assert (await http.get("/refused")).status_code == 409  # handled: not seen
+    assert [type(exc) for exc in seen] == [ZeroDivisionError]
 
 
 async def test_a_request_that_waits_costs_a_bounded_number_of_calls() -> None:
     # Each wait resumes every coroutine on the request's stack: with ten waits in the
-    # route, a request cost 751 calls here through FastAPI's stack, 702 the gateway's.
+    # route, a request cost 751 calls here through FastAPI's stack, 690 the gateway's.
     app, _ = build(Gateway)
     sent: list[Message] = []
 
@@ -113,4 +148,4 @@ async def test_a_request_that_waits_costs_a_bounded_number_of_calls() -> None:
     with profiled() as counted:
         for _ in range(20):
             await app(dict(scope), receive, send)
-    assert counted.total_calls / 20 < 720
+    assert counted.total_calls / 20 < 700
