@@ -10,12 +10,11 @@ those seven coroutines less: the last-resort 500 and the exception telemetry as 
 (`ServerErrors`), the exception handling and the exit stack as another
 (`HandledExceptions`), the router's app called directly, and no body limit layer when the
 app sets no limit (it would only await the next one). Same handlers, same answers, same
-order of layers.
+order of layers. `Gateway.__call__` is FastAPI's and Starlette's `__call__` in one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -78,11 +77,6 @@ class HandledExceptions(ExceptionMiddleware):
     """Starlette's `ExceptionMiddleware` and FastAPI's `AsyncExitStackMiddleware` inside
     it, as one coroutine."""
 
-    def __init__(
-        self, app: ASGIApp, handlers: Mapping[Any, ExceptionHandler], debug: bool = False
-    ) -> None:
-        super().__init__(app, handlers=handlers, debug=debug)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             async with AsyncExitStack() as stack:
@@ -113,6 +107,22 @@ class HandledExceptions(ExceptionMiddleware):
 
 class Gateway(FastAPI):
     """FastAPI with the middleware stack above; everything else is FastAPI's."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`FastAPI.__call__` and `Starlette.__call__` as one coroutine for an HTTP request
+        FastAPI's native telemetry does not observe (none does unless OpenTelemetry is
+        configured); FastAPI's own way for the others and the lifespan."""
+        if scope["type"] != "http" or (
+            "fastapi.telemetry" not in scope and self._native_telemetry.enabled()
+        ):
+            await super().__call__(scope, receive, send)
+            return
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         error_handler = None
