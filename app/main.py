@@ -29,6 +29,7 @@ from app.governance.openapi import install_openapi
 from app.governance.problems import install_problem_handlers
 from app.governance.query_parameters import refuse_repeated_query_parameters
 from app.governance.rate_limit import RateLimiter
+from app.governance.stack import Gateway
 from app.governance.uploads import UploadMiddleware
 from app.governance.versioning import install_versioning
 from app.readiness import ReadinessMonitor
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                 await app.state.auth_failures.aclose()
                 await app.state.auth.aclose()
 
-    app = FastAPI(
+    app = Gateway(
         title="Ledgergate",
         version="0.1.0",
         description=DESCRIPTION,

@@ -45,7 +45,7 @@ EDGE_PARTS = ("edge", "route", "ERP adapter and client", "logging", "metrics", "
 SANDBOX = "ERP sandbox"
 BENCH = "bench client and event loop"
 ASGI_TRANSPORT = ("httpx/_transports/asgi.py", "handle_async_request")
-IN_PROCESS = ("system_apis/http.py", "handle_async_request")
+IN_PROCESS = ("system_apis/http.py", "_answer")  # `InProcessTransport` calls the app here
 
 ROOT = os.getcwd() + "/"
 STDLIB = sysconfig.get_paths()["stdlib"] + "/"

@@ -11,21 +11,29 @@ instructions a governed read costs for the three checks and the OAuth2 scheme un
 checks itself, in their declared order, then solves the other dependencies as before:
 the same answers (a repeated parameter is a 422 before a missing token's 401, a
 non-JSON body a 415 before it), raised at the same point of the request.
+
+The route's ASGI app (`governed_app`) is FastAPI's `request_response` written as one
+coroutine: FastAPI's is three (its app, Starlette's exception wrapper, its inner app),
+each resumed every time the request waits, some twenty times a posting.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from functools import partial
 
 from fastapi import FastAPI, Request, Response
 from fastapi._body_limit import wrap_app_with_body_limit
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, _effective_route_context_var, request_response
+from fastapi.exceptions import FastAPIError
+from fastapi.routing import APIRoute, _effective_route_context_var
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.content_type import require_json_body
+from app.governance.handled import answer_exception
 from app.governance.query_parameters import refuse_repeated_query_parameters
 from core.auth import authorize, current_principal
 
@@ -66,13 +74,37 @@ def split(dependant: Dependant) -> tuple[list[Check], Dependant]:
     return checks, rest
 
 
-def governed(checks: list[Check], handler: Handler) -> Handler:
-    async def handle(request: Request) -> Response:
-        for check in checks:
-            await check(request)
-        return await handler(request)
+def governed_app(checks: list[Check], handler: Handler) -> ASGIApp:
+    """FastAPI's `request_response(handler)` with `checks` run first, as one coroutine:
+    the same exit stacks in the scope, the same exception handling, the same answer."""
 
-    return handle
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            awaited = False
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    for check in checks:
+                        await check(request)
+                    response = await handler(request)
+                await response(scope, receive, sender)
+                awaited = True
+            if not awaited:  # a dependency's exit swallowed the exception
+                raise FastAPIError("Response not awaited: a dependency with yield swallowed it")
+        except Exception as exc:
+            await answer_exception(request, exc, started, scope, receive, sender)
+
+    return app
 
 
 def _route_likes(routes: list[BaseRoute]) -> Iterator[tuple[APIRoute, object]]:
@@ -92,14 +124,12 @@ def _route_likes(routes: list[BaseRoute]) -> Iterator[tuple[APIRoute, object]]:
 
 
 def govern_routes(app: FastAPI) -> int:
-    """Give every route whose dependencies start with edge checks a handler that runs
-    them first itself. Call it once every route is added. Returns how many it changed."""
+    """Serve every route with `governed_app`, its leading edge checks run by the app itself.
+    Call it once every route is added. Returns how many routes it changed."""
     changed = 0
     for original, serving in _route_likes(app.router.routes):
         dependant: Dependant = serving.dependant  # type: ignore[attr-defined]
         checks, rest = split(dependant)
-        if not checks:
-            continue
         # The route builds its handler from the dependant of what serves it (itself, or
         # its context of inclusion, found as FastAPI finds it while including a router).
         serving.dependant = rest  # type: ignore[attr-defined]
@@ -110,7 +140,7 @@ def govern_routes(app: FastAPI) -> int:
             _effective_route_context_var.reset(token)
             serving.dependant = dependant  # type: ignore[attr-defined]
         serving.app = wrap_app_with_body_limit(  # type: ignore[attr-defined]
-            request_response(governed(checks, handler)),
+            governed_app(checks, handler),
             serving.max_body_size,  # type: ignore[attr-defined]
         )
         changed += 1

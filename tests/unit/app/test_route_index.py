@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute, _IncludedRouter
+from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match
 
 from app import route_index
 from app.main import create_app
 from app.route_index import literal_prefix
 from core.settings import Settings
+from tests.support.frames import callers
 
 METHODS = ("GET", "POST")  # a route answers one method: others are PARTIAL as POST is
 
@@ -105,3 +108,99 @@ def test_a_guard_reads_the_path_itself_unless_under_a_root_path(
     mounted = {**scope("/api/v1/invoices/inv_1", "GET"), "root_path": "/api"}
     assert [route.matches(mounted)[0] for route in routes].count(Match.FULL)
     assert called
+
+
+def _routed_app(indexed: bool) -> tuple[FastAPI, list[dict[str, Any]]]:
+    """Routes at the top, in an included router, in one included in it, and a mount."""
+    seen: list[dict[str, Any]] = []
+    app, outer, inner = FastAPI(), APIRouter(prefix="/outer"), APIRouter(prefix="/inner")
+
+    def record(request: Request) -> dict[str, Any]:
+        stack = callers()
+        seen.append(
+            {
+                "route": request.scope["route"].path,
+                "params": request.path_params,
+                "endpoint": request.scope["endpoint"].__name__,
+                "frames": stack[stack.index("get_request_handler.<locals>.app") + 1 :],
+            }
+        )
+        return {"path": request.url.path}
+
+    @app.get("/top/{item}")
+    async def top(request: Request, item: int) -> dict[str, Any]:
+        return record(request)
+
+    @outer.get("/things/{thing}")
+    async def thing(request: Request, thing: str) -> dict[str, Any]:
+        return record(request)
+
+    @inner.post("/deep/{part}")
+    async def deep(request: Request, part: str) -> dict[str, Any]:
+        return record(request)
+
+    outer.include_router(inner)
+    app.include_router(outer)
+    app.mount("/static", PlainTextResponse("mounted"))
+    if indexed:
+        route_index.index_routes(app)
+    return app, seen
+
+
+async def test_a_request_reaches_its_route_as_fastapi_s_routing_would() -> None:
+    requests = [
+        ("GET", "/top/1"),
+        ("GET", "/top/x"),  # the route's own 422
+        ("GET", "/outer/things/a"),
+        ("POST", "/outer/things/a"),  # 405
+        ("POST", "/outer/inner/deep/b"),
+        ("GET", "/outer/nowhere"),  # 404
+        ("GET", "/static/file"),
+    ]
+    answers: dict[bool, list[tuple[int, str, str]]] = {}
+    seen: dict[bool, list[dict[str, Any]]] = {}
+    for indexed in (False, True):
+        app, seen[indexed] = _routed_app(indexed)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answers[indexed] = [
+                (r.status_code, r.headers.get("allow", ""), r.text)
+                for r in [await http.request(method, path) for method, path in requests]
+            ]
+    assert answers[True] == answers[False]
+    drop = ("frames",)
+    assert [{k: v for k, v in s.items() if k not in drop} for s in seen[True]] == [
+        {k: v for k, v in s.items() if k not in drop} for s in seen[False]
+    ]
+    # No coroutine of FastAPI's routing between the router's caller and the route's app.
+    routing = {
+        "APIRouter.app",
+        "_IncludedRouter.handle",
+        "APIRouter.handle",
+        "_IncludedRouter._handle_selected",
+        "APIRoute.handle",
+        "Route.handle",
+    }
+    assert all(routing & set(s["frames"]) for s in seen[False])
+    assert [routing & set(s["frames"]) for s in seen[True]] == [set()] * 3
+
+
+async def test_an_included_router_matches_a_request_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # FastAPI matches a request in an included router twice: when the router asks which
+    # route matches (`matches`), and again when the chosen one handles it.
+    matched: list[str] = []
+    match = _IncludedRouter._match
+
+    def recording(router: _IncludedRouter, scope: dict[str, Any]) -> Any:
+        matched.append(scope["path"])
+        return match(router, scope)
+
+    monkeypatch.setattr(_IncludedRouter, "_match", recording)
+    app, seen = _routed_app(indexed=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/outer/things/a")).status_code == 200
+        assert matched == ["/outer/things/a"]
+        assert (await http.post("/outer/things/a")).status_code == 405
+        assert (await http.get("/outer/nowhere")).status_code == 404
+    assert [s["params"] for s in seen] == [{"thing": "a"}]
