@@ -57,6 +57,9 @@ KEYS = table_of(IdempotencyKeyRow)
 _COMPLETE_KEY = update(KEYS).where(
     KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
 )
+_RELEASE_KEY = delete(KEYS).where(
+    KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
+)
 # A key's row as stored, read by SQL Core: judged, and replayed, without an ORM object.
 _SELECT_KEY = select(KEYS).where(
     KEYS.c.client_id == bindparam("client_id"), KEYS.c.key == bindparam("key")
@@ -391,13 +394,12 @@ class IdempotencyStore:
             await transaction.close()
 
     async def release(self, *, client_id: str, key: str) -> None:
-        """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
-        async with self.sessionmaker.begin() as session:
-            await session.execute(
-                delete(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key
-                )
-            )
+        """Forget a key whose request failed unexpectedly, so a retry starts afresh: one
+        statement, a transaction of its own (`core.driver.first`'s `alone`)."""
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        async with bind.connect() as connection:
+            claim = {"claim_client_id": client_id, "claim_key": key}
+            await first(connection, _RELEASE_KEY, claim, alone=True)
 
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         """Delete keys past their retention; returns how many."""
