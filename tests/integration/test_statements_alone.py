@@ -22,7 +22,8 @@ from process_apis.runs.repository import asynchronous_commit
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_driver import key_row
 from tests.integration.test_invoice_posting import post, register
-from tests.integration.test_posting_cost import APART
+from tests.integration.test_posting_cost import APART, COMPLETION
+from tests.support.invoices import invoice_body
 
 # A posting's round trips on PostgreSQL: its 8 statements, and a BEGIN and a COMMIT for each
 # transaction of several statements, the prepare and the closing (3 each before the middle
@@ -215,3 +216,30 @@ async def test_a_released_key_goes_in_one_statement_alone(
         assert list(await connection.scalars(KEYS_WRITTEN)) == ["kept"]
     if bind.dialect.name == "postgresql":
         assert [s.split(None, 1)[0] for s in log] == ["DELETE"], log  # 3 round trips before
+
+
+async def test_a_write_whose_key_claim_committed_alone_completes_alone(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invoice's registration claims its key alone, then stores its answer with the
+    audit row in one statement, alone too (BEGIN and COMMIT around it before); replayed."""
+    gateway = await make_gateway()
+    bind: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    body = invoice_body()
+
+    with sent(bind, monkeypatch) as log:
+        first_answer = await gateway.client.post(
+            "/v1/invoices", json=body, headers={"Idempotency-Key": "register-1"}
+        )
+    replayed = await gateway.client.post(
+        "/v1/invoices", json=body, headers={"Idempotency-Key": "register-1"}
+    )
+
+    assert first_answer.status_code == 201, first_answer.text
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == first_answer.json()
+    completion = next(i for i, s in enumerate(log) if COMPLETION in s)
+    if bind.dialect.name == "postgresql":
+        # the last thing sent: no BEGIN (sent as its statement goes), no COMMIT after it
+        assert log[completion + 1 :] == [], log
