@@ -8,9 +8,9 @@ text, its parameters' positional order and bind processors (JSON serialisation, 
 timezone check of datetimes), its columns' result processors. It is then sent on the
 asyncpg connection under the SQLAlchemy connection, in the transaction SQLAlchemy began
 on it (the driver's `BEGIN` is sent first when SQLAlchemy has not sent it yet; a
-connection in autocommit sends none), prepared through SQLAlchemy's own cache of
-prepared statements (so `prepared_statement_cache_size` and
-`prepared_statement_name_func` hold as they do for every other statement).
+connection in autocommit sends none) or as a transaction of its own (`alone`), prepared
+through SQLAlchemy's own cache of prepared statements (so `prepared_statement_cache_size`
+and `prepared_statement_name_func` hold as they do for every other statement).
 
 What stays as SQLAlchemy does it: the `before_cursor_execute`/`after_cursor_execute`
 events (the cursor and execution context are `None`), echo, a driver error raised as
@@ -108,15 +108,30 @@ def _shape(statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect) ->
 
 
 async def first(
-    connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any]
+    connection: AsyncConnection,
+    statement: Executable,
+    parameters: Mapping[str, Any],
+    *,
+    alone: bool = False,
 ) -> Sequence[Any] | None:
     """The first row `statement` answers with `parameters` (none: no row, or it returns
     none), executed in `connection`'s transaction; on the driver where the module docstring
-    says so. An INSERT or UPDATE takes its columns from `parameters`, as SQLAlchemy does."""
-    adapted = _adapted(connection)
+    says so. An INSERT or UPDATE takes its columns from `parameters`, as SQLAlchemy does.
+
+    `alone`: the statement is a whole transaction, on a connection with none begun, and is
+    committed when this returns. On the driver it goes without `BEGIN` and `COMMIT`:
+    PostgreSQL runs it in an implicit transaction of its own, committed as it completes (a
+    `set_config(..., true)` in it holds until that commit) and rolled back if it fails.
+    Through SQLAlchemy it is executed in a transaction begun for it, then committed."""
+    if alone:
+        assert not connection.in_transaction(), "a statement alone is a whole transaction"
+    adapted = _adapted(connection, alone=alone)
     if adapted is None:
         result = await connection.execute(statement, parameters)
-        return result.first() if result.returns_rows else None
+        row = result.first() if result.returns_rows else None
+        if alone:
+            await connection.commit()
+        return row
     sync = connection.sync_connection
     assert sync is not None
     dialect = sync.dialect
@@ -131,7 +146,9 @@ async def first(
         sync._log_info(sql)
         sync._log_info("[driver] %r", arguments)
     try:
-        if adapted._transaction is None:
+        if alone:
+            assert adapted._transaction is None, "the driver holds no transaction of its own"
+        elif adapted._transaction is None:
             await adapted._start_transaction()  # what the adapter does before a statement
         # SQLAlchemy's prepared statement of `sql`, prepared again after a change of schema
         schema_asof: float = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
@@ -145,10 +162,10 @@ async def first(
     return None if record is None else shape.row(record, attributes, dialect, schema_asof)
 
 
-def _adapted(connection: AsyncConnection) -> Any | None:
+def _adapted(connection: AsyncConnection, *, alone: bool) -> Any | None:
     """The asyncpg adapter of `connection`, in a transaction of SQLAlchemy's (begun as a
-    statement begins it); none when the statement must go through SQLAlchemy (see the
-    module docstring)."""
+    statement begins it; none begun for a statement `alone`); none when the statement must
+    go through SQLAlchemy (see the module docstring)."""
     sync = connection.sync_connection
     if sync is None or sync.dialect.driver != "asyncpg":
         return None
@@ -163,7 +180,7 @@ def _adapted(connection: AsyncConnection) -> Any | None:
         nested is not None and not nested.is_active
     ):
         return None  # SQLAlchemy raises that the transaction must be rolled back first
-    if transaction is None:
+    if transaction is None and not alone:
         if not sync._allow_autobegin:
             return None
         sync.begin()  # as SQLAlchemy begins one before a statement

@@ -8,6 +8,10 @@ on the driver (`core.driver`). On any other database each write is its own state
 write of several rows one executemany. Either way each write answers its row count (or,
 returning a column, that column of its one row), and a versioned write that changed no row
 raises `StaleDataError`.
+
+Writes that are their transaction's whole (`alone`) go on PostgreSQL as one statement
+with no `BEGIN` or `COMMIT` around it (`core.driver.first`), even a single write: then
+none of them may be versioned, as its check comes after the commit.
 """
 
 from __future__ import annotations
@@ -41,13 +45,19 @@ class Write:
     stale: str | None = None
 
 
-async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -> list[Any]:
+async def execute_folded(
+    connection: AsyncConnection, writes: Sequence[Write], *, alone: bool = False
+) -> list[Any]:
     """Send `writes` in order, in one statement on PostgreSQL when there are several; each
-    one's row count, or the column it returns (see the module docstring)."""
-    if connection.dialect.name == "postgresql" and len(writes) > 1:
+    one's row count, or the column it returns (see the module docstring). `alone`: they
+    are a whole transaction, on a connection with none begun, committed when this returns
+    (see `alone_possible`)."""
+    if alone:
+        assert alone_possible(connection.dialect.name, writes), "writes that cannot go alone"
+    if connection.dialect.name == "postgresql" and (len(writes) > 1 or alone):
         shape = tuple((w.statement, tuple(w.rows[0]), len(w.rows)) for w in writes)
         statement, owners = _fold(shape)
-        values = await first(connection, statement, _parameters(writes))
+        values = await first(connection, statement, _parameters(writes), alone=alone)
         assert values is not None, "a folded statement answers one row"
         answers: list[Any] = [0] * len(writes)
         for (owner, counted), value in zip(owners, values, strict=True):
@@ -58,6 +68,12 @@ async def execute_folded(connection: AsyncConnection, writes: Sequence[Write]) -
         if write.stale is not None and answer == 0:
             raise StaleDataError(write.stale)
     return answers
+
+
+def alone_possible(dialect: str, writes: Sequence[Write]) -> bool:
+    """Whether `writes`, a whole transaction, can go as one statement with no transaction
+    block (`execute_folded`'s `alone`): on PostgreSQL, none of them versioned."""
+    return dialect == "postgresql" and bool(writes) and all(w.stale is None for w in writes)
 
 
 async def _execute(connection: AsyncConnection, write: Write) -> Any:

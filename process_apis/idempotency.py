@@ -38,7 +38,7 @@ from core.db import connection_of, table_of, upsert_into
 from core.driver import first
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
-from core.folded import Write, execute_folded
+from core.folded import Write, alone_possible, execute_folded
 from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
@@ -55,6 +55,9 @@ LOCK_TTL = timedelta(minutes=5)
 KEYS = table_of(IdempotencyKeyRow)
 # The key's answer stored (its claim's row named by `claim_client_id`, `claim_key`).
 _COMPLETE_KEY = update(KEYS).where(
+    KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
+)
+_RELEASE_KEY = delete(KEYS).where(
     KEYS.c.client_id == bindparam("claim_client_id"), KEYS.c.key == bindparam("claim_key")
 )
 # A key's row as stored, read by SQL Core: judged, and replayed, without an ORM object.
@@ -358,9 +361,12 @@ class IdempotencyStore:
         connection's (see `Closing`), committed and closed; else in a connection's
         transaction of its own.
 
-        `request` (method, path, request hash): the key's row is written whole when its
-        claim is not there, rolled back with the handler's transaction (see `Opening`),
-        unless another request has claimed the key since.
+        `request` (method, path, request hash), given when the claim may have been rolled
+        back with the handler's transaction (see `Opening`): the key's row is then written
+        whole when its claim is not there, unless another request has claimed the key since.
+        Without it (the claim committed on its own, so its row is there) and without
+        `joining`, the completion is one statement, sent alone on PostgreSQL: no `BEGIN`,
+        no `COMMIT` (`core.driver.first`).
         """
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
         transaction = joining if joining is not None else await bind.connect()
@@ -380,24 +386,29 @@ class IdempotencyStore:
                 writes.append(
                     Write(_INSERT_AUDIT, [{"occurred_at": utcnow(), "count": 1, **audit}])
                 )
-            stored, *_ = await execute_folded(connection, writes)
+            alone = (
+                joining is None
+                and request is None
+                and alone_possible(connection.dialect.name, writes)
+            )
+            stored, *_ = await execute_folded(connection, writes, alone=alone)
             if stored == 0 and request is not None:
                 await connection.execute(
                     _insert_key(connection.dialect.name),
                     self._new_key(client_id, key, request, utcnow(), **answer),
                 )
-            await transaction.commit()
+            if not alone:
+                await transaction.commit()
         finally:
             await transaction.close()
 
     async def release(self, *, client_id: str, key: str) -> None:
-        """Forget a key whose request failed unexpectedly, so a retry starts afresh."""
-        async with self.sessionmaker.begin() as session:
-            await session.execute(
-                delete(IdempotencyKeyRow).where(
-                    IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key
-                )
-            )
+        """Forget a key whose request failed unexpectedly, so a retry starts afresh: one
+        statement, a transaction of its own (`core.driver.first`'s `alone`)."""
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        async with bind.connect() as connection:
+            claim = {"claim_client_id": client_id, "claim_key": key}
+            await first(connection, _RELEASE_KEY, claim, alone=True)
 
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         """Delete keys past their retention; returns how many."""
@@ -531,7 +542,8 @@ async def run_idempotently(
         body=content,
         audit=audit.values(status, location) if audit is not None else None,
         joining=joining,
-        request=(method, path, request_hash),
+        # A claim committed on its own is there; one run under the handler may be rolled back.
+        request=(method, path, request_hash) if claim_opening is not None else None,
     )
     if audit is not None:
         audit.written = True

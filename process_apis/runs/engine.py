@@ -17,7 +17,9 @@ The hot path speaks SQL Core (`process_apis.runs.repository`), not the ORM's uni
 work: a step's start is one upsert on (run, name), held outcomes one statement each; on
 PostgreSQL the writes of one transaction (held writes, a step's start and its commit's
 setting, a closing's writes) go as one statement (`core.folded`), unless two of them write
-the same step.
+the same step. A transaction of the step path that is one statement (a step's start without a
+lease to renew, a step's failure) goes on PostgreSQL without `BEGIN` and `COMMIT`: the
+database's implicit transaction of that statement (`core.driver.first`'s `alone`).
 
 A workflow declares its steps once (their order numbers them) and records them
 through a per-run handle, `engine.run(run_id)`.
@@ -66,7 +68,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.errors import ErrorClass, LedgergateError
-from core.folded import Write, execute_folded
+from core.folded import Write, alone_possible, execute_folded
 from core.ids import new_id
 from core.metrics import WORKFLOW_RUNS
 from core.models.base import utcnow
@@ -378,11 +380,16 @@ class Engine:
         *,
         step: str | None = None,
         opening: AsyncSession | None = None,
+        whole: bool = False,
     ) -> list[Any]:
         """What `opening` holds (`hold`), the run's held outcomes, then `writes` (which start
         `step`, if any), folded into one statement where the database can (`core.folded`);
         `writes`' answers. Writes of one step never share a statement (they would not see
-        each other's rows): the held ones then go one by one first."""
+        each other's rows): the held ones then go one by one first.
+
+        `whole`: they are all the transaction writes, on a connection with none begun
+        (`_writing`); one statement that may go alone (`alone_possible`) then goes as a
+        transaction of its own, without `BEGIN` and `COMMIT`."""
         held = self._held.get(run_id, [])
         names = [w.name for w in held] + ([step] if step else [])
         taken = opening.info.pop(_HELD_WRITES, []) if opening is not None else []
@@ -391,7 +398,13 @@ class Engine:
             for write in first:
                 await execute_folded(connection, [write])
             first = []
-        return (await execute_folded(connection, [*first, *writes]))[len(first) :]
+        folded = [*first, *writes]
+        alone = (
+            whole
+            and not connection.in_transaction()
+            and alone_possible(connection.dialect.name, folded)
+        )
+        return (await execute_folded(connection, folded, alone=alone))[len(first) :]
 
     def _held_steps(self, connection: AsyncConnection, run_id: str) -> list[Write]:
         held = self._held.pop(run_id, [])
@@ -412,11 +425,14 @@ class Engine:
     async def _writing(self, *, opening: AsyncSession | None) -> AsyncIterator[AsyncConnection]:
         """A transaction of the step path, which speaks SQL Core (its writes go through
         `_send`), committed on exit: `opening`'s (its changes flushed first), else a
-        connection's with no ORM session around it."""
+        connection's with no ORM session around it, begun by its first statement unless that
+        went alone (`_send`'s `whole`)."""
         if opening is None:
             bind: AsyncEngine = self.sessionmaker.kw["bind"]
-            async with bind.begin() as connection:
+            async with bind.connect() as connection:
                 yield connection
+                if connection.in_transaction():
+                    await connection.commit()
             return
         await opening.flush()
         yield await opening.connection()
@@ -497,7 +513,9 @@ class Engine:
                 **values,
             )
             writes = [*(asynchronous_commit(dialect) if relaxed else ()), start]
-            *_, step_id = await self._send(connection, run_id, writes, step=name, opening=opening)
+            *_, step_id = await self._send(
+                connection, run_id, writes, step=name, opening=opening, whole=not renew
+            )
             if renew:
                 await renew_lease(connection, run_id, now + self.lease)
             return str(step_id)
@@ -505,14 +523,17 @@ class Engine:
     async def _finish_step(self, run_id: str, step_id: str, **values: Any) -> None:
         async with self._writing(opening=None) as connection:
             await self._send(
-                connection, run_id, step_updates([(step_id, {**values, "finished_at": utcnow()})])
+                connection,
+                run_id,
+                step_updates([(step_id, {**values, "finished_at": utcnow()})]),
+                whole=True,
             )
 
     async def _hold(self, write: _HeldStep, *, opening: AsyncSession | None) -> None:
         self._held.setdefault(write.run_id, []).append(write)
         if not self.hold_outcomes:
             async with self._writing(opening=opening) as connection:
-                await self._send(connection, write.run_id, opening=opening)
+                await self._send(connection, write.run_id, opening=opening, whole=True)
 
 
 class RunHandle:

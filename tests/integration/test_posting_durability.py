@@ -37,9 +37,13 @@ async def test_only_the_middle_transaction_commits_asynchronously(
     this_test = asyncio.current_task()
     transactions: list[list[str]] = [[]]
 
-    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if asyncio.current_task() is this_test:
+    def statement(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if asyncio.current_task() is not this_test:
+            return
+        if connection.in_transaction():
             transactions[-1].append(sql)
+        else:  # a statement alone: its own transaction, committed as it completes
+            transactions.insert(-1, [sql])
 
     def commit(_connection: Any) -> None:
         if asyncio.current_task() is this_test:
