@@ -44,8 +44,8 @@ EDGE_PARTS = ("edge", "route", "ERP adapter and client", "logging", "metrics", "
 """The edge parts: the posting's Python work outside the database, its runs and the ERP."""
 SANDBOX = "ERP sandbox"
 BENCH = "bench client and event loop"
-ASGI_TRANSPORT = ("httpx/_transports/asgi.py", "handle_async_request")
 IN_PROCESS = ("system_apis/http.py", "_answer")  # `InProcessTransport` calls the app here
+SANDBOX_APPS = ("starlette/", "fastapi/", "sandboxes/")  # what an in-process sandbox runs
 
 ROOT = os.getcwd() + "/"
 STDLIB = sysconfig.get_paths()["stdlib"] + "/"
@@ -69,17 +69,16 @@ def _kind(code: CodeType) -> tuple[str | None, tuple[str, str]]:
 
 
 def _part(frame: FrameType | None) -> str:
-    inner_is_library = True
     part = None
     while frame is not None:
         frame_part, where = _kind(frame.f_code)
-        if where == ASGI_TRANSPORT and not inner_is_library and frame.f_back is not None:
-            if _kind(frame.f_back.f_code)[1] == IN_PROCESS:
-                return SANDBOX  # the sandbox app's own frames, under the ERP's transport
+        caller = frame.f_back
+        if caller is not None and where[0].startswith(SANDBOX_APPS):
+            if _kind(caller.f_code)[1] == IN_PROCESS:
+                return SANDBOX  # the sandbox app, called by the ERP's in-process transport
         if part is None and frame_part is not None:
             part = frame_part
-        inner_is_library = where[0].startswith("httpx/")
-        frame = frame.f_back
+        frame = caller
     return part or BENCH
 
 
