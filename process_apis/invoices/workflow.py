@@ -15,10 +15,10 @@ transaction, which the request's `Idempotency-Key` completion joins.
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
 from a short-lived per-process cache when it holds every code the invoice uses; the legal
-entity with its periods and tax-code mappings is read in one SQL Core statement, as it is
-now (`legal_entities.snapshot`). On a
-run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
-is not looked up again (a retry upserts it). The document is not looked up before
+entity with the periods deciding the posting date and its tax-code mappings is read in
+one SQL Core statement, as it is now (`legal_entities.snapshot`). On a run's first attempt,
+a customer whose ERP id we hold and whose latest sync succeeded is not looked up again (a
+retry upserts it). The document is not looked up before
 its creation when no run ever posted the invoice before, and the fresh draft is
 posted without being read first; every retry looks both up, so nothing is re-sent
 unchecked.
@@ -345,11 +345,10 @@ class InvoicePostingWorkflow:
             claimed_run_id=claimed_run_id,
         )
 
-        legal_entity = await legal_entity_snapshot(session, invoice.legal_entity_id)
+        requested = request.posting_date or invoice.invoice_date
+        legal_entity = await legal_entity_snapshot(session, invoice.legal_entity_id, on=requested)
         try:
-            posting_date = posting_date_for(
-                legal_entity, request.posting_date or invoice.invoice_date
-            )
+            posting_date = posting_date_for(legal_entity, requested)
         except LedgergateError as error:
             session.add(run)
             await self._fail_in_session(session, invoice, run, error)

@@ -1,11 +1,14 @@
 """What a posting reads of its legal entity, in one SQL Core statement and as it is now.
 
-The entity's ERP connection and company, its closed-period policy, its accounting periods
-and its tax-code mappings come as the rows of one `UNION ALL` (a row per period and per
-mapping, one for the entity), detached from any session: no ORM rows, one statement
-instead of two. Nothing is kept between postings: whoever changes a period, a mapping or
-the policy (the ops API, the seed, an operator's hand-made SQL), the next posting reads
-the change, in the same transaction that locks its invoice.
+The entity's ERP connection and company, its closed-period policy, the accounting periods
+a posting on a given day needs and its tax-code mappings come as the rows of one
+`UNION ALL` (a row per period and per mapping, one for the entity), detached from any
+session: no ORM rows, one statement instead of two. The periods are the two that decide
+the posting date (`periods.resolve_posting_date`): the first (by start) covering the day,
+and the first open one starting after that one ends, not every period of the entity (a
+seeded entity has 25: each a row to load). Nothing is kept between postings: whoever
+changes a period, a mapping or the policy (the ops API, the seed, an operator's hand-made
+SQL), the next posting reads the change, in the same transaction that locks its invoice.
 """
 
 from __future__ import annotations
@@ -16,21 +19,26 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Cast,
     CompoundSelect,
     Date,
     Label,
+    ScalarSelect,
     String,
     bindparam,
     cast,
+    func,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
+from core.db import table_of
 from core.errors import NotFound
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
 
@@ -51,7 +59,7 @@ class LegalEntitySnapshot:
     erp_connection: str
     erp_company_id: str
     closed_period_policy: ClosedPeriodPolicy
-    periods: tuple[Period, ...]  # by start
+    periods: tuple[Period, ...]  # by start: those a posting on the day read needs
     tax_codes: Mapping[str, str]  # canonical tax code -> ERP tax group
 
     def erp_tax_code(self, tax_code: str) -> str:
@@ -74,10 +82,44 @@ def _kind(kind: str) -> Label[str]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
+def _deciding_starts(
+    legal_entity_id: BindParameter[str], on: BindParameter[date]
+) -> tuple[ScalarSelect[date], ScalarSelect[date]]:
+    """The starts of the periods that decide a posting date for the day `on`: the first
+    period covering it, and the first open period starting after that one's end."""
+    periods = table_of(AccountingPeriodRow)
+    covering, later = periods.alias("covering"), periods.alias("later")
+    covers = (
+        covering.c.legal_entity_id == legal_entity_id,
+        covering.c.starts_on <= on,
+        covering.c.ends_on >= on,
+    )
+    covering_start = select(func.min(covering.c.starts_on)).where(*covers).scalar_subquery()
+    covering_end = (
+        select(covering.c.ends_on)
+        .where(*covers)
+        .order_by(covering.c.starts_on)
+        .limit(1)
+        .scalar_subquery()
+    )
+    next_open_start = (
+        select(func.min(later.c.starts_on))
+        .where(
+            later.c.legal_entity_id == legal_entity_id,
+            later.c.status == literal_column(f"'{PeriodStatus.OPEN.value}'", String),
+            later.c.starts_on > covering_end,
+        )
+        .scalar_subquery()
+    )
+    return covering_start, next_open_start
+
+
 def _snapshot_query() -> CompoundSelect[Any]:
-    """The snapshot's one statement, its legal entity a bind parameter (`legal_entity_id`)."""
+    """The snapshot's one statement, its legal entity and day bind parameters
+    (`legal_entity_id`, `on`)."""
     entities, periods, mappings = LegalEntityRow, AccountingPeriodRow, TaxCodeMappingRow
     legal_entity_id = bindparam("legal_entity_id", type_=String)
+    covering_start, next_open_start = _deciding_starts(legal_entity_id, bindparam("on", type_=Date))
     return union_all(
         select(
             _kind(ENTITY),
@@ -96,7 +138,10 @@ def _snapshot_query() -> CompoundSelect[Any]:
             _no_text(),
             _no_text(),
             _no_text(),
-        ).where(periods.legal_entity_id == legal_entity_id),
+        ).where(
+            periods.legal_entity_id == legal_entity_id,
+            or_(periods.starts_on == covering_start, periods.starts_on == next_open_start),
+        ),
         select(
             _kind(TAX_CODE),
             _no_date(),
@@ -113,15 +158,17 @@ def _snapshot_query() -> CompoundSelect[Any]:
 SNAPSHOT_QUERY = _snapshot_query()
 
 
-async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
-    """The legal entity with its periods and tax-code mappings, read now in one statement;
-    or 404."""
+async def legal_entity_snapshot(
+    session: AsyncSession, legal_entity_id: str, *, on: date
+) -> LegalEntitySnapshot:
+    """The legal entity with the periods that decide a posting date for the day `on` and
+    its tax-code mappings, read now in one statement; or 404."""
     connection = await session.connection()  # SQL Core: no ORM execution around it
     entity: tuple[str, str, str, str] | None = None
     found_periods: list[Period] = []
     tax_codes: dict[str, str] = {}
     for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(
-        SNAPSHOT_QUERY, {"legal_entity_id": legal_entity_id}
+        SNAPSHOT_QUERY, {"legal_entity_id": legal_entity_id, "on": on}
     ):
         if kind == ENTITY:
             entity = (first, second, third, fourth)
