@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from core.models.base import utcnow
 from events.envelope import CloudEvent, new_event
 
+_ABSENT = object()
+
 
 class EventData(BaseModel):
     """The `data` of one event type; `event_type` is its CloudEvents `type`.
@@ -25,8 +27,13 @@ class EventData(BaseModel):
     @classmethod
     def of(cls, row: object, **values: Any) -> Self:
         """The schema filled from `row`'s attributes of the same names, then `values`."""
-        found = {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
-        return cls.model_validate({**found, **values})
+        found = {**values}
+        for name in cls.model_fields:
+            # One read of each attribute (a mapped row's each goes through the ORM's
+            # instrumentation): `hasattr`, then `getattr`, read it twice.
+            if name not in values and (value := getattr(row, name, _ABSENT)) is not _ABSENT:
+                found[name] = value
+        return cls.model_validate(found)
 
     def event(
         self,

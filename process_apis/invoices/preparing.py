@@ -1,23 +1,37 @@
-"""The posting's prepare transaction in SQL: what it reads once the invoice is locked, in
-one statement, and the invoice it leaves `posting`, by SQL Core statements built once
-(the invoice's own write sent with the run's first step, folded with it)."""
+"""The posting's prepare transaction in SQL: what it reads once the invoice is locked (its
+legal entity among it), in one statement, and the invoice it leaves `posting`, by SQL Core
+statements built once (the invoice's own write sent with the run's first step, folded with
+it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import Column, ColumnElement, ScalarSelect, bindparam, func, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Date,
+    ScalarSelect,
+    String,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import table_of
+from core.errors import NotFound
 from core.folded import Write
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from core.versioned import leave_written, versioned_write
+from process_apis.legal_entities.snapshot import LegalEntitySnapshot, joined, snapshot_of
 
 RUNS = table_of(WorkflowRunRow)
 CUSTOMERS = table_of(CustomerRow)
@@ -49,12 +63,18 @@ _REVERSALS = (
     .scalar_subquery()
 )
 # Built once (each execution hits its memoized cache key and compiled form).
-_AFTER_LOCK = (
+_AFTER_LOCK = joined(
     select(CustomerRow, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
-    .outerjoin(
-        _POSTING_RUN, _POSTING_RUN.id == _latest(RUNS.c.id, "workflow", bindparam("invoice_id"))
+    .outerjoin_from(
+        CustomerRow,
+        _POSTING_RUN,
+        _POSTING_RUN.id == _latest(RUNS.c.id, "workflow", bindparam("invoice_id")),
     )
-    .where(CustomerRow.id == bindparam("customer_id"))
+    .where(CustomerRow.id == bindparam("customer_id")),
+    CUSTOMERS,
+    legal_entity_id=bindparam("legal_entity_id", type_=String),
+    on=bindparam("on", type_=Date),
+    tax_codes=select(LINES.c.tax_code).where(LINES.c.invoice_id == bindparam("invoice_id")),
 )
 _DEFER_LINE = update(LINES).where(LINES.c.id == bindparam("line_id"))
 
@@ -71,32 +91,49 @@ class AfterLock:
     synced: bool
     # How many reversals of its postings succeeded.
     reversals: int
+    # Its legal entity as a posting on the day asked for reads it.
+    legal_entity: LegalEntitySnapshot
 
 
 async def read_after_lock(
     session: AsyncSession,
     invoice: InvoiceRow,
     *,
+    on: date,
     workflow: str,
     reversal_workflow: str,
     sync_workflow: str,
 ) -> AfterLock:
     """The invoice's latest run of `workflow`, its customer with the customer's latest run of
-    `sync_workflow`, and its succeeded runs of `reversal_workflow`, in one statement. Read
+    `sync_workflow`, its succeeded runs of `reversal_workflow`, and its legal entity as a
+    posting on the day `on` reads it (`legal_entities.snapshot`), in one statement. Read
     after the invoice's lock is taken, so a posting that held it is seen as committed."""
     found = await session.execute(
         _AFTER_LOCK,
         {
             "invoice_id": invoice.id,
             "customer_id": invoice.customer_id,
+            "legal_entity_id": invoice.legal_entity_id,
+            "on": on,
             "workflow": workflow,
             "reversal_workflow": reversal_workflow,
             "sync_workflow": sync_workflow,
         },
     )
-    customer, sync_status, reversals, run = found.one()
+    rows = found.all()
+    if not rows:
+        raise NotFound(
+            f"no customer {invoice.customer_id} in legal entity {invoice.legal_entity_id}"
+        )
+    customer, sync_status, reversals, run = rows[0][:4]
     synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
-    return AfterLock(run=run, customer=customer, synced=synced, reversals=reversals)
+    return AfterLock(
+        run=run,
+        customer=customer,
+        synced=synced,
+        reversals=reversals,
+        legal_entity=snapshot_of(invoice.legal_entity_id, rows),
+    )
 
 
 async def posting_write(

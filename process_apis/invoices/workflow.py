@@ -4,10 +4,10 @@ prepare (one transaction): the invoice moves `open → posting`, the posting dat
 checked against the legal entity's accounting periods (a closed period is refused
 or rolled to the next open period, by policy) and the run is persisted, committed with
 the first step's start when a caller waits. Once the invoice's row is locked, its latest
-run, its customer and its reversals are read in one statement, and the invoice and the
-run are written by SQL Core statements, not the ORM's flush (`preparing`). Then, with no
-transaction open, the steps: check tax codes, upsert the ERP customer, create the sales
-invoice (keyed by our invoice id as external document number, so a repeat finds the
+run, its customer, its reversals and its legal entity are read in one statement, and the
+invoice and the run are written by SQL Core statements, not the ORM's flush (`preparing`).
+Then, with no transaction open, the steps: check tax codes, upsert the ERP customer, create
+the sales invoice (keyed by our invoice id as external document number, so a repeat finds the
 existing document) and post it. Finally the acknowledgement is recorded and the invoice
 is `posted`, by SQL Core statements on a connection: no ORM session in that closing
 transaction, which the request's `Idempotency-Key` completion joins.
@@ -15,10 +15,10 @@ transaction, which the request's `Idempotency-Key` completion joins.
 Round trips are spared where nothing can be lost by it. A step's success is written
 with the next step's start (the engine holds outcomes). The company's tax groups come
 from a short-lived per-process cache when it holds every code the invoice uses; the legal
-entity with its periods and tax-code mappings is read in one SQL Core statement, as it is
-now (`legal_entities.snapshot`). On a
-run's first attempt, a customer whose ERP id we hold and whose latest sync succeeded
-is not looked up again (a retry upserts it). The document is not looked up before
+entity with the periods deciding the posting date and the mappings of the invoice's tax
+codes is read as it is now, in that statement (`legal_entities.snapshot`). On a run's first attempt,
+a customer whose ERP id we hold and whose latest sync succeeded is not looked up again (a
+retry upserts it). The document is not looked up before
 its creation when no run ever posted the invoice before, and the fresh draft is
 posted without being read first; every retry looks both up, so nothing is re-sent
 unchecked.
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -77,12 +77,11 @@ from process_apis.invoices.errors import (
     InvoiceNotMismatched,
     UnknownTaxCode,
 )
-from process_apis.invoices.preparing import posting_write, read_after_lock
+from process_apis.invoices.preparing import AfterLock, posting_write, read_after_lock
 from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingState
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.legal_entities.snapshot import LegalEntitySnapshot, legal_entity_snapshot
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import (
     CLOSED_COLUMNS,
@@ -320,9 +319,11 @@ class InvoicePostingWorkflow:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency
             )
+        requested = request.posting_date or invoice.invoice_date
         read = await read_after_lock(
             session,
             invoice,
+            on=requested,
             workflow=WORKFLOW,
             reversal_workflow=REVERSAL_WORKFLOW,
             sync_workflow=CUSTOMER_SYNC_WORKFLOW,
@@ -345,11 +346,9 @@ class InvoicePostingWorkflow:
             claimed_run_id=claimed_run_id,
         )
 
-        legal_entity = await legal_entity_snapshot(session, invoice.legal_entity_id)
+        legal_entity = read.legal_entity
         try:
-            posting_date = posting_date_for(
-                legal_entity, request.posting_date or invoice.invoice_date
-            )
+            posting_date = posting_date_for(legal_entity, requested)
         except LedgergateError as error:
             session.add(run)
             await self._fail_in_session(session, invoice, run, error)
@@ -360,16 +359,14 @@ class InvoicePostingWorkflow:
         deferred = defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
         self.engine.hold(session, [await posting_write(session, invoice, deferred)])
         await self.engine.hold_taken(session, run)
-        plan = _plan(run, invoice, read.customer, legal_entity, posting_date, read.reversals)
         tolerances = self.context.settings.ledger.totals_tolerance
-        known_customer = run.attempts == 1 and read.synced
-        return replace(
-            plan,
+        return _plan(
+            run,
+            invoice,
+            read,
+            posting_date,
             first_run=first_run,
             tolerance=tolerances.get(invoice.currency, 0),
-            known_erp_customer_id=read.customer.erp_ref if known_customer else None,
-            leased_until=run.next_attempt_at,
-            correlation_id=run.correlation_id,
         )
 
     async def prepare(
@@ -684,11 +681,14 @@ def _routed(plan: PostingPlan) -> AbstractContextManager[None]:
 def _plan(
     run: WorkflowRunRow,
     invoice: InvoiceRow,
-    customer: CustomerRow,
-    legal_entity: LegalEntitySnapshot,
+    read: AfterLock,
     posting_date: date,
-    reversals: int,
+    *,
+    first_run: bool,
+    tolerance: int,
 ) -> PostingPlan:
+    customer, legal_entity = read.customer, read.legal_entity
+    known_customer = run.attempts == 1 and read.synced
     return PostingPlan(
         run_id=run.id,
         run=run,
@@ -704,10 +704,14 @@ def _plan(
             currency=customer.currency,
         ),
         totals=Totals.of_invoice(invoice),
-        tolerance=0,
+        tolerance=tolerance,
         partner_id=customer.partner_id,
+        known_erp_customer_id=customer.erp_ref if known_customer else None,
+        first_run=first_run,
+        leased_until=run.next_attempt_at,
+        correlation_id=run.correlation_id,
         document=ErpSalesInvoiceCreate(
-            external_document_number=erp_document_reference(invoice.id, reversals),
+            external_document_number=erp_document_reference(invoice.id, read.reversals),
             customer_number=customer.erp_number,
             currency=invoice.currency,
             posting_date=posting_date,

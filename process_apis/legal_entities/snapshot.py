@@ -1,37 +1,40 @@
-"""What a posting reads of its legal entity, in one SQL Core statement and as it is now.
+"""What a posting reads of its legal entity, as columns joined to another statement and as
+it is now.
 
-The entity's ERP connection and company, its closed-period policy, its accounting periods
-and its tax-code mappings come as the rows of one `UNION ALL` (a row per period and per
-mapping, one for the entity), detached from any session: no ORM rows, one statement
-instead of two. Nothing is kept between postings: whoever changes a period, a mapping or
-the policy (the ops API, the seed, an operator's hand-made SQL), the next posting reads
-the change, in the same transaction that locks its invoice.
+The entity's ERP connection and company, its closed-period policy, the accounting periods
+that decide a posting date and the tax-code mappings of the codes the invoice uses are
+joined to the statement the posting's prepare already sends (`invoices.preparing`): no
+statement of their own, no ORM rows. The periods are the two `periods.resolve_posting_date`
+looks at: the first (by start) covering the day, and the first open one starting after that
+one ends, not every period of the entity (a seeded entity has 25: each a row to load). Each
+is joined as at most one row; the mappings as a row each (none: one row, without a
+mapping). Nothing is kept between postings: whoever changes a period, a mapping or the
+policy (the ops API, the seed, an operator's hand-made SQL), the next posting reads the
+change, in the same transaction that locks its invoice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
-    Cast,
-    CompoundSelect,
-    Date,
-    Label,
+    BindParameter,
+    FromClause,
+    Row,
+    ScalarSelect,
+    Select,
     String,
-    bindparam,
-    cast,
+    and_,
+    func,
     literal_column,
-    null,
     select,
-    union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.canonical.parties import ClosedPeriodPolicy, PeriodStatus
-from core.errors import NotFound
+from core.db import table_of
 from core.models.legal_entity import AccountingPeriodRow, LegalEntityRow, TaxCodeMappingRow
 
 
@@ -51,98 +54,124 @@ class LegalEntitySnapshot:
     erp_connection: str
     erp_company_id: str
     closed_period_policy: ClosedPeriodPolicy
-    periods: tuple[Period, ...]  # by start
-    tax_codes: Mapping[str, str]  # canonical tax code -> ERP tax group
+    periods: tuple[Period, ...]  # by start: those that decide the posting date of its day
+    tax_codes: Mapping[str, str]  # canonical tax code -> ERP tax group, of the invoice's codes
 
     def erp_tax_code(self, tax_code: str) -> str:
         """The ERP tax group of a canonical tax code: its mapping, or the code itself."""
         return self.tax_codes.get(tax_code, tax_code)
 
 
-ENTITY, PERIOD, TAX_CODE = "e", "p", "t"
+ENTITIES = table_of(LegalEntityRow)
+PERIODS = table_of(AccountingPeriodRow)
+MAPPINGS = table_of(TaxCodeMappingRow)
+_COVERING, _NEXT_OPEN = PERIODS.alias("covering_period"), PERIODS.alias("next_open_period")
+_COLUMNS = (
+    ENTITIES.c.code.label("entity_code"),
+    ENTITIES.c.erp_company_id.label("entity_erp_company_id"),
+    ENTITIES.c.closed_period_policy.label("entity_policy"),
+    ENTITIES.c.erp_connection.label("entity_erp_connection"),
+    *(
+        period.c[name].label(f"{period.name}_{name}")
+        for period in (_COVERING, _NEXT_OPEN)
+        for name in ("starts_on", "ends_on", "status")
+    ),
+    MAPPINGS.c.tax_code.label("mapped_tax_code"),
+    MAPPINGS.c.erp_tax_code.label("mapped_erp_tax_code"),
+)
 
 
-def _no_date() -> Cast[date]:
-    return cast(null(), Date)
+def _deciding_starts(
+    legal_entity_id: BindParameter[str], on: BindParameter[date]
+) -> tuple[ScalarSelect[date], ScalarSelect[date]]:
+    """The starts of the periods that decide a posting date for the day `on`: the first
+    period covering it, and the first open period starting after that one's end."""
+    covering, later = PERIODS.alias("covering"), PERIODS.alias("later")
+    covers = (
+        covering.c.legal_entity_id == legal_entity_id,
+        covering.c.starts_on <= on,
+        covering.c.ends_on >= on,
+    )
+    covering_start = select(func.min(covering.c.starts_on)).where(*covers).scalar_subquery()
+    covering_end = (
+        select(covering.c.ends_on)
+        .where(*covers)
+        .order_by(covering.c.starts_on)
+        .limit(1)
+        .scalar_subquery()
+    )
+    next_open_start = (
+        select(func.min(later.c.starts_on))
+        .where(
+            later.c.legal_entity_id == legal_entity_id,
+            later.c.status == literal_column(f"'{PeriodStatus.OPEN.value}'", String),
+            later.c.starts_on > covering_end,
+        )
+        .scalar_subquery()
+    )
+    return covering_start, next_open_start
 
 
-def _no_text() -> Cast[str]:
-    return cast(null(), String)
-
-
-def _kind(kind: str) -> Label[str]:
-    return literal_column(f"'{kind}'", String).label("kind")
-
-
-def _snapshot_query() -> CompoundSelect[Any]:
-    """The snapshot's one statement, its legal entity a bind parameter (`legal_entity_id`)."""
-    entities, periods, mappings = LegalEntityRow, AccountingPeriodRow, TaxCodeMappingRow
-    legal_entity_id = bindparam("legal_entity_id", type_=String)
-    return union_all(
-        select(
-            _kind(ENTITY),
-            _no_date(),
-            _no_date(),
-            entities.code,
-            entities.erp_company_id,
-            entities.closed_period_policy,
-            entities.erp_connection,
-        ).where(entities.id == legal_entity_id),
-        select(
-            _kind(PERIOD),
-            periods.starts_on,
-            periods.ends_on,
-            periods.status,
-            _no_text(),
-            _no_text(),
-            _no_text(),
-        ).where(periods.legal_entity_id == legal_entity_id),
-        select(
-            _kind(TAX_CODE),
-            _no_date(),
-            _no_date(),
-            mappings.tax_code,
-            mappings.erp_tax_code,
-            _no_text(),
-            _no_text(),
-        ).where(mappings.legal_entity_id == legal_entity_id),
+def joined(
+    query: Select[Any],
+    left: FromClause,
+    *,
+    legal_entity_id: BindParameter[str],
+    on: BindParameter[date],
+    tax_codes: Select[Any],
+) -> Select[Any]:
+    """`query` with the snapshot's columns of the legal entity `legal_entity_id` (inner
+    joined to `left`'s table: a row only when the entity exists) for a posting on the day
+    `on`, with the mappings of the codes `tax_codes` selects."""
+    covering_start, next_open_start = _deciding_starts(legal_entity_id, on)
+    # EXISTS, not IN: nothing expanded into the statement's text at an execution.
+    used_code = tax_codes.where(tax_codes.selected_columns[0] == MAPPINGS.c.tax_code).exists()
+    return (
+        query.add_columns(*_COLUMNS)
+        .join_from(left, ENTITIES, ENTITIES.c.id == legal_entity_id)
+        .outerjoin_from(
+            ENTITIES,
+            _COVERING,
+            and_(
+                _COVERING.c.legal_entity_id == legal_entity_id,
+                _COVERING.c.starts_on == covering_start,
+            ),
+        )
+        .outerjoin_from(
+            ENTITIES,
+            _NEXT_OPEN,
+            and_(
+                _NEXT_OPEN.c.legal_entity_id == legal_entity_id,
+                _NEXT_OPEN.c.starts_on == next_open_start,
+            ),
+        )
+        .outerjoin_from(
+            ENTITIES,
+            MAPPINGS,
+            and_(MAPPINGS.c.legal_entity_id == legal_entity_id, used_code),
+        )
     )
 
 
-# Built once: every execution hits the statement's memoized cache key and compiled form.
-SNAPSHOT_QUERY = _snapshot_query()
-
-
-async def legal_entity_snapshot(session: AsyncSession, legal_entity_id: str) -> LegalEntitySnapshot:
-    """The legal entity with its periods and tax-code mappings, read now in one statement;
-    or 404."""
-    connection = await session.connection()  # SQL Core: no ORM execution around it
-    entity: tuple[str, str, str, str] | None = None
-    found_periods: list[Period] = []
-    tax_codes: dict[str, str] = {}
-    for kind, starts_on, ends_on, first, second, third, fourth in await connection.execute(
-        SNAPSHOT_QUERY, {"legal_entity_id": legal_entity_id}
-    ):
-        if kind == ENTITY:
-            entity = (first, second, third, fourth)
-        elif kind == PERIOD:
-            found_periods.append(Period(_date(starts_on), _date(ends_on), PeriodStatus(first)))
-        else:
-            tax_codes[first] = second
-    if entity is None:
-        raise NotFound(f"no legal entity {legal_entity_id}")
-    code, erp_company_id, policy, erp_connection = entity
+def snapshot_of(legal_entity_id: str, rows: Sequence[Row[Any]]) -> LegalEntitySnapshot:
+    """The snapshot in `rows` of a `joined` statement (at least one)."""
+    first = rows[0]._mapping
+    periods = tuple(
+        Period(starts_on, first[f"{prefix}_ends_on"], PeriodStatus(first[f"{prefix}_status"]))
+        for prefix in (_COVERING.name, _NEXT_OPEN.name)
+        for starts_on in (first[f"{prefix}_starts_on"],)
+        if starts_on is not None
+    )
     return LegalEntitySnapshot(
         id=legal_entity_id,
-        code=code,
-        erp_connection=erp_connection,
-        erp_company_id=erp_company_id,
-        closed_period_policy=ClosedPeriodPolicy(policy),
-        periods=tuple(sorted(found_periods, key=lambda period: period.starts_on)),
-        tax_codes=tax_codes,
+        code=first["entity_code"],
+        erp_connection=first["entity_erp_connection"],
+        erp_company_id=first["entity_erp_company_id"],
+        closed_period_policy=ClosedPeriodPolicy(first["entity_policy"]),
+        periods=periods,
+        tax_codes={
+            row.mapped_tax_code: row.mapped_erp_tax_code
+            for row in rows
+            if row.mapped_tax_code is not None
+        },
     )
-
-
-def _date(value: date | str) -> date:
-    """A date of the union's date columns (SQLite hands them back as their ISO text)."""
-    return value if isinstance(value, date) else date.fromisoformat(value)

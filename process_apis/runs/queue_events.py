@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
+from sqlalchemy.orm.base import NO_VALUE, PASSIVE_NO_RESULT
 
 from core.models.workflow_run import RunStatus, WorkflowRunRow
 from events.envelope import CloudEvent
@@ -31,15 +32,37 @@ def queue_events(run: WorkflowRunRow) -> Iterator[CloudEvent]:
     """The queue's events of `run`'s status change, pending in its attributes (the ORM keeps
     their history on a detached run too): what any write of that change records with it."""
     state = inspect(run)
-    status = state.attrs.status.history
-    if not status.added or status.added[0] in status.deleted:
+    status = _change(state, "status")
+    if status is None or status[0] is NO_VALUE:
         return
-    if run.status in QUEUED:
+    now = status[0]
+    if now in QUEUED:
         yield exception.opened(run)
-    elif run.status in BY_OPERATOR or (
-        run.status in CLOSED and any(state.attrs.error_class.history.deleted)
-    ):
+    elif now in BY_OPERATOR or (now in CLOSED and _replaced_error(state)):
         yield exception.resolved(run)
+
+
+_UNCHANGED = object()
+
+
+def _change(state: InstanceState[WorkflowRunRow], key: str) -> tuple[Any, Any] | None:
+    """The pending change of the run's attribute `key` as `(now, before)` (`before` None
+    when it held nothing), or none: its history's `added` and `deleted` as the ORM builds
+    them (`History.from_scalar_attribute`), read off its committed state (a few calls, not
+    the history's dozen)."""
+    before = state.committed_state.get(key, _UNCHANGED)
+    if before is _UNCHANGED:
+        return None
+    now = state.dict.get(key, NO_VALUE)
+    if now is not NO_VALUE and now == before:
+        return None
+    return now, (None if before is NO_VALUE or before is PASSIVE_NO_RESULT else before)
+
+
+def _replaced_error(state: InstanceState[WorkflowRunRow]) -> bool:
+    """Whether the change pending on the run replaces an error it carried."""
+    error = _change(state, "error_class")
+    return error is not None and bool(error[1])
 
 
 @event.listens_for(Session, "before_flush")

@@ -20,7 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import connection_of, table_of, upsert_into
 from core.errors import NotFound
@@ -210,14 +209,19 @@ async def taken_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequenc
     return write
 
 
+_RUN_COLUMNS = tuple(RUNS.c.keys())
+
+
 def _inserted(run: WorkflowRunRow) -> Write:
     """A new run's insert; the run is left detached as it stores it."""
     now = utcnow()
+    held = run.__dict__  # the transient run's attribute values, read without instrumentation
     # Only the columns set on it, as a flush: an unset JSON column is SQL NULL, not `null`.
-    values = {name: getattr(run, name) for name in RUNS.c.keys() if name in run.__dict__}
+    values = {name: held[name] for name in _RUN_COLUMNS if name in held}
     values.update(version=1, created_at=now, updated_at=now)
-    for name in RUNS.c.keys():
-        set_committed_value(run, name, values.get(name))
+    # Every column as stored; `make_transient_to_detached` then commits what the instance
+    # holds (no change left pending), as `set_committed_value` would one column at a time.
+    held.update({name: values.get(name) for name in _RUN_COLUMNS})
     make_transient_to_detached(run)
     return Write(_INSERT_RUN, [values])
 
