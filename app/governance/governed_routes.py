@@ -10,7 +10,8 @@ instructions a governed read costs for the three checks and the OAuth2 scheme un
 `route.dependant`) and gives each route a handler that runs the leading run of those
 checks itself, in their declared order, then solves the other dependencies as before:
 the same answers (a repeated parameter is a 422 before a missing token's 401, a
-non-JSON body a 415 before it), raised at the same point of the request.
+non-JSON body a 415 before it), raised at the same point of the request. A route whose
+other parameters are simple has them solved by a plan made once (`solved_routes.py`).
 
 The route's ASGI app (`governed_app`) is FastAPI's `request_response` written as one
 coroutine: FastAPI's is three (its app, Starlette's exception wrapper, its inner app),
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.governance.content_type import require_json_body
 from app.governance.handled import answer_exception
 from app.governance.query_parameters import refuse_repeated_query_parameters
+from app.governance.solved_routes import plan_handler
 from core.auth import authorize, current_principal
 
 Check = Callable[[Request], Awaitable[object]]
@@ -135,7 +137,9 @@ def govern_routes(app: FastAPI) -> int:
         serving.dependant = rest  # type: ignore[attr-defined]
         token = _effective_route_context_var.set(None if serving is original else serving)
         try:
-            handler = original.get_route_handler()
+            fastapi_handler = original.get_route_handler()
+            planned = plan_handler(serving, rest, fastapi_handler)  # type: ignore[arg-type]
+            handler: Handler = planned or fastapi_handler
         finally:
             _effective_route_context_var.reset(token)
             serving.dependant = dependant  # type: ignore[attr-defined]

@@ -163,9 +163,7 @@ async def test_a_governed_route_is_one_coroutine_of_its_own_on_the_stack() -> No
     auth = [(b"authorization", b"Bearer invoices:read")]
     sent = await _get(app, "/stack", auth)
     assert (sent[0]["status"], sent[1]["body"]) == (200, b'{"ok":true}')
-    between = stack[
-        stack.index("get_request_handler.<locals>.app") + 1 : stack.index("Route.handle")
-    ]
+    between = stack[stack.index("plan_handler.<locals>.app") + 1 : stack.index("Route.handle")]
     assert between == ["governed_app.<locals>.app"]
     refused = await _get(app, "/fails", [])  # a route without edge checks is governed too
     assert refused[0]["status"] == 401  # the app's handler answered it, in the route
