@@ -31,10 +31,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import FastAPIError
 from fastapi.routing import APIRoute, _effective_route_context_var
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.content_type import require_json_body
-from app.governance.handled import answer_exception
+from app.governance.handled import WatchedSend, answer_exception
 from app.governance.query_parameters import refuse_repeated_query_parameters
 from app.governance.solved_routes import plan_handler
 from core.auth import authorize, current_principal
@@ -82,14 +82,7 @@ def governed_app(checks: list[Check], handler: Handler) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sender = WatchedSend(send)
         try:
             awaited = False
             async with AsyncExitStack() as request_stack:
@@ -104,7 +97,7 @@ def governed_app(checks: list[Check], handler: Handler) -> ASGIApp:
             if not awaited:  # a dependency's exit swallowed the exception
                 raise FastAPIError("Response not awaited: a dependency with yield swallowed it")
         except Exception as exc:
-            await answer_exception(request, exc, started, scope, receive, sender)
+            await answer_exception(request, exc, sender.started, scope, receive, sender)
 
     return app
 

@@ -8,7 +8,7 @@ from starlette._utils import is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.types import ExceptionHandler, Receive, Scope, Send
+from starlette.types import ExceptionHandler, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 
@@ -21,6 +21,22 @@ def exception_handler(scope: Scope, exc: Exception) -> ExceptionHandler | None:
             if cls in exception_handlers:
                 return exception_handlers[cls]  # type: ignore[no-any-return]
     return handler
+
+
+class WatchedSend:
+    """`send`, noting whether the answer has started: an exception after that can no
+    longer be answered."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
 
 
 async def answer_exception(

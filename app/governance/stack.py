@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from app.governance.handled import answer_exception
+from app.governance.handled import WatchedSend, answer_exception
 
 FILES_STACK = "fastapi_middleware_astack"  # FastAPI's key: form files are closed by it
 
@@ -47,14 +47,7 @@ class ServerErrors(ServerErrorMiddleware):
                 _exception(scope=scope, exc=exc)
                 raise
             return
-        started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sender = WatchedSend(send)
         try:
             await self.app(scope, receive, sender)
         except Exception as exc:
@@ -68,7 +61,7 @@ class ServerErrors(ServerErrorMiddleware):
                 response = await self.handler(request, exc)  # type: ignore[assignment, arg-type]
             else:
                 response = await run_in_threadpool(self.handler, request, exc)  # type: ignore[arg-type]
-            if not started:
+            if not sender.started:
                 await response(scope, receive, send)
             raise
 
@@ -89,20 +82,13 @@ class HandledExceptions(ExceptionMiddleware):
             if scope["type"] == "http"
             else WebSocket(scope, receive, send)
         )
-        started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sender = WatchedSend(send)
         try:
             async with AsyncExitStack() as stack:
                 scope[FILES_STACK] = stack
                 await self.app(scope, receive, sender)
         except Exception as exc:
-            await answer_exception(conn, exc, started, scope, receive, sender)
+            await answer_exception(conn, exc, sender.started, scope, receive, sender)
 
 
 class Gateway(FastAPI):

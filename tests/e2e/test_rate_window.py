@@ -10,7 +10,6 @@ import redis.asyncio as aioredis
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
-from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from app.governance.rate_window import (
@@ -22,7 +21,7 @@ from app.governance.rate_window import (
 )
 from tests.support.lost_scripts import lose_scripts
 from tests.support.python_calls import profiled, python_calls
-from tests.support.redis_trips import redis_round_trips
+from tests.support.redis_trips import redis_commands, redis_round_trips
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -207,14 +206,7 @@ async def test_a_warm_guarded_count_packs_only_its_version(
     guard = Window(ITEM, ("failed-auth", uuid.uuid4().hex))
     counted = Window(parse("100/minute"), ("read", uuid.uuid4().hex))
     await window.count_guarded(guard, counted, VERSION)
-    wire: list[bytes] = []
-    send = AbstractConnection.send_packed_command
-
-    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
-        wire.append(command)
-        await send(connection, command, **options)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    wire = redis_commands(monkeypatch)
     with python_calls() as called:
         await window.count_guarded(guard, counted, VERSION)
     packing = [name for name in called if name.endswith(("rate_window.py:<genexpr>", ":_keys"))]

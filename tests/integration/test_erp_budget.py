@@ -9,11 +9,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from core.db import create_engine, create_sessionmaker
@@ -39,6 +37,7 @@ from system_apis.priority import Priority
 from tests.support.databases import postgres_database, sqlite_database
 from tests.support.lost_scripts import lose_scripts
 from tests.support.python_calls import profiled
+from tests.support.redis_trips import redis_commands
 from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -496,19 +495,6 @@ async def test_a_release_whose_round_trip_failed_rides_the_next_one(
         pass
     assert [len(tokens) for tokens in carried] == [1, 2]
     assert carried[0][0] == carried[1][0]
-
-
-def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every command a redis-py connection sends from now on, as its bytes."""
-    wire: list[bytes] = []
-    send = AbstractConnection.send_packed_command
-
-    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
-        wire.append(command)
-        await send(connection, command, **options)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
-    return wire
 
 
 def redis_only(store: Store) -> RedisBudgetStore:

@@ -1,4 +1,5 @@
-"""Counting the commands a test's own task sends to Redis, each one round trip."""
+"""Counting the commands a test's own task sends to Redis, each one round trip, and
+recording what goes on the wire."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
     return sent
+
+
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every command a redis-py connection sends from now on, as its bytes."""
+    wire: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
+        wire.append(command)
+        await send(connection, command, **options)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    return wire

@@ -16,6 +16,7 @@ from app.governance.governed_routes import govern_routes
 from app.governance.problems import install_problem_handlers
 from app.governance.query_parameters import refuse_repeated_query_parameters
 from core.auth import Principal, Unauthorized, requires
+from tests.support.asgi import asgi_get
 from tests.support.frames import callers
 from tests.support.python_calls import profiled
 
@@ -117,28 +118,7 @@ async def test_a_request_is_authenticated_once_whatever_asks_for_its_principal(
 
 async def _get(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) -> list[Message]:
     """One GET sent to the app as an ASGI call, without a client's work around it."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-    }
+    scope, receive, send, sent = asgi_get(path, headers)
     await app(scope, receive, send)
     return sent
 

@@ -9,11 +9,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance import stack as middleware_stack
 from app.governance.stack import Gateway
 from app.main import create_app
+from tests.support.asgi import asgi_get
 from tests.support.frames import callers
 from tests.support.python_calls import profiled
 
@@ -140,24 +141,7 @@ async def test_a_request_that_waits_costs_a_bounded_number_of_calls() -> None:
     # Each wait resumes every coroutine on the request's stack: with ten waits in the
     # route, a request cost 751 calls here through FastAPI's stack, 678 the gateway's.
     app, _ = build(Gateway)
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/waits",
-        "raw_path": b"/waits",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [],
-        "server": ("test", 80),
-    }
+    scope, receive, send, _ = asgi_get("/waits")
     await app(dict(scope), receive, send)
     with profiled() as counted:
         for _ in range(20):

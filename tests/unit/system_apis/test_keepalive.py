@@ -447,14 +447,9 @@ async def test_the_client_reads_an_answer_as_httpx_reads_it(serve: Serve, encodi
     assert pooled.num_bytes_downloaded == reference.num_bytes_downloaded
 
 
-async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Serve) -> None:
-    """The transport read the body whole: httpx's `aread` (its iterators, decoder lookup
-    and request contexts) cost about 40 calls an answer for bytes already there."""
-
-    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(ok(b'{"n": 1}'))
-        return True
-
+async def warm_exchange(serve: Serve, answer: Answer) -> tuple[httpx.Response, profiled]:
+    """A GET through the pooled transport to a server answering `answer`, once its
+    connection is open: the answer, and the second exchange's calls."""
     server = await serve(answer)
     client = ResilientClient(
         backend="erp",
@@ -467,6 +462,18 @@ async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Ser
     with profiled() as seen:
         response = await client._exchange(request)
     await client.aclose()
+    return response, seen
+
+
+async def test_a_plain_answer_is_not_read_again_through_httpxs_stream(serve: Serve) -> None:
+    """The transport read the body whole: httpx's `aread` (its iterators, decoder lookup
+    and request contexts) cost about 40 calls an answer for bytes already there."""
+
+    async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(ok(b'{"n": 1}'))
+        return True
+
+    response, seen = await warm_exchange(serve, answer)
 
     assert response.content == b'{"n": 1}'
     httpx_calls = sum(calls for (path, _, _), (_, calls, *_) in seen.entries if "/httpx/" in path)
@@ -484,18 +491,7 @@ async def test_an_answer_read_at_once_moves_no_timeout_and_keeps_its_parsed_head
         writer.write(ok(b'{"n": 1}', b"x-a: 1\r\nx-b: 2\r\n"))
         return True
 
-    server = await serve(answer)
-    client = ResilientClient(
-        backend="erp",
-        base_url=server.url,
-        settings=BackendSettings(),
-        transport=TRANSPORTS["pooled"](1),
-    )
-    await client.request("GET", "/x", operation="get_x")
-    request = client._request("GET", "/x", None, None, None, {})
-    with profiled() as seen:
-        response = await client._exchange(request)
-    await client.aclose()
+    response, seen = await warm_exchange(serve, answer)
 
     assert response.headers.multi_items() == [
         ("content-type", "application/json"),
