@@ -80,10 +80,13 @@ async def test_the_token_endpoint_is_limited_per_ip(make_gateway: GatewayFactory
         (
             await gateway.anonymous.post("/oauth/token", data={"grant_type": "client_credentials"})
         ).status_code
-        for _ in range(3)
+        for _ in range(4)
     ]
-    assert statuses[-1] == 429
-    assert statuses[:2] != [429, 429]
+    # Two a minute: the first two pass, and of four at least one is refused wherever a minute
+    # boundary falls (the sliding-window counter weighs the minute before, rounded down, so
+    # one request across the boundary can pass as a third).
+    assert 429 not in statuses[:2]
+    assert 429 in statuses[2:]
 
 
 async def test_an_address_failing_authentication_is_refused_before_its_token_is_checked(
