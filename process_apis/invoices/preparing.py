@@ -52,6 +52,11 @@ def _latest(column: Column[str], workflow: str, subject: ColumnElement[str]) -> 
 
 
 _POSTING_RUN = RUNS.alias("posting_run")
+# What the plan takes of the customer (`PostedCustomer`'s fields, in its order).
+_CUSTOMER_COLUMNS = tuple(
+    CUSTOMERS.c[name]
+    for name in ("id", "name", "email", "currency", "erp_number", "erp_ref", "partner_id")
+)
 _LATEST_SYNC = _latest(RUNS.c.status, "sync_workflow", CUSTOMERS.c.id)
 _REVERSALS = (
     select(func.count())
@@ -65,7 +70,7 @@ _REVERSALS = (
 )
 # Built once (each execution hits its memoized cache key and compiled form).
 _AFTER_LOCK = joined(
-    select(CUSTOMERS, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
+    select(*_CUSTOMER_COLUMNS, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
     .outerjoin_from(
         CUSTOMERS,
         _POSTING_RUN,
@@ -78,11 +83,24 @@ _AFTER_LOCK = joined(
     tax_codes=select(LINES.c.tax_code).where(LINES.c.invoice_id == bindparam("invoice_id")),
 )
 # Where its columns are in its rows: the customer's, the sync's status, the reversals, the run's.
-_CUSTOMER_COLUMNS, _RUN_COLUMNS = columns_of(CustomerRow), columns_of(WorkflowRunRow)
+_RUN_COLUMNS = columns_of(WorkflowRunRow)
 _SYNC_STATUS_AT = len(_CUSTOMER_COLUMNS)
 _REVERSALS_AT = _SYNC_STATUS_AT + 1
 _RUN_AT = slice(_REVERSALS_AT + 1, _REVERSALS_AT + 1 + len(_RUN_COLUMNS))
 _DEFER_LINE = update(LINES).where(LINES.c.id == bindparam("line_id"))
+
+
+@dataclass(frozen=True)
+class PostedCustomer:
+    """What a posting takes of the invoice's customer."""
+
+    id: str
+    name: str
+    email: str
+    currency: str
+    erp_number: str
+    erp_ref: str | None
+    partner_id: str | None
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,7 @@ class AfterLock:
 
     # The invoice's latest posting run, if any.
     run: WorkflowRunRow | None
-    customer: CustomerRow
+    customer: PostedCustomer
     # Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
     # is unfinished (every change of a customer takes a sync run, in the same transaction).
     synced: bool
@@ -114,8 +132,8 @@ async def read_after_lock(
     `sync_workflow`, its succeeded runs of `reversal_workflow`, and its legal entity as a
     posting on the day `on` reads it (`legal_entities.snapshot`), in one statement. Read
     after the invoice's lock is taken, so a posting that held it is seen as committed. By SQL
-    Core in `connection`'s transaction (on the driver, `core.driver`): the customer and the run
-    are built detached, not loaded into a session."""
+    Core in `connection`'s transaction (on the driver, `core.driver`): the run is built
+    detached, not loaded into a session."""
     found = await rows(
         connection,
         _AFTER_LOCK,
@@ -134,7 +152,7 @@ async def read_after_lock(
             f"no customer {invoice.customer_id} in legal entity {invoice.legal_entity_id}"
         )
     first = found[0]
-    customer = detached(CustomerRow, _CUSTOMER_COLUMNS, first[:_SYNC_STATUS_AT])
+    customer = PostedCustomer(*first[:_SYNC_STATUS_AT])
     run = first[_RUN_AT]
     sync_status = first[_SYNC_STATUS_AT]
     synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
