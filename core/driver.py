@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Executable
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
@@ -123,15 +123,36 @@ async def first(
     PostgreSQL runs it in an implicit transaction of its own, committed as it completes (a
     `set_config(..., true)` in it holds until that commit) and rolled back if it fails.
     Through SQLAlchemy it is executed in a transaction begun for it, then committed."""
+    found = await _execute(connection, statement, parameters, alone=alone, every=False)
+    return found[0] if found else None
+
+
+async def rows(
+    connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any]
+) -> list[Sequence[Any]]:
+    """Every row a SELECT answers with `parameters`, in `connection`'s transaction, as
+    `first` sends it."""
+    return await _execute(connection, statement, parameters, alone=False, every=True)
+
+
+async def _execute(
+    connection: AsyncConnection,
+    statement: Executable,
+    parameters: Mapping[str, Any],
+    *,
+    alone: bool,
+    every: bool,
+) -> list[Sequence[Any]]:
+    """`statement`'s rows (`every`), else at most its first, as `first` sends it."""
     if alone:
         assert not connection.in_transaction(), "a statement alone is a whole transaction"
     adapted = _adapted(connection, alone=alone)
     if adapted is None:
         result = await connection.execute(statement, parameters)
-        row = result.first() if result.returns_rows else None
+        found = _fetched(result, every=every) if result.returns_rows else []
         if alone:
             await connection.commit()
-        return row
+        return found
     sync = connection.sync_connection
     assert sync is not None
     dialect = sync.dialect
@@ -153,13 +174,25 @@ async def first(
         # SQLAlchemy's prepared statement of `sql`, prepared again after a change of schema
         schema_asof: float = dialect._invalidate_schema_cache_asof  # type: ignore[attr-defined]
         prepared, attributes = await adapted._prepare(sql, schema_asof)
-        record = await prepared.fetchrow(*arguments)
+        if every:
+            records = await prepared.fetch(*arguments)
+        else:
+            record = await prepared.fetchrow(*arguments)
+            records = [] if record is None else [record]
     except Exception as error:
         await greenlet_spawn(_raise, sync, adapted, error, sql, arguments)
         raise  # not reached: `_raise` raises
     if events:
         sync.dispatch.after_cursor_execute(sync, None, sql, arguments, None, False)
-    return None if record is None else shape.row(record, attributes, dialect, schema_asof)
+    return [shape.row(record, attributes, dialect, schema_asof) for record in records]
+
+
+def _fetched(result: Result[Any], *, every: bool) -> list[Sequence[Any]]:
+    """A SQLAlchemy result's rows (`every`), else at most its first."""
+    if every:
+        return list(result.all())
+    row = result.first()
+    return [] if row is None else [row]
 
 
 def _adapted(connection: AsyncConnection, *, alone: bool) -> Any | None:

@@ -20,16 +20,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import table_of
+from core.driver import rows
 from core.errors import NotFound
 from core.folded import Write
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
+from core.rows import columns_of, detached
 from core.versioned import leave_written, versioned_write
 from process_apis.legal_entities.snapshot import LegalEntitySnapshot, joined, snapshot_of
 
@@ -50,7 +51,12 @@ def _latest(column: Column[str], workflow: str, subject: ColumnElement[str]) -> 
     )
 
 
-_POSTING_RUN = aliased(WorkflowRunRow, name="posting_run")
+_POSTING_RUN = RUNS.alias("posting_run")
+# What the plan takes of the customer (`PostedCustomer`'s fields, in its order).
+_CUSTOMER_COLUMNS = tuple(
+    CUSTOMERS.c[name]
+    for name in ("id", "name", "email", "currency", "erp_number", "erp_ref", "partner_id")
+)
 _LATEST_SYNC = _latest(RUNS.c.status, "sync_workflow", CUSTOMERS.c.id)
 _REVERSALS = (
     select(func.count())
@@ -64,19 +70,37 @@ _REVERSALS = (
 )
 # Built once (each execution hits its memoized cache key and compiled form).
 _AFTER_LOCK = joined(
-    select(CustomerRow, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
+    select(*_CUSTOMER_COLUMNS, _LATEST_SYNC, _REVERSALS, _POSTING_RUN)
     .outerjoin_from(
-        CustomerRow,
+        CUSTOMERS,
         _POSTING_RUN,
-        _POSTING_RUN.id == _latest(RUNS.c.id, "workflow", bindparam("invoice_id")),
+        _POSTING_RUN.c.id == _latest(RUNS.c.id, "workflow", bindparam("invoice_id")),
     )
-    .where(CustomerRow.id == bindparam("customer_id")),
+    .where(CUSTOMERS.c.id == bindparam("customer_id")),
     CUSTOMERS,
     legal_entity_id=bindparam("legal_entity_id", type_=String),
     on=bindparam("on", type_=Date),
     tax_codes=select(LINES.c.tax_code).where(LINES.c.invoice_id == bindparam("invoice_id")),
 )
+# Where its columns are in its rows: the customer's, the sync's status, the reversals, the run's.
+_RUN_COLUMNS = columns_of(WorkflowRunRow)
+_SYNC_STATUS_AT = len(_CUSTOMER_COLUMNS)
+_REVERSALS_AT = _SYNC_STATUS_AT + 1
+_RUN_AT = slice(_REVERSALS_AT + 1, _REVERSALS_AT + 1 + len(_RUN_COLUMNS))
 _DEFER_LINE = update(LINES).where(LINES.c.id == bindparam("line_id"))
+
+
+@dataclass(frozen=True)
+class PostedCustomer:
+    """What a posting takes of the invoice's customer."""
+
+    id: str
+    name: str
+    email: str
+    currency: str
+    erp_number: str
+    erp_ref: str | None
+    partner_id: str | None
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ class AfterLock:
 
     # The invoice's latest posting run, if any.
     run: WorkflowRunRow | None
-    customer: CustomerRow
+    customer: PostedCustomer
     # Whether the ERP holds the customer as it is now: it has its ERP id, and no sync since
     # is unfinished (every change of a customer takes a sync run, in the same transaction).
     synced: bool
@@ -96,7 +120,7 @@ class AfterLock:
 
 
 async def read_after_lock(
-    session: AsyncSession,
+    connection: AsyncConnection,
     invoice: InvoiceRow,
     *,
     on: date,
@@ -107,8 +131,11 @@ async def read_after_lock(
     """The invoice's latest run of `workflow`, its customer with the customer's latest run of
     `sync_workflow`, its succeeded runs of `reversal_workflow`, and its legal entity as a
     posting on the day `on` reads it (`legal_entities.snapshot`), in one statement. Read
-    after the invoice's lock is taken, so a posting that held it is seen as committed."""
-    found = await session.execute(
+    after the invoice's lock is taken, so a posting that held it is seen as committed. By SQL
+    Core in `connection`'s transaction (on the driver, `core.driver`): the run is built
+    detached, not loaded into a session."""
+    found = await rows(
+        connection,
         _AFTER_LOCK,
         {
             "invoice_id": invoice.id,
@@ -120,31 +147,32 @@ async def read_after_lock(
             "sync_workflow": sync_workflow,
         },
     )
-    rows = found.all()
-    if not rows:
+    if not found:
         raise NotFound(
             f"no customer {invoice.customer_id} in legal entity {invoice.legal_entity_id}"
         )
-    customer, sync_status, reversals, run = rows[0][:4]
+    first = found[0]
+    customer = PostedCustomer(*first[:_SYNC_STATUS_AT])
+    run = first[_RUN_AT]
+    sync_status = first[_SYNC_STATUS_AT]
     synced = customer.erp_ref is not None and sync_status in (None, RunStatus.SUCCEEDED)
     return AfterLock(
-        run=run,
+        run=None if run[0] is None else detached(WorkflowRunRow, _RUN_COLUMNS, run),
         customer=customer,
         synced=synced,
-        reversals=reversals,
-        legal_entity=snapshot_of(invoice.legal_entity_id, rows),
+        reversals=first[_REVERSALS_AT],
+        legal_entity=snapshot_of(invoice.legal_entity_id, found),
     )
 
 
 async def posting_write(
-    session: AsyncSession, invoice: InvoiceRow, deferred: Sequence[InvoiceLineRow]
+    connection: AsyncConnection, invoice: InvoiceRow, deferred: Sequence[InvoiceLineRow]
 ) -> Write:
     """The invoice's move to `posting` (status and posting date, under its version check), as
-    the caller set it on the row, for the engine to send with its next write (`Engine.hold`); its
-    `deferred` lines' accounts are written now, by SQL Core. The invoice and its lines are
-    left detached as written: nothing is left for a flush."""
+    the caller set it on the (detached) row, for the engine to send with its next write
+    (`Engine.hold`); its `deferred` lines' accounts are written now, by SQL Core. The invoice
+    and its lines are left as written."""
     if deferred:
-        connection = await session.connection()  # SQL Core: no ORM execution around it
         await connection.execute(
             _DEFER_LINE,
             [{"line_id": line.id, "deferred_account": line.deferred_account} for line in deferred],
@@ -153,5 +181,4 @@ async def posting_write(
             set_committed_value(line, "deferred_account", line.deferred_account)
     write = versioned_write(invoice, ("status", "posting_date"))
     leave_written(invoice, write)
-    session.expunge(invoice)  # with its lines
     return write

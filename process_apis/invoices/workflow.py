@@ -82,7 +82,7 @@ from process_apis.invoices.schemas import PostingCreate, PostingResult, PostingS
 from process_apis.invoices.totals import Totals, totals_mismatch
 from process_apis.legal_entities.periods import posting_date_for
 from process_apis.legal_entities.repository import get_legal_entity
-from process_apis.lookups import get_invoice
+from process_apis.lookups import get_invoice, lock_invoice
 from process_apis.runs.engine import (
     CLOSED_COLUMNS,
     Engine,
@@ -313,15 +313,18 @@ class InvoicePostingWorkflow:
         """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
         run, committed, and is raised): the plan, or the posting the invoice already has.
         The invoice's and the run's writes are held in `session` (`Engine.hold`) for the
-        engine's next write in it: the first step's start, folded with them."""
-        invoice = await get_invoice(session, invoice_id, for_update=True)
+        engine's next write in it: the first step's start, folded with them. Its reads are
+        SQL Core on the session's connection: the invoice, the customer and the run are
+        detached rows, added to the session only when a refusal is recorded there."""
+        connection = await session.connection()
+        invoice = await lock_invoice(connection, invoice_id)
         if principal is not None:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency
             )
         requested = request.posting_date or invoice.invoice_date
         read = await read_after_lock(
-            session,
+            connection,
             invoice,
             on=requested,
             workflow=WORKFLOW,
@@ -350,14 +353,14 @@ class InvoicePostingWorkflow:
         try:
             posting_date = posting_date_for(legal_entity, requested)
         except LedgergateError as error:
-            session.add(run)
+            session.add_all((invoice, run))
             await self._fail_in_session(session, invoice, run, error)
             raise
 
         invoice.status = InvoiceStatus.POSTING
         invoice.posting_date = posting_date
         deferred = defer_served_lines(invoice, legal_entity.code, self.context.settings.revenue)
-        self.engine.hold(session, [await posting_write(session, invoice, deferred)])
+        self.engine.hold(session, [await posting_write(connection, invoice, deferred)])
         await self.engine.hold_taken(session, run)
         tolerances = self.context.settings.ledger.totals_tolerance
         return _plan(

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     FromClause,
-    Row,
     ScalarSelect,
     Select,
     String,
@@ -79,6 +78,8 @@ _COLUMNS = (
     MAPPINGS.c.tax_code.label("mapped_tax_code"),
     MAPPINGS.c.erp_tax_code.label("mapped_erp_tax_code"),
 )
+# Where each of them is in a row of a `joined` statement (its last columns), from its end.
+_AT = {column.key: position - len(_COLUMNS) for position, column in enumerate(_COLUMNS)}
 
 
 def _deciding_starts(
@@ -153,25 +154,22 @@ def joined(
     )
 
 
-def snapshot_of(legal_entity_id: str, rows: Sequence[Row[Any]]) -> LegalEntitySnapshot:
-    """The snapshot in `rows` of a `joined` statement (at least one)."""
-    first = rows[0]._mapping
+def snapshot_of(legal_entity_id: str, rows: Sequence[Sequence[Any]]) -> LegalEntitySnapshot:
+    """The snapshot in `rows` of a `joined` statement (at least one; a SQLAlchemy row or the
+    driver's, `core.driver`)."""
+    first = rows[0]
     periods = tuple(
-        Period(starts_on, first[f"{prefix}_ends_on"], PeriodStatus(first[f"{prefix}_status"]))
-        for prefix in (_COVERING.name, _NEXT_OPEN.name)
-        for starts_on in (first[f"{prefix}_starts_on"],)
-        if starts_on is not None
+        Period(first[starts_at], first[starts_at + 1], PeriodStatus(first[starts_at + 2]))
+        for starts_at in (_AT["covering_period_starts_on"], _AT["next_open_period_starts_on"])
+        if first[starts_at] is not None
     )
+    code, erp_code = _AT["mapped_tax_code"], _AT["mapped_erp_tax_code"]
     return LegalEntitySnapshot(
         id=legal_entity_id,
-        code=first["entity_code"],
-        erp_connection=first["entity_erp_connection"],
-        erp_company_id=first["entity_erp_company_id"],
-        closed_period_policy=ClosedPeriodPolicy(first["entity_policy"]),
+        code=first[_AT["entity_code"]],
+        erp_connection=first[_AT["entity_erp_connection"]],
+        erp_company_id=first[_AT["entity_erp_company_id"]],
+        closed_period_policy=ClosedPeriodPolicy(first[_AT["entity_policy"]]),
         periods=periods,
-        tax_codes={
-            row.mapped_tax_code: row.mapped_erp_tax_code
-            for row in rows
-            if row.mapped_tax_code is not None
-        },
+        tax_codes={row[code]: row[erp_code] for row in rows if row[code] is not None},
     )

@@ -204,7 +204,8 @@ async def taken_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequenc
     else:
         write = versioned_write(run, columns)
         leave_written(run, write)
-        session.expunge(run)
+        if run in session:  # a run loaded in it, not one read detached
+            session.expunge(run)
     await record_all(session, events)
     return write
 

@@ -5,8 +5,9 @@ a posting that held the lock is seen as committed, and the invoice keeps its ver
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,11 +21,13 @@ from core.models.workflow_run import WorkflowRunRow
 from process_apis.invoices import workflow
 from process_apis.invoices.preparing import posting_write
 from process_apis.invoices.workflow import WORKFLOW
-from process_apis.lookups import get_invoice
+from process_apis.lookups import get_invoice, lock_invoice
 from process_apis.runs.engine import Engine
 from process_apis.runs.repository import RUNS, taken_run
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_invoice_posting import erp_documents, post, register
+from tests.support.faults import SwitchableTransport
+from tests.support.invoices import invoice_body, last_month
 
 INVOICES = table_of(InvoiceRow)
 
@@ -112,11 +115,12 @@ async def test_a_posting_of_an_invoice_written_since_its_read_is_a_version_confl
 async def test_the_invoice_s_move_to_posting_moves_its_version_on(gateway: Gateway) -> None:
     invoice_id = await register(gateway)
     async with gateway.sessionmaker() as session:
-        invoice = await get_invoice(session, invoice_id)
+        connection = await session.connection()
+        invoice = await lock_invoice(connection, invoice_id)
         version = invoice.version
         invoice.status = InvoiceStatus.POSTING
-        write = await posting_write(session, invoice, [])
-        await execute_folded(await session.connection(), [write])
+        write = await posting_write(connection, invoice, [])
+        await execute_folded(connection, [write])
         await session.commit()
         assert invoice.version == version + 1
 
@@ -146,3 +150,53 @@ async def test_a_new_run_is_stored_as_a_flush_stores_it(gateway: Gateway) -> Non
     assert unset is True
     assert (stored.version, stored.attempts, stored.params) == (1, 1, {"posting_date": None})
     assert (stored.created_at, stored.finished_at) == (run.created_at, None)
+
+
+async def test_lock_invoice_reads_the_invoice_and_its_lines_as_the_orm_loads_them(
+    gateway: Gateway,
+) -> None:
+    body = invoice_body(lines=(("Pro", 1, 4900, "STANDARD"), ("Book", 2, 1000, "EXEMPT")))
+    invoice_id = await register(gateway, body)
+    async with gateway.sessionmaker() as session:
+        loaded = await get_invoice(session, invoice_id)
+        expected = _columns(loaded), [_columns(line) for line in loaded.lines]
+    async with gateway.sessionmaker() as session:
+        read = await lock_invoice(await session.connection(), invoice_id)
+        assert (_columns(read), [_columns(line) for line in read.lines]) == expected
+        assert read not in session
+        state = inspect(read)
+        assert state.detached
+        assert not state.modified
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in inspect(type(row)).columns.keys()}
+
+
+async def test_a_queued_posting_refused_on_its_retry_opens_its_invoice_again(
+    make_gateway: GatewayFactory,
+) -> None:
+    """The refusal is recorded in the prepare's session on the rows it read detached: the
+    resumed run fails, and the invoice it held in `posting` is open again."""
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    gateway = await make_gateway(wrap=wrap)
+    invoice_id = await register(gateway)
+    switches["erp"].down = True
+    queued = await post(gateway, invoice_id, "key-1")
+    assert queued.status_code == 202, queued.text
+    switches["erp"].down = False
+
+    refused = await post(gateway, invoice_id, "key-2", posting_date=last_month().isoformat())
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == PROBLEM_BASE_URI + "closed-period"
+    run = (await gateway.client.get(queued.json()["run_url"])).json()
+    assert (run["status"], run["attempts"], run["error_class"]) == ("failed", 2, "business")
+    invoice = (await gateway.client.get(f"/v1/invoices/{invoice_id}")).json()
+    assert invoice["status"] == "open"
+    assert erp_documents(gateway, invoice_id) == 0

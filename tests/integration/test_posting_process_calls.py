@@ -2,6 +2,7 @@
 it gives unchanged by what it no longer reads or builds."""
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -14,7 +15,12 @@ from core.ids import new_id
 from core.models.legal_entity import AccountingPeriodRow
 from core.models.workflow_run import WorkflowRunRow
 from process_apis.invoices.preparing import AfterLock, read_after_lock
-from process_apis.invoices.workflow import CUSTOMER_SYNC_WORKFLOW, REVERSAL_WORKFLOW, WORKFLOW
+from process_apis.invoices.workflow import (
+    CUSTOMER_SYNC_WORKFLOW,
+    REVERSAL_WORKFLOW,
+    WORKFLOW,
+    InvoicePostingWorkflow,
+)
 from process_apis.legal_entities.periods import posting_date_for, resolve_posting_date
 from process_apis.lookups import get_invoice
 from process_apis.runs.engine import Engine
@@ -54,7 +60,7 @@ async def read(gateway: Gateway, invoice_id: str, day: date) -> AfterLock:
     async with gateway.sessionmaker() as session:
         invoice = await get_invoice(session, invoice_id)
         return await read_after_lock(
-            session,
+            await session.connection(),
             invoice,
             on=day,
             workflow=WORKFLOW,
@@ -175,3 +181,23 @@ async def test_the_posting_s_plan_is_built_once(gateway: Gateway) -> None:
     called = await posted_calls(gateway, "plan")
     # It was built, then copied with what the prepare knew besides (`dataclasses.replace`).
     assert calls_in(called, "dataclasses.py") == 0
+
+
+async def test_the_prepare_reads_its_rows_by_sql_core(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The invoice with its lines and the after-lock row were ORM entities loaded in the
+    # prepare's session: its ORM execution and loading were some 600 calls a posting.
+    prepare, called = InvoicePostingWorkflow._prepare, list[str]()
+
+    async def counted(*args: Any, **kw: Any) -> Any:
+        with python_calls() as calls:
+            try:
+                return await prepare(*args, **kw)
+            finally:
+                called.extend(calls)
+
+    monkeypatch.setattr(InvoicePostingWorkflow, "_prepare", counted)
+    await posted_calls(gateway, "core-reads")
+    assert calls_in(called, "sqlalchemy/orm/loading.py") == 0
+    assert calls_in(called, "sqlalchemy/orm/context.py") == 0
