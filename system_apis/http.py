@@ -310,9 +310,24 @@ class ResilientClient:
         # and re-parsed the client's headers and rebuilt its timeouts each time.
         self._default_headers = self._client.headers
         self._timeouts = self._client.timeout.as_dict()
+        self._attempt_timeouts = self._timeouts_within_attempts(settings)
         # A relative URL's request starts with these: the `Host` httpx would put first, then
         # the client's headers (`_prepared`).
         self._relative_headers = httpx.Headers([(b"Host", base.netloc), *self._client.headers.raw])
+
+    def _timeouts_within_attempts(self, settings: BackendSettings) -> dict[str, Any]:
+        """The timeouts an attempt's request carries. An in-process app's read timeout bounds
+        its whole exchange; when it is no shorter than the time budget, the attempt's own
+        cut (armed first, at most the budget away) always comes first: the request goes
+        without it, one timer a request less. A wrapped transport keeps it."""
+        read = self._timeouts.get("read")
+        if (
+            isinstance(self._transport, InProcessTransport)
+            and read is not None
+            and read >= settings.retry_budget_seconds
+        ):
+            return {**self._timeouts, "read": None}
+        return self._timeouts
 
     async def aclose(self) -> None:
         for budget in (self.budget, self.write_budget):
@@ -448,6 +463,7 @@ class ResilientClient:
                             form=form,
                             headers=headers,
                             decode_error=decode_error,
+                            timeouts=self._attempt_timeouts,
                         )
                 except TimeoutError as exc:
                     if not timeout.expired():
@@ -496,8 +512,10 @@ class ResilientClient:
         form: Any,
         headers: dict[str, str],
         decode_error: ErrorDecoder | None,
+        timeouts: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        request = self._request(method, url, params, json_body, form, headers)
+        """One request, no retry; `timeouts` (the client's when not given) go with it."""
+        request = self._request(method, url, params, json_body, form, headers, timeouts)
         try:
             response = await self._exchange(request)
         except httpx.TimeoutException as exc:
@@ -586,6 +604,7 @@ class ResilientClient:
         json_body: Any,
         form: Any,
         headers: Mapping[str, str],
+        timeouts: dict[str, Any] | None = None,
     ) -> httpx.Request:
         """The request as the httpx client builds it.
 
@@ -594,7 +613,8 @@ class ResilientClient:
         body's (about 200 calls a request), and its body is its content as it is (httpx
         would join it again through its stream). Others (query parameters, a form, another
         host, a body-less write, for which httpx puts `Content-Length: 0` second) are
-        built by httpx."""
+        built by httpx. `timeouts` are the client's when not given."""
+        timeouts = timeouts or self._timeouts
         if (
             params is not None
             or form is not None
@@ -608,7 +628,7 @@ class ResilientClient:
                 json=json_body,
                 data=form,
                 headers=self._with_defaults(self._default_headers, headers),
-                extensions={"timeout": self._timeouts},
+                extensions={"timeout": timeouts},
             )
         merged = self._with_defaults(self._relative_headers, headers)
         body = b""
@@ -624,7 +644,7 @@ class ResilientClient:
             self._absolute_url(url),
             headers=merged,
             stream=httpx.ByteStream(body),
-            extensions={"timeout": self._timeouts},
+            extensions={"timeout": timeouts},
         )
         request._content = body  # what `request.read()` would join from the stream
         return request
