@@ -102,7 +102,7 @@ class Scripts:
 
 async def _exchange(conn: AbstractConnection, command: bytes) -> Any:
     """`command` written to the connection's stream and its answer read by its parser (hiredis
-    in C), as `send_packed_command` and `read_response` do, without their layers: about 15
+    in C), as `send_packed_command` and `read_response` do, without their layers: ten
     Python calls a round trip (its type checks, `writelines` and a `drain` that waits for
     nothing, the host named for an error that did not happen). A connection with a socket
     timeout goes through them: they arm it. Failures are redis-py's: a write's `OSError` a

@@ -236,7 +236,7 @@ def _read_request(
 ) -> httpx.Request:
     """What `httpx.Request(method, url, headers=headers, stream=ByteStream(body), ...)` is once
     its body is read, from parts made for it alone (`method` in capitals): its constructor
-    copied the URL and the headers again (about ten calls a request)."""
+    copied the URL and the headers again (six calls a request)."""
     request = httpx.Request.__new__(httpx.Request)
     request.method = method
     request.url = url
