@@ -10,6 +10,8 @@ frames (httpx, starlette, fastapi, pydantic, the standard library) belong to no 
 their calls are the part's that called them. What the in-process ERP sandbox runs (the
 app behind `InProcessTransport`) is the sandbox's; what no part claims (the bench's HTTP
 client, the event loop) is the bench's. Slower than cProfile: a few seconds a posting.
+It also counts the packed scripts' Redis round trips by whose they are (the rate limit's
+check, the ERP budget's acquires and releases): at this pace most releases go alone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import CodeType, FrameType
 
 from bench.harness import in_process_gateway
 from bench.posting_profile import measure
+from core import redis_scripts
 
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database", ("sqlalchemy/", "asyncpg/")),
@@ -52,6 +55,13 @@ STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 
 tally: Counter[str] = Counter()
 _kinds: dict[CodeType, tuple[str | None, tuple[str, str]]] = {}
+ROUND_TRIP = redis_scripts._evalsha.__code__  # packed once for each script's round trip
+SCRIPT_CALLERS = {
+    "system_apis/budget_redis.py": "ERP budget",
+    "app/governance/rate_window.py": "rate limit",
+}
+round_trips: Counter[str] = Counter()
+"""Redis round trips of the packed scripts, by who made them: `ERP budget acquire`, say."""
 
 
 def _kind(code: CodeType) -> tuple[str | None, tuple[str, str]]:
@@ -82,9 +92,22 @@ def _part(frame: FrameType | None) -> str:
     return part or BENCH
 
 
+def _script_caller(frame: FrameType | None) -> str:
+    """Whose script a round trip is (`ERP budget release`, say): the first public method of
+    a store that sends scripts."""
+    while frame is not None:
+        _, (path, name) = _kind(frame.f_code)
+        if path in SCRIPT_CALLERS and not name.startswith("_"):
+            return f"{SCRIPT_CALLERS[path]} {name}"
+        frame = frame.f_back
+    return "other"
+
+
 def _count(frame: FrameType, event: str, _arg: object) -> None:
     if event in ("call", "c_call"):
         tally[_part(frame)] += 1
+        if frame.f_code is ROUND_TRIP and event == "call":
+            round_trips[_script_caller(frame)] += 1
 
 
 class PartCalls:
@@ -121,6 +144,8 @@ def main() -> int:
     edge = sum(tally[part] for part in EDGE_PARTS)
     print(f"  {'total':38} {sum(tally.values()) / n:8.0f}")  # noqa: T201
     print(f"  {'of which the edge parts':38} {edge / n:8.0f}")  # noqa: T201
+    trips = ", ".join(f"{name} {count / n:.2f}" for name, count in round_trips.most_common())
+    print(f"Redis round trips per posting: {sum(round_trips.values()) / n:.2f} ({trips})")  # noqa: T201
     return 0 if set(totals.statuses) == {201} else 1
 
 

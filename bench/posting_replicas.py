@@ -31,7 +31,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from rich.console import Console
@@ -56,7 +56,17 @@ CONCURRENT_REQUESTS = 5
 POLL_SECONDS = 1.0
 
 
-def erp_env(sandbox: Server, args: argparse.Namespace, storage_url: str) -> dict[str, str]:
+class ErpEnv(TypedDict):
+    """A gateway's ERP environment: named keys, so none can stand for `Server`'s own arguments."""
+
+    LEDGERGATE_ERP__URL: str
+    LEDGERGATE_ERP__REQUESTS_PER_WINDOW: str
+    LEDGERGATE_ERP__WINDOW_SECONDS: str
+    LEDGERGATE_ERP__MAX_CONCURRENT_REQUESTS: str
+    LEDGERGATE_RATE_LIMIT_STORAGE_URL: str
+
+
+def erp_env(sandbox: Server, args: argparse.Namespace, storage_url: str) -> ErpEnv:
     """The gateway's ERP at the sandbox, with the sandbox's limits (times
     `--budget-factor`) as its budget."""
     factor = args.budget_factor

@@ -91,12 +91,35 @@ class Scripts:
         if not conn.is_connected:
             await conn.connect()  # type: ignore[no-untyped-call]
         try:
-            await conn.send_packed_command(command, check_health=False)
-            return await conn.read_response()
+            return await _exchange(conn, command)
         except ConnectionError:
             if not kept:
                 raise
         await conn.disconnect()
         await conn.connect()  # type: ignore[no-untyped-call]
+        return await _exchange(conn, command)
+
+
+async def _exchange(conn: AbstractConnection, command: bytes) -> Any:
+    """`command` written to the connection's stream and its answer read by its parser (hiredis
+    in C), as `send_packed_command` and `read_response` do, without their layers: ten
+    Python calls a round trip (its type checks, `writelines` and a `drain` that waits for
+    nothing, the host named for an error that did not happen). A connection with a socket
+    timeout goes through them: they arm it. Failures are redis-py's: a write's `OSError` a
+    `ConnectionError`, an error reply raised."""
+    from redis.exceptions import ConnectionError, ResponseError
+
+    if conn.socket_timeout:
         await conn.send_packed_command(command, check_health=False)
         return await conn.read_response()
+    writer = conn._writer  # noqa: SLF001
+    try:
+        writer.write(command)  # type: ignore[union-attr]
+        if writer.transport.get_write_buffer_size():  # type: ignore[union-attr]
+            await writer.drain()  # type: ignore[union-attr]
+        answer = await conn._parser.read_response()  # type: ignore[attr-defined]  # noqa: SLF001
+    except OSError as exc:
+        raise ConnectionError(f"Redis: {exc}") from exc
+    if isinstance(answer, ResponseError):
+        raise answer from None
+    return answer

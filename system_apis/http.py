@@ -231,6 +231,22 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         return parsed_response(status, parsed, WholeBody(b"".join(parts), plain=plain))
 
 
+def _read_request(
+    method: str, url: httpx.URL, headers: httpx.Headers, body: bytes, timeouts: dict[str, Any]
+) -> httpx.Request:
+    """What `httpx.Request(method, url, headers=headers, stream=ByteStream(body), ...)` is once
+    its body is read, from parts made for it alone (`method` in capitals): its constructor
+    copied the URL and the headers again (six calls a request)."""
+    request = httpx.Request.__new__(httpx.Request)
+    request.method = method
+    request.url = url
+    request.headers = headers
+    request.extensions = {"timeout": timeouts}
+    request.stream = httpx.ByteStream(body)
+    request._content = body  # what `request.read()` would join from the stream
+    return request
+
+
 def _certificate_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate verification failure behind a transport error, if that is its cause.
 
@@ -310,9 +326,24 @@ class ResilientClient:
         # and re-parsed the client's headers and rebuilt its timeouts each time.
         self._default_headers = self._client.headers
         self._timeouts = self._client.timeout.as_dict()
+        self._attempt_timeouts = self._timeouts_within_attempts(settings)
         # A relative URL's request starts with these: the `Host` httpx would put first, then
         # the client's headers (`_prepared`).
         self._relative_headers = httpx.Headers([(b"Host", base.netloc), *self._client.headers.raw])
+
+    def _timeouts_within_attempts(self, settings: BackendSettings) -> dict[str, Any]:
+        """The timeouts an attempt's request carries. An in-process app's read timeout bounds
+        its whole exchange; when it is no shorter than the time budget, the attempt's own
+        cut (armed first, at most the budget away) always comes first: the request goes
+        without it, one timer a request less. A wrapped transport keeps it."""
+        read = self._timeouts.get("read")
+        if (
+            isinstance(self._transport, InProcessTransport)
+            and read is not None
+            and read >= settings.retry_budget_seconds
+        ):
+            return {**self._timeouts, "read": None}
+        return self._timeouts
 
     async def aclose(self) -> None:
         for budget in (self.budget, self.write_budget):
@@ -448,6 +479,7 @@ class ResilientClient:
                             form=form,
                             headers=headers,
                             decode_error=decode_error,
+                            timeouts=self._attempt_timeouts,
                         )
                 except TimeoutError as exc:
                     if not timeout.expired():
@@ -496,8 +528,10 @@ class ResilientClient:
         form: Any,
         headers: dict[str, str],
         decode_error: ErrorDecoder | None,
+        timeouts: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        request = self._request(method, url, params, json_body, form, headers)
+        """One request, no retry; `timeouts` (the client's when not given) go with it."""
+        request = self._request(method, url, params, json_body, form, headers, timeouts)
         try:
             response = await self._exchange(request)
         except httpx.TimeoutException as exc:
@@ -586,6 +620,7 @@ class ResilientClient:
         json_body: Any,
         form: Any,
         headers: Mapping[str, str],
+        timeouts: dict[str, Any] | None = None,
     ) -> httpx.Request:
         """The request as the httpx client builds it.
 
@@ -594,7 +629,8 @@ class ResilientClient:
         body's (about 200 calls a request), and its body is its content as it is (httpx
         would join it again through its stream). Others (query parameters, a form, another
         host, a body-less write, for which httpx puts `Content-Length: 0` second) are
-        built by httpx."""
+        built by httpx. `timeouts` are the client's when not given."""
+        timeouts = timeouts or self._timeouts
         if (
             params is not None
             or form is not None
@@ -608,7 +644,7 @@ class ResilientClient:
                 json=json_body,
                 data=form,
                 headers=self._with_defaults(self._default_headers, headers),
-                extensions={"timeout": self._timeouts},
+                extensions={"timeout": timeouts},
             )
         merged = self._with_defaults(self._relative_headers, headers)
         body = b""
@@ -619,15 +655,7 @@ class ResilientClient:
                 merged._list.append((b"Content-Length", b"content-length", b"%d" % len(body)))
             if b"content-type" not in named:
                 merged._list.append((b"Content-Type", b"content-type", b"application/json"))
-        request = httpx.Request(
-            method,
-            self._absolute_url(url),
-            headers=merged,
-            stream=httpx.ByteStream(body),
-            extensions={"timeout": self._timeouts},
-        )
-        request._content = body  # what `request.read()` would join from the stream
-        return request
+        return _read_request(method, self._absolute_url(url), merged, body, timeouts)
 
     def _join(self, url: str) -> httpx.URL:
         """`url` against the base URL, as httpx joins them, parsed once (httpx parses a

@@ -4,10 +4,32 @@ recording what goes on the wire."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis.asyncio.connection import AbstractConnection
+
+from core import redis_scripts
+
+
+def _on_the_wire(monkeypatch: pytest.MonkeyPatch, note: Callable[[bytes], None]) -> None:
+    """`note` each command as its bytes, whether redis-py's connection sends it or the
+    packed scripts write it to the connection's stream themselves."""
+    send = AbstractConnection.send_packed_command
+    exchange = redis_scripts._exchange
+
+    async def sending(connection: AbstractConnection, command: Any, **options: Any) -> None:
+        note(command if isinstance(command, bytes) else b"".join(command))
+        await send(connection, command, **options)
+
+    async def exchanging(connection: AbstractConnection, command: bytes) -> Any:
+        if not connection.socket_timeout:  # else sent by `send_packed_command`: noted there
+            note(command)
+        return await exchange(connection, command)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", sending)
+    monkeypatch.setattr(redis_scripts, "_exchange", exchanging)
 
 
 def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -17,28 +39,17 @@ def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     share the connections' class and are not counted."""
     sent: list[str] = []
     this_test = asyncio.current_task()
-    send = AbstractConnection.send_packed_command
 
-    async def recording(
-        connection: AbstractConnection, command: Any, check_health: bool = True
-    ) -> None:
+    def note(wire: bytes) -> None:
         if asyncio.current_task() is this_test:
-            wire = command if isinstance(command, bytes) else b"".join(command)
             sent.append(wire.split(b"\r\n")[2].decode().upper())
-        await send(connection, command, check_health)
 
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    _on_the_wire(monkeypatch, note)
     return sent
 
 
 def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every command a redis-py connection sends from now on, as its bytes."""
     wire: list[bytes] = []
-    send = AbstractConnection.send_packed_command
-
-    async def recording(connection: AbstractConnection, command: Any, **options: Any) -> None:
-        wire.append(command)
-        await send(connection, command, **options)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    _on_the_wire(monkeypatch, wire.append)
     return wire
