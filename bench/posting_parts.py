@@ -28,7 +28,10 @@ from bench.posting_profile import measure
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database", ("sqlalchemy/", "asyncpg/")),
     ("redis", ("redis/", "core/redis_scripts.py")),
-    ("logging", ("logging/", "pythonjsonlogger/", "app/governance/logging.py")),
+    (
+        "logging",
+        ("logging/", "pythonjsonlogger/", "app/governance/logging.py", "process_apis/runs/run_log"),
+    ),
     ("metrics", ("prometheus_client/", "app/governance/metrics.py", "system_apis/metrics.py")),
     ("ERP budget", ("system_apis/budget",)),
     (
