@@ -31,7 +31,10 @@ from core import redis_scripts
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database", ("sqlalchemy/", "asyncpg/")),
     ("redis", ("redis/", "core/redis_scripts.py")),
-    ("logging", ("logging/", "pythonjsonlogger/", "app/governance/logging.py")),
+    (
+        "logging",
+        ("logging/", "pythonjsonlogger/", "app/governance/logging.py", "process_apis/runs/run_log"),
+    ),
     ("metrics", ("prometheus_client/", "app/governance/metrics.py", "system_apis/metrics.py")),
     ("ERP budget", ("system_apis/budget",)),
     (

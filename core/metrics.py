@@ -6,6 +6,8 @@ idempotent replays and the business latencies here, where the events happen.
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 WORKFLOW_RUNS = Counter(
@@ -13,6 +15,15 @@ WORKFLOW_RUNS = Counter(
     "Workflow runs by workflow and outcome (succeeded, deferred, failed).",
     ["workflow", "outcome", "error_class"],
 )
+
+
+@cache
+def workflow_runs(workflow: str, outcome: str, error_class: str) -> Counter:
+    """`WORKFLOW_RUNS`' series of one label set, looked up once (`labels` locks and checks
+    every value on each call); workflows, outcomes and error classes are few and fixed."""
+    return WORKFLOW_RUNS.labels(workflow, outcome, error_class)
+
+
 WORKFLOW_DURATION = Histogram(
     "ledgergate_workflow_duration_seconds",
     "Wall time of one workflow attempt.",

@@ -11,12 +11,26 @@ from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 from core.context import correlation_id
 
 
-class CorrelationIdFilter(logging.Filter):
-    """Stamps the correlation id on every record (and drops uvicorn's ANSI-coloured copy)."""
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record as one line, stamped with the current correlation id (uvicorn's
+    ANSI-coloured copy of its message dropped), in a few calls: no filter chain unless
+    filters were added, the formatter called directly, one lock around the write and its
+    flush (`handle`, `emit` and `flush` take it in turn otherwise)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self.filters and not self.filter(record):
+            return False
         record.correlation_id = correlation_id.get()
         record.__dict__.pop("color_message", None)
+        try:
+            line = self.formatter.format(record) + self.terminator  # type: ignore[union-attr]
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(line)
+                self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
         return True
 
 
@@ -30,6 +44,19 @@ class LineFormatter(JsonFormatter):
         super().__init__(*args, **kwargs)
         self._named = tuple((field, self._get_rename(field)) for field in self._required_fields)
         self._encoder = JsonEncoder()
+        self._uses_time = "asctime" in self._required_fields
+
+    def format(self, record: logging.LogRecord) -> str:
+        """A plain record (a message that is no dict, no exception or stack) built and
+        encoded directly; any other as pythonjsonlogger formats it."""
+        if record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
+            return super().format(record)
+        record.message = record.getMessage()
+        if self._uses_time:
+            record.asctime = self.formatTime(record, self.datefmt)
+        log_data: dict[str, Any] = {}
+        self.add_fields(log_data, record, {})
+        return self.prefix + self._encoder.encode(log_data)
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
@@ -50,8 +77,7 @@ class LineFormatter(JsonFormatter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) through one JSON handler."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(CorrelationIdFilter())
+    handler = LineHandler(sys.stdout)
     handler.setFormatter(
         LineFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
@@ -69,6 +95,10 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx writes a line per request at INFO; the gateway's backend requests are in its
+    # metrics and its runs' records, and their URLs (query strings too) stay out of the log.
+    quiet = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("httpx").setLevel(quiet)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

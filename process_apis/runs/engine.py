@@ -70,10 +70,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from core.errors import ErrorClass, LedgergateError
 from core.folded import Write, alone_possible, execute_folded
 from core.ids import new_id
-from core.metrics import WORKFLOW_RUNS
+from core.metrics import workflow_runs
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
-from process_apis.runs import queue_events  # noqa: F401 - records runs entering/leaving the queue
+from process_apis.runs import (
+    queue_events,  # noqa: F401 - records runs entering/leaving the queue
+    run_log,
+)
 from process_apis.runs.errors import RunInProgress
 from process_apis.runs.repository import (
     asynchronous_commit,
@@ -86,8 +89,6 @@ from process_apis.runs.repository import (
 )
 from process_apis.runs.schemas import run_url
 from system_apis.errors import BackendError
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -144,11 +145,8 @@ def mark_failed(run: WorkflowRunRow, error: Exception) -> None:
     run.error_detail = str(error)
     run.next_attempt_at = None
     run.finished_at = utcnow()
-    WORKFLOW_RUNS.labels(run.workflow, "failed", run.error_class).inc()
-    logger.warning(
-        "workflow.run.failed",
-        extra={"run_id": run.id, "workflow": run.workflow, "error_class": run.error_class},
-    )
+    workflow_runs(run.workflow, "failed", run.error_class).inc()
+    run_log.run_ended(run, "failed", logging.WARNING, error_class=run.error_class)
 
 
 def mark_rejected(run: WorkflowRunRow, error: LedgergateError) -> None:
@@ -159,8 +157,8 @@ def mark_rejected(run: WorkflowRunRow, error: LedgergateError) -> None:
     run.error_detail = str(error)
     run.next_attempt_at = None
     run.finished_at = utcnow()
-    WORKFLOW_RUNS.labels(run.workflow, "rejected", run.error_class).inc()
-    logger.info("workflow.run.rejected", extra={"run_id": run.id, "workflow": run.workflow})
+    workflow_runs(run.workflow, "rejected", run.error_class).inc()
+    run_log.run_ended(run, "rejected", error_class=run.error_class)
 
 
 def rejects(error: Exception, *, answered: bool) -> bool:
@@ -196,7 +194,8 @@ def mark_succeeded(run: WorkflowRunRow, result: dict[str, Any]) -> None:
     run.error_class = run.error_type = run.error_detail = None
     run.next_attempt_at = None
     run.finished_at = utcnow()
-    WORKFLOW_RUNS.labels(run.workflow, "succeeded", "").inc()
+    workflow_runs(run.workflow, "succeeded", "").inc()
+    run_log.run_ended(run, "succeeded")
 
 
 async def fail_in_session(
@@ -447,10 +446,13 @@ class Engine:
             run.error_type = error_type_of(error)
             run.error_detail = str(error)
             run.next_attempt_at = utcnow() + retry_delay(run.attempts)
-            WORKFLOW_RUNS.labels(run.workflow, "deferred", run.error_class).inc()
-            logger.warning(
-                "workflow.run.deferred",
-                extra={"run_id": run_id, "workflow": run.workflow, "error": str(error)},
+            workflow_runs(run.workflow, "deferred", run.error_class).inc()
+            run_log.run_ended(
+                run,
+                "deferred",
+                logging.WARNING,
+                error_class=run.error_class,
+                error=run.error_detail,
             )
             return run.next_attempt_at
 
@@ -591,12 +593,20 @@ class RunHandle:
         try:
             result = await call()
         except Exception as error:
+            failure = error_class_of(error)
             await self.engine._finish_step(
                 self.run_id,
                 step_id,
                 status=StepStatus.FAILED,
-                error_class=error_class_of(error),
+                error_class=failure,
                 error_detail=str(error),
+            )
+            run_log.step_ended(
+                self.run_id,
+                name,
+                run_log.FAILED,
+                seconds=time.perf_counter() - started,
+                error_class=failure,
             )
             raise
         outcome = result.model_dump(mode="json") if isinstance(result, BaseModel) else None
@@ -614,13 +624,8 @@ class RunHandle:
             ),
             opening=None,  # the step's start was the handle's first write
         )
-        logger.info(
-            "workflow.step.succeeded",
-            extra={
-                "run_id": self.run_id,
-                "step": name,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
+        run_log.step_ended(
+            self.run_id, name, run_log.SUCCEEDED, seconds=time.perf_counter() - started
         )
         return result
 
@@ -654,4 +659,4 @@ class RunHandle:
             ),
             opening=None if self.engine.hold_outcomes else self._take_opening(),
         )
-        logger.info("workflow.step.recorded", extra={"run_id": self.run_id, "step": name})
+        run_log.step_ended(self.run_id, name, run_log.RECORDED)

@@ -77,6 +77,5 @@ async def test_a_retried_posting_carries_its_original_correlation_id(
     sent = {exchange.request.headers.get("x-correlation-id") for exchange in erp.exchanges}
     assert erp.exchanges
     assert sent == {ORIGINAL}
-    steps = [cid for message, cid in process_log.lines if message.startswith("workflow.step")]
-    assert steps
-    assert set(steps) == {ORIGINAL}
+    runs = [cid for message, cid in process_log.lines if message.startswith("workflow.run")]
+    assert runs == [ORIGINAL]
