@@ -7,7 +7,7 @@ the folded statement is built once per shape of writes, compiled once per dialec
 on the driver (`core.driver`). On any other database each write is its own statement, a
 write of several rows one executemany. Either way each write answers its row count (or,
 returning a column, that column of its one row), and a versioned write that changed no row
-raises `StaleDataError`.
+raises `StaleWrite` (a `StaleDataError`).
 
 Writes that are their transaction's whole (`alone`) go on PostgreSQL as one statement
 with no `BEGIN` or `COMMIT` around it (`core.driver.first`), even a single write: then
@@ -37,12 +37,21 @@ class Write:
     An INSERT or UPDATE takes its columns from its rows' parameters, as when it is executed
     on its own (the other parameters are its own bound parameters: `row_id`, not `id`); a
     SELECT (a setting, say) answers its one value. `stale`: the message of the
-    `StaleDataError` raised when the write changes no row (a version check that failed).
+    `StaleWrite` raised when the write changes no row (a version check that failed), or,
+    returning a column, returns none.
     """
 
     statement: Insert | Update | Select[Any]
     rows: Sequence[Mapping[str, Any]]
     stale: str | None = None
+
+
+class StaleWrite(StaleDataError):
+    """A checked write (`Write.stale`) that changed no row: `write`."""
+
+    def __init__(self, write: Write) -> None:
+        super().__init__(write.stale)
+        self.write = write
 
 
 async def execute_folded(
@@ -65,8 +74,8 @@ async def execute_folded(
     else:
         answers = [await _execute(connection, write) for write in writes]
     for write, answer in zip(writes, answers, strict=True):
-        if write.stale is not None and answer == 0:
-            raise StaleDataError(write.stale)
+        if write.stale is not None and answer in (0, None):
+            raise StaleWrite(write)
     return answers
 
 
