@@ -422,9 +422,10 @@ class IdempotencyStore:
         `request` (method, path, request hash), given when the claim may have been rolled
         back with the handler's transaction (see `Opening`): the key's row is then written
         whole when its claim is not there, unless another request has claimed the key since.
-        Without it (the claim committed on its own, so its row is there) and without
-        `joining`, the completion is one statement, sent alone on PostgreSQL: no `BEGIN`,
-        no `COMMIT` (`core.driver.first`).
+        Without it (the claim committed, so its row is there) and with no transaction begun
+        (no `joining`, or a connection that has sent nothing, its writes `unsent`), the
+        completion is one statement, sent alone on PostgreSQL: no `BEGIN`, no `COMMIT`
+        (`core.driver.first`); a versioned write among `unsent` is checked in it.
         """
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
         transaction = joining if joining is not None else await bind.connect()
@@ -437,6 +438,7 @@ class IdempotencyStore:
         }
         try:
             connection = await connection_of(transaction)
+            sent = () if unsent is None else unsent.writes
             writes = [
                 Write(_COMPLETE_KEY, [{"claim_client_id": client_id, "claim_key": key, **answer}])
             ]
@@ -445,9 +447,9 @@ class IdempotencyStore:
                     Write(_INSERT_AUDIT, [{"occurred_at": utcnow(), "count": 1, **audit}])
                 )
             alone = (
-                joining is None
-                and request is None
-                and alone_possible(connection.dialect.name, writes)
+                request is None
+                and not connection.in_transaction()
+                and alone_possible(connection.dialect.name, [*sent, *writes])
             )
             answers = await send_unsent(connection, unsent, writes, alone=alone)
             stored = answers[-len(writes)]
@@ -576,6 +578,9 @@ async def run_idempotently(
         location = next((v for k, v in headers.items() if k.lower() == "location"), None)
         unsent = closing.take_unsent()
         joining: AsyncSession | AsyncConnection | None = closing.take()
+        # A claim committed on its own is there; one run under the handler may be rolled back,
+        # unless the handler handed its last transaction over: its first committed the claim.
+        claim_committed = claim_opening is None or joining is not None
         if joining is None:
             joining = opening.take()  # a claim the handler left untaken: stored with its answer
         else:
@@ -589,9 +594,7 @@ async def run_idempotently(
             audit=audit.values(status, location) if audit is not None else None,
             joining=joining,
             unsent=unsent,
-            # A claim committed on its own is there; one run under the handler may be rolled
-            # back.
-            request=(method, path, request_hash) if claim_opening is not None else None,
+            request=None if claim_committed else (method, path, request_hash),
         )
         if audit is not None:
             audit.written = True
