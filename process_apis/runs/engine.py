@@ -109,12 +109,16 @@ def retry_delay(
     return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
+# `json.dumps(..., sort_keys=True, separators=(",", ":"), default=str)`, built once: dumps
+# builds an encoder per call when given options.
+_DIGESTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest(payload: Any) -> str:
     """A stable SHA-256 of a JSON-able payload or pydantic model."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hashlib.sha256(_DIGESTED.encode(payload).encode()).hexdigest()
 
 
 def error_class_of(error: Exception) -> ErrorClass:
