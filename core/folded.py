@@ -81,9 +81,11 @@ async def execute_folded(
     if alone:
         assert alone_possible(connection.dialect.name, writes), "writes that cannot go alone"
     if connection.dialect.name == "postgresql" and (len(writes) > 1 or alone):
-        shape = tuple(
-            (w.statement, tuple(w.rows[0]), len(w.rows), alone and w.stale is not None)
-            for w in writes
+        shape = tuple(  # a list built in one call, not a generator resumed per write
+            [
+                (w.statement, tuple(w.rows[0]), len(w.rows), alone and w.stale is not None)
+                for w in writes
+            ]
         )
         statement, owners = _fold(shape)
         try:
