@@ -7,21 +7,38 @@ the folded statement is built once per shape of writes, compiled once per dialec
 on the driver (`core.driver`). On any other database each write is its own statement, a
 write of several rows one executemany. Either way each write answers its row count (or,
 returning a column, that column of its one row), and a versioned write that changed no row
-raises `StaleDataError`.
+raises `StaleWrite` (a `StaleDataError`).
 
 Writes that are their transaction's whole (`alone`) go on PostgreSQL as one statement
-with no `BEGIN` or `COMMIT` around it (`core.driver.first`), even a single write: then
-none of them may be versioned, as its check comes after the commit.
+with no `BEGIN` or `COMMIT` around it (`core.driver.first`), even a single write. The
+statement then checks its versioned writes itself, as its check would come after the
+commit: one that changed no row makes the statement fail (a cast of a marker naming the
+write, evaluated only then), so nothing of it commits, and that failure is raised as the
+write's `StaleWrite`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Update, bindparam, func, literal_column, select
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Select,
+    String,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import visitors
@@ -37,12 +54,21 @@ class Write:
     An INSERT or UPDATE takes its columns from its rows' parameters, as when it is executed
     on its own (the other parameters are its own bound parameters: `row_id`, not `id`); a
     SELECT (a setting, say) answers its one value. `stale`: the message of the
-    `StaleDataError` raised when the write changes no row (a version check that failed).
+    `StaleWrite` raised when the write changes no row (a version check that failed), or,
+    returning a column, returns none.
     """
 
     statement: Insert | Update | Select[Any]
     rows: Sequence[Mapping[str, Any]]
     stale: str | None = None
+
+
+class StaleWrite(StaleDataError):
+    """A checked write (`Write.stale`) that changed no row: `write`."""
+
+    def __init__(self, write: Write) -> None:
+        super().__init__(write.stale)
+        self.write = write
 
 
 async def execute_folded(
@@ -55,9 +81,20 @@ async def execute_folded(
     if alone:
         assert alone_possible(connection.dialect.name, writes), "writes that cannot go alone"
     if connection.dialect.name == "postgresql" and (len(writes) > 1 or alone):
-        shape = tuple((w.statement, tuple(w.rows[0]), len(w.rows)) for w in writes)
+        shape = tuple(  # a list built in one call, not a generator resumed per write
+            [
+                (w.statement, tuple(w.rows[0]), len(w.rows), alone and w.stale is not None)
+                for w in writes
+            ]
+        )
         statement, owners = _fold(shape)
-        values = await first(connection, statement, _parameters(writes), alone=alone)
+        try:
+            values = await first(connection, statement, _parameters(writes), alone=alone)
+        except DBAPIError as error:
+            guard = _GUARD_FAILED.search(str(error.orig))
+            if guard is None:
+                raise
+            raise StaleWrite(writes[int(guard[1])]) from error
         assert values is not None, "a folded statement answers one row"
         answers: list[Any] = [0] * len(writes)
         for (owner, counted), value in zip(owners, values, strict=True):
@@ -65,15 +102,15 @@ async def execute_folded(
     else:
         answers = [await _execute(connection, write) for write in writes]
     for write, answer in zip(writes, answers, strict=True):
-        if write.stale is not None and answer == 0:
-            raise StaleDataError(write.stale)
+        if write.stale is not None and answer in (0, None):
+            raise StaleWrite(write)
     return answers
 
 
 def alone_possible(dialect: str, writes: Sequence[Write]) -> bool:
     """Whether `writes`, a whole transaction, can go as one statement with no transaction
-    block (`execute_folded`'s `alone`): on PostgreSQL, none of them versioned."""
-    return dialect == "postgresql" and bool(writes) and all(w.stale is None for w in writes)
+    block (`execute_folded`'s `alone`): on PostgreSQL."""
+    return dialect == "postgresql" and bool(writes)
 
 
 async def _execute(connection: AsyncConnection, write: Write) -> Any:
@@ -102,26 +139,47 @@ def _parameters(writes: Sequence[Write]) -> dict[str, Any]:
 
 @lru_cache(maxsize=256)
 def _fold(
-    shape: tuple[tuple[Insert | Update | Select[Any], tuple[str, ...], int], ...],
+    shape: tuple[tuple[Insert | Update | Select[Any], tuple[str, ...], int, bool], ...],
 ) -> tuple[Select[Any], tuple[tuple[int, bool], ...]]:
-    """The writes of `shape` (statement, parameter names, rows) as one SELECT of a value per
-    write's row, and for each value the write it belongs to and whether it is a count."""
+    """The writes of `shape` (statement, parameter names, rows, whether the statement checks
+    it: `_guard`) as one SELECT of a value per write's row, and for each value the write it
+    belongs to and whether it is a count."""
     columns: list[ColumnElement[Any]] = []
     owners: list[tuple[int, bool]] = []
-    for i, (statement, keys, rows) in enumerate(shape):
+    guards: list[ColumnElement[bool]] = []
+    for i, (statement, keys, rows, guarded) in enumerate(shape):
         returns = _returns(statement, rows)
+        written_rows = []
         for r in range(rows):
             tag = f"w{i}_{r}"
             tagged = _tagged(statement, keys, tag)
             owners.append((i, not returns))
             if isinstance(tagged, Select):
+                assert not guarded, "a SELECT changes no row"
                 columns.append(tagged.scalar_subquery())
-            elif returns:
-                columns.append(select(tagged.cte(tag).c[0]).scalar_subquery())
+                continue
+            written = (tagged if returns else tagged.returning(literal_column("1"))).cte(tag)
+            written_rows.append(written)
+            if returns:
+                columns.append(select(written.c[0]).scalar_subquery())
             else:
-                written = tagged.returning(literal_column("1")).cte(tag)
                 columns.append(select(func.count()).select_from(written).scalar_subquery())
-    return select(*columns), tuple(owners)
+        if guarded:
+            guards.append(_guard(i, written_rows))
+    return select(*columns).where(*guards), tuple(owners)
+
+
+# How a failed guard (`_guard`) reads in the database's error: the write's place.
+_GUARD_FAILED = re.compile(r"ledgergate-stale-write-(\d+)")
+
+
+def _guard(index: int, written: Sequence[Any]) -> ColumnElement[bool]:
+    """True when the write at `index` changed a row (one of its rows' CTEs `written` holds
+    one); else it fails the statement: a text naming the write cast to an integer, computed
+    only then (its value depends on the writes, so the planner cannot fold it early)."""
+    unchanged = and_(*(~select(literal_column("1")).select_from(w).exists() for w in written))
+    marker = literal_column(f"'ledgergate-stale-write-{index}'", String)
+    return case((unchanged, marker)).cast(Integer).is_(None)
 
 
 def _tagged(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -38,7 +38,7 @@ from core.db import connection_of, table_of, upsert_into
 from core.driver import first
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
-from core.folded import Write, alone_possible, execute_folded
+from core.folded import StaleWrite, Write, alone_possible, execute_folded
 from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
@@ -204,16 +204,72 @@ class Opening(Handover[AsyncSession]):
     """
 
 
+Refusal = Callable[[AsyncConnection, StaleWrite], Awaitable[None]]
+"""Raises what a handler raises when one of its writes changed no row (in the connection's
+transaction, rolled back after), or returns to let that `StaleWrite` stand."""
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """A handler's last writes, handed over unsent (see `Closing`), and its `refusal` of one
+    of them that changed no row."""
+
+    writes: Sequence[Write]
+    refusal: Refusal
+
+
 class Closing(Handover[AsyncConnection]):
     """A handler's last transaction, handed over uncommitted so the key's completion joins
     it: the write and its stored answer commit together, in one commit instead of two. It is
     a connection's (SQL Core, no ORM session or flush): the completion speaks SQL Core too.
+
+    The handler may hand its last writes over unsent (`Unsent`): the completion sends them
+    with its own, in one statement on PostgreSQL, and a write of theirs that changed no row
+    is refused then as the handler would have refused it, the answer not stored.
 
     The handler hands it over only when nothing but building its answer follows (no backend
     call may wait on an uncommitted write). Whoever runs the handler commits what was handed
     over in every case: with the completion, alone before releasing the key, or alone when
     the request has no key or the handler failed after the handover.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unsent: Unsent | None = None
+
+    def hand_over(self, transaction: AsyncConnection, unsent: Unsent | None = None) -> None:
+        super().hand_over(transaction)
+        self.unsent = unsent
+
+    def take_unsent(self) -> Unsent | None:
+        """The writes handed over unsent, if any (once)."""
+        unsent, self.unsent = self.unsent, None
+        return unsent
+
+    async def commit(self) -> None:
+        """Send what was handed over unsent, then commit and close (see `Handover`)."""
+        unsent, connection = self.take_unsent(), self.take()
+        if connection is not None:
+            try:
+                await send_unsent(connection, unsent, [])
+                await connection.commit()
+            finally:
+                await connection.close()
+
+
+async def send_unsent(
+    connection: AsyncConnection, unsent: Unsent | None, writes: Sequence[Write], **folding: bool
+) -> list[Any]:
+    """`unsent`'s writes, then `writes`, in one statement on PostgreSQL (`execute_folded`,
+    given `folding`); their answers. One of `unsent`'s that changed no row is refused by its
+    `refusal`."""
+    sent = [] if unsent is None else unsent.writes
+    try:
+        return await execute_folded(connection, [*sent, *writes], **folding)
+    except StaleWrite as stale:
+        if unsent is not None and any(stale.write is write for write in sent):
+            await unsent.refusal(connection, stale)
+        raise
 
 
 class IdempotencyStore:
@@ -353,20 +409,23 @@ class IdempotencyStore:
         body: str,
         audit: dict[str, Any] | None = None,
         joining: AsyncSession | AsyncConnection | None = None,
+        unsent: Unsent | None = None,
         request: tuple[str, str, str] | None = None,
     ) -> None:
         """Store the answer (and the request's `audit` row, its columns, with it, in one
         transaction, and one statement on PostgreSQL: `core.folded`) by SQL Core: in
         `joining`'s open transaction when given, a session's (a claim, see `Opening`) or a
         connection's (see `Closing`), committed and closed; else in a connection's
-        transaction of its own.
+        transaction of its own. `unsent`: the joined connection's last writes, sent first
+        in the same statement (`send_unsent`).
 
         `request` (method, path, request hash), given when the claim may have been rolled
         back with the handler's transaction (see `Opening`): the key's row is then written
         whole when its claim is not there, unless another request has claimed the key since.
-        Without it (the claim committed on its own, so its row is there) and without
-        `joining`, the completion is one statement, sent alone on PostgreSQL: no `BEGIN`,
-        no `COMMIT` (`core.driver.first`).
+        Without it (the claim committed, so its row is there) and with no transaction begun
+        (no `joining`, or a connection that has sent nothing, its writes `unsent`), the
+        completion is one statement, sent alone on PostgreSQL: no `BEGIN`, no `COMMIT`
+        (`core.driver.first`); a versioned write among `unsent` is checked in it.
         """
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
         transaction = joining if joining is not None else await bind.connect()
@@ -379,6 +438,7 @@ class IdempotencyStore:
         }
         try:
             connection = await connection_of(transaction)
+            sent = () if unsent is None else unsent.writes
             writes = [
                 Write(_COMPLETE_KEY, [{"claim_client_id": client_id, "claim_key": key, **answer}])
             ]
@@ -387,11 +447,12 @@ class IdempotencyStore:
                     Write(_INSERT_AUDIT, [{"occurred_at": utcnow(), "count": 1, **audit}])
                 )
             alone = (
-                joining is None
-                and request is None
-                and alone_possible(connection.dialect.name, writes)
+                request is None
+                and not connection.in_transaction()
+                and alone_possible(connection.dialect.name, [*sent, *writes])
             )
-            stored, *_ = await execute_folded(connection, writes, alone=alone)
+            answers = await send_unsent(connection, unsent, writes, alone=alone)
+            stored = answers[-len(writes)]
             if stored == 0 and request is not None:
                 await connection.execute(
                     _insert_key(connection.dialect.name),
@@ -499,10 +560,52 @@ async def run_idempotently(
         IDEMPOTENT_REPLAYS.inc()
         logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})
         return _replay(stored)
+
+    async def answer(status: int, content: str, headers: dict[str, str]) -> Response:
+        """The response, its answer stored with what the handler handed over, unless a
+        retry must run again."""
+        media_type = headers.pop("content-type")
+        response = Response(content, status_code=status, headers=headers, media_type=media_type)
+        if status >= 500 or status == 409:
+            # Not a final answer (a concurrent change, a failure of ours): let a retry run again.
+            await opening.discard()
+            await closing.commit()
+            await store.release(client_id=client_id, key=key)
+            return response
+        stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
+        stored_headers["content-type"] = media_type
+        audit = pending_audit(request.scope.get("state", {}))
+        location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+        unsent = closing.take_unsent()
+        joining: AsyncSession | AsyncConnection | None = closing.take()
+        # A claim committed on its own is there; one run under the handler may be rolled back,
+        # unless the handler handed its last transaction over: its first committed the claim.
+        claim_committed = claim_opening is None or joining is not None
+        if joining is None:
+            joining = opening.take()  # a claim the handler left untaken: stored with its answer
+        else:
+            await opening.commit()
+        await store.complete(
+            client_id=client_id,
+            key=key,
+            status=status,
+            headers=stored_headers,
+            body=content,
+            audit=audit.values(status, location) if audit is not None else None,
+            joining=joining,
+            unsent=unsent,
+            request=None if claim_committed else (method, path, request_hash),
+        )
+        if audit is not None:
+            audit.written = True
+        return response
+
     try:
         outcome = await handler()
         status, content = outcome.status_code, outcome.body.model_dump_json()
         headers = {"content-type": "application/json", **(outcome.headers or {})}
+        if closing.unsent is not None:  # sent with the answer: their refusal is the handler's
+            return await answer(status, content, headers)
     except LedgergateError as error:
         status = error.status_code
         document: dict[str, Any] = error_document(
@@ -517,37 +620,7 @@ async def run_idempotently(
         await closing.commit()
         await store.release(client_id=client_id, key=key)
         raise
-    media_type = headers.pop("content-type")
-    response = Response(content, status_code=status, headers=headers, media_type=media_type)
-    if status >= 500 or status == 409:
-        # Not a final answer (a concurrent change, a failure of ours): let a retry run again.
-        await opening.discard()
-        await closing.commit()
-        await store.release(client_id=client_id, key=key)
-        return response
-    stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
-    stored_headers["content-type"] = media_type
-    audit = pending_audit(request.scope.get("state", {}))
-    location = next((v for k, v in headers.items() if k.lower() == "location"), None)
-    joining: AsyncSession | AsyncConnection | None = closing.take()
-    if joining is None:
-        joining = opening.take()  # a claim the handler left untaken: stored with its answer
-    else:
-        await opening.commit()
-    await store.complete(
-        client_id=client_id,
-        key=key,
-        status=status,
-        headers=stored_headers,
-        body=content,
-        audit=audit.values(status, location) if audit is not None else None,
-        joining=joining,
-        # A claim committed on its own is there; one run under the handler may be rolled back.
-        request=(method, path, request_hash) if claim_opening is not None else None,
-    )
-    if audit is not None:
-        audit.written = True
-    return response
+    return await answer(status, content, headers)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any, Protocol
 
 from sqlalchemy import Update, bindparam, or_, select, update
@@ -59,7 +59,7 @@ from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from core.db import table_of
 from core.errors import ErrorClass, LedgergateError
-from core.folded import Write
+from core.folded import StaleWrite, Write
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
@@ -70,7 +70,7 @@ from events.outbox import record, recording
 from events.schemas import invoice as invoice_events
 from process_apis.deps import ProcessContext
 from process_apis.erp_drafts import Draft, DraftKind, ErpDraftCleanup, left_draft
-from process_apis.idempotency import Closing, Opening
+from process_apis.idempotency import Closing, Opening, Unsent, send_unsent
 from process_apis.invoices.deferral import defer_served_lines
 from process_apis.invoices.errors import (
     ErpTotalsMismatch,
@@ -557,22 +557,24 @@ class InvoicePostingWorkflow:
         The closing transaction speaks SQL Core on a connection (`Engine.closing`), with no
         ORM session or flush: the invoice and the run are written as the prepare transaction
         left them, not read again, by one UPDATE each, the run under its version check. Its
-        writes (the held step outcomes, the invoice, the customer's ERP reference, the
-        outbox's events, the run) touch different rows and read none of each other's, so they
-        go as one statement on PostgreSQL (`Engine.write_closing`); an invoice its write did
-        not change is refused after it, and nothing of the transaction commits. A posted
-        invoice's transaction is handed to `closing` uncommitted, when given.
+        writes (the held step outcomes, the customer's ERP reference, the outbox's events, the
+        run, the invoice) touch different rows and read none of each other's, so they go as
+        one statement on PostgreSQL (`Engine.closing_writes`); an invoice its write did not
+        change is refused after it, and nothing of the transaction commits. A posted
+        invoice's transaction is handed to `closing` uncommitted, its writes unsent, when
+        given: they go with the key's completion, in its statement (`Unsent`).
         """
         connection, handed_over = await self.engine.closing(), False
         try:
             dialect, invoice, run = connection.dialect.name, plan.invoice, plan.run
             status = InvoiceStatus.POSTED if mismatch is None else InvoiceStatus.POSTING_MISMATCH
-            writes = [_acknowledging_write(invoice, status, document)]
+            writes: list[Write] = []
             # Many postings of one customer may finish at once: set the cross-reference once,
             # without the row's version check, so none of them fails on the others.
             if plan.known_erp_customer_id is None:
                 erp_ref = {"customer_id": plan.customer_id, "erp_ref": erp_customer_id}
                 writes.append(Write(_SET_CUSTOMER_ERP_REF, [{**erp_ref, "updated_at": utcnow()}]))
+            acknowledging = _acknowledging_write(invoice, status, document)
             acknowledgement = _acknowledgement(invoice, document, match=mismatch is None)
             posted = invoice_events.posted(invoice, run, partner_id=plan.partner_id)
             if mismatch is None:
@@ -581,21 +583,24 @@ class InvoicePostingWorkflow:
                 run.result = acknowledgement
                 close_failed(run, mismatch)
             closed = run_writes(dialect, run, CLOSED_COLUMNS)
-            writes += [*recording(dialect, [posted]), *closed]
-            version, *_ = await self.engine.write_closing(connection, plan.run_id, writes)
-            await _acknowledged(connection, invoice, version)
+            # The run's version check first: when both refuse, a stale run is what is raised.
+            writes += [*recording(dialect, [posted]), *closed, acknowledging]
+            unsent = Unsent(
+                await self.engine.closing_writes(connection, plan.run_id, writes),
+                partial(_refuse_unacknowledged, invoice, acknowledging),
+            )
             leave_written(run, closed[0])
+            if mismatch is None and closing is not None:
+                closing.hand_over(connection, unsent)  # sent with the key's completion
+                handed_over = True
+                return _result(invoice, run, PostingState.POSTED)
+            *_, version = await send_unsent(connection, unsent, [])
+            set_committed_value(invoice, "version", version)
+            await connection.commit()
             if mismatch is not None:
-                await connection.commit()
                 attach_run(mismatch, run.id)
                 raise mismatch
-            result = _result(invoice, run, PostingState.POSTED)
-            if closing is None:
-                await connection.commit()
-                return result
-            closing.hand_over(connection)
-            handed_over = True
-            return result
+            return _result(invoice, run, PostingState.POSTED)
         finally:
             if not handed_over:
                 await connection.close()
@@ -646,8 +651,9 @@ def _acknowledging_write(
     invoice: InvoiceRow, status: InvoiceStatus, document: ErpSalesInvoice
 ) -> Write:
     """The write of the invoice (as the prepare left it) moved to `status` with the ERP's
-    document, returning its new version; the invoice is left as it writes it, its version
-    set once written (`_acknowledged`)."""
+    document, returning its new version, or none (a `StaleWrite`) when the invoice is no
+    longer in a status that may reach it (`_refuse_unacknowledged`); the invoice is left as
+    it writes it, but for its version."""
     now = utcnow()
     changes: dict[str, Any] = {
         "status": status,
@@ -658,20 +664,24 @@ def _acknowledging_write(
     }
     for name, value in changes.items():
         set_committed_value(invoice, name, value)
-    return Write(_acknowledging(status), [{"invoice_id": invoice.id, **changes}])
+    return Write(
+        _acknowledging(status),
+        [{"invoice_id": invoice.id, **changes}],
+        stale=f"invoice {invoice.id} may not reach {status} now",
+    )
 
 
-async def _acknowledged(
-    connection: AsyncConnection, invoice: InvoiceRow, version: int | None
+async def _refuse_unacknowledged(
+    invoice: InvoiceRow, acknowledging: Write, connection: AsyncConnection, stale: StaleWrite
 ) -> None:
-    """The invoice's `version` as its `_acknowledging_write` returned it; none (it changed no
-    row: the invoice is no longer in a status that may reach its new one) is refused as the
-    status machine refuses it."""
-    if version is None:
-        current = await connection.execute(_STATUS_OF, {"invoice_id": invoice.id})
-        INVOICE_STATUS.check(InvoiceStatus(current.scalar_one()), InvoiceStatus(invoice.status))
-        raise AssertionError(f"invoice {invoice.id} may reach {invoice.status} but was not updated")
-    set_committed_value(invoice, "version", version)
+    """An invoice its `acknowledging` write did not change (it is no longer in a status that
+    may reach its new one) refused as the status machine refuses it; another write's
+    `stale` left to stand."""
+    if stale.write is not acknowledging:
+        return
+    current = await connection.execute(_STATUS_OF, {"invoice_id": invoice.id})
+    INVOICE_STATUS.check(InvoiceStatus(current.scalar_one()), InvoiceStatus(invoice.status))
+    raise AssertionError(f"invoice {invoice.id} may reach {invoice.status} but was not updated")
 
 
 def _routed(plan: PostingPlan) -> AbstractContextManager[None]:

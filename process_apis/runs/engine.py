@@ -27,7 +27,7 @@ through a per-run handle, `engine.run(run_id)`.
 An engine made with `hold_outcomes` writes a step's success with its next write
 instead of in a transaction of its own: with the next step's `started` (so both land
 in one commit), with a deferral or failure, or in the workflow's closing transaction
-(`write_held` in a session's, or with the closing's own writes, `write_closing`). Nothing is
+(`write_held` in a session's, or with the closing's own writes, `closing_writes`). Nothing is
 called in between, so a crash there leaves the step `started`, exactly as a crash during
 its call would, and a resumed run repeats it.
 A step answered without any backend call (a cached or already known result) is
@@ -110,12 +110,16 @@ def retry_delay(
     return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
+# `json.dumps(..., sort_keys=True, separators=(",", ":"), default=str)`, built once: dumps
+# builds an encoder per call when given options.
+_DIGESTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest(payload: Any) -> str:
     """A stable SHA-256 of a JSON-able payload or pydantic model."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hashlib.sha256(_DIGESTED.encode(payload).encode()).hexdigest()
 
 
 def error_class_of(error: Exception) -> ErrorClass:
@@ -382,13 +386,32 @@ class Engine:
         whole: bool = False,
     ) -> list[Any]:
         """What `opening` holds (`hold`), the run's held outcomes, then `writes` (which start
-        `step`, if any), folded into one statement where the database can (`core.folded`);
-        `writes`' answers. Writes of one step never share a statement (they would not see
-        each other's rows): the held ones then go one by one first.
+        `step`, if any), folded into one statement where the database can (`core.folded`,
+        `_folded`); `writes`' answers.
 
         `whole`: they are all the transaction writes, on a connection with none begun
         (`_writing`); one statement that may go alone (`alone_possible`) then goes as a
         transaction of its own, without `BEGIN` and `COMMIT`."""
+        folded = await self._folded(connection, run_id, writes, step=step, opening=opening)
+        alone = (
+            whole
+            and not connection.in_transaction()
+            and alone_possible(connection.dialect.name, folded)
+        )
+        return (await execute_folded(connection, folded, alone=alone))[len(folded) - len(writes) :]
+
+    async def _folded(
+        self,
+        connection: AsyncConnection,
+        run_id: str,
+        writes: Sequence[Write],
+        *,
+        step: str | None = None,
+        opening: AsyncSession | None = None,
+    ) -> list[Write]:
+        """What `opening` holds, the run's held outcomes, then `writes` (which start `step`, if
+        any): the writes of one statement. Writes of one step never share a statement (they
+        would not see each other's rows): the held ones are then sent one by one first."""
         held = self._held.get(run_id, [])
         names = [w.name for w in held] + ([step] if step else [])
         taken = opening.info.pop(_HELD_WRITES, []) if opening is not None else []
@@ -397,13 +420,7 @@ class Engine:
             for write in first:
                 await execute_folded(connection, [write])
             first = []
-        folded = [*first, *writes]
-        alone = (
-            whole
-            and not connection.in_transaction()
-            and alone_possible(connection.dialect.name, folded)
-        )
-        return (await execute_folded(connection, folded, alone=alone))[len(first) :]
+        return [*first, *writes]
 
     def _held_steps(self, connection: AsyncConnection, run_id: str) -> list[Write]:
         held = self._held.pop(run_id, [])
@@ -471,18 +488,18 @@ class Engine:
 
     async def closing(self) -> AsyncConnection:
         """A run's closing transaction, for SQL Core with no ORM session around it: a
-        connection whose writes go with the run's held step outcomes (`write_closing`). The
+        connection whose writes go with the run's held step outcomes (`closing_writes`). The
         caller commits (or hands it over) and closes it."""
         bind: AsyncEngine = self.sessionmaker.kw["bind"]
         return await bind.connect()
 
-    async def write_closing(
+    async def closing_writes(
         self, connection: AsyncConnection, run_id: str, writes: Sequence[Write]
-    ) -> list[Any]:
-        """The run's held step outcomes and the closing's `writes`, sent in `connection`'s
-        transaction as one statement on PostgreSQL (`core.folded`: none of them may touch
-        another's rows); `writes`' answers."""
-        return await self._send(connection, run_id, writes)
+    ) -> list[Write]:
+        """The run's held step outcomes and the closing's `writes`, for the caller to send in
+        `connection`'s transaction as one statement on PostgreSQL (`core.folded`: none of them
+        may touch another's rows), with writes of its own after them if it likes."""
+        return await self._folded(connection, run_id, writes)
 
     async def _start_step(
         self,

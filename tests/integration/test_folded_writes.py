@@ -17,7 +17,7 @@ from core.versioned import _versioned_update
 from process_apis.runs.engine import Engine
 from process_apis.runs.repository import RUNS, STEPS, _upsert_step, get_run
 from tests.conftest import Gateway
-from tests.support.python_calls import profiled
+from tests.support.python_calls import profiled, python_calls
 from tests.support.runs import committed_run
 
 
@@ -145,6 +145,21 @@ async def test_the_folded_statement_is_compiled_once_and_sent_on_the_driver(
 
     assert compiled == [1, 0, 0, 0], compiled  # compiled by the first, reused by the others
     assert min(counted[1:]) <= FOLDED_WRITE_CALLS, counted
+
+
+@pytest.mark.postgres
+async def test_a_folded_statement_s_shape_is_taken_in_one_call(gateway: Gateway) -> None:
+    """The writes' shape (the key of its compiled statement) is built without a generator
+    resumed per write."""
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    if bind.dialect.name != "postgresql":
+        pytest.skip("folded on PostgreSQL only")
+    run = new_run()
+    async with bind.begin() as connection:
+        await connection.execute(insert(RUNS), run)
+        with python_calls() as called:
+            await execute_folded(connection, writes(run, "postgresql", version=1))
+    assert not [c for c in called if c.endswith("core/folded.py:<genexpr>")], called
 
 
 async def test_an_engine_sends_two_writes_of_one_step_apart(gateway: Gateway) -> None:

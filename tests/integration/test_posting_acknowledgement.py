@@ -1,14 +1,17 @@
 """The posting's acknowledgement moves the invoice by one conditional UPDATE: only from a
 status that may reach the new one, refused as the status machine refuses it otherwise."""
 
+from functools import partial
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.canonical.documents import InvoiceStatus
 from core.errors import InvalidTransition
-from core.folded import execute_folded
 from core.models.invoice import InvoiceRow
-from process_apis.invoices.workflow import _acknowledged, _acknowledging_write
+from process_apis.idempotency import Unsent, send_unsent
+from process_apis.invoices.workflow import _acknowledging_write, _refuse_unacknowledged
 from system_apis.erp.schemas import ErpDocumentStatus, ErpSalesInvoice
 from tests.conftest import Gateway
 from tests.integration.test_invoice_posting import register
@@ -72,8 +75,8 @@ async def test_an_invoice_moved_elsewhere_meanwhile_is_refused_and_left_as_it_is
 
 async def _acknowledge(connection: AsyncConnection, invoice: InvoiceRow) -> InvoiceRow:
     """The invoice acknowledged as posted, as the posting's closing does it."""
-    [version] = await execute_folded(
-        connection, [_acknowledging_write(invoice, InvoiceStatus.POSTED, DOCUMENT)]
-    )
-    await _acknowledged(connection, invoice, version)
+    write = _acknowledging_write(invoice, InvoiceStatus.POSTED, DOCUMENT)
+    unsent = Unsent([write], partial(_refuse_unacknowledged, invoice, write))
+    [version] = await send_unsent(connection, unsent, [])
+    set_committed_value(invoice, "version", version)
     return invoice

@@ -2,8 +2,11 @@
 are those its ORM session left, the run keeps its version check and the invoice its status
 guard, and nothing of it commits when either refuses."""
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Executable, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.canonical.documents import InvoiceStatus
@@ -22,6 +25,7 @@ from tests.integration.test_invoice_posting import post, register
 INVOICES = table_of(InvoiceRow)
 RUNS = table_of(WorkflowRunRow)
 OUTBOX = table_of(EventOutboxRow)
+KEYS = table_of(IdempotencyKeyRow)
 POSTING_ACTION = "POST /v1/invoices/{invoice_id}/postings"
 
 
@@ -155,3 +159,72 @@ async def test_the_closing_refuses_an_invoice_moved_on_since(gateway: Gateway) -
         await workflow.execute(plan)
 
     assert await _closing_written(gateway, plan) == (InvoiceStatus.VOID, "running", 0)
+
+
+def _changed_before_the_closing(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, change: Callable[[str, str], Executable]
+) -> None:
+    """Another writer's `change(invoice_id, run_id)` committed between a posting's last step
+    and its closing."""
+    record = InvoicePostingWorkflow._record
+
+    async def changed_first(self: InvoicePostingWorkflow, plan: PostingPlan, *args: Any) -> Any:
+        async with gateway.sessionmaker.begin() as other:
+            await other.execute(change(plan.invoice_id, plan.run_id))
+        return await record(self, plan, *args)
+
+    monkeypatch.setattr(InvoicePostingWorkflow, "_record", changed_first)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "problem", "invoice_status"),
+    [
+        (
+            lambda _invoice_id, run_id: (
+                update(RUNS).where(RUNS.c.id == run_id).values(version=RUNS.c.version + 1)
+            ),
+            409,
+            "version-conflict",
+            InvoiceStatus.POSTING,
+        ),
+        (
+            lambda invoice_id, _run_id: (
+                update(INVOICES)
+                .where(INVOICES.c.id == invoice_id)
+                .values(status=InvoiceStatus.VOID)
+            ),
+            409,
+            "invalid-status-transition",
+            InvoiceStatus.VOID,
+        ),
+    ],
+    ids=["stale run", "invoice moved on"],
+)
+async def test_a_refusal_of_the_closing_sent_with_the_key_s_completion_commits_nothing(
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[str, str], Executable],
+    status: int,
+    problem: str,
+    invoice_status: InvoiceStatus,
+) -> None:
+    """The closing's writes go with the key's completion: a refusal of theirs is answered as
+    the closing itself refused, the key released for a retry and nothing of it committed."""
+    invoice_id = await register(gateway)
+    _changed_before_the_closing(gateway, monkeypatch, change)
+
+    response = await post(gateway, invoice_id, "refused")
+
+    assert response.status_code == status, response.text
+    assert response.json()["type"].endswith(problem)
+    async with gateway.sessionmaker() as session:
+        invoice = await session.get_one(InvoiceRow, invoice_id)
+        run = await session.scalar(select(WorkflowRunRow).where(RUNS.c.subject_id == invoice_id))
+        posted = await session.scalar(
+            select(OUTBOX.c.event_id).where(
+                OUTBOX.c.subject == invoice_id, OUTBOX.c.type == "invoice.posted"
+            )
+        )
+        key = await session.scalar(select(KEYS.c.key).where(KEYS.c.key == "refused"))
+    assert run is not None
+    assert (invoice.status, run.status, posted, key) == (invoice_status, "running", None, None)

@@ -1,6 +1,8 @@
 """The posting workflow's own Python work, counted so a regression fails, and the answers
 it gives unchanged by what it no longer reads or builds."""
 
+import hashlib
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from process_apis.invoices.workflow import (
 )
 from process_apis.legal_entities.periods import posting_date_for, resolve_posting_date
 from process_apis.lookups import get_invoice
-from process_apis.runs.engine import Engine
+from process_apis.runs.engine import Engine, digest
 from process_apis.runs.repository import taken_run
 from tests.conftest import Gateway
 from tests.integration.test_invoice_posting import post, register
@@ -201,3 +203,18 @@ async def test_the_prepare_reads_its_rows_by_sql_core(
     await posted_calls(gateway, "core-reads")
     assert calls_in(called, "sqlalchemy/orm/loading.py") == 0
     assert calls_in(called, "sqlalchemy/orm/context.py") == 0
+
+
+def test_a_digest_builds_no_json_encoder() -> None:
+    """A posting digests its request and each step's: with one encoder built once (one
+    built per digest before)."""
+    with python_calls() as called:
+        for step in range(4):
+            digest({"company_id": "c", "step": step})
+    assert not [c for c in called if c.endswith("json/encoder.py:__init__")]
+
+
+def test_a_digest_is_the_sorted_compact_json_s_sha256() -> None:
+    payload = {"b": [1, {"z": date(2026, 1, 2)}], "a": "é"}
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    assert digest(payload) == hashlib.sha256(encoded.encode()).hexdigest()

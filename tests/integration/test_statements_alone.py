@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import String, event, func, insert, select
+from sqlalchemy import String, bindparam, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.driver import first
-from core.folded import Write, execute_folded
+from core.folded import StaleWrite, Write, execute_folded
 from process_apis.idempotency import KEYS, IdempotencyStore
 from process_apis.runs.repository import asynchronous_commit
 from tests.conftest import Gateway, GatewayFactory
@@ -25,11 +25,12 @@ from tests.integration.test_invoice_posting import post, register
 from tests.integration.test_posting_cost import APART, COMPLETION
 from tests.support.invoices import invoice_body
 
-# A posting's round trips on PostgreSQL: its 8 statements, and a BEGIN and a COMMIT for each
-# transaction of several statements, the prepare and the closing (3 each before the middle
-# transaction, one statement, went alone).
-POSTING_STATEMENTS = 8
-POSTING_BEGINS = POSTING_COMMITS = 2
+# A posting's round trips on PostgreSQL: its 7 statements, and a BEGIN and a COMMIT for the
+# one transaction of several statements, the prepare (3 each before the middle transaction,
+# one statement, went alone; 8 statements and 2 each before the closing's writes went in the
+# key's completion's statement, alone).
+POSTING_STATEMENTS = 7
+POSTING_BEGINS = POSTING_COMMITS = 1
 BLOCKS = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
@@ -102,6 +103,34 @@ async def test_a_statement_alone_that_fails_leaves_nothing(gateway: Gateway) -> 
 
 
 @pytest.mark.postgres
+async def test_a_versioned_write_alone_that_changed_no_row_fails_its_statement(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its check is in the statement: nothing of it commits, and it is raised as the write's
+    `StaleWrite`, the connection still serving."""
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    on_postgresql(bind)
+    checked = update(KEYS).where(KEYS.c.client_id == "driver", KEYS.c.key == bindparam("row"))
+    async with bind.begin() as connection:
+        await first(connection, insert(KEYS), key_row("there"))
+    changed = Write(checked, [{"row": "there", "response_status": 200}], stale="there")
+    unchanged = Write(checked, [{"row": "missing", "response_status": 200}], stale="missing")
+
+    with sent(bind, monkeypatch) as log:
+        async with bind.connect() as connection:
+            inserted = Write(insert(KEYS), [key_row("inserted")])
+            with pytest.raises(StaleWrite) as refused:
+                await execute_folded(connection, [inserted, changed, unchanged], alone=True)
+            assert refused.value.write is unchanged
+            assert not connection.in_transaction()
+            assert list(await connection.scalars(KEYS_WRITTEN)) == ["there"]
+
+    # no BEGIN before it (the read's is sent after its event), no ROLLBACK after it
+    assert log[0].startswith("WITH"), log
+    assert log[2:] == ["BEGIN"], log
+
+
+@pytest.mark.postgres
 async def test_a_local_setting_holds_in_its_statement_alone_and_ends_with_it(
     gateway: Gateway,
 ) -> None:
@@ -156,8 +185,9 @@ async def test_a_statement_alone_that_relaxes_its_commit_does_not_wait_for_the_d
 async def test_a_posting_opens_a_transaction_block_only_for_several_statements(
     make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The prepare and the closing are transaction blocks; the middle transaction (the
-    created document recorded, its post started: one statement) goes alone."""
+    """The prepare is a transaction block; the middle transaction (the created document
+    recorded, its post started: one statement) and the closing (its writes with the key's
+    completion and the audit row: one statement) go alone."""
     gateway = await make_gateway()
     bind: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
     on_postgresql(bind)
