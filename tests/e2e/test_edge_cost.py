@@ -6,6 +6,7 @@ import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
 
+from app.governance import uploads
 from tests.conftest import Gateway
 
 
@@ -69,3 +70,22 @@ async def test_a_governed_read_solves_only_its_session_as_a_dependency(
     assert response.status_code == 404
     assert "RateLimit" in response.headers  # counted all the same
     assert solved == ["get_invoice", "get_session"]
+
+
+async def test_a_planned_route_takes_its_buffered_body_without_a_receive(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[bytes] = []
+    replay = uploads.Replay.__call__
+
+    async def recording(self: uploads.Replay) -> Any:
+        message = await replay(self)
+        received.append(message.get("body", b""))
+        return message
+
+    monkeypatch.setattr(uploads.Replay, "__call__", recording)
+    response = await gateway.client.post(
+        "/v1/invoices", json={}, headers={"Idempotency-Key": "taken-body"}
+    )
+    assert response.status_code == 422  # the body read, parsed and refused
+    assert received == []
