@@ -55,10 +55,10 @@ class UploadMiddleware:
         self.uploading: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not has_body(headers := Headers(scope=scope)):
+        if scope["type"] != "http" or not declares_body(scope):
             await self.app(scope, receive, send)
             return
-        declared = headers.get("content-length", "")
+        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
@@ -156,8 +156,17 @@ class UploadMiddleware:
         await send_problem(send, status, document, headers)
 
 
-def has_body(headers: Headers) -> bool:
-    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+def declares_body(scope: Scope) -> bool:
+    """Whether the request's headers say it carries a body (a `Content-Length` other than
+    0, the first one as `Headers` reads it, or any `Transfer-Encoding`), read from its raw
+    headers (names lowercased, as `Headers` reads them too) without building `Headers`."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and length is None:
+            length = value
+    return length is not None and length != b"0"
 
 
 class Replay:
