@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.auth import Principal, principal_of
+from core.auth import ANONYMOUS, Principal, state_of
 from core.errors import VersionConflict
 from core.models.base import utcnow
 from core.settings import Settings
@@ -113,10 +113,11 @@ async def get_caller(request: Request) -> Caller:
 
 def caller_of(request: Request) -> Caller:
     """The caller as the edge authenticated it (`anonymous` where it set no client)."""
+    state = state_of(request)
     return Caller(
-        client_id=getattr(request.state, "client_id", None) or "anonymous",
-        principal=principal_of(request),
-        correlation_id=getattr(request.state, "correlation_id", None),
+        client_id=state.get("client_id") or "anonymous",
+        principal=state.get("principal") or ANONYMOUS,
+        correlation_id=state.get("correlation_id"),
     )
 
 

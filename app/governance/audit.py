@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.governance.auth_failures import FailedAuthTally
 from app.governance.metrics import route_template
 from app.governance.rate_limit import RateLimiter, client_ip
+from app.governance.uploads import BODY, Replay
 from core.audit import STATE_KEY, PendingAudit
 from core.ids import new_id
 from core.models.audit_event import AuditEventRow
@@ -49,15 +51,9 @@ class AuditMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body_hash = hashlib.sha256()
+        receive, digest = hashed(scope, receive)
         status = 500
         headers: list[tuple[bytes, bytes]] = []
-
-        async def hashing_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                body_hash.update(message.get("body", b""))
-            return message
 
         async def recording_send(message: Message) -> None:
             nonlocal status, headers
@@ -69,10 +65,10 @@ class AuditMiddleware:
         read = scope["method"] in READ_METHODS
         pending = None
         if not read:  # a write's row may be stored with its answer (`core.audit`)
-            pending = PendingAudit(lambda code, at: _values(scope, code, at, body_hash.hexdigest()))
+            pending = PendingAudit(lambda code, at: _values(scope, code, at, digest()))
             scope.setdefault("state", {})[STATE_KEY] = pending
         try:
-            await self.app(scope, hashing_receive, recording_send)
+            await self.app(scope, receive, recording_send)
         finally:
             state = scope.get("state", {})
             if status == 401 or state.get("auth_failed") or state.get("audit_refusal"):
@@ -82,8 +78,26 @@ class AuditMiddleware:
             elif pending is not None and pending.written:
                 pass  # in the transaction that stored the write's answer
             elif not read or status in DENIED:
-                values = _values(scope, status, location_of(headers), body_hash.hexdigest())
+                values = _values(scope, status, location_of(headers), digest())
                 await append(scope["app"].state.process.sessionmaker, AuditEventRow(**values))
+
+
+def hashed(scope: Scope, receive: Receive) -> tuple[Receive, Callable[[], str]]:
+    """The `receive` to pass on, and the SHA-256 of the body handed over through it: the
+    body `UploadMiddleware` received whole once its `Replay` has handed it over (to a
+    `receive` or `take_body`), else each body message hashed on its way in."""
+    replay: Replay | None = scope.get(BODY)
+    if replay is not None:
+        return receive, lambda: hashlib.sha256(replay.body if replay.delivered else b"").hexdigest()
+    body_hash = hashlib.sha256()
+
+    async def hashing_receive() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            body_hash.update(message.get("body", b""))
+        return message
+
+    return hashing_receive, body_hash.hexdigest
 
 
 def location_of(headers: list[tuple[bytes, bytes]]) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.governance.uploads import declares_body
 from core.errors import LedgergateError
 
 
@@ -25,11 +26,10 @@ async def require_json_body(request: Request) -> None:
     """A dependency for write routers: a request that carries a body must say it is JSON."""
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
-    has_body = request.headers.get("content-length", "0") != "0" or (
-        "transfer-encoding" in request.headers
-    )
+    if not declares_body(request.scope):
+        return
     content_type = request.headers.get("content-type")
-    if has_body and (content_type is None or not _is_json(content_type)):
+    if content_type is None or not _is_json(content_type):
         raise UnsupportedMediaType(
             f"send the body as application/json, not {content_type or 'an unlabelled body'}"
         )

@@ -31,7 +31,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
-from app.governance.uploads import Replay, has_body
+from app.governance.uploads import Replay, declares_body
 from core.errors import problem_type
 from core.problems import problem_document
 
@@ -85,11 +85,10 @@ class InputHygieneMiddleware:
             return self.app(scope, receive, send)
         try:
             _check_url(scope)
-            headers = Headers(scope=scope)
-            if has_body(headers):
+            if declares_body(scope):
                 if not isinstance(receive, Replay):
                     raise TypeError("InputHygieneMiddleware runs inside UploadMiddleware")
-                _check_body(headers.get("content-type", ""), receive.body)
+                _check_body(Headers(scope=scope).get("content-type", ""), receive.body)
         except _Refusal as refusal:
             document = problem_document(
                 type_uri=problem_type(refusal.slug),

@@ -25,7 +25,7 @@ from limits import RateLimitItem, WindowStats, parse
 
 from app.governance.metrics import RATE_LIMITED
 from app.governance.rate_window import Window, sliding_window
-from core.auth import Principal
+from core.auth import Principal, state_of
 from core.errors import LedgergateError
 from core.settings import RateLimitSettings
 
@@ -70,7 +70,8 @@ def route_class(request: Request) -> str:
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     """The caller's address; `X-Forwarded-For` counts only when a trusted proxy sent it."""
-    peer = request.client.host if request.client else "unknown"
+    client = request.scope.get("client")  # `request.client`, without its `Address`
+    peer = client[0] if client else "unknown"
     networks = _networks(tuple(trusted_proxies))
     if not networks:  # no proxy is trusted: the peer it is
         return peer
@@ -101,9 +102,10 @@ def _networks(trusted_proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
 
 def _stash_headers(request: Request, headers: dict[str, str]) -> None:
     """Headers for whatever response this request ends with (see `headers.py`)."""
-    stash: dict[str, str] = getattr(request.state, "response_headers", None) or {}
+    state = state_of(request)
+    stash: dict[str, str] = state.get("response_headers") or {}
     stash.update(headers)
-    request.state.response_headers = stash
+    state["response_headers"] = stash
 
 
 class RateLimiter:

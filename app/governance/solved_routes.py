@@ -48,6 +48,8 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.governance.uploads import take_body
+
 Handler = Callable[[Request], Awaitable[Response]]
 SOURCES = {"path": "path_params", "query": "query_params", "header": "headers", "cookie": "cookies"}
 
@@ -215,6 +217,9 @@ def _validation_error(
 async def _read_body(request: Request, strict: bool, dependant: Dependant) -> Any:
     """The body as FastAPI's handler reads it for a JSON body field, with its errors."""
     try:
+        taken = take_body(request.scope)
+        if taken is not None:
+            request._body = taken
         body_bytes = await request.body()
         if not body_bytes:
             return Undefined

@@ -30,6 +30,7 @@ from core.errors import problem_type
 from core.problems import problem_document
 
 UPLOAD_RETRY_AFTER_SECONDS = 1
+BODY = "ledgergate.body"  # the request's `Replay`, for the layers inside that read it whole
 
 
 class _TooLarge(Exception):
@@ -54,10 +55,10 @@ class UploadMiddleware:
         self.uploading: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not has_body(headers := Headers(scope=scope)):
+        if scope["type"] != "http" or not declares_body(scope):
             await self.app(scope, receive, send)
             return
-        declared = headers.get("content-length", "")
+        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
@@ -98,7 +99,9 @@ class UploadMiddleware:
                 del self.uploading[address]
         if body is None:  # the client went away mid-upload: nobody to answer
             return
-        await self.app(scope, Replay(body, receive), send)
+        replay = Replay(body, receive)
+        scope[BODY] = replay
+        await self.app(scope, replay, send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None if the client disconnected first."""
@@ -153,21 +156,41 @@ class UploadMiddleware:
         await send_problem(send, status, document, headers)
 
 
-def has_body(headers: Headers) -> bool:
-    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+def declares_body(scope: Scope) -> bool:
+    """Whether the request's headers say it carries a body (a `Content-Length` other than
+    0, the first one as `Headers` reads it, or any `Transfer-Encoding`), read from its raw
+    headers (names lowercased, as `Headers` reads them too) without building `Headers`."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and length is None:
+            length = value
+    return length is not None and length != b"0"
 
 
 class Replay:
     """A `receive` that hands over the buffered body, then waits on the connection. The
-    middleware inside reads `body` from it, without a coroutine of its own to receive it."""
+    middleware inside reads `body` from it, without a coroutine of its own to receive it;
+    the route's body reader takes it (`take_body`) without a `receive` and its frames."""
 
     def __init__(self, body: bytes, receive: Receive) -> None:
         self.body = body
         self._receive = receive
-        self._delivered = False
+        self.delivered = False
 
     async def __call__(self) -> Message:
-        if self._delivered:
+        if self.delivered:
             return await self._receive()
-        self._delivered = True
+        self.delivered = True
         return {"type": "http.request", "body": self.body, "more_body": False}
+
+
+def take_body(scope: Scope) -> bytes | None:
+    """The body `UploadMiddleware` received, handed over as its `Replay`'s first `receive`
+    would hand it (which then waits on the connection); None without one, or once handed."""
+    replay: Replay | None = scope.get(BODY)
+    if replay is None or replay.delivered:
+        return None
+    replay.delivered = True
+    return replay.body

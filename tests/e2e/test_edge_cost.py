@@ -5,7 +5,9 @@ from typing import Any
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
+from starlette.requests import Request
 
+from app.governance import uploads
 from tests.conftest import Gateway
 
 
@@ -69,3 +71,39 @@ async def test_a_governed_read_solves_only_its_session_as_a_dependency(
     assert response.status_code == 404
     assert "RateLimit" in response.headers  # counted all the same
     assert solved == ["get_invoice", "get_session"]
+
+
+async def test_a_planned_route_takes_its_buffered_body_without_a_receive(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[bytes] = []
+    replay = uploads.Replay.__call__
+
+    async def recording(self: uploads.Replay) -> Any:
+        message = await replay(self)
+        received.append(message.get("body", b""))
+        return message
+
+    monkeypatch.setattr(uploads.Replay, "__call__", recording)
+    response = await gateway.client.post(
+        "/v1/invoices", json={}, headers={"Idempotency-Key": "taken-body"}
+    )
+    assert response.status_code == 422  # the body read, parsed and refused
+    assert received == []
+
+
+async def test_a_governed_request_keeps_its_state_without_starlette_s_state_object(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    state = Request.state
+
+    def recording(request: Request) -> Any:
+        built.append(request.url.path)
+        return state.fget(request)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Request, "state", property(recording))
+    response = await gateway.client.get("/v1/invoices", params={"date_from": "2026-01-01"})
+    assert response.status_code == 200  # authorized, counted, its caller known
+    assert response.headers["RateLimit"]  # the limiter's headers, stashed in the state
+    assert built == []

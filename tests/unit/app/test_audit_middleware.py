@@ -11,6 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.governance import audit
 from app.governance.audit import AuditMiddleware
+from app.governance.uploads import BODY, Replay, take_body
 
 
 def answering(status: int, headers: list[tuple[bytes, bytes]]) -> Any:
@@ -73,3 +74,45 @@ async def test_a_read_prepares_no_pending_row(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(audit, "PendingAudit", recording)
     assert await serve(answering(200, []), "GET", monkeypatch) == []
     assert made == []
+
+
+@pytest.mark.parametrize(
+    ("handed", "hashed"),
+    [("taken", b'{"b": 2}'), ("received", b'{"b": 2}'), ("left", b"")],
+)
+async def test_a_body_received_whole_is_hashed_as_handed_over(
+    monkeypatch: pytest.MonkeyPatch, handed: str, hashed: bytes
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert receive is replay  # no receive of the audit's own around it
+        if handed == "taken":
+            assert take_body(scope) == b'{"b": 2}'
+            assert take_body(scope) is None  # handed over once
+        elif handed == "received":
+            assert (await receive())["body"] == b'{"b": 2}'
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+
+    async def connection() -> Message:
+        raise AssertionError("the body was buffered")
+
+    replay = Replay(b'{"b": 2}', connection)
+    rows: list[Any] = []
+
+    async def append(_: object, event: Any) -> None:
+        rows.append(event)
+
+    async def send(_: Message) -> None:
+        return None
+
+    monkeypatch.setattr(audit, "append", append)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/invoices",
+        "headers": [],
+        BODY: replay,
+        "app": SimpleNamespace(state=SimpleNamespace(process=SimpleNamespace(sessionmaker=None))),
+    }
+    await AuditMiddleware(app)(scope, replay, send)
+    (row,) = rows
+    assert row.request_hash == hashlib.sha256(hashed).hexdigest()

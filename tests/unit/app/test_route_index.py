@@ -204,3 +204,58 @@ async def test_an_included_router_matches_a_request_once(monkeypatch: pytest.Mon
         assert (await http.post("/outer/things/a")).status_code == 405
         assert (await http.get("/outer/nowhere")).status_code == 404
     assert [s["params"] for s in seen] == [{"thing": "a"}]
+
+
+def included_matches(app: FastAPI) -> list[tuple[_IncludedRouter, route_index.IncludedMatches]]:
+    return [
+        (route, route_index.IncludedMatches(route))
+        for route in app.router.routes
+        if isinstance(route, _IncludedRouter)
+    ]
+
+
+def test_an_included_router_finds_the_match_fastapi_s_full_scan_finds(app: FastAPI) -> None:
+    for included, matches in included_matches(app):
+        for path in paths_of(app):
+            for method in METHODS:
+                ours, theirs = scope(path, method), scope(path, method)
+                match, _ = matches(ours)
+                found = ours.pop(route_index.MATCHED, (None, (Match.NONE, {}, None, None)))[1]
+                theirs.setdefault("fastapi", {})["included_router"] = included
+                assert found == included._match(theirs), (method, path)
+                assert match == found[0]
+
+
+def test_a_posting_tries_only_its_own_route(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    tried: list[str] = []
+    matches = APIRoute.matches
+
+    def recording(route: APIRoute, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        tried.append(route.path)
+        return matches(route, scope)
+
+    async def nowhere(*_: Any) -> None:
+        raise AssertionError("no receive, no send: only routed")
+
+    monkeypatch.setattr(APIRoute, "matches", recording)
+    posting = scope("/v1/invoices/inv_1/postings", "POST")
+    routed = app.router.middleware_stack(posting, nowhere, nowhere)
+    routed.close()  # type: ignore[union-attr]  # the route's app, not run
+    assert tried == ["/v1/invoices/{invoice_id}/postings"]
+    assert posting["route"].path == "/v1/invoices/{invoice_id}/postings"
+    assert posting["path_params"] == {"invoice_id": "inv_1"}
+
+
+def test_a_path_regex_that_cannot_be_an_alternative_makes_every_candidate_tried() -> None:
+    app = FastAPI()
+    router = APIRouter(prefix="/r")
+
+    @router.get("/a")
+    async def a() -> None: ...
+
+    app.include_router(router)
+    ((included, matches),) = included_matches(app)
+    context = included.effective_candidates()[0]
+    assert route_index.path_pattern(context) == "/r/a$"
+    assert route_index.first_of([context, context]).match("/r/a").lastgroup == "c0"  # type: ignore[union-attr]
+    assert len(matches.candidates_for("/r/elsewhere").candidates) == 0
