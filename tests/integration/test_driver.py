@@ -94,7 +94,7 @@ async def test_the_driver_sends_and_answers_what_sqlalchemy_does(gateway: Gatewa
     assert row[:4] == tuple(VALUES.values())[:4]
     assert row[4] == "completed"
     if bind.dialect.name == "postgresql":  # JSON serialised and the datetime checked, as ever
-        assert parameters[3] == '{"lines": [1, "two", null], "total": "12.30"}'
+        assert parameters[3] == '{"lines":[1,"two",null],"total":"12.30"}'
 
 
 async def test_a_connection_not_yet_begun_keeps_the_driver_statement_to_its_commit(

@@ -193,7 +193,7 @@ async def test_the_prepare_reads_its_rows_by_sql_core(
     prepare, called = InvoicePostingWorkflow._prepare, list[str]()
 
     async def counted(*args: Any, **kw: Any) -> Any:
-        with python_calls() as calls:
+        with python_calls(this_task_only=True) as calls:
             try:
                 return await prepare(*args, **kw)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import pstats
 import sys
@@ -12,13 +13,16 @@ from typing import Any
 
 
 @contextmanager
-def python_calls() -> Iterator[list[str]]:
+def python_calls(*, this_task_only: bool = False) -> Iterator[list[str]]:
     """The Python functions called (a generator or coroutine resumed counts again) while
-    the block runs, as `file:function`; functions implemented in C are not counted."""
+    the block runs, as `file:function`; functions implemented in C are not counted. With
+    `this_task_only`, only the calls of the asyncio task that entered the block: not those
+    of other tasks run while it waits (a relay woken by the database, say)."""
     called: list[str] = []
+    task = asyncio.current_task() if this_task_only else None
 
     def profile(frame: FrameType, event: str, _: Any) -> None:
-        if event == "call":
+        if event == "call" and (task is None or asyncio.current_task() is task):
             called.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
 
     previous = sys.getprofile()
