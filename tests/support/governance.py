@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,16 +88,19 @@ class BreakingReport:
 
 
 def optic_breaking(base: Path, head: Path) -> BreakingReport:
-    """`optic diff base head --check`: Optic's breaking-changes ruleset over the two files."""
-    result = subprocess.run(
-        [str(tool("optic")), "diff", str(base), str(head), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=head.parent,
-        env={**os.environ, **OPTIC_ENV},
-    )
+    """`optic diff base head --check`: Optic's breaking-changes ruleset over the two files.
+    Run from a directory of its own: under CI Optic writes a `ci-run-details.json` where it
+    runs, which is no part of the contracts."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            [str(tool("optic")), "diff", str(base.resolve()), str(head.resolve()), "--check"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            cwd=scratch,
+            env={**os.environ, **OPTIC_ENV},
+        )
     output = result.stdout + result.stderr
     if result.returncode not in (0, 1):
         raise RuntimeError(f"optic failed: {result.returncode} {output}")
