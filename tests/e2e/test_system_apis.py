@@ -12,7 +12,7 @@ from app.seed import demo_id
 from sandboxes.demo_estate import DEMO_COMPANIES
 from system_apis.errors import BackendBusinessError
 from tests.conftest import Gateway, GatewayFactory
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 
 US = DEMO_COMPANIES[0].id
 ACME, GLOBEX = demo_id("customer", 1), demo_id("customer", 2)
@@ -254,11 +254,7 @@ async def test_idempotency_keys_are_namespaced_per_client(make_gateway: GatewayF
 async def test_a_backend_that_is_down_is_a_503_with_retry_after(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     caller = await gateway.client_with(["system:erp"], client_id="internal-down")

@@ -23,7 +23,7 @@ from app.main import create_app
 from core.errors import PROBLEM_BASE_URI
 from core.settings import VersioningSettings
 from tests.conftest import Gateway, GatewayFactory, settings_for
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, invoice_body
 
 REPLACED = {
@@ -169,11 +169,7 @@ async def test_v2_posts_an_invoice_registered_through_v1(gateway: Gateway) -> No
 
 
 async def test_v2_queued_posting_nests_its_run(make_gateway: GatewayFactory) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice_id = await register_v1(gateway)

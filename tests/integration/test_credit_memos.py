@@ -23,7 +23,7 @@ from system_apis.http import InProcessTransport
 from system_apis.support.schemas import SupportCaseCreate, SupportEntitlementGrant, SupportTier
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.erps import ErpCase
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, INITECH, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import create_invoice, sandbox_http
 
@@ -378,11 +378,7 @@ async def test_a_billed_invoice_gets_a_billing_credit_note_and_a_downgrade(
 async def test_an_unreachable_desk_queues_the_run_and_the_replayer_completes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap, support=FAST)
     invoice = await posted_invoice(gateway)

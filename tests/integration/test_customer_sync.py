@@ -9,7 +9,7 @@ from app.seed import demo_id
 from core.errors import PROBLEM_BASE_URI
 from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import DE_COMPANY, US_COMPANY
 
 US_ENTITY, DE_ENTITY = demo_id("legal_entity", 1), demo_id("legal_entity", 2)
@@ -152,11 +152,7 @@ async def test_an_update_checks_the_status_machine_and_references(gateway: Gatew
 async def test_an_unreachable_erp_saves_the_customer_and_a_replay_syncs_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     switches["erp"].down = True

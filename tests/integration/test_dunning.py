@@ -7,7 +7,6 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from app.seed import demo_id
@@ -31,7 +30,7 @@ from system_apis.billing.schemas import (
 from system_apis.support.schemas import SupportCaseCreate
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_subscriptions import billing, desk, desk_entitlements, ordered
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, US_COMPANY
 
 US_ENTITY = demo_id("legal_entity", 1)
@@ -260,11 +259,7 @@ async def test_duplicate_failures_and_payments_act_once(gateway: Gateway) -> Non
 async def test_a_suspension_failing_halfway_waits_in_the_queue_and_a_replay_finishes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     await ordered(gateway)
@@ -305,11 +300,7 @@ async def test_a_suspension_failing_halfway_waits_in_the_queue_and_a_replay_fini
 async def test_a_payment_while_the_suspension_waits_reactivates_and_supersedes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     await ordered(gateway)

@@ -18,16 +18,12 @@ from process_apis.runs.engine import Engine
 from process_apis.runs.queue import claim_due
 from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import SwitchableTransport, switchable_backends
 from tests.support.invoices import US_COMPANY, invoice_body, last_month
 
 
 async def with_erp_switch(make_gateway: GatewayFactory) -> tuple[Gateway, SwitchableTransport]:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     return gateway, switches["erp"]

@@ -22,7 +22,7 @@ from tests.integration.test_credit_memos import (
     request_credit,
 )
 from tests.integration.test_reconciliation import reconciliation
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import US_COMPANY, invoice_body
 
 FAST = {"retry_attempts": 1, "retry_budget_seconds": 1.0}
@@ -262,11 +262,7 @@ async def test_above_the_threshold_another_client_approves_the_correction(
 async def test_an_unreachable_erp_queues_the_correction_and_the_replayer_posts_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await high_threshold(make_gateway, wrap=wrap, erp=FAST)
     invoice = await posted_invoice(gateway)
@@ -320,11 +316,7 @@ async def test_a_corrected_billed_invoice_gets_a_credit_note_and_reconciles_clea
 async def test_discarding_a_correction_the_erp_posted_reverses_its_lines(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await high_threshold(make_gateway, wrap=wrap, billing=FAST)
     invoice = await posted_invoice(gateway)

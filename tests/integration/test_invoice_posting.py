@@ -14,7 +14,7 @@ from process_apis.invoices.workflow import WORKFLOW
 from process_apis.runs.engine import Engine
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.erps import ErpCase
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import SwitchableTransport, switchable_backends
 from tests.support.invoices import (
     ACME,
     DE_COMPANY,
@@ -181,11 +181,7 @@ async def test_an_unknown_tax_code_is_a_business_problem(gateway: Gateway) -> No
 async def test_an_unreachable_erp_queues_the_run_and_a_retry_completes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice_id = await register(gateway)

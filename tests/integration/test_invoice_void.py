@@ -14,7 +14,7 @@ from core.models.workflow_run import WorkflowRunRow
 from process_apis.worker import replayer
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import bill_in_stripe
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import invoice_body
 
 REASON = {"reason": "Registered twice by mistake"}
@@ -107,11 +107,7 @@ async def test_billing_refusing_hands_the_invoice_back_open(gateway: Gateway) ->
 async def test_billing_down_queues_the_void_and_the_worker_finishes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice = await registered(gateway)

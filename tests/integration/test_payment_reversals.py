@@ -31,7 +31,7 @@ from tests.integration.test_settlements import (
 )
 from tests.support.calendar import month, month_start, months_later
 from tests.support.erps import ErpCase, on_erp
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import SwitchableTransport, switchable_backends
 
 REVERSER = ["payments:reverse", "invoices:read"]
 
@@ -40,11 +40,7 @@ async def switchable(
     make_gateway: GatewayFactory, kind: str = "business_central"
 ) -> tuple[ErpCase, SwitchableTransport]:
     """A gateway whose US entity books in the ERP of `kind`, and the switch of that ERP."""
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     erp = await on_erp(make_gateway, kind, wrap=wrap)
     return erp, switches[erp.backend]

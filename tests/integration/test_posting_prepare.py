@@ -5,7 +5,6 @@ a posting that held the lock is seen as committed, and the invoice keeps its ver
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +25,7 @@ from process_apis.runs.engine import Engine
 from process_apis.runs.repository import RUNS, taken_run
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_invoice_posting import erp_documents, post, register
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import invoice_body, last_month
 
 INVOICES = table_of(InvoiceRow)
@@ -178,11 +177,7 @@ async def test_a_queued_posting_refused_on_its_retry_opens_its_invoice_again(
 ) -> None:
     """The refusal is recorded in the prepare's session on the rows it read detached: the
     resumed run fails, and the invoice it held in `posting` is open again."""
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice_id = await register(gateway)

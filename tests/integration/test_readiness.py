@@ -8,7 +8,7 @@ import pytest
 from core.db import create_engine, create_sessionmaker
 from system_apis.errors import BackendTransientError
 from tests.conftest import FAST_RETRIES, GatewayFactory
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import SwitchableTransport, switchable_backends
 
 CIRCUIT = {"circuit_failure_threshold": 2, "circuit_reset_seconds": 0.2}
 
@@ -16,11 +16,7 @@ CIRCUIT = {"circuit_failure_threshold": 2, "circuit_reset_seconds": 0.2}
 async def test_an_open_circuit_is_reported_until_a_probe_closes_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap, erp={**FAST_RETRIES, **CIRCUIT, "retry_attempts": 1})
     erp = gateway.backends.clients["erp"]

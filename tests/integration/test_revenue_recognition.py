@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from app.seed import demo_id
@@ -21,7 +20,7 @@ from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start, months_later
 from tests.support.erps import ErpCase, on_erp
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, US_COMPANY, invoice_body
 from tests.support.revenue import (
     OPS,
@@ -313,11 +312,7 @@ async def test_revenue_requests_are_refused_with_problems(gateway: Gateway) -> N
 async def test_a_queued_recognition_is_discarded_and_a_queued_reversal_resumed_with_its_reason(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     ops = await gateway.client_with(OPS)

@@ -31,7 +31,7 @@ from tests.integration.test_credit_memos import bill_in_stripe, posted_invoice
 from tests.support.calendar import month, months_later
 from tests.support.calendar import month_start as months_later_day
 from tests.support.erps import ErpCase, on_erp
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, DE_COMPANY, INITECH, US_COMPANY, invoice_body
 from tests.support.stripe_sandbox import post, sandbox_http
 
@@ -447,11 +447,7 @@ async def test_a_settlement_runs_cost_does_not_grow_with_its_invoices(gateway: G
 async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice = await posted_invoice(gateway, product_invoice())
@@ -475,11 +471,7 @@ async def test_an_unreachable_erp_queues_the_journal_and_the_replayer_posts_it(
 async def test_discarding_an_unjournaled_statement_voids_it_and_frees_its_lines(
     make_gateway: GatewayFactory,
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice = await posted_invoice(gateway, product_invoice())
@@ -633,11 +625,7 @@ def months_later_context(gateway: Gateway, months_ahead: int, *, day: int = 1) -
 async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_settle_again(
     make_gateway: GatewayFactory, erp_kind: str
 ) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     erp = await on_erp(make_gateway, erp_kind, wrap=wrap)
     gateway = erp.gateway
@@ -696,11 +684,7 @@ async def test_a_posted_settlement_is_reversed_in_the_erp_and_its_commissions_se
 
 
 async def test_a_statement_never_posted_is_not_reversed(make_gateway: GatewayFactory) -> None:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap)
     invoice = await posted_invoice(gateway, product_invoice())

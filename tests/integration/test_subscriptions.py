@@ -14,7 +14,7 @@ from sandboxes.stripe import StripeState
 from sandboxes.stripe.state import ManualClock
 from sandboxes.support import DeskState
 from tests.conftest import Gateway, GatewayFactory
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import switchable_backends
 from tests.support.invoices import ACME, INITECH, US_COMPANY
 
 GLOBEX = demo_id("customer", 2)
@@ -77,11 +77,7 @@ def erp_adjustments(gateway: Gateway, amendment_id: str) -> tuple[int, int]:
 
 
 async def with_switch(make_gateway: GatewayFactory) -> tuple[Gateway, dict[str, Any]]:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     return await make_gateway(wrap=wrap), switches  # type: ignore[return-value]
 

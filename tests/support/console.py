@@ -17,7 +17,7 @@ from process_apis.usage.periods import add_months
 from tests.conftest import Gateway, GatewayFactory
 from tests.integration.test_credit_memos import posted_invoice
 from tests.support.calendar import month_start
-from tests.support.faults import SwitchableTransport
+from tests.support.faults import SwitchableTransport, switchable_backends
 from tests.support.invoices import invoice_body
 from tests.support.usage import Metered, metered_subscription
 
@@ -47,11 +47,7 @@ async def signed_in(gateway: Gateway, name: str, role: str) -> tuple[httpx.Async
 async def gateway_with_erp_switch(
     make_gateway: GatewayFactory, **overrides: object
 ) -> tuple[Gateway, SwitchableTransport]:
-    switches: dict[str, SwitchableTransport] = {}
-
-    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        switches[name] = SwitchableTransport(inner)
-        return switches[name]
+    switches, wrap = switchable_backends()
 
     gateway = await make_gateway(wrap=wrap, **overrides)
     return gateway, switches["erp"]

@@ -27,6 +27,21 @@ class SwitchableTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+Wrap = Callable[[str, httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+
+
+def switchable_backends() -> tuple[dict[str, SwitchableTransport], Wrap]:
+    """A gateway's `wrap` that puts each backend behind a `SwitchableTransport`, and those
+    transports by backend name (filled as the gateway starts)."""
+    switches: dict[str, SwitchableTransport] = {}
+
+    def wrap(name: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        switches[name] = SwitchableTransport(inner)
+        return switches[name]
+
+    return switches, wrap
+
+
 class LostAnswerTransport(httpx.AsyncBaseTransport):
     """Passes requests through; the first one `lose` matches is handled by the backend and
     its answer lost (a read timeout), as when a connection drops after the write."""
