@@ -41,6 +41,28 @@ limit still counts over the whole window, so the vendor's published limit is nev
 exceeded by the gateway itself.
 A caller that cannot get a slot before its deadline fails as a transient error
 (`ErpBudgetExhausted`), so its run is queued, not lost.
+
+Held slots (`ErpBudget.held`): an operation that makes a known sequence of requests one
+after the other (a posting: the draft, its lines, the post and its read) takes ONE slot
+of `cost` = their operations, at its first request, and holds it until it ends; its
+requests draw on it instead of each taking a slot (one round trip for the sequence, not
+one a request). It is as safe as a slot per request. The ERP counts each request when it
+arrives, after the held slot's grant and before the sequence's last answer; the held
+slot's `cost` entries count from that grant until the sequence ended (after its last
+answer), then a full window, so every request of the sequence is covered, in whatever
+window of the ERP it lands. Its concurrency place is held from before the first request
+to after the last; a request draws only when no other is in flight on it, so at most one
+is in flight per place. Its lease (`requests` × the budget's `lease_seconds`) covers each
+request's time budget, retries included; a request that might still be in flight when
+the lease ends (this process's clock, read before the store's) does not draw. A request
+that does not draw (its cost is beyond what is left, another is in flight, the lease
+would not cover it) takes its own slot as any other, after the held slot is given back
+when nothing is in flight on it (so a concurrency of one never waits for its own place);
+so does every request after a `429` inside the sequence, which shrinks and pauses the
+budget as any `429` does, and gives the held slot back: a retry is another arrival at
+the ERP, covered by what is left of the held cost, else by a fresh slot that waits for
+the pause. A sequence that ends early leaves part of its cost unused: it counts a window
+all the same, which is conservative (the ERP saw fewer requests than were counted).
 """
 
 from __future__ import annotations
@@ -53,6 +75,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
+from contextvars import ContextVar, Token
 from typing import NamedTuple, Protocol
 
 from core.settings import ErpLimits
@@ -264,12 +287,26 @@ class ErpBudget:
         cost: int = 1,
         priority: Priority = Priority.INTERACTIVE,
         deadline: float | None = None,
-    ) -> Slot:
+        ends_by: float | None = None,
+    ) -> Slot | Draw:
         """Hold a slot for one request of `cost` operations; learn from how it ended.
 
-        `deadline` (`time.monotonic()`) bounds the wait with `wait_seconds`.
+        `deadline` (`time.monotonic()`) bounds the wait with `wait_seconds`. Within a
+        `held` slot of this budget, a request that ends by `ends_by` draws on it instead.
         """
+        held = _held.get()
+        if held is not None and held.budget is self:
+            if held.covers(cost, ends_by):
+                return Draw(held, operation, cost, deadline)
+            if not held.busy:  # nothing in flight on it: its place is this request's to take
+                held.give_back()
         return Slot(self, operation, cost, priority, deadline)
+
+    def held(self, *, cost: int, requests: int, priority: Priority = Priority.INTERACTIVE) -> Held:
+        """A slot of `cost` operations for a sequence of `requests` requests, taken at its
+        first request and held until the scope ends; its requests draw on it (the module's
+        docstring says why that is safe)."""
+        return Held(self, cost, requests, priority)
 
     @property
     def pending_releases(self) -> int:
@@ -364,12 +401,21 @@ class ErpBudget:
         return held
 
     async def _admit(
-        self, token: str, cost: int, operation: str, until: float, priority: Priority
-    ) -> None:
-        """Ask the store until it grants, or give up once the next try would be too late."""
+        self,
+        token: str,
+        cost: int,
+        operation: str,
+        until: float,
+        priority: Priority,
+        lease_ms: int,
+    ) -> float:
+        """Ask the store until it grants, or give up once the next try would be too late.
+        Returns when (`time.monotonic()`) the granted ask was made: its lease counts from
+        no earlier."""
         limits = self.limits
         while True:
             released = self._take_released()
+            asked = time.monotonic()
             request = Acquire(
                 token,
                 cost,
@@ -377,7 +423,7 @@ class ErpBudget:
                 self._window_ms,
                 limits.requests_per_window,
                 limits.max_concurrent_requests,
-                self._lease_ms,
+                lease_ms,
                 self._shares[priority],
                 released,
             )
@@ -391,7 +437,7 @@ class ErpBudget:
                     extra={"error": repr(error), "fail_open": self.fail_open},
                 )
                 if self.fail_open:
-                    return  # the local semaphore still caps this process; the ERP's 429s teach
+                    return asked  # the local semaphores still cap this process; 429s teach
                 raise self.unavailable(
                     f"{self.backend}: the shared request budget cannot be reached",
                     backend=self.backend,
@@ -399,11 +445,22 @@ class ErpBudget:
                 ) from error
             self._set_scale(admission.scale)
             if admission.granted:
-                return
+                return asked
             wait = admission.wait_ms / 1000 or CONCURRENCY_POLL_SECONDS
             if time.monotonic() + wait > until:
                 raise self._exhausted(operation, wait=wait)
             await asyncio.sleep(wait)
+
+    async def _learn(self, error: BaseException | None) -> bool:
+        """What a request's end teaches: a success grows the scale back, a `429` shrinks it
+        and pauses the connection. True after a `429`."""
+        if error is None:
+            if self.scale < FULL_SCALE:
+                await self._afterwards(self._recovered())
+        elif isinstance(error, BackendTransientError) and error.vendor_status == 429:
+            await self._afterwards(self._throttled(error.retry_after))
+            return True
+        return False
 
     async def _throttled(self, retry_after: float | None) -> None:
         pause = DEFAULT_PAUSE_SECONDS if retry_after is None else retry_after
@@ -434,7 +491,17 @@ class Slot:
     end teaches learnt (a class: `asynccontextmanager`'s generators cost about 20 Python
     calls a slot)."""
 
-    __slots__ = ("budget", "cost", "deadline", "held", "operation", "priority", "token")
+    __slots__ = (
+        "budget",
+        "cost",
+        "deadline",
+        "held",
+        "lease_ms",
+        "leased_from",
+        "operation",
+        "priority",
+        "token",
+    )
 
     def __init__(
         self,
@@ -443,14 +510,18 @@ class Slot:
         cost: int,
         priority: Priority,
         deadline: float | None,
+        lease_ms: int | None = None,
     ) -> None:
         self.budget = budget
         self.operation = operation
         self.cost = cost
         self.priority = priority
         self.deadline = deadline
+        self.lease_ms = budget._lease_ms if lease_ms is None else lease_ms
         self.token = new_token()
         self.held: Sequence[asyncio.Semaphore] = ()
+        self.leased_from = 0.0
+        """When (`time.monotonic()`) its lease began, at the latest."""
 
     async def __aenter__(self) -> None:
         budget = self.budget
@@ -460,7 +531,9 @@ class Slot:
             until = min(until, self.deadline)
         self.held = await budget._take_local(self.operation, until, self.priority)
         try:
-            await budget._admit(self.token, self.cost, self.operation, until, self.priority)
+            self.leased_from = await budget._admit(
+                self.token, self.cost, self.operation, until, self.priority, self.lease_ms
+            )
         except BaseException:
             _give_back(self.held)
             raise
@@ -470,19 +543,116 @@ class Slot:
     async def __aexit__(
         self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object
     ) -> None:
+        try:
+            await self.budget._learn(error)
+        finally:
+            self.give_back()
+
+    def give_back(self) -> None:
+        """Free the slot: its release rides the next acquire, its places are given back."""
         budget = self.budget
         try:
-            try:
-                if error is None:
-                    if budget.scale < FULL_SCALE:
-                        await budget._afterwards(budget._recovered())
-                elif isinstance(error, BackendTransientError) and error.vendor_status == 429:
-                    await budget._afterwards(budget._throttled(error.retry_after))
-            finally:
-                metrics.budget_in_use(budget.backend).dec()
-                budget._release_later(Released(self.token, self.cost, answered_ms()))
+            metrics.budget_in_use(budget.backend).dec()
+            budget._release_later(Released(self.token, self.cost, answered_ms()))
         finally:
             _give_back(self.held)
+
+
+_held: ContextVar[Held | None] = ContextVar("erp_budget_held", default=None)
+"""The held slot the requests of this task (and of the tasks it starts) may draw on."""
+
+
+class Held:
+    """`ErpBudget.held`'s scope: the slot its requests draw on, taken by the first of them
+    (`Draw`), given back when the scope ends, or earlier when a request cannot draw."""
+
+    def __init__(self, budget: ErpBudget, cost: int, requests: int, priority: Priority) -> None:
+        self.budget = budget
+        self.cost = cost
+        self.priority = priority
+        self.lease_ms = requests * budget._lease_ms
+        self.left = cost
+        self.slot: Slot | None = None
+        self.busy = False
+        """A request is in flight on the slot."""
+        self.ended = False
+        """The scope ended (a request it started may still be in flight)."""
+        self.done = False
+        """The slot was given back, or will never be taken."""
+        self._outer: Token[Held | None] | None = None
+
+    async def __aenter__(self) -> None:
+        self._outer = _held.set(self)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._outer is not None:
+            _held.reset(self._outer)
+        self.ended = True
+        if not self.busy:  # else the request in flight gives it back when it ends
+            self.give_back()
+
+    def covers(self, cost: int, ends_by: float | None) -> bool:
+        """Whether a request of `cost` that ends by `ends_by` may draw on the slot: nothing
+        in flight on it, enough cost left, and its lease (once taken) outlasting it."""
+        if self.done or self.busy or cost > self.left:
+            return False
+        slot = self.slot
+        if slot is None:  # the request takes the slot: its lease starts no earlier
+            return True
+        return ends_by is not None and ends_by <= slot.leased_from + slot.lease_ms / 1000
+
+    def give_back(self) -> None:
+        """End the scope's hold (once): requests after it take their own slots."""
+        if self.done:
+            return
+        self.done = True
+        if self.slot is not None:
+            self.slot.give_back()
+
+
+class Draw:
+    """One request of a `Held` scope: the first takes the scope's slot; each learns from
+    its end as a slot does, and a `429` gives the scope's slot back."""
+
+    __slots__ = ("cost", "deadline", "held", "operation")
+
+    def __init__(self, held: Held, operation: str, cost: int, deadline: float | None) -> None:
+        self.held = held
+        self.operation = operation
+        self.cost = cost
+        self.deadline = deadline
+
+    async def __aenter__(self) -> None:
+        held = self.held
+        held.busy = True
+        try:
+            if held.slot is None:
+                slot = Slot(
+                    held.budget,
+                    self.operation,
+                    held.cost,
+                    held.priority,
+                    self.deadline,
+                    held.lease_ms,
+                )
+                await slot.__aenter__()
+                held.slot = slot
+        except BaseException:
+            held.busy = False
+            raise
+        held.left -= self.cost
+
+    async def __aexit__(
+        self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object
+    ) -> None:
+        held = self.held
+        try:
+            if await held.budget._learn(error):
+                held.give_back()
+        finally:
+            held.busy = False
+            if held.ended:  # the scope ended while this request was in flight
+                held.give_back()
 
 
 def _give_back(semaphores: Sequence[asyncio.Semaphore]) -> None:

@@ -19,7 +19,8 @@ The promises, each tested in `tests/unit/system_apis/test_http.py`:
   contract); a response that cannot be read, or a body outside the vendor's
   schema (`parse_body`), is a contract error, never an unhandled exception.
 - with a `budget` (the ERP connections': `system_apis.budget`), every attempt first
-  takes a slot in the connection's shared budget, and a `429` shrinks and pauses it;
+  takes a slot in the connection's shared budget, or draws on one an adapter holds for
+  a sequence of requests (`held_slot`), and a `429` shrinks and pauses it;
 - a TLS certificate that fails verification is a contract error, never retried (it
   would fail the same way); `ca_bundle` trusts a private certificate authority
   (`tests/unit/system_apis/test_tls.py`).
@@ -501,21 +502,41 @@ class ResilientClient:
             deadline=time.monotonic() + PROBE_BUDGET_WAIT_SECONDS,
         )
 
+    def held_slot(
+        self, *, cost: int, requests: int, priority: Priority | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """One slot of the ERP's budget for the next `requests` requests (`cost` operations
+        together), sent one after the other within the scope: they draw on it instead of
+        taking a slot each (`ErpBudget.held`). Requests beyond it take their own, as do
+        writes with a `write_budget` of their own (the slot is `budget`'s)."""
+        if self.budget is None:
+            return nullcontext()
+        return self.budget.held(
+            cost=cost, requests=requests, priority=priority or current_priority.get()
+        )
+
     def _admitted(
         self, method: str, operation: str, deadline: float, *, cost: int, priority: Priority
     ) -> AbstractAsyncContextManager[None]:
         """A slot of the ERP's budget, waited for only while the attempt would still have
         `REQUEST_SHARE_OF_BUDGET` of the time budget left: a request sent with almost no
         time would be cut mid-flight, leaving a write's outcome unknown. Bulk work waits
-        the budget's own wait, and gets its time budget afresh once admitted."""
+        the budget's own wait, and gets its time budget afresh once admitted: either way
+        the attempt ends by `ends_by`, which a held slot's lease must outlast."""
         budget = self.budget
         if self.write_budget is not None and method not in READ_METHODS:
             budget = self.write_budget
         if budget is None:
             return nullcontext()
-        reserved = self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
-        until = None if priority is Priority.BULK else deadline - reserved
-        return budget.slot(operation=operation, cost=cost, priority=priority, deadline=until)
+        if priority is Priority.BULK:
+            until = None
+            ends_by = max(deadline, time.monotonic() + self.settings.retry_budget_seconds)
+        else:
+            until = deadline - self.settings.retry_budget_seconds * REQUEST_SHARE_OF_BUDGET
+            ends_by = deadline
+        return budget.slot(
+            operation=operation, cost=cost, priority=priority, deadline=until, ends_by=ends_by
+        )
 
     async def send_once(
         self,

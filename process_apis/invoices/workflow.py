@@ -459,24 +459,28 @@ class InvoicePostingWorkflow:
         return erp_customer_id, posted
 
     async def _create_and_post(self, plan: PostingPlan, run: RunHandle) -> ErpSalesInvoice:
-        """`create_document`, then `post_document`: each its own request to the ERP."""
+        """`create_document`, then `post_document`: each its own step, both in one scope of
+        the ERP's budget (`sales_invoice_posting`)."""
         erp, company = self.context.erp, plan.company_id
-        draft = await run.step(
-            "create_document",
-            lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
-            request=plan.document,
-            downstream_key=plan.document.external_document_number,
-            backend_ref=lambda document: document.id,
-        )
-        return await run.step(
-            "post_document",
-            lambda: erp.post_sales_invoice(
-                company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
-            ),
-            request={"document_id": draft.id},
-            downstream_key=plan.document.external_document_number,
-            backend_ref=lambda document: document.number,
-        )
+        async with erp.sales_invoice_posting(company, plan.document, known_absent=plan.first_run):
+            draft = await run.step(
+                "create_document",
+                lambda: erp.create_sales_invoice(
+                    company, plan.document, known_absent=plan.first_run
+                ),
+                request=plan.document,
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.id,
+            )
+            return await run.step(
+                "post_document",
+                lambda: erp.post_sales_invoice(
+                    company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
+                ),
+                request={"document_id": draft.id},
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.number,
+            )
 
     async def _bulk_document(
         self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle

@@ -13,6 +13,7 @@ posting a posted document is a no-op.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -85,6 +86,14 @@ class ErpInvoicing(Protocol):
         `known_draft`: the caller has just had the document as a draft (from
         `create_sales_invoice` in the same attempt), so it is not read before posting.
         """
+        ...
+
+    def sales_invoice_posting(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool
+    ) -> AbstractAsyncContextManager[None]:
+        """The scope to create and post `invoice` in (`create_sales_invoice`, then
+        `post_sales_invoice` of its draft): where the adapter knows the requests the two
+        make, they take one slot of the ERP's budget together, not one each."""
         ...
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:

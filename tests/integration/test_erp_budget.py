@@ -600,3 +600,87 @@ async def test_a_slot_cancelled_while_waiting_for_a_place_holds_none(store: Stor
 async def _enter(slot: AbstractAsyncContextManager[None]) -> None:
     async with slot:
         pass
+
+
+async def test_a_held_slot_is_one_acquire_for_its_requests_and_counts_its_cost(
+    store: Store, asks: list[bool], releases: dict[str, list[int]]
+) -> None:
+    """A sequence of three requests (one a batch of two) draws on one slot of four."""
+    name = connection()
+    owner = budget(store, name, window=5, concurrency=1, release_delay_seconds=3600)
+    later = time.monotonic() + 5
+    async with owner.held(cost=4, requests=3):
+        for cost in (1, 1, 2):
+            async with owner.slot(operation="op", cost=cost, ends_by=later):
+                pass
+    assert asks == [True]  # one round trip for the three
+    assert owner.pending_releases == 1
+    async with owner.slot(operation="op"):  # the fifth of the window
+        pass
+    with pytest.raises(ErpBudgetExhausted):  # the held four counted
+        async with budget(store, name, window=5, wait_seconds=0.2).slot(operation="op"):
+            pass
+
+
+async def test_a_request_beyond_a_held_slot_takes_its_own_after_giving_it_back(
+    store: Store, asks: list[bool]
+) -> None:
+    """A concurrency of one: the request the held cost does not cover (a retry, say) would
+    wait for the place its own scope holds; the scope gives it back first."""
+    name = connection()
+    owner = budget(store, name, concurrency=1, wait_seconds=0.5)
+    later = time.monotonic() + 5
+    async with owner.held(cost=1, requests=1):
+        for _ in range(3):
+            async with owner.slot(operation="op", ends_by=later):
+                pass
+    assert asks == [True, True, True]  # the held slot, then a slot each, none waited
+
+
+async def test_a_request_the_held_lease_would_not_cover_takes_its_own_slot(
+    store: Store, asks: list[bool]
+) -> None:
+    name = connection()
+    owner = budget(store, name, concurrency=1, lease_seconds=2.0)
+    async with owner.held(cost=3, requests=1):
+        async with owner.slot(operation="op", ends_by=time.monotonic() + 1):
+            pass
+        async with owner.slot(operation="op", ends_by=time.monotonic() + 5):
+            pass  # past the held lease: its own slot
+        async with owner.slot(operation="op", ends_by=time.monotonic() + 1):
+            pass  # the held slot was given back: its own slot too
+    assert asks == [True, True, True]
+
+
+async def test_requests_of_a_held_slot_in_flight_together_take_their_own(
+    store: Store, asks: list[bool]
+) -> None:
+    """At most one request is in flight on a held slot's place."""
+    name = connection()
+    owner = budget(store, name, concurrency=2)
+    later = time.monotonic() + 5
+    both = asyncio.Barrier(2)
+
+    async def send() -> None:
+        async with owner.slot(operation="op", ends_by=later):
+            await both.wait()
+
+    async with owner.held(cost=2, requests=2):
+        await asyncio.gather(send(), send())
+    assert asks == [True, True]  # the held slot and one of its own
+
+
+async def test_a_429_inside_a_held_slot_shrinks_the_budget_and_gives_the_slot_back(
+    store: Store,
+) -> None:
+    name = connection()
+    owner = budget(store, name, concurrency=1, wait_seconds=0.2)
+    later = time.monotonic() + 5
+    async with owner.held(cost=3, requests=3):
+        with pytest.raises(BackendTransientError):
+            async with owner.slot(operation="op", ends_by=later):
+                raise throttle(retry_after=1)
+        assert owner.scale == FULL_SCALE // 2
+        with pytest.raises(ErpBudgetExhausted):  # the retry waits for the pause, in vain
+            async with owner.slot(operation="op", ends_by=later):
+                pass

@@ -52,21 +52,29 @@ def worker(app: Starlette, store: Store | None, limits: ErpLimits, name: str) ->
     )
 
 
-async def post(adapter: BusinessCentralAdapter, number: str) -> ErpDocumentStatus:
+async def post(
+    adapter: BusinessCentralAdapter, number: str, *, held: bool = False
+) -> ErpDocumentStatus:
     """Post one invoice as a queued run would: a transient failure is tried again, and the
-    retry completes the draft it finds by external number, so nothing is posted twice."""
+    retry completes the draft it finds by external number, so nothing is posted twice.
+    `held`: its first try sends the document as new, in one held slot of the budget, as
+    a synchronous posting does."""
+    invoice = invoice_request(number)
+    new = held
     while True:
         try:
-            draft = await adapter.create_sales_invoice(US.id, invoice_request(number))
-            if draft.status is ErpDocumentStatus.POSTED:
-                return draft.status
-            return (await adapter.post_sales_invoice(US.id, draft.id)).status
+            async with adapter.sales_invoice_posting(US.id, invoice, known_absent=new):
+                draft = await adapter.create_sales_invoice(US.id, invoice, known_absent=new)
+                if draft.status is ErpDocumentStatus.POSTED:
+                    return draft.status
+                return (await adapter.post_sales_invoice(US.id, draft.id)).status
         except BackendTransientError as error:
+            new = False
             await asyncio.sleep(error.retry_after or 0.05)
 
 
 async def post_from_two_workers(
-    store: Store | None, budget_limits: ErpLimits, connection: str
+    store: Store | None, budget_limits: ErpLimits, connection: str, *, held: bool = False
 ) -> tuple[VendorLimiter, list[ErpDocumentStatus]]:
     app = create_app()
     limiter: VendorLimiter = app.state.limits
@@ -80,7 +88,7 @@ async def post_from_two_workers(
     numbers = [f"INV-{index}-{n}" for index in range(2) for n in range(INVOICES_PER_WORKER)]
     try:
         statuses = await asyncio.gather(
-            *(post(adapters[index % 2], number) for index, number in enumerate(numbers))
+            *(post(adapters[index % 2], number, held=held) for index, number in enumerate(numbers))
         )
     finally:
         for client in clients:
@@ -199,6 +207,37 @@ async def test_two_workers_sharing_the_redis_budget_never_meet_a_429() -> None:
         limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-redis")
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
+
+
+async def test_postings_holding_one_slot_each_never_meet_a_429_on_the_database_budget(
+    database_url: str,
+) -> None:
+    async with database_store(database_url) as store:
+        limiter, statuses = await post_from_two_workers(
+            store, matching(SANDBOX), "erp-db-held", held=True
+        )
+    assert_kept(limiter, statuses)
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+
+
+async def test_postings_holding_one_slot_each_never_meet_a_429_on_the_redis_budget() -> None:
+    async with redis_store() as store:
+        limiter, statuses = await post_from_two_workers(
+            store, matching(SANDBOX), f"erp-redis-held-{uuid.uuid4()}", held=True
+        )
+    assert_kept(limiter, statuses)
+    assert limiter.refused == {"window": 0, "concurrency": 0}
+
+
+async def test_held_slots_set_above_the_erp_learn_from_its_429s_and_every_posting_completes(
+    database_url: str,
+) -> None:
+    async with database_store(database_url) as store:
+        limiter, statuses = await post_from_two_workers(
+            store, matching(SANDBOX, factor=2), "erp-over-held", held=True
+        )
+    assert_kept(limiter, statuses)
+    assert sum(limiter.refused.values()) > 0  # refused with 429, then retried
 
 
 async def test_a_budget_set_above_the_erp_learns_from_its_429s_and_every_posting_completes(

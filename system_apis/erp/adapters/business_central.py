@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from typing import TypeVar
 
@@ -295,6 +296,22 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
                 operation,
             )
         return self._canonical_invoice(current, operation)
+
+    def sales_invoice_posting(
+        self,
+        company_id: str,  # noqa: ARG002 (one budget per connection)
+        invoice: ErpSalesInvoiceCreate,
+        *,
+        known_absent: bool,
+    ) -> AbstractAsyncContextManager[None]:
+        """A new document's posting is known request by request: its header, each line,
+        then its post and read in one `$batch` of two operations. One that may exist
+        already starts with lookups whose answers decide the rest: its requests take
+        their slots one by one."""
+        if not known_absent:
+            return nullcontext()
+        lines = len(invoice.lines)
+        return self._client.held_slot(cost=lines + 3, requests=lines + 2)
 
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -223,6 +224,17 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             )
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
+
+    def sales_invoice_posting(
+        self,
+        company_id: str,  # noqa: ARG002
+        invoice: ErpSalesInvoiceCreate,  # noqa: ARG002
+        *,
+        known_absent: bool,  # noqa: ARG002
+    ) -> AbstractAsyncContextManager[None]:
+        """Each request takes its own slot: the references a document names (customer,
+        currency, tax codes, accounts) are looked up as the caches lack them."""
+        return nullcontext()
 
     async def bulk_invoices_per_request(
         self,

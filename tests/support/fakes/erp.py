@@ -12,6 +12,7 @@ credit it, a credit memo's debit it).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -260,6 +261,11 @@ class FakeErp:
 
     async def bulk_invoices_per_request(self, company_id: str) -> int:
         return self.bulk_per_request
+
+    def sales_invoice_posting(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool
+    ) -> AbstractAsyncContextManager[None]:
+        return nullcontext()
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         self.recorder.enter("delete_sales_invoice_draft", company_id=company_id)

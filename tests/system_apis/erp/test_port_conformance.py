@@ -174,6 +174,11 @@ def _is_async(method: object) -> bool:
     return inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
 
 
+def _opens_a_scope(signature: inspect.Signature) -> bool:
+    """A method that returns the async context manager of a scope (opened by the caller)."""
+    return "AbstractAsyncContextManager" in str(signature.return_annotation)
+
+
 def _shape(signature: inspect.Signature) -> list[tuple[str, object, object, object]]:
     """What a caller relies on: each parameter's name, kind, default and annotation, and
     the return annotation (annotations are compared as written: both sides postpone them)."""
@@ -187,8 +192,10 @@ def missing(adapter: type, protocol: type) -> dict[str, str]:
     wrong = {}
     for name, wanted in port_methods(protocol).items():
         method = getattr(adapter, name, None)
-        if not _is_async(method):
-            wrong[name] = "missing" if method is None else "not async"
+        if method is None:
+            wrong[name] = "missing"
+        elif not _is_async(method) and not _opens_a_scope(wanted):
+            wrong[name] = "not async"
         elif _shape(inspect.signature(method)) != _shape(wanted):
             wrong[name] = f"{inspect.signature(method)} is not {wanted}"
     return wrong
