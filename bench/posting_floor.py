@@ -7,9 +7,10 @@ a bare Starlette app makes the I/O a gateway posting makes, and nothing else:
 - the bearer token looked up in a dict (the gateway verifies a signed token);
 - Redis: the gateway's rate-limit script (a guarded count: the address's failed
   authentications, the client's write tier, the client-status version) as one
-  `EVALSHA`, and before each ERP request the ERP budget's acquire script
-  (`system_apis.budget_redis`, the previous requests' releases in its arguments), as
-  the gateway does: four round trips a posting, on raw RESP connections;
+  `EVALSHA`, and before the first ERP request the ERP budget's acquire script
+  (`system_apis.budget_redis`, the previous posting's release in its arguments) for one
+  slot the posting's requests share, as the gateway does: two round trips a posting, on
+  raw RESP connections;
 - PostgreSQL through a raw asyncpg pool: the gateway's 17 statements in its 3
   transactions, on its own tables and the seeded invoice (claim the idempotency key,
   read the invoice, customer and legal entity, mark it posting, record the run and its
@@ -139,7 +140,7 @@ async def _read(reader: asyncio.StreamReader) -> Any:
 
 
 class Budget:
-    """The ERP budget's acquire before each request (its releases ride on the next one)."""
+    """The ERP budget's acquire before a posting's requests (its release rides the next)."""
 
     def __init__(self, redis: Resp, settings: Settings) -> None:
         limits = settings.erp.limits
@@ -155,14 +156,15 @@ class Budget:
         self.sha = b""
         self.released: list[bytes] = []
 
-    async def acquire(self, cost: int) -> bytes:
-        """A slot for one request of `cost` operations; its token, to `release`."""
+    async def acquire(self, cost: int, requests: int) -> bytes:
+        """A slot for `requests` requests of `cost` operations together; its token, to
+        `release`."""
         token = os.urandom(16).hex().encode()
         head = b"%d %b %d %d %b %d %d" % (
             time.time_ns() // 1_000_000,
             self.fixed,
             cost,
-            self.lease_ms,
+            requests * self.lease_ms,
             token,
             FULL_SCALE,
             FULL_SCALE,
@@ -291,13 +293,9 @@ class Floor:
         await self.pool.close()
 
 
-async def erp_call(floor: Floor, path: str, body: str, cost: int = 1) -> dict[str, Any]:
-    """One ERP request within the budget; its answer's JSON."""
-    token = await floor.budget.acquire(cost)
-    try:
-        status, content = await floor.erp.post(path, body.encode())
-    finally:
-        floor.budget.release(token, cost)
+async def erp_call(floor: Floor, path: str, body: str) -> dict[str, Any]:
+    """One ERP request, within the posting's slot of the budget; its answer's JSON."""
+    status, content = await floor.erp.post(path, body.encode())
     if status >= 300:
         raise RuntimeError(f"the ERP answered {status}: {content[:300]!r}")
     answer: dict[str, Any] = json.loads(content)
@@ -419,23 +417,27 @@ async def posting(
                 sha(header), invoice_id, 1, now, None, 1,
             )  # fmt: skip
         invoices = f"/companies({company_id})/salesInvoices"
-        draft = await erp_call(floor, invoices, header)
-        document = f"{invoices}({draft['id']})"
-        for line in line_bodies:
-            await erp_call(floor, f"{document}/salesInvoiceLines", line)
-        async with db.transaction():
-            await db.execute(
-                STEP_DONE, "succeeded", draft["id"], dumps(draft), datetime.now(UTC), create_step
-            )
-            await db.execute("SET LOCAL synchronous_commit = off")
-            batch = batch_body(document.removeprefix("/"))
-            post_step = await db.fetchval(
-                INSERT_STARTED_STEP, new_id("step"), run_id, 4, "post_document", "started",
-                sha(batch), invoice_id, 1, datetime.now(UTC), None, 1,
-            )  # fmt: skip
-        answers = {
-            a["id"]: a for a in (await erp_call(floor, "/$batch", batch, cost=2))["responses"]
-        }
+        cost = len(line_bodies) + 3  # the draft, each line, the `$batch`'s post and read
+        slot = await floor.budget.acquire(cost, requests=len(line_bodies) + 2)
+        try:
+            draft = await erp_call(floor, invoices, header)
+            document = f"{invoices}({draft['id']})"
+            for line in line_bodies:
+                await erp_call(floor, f"{document}/salesInvoiceLines", line)
+            async with db.transaction():
+                await db.execute(
+                    STEP_DONE, "succeeded", draft["id"], dumps(draft), datetime.now(UTC),
+                    create_step,
+                )  # fmt: skip
+                await db.execute("SET LOCAL synchronous_commit = off")
+                batch = batch_body(document.removeprefix("/"))
+                post_step = await db.fetchval(
+                    INSERT_STARTED_STEP, new_id("step"), run_id, 4, "post_document", "started",
+                    sha(batch), invoice_id, 1, datetime.now(UTC), None, 1,
+                )  # fmt: skip
+            answers = {a["id"]: a for a in (await erp_call(floor, "/$batch", batch))["responses"]}
+        finally:
+            floor.budget.release(slot, cost)
         posted = answers["read"]["body"]
         if answers["post"]["status"] >= 300 or posted.get("status") == "Draft":
             raise RuntimeError(f"the ERP did not post the draft: {answers}")
