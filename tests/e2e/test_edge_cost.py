@@ -5,6 +5,7 @@ from typing import Any
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
+from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from app.governance import uploads
@@ -107,3 +108,24 @@ async def test_a_governed_request_keeps_its_state_without_starlette_s_state_obje
     assert response.status_code == 200  # authorized, counted, its caller known
     assert response.headers["RateLimit"]  # the limiter's headers, stashed in the state
     assert built == []
+
+
+async def test_a_governed_write_reads_its_headers_without_starlette_s_headers(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accept, Authorization, Content-Length and Content-Type are read from the raw headers
+    (`raw_headers.header`), not looked up in a `Headers` (two Python calls and three C calls
+    each): only the route's declared header parameter (Idempotency-Key) builds one."""
+    looked_up: list[str] = []
+    lookup = Headers.__getitem__
+
+    def recording(headers: Headers, key: str) -> str:
+        looked_up.append(key.lower())
+        return lookup(headers, key)
+
+    monkeypatch.setattr(Headers, "__getitem__", recording)
+    response = await gateway.client.post(
+        "/v1/invoices", json={}, headers={"Idempotency-Key": "raw-headers"}
+    )
+    assert response.status_code == 422  # authorized, its body read and refused
+    assert [key for key in looked_up if key != "idempotency-key"] == []
