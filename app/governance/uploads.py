@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
@@ -62,7 +61,7 @@ class UploadMiddleware:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
-        address = client_ip(Request(scope), self.trusted_proxies)
+        address = client_ip(scope, self.trusted_proxies)
         if self.uploading[address] >= self.max_per_client:
             await self._problem(
                 scope,
