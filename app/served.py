@@ -15,7 +15,7 @@ import sys
 import uvicorn
 
 from app.governance.logging import configure_logging
-from app.governance.slow_headers import HeaderTimeoutProtocol
+from app.governance.protocol import GatewayProtocol
 from core.settings import get_settings
 
 # How long uvicorn's supervisor waits for a new worker's first health check. A spawned
@@ -39,7 +39,7 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
-        http=HeaderTimeoutProtocol,
+        http=GatewayProtocol,
         server_header=False,  # no banner naming the server software
         timeout_worker_healthcheck=WORKER_START_SECONDS,
     )

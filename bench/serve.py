@@ -22,6 +22,10 @@
   process each, for a gateway configured as in production: every backend a URL, no
   sandbox loaded in the gateway's process.
 
+The gateway kinds, `bare` and `posting-floor` are served with the gateway's HTTP protocol
+(`app.governance.protocol`: an answer in one `write()`), so what they are compared on is
+their app; the peer and the sandboxes run uvicorn's own.
+
 `--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
 in production; each worker builds its own app.
 
@@ -53,6 +57,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.logging import configure_logging
+from app.governance.protocol import GatewayProtocol
 from app.governance.rate_limit import RateLimiter
 from app.governance.rate_window import Guarded, SlidingWindow, Window
 from app.main import create_app
@@ -66,6 +71,7 @@ from process_apis.invoices.schemas import InvoiceResource
 PROBE_INTERVAL = 0.01
 SANDBOXES = ("erp-sandbox", "billing-sandbox", "crm-sandbox", "support-sandbox")
 KINDS = ("gateway", "gateway-blocking-redis", "bare", *SANDBOXES, "dbos-peer", "posting-floor")
+GATEWAY_PROTOCOL_KINDS = ("gateway", "gateway-blocking-redis", "bare", "posting-floor")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
 
@@ -357,6 +363,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=GatewayProtocol if args.kind in GATEWAY_PROTOCOL_KINDS else "auto",
         timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 

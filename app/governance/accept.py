@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
+from app.governance.raw_headers import header
 from core.errors import problem_type
 from core.problems import problem_document
 
@@ -37,7 +37,7 @@ class AcceptMiddleware:
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The inner app's awaitable, or the refusal's (no frame of its own: `asgi.py`)."""
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
-            accept = Headers(scope=scope).get("accept")
+            accept = header(scope, b"accept")
             if accept is not None and accept.strip() and not accepts_json(accept):
                 document = problem_document(
                     type_uri=problem_type("not-acceptable"),

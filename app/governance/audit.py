@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,7 +73,7 @@ class AuditMiddleware:
             if status == 401 or state.get("auth_failed") or state.get("audit_refusal"):
                 tally: FailedAuthTally = scope["app"].state.auth_failures
                 limiter: RateLimiter = scope["app"].state.rate_limiter
-                tally.add(client_ip(Request(scope), limiter.settings.trusted_proxies))
+                tally.add(client_ip(scope, limiter.settings.trusted_proxies))
             elif pending is not None and pending.written:
                 pass  # in the transaction that stored the write's answer
             elif not read or status in DENIED:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.governance.raw_headers import header
 from app.governance.uploads import declares_body
 from core.errors import LedgergateError
 
@@ -28,7 +29,7 @@ async def require_json_body(request: Request) -> None:
         return
     if not declares_body(request.scope):
         return
-    content_type = request.headers.get("content-type")
+    content_type = header(request.scope, b"content-type")
     if content_type is None or not _is_json(content_type):
         raise UnsupportedMediaType(
             f"send the body as application/json, not {content_type or 'an unlabelled body'}"

@@ -27,10 +27,10 @@ from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
+from app.governance.raw_headers import header
 from app.governance.uploads import Replay, declares_body
 from core.errors import problem_type
 from core.problems import problem_document
@@ -88,7 +88,7 @@ class InputHygieneMiddleware:
             if declares_body(scope):
                 if not isinstance(receive, Replay):
                     raise TypeError("InputHygieneMiddleware runs inside UploadMiddleware")
-                _check_body(Headers(scope=scope).get("content-type", ""), receive.body)
+                _check_body(header(scope, b"content-type") or "", receive.body)
         except _Refusal as refusal:
             document = problem_document(
                 type_uri=problem_type(refusal.slug),

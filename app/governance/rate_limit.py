@@ -22,9 +22,11 @@ from ipaddress import IPv4Network, IPv6Network
 
 from fastapi import Request
 from limits import RateLimitItem, WindowStats, parse
+from starlette.types import Scope
 
 from app.governance.metrics import RATE_LIMITED
 from app.governance.rate_window import Window, sliding_window
+from app.governance.raw_headers import header
 from core.auth import Principal, state_of
 from core.errors import LedgergateError
 from core.settings import RateLimitSettings
@@ -68,9 +70,10 @@ def route_class(request: Request) -> str:
     return "read" if request.method in READ_METHODS else "write"
 
 
-def client_ip(request: Request, trusted_proxies: list[str]) -> str:
-    """The caller's address; `X-Forwarded-For` counts only when a trusted proxy sent it."""
-    client = request.scope.get("client")  # `request.client`, without its `Address`
+def client_ip(scope: Scope, trusted_proxies: list[str]) -> str:
+    """The caller's address; `X-Forwarded-For` counts only when a trusted proxy sent it.
+    Read from the scope: no `Request` to build, no `Address` (`request.client`)."""
+    client = scope.get("client")
     peer = client[0] if client else "unknown"
     networks = _networks(tuple(trusted_proxies))
     if not networks:  # no proxy is trusted: the peer it is
@@ -86,7 +89,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     if not trusted(peer):
         return peer
     forwarded = [
-        a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()
+        a.strip() for a in (header(scope, b"x-forwarded-for") or "").split(",") if a.strip()
     ]
     for address in reversed(forwarded):  # the right-most hop that is not one of ours
         if not trusted(address):
@@ -211,7 +214,7 @@ class RateLimiter:
         return refusal
 
     def _address(self, request: Request) -> str:
-        return client_ip(request, self.settings.trusted_proxies)
+        return client_ip(request.scope, self.settings.trusted_proxies)
 
     async def count_failed_auth(self, request: Request) -> None:
         if not self.settings.enabled:

@@ -48,6 +48,7 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.governance.raw_headers import header
 from app.governance.uploads import take_body
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -223,7 +224,7 @@ async def _read_body(request: Request, strict: bool, dependant: Dependant) -> An
         body_bytes = await request.body()
         if not body_bytes:
             return Undefined
-        content_type = request.headers.get("content-type")
+        content_type = header(request.scope, b"content-type")
         if (not content_type and not strict) or (content_type and is_json_media_type(content_type)):
             return await request.json()
         return body_bytes

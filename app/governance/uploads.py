@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from fastapi import Request
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
 from app.governance.rate_limit import client_ip
+from app.governance.raw_headers import header
 from core.errors import problem_type
 from core.problems import problem_document
 
@@ -58,11 +57,11 @@ class UploadMiddleware:
         if scope["type"] != "http" or not declares_body(scope):
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
-        address = client_ip(Request(scope), self.trusted_proxies)
+        address = client_ip(scope, self.trusted_proxies)
         if self.uploading[address] >= self.max_per_client:
             await self._problem(
                 scope,

@@ -22,6 +22,7 @@ built it: the endpoint, a `Response` replayed by idempotency, and every problem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from core.settings import VersioningSettings
 
 SUCCESSOR_EXTENSION = "x-successor-version"
 VERSIONS_PATH = "/versions"
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what `quote(text, safe="")` leaves as it is
 
 # `/v2/invoices` was published on 2026-11-25; `/v1` keeps working for six months more.
 V1_DEPRECATION = datetime(2026, 11, 25, tzinfo=UTC)
@@ -128,8 +130,14 @@ def _successor_of(route: APIRoute) -> str | None:
 
 
 def successor_url(template: str, path_params: Mapping[str, Any]) -> str:
-    """The successor's path for this request: its path parameters, percent-encoded."""
-    return template.format_map({name: quote(str(v), safe="") for name, v in path_params.items()})
+    """The successor's path for this request: its path parameters, percent-encoded. A value
+    of unreserved characters only (an id) is its own encoding, taken without `quote`'s calls."""
+    return template.format_map(
+        {
+            name: text if _UNRESERVED.fullmatch(text := str(v)) else quote(text, safe="")
+            for name, v in path_params.items()
+        }
+    )
 
 
 class DeprecatedOperation(BaseModel):

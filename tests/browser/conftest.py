@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from app.governance.protocol import GatewayProtocol
 from tests.conftest import Gateway, GatewayFactory
 from tests.support.console import PASSWORD, add_operator, gateway_with_erp_switch
 from tests.support.faults import SwitchableTransport
@@ -54,7 +55,12 @@ async def served(make_gateway: GatewayFactory) -> AsyncIterator[Served]:
     """The gateway (ERP switchable) served by uvicorn on a free port of 127.0.0.1."""
     gateway, erp = await gateway_with_erp_switch(make_gateway)
     config = uvicorn.Config(
-        gateway.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        gateway.app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        http=GatewayProtocol,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

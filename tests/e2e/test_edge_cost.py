@@ -1,10 +1,12 @@
 """What the edge costs a governed request, in counts rather than time."""
 
+import sys
 from typing import Any
 
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
+from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from app.governance import uploads
@@ -107,3 +109,45 @@ async def test_a_governed_request_keeps_its_state_without_starlette_s_state_obje
     assert response.status_code == 200  # authorized, counted, its caller known
     assert response.headers["RateLimit"]  # the limiter's headers, stashed in the state
     assert built == []
+
+
+async def test_a_governed_write_reads_its_headers_without_starlette_s_headers(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accept, Authorization, Content-Length and Content-Type are read from the raw headers
+    (`raw_headers.header`), not looked up in a `Headers` (two Python calls and three C calls
+    each): only the route's declared header parameter (Idempotency-Key) builds one."""
+    looked_up: list[str] = []
+    lookup = Headers.__getitem__
+
+    def recording(headers: Headers, key: str) -> str:
+        looked_up.append(key.lower())
+        return lookup(headers, key)
+
+    monkeypatch.setattr(Headers, "__getitem__", recording)
+    response = await gateway.client.post(
+        "/v1/invoices", json={}, headers={"Idempotency-Key": "raw-headers"}
+    )
+    assert response.status_code == 422  # authorized, its body read and refused
+    assert [key for key in looked_up if key != "idempotency-key"] == []
+
+
+async def test_the_upload_layer_finds_the_caller_s_address_without_a_request(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`client_ip` reads the scope: the layer that counts each address's uploads builds no
+    `Request` (three Python calls) to learn it."""
+    builders: list[str] = []
+    build = Request.__init__
+
+    def recording(request: Request, *args: Any, **kwargs: Any) -> None:
+        builders.append(sys._getframe(1).f_code.co_filename.rsplit("/", 1)[-1])
+        build(request, *args, **kwargs)
+
+    monkeypatch.setattr(Request, "__init__", recording)
+    response = await gateway.client.post(
+        "/v1/invoices", json={}, headers={"Idempotency-Key": "upload-address"}
+    )
+    assert response.status_code == 422  # its body buffered, then refused
+    assert builders
+    assert "uploads.py" not in builders

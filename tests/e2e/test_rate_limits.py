@@ -202,7 +202,7 @@ def request_from(peer: str, forwarded: str | None = None) -> Request:
 def test_forwarded_for_is_believed_only_from_trusted_proxies(
     peer: str, forwarded: str | None, trusted: list[str], expected: str
 ) -> None:
-    assert client_ip(request_from(peer, forwarded), trusted) == expected
+    assert client_ip(request_from(peer, forwarded).scope, trusted) == expected
 
 
 async def test_limits_hold_across_two_instances_sharing_redis(make_gateway: GatewayFactory) -> None:

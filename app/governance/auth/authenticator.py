@@ -20,6 +20,7 @@ from app.governance.auth.client_status import VERSION_KEY, ClientStatusReader
 from app.governance.auth.tokens import TokenVerifier, VerifiedToken
 from app.governance.metrics import AUTH_FAILURES
 from app.governance.rate_limit import RateLimited, RateLimiter, apply_verdict
+from app.governance.raw_headers import header
 from core.auth import Principal, Unauthorized
 from core.models.api_client import ApiClientRow, ClientStatus
 from core.scopes import PARTNER_SCOPES
@@ -87,10 +88,10 @@ class ClientCache:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if not header:
+    value = header(request.scope, b"authorization")
+    if not value:
         raise Unauthorized("send `Authorization: Bearer <token>`", reason="missing_token")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be `Bearer <token>`", reason="bad_scheme")
     return token.strip()

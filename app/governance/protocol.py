@@ -1,4 +1,5 @@
-"""The HTTP protocol `ledgergate serve` runs: uvicorn's, with a deadline on request headers.
+"""The HTTP protocol `ledgergate serve` runs: uvicorn's httptools protocol, with a deadline
+on request headers and each answer's head held to leave with its body (`held_head.py`).
 
 uvicorn bounds only the idle time between requests on a keep-alive connection; a
 client that opens a connection and sends its headers a byte at a time holds the
@@ -15,10 +16,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from app.governance.held_head import HeldHead
 from core.settings import get_settings
 
 
-class HeaderTimeoutProtocol(HttpToolsProtocol):
+class GatewayProtocol(HttpToolsProtocol):
     def __init__(
         self,
         config: Config,
@@ -40,7 +42,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous:  # a request to answer (not a WebSocket upgrade)
+            HeldHead(self.cycle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
