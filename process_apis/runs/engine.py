@@ -447,7 +447,7 @@ class Engine:
         `_send`), committed on exit: `opening`'s (its changes flushed first), else a
         connection's with no ORM session around it, begun by its first statement unless that
         went alone (`_send`'s `whole`), and closed here: `async with` would close it in a task
-        of its own (shielded from cancellation), some 80 calls more, as the closing's
+        of its own (shielded from cancellation), some 60 Python calls more, as the closing's
         connection is closed (`Engine.closing`)."""
         if opening is None:
             bind: AsyncEngine = self.sessionmaker.kw["bind"]

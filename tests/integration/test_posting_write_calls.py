@@ -119,6 +119,6 @@ async def test_a_posting_s_writes_start_no_task(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The step's start closed its connection by `async with`, which SQLAlchemy does in a
-    # task of its own, shielded: some 80 calls more than closing it in the posting's task.
+    # task of its own, shielded: some 60 Python calls more than closing it in the posting's task.
     counted = await after_prepare(gateway, monkeypatch, "write-tasks")
     assert counted.tasks == []
