@@ -28,10 +28,10 @@ tests compare what both paths send, byte for byte.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, TypeDecorator
 from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -57,17 +57,15 @@ class _Shape:
         assert not compiled.escaped_bind_names, "bind names are sent as they are"
         assert compiled.positiontup is not None, "the driver binds by position"
         processors = cast(dict[str, _Processor], compiled._bind_processors)
+        binds: list[BindParameter[Any]] = [compiled.binds[name] for name in compiled.positiontup]
+        if any(bind.callable is not None for bind in binds):
+            raise ValueError("a statement sent on the driver binds values, not callables")
         self.sql = compiled.string
-        # Per position: the parameter's key, its bind when it has a value of its own (taken
+        # Per position: the parameter's key, whether it must be given, its own value (taken
         # when the key is not given), its bind processor.
-        self.binds: tuple[tuple[str, BindParameter[Any] | None, _Processor], ...] = tuple(
-            (
-                bind.key,
-                None if bind.required else bind,
-                processors.get(name),
-            )
-            for name in compiled.positiontup
-            for bind in (compiled.binds[name],)
+        self.binds: tuple[tuple[str, bool, Any, _Processor], ...] = tuple(
+            (bind.key, bind.required, bind.value, _processor(bind, processors.get(name), dialect))
+            for name, bind in zip(compiled.positiontup, binds, strict=True)
         )
         self.types = tuple(column.type for column in compiled._result_columns)
         # The result processors (none when no column has one), known once the driver has
@@ -79,10 +77,8 @@ class _Shape:
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
         return [
             value if process is None else process(value)
-            for key, bind, process in self.binds
-            for value in (
-                parameters[key] if bind is None or key in parameters else bind.effective_value,
-            )
+            for key, required, own, process in self.binds
+            for value in (parameters[key] if required or key in parameters else own,)
         ]
 
     def row(
@@ -100,6 +96,20 @@ class _Shape:
             value if process is None else process(value)
             for value, process in zip(record, self.results, strict=True)
         ]
+
+
+def _processor(bind: BindParameter[Any], compiled: _Processor, dialect: Dialect) -> _Processor:
+    """`compiled`, SQLAlchemy's processor of `bind`; for a decorated type whose own type
+    takes none, the decorator's `process_bind_param` itself (SQLAlchemy's wraps it in a
+    function of its own: one call more a value)."""
+    decorated = bind.type.dialect_impl(dialect)
+    if (
+        compiled is not None
+        and isinstance(decorated, TypeDecorator)
+        and decorated.impl_instance.bind_processor(dialect) is None
+    ):
+        return partial(decorated.process_bind_param, dialect=dialect)
+    return compiled
 
 
 @lru_cache(maxsize=512)

@@ -78,9 +78,10 @@ async def execute_folded(
     one's row count, or the column it returns (see the module docstring). `alone`: they
     are a whole transaction, on a connection with none begun, committed when this returns
     (see `alone_possible`)."""
+    dialect = connection.dialect.name
     if alone:
-        assert alone_possible(connection.dialect.name, writes), "writes that cannot go alone"
-    if connection.dialect.name == "postgresql" and (len(writes) > 1 or alone):
+        assert alone_possible(dialect, writes), "writes that cannot go alone"
+    if dialect == "postgresql" and (len(writes) > 1 or alone):
         shape = tuple(  # a list built in one call, not a generator resumed per write
             [
                 (w.statement, tuple(w.rows[0]), len(w.rows), alone and w.stale is not None)

@@ -64,7 +64,7 @@ from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
 from core.models.workflow_run import RunStatus, WorkflowRunRow
-from core.versioned import leave_written
+from core.versioned import leave_written, set_committed
 from events.attribution import customer_partner
 from events.outbox import record, recording
 from events.schemas import invoice as invoice_events
@@ -666,8 +666,7 @@ def _acknowledging_write(
         "posted_at": now,
         "updated_at": now,
     }
-    for name, value in changes.items():
-        set_committed_value(invoice, name, value)
+    set_committed(invoice, changes)
     return Write(
         _acknowledging(status),
         [{"invoice_id": invoice.id, **changes}],

@@ -62,6 +62,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -255,6 +256,13 @@ class Engine:
         self.asynchronous_step_starts = asynchronous_step_starts
         self._held: dict[str, list[_HeldStep]] = {}  # by run id
 
+    @cached_property
+    def dialect(self) -> str:
+        """The name of the database's dialect (`postgresql`, `sqlite`), read once: a
+        connection's `dialect` is two calls each time."""
+        bind: AsyncEngine = self.sessionmaker.kw["bind"]
+        return bind.dialect.name
+
     def run(
         self,
         run_id: str,
@@ -393,11 +401,7 @@ class Engine:
         (`_writing`); one statement that may go alone (`alone_possible`) then goes as a
         transaction of its own, without `BEGIN` and `COMMIT`."""
         folded = await self._folded(connection, run_id, writes, step=step, opening=opening)
-        alone = (
-            whole
-            and not connection.in_transaction()
-            and alone_possible(connection.dialect.name, folded)
-        )
+        alone = whole and not connection.in_transaction() and alone_possible(self.dialect, folded)
         return (await execute_folded(connection, folded, alone=alone))[len(folded) - len(writes) :]
 
     async def _folded(
@@ -415,19 +419,19 @@ class Engine:
         held = self._held.get(run_id, [])
         names = [w.name for w in held] + ([step] if step else [])
         taken = opening.info.pop(_HELD_WRITES, []) if opening is not None else []
-        first = [*taken, *self._held_steps(connection, run_id)]
+        first = [*taken, *self._held_steps(run_id)]
         if len(set(names)) < len(names):
             for write in first:
                 await execute_folded(connection, [write])
             first = []
         return [*first, *writes]
 
-    def _held_steps(self, connection: AsyncConnection, run_id: str) -> list[Write]:
+    def _held_steps(self, run_id: str) -> list[Write]:
         held = self._held.pop(run_id, [])
         records = [(w.name, w.values) for w in held if not w.step_id]
         return [
             *step_updates([(w.step_id, w.values) for w in held if w.step_id]),
-            *step_records(connection.dialect.name, run_id, records),
+            *step_records(self.dialect, run_id, records),
         ]
 
     @asynccontextmanager
@@ -442,13 +446,18 @@ class Engine:
         """A transaction of the step path, which speaks SQL Core (its writes go through
         `_send`), committed on exit: `opening`'s (its changes flushed first), else a
         connection's with no ORM session around it, begun by its first statement unless that
-        went alone (`_send`'s `whole`)."""
+        went alone (`_send`'s `whole`), and closed here: `async with` would close it in a task
+        of its own (shielded from cancellation), some 60 Python calls more, as the closing's
+        connection is closed (`Engine.closing`)."""
         if opening is None:
             bind: AsyncEngine = self.sessionmaker.kw["bind"]
-            async with bind.connect() as connection:
+            connection = await bind.connect()
+            try:
                 yield connection
                 if connection.in_transaction():
                     await connection.commit()
+            finally:
+                await connection.close()
             return
         await opening.flush()
         yield await opening.connection()
@@ -520,7 +529,7 @@ class Engine:
         the backend first."""
         async with self._writing(opening=opening) as connection:
             relaxed = opening is None and self.asynchronous_step_starts
-            dialect = connection.dialect.name
+            dialect = self.dialect
             start = step_start(
                 dialect,
                 run_id,

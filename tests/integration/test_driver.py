@@ -21,15 +21,17 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.db import database_unavailable
-from core.driver import first
+from core.driver import _shape, first
 from core.models.base import UTCDateTime
 from core.models.idempotency_key import IdempotencyStatus
 from process_apis.idempotency import KEYS
 from tests.conftest import Gateway
+from tests.support.python_calls import python_calls
 
 # A value of each kind the hot path binds: money, a date, an aware datetime, JSON, an enum.
 TYPED = select(
@@ -177,3 +179,18 @@ async def test_a_connection_lost_under_a_driver_statement_is_the_databases_failu
 
     async with bind.connect() as connection:  # a new connection serves
         assert await first(connection, TYPED, VALUES) is not None
+
+
+def test_a_statement_s_values_are_bound_without_sqlalchemy_s_wrappers() -> None:
+    shape = _shape(TYPED, (), asyncpg.dialect())
+    with python_calls() as called:
+        arguments = shape.arguments(VALUES)
+
+    # The datetime's check is its type's own `process_bind_param`, not SQLAlchemy's function
+    # around it: one call a value.
+    assert [call for call in called if "/sqlalchemy/sql/" in call] == [
+        call
+        for call in called
+        if call.endswith("sqltypes.py:process")  # JSON's serialiser
+    ]
+    assert arguments[2] == VALUES["at"]
