@@ -15,6 +15,9 @@ statement then checks its versioned writes itself, as its check would come after
 commit: one that changed no row makes the statement fail (a cast of a marker naming the
 write, evaluated only then), so nothing of it commits, and that failure is raised as the
 write's `StaleWrite`.
+
+A write may also lead a read (`rows_led`): the read is sent only once the write returned
+its row, on PostgreSQL in the read's own statement (the write a CTE of it).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from core import driver
 from core.driver import first
 
 
@@ -106,6 +110,48 @@ async def execute_folded(
         if write.stale is not None and answer in (0, None):
             raise StaleWrite(write)
     return answers
+
+
+class Unled(Exception):
+    """`rows_led` answered no row: its leading write returned none, or its read found none
+    (on PostgreSQL one statement cannot tell which). The caller starts over without it."""
+
+
+async def rows_led(
+    connection: AsyncConnection,
+    lead: Write,
+    statement: Select[Any],
+    parameters: Mapping[str, Any],
+) -> list[Sequence[Any]]:
+    """`statement`'s rows with `parameters` (`core.driver.rows`), in `connection`'s
+    transaction, read only once `lead` (a write of one row returning a column: an insert
+    that does nothing when its row is there, say) returned its row; raises `Unled` when no
+    row comes back. On PostgreSQL one statement: the write is a CTE of the read, and the
+    read's condition that the write returned its row is checked before the read touches or
+    locks a row (the read does not see the row written: one snapshot). Elsewhere two
+    statements, the write first."""
+    assert len(lead.rows) == 1, "a lead writes one row"
+    assert _returns(lead.statement, 1), "a lead returns a column"
+    if connection.dialect.name == "postgresql":
+        led = _led(lead.statement, tuple(lead.rows[0]), statement)
+        found = await driver.rows(connection, led, {**_parameters([lead]), **parameters})
+    elif await first(connection, lead.statement, lead.rows[0]) is None:
+        raise Unled
+    else:
+        found = await driver.rows(connection, statement, parameters)
+    if not found:
+        raise Unled
+    return found
+
+
+@lru_cache(maxsize=64)
+def _led(
+    lead: Insert | Update | Select[Any], keys: tuple[str, ...], statement: Select[Any]
+) -> Select[Any]:
+    """`statement` with `lead` (its parameters named as `_parameters` names them) as a CTE,
+    and the condition that it returned its row."""
+    written = _tagged(lead, keys, "w0_0").cte("lead")
+    return statement.where(select(written.c[0]).exists())
 
 
 def alone_possible(dialect: str, writes: Sequence[Write]) -> bool:

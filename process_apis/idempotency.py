@@ -11,9 +11,9 @@ while the first request with that key is still in flight it is a 409 problem. Th
 is stored with the request's audit row, in one transaction; a handler may leave its own
 last transaction open for that (`Closing`), so the write and its stored answer commit
 together; and a handler whose first transaction commits before any backend call may run it
-in the transaction holding the key's claim (`Opening`). A request that crashed
-leaves its key locked only until `LOCK_TTL` passes, after which a retry takes it over
-(the workflow itself is resumable).
+in the transaction holding the key's claim (`Opening`), the claim sent with its first read.
+A request that crashed leaves its key locked only until `LOCK_TTL` passes, after which a
+retry takes it over (the workflow itself is resumable).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from core.db import connection_of, table_of, upsert_into
 from core.driver import first
 from core.duplicates import DuplicateSource, count_duplicates
 from core.errors import BadRequest, Conflict, LedgergateError
-from core.folded import StaleWrite, Write, alone_possible, execute_folded
+from core.folded import StaleWrite, Unled, Write, alone_possible, execute_folded
 from core.metrics import IDEMPOTENT_REPLAYS
 from core.models.audit_event import AuditEventRow
 from core.models.base import utcnow
@@ -201,7 +201,26 @@ class Opening(Handover[AsyncSession]):
 
     Whoever runs the handler disposes of a claim the handler left untaken (or gave back, its
     transaction having written nothing else): its completion joins it, a release discards it.
+
+    The claim may also be handed over unsent (`lead`), with a session that has begun
+    nothing: the handler sends it with its first read (`core.folded.rows_led`, in that
+    read's statement on PostgreSQL), which raises `Unled` when the key was there (or the read
+    found nothing). Then the key is claimed on its own, judged as always (a replay, `409`,
+    `422` or a takeover), and the handler runs again under that claim.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lead: Write | None = None
+
+    def hand_over(self, transaction: AsyncSession, lead: Write | None = None) -> None:
+        super().hand_over(transaction)
+        self.lead = lead
+
+    def take_lead(self) -> Write | None:
+        """The claim handed over unsent, if any (once)."""
+        lead, self.lead = self.lead, None
+        return lead
 
 
 Refusal = Callable[[AsyncConnection, StaleWrite], Awaitable[None]]
@@ -310,14 +329,7 @@ class IdempotencyStore:
             claimed = await first(
                 connection,
                 _insert_key(connection.dialect.name),
-                self._new_key(
-                    client_id,
-                    key,
-                    (method, path, request_hash),
-                    now,
-                    status=IdempotencyStatus.IN_FLIGHT,
-                    locked_until=now + LOCK_TTL,
-                ),
+                self._claim_row(client_id, key, (method, path, request_hash), now),
             )
             if claimed is None:
                 row = await self._judge(session, client_id, key, method, path, request_hash, now)
@@ -332,6 +344,28 @@ class IdempotencyStore:
         finally:
             if not handed_over:
                 await session.close()
+
+    def unsent_claim(
+        self, *, client_id: str, key: str, method: str, path: str, request_hash: str
+    ) -> Write:
+        """`claim`'s insert as a write for a handler's first read to lead (see `Opening`): it
+        returns the key when it inserted the key's row."""
+        dialect = self.sessionmaker.kw["bind"].dialect.name
+        row = self._claim_row(client_id, key, (method, path, request_hash), utcnow())
+        return Write(_insert_key(dialect), [row])
+
+    def _claim_row(
+        self, client_id: str, key: str, request: tuple[str, str, str], now: datetime
+    ) -> dict[str, object]:
+        """A key's row as its claim writes it: in flight, locked for `LOCK_TTL`."""
+        return self._new_key(
+            client_id,
+            key,
+            request,
+            now,
+            status=IdempotencyStatus.IN_FLIGHT,
+            locked_until=now + LOCK_TTL,
+        )
 
     def _new_key(
         self,
@@ -548,18 +582,13 @@ async def run_idempotently(
         )
     request_hash = digest(body.model_dump(mode="json") if body is not None else None)
     method, path = request.scope["method"], _path(request)
-    stored = await store.claim(
-        client_id=client_id,
-        key=key,
-        method=method,
-        path=path,
-        request_hash=request_hash,
-        opening=claim_opening,
-    )
-    if stored is not None:
-        IDEMPOTENT_REPLAYS.inc()
-        logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})
-        return _replay(stored)
+    claim = {
+        "client_id": client_id,
+        "key": key,
+        "method": method,
+        "path": path,
+        "request_hash": request_hash,
+    }
 
     async def answer(status: int, content: str, headers: dict[str, str]) -> Response:
         """The response, its answer stored with what the handler handed over, unless a
@@ -600,27 +629,46 @@ async def run_idempotently(
             audit.written = True
         return response
 
-    try:
-        outcome = await handler()
-        status, content = outcome.status_code, outcome.body.model_dump_json()
-        headers = {"content-type": "application/json", **(outcome.headers or {})}
-        if closing.unsent is not None:  # sent with the answer: their refusal is the handler's
-            return await answer(status, content, headers)
-    except LedgergateError as error:
-        status = error.status_code
-        document: dict[str, Any] = error_document(
-            error,
-            instance=path,
-            correlation_id=getattr(request.state, "correlation_id", None),
-        )
-        content = json.dumps(document)
-        headers = {"content-type": PROBLEM_MEDIA_TYPE}
-    except BaseException:
-        await opening.discard()
-        await closing.commit()
-        await store.release(client_id=client_id, key=key)
-        raise
-    return await answer(status, content, headers)
+    async def answered() -> Response:
+        """The handler's answer, stored (`answer`); `Unled` raised as the handler raised it."""
+        try:
+            outcome = await handler()
+            status, content = outcome.status_code, outcome.body.model_dump_json()
+            headers = {"content-type": "application/json", **(outcome.headers or {})}
+            if closing.unsent is not None:  # sent with the answer: their refusal is the handler's
+                return await answer(status, content, headers)
+        except LedgergateError as error:
+            status = error.status_code
+            document: dict[str, Any] = error_document(
+                error,
+                instance=path,
+                correlation_id=getattr(request.state, "correlation_id", None),
+            )
+            content = json.dumps(document)
+            headers = {"content-type": PROBLEM_MEDIA_TYPE}
+        except Unled:  # the claim, sent with the handler's first read, claimed nothing
+            await opening.discard()
+            raise
+        except BaseException:
+            await opening.discard()
+            await closing.commit()
+            await store.release(client_id=client_id, key=key)
+            raise
+        return await answer(status, content, headers)
+
+    if claim_opening is not None:
+        # The claim goes with the handler's first read; failing that, it is claimed below.
+        claim_opening.hand_over(store.sessionmaker(), store.unsent_claim(**claim))
+        try:
+            return await answered()
+        except Unled:
+            pass
+    stored = await store.claim(**claim, opening=claim_opening)
+    if stored is not None:
+        IDEMPOTENT_REPLAYS.inc()
+        logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})
+        return _replay(stored)
+    return await answered()
 
 
 @dataclass(frozen=True)

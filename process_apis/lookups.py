@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.db import table_of
 from core.driver import rows
 from core.errors import NotFound
+from core.folded import Write, rows_led
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.rows import columns_of, detached
@@ -47,11 +48,19 @@ async def get_invoice(
     return invoice
 
 
-async def lock_invoice(connection: AsyncConnection, invoice_id: str) -> InvoiceRow:
+async def lock_invoice(
+    connection: AsyncConnection, invoice_id: str, *, lead: Write | None = None
+) -> InvoiceRow:
     """`get_invoice(..., for_update=True)` read by SQL Core in `connection`'s transaction (on
     the driver, `core.driver`): the invoice and its lines are built detached, not loaded into
-    a session (add them to one to have a change flushed)."""
-    found = await rows(connection, _LOCKED_INVOICE, {"invoice_id": invoice_id})
+    a session (add them to one to have a change flushed). `lead`: a write sent with the read
+    (`core.folded.rows_led`, which raises `Unled` when no row comes back)."""
+    parameters = {"invoice_id": invoice_id}
+    found = await (
+        rows(connection, _LOCKED_INVOICE, parameters)
+        if lead is None
+        else rows_led(connection, lead, _LOCKED_INVOICE, parameters)
+    )
     if not found:
         raise NotFound(f"no invoice {invoice_id}")
     width = len(_INVOICE_COLUMNS)

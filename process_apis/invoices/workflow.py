@@ -201,10 +201,12 @@ class InvoicePostingWorkflow:
         the prepare runs in the transaction holding the request's `Idempotency-Key` claim,
         so the claim commits with it (see `process_apis.idempotency.Opening`), or is given
         back to `opening` when the invoice was posted before (the prepare wrote nothing but
-        the claim). With `closing` the transaction that records the posted document (a
-        connection's, see `_record`) is handed over uncommitted, for the request's
-        `Idempotency-Key` completion to join (no backend call follows it).
+        the claim); a claim `opening` hands over unsent goes with the invoice's lock. With
+        `closing` the transaction that records the posted document (a connection's, see
+        `_record`) is handed over uncommitted, for the request's `Idempotency-Key` completion
+        to join (no backend call follows it).
         """
+        lead = opening.take_lead() if opening is not None else None
         claim = opening.take() if opening is not None else None
         session = claim or self.context.sessionmaker()
         handed_over = False
@@ -217,6 +219,7 @@ class InvoicePostingWorkflow:
                 correlation_id=correlation_id,
                 principal=principal,
                 claimed_run_id=claimed_run_id,
+                lead=lead,
             )
             if isinstance(prepared, PostingResult):
                 if opening is not None and claim is not None:
@@ -309,15 +312,17 @@ class InvoicePostingWorkflow:
         correlation_id: str | None,
         principal: Principal | None,
         claimed_run_id: str | None,
+        lead: Write | None = None,
     ) -> PostingPlan | PostingResult:
         """Take the invoice's posting run in `session`, left uncommitted (a refusal fails the
         run, committed, and is raised): the plan, or the posting the invoice already has.
+        `lead`: a write sent with the invoice's lock (`lookups.lock_invoice`).
         The invoice's and the run's writes are held in `session` (`Engine.hold`) for the
         engine's next write in it: the first step's start, folded with them. Its reads are
         SQL Core on the session's connection: the invoice, the customer and the run are
         detached rows, added to the session only when a refusal is recorded there."""
         connection = await session.connection()
-        invoice = await lock_invoice(connection, invoice_id)
+        invoice = await lock_invoice(connection, invoice_id, lead=lead)
         if principal is not None:
             principal.check_money_limit(
                 "invoices:post", amount=invoice.total, currency=invoice.currency

@@ -2,18 +2,20 @@
 answers its own row count or returned column, a versioned write that changed no row still
 raises, and the folded statement is compiled once; elsewhere each write is its own."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.driver import _shape
-from core.folded import Write, execute_folded
+from core.folded import Unled, Write, execute_folded, rows_led
 from core.ids import new_id
 from core.models.base import utcnow
 from core.versioned import _versioned_update
+from process_apis.idempotency import KEYS, IdempotencyStore, _insert_key
 from process_apis.runs.engine import Engine
 from process_apis.runs.repository import RUNS, STEPS, _upsert_step, get_run
 from tests.conftest import Gateway
@@ -178,3 +180,58 @@ async def test_an_engine_sends_two_writes_of_one_step_apart(gateway: Gateway) ->
     async with gateway.sessionmaker() as session:
         steps = (await get_run(session, run.id)).steps
     assert [(s.name, s.status, s.attempts) for s in steps] == [("check", "started", 2)]
+
+
+def lead_of(key: str, dialect: str) -> Write:
+    """A key's claim: an insert that does nothing when the key is there, returning the key."""
+    store = IdempotencyStore.__new__(IdempotencyStore)
+    store.retention = timedelta(days=1)
+    request = ("POST", "/lead", "h")
+    return Write(_insert_key(dialect), [store._claim_row("lead", key, request, utcnow())])
+
+
+LOCKED_KEY = (
+    select(KEYS.c.key, KEYS.c.status)
+    .where(KEYS.c.client_id == bindparam("client_id"), KEYS.c.key == bindparam("key"))
+    .with_for_update()
+)
+
+
+async def test_a_lead_goes_with_its_read_and_none_returned_sends_no_read(
+    gateway: Gateway,
+) -> None:
+    bind: AsyncEngine = gateway.sessionmaker.kw["bind"]
+    dialect = bind.dialect.name
+    read = {"client_id": "lead", "key": "read"}  # a row there before: the read's own
+    async with bind.begin() as connection:
+        await connection.execute(_insert_key(dialect), lead_of("read", dialect).rows[0])
+    seen: list[str] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql)
+
+    event.listen(bind.sync_engine, "before_cursor_execute", statement)
+    try:
+        async with bind.begin() as connection:
+            found = await rows_led(connection, lead_of("k", dialect), LOCKED_KEY, read)
+        led = len(seen)
+        async with bind.connect() as connection:
+            with pytest.raises(Unled):  # the key is there: its insert returns no row
+                await rows_led(connection, lead_of("k", dialect), LOCKED_KEY, read)
+            if dialect == "postgresql":  # and the read locked nothing
+                async with bind.connect() as other:
+                    await other.execute(text("SET lock_timeout = '1s'"))
+                    assert (await other.execute(LOCKED_KEY, read)).all() == [("read", "in_flight")]
+            await connection.rollback()
+        with pytest.raises(Unled):  # the read finds no row
+            async with bind.begin() as connection:
+                await rows_led(connection, lead_of("k2", dialect), LOCKED_KEY, read | {"key": "x"})
+    finally:
+        event.remove(bind.sync_engine, "before_cursor_execute", statement)
+
+    assert [tuple(row) for row in found] == [("read", "in_flight")]
+    assert led == (1 if dialect == "postgresql" else 2)
+    async with bind.connect() as connection:
+        keys = await connection.scalars(select(KEYS.c.key).where(KEYS.c.client_id == "lead"))
+        # the lead committed with its read; the lead of a read that found nothing rolled back
+        assert sorted(keys) == ["k", "read"]

@@ -1,18 +1,32 @@
 """A posting's `Idempotency-Key` claim commits with the prepare transaction (`Opening`): a
 duplicate waits for it and sees the claim, a claim rolled back with a refusal still has its
-answer stored, and a posting answered from the prepare alone costs one commit."""
+answer stored, and a posting answered from the prepare alone costs one commit. The claim
+goes with the invoice's lock (in its statement on PostgreSQL); a key already there is
+judged as ever: in flight, or taken over from a request that died."""
 
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.ids import new_id
-from process_apis.idempotency import IdempotencyStore, IdempotentRequestInFlight, Opening
+from core.models.base import utcnow
+from core.models.idempotency_key import IdempotencyStatus
+from core.models.invoice import InvoiceRow
+from process_apis.idempotency import (
+    KEYS,
+    LOCK_TTL,
+    IdempotencyStore,
+    IdempotentRequestInFlight,
+    Opening,
+)
+from process_apis.invoices.schemas import PostingCreate
+from process_apis.runs.engine import digest
 from tests.conftest import Gateway
 from tests.integration.test_invoice_posting import post, register
 
@@ -82,3 +96,65 @@ async def test_a_posting_answered_by_the_prepare_alone_costs_one_commit(gateway:
     replayed = await post(gateway, invoice_id, "key-2")
     assert replayed.headers["idempotent-replayed"] == "true"
     assert replayed.json() == again.json()
+
+
+async def test_the_claim_goes_with_the_invoice_s_lock(gateway: Gateway) -> None:
+    """On PostgreSQL in its statement (one round trip fewer); elsewhere just before it."""
+    engine: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    invoice_id = await register(gateway)
+    this_test = asyncio.current_task()
+    seen: list[str] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if asyncio.current_task() is this_test and "api_clients" not in sql:
+            seen.append(sql)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        assert (await post(gateway, invoice_id, "key-led")).status_code == 201
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+
+    claims = [i for i, sql in enumerate(seen) if "INSERT INTO idempotency_keys" in sql]
+    locks = [i for i, sql in enumerate(seen) if "FROM invoices LEFT OUTER JOIN" in sql]
+    together = engine.dialect.name == "postgresql"
+    assert (claims, locks) == (([0], [0]) if together else ([0], [1])), seen
+
+
+def claimed_before(invoice_id: str, key: str, *, locked_for: timedelta) -> dict[str, Any]:
+    """The row of a posting's key claimed by a request still in flight, or one that died."""
+    now = utcnow()
+    return {
+        "client_id": "test-platform",
+        "key": key,
+        "method": "POST",
+        "path": f"/v1/invoices/{invoice_id}/postings",
+        "request_hash": digest(PostingCreate().model_dump(mode="json")),
+        "status": IdempotencyStatus.IN_FLIGHT,
+        "locked_until": now + locked_for,
+        "created_at": now,
+        "expires_at": now + timedelta(days=1),
+    }
+
+
+@pytest.mark.parametrize(("locked_for", "status"), [(LOCK_TTL, 409), (-LOCK_TTL, 201)])
+async def test_a_key_in_flight_is_refused_and_one_whose_request_died_is_taken_over(
+    gateway: Gateway, locked_for: timedelta, status: int
+) -> None:
+    invoice_id = await register(gateway)
+    claimed = claimed_before(invoice_id, "key-held", locked_for=locked_for)
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(insert(KEYS), claimed)
+
+    response = await post(gateway, invoice_id, "key-held")
+
+    assert response.status_code == status, response.text
+    async with gateway.sessionmaker() as session:
+        invoice = await session.get_one(InvoiceRow, invoice_id)
+        key = (await session.execute(select(KEYS).where(KEYS.c.key == "key-held"))).one()
+    if status == 409:
+        assert invoice.status == "open"
+        assert (key.status, key.locked_until) == ("in_flight", claimed["locked_until"])
+    else:
+        assert invoice.status == "posted"
+        assert (key.status, key.response_status) == ("completed", 201)
