@@ -52,9 +52,11 @@ slot's `cost` entries count from that grant until the sequence ended (after its 
 answer), then a full window, so every request of the sequence is covered, in whatever
 window of the ERP it lands. Its concurrency place is held from before the first request
 to after the last; a request draws only when no other is in flight on it, so at most one
-is in flight per place. Its lease (`requests` × the budget's `lease_seconds`) covers each
-request's time budget, retries included; a request that might still be in flight when
-the lease ends (this process's clock, read before the store's) does not draw. A request
+is in flight per place. Its lease is one slot's (`lease_seconds`, a request's time budget
+with its retries and a margin), so a process that dies holding it keeps the place no
+longer than it would keep a request's: a request that might still be in flight when the
+lease ends (this process's clock, read before the store's) does not draw. A posting's
+requests follow each other within milliseconds and all draw; one sent late takes its own. A request
 that does not draw (its cost is beyond what is left, another is in flight, the lease
 would not cover it) takes its own slot as any other, after the held slot is given back
 when nothing is in flight on it (so a concurrency of one never waits for its own place);
@@ -302,11 +304,11 @@ class ErpBudget:
                 held.give_back()
         return Slot(self, operation, cost, priority, deadline)
 
-    def held(self, *, cost: int, requests: int, priority: Priority = Priority.INTERACTIVE) -> Held:
-        """A slot of `cost` operations for a sequence of `requests` requests, taken at its
+    def held(self, *, cost: int, priority: Priority = Priority.INTERACTIVE) -> Held:
+        """A slot of `cost` operations for a sequence of requests, taken at its
         first request and held until the scope ends; its requests draw on it (the module's
         docstring says why that is safe)."""
-        return Held(self, cost, requests, priority)
+        return Held(self, cost, priority)
 
     @property
     def pending_releases(self) -> int:
@@ -566,11 +568,11 @@ class Held:
     """`ErpBudget.held`'s scope: the slot its requests draw on, taken by the first of them
     (`Draw`), given back when the scope ends, or earlier when a request cannot draw."""
 
-    def __init__(self, budget: ErpBudget, cost: int, requests: int, priority: Priority) -> None:
+    def __init__(self, budget: ErpBudget, cost: int, priority: Priority) -> None:
         self.budget = budget
         self.cost = cost
         self.priority = priority
-        self.lease_ms = requests * budget._lease_ms
+        self.lease_ms = budget._lease_ms
         self.left = cost
         self.slot: Slot | None = None
         self.busy = False

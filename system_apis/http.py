@@ -503,17 +503,15 @@ class ResilientClient:
         )
 
     def held_slot(
-        self, *, cost: int, requests: int, priority: Priority | None = None
+        self, *, cost: int, priority: Priority | None = None
     ) -> AbstractAsyncContextManager[None]:
-        """One slot of the ERP's budget for the next `requests` requests (`cost` operations
+        """One slot of the ERP's budget for the next requests (`cost` operations
         together), sent one after the other within the scope: they draw on it instead of
         taking a slot each (`ErpBudget.held`). Requests beyond it take their own, as do
         writes with a `write_budget` of their own (the slot is `budget`'s)."""
         if self.budget is None:
             return nullcontext()
-        return self.budget.held(
-            cost=cost, requests=requests, priority=priority or current_priority.get()
-        )
+        return self.budget.held(cost=cost, priority=priority or current_priority.get())
 
     def _admitted(
         self, method: str, operation: str, deadline: float, *, cost: int, priority: Priority

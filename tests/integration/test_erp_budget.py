@@ -609,7 +609,7 @@ async def test_a_held_slot_is_one_acquire_for_its_requests_and_counts_its_cost(
     name = connection()
     owner = budget(store, name, window=5, concurrency=1, release_delay_seconds=3600)
     later = time.monotonic() + 5
-    async with owner.held(cost=4, requests=3):
+    async with owner.held(cost=4):
         for cost in (1, 1, 2):
             async with owner.slot(operation="op", cost=cost, ends_by=later):
                 pass
@@ -630,7 +630,7 @@ async def test_a_request_beyond_a_held_slot_takes_its_own_after_giving_it_back(
     name = connection()
     owner = budget(store, name, concurrency=1, wait_seconds=0.5)
     later = time.monotonic() + 5
-    async with owner.held(cost=1, requests=1):
+    async with owner.held(cost=1):
         for _ in range(3):
             async with owner.slot(operation="op", ends_by=later):
                 pass
@@ -642,7 +642,7 @@ async def test_a_request_the_held_lease_would_not_cover_takes_its_own_slot(
 ) -> None:
     name = connection()
     owner = budget(store, name, concurrency=1, lease_seconds=2.0)
-    async with owner.held(cost=3, requests=1):
+    async with owner.held(cost=3):
         async with owner.slot(operation="op", ends_by=time.monotonic() + 1):
             pass
         async with owner.slot(operation="op", ends_by=time.monotonic() + 5):
@@ -665,7 +665,7 @@ async def test_requests_of_a_held_slot_in_flight_together_take_their_own(
         async with owner.slot(operation="op", ends_by=later):
             await both.wait()
 
-    async with owner.held(cost=2, requests=2):
+    async with owner.held(cost=2):
         await asyncio.gather(send(), send())
     assert asks == [True, True]  # the held slot and one of its own
 
@@ -676,7 +676,7 @@ async def test_a_429_inside_a_held_slot_shrinks_the_budget_and_gives_the_slot_ba
     name = connection()
     owner = budget(store, name, concurrency=1, wait_seconds=0.2)
     later = time.monotonic() + 5
-    async with owner.held(cost=3, requests=3):
+    async with owner.held(cost=3):
         with pytest.raises(BackendTransientError):
             async with owner.slot(operation="op", ends_by=later):
                 raise throttle(retry_after=1)
@@ -684,3 +684,18 @@ async def test_a_429_inside_a_held_slot_shrinks_the_budget_and_gives_the_slot_ba
         with pytest.raises(ErpBudgetExhausted):  # the retry waits for the pause, in vain
             async with owner.slot(operation="op", ends_by=later):
                 pass
+
+
+async def test_a_dead_process_s_held_slot_frees_its_place_after_one_lease(store: Store) -> None:
+    """A replica killed mid-posting keeps the held place one request's lease, no longer:
+    a recovering worker, which waits less than three leases, gets it."""
+    name = connection()
+    dead = budget(store, name, concurrency=1, lease_seconds=1.0)
+    held = dead.held(cost=4)
+    await held.__aenter__()
+    await dead.slot(operation="op", ends_by=time.monotonic() + 0.5).__aenter__()  # then killed
+    recovering = budget(store, name, concurrency=1, wait_seconds=2.5)
+    started = time.monotonic()
+    async with recovering.slot(operation="op"):  # ErpBudgetExhausted after 2.5 s otherwise
+        pass
+    assert time.monotonic() - started > 0.5  # the place was held until the lease ended

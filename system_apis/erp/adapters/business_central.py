@@ -311,7 +311,7 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
         if not known_absent:
             return nullcontext()
         lines = len(invoice.lines)
-        return self._client.held_slot(cost=lines + 3, requests=lines + 2)
+        return self._client.held_slot(cost=lines + 3)
 
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
