@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -633,14 +633,16 @@ class Idempotency:
     client_id: str
     key: str | None
 
-    async def __call__(
+    def __call__(
         self,
         body: BaseModel | None,
         handler: Callable[[], Awaitable[Outcome]],
         closing: Closing | None = None,
         opening: Opening | None = None,
-    ) -> Response:
-        return await run_idempotently(
+    ) -> Coroutine[Any, Any, Response]:
+        """`run_idempotently`'s coroutine itself, not one of its own around it that the
+        request's task would resume at every wait."""
+        return run_idempotently(
             self.store,
             self.request,
             client_id=self.client_id,

@@ -448,8 +448,25 @@ class InvoicePostingWorkflow:
             erp_customer_id = erp_customer.id
         if bulk is not None:
             posted = await self._bulk_document(plan, bulk, run)
-        else:
-            posted = await self._create_and_post(plan, run)
+        else:  # `create_document`, then `post_document`: each its own request to the ERP
+            draft = await run.step(
+                "create_document",
+                lambda: erp.create_sales_invoice(
+                    company, plan.document, known_absent=plan.first_run
+                ),
+                request=plan.document,
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.id,
+            )
+            posted = await run.step(
+                "post_document",
+                lambda: erp.post_sales_invoice(
+                    company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
+                ),
+                request={"document_id": draft.id},
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.number,
+            )
         if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
             raise BackendContractError(
                 f"the ERP acknowledged the post of {posted.id} but reports it {posted.status}",
@@ -457,26 +474,6 @@ class InvoicePostingWorkflow:
                 operation="post_sales_invoice",
             )
         return erp_customer_id, posted
-
-    async def _create_and_post(self, plan: PostingPlan, run: RunHandle) -> ErpSalesInvoice:
-        """`create_document`, then `post_document`: each its own request to the ERP."""
-        erp, company = self.context.erp, plan.company_id
-        draft = await run.step(
-            "create_document",
-            lambda: erp.create_sales_invoice(company, plan.document, known_absent=plan.first_run),
-            request=plan.document,
-            downstream_key=plan.document.external_document_number,
-            backend_ref=lambda document: document.id,
-        )
-        return await run.step(
-            "post_document",
-            lambda: erp.post_sales_invoice(
-                company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
-            ),
-            request={"document_id": draft.id},
-            downstream_key=plan.document.external_document_number,
-            backend_ref=lambda document: document.number,
-        )
 
     async def _bulk_document(
         self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle

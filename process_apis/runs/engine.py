@@ -110,16 +110,20 @@ def retry_delay(
     return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
 
 
-# `json.dumps(..., sort_keys=True, separators=(",", ":"), default=str)`, built once: dumps
-# builds an encoder per call when given options.
-_DIGESTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# The C encoder of `json.dumps(..., sort_keys=True, separators=(",", ":"), default=str,
+# check_circular=False)`, made once: `JSONEncoder.encode` makes one per call, through two
+# Python methods. Called with the indent level 0, it answers the text as a 1-tuple.
+_DIGESTED = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, str, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+)
 
 
 def digest(payload: Any) -> str:
-    """A stable SHA-256 of a JSON-able payload or pydantic model."""
+    """A stable SHA-256 of a JSON-able payload or pydantic model: of its sorted, compact
+    JSON (ASCII, as `json.dumps` writes it)."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    return hashlib.sha256(_DIGESTED.encode(payload).encode()).hexdigest()
+    return hashlib.sha256(_DIGESTED(payload, 0)[0].encode()).hexdigest()
 
 
 def error_class_of(error: Exception) -> ErrorClass:
@@ -226,6 +230,38 @@ async def failing(session: AsyncSession, run: WorkflowRunRow, **names: str) -> A
         raise
 
 
+class _Writing:
+    """A transaction of the step path, which speaks SQL Core (its writes go through
+    `Engine._send`), committed on exit unless its block raised: `opening`'s (its changes
+    flushed first), else a connection's with no ORM session around it, begun by its first
+    statement unless that went alone (`_send`'s `whole`). A class, not a generator's
+    context: entered and left without the generator's machinery at every step's start."""
+
+    def __init__(self, bind: AsyncEngine, opening: AsyncSession | None) -> None:
+        self._opening = opening
+        self._connection = bind.connect() if opening is None else None
+
+    async def __aenter__(self) -> AsyncConnection:
+        if self._connection is not None:
+            return await self._connection.__aenter__()
+        assert self._opening is not None
+        await self._opening.flush()
+        return await self._opening.connection()
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *error: object) -> None:
+        connection = self._connection
+        if connection is None:
+            if error_type is None:
+                assert self._opening is not None
+                await self._opening.commit()
+            return
+        try:
+            if error_type is None and connection.in_transaction():
+                await connection.commit()
+        finally:
+            await connection.__aexit__(error_type, *error)  # closed even when cancelled
+
+
 @dataclass(frozen=True)
 class _HeldStep:
     """A step's success not yet written: its row's id, or its whole record (`record`)."""
@@ -250,6 +286,9 @@ class Engine:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.steps = tuple(steps)
+        self._numbers: dict[str, int] = {}  # each declared step's number (`sequence`)
+        for number, name in enumerate(self.steps, 1):
+            self._numbers.setdefault(name, number)
         self.lease = lease
         self.hold_outcomes = hold_outcomes
         self.asynchronous_step_starts = asynchronous_step_starts
@@ -365,8 +404,12 @@ class Engine:
         A step taken once per item (`check_eligibility:gold`) has its declared name's number.
         """
         try:
-            return self.steps.index(name.partition(":")[0]) + 1
-        except ValueError:
+            return self._numbers[name]
+        except KeyError:
+            pass
+        try:
+            return self._numbers[name.partition(":")[0]]
+        except KeyError:
             raise LookupError(f"step {name!r} is not declared by its workflow") from None
 
     async def write_held(self, session: AsyncSession, run_id: str) -> None:
@@ -437,22 +480,9 @@ class Engine:
             await self.write_held(session, run_id)
             yield session
 
-    @asynccontextmanager
-    async def _writing(self, *, opening: AsyncSession | None) -> AsyncIterator[AsyncConnection]:
-        """A transaction of the step path, which speaks SQL Core (its writes go through
-        `_send`), committed on exit: `opening`'s (its changes flushed first), else a
-        connection's with no ORM session around it, begun by its first statement unless that
-        went alone (`_send`'s `whole`)."""
-        if opening is None:
-            bind: AsyncEngine = self.sessionmaker.kw["bind"]
-            async with bind.connect() as connection:
-                yield connection
-                if connection.in_transaction():
-                    await connection.commit()
-            return
-        await opening.flush()
-        yield await opening.connection()
-        await opening.commit()
+    def _writing(self, *, opening: AsyncSession | None) -> _Writing:
+        """A transaction of the step path (see `_Writing`)."""
+        return _Writing(self.sessionmaker.kw["bind"], opening)
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""
