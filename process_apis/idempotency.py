@@ -498,7 +498,9 @@ def _insert_key(dialect: str) -> Insert:
 def _path(request: Request) -> str:
     """`request.url.path` without building the URL (its scheme, host and query, parsed)."""
     path: str = request.scope["path"]
-    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    if "?" in path or "#" in path or "\\" in path:
+        return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
 
 
 def _replay(row: Row[Any]) -> Response:
@@ -572,10 +574,15 @@ async def run_idempotently(
             await closing.commit()
             await store.release(client_id=client_id, key=key)
             return response
-        stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
+        stored_headers, location = {}, None
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered in STORED_HEADERS:
+                stored_headers[name] = value
+            if lowered == "location" and location is None:
+                location = value
         stored_headers["content-type"] = media_type
         audit = pending_audit(request.scope.get("state", {}))
-        location = next((v for k, v in headers.items() if k.lower() == "location"), None)
         unsent = closing.take_unsent()
         joining: AsyncSession | AsyncConnection | None = closing.take()
         # A claim committed on its own is there; one run under the handler may be rolled back,

@@ -40,6 +40,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    # Where the dialect's own type processes nothing (asyncpg's), the processors are the
+    # methods below bound to the dialect in C (`partial`): one Python call a value, where the
+    # decorator's processor wraps them in a second. Otherwise (SQLite's text) the decorator's.
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if self.impl_instance.bind_processor(dialect) is None:
+            return partial(self.process_bind_param, dialect=dialect)
+        return super().bind_processor(dialect)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        if self.impl_instance.result_processor(dialect, coltype) is None:
+            return partial(self.process_result_value, _dialect=dialect)
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
         if value is None or value.tzinfo is UTC:  # asyncpg's are UTC already
             return value

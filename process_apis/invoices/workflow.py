@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any, Protocol
 
 from sqlalchemy import Update, bindparam, or_, select, update
@@ -174,7 +174,12 @@ class InvoicePostingWorkflow:
             hold_outcomes=True,
             asynchronous_step_starts=True,
         )
-        self.drafts = ErpDraftCleanup(context)
+
+    @cached_property
+    def drafts(self) -> ErpDraftCleanup:
+        """The cleanup of a discarded run's draft (made when a discard needs it, not per
+        posting)."""
+        return ErpDraftCleanup(self.context)
 
     def replays(self) -> dict[str, Replay]:
         return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}

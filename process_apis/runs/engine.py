@@ -62,6 +62,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -230,6 +231,16 @@ async def failing(session: AsyncSession, run: WorkflowRunRow, **names: str) -> A
         raise
 
 
+@cache
+def _numbered(steps: tuple[str, ...]) -> dict[str, int]:
+    """Each declared step's number, its place among `steps` (the first of a name declared
+    twice), worked out once per workflow (an engine is made per request)."""
+    numbers: dict[str, int] = {}
+    for number, name in enumerate(steps, 1):
+        numbers.setdefault(name, number)
+    return numbers
+
+
 class _Writing:
     """A transaction of the step path, which speaks SQL Core (its writes go through
     `Engine._send`), committed on exit unless its block raised: `opening`'s (its changes
@@ -286,9 +297,7 @@ class Engine:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.steps = tuple(steps)
-        self._numbers: dict[str, int] = {}  # each declared step's number (`sequence`)
-        for number, name in enumerate(self.steps, 1):
-            self._numbers.setdefault(name, number)
+        self._numbers = _numbered(self.steps)
         self.lease = lease
         self.hold_outcomes = hold_outcomes
         self.asynchronous_step_starts = asynchronous_step_starts

@@ -265,8 +265,8 @@ async def posting_task_calls(gateway: Gateway, key: str) -> list[str]:
 
 # The posting part's own Python calls and coroutine resumptions in one posting, in the
 # request's task: 1,113 on PostgreSQL and 1,555 on SQLite (whose driver's every statement
-# is a wait more for each coroutine awaiting it) before the cuts below, 999 and 1,176 after.
-POSTING_PART_CALLS = {"postgresql": 1_030, "sqlite": 1_250}
+# is a wait more for each coroutine awaiting it) before the cuts below, 989 and 1,161 after.
+POSTING_PART_CALLS = {"postgresql": 1_020, "sqlite": 1_200}
 
 
 async def test_the_posting_part_s_own_python_calls(gateway: Gateway) -> None:
