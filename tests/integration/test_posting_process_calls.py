@@ -345,9 +345,10 @@ def test_an_event_id_is_spelled_without_base64_s_python() -> None:
     assert calls_in(called, "base64.py") == 0
 
 
-async def test_the_posted_event_is_stored_as_its_envelope_builds_it(gateway: Gateway) -> None:
+async def test_the_posted_event_and_a_step_s_digest_are_stored_as_before(gateway: Gateway) -> None:
     """The `invoice.posted` event read from the invoice's row as loaded, not through the
-    ORM's attributes: its stored envelope is the one its schema and `CloudEvent` make."""
+    ORM's attributes: its stored envelope is the one its schema and `CloudEvent` make. A
+    step's request digest is that of `json.dumps`' sorted, compact text."""
     invoice_id = await register(gateway)
     response = await post(gateway, invoice_id, "envelope")
     assert response.status_code == 201, response.text
@@ -368,3 +369,7 @@ async def test_the_posted_event_is_stored_as_its_envelope_builds_it(gateway: Gat
     assert stored.envelope == envelope
     assert stored.event_id == expected.id == event_id(InvoicePosted.event_type, run.id)
     assert CloudEvent.model_validate(stored.envelope).data == envelope["data"]
+    async with gateway.sessionmaker() as session:
+        steps = {step.name: step for step in (await get_run(session, run.id)).steps}
+    sent = json.dumps({"document_id": invoice.erp_ref}, sort_keys=True, separators=(",", ":"))
+    assert steps["post_document"].request_digest == hashlib.sha256(sent.encode()).hexdigest()
