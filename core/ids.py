@@ -51,15 +51,20 @@ PREFIXES = {
 }
 
 
-# Every pair of characters, indexed by the 10 bits they spell: a ULID's 26 characters are
-# 13 pairs, read off its 128 bits (the first pair's two leading bits always 0).
-_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+def pairs_of(alphabet: str) -> tuple[str, ...]:
+    """Every pair of characters of a base32 `alphabet`, indexed by the 10 bits they spell."""
+    return tuple(high + low for high in alphabet for low in alphabet)
 
 
-def encode_ulid(value: int) -> str:
-    """The 26 characters of a 128-bit ULID, most significant first. Unrolled, so an id costs
+# A ULID's 26 characters are 13 pairs, read off its 128 bits (the first pair's two leading
+# bits always 0).
+_PAIRS = pairs_of(_ALPHABET)
+
+
+def encode_ulid(value: int, pairs: tuple[str, ...] = _PAIRS) -> str:
+    """The 26 characters of a 128-bit ULID, most significant first (of any value below
+    2**130, in the alphabet of `pairs`: Crockford's unless given). Unrolled, so an id costs
     one `join` rather than a `divmod` and an `append` for each character."""
-    pairs = _PAIRS
     return "".join(
         (
             pairs[value >> 120],

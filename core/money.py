@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
-from core.currencies import is_known_currency, minor_unit_exponent
+from core.currencies import MINOR_UNIT_EXPONENTS, is_known_currency
 
 MAX_MINOR_UNITS = 10**15  # a quadrillion minor units: beyond any single document
 
@@ -52,12 +52,12 @@ class Money(BaseModel):
 
 def to_decimal(amount: int, currency: str) -> Decimal:
     """Minor units as a decimal major-unit amount: `to_decimal(1999, "USD") == Decimal("19.99")`."""
-    return Decimal(amount).scaleb(-minor_unit_exponent(currency))
+    return Decimal(amount).scaleb(-MINOR_UNIT_EXPONENTS[currency])
 
 
 def from_decimal(value: Decimal | float | int | str, currency: str) -> int:
     """A major-unit amount as minor units; refuses values finer than the currency's minor unit."""
-    scaled = Decimal(str(value)).scaleb(minor_unit_exponent(currency))
+    scaled = Decimal(str(value)).scaleb(MINOR_UNIT_EXPONENTS[currency])
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value} has more precision than {currency} allows")
     return int(scaled)

@@ -38,12 +38,14 @@ def versioned_write(row: Versioned, columns: Sequence[str]) -> Write:
     """The write of `columns` of a row as its caller changed them, with `updated_at`, under
     its version check as the ORM makes it: the version moves on, and a row written by
     another since raises `StaleDataError` when the write is sent (`core.folded`)."""
-    values = {name: getattr(row, name) for name in columns}
-    values.update(version=row.version + 1, updated_at=utcnow())
+    held = row.__dict__  # a loaded column read without the ORM's instrumentation
+    values = {name: held[name] if name in held else getattr(row, name) for name in columns}
+    row_id, version = row.id, row.version
+    values.update(version=version + 1, updated_at=utcnow())
     return Write(
         _versioned_update(table_of(type(row))),
-        [{**values, "row_id": row.id, "row_version": row.version}],
-        stale=f"{type(row).__name__} {row.id} changed since version {row.version}",
+        [{**values, "row_id": row_id, "row_version": version}],
+        stale=f"{type(row).__name__} {row_id} changed since version {version}",
     )
 
 

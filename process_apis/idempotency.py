@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -532,7 +532,9 @@ def _insert_key(dialect: str) -> Insert:
 def _path(request: Request) -> str:
     """`request.url.path` without building the URL (its scheme, host and query, parsed)."""
     path: str = request.scope["path"]
-    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    if "?" in path or "#" in path or "\\" in path:
+        return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
 
 
 def _replay(row: Row[Any]) -> Response:
@@ -601,10 +603,15 @@ async def run_idempotently(
             await closing.commit()
             await store.release(client_id=client_id, key=key)
             return response
-        stored_headers = {k: v for k, v in headers.items() if k.lower() in STORED_HEADERS}
+        stored_headers, location = {}, None
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered in STORED_HEADERS:
+                stored_headers[name] = value
+            if lowered == "location" and location is None:
+                location = value
         stored_headers["content-type"] = media_type
         audit = pending_audit(request.scope.get("state", {}))
-        location = next((v for k, v in headers.items() if k.lower() == "location"), None)
         unsent = closing.take_unsent()
         joining: AsyncSession | AsyncConnection | None = closing.take()
         # A claim committed on its own is there; one run under the handler may be rolled back,
@@ -681,14 +688,16 @@ class Idempotency:
     client_id: str
     key: str | None
 
-    async def __call__(
+    def __call__(
         self,
         body: BaseModel | None,
         handler: Callable[[], Awaitable[Outcome]],
         closing: Closing | None = None,
         opening: Opening | None = None,
-    ) -> Response:
-        return await run_idempotently(
+    ) -> Coroutine[Any, Any, Response]:
+        """`run_idempotently`'s coroutine itself, not one of its own around it that the
+        request's task would resume at every wait."""
+        return run_idempotently(
             self.store,
             self.request,
             client_id=self.client_id,

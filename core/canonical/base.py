@@ -101,7 +101,7 @@ class BackendRefs(OutputModel):
 def fit(model: type[BaseModel], field: str, text: str) -> str:
     """`text` cut to the length `model.field` allows: a backend's field limits are declared
     once, on its schema, and text longer than a limit is cut here rather than refused."""
-    for constraint in model.model_fields[field].metadata:
+    for constraint in model.__pydantic_fields__[field].metadata:
         if isinstance(constraint, MaxLen):
             return text[: constraint.max_length]
     return text

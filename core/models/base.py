@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, MetaData, String, TypeDecorator
@@ -18,8 +20,9 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow: Callable[[], datetime] = partial(datetime.now, UTC)
+"""The time now, timezone-aware in UTC: `datetime.now(UTC)` called from C, without a
+Python function around it (a posting reads the clock some fifteen times)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,9 +40,25 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    # Where the dialect's own type processes nothing (asyncpg's), the processors are the
+    # methods below bound to the dialect in C (`partial`): one Python call a value, where the
+    # decorator's processor wraps them in a second. Otherwise (SQLite's text) the decorator's.
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if self.impl_instance.bind_processor(dialect) is None:
+            return partial(self.process_bind_param, dialect=dialect)
+        return super().bind_processor(dialect)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: Any
+    ) -> Callable[[Any], datetime | None] | None:
+        if self.impl_instance.result_processor(dialect, coltype) is None:
+            return partial(self.process_result_value, _dialect=dialect)
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # asyncpg's are UTC already
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -159,7 +162,7 @@ async def register_invoice(session: AsyncSession, *, data: InvoiceCreate) -> Inv
     return await get_invoice_resource(session, invoice.id)
 
 
-async def post_invoice(
+def post_invoice(
     context: ProcessContext,
     *,
     invoice_id: str,
@@ -167,11 +170,12 @@ async def post_invoice(
     caller: Caller,
     opening: Opening | None = None,
     closing: Closing | None = None,
-) -> PostingResult:
+) -> Coroutine[Any, Any, PostingResult]:
     """Post the invoice to the ERP (every API version's one entry to the posting workflow);
     `opening`: the request's key claim, uncommitted, for the prepare transaction to join;
-    `closing`: where the posting's recording transaction is handed over uncommitted."""
-    return await InvoicePostingWorkflow(context).post(
+    `closing`: where the posting's recording transaction is handed over uncommitted. The
+    workflow's coroutine itself is returned, not one around it resumed at its every wait."""
+    return InvoicePostingWorkflow(context).post(
         invoice_id=invoice_id,
         request=request,
         client_id=caller.client_id,

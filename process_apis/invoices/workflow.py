@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any, Protocol
 
 from sqlalchemy import Update, bindparam, or_, select, update
@@ -174,7 +174,12 @@ class InvoicePostingWorkflow:
             hold_outcomes=True,
             asynchronous_step_starts=True,
         )
-        self.drafts = ErpDraftCleanup(context)
+
+    @cached_property
+    def drafts(self) -> ErpDraftCleanup:
+        """The cleanup of a discarded run's draft (made when a discard needs it, not per
+        posting)."""
+        return ErpDraftCleanup(self.context)
 
     def replays(self) -> dict[str, Replay]:
         return {WORKFLOW: Replay(resume=self.resume, discard=self.discard)}
@@ -453,8 +458,29 @@ class InvoicePostingWorkflow:
             erp_customer_id = erp_customer.id
         if bulk is not None:
             posted = await self._bulk_document(plan, bulk, run)
-        else:
-            posted = await self._create_and_post(plan, run)
+        else:  # `create_document`, then `post_document`: each its own step, both in one
+            # scope of the ERP's budget (`sales_invoice_posting`)
+            async with erp.sales_invoice_posting(
+                company, plan.document, known_absent=plan.first_run
+            ):
+                draft = await run.step(
+                    "create_document",
+                    lambda: erp.create_sales_invoice(
+                        company, plan.document, known_absent=plan.first_run
+                    ),
+                    request=plan.document,
+                    downstream_key=plan.document.external_document_number,
+                    backend_ref=lambda document: document.id,
+                )
+                posted = await run.step(
+                    "post_document",
+                    lambda: erp.post_sales_invoice(
+                        company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
+                    ),
+                    request={"document_id": draft.id},
+                    downstream_key=plan.document.external_document_number,
+                    backend_ref=lambda document: document.number,
+                )
         if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
             raise BackendContractError(
                 f"the ERP acknowledged the post of {posted.id} but reports it {posted.status}",
@@ -462,30 +488,6 @@ class InvoicePostingWorkflow:
                 operation="post_sales_invoice",
             )
         return erp_customer_id, posted
-
-    async def _create_and_post(self, plan: PostingPlan, run: RunHandle) -> ErpSalesInvoice:
-        """`create_document`, then `post_document`: each its own step, both in one scope of
-        the ERP's budget (`sales_invoice_posting`)."""
-        erp, company = self.context.erp, plan.company_id
-        async with erp.sales_invoice_posting(company, plan.document, known_absent=plan.first_run):
-            draft = await run.step(
-                "create_document",
-                lambda: erp.create_sales_invoice(
-                    company, plan.document, known_absent=plan.first_run
-                ),
-                request=plan.document,
-                downstream_key=plan.document.external_document_number,
-                backend_ref=lambda document: document.id,
-            )
-            return await run.step(
-                "post_document",
-                lambda: erp.post_sales_invoice(
-                    company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
-                ),
-                request={"document_id": draft.id},
-                downstream_key=plan.document.external_document_number,
-                backend_ref=lambda document: document.number,
-            )
 
     async def _bulk_document(
         self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle

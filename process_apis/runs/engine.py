@@ -62,7 +62,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -117,7 +117,8 @@ _DIGESTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def digest(payload: Any) -> str:
-    """A stable SHA-256 of a JSON-able payload or pydantic model."""
+    """A stable SHA-256 of a JSON-able payload or pydantic model: of its sorted, compact
+    JSON (ASCII, as `json.dumps` writes it)."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
     return hashlib.sha256(_DIGESTED.encode(payload).encode()).hexdigest()
@@ -227,6 +228,51 @@ async def failing(session: AsyncSession, run: WorkflowRunRow, **names: str) -> A
         raise
 
 
+@cache
+def _numbered(steps: tuple[str, ...]) -> dict[str, int]:
+    """Each declared step's number, its place among `steps` (the first of a name declared
+    twice), worked out once per workflow (an engine is made per request)."""
+    numbers: dict[str, int] = {}
+    for number, name in enumerate(steps, 1):
+        numbers.setdefault(name, number)
+    return numbers
+
+
+class _Writing:
+    """A transaction of the step path, which speaks SQL Core (its writes go through
+    `Engine._send`), committed on exit unless its block raised: `opening`'s (its changes
+    flushed first), else a connection's with no ORM session around it, begun by its first
+    statement unless that went alone (`_send`'s `whole`), and closed here: `async with`
+    would close it in a task of its own (shielded from cancellation), some 60 Python calls
+    more, as the closing's connection is closed (`Engine.closing`). A class, not a
+    generator's context: entered and left without the generator's machinery at every
+    step's start."""
+
+    def __init__(self, bind: AsyncEngine, opening: AsyncSession | None) -> None:
+        self._opening = opening
+        self._connection = bind.connect() if opening is None else None
+
+    async def __aenter__(self) -> AsyncConnection:
+        if self._connection is not None:
+            return await self._connection.start()
+        assert self._opening is not None
+        await self._opening.flush()
+        return await self._opening.connection()
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *error: object) -> None:
+        connection = self._connection
+        if connection is None:
+            if error_type is None:
+                assert self._opening is not None
+                await self._opening.commit()
+            return
+        try:
+            if error_type is None and connection.in_transaction():
+                await connection.commit()
+        finally:
+            await connection.close()
+
+
 @dataclass(frozen=True)
 class _HeldStep:
     """A step's success not yet written: its row's id, or its whole record (`record`)."""
@@ -251,6 +297,7 @@ class Engine:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.steps = tuple(steps)
+        self._numbers = _numbered(self.steps)
         self.lease = lease
         self.hold_outcomes = hold_outcomes
         self.asynchronous_step_starts = asynchronous_step_starts
@@ -373,8 +420,12 @@ class Engine:
         A step taken once per item (`check_eligibility:gold`) has its declared name's number.
         """
         try:
-            return self.steps.index(name.partition(":")[0]) + 1
-        except ValueError:
+            return self._numbers[name]
+        except KeyError:
+            pass
+        try:
+            return self._numbers[name.partition(":")[0]]
+        except KeyError:
             raise LookupError(f"step {name!r} is not declared by its workflow") from None
 
     async def write_held(self, session: AsyncSession, run_id: str) -> None:
@@ -441,27 +492,9 @@ class Engine:
             await self.write_held(session, run_id)
             yield session
 
-    @asynccontextmanager
-    async def _writing(self, *, opening: AsyncSession | None) -> AsyncIterator[AsyncConnection]:
-        """A transaction of the step path, which speaks SQL Core (its writes go through
-        `_send`), committed on exit: `opening`'s (its changes flushed first), else a
-        connection's with no ORM session around it, begun by its first statement unless that
-        went alone (`_send`'s `whole`), and closed here: `async with` would close it in a task
-        of its own (shielded from cancellation), some 60 Python calls more, as the closing's
-        connection is closed (`Engine.closing`)."""
-        if opening is None:
-            bind: AsyncEngine = self.sessionmaker.kw["bind"]
-            connection = await bind.connect()
-            try:
-                yield connection
-                if connection.in_transaction():
-                    await connection.commit()
-            finally:
-                await connection.close()
-            return
-        await opening.flush()
-        yield await opening.connection()
-        await opening.commit()
+    def _writing(self, *, opening: AsyncSession | None) -> _Writing:
+        """A transaction of the step path (see `_Writing`)."""
+        return _Writing(self.sessionmaker.kw["bind"], opening)
 
     async def defer(self, run_id: str, error: Exception) -> datetime:
         """Queue the run for a later retry (transient failure); returns when it is due."""

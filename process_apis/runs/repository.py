@@ -211,6 +211,7 @@ async def taken_run(session: AsyncSession, run: WorkflowRunRow, columns: Sequenc
 
 
 _RUN_COLUMNS = tuple(RUNS.c.keys())
+_UNSET_RUN = dict.fromkeys(_RUN_COLUMNS)  # every column of a run, None
 
 
 def _inserted(run: WorkflowRunRow) -> Write:
@@ -222,7 +223,7 @@ def _inserted(run: WorkflowRunRow) -> Write:
     values.update(version=1, created_at=now, updated_at=now)
     # Every column as stored; `make_transient_to_detached` then commits what the instance
     # holds (no change left pending), as `set_committed_value` would one column at a time.
-    held.update({name: values.get(name) for name in _RUN_COLUMNS})
+    held.update(_UNSET_RUN, **values)
     make_transient_to_detached(run)
     return Write(_INSERT_RUN, [values])
 
