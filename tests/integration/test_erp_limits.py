@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -193,37 +194,27 @@ async def test_a_request_reaching_the_erp_late_holds_the_redis_budget_until_its_
     assert limiter.served == 2
 
 
+# a slot per request, or one slot held for each posting's requests (`ErpBudget.held`)
+HELD = pytest.mark.parametrize("held", [False, True], ids=["slot-per-request", "held-slot"])
+
+
+@HELD
 async def test_two_workers_sharing_the_database_budget_never_meet_a_429(
-    database_url: str,
-) -> None:
-    async with database_store(database_url) as store:
-        limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-db")
-    assert_kept(limiter, statuses)
-    assert limiter.refused == {"window": 0, "concurrency": 0}
-
-
-async def test_two_workers_sharing_the_redis_budget_never_meet_a_429() -> None:
-    async with redis_store() as store:
-        limiter, statuses = await post_from_two_workers(store, matching(SANDBOX), "erp-redis")
-    assert_kept(limiter, statuses)
-    assert limiter.refused == {"window": 0, "concurrency": 0}
-
-
-async def test_postings_holding_one_slot_each_never_meet_a_429_on_the_database_budget(
-    database_url: str,
+    database_url: str, held: bool
 ) -> None:
     async with database_store(database_url) as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), "erp-db-held", held=True
+            store, matching(SANDBOX), f"erp-db-{held}", held=held
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
 
 
-async def test_postings_holding_one_slot_each_never_meet_a_429_on_the_redis_budget() -> None:
+@HELD
+async def test_two_workers_sharing_the_redis_budget_never_meet_a_429(held: bool) -> None:
     async with redis_store() as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), f"erp-redis-held-{uuid.uuid4()}", held=True
+            store, matching(SANDBOX), f"erp-redis-{uuid.uuid4()}", held=held
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}

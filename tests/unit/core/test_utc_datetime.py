@@ -1,11 +1,14 @@
 """Aware datetimes bound as UTC: converted when in another zone, left as they are in UTC."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import aiosqlite
+from sqlalchemy.engine import Dialect
 
 from core.models import base
 from core.models.base import UTCDateTime
@@ -37,15 +40,20 @@ def test_a_utc_datetime_is_bound_without_a_conversion() -> None:
     assert converted == [], converted
 
 
-def test_on_asyncpg_a_datetime_is_bound_and_read_by_one_python_call() -> None:
-    """The processors are the type's own methods (the decorator's wrapped each in a second
-    function); naive datetimes are still refused, other zones still converted."""
-    dialect = asyncpg.dialect()
+def processors(dialect: Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """`UTCDateTime`'s bind and result processors on `dialect`."""
     type_ = UTCDateTime().dialect_impl(dialect)
     bind = type_.bind_processor(dialect)
     read = type_.result_processor(dialect, None)
     assert bind is not None
     assert read is not None
+    return bind, read
+
+
+def test_on_asyncpg_a_datetime_is_bound_and_read_by_one_python_call() -> None:
+    """The processors are the type's own methods (the decorator's wrapped each in a second
+    function); naive datetimes are still refused, other zones still converted."""
+    bind, read = processors(asyncpg.dialect())
     with python_calls() as called:
         bound, loaded = bind(AT), read(AT)
     assert (bound, loaded) == (AT, AT)
@@ -62,11 +70,6 @@ def test_on_asyncpg_a_datetime_is_bound_and_read_by_one_python_call() -> None:
 
 
 def test_on_sqlite_a_datetime_is_still_bound_as_naive_text() -> None:
-    dialect = aiosqlite.dialect()
-    type_ = UTCDateTime().dialect_impl(dialect)
-    bind = type_.bind_processor(dialect)
-    read = type_.result_processor(dialect, None)
-    assert bind is not None
-    assert read is not None
+    bind, read = processors(aiosqlite.dialect())
     assert bind(ELSEWHERE) == "2026-12-07 11:30:00.000000"
     assert read("2026-12-07 11:30:00.000000") == AT
