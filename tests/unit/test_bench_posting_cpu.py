@@ -18,7 +18,8 @@ def test_a_process_name_counts_the_cpu_of_every_process_so_named() -> None:
     deadline = time.process_time() + 0.05
     while time.process_time() < deadline:
         pass
-    assert named_cpu_seconds(name) - before >= 0.04
+    # /proc counts in ticks of 10 ms: 50 ms spun may read as 40 ms, less a float's rounding
+    assert named_cpu_seconds(name) - before > 0.03
     assert named_cpu_seconds("no-such-process-name") == 0
 
 
