@@ -28,10 +28,10 @@ tests compare what both paths send, byte for byte.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, TypeDecorator
+from sqlalchemy import Executable
 from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -64,7 +64,7 @@ class _Shape:
         # Per position: the parameter's key, whether it must be given, its own value (taken
         # when the key is not given), its bind processor.
         self.binds: tuple[tuple[str, bool, Any, _Processor], ...] = tuple(
-            (bind.key, bind.required, bind.value, _processor(bind, processors.get(name), dialect))
+            (bind.key, bind.required, bind.value, processors.get(name))
             for name, bind in zip(compiled.positiontup, binds, strict=True)
         )
         self.types = tuple(column.type for column in compiled._result_columns)
@@ -96,20 +96,6 @@ class _Shape:
             value if process is None else process(value)
             for value, process in zip(record, self.results, strict=True)
         ]
-
-
-def _processor(bind: BindParameter[Any], compiled: _Processor, dialect: Dialect) -> _Processor:
-    """`compiled`, SQLAlchemy's processor of `bind`; for a decorated type whose own type
-    takes none, the decorator's `process_bind_param` itself (SQLAlchemy's wraps it in a
-    function of its own: one call more a value)."""
-    decorated = bind.type.dialect_impl(dialect)
-    if (
-        compiled is not None
-        and isinstance(decorated, TypeDecorator)
-        and decorated.impl_instance.bind_processor(dialect) is None
-    ):
-        return partial(decorated.process_bind_param, dialect=dialect)
-    return compiled
 
 
 @lru_cache(maxsize=512)

@@ -419,14 +419,10 @@ class Engine:
 
         A step taken once per item (`check_eligibility:gold`) has its declared name's number.
         """
-        try:
-            return self._numbers[name]
-        except KeyError:
-            pass
-        try:
-            return self._numbers[name.partition(":")[0]]
-        except KeyError:
-            raise LookupError(f"step {name!r} is not declared by its workflow") from None
+        number = self._numbers.get(name) or self._numbers.get(name.partition(":")[0])
+        if number is None:
+            raise LookupError(f"step {name!r} is not declared by its workflow")
+        return number
 
     async def write_held(self, session: AsyncSession, run_id: str) -> None:
         """Write what `session` and the run hold in `session`'s transaction (the caller
