@@ -74,6 +74,7 @@ from core.ids import new_id
 from core.metrics import workflow_runs
 from core.models.base import utcnow
 from core.models.workflow_run import RunStatus, StepStatus, WorkflowRunRow
+from core.rows import transient
 from process_apis.runs import (
     queue_events,  # noqa: F401 - records runs entering/leaving the queue
     run_log,
@@ -334,8 +335,10 @@ class Engine:
         legal_entity_id: str | None,
     ) -> WorkflowRunRow:
         """A run row to add in the caller's transaction (with its subject's own changes);
-        `legal_entity_id`: the subject's, when it has one at hand (the queue filters on it)."""
-        return WorkflowRunRow(
+        `legal_entity_id`: the subject's, when it has one at hand (the queue filters on it).
+        Built as `core.rows.transient` builds it: the posting makes one per request."""
+        return transient(
+            WorkflowRunRow,
             id=new_id("workflow_run"),
             workflow=workflow,
             subject_id=subject_id,

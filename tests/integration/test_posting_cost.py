@@ -53,9 +53,10 @@ ORM_TRANSACTIONS = 1
 # closing's writes and the audit row's insert on PostgreSQL) runs in no ORM session, so no
 # unit of work is flushed there, not even an empty one by its commit.
 COMPLETION = "UPDATE idempotency_keys"
-# ORM objects made (each an instance state the ORM tracks): the prepare's new run alone; the
-# audit row is its columns, inserted with the key's completion (2 before it was an object).
-ROWS_MADE = 1
+# ORM objects made by their constructor (each set attribute a call through the ORM's
+# instrumentation): none; the audit row is its columns, inserted with the key's completion
+# (2 before it was an object), the new run is built as a flush reads it (1 before).
+ROWS_MADE = 0
 # On PostgreSQL the middle transaction commits asynchronously, set within its statement.
 RELAXED = "set_config('synchronous_commit', 'off', true)"
 APART = ("erp_budget_", "FROM api_clients")
