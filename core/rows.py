@@ -25,7 +25,9 @@ def columns_of(model: type[Any]) -> tuple[str, ...]:
 def transient(model: type[Mapped], **values: Any) -> Mapped:
     """A new `model` row holding `values`, as its constructor would build it but without a
     call through the ORM's instrumentation per column (some nine a column): a flush inserts
-    what it holds, and a change set on it afterwards is tracked as on any new row."""
+    what it holds, and a change set on it afterwards is tracked as on any new row. The
+    mappers are configured first, as the constructor configures them."""
+    model.__mapper__._check_configure()  # type: ignore[attr-defined]
     row: Mapped = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     row.__dict__.update(values)
     return row
