@@ -205,8 +205,12 @@ class Opening(Handover[AsyncSession]):
     The claim may also be handed over unsent (`lead`), with a session that has begun
     nothing: the handler sends it with its first read (`core.folded.rows_led`, in that
     read's statement on PostgreSQL), which raises `Unled` when the key was there (or the read
-    found nothing). Then the key is claimed on its own, judged as always (a replay, `409`,
-    `422` or a takeover), and the handler runs again under that claim.
+    found nothing), the read's transaction given back to the opening. The key is judged in
+    that transaction first: a stored answer is replayed and another request's refused
+    (`422`) there, without the rollback, the new transaction and the insert of a claim of
+    its own. A key in flight (perhaps the lead's own claim, when the read found nothing) is
+    then claimed on its own, judged as always (`409`, or a takeover), and the handler runs
+    again under that claim.
     """
 
     def __init__(self) -> None:
@@ -405,14 +409,7 @@ class IdempotencyStore:
         row = (await connection.execute(_SELECT_KEY, {"client_id": client_id, "key": key})).first()
         if row is None:  # its first request released it in between
             raise IdempotentRequestInFlight("concurrent use of this key; retry shortly")
-        if (row.method, row.path, row.request_hash) != (method, path, request_hash):
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was first used for a different request; "
-                "use a new key for a new request"
-            )
-        if row.status == IdempotencyStatus.COMPLETED:
-            await count_duplicates(session, DuplicateSource.IDEMPOTENT_REPLAY)
-            await session.commit()
+        if await _answered(session, row, (method, path, request_hash)):
             return row
         if row.locked_until is not None and row.locked_until > now:
             raise IdempotentRequestInFlight(
@@ -432,6 +429,34 @@ class IdempotencyStore:
             await session.rollback()
             raise IdempotentRequestInFlight("another retry with this key took it over first")
         return None
+
+    async def judged_after_lead(
+        self,
+        session: AsyncSession | None,
+        *,
+        client_id: str,
+        key: str,
+        method: str,
+        path: str,
+        request_hash: str,
+    ) -> Row[Any] | None:
+        """A key whose claim led a handler's read and claimed nothing (`Opening`), judged in
+        that read's transaction (`session`, closed here) rather than claimed afresh: its
+        stored answer to replay (counted, committed) or a different request refused, with
+        no rollback, new transaction and insert before. None when `claim` must judge it: a
+        key in flight may be the lead's own claim (its read found nothing), and a dead
+        request's lock is taken over there."""
+        if session is None:
+            return None
+        try:
+            connection = await session.connection()
+            parameters = {"client_id": client_id, "key": key}
+            row = (await connection.execute(_SELECT_KEY, parameters)).first()
+            if row is not None and await _answered(session, row, (method, path, request_hash)):
+                return row
+            return None
+        finally:
+            await session.close()
 
     async def complete(
         self,
@@ -527,6 +552,22 @@ def _insert_key(dialect: str) -> Insert:
         .on_conflict_do_nothing(index_elements=[KEYS.c.client_id, KEYS.c.key])
         .returning(KEYS.c.key)
     )
+
+
+async def _answered(session: AsyncSession, row: Row[Any], request: tuple[str, str, str]) -> bool:
+    """Whether the key's stored `row` answers `request` (method, path, hash): a replay,
+    counted among the duplicates and committed; a row of another request is refused (422);
+    a key still in flight is not (False)."""
+    if (row.method, row.path, row.request_hash) != request:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was first used for a different request; "
+            "use a new key for a new request"
+        )
+    if row.status != IdempotencyStatus.COMPLETED:
+        return False
+    await count_duplicates(session, DuplicateSource.IDEMPOTENT_REPLAY)
+    await session.commit()
+    return True
 
 
 def _path(request: Request) -> str:
@@ -653,9 +694,8 @@ async def run_idempotently(
             )
             content = json.dumps(document)
             headers = {"content-type": PROBLEM_MEDIA_TYPE}
-        except Unled:  # the claim, sent with the handler's first read, claimed nothing
-            await opening.discard()
-            raise
+        except Unled:  # the claim, sent with the handler's first read, claimed nothing:
+            raise  # its transaction, given back to `opening`, is where the key is judged
         except BaseException:
             await opening.discard()
             await closing.commit()
@@ -663,14 +703,17 @@ async def run_idempotently(
             raise
         return await answer(status, content, headers)
 
+    stored = None
     if claim_opening is not None:
-        # The claim goes with the handler's first read; failing that, it is claimed below.
+        # The claim goes with the handler's first read; failing that, the key is judged in
+        # that read's transaction, else claimed below.
         claim_opening.hand_over(store.sessionmaker(), store.unsent_claim(**claim))
         try:
             return await answered()
         except Unled:
-            pass
-    stored = await store.claim(**claim, opening=claim_opening)
+            stored = await store.judged_after_lead(claim_opening.take(), **claim)
+    if stored is None:
+        stored = await store.claim(**claim, opening=claim_opening)
     if stored is not None:
         IDEMPOTENT_REPLAYS.inc()
         logger.info("idempotency.replayed", extra={"client_id": client_id, "path": path})

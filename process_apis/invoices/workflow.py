@@ -59,7 +59,7 @@ from core.canonical.base import fit
 from core.canonical.documents import INVOICE_STATUS, InvoicePosting, InvoiceStatus
 from core.db import table_of
 from core.errors import ErrorClass, LedgergateError
-from core.folded import StaleWrite, Write
+from core.folded import StaleWrite, Unled, Write
 from core.models.base import utcnow
 from core.models.customer import CustomerRow
 from core.models.invoice import InvoiceRow
@@ -209,7 +209,8 @@ class InvoicePostingWorkflow:
         the claim); a claim `opening` hands over unsent goes with the invoice's lock. With
         `closing` the transaction that records the posted document (a connection's, see
         `_record`) is handed over uncommitted, for the request's `Idempotency-Key` completion
-        to join (no backend call follows it).
+        to join (no backend call follows it). A lead that claimed nothing (`Unled`) gives the
+        session back to `opening` too: the key is judged in its transaction.
         """
         lead = opening.take_lead() if opening is not None else None
         claim = opening.take() if opening is not None else None
@@ -232,6 +233,11 @@ class InvoicePostingWorkflow:
                     handed_over = True
                 return prepared
             return await self.execute(prepared, opening=session, closing=closing)
+        except Unled:
+            if opening is not None and claim is not None:
+                opening.hand_over(session)  # given back for the key to be judged in it
+                handed_over = True
+            raise
         finally:
             if not handed_over:
                 await session.close()

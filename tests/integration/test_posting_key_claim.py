@@ -158,3 +158,59 @@ async def test_a_key_in_flight_is_refused_and_one_whose_request_died_is_taken_ov
     else:
         assert invoice.status == "posted"
         assert (key.status, key.response_status) == ("completed", 201)
+
+
+@contextmanager
+def round_trips_of_this_task(gateway: Gateway) -> Iterator[list[str]]:
+    """The calling task's statements and transaction commands on the gateway's database
+    (the edge's read of its client apart)."""
+    engine: AsyncEngine = gateway.app.state.process.sessionmaker.kw["bind"]
+    this_test = asyncio.current_task()
+    seen: list[str] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if asyncio.current_task() is this_test and "api_clients" not in sql:
+            seen.append(" ".join(sql.split())[:60])
+
+    def command(name: str) -> Any:
+        def listener(*_: Any) -> None:
+            if asyncio.current_task() is this_test:
+                seen.append(name)
+
+        return listener
+
+    listeners = [("before_cursor_execute", statement)] + [
+        (name, command(name.upper())) for name in ("begin", "commit", "rollback")
+    ]
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    try:
+        yield seen
+    finally:
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
+
+
+# A key its posting's lead found there is judged in the lead's transaction: a replay is the
+# lead's statement, the key's read and the duplicate's count in one transaction (8 round
+# trips before: the lead's transaction rolled back, a new one claimed the key again).
+@pytest.mark.parametrize(
+    ("body", "status", "round_trips"), [({}, 201, 5), ({"posting_date": "2026-01-05"}, 422, 4)]
+)
+async def test_a_key_found_by_the_lead_is_judged_in_its_transaction(
+    gateway: Gateway, body: dict[str, Any], status: int, round_trips: int
+) -> None:
+    invoice_id = await register(gateway)
+    first = await post(gateway, invoice_id, "key-judged")
+    assert first.status_code == 201, first.text
+
+    with round_trips_of_this_task(gateway) as seen:
+        again = await post(gateway, invoice_id, "key-judged", **body)
+
+    assert again.status_code == status, again.text
+    if status == 201:
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+    else:
+        assert again.json()["type"].endswith("idempotency-key-reused")
+    assert len(seen) <= round_trips, seen
