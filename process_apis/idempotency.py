@@ -206,11 +206,12 @@ class Opening(Handover[AsyncSession]):
     nothing: the handler sends it with its first read (`core.folded.rows_led`, in that
     read's statement on PostgreSQL), which raises `Unled` when the key was there (or the read
     found nothing), the read's transaction given back to the opening. The key is judged in
-    that transaction first: a stored answer is replayed and another request's refused
-    (`422`) there, without the rollback, the new transaction and the insert of a claim of
-    its own. A key in flight (perhaps the lead's own claim, when the read found nothing) is
-    then claimed on its own, judged as always (`409`, or a takeover), and the handler runs
-    again under that claim.
+    that transaction first: a stored answer is replayed, another request's refused (`422`)
+    and another request's live lock refused as in flight (`409`) there, without the
+    rollback, the new transaction and the insert of a claim of its own. A key in flight as
+    the lead wrote it (perhaps its own claim, when the read found nothing: the row it wrote
+    is the same then) or whose request died is then claimed on its own, judged as always
+    (`409`, or a takeover), and the handler runs again under that claim.
     """
 
     def __init__(self) -> None:
@@ -433,6 +434,7 @@ class IdempotencyStore:
     async def judged_after_lead(
         self,
         session: AsyncSession | None,
+        lead: Write,
         *,
         client_id: str,
         key: str,
@@ -440,20 +442,30 @@ class IdempotencyStore:
         path: str,
         request_hash: str,
     ) -> Row[Any] | None:
-        """A key whose claim led a handler's read and claimed nothing (`Opening`), judged in
-        that read's transaction (`session`, closed here) rather than claimed afresh: its
-        stored answer to replay (counted, committed) or a different request refused, with
-        no rollback, new transaction and insert before. None when `claim` must judge it: a
-        key in flight may be the lead's own claim (its read found nothing), and a dead
-        request's lock is taken over there."""
+        """A key whose claim (`lead`) led a handler's read and claimed nothing (`Opening`),
+        judged in that read's transaction (`session`, closed here) rather than claimed
+        afresh: its stored answer to replay (counted, committed), a different request
+        refused, or another request's live lock refused as in flight, with no rollback, new
+        transaction and insert before. None when `claim` must judge it: a row as the lead
+        wrote it may be the lead's own claim (its read found nothing), and a dead request's
+        lock is taken over there."""
         if session is None:
             return None
         try:
             connection = await session.connection()
             parameters = {"client_id": client_id, "key": key}
             row = (await connection.execute(_SELECT_KEY, parameters)).first()
-            if row is not None and await _answered(session, row, (method, path, request_hash)):
+            if row is None or await _answered(session, row, (method, path, request_hash)):
                 return row
+            claimed = lead.rows[0]
+            others = (row.created_at, row.locked_until) != (
+                claimed["created_at"],
+                claimed["locked_until"],
+            )
+            if others and row.locked_until is not None and row.locked_until > utcnow():
+                raise IdempotentRequestInFlight(
+                    "the first request with this key has not finished; retry shortly"
+                )
             return None
         finally:
             await session.close()
@@ -707,11 +719,12 @@ async def run_idempotently(
     if claim_opening is not None:
         # The claim goes with the handler's first read; failing that, the key is judged in
         # that read's transaction, else claimed below.
-        claim_opening.hand_over(store.sessionmaker(), store.unsent_claim(**claim))
+        lead = store.unsent_claim(**claim)
+        claim_opening.hand_over(store.sessionmaker(), lead)
         try:
             return await answered()
         except Unled:
-            stored = await store.judged_after_lead(claim_opening.take(), **claim)
+            stored = await store.judged_after_lead(claim_opening.take(), lead, **claim)
     if stored is None:
         stored = await store.claim(**claim, opening=claim_opening)
     if stored is not None:

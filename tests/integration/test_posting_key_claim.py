@@ -214,3 +214,23 @@ async def test_a_key_found_by_the_lead_is_judged_in_its_transaction(
     else:
         assert again.json()["type"].endswith("idempotency-key-reused")
     assert len(seen) <= round_trips, seen
+
+
+async def test_another_request_s_live_claim_is_refused_in_the_lead_s_transaction(
+    gateway: Gateway,
+) -> None:
+    # 7 round trips when the key was claimed afresh to be found in flight (8 when it was
+    # first read in the lead's transaction, its row perhaps the lead's own claim).
+    invoice_id = await register(gateway)
+    claimed = claimed_before(invoice_id, "key-live", locked_for=LOCK_TTL)
+    async with gateway.sessionmaker.begin() as session:
+        await session.execute(insert(KEYS), claimed)
+
+    with round_trips_of_this_task(gateway) as seen:
+        response = await post(gateway, invoice_id, "key-live")
+
+    assert response.status_code == 409, response.text
+    assert len(seen) <= 4, seen
+    async with gateway.sessionmaker() as session:
+        key = (await session.execute(select(KEYS).where(KEYS.c.key == "key-live"))).one()
+    assert (key.status, key.locked_until) == ("in_flight", claimed["locked_until"])
