@@ -64,7 +64,9 @@ async def test_a_batch_posts_each_invoice_through_its_own_run(erp_case: ErpCase)
     runs = [await gateway.client.get(item["run_url"]) for item in batch["items"]]
     assert [run.json()["status"] for run in runs] == ["succeeded"] * 4 + ["failed"]
     post_step = next(s for s in runs[0].json()["steps"] if s["name"] == "post_document")
-    assert post_step["outcome"]["source"] == "bulk"  # created, posted and read in one request
+    assert (
+        post_step["outcome"]["source"] == "bulk"
+    )  # created and posted in one request, read after it
     invoice = await gateway.client.get(f"/v1/invoices/{today[0]}")
     assert invoice.json()["status"] == "posted"
 
