@@ -50,7 +50,8 @@ DOCUMENTS_PER_READ = 25
 of BC's longest (35 characters) keep its query within `MAX_QUERY_LENGTH`; a page of BC's
 API holds thousands, so each read is one page."""
 MAX_QUERY_LENGTH = 2048
-"""The longest query a read back sends (BC publishes no limit; IIS's default is this)."""
+"""The longest query string a read back sends: IIS's default `maxQueryString`, a bound
+any web front end accepts (BC's API documents none of its own)."""
 OTHER_OPERATIONS_PER_WINDOW = 3
 """Operations of the bulk share's window that `$batch` sizes leave to other requests."""
 FILL_TOLERANCE = 0.01
