@@ -21,14 +21,16 @@ batching makes of the ERP's ceiling when the ERP, not a busy host, is the bottle
 - naive: M invoices posted one request at a time through `POST /v1/invoices/{id}/postings`.
 
 The ERP's ceiling for this posting is its rate in operations a second ÷ the operations one
-invoice costs in a `$batch` (create with lines, post, read: 3), which is what "allowed
+invoice costs in a `$batch` (create with lines, post: 2), which is what "allowed
 requests/s × operations per request ÷ operations per invoice" comes to when, as Business
-Central does, every operation of a batch counts as a request. Bulk work may use
-1 - `LEDGERGATE_ERP__INTERACTIVE_RESERVE` (90 %) of it. The run prints and appends to
-`bench/RESULTS.md`: invoices/s and their ratio to the ceiling (target ≥ 0.8), the
-operations the sandbox served, refused (`429`) and at most held in one window (never
-over its limit), duplicates and lost invoices (both 0), and batched ÷ naive. Exits 1 when
-a target is missed.
+Central does, every operation of a batch counts as a request. The read of the posted
+documents after each batch (one operation per 25 of them) is not in the divisor: the
+measured operations an invoice (`ERP ops / invoice`) show it, and every retry's. Bulk
+work may use 1 - `LEDGERGATE_ERP__INTERACTIVE_RESERVE` (90 %) of the rate. The run
+prints and appends to `bench/RESULTS.md`: invoices/s and their ratio to the ceiling
+(target ≥ 0.8), the operations the sandbox served, refused (`429`) and at most held in
+one window (never over its limit), duplicates and lost invoices (both 0), and batched ÷
+naive. Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ from sandboxes.limits import LIMITS_PATH
 
 VENDOR = VENDOR_LIMITS["business_central"]
 VENDOR_RATE = VENDOR.requests_per_window / VENDOR.window_seconds  # type: ignore[operator]
-OPERATIONS_PER_INVOICE = 3
+OPERATIONS_PER_INVOICE = 2
 BULK_SHARE = 0.9
 TARGET_RATIO = 0.8
 COMPANY = DEMO_COMPANIES[0].id

@@ -34,8 +34,8 @@ ERP.
 Bulk work (`process_apis.posting_batches`) runs the same steps for many invoices at
 once and hands the document to a `BulkDocuments` call: on a run's first attempt the
 `create_document` step (persisted, as ever, before the call) is answered by one bulk
-request to the ERP that creates, posts and reads back many documents (Business
-Central's `$batch`), so `post_document` is recorded from that answer. A retry looks its
+call to the ERP that creates, posts and reads back many documents (Business Central's
+`$batch` and one read after it), so `post_document` is recorded from that answer. A retry looks its
 document up first and sends it in the bulk request only when the ERP does not hold it.
 Discarding a run from the exception queue opens the invoice again and has the draft it
 left in the ERP (created, never posted) deleted there (`process_apis.erp_drafts`).
@@ -498,8 +498,8 @@ class InvoicePostingWorkflow:
     async def _bulk_document(
         self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle
     ) -> ErpSalesInvoice:
-        """`create_document` as one operation of a bulk request that also posts and reads
-        the document; `post_document` is recorded from its answer. A retry looks the
+        """`create_document` as one operation of a bulk call that also posts the document
+        and reads it back; `post_document` is recorded from its answer. A retry looks the
         document up first: a draft an earlier attempt left (perhaps without all its lines)
         is completed and posted on its own."""
         erp, company = self.context.erp, plan.company_id

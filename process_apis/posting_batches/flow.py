@@ -32,7 +32,7 @@ from system_apis.erp.schemas import ErpSalesInvoice, ErpSalesInvoiceCreate
 
 IN_FLIGHT = 120
 """Items under way at once: several bulk requests' worth (Business Central's carry 17 to
-33 documents), so the next requests are ready whenever the ERP's window has room."""
+48 documents), so the next requests are ready whenever the ERP's window has room."""
 PLACES = 6
 """Runs working with the database at once, so many never run the connection pool dry."""
 PREPARING = 2

@@ -201,7 +201,20 @@ Filterable = Mapping[str, Callable[[R], Any]]
 """The properties a list can be filtered on, each with how to read it off a record."""
 
 
-_AND = re.compile(r"\s+and\s+")
+_JOINER = re.compile(r"\s+(and|or)\s+")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`$filter`'s comparisons: a record meets all of them, or with `any_of` (joined by
+    `or`, which BC allows between comparisons of one property only) one of them."""
+
+    conditions: list[Condition]
+    any_of: bool = False
+
+    one_of: frozenset[Any] | None = None
+    """With `any_of`, when every comparison is an equality of one type: their literals,
+    among which a record's value is looked up rather than compared with each in turn."""
 
 
 def _refuse_filter(expression: str) -> BcFault:
@@ -209,7 +222,7 @@ def _refuse_filter(expression: str) -> BcFault:
         400,
         "BadRequest",
         "The sandbox only understands <property> <eq|ne|gt|ge|lt|le> <'text'|date|integer> "
-        f"joined by 'and': {expression}",
+        f"joined by 'and', or by 'or' on one property: {expression}",
     )
 
 
@@ -224,12 +237,12 @@ def _literal(token: str, expression: str) -> str | date | int:
     return int(token)
 
 
-def _odata_filter(request: Request, entity: str, allowed: Iterable[str]) -> list[Condition]:
-    """The comparisons of `$filter`, all of which a record must meet."""
+def _odata_filter(request: Request, entity: str, allowed: Iterable[str]) -> Filter:
+    """The comparisons of `$filter` and how they join."""
     expression = request.query_params.get("$filter")
     if expression is None:
-        return []
-    text, position, conditions = expression.strip(), 0, []
+        return Filter([])
+    text, position, conditions, joiners = expression.strip(), 0, [], set()
     while True:
         match = _CONDITION.match(text, position)
         if match is None:
@@ -244,25 +257,42 @@ def _odata_filter(request: Request, entity: str, allowed: Iterable[str]) -> list
         conditions.append((name, op, _literal(token, expression)))
         position = match.end()
         if position == len(text):
-            return conditions
-        joiner = _AND.match(text, position)
+            break
+        joiner = _JOINER.match(text, position)
         if joiner is None:
             raise _refuse_filter(expression)
+        joiners.add(joiner.group(1))
         position = joiner.end()
+    if joiners == {"or"} and len({name for name, _, _ in conditions}) == 1:
+        literals = {literal for _, _, literal in conditions}
+        equalities = all(op == "eq" for _, op, _ in conditions)
+        one_of = frozenset(literals) if equalities and len(set(map(type, literals))) == 1 else None
+        return Filter(conditions, any_of=True, one_of=one_of)
+    if "or" in joiners:
+        raise _refuse_filter(expression)
+    return Filter(conditions)
 
 
-def _meets(conditions: list[Condition], record: R, properties: Filterable[R]) -> bool:
-    for name, op, literal in conditions:
+def _compare(condition: Condition, record: R, properties: Filterable[R]) -> bool:
+    name, op, literal = condition
+    value = properties[name](record)
+    if type(value) is not type(literal):
+        raise BcFault(
+            400,
+            "BadRequest",
+            f"A binary operator with incompatible types was detected for '{name}'.",
+        )
+    return _COMPARE[op](value, literal)
+
+
+def _meets(where: Filter, record: R, properties: Filterable[R]) -> bool:
+    if where.one_of is not None:
+        name, _, literal = where.conditions[0]
         value = properties[name](record)
-        if type(value) is not type(literal):
-            raise BcFault(
-                400,
-                "BadRequest",
-                f"A binary operator with incompatible types was detected for '{name}'.",
-            )
-        if not _COMPARE[op](value, literal):
-            return False
-    return True
+        if type(value) is type(literal):
+            return value in where.one_of
+    met = (_compare(condition, record, properties) for condition in where.conditions)
+    return any(met) if where.any_of else all(met)
 
 
 def _count_option(request: Request, name: str) -> int | None:
@@ -282,10 +312,10 @@ def select_properties(
     The scan stops at the page's last record: paging through a large ledger would
     otherwise test every record for every page.
     """
-    conditions = _odata_filter(request, entity, properties)
+    where = _odata_filter(request, entity, properties)
     skip = _count_option(request, "$skip") or 0
     top = _count_option(request, "$top")
-    chosen = (record for record in records if _meets(conditions, record, properties))
+    chosen = (record for record in records if _meets(where, record, properties))
     return list(itertools.islice(chosen, skip, None if top is None else skip + top))
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from core.errors import PROBLEM_BASE_URI
@@ -16,6 +17,7 @@ from core.models.workflow_run import WorkflowRunRow
 from process_apis.runs.replay import Replayer
 from process_apis.worker import replayer
 from sandboxes.faults import FaultConfig
+from system_apis.erp.adapters import business_central_bulk
 from tests.conftest import Gateway
 from tests.support.erps import ErpCase
 from tests.support.invoices import US_COMPANY, invoice_body, last_month
@@ -62,7 +64,9 @@ async def test_a_batch_posts_each_invoice_through_its_own_run(erp_case: ErpCase)
     runs = [await gateway.client.get(item["run_url"]) for item in batch["items"]]
     assert [run.json()["status"] for run in runs] == ["succeeded"] * 4 + ["failed"]
     post_step = next(s for s in runs[0].json()["steps"] if s["name"] == "post_document")
-    assert post_step["outcome"]["source"] == "bulk"  # created, posted and read in one request
+    assert (
+        post_step["outcome"]["source"] == "bulk"
+    )  # created and posted in one request, read after it
     invoice = await gateway.client.get(f"/v1/invoices/{today[0]}")
     assert invoice.json()["status"] == "posted"
 
@@ -171,3 +175,31 @@ async def test_a_batch_request_whose_answer_was_lost_is_retried_without_posting_
     for invoice_id in ids:
         invoice = await gateway.client.get(f"/v1/invoices/{invoice_id}")
         assert invoice.json()["status"] == "posted"
+
+
+async def test_invoices_posted_but_not_read_back_are_retried_without_posting_twice(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Business Central posted every document of the `$batch`, but the read back after it
+    lacked one: that run alone is queued, and its retry finds the document posted."""
+    ids = await register(gateway, 4)
+    every_filter = business_central_bulk.read_filters
+    monkeypatch.setattr(
+        business_central_bulk,
+        "read_filters",
+        lambda externals: every_filter([number for number in externals if number != ids[0]]),
+    )
+
+    batch = await batch_of(gateway, await post_batch(gateway, {"invoice_ids": ids}, "b-11"))
+
+    monkeypatch.undo()
+    assert [item["outcome"] for item in batch["items"]] == ["queued"] + ["posted"] * 3
+    exceptions = await (await gateway.client_with({"ops:read"})).get("/ops/v1/exceptions")
+    assert [run["subject_id"] for run in exceptions.json()["items"]] == ids[:1]
+    books = gateway.backends.erp_sandbox
+    assert books is not None
+    await drain(gateway, replayer(gateway.app.state.process))
+    assert [books.document_count(US_COMPANY, invoice_id) for invoice_id in ids] == [1] * 4
+    assert sum(books.repeated_creates.values()) == 0  # looked up, never sent again
+    invoice = await gateway.client.get(f"/v1/invoices/{ids[0]}")
+    assert invoice.json()["status"] == "posted"

@@ -16,19 +16,17 @@ automatic retries.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from typing import TypeVar
 
-import httpx
-
 from system_apis.erp.adapters.business_central_base import decode_bc_error, odata_query
-from system_apis.erp.adapters.business_central_orders import BusinessCentralSalesOrders
+from system_apis.erp.adapters.business_central_bulk import (
+    EXPAND_LINES,
+    BusinessCentralBulkInvoices,
+)
 from system_apis.erp.adapters.business_central_wire import (
-    BcBatchAnswer,
-    BcBatchResponse,
     BcCompany,
     BcCurrencyList,
     BcCustomer,
@@ -53,7 +51,6 @@ from system_apis.erp.adapters.business_central_wire import (
     BcTaxGroupList,
 )
 from system_apis.erp.mapping import (
-    batch_operation_ids,
     company_from_bc,
     currency_from_bc,
     customer_changes,
@@ -78,7 +75,6 @@ from system_apis.erp.mapping import (
     sales_credit_memo_from_bc,
     sales_credit_memo_header_changes,
     sales_credit_memo_to_bc,
-    sales_invoice_batch_operations,
     sales_invoice_from_bc,
     sales_invoice_header_changes,
     sales_invoice_to_bc,
@@ -110,11 +106,8 @@ from system_apis.erp.schemas import (
 )
 from system_apis.errors import (
     BackendBusinessError,
-    BackendContractError,
-    BackendError,
     BackendNotFound,
 )
-from system_apis.priority import Priority
 
 __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 
@@ -122,15 +115,7 @@ M = TypeVar("M", bound=BcModel)
 W = TypeVar("W", bound=BcModel)
 T = TypeVar("T")
 
-EXPAND_LINES = "salesInvoiceLines"
 EXPAND_MEMO_LINES = "salesCreditMemoLines"
-# A `$batch` carries up to 100 operations (BC's limit); a document takes three of them.
-DEFAULT_OPERATIONS_PER_BATCH = 100
-OPERATIONS_PER_DOCUMENT = 3
-OTHER_OPERATIONS_PER_WINDOW = 3
-"""Operations of the bulk share's window that `$batch` sizes leave to other requests."""
-FILL_TOLERANCE = 0.01
-"""How much less of the window a larger `$batch` may fill than the best fill."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -139,7 +124,7 @@ BC_BLOCKED_ALL = "All"
 BC_NOT_BLOCKED = " "
 
 
-class BusinessCentralAdapter(BusinessCentralSalesOrders):
+class BusinessCentralAdapter(BusinessCentralBulkInvoices):
     """Business Central implementation of `ErpPort`; wire mapping only, no business rules."""
 
     async def get_company(self, company_id: str) -> ErpCompany:
@@ -312,94 +297,6 @@ class BusinessCentralAdapter(BusinessCentralSalesOrders):
             return nullcontext()
         lines = len(invoice.lines)
         return self._client.held_slot(cost=lines + 3)
-
-    async def post_new_sales_invoices(
-        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
-    ) -> list[ErpSalesInvoice | BackendError]:
-        """OData JSON `$batch` requests, one after another, each within the bulk share of
-        the budget: per document a deep insert of the header with its lines, its
-        `Microsoft.NAV.post` (depending on the insert) and a read of the posted document
-        (depending on the post). A batch lost whole fails each of its documents with the
-        same error; a retry looks each up by external document number first."""
-        per_batch = await self.bulk_invoices_per_request(company_id)
-        outcomes: list[ErpSalesInvoice | BackendError] = []
-        for start in range(0, len(invoices), per_batch):
-            outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
-        return outcomes
-
-    async def bulk_invoices_per_request(
-        self,
-        company_id: str,  # noqa: ARG002 (one budget per connection)
-    ) -> int:
-        """Documents per `$batch`: the most whose batches fill the bulk share of the window
-        within `FILL_TOLERANCE` of the best fill, once `OTHER_OPERATIONS_PER_WINDOW` are
-        left to the connection's other requests (probes, look-ups, a customer's upsert).
-        A window of 108 takes five batches of 7 documents (105 operations): two of 18
-        fill it only while nothing else is in it (with a probe among them one batch a
-        window goes), two of 17 leave 6 operations unused, three of 33 leave 9. A window
-        of 5,400 takes batches of 33."""
-        budget = self._client.budget
-        if budget is None:
-            return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
-        room = budget.max_cost(Priority.BULK)
-        operations = min(budget.limits.operations_per_batch, room or sys.maxsize)
-        most = max(1, operations // OPERATIONS_PER_DOCUMENT)
-        if room is None:
-            return most
-        usable = max(OPERATIONS_PER_DOCUMENT, room - OTHER_OPERATIONS_PER_WINDOW)
-        fills = {
-            n: usable // (n * OPERATIONS_PER_DOCUMENT) * n * OPERATIONS_PER_DOCUMENT
-            for n in range(1, most + 1)
-        }
-        enough = max(fills.values()) * (1 - FILL_TOLERANCE)
-        return max(n for n, fill in fills.items() if fill >= enough)
-
-    async def _post_batch(
-        self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
-    ) -> list[ErpSalesInvoice | BackendError]:
-        operation = "post_sales_invoice_batch"
-        try:
-            accounts = await self._line_accounts(
-                company_id, [line for invoice in invoices for line in invoice.lines], operation
-            )
-            requests = [
-                request
-                for index, invoice in enumerate(invoices)
-                for request in sales_invoice_batch_operations(company_id, index, invoice, accounts)
-            ]
-            response = await self._send_batch(requests, operation, priority=Priority.BULK)
-            answers = {
-                answer.id: answer
-                for answer in self._parse(response, BcBatchResponse, operation).responses
-            }
-        except BackendError as error:
-            return [error] * len(invoices)
-        return [self._batch_outcome(answers, index, operation) for index in range(len(invoices))]
-
-    def _batch_outcome(
-        self, answers: dict[str, BcBatchAnswer], index: int, operation: str
-    ) -> ErpSalesInvoice | BackendError:
-        """The posted document, or the error of the first of its operations that failed."""
-        ids = batch_operation_ids(index)
-        missing = [op_id for op_id in ids if op_id not in answers]
-        if missing:
-            return BackendContractError(
-                f"{self._client.backend} answered no operation {', '.join(missing)} of a batch",
-                backend=self._client.backend,
-                operation=operation,
-            )
-        failed = next((answers[op_id] for op_id in ids if answers[op_id].status >= 400), None)
-        if failed is not None:
-            return self._client.classify(
-                httpx.Response(failed.status, json=failed.body),
-                operation=operation,
-                decode_error=decode_bc_error,
-            )
-        read = httpx.Response(answers[ids[-1]].status, json=answers[ids[-1]].body)
-        try:
-            return self._canonical_invoice(self._parse(read, BcSalesInvoice, operation), operation)
-        except BackendError as error:
-            return error
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         """`DELETE salesInvoices({id})`: BC deletes a draft and refuses a posted invoice."""

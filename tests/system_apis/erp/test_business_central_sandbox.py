@@ -176,7 +176,8 @@ async def test_malformed_json_is_a_bad_request(http: httpx.AsyncClient) -> None:
     "expression",
     [
         pytest.param("startswith(number, 'C')", id="function"),
-        pytest.param("number eq 'C' or number eq 'D'", id="or"),
+        pytest.param("number eq 'C' or number eq 'D' and number ne 'E'", id="or-with-and"),
+        pytest.param("number eq 'C' or number eq 7", id="or-incompatible-type"),
         pytest.param("number eq 'C' and", id="dangling-and"),
         pytest.param("email eq 'a'", id="unknown-property"),
         pytest.param("number eq 7", id="incompatible-type"),
@@ -370,6 +371,31 @@ async def test_invoices_filter_on_dates_and_status_and_page_with_top_and_skip(
     assert [i["id"] for i in second_page.json()["value"]] == [june[2]["id"]]
     assert "@odata.nextLink" not in second_page.json()
     assert (bad_top.status_code, error_of(bad_top)["code"]) == (400, "BadRequest")
+
+
+async def test_invoices_filter_on_numbers_joined_by_or_with_their_lines(
+    http: httpx.AsyncClient,
+) -> None:
+    """BC ORs comparisons of one property: posted documents are read back many at once."""
+    await create_customer(http)
+    first = await posted(http, "inv_a", "2025-06-02")
+    await posted(http, "inv_b", "2025-06-03")
+    third = await posted(http, "inv_c", "2025-06-04")
+    either = "externalDocumentNumber eq 'inv_c' or externalDocumentNumber eq 'inv_a'"
+    across = "externalDocumentNumber eq 'inv_c' or number eq 'S-INV103001'"
+
+    found = await http.get(
+        f"{company()}/salesInvoices",
+        params={"$filter": either, "$expand": "salesInvoiceLines"},
+    )
+    refused = await http.get(f"{company()}/salesInvoices", params={"$filter": across})
+
+    assert found.status_code == 200, found.text
+    invoices = found.json()["value"]
+    assert [i["id"] for i in invoices] == [first["id"], third["id"]]
+    assert [len(i["salesInvoiceLines"]) for i in invoices] == [1, 1]
+    assert {i["status"] for i in invoices} == {"Open"}
+    assert (refused.status_code, error_of(refused)["code"]) == (400, "BadRequest")
 
 
 async def test_currencies_are_listed_with_their_rounding(http: httpx.AsyncClient) -> None:

@@ -1,6 +1,7 @@
 """How many documents Business Central's `$batch` requests of bulk postings carry: the
-most whose batches fill the bulk share of the window, with a little left to the
-connection's other requests (a probe among two half-window batches cost one of them
+most whose batches (two operations a document, and a read of the posted documents after
+each) post the most documents a window of the bulk share takes, with a little left to
+the connection's other requests (a probe among two half-window batches cost one of them
 every window)."""
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def adapter(window_limit: int) -> BusinessCentralAdapter:
 @pytest.mark.parametrize(
     ("window_limit", "documents"),
     [
-        (120, 7),  # bulk share 108: five batches of 21 operations, 3 left to others
-        (6000, 33),  # bulk share 5,400: as many as one `$batch` carries
-        (30, 8),  # bulk share 27: one batch of 24 operations
+        (120, 17),  # bulk share 108: three batches of 34 operations and a read, 3 left
+        (6000, 48),  # bulk share 5,400: 55 batches of 96 operations and two reads
+        (30, 11),  # bulk share 27: one batch of 22 operations and a read
     ],
 )
 async def test_batches_fill_the_bulk_share_and_leave_room_for_other_requests(
