@@ -23,8 +23,9 @@
   sandbox loaded in the gateway's process.
 
 The gateway kinds, `bare` and `posting-floor` are served with the gateway's HTTP protocol
-(`app.governance.protocol`: an answer in one `write()`), so what they are compared on is
-their app; the peer and the sandboxes run uvicorn's own.
+(`app.governance.protocol`: an answer in one `write()`) and its worker's garbage collector
+settings (`app.served_heap`: the startup heap frozen, young collections rarer), so what
+they are compared on is their app; the peer and the sandboxes run uvicorn's own.
 
 `--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
 in production; each worker builds its own app.
@@ -62,6 +63,7 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.rate_window import Guarded, SlidingWindow, Window
 from app.main import create_app
 from app.served import WORKER_START_SECONDS
+from app.served_heap import collect_for_serving
 from core.db import create_engine, create_sessionmaker
 from core.settings import Settings, get_settings
 from process_apis.invoices import service
@@ -344,7 +346,11 @@ def build() -> Starlette:
     """The app of the kind `main` chose; uvicorn calls it in each worker process."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return BUILDERS[os.environ[KIND_ENV]](settings)
+    kind = os.environ[KIND_ENV]
+    app = BUILDERS[kind](settings)
+    if kind in GATEWAY_PROTOCOL_KINDS:  # the served worker's collector, as the protocol
+        collect_for_serving(app)
+    return app
 
 
 def main() -> None:
