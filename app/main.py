@@ -42,6 +42,7 @@ from app.seed import (
     seed_demo_clients,
     seed_demo_estate,
 )
+from app.served_heap import collect_for_serving
 from core.settings import Settings, get_settings
 from events.webhooks.context import WebhookContext
 from process_apis.deps import ProcessContext
@@ -67,7 +68,9 @@ def create_served_app() -> FastAPI:
     """The app in each process `ledgergate serve` runs, logging JSON like the supervisor."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    collect_for_serving(app)
+    return app
 
 
 def create_app(settings: Settings | None = None, *, backends: Backends | None = None) -> FastAPI:

@@ -23,8 +23,9 @@
   sandbox loaded in the gateway's process.
 
 The gateway kinds, `bare` and `posting-floor` are served with the gateway's HTTP protocol
-(`app.governance.protocol`: an answer in one `write()`), so what they are compared on is
-their app; the peer and the sandboxes run uvicorn's own.
+(`app.governance.protocol`: an answer in one `write()`) and its worker's garbage collector
+settings (`app.served_heap`: the startup heap frozen, young collections rarer), so what
+they are compared on is their app; the peer and the sandboxes run uvicorn's own.
 
 `--workers` above 1 runs uvicorn's supervisor with that many worker processes, as
 in production; each worker builds its own app.
@@ -32,8 +33,8 @@ in production; each worker builds its own app.
 Every kind also runs an event-loop lag probe (how late `asyncio.sleep(0.01)` wakes
 up) and serves `GET /bench/stats[?reset=true]`: the probe's percentiles, the HTTP
 requests served and, on the gateway kinds, how long the rate limiter spent in its
-storage. With several workers the answer is one worker's. Loopback only; the route
-exists only in these benchmark servers.
+storage. With several workers the answer is one worker's. Loopback only; the path is
+answered in front of the app (no route is added to it) and only in these benchmark servers.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from limits import RateLimitItem, WindowStats
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.governance.logging import configure_logging
@@ -62,6 +63,7 @@ from app.governance.rate_limit import RateLimiter
 from app.governance.rate_window import Guarded, SlidingWindow, Window
 from app.main import create_app
 from app.served import WORKER_START_SECONDS
+from app.served_heap import collect_for_serving
 from core.db import create_engine, create_sessionmaker
 from core.settings import Settings, get_settings
 from process_apis.invoices import service
@@ -74,6 +76,7 @@ KINDS = ("gateway", "gateway-blocking-redis", "bare", *SANDBOXES, "dbos-peer", "
 GATEWAY_PROTOCOL_KINDS = ("gateway", "gateway-blocking-redis", "bare", "posting-floor")
 KIND_ENV = "BENCH_SERVE_KIND"  # how `build` knows the kind in each worker process
 MIRROR_ENV = "BENCH_ERP_MIRROR_POSTED"
+STATS_PATH = "/bench/stats"
 
 
 class LoopLagProbe:
@@ -112,14 +115,22 @@ class StorageClock:
 
 
 class RequestCounter:
-    """Counts the HTTP requests an app serves, its own `/bench/` routes aside."""
+    """Counts the HTTP requests an app serves and answers `GET /bench/stats` itself, in
+    front of the app: a route added to the app would come after those `create_app`
+    indexed (`app.route_index`), and the gateway's router would then send every request
+    FastAPI's slower way, which `ledgergate serve` does not."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, stats: Callable[[Request], Awaitable[Response]]) -> None:
         self.app = app
+        self.stats = stats
         self.requests = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/bench/"):
+        if scope["type"] == "http":
+            if scope["path"] == STATS_PATH:
+                response = await self.stats(Request(scope, receive))
+                await response(scope, receive, send)
+                return
             self.requests += 1
         await self.app(scope, receive, send)
 
@@ -181,7 +192,7 @@ def instrument(
     counters: list[RequestCounter] = []
 
     def counting(inner: ASGIApp) -> RequestCounter:
-        counters.append(RequestCounter(inner))
+        counters.append(RequestCounter(inner, bench_stats))
         return counters[-1]
 
     app.add_middleware(counting)  # outermost: every request the app serves
@@ -202,7 +213,7 @@ def instrument(
 
     app.router.lifespan_context = lifespan
 
-    async def bench_stats(request: Request) -> JSONResponse:
+    async def bench_stats(request: Request) -> Response:
         stats = {
             "pid": os.getpid(),
             "loop_lag_ms": probe.samples_ms(),
@@ -215,8 +226,6 @@ def instrument(
             for counter in counters:
                 counter.requests = 0
         return JSONResponse(stats)
-
-    app.add_route("/bench/stats", bench_stats, methods=["GET"], include_in_schema=False)
 
 
 def gateway(settings: Settings, *, blocking_redis: bool) -> FastAPI:
@@ -337,7 +346,11 @@ def build() -> Starlette:
     """The app of the kind `main` chose; uvicorn calls it in each worker process."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    return BUILDERS[os.environ[KIND_ENV]](settings)
+    kind = os.environ[KIND_ENV]
+    app = BUILDERS[kind](settings)
+    if kind in GATEWAY_PROTOCOL_KINDS:  # the served worker's collector, as the protocol
+        collect_for_serving(app)
+    return app
 
 
 def main() -> None:

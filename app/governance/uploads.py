@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,10 +54,14 @@ class UploadMiddleware:
         self.trusted_proxies = trusted_proxies
         self.uploading: Counter[str] = Counter()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The inner app's awaitable for a request without a body (no frame of its own:
+        `asgi.py`); a body is received whole first."""
         if scope["type"] != "http" or not declares_body(scope):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._received(scope, receive, send)
+
+    async def _received(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)

@@ -24,6 +24,9 @@ MIDDLEWARE: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "ResponseHeadersMiddleware": lambda app: ResponseHeadersMiddleware(app, hsts=False),
     "AcceptMiddleware": AcceptMiddleware,
     "InputHygieneMiddleware": InputHygieneMiddleware,
+    "UploadMiddleware": lambda app: UploadMiddleware(
+        app, max_bytes=1024, timeout_seconds=1.0, max_per_client=1, trusted_proxies=[]
+    ),
 }
 
 
