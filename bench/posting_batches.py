@@ -260,8 +260,10 @@ def books_duplicates(books: Any, ids: list[str]) -> int:
 
 
 async def drain(app: Any, database: Database) -> None:
-    """Replay the queued runs (each due at once) until none is left, or until
-    `DRAIN_ROUNDS` passes in a row claim none of them."""
+    """Replay the queued runs until none is left, or until `DRAIN_ROUNDS` passes in a row
+    claim none of them. A pass makes every queued run due at once and replays all that
+    are, the worker's batch at a time, rather than updating every queued row again for
+    each batch it claims (30,000 rows a batch of 50 in a run of 100,000 with faults)."""
     engine = create_engine(database.url)
     sessionmaker = create_sessionmaker(engine)
     replay = replayer(app.state.process)
@@ -280,7 +282,7 @@ async def drain(app: Any, database: Database) -> None:
                 )
             if not queued:
                 return
-            if (await replay.run_once()).claimed:
+            while (await replay.run_once()).claimed:  # every due run, before the next pass
                 rounds = DRAIN_ROUNDS
     finally:
         await engine.dispose()
