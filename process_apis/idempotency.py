@@ -149,23 +149,38 @@ class Transaction(Protocol):
 
 
 T = TypeVar("T", bound=Transaction)
+A = TypeVar("A")
 
 
-class Handover(Generic[T]):
-    """A transaction handed from one party to another still open (once)."""
+class Handover(Generic[T, A]):
+    """A transaction handed from one party to another still open (once), with what goes
+    along with it (`A`: a claim or writes not yet sent in it)."""
 
     def __init__(self) -> None:
         self._transaction: T | None = None
+        self._along: A | None = None
 
-    def hand_over(self, transaction: T) -> None:
-        """Take `transaction`, still open; the caller neither commits nor closes it."""
+    def hand_over(self, transaction: T, along: A | None = None) -> None:
+        """Take `transaction`, still open, and `along`; the caller neither commits nor
+        closes it."""
         assert self._transaction is None, "one transaction is handed over"
         self._transaction = transaction
+        self._along = along
 
     def take(self) -> T | None:
         """The handed-over transaction, if any (once)."""
         transaction, self._transaction = self._transaction, None
         return transaction
+
+    @property
+    def along(self) -> A | None:
+        """What goes along with the transaction, not taken."""
+        return self._along
+
+    def take_along(self) -> A | None:
+        """What was handed over along with the transaction, if anything (once)."""
+        along, self._along = self._along, None
+        return along
 
     async def commit(self) -> None:
         """Commit and close what was handed over and not taken, if anything."""
@@ -183,7 +198,7 @@ class Handover(Generic[T]):
             await transaction.close()
 
 
-class Opening(Handover[AsyncSession]):
+class Opening(Handover[AsyncSession, Write]):
     """The key's claim, handed to the handler uncommitted so its first transaction joins it:
     the claim and the handler's first write commit together, in one commit instead of two.
 
@@ -214,19 +229,6 @@ class Opening(Handover[AsyncSession]):
     (`409`, or a takeover), and the handler runs again under that claim.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.lead: Write | None = None
-
-    def hand_over(self, transaction: AsyncSession, lead: Write | None = None) -> None:
-        super().hand_over(transaction)
-        self.lead = lead
-
-    def take_lead(self) -> Write | None:
-        """The claim handed over unsent, if any (once)."""
-        lead, self.lead = self.lead, None
-        return lead
-
 
 Refusal = Callable[[AsyncConnection, StaleWrite], Awaitable[None]]
 """Raises what a handler raises when one of its writes changed no row (in the connection's
@@ -242,7 +244,7 @@ class Unsent:
     refusal: Refusal
 
 
-class Closing(Handover[AsyncConnection]):
+class Closing(Handover[AsyncConnection, Unsent]):
     """A handler's last transaction, handed over uncommitted so the key's completion joins
     it: the write and its stored answer commit together, in one commit instead of two. It is
     a connection's (SQL Core, no ORM session or flush): the completion speaks SQL Core too.
@@ -257,22 +259,9 @@ class Closing(Handover[AsyncConnection]):
     the request has no key or the handler failed after the handover.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.unsent: Unsent | None = None
-
-    def hand_over(self, transaction: AsyncConnection, unsent: Unsent | None = None) -> None:
-        super().hand_over(transaction)
-        self.unsent = unsent
-
-    def take_unsent(self) -> Unsent | None:
-        """The writes handed over unsent, if any (once)."""
-        unsent, self.unsent = self.unsent, None
-        return unsent
-
     async def commit(self) -> None:
         """Send what was handed over unsent, then commit and close (see `Handover`)."""
-        unsent, connection = self.take_unsent(), self.take()
+        unsent, connection = self.take_along(), self.take()
         if connection is not None:
             try:
                 await send_unsent(connection, unsent, [])
@@ -665,7 +654,7 @@ async def run_idempotently(
                 location = value
         stored_headers["content-type"] = media_type
         audit = pending_audit(request.scope.get("state", {}))
-        unsent = closing.take_unsent()
+        unsent = closing.take_along()
         joining: AsyncSession | AsyncConnection | None = closing.take()
         # A claim committed on its own is there; one run under the handler may be rolled back,
         # unless the handler handed its last transaction over: its first committed the claim.
@@ -695,7 +684,7 @@ async def run_idempotently(
             outcome = await handler()
             status, content = outcome.status_code, outcome.body.model_dump_json()
             headers = {"content-type": "application/json", **(outcome.headers or {})}
-            if closing.unsent is not None:  # sent with the answer: their refusal is the handler's
+            if closing.along is not None:  # sent with the answer: their refusal is the handler's
                 return await answer(status, content, headers)
         except LedgergateError as error:
             status = error.status_code

@@ -212,7 +212,7 @@ class InvoicePostingWorkflow:
         to join (no backend call follows it). A lead that claimed nothing (`Unled`) gives the
         session back to `opening` too: the key is judged in its transaction.
         """
-        lead = opening.take_lead() if opening is not None else None
+        lead = opening.take_along() if opening is not None else None
         claim = opening.take() if opening is not None else None
         session = claim or self.context.sessionmaker()
         handed_over = False
