@@ -5,10 +5,10 @@ What a team would otherwise build on a durable-execution library: `POST
 returns the first result) runs one DBOS workflow whose every call is a durable step,
 checkpointed in DBOS's system tables on the same PostgreSQL as the gateway's (schema
 `dbos_peer` of the benchmark's throwaway database): read the registered invoice, create
-the Business Central draft, add its line, post it and read the posted document back in
-one `$batch` (the ERP requests the gateway makes), and mark the invoice posted. No edge,
-no exception queue and no events: only the durable-execution part, which is what it is
-measured for.
+the Business Central draft with its lines (one deep insert), post it and read the posted
+document back in one `$batch` (the ERP requests the gateway makes), and mark the invoice
+posted. No edge, no exception queue and no events: only the durable-execution part, which
+is what it is measured for.
 
 Served by `python -m bench.serve dbos-peer`, configured by the gateway's variables
 (`LEDGERGATE_DATABASE_URL`, `LEDGERGATE_ERP__URL`).
@@ -42,8 +42,7 @@ from system_apis.erp.adapters.business_central_wire import BcBatchRequest
 from system_apis.erp.mapping import (
     POST_AND_READ_IDS,
     post_and_read_operations,
-    sales_invoice_to_bc,
-    sales_line_to_bc,
+    sales_invoice_with_lines_to_bc,
 )
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 
@@ -112,15 +111,10 @@ def _invoices() -> str:
 @DBOS.step()
 async def create_draft(document: dict[str, Any]) -> str:
     invoice = ErpSalesInvoiceCreate.model_validate(document)
-    body = sales_invoice_to_bc(invoice).model_dump_json(by_alias=True, exclude_none=True)
+    body = sales_invoice_with_lines_to_bc(invoice, {}).model_dump_json(
+        by_alias=True, exclude_none=True
+    )
     return str((await _erp("POST", _invoices(), body))["id"])
-
-
-@DBOS.step()
-async def add_line(draft_id: str, line: dict[str, Any], currency: str) -> None:
-    wire = sales_line_to_bc(ErpInvoiceLine.model_validate(line), currency)
-    body = wire.model_dump_json(by_alias=True, exclude_none=True)
-    await _erp("POST", f"{_invoices()}({draft_id})/salesInvoiceLines", body)
 
 
 @DBOS.step()
@@ -159,8 +153,6 @@ async def mark_posted(invoice_id: str, document: dict[str, Any], posting_date: s
 async def post_invoice(invoice_id: str) -> dict[str, Any]:
     document = await load_invoice(invoice_id)
     draft_id = await create_draft(document)
-    for line in document["lines"]:
-        await add_line(draft_id, line, document["currency"])
     posted = await post_and_read(draft_id)
     await mark_posted(invoice_id, posted, document["posting_date"])
     return {"invoice_id": invoice_id, "state": "posted", "erp_document": posted}

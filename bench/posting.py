@@ -16,16 +16,16 @@ on 127.0.0.1:5432, else SQLite), it starts on loopback:
   workflow's persisted run and steps, and the adapter's read-before-write requests;
 - direct (the baseline): the requests a point-to-point integration sends for the same
   document, their bodies made by the adapter's own wire mapping, straight to the
-  sandbox: create the draft, add its line, post it (the last two name the draft by
-  the id the first answered);
+  sandbox: create the draft with its lines (one deep insert), post it (naming the
+  draft by the id the first answered);
 - the peer (on PostgreSQL, `--peer`): the same posting as a DBOS Transact workflow
   (`bench/dbos_peer.py`, as many workers as the gateway), its ERP requests (the
-  gateway's three) and the invoice's read and update each a durable step in DBOS's
+  gateway's two) and the invoice's read and update each a durable step in DBOS's
   tables on the same database, measured in the load with `--concurrency` in flight;
 - the floor (on PostgreSQL with Redis, `--floor`): the gateway's I/O for one posting
   with the least Python (`bench/posting_floor.py`, a bare Starlette app, as many
   workers as the gateway): the same Redis round trips, the same 17 statements in 3
-  transactions on raw asyncpg, the same three ERP requests, each after the database
+  transactions on raw asyncpg, the same two ERP requests, each after the database
   has recorded it. What it costs is the least any Python gateway making this I/O for
   a posting costs on this host: a target it misses, no such gateway meets here; one it
   meets, only a gateway about as lean can.
@@ -99,7 +99,7 @@ from sandboxes.business_central import API_ROOT
 from sandboxes.demo_estate import DEMO_COMPANIES
 from sandboxes.faults import FAULTS_PATH, FaultConfig
 from system_apis.erp.adapters.business_central_wire import BcRequest
-from system_apis.erp.mapping import sales_invoice_to_bc, sales_line_to_bc
+from system_apis.erp.mapping import sales_invoice_with_lines_to_bc
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 
 ERP_API = API_ROOT.format(environment="sandbox")
@@ -170,7 +170,7 @@ def _wire(body: BcRequest) -> str:
 
 
 def direct_posting(sandbox: Server, day: date) -> Unit:
-    """Create, add the line, post: the README tour's invoice, straight to the ERP."""
+    """Create with the lines, post: the README tour's invoice, straight to the ERP."""
     invoice = InvoiceCreate.model_validate(invoice_body(day))
     document = ErpSalesInvoiceCreate(
         external_document_number=f"direct_{uuid.uuid4().hex[:26]}",
@@ -196,18 +196,9 @@ def direct_posting(sandbox: Server, day: date) -> Unit:
             Step(
                 method="POST",
                 url=invoices,
-                body=_wire(sales_invoice_to_bc(document)),
+                body=_wire(sales_invoice_with_lines_to_bc(document, {})),
                 expect=[201],
                 capture={"draft": "id"},
-            ),
-            *(
-                Step(
-                    method="POST",
-                    url=f"{draft}/salesInvoiceLines",
-                    body=_wire(sales_line_to_bc(line, document.currency)),
-                    expect=[201],
-                )
-                for line in document.lines
             ),
             Step(method="POST", url=f"{draft}/Microsoft.NAV.post", expect=[204]),
         ]
@@ -563,7 +554,7 @@ def section(
             f"Floor: the gateway's I/O for one posting with the least Python "
             f"(`bench/posting_floor.py`, {args.workers} workers, a bare Starlette app: the "
             f"same Redis round trips, the same 17 statements in 3 transactions on raw "
-            f"asyncpg, the same three ERP requests on kept-alive connections), in the first "
+            f"asyncpg, the same two ERP requests on kept-alive connections), in the first "
             f"two loads. "
             if args.floor
             else ""

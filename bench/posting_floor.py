@@ -19,8 +19,8 @@ a bare Starlette app makes the I/O a gateway posting makes, and nothing else:
   record the run and its steps; then the draft's step done and the post's started; then
   the post's step done, the invoice posted, its event, the run, the audit record and the
   stored answer);
-- the ERP: the gateway's three Business Central requests (create the draft, add its
-  line, post and read it back in one `$batch`), bodies from the adapter's wire
+- the ERP: the gateway's two Business Central requests (create the draft with its
+  lines in one deep insert, post and read it back in one `$batch`), bodies from the adapter's wire
   mapping, on kept-alive HTTP/1.1 connections written by hand and read by the gateway
   transport's parser (`system_apis.keepalive`: httpx's client machinery took a third of
   the floor's Python calls), each after the database has recorded what it is about to do.
@@ -71,8 +71,7 @@ from system_apis.budget_redis import ACQUIRE, PARTS
 from system_apis.erp.adapters.business_central_wire import BcBatchRequest
 from system_apis.erp.mapping import (
     post_and_read_operations,
-    sales_invoice_to_bc,
-    sales_line_to_bc,
+    sales_invoice_with_lines_to_bc,
 )
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 from system_apis.keepalive import KEEPALIVE_EXPIRY_SECONDS, READ_SIZE, _Answer
@@ -305,10 +304,10 @@ async def erp_call(floor: Floor, path: str, body: str) -> dict[str, Any]:
     return answer
 
 
-def erp_bodies(
+def erp_body(
     invoice: asyncpg.Record, lines: Sequence[asyncpg.Record], customer_number: str, day: date
-) -> tuple[str, list[str]]:
-    """The draft's and its lines' request bodies, by the adapter's wire mapping."""
+) -> str:
+    """The draft's request body, its lines in it, by the adapter's wire mapping."""
     document = ErpSalesInvoiceCreate(
         external_document_number=invoice["id"],
         customer_number=customer_number,
@@ -326,11 +325,8 @@ def erp_bodies(
             for line in lines
         ),
     )
-    header = sales_invoice_to_bc(document).model_dump_json(by_alias=True, exclude_none=True)
-    return header, [
-        sales_line_to_bc(line, document.currency).model_dump_json(by_alias=True, exclude_none=True)
-        for line in document.lines
-    ]
+    wire = sales_invoice_with_lines_to_bc(document, {})
+    return wire.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def batch_body(document: str) -> str:
@@ -371,7 +367,7 @@ async def post(request: Request) -> Response:
 async def posting(
     floor: Floor, client_id: str, key: str, path: str, invoice_id: str, body: bytes
 ) -> tuple[int, str]:
-    """The posting's three transactions and three ERP requests: (status, answer)."""
+    """The posting's three transactions and two ERP requests: (status, answer)."""
     now = datetime.now(UTC)
     day = now.date()
     request_hash = hashlib.sha256(b"POST " + path.encode() + b"\n" + body).hexdigest()
@@ -404,7 +400,7 @@ async def posting(
                 '{"posting_date": null}', 1, now + timedelta(minutes=2), correlation_id,
                 client_id, invoice["legal_entity_id"], 1, now, now,
             )  # fmt: skip
-            header, line_bodies = erp_bodies(invoice, rows, customer["erp_number"], day)
+            header = erp_body(invoice, rows, customer["erp_number"], day)
             await db.executemany(
                 INSERT_DONE_STEPS,
                 [
@@ -420,13 +416,11 @@ async def posting(
                 sha(header), invoice_id, 1, now, None, 1,
             )  # fmt: skip
         invoices = f"/companies({company_id})/salesInvoices"
-        cost = len(line_bodies) + 3  # the draft, each line, the `$batch`'s post and read
-        slot = await floor.budget.acquire(cost, requests=len(line_bodies) + 2)
+        cost = 3  # the draft with its lines, the `$batch`'s post and read
+        slot = await floor.budget.acquire(cost, requests=2)
         try:
             draft = await erp_call(floor, invoices, header)
             document = f"{invoices}({draft['id']})"
-            for line in line_bodies:
-                await erp_call(floor, f"{document}/salesInvoiceLines", line)
             async with db.transaction():
                 await db.execute(
                     STEP_DONE, "succeeded", draft["id"], dumps(draft), datetime.now(UTC),

@@ -158,6 +158,18 @@ def sales_invoice_to_bc(invoice: ErpSalesInvoiceCreate) -> BcSalesInvoiceCreate:
     )
 
 
+def sales_invoice_with_lines_to_bc(
+    invoice: ErpSalesInvoiceCreate, account_ids: Mapping[str, str]
+) -> BcSalesInvoiceDeepCreate:
+    """A new document with its lines, for one deep insert: BC creates all of it or none."""
+    return BcSalesInvoiceDeepCreate(
+        **sales_invoice_to_bc(invoice).model_dump(),
+        sales_invoice_lines=[
+            sales_line_to_bc(line, invoice.currency, account_ids) for line in invoice.lines
+        ],
+    )
+
+
 POST_AND_READ_IDS = ("post", "read")
 """The ids of the two operations of `post_and_read_operations`."""
 
@@ -173,13 +185,7 @@ def sales_invoice_batch_operations(
     """A new document's two `$batch` operations: the deep insert of its header and lines,
     and the post of what it created (read back with the batch's others afterwards)."""
     create, post = batch_operation_ids(index)
-    header = sales_invoice_to_bc(invoice)
-    body = BcSalesInvoiceDeepCreate(
-        **header.model_dump(),
-        sales_invoice_lines=[
-            sales_line_to_bc(line, invoice.currency, account_ids) for line in invoice.lines
-        ],
-    )
+    body = sales_invoice_with_lines_to_bc(invoice, account_ids)
     return [
         BcBatchOperation(
             id=create,

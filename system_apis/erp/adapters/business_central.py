@@ -77,9 +77,8 @@ from system_apis.erp.mapping import (
     sales_credit_memo_to_bc,
     sales_invoice_from_bc,
     sales_invoice_header_changes,
-    sales_invoice_to_bc,
+    sales_invoice_with_lines_to_bc,
     sales_line_to_bc,
-    with_lines,
 )
 from system_apis.erp.schemas import (
     ErpCompany,
@@ -116,6 +115,8 @@ W = TypeVar("W", bound=BcModel)
 T = TypeVar("T")
 
 EXPAND_MEMO_LINES = "salesCreditMemoLines"
+NEW_INVOICE_POSTING_OPERATIONS = 3
+"""A new invoice's posting, in BC operations: its deep insert, its post and its read."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -213,11 +214,13 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
     async def create_sales_invoice(
         self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool = False
     ) -> ErpSalesInvoice:
-        """Create the draft (header and every line), or complete the one that exists.
+        """Create the draft with every line in one deep insert (BC creates all of it or
+        none), or complete the one that exists.
 
         A document that is no longer a draft is returned as it is: it was created and
-        posted by an earlier attempt. A draft created here is described from BC's
-        answers to its header and lines; one completed here is read back.
+        posted by an earlier attempt. A draft created here is described by BC's answer to
+        the insert (its lines are the ones sent when the answer leaves them out: the insert
+        created all or none); one completed here is read back.
         """
         operation = "create_sales_invoice"
         invoices = f"/companies({company_id})/salesInvoices"
@@ -231,20 +234,17 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
         )
         if current is None:
             response = await self._send(
-                "POST", invoices, operation=operation, body=sales_invoice_to_bc(invoice)
+                "POST",
+                invoices,
+                operation=operation,
+                body=sales_invoice_with_lines_to_bc(invoice, accounts),
             )
             created = self._parse(response, BcSalesInvoice, operation)
-            lines = await self._complete_draft(
-                f"{invoices}({created.id})",
-                etag=created.etag,
-                changes=None,
-                lines_segment="salesInvoiceLines",
-                missing=list(invoice.lines),
-                currency=invoice.currency,
-                accounts=accounts,
-                operation=operation,
-            )
-            return self._canonical_invoice(with_lines(created, lines), operation)
+            if created.sales_invoice_lines is None:  # the answer is the header alone
+                return self._canonical_invoice(
+                    created.model_copy(update={"sales_invoice_lines": []}), operation
+                ).model_copy(update={"line_count": len(invoice.lines)})
+            return self._canonical_invoice(created, operation)
         if current.status != "Draft":
             return self._canonical_invoice(current, operation)
         await self._complete_draft(
@@ -285,18 +285,17 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
     def sales_invoice_posting(
         self,
         company_id: str,  # noqa: ARG002 (one budget per connection)
-        invoice: ErpSalesInvoiceCreate,
+        invoice: ErpSalesInvoiceCreate,  # noqa: ARG002 (a deep insert whatever its lines)
         *,
         known_absent: bool,
     ) -> AbstractAsyncContextManager[None]:
-        """A new document's posting is known request by request: its header, each line,
-        then its post and read in one `$batch` of two operations. One that may exist
-        already starts with lookups whose answers decide the rest: its requests take
-        their slots one by one."""
+        """A new document's posting is known request by request: its deep insert, then
+        its post and read in one `$batch` of two operations. One that may exist already
+        starts with lookups whose answers decide the rest: its requests take their slots
+        one by one."""
         if not known_absent:
             return nullcontext()
-        lines = len(invoice.lines)
-        return self._client.held_slot(cost=lines + 3)
+        return self._client.held_slot(cost=NEW_INVOICE_POSTING_OPERATIONS)
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         """`DELETE salesInvoices({id})`: BC deletes a draft and refuses a posted invoice."""
