@@ -36,6 +36,7 @@ from system_apis.erp.adapters.business_central_wire import (
     BcJournalUpdate,
     BcSalesCreditMemo,
     BcSalesCreditMemoCreate,
+    BcSalesCreditMemoDeepCreate,
     BcSalesCreditMemoUpdate,
     BcSalesDocumentLine,
     BcSalesDocumentLineCreate,
@@ -315,6 +316,18 @@ def sales_credit_memo_to_bc(memo: ErpSalesCreditMemoCreate) -> BcSalesCreditMemo
         credit_memo_date=bc_datetime(memo.posting_date),
         due_date=bc_datetime(memo.due_date),
         invoice_id=memo.applies_to_invoice_id,
+    )
+
+
+def sales_credit_memo_with_lines_to_bc(
+    memo: ErpSalesCreditMemoCreate, account_ids: Mapping[str, str]
+) -> BcSalesCreditMemoDeepCreate:
+    """A new credit memo with its lines, for one deep insert: BC creates all of it or none."""
+    return BcSalesCreditMemoDeepCreate(
+        **sales_credit_memo_to_bc(memo).model_dump(),
+        sales_credit_memo_lines=[
+            sales_line_to_bc(line, memo.currency, account_ids) for line in memo.lines
+        ],
     )
 
 

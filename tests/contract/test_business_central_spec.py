@@ -147,6 +147,9 @@ async def happy_path(bc: BcHarness) -> None:
     memo_draft = await adapter.create_sales_credit_memo(US.id, memo)
     await adapter.post_sales_credit_memo(US.id, memo_draft.id)
     await adapter.post_sales_credit_memo(US.id, memo_draft.id)
+    partial_memo = memo.model_copy(update={"external_document_number": "cm_c2"})
+    await adapter.create_sales_credit_memo(US.id, partial_memo.model_copy(update={"lines": ()}))
+    await adapter.create_sales_credit_memo(US.id, partial_memo)  # its line added to the draft
 
     journal = await adapter.ensure_journal(US.id, SETTLEMENTS)
     await adapter.ensure_journal(US.id, SETTLEMENTS.model_copy(update={"display_name": "Renamed"}))

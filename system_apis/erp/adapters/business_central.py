@@ -16,10 +16,12 @@ automatic retries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from typing import TypeVar
+
+from pydantic import BaseModel
 
 from system_apis.erp.adapters.business_central_base import decode_bc_error, odata_query
 from system_apis.erp.adapters.business_central_bulk import (
@@ -74,7 +76,7 @@ from system_apis.erp.mapping import (
     posted_between,
     sales_credit_memo_from_bc,
     sales_credit_memo_header_changes,
-    sales_credit_memo_to_bc,
+    sales_credit_memo_with_lines_to_bc,
     sales_invoice_from_bc,
     sales_invoice_header_changes,
     sales_invoice_with_lines_to_bc,
@@ -113,6 +115,7 @@ __all__ = ["BusinessCentralAdapter", "decode_bc_error"]
 M = TypeVar("M", bound=BcModel)
 W = TypeVar("W", bound=BcModel)
 T = TypeVar("T")
+C = TypeVar("C", bound=BaseModel)
 
 EXPAND_MEMO_LINES = "salesCreditMemoLines"
 NEW_INVOICE_POSTING_OPERATIONS = 3
@@ -123,6 +126,15 @@ SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 # BC's customerBlocked values: `All` takes no documents at all, ` ` is not blocked.
 BC_BLOCKED_ALL = "All"
 BC_NOT_BLOCKED = " "
+
+
+def described_insert(document: M, lines: str, sent: int, canonical: Callable[[M], C]) -> C:
+    """What a deep insert created, from BC's answer: with the lines it answered, or with as
+    many as were sent when it answered the header alone (the insert created all or none)."""
+    if getattr(document, lines) is not None:
+        return canonical(document)
+    header = canonical(document.model_copy(update={lines: []}))
+    return header.model_copy(update={"line_count": sent})
 
 
 class BusinessCentralAdapter(BusinessCentralBulkInvoices):
@@ -240,11 +252,12 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
                 body=sales_invoice_with_lines_to_bc(invoice, accounts),
             )
             created = self._parse(response, BcSalesInvoice, operation)
-            if created.sales_invoice_lines is None:  # the answer is the header alone
-                return self._canonical_invoice(
-                    created.model_copy(update={"sales_invoice_lines": []}), operation
-                ).model_copy(update={"line_count": len(invoice.lines)})
-            return self._canonical_invoice(created, operation)
+            return described_insert(
+                created,
+                "sales_invoice_lines",
+                len(invoice.lines),
+                lambda answer: self._canonical_invoice(answer, operation),
+            )
         if current.status != "Draft":
             return self._canonical_invoice(current, operation)
         await self._complete_draft(
@@ -458,27 +471,34 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
     async def create_sales_credit_memo(
         self, company_id: str, credit_memo: ErpSalesCreditMemoCreate
     ) -> ErpSalesCreditMemo:
-        """Create the draft (header and every line), or complete the one that exists."""
+        """Create the draft with every line in one deep insert, or complete the one that
+        exists (as `create_sales_invoice` does an invoice's)."""
         operation = "create_sales_credit_memo"
         memos = f"/companies({company_id})/salesCreditMemos"
         accounts = await self._line_accounts(company_id, credit_memo.lines, operation)
         current = await self._find_credit_memo(
             company_id, credit_memo.external_document_number, operation
         )
-        changes = None
         if current is None:
             response = await self._send(
-                "POST", memos, operation=operation, body=sales_credit_memo_to_bc(credit_memo)
+                "POST",
+                memos,
+                operation=operation,
+                body=sales_credit_memo_with_lines_to_bc(credit_memo, accounts),
             )
-            current = self._parse(response, BcSalesCreditMemo, operation)
-        elif current.status != "Draft":
+            created = self._parse(response, BcSalesCreditMemo, operation)
+            return described_insert(
+                created,
+                "sales_credit_memo_lines",
+                len(credit_memo.lines),
+                lambda answer: self._canonical_memo(answer, operation),
+            )
+        if current.status != "Draft":
             return self._canonical_memo(current, operation)
-        else:
-            changes = sales_credit_memo_header_changes(current, credit_memo)
         await self._complete_draft(
             f"{memos}({current.id})",
             etag=current.etag,
-            changes=changes,
+            changes=sales_credit_memo_header_changes(current, credit_memo),
             lines_segment="salesCreditMemoLines",
             missing=missing_lines(current.sales_credit_memo_lines, credit_memo.lines),
             currency=credit_memo.currency,

@@ -273,6 +273,12 @@ class BcSalesCreditMemoCreate(BcRequest):
     invoice_id: str | None = None
 
 
+class BcSalesCreditMemoDeepCreate(BcSalesCreditMemoCreate):
+    """A sales credit memo created with its lines in one request (OData deep insert)."""
+
+    sales_credit_memo_lines: list[BcSalesDocumentLineCreate]
+
+
 class BcSalesCreditMemoUpdate(BcRequest):
     credit_memo_date: datetime
     due_date: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -232,10 +233,11 @@ async def test_a_credit_memo_must_correct_a_posted_invoice_of_its_customer(
     assert not_posted.value.vendor_code == "Internal_RecordNotFound"
 
 
-async def test_a_credit_memo_interrupted_between_header_and_line_is_completed(
+async def test_a_credit_memo_whose_insert_was_answered_too_late_is_not_created_twice(
     bc: BcHarness,
 ) -> None:
-    bc.faults.matches = _is_post("/salesCreditMemoLines")
+    bc.faults.matches = _is_post("/salesCreditMemos")
+    bc.faults.after_forwarding = True  # BC created it; its answer was lost
     with pytest.raises(BackendTransientError):
         await bc.adapter.create_sales_credit_memo(US.id, credit_memo_request("cm_306"))
 
@@ -243,6 +245,9 @@ async def test_a_credit_memo_interrupted_between_header_and_line_is_completed(
 
     assert memo.line_count == 1
     assert bc.state.credit_memo_count(US.id, "cm_306") == 1
+    (insert,) = bc.requests("POST", "/salesCreditMemos")  # its lines went in it
+    assert len(json.loads(insert.content)["salesCreditMemoLines"]) == 1
+    assert bc.requests("POST", "/salesCreditMemoLines") == []
 
 
 async def test_ensure_journal_creates_by_code_once_and_follows_changes(bc: BcHarness) -> None:
