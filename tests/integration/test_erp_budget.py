@@ -538,13 +538,16 @@ async def test_a_warm_slot_on_redis_costs_few_python_calls(store: Store) -> None
     for _ in range(3):  # the script loaded, the connection kept, the previous release pending
         async with owner.slot(operation="op"):
             pass
-    with profiled() as seen:
-        async with owner.slot(operation="op"):
-            pass
-    assert seen.total_calls <= SLOT_CALLS
-    assert not [
-        file for (file, _, _), _ in seen.entries if file.endswith(("uuid.py", "contextlib.py"))
-    ]
+    counts = []
+    for _ in range(3):  # the least of three: a busy host's extra turn of the loop is no cost
+        with profiled() as seen:
+            async with owner.slot(operation="op"):
+                pass
+        counts.append(seen.total_calls)
+        assert not [
+            file for (file, _, _), _ in seen.entries if file.endswith(("uuid.py", "contextlib.py"))
+        ]
+    assert min(counts) <= SLOT_CALLS, counts
     await owner.aclose()
 
 
