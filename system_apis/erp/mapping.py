@@ -162,12 +162,9 @@ def sales_invoice_to_bc(invoice: ErpSalesInvoiceCreate) -> BcSalesInvoiceCreate:
 def sales_invoice_with_lines_to_bc(
     invoice: ErpSalesInvoiceCreate, account_ids: Mapping[str, str]
 ) -> BcSalesInvoiceDeepCreate:
-    """A new document with its lines, for one deep insert: BC creates all of it or none."""
+    lines = lines_to_bc(invoice.lines, invoice.currency, account_ids)
     return BcSalesInvoiceDeepCreate(
-        **sales_invoice_to_bc(invoice).model_dump(),
-        sales_invoice_lines=[
-            sales_line_to_bc(line, invoice.currency, account_ids) for line in invoice.lines
-        ],
+        **sales_invoice_to_bc(invoice).model_dump(), sales_invoice_lines=lines
     )
 
 
@@ -250,6 +247,14 @@ def sales_line_to_bc(
     )
 
 
+def lines_to_bc(
+    lines: Sequence[ErpInvoiceLine], currency: str, account_ids: Mapping[str, str]
+) -> list[BcSalesDocumentLineCreate]:
+    """A new document's lines, for the deep insert that creates it with them: BC creates
+    the document whole or not at all."""
+    return [sales_line_to_bc(line, currency, account_ids) for line in lines]
+
+
 def missing_lines(
     present: list[BcSalesDocumentLine] | None, wanted: tuple[ErpInvoiceLine, ...]
 ) -> list[ErpInvoiceLine]:
@@ -322,12 +327,9 @@ def sales_credit_memo_to_bc(memo: ErpSalesCreditMemoCreate) -> BcSalesCreditMemo
 def sales_credit_memo_with_lines_to_bc(
     memo: ErpSalesCreditMemoCreate, account_ids: Mapping[str, str]
 ) -> BcSalesCreditMemoDeepCreate:
-    """A new credit memo with its lines, for one deep insert: BC creates all of it or none."""
+    lines = lines_to_bc(memo.lines, memo.currency, account_ids)
     return BcSalesCreditMemoDeepCreate(
-        **sales_credit_memo_to_bc(memo).model_dump(),
-        sales_credit_memo_lines=[
-            sales_line_to_bc(line, memo.currency, account_ids) for line in memo.lines
-        ],
+        **sales_credit_memo_to_bc(memo).model_dump(), sales_credit_memo_lines=lines
     )
 
 

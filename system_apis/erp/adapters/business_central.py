@@ -128,15 +128,6 @@ BC_BLOCKED_ALL = "All"
 BC_NOT_BLOCKED = " "
 
 
-def described_insert(document: M, lines: str, sent: int, canonical: Callable[[M], C]) -> C:
-    """What a deep insert created, from BC's answer: with the lines it answered, or with as
-    many as were sent when it answered the header alone (the insert created all or none)."""
-    if getattr(document, lines) is not None:
-        return canonical(document)
-    header = canonical(document.model_copy(update={lines: []}))
-    return header.model_copy(update={"line_count": sent})
-
-
 class BusinessCentralAdapter(BusinessCentralBulkInvoices):
     """Business Central implementation of `ErpPort`; wire mapping only, no business rules."""
 
@@ -245,18 +236,11 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
             )
         )
         if current is None:
-            response = await self._send(
-                "POST",
-                invoices,
-                operation=operation,
-                body=sales_invoice_with_lines_to_bc(invoice, accounts),
-            )
-            created = self._parse(response, BcSalesInvoice, operation)
-            return described_insert(
-                created,
-                "sales_invoice_lines",
-                len(invoice.lines),
-                lambda answer: self._canonical_invoice(answer, operation),
+            body = sales_invoice_with_lines_to_bc(invoice, accounts)
+            answer = (BcSalesInvoice, "sales_invoice_lines")
+            sent = len(invoice.lines)
+            return await self._inserted(
+                invoices, body, answer, sent, self._canonical_invoice, operation
             )
         if current.status != "Draft":
             return self._canonical_invoice(current, operation)
@@ -480,19 +464,10 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
             company_id, credit_memo.external_document_number, operation
         )
         if current is None:
-            response = await self._send(
-                "POST",
-                memos,
-                operation=operation,
-                body=sales_credit_memo_with_lines_to_bc(credit_memo, accounts),
-            )
-            created = self._parse(response, BcSalesCreditMemo, operation)
-            return described_insert(
-                created,
-                "sales_credit_memo_lines",
-                len(credit_memo.lines),
-                lambda answer: self._canonical_memo(answer, operation),
-            )
+            body = sales_credit_memo_with_lines_to_bc(credit_memo, accounts)
+            answer = (BcSalesCreditMemo, "sales_credit_memo_lines")
+            sent = len(credit_memo.lines)
+            return await self._inserted(memos, body, answer, sent, self._canonical_memo, operation)
         if current.status != "Draft":
             return self._canonical_memo(current, operation)
         await self._complete_draft(
@@ -857,6 +832,27 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
             )
             added.append(self._parse(response, BcSalesDocumentLine, operation))
         return added
+
+    async def _inserted(
+        self,
+        url: str,
+        body: BcRequest,
+        answer: tuple[type[M], str],
+        sent: int,
+        canonical: Callable[[M, str], C],
+        operation: str,
+    ) -> C:
+        """POST a new document with its `sent` lines in one deep insert and describe what BC
+        created (`answer`: its wire model and the property of its lines): with the lines BC
+        answered, or with as many as were sent when it answered the header alone (the
+        insert created all or none)."""
+        wire, lines = answer
+        response = await self._send("POST", url, operation=operation, body=body)
+        created = self._parse(response, wire, operation)
+        if getattr(created, lines) is not None:
+            return canonical(created, operation)
+        header = canonical(created.model_copy(update={lines: []}), operation)
+        return header.model_copy(update={"line_count": sent})
 
     async def _line_accounts(
         self, company_id: str, lines: Sequence[ErpInvoiceLine], operation: str
