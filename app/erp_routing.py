@@ -13,7 +13,6 @@ implements the whole port, so any connection takes any operation.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from datetime import date
 
 from sqlalchemy import select
@@ -127,13 +126,11 @@ class ErpRouter:
         port = await self._port(company_id)
         return await port.post_sales_invoice(company_id, invoice_id, known_draft=known_draft)
 
-    @asynccontextmanager
-    async def sales_invoice_posting(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool
-    ) -> AsyncIterator[None]:
+    async def post_new_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
         port = await self._port(company_id)
-        async with port.sales_invoice_posting(company_id, invoice, known_absent=known_absent):
-            yield
+        return await port.post_new_sales_invoice(company_id, invoice)
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         port = await self._port(company_id)

@@ -5,8 +5,8 @@ What a team would otherwise build on a durable-execution library: `POST
 returns the first result) runs one DBOS workflow whose every call is a durable step,
 checkpointed in DBOS's system tables on the same PostgreSQL as the gateway's (schema
 `dbos_peer` of the benchmark's throwaway database): read the registered invoice, create
-the Business Central draft with its lines (one deep insert), post it and read the posted
-document back in one `$batch` (the ERP requests the gateway makes), and mark the invoice
+the Business Central draft with its lines (a deep insert), post it and read the posted
+document back, in one `$batch` (the ERP request the gateway makes), and mark the invoice
 posted. No edge, no exception queue and no events: only the durable-execution part, which
 is what it is measured for.
 
@@ -39,11 +39,7 @@ from core.models.invoice import InvoiceLineRow, InvoiceRow
 from core.settings import Settings
 from sandboxes.demo_estate import DEMO_COMPANIES
 from system_apis.erp.adapters.business_central_wire import BcBatchRequest
-from system_apis.erp.mapping import (
-    POST_AND_READ_IDS,
-    post_and_read_operations,
-    sales_invoice_with_lines_to_bc,
-)
+from system_apis.erp.mapping import NEW_INVOICE_READ_ID, new_sales_invoice_operations
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 
 SCHEMA = "dbos_peer"
@@ -104,31 +100,18 @@ async def _erp(method: str, path: str, body: str | None = None) -> dict[str, Any
     return response.json() if response.content else {}
 
 
-def _invoices() -> str:
-    return f"/companies({COMPANY.id})/salesInvoices"
-
-
 @DBOS.step()
-async def create_draft(document: dict[str, Any]) -> str:
+async def create_post_and_read(company_id: str, document: dict[str, Any]) -> dict[str, Any]:
     invoice = ErpSalesInvoiceCreate.model_validate(document)
-    body = sales_invoice_with_lines_to_bc(invoice, {}).model_dump_json(
-        by_alias=True, exclude_none=True
-    )
-    return str((await _erp("POST", _invoices(), body))["id"])
-
-
-@DBOS.step()
-async def post_and_read(draft_id: str) -> dict[str, Any]:
-    document = f"{_invoices().removeprefix('/')}({draft_id})"
-    operations = post_and_read_operations(document, f"{document}?$expand=salesInvoiceLines")
+    operations = new_sales_invoice_operations(company_id, invoice, {})
     body = BcBatchRequest(requests=operations).model_dump_json(by_alias=True, exclude_none=True)
     answers = {
         answer["id"]: answer for answer in (await _erp("POST", "/$batch", body))["responses"]
     }
     failed = [answer for answer in answers.values() if answer["status"] >= 400]
     if failed:
-        raise RuntimeError(f"the ERP refused the post or the read: {failed}")
-    posted = answers[POST_AND_READ_IDS[1]]["body"]
+        raise RuntimeError(f"the ERP refused the document, its post or its read: {failed}")
+    (posted,) = answers[NEW_INVOICE_READ_ID]["body"]["value"]
     return {"id": posted["id"], "number": posted["number"], "status": posted["status"]}
 
 
@@ -152,8 +135,7 @@ async def mark_posted(invoice_id: str, document: dict[str, Any], posting_date: s
 @DBOS.workflow()
 async def post_invoice(invoice_id: str) -> dict[str, Any]:
     document = await load_invoice(invoice_id)
-    draft_id = await create_draft(document)
-    posted = await post_and_read(draft_id)
+    posted = await create_post_and_read(COMPANY.id, document)
     await mark_posted(invoice_id, posted, document["posting_date"])
     return {"invoice_id": invoice_id, "state": "posted", "erp_document": posted}
 

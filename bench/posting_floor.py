@@ -11,19 +11,19 @@ a bare Starlette app makes the I/O a gateway posting makes, and nothing else:
   (`system_apis.budget_redis`, the previous posting's release in its arguments) for one
   slot the posting's requests share, as the gateway does: two round trips a posting, on
   raw RESP connections;
-- PostgreSQL through a raw asyncpg pool: 17 statements in 3 transactions, what the
-  gateway sent when the floor was written (it now sends 5 in one transaction and 2 alone,
-  7 round trips where the floor makes 23: the floor's database share is the larger, so it
-  is a floor for the Python only), on the gateway's tables and the seeded invoice (claim
-  the idempotency key, read the invoice, customer and legal entity, mark it posting,
-  record the run and its steps; then the draft's step done and the post's started; then
-  the post's step done, the invoice posted, its event, the run, the audit record and the
+- PostgreSQL through a raw asyncpg pool: 15 statements in 2 transactions, the gateway's
+  transactions when the floor was last written (the gateway sends 4 statements in them:
+  the floor's database share is the larger, so it is a floor for the Python only), on the
+  gateway's tables and the seeded invoice (claim the idempotency key, read the invoice,
+  customer and legal entity, mark it posting, record the run and its steps; then the
+  document's steps done, the invoice posted, its event, the run, the audit record and the
   stored answer);
-- the ERP: the gateway's two Business Central requests (create the draft with its
-  lines in one deep insert, post and read it back in one `$batch`), bodies from the adapter's wire
-  mapping, on kept-alive HTTP/1.1 connections written by hand and read by the gateway
-  transport's parser (`system_apis.keepalive`: httpx's client machinery took a third of
-  the floor's Python calls), each after the database has recorded what it is about to do.
+- the ERP: the gateway's one Business Central request for a first attempt (the draft
+  with its lines in one deep insert, its post and its read, in one `$batch`), its body
+  from the adapter's wire mapping, on kept-alive HTTP/1.1 connections written by hand and
+  read by the gateway transport's parser (`system_apis.keepalive`: httpx's client
+  machinery took a third of the floor's Python calls), after the database has recorded
+  what it is about to do.
 
 No validation beyond the status, no retries, no exception queue, no logging: a lower
 bound, not a product.
@@ -70,8 +70,9 @@ from system_apis.budget import CLOCK_MARGIN_SECONDS
 from system_apis.budget_redis import ACQUIRE, PARTS
 from system_apis.erp.adapters.business_central_wire import BcBatchRequest
 from system_apis.erp.mapping import (
-    post_and_read_operations,
-    sales_invoice_with_lines_to_bc,
+    NEW_INVOICE_READ_ID,
+    batch_operation_ids,
+    new_sales_invoice_operations,
 )
 from system_apis.erp.schemas import ErpInvoiceLine, ErpSalesInvoiceCreate
 from system_apis.keepalive import KEEPALIVE_EXPIRY_SECONDS, READ_SIZE, _Answer
@@ -304,11 +305,11 @@ async def erp_call(floor: Floor, path: str, body: str) -> dict[str, Any]:
     return answer
 
 
-def erp_body(
+def erp_document(
     invoice: asyncpg.Record, lines: Sequence[asyncpg.Record], customer_number: str, day: date
-) -> str:
-    """The draft's request body, its lines in it, by the adapter's wire mapping."""
-    document = ErpSalesInvoiceCreate(
+) -> ErpSalesInvoiceCreate:
+    """The document to create and post, as the gateway hands it to the adapter."""
+    return ErpSalesInvoiceCreate(
         external_document_number=invoice["id"],
         customer_number=customer_number,
         currency=invoice["currency"],
@@ -325,13 +326,12 @@ def erp_body(
             for line in lines
         ),
     )
-    wire = sales_invoice_with_lines_to_bc(document, {})
-    return wire.model_dump_json(by_alias=True, exclude_none=True)
 
 
-def batch_body(document: str) -> str:
-    """Post the draft and read it back with its lines: one `$batch`, as the adapter sends it."""
-    operations = post_and_read_operations(document, f"{document}?$expand=salesInvoiceLines")
+def batch_body(company_id: str, document: ErpSalesInvoiceCreate) -> str:
+    """Create the draft with its lines, post it and read it back: one `$batch`, as the
+    adapter sends a first attempt's."""
+    operations = new_sales_invoice_operations(company_id, document, {})
     return BcBatchRequest(requests=operations).model_dump_json(by_alias=True, exclude_none=True)
 
 
@@ -367,7 +367,7 @@ async def post(request: Request) -> Response:
 async def posting(
     floor: Floor, client_id: str, key: str, path: str, invoice_id: str, body: bytes
 ) -> tuple[int, str]:
-    """The posting's three transactions and two ERP requests: (status, answer)."""
+    """The posting's two transactions and its one ERP request: (status, answer)."""
     now = datetime.now(UTC)
     day = now.date()
     request_hash = hashlib.sha256(b"POST " + path.encode() + b"\n" + body).hexdigest()
@@ -400,7 +400,8 @@ async def posting(
                 '{"posting_date": null}', 1, now + timedelta(minutes=2), correlation_id,
                 client_id, invoice["legal_entity_id"], 1, now, now,
             )  # fmt: skip
-            header = erp_body(invoice, rows, customer["erp_number"], day)
+            document = erp_document(invoice, rows, customer["erp_number"], day)
+            batch = batch_body(company_id, document)
             await db.executemany(
                 INSERT_DONE_STEPS,
                 [
@@ -413,30 +414,18 @@ async def posting(
             )  # fmt: skip
             create_step = await db.fetchval(
                 INSERT_STARTED_STEP, new_id("step"), run_id, 3, "create_document", "started",
-                sha(header), invoice_id, 1, now, None, 1,
+                sha(batch), invoice_id, 1, now, None, 1,
             )  # fmt: skip
-        invoices = f"/companies({company_id})/salesInvoices"
-        cost = 3  # the draft with its lines, the `$batch`'s post and read
-        slot = await floor.budget.acquire(cost, requests=2)
+        cost = 3  # the draft with its lines, its post and its read, in one `$batch`
+        slot = await floor.budget.acquire(cost, requests=1)
         try:
-            draft = await erp_call(floor, invoices, header)
-            document = f"{invoices}({draft['id']})"
-            async with db.transaction():
-                await db.execute(
-                    STEP_DONE, "succeeded", draft["id"], dumps(draft), datetime.now(UTC),
-                    create_step,
-                )  # fmt: skip
-                await db.execute("SET LOCAL synchronous_commit = off")
-                batch = batch_body(document.removeprefix("/"))
-                post_step = await db.fetchval(
-                    INSERT_STARTED_STEP, new_id("step"), run_id, 4, "post_document", "started",
-                    sha(batch), invoice_id, 1, datetime.now(UTC), None, 1,
-                )  # fmt: skip
             answers = {a["id"]: a for a in (await erp_call(floor, "/$batch", batch))["responses"]}
         finally:
             floor.budget.release(slot, cost)
-        posted = answers["read"]["body"]
-        if answers["post"]["status"] >= 300 or posted.get("status") == "Draft":
+        create, post = batch_operation_ids(0)
+        found = answers[NEW_INVOICE_READ_ID]["body"].get("value") or [{}]
+        posted = found[0]
+        if answers[post]["status"] >= 300 or posted.get("status") in (None, "Draft"):
             raise RuntimeError(f"the ERP did not post the draft: {answers}")
         now = datetime.now(UTC)
         number = posted["number"]
@@ -469,7 +458,14 @@ async def posting(
             "partnerid": customer["partner_id"],
         }
         async with db.transaction():
-            await db.execute(STEP_DONE, "succeeded", number, dumps(posted), now, post_step)
+            await db.execute(
+                STEP_DONE, "succeeded", answers[create]["body"]["id"], dumps(posted), now,
+                create_step,
+            )  # fmt: skip
+            await db.execute(
+                INSERT_DONE_STEPS, new_id("step"), run_id, 4, "post_document", "succeeded",
+                sha(posted["id"]), invoice_id, number, dumps(posted), None, None, 1, now, now, 1,
+            )  # fmt: skip
             await db.fetchrow(
                 MARK_POSTED, "posted", number, now, 1, now, posted["id"], invoice_id,
                 "paid", "posting", "posting_mismatch",

@@ -19,8 +19,10 @@ entity with the periods deciding the posting date and the mappings of the invoic
 codes is read as it is now, in that statement (`legal_entities.snapshot`). On a run's first attempt,
 a customer whose ERP id we hold and whose latest sync succeeded is not looked up again (a
 retry upserts it). The document is not looked up before
-its creation when no run ever posted the invoice before, and the fresh draft is
-posted without being read first; every retry looks both up, so nothing is re-sent
+its creation when no run ever posted the invoice before: that first attempt creates,
+posts and reads it back in one call (`post_new_sales_invoice`: Business Central's
+`$batch` of the three), `post_document` recorded from its answer as bulk work's is; every
+retry looks the document up and creates and posts it step by step, so nothing is re-sent
 unchecked.
 
 A transient failure queues the run (`pending_retry`) and the caller gets 202; a
@@ -464,29 +466,30 @@ class InvoicePostingWorkflow:
             erp_customer_id = erp_customer.id
         if bulk is not None:
             posted = await self._bulk_document(plan, bulk, run)
-        else:  # `create_document`, then `post_document`: each its own step, both in one
-            # scope of the ERP's budget (`sales_invoice_posting`)
-            async with erp.sales_invoice_posting(
-                company, plan.document, known_absent=plan.first_run
-            ):
-                draft = await run.step(
-                    "create_document",
-                    lambda: erp.create_sales_invoice(
-                        company, plan.document, known_absent=plan.first_run
-                    ),
-                    request=plan.document,
-                    downstream_key=plan.document.external_document_number,
-                    backend_ref=lambda document: document.id,
-                )
-                posted = await run.step(
-                    "post_document",
-                    lambda: erp.post_sales_invoice(
-                        company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
-                    ),
-                    request={"document_id": draft.id},
-                    downstream_key=plan.document.external_document_number,
-                    backend_ref=lambda document: document.number,
-                )
+        elif plan.first_run:  # created, posted and read back in one call, as in bulk
+
+            async def one(_: str, document: ErpSalesInvoiceCreate) -> ErpSalesInvoice:
+                return await erp.post_new_sales_invoice(company, document)
+
+            posted = await self._bulk_document(plan, one, run)
+        else:  # a retry: `create_document` (which looks the document up first), then
+            # `post_document`, each its own step
+            draft = await run.step(
+                "create_document",
+                lambda: erp.create_sales_invoice(company, plan.document),
+                request=plan.document,
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.id,
+            )
+            posted = await run.step(
+                "post_document",
+                lambda: erp.post_sales_invoice(
+                    company, draft.id, known_draft=draft.status == ErpDocumentStatus.DRAFT
+                ),
+                request={"document_id": draft.id},
+                downstream_key=plan.document.external_document_number,
+                backend_ref=lambda document: document.number,
+            )
         if posted.status not in (ErpDocumentStatus.POSTED, ErpDocumentStatus.PAID):
             raise BackendContractError(
                 f"the ERP acknowledged the post of {posted.id} but reports it {posted.status}",

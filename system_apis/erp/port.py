@@ -13,7 +13,6 @@ posting a posted document is a no-op.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -88,12 +87,13 @@ class ErpInvoicing(Protocol):
         """
         ...
 
-    def sales_invoice_posting(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool
-    ) -> AbstractAsyncContextManager[None]:
-        """The scope to create and post `invoice` in (`create_sales_invoice`, then
-        `post_sales_invoice` of its draft): where the adapter knows the requests the two
-        make, they take one slot of the ERP's budget together, not one each."""
+    async def post_new_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        """Create and post a document no earlier attempt sent (the caller knows it absent)
+        in as few requests as the ERP allows, as work a caller waits on; returns the posted
+        document. An error it raises may leave the document created, or even posted: the
+        retry looks it up by external number first."""
         ...
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:

@@ -129,6 +129,7 @@ async def happy_path(bc: BcHarness) -> None:
     draft = await adapter.create_sales_invoice(US.id, invoice_request("inv_c1"))
     posted = await adapter.post_sales_invoice(US.id, draft.id)
     await adapter.post_sales_invoice(US.id, draft.id)
+    await adapter.post_new_sales_invoice(US.id, invoice_request("inv_c3"))
     partial = invoice_request("inv_c2")  # a draft holding its first line is completed
     await adapter.create_sales_invoice(
         US.id, partial.model_copy(update={"lines": partial.lines[:1]})

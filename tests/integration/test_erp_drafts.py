@@ -3,6 +3,7 @@ voided, and the steps say so; a posted document is never deleted. SQLite and Pos
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -29,8 +30,10 @@ US_ENTITY = "le_00000000000000000000000001"
 
 
 class PostActionsDown(httpx.AsyncBaseTransport):
-    """The ERP refuses connections to its post actions (alone or in a `$batch`) while
-    `down`; with `lose_answers` it posts and the answer is lost instead."""
+    """The ERP cannot post while `down`: a post action alone, or in a `$batch` of its own,
+    is refused a connection; a `$batch` that creates the document too has it created and
+    answers its post `503` (and what depends on the post `424`), leaving the draft. With
+    `lose_answers` it posts and the answer is lost instead."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -41,8 +44,34 @@ class PostActionsDown(httpx.AsyncBaseTransport):
         if self.down and posts_document(request):
             if self.lose_answers:
                 await self.inner.handle_async_request(request)
+            elif request.url.path.endswith("/$batch"):
+                return await self._created_not_posted(request)
             raise httpx.ConnectError("connection refused (injected)", request=request)
         return await self.inner.handle_async_request(request)
+
+    async def _created_not_posted(self, request: httpx.Request) -> httpx.Response:
+        operations = json.loads(request.content)["requests"]
+        posts = {o["id"] for o in operations if o["url"].endswith("/Microsoft.NAV.post")}
+        failed = posts | {o["id"] for o in operations if posts & set(o.get("dependsOn", ()))}
+        if len(failed) == len(operations):  # nothing to create: no connection at all
+            raise httpx.ConnectError("connection refused (injected)", request=request)
+        kept = [o for o in operations if o["id"] not in failed]
+        forwarded = httpx.Request(
+            "POST", request.url, headers=request.headers, json={"requests": kept}
+        )
+        answer = await self.inner.handle_async_request(forwarded)
+        await answer.aread()
+        refused = [
+            {
+                "id": o["id"],
+                "status": 503 if o["id"] in posts else 424,
+                "headers": {},
+                "body": {"error": {"code": "Unavailable", "message": "posting is down"}},
+            }
+            for o in operations
+            if o["id"] in failed
+        ]
+        return httpx.Response(200, json={"responses": [*answer.json()["responses"], *refused]})
 
     async def aclose(self) -> None:
         await self.inner.aclose()

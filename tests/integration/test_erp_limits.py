@@ -54,28 +54,29 @@ def worker(app: Starlette, store: Store | None, limits: ErpLimits, name: str) ->
 
 
 async def post(
-    adapter: BusinessCentralAdapter, number: str, *, held: bool = False
+    adapter: BusinessCentralAdapter, number: str, *, batched: bool = False
 ) -> ErpDocumentStatus:
     """Post one invoice as a queued run would: a transient failure is tried again, and the
     retry completes the draft it finds by external number, so nothing is posted twice.
-    `held`: its first try sends the document as new, in one held slot of the budget, as
-    a synchronous posting does."""
+    `batched`: its first try creates, posts and reads the document in one `$batch`, as a
+    synchronous posting's first attempt does."""
     invoice = invoice_request(number)
-    new = held
+    first = batched
     while True:
         try:
-            async with adapter.sales_invoice_posting(US.id, invoice, known_absent=new):
-                draft = await adapter.create_sales_invoice(US.id, invoice, known_absent=new)
-                if draft.status is ErpDocumentStatus.POSTED:
-                    return draft.status
-                return (await adapter.post_sales_invoice(US.id, draft.id)).status
+            if first:
+                return (await adapter.post_new_sales_invoice(US.id, invoice)).status
+            draft = await adapter.create_sales_invoice(US.id, invoice)
+            if draft.status is ErpDocumentStatus.POSTED:
+                return draft.status
+            return (await adapter.post_sales_invoice(US.id, draft.id)).status
         except BackendTransientError as error:
-            new = False
+            first = False
             await asyncio.sleep(error.retry_after or 0.05)
 
 
 async def post_from_two_workers(
-    store: Store | None, budget_limits: ErpLimits, connection: str, *, held: bool = False
+    store: Store | None, budget_limits: ErpLimits, connection: str, *, batched: bool = False
 ) -> tuple[VendorLimiter, list[ErpDocumentStatus]]:
     app = create_app()
     limiter: VendorLimiter = app.state.limits
@@ -89,7 +90,10 @@ async def post_from_two_workers(
     numbers = [f"INV-{index}-{n}" for index in range(2) for n in range(INVOICES_PER_WORKER)]
     try:
         statuses = await asyncio.gather(
-            *(post(adapters[index % 2], number, held=held) for index, number in enumerate(numbers))
+            *(
+                post(adapters[index % 2], number, batched=batched)
+                for index, number in enumerate(numbers)
+            )
         )
     finally:
         for client in clients:
@@ -194,38 +198,38 @@ async def test_a_request_reaching_the_erp_late_holds_the_redis_budget_until_its_
     assert limiter.served == 2
 
 
-# a slot per request, or one slot held for each posting's requests (`ErpBudget.held`)
-HELD = pytest.mark.parametrize("held", [False, True], ids=["slot-per-request", "held-slot"])
+# a request at a time, or a first try's one `$batch` of three operations
+BATCHED = pytest.mark.parametrize("batched", [False, True], ids=["step-by-step", "one-batch"])
 
 
-@HELD
+@BATCHED
 async def test_two_workers_sharing_the_database_budget_never_meet_a_429(
-    database_url: str, held: bool
+    database_url: str, batched: bool
 ) -> None:
     async with database_store(database_url) as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), f"erp-db-{held}", held=held
+            store, matching(SANDBOX), f"erp-db-{batched}", batched=batched
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
 
 
-@HELD
-async def test_two_workers_sharing_the_redis_budget_never_meet_a_429(held: bool) -> None:
+@BATCHED
+async def test_two_workers_sharing_the_redis_budget_never_meet_a_429(batched: bool) -> None:
     async with redis_store() as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), f"erp-redis-{uuid.uuid4()}", held=held
+            store, matching(SANDBOX), f"erp-redis-{uuid.uuid4()}", batched=batched
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
 
 
-async def test_held_slots_set_above_the_erp_learn_from_its_429s_and_every_posting_completes(
+async def test_batched_first_tries_set_above_the_erp_learn_from_429s_and_every_posting_completes(
     database_url: str,
 ) -> None:
     async with database_store(database_url) as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX, factor=2), "erp-over-held", held=True
+            store, matching(SANDBOX, factor=2), "erp-over-batched", batched=True
         )
     assert_kept(limiter, statuses)
     assert sum(limiter.refused.values()) > 0  # refused with 429, then retried

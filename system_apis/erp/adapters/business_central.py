@@ -17,7 +17,6 @@ automatic retries.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from typing import TypeVar
 
@@ -118,8 +117,6 @@ T = TypeVar("T")
 C = TypeVar("C", bound=BaseModel)
 
 EXPAND_MEMO_LINES = "salesCreditMemoLines"
-NEW_INVOICE_POSTING_OPERATIONS = 3
-"""A new invoice's posting, in BC operations: its deep insert, its post and its read."""
 SAME_KEY_EXISTS = "Internal_EntityWithSameKeyExists"
 
 
@@ -278,21 +275,6 @@ class BusinessCentralAdapter(BusinessCentralBulkInvoices):
                 operation,
             )
         return self._canonical_invoice(current, operation)
-
-    def sales_invoice_posting(
-        self,
-        company_id: str,  # noqa: ARG002 (one budget per connection)
-        invoice: ErpSalesInvoiceCreate,  # noqa: ARG002 (a deep insert whatever its lines)
-        *,
-        known_absent: bool,
-    ) -> AbstractAsyncContextManager[None]:
-        """A new document's posting is known request by request: its deep insert, then
-        its post and read in one `$batch` of two operations. One that may exist already
-        starts with lookups whose answers decide the rest: its requests take their slots
-        one by one."""
-        if not known_absent:
-            return nullcontext()
-        return self._client.held_slot(cost=NEW_INVOICE_POSTING_OPERATIONS)
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         """`DELETE salesInvoices({id})`: BC deletes a draft and refuses a posted invoice."""

@@ -33,7 +33,9 @@ from system_apis.erp.adapters.business_central_wire import (
     BcSalesInvoiceList,
 )
 from system_apis.erp.mapping import (
+    NEW_INVOICE_READ_ID,
     batch_operation_ids,
+    new_sales_invoice_operations,
     odata_eq,
     sales_invoice_batch_operations,
     sales_invoice_from_bc,
@@ -99,6 +101,36 @@ class BusinessCentralBulkInvoices(BusinessCentralSalesOrders):
         for start in range(0, len(invoices), per_batch):
             outcomes += await self._post_batch(company_id, invoices[start : start + per_batch])
         return outcomes
+
+    async def post_new_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        """One `$batch` of three operations, each depending on the one before: the deep
+        insert, the post and the read of the posted document by its external number, one
+        slot of the budget for the three. A refused insert or post is raised as BC gave it; a posted
+        document the answer does not hold is a transient error (its retry looks it up)."""
+        operation = "post_new_sales_invoice"
+        accounts = await self._account_ids(
+            company_id, (line.account_number for line in invoice.lines), operation
+        )
+        requests = new_sales_invoice_operations(company_id, invoice, accounts)
+        response = await self._send_batch(requests, operation)
+        answers = {
+            answer.id: answer
+            for answer in self._parse(response, BcBatchResponse, operation).responses
+        }
+        created = self._batch_outcome(answers, 0, operation)
+        if isinstance(created, BackendError):
+            raise created
+        answer = answers.get(NEW_INVOICE_READ_ID)
+        found = None
+        if answer is not None and answer.status == 200:
+            page = self._parse_answer(answer, BcSalesInvoiceList, operation).value
+            found = next((document for document in page if document.id == created), None)
+        outcome = self._posted(found, invoice, None, operation)
+        if isinstance(outcome, BackendError):
+            raise outcome
+        return outcome
 
     async def bulk_invoices_per_request(
         self,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -225,17 +224,6 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
             current = await self._get_invoice(company_id, invoice_id, operation)
         return await self._canonical(current, operation)
 
-    def sales_invoice_posting(
-        self,
-        company_id: str,  # noqa: ARG002
-        invoice: ErpSalesInvoiceCreate,  # noqa: ARG002
-        *,
-        known_absent: bool,  # noqa: ARG002
-    ) -> AbstractAsyncContextManager[None]:
-        """Each request takes its own slot: the references a document names (customer,
-        currency, tax codes, accounts) are looked up as the caches lack them."""
-        return nullcontext()
-
     async def bulk_invoices_per_request(
         self,
         company_id: str,  # noqa: ARG002 (one budget per connection)
@@ -243,6 +231,13 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         """As many documents as the connection posts at once."""
         budget = self._client.budget
         return budget.limits.max_concurrent_requests if budget else DEFAULT_PARALLEL_POSTINGS
+
+    async def post_new_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        """Created, then approved: NetSuite's REST API has no batch of records."""
+        draft = await self.create_sales_invoice(company_id, invoice, known_absent=True)
+        return await self.post_sales_invoice(company_id, draft.id)
 
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
@@ -255,8 +250,7 @@ class NetSuiteAdapter(NetSuiteStreams, NetSuiteCatalog, NetSuiteSalesOrders):
         async def post(invoice: ErpSalesInvoiceCreate) -> ErpSalesInvoice | BackendError:
             async with parallel:
                 try:
-                    draft = await self.create_sales_invoice(company_id, invoice, known_absent=True)
-                    return await self.post_sales_invoice(company_id, draft.id)
+                    return await self.post_new_sales_invoice(company_id, invoice)
                 except BackendError as error:
                     return error
 

@@ -12,7 +12,6 @@ credit it, a credit memo's debit it).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -245,6 +244,14 @@ class FakeErp:
         self._book_lines(company_id, posted, sign=-1)
         return posted
 
+    async def post_new_sales_invoice(
+        self, company_id: str, invoice: ErpSalesInvoiceCreate
+    ) -> ErpSalesInvoice:
+        """Created and posted in turn, as NetSuite's are."""
+        self.recorder.enter("post_new_sales_invoice", company_id=company_id)
+        draft = await self.create_sales_invoice(company_id, invoice, known_absent=True)
+        return await self.post_sales_invoice(company_id, draft.id)
+
     async def post_new_sales_invoices(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
     ) -> list[ErpSalesInvoice | BackendError]:
@@ -261,11 +268,6 @@ class FakeErp:
 
     async def bulk_invoices_per_request(self, company_id: str) -> int:
         return self.bulk_per_request
-
-    def sales_invoice_posting(
-        self, company_id: str, invoice: ErpSalesInvoiceCreate, *, known_absent: bool
-    ) -> AbstractAsyncContextManager[None]:
-        return nullcontext()
 
     async def delete_sales_invoice_draft(self, company_id: str, invoice_id: str) -> None:
         self.recorder.enter("delete_sales_invoice_draft", company_id=company_id)

@@ -261,6 +261,39 @@ async def test_a_new_invoice_is_posted_in_two_requests_whatever_its_lines(
     assert posted.total_including_tax == 5000
 
 
+async def test_a_new_invoice_is_created_posted_and_read_in_one_batch(bc: BcHarness) -> None:
+    posted = await bc.adapter.post_new_sales_invoice(US.id, invoice_request("inv_one"))
+
+    (batch,) = bc.recording.exchanges  # one request to BC
+    operations = json.loads(batch.request.content)["requests"]
+    assert [(op["method"], op.get("dependsOn")) for op in operations] == [
+        ("POST", None),  # the deep insert
+        ("POST", [operations[0]["id"]]),  # its post
+        ("GET", [operations[1]["id"]]),  # the read of what it posted
+    ]
+    assert posted.status is ErpDocumentStatus.POSTED
+    assert posted.line_count == 2
+    assert posted == await bc.adapter.find_sales_invoice(US.id, "inv_one")
+
+
+async def test_a_new_invoice_whose_post_is_refused_is_left_a_draft(bc: BcHarness) -> None:
+    with pytest.raises(BackendBusinessError) as caught:
+        await bc.adapter.post_new_sales_invoice(US.id, invoice_request("inv_none", lines=()))
+
+    assert "There is nothing to post." in str(caught.value)
+    (draft,) = bc.state.books[US.id].invoices.values()
+    assert (draft.external_document_number, draft.status) == ("inv_none", "Draft")
+
+
+async def test_a_new_invoice_whose_insert_is_refused_creates_nothing(bc: BcHarness) -> None:
+    line = ErpInvoiceLine(sequence=1, description="Seat", quantity=1, unit_price=5, tax_code="NO")
+
+    with pytest.raises(BackendBusinessError):
+        await bc.adapter.post_new_sales_invoice(US.id, invoice_request("inv_no", lines=(line,)))
+
+    assert bc.state.document_count(US.id, "inv_no") == 0
+
+
 async def test_the_posted_documents_read_is_validated_as_batch_answered_it(
     bc: BcHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
