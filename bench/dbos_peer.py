@@ -111,7 +111,7 @@ async def create_post_and_read(company_id: str, document: dict[str, Any]) -> dic
     failed = [answer for answer in answers.values() if answer["status"] >= 400]
     if failed:
         raise RuntimeError(f"the ERP refused the document, its post or its read: {failed}")
-    (posted,) = answers[NEW_INVOICE_READ_ID]["body"]["value"]
+    posted = answers[NEW_INVOICE_READ_ID]["body"]
     return {"id": posted["id"], "number": posted["number"], "status": posted["status"]}
 
 

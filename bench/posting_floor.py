@@ -423,8 +423,7 @@ async def posting(
         finally:
             floor.budget.release(slot, cost)
         create, post = batch_operation_ids(0)
-        found = answers[NEW_INVOICE_READ_ID]["body"].get("value") or [{}]
-        posted = found[0]
+        posted = answers[NEW_INVOICE_READ_ID]["body"] or {}
         if answers[post]["status"] >= 300 or posted.get("status") in (None, "Draft"):
             raise RuntimeError(f"the ERP did not post the draft: {answers}")
         now = datetime.now(UTC)

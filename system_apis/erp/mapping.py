@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from types import MappingProxyType
-from urllib.parse import quote
 
 from core.money import from_decimal, to_decimal
 from system_apis.erp.adapters.business_central_wire import (
@@ -207,14 +206,13 @@ def new_sales_invoice_operations(
     company_id: str, invoice: ErpSalesInvoiceCreate, account_ids: Mapping[str, str]
 ) -> list[BcBatchOperation]:
     """A new document created, posted and read back in one `$batch`: its deep insert, its
-    post and the read of what it posted by its external number, with its lines, each
-    depending on the one before."""
-    _, post = batch_operation_ids(0)
-    where = quote(odata_eq("externalDocumentNumber", invoice.external_document_number), safe="")
+    post and the read of what it posted (with its lines), each depending on the one before
+    and naming the document by the insert's `$<id>`."""
+    create, post = batch_operation_ids(0)
     read = BcBatchOperation(
         id=NEW_INVOICE_READ_ID,
         method="GET",
-        url=f"companies({company_id})/salesInvoices?$filter={where}&$expand=salesInvoiceLines",
+        url=f"${create}?$expand=salesInvoiceLines",
         depends_on=[post],
     )
     return [*sales_invoice_batch_operations(company_id, 0, invoice, account_ids), read]

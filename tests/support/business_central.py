@@ -230,8 +230,10 @@ def unbatched(exchanges: list[Exchange]) -> list[Exchange]:
         for operation in json.loads(exchange.request_body)["requests"]:
             url: str = operation["url"]
             if url.startswith("$"):
-                reference, _, rest = url[1:].partition("/")
-                url = f"{created[reference]}/{rest}" if rest else created[reference]
+                path, mark, query = url.partition("?")
+                reference, _, rest = path[1:].partition("/")
+                path = f"{created[reference]}/{rest}" if rest else created[reference]
+                url = path + mark + query
             request = httpx.Request(
                 operation["method"],
                 f"{root}/{url}",

@@ -106,8 +106,8 @@ class BusinessCentralBulkInvoices(BusinessCentralSalesOrders):
         self, company_id: str, invoice: ErpSalesInvoiceCreate
     ) -> ErpSalesInvoice:
         """One `$batch` of three operations, each depending on the one before: the deep
-        insert, the post and the read of the posted document by its external number, one
-        slot of the budget for the three. A refused insert or post is raised as BC gave it; a posted
+        insert, the post and the read of the posted document, one slot of the budget for
+        the three. A refused insert or post is raised as BC gave it; a posted
         document the answer does not hold is a transient error (its retry looks it up)."""
         operation = "post_new_sales_invoice"
         accounts = await self._account_ids(
@@ -125,8 +125,7 @@ class BusinessCentralBulkInvoices(BusinessCentralSalesOrders):
         answer = answers.get(NEW_INVOICE_READ_ID)
         found = None
         if answer is not None and answer.status == 200:
-            page = self._parse_answer(answer, BcSalesInvoiceList, operation).value
-            found = next((document for document in page if document.id == created), None)
+            found = self._parse_answer(answer, BcSalesInvoice, operation)
         outcome = self._posted(found, invoice, None, operation)
         if isinstance(outcome, BackendError):
             raise outcome
