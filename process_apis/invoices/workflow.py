@@ -465,13 +465,13 @@ class InvoicePostingWorkflow:
             )
             erp_customer_id = erp_customer.id
         if bulk is not None:
-            posted = await self._bulk_document(plan, bulk, run)
+            posted = await self._bulk_document(plan, bulk, run, source="bulk")
         elif plan.first_run:  # created, posted and read back in one call, as in bulk
 
             async def one(_: str, document: ErpSalesInvoiceCreate) -> ErpSalesInvoice:
                 return await erp.post_new_sales_invoice(company, document)
 
-            posted = await self._bulk_document(plan, one, run)
+            posted = await self._bulk_document(plan, one, run, source="created_with_it")
         else:  # a retry: `create_document` (which looks the document up first), then
             # `post_document`, each its own step
             draft = await run.step(
@@ -499,10 +499,11 @@ class InvoicePostingWorkflow:
         return erp_customer_id, posted
 
     async def _bulk_document(
-        self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle
+        self, plan: PostingPlan, bulk: BulkDocuments, run: RunHandle, *, source: str
     ) -> ErpSalesInvoice:
-        """`create_document` as one operation of a bulk call that also posts the document
-        and reads it back; `post_document` is recorded from its answer. A retry looks the
+        """`create_document` as one operation of a call that also posts the document and
+        reads it back; `post_document` is recorded from its answer, its `source` saying
+        which call that was (`bulk` work's, or a first attempt's own). A retry looks the
         document up first: a draft an earlier attempt left (perhaps without all its lines)
         is completed and posted on its own."""
         erp, company = self.context.erp, plan.company_id
@@ -534,7 +535,7 @@ class InvoicePostingWorkflow:
         await run.record(
             "post_document",
             request={"document_id": posted.id},
-            outcome={**posted.model_dump(mode="json"), "source": "bulk"},
+            outcome={**posted.model_dump(mode="json"), "source": source},
             downstream_key=key,
             backend_ref=posted.number,
         )

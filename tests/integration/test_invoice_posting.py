@@ -296,6 +296,7 @@ async def test_a_synced_customer_s_next_posting_sends_only_the_document(
     assert list(steps) == ["check_tax_codes", "upsert_customer", "create_document", "post_document"]
     assert all(step["status"] == "succeeded" for step in steps.values())
     assert steps["check_tax_codes"]["outcome"]["source"] == "cache"
+    assert steps["post_document"]["outcome"]["source"] == "created_with_it"
     customer_ref = steps["upsert_customer"]["backend_ref"]
     assert steps["upsert_customer"]["outcome"] == {"id": customer_ref, "source": "cross-reference"}
     assert (

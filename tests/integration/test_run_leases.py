@@ -13,7 +13,7 @@ from tests.conftest import GatewayFactory
 from tests.support.invoices import invoice_body
 
 LEASE = timedelta(seconds=1)
-ERP_LATENCY = 0.2  # per request; a posting makes several, each step a few at most
+ERP_LATENCY = 0.3  # per request; a posting makes several, each step two at most
 
 
 class SlowTransport(httpx.AsyncBaseTransport):
@@ -50,7 +50,7 @@ async def test_a_slow_run_is_never_executed_twice(make_gateway: GatewayFactory) 
     response = await posting
     assert response.status_code == 201, response.text
     # the run outlived its lease (each step is shorter: its start renews the lease); the
-    # posting's requests take about 1.5 s, so half a lease more is not to be counted on
+    # posting's requests take about 1.4 s, so half a lease more is not to be counted on
     assert time.monotonic() - started > LEASE.total_seconds()
     assert claimed == 0
     async with gateway.sessionmaker() as session:

@@ -21,8 +21,9 @@ INVOICE = "com.ledgergate.invoice.{}.v1"
 
 
 class CrashAfterPosting(httpx.AsyncBaseTransport):
-    """An ERP whose first invoice creation is taken, then the process 'dies' (the call is
-    cancelled before its answer is recorded), like a SIGKILL right after the ERP wrote."""
+    """An ERP whose first invoice creation (alone, or in the `$batch` that posts it too) is
+    taken, then the process 'dies' (the call is cancelled before its answer is recorded),
+    like a SIGKILL right after the ERP wrote."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -30,7 +31,9 @@ class CrashAfterPosting(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
-        if not self.crashed and request.method == "POST" and "salesInvoices" in request.url.path:
+        path = request.url.path
+        creates = "salesInvoices" in path or path.endswith("/$batch")
+        if not self.crashed and request.method == "POST" and creates:
             self.crashed = True
             raise asyncio.CancelledError
         return response
