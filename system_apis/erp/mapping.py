@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from types import MappingProxyType
 
 from core.money import from_decimal, to_decimal
@@ -218,12 +217,6 @@ def new_sales_invoice_operations(
     return [*sales_invoice_batch_operations(company_id, 0, invoice, account_ids), read]
 
 
-def odata_any_eq(field: str, values: Sequence[str]) -> str:
-    """An OData `$filter` for records whose string property `field` is one of `values`:
-    equalities joined by `or` (BC joins comparisons of one property only so)."""
-    return " or ".join(odata_eq(field, value) for value in values)
-
-
 def post_and_read_operations(target: str, read_url: str) -> list[BcBatchOperation]:
     """`Microsoft.NAV.post` of `target` (a draft, a journal) and the read of what it posted
     (`read_url`), the read depending on the post: BC answers the post with `204`, no body.
@@ -281,27 +274,6 @@ def missing_lines(
     """Requested lines the draft does not have yet, matched by sequence number."""
     sequences = {line.sequence for line in present or ()}
     return [line for line in wanted if line.sequence not in sequences]
-
-
-def with_lines(invoice: BcSalesInvoice, lines: list[BcSalesDocumentLine]) -> BcSalesInvoice:
-    """A new draft's header, as BC answered its creation, with the lines BC answered since.
-
-    The header's answer predates the lines, so its totals are taken as its lines' sums:
-    spares reading the draft back after the lines were added.
-    """
-    excluding = tax = including = Decimal(0)
-    for line in lines:  # one pass, not a generator per total
-        excluding += line.amount_excluding_tax
-        tax += line.total_tax_amount
-        including += line.amount_including_tax
-    return invoice.model_copy(
-        update={
-            "sales_invoice_lines": lines,
-            "total_amount_excluding_tax": excluding,
-            "total_tax_amount": tax,
-            "total_amount_including_tax": including,
-        }
-    )
 
 
 def sales_invoice_from_bc(invoice: BcSalesInvoice) -> ErpSalesInvoice:
