@@ -60,14 +60,16 @@ class BackendSettings(BaseModel):
 
 
 ErpKind = Literal["business_central", "netsuite"]
+BatchCounting = Literal["request", "operations"]
 
 
 class ErpLimits(BaseModel):
     """What an ERP connection allows: its budget, and its sandbox's enforcement.
 
     `requests_per_window` None: the vendor publishes no request-rate limit (only the
-    concurrency counts). A batch request counts as one concurrent request and as
-    as many requests of the window as it carries operations.
+    concurrency counts). A batch request counts as one concurrent request, and as one
+    request of the window (`batch_counted_as` "request") or as many as it carries
+    operations ("operations").
     """
 
     model_config = ConfigDict(frozen=True)
@@ -76,17 +78,25 @@ class ErpLimits(BaseModel):
     window_seconds: float = Field(default=300.0, gt=0)
     max_concurrent_requests: int = Field(default=5, ge=1)
     operations_per_batch: int = Field(default=1, ge=1)
+    batch_counted_as: BatchCounting = "request"
+
+    def request_cost(self, operations: int) -> int:
+        """What one request carrying `operations` takes of the window."""
+        return operations if self.batch_counted_as == "operations" else 1
 
 
 VENDOR_LIMITS: dict[str, ErpLimits] = {
     # "API limits in Dynamics 365 Business Central" (Operational limits for Business
     # Central online): 6,000 OData/API requests per 5-minute sliding window per user or
     # service principal, 5 concurrent requests per user, 100 operations per `$batch`.
+    # "Working with API limits" lists batching among what reduces the calls counted:
+    # "Instead of issuing multiple requests, one request can be issued."
     "business_central": ErpLimits(
         requests_per_window=6000,
         window_seconds=300.0,
         max_concurrent_requests=5,
         operations_per_batch=100,
+        batch_counted_as="request",
     ),
     # NetSuite "Account governance / concurrency limit": 5 concurrent web-service and
     # REST requests for an account on the base service tier (more with SuiteCloud Plus);
@@ -128,6 +138,11 @@ class ErpSettings(BackendSettings):
     )
     operations_per_batch: int | None = Field(
         default=None, ge=1, description="Operations in one batch request (vendor's default)."
+    )
+    batch_counted_as: BatchCounting | None = Field(
+        default=None,
+        description="How the ERP counts a batch in its window: as one `request`, or as "
+        "its `operations` (the stricter reading; vendor's default when unset).",
     )
     budget_wait_seconds: float = Field(
         default=30.0,

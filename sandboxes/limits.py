@@ -9,8 +9,9 @@ handling the request. The defaults are the vendor's published limits
 fields of `LimitConfig`) overrides them at start-up, and `POST /_sandbox/limits` at
 run time (counters reset); `DELETE` goes back to the vendor's defaults.
 
-A batch request (a path ending in `/$batch`) counts once under the concurrency and
-as many requests of the window as it carries operations, as Business Central counts it.
+A batch request (a path ending in `/$batch`) counts once under the concurrency, and in
+the window as one request or as many as it carries operations (`batch_counted_as`, the
+vendor's default as `core.settings.VENDOR_LIMITS` reads its documentation).
 
 It counts what it served and refused (in operations; `batches` counts batch requests),
 and the most requests it ever had in one window and at once, so a test or a benchmark
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.settings import VENDOR_LIMITS
+from core.settings import VENDOR_LIMITS, BatchCounting
 
 LIMITS_PATH = "/_sandbox/limits"
 BATCH_SUFFIX = "/$batch"
@@ -51,6 +52,7 @@ class LimitConfig(BaseModel):
     requests_per_window: int | None = Field(default=None, ge=1)
     window_seconds: float = Field(default=300.0, gt=0)
     max_concurrent_requests: int = Field(default=5, ge=1)
+    batch_counted_as: BatchCounting = "request"
 
     @classmethod
     def of(cls, vendor: Vendor) -> LimitConfig:
@@ -59,6 +61,7 @@ class LimitConfig(BaseModel):
             requests_per_window=limits.requests_per_window,
             window_seconds=limits.window_seconds,
             max_concurrent_requests=limits.max_concurrent_requests,
+            batch_counted_as=limits.batch_counted_as,
         )
 
 
@@ -79,10 +82,11 @@ class VendorLimiter:
         self.peak_in_window = 0
         self.peak_concurrent = 0
 
-    def admit(self, now: float, cost: int = 1) -> int | None:
-        """Take the request of `cost` operations (None), or the seconds it must wait
+    def admit(self, now: float, operations: int = 1, *, batch: bool = False) -> int | None:
+        """Take the request of `operations` (None), or the seconds it must wait
         (`Retry-After`)."""
         config = self.config
+        cost = operations if batch and config.batch_counted_as == "operations" else 1
         while self._served_at and self._served_at[0] <= now - config.window_seconds:
             self._served_at.popleft()
         if self.in_flight >= config.max_concurrent_requests:
@@ -98,8 +102,8 @@ class VendorLimiter:
             return max(1, math.ceil(frees_at - now))
         self._served_at.extend([now] * cost)
         self.in_flight += 1
-        self.served += cost
-        self.batches += cost > 1
+        self.served += operations
+        self.batches += batch
         self.peak_in_window = max(self.peak_in_window, len(self._served_at))
         self.peak_concurrent = max(self.peak_concurrent, self.in_flight)
         return None
@@ -185,11 +189,12 @@ class LimitsMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        cost = 1
-        if scope["method"] == "POST" and scope["path"].endswith(BATCH_SUFFIX):
+        operations = 1
+        batch = scope["method"] == "POST" and scope["path"].endswith(BATCH_SUFFIX)
+        if batch:
             raw, receive = await _buffered(receive)
-            cost = operation_count(raw)
-        retry_after = self.limiter.admit(time.monotonic(), cost)
+            operations = operation_count(raw)
+        retry_after = self.limiter.admit(time.monotonic(), operations, batch=batch)
         if retry_after is not None:
             body = REFUSALS[self.limiter.vendor](retry_after)
             refusal = JSONResponse(body, status_code=429, headers={"Retry-After": str(retry_after)})

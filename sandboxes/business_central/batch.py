@@ -9,7 +9,8 @@ its resource; one that fails does not stop the others, except those that name it
 the API root, or `$<id>` followed by more path: the entity an earlier operation created
 (`$1/Microsoft.NAV.post` posts the invoice operation `1` created).
 
-The vendor's limits count each operation (`sandboxes.limits`), and the sandbox's fault
+The vendor's limits count the batch as one request or as its operations
+(`sandboxes.limits`), and the sandbox's fault
 injection may fail single operations (`FaultInjector.operation_error`) besides the
 whole request.
 """

@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
-from core.settings import ErpLimits, ErpSettings
+from core.settings import BatchCounting, ErpLimits, ErpSettings
 from sandboxes.business_central import create_app
 from sandboxes.limits import LimitConfig, VendorLimiter
-from system_apis.budget import ErpBudget
+from system_apis.budget import ErpBudget, ErpBudgetExhausted
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.budget_redis import RedisBudgetStore
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
@@ -32,6 +32,7 @@ from tests.support.services import service_missing
 
 REDIS_URL = os.environ.get("LEDGERGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SANDBOX = LimitConfig(requests_per_window=24, window_seconds=1.0, max_concurrent_requests=2)
+BY_OPERATION = SANDBOX.model_copy(update={"batch_counted_as": "operations"})
 SETTINGS = ErpSettings(
     retry_initial_backoff_seconds=0.01,
     retry_max_backoff_seconds=0.05,
@@ -39,6 +40,9 @@ SETTINGS = ErpSettings(
     circuit_failure_threshold=1000,
 )
 INVOICES_PER_WORKER = 6
+CUSTOMER = ErpCustomerUpsert(
+    number="C0001", display_name="Acme", email="ap@acme.example", currency="USD"
+)
 Store = RedisBudgetStore | DatabaseBudgetStore
 
 
@@ -76,17 +80,19 @@ async def post(
 
 
 async def post_from_two_workers(
-    store: Store | None, budget_limits: ErpLimits, connection: str, *, batched: bool = False
+    store: Store | None,
+    budget_limits: ErpLimits,
+    connection: str,
+    *,
+    batched: bool = False,
+    sandbox: LimitConfig = SANDBOX,
 ) -> tuple[VendorLimiter, list[ErpDocumentStatus]]:
     app = create_app()
     limiter: VendorLimiter = app.state.limits
     clients = [worker(app, store, budget_limits, connection) for _ in range(2)]
     adapters = [BusinessCentralAdapter(client) for client in clients]
-    customer = ErpCustomerUpsert(
-        number="C0001", display_name="Acme", email="ap@acme.example", currency="USD"
-    )
-    await adapters[0].upsert_customer(US.id, customer)
-    limiter.configure(SANDBOX)
+    await adapters[0].upsert_customer(US.id, CUSTOMER)
+    limiter.configure(sandbox)
     numbers = [f"INV-{index}-{n}" for index in range(2) for n in range(INVOICES_PER_WORKER)]
     try:
         statuses = await asyncio.gather(
@@ -110,6 +116,7 @@ def matching(config: LimitConfig, *, factor: int = 1) -> ErpLimits:
         requests_per_window=config.requests_per_window * factor,
         window_seconds=config.window_seconds,
         max_concurrent_requests=config.max_concurrent_requests * factor,
+        batch_counted_as=config.batch_counted_as,
     )
 
 
@@ -198,27 +205,46 @@ async def test_a_request_reaching_the_erp_late_holds_the_redis_budget_until_its_
     assert limiter.served == 2
 
 
-# a request at a time, or a first try's one `$batch` of three operations
-BATCHED = pytest.mark.parametrize("batched", [False, True], ids=["step-by-step", "one-batch"])
+# a request at a time, or a first try's one `$batch` of three operations, which the ERP
+# counts as one request of its window or as three
+MODES = pytest.mark.parametrize(
+    ("batched", "sandbox"),
+    [
+        (False, SANDBOX),
+        (True, SANDBOX),
+        (True, BY_OPERATION),
+    ],
+    ids=["step-by-step", "one-batch", "one-batch-counted-by-operation"],
+)
 
 
-@BATCHED
+@MODES
 async def test_two_workers_sharing_the_database_budget_never_meet_a_429(
-    database_url: str, batched: bool
+    database_url: str, batched: bool, sandbox: LimitConfig
 ) -> None:
     async with database_store(database_url) as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), f"erp-db-{batched}", batched=batched
+            store,
+            matching(sandbox),
+            f"erp-db-{uuid.uuid4()}",
+            batched=batched,
+            sandbox=sandbox,
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
 
 
-@BATCHED
-async def test_two_workers_sharing_the_redis_budget_never_meet_a_429(batched: bool) -> None:
+@MODES
+async def test_two_workers_sharing_the_redis_budget_never_meet_a_429(
+    batched: bool, sandbox: LimitConfig
+) -> None:
     async with redis_store() as store:
         limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX), f"erp-redis-{uuid.uuid4()}", batched=batched
+            store,
+            matching(sandbox),
+            f"erp-redis-{uuid.uuid4()}",
+            batched=batched,
+            sandbox=sandbox,
         )
     assert_kept(limiter, statuses)
     assert limiter.refused == {"window": 0, "concurrency": 0}
@@ -228,8 +254,12 @@ async def test_batched_first_tries_set_above_the_erp_learn_from_429s_and_every_p
     database_url: str,
 ) -> None:
     async with database_store(database_url) as store:
-        limiter, statuses = await post_from_two_workers(
-            store, matching(SANDBOX, factor=2), "erp-over-batched", batched=True
+        limiter, statuses = await post_from_two_workers(  # twelve batches: 36 operations
+            store,
+            matching(BY_OPERATION, factor=2),
+            "erp-over-batched",
+            batched=True,
+            sandbox=BY_OPERATION,
         )
     assert_kept(limiter, statuses)
     assert sum(limiter.refused.values()) > 0  # refused with 429, then retried
@@ -250,3 +280,53 @@ async def test_without_a_budget_the_same_load_is_refused() -> None:
     limiter, statuses = await post_from_two_workers(None, matching(SANDBOX), "erp-bare")
     assert_kept(limiter, statuses)
     assert sum(limiter.refused.values()) > 0
+
+
+@pytest.mark.parametrize("counted_as", ["request", "operations"])
+async def test_a_batch_takes_of_the_budget_what_the_erp_counts_of_it(
+    database_url: str, counted_as: BatchCounting
+) -> None:
+    """A window of three requests: three one-`$batch` postings go at once where BC counts a
+    batch as one request; where it counts the three operations, the second must wait."""
+    app = create_app()
+    limiter: VendorLimiter = app.state.limits
+    sandbox = LimitConfig(requests_per_window=3, window_seconds=60, batch_counted_as=counted_as)
+    async with database_store(database_url) as store:
+        budget = ErpBudget(
+            f"erp-counted-{uuid.uuid4()}",
+            matching(sandbox),
+            store,
+            wait_seconds=0.3,
+            lease_seconds=30,
+        )
+        client = ResilientClient(
+            backend="erp",
+            base_url=BC_BASE_URL,
+            settings=SETTINGS,
+            transport=httpx.ASGITransport(app=app),
+        )
+        adapter = BusinessCentralAdapter(client)
+        await adapter.upsert_customer(US.id, CUSTOMER)
+        await adapter.post_new_sales_invoice(US.id, invoice_request("WARM"))  # the accounts
+        limiter.configure(sandbox)
+        client.budget = budget
+        outcomes: list[ErpDocumentStatus | str] = []
+        try:
+            for number in ("INV-1", "INV-2", "INV-3"):
+                try:
+                    outcomes.append(
+                        (
+                            await adapter.post_new_sales_invoice(US.id, invoice_request(number))
+                        ).status
+                    )
+                except BackendTransientError as error:
+                    outcomes.append(error.slug)
+        finally:
+            await client.aclose()
+    exhausted = ErpBudgetExhausted.slug
+    if counted_as == "request":
+        assert outcomes == [ErpDocumentStatus.POSTED] * 3
+    else:
+        assert outcomes == [ErpDocumentStatus.POSTED, exhausted, exhausted]
+    assert limiter.peak_in_window == 3
+    assert limiter.refused == {"window": 0, "concurrency": 0}

@@ -173,7 +173,9 @@ class BusinessCentralBase:
         operation: str,
         priority: Priority | None = None,
     ) -> httpx.Response:
-        """One OData JSON `$batch` of `operations`, each counted against the ERP budget."""
+        """One OData JSON `$batch` of `operations`, counted against the ERP budget as the
+        connection says BC counts it (`ErpLimits.batch_counted_as`)."""
+        budget = self._client.budget
         return await self._client.request(
             "POST",
             "/$batch",
@@ -182,7 +184,7 @@ class BusinessCentralBase:
                 mode="json", by_alias=True, exclude_none=True
             ),
             decode_error=decode_bc_error,
-            cost=len(operations),
+            cost=budget.limits.request_cost(len(operations)) if budget else len(operations),
             priority=priority,
         )
 

@@ -3,9 +3,10 @@
 Per document a batch carries two operations: the deep insert of the header with its
 lines, and its `Microsoft.NAV.post` (depending on the insert, by `$<id>`). The documents
 it posted are then read back together, `salesInvoices?$filter=externalDocumentNumber eq
-'…' or …&$expand=salesInvoiceLines`, one request per `DOCUMENTS_PER_READ` of them: BC
-counts every operation of a batch in its window, so a read of each document in the batch
-cost a third of it. The read is a request of its own because a batch may run the
+'…' or …&$expand=salesInvoiceLines`, one request per `DOCUMENTS_PER_READ` of them: a
+read of each document inside the batch would cost a third of the batch's operations,
+which is what the window counts where BC counts a batch's operations
+(`ErpLimits.batch_counted_as`). The read is a request of its own because a batch may run the
 operations that depend on nothing in any order, and one that depends on every post fails
 (`424`) as soon as one post failed. A batch and its reads take one slot of the budget.
 
@@ -24,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from core.settings import ErpLimits
 from system_apis.erp.adapters.business_central_base import decode_bc_error
 from system_apis.erp.adapters.business_central_orders import BusinessCentralSalesOrders
 from system_apis.erp.adapters.business_central_wire import (
@@ -63,9 +65,10 @@ READ_OPTIONS = f"&$expand={EXPAND_LINES}"
 OR = quote(" or ", safe="")
 
 
-def batch_cost(documents: int) -> int:
-    """The operations of a `$batch` of `documents` and of the reads that follow it."""
-    return OPERATIONS_PER_DOCUMENT * documents + -(-documents // DOCUMENTS_PER_READ)
+def batch_cost(documents: int, limits: ErpLimits) -> int:
+    """What a `$batch` of `documents` and the reads that follow it take of the window."""
+    reads = -(-documents // DOCUMENTS_PER_READ)
+    return limits.request_cost(OPERATIONS_PER_DOCUMENT * documents) + reads
 
 
 def read_filters(externals: Sequence[str]) -> list[str]:
@@ -138,22 +141,31 @@ class BusinessCentralBulkInvoices(BusinessCentralSalesOrders):
         """Documents per `$batch`: the most whose batches (with their reads) post within
         `FILL_TOLERANCE` of the most documents a window of the bulk share takes, once
         `OTHER_OPERATIONS_PER_WINDOW` are left to the connection's other requests (probes,
-        look-ups, a customer's upsert). A window of 108 takes three batches of 17 documents
-        (34 operations and a read each, 105 in all: 51 documents), where two of 25 (51
-        each) or one of 50 (103) take 50. A window of 5,400 takes batches of 48 (98 with
-        their two reads, 55 of them: 2,640 documents)."""
+        look-ups, a customer's upsert). Where BC counts a batch as one request, a batch is
+        as full as BC takes (50 documents: it and its two reads cost 3). Where it counts
+        the operations, a window of 108 takes three batches of 17 documents (34 operations
+        and a read each, 105 in all: 51 documents), where two of 25 (51 each) or one of 50
+        (103) take 50, and a window of 5,400 batches of 48 (98 with their two reads, 55 of
+        them: 2,640 documents)."""
         budget = self._client.budget
         if budget is None:
             return DEFAULT_OPERATIONS_PER_BATCH // OPERATIONS_PER_DOCUMENT
+        limits = budget.limits
         room = budget.max_cost(Priority.BULK)
-        operations = min(budget.limits.operations_per_batch, room or sys.maxsize)
+        operations = limits.operations_per_batch
+        if limits.batch_counted_as == "operations":
+            operations = min(operations, room or sys.maxsize)
         most = max(1, operations // OPERATIONS_PER_DOCUMENT)
         if room is None:
             return most
-        usable = max(batch_cost(1), room - OTHER_OPERATIONS_PER_WINDOW)
-        posted = {n: usable // batch_cost(n) * n for n in range(1, most + 1)}
+        usable = max(batch_cost(1, limits), room - OTHER_OPERATIONS_PER_WINDOW)
+        posted = {n: usable // batch_cost(n, limits) * n for n in range(1, most + 1)}
         enough = max(posted.values()) * (1 - FILL_TOLERANCE)
         return max(n for n, documents in posted.items() if documents >= enough)
+
+    def _bulk_cost(self, documents: int) -> int:
+        budget = self._client.budget
+        return batch_cost(documents, budget.limits) if budget else 0
 
     async def _post_batch(
         self, company_id: str, invoices: Sequence[ErpSalesInvoiceCreate]
@@ -171,7 +183,7 @@ class BusinessCentralBulkInvoices(BusinessCentralSalesOrders):
                 for request in sales_invoice_batch_operations(company_id, index, invoice, accounts)
             ]
             async with self._client.held_slot(
-                cost=batch_cost(len(invoices)), priority=Priority.BULK
+                cost=self._bulk_cost(len(invoices)), priority=Priority.BULK
             ):
                 response = await self._send_batch(requests, operation, priority=Priority.BULK)
                 answers = {

@@ -1,5 +1,6 @@
 """The Business Central sandbox's JSON `$batch`: operations handled in order, references
-to what an earlier one created, `dependsOn`, and every operation counted in the limits."""
+to what an earlier one created, `dependsOn`, and the batch counted in the limits as one
+request, or as its operations where the connection says BC counts them."""
 
 from __future__ import annotations
 
@@ -89,9 +90,23 @@ async def test_a_batch_creates_with_lines_posts_and_reads_each_document(bc: Any)
     assert (limiter.served, limiter.batches) == (1 + 6, 1)  # the customer, then 6 operations
 
 
-async def test_a_batch_that_does_not_fit_the_window_is_refused_whole(bc: Any) -> None:
+async def test_a_batch_counts_as_one_request_of_the_window(bc: Any) -> None:
     client, app = bc
-    app.state.limits.configure(LimitConfig(requests_per_window=5, window_seconds=60))
+    limiter: VendorLimiter = app.state.limits
+    limiter.configure(LimitConfig(requests_per_window=2, window_seconds=60))
+    for index in (1, 2):  # six operations each, one request each
+        answer = await client.post(f"{ROOT}/$batch", json={"requests": document(index)})
+        assert answer.status_code == 200, answer.text
+    refused = await client.post(f"{ROOT}/$batch", json={"requests": document(3)})
+    assert refused.status_code == 429
+    assert (limiter.served, limiter.batches, limiter.peak_in_window) == (6, 2, 2)
+
+
+async def test_a_batch_counted_by_operation_that_does_not_fit_is_refused_whole(bc: Any) -> None:
+    client, app = bc
+    app.state.limits.configure(
+        LimitConfig(requests_per_window=5, window_seconds=60, batch_counted_as="operations")
+    )
     refused = await client.post(f"{ROOT}/$batch", json={"requests": document(1) + document(2)})
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1

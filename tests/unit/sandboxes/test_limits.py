@@ -110,6 +110,7 @@ async def test_delete_goes_back_to_the_vendors_defaults(bc: httpx.AsyncClient) -
         "requests_per_window": 6000,
         "window_seconds": 300.0,
         "max_concurrent_requests": 5,
+        "batch_counted_as": "request",
     }
     assert bc_defaults.operations_per_batch == 100
     assert (await bc.post(LIMITS_PATH, json={"max_concurrent_requests": 0})).status_code == 422

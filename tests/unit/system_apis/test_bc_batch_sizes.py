@@ -1,4 +1,5 @@
-"""How many documents Business Central's `$batch` requests of bulk postings carry: the
+"""How many documents Business Central's `$batch` requests of bulk postings carry. Where BC
+counts a batch as one request: as many as a batch takes. Where it counts the operations: the
 most whose batches (two operations a document, and a read of the posted documents after
 each) post the most documents a window of the bulk share takes, with a little left to
 the connection's other requests (a probe among two half-window batches cost one of them
@@ -9,19 +10,20 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.settings import BackendSettings, ErpLimits
+from core.settings import BackendSettings, BatchCounting, ErpLimits
 from system_apis.budget import ErpBudget
 from system_apis.budget_database import DatabaseBudgetStore
 from system_apis.erp.adapters.business_central import BusinessCentralAdapter
 from system_apis.http import ResilientClient
 
 
-def adapter(window_limit: int) -> BusinessCentralAdapter:
+def adapter(window_limit: int, counted_as: BatchCounting = "operations") -> BusinessCentralAdapter:
     limits = ErpLimits(
         requests_per_window=window_limit,
         window_seconds=6,
         max_concurrent_requests=5,
         operations_per_batch=100,
+        batch_counted_as=counted_as,
     )
     budget = ErpBudget(
         "erp",
@@ -53,3 +55,9 @@ async def test_batches_fill_the_bulk_share_and_leave_room_for_other_requests(
     window_limit: int, documents: int
 ) -> None:
     assert await adapter(window_limit).bulk_invoices_per_request("company") == documents
+
+
+@pytest.mark.parametrize("window_limit", [120, 6000, 30])
+async def test_batches_counted_as_one_request_carry_all_a_batch_takes(window_limit: int) -> None:
+    sized = adapter(window_limit, counted_as="request")
+    assert await sized.bulk_invoices_per_request("company") == 50  # 100 operations
