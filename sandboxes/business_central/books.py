@@ -21,6 +21,7 @@ from sandboxes.business_central.documents import (
     SalesInvoiceLine,
     SalesOrder,
 )
+from sandboxes.business_central.indexed import Documents
 from sandboxes.business_central.ledger import (
     CustomerPayment,
     GeneralLedgerEntry,
@@ -56,9 +57,9 @@ class CompanyBook:
     tax_groups: dict[str, TaxGroup]
     items: dict[str, Item] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
-    invoices: dict[str, SalesInvoice] = field(default_factory=dict)
-    credit_memos: dict[str, SalesCreditMemo] = field(default_factory=dict)
-    sales_orders: dict[str, SalesOrder] = field(default_factory=dict)
+    invoices: Documents[SalesInvoice] = field(default_factory=Documents)
+    credit_memos: Documents[SalesCreditMemo] = field(default_factory=Documents)
+    sales_orders: Documents[SalesOrder] = field(default_factory=Documents)
     journals: dict[str, Journal] = field(default_factory=dict)
     payment_journals: dict[str, Journal] = field(default_factory=dict)
     ledger: list[GeneralLedgerEntry] = field(default_factory=list)
@@ -192,11 +193,7 @@ class BusinessCentralState:
 
     def credit_memo_count(self, company_id: str, external_document_number: str) -> int:
         """How many credit memos carry this external document number (should be 0 or 1)."""
-        return sum(
-            1
-            for memo in self.books[company_id].credit_memos.values()
-            if memo.external_document_number == external_document_number
-        )
+        return len(self.books[company_id].credit_memos.with_external([external_document_number]))
 
     def add_customer(
         self, company_id: str, *, number: str, display_name: str, email: str, currency_code: str
@@ -284,21 +281,13 @@ class BusinessCentralState:
 
     def sales_order(self, company_id: str, external_document_number: str) -> SalesOrder | None:
         """The sales order with this external document number, if any."""
-        found = [
-            order
-            for order in self.books[company_id].sales_orders.values()
-            if order.external_document_number == external_document_number
-        ]
+        found = self.books[company_id].sales_orders.with_external([external_document_number])
         assert len(found) <= 1, f"{len(found)} sales orders {external_document_number}"
         return found[0] if found else None
 
     def document_count(self, company_id: str, external_document_number: str) -> int:
         """How many sales invoices carry this external document number (should be 0 or 1)."""
-        return sum(
-            1
-            for invoice in self.books[company_id].invoices.values()
-            if invoice.external_document_number == external_document_number
-        )
+        return len(self.books[company_id].invoices.with_external([external_document_number]))
 
 
 def add_sales_line(

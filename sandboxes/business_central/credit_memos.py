@@ -7,6 +7,7 @@ from typing import Any
 from sandboxes.business_central.api import posted_invoice
 from sandboxes.business_central.books import CompanyBook, settle
 from sandboxes.business_central.documents import CREDIT_MEMO, SalesCreditMemo
+from sandboxes.business_central.indexed import Documents
 from sandboxes.business_central.master_data import Customer
 from sandboxes.business_central.odata import BcFault, BodyField
 from sandboxes.business_central.sales_documents import SalesDocumentsApi
@@ -22,7 +23,7 @@ class CreditMemosApi(SalesDocumentsApi[SalesCreditMemo]):
         "invoiceNumber": BodyField("text", 20),
     }
 
-    def _documents(self, book: CompanyBook) -> dict[str, SalesCreditMemo]:
+    def _documents(self, book: CompanyBook) -> Documents[SalesCreditMemo]:
         return book.credit_memos
 
     def _new(self, **header: Any) -> SalesCreditMemo:

@@ -305,14 +305,29 @@ def _count_option(request: Request, name: str) -> int | None:
 
 
 def select_properties(
-    request: Request, entity: str, records: Iterable[R], properties: Filterable[R]
+    request: Request,
+    entity: str,
+    records: Iterable[R],
+    properties: Filterable[R],
+    *,
+    keyed: tuple[str, Callable[[list[Any]], Iterable[R]]] | None = None,
 ) -> list[R]:
     """The records `$filter` keeps, then the page `$skip` and `$top` ask for.
 
     The scan stops at the page's last record: paging through a large ledger would
-    otherwise test every record for every page.
+    otherwise test every record for every page. `keyed`: a property the records are
+    indexed by (a text), and the lookup of those with any of its values: a filter of
+    equalities on it alone (`eq`, or `eq`s joined by `or`) tests only what the lookup
+    finds, in order.
     """
     where = _odata_filter(request, entity, properties)
+    if keyed is not None and where.conditions:
+        key, lookup = keyed
+        if all(
+            name == key and op == "eq" and isinstance(value, str)
+            for name, op, value in where.conditions
+        ):
+            records = lookup([literal for _, _, literal in where.conditions])
     skip = _count_option(request, "$skip") or 0
     top = _count_option(request, "$top")
     chosen = (record for record in records if _meets(where, record, properties))

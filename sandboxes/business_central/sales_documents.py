@@ -20,6 +20,7 @@ from sandboxes.business_central.api import (
 )
 from sandboxes.business_central.books import CompanyBook, add_sales_line
 from sandboxes.business_central.documents import DocumentKind, SalesDocument
+from sandboxes.business_central.indexed import Documents
 from sandboxes.business_central.master_data import Customer
 from sandboxes.business_central.odata import (
     BcFault,
@@ -59,7 +60,7 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
     path_parameter: ClassVar[str]
     extra_create_fields: ClassVar[dict[str, BodyField]] = {}
 
-    def _documents(self, book: CompanyBook) -> dict[str, Document]:
+    def _documents(self, book: CompanyBook) -> Documents[Document]:
         raise NotImplementedError
 
     def _new(self, **header: Any) -> Document:
@@ -85,8 +86,13 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
             self.kind.date_property: lambda d: d.document_date,
             "status": lambda d: d.status,
         }
+        documents = self._documents(book)
         found = select_properties(
-            request, self.kind.entity, self._documents(book).values(), properties
+            request,
+            self.kind.entity,
+            documents.values(),
+            properties,
+            keyed=("externalDocumentNumber", documents.with_external),
         )
         return ODataResponse({"value": [d.wire(expand_lines=expand) for d in found]})
 
@@ -105,11 +111,9 @@ class SalesDocumentsApi(ApiBase, Generic[Document]):
             nested={lines: (f"{self.kind.entity}Line", LINE_FIELDS)},
         )
         external = values.get("externalDocumentNumber", "")
-        if external:
-            for existing in self._documents(book).values():
-                if existing.external_document_number == external:
-                    self.state.repeated_creates[external] += 1
-                    return ODataResponse(existing.wire(), status_code=201)
+        for existing in self._documents(book).with_external([external]) if external else ():
+            self.state.repeated_creates[external] += 1
+            return ODataResponse(existing.wire(), status_code=201)
         customer: Customer = invoice_customer(book, values)
         currency = values.get("currencyCode") or customer.currency_code or book.company.currency
         check_currency(currency, "Sales Header")

@@ -6,6 +6,7 @@ from typing import Any
 
 from sandboxes.business_central.books import CompanyBook
 from sandboxes.business_central.documents import INVOICE, SalesInvoice
+from sandboxes.business_central.indexed import Documents
 from sandboxes.business_central.sales_documents import SalesDocumentsApi
 
 
@@ -15,7 +16,7 @@ class SalesInvoicesApi(SalesDocumentsApi[SalesInvoice]):
     kind = INVOICE
     path_parameter = "invoice_id"
 
-    def _documents(self, book: CompanyBook) -> dict[str, SalesInvoice]:
+    def _documents(self, book: CompanyBook) -> Documents[SalesInvoice]:
         return book.invoices
 
     def _new(self, **header: Any) -> SalesInvoice:

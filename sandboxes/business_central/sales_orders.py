@@ -16,6 +16,7 @@ from starlette.responses import Response
 from sandboxes.business_central.api import ApiBase
 from sandboxes.business_central.books import CompanyBook, add_sales_line
 from sandboxes.business_central.documents import ORDER, SalesOrder
+from sandboxes.business_central.indexed import Documents
 from sandboxes.business_central.master_data import Customer
 from sandboxes.business_central.odata import (
     ZERO,
@@ -41,7 +42,7 @@ class SalesOrdersApi(SalesDocumentsApi[SalesOrder]):
     path_parameter = "order_id"
     extra_create_fields = {"requestedDeliveryDate": _DATE}
 
-    def _documents(self, book: CompanyBook) -> dict[str, SalesOrder]:
+    def _documents(self, book: CompanyBook) -> Documents[SalesOrder]:
         return book.sales_orders
 
     def _new(self, **header: Any) -> SalesOrder:
