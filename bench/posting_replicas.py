@@ -4,7 +4,8 @@ Run with `uv run python -m bench.posting_replicas [--batch-invoices N] [--live-i
 [--window-seconds W] [--requests-per-window R] [--timeout S]`. One throwaway database
 (PostgreSQL on 127.0.0.1:5432, else SQLite), the rate limits and the ERP budget in Redis
 (else in that database), and one Business Central sandbox process enforcing a small window
-(R operations per W seconds, 5 concurrent requests). Four gateway processes share them:
+(R requests per W seconds, a `$batch` one request as Business Central counts it, 5
+concurrent requests). Four gateway processes share them:
 two serving the API (the replicas) and two running only the background work (the
 workers: queued retries, abandoned batches), each configured with the sandbox's limits.
 `--budget-factor 2` configures them with twice the limits instead, as a misconfigured
@@ -15,7 +16,7 @@ The billing run's N invoices go to the replicas as two posting batches (one to e
 while M live postings are made one at a time through `POST /v1/invoices/{id}/postings`,
 alternating between the replicas. A live posting the budget cannot serve now is queued
 (`202`) and a worker posts it. When every invoice is posted (or `--timeout` passes) the
-sandbox's own counters say what it served and refused: its peak operations in one window
+sandbox's own counters say what it served and refused: its peak requests in one window
 and its peak concurrent requests (never over the limits: a request over them is answered
 `429` with `Retry-After`, not served), the `429`s, and the documents sent twice (0). The
 run prints and appends a section to `bench/RESULTS.md`; it exits 1 when an invoice was
@@ -231,7 +232,7 @@ def main() -> int:
         "ERP ops served",
         "$batch requests",
         "429s (window + concurrency)",
-        "peak ops in a window / limit",
+        "peak requests in a window / limit",
         "peak concurrent / limit",
         "live postings answered",
     ]
@@ -248,7 +249,7 @@ def main() -> int:
         f"(`bench/posting_replicas.py`), {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC\n\n"
         f"`uv run {command}` — {host_line()}. {database.description}; rate limits and the "
         f"ERP budget: {storage}. The Business Central sandbox in its own process at "
-        f"{window_limit} operations per {args.window_seconds:g} s (sliding) and "
+        f"{window_limit} requests per {args.window_seconds:g} s (sliding) and "
         f"{CONCURRENT_REQUESTS} concurrent requests; two gateway processes serving the API "
         f"and two running only the background work, all with {args.budget_factor:g} x "
         f"those limits as their shared budget. {args.batch_invoices} invoices as two "
