@@ -65,7 +65,9 @@ async def test_the_headers_are_not_walked_one_python_step_each() -> None:
     assert [name for name in called if name.endswith("<genexpr>")] == []
 
 
-async def test_an_answer_leaves_with_its_id_then_the_static_stashed_and_deprecation_headers() -> None:
+async def test_an_answer_leaves_with_its_id_then_the_static_stashed_and_deprecation_headers() -> (
+    None
+):
     """One `send` wrapper adds what three layers added in turn, in their order: the answer's
     own headers (an inner correlation id replaced), the id, the static and stashed headers,
     the deprecation headers of a replaced operation."""
@@ -89,9 +91,7 @@ async def test_an_answer_leaves_with_its_id_then_the_static_stashed_and_deprecat
         sent.append(message)
 
     registry = VersionRegistry.from_settings(VersioningSettings())
-    middleware = CorrelationMiddleware(
-        app, headers=ResponseHeaders(hsts=False, registry=registry)
-    )
+    middleware = CorrelationMiddleware(app, headers=ResponseHeaders(hsts=False, registry=registry))
     scope = {
         "type": "http",
         "method": "GET",
