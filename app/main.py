@@ -22,7 +22,7 @@ from app.governance.auth_failures import FailedAuthTally
 from app.governance.correlation import CorrelationMiddleware
 from app.governance.docs import install_docs
 from app.governance.governed_routes import govern_routes
-from app.governance.headers import ResponseHeadersMiddleware
+from app.governance.headers import ResponseHeaders
 from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.logging import configure_logging
 from app.governance.openapi import install_openapi
@@ -183,10 +183,14 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         trusted_proxies=settings.rate_limits.trusted_proxies,
     )
     app.add_middleware(AcceptMiddleware)
-    app.add_middleware(CorrelationMiddleware)
-    # Outside the correlation middleware, so that its last-resort 500 gets them too.
-    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.environment == "production")
-    install_versioning(app, settings.versioning)  # outermost: its 500 gets the headers too
+    # Outermost of the app's own: its last-resort 500 gets the response headers too.
+    app.add_middleware(
+        CorrelationMiddleware,
+        headers=ResponseHeaders(
+            hsts=settings.environment == "production",
+            registry=install_versioning(app, settings.versioning),
+        ),
+    )
     install_openapi(app)
     govern_routes(app)  # once every route is added
     index_routes(app)  # last: every route is added

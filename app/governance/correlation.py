@@ -1,8 +1,10 @@
-"""Outermost middleware: correlation id, request log line, request metrics, and the
-last-resort 500 problem.
+"""Outermost middleware: correlation id, the response headers every answer carries, request
+log line, request metrics, and the last-resort 500 problem.
 
 `X-Correlation-ID` is accepted when it is a sane token, minted otherwise, returned
-on every response (errors included) and visible to every log line and backend call.
+on every response (errors included) and visible to every log line and backend call. The
+security, stashed and deprecation headers (`headers.py`) are added by the same `send`
+wrapper, the last-resort 500 included.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.asgi import send_problem
+from app.governance.headers import ResponseHeaders
 from app.governance.metrics import RequestMetrics
 from core.context import correlation_id
 from core.problems import internal_error_document
@@ -43,8 +46,9 @@ def mint() -> str:
 
 
 class CorrelationMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, headers: ResponseHeaders) -> None:
         self.app = app
+        self.headers = headers
         self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,16 +65,16 @@ class CorrelationMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        added = self.headers.added
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [
-                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER_BYTES],
-                    (HEADER_BYTES, cid.encode()),
-                ]
+                own = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER_BYTES]
+                own.append((HEADER_BYTES, cid.encode()))
+                message["headers"] = added(scope, own)
             await send(message)
 
         try:

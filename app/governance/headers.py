@@ -1,15 +1,20 @@
-"""Response headers every answer carries: security headers, and the ones a request stashed.
+"""Response headers every answer carries: security headers, the ones a request stashed, and a
+replaced operation's deprecation headers.
 
 Handlers and dependencies cannot reach responses they do not build (a 429 raised
 in a dependency, a replayed idempotent answer), so they stash headers in
-`request.state.response_headers` and this middleware adds them at response start.
+`request.state.response_headers`; `ResponseHeaders` adds them at response start, in the
+one `send` wrapper of the correlation middleware (`correlation.py`): one coroutine per
+message, not one per kind of header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from app.governance.versioning import VersionRegistry, deprecation_headers
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -34,10 +39,13 @@ def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((k.encode(), v.encode()) for k, v in headers.items())
 
 
-class ResponseHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
+class ResponseHeaders:
+    """The headers an answer leaves with: its own, then the static ones of its kind of path
+    and the stashed ones it does not set itself, then its operation's deprecation headers."""
+
+    def __init__(self, *, hsts: bool, registry: VersionRegistry | None = None) -> None:
         self.hsts = hsts
+        self.registry = registry
         # The static headers of each kind of path, encoded once (names in lower case), with
         # `Cache-Control: no-store` last, for a response that sets none.
         self.console = _encoded(self._static(CONSOLE_CSP))
@@ -53,30 +61,23 @@ class ResponseHeadersMiddleware:
         static[CACHE_CONTROL[0].decode()] = CACHE_CONTROL[1].decode()
         return static
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """The inner app's awaitable, `send` wrapped (no frame of its own: `asgi.py`)."""
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        path = scope["path"]
+    def static_of(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
         if path.startswith(CONSOLE_PATH):
-            static = self.console
-        elif path.startswith(DOCS_PATHS):
-            static = self.docs
-        else:
-            static = self.api
+            return self.console
+        if path.startswith(DOCS_PATHS):
+            return self.docs
+        return self.api
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                present = {k.lower() for k, _ in headers}
-                stashed = scope.get("state", {}).get("response_headers")
-                added: Iterable[tuple[bytes, bytes]] = static
-                if stashed:
-                    added = with_stashed(static, stashed)
-                message["headers"] = [*headers, *[h for h in added if h[0] not in present]]
-            await send(message)
-
-        return self.app(scope, receive, send_with_headers)
+    def added(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """`headers` (an answer's own) with the others after them."""
+        present = {k.lower() for k, _ in headers}
+        static = self.static_of(scope["path"])
+        stashed = scope.get("state", {}).get("response_headers")
+        added: Iterable[tuple[bytes, bytes]] = with_stashed(static, stashed) if stashed else static
+        headers = [*headers, *[h for h in added if h[0] not in present]]
+        if self.registry is not None:
+            headers.extend(deprecation_headers(self.registry, scope))
+        return headers
 
 
 def with_stashed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
@@ -45,6 +46,19 @@ class LineFormatter(JsonFormatter):
         self._named = tuple((field, self._get_rename(field)) for field in self._required_fields)
         self._encoder = JsonEncoder()
         self._uses_time = "asctime" in self._required_fields
+        self._second: tuple[int, str] = (-1, "")  # the last second's text, and which
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """`logging.Formatter.formatTime`'s text; without `datefmt`, the second's part is
+        converted and formatted once per second (every line of a second shares it)."""
+        if datefmt is not None or record.created < 0:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second[0]:
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, text)
+        text = self._second[1]
+        return self.default_msec_format % (text, record.msecs) if self.default_msec_format else text
 
     def format(self, record: logging.LogRecord) -> str:
         """A plain record (a message that is no dict, no exception or stack) built and

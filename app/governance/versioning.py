@@ -14,7 +14,7 @@ successor there too), and every answer it gives carries
     Sunset: Tue, 01 Jun 2027 00:00:00 GMT          (RFC 8594, an HTTP-date)
     Link: </v2/invoices/inv_...>; rel="successor-version", </versions>; rel="deprecation"
 
-The headers are added by `DeprecationMiddleware` when the response starts, from the
+The headers are added when the response starts (`headers.py`), from the
 route that matched the request, so they reach every answer of the operation whoever
 built it: the endpoint, a `Response` replayed by idempotency, and every problem
 (authentication, validation, 404, 415) raised before or after the endpoint ran.
@@ -23,7 +23,7 @@ built it: the endpoint, a `Response` replayed by idempotency, and every problem
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -34,7 +34,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.governance import route_table
 from core.settings import VersioningSettings
@@ -224,29 +224,6 @@ def deprecation_headers(registry: VersionRegistry, scope: Scope) -> list[tuple[b
     return [*headers, (b"link", ", ".join(links).encode())]
 
 
-class DeprecationMiddleware:
-    """Adds the deprecation headers when the response of a replaced operation starts."""
-
-    def __init__(self, app: ASGIApp, *, registry: VersionRegistry) -> None:
-        self.app = app
-        self.registry = registry
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """The inner app's awaitable, `send` wrapped (no frame of its own: `asgi.py`)."""
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-
-        async def send_with_notice(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # Routing has filled `scope["route"]` by now, whoever answers.
-                headers = deprecation_headers(self.registry, scope)
-                if headers:
-                    message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
-        return self.app(scope, receive, send_with_notice)
-
-
 router = APIRouter(tags=["versions"])
 
 
@@ -262,12 +239,9 @@ async def list_versions(request: Request) -> VersionList:
     return version_list(registry, request.app)
 
 
-def install_versioning(app: FastAPI, settings: VersioningSettings) -> None:
-    """Put the registry on `app.state.versions` and add the deprecation headers middleware.
-
-    Call it after the other middleware, so that the headers also reach the last-resort
-    500 of the correlation middleware.
-    """
+def install_versioning(app: FastAPI, settings: VersioningSettings) -> VersionRegistry:
+    """Put the registry on `app.state.versions`; the response headers (`headers.py`) take it
+    for the deprecation headers."""
     registry = VersionRegistry.from_settings(settings)
     app.state.versions = registry
-    app.add_middleware(DeprecationMiddleware, registry=registry)
+    return registry

@@ -114,3 +114,17 @@ def test_a_record_is_written_in_a_few_calls() -> None:
             logger.info("http.request", extra={"status": 201, "duration_ms": 1.5})
     assert len(stream.getvalue().splitlines()) == 2
     assert seen.total_calls <= 50
+
+
+@pytest.mark.parametrize(
+    "created", [1_796_000_000.0, 1_796_000_000.999, 1_796_000_001.5, 86_399.25]
+)
+def test_a_line_s_time_is_the_standard_formatter_s(created: float) -> None:
+    """The second's text is kept between lines: each line's time is still its own."""
+    ours = LineFormatter(FORMAT, rename_fields=RENAMES, timestamp=False)
+    theirs = logging.Formatter()
+    for at in (created - 1, created, created + 0.5, created):
+        record = _record("http.request")
+        record.created, record.msecs = at, int((at - int(at)) * 1000) + 0.0
+        assert ours.formatTime(record) == theirs.formatTime(record)
+        assert json.loads(ours.format(record))["time"] == theirs.formatTime(record)

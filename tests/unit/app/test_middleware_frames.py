@@ -10,18 +10,11 @@ import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.governance.accept import AcceptMiddleware
-from app.governance.headers import ResponseHeadersMiddleware
 from app.governance.hygiene import InputHygieneMiddleware
 from app.governance.uploads import UploadMiddleware
-from app.governance.versioning import DeprecationMiddleware, VersionRegistry
-from core.settings import VersioningSettings
 from tests.support.frames import callers
 
 MIDDLEWARE: dict[str, Callable[[ASGIApp], ASGIApp]] = {
-    "DeprecationMiddleware": lambda app: DeprecationMiddleware(
-        app, registry=VersionRegistry.from_settings(VersioningSettings())
-    ),
-    "ResponseHeadersMiddleware": lambda app: ResponseHeadersMiddleware(app, hsts=False),
     "AcceptMiddleware": AcceptMiddleware,
     "InputHygieneMiddleware": InputHygieneMiddleware,
     "UploadMiddleware": lambda app: UploadMiddleware(

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import Config
 
 from app.governance import stack as middleware_stack
 from app.governance.stack import Gateway
@@ -147,3 +148,13 @@ async def test_a_request_that_waits_costs_a_bounded_number_of_calls() -> None:
         for _ in range(20):
             await app(dict(scope), receive, send)
     assert counted.total_calls / 20 < 690
+
+
+def test_uvicorn_serves_the_gateway_as_an_asgi_3_app() -> None:
+    """uvicorn takes an app whose `__call__` is no coroutine function for an ASGI 2 one
+    (`app(scope)`, then the instance called): `Gateway.__call__` must stay a coroutine
+    function, however few frames the layers inside it keep."""
+    app = create_app()
+    config = Config(app, log_config=None, proxy_headers=False)
+    config.load()
+    assert config.loaded_app is app
