@@ -3,8 +3,9 @@
 Before each request to an ERP the resilient client takes a slot: a place under the
 connection's concurrency (a semaphore in this process, and the count shared by all
 processes) and `cost` requests of its sliding window (a batch costs one, or as many as
-it carries operations where the ERP counts those: `ErpLimits.request_cost`). The shared state lives in a `BudgetStore` (Redis, or the database), keyed
-by connection, and each acquire is one round trip to it.
+it carries operations where the ERP counts those: `ErpLimits.request_cost`). The shared
+state lives in a `BudgetStore` (Redis, or the database), keyed by connection, and each
+acquire is one round trip to it.
 
 The window is exact, not padded. The ERP counts a request when it arrives, which is
 after its grant and before its answer; so a request counts in the window from its grant
