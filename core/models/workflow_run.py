@@ -43,6 +43,10 @@ class WorkflowRunRow(VersionedMixin, Base):
     __tablename__ = "workflow_runs"
     __table_args__ = (
         Index("ix_workflow_runs_queue", "status", "next_attempt_at"),
+        # A subject's runs, and its latest of a workflow in one probe (every posting reads
+        # its invoice's latest run and its customer's latest sync); an index of the subject
+        # alone let the planner intersect it with the workflow's, which grows with every run.
+        Index("ix_workflow_runs_subject_latest", "subject_id", "workflow", "created_at", "id"),
         # The exception queue of one legal entity, in the order it pages (newest id first).
         Index(
             "ix_workflow_runs_entity_queue",
@@ -55,7 +59,7 @@ class WorkflowRunRow(VersionedMixin, Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workflow: Mapped[str] = mapped_column(String(60), index=True)
-    subject_id: Mapped[str] = mapped_column(String(40), index=True)
+    subject_id: Mapped[str] = mapped_column(String(40))
     status: Mapped[RunStatus] = mapped_column(String(20))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
